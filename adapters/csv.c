@@ -1,0 +1,627 @@
+/*
+ * csv.c — the CSV/TSV adapter (RFC 4180, strict).
+ *
+ * The file is read in chunks (adapters.h, struct qloop_input) into one window;
+ * a batch is a run of complete rows inside that window. A row is scanned with
+ * a byte-class table (a NUL sentinel at the end of the data stops the scan
+ * without a bounds test per byte), recording each field as an offset and a
+ * length; nothing is modified until the row is complete, so a row cut by the
+ * end of the window is simply scanned again once more bytes have arrived, and
+ * error positions are computed from the untouched bytes. A complete row is then
+ * finished in place: doubled quotes are collapsed and each field is
+ * NUL-terminated over its delimiter, closing quote or line break. Field
+ * pointers are handed out relative to the start of the batch, which stays in
+ * the window until the next call, so memory is bounded by the batch size times
+ * the longest row (plus one read chunk).
+ *
+ * Rules: a header row is required (a UTF-8 BOM is dropped; names are kept
+ * exactly, and an empty or repeated name is an error); fields may be quoted,
+ * with "" for a quote and line breaks inside; rows end with LF or CRLF, the
+ * last one optionally; blank lines at the end are ignored, a blank line in the
+ * middle is a row with one empty field (an error unless there is one column).
+ * A quote inside an unquoted field, text after a closing quote, a quote left
+ * open, a wrong number of fields, invalid UTF-8 and NUL bytes are errors
+ * reported with line and column.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "adapters.h"
+#include "buf.h"
+
+enum { ROW_DONE, ROW_MORE, ROW_ERR };
+
+struct csv_fld {
+    size_t off;           /* absolute offset in the window of the first byte */
+    size_t len;           /* bytes, quotes excluded, doubled quotes not yet collapsed */
+    unsigned char quoted; /* the field was enclosed in quotes */
+    unsigned char dq;     /* it contains doubled quotes */
+};
+
+struct csv {
+    struct qloop_input in;
+    unsigned char delim;
+    unsigned char ucls[256]; /* bytes that stop an unquoted field */
+    unsigned char qcls[256]; /* bytes that stop a quoted field */
+    size_t batch_rows;
+    size_t ncols;
+    char **names;
+    /* the row being scanned */
+    struct csv_fld *f;
+    size_t nf;
+    size_t fcap;
+    /* position */
+    size_t pos;         /* offset of the next row not yet returned */
+    size_t bstart;      /* offset of the current batch's first row */
+    long line;          /* line of the row at pos */
+    uint64_t rows;      /* data rows returned so far */
+    size_t blank_known; /* blank lines ahead known to be followed by data */
+    int done;
+    int failed;
+    struct qloop_error saved;
+    /* the batch */
+    struct qloop_field *cells;
+    size_t *offs; /* field offsets relative to bstart until the batch is handed out */
+    uint64_t *row_no;
+    uint64_t *line_no;
+};
+
+/* Words a delimiter for messages. */
+static const char *delim_name(unsigned char d, char tmp[16])
+{
+    if (d == ',')
+        return "逗号“,”";
+    if (d == '\t')
+        return "制表符";
+    if (d == ';')
+        return "分号“;”";
+    if (d == '|')
+        return "竖线“|”";
+    snprintf(tmp, 16, "“%c”", d);
+    return tmp;
+}
+
+/* Fills err at byte `at` of the current row (which starts at st->pos on line
+ * st->line) and returns ROW_ERR. */
+static int row_error(struct csv *st, struct qloop_error *err, const unsigned char *at,
+                     const char *msg)
+{
+    long l, c;
+    qloop_text_position(st->in.buf + st->pos, (const char *)at, st->line, &l, &c);
+    qloop_error_set(err, st->in.name, l, c, "%s", msg);
+    return ROW_ERR;
+}
+
+/* Scans the row starting at offset `start` (== st->pos). On ROW_DONE, the
+ * fields are in st->f[0..st->nf), *end is the offset just past the row's line
+ * break (or the end of data), *nl the line breaks inside quoted fields and
+ * *term 1 when the row ended with a line break. ROW_MORE: the row is cut by
+ * the end of the window and the input has not ended. ROW_ERR: err is filled. */
+static int scan_row(struct csv *st, size_t start, size_t *end, long *nl_out, int *term,
+                    struct qloop_error *err)
+{
+    struct qloop_input *in = &st->in;
+    const unsigned char *b = (const unsigned char *)in->buf;
+    const unsigned char *p = b + start, *e = b + in->len;
+    const unsigned char *ucls = st->ucls, *qcls = st->qcls;
+    const unsigned char delim = st->delim;
+    size_t nf = 0;
+    long nl = 0;
+
+    for (;;) {
+        if (nf == st->fcap) {
+            st->fcap = st->fcap ? st->fcap * 2 : 16;
+            st->f = qloop_xrealloc(st->f, st->fcap * sizeof *st->f);
+        }
+        struct csv_fld *fd = &st->f[nf];
+        if (*p == '"' && p < e) {
+            const unsigned char *q0 = p, *fs = ++p;
+            int dq = 0;
+            for (;;) {
+                while (!qcls[*p])
+                    p++;
+                if (*p == '"') {
+                    if (p + 1 >= e && !in->eof)
+                        return ROW_MORE;
+                    if (p + 1 < e && p[1] == '"') {
+                        dq = 1;
+                        p += 2;
+                        continue;
+                    }
+                    break; /* the closing quote */
+                }
+                if (*p == '\n') {
+                    nl++;
+                    p++;
+                    continue;
+                }
+                if (p >= e) {
+                    if (!in->eof)
+                        return ROW_MORE;
+                    if (in->bad_input || in->truncated) {
+                        qloop_input_bad_end(in, err, st->line, in->buf + st->pos);
+                        return ROW_ERR;
+                    }
+                    long l, c;
+                    qloop_text_position(in->buf + st->pos, (const char *)q0, st->line, &l, &c);
+                    qloop_error_set(err, in->name, l, c,
+                                    "引号未闭合：从第 %ld 行第 %ld 列开始的带引号字段直到文件结束都没有结束引号。"
+                                    "请补上结束引号；字段中的引号要写成两个（\"\"）。",
+                                    l, c);
+                    return ROW_ERR;
+                }
+                if (*p >= 0x80) {
+                    int k = qloop_utf8_seq(p, e);
+                    if (k > 0) {
+                        p += k;
+                        continue;
+                    }
+                    if (k == 0 && !in->eof)
+                        return ROW_MORE;
+                }
+                qloop_input_bad_byte(in, err, st->line, in->buf + st->pos, (const char *)p);
+                return ROW_ERR;
+            }
+            fd->off = (size_t)(fs - b);
+            fd->len = (size_t)(p - fs);
+            fd->quoted = 1;
+            fd->dq = (unsigned char)dq;
+            nf++;
+            p++;
+            if (p >= e) {
+                if (!in->eof)
+                    return ROW_MORE;
+                if (in->bad_input || in->truncated) {
+                    qloop_input_bad_end(in, err, st->line, in->buf + st->pos);
+                    return ROW_ERR;
+                }
+                *term = 0;
+                break;
+            }
+            if (*p == delim) {
+                p++;
+                continue;
+            }
+            if (*p == '\n') {
+                p++;
+                *term = 1;
+                break;
+            }
+            if (*p == '\r') {
+                if (p + 1 >= e) {
+                    if (!in->eof)
+                        return ROW_MORE;
+                    if (in->bad_input || in->truncated) {
+                        qloop_input_bad_end(in, err, st->line, in->buf + st->pos);
+                        return ROW_ERR;
+                    }
+                    p++;
+                    *term = 0;
+                    break;
+                }
+                if (p[1] == '\n') {
+                    p += 2;
+                    *term = 1;
+                    break;
+                }
+            }
+            if (*p == 0) {
+                qloop_input_bad_byte(in, err, st->line, in->buf + st->pos, (const char *)p);
+                return ROW_ERR;
+            }
+            char msg[512], tmp[16];
+            snprintf(msg, sizeof msg,
+                     "结束引号后出现多余字符：带引号的字段结束后应紧跟分隔符（%s）或换行。"
+                     "如果引号是值的一部分，请把整个字段用引号括起来，并把其中的引号写成两个（\"\"）。",
+                     delim_name(delim, tmp));
+            return row_error(st, err, p, msg);
+        }
+
+        /* unquoted */
+        const unsigned char *fs = p;
+        for (;;) {
+            while (!ucls[*p])
+                p++;
+            if (*p < 0x80)
+                break;
+            int k = qloop_utf8_seq(p, e);
+            if (k > 0) {
+                p += k;
+                continue;
+            }
+            if (k == 0 && !in->eof)
+                return ROW_MORE;
+            qloop_input_bad_byte(in, err, st->line, in->buf + st->pos, (const char *)p);
+            return ROW_ERR;
+        }
+        fd->off = (size_t)(fs - b);
+        fd->quoted = 0;
+        fd->dq = 0;
+        if (*p == delim) {
+            fd->len = (size_t)(p - fs);
+            nf++;
+            p++;
+            continue;
+        }
+        if (*p == '\n') {
+            fd->len = (size_t)(p - fs);
+            if (fd->len && p[-1] == '\r')
+                fd->len--;
+            nf++;
+            p++;
+            *term = 1;
+            break;
+        }
+        if (*p == '"')
+            return row_error(st, err, p,
+                             "字段中出现未转义的引号：不带引号的字段里不能有双引号。"
+                             "请把整个字段用双引号括起来，并把其中的引号写成两个（\"\"）。");
+        /* NUL: the sentinel at the end of the data, or a NUL byte in it */
+        if (p < e) {
+            qloop_input_bad_byte(in, err, st->line, in->buf + st->pos, (const char *)p);
+            return ROW_ERR;
+        }
+        if (!in->eof)
+            return ROW_MORE;
+        if (in->bad_input || in->truncated) {
+            qloop_input_bad_end(in, err, st->line, in->buf + st->pos);
+            return ROW_ERR;
+        }
+        fd->len = (size_t)(p - fs);
+        if (fd->len && p[-1] == '\r') /* a lone CR ending the file is its line break */
+            fd->len--;
+        nf++;
+        *term = 0;
+        break;
+    }
+    st->nf = nf;
+    *end = (size_t)(p - b);
+    *nl_out = nl;
+    return ROW_DONE;
+}
+
+/* Lowers every offset the state holds by the distance the window moved. */
+static void csv_shift(struct csv *st, size_t shift)
+{
+    if (!shift)
+        return;
+    st->pos -= shift;
+    st->bstart -= shift;
+    for (size_t i = 0; i < st->nf; i++)
+        st->f[i].off -= shift;
+}
+
+/* Reads more input keeping the current batch; returns fill's result. */
+static long csv_more(struct csv *st, struct qloop_error *err)
+{
+    size_t want = qloop_input_chunk_size;
+    size_t pending = st->in.len - st->pos;
+    if (pending > want)
+        want = pending; /* long rows: read geometrically more, rescans stay linear */
+    size_t shift;
+    long n = qloop_input_fill(&st->in, st->bstart, want, &shift, err);
+    csv_shift(st, shift);
+    return n;
+}
+
+/* Collapses the doubled quotes of n bytes at s in place; returns the new length. */
+static size_t unescape_quotes(char *s, size_t n)
+{
+    char *w = memchr(s, '"', n);
+    if (!w)
+        return n;
+    const char *r = w, *e = s + n;
+    while (r < e) {
+        if (*r == '"') {
+            *w++ = '"';
+            r += 2;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    return (size_t)(w - s);
+}
+
+/* After a blank line ending at *at: counts the blank lines that follow (into
+ * *count, the first one included) and tells whether only blank lines remain
+ * before the end of the input (1) or data follows (0); -1 on a read error.
+ * May read more input; *at is kept in step with the window. */
+static int blank_run(struct csv *st, size_t *at, size_t *count, struct qloop_error *err)
+{
+    size_t q = *at, k = 1;
+    for (;;) {
+        if (q + 1 >= st->in.len && !st->in.eof) {
+            size_t before = st->pos;
+            if (csv_more(st, err) < 0)
+                return -1;
+            q -= before - st->pos;
+            *at -= before - st->pos;
+            continue;
+        }
+        if (q >= st->in.len) {
+            *count = k;
+            return st->in.bad_input || st->in.truncated ? 0 : 1;
+        }
+        const char *b = st->in.buf;
+        if (b[q] == '\n') {
+            q++;
+            k++;
+        } else if (b[q] == '\r' && q + 1 < st->in.len && b[q + 1] == '\n') {
+            q += 2;
+            k++;
+        } else {
+            *count = k;
+            return 0;
+        }
+    }
+}
+
+/* Marks the source unusable with err (non-NULL; copied for later calls);
+ * returns -1. */
+static int csv_fail(struct csv *st, struct qloop_error *err)
+{
+    st->failed = 1;
+    st->saved = *err;
+    return -1;
+}
+
+static int csv_next_batch(void *state, struct qloop_batch *bt, struct qloop_error *err)
+{
+    struct csv *st = state;
+    const size_t m = st->ncols;
+    size_t n = 0;
+    struct qloop_error local;
+    if (!err)
+        err = &local;
+    memset(bt, 0, sizeof *bt);
+    bt->ncols = m;
+    bt->cells = st->cells;
+    bt->row_no = st->row_no;
+    bt->line_no = st->line_no;
+    if (st->failed) {
+        if (err)
+            *err = st->saved;
+        return -1;
+    }
+    if (st->done)
+        return 0;
+    st->bstart = st->pos;
+    st->nf = 0;
+    while (n < st->batch_rows) {
+        if (st->pos >= st->in.len) {
+            if (st->in.eof) {
+                if (st->in.bad_input || st->in.truncated) {
+                    qloop_input_bad_end(&st->in, err, st->line, st->in.buf + st->pos);
+                    return csv_fail(st, err);
+                }
+                st->done = 1;
+                break;
+            }
+            if (csv_more(st, err) < 0)
+                return csv_fail(st, err);
+            continue;
+        }
+        size_t end;
+        long nl;
+        int term;
+        int r = scan_row(st, st->pos, &end, &nl, &term, err);
+        if (r == ROW_ERR)
+            return csv_fail(st, err);
+        if (r == ROW_MORE) {
+            st->nf = 0;
+            if (csv_more(st, err) < 0)
+                return csv_fail(st, err);
+            continue;
+        }
+        if (st->nf == 1 && !st->f[0].quoted && st->f[0].len == 0 && term) {
+            if (st->blank_known == 0) {
+                int t = blank_run(st, &end, &st->blank_known, err);
+                if (t < 0)
+                    return csv_fail(st, err);
+                if (t == 1) {
+                    st->pos = st->in.len;
+                    st->done = 1;
+                    break;
+                }
+            }
+            if (m > 1) {
+                qloop_error_set(err, st->in.name, st->line, 1,
+                                "空行：表头有 %zu 列，这一行却是空的。请删除这个空行，或补全该行的 %zu 个字段。",
+                                m, m);
+                return csv_fail(st, err);
+            }
+            st->blank_known--;
+        } else if (st->nf != m) {
+            char tmp[16];
+            long l = st->line, c = 0;
+            if (st->nf > m)
+                qloop_text_position(st->in.buf + st->pos,
+                                    st->in.buf + st->f[m].off - st->f[m].quoted, st->line, &l, &c);
+            qloop_error_set(err, st->in.name, l, c,
+                            "字段数不对：这一行有 %zu 个字段，表头有 %zu 个。请检查是否%s分隔符（%s）；"
+                            "值里含有分隔符或换行时，要用双引号把整个值括起来。",
+                            st->nf, m, st->nf > m ? "多了" : "少了", delim_name(st->delim, tmp));
+            return csv_fail(st, err);
+        }
+        /* finish the row in place */
+        char *base = st->in.buf;
+        struct qloop_field *cell = st->cells + n * m;
+        size_t *off = st->offs + n * m;
+        for (size_t j = 0; j < m; j++) {
+            char *s = base + st->f[j].off;
+            size_t len = st->f[j].len;
+            if (st->f[j].dq)
+                len = unescape_quotes(s, len);
+            s[len] = '\0';
+            off[j] = st->f[j].off - st->bstart;
+            cell[j].len = len;
+            cell[j].null = 0;
+        }
+        st->row_no[n] = ++st->rows;
+        st->line_no[n] = (uint64_t)st->line;
+        n++;
+        st->line += nl + term;
+        st->pos = end;
+        st->nf = 0;
+    }
+    const char *bb = st->in.buf + st->bstart;
+    for (size_t k = 0; k < n * m; k++)
+        st->cells[k].ptr = bb + st->offs[k];
+    bt->nrows = n;
+    return n > 0 ? 1 : 0;
+}
+
+static void csv_columns(void *state, size_t *ncols, const char *const **names)
+{
+    struct csv *st = state;
+    *ncols = st->ncols;
+    *names = (const char *const *)st->names;
+}
+
+static void csv_close(void *state)
+{
+    struct csv *st = state;
+    if (!st)
+        return;
+    qloop_input_close(&st->in);
+    for (size_t i = 0; i < st->ncols; i++)
+        free(st->names[i]);
+    free(st->names);
+    free(st->f);
+    free(st->cells);
+    free(st->offs);
+    free(st->row_no);
+    free(st->line_no);
+    free(st);
+}
+
+/* Reads and checks the header row; sets names and ncols. */
+static int read_header(struct csv *st, struct qloop_error *err)
+{
+    size_t end;
+    long nl;
+    int term;
+    for (;;) {
+        if (st->pos >= st->in.len && st->in.eof) {
+            if (st->in.bad_input || st->in.truncated)
+                return qloop_input_bad_end(&st->in, err, 1, st->in.buf);
+            return qloop_error_set(err, st->in.name, 0, 0,
+                                   "文件为空：CSV 文件的第一行必须是表头（列名），请检查文件是否导出完整。");
+        }
+        int r = scan_row(st, st->pos, &end, &nl, &term, err);
+        if (r == ROW_ERR)
+            return -1;
+        if (r == ROW_DONE)
+            break;
+        if (csv_more(st, err) < 0)
+            return -1;
+    }
+    if (st->nf == 1 && !st->f[0].quoted && st->f[0].len == 0)
+        return qloop_error_set(err, st->in.name, 1, 1,
+                               "第一行是空行：CSV 文件的第一行必须是表头（列名），请删除文件开头的空行。");
+    st->ncols = st->nf;
+    st->names = qloop_xcalloc(st->nf, sizeof *st->names);
+    for (size_t j = 0; j < st->nf; j++) {
+        char *s = qloop_xstrndup(st->in.buf + st->f[j].off, st->f[j].len);
+        if (st->f[j].dq)
+            s[unescape_quotes(s, st->f[j].len)] = '\0';
+        st->names[j] = s;
+    }
+    for (size_t j = 0; j < st->nf; j++) {
+        long l, c;
+        qloop_text_position(st->in.buf + st->pos, st->in.buf + st->f[j].off - st->f[j].quoted, 1,
+                            &l, &c);
+        if (!st->names[j][0]) {
+            char tmp[16];
+            return qloop_error_set(err, st->in.name, l, c,
+                                   "表头第 %zu 列的列名为空：每一列都必须有列名。请补上列名，"
+                                   "或删除行末多余的分隔符（%s）。",
+                                   j + 1, delim_name(st->delim, tmp));
+        }
+        for (size_t i = 0; i < j; i++)
+            if (!strcmp(st->names[i], st->names[j]))
+                return qloop_error_set(err, st->in.name, l, c,
+                                       "列名“%s”重复：表头第 %zu 列和第 %zu 列同名。每个列名只能出现一次，请改名。",
+                                       st->names[j], i + 1, j + 1);
+    }
+    st->line += nl + term;
+    st->pos = end;
+    st->nf = 0;
+    return 0;
+}
+
+/* Opens a CSV source with the given default delimiter (used when
+ * opts->delimiter is 0). */
+static int csv_open_with(const char *path, const struct qloop_source_options *opts,
+                         unsigned char default_delim, void **state, struct qloop_error *err)
+{
+    *state = NULL;
+    unsigned char d = opts && opts->delimiter ? (unsigned char)opts->delimiter : default_delim;
+    if (d == '"' || d == '\n' || d == '\r' || d >= 0x80)
+        return qloop_error_set(err, path, 0, 0,
+                               "分隔符无效：不能用引号、换行或非 ASCII 字符作分隔符，请改用逗号或制表符。");
+    struct csv *st = qloop_xcalloc(1, sizeof *st);
+    if (qloop_input_open(&st->in, path, opts ? opts->encoding : NULL, err) < 0) {
+        free(st);
+        return -1;
+    }
+    st->delim = d;
+    st->ucls[d] = st->ucls['"'] = st->ucls['\n'] = st->ucls[0] = 1;
+    st->qcls['"'] = st->qcls['\n'] = st->qcls[0] = 1;
+    for (int c = 0x80; c < 256; c++)
+        st->ucls[c] = st->qcls[c] = 1;
+    st->batch_rows = opts && opts->batch_rows ? opts->batch_rows : 4096;
+    st->line = 1;
+    if (read_header(st, err) < 0) {
+        csv_close(st);
+        return -1;
+    }
+    st->cells = qloop_xcalloc(st->batch_rows * st->ncols, sizeof *st->cells);
+    st->offs = qloop_xcalloc(st->batch_rows * st->ncols, sizeof *st->offs);
+    st->row_no = qloop_xcalloc(st->batch_rows, sizeof *st->row_no);
+    st->line_no = qloop_xcalloc(st->batch_rows, sizeof *st->line_no);
+    *state = st;
+    return 0;
+}
+
+/* 1 when path ends in ".tsv" (any case). */
+static int is_tsv_path(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 4 && !strcasecmp(path + n - 4, ".tsv");
+}
+
+static int csv_open(const char *path, const struct qloop_source_options *opts, void **state,
+                    struct qloop_error *err)
+{
+    return csv_open_with(path, opts, is_tsv_path(path) ? '\t' : ',', state, err);
+}
+
+static int tsv_open(const char *path, const struct qloop_source_options *opts, void **state,
+                    struct qloop_error *err)
+{
+    return csv_open_with(path, opts, '\t', state, err);
+}
+
+static const char *const csv_extensions[] = {"csv", "tsv", "txt", NULL};
+static const char *const tsv_extensions[] = {"tsv", NULL};
+
+const struct qloop_adapter qloop_adapter_csv = {
+    .name = "csv",
+    .extensions = csv_extensions,
+    .open = csv_open,
+    .columns = csv_columns,
+    .next_batch = csv_next_batch,
+    .close = csv_close,
+};
+
+const struct qloop_adapter qloop_adapter_tsv = {
+    .name = "tsv",
+    .extensions = tsv_extensions,
+    .open = tsv_open,
+    .columns = csv_columns,
+    .next_batch = csv_next_batch,
+    .close = csv_close,
+};

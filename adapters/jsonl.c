@@ -1,0 +1,443 @@
+/*
+ * jsonl.c — the JSON Lines adapter (one JSON object per line).
+ *
+ * Lines are cut from the chunked input window (adapters.h) with memchr, checked
+ * for UTF-8 and NUL bytes, and parsed one at a time with jansson. Values become
+ * text in a per-batch arena: strings as they are, integers in decimal, reals in
+ * the shortest form that reads back to the same double, true/false as
+ * "true"/"false", arrays and objects as compact JSON; null (and a key the
+ * object lacks) is a null field. The columns are the keys of the first object
+ * in order; keys first seen later are appended, and rows read before them in
+ * the same batch get null there. Blank lines are skipped. Memory is the
+ * longest line plus one batch of values.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapters.h"
+#include "buf.h"
+
+struct jcell {
+    size_t off; /* value offset in the arena */
+    size_t len;
+    int null;
+};
+
+struct jl {
+    struct qloop_input in;
+    size_t batch_rows;
+    /* columns and a hash from name to index+1 (0 = empty slot) */
+    char **names;
+    size_t ncols;
+    size_t names_cap;
+    size_t *hash;
+    size_t hcap;
+    /* reading */
+    size_t pos;     /* offset of the next line in the window */
+    size_t scanned; /* bytes after pos known to hold no '\n' */
+    long line;      /* number of the line at pos */
+    json_t *first;  /* the object open() read, not yet returned */
+    long first_line;
+    uint64_t rows;
+    int done;
+    int failed;
+    struct qloop_error saved;
+    /* the batch: rows laid out with stride astride while filling */
+    struct jcell *jc;
+    size_t astride;
+    struct qloop_buf arena;
+    struct qloop_field *cells; /* handed out with stride ncols */
+    size_t cells_cap;
+    uint64_t *row_no;
+    uint64_t *line_no;
+};
+
+/* FNV-1a. */
+static size_t hash_key(const char *s)
+{
+    size_t h = (size_t)14695981039346656037ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * (size_t)1099511628211ull;
+    return h;
+}
+
+/* Returns the column index of key, or (size_t)-1. */
+static size_t col_find(const struct jl *st, const char *key)
+{
+    if (!st->hcap)
+        return (size_t)-1;
+    for (size_t i = hash_key(key) & (st->hcap - 1);; i = (i + 1) & (st->hcap - 1)) {
+        size_t v = st->hash[i];
+        if (!v)
+            return (size_t)-1;
+        if (!strcmp(st->names[v - 1], key))
+            return v - 1;
+    }
+}
+
+/* Puts column idx into the hash table (which has room). */
+static void hash_put(struct jl *st, size_t idx)
+{
+    size_t i = hash_key(st->names[idx]) & (st->hcap - 1);
+    while (st->hash[i])
+        i = (i + 1) & (st->hcap - 1);
+    st->hash[i] = idx + 1;
+}
+
+/* Appends a column named key; returns its index. */
+static size_t col_add(struct jl *st, const char *key)
+{
+    if (st->ncols == st->names_cap) {
+        st->names_cap = st->names_cap ? st->names_cap * 2 : 16;
+        st->names = qloop_xrealloc(st->names, st->names_cap * sizeof *st->names);
+    }
+    st->names[st->ncols] = qloop_xstrdup(key);
+    st->ncols++;
+    if (st->ncols * 2 > st->hcap) {
+        free(st->hash);
+        st->hcap = st->hcap ? st->hcap * 2 : 32;
+        st->hash = qloop_xcalloc(st->hcap, sizeof *st->hash);
+        for (size_t i = 0; i < st->ncols; i++)
+            hash_put(st, i);
+    } else {
+        hash_put(st, st->ncols - 1);
+    }
+    return st->ncols - 1;
+}
+
+/* Marks the source unusable with err (copied for later calls); returns -1. */
+static int jl_fail(struct jl *st, struct qloop_error *err)
+{
+    st->failed = 1;
+    st->saved = *err;
+    return -1;
+}
+
+/* Cuts the next line (without its line break and a CR before it) from the
+ * input: 1 with *lp, *ln, *lno set (valid until the next call), 0 at the end
+ * of input, -1 with err filled. */
+static int next_line(struct jl *st, const char **lp, size_t *ln, long *lno, struct qloop_error *err)
+{
+    for (;;) {
+        char *b = st->in.buf;
+        size_t avail = st->in.len - st->pos;
+        if (avail > st->scanned) {
+            char *nl = memchr(b + st->pos + st->scanned, '\n', avail - st->scanned);
+            if (nl) {
+                *lp = b + st->pos;
+                *ln = (size_t)(nl - (b + st->pos));
+                st->pos = (size_t)(nl + 1 - b);
+                st->scanned = 0;
+                *lno = st->line++;
+                if (*ln && (*lp)[*ln - 1] == '\r')
+                    (*ln)--;
+                return 1;
+            }
+            st->scanned = avail;
+        }
+        if (st->in.eof) {
+            if (st->in.bad_input || st->in.truncated)
+                return qloop_input_bad_end(&st->in, err, st->line, b + st->pos);
+            if (avail == 0)
+                return 0;
+            *lp = b + st->pos;
+            *ln = avail;
+            st->pos = st->in.len;
+            st->scanned = 0;
+            *lno = st->line++;
+            if ((*lp)[*ln - 1] == '\r')
+                (*ln)--;
+            return 1;
+        }
+        size_t want = qloop_input_chunk_size, shift;
+        if (avail > want)
+            want = avail; /* long lines: grow geometrically */
+        if (qloop_input_fill(&st->in, st->pos, want, &shift, err) < 0)
+            return -1;
+        st->pos -= shift;
+    }
+}
+
+/* Chinese name of a JSON type, for messages. */
+static const char *type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_ARRAY: return "数组";
+    case JSON_STRING: return "字符串";
+    case JSON_INTEGER:
+    case JSON_REAL: return "数字";
+    case JSON_TRUE:
+    case JSON_FALSE: return "布尔值";
+    case JSON_NULL: return "null";
+    default: return "对象";
+    }
+}
+
+/* Parses one line: 1 with *out an object (caller releases it), 0 for a blank
+ * line, -1 with err filled (bad bytes, bad JSON, not an object). */
+static int parse_line(struct jl *st, const char *p, size_t n, long lno, json_t **out,
+                      struct qloop_error *err)
+{
+    size_t i = 0;
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'))
+        i++;
+    if (i == n)
+        return 0;
+    size_t bad;
+    if (qloop_utf8_check(p, n, 1, &bad))
+        return qloop_input_bad_byte(&st->in, err, lno, p, p + bad);
+    json_error_t je;
+    json_t *v = json_loadb(p, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (!v) {
+        const char *hint = "";
+        if (strstr(je.text, "too big integer"))
+            hint = "超出 64 位整数范围的数字（如很长的编号）请写成字符串。";
+        else if (strstr(je.text, "duplicate object key"))
+            hint = "同一个对象里不能有重复的键。";
+        else if (strstr(je.text, "\\u0000"))
+            hint = "字符串里不能含有 \\u0000（空字符），请在导出时去掉。";
+        else if (strstr(je.text, "end of file expected"))
+            hint = "每行只能有一个 JSON 对象，一个对象也不能跨行。";
+        else
+            hint = "请检查引号、逗号和括号是否配对，每行必须是一个完整的 JSON 对象。";
+        return qloop_error_set(err, st->in.name, lno, je.column > 0 ? je.column : 0,
+                               "这一行不是有效的 JSON（解析器提示：%s）：%s", je.text, hint);
+    }
+    if (!json_is_object(v)) {
+        const char *tn = type_name(v);
+        json_decref(v);
+        return qloop_error_set(err, st->in.name, lno, (long)qloop_utf8_chars(p, i) + 1,
+                               "这一行是 JSON %s，不是对象：JSON Lines 文件的每一行都必须是一个 JSON 对象 {…}。",
+                               tn);
+    }
+    *out = v;
+    return 1;
+}
+
+/* Reads lines until an object: 1 with *out and *lno, 0 at end of input, -1. */
+static int next_object(struct jl *st, json_t **out, long *lno, struct qloop_error *err)
+{
+    for (;;) {
+        const char *p;
+        size_t n;
+        int r = next_line(st, &p, &n, lno, err);
+        if (r <= 0)
+            return r;
+        r = parse_line(st, p, n, *lno, out, err);
+        if (r != 0)
+            return r;
+    }
+}
+
+/* Writes v as text into the arena and describes it in *c. */
+static void put_value(struct jl *st, const json_t *v, struct jcell *c)
+{
+    struct qloop_buf *a = &st->arena;
+    c->null = 0;
+    c->off = a->len;
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        qloop_buf_append(a, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        qloop_buf_printf(a, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        break;
+    case JSON_REAL: {
+        double d = json_real_value(v);
+        char tmp[40];
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+            if (strtod(tmp, NULL) == d)
+                break;
+        }
+        qloop_buf_append(a, tmp, strlen(tmp));
+        break;
+    }
+    case JSON_TRUE:
+        qloop_buf_append(a, "true", 4);
+        break;
+    case JSON_FALSE:
+        qloop_buf_append(a, "false", 5);
+        break;
+    case JSON_NULL:
+        c->null = 1;
+        c->len = 0;
+        return;
+    default: { /* array or object: compact JSON */
+        size_t flags = JSON_COMPACT;
+        size_t need = json_dumpb(v, NULL, 0, flags);
+        qloop_buf_reserve(a, need);
+        json_dumpb(v, a->ptr + a->len, need, flags);
+        a->len += need;
+        a->ptr[a->len] = '\0';
+        break;
+    }
+    }
+    c->len = a->len - c->off;
+    qloop_buf_putc(a, '\0'); /* every value NUL-terminated in the arena */
+}
+
+/* Adds obj as row n of the batch (appending columns for new keys). */
+static void add_row(struct jl *st, json_t *obj, size_t n)
+{
+    const char *key;
+    json_t *v;
+    for (size_t j = 0; j < st->astride; j++)
+        st->jc[n * st->astride + j] = (struct jcell){0, 0, 1};
+    json_object_foreach(obj, key, v) {
+        size_t j = col_find(st, key);
+        if (j == (size_t)-1)
+            j = col_add(st, key);
+        if (j >= st->astride) {
+            /* widen the layout of rows 0..n */
+            size_t ns = st->astride * 2;
+            if (ns < st->ncols)
+                ns = st->ncols;
+            struct jcell *nc = qloop_xmalloc(st->batch_rows * ns * sizeof *nc);
+            for (size_t r = 0; r <= n; r++) {
+                memcpy(nc + r * ns, st->jc + r * st->astride, st->astride * sizeof *nc);
+                for (size_t k = st->astride; k < ns; k++)
+                    nc[r * ns + k] = (struct jcell){0, 0, 1};
+            }
+            free(st->jc);
+            st->jc = nc;
+            st->astride = ns;
+        }
+        put_value(st, v, &st->jc[n * st->astride + j]);
+    }
+}
+
+static int jl_next_batch(void *state, struct qloop_batch *bt, struct qloop_error *err)
+{
+    struct jl *st = state;
+    struct qloop_error local;
+    if (!err)
+        err = &local;
+    memset(bt, 0, sizeof *bt);
+    bt->row_no = st->row_no;
+    bt->line_no = st->line_no;
+    if (st->failed) {
+        *err = st->saved;
+        return -1;
+    }
+    if (st->done)
+        return 0;
+    qloop_buf_reset(&st->arena);
+    size_t n = 0;
+    while (n < st->batch_rows) {
+        json_t *obj;
+        long lno;
+        if (st->first) {
+            obj = st->first;
+            lno = st->first_line;
+            st->first = NULL;
+        } else {
+            int r = next_object(st, &obj, &lno, err);
+            if (r < 0)
+                return jl_fail(st, err);
+            if (r == 0) {
+                st->done = 1;
+                break;
+            }
+        }
+        add_row(st, obj, n);
+        json_decref(obj);
+        st->row_no[n] = ++st->rows;
+        st->line_no[n] = (uint64_t)lno;
+        n++;
+    }
+    size_t m = st->ncols;
+    if (n * m > st->cells_cap) {
+        st->cells_cap = n * m;
+        st->cells = qloop_xrealloc(st->cells, st->cells_cap * sizeof *st->cells);
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < m; j++) {
+            const struct jcell *c = &st->jc[i * st->astride + j];
+            struct qloop_field *f = &st->cells[i * m + j];
+            f->null = c->null;
+            f->len = c->len;
+            f->ptr = c->null ? "" : st->arena.ptr + c->off;
+        }
+    bt->nrows = n;
+    bt->ncols = m;
+    bt->cells = st->cells;
+    return n > 0 ? 1 : 0;
+}
+
+static void jl_columns(void *state, size_t *ncols, const char *const **names)
+{
+    struct jl *st = state;
+    *ncols = st->ncols;
+    *names = (const char *const *)st->names;
+}
+
+static void jl_close(void *state)
+{
+    struct jl *st = state;
+    if (!st)
+        return;
+    qloop_input_close(&st->in);
+    if (st->first)
+        json_decref(st->first);
+    for (size_t i = 0; i < st->ncols; i++)
+        free(st->names[i]);
+    free(st->names);
+    free(st->hash);
+    free(st->jc);
+    qloop_buf_free(&st->arena);
+    free(st->cells);
+    free(st->row_no);
+    free(st->line_no);
+    free(st);
+}
+
+static int jl_open(const char *path, const struct qloop_source_options *opts, void **state,
+                   struct qloop_error *err)
+{
+    struct qloop_error local;
+    if (!err)
+        err = &local;
+    *state = NULL;
+    struct jl *st = qloop_xcalloc(1, sizeof *st);
+    if (qloop_input_open(&st->in, path, opts ? opts->encoding : NULL, err) < 0) {
+        free(st);
+        return -1;
+    }
+    st->batch_rows = opts && opts->batch_rows ? opts->batch_rows : 4096;
+    st->line = 1;
+    int r = next_object(st, &st->first, &st->first_line, err);
+    if (r <= 0) {
+        if (r == 0)
+            qloop_error_set(err, st->in.name, 0, 0,
+                            "文件为空：没有任何 JSON 对象。JSON Lines 文件每行应是一个 JSON 对象，"
+                            "请检查文件是否导出完整。");
+        jl_close(st);
+        return -1;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(st->first, key, v) {
+        (void)v;
+        col_add(st, key);
+    }
+    st->astride = st->ncols ? st->ncols : 1;
+    st->jc = qloop_xmalloc(st->batch_rows * st->astride * sizeof *st->jc);
+    st->row_no = qloop_xcalloc(st->batch_rows, sizeof *st->row_no);
+    st->line_no = qloop_xcalloc(st->batch_rows, sizeof *st->line_no);
+    *state = st;
+    return 0;
+}
+
+static const char *const jl_extensions[] = {"jsonl", "ndjson", NULL};
+
+const struct qloop_adapter qloop_adapter_jsonl = {
+    .name = "jsonl",
+    .extensions = jl_extensions,
+    .open = jl_open,
+    .columns = jl_columns,
+    .next_batch = jl_next_batch,
+    .close = jl_close,
+};

@@ -1,0 +1,44 @@
+/*
+ * buf.h — a growable byte buffer, always NUL-terminated.
+ *
+ * Used wherever C code builds text of unknown length (cleansed values,
+ * masked values, JSON). A zeroed struct is an empty buffer. Allocation
+ * failure aborts the process with a message: the engine cannot go on
+ * without memory and must not half-write anything (the store's open
+ * transaction is rolled back by SQLite when the process dies).
+ */
+#ifndef QLOOP_BUF_H
+#define QLOOP_BUF_H
+
+#include <stddef.h>
+
+struct qloop_buf {
+    char *ptr;  /* NUL-terminated contents, NULL until first write */
+    size_t len; /* bytes used, not counting the NUL */
+    size_t cap; /* bytes allocated */
+};
+
+/* Makes room for at least `extra` more bytes (plus the NUL). */
+void qloop_buf_reserve(struct qloop_buf *b, size_t extra);
+/* Appends len bytes of s. */
+void qloop_buf_append(struct qloop_buf *b, const char *s, size_t len);
+/* Appends one byte. */
+void qloop_buf_putc(struct qloop_buf *b, char c);
+/* Appends printf-style text. */
+void qloop_buf_printf(struct qloop_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Empties the buffer, keeping its memory. */
+void qloop_buf_reset(struct qloop_buf *b);
+/* Frees the memory; the buffer is empty and reusable afterwards. */
+void qloop_buf_free(struct qloop_buf *b);
+/* Returns the contents as a C string ("" when never written). */
+const char *qloop_buf_str(const struct qloop_buf *b);
+
+/* Aborts with "qloop: 内存不足" (exit 3) when p is NULL, otherwise returns p. */
+void *qloop_xcheck(void *p);
+void *qloop_xmalloc(size_t n);
+void *qloop_xcalloc(size_t n, size_t size);
+void *qloop_xrealloc(void *p, size_t n);
+char *qloop_xstrdup(const char *s);
+char *qloop_xstrndup(const char *s, size_t n);
+
+#endif

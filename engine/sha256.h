@@ -1,0 +1,26 @@
+/*
+ * sha256.h — SHA-256 (FIPS 180-4) and HMAC-SHA-256 (RFC 2104).
+ */
+#ifndef QLOOP_SHA256_H
+#define QLOOP_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct qloop_sha256 {
+    uint32_t h[8];
+    uint64_t nbytes;
+    uint8_t block[64];
+    size_t used;
+};
+
+void qloop_sha256_init(struct qloop_sha256 *c);
+void qloop_sha256_update(struct qloop_sha256 *c, const void *data, size_t len);
+void qloop_sha256_final(struct qloop_sha256 *c, uint8_t out[32]);
+/* One-shot digest. */
+void qloop_sha256(const void *data, size_t len, uint8_t out[32]);
+void qloop_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len, uint8_t out[32]);
+/* Lower-case hex of n bytes into out (2n+1 bytes). */
+void qloop_hex(const uint8_t *bytes, size_t n, char *out);
+
+#endif

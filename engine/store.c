@@ -1,0 +1,253 @@
+/*
+ * store.c — opening the SQLite store, migrating its schema, transactions,
+ * and the keyed record identity (record_ref).
+ *
+ * Migrations are applied in order, each in its own transaction, and the
+ * store's PRAGMA user_version records how far it has come; a store written by
+ * a newer qloop is refused rather than damaged. Each module owns its tables'
+ * SQL (qloop_*_schema_sql); this file only knows their order.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "catalog.h"
+#include "sha256.h"
+#include "store.h"
+#include "ticket.h"
+
+static const char core_schema_sql[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE runs(id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT,"
+    "  as_of TEXT NOT NULL, status TEXT NOT NULL, rules TEXT NOT NULL, summary TEXT);"
+    "CREATE TABLE run_datasets(run_id TEXT NOT NULL, dataset TEXT NOT NULL, source TEXT,"
+    "  rows INTEGER NOT NULL, owner TEXT, update_cycle TEXT, newest_update TEXT,"
+    "  columns TEXT, PRIMARY KEY(run_id, dataset));"
+    "CREATE TABLE rule_results(run_id TEXT NOT NULL, rule TEXT NOT NULL, dataset TEXT NOT NULL,"
+    "  field TEXT, dimension TEXT NOT NULL, severity TEXT NOT NULL, message TEXT,"
+    "  checked INTEGER NOT NULL, failed INTEGER NOT NULL, errors INTEGER NOT NULL,"
+    "  resolve_missing INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(run_id, rule));"
+    "CREATE TABLE findings(id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, dataset TEXT NOT NULL,"
+    "  rule TEXT NOT NULL, row_no INTEGER, record_ref TEXT NOT NULL, record_key TEXT,"
+    "  field TEXT, value TEXT, message TEXT);"
+    "CREATE INDEX findings_run ON findings(run_id, dataset, rule);"
+    "CREATE TABLE cleanse_counts(run_id TEXT NOT NULL, dataset TEXT NOT NULL, field TEXT NOT NULL,"
+    "  changed INTEGER NOT NULL, PRIMARY KEY(run_id, dataset, field));"
+    "CREATE TABLE run_seen(run_id TEXT NOT NULL, dataset TEXT NOT NULL, record_ref TEXT NOT NULL,"
+    "  PRIMARY KEY(run_id, dataset, record_ref));";
+
+struct migration {
+    const char *what;
+    const char *sql;
+};
+
+static const struct migration migrations[] = {
+    {"core", core_schema_sql},
+    {"audit", qloop_audit_schema_sql},
+    {"tickets", qloop_ticket_schema_sql},
+    {"catalog", qloop_catalog_schema_sql},
+};
+enum { NMIGRATIONS = sizeof migrations / sizeof migrations[0] };
+
+static unsigned char secret_cache[32];
+static sqlite3 *secret_db;
+
+int store_error(sqlite3 *db, const char *what, struct qloop_error *err)
+{
+    return qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0, "%s失败：%s", what,
+                           sqlite3_errmsg(db));
+}
+
+const char *store_default_path(void)
+{
+    const char *env = getenv("QLOOP_DB");
+    return env && *env ? env : "./qloop.db";
+}
+
+int store_exec(sqlite3 *db, const char *sql, struct qloop_error *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0, "数据库操作失败：%s",
+                        msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int user_version(sqlite3 *db, int *version)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc = sqlite3_step(st);
+    *version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Makes 32 random bytes for a new store's secret. */
+static void random_bytes(unsigned char *out, size_t n)
+{
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    size_t got = 0;
+    if (fd >= 0) {
+        while (got < n) {
+            ssize_t r = read(fd, out + got, n - got);
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+        }
+        close(fd);
+    }
+    if (got < n)
+        sqlite3_randomness((int)(n - got), out + got);
+}
+
+static int migrate(sqlite3 *db, struct qloop_error *err)
+{
+    int version;
+    if (user_version(db, &version) != 0)
+        return store_error(db, "读取数据库版本", err);
+    if (version > NMIGRATIONS)
+        return qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0,
+                               "数据库版本 %d 比本程序支持的 %d 新：请使用更新的 qloop", version,
+                               NMIGRATIONS);
+    for (int v = version; v < NMIGRATIONS; v++) {
+        if (store_exec(db, "BEGIN IMMEDIATE", err) != 0)
+            return -1;
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+        if (store_exec(db, migrations[v].sql, err) != 0 || store_exec(db, pragma, err) != 0) {
+            store_rollback(db);
+            return -1;
+        }
+        if (v == 0) {
+            unsigned char key[32];
+            char hex[65];
+            random_bytes(key, sizeof key);
+            qloop_hex(key, sizeof key, hex);
+            sqlite3_stmt *st;
+            int ok = sqlite3_prepare_v2(db, "INSERT INTO meta(key, value) VALUES('secret', ?1)",
+                                        -1, &st, NULL) == SQLITE_OK;
+            if (ok) {
+                sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
+                ok = sqlite3_step(st) == SQLITE_DONE;
+                sqlite3_finalize(st);
+            }
+            if (!ok) {
+                store_error(db, "写入数据库密钥", err);
+                store_rollback(db);
+                return -1;
+            }
+        }
+        if (store_exec(db, "COMMIT", err) != 0) {
+            store_rollback(db);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+sqlite3 *store_open(const char *path, struct qloop_error *err)
+{
+    sqlite3 *db = NULL;
+    if (!path)
+        path = store_default_path();
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        qloop_error_set(err, path, 0, 0, "无法打开数据库：%s；请检查路径和写权限（--db 或 QLOOP_DB）",
+                        db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 30000);
+    sqlite3_extended_result_codes(db, 1);
+    if (store_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+                   err) != 0) {
+        qloop_error_set(err, path, 0, 0, "不是可用的 qloop 数据库（%s）；请检查 --db 指向的文件",
+                        err ? err->message : "");
+        sqlite3_close(db);
+        return NULL;
+    }
+    if (migrate(db, err) != 0) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+void store_close(sqlite3 *db)
+{
+    if (!db)
+        return;
+    if (secret_db == db)
+        secret_db = NULL;
+    sqlite3_close_v2(db);
+}
+
+int store_begin(sqlite3 *db, struct qloop_error *err)
+{
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        return 0;
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+        return qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0,
+                               "数据库正被另一个 qloop 进程写入（例如另一次运行）；请等其结束后再试");
+    return store_error(db, "开始事务", err);
+}
+
+int store_commit(sqlite3 *db, struct qloop_error *err)
+{
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        store_error(db, "提交事务", err);
+        store_rollback(db);
+        return -1;
+    }
+    return 0;
+}
+
+void store_rollback(sqlite3 *db)
+{
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+const unsigned char *store_secret(sqlite3 *db)
+{
+    if (secret_db == db)
+        return secret_cache;
+    memset(secret_cache, 0, sizeof secret_cache);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'secret'", -1, &st, NULL) ==
+        SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            const char *hex = (const char *)sqlite3_column_text(st, 0);
+            for (size_t i = 0; hex && i < 32 && hex[2 * i] && hex[2 * i + 1]; i++) {
+                unsigned v;
+                if (sscanf(hex + 2 * i, "%2x", &v) == 1)
+                    secret_cache[i] = (unsigned char)v;
+            }
+        }
+        sqlite3_finalize(st);
+    }
+    secret_db = db;
+    return secret_cache;
+}
+
+void store_record_ref(sqlite3 *db, const char *dataset, const char *key, size_t keylen,
+                      char out[33])
+{
+    struct qloop_sha256 c;
+    uint8_t digest[32];
+    qloop_sha256_init(&c);
+    qloop_sha256_update(&c, store_secret(db), 32);
+    qloop_sha256_update(&c, dataset, strlen(dataset) + 1);
+    qloop_sha256_update(&c, key, keylen);
+    qloop_sha256_final(&c, digest);
+    qloop_hex(digest, 16, out);
+}

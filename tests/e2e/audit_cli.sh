@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# audit_cli.sh — `qloop audit verify` and `qloop audit list` end to end.
+#
+# A fresh store verifies as `ok 0`. No command appends entries by itself
+# yet in this script's reach, so it writes one entry with the sqlite3 CLI,
+# its hash computed here from the documented canonical encoding (seq as 8
+# bytes big-endian, then each text field as 8-byte big-endian length + bytes,
+# SHA-256, lower-case hex; see audit.h) — which also pins that encoding from
+# outside the C code. Then it tampers with the store as an attacker with the
+# file would (dropping the append-only triggers) and expects exit 1 naming
+# the entry. Real chains written by ticket transitions are covered by the
+# tickets end-to-end tests.
+set -euo pipefail
+
+: "${QLOOP_BIN:?QLOOP_BIN must name the qloop binary}"
+command -v sqlite3 >/dev/null || { echo "audit_cli.sh needs the sqlite3 CLI (apt-get install sqlite3)" >&2; exit 1; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export QLOOP_NOW=2024-09-27T10:00:00+08:00
+unset QLOOP_DB
+db=$tmp/q.db
+zero=0000000000000000000000000000000000000000000000000000000000000000
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# run CMD...: sets $out, $err and $rc.
+run() {
+    set +e
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    set -e
+    out=$(cat "$tmp/out")
+    err=$(cat "$tmp/err")
+}
+
+# The canonical hash of one entry: entry_hash SEQ AT KIND SUBJECT ACTOR DETAIL PREV_HASH
+be64() {
+    local n=$1 i
+    for i in 56 48 40 32 24 16 8 0; do
+        # shellcheck disable=SC2059  # the format is the octal escape of one byte
+        printf "\\$(printf %03o $(((n >> i) & 255)))"
+    done
+}
+field() {
+    local len
+    len=$(printf %s "$1" | wc -c)
+    be64 "$len"
+    printf %s "$1"
+}
+entry_hash() {
+    {
+        be64 "$1"
+        shift
+        local f
+        for f in "$@"; do field "$f"; done
+    } | sha256sum | cut -c1-64
+}
+
+# --- fresh store -------------------------------------------------------------
+run "$QLOOP_BIN" audit verify --db "$db"
+[ "$rc" -eq 0 ] || fail "fresh store: exit $rc, stderr: $err"
+[ "$out" = "ok 0" ] || fail "fresh store: expected 'ok 0', got '$out'"
+[ -f "$db" ] || fail "verify did not create the store at $db"
+
+run "$QLOOP_BIN" audit list --db "$db" --json
+[ "$rc" -eq 0 ] || fail "list on fresh store: exit $rc"
+[ "$out" = "[]" ] || fail "list --json on fresh store: expected [], got '$out'"
+
+# --- help and usage ----------------------------------------------------------
+for args in "audit --help" "audit verify --help" "audit list --help"; do
+    # shellcheck disable=SC2086
+    run "$QLOOP_BIN" $args
+    [ "$rc" -eq 0 ] || fail "qloop $args: exit $rc"
+    case "$out" in *"用法"*) ;; *) fail "qloop $args: no usage text: $out" ;; esac
+done
+for args in "audit" "audit frobnicate" "audit verify --no-such-option" "audit verify --db" \
+            "audit verify extra" "audit list --since not-a-date --db $db"; do
+    # shellcheck disable=SC2086
+    run "$QLOOP_BIN" $args
+    [ "$rc" -eq 2 ] || fail "qloop $args: expected exit 2, got $rc"
+    [ -n "$err" ] || fail "qloop $args: no message on stderr"
+done
+
+# --- one well-formed entry, written from outside ------------------------------
+at=2024-09-27T10:00:00+08:00
+detail='{"from":"discovered","to":"feedback","note":"市公安局"}'
+h1=$(entry_hash 1 "$at" ticket.transition ticket:1 张三 "$detail" "$zero")
+[ "$h1" != "$(entry_hash 1 "$at" ticket.transition ticket:1 张三x "$detail" "$zero")" ] \
+    || fail "hash helper ignores its input"
+sqlite3 "$db" "INSERT INTO audit VALUES(1, '$at', 'ticket.transition', 'ticket:1', '张三',
+               '$detail', '$zero', '$h1');
+               UPDATE audit_head SET seq = 1, hash = '$h1' WHERE id = 1;"
+
+run "$QLOOP_BIN" audit verify --db "$db"
+[ "$rc" -eq 0 ] || fail "one valid entry: exit $rc, out: $out, stderr: $err"
+[ "$out" = "ok 1" ] || fail "one valid entry: expected 'ok 1', got '$out'"
+
+run "$QLOOP_BIN" audit list --db "$db" --json --kind ticket.transition
+[ "$rc" -eq 0 ] || fail "list --json: exit $rc"
+case "$out" in *'"seq":1'*'"detail":{"from":"discovered"'*"\"hash\":\"$h1\""*) ;;
+    *) fail "list --json lacks the entry: $out" ;; esac
+run "$QLOOP_BIN" audit list --db "$db" --kind catalog.add
+if [ "$rc" -ne 0 ] || [ -n "$out" ]; then
+    fail "list --kind catalog.add should print nothing (exit $rc): $out"
+fi
+run "$QLOOP_BIN" audit list --db "$db"
+[ "$(printf '%s\n' "$out" | cut -f1,3,5)" = "$(printf '1\tticket.transition\t张三')" ] \
+    || fail "list text: $out"
+
+# --- the triggers refuse changes ---------------------------------------------
+if sqlite3 "$db" "UPDATE audit SET actor = '李四' WHERE seq = 1" 2>"$tmp/sqlerr"; then
+    fail "UPDATE on audit was not refused"
+fi
+grep -q 'append-only' "$tmp/sqlerr" || fail "UPDATE refused without the append-only message"
+
+# --- tampered ----------------------------------------------------------------
+sqlite3 "$db" "DROP TRIGGER audit_no_update;
+               UPDATE audit SET detail = '{\"from\":\"discovered\",\"to\":\"shared\"}' WHERE seq = 1;"
+run "$QLOOP_BIN" audit verify --db "$db"
+[ "$rc" -eq 1 ] || fail "tampered entry: expected exit 1, got $rc (out: $out)"
+case "$out" in "broken at 1: "*"第 1 条"*) ;; *) fail "tampered entry: got '$out'" ;; esac
+
+# Entry removed: the chain is empty but the head says 1.
+sqlite3 "$db" "DROP TRIGGER audit_no_delete; DELETE FROM audit;"
+run "$QLOOP_BIN" audit verify --db "$db"
+[ "$rc" -eq 1 ] || fail "removed entry: expected exit 1, got $rc (out: $out)"
+case "$out" in "broken at 1: "*) ;; *) fail "removed entry: got '$out'" ;; esac
+
+echo "audit_cli: ok"
