@@ -367,6 +367,8 @@ static int csv_fail(struct csv *st, struct qloop_error *err)
     return -1;
 }
 
+/* adapter.h next_batch: up to batch_rows complete rows, fields pointing into
+ * the window from the batch's first row on. */
 static int csv_next_batch(void *state, struct qloop_batch *bt, struct qloop_error *err)
 {
     struct csv *st = state;
@@ -473,6 +475,7 @@ static int csv_next_batch(void *state, struct qloop_batch *bt, struct qloop_erro
     return n > 0 ? 1 : 0;
 }
 
+/* adapter.h columns: the header names, fixed after open. */
 static void csv_columns(void *state, size_t *ncols, const char *const **names)
 {
     struct csv *st = state;
@@ -480,6 +483,7 @@ static void csv_columns(void *state, size_t *ncols, const char *const **names)
     *names = (const char *const *)st->names;
 }
 
+/* adapter.h close: frees everything; state may be NULL. */
 static void csv_close(void *state)
 {
     struct csv *st = state;
@@ -497,7 +501,8 @@ static void csv_close(void *state)
     free(st);
 }
 
-/* Reads and checks the header row; sets names and ncols. */
+/* Reads and checks the header row (non-empty, no empty or repeated name);
+ * sets names and ncols and moves pos past it. Returns 0 or -1 with err. */
 static int read_header(struct csv *st, struct qloop_error *err)
 {
     size_t end;
@@ -593,12 +598,14 @@ static int is_tsv_path(const char *path)
     return n > 4 && !strcasecmp(path + n - 4, ".tsv");
 }
 
+/* adapter.h open: comma by default, tab for a .tsv path. */
 static int csv_open(const char *path, const struct qloop_source_options *opts, void **state,
                     struct qloop_error *err)
 {
     return csv_open_with(path, opts, is_tsv_path(path) ? '\t' : ',', state, err);
 }
 
+/* adapter.h open: tab by default whatever the path. */
 static int tsv_open(const char *path, const struct qloop_source_options *opts, void **state,
                     struct qloop_error *err)
 {

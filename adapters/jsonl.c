@@ -3,14 +3,15 @@
  *
  * Lines are cut from the chunked input window (adapters.h) with memchr, checked
  * for UTF-8 and NUL bytes, and parsed one at a time with jansson. Values become
- * text in a per-batch arena: strings as they are, integers in decimal, reals in
- * the shortest form that reads back to the same double, true/false as
- * "true"/"false", arrays and objects as compact JSON; null (and a key the
- * object lacks) is a null field. The columns are the keys of the first object
+ * text in a per-batch arena: strings as they are, integers in decimal, reals
+ * in the shortest %g form that reads back to the same double (1.0 → "1"),
+ * true/false as "true"/"false", arrays and objects as compact JSON; null (and
+ * a key the object lacks) is a null field. The columns are the keys of the first object
  * in order; keys first seen later are appended, and rows read before them in
  * the same batch get null there. Blank lines are skipped. Memory is the
  * longest line plus one batch of values.
  */
+#include <float.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,8 +221,8 @@ static int parse_line(struct jl *st, const char *p, size_t n, long lno, json_t *
 static int next_object(struct jl *st, json_t **out, long *lno, struct qloop_error *err)
 {
     for (;;) {
-        const char *p;
-        size_t n;
+        const char *p = NULL;
+        size_t n = 0;
         int r = next_line(st, &p, &n, lno, err);
         if (r <= 0)
             return r;
@@ -247,7 +248,11 @@ static void put_value(struct jl *st, const json_t *v, struct jcell *c)
     case JSON_REAL: {
         double d = json_real_value(v);
         char tmp[40];
-        for (int prec = 15; prec <= 17; prec++) {
+        /* 15 significant digits name a normal double uniquely, so when they
+         * read back they are also the shortest form; subnormals have fewer
+         * digits of precision and are searched from 1. */
+        int from = d != 0 && d < DBL_MIN && d > -DBL_MIN ? 1 : 15;
+        for (int prec = from; prec <= 17; prec++) {
             snprintf(tmp, sizeof tmp, "%.*g", prec, d);
             if (strtod(tmp, NULL) == d)
                 break;
@@ -309,6 +314,8 @@ static void add_row(struct jl *st, json_t *obj, size_t n)
     }
 }
 
+/* adapter.h next_batch: up to batch_rows objects laid out over the columns
+ * known at the end of the batch. */
 static int jl_next_batch(void *state, struct qloop_batch *bt, struct qloop_error *err)
 {
     struct jl *st = state;
@@ -367,6 +374,7 @@ static int jl_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
     return n > 0 ? 1 : 0;
 }
 
+/* adapter.h columns: names in order of first appearance. */
 static void jl_columns(void *state, size_t *ncols, const char *const **names)
 {
     struct jl *st = state;
@@ -374,6 +382,7 @@ static void jl_columns(void *state, size_t *ncols, const char *const **names)
     *names = (const char *const *)st->names;
 }
 
+/* adapter.h close: frees everything; state may be NULL. */
 static void jl_close(void *state)
 {
     struct jl *st = state;
@@ -394,6 +403,8 @@ static void jl_close(void *state)
     free(st);
 }
 
+/* adapter.h open: reads up to the first object, whose keys become the
+ * columns; that object is the first row of the first batch. */
 static int jl_open(const char *path, const struct qloop_source_options *opts, void **state,
                    struct qloop_error *err)
 {

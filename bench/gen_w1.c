@@ -694,10 +694,20 @@ static size_t utf8_chars(const char *s)
     return n;
 }
 
+/* Appends the whole of piece to the NUL-terminated text in dst (size bytes),
+ * or nothing when it would not fit (so UTF-8 is never cut). */
+static void append_whole(char *dst, size_t size, const char *piece)
+{
+    size_t have = strlen(dst), add = strlen(piece);
+    if (have + add < size)
+        memcpy(dst + have, piece, add + 1);
+}
+
 /* Writes a Chinese address of about 20–30 characters in the county of code
- * into out: province, city, county, street or town, then road, number and
- * flat (urban) or village, group and number (rural). Parts that would push it
- * past 30 characters are left off. */
+ * into out (NUL-terminated, size >= 1): province, city, county, street or
+ * town, then road, number and flat (urban) or village, group and number
+ * (rural). Parts that would push it past 30 characters are left off: first
+ * the province, then the flat. */
 static void make_address(char *out, size_t size, int code)
 {
     const char *county = div_name(code);
@@ -705,40 +715,35 @@ static void make_address(char *out, size_t size, int code)
     const char *prov = div_name(code / 10000 * 10000);
     if (placeholder_name(city))
         city = NULL;
-    if (placeholder_name(prov))
-        prov = NULL;
-    char head[256], tail[256];
-    /* Tail: where in the county. */
+    if (placeholder_name(prov) || (city && strcmp(prov, city) == 0))
+        prov = NULL; /* municipalities: 北京市 is the province and the city */
+    char place[128], flat[64];
+    flat[0] = '\0';
     if (rng_pct(70)) {
-        int n = snprintf(tail, sizeof tail, "%s街道%s%s%d号", TOWN_STEMS[rng_below(NELEM(TOWN_STEMS))],
-                         ROAD_STEMS[rng_below(NELEM(ROAD_STEMS))],
-                         ROAD_SUFFIXES[rng_below(NELEM(ROAD_SUFFIXES))], (int)rng_range(1, 999));
-        snprintf(tail + n, sizeof tail - (size_t)n, "%d幢%d单元%d%02d室", (int)rng_range(1, 36),
+        snprintf(place, sizeof place, "%s街道%s%s%d号", TOWN_STEMS[rng_below(NELEM(TOWN_STEMS))],
+                 ROAD_STEMS[rng_below(NELEM(ROAD_STEMS))],
+                 ROAD_SUFFIXES[rng_below(NELEM(ROAD_SUFFIXES))], (int)rng_range(1, 999));
+        snprintf(flat, sizeof flat, "%d幢%d单元%d%02d室", (int)rng_range(1, 36),
                  (int)rng_range(1, 6), (int)rng_range(1, 32), (int)rng_range(1, 4));
     } else {
-        snprintf(tail, sizeof tail, "%s镇%s村%d组%d号", TOWN_STEMS[rng_below(NELEM(TOWN_STEMS))],
+        snprintf(place, sizeof place, "%s镇%s村%d组%d号", TOWN_STEMS[rng_below(NELEM(TOWN_STEMS))],
                  VILLAGE_STEMS[rng_below(NELEM(VILLAGE_STEMS))], (int)rng_range(1, 12),
                  (int)rng_range(1, 120));
     }
-    /* Head: province (not repeated for municipalities), city, county. */
-    size_t h = 0;
-    head[0] = '\0';
-    if (prov && (!city || strcmp(prov, city) != 0))
-        h += (size_t)snprintf(head + h, sizeof head - h, "%s", prov);
-    if (city)
-        h += (size_t)snprintf(head + h, sizeof head - h, "%s", city);
-    if (county && h < sizeof head)
-        snprintf(head + h, sizeof head - h, "%s", county);
-    snprintf(out, size, "%s%s", head, tail);
-    if (utf8_chars(out) > 30 && prov && city) { /* drop the province */
-        snprintf(head, sizeof head, "%s%s", city, county ? county : "");
-        snprintf(out, size, "%s%s", head, tail);
-    }
-    if (utf8_chars(out) > 30) { /* drop the flat: keep up to 号 */
-        char *hao = strstr(tail, "号");
-        if (hao)
-            hao[strlen("号")] = '\0';
-        snprintf(out, size, "%s%s", head, tail);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        bool with_prov = prov && attempt == 0, with_flat = attempt < 2;
+        out[0] = '\0';
+        if (with_prov)
+            append_whole(out, size, prov);
+        if (city)
+            append_whole(out, size, city);
+        if (county)
+            append_whole(out, size, county);
+        append_whole(out, size, place);
+        if (with_flat)
+            append_whole(out, size, flat);
+        if (utf8_chars(out) <= 30)
+            break;
     }
 }
 
@@ -962,6 +967,10 @@ int main(int argc, char **argv)
 
     /* Pass 1: identities. body = id-division * 1e11 + yyyymmdd * 1e3 + seq,
      * unique over all rows; residence = index into counties. */
+    const int64_t birth_lo = days_from_civil(1930, 1, 1), birth_hi = days_from_civil(2008, 12, 31);
+    if ((double)n * 4 > (double)ncounties * (double)(birth_hi - birth_lo + 1) * 999)
+        die("N = %zu 太大：%zu 个县级代码下无法生成这么多互不相同的身份号码；请减小 N 或放宽 --within", n,
+            ncounties);
     uint64_t *body = xmalloc(n * sizeof *body);
     uint16_t *residence = xmalloc(n * sizeof *residence);
     size_t setcap = 1024;
@@ -969,7 +978,6 @@ int main(int argc, char **argv)
         setcap <<= 1;
     idset = xcalloc(setcap, sizeof *idset);
     idset_mask = setcap - 1;
-    const int64_t birth_lo = days_from_civil(1930, 1, 1), birth_hi = days_from_civil(2008, 12, 31);
     for (size_t i = 0; i < n; i++) {
         residence[i] = (uint16_t)rng_below(ncounties);
         for (;;) {
@@ -989,7 +997,6 @@ int main(int argc, char **argv)
         }
     }
     free(idset);
-
 
     /* Defect rows: a partial random permutation; its first k rows get kind 1,
      * the next k kind 2, ..., and the twelfth block the dup sources, paired in

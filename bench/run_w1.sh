@@ -16,6 +16,8 @@
 #   QLOOP_BENCH_DIR        where data, store and logs go (default <build>/w1)
 #   QLOOP_BENCH_DIVISIONS  divisions CSV (default <repo>/../shared/ref/divisions.csv;
 #                          when missing, the bundled table is used for both)
+#   QLOOP_BENCH_QLOOP, QLOOP_BENCH_GEN
+#                          use these qloop / gen_w1 binaries instead of building
 # Needs: cmake, a C compiler, sqlite3 (the CLI), GNU time (/usr/bin/time).
 set -euo pipefail
 
@@ -26,8 +28,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --seed) SEED=${2:?"--seed 需要一个数字"}; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *[!0-9]*|'') echo "run_w1.sh: 无法识别的参数“$1”；用法：bench/run_w1.sh [N] [--seed S] [--keep]" >&2; exit 2 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *[!0-9]*|'') echo "run_w1.sh: 无法识别的参数 $1；用法：bench/run_w1.sh [N] [--seed S] [--keep]" >&2; exit 2 ;;
     *) N=$1; shift ;;
   esac
 done
@@ -35,16 +37,20 @@ done
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${QLOOP_BENCH_BUILD:-$ROOT/build-bench}
 WORK=${QLOOP_BENCH_DIR:-$BUILD/w1}
-DIVS=${QLOOP_BENCH_DIVISIONS:-$ROOT/../shared/ref/divisions.csv}
+DIVS=${QLOOP_BENCH_DIVISIONS:-$(cd "$ROOT/.." && pwd)/shared/ref/divisions.csv}
 
 for tool in cmake sqlite3; do
   command -v "$tool" >/dev/null || { echo "run_w1.sh: 找不到 $tool；请先安装（Debian：apt-get install $tool）" >&2; exit 2; }
 done
 [ -x /usr/bin/time ] || { echo "run_w1.sh: 找不到 /usr/bin/time（GNU time）；请先安装：apt-get install time" >&2; exit 2; }
 
-echo "== 构建（Release，$BUILD）"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" --target qloop gen_w1 -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+QLOOP=${QLOOP_BENCH_QLOOP:-$BUILD/qloop}
+GEN=${QLOOP_BENCH_GEN:-$BUILD/gen_w1}
+if [ -z "${QLOOP_BENCH_QLOOP:-}" ] || [ -z "${QLOOP_BENCH_GEN:-}" ]; then
+  echo "== 构建（Release，$BUILD）"
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$BUILD" --target qloop gen_w1 -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+fi
 
 mkdir -p "$WORK"
 CSV=$WORK/pop_$N.csv
@@ -63,7 +69,7 @@ if [ "$KEEP" = 1 ] && [ -s "$CSV" ] && [ -s "$TRUTH" ]; then
   echo "== 沿用已生成的 $CSV"
 else
   echo "== 生成 $N 行（种子 $SEED）"
-  "$BUILD/gen_w1" "$N" "$CSV" --seed "$SEED" --truth "$TRUTH" --ref 2026-11-22 "${GEN_DIVS[@]}"
+  "$GEN" "$N" "$CSV" --seed "$SEED" --truth "$TRUTH" --ref 2026-11-22 "${GEN_DIVS[@]}"
 fi
 
 DB=$WORK/w1.db
@@ -71,7 +77,7 @@ rm -f "$DB" "$DB-wal" "$DB-shm" "$DB.calendar"
 echo "== 运行 qloop run --rules bench/w1.lua"
 set +e
 QLOOP_NOW=2026-11-22T00:00:00+08:00 /usr/bin/time -v -o "$WORK/time.txt" \
-  "$BUILD/qloop" run --rules "$ROOT/bench/w1.lua" --data "pop=$CSV" "${RUN_DIVS[@]}" \
+  "$QLOOP" run --rules "$ROOT/bench/w1.lua" --data "pop=$CSV" "${RUN_DIVS[@]}" \
   --db "$DB" --json >"$WORK/run.json" 2>"$WORK/run.err"
 rc=$?
 set -e

@@ -84,7 +84,7 @@ rule "pop.id_birth_match" {
     local birth = r.birth_date -- cleansed: YYYY-MM-DD, or nil when unparseable
     if birth == nil then return false, "出生日期为空或无法识别" end
     if birth ~= info.birth then
-      return false, "出生日期 " .. birth .. " 与身份号码中的 " .. info.birth .. " 不一致"
+      return false, "出生日期为 " .. birth .. "，与身份号码中的出生日期不符"
     end
     return true
   end,

@@ -102,7 +102,8 @@ static bool cache_current(const struct today_cache *c)
         return false;
     if (c->count > 0 && env[c->count - 1] != c->last)
         return false;
-    if (c->idx >= 0 && (env[c->idx] != c->entry || strcmp(c->entry + sizeof NOW_KEY - 1, c->value) != 0))
+    if (c->idx >= 0 && (env[c->idx] != c->entry ||
+                        strcmp(c->entry + sizeof NOW_KEY - 1, c->value) != 0))
         return false;
     return !c->from_system || (int64_t)time(NULL) < c->until;
 }

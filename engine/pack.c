@@ -117,7 +117,8 @@ static bool opt_bool(lua_State *L, int t, const char *key, const char *what, con
     return v;
 }
 
-/* Reads t[key] as a text or a list of texts. */
+/* Reads t[key] as a text or a list of texts. All elements are checked
+ * before anything is allocated, so a raised error leaks nothing. */
 static char **opt_strings(lua_State *L, int t, const char *key, size_t *n, const char *what,
                           const char *name)
 {
@@ -129,14 +130,17 @@ static char **opt_strings(lua_State *L, int t, const char *key, size_t *n, const
         out[0] = qloop_xstrdup(lua_tostring(L, -1));
         *n = 1;
     } else if (ty == LUA_TTABLE) {
-        lua_Integer len = luaL_len(L, -1);
-        out = qloop_xcalloc((size_t)len + 1, sizeof *out);
+        lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
         for (lua_Integer i = 1; i <= len; i++) {
-            int et = lua_geti(L, -1, i);
+            int et = lua_rawgeti(L, -1, i);
+            lua_pop(L, 1);
             if (et != LUA_TSTRING && et != LUA_TNUMBER)
                 dsl_error(L, "%s \"%s\" 的 %s 第 %d 项应为文本", what, name, key, (int)i);
-            out[*n] = qloop_xstrdup(lua_tostring(L, -1));
-            (*n)++;
+        }
+        out = qloop_xcalloc((size_t)len + 1, sizeof *out);
+        for (lua_Integer i = 1; i <= len; i++) {
+            lua_rawgeti(L, -1, i);
+            out[(*n)++] = qloop_xstrdup(lua_tostring(L, -1));
             lua_pop(L, 1);
         }
     } else if (ty != LUA_TNIL) {
@@ -198,31 +202,33 @@ static int dataset_body(lua_State *L)
     struct pack *p = pack_of(L);
     if (pack_find_dataset(p, name))
         return dsl_error(L, "数据集 \"%s\" 重复声明", name);
-    struct pack_dataset d = {0};
-    where(L, &d.file, &d.line);
-    d.name = qloop_xstrdup(name);
+    /* The declaration joins the pack before it is filled in: an error raised
+     * half-way leaves it there for pack_free, so nothing leaks. */
+    p->datasets = qloop_xrealloc(p->datasets, (p->ndatasets + 1) * sizeof *p->datasets);
+    struct pack_dataset *d = &p->datasets[p->ndatasets++];
+    memset(d, 0, sizeof *d);
+    where(L, &d->file, &d->line);
+    d->name = qloop_xstrdup(name);
     char *src = opt_string(L, 1, "source", "dataset", name);
     if (src) {
-        d.source = rule_file_dir_join(d.file, src);
+        d->source = rule_file_dir_join(d->file, src);
         free(src);
     }
-    d.format = opt_string(L, 1, "format", "dataset", name);
-    if (d.format && strcmp(d.format, "csv") != 0 && strcmp(d.format, "tsv") != 0 &&
-        strcmp(d.format, "jsonl") != 0)
+    d->format = opt_string(L, 1, "format", "dataset", name);
+    if (d->format && strcmp(d->format, "csv") != 0 && strcmp(d->format, "tsv") != 0 &&
+        strcmp(d->format, "jsonl") != 0)
         return dsl_error(L, "数据集 \"%s\" 的 format 只能是 csv、tsv 或 jsonl", name);
-    d.encoding = opt_string(L, 1, "encoding", "dataset", name);
-    d.keys = opt_strings(L, 1, "key", &d.nkeys, "dataset", name);
-    d.owner = opt_string(L, 1, "owner", "dataset", name);
-    d.update_cycle = opt_string(L, 1, "update_cycle", "dataset", name);
-    if (d.update_cycle && !in_list(d.update_cycle, cycles))
+    d->encoding = opt_string(L, 1, "encoding", "dataset", name);
+    d->keys = opt_strings(L, 1, "key", &d->nkeys, "dataset", name);
+    d->owner = opt_string(L, 1, "owner", "dataset", name);
+    d->update_cycle = opt_string(L, 1, "update_cycle", "dataset", name);
+    if (d->update_cycle && !in_list(d->update_cycle, cycles))
         return dsl_error(L,
                          "数据集 \"%s\" 的 update_cycle \"%s\" 无效；可用：realtime, daily, weekly, "
                          "monthly, quarterly, yearly",
-                         name, d.update_cycle);
-    d.updated_at = opt_string(L, 1, "updated_at", "dataset", name);
-    d.sensitive = opt_strings(L, 1, "sensitive", &d.nsensitive, "dataset", name);
-    p->datasets = qloop_xrealloc(p->datasets, (p->ndatasets + 1) * sizeof *p->datasets);
-    p->datasets[p->ndatasets++] = d;
+                         name, d->update_cycle);
+    d->updated_at = opt_string(L, 1, "updated_at", "dataset", name);
+    d->sensitive = opt_strings(L, 1, "sensitive", &d->nsensitive, "dataset", name);
     return 0;
 }
 
@@ -261,28 +267,40 @@ static int cleanse_body(lua_State *L)
     struct pack_dataset *d = pack_find_dataset(p, name);
     if (!d)
         return dsl_error(L, "cleanse \"%s\"：数据集未声明；请先写 dataset \"%s\" { ... }", name, name);
+    size_t first = d->ncleanse;
     lua_pushnil(L);
     while (lua_next(L, 1)) {
         if (lua_type(L, -2) != LUA_TSTRING)
             return dsl_error(L, "cleanse \"%s\" 的字段名必须是文本", name);
         const char *field = lua_tostring(L, -2);
-        struct pack_cleanse c = {0};
-        c.field = qloop_xstrdup(field);
+        d->cleanse = qloop_xrealloc(d->cleanse, (d->ncleanse + 1) * sizeof *d->cleanse);
+        struct pack_cleanse *c = &d->cleanse[d->ncleanse++];
+        memset(c, 0, sizeof *c);
+        c->field = qloop_xstrdup(field);
         if (lua_istable(L, -1)) {
-            lua_Integer n = luaL_len(L, -1);
-            c.steps = qloop_xcalloc((size_t)n, sizeof *c.steps);
+            lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+            c->steps = qloop_xcalloc((size_t)n + 1, sizeof *c->steps);
             for (lua_Integer i = 1; i <= n; i++) {
-                lua_geti(L, -1, i);
-                read_step(L, lua_gettop(L), &c.steps[c.nsteps++], name, field);
+                lua_rawgeti(L, -1, i);
+                read_step(L, lua_gettop(L), &c->steps[c->nsteps], name, field);
+                c->nsteps++;
                 lua_pop(L, 1);
             }
         } else {
-            c.steps = qloop_xcalloc(1, sizeof *c.steps);
-            read_step(L, lua_gettop(L), &c.steps[c.nsteps++], name, field);
+            c->steps = qloop_xcalloc(1, sizeof *c->steps);
+            read_step(L, lua_gettop(L), &c->steps[0], name, field);
+            c->nsteps = 1;
         }
-        d->cleanse = qloop_xrealloc(d->cleanse, (d->ncleanse + 1) * sizeof *d->cleanse);
-        d->cleanse[d->ncleanse++] = c;
         lua_pop(L, 1);
+    }
+    /* A Lua table has no order: sort this block's fields by name so that
+     * runs, counts and summaries come out the same every time. */
+    for (size_t i = first + 1; i < d->ncleanse; i++) {
+        struct pack_cleanse t = d->cleanse[i];
+        size_t j = i;
+        for (; j > first && strcmp(d->cleanse[j - 1].field, t.field) > 0; j--)
+            d->cleanse[j] = d->cleanse[j - 1];
+        d->cleanse[j] = t;
     }
     return 0;
 }
@@ -343,92 +361,94 @@ static int rule_body(lua_State *L)
         if (strcmp(p->rules[i].id, id) == 0)
             return dsl_error(L, "规则 \"%s\" 重复声明（上一次在 %s:%ld）", id, p->rules[i].file,
                              p->rules[i].line);
-    struct pack_rule r = {0};
-    r.check_ref = LUA_NOREF;
-    r.id = qloop_xstrdup(id);
-    where(L, &r.file, &r.line);
-    r.dataset = opt_string(L, 1, "dataset", "规则", id);
-    if (!r.dataset) {
+    p->rules = qloop_xrealloc(p->rules, (p->nrules + 1) * sizeof *p->rules);
+    struct pack_rule *r = &p->rules[p->nrules++];
+    memset(r, 0, sizeof *r);
+    r->check_ref = LUA_NOREF;
+    r->id = qloop_xstrdup(id);
+    where(L, &r->file, &r->line);
+    r->dataset = opt_string(L, 1, "dataset", "规则", id);
+    if (!r->dataset) {
         const char *dot = strchr(id, '.');
         if (!dot)
             return dsl_error(L, "规则 \"%s\" 不知道属于哪个数据集：请写成 \"数据集.规则名\" 或给出 dataset = \"...\"", id);
-        r.dataset = qloop_xstrndup(id, (size_t)(dot - id));
+        r->dataset = qloop_xstrndup(id, (size_t)(dot - id));
     }
-    r.field = opt_string(L, 1, "field", "规则", id);
-    r.kind = r.field ? RULE_FIELD : RULE_RECORD;
-    r.dimension = opt_string(L, 1, "dimension", "规则", id);
-    if (r.dimension && !in_list(r.dimension, dimensions))
-        return dsl_error(L, "规则 \"%s\" 的 dimension \"%s\" 无效；可用（GB/T 36344）：normative, completeness, accuracy, consistency, timeliness, accessibility", id, r.dimension);
-    r.severity = opt_string(L, 1, "severity", "规则", id);
-    if (r.severity && !in_list(r.severity, severities))
-        return dsl_error(L, "规则 \"%s\" 的 severity \"%s\" 无效；可用：high, medium, low", id, r.severity);
-    r.basis = opt_string(L, 1, "basis", "规则", id);
-    r.message = opt_string(L, 1, "message", "规则", id);
-    r.not_null = opt_bool(L, 1, "not_null", "规则", id);
-    r.unique = opt_bool(L, 1, "unique", "规则", id);
-    r.resolve_missing = opt_bool(L, 1, "resolve_missing", "规则", id);
-    r.pattern_text = opt_string(L, 1, "pattern", "规则", id);
-    if (r.pattern_text) {
+    r->field = opt_string(L, 1, "field", "规则", id);
+    r->kind = r->field ? RULE_FIELD : RULE_RECORD;
+    r->dimension = opt_string(L, 1, "dimension", "规则", id);
+    if (r->dimension && !in_list(r->dimension, dimensions))
+        return dsl_error(L, "规则 \"%s\" 的 dimension \"%s\" 无效；可用（GB/T 36344）：normative, completeness, accuracy, consistency, timeliness, accessibility", id, r->dimension);
+    r->severity = opt_string(L, 1, "severity", "规则", id);
+    if (r->severity && !in_list(r->severity, severities))
+        return dsl_error(L, "规则 \"%s\" 的 severity \"%s\" 无效；可用：high, medium, low", id, r->severity);
+    r->basis = opt_string(L, 1, "basis", "规则", id);
+    r->message = opt_string(L, 1, "message", "规则", id);
+    r->not_null = opt_bool(L, 1, "not_null", "规则", id);
+    r->unique = opt_bool(L, 1, "unique", "规则", id);
+    r->resolve_missing = opt_bool(L, 1, "resolve_missing", "规则", id);
+    r->pattern_text = opt_string(L, 1, "pattern", "规则", id);
+    if (r->pattern_text) {
         char msg[256];
         size_t off = 0;
-        r.pattern = pattern_compile(r.pattern_text, strlen(r.pattern_text), msg, sizeof msg, &off);
-        if (!r.pattern)
+        r->pattern = pattern_compile(r->pattern_text, strlen(r->pattern_text), msg, sizeof msg, &off);
+        if (!r->pattern)
             return dsl_error(L, "规则 \"%s\" 的 pattern 不是有效的正则表达式（第 %d 个字符处）：%s", id, (int)off, msg);
     }
     size_t n;
     char **list = opt_strings(L, 1, "one_of", &n, "规则", id);
     if (list) {
-        r.one_of = strmap_new();
+        r->one_of = strmap_new();
         for (size_t i = 0; i < n; i++)
-            strmap_put(r.one_of, list[i], strlen(list[i]), NULL);
+            strmap_put(r->one_of, list[i], strlen(list[i]), NULL);
         free_strings(list, n);
     }
-    read_range(L, 1, &r);
+    read_range(L, 1, r);
     char *ref = opt_string(L, 1, "references", "规则", id);
     if (ref) {
         const char *dot = strchr(ref, '.');
-        if (!dot || dot == ref || !dot[1])
+        if (!dot || dot == ref || !dot[1]) {
+            free(ref);
             return dsl_error(L, "规则 \"%s\" 的 references 应写成 \"数据集.字段\"，例如 \"divisions.code\"", id);
-        r.ref_dataset = qloop_xstrndup(ref, (size_t)(dot - ref));
-        r.ref_field = qloop_xstrdup(dot + 1);
+        }
+        r->ref_dataset = qloop_xstrndup(ref, (size_t)(dot - ref));
+        r->ref_field = qloop_xstrdup(dot + 1);
         free(ref);
     }
     int ty = lua_getfield(L, 1, "check");
     if (ty == LUA_TFUNCTION) {
         if (lua_iscfunction(L, -1))
-            r.native = qloop_native_check_find(lua_tocfunction(L, -1));
-        if (!r.native || r.kind == RULE_RECORD) {
-            r.native = NULL;
+            r->native = qloop_native_check_find(lua_tocfunction(L, -1));
+        if (!r->native || r->kind == RULE_RECORD) {
+            r->native = NULL;
             lua_pushvalue(L, -1);
-            r.check_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+            r->check_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         }
     } else if (ty != LUA_TNIL) {
         return dsl_error(L, "规则 \"%s\" 的 check 应为函数（如 idcard.valid 或 function(v) ... end）", id);
     }
     lua_pop(L, 1);
-    bool has_field_check = r.not_null || r.unique || r.pattern || r.one_of || r.has_range ||
-                           r.ref_dataset || r.native;
-    if (r.kind == RULE_RECORD && has_field_check)
+    bool has_field_check = r->not_null || r->unique || r->pattern || r->one_of || r->has_range ||
+                           r->ref_dataset || r->native;
+    if (r->kind == RULE_RECORD && has_field_check)
         return dsl_error(L, "规则 \"%s\" 用了字段检查（pattern/not_null/unique/one_of/range/references），但没有给出 field", id);
-    if (!has_field_check && r.check_ref == LUA_NOREF)
+    if (!has_field_check && r->check_ref == LUA_NOREF)
         return dsl_error(L, "规则 \"%s\" 没有任何检查：请给出 check、pattern、not_null、unique、one_of、range 或 references", id);
-    if (!r.dimension)
-        r.dimension = qloop_xstrdup(r.unique ? "accuracy" : r.not_null ? "completeness"
-                                    : r.ref_dataset || r.kind == RULE_RECORD ? "consistency"
-                                    : r.pattern || r.one_of ? "normative" : "accuracy");
-    if (!r.severity)
-        r.severity = qloop_xstrdup("medium");
-    if (!r.message) {
+    if (!r->dimension)
+        r->dimension = qloop_xstrdup(r->unique ? "accuracy" : r->not_null ? "completeness"
+                                    : r->ref_dataset || r->kind == RULE_RECORD ? "consistency"
+                                    : r->pattern || r->one_of ? "normative" : "accuracy");
+    if (!r->severity)
+        r->severity = qloop_xstrdup("medium");
+    if (!r->message) {
         struct qloop_buf b = {0};
-        if (r.field)
-            qloop_buf_printf(&b, "%s 不符合规则 %s", r.field, id);
+        if (r->field)
+            qloop_buf_printf(&b, "%s 不符合规则 %s", r->field, id);
         else
             qloop_buf_printf(&b, "记录不符合规则 %s", id);
-        r.message = b.ptr;
-        r.message_default = true;
+        r->message = b.ptr;
+        r->message_default = true;
     }
-    p->rules = qloop_xrealloc(p->rules, (p->nrules + 1) * sizeof *p->rules);
-    p->rules[p->nrules++] = r;
     return 0;
 }
 
@@ -503,36 +523,44 @@ static int compare_body(lua_State *L)
     for (size_t i = 0; i < p->ncompares; i++)
         if (strcmp(p->compares[i].name, name) == 0)
             return dsl_error(L, "compare \"%s\" 重复声明", name);
-    struct pack_compare c = {0};
-    c.name = qloop_xstrdup(name);
-    where(L, &c.file, &c.line);
-    c.left = opt_string(L, 1, "left", "compare", name);
-    c.right = opt_string(L, 1, "right", "compare", name);
-    if (!c.left || !c.right)
+    p->compares = qloop_xrealloc(p->compares, (p->ncompares + 1) * sizeof *p->compares);
+    struct pack_compare *c = &p->compares[p->ncompares++];
+    memset(c, 0, sizeof *c);
+    c->name = qloop_xstrdup(name);
+    where(L, &c->file, &c->line);
+    c->left = opt_string(L, 1, "left", "compare", name);
+    c->right = opt_string(L, 1, "right", "compare", name);
+    if (!c->left || !c->right)
         return dsl_error(L, "compare \"%s\" 需要 left 和 right 两个数据集", name);
-    c.left_keys = opt_strings(L, 1, "key", &c.nleft_keys, "compare", name);
-    c.right_keys = opt_strings(L, 1, "right_key", &c.nright_keys, "compare", name);
-    c.authority = opt_string(L, 1, "authority", "compare", name);
-    if (c.authority && strcmp(c.authority, "left") != 0 && strcmp(c.authority, "right") != 0)
+    c->left_keys = opt_strings(L, 1, "key", &c->nleft_keys, "compare", name);
+    c->right_keys = opt_strings(L, 1, "right_key", &c->nright_keys, "compare", name);
+    c->authority = opt_string(L, 1, "authority", "compare", name);
+    if (c->authority && strcmp(c->authority, "left") != 0 && strcmp(c->authority, "right") != 0)
         return dsl_error(L, "compare \"%s\" 的 authority 只能是 \"left\" 或 \"right\"", name);
     if (lua_getfield(L, 1, "fields") == LUA_TTABLE) {
         lua_pushnil(L);
         while (lua_next(L, -2)) {
             if (lua_type(L, -2) != LUA_TSTRING)
                 return dsl_error(L, "compare \"%s\" 的 fields 应写成 { 左字段 = 右字段 }", name);
-            c.fields = qloop_xrealloc(c.fields, (c.nfields + 1) * sizeof *c.fields);
-            struct pack_compare_field *f = &c.fields[c.nfields++];
+            c->fields = qloop_xrealloc(c->fields, (c->nfields + 1) * sizeof *c->fields);
+            struct pack_compare_field *f = &c->fields[c->nfields++];
             memset(f, 0, sizeof *f);
             f->left = qloop_xstrdup(lua_tostring(L, -2));
-            read_compare_field(L, &c, f);
+            read_compare_field(L, c, f);
             lua_pop(L, 1);
         }
     } else if (!lua_isnil(L, -1)) {
         return dsl_error(L, "compare \"%s\" 的 fields 应为表", name);
     }
     lua_pop(L, 1);
-    p->compares = qloop_xrealloc(p->compares, (p->ncompares + 1) * sizeof *p->compares);
-    p->compares[p->ncompares++] = c;
+    /* fields came from a Lua table, which has no order: sort them by name */
+    for (size_t i = 1; i < c->nfields; i++) {
+        struct pack_compare_field t = c->fields[i];
+        size_t j = i;
+        for (; j > 0 && strcmp(c->fields[j - 1].left, t.left) > 0; j--)
+            c->fields[j] = c->fields[j - 1];
+        c->fields[j] = t;
+    }
     return 0;
 }
 

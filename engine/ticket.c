@@ -161,6 +161,7 @@ static const struct transition *find_transition(const char *from, const char *to
     return NULL;
 }
 
+/* Whether state is a closed one (shared, confirmed). */
 static bool is_closed(const char *state)
 {
     return strcmp(state, "shared") == 0 || strcmp(state, "confirmed") == 0;
@@ -187,6 +188,32 @@ static sqlite3_stmt *prep(sqlite3 *db, const char *sql, struct qloop_error *err)
     return st;
 }
 
+/* Prepares sql into *cache on first use and resets it on later ones (the
+ * caller finalizes the cache); with cache NULL, a fresh statement the caller
+ * finalizes. NULL with err filled on failure. */
+static sqlite3_stmt *prep_cached(sqlite3 *db, sqlite3_stmt **cache, const char *sql,
+                                 struct qloop_error *err)
+{
+    if (!cache)
+        return prep(db, sql, err);
+    if (*cache) {
+        sqlite3_reset(*cache);
+        sqlite3_clear_bindings(*cache);
+        return *cache;
+    }
+    return *cache = prep(db, sql, err);
+}
+
+/* Finalizes st unless it is the cached statement. */
+static void done_with(sqlite3_stmt *st, sqlite3_stmt **cache)
+{
+    if (!cache)
+        sqlite3_finalize(st);
+    else
+        sqlite3_reset(st);
+}
+
+/* Binds s as text; NULL or "" as SQL NULL. */
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s && *s)
@@ -202,12 +229,14 @@ static void col_copy(sqlite3_stmt *st, int i, char *out, size_t size)
     snprintf(out, size, "%s", s ? (const char *)s : "");
 }
 
+/* A malloc'd copy of column i as text; NULL when the column is NULL. */
 static char *col_dup(sqlite3_stmt *st, int i)
 {
     const unsigned char *s = sqlite3_column_text(st, i);
     return s ? qloop_xstrdup((const char *)s) : NULL;
 }
 
+/* t as stored: "YYYY-MM-DDTHH:MM:SS+08:00". */
 static void fmt_time(int64_t t, char out[32]) { qloop_format_datetime(t, out); }
 
 /* The date part of an ISO time ("" stays ""). */
@@ -330,7 +359,7 @@ static int load_ticket(sqlite3 *db, int64_t id, struct tk *t, struct qloop_error
                            (long long)id);
 }
 
-/* Counts the ticket's items in the given states ("open,missing" style SQL list). */
+/* Counts the ticket's items: the open ones (open or missing), or all. 0 on error. */
 static long count_items(sqlite3 *db, int64_t ticket, bool open_only)
 {
     sqlite3_stmt *st;
@@ -589,8 +618,9 @@ static int apply(sqlite3 *db, struct tk *t, const struct change *c, bool by_user
     }
     if (strcmp(c->event, "recheck_fail") == 0) {
         snprintf(key, sizeof key, "recheck:%lld:%lld", (long long)t->id, (long long)hid);
-        snprintf(msg, sizeof msg, "工单 #%lld 复核未通过：%s；请继续整改，答复期限仍为 %s",
-                 (long long)t->id, c->reason ? c->reason : "", dl[0] ? dl : "（无）");
+        snprintf(msg, sizeof msg, "工单 #%lld（数据集「%s」规则「%s」）%s；请继续整改，答复期限仍为 %s",
+                 (long long)t->id, t->dataset, t->rule, c->reason ? c->reason : "复核未通过",
+                 dl[0] ? dl : "（无）");
         return notify(db, t, "ticket.recheck_failed", key, t->dept, msg, c->at, err);
     }
     if (closes) {
@@ -771,7 +801,7 @@ int ticket_extend(sqlite3 *db, int64_t id, const char *until, const char *reason
     if (record_history(db, &t, "extend_request", t.state, t.state, actor, why, now, t.deadline,
                        t.deadline, NULL, &hid, err) != 0)
         return -2;
-    char key[96], msg[2048], to[512];
+    char key[96], msg[2048], to[768];
     snprintf(key, sizeof key, "ext_request:%lld:%lld", (long long)id, (long long)hid);
     snprintf(msg, sizeof msg, "工单 #%lld（%s）：%s 申请把答复期限从 %.10s 延至 %s，理由：%s；请审批",
              (long long)id, t.dept, actor, t.deadline, until, reason);
@@ -841,7 +871,7 @@ int ticket_approve(sqlite3 *db, int64_t id, const char *actor, const struct qloo
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return sqlerr(db, "批准延期", err);
-    char before[32], reason[1024];
+    char before[32], reason[2048];
     snprintf(before, sizeof before, "%s", t.deadline);
     snprintf(t.deadline, sizeof t.deadline, "%s", t.ext_until);
     snprintf(reason, sizeof reason, "批准延期至 %s（审批：%s；申请理由：%s）", until,
@@ -973,10 +1003,10 @@ struct prior {
 };
 
 static int find_prior(sqlite3 *db, const char *dataset, const char *rule, const char *ref,
-                      struct prior *pr, struct qloop_error *err)
+                      struct prior *pr, sqlite3_stmt **cache, struct qloop_error *err)
 {
     memset(pr, 0, sizeof *pr);
-    sqlite3_stmt *st = prep(db,
+    sqlite3_stmt *st = prep_cached(db, cache,
                             "SELECT i.ticket_id, t.state, i.state, i.value FROM ticket_items i"
                             " JOIN tickets t ON t.id = i.ticket_id"
                             " WHERE i.dataset = ?1 AND i.rule = ?2 AND i.record_ref = ?3"
@@ -995,7 +1025,7 @@ static int find_prior(sqlite3 *db, const char *dataset, const char *rule, const 
         col_copy(st, 2, pr->item_state, sizeof pr->item_state);
         pr->value = col_dup(st, 3);
     }
-    sqlite3_finalize(st);
+    done_with(st, cache);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return sqlerr(db, "查找记录的工单", err);
     return 0;
@@ -1010,11 +1040,12 @@ struct item_in {
 /* Adds item it to ticket tid; audits it. */
 static int add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *rule,
                     const struct item_in *it, int64_t at, const char *run_id, int64_t reopened_from,
-                    const char *actor, int64_t *item_id, struct qloop_error *err)
+                    const char *actor, int64_t *item_id, sqlite3_stmt **cache,
+                    struct qloop_error *err)
 {
     char at_s[32];
     fmt_time(at, at_s);
-    sqlite3_stmt *st = prep(db,
+    sqlite3_stmt *st = prep_cached(db, cache,
                             "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref,"
                             " record_key, field, value, message, row_no, state, reporter, added_at,"
                             " added_run, last_run, reopened_from)"
@@ -1040,7 +1071,7 @@ static int add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *r
     if (reopened_from > 0)
         sqlite3_bind_int64(st, 13, reopened_from);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    done_with(st, cache);
     if (rc != SQLITE_DONE)
         return sqlerr(db, "写入工单记录", err);
     int64_t iid = sqlite3_last_insert_rowid(db);
@@ -1050,12 +1081,13 @@ static int add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *r
                       reopened_from > 0 ? "reopened" : "added", actor, run_id, reopened_from, err);
 }
 
-/* After items were added to ticket tid: a new ticket goes to feedback under
- * auto_feedback (or waits in discovered, announced to staff); a ticket
- * already with its provider tells it about the new records. */
-static int after_adding(sqlite3 *db, int64_t tid, bool is_new, long added, const char *actor,
-                        const char *run_id, int64_t at, const struct qloop_policy *p,
-                        const char *tag, struct qloop_error *err)
+/* After `added` items were added to ticket tid: a new ticket goes to
+ * feedback under auto_feedback (or waits in discovered, announced to staff);
+ * a ticket already with its provider tells it about the new records, once
+ * per tag (the run's id, or the filed item). */
+static int after_adding(sqlite3 *db, int64_t tid, bool is_new, long added, const char *run_id,
+                        int64_t at, const struct qloop_policy *p, const char *tag,
+                        struct qloop_error *err)
 {
     struct tk t;
     if (load_ticket(db, tid, &t, err) != 0)
@@ -1081,7 +1113,6 @@ static int after_adding(sqlite3 *db, int64_t tid, bool is_new, long added, const
                  (long long)tid, t.dataset, t.rule, added, t.dept, (long long)tid);
         return notify(db, &t, "ticket.opened", key, STAFF, msg, at, err);
     }
-    (void)actor;
     if (strcmp(t.state, "feedback") != 0 || added == 0)
         return 0;
     date_part(t.deadline, dl);
@@ -1185,11 +1216,17 @@ int ticket_file(sqlite3 *db, const struct ticket_report *r, const char *source,
         return -2;
     if (r->dept && *r->dept)
         snprintf(dept, sizeof dept, "%s", r->dept);
-    struct qloop_buf masked = {0};
+    /* What a reporter sends is stored masked when qloop cannot tell whether
+     * the dataset's fields are sensitive, or when it looks like personal data. */
+    struct qloop_buf masked = {0}, value = {0};
     if (!known || looks_personal(r->key))
         mask_sensitive(r->key, strlen(r->key), &masked);
     else
         qloop_buf_printf(&masked, "%s", r->key);
+    if (r->value && (!known || looks_personal(r->value)))
+        mask_sensitive(r->value, strlen(r->value), &value);
+    else if (r->value)
+        qloop_buf_printf(&value, "%s", r->value);
 
     int64_t now = qloop_now();
     int64_t tid;
@@ -1201,21 +1238,22 @@ int ticket_file(sqlite3 *db, const struct ticket_report *r, const char *source,
     struct prior pr = {0};
     int64_t item_id = 0;
     if (result == 0)
-        result = find_prior(db, r->dataset, rule, ref, &pr, err);
+        result = find_prior(db, r->dataset, rule, ref, &pr, NULL, err);
     if (result == 0) {
-        struct item_in it = {ref, qloop_buf_str(&masked), r->field, r->value, r->message,
-                             r->actor, -1};
+        struct item_in it = {ref, qloop_buf_str(&masked), r->field,
+                             r->value ? qloop_buf_str(&value) : NULL, r->message, r->actor, -1};
         result = add_item(db, tid, r->dataset, rule, &it, now, NULL,
                           pr.found && is_closed(pr.ticket_state) ? pr.ticket : 0, r->actor,
-                          &item_id, err);
+                          &item_id, NULL, err);
     }
     free(pr.value);
     qloop_buf_free(&masked);
+    qloop_buf_free(&value);
     if (result != 0)
         return result;
     char tag[48];
     snprintf(tag, sizeof tag, "item%lld", (long long)item_id);
-    if (after_adding(db, tid, is_new, 1, r->actor, NULL, now, policy, tag, err) != 0)
+    if (after_adding(db, tid, is_new, 1, NULL, now, policy, tag, err) != 0)
         return -2;
     if (ticket_id)
         *ticket_id = tid;
@@ -1250,6 +1288,7 @@ struct idset {
     size_t n, cap;
 };
 
+/* Whether id is in s. */
 static bool idset_has(const struct idset *s, int64_t id)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -1258,6 +1297,7 @@ static bool idset_has(const struct idset *s, int64_t id)
     return false;
 }
 
+/* Adds id to s unless there. */
 static void idset_add(struct idset *s, int64_t id)
 {
     if (idset_has(s, id))
@@ -1476,6 +1516,7 @@ struct new_finding {
     int64_t row_no;
 };
 
+/* Frees n findings and the array. */
 static void free_findings(struct new_finding *f, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -1555,6 +1596,7 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
                              "SELECT 1 FROM ticket_items WHERE dataset = ?1 AND rule = ?2"
                              " AND record_ref = ?3 AND state IN ('open','missing')",
                              err);
+    sqlite3_stmt *prior_st = NULL, *add_st = NULL;
     int result = dup ? 0 : -2;
     int64_t tid = 0;
     bool is_new = false;
@@ -1565,7 +1607,7 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
         if (group_ends && tid) {
             if (!is_new && added > 0)
                 idset_add(updated, tid);
-            result = after_adding(db, tid, is_new, added, "system", run_id, at, p, run_id, err);
+            result = after_adding(db, tid, is_new, added, run_id, at, p, run_id, err);
             tid = 0;
             added = 0;
         }
@@ -1585,7 +1627,7 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
             break;
         }
         struct prior pr;
-        if ((result = find_prior(db, f->dataset, f->rule, f->ref, &pr, err)) != 0)
+        if ((result = find_prior(db, f->dataset, f->rule, f->ref, &pr, &prior_st, err)) != 0)
             break;
         /* Confirmed correct by the provider, and unchanged since: not again. */
         bool confirmed_same = pr.found && strcmp(pr.ticket_state, "confirmed") == 0 &&
@@ -1616,10 +1658,12 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
         }
         struct item_in it = {f->ref, f->key, f->field, f->value, f->message, NULL, f->row_no};
         result = add_item(db, tid, f->dataset, f->rule, &it, at, run_id, reopened, "system", NULL,
-                          err);
+                          &add_st, err);
         added++;
     }
     sqlite3_finalize(dup);
+    sqlite3_finalize(prior_st);
+    sqlite3_finalize(add_st);
     free_findings(fs, n);
     return result;
 }

@@ -41,15 +41,19 @@ struct ticket_sync_counts {
 };
 
 /* Calls cb(ctx, record_ref) for every open item (not yet fixed) of a ticket
- * on dataset; the run uses it to note which of those records it saw. */
+ * on dataset; the run uses it to note which of those records it saw (the
+ * run_seen rows a re-check needs). Returns 0 or -1 with err. */
 int ticket_open_refs(sqlite3 *db, const char *dataset,
                      void (*cb)(void *ctx, const char *record_ref), void *ctx,
                      struct qloop_error *err);
 
 /* Turns run run_id's findings into tickets and re-checks open ones, inside
- * the caller's transaction. Reads: findings, rule_results (which rules judged
- * which dataset in this run), run_datasets (owner), run_seen. policy_path is
- * a policy Lua file (NULL: the default, ningbo). */
+ * the caller's transaction. Reads: runs (as_of: the time tickets are received
+ * and re-checked), findings, rule_results (which rules judged which dataset
+ * in this run, and resolve_missing), run_datasets (owner), run_seen. Also
+ * writes the due reminders and overdue notices to the outbox and the run's
+ * dept_stats rows. policy_path is a policy Lua file (NULL: the default,
+ * ningbo). Returns 0 or -1 with err (the caller rolls the run back). */
 int ticket_sync_run(sqlite3 *db, const char *run_id, const char *policy_path,
                     struct ticket_sync_counts *counts, struct qloop_error *err);
 

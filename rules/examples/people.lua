@@ -74,7 +74,7 @@ rule "people.birth_matches_id" {
     if id == nil then return true end                 -- malformed: people.person_id_valid reports it
     if r.birth_date == nil then return false, "出生日期为空或无法识别" end
     if r.birth_date ~= id.birth then
-      return false, "出生日期为 " .. r.birth_date .. "，身份号码中为 " .. id.birth
+      return false, "出生日期为 " .. r.birth_date .. "，与身份号码中的出生日期不符"
     end
     return true
   end,

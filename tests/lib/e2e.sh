@@ -10,6 +10,13 @@ cd "$T"
 export QLOOP_DB="$T/q.db"
 unset QLOOP_DIVISIONS QLOOP_NOW || true
 FAILS=0
+# Divisions for generated data: the reference table when ../shared is there,
+# else the bundled one; DIV is what qloop run needs to match (GENDIV for gen_w1).
+if [ -f "${QLOOP_SHARED_REF:-/nonexistent}/divisions.csv" ]; then
+    DIV=(--divisions "$QLOOP_SHARED_REF/divisions.csv"); GENDIV=("${DIV[@]}")
+else
+    DIV=(); GENDIV=(--divisions-txt "$QLOOP_SOURCE_DIR/engine/data/divisions_bundled.txt")
+fi
 
 fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
 ok() { echo "ok: $*"; }

@@ -71,7 +71,7 @@ static char mod11_2(const char *body)
 static void test_standard_examples(void **state)
 {
     (void)state;
-    /* GB 11643-1999 §8 example: female, born 1949-12-31, Beijing 朝阳区. */
+    /* The GB 11643-1999 example: female, born 1949-12-31, Beijing 朝阳区. */
     expect_ok("11010519491231002X");
     assert_int_equal(idcard_check_char("11010519491231002"), 'X');
     /* The standard's other example, born 1880: the check character is right

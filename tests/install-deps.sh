@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what qloop needs to build, test and run on Debian (as root).
+# On CI (CI=true) it always refreshes the package lists first; elsewhere it
+# only calls apt-get when a package is missing.
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config liblua5.4-dev libpcre2-dev libsqlite3-dev libjansson-dev
+      libcmocka-dev libxlsxwriter-dev sqlite3 python3 util-linux jq unzip)
+if [ "${QLOOP_BROWSER_TESTS:-}" = 1 ]; then pkgs+=(chromium poppler-utils); fi
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${CI:-}" = true ] || [ ${#missing[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+fi

@@ -1,0 +1,919 @@
+/*
+ * test_catalog.c — the resource catalog (目录): CSV and JSON of one catalog
+ * import the same; re-imports are diffs recorded with their dates in the
+ * audit chain and the catalog can be shown as of any day; bad files are
+ * refused with file, line and cause and import nothing; every kind of
+ * problem (missing_element, missing_basis, schema_drift, stale, late_update
+ * across National Day 2024, uncatalogued) alone and inside a run, with
+ * stable record identities; and the merge into a rule pack, where the rule
+ * file wins.
+ *
+ * Runs are simulated by inserting runs / run_datasets / rule_results rows
+ * directly and calling catalog_check_run; QLOOP_NOW moves the clock.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "audit.h"
+#include "catalog.h"
+#include "clock.h"
+#include "pack.h"
+#include "store.h"
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static char tmpdir[64];
+
+static void set_now(const char *iso) { setenv("QLOOP_NOW", iso, 1); }
+
+static sqlite3 *db_open(void)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    sqlite3 *db = store_open(":memory:", &err);
+    if (!db)
+        fail_msg("store_open: %s", err.message);
+    return db;
+}
+
+static void exec(sqlite3 *db, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+    sqlite3_free(sql);
+}
+
+static int64_t q_int(sqlite3 *db, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+    return v;
+}
+
+/* The first column of the first row as text ("(null)" for NULL, "" for none). */
+static const char *q_text(sqlite3 *db, const char *fmt, ...)
+{
+    static char out[8][2048];
+    static int k;
+    char *buf = out[k++ % 8];
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    buf[0] = '\0';
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *s = sqlite3_column_text(st, 0);
+        snprintf(buf, 2048, "%s", s ? (const char *)s : "(null)");
+    }
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+    return buf;
+}
+
+/* Writes text to tmpdir/name; returns the path (static, 4 in rotation). */
+static const char *write_file(const char *name, const char *text)
+{
+    static char paths[4][256];
+    static int k;
+    char *path = paths[k++ % 4];
+    snprintf(path, 256, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        fail_msg("cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static json_t *import_ok(sqlite3 *db, const char *name, const char *text)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    json_t *summary = NULL;
+    if (catalog_import(db, write_file(name, text), "测试员", &summary, &err) != 0)
+        fail_msg("import %s: %s:%ld: %s", name, err.file, err.line, err.message);
+    assert_non_null(summary);
+    return summary;
+}
+
+/* Imports text that must be refused; returns the error. */
+static struct qloop_error import_bad(sqlite3 *db, const char *name, const char *text)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    json_t *summary = (json_t *)1;
+    int rc = catalog_import(db, write_file(name, text), "测试员", &summary, &err);
+    if (rc == 0)
+        fail_msg("import of %s should have failed", name);
+    assert_null(summary);
+    assert_true(err.message[0] != '\0');
+    assert_non_null(strstr(err.file, name));
+    return err;
+}
+
+static json_t *show(sqlite3 *db, const char *dataset, const char *as_of)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    json_t *out;
+    if (catalog_show(db, dataset, as_of, &out, &err) != 0)
+        fail_msg("catalog_show: %s", err.message);
+    return out;
+}
+
+static json_t *show_entry(sqlite3 *db, const char *dataset, const char *as_of)
+{
+    json_t *o = show(db, dataset, as_of);
+    json_t *e = json_incref(json_array_get(json_object_get(o, "datasets"), 0));
+    json_decref(o);
+    return e;
+}
+
+static const char *jget(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static json_t *check(sqlite3 *db)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    json_t *out = catalog_check(db, &err);
+    if (!out)
+        fail_msg("catalog_check: %s", err.message);
+    return out;
+}
+
+/* The "dataset/kind/element" lines of a check result, sorted as given. */
+static char *problem_keys(json_t *res)
+{
+    static char buf[4096];
+    buf[0] = '\0';
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(res, "problems"), i, p) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, sizeof buf - n, "%s/%s/%s\n", jget(p, "dataset"), jget(p, "kind"),
+                 jget(p, "element"));
+    }
+    return buf;
+}
+
+static const char *problem_message(json_t *res, const char *dataset, const char *kind,
+                                   const char *element)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(res, "problems"), i, p)
+        if (strcmp(jget(p, "dataset"), dataset) == 0 && strcmp(jget(p, "kind"), kind) == 0 &&
+            strcmp(jget(p, "element"), element) == 0)
+            return jget(p, "message");
+    return NULL;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/qloop_catalog_XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    set_now("2024-09-02T10:00:00+08:00");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- one catalog, two formats -------------------------------------------- */
+
+/* BOM, CRLF, a quoted cell with a comma and a doubled quote, full-width
+ * separators, Chinese values, an item without label or type. */
+static const char CSV_A[] =
+    "\xEF\xBB\xBF"
+    "数据集标识,业务名称,信息系统名称,数源部门,数据项,存储格式,共享属性,共享依据,开放属性,开放依据,提供方式,更新周期,共享期限,敏感数据项,键\r\n"
+    "people,人口基础信息,人口综合库,市公安局,\"person_id:公民身份号码:string；name：姓名：string;phone:手机号码:string;note\",数据库表,受限共享,"
+    "\"《个人信息保护法》第十三条，\"\"依法\"\"共享\",禁止开放,涉及个人信息,接口共享,每日,长期,\"person_id;phone\",person_id\r\n"
+    "\r\n"
+    "social,社会保险参保信息,社保系统,市人力社保局,pid:公民身份号码:string;name:姓名,文件,无条件共享,,有条件开放,依申请,交换共享,每季度,2025-12-31,,\r\n";
+
+static const char JSON_A[] =
+    "{\"datasets\": [\n"
+    " {\"dataset\": \"social\", \"title\": \"社会保险参保信息\", \"system\": \"社保系统\",\n"
+    "  \"owner\": \"市人力社保局\", \"fields\": [{\"name\": \"pid\", \"label\": \"公民身份号码\", \"type\": \"string\"},\n"
+    "  {\"name\": \"name\", \"label\": \"姓名\"}], \"format\": \"文件\", \"share\": \"unconditional\",\n"
+    "  \"open\": \"conditional\", \"open_basis\": \"依申请\", \"provision\": \"exchange\",\n"
+    "  \"update_cycle\": \"quarterly\", \"share_period\": \"2025-12-31\", \"share_basis\": null},\n"
+    " {\"dataset\": \"people\", \"title\": \"人口基础信息\", \"system\": \"人口综合库\", \"owner\": \"市公安局\",\n"
+    "  \"fields\": [{\"name\": \"person_id\", \"label\": \"公民身份号码\", \"type\": \"string\", \"sensitive\": true},\n"
+    "             {\"name\": \"name\", \"label\": \"姓名\", \"type\": \"string\"},\n"
+    "             \"phone:手机号码:string\", {\"name\": \"note\"}],\n"
+    "  \"sensitive\": [\"phone\"],\n"
+    "  \"format\": \"数据库表\", \"share\": \"受限共享\", \"share_basis\": \"《个人信息保护法》第十三条，\\\"依法\\\"共享\",\n"
+    "  \"open\": \"forbidden\", \"open_basis\": \"涉及个人信息\", \"provision\": \"api\",\n"
+    "  \"update_cycle\": \"daily\", \"share_period\": \"长期\", \"key\": \"person_id\"}\n"
+    "]}\n";
+
+static void test_csv_and_json_import_the_same(void **state)
+{
+    (void)state;
+    set_now("2024-09-02T10:00:00+08:00");
+    sqlite3 *a = db_open(), *b = db_open();
+    json_decref(import_ok(a, "a.csv", CSV_A));
+    json_decref(import_ok(b, "a.json", JSON_A));
+    json_t *sa = show(a, NULL, NULL), *sb = show(b, NULL, NULL);
+    json_t *da = json_object_get(sa, "datasets"), *dbs = json_object_get(sb, "datasets");
+    assert_int_equal(json_array_size(da), 2);
+    if (!json_equal(da, dbs)) {
+        char *x = json_dumps(da, JSON_COMPACT), *y = json_dumps(dbs, JSON_COMPACT);
+        fail_msg("CSV and JSON differ:\n%s\n%s", x, y);
+    }
+    /* What was read, element by element. */
+    json_t *people = json_array_get(da, 0);
+    assert_string_equal(jget(people, "dataset"), "people");
+    assert_string_equal(jget(people, "share"), "conditional");
+    assert_string_equal(jget(people, "open"), "forbidden");
+    assert_string_equal(jget(people, "provision"), "api");
+    assert_string_equal(jget(people, "update_cycle"), "daily");
+    assert_string_equal(jget(people, "share_basis"), "《个人信息保护法》第十三条，\"依法\"共享");
+    assert_string_equal(jget(people, "key"), "person_id");
+    json_t *fields = json_object_get(people, "fields");
+    assert_int_equal(json_array_size(fields), 4);
+    assert_string_equal(jget(json_array_get(fields, 1), "label"), "姓名");
+    assert_true(json_is_true(json_object_get(json_array_get(fields, 0), "sensitive")));
+    assert_true(json_is_false(json_object_get(json_array_get(fields, 1), "sensitive")));
+    assert_true(json_is_true(json_object_get(json_array_get(fields, 2), "sensitive")));
+    assert_true(json_is_null(json_object_get(json_array_get(fields, 3), "label")));
+    json_t *social = json_array_get(da, 1);
+    assert_true(json_is_null(json_object_get(social, "share_basis")));
+    assert_true(json_is_null(json_object_get(social, "key")));
+    assert_string_equal(jget(social, "update_cycle"), "quarterly");
+    assert_int_equal(json_integer_value(json_object_get(sa, "version")), 1);
+    json_decref(sa);
+    json_decref(sb);
+    /* The other format over the same catalog is no change at all. */
+    json_t *s = import_ok(a, "again.json", JSON_A);
+    assert_int_equal(json_array_size(json_object_get(s, "changes")), 0);
+    assert_int_equal(json_integer_value(json_object_get(s, "version")), 2);
+    json_decref(s);
+    assert_int_equal(q_int(a, "SELECT count(*) FROM audit WHERE kind IN "
+                              "('catalog.add','catalog.change','catalog.remove')"), 2);
+    store_close(a);
+    store_close(b);
+}
+
+/* ---- re-import: the diff, its dates, the catalog on any day --------------- */
+
+static const char V1[] =
+    "数据集标识,业务名称,信息系统名称,数源部门,数据项,存储格式,共享属性,共享依据,开放属性,开放依据,提供方式,更新周期,共享期限\n"
+    "people,人口基础信息,人口库,市公安局,id:身份号码:string;name:姓名:string;sex:性别:string,表,无条件共享,,无条件开放,,接口共享,每日,长期\n"
+    "social,社保,社保库,市人社局,pid:身份号码,表,无条件共享,,无条件开放,,接口共享,每月,长期\n";
+static const char V2[] =
+    "数据集标识,业务名称,信息系统名称,数源部门,数据项,存储格式,共享属性,共享依据,开放属性,开放依据,提供方式,更新周期,共享期限\n"
+    "legal,法人,法人库,市市场监管局,uscc:统一社会信用代码,表,无条件共享,,无条件开放,,平台分析,每日,长期\n"
+    "people,人口基础信息,人口库,市公安局,id:身份号码:string;name:名字:string;email:电子邮箱:string,表,无条件共享,,无条件开放,,接口共享,每周,长期\n";
+
+static void test_reimport_is_a_dated_diff(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    set_now("2024-09-02T10:00:00+08:00");
+    json_t *s1 = import_ok(db, "v1.csv", V1);
+    assert_int_equal(json_array_size(json_object_get(s1, "added")), 2);
+    assert_string_equal(jget(s1, "date"), "2024-09-02");
+    json_decref(s1);
+
+    set_now("2024-09-10T15:00:00+08:00");
+    json_t *s2 = import_ok(db, "v2.csv", V2);
+    assert_int_equal(json_integer_value(json_object_get(s2, "version")), 2);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(s2, "added"), 0)), "legal");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(s2, "changed"), 0)), "people");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(s2, "removed"), 0)), "social");
+    /* people: the cycle, one item added, one relabelled, one removed. */
+    assert_int_equal(json_array_size(json_object_get(s2, "changes")), 2 + 4);
+    json_decref(s2);
+
+    /* The audit chain holds each change with its date, before and after. */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit WHERE at LIKE '2024-09-10%%' AND kind LIKE 'catalog.%%'"), 7);
+    const char *d = q_text(db, "SELECT detail FROM audit WHERE kind = 'catalog.change' AND subject = 'catalog:people'"
+                               " AND detail NOT LIKE '%%\"field\"%%'");
+    json_t *detail = json_loads(d, 0, NULL);
+    assert_non_null(detail);
+    assert_string_equal(jget(detail, "date"), "2024-09-10");
+    assert_string_equal(jget(json_object_get(detail, "before"), "update_cycle"), "daily");
+    assert_string_equal(jget(json_object_get(detail, "after"), "update_cycle"), "weekly");
+    assert_int_equal(json_integer_value(json_object_get(detail, "version")), 2);
+    json_decref(detail);
+    detail = json_loads(q_text(db, "SELECT detail FROM audit WHERE kind = 'catalog.add' AND subject = 'catalog:people'"
+                                   " AND detail LIKE '%%\"field\"%%'"), 0, NULL);
+    assert_string_equal(jget(detail, "field"), "email");
+    assert_true(json_is_null(json_object_get(detail, "before")));
+    assert_string_equal(jget(json_object_get(detail, "after"), "label"), "电子邮箱");
+    json_decref(detail);
+    detail = json_loads(q_text(db, "SELECT detail FROM audit WHERE kind = 'catalog.change' AND subject = 'catalog:people'"
+                                   " AND detail LIKE '%%\"field\"%%'"), 0, NULL);
+    assert_string_equal(jget(detail, "field"), "name");
+    assert_string_equal(jget(json_object_get(detail, "before"), "label"), "姓名");
+    assert_string_equal(jget(json_object_get(detail, "after"), "label"), "名字");
+    json_decref(detail);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit WHERE kind = 'catalog.remove' AND subject = 'catalog:people'"
+                               " AND detail LIKE '%%\"field\":\"sex\"%%' AND detail LIKE '%%\"date\":\"2024-09-10\"%%'"), 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit WHERE kind = 'catalog.remove' AND subject = 'catalog:social'"
+                               " AND detail LIKE '%%\"after\":null%%'"), 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit WHERE kind = 'catalog.add' AND subject = 'catalog:legal'"), 1);
+    assert_string_equal(q_text(db, "SELECT actor FROM audit WHERE subject = 'catalog:legal'"), "测试员");
+    struct qloop_error err;
+    int64_t n = 0, bad = 0;
+    char why[256];
+    assert_int_equal(audit_verify(db, &n, &bad, why, sizeof why, &err), 0);
+
+    /* The catalog on any day. */
+    json_t *o = show(db, NULL, "2024-09-01");
+    assert_true(json_is_null(json_object_get(o, "version")));
+    assert_int_equal(json_array_size(json_object_get(o, "datasets")), 0);
+    json_decref(o);
+    o = show(db, NULL, "2024-09-02");
+    assert_int_equal(json_integer_value(json_object_get(o, "version")), 1);
+    assert_int_equal(json_array_size(json_object_get(o, "datasets")), 2);
+    assert_string_equal(jget(json_array_get(json_object_get(o, "datasets"), 1), "dataset"), "social");
+    json_decref(o);
+    json_t *e = show_entry(db, "people", "2024-09-10T14:59:59+08:00");
+    assert_string_equal(jget(e, "update_cycle"), "daily");
+    assert_int_equal(json_array_size(json_object_get(e, "fields")), 3);
+    json_decref(e);
+    e = show_entry(db, "people", "2024-09-10");
+    assert_string_equal(jget(e, "update_cycle"), "weekly");
+    assert_string_equal(jget(json_array_get(json_object_get(e, "fields"), 2), "name"), "email");
+    json_decref(e);
+    assert_null(show_entry(db, "social", "2024-09-10"));
+    e = show_entry(db, "social", "2024-09-09");
+    assert_string_equal(jget(e, "owner"), "市人社局");
+    json_decref(e);
+    /* Now = the last version, and the current tables agree with history. */
+    o = show(db, NULL, NULL);
+    assert_int_equal(json_integer_value(json_object_get(o, "version")), 2);
+    assert_int_equal(json_array_size(json_object_get(o, "datasets")), 2);
+    json_decref(o);
+    assert_string_equal(q_text(db, "SELECT update_cycle FROM catalog_datasets WHERE dataset = 'people'"), "weekly");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM catalog_fields WHERE dataset = 'people'"), 3);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM catalog_datasets WHERE dataset = 'social'"), 0);
+    assert_string_equal(q_text(db, "SELECT added_at FROM catalog_datasets WHERE dataset = 'people'"),
+                        "2024-09-02T10:00:00+08:00");
+
+    /* History: every import; per dataset, only its own. */
+    json_t *h;
+    assert_int_equal(catalog_history(db, NULL, &h, &err), 0);
+    assert_int_equal(json_array_size(h), 2);
+    assert_string_equal(jget(json_array_get(h, 1), "date"), "2024-09-10");
+    json_decref(h);
+    assert_int_equal(catalog_history(db, "legal", &h, &err), 0);
+    assert_int_equal(json_array_size(h), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(h, 0), "version")), 2);
+    json_decref(h);
+    assert_int_equal(catalog_history(db, "social", &h, &err), 0);
+    assert_int_equal(json_array_size(h), 2);
+    json_t *last = json_array_get(json_object_get(json_array_get(h, 1), "changes"), 0);
+    assert_string_equal(jget(last, "op"), "remove");
+    json_decref(h);
+
+    /* A bad --as-of is bad input. */
+    json_t *bad_out;
+    assert_int_equal(catalog_show(db, NULL, "yesterday", &bad_out, &err), -1);
+    assert_non_null(strstr(err.message, "yesterday"));
+    store_close(db);
+}
+
+/* ---- bad files ------------------------------------------------------------ */
+
+#define HDR "数据集标识,业务名称,信息系统名称,数源部门,数据项,存储格式,共享属性,共享依据,开放属性,开放依据,提供方式,更新周期,共享期限,敏感数据项,键\n"
+
+static void test_bad_files_are_refused_whole(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_error e;
+
+    e = import_bad(db, "h.csv", "数据集名称,业务名称\nx,y\n");
+    assert_int_equal(e.line, 1);
+    assert_non_null(strstr(e.message, "数据集名称"));
+
+    e = import_bad(db, "nods.csv", "业务名称,数源部门\nx,y\n");
+    assert_non_null(strstr(e.message, "数据集标识"));
+
+    e = import_bad(db, "code.csv", HDR "a,A,S,O,x,表,无条件共享,,无条件开放,,接口共享,每日,长期,,\n"
+                                   "b,B,S,O,x,表,部分共享,,无条件开放,,接口共享,每日,长期,,\n");
+    assert_int_equal(e.line, 3);
+    assert_non_null(strstr(e.message, "部分共享"));
+    assert_non_null(strstr(e.message, "受限共享"));
+    assert_non_null(strstr(e.message, "b"));
+
+    e = import_bad(db, "cycle.csv", HDR "a,A,S,O,x,表,无条件共享,,无条件开放,,接口共享,每两天,长期,,\n");
+    assert_non_null(strstr(e.message, "每两天"));
+
+    e = import_bad(db, "quote.csv", HDR "a,A,S,O,\"x;y\n"
+                                    "b,B,S,O,x,表,无条件共享,,无条件开放,,接口共享,每日,长期,,\n");
+    assert_int_equal(e.line, 2);
+    assert_non_null(strstr(e.message, "引号"));
+
+    e = import_bad(db, "dup.csv", HDR "a,A,S,O,x,表,,,,,,,,,\n" "a,A,S,O,x,表,,,,,,,,,\n");
+    assert_int_equal(e.line, 3);
+    assert_non_null(strstr(e.message, "重复"));
+
+    e = import_bad(db, "sens.csv", HDR "a,A,S,O,x;y,表,,,,,,,,phone,\n");
+    assert_non_null(strstr(e.message, "phone"));
+    assert_int_equal(e.line, 2);
+
+    e = import_bad(db, "key.csv", HDR "a,A,S,O,x;y,表,,,,,,,,,id\n");
+    assert_non_null(strstr(e.message, "键“id”"));
+
+    e = import_bad(db, "item.csv", HDR "a,A,S,O,x:X:string:extra,表,,,,,,,,,\n");
+    assert_non_null(strstr(e.message, "x:X:string:extra"));
+
+    e = import_bad(db, "twice.csv", HDR "a,A,S,O,x;x,表,,,,,,,,,\n");
+    assert_non_null(strstr(e.message, "重复"));
+
+    e = import_bad(db, "ragged.csv", HDR "a,A,S,O,x,表,,,,,,,,,,surplus\n");
+    assert_non_null(strstr(e.message, "列"));
+
+    e = import_bad(db, "gbk.csv", HDR "a,\xC8\xCB\xBF\xDA,S,O,x,表,,,,,,,,,\n");
+    assert_int_equal(e.line, 2);
+    assert_non_null(strstr(e.message, "UTF-8"));
+
+    e = import_bad(db, "empty.csv", "");
+    assert_non_null(strstr(e.message, "空"));
+
+    e = import_bad(db, "noid.csv", HDR ",A,S,O,x,表,,,,,,,,,\n");
+    assert_non_null(strstr(e.message, "数据集标识"));
+
+    e = import_bad(db, "syntax.json", "{\"datasets\": [\n {\"dataset\": \"a\",}\n]}\n");
+    assert_int_equal(e.line, 2);
+    assert_non_null(strstr(e.message, "JSON"));
+
+    e = import_bad(db, "key.json", "{\"datasets\": [{\"dataset\": \"a\", \"owners\": \"x\"}]}");
+    assert_non_null(strstr(e.message, "owners"));
+    assert_non_null(strstr(e.message, "datasets[0]"));
+
+    e = import_bad(db, "type.json", "{\"datasets\": [{\"dataset\": \"a\"}, {\"dataset\": \"b\", \"share\": 1}]}");
+    assert_non_null(strstr(e.message, "datasets[1]"));
+    assert_non_null(strstr(e.message, "share"));
+
+    e = import_bad(db, "share.json", "{\"datasets\": [{\"dataset\": \"a\", \"share\": \"sometimes\"}]}");
+    assert_non_null(strstr(e.message, "sometimes"));
+
+    e = import_bad(db, "top.json", "{\"data\": []}");
+    assert_non_null(strstr(e.message, "datasets"));
+
+    e = import_bad(db, "dup.json", "{\"datasets\": [{\"dataset\": \"a\"}, {\"dataset\": \"a\"}]}");
+    assert_non_null(strstr(e.message, "重复"));
+
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_int_equal(catalog_import(db, "/nonexistent/catalog.csv", "x", NULL, &err), -1);
+    assert_non_null(strstr(err.file, "/nonexistent/catalog.csv"));
+
+    /* Nothing of any of them was imported. */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM catalog_versions"), 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM catalog_datasets"), 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit"), 0);
+
+    /* Inside the caller's transaction the import is a savepoint: it goes
+     * with the caller's rollback, and a refused one leaves it usable. */
+    exec(db, "BEGIN");
+    json_decref(import_ok(db, "inner.csv", HDR "a,A,S,O,x,表,,,,,,,,,\n"));
+    assert_int_equal(q_int(db, "SELECT count(*) FROM catalog_datasets"), 1);
+    import_bad(db, "inner_bad.csv", HDR "b,B,S,O,x,表,坏,,,,,,,,\n");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM catalog_datasets"), 1);
+    exec(db, "ROLLBACK");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM catalog_versions"), 0);
+
+    /* A good import after a bad one, then a bad re-import: the good one stays. */
+    json_decref(import_ok(db, "good.csv", HDR "a,A,S,O,x,表,,,,,,,,,\n"));
+    import_bad(db, "bad2.csv", HDR "a,A,S,O,x,表,坏,,,,,,,,\n");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM catalog_versions"), 1);
+    assert_string_equal(q_text(db, "SELECT title FROM catalog_datasets WHERE dataset = 'a'"), "A");
+    store_close(db);
+}
+
+/* ---- checks of the catalog alone ------------------------------------------ */
+
+static void test_missing_element_and_basis(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    /* Before any import: nothing to judge, even with datasets in runs. */
+    exec(db, "INSERT INTO runs(id, started_at, as_of, status, rules) VALUES('r0', '2024-09-01T00:00:00+08:00',"
+             " '2024-09-01T00:00:00+08:00', 'done', '[]')");
+    exec(db, "INSERT INTO run_datasets(run_id, dataset, rows) VALUES('r0', 'zeta', 1)");
+    json_t *res = check(db);
+    assert_true(json_is_null(json_object_get(res, "version")));
+    assert_int_equal(json_integer_value(json_object_get(res, "datasets")), 0);
+    assert_int_equal(json_array_size(json_object_get(res, "problems")), 0);
+    json_decref(res);
+
+    json_decref(import_ok(db, "c.csv", HDR
+        /* a: no title, no owner, no items, no share period */
+        "a,,S,,,表,无条件共享,,无条件开放,,接口共享,每日,,,\n"
+        /* b: conditional sharing and forbidden opening without basis */
+        "b,B,S,O,x,表,受限共享,,禁止开放,,接口共享,每日,长期,,\n"
+        /* c: complete, with both bases */
+        "c,C,S,O,x,表,不予共享,法律规定,禁止开放,涉密,接口共享,每日,长期,,\n"
+        /* d: not shared without basis; nothing else missing but the cycle */
+        "d,D,S,O,x,表,不予共享,,有条件开放,,接口共享,,长期,,\n"));
+    res = check(db);
+    assert_int_equal(json_integer_value(json_object_get(res, "datasets")), 4);
+    assert_string_equal(problem_keys(res),
+                        "a/missing_element/title\n"
+                        "a/missing_element/owner\n"
+                        "a/missing_element/fields\n"
+                        "a/missing_element/share_period\n"
+                        "b/missing_basis/share_basis\n"
+                        "b/missing_basis/open_basis\n"
+                        "d/missing_element/update_cycle\n"
+                        "d/missing_basis/share_basis\n"
+                        "zeta/uncatalogued/dataset\n");
+    assert_non_null(strstr(problem_message(res, "a", "missing_element", "title"), "宁波市公共数据管理办法第十条"));
+    assert_non_null(strstr(problem_message(res, "a", "missing_element", "title"), "业务名称"));
+    assert_non_null(strstr(problem_message(res, "a", "missing_element", "owner"), "数源部门"));
+    const char *m = problem_message(res, "b", "missing_basis", "share_basis");
+    assert_non_null(strstr(m, "受限共享"));
+    assert_non_null(strstr(m, "温州市公共数据共享开放管理暂行办法第十五条"));
+    assert_non_null(strstr(m, "宁波市公共数据管理办法第十六条"));
+    assert_non_null(strstr(problem_message(res, "b", "missing_basis", "open_basis"), "第二十八条"));
+    assert_non_null(strstr(problem_message(res, "d", "missing_basis", "share_basis"), "不予共享"));
+    json_decref(res);
+    store_close(db);
+}
+
+/* ---- checks inside a run --------------------------------------------------- */
+
+static void add_run(sqlite3 *db, const char *id, const char *as_of)
+{
+    set_now(as_of);
+    exec(db, "INSERT INTO runs(id, started_at, as_of, status, rules) VALUES(%Q, %Q, %Q, 'running', '[]')",
+         id, as_of, as_of);
+}
+
+static void add_ds(sqlite3 *db, const char *run, const char *dataset, const char *columns,
+                   const char *newest, const char *cycle)
+{
+    exec(db, "INSERT INTO run_datasets(run_id, dataset, rows, owner, update_cycle, newest_update, columns)"
+             " VALUES(%Q, %Q, 5, '市公安局', %Q, %Q, %Q)", run, dataset, cycle, newest, columns);
+}
+
+static json_t *check_run(sqlite3 *db, const char *run)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    json_t *rules = json_array();
+    exec(db, "BEGIN");
+    if (catalog_check_run(db, run, rules, &err) != 0)
+        fail_msg("catalog_check_run: %s", err.message);
+    exec(db, "COMMIT");
+    return rules;
+}
+
+static int64_t findings(sqlite3 *db, const char *run, const char *rule)
+{
+    return q_int(db, "SELECT count(*) FROM findings WHERE run_id = %Q AND rule = %Q", run, rule);
+}
+
+static const char PEOPLE[] = HDR
+    "people,人口,人口库,市公安局,id:号码;name:姓名;phone:电话,表,无条件共享,,无条件开放,,接口共享,每日,长期,,id\n";
+
+static void test_no_catalog_no_problems_in_runs(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    add_run(db, "r1", "2024-09-27T10:00:00+08:00");
+    add_ds(db, "r1", "people", "[\"id\",\"other\"]", "2020-01-01T00:00:00+08:00", "daily");
+    json_t *rules = check_run(db, "r1");
+    assert_int_equal(json_array_size(rules), 0);
+    json_decref(rules);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM findings"), 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM rule_results"), 0);
+    store_close(db);
+}
+
+static void test_run_drift_stale_uncatalogued(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    set_now("2024-09-01T10:00:00+08:00");
+    json_decref(import_ok(db, "p.csv", PEOPLE));
+    add_run(db, "r1", "2024-09-27T10:00:00+08:00");
+    add_ds(db, "r1", "people", "[\"id\",\"name\",\"extra_col\"]", "2024-09-25T08:00:00+08:00", "daily");
+    add_ds(db, "r1", "social", "[\"pid\"]", NULL, NULL);
+    json_t *rules = check_run(db, "r1");
+
+    assert_int_equal(findings(db, "r1", "people.catalog_schema_drift"), 2);
+    assert_int_equal(findings(db, "r1", "people.catalog_stale"), 1);
+    assert_int_equal(findings(db, "r1", "people.catalog_late_update"), 0);
+    assert_int_equal(findings(db, "r1", "people.catalog_missing_element"), 0);
+    assert_int_equal(findings(db, "r1", "social.catalog_uncatalogued"), 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM findings WHERE run_id = 'r1'"), 4);
+    /* Stable identities: the record key names kind and element. */
+    char ref[33];
+    store_record_ref(db, "people", "catalog:schema_drift:phone", strlen("catalog:schema_drift:phone"), ref);
+    assert_string_equal(q_text(db, "SELECT record_key FROM findings WHERE record_ref = %Q", ref),
+                        "catalog:schema_drift:phone");
+    assert_string_equal(q_text(db, "SELECT field FROM findings WHERE record_ref = %Q", ref), "phone");
+    assert_non_null(strstr(q_text(db, "SELECT message FROM findings WHERE record_ref = %Q", ref),
+                           "在汇聚的数据中不存在"));
+    assert_non_null(strstr(q_text(db, "SELECT message FROM findings WHERE rule = 'people.catalog_schema_drift'"
+                                      " AND field = 'extra_col'"), "资源目录的数据项中没有"));
+    const char *stale = q_text(db, "SELECT message FROM findings WHERE rule = 'people.catalog_stale'");
+    assert_non_null(strstr(stale, "2024-09-25"));
+    assert_non_null(strstr(stale, "2024-09-26"));
+    assert_non_null(strstr(stale, "每日"));
+
+    /* rule_results: every kind judged, each re-checkable (resolve_missing). */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM rule_results WHERE run_id = 'r1' AND dataset = 'people'"), 6);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM rule_results WHERE run_id = 'r1' AND resolve_missing = 1"), 7);
+    assert_int_equal(q_int(db, "SELECT failed FROM rule_results WHERE rule = 'people.catalog_schema_drift'"), 2);
+    assert_int_equal(q_int(db, "SELECT checked FROM rule_results WHERE rule = 'people.catalog_schema_drift'"), 4);
+    assert_string_equal(q_text(db, "SELECT dimension FROM rule_results WHERE rule = 'people.catalog_schema_drift'"),
+                        "consistency");
+    assert_string_equal(q_text(db, "SELECT dimension FROM rule_results WHERE rule = 'people.catalog_stale'"),
+                        "timeliness");
+    assert_string_equal(q_text(db, "SELECT dimension FROM rule_results WHERE rule = 'people.catalog_missing_element'"),
+                        "accessibility");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM rule_results WHERE dataset = 'social'"), 1);
+    /* The run's summary gets the same rules. */
+    assert_int_equal(json_array_size(rules), 7);
+    bool seen = false;
+    size_t i;
+    json_t *r;
+    json_array_foreach(rules, i, r)
+        if (strcmp(jget(r, "id"), "people.catalog_schema_drift") == 0) {
+            seen = true;
+            assert_int_equal(json_integer_value(json_object_get(r, "failed")), 2);
+            assert_string_equal(jget(r, "dataset"), "people");
+        }
+    assert_true(seen);
+    json_decref(rules);
+
+    /* First sightings of the drift are kept. */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM catalog_drift WHERE dataset = 'people'"), 2);
+    assert_string_equal(q_text(db, "SELECT first_seen FROM catalog_drift WHERE element = 'phone'"),
+                        "2024-09-27T10:00:00+08:00");
+    assert_string_equal(q_text(db, "SELECT direction FROM catalog_drift WHERE element = 'phone'"), "missing");
+
+    /* The run's own freshness rule already judged the same cycle: no stale. */
+    add_run(db, "r2", "2024-09-28T10:00:00+08:00");
+    add_ds(db, "r2", "people", "[\"id\",\"name\",\"phone\"]", "2024-09-25T08:00:00+08:00", "daily");
+    exec(db, "INSERT INTO rule_results(run_id, rule, dataset, field, dimension, severity, checked, failed, errors)"
+             " VALUES('r2', 'people.freshness', 'people', 'updated_at', 'timeliness', 'medium', 1, 1, 0)");
+    json_decref(check_run(db, "r2"));
+    assert_int_equal(findings(db, "r2", "people.catalog_stale"), 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM rule_results WHERE run_id = 'r2' AND rule = 'people.catalog_stale'"), 0);
+    /* ... and the drift is gone: no findings, forgotten first sightings. */
+    assert_int_equal(findings(db, "r2", "people.catalog_schema_drift"), 0);
+    assert_int_equal(q_int(db, "SELECT failed FROM rule_results WHERE run_id = 'r2' AND rule = 'people.catalog_schema_drift'"), 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM catalog_drift"), 0);
+
+    /* A different cycle in the rule file: the catalog's cycle is judged too. */
+    add_run(db, "r3", "2024-09-29T10:00:00+08:00");
+    add_ds(db, "r3", "people", "[\"id\",\"name\",\"phone\"]", "2024-09-25T08:00:00+08:00", "weekly");
+    exec(db, "INSERT INTO rule_results(run_id, rule, dataset, field, dimension, severity, checked, failed, errors)"
+             " VALUES('r3', 'people.freshness', 'people', 'updated_at', 'timeliness', 'medium', 1, 0, 0)");
+    json_decref(check_run(db, "r3"));
+    assert_int_equal(findings(db, "r3", "people.catalog_stale"), 1);
+
+    /* Fresh data is not stale; no update time: stale is not judged. */
+    add_run(db, "r4", "2024-09-29T11:00:00+08:00");
+    add_ds(db, "r4", "people", "[\"id\",\"name\",\"phone\"]", "2024-09-28T23:00:00+08:00", NULL);
+    json_decref(check_run(db, "r4"));
+    assert_int_equal(findings(db, "r4", "people.catalog_stale"), 0);
+    assert_int_equal(q_int(db, "SELECT failed FROM rule_results WHERE run_id = 'r4' AND rule = 'people.catalog_stale'"), 0);
+    add_run(db, "r5", "2024-09-29T12:00:00+08:00");
+    add_ds(db, "r5", "people", "[\"id\",\"name\",\"phone\"]", NULL, NULL);
+    json_decref(check_run(db, "r5"));
+    assert_int_equal(q_int(db, "SELECT count(*) FROM rule_results WHERE run_id = 'r5' AND rule = 'people.catalog_stale'"), 0);
+    store_close(db);
+}
+
+static void test_stale_cycles_by_calendar_month(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    set_now("2024-01-01T10:00:00+08:00");
+    json_decref(import_ok(db, "m.csv", HDR
+        "m,M,S,O,id,表,无条件共享,,无条件开放,,接口共享,每月,长期,,\n"
+        "q,Q,S,O,id,表,无条件共享,,无条件开放,,接口共享,每季度,长期,,\n"
+        "y,Y,S,O,id,表,无条件共享,,无条件开放,,接口共享,每年,长期,,\n"
+        "w,W,S,O,id,表,无条件共享,,无条件开放,,接口共享,每周,长期,,\n"
+        "y2,Y2,S,O,id,表,无条件共享,,无条件开放,,接口共享,每年,长期,,\n"));
+    /* Updated 2024-01-31: monthly allows up to 2024-02-29 (leap year). */
+    add_run(db, "a", "2024-02-29T23:00:00+08:00");
+    add_ds(db, "a", "m", "[\"id\"]", "2024-01-31T12:00:00+08:00", NULL);
+    add_ds(db, "a", "q", "[\"id\"]", "2023-11-30T12:00:00+08:00", NULL);
+    add_ds(db, "a", "y", "[\"id\"]", "2023-02-28T12:00:00+08:00", NULL);
+    add_ds(db, "a", "w", "[\"id\"]", "2024-02-22T12:00:00+08:00", NULL);
+    add_ds(db, "a", "y2", "[\"id\"]", "2023-03-01T12:00:00+08:00", NULL);
+    json_decref(check_run(db, "a"));
+    assert_int_equal(findings(db, "a", "m.catalog_stale"), 0);
+    assert_int_equal(findings(db, "a", "q.catalog_stale"), 0);  /* until 2024-02-29 */
+    assert_int_equal(findings(db, "a", "y.catalog_stale"), 1);  /* until 2024-02-28 */
+    assert_int_equal(findings(db, "a", "w.catalog_stale"), 0);  /* until 2024-02-29 */
+    assert_int_equal(findings(db, "a", "y2.catalog_stale"), 0); /* until 2024-03-01 */
+    add_run(db, "b", "2024-03-01T00:30:00+08:00");
+    add_ds(db, "b", "m", "[\"id\"]", "2024-01-31T12:00:00+08:00", NULL);
+    add_ds(db, "b", "w", "[\"id\"]", "2024-02-22T12:00:00+08:00", NULL);
+    json_decref(check_run(db, "b"));
+    assert_int_equal(findings(db, "b", "m.catalog_stale"), 1);
+    assert_int_equal(findings(db, "b", "w.catalog_stale"), 1);
+    store_close(db);
+}
+
+/* First seen Friday 2024-09-27; working days after it: 09-29 (make-up
+ * Sunday), 09-30, then National Day off to 10-07, 10-08, 10-09, 10-10. */
+static void test_late_update_after_five_working_days(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    set_now("2024-09-01T10:00:00+08:00");
+    json_decref(import_ok(db, "p.csv", PEOPLE));
+    add_run(db, "r1", "2024-09-27T10:00:00+08:00");
+    add_ds(db, "r1", "people", "[\"id\",\"name\",\"phone\",\"email\"]", NULL, NULL);
+    json_decref(check_run(db, "r1"));
+    assert_int_equal(findings(db, "r1", "people.catalog_late_update"), 0);
+
+    add_run(db, "r2", "2024-10-10T22:00:00+08:00");
+    add_ds(db, "r2", "people", "[\"id\",\"name\",\"phone\",\"email\"]", NULL, NULL);
+    json_decref(check_run(db, "r2"));
+    assert_int_equal(findings(db, "r2", "people.catalog_schema_drift"), 1);
+    assert_int_equal(findings(db, "r2", "people.catalog_late_update"), 0);
+    assert_int_equal(q_int(db, "SELECT checked FROM rule_results WHERE run_id = 'r2' AND rule = 'people.catalog_late_update'"), 1);
+    /* The first sighting stays the first. */
+    assert_string_equal(q_text(db, "SELECT first_seen FROM catalog_drift WHERE element = 'email'"),
+                        "2024-09-27T10:00:00+08:00");
+    assert_string_equal(q_text(db, "SELECT last_run FROM catalog_drift WHERE element = 'email'"), "r2");
+
+    add_run(db, "r3", "2024-10-11T02:00:00+08:00");
+    add_ds(db, "r3", "people", "[\"id\",\"name\",\"phone\",\"email\"]", NULL, NULL);
+    json_decref(check_run(db, "r3"));
+    assert_int_equal(findings(db, "r3", "people.catalog_late_update"), 1);
+    const char *m = q_text(db, "SELECT message FROM findings WHERE run_id = 'r3' AND rule = 'people.catalog_late_update'");
+    assert_non_null(strstr(m, "email"));
+    assert_non_null(strstr(m, "2024-09-27"));
+    assert_non_null(strstr(m, "2024-10-10"));
+    assert_non_null(strstr(m, "温州市公共数据共享开放管理暂行办法第十一条"));
+    assert_string_equal(q_text(db, "SELECT record_key FROM findings WHERE run_id = 'r3' AND rule = 'people.catalog_late_update'"),
+                        "catalog:late_update:email");
+
+    /* catalog check (alone) says the same, judged today. */
+    set_now("2024-10-11T09:00:00+08:00");
+    json_t *res = check(db);
+    assert_string_equal(problem_keys(res), "people/schema_drift/email\npeople/late_update/email\n");
+    json_decref(res);
+    set_now("2024-10-10T09:00:00+08:00");
+    res = check(db);
+    assert_string_equal(problem_keys(res), "people/schema_drift/email\n");
+    json_decref(res);
+
+    /* The provider updates the catalog: the drift and the lateness go. */
+    set_now("2024-10-12T09:00:00+08:00");
+    json_decref(import_ok(db, "p2.csv", HDR
+        "people,人口,人口库,市公安局,id:号码;name:姓名;phone:电话;email:邮箱,表,无条件共享,,无条件开放,,接口共享,每日,长期,,id\n"));
+    res = check(db);
+    assert_string_equal(problem_keys(res), "");
+    json_decref(res);
+    add_run(db, "r4", "2024-10-12T10:00:00+08:00");
+    add_ds(db, "r4", "people", "[\"id\",\"name\",\"phone\",\"email\"]", NULL, NULL);
+    json_decref(check_run(db, "r4"));
+    assert_int_equal(q_int(db, "SELECT count(*) FROM findings WHERE run_id = 'r4'"), 0);
+    assert_int_equal(q_int(db, "SELECT failed FROM rule_results WHERE run_id = 'r4' AND rule = 'people.catalog_late_update'"), 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM catalog_drift"), 0);
+    store_close(db);
+}
+
+static void test_check_alone_uses_the_latest_run(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    set_now("2024-09-01T10:00:00+08:00");
+    json_decref(import_ok(db, "p.csv", PEOPLE));
+    add_run(db, "old", "2024-09-02T10:00:00+08:00");
+    add_ds(db, "old", "people", "[\"id\",\"name\"]", "2024-09-02T01:00:00+08:00", NULL);
+    add_run(db, "new", "2024-09-20T10:00:00+08:00");
+    add_ds(db, "new", "people", "[\"id\",\"name\",\"phone\",\"fax\"]", "2024-09-10T01:00:00+08:00", NULL);
+    add_ds(db, "new", "legal", "[\"uscc\"]", NULL, NULL);
+    set_now("2024-09-21T10:00:00+08:00");
+    json_t *res = check(db);
+    assert_string_equal(problem_keys(res),
+                        "people/schema_drift/fax\npeople/stale/update_cycle\nlegal/uncatalogued/dataset\n");
+    assert_non_null(strstr(problem_message(res, "people", "stale", "update_cycle"), "2024-09-10"));
+    assert_int_equal(json_integer_value(json_object_get(res, "version")), 1);
+    json_decref(res);
+    store_close(db);
+}
+
+/* ---- the merge into a rule pack ------------------------------------------ */
+
+static void test_merge_rule_file_wins(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    const char *rules = write_file("m.lua",
+        "dataset \"people\" { source = \"p.csv\", owner = \"规则中的部门\", sensitive = { \"name\" } }\n"
+        "dataset \"other\" { source = \"o.csv\", update_cycle = \"monthly\", key = \"code\" }\n"
+        "dataset \"nocat\" { source = \"n.csv\" }\n");
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct pack *p = pack_new();
+    assert_non_null(p);
+    if (pack_load_path(p, rules, &err) != 0 || pack_finish(p, &err) != 0)
+        fail_msg("pack: %s", err.message);
+
+    /* No catalog yet: nothing changes. */
+    assert_int_equal(catalog_merge_pack(db, p, &err), 0);
+    struct pack_dataset *people = pack_find_dataset(p, "people");
+    assert_null(people->update_cycle);
+    assert_int_equal(people->nkeys, 0);
+
+    json_decref(import_ok(db, "merge.csv", HDR
+        "people,人口,人口库,市公安局,id:号码;name:姓名;phone:电话,表,无条件共享,,无条件开放,,接口共享,每周,长期,phone;name,id\n"
+        "other,其他,库,市民政局,code:代码;v:值,表,无条件共享,,无条件开放,,接口共享,每日,长期,v,v\n"));
+    assert_int_equal(catalog_merge_pack(db, p, &err), 0);
+    assert_string_equal(people->owner, "规则中的部门");      /* the rule file wins */
+    assert_string_equal(people->update_cycle, "weekly");     /* filled from the catalog */
+    assert_int_equal(people->nkeys, 1);
+    assert_string_equal(people->keys[0], "id");
+    assert_int_equal(people->nsensitive, 2);                 /* masking only widens */
+    assert_true(pack_is_sensitive(people, "name"));
+    assert_true(pack_is_sensitive(people, "phone"));
+    assert_false(pack_is_sensitive(people, "id"));
+    struct pack_dataset *other = pack_find_dataset(p, "other");
+    assert_string_equal(other->owner, "市民政局");
+    assert_string_equal(other->update_cycle, "monthly");
+    assert_int_equal(other->nkeys, 1);
+    assert_string_equal(other->keys[0], "code");
+    assert_true(pack_is_sensitive(other, "v"));
+    struct pack_dataset *nocat = pack_find_dataset(p, "nocat");
+    assert_null(nocat->owner);
+    assert_null(nocat->update_cycle);
+    /* Merging twice changes nothing more. */
+    assert_int_equal(catalog_merge_pack(db, p, &err), 0);
+    assert_int_equal(people->nsensitive, 2);
+    pack_free(p);
+    store_close(db);
+}
+
+static void test_names_for_people(void **state)
+{
+    (void)state;
+    assert_string_equal(catalog_element_zh("share_period"), "共享期限");
+    assert_string_equal(catalog_element_zh("owner"), "数源部门");
+    assert_string_equal(catalog_element_zh("nonsense"), "nonsense");
+    assert_string_equal(catalog_code_zh("share", "none"), "不予共享");
+    assert_string_equal(catalog_code_zh("open", "forbidden"), "禁止开放");
+    assert_string_equal(catalog_code_zh("provision", "platform"), "平台分析");
+    assert_string_equal(catalog_code_zh("update_cycle", "quarterly"), "每季度");
+    assert_string_equal(catalog_code_zh("title", "abc"), "abc");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_csv_and_json_import_the_same),
+        cmocka_unit_test(test_reimport_is_a_dated_diff),
+        cmocka_unit_test(test_bad_files_are_refused_whole),
+        cmocka_unit_test(test_missing_element_and_basis),
+        cmocka_unit_test(test_no_catalog_no_problems_in_runs),
+        cmocka_unit_test(test_run_drift_stale_uncatalogued),
+        cmocka_unit_test(test_stale_cycles_by_calendar_month),
+        cmocka_unit_test(test_late_update_after_five_working_days),
+        cmocka_unit_test(test_check_alone_uses_the_latest_run),
+        cmocka_unit_test(test_merge_rule_file_wins),
+        cmocka_unit_test(test_names_for_people),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

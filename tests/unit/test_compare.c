@@ -1,0 +1,658 @@
+/*
+ * test_compare.c — 比对 (engine/compare.c) without the run loop.
+ *
+ * Each test writes a small rule file, loads it with pack_new/pack_load_path,
+ * feeds hand-made batches through compare_feed and calls compare_finish on a
+ * temporary store, then reads back the findings and rule_results rows and the
+ * summary objects: plain and composite keys, duplicates, empty keys,
+ * normalised, tolerant, date and custom-compared fields, both authorities,
+ * masking, missing columns, and a run forced to spill by a tiny budget that
+ * must give the same findings as an in-memory one.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "compare.h"
+#include "mask.h"
+#include "pack.h"
+#include "store.h"
+
+struct fixture {
+    char dir[256];
+    char rules[300];
+    char dbpath[300];
+    struct pack *p;
+    sqlite3 *db;
+    struct compare_run *c;
+    json_t *summary;
+    int64_t failed;
+    char *text; /* findings text of the test, freed by teardown */
+};
+
+static struct fixture F;
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&F, 0, sizeof F);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(F.dir, sizeof F.dir, "%s/qloop-test-compare-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(F.dir))
+        return -1;
+    snprintf(F.rules, sizeof F.rules, "%s/rules.lua", F.dir);
+    snprintf(F.dbpath, sizeof F.dbpath, "%s/q.db", F.dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    compare_run_free(F.c);
+    pack_free(F.p);
+    store_close(F.db);
+    json_decref(F.summary);
+    free(F.text);
+    unlink(F.rules);
+    char path[400];
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s%s", F.dbpath, suffixes[i]);
+        unlink(path);
+    }
+    rmdir(F.dir);
+    return 0;
+}
+
+/* Writes the rule file, loads it, opens the store and prepares the compares
+ * with budget bytes. */
+static void load(const char *lua, size_t budget)
+{
+    FILE *f = fopen(F.rules, "w");
+    assert_non_null(f);
+    fputs(lua, f);
+    fclose(f);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    F.p = pack_new();
+    assert_non_null(F.p);
+    if (pack_load_path(F.p, F.rules, &err) != 0 || pack_finish(F.p, &err) != 0)
+        fail_msg("pack: %s:%ld: %s", err.file, err.line, err.message);
+    F.db = store_open(F.dbpath, &err);
+    if (!F.db)
+        fail_msg("store: %s", err.message);
+    assert_int_equal(compare_run_new(&F.c, F.p, budget, &err), 0);
+    F.summary = json_array();
+}
+
+/* Feeds rows (ncols cells each, NULL = absent) of dataset as one batch,
+ * numbering them first_row, first_row + 1, ... */
+static void feed(const char *dataset, const char *const *names, size_t ncols,
+                 const char *const *rows, size_t nrows, uint64_t first_row)
+{
+    struct qloop_field *cells = calloc(nrows * ncols + 1, sizeof *cells);
+    uint64_t *row_no = calloc(nrows + 1, sizeof *row_no);
+    for (size_t i = 0; i < nrows * ncols; i++) {
+        const char *s = rows[i];
+        cells[i] = (struct qloop_field){s ? s : "", s ? strlen(s) : 0, s ? 0 : 1};
+    }
+    for (size_t i = 0; i < nrows; i++)
+        row_no[i] = first_row + i;
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    if (compare_feed(F.c, dataset, names, ncols, cells, nrows, row_no, &err) != 0)
+        fail_msg("feed: %s", err.message);
+    free(cells);
+    free(row_no);
+}
+
+static void finish(void)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct compare_emit_ctx ctx = {.db = F.db, .run_id = "r1", .pack = F.p};
+    if (compare_finish(F.c, &ctx, F.summary, &F.failed, &err) != 0)
+        fail_msg("finish: %s:%ld: %s", err.file, err.line, err.message);
+}
+
+static int64_t query_int(const char *sql)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(F.db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Every finding as "dataset|rule|row_no|record_key|field|value|message" lines
+ * in the order given by order_by, NULL shown as "-". */
+static char *findings(const char *order_by)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT dataset, rule, row_no, record_key, field, value, message, record_ref"
+             " FROM findings ORDER BY %s",
+             order_by);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(F.db, sql, -1, &st, NULL), SQLITE_OK);
+    struct qloop_buf b = {0};
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int i = 0; i < 7; i++) {
+            const char *v = (const char *)sqlite3_column_text(st, i);
+            qloop_buf_printf(&b, "%s%s", i ? "|" : "", v ? v : "-");
+        }
+        qloop_buf_putc(&b, '\n');
+    }
+    sqlite3_finalize(st);
+    return b.ptr ? b.ptr : qloop_xstrdup("");
+}
+
+static void assert_contains(const char *hay, const char *needle)
+{
+    if (!strstr(hay, needle))
+        fail_msg("missing line:\n  %s\nin:\n%s", needle, hay);
+}
+
+static void assert_lacks(const char *hay, const char *needle)
+{
+    if (strstr(hay, needle))
+        fail_msg("unexpected:\n  %s\nin:\n%s", needle, hay);
+}
+
+/* Checks rule_results and the summary object of rule id. */
+static void assert_rule(const char *id, const char *dataset, int64_t checked, int64_t failed,
+                        int64_t errors)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM rule_results WHERE run_id='r1' AND rule='%s' AND dataset='%s'"
+             " AND dimension='consistency' AND checked=%lld AND failed=%lld AND errors=%lld",
+             id, dataset, (long long)checked, (long long)failed, (long long)errors);
+    if (query_int(sql) != 1) {
+        sqlite3_stmt *st;
+        char q[256];
+        snprintf(q, sizeof q, "SELECT dataset, checked, failed, errors FROM rule_results WHERE rule='%s'", id);
+        sqlite3_prepare_v2(F.db, q, -1, &st, NULL);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            fail_msg("%s: got %s checked %lld failed %lld errors %lld, want %s %lld %lld %lld", id,
+                     sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1),
+                     (long long)sqlite3_column_int64(st, 2), (long long)sqlite3_column_int64(st, 3),
+                     dataset, (long long)checked, (long long)failed, (long long)errors);
+        fail_msg("%s: no rule_results row", id);
+    }
+    size_t i;
+    json_t *o;
+    json_array_foreach(F.summary, i, o) {
+        if (strcmp(json_string_value(json_object_get(o, "id")), id) != 0)
+            continue;
+        assert_string_equal(json_string_value(json_object_get(o, "dataset")), dataset);
+        assert_int_equal(json_integer_value(json_object_get(o, "checked")), checked);
+        assert_int_equal(json_integer_value(json_object_get(o, "failed")), failed);
+        assert_int_equal(json_integer_value(json_object_get(o, "errors")), errors);
+        return;
+    }
+    fail_msg("%s: not in the summary", id);
+}
+
+/* ---- the basic compare, no authority ---- */
+
+static const char *const PEOPLE[] = {"person_id", "name", "birth_date"};
+static const char *const SOCIAL[] = {"pid", "name", "birth"};
+
+static const char BASIC[] =
+    "dataset 'people' { key = 'person_id', owner = '市公安局' }\n"
+    "dataset 'social' { key = 'pid', owner = '市人力社保局' }\n"
+    "compare 'pvs' { left = 'people', right = 'social', key = 'person_id', right_key = 'pid',\n"
+    "  fields = { name = 'name', birth_date = { field = 'birth', date = true } } }\n";
+
+static void feed_basic(void)
+{
+    static const char *const left[] = {
+        "A1", "张三", "1990-01-05",
+        "A2", "李四", "1985-03-07",
+        "A3", "王五", "2000-12-31",
+        "A4", "赵六", "1970-06-01",
+        "A5", "钱七", "1999-09-09",
+    };
+    static const char *const right1[] = {
+        "A2", "李四", "1985/3/7",    /* same date written differently */
+        "A1", "张叁", "1990-01-05",  /* name differs */
+    };
+    static const char *const right2[] = {
+        "A3", "王五", "2000-12-30",  /* date differs */
+        "A9", "孙九", "1980-01-01",  /* only on the right */
+        "A5", "钱七", NULL,          /* birth missing on the right */
+    };
+    feed("people", PEOPLE, 3, left, 5, 1);
+    feed("social", SOCIAL, 3, right1, 2, 1);
+    feed("social", SOCIAL, 3, right2, 3, 3);
+    feed("unrelated", PEOPLE, 3, left, 5, 1); /* ignored */
+}
+
+static void test_basic(void **state)
+{
+    (void)state;
+    load(BASIC, 0);
+    feed_basic();
+    finish();
+    assert_false(compare_spilled(F.c));
+    char *got = F.text = findings("id");
+    assert_contains(got, "people|pvs.missing_in_right|4|A4|-|-|在 social 中找不到对应记录（person_id=A4）\n");
+    assert_contains(got, "social|pvs.missing_in_left|4|A9|-|-|在 people 中找不到对应记录（pid=A9）\n");
+    assert_contains(got, "people|pvs.mismatch.name|1|A1|name|张三|name 不一致：people 为 张三，social 为 张叁\n");
+    assert_contains(got, "people|pvs.mismatch.birth_date|3|A3|birth_date|2000-12-31|birth_date 不一致：people 为 2000-12-31，social 为 2000-12-30\n");
+    assert_contains(got, "people|pvs.mismatch.birth_date|5|A5|birth_date|1999-09-09|birth_date 不一致：people 为 1999-09-09，social 为 （空）\n");
+    assert_lacks(got, "|2|A2|");           /* equal after reading both dates */
+    assert_int_equal(query_int("SELECT count(*) FROM findings"), 5);
+    assert_rule("pvs.missing_in_right", "people", 5, 1, 0);
+    assert_rule("pvs.missing_in_left", "social", 5, 1, 0);
+    assert_rule("pvs.mismatch.name", "people", 4, 1, 0);
+    assert_rule("pvs.mismatch.birth_date", "people", 4, 2, 0);
+    assert_rule("pvs.duplicate_key_left", "people", 5, 0, 0);
+    assert_rule("pvs.duplicate_key_right", "social", 5, 0, 0);
+    assert_rule("pvs.empty_key_left", "people", 5, 0, 0);
+    assert_rule("pvs.empty_key_right", "social", 5, 0, 0);
+    assert_int_equal(json_array_size(F.summary), 8);
+    /* summary order: missing_in_right, missing_in_left, mismatch.* by field, then the rest */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(F.summary, 2), "id")),
+                        "pvs.mismatch.birth_date");
+    /* distinct records: people rows 1, 3, 4, 5 and social row 4 */
+    assert_int_equal(F.failed, 5);
+    /* record_ref is the store's ref of (dataset, own key), as the run computes it */
+    char ref[33];
+    store_record_ref(F.db, "social", "A9", 2, ref);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM findings WHERE dataset='social' AND record_ref='%s'", ref);
+    assert_int_equal(query_int(sql), 1);
+    assert_int_equal(query_int("SELECT resolve_missing FROM rule_results WHERE rule='pvs.missing_in_right'"), 1);
+}
+
+/* ---- authority ---- */
+
+static void test_authority_left(void **state)
+{
+    (void)state;
+    char lua[1024];
+    snprintf(lua, sizeof lua, "%.*s, authority = 'left' }\n", (int)(strlen(BASIC) - 3), BASIC);
+    load(lua, 0);
+    feed_basic();
+    finish();
+    char *got = F.text = findings("id");
+    /* everything goes to social, the copy */
+    assert_contains(got, "social|pvs.missing_in_right|-|A4|-|-|本方缺少记录：权威方 people 第 4 行有此记录（person_id=A4）\n");
+    assert_contains(got, "social|pvs.missing_in_left|4|A9|-|-|权威方 people 中找不到对应记录（pid=A9）\n");
+    assert_contains(got, "social|pvs.mismatch.name|2|A1|name|张叁|name 不一致：本方 张叁，权威方 张三\n");
+    assert_contains(got, "social|pvs.mismatch.birth_date|5|A5|birth|-|birth 不一致：本方 （空），权威方 1999-09-09\n");
+    assert_int_equal(query_int("SELECT count(*) FROM findings WHERE dataset='people'"), 0);
+    assert_rule("pvs.missing_in_right", "social", 5, 1, 0);
+    assert_rule("pvs.missing_in_left", "social", 5, 1, 0);
+    assert_rule("pvs.mismatch.name", "social", 4, 1, 0);
+    assert_int_equal(query_int("SELECT resolve_missing FROM rule_results WHERE rule='pvs.missing_in_right'"), 0);
+    assert_int_equal(query_int("SELECT count(*) FROM rule_results WHERE rule='pvs.mismatch.name' AND field='name'"), 1);
+    /* the missing record is identified on social by its key: when it is added, the run sees it */
+    char ref[33], sql[200];
+    store_record_ref(F.db, "social", "A4", 2, ref);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM findings WHERE rule='pvs.missing_in_right' AND record_ref='%s'", ref);
+    assert_int_equal(query_int(sql), 1);
+    /* social rows 2, 3, 4, 5 (A1, A3, A9, A5) and the A4 social lacks */
+    assert_int_equal(F.failed, 5);
+}
+
+static void test_authority_right(void **state)
+{
+    (void)state;
+    char lua[1024];
+    snprintf(lua, sizeof lua, "%.*s, authority = 'right' }\n", (int)(strlen(BASIC) - 3), BASIC);
+    load(lua, 0);
+    feed_basic();
+    finish();
+    char *got = F.text = findings("id");
+    assert_contains(got, "people|pvs.missing_in_right|4|A4|-|-|权威方 social 中找不到对应记录（person_id=A4）\n");
+    assert_contains(got, "people|pvs.missing_in_left|-|A9|-|-|本方缺少记录：权威方 social 第 4 行有此记录（pid=A9）\n");
+    assert_contains(got, "people|pvs.mismatch.name|1|A1|name|张三|name 不一致：本方 张三，权威方 张叁\n");
+    assert_int_equal(query_int("SELECT count(*) FROM findings WHERE dataset='social'"), 0);
+    assert_rule("pvs.missing_in_left", "people", 5, 1, 0);
+    assert_rule("pvs.mismatch.birth_date", "people", 4, 2, 0);
+}
+
+/* ---- masking ---- */
+
+static void test_masking(void **state)
+{
+    (void)state;
+    load("dataset 'people' { key = 'person_id', sensitive = { 'person_id', 'name' } }\n"
+         "dataset 'social' { key = 'pid' }\n"
+         "compare 'pvs' { left = 'people', right = 'social', key = 'person_id', right_key = 'pid',\n"
+         "  authority = 'left', fields = { name = 'name', sex = 'sex' } }\n",
+         0);
+    static const char *const ln[] = {"person_id", "name", "sex"};
+    static const char *const rn[] = {"pid", "name", "sex"};
+    static const char *const left[] = {
+        "330102199001051234", "张三", "男",
+        "330102199001052345", "王小明", "男",
+    };
+    static const char *const right[] = {
+        "330102199001051234", "李四", "女",
+    };
+    feed("people", ln, 3, left, 2, 1);
+    feed("social", rn, 3, right, 1, 1);
+    finish();
+    char *got = F.text = findings("id");
+    /* the identity numbers masked as mask_sensitive masks them */
+    struct qloop_buf k1 = {0}, k2 = {0}, want = {0};
+    mask_sensitive("330102199001051234", 18, &k1);
+    mask_sensitive("330102199001052345", 18, &k2);
+    assert_string_not_equal(k1.ptr, "330102199001051234");
+    /* social does not declare name sensitive, people does: both values masked */
+    qloop_buf_printf(&want, "social|pvs.mismatch.name|1|%s|name|李*|name 不一致：本方 李*，权威方 张*\n", k1.ptr);
+    assert_contains(got, want.ptr);
+    /* sex is sensitive nowhere */
+    qloop_buf_reset(&want);
+    qloop_buf_printf(&want, "social|pvs.mismatch.sex|1|%s|sex|女|sex 不一致：本方 女，权威方 男\n", k1.ptr);
+    assert_contains(got, want.ptr);
+    qloop_buf_reset(&want);
+    qloop_buf_printf(&want, "social|pvs.missing_in_right|-|%s|-|-|本方缺少记录：权威方 people 第 2 行有此记录（person_id=%s）\n",
+                     k2.ptr, k2.ptr);
+    assert_contains(got, want.ptr);
+    qloop_buf_free(&k1);
+    qloop_buf_free(&k2);
+    qloop_buf_free(&want);
+    assert_lacks(got, "张三");
+    assert_lacks(got, "李四");
+    assert_lacks(got, "199001051234");
+    /* the ref is still made from the real key */
+    char ref[33], sql[200];
+    store_record_ref(F.db, "social", "330102199001051234", 18, ref);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM findings WHERE record_ref='%s'", ref);
+    assert_int_equal(query_int(sql), 2);
+}
+
+/* ---- composite keys, own keys, duplicates and empty keys ---- */
+
+static void test_composite_duplicates_empty(void **state)
+{
+    (void)state;
+    load("dataset 'a' { key = 'id' }\n"
+         "dataset 'b' { key = { 'x', 'y' } }\n"
+         "compare 'ab' { left = 'a', right = 'b', key = { 'k1', 'k2' }, right_key = { 'x', 'y' },\n"
+         "  fields = { v = 'w' } }\n",
+         0);
+    static const char *const an[] = {"id", "k1", "k2", "v"};
+    static const char *const a[] = {
+        "r1", "1", "23", "p",  /* must not meet b's 12|3 */
+        "r2", "12", "3", "q",  /* pairs with b row 2 */
+        "r3", "7", "7", "s",   /* duplicated on a */
+        "r4", "7", "7", "t",
+        "r5", "", "9", "u",    /* empty key part */
+        "r6", "8", "8", "v",   /* key duplicated on b */
+        "r7", "5", NULL, "z",  /* absent key part */
+    };
+    static const char *const b[] = {
+        "12", "3", "q",
+        "8", "8", "v",
+        "8", "8", "v2",
+        "7", "7", "s",
+        " ", "4", "x",         /* blank key part */
+    };
+    feed("a", an, 4, a, 7, 1);
+    /* b's columns come in another order than declared: found by name */
+    static const char *const b_reordered[] = {"w", "y", "x"};
+    const char *rows[15];
+    for (size_t i = 0; i < 5; i++) {
+        rows[i * 3 + 0] = b[i * 3 + 2];
+        rows[i * 3 + 1] = b[i * 3 + 1];
+        rows[i * 3 + 2] = b[i * 3 + 0];
+    }
+    feed("b", b_reordered, 3, rows, 5, 1);
+    finish();
+    char *got = F.text = findings("id");
+    assert_contains(got, "a|ab.missing_in_right|1|r1|-|-|在 b 中找不到对应记录（k1|k2=1|23）\n");
+    assert_contains(got, "a|ab.duplicate_key_left|3|r3|-|7|7|比对键 k1|k2=7|7 在 a 中出现 2 次，无法与 b 配对\n");
+    assert_contains(got, "a|ab.duplicate_key_left|4|r4|-|7|7|比对键 k1|k2=7|7 在 a 中出现 2 次，无法与 b 配对\n");
+    assert_contains(got, "b|ab.duplicate_key_right|2|8|8|-|8|8|比对键 x|y=8|8 在 b 中出现 2 次，无法与 a 配对\n");
+    assert_contains(got, "b|ab.duplicate_key_right|3|8|8|-|8|8|");
+    assert_contains(got, "a|ab.empty_key_left|5|r5|-|-|比对键 k1、k2 为空，无法与 b 配对\n");
+    assert_contains(got, "a|ab.empty_key_left|7|r7|-|-|");
+    assert_contains(got, "b|ab.empty_key_right|5| |4|-|-|比对键 x、y 为空，无法与 a 配对\n");
+    /* duplicates are not paired: no mismatch for r6 (v vs v/v2), not missing either;
+       b's 7|7 is not missing in a (the key is there, twice) */
+    assert_lacks(got, "mismatch");
+    assert_lacks(got, "missing_in_left");
+    assert_int_equal(query_int("SELECT count(*) FROM findings"), 8);
+    assert_rule("ab.missing_in_right", "a", 3, 1, 0); /* r1, r2, r6 */
+    assert_rule("ab.missing_in_left", "b", 2, 0, 0);  /* 12|3 and 7|7 */
+    assert_rule("ab.mismatch.v", "a", 1, 0, 0);       /* r2 only */
+    assert_rule("ab.duplicate_key_left", "a", 5, 2, 0);
+    assert_rule("ab.duplicate_key_right", "b", 4, 2, 0);
+    assert_rule("ab.empty_key_left", "a", 7, 2, 0);
+    assert_rule("ab.empty_key_right", "b", 5, 1, 0);
+    /* a: r1, r3, r4, r5, r7; b: rows 2, 3, 5 */
+    assert_int_equal(F.failed, 8);
+}
+
+/* ---- normalize, tolerance, custom comparators, errors ---- */
+
+static void test_normalize_tolerance_equal(void **state)
+{
+    (void)state;
+    load("dataset 'l' { key = 'id' }\n"
+         "dataset 'r' { key = 'id' }\n"
+         "compare 'lr' { left = 'l', right = 'r',\n"
+         "  fields = {\n"
+         "    code = { normalize = clean.upper },\n"
+         "    tel = { field = 'phone', normalize = function(s) return (s:gsub('%D', '')) end },\n"
+         "    amount = { tolerance = 0.5 },\n"
+         "    addr = { equal = function(a, b) return a == b or (a ~= nil and b ~= nil and a:sub(1, 18) == b:sub(1, 18)) end },\n"
+         "    note = { equal = function(a, b) if a == 'boom' then error('比较失败') end return a == b end },\n"
+         "    gone = { normalize = function(s) return nil end },\n"
+         "  } }\n",
+         0);
+    static const char *const ln[] = {"id", "code", "tel", "amount", "addr", "note", "gone"};
+    static const char *const rn[] = {"id", "code", "phone", "amount", "addr", "note", "gone"};
+    static const char *const l[] = {
+        "1", "ab12", "138-0000-1111", "10.0", "宁波市海曙区", "ok", "x",
+        "2", "cd34", "138 0000 2222", "10.0", "宁波市江北区", "boom", "y",
+        "3", "ef56", "13800003333", "abc", "杭州市上城区", "n", "z",
+    };
+    static const char *const r[] = {
+        "1", "AB12", "13800001111", "10.4", "宁波市海曙区某路", "ok", "other",
+        "2", "CD35", "13800002223", "10.6", "宁波市鄞州区", "boom", "",
+        "3", "EF56", "13800003333", "abc", "杭州市上城区", "m", "w",
+    };
+    feed("l", ln, 7, l, 3, 1);
+    feed("r", rn, 7, r, 3, 1);
+    finish();
+    char *got = F.text = findings("id");
+    assert_contains(got, "l|lr.mismatch.code|2|2|code|cd34|code 不一致：l 为 cd34，r 为 CD35\n");
+    assert_contains(got, "l|lr.mismatch.tel|2|2|tel|138 0000 2222|tel 不一致：l 为 138 0000 2222，r 为 13800002223\n");
+    assert_contains(got, "l|lr.mismatch.amount|2|2|amount|10.0|");
+    assert_contains(got, "l|lr.mismatch.addr|2|2|addr|");
+    assert_contains(got, "l|lr.mismatch.note|3|3|note|n|note 不一致：l 为 n，r 为 m\n");
+    assert_lacks(got, "|1|1|");       /* record 1 equal on every field */
+    assert_lacks(got, "lr.mismatch.gone"); /* normalised away on both sides */
+    assert_rule("lr.mismatch.code", "l", 3, 1, 0);
+    assert_rule("lr.mismatch.tel", "l", 3, 1, 0);
+    /* "abc" vs "abc": equal as text even though not numbers */
+    assert_rule("lr.mismatch.amount", "l", 3, 1, 0);
+    assert_rule("lr.mismatch.addr", "l", 3, 1, 0);
+    assert_rule("lr.mismatch.note", "l", 2, 1, 1);
+    assert_rule("lr.mismatch.gone", "l", 3, 0, 0);
+}
+
+static void test_missing_column(void **state)
+{
+    (void)state;
+    load(BASIC, 0);
+    static const char *const bad[] = {"pid", "name"};
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_int_equal(compare_check_columns(F.c, "people", PEOPLE, 3, &err), 0);
+    assert_int_equal(compare_check_columns(F.c, "social", bad, 2, &err), -1);
+    assert_non_null(strstr(err.message, "\"birth\""));
+    assert_non_null(strstr(err.message, "social"));
+    assert_string_equal(err.file, F.rules);
+    assert_int_equal(err.line, 3);
+    /* a source that never had the column fails at finish */
+    static const char *const row[] = {"A1", "张三"};
+    feed("social", bad, 2, row, 1, 1);
+    qloop_error_clear(&err);
+    struct compare_emit_ctx ctx = {.db = F.db, .run_id = "r1", .pack = F.p};
+    assert_int_equal(compare_finish(F.c, &ctx, F.summary, &F.failed, &err), -1);
+    assert_non_null(strstr(err.message, "\"birth\""));
+}
+
+/* ---- spilling ---- */
+
+/* A deterministic pseudo-random stream. */
+static uint64_t rnd_state;
+static uint64_t rnd(void)
+{
+    rnd_state += UINT64_C(0x9e3779b97f4a7c15);
+    uint64_t z = rnd_state;
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+static const char SPILL_RULES[] =
+    "dataset 'people' { key = 'person_id', sensitive = { 'name' } }\n"
+    "dataset 'social' { key = 'pid' }\n"
+    "compare 'pvs' { left = 'people', right = 'social', key = 'person_id', right_key = 'pid',\n"
+    "  authority = 'left',\n"
+    "  fields = { name = 'name', birth_date = { field = 'birth', date = true },\n"
+    "             amount = { tolerance = 1, normalize = function(s) return s end } } }\n";
+
+/* Runs SPILL_RULES over N generated records per side with budget; returns
+ * the findings (sorted) and rule results as text. */
+static char *spill_run(size_t budget, bool *spilled, int64_t *failed)
+{
+    enum { N = 3000, BATCH = 500 };
+    setup(NULL);
+    load(SPILL_RULES, budget);
+    rnd_state = 42;
+    char (*lcells)[4][40] = calloc(N, sizeof *lcells);
+    char (*rcells)[4][40] = calloc(N, sizeof *rcells);
+    for (size_t i = 0; i < N; i++) {
+        uint64_t id = i % 997 == 5 ? i - 1 : i; /* some duplicates */
+        if (i % 1001 != 7) /* some empty keys */
+            snprintf(lcells[i][0], 40, "P%06llu", (unsigned long long)id);
+        snprintf(lcells[i][1], 40, "姓名%llu", (unsigned long long)(rnd() % 50));
+        snprintf(lcells[i][2], 40, "19%02llu-%02llu-%02llu", (unsigned long long)(rnd() % 100),
+                 (unsigned long long)(rnd() % 12 + 1), (unsigned long long)(rnd() % 28 + 1));
+        snprintf(lcells[i][3], 40, "%llu", (unsigned long long)(rnd() % 1000));
+        /* the right side: shuffled ids, some missing, some differing */
+        uint64_t j = (i * 7919) % N;
+        uint64_t r = rnd() % 100;
+        if (r < 3)
+            snprintf(rcells[j][0], 40, "Q%06llu", (unsigned long long)i); /* extra */
+        else
+            snprintf(rcells[j][0], 40, "P%06llu", (unsigned long long)i);
+        snprintf(rcells[j][1], 40, "%s", r < 10 ? "别名" : "");
+        snprintf(rcells[j][2], 40, "%s", "");
+        snprintf(rcells[j][3], 40, "%s", "");
+    }
+    /* the right side's values follow the left's record of the same id */
+    for (size_t i = 0; i < N; i++) {
+        uint64_t j = (i * 7919) % N;
+        if (rcells[j][1][0] == '\0')
+            snprintf(rcells[j][1], 40, "%s", lcells[i][1]);
+        int y, m, d;
+        sscanf(lcells[i][2], "%d-%d-%d", &y, &m, &d);
+        if (i % 5 == 0)
+            snprintf(rcells[j][2], 40, "%d/%d/%d", y, m, d);
+        else if (i % 13 == 0)
+            snprintf(rcells[j][2], 40, "%d-%02d-%02d", y + 1, m, d);
+        else
+            snprintf(rcells[j][2], 40, "%s", lcells[i][2]);
+        snprintf(rcells[j][3], 40, "%lld", atoll(lcells[i][3]) + (long long)(i % 3));
+    }
+    static const char *const ln[] = {"person_id", "name", "birth_date", "amount"};
+    static const char *const rn[] = {"pid", "name", "birth", "amount"};
+    const char **rows = calloc(BATCH * 4, sizeof *rows);
+    for (int side = 0; side < 2; side++)
+        for (size_t at = 0; at < N; at += BATCH) {
+            for (size_t i = 0; i < BATCH; i++)
+                for (size_t k = 0; k < 4; k++)
+                    rows[i * 4 + k] = side == 0 ? lcells[at + i][k] : rcells[at + i][k];
+            feed(side == 0 ? "people" : "social", side == 0 ? ln : rn, 4, rows, BATCH, at + 1);
+        }
+    free(rows);
+    free(lcells);
+    free(rcells);
+    finish();
+    *spilled = compare_spilled(F.c);
+    *failed = F.failed;
+    char *f = findings("dataset, rule, row_no, record_key, message");
+    struct qloop_buf b = {0};
+    qloop_buf_append(&b, f, strlen(f));
+    free(f);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(F.db,
+                                        "SELECT rule, dataset, checked, failed, errors FROM rule_results ORDER BY rule",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        qloop_buf_printf(&b, "%s %s %lld %lld %lld\n", sqlite3_column_text(st, 0),
+                         sqlite3_column_text(st, 1), (long long)sqlite3_column_int64(st, 2),
+                         (long long)sqlite3_column_int64(st, 3), (long long)sqlite3_column_int64(st, 4));
+    sqlite3_finalize(st);
+    char *s = json_dumps(F.summary, JSON_COMPACT);
+    qloop_buf_append(&b, s, strlen(s));
+    free(s);
+    teardown(NULL);
+    return b.ptr;
+}
+
+static void test_spill_equals_memory(void **state)
+{
+    (void)state;
+    bool spilled;
+    int64_t failed_mem, failed_spill, failed_tiny;
+    char *mem = spill_run(0, &spilled, &failed_mem);
+    assert_false(spilled);
+    /* some findings of every kind */
+    assert_non_null(strstr(mem, "pvs.missing_in_right"));
+    assert_non_null(strstr(mem, "pvs.missing_in_left"));
+    assert_non_null(strstr(mem, "pvs.mismatch.name"));
+    assert_non_null(strstr(mem, "pvs.mismatch.birth_date"));
+    assert_non_null(strstr(mem, "pvs.mismatch.amount"));
+    assert_non_null(strstr(mem, "pvs.duplicate_key_left"));
+    assert_non_null(strstr(mem, "pvs.empty_key_left"));
+    /* 256 KiB: spills, partitions fit */
+    char *spill = spill_run(256 * 1024, &spilled, &failed_spill);
+    assert_true(spilled);
+    assert_string_equal(mem, spill);
+    assert_int_equal(failed_mem, failed_spill);
+    /* 1 byte: spills at the first record and splits partitions down to the last level */
+    char *tiny = spill_run(1, &spilled, &failed_tiny);
+    assert_true(spilled);
+    assert_string_equal(mem, tiny);
+    assert_int_equal(failed_mem, failed_tiny);
+    free(mem);
+    free(spill);
+    free(tiny);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_authority_left, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_authority_right, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_masking, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_composite_duplicates_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_normalize_tolerance_equal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_column, setup, teardown),
+        cmocka_unit_test(test_spill_equals_memory),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
