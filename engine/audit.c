@@ -122,14 +122,76 @@ static int check_detail(const char *text, struct qloop_error *err)
     return 0;
 }
 
-/* Reads (seq, hash) from a statement that yields at most one such row; sets
- * *found. Returns 0 or -1 with err. */
-static int read_seq_hash(sqlite3 *db, const char *sql, int *found, int64_t *seq, char hash[65],
+/* Prepared statements of audit_append, kept per connection: a run appends an
+ * entry for every ticket change, and preparing five statements each time
+ * cost more than the rest of the append. audit_forget() drops them before
+ * the connection closes. */
+enum { ST_HEAD, ST_LAST, ST_INSERT, ST_UPDATE, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK, ST_COUNT };
+static const char *const cached_sql[ST_COUNT] = {
+    "SELECT seq, hash FROM audit_head WHERE id = 1",
+    "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+    "INSERT INTO audit(seq, at, kind, subject, actor, detail, prev_hash, hash)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    "UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1",
+    "SAVEPOINT qloop_audit_append",
+    "RELEASE qloop_audit_append",
+    "ROLLBACK TO qloop_audit_append",
+};
+static struct {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+} cache;
+
+void audit_forget(sqlite3 *db)
+{
+    if (cache.db != db)
+        return;
+    for (int i = 0; i < ST_COUNT; i++) {
+        sqlite3_finalize(cache.st[i]);
+        cache.st[i] = NULL;
+    }
+    cache.db = NULL;
+}
+
+/* The cached statement i for db, reset and unbound; NULL with err on failure. */
+static sqlite3_stmt *cached(sqlite3 *db, int i, struct qloop_error *err)
+{
+    if (cache.db != db) {
+        audit_forget(cache.db);
+        cache.db = db;
+    }
+    if (!cache.st[i] &&
+        sqlite3_prepare_v3(db, cached_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &cache.st[i], NULL) !=
+            SQLITE_OK) {
+        sql_error(db, "准备审计语句", err);
+        sqlite3_finalize(cache.st[i]);
+        cache.st[i] = NULL;
+        return NULL;
+    }
+    sqlite3_reset(cache.st[i]);
+    sqlite3_clear_bindings(cache.st[i]);
+    return cache.st[i];
+}
+
+/* Steps a cached statement that returns no rows; 0 or -1 with err. */
+static int step_cached(sqlite3 *db, int i, const char *what, struct qloop_error *err)
+{
+    sqlite3_stmt *st = cached(db, i, err);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : sql_error(db, what, err);
+}
+
+/* Reads (seq, hash) from cached statement i, which yields at most one such
+ * row; sets *found. Returns 0 or -1 with err. */
+static int read_seq_hash(sqlite3 *db, int i, int *found, int64_t *seq, char hash[65],
                          struct qloop_error *err)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return sql_error(db, "读取审计链", err);
+    sqlite3_stmt *st = cached(db, i, err);
+    if (!st)
+        return -1;
     int rc = sqlite3_step(st);
     *found = 0;
     if (rc == SQLITE_ROW) {
@@ -138,7 +200,7 @@ static int read_seq_hash(sqlite3 *db, const char *sql, int *found, int64_t *seq,
         *seq = sqlite3_column_int64(st, 0);
         snprintf(hash, 65, "%s", h ? h : "");
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return sql_error(db, "读取审计链", err);
     return 0;
@@ -152,15 +214,13 @@ static int append_entry(sqlite3 *db, const char *kind, const char *subject, cons
     int64_t head_seq = 0, last_seq = 0;
     char head_hash[65], last_hash[65] = ZERO_HASH;
 
-    if (read_seq_hash(db, "SELECT seq, hash FROM audit_head WHERE id = 1", &found, &head_seq,
-                      head_hash, err) != 0)
+    if (read_seq_hash(db, ST_HEAD, &found, &head_seq, head_hash, err) != 0)
         return -1;
     if (!found)
         return qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0,
                                "审计链头记录（audit_head）缺失，审计记录可能被篡改；"
                                "请先运行 qloop audit verify 查明，查清之前不能再追加记录");
-    if (read_seq_hash(db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &found,
-                      &last_seq, last_hash, err) != 0)
+    if (read_seq_hash(db, ST_LAST, &found, &last_seq, last_hash, err) != 0)
         return -1;
     if (head_seq != last_seq || strcmp(head_hash, last_hash) != 0)
         return qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0,
@@ -174,12 +234,9 @@ static int append_entry(sqlite3 *db, const char *kind, const char *subject, cons
     qloop_format_datetime(qloop_now(), at);
     audit_entry_hash(seq, at, kind, subject, actor, detail, last_hash, hash);
 
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO audit(seq, at, kind, subject, actor, detail, prev_hash, hash)"
-                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return sql_error(db, "写入审计记录", err);
+    sqlite3_stmt *st = cached(db, ST_INSERT, err);
+    if (!st)
+        return -1;
     sqlite3_bind_int64(st, 1, seq);
     sqlite3_bind_text(st, 2, at, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
@@ -189,17 +246,16 @@ static int append_entry(sqlite3 *db, const char *kind, const char *subject, cons
     sqlite3_bind_text(st, 7, last_hash, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, hash, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return sql_error(db, "写入审计记录", err);
 
-    if (sqlite3_prepare_v2(db, "UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1", -1, &st,
-                           NULL) != SQLITE_OK)
-        return sql_error(db, "更新审计链头", err);
+    if (!(st = cached(db, ST_UPDATE, err)))
+        return -1;
     sqlite3_bind_int64(st, 1, seq);
     sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return sql_error(db, "更新审计链头", err);
     if (sqlite3_changes(db) != 1)
@@ -232,18 +288,21 @@ int audit_append(sqlite3 *db, const char *kind, const char *subject, const char 
      * entry and the insert must not interleave with another writer), else a
      * savepoint so that a failure leaves the caller's transaction as it was. */
     int own = sqlite3_get_autocommit(db) != 0;
-    if (exec_sql(db, own ? "BEGIN IMMEDIATE" : "SAVEPOINT qloop_audit_append",
-                 "开始写入审计记录", err) != 0)
+    if ((own ? exec_sql(db, "BEGIN IMMEDIATE", "开始写入审计记录", err)
+             : step_cached(db, ST_SAVEPOINT, "开始写入审计记录", err)) != 0)
         return -1;
     if (append_entry(db, kind, subject, actor, detail, err) != 0) {
-        if (own)
+        if (own) {
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        else
-            sqlite3_exec(db, "ROLLBACK TO qloop_audit_append; RELEASE qloop_audit_append", NULL,
-                         NULL, NULL);
+        } else {
+            struct qloop_error ignored;
+            step_cached(db, ST_ROLLBACK, "回滚审计记录", &ignored);
+            step_cached(db, ST_RELEASE, "回滚审计记录", &ignored);
+        }
         return -1;
     }
-    if (exec_sql(db, own ? "COMMIT" : "RELEASE qloop_audit_append", "提交审计记录", err) != 0) {
+    if ((own ? exec_sql(db, "COMMIT", "提交审计记录", err)
+             : step_cached(db, ST_RELEASE, "提交审计记录", err)) != 0) {
         if (own)
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
@@ -406,8 +465,7 @@ static int verify_chain(sqlite3 *db, int64_t *count, int64_t *bad_seq, char *why
     int found;
     int64_t head_seq = 0;
     char head_hash[65];
-    if (read_seq_hash(db, "SELECT seq, hash FROM audit_head WHERE id = 1", &found, &head_seq,
-                      head_hash, err) != 0)
+    if (read_seq_hash(db, ST_HEAD, &found, &head_seq, head_hash, err) != 0)
         return -1;
     if (!found)
         return broken(bad_seq, prev_seq, why, whysize,

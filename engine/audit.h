@@ -43,6 +43,10 @@ void audit_entry_hash(int64_t seq, const char *at, const char *kind, const char 
                       const char *actor, const char *detail, const char *prev_hash,
                       char out[65]);
 
+/* Drops the statements audit_append keeps prepared for db; store_close calls
+ * it before closing (any other owner of a connection must too). */
+void audit_forget(sqlite3 *db);
+
 /* Walks the chain. Returns 0 and sets *count when whole; 1 when broken, with
  * *bad_seq the first bad entry and why (Chinese) in why; -1 on SQL error. */
 int audit_verify(sqlite3 *db, int64_t *count, int64_t *bad_seq, char *why, size_t whysize,

@@ -2,16 +2,15 @@
  * run.c — the run loop (see run.h).
  *
  * Per dataset: open the source, then for each batch of rows
- *   1. cleanse: per field, C cleaners straight over the batch, Lua steps only
- *      where a step is a Lua function; the cleansed values live in a per-batch
- *      arena and replace the raw cells in a "view" of the batch;
- *   2. check: rule by rule over the whole batch; built-in forms (pattern,
- *      not_null, unique, one_of, range, references, C checks with a native
- *      twin) never enter Lua; a Lua check is called per record only for a
- *      rule that is one;
- *   3. every failure becomes a finding row written with one prepared
- *      statement inside the run's transaction, its key and value masked when
- *      the dataset declares them sensitive.
+ *   1. cleanse and judge (judge.c): the batch's rows are spread over the
+ *      worker threads, each with its own Lua state; built-in forms run in C,
+ *      Lua is entered only for a rule that is a Lua function; the result is a
+ *      verdict per (rule, row);
+ *   2. merge, here on the run's thread, in rule then row order: `unique`
+ *      (which needs every earlier row), and every failure becomes a finding
+ *      row written with one prepared statement inside the run's
+ *      transaction, its key and value masked when the dataset declares them
+ *      sensitive.
  * Datasets that others reference are read first, collecting the referenced
  * values. Compares take the cleansed rows of both sides (compare.h).
  */
@@ -30,6 +29,7 @@
 #include "clock.h"
 #include "compare.h"
 #include "division.h"
+#include "judge.h"
 #include "lua_host.h"
 #include "mask.h"
 #include "pattern.h"
@@ -37,60 +37,6 @@
 #include "store.h"
 #include "strmap.h"
 #include "ticket.h"
-
-/* ---- a chunked arena for cleansed values, reset per batch ---- */
-
-struct arena_block {
-    struct arena_block *next;
-    size_t used, size;
-    char data[];
-};
-
-struct arena {
-    struct arena_block *head;
-};
-
-static char *arena_copy(struct arena *a, const char *s, size_t len)
-{
-    struct arena_block *b = a->head;
-    if (!b || b->size - b->used < len + 1) {
-        size_t size = len + 1 > 65536 ? len + 1 : 65536;
-        b = qloop_xmalloc(sizeof *b + size);
-        b->used = 0;
-        b->size = size;
-        b->next = a->head;
-        a->head = b;
-    }
-    char *p = b->data + b->used;
-    memcpy(p, s, len);
-    p[len] = '\0';
-    b->used += len + 1;
-    return p;
-}
-
-static void arena_reset(struct arena *a)
-{
-    /* keep the newest block, free the rest */
-    if (!a->head)
-        return;
-    struct arena_block *keep = a->head, *b = keep->next;
-    while (b) {
-        struct arena_block *n = b->next;
-        free(b);
-        b = n;
-    }
-    keep->next = NULL;
-    keep->used = 0;
-}
-
-static void arena_free(struct arena *a)
-{
-    for (struct arena_block *b = a->head, *n; b; b = n) {
-        n = b->next;
-        free(b);
-    }
-    a->head = NULL;
-}
 
 /* ---- per-rule state ---- */
 
@@ -103,7 +49,7 @@ struct unique_entry {
 struct rule_state {
     struct pack_rule *rule;
     long col;            /* column of rule->field, -1 when absent */
-    int64_t checked, failed, errors;
+    int64_t failed;
     struct strmap *uniq; /* value -> index into uniq_entries + 1 */
     struct unique_entry *uniq_entries;
     size_t nuniq, capuniq;
@@ -114,7 +60,6 @@ struct rule_state {
 struct cleanse_state {
     struct pack_cleanse *c;
     long col;
-    int64_t changed;
 };
 
 /* values of one field of a dataset, kept for another dataset's references */
@@ -136,6 +81,7 @@ struct run_ctx {
     struct refset *refsets;
     size_t nrefsets;
     struct compare_run *compares;
+    struct judge_pool *pool;
     json_t *summary_datasets, *summary_rules, *summary_cleansed;
     int64_t failed_records;
     struct qloop_buf keybuf, maskbuf, maskbuf2, msgbuf;
@@ -164,36 +110,20 @@ struct ds_ctx {
     size_t failed_cap;
     int64_t rows;
     struct strmap *open_refs; /* record refs of open ticket items */
-    struct arena arena;
     struct qloop_field *view; /* cleansed cells of the current batch */
     size_t view_cap;
-    size_t cur_row;           /* row within the batch, for the record view */
     const struct qloop_batch *batch;
+    /* what the judge pool reads and fills (judge.h) */
+    struct judge_dataset jd;
+    size_t *rule_index;
+    long *rule_cols, *cleanse_cols;
+    struct strmap **refsets;
+    int64_t *checked, *errors, *changed;
+    uint8_t *verdict;
+    const char **reason;
+    size_t verdict_cap;
+    bool judging;
 };
-
-static bool is_blank(const char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            i++;
-        } else if (c == 0xE3 && i + 2 < len && (unsigned char)s[i + 1] == 0x80 &&
-                   (unsigned char)s[i + 2] == 0x80) {
-            i += 3; /* U+3000 */
-        } else if (c == 0xC2 && i + 1 < len && (unsigned char)s[i + 1] == 0xA0) {
-            i += 2; /* U+00A0 */
-        } else {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool field_empty(const struct qloop_field *f)
-{
-    return f->null || f->len == 0 || is_blank(f->ptr, f->len);
-}
 
 static long column_of(struct ds_ctx *ds, const char *name)
 {
@@ -217,9 +147,9 @@ static void refresh_columns(struct ds_ctx *ds)
     for (size_t i = 0; i < ds->d->nkeys; i++)
         ds->key_cols[i] = column_of(ds, ds->d->keys[i]);
     for (size_t i = 0; i < ds->nrules; i++)
-        ds->rules[i].col = column_of(ds, ds->rules[i].rule->field);
+        ds->rule_cols[i] = ds->rules[i].col = column_of(ds, ds->rules[i].rule->field);
     for (size_t i = 0; i < ds->ncleanse; i++)
-        ds->cleanse[i].col = column_of(ds, ds->cleanse[i].c->field);
+        ds->cleanse_cols[i] = ds->cleanse[i].col = column_of(ds, ds->cleanse[i].c->field);
     ds->updated_col = column_of(ds, ds->d->updated_at);
     for (size_t i = 0; i < ds->run->nrefsets; i++) {
         struct refset *rs = &ds->run->refsets[i];
@@ -342,208 +272,14 @@ static int emit_row(struct ds_ctx *ds, struct rule_state *rs, size_t row, const 
                 f && !f->null ? f->ptr : NULL, f ? f->len : 0, reason);
 }
 
-static void note_rule_error(struct ds_ctx *ds, struct rule_state *rs, const struct qloop_error *e,
-                            size_t row)
+static void note_rule_error(struct ds_ctx *ds, struct rule_state *rs, const char *text, size_t row)
 {
-    rs->errors++;
     if (rs->first_error[0])
         return;
-    char buf[1200];
-    qloop_error_format(e, buf, sizeof buf);
-    snprintf(rs->first_error, sizeof rs->first_error, "%s", buf);
+    snprintf(rs->first_error, sizeof rs->first_error, "%s", text ? text : "");
     fprintf(stderr, "qloop: 规则 \"%s\"（%s:%ld）在数据集 %s 第 %llu 行出错：%s；本次运行继续，出错的记录计入 errors\n",
             rs->rule->id, rs->rule->file, rs->rule->line, ds->d->name,
-            (unsigned long long)ds->batch->row_no[row], buf);
-}
-
-/* ---- the record view given to record-level Lua checks ---- */
-
-static const char RECVIEW_MT[] = "qloop.record";
-
-static int recview_index(lua_State *L)
-{
-    struct ds_ctx *ds = *(struct ds_ctx **)luaL_checkudata(L, 1, RECVIEW_MT);
-    size_t len;
-    const char *name = luaL_checklstring(L, 2, &len);
-    uint64_t *v = strmap_get(ds->colmap, name, len);
-    if (!v) {
-        lua_pushnil(L);
-        return 1;
-    }
-    const struct qloop_field *f = cell(ds, ds->cur_row, (long)*v - 1);
-    if (field_empty(f))
-        lua_pushnil(L);
-    else
-        lua_pushlstring(L, f->ptr, f->len);
-    return 1;
-}
-
-static int recview_newindex(lua_State *L)
-{
-    return luaL_error(L, "记录是只读的：规则不能修改数据（请在 cleanse 中清洗）");
-}
-
-static void push_recview(lua_State *L, struct ds_ctx *ds)
-{
-    struct ds_ctx **u = lua_newuserdatauv(L, sizeof *u, 0);
-    *u = ds;
-    if (luaL_newmetatable(L, RECVIEW_MT)) {
-        lua_pushcfunction(L, recview_index);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, recview_newindex);
-        lua_setfield(L, -2, "__newindex");
-        lua_pushstring(L, "record");
-        lua_setfield(L, -2, "__name");
-    }
-    lua_setmetatable(L, -2);
-}
-
-/* ---- cleansing ---- */
-
-static int cleanse_batch(struct ds_ctx *ds, lua_State *L)
-{
-    const struct qloop_batch *b = ds->batch;
-    struct qloop_buf cur = {0}, next = {0};
-    for (size_t c = 0; c < ds->ncleanse; c++) {
-        struct cleanse_state *cs = &ds->cleanse[c];
-        if (cs->col < 0 || (size_t)cs->col >= b->ncols)
-            continue;
-        for (size_t row = 0; row < b->nrows; row++) {
-            struct qloop_field *f = &ds->view[row * b->ncols + (size_t)cs->col];
-            if (f->null)
-                continue;
-            qloop_buf_reset(&cur);
-            qloop_buf_append(&cur, f->ptr, f->len);
-            int have = 1;
-            for (size_t s = 0; s < cs->c->nsteps && have; s++) {
-                const struct pack_step *st = &cs->c->steps[s];
-                qloop_buf_reset(&next);
-                if (st->native) {
-                    have = st->native->clean(qloop_buf_str(&cur), cur.len, &next);
-                } else {
-                    lua_rawgeti(L, LUA_REGISTRYINDEX, st->lua_ref);
-                    lua_pushlstring(L, qloop_buf_str(&cur), cur.len);
-                    struct qloop_error e;
-                    qloop_error_clear(&e);
-                    if (qloop_lua_pcall(L, 1, 1, &e) != LUA_OK) {
-                        char buf[1200];
-                        qloop_error_format(&e, buf, sizeof buf);
-                        fprintf(stderr, "qloop: 数据集 %s 字段 %s 的清洗函数在第 %llu 行出错：%s；该值保持原样\n",
-                                ds->d->name, cs->c->field, (unsigned long long)b->row_no[row], buf);
-                        have = 1;
-                        qloop_buf_reset(&next);
-                        qloop_buf_append(&next, qloop_buf_str(&cur), cur.len);
-                    } else {
-                        size_t len;
-                        const char *s2 = lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER
-                                             ? lua_tolstring(L, -1, &len) : NULL;
-                        have = s2 != NULL;
-                        if (s2)
-                            qloop_buf_append(&next, s2, len);
-                        lua_pop(L, 1);
-                    }
-                }
-                struct qloop_buf t = cur;
-                cur = next;
-                next = t;
-            }
-            if (!have) {
-                f->ptr = "";
-                f->len = 0;
-                f->null = 1;
-                cs->changed++;
-            } else if (cur.len != f->len || memcmp(qloop_buf_str(&cur), f->ptr, f->len) != 0) {
-                f->ptr = arena_copy(&ds->arena, qloop_buf_str(&cur), cur.len);
-                f->len = cur.len;
-                cs->changed++;
-            }
-        }
-    }
-    qloop_buf_free(&cur);
-    qloop_buf_free(&next);
-    return 0;
-}
-
-/* ---- checking ---- */
-
-static bool in_refset(struct rule_state *rs, const struct qloop_field *f)
-{
-    if (strcmp(rs->rule->ref_dataset, "divisions") == 0)
-        return division_exists(f->ptr, f->len);
-    return rs->refset && strmap_get(rs->refset, f->ptr, f->len) != NULL;
-}
-
-static bool parse_number(const char *s, size_t len, double *out)
-{
-    while (len && (*s == ' ' || *s == '\t'))
-        s++, len--;
-    if (!len)
-        return false;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    while (end < s + len && (*end == ' ' || *end == '\t'))
-        end++;
-    if (end != s + len || errno == ERANGE || isnan(v))
-        return false;
-    *out = v;
-    return true;
-}
-
-/* Judges one value against the built-in forms of a field rule. Returns 1
- * pass, 0 fail (with *reason), -1 error (with e). */
-static int judge_value(struct ds_ctx *ds, lua_State *L, struct rule_state *rs,
-                       const struct qloop_field *f, const char **reason, struct qloop_error *e)
-{
-    struct pack_rule *r = rs->rule;
-    if (r->pattern) {
-        int m = pattern_match(r->pattern, f->ptr, f->len);
-        if (m < 0) {
-            qloop_error_set(e, r->file, r->line, 0, "正则匹配失败（超出匹配限制）");
-            return -1;
-        }
-        if (!m) {
-            *reason = "格式不符";
-            return 0;
-        }
-    }
-    if (r->one_of && !strmap_get(r->one_of, f->ptr, f->len)) {
-        *reason = "不在允许的取值范围内";
-        return 0;
-    }
-    if (r->has_range) {
-        double v;
-        if (!parse_number(f->ptr, f->len, &v)) {
-            *reason = "不是数字";
-            return 0;
-        }
-        if (v < r->range_min || v > r->range_max) {
-            *reason = "超出取值范围";
-            return 0;
-        }
-    }
-    if (r->ref_dataset && !in_refset(rs, f)) {
-        *reason = "在引用的数据中不存在";
-        return 0;
-    }
-    if (r->native && !r->native->check(f->ptr, f->len, reason))
-        return 0;
-    if (r->check_ref != LUA_NOREF) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, r->check_ref);
-        lua_pushlstring(L, f->ptr, f->len);
-        if (qloop_lua_pcall(L, 1, 2, e) != LUA_OK)
-            return -1;
-        int ok = lua_toboolean(L, -2);
-        if (!ok && lua_type(L, -1) == LUA_TSTRING) {
-            static char why[512];
-            snprintf(why, sizeof why, "%s", lua_tostring(L, -1));
-            *reason = why;
-        }
-        lua_pop(L, 2);
-        if (!ok)
-            return 0;
-    }
-    return 1;
+            (unsigned long long)ds->batch->row_no[row], rs->first_error);
 }
 
 static int check_unique(struct ds_ctx *ds, struct rule_state *rs, size_t row,
@@ -576,58 +312,31 @@ static int check_unique(struct ds_ctx *ds, struct rule_state *rs, size_t row,
                 rs->rule->message_default ? "与其他记录重复" : NULL);
 }
 
-static int check_batch(struct ds_ctx *ds, lua_State *L)
+/* Turns the workers' verdicts into findings, in rule then row order, and
+ * runs the checks that need the whole dataset in order (unique). */
+static int merge_verdicts(struct ds_ctx *ds)
 {
     const struct qloop_batch *b = ds->batch;
     for (size_t i = 0; i < ds->nrules; i++) {
         struct rule_state *rs = &ds->rules[i];
-        struct pack_rule *r = rs->rule;
+        const uint8_t *verdict = ds->verdict + i * b->nrows;
+        const char **reason = ds->reason + i * b->nrows;
         for (size_t row = 0; row < b->nrows; row++) {
-            struct qloop_error e;
-            const char *reason = NULL;
-            if (r->kind == RULE_RECORD) {
-                ds->cur_row = row;
-                lua_rawgeti(L, LUA_REGISTRYINDEX, r->check_ref);
-                lua_pushvalue(L, -2); /* the record view */
-                if (qloop_lua_pcall(L, 1, 2, &e) != LUA_OK) {
-                    note_rule_error(ds, rs, &e, row);
-                    continue;
-                }
-                rs->checked++;
-                int ok = lua_toboolean(L, -2);
-                static char why[512];
-                if (!ok && lua_type(L, -1) == LUA_TSTRING) {
-                    snprintf(why, sizeof why, "%s", lua_tostring(L, -1));
-                    reason = why;
-                }
-                lua_pop(L, 2);
-                if (!ok && emit_row(ds, rs, row, reason) != 0)
+            switch (verdict[row]) {
+            case JUDGE_FAIL:
+                if (emit_row(ds, rs, row, reason[row]) != 0)
                     return -1;
-                continue;
-            }
-            const struct qloop_field *f = cell(ds, row, rs->col);
-            if (field_empty(f)) {
-                if (r->not_null) {
-                    rs->checked++;
-                    if (emit_row(ds, rs, row, r->message_default ? "为空" : NULL) != 0)
-                        return -1;
-                }
-                continue;
-            }
-            rs->checked++;
-            int v = judge_value(ds, L, rs, f, &reason, &e);
-            if (v < 0) {
-                rs->checked--;
-                note_rule_error(ds, rs, &e, row);
-                continue;
-            }
-            if (v == 0) {
-                if (emit_row(ds, rs, row, reason) != 0)
+                break;
+            case JUDGE_PASS:
+                if (rs->rule->unique && check_unique(ds, rs, row, cell(ds, row, rs->col)) != 0)
                     return -1;
-                continue;
+                break;
+            case JUDGE_ERROR:
+                note_rule_error(ds, rs, reason[row], row);
+                break;
+            default:
+                break;
             }
-            if (r->unique && check_unique(ds, rs, row, f) != 0)
-                return -1;
         }
     }
     return 0;
@@ -643,7 +352,7 @@ static void collect_refsets(struct ds_ctx *ds)
             continue;
         for (size_t row = 0; row < ds->batch->nrows; row++) {
             const struct qloop_field *f = cell(ds, row, rs->col);
-            if (!field_empty(f))
+            if (!judge_field_empty(f))
                 strmap_put(rs->values, f->ptr, f->len, NULL);
         }
     }
@@ -656,7 +365,7 @@ static void note_updates(struct ds_ctx *ds)
     for (size_t row = 0; row < ds->batch->nrows; row++) {
         const struct qloop_field *f = cell(ds, row, ds->updated_col);
         int64_t t;
-        if (!field_empty(f) && qloop_parse_datetime(f->ptr, &t) && (!ds->has_update || t > ds->newest_update)) {
+        if (!judge_field_empty(f) && qloop_parse_datetime(f->ptr, &t) && (!ds->has_update || t > ds->newest_update)) {
             ds->newest_update = t;
             ds->has_update = true;
         }
@@ -815,14 +524,23 @@ static void ds_free(struct ds_ctx *ds)
     free(ds->view);
     strmap_free(ds->colmap);
     strmap_free(ds->open_refs);
-    arena_free(&ds->arena);
+    if (ds->judging)
+        judge_end_dataset(ds->run->pool);
+    free(ds->rule_index);
+    free(ds->rule_cols);
+    free(ds->cleanse_cols);
+    free(ds->refsets);
+    free(ds->checked);
+    free(ds->errors);
+    free(ds->changed);
+    free(ds->verdict);
+    free(ds->reason);
 }
 
 static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
 {
     struct ds_ctx ds = {.run = run, .d = d, .updated_col = -1};
     struct qloop_error *err = run->err;
-    lua_State *L = run->p->L;
     int rc = RUN_INPUT_ERROR;
     ds.path = source_path(run, d);
     ds.ad = run->o->find_adapter(ds.path, d->format);
@@ -841,11 +559,17 @@ static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
         if (strcmp(run->p->rules[i].dataset, d->name) == 0)
             ds.nrules++;
     ds.rules = qloop_xcalloc(ds.nrules + 1, sizeof *ds.rules);
+    ds.rule_index = qloop_xcalloc(ds.nrules + 1, sizeof *ds.rule_index);
+    ds.rule_cols = qloop_xcalloc(ds.nrules + 1, sizeof *ds.rule_cols);
+    ds.refsets = qloop_xcalloc(ds.nrules + 1, sizeof *ds.refsets);
+    ds.checked = qloop_xcalloc(ds.nrules + 1, sizeof *ds.checked);
+    ds.errors = qloop_xcalloc(ds.nrules + 1, sizeof *ds.errors);
     size_t k = 0;
     for (size_t i = 0; i < run->p->nrules; i++) {
         struct pack_rule *r = &run->p->rules[i];
         if (strcmp(r->dataset, d->name) != 0)
             continue;
+        ds.rule_index[k] = i;
         struct rule_state *rs = &ds.rules[k++];
         rs->rule = r;
         rs->col = -1;
@@ -855,10 +579,12 @@ static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
             for (size_t j = 0; j < run->nrefsets; j++)
                 if (strcmp(run->refsets[j].dataset, r->ref_dataset) == 0 &&
                     strcmp(run->refsets[j].field, r->ref_field) == 0)
-                    rs->refset = run->refsets[j].values;
+                    ds.refsets[k - 1] = run->refsets[j].values;
     }
     ds.ncleanse = d->ncleanse;
     ds.cleanse = qloop_xcalloc(d->ncleanse + 1, sizeof *ds.cleanse);
+    ds.cleanse_cols = qloop_xcalloc(d->ncleanse + 1, sizeof *ds.cleanse_cols);
+    ds.changed = qloop_xcalloc(d->ncleanse + 1, sizeof *ds.changed);
     for (size_t i = 0; i < d->ncleanse; i++) {
         ds.cleanse[i].c = &d->cleanse[i];
         ds.cleanse[i].col = -1;
@@ -882,6 +608,8 @@ static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
                                 ds.path);
                 goto out;
             }
+        if (run->compares && compare_check_columns(run->compares, d->name, ds.names, ds.ncols, err) != 0)
+            goto out;
     }
     ds.open_refs = strmap_new();
     if (ticket_open_refs(run->db, d->name, add_open_ref, ds.open_refs, err) != 0) {
@@ -889,14 +617,26 @@ static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
         goto out;
     }
     struct compare_run *cmp = run->compares;
-    push_recview(L, &ds);
+    ds.jd = (struct judge_dataset){
+        .dataset = (size_t)(d - run->p->datasets),
+        .colmap = ds.colmap,
+        .ncleanse = ds.ncleanse,
+        .cleanse_cols = ds.cleanse_cols,
+        .nrules = ds.nrules,
+        .rules = ds.rule_index,
+        .rule_cols = ds.rule_cols,
+        .refsets = ds.refsets,
+        .checked = ds.checked,
+        .errors = ds.errors,
+        .changed = ds.changed,
+    };
+    judge_begin_dataset(run->pool, &ds.jd);
+    ds.judging = true;
     for (;;) {
         struct qloop_batch batch;
         int got = ds.ad->next_batch(ds.src, &batch, err);
-        if (got < 0) {
-            lua_pop(L, 1);
+        if (got < 0)
             goto out;
-        }
         if (got == 0)
             break;
         ds.batch = &batch;
@@ -907,33 +647,38 @@ static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
             ds.view_cap = ncells;
         }
         memcpy(ds.view, batch.cells, ncells * sizeof *ds.view);
-        arena_reset(&ds.arena);
-        cleanse_batch(&ds, L);
-        if (check_batch(&ds, L) != 0 || note_seen(&ds) != 0) {
-            lua_pop(L, 1);
+        size_t nverdicts = ds.nrules * batch.nrows;
+        if (nverdicts > ds.verdict_cap) {
+            ds.verdict = qloop_xrealloc(ds.verdict, nverdicts);
+            ds.reason = qloop_xrealloc(ds.reason, nverdicts * sizeof *ds.reason);
+            ds.verdict_cap = nverdicts;
+        }
+        struct judge_batch jb = {.batch = &batch, .view = ds.view, .verdict = ds.verdict,
+                                 .reason = ds.reason};
+        judge_run(run->pool, &jb);
+        if (merge_verdicts(&ds) != 0 || note_seen(&ds) != 0) {
             rc = RUN_INTERNAL_ERROR;
             goto out;
         }
         collect_refsets(&ds);
         note_updates(&ds);
         if (cmp && compare_feed(cmp, d->name, ds.names, batch.ncols, ds.view, batch.nrows,
-                                batch.row_no, err) != 0) {
-            lua_pop(L, 1);
+                                batch.row_no, err) != 0)
             goto out;
-        }
         ds.rows += (int64_t)batch.nrows;
         progress(&ds, false);
     }
-    lua_pop(L, 1);
+    judge_end_dataset(run->pool);
+    ds.judging = false;
     progress(&ds, true);
 
     for (size_t i = 0; i < ds.nrules; i++) {
         struct rule_state *rs = &ds.rules[i];
         struct pack_rule *r = rs->rule;
-        if (rs->errors > 1)
-            fprintf(stderr, "qloop: 规则 \"%s\" 共在 %lld 条记录上出错\n", r->id, (long long)rs->errors);
+        if (ds.errors[i] > 1)
+            fprintf(stderr, "qloop: 规则 \"%s\" 共在 %lld 条记录上出错\n", r->id, (long long)ds.errors[i]);
         if (store_rule_result(run, r->id, d->name, r->field, r->dimension, r->severity, r->message,
-                              rs->checked, rs->failed, rs->errors, r->resolve_missing) != 0) {
+                              ds.checked[i], rs->failed, ds.errors[i], r->resolve_missing) != 0) {
             rc = RUN_INTERNAL_ERROR;
             goto out;
         }
@@ -984,7 +729,7 @@ static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
             json_array_append_new(run->summary_cleansed,
                                   json_pack("{s:s, s:s, s:I}", "dataset", d->name, "field",
                                             ds.cleanse[i].c->field, "changed",
-                                            (json_int_t)ds.cleanse[i].changed));
+                                            (json_int_t)ds.changed[i]));
             if (sqlite3_prepare_v2(run->db,
                                    "INSERT INTO cleanse_counts(run_id, dataset, field, changed) VALUES(?1,?2,?3,?4)",
                                    -1, &st, NULL) != SQLITE_OK) {
@@ -995,7 +740,7 @@ static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
             sqlite3_bind_text(st, 1, run->run_id, -1, SQLITE_STATIC);
             sqlite3_bind_text(st, 2, d->name, -1, SQLITE_STATIC);
             sqlite3_bind_text(st, 3, ds.cleanse[i].c->field, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 4, ds.cleanse[i].changed);
+            sqlite3_bind_int64(st, 4, ds.changed[i]);
             src = sqlite3_step(st);
             sqlite3_finalize(st);
             if (src != SQLITE_DONE) {
@@ -1163,6 +908,15 @@ int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct
         goto fail_early;
     if (p->ncompares && compare_run_new(&run.compares, p, o->memory_budget, err) != 0)
         goto fail_early;
+    {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        size_t jobs = o->jobs ? o->jobs : (size_t)(ncpu > 0 ? (ncpu > 16 ? 16 : ncpu) : 1);
+        run.pool = judge_pool_new(p, jobs, err);
+        if (!run.pool) {
+            rc = RUN_INTERNAL_ERROR;
+            goto fail_early;
+        }
+    }
 
     if (store_begin(db, err) != 0) {
         rc = RUN_INPUT_ERROR;
@@ -1246,6 +1000,7 @@ cleanup:
         strmap_free(run.refsets[i].values);
     free(run.refsets);
     compare_run_free(run.compares);
+    judge_pool_free(run.pool);
     qloop_buf_free(&run.keybuf);
     qloop_buf_free(&run.maskbuf);
     qloop_buf_free(&run.maskbuf2);

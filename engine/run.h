@@ -30,6 +30,7 @@ struct run_options {
     const char *policy_path;              /* NULL: default policy */
     bool progress;                        /* progress lines on stderr */
     size_t memory_budget;                 /* bytes for unique/compare tables; 0 = 1 GiB */
+    size_t jobs;                          /* worker threads; 0 = one per core (at most 16) */
     /* Picks the adapter for a path (format may be NULL); NULL when none fits. */
     const struct qloop_adapter *(*find_adapter)(const char *path, const char *format);
 };

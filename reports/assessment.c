@@ -92,6 +92,17 @@ static int run_chunk(lua_State *L, const char *path, const struct qloop_buf *tex
 
 /* ---- reading the model's declarations (inside a protected call) ---------- */
 
+/* A figure as JSON: an integer when whole, else rounded to decimals. */
+static json_t *figure(double x, int decimals)
+{
+    if (isnan(x))
+        return json_null();
+    if (x == floor(x) && fabs(x) < 9e15)
+        return json_integer((json_int_t)x);
+    return json_real(report_round(x, decimals));
+}
+
+
 /* The string at idx as JSON; raises an error naming what when it is not
  * valid UTF-8 (jansson refuses such text). */
 static json_t *lstr(lua_State *L, int idx, const char *what)
@@ -148,7 +159,7 @@ static int read_decl(lua_State *L)
         json_t *g = json_object();
         json_array_append_new(m->grades, g);
         json_object_set_new(g, "name", lstr(L, -2, "grades 的 name"));
-        json_object_set_new(g, "min", json_real(min));
+        json_object_set_new(g, "min", figure(min, 2));
         lua_pop(L, 3);
     }
     lua_pop(L, 1);
@@ -186,7 +197,7 @@ static int read_decl(lua_State *L)
         json_object_set_new(o, "id", lstr(L, -5, "indicators 的 id"));
         json_object_set_new(o, "group", lstr(L, -4, "indicators 的 group"));
         json_object_set_new(o, "name", lstr(L, -3, "indicators 的 name"));
-        json_object_set_new(o, "weight", json_real(w));
+        json_object_set_new(o, "weight", figure(w, 2));
         json_object_set_new(o, "basis", vals[3] ? lstr(L, -2, "indicators 的 basis") : json_null());
         lua_pop(L, 6);
     }
@@ -339,16 +350,6 @@ static double opt_number(lua_State *L, int idx, const char *key, const char *wha
     }
     lua_pop(L, 1);
     return x;
-}
-
-/* A figure as JSON: an integer when whole, else rounded to decimals. */
-static json_t *figure(double x, int decimals)
-{
-    if (isnan(x))
-        return json_null();
-    if (x == floor(x) && fabs(x) < 9e15)
-        return json_integer((json_int_t)x);
-    return json_real(report_round(x, decimals));
 }
 
 /* The declaration of indicator id in the model, or NULL. */

@@ -96,7 +96,8 @@ int report_period_init(struct report_period *p, int year, int month, int64_t now
         return qloop_error_set(err, NULL, 0, 0, "评估期 %s 尚未开始（现在是 %s）；请选择已开始的年度或月份",
                                p->label, n);
     }
-    p->cutoff = now < p->to ? now : p->to;
+    /* Events up to and including now are seen. */
+    p->cutoff = now < p->to ? now + 1 : p->to;
     return 0;
 }
 

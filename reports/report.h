@@ -42,7 +42,9 @@ extern const char *const report_dimensions_zh[REPORT_NDIMS];
 /* The period a report covers: [from, to) in epoch seconds, judged as the
  * store stood at cutoff = min(to, now) (events at or after cutoff are not
  * seen, so a closed year's report never changes). label: "2024" or
- * "2024-07". months: per-month figures (the annual report's trend). */
+ * "2024-07". months: per-month figures (the annual report's trend).
+ * cutoff is exclusive: now + 1 second while the period runs, so what
+ * happened at now (a run under the same QLOOP_NOW) is seen. */
 struct report_period {
     int64_t from, to, cutoff;
     int year, month; /* month 0: the whole year */

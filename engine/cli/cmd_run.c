@@ -32,6 +32,7 @@ static void run_usage(FILE *out)
           "  --divisions FILE      GB/T 2260 区划代码 CSV（code,name），默认 $QLOOP_DIVISIONS 或内置小表\n"
           "  --fail-on N           问题记录超过 N 条时退出码为 1\n"
           "  --memory SIZE         唯一性与比对所用内存预算，如 512M、2G（默认 1G）\n"
+          "  --jobs N              工作线程数（默认每个 CPU 核一个）\n"
           "  --wait                另一运行正在进行时等待，而不是退出\n"
           "  --quiet               不显示进度\n",
           out);
@@ -91,6 +92,7 @@ int cmd_run(int argc, char **argv)
     bool json = false, quiet = false, wait = false;
     long long fail_on = -1;
     size_t memory = 0;
+    long jobs = 0;
     int rc = QLOOP_EXIT_INPUT;
     struct pack *p = NULL;
     sqlite3 *db = NULL;
@@ -126,7 +128,7 @@ int cmd_run(int argc, char **argv)
             wait = true;
         } else if (strcmp(a, "--db") == 0 || strcmp(a, "--policy") == 0 ||
                    strcmp(a, "--divisions") == 0 || strcmp(a, "--fail-on") == 0 ||
-                   strcmp(a, "--memory") == 0) {
+                   strcmp(a, "--memory") == 0 || strcmp(a, "--jobs") == 0) {
             if (i + 1 >= argc) {
                 rc = cli_usage_error("%s 后面需要一个值", a);
                 goto out;
@@ -144,6 +146,13 @@ int cmd_run(int argc, char **argv)
                 fail_on = strtoll(v, &end, 10);
                 if (errno || *end || fail_on < 0) {
                     rc = cli_usage_error("--fail-on 需要一个非负整数，而不是 \"%s\"", v);
+                    goto out;
+                }
+            } else if (strcmp(a, "--jobs") == 0) {
+                char *end;
+                jobs = strtol(v, &end, 10);
+                if (*end || jobs < 1 || jobs > 64) {
+                    rc = cli_usage_error("--jobs 需要 1 到 64 之间的整数，而不是 \"%s\"", v);
                     goto out;
                 }
             } else if (parse_size(v, &memory) != 0) {
@@ -209,6 +218,7 @@ int cmd_run(int argc, char **argv)
         .policy_path = policy ? policy_path : NULL,
         .progress = !quiet && isatty(2),
         .memory_budget = memory,
+        .jobs = (size_t)jobs,
         .find_adapter = qloop_adapter_find,
     };
     struct run_outcome res;

@@ -138,6 +138,7 @@ static void test_append_and_verify(void **state)
     (void)state;
     sqlite3 *db = make_db(0);
     expect_ok(db, 0);
+    audit_forget(db);
     sqlite3_close(db);
 
     db = make_db(N);
@@ -167,6 +168,7 @@ static void test_append_and_verify(void **state)
     query_text(db, "SELECT detail FROM audit WHERE seq = 21", t, sizeof t);
     assert_string_equal(t, "{}");
     expect_ok(db, N + 1);
+    audit_forget(db);
     sqlite3_close(db);
 }
 
@@ -227,6 +229,7 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(err.message, "actor"));
     assert_int_equal(query_int(db, "SELECT count(*) FROM audit"), 2);
     expect_ok(db, 2);
+    audit_forget(db);
     sqlite3_close(db);
 }
 
@@ -246,6 +249,7 @@ static void test_triggers_refuse(void **state)
     exec_fails(db, "INSERT INTO audit_head(id, seq, hash) VALUES(2, 0, 'x')");
     assert_int_equal(query_int(db, "SELECT count(*) FROM audit"), 3);
     expect_ok(db, 3);
+    audit_forget(db);
     sqlite3_close(db);
 }
 
@@ -256,6 +260,7 @@ static void test_changed_detail(void **state)
     drop_triggers(db);
     exec_ok(db, "UPDATE audit SET detail = '{\"i\": 12, \"to\": \"shared\"}' WHERE seq = 12");
     expect_broken(db, 12, "第 12 条记录内容被修改（哈希不符）");
+    audit_forget(db);
     sqlite3_close(db);
 
     /* Any one column counts, including the time and the actor. */
@@ -263,11 +268,13 @@ static void test_changed_detail(void **state)
     drop_triggers(db);
     exec_ok(db, "UPDATE audit SET at = '2024-09-26T10:00:00+08:00' WHERE seq = 1");
     expect_broken(db, 1, "第 1 条记录内容被修改");
+    audit_forget(db);
     sqlite3_close(db);
     db = make_db(N);
     drop_triggers(db);
     exec_ok(db, "UPDATE audit SET actor = 'someone-else' WHERE seq = 20");
     expect_broken(db, 20, "第 20 条记录内容被修改");
+    audit_forget(db);
     sqlite3_close(db);
 }
 
@@ -278,6 +285,7 @@ static void test_forged_hash(void **state)
     drop_triggers(db);
     exec_ok(db, "UPDATE audit SET hash = '" ZERO_HASH "' WHERE seq = 3");
     expect_broken(db, 3, "第 3 条");
+    audit_forget(db);
     sqlite3_close(db);
 }
 
@@ -288,12 +296,14 @@ static void test_deleted_middle(void **state)
     drop_triggers(db);
     exec_ok(db, "DELETE FROM audit WHERE seq = 7");
     expect_broken(db, 7, "第 7 条记录缺失（第 8 条之前的记录缺失或顺序被改动）");
+    audit_forget(db);
     sqlite3_close(db);
 
     db = make_db(N);
     drop_triggers(db);
     exec_ok(db, "DELETE FROM audit WHERE seq = 1");
     expect_broken(db, 1, "第 1 条记录缺失");
+    audit_forget(db);
     sqlite3_close(db);
 }
 
@@ -314,6 +324,7 @@ static void test_deleted_last(void **state)
     assert_non_null(strstr(err.message, "qloop audit verify"));
     assert_int_equal(query_int(db, "SELECT max(seq) FROM audit"), 19);
     assert_int_equal(query_int(db, "SELECT seq FROM audit_head"), 20);
+    audit_forget(db);
     sqlite3_close(db);
 
     /* Everything cut: still found. */
@@ -321,6 +332,7 @@ static void test_deleted_last(void **state)
     drop_triggers(db);
     exec_ok(db, "DELETE FROM audit");
     expect_broken(db, 1, "第 1 条及之后的记录缺失");
+    audit_forget(db);
     sqlite3_close(db);
 
     /* Known limit: an attacker who also moves audit_head back leaves a
@@ -330,6 +342,7 @@ static void test_deleted_last(void **state)
     exec_ok(db, "DELETE FROM audit WHERE seq = 20;"
                 "UPDATE audit_head SET seq = 19, hash = (SELECT hash FROM audit WHERE seq = 19)");
     expect_ok(db, 19);
+    audit_forget(db);
     sqlite3_close(db);
 }
 
@@ -346,6 +359,7 @@ static void test_swapped_entries(void **state)
     assert_int_equal(query_int(db, "SELECT count(*) FROM audit WHERE seq = 4 AND subject = 'ticket:9'"),
                      1);
     expect_broken(db, 4, "第 4 条记录被替换或与别的记录调换");
+    audit_forget(db);
     sqlite3_close(db);
 }
 
@@ -357,6 +371,7 @@ static void test_reordered(void **state)
     drop_triggers(db);
     exec_ok(db, "UPDATE audit SET seq = 100 WHERE seq = 5");
     expect_broken(db, 5, "第 5 条记录缺失（第 6 条之前的记录缺失或顺序被改动）");
+    audit_forget(db);
     sqlite3_close(db);
 
     /* Two neighbours exchanged whole, seq included, each rehashed for its
@@ -391,6 +406,7 @@ static void test_reordered(void **state)
         exec_ok(db, sql);
     }
     expect_broken(db, 6, "第 6 条记录不接在第 5 条之后");
+    audit_forget(db);
     sqlite3_close(db);
 }
 
@@ -426,6 +442,7 @@ static void test_recomputed_hash(void **state)
     exec_ok(db, "UPDATE audit SET detail = '{\"i\": 5, \"to\": \"shared\"}' WHERE seq = 5");
     rehash(db, 5);
     expect_broken(db, 5, "第 5 条记录被修改后重算了哈希（与第 6 条登记的前一哈希不符）");
+    audit_forget(db);
     sqlite3_close(db);
 
     db = make_db(N);
@@ -433,6 +450,7 @@ static void test_recomputed_hash(void **state)
     exec_ok(db, "UPDATE audit SET actor = 'x' WHERE seq = 20");
     rehash(db, 20);
     expect_broken(db, 20, "第 20 条记录被修改后重算了哈希（与链头登记的哈希不符）");
+    audit_forget(db);
     sqlite3_close(db);
 
     /* The first entry made to point elsewhere and rehashed. */
@@ -441,6 +459,7 @@ static void test_recomputed_hash(void **state)
     exec_ok(db, "UPDATE audit SET prev_hash = (SELECT hash FROM audit WHERE seq = 20) WHERE seq = 1");
     rehash(db, 1);
     expect_broken(db, 1, "链首值");
+    audit_forget(db);
     sqlite3_close(db);
 }
 
@@ -459,6 +478,7 @@ static void test_appended_outside(void **state)
              prev, h);
     exec_ok(db, sql);
     expect_broken(db, 4, "第 4 条起的记录未登记在链头");
+    audit_forget(db);
     sqlite3_close(db);
 }
 
@@ -476,6 +496,7 @@ static void test_head_removed(void **state)
     expect_broken(db, 0, "audit_head 不存在");
     exec_ok(db, "DROP TABLE audit");
     expect_broken(db, 0, "audit 不存在");
+    audit_forget(db);
     sqlite3_close(db);
 }
 
@@ -507,6 +528,7 @@ static void test_caller_transaction(void **state)
     assert_int_equal(query_int(db, "SELECT count(*) FROM work"), 1);
     assert_int_equal(query_int(db, "SELECT count(*) FROM audit"), 1);
     exec_ok(db, "COMMIT");
+    audit_forget(db);
     sqlite3_close(db);
 }
 
