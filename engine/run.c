@@ -372,24 +372,34 @@ static void note_updates(struct ds_ctx *ds)
     }
 }
 
+/* Records in run_seen that the run saw the record key (of length len) when
+ * an open ticket item refers to it. */
+static int see_key(struct ds_ctx *ds, const char *key, size_t len)
+{
+    struct run_ctx *run = ds->run;
+    char ref[33];
+    store_record_ref(run->db, ds->d->name, key, len, ref);
+    if (!strmap_get(ds->open_refs, ref, 32))
+        return 0;
+    sqlite3_stmt *st = run->ins_seen;
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, run->run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ds->d->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, ref, 32, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return store_error(run->db, "记录复核状态", run->err);
+    return 0;
+}
+
 static int note_seen(struct ds_ctx *ds)
 {
     if (!ds->open_refs || strmap_count(ds->open_refs) == 0)
         return 0;
     struct run_ctx *run = ds->run;
     for (size_t row = 0; row < ds->batch->nrows; row++) {
-        char ref[33];
         row_key(ds, row, &run->keybuf);
-        store_record_ref(run->db, ds->d->name, run->keybuf.ptr, run->keybuf.len, ref);
-        if (!strmap_get(ds->open_refs, ref, 32))
-            continue;
-        sqlite3_stmt *st = run->ins_seen;
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, run->run_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, ds->d->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, ref, 32, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            return store_error(run->db, "记录复核状态", run->err);
+        if (see_key(ds, run->keybuf.ptr, run->keybuf.len) != 0)
+            return -1;
     }
     return 0;
 }
@@ -682,6 +692,12 @@ static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
             rc = RUN_INTERNAL_ERROR;
             goto out;
         }
+    }
+    /* Dataset-level findings (freshness) have the empty key: reading the
+     * dataset is seeing that "record", so a fresh dataset closes them. */
+    if (strmap_count(ds.open_refs) && see_key(&ds, "", 0) != 0) {
+        rc = RUN_INTERNAL_ERROR;
+        goto out;
     }
     if (freshness(&ds) != 0) {
         rc = RUN_INTERNAL_ERROR;

@@ -569,7 +569,7 @@ int report_model_apply(struct report_model *m, json_t *facts, struct qloop_error
     json_object_set_new(facts, "departments", list);
 
     json_t *model = json_object();
-    json_object_set_new(model, "name", json_string(m->name ? m->name : "（未命名模型）"));
+    json_object_set_new(model, "name", report_jstr(m->name ? m->name : "（未命名模型）"));
     json_object_set_new(model, "hash", json_string(m->hash));
     json_object_set_new(facts, "model", model);
     json_object_set(facts, "grades", m->grades);
@@ -918,7 +918,11 @@ int report_scorecard(sqlite3 *db, const char *dept, int year, int month, const c
     json_object_set_new(card, "kind", json_string("scorecard"));
     json_object_set_new(card, "period", json_string(p.label));
     json_object_set_new(card, "previous_period", json_string(pp.label));
-    json_object_set_new(card, "title", title_of(m, p.label, " 月度计分卡 · "));
+    struct qloop_buf title = {0};
+    qloop_buf_printf(&title, "%s %d 年 %d 月计分卡", dept, year, month);
+    json_t *tv = json_string(qloop_buf_str(&title));
+    qloop_buf_free(&title);
+    json_object_set_new(card, "title", tv ? tv : json_string("月度计分卡"));
     common_keys(card, facts, "range", now);
     json_object_set_new(card, "city", city_summary(card, depts));
     json_object_set(card, "department", mine);

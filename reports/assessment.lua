@@ -244,7 +244,7 @@ M.checks = {
       return {
         indicator = "handling.overdue",
         text = string.format("截至 %s，仍有 %d 张工单逾期未答复，请尽快处理。",
-          string.sub(facts.as_of, 1, 10), t.overdue_open),
+          facts.complete and facts.to or string.sub(facts.as_of, 1, 10), t.overdue_open),
         basis = NB .. " 第二十七条；" .. WZ .. " 第二十三条",
       }
     end

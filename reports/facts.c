@@ -143,15 +143,20 @@ static const char *const ticket_keys[] = {
 };
 
 /* The department object of name, created (all counts 0) when new. */
-static json_t *dept(struct ctx *c, const char *name)
+static json_t *dept(struct ctx *c, const char *raw)
 {
-    if (!name || !*name)
-        name = NO_DEPT;
+    /* The name is a JSON key: invalid UTF-8 (a rule file's owner may hold
+     * any bytes) is replaced first. */
+    struct qloop_buf clean = {0};
+    report_utf8(&clean, raw && *raw ? raw : NO_DEPT);
+    const char *name = qloop_buf_str(&clean);
     json_t *d = json_object_get(c->depts, name);
-    if (d)
+    if (d) {
+        qloop_buf_free(&clean);
         return d;
+    }
     d = json_object();
-    json_object_set_new(d, "name", json_string(name));
+    json_object_set_new(d, "name", report_jstr(name));
     json_object_set_new(d, "datasets", json_array());
     json_t *cat = json_object();
     json_object_set_new(cat, "imported", json_false());
@@ -196,6 +201,7 @@ static json_t *dept(struct ctx *c, const char *name)
     json_object_set_new(d, "rules", json_array());
     json_object_set_new(d, "ticket_list", json_array());
     json_object_set_new(c->depts, name, d);
+    qloop_buf_free(&clean);
     return d;
 }
 
@@ -275,25 +281,26 @@ static int gather_datasets(struct ctx *c)
     int rc;
     json_t *cur = NULL;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = col_text(st, 1);
+        json_t *name = report_jstr(col_text(st, 1));
         json_t *list = json_object_get(dept(c, col_text(st, 0)), "datasets");
         /* Rows arrive grouped by department and dataset: a new group when
          * this dataset is not the list's last. */
         json_t *last = json_array_get(list, json_array_size(list) - 1);
-        if (!last || strcmp(report_str(last, "name", ""), name ? name : "") != 0) {
+        if (!last || !json_equal(json_object_get(last, "name"), name)) {
             cur = json_object();
-            json_object_set_new(cur, "name", json_string(name ? name : ""));
+            json_object_set_new(cur, "name", name);
             json_object_set_new(cur, "rows", json_integer(0));
             json_object_set_new(cur, "runs", json_integer(0));
             json_object_set_new(cur, "update_cycle", json_null());
             json_array_append_new(list, cur);
         } else {
+            json_decref(name);
             cur = last;
         }
         json_object_set_new(cur, "rows", json_integer(sqlite3_column_int64(st, 2)));
         add(cur, "runs", 1);
         const char *cycle = col_text(st, 3);
-        json_object_set_new(cur, "update_cycle", cycle ? json_string(cycle) : json_null());
+        json_object_set_new(cur, "update_cycle", cycle ? report_jstr(cycle) : json_null());
     }
     return done(c, st, rc);
 }
@@ -350,9 +357,9 @@ static int gather_quality(struct ctx *c)
         return -1;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *r = json_object();
-        json_object_set_new(r, "dataset", json_string(col_text(st, 1) ? col_text(st, 1) : ""));
-        json_object_set_new(r, "rule", json_string(col_text(st, 2) ? col_text(st, 2) : ""));
-        json_object_set_new(r, "dimension", json_string(col_text(st, 3) ? col_text(st, 3) : ""));
+        json_object_set_new(r, "dataset", report_jstr(col_text(st, 1)));
+        json_object_set_new(r, "rule", report_jstr(col_text(st, 2)));
+        json_object_set_new(r, "dimension", report_jstr(col_text(st, 3)));
         json_object_set_new(r, "checked", json_integer(sqlite3_column_int64(st, 4)));
         json_object_set_new(r, "failed", json_integer(sqlite3_column_int64(st, 5)));
         json_object_set_new(r, "errors", json_integer(sqlite3_column_int64(st, 6)));
@@ -575,10 +582,10 @@ static int finish_ticket(struct ctx *c, struct walk *w, sqlite3_stmt *items)
     long long nitems = sqlite3_step(items) == SQLITE_ROW ? sqlite3_column_int64(items, 0) : 0;
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(w->id));
-    json_object_set_new(o, "dataset", json_string(w->dataset));
-    json_object_set_new(o, "rule", json_string(w->rule));
-    json_object_set_new(o, "source", json_string(w->source));
-    json_object_set_new(o, "state", json_string(w->state));
+    json_object_set_new(o, "dataset", report_jstr(w->dataset));
+    json_object_set_new(o, "rule", report_jstr(w->rule));
+    json_object_set_new(o, "source", report_jstr(w->source));
+    json_object_set_new(o, "state", report_jstr(w->state));
     json_object_set_new(o, "opened_at", w->opened_at[0] ? json_string(w->opened_at) : json_null());
     bool ep = w->has_episode && w->ep.active;
     json_object_set_new(o, "received_at", time_or_null(w->ep.received, ep));

@@ -157,6 +157,13 @@ long long report_int(const json_t *o, const char *key, long long def);
 double report_real(const json_t *o, const char *key, double def);
 const char *report_str(const json_t *o, const char *key, const char *def);
 
+/* Appends s with every byte that is not part of valid UTF-8 replaced by
+ * U+FFFD; and the same as a JSON string (never NULL; "" for NULL). Text
+ * read from the store goes through these, since jansson refuses invalid
+ * UTF-8. */
+void report_utf8(struct qloop_buf *b, const char *s);
+json_t *report_jstr(const char *s);
+
 /* The Chinese name of a dimension id (the id itself when unknown). */
 const char *report_dimension_zh(const char *dim);
 

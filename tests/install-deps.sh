@@ -5,7 +5,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config liblua5.4-dev libpcre2-dev libsqlite3-dev libjansson-dev
       libcmocka-dev libxlsxwriter-dev sqlite3 python3 util-linux jq unzip)
-if [ "${QLOOP_BROWSER_TESTS:-}" = 1 ]; then pkgs+=(chromium poppler-utils); fi
+if [ "${QLOOP_BROWSER_TESTS:-}" = 1 ]; then pkgs+=(chromium poppler-utils fonts-noto-cjk); fi
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

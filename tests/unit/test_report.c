@@ -951,8 +951,49 @@ static void test_util(void **state)
     qloop_buf_reset(&b);
     report_put_html(&b, "<a href=\"x\">&'");
     assert_string_equal(b.ptr, "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
-    qloop_buf_free(&b);
     assert_string_equal(report_dimension_zh("consistency"), "一致性");
+    /* invalid UTF-8: a stray continuation, an overlong form, a surrogate,
+     * a truncated sequence — each byte replaced */
+    qloop_buf_reset(&b);
+    report_utf8(&b, "a\x80" "b\xC0\xAF" "c\xED\xA0\x80" "d\xE4\xB8");
+    assert_string_equal(b.ptr, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD" "c\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+                               "d\xEF\xBF\xBD\xEF\xBF\xBD");
+    qloop_buf_free(&b);
+    json_t *js = report_jstr("ok\xff");
+    assert_string_equal(json_string_value(js), "ok\xEF\xBF\xBD");
+    json_decref(js);
+    js = report_jstr(NULL);
+    assert_string_equal(json_string_value(js), "");
+    json_decref(js);
+}
+
+/* A department named with bytes that are not UTF-8 (a rule file's owner)
+ * is reported, the bad bytes replaced by U+FFFD. Uses 2024 only. */
+static void test_invalid_utf8(void **state)
+{
+    (void)state;
+    run("rx", "2024-06-03T02:00:00+08:00", "done");
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO run_datasets(run_id, dataset, rows, owner)"
+                                            " VALUES('rx', ?1, 3, ?2)", -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, "bad\xC3(", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, "坏\xff部门", -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    result("rx", "bad\xC3(.r", "bad\xC3(", "accuracy", 3, 1);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    json_t *r = NULL;
+    assert_int_equal(report_annual(db, 2024, NULL, after_year, &r, &err), 0);
+    json_t *d = dept_of(json_object_get(r, "departments"), "坏\xEF\xBF\xBD部门");
+    assert_int_equal(get_int(d, "quality.dimensions.accuracy.passed"), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(d, "datasets"), 0),
+                                                          "name")), "bad\xEF\xBF\xBD(");
+    struct qloop_buf html = {0};
+    assert_int_equal(report_render_html(r, &html, &err), 0);
+    assert_non_null(strstr(html.ptr, "坏\xEF\xBF\xBD部门"));
+    qloop_buf_free(&html);
+    json_decref(r);
 }
 
 int main(void)
@@ -972,6 +1013,7 @@ int main(void)
         cmocka_unit_test(test_renderers),
         cmocka_unit_test(test_reproducible),
         cmocka_unit_test(test_publish_and_compare),
+        cmocka_unit_test(test_invalid_utf8),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
