@@ -18,51 +18,7 @@
 #include <string.h>
 
 #include "clean.h"
-
-#define U8_INVALID UINT32_C(0xFFFFFFFF)
-
-/* Decodes the character at s[i] (i < len). Returns its length in bytes and
- * stores its code point in *cp; a byte that does not begin a well-formed
- * sequence (overlong forms, surrogates and values past U+10FFFF included) is
- * one character of length 1 with *cp = U8_INVALID. */
-static size_t u8_decode(const unsigned char *s, size_t len, size_t i, uint32_t *cp)
-{
-    unsigned c = s[i];
-    size_t n;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2, v = c & 0x1F, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3, v = c & 0x0F, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        *cp = U8_INVALID;
-        return 1;
-    }
-    if (len - i < n) {
-        *cp = U8_INVALID;
-        return 1;
-    }
-    for (size_t k = 1; k < n; k++) {
-        unsigned cc = s[i + k];
-        if ((cc & 0xC0) != 0x80) {
-            *cp = U8_INVALID;
-            return 1;
-        }
-        v = (v << 6) | (cc & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
-        *cp = U8_INVALID;
-        return 1;
-    }
-    *cp = v;
-    return n;
-}
+#include "text.h"
 
 /* Appends the UTF-8 form of cp (a valid scalar value) to out. */
 static void u8_put(struct qloop_buf *out, uint32_t cp)
@@ -94,7 +50,7 @@ static void make_room(struct qloop_buf *out, size_t n)
 /* Appends the character s[i..i+n) as it is, or U+FFFD when it is invalid. */
 static void put_char(struct qloop_buf *out, const char *s, size_t i, size_t n, uint32_t cp)
 {
-    if (cp == U8_INVALID)
+    if (cp == QLOOP_U8_INVALID)
         u8_put(out, 0xFFFD);
     else
         qloop_buf_append(out, s + i, n);
@@ -126,7 +82,7 @@ static void trim_range(const char *s, size_t len, size_t *start, size_t *end)
     size_t i = 0, first = len, last = 0;
     while (i < len) {
         uint32_t cp;
-        size_t n = u8_decode(u, len, i, &cp);
+        size_t n = qloop_utf8_decode(u, len, i, &cp);
         if (!is_trim_space(cp)) {
             if (first == len)
                 first = i;
@@ -147,8 +103,8 @@ static void put_sanitized(struct qloop_buf *out, const char *s, size_t from, siz
     size_t i = from, run = from;
     while (i < to) {
         uint32_t cp;
-        size_t n = u8_decode(u, to, i, &cp);
-        if (cp == U8_INVALID) {
+        size_t n = qloop_utf8_decode(u, to, i, &cp);
+        if (cp == QLOOP_U8_INVALID) {
             qloop_buf_append(out, s + run, i - run);
             u8_put(out, 0xFFFD);
             run = i + n;
@@ -189,8 +145,8 @@ int clean_halfwidth(const char *s, size_t len, struct qloop_buf *out)
     make_room(out, len);
     while (i < len) {
         uint32_t cp;
-        size_t n = u8_decode(u, len, i, &cp);
-        uint32_t h = cp == U8_INVALID ? cp : halfwidth_cp(cp);
+        size_t n = qloop_utf8_decode(u, len, i, &cp);
+        uint32_t h = cp == QLOOP_U8_INVALID ? cp : halfwidth_cp(cp);
         if (h != cp)
             u8_put(out, h);
         else
@@ -224,7 +180,7 @@ int clean_collapse(const char *s, size_t len, struct qloop_buf *out)
     make_room(out, b - a);
     while (i < b) {
         uint32_t cp;
-        size_t n = u8_decode(u, b, i, &cp);
+        size_t n = qloop_utf8_decode(u, b, i, &cp);
         if (is_space(cp)) {
             if (!in_space)
                 qloop_buf_putc(out, ' ');
@@ -338,8 +294,8 @@ int clean_date(const char *s, size_t len, struct qloop_buf *out)
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = a; i < b;) {
         uint32_t cp;
-        size_t n = u8_decode(u, b, i, &cp);
-        if (cp == U8_INVALID)
+        size_t n = qloop_utf8_decode(u, b, i, &cp);
+        if (cp == QLOOP_U8_INVALID)
             return 0;
         uint32_t h = halfwidth_cp(cp);
         if (h < 0x80) {
@@ -427,8 +383,8 @@ int clean_phone(const char *s, size_t len, struct qloop_buf *out)
     size_t start = out->len;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t n = u8_decode(u, len, i, &cp);
-        if (cp != U8_INVALID && (is_trim_space(cp) || is_dash(cp) || cp == '(' || cp == ')' ||
+        size_t n = qloop_utf8_decode(u, len, i, &cp);
+        if (cp != QLOOP_U8_INVALID && (is_trim_space(cp) || is_dash(cp) || cp == '(' || cp == ')' ||
                                  cp == 0xFF08 || cp == 0xFF09)) {
             /* dropped */
         } else if (cp >= 0xFF10 && cp <= 0xFF19) {

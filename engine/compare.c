@@ -45,6 +45,7 @@
 #include "buf.h"
 #include "clean.h"
 #include "compare.h"
+#include "text.h"
 #include "lua_host.h"
 #include "mask.h"
 #include "store.h"
@@ -204,50 +205,6 @@ static unsigned part_of(uint64_t fp_hi, int level)
 }
 
 /* ---- small helpers ---- */
-
-/* Whether s holds only white space (ASCII, U+3000, U+00A0), as the run judges. */
-static bool is_blank(const char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            i++;
-        } else if (c == 0xE3 && i + 2 < len && (unsigned char)s[i + 1] == 0x80 &&
-                   (unsigned char)s[i + 2] == 0x80) {
-            i += 3; /* U+3000 */
-        } else if (c == 0xC2 && i + 1 < len && (unsigned char)s[i + 1] == 0xA0) {
-            i += 2; /* U+00A0 */
-        } else {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Whether a cell counts as empty: absent, "" or blank. */
-static bool field_empty(const struct qloop_field *f)
-{
-    return f->null || f->len == 0 || is_blank(f->ptr, f->len);
-}
-
-/* Reads s as a number (surrounding blanks allowed) into *out; false when it is not one. */
-static bool parse_number(const char *s, size_t len, double *out)
-{
-    while (len && (*s == ' ' || *s == '\t'))
-        s++, len--;
-    if (!len)
-        return false;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    while (end < s + len && (*end == ' ' || *end == '\t'))
-        end++;
-    if (end != s + len || errno == ERANGE || isnan(v))
-        return false;
-    *out = v;
-    return true;
-}
 
 /* The i-th length-prefixed string of a record's payload. */
 static const char *payload_str(const struct rec *r, size_t i, size_t *len)
@@ -670,7 +627,7 @@ static int feed_row(struct compare_run *c, struct side *s, const struct qloop_fi
     for (size_t i = 0; i < s->nkeys; i++) {
         long col = s->key_col[i];
         const struct qloop_field *f = col >= 0 && (size_t)col < ncols ? &row[col] : &none;
-        if (field_empty(f))
+        if (qloop_value_empty(f))
             h.flags |= REC_EMPTY_KEY;
         if (i)
             qloop_buf_putc(b, '|');
@@ -682,7 +639,7 @@ static int feed_row(struct compare_run *c, struct side *s, const struct qloop_fi
     for (size_t i = 0; i < s->nfields; i++) {
         long col = s->field_col[i];
         const struct qloop_field *f = col >= 0 && (size_t)col < ncols ? &row[col] : &none;
-        if (field_empty(f))
+        if (qloop_value_empty(f))
             put_str(b, "", 0);
         else
             put_str(b, f->ptr, f->len);
@@ -1014,7 +971,7 @@ static int values_equal(struct emitter *e, const struct pack_compare_field *f, c
     }
     if (f->has_tolerance) {
         double x, y;
-        if (parse_number(e->na.ptr, e->na.len, &x) && parse_number(e->nb.ptr, e->nb.len, &y))
+        if (qloop_parse_number(e->na.ptr, e->na.len, &x) && qloop_parse_number(e->nb.ptr, e->nb.len, &y))
             return fabs(x - y) <= f->tolerance;
         return 0;
     }

@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "division.h"
 #include "judge.h"
+#include "text.h"
 #include "lua_host.h"
 #include "pattern.h"
 #include "strmap.h"
@@ -104,25 +105,6 @@ struct judge_pool {
     bool quit;
 };
 
-bool judge_field_empty(const struct qloop_field *f)
-{
-    if (f->null || f->len == 0)
-        return true;
-    const unsigned char *s = (const unsigned char *)f->ptr;
-    size_t i = 0, len = f->len;
-    while (i < len) {
-        if (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')
-            i++;
-        else if (s[i] == 0xE3 && i + 2 < len && s[i + 1] == 0x80 && s[i + 2] == 0x80)
-            i += 3; /* U+3000 */
-        else if (s[i] == 0xC2 && i + 1 < len && s[i + 1] == 0xA0)
-            i += 2; /* U+00A0 */
-        else
-            return false;
-    }
-    return true;
-}
-
 static const struct qloop_field *view_cell(const struct judge_batch *b, size_t row, long col)
 {
     static const struct qloop_field null_field = {"", 0, 1};
@@ -142,7 +124,7 @@ static int recview_index(lua_State *L)
     const char *name = luaL_checklstring(L, 2, &len);
     uint64_t *v = strmap_get(w->pool->ds->colmap, name, len);
     const struct qloop_field *f = v ? view_cell(w->pool->b, w->cur_row, (long)*v - 1) : NULL;
-    if (!f || judge_field_empty(f))
+    if (!f || qloop_value_empty(f))
         lua_pushnil(L);
     else
         lua_pushlstring(L, f->ptr, f->len);
@@ -238,23 +220,6 @@ static void cleanse_rows(struct worker *w)
 
 /* ---- judging ---- */
 
-static bool parse_number(const char *s, size_t len, double *out)
-{
-    while (len && (*s == ' ' || *s == '\t'))
-        s++, len--;
-    if (!len)
-        return false;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    while (end < s + len && (*end == ' ' || *end == '\t'))
-        end++;
-    if (end != s + len || errno == ERANGE || isnan(v))
-        return false;
-    *out = v;
-    return true;
-}
-
 /* Keeps a reason string from Lua beyond the call: copied into the arena. */
 static const char *keep_reason(struct worker *w, lua_State *L, int idx)
 {
@@ -294,7 +259,7 @@ static enum judge_verdict judge_value(struct worker *w, const struct pack_rule *
     }
     if (r->has_range) {
         double v;
-        if (!parse_number(f->ptr, f->len, &v)) {
+        if (!qloop_parse_number(f->ptr, f->len, &v)) {
             *reason = "不是数字";
             return JUDGE_FAIL;
         }
@@ -366,7 +331,7 @@ static void judge_rows(struct worker *w)
                 continue;
             }
             const struct qloop_field *f = view_cell(b, row, ds->rule_cols[i]);
-            if (judge_field_empty(f)) {
+            if (qloop_value_empty(f)) {
                 if (r->not_null) {
                     w->checked[i]++;
                     verdict[row] = JUDGE_FAIL;

@@ -75,8 +75,4 @@ void judge_end_dataset(struct judge_pool *pool);
  * Strings the verdicts point at stay valid until the next call. */
 void judge_run(struct judge_pool *pool, struct judge_batch *b);
 
-/* true when a value counts as empty: absent, "", or only white space
- * (ASCII, U+3000, U+00A0). */
-bool judge_field_empty(const struct qloop_field *f);
-
 #endif

@@ -33,50 +33,7 @@
 #include <string.h>
 
 #include "mask.h"
-
-#define U8_INVALID UINT32_C(0xFFFFFFFF)
-
-/* Decodes the character at s[i] (i < len). Returns its length in bytes and
- * stores its code point in *cp; a byte that does not begin a well-formed
- * sequence is one character of length 1 with *cp = U8_INVALID. */
-static size_t u8_decode(const unsigned char *s, size_t len, size_t i, uint32_t *cp)
-{
-    unsigned c = s[i];
-    size_t n;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2, v = c & 0x1F, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3, v = c & 0x0F, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        *cp = U8_INVALID;
-        return 1;
-    }
-    if (len - i < n) {
-        *cp = U8_INVALID;
-        return 1;
-    }
-    for (size_t k = 1; k < n; k++) {
-        unsigned cc = s[i + k];
-        if ((cc & 0xC0) != 0x80) {
-            *cp = U8_INVALID;
-            return 1;
-        }
-        v = (v << 6) | (cc & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
-        *cp = U8_INVALID;
-        return 1;
-    }
-    *cp = v;
-    return n;
-}
+#include "text.h"
 
 /* Makes room for n more bytes in out, keeping it NUL-terminated (a buffer
  * that was only reserved has no NUL yet). */
@@ -93,7 +50,7 @@ static size_t u8_count(const char *s, size_t len)
     size_t n = 0;
     for (size_t i = 0; i < len; n++) {
         uint32_t cp;
-        i += u8_decode(u, len, i, &cp);
+        i += qloop_utf8_decode(u, len, i, &cp);
     }
     return n;
 }
@@ -109,8 +66,8 @@ static void keep_ends(const char *s, size_t len, size_t count, size_t head, size
     size_t idx = 0;
     for (size_t i = 0; i < len; idx++) {
         uint32_t cp;
-        size_t n = u8_decode(u, len, i, &cp);
-        if ((idx < head || idx >= count - tail) && cp != U8_INVALID)
+        size_t n = qloop_utf8_decode(u, len, i, &cp);
+        if ((idx < head || idx >= count - tail) && cp != QLOOP_U8_INVALID)
             qloop_buf_append(out, s + i, n);
         else
             qloop_buf_putc(out, '*');
@@ -219,7 +176,7 @@ void mask_address(const char *s, size_t len, struct qloop_buf *out)
     size_t idx = 0;
     for (size_t i = 0; i < len && idx < ADDRESS_WINDOW; idx++) {
         uint32_t cp;
-        size_t n = u8_decode(u, len, i, &cp);
+        size_t n = qloop_utf8_decode(u, len, i, &cp);
         int which = -1;
         switch (cp) {
         case 0x7701: which = 0; break;                  /* 省 */
@@ -244,8 +201,8 @@ void mask_address(const char *s, size_t len, struct qloop_buf *out)
     /* Copy the kept prefix with invalid bytes as '*'. */
     for (size_t i = 0; i < keep;) {
         uint32_t cp;
-        size_t n = u8_decode(u, keep, i, &cp);
-        if (cp == U8_INVALID)
+        size_t n = qloop_utf8_decode(u, keep, i, &cp);
+        if (cp == QLOOP_U8_INVALID)
             qloop_buf_putc(out, '*');
         else
             qloop_buf_append(out, s + i, n);
@@ -344,7 +301,7 @@ void mask_sensitive(const char *s, size_t len, struct qloop_buf *out)
     bool all_han = true, marker = false;
     for (size_t i = 0; i < len; n++) {
         uint32_t cp;
-        i += u8_decode(u, len, i, &cp);
+        i += qloop_utf8_decode(u, len, i, &cp);
         if (!is_han(cp))
             all_han = false;
         switch (cp) {

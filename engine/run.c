@@ -30,6 +30,7 @@
 #include "compare.h"
 #include "division.h"
 #include "judge.h"
+#include "text.h"
 #include "lua_host.h"
 #include "mask.h"
 #include "pattern.h"
@@ -352,7 +353,7 @@ static void collect_refsets(struct ds_ctx *ds)
             continue;
         for (size_t row = 0; row < ds->batch->nrows; row++) {
             const struct qloop_field *f = cell(ds, row, rs->col);
-            if (!judge_field_empty(f))
+            if (!qloop_value_empty(f))
                 strmap_put(rs->values, f->ptr, f->len, NULL);
         }
     }
@@ -365,7 +366,7 @@ static void note_updates(struct ds_ctx *ds)
     for (size_t row = 0; row < ds->batch->nrows; row++) {
         const struct qloop_field *f = cell(ds, row, ds->updated_col);
         int64_t t;
-        if (!judge_field_empty(f) && qloop_parse_datetime(f->ptr, &t) && (!ds->has_update || t > ds->newest_update)) {
+        if (!qloop_value_empty(f) && qloop_parse_datetime(f->ptr, &t) && (!ds->has_update || t > ds->newest_update)) {
             ds->newest_update = t;
             ds->has_update = true;
         }
