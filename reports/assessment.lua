@@ -79,6 +79,20 @@ local function complete(entry)
   return true
 end
 
+-- Catalogued datasets of the department that no run read in the period.
+local function never_aggregated(d)
+  local read = {}
+  for _, ds in ipairs(d.datasets) do
+    if (ds.runs or 0) > 0 then read[ds.name] = true end
+  end
+  local out = {}
+  for _, e in ipairs(d.catalog.entries) do
+    if not read[e.dataset] then out[#out + 1] = e.dataset end
+  end
+  table.sort(out)
+  return out
+end
+
 -- Datasets the department is accountable for in the catalog: its entries,
 -- and those its runs read that the catalog lacks (nil before any import).
 local function catalog_total(d)
@@ -137,13 +151,22 @@ M.indicators = {
   {
     id = "aggregation.on_time", group = "数据归集", name = "按更新周期归集率", weight = 15,
     basis = NB .. " 第三十四条",
+    -- A catalogued dataset that no run read in the period was never
+    -- aggregated at all: it counts as one check, not on time, so that a
+    -- department cannot score by registering data it does not deliver.
     compute = function(d)
-      return d.aggregation.on_time, d.aggregation.checks
+      local missing = #never_aggregated(d)
+      return d.aggregation.on_time, d.aggregation.checks + missing
     end,
     advice = function(d, r)
-      return string.format("%d 次检查中有 %d 次数据未按登记的更新周期更新（按期率 %s）。"
+      local never = never_aggregated(d)
+      local text = string.format("%d 次检查中有 %d 次数据未按登记的更新周期更新（按期率 %s）。"
         .. "请按资源目录登记的更新周期向平台归集数据，更新周期有变化的先更新目录。",
         r.denominator, r.denominator - r.numerator, pct(r.value))
+      if #never > 0 then
+        text = text .. string.format("其中已编目但本期从未归集的数据集：%s。", table.concat(never, "、"))
+      end
+      return text
     end,
   },
   quality("normative", "规范性", "数据格式、编码不符合标准。"),
