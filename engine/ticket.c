@@ -12,22 +12,26 @@
  * record already open there is only updated, never added twice. Two partial
  * UNIQUE indexes make both rules hold whatever the code does.
  *
- * Reopening. When a record of a closed ticket fails again, the run does not
- * reopen the closed ticket: the record joins the dataset + rule's open ticket
- * or a new one, as an item that names the closed ticket (reopened_from).
- * Reasons: (1) at most one open ticket per dataset + rule + source, and
- * another may already be open when an old one's record fails; (2) a closed
- * ticket's received_at, deadline and answer stay final, so its on-time
- * verdict, already counted in dept_stats, never changes; (3) the recurrence
- * gets its own statutory period from the day it is handed over. A record the
- * provider confirmed as correct (确认无误) with the same value is not reported
- * again, or every nightly run would reopen the same confirmed record.
+ * Reopening. When a record of a closed ticket (shared or confirmed) fails
+ * again and no ticket is open for that dataset + rule, the run reopens the
+ * closed ticket: it goes back to the provider (feedback, or discovered when
+ * the policy does not hand over automatically) with a new received_at and
+ * statutory deadline, the transition written to history and audit like any
+ * other, and the record is an item again that names the ticket it came from
+ * (reopened_from). When a ticket for that dataset + rule is already open
+ * (at most one may be), the record joins it instead. The first episode's
+ * receipt, deadline and answer stay in the history, so its on-time verdict
+ * does not change; the ticket's closing after reopening is counted again in
+ * dept_stats. A record the provider confirmed as correct (确认无误) with the
+ * same value is not reported again, or every nightly run would reopen the
+ * same confirmed record.
  *
  * The state machine (transitions[] below): discovered → feedback; feedback →
  * corrected | confirmed | negotiated; negotiated → feedback (handed back
  * after the agreed time: a new received_at and deadline) | corrected (fixed
  * after all); corrected → feedback (re-check failed: received_at and deadline
- * unchanged) | shared (re-check passed). A run's re-check also closes as
+ * unchanged) | shared (re-check passed); shared | confirmed → feedback or
+ * discovered (reopened by a run: a record failed again). A run's re-check also closes as
  * shared a discovered, feedback or negotiated ticket whose records all pass
  * now: the data is fixed, holding the department to a deadline for it would
  * be wrong. shared and confirmed are closed. Extension requests and decisions
@@ -145,6 +149,10 @@ static const struct transition transitions[] = {
     {"discovered", "shared", "recheck_pass", NULL},
     {"feedback", "shared", "recheck_pass", NULL},
     {"negotiated", "shared", "recheck_pass", NULL},
+    {"shared", "feedback", "reopen", NULL},
+    {"confirmed", "feedback", "reopen", NULL},
+    {"shared", "discovered", "reopen", NULL},
+    {"confirmed", "discovered", "reopen", NULL},
 };
 enum { NTRANSITIONS = sizeof transitions / sizeof transitions[0] };
 
@@ -1081,6 +1089,46 @@ static int add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *r
                       reopened_from > 0 ? "reopened" : "added", actor, run_id, reopened_from, err);
 }
 
+/* Reopens closed ticket id (a run found one of its records failing again)
+ * when it came from runs: back to the provider with a new receipt and
+ * deadline under policy p (or to discovered when p does not hand over
+ * automatically). Sets *tid to id when reopened, leaves it 0 otherwise
+ * (a ticket filed by hand or imported is not reopened by a run). */
+static int reopen_ticket(sqlite3 *db, int64_t id, const char *run_id, int64_t at,
+                         const struct qloop_policy *p, int64_t *tid, struct qloop_error *err)
+{
+    struct tk t;
+    int rc = load_ticket(db, id, &t, err);
+    if (rc == -1)
+        return 0;
+    if (rc != 0)
+        return -2;
+    if (strcmp(t.source, "run") != 0 || !is_closed(t.state))
+        return 0;
+    char received[32], deadline[32], reason[512];
+    fmt_time(at, received);
+    fmt_time(policy_deadline(p, at), deadline);
+    snprintf(reason, sizeof reason, "运行复核发现已关闭工单的问题记录再次出现，重新打开%s",
+             p->auto_feedback ? "并交数源部门" : "");
+    struct change c = {.to = p->auto_feedback ? "feedback" : "discovered", .event = "reopen",
+                       .actor = "system", .reason = reason, .run_id = run_id, .at = at,
+                       .received_at = p->auto_feedback ? received : NULL,
+                       .deadline = p->auto_feedback ? deadline : NULL};
+    if (apply(db, &t, &c, false, p, err) != 0)
+        return -2;
+    /* its next closing counts again in the department statistics */
+    sqlite3_stmt *st = prep(db, "UPDATE tickets SET stats_run = NULL, closed_at = NULL WHERE id = ?1", err);
+    if (!st)
+        return -2;
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return sqlerr(db, "重新打开工单", err);
+    *tid = id;
+    return 0;
+}
+
 /* After `added` items were added to ticket tid: a new ticket goes to
  * feedback under auto_feedback (or waits in discovered, announced to staff);
  * a ticket already with its provider tells it about the new records, once
@@ -1641,6 +1689,10 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
         if (!tid) {
             if ((result = find_open_ticket(db, f->dataset, f->rule, "run", &tid, err)) != 0)
                 break;
+            if (!tid && reopened > 0) {
+                if ((result = reopen_ticket(db, reopened, run_id, at, p, &tid, err)) != 0)
+                    break;
+            }
             is_new = tid == 0;
             if (is_new) {
                 char dept[512];

@@ -34,8 +34,8 @@
  *                recheck_failed, items}] — tickets active in the period
  *
  * Ticket timeliness is computed from ticket_history (the schema keeps only
- * a ticket's last answer): each hand-over to the provider (event feedback)
- * opens an episode with its receipt time and deadline; an approved extension
+ * a ticket's last answer): each hand-over to the provider (event feedback,
+ * or reopen when a run reopens a closed ticket) opens an episode with its receipt time and deadline; an approved extension
  * moves the deadline; the provider's answer (rectified, confirmed,
  * negotiated), or a run's re-check that finds the data fixed while the
  * ticket waits in 反馈, ends it; a failed re-check (corrected → feedback,
@@ -620,7 +620,15 @@ static void step_event(struct ctx *c, struct walk *w, const char *event, const c
             if (mo)
                 add(mo, "tickets_opened", 1);
         }
-    } else if (strcmp(event, "feedback") == 0) {
+    } else if (strcmp(event, "reopen") == 0 && to_state && strcmp(to_state, "discovered") == 0) {
+        /* Reopened by a run but not yet handed over: the closed episode is
+         * final; the next hand-over (feedback) starts a new one. */
+        judge_episode(c, w);
+        w->ep.active = false;
+    } else if (strcmp(event, "feedback") == 0 || strcmp(event, "reopen") == 0) {
+        /* A hand-over: after 沟通解决, or a closed ticket reopened by a run
+         * because its records failed again, a new episode with its own
+         * receipt and statutory deadline. */
         judge_episode(c, w); /* a previous episode ended by 沟通解决 */
         memset(&w->ep, 0, sizeof w->ep);
         w->ep.active = true;

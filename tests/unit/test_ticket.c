@@ -463,39 +463,57 @@ static void test_reopen_after_shared_and_confirmed(void **state)
                      {0}, {"P2"}};
     run_sim(db, &s2, &p);
     assert_string_equal(state_of(db, 1), "shared");
-    /* P2 fails again: a new ticket names the closed one; the closed one stays closed. */
+    /* P2 fails again and no ticket is open: the closed ticket is reopened,
+     * handed back with a new receipt and deadline; the item names it. */
     struct sim s3 = {"r3", "2024-10-12T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
                      {"P2"}, {"P2"}};
     struct ticket_sync_counts c = run_sim(db, &s3, &p);
-    assert_int_equal(c.opened, 1);
-    assert_string_equal(state_of(db, 1), "shared");
-    assert_string_equal(state_of(db, 2), "feedback");
-    assert_int_equal(q_int(db, "SELECT reopened_from FROM ticket_items WHERE ticket_id = 2"), 1);
-    assert_string_equal(q_text(db, "SELECT received_at FROM tickets WHERE id = 2"),
+    assert_int_equal(c.opened, 0);
+    assert_int_equal(c.updated, 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 1);
+    assert_string_equal(state_of(db, 1), "feedback");
+    assert_string_equal(q_text(db, "SELECT event || '|' || from_state || '|' || to_state"
+                                   " FROM ticket_history WHERE ticket_id = 1 ORDER BY id DESC"),
+                        "reopen|shared|feedback");
+    assert_int_equal(q_int(db, "SELECT reopened_from FROM ticket_items WHERE ticket_id = 1"
+                               " AND state = 'open'"), 1);
+    assert_string_equal(q_text(db, "SELECT received_at FROM tickets WHERE id = 1"),
                         "2024-10-12T02:00:00+08:00");
     /* Sat 12 Oct 2024 is a make-up working day, not counted: 14-18 Oct. */
-    assert_string_equal(q_text(db, "SELECT deadline FROM tickets WHERE id = 2"),
+    assert_string_equal(q_text(db, "SELECT deadline FROM tickets WHERE id = 1"),
                         "2024-10-18T23:59:59+08:00");
-    assert_int_equal(audit_count(db, 2, "ticket.item"), 1);
-    assert_non_null(strstr(q_text(db, "SELECT detail FROM audit WHERE subject = 'ticket:2'"
-                                      " AND kind = 'ticket.item'"),
+    assert_string_equal(q_text(db, "SELECT closed_at FROM tickets WHERE id = 1"), "(null)");
+    assert_non_null(strstr(q_text(db, "SELECT detail FROM audit WHERE subject = 'ticket:1'"
+                                      " AND kind = 'ticket.item' ORDER BY seq DESC"),
                            "\"reopened_from\":1"));
+
+    /* A ticket already open for the rule takes the recurring record instead. */
+    struct sim s3b = {"r3b", "2024-10-13T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                      {"P2", "P9"}, {"P2", "P9"}};
+    c = run_sim(db, &s3b, &p);
+    assert_int_equal(c.opened, 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items WHERE ticket_id = 1 AND state = 'open'"), 2);
 
     /* Confirmed correct: the same value is not reported again; a new value is. */
     set_now("2024-10-14T10:00:00+08:00");
-    assert_int_equal(ticket_resolve(db, 2, "confirmed", "李四", "号码属实", &err), 0);
-    assert_string_equal(state_of(db, 2), "confirmed");
+    assert_int_equal(ticket_resolve(db, 1, "confirmed", "李四", "号码属实", &err), 0);
+    assert_string_equal(state_of(db, 1), "confirmed");
     assert_string_equal(item_state(db, "people", "P2"), "closed");
     struct sim s4 = {"r4", "2024-10-15T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
                      {"P2"}, {"P2"}};
     c = run_sim(db, &s4, &p);
     assert_int_equal(c.opened, 0);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 2);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 1);
+    assert_string_equal(state_of(db, 1), "confirmed");
     struct sim s5 = {"r5", "2024-10-16T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
                      {"P2=12"}, {"P2"}};
     c = run_sim(db, &s5, &p);
-    assert_int_equal(c.opened, 1);
-    assert_int_equal(q_int(db, "SELECT reopened_from FROM ticket_items WHERE ticket_id = 3"), 2);
+    assert_int_equal(c.opened, 0);
+    assert_string_equal(state_of(db, 1), "feedback");
+    assert_string_equal(q_text(db, "SELECT event || '|' || from_state FROM ticket_history"
+                                   " WHERE ticket_id = 1 ORDER BY id DESC"),
+                        "reopen|confirmed");
     audit_whole(db);
     store_close(db);
 }
