@@ -82,3 +82,50 @@ void qloop_buf_free(struct qloop_buf *b)
 }
 
 const char *qloop_buf_str(const struct qloop_buf *b) { return b->ptr ? b->ptr : ""; }
+
+struct qloop_arena_chunk {
+    struct qloop_arena_chunk *next;
+    size_t used, size;
+    char data[];
+};
+
+char *qloop_arena_copy(struct qloop_arena *a, const char *s, size_t len)
+{
+    struct qloop_arena_chunk *c = a->head;
+    if (!c || c->size - c->used < len + 1) {
+        size_t size = len + 1 > 65536 ? len + 1 : 65536;
+        c = qloop_xmalloc(sizeof *c + size);
+        c->used = 0;
+        c->size = size;
+        c->next = a->head;
+        a->head = c;
+    }
+    char *p = c->data + c->used;
+    if (len)
+        memcpy(p, s, len);
+    p[len] = '\0';
+    c->used += len + 1;
+    return p;
+}
+
+void qloop_arena_reset(struct qloop_arena *a)
+{
+    struct qloop_arena_chunk *keep = a->head;
+    if (!keep)
+        return;
+    for (struct qloop_arena_chunk *c = keep->next, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    keep->next = NULL;
+    keep->used = 0;
+}
+
+void qloop_arena_free(struct qloop_arena *a)
+{
+    for (struct qloop_arena_chunk *c = a->head, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    a->head = NULL;
+}

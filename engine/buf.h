@@ -33,6 +33,19 @@ void qloop_buf_free(struct qloop_buf *b);
 /* Returns the contents as a C string ("" when never written). */
 const char *qloop_buf_str(const struct qloop_buf *b);
 
+/* A bump allocator for many small strings freed together: chunks of 64 KiB
+ * (or one the size of a larger string). A zeroed struct is empty. */
+struct qloop_arena {
+    struct qloop_arena_chunk *head;
+};
+
+/* Copies len bytes of s (plus a NUL) into the arena; returns the copy. */
+char *qloop_arena_copy(struct qloop_arena *a, const char *s, size_t len);
+/* Forgets every copy, keeping the newest chunk for reuse. */
+void qloop_arena_reset(struct qloop_arena *a);
+/* Frees everything. */
+void qloop_arena_free(struct qloop_arena *a);
+
 /* Aborts with "qloop: 内存不足" (exit 3) when p is NULL, otherwise returns p. */
 void *qloop_xcheck(void *p);
 void *qloop_xmalloc(size_t n);

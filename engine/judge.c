@@ -29,62 +29,13 @@
 #include "pattern.h"
 #include "strmap.h"
 
-/* ---- a chunked arena, reset per batch ---- */
-
-struct arena_block {
-    struct arena_block *next;
-    size_t used, size;
-    char data[];
-};
-
-static char *arena_copy(struct arena_block **head, const char *s, size_t len)
-{
-    struct arena_block *b = *head;
-    if (!b || b->size - b->used < len + 1) {
-        size_t size = len + 1 > 65536 ? len + 1 : 65536;
-        b = qloop_xmalloc(sizeof *b + size);
-        b->used = 0;
-        b->size = size;
-        b->next = *head;
-        *head = b;
-    }
-    char *p = b->data + b->used;
-    memcpy(p, s, len);
-    p[len] = '\0';
-    b->used += len + 1;
-    return p;
-}
-
-/* Keeps the newest block (emptied), frees the rest. */
-static void arena_reset(struct arena_block **head)
-{
-    struct arena_block *keep = *head;
-    if (!keep)
-        return;
-    for (struct arena_block *b = keep->next, *n; b; b = n) {
-        n = b->next;
-        free(b);
-    }
-    keep->next = NULL;
-    keep->used = 0;
-}
-
-static void arena_free(struct arena_block **head)
-{
-    for (struct arena_block *b = *head, *n; b; b = n) {
-        n = b->next;
-        free(b);
-    }
-    *head = NULL;
-}
-
 /* ---- workers and the pool ---- */
 
 struct worker {
     struct judge_pool *pool;
     struct pack *pack;          /* its own (worker 0: the run's) */
     pthread_t thread;
-    struct arena_block *arena;
+    struct qloop_arena arena;  /* cleansed values and reasons of the batch */
     struct qloop_buf cur, next;
     size_t begin, end;          /* row range of the current batch */
     size_t cur_row;             /* row the record view shows */
@@ -117,13 +68,30 @@ static const struct qloop_field *view_cell(const struct judge_batch *b, size_t r
 
 static const char RECVIEW_MT[] = "qloop.record";
 
+/* r.field: the cleansed value of the current row, nil when empty or absent.
+ * Column positions are cached in the view's user value (a Lua table keyed by
+ * the interned field name, so a hit costs no hashing of the name). */
 static int recview_index(lua_State *L)
 {
     struct worker *w = *(struct worker **)luaL_checkudata(L, 1, RECVIEW_MT);
     size_t len;
     const char *name = luaL_checklstring(L, 2, &len);
-    uint64_t *v = strmap_get(w->pool->ds->colmap, name, len);
-    const struct qloop_field *f = v ? view_cell(w->pool->b, w->cur_row, (long)*v - 1) : NULL;
+    long col = -1;
+    lua_getiuservalue(L, 1, 1);
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, -2) == LUA_TNUMBER) {
+        col = (long)lua_tointeger(L, -1);
+    } else {
+        uint64_t *v = strmap_get(w->pool->ds->colmap, name, len);
+        if (v) { /* absent names are not cached: a JSON Lines column may appear later */
+            col = (long)*v - 1;
+            lua_pushvalue(L, 2);
+            lua_pushinteger(L, col);
+            lua_rawset(L, -4);
+        }
+    }
+    lua_pop(L, 2);
+    const struct qloop_field *f = col >= 0 ? view_cell(w->pool->b, w->cur_row, col) : NULL;
     if (!f || qloop_value_empty(f))
         lua_pushnil(L);
     else
@@ -138,8 +106,10 @@ static int recview_newindex(lua_State *L)
 
 static void push_recview(lua_State *L, struct worker *w)
 {
-    struct worker **u = lua_newuserdatauv(L, sizeof *u, 0);
+    struct worker **u = lua_newuserdatauv(L, sizeof *u, 1);
     *u = w;
+    lua_newtable(L);
+    lua_setiuservalue(L, -2, 1);
     if (luaL_newmetatable(L, RECVIEW_MT)) {
         lua_pushcfunction(L, recview_index);
         lua_setfield(L, -2, "__index");
@@ -210,7 +180,7 @@ static void cleanse_rows(struct worker *w)
                 f->null = 1;
                 w->changed[c]++;
             } else if (w->cur.len != f->len || memcmp(qloop_buf_str(&w->cur), f->ptr, f->len) != 0) {
-                f->ptr = arena_copy(&w->arena, qloop_buf_str(&w->cur), w->cur.len);
+                f->ptr = qloop_arena_copy(&w->arena, qloop_buf_str(&w->cur), w->cur.len);
                 f->len = w->cur.len;
                 w->changed[c]++;
             }
@@ -225,14 +195,14 @@ static const char *keep_reason(struct worker *w, lua_State *L, int idx)
 {
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
-    return arena_copy(&w->arena, s, len);
+    return qloop_arena_copy(&w->arena, s, len);
 }
 
 static const char *keep_error(struct worker *w, const struct qloop_error *e)
 {
     char buf[2200];
     qloop_error_format(e, buf, sizeof buf);
-    return arena_copy(&w->arena, buf, strlen(buf));
+    return qloop_arena_copy(&w->arena, buf, strlen(buf));
 }
 
 /* Judges one non-empty value against a field rule. */
@@ -352,7 +322,7 @@ static void judge_rows(struct worker *w)
 
 static void work(struct worker *w)
 {
-    arena_reset(&w->arena);
+    qloop_arena_reset(&w->arena);
     if (w->begin < w->end) {
         cleanse_rows(w);
         judge_rows(w);
@@ -447,7 +417,7 @@ void judge_pool_free(struct judge_pool *pool)
             pthread_join(w->thread, NULL);
             pack_free(w->pack);
         }
-        arena_free(&w->arena);
+        qloop_arena_free(&w->arena);
         qloop_buf_free(&w->cur);
         qloop_buf_free(&w->next);
         free_counts(w);

@@ -43,7 +43,8 @@
 
 struct unique_entry {
     uint64_t row_no;
-    char *key;      /* raw record key of the first occurrence */
+    const char *key; /* raw record key of the first occurrence (in the rule's arena) */
+    uint32_t keylen;
     uint32_t count;
 };
 
@@ -54,6 +55,7 @@ struct rule_state {
     struct strmap *uniq; /* value -> index into uniq_entries + 1 */
     struct unique_entry *uniq_entries;
     size_t nuniq, capuniq;
+    struct qloop_arena uniq_keys;
     struct strmap *refset; /* references to another dataset: its values */
     char first_error[1024];
 };
@@ -297,7 +299,8 @@ static int check_unique(struct ds_ctx *ds, struct rule_state *rs, size_t row,
         }
         struct unique_entry *ue = &rs->uniq_entries[rs->nuniq];
         ue->row_no = ds->batch->row_no[row];
-        ue->key = qloop_xstrndup(run->keybuf.ptr, run->keybuf.len);
+        ue->key = qloop_arena_copy(&rs->uniq_keys, run->keybuf.ptr, run->keybuf.len);
+        ue->keylen = (uint32_t)run->keybuf.len;
         ue->count = 1;
         *slot = ++rs->nuniq;
         return 0;
@@ -305,7 +308,7 @@ static int check_unique(struct ds_ctx *ds, struct rule_state *rs, size_t row,
     struct unique_entry *ue = &rs->uniq_entries[*slot - 1];
     if (ue->count++ == 1) {
         /* the first occurrence fails too, now that it has a twin */
-        if (emit(ds, rs, ue->row_no, ue->key, strlen(ue->key), f->ptr, f->len, rs->rule->message_default ? "与其他记录重复" : NULL) != 0)
+        if (emit(ds, rs, ue->row_no, ue->key, ue->keylen, f->ptr, f->len, rs->rule->message_default ? "与其他记录重复" : NULL) != 0)
             return -1;
         row_key(ds, row, &run->keybuf);
     }
@@ -524,8 +527,7 @@ static void ds_free(struct ds_ctx *ds)
     for (size_t i = 0; i < ds->nrules; i++) {
         struct rule_state *rs = &ds->rules[i];
         strmap_free(rs->uniq);
-        for (size_t j = 0; j < rs->nuniq; j++)
-            free(rs->uniq_entries[j].key);
+        qloop_arena_free(&rs->uniq_keys);
         free(rs->uniq_entries);
     }
     free(ds->rules);
@@ -810,6 +812,14 @@ static int order_datasets(struct run_ctx *run, size_t *order)
     return 0;
 }
 
+/* Seconds on a monotonic clock, for phase timings. */
+static double mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void make_run_id(struct run_ctx *run)
 {
     unsigned char rnd[4];
@@ -957,6 +967,7 @@ int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct
     run.summary_rules = json_array();
     run.summary_cleansed = json_array();
     setup_refsets(&run);
+    double t0 = mono_seconds();
     for (size_t i = 0; i < p->ndatasets; i++) {
         int drc = run_dataset(&run, &p->datasets[order[i]]);
         if (drc != RUN_OK) {
@@ -964,18 +975,22 @@ int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct
             goto fail;
         }
     }
+    double t1 = mono_seconds();
     if (run.compares) {
         struct compare_emit_ctx ectx = {.db = db, .run_id = run.run_id, .pack = p};
         if (compare_finish(run.compares, &ectx, run.summary_rules, &run.failed_records, err) != 0)
             goto fail;
     }
+    double t2 = mono_seconds();
     if (catalog_check_run(db, run.run_id, run.summary_rules, err) != 0)
         goto fail;
+    double t3 = mono_seconds();
     struct ticket_sync_counts tc = {0};
     if (ticket_sync_run(db, run.run_id, o->policy_path, &tc, err) != 0) {
         rc = RUN_INPUT_ERROR;
         goto fail;
     }
+    double t4 = mono_seconds();
     json_t *summary = json_pack("{s:s, s:s, s:O, s:O, s:{s:I, s:I, s:I}, s:I, s:O}", "run_id",
                                 run.run_id, "as_of", run.as_of, "datasets", run.summary_datasets,
                                 "rules", run.summary_rules, "tickets", "opened", (json_int_t)tc.opened,
@@ -1000,6 +1015,11 @@ int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct
         goto fail;
     }
     snprintf(out->run_id, sizeof out->run_id, "%s", run.run_id);
+    out->seconds_read = t1 - t0;
+    out->seconds_compare = t2 - t1;
+    out->seconds_catalog = t3 - t2;
+    out->seconds_tickets = t4 - t3;
+    out->seconds_commit = mono_seconds() - t4;
     out->failed_records = run.failed_records;
     out->summary = summary;
     rc = RUN_OK;

@@ -39,6 +39,9 @@ struct run_outcome {
     char run_id[64];
     int64_t failed_records; /* distinct records with at least one failure */
     json_t *summary;        /* the CONTRACT.md summary object (caller frees) */
+    /* wall-clock seconds of each phase, for operators (never in the summary,
+     * which must not change between identical runs) */
+    double seconds_read, seconds_compare, seconds_catalog, seconds_tickets, seconds_commit;
 };
 
 enum run_status { RUN_OK = 0, RUN_INPUT_ERROR = -1, RUN_INTERNAL_ERROR = -2 };

@@ -34,7 +34,8 @@ static void run_usage(FILE *out)
           "  --memory SIZE         唯一性与比对所用内存预算，如 512M、2G（默认 1G）\n"
           "  --jobs N              工作线程数（默认每个 CPU 核一个）\n"
           "  --wait                另一运行正在进行时等待，而不是退出\n"
-          "  --quiet               不显示进度\n",
+          "  --quiet               不显示进度\n"
+          "  --timings             结束时在标准错误输出各阶段用时\n",
           out);
 }
 
@@ -89,7 +90,7 @@ int cmd_run(int argc, char **argv)
     struct run_data_override *data = calloc((size_t)argc + 1, sizeof *data);
     size_t nrules = 0, ndata = 0;
     const char *db_path = NULL, *policy = NULL, *divisions = NULL;
-    bool json = false, quiet = false, wait = false;
+    bool json = false, quiet = false, wait = false, timings = false;
     long long fail_on = -1;
     size_t memory = 0;
     long jobs = 0;
@@ -126,6 +127,8 @@ int cmd_run(int argc, char **argv)
             quiet = true;
         } else if (strcmp(a, "--wait") == 0) {
             wait = true;
+        } else if (strcmp(a, "--timings") == 0) {
+            timings = true;
         } else if (strcmp(a, "--db") == 0 || strcmp(a, "--policy") == 0 ||
                    strcmp(a, "--divisions") == 0 || strcmp(a, "--fail-on") == 0 ||
                    strcmp(a, "--memory") == 0 || strcmp(a, "--jobs") == 0) {
@@ -241,6 +244,12 @@ int cmd_run(int argc, char **argv)
                 (long long)json_integer_value(json_object_get(t, "updated")),
                 (long long)json_integer_value(json_object_get(t, "reverified")));
     }
+    if (timings)
+        fprintf(stderr,
+                "qloop: 阶段用时：读取、清洗与校验 %.2f 秒，比对 %.2f 秒，目录检查 %.2f 秒，"
+                "工单流转 %.2f 秒，提交 %.2f 秒\n",
+                res.seconds_read, res.seconds_compare, res.seconds_catalog, res.seconds_tickets,
+                res.seconds_commit);
     json_decref(res.summary);
     rc = fail_on >= 0 && res.failed_records > fail_on ? QLOOP_EXIT_THRESHOLD : QLOOP_EXIT_OK;
     if (rc == QLOOP_EXIT_THRESHOLD)
