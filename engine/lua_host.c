@@ -237,12 +237,12 @@ static void fill_error(struct qloop_error *err, const char *msg, const struct ho
     const char *file = h->where_file[0] ? h->where_file : NULL;
     long line = h->where_line;
     const char *text = msg;
+    char fbuf[512];
     const char *c1 = strstr(msg, ":");
     while (c1) {
         char *end;
         long n = strtol(c1 + 1, &end, 10);
         if (end > c1 + 1 && end[0] == ':' && end[1] == ' ') {
-            static char fbuf[512];
             size_t flen = (size_t)(c1 - msg);
             if (flen >= sizeof fbuf)
                 flen = sizeof fbuf - 1;

@@ -829,7 +829,7 @@ static void make_run_id(struct run_ctx *run)
     /* 2026-11-22T02:00:00+08:00 -> 20261122T020000 */
     char compact[20];
     size_t j = 0;
-    for (size_t i = 0; stamp[i] && i < 19 && j + 1 < sizeof compact; i++)
+    for (size_t i = 0; i < 19 && stamp[i] && j + 1 < sizeof compact; i++)
         if (stamp[i] != '-' && stamp[i] != ':')
             compact[j++] = stamp[i];
     compact[j] = '\0';
