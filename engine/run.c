@@ -38,24 +38,16 @@
 #include "store.h"
 #include "strmap.h"
 #include "ticket.h"
+#include "unique.h"
 
 /* ---- per-rule state ---- */
-
-struct unique_entry {
-    uint64_t row_no;
-    const char *key; /* raw record key of the first occurrence (in the rule's arena) */
-    uint32_t keylen;
-    uint32_t count;
-};
 
 struct rule_state {
     struct pack_rule *rule;
     long col;            /* column of rule->field, -1 when absent */
     int64_t failed;
-    struct strmap *uniq; /* value -> index into uniq_entries + 1 */
-    struct unique_entry *uniq_entries;
-    size_t nuniq, capuniq;
-    struct qloop_arena uniq_keys;
+    struct unique_set *uniq; /* for a unique rule */
+    struct ds_ctx *ds;       /* for the unique set's callback */
     struct strmap *refset; /* references to another dataset: its values */
     char first_error[1024];
 };
@@ -285,35 +277,22 @@ static void note_rule_error(struct ds_ctx *ds, struct rule_state *rs, const char
             (unsigned long long)ds->batch->row_no[row], rs->first_error);
 }
 
+/* The unique set's report of a failing record. */
+static int unique_failed(void *ctx, uint64_t row_no, const char *key, size_t keylen,
+                         const char *value, size_t vlen)
+{
+    struct rule_state *rs = ctx;
+    return emit(rs->ds, rs, row_no, key, keylen, value, vlen,
+                rs->rule->message_default ? "与其他记录重复" : NULL);
+}
+
 static int check_unique(struct ds_ctx *ds, struct rule_state *rs, size_t row,
                         const struct qloop_field *f)
 {
     struct run_ctx *run = ds->run;
-    int created;
-    uint64_t *slot = strmap_put(rs->uniq, f->ptr, f->len, &created);
     row_key(ds, row, &run->keybuf);
-    if (created) {
-        if (rs->nuniq == rs->capuniq) {
-            rs->capuniq = rs->capuniq ? rs->capuniq * 2 : 1024;
-            rs->uniq_entries = qloop_xrealloc(rs->uniq_entries, rs->capuniq * sizeof *rs->uniq_entries);
-        }
-        struct unique_entry *ue = &rs->uniq_entries[rs->nuniq];
-        ue->row_no = ds->batch->row_no[row];
-        ue->key = qloop_arena_copy(&rs->uniq_keys, run->keybuf.ptr, run->keybuf.len);
-        ue->keylen = (uint32_t)run->keybuf.len;
-        ue->count = 1;
-        *slot = ++rs->nuniq;
-        return 0;
-    }
-    struct unique_entry *ue = &rs->uniq_entries[*slot - 1];
-    if (ue->count++ == 1) {
-        /* the first occurrence fails too, now that it has a twin */
-        if (emit(ds, rs, ue->row_no, ue->key, ue->keylen, f->ptr, f->len, rs->rule->message_default ? "与其他记录重复" : NULL) != 0)
-            return -1;
-        row_key(ds, row, &run->keybuf);
-    }
-    return emit(ds, rs, ds->batch->row_no[row], run->keybuf.ptr, run->keybuf.len, f->ptr, f->len,
-                rs->rule->message_default ? "与其他记录重复" : NULL);
+    return unique_add(rs->uniq, f->ptr, f->len, ds->batch->row_no[row], run->keybuf.ptr,
+                      run->keybuf.len, unique_failed, rs, run->err);
 }
 
 /* Turns the workers' verdicts into findings, in rule then row order, and
@@ -526,9 +505,7 @@ static void ds_free(struct ds_ctx *ds)
         ds->ad->close(ds->src);
     for (size_t i = 0; i < ds->nrules; i++) {
         struct rule_state *rs = &ds->rules[i];
-        strmap_free(rs->uniq);
-        qloop_arena_free(&rs->uniq_keys);
-        free(rs->uniq_entries);
+        unique_free(rs->uniq);
     }
     free(ds->rules);
     free(ds->cleanse);
@@ -586,8 +563,9 @@ static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
         struct rule_state *rs = &ds.rules[k++];
         rs->rule = r;
         rs->col = -1;
+        rs->ds = &ds;
         if (r->unique)
-            rs->uniq = strmap_new();
+            rs->uniq = unique_new(run->o->memory_budget);
         if (r->ref_dataset && strcmp(r->ref_dataset, "divisions") != 0)
             for (size_t j = 0; j < run->nrefsets; j++)
                 if (strcmp(run->refsets[j].dataset, r->ref_dataset) == 0 &&
@@ -685,6 +663,16 @@ static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
     ds.judging = false;
     progress(&ds, true);
 
+    for (size_t i = 0; i < ds.nrules; i++) {
+        struct rule_state *rs = &ds.rules[i];
+        if (rs->uniq && unique_finish(rs->uniq, unique_failed, rs, err) != 0) {
+            rc = RUN_INTERNAL_ERROR;
+            goto out;
+        }
+        if (rs->uniq && unique_spilled(rs->uniq) && run->o->progress)
+            fprintf(stderr, "qloop: 规则 \"%s\" 的唯一性检查超出内存预算（--memory），已借助临时文件完成\n",
+                    rs->rule->id);
+    }
     for (size_t i = 0; i < ds.nrules; i++) {
         struct rule_state *rs = &ds.rules[i];
         struct pack_rule *r = rs->rule;

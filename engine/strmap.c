@@ -141,4 +141,18 @@ uint64_t *strmap_get(const struct strmap *m, const char *key, size_t len)
 
 size_t strmap_count(const struct strmap *m) { return m->count; }
 
+int strmap_foreach(const struct strmap *m,
+                   int (*fn)(void *ctx, const char *key, size_t len, uint64_t value), void *ctx)
+{
+    for (size_t i = 0; i < m->cap; i++) {
+        const struct slot *s = &m->slots[i];
+        if (!s->hash)
+            continue;
+        int rc = fn(ctx, s->key, s->len, s->value);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 size_t strmap_bytes(const struct strmap *m) { return m->cap * sizeof(struct slot) + m->key_bytes; }

@@ -26,6 +26,11 @@ uint64_t *strmap_get(const struct strmap *m, const char *key, size_t len);
 
 size_t strmap_count(const struct strmap *m);
 
+/* Calls fn for every entry, in no particular order; stops and returns fn's
+ * value when it is not 0. */
+int strmap_foreach(const struct strmap *m,
+                   int (*fn)(void *ctx, const char *key, size_t len, uint64_t value), void *ctx);
+
 /* Bytes held (slots and key storage), for memory accounting. */
 size_t strmap_bytes(const struct strmap *m);
 

@@ -1,0 +1,18 @@
+# `unique` past the memory budget spills to temporary files and still finds
+# exactly the same failing records as in memory.
+source "$QLOOP_SOURCE_DIR/tests/lib/e2e.sh"
+"$QLOOP_BUILD_DIR/gen_w1" 40000 pop.csv --seed 5 "${GENDIV[@]}" >/dev/null
+cat > u.lua <<'R'
+dataset "pop" { key = "person_id", sensitive = { "person_id" } }
+rule "pop.id_unique" { field = "person_id", unique = true }
+rule "pop.phone_unique" { field = "phone", unique = true }
+R
+summary() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps(d["rules"]))'; }
+mem=$("$QLOOP_BIN" run --rules u.lua --data pop=pop.csv --db mem.db --json --quiet | summary)
+spill=$("$QLOOP_BIN" run --rules u.lua --data pop=pop.csv --db spill.db --json --quiet --memory 64K | summary)
+expect_eq "same counts in memory and spilled" "$mem" "$spill"
+expect_eq "duplicates found" "1600" "$(sqlite3 mem.db "SELECT failed FROM rule_results WHERE rule = 'pop.id_unique'")"
+q="SELECT rule, row_no, record_key, value FROM findings ORDER BY rule, row_no"
+expect_eq "same failing records" "$(sqlite3 mem.db "$q" | md5sum)" "$(sqlite3 spill.db "$q" | md5sum)"
+expect_eq "both rows of each of the 800 duplicated ids fail" "1600" "$(sqlite3 spill.db "SELECT count(*) FROM findings WHERE rule = 'pop.id_unique'")"
+finish

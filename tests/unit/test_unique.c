@@ -1,0 +1,114 @@
+/*
+ * test_unique.c — the whole-dataset uniqueness set, in memory and spilled.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "unique.h"
+
+/* The reported rows, as a bitmap over row numbers < MAXROW. */
+enum { MAXROW = 20001 };
+struct seen {
+    unsigned char hit[MAXROW];
+    int reports;
+    int bad_key;
+};
+
+static int record(void *ctx, uint64_t row_no, const char *key, size_t keylen, const char *value,
+                  size_t vlen)
+{
+    struct seen *s = ctx;
+    char want[32];
+    snprintf(want, sizeof want, "k%llu", (unsigned long long)row_no);
+    if (keylen != strlen(want) || memcmp(key, want, keylen) != 0 || vlen == 0)
+        s->bad_key++;
+    s->hit[row_no]++;
+    s->reports++;
+    return 0;
+}
+
+/* Values: row r has value r % modulo when r % 7 == 0 (repeats), else a
+ * value of its own. */
+static void feed(struct unique_set *u, struct seen *s, int rows, int modulo)
+{
+    struct qloop_error err;
+    for (int r = 1; r <= rows; r++) {
+        char v[32], k[32];
+        if (r % 7 == 0)
+            snprintf(v, sizeof v, "dup-%d", r % modulo);
+        else
+            snprintf(v, sizeof v, "own-%d", r);
+        snprintf(k, sizeof k, "k%d", r);
+        assert_int_equal(unique_add(u, v, strlen(v), (uint64_t)r, k, strlen(k), record, s, &err), 0);
+    }
+    assert_int_equal(unique_finish(u, record, s, &err), 0);
+}
+
+static void same_results(size_t budget_a, size_t budget_b, bool spill_a, bool spill_b)
+{
+    struct seen *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+    struct unique_set *ua = unique_new(budget_a), *ub = unique_new(budget_b);
+    feed(ua, a, 20000, 50);
+    feed(ub, b, 20000, 50);
+    assert_int_equal(unique_spilled(ua), spill_a);
+    assert_int_equal(unique_spilled(ub), spill_b);
+    assert_int_equal(a->bad_key, 0);
+    assert_int_equal(b->bad_key, 0);
+    /* every multiple of 7 shares one of 50 values (each at least twice): all fail */
+    int expected = 20000 / 7;
+    assert_int_equal(a->reports, expected);
+    assert_int_equal(b->reports, expected);
+    for (int r = 1; r <= 20000; r++) {
+        assert_int_equal(a->hit[r], r % 7 == 0 ? 1 : 0);
+        assert_int_equal(b->hit[r], a->hit[r]);
+    }
+    unique_free(ua);
+    unique_free(ub);
+    free(a);
+    free(b);
+}
+
+static void test_memory_and_spill_agree(void **state)
+{
+    (void)state;
+    same_results(0, 4096, false, true);
+}
+
+static void test_spill_in_the_middle(void **state)
+{
+    (void)state;
+    /* a budget that runs out part-way: reported groups must not be reported twice */
+    same_results(0, 300 * 1024, false, true);
+}
+
+static void test_single_value_never_fails(void **state)
+{
+    (void)state;
+    struct seen *s = calloc(1, sizeof *s);
+    struct unique_set *u = unique_new(1);
+    struct qloop_error err;
+    assert_int_equal(unique_add(u, "a", 1, 1, "k1", 2, record, s, &err), 0);
+    assert_int_equal(unique_add(u, "b", 1, 2, "k2", 2, record, s, &err), 0);
+    assert_int_equal(unique_finish(u, record, s, &err), 0);
+    assert_true(unique_spilled(u));
+    assert_int_equal(s->reports, 0);
+    unique_free(u);
+    free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_memory_and_spill_agree),
+        cmocka_unit_test(test_spill_in_the_middle),
+        cmocka_unit_test(test_single_value_never_fails),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
