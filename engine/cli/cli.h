@@ -27,6 +27,13 @@ void cli_print_error(const struct qloop_error *err);
 /* Prints "qloop: " + printf text + newline to stderr; returns QLOOP_EXIT_INPUT. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* If argv[*i] is the option `name` ("--db") as `--db VALUE` or `--db=VALUE`,
+ * stores VALUE in *out (advancing *i past a separate value) and returns 1;
+ * returns 0 when argv[*i] is another word; prints a usage error naming
+ * command and returns -1 when the value is missing. */
+int cli_take_value(const char *command, const char *name, int argc, char **argv, int *i,
+                   const char **out);
+
 /* Opens the store at path (NULL: store_default_path()), loads the calendar
  * file kept beside it (PATH.calendar, when present) and the divisions table
  * ($QLOOP_DIVISIONS or --divisions given earlier via cli_set_divisions).

@@ -30,6 +30,27 @@ int cli_usage_error(const char *fmt, ...)
     return QLOOP_EXIT_INPUT;
 }
 
+int cli_take_value(const char *command, const char *name, int argc, char **argv, int *i,
+                   const char **out)
+{
+    const char *arg = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(arg, name, n) != 0)
+        return 0;
+    if (arg[n] == '=') {
+        *out = arg + n + 1;
+        return 1;
+    }
+    if (arg[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc) {
+        cli_usage_error("%s 后面缺少取值；运行 qloop %s --help 查看用法", name, command);
+        return -1;
+    }
+    *out = argv[++*i];
+    return 1;
+}
+
 void cli_calendar_path(const char *db_path, char *out, size_t size)
 {
     snprintf(out, size, "%s.calendar", db_path ? db_path : store_default_path());

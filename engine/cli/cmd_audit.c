@@ -58,30 +58,6 @@ struct audit_opts {
     int help;            /* --help / -h */
 };
 
-/* If arg is `--NAME` or `--NAME=VALUE` for the option name (given with its
- * dashes), stores the value (taking the next argument in the first form)
- * and returns 1; returns 0 when arg is another word, -1 after printing a
- * usage error when the value is missing. */
-static int take_value(const char *name, int argc, char **argv, int *i, const char **out)
-{
-    const char *arg = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0)
-        return 0;
-    if (arg[n] == '=') {
-        *out = arg + n + 1;
-        return 1;
-    }
-    if (arg[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc) {
-        cli_usage_error("%s 后面缺少取值；运行 qloop audit --help 查看用法", name);
-        return -1;
-    }
-    *out = argv[++*i];
-    return 1;
-}
-
 /* Parses argv (argv[0] = "audit"). Returns 0, or an exit code after
  * printing a usage error. */
 static int parse(int argc, char **argv, struct audit_opts *o)
@@ -98,10 +74,10 @@ static int parse(int argc, char **argv, struct audit_opts *o)
             o->json = 1;
             continue;
         }
-        if ((r = take_value("--db", argc, argv, &i, &o->db)) != 0 ||
-            (r = take_value("--since", argc, argv, &i, &o->since)) != 0 ||
-            (r = take_value("--kind", argc, argv, &i, &o->kind)) != 0 ||
-            (r = take_value("--subject", argc, argv, &i, &o->subject)) != 0) {
+        if ((r = cli_take_value("audit", "--db", argc, argv, &i, &o->db)) != 0 ||
+            (r = cli_take_value("audit", "--since", argc, argv, &i, &o->since)) != 0 ||
+            (r = cli_take_value("audit", "--kind", argc, argv, &i, &o->kind)) != 0 ||
+            (r = cli_take_value("audit", "--subject", argc, argv, &i, &o->subject)) != 0) {
             if (r < 0)
                 return QLOOP_EXIT_INPUT;
             continue;

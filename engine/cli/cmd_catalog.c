@@ -91,29 +91,6 @@ struct catalog_opts {
     int help;            /* --help / -h */
 };
 
-/* If arg is `--NAME` or `--NAME=VALUE`, stores the value (the next argument
- * in the first form) and returns 1; 0 when arg is another word; -1 after a
- * usage error when the value is missing. */
-static int take_value(const char *name, int argc, char **argv, int *i, const char **out)
-{
-    const char *arg = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0)
-        return 0;
-    if (arg[n] == '=') {
-        *out = arg + n + 1;
-        return 1;
-    }
-    if (arg[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc) {
-        cli_usage_error("%s 后面缺少取值；运行 qloop catalog --help 查看用法", name);
-        return -1;
-    }
-    *out = argv[++*i];
-    return 1;
-}
-
 /* Parses argv (argv[0] = "catalog"). Returns 0 or an exit code after a
  * usage error. */
 static int parse(int argc, char **argv, struct catalog_opts *o)
@@ -130,10 +107,10 @@ static int parse(int argc, char **argv, struct catalog_opts *o)
             o->json = 1;
             continue;
         }
-        if ((r = take_value("--db", argc, argv, &i, &o->db)) != 0 ||
-            (r = take_value("--actor", argc, argv, &i, &o->actor)) != 0 ||
-            (r = take_value("--dataset", argc, argv, &i, &o->dataset)) != 0 ||
-            (r = take_value("--as-of", argc, argv, &i, &o->as_of)) != 0) {
+        if ((r = cli_take_value("catalog", "--db", argc, argv, &i, &o->db)) != 0 ||
+            (r = cli_take_value("catalog", "--actor", argc, argv, &i, &o->actor)) != 0 ||
+            (r = cli_take_value("catalog", "--dataset", argc, argv, &i, &o->dataset)) != 0 ||
+            (r = cli_take_value("catalog", "--as-of", argc, argv, &i, &o->as_of)) != 0) {
             if (r < 0)
                 return QLOOP_EXIT_INPUT;
             continue;

@@ -71,28 +71,6 @@ struct opts {
     bool publish, help;
 };
 
-/* As cmd_audit.c: --NAME VALUE or --NAME=VALUE. Returns 1 when taken, 0 for
- * another word, -1 after printing a usage error. */
-static int take_value(const char *name, int argc, char **argv, int *i, const char **out)
-{
-    const char *arg = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0)
-        return 0;
-    if (arg[n] == '=') {
-        *out = arg + n + 1;
-        return 1;
-    }
-    if (arg[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc) {
-        cli_usage_error("%s 后面缺少取值；运行 qloop report --help 查看用法", name);
-        return -1;
-    }
-    *out = argv[++*i];
-    return 1;
-}
-
 static int parse(int argc, char **argv, struct opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -112,7 +90,7 @@ static int parse(int argc, char **argv, struct opts *o)
                                 &o->actor, &o->dept, &o->period};
         int r = 0;
         for (size_t k = 0; k < sizeof names / sizeof names[0] && r == 0; k++)
-            r = take_value(names[k], argc, argv, &i, slots[k]);
+            r = cli_take_value("report", names[k], argc, argv, &i, slots[k]);
         if (r < 0)
             return QLOOP_EXIT_INPUT;
         if (r > 0)
