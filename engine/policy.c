@@ -332,6 +332,29 @@ static int read_policy(struct reader *r, struct qloop_policy *p)
 }
 
 /* The file name of path without directories and without ".lua". */
+/* The shipped policies, compiled in from rules/policies/ (CMake's
+ * qloop_embed), so that an installed binary finds them without the source
+ * tree. A path "builtin:NAME" names one of them. */
+extern const char qloop_data_ningbo[], qloop_data_wenzhou[];
+extern const size_t qloop_data_ningbo_len, qloop_data_wenzhou_len;
+static const struct {
+    const char *name;
+    const char *text;
+    const size_t *len;
+} builtin_policies[] = {
+    {"ningbo", qloop_data_ningbo, &qloop_data_ningbo_len},
+    {"wenzhou", qloop_data_wenzhou, &qloop_data_wenzhou_len},
+};
+static const char BUILTIN[] = "builtin:";
+
+static int builtin_index(const char *name)
+{
+    for (size_t i = 0; i < sizeof builtin_policies / sizeof builtin_policies[0]; i++)
+        if (strcmp(builtin_policies[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
 static void base_name(const char *path, char *out, size_t size)
 {
     const char *b = strrchr(path, '/');
@@ -355,8 +378,19 @@ int policy_load(const char *path, struct qloop_policy *p, struct qloop_error *er
     if (!L)
         return qloop_error_set(err, path, 0, 0, "读取策略文件时内存不足");
     int rc = -1;
-    if (qloop_lua_load_file(L, path, err) != 0)
+    if (strncmp(path, BUILTIN, sizeof BUILTIN - 1) == 0) {
+        int b = builtin_index(path + sizeof BUILTIN - 1);
+        char chunk[96];
+        snprintf(chunk, sizeof chunk, "@rules/policies/%s.lua", path + sizeof BUILTIN - 1);
+        if (b < 0) {
+            qloop_error_set(err, path, 0, 0, "没有这个内置策略；内置的有 ningbo、wenzhou");
+            goto done;
+        }
+        if (qloop_lua_load(L, builtin_policies[b].text, *builtin_policies[b].len, chunk, err) != 0)
+            goto done;
+    } else if (qloop_lua_load_file(L, path, err) != 0) {
         goto done;
+    }
     lua_pushnil(L);
     lua_pushcclosure(L, l_policy, 1);         /* fn, policy */
     qloop_lua_push_env(L, 1);                 /* fn, policy, env */
@@ -442,6 +476,12 @@ int policy_resolve(const char *spec, const char *source_dir, char *out, size_t s
         if (tried[0])
             strncat(tried, "、", sizeof tried - strlen(tried) - 1);
         strncat(tried, path, sizeof tried - strlen(tried) - 1);
+    }
+    if (builtin_index(spec) >= 0) { /* the copy compiled into the binary */
+        if (strlen(BUILTIN) + n >= size)
+            return qloop_error_set(err, NULL, 0, 0, "策略名过长");
+        snprintf(out, size, "%s%s", BUILTIN, spec);
+        return 0;
     }
     return qloop_error_set(err, NULL, 0, 0,
                            "找不到策略 \"%s\"（查找过：%s）；请用 ningbo 或 wenzhou，"

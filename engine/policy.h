@@ -51,8 +51,10 @@ int policy_load(const char *path, struct qloop_policy *p, struct qloop_error *er
 /* Turns a `--policy` argument into a file path. A spec containing '/' or
  * ending in ".lua" is a file and is used as given; otherwise it is a NAME
  * ([A-Za-z0-9_-]) looked up as NAME.lua in $QLOOP_POLICY_DIR (when set), then
- * in SOURCE_DIR/rules/policies (source_dir may be NULL). Returns 0 with the
- * path in out, or -1 with err saying where it looked. */
+ * in SOURCE_DIR/rules/policies (source_dir may be NULL), then among the
+ * policies compiled into the binary (out is then "builtin:NAME", which
+ * policy_load understands). Returns 0 with the path in out, or -1 with err
+ * saying where it looked. */
 int policy_resolve(const char *spec, const char *source_dir, char *out, size_t size,
                    struct qloop_error *err);
 

@@ -35,6 +35,10 @@ struct report_model {
     char *name, *title;
 };
 
+/* The default model compiled in from reports/assessment.lua (qloop_embed). */
+extern const char qloop_data_assessment[];
+extern const size_t qloop_data_assessment_len;
+
 const char *report_default_model_path(void)
 {
 #ifdef QLOOP_REPORTS_DIR
@@ -226,22 +230,25 @@ struct report_model *report_model_load(const char *path, struct qloop_error *err
         return NULL;
     }
     lua_State *L = m->L;
+    /* The default model: the file in the source tree when it is there (so
+     * staff can edit it), else the copy compiled into the binary. */
     const char *def = report_default_model_path();
-    bool use_default = !path || access(def, R_OK) == 0;
     struct qloop_buf hashed = {0}, text = {0};
     int rc = 0;
-    if (use_default) {
-        snprintf(m->path, sizeof m->path, "%s", def);
+    snprintf(m->path, sizeof m->path, "%s", def);
+    if (access(def, R_OK) == 0) {
         rc = read_model_file(def, &text, err);
-        if (rc == 0)
-            rc = run_chunk(L, def, &text, 0, err);
-        qloop_buf_append(&hashed, text.ptr ? text.ptr : "", text.len);
+    } else {
+        def = "reports/assessment.lua";
+        snprintf(m->path, sizeof m->path, "%s", def);
+        qloop_buf_append(&text, qloop_data_assessment, qloop_data_assessment_len);
     }
+    if (rc == 0)
+        rc = run_chunk(L, def, &text, 0, err);
+    qloop_buf_append(&hashed, text.ptr ? text.ptr : "", text.len);
     if (rc == 0 && path) {
         snprintf(m->path, sizeof m->path, "%s", path);
         qloop_buf_reset(&text);
-        if (!use_default)
-            lua_pushnil(L);
         rc = read_model_file(path, &text, err);
         if (rc != 0)
             lua_pop(L, 1);

@@ -255,6 +255,42 @@ static void test_resolve(void **state)
     assert_string_equal(p.name, "ningbo");
 }
 
+/* Without the source tree (an installed binary), the shipped policies come
+ * from the copies compiled in, identical to the files. */
+static void test_builtin_copies(void **state)
+{
+    (void)state;
+    char out[1024];
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    unsetenv("QLOOP_POLICY_DIR");
+    static const char *const names[] = {"ningbo", "wenzhou"};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(policy_resolve(names[i], "/nonexistent", out, sizeof out, &err), 0);
+        char want[64];
+        snprintf(want, sizeof want, "builtin:%s", names[i]);
+        assert_string_equal(out, want);
+        struct qloop_policy built, file;
+        if (policy_load(out, &built, &err) != 0)
+            fail_msg("%s: %s", out, err.message);
+        char path[1024];
+        snprintf(path, sizeof path, QLOOP_SOURCE_DIR "/rules/policies/%s.lua", names[i]);
+        assert_int_equal(policy_load(path, &file, &err), 0);
+        assert_string_equal(built.name, file.name);
+        assert_string_equal(built.basis, file.basis);
+        assert_int_equal(built.response_days, file.response_days);
+        assert_int_equal(built.extension_days, file.extension_days);
+        assert_int_equal(built.extension_natural, file.extension_natural);
+        assert_int_equal(built.extension_from_receipt, file.extension_from_receipt);
+        assert_string_equal(built.approver, file.approver);
+        assert_int_equal(built.auto_feedback, file.auto_feedback);
+        assert_int_equal(built.reminder_days, file.reminder_days);
+    }
+    assert_int_equal(policy_resolve("hangzhou", "/nonexistent", out, sizeof out, &err), -1);
+    struct qloop_policy p;
+    assert_int_equal(policy_load("builtin:hangzhou", &p, &err), -1);
+}
+
 static void test_days_and_reminders(void **state)
 {
     (void)state;
@@ -298,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_returned_table_and_defaults),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_builtin_copies),
         cmocka_unit_test(test_days_and_reminders),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
