@@ -47,6 +47,15 @@ run_q 0 run --rules pack --json --quiet
 expect_eq "folder rules" "9" "$(json_get "$OUT" 'len(d["rules"])')"
 expect_eq "folder order" "people.extra" "$(json_get "$OUT" 'd["rules"][-1]["id"]')"
 
+# progress on stderr when it is a terminal (script gives the run a pty), none when it is not
+if command -v script >/dev/null; then
+    tty_out=$(script -qec "\"$QLOOP_BIN\" run --rules \"$FX/people.lua\" --db \"$T/tty.db\"" /dev/null)
+    expect_contains "progress on a terminal" "行/秒" "$tty_out"
+    expect_contains "closing line on a terminal" "完成" "$tty_out"
+fi
+run_q 0 run --rules "$FX/people.lua" --db "$T/pipe.db"
+case "$ERR" in *行/秒*) fail "progress printed to a pipe" ;; *) ok "no progress when stderr is not a terminal" ;; esac
+
 # help and usage
 run_q 0 run --help
 expect_contains "help" "--rules" "$OUT"
