@@ -1368,6 +1368,7 @@ struct judged_item {
     int64_t id, ticket;
     char ref[40], state[16];
     int resolve_missing;
+    int failing_again; /* open, and refreshed from a finding of this run */
 };
 
 /* Re-checks every open item whose rule judged its dataset in run_id.
@@ -1377,12 +1378,33 @@ static int recheck_items(sqlite3 *db, const char *run_id, int64_t at, struct rec
 {
     *out = NULL;
     *nout = 0;
+    /* Open items that fail again, the common case of a nightly run, are
+     * refreshed in one statement from their first finding of this run; the
+     * loop below then only counts them (last_run = this run). */
     sqlite3_stmt *st = prep(db,
-                            "SELECT i.id, i.ticket_id, i.record_ref, i.state, r.resolve_missing"
-                            " FROM ticket_items i JOIN rule_results r"
-                            " ON r.run_id = ?1 AND r.rule = i.rule AND r.dataset = i.dataset"
-                            " WHERE i.state IN ('open','missing') ORDER BY i.ticket_id, i.id",
+                            "UPDATE ticket_items SET last_run = ?1, row_no = f.row_no,"
+                            " record_key = coalesce(f.record_key, ticket_items.record_key),"
+                            " value = f.value, message = coalesce(f.message, ticket_items.message)"
+                            " FROM (SELECT min(id) AS id, dataset, rule, record_ref FROM findings"
+                            "       WHERE run_id = ?1 GROUP BY dataset, rule, record_ref) g"
+                            " JOIN findings f ON f.id = g.id"
+                            " WHERE ticket_items.state = 'open' AND ticket_items.dataset = g.dataset"
+                            " AND ticket_items.rule = g.rule AND ticket_items.record_ref = g.record_ref",
                             err);
+    if (!st)
+        return -2;
+    bind_text(st, 1, run_id);
+    int urc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (urc != SQLITE_DONE)
+        return sqlerr(db, "更新仍未整改的工单记录", err);
+    st = prep(db,
+              "SELECT i.id, i.ticket_id, i.record_ref, i.state, r.resolve_missing,"
+              " i.state = 'open' AND i.last_run IS ?1"
+              " FROM ticket_items i JOIN rule_results r"
+              " ON r.run_id = ?1 AND r.rule = i.rule AND r.dataset = i.dataset"
+              " WHERE i.state IN ('open','missing') ORDER BY i.ticket_id, i.id",
+              err);
     if (!st)
         return -2;
     bind_text(st, 1, run_id);
@@ -1399,6 +1421,7 @@ static int recheck_items(sqlite3 *db, const char *run_id, int64_t at, struct rec
         col_copy(st, 2, items[n].ref, sizeof items[n].ref);
         col_copy(st, 3, items[n].state, sizeof items[n].state);
         items[n].resolve_missing = sqlite3_column_int(st, 4);
+        items[n].failing_again = sqlite3_column_int(st, 5);
         n++;
     }
     sqlite3_finalize(st);
@@ -1448,6 +1471,10 @@ static int recheck_items(sqlite3 *db, const char *run_id, int64_t at, struct rec
         }
         struct recheck *r = &rs[nrs - 1];
         r->judged++;
+        if (it->failing_again) {
+            r->failing++;
+            continue;
+        }
         sqlite3_reset(find);
         bind_text(find, 1, run_id);
         sqlite3_bind_int64(find, 2, it->id);

@@ -289,8 +289,10 @@ static void test_dedupe_over_repeated_runs(void **state)
     assert_int_equal(c.updated, 0);
     assert_int_equal(c.reverified, 1);
     struct sim s3 = {"r3", "2024-09-29T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P2", "P3"}, {"P1", "P2", "P3"}};
+                     {"P2=139", "P3"}, {"P1", "P2", "P3"}};
     run_sim(db, &s3, &p);
+    /* a record still failing shows its latest value */
+    assert_string_equal(q_text(db, "SELECT value FROM ticket_items WHERE id = 1"), "139");
     assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 1);
     assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items"), 2);
     /* The received_at and deadline do not move with later runs. */
