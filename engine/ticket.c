@@ -300,21 +300,73 @@ static int audit_json(sqlite3 *db, const char *kind, int64_t ticket, const char 
     return rc == 0 ? 0 : -2;
 }
 
-/* Audits one change of an item: change = added | fixed | missing | reappeared | closed. */
-static int audit_item(sqlite3 *db, int64_t ticket, int64_t item, const char *record_ref,
-                      const char *change, const char *actor, const char *run_id,
-                      int64_t reopened_from, struct qloop_error *err)
+/* Item changes made by one sweep (a run adding records, a re-check, a
+ * ticket closing its records) are audited one entry per ticket, change, run
+ * and actor, listing every item: {"ticket", "change", "run", "count",
+ * "items": [[item id, record_ref], ...], "reopened_from"}. The chain still
+ * covers each record's change, without an entry (and a hash, a statement
+ * round trip) per record: a first night adds hundreds of thousands. */
+struct item_batch {
+    int64_t ticket, reopened_from;
+    char change[24], run[96], actor[256];
+    json_t *items;
+};
+
+/* Writes the pending entry of b, if any. Returns 0 or -2. */
+static int item_batch_flush(sqlite3 *db, struct item_batch *b, struct qloop_error *err)
 {
+    if (!b->items)
+        return 0;
     json_t *o = json_object();
-    json_object_set_new(o, "ticket", json_integer(ticket));
-    json_object_set_new(o, "item", json_integer(item));
-    json_object_set_new(o, "record_ref", jstr(record_ref));
-    json_object_set_new(o, "change", jstr(change));
-    if (run_id)
-        json_object_set_new(o, "run", jstr(run_id));
-    if (reopened_from > 0)
-        json_object_set_new(o, "reopened_from", json_integer(reopened_from));
-    return audit_json(db, "ticket.item", ticket, actor, o, err);
+    json_object_set_new(o, "ticket", json_integer(b->ticket));
+    json_object_set_new(o, "change", jstr(b->change));
+    if (b->run[0])
+        json_object_set_new(o, "run", jstr(b->run));
+    json_object_set_new(o, "count", json_integer((json_int_t)json_array_size(b->items)));
+    json_object_set_new(o, "items", b->items);
+    if (b->reopened_from > 0)
+        json_object_set_new(o, "reopened_from", json_integer(b->reopened_from));
+    b->items = NULL;
+    return audit_json(db, "ticket.item", b->ticket, b->actor, o, err);
+}
+
+/* Audits one change of an item (change = added | reopened | fixed |
+ * fixed_missing | missing | reappeared | closed): into batch b, flushing it
+ * first when the item belongs to another entry; straight to the chain when
+ * b is NULL. */
+static int audit_item(sqlite3 *db, struct item_batch *b, int64_t ticket, int64_t item,
+                      const char *record_ref, const char *change, const char *actor,
+                      const char *run_id, int64_t reopened_from, struct qloop_error *err)
+{
+    struct item_batch one = {0};
+    struct item_batch *t = b ? b : &one;
+    if (!actor || !*actor)
+        actor = "system";
+    if (t->items && (t->ticket != ticket || t->reopened_from != reopened_from ||
+                     strcmp(t->change, change) != 0 || strcmp(t->run, run_id ? run_id : "") != 0 ||
+                     strcmp(t->actor, actor) != 0) &&
+        item_batch_flush(db, t, err) != 0)
+        return -2;
+    if (!t->items) {
+        t->ticket = ticket;
+        t->reopened_from = reopened_from;
+        snprintf(t->change, sizeof t->change, "%s", change);
+        snprintf(t->run, sizeof t->run, "%s", run_id ? run_id : "");
+        snprintf(t->actor, sizeof t->actor, "%s", actor);
+        t->items = json_array();
+    }
+    json_t *pair = json_array();
+    json_array_append_new(pair, json_integer(item));
+    json_array_append_new(pair, jstr(record_ref));
+    json_array_append_new(t->items, pair);
+    return b ? 0 : item_batch_flush(db, t, err);
+}
+
+/* Drops a batch's pending entry after an error (its sweep is rolled back). */
+static void item_batch_drop(struct item_batch *b)
+{
+    json_decref(b->items);
+    b->items = NULL;
 }
 
 /* ---- one ticket in memory ------------------------------------------------ */
@@ -595,6 +647,7 @@ static int apply(sqlite3 *db, struct tk *t, const struct change *c, bool by_user
                                " WHERE id = ?1",
                                err);
         int result = u ? 0 : -2;
+        struct item_batch batch = {0};
         for (size_t i = 0; result == 0 && i < n; i++) {
             sqlite3_reset(u);
             sqlite3_bind_int64(u, 1, items[i].id);
@@ -604,9 +657,12 @@ static int apply(sqlite3 *db, struct tk *t, const struct change *c, bool by_user
             if (sqlite3_step(u) != SQLITE_DONE)
                 result = sqlerr(db, "关闭工单记录", err);
             else
-                result = audit_item(db, t->id, items[i].id, items[i].ref, item_state, c->actor,
-                                    c->run_id, 0, err);
+                result = audit_item(db, &batch, t->id, items[i].id, items[i].ref, item_state,
+                                    c->actor, c->run_id, 0, err);
         }
+        if (result == 0)
+            result = item_batch_flush(db, &batch, err);
+        item_batch_drop(&batch);
         sqlite3_finalize(u);
         free(items);
         if (result != 0)
@@ -1049,7 +1105,7 @@ struct item_in {
 static int add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *rule,
                     const struct item_in *it, int64_t at, const char *run_id, int64_t reopened_from,
                     const char *actor, int64_t *item_id, sqlite3_stmt **cache,
-                    struct qloop_error *err)
+                    struct item_batch *batch, struct qloop_error *err)
 {
     char at_s[32];
     fmt_time(at, at_s);
@@ -1085,7 +1141,7 @@ static int add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *r
     int64_t iid = sqlite3_last_insert_rowid(db);
     if (item_id)
         *item_id = iid;
-    return audit_item(db, tid, iid, it->record_ref,
+    return audit_item(db, batch, tid, iid, it->record_ref,
                       reopened_from > 0 ? "reopened" : "added", actor, run_id, reopened_from, err);
 }
 
@@ -1292,7 +1348,7 @@ int ticket_file(sqlite3 *db, const struct ticket_report *r, const char *source,
                              r->value ? qloop_buf_str(&value) : NULL, r->message, r->actor, -1};
         result = add_item(db, tid, r->dataset, rule, &it, now, NULL,
                           pr.found && is_closed(pr.ticket_state) ? pr.ticket : 0, r->actor,
-                          &item_id, NULL, err);
+                          &item_id, NULL, NULL, err);
     }
     free(pr.value);
     qloop_buf_free(&masked);
@@ -1460,6 +1516,7 @@ static int recheck_items(sqlite3 *db, const char *run_id, int64_t at, struct rec
                                      err)
                               : NULL;
     int result = set ? 0 : -2;
+    struct item_batch batch = {0};
     struct recheck *rs = NULL;
     size_t nrs = 0;
     for (size_t i = 0; result == 0 && i < n; i++) {
@@ -1491,8 +1548,8 @@ static int recheck_items(sqlite3 *db, const char *run_id, int64_t at, struct rec
             if (sqlite3_step(still) != SQLITE_DONE)
                 result = sqlerr(db, "更新工单记录", err);
             else if (strcmp(it->state, "missing") == 0)
-                result = audit_item(db, it->ticket, it->id, it->ref, "reappeared", "system",
-                                    run_id, 0, err);
+                result = audit_item(db, &batch, it->ticket, it->id, it->ref, "reappeared",
+                                    "system", run_id, 0, err);
             continue;
         }
         if (rc != SQLITE_DONE) {
@@ -1526,12 +1583,15 @@ static int recheck_items(sqlite3 *db, const char *run_id, int64_t at, struct rec
         if (sqlite3_step(set) != SQLITE_DONE)
             result = sqlerr(db, "更新工单记录", err);
         else
-            result = audit_item(db, it->ticket, it->id, it->ref,
+            result = audit_item(db, &batch, it->ticket, it->id, it->ref,
                                 was_seen                   ? "fixed"
                                 : strcmp(to, "fixed") == 0 ? "fixed_missing"
                                                            : "missing",
                                 "system", run_id, 0, err);
     }
+    if (result == 0)
+        result = item_batch_flush(db, &batch, err);
+    item_batch_drop(&batch);
     sqlite3_finalize(find);
     sqlite3_finalize(seen);
     sqlite3_finalize(still);
@@ -1676,13 +1736,16 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
     int64_t tid = 0;
     bool is_new = false;
     long added = 0;
+    struct item_batch batch = {0};
     for (size_t i = 0; result == 0 && i <= n; i++) {
         bool group_ends = i == n || (i > 0 && (strcmp(fs[i].dataset, fs[i - 1].dataset) != 0 ||
                                                strcmp(fs[i].rule, fs[i - 1].rule) != 0));
         if (group_ends && tid) {
             if (!is_new && added > 0)
                 idset_add(updated, tid);
-            result = after_adding(db, tid, is_new, added, run_id, at, p, run_id, err);
+            result = item_batch_flush(db, &batch, err);
+            if (result == 0)
+                result = after_adding(db, tid, is_new, added, run_id, at, p, run_id, err);
             tid = 0;
             added = 0;
         }
@@ -1737,9 +1800,10 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
         }
         struct item_in it = {f->ref, f->key, f->field, f->value, f->message, NULL, f->row_no};
         result = add_item(db, tid, f->dataset, f->rule, &it, at, run_id, reopened, "system", NULL,
-                          &add_st, err);
+                          &add_st, &batch, err);
         added++;
     }
+    item_batch_drop(&batch);
     sqlite3_finalize(dup);
     sqlite3_finalize(prior_st);
     sqlite3_finalize(add_st);
