@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "store_helpers.h"
+
 #include "audit.h"
 #include "calendar.h"
 #include "clock.h"
@@ -30,68 +32,6 @@
 #include "ticket.h"
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static void set_now(const char *iso) { setenv("QLOOP_NOW", iso, 1); }
-
-static sqlite3 *db_open(void)
-{
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    sqlite3 *db = store_open(":memory:", &err);
-    if (!db)
-        fail_msg("store_open: %s", err.message);
-    return db;
-}
-
-static void exec(sqlite3 *db, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *sql = sqlite3_vmprintf(fmt, ap);
-    va_end(ap);
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg);
-    sqlite3_free(sql);
-}
-
-static int64_t q_int(sqlite3 *db, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *sql = sqlite3_vmprintf(fmt, ap);
-    va_end(ap);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
-    sqlite3_free(sql);
-    return v;
-}
-
-/* The first column of the first row as text ("(null)" for NULL, "" for none). */
-static const char *q_text(sqlite3 *db, const char *fmt, ...)
-{
-    static char out[8][512];
-    static int k;
-    char *buf = out[k++ % 8];
-    va_list ap;
-    va_start(ap, fmt);
-    char *sql = sqlite3_vmprintf(fmt, ap);
-    va_end(ap);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-    buf[0] = '\0';
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        const unsigned char *s = sqlite3_column_text(st, 0);
-        snprintf(buf, 512, "%s", s ? (const char *)s : "(null)");
-    }
-    sqlite3_finalize(st);
-    sqlite3_free(sql);
-    return buf;
-}
 
 static struct qloop_policy ningbo(void)
 {

@@ -1,0 +1,83 @@
+/*
+ * store_helpers.h — helpers for unit tests that work on a store: open an
+ * in-memory store, run SQL, read one value. Included by the tests that
+ * need them (cmocka's headers first); everything here is static inline.
+ */
+#ifndef QLOOP_TEST_STORE_HELPERS_H
+#define QLOOP_TEST_STORE_HELPERS_H
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "store.h"
+
+static inline void set_now(const char *iso) { setenv("QLOOP_NOW", iso, 1); }
+
+/* A fresh, migrated in-memory store; fails the test when it cannot open. */
+static inline sqlite3 *db_open(void)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    sqlite3 *db = store_open(":memory:", &err);
+    if (!db)
+        fail_msg("store_open: %s", err.message);
+    return db;
+}
+
+/* Runs printf-style SQL (sqlite3_vmprintf: %Q quotes); fails the test on error. */
+static inline void exec(sqlite3 *db, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+    sqlite3_free(sql);
+}
+
+/* The first column of the first row as an integer (-1 for no row). */
+static inline int64_t q_int(sqlite3 *db, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+    return v;
+}
+
+/* The first column of the first row as text ("(null)" for NULL, "" for no
+ * row), in one of 8 rotating buffers of 2 KiB. */
+static inline const char *q_text(sqlite3 *db, const char *fmt, ...)
+{
+    static char out[8][2048];
+    static int k;
+    char *buf = out[k++ % 8];
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    buf[0] = '\0';
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *s = sqlite3_column_text(st, 0);
+        snprintf(buf, 2048, "%s", s ? (const char *)s : "(null)");
+    }
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+    return buf;
+}
+
+#endif
