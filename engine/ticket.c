@@ -1727,12 +1727,8 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
         return sqlerr(db, "读取本次运行的问题记录", err);
     }
 
-    sqlite3_stmt *dup = prep(db,
-                             "SELECT 1 FROM ticket_items WHERE dataset = ?1 AND rule = ?2"
-                             " AND record_ref = ?3 AND state IN ('open','missing')",
-                             err);
     sqlite3_stmt *prior_st = NULL, *add_st = NULL;
-    int result = dup ? 0 : -2;
+    int result = 0;
     int64_t tid = 0;
     bool is_new = false;
     long added = 0;
@@ -1752,21 +1748,15 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
         if (i == n || result != 0)
             break;
         struct new_finding *f = &fs[i];
-        /* A second finding of the same record in this run. */
-        sqlite3_reset(dup);
-        bind_text(dup, 1, f->dataset);
-        bind_text(dup, 2, f->rule);
-        bind_text(dup, 3, f->ref);
-        rc = sqlite3_step(dup);
-        if (rc == SQLITE_ROW)
-            continue;
-        if (rc != SQLITE_DONE) {
-            result = sqlerr(db, "查找工单记录", err);
-            break;
-        }
         struct prior pr;
         if ((result = find_prior(db, f->dataset, f->rule, f->ref, &pr, &prior_st, err)) != 0)
             break;
+        /* Already an open item (open items are unique, so it is the latest):
+         * a record still failing, or found twice in this run. */
+        if (pr.found && (strcmp(pr.item_state, "open") == 0 || strcmp(pr.item_state, "missing") == 0)) {
+            free(pr.value);
+            continue;
+        }
         /* Confirmed correct by the provider, and unchanged since: not again. */
         bool confirmed_same = pr.found && strcmp(pr.ticket_state, "confirmed") == 0 &&
                               strcmp(pr.item_state, "closed") == 0 &&
@@ -1804,7 +1794,6 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
         added++;
     }
     item_batch_drop(&batch);
-    sqlite3_finalize(dup);
     sqlite3_finalize(prior_st);
     sqlite3_finalize(add_st);
     free_findings(fs, n);
