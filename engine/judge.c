@@ -325,6 +325,10 @@ static void work(struct worker *w)
     qloop_arena_reset(&w->arena);
     if (w->begin < w->end) {
         cleanse_rows(w);
+        const struct judge_dataset *ds = w->pool->ds;
+        if (ds->row_ref && w->pool->b->refs)
+            for (size_t row = w->begin; row < w->end; row++)
+                ds->row_ref(ds->row_ref_ctx, row, &w->cur, w->pool->b->refs[row]);
         judge_rows(w);
     }
 }

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "adapter.h"
+#include "buf.h"
 #include "error.h"
 #include "pack.h"
 
@@ -43,6 +44,11 @@ struct judge_dataset {
     const size_t *rules;      /* index in pack->rules of each judged rule */
     const long *rule_cols;    /* column of each rule's field, -1 absent */
     struct strmap *const *refsets; /* values another dataset offers, per rule (or NULL) */
+    /* When set, each worker also computes the record_ref of each of its rows
+     * (after cleansing) into judge_batch.refs: the run needs them to see
+     * which records of open tickets are in the data. */
+    void (*row_ref)(void *ctx, size_t row, struct qloop_buf *scratch, char out[33]);
+    void *row_ref_ctx;
     /* counts, summed over workers by judge_end_dataset */
     int64_t *checked, *errors; /* per rule */
     int64_t *changed;          /* per cleanse entry */
@@ -56,6 +62,7 @@ struct judge_batch {
     struct qloop_field *view;
     uint8_t *verdict;
     const char **reason;
+    char (*refs)[33];          /* nrows record refs, filled when the dataset has row_ref */
 };
 
 struct judge_pool;

@@ -72,7 +72,9 @@ struct run_ctx {
     char run_id[64];
     char as_of[32];
     int64_t now;
-    sqlite3_stmt *ins_finding, *ins_seen;
+    sqlite3_stmt *ins_finding;
+    struct strmap *seen;         /* "dataset\0ref" of open ticket items this run saw */
+    const unsigned char *secret; /* store_secret(db), read once before workers start */
     struct refset *refsets;
     size_t nrefsets;
     struct compare_run *compares;
@@ -117,6 +119,8 @@ struct ds_ctx {
     uint8_t *verdict;
     const char **reason;
     size_t verdict_cap;
+    char (*refs)[33];  /* record refs of the batch's rows, when open tickets need them */
+    size_t refs_cap;
     bool judging;
 };
 
@@ -355,35 +359,47 @@ static void note_updates(struct ds_ctx *ds)
     }
 }
 
-/* Records in run_seen that the run saw the record key (of length len) when
- * an open ticket item refers to it. */
-static int see_key(struct ds_ctx *ds, const char *key, size_t len)
+/* Notes that the run saw the record whose ref is ref, when an open ticket
+ * item refers to it (the re-check asks, through seen_ref_of()). */
+static void see_ref(struct ds_ctx *ds, const char *ref)
 {
-    struct run_ctx *run = ds->run;
-    char ref[33];
-    store_record_ref(run->db, ds->d->name, key, len, ref);
     if (!strmap_get(ds->open_refs, ref, 32))
-        return 0;
-    sqlite3_stmt *st = run->ins_seen;
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, run->run_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ds->d->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, ref, 32, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        return store_error(run->db, "记录复核状态", run->err);
-    return 0;
+        return;
+    struct qloop_buf *k = &ds->run->keybuf;
+    qloop_buf_reset(k);
+    qloop_buf_append(k, ds->d->name, strlen(ds->d->name) + 1);
+    qloop_buf_append(k, ref, 32);
+    strmap_put(ds->run->seen, k->ptr, k->len, NULL);
+}
+
+/* The tickets' question: did this run see record ref of dataset? */
+static bool seen_ref_of(void *ctx, const char *dataset, const char *ref)
+{
+    struct run_ctx *run = ctx;
+    if (!dataset || !ref || strlen(ref) != 32)
+        return false;
+    struct qloop_buf k = {0};
+    qloop_buf_append(&k, dataset, strlen(dataset) + 1);
+    qloop_buf_append(&k, ref, 32);
+    bool found = strmap_get(run->seen, k.ptr, k.len) != NULL;
+    qloop_buf_free(&k);
+    return found;
+}
+
+/* The judge's callback: the record_ref of a row (on a worker thread). */
+static void row_ref(void *ctx, size_t row, struct qloop_buf *scratch, char out[33])
+{
+    struct ds_ctx *ds = ctx;
+    row_key(ds, row, scratch);
+    store_record_ref_keyed(ds->run->secret, ds->d->name, qloop_buf_str(scratch), scratch->len, out);
 }
 
 static int note_seen(struct ds_ctx *ds)
 {
     if (!ds->open_refs || strmap_count(ds->open_refs) == 0)
         return 0;
-    struct run_ctx *run = ds->run;
-    for (size_t row = 0; row < ds->batch->nrows; row++) {
-        row_key(ds, row, &run->keybuf);
-        if (see_key(ds, run->keybuf.ptr, run->keybuf.len) != 0)
-            return -1;
-    }
+    for (size_t row = 0; row < ds->batch->nrows; row++)
+        see_ref(ds, ds->refs[row]);
     return 0;
 }
 
@@ -525,6 +541,7 @@ static void ds_free(struct ds_ctx *ds)
     free(ds->changed);
     free(ds->verdict);
     free(ds->reason);
+    free(ds->refs);
 }
 
 static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
@@ -620,6 +637,8 @@ static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
         .checked = ds.checked,
         .errors = ds.errors,
         .changed = ds.changed,
+        .row_ref = strmap_count(ds.open_refs) ? row_ref : NULL,
+        .row_ref_ctx = &ds,
     };
     judge_begin_dataset(run->pool, &ds.jd);
     ds.judging = true;
@@ -644,8 +663,12 @@ static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
             ds.reason = qloop_xrealloc(ds.reason, nverdicts * sizeof *ds.reason);
             ds.verdict_cap = nverdicts;
         }
+        if (ds.jd.row_ref && batch.nrows > ds.refs_cap) {
+            ds.refs = qloop_xrealloc(ds.refs, batch.nrows * sizeof *ds.refs);
+            ds.refs_cap = batch.nrows;
+        }
         struct judge_batch jb = {.batch = &batch, .view = ds.view, .verdict = ds.verdict,
-                                 .reason = ds.reason};
+                                 .reason = ds.reason, .refs = ds.jd.row_ref ? ds.refs : NULL};
         judge_run(run->pool, &jb);
         if (merge_verdicts(&ds) != 0 || note_seen(&ds) != 0) {
             rc = RUN_INTERNAL_ERROR;
@@ -686,10 +709,10 @@ static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
     }
     /* Dataset-level findings (freshness) have the empty key: reading the
      * dataset is seeing that "record", so a fresh dataset closes them. */
-    if (strmap_count(ds.open_refs) && see_key(&ds, "", 0) != 0) {
-        rc = RUN_INTERNAL_ERROR;
-        goto out;
-    }
+    char empty_ref[33];
+    store_record_ref_keyed(run->secret, d->name, "", 0, empty_ref);
+    if (strmap_count(ds.open_refs))
+        see_ref(&ds, empty_ref);
     if (freshness(&ds) != 0) {
         rc = RUN_INTERNAL_ERROR;
         goto out;
@@ -937,14 +960,15 @@ int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct
         rc = RUN_INPUT_ERROR;
         goto fail_early;
     }
+    run.secret = store_secret(db);
+    /* Which records of open tickets this run saw matters only to this run's
+     * re-check: it stays in memory and the tickets ask (ticket_seen). */
+    run.seen = strmap_new();
     rc = RUN_INTERNAL_ERROR;
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, record_key,"
                            " field, value, message) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-                           -1, &run.ins_finding, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db,
-                           "INSERT OR IGNORE INTO run_seen(run_id, dataset, record_ref) VALUES(?1,?2,?3)",
-                           -1, &run.ins_seen, NULL) != SQLITE_OK) {
+                           -1, &run.ins_finding, NULL) != SQLITE_OK) {
         store_error(db, "准备语句", err);
         goto fail;
     }
@@ -974,7 +998,8 @@ int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct
         goto fail;
     double t3 = mono_seconds();
     struct ticket_sync_counts tc = {0};
-    if (ticket_sync_run(db, run.run_id, o->policy_path, &tc, err) != 0) {
+    struct ticket_seen seen = {.seen = seen_ref_of, .ctx = &run};
+    if (ticket_sync_run_seen(db, run.run_id, o->policy_path, &seen, &tc, err) != 0) {
         rc = RUN_INPUT_ERROR;
         goto fail;
     }
@@ -996,8 +1021,7 @@ int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct
         goto fail;
     }
     sqlite3_finalize(run.ins_finding);
-    sqlite3_finalize(run.ins_seen);
-    run.ins_finding = run.ins_seen = NULL;
+    run.ins_finding = NULL;
     if (store_commit(db, err) != 0) {
         json_decref(summary);
         goto fail;
@@ -1014,7 +1038,6 @@ int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct
     goto cleanup;
 fail:
     sqlite3_finalize(run.ins_finding);
-    sqlite3_finalize(run.ins_seen);
     store_rollback(db);
 fail_early:
 cleanup:
@@ -1025,6 +1048,7 @@ cleanup:
         strmap_free(run.refsets[i].values);
     free(run.refsets);
     compare_run_free(run.compares);
+    strmap_free(run.seen);
     judge_pool_free(run.pool);
     qloop_buf_free(&run.keybuf);
     qloop_buf_free(&run.maskbuf);

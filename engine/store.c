@@ -37,7 +37,7 @@ static const char core_schema_sql[] =
     "CREATE TABLE cleanse_counts(run_id TEXT NOT NULL, dataset TEXT NOT NULL, field TEXT NOT NULL,"
     "  changed INTEGER NOT NULL, PRIMARY KEY(run_id, dataset, field));"
     "CREATE TABLE run_seen(run_id TEXT NOT NULL, dataset TEXT NOT NULL, record_ref TEXT NOT NULL,"
-    "  PRIMARY KEY(run_id, dataset, record_ref));";
+    "  PRIMARY KEY(run_id, dataset, record_ref)) WITHOUT ROWID;";
 
 struct migration {
     const char *what;
@@ -170,7 +170,7 @@ sqlite3 *store_open(const char *path, struct qloop_error *err)
     /* A run is one large transaction: a 64 MiB page cache keeps it from
      * spilling pages to the WAL over and over. */
     if (store_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-                       " PRAGMA cache_size=-65536;",
+                       " PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
                    err) != 0) {
         qloop_error_set(err, path, 0, 0, "不是可用的 qloop 数据库（%s）；请检查 --db 指向的文件",
                         err ? err->message : "");
@@ -243,15 +243,21 @@ const unsigned char *store_secret(sqlite3 *db)
     return secret_cache;
 }
 
-void store_record_ref(sqlite3 *db, const char *dataset, const char *key, size_t keylen,
-                      char out[33])
+void store_record_ref_keyed(const unsigned char secret[32], const char *dataset, const char *key,
+                            size_t keylen, char out[33])
 {
     struct qloop_sha256 c;
     uint8_t digest[32];
     qloop_sha256_init(&c);
-    qloop_sha256_update(&c, store_secret(db), 32);
+    qloop_sha256_update(&c, secret, 32);
     qloop_sha256_update(&c, dataset, strlen(dataset) + 1);
     qloop_sha256_update(&c, key, keylen);
     qloop_sha256_final(&c, digest);
     qloop_hex(digest, 16, out);
+}
+
+void store_record_ref(sqlite3 *db, const char *dataset, const char *key, size_t keylen,
+                      char out[33])
+{
+    store_record_ref_keyed(store_secret(db), dataset, key, keylen, out);
 }

@@ -20,7 +20,9 @@
  *       dataset declares them sensitive.
  *   cleanse_counts(run_id, dataset, field, changed)
  *   run_seen(run_id, dataset, record_ref)    records of open ticket items that
- *       this run saw in its data (so a re-check can tell fixed from missing)
+ *       a run saw in its data (so a re-check can tell fixed from missing), for
+ *       callers of ticket_sync_run; qloop run answers that question from
+ *       memory instead (ticket_sync_run_seen), so nothing is written here
  */
 #ifndef QLOOP_STORE_H
 #define QLOOP_STORE_H
@@ -55,6 +57,11 @@ const unsigned char *store_secret(sqlite3 *db);
 /* Writes the 32-hex-char record_ref of (dataset, key) into out (33 bytes). */
 void store_record_ref(sqlite3 *db, const char *dataset, const char *key, size_t keylen,
                       char out[33]);
+
+/* The same with the secret given (store_secret(db)): no store access, so
+ * worker threads may call it. */
+void store_record_ref_keyed(const unsigned char secret[32], const char *dataset, const char *key,
+                            size_t keylen, char out[33]);
 
 /* Fills err with sqlite3_errmsg(db) prefixed by what; returns -1. */
 int store_error(sqlite3 *db, const char *what, struct qloop_error *err);

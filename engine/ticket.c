@@ -1429,7 +1429,8 @@ struct judged_item {
 
 /* Re-checks every open item whose rule judged its dataset in run_id.
  * Fills *out (one entry per ticket, in ticket order). */
-static int recheck_items(sqlite3 *db, const char *run_id, int64_t at, struct recheck **out,
+static int recheck_items(sqlite3 *db, const char *run_id, int64_t at,
+                         const struct ticket_seen *seen_by, struct recheck **out,
                          size_t *nout, struct qloop_error *err)
 {
     *out = NULL;
@@ -1496,9 +1497,12 @@ static int recheck_items(sqlite3 *db, const char *run_id, int64_t at, struct rec
                               " ORDER BY f.id LIMIT 1",
                               err);
     sqlite3_stmt *seen = find ? prep(db,
-                                     "SELECT 1 FROM run_seen s JOIN ticket_items i ON i.id = ?2"
-                                     " WHERE s.run_id = ?1 AND s.dataset = i.dataset"
-                                     " AND s.record_ref = i.record_ref",
+                                     seen_by
+                                         ? "SELECT dataset, record_ref FROM ticket_items"
+                                           " WHERE id = ?2 AND ?1 IS NOT NULL"
+                                         : "SELECT 1 FROM run_seen s JOIN ticket_items i ON i.id = ?2"
+                                           " WHERE s.run_id = ?1 AND s.dataset = i.dataset"
+                                           " AND s.record_ref = i.record_ref",
                                      err)
                               : NULL;
     sqlite3_stmt *still = seen ? prep(db,
@@ -1565,6 +1569,9 @@ static int recheck_items(sqlite3 *db, const char *run_id, int64_t at, struct rec
             break;
         }
         bool was_seen = rc == SQLITE_ROW;
+        if (seen_by && was_seen)
+            was_seen = seen_by->seen(seen_by->ctx, (const char *)sqlite3_column_text(seen, 0),
+                                     (const char *)sqlite3_column_text(seen, 1));
         const char *to;
         if (was_seen || it->resolve_missing) {
             to = "fixed";
@@ -1838,8 +1845,19 @@ int ticket_record_dept_stats(sqlite3 *db, const char *run_id, int64_t at, struct
     return 0;
 }
 
+static int sync_run(sqlite3 *db, const char *run_id, const struct qloop_policy *p,
+                    const struct ticket_seen *seen, struct ticket_sync_counts *counts,
+                    struct qloop_error *err);
+
 int ticket_sync_run_policy(sqlite3 *db, const char *run_id, const struct qloop_policy *p,
                            struct ticket_sync_counts *counts, struct qloop_error *err)
+{
+    return sync_run(db, run_id, p, NULL, counts, err);
+}
+
+static int sync_run(sqlite3 *db, const char *run_id, const struct qloop_policy *p,
+                    const struct ticket_seen *seen, struct ticket_sync_counts *counts,
+                    struct qloop_error *err)
 {
     struct ticket_sync_counts local = {0};
     if (!counts)
@@ -1864,7 +1882,7 @@ int ticket_sync_run_policy(sqlite3 *db, const char *run_id, const struct qloop_p
     struct recheck *rs = NULL;
     size_t nrs = 0;
     struct idset updated = {0};
-    int result = recheck_items(db, run_id, at, &rs, &nrs, err);
+    int result = recheck_items(db, run_id, at, seen, &rs, &nrs, err);
     if (result == 0) {
         counts->reverified = (long)nrs;
         result = close_rechecked(db, rs, nrs, run_id, at, p, &updated, err);
@@ -1888,6 +1906,16 @@ int ticket_sync_run(sqlite3 *db, const char *run_id, const char *policy_path,
     if (policy_load(policy_path, &p, err) != 0)
         return -1;
     return ticket_sync_run_policy(db, run_id, &p, counts, err);
+}
+
+int ticket_sync_run_seen(sqlite3 *db, const char *run_id, const char *policy_path,
+                         const struct ticket_seen *seen, struct ticket_sync_counts *counts,
+                         struct qloop_error *err)
+{
+    struct qloop_policy p;
+    if (policy_load(policy_path, &p, err) != 0)
+        return -1;
+    return sync_run(db, run_id, &p, seen, counts, err);
 }
 
 /* ---- reading tickets as JSON --------------------------------------------- */

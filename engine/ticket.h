@@ -61,6 +61,19 @@ int ticket_sync_run(sqlite3 *db, const char *run_id, const char *policy_path,
 int ticket_sync_run_policy(sqlite3 *db, const char *run_id, const struct qloop_policy *policy,
                            struct ticket_sync_counts *counts, struct qloop_error *err);
 
+/* Whether the run saw the record record_ref of dataset in its data: the
+ * run's own answer, instead of the run_seen table. */
+struct ticket_seen {
+    bool (*seen)(void *ctx, const char *dataset, const char *record_ref);
+    void *ctx;
+};
+
+/* ticket_sync_run asking seen (may be NULL: the run_seen table) which
+ * records of open tickets the run saw. */
+int ticket_sync_run_seen(sqlite3 *db, const char *run_id, const char *policy_path,
+                         const struct ticket_seen *seen, struct ticket_sync_counts *counts,
+                         struct qloop_error *err);
+
 /* The Chinese name of a state (发现, 反馈, 修正, 共享, 确认无误, 沟通解决);
  * the input itself when it is not a state. */
 const char *ticket_state_zh(const char *state);
