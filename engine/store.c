@@ -261,3 +261,38 @@ void store_record_ref(sqlite3 *db, const char *dataset, const char *key, size_t 
 {
     store_record_ref_keyed(store_secret(db), dataset, key, keylen, out);
 }
+
+int store_prune_findings(sqlite3 *db, long keep_runs, long long *deleted, struct qloop_error *err)
+{
+    *deleted = 0;
+    if (keep_runs < 1)
+        return qloop_error_set(err, NULL, 0, 0, "至少要保留最近 1 次运行的问题记录");
+    if (store_begin(db, err) != 0)
+        return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "DELETE FROM findings WHERE run_id NOT IN"
+                           " (SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        store_error(db, "清理问题记录", err);
+        store_rollback(db);
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, keep_runs);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        store_error(db, "清理问题记录", err);
+        store_rollback(db);
+        return -1;
+    }
+    *deleted = sqlite3_changes(db);
+    char detail[128];
+    snprintf(detail, sizeof detail, "{\"keep_runs\":%ld,\"findings_deleted\":%lld}", keep_runs,
+             *deleted);
+    if (audit_append(db, "store.prune", "store:findings", "system", detail, err) != 0) {
+        store_rollback(db);
+        return -1;
+    }
+    return store_commit(db, err);
+}

@@ -63,6 +63,13 @@ void store_record_ref(sqlite3 *db, const char *dataset, const char *key, size_t 
 void store_record_ref_keyed(const unsigned char secret[32], const char *dataset, const char *key,
                             size_t keylen, char out[33]);
 
+/* Deletes the findings of every run but the newest keep_runs (by start
+ * time), in one transaction with an audit entry. Tickets keep their own
+ * copies of the problem records and reports read per-run totals
+ * (rule_results), so nothing else depends on old findings. Sets *deleted.
+ * Returns 0 or -1 with err. */
+int store_prune_findings(sqlite3 *db, long keep_runs, long long *deleted, struct qloop_error *err);
+
 /* Fills err with sqlite3_errmsg(db) prefixed by what; returns -1. */
 int store_error(sqlite3 *db, const char *what, struct qloop_error *err);
 

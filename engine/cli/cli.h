@@ -20,6 +20,7 @@ int cmd_audit(int argc, char **argv);
 int cmd_catalog(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_outbox(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 
 /* Prints "qloop: FILE:LINE:COL: MESSAGE" to stderr. */
 void cli_print_error(const struct qloop_error *err);

@@ -21,6 +21,7 @@ static const struct command {
     {"catalog", cmd_catalog, "资源目录：导入、检查、查看"},
     {"report", cmd_report, "年度评估报告与部门计分卡"},
     {"outbox", cmd_outbox, "待发送的通知：导出给邮件或消息网关"},
+    {"prune", cmd_prune, "清理旧运行的问题记录，防止数据库无限增长"},
 };
 
 static void usage(FILE *out)
