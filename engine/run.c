@@ -459,7 +459,7 @@ static int store_rule_result(struct run_ctx *run, const char *id, const char *da
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(run->db,
-                           "INSERT INTO rule_results(run_id, rule, dataset, field, dimension, severity,"
+                           "INSERT INTO temp.stage_rule_results(run_id, rule, dataset, field, dimension, severity,"
                            " message, checked, failed, errors, resolve_missing)"
                            " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
                            -1, &st, NULL) != SQLITE_OK)
@@ -728,7 +728,7 @@ static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
         char *cols_text = json_dumps(cols, JSON_COMPACT);
         json_decref(cols);
         if (sqlite3_prepare_v2(run->db,
-                               "INSERT INTO run_datasets(run_id, dataset, source, rows, owner, update_cycle,"
+                               "INSERT INTO temp.stage_run_datasets(run_id, dataset, source, rows, owner, update_cycle,"
                                " newest_update, columns) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
                                -1, &st, NULL) != SQLITE_OK) {
             free(cols_text);
@@ -761,7 +761,7 @@ static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
                                             ds.cleanse[i].c->field, "changed",
                                             (json_int_t)ds.changed[i]));
             if (sqlite3_prepare_v2(run->db,
-                                   "INSERT INTO cleanse_counts(run_id, dataset, field, changed) VALUES(?1,?2,?3,?4)",
+                                   "INSERT INTO temp.stage_cleanse_counts(run_id, dataset, field, changed) VALUES(?1,?2,?3,?4)",
                                    -1, &st, NULL) != SQLITE_OK) {
                 store_error(run->db, "写入清洗计数", err);
                 rc = RUN_INTERNAL_ERROR;
@@ -906,6 +906,46 @@ static int setup_refsets(struct run_ctx *run)
     return 0;
 }
 
+/* The run's staging tables (see run_execute): same columns as the store's. */
+static int stage_create(sqlite3 *db, struct qloop_error *err)
+{
+    return store_exec(
+        db,
+        "DROP TABLE IF EXISTS temp.stage_findings; DROP TABLE IF EXISTS temp.stage_rule_results;"
+        "DROP TABLE IF EXISTS temp.stage_run_datasets; DROP TABLE IF EXISTS temp.stage_cleanse_counts;"
+        "CREATE TEMP TABLE stage_findings(run_id, dataset, rule, row_no, record_ref, record_key,"
+        "  field, value, message);"
+        "CREATE TEMP TABLE stage_rule_results(run_id, rule, dataset, field, dimension, severity,"
+        "  message, checked, failed, errors, resolve_missing);"
+        "CREATE TEMP TABLE stage_run_datasets(run_id, dataset, source, rows, owner, update_cycle,"
+        "  newest_update, columns);"
+        "CREATE TEMP TABLE stage_cleanse_counts(run_id, dataset, field, changed);",
+        err);
+}
+
+/* Moves the staged rows into the store, in the order they were made,
+ * inside the caller's transaction. */
+static int stage_commit(sqlite3 *db, struct qloop_error *err)
+{
+    return store_exec(
+        db,
+        "INSERT INTO main.findings(run_id, dataset, rule, row_no, record_ref, record_key, field,"
+        "  value, message) SELECT run_id, dataset, rule, row_no, record_ref, record_key, field,"
+        "  value, message FROM temp.stage_findings ORDER BY rowid;"
+        "INSERT INTO main.rule_results(run_id, rule, dataset, field, dimension, severity, message,"
+        "  checked, failed, errors, resolve_missing) SELECT run_id, rule, dataset, field,"
+        "  dimension, severity, message, checked, failed, errors, resolve_missing"
+        "  FROM temp.stage_rule_results ORDER BY rowid;"
+        "INSERT INTO main.run_datasets(run_id, dataset, source, rows, owner, update_cycle,"
+        "  newest_update, columns) SELECT run_id, dataset, source, rows, owner, update_cycle,"
+        "  newest_update, columns FROM temp.stage_run_datasets ORDER BY rowid;"
+        "INSERT INTO main.cleanse_counts(run_id, dataset, field, changed) SELECT run_id, dataset,"
+        "  field, changed FROM temp.stage_cleanse_counts ORDER BY rowid;"
+        "DELETE FROM temp.stage_findings; DELETE FROM temp.stage_rule_results;"
+        "DELETE FROM temp.stage_run_datasets; DELETE FROM temp.stage_cleanse_counts;",
+        err);
+}
+
 int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct run_outcome *out,
                 struct qloop_error *err)
 {
@@ -956,25 +996,25 @@ int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct
         }
     }
 
-    if (store_begin(db, err) != 0) {
-        rc = RUN_INPUT_ERROR;
-        goto fail_early;
-    }
+    /* Reading and checking the data takes most of a run, and holds no
+     * write lock on the store: what it produces goes to TEMP tables of this
+     * connection (gone if the process dies). Only the final phase — moving
+     * those rows in, compares, catalog checks, tickets — is one write
+     * transaction, so staff can answer tickets while a nightly run reads. */
+    rc = RUN_INTERNAL_ERROR;
+    if (stage_create(db, err) != 0)
+        goto fail;
     run.secret = store_secret(db);
     /* Which records of open tickets this run saw matters only to this run's
      * re-check: it stays in memory and the tickets ask (ticket_seen). */
     run.seen = strmap_new();
-    rc = RUN_INTERNAL_ERROR;
     if (sqlite3_prepare_v2(db,
-                           "INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, record_key,"
-                           " field, value, message) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                           "INSERT INTO temp.stage_findings(run_id, dataset, rule, row_no, record_ref,"
+                           " record_key, field, value, message) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
                            -1, &run.ins_finding, NULL) != SQLITE_OK) {
         store_error(db, "准备语句", err);
         goto fail;
     }
-    if (insert_run(&run, "running", NULL) != 0 ||
-        audit_run(&run, "run.start", json_pack("{s:s}", "as_of", run.as_of)) != 0)
-        goto fail;
     run.summary_datasets = json_array();
     run.summary_rules = json_array();
     run.summary_cleansed = json_array();
@@ -988,6 +1028,16 @@ int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct
         }
     }
     double t1 = mono_seconds();
+    sqlite3_finalize(run.ins_finding);
+    run.ins_finding = NULL;
+    if (store_begin(db, err) != 0) {
+        rc = RUN_INPUT_ERROR;
+        goto fail;
+    }
+    if (insert_run(&run, "running", NULL) != 0 ||
+        audit_run(&run, "run.start", json_pack("{s:s}", "as_of", run.as_of)) != 0 ||
+        stage_commit(db, err) != 0)
+        goto fail;
     if (run.compares) {
         struct compare_emit_ctx ectx = {.db = db, .run_id = run.run_id, .pack = p};
         if (compare_finish(run.compares, &ectx, run.summary_rules, &run.failed_records, err) != 0)
@@ -1020,8 +1070,6 @@ int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct
         json_decref(summary);
         goto fail;
     }
-    sqlite3_finalize(run.ins_finding);
-    run.ins_finding = NULL;
     if (store_commit(db, err) != 0) {
         json_decref(summary);
         goto fail;

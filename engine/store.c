@@ -170,7 +170,7 @@ sqlite3 *store_open(const char *path, struct qloop_error *err)
     /* A run is one large transaction: a 64 MiB page cache keeps it from
      * spilling pages to the WAL over and over. */
     if (store_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-                       " PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
+                       " PRAGMA cache_size=-65536;",
                    err) != 0) {
         qloop_error_set(err, path, 0, 0, "不是可用的 qloop 数据库（%s）；请检查 --db 指向的文件",
                         err ? err->message : "");
