@@ -1038,6 +1038,7 @@ int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct
         audit_run(&run, "run.start", json_pack("{s:s}", "as_of", run.as_of)) != 0 ||
         stage_commit(db, err) != 0)
         goto fail;
+    double t1s = mono_seconds();
     if (run.compares) {
         struct compare_emit_ctx ectx = {.db = db, .run_id = run.run_id, .pack = p};
         if (compare_finish(run.compares, &ectx, run.summary_rules, &run.failed_records, err) != 0)
@@ -1076,7 +1077,8 @@ int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct
     }
     snprintf(out->run_id, sizeof out->run_id, "%s", run.run_id);
     out->seconds_read = t1 - t0;
-    out->seconds_compare = t2 - t1;
+    out->seconds_store = t1s - t1;
+    out->seconds_compare = t2 - t1s;
     out->seconds_catalog = t3 - t2;
     out->seconds_tickets = t4 - t3;
     out->seconds_commit = mono_seconds() - t4;

@@ -41,7 +41,9 @@ struct run_outcome {
     json_t *summary;        /* the CONTRACT.md summary object (caller frees) */
     /* wall-clock seconds of each phase, for operators (never in the summary,
      * which must not change between identical runs) */
-    double seconds_read, seconds_compare, seconds_catalog, seconds_tickets, seconds_commit;
+    double seconds_read;    /* read, cleanse, check (no write lock held) */
+    double seconds_store;   /* waiting for the write lock and moving the results in */
+    double seconds_compare, seconds_catalog, seconds_tickets, seconds_commit;
 };
 
 enum run_status { RUN_OK = 0, RUN_INPUT_ERROR = -1, RUN_INTERNAL_ERROR = -2 };

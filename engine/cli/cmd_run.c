@@ -246,10 +246,10 @@ int cmd_run(int argc, char **argv)
     }
     if (timings)
         fprintf(stderr,
-                "qloop: 阶段用时：读取、清洗与校验 %.2f 秒，比对 %.2f 秒，目录检查 %.2f 秒，"
-                "工单流转 %.2f 秒，提交 %.2f 秒\n",
-                res.seconds_read, res.seconds_compare, res.seconds_catalog, res.seconds_tickets,
-                res.seconds_commit);
+                "qloop: 阶段用时：读取、清洗与校验 %.2f 秒，写入结果 %.2f 秒，比对 %.2f 秒，"
+                "目录检查 %.2f 秒，工单流转 %.2f 秒，提交 %.2f 秒\n",
+                res.seconds_read, res.seconds_store, res.seconds_compare, res.seconds_catalog,
+                res.seconds_tickets, res.seconds_commit);
     json_decref(res.summary);
     rc = fail_on >= 0 && res.failed_records > fail_on ? QLOOP_EXIT_THRESHOLD : QLOOP_EXIT_OK;
     if (rc == QLOOP_EXIT_THRESHOLD)
