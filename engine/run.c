@@ -685,6 +685,15 @@ static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
     judge_end_dataset(run->pool);
     ds.judging = false;
     progress(&ds, true);
+    /* A JSON Lines file names its columns as it goes; once read, a key that
+     * never appeared would make every record the same record. */
+    for (size_t i = 0; ds.rows > 0 && i < d->nkeys; i++)
+        if (ds.key_cols[i] < 0) {
+            qloop_error_set(err, d->file, d->line, 0,
+                            "数据集 \"%s\" 的键字段 \"%s\" 在数据文件 %s 中一次也没有出现；请核对字段名",
+                            d->name, d->keys[i], ds.path);
+            goto out;
+        }
 
     for (size_t i = 0; i < ds.nrules; i++) {
         struct rule_state *rs = &ds.rules[i];

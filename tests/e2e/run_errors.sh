@@ -39,6 +39,13 @@ run_q 2 run --rules r3.lua --quiet
 expect_contains "bad JSON line names file:line" "bad.jsonl:2" "$ERR"
 nothing_committed "bad json"
 
+# a JSON Lines file whose records never carry the declared key
+printf '{"ID": "1", "v": "a"}\n{"ID": "2", "v": "b"}\n' > nokey.jsonl
+rules r3b.lua nokey.jsonl
+run_q 2 run --rules r3b.lua --quiet
+expect_contains "key never present in JSON Lines" '键字段 "id"' "$ERR"
+nothing_committed "missing jsonl key"
+
 # invalid UTF-8, and GBK detected with a hint; converted when declared
 printf 'id,v\n1,a\n2,\xff\xfe\n' > badutf8.csv
 rules r4.lua badutf8.csv
