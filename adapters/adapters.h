@@ -37,6 +37,11 @@ extern const struct qloop_adapter *const qloop_adapters[];
  * nothing fits (unknown format or extension, or path NULL without format). */
 const struct qloop_adapter *qloop_adapter_find(const char *path, const char *format);
 
+/* The JSON Lines adapter reads flat objects with its own fast parser and
+ * everything else with jansson; 0 sends every line to jansson (tests compare
+ * the two). Default 1. */
+extern int qloop_jsonl_fast;
+
 /* ---- for adapters: chunked, converting input ---------------------------- */
 
 /* Bytes asked of the file per read (1 MiB). Tests may lower it to force rows,

@@ -10,9 +10,18 @@
  * in order; keys first seen later are appended, and rows read before them in
  * the same batch get null there. Blank lines are skipped. Memory is the
  * longest line plus one batch of values.
+ *
+ * Speed: most lines of a data feed are flat objects of strings, numbers,
+ * booleans and nulls. Those are read by a small parser of our own straight
+ * into the batch (fast_row), about five times faster than building a
+ * jansson tree; any line it is not sure of — nesting, a duplicate key, an
+ * escape it does not take, a number it cannot keep exactly, anything
+ * malformed — goes to jansson, so results and error messages stay jansson's.
  */
 #include <float.h>
 #include <jansson.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +62,15 @@ struct jl {
     size_t cells_cap;
     uint64_t *row_no;
     uint64_t *line_no;
+    /* the fast path: a key buffer, and per column the last line that set it */
+    struct qloop_buf key;
+    unsigned long *seen;
+    size_t seen_cap;
+    unsigned long fast_gen;
 };
+
+/* Whether the flat-object fast path is used (tests turn it off to compare). */
+int qloop_jsonl_fast = 1;
 
 /* FNV-1a. */
 static size_t hash_key(const char *s)
@@ -106,6 +123,20 @@ static size_t col_add(struct jl *st, const char *key)
         hash_put(st, st->ncols - 1);
     }
     return st->ncols - 1;
+}
+
+/* Forgets the columns from index n on (a fast-path line that went to
+ * jansson after all must not leave its keys behind). */
+static void col_truncate(struct jl *st, size_t n)
+{
+    if (st->ncols <= n)
+        return;
+    for (size_t i = n; i < st->ncols; i++)
+        free(st->names[i]);
+    st->ncols = n;
+    memset(st->hash, 0, st->hcap * sizeof *st->hash);
+    for (size_t i = 0; i < st->ncols; i++)
+        hash_put(st, i);
 }
 
 /* Marks the source unusable with err (copied for later calls); returns -1. */
@@ -232,6 +263,22 @@ static int next_object(struct jl *st, json_t **out, long *lno, struct qloop_erro
     }
 }
 
+/* Appends d in the shortest %g form that reads back to d. */
+static void put_real(struct qloop_buf *a, double d)
+{
+    char tmp[40];
+    /* 15 significant digits name a normal double uniquely, so when they
+     * read back they are also the shortest form; subnormals have fewer
+     * digits of precision and are searched from 1. */
+    int from = d != 0 && d < DBL_MIN && d > -DBL_MIN ? 1 : 15;
+    for (int prec = from; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    qloop_buf_append(a, tmp, strlen(tmp));
+}
+
 /* Writes v as text into the arena and describes it in *c. */
 static void put_value(struct jl *st, const json_t *v, struct jcell *c)
 {
@@ -245,21 +292,9 @@ static void put_value(struct jl *st, const json_t *v, struct jcell *c)
     case JSON_INTEGER:
         qloop_buf_printf(a, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         break;
-    case JSON_REAL: {
-        double d = json_real_value(v);
-        char tmp[40];
-        /* 15 significant digits name a normal double uniquely, so when they
-         * read back they are also the shortest form; subnormals have fewer
-         * digits of precision and are searched from 1. */
-        int from = d != 0 && d < DBL_MIN && d > -DBL_MIN ? 1 : 15;
-        for (int prec = from; prec <= 17; prec++) {
-            snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-            if (strtod(tmp, NULL) == d)
-                break;
-        }
-        qloop_buf_append(a, tmp, strlen(tmp));
+    case JSON_REAL:
+        put_real(a, json_real_value(v));
         break;
-    }
     case JSON_TRUE:
         qloop_buf_append(a, "true", 4);
         break;
@@ -284,6 +319,23 @@ static void put_value(struct jl *st, const json_t *v, struct jcell *c)
     qloop_buf_putc(a, '\0'); /* every value NUL-terminated in the arena */
 }
 
+/* Widens the layout of rows 0..n to hold every known column. */
+static void widen(struct jl *st, size_t n)
+{
+    size_t ns = st->astride * 2;
+    if (ns < st->ncols)
+        ns = st->ncols;
+    struct jcell *nc = qloop_xmalloc(st->batch_rows * ns * sizeof *nc);
+    for (size_t r = 0; r <= n; r++) {
+        memcpy(nc + r * ns, st->jc + r * st->astride, st->astride * sizeof *nc);
+        for (size_t k = st->astride; k < ns; k++)
+            nc[r * ns + k] = (struct jcell){0, 0, 1};
+    }
+    free(st->jc);
+    st->jc = nc;
+    st->astride = ns;
+}
+
 /* Adds obj as row n of the batch (appending columns for new keys). */
 static void add_row(struct jl *st, json_t *obj, size_t n)
 {
@@ -295,23 +347,253 @@ static void add_row(struct jl *st, json_t *obj, size_t n)
         size_t j = col_find(st, key);
         if (j == (size_t)-1)
             j = col_add(st, key);
-        if (j >= st->astride) {
-            /* widen the layout of rows 0..n */
-            size_t ns = st->astride * 2;
-            if (ns < st->ncols)
-                ns = st->ncols;
-            struct jcell *nc = qloop_xmalloc(st->batch_rows * ns * sizeof *nc);
-            for (size_t r = 0; r <= n; r++) {
-                memcpy(nc + r * ns, st->jc + r * st->astride, st->astride * sizeof *nc);
-                for (size_t k = st->astride; k < ns; k++)
-                    nc[r * ns + k] = (struct jcell){0, 0, 1};
-            }
-            free(st->jc);
-            st->jc = nc;
-            st->astride = ns;
-        }
+        if (j >= st->astride)
+            widen(st, n);
         put_value(st, v, &st->jc[n * st->astride + j]);
     }
+}
+
+/* ---- the flat-object fast path ---- */
+
+static const char *skip_ws(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    return p;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Decodes the JSON string starting after its opening quote at p into out;
+ * returns the position after the closing quote, or NULL to fall back
+ * (malformed, a control character, \u0000, a lone surrogate). */
+static const char *fast_string(const char *p, const char *e, struct qloop_buf *out)
+{
+    while (p < e) {
+        const char *q = p;
+        while (q < e && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
+            q++;
+        qloop_buf_append(out, p, (size_t)(q - p));
+        if (q >= e || (unsigned char)*q < 0x20)
+            return NULL;
+        if (*q == '"')
+            return q + 1;
+        if (q + 1 >= e)
+            return NULL;
+        char c = q[1];
+        p = q + 2;
+        switch (c) {
+        case '"': qloop_buf_putc(out, '"'); break;
+        case '\\': qloop_buf_putc(out, '\\'); break;
+        case '/': qloop_buf_putc(out, '/'); break;
+        case 'b': qloop_buf_putc(out, '\b'); break;
+        case 'f': qloop_buf_putc(out, '\f'); break;
+        case 'n': qloop_buf_putc(out, '\n'); break;
+        case 'r': qloop_buf_putc(out, '\r'); break;
+        case 't': qloop_buf_putc(out, '\t'); break;
+        case 'u': {
+            unsigned cp = 0;
+            if (e - p < 4)
+                return NULL;
+            for (int i = 0; i < 4; i++) {
+                int h = hexval(p[i]);
+                if (h < 0)
+                    return NULL;
+                cp = cp * 16 + (unsigned)h;
+            }
+            p += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) { /* a surrogate pair */
+                unsigned lo = 0;
+                if (e - p < 6 || p[0] != '\\' || p[1] != 'u')
+                    return NULL;
+                for (int i = 2; i < 6; i++) {
+                    int h = hexval(p[i]);
+                    if (h < 0)
+                        return NULL;
+                    lo = lo * 16 + (unsigned)h;
+                }
+                if (lo < 0xDC00 || lo > 0xDFFF)
+                    return NULL;
+                p += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            } else if (cp == 0 || (cp >= 0xDC00 && cp <= 0xDFFF)) {
+                return NULL;
+            }
+            char u[4];
+            int n;
+            if (cp < 0x80) {
+                u[0] = (char)cp, n = 1;
+            } else if (cp < 0x800) {
+                u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
+            } else if (cp < 0x10000) {
+                u[0] = (char)(0xE0 | cp >> 12), u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                u[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
+            } else {
+                u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+                u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), u[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
+            }
+            qloop_buf_append(out, u, (size_t)n);
+            break;
+        }
+        default:
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+/* Reads a JSON number token at p into the arena as jansson would print it;
+ * returns the position after it, or NULL to fall back. */
+static const char *fast_number(const char *p, const char *e, struct qloop_buf *a)
+{
+    const char *s = p;
+    if (p < e && *p == '-')
+        p++;
+    if (p >= e || *p < '0' || *p > '9')
+        return NULL;
+    if (*p == '0' && p + 1 < e && p[1] >= '0' && p[1] <= '9')
+        return NULL; /* leading zero: malformed */
+    while (p < e && *p >= '0' && *p <= '9')
+        p++;
+    bool real = false;
+    if (p < e && *p == '.') {
+        real = true;
+        p++;
+        if (p >= e || *p < '0' || *p > '9')
+            return NULL;
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        real = true;
+        p++;
+        if (p < e && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= e || *p < '0' || *p > '9')
+            return NULL;
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    }
+    char tok[64];
+    size_t len = (size_t)(p - s);
+    if (len >= sizeof tok)
+        return NULL;
+    memcpy(tok, s, len);
+    tok[len] = '\0';
+    if (!real) {
+        /* up to 18 digits always fits in 64 bits; "-0" prints as 0 */
+        size_t digits = len - (tok[0] == '-');
+        if (digits > 18 || strcmp(tok, "-0") == 0)
+            return NULL;
+        qloop_buf_append(a, tok, len);
+        return p;
+    }
+    char *end;
+    double d = strtod(tok, &end);
+    if (*end || !isfinite(d))
+        return NULL;
+    put_real(a, d);
+    return p;
+}
+
+/* Reads line p[0..n) as a flat JSON object straight into row n of the
+ * batch. Returns 1 when done, 0 when the line must go to jansson (then the
+ * columns and the arena are as they were). */
+static int fast_row(struct jl *st, const char *p, size_t len, size_t row)
+{
+    const char *e = p + len;
+    size_t arena_mark = st->arena.len;
+    size_t ncols_mark = st->ncols;
+    size_t bad;
+    if (qloop_utf8_check(p, len, 1, &bad))
+        return 0;
+    p = skip_ws(p, e);
+    if (p >= e || *p != '{')
+        return 0;
+    p = skip_ws(p + 1, e);
+    for (size_t j = 0; j < st->astride; j++)
+        st->jc[row * st->astride + j] = (struct jcell){0, 0, 1};
+    st->fast_gen++;
+    bool first = true;
+    while (p < e && *p != '}') {
+        if (!first) {
+            if (*p != ',')
+                goto fallback;
+            p = skip_ws(p + 1, e);
+        }
+        first = false;
+        if (p >= e || *p != '"')
+            goto fallback;
+        qloop_buf_reset(&st->key);
+        p = fast_string(p + 1, e, &st->key);
+        if (!p)
+            goto fallback;
+        p = skip_ws(p, e);
+        if (p >= e || *p != ':')
+            goto fallback;
+        p = skip_ws(p + 1, e);
+        if (p >= e)
+            goto fallback;
+        const char *key = qloop_buf_str(&st->key);
+        if (strlen(key) != st->key.len)
+            goto fallback;
+        size_t j = col_find(st, key);
+        if (j == (size_t)-1)
+            j = col_add(st, key);
+        if (j >= st->seen_cap) {
+            size_t cap = st->seen_cap ? st->seen_cap : 16;
+            while (cap <= j)
+                cap *= 2;
+            st->seen = qloop_xrealloc(st->seen, cap * sizeof *st->seen);
+            memset(st->seen + st->seen_cap, 0, (cap - st->seen_cap) * sizeof *st->seen);
+            st->seen_cap = cap;
+        }
+        if (st->seen[j] == st->fast_gen)
+            goto fallback; /* duplicate key: jansson's error */
+        st->seen[j] = st->fast_gen;
+        if (j >= st->astride)
+            widen(st, row);
+        struct jcell *c = &st->jc[row * st->astride + j];
+        struct qloop_buf *a = &st->arena;
+        c->null = 0;
+        c->off = a->len;
+        if (*p == '"') {
+            p = fast_string(p + 1, e, a);
+        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            p = fast_number(p, e, a);
+        } else if (e - p >= 4 && memcmp(p, "true", 4) == 0) {
+            qloop_buf_append(a, "true", 4);
+            p += 4;
+        } else if (e - p >= 5 && memcmp(p, "false", 5) == 0) {
+            qloop_buf_append(a, "false", 5);
+            p += 5;
+        } else if (e - p >= 4 && memcmp(p, "null", 4) == 0) {
+            c->null = 1;
+            c->len = 0;
+            p = skip_ws(p + 4, e);
+            continue;
+        } else {
+            goto fallback; /* nesting, or malformed */
+        }
+        if (!p)
+            goto fallback;
+        c->len = a->len - c->off;
+        qloop_buf_putc(a, '\0');
+        p = skip_ws(p, e);
+    }
+    if (p >= e || *p != '}' || skip_ws(p + 1, e) != e)
+        goto fallback;
+    return 1;
+fallback:
+    col_truncate(st, ncols_mark);
+    st->arena.len = arena_mark;
+    if (st->arena.ptr)
+        st->arena.ptr[arena_mark] = '\0';
+    return 0;
 }
 
 /* adapter.h next_batch: up to batch_rows objects laid out over the columns
@@ -341,13 +623,27 @@ static int jl_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
             lno = st->first_line;
             st->first = NULL;
         } else {
-            int r = next_object(st, &obj, &lno, err);
+            /* next non-blank line: the fast path, else jansson */
+            const char *p = NULL;
+            size_t len = 0;
+            int r = next_line(st, &p, &len, &lno, err);
             if (r < 0)
                 return jl_fail(st, err);
             if (r == 0) {
                 st->done = 1;
                 break;
             }
+            if (qloop_jsonl_fast && fast_row(st, p, len, n)) {
+                st->row_no[n] = ++st->rows;
+                st->line_no[n] = (uint64_t)lno;
+                n++;
+                continue;
+            }
+            r = parse_line(st, p, len, lno, &obj, err);
+            if (r < 0)
+                return jl_fail(st, err);
+            if (r == 0)
+                continue; /* a blank line */
         }
         add_row(st, obj, n);
         json_decref(obj);
@@ -397,6 +693,8 @@ static void jl_close(void *state)
     free(st->hash);
     free(st->jc);
     qloop_buf_free(&st->arena);
+    qloop_buf_free(&st->key);
+    free(st->seen);
     free(st->cells);
     free(st->row_no);
     free(st->line_no);
