@@ -196,6 +196,20 @@ static sqlite3_stmt *prep(sqlite3 *db, const char *sql, struct qloop_error *err)
     return st;
 }
 
+/* Runs sql, whose only parameter ?1 is a ticket id, to completion.
+ * Returns 0, or -2 with err naming what failed. */
+static int exec_for_ticket(sqlite3 *db, const char *sql, int64_t id, const char *what,
+                           struct qloop_error *err)
+{
+    sqlite3_stmt *st = prep(db, sql, err);
+    if (!st)
+        return -2;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : sqlerr(db, what, err);
+}
+
 /* Prepares sql into *cache on first use and resets it on later ones (the
  * caller finalizes the cache); with cache NULL, a fresh statement the caller
  * finalizes. NULL with err filled on failure. */
@@ -924,17 +938,11 @@ int ticket_approve(sqlite3 *db, int64_t id, const char *actor, const struct qloo
     if (check_extension(&t, until, policy, &until_t, err) != 0)
         return -1;
     int64_t now = qloop_now();
-    sqlite3_stmt *st = prep(db,
-                            "UPDATE tickets SET deadline = ext_until, ext_until = NULL,"
-                            " ext_reason = NULL, ext_actor = NULL, ext_at = NULL WHERE id = ?1",
-                            err);
-    if (!st)
+    if (exec_for_ticket(db,
+                        "UPDATE tickets SET deadline = ext_until, ext_until = NULL,"
+                        " ext_reason = NULL, ext_actor = NULL, ext_at = NULL WHERE id = ?1",
+                        id, "批准延期", err) != 0)
         return -2;
-    sqlite3_bind_int64(st, 1, id);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return sqlerr(db, "批准延期", err);
     char before[32], reason[2048];
     snprintf(before, sizeof before, "%s", t.deadline);
     snprintf(t.deadline, sizeof t.deadline, "%s", t.ext_until);
@@ -1173,14 +1181,9 @@ static int reopen_ticket(sqlite3 *db, int64_t id, const char *run_id, int64_t at
     if (apply(db, &t, &c, false, p, err) != 0)
         return -2;
     /* its next closing counts again in the department statistics */
-    sqlite3_stmt *st = prep(db, "UPDATE tickets SET stats_run = NULL, closed_at = NULL WHERE id = ?1", err);
-    if (!st)
+    if (exec_for_ticket(db, "UPDATE tickets SET stats_run = NULL, closed_at = NULL WHERE id = ?1",
+                        id, "重新打开工单", err) != 0)
         return -2;
-    sqlite3_bind_int64(st, 1, id);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return sqlerr(db, "重新打开工单", err);
     *tid = id;
     return 0;
 }
