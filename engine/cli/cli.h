@@ -14,6 +14,7 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 int cmd_tickets(int argc, char **argv);
 int cmd_calendar(int argc, char **argv);
 int cmd_audit(int argc, char **argv);

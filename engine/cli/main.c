@@ -14,6 +14,7 @@ static const struct command {
     const char *help;
 } commands[] = {
     {"run", cmd_run, "一次校验运行：加载规则、读取数据、清洗、检查、比对、写入问题并流转工单"},
+    {"check", cmd_check, "只检查规则文件（不读数据、不写数据库）"},
     {"eval", cmd_eval, "在规则所用的沙箱中执行 Lua 代码"},
     {"tickets", cmd_tickets, "问题工单：列表、详情、反馈、整改、延期、审批、填报、导入"},
     {"calendar", cmd_calendar, "工作日历：是否工作日、期限计算、加载新年度安排"},

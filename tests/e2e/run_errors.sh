@@ -101,6 +101,17 @@ printf '\x1bLua\x54\x00' > bytecode.lua
 run_q 2 run --rules bytecode.lua --quiet
 expect_contains "bytecode refused" "字节码" "$ERR"
 
+# qloop check finds the same rule problems without data or a store
+run_q 2 check --rules typo.lua
+expect_contains "check: unknown attribute" "typo.lua:3" "$ERR"
+run_q 2 check --rules pat.lua
+expect_contains "check: invalid pattern" "正则" "$ERR"
+run_q 0 check --rules good.lua "$QLOOP_SOURCE_DIR/rules/examples"
+expect_contains "check lists what a pack declares" "规则 d.v" "$OUT"
+expect_contains "check summary" "检查通过" "$OUT"
+run_q 2 check
+run_q 0 check --help
+
 # option problems
 run_q 2 run --rules good.lua --data nosuch=good.csv --quiet
 expect_contains "--data of an undeclared dataset" "nosuch" "$ERR"
