@@ -32,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prng.h"
+
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Prints "gen_compare: MESSAGE" and exits 2. */
@@ -47,51 +49,7 @@ static void die(const char *fmt, ...)
     exit(2);
 }
 
-/* ---- xoshiro256** seeded through splitmix64 ---- */
-
-static uint64_t rng_s[4];
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(void)
-{
-    uint64_t result = rotl(rng_s[1] * 5, 7) * 9;
-    uint64_t t = rng_s[1] << 17;
-    rng_s[2] ^= rng_s[0];
-    rng_s[3] ^= rng_s[1];
-    rng_s[1] ^= rng_s[2];
-    rng_s[0] ^= rng_s[3];
-    rng_s[2] ^= t;
-    rng_s[3] = rotl(rng_s[3], 45);
-    return result;
-}
-
-/* Uniform in [0, 1). */
-static double rng_unit(void)
-{
-    return (double)(rng_next() >> 11) / 9007199254740992.0;
-}
-
-/* Uniform integer in [0, n); n > 0. */
-static uint64_t rng_below(uint64_t n)
-{
-    uint64_t lim = UINT64_MAX - UINT64_MAX % n, r;
-    do
-        r = rng_next();
-    while (r >= lim);
-    return r % n;
-}
+/* the generator: bench/prng.h */
 
 /* ---- a set of 64-bit hashes of identity numbers seen ---- */
 
@@ -340,9 +298,7 @@ int main(int argc, char **argv)
         else
             die("未知选项 %s", o);
     }
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++)
-        rng_s[i] = splitmix64(&x);
+    rng_seed(seed);
     FILE *in = strcmp(argv[1], "-") == 0 ? stdin : fopen(argv[1], "rb");
     if (!in)
         die("无法读取 %s", argv[1]);

@@ -31,6 +31,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "prng.h"
+
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_COUNTIES 300
 
@@ -74,54 +76,7 @@ static void *xcalloc(size_t n, size_t size)
 /* PRNG: splitmix64 seeding xoshiro256**                               */
 /* ------------------------------------------------------------------ */
 
-static uint64_t rng_s[4];
-
-/* One splitmix64 step on *x; used only to expand the seed. */
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* Seeds the generator state from one 64-bit seed. */
-static void rng_seed(uint64_t seed)
-{
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++)
-        rng_s[i] = splitmix64(&x);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-/* The next 64 random bits (xoshiro256**). */
-static uint64_t rng_next(void)
-{
-    uint64_t result = rotl(rng_s[1] * 5, 7) * 9;
-    uint64_t t = rng_s[1] << 17;
-    rng_s[2] ^= rng_s[0];
-    rng_s[3] ^= rng_s[1];
-    rng_s[1] ^= rng_s[2];
-    rng_s[0] ^= rng_s[3];
-    rng_s[2] ^= t;
-    rng_s[3] = rotl(rng_s[3], 45);
-    return result;
-}
-
-/* Uniform integer in [0, n); n > 0. Unbiased (rejection). */
-static uint64_t rng_below(uint64_t n)
-{
-    uint64_t lim = UINT64_MAX - UINT64_MAX % n;
-    uint64_t r;
-    do
-        r = rng_next();
-    while (r >= lim);
-    return r % n;
-}
+/* rng_seed, rng_next, rng_below: bench/prng.h */
 
 /* Uniform integer in [lo, hi]. */
 static int64_t rng_range(int64_t lo, int64_t hi)

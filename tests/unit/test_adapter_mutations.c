@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "seeded_rng.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +25,7 @@
 static uint64_t rng_state;
 static int outcome_rows, outcome_errors; /* both paths must be exercised */
 
-static uint64_t rnd(void)
-{
-    /* splitmix64 */
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+static uint64_t rnd(void) { return seeded_next(&rng_state); }
 
 static const char csv_seed[] =
     "统一社会信用代码,名称,注册日期,备注\n"
