@@ -17,10 +17,14 @@
 #include <iconv.h>
 #include <stddef.h>
 
-#include "adapter.h"
-#include "error.h"
+#include "base/adapter.h"
+#include "base/error.h"
 
 /* ---- public: the registry ---------------------------------------------- */
+
+/* The adapters that ship, one file each. */
+extern const struct qloop_adapter qloop_adapter_csv;
+extern const struct qloop_adapter qloop_adapter_jsonl;
 
 /* The CSV adapter with a tab as its default delimiter, chosen by
  * qloop_adapter_find(path, "tsv"). (qloop_adapter_csv itself defaults to a tab

@@ -29,7 +29,7 @@
 #include <strings.h>
 
 #include "adapters.h"
-#include "buf.h"
+#include "base/buf.h"
 
 enum { ROW_DONE, ROW_MORE, ROW_ERR };
 

@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "adapters.h"
-#include "buf.h"
+#include "base/buf.h"
 
 struct jcell {
     size_t off; /* value offset in the arena */

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "adapters.h"
-#include "buf.h"
+#include "base/buf.h"
 
 /* ---- registry ------------------------------------------------------------ */
 

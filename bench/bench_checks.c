@@ -21,10 +21,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
-#include "idcard.h"
-#include "lua_libs.h"
-#include "uscc.h"
+#include "base/clock.h"
+#include "checks/idcard.h"
+#include "lua/libs.h"
+#include "checks/uscc.h"
 
 static uint64_t rng_state = 20240927;
 

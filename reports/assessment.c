@@ -18,12 +18,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "audit.h"
-#include "clock.h"
-#include "lua_host.h"
+#include "store/audit.h"
+#include "base/clock.h"
+#include "lua/sandbox.h"
 #include "report.h"
-#include "sha256.h"
-#include "store.h"
+#include "base/sha256.h"
+#include "store/store.h"
 
 struct report_model {
     lua_State *L;
@@ -41,10 +41,10 @@ extern const size_t qloop_data_assessment_len;
 
 const char *report_default_model_path(void)
 {
-#ifdef QLOOP_REPORTS_DIR
-    return QLOOP_REPORTS_DIR "/assessment.lua";
+#ifdef QLOOP_DATADIR
+    return QLOOP_DATADIR "/assessment.lua";
 #else
-    return "reports/assessment.lua";
+    return "assessment.lua";
 #endif
 }
 

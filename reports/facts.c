@@ -47,12 +47,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calendar.h"
-#include "catalog.h"
-#include "clock.h"
-#include "policy.h"
+#include "checks/calendar.h"
+#include "catalog/catalog.h"
+#include "base/clock.h"
+#include "rules/policy.h"
 #include "report.h"
-#include "ticket.h"
+#include "loop/ticket.h"
 
 #define NO_DEPT "未指定部门"
 #define SHANGHAI_OFFSET (8 * 3600)

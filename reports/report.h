@@ -30,8 +30,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "buf.h"
-#include "error.h"
+#include "base/buf.h"
+#include "base/error.h"
 
 /* The six GB/T 36344 dimensions, in the standard's order, and their Chinese
  * names (规范性, 完整性, 准确性, 一致性, 时效性, 可访问性). */
@@ -70,8 +70,8 @@ int report_facts(sqlite3 *db, const struct report_period *p, json_t **out,
 /* Stage 2. A loaded indicator model. */
 struct report_model;
 
-/* The default model's path: QLOOP_REPORTS_DIR/assessment.lua when built with
- * that definition (CMake sets it), else "reports/assessment.lua". */
+/* The default model's editable copy: QLOOP_DATADIR/assessment.lua, where
+ * `cmake --install` puts it; when absent, the copy compiled in serves. */
 const char *report_default_model_path(void);
 
 /* Loads the model. path NULL: the default model. Given a path, the default

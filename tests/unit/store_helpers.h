@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "store.h"
+#include "store/store.h"
 
 static inline void set_now(const char *iso) { setenv("QLOOP_NOW", iso, 1); }
 

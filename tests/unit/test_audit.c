@@ -18,8 +18,9 @@
 
 #include <cmocka.h>
 
-#include "audit.h"
-#include "sha256.h"
+#include "store/audit.h"
+#include "store/store.h"
+#include "base/sha256.h"
 
 #define NOW "2024-09-27T10:00:00+08:00"
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
@@ -72,9 +73,10 @@ static void query_text(sqlite3 *db, const char *sql, char *out, size_t size)
  * kind ticket.transition, subject ticket:i, actor user-i, detail {"i": i}. */
 static sqlite3 *make_db(int n)
 {
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-    exec_ok(db, qloop_audit_schema_sql);
+    struct qloop_error oerr;
+    sqlite3 *db = store_open(":memory:", &oerr);
+    if (!db)
+        fail_msg("store_open: %s", oerr.message);
     for (int i = 1; i <= n; i++) {
         char subject[32], actor[32], detail[64];
         snprintf(subject, sizeof subject, "ticket:%d", i);
@@ -139,7 +141,7 @@ static void test_append_and_verify(void **state)
     sqlite3 *db = make_db(0);
     expect_ok(db, 0);
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 
     db = make_db(N);
     expect_ok(db, N);
@@ -169,7 +171,7 @@ static void test_append_and_verify(void **state)
     assert_string_equal(t, "{}");
     expect_ok(db, N + 1);
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 }
 
 /* The hash is SHA-256 of the documented encoding, built here by hand. */
@@ -230,7 +232,7 @@ static void test_bad_input(void **state)
     assert_int_equal(query_int(db, "SELECT count(*) FROM audit"), 2);
     expect_ok(db, 2);
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 }
 
 /* The triggers refuse UPDATE and DELETE of entries and keep audit_head at
@@ -250,7 +252,7 @@ static void test_triggers_refuse(void **state)
     assert_int_equal(query_int(db, "SELECT count(*) FROM audit"), 3);
     expect_ok(db, 3);
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 }
 
 static void test_changed_detail(void **state)
@@ -261,7 +263,7 @@ static void test_changed_detail(void **state)
     exec_ok(db, "UPDATE audit SET detail = '{\"i\": 12, \"to\": \"shared\"}' WHERE seq = 12");
     expect_broken(db, 12, "第 12 条记录内容被修改（哈希不符）");
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 
     /* Any one column counts, including the time and the actor. */
     db = make_db(N);
@@ -269,13 +271,13 @@ static void test_changed_detail(void **state)
     exec_ok(db, "UPDATE audit SET at = '2024-09-26T10:00:00+08:00' WHERE seq = 1");
     expect_broken(db, 1, "第 1 条记录内容被修改");
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
     db = make_db(N);
     drop_triggers(db);
     exec_ok(db, "UPDATE audit SET actor = 'someone-else' WHERE seq = 20");
     expect_broken(db, 20, "第 20 条记录内容被修改");
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 }
 
 static void test_forged_hash(void **state)
@@ -286,7 +288,7 @@ static void test_forged_hash(void **state)
     exec_ok(db, "UPDATE audit SET hash = '" ZERO_HASH "' WHERE seq = 3");
     expect_broken(db, 3, "第 3 条");
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 }
 
 static void test_deleted_middle(void **state)
@@ -297,14 +299,14 @@ static void test_deleted_middle(void **state)
     exec_ok(db, "DELETE FROM audit WHERE seq = 7");
     expect_broken(db, 7, "第 7 条记录缺失（第 8 条之前的记录缺失或顺序被改动）");
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 
     db = make_db(N);
     drop_triggers(db);
     exec_ok(db, "DELETE FROM audit WHERE seq = 1");
     expect_broken(db, 1, "第 1 条记录缺失");
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 }
 
 /* Entries cut off the end leave a whole chain: only audit_head tells. */
@@ -325,7 +327,7 @@ static void test_deleted_last(void **state)
     assert_int_equal(query_int(db, "SELECT max(seq) FROM audit"), 19);
     assert_int_equal(query_int(db, "SELECT seq FROM audit_head"), 20);
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 
     /* Everything cut: still found. */
     db = make_db(N);
@@ -333,7 +335,7 @@ static void test_deleted_last(void **state)
     exec_ok(db, "DELETE FROM audit");
     expect_broken(db, 1, "第 1 条及之后的记录缺失");
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 
     /* Known limit: an attacker who also moves audit_head back leaves a
      * chain that verifies (see audit.h). */
@@ -343,7 +345,7 @@ static void test_deleted_last(void **state)
                 "UPDATE audit_head SET seq = 19, hash = (SELECT hash FROM audit WHERE seq = 19)");
     expect_ok(db, 19);
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 }
 
 /* Two entries exchange everything but their seq. */
@@ -360,7 +362,7 @@ static void test_swapped_entries(void **state)
                      1);
     expect_broken(db, 4, "第 4 条记录被替换或与别的记录调换");
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 }
 
 /* An entry renumbered to the end: a hole where it was. */
@@ -372,7 +374,7 @@ static void test_reordered(void **state)
     exec_ok(db, "UPDATE audit SET seq = 100 WHERE seq = 5");
     expect_broken(db, 5, "第 5 条记录缺失（第 6 条之前的记录缺失或顺序被改动）");
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 
     /* Two neighbours exchanged whole, seq included, each rehashed for its
      * new seq: their contents verify, the links do not. */
@@ -407,7 +409,7 @@ static void test_reordered(void **state)
     }
     expect_broken(db, 6, "第 6 条记录不接在第 5 条之后");
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 }
 
 /* Recomputes the hash of entry seq from its (possibly changed) columns. */
@@ -443,7 +445,7 @@ static void test_recomputed_hash(void **state)
     rehash(db, 5);
     expect_broken(db, 5, "第 5 条记录被修改后重算了哈希（与第 6 条登记的前一哈希不符）");
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 
     db = make_db(N);
     drop_triggers(db);
@@ -451,7 +453,7 @@ static void test_recomputed_hash(void **state)
     rehash(db, 20);
     expect_broken(db, 20, "第 20 条记录被修改后重算了哈希（与链头登记的哈希不符）");
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 
     /* The first entry made to point elsewhere and rehashed. */
     db = make_db(N);
@@ -460,7 +462,7 @@ static void test_recomputed_hash(void **state)
     rehash(db, 1);
     expect_broken(db, 1, "链首值");
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 }
 
 /* An entry added straight into the table, well chained but not through
@@ -479,7 +481,7 @@ static void test_appended_outside(void **state)
     exec_ok(db, sql);
     expect_broken(db, 4, "第 4 条起的记录未登记在链头");
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 }
 
 static void test_head_removed(void **state)
@@ -497,7 +499,7 @@ static void test_head_removed(void **state)
     exec_ok(db, "DROP TABLE audit");
     expect_broken(db, 0, "audit 不存在");
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 }
 
 /* Appends join the caller's transaction; a failed append leaves the
@@ -529,7 +531,7 @@ static void test_caller_transaction(void **state)
     assert_int_equal(query_int(db, "SELECT count(*) FROM audit"), 1);
     exec_ok(db, "COMMIT");
     audit_forget(db);
-    sqlite3_close(db);
+    store_close(db);
 }
 
 int main(void)

@@ -28,10 +28,10 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "buf.h"
-#include "calendar.h"
-#include "clock.h"
-#include "lua_libs.h"
+#include "base/buf.h"
+#include "checks/calendar.h"
+#include "base/clock.h"
+#include "lua/libs.h"
 
 /* Day number of "YYYY-MM-DD" (the test's own dates are always valid). */
 static int64_t D(const char *s)

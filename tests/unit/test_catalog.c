@@ -24,11 +24,11 @@
 
 #include "store_helpers.h"
 
-#include "audit.h"
-#include "catalog.h"
-#include "clock.h"
-#include "pack.h"
-#include "store.h"
+#include "store/audit.h"
+#include "catalog/catalog.h"
+#include "base/clock.h"
+#include "rules/pack.h"
+#include "store/store.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 

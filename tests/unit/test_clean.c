@@ -15,9 +15,9 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "clean.h"
-#include "lua_libs.h"
-#include "native.h"
+#include "checks/clean.h"
+#include "lua/libs.h"
+#include "lua/native.h"
 
 /* true when s[0..len) is well-formed UTF-8. */
 static int utf8_ok(const char *s, size_t len)

@@ -20,11 +20,11 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "compare.h"
-#include "mask.h"
-#include "pack.h"
-#include "store.h"
+#include "base/buf.h"
+#include "run/compare.h"
+#include "checks/mask.h"
+#include "rules/pack.h"
+#include "store/store.h"
 
 struct fixture {
     char dir[256];

@@ -23,8 +23,8 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "division.h"
-#include "lua_libs.h"
+#include "checks/division.h"
+#include "lua/libs.h"
 
 /* Writes content to a new temporary file; its path goes to path. */
 static void write_temp(char path[64], const char *content, size_t len)

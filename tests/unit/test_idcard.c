@@ -19,11 +19,11 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "clock.h"
-#include "division.h"
-#include "idcard.h"
-#include "lua_libs.h"
-#include "native.h"
+#include "base/clock.h"
+#include "checks/division.h"
+#include "checks/idcard.h"
+#include "lua/libs.h"
+#include "lua/native.h"
 
 static const char NOW[] = "2024-09-27T10:00:00+08:00";
 

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "adapters.h"
-#include "buf.h"
+#include "base/buf.h"
 
 #define FIX(name) QLOOP_SOURCE_DIR "/tests/fixtures/adapters/" name
 

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "adapters.h"
-#include "buf.h"
+#include "base/buf.h"
 
 static uint64_t rng_state = 7;
 

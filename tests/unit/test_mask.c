@@ -15,8 +15,8 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "lua_libs.h"
-#include "mask.h"
+#include "lua/libs.h"
+#include "checks/mask.h"
 
 typedef void (*mask_fn)(const char *s, size_t len, struct qloop_buf *out);
 

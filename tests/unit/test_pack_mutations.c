@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pack.h"
+#include "rules/pack.h"
 
 static uint64_t rng_state = 42;
 

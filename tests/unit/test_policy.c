@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "clock.h"
-#include "policy.h"
+#include "base/clock.h"
+#include "rules/policy.h"
 
 static char tmpdir[256];
 
@@ -220,22 +220,25 @@ static void test_resolve(void **state)
     struct qloop_error err;
     qloop_error_clear(&err);
     unsetenv("QLOOP_POLICY_DIR");
-    assert_int_equal(policy_resolve("wenzhou", QLOOP_SOURCE_DIR, out, sizeof out, &err), 0);
+    assert_int_equal(policy_resolve("wenzhou", QLOOP_SOURCE_DIR "/rules", out, sizeof out, &err), 0);
     assert_string_equal(out, QLOOP_SOURCE_DIR "/rules/policies/wenzhou.lua");
     /* $QLOOP_POLICY_DIR comes first. */
     write_file("wenzhou.lua", "policy { name = \"local-wenzhou\" }\n");
     setenv("QLOOP_POLICY_DIR", tmpdir, 1);
-    assert_int_equal(policy_resolve("wenzhou", QLOOP_SOURCE_DIR, out, sizeof out, &err), 0);
+    assert_int_equal(policy_resolve("wenzhou", QLOOP_SOURCE_DIR "/rules", out, sizeof out, &err), 0);
     char want[600];
     snprintf(want, sizeof want, "%s/wenzhou.lua", tmpdir);
     assert_string_equal(out, want);
     struct qloop_policy p;
-    assert_int_equal(policy_load_spec("wenzhou", QLOOP_SOURCE_DIR, &p, &err), 0);
+    assert_int_equal(policy_load_spec("wenzhou", QLOOP_SOURCE_DIR "/rules", &p, &err), 0);
     assert_string_equal(p.name, "local-wenzhou");
-    /* ... and falls back to the source tree. */
-    assert_int_equal(policy_resolve("ningbo", QLOOP_SOURCE_DIR, out, sizeof out, &err), 0);
+    /* ... then the data folder (DIR/policies: installed, here the source tree's) ... */
+    assert_int_equal(policy_resolve("ningbo", QLOOP_SOURCE_DIR "/rules", out, sizeof out, &err), 0);
     assert_string_equal(out, QLOOP_SOURCE_DIR "/rules/policies/ningbo.lua");
     unsetenv("QLOOP_POLICY_DIR");
+    /* ... then the copies compiled in. */
+    assert_int_equal(policy_resolve("ningbo", "/nonexistent", out, sizeof out, &err), 0);
+    assert_string_equal(out, "builtin:ningbo");
     /* A FILE is used as given. */
     const char *path = write_file("mine.lua", "policy { name = \"mine\" }\n");
     assert_int_equal(policy_resolve(path, NULL, out, sizeof out, &err), 0);
@@ -243,7 +246,7 @@ static void test_resolve(void **state)
     assert_int_equal(policy_load_spec(path, NULL, &p, &err), 0);
     assert_string_equal(p.name, "mine");
     /* Unknown names say where they were looked for. */
-    assert_int_equal(policy_resolve("hangzhou", QLOOP_SOURCE_DIR, out, sizeof out, &err), -1);
+    assert_int_equal(policy_resolve("hangzhou", QLOOP_SOURCE_DIR "/rules", out, sizeof out, &err), -1);
     assert_non_null(strstr(err.message, "hangzhou"));
     assert_non_null(strstr(err.message, "rules/policies/hangzhou.lua"));
     assert_int_equal(policy_resolve("a b", NULL, out, sizeof out, &err), -1);

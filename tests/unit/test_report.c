@@ -31,10 +31,10 @@
 
 #include <cmocka.h>
 
-#include "catalog.h"
-#include "clock.h"
+#include "catalog/catalog.h"
+#include "base/clock.h"
 #include "report.h"
-#include "store.h"
+#include "store/store.h"
 
 #define SECRET_KEY "110105194912310021"
 #define SECRET_VALUE "13812345678"

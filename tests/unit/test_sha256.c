@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "sha256.h"
+#include "base/sha256.h"
 
 /* Asserts that the digest of msg (len bytes) is the hex string want. */
 static void check_digest(const void *msg, size_t len, const char *want)

@@ -23,13 +23,13 @@
 
 #include "store_helpers.h"
 
-#include "audit.h"
-#include "calendar.h"
-#include "clock.h"
-#include "outbox.h"
-#include "policy.h"
-#include "store.h"
-#include "ticket.h"
+#include "store/audit.h"
+#include "checks/calendar.h"
+#include "base/clock.h"
+#include "loop/outbox.h"
+#include "rules/policy.h"
+#include "store/store.h"
+#include "loop/ticket.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 

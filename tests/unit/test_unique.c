@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "unique.h"
+#include "run/unique.h"
 
 /* The reported rows, as a bitmap over row numbers < MAXROW. */
 enum { MAXROW = 20001 };

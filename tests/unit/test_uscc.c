@@ -21,9 +21,9 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "lua_libs.h"
-#include "native.h"
-#include "uscc.h"
+#include "lua/libs.h"
+#include "lua/native.h"
+#include "checks/uscc.h"
 
 static const char ALPHABET[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 

@@ -16,9 +16,9 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "lua_libs.h"
-#include "native.h"
-#include "validate.h"
+#include "lua/libs.h"
+#include "lua/native.h"
+#include "checks/validate.h"
 
 extern const char qloop_data_codes_sex[];
 extern const size_t qloop_data_codes_sex_len;

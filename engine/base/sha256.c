@@ -1,0 +1,188 @@
+/*
+ * sha256.c — SHA-256 (FIPS 180-4), HMAC-SHA-256 (RFC 2104) and hex output.
+ *
+ * A plain streaming implementation: bytes are gathered into a 64-byte block
+ * and each full block is compressed. Words are assembled byte by byte, so the
+ * code does not depend on the machine's byte order or on alignment. Used for
+ * the audit chain and for the store's keyed record identities.
+ */
+#include <string.h>
+
+#include "base/sha256.h"
+
+static const uint32_t K[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+    0xc67178f2,
+};
+
+/* Rotates x right by n bits (0 < n < 32). */
+static uint32_t ror(uint32_t x, unsigned n)
+{
+    return (x >> n) | (x << (32 - n));
+}
+
+/* Compresses one 64-byte block into the state h. */
+static void compress(uint32_t h[8], const uint8_t block[64])
+{
+    uint32_t w[64];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)block[4 * i] << 24 | (uint32_t)block[4 * i + 1] << 16 |
+               (uint32_t)block[4 * i + 2] << 8 | (uint32_t)block[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+    for (int i = 0; i < 64; i++) {
+        uint32_t S1 = ror(e, 6) ^ ror(e, 11) ^ ror(e, 25);
+        uint32_t ch = (e & f) ^ (~e & g);
+        uint32_t t1 = hh + S1 + ch + K[i] + w[i];
+        uint32_t S0 = ror(a, 2) ^ ror(a, 13) ^ ror(a, 22);
+        uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
+        uint32_t t2 = S0 + maj;
+        hh = g;
+        g = f;
+        f = e;
+        e = d + t1;
+        d = c;
+        c = b;
+        b = a;
+        a = t1 + t2;
+    }
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+    h[5] += f;
+    h[6] += g;
+    h[7] += hh;
+}
+
+/* Sets c to the initial state of FIPS 180-4 §5.3.3. */
+void qloop_sha256_init(struct qloop_sha256 *c)
+{
+    static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(c->h, H0, sizeof H0);
+    c->nbytes = 0;
+    c->used = 0;
+    memset(c->block, 0, sizeof c->block);
+}
+
+/* Feeds len bytes of data (data may be NULL when len is 0). */
+void qloop_sha256_update(struct qloop_sha256 *c, const void *data, size_t len)
+{
+    if (len == 0)
+        return;
+    const uint8_t *p = data;
+    c->nbytes += len;
+    if (c->used > 0) {
+        size_t take = 64 - c->used;
+        if (take > len)
+            take = len;
+        memcpy(c->block + c->used, p, take);
+        c->used += take;
+        p += take;
+        len -= take;
+        if (c->used < 64)
+            return;
+        compress(c->h, c->block);
+        c->used = 0;
+    }
+    while (len >= 64) {
+        compress(c->h, p);
+        p += 64;
+        len -= 64;
+    }
+    if (len > 0) {
+        memcpy(c->block, p, len);
+        c->used = len;
+    }
+}
+
+/* Pads, writes the 32-byte digest to out and wipes c (re-init to reuse). */
+void qloop_sha256_final(struct qloop_sha256 *c, uint8_t out[32])
+{
+    uint64_t bits = c->nbytes * 8;
+    c->block[c->used++] = 0x80;
+    if (c->used > 56) {
+        memset(c->block + c->used, 0, 64 - c->used);
+        compress(c->h, c->block);
+        c->used = 0;
+    }
+    memset(c->block + c->used, 0, 56 - c->used);
+    for (int i = 0; i < 8; i++)
+        c->block[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
+    compress(c->h, c->block);
+    for (int i = 0; i < 8; i++) {
+        out[4 * i] = (uint8_t)(c->h[i] >> 24);
+        out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
+        out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
+        out[4 * i + 3] = (uint8_t)c->h[i];
+    }
+    memset(c, 0, sizeof *c);
+}
+
+/* One-shot digest of len bytes of data. */
+void qloop_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    struct qloop_sha256 c;
+    qloop_sha256_init(&c);
+    qloop_sha256_update(&c, data, len);
+    qloop_sha256_final(&c, out);
+}
+
+/* HMAC-SHA-256 (RFC 2104): a key longer than the 64-byte block is hashed
+ * first; shorter keys are zero-padded. */
+void qloop_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
+                       uint8_t out[32])
+{
+    uint8_t k[64] = {0};
+    if (keylen > 64)
+        qloop_sha256(key, keylen, k);
+    else if (keylen > 0)
+        memcpy(k, key, keylen);
+
+    uint8_t pad[64];
+    uint8_t inner[32];
+    struct qloop_sha256 c;
+
+    for (int i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x36;
+    qloop_sha256_init(&c);
+    qloop_sha256_update(&c, pad, 64);
+    qloop_sha256_update(&c, data, len);
+    qloop_sha256_final(&c, inner);
+
+    for (int i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x5c;
+    qloop_sha256_init(&c);
+    qloop_sha256_update(&c, pad, 64);
+    qloop_sha256_update(&c, inner, 32);
+    qloop_sha256_final(&c, out);
+
+    memset(k, 0, sizeof k);
+    memset(pad, 0, sizeof pad);
+    memset(inner, 0, sizeof inner);
+}
+
+/* Writes the lower-case hex of n bytes and a NUL into out (2n+1 bytes). */
+void qloop_hex(const uint8_t *bytes, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[bytes[i] >> 4];
+        out[2 * i + 1] = digits[bytes[i] & 0x0f];
+    }
+    out[2 * n] = '\0';
+}

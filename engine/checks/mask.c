@@ -1,0 +1,325 @@
+/*
+ * mask.c — masking (脱敏) of personal data: the C side of the `mask` table.
+ *
+ * Every function works on characters, not bytes: a value is read as UTF-8,
+ * and a byte that does not begin a well-formed sequence counts as one
+ * character of its own. Characters that are kept are copied, masked ones
+ * become one '*' each; a kept character that is such an invalid byte is
+ * written as '*' too, so the output is always valid UTF-8 and never carries
+ * raw bytes of a malformed value. A value that does not have the shape a
+ * function expects is masked by mask_generic (first and last character kept),
+ * so nothing leaks because it was malformed.
+ *
+ * The rules, by function:
+ *   mask_idcard   18 chars (17 digits + digit/X) or 15 digits: the 6-digit
+ *                 region kept, then one '*' per character but the last, which
+ *                 is kept: 330102***********X, 330102********1.
+ *   mask_phone    only digits and + - ( ) space, at least 8 characters: the
+ *                 last 4 kept, and the first 3 when that still masks at least
+ *                 4 (11 and more characters: 138****5678); with 8 to 10
+ *                 characters as many leading ones as leave 4 masked
+ *                 (88886666 → ****6666, 0571888866 → 05****8866).
+ *   mask_name     first character kept (张三 → 张*, 欧阳 → 欧*); a compound
+ *                 surname of the list below is kept whole when something
+ *                 follows it (欧阳修 → 欧阳*); a single character → "*".
+ *   mask_address  see mask_address below: up to the district, town or street
+ *                 kept, then a fixed "****".
+ *   mask_generic  1 char → "*"; 2 → first + "*"; else first + one '*' per
+ *                 inner character + last.
+ *   mask_sensitive  chooses by shape, see there.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "checks/mask.h"
+#include "base/text.h"
+
+/* Makes room for n more bytes in out, keeping it NUL-terminated (a buffer
+ * that was only reserved has no NUL yet). */
+static void make_room(struct qloop_buf *out, size_t n)
+{
+    qloop_buf_reserve(out, n);
+    out->ptr[out->len] = '\0';
+}
+
+/* Number of characters in s[0..len). */
+static size_t u8_count(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = 0;
+    for (size_t i = 0; i < len; n++) {
+        uint32_t cp;
+        i += qloop_utf8_decode(u, len, i, &cp);
+    }
+    return n;
+}
+
+/* Appends the first `head` and the last `tail` of the `count` characters of s
+ * as they are (an invalid byte as '*') and one '*' for each other character.
+ * The caller makes sure head + tail <= count. */
+static void keep_ends(const char *s, size_t len, size_t count, size_t head, size_t tail,
+                      struct qloop_buf *out)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    make_room(out, len);
+    size_t idx = 0;
+    for (size_t i = 0; i < len; idx++) {
+        uint32_t cp;
+        size_t n = qloop_utf8_decode(u, len, i, &cp);
+        if ((idx < head || idx >= count - tail) && cp != QLOOP_U8_INVALID)
+            qloop_buf_append(out, s + i, n);
+        else
+            qloop_buf_putc(out, '*');
+        i += n;
+    }
+}
+
+/* Masks any text: "" stays "", 1 character → "*", 2 → first + "*", longer →
+ * first + one '*' per inner character + last. */
+void mask_generic(const char *s, size_t len, struct qloop_buf *out)
+{
+    size_t n = u8_count(s, len);
+    if (n <= 1)
+        keep_ends(s, len, n, 0, 0, out);
+    else if (n == 2)
+        keep_ends(s, len, n, 1, 0, out);
+    else
+        keep_ends(s, len, n, 1, 1, out);
+}
+
+/* true for an ASCII digit. */
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* true when s[0..len) has the shape of a resident identity number: 18
+ * characters (17 digits, then a digit or X/x) or 15 digits. */
+static bool idcard_shape(const char *s, size_t len)
+{
+    if (len != 15 && len != 18)
+        return false;
+    for (size_t i = 0; i + 1 < len; i++)
+        if (!is_digit(s[i]))
+            return false;
+    char last = s[len - 1];
+    return is_digit(last) || (len == 18 && (last == 'X' || last == 'x'));
+}
+
+/* Identity number: the region (first 6) and the last character kept. */
+void mask_idcard(const char *s, size_t len, struct qloop_buf *out)
+{
+    if (idcard_shape(s, len))
+        keep_ends(s, len, len, 6, 1, out);
+    else
+        mask_generic(s, len, out);
+}
+
+/* Phone number; see the file comment for the rule. */
+void mask_phone(const char *s, size_t len, struct qloop_buf *out)
+{
+    bool digits = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (is_digit(c)) {
+            digits = true;
+        } else if (c != '+' && c != '-' && c != '(' && c != ')' && c != ' ') {
+            mask_generic(s, len, out);
+            return;
+        }
+    }
+    if (!digits || len < 8) {
+        mask_generic(s, len, out);
+        return;
+    }
+    size_t head = len >= 11 ? 3 : len - 8;
+    keep_ends(s, len, len, head, 4, out);
+}
+
+/* Compound surnames kept whole by mask_name (each two 3-byte characters). */
+static const char *const compound_surnames[] = {
+    "欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙",
+    "宇文", "司徒", "令狐", "夏侯", "端木", "西门", "南宫", "独孤", "澹台", "轩辕",
+};
+
+/* Personal name: the surname kept, each further character → '*'. */
+void mask_name(const char *s, size_t len, struct qloop_buf *out)
+{
+    size_t n = u8_count(s, len);
+    size_t head = n > 1 ? 1 : 0;
+    if (n > 2 && len >= 6) {
+        for (size_t i = 0; i < sizeof compound_surnames / sizeof compound_surnames[0]; i++)
+            if (memcmp(s, compound_surnames[i], 6) == 0)
+                head = 2;
+    }
+    keep_ends(s, len, n, head, 0, out);
+}
+
+/* Window, in characters, in which mask_address looks for division markers. */
+enum { ADDRESS_WINDOW = 12 };
+
+/* Address. Within the first ADDRESS_WINDOW characters, the first occurrence
+ * of each of the markers 省, 市, 区, 县, 镇 and 街道 is found ("区" of
+ * "小区", a housing estate, does not count); the text is kept through the
+ * marker that ends last among these, and everything after it is replaced by a
+ * fixed "****" (so the length of the rest is not shown either):
+ *   浙江省杭州市西湖区文三路100号     → 浙江省杭州市西湖区****
+ *   杭州市西湖区西溪街道文三路100号   → 杭州市西湖区西溪街道****
+ *   桐庐县分水镇某村5组              → 桐庐县分水镇****
+ *   杭州市阳光小区3幢                → 杭州市****
+ * An address that ends at that marker has nothing below the district and is
+ * returned unchanged; one without any marker is masked by mask_generic. */
+void mask_address(const char *s, size_t len, struct qloop_buf *out)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t keep = 0; /* byte length of the kept prefix, 0 when no marker */
+    bool seen[6] = {false};
+    uint32_t prev = 0;
+    size_t idx = 0;
+    for (size_t i = 0; i < len && idx < ADDRESS_WINDOW; idx++) {
+        uint32_t cp;
+        size_t n = qloop_utf8_decode(u, len, i, &cp);
+        int which = -1;
+        switch (cp) {
+        case 0x7701: which = 0; break;                  /* 省 */
+        case 0x5E02: which = 1; break;                  /* 市 */
+        case 0x533A: which = prev == 0x5C0F ? -1 : 2; break; /* 区, not 小区 */
+        case 0x53BF: which = 3; break;                  /* 县 */
+        case 0x9547: which = 4; break;                  /* 镇 */
+        case 0x9053: which = prev == 0x8857 ? 5 : -1; break; /* 道 of 街道 */
+        default: break;
+        }
+        if (which >= 0 && !seen[which]) {
+            seen[which] = true;
+            keep = i + n;
+        }
+        prev = cp;
+        i += n;
+    }
+    if (keep == 0) {
+        mask_generic(s, len, out);
+        return;
+    }
+    /* Copy the kept prefix with invalid bytes as '*'. */
+    for (size_t i = 0; i < keep;) {
+        uint32_t cp;
+        size_t n = qloop_utf8_decode(u, keep, i, &cp);
+        if (cp == QLOOP_U8_INVALID)
+            qloop_buf_putc(out, '*');
+        else
+            qloop_buf_append(out, s + i, n);
+        i += n;
+    }
+    if (keep < len)
+        qloop_buf_append(out, "****", 4);
+}
+
+/* true for the 31 characters a unified social credit code (GB 32100) uses. */
+static bool uscc_char(char c)
+{
+    return is_digit(c) || (c >= 'A' && c <= 'Y' && !strchr("IOSVZ", c));
+}
+
+/* true when s has the shape of a unified social credit code: 18 characters
+ * of its alphabet (upper case). */
+static bool uscc_shape(const char *s, size_t len)
+{
+    if (len != 18)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!uscc_char(s[i]))
+            return false;
+    return true;
+}
+
+/* true when s looks like a phone number: white space, dashes and parentheses
+ * aside, either a mobile number (11 digits starting 1[3-9], optionally after
+ * +86, 0086 or 86) or a landline with its area code (0 then 9 to 11 more
+ * digits). */
+static bool phone_shape(const char *s, size_t len)
+{
+    char d[24];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == ' ' || c == '-' || c == '(' || c == ')')
+            continue;
+        if (!is_digit(c) && !(c == '+' && n == 0))
+            return false;
+        if (n == sizeof d)
+            return false;
+        d[n++] = c;
+    }
+    const char *p = d;
+    if (n == 14 && memcmp(p, "+86", 3) == 0)
+        p += 3, n -= 3;
+    else if (n == 15 && memcmp(p, "0086", 4) == 0)
+        p += 4, n -= 4;
+    else if (n == 13 && memcmp(p, "86", 2) == 0)
+        p += 2, n -= 2;
+    for (size_t i = 0; i < n; i++)
+        if (!is_digit(p[i]))
+            return false;
+    if (n == 11 && p[0] == '1' && p[1] >= '3' && p[1] <= '9')
+        return true;
+    return n >= 10 && n <= 12 && p[0] == '0' && p[1] != '0';
+}
+
+/* true for a CJK unified ideograph (basic block, extension A, compatibility
+ * ideographs, and the supplementary planes' extensions). */
+static bool is_han(uint32_t cp)
+{
+    return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
+           (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x20000 && cp <= 0x3FFFF);
+}
+
+/* Masks a value of a `sensitive` field, choosing by its shape, first match
+ * wins:
+ *   identity number (15 digits, or 17 digits + digit/X)   → mask_idcard
+ *   phone number (see phone_shape)                         → mask_phone
+ *   unified social credit code (18 chars of its alphabet)  → first 8 (the
+ *       registering authority, the kind of body and its region) and the last
+ *       (check character) kept: 91330100*********X
+ *   2 to 4 Chinese characters                              → mask_name
+ *   more than 6 characters, containing 省 市 区 县 路 街 or 号 → mask_address
+ *   anything else                                          → mask_generic */
+void mask_sensitive(const char *s, size_t len, struct qloop_buf *out)
+{
+    if (idcard_shape(s, len)) {
+        mask_idcard(s, len, out);
+        return;
+    }
+    if (phone_shape(s, len)) {
+        mask_phone(s, len, out);
+        return;
+    }
+    if (uscc_shape(s, len)) {
+        keep_ends(s, len, len, 8, 1, out);
+        return;
+    }
+
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = 0;
+    bool all_han = true, marker = false;
+    for (size_t i = 0; i < len; n++) {
+        uint32_t cp;
+        i += qloop_utf8_decode(u, len, i, &cp);
+        if (!is_han(cp))
+            all_han = false;
+        switch (cp) {
+        case 0x7701: case 0x5E02: case 0x533A: case 0x53BF: /* 省 市 区 县 */
+        case 0x8DEF: case 0x8857: case 0x53F7:             /* 路 街 号 */
+            marker = true;
+            break;
+        default:
+            break;
+        }
+    }
+    if (all_han && n >= 2 && n <= 4) {
+        mask_name(s, len, out);
+        return;
+    }
+    if (marker && n > 6) {
+        mask_address(s, len, out);
+        return;
+    }
+    mask_generic(s, len, out);
+}

@@ -1,0 +1,188 @@
+/*
+ * outbox.c — writing notifications once, finding due reminders and overdue
+ * tickets, and exporting what has not been exported yet.
+ *
+ * The event key is UNIQUE in the outbox table: writing an event twice (a run
+ * repeated, two scans on the same day) keeps the first. Reminders and
+ * overdue notices are keyed by ticket and deadline, so an approved extension
+ * (a new deadline) earns a new reminder, and nothing else does. Export marks
+ * the events it printed in the caller's transaction.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "base/clock.h"
+#include "loop/outbox.h"
+#include "store/store.h"
+
+int outbox_add(sqlite3 *db, const struct outbox_event *ev, int *added, struct qloop_error *err)
+{
+    if (added)
+        *added = 0;
+    if (!ev->key || !*ev->key || !ev->kind || !*ev->kind || !ev->message)
+        return qloop_error_set(err, NULL, 0, 0, "通知缺少事件键、类型或内容（内部错误）");
+    char at[32];
+    qloop_format_datetime(ev->at, at);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO outbox(event_key, kind, ticket_id, dataset, rule, dept,"
+                           " state, deadline, recipient, message, created_at)"
+                           " SELECT ?1, ?2, t.id, t.dataset, t.rule, t.dept, t.state, t.deadline,"
+                           " ?4, ?5, ?6 FROM (SELECT 1) LEFT JOIN tickets t ON t.id = ?3"
+                           " WHERE 1 ON CONFLICT(event_key) DO NOTHING",
+                           -1, &st, NULL) != SQLITE_OK)
+        return store_error(db, "写入通知", err);
+    sqlite3_bind_text(st, 1, ev->key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, ev->kind, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, ev->ticket_id);
+    if (ev->recipient)
+        sqlite3_bind_text(st, 4, ev->recipient, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, ev->message, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 6, at, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return store_error(db, "写入通知", err);
+    if (added)
+        *added = sqlite3_changes(db) > 0;
+    return 0;
+}
+
+/* A ticket in feedback, as the scan needs it. */
+struct due {
+    long long id;
+    char deadline[32], dataset[256], rule[256], dept[256];
+};
+
+int outbox_scan(sqlite3 *db, const struct qloop_policy *policy, int64_t now,
+                struct qloop_error *err)
+{
+    struct qloop_policy def;
+    if (!policy) {
+        policy_default(&def);
+        policy = &def;
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, deadline, dataset, rule, dept FROM tickets"
+                           " WHERE state = 'feedback' AND deadline IS NOT NULL ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return store_error(db, "读取待提醒的工单", err);
+    struct due *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            v = qloop_xrealloc(v, cap * sizeof *v);
+        }
+        v[n].id = sqlite3_column_int64(st, 0);
+        snprintf(v[n].deadline, sizeof v[n].deadline, "%s", sqlite3_column_text(st, 1));
+        snprintf(v[n].dataset, sizeof v[n].dataset, "%s", sqlite3_column_text(st, 2));
+        snprintf(v[n].rule, sizeof v[n].rule, "%s", sqlite3_column_text(st, 3));
+        snprintf(v[n].dept, sizeof v[n].dept, "%s", sqlite3_column_text(st, 4));
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(v);
+        return store_error(db, "读取待提醒的工单", err);
+    }
+    int result = 0;
+    for (size_t i = 0; result == 0 && i < n; i++) {
+        int64_t deadline;
+        if (!qloop_parse_datetime(v[i].deadline, &deadline))
+            continue;
+        char key[96], msg[1024];
+        struct outbox_event ev = {key, NULL, v[i].id, v[i].dept, msg, now};
+        if (now > deadline) {
+            ev.kind = "ticket.overdue";
+            snprintf(key, sizeof key, "overdue:%lld:%s", v[i].id, v[i].deadline);
+            snprintf(msg, sizeof msg,
+                     "工单 #%lld（数据集「%s」规则「%s」）已超过答复期限 %.10s，请尽快答复", v[i].id,
+                     v[i].dataset, v[i].rule, v[i].deadline);
+        } else if (policy_reminder_due(policy, deadline, now)) {
+            ev.kind = "ticket.reminder";
+            snprintf(key, sizeof key, "reminder:%lld:%s", v[i].id, v[i].deadline);
+            snprintf(msg, sizeof msg,
+                     "工单 #%lld（数据集「%s」规则「%s」）的答复期限 %.10s 将在 %d 个工作日内到期，"
+                     "请及时答复",
+                     v[i].id, v[i].dataset, v[i].rule, v[i].deadline, policy->reminder_days);
+        } else {
+            continue;
+        }
+        result = outbox_add(db, &ev, NULL, err);
+    }
+    free(v);
+    return result;
+}
+
+/* A JSON string of column i (null when NULL). */
+static json_t *col_json(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    if (!s)
+        return json_null();
+    json_t *v = json_string((const char *)s);
+    return v ? v : json_string("（非 UTF-8 文本）");
+}
+
+int outbox_export(sqlite3 *db, struct qloop_buf *out, long *count, int64_t now,
+                  struct qloop_error *err)
+{
+    *count = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, event_key, kind, created_at, ticket_id, dataset, rule, dept,"
+                           " state, deadline, recipient, message FROM outbox"
+                           " WHERE exported_at IS NULL ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return store_error(db, "读取待发送的通知", err);
+    static const char *const names[] = {"id",      "key",   "kind",  "created_at",
+                                        "ticket",  "dataset", "rule", "dept",
+                                        "state",   "deadline", "recipient", "message"};
+    int rc;
+    int64_t last = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = json_object();
+        for (int i = 0; i < 12; i++) {
+            json_t *v;
+            if ((i == 0 || i == 4) && sqlite3_column_type(st, i) != SQLITE_NULL)
+                v = json_integer(sqlite3_column_int64(st, i));
+            else
+                v = col_json(st, i);
+            json_object_set_new(o, names[i], v);
+        }
+        char *line = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        if (!line) {
+            sqlite3_finalize(st);
+            return qloop_error_set(err, NULL, 0, 0, "生成通知 JSON 失败（内存不足）");
+        }
+        qloop_buf_printf(out, "%s\n", line);
+        free(line);
+        last = sqlite3_column_int64(st, 0);
+        (*count)++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return store_error(db, "读取待发送的通知", err);
+    if (*count == 0)
+        return 0;
+    char at[32];
+    qloop_format_datetime(now, at);
+    if (sqlite3_prepare_v2(db,
+                           "UPDATE outbox SET exported_at = ?1 WHERE exported_at IS NULL AND id <= ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return store_error(db, "标记已发送的通知", err);
+    sqlite3_bind_text(st, 1, at, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, last);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return store_error(db, "标记已发送的通知", err);
+    return 0;
+}

@@ -1,0 +1,156 @@
+/*
+ * ticket.h — the closed loop 发现-反馈-修正-共享: tickets, their items, their
+ * state machine, statutory deadlines and the re-check after each run.
+ *
+ * States (CONTRACT.md): discovered, feedback, corrected, shared, confirmed,
+ * negotiated. Every transition is written to ticket_history and to the audit
+ * chain (audit.h) in the same transaction, with actor, time, reason and the
+ * deadline before and after.
+ *
+ * A ticket groups the problem records (items) of one dataset and one rule
+ * from one source (a run, 系统填报 by hand, or 接口对接 import); while it is
+ * open, the same dataset + rule + record never opens a second item, and the
+ * same dataset + rule + source never opens a second ticket (partial UNIQUE
+ * indexes). Times are stored as "YYYY-MM-DDTHH:MM:SS+08:00" text, which sorts
+ * in time order.
+ *
+ * The action functions (ticket_feedback ... ticket_file) work inside the
+ * caller's transaction and return 0 when done, -1 when refused or given bad
+ * input (err says why and, for a refused transition, what the current state
+ * allows; the CLI exits 2) and -2 on a store error (exit 3).
+ */
+#ifndef QLOOP_TICKET_H
+#define QLOOP_TICKET_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "rules/policy.h"
+
+struct ticket_sync_counts {
+    long opened;     /* tickets opened by this run */
+    long updated;    /* existing tickets that gained or lost items */
+    long reverified; /* tickets whose items were re-checked by this run */
+};
+
+/* Calls cb(ctx, record_ref) for every open item (not yet fixed) of a ticket
+ * on dataset; the run uses it to note which of those records it saw (the
+ * run_seen rows a re-check needs). Returns 0 or -1 with err. */
+int ticket_open_refs(sqlite3 *db, const char *dataset,
+                     void (*cb)(void *ctx, const char *record_ref), void *ctx,
+                     struct qloop_error *err);
+
+/* Turns run run_id's findings into tickets and re-checks open ones, inside
+ * the caller's transaction. Reads: runs (as_of: the time tickets are received
+ * and re-checked), findings, rule_results (which rules judged which dataset
+ * in this run, and resolve_missing), run_datasets (owner), run_seen. Also
+ * writes the due reminders and overdue notices to the outbox and the run's
+ * dept_stats rows. policy_path is a policy Lua file (NULL: the default,
+ * ningbo). Returns 0 or -1 with err (the caller rolls the run back). */
+int ticket_sync_run(sqlite3 *db, const char *run_id, const char *policy_path,
+                    struct ticket_sync_counts *counts, struct qloop_error *err);
+
+/* ticket_sync_run with a policy already loaded. */
+int ticket_sync_run_policy(sqlite3 *db, const char *run_id, const struct qloop_policy *policy,
+                           struct ticket_sync_counts *counts, struct qloop_error *err);
+
+/* Whether the run saw the record record_ref of dataset in its data: the
+ * run's own answer, instead of the run_seen table. */
+struct ticket_seen {
+    bool (*seen)(void *ctx, const char *dataset, const char *record_ref);
+    void *ctx;
+};
+
+/* ticket_sync_run asking seen (may be NULL: the run_seen table) which
+ * records of open tickets the run saw. */
+int ticket_sync_run_seen(sqlite3 *db, const char *run_id, const char *policy_path,
+                         const struct ticket_seen *seen, struct ticket_sync_counts *counts,
+                         struct qloop_error *err);
+
+/* The Chinese name of a state (发现, 反馈, 修正, 共享, 确认无误, 沟通解决);
+ * the input itself when it is not a state. */
+const char *ticket_state_zh(const char *state);
+
+/* Whether s is one of the six states. */
+bool ticket_state_valid(const char *s);
+
+/* 发现 → 反馈 (or 沟通解决 → 反馈, handed back): received_at = now, deadline
+ * from the policy; urgent with deadline (ISO 8601; a bare date means the end
+ * of that day) sets the ticket's own deadline. */
+int ticket_feedback(sqlite3 *db, int64_t id, const char *actor, bool urgent, const char *deadline,
+                    const struct qloop_policy *policy, struct qloop_error *err);
+
+/* The provider's answer: as = "rectified" (→ corrected), "confirmed" or
+ * "negotiated"; note is optional. */
+int ticket_resolve(sqlite3 *db, int64_t id, const char *as, const char *actor, const char *note,
+                   struct qloop_error *err);
+
+/* The provider asks to extend the deadline to the end of day until
+ * (YYYY-MM-DD). Refused beyond the policy's cap, with the latest date allowed
+ * in err. The request waits for ticket_approve / ticket_reject. */
+int ticket_extend(sqlite3 *db, int64_t id, const char *until, const char *reason,
+                  const char *actor, const struct qloop_policy *policy, struct qloop_error *err);
+
+/* The authority decides on the pending extension request. */
+int ticket_approve(sqlite3 *db, int64_t id, const char *actor, const struct qloop_policy *policy,
+                   struct qloop_error *err);
+int ticket_reject(sqlite3 *db, int64_t id, const char *actor, const char *reason,
+                  const struct qloop_policy *policy, struct qloop_error *err);
+
+/* A re-check by a person, for a `corrected` ticket no run re-checks (a
+ * report filed by hand): passed → shared (its open items fixed); failed →
+ * feedback with received_at and deadline unchanged (reason required). */
+int ticket_verify(sqlite3 *db, int64_t id, const char *actor, bool passed, const char *reason,
+                  struct qloop_error *err);
+
+/* One problem report (系统填报 or 接口对接). dataset, key, message and actor
+ * are required; rule defaults to "manual", dept to the dataset's owner in its
+ * latest run (else "未指定部门"); field and value are optional. */
+struct ticket_report {
+    const char *dataset;
+    const char *key;
+    const char *field;
+    const char *value;
+    const char *message;
+    const char *actor;
+    const char *dept;
+    const char *rule;
+};
+
+/* Files a report from source "file" or "import": adds an item to the open
+ * ticket of (dataset, rule, source) or opens one (handed straight to the
+ * provider when the policy says auto_feedback). When the record already has
+ * an open item for that dataset and rule, nothing changes and *duplicate is
+ * set. *ticket_id gets the ticket (may be NULL). */
+int ticket_file(sqlite3 *db, const struct ticket_report *r, const char *source,
+                const struct qloop_policy *policy, int64_t *ticket_id, bool *duplicate,
+                struct qloop_error *err);
+
+struct ticket_filter {
+    const char *state; /* NULL: any */
+    const char *dept;  /* NULL: any */
+    bool overdue;      /* only tickets past their deadline */
+};
+
+/* The tickets matching f as a JSON array of objects (CONTRACT.md: id,
+ * dataset, rule, dept, state, items, opened_at, received_at, deadline,
+ * overdue, and more), overdue judged at qloop_now(). Returns 0 with *out (a
+ * new reference) or -2 with err. */
+int ticket_list_json(sqlite3 *db, const struct ticket_filter *f, json_t **out,
+                     struct qloop_error *err);
+
+/* One ticket as the list's object plus records and history. Returns 0, -1
+ * when there is no such ticket, -2 on a store error. */
+int ticket_show_json(sqlite3 *db, int64_t id, json_t **out, struct qloop_error *err);
+
+/* Records per department, for the run run_id at time at: tickets whose
+ * closing no run has counted yet, closed on time or late, and open tickets
+ * past their deadline (the scorecards read dept_stats). Called by
+ * ticket_sync_run; exposed for tests. */
+int ticket_record_dept_stats(sqlite3 *db, const char *run_id, int64_t at,
+                             struct qloop_error *err);
+
+#endif

@@ -1,0 +1,732 @@
+/*
+ * pack.c — loading rule files into a pack (see pack.h).
+ *
+ * The DSL is four curried functions installed in each file's environment:
+ * `rule "id" { ... }` is rule("id")({ ... }). The outer call checks the name
+ * and returns a closure; the closure checks the table against the attribute
+ * list of its kind and records the declaration in the C pack, raising a Lua
+ * error that names the rule file's line for anything wrong.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <lauxlib.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/buf.h"
+#include "lua/sandbox.h"
+#include "rules/pack.h"
+#include "checks/pattern.h"
+#include "base/strmap.h"
+
+static const char PACK_KEY[] = "qloop.pack";
+
+static const char *const dimensions[] = {"normative",   "completeness", "accuracy", "consistency",
+                                         "timeliness",  "accessibility", NULL};
+static const char *const severities[] = {"high", "medium", "low", NULL};
+static const char *const cycles[] = {"realtime", "daily",     "weekly", "monthly",
+                                     "quarterly", "yearly", NULL};
+
+static struct pack *pack_of(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, PACK_KEY);
+    struct pack *p = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return p;
+}
+
+/* Raises a Lua error positioned at the rule file's line that made the
+ * declaration (level 2: the chunk calling the DSL body). */
+static int dsl_error(lua_State *L, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    luaL_where(L, 2);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+static void where(lua_State *L, char **file, long *line)
+{
+    lua_Debug ar;
+    *file = NULL;
+    *line = 0;
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar)) {
+        *file = qloop_xstrdup(ar.source[0] == '@' ? ar.source + 1 : ar.short_src);
+        *line = ar.currentline;
+    }
+}
+
+static bool in_list(const char *s, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcmp(s, *list) == 0)
+            return true;
+    return false;
+}
+
+/* Refuses attributes not in allowed: a typo must not silently disable a check. */
+static void check_keys(lua_State *L, int t, const char *what, const char *name,
+                       const char *const *allowed)
+{
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            dsl_error(L, "%s \"%s\" 的属性名必须是文本", what, name);
+        const char *k = lua_tostring(L, -1);
+        if (!in_list(k, allowed)) {
+            struct qloop_buf b = {0};
+            for (const char *const *a = allowed; *a; a++)
+                qloop_buf_printf(&b, "%s%s", a == allowed ? "" : ", ", *a);
+            lua_pushstring(L, qloop_buf_str(&b));
+            qloop_buf_free(&b);
+            dsl_error(L, "%s \"%s\" 有未知的属性 \"%s\"；可用的属性：%s", what, name, k,
+                      lua_tostring(L, -1));
+        }
+    }
+}
+
+/* Reads t[key] as text (numbers converted); NULL when absent. */
+static char *opt_string(lua_State *L, int t, const char *key, const char *what, const char *name)
+{
+    char *s = NULL;
+    int ty = lua_getfield(L, t, key);
+    if (ty == LUA_TSTRING || ty == LUA_TNUMBER)
+        s = qloop_xstrdup(lua_tostring(L, -1));
+    else if (ty != LUA_TNIL)
+        dsl_error(L, "%s \"%s\" 的 %s 应为文本，而不是 %s", what, name, key, lua_typename(L, ty));
+    lua_pop(L, 1);
+    return s;
+}
+
+static bool opt_bool(lua_State *L, int t, const char *key, const char *what, const char *name)
+{
+    int ty = lua_getfield(L, t, key);
+    bool v = false;
+    if (ty == LUA_TBOOLEAN)
+        v = lua_toboolean(L, -1);
+    else if (ty != LUA_TNIL)
+        dsl_error(L, "%s \"%s\" 的 %s 应为 true 或 false", what, name, key);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Reads t[key] as a text or a list of texts. All elements are checked
+ * before anything is allocated, so a raised error leaks nothing. */
+static char **opt_strings(lua_State *L, int t, const char *key, size_t *n, const char *what,
+                          const char *name)
+{
+    char **out = NULL;
+    *n = 0;
+    int ty = lua_getfield(L, t, key);
+    if (ty == LUA_TSTRING) {
+        out = qloop_xmalloc(sizeof *out);
+        out[0] = qloop_xstrdup(lua_tostring(L, -1));
+        *n = 1;
+    } else if (ty == LUA_TTABLE) {
+        lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= len; i++) {
+            int et = lua_rawgeti(L, -1, i);
+            lua_pop(L, 1);
+            if (et != LUA_TSTRING && et != LUA_TNUMBER)
+                dsl_error(L, "%s \"%s\" 的 %s 第 %d 项应为文本", what, name, key, (int)i);
+        }
+        out = qloop_xcalloc((size_t)len + 1, sizeof *out);
+        for (lua_Integer i = 1; i <= len; i++) {
+            lua_rawgeti(L, -1, i);
+            out[(*n)++] = qloop_xstrdup(lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+    } else if (ty != LUA_TNIL) {
+        dsl_error(L, "%s \"%s\" 的 %s 应为文本或文本列表", what, name, key);
+    }
+    lua_pop(L, 1);
+    return out;
+}
+
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static char *rule_file_dir_join(const char *file, const char *rel)
+{
+    if (!file || rel[0] == '/' || strcmp(rel, "-") == 0)
+        return qloop_xstrdup(rel);
+    const char *slash = strrchr(file, '/');
+    if (!slash)
+        return qloop_xstrdup(rel);
+    struct qloop_buf b = {0};
+    qloop_buf_append(&b, file, (size_t)(slash - file + 1));
+    qloop_buf_append(&b, rel, strlen(rel));
+    return b.ptr;
+}
+
+struct pack_dataset *pack_find_dataset(struct pack *p, const char *name)
+{
+    for (size_t i = 0; i < p->ndatasets; i++)
+        if (strcmp(p->datasets[i].name, name) == 0)
+            return &p->datasets[i];
+    return NULL;
+}
+
+bool pack_is_sensitive(const struct pack_dataset *d, const char *field)
+{
+    for (size_t i = 0; d && field && i < d->nsensitive; i++)
+        if (strcmp(d->sensitive[i], field) == 0)
+            return true;
+    return false;
+}
+
+/* ---- dataset "name" { ... } ---- */
+
+static const char *const dataset_keys[] = {
+    "source", "key", "owner", "update_cycle", "sensitive", "encoding", "format",
+    "updated_at", "title", "description", "fields", NULL,
+};
+
+static int dataset_body(lua_State *L)
+{
+    const char *name = lua_tostring(L, lua_upvalueindex(1));
+    if (!lua_istable(L, 1))
+        return dsl_error(L, "dataset \"%s\" 后面应跟一个 { ... } 表", name);
+    check_keys(L, 1, "dataset", name, dataset_keys);
+    struct pack *p = pack_of(L);
+    if (pack_find_dataset(p, name))
+        return dsl_error(L, "数据集 \"%s\" 重复声明", name);
+    /* The declaration joins the pack before it is filled in: an error raised
+     * half-way leaves it there for pack_free, so nothing leaks. */
+    p->datasets = qloop_xrealloc(p->datasets, (p->ndatasets + 1) * sizeof *p->datasets);
+    struct pack_dataset *d = &p->datasets[p->ndatasets++];
+    memset(d, 0, sizeof *d);
+    where(L, &d->file, &d->line);
+    d->name = qloop_xstrdup(name);
+    char *src = opt_string(L, 1, "source", "dataset", name);
+    if (src) {
+        d->source = rule_file_dir_join(d->file, src);
+        free(src);
+    }
+    d->format = opt_string(L, 1, "format", "dataset", name);
+    if (d->format && strcmp(d->format, "csv") != 0 && strcmp(d->format, "tsv") != 0 &&
+        strcmp(d->format, "jsonl") != 0)
+        return dsl_error(L, "数据集 \"%s\" 的 format 只能是 csv、tsv 或 jsonl", name);
+    d->encoding = opt_string(L, 1, "encoding", "dataset", name);
+    d->keys = opt_strings(L, 1, "key", &d->nkeys, "dataset", name);
+    d->owner = opt_string(L, 1, "owner", "dataset", name);
+    d->update_cycle = opt_string(L, 1, "update_cycle", "dataset", name);
+    if (d->update_cycle && !in_list(d->update_cycle, cycles))
+        return dsl_error(L,
+                         "数据集 \"%s\" 的 update_cycle \"%s\" 无效；可用：realtime, daily, weekly, "
+                         "monthly, quarterly, yearly",
+                         name, d->update_cycle);
+    d->updated_at = opt_string(L, 1, "updated_at", "dataset", name);
+    d->sensitive = opt_strings(L, 1, "sensitive", &d->nsensitive, "dataset", name);
+    return 0;
+}
+
+static int dsl_dataset(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    if (lua_rawlen(L, 1) == 0)
+        return dsl_error(L, "数据集名称不能为空");
+    lua_pushvalue(L, 1);
+    lua_pushcclosure(L, dataset_body, 1);
+    return 1;
+}
+
+/* ---- cleanse "dataset" { field = fn | {fn, ...} } ---- */
+
+static void read_step(lua_State *L, int idx, struct pack_step *st, const char *ds, const char *field)
+{
+    if (!lua_isfunction(L, idx))
+        dsl_error(L, "cleanse \"%s\" 的字段 %s 应给出函数（如 clean.trim）或函数列表", ds, field);
+    st->native = NULL;
+    st->lua_ref = LUA_NOREF;
+    if (lua_iscfunction(L, idx))
+        st->native = qloop_native_cleaner_find(lua_tocfunction(L, idx));
+    if (!st->native) {
+        lua_pushvalue(L, idx);
+        st->lua_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+}
+
+static int cleanse_body(lua_State *L)
+{
+    const char *name = lua_tostring(L, lua_upvalueindex(1));
+    if (!lua_istable(L, 1))
+        return dsl_error(L, "cleanse \"%s\" 后面应跟一个 { 字段 = 函数 } 表", name);
+    struct pack *p = pack_of(L);
+    struct pack_dataset *d = pack_find_dataset(p, name);
+    if (!d)
+        return dsl_error(L, "cleanse \"%s\"：数据集未声明；请先写 dataset \"%s\" { ... }", name, name);
+    size_t first = d->ncleanse;
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            return dsl_error(L, "cleanse \"%s\" 的字段名必须是文本", name);
+        const char *field = lua_tostring(L, -2);
+        d->cleanse = qloop_xrealloc(d->cleanse, (d->ncleanse + 1) * sizeof *d->cleanse);
+        struct pack_cleanse *c = &d->cleanse[d->ncleanse++];
+        memset(c, 0, sizeof *c);
+        c->field = qloop_xstrdup(field);
+        if (lua_istable(L, -1)) {
+            lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+            c->steps = qloop_xcalloc((size_t)n + 1, sizeof *c->steps);
+            for (lua_Integer i = 1; i <= n; i++) {
+                lua_rawgeti(L, -1, i);
+                read_step(L, lua_gettop(L), &c->steps[c->nsteps], name, field);
+                c->nsteps++;
+                lua_pop(L, 1);
+            }
+        } else {
+            c->steps = qloop_xcalloc(1, sizeof *c->steps);
+            read_step(L, lua_gettop(L), &c->steps[0], name, field);
+            c->nsteps = 1;
+        }
+        lua_pop(L, 1);
+    }
+    /* A Lua table has no order: sort this block's fields by name so that
+     * runs, counts and summaries come out the same every time. */
+    for (size_t i = first + 1; i < d->ncleanse; i++) {
+        struct pack_cleanse t = d->cleanse[i];
+        size_t j = i;
+        for (; j > first && strcmp(d->cleanse[j - 1].field, t.field) > 0; j--)
+            d->cleanse[j] = d->cleanse[j - 1];
+        d->cleanse[j] = t;
+    }
+    return 0;
+}
+
+static int dsl_cleanse(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    lua_pushvalue(L, 1);
+    lua_pushcclosure(L, cleanse_body, 1);
+    return 1;
+}
+
+/* ---- rule "dataset.name" { ... } ---- */
+
+static const char *const rule_keys[] = {
+    "dataset", "field",   "dimension", "severity", "basis",      "message",         "check",
+    "pattern", "not_null", "unique",   "one_of",   "range",      "references",      "description",
+    "resolve_missing", NULL,
+};
+
+static void read_range(lua_State *L, int t, struct pack_rule *r)
+{
+    int ty = lua_getfield(L, t, "range");
+    if (ty == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (ty != LUA_TTABLE)
+        dsl_error(L, "规则 \"%s\" 的 range 应写成 { 最小值, 最大值 }", r->id);
+    r->has_range = true;
+    r->range_min = -HUGE_VAL;
+    r->range_max = HUGE_VAL;
+    for (int i = 1; i <= 2; i++) {
+        int et = lua_geti(L, -1, i);
+        if (et == LUA_TNUMBER) {
+            if (i == 1)
+                r->range_min = lua_tonumber(L, -1);
+            else
+                r->range_max = lua_tonumber(L, -1);
+        } else if (et != LUA_TNIL) {
+            dsl_error(L, "规则 \"%s\" 的 range 第 %d 项应为数字", r->id, i);
+        }
+        lua_pop(L, 1);
+    }
+    if (r->range_min > r->range_max)
+        dsl_error(L, "规则 \"%s\" 的 range 最小值大于最大值", r->id);
+    lua_pop(L, 1);
+}
+
+static int rule_body(lua_State *L)
+{
+    const char *id = lua_tostring(L, lua_upvalueindex(1));
+    if (!lua_istable(L, 1))
+        return dsl_error(L, "rule \"%s\" 后面应跟一个 { ... } 表", id);
+    check_keys(L, 1, "规则", id, rule_keys);
+    struct pack *p = pack_of(L);
+    for (size_t i = 0; i < p->nrules; i++)
+        if (strcmp(p->rules[i].id, id) == 0)
+            return dsl_error(L, "规则 \"%s\" 重复声明（上一次在 %s:%ld）", id, p->rules[i].file,
+                             p->rules[i].line);
+    p->rules = qloop_xrealloc(p->rules, (p->nrules + 1) * sizeof *p->rules);
+    struct pack_rule *r = &p->rules[p->nrules++];
+    memset(r, 0, sizeof *r);
+    r->check_ref = LUA_NOREF;
+    r->id = qloop_xstrdup(id);
+    where(L, &r->file, &r->line);
+    r->dataset = opt_string(L, 1, "dataset", "规则", id);
+    if (!r->dataset) {
+        const char *dot = strchr(id, '.');
+        if (!dot)
+            return dsl_error(L, "规则 \"%s\" 不知道属于哪个数据集：请写成 \"数据集.规则名\" 或给出 dataset = \"...\"", id);
+        r->dataset = qloop_xstrndup(id, (size_t)(dot - id));
+    }
+    r->field = opt_string(L, 1, "field", "规则", id);
+    r->kind = r->field ? RULE_FIELD : RULE_RECORD;
+    r->dimension = opt_string(L, 1, "dimension", "规则", id);
+    if (r->dimension && !in_list(r->dimension, dimensions))
+        return dsl_error(L, "规则 \"%s\" 的 dimension \"%s\" 无效；可用（GB/T 36344）：normative, completeness, accuracy, consistency, timeliness, accessibility", id, r->dimension);
+    r->severity = opt_string(L, 1, "severity", "规则", id);
+    if (r->severity && !in_list(r->severity, severities))
+        return dsl_error(L, "规则 \"%s\" 的 severity \"%s\" 无效；可用：high, medium, low", id, r->severity);
+    r->basis = opt_string(L, 1, "basis", "规则", id);
+    r->message = opt_string(L, 1, "message", "规则", id);
+    r->not_null = opt_bool(L, 1, "not_null", "规则", id);
+    r->unique = opt_bool(L, 1, "unique", "规则", id);
+    r->resolve_missing = opt_bool(L, 1, "resolve_missing", "规则", id);
+    r->pattern_text = opt_string(L, 1, "pattern", "规则", id);
+    if (r->pattern_text) {
+        char msg[256];
+        size_t off = 0;
+        r->pattern = pattern_compile(r->pattern_text, strlen(r->pattern_text), msg, sizeof msg, &off);
+        if (!r->pattern)
+            return dsl_error(L, "规则 \"%s\" 的 pattern 不是有效的正则表达式（第 %d 个字符处）：%s", id, (int)off, msg);
+    }
+    size_t n;
+    char **list = opt_strings(L, 1, "one_of", &n, "规则", id);
+    if (list) {
+        r->one_of = strmap_new();
+        for (size_t i = 0; i < n; i++)
+            strmap_put(r->one_of, list[i], strlen(list[i]), NULL);
+        free_strings(list, n);
+    }
+    read_range(L, 1, r);
+    char *ref = opt_string(L, 1, "references", "规则", id);
+    if (ref) {
+        const char *dot = strchr(ref, '.');
+        if (!dot || dot == ref || !dot[1]) {
+            free(ref);
+            return dsl_error(L, "规则 \"%s\" 的 references 应写成 \"数据集.字段\"，例如 \"divisions.code\"", id);
+        }
+        r->ref_dataset = qloop_xstrndup(ref, (size_t)(dot - ref));
+        r->ref_field = qloop_xstrdup(dot + 1);
+        free(ref);
+    }
+    int ty = lua_getfield(L, 1, "check");
+    if (ty == LUA_TFUNCTION) {
+        if (lua_iscfunction(L, -1))
+            r->native = qloop_native_check_find(lua_tocfunction(L, -1));
+        if (!r->native || r->kind == RULE_RECORD) {
+            r->native = NULL;
+            lua_pushvalue(L, -1);
+            r->check_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        }
+    } else if (ty != LUA_TNIL) {
+        return dsl_error(L, "规则 \"%s\" 的 check 应为函数（如 idcard.valid 或 function(v) ... end）", id);
+    }
+    lua_pop(L, 1);
+    bool has_field_check = r->not_null || r->unique || r->pattern || r->one_of || r->has_range ||
+                           r->ref_dataset || r->native;
+    if (r->kind == RULE_RECORD && has_field_check)
+        return dsl_error(L, "规则 \"%s\" 用了字段检查（pattern/not_null/unique/one_of/range/references），但没有给出 field", id);
+    if (!has_field_check && r->check_ref == LUA_NOREF)
+        return dsl_error(L, "规则 \"%s\" 没有任何检查：请给出 check、pattern、not_null、unique、one_of、range 或 references", id);
+    if (!r->dimension)
+        r->dimension = qloop_xstrdup(r->unique ? "accuracy" : r->not_null ? "completeness"
+                                    : r->ref_dataset || r->kind == RULE_RECORD ? "consistency"
+                                    : r->pattern || r->one_of ? "normative" : "accuracy");
+    if (!r->severity)
+        r->severity = qloop_xstrdup("medium");
+    if (!r->message) {
+        struct qloop_buf b = {0};
+        if (r->field)
+            qloop_buf_printf(&b, "%s 不符合规则 %s", r->field, id);
+        else
+            qloop_buf_printf(&b, "记录不符合规则 %s", id);
+        r->message = b.ptr;
+        r->message_default = true;
+    }
+    return 0;
+}
+
+static int dsl_rule(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    if (lua_rawlen(L, 1) == 0)
+        return dsl_error(L, "规则名称不能为空");
+    lua_pushvalue(L, 1);
+    lua_pushcclosure(L, rule_body, 1);
+    return 1;
+}
+
+/* ---- compare "name" { ... } ---- */
+
+static const char *const compare_keys[] = {
+    "left", "right", "key", "right_key", "fields", "authority", "description", NULL,
+};
+
+static void read_compare_field(lua_State *L, struct pack_compare *c, struct pack_compare_field *f)
+{
+    f->normalize_ref = f->equal_ref = LUA_NOREF;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        f->right = qloop_xstrdup(lua_tostring(L, -1));
+        return;
+    }
+    if (!lua_istable(L, -1))
+        dsl_error(L, "compare \"%s\" 的 fields.%s 应为右侧字段名或 { field = ..., ... }", c->name, f->left);
+    static const char *const fkeys[] = {"field", "normalize", "tolerance", "date", "equal", NULL};
+    check_keys(L, lua_gettop(L), "compare 字段", f->left, fkeys);
+    f->right = opt_string(L, -1, "field", "compare", c->name);
+    if (!f->right)
+        f->right = qloop_xstrdup(f->left);
+    int ty = lua_getfield(L, -1, "normalize");
+    if (ty == LUA_TFUNCTION) {
+        if (lua_iscfunction(L, -1))
+            f->normalize = qloop_native_cleaner_find(lua_tocfunction(L, -1));
+        if (!f->normalize) {
+            lua_pushvalue(L, -1);
+            f->normalize_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        }
+    } else if (ty != LUA_TNIL) {
+        dsl_error(L, "compare \"%s\" 的 normalize 应为函数", c->name);
+    }
+    lua_pop(L, 1);
+    ty = lua_getfield(L, -1, "tolerance");
+    if (ty == LUA_TNUMBER) {
+        f->has_tolerance = true;
+        f->tolerance = lua_tonumber(L, -1);
+    } else if (ty != LUA_TNIL) {
+        dsl_error(L, "compare \"%s\" 的 tolerance 应为数字", c->name);
+    }
+    lua_pop(L, 1);
+    f->date = opt_bool(L, lua_gettop(L), "date", "compare", c->name);
+    ty = lua_getfield(L, -1, "equal");
+    if (ty == LUA_TFUNCTION) {
+        lua_pushvalue(L, -1);
+        f->equal_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    } else if (ty != LUA_TNIL) {
+        dsl_error(L, "compare \"%s\" 的 equal 应为 function(a, b)", c->name);
+    }
+    lua_pop(L, 1);
+}
+
+static int compare_body(lua_State *L)
+{
+    const char *name = lua_tostring(L, lua_upvalueindex(1));
+    if (!lua_istable(L, 1))
+        return dsl_error(L, "compare \"%s\" 后面应跟一个 { ... } 表", name);
+    check_keys(L, 1, "compare", name, compare_keys);
+    struct pack *p = pack_of(L);
+    for (size_t i = 0; i < p->ncompares; i++)
+        if (strcmp(p->compares[i].name, name) == 0)
+            return dsl_error(L, "compare \"%s\" 重复声明", name);
+    p->compares = qloop_xrealloc(p->compares, (p->ncompares + 1) * sizeof *p->compares);
+    struct pack_compare *c = &p->compares[p->ncompares++];
+    memset(c, 0, sizeof *c);
+    c->name = qloop_xstrdup(name);
+    where(L, &c->file, &c->line);
+    c->left = opt_string(L, 1, "left", "compare", name);
+    c->right = opt_string(L, 1, "right", "compare", name);
+    if (!c->left || !c->right)
+        return dsl_error(L, "compare \"%s\" 需要 left 和 right 两个数据集", name);
+    c->left_keys = opt_strings(L, 1, "key", &c->nleft_keys, "compare", name);
+    c->right_keys = opt_strings(L, 1, "right_key", &c->nright_keys, "compare", name);
+    c->authority = opt_string(L, 1, "authority", "compare", name);
+    if (c->authority && strcmp(c->authority, "left") != 0 && strcmp(c->authority, "right") != 0)
+        return dsl_error(L, "compare \"%s\" 的 authority 只能是 \"left\" 或 \"right\"", name);
+    if (lua_getfield(L, 1, "fields") == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            if (lua_type(L, -2) != LUA_TSTRING)
+                return dsl_error(L, "compare \"%s\" 的 fields 应写成 { 左字段 = 右字段 }", name);
+            c->fields = qloop_xrealloc(c->fields, (c->nfields + 1) * sizeof *c->fields);
+            struct pack_compare_field *f = &c->fields[c->nfields++];
+            memset(f, 0, sizeof *f);
+            f->left = qloop_xstrdup(lua_tostring(L, -2));
+            read_compare_field(L, c, f);
+            lua_pop(L, 1);
+        }
+    } else if (!lua_isnil(L, -1)) {
+        return dsl_error(L, "compare \"%s\" 的 fields 应为表", name);
+    }
+    lua_pop(L, 1);
+    /* fields came from a Lua table, which has no order: sort them by name */
+    for (size_t i = 1; i < c->nfields; i++) {
+        struct pack_compare_field t = c->fields[i];
+        size_t j = i;
+        for (; j > 0 && strcmp(c->fields[j - 1].left, t.left) > 0; j--)
+            c->fields[j] = c->fields[j - 1];
+        c->fields[j] = t;
+    }
+    return 0;
+}
+
+static int dsl_compare(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    lua_pushvalue(L, 1);
+    lua_pushcclosure(L, compare_body, 1);
+    return 1;
+}
+
+static const luaL_Reg dsl_funcs[] = {
+    {"dataset", dsl_dataset},
+    {"cleanse", dsl_cleanse},
+    {"rule", dsl_rule},
+    {"compare", dsl_compare},
+    {NULL, NULL},
+};
+
+struct pack *pack_new(void)
+{
+    struct pack *p = qloop_xcalloc(1, sizeof *p);
+    p->L = qloop_lua_new(NULL);
+    if (!p->L) {
+        free(p);
+        return NULL;
+    }
+    lua_pushlightuserdata(p->L, p);
+    lua_setfield(p->L, LUA_REGISTRYINDEX, PACK_KEY);
+    return p;
+}
+
+static void free_rule(struct pack_rule *r)
+{
+    free(r->id), free(r->dataset), free(r->field), free(r->dimension), free(r->severity);
+    free(r->basis), free(r->message), free(r->pattern_text), free(r->ref_dataset);
+    free(r->ref_field), free(r->file);
+    pattern_free(r->pattern);
+    strmap_free(r->one_of);
+}
+
+void pack_free(struct pack *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->ndatasets; i++) {
+        struct pack_dataset *d = &p->datasets[i];
+        free(d->name), free(d->source), free(d->format), free(d->encoding), free(d->owner);
+        free(d->update_cycle), free(d->updated_at), free(d->file);
+        free_strings(d->keys, d->nkeys);
+        free_strings(d->sensitive, d->nsensitive);
+        for (size_t j = 0; j < d->ncleanse; j++) {
+            free(d->cleanse[j].field);
+            free(d->cleanse[j].steps);
+        }
+        free(d->cleanse);
+    }
+    free(p->datasets);
+    for (size_t i = 0; i < p->nrules; i++)
+        free_rule(&p->rules[i]);
+    free(p->rules);
+    for (size_t i = 0; i < p->ncompares; i++) {
+        struct pack_compare *c = &p->compares[i];
+        free(c->name), free(c->left), free(c->right), free(c->authority), free(c->file);
+        free_strings(c->left_keys, c->nleft_keys);
+        free_strings(c->right_keys, c->nright_keys);
+        for (size_t j = 0; j < c->nfields; j++)
+            free(c->fields[j].left), free(c->fields[j].right);
+        free(c->fields);
+    }
+    free(p->compares);
+    free_strings(p->files, p->nfiles);
+    qloop_lua_close(p->L);
+    free(p);
+}
+
+static int load_file(struct pack *p, const char *path, struct qloop_error *err)
+{
+    lua_State *L = p->L;
+    if (qloop_lua_load_file(L, path, err) != 0)
+        return -1;
+    qloop_lua_push_env(L, -1);
+    luaL_setfuncs(L, dsl_funcs, 0);
+    lua_pop(L, 1);
+    if (qloop_lua_pcall(L, 0, 0, err) != LUA_OK) {
+        if (!err->file[0])
+            snprintf(err->file, sizeof err->file, "%s", path);
+        return -1;
+    }
+    p->files = qloop_xrealloc(p->files, (p->nfiles + 1) * sizeof *p->files);
+    p->files[p->nfiles++] = qloop_xstrdup(path);
+    return 0;
+}
+
+static int lua_file_filter(const struct dirent *e)
+{
+    size_t n = strlen(e->d_name);
+    return e->d_name[0] != '.' && n > 4 && strcmp(e->d_name + n - 4, ".lua") == 0;
+}
+
+int pack_load_path(struct pack *p, const char *path, struct qloop_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return qloop_error_set(err, path, 0, 0, "找不到规则文件或目录（%s）；请检查 --rules 参数",
+                               strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return load_file(p, path, err);
+    struct dirent **list;
+    int n = scandir(path, &list, lua_file_filter, alphasort);
+    if (n < 0)
+        return qloop_error_set(err, path, 0, 0, "无法读取规则目录（%s）", strerror(errno));
+    int rc = 0;
+    if (n == 0)
+        rc = qloop_error_set(err, path, 0, 0, "规则目录中没有 .lua 文件；请检查 --rules 参数");
+    for (int i = 0; i < n; i++) {
+        if (rc == 0) {
+            struct qloop_buf b = {0};
+            qloop_buf_printf(&b, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/",
+                             list[i]->d_name);
+            rc = load_file(p, b.ptr, err);
+            qloop_buf_free(&b);
+        }
+        free(list[i]);
+    }
+    free(list);
+    return rc;
+}
+
+int pack_finish(struct pack *p, struct qloop_error *err)
+{
+    for (size_t i = 0; i < p->nrules; i++) {
+        struct pack_rule *r = &p->rules[i];
+        if (!pack_find_dataset(p, r->dataset))
+            return qloop_error_set(err, r->file, r->line, 0,
+                                   "规则 \"%s\" 属于数据集 \"%s\"，但没有声明该数据集；请加上 dataset \"%s\" { ... }",
+                                   r->id, r->dataset, r->dataset);
+        if (r->ref_dataset && strcmp(r->ref_dataset, "divisions") != 0 &&
+            !pack_find_dataset(p, r->ref_dataset))
+            return qloop_error_set(err, r->file, r->line, 0,
+                                   "规则 \"%s\" 引用的数据集 \"%s\" 没有声明；可用 \"divisions.code\" 或本次运行声明的数据集",
+                                   r->id, r->ref_dataset);
+        if (r->ref_dataset && strcmp(r->ref_dataset, r->dataset) == 0)
+            return qloop_error_set(err, r->file, r->line, 0, "规则 \"%s\" 不能引用自己的数据集", r->id);
+    }
+    for (size_t i = 0; i < p->ncompares; i++) {
+        struct pack_compare *c = &p->compares[i];
+        const char *sides[2] = {c->left, c->right};
+        for (int s = 0; s < 2; s++) {
+            struct pack_dataset *d = pack_find_dataset(p, sides[s]);
+            if (!d)
+                return qloop_error_set(err, c->file, c->line, 0,
+                                       "compare \"%s\" 的数据集 \"%s\" 没有声明", c->name, sides[s]);
+            size_t nk = s == 0 ? c->nleft_keys : (c->nright_keys ? c->nright_keys : c->nleft_keys);
+            if (nk == 0 && d->nkeys == 0)
+                return qloop_error_set(err, c->file, c->line, 0,
+                                       "compare \"%s\" 没有给出 key，数据集 \"%s\" 也没有声明 key", c->name,
+                                       sides[s]);
+        }
+        size_t nl = c->nleft_keys ? c->nleft_keys : pack_find_dataset(p, c->left)->nkeys;
+        size_t nr = c->nright_keys ? c->nright_keys
+                    : c->nleft_keys ? c->nleft_keys
+                                    : pack_find_dataset(p, c->right)->nkeys;
+        if (nl != nr)
+            return qloop_error_set(err, c->file, c->line, 0,
+                                   "compare \"%s\" 左右两侧的键字段个数不同（%zu 与 %zu）", c->name, nl, nr);
+    }
+    return 0;
+}

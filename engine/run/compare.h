@@ -1,0 +1,79 @@
+/*
+ * compare.h — 比对: cross-source comparison of two datasets of one run
+ * (`compare "NAME" { left = A, right = B, key = ..., fields = {...} }`).
+ *
+ * The run loop feeds every cleansed batch of every dataset to the compares
+ * (compare_feed ignores datasets no compare names); once all datasets are
+ * read, compare_finish matches the two sides by key — a hash join on key
+ * fingerprints that spills to temporary files past the memory budget — and
+ * writes findings and rule results for NAME.missing_in_left,
+ * NAME.missing_in_right, NAME.mismatch.FIELD (FIELD as named on the left),
+ * NAME.duplicate_key_left / NAME.duplicate_key_right (every record of a key
+ * that occurs more than once on that side; never paired) and
+ * NAME.empty_key_left / NAME.empty_key_right (a key part is empty).
+ *
+ * Findings of missing_* and mismatch go to the dataset of the side that is
+ * not the authority (authority = "left" | "right"); without authority,
+ * missing_in_right and mismatch go to the left dataset, missing_in_left to
+ * the right one. A missing record written on the side that lacks it has no
+ * row_no and is identified by its compare key. failed_records counts
+ * distinct (dataset, record) among the compare's findings: a record that
+ * also fails a rule of the run is counted twice.
+ */
+#ifndef QLOOP_COMPARE_H
+#define QLOOP_COMPARE_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/adapter.h"
+#include "base/error.h"
+#include "rules/pack.h"
+
+struct compare_run;
+
+/* What compare_finish needs to write its results into the run. */
+struct compare_emit_ctx {
+    sqlite3 *db;
+    const char *run_id;
+    struct pack *pack; /* datasets (owner, sensitive fields), compares, Lua state */
+};
+
+/* Prepares every compare of pack p. memory_budget: bytes the in-memory
+ * tables may use before spilling (0 = 1 GiB). Returns 0 or -1 with err. */
+int compare_run_new(struct compare_run **out, struct pack *p, size_t memory_budget,
+                    struct qloop_error *err);
+
+/* Takes one cleansed batch of dataset: ncols column names, nrows rows of
+ * cells (row-major, nrows * ncols), their 1-based row numbers. Copies what it
+ * keeps. Returns 0 or -1 with err (e.g. a compared field missing from the
+ * data, or a temporary file that cannot be written). */
+int compare_feed(struct compare_run *c, const char *dataset, const char *const *names, size_t ncols,
+                 const struct qloop_field *cells, size_t nrows, const uint64_t *row_no,
+                 struct qloop_error *err);
+
+/* Checks, once a source with a fixed header is opened, that every key and
+ * field the compares name on dataset is among its columns (names, ncols).
+ * Returns 0, or -1 with err naming the compare's file and line (an input
+ * error: exit 2). For sources whose columns may appear later (JSON Lines),
+ * skip it: compare_finish reports a column no batch ever had. */
+int compare_check_columns(struct compare_run *c, const char *dataset, const char *const *names,
+                          size_t ncols, struct qloop_error *err);
+
+/* Matches, writes findings (findings table, masked like the run's own) and
+ * rule_results rows, appends one {"id","dataset","checked","failed","errors"}
+ * object per compare rule to summary_rules, and adds records newly found
+ * failing to *failed_records. Returns 0 or -1 with err. */
+int compare_finish(struct compare_run *c, const struct compare_emit_ctx *ctx, json_t *summary_rules,
+                   int64_t *failed_records, struct qloop_error *err);
+
+/* Whether the records went to temporary partition files because the memory
+ * budget was passed (for progress messages and tests). */
+bool compare_spilled(const struct compare_run *c);
+
+void compare_run_free(struct compare_run *c);
+
+#endif

@@ -1,0 +1,438 @@
+/*
+ * judge.c — cleansing and judging batches on worker threads (see judge.h).
+ *
+ * A pool of N workers: worker 0 is the caller, workers 1..N-1 are threads
+ * that sleep on a condition variable between batches. judge_run splits the
+ * batch's rows into N contiguous ranges, wakes the threads, does range 0
+ * itself and waits for the rest. Per row range a worker
+ *   1. cleanses: for each cleanse entry, the C cleaner (native.h) straight
+ *      over the values, or the Lua step through its own state; changed values
+ *      go to the worker's arena and replace the cell in the view;
+ *   2. judges: for each rule, the built-in forms in C (pattern, one_of,
+ *      range, references, C checks with a native twin, not_null), and the Lua
+ *      check where the rule has one — the only place Lua is entered.
+ */
+#include <errno.h>
+#include <lauxlib.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "checks/division.h"
+#include "run/judge.h"
+#include "base/text.h"
+#include "lua/record.h"
+#include "lua/sandbox.h"
+#include "checks/pattern.h"
+#include "base/strmap.h"
+
+/* ---- workers and the pool ---- */
+
+struct worker {
+    struct judge_pool *pool;
+    struct pack *pack;          /* its own (worker 0: the run's) */
+    pthread_t thread;
+    struct qloop_arena arena;  /* cleansed values and reasons of the batch */
+    struct qloop_buf cur, next;
+    size_t begin, end;          /* row range of the current batch */
+    struct qloop_lua_record rec; /* what the record view shows */
+    int64_t *checked, *errors, *changed;
+    size_t ncounts;
+};
+
+struct judge_pool {
+    struct pack *pack;
+    struct worker *w;
+    size_t n;
+    struct judge_dataset *ds;
+    struct judge_batch *b;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned long generation;
+    size_t pending;
+    bool quit;
+};
+
+static const struct qloop_field *view_cell(const struct judge_batch *b, size_t row, long col)
+{
+    static const struct qloop_field null_field = {"", 0, 1};
+    if (col < 0 || (size_t)col >= b->batch->ncols)
+        return &null_field;
+    return &b->view[row * b->batch->ncols + (size_t)col];
+}
+
+/* ---- cleansing ---- */
+
+static void cleanse_rows(struct worker *w)
+{
+    struct judge_pool *pool = w->pool;
+    const struct judge_dataset *ds = pool->ds;
+    const struct judge_batch *b = pool->b;
+    struct pack_dataset *d = &w->pack->datasets[ds->dataset];
+    lua_State *L = w->pack->L;
+    for (size_t c = 0; c < ds->ncleanse; c++) {
+        long col = ds->cleanse_cols[c];
+        if (col < 0 || (size_t)col >= b->batch->ncols)
+            continue;
+        const struct pack_cleanse *pc = &d->cleanse[c];
+        for (size_t row = w->begin; row < w->end; row++) {
+            struct qloop_field *f = &b->view[row * b->batch->ncols + (size_t)col];
+            if (f->null)
+                continue;
+            qloop_buf_reset(&w->cur);
+            qloop_buf_append(&w->cur, f->ptr, f->len);
+            int have = 1;
+            for (size_t s = 0; s < pc->nsteps && have; s++) {
+                const struct pack_step *st = &pc->steps[s];
+                qloop_buf_reset(&w->next);
+                if (st->native) {
+                    have = st->native->clean(qloop_buf_str(&w->cur), w->cur.len, &w->next);
+                } else {
+                    lua_rawgeti(L, LUA_REGISTRYINDEX, st->lua_ref);
+                    lua_pushlstring(L, qloop_buf_str(&w->cur), w->cur.len);
+                    struct qloop_error e;
+                    qloop_error_clear(&e);
+                    if (qloop_lua_pcall(L, 1, 1, &e) != LUA_OK) {
+                        char buf[1200];
+                        qloop_error_format(&e, buf, sizeof buf);
+                        fprintf(stderr,
+                                "qloop: 数据集 %s 字段 %s 的清洗函数在第 %llu 行出错：%s；该值保持原样\n",
+                                d->name, pc->field, (unsigned long long)b->batch->row_no[row], buf);
+                        qloop_buf_append(&w->next, qloop_buf_str(&w->cur), w->cur.len);
+                    } else {
+                        int t = lua_type(L, -1);
+                        size_t len;
+                        const char *s2 = t == LUA_TSTRING || t == LUA_TNUMBER ? lua_tolstring(L, -1, &len)
+                                                                            : NULL;
+                        have = s2 != NULL;
+                        if (s2)
+                            qloop_buf_append(&w->next, s2, len);
+                        lua_pop(L, 1);
+                    }
+                }
+                struct qloop_buf t = w->cur;
+                w->cur = w->next;
+                w->next = t;
+            }
+            if (!have) {
+                f->ptr = "";
+                f->len = 0;
+                f->null = 1;
+                w->changed[c]++;
+            } else if (w->cur.len != f->len || memcmp(qloop_buf_str(&w->cur), f->ptr, f->len) != 0) {
+                f->ptr = qloop_arena_copy(&w->arena, qloop_buf_str(&w->cur), w->cur.len);
+                f->len = w->cur.len;
+                w->changed[c]++;
+            }
+        }
+    }
+}
+
+/* ---- judging ---- */
+
+/* Keeps a reason string from Lua beyond the call: copied into the arena. */
+static const char *keep_reason(struct worker *w, lua_State *L, int idx)
+{
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    return qloop_arena_copy(&w->arena, s, len);
+}
+
+static const char *keep_error(struct worker *w, const struct qloop_error *e)
+{
+    char buf[2200];
+    qloop_error_format(e, buf, sizeof buf);
+    return qloop_arena_copy(&w->arena, buf, strlen(buf));
+}
+
+/* Judges one non-empty value against a field rule. */
+static enum judge_verdict judge_value(struct worker *w, const struct pack_rule *r,
+                                      struct strmap *refset, const struct qloop_field *f,
+                                      const char **reason)
+{
+    if (r->pattern) {
+        int m = pattern_match(r->pattern, f->ptr, f->len);
+        if (m < 0) {
+            struct qloop_error e;
+            qloop_error_set(&e, r->file, r->line, 0, "正则匹配失败（超出匹配限制）");
+            *reason = keep_error(w, &e);
+            return JUDGE_ERROR;
+        }
+        if (!m) {
+            *reason = "格式不符";
+            return JUDGE_FAIL;
+        }
+    }
+    if (r->one_of && !strmap_get(r->one_of, f->ptr, f->len)) {
+        *reason = "不在允许的取值范围内";
+        return JUDGE_FAIL;
+    }
+    if (r->has_range) {
+        double v;
+        if (!qloop_parse_number(f->ptr, f->len, &v)) {
+            *reason = "不是数字";
+            return JUDGE_FAIL;
+        }
+        if (v < r->range_min || v > r->range_max) {
+            *reason = "超出取值范围";
+            return JUDGE_FAIL;
+        }
+    }
+    if (r->ref_dataset) {
+        bool found = strcmp(r->ref_dataset, "divisions") == 0
+                         ? division_exists(f->ptr, f->len)
+                         : refset && strmap_get(refset, f->ptr, f->len) != NULL;
+        if (!found) {
+            *reason = "在引用的数据中不存在";
+            return JUDGE_FAIL;
+        }
+    }
+    if (r->native && !r->native->check(f->ptr, f->len, reason))
+        return JUDGE_FAIL;
+    if (r->check_ref != LUA_NOREF) {
+        lua_State *L = w->pack->L;
+        struct qloop_error e;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->check_ref);
+        lua_pushlstring(L, f->ptr, f->len);
+        if (qloop_lua_pcall(L, 1, 2, &e) != LUA_OK) {
+            *reason = keep_error(w, &e);
+            return JUDGE_ERROR;
+        }
+        int ok = lua_toboolean(L, -2);
+        if (!ok && lua_type(L, -1) == LUA_TSTRING)
+            *reason = keep_reason(w, L, -1);
+        lua_pop(L, 2);
+        if (!ok)
+            return JUDGE_FAIL;
+    }
+    return JUDGE_PASS;
+}
+
+static void judge_rows(struct worker *w)
+{
+    struct judge_pool *pool = w->pool;
+    const struct judge_dataset *ds = pool->ds;
+    const struct judge_batch *b = pool->b;
+    size_t nrows = b->batch->nrows;
+    lua_State *L = w->pack->L;
+    for (size_t i = 0; i < ds->nrules; i++) {
+        const struct pack_rule *r = &w->pack->rules[ds->rules[i]];
+        uint8_t *verdict = b->verdict + i * nrows;
+        const char **reason = b->reason + i * nrows;
+        for (size_t row = w->begin; row < w->end; row++) {
+            reason[row] = NULL;
+            if (r->kind == RULE_RECORD) {
+                struct qloop_error e;
+                w->rec.cells = &b->view[row * b->batch->ncols];
+                w->rec.ncols = b->batch->ncols;
+                lua_rawgeti(L, LUA_REGISTRYINDEX, r->check_ref);
+                lua_pushvalue(L, -2); /* the record view, below */
+                if (qloop_lua_pcall(L, 1, 2, &e) != LUA_OK) {
+                    verdict[row] = JUDGE_ERROR;
+                    reason[row] = keep_error(w, &e);
+                    w->errors[i]++;
+                    continue;
+                }
+                w->checked[i]++;
+                int ok = lua_toboolean(L, -2);
+                if (!ok && lua_type(L, -1) == LUA_TSTRING)
+                    reason[row] = keep_reason(w, L, -1);
+                lua_pop(L, 2);
+                verdict[row] = ok ? JUDGE_PASS : JUDGE_FAIL;
+                continue;
+            }
+            const struct qloop_field *f = view_cell(b, row, ds->rule_cols[i]);
+            if (qloop_value_empty(f)) {
+                if (r->not_null) {
+                    w->checked[i]++;
+                    verdict[row] = JUDGE_FAIL;
+                    reason[row] = r->message_default ? "为空" : NULL;
+                } else {
+                    verdict[row] = JUDGE_SKIP;
+                }
+                continue;
+            }
+            verdict[row] = (uint8_t)judge_value(w, r, ds->refsets[i], f, &reason[row]);
+            if (verdict[row] == JUDGE_ERROR)
+                w->errors[i]++;
+            else
+                w->checked[i]++;
+        }
+    }
+}
+
+static void work(struct worker *w)
+{
+    qloop_arena_reset(&w->arena);
+    if (w->begin < w->end) {
+        cleanse_rows(w);
+        const struct judge_dataset *ds = w->pool->ds;
+        if (ds->row_ref && w->pool->b->refs)
+            for (size_t row = w->begin; row < w->end; row++)
+                ds->row_ref(ds->row_ref_ctx, row, &w->cur, w->pool->b->refs[row]);
+        judge_rows(w);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct judge_pool *pool = w->pool;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&pool->mu);
+    for (;;) {
+        while (!pool->quit && pool->generation == seen)
+            pthread_cond_wait(&pool->go, &pool->mu);
+        if (pool->quit)
+            break;
+        seen = pool->generation;
+        pthread_mutex_unlock(&pool->mu);
+        work(w);
+        pthread_mutex_lock(&pool->mu);
+        if (--pool->pending == 0)
+            pthread_cond_signal(&pool->done);
+    }
+    pthread_mutex_unlock(&pool->mu);
+    return NULL;
+}
+
+struct judge_pool *judge_pool_new(struct pack *p, size_t nworkers, struct qloop_error *err)
+{
+    if (nworkers < 1)
+        nworkers = 1;
+    struct judge_pool *pool = qloop_xcalloc(1, sizeof *pool);
+    pool->pack = p;
+    pool->w = qloop_xcalloc(nworkers, sizeof *pool->w);
+    pthread_mutex_init(&pool->mu, NULL);
+    pthread_cond_init(&pool->go, NULL);
+    pthread_cond_init(&pool->done, NULL);
+    for (size_t i = 0; i < nworkers; i++) {
+        struct worker *w = &pool->w[i];
+        w->pool = pool;
+        if (i == 0) {
+            w->pack = p;
+        } else {
+            w->pack = pack_new();
+            for (size_t f = 0; w->pack && f < p->nfiles; f++)
+                if (pack_load_path(w->pack, p->files[f], err) != 0) {
+                    pack_free(w->pack);
+                    w->pack = NULL;
+                }
+            if (!w->pack || w->pack->nrules != p->nrules || w->pack->ndatasets != p->ndatasets) {
+                if (w->pack)
+                    pack_free(w->pack);
+                w->pack = NULL;
+                pool->n = i;
+                judge_pool_free(pool);
+                qloop_error_set(err, NULL, 0, 0, "无法为工作线程加载规则：规则文件在运行中被修改？");
+                return NULL;
+            }
+            if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+                pack_free(w->pack);
+                w->pack = NULL;
+                break; /* run with the workers we have */
+            }
+        }
+        pool->n = i + 1;
+    }
+    return pool;
+}
+
+size_t judge_pool_size(const struct judge_pool *pool) { return pool->n; }
+
+static void free_counts(struct worker *w)
+{
+    free(w->checked);
+    free(w->errors);
+    free(w->changed);
+    w->checked = w->errors = w->changed = NULL;
+}
+
+void judge_pool_free(struct judge_pool *pool)
+{
+    if (!pool)
+        return;
+    pthread_mutex_lock(&pool->mu);
+    pool->quit = true;
+    pthread_cond_broadcast(&pool->go);
+    pthread_mutex_unlock(&pool->mu);
+    for (size_t i = 0; i < pool->n; i++) {
+        struct worker *w = &pool->w[i];
+        if (i > 0) {
+            pthread_join(w->thread, NULL);
+            pack_free(w->pack);
+        }
+        qloop_arena_free(&w->arena);
+        qloop_buf_free(&w->cur);
+        qloop_buf_free(&w->next);
+        free_counts(w);
+    }
+    pthread_mutex_destroy(&pool->mu);
+    pthread_cond_destroy(&pool->go);
+    pthread_cond_destroy(&pool->done);
+    free(pool->w);
+    free(pool);
+}
+
+void judge_begin_dataset(struct judge_pool *pool, struct judge_dataset *ds)
+{
+    pool->ds = ds;
+    for (size_t i = 0; i < pool->n; i++) {
+        struct worker *w = &pool->w[i];
+        free_counts(w);
+        w->checked = qloop_xcalloc(ds->nrules + 1, sizeof *w->checked);
+        w->errors = qloop_xcalloc(ds->nrules + 1, sizeof *w->errors);
+        w->changed = qloop_xcalloc(ds->ncleanse + 1, sizeof *w->changed);
+        w->rec = (struct qloop_lua_record){.colmap = ds->colmap};
+        qloop_lua_record_push(w->pack->L, &w->rec); /* stays on the stack for the dataset */
+    }
+}
+
+void judge_end_dataset(struct judge_pool *pool)
+{
+    struct judge_dataset *ds = pool->ds;
+    for (size_t i = 0; i < pool->n; i++) {
+        struct worker *w = &pool->w[i];
+        for (size_t r = 0; r < ds->nrules; r++) {
+            ds->checked[r] += w->checked[r];
+            ds->errors[r] += w->errors[r];
+        }
+        for (size_t c = 0; c < ds->ncleanse; c++)
+            ds->changed[c] += w->changed[c];
+        lua_pop(w->pack->L, 1);
+        free_counts(w);
+    }
+    pool->ds = NULL;
+}
+
+void judge_run(struct judge_pool *pool, struct judge_batch *b)
+{
+    size_t nrows = b->batch->nrows;
+    size_t n = pool->n;
+    /* Below a few hundred rows a thread costs more than it saves. */
+    if (nrows < 256 * n)
+        n = 1;
+    pool->b = b;
+    for (size_t i = 0; i < pool->n; i++) {
+        pool->w[i].begin = i < n ? nrows * i / n : nrows;
+        pool->w[i].end = i < n ? nrows * (i + 1) / n : nrows;
+    }
+    if (pool->n > 1) {
+        pthread_mutex_lock(&pool->mu);
+        pool->pending = pool->n - 1;
+        pool->generation++;
+        pthread_cond_broadcast(&pool->go);
+        pthread_mutex_unlock(&pool->mu);
+    }
+    work(&pool->w[0]);
+    if (pool->n > 1) {
+        pthread_mutex_lock(&pool->mu);
+        while (pool->pending > 0)
+            pthread_cond_wait(&pool->done, &pool->mu);
+        pthread_mutex_unlock(&pool->mu);
+    }
+}

@@ -1,0 +1,85 @@
+/*
+ * judge.h — cleansing and judging the rows of a batch, spread over worker
+ * threads, one Lua state per worker.
+ *
+ * The run loop (run.c) reads a batch, hands it to the pool, and gets back a
+ * verdict for every (rule, row): the stateless part of checking. What needs
+ * the whole dataset in order — `unique`, findings, re-check bookkeeping,
+ * compares — stays on the run loop's thread and reads the verdicts in row
+ * order, so the results do not depend on the number of workers.
+ *
+ * Each worker owns a pack loaded from the same rule files (its own Lua state
+ * and compiled patterns); rule and cleanse positions are the same in every
+ * pack, so a rule is named by its index. Worker 0 is the calling thread and
+ * uses the run's own pack. Rule code must therefore not rely on state kept
+ * between records: each worker sees only part of them.
+ */
+#ifndef QLOOP_JUDGE_H
+#define QLOOP_JUDGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/adapter.h"
+#include "base/buf.h"
+#include "base/error.h"
+#include "rules/pack.h"
+
+struct strmap;
+
+enum judge_verdict {
+    JUDGE_SKIP = 0, /* empty value, not judged */
+    JUDGE_PASS,
+    JUDGE_FAIL,     /* reason[] may hold why */
+    JUDGE_ERROR,    /* the rule raised; reason[] holds the error text */
+};
+
+/* One dataset's worth of what the workers read (set by the run loop). */
+struct judge_dataset {
+    size_t dataset;           /* index in pack->datasets */
+    const struct strmap *colmap; /* column name -> index + 1 */
+    size_t ncleanse;
+    const long *cleanse_cols; /* column of each of the dataset's cleanse entries, -1 absent */
+    size_t nrules;
+    const size_t *rules;      /* index in pack->rules of each judged rule */
+    const long *rule_cols;    /* column of each rule's field, -1 absent */
+    struct strmap *const *refsets; /* values another dataset offers, per rule (or NULL) */
+    /* When set, each worker also computes the record_ref of each of its rows
+     * (after cleansing) into judge_batch.refs: the run needs them to see
+     * which records of open tickets are in the data. */
+    void (*row_ref)(void *ctx, size_t row, struct qloop_buf *scratch, char out[33]);
+    void *row_ref_ctx;
+    /* counts, summed over workers by judge_end_dataset */
+    int64_t *checked, *errors; /* per rule */
+    int64_t *changed;          /* per cleanse entry */
+};
+
+/* One batch: the workers cleanse view (a copy of the batch's cells; each
+ * worker writes only its rows) and fill verdict/reason, nrules * nrows,
+ * indexed [rule * nrows + row]. */
+struct judge_batch {
+    const struct qloop_batch *batch;
+    struct qloop_field *view;
+    uint8_t *verdict;
+    const char **reason;
+    char (*refs)[33];          /* nrows record refs, filled when the dataset has row_ref */
+};
+
+struct judge_pool;
+
+/* Makes a pool of nworkers (>= 1) over pack p: worker 0 uses p, the others
+ * load p->files into packs of their own. Returns NULL with err when a worker
+ * pack cannot be built (it should not happen: p loaded the same files). */
+struct judge_pool *judge_pool_new(struct pack *p, size_t nworkers, struct qloop_error *err);
+size_t judge_pool_size(const struct judge_pool *pool);
+void judge_pool_free(struct judge_pool *pool);
+
+/* Before the first batch of a dataset / after its last (sums the counts). */
+void judge_begin_dataset(struct judge_pool *pool, struct judge_dataset *ds);
+void judge_end_dataset(struct judge_pool *pool);
+
+/* Cleanses and judges every row of b; returns when all workers are done.
+ * Strings the verdicts point at stay valid until the next call. */
+void judge_run(struct judge_pool *pool, struct judge_batch *b);
+
+#endif

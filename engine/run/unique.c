@@ -1,0 +1,205 @@
+/*
+ * unique.c — whole-dataset uniqueness with a memory budget (see unique.h).
+ *
+ * In memory: a strmap from value to an entry (first row, its record key in
+ * an arena, occurrence count). The second occurrence reports the first and
+ * itself; later ones report themselves.
+ *
+ * Spilled: NPART temporary files (tmpfile(): unlinked, gone with the
+ * process) take records (value, row, key, reported?) by the value's hash.
+ * On the switch, every in-memory entry is written once with "reported" set
+ * when its group was already reported (count >= 2); later values go straight
+ * to their partition unreported. unique_finish loads one partition at a time,
+ * counts each value's records, and reports the unreported records of values
+ * that occur more than once, in file order (so in row order within a
+ * partition). A partition holds about 1/NPART of the data, which is what must
+ * fit in memory at the end.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/strmap.h"
+#include "run/unique.h"
+
+enum { NPART = 64 };
+
+struct entry {
+    uint64_t row_no;
+    const char *key;
+    uint32_t keylen;
+    uint32_t count;
+};
+
+struct unique_set {
+    size_t budget;
+    struct strmap *map;
+    struct entry *entries;
+    size_t n, cap;
+    struct qloop_arena keys;
+    size_t key_bytes;
+    FILE *part[NPART];
+    bool spilled;
+};
+
+/* A spilled record's fixed part; value and key bytes follow. */
+struct rec_head {
+    uint64_t row_no;
+    uint32_t vlen, keylen;
+    uint8_t reported;
+};
+
+struct unique_set *unique_new(size_t budget)
+{
+    struct unique_set *u = qloop_xcalloc(1, sizeof *u);
+    u->budget = budget ? budget : (size_t)1 << 30;
+    u->map = strmap_new();
+    return u;
+}
+
+void unique_free(struct unique_set *u)
+{
+    if (!u)
+        return;
+    strmap_free(u->map);
+    free(u->entries);
+    qloop_arena_free(&u->keys);
+    for (int i = 0; i < NPART; i++)
+        if (u->part[i])
+            fclose(u->part[i]);
+    free(u);
+}
+
+bool unique_spilled(const struct unique_set *u) { return u->spilled; }
+
+static size_t memory_used(const struct unique_set *u)
+{
+    return strmap_bytes(u->map) + u->cap * sizeof *u->entries + u->key_bytes;
+}
+
+static int write_rec(struct unique_set *u, const char *value, size_t vlen, uint64_t row_no,
+                     const char *key, size_t keylen, bool reported, struct qloop_error *err)
+{
+    FILE *f = u->part[strmap_hash(value, vlen) % NPART];
+    struct rec_head h = {.row_no = row_no, .vlen = (uint32_t)vlen, .keylen = (uint32_t)keylen,
+                         .reported = reported};
+    if (fwrite(&h, sizeof h, 1, f) != 1 || fwrite(value, 1, vlen, f) != vlen ||
+        fwrite(key, 1, keylen, f) != keylen)
+        return qloop_error_set(err, NULL, 0, 0,
+                               "唯一性检查写临时文件失败（%s）；请检查 TMPDIR 所在磁盘的空间",
+                               strerror(errno));
+    return 0;
+}
+
+struct dump_ctx {
+    struct unique_set *u;
+    struct qloop_error *err;
+};
+
+static int dump_entry(void *ctx, const char *value, size_t vlen, uint64_t idx)
+{
+    struct dump_ctx *d = ctx;
+    const struct entry *e = &d->u->entries[idx - 1];
+    return write_rec(d->u, value, vlen, e->row_no, e->key, e->keylen, e->count >= 2, d->err);
+}
+
+/* Moves the in-memory set to the partition files. */
+static int spill(struct unique_set *u, struct qloop_error *err)
+{
+    for (int i = 0; i < NPART; i++) {
+        u->part[i] = tmpfile();
+        if (!u->part[i])
+            return qloop_error_set(err, NULL, 0, 0,
+                                   "唯一性检查无法创建临时文件（%s）；请检查 TMPDIR 的写权限和空间",
+                                   strerror(errno));
+    }
+    struct dump_ctx d = {u, err};
+    if (strmap_foreach(u->map, dump_entry, &d) != 0)
+        return -1;
+    strmap_free(u->map);
+    u->map = NULL;
+    free(u->entries);
+    u->entries = NULL;
+    u->n = u->cap = 0;
+    qloop_arena_free(&u->keys);
+    u->key_bytes = 0;
+    u->spilled = true;
+    return 0;
+}
+
+int unique_add(struct unique_set *u, const char *value, size_t vlen, uint64_t row_no,
+               const char *key, size_t keylen, unique_emit_fn emit, void *ctx,
+               struct qloop_error *err)
+{
+    if (u->spilled)
+        return write_rec(u, value, vlen, row_no, key, keylen, false, err);
+    int created;
+    uint64_t *slot = strmap_put(u->map, value, vlen, &created);
+    if (created) {
+        if (u->n == u->cap) {
+            u->cap = u->cap ? u->cap * 2 : 1024;
+            u->entries = qloop_xrealloc(u->entries, u->cap * sizeof *u->entries);
+        }
+        struct entry *e = &u->entries[u->n];
+        e->row_no = row_no;
+        e->key = qloop_arena_copy(&u->keys, key, keylen);
+        e->keylen = (uint32_t)keylen;
+        e->count = 1;
+        u->key_bytes += keylen + 1;
+        *slot = ++u->n;
+        if (memory_used(u) > u->budget)
+            return spill(u, err);
+        return 0;
+    }
+    struct entry *e = &u->entries[*slot - 1];
+    if (e->count++ == 1 && emit(ctx, e->row_no, e->key, e->keylen, value, vlen) != 0)
+        return -1;
+    return emit(ctx, row_no, key, keylen, value, vlen);
+}
+
+/* Reports the unreported records of repeated values in one partition. */
+static int finish_part(FILE *f, unique_emit_fn emit, void *ctx, struct qloop_error *err)
+{
+    long size;
+    if (fflush(f) != 0 || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
+        fseek(f, 0, SEEK_SET) != 0)
+        return qloop_error_set(err, NULL, 0, 0, "唯一性检查读临时文件失败（%s）", strerror(errno));
+    if (size == 0)
+        return 0;
+    char *buf = qloop_xmalloc((size_t)size);
+    if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        free(buf);
+        return qloop_error_set(err, NULL, 0, 0, "唯一性检查读临时文件失败（%s）", strerror(errno));
+    }
+    struct strmap *counts = strmap_new();
+    int rc = 0;
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        for (size_t off = 0; off < (size_t)size && rc == 0;) {
+            struct rec_head h;
+            memcpy(&h, buf + off, sizeof h);
+            const char *value = buf + off + sizeof h;
+            const char *key = value + h.vlen;
+            off += sizeof h + h.vlen + h.keylen;
+            if (pass == 0) {
+                ++*strmap_put(counts, value, h.vlen, NULL);
+            } else if (!h.reported && *strmap_get(counts, value, h.vlen) > 1) {
+                rc = emit(ctx, h.row_no, key, h.keylen, value, h.vlen);
+            }
+        }
+    }
+    strmap_free(counts);
+    free(buf);
+    return rc;
+}
+
+int unique_finish(struct unique_set *u, unique_emit_fn emit, void *ctx, struct qloop_error *err)
+{
+    if (!u->spilled)
+        return 0;
+    for (int i = 0; i < NPART; i++)
+        if (finish_part(u->part[i], emit, ctx, err) != 0)
+            return -1;
+    return 0;
+}

@@ -1,0 +1,136 @@
+/*
+ * schema.c — every table the store holds, as numbered schema steps.
+ *
+ * Step N brings a store from PRAGMA user_version N-1 to N. Steps are
+ * append-only: a step that has landed on main is released — bureaus' stores
+ * have run it — and is never edited again; a change to the schema is a new
+ * step at the end (CREATE, ALTER, or a data move written in SQL). Steps 1-4
+ * are the release-0.1 schema exactly as it shipped, including the tables
+ * each module used to declare for itself.
+ */
+#include "store/schema.h"
+
+#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+/* 1: runs and their results. */
+static const char step1_core[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE runs(id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT,"
+    "  as_of TEXT NOT NULL, status TEXT NOT NULL, rules TEXT NOT NULL, summary TEXT);"
+    "CREATE TABLE run_datasets(run_id TEXT NOT NULL, dataset TEXT NOT NULL, source TEXT,"
+    "  rows INTEGER NOT NULL, owner TEXT, update_cycle TEXT, newest_update TEXT,"
+    "  columns TEXT, PRIMARY KEY(run_id, dataset));"
+    "CREATE TABLE rule_results(run_id TEXT NOT NULL, rule TEXT NOT NULL, dataset TEXT NOT NULL,"
+    "  field TEXT, dimension TEXT NOT NULL, severity TEXT NOT NULL, message TEXT,"
+    "  checked INTEGER NOT NULL, failed INTEGER NOT NULL, errors INTEGER NOT NULL,"
+    "  resolve_missing INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(run_id, rule));"
+    "CREATE TABLE findings(id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, dataset TEXT NOT NULL,"
+    "  rule TEXT NOT NULL, row_no INTEGER, record_ref TEXT NOT NULL, record_key TEXT,"
+    "  field TEXT, value TEXT, message TEXT);"
+    "CREATE INDEX findings_run ON findings(run_id, dataset, rule);"
+    "CREATE TABLE cleanse_counts(run_id TEXT NOT NULL, dataset TEXT NOT NULL, field TEXT NOT NULL,"
+    "  changed INTEGER NOT NULL, PRIMARY KEY(run_id, dataset, field));"
+    "CREATE TABLE run_seen(run_id TEXT NOT NULL, dataset TEXT NOT NULL, record_ref TEXT NOT NULL,"
+    "  PRIMARY KEY(run_id, dataset, record_ref)) WITHOUT ROWID;";
+
+/* 2: the tamper-evident audit chain (store/audit.c). */
+static const char step2_audit[] =
+    "CREATE TABLE audit(seq INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL,"
+    "  subject TEXT NOT NULL, actor TEXT NOT NULL, detail TEXT NOT NULL,"
+    "  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+    "CREATE INDEX audit_subject ON audit(subject, seq);"
+    "CREATE TABLE audit_head(id INTEGER PRIMARY KEY CHECK(id = 1), seq INTEGER NOT NULL,"
+    "  hash TEXT NOT NULL);"
+    "INSERT INTO audit_head(id, seq, hash) VALUES(1, 0, '" ZERO_HASH "');"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+    "CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head"
+    "  BEGIN SELECT RAISE(ABORT, 'audit_head cannot be deleted'); END;"
+    "CREATE TRIGGER audit_head_follows BEFORE UPDATE ON audit_head"
+    "  WHEN NEW.id IS NOT 1 OR NEW.seq IS NOT (SELECT max(seq) FROM audit)"
+    "    OR NEW.hash IS NOT (SELECT hash FROM audit WHERE seq = NEW.seq)"
+    "  BEGIN SELECT RAISE(ABORT, 'audit_head only follows the last audit entry'); END;";
+
+/* 3: the closed loop: tickets, items, history, outbox, per-department stats. */
+static const char step3_tickets[] =
+    /* source: run | file (系统填报) | import (接口对接). base_deadline: the
+     * deadline before any extension (the wenzhou cap counts from it).
+     * answered_at: when the provider last answered (left feedback).
+     * ext_*: the pending extension request. stats_run: the run whose
+     * dept_stats counted this ticket's closing. */
+    "CREATE TABLE tickets(id INTEGER PRIMARY KEY, dataset TEXT NOT NULL, rule TEXT NOT NULL,"
+    "  source TEXT NOT NULL CHECK(source IN ('run','file','import')), dept TEXT NOT NULL,"
+    "  state TEXT NOT NULL CHECK(state IN ('discovered','feedback','corrected','shared',"
+    "    'confirmed','negotiated')),"
+    "  message TEXT, policy TEXT NOT NULL, urgent INTEGER NOT NULL DEFAULT 0,"
+    "  opened_at TEXT NOT NULL, opened_by TEXT NOT NULL, opened_run TEXT,"
+    "  received_at TEXT, deadline TEXT, base_deadline TEXT, answered_at TEXT, closed_at TEXT,"
+    "  note TEXT, ext_until TEXT, ext_reason TEXT, ext_actor TEXT, ext_at TEXT, stats_run TEXT);"
+    "CREATE UNIQUE INDEX tickets_one_open ON tickets(dataset, rule, source)"
+    "  WHERE state NOT IN ('shared','confirmed');"
+    "CREATE INDEX tickets_state ON tickets(state, dept);"
+    /* One item per problem record. state: open | missing (open, but the
+     * record was not in the last run's data) | fixed | closed (the ticket
+     * was closed as confirmed). reopened_from: the closed ticket in which
+     * this record had been before. */
+    "CREATE TABLE ticket_items(id INTEGER PRIMARY KEY,"
+    "  ticket_id INTEGER NOT NULL REFERENCES tickets(id),"
+    "  dataset TEXT NOT NULL, rule TEXT NOT NULL, record_ref TEXT NOT NULL, record_key TEXT,"
+    "  field TEXT, value TEXT, message TEXT, row_no INTEGER,"
+    "  state TEXT NOT NULL CHECK(state IN ('open','missing','fixed','closed')),"
+    "  reporter TEXT, added_at TEXT NOT NULL, added_run TEXT, last_run TEXT,"
+    "  closed_at TEXT, closed_run TEXT, reopened_from INTEGER);"
+    "CREATE UNIQUE INDEX ticket_items_one_open ON ticket_items(dataset, rule, record_ref)"
+    "  WHERE state IN ('open','missing');"
+    "CREATE INDEX ticket_items_ref ON ticket_items(dataset, rule, record_ref, id);"
+    "CREATE INDEX ticket_items_ticket ON ticket_items(ticket_id, state);"
+    "CREATE TABLE ticket_history(id INTEGER PRIMARY KEY,"
+    "  ticket_id INTEGER NOT NULL REFERENCES tickets(id), at TEXT NOT NULL, actor TEXT NOT NULL,"
+    "  event TEXT NOT NULL, from_state TEXT, to_state TEXT NOT NULL, reason TEXT,"
+    "  deadline_before TEXT, deadline_after TEXT, run_id TEXT);"
+    "CREATE INDEX ticket_history_ticket ON ticket_history(ticket_id, id);"
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY, event_key TEXT NOT NULL UNIQUE,"
+    "  kind TEXT NOT NULL, ticket_id INTEGER, dataset TEXT, rule TEXT, dept TEXT, state TEXT,"
+    "  deadline TEXT, recipient TEXT, message TEXT NOT NULL, created_at TEXT NOT NULL,"
+    "  exported_at TEXT);"
+    "CREATE INDEX outbox_pending ON outbox(exported_at, id);"
+    /* Per run and department: tickets opened by the run, tickets closed since
+     * the previous run's count (on time: answered by the deadline), open
+     * tickets, and open tickets past their deadline at the run's time.
+     * Summing closed_* over a year's runs gives the year's closings. */
+    "CREATE TABLE dept_stats(run_id TEXT NOT NULL, dept TEXT NOT NULL, at TEXT NOT NULL,"
+    "  opened INTEGER NOT NULL, closed_on_time INTEGER NOT NULL, closed_late INTEGER NOT NULL,"
+    "  open_total INTEGER NOT NULL, open_overdue INTEGER NOT NULL, PRIMARY KEY(run_id, dept));"
+    /* The re-check looks findings up by record. */
+    "CREATE INDEX findings_ref ON findings(run_id, dataset, record_ref);";
+
+/* 4: the resource catalog and its history. */
+static const char step4_catalog[] =
+    "CREATE TABLE catalog_versions(version INTEGER PRIMARY KEY, at TEXT NOT NULL,"
+    "  actor TEXT NOT NULL, file TEXT, datasets INTEGER NOT NULL, added INTEGER NOT NULL,"
+    "  changed INTEGER NOT NULL, removed INTEGER NOT NULL);"
+    "CREATE TABLE catalog_datasets(dataset TEXT PRIMARY KEY, title TEXT, system TEXT,"
+    "  owner TEXT, format TEXT, share TEXT, share_basis TEXT, open TEXT, open_basis TEXT,"
+    "  provision TEXT, update_cycle TEXT, share_period TEXT, \"key\" TEXT,"
+    "  added_at TEXT NOT NULL, changed_at TEXT NOT NULL, version INTEGER NOT NULL);"
+    "CREATE TABLE catalog_fields(dataset TEXT NOT NULL, name TEXT NOT NULL, label TEXT,"
+    "  type TEXT, sensitive INTEGER NOT NULL DEFAULT 0, pos INTEGER NOT NULL,"
+    "  PRIMARY KEY(dataset, name));"
+    "CREATE TABLE catalog_history(version INTEGER NOT NULL, dataset TEXT NOT NULL,"
+    "  op TEXT NOT NULL CHECK(op IN ('add','change','remove')), entry TEXT,"
+    "  changes TEXT NOT NULL, PRIMARY KEY(version, dataset));"
+    "CREATE INDEX catalog_history_dataset ON catalog_history(dataset, version);"
+    "CREATE TABLE catalog_drift(dataset TEXT NOT NULL, element TEXT NOT NULL,"
+    "  direction TEXT NOT NULL CHECK(direction IN ('extra','missing')),"
+    "  first_seen TEXT NOT NULL, first_run TEXT NOT NULL, last_seen TEXT NOT NULL,"
+    "  last_run TEXT NOT NULL, PRIMARY KEY(dataset, element, direction));";
+
+const struct store_step store_steps[] = {
+    {1, "core", step1_core},
+    {2, "audit", step2_audit},
+    {3, "tickets", step3_tickets},
+    {4, "catalog", step4_catalog},
+};
+const int store_nsteps = (int)(sizeof store_steps / sizeof store_steps[0]);

@@ -1,0 +1,272 @@
+/*
+ * store.c — opening the SQLite store, migrating its schema, transactions,
+ * and the keyed record identity (record_ref).
+ *
+ * The schema steps (schema.c) are applied in one transaction, and the
+ * store's PRAGMA user_version records how far it has come; a store written by
+ * a newer qloop is refused rather than damaged.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/audit.h"
+#include "base/sha256.h"
+#include "store/schema.h"
+#include "store/store.h"
+
+static unsigned char secret_cache[32];
+static sqlite3 *secret_db;
+
+int store_error(sqlite3 *db, const char *what, struct qloop_error *err)
+{
+    return qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0, "%s失败：%s", what,
+                           sqlite3_errmsg(db));
+}
+
+const char *store_default_path(void)
+{
+    const char *env = getenv("QLOOP_DB");
+    return env && *env ? env : "./qloop.db";
+}
+
+int store_exec(sqlite3 *db, const char *sql, struct qloop_error *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0, "数据库操作失败：%s",
+                        msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int user_version(sqlite3 *db, int *version)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc = sqlite3_step(st);
+    *version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Makes 32 random bytes for a new store's secret. */
+static void random_bytes(unsigned char *out, size_t n)
+{
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    size_t got = 0;
+    if (fd >= 0) {
+        while (got < n) {
+            ssize_t r = read(fd, out + got, n - got);
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+        }
+        close(fd);
+    }
+    if (got < n)
+        sqlite3_randomness((int)(n - got), out + got);
+}
+
+/* Writes a new store's secret (32 random bytes as hex) into meta. */
+static int make_secret(sqlite3 *db, struct qloop_error *err)
+{
+    unsigned char key[32];
+    char hex[65];
+    random_bytes(key, sizeof key);
+    qloop_hex(key, sizeof key, hex);
+    sqlite3_stmt *st;
+    int ok = sqlite3_prepare_v2(db, "INSERT INTO meta(key, value) VALUES('secret', ?1)", -1, &st,
+                                NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_finalize(st);
+    }
+    return ok ? 0 : store_error(db, "写入数据库密钥", err);
+}
+
+/* Applies every schema step past the store's user_version, all in one
+ * transaction: a store is upgraded whole or not at all. */
+static int migrate(sqlite3 *db, struct qloop_error *err)
+{
+    int version;
+    if (user_version(db, &version) != 0)
+        return store_error(db, "读取数据库版本", err);
+    if (version > store_nsteps)
+        return qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0,
+                               "数据库由更新版本的 qloop 写入（结构版本 %d，本程序只认识到 %d）："
+                               "请改用更新的 qloop，或用 --db 指定别的数据库",
+                               version, store_nsteps);
+    if (version == store_nsteps)
+        return 0;
+    if (store_exec(db, "BEGIN IMMEDIATE", err) != 0)
+        return -1;
+    /* Another process may have upgraded the store while we waited. */
+    if (user_version(db, &version) != 0) {
+        store_rollback(db);
+        return store_error(db, "读取数据库版本", err);
+    }
+    for (int v = version; v < store_nsteps; v++) {
+        if (store_exec(db, store_steps[v].sql, err) != 0 || (v == 0 && make_secret(db, err) != 0)) {
+            store_rollback(db);
+            return -1;
+        }
+    }
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", store_nsteps);
+    if (store_exec(db, pragma, err) != 0 || store_exec(db, "COMMIT", err) != 0) {
+        store_rollback(db);
+        return -1;
+    }
+    return 0;
+}
+
+sqlite3 *store_open(const char *path, struct qloop_error *err)
+{
+    sqlite3 *db = NULL;
+    if (!path)
+        path = store_default_path();
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        qloop_error_set(err, path, 0, 0, "无法打开数据库：%s；请检查路径和写权限（--db 或 QLOOP_DB）",
+                        db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 30000);
+    sqlite3_extended_result_codes(db, 1);
+    /* A run is one large transaction: a 64 MiB page cache keeps it from
+     * spilling pages to the WAL over and over. */
+    if (store_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                       " PRAGMA cache_size=-65536;",
+                   err) != 0) {
+        qloop_error_set(err, path, 0, 0, "不是可用的 qloop 数据库（%s）；请检查 --db 指向的文件",
+                        err ? err->message : "");
+        sqlite3_close(db);
+        return NULL;
+    }
+    if (migrate(db, err) != 0) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+void store_close(sqlite3 *db)
+{
+    if (!db)
+        return;
+    if (secret_db == db)
+        secret_db = NULL;
+    audit_forget(db);
+    sqlite3_close_v2(db);
+}
+
+int store_begin(sqlite3 *db, struct qloop_error *err)
+{
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        return 0;
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+        return qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0,
+                               "数据库正被另一个 qloop 进程写入（例如另一次运行）；请等其结束后再试");
+    return store_error(db, "开始事务", err);
+}
+
+int store_commit(sqlite3 *db, struct qloop_error *err)
+{
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        store_error(db, "提交事务", err);
+        store_rollback(db);
+        return -1;
+    }
+    return 0;
+}
+
+void store_rollback(sqlite3 *db)
+{
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+const unsigned char *store_secret(sqlite3 *db)
+{
+    if (secret_db == db)
+        return secret_cache;
+    memset(secret_cache, 0, sizeof secret_cache);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'secret'", -1, &st, NULL) ==
+        SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            const char *hex = (const char *)sqlite3_column_text(st, 0);
+            for (size_t i = 0; hex && i < 32 && hex[2 * i] && hex[2 * i + 1]; i++) {
+                unsigned v;
+                if (sscanf(hex + 2 * i, "%2x", &v) == 1)
+                    secret_cache[i] = (unsigned char)v;
+            }
+        }
+        sqlite3_finalize(st);
+    }
+    secret_db = db;
+    return secret_cache;
+}
+
+void store_record_ref_keyed(const unsigned char secret[32], const char *dataset, const char *key,
+                            size_t keylen, char out[33])
+{
+    struct qloop_sha256 c;
+    uint8_t digest[32];
+    qloop_sha256_init(&c);
+    qloop_sha256_update(&c, secret, 32);
+    qloop_sha256_update(&c, dataset, strlen(dataset) + 1);
+    qloop_sha256_update(&c, key, keylen);
+    qloop_sha256_final(&c, digest);
+    qloop_hex(digest, 16, out);
+}
+
+void store_record_ref(sqlite3 *db, const char *dataset, const char *key, size_t keylen,
+                      char out[33])
+{
+    store_record_ref_keyed(store_secret(db), dataset, key, keylen, out);
+}
+
+int store_prune_findings(sqlite3 *db, long keep_runs, long long *deleted, struct qloop_error *err)
+{
+    *deleted = 0;
+    if (keep_runs < 1)
+        return qloop_error_set(err, NULL, 0, 0, "至少要保留最近 1 次运行的问题记录");
+    if (store_begin(db, err) != 0)
+        return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "DELETE FROM findings WHERE run_id NOT IN"
+                           " (SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        store_error(db, "清理问题记录", err);
+        store_rollback(db);
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, keep_runs);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        store_error(db, "清理问题记录", err);
+        store_rollback(db);
+        return -1;
+    }
+    *deleted = sqlite3_changes(db);
+    char detail[128];
+    snprintf(detail, sizeof detail, "{\"keep_runs\":%ld,\"findings_deleted\":%lld}", keep_runs,
+             *deleted);
+    if (audit_append(db, "store.prune", "store:findings", "system", detail, err) != 0) {
+        store_rollback(db);
+        return -1;
+    }
+    return store_commit(db, err);
+}

@@ -1,0 +1,76 @@
+/*
+ * store.h — the SQLite store: opening, schema migrations, transactions.
+ *
+ * One file per store (`--db`, `$QLOOP_DB`, default ./qloop.db), WAL mode,
+ * foreign keys on, a busy timeout so short commands wait for each other.
+ * The schema is created and migrated by version number (PRAGMA user_version):
+ * each module that owns tables exports its schema as one SQL string and the
+ * list of migrations in store.c applies them in order, each in its own
+ * transaction. A run is one transaction (BEGIN IMMEDIATE ... COMMIT): killed
+ * half-way, the store keeps its last good state.
+ *
+ * Core tables (migration 1):
+ *   meta(key PRIMARY KEY, value)             store secret, settings
+ *   runs(id, started_at, finished_at, as_of, status, rules, summary JSON)
+ *   run_datasets(run_id, dataset, source, rows, owner, newest_update)
+ *   rule_results(run_id, rule, dataset, dimension, severity, checked, failed, errors, message)
+ *   findings(id, run_id, dataset, rule, row_no, record_ref, record_key, field, value, message)
+ *       record_ref: 32 hex chars, store-keyed hash of (dataset, raw key): the
+ *       stable identity of a record; record_key and value are masked when the
+ *       dataset declares them sensitive.
+ *   cleanse_counts(run_id, dataset, field, changed)
+ *   run_seen(run_id, dataset, record_ref)    records of open ticket items that
+ *       a run saw in its data (so a re-check can tell fixed from missing), for
+ *       callers of ticket_sync_run; qloop run answers that question from
+ *       memory instead (ticket_sync_run_seen), so nothing is written here
+ */
+#ifndef QLOOP_STORE_H
+#define QLOOP_STORE_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+#include "base/error.h"
+
+/* Opens (creating when needed) and migrates the store at path. Returns the
+ * handle, or NULL with err filled (unwritable path, not a qloop store, newer
+ * schema than this binary knows). */
+sqlite3 *store_open(const char *path, struct qloop_error *err);
+void store_close(sqlite3 *db);
+
+/* The default path: $QLOOP_DB, else "./qloop.db". */
+const char *store_default_path(void);
+
+/* Runs sql (no results); returns 0 or -1 with err. */
+int store_exec(sqlite3 *db, const char *sql, struct qloop_error *err);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Begin fails with a clear message when
+ * another writer holds the store longer than the busy timeout. */
+int store_begin(sqlite3 *db, struct qloop_error *err);
+int store_commit(sqlite3 *db, struct qloop_error *err);
+void store_rollback(sqlite3 *db);
+
+/* The store's secret (32 random bytes made at creation, kept in meta) used to
+ * key record_ref hashes. */
+const unsigned char *store_secret(sqlite3 *db);
+
+/* Writes the 32-hex-char record_ref of (dataset, key) into out (33 bytes). */
+void store_record_ref(sqlite3 *db, const char *dataset, const char *key, size_t keylen,
+                      char out[33]);
+
+/* The same with the secret given (store_secret(db)): no store access, so
+ * worker threads may call it. */
+void store_record_ref_keyed(const unsigned char secret[32], const char *dataset, const char *key,
+                            size_t keylen, char out[33]);
+
+/* Deletes the findings of every run but the newest keep_runs (by start
+ * time), in one transaction with an audit entry. Tickets keep their own
+ * copies of the problem records and reports read per-run totals
+ * (rule_results), so nothing else depends on old findings. Sets *deleted.
+ * Returns 0 or -1 with err. */
+int store_prune_findings(sqlite3 *db, long keep_runs, long long *deleted, struct qloop_error *err);
+
+/* Fills err with sqlite3_errmsg(db) prefixed by what; returns -1. */
+int store_error(sqlite3 *db, const char *what, struct qloop_error *err);
+
+#endif

@@ -1,2 +1,0 @@
-local x = 1
-error("on line two")
