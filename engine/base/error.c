@@ -1,6 +1,7 @@
 /*
  * error.c — filling and formatting struct qloop_error.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,14 +18,39 @@ int qloop_error_set(struct qloop_error *err, const char *file, long line, long c
 {
     if (!err)
         return -1;
-    snprintf(err->file, sizeof err->file, "%s", file ? file : "");
-    err->line = line;
-    err->column = column;
+    /* The arguments may point into err itself (a message wrapped in a
+     * longer one): format into locals first. */
+    char msg[sizeof err->message], where[sizeof err->file];
+    snprintf(where, sizeof where, "%s", file ? file : "");
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    err->kind = QLOOP_ERR_INPUT;
+    memcpy(err->file, where, sizeof where);
+    err->line = line;
+    err->column = column;
+    memcpy(err->message, msg, sizeof msg);
     return -1;
+}
+
+int qloop_error_internal(struct qloop_error *err, const char *file, const char *fmt, ...)
+{
+    if (!err)
+        return -1;
+    char msg[sizeof err->message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    qloop_error_set(err, file, 0, 0, "%s", msg);
+    err->kind = QLOOP_ERR_INTERNAL;
+    return -1;
+}
+
+int qloop_error_exit(const struct qloop_error *err)
+{
+    return err && err->kind == QLOOP_ERR_INTERNAL ? QLOOP_EXIT_INTERNAL : QLOOP_EXIT_INPUT;
 }
 
 void qloop_error_format(const struct qloop_error *err, char *buf, size_t size)

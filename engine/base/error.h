@@ -5,7 +5,10 @@
  * with the file, the line (and column where known) and a Chinese message that
  * says what is wrong and what to do. The command line prints it as
  *   FILE:LINE:COL: MESSAGE
- * and exits 2 (QLOOP_EXIT_INPUT). Nothing here allocates.
+ * and exits with the code its kind names (qloop_error_exit): 2 for whatever
+ * the user can fix (input, rules, configuration, a store that is missing,
+ * read-only, full or not a qloop store), 3 for an internal failure. Nothing
+ * here allocates.
  */
 #ifndef QLOOP_ERROR_H
 #define QLOOP_ERROR_H
@@ -19,7 +22,13 @@ enum {
     QLOOP_EXIT_INTERNAL = 3,  /* internal error */
 };
 
+enum qloop_error_kind {
+    QLOOP_ERR_INPUT = 0,   /* the user can fix it: exit 2 (the default) */
+    QLOOP_ERR_INTERNAL,    /* a bug or an unexpected failure: exit 3 */
+};
+
 struct qloop_error {
+    enum qloop_error_kind kind;
     char file[512];     /* file the problem is in, "" when none */
     long line;          /* 1-based line, 0 when unknown */
     long column;        /* 1-based column, 0 when unknown */
@@ -34,6 +43,14 @@ void qloop_error_clear(struct qloop_error *err);
  * err may be NULL, in which case nothing is written. */
 int qloop_error_set(struct qloop_error *err, const char *file, long line, long column,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* qloop_error_set, marking the error internal (exit 3). */
+int qloop_error_internal(struct qloop_error *err, const char *file, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The exit code for err: QLOOP_EXIT_INTERNAL for an internal error, else
+ * QLOOP_EXIT_INPUT. */
+int qloop_error_exit(const struct qloop_error *err);
 
 /* Writes "file:line:col: message" (parts omitted when unknown) to buf. */
 void qloop_error_format(const struct qloop_error *err, char *buf, size_t size);

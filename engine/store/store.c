@@ -22,8 +22,32 @@ static sqlite3 *secret_db;
 
 int store_error(sqlite3 *db, const char *what, struct qloop_error *err)
 {
-    return qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0, "%s失败：%s", what,
-                           sqlite3_errmsg(db));
+    const char *path = sqlite3_db_filename(db, "main");
+    const char *hint = NULL;
+    switch (sqlite3_errcode(db) & 0xff) {
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+        hint = "数据库文件或其所在目录不可写；请检查权限，或用 --db 指定可写的位置";
+        break;
+    case SQLITE_FULL:
+        hint = "磁盘已满；请腾出空间后重试（本次操作没有写入任何内容）";
+        break;
+    case SQLITE_NOTADB:
+        hint = "这不是 qloop 数据库；请检查 --db 指向的文件";
+        break;
+    case SQLITE_CANTOPEN:
+        hint = "无法打开数据库文件；请检查路径和权限（--db 或 QLOOP_DB）";
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        hint = "数据库正被另一个 qloop 进程写入；请稍后再试";
+        break;
+    default:
+        break;
+    }
+    if (hint)
+        return qloop_error_set(err, path, 0, 0, "%s失败：%s；%s", what, sqlite3_errmsg(db), hint);
+    return qloop_error_internal(err, path, "%s失败：%s", what, sqlite3_errmsg(db));
 }
 
 const char *store_default_path(void)

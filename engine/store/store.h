@@ -70,7 +70,9 @@ void store_record_ref_keyed(const unsigned char secret[32], const char *dataset,
  * Returns 0 or -1 with err. */
 int store_prune_findings(sqlite3 *db, long keep_runs, long long *deleted, struct qloop_error *err);
 
-/* Fills err with sqlite3_errmsg(db) prefixed by what; returns -1. */
+/* Fills err with sqlite3_errmsg(db) prefixed by what; returns -1. A failure
+ * the user can fix (read-only, full disk, not a database, busy) is an input
+ * error with what to do; any other is internal (exit 3). */
 int store_error(sqlite3 *db, const char *what, struct qloop_error *err);
 
 #endif

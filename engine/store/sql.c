@@ -1,0 +1,120 @@
+/*
+ * sql.c — the shared SQL helpers (sql.h): one NULL convention, one way of
+ * reporting a store failure.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "store/sql.h"
+#include "store/store.h"
+
+sqlite3_stmt *sql_prepare(sqlite3 *db, const char *sql, struct qloop_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        store_error(db, "准备数据库语句", err);
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+sqlite3_stmt *sql_cached(sqlite3 *db, struct sql_cached *c, const char *sql,
+                         struct qloop_error *err)
+{
+    if (c->st) {
+        sqlite3_reset(c->st);
+        sqlite3_clear_bindings(c->st);
+        return c->st;
+    }
+    return c->st = sql_prepare(db, sql, err);
+}
+
+void sql_cache_free(struct sql_cached *c)
+{
+    sqlite3_finalize(c->st);
+    c->st = NULL;
+}
+
+void sql_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+void sql_bind_textn(sqlite3_stmt *st, int i, const char *s, size_t len)
+{
+    if (s)
+        sqlite3_bind_text64(st, i, s, len, SQLITE_TRANSIENT, SQLITE_UTF8);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+const char *sql_text(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+char *sql_dup(sqlite3_stmt *st, int i)
+{
+    const char *s = sql_text(st, i);
+    return s ? qloop_xstrdup(s) : NULL;
+}
+
+void sql_copy(sqlite3_stmt *st, int i, char *out, size_t size)
+{
+    const char *s = sql_text(st, i);
+    if (size)
+        snprintf(out, size, "%s", s ? s : "");
+}
+
+int sql_done(sqlite3 *db, sqlite3_stmt *st, const char *what, struct qloop_error *err)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        store_error(db, what, err);
+        sqlite3_reset(st);
+        return -1;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+int sql_row(sqlite3 *db, sqlite3_stmt *st, const char *what, struct qloop_error *err)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return store_error(db, what, err);
+}
+
+int sql_exec_ids(sqlite3 *db, const char *sql, const char *what, struct qloop_error *err,
+                 size_t n, const int64_t *ids)
+{
+    sqlite3_stmt *st = sql_prepare(db, sql, err);
+    if (!st)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        sqlite3_bind_int64(st, (int)i + 1, ids[i]);
+    int rc = sql_done(db, st, what, err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int sql_int64(sqlite3 *db, const char *sql, const char *param, int64_t def, int64_t *out,
+              struct qloop_error *err)
+{
+    sqlite3_stmt *st = sql_prepare(db, sql, err);
+    if (!st)
+        return -1;
+    sql_bind_text(st, 1, param);
+    int rc = sql_row(db, st, "读取数据库", err);
+    *out = rc == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) : def;
+    sqlite3_finalize(st);
+    return rc < 0 ? -1 : 0;
+}

@@ -1,0 +1,63 @@
+/*
+ * sql.h — the SQL helpers every module that reads or writes the store uses.
+ *
+ * One convention for text: a NULL pointer is SQL NULL, anything else —
+ * including "" — is stored as that text; reading, SQL NULL comes back as
+ * NULL (sql_text, sql_dup) or as "" where a fixed buffer is filled
+ * (sql_copy). Errors go through store_error(), so a failure the user can fix
+ * (read-only, full disk) exits 2 and any other exits 3. Every function that
+ * can fail returns 0 or -1 with err filled.
+ */
+#ifndef QLOOP_STORE_SQL_H
+#define QLOOP_STORE_SQL_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+/* Prepares sql. Returns the statement, or NULL with err ("准备数据库语句"). */
+sqlite3_stmt *sql_prepare(sqlite3 *db, const char *sql, struct qloop_error *err);
+
+/* A statement prepared once and reused: sql_cached() prepares it on first use,
+ * later resets it and clears its bindings. The owner calls sql_cache_free. */
+struct sql_cached {
+    sqlite3_stmt *st;
+};
+sqlite3_stmt *sql_cached(sqlite3 *db, struct sql_cached *c, const char *sql,
+                         struct qloop_error *err);
+void sql_cache_free(struct sql_cached *c);
+
+/* Binds s (copied) as text, or SQL NULL when s is NULL. */
+void sql_bind_text(sqlite3_stmt *st, int i, const char *s);
+/* Binds len bytes of s (copied) as text, or SQL NULL when s is NULL. */
+void sql_bind_textn(sqlite3_stmt *st, int i, const char *s, size_t len);
+
+/* Column i as text, NULL when SQL NULL; valid until the next step. */
+const char *sql_text(sqlite3_stmt *st, int i);
+/* A malloc'd copy of column i, NULL when SQL NULL. */
+char *sql_dup(sqlite3_stmt *st, int i);
+/* Copies column i into out (truncated to size), "" when SQL NULL. */
+void sql_copy(sqlite3_stmt *st, int i, char *out, size_t size);
+
+/* Steps st once, expecting SQLITE_DONE, then resets it. Returns 0, or -1 with
+ * err naming what ("写入工单" ...). */
+int sql_done(sqlite3 *db, sqlite3_stmt *st, const char *what, struct qloop_error *err);
+
+/* Steps st expecting a row or the end: 1 with a row, 0 at the end, -1 with
+ * err naming what. */
+int sql_row(sqlite3 *db, sqlite3_stmt *st, const char *what, struct qloop_error *err);
+
+/* Runs sql, whose parameters ?1.. are bound from the int64 values, to the end.
+ * Returns 0 or -1 with err naming what. */
+int sql_exec_ids(sqlite3 *db, const char *sql, const char *what, struct qloop_error *err,
+                 size_t n, const int64_t *ids);
+
+/* The first column of the first row of sql with ?1 bound to text param (may
+ * be NULL): as an integer in *out (def when there is no row or it is NULL).
+ * Returns 0 or -1 with err. */
+int sql_int64(sqlite3 *db, const char *sql, const char *param, int64_t def, int64_t *out,
+              struct qloop_error *err);
+
+#endif
