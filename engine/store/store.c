@@ -14,6 +14,7 @@
 
 #include "store/audit.h"
 #include "base/sha256.h"
+#include "store/key.h"
 #include "store/schema.h"
 #include "store/store.h"
 
@@ -175,7 +176,8 @@ sqlite3 *store_open(const char *path, struct qloop_error *err)
         sqlite3_close(db);
         return NULL;
     }
-    if (migrate(db, err) != 0) {
+    if (migrate(db, err) != 0 || store_key_attach(db, err) != 0) {
+        store_key_forget(db);
         sqlite3_close(db);
         return NULL;
     }
@@ -189,6 +191,7 @@ void store_close(sqlite3 *db)
     if (secret_db == db)
         secret_db = NULL;
     audit_forget(db);
+    store_key_forget(db);
     sqlite3_close_v2(db);
 }
 
