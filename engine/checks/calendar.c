@@ -13,6 +13,14 @@
  * A day is a working day when it is listed `work`, or when it is Monday to
  * Friday and not listed `off`. Where two notices list one date (a notice may
  * arrange the last days of the year before it), the later notice wins.
+ *
+ * A day in a year no notice covers (and not listed) falls back to the law
+ * the notices apply: it is a working day when it is Monday to Friday and not
+ * a statutory holiday (全体公民放假的节日) of 全国年节及纪念日放假办法 in
+ * the text in force on that holiday. Lunar dates and 清明 come from
+ * lunar.c. The fallback knows no make-up working days and does not move a
+ * holiday that falls on a weekend (the law's 补假 is placed by each year's
+ * notice), so each such year is warned about once per process on stderr.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -22,8 +30,9 @@
 #include <string.h>
 
 #include "base/buf.h"
-#include "checks/calendar.h"
 #include "base/clock.h"
+#include "checks/calendar.h"
+#include "checks/lunar.h"
 
 extern const char qloop_data_holidays_cn[];
 extern const size_t qloop_data_holidays_cn_len;
@@ -612,7 +621,130 @@ static void ensure_loaded(void)
     pthread_once(&g_once, init_once);
 }
 
-/* Prints the fallback warning for year, once per year per process. */
+/* ---- years without a notice: the statutory holidays -------------------- */
+
+/* Where a holiday's date comes from. */
+enum anchor { SOLAR, LUNAR, TERM };
+
+enum { NEW_YEAR, SPRING, QINGMING, LABOUR, DRAGON_BOAT, MID_AUTUMN, NATIONAL, NHOLIDAYS };
+
+/* The holidays 全国年节及纪念日放假办法 has named, each by the day it is
+ * reckoned from: a Gregorian date, a lunar date, or the solar term 清明. */
+static const struct {
+    const char *name;
+    enum anchor anchor;
+    int month, day;
+} HOLIDAYS[NHOLIDAYS] = {
+    [NEW_YEAR] = {"元旦", SOLAR, 1, 1},     [SPRING] = {"春节", LUNAR, 1, 1},
+    [QINGMING] = {"清明节", TERM, 4, 0},    [LABOUR] = {"劳动节", SOLAR, 5, 1},
+    [DRAGON_BOAT] = {"端午节", LUNAR, 5, 5}, [MID_AUTUMN] = {"中秋节", LUNAR, 8, 15},
+    [NATIONAL] = {"国庆节", SOLAR, 10, 1},
+};
+
+/* One text of the 办法, in force from y-m-d until the next: per holiday, the
+ * first day off relative to its anchor (-1: 除夕, the day before 正月初一)
+ * and the number of days off (0: not a holiday under that text). */
+static const struct statute {
+    int y, m, d;
+    struct {
+        signed char first, days;
+    } h[NHOLIDAYS];
+} STATUTES[] = {
+    /* 政务院, 1949-12-23: 新年 1, 春节 初一至初三, 劳动节 1, 国庆 2 */
+    {1949, 12, 23, {[NEW_YEAR] = {0, 1}, [SPRING] = {0, 3}, [LABOUR] = {0, 1}, [NATIONAL] = {0, 2}}},
+    /* amended 1999-09-18, in force at once: 劳动节 and 国庆节 3 days each */
+    {1999, 9, 18, {[NEW_YEAR] = {0, 1}, [SPRING] = {0, 3}, [LABOUR] = {0, 3}, [NATIONAL] = {0, 3}}},
+    /* amended 2007-12-14, from 2008-01-01: 春节 除夕至初二, 劳动节 1 day,
+     * 清明, 端午 and 中秋 added */
+    {2008, 1, 1, {{0, 1}, {-1, 3}, {0, 1}, {0, 1}, {0, 1}, {0, 1}, {0, 3}}},
+    /* amended 2013-12-11, from 2014-01-01: 春节 初一至初三 */
+    {2014, 1, 1, {{0, 1}, {0, 3}, {0, 1}, {0, 1}, {0, 1}, {0, 1}, {0, 3}}},
+    /* amended 2024-11-10, from 2025-01-01: 春节 除夕至初三, 劳动节 2 days */
+    {2025, 1, 1, {{0, 1}, {-1, 4}, {0, 1}, {0, 2}, {0, 1}, {0, 1}, {0, 3}}},
+};
+enum { NSTATUTES = sizeof STATUTES / sizeof STATUTES[0] };
+
+/* The text in force on day, or NULL before the first. */
+static const struct statute *statute_on(int64_t day)
+{
+    const struct statute *in_force = NULL;
+    for (size_t i = 0; i < NSTATUTES; i++)
+        if (day >= qloop_days_from_civil(STATUTES[i].y, STATUTES[i].m, STATUTES[i].d))
+            in_force = &STATUTES[i];
+    return in_force;
+}
+
+/* The day holiday h of Gregorian year is reckoned from; false when the
+ * lunar table does not reach the year. */
+static bool holiday_anchor(int h, int year, int64_t *day)
+{
+    switch (HOLIDAYS[h].anchor) {
+    case SOLAR:
+        *day = qloop_days_from_civil(year, HOLIDAYS[h].month, HOLIDAYS[h].day);
+        return true;
+    case LUNAR:
+        return lunar_to_solar(year, HOLIDAYS[h].month, false, HOLIDAYS[h].day, day);
+    case TERM:
+        return lunar_qingming(year, day);
+    }
+    return false;
+}
+
+/* The statutory holidays of one Gregorian year. */
+struct statutory_year {
+    int year;
+    int n;
+    int64_t day[16]; /* no text gives more than 13 days */
+    const char *name[16];
+};
+
+/* Fills sy with the statutory holidays of year. Where two holidays share a
+ * day (中秋 on 10-01 in 2020), the day is listed once, under the first. */
+static void statutory_year_fill(struct statutory_year *sy, int year)
+{
+    sy->year = year;
+    sy->n = 0;
+    for (int h = 0; h < NHOLIDAYS; h++) {
+        int64_t anchor;
+        if (!holiday_anchor(h, year, &anchor))
+            continue;
+        const struct statute *st = statute_on(anchor);
+        for (int i = 0; st && i < st->h[h].days && sy->n < 16; i++) {
+            int64_t day = anchor + st->h[h].first + i;
+            bool listed = false;
+            for (int k = 0; k < sy->n; k++)
+                listed |= sy->day[k] == day;
+            if (listed)
+                continue;
+            sy->day[sy->n] = day;
+            sy->name[sy->n] = HOLIDAYS[h].name;
+            sy->n++;
+        }
+    }
+}
+
+bool calendar_statutory_holiday(int64_t day, const char **name)
+{
+    /* The fallback asks about consecutive days of one year: keep the last
+     * year computed, per thread (rules run on several). */
+    static _Thread_local struct statutory_year cache = {.year = -1};
+    int year = year_of(day);
+    if (cache.year != year)
+        statutory_year_fill(&cache, year);
+    for (int i = 0; i < cache.n; i++) {
+        if (cache.day[i] == day) {
+            if (name)
+                *name = cache.name[i];
+            return true;
+        }
+    }
+    if (name)
+        *name = NULL;
+    return false;
+}
+
+/* Prints the fallback warning for year, once per year per process: what the
+ * fallback counted, what it cannot know, and how to add the notice. */
 static void warn_year(int year)
 {
     int bit = year < 0 ? 0 : year > YEAR_MAX + 1 ? YEAR_MAX + 1 : year;
@@ -620,9 +752,23 @@ static void warn_year(int year)
     bool first = !(g_warned[bit / 8] & (1u << (bit % 8)));
     g_warned[bit / 8] |= (unsigned char)(1u << (bit % 8));
     pthread_mutex_unlock(&g_warn_lock);
-    if (first)
+    if (!first)
+        return;
+    if (year < STATUTES[0].y + 1)
         fprintf(stderr,
-                "qloop: 警告: 没有 %d 年的节假日安排，按周一至周五计算工作日；可用 qloop calendar load FILE 加载\n",
+                "qloop: 警告: 没有 %d 年的节假日安排，该年早于《全国年节及纪念日放假办法》（1949 年 12 月 23 日），"
+                "按周一至周五计算工作日；可用 qloop calendar load FILE 加载该年的安排\n",
+                year);
+    else if (year > LUNAR_YEAR_MAX)
+        fprintf(stderr,
+                "qloop: 警告: 还没有 %d 年的国务院节假日安排，且该年超出内置农历表（%d–%d 年）："
+                "只按元旦、劳动节、国庆节和周末计算工作日，春节、清明节、端午节、中秋节和调休都未计入；"
+                "可用 qloop calendar load FILE 加载该年的安排\n",
+                year, LUNAR_YEAR_MIN, LUNAR_YEAR_MAX);
+    else
+        fprintf(stderr,
+                "qloop: 警告: 还没有 %d 年的国务院节假日安排：按《全国年节及纪念日放假办法》的法定节假日和周末"
+                "计算工作日，该年的调休（周末补假和调休上班日）尚不知道；通知发布后用 qloop calendar load FILE 加载\n",
                 year);
 }
 
@@ -647,9 +793,10 @@ bool calendar_workday(int64_t day)
     pthread_rwlock_unlock(&g_lock);
     if (listed)
         return !off;
-    if (!known)
-        warn_year(year);
-    return is_weekday(day);
+    if (known)
+        return is_weekday(day);
+    warn_year(year);
+    return is_weekday(day) && !calendar_statutory_holiday(day, NULL);
 }
 
 int64_t calendar_add_working_days(int64_t from, int n)

@@ -5,8 +5,9 @@
  * Built in: the notices 2019–2026 (engine/data/holidays_cn.txt, embedded),
  * statutory days off and make-up working days (调休). More years can be
  * loaded at run time without rebuilding (calendar_load_text / _file). A date in
- * a year no loaded notice covers falls back to Monday–Friday and says so once
- * on stderr (per year).
+ * a year no loaded notice covers falls back to the statutory holidays of
+ * 全国年节及纪念日放假办法 (calendar_statutory_holiday) and weekends, without
+ * make-up days, and says so once on stderr (per year).
  */
 #ifndef QLOOP_CALENDAR_H
 #define QLOOP_CALENDAR_H
@@ -17,8 +18,21 @@
 
 #include "base/error.h"
 
-/* true when day is a working day. */
+/* true when day is a working day: by the notice for its year when one is
+ * known (or the day is listed), else Monday to Friday and not a statutory
+ * holiday, with a warning on stderr the first time a year falls back. */
 bool calendar_workday(int64_t day);
+
+/* Whether day is a statutory holiday for everyone (全体公民放假的节日) under
+ * the text of 全国年节及纪念日放假办法 in force on that holiday, regardless
+ * of any notice: from 2025 元旦 1 day, 春节 4 (除夕 to 正月初三), 清明 1,
+ * 劳动节 2, 端午 1, 中秋 1, 国庆 3; 2014–2024 春节 3 (初一 to 初三) and
+ * 劳动节 1; 2008–2013 春节 3 (除夕 to 初二); 1999-09-18 to 2007 元旦 1,
+ * 春节 3 (初一 to 初三), 劳动节 3, 国庆 3; 1950 to 1999-09-17 元旦 1, 春节 3,
+ * 劳动节 1, 国庆 2. Lunar holidays and 清明 only for 1900–2100 (lunar.h).
+ * Weekends are not holidays here, and a holiday on a weekend is not moved.
+ * name (may be NULL) receives the holiday's name, or NULL. */
+bool calendar_statutory_holiday(int64_t day, const char **name);
 
 /* The last day of a period of n working days starting after `from` (the day
  * of receipt is not counted): the n-th working day after from. n >= 0; n = 0

@@ -100,9 +100,23 @@ QLOOP_NOW=yesterday run 2 calendar deadline --working-days 1 --db "$db" && expec
 run 0 calendar --help && expect_no_err && grep -q '用法' "$tmp/out" || fail "calendar --help"
 run 0 calendar deadline --help && grep -q 'working-days' "$tmp/out" || fail "deadline --help"
 
-# --- a year without a notice: Monday–Friday and a warning ------------------------
-run 0 calendar workday 2027-01-01 --db "$db" && expect_out true &&
-    expect_err '警告: 没有 2027 年的节假日安排，按周一至周五计算工作日；可用 qloop calendar load FILE 加载'
+# --- a year without a notice: statutory holidays, weekends and a warning ------------
+# 2027 has no notice: 元旦 (Friday 2027-01-01) is a statutory holiday, not a working day.
+run 0 calendar workday 2027-01-01 --db "$db" && expect_out false &&
+    expect_err '警告: 还没有 2027 年的国务院节假日安排：按《全国年节及纪念日放假办法》的法定节假日和周末计算工作日，该年的调休（周末补假和调休上班日）尚不知道；通知发布后用 qloop calendar load FILE 加载'
+run 0 calendar workday 2027-01-04 --db "$db" && expect_out true
+# Receipt Mon 2026-12-28, 5 working days: 12-29, 12-30, 12-31; 01-01 元旦 off;
+# weekend; 01-04 (4), 01-05 (5). One warning for the whole computation.
+run 0 calendar deadline --from 2026-12-28 --working-days 5 --db "$db" && expect_out 2027-01-05 &&
+    [ "$(grep -c '警告' "$tmp/err")" -eq 1 ] || fail "one warning for a deadline across 2027"
+# Spring Festival 2027 under the 2024 text: 除夕 Fri 02-05 to 初三 Mon 02-08.
+# Receipt Wed 02-03, 3 working days: 02-04 (1), 02-09 (2), 02-10 (3).
+run 0 calendar deadline --from 2027-02-03 --working-days 3 --db "$db" && expect_out 2027-02-10
+run 0 calendar workday 2027-02-05 --db "$db" && expect_out false
+# 劳动节 2027 falls on Saturday and Sunday: not moved, Monday 05-03 works.
+run 0 calendar workday 2027-05-03 --db "$db" && expect_out true
+# Past the lunar table: said so.
+run 0 calendar workday 2101-01-31 --db "$db" && expect_out true && expect_err '超出内置农历表'
 run 2 calendar show --year 2027 --db "$db" && expect_err '没有 2027 年的节假日安排'
 [ -e "$db.calendar" ] && fail "no calendar file expected before load"
 [ -e "$db" ] && fail "workday/deadline/show must not create the store"
@@ -136,8 +150,8 @@ run 0 calendar deadline --from 2027-02-05 --working-days 2 --db "$db" && expect_
 run 0 calendar show --year 2027 --db "$db" && [ "$(wc -l <"$tmp/out")" -eq 4 ] &&
     grep -qE '^2027-02-06 +work +春节$' "$tmp/out" && grep -qE '^2027-01-01 +off +元旦$' "$tmp/out" ||
     fail "show 2027"
-# Another store does not see it.
-run 0 calendar workday 2027-01-01 --db "$tmp/other.db" && expect_out true && expect_err '没有 2027 年'
+# Another store does not see it: Saturday 02-20 is no working day there.
+run 0 calendar workday 2027-02-20 --db "$tmp/other.db" && expect_out false && expect_err '还没有 2027 年'
 
 # --- load a 2028 notice (holiday-cn JSON): merged with 2027 ------------------------
 cat >"$tmp/2028.json" <<'EOF'
@@ -179,7 +193,7 @@ run 2 calendar load "$tmp/bad.json" --db "$db" && expect_err 'bad\.json:4:[0-9]+
 printf '2029-01-01 off 元旦\n' >"$tmp/noyear.txt"
 run 2 calendar load "$tmp/noyear.txt" --db "$db" && expect_err 'noyear\.txt:1:.*year'
 [ "$(cksum <"$db.calendar")" = "$before" ] || fail "a failed load changed $db.calendar"
-run 0 calendar workday 2029-01-01 --db "$db" && expect_out true && expect_err '没有 2029 年'
+run 0 calendar workday 2029-01-02 --db "$db" && expect_out true && expect_err '还没有 2029 年'
 
 # A damaged calendar file beside a store: exit 2, naming it.
 printf 'year 2027\nnonsense\n' >"$tmp/c.db.calendar"

@@ -1,15 +1,15 @@
 /*
- * test_calendar.c — the working-day calendar (engine/calendar.c) and its Lua
- * table (engine/lua_calendar.c).
+ * test_calendar.c — the working-day calendar (engine/checks/calendar.c) and
+ * its Lua table (engine/lua/lib_calendar.c).
  *
  * - every day of 2019–2026 against the holiday-cn JSON transcription of the
  *   State Council notices in shared/ref/holidays (skipped when absent);
  * - deadlines across Spring Festival and National Day of several years and
  *   across weekends with make-up working days, each worked out by hand below;
  * - natural-day deadlines rolled forward to the next working day;
- * - years without a notice: Monday–Friday, one warning per year on stderr;
  * - loading years from text and from JSON, replacing years, notices that
  *   arrange the end of the year before them; malformed files with lines.
+ * Years without a notice and the lunar table: test_calendar_fallback.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,46 +29,11 @@
 #include <lualib.h>
 
 #include "base/buf.h"
-#include "checks/calendar.h"
 #include "base/clock.h"
+#include "checks/calendar.h"
 #include "lua/libs.h"
 
-/* Day number of "YYYY-MM-DD" (the test's own dates are always valid). */
-static int64_t D(const char *s)
-{
-    int y, m, d;
-    if (!qloop_parse_date(s, &y, &m, &d))
-        fail_msg("bad test date %s", s);
-    return qloop_days_from_civil(y, m, d);
-}
-
-/* "YYYY-MM-DD" of a day number, in a rotating static buffer. */
-static const char *S(int64_t day)
-{
-    static char bufs[4][16];
-    static int next;
-    char *b = bufs[next++ % 4];
-    int y, m, d;
-    qloop_civil_from_days(day, &y, &m, &d);
-    snprintf(b, 16, "%04d-%02d-%02d", y, m, d);
-    return b;
-}
-
-static int reset(void **state)
-{
-    (void)state;
-    calendar_reset();
-    return 0;
-}
-
-/* Loads text into the calendar and asserts it was accepted. */
-static void load_ok(const char *text)
-{
-    struct qloop_error err;
-    int rc = calendar_load_text(text, strlen(text), "test", &err);
-    if (rc != 0)
-        fail_msg("load failed: %ld:%ld %s", err.line, err.column, err.message);
-}
+#include "calendar_helpers.h"
 
 /* ---- the built-in notices against the reference ------------------------ */
 
@@ -227,87 +192,6 @@ static void test_natural_day_deadlines(void **state)
     assert_string_equal(S(calendar_add_natural_days(D("2024-10-01"), 0)), "2024-10-08");
     /* 2024-01-25 + 15 = 02-09 (除夕, a working Friday): stays. */
     assert_string_equal(S(calendar_add_natural_days(D("2024-01-25"), 15)), "2024-02-09");
-}
-
-/* ---- years without a notice ------------------------------------------- */
-
-/* Runs fn with stderr redirected to a temporary file; returns what it wrote
- * (caller frees). */
-static char *capture_stderr(void (*fn)(void))
-{
-    fflush(stderr);
-    FILE *tmp = tmpfile();
-    assert_non_null(tmp);
-    int saved = dup(2);
-    assert_true(saved >= 0);
-    assert_true(dup2(fileno(tmp), 2) >= 0);
-    fn();
-    fflush(stderr);
-    assert_true(dup2(saved, 2) >= 0);
-    close(saved);
-    fseek(tmp, 0, SEEK_END);
-    long size = ftell(tmp);
-    rewind(tmp);
-    char *out = calloc((size_t)size + 1, 1);
-    assert_non_null(out);
-    assert_int_equal(fread(out, 1, (size_t)size, tmp), (size_t)size);
-    fclose(tmp);
-    return out;
-}
-
-static int count_of(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
-        n++;
-    return n;
-}
-
-/* Results of fallback_calls, checked once stderr is back. */
-static bool fb_workday[4];
-static int64_t fb_deadline[2];
-
-static void fallback_calls(void)
-{
-    fb_workday[0] = calendar_workday(D("2030-01-01"));
-    fb_workday[1] = calendar_workday(D("2030-01-05"));
-    fb_workday[2] = calendar_workday(D("2030-01-07"));
-    fb_workday[3] = calendar_workday(D("2024-10-08")); /* known year: no warning */
-    fb_deadline[0] = calendar_add_working_days(D("2029-12-28"), 1);
-    fb_deadline[1] = calendar_add_natural_days(D("2030-01-04"), 1);
-}
-
-static void check_fallback_results(void)
-{
-    /* 2030: no notice. 2030-01-01 is a Tuesday: Monday–Friday says working
-     * (the real notice will make it a holiday: hence the warning). */
-    assert_true(fb_workday[0]);
-    assert_false(fb_workday[1]); /* Saturday */
-    assert_true(fb_workday[2]);  /* Monday */
-    assert_true(fb_workday[3]);
-    /* Fri 2029-12-28 + 1 working day = Mon 2029-12-31 (warning for 2029);
-     * Fri 2030-01-04 + 1 natural day = Saturday → Mon 2030-01-07. */
-    assert_string_equal(S(fb_deadline[0]), "2029-12-31");
-    assert_string_equal(S(fb_deadline[1]), "2030-01-07");
-}
-
-static void test_fallback_years(void **state)
-{
-    (void)state;
-    assert_false(calendar_year_known(2030));
-    char *err = capture_stderr(fallback_calls);
-    check_fallback_results();
-    assert_int_equal(count_of(err, "qloop: 警告: 没有 2030 年的节假日安排，按周一至周五计算工作日；"
-                                   "可用 qloop calendar load FILE 加载\n"),
-                     1);
-    assert_int_equal(count_of(err, "没有 2029 年的节假日安排"), 1);
-    assert_int_equal(count_of(err, "警告"), 2);
-    free(err);
-    /* Warned once per process: asking again prints nothing. */
-    err = capture_stderr(fallback_calls);
-    check_fallback_results();
-    assert_string_equal(err, "");
-    free(err);
 }
 
 /* ---- loading ------------------------------------------------------------ */
@@ -611,6 +495,9 @@ static void test_lua(void **state)
     assert_string_equal(out, "2024-10-08");
     assert_int_equal(run_lua("return calendar.add_working_days('2024-09-27', 0)", out, sizeof out), LUA_OK);
     assert_string_equal(out, "2024-09-27");
+    /* A year without a notice: 元旦 2027 is a statutory holiday. */
+    assert_int_equal(run_lua("return calendar.add_working_days('2026-12-28', 5)", out, sizeof out), LUA_OK);
+    assert_string_equal(out, "2027-01-05");
 
     assert_int_equal(run_lua("return calendar.workday('2024-02-30')", out, sizeof out), LUA_ERRRUN);
     assert_non_null(strstr(out, "不是有效日期"));
@@ -640,7 +527,6 @@ int main(void)
         cmocka_unit_test_setup(test_working_day_deadlines, reset),
         cmocka_unit_test_setup(test_working_days_between, reset),
         cmocka_unit_test_setup(test_natural_day_deadlines, reset),
-        cmocka_unit_test_setup(test_fallback_years, reset),
         cmocka_unit_test_setup(test_load_text_new_year, reset),
         cmocka_unit_test_setup(test_load_replaces_builtin_year, reset),
         cmocka_unit_test_setup(test_load_json, reset),
