@@ -42,7 +42,7 @@ static const char USAGE[] =
     "通用选项：\n"
     "  --db PATH                      数据库文件（默认 $QLOOP_DB 或 ./qloop.db）\n"
     "  --help                         显示本帮助\n"
-    "N 为 0 到 3660 的整数。内置 2019–2026 年的安排；其他年份按周一至周五计算，并给出警告。\n";
+    "N 为 0 到 3660 的整数。内置 2019–2026 年的安排；其他年份按法定节假日和周末计算（不含调休），并给出警告。\n";
 
 /* What the command line gave: options by name, then positional arguments. */
 struct args {
