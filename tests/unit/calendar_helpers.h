@@ -1,7 +1,8 @@
 /*
  * calendar_helpers.h — helpers for the calendar's unit tests: dates as
  * "YYYY-MM-DD" both ways, a cmocka setup that resets the calendar, loading
- * notice text, and capturing what a call writes to stderr. Included by the
+ * notice text, reading the reference notices, and capturing what a call
+ * writes to stderr. Included by the
  * tests that need them (cmocka's headers first); everything here is static
  * inline.
  */
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "base/clock.h"
 #include "checks/calendar.h"
@@ -86,6 +89,24 @@ static inline int count_of(const char *hay, const char *needle)
     for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
         n++;
     return n;
+}
+
+/* The reference transcription of year's notice
+ * (QLOOP_SHARED_REF/holidays/YEAR.json), parsed; NULL when the reference
+ * folder is absent, so that the caller can skip(). Fails the test when the
+ * file is there but cannot be read. The caller json_decref()s it. */
+static inline json_t *ref_notice(int year)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/holidays", QLOOP_SHARED_REF);
+    if (access(path, R_OK) != 0)
+        return NULL;
+    snprintf(path, sizeof path, "%s/holidays/%d.json", QLOOP_SHARED_REF, year);
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root)
+        fail_msg("%s: %s", path, je.text);
+    return root;
 }
 
 #endif

@@ -159,21 +159,14 @@ static void test_fallback_2027(void **state)
 static void test_statutory_in_notices(void **state)
 {
     (void)state;
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/holidays", QLOOP_SHARED_REF);
-    if (access(dir, R_OK) != 0)
-        skip();
     /* Distinct statutory days per year: 11 under the 2013 text (元旦 1,
      * 春节 3, 清明 1, 劳动节 1, 端午 1, 中秋 1, 国庆 3), 13 under the 2024
      * text (春节 4, 劳动节 2); 10 in 2020, whose 中秋 fell on 10-01. */
     static const int expect_days[8] = {11, 10, 11, 11, 11, 11, 13, 13};
     for (int year = 2019; year <= 2026; year++) {
-        char path[1100];
-        snprintf(path, sizeof path, "%s/%d.json", dir, year);
-        json_error_t je;
-        json_t *root = json_load_file(path, 0, &je);
+        json_t *root = ref_notice(year);
         if (!root)
-            fail_msg("%s: %s", path, je.text);
+            skip();
         int found = 0, names = 0;
         const char *seen[8] = {0};
         int64_t jan1 = qloop_days_from_civil(year, 1, 1), next = qloop_days_from_civil(year + 1, 1, 1);
@@ -212,41 +205,50 @@ static void test_statutory_in_notices(void **state)
     assert_true(calendar_statutory_holiday(D("2025-05-02"), NULL));
 }
 
-/* The earlier texts of the 办法 and the ends of the lunar table. */
+/* The earlier texts of the 办法 and the ends of the lunar table: each day,
+ * and the holiday it is (NULL: none). */
 static void test_statutory_texts(void **state)
 {
     (void)state;
-    const char *name;
-    assert_true(calendar_statutory_holiday(D("2027-02-05"), &name));
-    assert_string_equal(name, "春节");
-    assert_true(calendar_statutory_holiday(D("2027-04-05"), &name));
-    assert_string_equal(name, "清明节");
-    assert_false(calendar_statutory_holiday(D("2027-04-06"), &name));
-    assert_null(name);
-    /* 2008–2013: 春节 除夕 to 初二. 除夕 2013 was 02-09, 初三 02-12. */
-    assert_true(calendar_statutory_holiday(D("2013-02-09"), NULL));
-    assert_true(calendar_statutory_holiday(D("2013-02-11"), NULL));
-    assert_false(calendar_statutory_holiday(D("2013-02-12"), NULL));
-    /* 2014: 初一 to 初三 (01-31..02-02); 除夕 01-30 was a working day. */
-    assert_false(calendar_statutory_holiday(D("2014-01-30"), NULL));
-    assert_true(calendar_statutory_holiday(D("2014-02-02"), NULL));
-    /* 2000–2007: 劳动节 and 国庆节 3 days; no 清明, 端午, 中秋. */
-    assert_true(calendar_statutory_holiday(D("2007-05-03"), NULL));
-    assert_false(calendar_statutory_holiday(D("2008-05-02"), NULL));
-    assert_false(calendar_statutory_holiday(D("2007-04-05"), NULL)); /* 清明 2007 */
-    assert_true(calendar_statutory_holiday(D("2008-04-04"), &name)); /* 清明 2008 */
-    assert_string_equal(name, "清明节");
-    /* 1999: the amendment of 09-18 made 国庆 3 days; 1998 had 2. */
-    assert_true(calendar_statutory_holiday(D("1999-10-03"), NULL));
-    assert_false(calendar_statutory_holiday(D("1998-10-03"), NULL));
-    assert_true(calendar_statutory_holiday(D("1998-10-02"), NULL));
-    assert_false(calendar_statutory_holiday(D("1999-05-02"), NULL));
-    /* Before 1949-12-23 there was no such law; 元旦 1950 was the first. */
-    assert_false(calendar_statutory_holiday(D("1949-10-01"), NULL));
-    assert_true(calendar_statutory_holiday(D("1950-01-01"), NULL));
-    /* Past the lunar table: the Gregorian holidays still, no 春节. */
-    assert_true(calendar_statutory_holiday(D("2101-10-03"), NULL));
-    assert_true(calendar_statutory_holiday(D("2100-02-08"), NULL)); /* 除夕 2100 */
+    static const struct {
+        const char *date, *holiday;
+    } cases[] = {
+        {"2027-02-05", "春节"}, /* 除夕, 2024 text */
+        {"2027-04-05", "清明节"},
+        {"2027-04-06", NULL},
+        /* 2008–2013: 春节 除夕 to 初二. 除夕 2013 was 02-09, 初三 02-12. */
+        {"2013-02-09", "春节"},
+        {"2013-02-11", "春节"},
+        {"2013-02-12", NULL},
+        /* 2014: 初一 to 初三 (01-31..02-02); 除夕 01-30 was a working day. */
+        {"2014-01-30", NULL},
+        {"2014-02-02", "春节"},
+        /* 1999-09-18 to 2007: 劳动节 and 国庆节 3 days; no 清明, 端午, 中秋. */
+        {"2007-05-03", "劳动节"},
+        {"2008-05-02", NULL},
+        {"2007-04-05", NULL}, /* 清明 2007 */
+        {"2008-04-04", "清明节"},
+        {"2007-06-19", NULL}, /* 端午 2007 */
+        /* 1999: the amendment of 09-18 made 国庆 3 days; before, 2. */
+        {"1999-10-03", "国庆节"},
+        {"1998-10-03", NULL},
+        {"1998-10-02", "国庆节"},
+        {"1999-05-02", NULL},
+        /* Before 1949-12-23 there was no such law; 元旦 1950 was the first. */
+        {"1949-10-01", NULL},
+        {"1950-01-01", "元旦"},
+        /* The ends of the lunar table; past it the Gregorian holidays still. */
+        {"2100-02-08", "春节"}, /* 除夕 2100 */
+        {"2101-10-03", "国庆节"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *name = "unset";
+        bool is = calendar_statutory_holiday(D(cases[i].date), &name);
+        if (is != (cases[i].holiday != NULL) || (is && strcmp(name, cases[i].holiday) != 0) || (!is && name))
+            fail_msg("%s: %s, expected %s", cases[i].date, is ? name : "no holiday",
+                     cases[i].holiday ? cases[i].holiday : "no holiday");
+    }
+    /* No 春节 past the table: nothing from 01-02 to the end of April 2101. */
     for (int64_t d = D("2101-01-02"); d < D("2101-04-30"); d++)
         assert_false(calendar_statutory_holiday(d, NULL));
 }
