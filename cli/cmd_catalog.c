@@ -14,12 +14,13 @@
 
 #include <jansson.h>
 
+#include "adapters.h"
 #include "catalog/catalog.h"
 #include "cli.h"
 #include "store/store.h"
 
 static const char usage_all[] =
-    "用法：qloop catalog import FILE [--actor A] [--json] [--db PATH]\n"
+    "用法：qloop catalog import FILE [--encoding E] [--actor A] [--json] [--db PATH]\n"
     "      qloop catalog check [--json] [--db PATH]\n"
     "      qloop catalog show [--dataset D] [--as-of DATE] [--json] [--db PATH]\n"
     "      qloop catalog history [--dataset D] [--json] [--db PATH]\n"
@@ -32,7 +33,7 @@ static const char usage_all[] =
     "用 qloop catalog 子命令 --help 查看各自的选项；文件格式见 docs/catalog.md。\n";
 
 static const char usage_import[] =
-    "用法：qloop catalog import FILE [--actor A] [--json] [--db PATH]\n"
+    "用法：qloop catalog import FILE [--encoding E] [--actor A] [--json] [--db PATH]\n"
     "\n"
     "导入资源目录文件。FILE 为 CSV（第一行为中文表头：数据集标识,业务名称,信息系统名称,\n"
     "数源部门,数据项,存储格式,共享属性,共享依据,开放属性,开放依据,提供方式,更新周期,共享期限，\n"
@@ -40,6 +41,7 @@ static const char usage_import[] =
     "文件即完整的目录：文件中没有的数据集视为删除。每处新增、变更、删除连同日期记入审计链。\n"
     "文件有误时不导入任何内容，并指出文件、行和问题。\n"
     "\n"
+    "  --encoding E  CSV 文件的编码：utf-8（默认）、gbk 或 gb18030（Excel 默认保存的 CSV 多为 GBK）\n"
     "  --actor A   操作人（默认 $USER）\n"
     "  --json      以 JSON 输出变更摘要\n"
     "  --db PATH   数据库文件（默认 $QLOOP_DB 或 ./qloop.db）\n"
@@ -87,6 +89,7 @@ struct catalog_opts {
     const char *actor;   /* --actor */
     const char *dataset; /* --dataset */
     const char *as_of;   /* --as-of */
+    const char *encoding; /* --encoding */
     int json;            /* --json */
     int help;            /* --help / -h */
 };
@@ -110,7 +113,8 @@ static int parse(int argc, char **argv, struct catalog_opts *o)
         if ((r = cli_take_value("catalog", "--db", argc, argv, &i, &o->db)) != 0 ||
             (r = cli_take_value("catalog", "--actor", argc, argv, &i, &o->actor)) != 0 ||
             (r = cli_take_value("catalog", "--dataset", argc, argv, &i, &o->dataset)) != 0 ||
-            (r = cli_take_value("catalog", "--as-of", argc, argv, &i, &o->as_of)) != 0) {
+            (r = cli_take_value("catalog", "--as-of", argc, argv, &i, &o->as_of)) != 0 ||
+            (r = cli_take_value("catalog", "--encoding", argc, argv, &i, &o->encoding)) != 0) {
             if (r < 0)
                 return QLOOP_EXIT_INPUT;
             continue;
@@ -186,12 +190,13 @@ static int do_import(const struct catalog_opts *o)
     struct qloop_error err;
     qloop_error_clear(&err);
     json_t *summary = NULL;
-    int rc = catalog_import(db, o->file, actor, &summary, &err);
+    struct catalog_file file = {o->file, o->encoding, qloop_adapter_find};
+    int rc = catalog_import(db, &file, actor, &summary, &err);
     store_close(db);
     if (rc != 0) {
         cli_print_error(&err);
         fputs("qloop: 目录未导入任何内容；修正后重新导入即可\n", stderr);
-        return QLOOP_EXIT_INPUT;
+        return qloop_error_exit(&err);
     }
     if (o->json) {
         print_json(summary);
@@ -218,7 +223,7 @@ static int do_import(const struct catalog_opts *o)
 /* `qloop catalog check`. */
 static int do_check(const struct catalog_opts *o)
 {
-    if (o->dataset || o->as_of || o->actor)
+    if (o->dataset || o->as_of || o->actor || o->encoding)
         return cli_usage_error("catalog check 只接受 --json 和 --db");
     sqlite3 *db = cli_open_store(o->db);
     if (!db)
@@ -274,8 +279,8 @@ static void print_entry(json_t *e)
 /* `qloop catalog show`. */
 static int do_show(const struct catalog_opts *o)
 {
-    if (o->actor)
-        return cli_usage_error("catalog show 不接受 --actor");
+    if (o->actor || o->encoding)
+        return cli_usage_error("catalog show 不接受 --actor 或 --encoding");
     sqlite3 *db = cli_open_store(o->db);
     if (!db)
         return QLOOP_EXIT_INPUT;
@@ -312,7 +317,7 @@ static int do_show(const struct catalog_opts *o)
 /* `qloop catalog history`. */
 static int do_history(const struct catalog_opts *o)
 {
-    if (o->actor || o->as_of)
+    if (o->actor || o->as_of || o->encoding)
         return cli_usage_error("catalog history 只接受 --dataset、--json 和 --db");
     sqlite3 *db = cli_open_store(o->db);
     if (!db)

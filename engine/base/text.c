@@ -46,6 +46,20 @@ size_t qloop_utf8_decode(const unsigned char *s, size_t len, size_t i, uint32_t 
     return n;
 }
 
+size_t qloop_utf8_invalid_at(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        uint32_t cp;
+        size_t n = qloop_utf8_decode(u, len, i, &cp);
+        if (cp == QLOOP_U8_INVALID)
+            return i;
+        i += n;
+    }
+    return len;
+}
+
 bool qloop_value_empty(const struct qloop_field *f)
 {
     if (f->null || f->len == 0)

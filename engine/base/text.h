@@ -19,6 +19,11 @@
  * one character of length 1 with *cp = QLOOP_U8_INVALID. */
 size_t qloop_utf8_decode(const unsigned char *s, size_t len, size_t i, uint32_t *cp);
 
+/* The offset of the first byte of s[0..len) that does not begin a
+ * well-formed UTF-8 character (as qloop_utf8_decode judges: a sequence cut
+ * by the end counts as ill-formed), or len when all of it is well-formed. */
+size_t qloop_utf8_invalid_at(const char *s, size_t len);
+
 /* true when a value counts as empty: absent, "", or only white space
  * (ASCII, U+3000, U+00A0). Empty values are judged only by not_null. */
 bool qloop_value_empty(const struct qloop_field *f);

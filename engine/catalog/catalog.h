@@ -1,8 +1,16 @@
 /*
  * catalog.h — the resource catalog (目录): every dataset on the platform,
  * described by its provider, imported from staff spreadsheets (CSV with
- * Chinese headers) or JSON, diffed on re-import into the audit chain, merged
- * into rule packs, and checked on its own and against the data of each run.
+ * Chinese headers, read by the CSV adapter the command line hands in) or
+ * JSON, diffed on re-import into the audit chain, merged into rule packs,
+ * and checked on its own and against the data of each run (the problems of
+ * a run go out as findings through the run's findings sink).
+ *
+ * The files: entry.c (the model: elements, codes, Chinese names), read.c
+ * (a catalog file into memory), stored.c (the catalog tables; show and
+ * history), import.c (the diff, audit entries and history of an import),
+ * merge.c (into rule packs), check.c (the checks; `catalog check`) and
+ * check_run.c (the checks of a run).
  */
 #ifndef QLOOP_CATALOG_H
 #define QLOOP_CATALOG_H
@@ -11,21 +19,36 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 
+#include "base/adapter.h"
 #include "base/error.h"
 #include "rules/pack.h"
+#include "store/findings.h"
 
-/* Imports a catalog file (JSON {"datasets": [...]} or CSV with the Chinese
- * headers; docs/catalog.md), the whole catalog: a diff against the stored
- * one, each added, changed or removed dataset or data item recorded in the
- * audit chain (catalog.add / catalog.change / catalog.remove, subject
- * "catalog:DATASET", detail with date, version, before and after) with actor,
- * and the new version in catalog_history. Inside its own transaction (a
- * savepoint when the caller has one open). *diff_summary (may be NULL) gets
- * {"version", "at", "date", "actor", "file", "datasets", "added", "changed",
- * "removed" (dataset names), "changes" (as catalog_history's)}. Returns 0 or
- * -1 with err (file, line, what to do); nothing is imported on error. */
-int catalog_import(sqlite3 *db, const char *path, const char *actor, json_t **diff_summary,
-                   struct qloop_error *err);
+/* A catalog file and how to read it. */
+struct catalog_file {
+    const char *path;
+    /* CSV only: NULL or "utf-8" (strict UTF-8), "gbk", "gb18030" (converted
+     * by the adapter). A JSON catalog is always UTF-8. */
+    const char *encoding;
+    /* Finds the adapter that reads a CSV catalog; asked for format "csv".
+     * The command line passes qloop_adapter_find. */
+    const struct qloop_adapter *(*find_adapter)(const char *path, const char *format);
+};
+
+/* Imports a catalog file (JSON {"datasets": [...]}, known by the extension
+ * .json or a first character { or [; else CSV with the Chinese headers,
+ * read through file->find_adapter; docs/catalog.md), the whole catalog: a
+ * diff against the stored one, each added, changed or removed dataset or
+ * data item recorded in the audit chain (catalog.add / catalog.change /
+ * catalog.remove, subject "catalog:DATASET", detail with date, version,
+ * before and after) with actor, and the new version in catalog_history.
+ * Inside its own transaction (a savepoint when the caller has one open).
+ * *diff_summary (may be NULL) gets {"version", "at", "date", "actor",
+ * "file", "datasets", "added", "changed", "removed" (dataset names),
+ * "changes" (as catalog_history's)}. Returns 0 or -1 with err (file, line,
+ * what to do); nothing is imported on error. */
+int catalog_import(sqlite3 *db, const struct catalog_file *file, const char *actor,
+                   json_t **diff_summary, struct qloop_error *err);
 
 /* Fills what the rule files left unsaid from the catalog, per dataset it
  * lists: owner, update_cycle, keys (when the rule file gives none) — the rule
@@ -45,15 +68,18 @@ json_t *catalog_check(sqlite3 *db, struct qloop_error *err);
 
 /* Part of every run, inside its transaction, after all datasets were read
  * (run_datasets holds rows, columns, newest_update): writes each catalog
- * problem of the run's datasets as a finding of rule "DATASET.catalog_KIND"
- * with record key "catalog:KIND:ELEMENT" (so it enters the closed loop for
- * the provider and keeps its identity across runs), one rule_results row per
- * kind judged (resolve_missing = 1: a problem no longer found is fixed), and
+ * problem of the run's datasets through sink as a dataset-level finding
+ * (row_no 0) of rule "DATASET.catalog_KIND" with record key
+ * "catalog:KIND:ELEMENT" (so it enters the closed loop for the provider and
+ * keeps its identity across runs), the data column concerned (drift) as
+ * field, the value in question as value, and the message; one rule_results
+ * row per kind judged (resolve_missing = 1: a problem no longer found is
+ * fixed), and
  * appends the same rules as summary objects to summary_rules (may be NULL).
  * Records first sightings of drift in catalog_drift. No-op (no problems)
  * until a catalog has been imported. Returns 0 or -1 with err. */
 int catalog_check_run(sqlite3 *db, const char *run_id, json_t *summary_rules,
-                      struct qloop_error *err);
+                      const struct qloop_findings_sink *sink, struct qloop_error *err);
 
 /* The catalog as it stood at as_of (NULL: now; a bare YYYY-MM-DD means the
  * end of that day), rebuilt from catalog_history: {"version" (null before

@@ -35,6 +35,7 @@
 #include "checks/mask.h"
 #include "checks/pattern.h"
 #include "run/run.h"
+#include "store/sql.h"
 #include "store/store.h"
 #include "base/strmap.h"
 #include "loop/ticket.h"
@@ -915,6 +916,38 @@ static int setup_refsets(struct run_ctx *run)
     return 0;
 }
 
+/* A findings sink for the catalog's checks, storing each finding as
+ * catalog.c once inserted it (row_no NULL for a dataset-level finding). To
+ * be replaced by the run's one findings writer (run/findings.c). */
+struct catalog_sink {
+    sqlite3 *db;
+    const char *run_id;
+    struct sql_cached ins;
+};
+
+static int catalog_sink_write(void *ctx, const struct qloop_finding *f, struct qloop_error *err)
+{
+    struct catalog_sink *c = ctx;
+    char ref[33];
+    store_record_ref(c->db, f->dataset, f->key, f->keylen, ref);
+    sqlite3_stmt *st = sql_cached(c->db, &c->ins, "INSERT INTO findings(run_id, dataset, rule,"
+                                  " row_no, record_ref, record_key, field, value, message)"
+                                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", err);
+    if (!st)
+        return -1;
+    sql_bind_text(st, 1, c->run_id);
+    sql_bind_text(st, 2, f->dataset);
+    sql_bind_text(st, 3, f->rule);
+    if (f->row_no)
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)f->row_no);
+    sql_bind_text(st, 5, ref);
+    sql_bind_textn(st, 6, f->key, f->keylen);
+    sql_bind_text(st, 7, f->field);
+    sql_bind_textn(st, 8, f->value, f->vlen);
+    sql_bind_text(st, 9, f->message);
+    return sql_done(c->db, st, "写入资源目录问题", err);
+}
+
 /* The run's staging tables (see run_execute): same columns as the store's. */
 static int stage_create(sqlite3 *db, struct qloop_error *err)
 {
@@ -1054,7 +1087,11 @@ int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct
             goto fail;
     }
     double t2 = mono_seconds();
-    if (catalog_check_run(db, run.run_id, run.summary_rules, err) != 0)
+    struct catalog_sink csink = {.db = db, .run_id = run.run_id};
+    struct qloop_findings_sink sink = {.write = catalog_sink_write, .ctx = &csink};
+    int crc = catalog_check_run(db, run.run_id, run.summary_rules, &sink, err);
+    sql_cache_free(&csink.ins);
+    if (crc != 0)
         goto fail;
     double t3 = mono_seconds();
     struct ticket_sync_counts tc = {0};

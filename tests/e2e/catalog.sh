@@ -6,7 +6,8 @@
 #   tickets for each dataset's provider; a corrected catalog re-imported later
 #   is a dated diff (history, show --as-of, the audit chain) and the next run
 #   closes those tickets; a bad file is refused with file and line and
-#   changes nothing; usage errors exit 2.
+#   changes nothing; a GBK catalog (as Excel saves it) imports with
+#   --encoding gbk and, undeclared, is refused saying so; usage errors exit 2.
 set -euo pipefail
 
 : "${QLOOP_BIN:?QLOOP_BIN must name the qloop binary}"
@@ -165,5 +166,20 @@ run "$QLOOP_BIN" catalog import "$tmp/bad.csv" --db "$db"
 case "$err" in *"bad.csv:2:"*"部分共享"*) ;; *) fail "bad catalog message: $err" ;; esac
 run "$QLOOP_BIN" catalog show --db "$db" --json
 [ "$(jq '.version' <<<"$out")" = 3 ] || fail "bad import changed the catalog: $out"
+
+# --- a GBK catalog, as Excel saves "CSV" on Chinese Windows -----------------------------------
+command -v iconv >/dev/null || fail "catalog.sh needs iconv"
+iconv -f UTF-8 -t GBK "$catalog" >"$tmp/gbk.csv"
+run "$QLOOP_BIN" catalog import "$tmp/gbk.csv" --db "$tmp/gbk.db"
+[ "$rc" -eq 2 ] || fail "undeclared GBK catalog: expected exit 2, got $rc"
+case "$err" in *"gbk.csv:1:1:"*"--encoding gbk"*) ;; *) fail "undeclared GBK message: $err" ;; esac
+run "$QLOOP_BIN" catalog import "$tmp/gbk.csv" --db "$tmp/gbk.db" --encoding gbk --json
+[ "$rc" -eq 0 ] || fail "GBK catalog with --encoding gbk: exit $rc: $err"
+"$QLOOP_BIN" catalog import "$catalog" --db "$tmp/utf8.db" --json >/dev/null
+[ "$(jq -c .datasets <("$QLOOP_BIN" catalog show --db "$tmp/gbk.db" --json))" = \
+  "$(jq -c .datasets <("$QLOOP_BIN" catalog show --db "$tmp/utf8.db" --json))" ] \
+    || fail "the GBK catalog differs from the UTF-8 one"
+run "$QLOOP_BIN" catalog check --db "$db" --encoding gbk
+[ "$rc" -eq 2 ] || fail "check --encoding: expected exit 2, got $rc"
 
 echo "catalog: ok"

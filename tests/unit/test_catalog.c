@@ -6,10 +6,12 @@
  * problem (missing_element, missing_basis, schema_drift, stale, late_update
  * across National Day 2024, uncatalogued) alone and inside a run, with
  * stable record identities; and the merge into a rule pack, where the rule
- * file wins.
+ * file wins. CSV is read by the CSV adapter: a GBK catalog imports when
+ * declared, and errors give lines of the file.
  *
  * Runs are simulated by inserting runs / run_datasets / rule_results rows
- * directly and calling catalog_check_run; QLOOP_NOW moves the clock.
+ * directly and calling catalog_check_run with a findings sink that stores
+ * findings as the run does; QLOOP_NOW moves the clock.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,11 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <iconv.h>
 
 #include <cmocka.h>
 
 #include "store_helpers.h"
 
+#include "adapters.h"
 #include "store/audit.h"
 #include "catalog/catalog.h"
 #include "base/clock.h"
@@ -49,30 +53,48 @@ static const char *write_file(const char *name, const char *text)
     return path;
 }
 
-static json_t *import_ok(sqlite3 *db, const char *name, const char *text)
+/* Imports the file name holding text, declared in encoding (NULL: UTF-8);
+ * returns catalog_import's result, the summary in *summary. */
+static int import_as(sqlite3 *db, const char *name, const char *text, const char *encoding,
+                     json_t **summary, struct qloop_error *err)
+{
+    qloop_error_clear(err);
+    struct catalog_file file = {write_file(name, text), encoding, qloop_adapter_find};
+    return catalog_import(db, &file, "测试员", summary, err);
+}
+
+static json_t *import_enc(sqlite3 *db, const char *name, const char *text, const char *encoding)
 {
     struct qloop_error err;
-    qloop_error_clear(&err);
     json_t *summary = NULL;
-    if (catalog_import(db, write_file(name, text), "测试员", &summary, &err) != 0)
+    if (import_as(db, name, text, encoding, &summary, &err) != 0)
         fail_msg("import %s: %s:%ld: %s", name, err.file, err.line, err.message);
     assert_non_null(summary);
     return summary;
 }
 
-/* Imports text that must be refused; returns the error. */
-static struct qloop_error import_bad(sqlite3 *db, const char *name, const char *text)
+static json_t *import_ok(sqlite3 *db, const char *name, const char *text)
+{
+    return import_enc(db, name, text, NULL);
+}
+
+/* Imports text (declared in encoding) that must be refused; returns the error. */
+static struct qloop_error import_bad_enc(sqlite3 *db, const char *name, const char *text,
+                                         const char *encoding)
 {
     struct qloop_error err;
-    qloop_error_clear(&err);
     json_t *summary = (json_t *)1;
-    int rc = catalog_import(db, write_file(name, text), "测试员", &summary, &err);
-    if (rc == 0)
+    if (import_as(db, name, text, encoding, &summary, &err) == 0)
         fail_msg("import of %s should have failed", name);
     assert_null(summary);
     assert_true(err.message[0] != '\0');
     assert_non_null(strstr(err.file, name));
     return err;
+}
+
+static struct qloop_error import_bad(sqlite3 *db, const char *name, const char *text)
+{
+    return import_bad_enc(db, name, text, NULL);
 }
 
 static json_t *show(sqlite3 *db, const char *dataset, const char *as_of)
@@ -156,13 +178,14 @@ static int teardown(void **state)
 /* ---- one catalog, two formats -------------------------------------------- */
 
 /* BOM, CRLF, a quoted cell with a comma and a doubled quote, full-width
- * separators, Chinese values, an item without label or type. */
+ * separators, Chinese values, an item without label or type, a
+ * spreadsheet's empty row. */
 static const char CSV_A[] =
     "\xEF\xBB\xBF"
     "数据集标识,业务名称,信息系统名称,数源部门,数据项,存储格式,共享属性,共享依据,开放属性,开放依据,提供方式,更新周期,共享期限,敏感数据项,键\r\n"
     "people,人口基础信息,人口综合库,市公安局,\"person_id:公民身份号码:string；name：姓名：string;phone:手机号码:string;note\",数据库表,受限共享,"
     "\"《个人信息保护法》第十三条，\"\"依法\"\"共享\",禁止开放,涉及个人信息,接口共享,每日,长期,\"person_id;phone\",person_id\r\n"
-    "\r\n"
+    ",,,,,, ,,,,,,,,\r\n"
     "social,社会保险参保信息,社保系统,市人力社保局,pid:公民身份号码:string;name:姓名,文件,无条件共享,,有条件开放,依申请,交换共享,每季度,2025-12-31,,\r\n";
 
 static const char JSON_A[] =
@@ -401,7 +424,8 @@ static void test_bad_files_are_refused_whole(void **state)
     assert_non_null(strstr(e.message, "重复"));
 
     e = import_bad(db, "ragged.csv", HDR "a,A,S,O,x,表,,,,,,,,,,surplus\n");
-    assert_non_null(strstr(e.message, "列"));
+    assert_int_equal(e.line, 2);
+    assert_non_null(strstr(e.message, "表头有 15 个"));
 
     e = import_bad(db, "gbk.csv", HDR "a,\xC8\xCB\xBF\xDA,S,O,x,表,,,,,,,,,\n");
     assert_int_equal(e.line, 2);
@@ -436,7 +460,8 @@ static void test_bad_files_are_refused_whole(void **state)
 
     struct qloop_error err;
     qloop_error_clear(&err);
-    assert_int_equal(catalog_import(db, "/nonexistent/catalog.csv", "x", NULL, &err), -1);
+    struct catalog_file missing = {"/nonexistent/catalog.csv", NULL, qloop_adapter_find};
+    assert_int_equal(catalog_import(db, &missing, "x", NULL, &err), -1);
     assert_non_null(strstr(err.file, "/nonexistent/catalog.csv"));
 
     /* Nothing of any of them was imported. */
@@ -459,6 +484,93 @@ static void test_bad_files_are_refused_whole(void **state)
     import_bad(db, "bad2.csv", HDR "a,A,S,O,x,表,坏,,,,,,,,\n");
     assert_int_equal(q_int(db, "SELECT count(*) FROM catalog_versions"), 1);
     assert_string_equal(q_text(db, "SELECT title FROM catalog_datasets WHERE dataset = 'a'"), "A");
+    store_close(db);
+}
+
+/* ---- CSV through the adapter: encodings, file lines ------------------------ */
+
+/* text converted from UTF-8 to encoding (malloc'd). */
+static char *convert(const char *text, const char *encoding)
+{
+    iconv_t cd = iconv_open(encoding, "UTF-8");
+    assert_true(cd != (iconv_t)-1);
+    size_t inleft = strlen(text), outleft = inleft * 2 + 1;
+    char *out = calloc(1, outleft), *in = (char *)text, *o = out;
+    assert_true(iconv(cd, &in, &inleft, &o, &outleft) != (size_t)-1);
+    iconv_close(cd);
+    return out;
+}
+
+/* `catalog import` took only UTF-8 while datasets took GBK (issue 18): a
+ * catalog saved by Excel as GBK imports when declared, the same as UTF-8. */
+static void test_gbk_catalog_imports_when_declared(void **state)
+{
+    (void)state;
+    set_now("2024-09-02T10:00:00+08:00");
+    sqlite3 *a = db_open(), *b = db_open(), *c = db_open();
+    char *gbk = convert(V1, "GBK");
+    assert_true(strcmp(gbk, V1) != 0);
+    json_decref(import_ok(a, "utf8.csv", V1));
+    json_decref(import_enc(b, "gbk.csv", gbk, "gbk"));
+    json_decref(import_enc(c, "gb18030.csv", gbk, "GB18030"));
+    json_t *sa = show(a, NULL, NULL), *sb = show(b, NULL, NULL), *sc = show(c, NULL, NULL);
+    assert_int_equal(json_array_size(json_object_get(sa, "datasets")), 2);
+    assert_true(json_equal(json_object_get(sa, "datasets"), json_object_get(sb, "datasets")));
+    assert_true(json_equal(json_object_get(sa, "datasets"), json_object_get(sc, "datasets")));
+    assert_string_equal(q_text(b, "SELECT owner FROM catalog_datasets WHERE dataset = 'people'"),
+                        "市公安局");
+    json_decref(sa);
+    json_decref(sb);
+    json_decref(sc);
+
+    /* Undeclared, it is refused at its first Chinese character, saying
+     * what to do; a code error in a GBK file names the file line. */
+    struct qloop_error e = import_bad(a, "undeclared.csv", gbk);
+    assert_int_equal(e.line, 1);
+    assert_int_equal(e.column, 1);
+    assert_non_null(strstr(e.message, "--encoding gbk"));
+    char *bad = convert(HDR "a,A,S,O,x,表,无条件共享,,无条件开放,,接口共享,每日,长期,,\n"
+                            "b,B,S,O,x,表,部分共享,,无条件开放,,接口共享,每日,长期,,\n", "GBK");
+    e = import_bad_enc(a, "badcode.csv", bad, "gbk");
+    assert_int_equal(e.line, 3);
+    assert_non_null(strstr(e.message, "部分共享"));
+    /* JSON is UTF-8 by definition; an unknown encoding is refused. */
+    e = import_bad_enc(a, "x.json", JSON_A, "gbk");
+    assert_non_null(strstr(e.message, "--encoding"));
+    e = import_bad_enc(a, "latin.csv", V1, "latin1");
+    assert_non_null(strstr(e.message, "latin1"));
+    assert_int_equal(q_int(a, "SELECT count(*) FROM catalog_versions"), 1);
+    free(gbk);
+    free(bad);
+    store_close(a);
+    store_close(b);
+    store_close(c);
+}
+
+/* CSV errors count lines of the file (a quoted cell may span lines), and
+ * the CSV rules are the datasets' own: a ragged row or a blank line between
+ * rows is refused with its line. */
+static void test_csv_errors_name_file_lines(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_error e;
+    e = import_bad(db, "multiline.csv", HDR
+                   "a,A,S,O,\"x:X\ny:Y\nz:Z\",表,无条件共享,,无条件开放,,接口共享,每日,长期,,\n"
+                   "b,B,S,O,x,表,无条件共享,,无条件开放,,接口共享,每两天,长期,,\n");
+    assert_int_equal(e.line, 5);
+    assert_non_null(strstr(e.message, "每两天"));
+    e = import_bad(db, "short.csv", HDR "a,A,S,O,x,表\n");
+    assert_int_equal(e.line, 2);
+    assert_non_null(strstr(e.message, "字段数"));
+    e = import_bad(db, "blankline.csv", HDR "a,A,S,O,x,表,,,,,,,,,\n\nb,B,S,O,x,表,,,,,,,,,\n");
+    assert_int_equal(e.line, 3);
+    assert_non_null(strstr(e.message, "空行"));
+    assert_int_equal(q_int(db, "SELECT count(*) FROM catalog_versions"), 0);
+    /* A catalog with a multi-line cell imports it as the JSON list would. */
+    json_decref(import_ok(db, "ok.csv", HDR
+                          "a,A,S,O,\"x:X\ny:Y\",表,无条件共享,,无条件开放,,接口共享,每日,长期,,\n"));
+    assert_int_equal(q_int(db, "SELECT count(*) FROM catalog_fields WHERE dataset = 'a'"), 2);
     store_close(db);
 }
 
@@ -528,15 +640,49 @@ static void add_ds(sqlite3 *db, const char *run, const char *dataset, const char
              " VALUES(%Q, %Q, 5, '市公安局', %Q, %Q, %Q)", run, dataset, cycle, newest, columns);
 }
 
+/* The findings sink of these tests: checks what the catalog hands it (a
+ * dataset-level finding with its key and message) and stores it as the
+ * run's findings writer does, unmasked (catalog findings hold no personal
+ * data). With fail set, refuses every finding. */
+struct test_sink {
+    sqlite3 *db;
+    const char *run;
+    int written;
+    bool fail;
+};
+
+static int sink_write(void *ctx, const struct qloop_finding *f, struct qloop_error *err)
+{
+    struct test_sink *s = ctx;
+    if (s->fail)
+        return qloop_error_set(err, NULL, 0, 0, "sink refused");
+    assert_int_equal(f->row_no, 0);
+    assert_int_equal(f->keylen, strlen(f->key));
+    assert_true(strncmp(f->key, "catalog:", 8) == 0);
+    assert_non_null(f->message);
+    assert_int_equal(f->vlen, f->value ? strlen(f->value) : 0);
+    char ref[33];
+    store_record_ref(s->db, f->dataset, f->key, f->keylen, ref);
+    exec(s->db, "INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, record_key, field,"
+                " value, message) VALUES(%Q, %Q, %Q, NULL, %Q, %Q, %Q, %Q, %Q)",
+         s->run, f->dataset, f->rule, ref, f->key, f->field, f->value, f->message);
+    s->written++;
+    return 0;
+}
+
 static json_t *check_run(sqlite3 *db, const char *run)
 {
     struct qloop_error err;
     qloop_error_clear(&err);
     json_t *rules = json_array();
+    struct test_sink ts = {db, run, 0, false};
+    struct qloop_findings_sink sink = {sink_write, &ts};
     exec(db, "BEGIN");
-    if (catalog_check_run(db, run, rules, &err) != 0)
+    if (catalog_check_run(db, run, rules, &sink, &err) != 0)
         fail_msg("catalog_check_run: %s", err.message);
     exec(db, "COMMIT");
+    /* Every finding of the run came through the sink. */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM findings WHERE run_id = %Q", run), ts.written);
     return rules;
 }
 
@@ -559,6 +705,26 @@ static void test_no_catalog_no_problems_in_runs(void **state)
     json_decref(rules);
     assert_int_equal(q_int(db, "SELECT count(*) FROM findings"), 0);
     assert_int_equal(q_int(db, "SELECT count(*) FROM rule_results"), 0);
+    store_close(db);
+}
+
+/* The catalog writes its problems only through the sink: a sink that
+ * refuses stops the check with the sink's error. */
+static void test_sink_errors_stop_the_check(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    set_now("2024-09-01T10:00:00+08:00");
+    json_decref(import_ok(db, "p.csv", PEOPLE));
+    add_run(db, "r1", "2024-09-27T10:00:00+08:00");
+    add_ds(db, "r1", "social", "[\"pid\"]", NULL, NULL);
+    struct test_sink ts = {db, "r1", 0, true};
+    struct qloop_findings_sink sink = {sink_write, &ts};
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_int_equal(catalog_check_run(db, "r1", NULL, &sink, &err), -1);
+    assert_string_equal(err.message, "sink refused");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM findings"), 0);
     store_close(db);
 }
 
@@ -846,6 +1012,9 @@ int main(void)
         cmocka_unit_test(test_csv_and_json_import_the_same),
         cmocka_unit_test(test_reimport_is_a_dated_diff),
         cmocka_unit_test(test_bad_files_are_refused_whole),
+        cmocka_unit_test(test_gbk_catalog_imports_when_declared),
+        cmocka_unit_test(test_csv_errors_name_file_lines),
+        cmocka_unit_test(test_sink_errors_stop_the_check),
         cmocka_unit_test(test_missing_element_and_basis),
         cmocka_unit_test(test_no_catalog_no_problems_in_runs),
         cmocka_unit_test(test_run_drift_stale_uncatalogued),

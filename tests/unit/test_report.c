@@ -31,6 +31,7 @@
 
 #include <cmocka.h>
 
+#include "adapters.h"
 #include "catalog/catalog.h"
 #include "base/clock.h"
 #include "report.h"
@@ -241,7 +242,8 @@ static void build_catalog(void)
     struct qloop_error err;
     qloop_error_clear(&err);
     json_t *diff = NULL;
-    if (catalog_import(db, path, "test", &diff, &err) != 0)
+    struct catalog_file file = {path, NULL, qloop_adapter_find};
+    if (catalog_import(db, &file, "test", &diff, &err) != 0)
         fail_msg("catalog import: %s", err.message);
     json_decref(diff);
     unsetenv("QLOOP_NOW");
