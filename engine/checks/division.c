@@ -20,6 +20,12 @@
  * and leaves the table empty). Lookups may run from many threads at once;
  * division_load_file and division_init must not run while other threads look
  * codes up.
+ *
+ * The CSV file is split here, line by line, not by the CSV adapter that
+ * datasets and catalogs use: the table is loaded lazily from any layer and
+ * thread (the Lua `division` table, the validators) where no command line
+ * can hand an adapter in, and its format is deliberately more lenient (blank
+ * lines anywhere, blanks around fields) than the adapter's RFC 4180.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,6 +37,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/text.h"
 #include "checks/division.h"
 
 extern const char qloop_data_divisions_bundled[];
@@ -82,37 +89,10 @@ static bool parse_code(const char *s, size_t len, uint32_t *code)
 /* true when s[0..len) is well-formed UTF-8 without control characters. */
 static bool valid_text(const char *s, size_t len)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < len;) {
-        unsigned c = u[i];
-        size_t n;
-        uint32_t v, min;
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7F)
-                return false;
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 2, v = c & 0x1F, min = 0x80;
-        else if (c >= 0xE0 && c <= 0xEF)
-            n = 3, v = c & 0x0F, min = 0x800;
-        else if (c >= 0xF0 && c <= 0xF4)
-            n = 4, v = c & 0x07, min = 0x10000;
-        else
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7F)
             return false;
-        if (len - i < n)
-            return false;
-        for (size_t k = 1; k < n; k++) {
-            if ((u[i + k] & 0xC0) != 0x80)
-                return false;
-            v = (v << 6) | (u[i + k] & 0x3F);
-        }
-        if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-            return false;
-        i += n;
-    }
-    return true;
+    return qloop_utf8_invalid_at(s, len) == len;
 }
 
 /* Adds one entry after checking the code and the name; -1 with err. */
@@ -272,6 +252,19 @@ struct parse_ctx {
     struct qloop_buf f[2];
 };
 
+/* The contents of f without the spaces and tabs around them (*n bytes). */
+static const char *trim_blanks(const struct qloop_buf *f, size_t *n)
+{
+    const char *s = qloop_buf_str(f);
+    size_t len = f->len;
+    while (len && is_blank(*s))
+        s++, len--;
+    while (len && is_blank(s[len - 1]))
+        len--;
+    *n = len;
+    return s;
+}
+
 /* true when p[0..n) holds nothing but spaces and tabs. */
 static bool blank_line(const char *p, size_t n)
 {
@@ -308,18 +301,8 @@ static int csv_line(void *vctx, const char *p, size_t n, long lineno)
                                "应有 2 列（代码,名称），实际有 %d 列；名称中含逗号时请用双引号括起",
                                fields);
     /* Spaces inside quotes around the code are tolerated too. */
-    const char *cs = qloop_buf_str(&c->f[0]);
-    size_t cn = c->f[0].len;
-    while (cn && is_blank(*cs))
-        cs++, cn--;
-    while (cn && is_blank(cs[cn - 1]))
-        cn--;
-    const char *ns = qloop_buf_str(&c->f[1]);
-    size_t nn = c->f[1].len;
-    while (nn && is_blank(*ns))
-        ns++, nn--;
-    while (nn && is_blank(ns[nn - 1]))
-        nn--;
+    size_t cn, nn;
+    const char *cs = trim_blanks(&c->f[0], &cn), *ns = trim_blanks(&c->f[1], &nn);
     return add_entry(c->t, &c->cap, cs, cn, ns, nn, c->file, lineno, c->err);
 }
 
