@@ -388,16 +388,14 @@ static int judge_unlisted(sqlite3 *db, const struct catalog *c, struct plist *l,
 
 json_t *catalog_check(sqlite3 *db, struct qloop_error *err)
 {
-    int64_t version = cat_version(db, err);
+    struct catalog c = {0};
+    int64_t version = cat_load_current(db, &c, err);
     if (version < 0)
         return NULL;
-    struct catalog c = {0};
     struct plist l = {0};
     int rc = 0;
     if (version > 0) {
-        rc = cat_load(db, &c, err);
-        if (rc == 0)
-            rc = judge_entries(db, &c, &l, err);
+        rc = judge_entries(db, &c, &l, err);
         if (rc == 0)
             rc = judge_unlisted(db, &c, &l, err);
     }

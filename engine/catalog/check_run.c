@@ -185,12 +185,10 @@ static int judge_dataset(struct run_check *rc, const struct catalog *c, sqlite3_
 int catalog_check_run(sqlite3 *db, const char *run_id, json_t *summary_rules,
                       const struct qloop_findings_sink *sink, struct qloop_error *err)
 {
-    int64_t version = cat_version(db, err);
+    struct catalog c = {0};
+    int64_t version = cat_load_current(db, &c, err);
     if (version <= 0)
         return version < 0 ? -1 : 0;
-    struct catalog c = {0};
-    if (cat_load(db, &c, err) != 0)
-        return -1;
     struct run_check rc = {.db = db, .run_id = run_id, .summary_rules = summary_rules,
                            .sink = sink, .err = err};
     int r = run_as_of(&rc);

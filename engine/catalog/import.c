@@ -310,8 +310,8 @@ int catalog_import(sqlite3 *db, const struct catalog_file *file, const char *act
     int64_t t = qloop_now();
     qloop_format_datetime(t, x.at);
     qloop_format_date(t, x.date);
-    int64_t prev = cat_version(db, err);
-    int rc = prev < 0 ? -1 : cat_load(db, &old, err);
+    int64_t prev = cat_load_current(db, &old, err);
+    int rc = prev < 0 ? -1 : 0;
     x.version = prev + 1;
     if (rc == 0)
         rc = version_begin(&x, now.n);

@@ -30,12 +30,10 @@ static void merge_dataset(struct pack_dataset *d, const struct cat_entry *e)
 
 int catalog_merge_pack(sqlite3 *db, struct pack *p, struct qloop_error *err)
 {
-    int64_t version = cat_version(db, err);
+    struct catalog c = {0};
+    int64_t version = cat_load_current(db, &c, err);
     if (version <= 0)
         return version < 0 ? -1 : 0;
-    struct catalog c = {0};
-    if (cat_load(db, &c, err) != 0)
-        return -1;
     for (size_t i = 0; i < p->ndatasets; i++) {
         const struct cat_entry *e = cat_find(&c, p->datasets[i].name);
         if (e)

@@ -14,14 +14,6 @@
 #include "store/sql.h"
 #include "store/store.h"
 
-int64_t cat_version(sqlite3 *db, struct qloop_error *err)
-{
-    int64_t v;
-    if (sql_int64(db, "SELECT coalesce(max(version), 0) FROM catalog_versions", NULL, 0, &v,
-                  err) != 0)
-        return -1;
-    return v;
-}
 
 /* Appends ", "key"" for every scalar element: the columns of
  * catalog_datasets after dataset. */
@@ -47,7 +39,8 @@ static int load_fields(sqlite3 *db, sqlite3_stmt *fs, struct cat_entry *e,
     return r;
 }
 
-int cat_load(sqlite3 *db, struct catalog *c, struct qloop_error *err)
+/* Appends the catalog in catalog_datasets to c, sorted by dataset. */
+static int load(sqlite3 *db, struct catalog *c, struct qloop_error *err)
 {
     struct qloop_buf sql = {0};
     qloop_buf_printf(&sql, "SELECT dataset");
@@ -73,6 +66,15 @@ int cat_load(sqlite3 *db, struct catalog *c, struct qloop_error *err)
     if (r < 0)
         cat_clear(c);
     return r < 0 ? -1 : 0;
+}
+
+int64_t cat_load_current(sqlite3 *db, struct catalog *c, struct qloop_error *err)
+{
+    int64_t v;
+    if (sql_int64(db, "SELECT coalesce(max(version), 0) FROM catalog_versions", NULL, 0, &v,
+                  err) != 0)
+        return -1;
+    return v > 0 && load(db, c, err) != 0 ? -1 : v;
 }
 
 /* Runs sql with ?1 bound to text to its end. */

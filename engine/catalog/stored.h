@@ -20,12 +20,10 @@
 #include "base/error.h"
 #include "catalog/entry.h"
 
-/* The latest catalog version, 0 when none was imported; -1 with err. */
-int64_t cat_version(sqlite3 *db, struct qloop_error *err);
-
-/* Appends the current catalog to c, sorted by dataset. Returns 0, or -1
- * with err (c is empty then). */
-int cat_load(sqlite3 *db, struct catalog *c, struct qloop_error *err);
+/* Loads the current catalog into the empty c, sorted by dataset. Returns
+ * its version, 0 when none was imported yet (c stays empty), or -1 with err
+ * (c empty). */
+int64_t cat_load_current(sqlite3 *db, struct catalog *c, struct qloop_error *err);
 
 /* Replaces dataset name in the current tables with e (added at added_at,
  * changed at at, by version), or removes it when e is NULL. Returns 0 or -1

@@ -378,6 +378,17 @@ static void test_reimport_is_a_dated_diff(void **state)
 
 #define HDR "数据集标识,业务名称,信息系统名称,数源部门,数据项,存储格式,共享属性,共享依据,开放属性,开放依据,提供方式,更新周期,共享期限,敏感数据项,键\n"
 
+/* Imports text that must be refused on line `line` of the file, with
+ * needle in the message. */
+static void refused_at(sqlite3 *db, const char *name, const char *text, long line,
+                       const char *needle)
+{
+    struct qloop_error e = import_bad(db, name, text);
+    assert_int_equal(e.line, line);
+    if (!strstr(e.message, needle))
+        fail_msg("%s: \"%s\" lacks \"%s\"", name, e.message, needle);
+}
+
 static void test_bad_files_are_refused_whole(void **state)
 {
     (void)state;
@@ -406,13 +417,9 @@ static void test_bad_files_are_refused_whole(void **state)
     assert_int_equal(e.line, 2);
     assert_non_null(strstr(e.message, "引号"));
 
-    e = import_bad(db, "dup.csv", HDR "a,A,S,O,x,表,,,,,,,,,\n" "a,A,S,O,x,表,,,,,,,,,\n");
-    assert_int_equal(e.line, 3);
-    assert_non_null(strstr(e.message, "重复"));
+    refused_at(db, "dup.csv", HDR "a,A,S,O,x,表,,,,,,,,,\n" "a,A,S,O,x,表,,,,,,,,,\n", 3, "重复");
 
-    e = import_bad(db, "sens.csv", HDR "a,A,S,O,x;y,表,,,,,,,,phone,\n");
-    assert_non_null(strstr(e.message, "phone"));
-    assert_int_equal(e.line, 2);
+    refused_at(db, "sens.csv", HDR "a,A,S,O,x;y,表,,,,,,,,phone,\n", 2, "phone");
 
     e = import_bad(db, "key.csv", HDR "a,A,S,O,x;y,表,,,,,,,,,id\n");
     assert_non_null(strstr(e.message, "键“id”"));
@@ -423,13 +430,8 @@ static void test_bad_files_are_refused_whole(void **state)
     e = import_bad(db, "twice.csv", HDR "a,A,S,O,x;x,表,,,,,,,,,\n");
     assert_non_null(strstr(e.message, "重复"));
 
-    e = import_bad(db, "ragged.csv", HDR "a,A,S,O,x,表,,,,,,,,,,surplus\n");
-    assert_int_equal(e.line, 2);
-    assert_non_null(strstr(e.message, "表头有 15 个"));
-
-    e = import_bad(db, "gbk.csv", HDR "a,\xC8\xCB\xBF\xDA,S,O,x,表,,,,,,,,,\n");
-    assert_int_equal(e.line, 2);
-    assert_non_null(strstr(e.message, "UTF-8"));
+    refused_at(db, "ragged.csv", HDR "a,A,S,O,x,表,,,,,,,,,,surplus\n", 2, "表头有 15 个");
+    refused_at(db, "gbk.csv", HDR "a,\xC8\xCB\xBF\xDA,S,O,x,表,,,,,,,,,\n", 2, "UTF-8");
 
     e = import_bad(db, "empty.csv", "");
     assert_non_null(strstr(e.message, "空"));
@@ -554,18 +556,12 @@ static void test_csv_errors_name_file_lines(void **state)
 {
     (void)state;
     sqlite3 *db = db_open();
-    struct qloop_error e;
-    e = import_bad(db, "multiline.csv", HDR
-                   "a,A,S,O,\"x:X\ny:Y\nz:Z\",表,无条件共享,,无条件开放,,接口共享,每日,长期,,\n"
-                   "b,B,S,O,x,表,无条件共享,,无条件开放,,接口共享,每两天,长期,,\n");
-    assert_int_equal(e.line, 5);
-    assert_non_null(strstr(e.message, "每两天"));
-    e = import_bad(db, "short.csv", HDR "a,A,S,O,x,表\n");
-    assert_int_equal(e.line, 2);
-    assert_non_null(strstr(e.message, "字段数"));
-    e = import_bad(db, "blankline.csv", HDR "a,A,S,O,x,表,,,,,,,,,\n\nb,B,S,O,x,表,,,,,,,,,\n");
-    assert_int_equal(e.line, 3);
-    assert_non_null(strstr(e.message, "空行"));
+    refused_at(db, "multiline.csv", HDR
+               "a,A,S,O,\"x:X\ny:Y\nz:Z\",表,无条件共享,,无条件开放,,接口共享,每日,长期,,\n"
+               "b,B,S,O,x,表,无条件共享,,无条件开放,,接口共享,每两天,长期,,\n", 5, "每两天");
+    refused_at(db, "short.csv", HDR "a,A,S,O,x,表\n", 2, "字段数");
+    refused_at(db, "blankline.csv", HDR "a,A,S,O,x,表,,,,,,,,,\n\nb,B,S,O,x,表,,,,,,,,,\n", 3,
+               "空行");
     assert_int_equal(q_int(db, "SELECT count(*) FROM catalog_versions"), 0);
     /* A catalog with a multi-line cell imports it as the JSON list would. */
     json_decref(import_ok(db, "ok.csv", HDR
@@ -708,14 +704,21 @@ static void test_no_catalog_no_problems_in_runs(void **state)
     store_close(db);
 }
 
+/* A new store holding the catalog PEOPLE, imported on 2024-09-01. */
+static sqlite3 *people_store(void)
+{
+    sqlite3 *db = db_open();
+    set_now("2024-09-01T10:00:00+08:00");
+    json_decref(import_ok(db, "p.csv", PEOPLE));
+    return db;
+}
+
 /* The catalog writes its problems only through the sink: a sink that
  * refuses stops the check with the sink's error. */
 static void test_sink_errors_stop_the_check(void **state)
 {
     (void)state;
-    sqlite3 *db = db_open();
-    set_now("2024-09-01T10:00:00+08:00");
-    json_decref(import_ok(db, "p.csv", PEOPLE));
+    sqlite3 *db = people_store();
     add_run(db, "r1", "2024-09-27T10:00:00+08:00");
     add_ds(db, "r1", "social", "[\"pid\"]", NULL, NULL);
     struct test_sink ts = {db, "r1", 0, true};
@@ -731,9 +734,7 @@ static void test_sink_errors_stop_the_check(void **state)
 static void test_run_drift_stale_uncatalogued(void **state)
 {
     (void)state;
-    sqlite3 *db = db_open();
-    set_now("2024-09-01T10:00:00+08:00");
-    json_decref(import_ok(db, "p.csv", PEOPLE));
+    sqlite3 *db = people_store();
     add_run(db, "r1", "2024-09-27T10:00:00+08:00");
     add_ds(db, "r1", "people", "[\"id\",\"name\",\"extra_col\"]", "2024-09-25T08:00:00+08:00", "daily");
     add_ds(db, "r1", "social", "[\"pid\"]", NULL, NULL);
@@ -864,9 +865,7 @@ static void test_stale_cycles_by_calendar_month(void **state)
 static void test_late_update_after_five_working_days(void **state)
 {
     (void)state;
-    sqlite3 *db = db_open();
-    set_now("2024-09-01T10:00:00+08:00");
-    json_decref(import_ok(db, "p.csv", PEOPLE));
+    sqlite3 *db = people_store();
     add_run(db, "r1", "2024-09-27T10:00:00+08:00");
     add_ds(db, "r1", "people", "[\"id\",\"name\",\"phone\",\"email\"]", NULL, NULL);
     json_decref(check_run(db, "r1"));
@@ -924,9 +923,7 @@ static void test_late_update_after_five_working_days(void **state)
 static void test_check_alone_uses_the_latest_run(void **state)
 {
     (void)state;
-    sqlite3 *db = db_open();
-    set_now("2024-09-01T10:00:00+08:00");
-    json_decref(import_ok(db, "p.csv", PEOPLE));
+    sqlite3 *db = people_store();
     add_run(db, "old", "2024-09-02T10:00:00+08:00");
     add_ds(db, "old", "people", "[\"id\",\"name\"]", "2024-09-02T01:00:00+08:00", NULL);
     add_run(db, "new", "2024-09-20T10:00:00+08:00");
