@@ -6,7 +6,7 @@
  * prints what changed; check prints the catalog's problems (exit 0 whether
  * or not there are any: they go to the providers through runs); show prints
  * the catalog as it stood on a day; history lists every import and what it
- * changed. The work is done by engine/catalog.c.
+ * changed. The work is done by engine/catalog/ (catalog.h).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -917,7 +917,7 @@ static int setup_refsets(struct run_ctx *run)
 }
 
 /* A findings sink for the catalog's checks, storing each finding as
- * catalog.c once inserted it (row_no NULL for a dataset-level finding). To
+ * the catalog once inserted it (row_no NULL for a dataset-level finding). To
  * be replaced by the run's one findings writer (run/findings.c). */
 struct catalog_sink {
     sqlite3 *db;
