@@ -37,6 +37,13 @@ void sql_cache_free(struct sql_cached *c)
     c->st = NULL;
 }
 
+int sql_exec(sqlite3 *db, const char *sql, const char *what, struct qloop_error *err)
+{
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return store_error(db, what, err);
+    return 0;
+}
+
 void sql_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s)
@@ -69,6 +76,11 @@ void sql_copy(sqlite3_stmt *st, int i, char *out, size_t size)
     const char *s = sql_text(st, i);
     if (size)
         snprintf(out, size, "%s", s ? s : "");
+}
+
+const char *sql_or_null(const char *s)
+{
+    return s && *s ? s : NULL;
 }
 
 int sql_done(sqlite3 *db, sqlite3_stmt *st, const char *what, struct qloop_error *err)
@@ -106,6 +118,17 @@ int sql_exec_ids(sqlite3 *db, const char *sql, const char *what, struct qloop_er
     return rc;
 }
 
+/* The first column of st's first row as an integer in *out (def when there
+ * is no row or it is NULL); finalizes st. Returns 0 or -1 with err. */
+static int first_int64(sqlite3 *db, sqlite3_stmt *st, int64_t def, int64_t *out,
+                       struct qloop_error *err)
+{
+    int rc = sql_row(db, st, "读取数据库", err);
+    *out = rc == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) : def;
+    sqlite3_finalize(st);
+    return rc < 0 ? -1 : 0;
+}
+
 int sql_int64(sqlite3 *db, const char *sql, const char *param, int64_t def, int64_t *out,
               struct qloop_error *err)
 {
@@ -113,8 +136,37 @@ int sql_int64(sqlite3 *db, const char *sql, const char *param, int64_t def, int6
     if (!st)
         return -1;
     sql_bind_text(st, 1, param);
-    int rc = sql_row(db, st, "读取数据库", err);
-    *out = rc == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) : def;
-    sqlite3_finalize(st);
+    return first_int64(db, st, def, out, err);
+}
+
+int sql_int64_ids(sqlite3 *db, const char *sql, size_t n, const int64_t *ids, int64_t def,
+                  int64_t *out, struct qloop_error *err)
+{
+    sqlite3_stmt *st = sql_prepare(db, sql, err);
+    if (!st)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        sqlite3_bind_int64(st, (int)i + 1, ids[i]);
+    return first_int64(db, st, def, out, err);
+}
+
+int sql_collect(sqlite3 *db, sqlite3_stmt *st, size_t size, void (*read)(sqlite3_stmt *st, void *row),
+                void **rows, size_t *n, const char *what, struct qloop_error *err)
+{
+    char *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sql_row(db, st, what, err)) == 1) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 16;
+            v = qloop_xrealloc(v, cap * size);
+        }
+        memset(v + len * size, 0, size);
+        read(st, v + len * size);
+        len++;
+    }
+    sqlite3_reset(st);
+    *rows = v;
+    *n = len;
     return rc < 0 ? -1 : 0;
 }

@@ -29,6 +29,10 @@ sqlite3_stmt *sql_cached(sqlite3 *db, struct sql_cached *c, const char *sql,
                          struct qloop_error *err);
 void sql_cache_free(struct sql_cached *c);
 
+/* Runs sql (one or more statements, no parameters, results ignored).
+ * Returns 0 or -1 with err naming what. */
+int sql_exec(sqlite3 *db, const char *sql, const char *what, struct qloop_error *err);
+
 /* Binds s (copied) as text, or SQL NULL when s is NULL. */
 void sql_bind_text(sqlite3_stmt *st, int i, const char *s);
 /* Binds len bytes of s (copied) as text, or SQL NULL when s is NULL. */
@@ -40,6 +44,10 @@ const char *sql_text(sqlite3_stmt *st, int i);
 char *sql_dup(sqlite3_stmt *st, int i);
 /* Copies column i into out (truncated to size), "" when SQL NULL. */
 void sql_copy(sqlite3_stmt *st, int i, char *out, size_t size);
+
+/* s, or NULL when s is NULL or "": for writing back a fixed buffer that
+ * sql_copy filled, where "" stands for SQL NULL. */
+const char *sql_or_null(const char *s);
 
 /* Steps st once, expecting SQLITE_DONE, then resets it. Returns 0, or -1 with
  * err naming what ("写入工单" ...). */
@@ -59,5 +67,17 @@ int sql_exec_ids(sqlite3 *db, const char *sql, const char *what, struct qloop_er
  * Returns 0 or -1 with err. */
 int sql_int64(sqlite3 *db, const char *sql, const char *param, int64_t def, int64_t *out,
               struct qloop_error *err);
+
+/* sql_int64 with the parameters ?1.. bound from the n int64 values. */
+int sql_int64_ids(sqlite3 *db, const char *sql, size_t n, const int64_t *ids, int64_t def,
+                  int64_t *out, struct qloop_error *err);
+
+/* Steps st to the end, reading every row into a growing array of elements
+ * of size bytes: read(st, row) fills row, which starts zeroed. *rows gets
+ * the array (malloc'd; NULL when there are no rows) and *n its length, also
+ * on failure, so that the caller frees what read allocated. Resets st.
+ * Returns 0, or -1 with err naming what. */
+int sql_collect(sqlite3 *db, sqlite3_stmt *st, size_t size, void (*read)(sqlite3_stmt *st, void *row),
+                void **rows, size_t *n, const char *what, struct qloop_error *err);
 
 #endif

@@ -1,0 +1,220 @@
+/*
+ * ticket_items.c — a ticket's records: finding the open ticket of a dataset
+ * and rule, opening one, adding a problem record to it, and what follows
+ * (a new ticket handed to its provider, or announced to staff; a ticket
+ * already with its provider told of new records). Reports filed by hand
+ * (ticket_file.c) and runs (ticket_sync.c) both go through here.
+ *
+ * Grouping. A ticket is one dataset + one rule + one source ("run", "file"
+ * for 系统填报, "import" for 接口对接), listing its problem records as items:
+ * that is the unit a provider department works through. While a ticket is
+ * open, new records of the same dataset and rule join it (one list, one
+ * deadline the department is held to), and a record already open there is
+ * never added twice. Two partial UNIQUE indexes make both rules hold
+ * whatever the code does.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "loop/ticket_private.h"
+
+int tk_find_open(sqlite3 *db, const char *dataset, const char *rule, const char *source,
+                 int64_t *id, struct qloop_error *err)
+{
+    sqlite3_stmt *st = sql_prepare(db,
+                                   "SELECT id FROM tickets WHERE dataset = ?1 AND rule = ?2"
+                                   " AND source = ?3 AND state NOT IN ('shared','confirmed')",
+                                   err);
+    if (!st)
+        return -2;
+    sql_bind_text(st, 1, dataset);
+    sql_bind_text(st, 2, rule);
+    sql_bind_text(st, 3, source);
+    int rc = sql_row(db, st, "查找工单", err);
+    *id = rc == 1 ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc < 0 ? -2 : 0;
+}
+
+int tk_open(sqlite3 *db, const char *dataset, const char *rule, const char *source,
+            const char *dept, const char *message, const char *actor, const char *run_id,
+            int64_t at, const struct qloop_policy *p, int64_t *id, struct qloop_error *err)
+{
+    char at_s[32];
+    qloop_format_datetime(at, at_s);
+    sqlite3_stmt *st = sql_prepare(db,
+                                   "INSERT INTO tickets(dataset, rule, source, dept, state, message,"
+                                   " policy, opened_at, opened_by, opened_run)"
+                                   " VALUES(?1, ?2, ?3, ?4, 'discovered', ?5, ?6, ?7, ?8, ?9)",
+                                   err);
+    if (!st)
+        return -2;
+    sql_bind_text(st, 1, dataset);
+    sql_bind_text(st, 2, rule);
+    sql_bind_text(st, 3, source);
+    sql_bind_text(st, 4, dept && *dept ? dept : TK_NO_DEPT);
+    sql_bind_text(st, 5, sql_or_null(message));
+    sql_bind_text(st, 6, p->name);
+    sql_bind_text(st, 7, at_s);
+    sql_bind_text(st, 8, sql_or_null(actor));
+    sql_bind_text(st, 9, run_id);
+    int rc = sql_done(db, st, "新建工单", err);
+    sqlite3_finalize(st);
+    if (rc != 0)
+        return -2;
+    *id = sqlite3_last_insert_rowid(db);
+    struct tk t;
+    if (tk_load_known(db, *id, &t, err) != 0)
+        return -2;
+    char reason[1024];
+    if (run_id)
+        snprintf(reason, sizeof reason, "运行 %s 发现问题数据", run_id);
+    else
+        snprintf(reason, sizeof reason, "%s（%s）",
+                 strcmp(source, "import") == 0 ? "接口对接上报" : "系统填报", actor);
+    return tk_history(db, &t, "open", NULL, "discovered", actor, reason, at, NULL, NULL, run_id,
+                      NULL, err);
+}
+
+int tk_find_prior(sqlite3 *db, const char *dataset, const char *rule, const char *ref,
+                  struct tk_prior *pr, struct sql_cached *cache, struct qloop_error *err)
+{
+    static const char sql[] = "SELECT i.ticket_id, t.state, i.state, i.value FROM ticket_items i"
+                              " JOIN tickets t ON t.id = i.ticket_id"
+                              " WHERE i.dataset = ?1 AND i.rule = ?2 AND i.record_ref = ?3"
+                              " ORDER BY i.id DESC LIMIT 1";
+    memset(pr, 0, sizeof *pr);
+    struct sql_cached once = {0};
+    sqlite3_stmt *st = sql_cached(db, cache ? cache : &once, sql, err);
+    if (!st)
+        return -2;
+    sql_bind_text(st, 1, dataset);
+    sql_bind_text(st, 2, rule);
+    sql_bind_text(st, 3, ref);
+    int rc = sql_row(db, st, "查找记录的工单", err);
+    if (rc == 1) {
+        pr->found = true;
+        pr->ticket = sqlite3_column_int64(st, 0);
+        sql_copy(st, 1, pr->ticket_state, sizeof pr->ticket_state);
+        sql_copy(st, 2, pr->item_state, sizeof pr->item_state);
+        pr->value = sql_dup(st, 3);
+    }
+    sqlite3_reset(st);
+    sql_cache_free(&once);
+    return rc < 0 ? -2 : 0;
+}
+
+int tk_add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *rule,
+                const struct tk_item *it, int64_t at, const char *run_id, int64_t reopened_from,
+                const char *actor, int64_t *item_id, struct sql_cached *cache,
+                struct tk_batch *batch, struct qloop_error *err)
+{
+    static const char sql[] = "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref,"
+                              " record_key, field, value, message, row_no, state, reporter,"
+                              " added_at, added_run, last_run, reopened_from)"
+                              " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open', ?10, ?11, ?12,"
+                              " ?12, ?13)";
+    char at_s[32];
+    qloop_format_datetime(at, at_s);
+    struct sql_cached once = {0};
+    sqlite3_stmt *st = sql_cached(db, cache ? cache : &once, sql, err);
+    if (!st)
+        return -2;
+    sqlite3_bind_int64(st, 1, tid);
+    sql_bind_text(st, 2, dataset);
+    sql_bind_text(st, 3, rule);
+    sql_bind_text(st, 4, it->record_ref);
+    sql_bind_text(st, 5, sql_or_null(it->record_key));
+    sql_bind_text(st, 6, sql_or_null(it->field));
+    sql_bind_text(st, 7, it->value);
+    sql_bind_text(st, 8, sql_or_null(it->message));
+    if (it->row_no >= 0)
+        sqlite3_bind_int64(st, 9, it->row_no);
+    sql_bind_text(st, 10, sql_or_null(it->reporter));
+    sql_bind_text(st, 11, at_s);
+    sql_bind_text(st, 12, run_id);
+    if (reopened_from > 0)
+        sqlite3_bind_int64(st, 13, reopened_from);
+    int rc = sql_done(db, st, "写入工单记录", err);
+    sql_cache_free(&once);
+    if (rc != 0)
+        return -2;
+    int64_t iid = sqlite3_last_insert_rowid(db);
+    if (item_id)
+        *item_id = iid;
+    return tk_audit_item(db, batch, tid, iid, it->record_ref,
+                         reopened_from > 0 ? "reopened" : "added", actor, run_id, reopened_from,
+                         err);
+}
+
+/* Hands the new ticket t to its provider under p (auto_feedback). */
+static int hand_over(sqlite3 *db, struct tk *t, const char *run_id, int64_t at,
+                     const struct qloop_policy *p, struct qloop_error *err)
+{
+    char received[32], deadline[32], reason[1024];
+    qloop_format_datetime(at, received);
+    qloop_format_datetime(policy_deadline(p, at), deadline);
+    snprintf(reason, sizeof reason, "按政策「%s」自动交数源部门「%s」，%d 个%s内答复（%s）",
+             p->name, t->dept, p->response_days, p->response_natural ? "自然日" : "工作日",
+             p->basis[0] ? p->basis : p->name);
+    struct tk_change c = {.to = "feedback", .event = "feedback", .actor = "system",
+                          .reason = reason, .run_id = run_id, .at = at, .received_at = received,
+                          .deadline = deadline};
+    return tk_apply(db, t, &c, false, p, err) == 0 ? 0 : -2;
+}
+
+int tk_after_adding(sqlite3 *db, int64_t tid, bool is_new, long added, const char *run_id,
+                    int64_t at, const struct qloop_policy *p, const char *tag,
+                    struct qloop_error *err)
+{
+    struct tk t;
+    if (tk_load_known(db, tid, &t, err) != 0)
+        return -2;
+    if (is_new && p->auto_feedback)
+        return hand_over(db, &t, run_id, at, p, err);
+    char key[160], msg[2048];
+    if (is_new) {
+        snprintf(key, sizeof key, "opened:%lld", (long long)tid);
+        snprintf(msg, sizeof msg,
+                 "新工单 #%lld：数据集「%s」规则「%s」有 %ld 条问题记录，待交数源部门「%s」"
+                 "（qloop tickets feedback %lld --actor 姓名）",
+                 (long long)tid, t.dataset, t.rule, added, t.dept, (long long)tid);
+        return tk_notify(db, &t, "ticket.opened", key, TK_STAFF, msg, at, err);
+    }
+    if (strcmp(t.state, "feedback") != 0 || added == 0)
+        return 0;
+    snprintf(key, sizeof key, "items:%lld:%s", (long long)tid, tag);
+    snprintf(msg, sizeof msg,
+             "工单 #%lld（数据集「%s」规则「%s」）新增 %ld 条问题记录，答复期限仍为 %.10s",
+             (long long)tid, t.dataset, t.rule, added, t.deadline);
+    return tk_notify(db, &t, "ticket.items_added", key, t.dept, msg, at, err);
+}
+
+int tk_dataset_owner(sqlite3 *db, const char *dataset, const char *run_id, char *out,
+                     size_t size, bool *known, struct qloop_error *err)
+{
+    sqlite3_stmt *st = sql_prepare(
+        db,
+        run_id ? "SELECT owner FROM run_datasets WHERE dataset = ?1 AND run_id = ?2"
+               : "SELECT d.owner FROM run_datasets d JOIN runs r ON r.id = d.run_id"
+                 " WHERE d.dataset = ?1 ORDER BY r.as_of DESC, r.started_at DESC LIMIT 1",
+        err);
+    if (!st)
+        return -2;
+    sql_bind_text(st, 1, dataset);
+    if (run_id)
+        sql_bind_text(st, 2, run_id);
+    int rc = sql_row(db, st, "读取数据集的数源部门", err);
+    *known = rc == 1;
+    out[0] = '\0';
+    if (rc == 1)
+        sql_copy(st, 0, out, size);
+    sqlite3_finalize(st);
+    if (rc < 0)
+        return -2;
+    if (!out[0])
+        snprintf(out, size, "%s", TK_NO_DEPT);
+    return 0;
+}

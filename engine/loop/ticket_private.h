@@ -1,0 +1,198 @@
+/*
+ * ticket_private.h — what the files of the closed loop share and nobody
+ * else sees: one ticket in memory, the transition about to be made, the
+ * batched audit of item changes, and the steps every path that opens a
+ * ticket or adds a record goes through.
+ *
+ *   ticket_state.c    states, the transition table, applying a transition
+ *                     (ticket row, history, audit, items, outbox)
+ *   ticket_items.c    opening a ticket, adding a record, handing a new
+ *                     ticket over (shared by filing and by runs)
+ *   ticket_actions.c  what staff and providers do (feedback ... verify)
+ *   ticket_file.c     reports filed by hand or imported
+ *   ticket_sync.c     what a run does to the tickets
+ *   ticket_query.c    tickets as JSON (list, show)
+ *
+ * Return codes inside the loop follow ticket.h: 0 done, -1 refused or bad
+ * input, -2 the store failed (err filled by store_error(), which tells a
+ * store the user can fix from an internal failure) or an internal error.
+ */
+#ifndef QLOOP_TICKET_PRIVATE_H
+#define QLOOP_TICKET_PRIVATE_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "rules/policy.h"
+#include "store/sql.h"
+
+#define TK_NO_DEPT "未指定部门"
+#define TK_STAFF "数据治理人员"
+
+/* ---- states and transitions (ticket_state.c) ---- */
+
+/* One legal move. how: the command a person uses for it, NULL when only a
+ * run's re-check makes it. */
+struct tk_transition {
+    const char *from, *to, *event, *how;
+};
+
+/* The entry for (from, to, event); by_user: only those a person may make. */
+const struct tk_transition *tk_find_transition(const char *from, const char *to,
+                                               const char *event, bool by_user);
+
+/* Whether state is a closed one (shared, confirmed). */
+bool tk_is_closed(const char *state);
+
+/* ---- one ticket in memory ---- */
+
+/* The columns a transition or an action needs; "" where the column is NULL. */
+struct tk {
+    int64_t id;
+    char dataset[512], rule[512], source[16], dept[512], state[16];
+    char opened_by[256], policy[64];
+    bool urgent;
+    char received_at[32], deadline[32], base_deadline[32];
+    char ext_until[32], ext_reason[1024], ext_actor[256];
+};
+
+/* Loads ticket id. Returns 0, -1 when there is none (err says so), -2 on a
+ * store error. */
+int tk_load(sqlite3 *db, int64_t id, struct tk *t, struct qloop_error *err);
+
+/* tk_load for a ticket the caller knows exists (it just found or made it):
+ * its absence is an internal error. Returns 0 or -2. */
+int tk_load_known(sqlite3 *db, int64_t id, struct tk *t, struct qloop_error *err);
+
+/* The number of open items (open or missing) of ticket id in *n. 0 or -2. */
+int tk_open_items(sqlite3 *db, int64_t id, long *n, struct qloop_error *err);
+
+/* Fills err with a refusal of action on t naming what its state allows;
+ * returns -1. */
+int tk_refuse(const struct tk *t, const char *action, struct qloop_error *err);
+
+/* ---- making a transition ---- */
+
+/* A transition about to be made. */
+struct tk_change {
+    const char *to, *event, *actor, *reason, *run_id;
+    int64_t at;
+    const char *received_at; /* new received_at, NULL: unchanged */
+    const char *deadline;    /* new deadline (also the new base deadline), NULL: unchanged */
+    bool urgent;             /* with deadline: the ticket's own */
+};
+
+/* Makes the transition c on t: checks the table, updates the ticket (times,
+ * pending extension, closing its items), writes history and audit, and the
+ * outbox event someone must act on. by_user: refuse run-only moves. p may be
+ * NULL (the basis named in a hand-over message is then generic). Returns 0,
+ * -1 when the table refuses it, -2. */
+int tk_apply(sqlite3 *db, struct tk *t, const struct tk_change *c, bool by_user,
+             const struct qloop_policy *p, struct qloop_error *err);
+
+/* Inserts a history row (from NULL: the ticket was opened) and its audit
+ * entry; *hid (may be NULL) gets the row id. "" deadlines are stored as
+ * NULL. Returns 0 or -2. */
+int tk_history(sqlite3 *db, const struct tk *t, const char *event, const char *from,
+               const char *to, const char *actor, const char *reason, int64_t at,
+               const char *deadline_before, const char *deadline_after, const char *run_id,
+               int64_t *hid, struct qloop_error *err);
+
+/* Writes an outbox event about ticket t. Returns 0 or -2. */
+int tk_notify(sqlite3 *db, const struct tk *t, const char *kind, const char *key,
+              const char *recipient, const char *message, int64_t at, struct qloop_error *err);
+
+/* ---- the audit of item changes ---- */
+
+/* Item changes made by one sweep (a run adding records, a re-check, a
+ * ticket closing its records) are audited one entry per ticket, change, run
+ * and actor, listing every item: {"ticket", "change", "run", "count",
+ * "items": [[item id, record_ref], ...], "reopened_from"}. The chain still
+ * covers each record's change, without an entry (and a hash, a statement
+ * round trip) per record: a first night adds hundreds of thousands. */
+struct tk_batch {
+    int64_t ticket, reopened_from;
+    char change[24], run[96], actor[256];
+    json_t *items;
+};
+
+/* Audits one change of an item (change = added | reopened | fixed |
+ * fixed_missing | missing | reappeared | closed): into batch b, flushing it
+ * first when the item belongs to another entry; straight to the chain when
+ * b is NULL. Returns 0 or -2. */
+int tk_audit_item(sqlite3 *db, struct tk_batch *b, int64_t ticket, int64_t item,
+                  const char *record_ref, const char *change, const char *actor,
+                  const char *run_id, int64_t reopened_from, struct qloop_error *err);
+
+/* Writes the pending entry of b, if any. Returns 0 or -2. */
+int tk_batch_flush(sqlite3 *db, struct tk_batch *b, struct qloop_error *err);
+
+/* Drops a batch's pending entry (after an error: its sweep is rolled back;
+ * after a flush: nothing is left). */
+void tk_batch_drop(struct tk_batch *b);
+
+/* A JSON string of s with invalid UTF-8 bytes replaced by U+FFFD; JSON null
+ * for NULL. tk_jtime: the same, but "" is null too (unset times). */
+json_t *tk_jstr(const char *s);
+json_t *tk_jtime(const char *s);
+
+/* ---- opening tickets and adding records (ticket_items.c) ---- */
+
+/* The open ticket of (dataset, rule, source): *id, or 0 when none. 0 or -2. */
+int tk_find_open(sqlite3 *db, const char *dataset, const char *rule, const char *source,
+                 int64_t *id, struct qloop_error *err);
+
+/* Opens a ticket in state discovered, with its history and audit; *id gets
+ * it. run_id: the run that found the problem, NULL for a report. 0 or -2. */
+int tk_open(sqlite3 *db, const char *dataset, const char *rule, const char *source,
+            const char *dept, const char *message, const char *actor, const char *run_id,
+            int64_t at, const struct qloop_policy *p, int64_t *id, struct qloop_error *err);
+
+/* The latest item ever of (dataset, rule, record_ref): its ticket, the
+ * ticket's state, the item's state and value (malloc'd; the caller frees). */
+struct tk_prior {
+    bool found;
+    int64_t ticket;
+    char ticket_state[16], item_state[16];
+    char *value;
+};
+
+/* Looks the prior item up, with the statement kept in *cache (may be NULL:
+ * prepared for this call). 0 or -2. */
+int tk_find_prior(sqlite3 *db, const char *dataset, const char *rule, const char *ref,
+                  struct tk_prior *pr, struct sql_cached *cache, struct qloop_error *err);
+
+/* One problem record to add to a ticket; "" text is stored as NULL. */
+struct tk_item {
+    const char *record_ref, *record_key, *field, *value, *message, *reporter;
+    int64_t row_no; /* < 0: unknown */
+};
+
+/* Adds item it to ticket tid and audits it (into batch, may be NULL);
+ * reopened_from: the closed ticket the record was in before (0: none).
+ * *item_id (may be NULL) gets the item. cache: as for tk_find_prior. */
+int tk_add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *rule,
+                const struct tk_item *it, int64_t at, const char *run_id, int64_t reopened_from,
+                const char *actor, int64_t *item_id, struct sql_cached *cache,
+                struct tk_batch *batch, struct qloop_error *err);
+
+/* After `added` items were added to ticket tid: a new ticket goes to
+ * feedback under auto_feedback (or waits in discovered, announced to staff);
+ * a ticket already with its provider tells it about the new records, once
+ * per tag (the run's id, or the filed item). 0 or -2. */
+int tk_after_adding(sqlite3 *db, int64_t tid, bool is_new, long added, const char *run_id,
+                    int64_t at, const struct qloop_policy *p, const char *tag,
+                    struct qloop_error *err);
+
+/* The owner of dataset: in run_id when given, else in its latest run
+ * (TK_NO_DEPT when none); *known: whether any run had the dataset. */
+int tk_dataset_owner(sqlite3 *db, const char *dataset, const char *run_id, char *out,
+                     size_t size, bool *known, struct qloop_error *err);
+
+/* The ningbo default when p is NULL. */
+const struct qloop_policy *tk_policy(const struct qloop_policy *p, struct qloop_policy *def);
+
+#endif

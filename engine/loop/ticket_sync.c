@@ -1,0 +1,696 @@
+/*
+ * ticket_sync.c — what each run does to the tickets, inside the run's
+ * transaction: re-check the open records its rules judged, move the
+ * re-checked tickets (closed as shared when every record passes, back to
+ * feedback when a corrected one still fails), turn its new findings into
+ * items of open, reopened or new tickets, write the due reminders and
+ * overdue notices, and count the department statistics.
+ *
+ * Re-check. An open item whose rule judged its dataset in this run is still
+ * failing when the run has a finding for its record, fixed when the run saw
+ * the record without one (or the rule says a vanished record is resolved),
+ * and missing when the record was not in the data.
+ *
+ * Reopening. When a record of a closed ticket (shared or confirmed) fails
+ * again and no ticket is open for that dataset + rule, the run reopens the
+ * closed ticket: it goes back to the provider (feedback, or discovered when
+ * the policy does not hand over automatically) with a new received_at and
+ * statutory deadline, the transition written to history and audit like any
+ * other, and the record is an item again that names the ticket it came from
+ * (reopened_from). When a ticket for that dataset + rule is already open
+ * (at most one may be), the record joins it instead. The first episode's
+ * receipt, deadline and answer stay in the history, so its on-time verdict
+ * does not change; the ticket's closing after reopening is counted again in
+ * dept_stats. A record the provider confirmed as correct (确认无误) with the
+ * same value is not reported again, or every nightly run would reopen the
+ * same confirmed record.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "loop/outbox.h"
+#include "loop/ticket.h"
+#include "loop/ticket_private.h"
+#include "store/store.h"
+
+int ticket_open_refs(sqlite3 *db, const char *dataset,
+                     void (*cb)(void *ctx, const char *record_ref), void *ctx,
+                     struct qloop_error *err)
+{
+    sqlite3_stmt *st = sql_prepare(db,
+                                   "SELECT DISTINCT record_ref FROM ticket_items WHERE dataset = ?1"
+                                   " AND state IN ('open','missing')",
+                                   err);
+    if (!st)
+        return -1;
+    sql_bind_text(st, 1, dataset);
+    int rc;
+    while ((rc = sql_row(db, st, "读取未关闭的工单记录", err)) == 1)
+        cb(ctx, sql_text(st, 0));
+    sqlite3_finalize(st);
+    return rc < 0 ? -1 : 0;
+}
+
+/* A growing set of ticket ids (small: one entry per ticket touched). */
+struct idset {
+    int64_t *v;
+    size_t n, cap;
+};
+
+/* Adds id to s unless there. */
+static void idset_add(struct idset *s, int64_t id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i] == id)
+            return;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->v = qloop_xrealloc(s->v, s->cap * sizeof *s->v);
+    }
+    s->v[s->n++] = id;
+}
+
+/* ---- the re-check ---------------------------------------------------------- */
+
+/* What the re-check saw for one ticket. */
+struct recheck {
+    int64_t ticket;
+    long judged, failing, missing, fixed;
+};
+
+/* An open item the run's rules judged. */
+struct judged_item {
+    int64_t id, ticket;
+    char ref[40], state[16];
+    int resolve_missing;
+    int failing_again; /* open, and refreshed from a finding of this run */
+};
+
+static void read_judged_item(sqlite3_stmt *st, void *row)
+{
+    struct judged_item *it = row;
+    it->id = sqlite3_column_int64(st, 0);
+    it->ticket = sqlite3_column_int64(st, 1);
+    sql_copy(st, 2, it->ref, sizeof it->ref);
+    sql_copy(st, 3, it->state, sizeof it->state);
+    it->resolve_missing = sqlite3_column_int(st, 4);
+    it->failing_again = sqlite3_column_int(st, 5);
+}
+
+/* Phase 1 of the re-check: open items that fail again, the common case of a
+ * nightly run, are refreshed in one statement from their first finding of
+ * this run; the item loop then only counts them (last_run = this run). Then
+ * the open items whose rule judged their dataset in run_id, in ticket
+ * order, into *items. */
+static int judged_items(sqlite3 *db, const char *run_id, struct judged_item **items, size_t *n,
+                        struct qloop_error *err)
+{
+    *items = NULL;
+    *n = 0;
+    sqlite3_stmt *st = sql_prepare(
+        db,
+        "UPDATE ticket_items SET last_run = ?1, row_no = f.row_no,"
+        " record_key = coalesce(f.record_key, ticket_items.record_key),"
+        " value = f.value, message = coalesce(f.message, ticket_items.message)"
+        " FROM (SELECT min(id) AS id, dataset, rule, record_ref FROM findings"
+        "       WHERE run_id = ?1 GROUP BY dataset, rule, record_ref) g"
+        " JOIN findings f ON f.id = g.id"
+        " WHERE ticket_items.state = 'open' AND ticket_items.dataset = g.dataset"
+        " AND ticket_items.rule = g.rule AND ticket_items.record_ref = g.record_ref",
+        err);
+    if (!st)
+        return -2;
+    sql_bind_text(st, 1, run_id);
+    int rc = sql_done(db, st, "更新仍未整改的工单记录", err);
+    sqlite3_finalize(st);
+    if (rc != 0)
+        return -2;
+    st = sql_prepare(db,
+                     "SELECT i.id, i.ticket_id, i.record_ref, i.state, r.resolve_missing,"
+                     " i.state = 'open' AND i.last_run IS ?1"
+                     " FROM ticket_items i JOIN rule_results r"
+                     " ON r.run_id = ?1 AND r.rule = i.rule AND r.dataset = i.dataset"
+                     " WHERE i.state IN ('open','missing') ORDER BY i.ticket_id, i.id",
+                     err);
+    if (!st)
+        return -2;
+    sql_bind_text(st, 1, run_id);
+    rc = sql_collect(db, st, sizeof **items, read_judged_item, (void **)items, n,
+                     "读取待复核的工单记录", err);
+    sqlite3_finalize(st);
+    return rc == 0 ? 0 : -2;
+}
+
+/* The statements of the item loop. */
+struct recheck_sql {
+    sqlite3_stmt *find;  /* the run's first finding of item ?2 */
+    sqlite3_stmt *seen;  /* whether the run saw item ?2's record */
+    sqlite3_stmt *still; /* item ?1 still failing in run ?2, refreshed from the finding */
+    sqlite3_stmt *set;   /* item ?1 fixed or missing */
+    const struct ticket_seen *seen_by;
+    const char *run_id, *at;
+    struct tk_batch batch;
+};
+
+static int recheck_sql_prepare(sqlite3 *db, struct recheck_sql *q, struct qloop_error *err)
+{
+    q->find = sql_prepare(db,
+                          "SELECT f.row_no, f.record_key, f.field, f.value, f.message"
+                          " FROM findings f JOIN ticket_items i ON i.id = ?2"
+                          " WHERE f.run_id = ?1 AND f.dataset = i.dataset"
+                          " AND f.record_ref = i.record_ref AND f.rule = i.rule"
+                          " ORDER BY f.id LIMIT 1",
+                          err);
+    q->seen = q->find ? sql_prepare(db,
+                                    q->seen_by ? "SELECT dataset, record_ref FROM ticket_items"
+                                                 " WHERE id = ?2 AND ?1 IS NOT NULL"
+                                               : "SELECT 1 FROM run_seen s JOIN ticket_items i"
+                                                 " ON i.id = ?2 WHERE s.run_id = ?1"
+                                                 " AND s.dataset = i.dataset"
+                                                 " AND s.record_ref = i.record_ref",
+                                    err)
+                      : NULL;
+    q->still = q->seen ? sql_prepare(db,
+                                     "UPDATE ticket_items SET state = 'open', last_run = ?2,"
+                                     " row_no = ?3, record_key = coalesce(?4, record_key),"
+                                     " value = ?5, message = coalesce(?6, message)"
+                                     " WHERE id = ?1",
+                                     err)
+                       : NULL;
+    q->set = q->still ? sql_prepare(db,
+                                    "UPDATE ticket_items SET state = ?2,"
+                                    " closed_at = CASE WHEN ?2 = 'fixed' THEN ?3 END,"
+                                    " closed_run = CASE WHEN ?2 = 'fixed' THEN ?4 END"
+                                    " WHERE id = ?1",
+                                    err)
+                      : NULL;
+    return q->set ? 0 : -2;
+}
+
+static void recheck_sql_free(struct recheck_sql *q)
+{
+    tk_batch_drop(&q->batch);
+    sqlite3_finalize(q->find);
+    sqlite3_finalize(q->seen);
+    sqlite3_finalize(q->still);
+    sqlite3_finalize(q->set);
+}
+
+/* The run's finding of item it, if any: the item is still failing; it is
+ * refreshed from the finding (and audited when it had been missing). Sets
+ * *failing. 0 or -2. */
+static int recheck_failing(sqlite3 *db, struct recheck_sql *q, const struct judged_item *it,
+                           bool *failing, struct qloop_error *err)
+{
+    sqlite3_reset(q->find);
+    sql_bind_text(q->find, 1, q->run_id);
+    sqlite3_bind_int64(q->find, 2, it->id);
+    int rc = sql_row(db, q->find, "查找复核结果", err);
+    *failing = rc == 1;
+    if (rc != 1)
+        return rc < 0 ? -2 : 0;
+    sqlite3_bind_int64(q->still, 1, it->id);
+    sql_bind_text(q->still, 2, q->run_id);
+    sqlite3_bind_value(q->still, 3, sqlite3_column_value(q->find, 0));
+    sqlite3_bind_value(q->still, 4, sqlite3_column_value(q->find, 1));
+    sqlite3_bind_value(q->still, 5, sqlite3_column_value(q->find, 3));
+    sqlite3_bind_value(q->still, 6, sqlite3_column_value(q->find, 4));
+    if (sql_done(db, q->still, "更新工单记录", err) != 0)
+        return -2;
+    if (strcmp(it->state, "missing") == 0)
+        return tk_audit_item(db, &q->batch, it->ticket, it->id, it->ref, "reappeared", "system",
+                             q->run_id, 0, err);
+    return 0;
+}
+
+/* Whether the run saw item it's record (the run's own answer when it gave
+ * one, else run_seen) in *seen. 0 or -2. */
+static int recheck_seen(sqlite3 *db, struct recheck_sql *q, const struct judged_item *it,
+                        bool *seen, struct qloop_error *err)
+{
+    sqlite3_reset(q->seen);
+    sql_bind_text(q->seen, 1, q->run_id);
+    sqlite3_bind_int64(q->seen, 2, it->id);
+    int rc = sql_row(db, q->seen, "查找复核结果", err);
+    if (rc < 0)
+        return -2;
+    *seen = rc == 1;
+    if (q->seen_by && *seen)
+        *seen = q->seen_by->seen(q->seen_by->ctx, sql_text(q->seen, 0), sql_text(q->seen, 1));
+    return 0;
+}
+
+/* Re-checks item it, counting the outcome in r. 0 or -2. */
+static int recheck_item(sqlite3 *db, struct recheck_sql *q, const struct judged_item *it,
+                        struct recheck *r, struct qloop_error *err)
+{
+    r->judged++;
+    bool failing = it->failing_again;
+    if (!failing && recheck_failing(db, q, it, &failing, err) != 0)
+        return -2;
+    if (failing) {
+        r->failing++;
+        return 0;
+    }
+    bool seen;
+    if (recheck_seen(db, q, it, &seen, err) != 0)
+        return -2;
+    const char *to = seen || it->resolve_missing ? "fixed" : "missing";
+    if (strcmp(to, "fixed") == 0)
+        r->fixed++;
+    else
+        r->missing++;
+    if (strcmp(to, "missing") == 0 && strcmp(it->state, "missing") == 0)
+        return 0;
+    sqlite3_bind_int64(q->set, 1, it->id);
+    sql_bind_text(q->set, 2, to);
+    sql_bind_text(q->set, 3, q->at);
+    sql_bind_text(q->set, 4, q->run_id);
+    if (sql_done(db, q->set, "更新工单记录", err) != 0)
+        return -2;
+    const char *change = seen ? "fixed" : strcmp(to, "fixed") == 0 ? "fixed_missing" : "missing";
+    return tk_audit_item(db, &q->batch, it->ticket, it->id, it->ref, change, "system", q->run_id,
+                         0, err);
+}
+
+/* Re-checks every open item whose rule judged its dataset in run_id.
+ * Fills *out (one entry per ticket, in ticket order). */
+static int recheck_items(sqlite3 *db, const char *run_id, int64_t at,
+                         const struct ticket_seen *seen_by, struct recheck **out,
+                         size_t *nout, struct qloop_error *err)
+{
+    *out = NULL;
+    *nout = 0;
+    struct judged_item *items;
+    size_t n;
+    int result = judged_items(db, run_id, &items, &n, err);
+    char at_s[32];
+    qloop_format_datetime(at, at_s);
+    struct recheck_sql q = {.seen_by = seen_by, .run_id = run_id, .at = at_s};
+    if (result == 0)
+        result = recheck_sql_prepare(db, &q, err);
+    struct recheck *rs = NULL;
+    size_t nrs = 0;
+    for (size_t i = 0; result == 0 && i < n; i++) {
+        if (nrs == 0 || rs[nrs - 1].ticket != items[i].ticket) {
+            rs = qloop_xrealloc(rs, (nrs + 1) * sizeof *rs);
+            memset(&rs[nrs], 0, sizeof *rs);
+            rs[nrs++].ticket = items[i].ticket;
+        }
+        result = recheck_item(db, &q, &items[i], &rs[nrs - 1], err);
+    }
+    if (result == 0)
+        result = tk_batch_flush(db, &q.batch, err);
+    recheck_sql_free(&q);
+    free(items);
+    if (result != 0) {
+        free(rs);
+        return result;
+    }
+    *out = rs;
+    *nout = nrs;
+    return 0;
+}
+
+/* The reason of a failed run re-check of r, into out. */
+static void recheck_fail_reason(const struct recheck *r, char *out, size_t size)
+{
+    struct qloop_buf b = {0};
+    qloop_buf_printf(&b, "运行复核未通过：");
+    if (r->failing > 0)
+        qloop_buf_printf(&b, "%ld 条记录仍不符合规则", r->failing);
+    if (r->missing > 0)
+        qloop_buf_printf(&b, "%s%ld 条记录在本次数据中缺失", r->failing > 0 ? "，" : "", r->missing);
+    snprintf(out, size, "%s", qloop_buf_str(&b));
+    qloop_buf_free(&b);
+}
+
+/* Moves the re-checked tickets: all records pass → shared; a corrected one
+ * with records still failing or missing → back to feedback. */
+static int close_rechecked(sqlite3 *db, const struct recheck *rs, size_t n, const char *run_id,
+                           int64_t at, const struct qloop_policy *p, struct idset *updated,
+                           struct qloop_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct recheck *r = &rs[i];
+        if (r->fixed > 0)
+            idset_add(updated, r->ticket);
+        struct tk t;
+        long open;
+        if (tk_load_known(db, r->ticket, &t, err) != 0 || tk_open_items(db, t.id, &open, err) != 0)
+            return -2;
+        char reason[1024];
+        struct tk_change c = {.actor = "system", .reason = reason, .run_id = run_id, .at = at};
+        if (open == 0) {
+            if (!tk_find_transition(t.state, "shared", "recheck_pass", false))
+                continue;
+            snprintf(reason, sizeof reason, "运行复核通过：%ld 条问题记录均已整改", r->fixed);
+            c.to = "shared";
+            c.event = "recheck_pass";
+        } else if (strcmp(t.state, "corrected") == 0) {
+            recheck_fail_reason(r, reason, sizeof reason);
+            c.to = "feedback";
+            c.event = "recheck_fail";
+        } else {
+            continue;
+        }
+        if (tk_apply(db, &t, &c, false, p, err) != 0)
+            return -2;
+    }
+    return 0;
+}
+
+/* ---- new findings ------------------------------------------------------------ */
+
+/* Reopens closed ticket id (a run found one of its records failing again)
+ * when it came from runs: back to the provider with a new receipt and
+ * deadline under policy p (or to discovered when p does not hand over
+ * automatically). Sets *tid to id when reopened, leaves it 0 otherwise
+ * (a ticket filed by hand or imported is not reopened by a run). */
+static int reopen_ticket(sqlite3 *db, int64_t id, const char *run_id, int64_t at,
+                         const struct qloop_policy *p, int64_t *tid, struct qloop_error *err)
+{
+    struct tk t;
+    if (tk_load_known(db, id, &t, err) != 0)
+        return -2;
+    if (strcmp(t.source, "run") != 0 || !tk_is_closed(t.state))
+        return 0;
+    char received[32], deadline[32], reason[512];
+    qloop_format_datetime(at, received);
+    qloop_format_datetime(policy_deadline(p, at), deadline);
+    snprintf(reason, sizeof reason, "运行复核发现已关闭工单的问题记录再次出现，重新打开%s",
+             p->auto_feedback ? "并交数源部门" : "");
+    struct tk_change c = {.to = p->auto_feedback ? "feedback" : "discovered", .event = "reopen",
+                          .actor = "system", .reason = reason, .run_id = run_id, .at = at,
+                          .received_at = p->auto_feedback ? received : NULL,
+                          .deadline = p->auto_feedback ? deadline : NULL};
+    if (tk_apply(db, &t, &c, false, p, err) != 0)
+        return -2;
+    /* its next closing counts again in the department statistics */
+    if (sql_exec_ids(db, "UPDATE tickets SET stats_run = NULL, closed_at = NULL WHERE id = ?1",
+                     "重新打开工单", err, 1, &id) != 0)
+        return -2;
+    *tid = id;
+    return 0;
+}
+
+/* One finding of the run with no open item. */
+struct new_finding {
+    char *dataset, *rule, *ref, *key, *field, *value, *message;
+    int64_t row_no;
+};
+
+static void read_finding(sqlite3_stmt *st, void *row)
+{
+    struct new_finding *f = row;
+    f->dataset = sql_dup(st, 0);
+    f->rule = sql_dup(st, 1);
+    f->ref = sql_dup(st, 2);
+    f->key = sql_dup(st, 3);
+    f->field = sql_dup(st, 4);
+    f->value = sql_dup(st, 5);
+    f->message = sql_dup(st, 6);
+    f->row_no = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 7);
+}
+
+/* Frees n findings and the array. */
+static void free_findings(struct new_finding *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(f[i].dataset);
+        free(f[i].rule);
+        free(f[i].ref);
+        free(f[i].key);
+        free(f[i].field);
+        free(f[i].value);
+        free(f[i].message);
+    }
+    free(f);
+}
+
+/* The run's findings without an open item, by dataset and rule, into *fs. */
+static int new_findings(sqlite3 *db, const char *run_id, struct new_finding **fs, size_t *n,
+                        struct qloop_error *err)
+{
+    *fs = NULL;
+    *n = 0;
+    sqlite3_stmt *st = sql_prepare(
+        db,
+        "SELECT f.dataset, f.rule, f.record_ref, f.record_key, f.field, f.value, f.message,"
+        " f.row_no FROM findings f WHERE f.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM ticket_items i"
+        " WHERE i.dataset = f.dataset AND i.rule = f.rule AND i.record_ref = f.record_ref"
+        " AND i.state IN ('open','missing')) ORDER BY f.dataset, f.rule, f.id",
+        err);
+    if (!st)
+        return -2;
+    sql_bind_text(st, 1, run_id);
+    int rc = sql_collect(db, st, sizeof **fs, read_finding, (void **)fs, n,
+                         "读取本次运行的问题记录", err);
+    sqlite3_finalize(st);
+    if (rc != 0)
+        return -2;
+    for (size_t i = 0; i < *n; i++)
+        if (!(*fs)[i].dataset || !(*fs)[i].rule || !(*fs)[i].ref)
+            return qloop_error_internal(err, sqlite3_db_filename(db, "main"),
+                                        "运行 %s 的问题记录缺少数据集、规则或记录标识", run_id),
+                   -2;
+    return 0;
+}
+
+/* Where the findings of one dataset and rule go. */
+struct group {
+    int64_t tid; /* 0: not chosen yet */
+    bool is_new;
+    long added;
+};
+
+/* Chooses the ticket of finding f's group: the open one of its dataset and
+ * rule, else the closed one it was in (reopened), else a new one. */
+static int choose_ticket(sqlite3 *db, const char *run_id, int64_t at, const struct qloop_policy *p,
+                         const struct new_finding *f, int64_t reopened, struct group *g,
+                         struct ticket_sync_counts *counts, struct qloop_error *err)
+{
+    if (tk_find_open(db, f->dataset, f->rule, "run", &g->tid, err) != 0)
+        return -2;
+    if (!g->tid && reopened > 0 && reopen_ticket(db, reopened, run_id, at, p, &g->tid, err) != 0)
+        return -2;
+    g->is_new = g->tid == 0;
+    if (!g->is_new)
+        return 0;
+    char dept[512];
+    bool known;
+    char *msg = NULL;
+    sqlite3_stmt *st = sql_prepare(db, "SELECT message FROM rule_results WHERE run_id = ?1"
+                                       " AND rule = ?2", err);
+    int rc = st ? 0 : -2;
+    if (st) {
+        sql_bind_text(st, 1, run_id);
+        sql_bind_text(st, 2, f->rule);
+        rc = sql_row(db, st, "读取规则的问题说明", err);
+        msg = rc == 1 ? sql_dup(st, 0) : NULL;
+        rc = rc < 0 ? -2 : 0;
+        sqlite3_finalize(st);
+    }
+    if (rc == 0)
+        rc = tk_dataset_owner(db, f->dataset, run_id, dept, sizeof dept, &known, err);
+    if (rc == 0)
+        rc = tk_open(db, f->dataset, f->rule, "run", dept, msg, "system", run_id, at, p, &g->tid,
+                     err);
+    free(msg);
+    if (rc == 0)
+        counts->opened++;
+    return rc;
+}
+
+/* Ends the group of ticket g->tid: its audit entry, then the hand-over or
+ * the notice of new records. */
+static int end_group(sqlite3 *db, const char *run_id, int64_t at, const struct qloop_policy *p,
+                     struct group *g, struct tk_batch *batch, struct idset *updated,
+                     struct qloop_error *err)
+{
+    if (!g->is_new && g->added > 0)
+        idset_add(updated, g->tid);
+    int rc = tk_batch_flush(db, batch, err);
+    if (rc == 0)
+        rc = tk_after_adding(db, g->tid, g->is_new, g->added, run_id, at, p, run_id, err);
+    g->tid = 0;
+    g->added = 0;
+    return rc;
+}
+
+/* Adds finding f to its group's ticket, unless it has an open item already
+ * (a record still failing, or found twice in this run) or was confirmed
+ * correct by the provider with the same value. */
+static int add_finding(sqlite3 *db, const char *run_id, int64_t at, const struct qloop_policy *p,
+                       const struct new_finding *f, struct group *g, struct sql_cached *prior_st,
+                       struct sql_cached *add_st, struct tk_batch *batch,
+                       struct ticket_sync_counts *counts, struct qloop_error *err)
+{
+    struct tk_prior pr;
+    if (tk_find_prior(db, f->dataset, f->rule, f->ref, &pr, prior_st, err) != 0)
+        return -2;
+    bool open = pr.found && (strcmp(pr.item_state, "open") == 0 ||
+                             strcmp(pr.item_state, "missing") == 0);
+    bool confirmed_same = pr.found && strcmp(pr.ticket_state, "confirmed") == 0 &&
+                          strcmp(pr.item_state, "closed") == 0 &&
+                          ((!pr.value && !f->value) ||
+                           (pr.value && f->value && strcmp(pr.value, f->value) == 0));
+    int64_t reopened = pr.found && tk_is_closed(pr.ticket_state) ? pr.ticket : 0;
+    free(pr.value);
+    if (open || confirmed_same)
+        return 0;
+    if (!g->tid && choose_ticket(db, run_id, at, p, f, reopened, g, counts, err) != 0)
+        return -2;
+    struct tk_item it = {f->ref, f->key, f->field, f->value, f->message, NULL, f->row_no};
+    g->added++;
+    return tk_add_item(db, g->tid, f->dataset, f->rule, &it, at, run_id, reopened, "system", NULL,
+                       add_st, batch, err);
+}
+
+/* Turns the run's findings without an open item into items of the open
+ * ticket of their dataset and rule, or of a reopened or new one. */
+static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
+                        const struct qloop_policy *p, struct ticket_sync_counts *counts,
+                        struct idset *updated, struct qloop_error *err)
+{
+    struct new_finding *fs;
+    size_t n;
+    int result = new_findings(db, run_id, &fs, &n, err);
+    struct sql_cached prior_st = {0}, add_st = {0};
+    struct group g = {0};
+    struct tk_batch batch = {0};
+    for (size_t i = 0; result == 0 && i < n; i++) {
+        if (i > 0 && g.tid && (strcmp(fs[i].dataset, fs[i - 1].dataset) != 0 ||
+                               strcmp(fs[i].rule, fs[i - 1].rule) != 0))
+            result = end_group(db, run_id, at, p, &g, &batch, updated, err);
+        if (result == 0)
+            result = add_finding(db, run_id, at, p, &fs[i], &g, &prior_st, &add_st, &batch,
+                                 counts, err);
+    }
+    if (result == 0 && g.tid)
+        result = end_group(db, run_id, at, p, &g, &batch, updated, err);
+    tk_batch_drop(&batch);
+    sql_cache_free(&prior_st);
+    sql_cache_free(&add_st);
+    free_findings(fs, n);
+    return result;
+}
+
+/* ---- statistics and the whole sync ------------------------------------------ */
+
+int ticket_record_dept_stats(sqlite3 *db, const char *run_id, int64_t at, struct qloop_error *err)
+{
+    char at_s[32];
+    qloop_format_datetime(at, at_s);
+    static const char *const steps[] = {
+        "DELETE FROM dept_stats WHERE run_id = ?1",
+        "INSERT INTO dept_stats(run_id, dept, at, opened, closed_on_time, closed_late, open_total,"
+        " open_overdue)"
+        " SELECT ?1, dept, ?2, sum(opened_run IS ?1),"
+        "  sum(state IN ('shared','confirmed') AND (stats_run IS NULL OR stats_run = ?1)"
+        "      AND (deadline IS NULL OR answered_at IS NULL OR answered_at <= deadline)),"
+        "  sum(state IN ('shared','confirmed') AND (stats_run IS NULL OR stats_run = ?1)"
+        "      AND deadline IS NOT NULL AND answered_at > deadline),"
+        "  sum(state NOT IN ('shared','confirmed')),"
+        "  sum(state = 'feedback' AND deadline < ?2)"
+        " FROM tickets GROUP BY dept"
+        " HAVING sum(opened_run IS ?1) + sum(state NOT IN ('shared','confirmed'))"
+        "  + sum(state IN ('shared','confirmed') AND (stats_run IS NULL OR stats_run = ?1)) > 0",
+        "UPDATE tickets SET stats_run = ?1 WHERE state IN ('shared','confirmed')"
+        " AND stats_run IS NULL",
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        sqlite3_stmt *st = sql_prepare(db, steps[i], err);
+        if (!st)
+            return -2;
+        sql_bind_text(st, 1, run_id);
+        if (sqlite3_bind_parameter_count(st) >= 2)
+            sql_bind_text(st, 2, at_s);
+        int rc = sql_done(db, st, "记录部门统计", err);
+        sqlite3_finalize(st);
+        if (rc != 0)
+            return -2;
+    }
+    return 0;
+}
+
+/* The time of run run_id (its as_of; now when unreadable) in *at. -1 when
+ * there is no such run, -2 on a store error. */
+static int run_time(sqlite3 *db, const char *run_id, int64_t *at, struct qloop_error *err)
+{
+    sqlite3_stmt *st = sql_prepare(db, "SELECT as_of FROM runs WHERE id = ?1", err);
+    if (!st)
+        return -2;
+    sql_bind_text(st, 1, run_id);
+    char as_of[64] = "";
+    int rc = sql_row(db, st, "读取运行", err);
+    if (rc == 1)
+        sql_copy(st, 0, as_of, sizeof as_of);
+    sqlite3_finalize(st);
+    if (rc < 0)
+        return -2;
+    if (rc == 0)
+        return qloop_error_set(err, NULL, 0, 0, "运行 %s 不在数据库中（先写入 runs 再生成工单）",
+                               run_id);
+    if (!qloop_parse_datetime(as_of, at))
+        *at = qloop_now();
+    return 0;
+}
+
+/* The sync: re-check, move the re-checked tickets, add the new findings,
+ * scan for reminders, count. Returns 0 or -1 with err. */
+static int sync_run(sqlite3 *db, const char *run_id, const struct qloop_policy *p,
+                    const struct ticket_seen *seen, struct ticket_sync_counts *counts,
+                    struct qloop_error *err)
+{
+    struct ticket_sync_counts local = {0};
+    if (!counts)
+        counts = &local;
+    memset(counts, 0, sizeof *counts);
+    int64_t at;
+    if (run_time(db, run_id, &at, err) != 0)
+        return -1;
+    struct recheck *rs = NULL;
+    size_t nrs = 0;
+    struct idset updated = {0};
+    int result = recheck_items(db, run_id, at, seen, &rs, &nrs, err);
+    if (result == 0) {
+        counts->reverified = (long)nrs;
+        result = close_rechecked(db, rs, nrs, run_id, at, p, &updated, err);
+    }
+    if (result == 0)
+        result = add_findings(db, run_id, at, p, counts, &updated, err);
+    if (result == 0)
+        result = outbox_scan(db, p, at, err) == 0 ? 0 : -2;
+    if (result == 0)
+        result = ticket_record_dept_stats(db, run_id, at, err);
+    counts->updated = (long)updated.n;
+    free(rs);
+    free(updated.v);
+    return result == 0 ? 0 : -1;
+}
+
+int ticket_sync_run_policy(sqlite3 *db, const char *run_id, const struct qloop_policy *p,
+                           struct ticket_sync_counts *counts, struct qloop_error *err)
+{
+    return sync_run(db, run_id, p, NULL, counts, err);
+}
+
+int ticket_sync_run(sqlite3 *db, const char *run_id, const char *policy_path,
+                    struct ticket_sync_counts *counts, struct qloop_error *err)
+{
+    return ticket_sync_run_seen(db, run_id, policy_path, NULL, counts, err);
+}
+
+int ticket_sync_run_seen(sqlite3 *db, const char *run_id, const char *policy_path,
+                         const struct ticket_seen *seen, struct ticket_sync_counts *counts,
+                         struct qloop_error *err)
+{
+    struct qloop_policy p;
+    if (policy_load(policy_path, &p, err) != 0)
+        return -1;
+    return sync_run(db, run_id, &p, seen, counts, err);
+}
