@@ -16,36 +16,36 @@
 
 #include "base/clock.h"
 #include "loop/outbox.h"
-#include "store/store.h"
+#include "store/sql.h"
 
 int outbox_add(sqlite3 *db, const struct outbox_event *ev, int *added, struct qloop_error *err)
 {
     if (added)
         *added = 0;
     if (!ev->key || !*ev->key || !ev->kind || !*ev->kind || !ev->message)
-        return qloop_error_set(err, NULL, 0, 0, "通知缺少事件键、类型或内容（内部错误）");
+        return qloop_error_internal(err, NULL, "通知缺少事件键、类型或内容（内部错误）");
     char at[32];
     qloop_format_datetime(ev->at, at);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO outbox(event_key, kind, ticket_id, dataset, rule, dept,"
-                           " state, deadline, recipient, message, created_at)"
-                           " SELECT ?1, ?2, t.id, t.dataset, t.rule, t.dept, t.state, t.deadline,"
-                           " ?4, ?5, ?6 FROM (SELECT 1) LEFT JOIN tickets t ON t.id = ?3"
-                           " WHERE 1 ON CONFLICT(event_key) DO NOTHING",
-                           -1, &st, NULL) != SQLITE_OK)
-        return store_error(db, "写入通知", err);
-    sqlite3_bind_text(st, 1, ev->key, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, ev->kind, -1, SQLITE_TRANSIENT);
+    sqlite3_stmt *st = sql_prepare(db,
+                                   "INSERT INTO outbox(event_key, kind, ticket_id, dataset, rule,"
+                                   " dept, state, deadline, recipient, message, created_at)"
+                                   " SELECT ?1, ?2, t.id, t.dataset, t.rule, t.dept, t.state,"
+                                   " t.deadline, ?4, ?5, ?6 FROM (SELECT 1)"
+                                   " LEFT JOIN tickets t ON t.id = ?3"
+                                   " WHERE 1 ON CONFLICT(event_key) DO NOTHING",
+                                   err);
+    if (!st)
+        return -1;
+    sql_bind_text(st, 1, ev->key);
+    sql_bind_text(st, 2, ev->kind);
     sqlite3_bind_int64(st, 3, ev->ticket_id);
-    if (ev->recipient)
-        sqlite3_bind_text(st, 4, ev->recipient, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 5, ev->message, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 6, at, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
+    sql_bind_text(st, 4, ev->recipient);
+    sql_bind_text(st, 5, ev->message);
+    sql_bind_text(st, 6, at);
+    int rc = sql_done(db, st, "写入通知", err);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return store_error(db, "写入通知", err);
+    if (rc != 0)
+        return -1;
     if (added)
         *added = sqlite3_changes(db) > 0;
     return 0;
@@ -57,6 +57,16 @@ struct due {
     char deadline[32], dataset[256], rule[256], dept[256];
 };
 
+static void read_due(sqlite3_stmt *st, void *row)
+{
+    struct due *d = row;
+    d->id = sqlite3_column_int64(st, 0);
+    sql_copy(st, 1, d->deadline, sizeof d->deadline);
+    sql_copy(st, 2, d->dataset, sizeof d->dataset);
+    sql_copy(st, 3, d->rule, sizeof d->rule);
+    sql_copy(st, 4, d->dept, sizeof d->dept);
+}
+
 int outbox_scan(sqlite3 *db, const struct qloop_policy *policy, int64_t now,
                 struct qloop_error *err)
 {
@@ -65,31 +75,19 @@ int outbox_scan(sqlite3 *db, const struct qloop_policy *policy, int64_t now,
         policy_default(&def);
         policy = &def;
     }
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id, deadline, dataset, rule, dept FROM tickets"
-                           " WHERE state = 'feedback' AND deadline IS NOT NULL ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK)
-        return store_error(db, "读取待提醒的工单", err);
-    struct due *v = NULL;
-    size_t n = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 32;
-            v = qloop_xrealloc(v, cap * sizeof *v);
-        }
-        v[n].id = sqlite3_column_int64(st, 0);
-        snprintf(v[n].deadline, sizeof v[n].deadline, "%s", sqlite3_column_text(st, 1));
-        snprintf(v[n].dataset, sizeof v[n].dataset, "%s", sqlite3_column_text(st, 2));
-        snprintf(v[n].rule, sizeof v[n].rule, "%s", sqlite3_column_text(st, 3));
-        snprintf(v[n].dept, sizeof v[n].dept, "%s", sqlite3_column_text(st, 4));
-        n++;
-    }
+    sqlite3_stmt *st = sql_prepare(db,
+                                   "SELECT id, deadline, dataset, rule, dept FROM tickets"
+                                   " WHERE state = 'feedback' AND deadline IS NOT NULL ORDER BY id",
+                                   err);
+    if (!st)
+        return -1;
+    struct due *v;
+    size_t n;
+    int rc = sql_collect(db, st, sizeof *v, read_due, (void **)&v, &n, "读取待提醒的工单", err);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    if (rc != 0) {
         free(v);
-        return store_error(db, "读取待提醒的工单", err);
+        return -1;
     }
     int result = 0;
     for (size_t i = 0; result == 0 && i < n; i++) {
@@ -123,10 +121,10 @@ int outbox_scan(sqlite3 *db, const struct qloop_policy *policy, int64_t now,
 /* A JSON string of column i (null when NULL). */
 static json_t *col_json(sqlite3_stmt *st, int i)
 {
-    const unsigned char *s = sqlite3_column_text(st, i);
+    const char *s = sql_text(st, i);
     if (!s)
         return json_null();
-    json_t *v = json_string((const char *)s);
+    json_t *v = json_string(s);
     return v ? v : json_string("（非 UTF-8 文本）");
 }
 
@@ -134,19 +132,19 @@ int outbox_export(sqlite3 *db, struct qloop_buf *out, long *count, int64_t now,
                   struct qloop_error *err)
 {
     *count = 0;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id, event_key, kind, created_at, ticket_id, dataset, rule, dept,"
-                           " state, deadline, recipient, message FROM outbox"
-                           " WHERE exported_at IS NULL ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK)
-        return store_error(db, "读取待发送的通知", err);
+    sqlite3_stmt *st = sql_prepare(db,
+                                   "SELECT id, event_key, kind, created_at, ticket_id, dataset, rule,"
+                                   " dept, state, deadline, recipient, message FROM outbox"
+                                   " WHERE exported_at IS NULL ORDER BY id",
+                                   err);
+    if (!st)
+        return -1;
     static const char *const names[] = {"id",      "key",   "kind",  "created_at",
                                         "ticket",  "dataset", "rule", "dept",
                                         "state",   "deadline", "recipient", "message"};
     int rc;
     int64_t last = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_row(db, st, "读取待发送的通知", err)) == 1) {
         json_t *o = json_object();
         for (int i = 0; i < 12; i++) {
             json_t *v;
@@ -160,7 +158,7 @@ int outbox_export(sqlite3 *db, struct qloop_buf *out, long *count, int64_t now,
         json_decref(o);
         if (!line) {
             sqlite3_finalize(st);
-            return qloop_error_set(err, NULL, 0, 0, "生成通知 JSON 失败（内存不足）");
+            return qloop_error_internal(err, NULL, "生成通知 JSON 失败（内存不足）");
         }
         qloop_buf_printf(out, "%s\n", line);
         free(line);
@@ -168,21 +166,19 @@ int outbox_export(sqlite3 *db, struct qloop_buf *out, long *count, int64_t now,
         (*count)++;
     }
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return store_error(db, "读取待发送的通知", err);
+    if (rc < 0)
+        return -1;
     if (*count == 0)
         return 0;
     char at[32];
     qloop_format_datetime(now, at);
-    if (sqlite3_prepare_v2(db,
+    if (!(st = sql_prepare(db,
                            "UPDATE outbox SET exported_at = ?1 WHERE exported_at IS NULL AND id <= ?2",
-                           -1, &st, NULL) != SQLITE_OK)
-        return store_error(db, "标记已发送的通知", err);
-    sqlite3_bind_text(st, 1, at, -1, SQLITE_TRANSIENT);
+                           err)))
+        return -1;
+    sql_bind_text(st, 1, at);
     sqlite3_bind_int64(st, 2, last);
-    rc = sqlite3_step(st);
+    rc = sql_done(db, st, "标记已发送的通知", err);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return store_error(db, "标记已发送的通知", err);
-    return 0;
+    return rc;
 }

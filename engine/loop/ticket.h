@@ -17,7 +17,15 @@
  * The action functions (ticket_feedback ... ticket_file) work inside the
  * caller's transaction and return 0 when done, -1 when refused or given bad
  * input (err says why and, for a refused transition, what the current state
- * allows; the CLI exits 2) and -2 on a store error (exit 3).
+ * allows; exit 2) and -2 when the store failed or on an internal error. For
+ * -2, err's kind tells them apart (store_error): a store the user can fix
+ * (read-only, full disk, busy, not a database) is an input error with what
+ * to do (exit 2), any other failure internal (exit 3); the CLI exits with
+ * qloop_error_exit(err). The caller rolls its transaction back after -1/-2.
+ *
+ * The code: ticket_state.c (states, transitions), ticket_items.c (opening a
+ * ticket, adding records), ticket_actions.c, ticket_file.c, ticket_sync.c
+ * (what a run does), ticket_query.c (JSON); ticket_private.h joins them.
  */
 #ifndef QLOOP_TICKET_H
 #define QLOOP_TICKET_H

@@ -16,9 +16,11 @@
 
 #include <jansson.h>
 
-#include "store/audit.h"
 #include "base/clock.h"
 #include "base/sha256.h"
+#include "store/audit.h"
+#include "store/sql.h"
+#include "store/store.h"
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
@@ -65,21 +67,6 @@ void audit_entry_hash(int64_t seq, const char *at, const char *kind, const char 
         len[i] = strlen(f[i]);
     }
     entry_hash(seq, f, len, out);
-}
-
-/* Fills err with what failed and SQLite's message; returns -1. */
-static int sql_error(sqlite3 *db, const char *what, struct qloop_error *err)
-{
-    return qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0, "%s失败：%s", what,
-                           sqlite3_errmsg(db));
-}
-
-/* Runs one statement without results; returns 0 or -1 with err. */
-static int exec_sql(sqlite3 *db, const char *sql, const char *what, struct qloop_error *err)
-{
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return sql_error(db, what, err);
-    return 0;
 }
 
 /* Checks that text is one JSON object (duplicate keys refused). Returns 0 or
@@ -144,7 +131,7 @@ static sqlite3_stmt *cached(sqlite3 *db, int i, struct qloop_error *err)
     if (!cache.st[i] &&
         sqlite3_prepare_v3(db, cached_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &cache.st[i], NULL) !=
             SQLITE_OK) {
-        sql_error(db, "准备审计语句", err);
+        store_error(db, "准备审计语句", err);
         sqlite3_finalize(cache.st[i]);
         cache.st[i] = NULL;
         return NULL;
@@ -158,11 +145,7 @@ static sqlite3_stmt *cached(sqlite3 *db, int i, struct qloop_error *err)
 static int step_cached(sqlite3 *db, int i, const char *what, struct qloop_error *err)
 {
     sqlite3_stmt *st = cached(db, i, err);
-    if (!st)
-        return -1;
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : sql_error(db, what, err);
+    return st ? sql_done(db, st, what, err) : -1;
 }
 
 /* Reads (seq, hash) from cached statement i, which yields at most one such
@@ -173,18 +156,14 @@ static int read_seq_hash(sqlite3 *db, int i, int *found, int64_t *seq, char hash
     sqlite3_stmt *st = cached(db, i, err);
     if (!st)
         return -1;
-    int rc = sqlite3_step(st);
-    *found = 0;
-    if (rc == SQLITE_ROW) {
-        const char *h = (const char *)sqlite3_column_text(st, 1);
-        *found = 1;
+    int rc = sql_row(db, st, "读取审计链", err);
+    *found = rc == 1;
+    if (rc == 1) {
         *seq = sqlite3_column_int64(st, 0);
-        snprintf(hash, 65, "%s", h ? h : "");
+        sql_copy(st, 1, hash, 65);
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return sql_error(db, "读取审计链", err);
-    return 0;
+    return rc < 0 ? -1 : 0;
 }
 
 /* The body of audit_append, run inside a transaction or savepoint. */
@@ -219,26 +198,22 @@ static int append_entry(sqlite3 *db, const char *kind, const char *subject, cons
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_text(st, 2, at, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, subject, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, actor, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, detail, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, last_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, hash, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return sql_error(db, "写入审计记录", err);
+    sql_bind_text(st, 2, at);
+    sql_bind_text(st, 3, kind);
+    sql_bind_text(st, 4, subject);
+    sql_bind_text(st, 5, actor);
+    sql_bind_text(st, 6, detail);
+    sql_bind_text(st, 7, last_hash);
+    sql_bind_text(st, 8, hash);
+    if (sql_done(db, st, "写入审计记录", err) != 0)
+        return -1;
 
     if (!(st = cached(db, ST_UPDATE, err)))
         return -1;
     sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return sql_error(db, "更新审计链头", err);
+    sql_bind_text(st, 2, hash);
+    if (sql_done(db, st, "更新审计链头", err) != 0)
+        return -1;
     if (sqlite3_changes(db) != 1)
         return qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0,
                                "审计链头记录（audit_head）缺失，审计记录可能被篡改；"
@@ -269,7 +244,7 @@ int audit_append(sqlite3 *db, const char *kind, const char *subject, const char 
      * entry and the insert must not interleave with another writer), else a
      * savepoint so that a failure leaves the caller's transaction as it was. */
     int own = sqlite3_get_autocommit(db) != 0;
-    if ((own ? exec_sql(db, "BEGIN IMMEDIATE", "开始写入审计记录", err)
+    if ((own ? sql_exec(db, "BEGIN IMMEDIATE", "开始写入审计记录", err)
              : step_cached(db, ST_SAVEPOINT, "开始写入审计记录", err)) != 0)
         return -1;
     if (append_entry(db, kind, subject, actor, detail, err) != 0) {
@@ -282,7 +257,7 @@ int audit_append(sqlite3 *db, const char *kind, const char *subject, const char 
         }
         return -1;
     }
-    if ((own ? exec_sql(db, "COMMIT", "提交审计记录", err)
+    if ((own ? sql_exec(db, "COMMIT", "提交审计记录", err)
              : step_cached(db, ST_RELEASE, "提交审计记录", err)) != 0) {
         if (own)
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -294,18 +269,11 @@ int audit_append(sqlite3 *db, const char *kind, const char *subject, const char 
 /* Whether a table named name exists in the main schema; -1 on SQL error. */
 static int table_exists(sqlite3 *db, const char *name, struct qloop_error *err)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return sql_error(db, "读取数据库结构", err);
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_ROW)
-        return 1;
-    if (rc == SQLITE_DONE)
-        return 0;
-    return sql_error(db, "读取数据库结构", err);
+    int64_t n;
+    if (sql_int64(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                  name, 0, &n, err) != 0)
+        return -1;
+    return n > 0;
 }
 
 /* Sets the verdict of a broken chain and returns 1. */
@@ -329,18 +297,16 @@ static int broken(int64_t *bad_seq, int64_t seq, char *why, size_t whysize, cons
 static int later_follower(sqlite3 *db, const char *hash, int64_t after, int64_t *follower,
                           struct qloop_error *err)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT min(seq) FROM audit WHERE prev_hash = ?1 AND seq > ?2", -1,
-                           &st, NULL) != SQLITE_OK)
-        return sql_error(db, "读取审计记录", err);
-    sqlite3_bind_text(st, 1, hash, 64, SQLITE_STATIC);
+    sqlite3_stmt *st = sql_prepare(db, "SELECT min(seq) FROM audit WHERE prev_hash = ?1 AND seq > ?2",
+                                   err);
+    if (!st)
+        return -1;
+    sql_bind_textn(st, 1, hash, 64);
     sqlite3_bind_int64(st, 2, after);
-    int rc = sqlite3_step(st);
-    *follower = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    int rc = sql_row(db, st, "读取审计记录", err);
+    *follower = rc == 1 ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
-    if (rc != SQLITE_ROW)
-        return sql_error(db, "读取审计记录", err);
-    return 0;
+    return rc < 0 ? -1 : 0;
 }
 
 /* The walk itself, inside a read transaction. Same contract as
@@ -359,17 +325,17 @@ static int verify_chain(sqlite3 *db, int64_t *count, int64_t *bad_seq, char *why
     if (!have)
         return broken(bad_seq, 0, why, whysize, "审计链头表 audit_head 不存在（已被删除）");
 
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT seq, at, kind, subject, actor, detail, prev_hash, hash"
-                           " FROM audit ORDER BY seq",
-                           -1, &st, NULL) != SQLITE_OK)
-        return sql_error(db, "读取审计记录", err);
+    sqlite3_stmt *st = sql_prepare(db,
+                                   "SELECT seq, at, kind, subject, actor, detail, prev_hash, hash"
+                                   " FROM audit ORDER BY seq",
+                                   err);
+    if (!st)
+        return -1;
 
     int64_t expected = 1, prev_seq = 0, n = 0;
     char prev_hash[65] = ZERO_HASH;
     int rc, verdict = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_row(db, st, "读取审计记录", err)) == 1) {
         int64_t seq = sqlite3_column_int64(st, 0);
         const char *f[6];
         size_t len[6];
@@ -440,8 +406,8 @@ static int verify_chain(sqlite3 *db, int64_t *count, int64_t *bad_seq, char *why
     sqlite3_finalize(st);
     if (verdict)
         return verdict;
-    if (rc != SQLITE_DONE)
-        return sql_error(db, "读取审计记录", err);
+    if (rc < 0)
+        return -1;
 
     int found;
     int64_t head_seq = 0;
@@ -482,7 +448,7 @@ int audit_verify(sqlite3 *db, int64_t *count, int64_t *bad_seq, char *why, size_
         why[0] = '\0';
     /* One read transaction, so the chain and its head are one snapshot. */
     int own = sqlite3_get_autocommit(db) != 0;
-    if (own && exec_sql(db, "BEGIN", "开始读取审计链", err) != 0)
+    if (own && sql_exec(db, "BEGIN", "开始读取审计链", err) != 0)
         return -1;
     int rc = verify_chain(db, count, bad_seq, why, whysize, err);
     if (own)

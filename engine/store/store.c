@@ -12,10 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/audit.h"
 #include "base/sha256.h"
+#include "store/audit.h"
 #include "store/key.h"
 #include "store/schema.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 static unsigned char secret_cache[32];
@@ -59,25 +60,16 @@ const char *store_default_path(void)
 
 int store_exec(sqlite3 *db, const char *sql, struct qloop_error *err)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0, "数据库操作失败：%s",
-                        msg ? msg : sqlite3_errmsg(db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
+    return sql_exec(db, sql, "数据库操作", err);
 }
 
-static int user_version(sqlite3 *db, int *version)
+/* The store's schema version (PRAGMA user_version) in *version. 0 or -1. */
+static int user_version(sqlite3 *db, int *version, struct qloop_error *err)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    int rc = sqlite3_step(st);
-    *version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : -1;
+    int64_t v = 0;
+    int rc = sql_int64(db, "PRAGMA user_version", NULL, 0, &v, err);
+    *version = (int)v;
+    return rc;
 }
 
 /* Makes 32 random bytes for a new store's secret. */
@@ -105,47 +97,68 @@ static int make_secret(sqlite3 *db, struct qloop_error *err)
     char hex[65];
     random_bytes(key, sizeof key);
     qloop_hex(key, sizeof key, hex);
-    sqlite3_stmt *st;
-    int ok = sqlite3_prepare_v2(db, "INSERT INTO meta(key, value) VALUES('secret', ?1)", -1, &st,
-                                NULL) == SQLITE_OK;
-    if (ok) {
-        sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
-        ok = sqlite3_step(st) == SQLITE_DONE;
-        sqlite3_finalize(st);
-    }
-    return ok ? 0 : store_error(db, "写入数据库密钥", err);
+    sqlite3_stmt *st = sql_prepare(db, "INSERT INTO meta(key, value) VALUES('secret', ?1)", err);
+    if (!st)
+        return -1;
+    sql_bind_text(st, 1, hex);
+    int rc = sql_done(db, st, "写入数据库密钥", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Refuses a store this binary must not touch: written by a newer qloop
+ * (user_version past the last step), or a database of something else (no
+ * version, but tables). Reading the version also tells a file that is not a
+ * database at all. Nothing is written before this check. */
+static int check_version(sqlite3 *db, int *version, struct qloop_error *err)
+{
+    if (user_version(db, version, err) != 0)
+        return -1;
+    const char *path = sqlite3_db_filename(db, "main");
+    if (*version > store_nsteps)
+        return qloop_error_set(err, path, 0, 0,
+                               "数据库由更新版本的 qloop 写入（结构版本 %d，本程序只认识到 %d）："
+                               "请改用更新的 qloop，或用 --db 指定别的数据库；本程序没有改动它",
+                               *version, store_nsteps);
+    int64_t tables = 0;
+    if (*version == 0 &&
+        sql_int64(db, "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+                  NULL, 0, &tables, err) != 0)
+        return -1;
+    if (tables > 0)
+        return qloop_error_set(err, path, 0, 0,
+                               "这不是 qloop 数据库（其中已有别的表，但没有 qloop 的结构版本）；"
+                               "请用 --db 指定 qloop 的数据库，或一个新文件");
+    return 0;
 }
 
 /* Applies every schema step past the store's user_version, all in one
  * transaction: a store is upgraded whole or not at all. */
-static int migrate(sqlite3 *db, struct qloop_error *err)
+static int migrate(sqlite3 *db, int version, struct qloop_error *err)
 {
-    int version;
-    if (user_version(db, &version) != 0)
-        return store_error(db, "读取数据库版本", err);
-    if (version > store_nsteps)
-        return qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0,
-                               "数据库由更新版本的 qloop 写入（结构版本 %d，本程序只认识到 %d）："
-                               "请改用更新的 qloop，或用 --db 指定别的数据库",
-                               version, store_nsteps);
     if (version == store_nsteps)
         return 0;
-    if (store_exec(db, "BEGIN IMMEDIATE", err) != 0)
+    if (sql_exec(db, "BEGIN IMMEDIATE", "升级数据库结构", err) != 0)
         return -1;
     /* Another process may have upgraded the store while we waited. */
-    if (user_version(db, &version) != 0) {
+    if (check_version(db, &version, err) != 0) {
         store_rollback(db);
-        return store_error(db, "读取数据库版本", err);
+        return -1;
     }
     for (int v = version; v < store_nsteps; v++) {
-        if (store_exec(db, store_steps[v].sql, err) != 0 || (v == 0 && make_secret(db, err) != 0)) {
+        char what[96];
+        snprintf(what, sizeof what, "升级数据库结构（第 %d 步：%s）", store_steps[v].version,
+                 store_steps[v].what);
+        if (sql_exec(db, store_steps[v].sql, what, err) != 0 ||
+            (v == 0 && make_secret(db, err) != 0)) {
             store_rollback(db);
             return -1;
         }
     }
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", store_nsteps);
-    if (store_exec(db, pragma, err) != 0 || store_exec(db, "COMMIT", err) != 0) {
+    if (sql_exec(db, pragma, "升级数据库结构", err) != 0 ||
+        sql_exec(db, "COMMIT", "提交数据库结构升级", err) != 0) {
         store_rollback(db);
         return -1;
     }
@@ -166,17 +179,15 @@ sqlite3 *store_open(const char *path, struct qloop_error *err)
     }
     sqlite3_busy_timeout(db, 30000);
     sqlite3_extended_result_codes(db, 1);
+    int version;
     /* A run is one large transaction: a 64 MiB page cache keeps it from
      * spilling pages to the WAL over and over. */
-    if (store_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-                       " PRAGMA cache_size=-65536;",
-                   err) != 0) {
-        qloop_error_set(err, path, 0, 0, "不是可用的 qloop 数据库（%s）；请检查 --db 指向的文件",
-                        err ? err->message : "");
-        sqlite3_close(db);
-        return NULL;
-    }
-    if (migrate(db, err) != 0 || store_key_attach(db, err) != 0) {
+    if (check_version(db, &version, err) != 0 ||
+        sql_exec(db,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                 " PRAGMA cache_size=-65536;",
+                 "打开数据库", err) != 0 ||
+        migrate(db, version, err) != 0 || store_key_attach(db, err) != 0) {
         store_key_forget(db);
         sqlite3_close(db);
         return NULL;
@@ -227,11 +238,10 @@ const unsigned char *store_secret(sqlite3 *db)
     if (secret_db == db)
         return secret_cache;
     memset(secret_cache, 0, sizeof secret_cache);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'secret'", -1, &st, NULL) ==
-        SQLITE_OK) {
+    sqlite3_stmt *st = sql_prepare(db, "SELECT value FROM meta WHERE key = 'secret'", NULL);
+    if (st) {
         if (sqlite3_step(st) == SQLITE_ROW) {
-            const char *hex = (const char *)sqlite3_column_text(st, 0);
+            const char *hex = sql_text(st, 0);
             for (size_t i = 0; hex && i < 32 && hex[2 * i] && hex[2 * i + 1]; i++) {
                 unsigned v;
                 if (sscanf(hex + 2 * i, "%2x", &v) == 1)
@@ -270,20 +280,11 @@ int store_prune_findings(sqlite3 *db, long keep_runs, long long *deleted, struct
         return qloop_error_set(err, NULL, 0, 0, "至少要保留最近 1 次运行的问题记录");
     if (store_begin(db, err) != 0)
         return -1;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "DELETE FROM findings WHERE run_id NOT IN"
-                           " (SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        store_error(db, "清理问题记录", err);
-        store_rollback(db);
-        return -1;
-    }
-    sqlite3_bind_int64(st, 1, keep_runs);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        store_error(db, "清理问题记录", err);
+    int64_t keep = keep_runs;
+    if (sql_exec_ids(db,
+                     "DELETE FROM findings WHERE run_id NOT IN"
+                     " (SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1)",
+                     "清理问题记录", err, 1, &keep) != 0) {
         store_rollback(db);
         return -1;
     }
