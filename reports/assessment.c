@@ -702,25 +702,12 @@ static json_t *city_summary(const json_t *report, const json_t *depts)
 
 /* ---- published reports ------------------------------------------------- */
 
-static const char published_schema[] =
-    "CREATE TABLE IF NOT EXISTS report_published(year INTEGER NOT NULL,"
-    " model_hash TEXT NOT NULL, json TEXT NOT NULL, published_at TEXT NOT NULL)";
-
 /* The newest published report of year: {"year", "published_at",
  * "model_hash", "report"}; json null when none. NULL with err on a store
  * error. */
 static json_t *load_published(sqlite3 *db, int year, struct qloop_error *err)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table'"
-                               " AND name = 'report_published'", -1, &st, NULL) != SQLITE_OK) {
-        store_error(db, "读取已发布的报告", err);
-        return NULL;
-    }
-    bool exists = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    if (!exists)
-        return json_null();
     if (sqlite3_prepare_v2(db, "SELECT json, model_hash, published_at FROM report_published"
                                " WHERE year = ?1 ORDER BY published_at DESC, rowid DESC LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK) {
@@ -955,8 +942,6 @@ int report_publish(sqlite3 *db, const json_t *report, const char *actor,
     char at[32];
     qloop_format_datetime(qloop_now(), at);
     int rc = store_begin(db, err);
-    if (rc == 0)
-        rc = store_exec(db, published_schema, err);
     if (rc == 0) {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(db, "INSERT INTO report_published(year, model_hash, json,"

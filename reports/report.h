@@ -12,8 +12,8 @@
  *      sandbox, turns each department's facts into indicator values, a score
  *      (0–100), a grade and advice with its legal basis; C validates what the
  *      model returns, ranks the departments and sets each beside the previous
- *      year's published report (table report_published, created by
- *      report_publish on first use);
+ *      year's published report (table report_published, schema step 5 in
+ *      engine/store/schema.c);
  *   3. rendering (render_*.c): the report is one JSON document that carries
  *      every figure; HTML, Markdown, CSV and XLSX are drawn from it alone.
  *
@@ -110,8 +110,7 @@ int report_annual(sqlite3 *db, int year, const char *model_path, int64_t now, js
 int report_scorecard(sqlite3 *db, const char *dept, int year, int month, const char *model_path,
                      int64_t now, json_t **out, struct qloop_error *err);
 
-/* Stores the annual report in report_published (creating the table when
- * needed) and appends "report.publish" to the audit chain, in one
+/* Stores the annual report in report_published and appends "report.publish" to the audit chain, in one
  * transaction. Returns 0 or -2 with err. */
 int report_publish(sqlite3 *db, const json_t *report, const char *actor,
                    struct qloop_error *err);

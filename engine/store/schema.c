@@ -127,10 +127,18 @@ static const char step4_catalog[] =
     "  first_seen TEXT NOT NULL, first_run TEXT NOT NULL, last_seen TEXT NOT NULL,"
     "  last_run TEXT NOT NULL, PRIMARY KEY(dataset, element, direction));";
 
+/* 5: published annual reports (reports/assessment.c: report_publish), which
+ * release 0.1 created on first use, so a store from it may have the table
+ * already: IF NOT EXISTS, and the same definition. */
+static const char step5_report_published[] =
+    "CREATE TABLE IF NOT EXISTS report_published(year INTEGER NOT NULL,"
+    " model_hash TEXT NOT NULL, json TEXT NOT NULL, published_at TEXT NOT NULL);";
+
 const struct store_step store_steps[] = {
     {1, "core", step1_core},
     {2, "audit", step2_audit},
     {3, "tickets", step3_tickets},
     {4, "catalog", step4_catalog},
+    {5, "report_published", step5_report_published},
 };
 const int store_nsteps = (int)(sizeof store_steps / sizeof store_steps[0]);

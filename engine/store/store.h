@@ -3,13 +3,14 @@
  *
  * One file per store (`--db`, `$QLOOP_DB`, default ./qloop.db), WAL mode,
  * foreign keys on, a busy timeout so short commands wait for each other.
- * The schema is created and migrated by version number (PRAGMA user_version):
- * each module that owns tables exports its schema as one SQL string and the
- * list of migrations in store.c applies them in order, each in its own
- * transaction. A run is one transaction (BEGIN IMMEDIATE ... COMMIT): killed
- * half-way, the store keeps its last good state.
+ * The schema is the numbered, append-only steps of schema.c; PRAGMA
+ * user_version says how many a store has run. store_open applies the
+ * missing ones all in one transaction (a store is upgraded whole or not at
+ * all) and refuses, before writing anything, a store of a newer qloop or a
+ * database of something else. A run is one transaction (BEGIN IMMEDIATE ...
+ * COMMIT): killed half-way, the store keeps its last good state.
  *
- * Core tables (migration 1):
+ * Core tables (step 1):
  *   meta(key PRIMARY KEY, value)             store secret, settings
  *   runs(id, started_at, finished_at, as_of, status, rules, summary JSON)
  *   run_datasets(run_id, dataset, source, rows, owner, newest_update)
@@ -33,15 +34,16 @@
 #include "base/error.h"
 
 /* Opens (creating when needed) and migrates the store at path. Returns the
- * handle, or NULL with err filled (unwritable path, not a qloop store, newer
- * schema than this binary knows). */
+ * handle, or NULL with err filled: an input error for what the user can fix
+ * (unwritable or read-only path, full disk, not a qloop store, newer schema
+ * than this binary knows), internal for any other failure. */
 sqlite3 *store_open(const char *path, struct qloop_error *err);
 void store_close(sqlite3 *db);
 
 /* The default path: $QLOOP_DB, else "./qloop.db". */
 const char *store_default_path(void);
 
-/* Runs sql (no results); returns 0 or -1 with err. */
+/* Runs sql (no results); returns 0 or -1 with err (store_error's kind). */
 int store_exec(sqlite3 *db, const char *sql, struct qloop_error *err);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Begin fails with a clear message when
