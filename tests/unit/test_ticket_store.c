@@ -1,0 +1,241 @@
+/*
+ * test_ticket_store.c — what the closed loop reports when the store fails.
+ * A failure the user can fix — a full disk (PRAGMA max_page_count held at
+ * the store's size), a read-only store (a second connection opened
+ * SQLITE_OPEN_READONLY) — is an input error (exit 2) whose message says what
+ * to do; any other database failure — a trigger that RAISEs, a table gone —
+ * is internal (exit 3), never an input error. Each failed action leaves the
+ * store as it was once the caller rolls back.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store_helpers.h"
+#include "ticket_helpers.h"
+
+#include "base/error.h"
+
+/* A store with one run ticket (#1, in feedback) and one filed ticket (#2,
+ * in feedback) on 2024-09-27. */
+static void two_tickets(sqlite3 *db, const struct qloop_policy *p)
+{
+    struct sim s = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                    {"P2", "P3"}, {"P2", "P3"}};
+    run_sim(db, &s, p);
+    file_report(db, "firms", "F1", p);
+}
+
+/* The actions a person takes on ticket id (in feedback), by number; the
+ * last files a report. */
+enum { NACTIONS = 4 };
+static int action(sqlite3 *db, int k, int64_t id, const struct qloop_policy *p,
+                  struct qloop_error *err)
+{
+    struct ticket_report r = {.dataset = "firms", .key = "F9", .message = "名称错误",
+                              .actor = "窗口人员"};
+    switch (k) {
+    case 0:
+        return ticket_resolve(db, id, "rectified", "李四", "已更正", err);
+    case 1:
+        return ticket_extend(db, id, "2024-10-20", "数据量大", "李四", p, err);
+    case 2:
+        return ticket_resolve(db, id, "negotiated", "李四", NULL, err);
+    case 3:
+        return ticket_file(db, &r, "file", p, NULL, NULL, err);
+    default:
+        fail_msg("no action %d", k);
+        return -3;
+    }
+}
+
+/* Expects rc -2 with an error of kind and a message holding part; the
+ * caller's transaction rolled back, the store is as before (history and
+ * audit counts). */
+static void expect_failure(sqlite3 *db, int rc, const struct qloop_error *err,
+                           enum qloop_error_kind kind, const char *part, int64_t history,
+                           int64_t audits)
+{
+    if (rc != -2)
+        fail_msg("rc %d, expected -2 (store failure): %s", rc, err->message);
+    if (err->kind != kind)
+        fail_msg("kind %d, expected %d: %s", err->kind, kind, err->message);
+    if (!strstr(err->message, part))
+        fail_msg("message lacks \"%s\": %s", part, err->message);
+    store_rollback(db);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_history"), history);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit"), audits);
+}
+
+static void test_full_disk_is_input(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    two_tickets(db, &p);
+    set_now("2024-09-28T10:00:00+08:00");
+    int64_t history = q_int(db, "SELECT count(*) FROM ticket_history");
+    int64_t audits = q_int(db, "SELECT count(*) FROM audit");
+    /* A page-sized note, and no page left to grow into. */
+    char note[8192];
+    memset(note, 'x', sizeof note - 1);
+    note[sizeof note - 1] = '\0';
+    exec(db, "PRAGMA max_page_count = %lld", (long long)q_int(db, "PRAGMA page_count"));
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_int_equal(store_begin(db, &err), 0);
+    int rc = ticket_resolve(db, 1, "rectified", "李四", note, &err);
+    expect_failure(db, rc, &err, QLOOP_ERR_INPUT, "磁盘已满", history, audits);
+    assert_non_null(strstr(err.message, "请腾出空间"));
+    assert_string_equal(state_of(db, 1), "feedback");
+
+    /* A run's sync on a full store: input too (the run exits 2, not 3). */
+    exec(db, "PRAGMA max_page_count = 1000000");
+    exec(db, "INSERT INTO runs(id, started_at, as_of, status, rules) VALUES('r2',"
+             " '2024-09-28T10:00:00+08:00', '2024-09-28T10:00:00+08:00', 'running', '[]')");
+    exec(db, "INSERT INTO rule_results(run_id, rule, dataset, dimension, severity, checked,"
+             " failed, errors) VALUES('r2', 'people.name', 'people', 'completeness', 'high',"
+             " 400, 400, 0)");
+    exec(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)"
+             " INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, record_key, value,"
+             " message) SELECT 'r2', 'people', 'people.name', i, printf('%%032d', i),"
+             " printf('K%%d', i), printf('%%0200d', i), '姓名为空' FROM n");
+    history = q_int(db, "SELECT count(*) FROM ticket_history");
+    audits = q_int(db, "SELECT count(*) FROM audit");
+    exec(db, "PRAGMA max_page_count = %lld", (long long)q_int(db, "PRAGMA page_count"));
+    assert_int_equal(store_begin(db, &err), 0);
+    struct ticket_sync_counts c;
+    qloop_error_clear(&err);
+    assert_int_equal(ticket_sync_run_policy(db, "r2", &p, &c, &err), -1);
+    expect_failure(db, -2, &err, QLOOP_ERR_INPUT, "磁盘已满", history, audits);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 2);
+    store_close(db);
+}
+
+static void test_read_only_is_input(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/qloop-ticket-store.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    sqlite3 *db = store_open(path, &err);
+    if (!db)
+        fail_msg("store_open: %s", err.message);
+    struct qloop_policy p = ningbo();
+    two_tickets(db, &p);
+    set_now("2024-09-28T10:00:00+08:00");
+    int64_t history = q_int(db, "SELECT count(*) FROM ticket_history");
+    int64_t audits = q_int(db, "SELECT count(*) FROM audit");
+
+    /* The writer stays open, so the read-only connection finds the WAL index. */
+    sqlite3 *ro = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &ro, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_extended_result_codes(ro, 1);
+    for (int k = 0; k < NACTIONS; k++) {
+        qloop_error_clear(&err);
+        int rc = action(ro, k, 1, &p, &err);
+        expect_failure(ro, rc, &err, QLOOP_ERR_INPUT, "不可写", history, audits);
+        assert_non_null(strstr(err.message, "请检查权限"));
+        assert_non_null(strstr(err.file, "qloop-ticket-store"));
+    }
+    /* Reading works. */
+    json_t *list = NULL;
+    assert_int_equal(ticket_list_json(ro, NULL, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 2);
+    json_decref(list);
+    audit_forget(ro);
+    sqlite3_close(ro);
+    assert_string_equal(state_of(db, 1), "feedback");
+    store_close(db);
+    unlink(path);
+}
+
+static void test_injected_failure_is_internal(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    two_tickets(db, &p);
+    set_now("2024-09-28T10:00:00+08:00");
+    int64_t history = q_int(db, "SELECT count(*) FROM ticket_history");
+    int64_t audits = q_int(db, "SELECT count(*) FROM audit");
+    struct qloop_error err;
+
+    /* Every action that writes history fails inside the store. */
+    exec(db, "CREATE TEMP TRIGGER inject BEFORE INSERT ON ticket_history"
+             " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+    for (int k = 0; k < NACTIONS - 1; k++) {
+        qloop_error_clear(&err);
+        assert_int_equal(store_begin(db, &err), 0);
+        int rc = action(db, k, 1, &p, &err);
+        expect_failure(db, rc, &err, QLOOP_ERR_INTERNAL, "injected failure", history, audits);
+    }
+    exec(db, "DROP TRIGGER inject");
+
+    /* The audit chain refusing an entry. */
+    exec(db, "CREATE TEMP TRIGGER inject BEFORE INSERT ON audit"
+             " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+    qloop_error_clear(&err);
+    assert_int_equal(store_begin(db, &err), 0);
+    expect_failure(db, action(db, 0, 1, &p, &err), &err, QLOOP_ERR_INTERNAL, "injected failure",
+                   history, audits);
+    exec(db, "DROP TRIGGER inject");
+
+    /* Filing: the item insert fails. */
+    exec(db, "CREATE TEMP TRIGGER inject BEFORE INSERT ON ticket_items"
+             " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+    qloop_error_clear(&err);
+    assert_int_equal(store_begin(db, &err), 0);
+    expect_failure(db, action(db, 3, 0, &p, &err), &err, QLOOP_ERR_INTERNAL, "injected failure",
+                   history, audits);
+
+    /* A run's sync: internal, and the run is not said to be missing. */
+    exec(db, "INSERT INTO runs(id, started_at, as_of, status, rules) VALUES('r2',"
+             " '2024-09-28T10:00:00+08:00', '2024-09-28T10:00:00+08:00', 'running', '[]')");
+    exec(db, "INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, record_key)"
+             " VALUES('r2', 'shops', 'shops.phone', 2, 'ref-s1', 'S1')");
+    qloop_error_clear(&err);
+    assert_int_equal(store_begin(db, &err), 0);
+    struct ticket_sync_counts c;
+    assert_int_equal(ticket_sync_run_policy(db, "r2", &p, &c, &err), -1);
+    expect_failure(db, -2, &err, QLOOP_ERR_INTERNAL, "injected failure", history, audits);
+    exec(db, "DROP TRIGGER inject");
+    exec(db, "ALTER TABLE runs RENAME TO runs_gone");
+    qloop_error_clear(&err);
+    assert_int_equal(ticket_sync_run_policy(db, "r2", &p, &c, &err), -1);
+    assert_int_equal(err.kind, QLOOP_ERR_INTERNAL);
+    assert_null(strstr(err.message, "不在数据库中"));
+    exec(db, "ALTER TABLE runs_gone RENAME TO runs");
+
+    /* Reading: a table gone is internal; a ticket that is not there is input. */
+    exec(db, "ALTER TABLE ticket_history RENAME TO history_gone");
+    json_t *show = NULL;
+    qloop_error_clear(&err);
+    assert_int_equal(ticket_show_json(db, 1, &show, &err), -2);
+    assert_int_equal(err.kind, QLOOP_ERR_INTERNAL);
+    exec(db, "ALTER TABLE history_gone RENAME TO ticket_history");
+    qloop_error_clear(&err);
+    assert_int_equal(ticket_show_json(db, 99, &show, &err), -1);
+    assert_int_equal(err.kind, QLOOP_ERR_INPUT);
+    store_close(db);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_disk_is_input),
+        cmocka_unit_test(test_read_only_is_input),
+        cmocka_unit_test(test_injected_failure_is_internal),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,478 @@
+/*
+ * test_ticket_sync.c — what a run does to the tickets: opening them (handed
+ * over or waiting), dedupe over repeated runs, the re-check outcomes (fixed,
+ * still failing, missing, reappeared, resolved when vanished), corrected
+ * tickets passing or failing their re-check, reopening after shared and
+ * confirmed, department statistics, the open records a run asks for, the
+ * list/show JSON, and a sync refused for an unknown run or policy.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "store_helpers.h"
+#include "ticket_helpers.h"
+
+/* ---- runs open tickets ---------------------------------------------------- */
+
+static void test_run_opens_ticket_in_feedback(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    struct sim s = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                    {"P2", "P3"}, {"P1", "P2", "P3"}};
+    struct ticket_sync_counts c = run_sim(db, &s, &p);
+    assert_int_equal(c.opened, 1);
+    assert_int_equal(c.updated, 0);
+    assert_int_equal(c.reverified, 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 1);
+    assert_string_equal(state_of(db, 1), "feedback");
+    assert_string_equal(q_text(db, "SELECT dept FROM tickets WHERE id = 1"), "市公安局");
+    assert_string_equal(q_text(db, "SELECT received_at FROM tickets WHERE id = 1"),
+                        "2024-09-27T10:00:00+08:00");
+    /* Fri 27 Sep 2024: Sun 29 Sep (调休) and Mon 30 Sep, 1-7 Oct off, 8, 9, 10 Oct. */
+    assert_string_equal(q_text(db, "SELECT deadline FROM tickets WHERE id = 1"),
+                        "2024-10-10T23:59:59+08:00");
+    assert_string_equal(q_text(db, "SELECT message FROM tickets WHERE id = 1"), "手机号格式错误");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items WHERE ticket_id = 1 AND state = 'open'"), 2);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_history WHERE ticket_id = 1"), 2);
+    assert_string_equal(q_text(db, "SELECT event || ':' || coalesce(from_state, '-') || '>' || to_state"
+                                   " FROM ticket_history WHERE ticket_id = 1 ORDER BY id DESC"),
+                        "feedback:discovered>feedback");
+    assert_string_equal(q_text(db, "SELECT actor FROM ticket_history WHERE ticket_id = 1 ORDER BY id DESC"),
+                        "system");
+    assert_int_equal(audit_count(db, 1, "ticket.open"), 1);
+    assert_int_equal(audit_count(db, 1, "ticket.transition"), 1);
+    /* both records of the run in one audit entry that lists each */
+    assert_int_equal(audit_count(db, 1, "ticket.item"), 1);
+    const char *items = q_text(db, "SELECT detail FROM audit WHERE kind = 'ticket.item'");
+    assert_non_null(strstr(items, "\"change\":\"added\""));
+    assert_non_null(strstr(items, "\"count\":2"));
+    assert_non_null(strstr(items, "\"items\":[[1,\""));
+    assert_int_equal(q_int(db, "SELECT count(*) FROM outbox WHERE kind = 'ticket.feedback'"
+                               " AND recipient = '市公安局' AND ticket_id = 1"),
+                     1);
+    audit_whole(db);
+    store_close(db);
+}
+
+static void test_unknown_owner_and_manual_policy(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = manual_feedback();
+    struct sim s = {"r1", "2024-09-27T10:00:00+08:00", "people", NULL, "people.phone", 0,
+                    {"P2"}, {"P2"}};
+    run_sim(db, &s, &p);
+    assert_string_equal(state_of(db, 1), "discovered");
+    assert_string_equal(q_text(db, "SELECT dept FROM tickets WHERE id = 1"), "未指定部门");
+    assert_string_equal(q_text(db, "SELECT received_at FROM tickets WHERE id = 1"), "(null)");
+    assert_string_equal(q_text(db, "SELECT deadline FROM tickets WHERE id = 1"), "(null)");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM outbox WHERE kind = 'ticket.opened'"), 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM outbox WHERE kind = 'ticket.feedback'"), 0);
+    store_close(db);
+}
+
+static void test_dedupe_over_repeated_runs(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    struct sim s1 = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {"P2", "P3"}, {"P1", "P2", "P3"}};
+    run_sim(db, &s1, &p);
+    struct sim s2 = {"r2", "2024-09-28T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {"P2", "P3"}, {"P1", "P2", "P3"}};
+    struct ticket_sync_counts c = run_sim(db, &s2, &p);
+    assert_int_equal(c.opened, 0);
+    assert_int_equal(c.updated, 0);
+    assert_int_equal(c.reverified, 1);
+    struct sim s3 = {"r3", "2024-09-29T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {"P2=139", "P3"}, {"P1", "P2", "P3"}};
+    run_sim(db, &s3, &p);
+    /* a record still failing shows its latest value */
+    assert_string_equal(q_text(db, "SELECT value FROM ticket_items WHERE id = 1"), "139");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items"), 2);
+    /* The received_at and deadline do not move with later runs. */
+    assert_string_equal(q_text(db, "SELECT deadline FROM tickets WHERE id = 1"),
+                        "2024-10-10T23:59:59+08:00");
+    assert_string_equal(q_text(db, "SELECT last_run FROM ticket_items WHERE id = 1"), "r3");
+    /* A new failing record joins the open ticket. */
+    struct sim s4 = {"r4", "2024-09-30T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {"P2", "P3", "P4"}, {"P1", "P2", "P3", "P4"}};
+    c = run_sim(db, &s4, &p);
+    assert_int_equal(c.opened, 0);
+    assert_int_equal(c.updated, 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items WHERE ticket_id = 1"), 3);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM outbox WHERE kind = 'ticket.items_added'"), 1);
+    /* Two findings of one record in one run make one item. */
+    struct sim s5 = {"r5", "2024-09-30T03:00:00+08:00", "people", "市公安局", "people.other", 0,
+                     {"P7", "P7"}, {"P7"}};
+    run_sim(db, &s5, &p);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items WHERE rule = 'people.other'"), 1);
+    /* The indexes refuse a second open item or ticket whatever the code does. */
+    assert_int_not_equal(sqlite3_exec(db,
+                                      "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref,"
+                                      " state, added_at) SELECT ticket_id, dataset, rule, record_ref,"
+                                      " 'open', added_at FROM ticket_items WHERE id = 1",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db,
+                                      "INSERT INTO tickets(dataset, rule, source, dept, state, policy,"
+                                      " opened_at, opened_by) VALUES('people', 'people.phone', 'run',"
+                                      " 'x', 'discovered', 'ningbo', '2024', 'system')",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    audit_whole(db);
+    store_close(db);
+}
+
+/* ---- re-check outcomes ----------------------------------------------------- */
+
+static void test_recheck_outcomes(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    struct sim s1 = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {"A", "B", "C", "D"}, {"A", "B", "C", "D"}};
+    run_sim(db, &s1, &p);
+    /* A fixed (seen, no finding); B still failing; C and D gone from the data. */
+    struct sim s2 = {"r2", "2024-09-28T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {"B"}, {"A", "B"}};
+    struct ticket_sync_counts c = run_sim(db, &s2, &p);
+    assert_int_equal(c.reverified, 1);
+    assert_int_equal(c.updated, 1);
+    assert_string_equal(item_state(db, "people", "A"), "fixed");
+    assert_string_equal(item_state(db, "people", "B"), "open");
+    assert_string_equal(item_state(db, "people", "C"), "missing");
+    assert_string_equal(item_state(db, "people", "D"), "missing");
+    assert_string_equal(state_of(db, 1), "feedback");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit WHERE kind = 'ticket.item'"
+                               " AND detail LIKE '%%\"change\":\"missing\"%%'"
+                               " AND detail LIKE '%%\"count\":2%%'"),
+                     1);
+    /* C comes back still failing: open again (missing cleared). */
+    struct sim s3 = {"r3", "2024-09-29T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {"B", "C"}, {"A", "B", "C"}};
+    run_sim(db, &s3, &p);
+    assert_string_equal(item_state(db, "people", "C"), "open");
+    assert_string_equal(item_state(db, "people", "D"), "missing");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit WHERE detail LIKE '%%\"change\":\"reappeared\"%%'"), 1);
+    /* A run of another rule on the dataset does not judge these items. */
+    struct sim s4 = {"r4", "2024-09-29T03:00:00+08:00", "people", "市公安局", "people.name", 0,
+                     {0}, {"A"}};
+    c = run_sim(db, &s4, &p);
+    assert_int_equal(c.reverified, 0);
+    assert_string_equal(item_state(db, "people", "B"), "open");
+    /* A rule that says a vanished record is resolved: D is fixed. */
+    struct sim s5 = {"r5", "2024-09-30T02:00:00+08:00", "people", "市公安局", "people.phone", 1,
+                     {"B", "C"}, {"A", "B", "C"}};
+    run_sim(db, &s5, &p);
+    assert_string_equal(item_state(db, "people", "D"), "fixed");
+    assert_string_equal(q_text(db, "SELECT closed_run FROM ticket_items WHERE id = 4"), "r5");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit WHERE detail LIKE '%%\"change\":\"fixed_missing\"%%'"), 1);
+    /* Everything passes: a ticket still with its provider is closed as shared. */
+    struct sim s6 = {"r6", "2024-10-08T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {0}, {"A", "B", "C"}};
+    run_sim(db, &s6, &p);
+    assert_string_equal(state_of(db, 1), "shared");
+    assert_string_equal(q_text(db, "SELECT closed_at FROM tickets WHERE id = 1"),
+                        "2024-10-08T02:00:00+08:00");
+    assert_string_equal(q_text(db, "SELECT answered_at FROM tickets WHERE id = 1"),
+                        "2024-10-08T02:00:00+08:00");
+    audit_whole(db);
+    store_close(db);
+}
+
+static void test_corrected_passes_to_shared(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    struct qloop_error err;
+    struct sim s1 = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {"P2", "P3"}, {"P2", "P3"}};
+    run_sim(db, &s1, &p);
+    set_now("2024-10-08T15:00:00+08:00");
+    assert_int_equal(ticket_resolve(db, 1, "rectified", "李四", "已更正", &err), 0);
+    assert_string_equal(state_of(db, 1), "corrected");
+    assert_string_equal(q_text(db, "SELECT note FROM tickets WHERE id = 1"), "数源部门答复：完成整改。已更正");
+    struct sim s2 = {"r2", "2024-10-09T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {0}, {"P2", "P3"}};
+    struct ticket_sync_counts c = run_sim(db, &s2, &p);
+    assert_int_equal(c.reverified, 1);
+    assert_int_equal(c.updated, 1);
+    assert_string_equal(state_of(db, 1), "shared");
+    assert_string_equal(q_text(db, "SELECT event || ':' || from_state || '>' || to_state || ':' || actor"
+                                   " FROM ticket_history WHERE ticket_id = 1 ORDER BY id DESC"),
+                        "recheck_pass:corrected>shared:system");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items WHERE state = 'fixed'"), 2);
+    assert_string_equal(q_text(db, "SELECT answered_at FROM tickets WHERE id = 1"),
+                        "2024-10-08T15:00:00+08:00");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM outbox WHERE kind = 'ticket.closed'"), 1);
+    /* Closed: nothing more is allowed. */
+    set_now("2024-10-09T09:00:00+08:00");
+    qloop_error_clear(&err);
+    assert_int_equal(ticket_feedback(db, 1, "王五", false, NULL, &p, &err), -1);
+    assert_non_null(strstr(err.message, "已关闭"));
+    store_close(db);
+}
+
+static void test_corrected_fails_back_to_feedback(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    struct qloop_error err;
+    struct sim s1 = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {"P2", "P3"}, {"P2", "P3"}};
+    run_sim(db, &s1, &p);
+    set_now("2024-09-30T09:00:00+08:00");
+    assert_int_equal(ticket_resolve(db, 1, "rectified", "李四", NULL, &err), 0);
+    struct sim s2 = {"r2", "2024-10-01T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {"P3"}, {"P2", "P3"}};
+    run_sim(db, &s2, &p);
+    assert_string_equal(state_of(db, 1), "feedback");
+    assert_string_equal(q_text(db, "SELECT received_at FROM tickets WHERE id = 1"),
+                        "2024-09-27T10:00:00+08:00");
+    assert_string_equal(q_text(db, "SELECT deadline FROM tickets WHERE id = 1"),
+                        "2024-10-10T23:59:59+08:00");
+    assert_string_equal(q_text(db, "SELECT event || '|' || deadline_before || '|' || deadline_after"
+                                   " FROM ticket_history WHERE ticket_id = 1 ORDER BY id DESC"),
+                        "recheck_fail|2024-10-10T23:59:59+08:00|2024-10-10T23:59:59+08:00");
+    assert_non_null(strstr(q_text(db, "SELECT reason FROM ticket_history ORDER BY id DESC"),
+                           "1 条记录仍不符合规则"));
+    assert_int_equal(q_int(db, "SELECT count(*) FROM outbox WHERE kind = 'ticket.recheck_failed'"), 1);
+    assert_string_equal(item_state(db, "people", "P2"), "fixed");
+    assert_string_equal(item_state(db, "people", "P3"), "open");
+    audit_whole(db);
+    store_close(db);
+}
+
+static void test_reopen_after_shared_and_confirmed(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    struct qloop_error err;
+    struct sim s1 = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {"P2"}, {"P2"}};
+    run_sim(db, &s1, &p);
+    struct sim s2 = {"r2", "2024-09-28T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {0}, {"P2"}};
+    run_sim(db, &s2, &p);
+    assert_string_equal(state_of(db, 1), "shared");
+    /* P2 fails again and no ticket is open: the closed ticket is reopened,
+     * handed back with a new receipt and deadline; the item names it. */
+    struct sim s3 = {"r3", "2024-10-12T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {"P2"}, {"P2"}};
+    struct ticket_sync_counts c = run_sim(db, &s3, &p);
+    assert_int_equal(c.opened, 0);
+    assert_int_equal(c.updated, 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 1);
+    assert_string_equal(state_of(db, 1), "feedback");
+    assert_string_equal(q_text(db, "SELECT event || '|' || from_state || '|' || to_state"
+                                   " FROM ticket_history WHERE ticket_id = 1 ORDER BY id DESC"),
+                        "reopen|shared|feedback");
+    assert_int_equal(q_int(db, "SELECT reopened_from FROM ticket_items WHERE ticket_id = 1"
+                               " AND state = 'open'"), 1);
+    assert_string_equal(q_text(db, "SELECT received_at FROM tickets WHERE id = 1"),
+                        "2024-10-12T02:00:00+08:00");
+    /* Sat 12 Oct 2024 is a make-up working day, not counted: 14-18 Oct. */
+    assert_string_equal(q_text(db, "SELECT deadline FROM tickets WHERE id = 1"),
+                        "2024-10-18T23:59:59+08:00");
+    assert_string_equal(q_text(db, "SELECT closed_at FROM tickets WHERE id = 1"), "(null)");
+    assert_non_null(strstr(q_text(db, "SELECT detail FROM audit WHERE subject = 'ticket:1'"
+                                      " AND kind = 'ticket.item' ORDER BY seq DESC"),
+                           "\"reopened_from\":1"));
+
+    /* A ticket already open for the rule takes the recurring record instead. */
+    struct sim s3b = {"r3b", "2024-10-13T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                      {"P2", "P9"}, {"P2", "P9"}};
+    c = run_sim(db, &s3b, &p);
+    assert_int_equal(c.opened, 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items WHERE ticket_id = 1 AND state = 'open'"), 2);
+
+    /* Confirmed correct: the same value is not reported again; a new value is. */
+    set_now("2024-10-14T10:00:00+08:00");
+    assert_int_equal(ticket_resolve(db, 1, "confirmed", "李四", "号码属实", &err), 0);
+    assert_string_equal(state_of(db, 1), "confirmed");
+    assert_string_equal(item_state(db, "people", "P2"), "closed");
+    struct sim s4 = {"r4", "2024-10-15T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {"P2"}, {"P2"}};
+    c = run_sim(db, &s4, &p);
+    assert_int_equal(c.opened, 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 1);
+    assert_string_equal(state_of(db, 1), "confirmed");
+    struct sim s5 = {"r5", "2024-10-16T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {"P2=12"}, {"P2"}};
+    c = run_sim(db, &s5, &p);
+    assert_int_equal(c.opened, 0);
+    assert_string_equal(state_of(db, 1), "feedback");
+    assert_string_equal(q_text(db, "SELECT event || '|' || from_state FROM ticket_history"
+                                   " WHERE ticket_id = 1 ORDER BY id DESC"),
+                        "reopen|confirmed");
+    audit_whole(db);
+    store_close(db);
+}
+
+/* ---- statistics, reading ----------------------------------------------------- */
+
+static void test_dept_stats(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct sim a1 = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {"P1"}, {"P1"}};
+    run_sim(db, &a1, &p);
+    struct sim b1 = {"r2", "2024-09-27T10:00:00+08:00", "firms", "市场监管局", "firms.uscc", 0,
+                     {"F1"}, {"F1"}};
+    run_sim(db, &b1, &p);
+    struct sim c1 = {"r3", "2024-09-27T10:00:00+08:00", "shops", "市场监管局", "shops.phone", 0,
+                     {"S1"}, {"S1"}};
+    run_sim(db, &c1, &p);
+    assert_int_equal(q_int(db, "SELECT opened FROM dept_stats WHERE run_id = 'r2' AND dept = '市场监管局'"), 1);
+    set_now("2024-10-08T10:00:00+08:00");
+    assert_int_equal(ticket_resolve(db, 1, "rectified", "李四", NULL, &err), 0); /* on time */
+    set_now("2024-10-15T10:00:00+08:00");
+    assert_int_equal(ticket_resolve(db, 2, "confirmed", "赵六", NULL, &err), 0); /* late */
+    struct sim a2 = {"r4", "2024-10-16T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {0}, {"P1"}};
+    run_sim(db, &a2, &p);
+    assert_string_equal(state_of(db, 1), "shared");
+    assert_int_equal(q_int(db, "SELECT closed_on_time FROM dept_stats WHERE run_id = 'r4' AND dept = '市公安局'"), 1);
+    assert_int_equal(q_int(db, "SELECT closed_late FROM dept_stats WHERE run_id = 'r4' AND dept = '市公安局'"), 0);
+    assert_int_equal(q_int(db, "SELECT closed_on_time FROM dept_stats WHERE run_id = 'r4' AND dept = '市场监管局'"), 0);
+    assert_int_equal(q_int(db, "SELECT closed_late FROM dept_stats WHERE run_id = 'r4' AND dept = '市场监管局'"), 1);
+    assert_int_equal(q_int(db, "SELECT open_overdue FROM dept_stats WHERE run_id = 'r4' AND dept = '市场监管局'"), 1);
+    assert_int_equal(q_int(db, "SELECT open_total FROM dept_stats WHERE run_id = 'r4' AND dept = '市场监管局'"), 1);
+    assert_int_equal(q_int(db, "SELECT open_total FROM dept_stats WHERE run_id = 'r4' AND dept = '市公安局'"), 0);
+    /* Each closing is counted by one run only. */
+    struct sim a3 = {"r5", "2024-10-17T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {0}, {"P1"}};
+    run_sim(db, &a3, &p);
+    assert_int_equal(q_int(db, "SELECT sum(closed_on_time + closed_late) FROM dept_stats WHERE run_id = 'r5'"), 0);
+    assert_int_equal(q_int(db, "SELECT sum(closed_on_time) + sum(closed_late) FROM dept_stats"), 2);
+    store_close(db);
+}
+
+static void collect_ref(void *ctx, const char *ref)
+{
+    int *n = ctx;
+    assert_int_equal(strlen(ref), 32);
+    (*n)++;
+}
+
+static void test_open_refs_and_json(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct sim s1 = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {"P2", "P3"}, {"P2", "P3"}};
+    run_sim(db, &s1, &p);
+    struct sim s2 = {"r2", "2024-09-28T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
+                     {"P3"}, {"P2", "P3"}};
+    run_sim(db, &s2, &p);
+    int n = 0;
+    assert_int_equal(ticket_open_refs(db, "people", collect_ref, &n, &err), 0);
+    assert_int_equal(n, 1);
+    n = 0;
+    assert_int_equal(ticket_open_refs(db, "other", collect_ref, &n, &err), 0);
+    assert_int_equal(n, 0);
+
+    set_now("2024-10-11T00:00:01+08:00");
+    json_t *list = NULL;
+    struct ticket_filter f = {.state = "feedback", .dept = "市公安局", .overdue = true};
+    assert_int_equal(ticket_list_json(db, &f, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 1);
+    json_t *t = json_array_get(list, 0);
+    static const char *const keys[] = {"id", "dataset", "rule", "dept", "state", "items",
+                                       "opened_at", "received_at", "deadline", "overdue"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!json_object_get(t, keys[i]))
+            fail_msg("list object lacks %s", keys[i]);
+    assert_int_equal(json_integer_value(json_object_get(t, "items")), 1);
+    assert_true(json_is_true(json_object_get(t, "overdue")));
+    assert_string_equal(json_string_value(json_object_get(t, "deadline")), "2024-10-10T23:59:59+08:00");
+    json_decref(list);
+    struct ticket_filter other = {.dept = "市民政局"};
+    assert_int_equal(ticket_list_json(db, &other, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+
+    json_t *show = NULL;
+    assert_int_equal(ticket_show_json(db, 1, &show, &err), 0);
+    json_t *records = json_object_get(show, "records");
+    assert_int_equal(json_array_size(records), 2);
+    static const char *const rkeys[] = {"record_key", "field", "value", "message", "row_no", "state"};
+    for (size_t i = 0; i < sizeof rkeys / sizeof rkeys[0]; i++)
+        if (!json_object_get(json_array_get(records, 0), rkeys[i]))
+            fail_msg("record lacks %s", rkeys[i]);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(records, 0), "state")), "fixed");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(records, 1), "state")), "open");
+    json_t *history = json_object_get(show, "history");
+    assert_int_equal(json_array_size(history), 2);
+    static const char *const hkeys[] = {"at", "actor", "from", "to", "reason", "deadline_before",
+                                        "deadline_after"};
+    for (size_t i = 0; i < sizeof hkeys / sizeof hkeys[0]; i++)
+        if (!json_object_get(json_array_get(history, 0), hkeys[i]))
+            fail_msg("history lacks %s", hkeys[i]);
+    assert_true(json_is_null(json_object_get(json_array_get(history, 0), "from")));
+    assert_true(json_is_null(json_object_get(json_array_get(history, 0), "deadline_before")));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(history, 1), "to")), "feedback");
+    json_decref(show);
+    assert_int_equal(ticket_show_json(db, 42, &show, &err), -1);
+    assert_string_equal(ticket_state_zh("negotiated"), "沟通解决");
+    assert_string_equal(ticket_state_zh("confirmed"), "确认无误");
+    assert_true(ticket_state_valid("shared"));
+    assert_false(ticket_state_valid("closed"));
+    store_close(db);
+}
+
+static void test_sync_errors(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct ticket_sync_counts c;
+    assert_int_equal(ticket_sync_run(db, "no-such-run", NULL, &c, &err), -1);
+    assert_non_null(strstr(err.message, "no-such-run"));
+    assert_int_equal(ticket_sync_run(db, "x", "/nonexistent/policy.lua", &c, &err), -1);
+    assert_non_null(strstr(err.file, "/nonexistent/policy.lua"));
+    store_close(db);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run_opens_ticket_in_feedback),
+        cmocka_unit_test(test_unknown_owner_and_manual_policy),
+        cmocka_unit_test(test_dedupe_over_repeated_runs),
+        cmocka_unit_test(test_recheck_outcomes),
+        cmocka_unit_test(test_corrected_passes_to_shared),
+        cmocka_unit_test(test_corrected_fails_back_to_feedback),
+        cmocka_unit_test(test_reopen_after_shared_and_confirmed),
+        cmocka_unit_test(test_dept_stats),
+        cmocka_unit_test(test_open_refs_and_json),
+        cmocka_unit_test(test_sync_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

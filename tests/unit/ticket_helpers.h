@@ -1,0 +1,146 @@
+/*
+ * ticket_helpers.h — what the closed-loop tests share: the two bundled
+ * policies (and ningbo without automatic hand-over), a simulated run of one
+ * rule on one dataset, and short reads of a ticket's state, an item's state
+ * and the audit chain. Runs are simulated by inserting runs, run_datasets,
+ * rule_results, findings and run_seen rows directly, then calling
+ * ticket_sync_run_policy; QLOOP_NOW moves the clock. Included after cmocka's
+ * headers and store_helpers.h; everything here is static inline.
+ */
+#ifndef QLOOP_TEST_TICKET_HELPERS_H
+#define QLOOP_TEST_TICKET_HELPERS_H
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "loop/ticket.h"
+#include "rules/policy.h"
+#include "store/audit.h"
+#include "store/store.h"
+
+static inline struct qloop_policy ningbo(void)
+{
+    struct qloop_policy p;
+    policy_default(&p);
+    return p;
+}
+
+static inline struct qloop_policy wenzhou(void)
+{
+    struct qloop_policy p;
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    if (policy_load(QLOOP_SOURCE_DIR "/rules/policies/wenzhou.lua", &p, &err) != 0)
+        fail_msg("wenzhou.lua: %s", err.message);
+    return p;
+}
+
+static inline struct qloop_policy manual_feedback(void)
+{
+    struct qloop_policy p = ningbo();
+    p.auto_feedback = false;
+    return p;
+}
+
+/* One simulated run of one rule on one dataset at as_of. failing: keys that
+ * fail ("KEY" or "KEY=VALUE"); present: keys in the data (run_seen). */
+struct sim {
+    const char *run, *as_of, *dataset, *owner, *rule;
+    int resolve_missing;
+    const char *failing[8];
+    const char *present[8];
+};
+
+static inline struct ticket_sync_counts run_sim(sqlite3 *db, const struct sim *s,
+                                         const struct qloop_policy *p)
+{
+    set_now(s->as_of);
+    exec(db, "INSERT INTO runs(id, started_at, as_of, status, rules) VALUES(%Q, %Q, %Q, 'running', '[]')",
+         s->run, s->as_of, s->as_of);
+    exec(db, "INSERT INTO run_datasets(run_id, dataset, rows, owner) VALUES(%Q, %Q, 10, %Q)", s->run,
+         s->dataset, s->owner);
+    int nfail = 0;
+    while (nfail < 8 && s->failing[nfail])
+        nfail++;
+    exec(db,
+         "INSERT INTO rule_results(run_id, rule, dataset, field, dimension, severity, message,"
+         " checked, failed, errors, resolve_missing) VALUES(%Q, %Q, %Q, 'phone', 'normative',"
+         " 'medium', '手机号格式错误', 10, %d, 0, %d)",
+         s->run, s->rule, s->dataset, nfail, s->resolve_missing);
+    for (int i = 0; i < nfail; i++) {
+        char key[64], value[64];
+        const char *eq = strchr(s->failing[i], '=');
+        snprintf(key, sizeof key, "%.*s", eq ? (int)(eq - s->failing[i]) : 63, s->failing[i]);
+        snprintf(value, sizeof value, "%s", eq ? eq + 1 : "bad");
+        char ref[33];
+        store_record_ref(db, s->dataset, key, strlen(key), ref);
+        exec(db,
+             "INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, record_key, field,"
+             " value, message) VALUES(%Q, %Q, %Q, %d, %Q, %Q, 'phone', %Q, '手机号格式错误')",
+             s->run, s->dataset, s->rule, i + 2, ref, key, value);
+    }
+    for (int i = 0; i < 8 && s->present[i]; i++) {
+        char ref[33];
+        store_record_ref(db, s->dataset, s->present[i], strlen(s->present[i]), ref);
+        exec(db, "INSERT OR IGNORE INTO run_seen(run_id, dataset, record_ref) VALUES(%Q, %Q, %Q)",
+             s->run, s->dataset, ref);
+    }
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct ticket_sync_counts c;
+    assert_int_equal(store_begin(db, &err), 0);
+    if (ticket_sync_run_policy(db, s->run, p, &c, &err) != 0)
+        fail_msg("ticket_sync_run: %s", err.message);
+    assert_int_equal(store_commit(db, &err), 0);
+    exec(db, "UPDATE runs SET status = 'done' WHERE id = %Q", s->run);
+    return c;
+}
+
+static inline const char *state_of(sqlite3 *db, int64_t id)
+{
+    return q_text(db, "SELECT state FROM tickets WHERE id = %lld", (long long)id);
+}
+
+static inline const char *item_state(sqlite3 *db, const char *dataset, const char *key)
+{
+    char ref[33];
+    store_record_ref(db, dataset, key, strlen(key), ref);
+    return q_text(db, "SELECT state FROM ticket_items WHERE record_ref = %Q ORDER BY id DESC LIMIT 1",
+                  ref);
+}
+
+static inline int64_t audit_count(sqlite3 *db, int64_t ticket, const char *kind)
+{
+    return q_int(db, "SELECT count(*) FROM audit WHERE subject = 'ticket:%lld' AND kind = %Q",
+                 (long long)ticket, kind);
+}
+
+static inline void audit_whole(sqlite3 *db)
+{
+    int64_t count = 0, bad = 0;
+    char why[256] = "";
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    int rc = audit_verify(db, &count, &bad, why, sizeof why, &err);
+    if (rc != 0)
+        fail_msg("audit chain broken at %lld: %s %s", (long long)bad, why, err.message);
+    assert_true(count > 0);
+}
+
+/* Files a report on its own dataset; returns the ticket. */
+static inline int64_t file_report(sqlite3 *db, const char *dataset, const char *key,
+                           const struct qloop_policy *p)
+{
+    struct ticket_report r = {.dataset = dataset, .key = key, .field = "phone",
+                              .message = "号码错误", .actor = "张三", .dept = "市民政局"};
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    int64_t tid = 0;
+    bool dup = true;
+    if (ticket_file(db, &r, "file", p, &tid, &dup, &err) != 0)
+        fail_msg("ticket_file: %s", err.message);
+    assert_false(dup);
+    return tid;
+}
+
+#endif
