@@ -40,19 +40,30 @@ static inline void exec(sqlite3 *db, const char *fmt, ...)
     sqlite3_free(sql);
 }
 
+/* Prepares printf-style SQL and steps it once; fails the test when it
+ * cannot be prepared. Returns the statement (the caller finalizes it) and
+ * whether it has a row in *row. */
+static inline sqlite3_stmt *q_step(sqlite3 *db, int *row, const char *fmt, va_list ap)
+{
+    char *sql = sqlite3_vmprintf(fmt, ap);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    sqlite3_free(sql);
+    *row = sqlite3_step(st) == SQLITE_ROW;
+    return st;
+}
+
 /* The first column of the first row as an integer (-1 for no row). */
 static inline int64_t q_int(sqlite3 *db, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *sql = sqlite3_vmprintf(fmt, ap);
+    int row;
+    sqlite3_stmt *st = q_step(db, &row, fmt, ap);
     va_end(ap);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    int64_t v = row ? sqlite3_column_int64(st, 0) : -1;
     sqlite3_finalize(st);
-    sqlite3_free(sql);
     return v;
 }
 
@@ -65,18 +76,15 @@ static inline const char *q_text(sqlite3 *db, const char *fmt, ...)
     char *buf = out[k++ % 8];
     va_list ap;
     va_start(ap, fmt);
-    char *sql = sqlite3_vmprintf(fmt, ap);
+    int row;
+    sqlite3_stmt *st = q_step(db, &row, fmt, ap);
     va_end(ap);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
     buf[0] = '\0';
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    if (row) {
         const unsigned char *s = sqlite3_column_text(st, 0);
         snprintf(buf, 2048, "%s", s ? (const char *)s : "(null)");
     }
     sqlite3_finalize(st);
-    sqlite3_free(sql);
     return buf;
 }
 

@@ -18,22 +18,15 @@
 
 #include <cmocka.h>
 
+#include "store_helpers.h"
+
+#include "base/sha256.h"
 #include "store/audit.h"
 #include "store/store.h"
-#include "base/sha256.h"
 
 #define NOW "2024-09-27T10:00:00+08:00"
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 enum { N = 20 };
-
-/* Runs sql, failing the test when it fails. */
-static void exec_ok(sqlite3 *db, const char *sql)
-{
-    char *msg = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg ? msg : "?");
-}
 
 /* Runs sql expecting failure; returns SQLite's message (static copy). */
 static const char *exec_fails(sqlite3 *db, const char *sql)
@@ -47,36 +40,11 @@ static const char *exec_fails(sqlite3 *db, const char *sql)
     return last;
 }
 
-/* The single integer result of sql. */
-static int64_t query_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
-/* The single text result of sql copied into out. */
-static void query_text(sqlite3 *db, const char *sql, char *out, size_t size)
-{
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    const char *t = (const char *)sqlite3_column_text(st, 0);
-    snprintf(out, size, "%s", t ? t : "");
-    sqlite3_finalize(st);
-}
-
 /* A fresh in-memory store with the audit schema and n entries: entry i has
  * kind ticket.transition, subject ticket:i, actor user-i, detail {"i": i}. */
 static sqlite3 *make_db(int n)
 {
-    struct qloop_error oerr;
-    sqlite3 *db = store_open(":memory:", &oerr);
-    if (!db)
-        fail_msg("store_open: %s", oerr.message);
+    sqlite3 *db = db_open();
     for (int i = 1; i <= n; i++) {
         char subject[32], actor[32], detail[64];
         snprintf(subject, sizeof subject, "ticket:%d", i);
@@ -93,7 +61,7 @@ static sqlite3 *make_db(int n)
 /* What an attacker with the file does first. */
 static void drop_triggers(sqlite3 *db)
 {
-    exec_ok(db, "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;"
+    exec(db, "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;"
                 "DROP TRIGGER audit_head_no_delete; DROP TRIGGER audit_head_follows;");
 }
 
@@ -145,30 +113,25 @@ static void test_append_and_verify(void **state)
 
     db = make_db(N);
     expect_ok(db, N);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM audit"), N);
-    assert_int_equal(query_int(db, "SELECT min(seq) FROM audit"), 1);
-    assert_int_equal(query_int(db, "SELECT max(seq) FROM audit"), N);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM audit WHERE at = '" NOW "'"), N);
-    char t[128];
-    query_text(db, "SELECT prev_hash FROM audit WHERE seq = 1", t, sizeof t);
-    assert_string_equal(t, ZERO_HASH);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM audit a JOIN audit b ON b.seq = a.seq + 1"
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit"), N);
+    assert_int_equal(q_int(db, "SELECT min(seq) FROM audit"), 1);
+    assert_int_equal(q_int(db, "SELECT max(seq) FROM audit"), N);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit WHERE at = '" NOW "'"), N);
+    assert_string_equal(q_text(db, "SELECT prev_hash FROM audit WHERE seq = 1"), ZERO_HASH);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit a JOIN audit b ON b.seq = a.seq + 1"
                                    " WHERE b.prev_hash = a.hash"),
                      N - 1);
-    assert_int_equal(query_int(db, "SELECT count(DISTINCT hash) FROM audit"), N);
-    assert_int_equal(query_int(db, "SELECT seq FROM audit_head"), N);
-    char head[128], last[128];
-    query_text(db, "SELECT hash FROM audit_head", head, sizeof head);
-    query_text(db, "SELECT hash FROM audit WHERE seq = 20", last, sizeof last);
-    assert_string_equal(head, last);
-    query_text(db, "SELECT detail FROM audit WHERE seq = 3", t, sizeof t);
-    assert_string_equal(t, "{\"i\": 3, \"to\": \"feedback\"}");
+    assert_int_equal(q_int(db, "SELECT count(DISTINCT hash) FROM audit"), N);
+    assert_int_equal(q_int(db, "SELECT seq FROM audit_head"), N);
+    assert_string_equal(q_text(db, "SELECT hash FROM audit_head"),
+                        q_text(db, "SELECT hash FROM audit WHERE seq = 20"));
+    assert_string_equal(q_text(db, "SELECT detail FROM audit WHERE seq = 3"),
+                        "{\"i\": 3, \"to\": \"feedback\"}");
 
     /* NULL detail is stored as {}. */
     struct qloop_error err;
     assert_int_equal(audit_append(db, "run.start", "run:x", "system", NULL, &err), 0);
-    query_text(db, "SELECT detail FROM audit WHERE seq = 21", t, sizeof t);
-    assert_string_equal(t, "{}");
+    assert_string_equal(q_text(db, "SELECT detail FROM audit WHERE seq = 21"), "{}");
     expect_ok(db, N + 1);
     audit_forget(db);
     store_close(db);
@@ -229,7 +192,7 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(err.message, "subject"));
     assert_int_equal(audit_append(db, "k", "s", "", "{}", &err), -1);
     assert_non_null(strstr(err.message, "actor"));
-    assert_int_equal(query_int(db, "SELECT count(*) FROM audit"), 2);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit"), 2);
     expect_ok(db, 2);
     audit_forget(db);
     store_close(db);
@@ -249,7 +212,7 @@ static void test_triggers_refuse(void **state)
     exec_fails(db, "UPDATE audit_head SET seq = 2, hash = (SELECT hash FROM audit WHERE seq = 2)");
     exec_fails(db, "UPDATE audit_head SET hash = '" ZERO_HASH "'");
     exec_fails(db, "INSERT INTO audit_head(id, seq, hash) VALUES(2, 0, 'x')");
-    assert_int_equal(query_int(db, "SELECT count(*) FROM audit"), 3);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit"), 3);
     expect_ok(db, 3);
     audit_forget(db);
     store_close(db);
@@ -260,7 +223,7 @@ static void test_changed_detail(void **state)
     (void)state;
     sqlite3 *db = make_db(N);
     drop_triggers(db);
-    exec_ok(db, "UPDATE audit SET detail = '{\"i\": 12, \"to\": \"shared\"}' WHERE seq = 12");
+    exec(db, "UPDATE audit SET detail = '{\"i\": 12, \"to\": \"shared\"}' WHERE seq = 12");
     expect_broken(db, 12, "第 12 条记录内容被修改（哈希不符）");
     audit_forget(db);
     store_close(db);
@@ -268,13 +231,13 @@ static void test_changed_detail(void **state)
     /* Any one column counts, including the time and the actor. */
     db = make_db(N);
     drop_triggers(db);
-    exec_ok(db, "UPDATE audit SET at = '2024-09-26T10:00:00+08:00' WHERE seq = 1");
+    exec(db, "UPDATE audit SET at = '2024-09-26T10:00:00+08:00' WHERE seq = 1");
     expect_broken(db, 1, "第 1 条记录内容被修改");
     audit_forget(db);
     store_close(db);
     db = make_db(N);
     drop_triggers(db);
-    exec_ok(db, "UPDATE audit SET actor = 'someone-else' WHERE seq = 20");
+    exec(db, "UPDATE audit SET actor = 'someone-else' WHERE seq = 20");
     expect_broken(db, 20, "第 20 条记录内容被修改");
     audit_forget(db);
     store_close(db);
@@ -285,7 +248,7 @@ static void test_forged_hash(void **state)
     (void)state;
     sqlite3 *db = make_db(N);
     drop_triggers(db);
-    exec_ok(db, "UPDATE audit SET hash = '" ZERO_HASH "' WHERE seq = 3");
+    exec(db, "UPDATE audit SET hash = '" ZERO_HASH "' WHERE seq = 3");
     expect_broken(db, 3, "第 3 条");
     audit_forget(db);
     store_close(db);
@@ -296,14 +259,14 @@ static void test_deleted_middle(void **state)
     (void)state;
     sqlite3 *db = make_db(N);
     drop_triggers(db);
-    exec_ok(db, "DELETE FROM audit WHERE seq = 7");
+    exec(db, "DELETE FROM audit WHERE seq = 7");
     expect_broken(db, 7, "第 7 条记录缺失（第 8 条之前的记录缺失或顺序被改动）");
     audit_forget(db);
     store_close(db);
 
     db = make_db(N);
     drop_triggers(db);
-    exec_ok(db, "DELETE FROM audit WHERE seq = 1");
+    exec(db, "DELETE FROM audit WHERE seq = 1");
     expect_broken(db, 1, "第 1 条记录缺失");
     audit_forget(db);
     store_close(db);
@@ -315,7 +278,7 @@ static void test_deleted_last(void **state)
     (void)state;
     sqlite3 *db = make_db(N);
     drop_triggers(db);
-    exec_ok(db, "DELETE FROM audit WHERE seq = 20");
+    exec(db, "DELETE FROM audit WHERE seq = 20");
     expect_broken(db, 20, "第 20 条及之后的记录缺失（链头登记共 20 条，现存只到第 19 条）");
 
     /* And appending is refused until someone looks, so the cut cannot be
@@ -324,15 +287,15 @@ static void test_deleted_last(void **state)
     qloop_error_clear(&err);
     assert_int_equal(audit_append(db, "ticket.transition", "ticket:1", "u", "{}", &err), -1);
     assert_non_null(strstr(err.message, "qloop audit verify"));
-    assert_int_equal(query_int(db, "SELECT max(seq) FROM audit"), 19);
-    assert_int_equal(query_int(db, "SELECT seq FROM audit_head"), 20);
+    assert_int_equal(q_int(db, "SELECT max(seq) FROM audit"), 19);
+    assert_int_equal(q_int(db, "SELECT seq FROM audit_head"), 20);
     audit_forget(db);
     store_close(db);
 
     /* Everything cut: still found. */
     db = make_db(N);
     drop_triggers(db);
-    exec_ok(db, "DELETE FROM audit");
+    exec(db, "DELETE FROM audit");
     expect_broken(db, 1, "第 1 条及之后的记录缺失");
     audit_forget(db);
     store_close(db);
@@ -341,7 +304,7 @@ static void test_deleted_last(void **state)
      * chain that verifies (see audit.h). */
     db = make_db(N);
     drop_triggers(db);
-    exec_ok(db, "DELETE FROM audit WHERE seq = 20;"
+    exec(db, "DELETE FROM audit WHERE seq = 20;"
                 "UPDATE audit_head SET seq = 19, hash = (SELECT hash FROM audit WHERE seq = 19)");
     expect_ok(db, 19);
     audit_forget(db);
@@ -354,11 +317,11 @@ static void test_swapped_entries(void **state)
     (void)state;
     sqlite3 *db = make_db(N);
     drop_triggers(db);
-    exec_ok(db, "CREATE TEMP TABLE t AS SELECT * FROM audit WHERE seq IN (4, 9);"
+    exec(db, "CREATE TEMP TABLE t AS SELECT * FROM audit WHERE seq IN (4, 9);"
                 "UPDATE audit SET (at, kind, subject, actor, detail, prev_hash, hash) ="
                 " (SELECT at, kind, subject, actor, detail, prev_hash, hash FROM t"
                 "  WHERE t.seq = 13 - audit.seq) WHERE seq IN (4, 9);");
-    assert_int_equal(query_int(db, "SELECT count(*) FROM audit WHERE seq = 4 AND subject = 'ticket:9'"),
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit WHERE seq = 4 AND subject = 'ticket:9'"),
                      1);
     expect_broken(db, 4, "第 4 条记录被替换或与别的记录调换");
     audit_forget(db);
@@ -371,7 +334,7 @@ static void test_reordered(void **state)
     (void)state;
     sqlite3 *db = make_db(N);
     drop_triggers(db);
-    exec_ok(db, "UPDATE audit SET seq = 100 WHERE seq = 5");
+    exec(db, "UPDATE audit SET seq = 100 WHERE seq = 5");
     expect_broken(db, 5, "第 5 条记录缺失（第 6 条之前的记录缺失或顺序被改动）");
     audit_forget(db);
     store_close(db);
@@ -380,7 +343,7 @@ static void test_reordered(void **state)
      * new seq: their contents verify, the links do not. */
     db = make_db(N);
     drop_triggers(db);
-    exec_ok(db, "UPDATE audit SET seq = -6 WHERE seq = 6; UPDATE audit SET seq = 6 WHERE seq = 7;"
+    exec(db, "UPDATE audit SET seq = -6 WHERE seq = 6; UPDATE audit SET seq = 6 WHERE seq = 7;"
                 "UPDATE audit SET seq = 7 WHERE seq = -6;");
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(db,
@@ -401,12 +364,8 @@ static void test_reordered(void **state)
     }
     sqlite3_finalize(st);
     assert_int_equal(k, 2);
-    for (int i = 0; i < 2; i++) {
-        char sql[256];
-        snprintf(sql, sizeof sql, "UPDATE audit SET hash = '%s' WHERE seq = %lld", hashes[i],
-                 (long long)seqs[i]);
-        exec_ok(db, sql);
-    }
+    for (int i = 0; i < 2; i++)
+        exec(db, "UPDATE audit SET hash = %Q WHERE seq = %lld", hashes[i], (long long)seqs[i]);
     expect_broken(db, 6, "第 6 条记录不接在第 5 条之后");
     audit_forget(db);
     store_close(db);
@@ -415,23 +374,13 @@ static void test_reordered(void **state)
 /* Recomputes the hash of entry seq from its (possibly changed) columns. */
 static void rehash(sqlite3 *db, int seq)
 {
-    char sql[512], h[65];
-    char at[64], kind[64], subject[64], actor[64], detail[256], prev[128];
-    snprintf(sql, sizeof sql, "SELECT at FROM audit WHERE seq = %d", seq);
-    query_text(db, sql, at, sizeof at);
-    snprintf(sql, sizeof sql, "SELECT kind FROM audit WHERE seq = %d", seq);
-    query_text(db, sql, kind, sizeof kind);
-    snprintf(sql, sizeof sql, "SELECT subject FROM audit WHERE seq = %d", seq);
-    query_text(db, sql, subject, sizeof subject);
-    snprintf(sql, sizeof sql, "SELECT actor FROM audit WHERE seq = %d", seq);
-    query_text(db, sql, actor, sizeof actor);
-    snprintf(sql, sizeof sql, "SELECT detail FROM audit WHERE seq = %d", seq);
-    query_text(db, sql, detail, sizeof detail);
-    snprintf(sql, sizeof sql, "SELECT prev_hash FROM audit WHERE seq = %d", seq);
-    query_text(db, sql, prev, sizeof prev);
-    audit_entry_hash(seq, at, kind, subject, actor, detail, prev, h);
-    snprintf(sql, sizeof sql, "UPDATE audit SET hash = '%s' WHERE seq = %d", h, seq);
-    exec_ok(db, sql);
+    static const char *const cols[6] = {"at", "kind", "subject", "actor", "detail", "prev_hash"};
+    const char *f[6];
+    for (int i = 0; i < 6; i++)
+        f[i] = q_text(db, "SELECT %s FROM audit WHERE seq = %d", cols[i], seq);
+    char h[65];
+    audit_entry_hash(seq, f[0], f[1], f[2], f[3], f[4], f[5], h);
+    exec(db, "UPDATE audit SET hash = %Q WHERE seq = %d", h, seq);
 }
 
 /* Content changed and its hash recomputed to match: the next entry's
@@ -441,7 +390,7 @@ static void test_recomputed_hash(void **state)
     (void)state;
     sqlite3 *db = make_db(N);
     drop_triggers(db);
-    exec_ok(db, "UPDATE audit SET detail = '{\"i\": 5, \"to\": \"shared\"}' WHERE seq = 5");
+    exec(db, "UPDATE audit SET detail = '{\"i\": 5, \"to\": \"shared\"}' WHERE seq = 5");
     rehash(db, 5);
     expect_broken(db, 5, "第 5 条记录被修改后重算了哈希（与第 6 条登记的前一哈希不符）");
     audit_forget(db);
@@ -449,7 +398,7 @@ static void test_recomputed_hash(void **state)
 
     db = make_db(N);
     drop_triggers(db);
-    exec_ok(db, "UPDATE audit SET actor = 'x' WHERE seq = 20");
+    exec(db, "UPDATE audit SET actor = 'x' WHERE seq = 20");
     rehash(db, 20);
     expect_broken(db, 20, "第 20 条记录被修改后重算了哈希（与链头登记的哈希不符）");
     audit_forget(db);
@@ -458,7 +407,7 @@ static void test_recomputed_hash(void **state)
     /* The first entry made to point elsewhere and rehashed. */
     db = make_db(N);
     drop_triggers(db);
-    exec_ok(db, "UPDATE audit SET prev_hash = (SELECT hash FROM audit WHERE seq = 20) WHERE seq = 1");
+    exec(db, "UPDATE audit SET prev_hash = (SELECT hash FROM audit WHERE seq = 20) WHERE seq = 1");
     rehash(db, 1);
     expect_broken(db, 1, "链首值");
     audit_forget(db);
@@ -471,14 +420,13 @@ static void test_appended_outside(void **state)
 {
     (void)state;
     sqlite3 *db = make_db(3);
-    char prev[128], h[65], sql[512];
-    query_text(db, "SELECT hash FROM audit WHERE seq = 3", prev, sizeof prev);
+    char h[65];
+    const char *prev = q_text(db, "SELECT hash FROM audit WHERE seq = 3");
     audit_entry_hash(4, NOW, "ticket.transition", "ticket:1", "mallory", "{}", prev, h);
-    snprintf(sql, sizeof sql,
-             "INSERT INTO audit VALUES(4, '" NOW "', 'ticket.transition', 'ticket:1', 'mallory',"
-             " '{}', '%s', '%s')",
-             prev, h);
-    exec_ok(db, sql);
+    exec(db,
+         "INSERT INTO audit VALUES(4, '" NOW "', 'ticket.transition', 'ticket:1', 'mallory',"
+         " '{}', %Q, %Q)",
+         prev, h);
     expect_broken(db, 4, "第 4 条起的记录未登记在链头");
     audit_forget(db);
     store_close(db);
@@ -489,14 +437,14 @@ static void test_head_removed(void **state)
     (void)state;
     sqlite3 *db = make_db(3);
     drop_triggers(db);
-    exec_ok(db, "DELETE FROM audit_head");
+    exec(db, "DELETE FROM audit_head");
     expect_broken(db, 3, "audit_head");
     struct qloop_error err;
     assert_int_equal(audit_append(db, "k", "s", "a", "{}", &err), -1);
     assert_non_null(strstr(err.message, "audit_head"));
-    exec_ok(db, "DROP TABLE audit_head");
+    exec(db, "DROP TABLE audit_head");
     expect_broken(db, 0, "audit_head 不存在");
-    exec_ok(db, "DROP TABLE audit");
+    exec(db, "DROP TABLE audit");
     expect_broken(db, 0, "audit 不存在");
     audit_forget(db);
     store_close(db);
@@ -509,27 +457,27 @@ static void test_caller_transaction(void **state)
     (void)state;
     sqlite3 *db = make_db(0);
     struct qloop_error err;
-    exec_ok(db, "BEGIN");
+    exec(db, "BEGIN");
     assert_int_equal(audit_append(db, "k", "s", "a", "{}", &err), 0);
     assert_int_equal(audit_append(db, "k", "s", "a", "{}", &err), 0);
-    exec_ok(db, "ROLLBACK");
+    exec(db, "ROLLBACK");
     expect_ok(db, 0);
 
-    exec_ok(db, "BEGIN");
+    exec(db, "BEGIN");
     assert_int_equal(audit_append(db, "k", "s", "a", "{}", &err), 0);
-    exec_ok(db, "COMMIT");
+    exec(db, "COMMIT");
     expect_ok(db, 1);
 
     /* A failure inside the savepoint (head out of step) rolls back only the
      * audit part. */
     drop_triggers(db);
-    exec_ok(db, "UPDATE audit_head SET seq = 5");
-    exec_ok(db, "CREATE TABLE work(x); BEGIN; INSERT INTO work VALUES(1);");
+    exec(db, "UPDATE audit_head SET seq = 5");
+    exec(db, "CREATE TABLE work(x); BEGIN; INSERT INTO work VALUES(1);");
     assert_int_equal(audit_append(db, "k", "s", "a", "{}", &err), -1);
     assert_int_equal(sqlite3_get_autocommit(db), 0);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM work"), 1);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM audit"), 1);
-    exec_ok(db, "COMMIT");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM work"), 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit"), 1);
+    exec(db, "COMMIT");
     audit_forget(db);
     store_close(db);
 }
