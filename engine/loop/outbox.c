@@ -133,8 +133,8 @@ int outbox_export(sqlite3 *db, struct qloop_buf *out, long *count, int64_t now,
 {
     *count = 0;
     sqlite3_stmt *st = sql_prepare(db,
-                                   "SELECT id, event_key, kind, created_at, ticket_id, dataset, rule,"
-                                   " dept, state, deadline, recipient, message FROM outbox"
+                                   "SELECT id, event_key, kind, created_at, ticket_id, dataset,"
+                                   " rule, dept, state, deadline, recipient, message FROM outbox"
                                    " WHERE exported_at IS NULL ORDER BY id",
                                    err);
     if (!st)
@@ -173,7 +173,8 @@ int outbox_export(sqlite3 *db, struct qloop_buf *out, long *count, int64_t now,
     char at[32];
     qloop_format_datetime(now, at);
     if (!(st = sql_prepare(db,
-                           "UPDATE outbox SET exported_at = ?1 WHERE exported_at IS NULL AND id <= ?2",
+                           "UPDATE outbox SET exported_at = ?1"
+                           " WHERE exported_at IS NULL AND id <= ?2",
                            err)))
         return -1;
     sql_bind_text(st, 1, at);

@@ -38,20 +38,13 @@ static int check_report(const struct ticket_report *r, const char *source,
 static int open_item_ticket(sqlite3 *db, const char *dataset, const char *rule, const char *ref,
                             int64_t *ticket, struct qloop_error *err)
 {
-    sqlite3_stmt *st = sql_prepare(db,
-                                   "SELECT ticket_id FROM ticket_items WHERE dataset = ?1"
-                                   " AND rule = ?2 AND record_ref = ?3"
-                                   " AND state IN ('open','missing')",
-                                   err);
-    if (!st)
-        return -2;
-    sql_bind_text(st, 1, dataset);
-    sql_bind_text(st, 2, rule);
-    sql_bind_text(st, 3, ref);
-    int rc = sql_row(db, st, "查找工单记录", err);
-    *ticket = rc == 1 ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    return rc < 0 ? -2 : 0;
+    const char *const key[] = {dataset, rule, ref};
+    return sql_int64_texts(db,
+                           "SELECT ticket_id FROM ticket_items WHERE dataset = ?1"
+                           " AND rule = ?2 AND record_ref = ?3 AND state IN ('open','missing')",
+                           3, key, 0, ticket, err) == 0
+               ? 0
+               : -2;
 }
 
 /* Whether key looks like a resident identity number or a mobile number. */

@@ -23,19 +23,13 @@
 int tk_find_open(sqlite3 *db, const char *dataset, const char *rule, const char *source,
                  int64_t *id, struct qloop_error *err)
 {
-    sqlite3_stmt *st = sql_prepare(db,
-                                   "SELECT id FROM tickets WHERE dataset = ?1 AND rule = ?2"
-                                   " AND source = ?3 AND state NOT IN ('shared','confirmed')",
-                                   err);
-    if (!st)
-        return -2;
-    sql_bind_text(st, 1, dataset);
-    sql_bind_text(st, 2, rule);
-    sql_bind_text(st, 3, source);
-    int rc = sql_row(db, st, "查找工单", err);
-    *id = rc == 1 ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    return rc < 0 ? -2 : 0;
+    const char *const key[] = {dataset, rule, source};
+    return sql_int64_texts(db,
+                           "SELECT id FROM tickets WHERE dataset = ?1 AND rule = ?2"
+                           " AND source = ?3 AND state NOT IN ('shared','confirmed')",
+                           3, key, 0, id, err) == 0
+               ? 0
+               : -2;
 }
 
 int tk_open(sqlite3 *db, const char *dataset, const char *rule, const char *source,
@@ -45,8 +39,8 @@ int tk_open(sqlite3 *db, const char *dataset, const char *rule, const char *sour
     char at_s[32];
     qloop_format_datetime(at, at_s);
     sqlite3_stmt *st = sql_prepare(db,
-                                   "INSERT INTO tickets(dataset, rule, source, dept, state, message,"
-                                   " policy, opened_at, opened_by, opened_run)"
+                                   "INSERT INTO tickets(dataset, rule, source, dept, state,"
+                                   " message, policy, opened_at, opened_by, opened_run)"
                                    " VALUES(?1, ?2, ?3, ?4, 'discovered', ?5, ?6, ?7, ?8, ?9)",
                                    err);
     if (!st)
@@ -195,17 +189,15 @@ int tk_after_adding(sqlite3 *db, int64_t tid, bool is_new, long added, const cha
 int tk_dataset_owner(sqlite3 *db, const char *dataset, const char *run_id, char *out,
                      size_t size, bool *known, struct qloop_error *err)
 {
-    sqlite3_stmt *st = sql_prepare(
+    const char *const key[] = {dataset, run_id};
+    sqlite3_stmt *st = sql_prepare_texts(
         db,
         run_id ? "SELECT owner FROM run_datasets WHERE dataset = ?1 AND run_id = ?2"
                : "SELECT d.owner FROM run_datasets d JOIN runs r ON r.id = d.run_id"
                  " WHERE d.dataset = ?1 ORDER BY r.as_of DESC, r.started_at DESC LIMIT 1",
-        err);
+        2, key, err);
     if (!st)
         return -2;
-    sql_bind_text(st, 1, dataset);
-    if (run_id)
-        sql_bind_text(st, 2, run_id);
     int rc = sql_row(db, st, "读取数据集的数源部门", err);
     *known = rc == 1;
     out[0] = '\0';

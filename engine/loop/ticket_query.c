@@ -85,15 +85,22 @@ static json_t *ticket_object(sqlite3_stmt *st, const char *now)
     return o;
 }
 
-/* Appends one object per row of st (finalized here) to arr. 0 or -2. */
-static int append_rows(sqlite3 *db, sqlite3_stmt *st, json_t *arr, const struct member *m,
-                       size_t n, const char *what, struct qloop_error *err)
+/* Sets o[key] to an array of one object per row of sql (?1: ticket id),
+ * whose members m name. 0 or -2. */
+static int show_rows(sqlite3 *db, int64_t id, json_t *o, const char *key, const char *sql,
+                     const struct member *m, size_t n, const char *what, struct qloop_error *err)
 {
+    json_t *arr = json_array();
+    json_object_set_new(o, key, arr);
+    sqlite3_stmt *st = sql_prepare(db, sql, err);
+    if (!st)
+        return -2;
+    sqlite3_bind_int64(st, 1, id);
     int rc;
     while ((rc = sql_row(db, st, what, err)) == 1) {
-        json_t *o = json_object();
-        set_members(o, st, m, n);
-        json_array_append_new(arr, o);
+        json_t *row = json_object();
+        set_members(row, st, m, n);
+        json_array_append_new(arr, row);
     }
     sqlite3_finalize(st);
     return rc < 0 ? -2 : 0;
@@ -106,7 +113,8 @@ int ticket_list_json(sqlite3 *db, const struct ticket_filter *f, json_t **out,
     qloop_format_datetime(qloop_now(), now);
     sqlite3_stmt *st = sql_prepare(db,
                                    "SELECT " TICKET_COLUMNS " FROM tickets t"
-                                   " WHERE (?1 IS NULL OR t.state = ?1) AND (?2 IS NULL OR t.dept = ?2)"
+                                   " WHERE (?1 IS NULL OR t.state = ?1)"
+                                   " AND (?2 IS NULL OR t.dept = ?2)"
                                    " AND (?3 = 0 OR (t.state = 'feedback' AND t.deadline < ?4))"
                                    " ORDER BY t.id",
                                    err);
@@ -129,48 +137,18 @@ int ticket_list_json(sqlite3 *db, const struct ticket_filter *f, json_t **out,
     return 0;
 }
 
-/* The records of ticket id, as show lists them, into o. 0 or -2. */
-static int show_records(sqlite3 *db, int64_t id, json_t *o, struct qloop_error *err)
-{
-    static const struct member m[] = {
-        {"record_key", 0, M_STR}, {"field", 1, M_STR},         {"value", 2, M_STR},
-        {"message", 3, M_STR},    {"row_no", 4, M_INT},        {"state", 5, M_STR},
-        {"added_at", 6, M_TIME},  {"closed_at", 7, M_TIME},    {"reopened_from", 8, M_INT},
-        {"reporter", 9, M_STR},   {"record_ref", 10, M_STR},
-    };
-    json_t *records = json_array();
-    json_object_set_new(o, "records", records);
-    sqlite3_stmt *st = sql_prepare(db,
-                                   "SELECT record_key, field, value, message, row_no, state,"
-                                   " added_at, closed_at, reopened_from, reporter, record_ref"
-                                   " FROM ticket_items WHERE ticket_id = ?1 ORDER BY id",
-                                   err);
-    if (!st)
-        return -2;
-    sqlite3_bind_int64(st, 1, id);
-    return append_rows(db, st, records, m, sizeof m / sizeof m[0], "读取工单记录", err);
-}
-
-/* The history of ticket id into o. 0 or -2. */
-static int show_history(sqlite3 *db, int64_t id, json_t *o, struct qloop_error *err)
-{
-    static const struct member m[] = {
-        {"at", 0, M_TIME},     {"actor", 1, M_STR},           {"event", 2, M_STR},
-        {"from", 3, M_TIME},   {"to", 4, M_STR},              {"reason", 5, M_TIME},
-        {"deadline_before", 6, M_TIME}, {"deadline_after", 7, M_TIME}, {"run", 8, M_TIME},
-    };
-    json_t *history = json_array();
-    json_object_set_new(o, "history", history);
-    sqlite3_stmt *st = sql_prepare(db,
-                                   "SELECT at, actor, event, from_state, to_state, reason,"
-                                   " deadline_before, deadline_after, run_id FROM ticket_history"
-                                   " WHERE ticket_id = ?1 ORDER BY id",
-                                   err);
-    if (!st)
-        return -2;
-    sqlite3_bind_int64(st, 1, id);
-    return append_rows(db, st, history, m, sizeof m / sizeof m[0], "读取工单历史", err);
-}
+/* What show adds to the list object: the ticket's records and history. */
+static const struct member record_members[] = {
+    {"record_key", 0, M_STR}, {"field", 1, M_STR},      {"value", 2, M_STR},
+    {"message", 3, M_STR},    {"row_no", 4, M_INT},     {"state", 5, M_STR},
+    {"added_at", 6, M_TIME},  {"closed_at", 7, M_TIME}, {"reopened_from", 8, M_INT},
+    {"reporter", 9, M_STR},   {"record_ref", 10, M_STR},
+};
+static const struct member history_members[] = {
+    {"at", 0, M_TIME},              {"actor", 1, M_STR},            {"event", 2, M_STR},
+    {"from", 3, M_TIME},            {"to", 4, M_STR},               {"reason", 5, M_TIME},
+    {"deadline_before", 6, M_TIME}, {"deadline_after", 7, M_TIME}, {"run", 8, M_TIME},
+};
 
 int ticket_show_json(sqlite3 *db, int64_t id, json_t **out, struct qloop_error *err)
 {
@@ -189,7 +167,17 @@ int ticket_show_json(sqlite3 *db, int64_t id, json_t **out, struct qloop_error *
     if (rc == 0)
         return qloop_error_set(err, NULL, 0, 0, "工单 #%lld 不存在；用 qloop tickets list 查看现有工单",
                                (long long)id);
-    if (show_records(db, id, o, err) != 0 || show_history(db, id, o, err) != 0) {
+    if (show_rows(db, id, o, "records",
+                  "SELECT record_key, field, value, message, row_no, state, added_at, closed_at,"
+                  " reopened_from, reporter, record_ref FROM ticket_items WHERE ticket_id = ?1"
+                  " ORDER BY id",
+                  record_members, sizeof record_members / sizeof record_members[0],
+                  "读取工单记录", err) != 0 ||
+        show_rows(db, id, o, "history",
+                  "SELECT at, actor, event, from_state, to_state, reason, deadline_before,"
+                  " deadline_after, run_id FROM ticket_history WHERE ticket_id = ?1 ORDER BY id",
+                  history_members, sizeof history_members / sizeof history_members[0],
+                  "读取工单历史", err) != 0) {
         json_decref(o);
         return -2;
     }

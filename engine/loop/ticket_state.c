@@ -211,9 +211,9 @@ void tk_batch_drop(struct tk_batch *b)
 int tk_load(sqlite3 *db, int64_t id, struct tk *t, struct qloop_error *err)
 {
     sqlite3_stmt *st = sql_prepare(db,
-                                   "SELECT id, dataset, rule, source, dept, state, opened_by, policy,"
-                                   " urgent, received_at, deadline, base_deadline, ext_until,"
-                                   " ext_reason, ext_actor FROM tickets WHERE id = ?1",
+                                   "SELECT id, dataset, rule, source, dept, state, opened_by,"
+                                   " policy, urgent, received_at, deadline, base_deadline,"
+                                   " ext_until, ext_reason, ext_actor FROM tickets WHERE id = ?1",
                                    err);
     if (!st)
         return -2;
@@ -433,8 +433,8 @@ static int close_items(sqlite3 *db, const struct tk *t, const struct tk_change *
     sqlite3_finalize(q);
     const char *item_state = strcmp(c->to, "confirmed") == 0 ? "closed" : "fixed";
     sqlite3_stmt *u = result == 0 ? sql_prepare(db,
-                                                "UPDATE ticket_items SET state = ?2, closed_at = ?3,"
-                                                " closed_run = ?4 WHERE id = ?1",
+                                                "UPDATE ticket_items SET state = ?2,"
+                                                " closed_at = ?3, closed_run = ?4 WHERE id = ?1",
                                                 err)
                                   : NULL;
     if (result == 0 && !u)

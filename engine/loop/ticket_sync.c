@@ -40,13 +40,12 @@ int ticket_open_refs(sqlite3 *db, const char *dataset,
                      void (*cb)(void *ctx, const char *record_ref), void *ctx,
                      struct qloop_error *err)
 {
-    sqlite3_stmt *st = sql_prepare(db,
-                                   "SELECT DISTINCT record_ref FROM ticket_items WHERE dataset = ?1"
-                                   " AND state IN ('open','missing')",
-                                   err);
+    sqlite3_stmt *st = sql_prepare_texts(db,
+                                         "SELECT DISTINCT record_ref FROM ticket_items"
+                                         " WHERE dataset = ?1 AND state IN ('open','missing')",
+                                         1, &dataset, err);
     if (!st)
         return -1;
-    sql_bind_text(st, 1, dataset);
     int rc;
     while ((rc = sql_row(db, st, "读取未关闭的工单记录", err)) == 1)
         cb(ctx, sql_text(st, 0));
@@ -110,35 +109,28 @@ static int judged_items(sqlite3 *db, const char *run_id, struct judged_item **it
 {
     *items = NULL;
     *n = 0;
-    sqlite3_stmt *st = sql_prepare(
-        db,
-        "UPDATE ticket_items SET last_run = ?1, row_no = f.row_no,"
-        " record_key = coalesce(f.record_key, ticket_items.record_key),"
-        " value = f.value, message = coalesce(f.message, ticket_items.message)"
-        " FROM (SELECT min(id) AS id, dataset, rule, record_ref FROM findings"
-        "       WHERE run_id = ?1 GROUP BY dataset, rule, record_ref) g"
-        " JOIN findings f ON f.id = g.id"
-        " WHERE ticket_items.state = 'open' AND ticket_items.dataset = g.dataset"
-        " AND ticket_items.rule = g.rule AND ticket_items.record_ref = g.record_ref",
-        err);
+    if (sql_exec_texts(db,
+                       "UPDATE ticket_items SET last_run = ?1, row_no = f.row_no,"
+                       " record_key = coalesce(f.record_key, ticket_items.record_key),"
+                       " value = f.value, message = coalesce(f.message, ticket_items.message)"
+                       " FROM (SELECT min(id) AS id, dataset, rule, record_ref FROM findings"
+                       "       WHERE run_id = ?1 GROUP BY dataset, rule, record_ref) g"
+                       " JOIN findings f ON f.id = g.id"
+                       " WHERE ticket_items.state = 'open' AND ticket_items.dataset = g.dataset"
+                       " AND ticket_items.rule = g.rule AND ticket_items.record_ref = g.record_ref",
+                       "更新仍未整改的工单记录", err, 1, &run_id) != 0)
+        return -2;
+    sqlite3_stmt *st =
+        sql_prepare_texts(db,
+                          "SELECT i.id, i.ticket_id, i.record_ref, i.state, r.resolve_missing,"
+                          " i.state = 'open' AND i.last_run IS ?1"
+                          " FROM ticket_items i JOIN rule_results r"
+                          " ON r.run_id = ?1 AND r.rule = i.rule AND r.dataset = i.dataset"
+                          " WHERE i.state IN ('open','missing') ORDER BY i.ticket_id, i.id",
+                          1, &run_id, err);
     if (!st)
         return -2;
-    sql_bind_text(st, 1, run_id);
-    int rc = sql_done(db, st, "更新仍未整改的工单记录", err);
-    sqlite3_finalize(st);
-    if (rc != 0)
-        return -2;
-    st = sql_prepare(db,
-                     "SELECT i.id, i.ticket_id, i.record_ref, i.state, r.resolve_missing,"
-                     " i.state = 'open' AND i.last_run IS ?1"
-                     " FROM ticket_items i JOIN rule_results r"
-                     " ON r.run_id = ?1 AND r.rule = i.rule AND r.dataset = i.dataset"
-                     " WHERE i.state IN ('open','missing') ORDER BY i.ticket_id, i.id",
-                     err);
-    if (!st)
-        return -2;
-    sql_bind_text(st, 1, run_id);
-    rc = sql_collect(db, st, sizeof **items, read_judged_item, (void **)items, n,
+    int rc = sql_collect(db, st, sizeof **items, read_judged_item, (void **)items, n,
                      "读取待复核的工单记录", err);
     sqlite3_finalize(st);
     return rc == 0 ? 0 : -2;
@@ -437,16 +429,15 @@ static int new_findings(sqlite3 *db, const char *run_id, struct new_finding **fs
 {
     *fs = NULL;
     *n = 0;
-    sqlite3_stmt *st = sql_prepare(
+    sqlite3_stmt *st = sql_prepare_texts(
         db,
         "SELECT f.dataset, f.rule, f.record_ref, f.record_key, f.field, f.value, f.message,"
         " f.row_no FROM findings f WHERE f.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM ticket_items i"
         " WHERE i.dataset = f.dataset AND i.rule = f.rule AND i.record_ref = f.record_ref"
         " AND i.state IN ('open','missing')) ORDER BY f.dataset, f.rule, f.id",
-        err);
+        1, &run_id, err);
     if (!st)
         return -2;
-    sql_bind_text(st, 1, run_id);
     int rc = sql_collect(db, st, sizeof **fs, read_finding, (void **)fs, n,
                          "读取本次运行的问题记录", err);
     sqlite3_finalize(st);
@@ -483,12 +474,11 @@ static int choose_ticket(sqlite3 *db, const char *run_id, int64_t at, const stru
     char dept[512];
     bool known;
     char *msg = NULL;
-    sqlite3_stmt *st = sql_prepare(db, "SELECT message FROM rule_results WHERE run_id = ?1"
-                                       " AND rule = ?2", err);
+    const char *const key[] = {run_id, f->rule};
+    sqlite3_stmt *st = sql_prepare_texts(
+        db, "SELECT message FROM rule_results WHERE run_id = ?1 AND rule = ?2", 2, key, err);
     int rc = st ? 0 : -2;
     if (st) {
-        sql_bind_text(st, 1, run_id);
-        sql_bind_text(st, 2, f->rule);
         rc = sql_row(db, st, "读取规则的问题说明", err);
         msg = rc == 1 ? sql_dup(st, 0) : NULL;
         rc = rc < 0 ? -2 : 0;
@@ -602,18 +592,10 @@ int ticket_record_dept_stats(sqlite3 *db, const char *run_id, int64_t at, struct
         "UPDATE tickets SET stats_run = ?1 WHERE state IN ('shared','confirmed')"
         " AND stats_run IS NULL",
     };
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        sqlite3_stmt *st = sql_prepare(db, steps[i], err);
-        if (!st)
+    const char *const params[] = {run_id, at_s};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+        if (sql_exec_texts(db, steps[i], "记录部门统计", err, 2, params) != 0)
             return -2;
-        sql_bind_text(st, 1, run_id);
-        if (sqlite3_bind_parameter_count(st) >= 2)
-            sql_bind_text(st, 2, at_s);
-        int rc = sql_done(db, st, "记录部门统计", err);
-        sqlite3_finalize(st);
-        if (rc != 0)
-            return -2;
-    }
     return 0;
 }
 
@@ -621,10 +603,10 @@ int ticket_record_dept_stats(sqlite3 *db, const char *run_id, int64_t at, struct
  * there is no such run, -2 on a store error. */
 static int run_time(sqlite3 *db, const char *run_id, int64_t *at, struct qloop_error *err)
 {
-    sqlite3_stmt *st = sql_prepare(db, "SELECT as_of FROM runs WHERE id = ?1", err);
+    sqlite3_stmt *st =
+        sql_prepare_texts(db, "SELECT as_of FROM runs WHERE id = ?1", 1, &run_id, err);
     if (!st)
         return -2;
-    sql_bind_text(st, 1, run_id);
     char as_of[64] = "";
     int rc = sql_row(db, st, "读取运行", err);
     if (rc == 1)

@@ -297,8 +297,8 @@ static int broken(int64_t *bad_seq, int64_t seq, char *why, size_t whysize, cons
 static int later_follower(sqlite3 *db, const char *hash, int64_t after, int64_t *follower,
                           struct qloop_error *err)
 {
-    sqlite3_stmt *st = sql_prepare(db, "SELECT min(seq) FROM audit WHERE prev_hash = ?1 AND seq > ?2",
-                                   err);
+    sqlite3_stmt *st =
+        sql_prepare(db, "SELECT min(seq) FROM audit WHERE prev_hash = ?1 AND seq > ?2", err);
     if (!st)
         return -1;
     sql_bind_textn(st, 1, hash, 64);

@@ -20,6 +20,18 @@ sqlite3_stmt *sql_prepare(sqlite3 *db, const char *sql, struct qloop_error *err)
     return st;
 }
 
+sqlite3_stmt *sql_prepare_texts(sqlite3 *db, const char *sql, size_t n, const char *const *params,
+                                struct qloop_error *err)
+{
+    sqlite3_stmt *st = sql_prepare(db, sql, err);
+    if (!st)
+        return NULL;
+    size_t count = (size_t)sqlite3_bind_parameter_count(st);
+    for (size_t i = 0; i < n && i < count; i++)
+        sql_bind_text(st, (int)i + 1, params[i]);
+    return st;
+}
+
 sqlite3_stmt *sql_cached(sqlite3 *db, struct sql_cached *c, const char *sql,
                          struct qloop_error *err)
 {
@@ -105,26 +117,44 @@ int sql_row(sqlite3 *db, sqlite3_stmt *st, const char *what, struct qloop_error 
     return store_error(db, what, err);
 }
 
-int sql_exec_ids(sqlite3 *db, const char *sql, const char *what, struct qloop_error *err,
-                 size_t n, const int64_t *ids)
+/* Steps st (NULL: its preparing failed) to the end and finalizes it.
+ * 0 or -1 with err naming what. */
+static int done_once(sqlite3 *db, sqlite3_stmt *st, const char *what, struct qloop_error *err)
 {
-    sqlite3_stmt *st = sql_prepare(db, sql, err);
     if (!st)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        sqlite3_bind_int64(st, (int)i + 1, ids[i]);
     int rc = sql_done(db, st, what, err);
     sqlite3_finalize(st);
     return rc;
 }
 
+int sql_exec_texts(sqlite3 *db, const char *sql, const char *what, struct qloop_error *err,
+                   size_t n, const char *const *params)
+{
+    return done_once(db, sql_prepare_texts(db, sql, n, params, err), what, err);
+}
+
+int sql_exec_ids(sqlite3 *db, const char *sql, const char *what, struct qloop_error *err,
+                 size_t n, const int64_t *ids)
+{
+    sqlite3_stmt *st = sql_prepare(db, sql, err);
+    for (size_t i = 0; st && i < n; i++)
+        sqlite3_bind_int64(st, (int)i + 1, ids[i]);
+    return done_once(db, st, what, err);
+}
+
 /* The first column of st's first row as an integer in *out (def when there
- * is no row or it is NULL); finalizes st. Returns 0 or -1 with err. */
+ * is no row or it is NULL); finalizes st (NULL: its preparing failed).
+ * Returns 0 or -1 with err. */
 static int first_int64(sqlite3 *db, sqlite3_stmt *st, int64_t def, int64_t *out,
                        struct qloop_error *err)
 {
+    *out = def;
+    if (!st)
+        return -1;
     int rc = sql_row(db, st, "读取数据库", err);
-    *out = rc == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) : def;
+    if (rc == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *out = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return rc < 0 ? -1 : 0;
 }
@@ -132,26 +162,27 @@ static int first_int64(sqlite3 *db, sqlite3_stmt *st, int64_t def, int64_t *out,
 int sql_int64(sqlite3 *db, const char *sql, const char *param, int64_t def, int64_t *out,
               struct qloop_error *err)
 {
-    sqlite3_stmt *st = sql_prepare(db, sql, err);
-    if (!st)
-        return -1;
-    sql_bind_text(st, 1, param);
-    return first_int64(db, st, def, out, err);
+    return sql_int64_texts(db, sql, 1, &param, def, out, err);
+}
+
+int sql_int64_texts(sqlite3 *db, const char *sql, size_t n, const char *const *params, int64_t def,
+                    int64_t *out, struct qloop_error *err)
+{
+    return first_int64(db, sql_prepare_texts(db, sql, n, params, err), def, out, err);
 }
 
 int sql_int64_ids(sqlite3 *db, const char *sql, size_t n, const int64_t *ids, int64_t def,
                   int64_t *out, struct qloop_error *err)
 {
     sqlite3_stmt *st = sql_prepare(db, sql, err);
-    if (!st)
-        return -1;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; st && i < n; i++)
         sqlite3_bind_int64(st, (int)i + 1, ids[i]);
     return first_int64(db, st, def, out, err);
 }
 
-int sql_collect(sqlite3 *db, sqlite3_stmt *st, size_t size, void (*read)(sqlite3_stmt *st, void *row),
-                void **rows, size_t *n, const char *what, struct qloop_error *err)
+int sql_collect(sqlite3 *db, sqlite3_stmt *st, size_t size,
+                void (*read)(sqlite3_stmt *st, void *row), void **rows, size_t *n, const char *what,
+                struct qloop_error *err)
 {
     char *v = NULL;
     size_t len = 0, cap = 0;

@@ -20,6 +20,12 @@
 /* Prepares sql. Returns the statement, or NULL with err ("准备数据库语句"). */
 sqlite3_stmt *sql_prepare(sqlite3 *db, const char *sql, struct qloop_error *err);
 
+/* Prepares sql and binds its parameters ?1.. as text from params[0..n)
+ * (sql_bind_text: NULL is SQL NULL); parameters past the statement's count
+ * are ignored, so one list serves several statements. NULL with err. */
+sqlite3_stmt *sql_prepare_texts(sqlite3 *db, const char *sql, size_t n, const char *const *params,
+                                struct qloop_error *err);
+
 /* A statement prepared once and reused: sql_cached() prepares it on first use,
  * later resets it and clears its bindings. The owner calls sql_cache_free. */
 struct sql_cached {
@@ -62,11 +68,20 @@ int sql_row(sqlite3 *db, sqlite3_stmt *st, const char *what, struct qloop_error 
 int sql_exec_ids(sqlite3 *db, const char *sql, const char *what, struct qloop_error *err,
                  size_t n, const int64_t *ids);
 
+/* The same with the parameters bound as text (sql_prepare_texts). */
+int sql_exec_texts(sqlite3 *db, const char *sql, const char *what, struct qloop_error *err,
+                   size_t n, const char *const *params);
+
 /* The first column of the first row of sql with ?1 bound to text param (may
  * be NULL): as an integer in *out (def when there is no row or it is NULL).
  * Returns 0 or -1 with err. */
 int sql_int64(sqlite3 *db, const char *sql, const char *param, int64_t def, int64_t *out,
               struct qloop_error *err);
+
+/* sql_int64 with the parameters bound as text from params[0..n)
+ * (sql_prepare_texts). */
+int sql_int64_texts(sqlite3 *db, const char *sql, size_t n, const char *const *params, int64_t def,
+                    int64_t *out, struct qloop_error *err);
 
 /* sql_int64 with the parameters ?1.. bound from the n int64 values. */
 int sql_int64_ids(sqlite3 *db, const char *sql, size_t n, const int64_t *ids, int64_t def,
@@ -77,7 +92,8 @@ int sql_int64_ids(sqlite3 *db, const char *sql, size_t n, const int64_t *ids, in
  * the array (malloc'd; NULL when there are no rows) and *n its length, also
  * on failure, so that the caller frees what read allocated. Resets st.
  * Returns 0, or -1 with err naming what. */
-int sql_collect(sqlite3 *db, sqlite3_stmt *st, size_t size, void (*read)(sqlite3_stmt *st, void *row),
-                void **rows, size_t *n, const char *what, struct qloop_error *err);
+int sql_collect(sqlite3 *db, sqlite3_stmt *st, size_t size,
+                void (*read)(sqlite3_stmt *st, void *row), void **rows, size_t *n, const char *what,
+                struct qloop_error *err);
 
 #endif

@@ -121,9 +121,10 @@ static int check_version(sqlite3 *db, int *version, struct qloop_error *err)
                                "请改用更新的 qloop，或用 --db 指定别的数据库；本程序没有改动它",
                                *version, store_nsteps);
     int64_t tables = 0;
-    if (*version == 0 &&
-        sql_int64(db, "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
-                  NULL, 0, &tables, err) != 0)
+    if (*version == 0 && sql_int64(db,
+                                   "SELECT count(*) FROM sqlite_master"
+                                   " WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+                                   NULL, 0, &tables, err) != 0)
         return -1;
     if (tables > 0)
         return qloop_error_set(err, path, 0, 0,

@@ -89,8 +89,8 @@ static void test_new_store_runs_every_step(void **state)
     assert_int_equal(q_int(db, "PRAGMA user_version"), store_nsteps);
     for (int i = 0; i < store_nsteps; i++)
         assert_int_equal(store_steps[i].version, i + 1);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'report_published'"),
-                     1);
+    assert_int_equal(
+        q_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'report_published'"), 1);
     assert_int_equal(strlen(q_text(db, "SELECT value FROM meta WHERE key = 'secret'")), 64);
     store_close(db);
 }

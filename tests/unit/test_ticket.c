@@ -181,19 +181,13 @@ static void test_negotiated_paths(void **state)
     assert_int_equal(ticket_resolve(db, id2, "rectified", "李四", NULL, &err), 0);
     assert_string_equal(state_of(db, id2), "corrected");
     /* A run whose re-check passes closes a negotiated ticket too. */
-    struct sim s1 = {"r1", "2024-12-02T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P1"}, {"P1"}};
-    run_sim(db, &s1, &p);
+    phone_run(db, "r1", "2024-12-02T10:00:00+08:00", "P1", "P1", &p);
     int64_t t3 = q_int(db, "SELECT id FROM tickets WHERE dataset = 'people'");
     set_now("2024-12-03T10:00:00+08:00");
     assert_int_equal(ticket_resolve(db, t3, "negotiated", "李四", "明年随系统改造", &err), 0);
-    struct sim s2 = {"r2", "2024-12-04T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P1"}, {"P1"}};
-    run_sim(db, &s2, &p);
+    phone_run(db, "r2", "2024-12-04T02:00:00+08:00", "P1", "P1", &p);
     assert_string_equal(state_of(db, t3), "negotiated");
-    struct sim s3 = {"r3", "2024-12-05T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {0}, {"P1"}};
-    run_sim(db, &s3, &p);
+    phone_run(db, "r3", "2024-12-05T02:00:00+08:00", "", "P1", &p);
     assert_string_equal(state_of(db, t3), "shared");
     store_close(db);
 }

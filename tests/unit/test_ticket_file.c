@@ -31,9 +31,7 @@ static void test_file_reports(void **state)
     struct qloop_policy p = ningbo();
     struct qloop_error err;
     qloop_error_clear(&err);
-    struct sim s1 = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P2"}, {"P2"}};
-    run_sim(db, &s1, &p);
+    phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2", "P2", &p);
     set_now("2024-09-28T10:00:00+08:00");
     /* Default dept: the dataset's owner; key of a known dataset kept. */
     struct ticket_report r = {.dataset = "people", .key = "P9", .field = "name",
@@ -154,17 +152,13 @@ static void test_outbox_exactly_once(void **state)
     struct qloop_policy p = ningbo();
     struct qloop_error err;
     qloop_error_clear(&err);
-    struct sim s1 = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P2"}, {"P2"}};
-    run_sim(db, &s1, &p);
+    phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2", "P2", &p);
     char kind[64] = "";
     assert_int_equal(export_lines(db, NULL, kind, sizeof kind), 1);
     assert_string_equal(kind, "ticket.feedback");
     assert_int_equal(export_lines(db, NULL, NULL, 0), 0);
     /* The same run again (killed and re-run, or a second run) adds nothing. */
-    struct sim s2 = {"r2", "2024-09-27T11:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P2"}, {"P2"}};
-    run_sim(db, &s2, &p);
+    phone_run(db, "r2", "2024-09-27T11:00:00+08:00", "P2", "P2", &p);
     assert_int_equal(export_lines(db, NULL, NULL, 0), 0);
     /* Two working days left: no reminder; one left (Wed 9 Oct): one reminder. */
     set_now("2024-10-08T09:00:00+08:00");

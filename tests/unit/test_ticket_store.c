@@ -23,14 +23,26 @@
 
 #include "base/error.h"
 
-/* A store with one run ticket (#1, in feedback) and one filed ticket (#2,
- * in feedback) on 2024-09-27. */
-static void two_tickets(sqlite3 *db, const struct qloop_policy *p)
+/* What a failed action must leave as it was. */
+struct before {
+    int64_t history, audits;
+};
+
+static struct before counted(sqlite3 *db)
 {
-    struct sim s = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                    {"P2", "P3"}, {"P2", "P3"}};
-    run_sim(db, &s, p);
+    struct before b = {q_int(db, "SELECT count(*) FROM ticket_history"),
+                       q_int(db, "SELECT count(*) FROM audit")};
+    return b;
+}
+
+/* Puts one run ticket (#1, in feedback) and one filed ticket (#2, in
+ * feedback) into db on 2024-09-27; the clock moves to the next day. */
+static struct before two_tickets(sqlite3 *db, const struct qloop_policy *p)
+{
+    phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2 P3", "P2 P3", p);
     file_report(db, "firms", "F1", p);
+    set_now("2024-09-28T10:00:00+08:00");
+    return counted(db);
 }
 
 /* The actions a person takes on ticket id (in feedback), by number; the
@@ -57,11 +69,9 @@ static int action(sqlite3 *db, int k, int64_t id, const struct qloop_policy *p,
 }
 
 /* Expects rc -2 with an error of kind and a message holding part; the
- * caller's transaction rolled back, the store is as before (history and
- * audit counts). */
+ * caller's transaction rolled back, the store is as before b. */
 static void expect_failure(sqlite3 *db, int rc, const struct qloop_error *err,
-                           enum qloop_error_kind kind, const char *part, int64_t history,
-                           int64_t audits)
+                           enum qloop_error_kind kind, const char *part, struct before b)
 {
     if (rc != -2)
         fail_msg("rc %d, expected -2 (store failure): %s", rc, err->message);
@@ -70,8 +80,9 @@ static void expect_failure(sqlite3 *db, int rc, const struct qloop_error *err,
     if (!strstr(err->message, part))
         fail_msg("message lacks \"%s\": %s", part, err->message);
     store_rollback(db);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_history"), history);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM audit"), audits);
+    struct before now = counted(db);
+    assert_int_equal(now.history, b.history);
+    assert_int_equal(now.audits, b.audits);
 }
 
 static void test_full_disk_is_input(void **state)
@@ -79,10 +90,7 @@ static void test_full_disk_is_input(void **state)
     (void)state;
     sqlite3 *db = db_open();
     struct qloop_policy p = ningbo();
-    two_tickets(db, &p);
-    set_now("2024-09-28T10:00:00+08:00");
-    int64_t history = q_int(db, "SELECT count(*) FROM ticket_history");
-    int64_t audits = q_int(db, "SELECT count(*) FROM audit");
+    struct before b = two_tickets(db, &p);
     /* A page-sized note, and no page left to grow into. */
     char note[8192];
     memset(note, 'x', sizeof note - 1);
@@ -92,7 +100,7 @@ static void test_full_disk_is_input(void **state)
     qloop_error_clear(&err);
     assert_int_equal(store_begin(db, &err), 0);
     int rc = ticket_resolve(db, 1, "rectified", "李四", note, &err);
-    expect_failure(db, rc, &err, QLOOP_ERR_INPUT, "磁盘已满", history, audits);
+    expect_failure(db, rc, &err, QLOOP_ERR_INPUT, "磁盘已满", b);
     assert_non_null(strstr(err.message, "请腾出空间"));
     assert_string_equal(state_of(db, 1), "feedback");
 
@@ -107,14 +115,13 @@ static void test_full_disk_is_input(void **state)
              " INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, record_key, value,"
              " message) SELECT 'r2', 'people', 'people.name', i, printf('%%032d', i),"
              " printf('K%%d', i), printf('%%0200d', i), '姓名为空' FROM n");
-    history = q_int(db, "SELECT count(*) FROM ticket_history");
-    audits = q_int(db, "SELECT count(*) FROM audit");
+    b = counted(db);
     exec(db, "PRAGMA max_page_count = %lld", (long long)q_int(db, "PRAGMA page_count"));
     assert_int_equal(store_begin(db, &err), 0);
     struct ticket_sync_counts c;
     qloop_error_clear(&err);
     assert_int_equal(ticket_sync_run_policy(db, "r2", &p, &c, &err), -1);
-    expect_failure(db, -2, &err, QLOOP_ERR_INPUT, "磁盘已满", history, audits);
+    expect_failure(db, -2, &err, QLOOP_ERR_INPUT, "磁盘已满", b);
     assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 2);
     store_close(db);
 }
@@ -132,10 +139,7 @@ static void test_read_only_is_input(void **state)
     if (!db)
         fail_msg("store_open: %s", err.message);
     struct qloop_policy p = ningbo();
-    two_tickets(db, &p);
-    set_now("2024-09-28T10:00:00+08:00");
-    int64_t history = q_int(db, "SELECT count(*) FROM ticket_history");
-    int64_t audits = q_int(db, "SELECT count(*) FROM audit");
+    struct before b = two_tickets(db, &p);
 
     /* The writer stays open, so the read-only connection finds the WAL index. */
     sqlite3 *ro = NULL;
@@ -144,7 +148,7 @@ static void test_read_only_is_input(void **state)
     for (int k = 0; k < NACTIONS; k++) {
         qloop_error_clear(&err);
         int rc = action(ro, k, 1, &p, &err);
-        expect_failure(ro, rc, &err, QLOOP_ERR_INPUT, "不可写", history, audits);
+        expect_failure(ro, rc, &err, QLOOP_ERR_INPUT, "不可写", b);
         assert_non_null(strstr(err.message, "请检查权限"));
         assert_non_null(strstr(err.file, "qloop-ticket-store"));
     }
@@ -160,44 +164,46 @@ static void test_read_only_is_input(void **state)
     unlink(path);
 }
 
+/* Makes every insert into table fail inside the store (a trigger that
+ * RAISEs), replacing the previous injection; table NULL: none. */
+static void inject(sqlite3 *db, const char *table)
+{
+    exec(db, "DROP TRIGGER IF EXISTS inject");
+    if (table)
+        exec(db, "CREATE TEMP TRIGGER inject BEFORE INSERT ON %s"
+                 " BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+             table);
+}
+
+/* Action k on ticket id inside a transaction, expected to fail as internal. */
+static void internal_failure(sqlite3 *db, int k, int64_t id, const struct qloop_policy *p,
+                             struct before b)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_int_equal(store_begin(db, &err), 0);
+    int rc = action(db, k, id, p, &err);
+    expect_failure(db, rc, &err, QLOOP_ERR_INTERNAL, "injected failure", b);
+}
+
 static void test_injected_failure_is_internal(void **state)
 {
     (void)state;
     sqlite3 *db = db_open();
     struct qloop_policy p = ningbo();
-    two_tickets(db, &p);
-    set_now("2024-09-28T10:00:00+08:00");
-    int64_t history = q_int(db, "SELECT count(*) FROM ticket_history");
-    int64_t audits = q_int(db, "SELECT count(*) FROM audit");
+    struct before b = two_tickets(db, &p);
     struct qloop_error err;
 
     /* Every action that writes history fails inside the store. */
-    exec(db, "CREATE TEMP TRIGGER inject BEFORE INSERT ON ticket_history"
-             " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
-    for (int k = 0; k < NACTIONS - 1; k++) {
-        qloop_error_clear(&err);
-        assert_int_equal(store_begin(db, &err), 0);
-        int rc = action(db, k, 1, &p, &err);
-        expect_failure(db, rc, &err, QLOOP_ERR_INTERNAL, "injected failure", history, audits);
-    }
-    exec(db, "DROP TRIGGER inject");
-
+    inject(db, "ticket_history");
+    for (int k = 0; k < NACTIONS - 1; k++)
+        internal_failure(db, k, 1, &p, b);
     /* The audit chain refusing an entry. */
-    exec(db, "CREATE TEMP TRIGGER inject BEFORE INSERT ON audit"
-             " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
-    qloop_error_clear(&err);
-    assert_int_equal(store_begin(db, &err), 0);
-    expect_failure(db, action(db, 0, 1, &p, &err), &err, QLOOP_ERR_INTERNAL, "injected failure",
-                   history, audits);
-    exec(db, "DROP TRIGGER inject");
-
+    inject(db, "audit");
+    internal_failure(db, 0, 1, &p, b);
     /* Filing: the item insert fails. */
-    exec(db, "CREATE TEMP TRIGGER inject BEFORE INSERT ON ticket_items"
-             " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
-    qloop_error_clear(&err);
-    assert_int_equal(store_begin(db, &err), 0);
-    expect_failure(db, action(db, 3, 0, &p, &err), &err, QLOOP_ERR_INTERNAL, "injected failure",
-                   history, audits);
+    inject(db, "ticket_items");
+    internal_failure(db, 3, 0, &p, b);
 
     /* A run's sync: internal, and the run is not said to be missing. */
     exec(db, "INSERT INTO runs(id, started_at, as_of, status, rules) VALUES('r2',"
@@ -208,8 +214,8 @@ static void test_injected_failure_is_internal(void **state)
     assert_int_equal(store_begin(db, &err), 0);
     struct ticket_sync_counts c;
     assert_int_equal(ticket_sync_run_policy(db, "r2", &p, &c, &err), -1);
-    expect_failure(db, -2, &err, QLOOP_ERR_INTERNAL, "injected failure", history, audits);
-    exec(db, "DROP TRIGGER inject");
+    expect_failure(db, -2, &err, QLOOP_ERR_INTERNAL, "injected failure", b);
+    inject(db, NULL);
     exec(db, "ALTER TABLE runs RENAME TO runs_gone");
     qloop_error_clear(&err);
     assert_int_equal(ticket_sync_run_policy(db, "r2", &p, &c, &err), -1);

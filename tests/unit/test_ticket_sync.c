@@ -26,9 +26,8 @@ static void test_run_opens_ticket_in_feedback(void **state)
     (void)state;
     sqlite3 *db = db_open();
     struct qloop_policy p = ningbo();
-    struct sim s = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                    {"P2", "P3"}, {"P1", "P2", "P3"}};
-    struct ticket_sync_counts c = run_sim(db, &s, &p);
+    struct ticket_sync_counts c = phone_run(db, "r1", "2024-09-27T10:00:00+08:00",
+                                            "P2 P3", "P1 P2 P3", &p);
     assert_int_equal(c.opened, 1);
     assert_int_equal(c.updated, 0);
     assert_int_equal(c.reverified, 0);
@@ -85,18 +84,13 @@ static void test_dedupe_over_repeated_runs(void **state)
     (void)state;
     sqlite3 *db = db_open();
     struct qloop_policy p = ningbo();
-    struct sim s1 = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P2", "P3"}, {"P1", "P2", "P3"}};
-    run_sim(db, &s1, &p);
-    struct sim s2 = {"r2", "2024-09-28T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P2", "P3"}, {"P1", "P2", "P3"}};
-    struct ticket_sync_counts c = run_sim(db, &s2, &p);
+    phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2 P3", "P1 P2 P3", &p);
+    struct ticket_sync_counts c = phone_run(db, "r2", "2024-09-28T02:00:00+08:00",
+                                            "P2 P3", "P1 P2 P3", &p);
     assert_int_equal(c.opened, 0);
     assert_int_equal(c.updated, 0);
     assert_int_equal(c.reverified, 1);
-    struct sim s3 = {"r3", "2024-09-29T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P2=139", "P3"}, {"P1", "P2", "P3"}};
-    run_sim(db, &s3, &p);
+    phone_run(db, "r3", "2024-09-29T02:00:00+08:00", "P2=139 P3", "P1 P2 P3", &p);
     /* a record still failing shows its latest value */
     assert_string_equal(q_text(db, "SELECT value FROM ticket_items WHERE id = 1"), "139");
     assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 1);
@@ -106,9 +100,7 @@ static void test_dedupe_over_repeated_runs(void **state)
                         "2024-10-10T23:59:59+08:00");
     assert_string_equal(q_text(db, "SELECT last_run FROM ticket_items WHERE id = 1"), "r3");
     /* A new failing record joins the open ticket. */
-    struct sim s4 = {"r4", "2024-09-30T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P2", "P3", "P4"}, {"P1", "P2", "P3", "P4"}};
-    c = run_sim(db, &s4, &p);
+    c = phone_run(db, "r4", "2024-09-30T02:00:00+08:00", "P2 P3 P4", "P1 P2 P3 P4", &p);
     assert_int_equal(c.opened, 0);
     assert_int_equal(c.updated, 1);
     assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 1);
@@ -143,13 +135,9 @@ static void test_recheck_outcomes(void **state)
     (void)state;
     sqlite3 *db = db_open();
     struct qloop_policy p = ningbo();
-    struct sim s1 = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"A", "B", "C", "D"}, {"A", "B", "C", "D"}};
-    run_sim(db, &s1, &p);
+    phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "A B C D", "A B C D", &p);
     /* A fixed (seen, no finding); B still failing; C and D gone from the data. */
-    struct sim s2 = {"r2", "2024-09-28T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"B"}, {"A", "B"}};
-    struct ticket_sync_counts c = run_sim(db, &s2, &p);
+    struct ticket_sync_counts c = phone_run(db, "r2", "2024-09-28T02:00:00+08:00", "B", "A B", &p);
     assert_int_equal(c.reverified, 1);
     assert_int_equal(c.updated, 1);
     assert_string_equal(item_state(db, "people", "A"), "fixed");
@@ -162,9 +150,7 @@ static void test_recheck_outcomes(void **state)
                                " AND detail LIKE '%%\"count\":2%%'"),
                      1);
     /* C comes back still failing: open again (missing cleared). */
-    struct sim s3 = {"r3", "2024-09-29T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"B", "C"}, {"A", "B", "C"}};
-    run_sim(db, &s3, &p);
+    phone_run(db, "r3", "2024-09-29T02:00:00+08:00", "B C", "A B C", &p);
     assert_string_equal(item_state(db, "people", "C"), "open");
     assert_string_equal(item_state(db, "people", "D"), "missing");
     assert_int_equal(q_int(db, "SELECT count(*) FROM audit WHERE detail LIKE '%%\"change\":\"reappeared\"%%'"), 1);
@@ -182,9 +168,7 @@ static void test_recheck_outcomes(void **state)
     assert_string_equal(q_text(db, "SELECT closed_run FROM ticket_items WHERE id = 4"), "r5");
     assert_int_equal(q_int(db, "SELECT count(*) FROM audit WHERE detail LIKE '%%\"change\":\"fixed_missing\"%%'"), 1);
     /* Everything passes: a ticket still with its provider is closed as shared. */
-    struct sim s6 = {"r6", "2024-10-08T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {0}, {"A", "B", "C"}};
-    run_sim(db, &s6, &p);
+    phone_run(db, "r6", "2024-10-08T02:00:00+08:00", "", "A B C", &p);
     assert_string_equal(state_of(db, 1), "shared");
     assert_string_equal(q_text(db, "SELECT closed_at FROM tickets WHERE id = 1"),
                         "2024-10-08T02:00:00+08:00");
@@ -200,16 +184,12 @@ static void test_corrected_passes_to_shared(void **state)
     sqlite3 *db = db_open();
     struct qloop_policy p = ningbo();
     struct qloop_error err;
-    struct sim s1 = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P2", "P3"}, {"P2", "P3"}};
-    run_sim(db, &s1, &p);
+    phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2 P3", "P2 P3", &p);
     set_now("2024-10-08T15:00:00+08:00");
     assert_int_equal(ticket_resolve(db, 1, "rectified", "李四", "已更正", &err), 0);
     assert_string_equal(state_of(db, 1), "corrected");
     assert_string_equal(q_text(db, "SELECT note FROM tickets WHERE id = 1"), "数源部门答复：完成整改。已更正");
-    struct sim s2 = {"r2", "2024-10-09T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {0}, {"P2", "P3"}};
-    struct ticket_sync_counts c = run_sim(db, &s2, &p);
+    struct ticket_sync_counts c = phone_run(db, "r2", "2024-10-09T02:00:00+08:00", "", "P2 P3", &p);
     assert_int_equal(c.reverified, 1);
     assert_int_equal(c.updated, 1);
     assert_string_equal(state_of(db, 1), "shared");
@@ -234,14 +214,10 @@ static void test_corrected_fails_back_to_feedback(void **state)
     sqlite3 *db = db_open();
     struct qloop_policy p = ningbo();
     struct qloop_error err;
-    struct sim s1 = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P2", "P3"}, {"P2", "P3"}};
-    run_sim(db, &s1, &p);
+    phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2 P3", "P2 P3", &p);
     set_now("2024-09-30T09:00:00+08:00");
     assert_int_equal(ticket_resolve(db, 1, "rectified", "李四", NULL, &err), 0);
-    struct sim s2 = {"r2", "2024-10-01T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P3"}, {"P2", "P3"}};
-    run_sim(db, &s2, &p);
+    phone_run(db, "r2", "2024-10-01T02:00:00+08:00", "P3", "P2 P3", &p);
     assert_string_equal(state_of(db, 1), "feedback");
     assert_string_equal(q_text(db, "SELECT received_at FROM tickets WHERE id = 1"),
                         "2024-09-27T10:00:00+08:00");
@@ -265,18 +241,12 @@ static void test_reopen_after_shared_and_confirmed(void **state)
     sqlite3 *db = db_open();
     struct qloop_policy p = ningbo();
     struct qloop_error err;
-    struct sim s1 = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P2"}, {"P2"}};
-    run_sim(db, &s1, &p);
-    struct sim s2 = {"r2", "2024-09-28T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {0}, {"P2"}};
-    run_sim(db, &s2, &p);
+    phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2", "P2", &p);
+    phone_run(db, "r2", "2024-09-28T02:00:00+08:00", "", "P2", &p);
     assert_string_equal(state_of(db, 1), "shared");
     /* P2 fails again and no ticket is open: the closed ticket is reopened,
      * handed back with a new receipt and deadline; the item names it. */
-    struct sim s3 = {"r3", "2024-10-12T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P2"}, {"P2"}};
-    struct ticket_sync_counts c = run_sim(db, &s3, &p);
+    struct ticket_sync_counts c = phone_run(db, "r3", "2024-10-12T02:00:00+08:00", "P2", "P2", &p);
     assert_int_equal(c.opened, 0);
     assert_int_equal(c.updated, 1);
     assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 1);
@@ -297,9 +267,7 @@ static void test_reopen_after_shared_and_confirmed(void **state)
                            "\"reopened_from\":1"));
 
     /* A ticket already open for the rule takes the recurring record instead. */
-    struct sim s3b = {"r3b", "2024-10-13T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                      {"P2", "P9"}, {"P2", "P9"}};
-    c = run_sim(db, &s3b, &p);
+    c = phone_run(db, "r3b", "2024-10-13T02:00:00+08:00", "P2 P9", "P2 P9", &p);
     assert_int_equal(c.opened, 0);
     assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 1);
     assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items WHERE ticket_id = 1 AND state = 'open'"), 2);
@@ -309,15 +277,11 @@ static void test_reopen_after_shared_and_confirmed(void **state)
     assert_int_equal(ticket_resolve(db, 1, "confirmed", "李四", "号码属实", &err), 0);
     assert_string_equal(state_of(db, 1), "confirmed");
     assert_string_equal(item_state(db, "people", "P2"), "closed");
-    struct sim s4 = {"r4", "2024-10-15T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P2"}, {"P2"}};
-    c = run_sim(db, &s4, &p);
+    c = phone_run(db, "r4", "2024-10-15T02:00:00+08:00", "P2", "P2", &p);
     assert_int_equal(c.opened, 0);
     assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 1);
     assert_string_equal(state_of(db, 1), "confirmed");
-    struct sim s5 = {"r5", "2024-10-16T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P2=12"}, {"P2"}};
-    c = run_sim(db, &s5, &p);
+    c = phone_run(db, "r5", "2024-10-16T02:00:00+08:00", "P2=12", "P2", &p);
     assert_int_equal(c.opened, 0);
     assert_string_equal(state_of(db, 1), "feedback");
     assert_string_equal(q_text(db, "SELECT event || '|' || from_state FROM ticket_history"
@@ -336,9 +300,7 @@ static void test_dept_stats(void **state)
     struct qloop_policy p = ningbo();
     struct qloop_error err;
     qloop_error_clear(&err);
-    struct sim a1 = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P1"}, {"P1"}};
-    run_sim(db, &a1, &p);
+    phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P1", "P1", &p);
     struct sim b1 = {"r2", "2024-09-27T10:00:00+08:00", "firms", "市场监管局", "firms.uscc", 0,
                      {"F1"}, {"F1"}};
     run_sim(db, &b1, &p);
@@ -350,9 +312,7 @@ static void test_dept_stats(void **state)
     assert_int_equal(ticket_resolve(db, 1, "rectified", "李四", NULL, &err), 0); /* on time */
     set_now("2024-10-15T10:00:00+08:00");
     assert_int_equal(ticket_resolve(db, 2, "confirmed", "赵六", NULL, &err), 0); /* late */
-    struct sim a2 = {"r4", "2024-10-16T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {0}, {"P1"}};
-    run_sim(db, &a2, &p);
+    phone_run(db, "r4", "2024-10-16T02:00:00+08:00", "", "P1", &p);
     assert_string_equal(state_of(db, 1), "shared");
     assert_int_equal(q_int(db, "SELECT closed_on_time FROM dept_stats WHERE run_id = 'r4' AND dept = '市公安局'"), 1);
     assert_int_equal(q_int(db, "SELECT closed_late FROM dept_stats WHERE run_id = 'r4' AND dept = '市公安局'"), 0);
@@ -362,9 +322,7 @@ static void test_dept_stats(void **state)
     assert_int_equal(q_int(db, "SELECT open_total FROM dept_stats WHERE run_id = 'r4' AND dept = '市场监管局'"), 1);
     assert_int_equal(q_int(db, "SELECT open_total FROM dept_stats WHERE run_id = 'r4' AND dept = '市公安局'"), 0);
     /* Each closing is counted by one run only. */
-    struct sim a3 = {"r5", "2024-10-17T02:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {0}, {"P1"}};
-    run_sim(db, &a3, &p);
+    phone_run(db, "r5", "2024-10-17T02:00:00+08:00", "", "P1", &p);
     assert_int_equal(q_int(db, "SELECT sum(closed_on_time + closed_late) FROM dept_stats WHERE run_id = 'r5'"), 0);
     assert_int_equal(q_int(db, "SELECT sum(closed_on_time) + sum(closed_late) FROM dept_stats"), 2);
     store_close(db);
@@ -384,12 +342,8 @@ static void test_open_refs_and_json(void **state)
     struct qloop_policy p = ningbo();
     struct qloop_error err;
     qloop_error_clear(&err);
-    struct sim s1 = {"r1", "2024-09-27T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P2", "P3"}, {"P2", "P3"}};
-    run_sim(db, &s1, &p);
-    struct sim s2 = {"r2", "2024-09-28T10:00:00+08:00", "people", "市公安局", "people.phone", 0,
-                     {"P3"}, {"P2", "P3"}};
-    run_sim(db, &s2, &p);
+    phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2 P3", "P2 P3", &p);
+    phone_run(db, "r2", "2024-09-28T10:00:00+08:00", "P3", "P2 P3", &p);
     int n = 0;
     assert_int_equal(ticket_open_refs(db, "people", collect_ref, &n, &err), 0);
     assert_int_equal(n, 1);

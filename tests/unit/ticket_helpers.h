@@ -96,6 +96,29 @@ static inline struct ticket_sync_counts run_sim(sqlite3 *db, const struct sim *s
     return c;
 }
 
+/* Splits a space-separated list of keys into out (at most 8). */
+static inline void split_keys(char *buf, const char *out[8])
+{
+    int n = 0;
+    for (char *t = strtok(buf, " "); t && n < 8; t = strtok(NULL, " "))
+        out[n++] = t;
+}
+
+/* run_sim of rule people.phone on dataset people (owner 市公安局):
+ * failing and present are space-separated keys ("P2 P3", "P2=139", ""). */
+static inline struct ticket_sync_counts phone_run(sqlite3 *db, const char *run, const char *as_of,
+                                                  const char *failing, const char *present,
+                                                  const struct qloop_policy *p)
+{
+    char f[256], s[256];
+    snprintf(f, sizeof f, "%s", failing);
+    snprintf(s, sizeof s, "%s", present);
+    struct sim sim = {run, as_of, "people", "市公安局", "people.phone", 0, {0}, {0}};
+    split_keys(f, sim.failing);
+    split_keys(s, sim.present);
+    return run_sim(db, &sim, p);
+}
+
 static inline const char *state_of(sqlite3 *db, int64_t id)
 {
     return q_text(db, "SELECT state FROM tickets WHERE id = %lld", (long long)id);
