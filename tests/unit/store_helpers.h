@@ -27,6 +27,18 @@ static inline sqlite3 *db_open(void)
     return db;
 }
 
+/* Removes the store at path and what lives beside it (WAL, shared memory,
+ * key file). */
+static inline void remove_store(const char *path)
+{
+    static const char *const sides[] = {"", "-wal", "-shm", ".key"};
+    char side[1024];
+    for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
+        snprintf(side, sizeof side, "%s%s", path, sides[i]);
+        remove(side);
+    }
+}
+
 /* Runs printf-style SQL (sqlite3_vmprintf: %Q quotes); fails the test on error. */
 static inline void exec(sqlite3 *db, const char *fmt, ...)
 {

@@ -116,7 +116,7 @@ static void test_refused_without_a_write(void **state)
     /* ... not even switched to WAL mode (a header byte) before the check. */
     raw(path, "PRAGMA journal_mode = DELETE");
     expect_refused(path, QLOOP_ERR_INPUT, "请改用更新的 qloop");
-    unlink(path);
+    remove_store(path);
 
     /* Not a database at all. */
     FILE *f = fopen(path, "wb");
@@ -130,7 +130,7 @@ static void test_refused_without_a_write(void **state)
     /* Another program's database. */
     raw(path, "PRAGMA journal_mode=DELETE; CREATE TABLE contacts(name TEXT, phone TEXT);");
     expect_refused(path, QLOOP_ERR_INPUT, "不是 qloop 数据库");
-    unlink(path);
+    remove_store(path);
 }
 
 static void test_failed_step_leaves_old_version(void **state)
@@ -171,12 +171,7 @@ static void test_failed_step_leaves_old_version(void **state)
                                " ('catalog_datasets', 'report_published')"),
                      2);
     store_close(db);
-    unlink(path);
-    char side[80];
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
+    remove_store(path);
 }
 
 int main(void)

@@ -161,7 +161,7 @@ static void test_read_only_is_input(void **state)
     sqlite3_close(ro);
     assert_string_equal(state_of(db, 1), "feedback");
     store_close(db);
-    unlink(path);
+    remove_store(path);
 }
 
 /* Makes every insert into table fail inside the store (a trigger that
