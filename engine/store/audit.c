@@ -309,131 +309,150 @@ static int later_follower(sqlite3 *db, const char *hash, int64_t after, int64_t 
     return rc < 0 ? -1 : 0;
 }
 
-/* The walk itself, inside a read transaction. Same contract as
- * audit_verify. */
+/* Where a walk of the chain has come: the seq it expects next, the last
+ * good entry and its hash, how many were good; and where a verdict goes. */
+struct walk {
+    int64_t expected, prev_seq, n;
+    char prev_hash[65];
+    int64_t *bad_seq;
+    char *why;
+    size_t whysize;
+};
+
+/* Judges the entry at st (seq, at, kind, subject, actor, detail, prev_hash,
+ * hash) against the walk so far and, when good, moves the walk past it.
+ * Returns 0 good, 1 broken (verdict set), -1 with err. */
+static int judge_entry(sqlite3 *db, sqlite3_stmt *st, struct walk *w, struct qloop_error *err)
+{
+    int64_t seq = sqlite3_column_int64(st, 0);
+    const char *f[6];
+    size_t len[6];
+    for (int i = 0; i < 6; i++) {
+        f[i] = (const char *)sqlite3_column_blob(st, i + 1);
+        len[i] = (size_t)sqlite3_column_bytes(st, i + 1);
+        if (!f[i]) {
+            f[i] = "";
+            len[i] = 0;
+        }
+    }
+    const char *stored = (const char *)sqlite3_column_blob(st, 7);
+    size_t stored_len = (size_t)sqlite3_column_bytes(st, 7);
+    char want[65];
+    entry_hash(seq, f, len, want);
+    int content_ok = stored && stored_len == 64 && memcmp(stored, want, 64) == 0;
+    int link_ok = len[5] == 64 && memcmp(f[5], w->prev_hash, 64) == 0;
+    long long s = seq, prev = w->prev_seq;
+
+    if (seq < w->expected)
+        return broken(w->bad_seq, seq, w->why, w->whysize,
+                      "出现了不应存在的第 %lld 条记录（序号应从 1 起连续编号）", s);
+    if (seq > w->expected)
+        return broken(w->bad_seq, w->expected, w->why, w->whysize,
+                      "第 %lld 条记录缺失（第 %lld 条之前的记录缺失或顺序被改动）",
+                      (long long)w->expected, s);
+    if (!content_ok && !link_ok)
+        return broken(w->bad_seq, seq, w->why, w->whysize,
+                      "第 %lld 条记录被替换或与别的记录调换（哈希不符，且与前一条不相连）", s);
+    if (!content_ok)
+        return broken(w->bad_seq, seq, w->why, w->whysize,
+                      "第 %lld 条记录内容被修改（哈希不符）", s);
+    if (!link_ok && prev == 0)
+        return broken(w->bad_seq, seq, w->why, w->whysize,
+                      "第 %lld 条记录的前一哈希不是链首值（第 %lld 条之前的记录缺失或顺序被改动）",
+                      s, s);
+    if (!link_ok) {
+        /* This entry is intact but does not point at the one before. If a
+         * later entry points at that one, the one before is genuine and
+         * this entry was moved here or slipped in; otherwise the one before
+         * was most likely changed and given a recomputed hash. */
+        int64_t follower = 0;
+        if (later_follower(db, w->prev_hash, seq, &follower, err) != 0)
+            return -1;
+        if (follower > 0)
+            return broken(w->bad_seq, seq, w->why, w->whysize,
+                          "第 %lld 条记录不接在第 %lld 条之后（顺序被改动，或记录被替换、插入；"
+                          "第 %lld 条之后原本应是现在的第 %lld 条）",
+                          s, prev, prev, (long long)follower);
+        return broken(w->bad_seq, w->prev_seq, w->why, w->whysize,
+                      "第 %lld 条记录被修改后重算了哈希（与第 %lld 条登记的前一哈希不符），"
+                      "或第 %lld 条之前的记录缺失或顺序被改动",
+                      prev, s, s);
+    }
+    memcpy(w->prev_hash, stored, 64);
+    w->prev_seq = seq;
+    w->expected = seq + 1;
+    w->n++;
+    return 0;
+}
+
+/* Checks audit_head against the end of a whole walk: entries cut off the
+ * end, appended around qloop, or a last entry rehashed. Same returns as
+ * judge_entry. */
+static int check_head(sqlite3 *db, const struct walk *w, struct qloop_error *err)
+{
+    int found;
+    int64_t head_seq = 0;
+    char head_hash[65];
+    if (read_seq_hash(db, ST_HEAD, &found, &head_seq, head_hash, err) != 0)
+        return -1;
+    long long last = w->prev_seq, head = head_seq;
+    if (!found)
+        return broken(w->bad_seq, w->prev_seq, w->why, w->whysize,
+                      "审计链头记录（audit_head）缺失，无法确认链尾是否完整");
+    if (head > last)
+        return broken(w->bad_seq, last + 1, w->why, w->whysize,
+                      "第 %lld 条及之后的记录缺失（链头登记共 %lld 条，现存只到第 %lld 条）",
+                      last + 1, head, last);
+    if (head < last)
+        return broken(w->bad_seq, head + 1, w->why, w->whysize,
+                      "第 %lld 条起的记录未登记在链头（链头只登记到第 %lld 条），"
+                      "可能是绕过 qloop 追加的记录",
+                      head + 1, head);
+    if (strcmp(head_hash, w->prev_hash) != 0 && last == 0)
+        return broken(w->bad_seq, 0, w->why, w->whysize,
+                      "审计链头被改动（空链的链头哈希应为全 0）");
+    if (strcmp(head_hash, w->prev_hash) != 0)
+        return broken(w->bad_seq, last, w->why, w->whysize,
+                      "第 %lld 条记录被修改后重算了哈希（与链头登记的哈希不符）", last);
+    return 0;
+}
+
+/* The walk itself, inside a read transaction: both tables there, every
+ * entry in order, then the head. Same contract as audit_verify. */
 static int verify_chain(sqlite3 *db, int64_t *count, int64_t *bad_seq, char *why, size_t whysize,
                         struct qloop_error *err)
 {
-    int have = table_exists(db, "audit", err);
-    if (have < 0)
-        return -1;
-    if (!have)
-        return broken(bad_seq, 0, why, whysize, "审计表 audit 不存在（已被删除）");
-    have = table_exists(db, "audit_head", err);
-    if (have < 0)
-        return -1;
-    if (!have)
-        return broken(bad_seq, 0, why, whysize, "审计链头表 audit_head 不存在（已被删除）");
-
+    static const char *const tables[][2] = {
+        {"audit", "审计表 audit 不存在（已被删除）"},
+        {"audit_head", "审计链头表 audit_head 不存在（已被删除）"},
+    };
+    for (int i = 0; i < 2; i++) {
+        int have = table_exists(db, tables[i][0], err);
+        if (have < 0)
+            return -1;
+        if (!have)
+            return broken(bad_seq, 0, why, whysize, "%s", tables[i][1]);
+    }
     sqlite3_stmt *st = sql_prepare(db,
                                    "SELECT seq, at, kind, subject, actor, detail, prev_hash, hash"
                                    " FROM audit ORDER BY seq",
                                    err);
     if (!st)
         return -1;
-
-    int64_t expected = 1, prev_seq = 0, n = 0;
-    char prev_hash[65] = ZERO_HASH;
+    struct walk w = {.expected = 1, .prev_hash = ZERO_HASH, .bad_seq = bad_seq, .why = why,
+                     .whysize = whysize};
     int rc, verdict = 0;
-    while ((rc = sql_row(db, st, "读取审计记录", err)) == 1) {
-        int64_t seq = sqlite3_column_int64(st, 0);
-        const char *f[6];
-        size_t len[6];
-        for (int i = 0; i < 6; i++) {
-            f[i] = (const char *)sqlite3_column_blob(st, i + 1);
-            len[i] = (size_t)sqlite3_column_bytes(st, i + 1);
-            if (!f[i]) {
-                f[i] = "";
-                len[i] = 0;
-            }
-        }
-        const char *stored = (const char *)sqlite3_column_blob(st, 7);
-        size_t stored_len = (size_t)sqlite3_column_bytes(st, 7);
-        char want[65];
-        entry_hash(seq, f, len, want);
-        int content_ok = stored && stored_len == 64 && memcmp(stored, want, 64) == 0;
-        int link_ok = len[5] == 64 && memcmp(f[5], prev_hash, 64) == 0;
-
-        if (seq < expected) {
-            verdict = broken(bad_seq, seq, why, whysize,
-                             "出现了不应存在的第 %lld 条记录（序号应从 1 起连续编号）",
-                             (long long)seq);
-        } else if (seq > expected) {
-            verdict = broken(bad_seq, expected, why, whysize,
-                             "第 %lld 条记录缺失（第 %lld 条之前的记录缺失或顺序被改动）",
-                             (long long)expected, (long long)seq);
-        } else if (!content_ok && !link_ok) {
-            verdict = broken(bad_seq, seq, why, whysize,
-                             "第 %lld 条记录被替换或与别的记录调换（哈希不符，且与前一条不相连）",
-                             (long long)seq);
-        } else if (!content_ok) {
-            verdict = broken(bad_seq, seq, why, whysize, "第 %lld 条记录内容被修改（哈希不符）",
-                             (long long)seq);
-        } else if (!link_ok && prev_seq == 0) {
-            verdict = broken(bad_seq, seq, why, whysize,
-                             "第 %lld 条记录的前一哈希不是链首值（第 %lld 条之前的记录缺失或顺序被改动）",
-                             (long long)seq, (long long)seq);
-        } else if (!link_ok) {
-            /* This entry is intact but does not point at the one before.
-             * If a later entry points at that one, the one before is
-             * genuine and this entry was moved here or slipped in;
-             * otherwise the one before was most likely changed and given a
-             * recomputed hash. */
-            int64_t follower = 0;
-            if (later_follower(db, prev_hash, seq, &follower, err) != 0) {
-                sqlite3_finalize(st);
-                return -1;
-            }
-            if (follower > 0)
-                verdict = broken(bad_seq, seq, why, whysize,
-                                 "第 %lld 条记录不接在第 %lld 条之后（顺序被改动，或记录被替换、插入；"
-                                 "第 %lld 条之后原本应是现在的第 %lld 条）",
-                                 (long long)seq, (long long)prev_seq, (long long)prev_seq,
-                                 (long long)follower);
-            else
-                verdict = broken(bad_seq, prev_seq, why, whysize,
-                                 "第 %lld 条记录被修改后重算了哈希（与第 %lld 条登记的前一哈希不符），"
-                                 "或第 %lld 条之前的记录缺失或顺序被改动",
-                                 (long long)prev_seq, (long long)seq, (long long)seq);
-        }
-        if (verdict)
-            break;
-        memcpy(prev_hash, stored, 64);
-        prev_seq = seq;
-        expected = seq + 1;
-        n++;
-    }
+    while (verdict == 0 && (rc = sql_row(db, st, "读取审计记录", err)) == 1)
+        verdict = judge_entry(db, st, &w, err);
     sqlite3_finalize(st);
-    if (verdict)
+    if (verdict != 0)
         return verdict;
     if (rc < 0)
         return -1;
-
-    int found;
-    int64_t head_seq = 0;
-    char head_hash[65];
-    if (read_seq_hash(db, ST_HEAD, &found, &head_seq, head_hash, err) != 0)
-        return -1;
-    if (!found)
-        return broken(bad_seq, prev_seq, why, whysize,
-                      "审计链头记录（audit_head）缺失，无法确认链尾是否完整");
-    if (head_seq > prev_seq)
-        return broken(bad_seq, prev_seq + 1, why, whysize,
-                      "第 %lld 条及之后的记录缺失（链头登记共 %lld 条，现存只到第 %lld 条）",
-                      (long long)(prev_seq + 1), (long long)head_seq, (long long)prev_seq);
-    if (head_seq < prev_seq)
-        return broken(bad_seq, head_seq + 1, why, whysize,
-                      "第 %lld 条起的记录未登记在链头（链头只登记到第 %lld 条），"
-                      "可能是绕过 qloop 追加的记录",
-                      (long long)(head_seq + 1), (long long)head_seq);
-    if (strcmp(head_hash, prev_hash) != 0 && prev_seq == 0)
-        return broken(bad_seq, 0, why, whysize, "审计链头被改动（空链的链头哈希应为全 0）");
-    if (strcmp(head_hash, prev_hash) != 0)
-        return broken(bad_seq, prev_seq, why, whysize,
-                      "第 %lld 条记录被修改后重算了哈希（与链头登记的哈希不符）",
-                      (long long)prev_seq);
+    if ((verdict = check_head(db, &w, err)) != 0)
+        return verdict;
     if (count)
-        *count = n;
+        *count = w.n;
     return 0;
 }
 
