@@ -8,8 +8,8 @@
  * The second part is for adapters only: struct qloop_input reads a file (or
  * standard input) in chunks into one growable window of UTF-8 bytes,
  * converting from GBK/GB18030 with iconv when the dataset declares it, and
- * the helpers that validate UTF-8 and word the Chinese error messages about
- * bad bytes the same way for every adapter.
+ * the helpers that word the Chinese error messages about bad bytes the same
+ * way for every adapter (UTF-8 itself is engine/base/text.h's).
  */
 #ifndef QLOOP_ADAPTERS_H
 #define QLOOP_ADAPTERS_H
@@ -19,6 +19,7 @@
 
 #include "base/adapter.h"
 #include "base/error.h"
+#include "base/text.h"
 
 /* ---- public: the registry ---------------------------------------------- */
 
@@ -96,50 +97,16 @@ long qloop_input_fill(struct qloop_input *in, size_t keep, size_t want, size_t *
 /* Releases everything; in may be zeroed or already closed. */
 void qloop_input_close(struct qloop_input *in);
 
-/* Length of the UTF-8 sequence starting at p (first byte >= 0x80), given that
- * the data ends at e: 2..4 when valid, 0 when the bytes up to e are a valid but
- * incomplete prefix (more data may complete it), -1 when invalid (overlong,
- * surrogate, beyond U+10FFFF, bad continuation). */
-static inline int qloop_utf8_seq(const unsigned char *p, const unsigned char *e)
+/* UTF-8 is engine/base/text.h's (qloop_utf8_seq in the inner loops,
+ * qloop_utf8_chars for columns). This checks n bytes read from a source for
+ * UTF-8 validity and NUL bytes: 0 when clean, else 1 with *bad the offset of
+ * the first NUL byte or the first byte of an invalid (or, with at_end,
+ * incomplete) sequence. */
+static inline int qloop_utf8_check(const char *p, size_t n, int at_end, size_t *bad)
 {
-    unsigned c = p[0];
-    int n;
-    unsigned lo = 0x80, hi = 0xBF; /* bounds of the second byte */
-    if (c < 0xC2)
-        return -1;
-    if (c < 0xE0)
-        n = 2;
-    else if (c < 0xF0) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c < 0xF5) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return -1;
-    for (int i = 1; i < n; i++) {
-        if (p + i >= e)
-            return 0;
-        unsigned b = p[i];
-        if (i == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF))
-            return -1;
-    }
-    return n;
+    *bad = qloop_utf8_invalid(p, n, QLOOP_UTF8_NO_NUL | (at_end ? 0 : QLOOP_UTF8_PARTIAL));
+    return *bad < n;
 }
-
-/* Checks n bytes for UTF-8 validity and NUL bytes. Returns 0 when clean, else
- * 1 and sets *bad to the offset of the first NUL byte or first byte of an
- * invalid (or, with at_end, incomplete) sequence. */
-int qloop_utf8_check(const char *p, size_t n, int at_end, size_t *bad);
-
-/* Number of characters (UTF-8 lead bytes and ASCII) in n bytes. */
-size_t qloop_utf8_chars(const char *p, size_t n);
 
 /* Line and column of byte `at`, counting from `from` which is at (line, 1):
  * each '\n' starts a new line, columns count characters. */

@@ -2,8 +2,9 @@
  * registry.c — the list of adapters, choosing one for a dataset, and the
  * input plumbing every adapter shares (see adapters.h): reading a file or
  * standard input in chunks into a growable window, converting GBK/GB18030 to
- * UTF-8 with iconv across chunk boundaries, validating UTF-8, and wording the
- * Chinese messages about bad bytes (with the "looks like GBK" hint).
+ * UTF-8 with iconv across chunk boundaries, and wording the Chinese messages
+ * about bad bytes (with the "looks like GBK" hint); UTF-8 validity itself is
+ * engine/base/text.h's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -272,50 +273,7 @@ void qloop_input_close(struct qloop_input *in)
     in->len = in->cap = in->raw_len = in->raw_cap = 0;
 }
 
-/* ---- UTF-8 ------------------------------------------------------------------ */
-
-int qloop_utf8_check(const char *p, size_t n, int at_end, size_t *bad)
-{
-    const unsigned char *s = (const unsigned char *)p, *e = s + n, *q = s;
-    while (q < e) {
-        /* eight ASCII bytes without NUL at a time */
-        while (q + 8 <= e) {
-            uint64_t w;
-            memcpy(&w, q, 8);
-            if ((w & 0x8080808080808080ull) ||
-                ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull))
-                break;
-            q += 8;
-        }
-        if (q >= e)
-            break;
-        if (*q == 0) {
-            *bad = (size_t)(q - s);
-            return 1;
-        }
-        if (*q < 0x80) {
-            q++;
-            continue;
-        }
-        int k = qloop_utf8_seq(q, e);
-        if (k < 0 || (k == 0 && at_end)) {
-            *bad = (size_t)(q - s);
-            return 1;
-        }
-        if (k == 0)
-            break; /* incomplete tail, caller will see it with more data */
-        q += k;
-    }
-    return 0;
-}
-
-size_t qloop_utf8_chars(const char *p, size_t n)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        c += ((unsigned char)p[i] & 0xC0) != 0x80;
-    return c;
-}
+/* ---- positions and bad bytes ------------------------------------------------ */
 
 void qloop_text_position(const char *from, const char *at, long line, long *out_line,
                          long *out_col)

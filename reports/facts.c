@@ -50,6 +50,7 @@
 #include "checks/calendar.h"
 #include "catalog/catalog.h"
 #include "base/clock.h"
+#include "base/text.h"
 #include "rules/policy.h"
 #include "report.h"
 #include "loop/ticket.h"
@@ -148,7 +149,8 @@ static json_t *dept(struct ctx *c, const char *raw)
     /* The name is a JSON key: invalid UTF-8 (a rule file's owner may hold
      * any bytes) is replaced first. */
     struct qloop_buf clean = {0};
-    report_utf8(&clean, raw && *raw ? raw : NO_DEPT);
+    const char *given = raw && *raw ? raw : NO_DEPT;
+    qloop_utf8_repair(&clean, given, strlen(given));
     const char *name = qloop_buf_str(&clean);
     json_t *d = json_object_get(c->depts, name);
     if (d) {

@@ -156,11 +156,9 @@ long long report_int(const json_t *o, const char *key, long long def);
 double report_real(const json_t *o, const char *key, double def);
 const char *report_str(const json_t *o, const char *key, const char *def);
 
-/* Appends s with every byte that is not part of valid UTF-8 replaced by
- * U+FFFD; and the same as a JSON string (never NULL; "" for NULL). Text
- * read from the store goes through these, since jansson refuses invalid
- * UTF-8. */
-void report_utf8(struct qloop_buf *b, const char *s);
+/* s as a JSON string, every byte that is not part of valid UTF-8 replaced
+ * by U+FFFD (never NULL; "" for NULL). Text read from the store goes
+ * through this, since jansson refuses invalid UTF-8. */
 json_t *report_jstr(const char *s);
 
 /* The Chinese name of a dimension id (the id itself when unknown). */

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "report.h"
 
 const char *const report_dimensions[REPORT_NDIMS] = {
@@ -85,65 +86,13 @@ void report_put_html(struct qloop_buf *b, const char *s)
     }
 }
 
-/* The length of the valid UTF-8 sequence at p (1–4), or 0 when the bytes
- * there are not one (overlong forms, surrogates and code points past
- * U+10FFFF included, as jansson refuses them). */
-static int utf8_seq(const unsigned char *p)
-{
-    unsigned c = p[0];
-    if (c < 0x80)
-        return 1;
-    int n;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (int k = 2; k < n; k++)
-        if ((p[k] & 0xC0) != 0x80)
-            return 0;
-    return n;
-}
-
-void report_utf8(struct qloop_buf *b, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-    while (*p) {
-        int n = utf8_seq(p);
-        if (n) {
-            qloop_buf_append(b, (const char *)p, (size_t)n);
-            p += n;
-        } else {
-            qloop_buf_append(b, "\xEF\xBF\xBD", 3);
-            p++;
-        }
-    }
-    if (!b->ptr)
-        qloop_buf_append(b, "", 0);
-}
-
 json_t *report_jstr(const char *s)
 {
     json_t *v = json_string(s ? s : "");
     if (v)
         return v;
     struct qloop_buf b = {0};
-    report_utf8(&b, s);
+    qloop_utf8_repair(&b, s, strlen(s));
     v = json_string(qloop_buf_str(&b));
     qloop_buf_free(&b);
     return v ? v : json_string("");

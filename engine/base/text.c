@@ -1,63 +1,84 @@
 /*
- * text.c — UTF-8 decoding, empty values, numbers (see text.h).
+ * text.c — UTF-8 (decode, validate, count, repair), empty values, numbers
+ * (see text.h).
  */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "base/buf.h"
 #include "base/text.h"
 
 size_t qloop_utf8_decode(const unsigned char *s, size_t len, size_t i, uint32_t *cp)
 {
-    unsigned c = s[i];
-    size_t n;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2, v = c & 0x1F, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3, v = c & 0x0F, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4, v = c & 0x07, min = 0x10000;
-    } else {
+    int n = qloop_utf8_seq(s + i, s + len);
+    if (n <= 0) {
         *cp = QLOOP_U8_INVALID;
         return 1;
     }
-    if (len - i < n) {
-        *cp = QLOOP_U8_INVALID;
-        return 1;
-    }
-    for (size_t k = 1; k < n; k++) {
-        unsigned cc = s[i + k];
-        if ((cc & 0xC0) != 0x80) {
-            *cp = QLOOP_U8_INVALID;
-            return 1;
-        }
-        v = (v << 6) | (cc & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
-        *cp = QLOOP_U8_INVALID;
-        return 1;
-    }
+    uint32_t v = n == 1 ? s[i] : s[i] & (0x7Fu >> n);
+    for (int k = 1; k < n; k++)
+        v = (v << 6) | (s[i + k] & 0x3Fu);
     *cp = v;
+    return (size_t)n;
+}
+
+size_t qloop_utf8_invalid(const char *p, size_t n, unsigned flags)
+{
+    const unsigned char *s = (const unsigned char *)p, *e = s + n, *q = s;
+    while (q < e) {
+        /* eight ASCII bytes at a time, none of them NUL */
+        while (q + 8 <= e) {
+            uint64_t w;
+            memcpy(&w, q, 8);
+            if ((w & 0x8080808080808080ull) ||
+                ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull))
+                break;
+            q += 8;
+        }
+        if (q >= e)
+            break;
+        if (*q < 0x80) {
+            if (*q == 0 && (flags & QLOOP_UTF8_NO_NUL))
+                return (size_t)(q - s);
+            q++;
+            continue;
+        }
+        int k = qloop_utf8_seq(q, e);
+        if (k > 0) {
+            q += k;
+            continue;
+        }
+        if (k == 0 && (flags & QLOOP_UTF8_PARTIAL))
+            break; /* a cut tail: the caller sees it again with more data */
+        return (size_t)(q - s);
+    }
     return n;
 }
 
-size_t qloop_utf8_invalid_at(const char *s, size_t len)
+size_t qloop_utf8_chars(const char *p, size_t n)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        uint32_t cp;
-        size_t n = qloop_utf8_decode(u, len, i, &cp);
-        if (cp == QLOOP_U8_INVALID)
-            return i;
-        i += n;
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += ((unsigned char)p[i] & 0xC0) != 0x80;
+    return c;
+}
+
+void qloop_utf8_repair(struct qloop_buf *b, const char *p, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)p, *e = s + n;
+    while (s < e) {
+        size_t good = qloop_utf8_invalid((const char *)s, (size_t)(e - s), 0);
+        qloop_buf_append(b, (const char *)s, good);
+        s += good;
+        if (s < e) {
+            qloop_buf_append(b, "\xEF\xBF\xBD", 3);
+            s++;
+        }
     }
-    return len;
+    if (!b->ptr)
+        qloop_buf_append(b, "", 0);
 }
 
 bool qloop_value_empty(const struct qloop_field *f)

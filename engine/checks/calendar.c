@@ -31,6 +31,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/text.h"
 #include "checks/calendar.h"
 #include "checks/lunar.h"
 
@@ -206,14 +207,10 @@ static bool is_blank(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/* 1-based column (in characters, counting UTF-8 lead bytes) of line + off. */
+/* 1-based column (in characters) of line + off. */
 static long column_of(const char *line, size_t off)
 {
-    long col = 1;
-    for (size_t i = 0; i < off; i++)
-        if (((unsigned char)line[i] & 0xC0) != 0x80)
-            col++;
-    return col;
+    return (long)qloop_utf8_chars(line, off) + 1;
 }
 
 /* Whether s[0..len) equals the C string word. */

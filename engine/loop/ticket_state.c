@@ -117,19 +117,7 @@ json_t *tk_jstr(const char *s)
     if (v)
         return v;
     struct qloop_buf b = {0};
-    const unsigned char *p = (const unsigned char *)s;
-    size_t len = strlen(s), run = 0;
-    for (size_t i = 0; i < len;) {
-        uint32_t cp;
-        size_t n = qloop_utf8_decode(p, len, i, &cp);
-        if (cp == QLOOP_U8_INVALID) {
-            qloop_buf_append(&b, s + run, i - run);
-            qloop_buf_append(&b, "\xEF\xBF\xBD", 3);
-            run = i + n;
-        }
-        i += n;
-    }
-    qloop_buf_append(&b, s + run, len - run);
+    qloop_utf8_repair(&b, s, strlen(s));
     v = json_string(qloop_buf_str(&b));
     qloop_buf_free(&b);
     return v ? v : json_string("");
