@@ -225,7 +225,7 @@ struct report_model *report_model_load(const char *path, struct qloop_error *err
     struct qloop_lua_limits limits = {.memory_bytes = (size_t)512 << 20, .instructions = 50000000L};
     m->L = qloop_lua_new(&limits);
     if (!m->L) {
-        qloop_error_set(err, NULL, 0, 0, "无法建立 Lua 沙箱（内存不足）");
+        qloop_error_internal(err, NULL, "无法建立 Lua 沙箱（内存不足）");
         report_model_free(m);
         return NULL;
     }
@@ -934,7 +934,7 @@ int report_publish(sqlite3 *db, const json_t *report, const char *actor,
     const char *hash = report_str(json_object_get(report, "model"), "hash", "");
     char *text = json_dumps(report, JSON_COMPACT | JSON_REAL_PRECISION(12));
     if (!text)
-        return qloop_error_set(err, NULL, 0, 0, "生成报告 JSON 失败（内存不足）"), -2;
+        return qloop_error_internal(err, NULL, "生成报告 JSON 失败（内存不足）"), -2;
     uint8_t digest[32];
     char hex[65];
     qloop_sha256(text, strlen(text), digest);

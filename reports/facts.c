@@ -54,6 +54,7 @@
 #include "rules/policy.h"
 #include "report.h"
 #include "loop/ticket.h"
+#include "store/store.h"
 
 #define NO_DEPT "未指定部门"
 #define SHANGHAI_OFFSET (8 * 3600)
@@ -248,8 +249,7 @@ static sqlite3_stmt *prep(struct ctx *c, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        qloop_error_set(c->err, sqlite3_db_filename(c->db, "main"), 0, 0,
-                        "读取评估数据失败：%s；请确认 --db 指向 qloop 数据库", sqlite3_errmsg(c->db));
+        store_error(c->db, "读取评估数据", c->err);
         sqlite3_finalize(st);
         return NULL;
     }
@@ -267,8 +267,7 @@ static int done(struct ctx *c, sqlite3_stmt *st, int rc)
     sqlite3_finalize(st);
     if (rc == SQLITE_DONE)
         return 0;
-    return qloop_error_set(c->err, sqlite3_db_filename(c->db, "main"), 0, 0,
-                           "读取评估数据失败：%s", sqlite3_errmsg(c->db));
+    return store_error(c->db, "读取评估数据", c->err);
 }
 
 /* ---- runs: datasets, quality, aggregation -------------------------------- */

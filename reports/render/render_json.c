@@ -13,7 +13,7 @@ int report_render_json(const json_t *report, struct qloop_buf *out, struct qloop
 {
     char *text = json_dumps(report, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
     if (!text)
-        return qloop_error_set(err, NULL, 0, 0, "生成报告 JSON 失败（内存不足）");
+        return qloop_error_internal(err, NULL, "生成报告 JSON 失败（内存不足）");
     qloop_buf_append(out, text, strlen(text));
     qloop_buf_putc(out, '\n');
     free(text);
