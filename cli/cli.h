@@ -2,15 +2,22 @@
  * cli.h — the command line: the one place that wires the engine, the
  * adapters and the reports together. One file per command (cmd_*.c), each
  * exporting one cmd_NAME(argc, argv) where argv[0] is the command word
- * ("run", "tickets", ...). Each returns a process exit code (error.h).
+ * ("run", "tickets", ...); each declares its options as a table and hands
+ * the words to the one parser (options.h). Each returns a process exit
+ * code: engine errors map through qloop_error_exit (error.h), so what the
+ * user can fix is 2 and an internal failure 3.
  */
 #ifndef QLOOP_CLI_H
 #define QLOOP_CLI_H
 
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 
 #include "base/error.h"
+#include "options.h"
+
+struct qloop_policy;
 
 int cmd_run(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
@@ -26,27 +33,36 @@ int cmd_prune(int argc, char **argv);
 /* Prints "qloop: FILE:LINE:COL: MESSAGE" to stderr. */
 void cli_print_error(const struct qloop_error *err);
 
-/* Prints "qloop: " + printf text + newline to stderr; returns QLOOP_EXIT_INPUT. */
-int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* cli_print_error, then returns the exit code err's kind names
+ * (qloop_error_exit: 2 for the user's to fix, 3 for an internal failure). */
+int cli_error(const struct qloop_error *err);
 
-/* If argv[*i] is the option `name` ("--db") as `--db VALUE` or `--db=VALUE`,
- * stores VALUE in *out (advancing *i past a separate value) and returns 1;
- * returns 0 when argv[*i] is another word; prints a usage error naming
- * command and returns -1 when the value is missing. */
-int cli_take_value(const char *command, const char *name, int argc, char **argv, int *i,
-                   const char **out);
+/* Prints v as indented JSON (keys in insertion order) and a newline on
+ * stdout. */
+void cli_print_json(const json_t *v);
 
 /* Opens the store at path (NULL: store_default_path()), loads the calendar
  * file kept beside it (PATH.calendar, when present) and the divisions table
- * ($QLOOP_DIVISIONS or --divisions given earlier via cli_set_divisions).
- * On failure prints the error and returns NULL (exit 2 is the caller's). */
-sqlite3 *cli_open_store(const char *path);
+ * ($QLOOP_DIVISIONS or --divisions given earlier via cli_load_divisions).
+ * On failure prints the error, stores the exit code in *rc and returns
+ * NULL. */
+sqlite3 *cli_open_store(const char *path, int *rc);
 
-/* Remembers a --divisions FILE to load (before cli_open_store / eval). Returns
- * 0, or prints the error and returns -1. */
+/* Loads a --divisions FILE (before cli_open_store / eval). Returns 0, or
+ * prints the error and returns the exit code. */
 int cli_load_divisions(const char *path);
 
-/* The path of the calendar file kept beside the store at db_path. */
+/* Loads the policy named by spec (NULL: the default) into p. Returns 0, or
+ * prints the error and returns the exit code. */
+int cli_load_policy(const char *spec, struct qloop_policy *p);
+
+/* The path of the calendar file kept beside the store at db_path (NULL: the
+ * default store). */
 void cli_calendar_path(const char *db_path, char *out, size_t size);
+
+/* The state id (discovered, feedback, ...) that s names, in English or in
+ * Chinese (发现, 反馈, 修正, 共享, 确认无误, 沟通解决); NULL when it names
+ * none. */
+const char *cli_state(const char *s);
 
 #endif

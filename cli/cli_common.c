@@ -1,15 +1,18 @@
 /*
- * cli_common.c — what every command shares: error printing, opening the
- * store with the calendar and divisions that go with it.
+ * cli_common.c — what every command shares: printing errors and JSON,
+ * opening the store with the calendar and divisions that go with it,
+ * loading a policy, reading a state name.
  */
-#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "checks/calendar.h"
-#include "cli.h"
 #include "checks/division.h"
+#include "cli.h"
+#include "loop/ticket.h"
+#include "rules/policy.h"
 #include "store/store.h"
 
 void cli_print_error(const struct qloop_error *err)
@@ -19,36 +22,17 @@ void cli_print_error(const struct qloop_error *err)
     fprintf(stderr, "qloop: %s\n", buf);
 }
 
-int cli_usage_error(const char *fmt, ...)
+int cli_error(const struct qloop_error *err)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("qloop: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return QLOOP_EXIT_INPUT;
+    cli_print_error(err);
+    return qloop_error_exit(err);
 }
 
-int cli_take_value(const char *command, const char *name, int argc, char **argv, int *i,
-                   const char **out)
+void cli_print_json(const json_t *v)
 {
-    const char *arg = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0)
-        return 0;
-    if (arg[n] == '=') {
-        *out = arg + n + 1;
-        return 1;
-    }
-    if (arg[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc) {
-        cli_usage_error("%s 后面缺少取值；运行 qloop %s --help 查看用法", name, command);
-        return -1;
-    }
-    *out = argv[++*i];
-    return 1;
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    puts(s ? s : "null");
+    free(s);
 }
 
 void cli_calendar_path(const char *db_path, char *out, size_t size)
@@ -60,14 +44,17 @@ int cli_load_divisions(const char *path)
 {
     struct qloop_error err;
     qloop_error_clear(&err);
-    if (division_load_file(path, &err) != 0) {
-        cli_print_error(&err);
-        return -1;
-    }
-    return 0;
+    return division_load_file(path, &err) == 0 ? 0 : cli_error(&err);
 }
 
-sqlite3 *cli_open_store(const char *path)
+int cli_load_policy(const char *spec, struct qloop_policy *p)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    return policy_load_spec(spec, QLOOP_DATADIR, p, &err) == 0 ? 0 : cli_error(&err);
+}
+
+sqlite3 *cli_open_store(const char *path, int *rc)
 {
     struct qloop_error err;
     qloop_error_clear(&err);
@@ -75,16 +62,20 @@ sqlite3 *cli_open_store(const char *path)
         path = store_default_path();
     char cal[1024];
     cli_calendar_path(path, cal, sizeof cal);
-    if (access(cal, R_OK) == 0 && calendar_load_file(cal, &err) != 0) {
-        cli_print_error(&err);
-        return NULL;
-    }
-    if (division_init(&err) != 0) {
-        cli_print_error(&err);
-        return NULL;
-    }
-    sqlite3 *db = store_open(path, &err);
+    sqlite3 *db = NULL;
+    if ((access(cal, R_OK) != 0 || calendar_load_file(cal, &err) == 0) && division_init(&err) == 0)
+        db = store_open(path, &err);
     if (!db)
-        cli_print_error(&err);
+        *rc = cli_error(&err);
     return db;
+}
+
+const char *cli_state(const char *s)
+{
+    static const char *const states[] = {"discovered", "feedback",  "corrected",
+                                         "shared",     "confirmed", "negotiated"};
+    for (size_t i = 0; s && i < sizeof states / sizeof states[0]; i++)
+        if (strcmp(s, states[i]) == 0 || strcmp(s, ticket_state_zh(states[i])) == 0)
+            return states[i];
+    return NULL;
 }

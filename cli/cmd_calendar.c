@@ -30,142 +30,19 @@
 
 #define MAX_DAYS 3660
 
-static const char USAGE[] =
-    "用法：qloop calendar 子命令 [选项]\n"
-    "  workday [DATE]                 DATE（YYYY-MM-DD，默认今天）是否工作日：打印 true 或 false\n"
-    "  deadline [--from DATE] (--working-days N | --natural-days N)\n"
-    "                                 期限的最后一天 YYYY-MM-DD：收到当天不计，\n"
-    "                                 N 个工作日后，或 N 个自然日后（遇节假日顺延到下一个工作日）\n"
-    "  load FILE                      检查国务院节假日安排文件（qloop 文本格式或 holiday-cn JSON），\n"
-    "                                 按年份合并保存到数据库旁的 PATH.calendar\n"
-    "  show --year YYYY               列出该年的放假（off）和调休上班（work）日期\n"
-    "通用选项：\n"
-    "  --db PATH                      数据库文件（默认 $QLOOP_DB 或 ./qloop.db）\n"
-    "  --help                         显示本帮助\n"
-    "N 为 0 到 3660 的整数。内置 2019–2026 年的安排；其他年份按法定节假日和周末计算（不含调休），并给出警告。\n";
-
-/* What the command line gave: options by name, then positional arguments. */
-struct args {
-    const char *db;
-    const char *from;
-    const char *working;
-    const char *natural;
-    const char *year;
-    const char *pos[2];
-    int npos;
-    bool help;
-};
-
-/* What a subcommand accepts. */
-struct spec {
-    const char *name;    /* subcommand */
-    const char *opts[5]; /* value options besides --db, "--name", NULL-terminated */
-    int maxpos;          /* positional arguments allowed */
-};
-
-static const struct spec SPECS[] = {
-    {"workday", {NULL}, 1},
-    {"deadline", {"--from", "--working-days", "--natural-days", NULL}, 0},
-    {"load", {NULL}, 1},
-    {"show", {"--year", NULL}, 0},
-};
-
-/* The slot in a for option name (without "=value"), or NULL. */
-static const char **slot_of(struct args *a, const char *name, size_t len)
-{
-    static const struct {
-        const char *name;
-        size_t off;
-    } slots[] = {
-        {"--db", offsetof(struct args, db)},
-        {"--from", offsetof(struct args, from)},
-        {"--working-days", offsetof(struct args, working)},
-        {"--natural-days", offsetof(struct args, natural)},
-        {"--year", offsetof(struct args, year)},
-    };
-    for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++)
-        if (strlen(slots[i].name) == len && memcmp(slots[i].name, name, len) == 0)
-            return (const char **)((char *)a + slots[i].off);
-    return NULL;
-}
-
-/* Whether the subcommand sp accepts option name (len bytes). */
-static bool accepts(const struct spec *sp, const char *name, size_t len)
-{
-    if (len == 4 && memcmp(name, "--db", 4) == 0)
-        return true;
-    for (int i = 0; sp && sp->opts[i]; i++)
-        if (strlen(sp->opts[i]) == len && memcmp(sp->opts[i], name, len) == 0)
-            return true;
-    return false;
-}
-
-/* Parses argv[first..argc) for subcommand sp (NULL: only --db and --help,
- * stopping at the first positional argument, whose index goes to *stop).
- * Returns 0, or prints a usage error and returns QLOOP_EXIT_INPUT. */
-static int parse_args(int argc, char **argv, int first, const struct spec *sp, struct args *a,
-                      int *stop)
-{
-    bool only_options = false;
-    for (int i = first; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!only_options && strcmp(arg, "--") == 0) {
-            only_options = true;
-            continue;
-        }
-        if (only_options || arg[0] != '-' || arg[1] == '\0') {
-            if (!sp) {
-                *stop = i;
-                return 0;
-            }
-            if (a->npos >= sp->maxpos)
-                return cli_usage_error("calendar %s：多余的参数 “%s”；用 qloop calendar %s --help 查看用法",
-                                       sp->name, arg, sp->name);
-            a->pos[a->npos++] = arg;
-            continue;
-        }
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            a->help = true;
-            continue;
-        }
-        const char *eq = strchr(arg, '=');
-        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
-        const char **slot = slot_of(a, arg, nlen);
-        if (!slot || !accepts(sp, arg, nlen)) {
-            if (!sp)
-                return cli_usage_error("calendar：未知选项 “%s”；用 qloop calendar --help 查看用法", arg);
-            return cli_usage_error("calendar %s：未知选项 “%s”；用 qloop calendar %s --help 查看用法",
-                                   sp->name, arg, sp->name);
-        }
-        const char *value;
-        if (eq)
-            value = eq + 1;
-        else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
-            value = argv[++i];
-        else
-            return cli_usage_error("选项 %.*s 缺少取值；用 qloop calendar --help 查看用法", (int)nlen, arg);
-        if (*slot)
-            return cli_usage_error("选项 %.*s 只能给一次", (int)nlen, arg);
-        *slot = value;
-    }
-    if (stop)
-        *stop = argc;
-    return 0;
-}
-
 /* Parses a "YYYY-MM-DD" date into a day number; usage error (exit 2) when
  * it is not a real date. what names the argument in the message. */
-static int parse_day(const char *s, const char *what, int64_t *day)
+static int parse_day(const struct cli_args *a, const char *s, const char *what, int64_t *day)
 {
     int y, m, d;
     if (!qloop_parse_date(s, &y, &m, &d))
-        return cli_usage_error("%s “%s” 不是有效日期：应为 YYYY-MM-DD，如 2024-09-27", what, s);
+        return cli_fail(a, "%s “%s” 不是有效日期：应为 YYYY-MM-DD，如 2024-09-27", what, s);
     *day = qloop_days_from_civil(y, m, d);
     return 0;
 }
 
 /* Parses a number of days 0..MAX_DAYS; usage error (exit 2) otherwise. */
-static int parse_count(const char *s, const char *opt, int *n)
+static int parse_count(const struct cli_args *a, const char *s, const char *opt, int *n)
 {
     long v = 0;
     bool ok = *s != '\0' && strlen(s) <= 5;
@@ -176,61 +53,57 @@ static int parse_count(const char *s, const char *opt, int *n)
             v = v * 10 + (*p - '0');
     }
     if (!ok || v > MAX_DAYS)
-        return cli_usage_error("%s 应为 0 到 %d 之间的整数天数，而不是 “%s”", opt, MAX_DAYS, s);
+        return cli_fail(a, "%s 应为 0 到 %d 之间的整数天数，而不是 “%s”", opt, MAX_DAYS, s);
     *n = (int)v;
     return 0;
 }
 
 /* Today's day number in Shanghai (QLOOP_NOW when set); exit 2 when
  * QLOOP_NOW is set but invalid. */
-static int today(int64_t *day)
+static int today(const struct cli_args *a, int64_t *day)
 {
     char msg[512];
     if (qloop_clock_check(msg, sizeof msg) != 0)
-        return cli_usage_error("%s", msg);
+        return cli_fail(a, "%s", msg);
     char s[11];
     qloop_today(s);
-    return parse_day(s, "今天的日期", day);
+    return parse_day(a, s, "今天的日期", day);
 }
 
 /* Prints day as "YYYY-MM-DD" and a newline; usage error past the year 9999. */
-static int print_day(int64_t day)
+static int print_day(const struct cli_args *a, int64_t day)
 {
     int y, m, d;
     qloop_civil_from_days(day, &y, &m, &d);
     if (y > 9999)
-        return cli_usage_error("期限超出了 9999 年：请检查日期和天数");
+        return cli_fail(a, "期限超出了 9999 年：请检查日期和天数");
     printf("%04d-%02d-%02d\n", y, m, d);
     return QLOOP_EXIT_OK;
 }
 
-/* The store path given (--db) or the default. */
-static const char *db_path(const struct args *a)
-{
-    return a->db ? a->db : store_default_path();
-}
-
 /* Loads PATH.calendar beside the store when it exists. Returns 0, or prints
  * the error and returns QLOOP_EXIT_INPUT. */
-static int load_beside_store(const struct args *a)
+static int load_beside_store(const struct cli_args *a)
 {
     char path[4096];
-    cli_calendar_path(db_path(a), path, sizeof path);
+    cli_calendar_path(cli_opt(a, "db"), path, sizeof path);
     struct stat st;
     if (stat(path, &st) != 0 && errno == ENOENT)
         return 0;
     struct qloop_error err;
     if (calendar_load_file(path, &err) != 0) {
         cli_print_error(&err);
-        return cli_usage_error("数据库旁的日历文件 %s 有误：请修正它，或删除后重新 qloop calendar load", path);
+        fprintf(stderr, "qloop: 数据库旁的日历文件 %s 有误：请修正它，或删除后重新 qloop calendar load\n",
+                path);
+        return qloop_error_exit(&err);
     }
     return 0;
 }
 
-static int do_workday(const struct args *a)
+static int do_workday(const struct cli_args *a)
 {
     int64_t day;
-    int rc = a->npos ? parse_day(a->pos[0], "日期", &day) : today(&day);
+    int rc = a->npos ? parse_day(a, a->pos[0], "日期", &day) : today(a, &day);
     if (rc != 0)
         return rc;
     if ((rc = load_beside_store(a)) != 0)
@@ -239,26 +112,25 @@ static int do_workday(const struct args *a)
     return QLOOP_EXIT_OK;
 }
 
-static int do_deadline(const struct args *a)
+static int do_deadline(const struct cli_args *a)
 {
-    if (!a->working == !a->natural)
-        return cli_usage_error("calendar deadline：--working-days N 与 --natural-days N 须给且只给一个；"
-                               "用 qloop calendar deadline --help 查看用法");
+    const char *from_arg = cli_opt(a, "from"), *working = cli_opt(a, "working-days");
+    const char *natural = cli_opt(a, "natural-days");
+    if (!working == !natural)
+        return cli_fail(a, "--working-days N 与 --natural-days N 须给且只给一个");
     int64_t from;
-    int n, rc = a->from ? parse_day(a->from, "--from", &from) : today(&from);
+    int n, rc = from_arg ? parse_day(a, from_arg, "--from", &from) : today(a, &from);
     if (rc != 0)
         return rc;
-    if (a->working)
-        rc = parse_count(a->working, "--working-days", &n);
+    if (working)
+        rc = parse_count(a, working, "--working-days", &n);
     else
-        rc = parse_count(a->natural, "--natural-days", &n);
-    if (rc != 0)
+        rc = parse_count(a, natural, "--natural-days", &n);
+    if (rc != 0 || (rc = load_beside_store(a)) != 0)
         return rc;
-    if ((rc = load_beside_store(a)) != 0)
-        return rc;
-    if (a->working)
-        return print_day(calendar_add_working_days(from, n));
-    return print_day(calendar_add_natural_days(from, n));
+    if (working)
+        return print_day(a, calendar_add_working_days(from, n));
+    return print_day(a, calendar_add_natural_days(from, n));
 }
 
 /* Writes len bytes of data to path atomically: a temporary file in the same
@@ -325,19 +197,17 @@ static int write_atomic(const char *path, const char *data, size_t len, struct q
     return 0;
 }
 
-static int do_load(const struct args *a)
+static int do_load(const struct cli_args *a)
 {
     if (a->npos != 1)
-        return cli_usage_error("calendar load：缺少要加载的文件；用法 qloop calendar load FILE [--db PATH]");
+        return cli_fail(a, "缺少要加载的文件");
     const char *file = a->pos[0];
     struct qloop_error err;
     struct calendar_notices *add = calendar_notices_read(file, &err);
-    if (!add) {
-        cli_print_error(&err);
-        return QLOOP_EXIT_INPUT;
-    }
+    if (!add)
+        return cli_error(&err);
     char target[4096];
-    cli_calendar_path(db_path(a), target, sizeof target);
+    cli_calendar_path(cli_opt(a, "db"), target, sizeof target);
     struct stat st;
     struct calendar_notices *all;
     if (stat(target, &st) != 0 && errno == ENOENT) {
@@ -345,7 +215,8 @@ static int do_load(const struct args *a)
     } else if (!(all = calendar_notices_read(target, &err))) {
         cli_print_error(&err);
         calendar_notices_free(add);
-        return cli_usage_error("数据库旁的日历文件 %s 有误，未作改动：请修正它，或删除后重新 load", target);
+        fprintf(stderr, "qloop: 数据库旁的日历文件 %s 有误，未作改动：请修正它，或删除后重新 load\n", target);
+        return qloop_error_exit(&err);
     }
     calendar_notices_merge(all, add);
 
@@ -360,8 +231,7 @@ static int do_load(const struct args *a)
     calendar_notices_free(all);
     if (rc != 0) {
         calendar_notices_free(add);
-        cli_print_error(&err);
-        return QLOOP_EXIT_INPUT;
+        return cli_error(&err);
     }
     int years[64];
     size_t ny = calendar_notices_years(add, years, sizeof years / sizeof years[0]);
@@ -375,25 +245,24 @@ static int do_load(const struct args *a)
     return QLOOP_EXIT_OK;
 }
 
-static int do_show(const struct args *a)
+static int do_show(const struct cli_args *a)
 {
-    if (!a->year)
-        return cli_usage_error("calendar show：缺少 --year YYYY；用 qloop calendar show --help 查看用法");
+    const char *y = cli_opt(a, "year");
     int year = 0;
-    bool ok = strlen(a->year) == 4;
-    for (const char *p = a->year; ok && *p; p++) {
+    bool ok = strlen(y) == 4;
+    for (const char *p = y; ok && *p; p++) {
         if (*p < '0' || *p > '9')
             ok = false;
         else
             year = year * 10 + (*p - '0');
     }
     if (!ok || year < 1)
-        return cli_usage_error("--year 应为四位年份，如 2024，而不是 “%s”", a->year);
+        return cli_fail(a, "--year 应为四位年份，如 2024，而不是 “%s”", y);
     int rc = load_beside_store(a);
     if (rc != 0)
         return rc;
     if (!calendar_year_known(year))
-        return cli_usage_error("没有 %d 年的节假日安排：可用 qloop calendar load FILE 加载该年的通知", year);
+        return cli_fail(a, "没有 %d 年的节假日安排：可用 qloop calendar load FILE 加载该年的通知", year);
     struct qloop_buf out = {0};
     calendar_format_year(year, &out);
     fputs(qloop_buf_str(&out), stdout);
@@ -401,39 +270,46 @@ static int do_show(const struct args *a)
     return QLOOP_EXIT_OK;
 }
 
+static const struct cli_option workday_options[] = {CLI_OPT_DB, CLI_OPT_END};
+
+static const struct cli_option deadline_options[] = {
+    {"from", 0, "DATE", 0, "收到的日期 YYYY-MM-DD（默认今天；当天不计）"},
+    {"working-days", 0, "N", 0, "N 个工作日后"},
+    {"natural-days", 0, "N", 0, "N 个自然日后（最后一天遇节假日顺延到下一个工作日）"},
+    CLI_OPT_DB,
+    CLI_OPT_END,
+};
+
+static const struct cli_option load_options[] = {CLI_OPT_DB, CLI_OPT_END};
+
+static const struct cli_option show_options[] = {
+    {"year", 0, "YYYY", CLI_REQUIRED, "年份"},
+    CLI_OPT_DB,
+    CLI_OPT_END,
+};
+
+static const struct cli_command calendar_subs[] = {
+    {"workday", "[DATE] [--db PATH]", "DATE（YYYY-MM-DD，默认今天）是否工作日：打印 true 或 false",
+     NULL, workday_options, 0, 1, do_workday},
+    {"deadline", "[--from DATE] (--working-days N | --natural-days N) [--db PATH]",
+     "期限的最后一天 YYYY-MM-DD：收到当天不计，N 个工作日后，或 N 个自然日后（遇节假日顺延）",
+     "N 为 0 到 3660 的整数。\n", deadline_options, 0, 0, do_deadline},
+    {"load", "FILE [--db PATH]",
+     "检查国务院节假日安排文件（qloop 文本格式或 holiday-cn JSON），按年份合并保存到数据库旁的 "
+     "PATH.calendar",
+     NULL, load_options, 0, 1, do_load},
+    {"show", "--year YYYY [--db PATH]", "列出该年的放假（off）和调休上班（work）日期", NULL,
+     show_options, 0, 0, do_show},
+};
+
+static const struct cli_group calendar_group = {
+    "calendar", "工作日历：是否工作日、期限计算、加载新年度的节假日安排。",
+    "内置 2019–2026 年的安排；其他年份按法定节假日和周末计算（不含调休），并给出警告。\n"
+    "--db 指定的数据库旁若有 PATH.calendar（qloop calendar load 写入），也一并使用。\n",
+    calendar_subs, sizeof calendar_subs / sizeof calendar_subs[0],
+};
+
 int cmd_calendar(int argc, char **argv)
 {
-    struct args top = {0};
-    int sub = argc;
-    int rc = parse_args(argc, argv, 1, NULL, &top, &sub);
-    if (rc != 0)
-        return rc;
-    if (sub >= argc) {
-        if (top.help) {
-            fputs(USAGE, stdout);
-            return QLOOP_EXIT_OK;
-        }
-        fputs(USAGE, stderr);
-        return cli_usage_error("calendar：缺少子命令（workday、deadline、load 或 show）");
-    }
-    const struct spec *sp = NULL;
-    for (size_t i = 0; i < sizeof SPECS / sizeof SPECS[0]; i++)
-        if (strcmp(argv[sub], SPECS[i].name) == 0)
-            sp = &SPECS[i];
-    if (!sp)
-        return cli_usage_error("calendar：未知子命令 “%s”；应为 workday、deadline、load 或 show", argv[sub]);
-    struct args a = top;
-    if ((rc = parse_args(argc, argv, sub + 1, sp, &a, NULL)) != 0)
-        return rc;
-    if (a.help) {
-        fputs(USAGE, stdout);
-        return QLOOP_EXIT_OK;
-    }
-    if (strcmp(sp->name, "workday") == 0)
-        return do_workday(&a);
-    if (strcmp(sp->name, "deadline") == 0)
-        return do_deadline(&a);
-    if (strcmp(sp->name, "load") == 0)
-        return do_load(&a);
-    return do_show(&a);
+    return cli_run_group(&calendar_group, argc, argv);
 }

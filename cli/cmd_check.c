@@ -10,57 +10,9 @@
 #include "cli.h"
 #include "rules/pack.h"
 
-static void check_usage(FILE *out)
+/* Prints what the finished pack p declares. */
+static void print_pack(const struct pack *p)
 {
-    fputs("用法：qloop check --rules PATH... [--divisions FILE]\n"
-          "  只加载并检查规则文件（不读数据、不写数据库），列出其中的数据集、规则和比对\n",
-          out);
-}
-
-int cmd_check(int argc, char **argv)
-{
-    struct pack *p = NULL;
-    int rc = QLOOP_EXIT_INPUT, nrules_paths = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            check_usage(stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--divisions") == 0 && i + 1 < argc) {
-            if (cli_load_divisions(argv[++i]) != 0)
-                return QLOOP_EXIT_INPUT;
-            continue;
-        }
-        if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
-            i++; /* accepted for uniformity: check does not touch the store */
-            continue;
-        }
-        if (strcmp(argv[i], "--rules") != 0)
-            return cli_usage_error("check：未知参数 \"%s\"；用 qloop check --help 查看用法", argv[i]);
-        if (!p && !(p = pack_new())) {
-            fputs("qloop: 无法建立 Lua 沙箱（内存不足）\n", stderr);
-            return QLOOP_EXIT_INTERNAL;
-        }
-        while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
-            struct qloop_error err;
-            qloop_error_clear(&err);
-            nrules_paths++;
-            if (pack_load_path(p, argv[++i], &err) != 0) {
-                cli_print_error(&err);
-                goto out;
-            }
-        }
-    }
-    if (nrules_paths == 0) {
-        rc = cli_usage_error("check 需要 --rules PATH；用 qloop check --help 查看用法");
-        goto out;
-    }
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    if (pack_finish(p, &err) != 0) {
-        cli_print_error(&err);
-        goto out;
-    }
     for (size_t i = 0; i < p->ndatasets; i++) {
         const struct pack_dataset *d = &p->datasets[i];
         printf("数据集 %s（%s:%ld）：数源部门 %s，更新周期 %s，来源 %s\n", d->name, d->file, d->line,
@@ -79,8 +31,49 @@ int cmd_check(int argc, char **argv)
     }
     printf("规则文件 %zu 个：数据集 %zu 个，规则 %zu 条，比对 %zu 个，检查通过\n", p->nfiles,
            p->ndatasets, p->nrules, p->ncompares);
-    rc = QLOOP_EXIT_OK;
-out:
+}
+
+static int do_check(const struct cli_args *a)
+{
+    const char *divisions = cli_opt(a, "divisions");
+    int rc = divisions ? cli_load_divisions(divisions) : 0;
+    if (rc != 0)
+        return rc;
+    struct pack *p = pack_new();
+    if (!p) {
+        fputs("qloop: 无法建立 Lua 沙箱（内存不足）\n", stderr);
+        return QLOOP_EXIT_INTERNAL;
+    }
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    const char *path;
+    int it = 0;
+    while (rc == 0 && (path = cli_next(a, "rules", &it)))
+        if (pack_load_path(p, path, &err) != 0)
+            rc = cli_error(&err);
+    if (rc == 0 && pack_finish(p, &err) != 0)
+        rc = cli_error(&err);
+    if (rc == 0)
+        print_pack(p);
     pack_free(p);
     return rc;
+}
+
+static const struct cli_option check_options[] = {
+    {"rules", 0, "PATH", CLI_MULTI | CLI_REQUIRED, "规则文件，或目录（其中所有 *.lua）；可给多个"},
+    CLI_OPT_DIVISIONS,
+    {"db", 0, "PATH", 0, "为与其他命令一致而接受；check 不读写数据库"},
+    CLI_OPT_END,
+};
+
+static const struct cli_command check_command = {
+    "check", "--rules PATH... [--divisions FILE]",
+    "只加载并检查规则文件（不读数据、不写数据库），列出其中的数据集、规则和比对；"
+    "有误时像 qloop run 一样指出文件、行和改法（退出码 2）。",
+    NULL, check_options, 0, 0, do_check,
+};
+
+int cmd_check(int argc, char **argv)
+{
+    return cli_run_command(&check_command, argc, argv);
 }

@@ -9,45 +9,25 @@
 #include "cli.h"
 #include "lua/sandbox.h"
 
-static void eval_usage(FILE *out)
+static int do_eval(const struct cli_args *a)
 {
-    fputs("用法：qloop eval (-e CODE | FILE) [--divisions FILE] [--db PATH]\n"
-          "  在规则所用的同一沙箱中执行 Lua，逐行打印返回值（如 tostring）\n"
-          "  例：qloop eval -e 'return idcard.valid(\"11010519491231002X\")'\n",
-          out);
-}
-
-int cmd_eval(int argc, char **argv)
-{
-    const char *code = NULL, *file = NULL, *divisions = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            eval_usage(stdout);
-            return 0;
-        } else if (strcmp(argv[i], "-e") == 0 && i + 1 < argc) {
-            code = argv[++i];
-        } else if (strcmp(argv[i], "--divisions") == 0 && i + 1 < argc) {
-            divisions = argv[++i];
-        } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
-            i++; /* accepted for uniformity: eval does not touch the store */
-        } else if (argv[i][0] != '-' && !file) {
-            file = argv[i];
-        } else {
-            return cli_usage_error("eval：未知参数 \"%s\"；用 qloop eval --help 查看用法", argv[i]);
-        }
-    }
+    const char *code = cli_opt(a, "code"), *file = a->npos ? a->pos[0] : NULL;
+    const char *divisions = cli_opt(a, "divisions");
     if (!code == !file)
-        return cli_usage_error("eval 需要 -e CODE 或一个 Lua 文件（二者选一）");
-    if (divisions && cli_load_divisions(divisions) != 0)
-        return QLOOP_EXIT_INPUT;
+        return cli_fail(a, "需要 -e CODE 或一个 Lua 文件（二者选一）");
+    int rc = divisions ? cli_load_divisions(divisions) : 0;
+    if (rc != 0)
+        return rc;
     lua_State *L = qloop_lua_new(NULL);
-    if (!L)
+    if (!L) {
+        fputs("qloop: 无法建立 Lua 沙箱（内存不足）\n", stderr);
         return QLOOP_EXIT_INTERNAL;
+    }
     struct qloop_error err;
     qloop_error_clear(&err);
     int base = lua_gettop(L);
-    int rc = code ? qloop_lua_load(L, code, strlen(code), "=(eval)", &err)
-                  : qloop_lua_load_file(L, file, &err);
+    rc = code ? qloop_lua_load(L, code, strlen(code), "=(eval)", &err)
+              : qloop_lua_load_file(L, file, &err);
     if (rc == 0 && qloop_lua_pcall(L, 0, LUA_MULTRET, &err) == LUA_OK) {
         int n = lua_gettop(L) - base;
         for (int i = 1; i <= n; i++) {
@@ -58,11 +38,29 @@ int cmd_eval(int argc, char **argv)
             lua_pop(L, 1);
         }
         qloop_lua_close(L);
-        return 0;
+        return QLOOP_EXIT_OK;
     }
     if (!err.file[0] && code)
         snprintf(err.file, sizeof err.file, "(eval)");
-    cli_print_error(&err);
     qloop_lua_close(L);
-    return QLOOP_EXIT_INPUT;
+    return cli_error(&err);
+}
+
+static const struct cli_option eval_options[] = {
+    {"code", 'e', "CODE", 0, "要执行的 Lua 代码"},
+    CLI_OPT_DIVISIONS,
+    {"db", 0, "PATH", 0, "为与其他命令一致而接受；eval 不读写数据库"},
+    CLI_OPT_END,
+};
+
+static const struct cli_command eval_command = {
+    "eval", "(-e CODE | FILE) [--divisions FILE]",
+    "在规则所用的同一沙箱中执行 Lua，逐行打印返回值（如 tostring）。",
+    "例：qloop eval -e 'return idcard.valid(\"11010519491231002X\")'\n",
+    eval_options, 0, 1, do_eval,
+};
+
+int cmd_eval(int argc, char **argv)
+{
+    return cli_run_command(&eval_command, argc, argv);
 }

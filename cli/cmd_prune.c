@@ -5,50 +5,48 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cli.h"
 #include "store/store.h"
 
-static void prune_usage(FILE *out)
+static int do_prune(const struct cli_args *a)
 {
-    fputs("用法：qloop prune --keep-runs N [--db PATH]\n"
-          "  删除最近 N 次运行之前的问题记录（findings）；工单及其问题记录、各次运行的统计和审计链都保留\n",
-          out);
-}
-
-int cmd_prune(int argc, char **argv)
-{
-    const char *db_path = NULL, *keep = NULL;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            prune_usage(stdout);
-            return 0;
-        }
-        if ((r = cli_take_value("prune", "--db", argc, argv, &i, &db_path)) != 0 ||
-            (r = cli_take_value("prune", "--keep-runs", argc, argv, &i, &keep)) != 0) {
-            if (r < 0)
-                return QLOOP_EXIT_INPUT;
-            continue;
-        }
-        return cli_usage_error("prune：未知参数 \"%s\"；用 qloop prune --help 查看用法", argv[i]);
-    }
-    char *end = NULL;
-    long n = keep ? strtol(keep, &end, 10) : 0;
-    if (!keep || *end || n < 1)
-        return cli_usage_error("prune 需要 --keep-runs N（N 为正整数，例如 30）");
-    sqlite3 *db = cli_open_store(db_path);
+    const char *keep = cli_opt(a, "keep-runs");
+    char *end;
+    long n = strtol(keep, &end, 10);
+    if (end == keep || *end || n < 1)
+        return cli_fail(a, "--keep-runs 需要一个正整数（例如 30），而不是“%s”", keep);
+    int rc;
+    sqlite3 *db = cli_open_store(cli_opt(a, "db"), &rc);
     if (!db)
-        return QLOOP_EXIT_INPUT;
+        return rc;
     struct qloop_error err;
     qloop_error_clear(&err);
     long long deleted;
-    int rc = store_prune_findings(db, n, &deleted, &err);
-    if (rc != 0)
-        cli_print_error(&err);
-    else
+    if (store_prune_findings(db, n, &deleted, &err) != 0) {
+        rc = cli_error(&err);
+    } else {
         printf("已删除 %lld 条旧的问题记录，保留最近 %ld 次运行\n", deleted, n);
+        rc = QLOOP_EXIT_OK;
+    }
     store_close(db);
-    return rc == 0 ? QLOOP_EXIT_OK : QLOOP_EXIT_INPUT;
+    return rc;
+}
+
+static const struct cli_option prune_options[] = {
+    {"keep-runs", 0, "N", CLI_REQUIRED, "保留最近 N 次运行的问题记录（N 为正整数）"},
+    CLI_OPT_DB,
+    CLI_OPT_END,
+};
+
+static const struct cli_command prune_command = {
+    "prune", "--keep-runs N [--db PATH]",
+    "删除最近 N 次运行之前的问题记录（findings），防止数据库无限增长；"
+    "工单及其问题记录、各次运行的统计和审计链都保留。",
+    NULL, prune_options, 0, 0, do_prune,
+};
+
+int cmd_prune(int argc, char **argv)
+{
+    return cli_run_command(&prune_command, argc, argv);
 }

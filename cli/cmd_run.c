@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "adapters.h"
+#include "base/buf.h"
 #include "catalog/catalog.h"
 #include "cli.h"
 #include "rules/pack.h"
@@ -21,23 +22,22 @@
 #include "run/run.h"
 #include "store/store.h"
 
-static void run_usage(FILE *out)
-{
-    fputs("用法：qloop run --rules PATH... [--data NAME=FILE]... [选项]\n"
-          "  --rules PATH...       规则文件，或目录（按文件名顺序加载其中所有 *.lua）；可给多个\n"
-          "  --data NAME=FILE      数据集 NAME 的数据文件（覆盖规则中的 source；- 表示标准输入）\n"
-          "  --json                在标准输出打印本次运行的 JSON 摘要\n"
-          "  --db PATH             数据库（默认 $QLOOP_DB 或 ./qloop.db）\n"
-          "  --policy NAME|FILE    工单期限政策（ningbo 默认、wenzhou，或政策文件）\n"
-          "  --divisions FILE      GB/T 2260 区划代码 CSV（code,name），默认 $QLOOP_DIVISIONS 或内置小表\n"
-          "  --fail-on N           问题记录超过 N 条时退出码为 1\n"
-          "  --memory SIZE         唯一性与比对所用内存预算，如 512M、2G（默认 1G）\n"
-          "  --jobs N              工作线程数（默认每个 CPU 核一个）\n"
-          "  --wait                另一运行正在进行时等待，而不是退出\n"
-          "  --quiet               不显示进度\n"
-          "  --timings             结束时在标准错误输出各阶段用时\n",
-          out);
-}
+static const struct cli_option run_options[] = {
+    {"rules", 0, "PATH", CLI_MULTI | CLI_REQUIRED,
+     "规则文件，或目录（按文件名顺序加载其中所有 *.lua）；可给多个"},
+    {"data", 0, "NAME=FILE", CLI_REPEAT, "数据集 NAME 的数据文件（覆盖规则中的 source；- 表示标准输入）；可给多个"},
+    CLI_OPT_JSON("在标准输出打印本次运行的 JSON 摘要"),
+    CLI_OPT_DB,
+    CLI_OPT_POLICY,
+    CLI_OPT_DIVISIONS,
+    {"fail-on", 0, "N", 0, "问题记录超过 N 条时退出码为 1"},
+    {"memory", 0, "SIZE", 0, "唯一性与比对所用内存预算，如 512M、2G（默认 1G）"},
+    {"jobs", 0, "N", 0, "工作线程数，1 到 64（默认每个 CPU 核一个）"},
+    {"wait", 0, NULL, 0, "另一运行正在使用同一数据库时等待，而不是退出"},
+    {"quiet", 'q', NULL, 0, "不显示进度"},
+    {"timings", 0, NULL, 0, "结束时在标准错误输出各阶段用时"},
+    CLI_OPT_END,
+};
 
 static int parse_size(const char *s, size_t *out)
 {
@@ -84,109 +84,71 @@ static int take_lock(const char *db, bool wait)
     return fd;
 }
 
-int cmd_run(int argc, char **argv)
+/* Reads the options of a run into o and *fail_on. Returns 0, or the exit
+ * code after a usage error. data[] has room for every --data. */
+static int read_options(const struct cli_args *a, struct run_data_override *data, size_t *ndata,
+                        struct run_options *o, long long *fail_on)
 {
-    const char **rules = calloc((size_t)argc + 1, sizeof *rules);
-    struct run_data_override *data = calloc((size_t)argc + 1, sizeof *data);
-    size_t nrules = 0, ndata = 0;
-    const char *db_path = NULL, *policy = NULL, *divisions = NULL;
-    bool json = false, quiet = false, wait = false, timings = false;
+    const char *v;
+    int it = 0;
+    while ((v = cli_next(a, "data", &it))) {
+        const char *eq = strchr(v, '=');
+        if (!eq || eq == v || !eq[1])
+            return cli_fail(a, "--data 应写成 NAME=FILE，例如 --data people=people.csv，而不是“%s”", v);
+        data[*ndata].name = qloop_xstrndup(v, (size_t)(eq - v));
+        data[(*ndata)++].path = eq + 1;
+    }
+    char *end;
+    if ((v = cli_opt(a, "fail-on"))) {
+        errno = 0;
+        *fail_on = strtoll(v, &end, 10);
+        if (errno || end == v || *end || *fail_on < 0)
+            return cli_fail(a, "--fail-on 需要一个非负整数，而不是“%s”", v);
+    }
+    if ((v = cli_opt(a, "jobs"))) {
+        long jobs = strtol(v, &end, 10);
+        if (end == v || *end || jobs < 1 || jobs > 64)
+            return cli_fail(a, "--jobs 需要 1 到 64 之间的整数，而不是“%s”", v);
+        o->jobs = (size_t)jobs;
+    }
+    if ((v = cli_opt(a, "memory")) && parse_size(v, &o->memory_budget) != 0)
+        return cli_fail(a, "--memory 需要如 512M 或 2G 的大小，而不是“%s”", v);
+    return 0;
+}
+
+/* `qloop run`: returns the exit code. */
+static int do_run(const struct cli_args *a)
+{
+    struct run_data_override *data = qloop_xcalloc((size_t)a->ngiven + 1, sizeof *data);
+    size_t ndata = 0;
+    const char *db_path = cli_opt(a, "db"), *policy = cli_opt(a, "policy");
+    const char *divisions = cli_opt(a, "divisions");
+    bool json = cli_flag(a, "json"), quiet = cli_flag(a, "quiet");
     long long fail_on = -1;
-    size_t memory = 0;
-    long jobs = 0;
-    int rc = QLOOP_EXIT_INPUT;
+    struct run_options o = {
+        .data = data,
+        .progress = !quiet && isatty(2),
+        .find_adapter = qloop_adapter_find,
+    };
     struct pack *p = NULL;
     sqlite3 *db = NULL;
     int lock = -1;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            run_usage(stdout);
-            rc = 0;
-            goto out;
-        } else if (strcmp(a, "--rules") == 0) {
-            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
-                rc = cli_usage_error("--rules 后面需要规则文件或目录");
-                goto out;
-            }
-            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
-                rules[nrules++] = argv[++i];
-        } else if (strcmp(a, "--data") == 0) {
-            const char *v = i + 1 < argc ? argv[++i] : NULL;
-            const char *eq = v ? strchr(v, '=') : NULL;
-            if (!eq || eq == v || !eq[1]) {
-                rc = cli_usage_error("--data 应写成 NAME=FILE，例如 --data people=people.csv");
-                goto out;
-            }
-            data[ndata].name = strndup(v, (size_t)(eq - v));
-            data[ndata++].path = eq + 1;
-        } else if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            quiet = true;
-        } else if (strcmp(a, "--wait") == 0) {
-            wait = true;
-        } else if (strcmp(a, "--timings") == 0) {
-            timings = true;
-        } else if (strcmp(a, "--db") == 0 || strcmp(a, "--policy") == 0 ||
-                   strcmp(a, "--divisions") == 0 || strcmp(a, "--fail-on") == 0 ||
-                   strcmp(a, "--memory") == 0 || strcmp(a, "--jobs") == 0) {
-            if (i + 1 >= argc) {
-                rc = cli_usage_error("%s 后面需要一个值", a);
-                goto out;
-            }
-            const char *v = argv[++i];
-            if (strcmp(a, "--db") == 0) {
-                db_path = v;
-            } else if (strcmp(a, "--policy") == 0) {
-                policy = v;
-            } else if (strcmp(a, "--divisions") == 0) {
-                divisions = v;
-            } else if (strcmp(a, "--fail-on") == 0) {
-                char *end;
-                errno = 0;
-                fail_on = strtoll(v, &end, 10);
-                if (errno || *end || fail_on < 0) {
-                    rc = cli_usage_error("--fail-on 需要一个非负整数，而不是 \"%s\"", v);
-                    goto out;
-                }
-            } else if (strcmp(a, "--jobs") == 0) {
-                char *end;
-                jobs = strtol(v, &end, 10);
-                if (*end || jobs < 1 || jobs > 64) {
-                    rc = cli_usage_error("--jobs 需要 1 到 64 之间的整数，而不是 \"%s\"", v);
-                    goto out;
-                }
-            } else if (parse_size(v, &memory) != 0) {
-                rc = cli_usage_error("--memory 需要如 512M 或 2G 的大小，而不是 \"%s\"", v);
-                goto out;
-            }
-        } else {
-            rc = cli_usage_error("run：未知参数 \"%s\"；用 qloop run --help 查看用法", a);
-            goto out;
-        }
-    }
-    if (nrules == 0) {
-        rc = cli_usage_error("run 需要 --rules PATH；用 qloop run --help 查看用法");
-        goto out;
-    }
-    if (divisions && cli_load_divisions(divisions) != 0)
+    int rc = read_options(a, data, &ndata, &o, &fail_on);
+    o.ndata = ndata;
+    if (rc != 0 || (divisions && (rc = cli_load_divisions(divisions)) != 0))
         goto out;
 
     struct qloop_error err;
     qloop_error_clear(&err);
     char policy_path[1024] = "";
     if (policy) {
-        if (policy_resolve(policy, QLOOP_DATADIR, policy_path, sizeof policy_path, &err) != 0) {
-            cli_print_error(&err);
-            goto out;
-        }
         struct qloop_policy pol;
-        if (policy_load(policy_path, &pol, &err) != 0) {
-            cli_print_error(&err);
+        if (policy_resolve(policy, QLOOP_DATADIR, policy_path, sizeof policy_path, &err) != 0 ||
+            policy_load(policy_path, &pol, &err) != 0) {
+            rc = cli_error(&err);
             goto out;
         }
+        o.policy_path = policy_path;
     }
     p = pack_new();
     if (!p) {
@@ -194,42 +156,31 @@ int cmd_run(int argc, char **argv)
         rc = QLOOP_EXIT_INTERNAL;
         goto out;
     }
-    for (size_t i = 0; i < nrules; i++)
-        if (pack_load_path(p, rules[i], &err) != 0) {
-            cli_print_error(&err);
+    const char *path;
+    int it = 0;
+    while ((path = cli_next(a, "rules", &it)))
+        if (pack_load_path(p, path, &err) != 0) {
+            rc = cli_error(&err);
             goto out;
         }
     if (pack_finish(p, &err) != 0) {
-        cli_print_error(&err);
+        rc = cli_error(&err);
         goto out;
     }
     if (!db_path)
         db_path = store_default_path();
-    lock = take_lock(db_path, wait);
-    if (lock < 0)
-        goto out;
-    db = cli_open_store(db_path);
-    if (!db)
+    rc = QLOOP_EXIT_INPUT;
+    lock = take_lock(db_path, cli_flag(a, "wait"));
+    if (lock < 0 || !(db = cli_open_store(db_path, &rc)))
         goto out;
     if (catalog_merge_pack(db, p, &err) != 0) {
-        cli_print_error(&err);
+        rc = cli_error(&err);
         goto out;
     }
-    struct run_options o = {
-        .data = data,
-        .ndata = ndata,
-        .policy_path = policy ? policy_path : NULL,
-        .progress = !quiet && isatty(2),
-        .memory_budget = memory,
-        .jobs = (size_t)jobs,
-        .find_adapter = qloop_adapter_find,
-    };
     struct run_outcome res;
-    int status = run_execute(db, p, &o, &res, &err);
-    if (status != RUN_OK) {
-        cli_print_error(&err);
+    if (run_execute(db, p, &o, &res, &err) != RUN_OK) {
+        rc = cli_error(&err);
         fputs("qloop: 本次运行未写入任何结果；修正后重新运行即可\n", stderr);
-        rc = status == RUN_INTERNAL_ERROR ? QLOOP_EXIT_INTERNAL : QLOOP_EXIT_INPUT;
         goto out;
     }
     if (json) {
@@ -244,7 +195,7 @@ int cmd_run(int argc, char **argv)
                 (long long)json_integer_value(json_object_get(t, "updated")),
                 (long long)json_integer_value(json_object_get(t, "reverified")));
     }
-    if (timings)
+    if (cli_flag(a, "timings"))
         fprintf(stderr,
                 "qloop: 阶段用时：读取、清洗与校验 %.2f 秒，写入结果 %.2f 秒，比对 %.2f 秒，"
                 "目录检查 %.2f 秒，工单流转 %.2f 秒，提交 %.2f 秒\n",
@@ -263,6 +214,16 @@ out:
     for (size_t i = 0; i < ndata; i++)
         free((char *)data[i].name);
     free(data);
-    free(rules);
     return rc;
+}
+
+static const struct cli_command run_command = {
+    "run", "--rules PATH... [--data NAME=FILE]... [--json] [--wait] [选项]",
+    "一次校验运行：加载规则、读取数据、清洗、检查、比对，写入问题记录，开立和更新工单，复核“修正”状态的工单。",
+    NULL, run_options, 0, 0, do_run,
+};
+
+int cmd_run(int argc, char **argv)
+{
+    return cli_run_command(&run_command, argc, argv);
 }

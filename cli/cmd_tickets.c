@@ -21,129 +21,13 @@
 #include "loop/ticket.h"
 
 
-static const char usage_text[] =
-    "用法：qloop tickets 子命令 [选项]\n"
-    "\n"
-    "  list [--state S] [--dept D] [--overdue] [--json]     工单列表\n"
-    "  show ID [--json]                                      一张工单：问题记录与全部历史\n"
-    "  feedback ID --actor A [--urgent --deadline 时间]      发现 → 反馈：交数源部门，开始计时\n"
-    "  resolve ID --as rectified|confirmed|negotiated --actor A [--note T]\n"
-    "                                                        数源部门答复：完成整改 / 确认无误 / 沟通解决\n"
-    "  extend ID --until YYYY-MM-DD --reason T --actor A     申请延期（不得超过政策上限）\n"
-    "  approve ID --actor A                                  批准延期申请\n"
-    "  reject ID --actor A --reason T                        驳回延期申请\n"
-    "  verify ID --actor A (--pass | --fail --reason T)      人工复核“修正”状态的工单\n"
-    "  file --dataset D --key K [--field F] [--value V] --message M --actor A [--dept D] [--rule R]\n"
-    "                                                        系统填报：人工报告一条问题数据\n"
-    "  import FILE.jsonl                                     接口对接：每行一条问题报告\n"
-    "      {\"dataset\",\"key\",\"field\",\"message\",\"actor\",\"dept\"?,\"rule\"?,\"value\"?}\n"
-    "\n"
-    "每个子命令都接受 --db PATH（默认 $QLOOP_DB 或 ./qloop.db）、--policy NAME|FILE\n"
-    "（ningbo 默认、wenzhou，或政策文件）和 --help。\n"
-    "状态：discovered 发现、feedback 反馈、corrected 修正、shared 共享、confirmed 确认无误、\n"
-    "negotiated 沟通解决。\n";
-
-/* ---- options ------------------------------------------------------------- */
-
-enum {
-    O_DB, O_POLICY, O_JSON, O_STATE, O_DEPT, O_OVERDUE, O_ACTOR, O_URGENT, O_DEADLINE, O_AS,
-    O_NOTE, O_UNTIL, O_REASON, O_DATASET, O_KEY, O_FIELD, O_VALUE, O_MESSAGE, O_RULE, O_PASS,
-    O_FAIL, O_HELP, NOPTS
-};
-
-static const struct {
-    const char *name;
-    bool value;
-} optdefs[NOPTS] = {
-    [O_DB] = {"db", true},         [O_POLICY] = {"policy", true},   [O_JSON] = {"json", false},
-    [O_STATE] = {"state", true},   [O_DEPT] = {"dept", true},       [O_OVERDUE] = {"overdue", false},
-    [O_ACTOR] = {"actor", true},   [O_URGENT] = {"urgent", false},  [O_DEADLINE] = {"deadline", true},
-    [O_AS] = {"as", true},         [O_NOTE] = {"note", true},       [O_UNTIL] = {"until", true},
-    [O_REASON] = {"reason", true}, [O_DATASET] = {"dataset", true}, [O_KEY] = {"key", true},
-    [O_FIELD] = {"field", true},   [O_VALUE] = {"value", true},     [O_MESSAGE] = {"message", true},
-    [O_RULE] = {"rule", true},     [O_PASS] = {"pass", false},      [O_FAIL] = {"fail", false},
-    [O_HELP] = {"help", false},
-};
-
-struct args {
-    const char *v[NOPTS]; /* value, or "" for a flag given; NULL when absent */
-    const char *pos[4];
-    int npos;
-};
-
-/* Whether s is valid UTF-8. */
-static bool utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        int n = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
-        if (n == 0)
-            return false;
-        for (int k = 1; k < n; k++)
-            if ((p[k] & 0xC0) != 0x80)
-                return false;
-        p += n;
-    }
-    return true;
-}
-
-/* Parses argv[2..] of subcommand sub, accepting only the options in allowed
- * (plus db, policy, help) and at most maxpos positionals. Returns 0, or the
- * exit code after printing the problem. */
-static int parse(int argc, char **argv, const char *sub, const int *allowed, int nallowed,
-                 int maxpos, struct args *a)
-{
-    memset(a, 0, sizeof *a);
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
-            if (a->npos >= maxpos)
-                return cli_usage_error("tickets %s：多余的参数 \"%s\"；用 qloop tickets --help 查看用法",
-                                       sub, arg);
-            a->pos[a->npos++] = arg;
-            continue;
-        }
-        const char *name = arg + 2, *eq = strchr(name, '=');
-        size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        int k = -1;
-        for (int j = 0; j < NOPTS; j++)
-            if (strlen(optdefs[j].name) == len && strncmp(optdefs[j].name, name, len) == 0)
-                k = j;
-        bool ok = k == O_DB || k == O_POLICY || k == O_HELP;
-        for (int j = 0; !ok && j < nallowed; j++)
-            ok = allowed[j] == k;
-        if (k < 0 || !ok)
-            return cli_usage_error("tickets %s 不接受选项 %.*s；用 qloop tickets --help 查看用法", sub,
-                                   (int)(len + 2), arg);
-        if (!optdefs[k].value) {
-            if (eq)
-                return cli_usage_error("选项 --%s 不带值", optdefs[k].name);
-            a->v[k] = "";
-            continue;
-        }
-        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-        if (!val)
-            return cli_usage_error("选项 --%s 需要一个值", optdefs[k].name);
-        if (!utf8_valid(val))
-            return cli_usage_error("选项 --%s 的值不是有效的 UTF-8 文本", optdefs[k].name);
-        a->v[k] = val;
-    }
-    return 0;
-}
-
-/* Fails (exit 2) when option opt is absent or empty. */
-static int require(const struct args *a, const char *sub, int opt)
-{
-    if (!a->v[opt] || !*a->v[opt])
-        return cli_usage_error("tickets %s 需要 --%s", sub, optdefs[opt].name);
-    return 0;
-}
+/* ---- arguments ------------------------------------------------------------ */
 
 /* Reads the ticket id of positional 0 ("12" or "#12"). */
-static int ticket_id(const struct args *a, const char *sub, int64_t *id)
+static int ticket_id(const struct cli_args *a, int64_t *id)
 {
     if (a->npos < 1)
-        return cli_usage_error("tickets %s 需要工单编号，例如 qloop tickets %s 12", sub, sub);
+        return cli_fail(a, "需要工单编号，例如 qloop tickets %s 12", a->cmd->name);
     const char *s = a->pos[0];
     if (*s == '#')
         s++;
@@ -151,20 +35,8 @@ static int ticket_id(const struct args *a, const char *sub, int64_t *id)
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (!*s || *end || errno || v <= 0)
-        return cli_usage_error("工单编号应为正整数，收到的是 \"%s\"", a->pos[0]);
+        return cli_fail(a, "工单编号应为正整数，收到的是“%s”", a->pos[0]);
     *id = v;
-    return 0;
-}
-
-/* Loads the policy named by --policy (default when absent); prints errors. */
-static int load_policy(const struct args *a, struct qloop_policy *p)
-{
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    if (policy_load_spec(a->v[O_POLICY], QLOOP_DATADIR, p, &err) != 0) {
-        cli_print_error(&err);
-        return QLOOP_EXIT_INPUT;
-    }
     return 0;
 }
 
@@ -196,13 +68,26 @@ static void ticket_policy(sqlite3 *db, int64_t id, struct qloop_policy *p)
                 (long long)id, name, err.message, p->name);
 }
 
-/* The exit code of an engine result (0, -1 refused/bad input, -2 store). */
-static int exit_of(int rc, const struct qloop_error *err)
+/* Loads --policy (the default when absent) and opens the store: the first
+ * steps of every subcommand. Returns the store, or NULL with *rc the exit
+ * code. */
+static sqlite3 *open_with_policy(const struct cli_args *a, struct qloop_policy *pol, int *rc)
 {
-    if (rc == 0)
+    if ((*rc = cli_load_policy(cli_opt(a, "policy"), pol)) != 0)
+        return NULL;
+    return cli_open_store(cli_opt(a, "db"), rc);
+}
+
+/* Ends the transaction a change ran in: commits when r is 0, else rolls
+ * back. Returns the exit code (the error printed). */
+static int finish(sqlite3 *db, int r, struct qloop_error *err)
+{
+    if (r == 0 && store_commit(db, err) != 0)
+        r = -1;
+    if (r == 0)
         return QLOOP_EXIT_OK;
-    cli_print_error(err);
-    return rc == -1 ? QLOOP_EXIT_INPUT : QLOOP_EXIT_INTERNAL;
+    store_rollback(db);
+    return cli_error(err);
 }
 
 /* ---- human output -------------------------------------------------------- */
@@ -344,44 +229,30 @@ static void print_after(sqlite3 *db, int64_t id, const char *what)
     json_decref(t);
 }
 
-/* v as indented JSON on stdout. */
-static void print_json(json_t *v)
-{
-    char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (text) {
-        puts(text);
-        free(text);
-    }
-}
-
 /* ---- subcommands ----------------------------------------------------------- */
 
 /* tickets list: returns the exit code. */
-static int do_list(int argc, char **argv)
+static int do_list(const struct cli_args *a)
 {
-    static const int allowed[] = {O_STATE, O_DEPT, O_OVERDUE, O_JSON};
-    struct args a;
-    int rc = parse(argc, argv, "list", allowed, 4, 0, &a);
-    if (rc || a.v[O_HELP])
-        return rc ? rc : (fputs(usage_text, stdout), 0);
-    if (a.v[O_STATE] && !ticket_state_valid(a.v[O_STATE]))
-        return cli_usage_error("--state 应为 discovered、feedback、corrected、shared、confirmed 或 "
-                               "negotiated，收到的是 \"%s\"",
-                               a.v[O_STATE]);
+    const char *state = cli_opt(a, "state");
+    if (state && !(state = cli_state(state)))
+        return cli_fail(a, "--state 应为 discovered（发现）、feedback（反馈）、corrected（修正）、"
+                           "shared（共享）、confirmed（确认无误）或 negotiated（沟通解决），收到的是“%s”",
+                        cli_opt(a, "state"));
     struct qloop_policy pol;
-    if ((rc = load_policy(&a, &pol)) != 0)
-        return rc;
-    sqlite3 *db = cli_open_store(a.v[O_DB]);
+    int rc;
+    sqlite3 *db = open_with_policy(a, &pol, &rc);
     if (!db)
-        return QLOOP_EXIT_INPUT;
-    struct ticket_filter f = {a.v[O_STATE], a.v[O_DEPT], a.v[O_OVERDUE] != NULL};
+        return rc;
+    struct ticket_filter f = {state, cli_opt(a, "dept"), cli_flag(a, "overdue")};
     struct qloop_error err;
     qloop_error_clear(&err);
     json_t *arr = NULL;
-    rc = exit_of(ticket_list_json(db, &f, &arr, &err), &err);
-    if (rc == 0) {
-        if (a.v[O_JSON])
-            print_json(arr);
+    if (ticket_list_json(db, &f, &arr, &err) != 0) {
+        rc = cli_error(&err);
+    } else {
+        if (cli_flag(a, "json"))
+            cli_print_json(arr);
         else
             print_list(arr);
         json_decref(arr);
@@ -391,27 +262,22 @@ static int do_list(int argc, char **argv)
 }
 
 /* tickets show ID: returns the exit code. */
-static int do_show(int argc, char **argv)
+static int do_show(const struct cli_args *a)
 {
-    static const int allowed[] = {O_JSON};
-    struct args a;
-    int rc = parse(argc, argv, "show", allowed, 1, 1, &a);
-    if (rc || a.v[O_HELP])
-        return rc ? rc : (fputs(usage_text, stdout), 0);
     int64_t id;
     struct qloop_policy pol;
-    if ((rc = ticket_id(&a, "show", &id)) != 0 || (rc = load_policy(&a, &pol)) != 0)
-        return rc;
-    sqlite3 *db = cli_open_store(a.v[O_DB]);
+    int rc = ticket_id(a, &id);
+    sqlite3 *db = rc ? NULL : open_with_policy(a, &pol, &rc);
     if (!db)
-        return QLOOP_EXIT_INPUT;
+        return rc;
     struct qloop_error err;
     qloop_error_clear(&err);
     json_t *t = NULL;
-    rc = exit_of(ticket_show_json(db, id, &t, &err), &err);
-    if (rc == 0) {
-        if (a.v[O_JSON])
-            print_json(t);
+    if (ticket_show_json(db, id, &t, &err) != 0) {
+        rc = cli_error(&err);
+    } else {
+        if (cli_flag(a, "json"))
+            cli_print_json(t);
         else
             print_show(t);
         json_decref(t);
@@ -420,160 +286,103 @@ static int do_show(int argc, char **argv)
     return rc;
 }
 
-/* The moves on one ticket, each in its own transaction. */
-enum move { M_FEEDBACK, M_RESOLVE, M_EXTEND, M_APPROVE, M_REJECT, M_VERIFY };
-
-/* feedback, resolve, extend, approve, reject, verify: parses, checks the
- * options the move needs, makes it in one transaction, prints the new state.
- * Returns the exit code. */
-static int do_move(int argc, char **argv, enum move m)
+/* Checks what the move a's subcommand names needs beyond its table. Returns
+ * 0, or the exit code after a usage error. */
+static int check_move(const struct cli_args *a)
 {
-    static const int allowed_feedback[] = {O_ACTOR, O_URGENT, O_DEADLINE};
-    static const int allowed_resolve[] = {O_ACTOR, O_AS, O_NOTE};
-    static const int allowed_extend[] = {O_ACTOR, O_UNTIL, O_REASON};
-    static const int allowed_approve[] = {O_ACTOR};
-    static const int allowed_reject[] = {O_ACTOR, O_REASON};
-    static const int allowed_verify[] = {O_ACTOR, O_PASS, O_FAIL, O_REASON};
-    static const struct {
-        const char *sub;
-        const int *allowed;
-        int n;
-        const char *done;
-    } subs[] = {
-        [M_FEEDBACK] = {"feedback", allowed_feedback, 3, "已交数源部门"},
-        [M_RESOLVE] = {"resolve", allowed_resolve, 3, "已记录答复"},
-        [M_EXTEND] = {"extend", allowed_extend, 3, "已提交延期申请，待审批"},
-        [M_APPROVE] = {"approve", allowed_approve, 1, "延期已批准"},
-        [M_REJECT] = {"reject", allowed_reject, 2, "延期申请已驳回"},
-        [M_VERIFY] = {"verify", allowed_verify, 4, "已记录复核结果"},
-    };
-    const char *sub = subs[m].sub;
-    struct args a;
-    int rc = parse(argc, argv, sub, subs[m].allowed, subs[m].n, 1, &a);
-    if (rc || a.v[O_HELP])
-        return rc ? rc : (fputs(usage_text, stdout), 0);
-    int64_t id;
-    if ((rc = ticket_id(&a, sub, &id)) != 0 || (rc = require(&a, sub, O_ACTOR)) != 0)
-        return rc;
-    switch (m) {
-    case M_FEEDBACK:
-        if (a.v[O_URGENT] && !a.v[O_DEADLINE])
-            return cli_usage_error("紧急工单（--urgent）需要 --deadline 日期时间，例如 "
-                                   "--deadline 2024-09-30T18:00:00+08:00");
-        if (a.v[O_DEADLINE] && !a.v[O_URGENT])
-            return cli_usage_error("--deadline 只用于紧急工单；请同时给出 --urgent");
-        break;
-    case M_RESOLVE:
-        rc = require(&a, sub, O_AS);
-        break;
-    case M_EXTEND:
-        if ((rc = require(&a, sub, O_UNTIL)) == 0)
-            rc = require(&a, sub, O_REASON);
-        break;
-    case M_REJECT:
-        rc = require(&a, sub, O_REASON);
-        break;
-    case M_VERIFY:
-        if (!a.v[O_PASS] == !a.v[O_FAIL])
-            return cli_usage_error("tickets verify 需要 --pass 或 --fail 之一");
-        if (a.v[O_FAIL])
-            rc = require(&a, sub, O_REASON);
-        break;
-    case M_APPROVE:
-        break;
+    const char *sub = a->cmd->name;
+    if (strcmp(sub, "feedback") == 0) {
+        if (cli_flag(a, "urgent") && !cli_opt(a, "deadline"))
+            return cli_fail(a, "紧急工单（--urgent）需要 --deadline 日期时间，例如 "
+                               "--deadline 2024-09-30T18:00:00+08:00");
+        if (cli_opt(a, "deadline") && !cli_flag(a, "urgent"))
+            return cli_fail(a, "--deadline 只用于紧急工单；请同时给出 --urgent");
+    } else if (strcmp(sub, "verify") == 0) {
+        if (cli_flag(a, "pass") == cli_flag(a, "fail"))
+            return cli_fail(a, "需要 --pass 或 --fail 之一");
+        if (cli_flag(a, "fail") && !cli_opt(a, "reason"))
+            return cli_fail(a, "--fail 需要 --reason T（复核未通过的原因）");
     }
-    if (rc)
+    return 0;
+}
+
+/* Makes the move a's subcommand names on ticket id. Returns what the
+ * engine returned (0, or -1 with err). */
+static int move(sqlite3 *db, const struct cli_args *a, int64_t id, const struct qloop_policy *pol,
+                struct qloop_error *err)
+{
+    const char *sub = a->cmd->name, *actor = cli_opt(a, "actor"), *reason = cli_opt(a, "reason");
+    if (strcmp(sub, "feedback") == 0)
+        return ticket_feedback(db, id, actor, cli_flag(a, "urgent"), cli_opt(a, "deadline"), pol, err);
+    if (strcmp(sub, "resolve") == 0)
+        return ticket_resolve(db, id, cli_opt(a, "as"), actor, cli_opt(a, "note"), err);
+    if (strcmp(sub, "extend") == 0)
+        return ticket_extend(db, id, cli_opt(a, "until"), reason, actor, pol, err);
+    if (strcmp(sub, "approve") == 0)
+        return ticket_approve(db, id, actor, pol, err);
+    if (strcmp(sub, "reject") == 0)
+        return ticket_reject(db, id, actor, reason, pol, err);
+    return ticket_verify(db, id, actor, cli_flag(a, "pass"), reason, err);
+}
+
+/* feedback, resolve, extend, approve, reject, verify: checks the options the
+ * move needs, makes it in one transaction, prints the new state. Returns
+ * the exit code. */
+static int do_move(const struct cli_args *a)
+{
+    static const struct {
+        const char *sub, *done;
+    } done[] = {
+        {"feedback", "已交数源部门"},      {"resolve", "已记录答复"},
+        {"extend", "已提交延期申请，待审批"}, {"approve", "延期已批准"},
+        {"reject", "延期申请已驳回"},       {"verify", "已记录复核结果"},
+    };
+    int64_t id;
+    int rc = ticket_id(a, &id);
+    if (rc != 0 || (rc = check_move(a)) != 0)
         return rc;
     struct qloop_policy pol;
-    if ((rc = load_policy(&a, &pol)) != 0)
-        return rc;
-    sqlite3 *db = cli_open_store(a.v[O_DB]);
+    sqlite3 *db = open_with_policy(a, &pol, &rc);
     if (!db)
-        return QLOOP_EXIT_INPUT;
-    if (!a.v[O_POLICY])
+        return rc;
+    if (!cli_opt(a, "policy"))
         ticket_policy(db, id, &pol);
     struct qloop_error err;
     qloop_error_clear(&err);
-    if (store_begin(db, &err) != 0) {
-        cli_print_error(&err);
-        store_close(db);
-        return QLOOP_EXIT_INPUT;
-    }
-    const char *actor = a.v[O_ACTOR];
-    int r = 0;
-    switch (m) {
-    case M_FEEDBACK:
-        r = ticket_feedback(db, id, actor, a.v[O_URGENT] != NULL, a.v[O_DEADLINE], &pol, &err);
-        break;
-    case M_RESOLVE:
-        r = ticket_resolve(db, id, a.v[O_AS], actor, a.v[O_NOTE], &err);
-        break;
-    case M_EXTEND:
-        r = ticket_extend(db, id, a.v[O_UNTIL], a.v[O_REASON], actor, &pol, &err);
-        break;
-    case M_APPROVE:
-        r = ticket_approve(db, id, actor, &pol, &err);
-        break;
-    case M_REJECT:
-        r = ticket_reject(db, id, actor, a.v[O_REASON], &pol, &err);
-        break;
-    case M_VERIFY:
-        r = ticket_verify(db, id, actor, a.v[O_PASS] != NULL, a.v[O_REASON], &err);
-        break;
-    }
-    if (r == 0 && store_commit(db, &err) != 0)
-        r = -2;
-    if (r != 0)
-        store_rollback(db);
-    rc = exit_of(r, &err);
-    if (rc == 0)
-        print_after(db, id, subs[m].done);
+    if (store_begin(db, &err) != 0)
+        rc = cli_error(&err);
+    else
+        rc = finish(db, move(db, a, id, &pol, &err), &err);
+    for (size_t i = 0; rc == 0 && i < sizeof done / sizeof done[0]; i++)
+        if (strcmp(a->cmd->name, done[i].sub) == 0)
+            print_after(db, id, done[i].done);
     store_close(db);
     return rc;
 }
 
 /* tickets file (系统填报): returns the exit code. */
-static int do_file(int argc, char **argv)
+static int do_file(const struct cli_args *a)
 {
-    static const int allowed[] = {O_DATASET, O_KEY, O_FIELD, O_VALUE, O_MESSAGE,
-                                  O_ACTOR,   O_DEPT, O_RULE};
-    struct args a;
-    int rc = parse(argc, argv, "file", allowed, 8, 0, &a);
-    if (rc || a.v[O_HELP])
-        return rc ? rc : (fputs(usage_text, stdout), 0);
-    static const int required[] = {O_DATASET, O_KEY, O_MESSAGE, O_ACTOR};
-    for (int i = 0; i < 4; i++)
-        if ((rc = require(&a, "file", required[i])) != 0)
-            return rc;
     struct qloop_policy pol;
-    if ((rc = load_policy(&a, &pol)) != 0)
-        return rc;
-    sqlite3 *db = cli_open_store(a.v[O_DB]);
+    int rc;
+    sqlite3 *db = open_with_policy(a, &pol, &rc);
     if (!db)
-        return QLOOP_EXIT_INPUT;
+        return rc;
     struct qloop_error err;
     qloop_error_clear(&err);
-    if (store_begin(db, &err) != 0) {
-        cli_print_error(&err);
-        store_close(db);
-        return QLOOP_EXIT_INPUT;
-    }
-    struct ticket_report r = {a.v[O_DATASET], a.v[O_KEY],   a.v[O_FIELD], a.v[O_VALUE],
-                              a.v[O_MESSAGE], a.v[O_ACTOR], a.v[O_DEPT],  a.v[O_RULE]};
+    struct ticket_report r = {cli_opt(a, "dataset"), cli_opt(a, "key"),     cli_opt(a, "field"),
+                              cli_opt(a, "value"),   cli_opt(a, "message"), cli_opt(a, "actor"),
+                              cli_opt(a, "dept"),    cli_opt(a, "rule")};
     int64_t tid = 0;
     bool dup = false;
-    int res = ticket_file(db, &r, "file", &pol, &tid, &dup, &err);
-    if (res == 0 && store_commit(db, &err) != 0)
-        res = -2;
-    if (res != 0)
-        store_rollback(db);
-    rc = exit_of(res, &err);
-    if (rc == 0) {
-        if (dup)
-            printf("该记录已在未关闭的工单 #%lld 中跟踪，未重复登记\n", (long long)tid);
-        else
-            print_after(db, tid, "已登记问题报告");
-    }
+    if (store_begin(db, &err) != 0)
+        rc = cli_error(&err);
+    else
+        rc = finish(db, ticket_file(db, &r, "file", &pol, &tid, &dup, &err), &err);
+    if (rc == 0 && dup)
+        printf("该记录已在未关闭的工单 #%lld 中跟踪，未重复登记\n", (long long)tid);
+    else if (rc == 0)
+        print_after(db, tid, "已登记问题报告");
     store_close(db);
     return rc;
 }
@@ -644,41 +453,27 @@ static int parse_line(const char *path, long lineno, const char *text, struct li
     return 0;
 }
 
-/* tickets import FILE (接口对接): every line is checked before anything is
- * written, then all are filed in one transaction. Returns the exit code. */
-static int do_import(int argc, char **argv)
+/* Reads every report of the JSON Lines file path ("-": standard input) into
+ * *lines (*n of them), checking each; nothing is written. Returns 0, or -1
+ * with err naming the file and line. */
+static int read_reports(const char *path, struct line_report **lines, size_t *n,
+                        struct qloop_error *err)
 {
-    struct args a;
-    int rc = parse(argc, argv, "import", NULL, 0, 1, &a);
-    if (rc || a.v[O_HELP])
-        return rc ? rc : (fputs(usage_text, stdout), 0);
-    if (a.npos != 1)
-        return cli_usage_error("tickets import 需要一个 JSON Lines 文件，例如 qloop tickets import "
-                               "reports.jsonl");
-    const char *path = a.pos[0];
-    struct qloop_policy pol;
-    if ((rc = load_policy(&a, &pol)) != 0)
-        return rc;
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!f)
-        return cli_usage_error("%s: 无法打开文件：%s", path, strerror(errno));
-
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    struct line_report *lines = NULL;
-    size_t n = 0, cap = 0;
+        return qloop_error_set(err, path, 0, 0, "无法打开文件：%s；请检查路径和读权限", strerror(errno));
+    size_t cap = 0;
     char *buf = NULL;
     size_t bufsize = 0;
     ssize_t len;
     long lineno = 0;
-    rc = 0;
-    while ((len = getline(&buf, &bufsize, f)) >= 0) {
+    int rc = 0;
+    while (rc == 0 && (len = getline(&buf, &bufsize, f)) >= 0) {
         lineno++;
         while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
             buf[--len] = '\0';
         if ((size_t)len != strlen(buf)) {
-            qloop_error_set(&err, path, lineno, 0, "行中含有 NUL 字节；请检查文件编码");
-            rc = -1;
+            rc = qloop_error_set(err, path, lineno, 0, "行中含有 NUL 字节；请检查文件编码");
             break;
         }
         const char *p = buf;
@@ -688,99 +483,167 @@ static int do_import(int argc, char **argv)
             p++;
         if (!*p)
             continue;
-        if (n == cap) {
+        if (*n == cap) {
             cap = cap ? cap * 2 : 32;
-            lines = qloop_xrealloc(lines, cap * sizeof *lines);
+            *lines = qloop_xrealloc(*lines, cap * sizeof **lines);
         }
-        if (parse_line(path, lineno, p, &lines[n], &err) != 0) {
-            rc = -1;
-            break;
-        }
-        n++;
+        if ((rc = parse_line(path, lineno, p, &(*lines)[*n], err)) == 0)
+            ++*n;
     }
-    if (rc == 0 && ferror(f)) {
-        qloop_error_set(&err, path, 0, 0, "读取文件失败：%s", strerror(errno));
-        rc = -1;
-    }
+    if (rc == 0 && ferror(f))
+        rc = qloop_error_set(err, path, 0, 0, "读取文件失败：%s", strerror(errno));
+    if (rc == 0 && *n == 0)
+        rc = qloop_error_set(err, path, 0, 0, "文件中没有问题报告（每行一个 JSON 对象）");
     free(buf);
     if (f != stdin)
         fclose(f);
+    return rc;
+}
 
-    sqlite3 *db = NULL;
-    long added = 0, dups = 0;
-    if (rc == 0 && n == 0) {
-        qloop_error_set(&err, path, 0, 0, "文件中没有问题报告（每行一个 JSON 对象）");
-        rc = -1;
-    }
-    if (rc == 0) {
-        db = cli_open_store(a.v[O_DB]);
-        if (!db)
-            rc = -3;
-    }
-    if (rc == 0 && store_begin(db, &err) != 0)
-        rc = -1;
-    if (rc == 0) {
-        for (size_t i = 0; rc == 0 && i < n; i++) {
-            bool dup = false;
-            int64_t tid;
-            rc = ticket_file(db, &lines[i].r, "import", &pol, &tid, &dup, &err);
-            if (rc == -1) {
-                char msg[sizeof err.message];
-                snprintf(msg, sizeof msg, "%s", err.message);
-                qloop_error_set(&err, path, lines[i].line, 0, "%s；未导入任何报告", msg);
-            }
-            if (rc == 0 && dup)
-                dups++;
-            else if (rc == 0)
-                added++;
-        }
-        if (rc == 0 && store_commit(db, &err) != 0)
-            rc = -2;
+/* Files every report of lines (read from path) in the open transaction.
+ * Returns 0 with *added and *dups counted, or the engine's -1 (a refused
+ * report, err naming its line) or -2 with err. */
+static int file_reports(sqlite3 *db, const char *path, struct line_report *lines, size_t n,
+                        const struct qloop_policy *pol, long *added, long *dups,
+                        struct qloop_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool dup = false;
+        int64_t tid;
+        int rc = ticket_file(db, &lines[i].r, "import", pol, &tid, &dup, err);
+        if (rc == -1)
+            qloop_error_set(err, path, lines[i].line, 0, "%s；未导入任何报告", err->message);
         if (rc != 0)
-            store_rollback(db);
+            return rc;
+        ++*(dup ? dups : added);
     }
+    return 0;
+}
+
+/* tickets import FILE (接口对接): every line is checked before anything is
+ * written, then all are filed in one transaction. Returns the exit code. */
+static int do_import(const struct cli_args *a)
+{
+    const char *path = a->pos[0];
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct line_report *lines = NULL;
+    size_t n = 0;
+    long added = 0, dups = 0;
+    struct qloop_policy pol;
+    sqlite3 *db = NULL;
+    int rc = cli_load_policy(cli_opt(a, "policy"), &pol);
+    if (rc == 0 && read_reports(path, &lines, &n, &err) != 0)
+        rc = cli_error(&err);
+    if (rc == 0 && (db = cli_open_store(cli_opt(a, "db"), &rc))) {
+        if (store_begin(db, &err) != 0)
+            rc = cli_error(&err);
+        else
+            rc = finish(db, file_reports(db, path, lines, n, &pol, &added, &dups, &err), &err);
+    }
+    if (rc == 0)
+        printf("已导入 %zu 条问题报告：新登记 %ld 条，%ld 条已在未关闭的工单中（未重复登记）\n", n,
+               added, dups);
     for (size_t i = 0; i < n; i++)
         json_decref(lines[i].obj);
     free(lines);
-    if (rc == -3)
-        return QLOOP_EXIT_INPUT;
-    int code = exit_of(rc, &err);
-    if (code == 0)
-        printf("已导入 %zu 条问题报告：新登记 %ld 条，%ld 条已在未关闭的工单中（未重复登记）\n", n,
-               added, dups);
     store_close(db);
-    return code;
+    return rc;
 }
+
+/* ---- the table ------------------------------------------------------------- */
+
+#define STATES_TEXT                                                                                \
+    "状态：discovered 发现、feedback 反馈、corrected 修正、shared 共享、confirmed 确认无误、\n"    \
+    "negotiated 沟通解决；--state 接受英文或中文。\n"
+
+#define OPT_ACTOR {"actor", 0, "A", CLI_REQUIRED | CLI_TEXT, "操作人"}
+#define OPT_COMMON CLI_OPT_DB, CLI_OPT_POLICY, CLI_OPT_END
+
+static const struct cli_option list_options[] = {
+    {"state", 0, "S", 0, "只列出该状态的工单（英文或中文：feedback 或 反馈，见下文）"},
+    {"dept", 0, "D", CLI_TEXT, "只列出该数源部门的工单"},
+    {"overdue", 0, NULL, 0, "只列出已超期的工单"},
+    CLI_OPT_JSON("以 JSON 数组输出（字段见 CONTRACT.md）"),
+    OPT_COMMON,
+};
+static const struct cli_option show_options[] = {
+    CLI_OPT_JSON("以 JSON 输出：工单、问题记录（records）和全部历史（history）"),
+    OPT_COMMON,
+};
+static const struct cli_option feedback_options[] = {
+    OPT_ACTOR,
+    {"urgent", 0, NULL, 0, "紧急工单：按 --deadline 给出的期限答复"},
+    {"deadline", 0, "时间", 0, "紧急工单的答复期限（ISO 8601，如 2024-09-30T18:00:00+08:00）"},
+    OPT_COMMON,
+};
+static const struct cli_option resolve_options[] = {
+    {"as", 0, "rectified|confirmed|negotiated", CLI_REQUIRED, "完成整改 / 确认无误 / 沟通解决"},
+    OPT_ACTOR,
+    {"note", 0, "T", CLI_TEXT, "说明"},
+    OPT_COMMON,
+};
+static const struct cli_option extend_options[] = {
+    {"until", 0, "YYYY-MM-DD", CLI_REQUIRED, "延至该日（不得超过政策上限）"},
+    {"reason", 0, "T", CLI_REQUIRED | CLI_TEXT, "申请理由"},
+    OPT_ACTOR,
+    OPT_COMMON,
+};
+static const struct cli_option approve_options[] = {OPT_ACTOR, OPT_COMMON};
+static const struct cli_option reject_options[] = {
+    OPT_ACTOR,
+    {"reason", 0, "T", CLI_REQUIRED | CLI_TEXT, "驳回理由"},
+    OPT_COMMON,
+};
+static const struct cli_option verify_options[] = {
+    OPT_ACTOR,
+    {"pass", 0, NULL, 0, "复核通过：工单关闭为“共享”"},
+    {"fail", 0, NULL, 0, "复核未通过：工单退回“反馈”（需 --reason）"},
+    {"reason", 0, "T", CLI_TEXT, "复核未通过的原因"},
+    OPT_COMMON,
+};
+static const struct cli_option file_options[] = {
+    {"dataset", 0, "D", CLI_REQUIRED | CLI_TEXT, "数据集"},
+    {"key", 0, "K", CLI_REQUIRED | CLI_TEXT, "问题记录的主键"},
+    {"field", 0, "F", CLI_TEXT, "有问题的字段"},
+    {"value", 0, "V", CLI_TEXT, "有问题的值"},
+    {"message", 0, "M", CLI_REQUIRED | CLI_TEXT, "问题说明"},
+    OPT_ACTOR,
+    {"dept", 0, "D", CLI_TEXT, "数源部门（默认为数据集的数源部门）"},
+    {"rule", 0, "R", CLI_TEXT, "规则标识（默认 DATASET.reported）"},
+    OPT_COMMON,
+};
+static const struct cli_option import_options[] = {OPT_COMMON};
+
+static const struct cli_command tickets_subs[] = {
+    {"list", "[--state S] [--dept D] [--overdue] [--json]", "工单列表", STATES_TEXT, list_options,
+     0, 0, do_list},
+    {"show", "ID [--json]", "一张工单：问题记录与全部历史", NULL, show_options, 0, 1, do_show},
+    {"feedback", "ID --actor A [--urgent --deadline 时间]", "发现 → 反馈：交数源部门，开始计时",
+     NULL, feedback_options, 0, 1, do_move},
+    {"resolve", "ID --as rectified|confirmed|negotiated --actor A [--note T]",
+     "数源部门答复：完成整改 / 确认无误 / 沟通解决", NULL, resolve_options, 0, 1, do_move},
+    {"extend", "ID --until YYYY-MM-DD --reason T --actor A", "申请延期（不得超过政策上限）", NULL,
+     extend_options, 0, 1, do_move},
+    {"approve", "ID --actor A", "批准延期申请", NULL, approve_options, 0, 1, do_move},
+    {"reject", "ID --actor A --reason T", "驳回延期申请", NULL, reject_options, 0, 1, do_move},
+    {"verify", "ID --actor A (--pass | --fail --reason T)", "人工复核“修正”状态的工单", NULL,
+     verify_options, 0, 1, do_move},
+    {"file", "--dataset D --key K [--field F] [--value V] --message M --actor A [--dept D] [--rule R]",
+     "系统填报：人工报告一条问题数据", NULL, file_options, 0, 0, do_file},
+    {"import", "FILE.jsonl", "接口对接：每行一条问题报告（- 为标准输入），全部检查无误后一次导入",
+     "每行一个 JSON 对象：{\"dataset\",\"key\",\"field\",\"message\",\"actor\",\"dept\"?,"
+     "\"rule\"?,\"value\"?}\n",
+     import_options, 1, 1, do_import},
+};
+
+static const struct cli_group tickets_group = {
+    "tickets", "问题工单：闭环 发现 → 反馈 → 修正 → 共享。",
+    "每个子命令还接受 --policy NAME|FILE（ningbo 默认、wenzhou，或政策文件）。\n" STATES_TEXT,
+    tickets_subs, sizeof tickets_subs / sizeof tickets_subs[0],
+};
 
 int cmd_tickets(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        fputs(usage_text, argc < 2 ? stderr : stdout);
-        return argc < 2 ? QLOOP_EXIT_INPUT : QLOOP_EXIT_OK;
-    }
-    const char *sub = argv[1];
-    if (strcmp(sub, "list") == 0)
-        return do_list(argc, argv);
-    if (strcmp(sub, "show") == 0)
-        return do_show(argc, argv);
-    if (strcmp(sub, "feedback") == 0)
-        return do_move(argc, argv, M_FEEDBACK);
-    if (strcmp(sub, "resolve") == 0)
-        return do_move(argc, argv, M_RESOLVE);
-    if (strcmp(sub, "extend") == 0)
-        return do_move(argc, argv, M_EXTEND);
-    if (strcmp(sub, "approve") == 0)
-        return do_move(argc, argv, M_APPROVE);
-    if (strcmp(sub, "reject") == 0)
-        return do_move(argc, argv, M_REJECT);
-    if (strcmp(sub, "verify") == 0)
-        return do_move(argc, argv, M_VERIFY);
-    if (strcmp(sub, "file") == 0)
-        return do_file(argc, argv);
-    if (strcmp(sub, "import") == 0)
-        return do_import(argc, argv);
-    fprintf(stderr, "qloop: 未知的子命令 tickets %s\n\n", sub);
-    fputs(usage_text, stderr);
-    return QLOOP_EXIT_INPUT;
+    return cli_run_group(&tickets_group, argc, argv);
 }

@@ -27,7 +27,9 @@ static const struct command {
 
 static void usage(FILE *out)
 {
-    fputs("用法：qloop 命令 [选项]   （每个命令都接受 --db PATH 和 --help）\n\n命令：\n", out);
+    fputs("用法：qloop 命令 [选项]   （每个命令都接受 --db PATH 和 --help）\n"
+          "      qloop --version\n\n命令：\n",
+          out);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
     fputs("\n环境变量：QLOOP_DB（数据库路径，默认 ./qloop.db）、QLOOP_NOW（替代当前时间，ISO 8601）、\n"
@@ -47,8 +49,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (strcmp(argv[1], "--version") == 0) {
-        puts("qloop 0.1.0");
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        puts("qloop " QLOOP_VERSION);
         return 0;
     }
     char msg[512];
