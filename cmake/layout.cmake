@@ -75,7 +75,7 @@ foreach(f ${files})
 endforeach()
 
 # 2. File length. Files being split right now (this list only shrinks).
-set(length_pending engine/run/compare.c engine/run/run.c tests/unit/test_report.c)
+set(length_pending engine/run/compare.c engine/run/run.c)
 file(GLOB_RECURSE sources ${ROOT}/engine/*.[ch] ${ROOT}/adapters/*.[ch] ${ROOT}/reports/*.[ch]
      ${ROOT}/cli/*.[ch] ${ROOT}/tests/*.[ch] ${ROOT}/bench/*.[ch])
 foreach(f ${sources})
