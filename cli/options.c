@@ -130,9 +130,7 @@ static void print_group_help(const struct cli_group *g, FILE *out)
  * help is, on stderr. Returns QLOOP_EXIT_INPUT. */
 static int vfail(const struct cli_command *cmd, const char *group, const char *fmt, va_list ap)
 {
-    fputs("qloop: ", stderr);
-    print_words(stderr, cmd, group);
-    fputs("：", stderr);
+    fprintf(stderr, "qloop: %s%s%s：", group ? group : "", group ? " " : "", cmd->name);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     print_usage_line(stderr, cmd, group);
