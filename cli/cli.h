@@ -48,6 +48,19 @@ void cli_print_json(const json_t *v);
  * NULL. */
 sqlite3 *cli_open_store(const char *path, int *rc);
 
+/* A read of the store whose result is JSON: fills *out (the caller's to
+ * release), or returns nonzero with err filled. */
+typedef int (*cli_query_fn)(sqlite3 *db, const struct cli_args *a, json_t **out,
+                            struct qloop_error *err);
+
+/* Opens the store --db names, runs query, closes the store. Returns 0 with
+ * *out set, or the exit code after printing the error (*out NULL). */
+int cli_query(const struct cli_args *a, cli_query_fn query, json_t **out);
+
+/* cli_query, then prints the result: as JSON with --json, else with
+ * text(result, a). Returns the exit code. */
+int cli_show(const struct cli_args *a, cli_query_fn query, void (*text)(json_t *, const struct cli_args *));
+
 /* Loads a --divisions FILE (before cli_open_store / eval). Returns 0, or
  * prints the error and returns the exit code. */
 int cli_load_divisions(const char *path);

@@ -70,6 +70,34 @@ sqlite3 *cli_open_store(const char *path, int *rc)
     return db;
 }
 
+int cli_query(const struct cli_args *a, cli_query_fn query, json_t **out)
+{
+    *out = NULL;
+    int rc;
+    sqlite3 *db = cli_open_store(cli_opt(a, "db"), &rc);
+    if (!db)
+        return rc;
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    rc = query(db, a, out, &err) == 0 ? QLOOP_EXIT_OK : cli_error(&err);
+    store_close(db);
+    return rc;
+}
+
+int cli_show(const struct cli_args *a, cli_query_fn query, void (*text)(json_t *, const struct cli_args *))
+{
+    json_t *res;
+    int rc = cli_query(a, query, &res);
+    if (rc != 0)
+        return rc;
+    if (cli_flag(a, "json"))
+        cli_print_json(res);
+    else
+        text(res, a);
+    json_decref(res);
+    return QLOOP_EXIT_OK;
+}
+
 const char *cli_state(const char *s)
 {
     static const char *const states[] = {"discovered", "feedback",  "corrected",

@@ -52,81 +52,73 @@ static void print_change(json_t *c)
     }
 }
 
+/* The changes of one version, or none_text when there are none. */
+static void print_changes(json_t *changes, const char *none_text)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(changes, i, c)
+        print_change(c);
+    if (json_array_size(changes) == 0)
+        puts(none_text);
+}
+
 /* `qloop catalog import FILE`. */
-static int do_import(const struct cli_args *a)
+static int query_import(sqlite3 *db, const struct cli_args *a, json_t **out, struct qloop_error *err)
 {
     const char *actor = cli_opt(a, "actor");
     if (!actor || !*actor)
         actor = getenv("USER");
     if (!actor || !*actor)
         actor = "未署名";
-    int rc;
-    sqlite3 *db = cli_open_store(cli_opt(a, "db"), &rc);
-    if (!db)
-        return rc;
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    json_t *summary = NULL;
     struct catalog_file file = {a->pos[0], cli_opt(a, "encoding"), qloop_adapter_find};
-    rc = catalog_import(db, &file, actor, &summary, &err);
-    store_close(db);
-    if (rc != 0) {
-        rc = cli_error(&err);
+    return catalog_import(db, &file, actor, out, err);
+}
+
+static void print_import(json_t *summary, const struct cli_args *a)
+{
+    printf("资源目录已导入：第 %lld 版（%s），共 %lld 个数据集；新增 %zu，变更 %zu，删除 %zu\n",
+           (long long)json_integer_value(json_object_get(summary, "version")), str(summary, "date"),
+           (long long)json_integer_value(json_object_get(summary, "datasets")),
+           json_array_size(json_object_get(summary, "added")),
+           json_array_size(json_object_get(summary, "changed")),
+           json_array_size(json_object_get(summary, "removed")));
+    print_changes(json_object_get(summary, "changes"), "  与上一版相同，没有变更");
+}
+
+static int do_import(const struct cli_args *a)
+{
+    int rc = cli_show(a, query_import, print_import);
+    if (rc != 0)
         fputs("qloop: 目录未导入任何内容；修正后重新导入即可\n", stderr);
-        return rc;
-    }
-    if (cli_flag(a, "json")) {
-        cli_print_json(summary);
-    } else {
-        json_t *changes = json_object_get(summary, "changes");
-        printf("资源目录已导入：第 %lld 版（%s），共 %lld 个数据集；新增 %zu，变更 %zu，删除 %zu\n",
-               (long long)json_integer_value(json_object_get(summary, "version")),
-               str(summary, "date"),
-               (long long)json_integer_value(json_object_get(summary, "datasets")),
-               json_array_size(json_object_get(summary, "added")),
-               json_array_size(json_object_get(summary, "changed")),
-               json_array_size(json_object_get(summary, "removed")));
-        size_t i;
-        json_t *c;
-        json_array_foreach(changes, i, c)
-            print_change(c);
-        if (json_array_size(changes) == 0)
-            puts("  与上一版相同，没有变更");
-    }
-    json_decref(summary);
-    return QLOOP_EXIT_OK;
+    return rc;
 }
 
 /* `qloop catalog check`. */
+static int query_check(sqlite3 *db, const struct cli_args *a, json_t **out, struct qloop_error *err)
+{
+    return (*out = catalog_check(db, err)) ? 0 : -1;
+}
+
+static void print_check(json_t *res, const struct cli_args *a)
+{
+    json_t *problems = json_object_get(res, "problems");
+    if (json_is_null(json_object_get(res, "version"))) {
+        puts("尚未导入资源目录；请先运行 qloop catalog import FILE");
+        return;
+    }
+    printf("资源目录共 %lld 个数据集，发现 %zu 个问题\n",
+           (long long)json_integer_value(json_object_get(res, "datasets")), json_array_size(problems));
+    size_t i;
+    json_t *p;
+    json_array_foreach(problems, i, p)
+        printf("%s\t%s\t%s\t%s\n", str(p, "dataset"), str(p, "kind"), str(p, "element"),
+               str(p, "message"));
+}
+
 static int do_check(const struct cli_args *a)
 {
-    int rc;
-    sqlite3 *db = cli_open_store(cli_opt(a, "db"), &rc);
-    if (!db)
-        return rc;
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    json_t *res = catalog_check(db, &err);
-    store_close(db);
-    if (!res)
-        return cli_error(&err);
-    json_t *problems = json_object_get(res, "problems");
-    if (cli_flag(a, "json")) {
-        cli_print_json(res);
-    } else if (json_is_null(json_object_get(res, "version"))) {
-        puts("尚未导入资源目录；请先运行 qloop catalog import FILE");
-    } else {
-        printf("资源目录共 %lld 个数据集，发现 %zu 个问题\n",
-               (long long)json_integer_value(json_object_get(res, "datasets")),
-               json_array_size(problems));
-        size_t i;
-        json_t *p;
-        json_array_foreach(problems, i, p)
-            printf("%s\t%s\t%s\t%s\n", str(p, "dataset"), str(p, "kind"), str(p, "element"),
-                   str(p, "message"));
-    }
-    json_decref(res);
-    return QLOOP_EXIT_OK;
+    return cli_show(a, query_check, print_check);
 }
 
 /* One dataset of the catalog as text. */
@@ -151,76 +143,58 @@ static void print_entry(json_t *e)
 }
 
 /* `qloop catalog show`. */
-static int do_show(const struct cli_args *a)
+static int query_show(sqlite3 *db, const struct cli_args *a, json_t **out, struct qloop_error *err)
+{
+    return catalog_show(db, cli_opt(a, "dataset"), cli_opt(a, "as-of"), out, err);
+}
+
+static void print_show(json_t *res, const struct cli_args *a)
 {
     const char *dataset = cli_opt(a, "dataset"), *as_of = cli_opt(a, "as-of");
-    int rc;
-    sqlite3 *db = cli_open_store(cli_opt(a, "db"), &rc);
-    if (!db)
-        return rc;
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    json_t *res;
-    rc = catalog_show(db, dataset, as_of, &res, &err);
-    store_close(db);
-    if (rc != 0)
-        return cli_error(&err);
-    if (cli_flag(a, "json")) {
-        cli_print_json(res);
-    } else if (json_is_null(json_object_get(res, "version"))) {
+    if (json_is_null(json_object_get(res, "version"))) {
         printf("%s还没有导入过资源目录\n", as_of ? "在该日期" : "");
-    } else {
-        json_t *list = json_object_get(res, "datasets");
-        printf("资源目录第 %lld 版（导入于 %s，%s），%zu 个数据集%s%s\n",
-               (long long)json_integer_value(json_object_get(res, "version")),
-               str(res, "imported_at"), str(res, "actor") ? str(res, "actor") : "",
-               json_array_size(list), as_of ? "，截至 " : "", as_of ? as_of : "");
-        size_t i;
-        json_t *e;
-        json_array_foreach(list, i, e)
-            print_entry(e);
-        if (dataset && json_array_size(list) == 0)
-            printf("（目录中没有数据集 %s）\n", dataset);
+        return;
     }
-    json_decref(res);
-    return QLOOP_EXIT_OK;
+    json_t *list = json_object_get(res, "datasets");
+    printf("资源目录第 %lld 版（导入于 %s，%s），%zu 个数据集%s%s\n",
+           (long long)json_integer_value(json_object_get(res, "version")), str(res, "imported_at"),
+           str(res, "actor") ? str(res, "actor") : "", json_array_size(list),
+           as_of ? "，截至 " : "", as_of ? as_of : "");
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+        print_entry(e);
+    if (dataset && json_array_size(list) == 0)
+        printf("（目录中没有数据集 %s）\n", dataset);
+}
+
+static int do_show(const struct cli_args *a)
+{
+    return cli_show(a, query_show, print_show);
 }
 
 /* `qloop catalog history`. */
+static int query_history(sqlite3 *db, const struct cli_args *a, json_t **out, struct qloop_error *err)
+{
+    return catalog_history(db, cli_opt(a, "dataset"), out, err);
+}
+
+static void print_history(json_t *res, const struct cli_args *a)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(res, i, v) {
+        printf("第 %lld 版  %s  %s  %s\n", (long long)json_integer_value(json_object_get(v, "version")),
+               str(v, "at"), str(v, "actor"), str(v, "file") ? str(v, "file") : "");
+        print_changes(json_object_get(v, "changes"), "  没有变更");
+    }
+    if (json_array_size(res) == 0)
+        puts("还没有导入过资源目录");
+}
+
 static int do_history(const struct cli_args *a)
 {
-    int rc;
-    sqlite3 *db = cli_open_store(cli_opt(a, "db"), &rc);
-    if (!db)
-        return rc;
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    json_t *res;
-    rc = catalog_history(db, cli_opt(a, "dataset"), &res, &err);
-    store_close(db);
-    if (rc != 0)
-        return cli_error(&err);
-    if (cli_flag(a, "json")) {
-        cli_print_json(res);
-    } else {
-        size_t i;
-        json_t *v;
-        json_array_foreach(res, i, v) {
-            printf("第 %lld 版  %s  %s  %s\n", (long long)json_integer_value(json_object_get(v, "version")),
-                   str(v, "at"), str(v, "actor"), str(v, "file") ? str(v, "file") : "");
-            json_t *changes = json_object_get(v, "changes");
-            size_t k;
-            json_t *c;
-            json_array_foreach(changes, k, c)
-                print_change(c);
-            if (json_array_size(changes) == 0)
-                puts("  没有变更");
-        }
-        if (json_array_size(res) == 0)
-            puts("还没有导入过资源目录");
-    }
-    json_decref(res);
-    return QLOOP_EXIT_OK;
+    return cli_show(a, query_history, print_history);
 }
 
 static const struct cli_option import_options[] = {

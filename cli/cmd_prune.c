@@ -9,6 +9,17 @@
 #include "cli.h"
 #include "store/store.h"
 
+/* Deletes the old findings (--keep-runs checked by do_prune); the result is
+ * {"deleted": N}. */
+static int query_prune(sqlite3 *db, const struct cli_args *a, json_t **out, struct qloop_error *err)
+{
+    long long deleted;
+    if (store_prune_findings(db, strtol(cli_opt(a, "keep-runs"), NULL, 10), &deleted, err) != 0)
+        return -1;
+    *out = json_pack("{s:I}", "deleted", (json_int_t)deleted);
+    return 0;
+}
+
 static int do_prune(const struct cli_args *a)
 {
     const char *keep = cli_opt(a, "keep-runs");
@@ -16,20 +27,12 @@ static int do_prune(const struct cli_args *a)
     long n = strtol(keep, &end, 10);
     if (end == keep || *end || n < 1)
         return cli_fail(a, "--keep-runs 需要一个正整数（例如 30），而不是“%s”", keep);
-    int rc;
-    sqlite3 *db = cli_open_store(cli_opt(a, "db"), &rc);
-    if (!db)
-        return rc;
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    long long deleted;
-    if (store_prune_findings(db, n, &deleted, &err) != 0) {
-        rc = cli_error(&err);
-    } else {
-        printf("已删除 %lld 条旧的问题记录，保留最近 %ld 次运行\n", deleted, n);
-        rc = QLOOP_EXIT_OK;
-    }
-    store_close(db);
+    json_t *res;
+    int rc = cli_query(a, query_prune, &res);
+    if (rc == 0)
+        printf("已删除 %lld 条旧的问题记录，保留最近 %ld 次运行\n",
+               (long long)json_integer_value(json_object_get(res, "deleted")), n);
+    json_decref(res);
     return rc;
 }
 

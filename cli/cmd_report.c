@@ -208,10 +208,20 @@ static int do_annual(const struct cli_args *a)
     return rc;
 }
 
+/* The scorecard of --dept for --period (checked by do_scorecard). */
+static int query_scorecard(sqlite3 *db, const struct cli_args *a, json_t **out,
+                           struct qloop_error *err)
+{
+    int year, month;
+    parse_period(cli_opt(a, "period"), &year, &month);
+    return report_scorecard(db, cli_opt(a, "dept"), year, month, cli_opt(a, "model"), qloop_now(),
+                            out, err);
+}
+
 static int do_scorecard(const struct cli_args *a)
 {
     static const char *const formats[] = {"html", "md", "json", NULL};
-    const char *dept = cli_opt(a, "dept"), *period = cli_opt(a, "period"), *out = cli_opt(a, "out");
+    const char *period = cli_opt(a, "period"), *out = cli_opt(a, "out");
     int year, month;
     if (!parse_period(period, &year, &month))
         return cli_fail(a, "--period 应为 YYYY-MM（如 2024-07），实际为“%s”", period);
@@ -220,17 +230,12 @@ static int do_scorecard(const struct cli_args *a)
         format = "html";
     if (!(format = format_of(a, format, formats)))
         return QLOOP_EXIT_INPUT;
-    int rc;
-    sqlite3 *db = cli_open_store(cli_opt(a, "db"), &rc);
-    if (!db)
+    json_t *card;
+    int rc = cli_query(a, query_scorecard, &card);
+    if (rc != 0)
         return rc;
     struct qloop_error err;
     qloop_error_clear(&err);
-    json_t *card = NULL;
-    rc = report_scorecard(db, dept, year, month, cli_opt(a, "model"), qloop_now(), &card, &err);
-    store_close(db);
-    if (rc != 0)
-        return cli_error(&err);
     struct qloop_buf text = {0};
     int r = strcmp(format, "html") == 0 ? report_render_scorecard_html(card, &text, &err)
             : strcmp(format, "md") == 0 ? report_render_scorecard_md(card, &text, &err)

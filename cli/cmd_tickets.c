@@ -107,7 +107,7 @@ static void jdate(json_t *o, const char *k, char out[16])
 }
 
 /* The list in Chinese, one ticket a line. */
-static void print_list(json_t *arr)
+static void print_list(json_t *arr, const struct cli_args *a)
 {
     size_t n = json_array_size(arr);
     if (n == 0) {
@@ -149,7 +149,7 @@ static const char *item_state_zh(const char *s)
 }
 
 /* One ticket in Chinese: details, records, history. */
-static void print_show(json_t *t)
+static void print_show(json_t *t, const struct cli_args *a)
 {
     printf("工单 #%lld  数据集 %s  规则 %s  来源 %s\n",
            (long long)json_integer_value(json_object_get(t, "id")), jget(t, "dataset"),
@@ -231,59 +231,42 @@ static void print_after(sqlite3 *db, int64_t id, const char *what)
 
 /* ---- subcommands ----------------------------------------------------------- */
 
-/* tickets list: returns the exit code. */
+/* tickets list. */
+static int query_list(sqlite3 *db, const struct cli_args *a, json_t **out, struct qloop_error *err)
+{
+    struct ticket_filter f = {cli_state(cli_opt(a, "state")), cli_opt(a, "dept"),
+                              cli_flag(a, "overdue")};
+    return ticket_list_json(db, &f, out, err);
+}
+
 static int do_list(const struct cli_args *a)
 {
     const char *state = cli_opt(a, "state");
-    if (state && !(state = cli_state(state)))
+    if (state && !cli_state(state))
         return cli_fail(a, "--state 应为 discovered（发现）、feedback（反馈）、corrected（修正）、"
                            "shared（共享）、confirmed（确认无误）或 negotiated（沟通解决），收到的是“%s”",
-                        cli_opt(a, "state"));
+                        state);
     struct qloop_policy pol;
-    int rc;
-    sqlite3 *db = open_with_policy(a, &pol, &rc);
-    if (!db)
-        return rc;
-    struct ticket_filter f = {state, cli_opt(a, "dept"), cli_flag(a, "overdue")};
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    json_t *arr = NULL;
-    if (ticket_list_json(db, &f, &arr, &err) != 0) {
-        rc = cli_error(&err);
-    } else {
-        if (cli_flag(a, "json"))
-            cli_print_json(arr);
-        else
-            print_list(arr);
-        json_decref(arr);
-    }
-    store_close(db);
-    return rc;
+    int rc = cli_load_policy(cli_opt(a, "policy"), &pol);
+    return rc ? rc : cli_show(a, query_list, print_list);
 }
 
-/* tickets show ID: returns the exit code. */
+/* tickets show ID. */
+static int query_show(sqlite3 *db, const struct cli_args *a, json_t **out, struct qloop_error *err)
+{
+    int64_t id;
+    ticket_id(a, &id); /* checked by do_show */
+    return ticket_show_json(db, id, out, err);
+}
+
 static int do_show(const struct cli_args *a)
 {
     int64_t id;
     struct qloop_policy pol;
     int rc = ticket_id(a, &id);
-    sqlite3 *db = rc ? NULL : open_with_policy(a, &pol, &rc);
-    if (!db)
-        return rc;
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    json_t *t = NULL;
-    if (ticket_show_json(db, id, &t, &err) != 0) {
-        rc = cli_error(&err);
-    } else {
-        if (cli_flag(a, "json"))
-            cli_print_json(t);
-        else
-            print_show(t);
-        json_decref(t);
-    }
-    store_close(db);
-    return rc;
+    if (rc == 0)
+        rc = cli_load_policy(cli_opt(a, "policy"), &pol);
+    return rc ? rc : cli_show(a, query_show, print_show);
 }
 
 /* Checks what the move a's subcommand names needs beyond its table. Returns
