@@ -171,7 +171,7 @@ static int take(struct cli_args *a, int k, const char *v)
         for (int i = 0; i < a->ngiven; i++)
             if (a->given[i].opt == k)
                 return fail(a->cmd, a->group, "选项 --%s 只能给一次", o->name);
-    if ((o->flags & CLI_TEXT) && !qloop_utf8_valid(v, strlen(v)))
+    if ((o->flags & CLI_TEXT) && qloop_utf8_invalid_at(v, strlen(v)) != strlen(v))
         return fail(a->cmd, a->group, "选项 --%s 的值不是有效的 UTF-8 文本；请检查终端或脚本的编码",
                     o->name);
     a->given[a->ngiven++] = (struct cli_given){k, v};

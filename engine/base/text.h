@@ -83,12 +83,6 @@ enum {
  * bytes at a time. */
 size_t qloop_utf8_invalid(const char *s, size_t n, unsigned flags);
 
-/* Whether s[0..n) is well-formed UTF-8. */
-static inline bool qloop_utf8_valid(const char *s, size_t n)
-{
-    return qloop_utf8_invalid(s, n, 0) == n;
-}
-
 /* qloop_utf8_invalid without flags: the offset of the first byte that does
  * not begin a well-formed character (a sequence cut by the end included),
  * or n when s[0..n) is well-formed UTF-8. */

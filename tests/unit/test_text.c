@@ -121,8 +121,8 @@ static void test_decode_every_scalar(void **state)
         if (surrogate) {
             assert_int_equal(len, 1);
             assert_true(got == QLOOP_U8_INVALID);
-            assert_false(qloop_utf8_valid((const char *)s, n));
-        } else if (len != n || got != cp || !qloop_utf8_valid((const char *)s, n)) {
+            assert_false(qloop_utf8_invalid_at((const char *)s, n) == n);
+        } else if (len != n || got != cp || qloop_utf8_invalid_at((const char *)s, n) != n) {
             fail_msg("U+%04X: length %zu, decoded U+%04X", (unsigned)cp, len, (unsigned)got);
         }
     }
@@ -157,9 +157,9 @@ static void test_first_invalid(void **state)
     /* a bad byte before the cut tail is still found */
     const char *bad = "ab\xC0\xAF" "cd\xE6\x96";
     assert_int_equal(qloop_utf8_invalid(bad, strlen(bad), QLOOP_UTF8_PARTIAL), 2);
-    assert_true(qloop_utf8_valid("中文", strlen("中文")));
-    assert_false(qloop_utf8_valid("\xED\xA0\x80", 3)); /* a surrogate */
-    assert_false(qloop_utf8_valid("\xF4\x90\x80\x80", 4)); /* past U+10FFFF */
+    assert_true(qloop_utf8_invalid_at("中文", strlen("中文")) == strlen("中文"));
+    assert_false(qloop_utf8_invalid_at("\xED\xA0\x80", 3) == 3); /* a surrogate */
+    assert_false(qloop_utf8_invalid_at("\xF4\x90\x80\x80", 4) == 4); /* past U+10FFFF */
 }
 
 static void test_chars_and_repair(void **state)
@@ -174,7 +174,7 @@ static void test_chars_and_repair(void **state)
     qloop_utf8_repair(&b, in, strlen(in));
     assert_string_equal(b.ptr, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD"
                                "c\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "d\xEF\xBF\xBD\xEF\xBF\xBD");
-    assert_true(qloop_utf8_valid(b.ptr, b.len));
+    assert_true(qloop_utf8_invalid_at(b.ptr, b.len) == b.len);
     qloop_buf_reset(&b);
     qloop_utf8_repair(&b, "中文", strlen("中文"));
     assert_string_equal(b.ptr, "中文");
