@@ -126,62 +126,63 @@ static void print_group_help(const struct cli_group *g, FILE *out)
         fprintf(out, "\n%s", g->details);
 }
 
-/* Prints "qloop: <command words>：MESSAGE", the usage line and where the
- * help is, on stderr. Returns QLOOP_EXIT_INPUT. */
-static int vfail(const struct cli_command *cmd, const char *group, const char *fmt, va_list ap)
-{
-    fprintf(stderr, "qloop: %s%s%s：", group ? group : "", group ? " " : "", cmd->name);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    print_usage_line(stderr, cmd, group);
-    fputs("（用 ", stderr);
-    print_words(stderr, cmd, group);
-    fputs(" --help 查看全部选项）\n", stderr);
-    return QLOOP_EXIT_INPUT;
-}
-
-static int fail(const struct cli_command *cmd, const char *group, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(const struct cli_command *cmd, const char *group, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfail(cmd, group, fmt, ap);
-    va_end(ap);
-    return QLOOP_EXIT_INPUT;
-}
-
 int cli_fail(const struct cli_args *a, const char *fmt, ...)
 {
+    const struct cli_command *cmd = a->cmd;
+    fprintf(stderr, "qloop: %s%s%s：", a->group ? a->group : "", a->group ? " " : "", cmd->name);
     va_list ap;
     va_start(ap, fmt);
-    vfail(a->cmd, a->group, fmt, ap);
+    vfprintf(stderr, fmt, ap);
     va_end(ap);
+    fputc('\n', stderr);
+    print_usage_line(stderr, cmd, a->group);
+    fputs("（用 ", stderr);
+    print_words(stderr, cmd, a->group);
+    fputs(" --help 查看全部选项）\n", stderr);
     return QLOOP_EXIT_INPUT;
 }
 
 /* ---- parsing --------------------------------------------------------------- */
 
+/* The first usage error found while parsing: printed only when no -h/--help
+ * stands among the words (help wins, wherever it is). */
+struct problem {
+    bool set;
+    char msg[512];
+};
+
+static int note(struct problem *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int note(struct problem *p, const char *fmt, ...)
+{
+    if (!p->set) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->msg, sizeof p->msg, fmt, ap);
+        va_end(ap);
+        p->set = true;
+    }
+    return QLOOP_EXIT_INPUT;
+}
+
 /* Records option k with value v in a, checking repetition and text. Returns
- * 0, or the exit code after printing the problem. */
-static int take(struct cli_args *a, int k, const char *v)
+ * 0, or the exit code with the problem noted in p. */
+static int take(struct cli_args *a, int k, const char *v, struct problem *p)
 {
     const struct cli_option *o = &a->cmd->options[k];
     if (!(o->flags & (CLI_REPEAT | CLI_MULTI)))
         for (int i = 0; i < a->ngiven; i++)
             if (a->given[i].opt == k)
-                return fail(a->cmd, a->group, "选项 --%s 只能给一次", o->name);
+                return note(p, "选项 --%s 只能给一次", o->name);
     if ((o->flags & CLI_TEXT) && qloop_utf8_invalid_at(v, strlen(v)) != strlen(v))
-        return fail(a->cmd, a->group, "选项 --%s 的值不是有效的 UTF-8 文本；请检查终端或脚本的编码",
-                    o->name);
+        return note(p, "选项 --%s 的值不是有效的 UTF-8 文本；请检查终端或脚本的编码", o->name);
     a->given[a->ngiven++] = (struct cli_given){k, v};
     return 0;
 }
 
 /* Parses the words argv[1..argc) but skip (the subcommand word, or 0) into
  * a. Returns 0 with *help set when -h/--help stood anywhere among the
- * options, or the exit code after printing a usage error. */
-static int parse(struct cli_args *a, int argc, char **argv, int skip, bool *help)
+ * options, or the exit code with the first usage error noted in p. */
+static int parse(struct cli_args *a, int argc, char **argv, int skip, bool *help, struct problem *p)
 {
     const struct cli_command *cmd = a->cmd;
     bool only_pos = false;
@@ -193,7 +194,7 @@ static int parse(struct cli_args *a, int argc, char **argv, int skip, bool *help
             continue;
         if (only_pos || w[0] != '-' || w[1] == '\0') {
             if (rc == 0 && a->npos >= cmd->max_pos)
-                rc = fail(cmd, a->group, "多余的参数“%s”", w);
+                rc = note(p, "多余的参数“%s”", w);
             a->pos[a->npos++] = w;
             continue;
         }
@@ -212,26 +213,26 @@ static int parse(struct cli_args *a, int argc, char **argv, int skip, bool *help
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         int k = find_option(cmd, name, len, shrt);
         if (k < 0) {
-            rc = fail(cmd, a->group, "未知选项 %.*s", (int)(len + (shrt ? 1 : 2)), w);
+            rc = note(p, "未知选项 %.*s", (int)(len + (shrt ? 1 : 2)), w);
             continue;
         }
         const struct cli_option *o = &cmd->options[k];
         if (!o->value) {
-            rc = eq ? fail(cmd, a->group, "选项 --%s 不带取值", o->name) : take(a, k, "");
+            rc = eq ? note(p, "选项 --%s 不带取值", o->name) : take(a, k, "", p);
             continue;
         }
         if (eq) {
-            rc = take(a, k, eq + 1);
+            rc = take(a, k, eq + 1, p);
             continue;
         }
         if (i + 1 >= argc || i + 1 == skip || is_option_word(cmd, argv[i + 1])) {
-            rc = fail(cmd, a->group, "选项 --%s 缺少取值（%s）", o->name, o->value);
+            rc = note(p, "选项 --%s 缺少取值（%s）", o->name, o->value);
             continue;
         }
-        rc = take(a, k, argv[++i]);
+        rc = take(a, k, argv[++i], p);
         while (rc == 0 && (o->flags & CLI_MULTI) && i + 1 < argc && i + 1 != skip &&
                !is_option_word(cmd, argv[i + 1]))
-            rc = take(a, k, argv[++i]);
+            rc = take(a, k, argv[++i], p);
     }
     if (rc != 0 || *help)
         return rc;
@@ -239,11 +240,10 @@ static int parse(struct cli_args *a, int argc, char **argv, int skip, bool *help
         const struct cli_option *o = &cmd->options[k];
         const char *v = o->flags & CLI_REQUIRED ? cli_opt(a, o->name) : NULL;
         if ((o->flags & CLI_REQUIRED) && (!v || (o->value && !*v)))
-            return fail(cmd, a->group, "缺少 --%s%s%s", o->name, o->value ? " " : "",
-                        o->value ? o->value : "");
+            return note(p, "缺少 --%s%s%s", o->name, o->value ? " " : "", o->value ? o->value : "");
     }
     if (a->npos < cmd->min_pos)
-        return fail(cmd, a->group, "缺少参数（需要 %d 个，只给了 %d 个）", cmd->min_pos, a->npos);
+        return note(p, "缺少参数（需要 %d 个，只给了 %d 个）", cmd->min_pos, a->npos);
     return 0;
 }
 
@@ -260,11 +260,14 @@ static int run(const struct cli_command *cmd, const char *group, int argc, char 
         return QLOOP_EXIT_INTERNAL;
     }
     bool help;
-    int rc = parse(&a, argc, argv, skip, &help);
+    struct problem p = {0};
+    int rc = parse(&a, argc, argv, skip, &help, &p);
     if (help) {
         cli_print_help(cmd, group);
         rc = QLOOP_EXIT_OK;
-    } else if (rc == 0) {
+    } else if (rc != 0) {
+        cli_fail(&a, "%s", p.msg);
+    } else {
         rc = cmd->run(&a);
     }
     free(a.pos);

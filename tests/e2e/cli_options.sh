@@ -42,6 +42,9 @@ run_q 0 tickets -h resolve
 expect_contains "help before the subcommand" "用法：qloop tickets resolve" "$OUT"
 run_q 0 tickets resolve 12 --as rectified --help
 expect_contains "help after arguments" "--note" "$OUT"
+run_q 0 tickets list --no-such-option --state --help
+expect_contains "help wins over usage errors" "用法：qloop tickets list" "$OUT"
+expect_eq "help after a usage error: stderr" "" "$ERR"
 run_q 0 tickets --help
 expect_contains "group help" "子命令" "$OUT"
 run_q 2 tickets
