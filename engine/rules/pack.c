@@ -10,17 +10,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <lauxlib.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "base/buf.h"
 #include "lua/sandbox.h"
+#include "rules/dsl.h"
+#include "rules/forms.h"
 #include "rules/pack.h"
-#include "checks/pattern.h"
-#include "base/strmap.h"
 
 static const char PACK_KEY[] = "qloop.pack";
 
@@ -38,125 +36,6 @@ static struct pack *pack_of(lua_State *L)
     return p;
 }
 
-/* Raises a Lua error positioned at the rule file's line that made the
- * declaration (level 2: the chunk calling the DSL body). */
-static int dsl_error(lua_State *L, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    luaL_where(L, 2);
-    lua_pushvfstring(L, fmt, ap);
-    va_end(ap);
-    lua_concat(L, 2);
-    return lua_error(L);
-}
-
-static void where(lua_State *L, char **file, long *line)
-{
-    lua_Debug ar;
-    *file = NULL;
-    *line = 0;
-    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar)) {
-        *file = qloop_xstrdup(ar.source[0] == '@' ? ar.source + 1 : ar.short_src);
-        *line = ar.currentline;
-    }
-}
-
-static bool in_list(const char *s, const char *const *list)
-{
-    for (; *list; list++)
-        if (strcmp(s, *list) == 0)
-            return true;
-    return false;
-}
-
-/* Refuses attributes not in allowed: a typo must not silently disable a check. */
-static void check_keys(lua_State *L, int t, const char *what, const char *name,
-                       const char *const *allowed)
-{
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) != LUA_TSTRING)
-            dsl_error(L, "%s \"%s\" 的属性名必须是文本", what, name);
-        const char *k = lua_tostring(L, -1);
-        if (!in_list(k, allowed)) {
-            struct qloop_buf b = {0};
-            for (const char *const *a = allowed; *a; a++)
-                qloop_buf_printf(&b, "%s%s", a == allowed ? "" : ", ", *a);
-            lua_pushstring(L, qloop_buf_str(&b));
-            qloop_buf_free(&b);
-            dsl_error(L, "%s \"%s\" 有未知的属性 \"%s\"；可用的属性：%s", what, name, k,
-                      lua_tostring(L, -1));
-        }
-    }
-}
-
-/* Reads t[key] as text (numbers converted); NULL when absent. */
-static char *opt_string(lua_State *L, int t, const char *key, const char *what, const char *name)
-{
-    char *s = NULL;
-    int ty = lua_getfield(L, t, key);
-    if (ty == LUA_TSTRING || ty == LUA_TNUMBER)
-        s = qloop_xstrdup(lua_tostring(L, -1));
-    else if (ty != LUA_TNIL)
-        dsl_error(L, "%s \"%s\" 的 %s 应为文本，而不是 %s", what, name, key, lua_typename(L, ty));
-    lua_pop(L, 1);
-    return s;
-}
-
-static bool opt_bool(lua_State *L, int t, const char *key, const char *what, const char *name)
-{
-    int ty = lua_getfield(L, t, key);
-    bool v = false;
-    if (ty == LUA_TBOOLEAN)
-        v = lua_toboolean(L, -1);
-    else if (ty != LUA_TNIL)
-        dsl_error(L, "%s \"%s\" 的 %s 应为 true 或 false", what, name, key);
-    lua_pop(L, 1);
-    return v;
-}
-
-/* Reads t[key] as a text or a list of texts. All elements are checked
- * before anything is allocated, so a raised error leaks nothing. */
-static char **opt_strings(lua_State *L, int t, const char *key, size_t *n, const char *what,
-                          const char *name)
-{
-    char **out = NULL;
-    *n = 0;
-    int ty = lua_getfield(L, t, key);
-    if (ty == LUA_TSTRING) {
-        out = qloop_xmalloc(sizeof *out);
-        out[0] = qloop_xstrdup(lua_tostring(L, -1));
-        *n = 1;
-    } else if (ty == LUA_TTABLE) {
-        lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
-        for (lua_Integer i = 1; i <= len; i++) {
-            int et = lua_rawgeti(L, -1, i);
-            lua_pop(L, 1);
-            if (et != LUA_TSTRING && et != LUA_TNUMBER)
-                dsl_error(L, "%s \"%s\" 的 %s 第 %d 项应为文本", what, name, key, (int)i);
-        }
-        out = qloop_xcalloc((size_t)len + 1, sizeof *out);
-        for (lua_Integer i = 1; i <= len; i++) {
-            lua_rawgeti(L, -1, i);
-            out[(*n)++] = qloop_xstrdup(lua_tostring(L, -1));
-            lua_pop(L, 1);
-        }
-    } else if (ty != LUA_TNIL) {
-        dsl_error(L, "%s \"%s\" 的 %s 应为文本或文本列表", what, name, key);
-    }
-    lua_pop(L, 1);
-    return out;
-}
-
-static void free_strings(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 static char *rule_file_dir_join(const char *file, const char *rel)
 {
     if (!file || rel[0] == '/' || strcmp(rel, "-") == 0)
@@ -170,7 +49,7 @@ static char *rule_file_dir_join(const char *file, const char *rel)
     return b.ptr;
 }
 
-struct pack_dataset *pack_find_dataset(struct pack *p, const char *name)
+struct pack_dataset *pack_find_dataset(const struct pack *p, const char *name)
 {
     for (size_t i = 0; i < p->ndatasets; i++)
         if (strcmp(p->datasets[i].name, name) == 0)
@@ -198,7 +77,7 @@ static int dataset_body(lua_State *L)
     const char *name = lua_tostring(L, lua_upvalueindex(1));
     if (!lua_istable(L, 1))
         return dsl_error(L, "dataset \"%s\" 后面应跟一个 { ... } 表", name);
-    check_keys(L, 1, "dataset", name, dataset_keys);
+    dsl_check_keys(L, 1, "dataset", name, dataset_keys, NULL);
     struct pack *p = pack_of(L);
     if (pack_find_dataset(p, name))
         return dsl_error(L, "数据集 \"%s\" 重复声明", name);
@@ -207,28 +86,28 @@ static int dataset_body(lua_State *L)
     p->datasets = qloop_xrealloc(p->datasets, (p->ndatasets + 1) * sizeof *p->datasets);
     struct pack_dataset *d = &p->datasets[p->ndatasets++];
     memset(d, 0, sizeof *d);
-    where(L, &d->file, &d->line);
+    dsl_where(L, &d->file, &d->line);
     d->name = qloop_xstrdup(name);
-    char *src = opt_string(L, 1, "source", "dataset", name);
+    char *src = dsl_opt_string(L, 1, "source", "dataset", name);
     if (src) {
         d->source = rule_file_dir_join(d->file, src);
         free(src);
     }
-    d->format = opt_string(L, 1, "format", "dataset", name);
+    d->format = dsl_opt_string(L, 1, "format", "dataset", name);
     if (d->format && strcmp(d->format, "csv") != 0 && strcmp(d->format, "tsv") != 0 &&
         strcmp(d->format, "jsonl") != 0)
         return dsl_error(L, "数据集 \"%s\" 的 format 只能是 csv、tsv 或 jsonl", name);
-    d->encoding = opt_string(L, 1, "encoding", "dataset", name);
-    d->keys = opt_strings(L, 1, "key", &d->nkeys, "dataset", name);
-    d->owner = opt_string(L, 1, "owner", "dataset", name);
-    d->update_cycle = opt_string(L, 1, "update_cycle", "dataset", name);
-    if (d->update_cycle && !in_list(d->update_cycle, cycles))
+    d->encoding = dsl_opt_string(L, 1, "encoding", "dataset", name);
+    d->keys = dsl_opt_strings(L, 1, "key", &d->nkeys, "dataset", name);
+    d->owner = dsl_opt_string(L, 1, "owner", "dataset", name);
+    d->update_cycle = dsl_opt_string(L, 1, "update_cycle", "dataset", name);
+    if (d->update_cycle && !dsl_in_list(d->update_cycle, cycles))
         return dsl_error(L,
                          "数据集 \"%s\" 的 update_cycle \"%s\" 无效；可用：realtime, daily, weekly, "
                          "monthly, quarterly, yearly",
                          name, d->update_cycle);
-    d->updated_at = opt_string(L, 1, "updated_at", "dataset", name);
-    d->sensitive = opt_strings(L, 1, "sensitive", &d->nsensitive, "dataset", name);
+    d->updated_at = dsl_opt_string(L, 1, "updated_at", "dataset", name);
+    d->sensitive = dsl_opt_strings(L, 1, "sensitive", &d->nsensitive, "dataset", name);
     return 0;
 }
 
@@ -315,39 +194,29 @@ static int dsl_cleanse(lua_State *L)
 
 /* ---- rule "dataset.name" { ... } ---- */
 
+/* A rule's own attributes; its checks are the forms' (forms.h). */
 static const char *const rule_keys[] = {
-    "dataset", "field",   "dimension", "severity", "basis",      "message",         "check",
-    "pattern", "not_null", "unique",   "one_of",   "range",      "references",      "description",
+    "dataset", "field", "dimension", "severity", "basis", "message", "description",
     "resolve_missing", NULL,
 };
 
-static void read_range(lua_State *L, int t, struct pack_rule *r)
+/* Pushes the names of r's forms (every form when r is NULL) joined by sep,
+ * the last two by last: the list the messages below show. */
+static const char *push_form_names(lua_State *L, const struct pack_rule *r, const char *sep,
+                                   const char *last)
 {
-    int ty = lua_getfield(L, t, "range");
-    if (ty == LUA_TNIL) {
-        lua_pop(L, 1);
-        return;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    size_t n = 0;
+    while (r ? n < r->nchecks : qloop_forms[n] != NULL)
+        n++;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            luaL_addstring(&b, i + 1 == n ? last : sep);
+        luaL_addstring(&b, r ? r->checks[i].form->name : qloop_forms[i]->name);
     }
-    if (ty != LUA_TTABLE)
-        dsl_error(L, "规则 \"%s\" 的 range 应写成 { 最小值, 最大值 }", r->id);
-    r->has_range = true;
-    r->range_min = -HUGE_VAL;
-    r->range_max = HUGE_VAL;
-    for (int i = 1; i <= 2; i++) {
-        int et = lua_geti(L, -1, i);
-        if (et == LUA_TNUMBER) {
-            if (i == 1)
-                r->range_min = lua_tonumber(L, -1);
-            else
-                r->range_max = lua_tonumber(L, -1);
-        } else if (et != LUA_TNIL) {
-            dsl_error(L, "规则 \"%s\" 的 range 第 %d 项应为数字", r->id, i);
-        }
-        lua_pop(L, 1);
-    }
-    if (r->range_min > r->range_max)
-        dsl_error(L, "规则 \"%s\" 的 range 最小值大于最大值", r->id);
-    lua_pop(L, 1);
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
 }
 
 static int rule_body(lua_State *L)
@@ -355,7 +224,7 @@ static int rule_body(lua_State *L)
     const char *id = lua_tostring(L, lua_upvalueindex(1));
     if (!lua_istable(L, 1))
         return dsl_error(L, "rule \"%s\" 后面应跟一个 { ... } 表", id);
-    check_keys(L, 1, "规则", id, rule_keys);
+    dsl_check_keys(L, 1, "规则", id, rule_keys, qloop_forms);
     struct pack *p = pack_of(L);
     for (size_t i = 0; i < p->nrules; i++)
         if (strcmp(p->rules[i].id, id) == 0)
@@ -366,78 +235,36 @@ static int rule_body(lua_State *L)
     memset(r, 0, sizeof *r);
     r->check_ref = LUA_NOREF;
     r->id = qloop_xstrdup(id);
-    where(L, &r->file, &r->line);
-    r->dataset = opt_string(L, 1, "dataset", "规则", id);
+    dsl_where(L, &r->file, &r->line);
+    r->dataset = dsl_opt_string(L, 1, "dataset", "规则", id);
     if (!r->dataset) {
         const char *dot = strchr(id, '.');
         if (!dot)
             return dsl_error(L, "规则 \"%s\" 不知道属于哪个数据集：请写成 \"数据集.规则名\" 或给出 dataset = \"...\"", id);
         r->dataset = qloop_xstrndup(id, (size_t)(dot - id));
     }
-    r->field = opt_string(L, 1, "field", "规则", id);
+    r->field = dsl_opt_string(L, 1, "field", "规则", id);
     r->kind = r->field ? RULE_FIELD : RULE_RECORD;
-    r->dimension = opt_string(L, 1, "dimension", "规则", id);
-    if (r->dimension && !in_list(r->dimension, dimensions))
+    r->dimension = dsl_opt_string(L, 1, "dimension", "规则", id);
+    if (r->dimension && !dsl_in_list(r->dimension, dimensions))
         return dsl_error(L, "规则 \"%s\" 的 dimension \"%s\" 无效；可用（GB/T 36344）：normative, completeness, accuracy, consistency, timeliness, accessibility", id, r->dimension);
-    r->severity = opt_string(L, 1, "severity", "规则", id);
-    if (r->severity && !in_list(r->severity, severities))
+    r->severity = dsl_opt_string(L, 1, "severity", "规则", id);
+    if (r->severity && !dsl_in_list(r->severity, severities))
         return dsl_error(L, "规则 \"%s\" 的 severity \"%s\" 无效；可用：high, medium, low", id, r->severity);
-    r->basis = opt_string(L, 1, "basis", "规则", id);
-    r->message = opt_string(L, 1, "message", "规则", id);
-    r->not_null = opt_bool(L, 1, "not_null", "规则", id);
-    r->unique = opt_bool(L, 1, "unique", "规则", id);
-    r->resolve_missing = opt_bool(L, 1, "resolve_missing", "规则", id);
-    r->pattern_text = opt_string(L, 1, "pattern", "规则", id);
-    if (r->pattern_text) {
-        char msg[256];
-        size_t off = 0;
-        r->pattern = pattern_compile(r->pattern_text, strlen(r->pattern_text), msg, sizeof msg, &off);
-        if (!r->pattern)
-            return dsl_error(L, "规则 \"%s\" 的 pattern 不是有效的正则表达式（第 %d 个字符处）：%s", id, (int)off, msg);
+    r->basis = dsl_opt_string(L, 1, "basis", "规则", id);
+    r->message = dsl_opt_string(L, 1, "message", "规则", id);
+    r->resolve_missing = dsl_opt_bool(L, 1, "resolve_missing", "规则", id);
+    forms_parse(L, 1, r);
+    if (r->kind == RULE_RECORD && r->nchecks)
+        return dsl_error(L, "规则 \"%s\" 用了字段检查（%s），但没有给出 field", id,
+                         push_form_names(L, r, "、", "、"));
+    if (!r->nchecks && r->check_ref == LUA_NOREF)
+        return dsl_error(L, "规则 \"%s\" 没有任何检查：请给出 %s", id,
+                         push_form_names(L, NULL, "、", " 或 "));
+    if (!r->dimension) {
+        const char *dim = r->kind == RULE_RECORD ? "consistency" : forms_dimension(r);
+        r->dimension = qloop_xstrdup(dim ? dim : "accuracy");
     }
-    size_t n;
-    char **list = opt_strings(L, 1, "one_of", &n, "规则", id);
-    if (list) {
-        r->one_of = strmap_new();
-        for (size_t i = 0; i < n; i++)
-            strmap_put(r->one_of, list[i], strlen(list[i]), NULL);
-        free_strings(list, n);
-    }
-    read_range(L, 1, r);
-    char *ref = opt_string(L, 1, "references", "规则", id);
-    if (ref) {
-        const char *dot = strchr(ref, '.');
-        if (!dot || dot == ref || !dot[1]) {
-            free(ref);
-            return dsl_error(L, "规则 \"%s\" 的 references 应写成 \"数据集.字段\"，例如 \"divisions.code\"", id);
-        }
-        r->ref_dataset = qloop_xstrndup(ref, (size_t)(dot - ref));
-        r->ref_field = qloop_xstrdup(dot + 1);
-        free(ref);
-    }
-    int ty = lua_getfield(L, 1, "check");
-    if (ty == LUA_TFUNCTION) {
-        if (lua_iscfunction(L, -1))
-            r->native = qloop_native_check_find(lua_tocfunction(L, -1));
-        if (!r->native || r->kind == RULE_RECORD) {
-            r->native = NULL;
-            lua_pushvalue(L, -1);
-            r->check_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        }
-    } else if (ty != LUA_TNIL) {
-        return dsl_error(L, "规则 \"%s\" 的 check 应为函数（如 idcard.valid 或 function(v) ... end）", id);
-    }
-    lua_pop(L, 1);
-    bool has_field_check = r->not_null || r->unique || r->pattern || r->one_of || r->has_range ||
-                           r->ref_dataset || r->native;
-    if (r->kind == RULE_RECORD && has_field_check)
-        return dsl_error(L, "规则 \"%s\" 用了字段检查（pattern/not_null/unique/one_of/range/references），但没有给出 field", id);
-    if (!has_field_check && r->check_ref == LUA_NOREF)
-        return dsl_error(L, "规则 \"%s\" 没有任何检查：请给出 check、pattern、not_null、unique、one_of、range 或 references", id);
-    if (!r->dimension)
-        r->dimension = qloop_xstrdup(r->unique ? "accuracy" : r->not_null ? "completeness"
-                                    : r->ref_dataset || r->kind == RULE_RECORD ? "consistency"
-                                    : r->pattern || r->one_of ? "normative" : "accuracy");
     if (!r->severity)
         r->severity = qloop_xstrdup("medium");
     if (!r->message) {
@@ -478,8 +305,8 @@ static void read_compare_field(lua_State *L, struct pack_compare *c, struct pack
     if (!lua_istable(L, -1))
         dsl_error(L, "compare \"%s\" 的 fields.%s 应为右侧字段名或 { field = ..., ... }", c->name, f->left);
     static const char *const fkeys[] = {"field", "normalize", "tolerance", "date", "equal", NULL};
-    check_keys(L, lua_gettop(L), "compare 字段", f->left, fkeys);
-    f->right = opt_string(L, -1, "field", "compare", c->name);
+    dsl_check_keys(L, lua_gettop(L), "compare 字段", f->left, fkeys, NULL);
+    f->right = dsl_opt_string(L, -1, "field", "compare", c->name);
     if (!f->right)
         f->right = qloop_xstrdup(f->left);
     int ty = lua_getfield(L, -1, "normalize");
@@ -502,7 +329,7 @@ static void read_compare_field(lua_State *L, struct pack_compare *c, struct pack
         dsl_error(L, "compare \"%s\" 的 tolerance 应为数字", c->name);
     }
     lua_pop(L, 1);
-    f->date = opt_bool(L, lua_gettop(L), "date", "compare", c->name);
+    f->date = dsl_opt_bool(L, lua_gettop(L), "date", "compare", c->name);
     ty = lua_getfield(L, -1, "equal");
     if (ty == LUA_TFUNCTION) {
         lua_pushvalue(L, -1);
@@ -518,7 +345,7 @@ static int compare_body(lua_State *L)
     const char *name = lua_tostring(L, lua_upvalueindex(1));
     if (!lua_istable(L, 1))
         return dsl_error(L, "compare \"%s\" 后面应跟一个 { ... } 表", name);
-    check_keys(L, 1, "compare", name, compare_keys);
+    dsl_check_keys(L, 1, "compare", name, compare_keys, NULL);
     struct pack *p = pack_of(L);
     for (size_t i = 0; i < p->ncompares; i++)
         if (strcmp(p->compares[i].name, name) == 0)
@@ -527,14 +354,14 @@ static int compare_body(lua_State *L)
     struct pack_compare *c = &p->compares[p->ncompares++];
     memset(c, 0, sizeof *c);
     c->name = qloop_xstrdup(name);
-    where(L, &c->file, &c->line);
-    c->left = opt_string(L, 1, "left", "compare", name);
-    c->right = opt_string(L, 1, "right", "compare", name);
+    dsl_where(L, &c->file, &c->line);
+    c->left = dsl_opt_string(L, 1, "left", "compare", name);
+    c->right = dsl_opt_string(L, 1, "right", "compare", name);
     if (!c->left || !c->right)
         return dsl_error(L, "compare \"%s\" 需要 left 和 right 两个数据集", name);
-    c->left_keys = opt_strings(L, 1, "key", &c->nleft_keys, "compare", name);
-    c->right_keys = opt_strings(L, 1, "right_key", &c->nright_keys, "compare", name);
-    c->authority = opt_string(L, 1, "authority", "compare", name);
+    c->left_keys = dsl_opt_strings(L, 1, "key", &c->nleft_keys, "compare", name);
+    c->right_keys = dsl_opt_strings(L, 1, "right_key", &c->nright_keys, "compare", name);
+    c->authority = dsl_opt_string(L, 1, "authority", "compare", name);
     if (c->authority && strcmp(c->authority, "left") != 0 && strcmp(c->authority, "right") != 0)
         return dsl_error(L, "compare \"%s\" 的 authority 只能是 \"left\" 或 \"right\"", name);
     if (lua_getfield(L, 1, "fields") == LUA_TTABLE) {
@@ -596,10 +423,8 @@ struct pack *pack_new(void)
 static void free_rule(struct pack_rule *r)
 {
     free(r->id), free(r->dataset), free(r->field), free(r->dimension), free(r->severity);
-    free(r->basis), free(r->message), free(r->pattern_text), free(r->ref_dataset);
-    free(r->ref_field), free(r->file);
-    pattern_free(r->pattern);
-    strmap_free(r->one_of);
+    free(r->basis), free(r->message), free(r->file);
+    forms_free(r);
 }
 
 void pack_free(struct pack *p)
@@ -610,8 +435,8 @@ void pack_free(struct pack *p)
         struct pack_dataset *d = &p->datasets[i];
         free(d->name), free(d->source), free(d->format), free(d->encoding), free(d->owner);
         free(d->update_cycle), free(d->updated_at), free(d->file);
-        free_strings(d->keys, d->nkeys);
-        free_strings(d->sensitive, d->nsensitive);
+        dsl_free_strings(d->keys, d->nkeys);
+        dsl_free_strings(d->sensitive, d->nsensitive);
         for (size_t j = 0; j < d->ncleanse; j++) {
             free(d->cleanse[j].field);
             free(d->cleanse[j].steps);
@@ -625,14 +450,14 @@ void pack_free(struct pack *p)
     for (size_t i = 0; i < p->ncompares; i++) {
         struct pack_compare *c = &p->compares[i];
         free(c->name), free(c->left), free(c->right), free(c->authority), free(c->file);
-        free_strings(c->left_keys, c->nleft_keys);
-        free_strings(c->right_keys, c->nright_keys);
+        dsl_free_strings(c->left_keys, c->nleft_keys);
+        dsl_free_strings(c->right_keys, c->nright_keys);
         for (size_t j = 0; j < c->nfields; j++)
             free(c->fields[j].left), free(c->fields[j].right);
         free(c->fields);
     }
     free(p->compares);
-    free_strings(p->files, p->nfiles);
+    dsl_free_strings(p->files, p->nfiles);
     qloop_lua_close(p->L);
     free(p);
 }
@@ -698,13 +523,8 @@ int pack_finish(struct pack *p, struct qloop_error *err)
             return qloop_error_set(err, r->file, r->line, 0,
                                    "规则 \"%s\" 属于数据集 \"%s\"，但没有声明该数据集；请加上 dataset \"%s\" { ... }",
                                    r->id, r->dataset, r->dataset);
-        if (r->ref_dataset && strcmp(r->ref_dataset, "divisions") != 0 &&
-            !pack_find_dataset(p, r->ref_dataset))
-            return qloop_error_set(err, r->file, r->line, 0,
-                                   "规则 \"%s\" 引用的数据集 \"%s\" 没有声明；可用 \"divisions.code\" 或本次运行声明的数据集",
-                                   r->id, r->ref_dataset);
-        if (r->ref_dataset && strcmp(r->ref_dataset, r->dataset) == 0)
-            return qloop_error_set(err, r->file, r->line, 0, "规则 \"%s\" 不能引用自己的数据集", r->id);
+        if (forms_finish(p, r, err) != 0)
+            return -1;
     }
     for (size_t i = 0; i < p->ncompares; i++) {
         struct pack_compare *c = &p->compares[i];

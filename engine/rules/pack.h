@@ -7,7 +7,9 @@
  * Loading runs each file in the sandbox with its own _ENV and the four DSL
  * functions; every declaration is checked as it is made (unknown attributes,
  * wrong types, invalid patterns) and reported with file and line, so a broken
- * pack stops before any data is read. Lua functions named by a pack are kept
+ * pack stops before any data is read. A rule's built-in checks (pattern,
+ * not_null, unique, one_of, range, references, a C check) are read through
+ * the table of forms (forms.h). Lua functions named by a pack are kept
  * in the registry of the pack's Lua state; C functions with a native twin
  * (native.h) are recorded as such and never entered through Lua.
  */
@@ -21,8 +23,6 @@
 #include "base/error.h"
 #include "lua/native.h"
 
-struct qloop_pattern;
-struct strmap;
 
 struct pack_step {                        /* one cleanse step */
     const struct qloop_native_cleaner *native; /* C twin, or NULL */
@@ -55,23 +55,19 @@ struct pack_dataset {
 
 enum rule_kind { RULE_FIELD, RULE_RECORD };
 
+struct rule_check;
+
 struct pack_rule {
     char *id;
     char *dataset;
     char *field;        /* NULL for a record-level rule */
     char *dimension, *severity, *basis, *message;
     enum rule_kind kind;
-    bool not_null;
-    bool unique;
     bool resolve_missing;
     bool message_default;     /* message was not given: findings say field + reason */
-    struct qloop_pattern *pattern;
-    char *pattern_text;
-    struct strmap *one_of;    /* NULL when not given */
-    bool has_range;
-    double range_min, range_max;
-    char *ref_dataset, *ref_field; /* references = "dataset.field" */
-    const struct qloop_native_check *native; /* check with a C twin */
+    struct rule_check *checks; /* the built-in forms it uses (forms.h), in judging order */
+    size_t nchecks;
+    unsigned form_flags;      /* their flags, or'ed (FORM_EMPTY_FAILS, FORM_WHOLE_DATASET) */
     int check_ref;            /* Lua check function, or LUA_NOREF */
     char *file;
     long line;
@@ -124,7 +120,7 @@ int pack_load_path(struct pack *p, const char *path, struct qloop_error *err);
  * Returns 0 or -1 with err. */
 int pack_finish(struct pack *p, struct qloop_error *err);
 
-struct pack_dataset *pack_find_dataset(struct pack *p, const char *name);
+struct pack_dataset *pack_find_dataset(const struct pack *p, const char *name);
 bool pack_is_sensitive(const struct pack_dataset *d, const char *field);
 
 #endif

@@ -8,13 +8,12 @@
  *   1. cleanses: for each cleanse entry, the C cleaner (native.h) straight
  *      over the values, or the Lua step through its own state; changed values
  *      go to the worker's arena and replace the cell in the view;
- *   2. judges: for each rule, the built-in forms in C (pattern, one_of,
- *      range, references, C checks with a native twin, not_null), and the Lua
- *      check where the rule has one — the only place Lua is entered.
+ *   2. judges: for each rule, the built-in forms in C through their table
+ *      (rules/forms.h: pattern, one_of, range, references, C checks with a
+ *      native twin; not_null for empty values), and the Lua check where the
+ *      rule has one — the only place Lua is entered.
  */
-#include <errno.h>
 #include <lauxlib.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,12 +21,11 @@
 #include <string.h>
 
 #include "base/buf.h"
-#include "checks/division.h"
 #include "run/judge.h"
 #include "base/text.h"
 #include "lua/record.h"
 #include "lua/sandbox.h"
-#include "checks/pattern.h"
+#include "rules/forms.h"
 #include "base/strmap.h"
 
 /* ---- workers and the pool ---- */
@@ -149,50 +147,24 @@ static const char *keep_error(struct worker *w, const struct qloop_error *e)
     return qloop_arena_copy(&w->arena, buf, strlen(buf));
 }
 
-/* Judges one non-empty value against a field rule. */
+/* Judges one non-empty value against a field rule: its built-in forms in C
+ * (forms.h), then its Lua check when it has one. */
 static enum judge_verdict judge_value(struct worker *w, const struct pack_rule *r,
-                                      struct strmap *refset, const struct qloop_field *f,
+                                      const struct form_env *env, const struct qloop_field *f,
                                       const char **reason)
 {
-    if (r->pattern) {
-        int m = pattern_match(r->pattern, f->ptr, f->len);
-        if (m < 0) {
-            struct qloop_error e;
-            qloop_error_set(&e, r->file, r->line, 0, "正则匹配失败（超出匹配限制）");
-            *reason = keep_error(w, &e);
-            return JUDGE_ERROR;
-        }
-        if (!m) {
-            *reason = "格式不符";
-            return JUDGE_FAIL;
-        }
-    }
-    if (r->one_of && !strmap_get(r->one_of, f->ptr, f->len)) {
-        *reason = "不在允许的取值范围内";
+    switch (forms_judge(r, env, f->ptr, f->len, reason)) {
+    case FORM_FAIL:
         return JUDGE_FAIL;
+    case FORM_ERROR: {
+        struct qloop_error e;
+        qloop_error_set(&e, r->file, r->line, 0, "%s", *reason);
+        *reason = keep_error(w, &e);
+        return JUDGE_ERROR;
     }
-    if (r->has_range) {
-        double v;
-        if (!qloop_parse_number(f->ptr, f->len, &v)) {
-            *reason = "不是数字";
-            return JUDGE_FAIL;
-        }
-        if (v < r->range_min || v > r->range_max) {
-            *reason = "超出取值范围";
-            return JUDGE_FAIL;
-        }
+    case FORM_PASS:
+        break;
     }
-    if (r->ref_dataset) {
-        bool found = strcmp(r->ref_dataset, "divisions") == 0
-                         ? division_exists(f->ptr, f->len)
-                         : refset && strmap_get(refset, f->ptr, f->len) != NULL;
-        if (!found) {
-            *reason = "在引用的数据中不存在";
-            return JUDGE_FAIL;
-        }
-    }
-    if (r->native && !r->native->check(f->ptr, f->len, reason))
-        return JUDGE_FAIL;
     if (r->check_ref != LUA_NOREF) {
         lua_State *L = w->pack->L;
         struct qloop_error e;
@@ -247,7 +219,7 @@ static void judge_rows(struct worker *w)
             }
             const struct qloop_field *f = view_cell(b, row, ds->rule_cols[i]);
             if (qloop_value_empty(f)) {
-                if (r->not_null) {
+                if (r->form_flags & FORM_EMPTY_FAILS) {
                     w->checked[i]++;
                     verdict[row] = JUDGE_FAIL;
                     reason[row] = r->message_default ? "为空" : NULL;
@@ -256,7 +228,8 @@ static void judge_rows(struct worker *w)
                 }
                 continue;
             }
-            verdict[row] = (uint8_t)judge_value(w, r, ds->refsets[i], f, &reason[row]);
+            struct form_env env = {.refset = ds->refsets[i]};
+            verdict[row] = (uint8_t)judge_value(w, r, &env, f, &reason[row]);
             if (verdict[row] == JUDGE_ERROR)
                 w->errors[i]++;
             else

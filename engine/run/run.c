@@ -40,6 +40,7 @@
 #include "base/strmap.h"
 #include "loop/ticket.h"
 #include "run/unique.h"
+#include "rules/forms.h"
 
 /* ---- per-rule state ---- */
 
@@ -316,7 +317,7 @@ static int merge_verdicts(struct ds_ctx *ds)
                     return -1;
                 break;
             case JUDGE_PASS:
-                if (rs->rule->unique && check_unique(ds, rs, row, cell(ds, row, rs->col)) != 0)
+                if (rs->uniq && check_unique(ds, rs, row, cell(ds, row, rs->col)) != 0)
                     return -1;
                 break;
             case JUDGE_ERROR:
@@ -582,12 +583,13 @@ static int run_dataset(struct run_ctx *run, struct pack_dataset *d)
         rs->rule = r;
         rs->col = -1;
         rs->ds = &ds;
-        if (r->unique)
+        if (r->form_flags & FORM_WHOLE_DATASET)
             rs->uniq = unique_new(run->o->memory_budget);
-        if (r->ref_dataset && strcmp(r->ref_dataset, "divisions") != 0)
+        const char *ref_field, *ref_dataset = forms_needs(r, &ref_field);
+        if (ref_dataset)
             for (size_t j = 0; j < run->nrefsets; j++)
-                if (strcmp(run->refsets[j].dataset, r->ref_dataset) == 0 &&
-                    strcmp(run->refsets[j].field, r->ref_field) == 0)
+                if (strcmp(run->refsets[j].dataset, ref_dataset) == 0 &&
+                    strcmp(run->refsets[j].field, ref_field) == 0)
                     ds.refsets[k - 1] = run->refsets[j].values;
     }
     ds.ncleanse = d->ncleanse;
@@ -811,10 +813,11 @@ static int order_datasets(struct run_ctx *run, size_t *order)
             bool ready = true;
             for (size_t j = 0; j < p->nrules && ready; j++) {
                 struct pack_rule *r = &p->rules[j];
-                if (strcmp(r->dataset, p->datasets[i].name) != 0 || !r->ref_dataset)
+                const char *field, *needs = forms_needs(r, &field);
+                if (strcmp(r->dataset, p->datasets[i].name) != 0 || !needs)
                     continue;
                 for (size_t m = 0; m < n; m++)
-                    if (!placed[m] && strcmp(p->datasets[m].name, r->ref_dataset) == 0)
+                    if (!placed[m] && strcmp(p->datasets[m].name, needs) == 0)
                         ready = false;
             }
             if (ready) {
@@ -900,18 +903,18 @@ static int setup_refsets(struct run_ctx *run)
 {
     struct pack *p = run->p;
     for (size_t i = 0; i < p->nrules; i++) {
-        struct pack_rule *r = &p->rules[i];
-        if (!r->ref_dataset || strcmp(r->ref_dataset, "divisions") == 0)
+        const char *field, *dataset = forms_needs(&p->rules[i], &field);
+        if (!dataset)
             continue;
         bool have = false;
         for (size_t j = 0; j < run->nrefsets; j++)
-            have |= strcmp(run->refsets[j].dataset, r->ref_dataset) == 0 &&
-                    strcmp(run->refsets[j].field, r->ref_field) == 0;
+            have |= strcmp(run->refsets[j].dataset, dataset) == 0 &&
+                    strcmp(run->refsets[j].field, field) == 0;
         if (have)
             continue;
         run->refsets = qloop_xrealloc(run->refsets, (run->nrefsets + 1) * sizeof *run->refsets);
         run->refsets[run->nrefsets++] = (struct refset){
-            .dataset = r->ref_dataset, .field = r->ref_field, .col = -1, .values = strmap_new()};
+            .dataset = (char *)dataset, .field = (char *)field, .col = -1, .values = strmap_new()};
     }
     return 0;
 }
