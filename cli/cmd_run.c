@@ -178,9 +178,10 @@ static int do_run(const struct cli_args *a)
         goto out;
     }
     struct run_outcome res;
-    if (run_execute(db, p, &o, &res, &err) != RUN_OK) {
+    if (run_execute(db, p, &o, &res, &err) != 0) {
         rc = cli_error(&err);
-        fputs("qloop: 本次运行未写入任何结果；修正后重新运行即可\n", stderr);
+        fputs("qloop: 本次运行未写入任何结果；修正后重新运行即可
+", stderr);
         goto out;
     }
     if (json) {

@@ -83,7 +83,7 @@ forbid_includes("the engine must not include the command line, the adapters or t
   "cli\\.h|options\\.h|adapters\\.h|report\\.h" ${files})
 
 # 2. File length. Files being split right now (this list only shrinks).
-set(length_pending engine/run/compare.c engine/run/run.c)
+set(length_pending)
 file(GLOB_RECURSE sources ${ROOT}/engine/*.[ch] ${ROOT}/adapters/*.[ch] ${ROOT}/reports/*.[ch]
      ${ROOT}/cli/*.[ch] ${ROOT}/tests/*.[ch] ${ROOT}/bench/*.[ch])
 foreach(f ${sources})

@@ -35,11 +35,13 @@
 
 struct compare_run;
 
+struct findings_writer;
+
 /* What compare_finish needs to write its results into the run. */
 struct compare_emit_ctx {
     sqlite3 *db;
     const char *run_id;
-    struct pack *pack; /* datasets (owner, sensitive fields), compares, Lua state */
+    struct findings_writer *findings; /* the run's findings writer (findings.h) */
 };
 
 /* Prepares every compare of pack p. memory_budget: bytes the in-memory
@@ -63,8 +65,8 @@ int compare_feed(struct compare_run *c, const char *dataset, const char *const *
 int compare_check_columns(struct compare_run *c, const char *dataset, const char *const *names,
                           size_t ncols, struct qloop_error *err);
 
-/* Matches, writes findings (findings table, masked like the run's own) and
- * rule_results rows, appends one {"id","dataset","checked","failed","errors"}
+/* Matches, writes findings (through ctx->findings, which masks them) and
+ * stages rule_results rows (stage.h; the caller moves them in), appends one {"id","dataset","checked","failed","errors"}
  * object per compare rule to summary_rules, and adds records newly found
  * failing to *failed_records. Returns 0 or -1 with err. */
 int compare_finish(struct compare_run *c, const struct compare_emit_ctx *ctx, json_t *summary_rules,

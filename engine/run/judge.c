@@ -301,7 +301,7 @@ struct judge_pool *judge_pool_new(struct pack *p, size_t nworkers, struct qloop_
                 w->pack = NULL;
                 pool->n = i;
                 judge_pool_free(pool);
-                qloop_error_set(err, NULL, 0, 0, "无法为工作线程加载规则：规则文件在运行中被修改？");
+                qloop_error_internal(err, NULL, "无法为工作线程加载规则：规则文件在运行中被修改？");
                 return NULL;
             }
             if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {

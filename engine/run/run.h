@@ -46,12 +46,11 @@ struct run_outcome {
     double seconds_compare, seconds_catalog, seconds_tickets, seconds_commit;
 };
 
-enum run_status { RUN_OK = 0, RUN_INPUT_ERROR = -1, RUN_INTERNAL_ERROR = -2 };
-
-/* Runs pack p against the store db. On success returns RUN_OK and fills out
- * (the run is committed). On failure returns RUN_INPUT_ERROR (bad data, rule
- * or configuration: exit 2) or RUN_INTERNAL_ERROR (exit 3) with err filled;
- * nothing of the run is committed. */
+/* Runs pack p against the store db. On success returns 0 and fills out (the
+ * run is committed). On failure returns -1 with err filled — its kind says
+ * whose the problem is: bad data, rules, configuration or a store the user
+ * can fix (exit 2), or an internal failure (exit 3); qloop_error_exit(err)
+ * gives the exit code — and nothing of the run is committed. */
 int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct run_outcome *out,
                 struct qloop_error *err);
 

@@ -1,5 +1,5 @@
 /*
- * test_compare.c — 比对 (engine/compare.c) without the run loop.
+ * test_compare.c — 比对 (engine/run/compare*.c) without the run loop.
  *
  * Each test writes a small rule file, loads it with pack_new/pack_load_path,
  * feeds hand-made batches through compare_feed and calls compare_finish on a
@@ -22,6 +22,8 @@
 
 #include "base/buf.h"
 #include "run/compare.h"
+#include "run/findings.h"
+#include "run/stage.h"
 #include "checks/mask.h"
 #include "rules/pack.h"
 #include "store/store.h"
@@ -33,6 +35,7 @@ struct fixture {
     struct pack *p;
     sqlite3 *db;
     struct compare_run *c;
+    struct findings_writer *w;
     json_t *summary;
     int64_t failed;
     char *text; /* findings text of the test, freed by teardown */
@@ -57,6 +60,7 @@ static int teardown(void **state)
 {
     (void)state;
     compare_run_free(F.c);
+    findings_writer_free(F.w);
     pack_free(F.p);
     store_close(F.db);
     json_decref(F.summary);
@@ -89,6 +93,9 @@ static void load(const char *lua, size_t budget)
     F.db = store_open(F.dbpath, &err);
     if (!F.db)
         fail_msg("store: %s", err.message);
+    assert_int_equal(stage_create(F.db, &err), 0);
+    F.w = findings_writer_new(F.db, "r1", F.p, &err);
+    assert_non_null(F.w);
     assert_int_equal(compare_run_new(&F.c, F.p, budget, &err), 0);
     F.summary = json_array();
 }
@@ -114,15 +121,6 @@ static void feed(const char *dataset, const char *const *names, size_t ncols,
     free(row_no);
 }
 
-static void finish(void)
-{
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    struct compare_emit_ctx ctx = {.db = F.db, .run_id = "r1", .pack = F.p};
-    if (compare_finish(F.c, &ctx, F.summary, &F.failed, &err) != 0)
-        fail_msg("finish: %s:%ld: %s", err.file, err.line, err.message);
-}
-
 static int64_t query_int(const char *sql)
 {
     sqlite3_stmt *st;
@@ -132,6 +130,21 @@ static int64_t query_int(const char *sql)
     sqlite3_finalize(st);
     return v;
 }
+
+static void finish(void)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct compare_emit_ctx ctx = {.db = F.db, .run_id = "r1", .findings = F.w};
+    if (compare_finish(F.c, &ctx, F.summary, &F.failed, &err) != 0)
+        fail_msg("finish: %s:%ld: %s", err.file, err.line, err.message);
+    /* the findings and results wait in the staging tables until the run moves them */
+    assert_int_equal(query_int("SELECT count(*) FROM main.findings"), 0);
+    assert_int_equal(query_int("SELECT count(*) FROM main.rule_results"), 0);
+    if (stage_move(F.db, &err) != 0)
+        fail_msg("stage_move: %s", err.message);
+}
+
 
 /* Every finding as "dataset|rule|row_no|record_key|field|value|message" lines
  * in the order given by order_by, NULL shown as "-". */
@@ -505,7 +518,7 @@ static void test_missing_column(void **state)
     static const char *const row[] = {"A1", "张三"};
     feed("social", bad, 2, row, 1, 1);
     qloop_error_clear(&err);
-    struct compare_emit_ctx ctx = {.db = F.db, .run_id = "r1", .pack = F.p};
+    struct compare_emit_ctx ctx = {.db = F.db, .run_id = "r1", .findings = F.w};
     assert_int_equal(compare_finish(F.c, &ctx, F.summary, &F.failed, &err), -1);
     assert_non_null(strstr(err.message, "\"birth\""));
 }

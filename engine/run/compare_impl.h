@@ -1,0 +1,196 @@
+/*
+ * compare_impl.h — the inside of 比对 (compare.h), shared by its three files:
+ *   compare.c        set-up, columns, feeding records in, finishing (results);
+ *   compare_spill.c  the temporary partition files past the memory budget:
+ *                    writing records out, reading them back, splitting a
+ *                    partition that is still too large;
+ *   compare_join.c   joining one unit (everything in memory, or one
+ *                    partition of both sides) and judging what it finds.
+ * Private to engine/run/.
+ */
+#ifndef QLOOP_RUN_COMPARE_IMPL_H
+#define QLOOP_RUN_COMPARE_IMPL_H
+
+#include <lua.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/error.h"
+#include "rules/pack.h"
+#include "run/compare.h"
+
+struct findings_writer;
+
+enum {
+    NPART = 64,             /* partitions per level */
+    PART_BITS = 6,          /* log2(NPART) */
+    MAX_LEVEL = 3,          /* partition levels below the first */
+    MIN_SPLIT = 16,         /* a unit this small is loaded whatever the budget */
+    EMPTY_STREAM = NPART,   /* the stream of records with an empty key */
+    ENT_COST = 72,          /* join working memory per record: entry, sort key, sort buffer */
+    CHUNK_SIZE = 1 << 20,   /* in-memory record storage granule */
+    SPILL_BUFSIZE = 16384,  /* stdio buffer per partition file */
+};
+
+#define DEFAULT_BUDGET ((size_t)1 << 30)
+
+/* One record, followed by len payload bytes padded to a multiple of 8. */
+struct rec {
+    uint64_t fp_hi, fp_lo;
+    uint64_t row_no;
+    uint32_t len;
+    uint32_t flags;
+};
+#define REC_EMPTY_KEY 1u
+
+/* Bytes a record with len payload bytes takes, padding included. */
+static inline size_t rec_size(uint32_t len)
+{
+    return sizeof(struct rec) + (((size_t)len + 7u) & ~(size_t)7u);
+}
+
+struct chunk {
+    struct chunk *next;
+    size_t used, size;
+    uint64_t data[]; /* 8-byte aligned records */
+};
+
+/* A temporary partition file. */
+struct spill {
+    FILE *f;
+    char *buf; /* stdio buffer */
+    uint64_t bytes, recs;
+};
+
+struct side {
+    const char *dataset;
+    struct pack_dataset *d;
+    char *const *keys;         /* compare key fields on this side */
+    size_t nkeys;
+    const char **fields;       /* compared fields, this side's names, in rule order */
+    size_t nfields;
+    bool own_is_cmp;           /* the dataset's declared key is the compare key */
+    bool store_own;            /* payload carries the own record key */
+    /* column cache */
+    const char *const *names;
+    size_t ncols;
+    long *key_col, *own_col, *field_col;
+    bool *key_seen, *field_seen;
+    bool fed;
+    int64_t total;             /* records fed */
+    /* in memory */
+    struct chunk *head, *tail;
+    /* after spilling */
+    struct spill parts[NPART + 1];
+};
+
+enum { R_MISSING_RIGHT, R_MISSING_LEFT, R_DUP_LEFT, R_DUP_RIGHT, R_EMPTY_LEFT, R_EMPTY_RIGHT,
+       R_MISMATCH /* + field index */ };
+
+struct rule_count {
+    char *id;
+    int side;            /* dataset the findings are on: 0 left, 1 right */
+    const char *field;   /* the field on that dataset (mismatch rules) */
+    char *message;       /* rule_results message */
+    bool resolve_missing;
+    int64_t checked, failed, errors;
+    bool error_noted;
+};
+
+struct cmp {
+    struct pack_compare *pc;
+    struct side side[2];
+    const struct pack_compare_field **fields; /* sorted by left name */
+    size_t nfields;
+    bool key_sensitive;
+    bool *field_sensitive;
+    int mismatch_side;   /* dataset of mismatch findings */
+    int auth;            /* -1 none, 0 left, 1 right */
+    struct rule_count *rules; /* R_MISMATCH + nfields */
+    size_t nrules;
+};
+
+struct compare_run {
+    struct pack *p;
+    size_t budget;
+    size_t mem;
+    bool spilled;
+    struct cmp *cmps;
+    size_t ncmps;
+    const char *tmpdir;
+    struct qloop_buf rec;  /* a record being built */
+    struct qloop_buf key;  /* key parts, length-prefixed, being hashed */
+};
+
+/* The partition (0..NPART-1) of a fingerprint at a partition level. */
+static inline unsigned part_of(uint64_t fp_hi, int level)
+{
+    return (unsigned)((fp_hi >> (64 - PART_BITS * (level + 1))) & (NPART - 1));
+}
+
+/* The i-th length-prefixed string of a record's payload. */
+static inline const char *payload_str(const struct rec *r, size_t i, size_t *len)
+{
+    const unsigned char *p = (const unsigned char *)(r + 1);
+    for (;;) {
+        uint32_t n;
+        memcpy(&n, p, 4);
+        if (i-- == 0) {
+            *len = n;
+            return (const char *)p + 4;
+        }
+        p += 4 + n;
+    }
+}
+
+/* What the join found for a record. */
+enum { ST_NONE, ST_EMPTY, ST_DUP, ST_MISSING, ST_OTHER_DUP, ST_PAIRED };
+
+/* A record in the join. */
+struct ent {
+    const struct rec *r;
+    struct ent *partner;
+    uint32_t count;  /* records sharing the key on this side */
+    uint8_t status;
+    uint8_t counted; /* bit per dataset side: counted in failed_records */
+};
+
+/* The join of one compare at a time, and where its results go. */
+struct emitter {
+    struct compare_run *c;
+    struct cmp *m;
+    struct findings_writer *findings;
+    lua_State *L;
+    struct qloop_error *err;
+    int64_t failed_records;
+    struct qloop_buf msg, rowkey, na, nb, t1, t2;
+};
+
+/* compare_spill.c */
+/* Appends r to side s's first-level partition (or its empty-key stream). */
+int compare_spill_record(struct compare_run *c, struct side *s, const struct rec *r,
+                         struct qloop_error *err);
+/* Moves every in-memory record of every compare to partition files. */
+int compare_spill_all(struct compare_run *c, struct qloop_error *err);
+/* Closes (and so deletes) s; s is empty and reusable afterwards. */
+void compare_spill_close(struct spill *s);
+/* Joins partition l of the left side with partition r of the right side at
+ * a partition level (0: the first). Closes l and r. Returns 0 or -1. */
+int compare_process_unit(struct emitter *e, struct spill *l, struct spill *r, int level);
+/* Reports every record of the empty-key stream of side s, in row order. */
+int compare_stream_empty(struct emitter *e, int s);
+
+/* compare_join.c */
+/* Joins one unit: ents[s] (n[s] records of side s, any order), then writes
+ * its findings rule by rule in row order. Returns 0 or -1 with err. */
+int compare_join_unit(struct emitter *e, struct ent *ents[2], const size_t n[2]);
+/* Joins the compare's in-memory records as one unit. */
+int compare_join_in_memory(struct emitter *e);
+/* Writes the empty_key_* finding for record x of side `side`. */
+int compare_report_empty(struct emitter *e, int side, struct ent *x);
+
+#endif

@@ -1,0 +1,488 @@
+/*
+ * dataset.c — reading one dataset of a run, as named phases (run_dataset):
+ *   open     pick the adapter and open the source;
+ *   bind     the dataset's rules and cleanse entries, their columns, and the
+ *            header checks a file with a fixed header allows;
+ *   read     batch by batch: the workers cleanse and judge (judge.c), then
+ *            here, on the run's thread and in rule then row order, the
+ *            verdicts become findings and passed values go to the
+ *            whole-dataset forms (unique); the batch also feeds the re-check,
+ *            the referenced values, the freshness and the compares;
+ *   whole    what needs every row: unique's deferred reports, each rule's
+ *            result, the dataset-level findings (freshness);
+ *   record   the dataset's row, its cleansing counts and its summary.
+ * Every finding goes through the findings writer (findings.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "base/strmap.h"
+#include "base/text.h"
+#include "rules/forms.h"
+#include "run/compare.h"
+#include "run/context.h"
+#include "run/findings.h"
+#include "run/stage.h"
+#include "run/unique.h"
+
+/* ---- columns and cells ---- */
+
+long ds_column(const struct ds_ctx *ds, const char *name)
+{
+    if (!name)
+        return -1;
+    uint64_t *v = strmap_get(ds->colmap, name, strlen(name));
+    return v ? (long)*v - 1 : -1;
+}
+
+/* Maps every name the dataset's rules, keys, cleanse entries and referenced
+ * fields use to its column; redone when the source names new columns. */
+static void bind_columns(struct ds_ctx *ds)
+{
+    size_t n;
+    const char *const *names;
+    ds->ad->columns(ds->src, &n, &names);
+    if (n == ds->ncols && names == ds->names)
+        return;
+    for (size_t i = ds->ncols; i < n; i++)
+        *strmap_put(ds->colmap, names[i], strlen(names[i]), NULL) = i + 1;
+    ds->ncols = n;
+    ds->names = names;
+    for (size_t i = 0; i < ds->d->nkeys; i++)
+        ds->key_cols[i] = ds_column(ds, ds->d->keys[i]);
+    for (size_t i = 0; i < ds->nrules; i++)
+        ds->rule_cols[i] = ds->rules[i].col = ds_column(ds, ds->rules[i].rule->field);
+    for (size_t i = 0; i < ds->ncleanse; i++)
+        ds->cleanse_cols[i] = ds->cleanse[i].col = ds_column(ds, ds->cleanse[i].c->field);
+    ds->updated_col = ds_column(ds, ds->d->updated_at);
+    refsets_bind(ds);
+}
+
+const struct qloop_field *ds_cell(const struct ds_ctx *ds, size_t row, long col)
+{
+    static const struct qloop_field null_field = {"", 0, 1};
+    if (col < 0 || (size_t)col >= ds->batch->ncols)
+        return &null_field;
+    return &ds->view[row * ds->batch->ncols + (size_t)col];
+}
+
+/* The raw record key of a row: key fields joined by '|' ("#row_no" when the
+ * dataset has no key). */
+void ds_row_key(const struct ds_ctx *ds, size_t row, struct qloop_buf *out)
+{
+    qloop_buf_reset(out);
+    if (ds->d->nkeys == 0) {
+        findings_row_key(out, ds->batch->row_no[row]);
+        return;
+    }
+    for (size_t i = 0; i < ds->d->nkeys; i++) {
+        const struct qloop_field *f = ds_cell(ds, row, ds->key_cols[i]);
+        if (i)
+            qloop_buf_putc(out, '|');
+        qloop_buf_append(out, f->ptr, f->len);
+    }
+}
+
+/* ---- findings ---- */
+
+/* Counts row_no among the run's distinct failing records. */
+static void mark_failed(struct ds_ctx *ds, uint64_t row_no)
+{
+    size_t byte = (size_t)(row_no / 8);
+    if (byte >= ds->failed_cap) {
+        size_t cap = ds->failed_cap ? ds->failed_cap : 4096;
+        while (cap <= byte)
+            cap *= 2;
+        ds->failed_rows = qloop_xrealloc(ds->failed_rows, cap);
+        memset(ds->failed_rows + ds->failed_cap, 0, cap - ds->failed_cap);
+        ds->failed_cap = cap;
+    }
+    uint8_t bit = (uint8_t)(1u << (row_no % 8));
+    if (!(ds->failed_rows[byte] & bit)) {
+        ds->failed_rows[byte] |= bit;
+        ds->run->failed_records++;
+    }
+}
+
+/* Writes a finding of rule rs about the record at row_no with raw key and
+ * value (NULL for none), and counts it. */
+static int emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
+                size_t keylen, const char *value, size_t vlen, const char *reason)
+{
+    const struct pack_rule *r = rs->rule;
+    struct qloop_finding f = {.dataset = ds->d->name, .rule = r->id, .row_no = row_no,
+                              .key = key, .keylen = keylen, .field = r->field,
+                              .value = value, .vlen = vlen};
+    struct finding_extra x = {.rule_message = r->message, .message_default = r->message_default,
+                              .reason = reason};
+    if (findings_write(ds->run->findings, &f, &x, ds->run->err) != 0)
+        return -1;
+    rs->failed++;
+    if (row_no)
+        mark_failed(ds, row_no);
+    return 0;
+}
+
+static int emit_row(struct ds_ctx *ds, struct rule_state *rs, size_t row, const char *reason)
+{
+    struct qloop_buf *key = &ds->run->keybuf;
+    ds_row_key(ds, row, key);
+    const struct qloop_field *f = rs->rule->field ? ds_cell(ds, row, rs->col) : NULL;
+    return emit(ds, rs, ds->batch->row_no[row], key->ptr, key->len, f && !f->null ? f->ptr : NULL,
+                f ? f->len : 0, reason);
+}
+
+static void note_rule_error(struct ds_ctx *ds, struct rule_state *rs, const char *text, size_t row)
+{
+    if (rs->first_error[0])
+        return;
+    snprintf(rs->first_error, sizeof rs->first_error, "%s", text ? text : "");
+    fprintf(stderr, "qloop: 规则 \"%s\"（%s:%ld）在数据集 %s 第 %llu 行出错：%s；本次运行继续，出错的记录计入 errors\n",
+            rs->rule->id, rs->rule->file, rs->rule->line, ds->d->name,
+            (unsigned long long)ds->batch->row_no[row], rs->first_error);
+}
+
+/* The unique set's report of a failing record. */
+static int unique_failed(void *ctx, uint64_t row_no, const char *key, size_t keylen,
+                         const char *value, size_t vlen)
+{
+    struct rule_state *rs = ctx;
+    return emit(rs->ds, rs, row_no, key, keylen, value, vlen,
+                rs->rule->message_default ? "与其他记录重复" : NULL);
+}
+
+/* Offers a passed value of row to its rule's whole-dataset set. */
+static int offer_whole(struct ds_ctx *ds, struct rule_state *rs, size_t row)
+{
+    struct run_ctx *run = ds->run;
+    const struct qloop_field *f = ds_cell(ds, row, rs->col);
+    ds_row_key(ds, row, &run->keybuf);
+    return unique_add(rs->uniq, f->ptr, f->len, ds->batch->row_no[row], run->keybuf.ptr,
+                      run->keybuf.len, unique_failed, rs, run->err);
+}
+
+/* Turns the workers' verdicts on the batch into findings, in rule then row
+ * order, and offers passed values to the whole-dataset forms in order. */
+static int merge_verdicts(struct ds_ctx *ds)
+{
+    const struct qloop_batch *b = ds->batch;
+    for (size_t i = 0; i < ds->nrules; i++) {
+        struct rule_state *rs = &ds->rules[i];
+        const uint8_t *verdict = ds->verdict + i * b->nrows;
+        const char **reason = ds->reason + i * b->nrows;
+        for (size_t row = 0; row < b->nrows; row++) {
+            switch (verdict[row]) {
+            case JUDGE_FAIL:
+                if (emit_row(ds, rs, row, reason[row]) != 0)
+                    return -1;
+                break;
+            case JUDGE_PASS:
+                if (rs->uniq && offer_whole(ds, rs, row) != 0)
+                    return -1;
+                break;
+            case JUDGE_ERROR:
+                note_rule_error(ds, rs, reason[row], row);
+                break;
+            default:
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- the phases ---- */
+
+const char *run_source_path(const struct run_ctx *run, const struct pack_dataset *d)
+{
+    for (size_t i = 0; i < run->o->ndata; i++)
+        if (strcmp(run->o->data[i].name, d->name) == 0)
+            return run->o->data[i].path;
+    return d->source;
+}
+
+static int ds_open(struct ds_ctx *ds)
+{
+    struct pack_dataset *d = ds->d;
+    ds->path = run_source_path(ds->run, d);
+    ds->ad = ds->run->o->find_adapter(ds->path, d->format);
+    if (!ds->ad)
+        return qloop_error_set(ds->run->err, ds->path, 0, 0,
+                               "无法识别数据文件的格式；请使用 .csv/.tsv/.jsonl 扩展名，或在 dataset \"%s\" 中写 format = \"csv\"",
+                               d->name);
+    struct qloop_source_options so = {.encoding = d->encoding};
+    if (ds->ad->open(ds->path, &so, &ds->src, ds->run->err) != 0) {
+        ds->src = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* The dataset's rules (in pack order) and cleanse entries, with what the
+ * judge pool reads for them. */
+static void bind_rules(struct ds_ctx *ds)
+{
+    struct run_ctx *run = ds->run;
+    struct pack_dataset *d = ds->d;
+    ds->colmap = strmap_new();
+    ds->key_cols = qloop_xcalloc(d->nkeys + 1, sizeof *ds->key_cols);
+    for (size_t i = 0; i < run->p->nrules; i++)
+        ds->nrules += strcmp(run->p->rules[i].dataset, d->name) == 0;
+    ds->rules = qloop_xcalloc(ds->nrules + 1, sizeof *ds->rules);
+    ds->rule_index = qloop_xcalloc(ds->nrules + 1, sizeof *ds->rule_index);
+    ds->rule_cols = qloop_xcalloc(ds->nrules + 1, sizeof *ds->rule_cols);
+    ds->refsets = qloop_xcalloc(ds->nrules + 1, sizeof *ds->refsets);
+    ds->checked = qloop_xcalloc(ds->nrules + 1, sizeof *ds->checked);
+    ds->errors = qloop_xcalloc(ds->nrules + 1, sizeof *ds->errors);
+    size_t k = 0;
+    for (size_t i = 0; i < run->p->nrules; i++) {
+        struct pack_rule *r = &run->p->rules[i];
+        if (strcmp(r->dataset, d->name) != 0)
+            continue;
+        ds->rule_index[k] = i;
+        ds->refsets[k] = refsets_for(run, r);
+        ds->rules[k++] = (struct rule_state){
+            .rule = r, .ds = ds, .col = -1,
+            .uniq = r->form_flags & FORM_WHOLE_DATASET ? unique_new(run->o->memory_budget) : NULL};
+    }
+    ds->ncleanse = d->ncleanse;
+    ds->cleanse = qloop_xcalloc(d->ncleanse + 1, sizeof *ds->cleanse);
+    ds->cleanse_cols = qloop_xcalloc(d->ncleanse + 1, sizeof *ds->cleanse_cols);
+    ds->changed = qloop_xcalloc(d->ncleanse + 1, sizeof *ds->changed);
+    for (size_t i = 0; i < d->ncleanse; i++)
+        ds->cleanse[i] = (struct cleanse_state){&d->cleanse[i], -1};
+}
+
+/* Binds the columns; in a file with a fixed header, every field a rule, the
+ * key or a compare names must be there before anything is read. */
+static int ds_bind(struct ds_ctx *ds)
+{
+    struct pack_dataset *d = ds->d;
+    struct qloop_error *err = ds->run->err;
+    bind_rules(ds);
+    bind_columns(ds);
+    if (strcmp(ds->ad->name, "jsonl") == 0)
+        return 0;
+    for (size_t i = 0; i < ds->nrules; i++) {
+        struct pack_rule *r = ds->rules[i].rule;
+        if (r->field && ds->rules[i].col < 0)
+            return qloop_error_set(err, r->file, r->line, 0,
+                                   "规则 \"%s\" 的字段 \"%s\" 不在数据文件 %s 的表头中；请核对字段名（区分大小写）",
+                                   r->id, r->field, ds->path);
+    }
+    for (size_t i = 0; i < d->nkeys; i++)
+        if (ds->key_cols[i] < 0)
+            return qloop_error_set(err, d->file, d->line, 0,
+                                   "数据集 \"%s\" 的键字段 \"%s\" 不在数据文件 %s 的表头中", d->name,
+                                   d->keys[i], ds->path);
+    return compare_check_columns(ds->run->compares, d->name, ds->names, ds->ncols, err);
+}
+
+static void progress(struct ds_ctx *ds, bool done)
+{
+    if (!ds->run->o->progress)
+        return;
+    static time_t last;
+    time_t now = time(NULL);
+    if (!done && now == last)
+        return;
+    last = now;
+    double el = difftime(now, ds->run->started);
+    fprintf(stderr, "\r读取 %s：%lld 行，%.0f 行/秒，已用 %.0f 秒%s", ds->d->name, (long long)ds->rows,
+            el > 0 ? (double)ds->rows / el : (double)ds->rows, el, done ? "\n" : "");
+}
+
+/* Sizes the batch's working arrays and copies its cells into the view that
+ * cleansing rewrites. */
+static void prepare_batch(struct ds_ctx *ds, const struct qloop_batch *batch)
+{
+    size_t ncells = batch->nrows * batch->ncols;
+    if (ncells > ds->view_cap) {
+        ds->view = qloop_xrealloc(ds->view, ncells * sizeof *ds->view);
+        ds->view_cap = ncells;
+    }
+    memcpy(ds->view, batch->cells, ncells * sizeof *ds->view);
+    size_t nverdicts = ds->nrules * batch->nrows;
+    if (nverdicts > ds->verdict_cap) {
+        ds->verdict = qloop_xrealloc(ds->verdict, nverdicts);
+        ds->reason = qloop_xrealloc(ds->reason, nverdicts * sizeof *ds->reason);
+        ds->verdict_cap = nverdicts;
+    }
+    if (ds->jd.row_ref && batch->nrows > ds->refs_cap) {
+        ds->refs = qloop_xrealloc(ds->refs, batch->nrows * sizeof *ds->refs);
+        ds->refs_cap = batch->nrows;
+    }
+}
+
+/* The batch loop. */
+static int ds_read(struct ds_ctx *ds)
+{
+    struct run_ctx *run = ds->run;
+    ds->jd = (struct judge_dataset){
+        .dataset = (size_t)(ds->d - run->p->datasets),
+        .colmap = ds->colmap,
+        .ncleanse = ds->ncleanse,
+        .cleanse_cols = ds->cleanse_cols,
+        .nrules = ds->nrules,
+        .rules = ds->rule_index,
+        .rule_cols = ds->rule_cols,
+        .refsets = ds->refsets,
+        .checked = ds->checked,
+        .errors = ds->errors,
+        .changed = ds->changed,
+        .row_ref = strmap_count(ds->open_refs) ? recheck_row_ref : NULL,
+        .row_ref_ctx = ds,
+    };
+    judge_begin_dataset(run->pool, &ds->jd);
+    ds->judging = true;
+    for (;;) {
+        struct qloop_batch batch;
+        int got = ds->ad->next_batch(ds->src, &batch, run->err);
+        if (got <= 0) {
+            if (got < 0)
+                return -1;
+            break;
+        }
+        ds->batch = &batch;
+        bind_columns(ds);
+        prepare_batch(ds, &batch);
+        struct judge_batch jb = {.batch = &batch, .view = ds->view, .verdict = ds->verdict,
+                                 .reason = ds->reason, .refs = ds->jd.row_ref ? ds->refs : NULL};
+        judge_run(run->pool, &jb);
+        if (merge_verdicts(ds) != 0)
+            return -1;
+        recheck_batch(ds);
+        refsets_collect(ds);
+        freshness_batch(ds);
+        if (compare_feed(run->compares, ds->d->name, ds->names, batch.ncols, ds->view, batch.nrows,
+                         batch.row_no, run->err) != 0)
+            return -1;
+        ds->rows += (int64_t)batch.nrows;
+        progress(ds, false);
+    }
+    judge_end_dataset(run->pool);
+    ds->judging = false;
+    progress(ds, true);
+    return 0;
+}
+
+/* What needs every row: a key a JSON Lines file never named, unique's
+ * deferred reports, each rule's result, the dataset-level findings. */
+static int ds_whole(struct ds_ctx *ds)
+{
+    struct run_ctx *run = ds->run;
+    struct pack_dataset *d = ds->d;
+    /* A JSON Lines file names its columns as it goes; once read, a key that
+     * never appeared would make every record the same record. */
+    for (size_t i = 0; ds->rows > 0 && i < d->nkeys; i++)
+        if (ds->key_cols[i] < 0)
+            return qloop_error_set(run->err, d->file, d->line, 0,
+                                   "数据集 \"%s\" 的键字段 \"%s\" 在数据文件 %s 中一次也没有出现；请核对字段名",
+                                   d->name, d->keys[i], ds->path);
+    for (size_t i = 0; i < ds->nrules; i++) {
+        struct rule_state *rs = &ds->rules[i];
+        if (!rs->uniq)
+            continue;
+        if (unique_finish(rs->uniq, unique_failed, rs, run->err) != 0)
+            return -1;
+        if (unique_spilled(rs->uniq) && run->o->progress)
+            fprintf(stderr, "qloop: 规则 \"%s\" 的唯一性检查超出内存预算（--memory），已借助临时文件完成\n",
+                    rs->rule->id);
+    }
+    for (size_t i = 0; i < ds->nrules; i++) {
+        const struct pack_rule *r = ds->rules[i].rule;
+        if (ds->errors[i] > 1)
+            fprintf(stderr, "qloop: 规则 \"%s\" 共在 %lld 条记录上出错\n", r->id, (long long)ds->errors[i]);
+        struct stage_result res = {
+            .rule = r->id, .dataset = d->name, .field = r->field, .dimension = r->dimension,
+            .severity = r->severity, .message = r->message, .checked = ds->checked[i],
+            .failed = ds->rules[i].failed, .errors = ds->errors[i],
+            .resolve_missing = r->resolve_missing};
+        if (stage_rule_result(run->db, run->run_id, &res, run->summary_rules, run->err) != 0)
+            return -1;
+    }
+    recheck_dataset_seen(ds);
+    return freshness_judge(ds);
+}
+
+/* The dataset's run_datasets row, cleansing counts and summary objects. */
+static int ds_record(struct ds_ctx *ds)
+{
+    struct run_ctx *run = ds->run;
+    struct pack_dataset *d = ds->d;
+    char newest[32] = "";
+    if (ds->has_update)
+        qloop_format_datetime(ds->newest_update, newest);
+    json_t *cols = json_array();
+    for (size_t i = 0; i < ds->ncols; i++)
+        json_array_append_new(cols, json_string(ds->names[i]));
+    char *cols_text = json_dumps(cols, JSON_COMPACT);
+    json_decref(cols);
+    struct stage_dataset row = {.dataset = d->name, .source = ds->path, .owner = d->owner,
+                                .update_cycle = d->update_cycle, .rows = ds->rows,
+                                .newest_update = ds->has_update ? newest : NULL,
+                                .columns = cols_text};
+    int rc = stage_dataset(run->db, run->run_id, &row, run->err);
+    free(cols_text);
+    if (rc != 0)
+        return -1;
+    json_array_append_new(run->summary_datasets,
+                          json_pack("{s:s, s:I}", "name", d->name, "rows", (json_int_t)ds->rows));
+    for (size_t i = 0; i < ds->ncleanse; i++) {
+        const char *field = ds->cleanse[i].c->field;
+        json_array_append_new(run->summary_cleansed,
+                              json_pack("{s:s, s:s, s:I}", "dataset", d->name, "field", field,
+                                        "changed", (json_int_t)ds->changed[i]));
+        if (stage_cleanse_count(run->db, run->run_id, d->name, field, ds->changed[i], run->err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void ds_free(struct ds_ctx *ds)
+{
+    if (ds->src)
+        ds->ad->close(ds->src);
+    for (size_t i = 0; i < ds->nrules; i++)
+        unique_free(ds->rules[i].uniq);
+    free(ds->rules);
+    free(ds->cleanse);
+    free(ds->key_cols);
+    free(ds->failed_rows);
+    free(ds->view);
+    strmap_free(ds->colmap);
+    strmap_free(ds->open_refs);
+    if (ds->judging)
+        judge_end_dataset(ds->run->pool);
+    free(ds->rule_index);
+    free(ds->rule_cols);
+    free(ds->cleanse_cols);
+    free(ds->refsets);
+    free(ds->checked);
+    free(ds->errors);
+    free(ds->changed);
+    free(ds->verdict);
+    free(ds->reason);
+    free(ds->refs);
+}
+
+int run_dataset(struct run_ctx *run, struct pack_dataset *d)
+{
+    struct ds_ctx ds = {.run = run, .d = d, .updated_col = -1};
+    int rc = ds_open(&ds);
+    if (rc == 0)
+        rc = ds_bind(&ds);
+    if (rc == 0)
+        rc = recheck_begin(&ds);
+    if (rc == 0)
+        rc = ds_read(&ds);
+    if (rc == 0)
+        rc = ds_whole(&ds);
+    if (rc == 0)
+        rc = ds_record(&ds);
+    ds_free(&ds);
+    return rc;
+}

@@ -1,0 +1,200 @@
+/*
+ * findings.c — the one findings writer (see run/findings.h).
+ *
+ * findings_write is four named steps, in order: record_ref, the key shown,
+ * the value shown, the message; then one prepared INSERT into
+ * temp.stage_findings. Buffers live in the writer and are reused; text is
+ * bound without a copy (SQLITE_STATIC) because every parameter is bound anew
+ * before each step and nothing moves until the step is done.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "checks/mask.h"
+#include "run/findings.h"
+#include "store/sql.h"
+#include "store/store.h"
+
+struct findings_writer {
+    sqlite3 *db;
+    char run_id[64];
+    const struct pack *p;
+    const unsigned char *secret;
+    sqlite3_stmt *ins;
+    /* the dataset of the last finding, and whether a key field of it is sensitive */
+    const struct pack_dataset *d;
+    bool key_sensitive;
+    struct qloop_buf key, value, msg;
+};
+
+struct findings_writer *findings_writer_new(sqlite3 *db, const char *run_id, const struct pack *p,
+                                            struct qloop_error *err)
+{
+    sqlite3_stmt *ins = sql_prepare(db,
+                                    "INSERT INTO temp.stage_findings(run_id, dataset, rule, row_no,"
+                                    " record_ref, record_key, field, value, message)"
+                                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                                    err);
+    if (!ins)
+        return NULL;
+    struct findings_writer *w = qloop_xcalloc(1, sizeof *w);
+    w->db = db;
+    snprintf(w->run_id, sizeof w->run_id, "%s", run_id);
+    w->p = p;
+    w->secret = store_secret(db);
+    w->ins = ins;
+    return w;
+}
+
+void findings_writer_free(struct findings_writer *w)
+{
+    if (!w)
+        return;
+    sqlite3_finalize(w->ins);
+    qloop_buf_free(&w->key);
+    qloop_buf_free(&w->value);
+    qloop_buf_free(&w->msg);
+    free(w);
+}
+
+/* Makes name the current dataset (w->d, NULL when the pack lacks it). */
+static void use_dataset(struct findings_writer *w, const char *name)
+{
+    if (w->d && strcmp(w->d->name, name) == 0)
+        return;
+    w->d = pack_find_dataset(w->p, name);
+    w->key_sensitive = false;
+    for (size_t i = 0; w->d && i < w->d->nkeys; i++)
+        w->key_sensitive |= pack_is_sensitive(w->d, w->d->keys[i]);
+}
+
+/* s[0..len), masked into buf when sensitive. */
+static const char *shown(const char *s, size_t len, bool sensitive, struct qloop_buf *buf,
+                         size_t *outlen)
+{
+    if (!sensitive) {
+        *outlen = len;
+        return s;
+    }
+    qloop_buf_reset(buf);
+    mask_sensitive(s, len, buf);
+    *outlen = buf->len;
+    return qloop_buf_str(buf);
+}
+
+static void append(struct qloop_buf *b, const char *s)
+{
+    qloop_buf_append(b, s, strlen(s));
+}
+
+/* The message of pack rule id, or id itself when the pack has no such rule. */
+static const char *rule_message(const struct findings_writer *w, const char *id)
+{
+    for (size_t i = 0; i < w->p->nrules; i++)
+        if (strcmp(w->p->rules[i].id, id) == 0)
+            return w->p->rules[i].message;
+    return id;
+}
+
+/* The message stored with f. Every finding's text passes here and only
+ * here: shape-based masking of free text (personal data a finder wrote into
+ * a message or a reason) belongs in this function. */
+static const char *findings_message(struct findings_writer *w, const struct qloop_finding *f,
+                                    const struct finding_extra *x)
+{
+    if (f->message)
+        return f->message;
+    const char *message = x && x->rule_message ? x->rule_message : rule_message(w, f->rule);
+    const char *reason = x && x->reason && *x->reason ? x->reason : NULL;
+    if (!reason || (!x->message_default && strcmp(reason, message) == 0))
+        return message;
+    qloop_buf_reset(&w->msg);
+    if (!x->message_default) {
+        append(&w->msg, message);
+        append(&w->msg, "：");
+    } else if (f->field) {
+        append(&w->msg, f->field);
+        append(&w->msg, "：");
+    }
+    append(&w->msg, reason);
+    return qloop_buf_str(&w->msg);
+}
+
+int findings_write(struct findings_writer *w, const struct qloop_finding *f,
+                   const struct finding_extra *x, struct qloop_error *err)
+{
+    unsigned mask = x ? x->mask : 0;
+    bool of_record = f->row_no != 0;
+    use_dataset(w, f->dataset);
+
+    const char *raw_key = f->key ? f->key : "";
+    char ref[33];
+    store_record_ref_keyed(w->secret, f->dataset, raw_key, f->keylen, ref);
+
+    size_t keylen;
+    const char *key = shown(raw_key, f->keylen,
+                            (mask & FINDING_MASK_KEY) || (of_record && w->key_sensitive), &w->key,
+                            &keylen);
+
+    size_t vlen = 0;
+    const char *value = f->value ? shown(f->value, f->vlen,
+                                         (mask & FINDING_MASK_VALUE) ||
+                                             (of_record && pack_is_sensitive(w->d, f->field)),
+                                         &w->value, &vlen)
+                                 : NULL;
+
+    const char *message = findings_message(w, f, x);
+
+    sqlite3_stmt *st = w->ins;
+    sqlite3_bind_text(st, 1, w->run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, f->dataset, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, f->rule, -1, SQLITE_STATIC);
+    if (f->row_no)
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)f->row_no);
+    else
+        sqlite3_bind_null(st, 4);
+    sqlite3_bind_text(st, 5, ref, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, key, (int)keylen, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, f->field, -1, SQLITE_STATIC); /* NULL pointer: SQL NULL */
+    if (value)
+        sqlite3_bind_text(st, 8, value, (int)vlen, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 8);
+    sqlite3_bind_text(st, 9, message, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_error(w->db, "写入问题记录", err);
+    sqlite3_reset(st);
+    return rc;
+}
+
+void findings_quote(struct qloop_buf *out, const char *s, size_t len, bool sensitive)
+{
+    if (len == 0)
+        append(out, "（空）");
+    else if (sensitive)
+        mask_sensitive(s, len, out);
+    else
+        qloop_buf_append(out, s, len);
+}
+
+void findings_row_key(struct qloop_buf *out, uint64_t row_no)
+{
+    char digits[24];
+    size_t i = sizeof digits;
+    do
+        digits[--i] = (char)('0' + row_no % 10);
+    while ((row_no /= 10) != 0);
+    digits[--i] = '#';
+    qloop_buf_append(out, digits + i, sizeof digits - i);
+}
+
+static int sink_write(void *ctx, const struct qloop_finding *f, struct qloop_error *err)
+{
+    return findings_write(ctx, f, NULL, err);
+}
+
+struct qloop_findings_sink findings_sink(struct findings_writer *w)
+{
+    return (struct qloop_findings_sink){.write = sink_write, .ctx = w};
+}

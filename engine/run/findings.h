@@ -1,0 +1,82 @@
+/*
+ * findings.h (run) — the one findings writer: every finding of a run goes
+ * through it, and nothing else inserts into findings or stage_findings.
+ *
+ * Who writes through it: the run's own rules (dataset.c: the verdict merge,
+ * unique), freshness, the compares (compare_join.c), and — through the sink of
+ * store/findings.h — the finders below the run (the catalog's checks). For
+ * each finding the writer alone
+ *   1. computes the record_ref from the raw key (store_record_ref_keyed, with
+ *      the store's secret read once);
+ *   2. masks the record key and the value: the key when one of the dataset's
+ *      declared key fields is sensitive, the value when the field judged is;
+ *      a dataset-level finding (row_no 0: freshness, the catalog) names no
+ *      record, so its key and value are shown as the finder wrote them unless
+ *      the finder says they come from records (FINDING_MASK_*, as a compare
+ *      does for a record missing on one side, or for a key or field that only
+ *      the other side declares sensitive);
+ *   3. composes the message (findings_message in findings.c — the one place
+ *      where free text leaves the run, and where shape-based masking of it
+ *      belongs);
+ *   4. inserts the row into temp.stage_findings, which the run moves into the
+ *      store inside its write transaction (stage.h).
+ * Per finding it allocates nothing once its buffers have grown and formats
+ * nothing with printf: the hot path of a run with many failing records.
+ */
+#ifndef QLOOP_RUN_FINDINGS_H
+#define QLOOP_RUN_FINDINGS_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/error.h"
+#include "rules/pack.h"
+#include "store/findings.h"
+
+struct findings_writer;
+
+enum {
+    FINDING_MASK_KEY = 1u,   /* the key comes from sensitive fields, whatever the dataset says */
+    FINDING_MASK_VALUE = 2u, /* the value does */
+};
+
+/* What the run's own finders add to a finding (every member optional). */
+struct finding_extra {
+    /* When the finding has no message: the rule's message, framing reason
+     * ("手机号码格式错误：格式不符"); with message_default (the rule gave
+     * none) the finding says "field：reason" instead. */
+    const char *rule_message;
+    bool message_default;
+    const char *reason; /* why this record failed, or NULL */
+    unsigned mask;      /* FINDING_MASK_* */
+};
+
+/* A writer for the findings of run run_id over pack p (its datasets'
+ * sensitive fields and key fields; the rules' messages). The staging tables
+ * must exist (stage_create). Returns NULL with err on a store error. */
+struct findings_writer *findings_writer_new(sqlite3 *db, const char *run_id, const struct pack *p,
+                                            struct qloop_error *err);
+void findings_writer_free(struct findings_writer *w);
+
+/* Stores finding f as described above; x may be NULL. When f->message and
+ * x->rule_message are both NULL, the message of the pack's rule f->rule is
+ * used. Returns 0, or -1 with err (store_error). */
+int findings_write(struct findings_writer *w, const struct qloop_finding *f,
+                   const struct finding_extra *x, struct qloop_error *err);
+
+/* Appends to out the text a message shows for a value it quotes: "（空）"
+ * when empty, masked when sensitive (a compare quotes both sides' values). */
+void findings_quote(struct qloop_buf *out, const char *s, size_t len, bool sensitive);
+
+/* Appends the record key of row row_no of a dataset that declares no key:
+ * "#ROW" (without printf: it runs once per finding). */
+void findings_row_key(struct qloop_buf *out, uint64_t row_no);
+
+/* The sink (store/findings.h) that writes through w, for finders below the
+ * run; valid while w is. */
+struct qloop_findings_sink findings_sink(struct findings_writer *w);
+
+#endif
