@@ -7,41 +7,65 @@
 #include "store/sql.h"
 #include "store/store.h"
 
+/* Runs each statement of sqls (NULL-terminated) in turn. Returns 0, or -1
+ * with err naming what (store_error: a full disk is the user's, a failing
+ * constraint or trigger is internal). */
+static int exec_all(sqlite3 *db, const char *const *sqls, const char *what,
+                    struct qloop_error *err)
+{
+    for (; *sqls; sqls++) {
+        sqlite3_stmt *st = sql_prepare(db, *sqls, err);
+        if (!st)
+            return -1;
+        int rc = sql_done(db, st, what, err);
+        sqlite3_finalize(st);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int stage_create(sqlite3 *db, struct qloop_error *err)
 {
-    return store_exec(
-        db,
-        "DROP TABLE IF EXISTS temp.stage_findings; DROP TABLE IF EXISTS temp.stage_rule_results;"
-        "DROP TABLE IF EXISTS temp.stage_run_datasets; DROP TABLE IF EXISTS temp.stage_cleanse_counts;"
+    static const char *const sqls[] = {
+        "DROP TABLE IF EXISTS temp.stage_findings",
+        "DROP TABLE IF EXISTS temp.stage_rule_results",
+        "DROP TABLE IF EXISTS temp.stage_run_datasets",
+        "DROP TABLE IF EXISTS temp.stage_cleanse_counts",
         "CREATE TEMP TABLE stage_findings(run_id, dataset, rule, row_no, record_ref, record_key,"
-        "  field, value, message);"
+        " field, value, message)",
         "CREATE TEMP TABLE stage_rule_results(run_id, rule, dataset, field, dimension, severity,"
-        "  message, checked, failed, errors, resolve_missing);"
+        " message, checked, failed, errors, resolve_missing)",
         "CREATE TEMP TABLE stage_run_datasets(run_id, dataset, source, rows, owner, update_cycle,"
-        "  newest_update, columns);"
-        "CREATE TEMP TABLE stage_cleanse_counts(run_id, dataset, field, changed);",
-        err);
+        " newest_update, columns)",
+        "CREATE TEMP TABLE stage_cleanse_counts(run_id, dataset, field, changed)",
+        NULL,
+    };
+    return exec_all(db, sqls, "准备暂存表", err);
 }
 
 int stage_move(sqlite3 *db, struct qloop_error *err)
 {
-    return store_exec(
-        db,
+    static const char *const sqls[] = {
         "INSERT INTO main.findings(run_id, dataset, rule, row_no, record_ref, record_key, field,"
-        "  value, message) SELECT run_id, dataset, rule, row_no, record_ref, record_key, field,"
-        "  value, message FROM temp.stage_findings ORDER BY rowid;"
+        " value, message) SELECT run_id, dataset, rule, row_no, record_ref, record_key, field,"
+        " value, message FROM temp.stage_findings ORDER BY rowid",
         "INSERT INTO main.rule_results(run_id, rule, dataset, field, dimension, severity, message,"
-        "  checked, failed, errors, resolve_missing) SELECT run_id, rule, dataset, field,"
-        "  dimension, severity, message, checked, failed, errors, resolve_missing"
-        "  FROM temp.stage_rule_results ORDER BY rowid;"
+        " checked, failed, errors, resolve_missing) SELECT run_id, rule, dataset, field,"
+        " dimension, severity, message, checked, failed, errors, resolve_missing"
+        " FROM temp.stage_rule_results ORDER BY rowid",
         "INSERT INTO main.run_datasets(run_id, dataset, source, rows, owner, update_cycle,"
-        "  newest_update, columns) SELECT run_id, dataset, source, rows, owner, update_cycle,"
-        "  newest_update, columns FROM temp.stage_run_datasets ORDER BY rowid;"
+        " newest_update, columns) SELECT run_id, dataset, source, rows, owner, update_cycle,"
+        " newest_update, columns FROM temp.stage_run_datasets ORDER BY rowid",
         "INSERT INTO main.cleanse_counts(run_id, dataset, field, changed) SELECT run_id, dataset,"
-        "  field, changed FROM temp.stage_cleanse_counts ORDER BY rowid;"
-        "DELETE FROM temp.stage_findings; DELETE FROM temp.stage_rule_results;"
-        "DELETE FROM temp.stage_run_datasets; DELETE FROM temp.stage_cleanse_counts;",
-        err);
+        " field, changed FROM temp.stage_cleanse_counts ORDER BY rowid",
+        "DELETE FROM temp.stage_findings",
+        "DELETE FROM temp.stage_rule_results",
+        "DELETE FROM temp.stage_run_datasets",
+        "DELETE FROM temp.stage_cleanse_counts",
+        NULL,
+    };
+    return exec_all(db, sqls, "写入本次运行的结果", err);
 }
 
 /* Runs the prepared st to its end and finalizes it. */

@@ -1,0 +1,311 @@
+/*
+ * test_findings.c — the run's one findings writer (engine/run/findings.c).
+ *
+ * A small pack declares a dataset with a sensitive key and a sensitive
+ * field and one without; findings are written through findings_write (as
+ * the run's rules and compares do) and through the sink of
+ * store/findings.h (as the catalog does), the staging tables are moved into
+ * the store, and the stored rows are read back: record_ref from the raw key,
+ * key and value masked by the dataset's declarations (and by the finder's
+ * flags), dataset-level findings as written, the message composed from the
+ * rule's message and the reason, nothing in findings before the move, and a
+ * store failure reported as internal.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/buf.h"
+#include "checks/mask.h"
+#include "rules/pack.h"
+#include "run/findings.h"
+#include "run/stage.h"
+#include "store/store.h"
+
+static const char RULES[] =
+    "dataset \"people\" { key = \"person_id\", sensitive = { \"person_id\", \"phone\" } }\n"
+    "dataset \"shops\" { key = \"code\" }\n"
+    "rule \"people.phone\" { field = \"phone\", pattern = \"^1\", message = \"手机号码格式错误\" }\n"
+    "rule \"people.sex\" { field = \"sex\", one_of = { \"男\", \"女\" } }\n"
+    "rule \"shops.name\" { field = \"name\", not_null = true, message = \"店名为空\" }\n";
+
+struct fixture {
+    char dir[256], rules[300], dbpath[300];
+    struct pack *p;
+    sqlite3 *db;
+    struct findings_writer *w;
+};
+static struct fixture F;
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&F, 0, sizeof F);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(F.dir, sizeof F.dir, "%s/qloop-test-findings-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(F.dir))
+        return -1;
+    snprintf(F.rules, sizeof F.rules, "%s/rules.lua", F.dir);
+    snprintf(F.dbpath, sizeof F.dbpath, "%s/q.db", F.dir);
+    FILE *f = fopen(F.rules, "w");
+    if (!f)
+        return -1;
+    fputs(RULES, f);
+    fclose(f);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    F.p = pack_new();
+    if (!F.p || pack_load_path(F.p, F.rules, &err) != 0 || pack_finish(F.p, &err) != 0)
+        return -1;
+    F.db = store_open(F.dbpath, &err);
+    if (!F.db || stage_create(F.db, &err) != 0)
+        return -1;
+    F.w = findings_writer_new(F.db, "r1", F.p, &err);
+    return F.w ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    findings_writer_free(F.w);
+    pack_free(F.p);
+    store_close(F.db);
+    char path[400];
+    static const char *const suffixes[] = {"", "-wal", "-shm", ".key"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(path, sizeof path, "%s%s", F.dbpath, suffixes[i]);
+        unlink(path);
+    }
+    unlink(F.rules);
+    rmdir(F.dir);
+    return 0;
+}
+
+static void write_ok(const struct qloop_finding *f, const struct finding_extra *x)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    if (findings_write(F.w, f, x, &err) != 0)
+        fail_msg("findings_write: %s", err.message);
+}
+
+static void move(void)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    if (stage_move(F.db, &err) != 0)
+        fail_msg("stage_move: %s", err.message);
+}
+
+static int64_t count(const char *sql)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(F.db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* Finding number n (1-based, in the order written) as
+ * "dataset|rule|row_no|record_key|field|value|message", NULL shown as "-";
+ * its record_ref into ref. */
+static char *row(int n, char ref[33])
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(F.db,
+                                        "SELECT dataset, rule, row_no, record_key, field, value,"
+                                        " message, record_ref FROM findings ORDER BY id"
+                                        " LIMIT 1 OFFSET ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int(st, 1, n - 1);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    struct qloop_buf b = {0};
+    for (int i = 0; i < 7; i++) {
+        const char *v = (const char *)sqlite3_column_text(st, i);
+        qloop_buf_printf(&b, "%s%s", i ? "|" : "", v ? v : "-");
+    }
+    snprintf(ref, 33, "%s", (const char *)sqlite3_column_text(st, 7));
+    sqlite3_finalize(st);
+    return b.ptr;
+}
+
+static char *masked(const char *s)
+{
+    struct qloop_buf b = {0};
+    mask_sensitive(s, strlen(s), &b);
+    return b.ptr ? b.ptr : qloop_xstrdup("");
+}
+
+static void assert_row(int n, const char *want, const char *dataset, const char *raw_key)
+{
+    char ref[33], want_ref[33];
+    char *got = row(n, ref);
+    if (strcmp(got, want) != 0)
+        fail_msg("finding %d:\n  got  %s\n  want %s", n, got, want);
+    free(got);
+    store_record_ref(F.db, dataset, raw_key, strlen(raw_key), want_ref);
+    assert_string_equal(ref, want_ref);
+}
+
+static void test_masking_and_messages(void **state)
+{
+    (void)state;
+    const char *id = "330102199001011234", *phone = "13812345678";
+    /* a rule failure: key and value masked (person_id, phone sensitive), the
+     * rule's message framing the reason */
+    struct qloop_finding f = {.dataset = "people", .rule = "people.phone", .row_no = 3,
+                              .key = id, .keylen = strlen(id), .field = "phone",
+                              .value = phone, .vlen = strlen(phone)};
+    struct finding_extra x = {.rule_message = "手机号码格式错误", .reason = "格式不符"};
+    write_ok(&f, &x);
+    /* the reason repeats the message: said once */
+    x.reason = "手机号码格式错误";
+    f.row_no = 4;
+    write_ok(&f, &x);
+    /* a rule without a message of its own: field and reason */
+    struct qloop_finding g = {.dataset = "people", .rule = "people.sex", .row_no = 5, .key = id,
+                              .keylen = strlen(id), .field = "sex", .value = "M", .vlen = 1};
+    struct finding_extra y = {.rule_message = "sex 不符合规则 people.sex", .message_default = true,
+                              .reason = "不在允许的取值范围内"};
+    write_ok(&g, &y);
+    /* no message and no extra: the pack's rule message; the field is not
+     * sensitive, so the value is stored as it is */
+    g.row_no = 6;
+    write_ok(&g, NULL);
+    /* a dataset without sensitive declarations: nothing masked ... */
+    struct qloop_finding h = {.dataset = "shops", .rule = "shops.name", .row_no = 7,
+                              .key = "S-001", .keylen = 5, .field = "name", .value = "", .vlen = 0};
+    write_ok(&h, &(struct finding_extra){.rule_message = "店名为空"});
+    /* ... unless the finder says key and value come from sensitive fields
+     * (a compare joining it with a dataset that declares them) */
+    h.row_no = 0;
+    h.value = phone;
+    h.vlen = strlen(phone);
+    h.message = "比对：本方缺少记录";
+    write_ok(&h, &(struct finding_extra){.mask = FINDING_MASK_KEY | FINDING_MASK_VALUE});
+
+    assert_int_equal(count("SELECT count(*) FROM main.findings"), 0); /* staged only */
+    move();
+    assert_int_equal(count("SELECT count(*) FROM main.findings"), 6);
+    assert_int_equal(count("SELECT count(*) FROM temp.stage_findings"), 0);
+
+    char *mid = masked(id), *mphone = masked(phone), *ms = masked("S-001");
+    struct qloop_buf w = {0};
+    qloop_buf_printf(&w, "people|people.phone|3|%s|phone|%s|手机号码格式错误：格式不符", mid, mphone);
+    assert_row(1, w.ptr, "people", id);
+    qloop_buf_reset(&w);
+    qloop_buf_printf(&w, "people|people.phone|4|%s|phone|%s|手机号码格式错误", mid, mphone);
+    assert_row(2, w.ptr, "people", id);
+    qloop_buf_reset(&w);
+    qloop_buf_printf(&w, "people|people.sex|5|%s|sex|M|sex：不在允许的取值范围内", mid);
+    assert_row(3, w.ptr, "people", id);
+    qloop_buf_reset(&w);
+    qloop_buf_printf(&w, "people|people.sex|6|%s|sex|M|sex 不符合规则 people.sex", mid);
+    assert_row(4, w.ptr, "people", id);
+    assert_row(5, "shops|shops.name|7|S-001|name||店名为空", "shops", "S-001");
+    qloop_buf_reset(&w);
+    qloop_buf_printf(&w, "shops|shops.name|-|%s|name|%s|比对：本方缺少记录", ms, mphone);
+    assert_row(6, w.ptr, "shops", "S-001");
+    assert_string_not_equal(mid, id);
+    assert_string_not_equal(mphone, phone);
+    qloop_buf_free(&w);
+    free(mid), free(mphone), free(ms);
+}
+
+/* What the catalog writes: dataset-level findings through the sink. They
+ * name no record, so their key and value are stored as written even on a
+ * dataset whose key and fields are sensitive. */
+static void test_sink_dataset_level(void **state)
+{
+    (void)state;
+    struct qloop_findings_sink sink = findings_sink(F.w);
+    struct qloop_finding f = {.dataset = "people", .rule = "people.catalog_schema_drift",
+                              .key = "catalog:schema_drift:phone",
+                              .keylen = strlen("catalog:schema_drift:phone"), .field = "phone",
+                              .value = "extra", .vlen = 5, .message = "数据中多出字段 phone"};
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_int_equal(sink.write(sink.ctx, &f, &err), 0);
+    /* freshness: the empty key */
+    struct qloop_finding g = {.dataset = "people", .rule = "people.freshness", .key = ""};
+    assert_int_equal(findings_write(F.w, &g,
+                                    &(struct finding_extra){.rule_message = "数据未按更新周期（daily）更新",
+                                                            .reason = "最新更新时间 无"},
+                                    &err),
+                     0);
+    move();
+    assert_row(1,
+               "people|people.catalog_schema_drift|-|catalog:schema_drift:phone|phone|extra|"
+               "数据中多出字段 phone",
+               "people", "catalog:schema_drift:phone");
+    assert_row(2, "people|people.freshness|-||-|-|数据未按更新周期（daily）更新：最新更新时间 无",
+               "people", "");
+}
+
+/* A store failure while writing is reported, and as internal (exit 3). */
+static void test_store_failure(void **state)
+{
+    (void)state;
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_int_equal(store_exec(F.db,
+                                "CREATE TEMP TRIGGER boom BEFORE INSERT ON stage_findings"
+                                " BEGIN SELECT RAISE(ABORT, 'boom'); END",
+                                &err),
+                     0);
+    struct qloop_finding f = {.dataset = "shops", .rule = "shops.name", .row_no = 1, .key = "S",
+                              .keylen = 1};
+    assert_int_equal(findings_write(F.w, &f, NULL, &err), -1);
+    assert_non_null(strstr(err.message, "boom"));
+    assert_int_equal(qloop_error_exit(&err), QLOOP_EXIT_INTERNAL);
+    /* the writer is usable again once the cause is gone */
+    assert_int_equal(store_exec(F.db, "DROP TRIGGER temp.boom", &err), 0);
+    qloop_error_clear(&err);
+    assert_int_equal(findings_write(F.w, &f, NULL, &err), 0);
+}
+
+static void test_quote_and_row_key(void **state)
+{
+    (void)state;
+    struct qloop_buf b = {0};
+    findings_quote(&b, "", 0, true);
+    assert_string_equal(qloop_buf_str(&b), "（空）");
+    qloop_buf_reset(&b);
+    findings_quote(&b, "张三", strlen("张三"), false);
+    assert_string_equal(qloop_buf_str(&b), "张三");
+    qloop_buf_reset(&b);
+    findings_quote(&b, "张三", strlen("张三"), true);
+    char *m = masked("张三");
+    assert_string_equal(qloop_buf_str(&b), m);
+    free(m);
+    static const struct { uint64_t n; const char *s; } rows[] = {
+        {0, "#0"}, {7, "#7"}, {10, "#10"}, {1234567, "#1234567"},
+        {UINT64_MAX, "#18446744073709551615"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        qloop_buf_reset(&b);
+        findings_row_key(&b, rows[i].n);
+        assert_string_equal(qloop_buf_str(&b), rows[i].s);
+    }
+    qloop_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_masking_and_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sink_dataset_level, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_failure, setup, teardown),
+        cmocka_unit_test(test_quote_and_row_key),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
