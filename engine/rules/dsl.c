@@ -72,16 +72,26 @@ void dsl_check_keys(lua_State *L, int t, const char *what, const char *name,
     }
 }
 
-char *dsl_opt_string(lua_State *L, int t, const char *key, const char *what, const char *name)
+const char *dsl_peek_string(lua_State *L, int t, const char *key, size_t *len, const char *what,
+                            const char *name)
 {
-    char *s = NULL;
     int ty = lua_getfield(L, t, key);
     if (ty == LUA_TSTRING || ty == LUA_TNUMBER)
-        s = qloop_xstrdup(lua_tostring(L, -1));
-    else if (ty != LUA_TNIL)
+        return lua_tolstring(L, -1, len);
+    if (ty != LUA_TNIL)
         dsl_error(L, "%s \"%s\" 的 %s 应为文本，而不是 %s", what, name, key, lua_typename(L, ty));
     lua_pop(L, 1);
-    return s;
+    return NULL;
+}
+
+char *dsl_opt_string(lua_State *L, int t, const char *key, const char *what, const char *name)
+{
+    const char *s = dsl_peek_string(L, t, key, NULL, what, name);
+    if (!s)
+        return NULL;
+    char *copy = qloop_xstrdup(s);
+    lua_pop(L, 1);
+    return copy;
 }
 
 bool dsl_opt_bool(lua_State *L, int t, const char *key, const char *what, const char *name)

@@ -34,6 +34,12 @@ bool dsl_in_list(const char *s, const char *const *list);
 void dsl_check_keys(lua_State *L, int t, const char *what, const char *name,
                     const char *const *allowed, const struct rule_form *const *forms);
 
+/* t[key] as text (numbers converted), left on the stack for the caller to
+ * pop when done with it (*len its length, len may be NULL); NULL with
+ * nothing pushed when absent. */
+const char *dsl_peek_string(lua_State *L, int t, const char *key, size_t *len, const char *what,
+                            const char *name);
+
 /* t[key] as malloc'd text (numbers converted); NULL when absent. */
 char *dsl_opt_string(lua_State *L, int t, const char *key, const char *what, const char *name);
 

@@ -24,15 +24,10 @@
 
 static int pattern_parse(lua_State *L, int t, struct pack_rule *r, void **state)
 {
-    int ty = lua_getfield(L, t, "pattern");
-    if (ty == LUA_TNIL) {
-        lua_pop(L, 1);
-        return 0;
-    }
-    if (ty != LUA_TSTRING && ty != LUA_TNUMBER)
-        dsl_error(L, "规则 \"%s\" 的 pattern 应为文本，而不是 %s", r->id, lua_typename(L, ty));
     size_t len;
-    const char *text = lua_tolstring(L, -1, &len);
+    const char *text = dsl_peek_string(L, t, "pattern", &len, "规则", r->id);
+    if (!text)
+        return 0;
     char msg[256];
     size_t off = 0;
     struct qloop_pattern *p = pattern_compile(text, len, msg, sizeof msg, &off);
@@ -159,14 +154,9 @@ static bool is_divisions(const char *dataset) { return strcmp(dataset, "division
 
 static int references_parse(lua_State *L, int t, struct pack_rule *r, void **state)
 {
-    int ty = lua_getfield(L, t, "references");
-    if (ty == LUA_TNIL) {
-        lua_pop(L, 1);
+    const char *ref = dsl_peek_string(L, t, "references", NULL, "规则", r->id);
+    if (!ref)
         return 0;
-    }
-    if (ty != LUA_TSTRING && ty != LUA_TNUMBER)
-        dsl_error(L, "规则 \"%s\" 的 references 应为文本，而不是 %s", r->id, lua_typename(L, ty));
-    const char *ref = lua_tostring(L, -1);
     const char *dot = strchr(ref, '.');
     if (!dot || dot == ref || !dot[1])
         dsl_error(L, "规则 \"%s\" 的 references 应写成 \"数据集.字段\"，例如 \"divisions.code\"", r->id);

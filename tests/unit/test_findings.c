@@ -28,6 +28,7 @@
 #include "run/findings.h"
 #include "run/stage.h"
 #include "store/store.h"
+#include "store_helpers.h"
 
 static const char RULES[] =
     "dataset \"people\" { key = \"person_id\", sensitive = { \"person_id\", \"phone\" } }\n"
@@ -37,23 +38,22 @@ static const char RULES[] =
     "rule \"shops.name\" { field = \"name\", not_null = true, message = \"店名为空\" }\n";
 
 struct fixture {
-    char dir[256], rules[300], dbpath[300];
+    char rules[300];
     struct pack *p;
     sqlite3 *db;
     struct findings_writer *w;
 };
 static struct fixture F;
 
+/* The pack above (from a temporary rule file), an in-memory store with the
+ * staging tables, and a writer for run "r1". */
 static int setup(void **state)
 {
     (void)state;
     memset(&F, 0, sizeof F);
     const char *tmp = getenv("TMPDIR");
-    snprintf(F.dir, sizeof F.dir, "%s/qloop-test-findings-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(F.dir))
-        return -1;
-    snprintf(F.rules, sizeof F.rules, "%s/rules.lua", F.dir);
-    snprintf(F.dbpath, sizeof F.dbpath, "%s/q.db", F.dir);
+    snprintf(F.rules, sizeof F.rules, "%s/qloop-test-findings-%d.lua", tmp && *tmp ? tmp : "/tmp",
+             (int)getpid());
     FILE *f = fopen(F.rules, "w");
     if (!f)
         return -1;
@@ -62,10 +62,12 @@ static int setup(void **state)
     struct qloop_error err;
     qloop_error_clear(&err);
     F.p = pack_new();
-    if (!F.p || pack_load_path(F.p, F.rules, &err) != 0 || pack_finish(F.p, &err) != 0)
-        return -1;
-    F.db = store_open(F.dbpath, &err);
-    if (!F.db || stage_create(F.db, &err) != 0)
+    int rc = pack_load_path(F.p, F.rules, &err);
+    if (rc == 0)
+        rc = pack_finish(F.p, &err);
+    unlink(F.rules);
+    F.db = db_open();
+    if (rc != 0 || stage_create(F.db, &err) != 0)
         return -1;
     F.w = findings_writer_new(F.db, "r1", F.p, &err);
     return F.w ? 0 : -1;
@@ -77,14 +79,6 @@ static int teardown(void **state)
     findings_writer_free(F.w);
     pack_free(F.p);
     store_close(F.db);
-    char path[400];
-    static const char *const suffixes[] = {"", "-wal", "-shm", ".key"};
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-        snprintf(path, sizeof path, "%s%s", F.dbpath, suffixes[i]);
-        unlink(path);
-    }
-    unlink(F.rules);
-    rmdir(F.dir);
     return 0;
 }
 
@@ -102,16 +96,6 @@ static void move(void)
     qloop_error_clear(&err);
     if (stage_move(F.db, &err) != 0)
         fail_msg("stage_move: %s", err.message);
-}
-
-static int64_t count(const char *sql)
-{
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(F.db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
 }
 
 /* Finding number n (1-based, in the order written) as
@@ -193,10 +177,10 @@ static void test_masking_and_messages(void **state)
     h.message = "比对：本方缺少记录";
     write_ok(&h, &(struct finding_extra){.mask = FINDING_MASK_KEY | FINDING_MASK_VALUE});
 
-    assert_int_equal(count("SELECT count(*) FROM main.findings"), 0); /* staged only */
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM main.findings"), 0); /* staged only */
     move();
-    assert_int_equal(count("SELECT count(*) FROM main.findings"), 6);
-    assert_int_equal(count("SELECT count(*) FROM temp.stage_findings"), 0);
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM main.findings"), 6);
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM temp.stage_findings"), 0);
 
     char *mid = masked(id), *mphone = masked(phone), *ms = masked("S-001");
     struct qloop_buf w = {0};
@@ -257,18 +241,15 @@ static void test_store_failure(void **state)
     (void)state;
     struct qloop_error err;
     qloop_error_clear(&err);
-    assert_int_equal(store_exec(F.db,
-                                "CREATE TEMP TRIGGER boom BEFORE INSERT ON stage_findings"
-                                " BEGIN SELECT RAISE(ABORT, 'boom'); END",
-                                &err),
-                     0);
+    exec(F.db, "CREATE TEMP TRIGGER boom BEFORE INSERT ON stage_findings"
+               " BEGIN SELECT RAISE(ABORT, 'boom'); END");
     struct qloop_finding f = {.dataset = "shops", .rule = "shops.name", .row_no = 1, .key = "S",
                               .keylen = 1};
     assert_int_equal(findings_write(F.w, &f, NULL, &err), -1);
     assert_non_null(strstr(err.message, "boom"));
     assert_int_equal(qloop_error_exit(&err), QLOOP_EXIT_INTERNAL);
     /* the writer is usable again once the cause is gone */
-    assert_int_equal(store_exec(F.db, "DROP TRIGGER temp.boom", &err), 0);
+    exec(F.db, "DROP TRIGGER temp.boom");
     qloop_error_clear(&err);
     assert_int_equal(findings_write(F.w, &f, NULL, &err), 0);
 }
