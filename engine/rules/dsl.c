@@ -10,15 +10,36 @@
 #include "rules/dsl.h"
 #include "rules/forms.h"
 
-/* Level 2: the chunk calling the DSL body. */
+/* Pushes "FILE:LINE: " and the message; level 2 is the chunk calling the
+ * DSL body. */
+static void push_message(lua_State *L, const char *fmt, va_list ap)
+{
+    luaL_where(L, 2);
+    lua_pushvfstring(L, fmt, ap);
+    lua_concat(L, 2);
+}
+
 int dsl_error(lua_State *L, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    luaL_where(L, 2);
-    lua_pushvfstring(L, fmt, ap);
+    push_message(L, fmt, ap);
     va_end(ap);
-    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+int dsl_peek(lua_State *L, int t, const char *key, int type, const char *fmt, ...)
+{
+    int ty = lua_getfield(L, t, key);
+    if (ty == type)
+        return 1;
+    lua_pop(L, 1);
+    if (ty == LUA_TNIL)
+        return 0;
+    va_list ap;
+    va_start(ap, fmt);
+    push_message(L, fmt, ap);
+    va_end(ap);
     return lua_error(L);
 }
 

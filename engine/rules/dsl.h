@@ -34,6 +34,11 @@ bool dsl_in_list(const char *s, const char *const *list);
 void dsl_check_keys(lua_State *L, int t, const char *what, const char *name,
                     const char *const *allowed, const struct rule_form *const *forms);
 
+/* Pushes t[key] and returns 1 when it is of Lua type `type`; returns 0
+ * with nothing pushed when it is absent; raises dsl_error(fmt, ...) — what
+ * to write instead — for any other type. */
+int dsl_peek(lua_State *L, int t, const char *key, int type, const char *fmt, ...);
+
 /* t[key] as text (numbers converted), left on the stack for the caller to
  * pop when done with it (*len its length, len may be NULL); NULL with
  * nothing pushed when absent. */

@@ -103,13 +103,8 @@ struct range {
 
 static int range_parse(lua_State *L, int t, struct pack_rule *r, void **state)
 {
-    int ty = lua_getfield(L, t, "range");
-    if (ty == LUA_TNIL) {
-        lua_pop(L, 1);
+    if (!dsl_peek(L, t, "range", LUA_TTABLE, "规则 \"%s\" 的 range 应写成 { 最小值, 最大值 }", r->id))
         return 0;
-    }
-    if (ty != LUA_TTABLE)
-        dsl_error(L, "规则 \"%s\" 的 range 应写成 { 最小值, 最大值 }", r->id);
     double bound[2] = {-HUGE_VAL, HUGE_VAL};
     for (int i = 1; i <= 2; i++) {
         int et = lua_geti(L, -1, i);
@@ -216,13 +211,9 @@ static void references_release(void *state)
  * record rule) is kept in the registry for judge.c to call: not this form. */
 static int check_parse(lua_State *L, int t, struct pack_rule *r, void **state)
 {
-    int ty = lua_getfield(L, t, "check");
-    if (ty == LUA_TNIL) {
-        lua_pop(L, 1);
+    if (!dsl_peek(L, t, "check", LUA_TFUNCTION,
+                  "规则 \"%s\" 的 check 应为函数（如 idcard.valid 或 function(v) ... end）", r->id))
         return 0;
-    }
-    if (ty != LUA_TFUNCTION)
-        dsl_error(L, "规则 \"%s\" 的 check 应为函数（如 idcard.valid 或 function(v) ... end）", r->id);
     const struct qloop_native_check *native =
         lua_iscfunction(L, -1) ? qloop_native_check_find(lua_tocfunction(L, -1)) : NULL;
     if (native && r->kind == RULE_FIELD) {
