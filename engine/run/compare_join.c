@@ -13,6 +13,7 @@
  */
 #include <lauxlib.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,14 +60,33 @@ static bool fp_le(const struct fpkey *a, const struct fpkey *b)
     return a->hi != b->hi ? a->hi < b->hi : a->lo <= b->lo;
 }
 
+/* Appends the NUL-terminated strings that follow b, up to a NULL: a
+ * message's text without printf (it is made once per finding). TEXT adds
+ * the NULL. */
+#define TEXT(b, ...) text(b, __VA_ARGS__, (const char *)NULL)
+static void text(struct qloop_buf *b, ...)
+{
+    va_list ap;
+    va_start(ap, b);
+    for (const char *s; (s = va_arg(ap, const char *)) != NULL;)
+        qloop_buf_append(b, s, strlen(s));
+    va_end(ap);
+}
+
+/* Appends the names of side s's key fields, joined by sep. */
+static void key_names(struct qloop_buf *b, const struct side *s, const char *sep)
+{
+    for (size_t i = 0; i < s->nkeys; i++)
+        TEXT(b, i ? sep : "", s->keys[i]);
+}
+
 /* The compare key text of a record, masked when any key is sensitive, into out. */
 static void show_key(struct emitter *e, const struct side *s, const struct rec *r,
                      struct qloop_buf *out)
 {
     size_t len;
     const char *k = payload_str(r, s->store_own ? 1 : 0, &len);
-    for (size_t i = 0; i < s->nkeys; i++)
-        qloop_buf_printf(out, "%s%s", i ? "|" : "", s->keys[i]);
+    key_names(out, s, "|");
     qloop_buf_putc(out, '=');
     findings_quote(out, k, len, e->m->key_sensitive);
 }
@@ -123,17 +143,18 @@ static int report_missing(struct emitter *e, int rule, int from, struct ent *x)
     qloop_buf_reset(msg);
     if (ds == from) {
         /* the record exists here and has no match on the other side */
-        qloop_buf_printf(msg, "%s %s 中找不到对应记录（", m->auth == 1 - from ? "权威方" : "在",
-                         other->dataset);
+        TEXT(msg, m->auth == 1 - from ? "权威方" : "在", " ", other->dataset, " 中找不到对应记录（",
+             (const char *)NULL);
         show_key(e, o, x->r, msg);
-        qloop_buf_append(msg, "）", strlen("）"));
+        TEXT(msg, "）");
         return put_finding(e, rule, ds, x, true, NULL, NULL, 0, false, qloop_buf_str(msg));
     }
     /* the record exists only on the authority's side: the other lacks it */
-    qloop_buf_printf(msg, "本方缺少记录：权威方 %s 第 %llu 行有此记录（", o->dataset,
-                     (unsigned long long)x->r->row_no);
+    TEXT(msg, "本方缺少记录：权威方 ", o->dataset, " 第 ");
+    findings_append_uint(msg, x->r->row_no);
+    TEXT(msg, " 行有此记录（");
     show_key(e, o, x->r, msg);
-    qloop_buf_append(msg, "）", strlen("）"));
+    TEXT(msg, "）");
     return put_finding(e, rule, ds, x, false, NULL, NULL, 0, false, qloop_buf_str(msg));
 }
 
@@ -143,10 +164,11 @@ static int report_dup(struct emitter *e, int rule, int side, struct ent *x)
     struct cmp *m = e->m;
     const struct side *s = &m->side[side];
     qloop_buf_reset(&e->msg);
-    qloop_buf_append(&e->msg, "比对键 ", strlen("比对键 "));
+    TEXT(&e->msg, "比对键 ");
     show_key(e, s, x->r, &e->msg);
-    qloop_buf_printf(&e->msg, " 在 %s 中出现 %u 次，无法与 %s 配对", s->dataset, x->count,
-                     m->side[1 - side].dataset);
+    TEXT(&e->msg, " 在 ", s->dataset, " 中出现 ");
+    findings_append_uint(&e->msg, x->count);
+    TEXT(&e->msg, " 次，无法与 ", m->side[1 - side].dataset, " 配对");
     size_t klen;
     const char *k = payload_str(x->r, s->store_own ? 1 : 0, &klen);
     return put_finding(e, rule, side, x, true, NULL, k, klen, m->key_sensitive,
@@ -158,10 +180,9 @@ int compare_report_empty(struct emitter *e, int side, struct ent *x)
     struct cmp *m = e->m;
     const struct side *s = &m->side[side];
     qloop_buf_reset(&e->msg);
-    qloop_buf_append(&e->msg, "比对键 ", strlen("比对键 "));
-    for (size_t i = 0; i < s->nkeys; i++)
-        qloop_buf_printf(&e->msg, "%s%s", i ? "、" : "", s->keys[i]);
-    qloop_buf_printf(&e->msg, " 为空，无法与 %s 配对", m->side[1 - side].dataset);
+    TEXT(&e->msg, "比对键 ");
+    key_names(&e->msg, s, "、");
+    TEXT(&e->msg, " 为空，无法与 ", m->side[1 - side].dataset, " 配对");
     return put_finding(e, side == 0 ? R_EMPTY_LEFT : R_EMPTY_RIGHT, side, x, true, NULL, NULL, 0,
                        false, qloop_buf_str(&e->msg));
 }
@@ -299,14 +320,14 @@ static int judge_pair(struct emitter *e, size_t fi, struct ent *l, struct ent *r
     if (m->auth >= 0) {
         const char *mine = ds == 0 ? a : b, *theirs = ds == 0 ? b : a;
         size_t mlen = ds == 0 ? alen : blen, tlen = ds == 0 ? blen : alen;
-        qloop_buf_printf(msg, "%s 不一致：本方 ", ds == 0 ? f->left : f->right);
+        TEXT(msg, ds == 0 ? f->left : f->right, " 不一致：本方 ");
         findings_quote(msg, mine, mlen, sens);
-        qloop_buf_append(msg, "，权威方 ", strlen("，权威方 "));
+        TEXT(msg, "，权威方 ");
         findings_quote(msg, theirs, tlen, sens);
     } else {
-        qloop_buf_printf(msg, "%s 不一致：%s 为 ", f->left, sl->dataset);
+        TEXT(msg, f->left, " 不一致：", sl->dataset, " 为 ");
         findings_quote(msg, a, alen, sens);
-        qloop_buf_printf(msg, "，%s 为 ", sr->dataset);
+        TEXT(msg, "，", sr->dataset, " 为 ");
         findings_quote(msg, b, blen, sens);
     }
     const char *v = ds == 0 ? a : b;

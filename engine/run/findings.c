@@ -178,15 +178,20 @@ void findings_quote(struct qloop_buf *out, const char *s, size_t len, bool sensi
         qloop_buf_append(out, s, len);
 }
 
-void findings_row_key(struct qloop_buf *out, uint64_t row_no)
+void findings_append_uint(struct qloop_buf *out, uint64_t n)
 {
     char digits[24];
     size_t i = sizeof digits;
     do
-        digits[--i] = (char)('0' + row_no % 10);
-    while ((row_no /= 10) != 0);
-    digits[--i] = '#';
+        digits[--i] = (char)('0' + n % 10);
+    while ((n /= 10) != 0);
     qloop_buf_append(out, digits + i, sizeof digits - i);
+}
+
+void findings_row_key(struct qloop_buf *out, uint64_t row_no)
+{
+    qloop_buf_putc(out, '#');
+    findings_append_uint(out, row_no);
 }
 
 static int sink_write(void *ctx, const struct qloop_finding *f, struct qloop_error *err)

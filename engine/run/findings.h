@@ -71,8 +71,10 @@ int findings_write(struct findings_writer *w, const struct qloop_finding *f,
  * when empty, masked when sensitive (a compare quotes both sides' values). */
 void findings_quote(struct qloop_buf *out, const char *s, size_t len, bool sensitive);
 
-/* Appends the record key of row row_no of a dataset that declares no key:
- * "#ROW" (without printf: it runs once per finding). */
+/* Appends the decimal digits of n, and the record key of row row_no of a
+ * dataset that declares no key ("#ROW"): without printf, for text made once
+ * per finding. */
+void findings_append_uint(struct qloop_buf *out, uint64_t n);
 void findings_row_key(struct qloop_buf *out, uint64_t row_no);
 
 /* The sink (store/findings.h) that writes through w, for finders below the
