@@ -2,7 +2,7 @@
  * judge.h — cleansing and judging the rows of a batch, spread over worker
  * threads, one Lua state per worker.
  *
- * The run loop (run.c) reads a batch, hands it to the pool, and gets back a
+ * The batch loop (dataset.c) reads a batch, hands it to the pool, and gets back a
  * verdict for every (rule, row): the stateless part of checking. What needs
  * the whole dataset in order — `unique`, findings, re-check bookkeeping,
  * compares — stays on the run loop's thread and reads the verdicts in row
