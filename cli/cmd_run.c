@@ -180,8 +180,7 @@ static int do_run(const struct cli_args *a)
     struct run_outcome res;
     if (run_execute(db, p, &o, &res, &err) != 0) {
         rc = cli_error(&err);
-        fputs("qloop: 本次运行未写入任何结果；修正后重新运行即可
-", stderr);
+        fputs("qloop: 本次运行未写入任何结果；修正后重新运行即可\n", stderr);
         goto out;
     }
     if (json) {
