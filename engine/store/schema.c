@@ -134,11 +134,47 @@ static const char step5_report_published[] =
     "CREATE TABLE IF NOT EXISTS report_published(year INTEGER NOT NULL,"
     " model_hash TEXT NOT NULL, json TEXT NOT NULL, published_at TEXT NOT NULL);";
 
+/* 6: departments, users and how they sign in (identity/identity.h). depts:
+ * every department (seen_in: where it was first seen — console, rules,
+ * catalog, upgrade); at most one is the bureau (大数据主管部门). users: one
+ * role each; password_hash is a crypto_pwhash_str string (NULL for a system
+ * user without a password). api_keys and sessions keep only hashes of the
+ * secrets handed out. signin_failures: recent failed sign-ins, for
+ * throttling. A store from an earlier qloop registers the departments its
+ * tickets, runs and catalog already name, as first seen there. */
+static const char step6_identity[] =
+    "CREATE TABLE depts(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, code TEXT UNIQUE,"
+    "  bureau INTEGER NOT NULL DEFAULT 0 CHECK(bureau IN (0, 1)),"
+    "  registered_at TEXT NOT NULL, registered_by TEXT NOT NULL,"
+    "  seen_in TEXT NOT NULL CHECK(seen_in IN ('console','rules','catalog','upgrade')));"
+    "CREATE UNIQUE INDEX depts_one_bureau ON depts(bureau) WHERE bureau = 1;"
+    "CREATE TABLE users(id INTEGER PRIMARY KEY, login TEXT NOT NULL UNIQUE,"
+    "  role TEXT NOT NULL CHECK(role IN ('admin','steward','approver','provider','reporter',"
+    "    'leader','system')),"
+    "  dept TEXT REFERENCES depts(name), name TEXT, password_hash TEXT,"
+    "  active INTEGER NOT NULL DEFAULT 1 CHECK(active IN (0, 1)),"
+    "  created_at TEXT NOT NULL, created_by TEXT NOT NULL, disabled_at TEXT, disabled_by TEXT);"
+    "CREATE TABLE api_keys(id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),"
+    "  key_id TEXT NOT NULL UNIQUE, key_hash TEXT NOT NULL, created_at TEXT NOT NULL,"
+    "  revoked_at TEXT, last_used_at TEXT);"
+    "CREATE TABLE sessions(id INTEGER PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id), csrf TEXT NOT NULL,"
+    "  created_at TEXT NOT NULL, expires_at TEXT NOT NULL);"
+    "CREATE TABLE signin_failures(login TEXT NOT NULL, at TEXT NOT NULL);"
+    "CREATE INDEX signin_failures_login ON signin_failures(login, at);"
+    "INSERT OR IGNORE INTO depts(name, registered_at, registered_by, seen_in)"
+    "  SELECT name, min(at), 'upgrade', 'upgrade' FROM ("
+    "    SELECT dept AS name, opened_at AS at FROM tickets"
+    "    UNION ALL SELECT d.owner, r.started_at FROM run_datasets d JOIN runs r ON r.id = d.run_id"
+    "    UNION ALL SELECT owner, added_at FROM catalog_datasets)"
+    "  WHERE name IS NOT NULL AND name <> '' GROUP BY name ORDER BY min(at), name;";
+
 const struct store_step store_steps[] = {
     {1, "core", step1_core},
     {2, "audit", step2_audit},
     {3, "tickets", step3_tickets},
     {4, "catalog", step4_catalog},
     {5, "report_published", step5_report_published},
+    {6, "identity", step6_identity},
 };
 const int store_nsteps = (int)(sizeof store_steps / sizeof store_steps[0]);
