@@ -29,6 +29,8 @@ int cmd_catalog(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_outbox(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
+int cmd_depts(int argc, char **argv);
+int cmd_users(int argc, char **argv);
 
 /* Prints "qloop: FILE:LINE:COL: MESSAGE" to stderr. */
 void cli_print_error(const struct qloop_error *err);
@@ -60,6 +62,16 @@ int cli_query(const struct cli_args *a, cli_query_fn query, json_t **out);
 /* cli_query, then prints the result: as JSON with --json, else with
  * text(result, a). Returns the exit code. */
 int cli_show(const struct cli_args *a, cli_query_fn query, void (*text)(json_t *, const struct cli_args *));
+
+/* cli_open_store for a command that needs an existing store: when there is
+ * no file at path, prints an error naming it, stores 2 in *rc and returns
+ * NULL (CONTRACT.md: only run, catalog import, depts add and users add make
+ * a store). */
+sqlite3 *cli_open_existing_store(const char *path, int *rc);
+
+/* Who acts at the operator's console (depts, users): "console:" and the
+ * system user running qloop, for the audit chain. */
+void cli_console_actor(char *out, size_t size);
 
 /* Loads a --divisions FILE (before cli_open_store / eval). Returns 0, or
  * prints the error and returns the exit code. */

@@ -3,6 +3,7 @@
  * opening the store with the calendar and divisions that go with it,
  * loading a policy, reading a state name.
  */
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,4 +107,26 @@ const char *cli_state(const char *s)
         if (strcmp(s, states[i]) == 0 || strcmp(s, ticket_state_zh(states[i])) == 0)
             return states[i];
     return NULL;
+}
+
+sqlite3 *cli_open_existing_store(const char *path, int *rc)
+{
+    if (!path)
+        path = store_default_path();
+    if (strcmp(path, ":memory:") != 0 && access(path, F_OK) != 0) {
+        struct qloop_error err;
+        qloop_error_clear(&err);
+        qloop_error_set(&err, path, 0, 0,
+                        "数据库不存在；请用 --db 或 QLOOP_DB 指向已有的数据库"
+                        "（qloop run、catalog import、depts add 和 users add 会新建数据库）");
+        *rc = cli_error(&err);
+        return NULL;
+    }
+    return cli_open_store(path, rc);
+}
+
+void cli_console_actor(char *out, size_t size)
+{
+    const struct passwd *pw = getpwuid(geteuid());
+    snprintf(out, size, "console:%s", pw && pw->pw_name ? pw->pw_name : "?");
 }

@@ -23,6 +23,8 @@ static const struct command {
     {"report", cmd_report, "年度评估报告与部门计分卡"},
     {"outbox", cmd_outbox, "待发送的通知：导出给邮件或消息网关"},
     {"prune", cmd_prune, "清理旧运行的问题记录，防止数据库无限增长"},
+    {"depts", cmd_depts, "部门：登记（数源部门、使用部门、大数据主管部门）与列表"},
+    {"users", cmd_users, "用户与角色：添加、列表、停用、发放 API 密钥"},
 };
 
 static void usage(FILE *out)

@@ -175,8 +175,7 @@ static int add_conflicts(sqlite3 *db, const char *name, const char *code, bool b
             return -1;
         if (rc == 1 && strcmp(other.name, name) != 0)
             return qloop_error_set(err, NULL, 0, 0,
-                                   "大数据主管部门已登记为“%s”，只能有一个；"
-                                   "若要更换，请由管理员在数据库中处理并说明原因",
+                                   "大数据主管部门已登记为“%s”，只能有一个；请核对部门名称（qloop depts list）",
                                    other.name);
     }
     return 0;
