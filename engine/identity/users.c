@@ -400,8 +400,8 @@ int ident_signin(sqlite3 *db, const char *login, const char *password, struct id
     if (!ok) {
         sodium_memzero(hash, sizeof hash);
         if (exec_login(db, "INSERT INTO signin_failures(login, at) VALUES(?1, ?2)", login, now, err) != 0 ||
-            exec_login(db, "DELETE FROM signin_failures WHERE login = ?1 AND at <= ?2", login, since,
-                       err) != 0)
+            exec_login(db, "DELETE FROM signin_failures WHERE at <= ?2", login,
+                       since, err) != 0)
             return -1;
         return IDENT_SIGNIN_BAD;
     }
