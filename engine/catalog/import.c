@@ -20,6 +20,7 @@
 #include "catalog/catalog.h"
 #include "catalog/read.h"
 #include "catalog/stored.h"
+#include "identity/identity.h"
 #include "store/audit.h"
 #include "store/sql.h"
 #include "store/store.h"
@@ -261,6 +262,18 @@ static int apply_diff(struct import_ctx *x, const struct catalog *old, const str
     return rc;
 }
 
+/* Every 数源部门 the catalog names is a registered department (registered,
+ * and audited, the first time one is seen). */
+static int register_owners(struct import_ctx *x, const struct catalog *now)
+{
+    for (size_t i = 0; i < now->n; i++) {
+        const char *owner = now->v[i].v[E_OWNER];
+        if (owner && *owner && ident_dept_ensure(x->db, owner, "catalog", x->actor, NULL, x->err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* The counts of this import in catalog_versions and its catalog.import
  * audit entry. */
 static int version_finish(struct import_ctx *x, size_t ndatasets)
@@ -317,6 +330,8 @@ int catalog_import(sqlite3 *db, const struct catalog_file *file, const char *act
         rc = version_begin(&x, now.n);
     if (rc == 0)
         rc = apply_diff(&x, &old, &now);
+    if (rc == 0)
+        rc = register_owners(&x, &now);
     if (rc == 0)
         rc = version_finish(&x, now.n);
     json_t *summary = json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o}", "version",
