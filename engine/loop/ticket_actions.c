@@ -5,8 +5,10 @@
  * authority decides on that request (approve, reject), and staff re-check
  * by hand what no run re-checks (verify).
  *
- * Each action loads the ticket, checks what its state allows (the refusal
- * names the moves that are), and makes its transition through tk_apply (or,
+ * Each action loads the ticket, asks whether its actor may (tk_authorize:
+ * the one authorisation function, with the ticket's facts), checks what its
+ * state allows (the refusal names the moves that are), and makes its
+ * transition through tk_apply (or,
  * for extensions, which keep the state, writes the history and outbox
  * itself), inside the caller's transaction.
  */
@@ -54,6 +56,8 @@ int ticket_feedback(sqlite3 *db, int64_t id, const char *actor, bool urgent, con
     const struct qloop_policy *p = tk_policy(policy, &def);
     struct tk t;
     int rc = tk_load(db, id, &t, err);
+    if (rc == 0)
+        rc = tk_authorize(db, &t, actor, IDENT_FEEDBACK, p, err);
     if (rc != 0)
         return rc;
     if (!tk_find_transition(t.state, "feedback", "feedback", true))
@@ -99,6 +103,8 @@ int ticket_resolve(sqlite3 *db, int64_t id, const char *as, const char *actor, c
                                as ? as : "");
     struct tk t;
     int rc = tk_load(db, id, &t, err);
+    if (rc == 0)
+        rc = tk_authorize(db, &t, actor, IDENT_RESOLVE, NULL, err);
     if (rc != 0)
         return rc;
     char action[64];
@@ -187,6 +193,8 @@ int ticket_extend(sqlite3 *db, int64_t id, const char *until, const char *reason
         return qloop_error_set(err, NULL, 0, 0, "申请延期需要 --reason 说明理由");
     struct tk t;
     int rc = tk_load(db, id, &t, err);
+    if (rc == 0)
+        rc = tk_authorize(db, &t, actor, IDENT_EXTEND, p, err);
     if (rc != 0)
         return rc;
     if (strcmp(t.state, "feedback") != 0)
@@ -219,11 +227,15 @@ int ticket_extend(sqlite3 *db, int64_t id, const char *until, const char *reason
     return tk_notify(db, &t, "extension.requested", key, to, msg, now, err);
 }
 
-/* Loads t and checks an extension is pending; for approve and reject. */
-static int load_pending(sqlite3 *db, int64_t id, struct tk *t, const char *action,
-                        struct qloop_error *err)
+/* Loads t, asks whether actor may decide (approve or reject) and checks an
+ * extension is pending. */
+static int load_pending(sqlite3 *db, int64_t id, struct tk *t, const char *actor,
+                        enum ident_action decision, const struct qloop_policy *p,
+                        const char *action, struct qloop_error *err)
 {
     int rc = tk_load(db, id, t, err);
+    if (rc == 0)
+        rc = tk_authorize(db, t, actor, decision, p, err);
     if (rc != 0)
         return rc;
     if (strcmp(t->state, "feedback") != 0)
@@ -258,7 +270,7 @@ int ticket_approve(sqlite3 *db, int64_t id, const char *actor, const struct qloo
     struct qloop_policy def;
     const struct qloop_policy *p = tk_policy(policy, &def);
     struct tk t;
-    int rc = load_pending(db, id, &t, "批准延期（approve）", err);
+    int rc = load_pending(db, id, &t, actor, IDENT_APPROVE, p, "批准延期（approve）", err);
     if (rc != 0)
         return rc;
     char until[11];
@@ -283,11 +295,10 @@ int ticket_approve(sqlite3 *db, int64_t id, const char *actor, const struct qloo
 int ticket_reject(sqlite3 *db, int64_t id, const char *actor, const char *reason,
                   const struct qloop_policy *policy, struct qloop_error *err)
 {
-    (void)policy;
     if (!reason || !*reason)
         return qloop_error_set(err, NULL, 0, 0, "驳回延期申请需要 --reason 说明理由");
     struct tk t;
-    int rc = load_pending(db, id, &t, "驳回延期（reject）", err);
+    int rc = load_pending(db, id, &t, actor, IDENT_REJECT, policy, "驳回延期（reject）", err);
     if (rc != 0)
         return rc;
     if (set_request(db, id, NULL, NULL, NULL, NULL, "驳回延期", err) != 0)
@@ -306,6 +317,8 @@ int ticket_verify(sqlite3 *db, int64_t id, const char *actor, bool passed, const
         return qloop_error_set(err, NULL, 0, 0, "复核未通过需要 --reason 说明哪里仍有问题");
     struct tk t;
     int rc = tk_load(db, id, &t, err);
+    if (rc == 0)
+        rc = tk_authorize(db, &t, actor, IDENT_VERIFY, NULL, err);
     if (rc != 0)
         return rc;
     const char *to = passed ? "shared" : "feedback";

@@ -99,6 +99,52 @@ static int add_report(sqlite3 *db, const struct ticket_report *r, const char *ru
     return tk_after_adding(db, *tid, is_new, 1, NULL, now, p, tag, err);
 }
 
+/* The department a report on r->dataset goes to: r->dept when given (it
+ * must be registered), else the dataset's owner in its latest run, else in
+ * the catalog. A dataset neither a run nor the catalog knows is refused, so
+ * no ticket goes to a department nobody registered. *known: whether a run
+ * had the dataset. 0, -1 or -2. */
+static int report_dept(sqlite3 *db, const struct ticket_report *r, char *dept, size_t size,
+                       bool *known, struct qloop_error *err)
+{
+    if (tk_dataset_owner(db, r->dataset, NULL, dept, size, known, err) != 0)
+        return -2;
+    if (!*known) {
+        int64_t in_catalog;
+        if (sql_int64_texts(db, "SELECT count(*) FROM catalog_datasets WHERE dataset = ?1", 1,
+                            &r->dataset, 0, &in_catalog, err) != 0)
+            return -2;
+        if (!in_catalog)
+            return qloop_error_set(err, NULL, 0, 0,
+                                   "数据集“%s”未知：没有规则包运行过它，资源目录中也没有；"
+                                   "请核对数据集名称（qloop catalog show 查看目录）",
+                                   r->dataset);
+        sqlite3_stmt *st = sql_prepare_texts(
+            db, "SELECT coalesce(nullif(owner, ''), ?2) FROM catalog_datasets WHERE dataset = ?1", 2,
+            (const char *const[]){r->dataset, TK_NO_DEPT}, err);
+        if (!st)
+            return -2;
+        int rc = sql_row(db, st, "读取资源目录", err);
+        if (rc == 1)
+            sql_copy(st, 0, dept, size);
+        sqlite3_finalize(st);
+        if (rc < 0)
+            return -2;
+    }
+    if (r->dept && *r->dept) {
+        int found = ident_dept_find(db, r->dept, NULL, err);
+        if (found < 0)
+            return -2;
+        if (found == 0)
+            return qloop_error_set(err, NULL, 0, 0,
+                                   "部门“%s”尚未登记；工单只交给登记的部门（qloop depts list 查看，"
+                                   "qloop depts add 登记），或去掉 --dept 交数据集的数源部门",
+                                   r->dept);
+        snprintf(dept, size, "%s", r->dept);
+    }
+    return 0;
+}
+
 int ticket_file(sqlite3 *db, const struct ticket_report *r, const char *source,
                 const struct qloop_policy *policy, int64_t *ticket_id, bool *duplicate,
                 struct qloop_error *err)
@@ -112,6 +158,13 @@ int ticket_file(sqlite3 *db, const struct ticket_report *r, const char *source,
     if (check_report(r, source, err) != 0)
         return -1;
     const char *rule = r->rule && *r->rule ? r->rule : "manual";
+    char dept[512];
+    bool known;
+    int rc = report_dept(db, r, dept, sizeof dept, &known, err);
+    if (rc == 0)
+        rc = tk_authorize_report(db, r->actor, source, dept, err);
+    if (rc != 0)
+        return rc;
 
     char ref[33];
     store_record_ref(db, r->dataset, r->key, strlen(r->key), ref);
@@ -126,18 +179,12 @@ int ticket_file(sqlite3 *db, const struct ticket_report *r, const char *source,
         return 0;
     }
 
-    char dept[512];
-    bool known;
-    if (tk_dataset_owner(db, r->dataset, NULL, dept, sizeof dept, &known, err) != 0)
-        return -2;
-    if (r->dept && *r->dept)
-        snprintf(dept, sizeof dept, "%s", r->dept);
     struct qloop_buf key = {0}, value = {0};
     put_reported(&key, r->key, known);
     if (r->value)
         put_reported(&value, r->value, known);
     int64_t tid = 0;
-    int rc = add_report(db, r, rule, source, dept, ref, qloop_buf_str(&key),
+    rc = add_report(db, r, rule, source, dept, ref, qloop_buf_str(&key),
                         r->value ? qloop_buf_str(&value) : NULL, p, &tid, err);
     qloop_buf_free(&key);
     qloop_buf_free(&value);

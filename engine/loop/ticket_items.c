@@ -36,6 +36,11 @@ int tk_open(sqlite3 *db, const char *dataset, const char *rule, const char *sour
             const char *dept, const char *message, const char *actor, const char *run_id,
             int64_t at, const struct qloop_policy *p, int64_t *id, struct qloop_error *err)
 {
+    /* A ticket's department is always a registered one: a run's owners are
+     * registered before its tickets open, a report's department must be
+     * already; what is left (TK_NO_DEPT) is registered here. */
+    if (ident_dept_ensure(db, dept && *dept ? dept : TK_NO_DEPT, "rules", actor, NULL, err) != 0)
+        return -2;
     char at_s[32];
     qloop_format_datetime(at, at_s);
     sqlite3_stmt *st = sql_prepare(db,

@@ -12,6 +12,7 @@
  *   ticket_file.c     reports filed by hand or imported
  *   ticket_sync.c     what a run does to the tickets
  *   ticket_query.c    tickets as JSON (list, show)
+ *   ticket_access.c   the facts of a ticket for the authorisation function
  *
  * Return codes inside the loop follow ticket.h: 0 done, -1 refused or bad
  * input, -2 the store failed (err filled by store_error(), which tells a
@@ -25,7 +26,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/error.h"
+#include "identity/authz.h"
 #include "rules/policy.h"
 #include "store/sql.h"
 
@@ -191,6 +194,47 @@ int tk_after_adding(sqlite3 *db, int64_t tid, bool is_new, long added, const cha
  * (TK_NO_DEPT when none); *known: whether any run had the dataset. */
 int tk_dataset_owner(sqlite3 *db, const char *dataset, const char *run_id, char *out,
                      size_t size, bool *known, struct qloop_error *err);
+
+/* ---- who may act (ticket_access.c) ---- */
+
+/* What the facts are read from: a loaded ticket, or a row of a list. */
+struct tk_ticket_ref {
+    int64_t id;
+    const char *source, *dept, *policy, *ext_actor;
+};
+
+/* The facts of one ticket for ident_allowed, and the memory they use. */
+struct tk_access {
+    struct ident_facts f;
+    char approver[32];
+    struct ident_filer *filers;
+    size_t nfilers;
+    struct qloop_arena arena;
+};
+
+/* Loads the facts of ticket r: the approver role of its own policy (p's
+ * when p is that policy), the requesting user's department, who filed it.
+ * tk_access_free releases them whatever this returns. 0 or -2. */
+int tk_access_load(sqlite3 *db, const struct tk_ticket_ref *r, const struct qloop_policy *p,
+                   struct tk_access *a, struct qloop_error *err);
+void tk_access_free(struct tk_access *a);
+
+/* Whether actor (a command line's --actor, a signed-in user's login) may do
+ * action on t: resolves the actor (identity/authz.h) and asks ident_allowed
+ * with t's facts. 0 when allowed; -1 when refused or the actor is not a user
+ * (err says why: exit 2, nothing changed); -2 on a store error. */
+int tk_authorize(sqlite3 *db, const struct tk *t, const char *actor, enum ident_action action,
+                 const struct qloop_policy *p, struct qloop_error *err);
+
+/* Whether actor may file a report (source "file") or import one ("import")
+ * on a dataset of department dept. 0, -1 or -2 as tk_authorize. */
+int tk_authorize_report(sqlite3 *db, const char *actor, const char *source, const char *dept,
+                        struct qloop_error *err);
+
+/* Registers every owner the datasets of run run_id name as a department
+ * (identity.h: ident_dept_ensure, audited the first time). 0, -1 (a name
+ * that is not one) or -2. */
+int tk_register_owners(sqlite3 *db, const char *run_id, struct qloop_error *err);
 
 /* The ningbo default when p is NULL. */
 const struct qloop_policy *tk_policy(const struct qloop_policy *p, struct qloop_policy *def);

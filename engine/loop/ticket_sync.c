@@ -633,7 +633,7 @@ static int sync_run(sqlite3 *db, const char *run_id, const struct qloop_policy *
         counts = &local;
     memset(counts, 0, sizeof *counts);
     int64_t at;
-    if (run_time(db, run_id, &at, err) != 0)
+    if (run_time(db, run_id, &at, err) != 0 || tk_register_owners(db, run_id, err) != 0)
         return -1;
     struct recheck *rs = NULL;
     size_t nrs = 0;

@@ -73,13 +73,27 @@ static void test_file_reports(void **state)
     assert_null(strstr(v, "12345678"));
     assert_int_not_equal(strlen(v), 0);
     assert_string_equal(q_text(db, "SELECT value FROM ticket_items WHERE record_key = 'P9'"), "(null)");
+    /* A dataset the store does not know is refused (CONTRACT.md: no ticket
+     * to a department nobody registered), as is a department nobody
+     * registered; nothing is written. */
+    int64_t items = q_int(db, "SELECT count(*) FROM ticket_items");
     struct ticket_report r5 = {.dataset = "unknown_ds", .key = "ABCDEFGH", .message = "x",
                                .actor = "窗口人员"};
-    assert_int_equal(ticket_file(db, &r5, "file", &p, &tid, &dup, &err), 0);
-    assert_string_not_equal(q_text(db, "SELECT record_key FROM ticket_items ORDER BY id DESC LIMIT 1"),
-                            "ABCDEFGH");
+    assert_int_equal(ticket_file(db, &r5, "file", &p, &tid, &dup, &err), -1);
+    assert_non_null(strstr(err.message, "unknown_ds"));
+    struct ticket_report r6 = {.dataset = "people", .key = "P11", .message = "x",
+                               .actor = "窗口人员", .dept = "没登记的部门"};
+    assert_int_equal(ticket_file(db, &r6, "file", &p, &tid, &dup, &err), -1);
+    assert_non_null(strstr(err.message, "qloop depts add"));
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items"), items);
+    /* A dataset only the catalog knows goes to the catalog's owner. */
+    exec(db, "INSERT INTO catalog_datasets(dataset, owner, added_at, changed_at, version)"
+             " VALUES('roads', '市交通局', '2024-01-01T00:00:00+08:00', '2024-01-01T00:00:00+08:00', 1)");
+    struct ticket_report r7 = {.dataset = "roads", .key = "R1", .message = "x", .actor = "窗口人员"};
+    assert_int_equal(ticket_file(db, &r7, "file", &p, &tid, &dup, &err), 0);
     assert_string_equal(q_text(db, "SELECT dept FROM tickets WHERE id = %lld", (long long)tid),
-                        "未指定部门");
+                        "市交通局");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM depts WHERE name = '市交通局'"), 1);
     /* Missing fields and bad sources are refused. */
     struct ticket_report bad = {.dataset = "people", .key = "", .message = "x", .actor = "a"};
     assert_int_equal(ticket_file(db, &bad, "file", &p, &tid, &dup, &err), -1);

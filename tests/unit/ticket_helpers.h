@@ -150,10 +150,16 @@ static inline void audit_whole(sqlite3 *db)
     assert_true(count > 0);
 }
 
-/* Files a report on its own dataset; returns the ticket. */
+/* Files a report on its own dataset (made known to the store through the
+ * catalog, its department registered); returns the ticket. */
 static inline int64_t file_report(sqlite3 *db, const char *dataset, const char *key,
                            const struct qloop_policy *p)
 {
+    exec(db, "INSERT OR IGNORE INTO catalog_datasets(dataset, owner, added_at, changed_at, version)"
+             " VALUES(%Q, '市民政局', '2024-01-01T00:00:00+08:00', '2024-01-01T00:00:00+08:00', 1);"
+             "INSERT OR IGNORE INTO depts(name, registered_at, registered_by, seen_in)"
+             " VALUES('市民政局', '2024-01-01T00:00:00+08:00', 'test', 'console')",
+         dataset);
     struct ticket_report r = {.dataset = dataset, .key = key, .field = "phone",
                               .message = "号码错误", .actor = "张三", .dept = "市民政局"};
     struct qloop_error err;
