@@ -235,7 +235,7 @@ static void print_after(sqlite3 *db, int64_t id, const char *what)
 static int query_list(sqlite3 *db, const struct cli_args *a, json_t **out, struct qloop_error *err)
 {
     struct ticket_filter f = {cli_state(cli_opt(a, "state")), cli_opt(a, "dept"),
-                              cli_flag(a, "overdue")};
+                              cli_flag(a, "overdue"), cli_opt(a, "actor")};
     return ticket_list_json(db, &f, out, err);
 }
 
@@ -256,7 +256,7 @@ static int query_show(sqlite3 *db, const struct cli_args *a, json_t **out, struc
 {
     int64_t id;
     ticket_id(a, &id); /* checked by do_show */
-    return ticket_show_json(db, id, out, err);
+    return ticket_show_json_as(db, id, cli_opt(a, "actor"), out, err);
 }
 
 static int do_show(const struct cli_args *a)
@@ -540,7 +540,8 @@ static int do_import(const struct cli_args *a)
     "状态：discovered 发现、feedback 反馈、corrected 修正、shared 共享、confirmed 确认无误、\n"    \
     "negotiated 沟通解决；--state 接受英文或中文。\n"
 
-#define OPT_ACTOR {"actor", 0, "A", CLI_REQUIRED | CLI_TEXT, "操作人"}
+#define OPT_ACTOR {"actor", 0, "A", CLI_REQUIRED | CLI_TEXT, "操作人（数据库有用户后为其登录名）"}
+#define OPT_VIEWER(what) {"actor", 0, "A", CLI_TEXT, what}
 #define OPT_COMMON CLI_OPT_DB, CLI_OPT_POLICY, CLI_OPT_END
 
 static const struct cli_option list_options[] = {
@@ -548,10 +549,12 @@ static const struct cli_option list_options[] = {
     {"dept", 0, "D", CLI_TEXT, "只列出该数源部门的工单"},
     {"overdue", 0, NULL, 0, "只列出已超期的工单"},
     CLI_OPT_JSON("以 JSON 数组输出（字段见 CONTRACT.md）"),
+    OPT_VIEWER("只列出该用户可见的工单（不给出时：控制台，全部工单）"),
     OPT_COMMON,
 };
 static const struct cli_option show_options[] = {
     CLI_OPT_JSON("以 JSON 输出：工单、问题记录（records）和全部历史（history）"),
+    OPT_VIEWER("以该用户的身份查看（不可见时退出码 2）"),
     OPT_COMMON,
 };
 static const struct cli_option feedback_options[] = {
@@ -599,9 +602,10 @@ static const struct cli_option file_options[] = {
 static const struct cli_option import_options[] = {OPT_COMMON};
 
 static const struct cli_command tickets_subs[] = {
-    {"list", "[--state S] [--dept D] [--overdue] [--json]", "工单列表", STATES_TEXT, list_options,
-     0, 0, do_list},
-    {"show", "ID [--json]", "一张工单：问题记录与全部历史", NULL, show_options, 0, 1, do_show},
+    {"list", "[--state S] [--dept D] [--overdue] [--json] [--actor A]", "工单列表", STATES_TEXT,
+     list_options, 0, 0, do_list},
+    {"show", "ID [--json] [--actor A]", "一张工单：问题记录与全部历史", NULL, show_options, 0, 1,
+     do_show},
     {"feedback", "ID --actor A [--urgent --deadline 时间]", "发现 → 反馈：交数源部门，开始计时",
      NULL, feedback_options, 0, 1, do_move},
     {"resolve", "ID --as rectified|confirmed|negotiated --actor A [--note T]",
@@ -622,7 +626,9 @@ static const struct cli_command tickets_subs[] = {
 
 static const struct cli_group tickets_group = {
     "tickets", "问题工单：闭环 发现 → 反馈 → 修正 → 共享。",
-    "每个子命令还接受 --policy NAME|FILE（ningbo 默认、wenzhou，或政策文件）。\n" STATES_TEXT,
+    "每个子命令还接受 --policy NAME|FILE（ningbo 默认、wenzhou，或政策文件）。\n"
+    "数据库有用户后（qloop users add），--actor 必须是有效用户的登录名，按其角色和部门决定能否操作\n"
+    "（docs/identity.md）；没有用户时由一位操作人使用，--actor 为自由文本。\n" STATES_TEXT,
     tickets_subs, sizeof tickets_subs / sizeof tickets_subs[0],
 };
 

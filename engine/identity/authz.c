@@ -286,3 +286,10 @@ int ident_require(const struct ident_actor *a, enum ident_action action,
         return 0;
     return qloop_error_set(err, NULL, 0, 0, "%s%s%s", subject ? subject : "", subject ? "：" : "", why);
 }
+
+int ident_require_active(const struct ident_actor *a, struct qloop_error *err)
+{
+    if (a->operator || a->active)
+        return 0;
+    return qloop_error_set(err, NULL, 0, 0, "用户 %s 已停用，不能进行任何操作", a->login);
+}

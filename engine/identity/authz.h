@@ -106,6 +106,10 @@ struct ident_facts {
 bool ident_allowed(const struct ident_actor *a, enum ident_action action,
                    const struct ident_facts *t, char *why, size_t whysize);
 
+/* Whether a may act at all — the operator, or an active user — for what
+ * asks before it has a ticket (a list). 0, or -1 with err (exit 2). */
+int ident_require_active(const struct ident_actor *a, struct qloop_error *err);
+
 /* The actor for a command-line --actor: in a store with no users, the
  * operator named text (which must be non-empty text); once a user exists,
  * the user whose login is text — an unknown login is refused (input error),

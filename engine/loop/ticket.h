@@ -141,18 +141,27 @@ struct ticket_filter {
     const char *state; /* NULL: any */
     const char *dept;  /* NULL: any */
     bool overdue;      /* only tickets past their deadline */
+    const char *actor; /* NULL: every ticket (the operator's console); else only
+                          the tickets actor may see (identity/authz.h) */
 };
 
 /* The tickets matching f as a JSON array of objects (CONTRACT.md: id,
  * dataset, rule, dept, state, items, opened_at, received_at, deadline,
  * overdue, and more), overdue judged at qloop_now(). Returns 0 with *out (a
- * new reference) or -2 with err. */
+ * new reference), -1 when f->actor is not a user of the store (err says
+ * why), or -2 with err. */
 int ticket_list_json(sqlite3 *db, const struct ticket_filter *f, json_t **out,
                      struct qloop_error *err);
 
 /* One ticket as the list's object plus records and history. Returns 0, -1
  * when there is no such ticket, -2 on a store error. */
 int ticket_show_json(sqlite3 *db, int64_t id, json_t **out, struct qloop_error *err);
+
+/* ticket_show_json for actor (NULL: the operator's console): -1, with the
+ * reason in err, when actor may not see the ticket — the same answer as for
+ * a ticket that does not exist, for the portal's 404. */
+int ticket_show_json_as(sqlite3 *db, int64_t id, const char *actor, json_t **out,
+                        struct qloop_error *err);
 
 /* Records per department, for the run run_id at time at: tickets whose
  * closing no run has counted yet, closed on time or late, and open tickets

@@ -14,9 +14,10 @@
 #include "loop/ticket.h"
 #include "loop/ticket_private.h"
 
-/* The approver role of the policy named name: p's when p is that policy (the
- * one the command resolved for the ticket), else the policy found by that
- * name; "" when it cannot be found (only an admin then decides). */
+/* The approver role of the policy named name (the ticket's own): p's when
+ * p is that policy, else the policy found by that name, else p's (the
+ * command could not find the ticket's policy either, and said so); "" when
+ * there is none (only an admin then decides). */
 static void approver_role(const char *name, const struct qloop_policy *p, char *out, size_t size)
 {
     out[0] = '\0';
@@ -28,6 +29,8 @@ static void approver_role(const char *name, const struct qloop_policy *p, char *
     struct qloop_error ignored;
     if (name && *name && policy_load_spec(name, NULL, &own, &ignored) == 0)
         snprintf(out, size, "%s", own.approver_role);
+    else if (p)
+        snprintf(out, size, "%s", p->approver_role);
 }
 
 /* Copies s into the access's arena. */
@@ -147,4 +150,29 @@ int tk_register_owners(sqlite3 *db, const char *run_id, struct qloop_error *err)
     }
     sqlite3_finalize(st);
     return rc < 0 ? rc : 0;
+}
+
+int tk_viewer_resolve(sqlite3 *db, const char *actor, struct ident_actor *who,
+                      struct qloop_error *err)
+{
+    if (ident_actor_resolve(db, actor, who, err) != 0)
+        return qloop_error_exit(err) == QLOOP_EXIT_INPUT ? -1 : -2;
+    return 0;
+}
+
+int tk_may(sqlite3 *db, const struct ident_actor *who, enum ident_action action,
+           const struct tk_ticket_ref *r, struct qloop_policy *cache, bool *yes, char *why,
+           size_t whysize, struct qloop_error *err)
+{
+    if (cache && r->policy && *r->policy && strcmp(cache->name, r->policy) != 0) {
+        struct qloop_error ignored;
+        if (policy_load_spec(r->policy, NULL, cache, &ignored) != 0)
+            snprintf(cache->name, sizeof cache->name, "%s", ""); /* unknown: no approver role */
+    }
+    struct tk_access a;
+    int rc = tk_access_load(db, r, cache && *cache->name ? cache : NULL, &a, err);
+    if (rc == 0)
+        *yes = ident_allowed(who, action, &a.f, why, whysize);
+    tk_access_free(&a);
+    return rc;
 }

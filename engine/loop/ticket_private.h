@@ -226,6 +226,18 @@ void tk_access_free(struct tk_access *a);
 int tk_authorize(sqlite3 *db, const struct tk *t, const char *actor, enum ident_action action,
                  const struct qloop_policy *p, struct qloop_error *err);
 
+/* The viewer of a list or a show: actor resolved (identity/authz.h). 0, -1
+ * (not a user), -2. */
+int tk_viewer_resolve(sqlite3 *db, const char *actor, struct ident_actor *who,
+                      struct qloop_error *err);
+
+/* Whether who may do action on the ticket r: *yes, and why not into why.
+ * cache: the policy last loaded by name (its name "" at first), reused while
+ * rows share a policy. 0 or -2. */
+int tk_may(sqlite3 *db, const struct ident_actor *who, enum ident_action action,
+           const struct tk_ticket_ref *r, struct qloop_policy *cache, bool *yes, char *why,
+           size_t whysize, struct qloop_error *err);
+
 /* Whether actor may file a report (source "file") or import one ("import")
  * on a dataset of department dept. 0, -1 or -2 as tk_authorize. */
 int tk_authorize_report(sqlite3 *db, const char *actor, const char *source, const char *dept,

@@ -124,10 +124,28 @@ int ticket_list_json(sqlite3 *db, const struct ticket_filter *f, json_t **out,
     sql_bind_text(st, 2, f ? sql_or_null(f->dept) : NULL);
     sqlite3_bind_int(st, 3, f && f->overdue);
     sql_bind_text(st, 4, now);
+    struct ident_actor who;
+    struct qloop_policy cache = {.name = ""};
+    if (f && f->actor &&
+        (tk_viewer_resolve(db, f->actor, &who, err) != 0 || ident_require_active(&who, err) != 0)) {
+        sqlite3_finalize(st);
+        return qloop_error_exit(err) == QLOOP_EXIT_INPUT ? -1 : -2;
+    }
     json_t *arr = json_array();
     int rc;
-    while ((rc = sql_row(db, st, "读取工单", err)) == 1)
-        json_array_append_new(arr, ticket_object(st, now));
+    while ((rc = sql_row(db, st, "读取工单", err)) == 1) {
+        bool visible = true;
+        if (f && f->actor) {
+            struct tk_ticket_ref r = {sqlite3_column_int64(st, 0), sql_text(st, 3), sql_text(st, 4),
+                                      sql_text(st, 14), sql_text(st, 18)};
+            if (tk_may(db, &who, IDENT_VIEW, &r, &cache, &visible, NULL, 0, err) != 0) {
+                rc = -2;
+                break;
+            }
+        }
+        if (visible)
+            json_array_append_new(arr, ticket_object(st, now));
+    }
     sqlite3_finalize(st);
     if (rc < 0) {
         json_decref(arr);
@@ -149,6 +167,16 @@ static const struct member history_members[] = {
     {"from", 3, M_TIME},            {"to", 4, M_STR},               {"reason", 5, M_TIME},
     {"deadline_before", 6, M_TIME}, {"deadline_after", 7, M_TIME}, {"run", 8, M_TIME},
 };
+
+int ticket_show_json_as(sqlite3 *db, int64_t id, const char *actor, json_t **out,
+                        struct qloop_error *err)
+{
+    struct tk t;
+    int rc = tk_load(db, id, &t, err);
+    if (rc == 0 && actor)
+        rc = tk_authorize(db, &t, actor, IDENT_VIEW, NULL, err);
+    return rc != 0 ? rc : ticket_show_json(db, id, out, err);
+}
 
 int ticket_show_json(sqlite3 *db, int64_t id, json_t **out, struct qloop_error *err)
 {
