@@ -45,7 +45,9 @@ struct catalog_file {
  * Inside its own transaction (a savepoint when the caller has one open).
  * *diff_summary (may be NULL) gets {"version", "at", "date", "actor",
  * "file", "datasets", "added", "changed", "removed" (dataset names),
- * "changes" (as catalog_history's)}. Returns 0 or -1 with err (file, line,
+ * "changes" (as catalog_history's)}. Once the store has users, actor must
+ * be one who may import (identity/authz.h), and every 数源部门 named is a
+ * registered department afterwards. Returns 0 or -1 with err (file, line,
  * what to do); nothing is imported on error. */
 int catalog_import(sqlite3 *db, const struct catalog_file *file, const char *actor,
                    json_t **diff_summary, struct qloop_error *err);

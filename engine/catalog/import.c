@@ -20,6 +20,7 @@
 #include "catalog/catalog.h"
 #include "catalog/read.h"
 #include "catalog/stored.h"
+#include "identity/authz.h"
 #include "identity/identity.h"
 #include "store/audit.h"
 #include "store/sql.h"
@@ -309,6 +310,12 @@ int catalog_import(sqlite3 *db, const struct catalog_file *file, const char *act
 {
     if (diff_summary)
         *diff_summary = NULL;
+    /* Who imports: the one authorisation function decides (a store with
+     * users: a steward, an admin or a system). */
+    struct ident_actor who;
+    if (ident_actor_resolve(db, actor && *actor ? actor : "system", &who, err) != 0 ||
+        ident_require(&who, IDENT_IMPORT, NULL, "导入资源目录", err) != 0)
+        return -1;
     struct catalog now = {0}, old = {0};
     if (cat_read_file(file, &now, err) != 0)
         return -1;

@@ -114,7 +114,7 @@ try() {
     if [ "$want" = Y ]; then
         if [ "$rc" != 0 ]; then fail "$what by $who: exit $rc, expected 0: $err"; return; fi
         if [ "$what" != view ] && [ "$before" = "$after" ]; then fail "$what by $who: nothing changed"; return; fi
-        if [ "$what" != view ] && [ "$what" != file ] && [ "$what" != import ]; then
+        if [ "$what" != view ] && [ "$what" != file ] && [ "$what" != import ] && [ "$what" != catalog ]; then
             local last
             last=$(sqlite3 case.db "SELECT actor FROM ticket_history ORDER BY id DESC LIMIT 1")
             [ "$last" = "$who" ] || { fail "$what by $who: history says $last"; return; }
@@ -183,6 +183,15 @@ QLOOP_DB="$T/self.db" run_q 2 tickets reject 2 --reason 不行 --actor admin
 expect_eq "self-approval changed nothing" "$s_before" "$(sqlite3 self.db .dump)"
 QLOOP_DB="$T/self.db" run_q 0 tickets approve 2 --actor appr_b
 expect_contains "the decision is the approver's" "appr_b" "$(sqlite3 self.db "SELECT actor FROM ticket_history WHERE event = 'extend_approve'")"
+
+# Importing the catalog is the same import decision; its owners become
+# registered departments.
+echo '{"datasets":[{"dataset":"roads","owner":"市交通局"}]}' > roads.json
+try prov_a N catalog catalog import roads.json --actor @
+try leader N catalog catalog import roads.json --actor @
+try steward Y catalog catalog import roads.json --actor @
+expect_eq "the catalog's owner registered" "catalog steward" \
+    "$(sqlite3 case.db "SELECT seen_in || ' ' || registered_by FROM depts WHERE name = '市交通局'")"
 
 # Reasons say what is wrong and who may.
 try appr_a N approve tickets approve 1 --actor @
