@@ -174,6 +174,9 @@ static void print_show(json_t *t, const struct cli_args *a)
     json_t *recs = json_object_get(t, "records");
     printf("问题记录（未关闭 %lld 条 / 共 %zu 条）：\n",
            (long long)json_integer_value(json_object_get(t, "items")), json_array_size(recs));
+    if (json_integer_value(json_object_get(t, "revealed")) > 0)
+        printf("  （其中 %lld 条显示原文：仅供本部门核对，请勿外传；本次查看已记入审计链）\n",
+               (long long)json_integer_value(json_object_get(t, "revealed")));
     for (size_t i = 0; i < json_array_size(recs); i++) {
         json_t *r = json_array_get(recs, i);
         printf("  [%s] ", item_state_zh(jget(r, "state")));
@@ -256,7 +259,8 @@ static int query_show(sqlite3 *db, const struct cli_args *a, json_t **out, struc
 {
     int64_t id;
     ticket_id(a, &id); /* checked by do_show */
-    return ticket_show_json_as(db, id, cli_opt(a, "actor"), out, err);
+    return ticket_show_json_as(db, id, cli_opt(a, "actor"),
+                               cli_flag(a, "reveal") ? TICKET_REVEAL : TICKET_MASKED, out, err);
 }
 
 static int do_show(const struct cli_args *a)
@@ -555,6 +559,9 @@ static const struct cli_option list_options[] = {
 static const struct cli_option show_options[] = {
     CLI_OPT_JSON("以 JSON 输出：工单、问题记录（records）和全部历史（history）"),
     OPT_VIEWER("以该用户的身份查看（不可见时退出码 2）"),
+    {"reveal", 0, NULL, 0,
+     "显示问题记录的原文（主键和值不脱敏）：只限工单所属部门的数源部门人员和管理员（需 --actor），"
+     "每次都记入审计链；需要数据库的密钥文件"},
     OPT_COMMON,
 };
 static const struct cli_option feedback_options[] = {
@@ -604,8 +611,8 @@ static const struct cli_option import_options[] = {OPT_COMMON};
 static const struct cli_command tickets_subs[] = {
     {"list", "[--state S] [--dept D] [--overdue] [--json] [--actor A]", "工单列表", STATES_TEXT,
      list_options, 0, 0, do_list},
-    {"show", "ID [--json] [--actor A]", "一张工单：问题记录与全部历史", NULL, show_options, 0, 1,
-     do_show},
+    {"show", "ID [--json] [--actor A [--reveal]]", "一张工单：问题记录与全部历史", NULL, show_options,
+     0, 1, do_show},
     {"feedback", "ID --actor A [--urgent --deadline 时间]", "发现 → 反馈：交数源部门，开始计时",
      NULL, feedback_options, 0, 1, do_move},
     {"resolve", "ID --as rectified|confirmed|negotiated --actor A [--note T]",

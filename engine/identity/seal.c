@@ -136,3 +136,10 @@ int ident_unseal(const struct ident_sealer *s, const char *dataset, const char *
     r->vlen = has_value ? vlen : 0;
     return 0;
 }
+
+void ident_plain_free(struct qloop_buf *plain)
+{
+    if (plain->ptr)
+        sodium_memzero(plain->ptr, plain->cap);
+    qloop_buf_free(plain);
+}

@@ -63,4 +63,7 @@ int ident_unseal(const struct ident_sealer *s, const char *dataset, const char *
                  const char *field, const void *blob, size_t len, struct qloop_buf *plain,
                  struct ident_record *r, struct qloop_error *err);
 
+/* Zeroes and frees what ident_unseal opened into plain. */
+void ident_plain_free(struct qloop_buf *plain);
+
 #endif

@@ -157,10 +157,33 @@ int ticket_list_json(sqlite3 *db, const struct ticket_filter *f, json_t **out,
  * when there is no such ticket, -2 on a store error. */
 int ticket_show_json(sqlite3 *db, int64_t id, json_t **out, struct qloop_error *err);
 
-/* ticket_show_json for actor (NULL: the operator's console): -1, with the
- * reason in err, when actor may not see the ticket — the same answer as for
- * a ticket that does not exist, for the portal's 404. */
-int ticket_show_json_as(sqlite3 *db, int64_t id, const char *actor, json_t **out,
+/* Whether a showing reveals the records (their raw key and value, kept
+ * sealed with the store's key file: identity/seal.h). */
+enum ticket_reveal {
+    TICKET_MASKED,           /* as stored: masked */
+    TICKET_REVEAL,           /* unmasked, or refused (exit 2) when actor may not
+                                or the key file is missing or foreign */
+    TICKET_REVEAL_IF_ALLOWED /* unmasked when actor may and the key file is
+                                there, masked otherwise (the portal's default) */
+};
+
+/* ticket_show_json for actor (NULL: the operator's console, which may not
+ * reveal). -1, with the reason in err, when actor may not see the ticket —
+ * the same answer as for a ticket that does not exist, for the portal's
+ * 404 — or, with TICKET_REVEAL, may not see its records unmasked. A
+ * showing that reveals records is audited (ticket.reveal: who, which
+ * ticket, how many records — never the values) in the same transaction,
+ * and the object gets "revealed": the number of records shown unmasked
+ * (each of them "revealed": true). -2 on a store or internal error (a
+ * sealed record that does not open). */
+int ticket_show_json_as(sqlite3 *db, int64_t id, const char *actor, enum ticket_reveal reveal,
+                        json_t **out, struct qloop_error *err);
+
+/* The records of ticket id as actor may see them (the show's "records"
+ * array): unmasked when actor is the owner department's provider or an
+ * admin and the key file is there (audited), masked otherwise. For the
+ * portal. Returns as ticket_show_json_as. */
+int ticket_records_json(sqlite3 *db, int64_t id, const char *actor, json_t **out,
                         struct qloop_error *err);
 
 /* Records per department, for the run run_id at time at: tickets whose

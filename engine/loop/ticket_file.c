@@ -14,6 +14,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "checks/mask.h"
+#include "identity/seal.h"
 #include "loop/ticket.h"
 #include "loop/ticket_private.h"
 #include "store/store.h"
@@ -70,13 +71,32 @@ static void put_reported(struct qloop_buf *out, const char *s, bool known)
         qloop_buf_printf(out, "%s", s);
 }
 
+/* When masking hid the report's key or value, seals the raw ones into
+ * sealed for the owner (identity/seal.h) and points it at them. 0, or -1
+ * when the store's key file is missing or foreign. */
+static int seal_report(sqlite3 *db, const struct ticket_report *r, const char *ref,
+                       struct tk_item *it, struct qloop_buf *sealed, struct qloop_error *err)
+{
+    if (strcmp(it->record_key, r->key) == 0 && (!r->value || strcmp(it->value, r->value) == 0))
+        return 0;
+    struct ident_sealer s;
+    if (ident_sealer_open(db, &s, err) != 0)
+        return -1;
+    struct ident_record raw = {r->key, strlen(r->key), r->value, r->value ? strlen(r->value) : 0};
+    ident_seal(&s, r->dataset, ref, r->field, &raw, sealed);
+    ident_sealer_close(&s);
+    it->sealed = sealed->ptr;
+    it->sealed_len = sealed->len;
+    return 0;
+}
+
 /* Adds the report (its record ref, masked key and value) to the open ticket
  * of (dataset, rule, source) or a new one, then announces it. */
 static int add_report(sqlite3 *db, const struct ticket_report *r, const char *rule,
-                      const char *source, const char *dept, const char *ref, const char *key,
-                      const char *value, const struct qloop_policy *p, int64_t *tid,
-                      struct qloop_error *err)
+                      const char *source, const char *dept, const struct tk_item *it,
+                      const struct qloop_policy *p, int64_t *tid, struct qloop_error *err)
 {
+    const char *ref = it->record_ref;
     int64_t now = qloop_now();
     if (tk_find_open(db, r->dataset, rule, source, tid, err) != 0)
         return -2;
@@ -88,9 +108,8 @@ static int add_report(sqlite3 *db, const struct ticket_report *r, const char *ru
     if (tk_find_prior(db, r->dataset, rule, ref, &pr, NULL, err) != 0)
         return -2;
     free(pr.value);
-    struct tk_item it = {ref, key, r->field, value, r->message, r->actor, -1};
     int64_t item_id = 0;
-    if (tk_add_item(db, *tid, r->dataset, rule, &it, now, NULL,
+    if (tk_add_item(db, *tid, r->dataset, rule, it, now, NULL,
                     pr.found && tk_is_closed(pr.ticket_state) ? pr.ticket : 0, r->actor, &item_id,
                     NULL, NULL, err) != 0)
         return -2;
@@ -179,17 +198,21 @@ int ticket_file(sqlite3 *db, const struct ticket_report *r, const char *source,
         return 0;
     }
 
-    struct qloop_buf key = {0}, value = {0};
+    struct qloop_buf key = {0}, value = {0}, sealed = {0};
     put_reported(&key, r->key, known);
     if (r->value)
         put_reported(&value, r->value, known);
+    struct tk_item it = {ref, qloop_buf_str(&key), r->field, r->value ? qloop_buf_str(&value) : NULL,
+                         r->message, r->actor, -1, NULL, 0};
+    rc = seal_report(db, r, ref, &it, &sealed, err);
     int64_t tid = 0;
-    rc = add_report(db, r, rule, source, dept, ref, qloop_buf_str(&key),
-                        r->value ? qloop_buf_str(&value) : NULL, p, &tid, err);
+    if (rc == 0)
+        rc = add_report(db, r, rule, source, dept, &it, p, &tid, err);
     qloop_buf_free(&key);
     qloop_buf_free(&value);
+    qloop_buf_free(&sealed);
     if (rc != 0)
-        return -2;
+        return rc;
     if (ticket_id)
         *ticket_id = tid;
     return 0;

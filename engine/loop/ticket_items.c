@@ -112,9 +112,9 @@ int tk_add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *rule,
 {
     static const char sql[] = "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref,"
                               " record_key, field, value, message, row_no, state, reporter,"
-                              " added_at, added_run, last_run, reopened_from)"
+                              " added_at, added_run, last_run, reopened_from, sealed)"
                               " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open', ?10, ?11, ?12,"
-                              " ?12, ?13)";
+                              " ?12, ?13, ?14)";
     char at_s[32];
     qloop_format_datetime(at, at_s);
     struct sql_cached once = {0};
@@ -136,6 +136,8 @@ int tk_add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *rule,
     sql_bind_text(st, 12, run_id);
     if (reopened_from > 0)
         sqlite3_bind_int64(st, 13, reopened_from);
+    if (it->sealed)
+        sqlite3_bind_blob(st, 14, it->sealed, (int)it->sealed_len, SQLITE_STATIC);
     int rc = sql_done(db, st, "写入工单记录", err);
     sql_cache_free(&once);
     if (rc != 0)

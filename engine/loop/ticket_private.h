@@ -171,7 +171,9 @@ int tk_find_prior(sqlite3 *db, const char *dataset, const char *rule, const char
 /* One problem record to add to a ticket; "" text is stored as NULL. */
 struct tk_item {
     const char *record_ref, *record_key, *field, *value, *message, *reporter;
-    int64_t row_no; /* < 0: unknown */
+    int64_t row_no;     /* < 0: unknown */
+    const void *sealed; /* the raw key and value masking hid (identity/seal.h), or NULL */
+    size_t sealed_len;
 };
 
 /* Adds item it to ticket tid and audits it (into batch, may be NULL);

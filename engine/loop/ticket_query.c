@@ -168,16 +168,6 @@ static const struct member history_members[] = {
     {"deadline_before", 6, M_TIME}, {"deadline_after", 7, M_TIME}, {"run", 8, M_TIME},
 };
 
-int ticket_show_json_as(sqlite3 *db, int64_t id, const char *actor, json_t **out,
-                        struct qloop_error *err)
-{
-    struct tk t;
-    int rc = tk_load(db, id, &t, err);
-    if (rc == 0 && actor)
-        rc = tk_authorize(db, &t, actor, IDENT_VIEW, NULL, err);
-    return rc != 0 ? rc : ticket_show_json(db, id, out, err);
-}
-
 int ticket_show_json(sqlite3 *db, int64_t id, json_t **out, struct qloop_error *err)
 {
     char now[32];

@@ -112,7 +112,8 @@ static int judged_items(sqlite3 *db, const char *run_id, struct judged_item **it
     if (sql_exec_texts(db,
                        "UPDATE ticket_items SET last_run = ?1, row_no = f.row_no,"
                        " record_key = coalesce(f.record_key, ticket_items.record_key),"
-                       " value = f.value, message = coalesce(f.message, ticket_items.message)"
+                       " value = f.value, message = coalesce(f.message, ticket_items.message),"
+                       " sealed = f.sealed"
                        " FROM (SELECT min(id) AS id, dataset, rule, record_ref FROM findings"
                        "       WHERE run_id = ?1 GROUP BY dataset, rule, record_ref) g"
                        " JOIN findings f ON f.id = g.id"
@@ -150,7 +151,7 @@ struct recheck_sql {
 static int recheck_sql_prepare(sqlite3 *db, struct recheck_sql *q, struct qloop_error *err)
 {
     q->find = sql_prepare(db,
-                          "SELECT f.row_no, f.record_key, f.field, f.value, f.message"
+                          "SELECT f.row_no, f.record_key, f.field, f.value, f.message, f.sealed"
                           " FROM findings f JOIN ticket_items i ON i.id = ?2"
                           " WHERE f.run_id = ?1 AND f.dataset = i.dataset"
                           " AND f.record_ref = i.record_ref AND f.rule = i.rule"
@@ -168,7 +169,7 @@ static int recheck_sql_prepare(sqlite3 *db, struct recheck_sql *q, struct qloop_
     q->still = q->seen ? sql_prepare(db,
                                      "UPDATE ticket_items SET state = 'open', last_run = ?2,"
                                      " row_no = ?3, record_key = coalesce(?4, record_key),"
-                                     " value = ?5, message = coalesce(?6, message)"
+                                     " value = ?5, message = coalesce(?6, message), sealed = ?7"
                                      " WHERE id = ?1",
                                      err)
                        : NULL;
@@ -210,6 +211,7 @@ static int recheck_failing(sqlite3 *db, struct recheck_sql *q, const struct judg
     sqlite3_bind_value(q->still, 4, sqlite3_column_value(q->find, 1));
     sqlite3_bind_value(q->still, 5, sqlite3_column_value(q->find, 3));
     sqlite3_bind_value(q->still, 6, sqlite3_column_value(q->find, 4));
+    sqlite3_bind_value(q->still, 7, sqlite3_column_value(q->find, 5));
     if (sql_done(db, q->still, "更新工单记录", err) != 0)
         return -2;
     if (strcmp(it->state, "missing") == 0)
@@ -393,6 +395,8 @@ static int reopen_ticket(sqlite3 *db, int64_t id, const char *run_id, int64_t at
 struct new_finding {
     char *dataset, *rule, *ref, *key, *field, *value, *message;
     int64_t row_no;
+    void *sealed; /* identity/seal.h, or NULL */
+    size_t sealed_len;
 };
 
 static void read_finding(sqlite3_stmt *st, void *row)
@@ -406,6 +410,10 @@ static void read_finding(sqlite3_stmt *st, void *row)
     f->value = sql_dup(st, 5);
     f->message = sql_dup(st, 6);
     f->row_no = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 7);
+    f->sealed_len = (size_t)sqlite3_column_bytes(st, 8);
+    f->sealed = f->sealed_len ? qloop_xmalloc(f->sealed_len) : NULL;
+    if (f->sealed)
+        memcpy(f->sealed, sqlite3_column_blob(st, 8), f->sealed_len);
 }
 
 /* Frees n findings and the array. */
@@ -419,6 +427,7 @@ static void free_findings(struct new_finding *f, size_t n)
         free(f[i].field);
         free(f[i].value);
         free(f[i].message);
+        free(f[i].sealed);
     }
     free(f);
 }
@@ -432,7 +441,8 @@ static int new_findings(sqlite3 *db, const char *run_id, struct new_finding **fs
     sqlite3_stmt *st = sql_prepare_texts(
         db,
         "SELECT f.dataset, f.rule, f.record_ref, f.record_key, f.field, f.value, f.message,"
-        " f.row_no FROM findings f WHERE f.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM ticket_items i"
+        " f.row_no, f.sealed FROM findings f WHERE f.run_id = ?1"
+        " AND NOT EXISTS (SELECT 1 FROM ticket_items i"
         " WHERE i.dataset = f.dataset AND i.rule = f.rule AND i.record_ref = f.record_ref"
         " AND i.state IN ('open','missing')) ORDER BY f.dataset, f.rule, f.id",
         1, &run_id, err);
@@ -534,7 +544,8 @@ static int add_finding(sqlite3 *db, const char *run_id, int64_t at, const struct
         return 0;
     if (!g->tid && choose_ticket(db, run_id, at, p, f, reopened, g, counts, err) != 0)
         return -2;
-    struct tk_item it = {f->ref, f->key, f->field, f->value, f->message, NULL, f->row_no};
+    struct tk_item it = {f->ref,     f->key,     f->field,  f->value,        f->message,
+                         NULL,       f->row_no,  f->sealed, f->sealed_len};
     g->added++;
     return tk_add_item(db, g->tid, f->dataset, f->rule, &it, at, run_id, reopened, "system", NULL,
                        add_st, batch, err);

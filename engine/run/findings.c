@@ -5,7 +5,9 @@
  * the value shown, the message; then one prepared INSERT into
  * temp.stage_findings. Buffers live in the writer and are reused; text is
  * bound without a copy (SQLITE_STATIC) because every parameter is bound anew
- * before each step and nothing moves until the step is done.
+ * before each step and nothing moves until the step is done. A finding whose
+ * key or value was masked also carries the raw ones sealed with the store's
+ * key file (identity/seal.h), so the owner department can see its record.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 
 #include "base/buf.h"
 #include "checks/mask.h"
+#include "identity/seal.h"
 #include "run/findings.h"
 #include "store/sql.h"
 #include "store/store.h"
@@ -26,7 +29,8 @@ struct findings_writer {
     /* the dataset of the last finding, and whether a key field of it is sensitive */
     const struct pack_dataset *d;
     bool key_sensitive;
-    struct qloop_buf key, value, msg;
+    struct qloop_buf key, value, msg, sealed;
+    struct ident_sealer sealer;
 };
 
 struct findings_writer *findings_writer_new(sqlite3 *db, const char *run_id, const struct pack *p,
@@ -34,12 +38,17 @@ struct findings_writer *findings_writer_new(sqlite3 *db, const char *run_id, con
 {
     sqlite3_stmt *ins = sql_prepare(db,
                                     "INSERT INTO temp.stage_findings(run_id, dataset, rule, row_no,"
-                                    " record_ref, record_key, field, value, message)"
-                                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                                    " record_ref, record_key, field, value, message, sealed)"
+                                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
                                     err);
     if (!ins)
         return NULL;
     struct findings_writer *w = qloop_xcalloc(1, sizeof *w);
+    if (ident_sealer_open(db, &w->sealer, err) != 0) {
+        sqlite3_finalize(ins);
+        free(w);
+        return NULL;
+    }
     w->db = db;
     snprintf(w->run_id, sizeof w->run_id, "%s", run_id);
     w->p = p;
@@ -56,6 +65,8 @@ void findings_writer_free(struct findings_writer *w)
     qloop_buf_free(&w->key);
     qloop_buf_free(&w->value);
     qloop_buf_free(&w->msg);
+    qloop_buf_free(&w->sealed);
+    ident_sealer_close(&w->sealer);
     free(w);
 }
 
@@ -163,6 +174,15 @@ int findings_write(struct findings_writer *w, const struct qloop_finding *f,
     else
         sqlite3_bind_null(st, 8);
     sqlite3_bind_text(st, 9, message, -1, SQLITE_STATIC);
+    /* What masking hid, sealed for the owner (only then: nothing to hide,
+     * nothing to seal). */
+    if (key != raw_key || (value && value != f->value)) {
+        struct ident_record r = {raw_key, f->keylen, f->value, f->vlen};
+        ident_seal(&w->sealer, f->dataset, ref, f->field, &r, &w->sealed);
+        sqlite3_bind_blob(st, 10, w->sealed.ptr, (int)w->sealed.len, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(st, 10);
+    }
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_error(w->db, "写入问题记录", err);
     sqlite3_reset(st);
     return rc;

@@ -15,6 +15,9 @@
  *      the finder says they come from records (FINDING_MASK_*, as a compare
  *      does for a record missing on one side, or for a key or field that only
  *      the other side declares sensitive);
+ *      what it masked (the raw key and value) is sealed with the store's key
+ *      file into the finding's sealed column (identity/seal.h), for the
+ *      owner's eyes only — so the writer needs the key file;
  *   3. composes the message (findings_message in findings.c — the one place
  *      where free text leaves the run, and where shape-based masking of it
  *      belongs);
@@ -56,7 +59,8 @@ struct finding_extra {
 
 /* A writer for the findings of run run_id over pack p (its datasets'
  * sensitive fields and key fields; the rules' messages). The staging tables
- * must exist (stage_create). Returns NULL with err on a store error. */
+ * must exist (stage_create). Returns NULL with err on a store error, or
+ * when the store's key file is missing or foreign (exit 2). */
 struct findings_writer *findings_writer_new(sqlite3 *db, const char *run_id, const struct pack *p,
                                             struct qloop_error *err);
 void findings_writer_free(struct findings_writer *w);

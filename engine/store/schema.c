@@ -141,7 +141,9 @@ static const char step5_report_published[] =
  * user without a password). api_keys and sessions keep only hashes of the
  * secrets handed out. signin_failures: recent failed sign-ins, for
  * throttling. A store from an earlier qloop registers the departments its
- * tickets, runs and catalog already name, as first seen there. */
+ * tickets, runs and catalog already name, as first seen there. findings and
+ * ticket_items.sealed: a masked record's raw key and value, sealed with the
+ * store's key file (identity/seal.h), for its owner's eyes only. */
 static const char step6_identity[] =
     "CREATE TABLE depts(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, code TEXT UNIQUE,"
     "  bureau INTEGER NOT NULL DEFAULT 0 CHECK(bureau IN (0, 1)),"
@@ -167,7 +169,9 @@ static const char step6_identity[] =
     "    SELECT dept AS name, opened_at AS at FROM tickets"
     "    UNION ALL SELECT d.owner, r.started_at FROM run_datasets d JOIN runs r ON r.id = d.run_id"
     "    UNION ALL SELECT owner, added_at FROM catalog_datasets)"
-    "  WHERE name IS NOT NULL AND name <> '' GROUP BY name ORDER BY min(at), name;";
+    "  WHERE name IS NOT NULL AND name <> '' GROUP BY name ORDER BY min(at), name;"
+    "ALTER TABLE findings ADD COLUMN sealed BLOB;"
+    "ALTER TABLE ticket_items ADD COLUMN sealed BLOB;";
 
 const struct store_step store_steps[] = {
     {1, "core", step1_core},

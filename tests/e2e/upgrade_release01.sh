@@ -29,10 +29,12 @@ expect_eq "upgraded to the last step" "$steps" "$(sql 'PRAGMA user_version')"
 # store (store/key.h).
 expect_eq "the store is bound to its new key file" "yes" \
     "$([ -f "$QLOOP_DB.key" ] && [ "$(sql "SELECT count(*) FROM meta WHERE key = 'key_check'")" = 1 ] && echo yes)"
-# And what the identity step adds: its tables, and the departments the old
-# tickets, runs and catalog name, registered as first seen there.
+# And what the identity step adds: its tables, the departments the old
+# tickets, runs and catalog name (registered as first seen there), and an
+# empty sealed column on findings and ticket_items (old records stay masked).
 sqlite3 -batch "$QLOOP_DB" .dump | grep -v "^INSERT INTO meta VALUES('key_check'," |
-    grep -vE "^CREATE (TABLE|(UNIQUE )?INDEX [a-z_]+ ON) (depts|users|api_keys|sessions|signin_failures)\(|^INSERT INTO depts VALUES" >after.sql
+    grep -vE "^CREATE (TABLE|(UNIQUE )?INDEX [a-z_]+ ON) (depts|users|api_keys|sessions|signin_failures)\(|^INSERT INTO depts VALUES" |
+    sed -E 's/^(CREATE TABLE (findings|ticket_items)\(.*), sealed BLOB\);$/\1);/; s/^(INSERT INTO (findings|ticket_items) VALUES\(.*),NULL\);$/\1);/' >after.sql
 expect_eq "the old departments registered" \
     "$(sql "SELECT DISTINCT dept FROM tickets UNION SELECT owner FROM run_datasets WHERE owner <> '' UNION SELECT owner FROM catalog_datasets ORDER BY 1")" \
     "$(sql "SELECT name FROM depts WHERE seen_in = 'upgrade' AND registered_by = 'upgrade' ORDER BY 1")"

@@ -22,6 +22,7 @@
 #include "ticket_helpers.h"
 
 #include "base/error.h"
+#include "store/key.h"
 
 /* What a failed action must leave as it was. */
 struct before {
@@ -145,6 +146,8 @@ static void test_read_only_is_input(void **state)
     sqlite3 *ro = NULL;
     assert_int_equal(sqlite3_open_v2(path, &ro, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_extended_result_codes(ro, 1);
+    /* The store's key, as store_open finds it (a report is sealed first). */
+    assert_int_equal(store_key_attach(ro, &err), 0);
     for (int k = 0; k < NACTIONS; k++) {
         qloop_error_clear(&err);
         int rc = action(ro, k, 1, &p, &err);
@@ -158,6 +161,7 @@ static void test_read_only_is_input(void **state)
     assert_int_equal(json_array_size(list), 2);
     json_decref(list);
     audit_forget(ro);
+    store_key_forget(ro);
     sqlite3_close(ro);
     assert_string_equal(state_of(db, 1), "feedback");
     store_close(db);
