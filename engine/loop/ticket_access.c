@@ -136,8 +136,9 @@ int tk_authorize_report(sqlite3 *db, const char *actor, const char *source, cons
 int tk_register_owners(sqlite3 *db, const char *run_id, struct qloop_error *err)
 {
     sqlite3_stmt *st = sql_prepare_texts(db,
-                                         "SELECT DISTINCT owner FROM run_datasets WHERE run_id = ?1"
-                                         " AND owner IS NOT NULL AND owner <> '' ORDER BY owner",
+                                         "SELECT owner, min(dataset) FROM run_datasets WHERE run_id = ?1"
+                                         " AND owner IS NOT NULL AND owner <> '' GROUP BY owner"
+                                         " ORDER BY owner",
                                          1, &run_id, err);
     if (!st)
         return -2;
@@ -145,6 +146,13 @@ int tk_register_owners(sqlite3 *db, const char *run_id, struct qloop_error *err)
     while ((rc = sql_row(db, st, "读取数据集的数源部门", err)) == 1) {
         if (ident_dept_ensure(db, sql_text(st, 0), "rules", "system", NULL, err) != 0) {
             rc = qloop_error_exit(err) == QLOOP_EXIT_INPUT ? -1 : -2;
+            if (rc == -1) {
+                char why[sizeof err->message];
+                snprintf(why, sizeof why, "%s", err->message);
+                qloop_error_set(err, NULL, 0, 0,
+                                "数据集「%s」的数源部门（owner）不能登记为部门：%s；请修改规则包中该数据集的 owner",
+                                sql_text(st, 1), why);
+            }
             break;
         }
     }

@@ -84,6 +84,13 @@ run_q 2 users key erp
 expect_contains "no key for a disabled user" "已停用" "$ERR"
 run_q 2 users disable nobody
 
+# An owner that cannot be a department's name stops the run, naming the dataset.
+printf 'dataset "people" { key = "id", owner = " 市公安局" }\nrule "people.phone" { field = "phone", pattern = "^1" }\n' > bad_owner.lua
+printf 'id,phone\n1,2\n' > people.csv
+run_q 2 run --rules bad_owner.lua --data people=people.csv
+expect_contains "bad owner names its dataset" "数据集「people」的数源部门" "$ERR"
+expect_eq "nothing stored" "0" "$(sql "SELECT count(*) FROM runs")"
+
 run_q 0 audit verify
 expect_contains "chain whole" "ok" "$OUT"
 run_q 0 users --help
