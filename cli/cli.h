@@ -69,6 +69,10 @@ int cli_show(const struct cli_args *a, cli_query_fn query, void (*text)(json_t *
  * a store). */
 sqlite3 *cli_open_existing_store(const char *path, int *rc);
 
+/* cli_show for a store that must exist (cli_open_existing_store). */
+int cli_show_existing(const struct cli_args *a, cli_query_fn query,
+                      void (*text)(json_t *, const struct cli_args *));
+
 /* Who acts at the operator's console (depts, users): "console:" and the
  * system user running qloop, for the audit chain. */
 void cli_console_actor(char *out, size_t size);

@@ -125,6 +125,17 @@ sqlite3 *cli_open_existing_store(const char *path, int *rc)
     return cli_open_store(path, rc);
 }
 
+int cli_show_existing(const struct cli_args *a, cli_query_fn query,
+                      void (*text)(json_t *, const struct cli_args *))
+{
+    int rc;
+    sqlite3 *db = cli_open_existing_store(cli_opt(a, "db"), &rc);
+    if (!db)
+        return rc;
+    store_close(db);
+    return cli_show(a, query, text);
+}
+
 void cli_console_actor(char *out, size_t size)
 {
     const struct passwd *pw = getpwuid(geteuid());

@@ -55,10 +55,7 @@ int ident_key_new(sqlite3 *db, const char *login, const char *by, char *key, siz
     if (ident_tx_begin(db, &own, err) != 0)
         return -1;
     struct ident_user u;
-    int found = ident_user_find(db, login, &u, err);
-    int rc = found < 0 ? -1
-             : found == 0
-                 ? qloop_error_set(err, NULL, 0, 0, "没有登录名为 %s 的用户（qloop users list 查看）", login)
+    int rc = ident_user_known(db, login, &u, err) != 0 ? -1
              : !u.active ? qloop_error_set(err, NULL, 0, 0, "用户 %s 已停用，不能生成 API 密钥", login)
              : u.role != IDENT_SYSTEM
                  ? qloop_error_set(err, NULL, 0, 0,
@@ -104,9 +101,7 @@ int ident_key_new(sqlite3 *db, const char *login, const char *by, char *key, siz
         }
     }
     if (rc == 0) {
-        char subject[128];
-        snprintf(subject, sizeof subject, "user:%s", login);
-        rc = ident_audit(db, "user.key", subject, by,
+        rc = ident_audit(db, "user.key", "user", login, by,
                          json_pack("{s:s, s:I}", "login", login, "revoked", (json_int_t)revoked), err);
     }
     rc = ident_tx_end(db, own, rc, err);

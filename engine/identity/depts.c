@@ -39,16 +39,35 @@ int ident_text_check(const char *what, const char *s, size_t max, struct qloop_e
     return 0;
 }
 
-int ident_audit(sqlite3 *db, const char *kind, const char *subject, const char *actor,
-                json_t *obj, struct qloop_error *err)
+int ident_audit(sqlite3 *db, const char *kind, const char *what, const char *name,
+                const char *actor, json_t *obj, struct qloop_error *err)
 {
     char *detail = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(obj);
     if (!detail)
         return qloop_error_internal(err, NULL, "内存不足：无法写审计记录");
+    char subject[320];
+    snprintf(subject, sizeof subject, "%s:%s", what, name);
     int rc = audit_append(db, kind, subject, actor && *actor ? actor : "system", detail, err);
     free(detail);
     return rc;
+}
+
+int ident_json_rows(sqlite3 *db, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *st),
+                    const char *what, json_t **out, struct qloop_error *err)
+{
+    *out = NULL;
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sql_row(db, st, what, err)) == 1)
+        json_array_append_new(arr, row(st));
+    sqlite3_finalize(st);
+    if (rc < 0) {
+        json_decref(arr);
+        return -1;
+    }
+    *out = arr;
+    return 0;
 }
 
 void ident_now(char out[32])
@@ -150,10 +169,8 @@ static int dept_insert(sqlite3 *db, const char *name, const char *code, bool bur
         return -1;
     json_t *o = json_pack("{s:s, s:s?, s:b, s:s}", "name", name, "code", code && *code ? code : NULL,
                           "bureau", bureau, "seen_in", seen_in);
-    char subject[300];
-    snprintf(subject, sizeof subject, "dept:%s", name);
-    return ident_audit(db, strcmp(seen_in, "console") == 0 ? "dept.add" : "dept.register", subject,
-                       by, o, err);
+    return ident_audit(db, strcmp(seen_in, "console") == 0 ? "dept.add" : "dept.register", "dept",
+                       name, by, o, err);
 }
 
 /* The checks of ident_dept_add before anything is written: the code is not
@@ -223,9 +240,7 @@ int ident_dept_add(sqlite3 *db, const char *name, const char *code, bool bureau,
                     json_object_set_new(o, "code", json_pack("[s?,s]", *d.code ? d.code : NULL, code));
                 if (new_bureau)
                     json_object_set_new(o, "bureau", json_pack("[b,b]", 0, 1));
-                char subject[300];
-                snprintf(subject, sizeof subject, "dept:%s", name);
-                rc = ident_audit(db, "dept.change", subject, by, o, err);
+                rc = ident_audit(db, "dept.change", "dept", name, by, o, err);
             }
             if (rc == 0 && changed)
                 *changed = true;
@@ -253,6 +268,17 @@ int ident_dept_ensure(sqlite3 *db, const char *name, const char *seen_in, const 
     return ident_tx_end(db, own, rc, err);
 }
 
+/* One department of the list (ident_dept_list_json's query). */
+static json_t *dept_json(sqlite3_stmt *st)
+{
+    struct ident_dept d;
+    dept_from_row(st, &d);
+    return json_pack("{s:s, s:s?, s:b, s:s, s:s, s:s, s:I}", "name", d.name, "code",
+                     *d.code ? d.code : NULL, "bureau", d.bureau, "registered_at", d.registered_at,
+                     "registered_by", d.registered_by, "seen_in", d.seen_in, "users",
+                     (json_int_t)sqlite3_column_int64(st, 7));
+}
+
 int ident_dept_list_json(sqlite3 *db, json_t **out, struct qloop_error *err)
 {
     *out = NULL;
@@ -262,24 +288,5 @@ int ident_dept_list_json(sqlite3 *db, json_t **out, struct qloop_error *err)
                                    " (SELECT count(*) FROM users u WHERE u.dept = d.name AND u.active)"
                                    " FROM depts d ORDER BY d.name",
                                    err);
-    if (!st)
-        return -1;
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sql_row(db, st, "读取部门", err)) == 1) {
-        struct ident_dept d;
-        dept_from_row(st, &d);
-        json_array_append_new(arr, json_pack("{s:s, s:s?, s:b, s:s, s:s, s:s, s:I}", "name", d.name,
-                                             "code", *d.code ? d.code : NULL, "bureau", d.bureau,
-                                             "registered_at", d.registered_at, "registered_by",
-                                             d.registered_by, "seen_in", d.seen_in, "users",
-                                             (json_int_t)sqlite3_column_int64(st, 7)));
-    }
-    sqlite3_finalize(st);
-    if (rc < 0) {
-        json_decref(arr);
-        return -1;
-    }
-    *out = arr;
-    return 0;
+    return st ? ident_json_rows(db, st, dept_json, "读取部门", out, err) : -1;
 }

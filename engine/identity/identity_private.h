@@ -17,10 +17,17 @@
  * Returns 0, or -1 with err quoting s (never call it on a secret). */
 int ident_text_check(const char *what, const char *s, size_t max, struct qloop_error *err);
 
-/* Appends an audit entry of kind about subject by actor, detail being the
- * JSON object obj (stolen). Returns 0 or -1. */
-int ident_audit(sqlite3 *db, const char *kind, const char *subject, const char *actor,
-                json_t *obj, struct qloop_error *err);
+/* Appends an audit entry of kind about "WHAT:NAME" ("user:wang",
+ * "dept:市公安局") by actor, detail being the JSON object obj (stolen).
+ * Returns 0 or -1. */
+int ident_audit(sqlite3 *db, const char *kind, const char *what, const char *name,
+                const char *actor, json_t *obj, struct qloop_error *err);
+
+/* Runs st (prepared; the caller's) to its end, turning each row into an
+ * element of a new JSON array with row(st). Finalizes st. Returns 0 with
+ * *out or -1 (what names the reading in the error). */
+int ident_json_rows(sqlite3 *db, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *st),
+                    const char *what, json_t **out, struct qloop_error *err);
 
 /* qloop_now() as "YYYY-MM-DDTHH:MM:SS+08:00". */
 void ident_now(char out[32]);
@@ -35,6 +42,11 @@ void ident_user_from_row(sqlite3_stmt *st, int col, struct ident_user *u);
 #define IDENT_USER_COLS                                                                            \
     "u.id, u.login, u.role, u.dept, u.name, u.active, u.password_hash IS NOT NULL, u.created_at,"  \
     " u.disabled_at, coalesce(d.bureau, 0)"
+
+/* ident_user_find for a user that must exist: 0 with *u filled, or -1 with
+ * err (an unknown login: an input error saying how to list the users). */
+int ident_user_known(sqlite3 *db, const char *login, struct ident_user *u,
+                     struct qloop_error *err);
 
 /* Runs a BEGIN IMMEDIATE when the connection is in autocommit mode; *own
  * tells whether it did (then ident_tx_end commits or rolls back). */

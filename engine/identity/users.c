@@ -99,11 +99,13 @@ void ident_user_from_row(sqlite3_stmt *st, int col, struct ident_user *u)
     u->dept_bureau = sqlite3_column_int(st, col + 9) != 0;
 }
 
-int ident_user_find(sqlite3 *db, const char *login, struct ident_user *out,
-                    struct qloop_error *err)
+/* Looks login up into *out (may be NULL) and its password hash into hash
+ * (may be NULL; "" when it has none). Returns 1, 0 or -1. */
+static int find_user(sqlite3 *db, const char *login, struct ident_user *out, char *hash,
+                     size_t hashsize, struct qloop_error *err)
 {
     sqlite3_stmt *st = sql_prepare(db,
-                                   "SELECT " IDENT_USER_COLS " FROM users u"
+                                   "SELECT " IDENT_USER_COLS ", u.password_hash FROM users u"
                                    " LEFT JOIN depts d ON d.name = u.dept WHERE u.login = ?1",
                                    err);
     if (!st)
@@ -112,8 +114,25 @@ int ident_user_find(sqlite3 *db, const char *login, struct ident_user *out,
     int rc = sql_row(db, st, "查找用户", err);
     if (rc == 1 && out)
         ident_user_from_row(st, 0, out);
+    if (rc == 1 && hash)
+        sql_copy(st, 10, hash, hashsize);
     sqlite3_finalize(st);
     return rc;
+}
+
+int ident_user_find(sqlite3 *db, const char *login, struct ident_user *out,
+                    struct qloop_error *err)
+{
+    return find_user(db, login, out, NULL, 0, err);
+}
+
+int ident_user_known(sqlite3 *db, const char *login, struct ident_user *u,
+                     struct qloop_error *err)
+{
+    int found = ident_user_find(db, login, u, err);
+    if (found == 0)
+        return qloop_error_set(err, NULL, 0, 0, "没有登录名为 %s 的用户（qloop users list 查看）", login);
+    return found == 1 ? 0 : -1;
 }
 
 int ident_user_count(sqlite3 *db, int64_t *n, struct qloop_error *err)
@@ -216,15 +235,25 @@ int ident_user_add(sqlite3 *db, const char *login, enum ident_role role, const c
     }
     sodium_memzero(hash, sizeof hash);
     if (rc == 0) {
-        char subject[128];
-        snprintf(subject, sizeof subject, "user:%s", login);
-        rc = ident_audit(db, "user.add", subject, by,
+        rc = ident_audit(db, "user.add", "user", login, by,
                          json_pack("{s:s, s:s, s:s?, s:s?}", "login", login, "role",
                                    ident_role_name(role), "dept", dept && *dept ? dept : NULL,
                                    "name", name && *name ? name : NULL),
                          err);
     }
     return ident_tx_end(db, own, rc, err);
+}
+
+/* One user of the list (ident_user_list_json's query). */
+static json_t *user_json(sqlite3_stmt *st)
+{
+    struct ident_user u;
+    ident_user_from_row(st, 0, &u);
+    return json_pack("{s:s, s:s, s:s?, s:s?, s:b, s:s, s:s?, s:I}", "login", u.login, "role",
+                     ident_role_name(u.role), "dept", *u.dept ? u.dept : NULL, "name",
+                     *u.name ? u.name : NULL, "active", u.active, "created_at", u.created_at,
+                     "disabled_at", *u.disabled_at ? u.disabled_at : NULL, "api_keys",
+                     (json_int_t)sqlite3_column_int64(st, 10));
 }
 
 int ident_user_list_json(sqlite3 *db, json_t **out, struct qloop_error *err)
@@ -236,27 +265,7 @@ int ident_user_list_json(sqlite3 *db, json_t **out, struct qloop_error *err)
                                    "  AND k.revoked_at IS NULL)"
                                    " FROM users u LEFT JOIN depts d ON d.name = u.dept ORDER BY u.login",
                                    err);
-    if (!st)
-        return -1;
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sql_row(db, st, "读取用户", err)) == 1) {
-        struct ident_user u;
-        ident_user_from_row(st, 0, &u);
-        json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s?, s:s?, s:b, s:s, s:s?, s:I}", "login", u.login, "role",
-                           ident_role_name(u.role), "dept", *u.dept ? u.dept : NULL, "name",
-                           *u.name ? u.name : NULL, "active", u.active, "created_at", u.created_at,
-                           "disabled_at", *u.disabled_at ? u.disabled_at : NULL, "api_keys",
-                           (json_int_t)sqlite3_column_int64(st, 10)));
-    }
-    sqlite3_finalize(st);
-    if (rc < 0) {
-        json_decref(arr);
-        return -1;
-    }
-    *out = arr;
-    return 0;
+    return st ? ident_json_rows(db, st, user_json, "读取用户", out, err) : -1;
 }
 
 int ident_user_disable(sqlite3 *db, const char *login, const char *by, bool *changed,
@@ -268,12 +277,7 @@ int ident_user_disable(sqlite3 *db, const char *login, const char *by, bool *cha
     if (ident_tx_begin(db, &own, err) != 0)
         return -1;
     struct ident_user u;
-    int found = ident_user_find(db, login, &u, err);
-    int rc = found < 0 ? -1
-             : found == 0
-                 ? qloop_error_set(err, NULL, 0, 0, "没有登录名为 %s 的用户（qloop users list 查看）",
-                                   login)
-                 : 0;
+    int rc = ident_user_known(db, login, &u, err);
     if (rc == 0 && u.active) {
         char now[32];
         ident_now(now);
@@ -297,9 +301,8 @@ int ident_user_disable(sqlite3 *db, const char *login, const char *by, bool *cha
             sqlite3_finalize(st);
         }
         if (rc == 0) {
-            char subject[128];
-            snprintf(subject, sizeof subject, "user:%s", login);
-            rc = ident_audit(db, "user.disable", subject, by, json_pack("{s:s}", "login", login), err);
+            rc = ident_audit(db, "user.disable", "user", login, by, json_pack("{s:s}", "login", login),
+                             err);
         }
         if (rc == 0 && changed)
             *changed = true;
@@ -379,19 +382,7 @@ int ident_signin(sqlite3 *db, const char *login, const char *password, struct id
 
     struct ident_user u;
     char hash[crypto_pwhash_STRBYTES + 1] = "";
-    st = sql_prepare(db,
-                     "SELECT " IDENT_USER_COLS ", u.password_hash FROM users u"
-                     " LEFT JOIN depts d ON d.name = u.dept WHERE u.login = ?1",
-                     err);
-    if (!st)
-        return -1;
-    sql_bind_text(st, 1, login);
-    int found = sql_row(db, st, "查找用户", err);
-    if (found == 1) {
-        ident_user_from_row(st, 0, &u);
-        sql_copy(st, 10, hash, sizeof hash);
-    }
-    sqlite3_finalize(st);
+    int found = find_user(db, login, &u, hash, sizeof hash, err);
     if (found < 0)
         return -1;
     bool usable = found == 1 && u.active && *hash;
