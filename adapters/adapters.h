@@ -16,8 +16,10 @@
 
 #include <iconv.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/adapter.h"
+#include "base/buf.h"
 #include "base/error.h"
 #include "base/text.h"
 
@@ -26,6 +28,9 @@
 /* The adapters that ship, one file each. */
 extern const struct qloop_adapter qloop_adapter_csv;
 extern const struct qloop_adapter qloop_adapter_jsonl;
+extern const struct qloop_adapter qloop_adapter_json;
+extern const struct qloop_adapter qloop_adapter_xlsx;
+extern const struct qloop_adapter qloop_adapter_odbc;
 
 /* The CSV adapter with a tab as its default delimiter, chosen by
  * qloop_adapter_find(path, "tsv"). (qloop_adapter_csv itself defaults to a tab
@@ -35,17 +40,93 @@ extern const struct qloop_adapter qloop_adapter_tsv;
 /* The adapters that ship, NULL-terminated, in the order extensions are tried. */
 extern const struct qloop_adapter *const qloop_adapters[];
 
-/* Returns the adapter for a dataset. When format is non-NULL it wins:
- * "csv", "tsv", "jsonl" (also "ndjson"), case-insensitive. Otherwise the
- * extension of path decides (case-insensitive: csv, tsv, txt → CSV; jsonl,
- * ndjson → JSON Lines), and "-" (standard input) is CSV. Returns NULL when
- * nothing fits (unknown format or extension, or path NULL without format). */
+/* Returns the adapter for a dataset. A path "SCHEME:NAME" whose scheme an
+ * adapter declares ("odbc:population") is that adapter's, whatever the
+ * format. Otherwise a non-NULL format wins: "csv", "tsv", "jsonl" (also
+ * "ndjson"), "json", "xlsx", case-insensitive. Otherwise the extension of
+ * path decides (case-insensitive: csv, tsv, txt → CSV; jsonl, ndjson → JSON
+ * Lines; json → JSON document; xlsx, xlsm → workbook), and "-" (standard
+ * input) is CSV. Returns NULL when nothing fits (unknown format or
+ * extension, or path NULL without format). */
 const struct qloop_adapter *qloop_adapter_find(const char *path, const char *format);
 
 /* The JSON Lines adapter reads flat objects with its own fast parser and
  * everything else with jansson; 0 sends every line to jansson (tests compare
  * the two). Default 1. */
 extern int qloop_jsonl_fast;
+
+/* ---- for adapters: shared pieces ---------------------------------------- */
+
+/* The dataset's name for messages ("?" when the caller gave none). */
+#define QLOOP_DATASET_NAME(opts) ((opts) && (opts)->dataset ? (opts)->dataset : "?")
+
+/* Column names learnt while reading (JSON keys), with a hash from name to
+ * index. Indices never change once given; zero-initialise before use. */
+struct qloop_colset {
+    char **names;
+    size_t n;
+    size_t cap;
+    size_t *hash; /* open addressing, index + 1, 0 = empty */
+    size_t hcap;
+};
+
+/* The index of name, or (size_t)-1. */
+size_t qloop_colset_find(const struct qloop_colset *c, const char *name);
+
+/* Appends name (copied); returns its index. */
+size_t qloop_colset_add(struct qloop_colset *c, const char *name);
+
+/* Forgets the columns from index n on. */
+void qloop_colset_truncate(struct qloop_colset *c, size_t n);
+
+void qloop_colset_free(struct qloop_colset *c);
+
+/* Appends d in the shortest %g form that reads back to d (1.0 → "1",
+ * 0.1 → "0.1"). */
+void qloop_put_real(struct qloop_buf *out, double d);
+
+/* Appends the JSON number token tok[0..len) as text: an integer as written
+ * ("-0" as "0"), any other number through qloop_put_real. */
+void qloop_put_json_number(struct qloop_buf *out, const char *tok, size_t len);
+
+/* Spreadsheet number formats (numfmt.c). The format code of a built-in
+ * numFmtId as a Chinese (zh-CN) Excel shows it, or NULL for an unknown id. */
+const char *qloop_numfmt_builtin(unsigned long id);
+
+/* 1 when the format code's first section shows a date or a time. */
+int qloop_numfmt_is_date(const char *code);
+
+/* Appends v as the format code shows it (dates from serial day numbers in the
+ * 1900 or, with date1904, the 1904 date system); NULL, "General" and "@"
+ * give General. */
+void qloop_numfmt_render(struct qloop_buf *out, double v, const char *code, int date1904);
+
+/* Appends v as Excel's General format shows it in the formula bar:
+ * integers without ".0", at most 15 significant digits, 1.5E+20 beyond. */
+void qloop_numfmt_general(struct qloop_buf *out, double v);
+
+/* Malformed rows of one batch (QLOOP_BAD_ROWS_REPORT), with their messages;
+ * zero-initialise before use. */
+struct qloop_badlist {
+    struct qloop_bad_row *v;
+    size_t *msg_off; /* message offsets in text until handed out */
+    size_t n;
+    size_t cap;
+    struct qloop_buf text;
+};
+
+/* Records a malformed row with a printf-style Chinese message. */
+void qloop_badlist_add(struct qloop_badlist *b, uint64_t row_no, uint64_t line_no,
+                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Points batch->bad / nbad at the rows recorded since the last reset; they
+ * stay valid until the next reset. */
+void qloop_badlist_hand_out(struct qloop_badlist *b, struct qloop_batch *batch);
+
+/* Forgets the recorded rows (at the start of the next batch). */
+void qloop_badlist_reset(struct qloop_badlist *b);
+
+void qloop_badlist_free(struct qloop_badlist *b);
 
 /* ---- for adapters: chunked, converting input ---------------------------- */
 

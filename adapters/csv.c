@@ -21,7 +21,11 @@
  * middle is a row with one empty field (an error unless there is one column).
  * A quote inside an unquoted field, text after a closing quote, a quote left
  * open, a wrong number of fields, invalid UTF-8 and NUL bytes are errors
- * reported with line and column.
+ * reported with line and column. Under bad_rows = report a row with the wrong
+ * number of fields (or a blank line among several columns) is listed as a
+ * malformed row and skipped; the others still stop the source. A header
+ * holding tabs but no comma, read with the comma of a .csv name, is refused
+ * with the hint that the file is tab-separated.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +65,9 @@ struct csv {
     int done;
     int failed;
     struct qloop_error saved;
+    int tab_hint;       /* the delimiter was not declared: a tabbed header gets the hint */
+    int report_bad;     /* bad_rows: skip and list rows with the wrong field count */
+    struct qloop_badlist bad;
     /* the batch */
     struct qloop_field *cells;
     size_t *offs; /* field offsets relative to bstart until the batch is handed out */
@@ -367,6 +374,17 @@ static int csv_fail(struct csv *st, struct qloop_error *err)
     return -1;
 }
 
+/* Lists the scanned row (described by err) as malformed under the row number
+ * it takes, and moves past it (end, nl, term as scan_row gave them). */
+static void skip_bad_row(struct csv *st, const struct qloop_error *err, size_t end, long nl,
+                         int term)
+{
+    qloop_badlist_add(&st->bad, ++st->rows, (uint64_t)st->line, "%s", err->message);
+    st->line += nl + term;
+    st->pos = end;
+    st->nf = 0;
+}
+
 /* adapter.h next_batch: up to batch_rows complete rows, fields pointing into
  * the window from the batch's first row on. */
 static int csv_next_batch(void *state, struct qloop_batch *bt, struct qloop_error *err)
@@ -389,6 +407,7 @@ static int csv_next_batch(void *state, struct qloop_batch *bt, struct qloop_erro
     }
     if (st->done)
         return 0;
+    qloop_badlist_reset(&st->bad);
     st->bstart = st->pos;
     st->nf = 0;
     while (n < st->batch_rows) {
@@ -428,13 +447,16 @@ static int csv_next_batch(void *state, struct qloop_batch *bt, struct qloop_erro
                     break;
                 }
             }
+            st->blank_known--;
             if (m > 1) {
                 qloop_error_set(err, st->in.name, st->line, 1,
                                 "空行：表头有 %zu 列，这一行却是空的。请删除这个空行，或补全该行的 %zu 个字段。",
                                 m, m);
-                return csv_fail(st, err);
+                if (!st->report_bad)
+                    return csv_fail(st, err);
+                skip_bad_row(st, err, end, nl, term);
+                continue;
             }
-            st->blank_known--;
         } else if (st->nf != m) {
             char tmp[16];
             long l = st->line, c = 0;
@@ -445,7 +467,10 @@ static int csv_next_batch(void *state, struct qloop_batch *bt, struct qloop_erro
                             "字段数不对：这一行有 %zu 个字段，表头有 %zu 个。请检查是否%s分隔符（%s）；"
                             "值里含有分隔符或换行时，要用双引号把整个值括起来。",
                             st->nf, m, st->nf > m ? "多了" : "少了", delim_name(st->delim, tmp));
-            return csv_fail(st, err);
+            if (!st->report_bad)
+                return csv_fail(st, err);
+            skip_bad_row(st, err, end, nl, term);
+            continue;
         }
         /* finish the row in place */
         char *base = st->in.buf;
@@ -472,7 +497,8 @@ static int csv_next_batch(void *state, struct qloop_batch *bt, struct qloop_erro
     for (size_t k = 0; k < n * m; k++)
         st->cells[k].ptr = bb + st->offs[k];
     bt->nrows = n;
-    return n > 0 ? 1 : 0;
+    qloop_badlist_hand_out(&st->bad, bt);
+    return n > 0 || bt->nbad > 0 ? 1 : 0;
 }
 
 /* adapter.h columns: the header names, fixed after open. */
@@ -498,6 +524,7 @@ static void csv_close(void *state)
     free(st->offs);
     free(st->row_no);
     free(st->line_no);
+    qloop_badlist_free(&st->bad);
     free(st);
 }
 
@@ -526,6 +553,11 @@ static int read_header(struct csv *st, struct qloop_error *err)
     if (st->nf == 1 && !st->f[0].quoted && st->f[0].len == 0)
         return qloop_error_set(err, st->in.name, 1, 1,
                                "第一行是空行：CSV 文件的第一行必须是表头（列名），请删除文件开头的空行。");
+    if (st->tab_hint && st->nf == 1 && memchr(st->in.buf + st->f[0].off, '\t', st->f[0].len))
+        return qloop_error_set(err, st->in.name, 1, 0,
+                               "表头里有制表符却没有逗号：这个文件看起来是制表符分隔的（TSV），却被当作逗号分隔的 "
+                               "CSV 读取，所以整行成了一个列名。请把文件扩展名改为 .tsv，或在 dataset 中写 "
+                               "format = \"tsv\"。");
     st->ncols = st->nf;
     st->names = qloop_xcalloc(st->nf, sizeof *st->names);
     for (size_t j = 0; j < st->nf; j++) {
@@ -578,6 +610,8 @@ static int csv_open_with(const char *path, const struct qloop_source_options *op
     for (int c = 0x80; c < 256; c++)
         st->ucls[c] = st->qcls[c] = 1;
     st->batch_rows = opts && opts->batch_rows ? opts->batch_rows : 4096;
+    st->tab_hint = d == ',' && !(opts && opts->delimiter);
+    st->report_bad = opts && opts->bad_rows == QLOOP_BAD_ROWS_REPORT;
     st->line = 1;
     if (read_header(st, err) < 0) {
         csv_close(st);

@@ -18,7 +18,6 @@
  * escape it does not take, a number it cannot keep exactly, anything
  * malformed — goes to jansson, so results and error messages stay jansson's.
  */
-#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdbool.h>
@@ -38,12 +37,7 @@ struct jcell {
 struct jl {
     struct qloop_input in;
     size_t batch_rows;
-    /* columns and a hash from name to index+1 (0 = empty slot) */
-    char **names;
-    size_t ncols;
-    size_t names_cap;
-    size_t *hash;
-    size_t hcap;
+    struct qloop_colset cols; /* columns in order of first appearance */
     /* reading */
     size_t pos;     /* offset of the next line in the window */
     size_t scanned; /* bytes after pos known to hold no '\n' */
@@ -54,6 +48,9 @@ struct jl {
     int done;
     int failed;
     struct qloop_error saved;
+    int report_bad;              /* bad_rows: skip and list malformed lines */
+    struct qloop_badlist bad;
+    int bad_out;                 /* bad was handed out with the last batch */
     /* the batch: rows laid out with stride astride while filling */
     struct jcell *jc;
     size_t astride;
@@ -71,73 +68,6 @@ struct jl {
 
 /* Whether the flat-object fast path is used (tests turn it off to compare). */
 int qloop_jsonl_fast = 1;
-
-/* FNV-1a. */
-static size_t hash_key(const char *s)
-{
-    size_t h = (size_t)14695981039346656037ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * (size_t)1099511628211ull;
-    return h;
-}
-
-/* Returns the column index of key, or (size_t)-1. */
-static size_t col_find(const struct jl *st, const char *key)
-{
-    if (!st->hcap)
-        return (size_t)-1;
-    for (size_t i = hash_key(key) & (st->hcap - 1);; i = (i + 1) & (st->hcap - 1)) {
-        size_t v = st->hash[i];
-        if (!v)
-            return (size_t)-1;
-        if (!strcmp(st->names[v - 1], key))
-            return v - 1;
-    }
-}
-
-/* Puts column idx into the hash table (which has room). */
-static void hash_put(struct jl *st, size_t idx)
-{
-    size_t i = hash_key(st->names[idx]) & (st->hcap - 1);
-    while (st->hash[i])
-        i = (i + 1) & (st->hcap - 1);
-    st->hash[i] = idx + 1;
-}
-
-/* Appends a column named key; returns its index. */
-static size_t col_add(struct jl *st, const char *key)
-{
-    if (st->ncols == st->names_cap) {
-        st->names_cap = st->names_cap ? st->names_cap * 2 : 16;
-        st->names = qloop_xrealloc(st->names, st->names_cap * sizeof *st->names);
-    }
-    st->names[st->ncols] = qloop_xstrdup(key);
-    st->ncols++;
-    if (st->ncols * 2 > st->hcap) {
-        free(st->hash);
-        st->hcap = st->hcap ? st->hcap * 2 : 32;
-        st->hash = qloop_xcalloc(st->hcap, sizeof *st->hash);
-        for (size_t i = 0; i < st->ncols; i++)
-            hash_put(st, i);
-    } else {
-        hash_put(st, st->ncols - 1);
-    }
-    return st->ncols - 1;
-}
-
-/* Forgets the columns from index n on (a fast-path line that went to
- * jansson after all must not leave its keys behind). */
-static void col_truncate(struct jl *st, size_t n)
-{
-    if (st->ncols <= n)
-        return;
-    for (size_t i = n; i < st->ncols; i++)
-        free(st->names[i]);
-    st->ncols = n;
-    memset(st->hash, 0, st->hcap * sizeof *st->hash);
-    for (size_t i = 0; i < st->ncols; i++)
-        hash_put(st, i);
-}
 
 /* Marks the source unusable with err (copied for later calls); returns -1. */
 static int jl_fail(struct jl *st, struct qloop_error *err)
@@ -248,6 +178,18 @@ static int parse_line(struct jl *st, const char *p, size_t n, long lno, json_t *
     return 1;
 }
 
+/* parse_line, except that under bad_rows = report a malformed line is listed
+ * as a bad row (taking the next row number) and skipped like a blank one. */
+static int parse_or_skip(struct jl *st, const char *p, size_t n, long lno, json_t **out,
+                         struct qloop_error *err)
+{
+    int r = parse_line(st, p, n, lno, out, err);
+    if (r >= 0 || !st->report_bad)
+        return r;
+    qloop_badlist_add(&st->bad, ++st->rows, (uint64_t)lno, "%s", err->message);
+    return 0;
+}
+
 /* Reads lines until an object: 1 with *out and *lno, 0 at end of input, -1. */
 static int next_object(struct jl *st, json_t **out, long *lno, struct qloop_error *err)
 {
@@ -257,26 +199,10 @@ static int next_object(struct jl *st, json_t **out, long *lno, struct qloop_erro
         int r = next_line(st, &p, &n, lno, err);
         if (r <= 0)
             return r;
-        r = parse_line(st, p, n, *lno, out, err);
+        r = parse_or_skip(st, p, n, *lno, out, err);
         if (r != 0)
             return r;
     }
-}
-
-/* Appends d in the shortest %g form that reads back to d. */
-static void put_real(struct qloop_buf *a, double d)
-{
-    char tmp[40];
-    /* 15 significant digits name a normal double uniquely, so when they
-     * read back they are also the shortest form; subnormals have fewer
-     * digits of precision and are searched from 1. */
-    int from = d != 0 && d < DBL_MIN && d > -DBL_MIN ? 1 : 15;
-    for (int prec = from; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d)
-            break;
-    }
-    qloop_buf_append(a, tmp, strlen(tmp));
 }
 
 /* Writes v as text into the arena and describes it in *c. */
@@ -293,7 +219,7 @@ static void put_value(struct jl *st, const json_t *v, struct jcell *c)
         qloop_buf_printf(a, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         break;
     case JSON_REAL:
-        put_real(a, json_real_value(v));
+        qloop_put_real(a, json_real_value(v));
         break;
     case JSON_TRUE:
         qloop_buf_append(a, "true", 4);
@@ -323,8 +249,8 @@ static void put_value(struct jl *st, const json_t *v, struct jcell *c)
 static void widen(struct jl *st, size_t n)
 {
     size_t ns = st->astride * 2;
-    if (ns < st->ncols)
-        ns = st->ncols;
+    if (ns < st->cols.n)
+        ns = st->cols.n;
     struct jcell *nc = qloop_xmalloc(st->batch_rows * ns * sizeof *nc);
     for (size_t r = 0; r <= n; r++) {
         memcpy(nc + r * ns, st->jc + r * st->astride, st->astride * sizeof *nc);
@@ -344,9 +270,9 @@ static void add_row(struct jl *st, json_t *obj, size_t n)
     for (size_t j = 0; j < st->astride; j++)
         st->jc[n * st->astride + j] = (struct jcell){0, 0, 1};
     json_object_foreach(obj, key, v) {
-        size_t j = col_find(st, key);
+        size_t j = qloop_colset_find(&st->cols, key);
         if (j == (size_t)-1)
-            j = col_add(st, key);
+            j = qloop_colset_add(&st->cols, key);
         if (j >= st->astride)
             widen(st, n);
         put_value(st, v, &st->jc[n * st->astride + j]);
@@ -496,7 +422,7 @@ static const char *fast_number(const char *p, const char *e, struct qloop_buf *a
     double d = strtod(tok, &end);
     if (*end || !isfinite(d))
         return NULL;
-    put_real(a, d);
+    qloop_put_real(a, d);
     return p;
 }
 
@@ -507,7 +433,7 @@ static int fast_row(struct jl *st, const char *p, size_t len, size_t row)
 {
     const char *e = p + len;
     size_t arena_mark = st->arena.len;
-    size_t ncols_mark = st->ncols;
+    size_t ncols_mark = st->cols.n;
     size_t bad;
     if (qloop_utf8_check(p, len, 1, &bad))
         return 0;
@@ -541,9 +467,9 @@ static int fast_row(struct jl *st, const char *p, size_t len, size_t row)
         const char *key = qloop_buf_str(&st->key);
         if (strlen(key) != st->key.len)
             goto fallback;
-        size_t j = col_find(st, key);
+        size_t j = qloop_colset_find(&st->cols, key);
         if (j == (size_t)-1)
-            j = col_add(st, key);
+            j = qloop_colset_add(&st->cols, key);
         if (j >= st->seen_cap) {
             size_t cap = st->seen_cap ? st->seen_cap : 16;
             while (cap <= j)
@@ -589,7 +515,7 @@ static int fast_row(struct jl *st, const char *p, size_t len, size_t row)
         goto fallback;
     return 1;
 fallback:
-    col_truncate(st, ncols_mark);
+    qloop_colset_truncate(&st->cols, ncols_mark);
     st->arena.len = arena_mark;
     if (st->arena.ptr)
         st->arena.ptr[arena_mark] = '\0';
@@ -613,6 +539,10 @@ static int jl_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
     }
     if (st->done)
         return 0;
+    if (st->bad_out) {
+        qloop_badlist_reset(&st->bad);
+        st->bad_out = 0;
+    }
     qloop_buf_reset(&st->arena);
     size_t n = 0;
     while (n < st->batch_rows) {
@@ -639,7 +569,7 @@ static int jl_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
                 n++;
                 continue;
             }
-            r = parse_line(st, p, len, lno, &obj, err);
+            r = parse_or_skip(st, p, len, lno, &obj, err);
             if (r < 0)
                 return jl_fail(st, err);
             if (r == 0)
@@ -651,7 +581,7 @@ static int jl_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
         st->line_no[n] = (uint64_t)lno;
         n++;
     }
-    size_t m = st->ncols;
+    size_t m = st->cols.n;
     if (n * m > st->cells_cap) {
         st->cells_cap = n * m;
         st->cells = qloop_xrealloc(st->cells, st->cells_cap * sizeof *st->cells);
@@ -667,15 +597,17 @@ static int jl_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
     bt->nrows = n;
     bt->ncols = m;
     bt->cells = st->cells;
-    return n > 0 ? 1 : 0;
+    qloop_badlist_hand_out(&st->bad, bt);
+    st->bad_out = 1;
+    return n > 0 || bt->nbad > 0 ? 1 : 0;
 }
 
 /* adapter.h columns: names in order of first appearance. */
 static void jl_columns(void *state, size_t *ncols, const char *const **names)
 {
     struct jl *st = state;
-    *ncols = st->ncols;
-    *names = (const char *const *)st->names;
+    *ncols = st->cols.n;
+    *names = (const char *const *)st->cols.names;
 }
 
 /* adapter.h close: frees everything; state may be NULL. */
@@ -687,10 +619,8 @@ static void jl_close(void *state)
     qloop_input_close(&st->in);
     if (st->first)
         json_decref(st->first);
-    for (size_t i = 0; i < st->ncols; i++)
-        free(st->names[i]);
-    free(st->names);
-    free(st->hash);
+    qloop_colset_free(&st->cols);
+    qloop_badlist_free(&st->bad);
     free(st->jc);
     qloop_buf_free(&st->arena);
     qloop_buf_free(&st->key);
@@ -716,9 +646,10 @@ static int jl_open(const char *path, const struct qloop_source_options *opts, vo
         return -1;
     }
     st->batch_rows = opts && opts->batch_rows ? opts->batch_rows : 4096;
+    st->report_bad = opts && opts->bad_rows == QLOOP_BAD_ROWS_REPORT;
     st->line = 1;
     int r = next_object(st, &st->first, &st->first_line, err);
-    if (r <= 0) {
+    if (r < 0 || (r == 0 && st->bad.n == 0)) {
         if (r == 0)
             qloop_error_set(err, st->in.name, 0, 0,
                             "文件为空：没有任何 JSON 对象。JSON Lines 文件每行应是一个 JSON 对象，"
@@ -728,11 +659,12 @@ static int jl_open(const char *path, const struct qloop_source_options *opts, vo
     }
     const char *key;
     json_t *v;
-    json_object_foreach(st->first, key, v) {
-        (void)v;
-        col_add(st, key);
-    }
-    st->astride = st->ncols ? st->ncols : 1;
+    if (st->first)
+        json_object_foreach(st->first, key, v) {
+            (void)v;
+            qloop_colset_add(&st->cols, key);
+        }
+    st->astride = st->cols.n ? st->cols.n : 1;
     st->jc = qloop_xmalloc(st->batch_rows * st->astride * sizeof *st->jc);
     st->row_no = qloop_xcalloc(st->batch_rows, sizeof *st->row_no);
     st->line_no = qloop_xcalloc(st->batch_rows, sizeof *st->line_no);
@@ -745,6 +677,7 @@ static const char *const jl_extensions[] = {"jsonl", "ndjson", NULL};
 const struct qloop_adapter qloop_adapter_jsonl = {
     .name = "jsonl",
     .extensions = jl_extensions,
+    .flags = QLOOP_ADAPTER_OPEN_COLUMNS,
     .open = jl_open,
     .columns = jl_columns,
     .next_batch = jl_next_batch,

@@ -1,13 +1,17 @@
 /*
  * registry.c — the list of adapters, choosing one for a dataset, and the
- * input plumbing every adapter shares (see adapters.h): reading a file or
- * standard input in chunks into a growable window, converting GBK/GB18030 to
- * UTF-8 with iconv across chunk boundaries, and wording the Chinese messages
- * about bad bytes (with the "looks like GBK" hint); UTF-8 validity itself is
- * engine/base/text.h's.
+ * pieces every adapter shares (see adapters.h): reading a file or standard
+ * input in chunks into a growable window, converting GBK/GB18030 to UTF-8
+ * with iconv across chunk boundaries, and wording the Chinese messages about
+ * bad bytes (with the "looks like GBK" hint; UTF-8 validity itself is
+ * engine/base/text.h's); the set of columns learnt while reading (JSON keys),
+ * numbers as text, and the list of malformed rows a batch reports.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +27,20 @@
 const struct qloop_adapter *const qloop_adapters[] = {
     &qloop_adapter_csv,
     &qloop_adapter_jsonl,
+    &qloop_adapter_json,
+    &qloop_adapter_xlsx,
+    &qloop_adapter_odbc,
     NULL,
 };
 
 const struct qloop_adapter *qloop_adapter_find(const char *path, const char *format)
 {
+    for (size_t i = 0; path && qloop_adapters[i]; i++) {
+        const char *sc = qloop_adapters[i]->scheme;
+        size_t n = sc ? strlen(sc) : 0;
+        if (sc && !strncasecmp(path, sc, n) && path[n] == ':')
+            return qloop_adapters[i];
+    }
     if (format) {
         if (!strcasecmp(format, "csv"))
             return &qloop_adapter_csv;
@@ -35,6 +48,10 @@ const struct qloop_adapter *qloop_adapter_find(const char *path, const char *for
             return &qloop_adapter_tsv;
         if (!strcasecmp(format, "jsonl") || !strcasecmp(format, "ndjson"))
             return &qloop_adapter_jsonl;
+        if (!strcasecmp(format, "json"))
+            return &qloop_adapter_json;
+        if (!strcasecmp(format, "xlsx"))
+            return &qloop_adapter_xlsx;
         return NULL;
     }
     if (!path)
@@ -51,6 +68,161 @@ const struct qloop_adapter *qloop_adapter_find(const char *path, const char *for
             if (!strcasecmp(dot + 1, *e))
                 return qloop_adapters[i];
     return NULL;
+}
+
+/* ---- columns learnt while reading ------------------------------------------ */
+
+/* FNV-1a. */
+static size_t hash_name(const char *s)
+{
+    size_t h = (size_t)14695981039346656037ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * (size_t)1099511628211ull;
+    return h;
+}
+
+size_t qloop_colset_find(const struct qloop_colset *c, const char *name)
+{
+    if (!c->hcap)
+        return (size_t)-1;
+    for (size_t i = hash_name(name) & (c->hcap - 1);; i = (i + 1) & (c->hcap - 1)) {
+        size_t v = c->hash[i];
+        if (!v)
+            return (size_t)-1;
+        if (!strcmp(c->names[v - 1], name))
+            return v - 1;
+    }
+}
+
+/* Puts column idx into the hash table (which has room). */
+static void colset_hash_put(struct qloop_colset *c, size_t idx)
+{
+    size_t i = hash_name(c->names[idx]) & (c->hcap - 1);
+    while (c->hash[i])
+        i = (i + 1) & (c->hcap - 1);
+    c->hash[i] = idx + 1;
+}
+
+size_t qloop_colset_add(struct qloop_colset *c, const char *name)
+{
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 16;
+        c->names = qloop_xrealloc(c->names, c->cap * sizeof *c->names);
+    }
+    c->names[c->n++] = qloop_xstrdup(name);
+    if (c->n * 2 > c->hcap) {
+        free(c->hash);
+        c->hcap = c->hcap ? c->hcap * 2 : 32;
+        c->hash = qloop_xcalloc(c->hcap, sizeof *c->hash);
+        for (size_t i = 0; i < c->n; i++)
+            colset_hash_put(c, i);
+    } else {
+        colset_hash_put(c, c->n - 1);
+    }
+    return c->n - 1;
+}
+
+void qloop_colset_truncate(struct qloop_colset *c, size_t n)
+{
+    if (c->n <= n)
+        return;
+    for (size_t i = n; i < c->n; i++)
+        free(c->names[i]);
+    c->n = n;
+    memset(c->hash, 0, c->hcap * sizeof *c->hash);
+    for (size_t i = 0; i < c->n; i++)
+        colset_hash_put(c, i);
+}
+
+void qloop_colset_free(struct qloop_colset *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->names[i]);
+    free(c->names);
+    free(c->hash);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- numbers as text ---------------------------------------------------------- */
+
+void qloop_put_real(struct qloop_buf *out, double d)
+{
+    char tmp[40];
+    /* 15 significant digits name a normal double uniquely, so when they
+     * read back they are also the shortest form; subnormals have fewer
+     * digits of precision and are searched from 1. */
+    int from = d != 0 && d < DBL_MIN && d > -DBL_MIN ? 1 : 15;
+    for (int prec = from; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    qloop_buf_append(out, tmp, strlen(tmp));
+}
+
+void qloop_put_json_number(struct qloop_buf *out, const char *tok, size_t len)
+{
+    if (!memchr(tok, '.', len) && !memchr(tok, 'e', len) && !memchr(tok, 'E', len)) {
+        if (len == 2 && tok[0] == '-' && tok[1] == '0')
+            qloop_buf_append(out, "0", 1);
+        else
+            qloop_buf_append(out, tok, len);
+        return;
+    }
+    char small[64];
+    char *t = len < sizeof small ? small : qloop_xmalloc(len + 1);
+    memcpy(t, tok, len);
+    t[len] = '\0';
+    double d = strtod(t, NULL);
+    if (isfinite(d))
+        qloop_put_real(out, d);
+    else
+        qloop_buf_append(out, tok, len); /* 1e999: as written */
+    if (t != small)
+        free(t);
+}
+
+/* ---- malformed rows ------------------------------------------------------------- */
+
+void qloop_badlist_add(struct qloop_badlist *b, uint64_t row_no, uint64_t line_no,
+                       const char *fmt, ...)
+{
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 16;
+        b->v = qloop_xrealloc(b->v, b->cap * sizeof *b->v);
+        b->msg_off = qloop_xrealloc(b->msg_off, b->cap * sizeof *b->msg_off);
+    }
+    b->v[b->n] = (struct qloop_bad_row){.row_no = row_no, .line_no = line_no};
+    b->msg_off[b->n] = b->text.len;
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    qloop_buf_append(&b->text, tmp, strlen(tmp) + 1);
+    b->n++;
+}
+
+void qloop_badlist_hand_out(struct qloop_badlist *b, struct qloop_batch *batch)
+{
+    for (size_t i = 0; i < b->n; i++)
+        b->v[i].message = b->text.ptr + b->msg_off[i];
+    batch->bad = b->n ? b->v : NULL;
+    batch->nbad = b->n;
+}
+
+void qloop_badlist_reset(struct qloop_badlist *b)
+{
+    b->n = 0;
+    qloop_buf_reset(&b->text);
+}
+
+void qloop_badlist_free(struct qloop_badlist *b)
+{
+    free(b->v);
+    free(b->msg_off);
+    qloop_buf_free(&b->text);
+    memset(b, 0, sizeof *b);
 }
 
 /* ---- input ----------------------------------------------------------------- */

@@ -69,8 +69,91 @@ bool pack_is_sensitive(const struct pack_dataset *d, const char *field)
 
 static const char *const dataset_keys[] = {
     "source", "key", "owner", "update_cycle", "sensitive", "encoding", "format",
-    "updated_at", "title", "description", "fields", NULL,
+    "updated_at", "title", "description", "fields", "records", "sheet", "header_row",
+    "query", "table", "null_values", "bad_rows", NULL,
 };
+
+static const char *const formats[] = {"csv", "tsv", "jsonl", "json", "xlsx", NULL};
+
+/* 1 when source names a database ("odbc:NAME") rather than a file. */
+static bool is_odbc_source(const char *source)
+{
+    return source && strncmp(source, "odbc:", 5) == 0;
+}
+
+/* What kind of source a dataset declares: its format, else "odbc" or the
+ * source's extension in lower case (into ext); NULL when it cannot be told
+ * (no source: --data gives it at run time). */
+static const char *source_kind(const struct pack_dataset *d, char ext[8])
+{
+    if (is_odbc_source(d->source))
+        return "odbc";
+    if (d->format)
+        return d->format;
+    const char *slash = d->source ? strrchr(d->source, '/') : NULL;
+    const char *dot = d->source ? strrchr(slash ? slash : d->source, '.') : NULL;
+    if (!dot || strlen(dot + 1) >= 8)
+        return NULL;
+    size_t i = 0;
+    for (const char *c = dot + 1; *c; c++)
+        ext[i++] = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+    ext[i] = '\0';
+    if (!strcmp(ext, "ndjson"))
+        return "jsonl";
+    if (!strcmp(ext, "xlsm"))
+        return "xlsx";
+    return ext;
+}
+
+/* The source-specific attributes: each only where its source is (or may be)
+ * of the kind it belongs to; header_row a positive integer; bad_rows "stop"
+ * or "finding". Raises a DSL error. */
+static void read_source_attrs(lua_State *L, struct pack_dataset *d, const char *name)
+{
+    char ext[8];
+    const char *kind = source_kind(d, ext);
+    static const struct { const char *attr, *kind, *hint; } only[] = {
+        {"records", "json", "JSON 文档（format = \"json\" 或 .json 文件）"},
+        {"sheet", "xlsx", "Excel 工作簿（.xlsx 文件）"},
+        {"header_row", "xlsx", "Excel 工作簿（.xlsx 文件）"},
+        {"query", "odbc", "数据库（source = \"odbc:数据源名\"）"},
+        {"table", "odbc", "数据库（source = \"odbc:数据源名\"）"},
+    };
+    for (size_t i = 0; i < sizeof only / sizeof only[0]; i++) {
+        int ty = lua_getfield(L, 1, only[i].attr);
+        lua_pop(L, 1);
+        if (ty != LUA_TNIL && kind && strcmp(kind, only[i].kind) != 0)
+            dsl_error(L, "数据集 \"%s\" 的 %s 只用于%s，而这个数据集的来源是 %s", name, only[i].attr,
+                      only[i].hint, kind);
+    }
+    if (is_odbc_source(d->source) && d->format)
+        dsl_error(L, "数据集 \"%s\" 的来源是数据库（%s），不需要 format；请去掉 format", name, d->source);
+    d->records = dsl_opt_string(L, 1, "records", "dataset", name);
+    d->sheet = dsl_opt_string(L, 1, "sheet", "dataset", name);
+    d->query = dsl_opt_string(L, 1, "query", "dataset", name);
+    d->table = dsl_opt_string(L, 1, "table", "dataset", name);
+    if (d->query && d->table)
+        dsl_error(L, "数据集 \"%s\" 只能给出 query 或 table 之一", name);
+    int ty = lua_getfield(L, 1, "header_row");
+    if (ty != LUA_TNIL) {
+        int isint = 0;
+        lua_Integer v = lua_tointegerx(L, -1, &isint);
+        if (!isint || v < 1 || v > 1048576)
+            dsl_error(L, "数据集 \"%s\" 的 header_row 应为表头所在的行号（从 1 起的整数）", name);
+        d->header_row = (unsigned long)v;
+    }
+    lua_pop(L, 1);
+    d->null_values = dsl_opt_strings(L, 1, "null_values", &d->nnull_values, "dataset", name);
+    char *bad = dsl_opt_string(L, 1, "bad_rows", "dataset", name);
+    if (bad) {
+        bool ok = !strcmp(bad, "stop") || !strcmp(bad, "finding");
+        d->bad_rows_finding = !strcmp(bad, "finding");
+        free(bad);
+        if (!ok)
+            dsl_error(L, "数据集 \"%s\" 的 bad_rows 只能是 \"stop\"（默认：格式错误的行使运行停止）或 "
+                         "\"finding\"（记为 %s.malformed_row 问题，运行继续）", name, name);
+    }
+}
 
 static int dataset_body(lua_State *L)
 {
@@ -89,14 +172,19 @@ static int dataset_body(lua_State *L)
     dsl_where(L, &d->file, &d->line);
     d->name = qloop_xstrdup(name);
     char *src = dsl_opt_string(L, 1, "source", "dataset", name);
-    if (src) {
+    if (src && is_odbc_source(src)) {
+        d->source = src;
+        if (!src[5])
+            return dsl_error(L, "数据集 \"%s\" 的 source = \"odbc:\" 缺少数据源名：请写成 \"odbc:数据源名\"（odbc.ini 中的名字）",
+                             name);
+    } else if (src) {
         d->source = rule_file_dir_join(d->file, src);
         free(src);
     }
     d->format = dsl_opt_string(L, 1, "format", "dataset", name);
-    if (d->format && strcmp(d->format, "csv") != 0 && strcmp(d->format, "tsv") != 0 &&
-        strcmp(d->format, "jsonl") != 0)
-        return dsl_error(L, "数据集 \"%s\" 的 format 只能是 csv、tsv 或 jsonl", name);
+    if (d->format && !dsl_in_list(d->format, formats))
+        return dsl_error(L, "数据集 \"%s\" 的 format 只能是 csv、tsv、jsonl、json 或 xlsx", name);
+    read_source_attrs(L, d, name);
     d->encoding = dsl_opt_string(L, 1, "encoding", "dataset", name);
     d->keys = dsl_opt_strings(L, 1, "key", &d->nkeys, "dataset", name);
     d->owner = dsl_opt_string(L, 1, "owner", "dataset", name);
@@ -435,6 +523,8 @@ void pack_free(struct pack *p)
         struct pack_dataset *d = &p->datasets[i];
         free(d->name), free(d->source), free(d->format), free(d->encoding), free(d->owner);
         free(d->update_cycle), free(d->updated_at), free(d->file);
+        free(d->records), free(d->sheet), free(d->query), free(d->table);
+        dsl_free_strings(d->null_values, d->nnull_values);
         dsl_free_strings(d->keys, d->nkeys);
         dsl_free_strings(d->sensitive, d->nsensitive);
         for (size_t j = 0; j < d->ncleanse; j++) {

@@ -37,9 +37,16 @@ struct pack_cleanse {                     /* the steps for one field */
 
 struct pack_dataset {
     char *name;
-    char *source;       /* resolved path (relative to the rule file), or NULL */
-    char *format;       /* "csv", "jsonl" or NULL (by extension) */
+    char *source;       /* resolved path (relative to the rule file), "odbc:NAME", or NULL */
+    char *format;       /* "csv", "tsv", "jsonl", "json", "xlsx" or NULL (by extension) */
     char *encoding;     /* NULL = UTF-8 */
+    char *records;      /* JSON document: dot path of the records array, or NULL */
+    char *sheet;        /* workbook: sheet name, or NULL (the first) */
+    unsigned long header_row; /* workbook: header row, 0 = 1 */
+    char *query, *table; /* database: what to read (NULL, NULL: the table named like the dataset) */
+    char **null_values; /* values that count as empty in every field */
+    size_t nnull_values;
+    bool bad_rows_finding; /* bad_rows = "finding": malformed rows become findings */
     char **keys;        /* key fields; nkeys may be 0 */
     size_t nkeys;
     char *owner;        /* provider department (数源部门) */

@@ -116,6 +116,8 @@ struct ds_ctx {
     char (*refs)[33]; /* record refs of the batch's rows, when open tickets need them */
     size_t refs_cap;
     bool judging;
+    struct strmap *nulls; /* the dataset's null_values (source.c), made on first use */
+    int64_t bad_rows;     /* malformed rows the adapter listed (bad_rows = "finding") */
 };
 
 /* dataset.c */
@@ -127,6 +129,15 @@ void ds_row_key(const struct ds_ctx *ds, size_t row, struct qloop_buf *out);
 /* Writes a finding of rule rs (row_no 0: of the dataset), counting it. */
 int ds_emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
             size_t keylen, const char *value, size_t vlen, const char *reason);
+
+/* source.c: what the dataset declares about its source. The adapter's
+ * options; null_values applied to the first ncells of the view; the batch's
+ * malformed rows as findings of DATASET.malformed_row; that rule's result
+ * (staged when the dataset says bad_rows = "finding"). */
+void ds_source_options(const struct ds_ctx *ds, struct qloop_source_options *o);
+void ds_null_values(struct ds_ctx *ds, size_t ncells);
+int ds_malformed_rows(struct ds_ctx *ds, const struct qloop_batch *b);
+int ds_malformed_result(struct ds_ctx *ds);
 
 /* refsets.c */
 void refsets_setup(struct run_ctx *run);

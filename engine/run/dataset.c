@@ -126,6 +126,12 @@ static int emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const
     return 0;
 }
 
+int ds_emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
+            size_t keylen, const char *value, size_t vlen, const char *reason)
+{
+    return emit(ds, rs, row_no, key, keylen, value, vlen, reason);
+}
+
 static int emit_row(struct ds_ctx *ds, struct rule_state *rs, size_t row, const char *reason)
 {
     struct qloop_buf *key = &ds->run->keybuf;
@@ -211,9 +217,11 @@ static int ds_open(struct ds_ctx *ds)
     ds->ad = ds->run->o->find_adapter(ds->path, d->format);
     if (!ds->ad)
         return qloop_error_set(ds->run->err, ds->path, 0, 0,
-                               "无法识别数据文件的格式；请使用 .csv/.tsv/.jsonl 扩展名，或在 dataset \"%s\" 中写 format = \"csv\"",
+                               "无法识别数据文件的格式；请使用 .csv/.tsv/.jsonl/.json/.xlsx 扩展名（.xls 请在 Excel 中另存为 "
+                               ".xlsx），或在 dataset \"%s\" 中写 format = \"csv\"",
                                d->name);
-    struct qloop_source_options so = {.encoding = d->encoding};
+    struct qloop_source_options so;
+    ds_source_options(ds, &so);
     if (ds->ad->open(ds->path, &so, &ds->src, ds->run->err) != 0) {
         ds->src = NULL;
         return -1;
@@ -264,7 +272,7 @@ static int ds_bind(struct ds_ctx *ds)
     struct qloop_error *err = ds->run->err;
     bind_rules(ds);
     bind_columns(ds);
-    if (strcmp(ds->ad->name, "jsonl") == 0)
+    if (ds->ad->flags & QLOOP_ADAPTER_OPEN_COLUMNS)
         return 0;
     for (size_t i = 0; i < ds->nrules; i++) {
         struct pack_rule *r = ds->rules[i].rule;
@@ -305,6 +313,7 @@ static void prepare_batch(struct ds_ctx *ds, const struct qloop_batch *batch)
         ds->view_cap = ncells;
     }
     memcpy(ds->view, batch->cells, ncells * sizeof *ds->view);
+    ds_null_values(ds, ncells);
     size_t nverdicts = ds->nrules * batch->nrows;
     if (nverdicts > ds->verdict_cap) {
         ds->verdict = qloop_xrealloc(ds->verdict, nverdicts);
@@ -348,6 +357,10 @@ static int ds_read(struct ds_ctx *ds)
         }
         ds->batch = &batch;
         bind_columns(ds);
+        if (batch.nbad && ds_malformed_rows(ds, &batch) != 0)
+            return -1;
+        if (batch.nrows == 0)
+            continue;
         prepare_batch(ds, &batch);
         struct judge_batch jb = {.batch = &batch, .view = ds->view, .verdict = ds->verdict,
                                  .reason = ds->reason, .refs = ds->jd.row_ref ? ds->refs : NULL};
@@ -392,6 +405,8 @@ static int ds_whole(struct ds_ctx *ds)
             fprintf(stderr, "qloop: 规则 \"%s\" 的唯一性检查超出内存预算（--memory），已借助临时文件完成\n",
                     rs->rule->id);
     }
+    if (d->bad_rows_finding && ds_malformed_result(ds) != 0)
+        return -1;
     for (size_t i = 0; i < ds->nrules; i++) {
         const struct pack_rule *r = ds->rules[i].rule;
         if (ds->errors[i] > 1)
@@ -455,6 +470,7 @@ static void ds_free(struct ds_ctx *ds)
     free(ds->view);
     strmap_free(ds->colmap);
     strmap_free(ds->open_refs);
+    strmap_free(ds->nulls);
     if (ds->judging)
         judge_end_dataset(ds->run->pool);
     free(ds->rule_index);

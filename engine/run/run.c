@@ -81,7 +81,8 @@ static int check_sources(struct run_ctx *run)
             return qloop_error_set(run->err, d->file, d->line, 0,
                                    "数据集 \"%s\" 没有数据来源；请在 dataset 中写 source = \"文件\"，或用 --data %s=文件",
                                    d->name, d->name);
-        if (strcmp(path, "-") != 0 && access(path, R_OK) != 0)
+        const struct qloop_adapter *ad = o->find_adapter(path, d->format);
+        if (strcmp(path, "-") != 0 && !(ad && ad->scheme) && access(path, R_OK) != 0)
             return qloop_error_set(run->err, path, 0, 0, "无法读取数据集 \"%s\" 的数据文件（%s）；请检查路径",
                                    d->name, strerror(errno));
     }
