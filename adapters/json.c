@@ -541,10 +541,38 @@ static int syntax_error(struct jd *st, const char *p, size_t off, int at_end, st
 
 /* Feeds the next piece (up to a line break, at most 64 KiB) to yajl, or
  * completes the parse at the end of input. Returns 0, or -1 with err. */
+/* The length of p[0..n) without a UTF-8 sequence cut by its end. */
+static size_t whole_chars(const char *p, size_t n)
+{
+    for (size_t back = 1; back <= 3 && back <= n; back++) {
+        unsigned char c = (unsigned char)p[n - back];
+        if ((c & 0xC0) == 0x80)
+            continue; /* a continuation byte: look further back */
+        size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        return need > back ? n - back : n;
+    }
+    return n;
+}
+
 static int feed(struct jd *st, struct qloop_error *err)
 {
     struct qloop_input *in = &st->in;
-    if (st->pos >= in->len && !in->eof) {
+    size_t n = 0;
+    const char *nl = NULL;
+    for (;;) {
+        if (st->pos >= in->len && in->eof)
+            break;
+        size_t avail = in->len - st->pos;
+        if (avail) {
+            n = avail < 65536 ? avail : 65536;
+            nl = memchr(in->buf + st->pos, '\n', n);
+            if (nl)
+                n = (size_t)(nl - (in->buf + st->pos)) + 1; /* else a long line cut at 64 KiB, or the last one */
+            else if (!in->eof)
+                n = whole_chars(in->buf + st->pos, n); /* a character cut by the chunk waits for the rest */
+            if (n)
+                break;
+        }
         size_t shift;
         if (qloop_input_fill(in, st->pos, qloop_input_chunk_size, &shift, err) < 0)
             return -1;
@@ -570,14 +598,10 @@ static int feed(struct jd *st, struct qloop_error *err)
         return 0;
     }
     const char *p = in->buf + st->pos;
-    size_t avail = in->len - st->pos, n = avail < 65536 ? avail : 65536;
-    const char *nl = memchr(p, '\n', n);
-    if (nl)
-        n = (size_t)(nl - p) + 1; /* else a long line cut at 64 KiB, or the last one */
     size_t bad;
     if (!st->seen_data && strspn(p, " \t\r\n") < n)
         st->seen_data = 1;
-    if (qloop_utf8_check(p, n, in->eof && n == avail, &bad))
+    if (qloop_utf8_check(p, n, in->eof && st->pos + n == in->len, &bad))
         return qloop_input_bad_byte(in, err, st->line, p, p + bad);
     yajl_status s = yajl_parse(st->h, (const unsigned char *)p, n);
     if (st->cb_failed)

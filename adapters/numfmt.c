@@ -111,7 +111,7 @@ int qloop_numfmt_is_date(const char *code)
                 date = 1;
             while (i < n && code[i] != ']')
                 i++;
-        } else if (strchr("yYdDhHsSmM", c)) {
+        } else if (strchr("yYdDhHsSmM", c) || !strncasecmp(code + i, "aaa", 3)) {
             date = 1;
         } else if (c == '0' || c == '#' || c == '?') {
             /* "mm:ss.0": a 0 after a '.' that follows seconds is their fraction */

@@ -662,6 +662,76 @@ static void test_tiny_chunks(void **unused)
     qloop_input_chunk_size = saved;
 }
 
+/* bad_rows = report: rows with the wrong number of fields (and a blank line
+ * among several columns) are listed with their row and line and skipped;
+ * the rows after them keep their numbers. A quote never closed still stops. */
+static void test_bad_rows_reported(void **unused)
+{
+    (void)unused;
+    char *path = write_tmp("a,b\n1,2\n3\n\n\"4\n\",5,6\n7,8\n", (size_t)-1);
+    struct qloop_source_options o = {.bad_rows = QLOOP_BAD_ROWS_REPORT, .batch_rows = 2};
+    void *st;
+    struct qloop_error err;
+    assert_int_equal(qloop_adapter_csv.open(path, &o, &st, &err), 0);
+    struct qloop_batch b;
+    uint64_t good[8], bad[8], bad_line[8];
+    size_t ngood = 0, nbad = 0;
+    int r;
+    while ((r = qloop_adapter_csv.next_batch(st, &b, &err)) == 1) {
+        for (size_t i = 0; i < b.nrows; i++)
+            good[ngood++] = b.row_no[i];
+        for (size_t i = 0; i < b.nbad; i++) {
+            bad[nbad] = b.bad[i].row_no;
+            bad_line[nbad++] = b.bad[i].line_no;
+            assert_non_null(b.bad[i].message);
+        }
+    }
+    assert_int_equal(r, 0);
+    qloop_adapter_csv.close(st);
+    assert_int_equal(ngood, 2);
+    assert_int_equal(good[0], 1);
+    assert_int_equal(good[1], 5);
+    assert_int_equal(nbad, 3);
+    assert_int_equal(bad[0], 2), assert_int_equal(bad_line[0], 3);
+    assert_int_equal(bad[1], 3), assert_int_equal(bad_line[1], 4);
+    assert_int_equal(bad[2], 4), assert_int_equal(bad_line[2], 5);
+    unlink(path);
+    free(path);
+
+    path = write_tmp("a,b\n1,2\n\"3,4\n", (size_t)-1);
+    assert_int_equal(qloop_adapter_csv.open(path, &o, &st, &err), 0);
+    while ((r = qloop_adapter_csv.next_batch(st, &b, &err)) == 1)
+        ;
+    assert_int_equal(r, -1);
+    assert_non_null(strstr(err.message, "引号未闭合"));
+    qloop_adapter_csv.close(st);
+    unlink(path);
+    free(path);
+}
+
+/* A tab-separated file read as CSV: the header is one name full of tabs. */
+static void test_tab_hint(void **unused)
+{
+    (void)unused;
+    struct table t;
+    struct qloop_error err;
+    assert_int_equal(read_str("证照编号\t名称\nZZ-1\t甲\n", &t, &err), -1);
+    assert_non_null(strstr(err.message, "制表符分隔"));
+    assert_non_null(strstr(err.message, "format = \"tsv\""));
+    /* a declared delimiter is taken at its word; a tab inside one of several names is no hint */
+    char *path = write_tmp("证照编号\t名称\nZZ-1\t甲\n", (size_t)-1);
+    struct qloop_source_options semi = {.delimiter = ';'};
+    assert_int_equal(read_all(&qloop_adapter_csv, path, &semi, &t, &err), 0);
+    table_free(&t);
+    assert_int_equal(read_all(&qloop_adapter_tsv, path, NULL, &t, &err), 0);
+    assert_int_equal(t.ncols, 2);
+    table_free(&t);
+    unlink(path);
+    free(path);
+    assert_int_equal(read_str("a\tx,b\n1,2\n", &t, &err), 0);
+    table_free(&t);
+}
+
 /* ---- registry ---------------------------------------------------------------- */
 
 static void test_registry(void **unused)
@@ -674,7 +744,15 @@ static void test_registry(void **unused)
     assert_ptr_equal(qloop_adapter_find("x.jsonl", NULL), &qloop_adapter_jsonl);
     assert_ptr_equal(qloop_adapter_find("x.NDJSON", NULL), &qloop_adapter_jsonl);
     assert_ptr_equal(qloop_adapter_find("-", NULL), &qloop_adapter_csv);
-    assert_null(qloop_adapter_find("x.json", NULL));
+    assert_ptr_equal(qloop_adapter_find("x.json", NULL), &qloop_adapter_json);
+    assert_ptr_equal(qloop_adapter_find("x.XLSX", NULL), &qloop_adapter_xlsx);
+    assert_ptr_equal(qloop_adapter_find("x.xlsm", NULL), &qloop_adapter_xlsx);
+    assert_null(qloop_adapter_find("x.xls", NULL));
+    assert_ptr_equal(qloop_adapter_find("odbc:population", NULL), &qloop_adapter_odbc);
+    assert_ptr_equal(qloop_adapter_find("ODBC:population", "csv"), &qloop_adapter_odbc);
+    assert_ptr_equal(qloop_adapter_find("odbc.csv", NULL), &qloop_adapter_csv);
+    assert_ptr_equal(qloop_adapter_find("x.dat", "json"), &qloop_adapter_json);
+    assert_ptr_equal(qloop_adapter_find("x.dat", "xlsx"), &qloop_adapter_xlsx);
     assert_null(qloop_adapter_find("x.csv/noext", NULL));
     assert_null(qloop_adapter_find("x.", NULL));
     assert_null(qloop_adapter_find(NULL, NULL));
@@ -687,9 +765,13 @@ static void test_registry(void **unused)
     size_t n = 0;
     while (qloop_adapters[n])
         n++;
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 5);
     assert_string_equal(qloop_adapters[0]->name, "csv");
     assert_string_equal(qloop_adapters[1]->name, "jsonl");
+    assert_string_equal(qloop_adapters[4]->scheme, "odbc");
+    assert_true(qloop_adapter_jsonl.flags & QLOOP_ADAPTER_OPEN_COLUMNS);
+    assert_true(qloop_adapter_json.flags & QLOOP_ADAPTER_OPEN_COLUMNS);
+    assert_false(qloop_adapter_csv.flags & QLOOP_ADAPTER_OPEN_COLUMNS);
     assert_string_equal(qloop_adapter_csv.extensions[1], "tsv");
     assert_null(qloop_adapter_csv.extensions[3]);
 }
@@ -712,6 +794,8 @@ int main(void)
         cmocka_unit_test(test_gbk_errors),
         cmocka_unit_test(test_large_file_small_batches),
         cmocka_unit_test(test_tiny_chunks),
+        cmocka_unit_test(test_bad_rows_reported),
+        cmocka_unit_test(test_tab_hint),
         cmocka_unit_test(test_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
