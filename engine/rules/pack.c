@@ -113,9 +113,9 @@ static void read_source_attrs(lua_State *L, struct pack_dataset *d, const char *
     char ext[8];
     const char *kind = source_kind(d, ext);
     static const struct { const char *attr, *kind, *hint; } only[] = {
-        {"records", "json", "JSON 文档（format = \"json\" 或 .json 文件）"},
-        {"sheet", "xlsx", "Excel 工作簿（.xlsx 文件）"},
-        {"header_row", "xlsx", "Excel 工作簿（.xlsx 文件）"},
+        {"records", "json", " JSON 文档（format = \"json\" 或 .json 文件）"},
+        {"sheet", "xlsx", " Excel 工作簿（.xlsx 文件）"},
+        {"header_row", "xlsx", " Excel 工作簿（.xlsx 文件）"},
         {"query", "odbc", "数据库（source = \"odbc:数据源名\"）"},
         {"table", "odbc", "数据库（source = \"odbc:数据源名\"）"},
     };

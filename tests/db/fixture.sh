@@ -22,7 +22,7 @@
 # (N_W1 rows, with a seq column giving the file order), and big: BIG_ROWS
 # generated rows for the memory test.
 set -euo pipefail
-: "${QLOOP_BUILD_DIR:?}"
+: "${QLOOP_BUILD_DIR:?}" "${QLOOP_SOURCE_DIR:?}"
 ENVF="$QLOOP_BUILD_DIR/dbtest.env"
 N_W1=${QLOOP_DB_W1_ROWS:-20000}
 PW='qloop-test-pw'
@@ -149,7 +149,9 @@ PASSWORD = not-$PW
 EOF
 
     log "W1 rows ($N_W1) and the big table"
-    "$QLOOP_BUILD_DIR/gen_w1" "$N_W1" "$R/pop.csv" --seed 7 ${QLOOP_GENDIV:-} >/dev/null
+    local gendiv=(--divisions-txt "$QLOOP_SOURCE_DIR/engine/data/divisions_bundled.txt")
+    [ -f "${QLOOP_SHARED_REF:-/nonexistent}/divisions.csv" ] && gendiv=(--divisions "$QLOOP_SHARED_REF/divisions.csv")
+    "$QLOOP_BUILD_DIR/gen_w1" "$N_W1" "$R/pop.csv" --seed 7 "${gendiv[@]}" >/dev/null
     chmod 644 "$R/pop.csv"
     local cols_def cols
     cols_def=$(printf '%s text, ' "${W1_COLS[@]}"); cols=$(IFS=,; echo "${W1_COLS[*]}")
