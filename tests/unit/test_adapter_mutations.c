@@ -1,11 +1,13 @@
 /*
  * test_adapter_mutations.c — bad input is normal input: thousands of
- * mutated CSV and JSON Lines files (flipped bytes, stray quotes, cut
- * multibyte characters, NUL bytes, truncation, huge fields), read in tiny
- * and normal chunks, in UTF-8 and as GBK. Every file must end in rows or in
- * an error with a file name, a line and a message — never a crash, a hang or
- * a memory error (the suite runs this under ASan and UBSan too). The PRNG is
- * seeded, so a failure replays.
+ * mutated CSV, JSON Lines and JSON document files (flipped bytes, stray
+ * quotes, cut multibyte characters, NUL bytes, truncation, huge fields), read
+ * in tiny and normal chunks, in UTF-8 and as GBK, with malformed rows
+ * stopping the source or reported; and mutated Excel workbooks (the zip's
+ * bytes). Every file must end in rows or in an error with a file name, a line
+ * (a workbook's damaged zip may have none) and a message — never a crash, a
+ * hang or a memory error (the suite runs this under ASan and UBSan too). The
+ * PRNG is seeded, so a failure replays.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <minizip/zip.h>
 
 #include "adapters.h"
 
@@ -39,6 +43,13 @@ static const char jsonl_seed[] =
     "{\"id\": \"2\", \"名称\": \"乙\\\"公司\", \"n\": -3, \"tags\": [1, 2], \"o\": {\"a\": true}}\n"
     "\n"
     "{\"id\": \"3\", \"新键\": \"后来的列\"}\n";
+
+static const char json_seed[] =
+    "{\"total\": 3, \"data\": {\"list\": [\n"
+    "  {\"id\": \"1\", \"名称\": \"甲公司\", \"n\": 12, \"x\": null, \"f\": 1.5},\n"
+    "  {\"id\": \"2\", \"名称\": \"乙\\\"公司\", \"n\": -3, \"tags\": [1, {\"b\": [2]}], \"o\": {\"a\": true}},\n"
+    "  {\"id\": \"3\", \"新键\": \"后来的列\\u4e00\"}\n"
+    "]}, \"tail\": [1, 2]}\n";
 
 /* Applies 1..8 random edits to buf (len bytes, capacity cap); returns the new length. */
 static size_t mutate(char *buf, size_t len, size_t cap)
@@ -89,10 +100,17 @@ static size_t mutate(char *buf, size_t len, size_t cap)
     return len;
 }
 
+/* Options of the next read (records path, bad rows); whether a batch's error
+ * must have a line. */
+static const char *opt_records;
+static enum qloop_bad_rows opt_bad;
+static int need_line = 1;
+
 /* Reads path to the end; checks the outcome is rows or a located error. */
 static void read_through(const struct qloop_adapter *a, const char *path, const char *encoding)
 {
-    struct qloop_source_options opts = {.encoding = encoding, .batch_rows = 3};
+    struct qloop_source_options opts = {.encoding = encoding, .batch_rows = 3, .records = opt_records,
+                                        .bad_rows = opt_bad, .dataset = "变异"};
     struct qloop_error err;
     qloop_error_clear(&err);
     void *st = NULL;
@@ -108,7 +126,7 @@ static void read_through(const struct qloop_adapter *a, const char *path, const 
         int rc = a->next_batch(st, &b, &err);
         if (rc < 0) {
             assert_true(err.file[0] != '\0');
-            assert_true(err.line > 0);
+            assert_true(err.line > 0 || !need_line);
             assert_true(err.message[0] != '\0');
             outcome_errors++;
             break;
@@ -119,6 +137,8 @@ static void read_through(const struct qloop_adapter *a, const char *path, const 
             const struct qloop_field *f = &b.cells[i];
             assert_int_equal(f->ptr[f->len], '\0'); /* NUL-terminated as promised */
         }
+        for (size_t i = 0; i < b.nbad; i++)
+            assert_true(b.bad[i].row_no > 0 && b.bad[i].message[0] != '\0');
         rows += b.nrows;
     }
     size_t ncols;
@@ -150,6 +170,7 @@ static void run_mutations(const char *seed, size_t seed_len, const char *adapter
         assert_int_equal(fwrite(buf, 1, len, f), len);
         fclose(f);
         qloop_input_chunk_size = r % 3 == 0 ? 1 : r % 3 == 1 ? 7 : 1 << 20;
+        opt_bad = r % 2 ? QLOOP_BAD_ROWS_REPORT : QLOOP_BAD_ROWS_STOP;
         read_through(a, path, NULL);
         if (r % 5 == 0)
             read_through(a, path, "gbk");
@@ -176,11 +197,105 @@ static void test_jsonl_mutations(void **state)
     run_mutations(jsonl_seed, sizeof jsonl_seed - 1, "jsonl", "jsonl", 4000);
 }
 
+static void test_json_mutations(void **state)
+{
+    (void)state;
+    rng_state = 3122026;
+    opt_records = "data.list";
+    run_mutations(json_seed, sizeof json_seed - 1, "json", "json", 3000);
+    opt_records = NULL;
+}
+
+/* Workbook parts, written as a zip with minizip: the sheet (shared and
+ * inline strings, numbers, a date, booleans, a formula, an error value) and
+ * the shared strings are mutated as text before zipping; every fourth round
+ * mutates the zip's bytes instead. */
+static const char wb_xml[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><workbook xmlns:r=\"r\"><workbookPr date1904=\"0\"/>"
+    "<sheets><sheet name=\"数据\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>";
+static const char rels_xml[] =
+    "<?xml version=\"1.0\"?><Relationships><Relationship Id=\"rId1\" Type=\"x/worksheet\" "
+    "Target=\"worksheets/sheet1.xml\"/><Relationship Id=\"rId2\" Type=\"x/sharedStrings\" "
+    "Target=\"sharedStrings.xml\"/><Relationship Id=\"rId3\" Type=\"x/styles\" Target=\"styles.xml\"/>"
+    "</Relationships>";
+static const char styles_xml[] =
+    "<?xml version=\"1.0\"?><styleSheet><numFmts><numFmt numFmtId=\"164\" formatCode=\"yyyy-mm-dd\"/>"
+    "</numFmts><cellXfs><xf numFmtId=\"0\"/><xf numFmtId=\"164\"/><xf numFmtId=\"10\"/></cellXfs></styleSheet>";
+static const char sst_seed[] =
+    "<?xml version=\"1.0\"?><sst><si><t>编号</t></si><si><t>名称</t></si><si><r><t>甲</t></r><r><t>公司</t></r>"
+    "<rPh><t>jia</t></rPh></si><si><t>日期_x000D_</t></si></sst>";
+static const char sheet_seed[] =
+    "<?xml version=\"1.0\"?><worksheet><sheetData>"
+    "<row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\" t=\"s\"><v>1</v></c><c r=\"C1\" t=\"s\"><v>3</v></c></row>"
+    "<row r=\"2\"><c r=\"A2\"><v>1</v></c><c r=\"B2\" t=\"s\"><v>2</v></c><c r=\"C2\" s=\"1\"><v>46086.5</v></c></row>"
+    "<row r=\"3\"><c r=\"A3\" t=\"inlineStr\"><is><t>二</t></is></c><c t=\"b\"><v>1</v></c><c s=\"2\"><v>0.25</v></c></row>"
+    "<row><c r=\"A4\"><f>A2+1</f><v>2</v></c><c r=\"B4\" t=\"e\"><v>#N/A</v></c><c r=\"C4\" t=\"str\"><v>x</v></c></row>"
+    "</sheetData></worksheet>";
+
+/* Writes a workbook of the given sheet and shared-strings texts to path. */
+static void write_book(const char *path, const char *sheet, size_t sheet_len, const char *sst, size_t sst_len)
+{
+    zipFile z = zipOpen(path, APPEND_STATUS_CREATE);
+    assert_non_null(z);
+    const char *names[] = {"xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/styles.xml",
+                           "xl/sharedStrings.xml", "xl/worksheets/sheet1.xml"};
+    const char *data[] = {wb_xml, rels_xml, styles_xml, sst, sheet};
+    size_t lens[] = {sizeof wb_xml - 1, sizeof rels_xml - 1, sizeof styles_xml - 1, sst_len, sheet_len};
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(zipOpenNewFileInZip(z, names[i], NULL, NULL, 0, NULL, 0, NULL, Z_DEFLATED,
+                                             Z_DEFAULT_COMPRESSION), ZIP_OK);
+        assert_int_equal(zipWriteInFileInZip(z, data[i], (unsigned)lens[i]), ZIP_OK);
+        assert_int_equal(zipCloseFileInZip(z), ZIP_OK);
+    }
+    assert_int_equal(zipClose(z, NULL), ZIP_OK);
+}
+
+static void test_xlsx_mutations(void **state)
+{
+    (void)state;
+    const struct qloop_adapter *a = qloop_adapter_find("x.xlsx", NULL);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/qloop-mut-%d.xlsx", (int)getpid());
+    static char sheet[sizeof sheet_seed + (1 << 16)], sst[sizeof sst_seed + (1 << 16)], zip[1 << 17];
+    rng_state = 26112026;
+    need_line = 0;
+    outcome_rows = outcome_errors = 0;
+    int rounds = 2000;
+    for (int r = 0; r < rounds; r++) {
+        memcpy(sheet, sheet_seed, sizeof sheet_seed - 1);
+        memcpy(sst, sst_seed, sizeof sst_seed - 1);
+        size_t sl = sizeof sheet_seed - 1, tl = sizeof sst_seed - 1;
+        if (r % 4 == 1)
+            tl = mutate(sst, tl, sizeof sst);
+        else if (r % 4 != 0)
+            sl = mutate(sheet, sl, sizeof sheet);
+        write_book(path, sheet, sl, sst, tl);
+        if (r % 4 == 0) { /* the zip's own bytes */
+            FILE *f = fopen(path, "rb");
+            size_t n = fread(zip, 1, sizeof zip / 2, f);
+            fclose(f);
+            n = mutate(zip, n, sizeof zip);
+            f = fopen(path, "wb");
+            assert_int_equal(fwrite(zip, 1, n, f), n);
+            fclose(f);
+        }
+        opt_bad = r % 2 ? QLOOP_BAD_ROWS_REPORT : QLOOP_BAD_ROWS_STOP;
+        read_through(a, path, NULL);
+    }
+    need_line = 1;
+    unlink(path);
+    print_message("%d workbooks read to rows, %d stopped with an error\n", outcome_rows, outcome_errors);
+    assert_true(outcome_rows > rounds / 100);
+    assert_true(outcome_errors > rounds / 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_mutations),
         cmocka_unit_test(test_jsonl_mutations),
+        cmocka_unit_test(test_json_mutations),
+        cmocka_unit_test(test_xlsx_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
