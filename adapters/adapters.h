@@ -105,6 +105,36 @@ void qloop_numfmt_render(struct qloop_buf *out, double v, const char *code, int 
  * integers without ".0", at most 15 significant digits, 1.5E+20 beyond. */
 void qloop_numfmt_general(struct qloop_buf *out, double v);
 
+/* An adapter's failure that stays: after next_batch() has failed once, every
+ * later call fails with the same error. Zero-initialise. */
+struct qloop_sticky {
+    int failed;
+    struct qloop_error saved;
+};
+
+/* Records err as the source's lasting failure; returns -1. */
+int qloop_sticky_fail(struct qloop_sticky *s, const struct qloop_error *err);
+
+/* 1 (with err set to the saved error) when the source has failed, else 0. */
+int qloop_sticky_failed(const struct qloop_sticky *s, struct qloop_error *err);
+
+/* A value of a row being built in an arena (JSON adapters): its offset and
+ * length there, or null. */
+struct qloop_jcell {
+    size_t off;
+    size_t len;
+    int null;
+};
+
+/* Fills out (nrows x ncols) from cells laid out with the given stride, the
+ * values' text in arena. */
+void qloop_jcells_to_fields(struct qloop_field *out, const struct qloop_jcell *cells, size_t stride,
+                            size_t nrows, size_t ncols, const char *arena);
+
+/* Points the non-null fields of cells[0..n) at arena + offs[k]: values were
+ * appended to a growing arena, so pointers are only made once it is done. */
+void qloop_fields_point(struct qloop_field *cells, const size_t *offs, size_t n, const char *arena);
+
 /* Malformed rows of one batch (QLOOP_BAD_ROWS_REPORT), with their messages;
  * zero-initialise before use. */
 struct qloop_badlist {
@@ -127,6 +157,12 @@ void qloop_badlist_hand_out(struct qloop_badlist *b, struct qloop_batch *batch);
 void qloop_badlist_reset(struct qloop_badlist *b);
 
 void qloop_badlist_free(struct qloop_badlist *b);
+
+/* Fills *bt with a batch of nrows x ncols cells and the rows' numbers and
+ * lines, and hands out the malformed rows of bad (may be NULL). Returns
+ * next_batch's answer: 1 when there are rows or malformed rows, else 0. */
+int qloop_batch_fill(struct qloop_batch *bt, size_t nrows, size_t ncols, struct qloop_field *cells,
+                     uint64_t *row_no, uint64_t *line_no, struct qloop_badlist *bad);
 
 /* ---- for adapters: chunked, converting input ---------------------------- */
 

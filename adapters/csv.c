@@ -63,8 +63,7 @@ struct csv {
     uint64_t rows;      /* data rows returned so far */
     size_t blank_known; /* blank lines ahead known to be followed by data */
     int done;
-    int failed;
-    struct qloop_error saved;
+    struct qloop_sticky fail;    /* next_batch failed: for good */
     int tab_hint;       /* the delimiter was not declared: a tabbed header gets the hint */
     int report_bad;     /* bad_rows: skip and list rows with the wrong field count */
     struct qloop_badlist bad;
@@ -365,15 +364,6 @@ static int blank_run(struct csv *st, size_t *at, size_t *count, struct qloop_err
     }
 }
 
-/* Marks the source unusable with err (non-NULL; copied for later calls);
- * returns -1. */
-static int csv_fail(struct csv *st, struct qloop_error *err)
-{
-    st->failed = 1;
-    st->saved = *err;
-    return -1;
-}
-
 /* Lists the scanned row (described by err) as malformed under the row number
  * it takes, and moves past it (end, nl, term as scan_row gave them). */
 static void skip_bad_row(struct csv *st, const struct qloop_error *err, size_t end, long nl,
@@ -400,11 +390,8 @@ static int csv_next_batch(void *state, struct qloop_batch *bt, struct qloop_erro
     bt->cells = st->cells;
     bt->row_no = st->row_no;
     bt->line_no = st->line_no;
-    if (st->failed) {
-        if (err)
-            *err = st->saved;
+    if (qloop_sticky_failed(&st->fail, err))
         return -1;
-    }
     if (st->done)
         return 0;
     qloop_badlist_reset(&st->bad);
@@ -415,13 +402,13 @@ static int csv_next_batch(void *state, struct qloop_batch *bt, struct qloop_erro
             if (st->in.eof) {
                 if (st->in.bad_input || st->in.truncated) {
                     qloop_input_bad_end(&st->in, err, st->line, st->in.buf + st->pos);
-                    return csv_fail(st, err);
+                    return qloop_sticky_fail(&st->fail, err);
                 }
                 st->done = 1;
                 break;
             }
             if (csv_more(st, err) < 0)
-                return csv_fail(st, err);
+                return qloop_sticky_fail(&st->fail, err);
             continue;
         }
         size_t end;
@@ -429,18 +416,18 @@ static int csv_next_batch(void *state, struct qloop_batch *bt, struct qloop_erro
         int term;
         int r = scan_row(st, st->pos, &end, &nl, &term, err);
         if (r == ROW_ERR)
-            return csv_fail(st, err);
+            return qloop_sticky_fail(&st->fail, err);
         if (r == ROW_MORE) {
             st->nf = 0;
             if (csv_more(st, err) < 0)
-                return csv_fail(st, err);
+                return qloop_sticky_fail(&st->fail, err);
             continue;
         }
         if (st->nf == 1 && !st->f[0].quoted && st->f[0].len == 0 && term) {
             if (st->blank_known == 0) {
                 int t = blank_run(st, &end, &st->blank_known, err);
                 if (t < 0)
-                    return csv_fail(st, err);
+                    return qloop_sticky_fail(&st->fail, err);
                 if (t == 1) {
                     st->pos = st->in.len;
                     st->done = 1;
@@ -453,7 +440,7 @@ static int csv_next_batch(void *state, struct qloop_batch *bt, struct qloop_erro
                                 "空行：表头有 %zu 列，这一行却是空的。请删除这个空行，或补全该行的 %zu 个字段。",
                                 m, m);
                 if (!st->report_bad)
-                    return csv_fail(st, err);
+                    return qloop_sticky_fail(&st->fail, err);
                 skip_bad_row(st, err, end, nl, term);
                 continue;
             }
@@ -468,7 +455,7 @@ static int csv_next_batch(void *state, struct qloop_batch *bt, struct qloop_erro
                             "值里含有分隔符或换行时，要用双引号把整个值括起来。",
                             st->nf, m, st->nf > m ? "多了" : "少了", delim_name(st->delim, tmp));
             if (!st->report_bad)
-                return csv_fail(st, err);
+                return qloop_sticky_fail(&st->fail, err);
             skip_bad_row(st, err, end, nl, term);
             continue;
         }
@@ -496,9 +483,7 @@ static int csv_next_batch(void *state, struct qloop_batch *bt, struct qloop_erro
     const char *bb = st->in.buf + st->bstart;
     for (size_t k = 0; k < n * m; k++)
         st->cells[k].ptr = bb + st->offs[k];
-    bt->nrows = n;
-    qloop_badlist_hand_out(&st->bad, bt);
-    return n > 0 || bt->nbad > 0 ? 1 : 0;
+    return qloop_batch_fill(bt, n, m, st->cells, st->row_no, st->line_no, &st->bad);
 }
 
 /* adapter.h columns: the header names, fixed after open. */

@@ -41,12 +41,6 @@ struct frame {
     size_t level;        /* F_PATH: path components matched by this map's own key */
 };
 
-struct jcell {
-    size_t off;
-    size_t len;
-    int null;
-};
-
 struct jd {
     struct qloop_input in;
     yajl_handle h;
@@ -68,11 +62,10 @@ struct jd {
     int seen_data;       /* something other than white space was fed */
     struct qloop_error cb_err; /* a callback's fatal error (the parse was cancelled) */
     int cb_failed;
-    int failed;
-    struct qloop_error saved;
+    struct qloop_sticky fail;    /* next_batch failed: for good */
     /* columns and the queue of rows */
     struct qloop_colset cols;
-    struct jcell *jc;    /* queued rows, stride cells each */
+    struct qloop_jcell *jc;    /* queued rows, stride cells each */
     size_t stride;
     size_t qcap;         /* rows room in jc, row_no, line_no, roff */
     size_t nready;       /* complete rows queued */
@@ -118,11 +111,11 @@ static void widen(struct jd *st, size_t col)
     while (ns <= col)
         ns *= 2;
     size_t nrows = st->nready + 1;
-    struct jcell *nc = qloop_xmalloc(st->qcap * ns * sizeof *nc);
+    struct qloop_jcell *nc = qloop_xmalloc(st->qcap * ns * sizeof *nc);
     for (size_t r = 0; r < nrows && r < st->qcap; r++) {
         memcpy(nc + r * ns, st->jc + r * st->stride, st->stride * sizeof *nc);
         for (size_t k = st->stride; k < ns; k++)
-            nc[r * ns + k] = (struct jcell){0, 0, 1};
+            nc[r * ns + k] = (struct qloop_jcell){0, 0, 1};
     }
     free(st->jc);
     st->jc = nc;
@@ -205,7 +198,7 @@ static void put_quoted(struct qloop_buf *a, const unsigned char *s, size_t n)
 }
 
 /* The cell of the current key in the record being read, or NULL. */
-static struct jcell *cur_cell(struct jd *st)
+static struct qloop_jcell *cur_cell(struct jd *st)
 {
     if (st->cur_col == (size_t)-1)
         return NULL;
@@ -290,7 +283,7 @@ static int begin_value(struct jd *st, int kind, const char *tname)
         if (kind == 1) {
             queue_room(st, st->nready);
             for (size_t j = 0; j < st->stride; j++)
-                st->jc[st->nready * st->stride + j] = (struct jcell){0, 0, 1};
+                st->jc[st->nready * st->stride + j] = (struct qloop_jcell){0, 0, 1};
             st->in_record = 1;
             st->cur_col = (size_t)-1;
             st->row_start = st->arena.len;
@@ -306,7 +299,7 @@ static int begin_value(struct jd *st, int kind, const char *tname)
     case F_RECORD: {
         if (kind == 0)
             return V_CELL;
-        struct jcell *c = cur_cell(st);
+        struct qloop_jcell *c = cur_cell(st);
         st->nest_off = st->arena.len;
         if (c)
             c->null = 0; /* reserved; off and len set when it closes */
@@ -351,11 +344,11 @@ static int scalar(struct jd *st, const char *tname, const char *s, size_t n, int
             qloop_buf_append(&st->arena, s ? s : "null", s ? n : 4);
         return 1;
     }
-    struct jcell *c = cur_cell(st);
+    struct qloop_jcell *c = cur_cell(st);
     if (!c)
         return 1;
     if (!s) {
-        *c = (struct jcell){1, 0, 1}; /* off 1: the key was seen */
+        *c = (struct qloop_jcell){1, 0, 1}; /* off 1: the key was seen */
         return 1;
     }
     if (quoted && memchr(s, '\0', n))
@@ -432,7 +425,7 @@ static int on_map_key(void *ctx, const unsigned char *k, size_t n)
             if (j >= st->stride)
                 widen(st, j);
             st->cur_col = j;
-            struct jcell *c = cur_cell(st);
+            struct qloop_jcell *c = cur_cell(st);
             if (!c->null || c->off) {
                 row_bad(st, "键“%s”在这条记录中出现了两次：同一个对象里不能有重复的键。", key);
                 st->cur_col = (size_t)-1;
@@ -481,7 +474,7 @@ static int on_end(void *ctx)
     if (f.role == F_NESTED) {
         qloop_buf_putc(&st->arena, f.is_map ? '}' : ']');
         if (st->fr[st->depth - 1].role == F_RECORD) {
-            struct jcell *c = cur_cell(st);
+            struct qloop_jcell *c = cur_cell(st);
             if (c) {
                 c->null = 0;
                 c->off = st->nest_off;
@@ -510,13 +503,6 @@ static const yajl_callbacks callbacks = {
 };
 
 /* ---- feeding ----------------------------------------------------------------------- */
-
-static int jd_fail(struct jd *st, struct qloop_error *err)
-{
-    st->failed = 1;
-    st->saved = *err;
-    return -1;
-}
 
 /* Words yajl's error at byte off of the piece p[0..n). */
 static int syntax_error(struct jd *st, const char *p, size_t off, int at_end, struct qloop_error *err)
@@ -628,10 +614,8 @@ static int jd_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
     if (!err)
         err = &local;
     memset(bt, 0, sizeof *bt);
-    if (st->failed) {
-        *err = st->saved;
+    if (qloop_sticky_failed(&st->fail, err))
         return -1;
-    }
     compact(st);
     if (st->bad_out) {
         qloop_badlist_reset(&st->bad);
@@ -639,30 +623,17 @@ static int jd_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
     }
     while (st->nready < st->batch_rows && !st->fed_all)
         if (feed(st, err) < 0)
-            return jd_fail(st, err);
+            return qloop_sticky_fail(&st->fail, err);
     size_t n = st->nready < st->batch_rows ? st->nready : st->batch_rows;
     size_t m = st->cols.n;
     if (n * m > st->cells_cap) {
         st->cells_cap = n * m;
         st->cells = qloop_xrealloc(st->cells, st->cells_cap * sizeof *st->cells);
     }
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < m; j++) {
-            const struct jcell *c = &st->jc[i * st->stride + j];
-            struct qloop_field *f = &st->cells[i * m + j];
-            f->null = c->null;
-            f->len = c->null ? 0 : c->len;
-            f->ptr = c->null ? "" : st->arena.ptr + c->off;
-        }
+    qloop_jcells_to_fields(st->cells, st->jc, st->stride, n, m, st->arena.ptr);
     st->handed = n;
-    bt->nrows = n;
-    bt->ncols = m;
-    bt->cells = st->cells;
-    bt->row_no = st->row_no;
-    bt->line_no = st->line_no;
-    qloop_badlist_hand_out(&st->bad, bt);
     st->bad_out = 1;
-    return n > 0 || bt->nbad > 0 ? 1 : 0;
+    return qloop_batch_fill(bt, n, m, st->cells, st->row_no, st->line_no, &st->bad);
 }
 
 /* adapter.h columns: keys in order of first appearance. */

@@ -28,12 +28,6 @@
 #include "adapters.h"
 #include "base/buf.h"
 
-struct jcell {
-    size_t off; /* value offset in the arena */
-    size_t len;
-    int null;
-};
-
 struct jl {
     struct qloop_input in;
     size_t batch_rows;
@@ -46,13 +40,12 @@ struct jl {
     long first_line;
     uint64_t rows;
     int done;
-    int failed;
-    struct qloop_error saved;
+    struct qloop_sticky fail;    /* next_batch failed: for good */
     int report_bad;              /* bad_rows: skip and list malformed lines */
     struct qloop_badlist bad;
     int bad_out;                 /* bad was handed out with the last batch */
     /* the batch: rows laid out with stride astride while filling */
-    struct jcell *jc;
+    struct qloop_jcell *jc;
     size_t astride;
     struct qloop_buf arena;
     struct qloop_field *cells; /* handed out with stride ncols */
@@ -68,14 +61,6 @@ struct jl {
 
 /* Whether the flat-object fast path is used (tests turn it off to compare). */
 int qloop_jsonl_fast = 1;
-
-/* Marks the source unusable with err (copied for later calls); returns -1. */
-static int jl_fail(struct jl *st, struct qloop_error *err)
-{
-    st->failed = 1;
-    st->saved = *err;
-    return -1;
-}
 
 /* Cuts the next line (without its line break and a CR before it) from the
  * input: 1 with *lp, *ln, *lno set (valid until the next call), 0 at the end
@@ -206,7 +191,7 @@ static int next_object(struct jl *st, json_t **out, long *lno, struct qloop_erro
 }
 
 /* Writes v as text into the arena and describes it in *c. */
-static void put_value(struct jl *st, const json_t *v, struct jcell *c)
+static void put_value(struct jl *st, const json_t *v, struct qloop_jcell *c)
 {
     struct qloop_buf *a = &st->arena;
     c->null = 0;
@@ -251,11 +236,11 @@ static void widen(struct jl *st, size_t n)
     size_t ns = st->astride * 2;
     if (ns < st->cols.n)
         ns = st->cols.n;
-    struct jcell *nc = qloop_xmalloc(st->batch_rows * ns * sizeof *nc);
+    struct qloop_jcell *nc = qloop_xmalloc(st->batch_rows * ns * sizeof *nc);
     for (size_t r = 0; r <= n; r++) {
         memcpy(nc + r * ns, st->jc + r * st->astride, st->astride * sizeof *nc);
         for (size_t k = st->astride; k < ns; k++)
-            nc[r * ns + k] = (struct jcell){0, 0, 1};
+            nc[r * ns + k] = (struct qloop_jcell){0, 0, 1};
     }
     free(st->jc);
     st->jc = nc;
@@ -268,7 +253,7 @@ static void add_row(struct jl *st, json_t *obj, size_t n)
     const char *key;
     json_t *v;
     for (size_t j = 0; j < st->astride; j++)
-        st->jc[n * st->astride + j] = (struct jcell){0, 0, 1};
+        st->jc[n * st->astride + j] = (struct qloop_jcell){0, 0, 1};
     json_object_foreach(obj, key, v) {
         size_t j = qloop_colset_find(&st->cols, key);
         if (j == (size_t)-1)
@@ -442,7 +427,7 @@ static int fast_row(struct jl *st, const char *p, size_t len, size_t row)
         return 0;
     p = skip_ws(p + 1, e);
     for (size_t j = 0; j < st->astride; j++)
-        st->jc[row * st->astride + j] = (struct jcell){0, 0, 1};
+        st->jc[row * st->astride + j] = (struct qloop_jcell){0, 0, 1};
     st->fast_gen++;
     bool first = true;
     while (p < e && *p != '}') {
@@ -483,7 +468,7 @@ static int fast_row(struct jl *st, const char *p, size_t len, size_t row)
         st->seen[j] = st->fast_gen;
         if (j >= st->astride)
             widen(st, row);
-        struct jcell *c = &st->jc[row * st->astride + j];
+        struct qloop_jcell *c = &st->jc[row * st->astride + j];
         struct qloop_buf *a = &st->arena;
         c->null = 0;
         c->off = a->len;
@@ -533,10 +518,8 @@ static int jl_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
     memset(bt, 0, sizeof *bt);
     bt->row_no = st->row_no;
     bt->line_no = st->line_no;
-    if (st->failed) {
-        *err = st->saved;
+    if (qloop_sticky_failed(&st->fail, err))
         return -1;
-    }
     if (st->done)
         return 0;
     if (st->bad_out) {
@@ -558,7 +541,7 @@ static int jl_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
             size_t len = 0;
             int r = next_line(st, &p, &len, &lno, err);
             if (r < 0)
-                return jl_fail(st, err);
+                return qloop_sticky_fail(&st->fail, err);
             if (r == 0) {
                 st->done = 1;
                 break;
@@ -571,7 +554,7 @@ static int jl_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
             }
             r = parse_or_skip(st, p, len, lno, &obj, err);
             if (r < 0)
-                return jl_fail(st, err);
+                return qloop_sticky_fail(&st->fail, err);
             if (r == 0)
                 continue; /* a blank line */
         }
@@ -586,20 +569,9 @@ static int jl_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
         st->cells_cap = n * m;
         st->cells = qloop_xrealloc(st->cells, st->cells_cap * sizeof *st->cells);
     }
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < m; j++) {
-            const struct jcell *c = &st->jc[i * st->astride + j];
-            struct qloop_field *f = &st->cells[i * m + j];
-            f->null = c->null;
-            f->len = c->len;
-            f->ptr = c->null ? "" : st->arena.ptr + c->off;
-        }
-    bt->nrows = n;
-    bt->ncols = m;
-    bt->cells = st->cells;
-    qloop_badlist_hand_out(&st->bad, bt);
+    qloop_jcells_to_fields(st->cells, st->jc, st->astride, n, m, st->arena.ptr);
     st->bad_out = 1;
-    return n > 0 || bt->nbad > 0 ? 1 : 0;
+    return qloop_batch_fill(bt, n, m, st->cells, st->row_no, st->line_no, &st->bad);
 }
 
 /* adapter.h columns: names in order of first appearance. */

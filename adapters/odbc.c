@@ -63,8 +63,8 @@ struct odbc {
     int gd_block;
     int report_bad;
     uint64_t rows;
-    int done, failed;
-    struct qloop_error saved;
+    int done;
+    struct qloop_sticky fail;
     struct qloop_field *cells;
     size_t *offs;
     uint64_t *row_no, *line_no;
@@ -454,13 +454,6 @@ static int read_long(struct odbc *st, size_t i, size_t j, struct qloop_error *er
 
 /* ---- the adapter ------------------------------------------------------------------------ */
 
-static int od_fail(struct odbc *st, struct qloop_error *err)
-{
-    st->failed = 1;
-    st->saved = *err;
-    return -1;
-}
-
 /* adapter.h next_batch: one block fetch. */
 static int od_next_batch(void *state, struct qloop_batch *bt, struct qloop_error *err)
 {
@@ -469,10 +462,8 @@ static int od_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
     if (!err)
         err = &local_err;
     memset(bt, 0, sizeof *bt);
-    if (st->failed) {
-        *err = st->saved;
+    if (qloop_sticky_failed(&st->fail, err))
         return -1;
-    }
     qloop_badlist_reset(&st->bad);
     if (st->done)
         return 0;
@@ -495,7 +486,7 @@ static int od_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
                             "数据集“%s”：从数据源“%s”读取第 %llu 行之后出错（SQLSTATE %s：%s）。请检查数据库与 query 后"
                             "重新运行。",
                             st->dataset, st->dsn, (unsigned long long)st->rows, d.state, d.text);
-        return od_fail(st, err);
+        return qloop_sticky_fail(&st->fail, err);
     }
     qloop_buf_reset(&st->arena);
     size_t n = 0, m = st->ncols;
@@ -518,7 +509,7 @@ static int od_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
             if (ind == SQL_NO_TOTAL || ind > c->width - (SQLLEN)sizeof(SQLWCHAR)) {
                 int rr = read_long(st, i, j, err);
                 if (rr == -1)
-                    return od_fail(st, err);
+                    return qloop_sticky_fail(&st->fail, err);
                 if (rr == -2)
                     bad = "值中含有无效的 UTF-16 字符或空字符";
                 else
@@ -535,7 +526,7 @@ static int od_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
             if (!st->report_bad) {
                 qloop_error_set(err, st->label, (long)row_no, 0, "数据集“%s”第 %llu 行：%s。请检查数据库中的这一行。",
                                 st->dataset, (unsigned long long)row_no, bad);
-                return od_fail(st, err);
+                return qloop_sticky_fail(&st->fail, err);
             }
             qloop_badlist_add(&st->bad, row_no, row_no, "%s。", bad);
             continue;
@@ -544,15 +535,8 @@ static int od_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
         n++;
     }
     st->rows += st->fetched;
-    for (size_t k = 0; k < n * m; k++)
-        if (!st->cells[k].null)
-            st->cells[k].ptr = st->arena.ptr + st->offs[k];
-    bt->nrows = n;
-    bt->ncols = m;
-    bt->cells = st->cells;
-    bt->row_no = st->row_no;
-    bt->line_no = st->line_no;
-    qloop_badlist_hand_out(&st->bad, bt);
+    qloop_fields_point(st->cells, st->offs, n * m, st->arena.ptr);
+    qloop_batch_fill(bt, n, m, st->cells, st->row_no, st->line_no, &st->bad);
     return 1;
 }
 

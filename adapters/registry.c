@@ -182,6 +182,35 @@ void qloop_put_json_number(struct qloop_buf *out, const char *tok, size_t len)
         free(t);
 }
 
+/* ---- a failure that stays, and rows built in an arena ------------------------------ */
+
+int qloop_sticky_fail(struct qloop_sticky *s, const struct qloop_error *err)
+{
+    s->failed = 1;
+    s->saved = *err;
+    return -1;
+}
+
+int qloop_sticky_failed(const struct qloop_sticky *s, struct qloop_error *err)
+{
+    if (s->failed)
+        *err = s->saved;
+    return s->failed;
+}
+
+void qloop_jcells_to_fields(struct qloop_field *out, const struct qloop_jcell *cells, size_t stride,
+                            size_t nrows, size_t ncols, const char *arena)
+{
+    for (size_t i = 0; i < nrows; i++)
+        for (size_t j = 0; j < ncols; j++) {
+            const struct qloop_jcell *c = &cells[i * stride + j];
+            struct qloop_field *f = &out[i * ncols + j];
+            f->null = c->null;
+            f->len = c->null ? 0 : c->len;
+            f->ptr = c->null ? "" : arena + c->off;
+        }
+}
+
 /* ---- malformed rows ------------------------------------------------------------- */
 
 void qloop_badlist_add(struct qloop_badlist *b, uint64_t row_no, uint64_t line_no,
@@ -209,6 +238,28 @@ void qloop_badlist_hand_out(struct qloop_badlist *b, struct qloop_batch *batch)
         b->v[i].message = b->text.ptr + b->msg_off[i];
     batch->bad = b->n ? b->v : NULL;
     batch->nbad = b->n;
+}
+
+int qloop_batch_fill(struct qloop_batch *bt, size_t nrows, size_t ncols, struct qloop_field *cells,
+                     uint64_t *row_no, uint64_t *line_no, struct qloop_badlist *bad)
+{
+    bt->nrows = nrows;
+    bt->ncols = ncols;
+    bt->cells = cells;
+    bt->row_no = row_no;
+    bt->line_no = line_no;
+    bt->nbad = 0;
+    bt->bad = NULL;
+    if (bad)
+        qloop_badlist_hand_out(bad, bt);
+    return nrows > 0 || bt->nbad > 0 ? 1 : 0;
+}
+
+void qloop_fields_point(struct qloop_field *cells, const size_t *offs, size_t n, const char *arena)
+{
+    for (size_t k = 0; k < n; k++)
+        if (!cells[k].null)
+            cells[k].ptr = arena + offs[k];
 }
 
 void qloop_badlist_reset(struct qloop_badlist *b)

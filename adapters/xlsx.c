@@ -92,8 +92,7 @@ struct xlsx {
     /* errors */
     int cb_failed;
     struct qloop_error cb_err;
-    int failed;
-    struct qloop_error saved;
+    struct qloop_sticky fail;    /* next_batch failed: for good */
     char buf[65536];
 };
 
@@ -576,13 +575,6 @@ static int pump(struct xlsx *st, struct qloop_error *err)
 
 /* ---- the adapter ------------------------------------------------------------------------ */
 
-static int xl_fail(struct xlsx *st, struct qloop_error *err)
-{
-    st->failed = 1;
-    st->saved = *err;
-    return -1;
-}
-
 /* adapter.h next_batch: the next batch_rows non-empty rows of the sheet. */
 static int xl_next_batch(void *state, struct qloop_batch *bt, struct qloop_error *err)
 {
@@ -591,30 +583,20 @@ static int xl_next_batch(void *state, struct qloop_batch *bt, struct qloop_error
     if (!err)
         err = &local_err;
     memset(bt, 0, sizeof *bt);
-    if (st->failed) {
-        *err = st->saved;
+    if (qloop_sticky_failed(&st->fail, err))
         return -1;
-    }
     qloop_badlist_reset(&st->bad);
     st->n = 0;
     qloop_buf_reset(&st->arena);
     while (st->n < st->batch_rows && !st->sheet_done) {
         size_t before = st->n, nbad = st->bad.n;
         if (pump(st, err) < 0)
-            return xl_fail(st, err);
+            return qloop_sticky_fail(&st->fail, err);
         if (st->n == before && st->bad.n == nbad && !st->suspended)
             break;
     }
-    for (size_t k = 0; k < st->n * st->ncols; k++)
-        if (!st->cells[k].null)
-            st->cells[k].ptr = st->arena.ptr + st->offs[k];
-    bt->nrows = st->n;
-    bt->ncols = st->ncols;
-    bt->cells = st->cells;
-    bt->row_no = st->row_no;
-    bt->line_no = st->line_no;
-    qloop_badlist_hand_out(&st->bad, bt);
-    return st->n > 0 || bt->nbad > 0 ? 1 : 0;
+    qloop_fields_point(st->cells, st->offs, st->n * st->ncols, st->arena.ptr);
+    return qloop_batch_fill(bt, st->n, st->ncols, st->cells, st->row_no, st->line_no, &st->bad);
 }
 
 static void xl_columns(void *state, size_t *ncols, const char *const **names)

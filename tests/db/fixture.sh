@@ -116,37 +116,9 @@ Driver = $(drv psqlodbcw.so)
 [MariaDB Unicode]
 Driver = $(drv libmaodbc.so)
 EOF
-    cat >"$R/odbc/odbc.ini" <<EOF
-[qloop_pg]
-Driver = PostgreSQL Unicode
-Servername = $R/sock
-Port = 5432
-Database = w1
-Username = qloop
-Password = $PW
-[qloop_pg_badpw]
-Driver = PostgreSQL Unicode
-Servername = $R/sock
-Port = 5432
-Database = w1
-Username = qloop
-Password = not-$PW
-[qloop_my]
-Driver = MariaDB Unicode
-SERVER = localhost
-SOCKET = $R/sock/my.sock
-DATABASE = w1
-USER = qloop
-PASSWORD = $PW
-CHARSET = utf8mb4
-[qloop_my_badpw]
-Driver = MariaDB Unicode
-SERVER = localhost
-SOCKET = $R/sock/my.sock
-DATABASE = w1
-USER = qloop
-PASSWORD = not-$PW
-EOF
+    pg_dsn() { printf '[%s]\nDriver = PostgreSQL Unicode\nServername = %s\nPort = 5432\nDatabase = w1\nUsername = qloop\nPassword = %s\n' "$1" "$R/sock" "$2"; }
+    my_dsn() { printf '[%s]\nDriver = MariaDB Unicode\nSERVER = localhost\nSOCKET = %s\nDATABASE = w1\nUSER = qloop\nPASSWORD = %s\nCHARSET = utf8mb4\n' "$1" "$R/sock/my.sock" "$2"; }
+    { pg_dsn qloop_pg "$PW"; pg_dsn qloop_pg_badpw "not-$PW"; my_dsn qloop_my "$PW"; my_dsn qloop_my_badpw "not-$PW"; } >"$R/odbc/odbc.ini"
 
     log "W1 rows ($N_W1) and the big table"
     local gendiv=(--divisions-txt "$QLOOP_SOURCE_DIR/engine/data/divisions_bundled.txt")

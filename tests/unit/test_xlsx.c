@@ -26,91 +26,7 @@
 #include "adapters.h"
 #include "base/buf.h"
 
-/* ---- reading a whole source ---- */
-
-struct table {
-    size_t ncols;
-    char **names;
-    size_t nrows;
-    char **cells; /* nrows * ncols, NULL for null */
-    uint64_t *row_no, *line_no;
-    size_t nbad;
-    uint64_t bad_row[16];
-    char bad_msg[16][512];
-};
-
-static void table_free(struct table *t)
-{
-    for (size_t i = 0; i < t->ncols; i++)
-        free(t->names[i]);
-    for (size_t i = 0; i < t->nrows * t->ncols; i++)
-        free(t->cells[i]);
-    free(t->names), free(t->cells), free(t->row_no), free(t->line_no);
-    memset(t, 0, sizeof *t);
-}
-
-/* Reads path with o; 0, -1 when open failed, -2 when a batch failed. */
-static int read_all(const char *path, const struct qloop_source_options *o, struct table *t,
-                    struct qloop_error *err)
-{
-    const struct qloop_adapter *a = &qloop_adapter_xlsx;
-    memset(t, 0, sizeof *t);
-    qloop_error_clear(err);
-    void *st;
-    if (a->open(path, o, &st, err) < 0) {
-        assert_null(st);
-        assert_true(err->message[0] != '\0');
-        return -1;
-    }
-    const char *const *names;
-    a->columns(st, &t->ncols, &names);
-    t->names = calloc(t->ncols + 1, sizeof *t->names);
-    for (size_t j = 0; j < t->ncols; j++)
-        t->names[j] = strdup(names[j]);
-    size_t limit = o && o->batch_rows ? o->batch_rows : 4096;
-    struct qloop_batch b;
-    int r;
-    while ((r = a->next_batch(st, &b, err)) == 1) {
-        assert_int_equal(b.ncols, t->ncols);
-        assert_true(b.nrows <= limit);
-        assert_true(b.nrows > 0 || b.nbad > 0);
-        t->cells = realloc(t->cells, (t->nrows + b.nrows) * t->ncols * sizeof *t->cells + 1);
-        t->row_no = realloc(t->row_no, (t->nrows + b.nrows) * sizeof *t->row_no + 1);
-        t->line_no = realloc(t->line_no, (t->nrows + b.nrows) * sizeof *t->line_no + 1);
-        for (size_t i = 0; i < b.nrows; i++) {
-            for (size_t j = 0; j < b.ncols; j++) {
-                const struct qloop_field *f = &b.cells[i * b.ncols + j];
-                assert_int_equal(f->ptr[f->len], '\0');
-                t->cells[(t->nrows + i) * t->ncols + j] = f->null ? NULL : strdup(f->ptr);
-                if (f->null)
-                    assert_int_equal(f->len, 0);
-            }
-            t->row_no[t->nrows + i] = b.row_no[i];
-            t->line_no[t->nrows + i] = b.line_no[i];
-        }
-        t->nrows += b.nrows;
-        for (size_t k = 0; k < b.nbad && t->nbad < 16; k++) {
-            t->bad_row[t->nbad] = b.bad[k].row_no;
-            snprintf(t->bad_msg[t->nbad++], 512, "%s", b.bad[k].message);
-        }
-    }
-    if (r < 0) {
-        struct qloop_error again;
-        assert_int_equal(a->next_batch(st, &b, &again), -1);
-        assert_string_equal(again.message, err->message);
-    }
-    a->close(st);
-    return r < 0 ? -2 : 0;
-}
-
-static const char *val(const struct table *t, size_t i, const char *col)
-{
-    for (size_t j = 0; j < t->ncols; j++)
-        if (!strcmp(t->names[j], col))
-            return t->cells[i * t->ncols + j];
-    fail_msg("no column %s", col);
-    return NULL;
-}
+#include "source_table.h"
 
 static char *tmp_path(const char *suffix)
 {
@@ -191,7 +107,7 @@ static void test_values(void **state)
     struct qloop_source_options o = {.sheet = "2026", .header_row = 3, .dataset = "证照"};
     struct table t;
     struct qloop_error err;
-    assert_int_equal(read_all(path, &o, &t, &err), 0);
+    assert_int_equal(read_all(&qloop_adapter_xlsx, path, &o, &t, &err), 0);
     assert_int_equal(t.ncols, 11);
     assert_string_equal(t.names[0], "证照编号");
     assert_string_equal(t.names[10], "人民币");
@@ -224,7 +140,7 @@ static void test_values(void **state)
 
     /* small batches: the parser is suspended and resumed between them */
     o.batch_rows = 1;
-    assert_int_equal(read_all(path, &o, &t, &err), 0);
+    assert_int_equal(read_all(&qloop_adapter_xlsx, path, &o, &t, &err), 0);
     assert_int_equal(t.nrows, 4);
     assert_string_equal(val(&t, 3, "证照编号"), "ZZ-004");
     assert_string_equal(val(&t, 0, "发证日期"), "2026-03-05");
@@ -232,7 +148,7 @@ static void test_values(void **state)
 
     /* the first sheet by default */
     struct qloop_source_options first = {0};
-    assert_int_equal(read_all(path, &first, &t, &err), 0);
+    assert_int_equal(read_all(&qloop_adapter_xlsx, path, &first, &t, &err), 0);
     assert_int_equal(t.ncols, 1);
     assert_string_equal(t.names[0], "本表为测试数据");
     assert_int_equal(t.nrows, 0);
@@ -248,12 +164,12 @@ static void test_malformed_row(void **state)
     struct qloop_source_options o = {.sheet = "2026", .header_row = 3, .dataset = "证照"};
     struct table t;
     struct qloop_error err;
-    assert_int_equal(read_all(path, &o, &t, &err), -2);
+    assert_int_equal(read_all(&qloop_adapter_xlsx, path, &o, &t, &err), -2);
     assert_non_null(strstr(err.message, "M 列有值"));
     assert_int_equal(err.line, 8);
     table_free(&t);
     o.bad_rows = QLOOP_BAD_ROWS_REPORT;
-    assert_int_equal(read_all(path, &o, &t, &err), 0);
+    assert_int_equal(read_all(&qloop_adapter_xlsx, path, &o, &t, &err), 0);
     assert_int_equal(t.nrows, 4);
     assert_int_equal(t.nbad, 1);
     assert_int_equal(t.bad_row[0], 5);
@@ -270,18 +186,18 @@ static void test_errors(void **state)
     struct table t;
     struct qloop_error err;
     struct qloop_source_options o = {.sheet = "2025", .dataset = "证照"};
-    assert_int_equal(read_all(path, &o, &t, &err), -1);
+    assert_int_equal(read_all(&qloop_adapter_xlsx, path, &o, &t, &err), -1);
     assert_non_null(strstr(err.message, "没有名为“2025”的工作表"));
     assert_non_null(strstr(err.message, "“说明”、“2026”"));
     assert_non_null(strstr(err.message, "证照"));
 
     struct qloop_source_options deep = {.sheet = "2026", .header_row = 99, .dataset = "证照"};
-    assert_int_equal(read_all(path, &deep, &t, &err), -1);
+    assert_int_equal(read_all(&qloop_adapter_xlsx, path, &deep, &t, &err), -1);
     assert_non_null(strstr(err.message, "没有第 99 行"));
 
     /* a header row that is blank while data follows */
     struct qloop_source_options blank = {.sheet = "2026", .header_row = 2, .dataset = "证照"};
-    assert_int_equal(read_all(path, &blank, &t, &err), -1);
+    assert_int_equal(read_all(&qloop_adapter_xlsx, path, &blank, &t, &err), -1);
     assert_non_null(strstr(err.message, "第 2 行（表头）是空的"));
 
     /* truncated: the zip's directory is at its end */
@@ -294,7 +210,7 @@ static void test_errors(void **state)
     fwrite(buf, 1, n / 2, f);
     fclose(f);
     struct qloop_source_options any = {.dataset = "证照"};
-    assert_int_equal(read_all(cut, &any, &t, &err), -1);
+    assert_int_equal(read_all(&qloop_adapter_xlsx, cut, &any, &t, &err), -1);
     assert_non_null(strstr(err.message, "不是有效的 .xlsx 工作簿"));
     assert_non_null(strstr(err.message, "证照"));
     assert_string_equal(err.file, cut);
@@ -303,12 +219,12 @@ static void test_errors(void **state)
     f = fopen(cut, "wb");
     fputs("证照编号,名称\nZZ-001,甲\n", f);
     fclose(f);
-    assert_int_equal(read_all(cut, &any, &t, &err), -1);
+    assert_int_equal(read_all(&qloop_adapter_xlsx, cut, &any, &t, &err), -1);
     assert_non_null(strstr(err.message, "不是有效的 .xlsx 工作簿"));
 
     /* missing file */
     unlink(cut);
-    assert_int_equal(read_all(cut, &any, &t, &err), -1);
+    assert_int_equal(read_all(&qloop_adapter_xlsx, cut, &any, &t, &err), -1);
     assert_non_null(strstr(err.message, "找不到"));
     free(cut);
     unlink(path);
