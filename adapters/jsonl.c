@@ -171,6 +171,11 @@ static int parse_or_skip(struct jl *st, const char *p, size_t n, long lno, json_
     int r = parse_line(st, p, n, lno, out, err);
     if (r >= 0 || !st->report_bad)
         return r;
+    /* the finding is stored: leave out jansson's quote of the line ("near '...'") */
+    char *near = strstr(err->message, " near '");
+    char *end = near ? strstr(near, "'）") : NULL;
+    if (end)
+        memmove(near, end + 1, strlen(end + 1) + 1);
     qloop_badlist_add(&st->bad, ++st->rows, (uint64_t)lno, "%s", err->message);
     return 0;
 }

@@ -24,9 +24,11 @@
  * Streaming: drivers that would otherwise pull the whole result into client
  * memory are told not to: psqlODBC gets UseDeclareFetch=1 with a Fetch size
  * of one block, MariaDB/MySQL Connector/ODBC the NO_CACHE option (with the
- * DSN's own OPTION bits kept). The connection is read-only
- * (SQL_ATTR_ACCESS_MODE), and a statement that returns no result set is
- * refused.
+ * DSN's own OPTION bits kept; Debian 12's 3.1.15 buffers all the same).
+ * Read only: SQL_ATTR_ACCESS_MODE, psqlODBC's ReadOnly=1 (it refuses all but
+ * SELECT) and MySQL's read-only session, so a `query` that tries to change
+ * data fails; a statement that returns no result set is refused. The real
+ * guard is a read-only account in odbc.ini.
  */
 #include <odbcinst.h>
 #include <sql.h>
@@ -289,9 +291,11 @@ static int do_connect(struct odbc *st, struct qloop_error *err)
     for (; wname[i] && i + 1 < sizeof name; i++)
         name[i] = (char)(wname[i] < 0x80 ? wname[i] : '?');
     name[i] = '\0';
+    int mysql = find_ci(name, "maodbc") || find_ci(name, "myodbc");
     if (find_ci(name, "psqlodbc")) {
-        snprintf(cs, sizeof cs, "DSN=%s;UseDeclareFetch=1;Fetch=%lu;", st->dsn, (unsigned long)st->rowset);
-    } else if (find_ci(name, "maodbc") || find_ci(name, "myodbc")) {
+        snprintf(cs, sizeof cs, "DSN=%s;UseDeclareFetch=1;Fetch=%lu;ReadOnly=1;", st->dsn,
+                 (unsigned long)st->rowset);
+    } else if (mysql) {
         char opt[32] = "0";
         SQLGetPrivateProfileString(st->dsn, "OPTION", "0", opt, sizeof opt, "odbc.ini");
         snprintf(cs, sizeof cs, "DSN=%s;OPTION=%lu;", st->dsn, strtoul(opt, NULL, 10) | 1048576ul);
@@ -300,7 +304,17 @@ static int do_connect(struct odbc *st, struct qloop_error *err)
     }
     if (cs[0] && !SQL_SUCCEEDED(connect_with(st, cs)))
         return connect_error(st, err);
+    /* Read only, as far as the driver can be told: the standard attribute,
+     * psqlODBC's ReadOnly (above), MySQL's read-only session. The real
+     * guard is a read-only account in odbc.ini. */
     SQLSetConnectAttr(st->dbc, SQL_ATTR_ACCESS_MODE, (SQLPOINTER)SQL_MODE_READ_ONLY, 0);
+    if (mysql) {
+        SQLHSTMT h = SQL_NULL_HSTMT;
+        if (SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, st->dbc, &h)))
+            SQLExecDirect(h, (SQLCHAR *)"SET SESSION TRANSACTION READ ONLY", SQL_NTS);
+        if (h)
+            SQLFreeHandle(SQL_HANDLE_STMT, h);
+    }
     SQLUINTEGER gd = 0;
     if (SQL_SUCCEEDED(SQLGetInfoW(st->dbc, SQL_GETDATA_EXTENSIONS, &gd, sizeof gd, NULL)))
         st->gd_block = (gd & SQL_GD_BLOCK) != 0;
@@ -358,7 +372,8 @@ static int do_query(struct odbc *st, const struct qloop_source_options *o, struc
                                    "重新运行。",
                                    st->dataset, what, st->dsn, d.state, d.text);
         return qloop_error_set(err, st->label, 0, 0,
-                               "数据集“%s”的 %s 在数据源“%s”中执行出错（SQLSTATE %s：%s）。请检查 %s 的语法、表名和字段名。",
+                               "数据集“%s”的 %s 在数据源“%s”中执行出错（SQLSTATE %s：%s）。请检查 %s 的语法、表名和字段名；"
+                               "query 只能是读取数据的 SELECT 语句（连接是只读的）。",
                                st->dataset, what, st->dsn, d.state, d.text, what);
     }
     SQLSMALLINT nc = 0;

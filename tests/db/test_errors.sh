@@ -23,10 +23,16 @@ for db in pg my; do
     bad "$db: unknown table" "dataset \"d\" { source = \"odbc:qloop_$db\", table = \"no_such_table\" }" \
         "odbc:qloop_$db" 'table' '表名'
 done
-bad "not a SELECT" 'dataset "d" { source = "odbc:qloop_pg", query = "SET search_path = public" }' '没有返回结果集' 'SELECT'
+bad "not a SELECT" 'dataset "d" { source = "odbc:qloop_my", query = "SET @x = 1" }' '没有返回结果集' 'SELECT'
 bad "attributes in the DSN name" 'dataset "d" { source = "odbc:qloop_pg;PWD=x" }' '数据源名称无效' 'odbc.ini'
 bad "table that is not a name" 'dataset "d" { source = "odbc:qloop_pg", table = "pop; DROP TABLE pop" }' '不是表名' 'query'
+# a query that would change data is refused by the read-only connection
+for db in pg my; do
+    bad "$db: a DELETE as query" "dataset \"d\" { source = \"odbc:qloop_$db\", query = \"DELETE FROM pop WHERE seq < 10\" }" \
+        "odbc:qloop_$db" '只能是读取数据的 SELECT'
+done
 expect_eq "the table is still there" "20000" "$(psql_q 'SELECT count(*) FROM pop')"
+expect_eq "MariaDB's too" "20000" "$(timeout 60 mariadb --no-defaults -N -B --socket="$R/sock/my.sock" -uqloop -p"$PW" w1 -e 'SELECT count(*) FROM pop')"
 printf 'dataset "d" { source = "odbc:qloop_pg", query = "SELECT 1 AS y" }\nrule "d.x" { field = "x", not_null = true }\n' >y.lua
 run_q 2 run --rules y.lua --db y.db
 expect_contains "a rule field not in the result is named" '"x"' "$ERR"

@@ -116,6 +116,14 @@ run_q 2 run --rules bad.lua --db stop.db
 expect_contains "default: the run stops at the ragged row" "ragged.csv:3" "$ERR"
 expect_eq "nothing stored" "0" "$(sqlite3 stop.db 'SELECT count(*) FROM runs' 2>/dev/null || echo 0)"
 
+# a bad JSON line's finding does not quote the line (it may hold personal data)
+printf '{"id":"1","n":"a"}\n{"id":"2","n":"张三 13800001111}\n{"id":"3"}\n' >b.jsonl
+printf 'dataset "b" { source = "b.jsonl", key = "id", bad_rows = "finding" }\nrule "b.n" { field = "n", not_null = true }\n' >b.lua
+run_q 0 run --rules b.lua --db bl.db --quiet
+expect_eq "JSON Lines: the bad line and the empty field" "b.malformed_row|2
+b.n|3" "$(sqlite3 bl.db 'SELECT rule, row_no FROM findings ORDER BY row_no')"
+case "$(sqlite3 bl.db 'SELECT message FROM findings')" in *13800001111*|*张三*) fail "the finding quotes the bad line" ;; *) ok "the finding does not quote the line" ;; esac
+
 # ---- the tab hint -------------------------------------------------------------
 printf 'id\tname\n1\t甲\n' >tabbed.csv
 printf 'dataset "t" { source = "tabbed.csv", key = "id" }\nrule "t.n" { field = "name", not_null = true }\n' >tab.lua
