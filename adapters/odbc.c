@@ -15,9 +15,9 @@
  * as SQL_C_WCHAR and converted from UTF-16 to UTF-8 here, so the text does
  * not depend on the driver's or the locale's character set; numbers, dates
  * and times arrive as the database's own text for them. A value longer than
- * its bound width is read whole with SQLGetData after positioning on its
- * row when the driver allows it (SQL_GD_BLOCK), else it stops the source
- * with a message saying which column to shorten or cast. NULL is a null
+ * its bound width (8,192 UTF-16 units) is read whole with SQLGetData after
+ * positioning on its row where that works (psqlODBC), else it stops the
+ * source with a message saying which column to shorten. NULL is a null
  * field. A row the driver cannot convert (SQL_ROW_ERROR) or whose text is
  * not valid UTF-16 is a malformed row.
  *
@@ -315,9 +315,13 @@ static int do_connect(struct odbc *st, struct qloop_error *err)
         if (h)
             SQLFreeHandle(SQL_HANDLE_STMT, h);
     }
+    /* Reading a long value whole inside a block (SQLSetPos, then SQLGetData)
+     * is trusted only where it was seen to work: MariaDB Connector/ODBC
+     * 3.1.15 claims SQL_GD_BLOCK but reads the block's last row and loses the
+     * others (tests/db/test_same.sh). */
     SQLUINTEGER gd = 0;
     if (SQL_SUCCEEDED(SQLGetInfoW(st->dbc, SQL_GETDATA_EXTENSIONS, &gd, sizeof gd, NULL)))
-        st->gd_block = (gd & SQL_GD_BLOCK) != 0;
+        st->gd_block = (gd & SQL_GD_BLOCK) != 0 && find_ci(name, "psqlodbc") != NULL;
     return 0;
 }
 
@@ -438,8 +442,8 @@ static int read_long(struct odbc *st, size_t i, size_t j, struct qloop_error *er
     if (!st->gd_block ||
         !SQL_SUCCEEDED(SQLSetPos(st->stmt, (SQLSETPOSIROW)(i + 1), SQL_POSITION, SQL_LOCK_NO_CHANGE)))
         return qloop_error_set(err, st->label, 0, 0,
-                               "数据集“%s”第 %llu 行“%s”的值超过了 %ld 个字符，而数据源“%s”的驱动不支持分段读取。"
-                               "请在 query 中截断或转换这一列（如 substr(...)）。",
+                               "数据集“%s”第 %llu 行“%s”的值超过了 %ld 个字符，而数据源“%s”的驱动不能在成批读取时"
+                               "分段读取长值。请在 query 中截断或转换这一列（如 LEFT(列, 8000)、substr(列, 1, 8000)）。",
                                st->dataset, (unsigned long long)(st->rows + i + 1), st->names[j],
                                (long)(st->cols[j].width / (SQLLEN)sizeof(SQLWCHAR) - 1), st->dsn);
     struct qloop_buf units = {0};

@@ -46,4 +46,22 @@ rule "lic.cjk" { field = "名称", pattern = "^杭州\\x{20000}公司$" }
 LUA
 run_q 0 run --rules cn.lua --db cn.db --quiet
 expect_eq "Chinese names, a character beyond the BMP, NULL" "lic.name|ZZ-2" "$(sqlite3 cn.db 'SELECT rule, record_key FROM findings')"
+# values longer than a bound cell (8,192 UTF-16 units): psqlODBC reads them whole
+# (SQLSetPos + SQLGetData); MariaDB's 3.1.15 driver cannot, and says which column to cut
+psql_q "DROP TABLE IF EXISTS longv; CREATE TABLE longv AS SELECT g AS id, repeat('长', 20000 + g) AS v FROM generate_series(1, 5) g" >/dev/null
+timeout 60 mariadb --no-defaults --socket="$R/sock/my.sock" -uqloop -p"$PW" w1 \
+    -e "DROP TABLE IF EXISTS longv; CREATE TABLE longv AS SELECT seq AS id, REPEAT('长', 20000 + seq) AS v FROM seq_1_to_5"
+for db in pg my; do
+    printf 'dataset "l" { source = "odbc:qloop_%s", query = "SELECT id, v FROM longv ORDER BY id", key = "id" }\nrule "l.v" { field = "v", check = function(v) return false, tostring(utf8.len(v)) end }\n' "$db" >long.lua
+    rm -f long.db
+    if [ $db = pg ]; then
+        run_q 0 run --rules long.lua --db long.db --quiet
+        expect_eq "pg: long values whole" "1|v：20001 2|v：20002 3|v：20003 4|v：20004 5|v：20005" \
+            "$(sqlite3 long.db 'SELECT row_no, message FROM findings ORDER BY row_no' | tr '\n' ' ' | sed 's/ $//')"
+    else
+        run_q 2 run --rules long.lua --db long.db
+        expect_contains "my: a long value stops with what to do" '“v”的值超过了 8192 个字符' "$ERR"
+        expect_contains "my: ... which is to cut it in the query" 'LEFT(列, 8000)' "$ERR"
+    fi
+done
 finish
