@@ -126,9 +126,10 @@ const char *run_source_path(const struct run_ctx *run, const struct pack_dataset
 long ds_column(const struct ds_ctx *ds, const char *name);
 const struct qloop_field *ds_cell(const struct ds_ctx *ds, size_t row, long col);
 void ds_row_key(const struct ds_ctx *ds, size_t row, struct qloop_buf *out);
-/* Writes a finding of rule rs (row_no 0: of the dataset), counting it. */
+/* Writes a finding of rule rs (row_no 0: of the dataset), counting it;
+ * mask: FINDING_* flags for the findings writer (findings.h). */
 int ds_emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
-            size_t keylen, const char *value, size_t vlen, const char *reason);
+            size_t keylen, const char *value, size_t vlen, const char *reason, unsigned mask);
 
 /* source.c: what the dataset declares about its source. The adapter's
  * options; null_values applied to the first ncells of the view; the batch's

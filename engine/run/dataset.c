@@ -112,24 +112,24 @@ static void mark_failed(struct ds_ctx *ds, uint64_t row_no)
 static int emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
                 size_t keylen, const char *value, size_t vlen, const char *reason)
 {
+    return ds_emit(ds, rs, row_no, key, keylen, value, vlen, reason, 0);
+}
+
+int ds_emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
+            size_t keylen, const char *value, size_t vlen, const char *reason, unsigned mask)
+{
     const struct pack_rule *r = rs->rule;
     struct qloop_finding f = {.dataset = ds->d->name, .rule = r->id, .row_no = row_no,
                               .key = key, .keylen = keylen, .field = r->field,
                               .value = value, .vlen = vlen};
     struct finding_extra x = {.rule_message = r->message, .message_default = r->message_default,
-                              .reason = reason};
+                              .reason = reason, .mask = mask};
     if (findings_write(ds->run->findings, &f, &x, ds->run->err) != 0)
         return -1;
     rs->failed++;
     if (row_no)
         mark_failed(ds, row_no);
     return 0;
-}
-
-int ds_emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
-            size_t keylen, const char *value, size_t vlen, const char *reason)
-{
-    return emit(ds, rs, row_no, key, keylen, value, vlen, reason);
 }
 
 static int emit_row(struct ds_ctx *ds, struct rule_state *rs, size_t row, const char *reason)

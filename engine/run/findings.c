@@ -146,7 +146,9 @@ int findings_write(struct findings_writer *w, const struct qloop_finding *f,
 
     size_t keylen;
     const char *key = shown(raw_key, f->keylen,
-                            (mask & FINDING_MASK_KEY) || (of_record && w->key_sensitive), &w->key,
+                            (mask & FINDING_MASK_KEY) ||
+                                (of_record && w->key_sensitive && !(mask & FINDING_KEY_ROW)),
+                            &w->key,
                             &keylen);
 
     size_t vlen = 0;

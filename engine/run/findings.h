@@ -44,6 +44,8 @@ struct findings_writer;
 enum {
     FINDING_MASK_KEY = 1u,   /* the key comes from sensitive fields, whatever the dataset says */
     FINDING_MASK_VALUE = 2u, /* the value does */
+    FINDING_KEY_ROW = 4u,    /* the key is the row's number ("#ROW", a malformed row), not
+                              * the record's key fields: shown as it is */
 };
 
 /* What the run's own finders add to a finding (every member optional). */

@@ -57,8 +57,10 @@ int ds_malformed_rows(struct ds_ctx *ds, const struct qloop_batch *b)
     struct rule_state rs = {.rule = &rule, .ds = ds, .col = -1};
     struct qloop_buf *key = &ds->run->keybuf;
     for (size_t i = 0; i < b->nbad; i++) {
+        qloop_buf_reset(key);
         findings_row_key(key, b->bad[i].row_no);
-        if (ds_emit(ds, &rs, b->bad[i].row_no, key->ptr, key->len, NULL, 0, b->bad[i].message) != 0)
+        if (ds_emit(ds, &rs, b->bad[i].row_no, key->ptr, key->len, NULL, 0, b->bad[i].message,
+                    FINDING_KEY_ROW) != 0)
             return -1;
     }
     ds->bad_rows += (int64_t)b->nbad;

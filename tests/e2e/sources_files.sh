@@ -111,6 +111,11 @@ expect_contains "the finding says what is wrong" "字段数不对" "$(sqlite3 ba
 expect_eq "the rule's result" "4|2" "$(sqlite3 bad.db "SELECT checked, failed FROM rule_results WHERE rule = 'people.malformed_row'")"
 expect_eq "a ticket for the owner" "people.malformed_row|市民政局" "$(sqlite3 bad.db 'SELECT rule, dept FROM tickets')"
 expect_eq "the good rows were judged" "2" "$(sqlite3 bad.db "SELECT checked FROM rule_results WHERE rule = 'people.phone'")"
+# a sensitive key is masked in findings, but a malformed row's key is its number
+printf 'id,name\n110101199001011234,甲\n2\n' >sens.csv
+printf 'dataset "p" { source = "sens.csv", key = "id", sensitive = {"id"}, bad_rows = "finding" }\nrule "p.n" { field = "name", not_null = true }\n' >sens.lua
+run_q 0 run --rules sens.lua --db sens.db --quiet
+expect_eq "a malformed row's key shows its row" "p.malformed_row|2|#2" "$(sqlite3 sens.db 'SELECT rule, row_no, record_key FROM findings')"
 sed -i 's/, bad_rows = "finding"//' bad.lua
 run_q 2 run --rules bad.lua --db stop.db
 expect_contains "default: the run stops at the ragged row" "ragged.csv:3" "$ERR"
