@@ -22,6 +22,7 @@
 
 #include "adapters.h"
 #include "base/buf.h"
+#include "base/clock.h"
 
 const char *qloop_numfmt_builtin(unsigned long id)
 {
@@ -135,20 +136,6 @@ struct civil {
     double days;    /* the serial, for elapsed times */
 };
 
-/* Civil date of day n counted from 1970-01-01 (Howard Hinnant's algorithm). */
-static void civil_from_days(long z, long *y, int *m, int *d)
-{
-    z += 719468;
-    long era = (z >= 0 ? z : z - 146096) / 146097;
-    long doe = z - era * 146097;
-    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 /* Breaks serial v into a civil date and time (1900 or 1904 date system),
  * rounding to the second unless fraction digits are wanted. */
 static void serial_to_civil(double v, int date1904, int keep_frac, struct civil *c)
@@ -179,7 +166,9 @@ static void serial_to_civil(double v, int date1904, int keep_frac, struct civil 
     }
     /* days from 1970-01-01: 1900 system serial 61 is 1900-03-01 = -25508 */
     long z = date1904 ? serial - 24107 : serial < 60 ? serial - 25568 : serial - 25569;
-    civil_from_days(z, &c->y, &c->m, &c->d);
+    int y, m, d;
+    qloop_civil_from_days(z, &y, &m, &d);
+    c->y = y, c->m = m, c->d = d;
     c->wday = (int)(((z % 7) + 11) % 7); /* 1970-01-01 was a Thursday */
 }
 
