@@ -128,7 +128,6 @@ static const char LUA_CHECKS[] =
     "  local dim = DIM[m]\n"
     "  if m == 2 and ((y % 4 == 0 and y % 100 ~= 0) or y % 400 == 0) then dim = 29 end\n"
     "  if not dim or dd < 1 or dd > dim then return false, '出生日期无效' end\n"
-    "  if y < 1900 then return false, '出生日期早于1900年' end\n"
     "  if y * 10000 + m * 100 + dd > today then return false, '出生日期晚于今天' end\n"
     "  if C[sum % 11 + 1] ~= last then return false, '校验码错误' end\n"
     "  return true\n"

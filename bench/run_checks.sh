@@ -32,7 +32,7 @@ pack idcard_lua person_id 'function(s)
   local y, m, d = tonumber(s:sub(7, 10)), tonumber(s:sub(11, 12)), tonumber(s:sub(13, 14))
   local dim = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
   if y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0) then dim[2] = 29 end
-  if y < 1900 or m < 1 or m > 12 or d < 1 or d > dim[m] then return false, "出生日期无效" end
+  if y < 1 or m < 1 or m > 12 or d < 1 or d > dim[m] then return false, "出生日期无效" end
   return ("10X98765432"):sub(sum % 11 + 1, sum % 11 + 1) == s:sub(18), "校验码错误"
 end'
 pack uscc_native employer_uscc uscc.valid

@@ -58,7 +58,8 @@ rule "pop.person_id_not_null" {
 
 -- W1 #3 is the shape ^\d{17}[\dX]$ plus the MOD 11-2 check character.
 -- idcard.valid also requires the birth date (chars 7–14) to be a real date
--- from 1900-01-01 up to today; gen_w1's birth dates are 1930–2008, so only the
+-- not after today (W1: "not a valid YYYYMMDD"; GB 11643 sets no earliest
+-- year); gen_w1's birth dates are 1930–2008, so only the
 -- injected bad_id_check rows fail, exactly as W1 expects.
 rule "pop.id_check" {
   dimension = "accuracy", severity = "high",

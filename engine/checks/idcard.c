@@ -25,7 +25,6 @@ static const char R_CHARS[] = "含非法字符";
 static const char R_LOWER_X[] = "含非法字符：校验码应为大写X";
 static const char R_DATE[] = "出生日期无效";
 static const char R_FUTURE[] = "出生日期晚于今天";
-static const char R_TOO_OLD[] = "出生日期早于1900年";
 static const char R_CHECK[] = "校验码错误";
 static const char R_REGION[] = "行政区划代码不存在";
 static const char R_PARSE_LENGTH[] = "长度不是18位或15位";
@@ -189,10 +188,6 @@ bool idcard_valid(const char *s, size_t len, const char **reason)
     int y = num(s + 6, 4), m = num(s + 10, 2), d = num(s + 12, 2);
     if (!real_date(y, m, d)) {
         set_reason(reason, R_DATE);
-        return false;
-    }
-    if (y < IDCARD_MIN_YEAR) {
-        set_reason(reason, R_TOO_OLD);
         return false;
     }
     if (qloop_days_from_civil(y, m, d) > today_days()) {

@@ -9,7 +9,9 @@
  * a check character. The 15-digit numbers issued before 1999 (6-digit
  * division, YYMMDD birth date in the 1900s, 3-digit sequence, no check
  * character) are read by idcard_parse and converted by idcard_upgrade, but are
- * not valid 18-digit numbers.
+ * not valid 18-digit numbers. The standard sets no earliest birth date (its
+ * own worked example, 440524188001010014, was born in 1880), so neither does
+ * qloop; only a date after today is refused.
  *
  * Every function takes the value as s[0..len) (NUL termination not needed);
  * reasons are static Chinese strings.
@@ -20,9 +22,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Earliest birth date idcard_valid accepts. */
-#define IDCARD_MIN_YEAR 1900
-
 /* What idcard_parse reads from a number. */
 struct idcard_info {
     char division[7]; /* the 6-digit address code */
@@ -32,11 +31,11 @@ struct idcard_info {
 };
 
 /* GB 11643 check (qloop_check_fn): true when s is 18 characters, 17 ASCII
- * digits and a check character 0-9 or X, the birth date a real date from
- * 1900-01-01 to today (qloop_today, Asia/Shanghai, QLOOP_NOW honoured), and the
+ * digits and a check character 0-9 or X, the birth date a real date (year
+ * 0001 or later) not after today (qloop_today, Asia/Shanghai, QLOOP_NOW honoured), and the
  * MOD 11-2 check character right. Otherwise false with *reason (when reason
  * is not NULL) one of 长度不是18位, 15位旧号码…, 含非法字符…, 出生日期无效,
- * 出生日期晚于今天, 出生日期早于1900年, 校验码错误. */
+ * 出生日期晚于今天, 校验码错误. */
 bool idcard_valid(const char *s, size_t len, const char **reason);
 
 /* idcard_valid, and also the first 6 digits a known division

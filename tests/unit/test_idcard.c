@@ -74,10 +74,10 @@ static void test_standard_examples(void **state)
     /* The GB 11643-1999 example: female, born 1949-12-31, Beijing 朝阳区. */
     expect_ok("11010519491231002X");
     assert_int_equal(idcard_check_char("11010519491231002"), 'X');
-    /* The standard's other example, born 1880: the check character is right
-     * but qloop does not accept births before 1900. */
+    /* The standard's other worked example, born 1880: valid. GB 11643 sets
+     * no earliest birth date, and neither may qloop. */
     assert_int_equal(idcard_check_char("44052418800101001"), '4');
-    expect_fail("440524188001010014", "出生日期早于1900年");
+    expect_ok("440524188001010014");
     assert_int_equal(idcard_check_char("4405241880010100A"), '\0');
 }
 
@@ -139,7 +139,13 @@ static void test_birth_boundaries(void **state)
     make(id, 1900, 1, 1, 1);
     expect_ok(id);
     make(id, 1899, 12, 31, 1);
-    expect_fail(id, "出生日期早于1900年");
+    expect_ok(id);
+    make(id, 1, 1, 1, 1); /* the first day of the Gregorian year 1 */
+    expect_ok(id);
+    make(id, 1600, 2, 29, 7); /* 1600 is a leap year (÷400) */
+    expect_ok(id);
+    make(id, 1700, 2, 29, 7);
+    expect_fail(id, "出生日期无效");
     make(id, 2024, 9, 27, 1); /* born today (QLOOP_NOW) */
     expect_ok(id);
     make(id, 2024, 9, 28, 1);
