@@ -43,12 +43,17 @@ int cli_error(const struct qloop_error *err);
  * stdout. */
 void cli_print_json(const json_t *v);
 
-/* Opens the store at path (NULL: store_default_path()), loads the calendar
- * file kept beside it (PATH.calendar, when present) and the divisions table
- * ($QLOOP_DIVISIONS or --divisions given earlier via cli_load_divisions).
- * On failure prints the error, stores the exit code in *rc and returns
- * NULL. */
+/* Opens the existing store at path (NULL: store_default_path()), loads the
+ * calendar file kept beside it (PATH.calendar, when present) and the
+ * divisions table ($QLOOP_DIVISIONS or --divisions given earlier via
+ * cli_load_divisions). A path with no store is refused, naming it (exit 2):
+ * only the commands that create a store (CONTRACT.md: run, catalog import,
+ * depts add, users add) call cli_create_store instead. On failure prints the
+ * error, stores the exit code in *rc and returns NULL. */
 sqlite3 *cli_open_store(const char *path, int *rc);
+
+/* cli_open_store, making a new store when none exists at path. */
+sqlite3 *cli_create_store(const char *path, int *rc);
 
 /* A read of the store whose result is JSON: fills *out (the caller's to
  * release), or returns nonzero with err filled. */
@@ -63,19 +68,13 @@ int cli_query(const struct cli_args *a, cli_query_fn query, json_t **out);
  * text(result, a). Returns the exit code. */
 int cli_show(const struct cli_args *a, cli_query_fn query, void (*text)(json_t *, const struct cli_args *));
 
-/* cli_open_store for a command that needs an existing store: when there is
- * no file at path, prints an error naming it, stores 2 in *rc and returns
- * NULL (CONTRACT.md: only run, catalog import, depts add and users add make
- * a store). */
-sqlite3 *cli_open_existing_store(const char *path, int *rc);
-
-/* cli_show for a store that must exist (cli_open_existing_store). */
-int cli_show_existing(const struct cli_args *a, cli_query_fn query,
-                      void (*text)(json_t *, const struct cli_args *));
-
 /* Who acts at the operator's console (depts, users): "console:" and the
  * system user running qloop, for the audit chain. */
 void cli_console_actor(char *out, size_t size);
+
+/* cli_show on a store made when none exists at --db (catalog import). */
+int cli_show_creating(const struct cli_args *a, cli_query_fn query,
+                      void (*text)(json_t *, const struct cli_args *));
 
 /* Loads a --divisions FILE (before cli_open_store / eval). Returns 0, or
  * prints the error and returns the exit code. */

@@ -55,7 +55,8 @@ int cli_load_policy(const char *spec, struct qloop_policy *p)
     return policy_load_spec(spec, QLOOP_DATADIR, p, &err) == 0 ? 0 : cli_error(&err);
 }
 
-sqlite3 *cli_open_store(const char *path, int *rc)
+/* cli_open_store and cli_create_store. */
+static sqlite3 *open_store(const char *path, enum store_open_mode mode, int *rc)
 {
     struct qloop_error err;
     qloop_error_clear(&err);
@@ -65,17 +66,29 @@ sqlite3 *cli_open_store(const char *path, int *rc)
     cli_calendar_path(path, cal, sizeof cal);
     sqlite3 *db = NULL;
     if ((access(cal, R_OK) != 0 || calendar_load_file(cal, &err) == 0) && division_init(&err) == 0)
-        db = store_open(path, &err);
+        db = store_open_mode(path, mode, &err);
     if (!db)
         *rc = cli_error(&err);
     return db;
 }
 
-int cli_query(const struct cli_args *a, cli_query_fn query, json_t **out)
+sqlite3 *cli_open_store(const char *path, int *rc)
+{
+    return open_store(path, STORE_EXISTING, rc);
+}
+
+sqlite3 *cli_create_store(const char *path, int *rc)
+{
+    return open_store(path, STORE_CREATE, rc);
+}
+
+/* cli_query on a store opened in mode. */
+static int query_in(const struct cli_args *a, enum store_open_mode mode, cli_query_fn query,
+                    json_t **out)
 {
     *out = NULL;
     int rc;
-    sqlite3 *db = cli_open_store(cli_opt(a, "db"), &rc);
+    sqlite3 *db = open_store(cli_opt(a, "db"), mode, &rc);
     if (!db)
         return rc;
     struct qloop_error err;
@@ -85,10 +98,17 @@ int cli_query(const struct cli_args *a, cli_query_fn query, json_t **out)
     return rc;
 }
 
-int cli_show(const struct cli_args *a, cli_query_fn query, void (*text)(json_t *, const struct cli_args *))
+int cli_query(const struct cli_args *a, cli_query_fn query, json_t **out)
+{
+    return query_in(a, STORE_EXISTING, query, out);
+}
+
+/* cli_show on a store opened in mode. */
+static int show_in(const struct cli_args *a, enum store_open_mode mode, cli_query_fn query,
+                   void (*text)(json_t *, const struct cli_args *))
 {
     json_t *res;
-    int rc = cli_query(a, query, &res);
+    int rc = query_in(a, mode, query, &res);
     if (rc != 0)
         return rc;
     if (cli_flag(a, "json"))
@@ -99,6 +119,17 @@ int cli_show(const struct cli_args *a, cli_query_fn query, void (*text)(json_t *
     return QLOOP_EXIT_OK;
 }
 
+int cli_show(const struct cli_args *a, cli_query_fn query, void (*text)(json_t *, const struct cli_args *))
+{
+    return show_in(a, STORE_EXISTING, query, text);
+}
+
+int cli_show_creating(const struct cli_args *a, cli_query_fn query,
+                      void (*text)(json_t *, const struct cli_args *))
+{
+    return show_in(a, STORE_CREATE, query, text);
+}
+
 const char *cli_state(const char *s)
 {
     static const char *const states[] = {"discovered", "feedback",  "corrected",
@@ -107,33 +138,6 @@ const char *cli_state(const char *s)
         if (strcmp(s, states[i]) == 0 || strcmp(s, ticket_state_zh(states[i])) == 0)
             return states[i];
     return NULL;
-}
-
-sqlite3 *cli_open_existing_store(const char *path, int *rc)
-{
-    if (!path)
-        path = store_default_path();
-    if (strcmp(path, ":memory:") != 0 && access(path, F_OK) != 0) {
-        struct qloop_error err;
-        qloop_error_clear(&err);
-        qloop_error_set(&err, path, 0, 0,
-                        "数据库不存在；请用 --db 或 QLOOP_DB 指向已有的数据库"
-                        "（qloop run、catalog import、depts add 和 users add 会新建数据库）");
-        *rc = cli_error(&err);
-        return NULL;
-    }
-    return cli_open_store(path, rc);
-}
-
-int cli_show_existing(const struct cli_args *a, cli_query_fn query,
-                      void (*text)(json_t *, const struct cli_args *))
-{
-    int rc;
-    sqlite3 *db = cli_open_existing_store(cli_opt(a, "db"), &rc);
-    if (!db)
-        return rc;
-    store_close(db);
-    return cli_show(a, query, text);
 }
 
 void cli_console_actor(char *out, size_t size)

@@ -88,7 +88,7 @@ static void print_import(json_t *summary, const struct cli_args *a)
 
 static int do_import(const struct cli_args *a)
 {
-    int rc = cli_show(a, query_import, print_import);
+    int rc = cli_show_creating(a, query_import, print_import);
     if (rc != 0)
         fputs("qloop: 目录未导入任何内容；修正后重新导入即可\n", stderr);
     return rc;

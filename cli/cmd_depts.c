@@ -16,7 +16,7 @@
 static int do_add(const struct cli_args *a)
 {
     int rc;
-    sqlite3 *db = cli_open_store(cli_opt(a, "db"), &rc);
+    sqlite3 *db = cli_create_store(cli_opt(a, "db"), &rc);
     if (!db)
         return rc;
     struct qloop_error err;
@@ -66,7 +66,7 @@ static void print_list(json_t *list, const struct cli_args *a)
 
 static int do_list(const struct cli_args *a)
 {
-    return cli_show_existing(a, query_list, print_list);
+    return cli_show(a, query_list, print_list);
 }
 
 static const struct cli_option add_options[] = {

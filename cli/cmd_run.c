@@ -171,7 +171,7 @@ static int do_run(const struct cli_args *a)
         db_path = store_default_path();
     rc = QLOOP_EXIT_INPUT;
     lock = take_lock(db_path, cli_flag(a, "wait"));
-    if (lock < 0 || !(db = cli_open_store(db_path, &rc)))
+    if (lock < 0 || !(db = cli_create_store(db_path, &rc)))
         goto out;
     if (catalog_merge_pack(db, p, &err) != 0) {
         rc = cli_error(&err);

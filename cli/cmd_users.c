@@ -88,7 +88,7 @@ static int do_add(const struct cli_args *a)
     int rc = read_password(a, role == IDENT_SYSTEM, pw, sizeof pw);
     if (rc != 0)
         return rc;
-    sqlite3 *db = cli_open_store(cli_opt(a, "db"), &rc);
+    sqlite3 *db = cli_create_store(cli_opt(a, "db"), &rc);
     if (!db) {
         sodium_memzero(pw, sizeof pw);
         return rc;
@@ -134,14 +134,14 @@ static void print_list(json_t *list, const struct cli_args *a)
 
 static int do_list(const struct cli_args *a)
 {
-    return cli_show_existing(a, query_list, print_list);
+    return cli_show(a, query_list, print_list);
 }
 
 /* users disable LOGIN and users key LOGIN. */
 static int one_user(const struct cli_args *a, bool key)
 {
     int rc;
-    sqlite3 *db = cli_open_existing_store(cli_opt(a, "db"), &rc);
+    sqlite3 *db = cli_open_store(cli_opt(a, "db"), &rc);
     if (!db)
         return rc;
     struct qloop_error err;

@@ -7,6 +7,7 @@
  * a newer qloop is refused rather than damaged.
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,12 +167,26 @@ static int migrate(sqlite3 *db, int version, struct qloop_error *err)
     return 0;
 }
 
-sqlite3 *store_open(const char *path, struct qloop_error *err)
+/* Whether path names a store kept in memory rather than a file. */
+static bool in_memory(const char *path)
+{
+    return !*path || strcmp(path, ":memory:") == 0;
+}
+
+sqlite3 *store_open_mode(const char *path, enum store_open_mode mode, struct qloop_error *err)
 {
     sqlite3 *db = NULL;
     if (!path)
         path = store_default_path();
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    bool create = mode == STORE_CREATE || in_memory(path);
+    if (!create && access(path, F_OK) != 0) {
+        qloop_error_set(err, path, 0, 0,
+                        "数据库不存在：请检查 --db（或 QLOOP_DB）给出的路径是否写对；"
+                        "新的数据库由 qloop run、catalog import、depts add 或 users add 创建，本命令只使用已有的数据库");
+        return NULL;
+    }
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0),
+                             NULL);
     if (rc != SQLITE_OK) {
         qloop_error_set(err, path, 0, 0, "无法打开数据库：%s；请检查路径和写权限（--db 或 QLOOP_DB）",
                         db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -194,6 +209,11 @@ sqlite3 *store_open(const char *path, struct qloop_error *err)
         return NULL;
     }
     return db;
+}
+
+sqlite3 *store_open(const char *path, struct qloop_error *err)
+{
+    return store_open_mode(path, STORE_CREATE, err);
 }
 
 void store_close(sqlite3 *db)

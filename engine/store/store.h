@@ -33,10 +33,22 @@
 
 #include "base/error.h"
 
-/* Opens (creating when needed) and migrates the store at path. Returns the
- * handle, or NULL with err filled: an input error for what the user can fix
- * (unwritable or read-only path, full disk, not a qloop store, newer schema
- * than this binary knows), internal for any other failure. */
+/* How store_open_mode treats a path where no store exists yet. */
+enum store_open_mode {
+    STORE_CREATE,   /* make a new store there (qloop run, catalog import) */
+    STORE_EXISTING, /* refuse: a mistyped --db must not leave an empty store */
+};
+
+/* Opens and migrates the store at path (NULL: store_default_path()). With
+ * STORE_EXISTING a path where no file exists is an input error naming it
+ * (exit 2) and nothing is created; a store in memory (":memory:" or "") is
+ * opened in either mode. Returns the handle, or NULL with err filled: an
+ * input error for what the user can fix (no store at the path, unwritable or
+ * read-only path, full disk, not a qloop store, newer schema than this binary
+ * knows), internal for any other failure. */
+sqlite3 *store_open_mode(const char *path, enum store_open_mode mode, struct qloop_error *err);
+
+/* store_open_mode(path, STORE_CREATE, err). */
 sqlite3 *store_open(const char *path, struct qloop_error *err);
 void store_close(sqlite3 *db);
 

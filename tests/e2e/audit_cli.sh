@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # audit_cli.sh — `qloop audit verify` and `qloop audit list` end to end.
 #
-# A fresh store verifies as `ok 0`. No command appends entries by itself
-# yet in this script's reach, so it writes one entry with the sqlite3 CLI,
+# A missing store is refused (exit 2) and not created. A fresh store holds
+# a run's two entries; the script writes one more entry with the sqlite3 CLI,
 # its hash computed here from the documented canonical encoding (seq as 8
 # bytes big-endian, then each text field as 8-byte big-endian length + bytes,
 # SHA-256, lower-case hex; see audit.h) — which also pins that encoding from
@@ -57,15 +57,26 @@ entry_hash() {
     } | sha256sum | cut -c1-64
 }
 
-# --- fresh store -------------------------------------------------------------
+# --- no store yet: refused, nothing created (CONTRACT.md: only run, catalog
+# import, depts add and users add create a store) ------------------------------
+run "$QLOOP_BIN" audit verify --db "$db"
+[ "$rc" -eq 2 ] || fail "missing store: expected exit 2, got $rc (out: $out)"
+case "$err" in *"$db"*"不存在"*) ;; *) fail "missing store: stderr does not name the path: $err" ;; esac
+[ ! -e "$db" ] && [ ! -e "$db.key" ] || fail "audit verify created a store at $db"
+
+# --- a fresh store: a run with nothing to report writes run.start and run.end ---
+printf 'dataset "d" { key = "id", owner = "甲局" }\nrule "d.v" { field = "v", not_null = true }\n' \
+    >"$tmp/r.lua"
+printf 'id,v\n1,a\n' >"$tmp/d.csv"
+run "$QLOOP_BIN" run --rules "$tmp/r.lua" --data "d=$tmp/d.csv" --db "$db" --quiet
+[ "$rc" -eq 0 ] || fail "run on a new store: exit $rc, stderr: $err"
 run "$QLOOP_BIN" audit verify --db "$db"
 [ "$rc" -eq 0 ] || fail "fresh store: exit $rc, stderr: $err"
-[ "$out" = "ok 0" ] || fail "fresh store: expected 'ok 0', got '$out'"
-[ -f "$db" ] || fail "verify did not create the store at $db"
+[ "$out" = "ok 2" ] || fail "fresh store: expected 'ok 2', got '$out'"
 
-run "$QLOOP_BIN" audit list --db "$db" --json
+run "$QLOOP_BIN" audit list --db "$db" --json --kind ticket.transition
 [ "$rc" -eq 0 ] || fail "list on fresh store: exit $rc"
-[ "$out" = "[]" ] || fail "list --json on fresh store: expected [], got '$out'"
+[ "$out" = "[]" ] || fail "list --json --kind ticket.transition on fresh store: expected [], got '$out'"
 
 # --- help and usage ----------------------------------------------------------
 for args in "audit --help" "audit verify --help" "audit list --help"; do
@@ -85,43 +96,44 @@ done
 # --- one well-formed entry, written from outside ------------------------------
 at=2024-09-27T10:00:00+08:00
 detail='{"from":"discovered","to":"feedback","note":"市公安局"}'
-h1=$(entry_hash 1 "$at" ticket.transition ticket:1 张三 "$detail" "$zero")
-[ "$h1" != "$(entry_hash 1 "$at" ticket.transition ticket:1 张三x "$detail" "$zero")" ] \
+prev=$(sqlite3 "$db" "SELECT hash FROM audit WHERE seq = 2")
+h3=$(entry_hash 3 "$at" ticket.transition ticket:1 张三 "$detail" "$prev")
+[ "$h3" != "$(entry_hash 3 "$at" ticket.transition ticket:1 张三x "$detail" "$prev")" ] \
     || fail "hash helper ignores its input"
-sqlite3 "$db" "INSERT INTO audit VALUES(1, '$at', 'ticket.transition', 'ticket:1', '张三',
-               '$detail', '$zero', '$h1');
-               UPDATE audit_head SET seq = 1, hash = '$h1' WHERE id = 1;"
+sqlite3 "$db" "INSERT INTO audit VALUES(3, '$at', 'ticket.transition', 'ticket:1', '张三',
+               '$detail', '$prev', '$h3');
+               UPDATE audit_head SET seq = 3, hash = '$h3' WHERE id = 1;"
 
 run "$QLOOP_BIN" audit verify --db "$db"
 [ "$rc" -eq 0 ] || fail "one valid entry: exit $rc, out: $out, stderr: $err"
-[ "$out" = "ok 1" ] || fail "one valid entry: expected 'ok 1', got '$out'"
+[ "$out" = "ok 3" ] || fail "one valid entry: expected 'ok 3', got '$out'"
 
 run "$QLOOP_BIN" audit list --db "$db" --json --kind ticket.transition
 [ "$rc" -eq 0 ] || fail "list --json: exit $rc"
-case "$out" in *'"seq":1'*'"detail":{"from":"discovered"'*"\"hash\":\"$h1\""*) ;;
+case "$out" in *'"seq":3'*'"detail":{"from":"discovered"'*"\"hash\":\"$h3\""*) ;;
     *) fail "list --json lacks the entry: $out" ;; esac
 run "$QLOOP_BIN" audit list --db "$db" --kind catalog.add
 if [ "$rc" -ne 0 ] || [ -n "$out" ]; then
     fail "list --kind catalog.add should print nothing (exit $rc): $out"
 fi
-run "$QLOOP_BIN" audit list --db "$db"
-[ "$(printf '%s\n' "$out" | cut -f1,3,5)" = "$(printf '1\tticket.transition\t张三')" ] \
+run "$QLOOP_BIN" audit list --db "$db" --kind ticket.transition
+[ "$(printf '%s\n' "$out" | cut -f1,3,5)" = "$(printf '3\tticket.transition\t张三')" ] \
     || fail "list text: $out"
 
 # --- the triggers refuse changes ---------------------------------------------
-if sqlite3 "$db" "UPDATE audit SET actor = '李四' WHERE seq = 1" 2>"$tmp/sqlerr"; then
+if sqlite3 "$db" "UPDATE audit SET actor = '李四' WHERE seq = 3" 2>"$tmp/sqlerr"; then
     fail "UPDATE on audit was not refused"
 fi
 grep -q 'append-only' "$tmp/sqlerr" || fail "UPDATE refused without the append-only message"
 
 # --- tampered ----------------------------------------------------------------
 sqlite3 "$db" "DROP TRIGGER audit_no_update;
-               UPDATE audit SET detail = '{\"from\":\"discovered\",\"to\":\"shared\"}' WHERE seq = 1;"
+               UPDATE audit SET detail = '{\"from\":\"discovered\",\"to\":\"shared\"}' WHERE seq = 3;"
 run "$QLOOP_BIN" audit verify --db "$db"
 [ "$rc" -eq 1 ] || fail "tampered entry: expected exit 1, got $rc (out: $out)"
-case "$out" in "broken at 1: "*"第 1 条"*) ;; *) fail "tampered entry: got '$out'" ;; esac
+case "$out" in "broken at 3: "*"第 3 条"*) ;; *) fail "tampered entry: got '$out'" ;; esac
 
-# Entry removed: the chain is empty but the head says 1.
+# Entries removed: the chain is empty but the head says 3.
 sqlite3 "$db" "DROP TRIGGER audit_no_delete; DELETE FROM audit;"
 run "$QLOOP_BIN" audit verify --db "$db"
 [ "$rc" -eq 1 ] || fail "removed entry: expected exit 1, got $rc (out: $out)"

@@ -50,10 +50,25 @@ for args in "catalog" "catalog frobnicate" "catalog import" "catalog check --bog
 done
 
 # --- before any import ------------------------------------------------------------
-run "$QLOOP_BIN" catalog check --db "$db" --json
+# No store yet: check, show and history refuse (exit 2, naming the path)
+# and create nothing; import is the catalog command that makes a store.
+for sub in check show history; do
+    run "$QLOOP_BIN" catalog "$sub" --db "$db"
+    [ "$rc" -eq 2 ] || fail "catalog $sub without a store: expected exit 2, got $rc"
+    case "$err" in *"$db"*"不存在"*) ;; *) fail "catalog $sub without a store: $err" ;; esac
+    [ ! -e "$db" ] || fail "catalog $sub created a store at $db"
+done
+# A store with no catalog (another one, $db0): made by a run of a pack with
+# no problems.
+db0=$tmp/q0.db
+printf 'dataset "d" { key = "id", owner = "甲局" }\n' >"$tmp/empty.lua"
+printf 'id\n1\n' >"$tmp/empty.csv"
+run "$QLOOP_BIN" run --rules "$tmp/empty.lua" --data "d=$tmp/empty.csv" --db "$db0" --quiet
+[ "$rc" -eq 0 ] || fail "run making the store: exit $rc: $err"
+run "$QLOOP_BIN" catalog check --db "$db0" --json
 [ "$rc" -eq 0 ] || fail "check before import: exit $rc: $err"
 [ "$(jq -c '[.datasets, .problems]' <<<"$out")" = '[0,[]]' ] || fail "check before import: $out"
-run "$QLOOP_BIN" catalog check --db "$db"
+run "$QLOOP_BIN" catalog check --db "$db0"
 case "$out" in *"尚未导入资源目录"*) ;; *) fail "check before import (text): $out" ;; esac
 
 # --- import ----------------------------------------------------------------------

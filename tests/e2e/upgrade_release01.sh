@@ -43,7 +43,9 @@ else fail "the upgrade changed rows: $(diff before.sql after.sql | head -c 2000)
 for t in tickets ticket_items ticket_history audit; do
     expect_eq "$t rows kept" "$(eval echo "\$n_$t")" "$(sql "SELECT count(*) FROM $t")"
 done
-"$QLOOP_BIN" tickets list --db fresh.db >/dev/null
+printf 'dataset "d" { key = "id", owner = "甲局" }\n' >empty.lua
+printf 'id\n1\n' >empty.csv
+"$QLOOP_BIN" run --rules empty.lua --data d=empty.csv --db fresh.db --quiet >/dev/null
 schema() { sqlite3 -batch "$1" "SELECT type || ' ' || name FROM sqlite_master ORDER BY name"; }
 expect_eq "the upgraded store has the tables of a new one" "$(schema fresh.db)" "$(schema "$QLOOP_DB")"
 

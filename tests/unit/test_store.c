@@ -4,7 +4,9 @@
  * not a database and a database of something else are refused as input
  * errors that say what to do, without a byte written; a step that fails
  * leaves the store at its old version with none of the pending steps
- * applied (they run in one transaction), as an internal error.
+ * applied (they run in one transaction), as an internal error; opened as
+ * STORE_EXISTING, a path with no store is refused naming it and nothing is
+ * made there.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -133,6 +135,35 @@ static void test_refused_without_a_write(void **state)
     remove_store(path);
 }
 
+static void test_existing_mode_creates_nothing(void **state)
+{
+    (void)state;
+    char path[64], key[80];
+    temp_path(path, sizeof path);
+    snprintf(key, sizeof key, "%s.key", path);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_null(store_open_mode(path, STORE_EXISTING, &err));
+    assert_int_equal(err.kind, QLOOP_ERR_INPUT);
+    assert_string_equal(err.file, path);
+    assert_non_null(strstr(err.message, "数据库不存在"));
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(access(key, F_OK), -1);
+
+    /* In memory there is nothing to mistype. */
+    sqlite3 *db = store_open_mode(":memory:", STORE_EXISTING, &err);
+    assert_non_null(db);
+    store_close(db);
+
+    /* Once created, the same path opens in either mode. */
+    assert_non_null(db = store_open_mode(path, STORE_CREATE, &err));
+    store_close(db);
+    assert_non_null(db = store_open_mode(path, STORE_EXISTING, &err));
+    assert_int_equal(q_int(db, "PRAGMA user_version"), store_nsteps);
+    store_close(db);
+    remove_store(path);
+}
+
 static void test_failed_step_leaves_old_version(void **state)
 {
     (void)state;
@@ -179,6 +210,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_store_runs_every_step),
         cmocka_unit_test(test_refused_without_a_write),
+        cmocka_unit_test(test_existing_mode_creates_nothing),
         cmocka_unit_test(test_failed_step_leaves_old_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
