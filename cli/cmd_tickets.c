@@ -40,34 +40,6 @@ static int ticket_id(const struct cli_args *a, int64_t *id)
     return 0;
 }
 
-/* Without --policy, a ticket is held to the policy it was opened under
- * (tickets.policy) when that policy can be found by name; otherwise *p (the
- * default) stays, with a note on stderr. */
-static void ticket_policy(sqlite3 *db, int64_t id, struct qloop_policy *p)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT policy FROM tickets WHERE id = ?1", -1, &st, NULL) !=
-        SQLITE_OK)
-        return;
-    sqlite3_bind_int64(st, 1, id);
-    char name[64] = "";
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    if (!name[0] || strcmp(name, p->name) == 0)
-        return;
-    struct qloop_policy own;
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    if (policy_load_spec(name, QLOOP_DATADIR, &own, &err) == 0)
-        *p = own;
-    else
-        fprintf(stderr,
-                "qloop: 工单 #%lld 按政策「%s」开立，但找不到该政策（%s）；按政策「%s」处理，"
-                "可用 --policy 指定\n",
-                (long long)id, name, err.message, p->name);
-}
-
 /* Loads --policy (the default when absent) and opens the store: the first
  * steps of every subcommand. Returns the store, or NULL with *rc the exit
  * code. */
@@ -201,10 +173,11 @@ static void print_show(json_t *t, const struct cli_args *a)
         const char *from = jget(h, "from"), *to = jget(h, "to"), *ev = jget(h, "event");
         if (strcmp(from, to) == 0)
             printf("  %s  %s  %s（%s）", jget(h, "at"), jget(h, "actor"),
-                   strcmp(ev, "extend_request") == 0   ? "申请延期"
-                   : strcmp(ev, "extend_approve") == 0 ? "批准延期"
-                   : strcmp(ev, "extend_reject") == 0  ? "驳回延期"
-                                                       : ev,
+                   strcmp(ev, "extend_request") == 0    ? "申请延期"
+                   : strcmp(ev, "extend_approve") == 0  ? "批准延期"
+                   : strcmp(ev, "extend_reject") == 0   ? "驳回延期"
+                   : strcmp(ev, "recheck_missing") == 0 ? "待人工复核"
+                                                        : ev,
                    ticket_state_zh(to));
         else
             printf("  %s  %s  %s → %s", jget(h, "at"), jget(h, "actor"),
@@ -332,8 +305,6 @@ static int do_move(const struct cli_args *a)
     sqlite3 *db = open_with_policy(a, &pol, &rc);
     if (!db)
         return rc;
-    if (!cli_opt(a, "policy"))
-        ticket_policy(db, id, &pol);
     struct qloop_error err;
     qloop_error_clear(&err);
     if (store_begin(db, &err) != 0)

@@ -5,8 +5,11 @@
  * The event key is UNIQUE in the outbox table: writing an event twice (a run
  * repeated, two scans on the same day) keeps the first. Reminders and
  * overdue notices are keyed by ticket and deadline, so an approved extension
- * (a new deadline) earns a new reminder, and nothing else does. Export marks
- * the events it printed in the caller's transaction.
+ * (a new deadline) earns a new reminder, and nothing else does; each ticket's
+ * reminder period is that of the policy it keeps for life. A reminder or
+ * overdue notice that is no longer true at export (supersede_stale) is
+ * marked superseded instead of sent. Export marks the events it printed in
+ * the caller's transaction.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 
 #include "base/clock.h"
 #include "loop/outbox.h"
+#include "loop/ticket_private.h"
 #include "store/sql.h"
 
 int outbox_add(sqlite3 *db, const struct outbox_event *ev, int *added, struct qloop_error *err)
@@ -54,7 +58,8 @@ int outbox_add(sqlite3 *db, const struct outbox_event *ev, int *added, struct ql
 /* A ticket in feedback, as the scan needs it. */
 struct due {
     long long id;
-    char deadline[32], dataset[256], rule[256], dept[256];
+    char deadline[32], dataset[256], rule[256], dept[256], policy[64];
+    int64_t policy_id;
 };
 
 static void read_due(sqlite3_stmt *st, void *row)
@@ -65,6 +70,40 @@ static void read_due(sqlite3_stmt *st, void *row)
     sql_copy(st, 2, d->dataset, sizeof d->dataset);
     sql_copy(st, 3, d->rule, sizeof d->rule);
     sql_copy(st, 4, d->dept, sizeof d->dept);
+    sql_copy(st, 5, d->policy, sizeof d->policy);
+    d->policy_id = sqlite3_column_int64(st, 6);
+}
+
+/* The policies of the tickets one scan looks at: the last one read, kept
+ * while the next ticket has the same (tickets mostly share one). */
+struct scan_policy {
+    bool set;
+    int64_t id;
+    char name[64];
+    struct qloop_policy p;
+};
+
+/* The reminder policy of ticket d into sp->p: the policy it keeps for life
+ * (ticket_policy.c); the scan's own when one of old cannot be found. */
+static int due_policy(sqlite3 *db, const struct due *d, const struct qloop_policy *scan,
+                      struct scan_policy *sp, struct qloop_error *err)
+{
+    if (sp->set && sp->id == d->policy_id && strcmp(sp->name, d->policy) == 0)
+        return 0;
+    struct tk t;
+    memset(&t, 0, sizeof t);
+    t.id = d->id;
+    t.policy_id = d->policy_id;
+    snprintf(t.policy, sizeof t.policy, "%s", d->policy);
+    int rc = tk_policy_of(db, &t, scan, &sp->p, err);
+    if (rc == -2)
+        return -1;
+    if (rc == -1)
+        sp->p = *scan;
+    sp->set = true;
+    sp->id = d->policy_id;
+    snprintf(sp->name, sizeof sp->name, "%s", d->policy);
+    return 0;
 }
 
 int outbox_scan(sqlite3 *db, const struct qloop_policy *policy, int64_t now,
@@ -76,8 +115,9 @@ int outbox_scan(sqlite3 *db, const struct qloop_policy *policy, int64_t now,
         policy = &def;
     }
     sqlite3_stmt *st = sql_prepare(db,
-                                   "SELECT id, deadline, dataset, rule, dept FROM tickets"
-                                   " WHERE state = 'feedback' AND deadline IS NOT NULL ORDER BY id",
+                                   "SELECT id, deadline, dataset, rule, dept, policy, policy_id"
+                                   " FROM tickets WHERE state = 'feedback' AND deadline IS NOT NULL"
+                                   " ORDER BY id",
                                    err);
     if (!st)
         return -1;
@@ -90,10 +130,15 @@ int outbox_scan(sqlite3 *db, const struct qloop_policy *policy, int64_t now,
         return -1;
     }
     int result = 0;
+    struct scan_policy sp = {0};
     for (size_t i = 0; result == 0 && i < n; i++) {
         int64_t deadline;
         if (!qloop_parse_datetime(v[i].deadline, &deadline))
             continue;
+        if (due_policy(db, &v[i], policy, &sp, err) != 0) {
+            result = -1;
+            break;
+        }
         char key[96], msg[1024];
         struct outbox_event ev = {key, NULL, v[i].id, v[i].dept, msg, now};
         if (now > deadline) {
@@ -102,13 +147,13 @@ int outbox_scan(sqlite3 *db, const struct qloop_policy *policy, int64_t now,
             snprintf(msg, sizeof msg,
                      "工单 #%lld（数据集「%s」规则「%s」）已超过答复期限 %.10s，请尽快答复", v[i].id,
                      v[i].dataset, v[i].rule, v[i].deadline);
-        } else if (policy_reminder_due(policy, deadline, now)) {
+        } else if (policy_reminder_due(&sp.p, deadline, now)) {
             ev.kind = "ticket.reminder";
             snprintf(key, sizeof key, "reminder:%lld:%s", v[i].id, v[i].deadline);
             snprintf(msg, sizeof msg,
                      "工单 #%lld（数据集「%s」规则「%s」）的答复期限 %.10s 将在 %d 个工作日内到期，"
                      "请及时答复",
-                     v[i].id, v[i].dataset, v[i].rule, v[i].deadline, policy->reminder_days);
+                     v[i].id, v[i].dataset, v[i].rule, v[i].deadline, sp.p.reminder_days);
         } else {
             continue;
         }
@@ -128,14 +173,38 @@ static json_t *col_json(sqlite3_stmt *st, int i)
     return v ? v : json_string("（非 UTF-8 文本）");
 }
 
+/* Marks superseded, at now, the reminders and overdue notices waiting for
+ * export that are no longer true: their ticket has left feedback (answered,
+ * closed) or has another deadline (extended, reopened), or — a reminder —
+ * its deadline has passed (the overdue notice is what is due then). Sent
+ * late, they would tell a department to answer a ticket it has answered,
+ * name a deadline that no longer holds, or announce "due within a working
+ * day" beside "overdue" for the same deadline. 0 or -1. */
+static int supersede_stale(sqlite3 *db, const char *now, struct qloop_error *err)
+{
+    return sql_exec_texts(db,
+                          "UPDATE outbox SET superseded_at = ?1 WHERE exported_at IS NULL"
+                          " AND superseded_at IS NULL"
+                          " AND kind IN ('ticket.reminder', 'ticket.overdue')"
+                          " AND (NOT EXISTS (SELECT 1 FROM tickets t WHERE t.id = outbox.ticket_id"
+                          "       AND t.state = 'feedback' AND t.deadline IS outbox.deadline)"
+                          "   OR (kind = 'ticket.reminder' AND deadline < ?1))",
+                          "标记过时的通知", err, 1, &now);
+}
+
 int outbox_export(sqlite3 *db, struct qloop_buf *out, long *count, int64_t now,
                   struct qloop_error *err)
 {
     *count = 0;
+    char now_s[32];
+    qloop_format_datetime(now, now_s);
+    if (supersede_stale(db, now_s, err) != 0)
+        return -1;
     sqlite3_stmt *st = sql_prepare(db,
                                    "SELECT id, event_key, kind, created_at, ticket_id, dataset,"
                                    " rule, dept, state, deadline, recipient, message FROM outbox"
-                                   " WHERE exported_at IS NULL ORDER BY id",
+                                   " WHERE exported_at IS NULL AND superseded_at IS NULL"
+                                   " ORDER BY id",
                                    err);
     if (!st)
         return -1;
@@ -170,14 +239,12 @@ int outbox_export(sqlite3 *db, struct qloop_buf *out, long *count, int64_t now,
         return -1;
     if (*count == 0)
         return 0;
-    char at[32];
-    qloop_format_datetime(now, at);
     if (!(st = sql_prepare(db,
                            "UPDATE outbox SET exported_at = ?1"
-                           " WHERE exported_at IS NULL AND id <= ?2",
+                           " WHERE exported_at IS NULL AND superseded_at IS NULL AND id <= ?2",
                            err)))
         return -1;
-    sql_bind_text(st, 1, at);
+    sql_bind_text(st, 1, now_s);
     sqlite3_bind_int64(st, 2, last);
     rc = sql_done(db, st, "标记已发送的通知", err);
     sqlite3_finalize(st);

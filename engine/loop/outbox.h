@@ -33,16 +33,21 @@ struct outbox_event {
  * transaction. Returns 0 or -1 with err. */
 int outbox_add(sqlite3 *db, const struct outbox_event *ev, int *added, struct qloop_error *err);
 
-/* Adds the due reminders (deadline within the policy's reminder period) and
- * overdue notices of tickets in feedback, judged at now; each once per
- * ticket and deadline. Inside the caller's transaction. */
+/* Adds the due reminders (deadline within the reminder period of the
+ * policy each ticket keeps for life; policy serves tickets from before
+ * policies were stored) and overdue notices of tickets in feedback, judged
+ * at now; each once per ticket and deadline. Inside the caller's
+ * transaction. */
 int outbox_scan(sqlite3 *db, const struct qloop_policy *policy, int64_t now,
                 struct qloop_error *err);
 
 /* Appends every event not yet exported to out as JSON lines (id, key, kind,
  * created_at, ticket, dataset, rule, dept, state, deadline, recipient,
  * message) and marks them exported at now, inside the caller's transaction:
- * commit only after out has been delivered. *count gets the number. */
+ * commit only after out has been delivered. A reminder or overdue notice no
+ * longer true at now (its ticket answered, its deadline moved, or — a
+ * reminder — its deadline passed) is marked superseded instead, never sent.
+ * *count gets the number. */
 int outbox_export(sqlite3 *db, struct qloop_buf *out, long *count, int64_t now,
                   struct qloop_error *err);
 

@@ -57,7 +57,10 @@ int ticket_open_refs(sqlite3 *db, const char *dataset,
  * in this run, and resolve_missing), run_datasets (owner), run_seen. Also
  * writes the due reminders and overdue notices to the outbox and the run's
  * dept_stats rows. policy_path is a policy Lua file (NULL: the default,
- * ningbo). Returns 0 or -1 with err (the caller rolls the run back). */
+ * ningbo): the policy of the tickets the run opens; a reopened ticket keeps
+ * its own. A corrected ticket whose remaining records are only missing from
+ * the data is not sent back: it waits for `tickets verify`. Returns 0 or -1
+ * with err (the caller rolls the run back). */
 int ticket_sync_run(sqlite3 *db, const char *run_id, const char *policy_path,
                     struct ticket_sync_counts *counts, struct qloop_error *err);
 
@@ -85,9 +88,15 @@ const char *ticket_state_zh(const char *state);
 /* Whether s is one of the six states. */
 bool ticket_state_valid(const char *s);
 
+/* The policy argument of the actions below (feedback, extend, approve,
+ * reject) is the command's: a ticket is held to the policy it was opened
+ * under, stored with it (CONTRACT.md), whatever policy names; policy serves
+ * only a ticket opened before the store kept policies whose policy has its
+ * name (NULL: the default). */
+
 /* 发现 → 反馈 (or 沟通解决 → 反馈, handed back): received_at = now, deadline
- * from the policy; urgent with deadline (ISO 8601; a bare date means the end
- * of that day) sets the ticket's own deadline. */
+ * from the ticket's policy; urgent with deadline (ISO 8601; a bare date
+ * means the end of that day) sets the ticket's own deadline. */
 int ticket_feedback(sqlite3 *db, int64_t id, const char *actor, bool urgent, const char *deadline,
                     const struct qloop_policy *policy, struct qloop_error *err);
 
@@ -97,8 +106,9 @@ int ticket_resolve(sqlite3 *db, int64_t id, const char *as, const char *actor, c
                    struct qloop_error *err);
 
 /* The provider asks to extend the deadline to the end of day until
- * (YYYY-MM-DD). Refused beyond the policy's cap, with the latest date allowed
- * in err. The request waits for ticket_approve / ticket_reject. */
+ * (YYYY-MM-DD). Refused beyond the cap of the ticket's policy, with the
+ * latest date allowed in err. The request waits for ticket_approve /
+ * ticket_reject. */
 int ticket_extend(sqlite3 *db, int64_t id, const char *until, const char *reason,
                   const char *actor, const struct qloop_policy *policy, struct qloop_error *err);
 
@@ -115,8 +125,10 @@ int ticket_verify(sqlite3 *db, int64_t id, const char *actor, bool passed, const
                   struct qloop_error *err);
 
 /* One problem report (系统填报 or 接口对接). dataset, key, message and actor
- * are required; rule defaults to "manual", dept to the dataset's owner in its
- * latest run (else "未指定部门"); field and value are optional. */
+ * are required; dataset must be known to the store (a run's or the
+ * catalog's) and have an owner, which is the ticket's department: dept may
+ * be NULL or name that owner, nothing else. rule defaults to "manual";
+ * field and value are optional. */
 struct ticket_report {
     const char *dataset;
     const char *key;
@@ -129,10 +141,12 @@ struct ticket_report {
 };
 
 /* Files a report from source "file" or "import": adds an item to the open
- * ticket of (dataset, rule, source) or opens one (handed straight to the
- * provider when the policy says auto_feedback). When the record already has
- * an open item for that dataset and rule, nothing changes and *duplicate is
- * set. *ticket_id gets the ticket (may be NULL). */
+ * ticket of (dataset, rule, source) or opens one under policy, in discovered
+ * for the steward to hand over (straight to the provider when the policy
+ * says hand_filed = "feedback"). An unknown dataset, one without an owner,
+ * or a dept other than the owner is refused (-1). When the record already
+ * has an open item for that dataset and rule, nothing changes and
+ * *duplicate is set. *ticket_id gets the ticket (may be NULL). */
 int ticket_file(sqlite3 *db, const struct ticket_report *r, const char *source,
                 const struct qloop_policy *policy, int64_t *ticket_id, bool *duplicate,
                 struct qloop_error *err);

@@ -5,10 +5,12 @@
  * authority decides on that request (approve, reject), and staff re-check
  * by hand what no run re-checks (verify).
  *
- * Each action loads the ticket, asks whether its actor may (tk_authorize:
- * the one authorisation function, with the ticket's facts), checks what its
- * state allows (the refusal names the moves that are), and makes its
- * transition through tk_apply (or,
+ * Each action loads the ticket with the policy it keeps for life
+ * (ticket_policy.c: the policy a command names serves only new tickets),
+ * asks whether its actor may (tk_authorize: the one authorisation function,
+ * with the ticket's facts and its policy), checks what its state allows (the
+ * refusal names the moves that are), and makes its transition through
+ * tk_apply (or,
  * for extensions, which keep the state, writes the history and outbox
  * itself), inside the caller's transaction.
  */
@@ -19,6 +21,17 @@
 #include "checks/calendar.h"
 #include "loop/ticket.h"
 #include "loop/ticket_private.h"
+
+/* Loads ticket id into t and the policy it keeps for life into own
+ * (ticket_policy.c; caller: the command's policy, which serves only a
+ * ticket from before policies were stored that names it). Returns 0, -1
+ * (no such ticket, or its old policy not found), -2. */
+static int load_with_policy(sqlite3 *db, int64_t id, const struct qloop_policy *caller,
+                            struct tk *t, struct qloop_policy *own, struct qloop_error *err)
+{
+    int rc = tk_load(db, id, t, err);
+    return rc != 0 ? rc : tk_policy_of(db, t, caller, own, err);
+}
 
 /* ---- handing over -------------------------------------------------------- */
 
@@ -52,10 +65,10 @@ static int urgent_deadline(const struct tk *t, const char *deadline, int64_t now
 int ticket_feedback(sqlite3 *db, int64_t id, const char *actor, bool urgent, const char *deadline,
                     const struct qloop_policy *policy, struct qloop_error *err)
 {
-    struct qloop_policy def;
-    const struct qloop_policy *p = tk_policy(policy, &def);
+    struct qloop_policy own;
+    const struct qloop_policy *p = &own;
     struct tk t;
-    int rc = tk_load(db, id, &t, err);
+    int rc = load_with_policy(db, id, policy, &t, &own, err);
     if (rc == 0)
         rc = tk_authorize(db, &t, actor, IDENT_FEEDBACK, p, err);
     if (rc != 0)
@@ -187,12 +200,12 @@ static int set_request(sqlite3 *db, int64_t id, const char *until, const char *r
 int ticket_extend(sqlite3 *db, int64_t id, const char *until, const char *reason,
                   const char *actor, const struct qloop_policy *policy, struct qloop_error *err)
 {
-    struct qloop_policy def;
-    const struct qloop_policy *p = tk_policy(policy, &def);
     if (!reason || !*reason)
         return qloop_error_set(err, NULL, 0, 0, "申请延期需要 --reason 说明理由");
+    struct qloop_policy own;
+    const struct qloop_policy *p = &own;
     struct tk t;
-    int rc = tk_load(db, id, &t, err);
+    int rc = load_with_policy(db, id, policy, &t, &own, err);
     if (rc == 0)
         rc = tk_authorize(db, &t, actor, IDENT_EXTEND, p, err);
     if (rc != 0)
@@ -227,15 +240,15 @@ int ticket_extend(sqlite3 *db, int64_t id, const char *until, const char *reason
     return tk_notify(db, &t, "extension.requested", key, to, msg, now, err);
 }
 
-/* Loads t, asks whether actor may decide (approve or reject) and checks an
- * extension is pending. */
-static int load_pending(sqlite3 *db, int64_t id, struct tk *t, const char *actor,
-                        enum ident_action decision, const struct qloop_policy *p,
+/* Loads t with its own policy (load_with_policy), asks whether actor may
+ * decide (approve or reject) under it and checks an extension is pending. */
+static int load_pending(sqlite3 *db, int64_t id, const struct qloop_policy *caller, struct tk *t,
+                        struct qloop_policy *own, const char *actor, enum ident_action decision,
                         const char *action, struct qloop_error *err)
 {
-    int rc = tk_load(db, id, t, err);
+    int rc = load_with_policy(db, id, caller, t, own, err);
     if (rc == 0)
-        rc = tk_authorize(db, t, actor, decision, p, err);
+        rc = tk_authorize(db, t, actor, decision, own, err);
     if (rc != 0)
         return rc;
     if (strcmp(t->state, "feedback") != 0)
@@ -267,10 +280,11 @@ static int decide(sqlite3 *db, struct tk *t, bool approved, const char *actor, c
 int ticket_approve(sqlite3 *db, int64_t id, const char *actor, const struct qloop_policy *policy,
                    struct qloop_error *err)
 {
-    struct qloop_policy def;
-    const struct qloop_policy *p = tk_policy(policy, &def);
+    struct qloop_policy own;
+    const struct qloop_policy *p = &own;
     struct tk t;
-    int rc = load_pending(db, id, &t, actor, IDENT_APPROVE, p, "批准延期（approve）", err);
+    int rc = load_pending(db, id, policy, &t, &own, actor, IDENT_APPROVE, "批准延期（approve）",
+                          err);
     if (rc != 0)
         return rc;
     char until[11];
@@ -297,8 +311,10 @@ int ticket_reject(sqlite3 *db, int64_t id, const char *actor, const char *reason
 {
     if (!reason || !*reason)
         return qloop_error_set(err, NULL, 0, 0, "驳回延期申请需要 --reason 说明理由");
+    struct qloop_policy own;
     struct tk t;
-    int rc = load_pending(db, id, &t, actor, IDENT_REJECT, policy, "驳回延期（reject）", err);
+    int rc = load_pending(db, id, policy, &t, &own, actor, IDENT_REJECT, "驳回延期（reject）",
+                          err);
     if (rc != 0)
         return rc;
     if (set_request(db, id, NULL, NULL, NULL, NULL, "驳回延期", err) != 0)

@@ -3,9 +3,20 @@
  * 系统填报 (`qloop tickets file`, source "file") and 接口对接 (`qloop tickets
  * import`, source "import"). A report names a dataset and a record key; it
  * becomes an item of the open ticket of its dataset, rule ("manual" unless
- * given) and source, or opens one. What a reporter sends is stored masked
- * when qloop cannot tell whether the dataset's fields are sensitive, or when
- * it looks like personal data.
+ * given) and source, or opens one.
+ *
+ * CONTRACT.md: the dataset must be one the store knows — from a rule pack's
+ * run or the resource catalog — and the ticket goes to that dataset's owner
+ * (数源部门), never to a department a reporter typed: a legal clock never
+ * starts for a department nobody registered. A report naming another
+ * department, an unknown dataset, or a dataset without an owner is refused
+ * (exit 2; the portal answers 422). A new reported ticket waits in
+ * discovered for the bureau's steward to check and hand over (`tickets
+ * feedback`, urgent with its own deadline if need be), unless the policy
+ * says hand_filed = "feedback". What a reporter sends is stored masked when
+ * it looks like personal data, or when only the catalog knows the dataset;
+ * the raw text is sealed for the owner (identity/seal.h). Who may file is
+ * asked of the one authorisation function (tk_authorize_report).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +59,67 @@ static int open_item_ticket(sqlite3 *db, const char *dataset, const char *rule, 
                : -2;
 }
 
+/* The datasets the store knows (runs and catalog), "、"-separated, at most
+ * a dozen, into out ("（无）" when none). 0 or -2. */
+static int known_datasets(sqlite3 *db, char *out, size_t size, struct qloop_error *err)
+{
+    sqlite3_stmt *st = sql_prepare(db,
+                                   "SELECT dataset FROM (SELECT dataset FROM run_datasets"
+                                   " UNION SELECT dataset FROM catalog_datasets)"
+                                   " ORDER BY dataset LIMIT 13",
+                                   err);
+    if (!st)
+        return -2;
+    struct qloop_buf b = {0};
+    int rc, n = 0;
+    while ((rc = sql_row(db, st, "读取已知的数据集", err)) == 1) {
+        qloop_buf_printf(&b, "%s%s", n ? "、" : "", n < 12 ? sql_text(st, 0) : "……");
+        n++;
+    }
+    sqlite3_finalize(st);
+    snprintf(out, size, "%s", n ? qloop_buf_str(&b) : "（无）");
+    qloop_buf_free(&b);
+    return rc < 0 ? -2 : 0;
+}
+
+/* The department of a report on r->dataset into dept: the dataset's owner
+ * (its latest run's, else the catalog's). *from_run: whether a run had the
+ * dataset (else only the catalog knows it, and qloop cannot tell which of
+ * its fields are sensitive). -1 (err says what to do) when the store does
+ * not know the dataset, the dataset has no owner, or r names another
+ * department; -2. */
+static int report_dept(sqlite3 *db, const struct ticket_report *r, char *dept, size_t size,
+                       bool *from_run, struct qloop_error *err)
+{
+    bool known;
+    int64_t runs = 0;
+    if (tk_dataset_owner(db, r->dataset, NULL, dept, size, &known, err) != 0 ||
+        sql_int64_texts(db, "SELECT count(*) FROM run_datasets WHERE dataset = ?1", 1, &r->dataset,
+                        0, &runs, err) != 0)
+        return -2;
+    *from_run = runs > 0;
+    if (!known) {
+        char list[1024];
+        if (known_datasets(db, list, sizeof list, err) != 0)
+            return -2;
+        return qloop_error_set(err, NULL, 0, 0,
+                               "数据集「%s」不在本库中：没有规则包运行过它，资源目录里也没有；"
+                               "请检查名称（已知的数据集：%s），或先导入资源目录（qloop catalog import）",
+                               r->dataset, list);
+    }
+    if (strcmp(dept, TK_NO_DEPT) == 0)
+        return qloop_error_set(err, NULL, 0, 0,
+                               "数据集「%s」没有登记数源部门，问题报告无处交办；请在规则包的 dataset 中写明 "
+                               "owner，或在资源目录中登记提供部门",
+                               r->dataset);
+    if (r->dept && *r->dept && strcmp(r->dept, dept) != 0)
+        return qloop_error_set(err, NULL, 0, 0,
+                               "数据集「%s」的数源部门是「%s」，问题报告只能交给它，不能交给「%s」；"
+                               "去掉 --dept（或 dept 字段）即可",
+                               r->dataset, dept, r->dept);
+    return 0;
+}
+
 /* Whether key looks like a resident identity number or a mobile number. */
 static bool looks_personal(const char *key)
 {
@@ -61,8 +133,8 @@ static bool looks_personal(const char *key)
     return n == 11 && digits == 11 && key[0] == '1';
 }
 
-/* Appends s to out, masked unless the dataset is known and s does not look
- * personal. */
+/* Appends s to out, masked unless the dataset is known from a run and s
+ * does not look personal. */
 static void put_reported(struct qloop_buf *out, const char *s, bool known)
 {
     if (!known || looks_personal(s))
@@ -115,53 +187,8 @@ static int add_report(sqlite3 *db, const struct ticket_report *r, const char *ru
         return -2;
     char tag[48];
     snprintf(tag, sizeof tag, "item%lld", (long long)item_id);
-    return tk_after_adding(db, *tid, is_new, 1, NULL, now, p, tag, err);
-}
-
-/* The department a report on r->dataset goes to: r->dept when given (it
- * must be registered), else the dataset's owner in its latest run, else in
- * the catalog. A dataset neither a run nor the catalog knows is refused, so
- * no ticket goes to a department nobody registered. *known: whether a run
- * had the dataset. 0, -1 or -2. */
-static int report_dept(sqlite3 *db, const struct ticket_report *r, char *dept, size_t size,
-                       bool *known, struct qloop_error *err)
-{
-    if (tk_dataset_owner(db, r->dataset, NULL, dept, size, known, err) != 0)
-        return -2;
-    if (!*known) {
-        int64_t in_catalog;
-        if (sql_int64_texts(db, "SELECT count(*) FROM catalog_datasets WHERE dataset = ?1", 1,
-                            &r->dataset, 0, &in_catalog, err) != 0)
-            return -2;
-        if (!in_catalog)
-            return qloop_error_set(err, NULL, 0, 0,
-                                   "数据集“%s”未知：没有规则包运行过它，资源目录中也没有；"
-                                   "请核对数据集名称（qloop catalog show 查看目录）",
-                                   r->dataset);
-        sqlite3_stmt *st = sql_prepare_texts(
-            db, "SELECT coalesce(nullif(owner, ''), ?2) FROM catalog_datasets WHERE dataset = ?1", 2,
-            (const char *const[]){r->dataset, TK_NO_DEPT}, err);
-        if (!st)
-            return -2;
-        int rc = sql_row(db, st, "读取资源目录", err);
-        if (rc == 1)
-            sql_copy(st, 0, dept, size);
-        sqlite3_finalize(st);
-        if (rc < 0)
-            return -2;
-    }
-    if (r->dept && *r->dept) {
-        int found = ident_dept_find(db, r->dept, NULL, err);
-        if (found < 0)
-            return -2;
-        if (found == 0)
-            return qloop_error_set(err, NULL, 0, 0,
-                                   "部门“%s”尚未登记；工单只交给登记的部门（qloop depts list 查看，"
-                                   "qloop depts add 登记），或去掉 --dept 交数据集的数源部门",
-                                   r->dept);
-        snprintf(dept, size, "%s", r->dept);
-    }
-    return 0;
+    return tk_after_adding(db, *tid, is_new ? TK_TO_NEW : TK_TO_OPEN, p->hand_filed_feedback, 1,
+                           NULL, now, p, tag, err);
 }
 
 int ticket_file(sqlite3 *db, const struct ticket_report *r, const char *source,

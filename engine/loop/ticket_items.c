@@ -43,13 +43,17 @@ int tk_open(sqlite3 *db, const char *dataset, const char *rule, const char *sour
         return -2;
     char at_s[32];
     qloop_format_datetime(at, at_s);
+    int64_t policy_id;
+    if (tk_policy_id(db, p, &policy_id, err) != 0)
+        return -2;
     sqlite3_stmt *st = sql_prepare(db,
                                    "INSERT INTO tickets(dataset, rule, source, dept, state,"
-                                   " message, policy, opened_at, opened_by, opened_run)"
-                                   " VALUES(?1, ?2, ?3, ?4, 'discovered', ?5, ?6, ?7, ?8, ?9)",
+                                   " message, policy, opened_at, opened_by, opened_run, policy_id)"
+                                   " VALUES(?1, ?2, ?3, ?4, 'discovered', ?5, ?6, ?7, ?8, ?9, ?10)",
                                    err);
     if (!st)
         return -2;
+    sqlite3_bind_int64(st, 10, policy_id);
     sql_bind_text(st, 1, dataset);
     sql_bind_text(st, 2, rule);
     sql_bind_text(st, 3, source);
@@ -150,8 +154,9 @@ int tk_add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *rule,
                          err);
 }
 
-/* Hands the new ticket t to its provider under p (auto_feedback). */
-static int hand_over(sqlite3 *db, struct tk *t, const char *run_id, int64_t at,
+/* Hands the new ticket t to its provider under p (auto_feedback, or
+ * hand_filed = "feedback" for a report). */
+static int hand_over_new(sqlite3 *db, struct tk *t, const char *run_id, int64_t at,
                      const struct qloop_policy *p, struct qloop_error *err)
 {
     char received[32], deadline[32], reason[1024];
@@ -166,17 +171,40 @@ static int hand_over(sqlite3 *db, struct tk *t, const char *run_id, int64_t at,
     return tk_apply(db, t, &c, false, p, err) == 0 ? 0 : -2;
 }
 
-int tk_after_adding(sqlite3 *db, int64_t tid, bool is_new, long added, const char *run_id,
-                    int64_t at, const struct qloop_policy *p, const char *tag,
+/* Tells whoever must act that reopened ticket t is back: its provider, with
+ * the new deadline, or staff when it waits in discovered. */
+static int tell_reopened(sqlite3 *db, const struct tk *t, long added, const char *tag,
+                         int64_t at, struct qloop_error *err)
+{
+    char key[160], msg[2048];
+    snprintf(key, sizeof key, "reopened:%lld:%s", (long long)t->id, tag);
+    if (strcmp(t->state, "feedback") == 0) {
+        snprintf(msg, sizeof msg,
+                 "工单 #%lld 重新打开：数据集「%s」规则「%s」有 %ld 条已整改的问题记录再次出现，"
+                 "请于 %.10s 前答复（重新计算的答复期限）",
+                 (long long)t->id, t->dataset, t->rule, added, t->deadline);
+        return tk_notify(db, t, "ticket.feedback", key, t->dept, msg, at, err);
+    }
+    snprintf(msg, sizeof msg,
+             "工单 #%lld 重新打开：数据集「%s」规则「%s」有 %ld 条问题记录再次出现，待交数源部门「%s」"
+             "（qloop tickets feedback %lld --actor 姓名）",
+             (long long)t->id, t->dataset, t->rule, added, t->dept, (long long)t->id);
+    return tk_notify(db, t, "ticket.opened", key, TK_STAFF, msg, at, err);
+}
+
+int tk_after_adding(sqlite3 *db, int64_t tid, enum tk_added_to to, bool hand_over, long added,
+                    const char *run_id, int64_t at, const struct qloop_policy *p, const char *tag,
                     struct qloop_error *err)
 {
     struct tk t;
     if (tk_load_known(db, tid, &t, err) != 0)
         return -2;
-    if (is_new && p->auto_feedback)
-        return hand_over(db, &t, run_id, at, p, err);
+    if (to == TK_TO_NEW && hand_over)
+        return hand_over_new(db, &t, run_id, at, p, err);
+    if (to == TK_TO_REOPENED)
+        return tell_reopened(db, &t, added, tag, at, err);
     char key[160], msg[2048];
-    if (is_new) {
+    if (to == TK_TO_NEW) {
         snprintf(key, sizeof key, "opened:%lld", (long long)tid);
         snprintf(msg, sizeof msg,
                  "新工单 #%lld：数据集「%s」规则「%s」有 %ld 条问题记录，待交数源部门「%s」"
@@ -200,16 +228,20 @@ int tk_dataset_owner(sqlite3 *db, const char *dataset, const char *run_id, char 
     sqlite3_stmt *st = sql_prepare_texts(
         db,
         run_id ? "SELECT owner FROM run_datasets WHERE dataset = ?1 AND run_id = ?2"
-               : "SELECT d.owner FROM run_datasets d JOIN runs r ON r.id = d.run_id"
-                 " WHERE d.dataset = ?1 ORDER BY r.as_of DESC, r.started_at DESC LIMIT 1",
-        2, key, err);
+               : "SELECT owner FROM (SELECT d.owner, 0 AS src FROM run_datasets d"
+                 "  JOIN runs r ON r.id = d.run_id WHERE d.dataset = ?1"
+                 "  ORDER BY r.as_of DESC, r.started_at DESC LIMIT 1)"
+                 " UNION ALL SELECT owner FROM catalog_datasets WHERE dataset = ?1",
+        run_id ? 2 : 1, key, err);
     if (!st)
         return -2;
-    int rc = sql_row(db, st, "读取数据集的数源部门", err);
-    *known = rc == 1;
+    int rc = 0;
+    *known = false;
     out[0] = '\0';
-    if (rc == 1)
+    while (!out[0] && (rc = sql_row(db, st, "读取数据集的数源部门", err)) == 1) {
+        *known = true;
         sql_copy(st, 0, out, size);
+    }
     sqlite3_finalize(st);
     if (rc < 0)
         return -2;

@@ -10,6 +10,7 @@
  *                     ticket over (shared by filing and by runs)
  *   ticket_actions.c  what staff and providers do (feedback ... verify)
  *   ticket_file.c     reports filed by hand or imported
+ *   ticket_policy.c   the policy each ticket keeps for life
  *   ticket_sync.c     what a run does to the tickets
  *   ticket_query.c    tickets as JSON (list, show)
  *   ticket_access.c   the facts of a ticket for the authorisation function
@@ -57,6 +58,7 @@ struct tk {
     int64_t id;
     char dataset[512], rule[512], source[16], dept[512], state[16];
     char opened_by[256], policy[64];
+    int64_t policy_id; /* the policy kept with the ticket (ticket_policy.c); 0: only its name */
     bool urgent;
     char received_at[32], deadline[32], base_deadline[32];
     char ext_until[32], ext_reason[1024], ext_actor[256];
@@ -184,16 +186,28 @@ int tk_add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *rule,
                 const char *actor, int64_t *item_id, struct sql_cached *cache,
                 struct tk_batch *batch, struct qloop_error *err);
 
+/* How a ticket came to get its new items. */
+enum tk_added_to {
+    TK_TO_OPEN,     /* a ticket that was open already */
+    TK_TO_NEW,      /* a ticket just opened */
+    TK_TO_REOPENED, /* a closed ticket a run has just reopened */
+};
+
 /* After `added` items were added to ticket tid: a new ticket goes to
- * feedback under auto_feedback (or waits in discovered, announced to staff);
- * a ticket already with its provider tells it about the new records, once
- * per tag (the run's id, or the filed item). 0 or -2. */
-int tk_after_adding(sqlite3 *db, int64_t tid, bool is_new, long added, const char *run_id,
-                    int64_t at, const struct qloop_policy *p, const char *tag,
+ * feedback when hand_over (the policy's auto_feedback for a run,
+ * hand_filed for a report) or waits in discovered, announced to staff; a
+ * reopened ticket tells its provider (or staff, when it waits in
+ * discovered) its new deadline; a ticket already with its provider is told
+ * about the new records, once per tag (the run's id, or the filed item).
+ * p: the ticket's own policy. 0 or -2. */
+int tk_after_adding(sqlite3 *db, int64_t tid, enum tk_added_to to, bool hand_over, long added,
+                    const char *run_id, int64_t at, const struct qloop_policy *p, const char *tag,
                     struct qloop_error *err);
 
-/* The owner of dataset: in run_id when given, else in its latest run
- * (TK_NO_DEPT when none); *known: whether any run had the dataset. */
+/* The owner of dataset: in run_id when given, else in its latest run or,
+ * when that names none, in the catalog (TK_NO_DEPT when none); *known:
+ * whether the run (any run, or the catalog, when run_id is NULL) has the
+ * dataset. */
 int tk_dataset_owner(sqlite3 *db, const char *dataset, const char *run_id, char *out,
                      size_t size, bool *known, struct qloop_error *err);
 
@@ -252,5 +266,17 @@ int tk_register_owners(sqlite3 *db, const char *run_id, struct qloop_error *err)
 
 /* The ningbo default when p is NULL. */
 const struct qloop_policy *tk_policy(const struct qloop_policy *p, struct qloop_policy *def);
+
+/* ---- the policy a ticket keeps (ticket_policy.c) ---- */
+
+/* The row of ticket_policies holding p (added when new) in *id. 0 or -2. */
+int tk_policy_id(sqlite3 *db, const struct qloop_policy *p, int64_t *id, struct qloop_error *err);
+
+/* The policy ticket t is held to, into out: the one stored with it; for a
+ * ticket from before policies were stored, caller when it has the ticket's
+ * policy name, else the policy of that name. Returns 0, -1 when a ticket's
+ * policy of old cannot be found (err says what to do), -2. */
+int tk_policy_of(sqlite3 *db, const struct tk *t, const struct qloop_policy *caller,
+                 struct qloop_policy *out, struct qloop_error *err);
 
 #endif

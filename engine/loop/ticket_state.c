@@ -201,7 +201,8 @@ int tk_load(sqlite3 *db, int64_t id, struct tk *t, struct qloop_error *err)
     sqlite3_stmt *st = sql_prepare(db,
                                    "SELECT id, dataset, rule, source, dept, state, opened_by,"
                                    " policy, urgent, received_at, deadline, base_deadline,"
-                                   " ext_until, ext_reason, ext_actor FROM tickets WHERE id = ?1",
+                                   " ext_until, ext_reason, ext_actor, policy_id FROM tickets"
+                                   " WHERE id = ?1",
                                    err);
     if (!st)
         return -2;
@@ -224,6 +225,7 @@ int tk_load(sqlite3 *db, int64_t id, struct tk *t, struct qloop_error *err)
         sql_copy(st, 12, t->ext_until, sizeof t->ext_until);
         sql_copy(st, 13, t->ext_reason, sizeof t->ext_reason);
         sql_copy(st, 14, t->ext_actor, sizeof t->ext_actor);
+        t->policy_id = sqlite3_column_int64(st, 15);
     }
     sqlite3_finalize(st);
     if (rc < 0)
@@ -343,9 +345,10 @@ int tk_history(sqlite3 *db, const struct tk *t, const char *event, const char *f
     json_object_set_new(o, "deadline_after", tk_jtime(deadline_after));
     if (run_id)
         json_object_set_new(o, "run", tk_jstr(run_id));
-    const char *kind = !from                  ? "ticket.open"
-                       : strcmp(from, to) == 0 ? "ticket.extension"
-                                               : "ticket.transition";
+    const char *kind = !from                                ? "ticket.open"
+                       : strncmp(event, "extend", 6) == 0   ? "ticket.extension"
+                       : strcmp(from, to) == 0              ? "ticket.event"
+                                                            : "ticket.transition";
     return audit_json(db, kind, t->id, actor, o, err);
 }
 

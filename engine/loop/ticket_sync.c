@@ -322,8 +322,44 @@ static void recheck_fail_reason(const struct recheck *r, char *out, size_t size)
     qloop_buf_free(&b);
 }
 
+/* A corrected ticket none of whose records still fails, but some are not
+ * in the data: the provider may have corrected the key itself (a lowercase
+ * x uppercased), which a run cannot tell from a record deleted. That is no
+ * failed re-check: the ticket stays corrected — not overdue, not counted
+ * against the department — and waits for the steward, who is told once per
+ * answer (history, audit and outbox) what to do. */
+static int wait_for_steward(sqlite3 *db, struct tk *t, const struct recheck *r,
+                            const char *run_id, int64_t at, struct qloop_error *err)
+{
+    int64_t told = 0;
+    if (sql_int64_ids(db,
+                      "SELECT count(*) FROM ticket_history WHERE ticket_id = ?1"
+                      " AND event = 'recheck_missing' AND id > (SELECT max(id) FROM ticket_history"
+                      " WHERE ticket_id = ?1 AND to_state = 'corrected' AND from_state <> 'corrected')",
+                      1, &t->id, 0, &told, err) != 0)
+        return -2;
+    if (told > 0)
+        return 0;
+    char reason[1024], key[96], msg[2048];
+    snprintf(reason, sizeof reason,
+             "运行复核：没有仍不符合规则的记录，%ld 条问题记录在本次数据中缺失（可能已改正主键，"
+             "也可能已删除），不视为复核未通过；待数据治理人员核实后用 qloop tickets verify %lld"
+             " --pass 或 --fail --reason 判定（规则设 resolve_missing = true 时，缺失的记录视为已整改）",
+             r->missing, (long long)t->id);
+    int64_t hid;
+    if (tk_history(db, t, "recheck_missing", t->state, t->state, "system", reason, at, t->deadline,
+                   t->deadline, run_id, &hid, err) != 0)
+        return -2;
+    snprintf(key, sizeof key, "verify:%lld:%lld", (long long)t->id, (long long)hid);
+    snprintf(msg, sizeof msg, "工单 #%lld（数据集「%s」规则「%s」，数源部门「%s」）待人工复核：%s",
+             (long long)t->id, t->dataset, t->rule, t->dept, reason);
+    return tk_notify(db, t, "ticket.verify_needed", key, TK_STAFF, msg, at, err);
+}
+
 /* Moves the re-checked tickets: all records pass → shared; a corrected one
- * with records still failing or missing → back to feedback. */
+ * with records still failing → back to feedback; a corrected one whose
+ * remaining records are only missing from the data waits for the steward
+ * (wait_for_steward). */
 static int close_rechecked(sqlite3 *db, const struct recheck *rs, size_t n, const char *run_id,
                            int64_t at, const struct qloop_policy *p, struct idset *updated,
                            struct qloop_error *err)
@@ -344,6 +380,10 @@ static int close_rechecked(sqlite3 *db, const struct recheck *rs, size_t n, cons
             snprintf(reason, sizeof reason, "运行复核通过：%ld 条问题记录均已整改", r->fixed);
             c.to = "shared";
             c.event = "recheck_pass";
+        } else if (strcmp(t.state, "corrected") == 0 && r->failing == 0) {
+            if (wait_for_steward(db, &t, r, run_id, at, err) != 0)
+                return -2;
+            continue;
         } else if (strcmp(t.state, "corrected") == 0) {
             recheck_fail_reason(r, reason, sizeof reason);
             c.to = "feedback";
@@ -361,17 +401,26 @@ static int close_rechecked(sqlite3 *db, const struct recheck *rs, size_t n, cons
 
 /* Reopens closed ticket id (a run found one of its records failing again)
  * when it came from runs: back to the provider with a new receipt and
- * deadline under policy p (or to discovered when p does not hand over
- * automatically). Sets *tid to id when reopened, leaves it 0 otherwise
+ * deadline under the ticket's own policy (or to discovered when that policy
+ * does not hand over automatically). Sets *tid to id when reopened, leaves it 0 otherwise
  * (a ticket filed by hand or imported is not reopened by a run). */
 static int reopen_ticket(sqlite3 *db, int64_t id, const char *run_id, int64_t at,
-                         const struct qloop_policy *p, int64_t *tid, struct qloop_error *err)
+                         const struct qloop_policy *run_policy, int64_t *tid,
+                         struct qloop_error *err)
 {
     struct tk t;
     if (tk_load_known(db, id, &t, err) != 0)
         return -2;
     if (strcmp(t.source, "run") != 0 || !tk_is_closed(t.state))
         return 0;
+    /* The ticket's own policy; one of old whose file is gone: the run's. */
+    struct qloop_policy own;
+    const struct qloop_policy *p = &own;
+    int rc = tk_policy_of(db, &t, run_policy, &own, err);
+    if (rc == -2)
+        return -2;
+    if (rc == -1)
+        p = run_policy;
     char received[32], deadline[32], reason[512];
     qloop_format_datetime(at, received);
     qloop_format_datetime(policy_deadline(p, at), deadline);
@@ -464,7 +513,7 @@ static int new_findings(sqlite3 *db, const char *run_id, struct new_finding **fs
 /* Where the findings of one dataset and rule go. */
 struct group {
     int64_t tid; /* 0: not chosen yet */
-    bool is_new;
+    enum tk_added_to to;
     long added;
 };
 
@@ -476,10 +525,14 @@ static int choose_ticket(sqlite3 *db, const char *run_id, int64_t at, const stru
 {
     if (tk_find_open(db, f->dataset, f->rule, "run", &g->tid, err) != 0)
         return -2;
+    g->to = TK_TO_OPEN;
     if (!g->tid && reopened > 0 && reopen_ticket(db, reopened, run_id, at, p, &g->tid, err) != 0)
         return -2;
-    g->is_new = g->tid == 0;
-    if (!g->is_new)
+    if (g->tid)
+        g->to = g->tid == reopened ? TK_TO_REOPENED : TK_TO_OPEN;
+    else
+        g->to = TK_TO_NEW;
+    if (g->to != TK_TO_NEW)
         return 0;
     char dept[512];
     bool known;
@@ -511,11 +564,12 @@ static int end_group(sqlite3 *db, const char *run_id, int64_t at, const struct q
                      struct group *g, struct tk_batch *batch, struct idset *updated,
                      struct qloop_error *err)
 {
-    if (!g->is_new && g->added > 0)
+    if (g->to != TK_TO_NEW && g->added > 0)
         idset_add(updated, g->tid);
     int rc = tk_batch_flush(db, batch, err);
     if (rc == 0)
-        rc = tk_after_adding(db, g->tid, g->is_new, g->added, run_id, at, p, run_id, err);
+        rc = tk_after_adding(db, g->tid, g->to, p->auto_feedback, g->added, run_id, at, p, run_id,
+                             err);
     g->tid = 0;
     g->added = 0;
     return rc;

@@ -8,8 +8,10 @@
  * or a value of the wrong type is an error naming the file and the key, so a
  * mistyped policy never silently falls back to defaults.
  */
+#include <jansson.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +92,79 @@ bool policy_reminder_due(const struct qloop_policy *p, int64_t deadline, int64_t
         return false;
     return calendar_working_days_between(policy_day_of(now), policy_day_of(deadline)) <=
            p->reminder_days;
+}
+
+/* ---- a policy kept with its tickets ------------------------------------ */
+
+/* The fields of struct qloop_policy as JSON, in this order. */
+enum pf_type { PF_TEXT, PF_INT, PF_BOOL };
+static const struct {
+    const char *key;
+    enum pf_type type;
+    size_t off, size;
+} policy_fields[] = {
+#define PF(key, type, field)                                                                    \
+    {key, type, offsetof(struct qloop_policy, field), sizeof(((struct qloop_policy *)0)->field)}
+    PF("name", PF_TEXT, name),
+    PF("basis", PF_TEXT, basis),
+    PF("response_days", PF_INT, response_days),
+    PF("response_natural", PF_BOOL, response_natural),
+    PF("extension_days", PF_INT, extension_days),
+    PF("extension_natural", PF_BOOL, extension_natural),
+    PF("extension_from_receipt", PF_BOOL, extension_from_receipt),
+    PF("approver_role", PF_TEXT, approver_role),
+    PF("approver", PF_TEXT, approver),
+    PF("auto_feedback", PF_BOOL, auto_feedback),
+    PF("urgent_own_deadline", PF_BOOL, urgent_own_deadline),
+    PF("reminder_days", PF_INT, reminder_days),
+    PF("hand_filed_feedback", PF_BOOL, hand_filed_feedback),
+#undef PF
+};
+enum { NPOLICY_FIELDS = sizeof policy_fields / sizeof policy_fields[0] };
+
+char *policy_to_json(const struct qloop_policy *p)
+{
+    json_t *o = json_object();
+    for (int i = 0; o && i < NPOLICY_FIELDS; i++) {
+        const char *at = (const char *)p + policy_fields[i].off;
+        json_t *v = policy_fields[i].type == PF_TEXT  ? json_string(at)
+                    : policy_fields[i].type == PF_INT ? json_integer(*(const int *)at)
+                                                      : json_boolean(*(const bool *)at);
+        if (!v || json_object_set_new(o, policy_fields[i].key, v) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    return text;
+}
+
+int policy_from_json(const char *text, struct qloop_policy *p, struct qloop_error *err)
+{
+    policy_default(p);
+    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+    int rc = json_is_object(o) && json_object_size(o) == NPOLICY_FIELDS ? 0 : -1;
+    for (int i = 0; rc == 0 && i < NPOLICY_FIELDS; i++) {
+        json_t *v = json_object_get(o, policy_fields[i].key);
+        char *at = (char *)p + policy_fields[i].off;
+        if (policy_fields[i].type == PF_TEXT && json_is_string(v) &&
+            json_string_length(v) < policy_fields[i].size)
+            memcpy(at, json_string_value(v), json_string_length(v) + 1);
+        else if (policy_fields[i].type == PF_INT && json_is_integer(v) &&
+                 json_integer_value(v) >= 0 && json_integer_value(v) <= 3650)
+            *(int *)at = (int)json_integer_value(v);
+        else if (policy_fields[i].type == PF_BOOL && json_is_boolean(v))
+            *(bool *)at = json_is_true(v);
+        else
+            rc = -1;
+    }
+    json_decref(o);
+    if (rc != 0) {
+        policy_default(p);
+        return qloop_error_internal(err, NULL, "工单所存的政策无法读取（内部错误或数据库被改动）");
+    }
+    return 0;
 }
 
 /* ---- reading a policy file ------------------------------------------- */
@@ -239,15 +314,25 @@ static int read_policy(struct reader *r, struct qloop_policy *p)
 {
     lua_State *L = r->L;
     int t = lua_gettop(L);
-    static const char *const top_keys[] = {"name",    "basis",    "response", "extension",
-                                           "approver", "auto_feedback", "urgent", "reminder",
+    static const char *const top_keys[] = {"name",     "basis",         "response",
+                                           "extension", "approver",     "auto_feedback",
+                                           "urgent",   "reminder",      "hand_filed",
                                            NULL};
     if (check_keys(r, t, "表", top_keys) != 0)
         return -1;
+    char hand_filed[16] = "";
     if (get_string(r, t, "name", "表", p->name, sizeof p->name) != 0 ||
         get_string(r, t, "basis", "表", p->basis, sizeof p->basis) != 0 ||
-        get_bool(r, t, "auto_feedback", "表", &p->auto_feedback) != 0)
+        get_bool(r, t, "auto_feedback", "表", &p->auto_feedback) != 0 ||
+        get_string(r, t, "hand_filed", "表", hand_filed, sizeof hand_filed) != 0)
         return -1;
+    if (hand_filed[0] && strcmp(hand_filed, "discovered") != 0 &&
+        strcmp(hand_filed, "feedback") != 0)
+        return bad(r, "hand_filed",
+                   "应为 \"discovered\"（人工填报的工单先由数据治理人员核实再交办）或 "
+                   "\"feedback\"（直接交数源部门）");
+    if (hand_filed[0])
+        p->hand_filed_feedback = strcmp(hand_filed, "feedback") == 0;
 
     int ty = lua_getfield(L, t, "response");
     if (ty == LUA_TTABLE) {

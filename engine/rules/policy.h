@@ -3,8 +3,9 @@
  *
  * A policy says how long a provider department has to answer a ticket, how
  * far an extension may reach and who approves it, whether runs hand new
- * tickets straight to the provider, whether urgent tickets carry their own
- * deadline, and when a reminder is due. The shipped ones are
+ * tickets straight to the provider and whether tickets filed by hand go
+ * there too, whether urgent tickets carry their own deadline, and when a
+ * reminder is due. The shipped ones are
  * rules/policies/ningbo.lua (the default, 宁波市公共数据管理办法 第二十七条)
  * and rules/policies/wenzhou.lua (温州 第二十三条); the format is documented
  * in those files. A policy file is evaluated in the rule sandbox (lua_host.h)
@@ -37,6 +38,9 @@ struct qloop_policy {
     bool auto_feedback;         /* runs hand new tickets straight to feedback */
     bool urgent_own_deadline;   /* `feedback --urgent --deadline` is allowed */
     int reminder_days;          /* remind this many working days before the deadline; 0: never */
+    bool hand_filed_feedback;   /* a ticket filed by hand (系统填报, 接口对接) goes straight to
+                                   feedback (hand_filed = "feedback"); false: it waits in
+                                   discovered for the steward (the default) */
 };
 
 /* Fills p with the built-in default, identical to rules/policies/ningbo.lua
@@ -61,6 +65,16 @@ int policy_resolve(const char *spec, const char *data_dir, char *out, size_t siz
 /* policy_resolve + policy_load; spec NULL or "" gives the built-in default. */
 int policy_load_spec(const char *spec, const char *data_dir, struct qloop_policy *p,
                      struct qloop_error *err);
+
+/* The policy p as canonical JSON text (malloc'd; keys in a fixed order,
+ * every field but path), so that a ticket can keep the policy it was opened
+ * under for its whole life (loop/ticket_policy.c): equal policies give equal
+ * text. NULL when out of memory. */
+char *policy_to_json(const struct qloop_policy *p);
+
+/* Reads text written by policy_to_json into p. Returns 0, or -1 with err
+ * when text is not such a policy (p is then the default). */
+int policy_from_json(const char *text, struct qloop_policy *p, struct qloop_error *err);
 
 /* The Shanghai civil day of t, and the last second (23:59:59) of a day. */
 int64_t policy_day_of(int64_t t);

@@ -173,6 +173,18 @@ static const char step6_identity[] =
     "ALTER TABLE findings ADD COLUMN sealed BLOB;"
     "ALTER TABLE ticket_items ADD COLUMN sealed BLOB;";
 
+/* 7: a ticket keeps the policy it was opened under (loop/ticket_policy.c):
+ * each distinct policy once, as policy_to_json wrote it; tickets opened
+ * before this step have no policy_id and are held to the policy of their
+ * name. A reminder or overdue notice that is no longer true when the outbox
+ * is exported (the ticket answered, its deadline moved, a reminder whose
+ * deadline has passed) is superseded, not sent. */
+static const char step7_ticket_policies[] =
+    "CREATE TABLE ticket_policies(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+    "  spec TEXT NOT NULL UNIQUE, added_at TEXT NOT NULL);"
+    "ALTER TABLE tickets ADD COLUMN policy_id INTEGER REFERENCES ticket_policies(id);"
+    "ALTER TABLE outbox ADD COLUMN superseded_at TEXT;";
+
 const struct store_step store_steps[] = {
     {1, "core", step1_core},
     {2, "audit", step2_audit},
@@ -180,5 +192,6 @@ const struct store_step store_steps[] = {
     {4, "catalog", step4_catalog},
     {5, "report_published", step5_report_published},
     {6, "identity", step6_identity},
+    {7, "ticket_policies", step7_ticket_policies},
 };
 const int store_nsteps = (int)(sizeof store_steps / sizeof store_steps[0]);

@@ -28,6 +28,15 @@
 --                 --deadline DATETIME` sets a ticket's own deadline
 --   reminder      { working_days_before = N }: a reminder goes to the outbox
 --                 N working days before the deadline; false: none
+--   hand_filed    "discovered": a ticket filed by hand or by interface (系统填报,
+--                 接口对接) waits in 发现 until the bureau's steward checks it
+--                 and hands it over with `qloop tickets feedback`; "feedback":
+--                 it goes straight to the dataset's provider, the clock starting
+--                 when it is filed
+--
+-- A ticket keeps the policy it was opened under for its whole life: the
+-- policy is stored with it, and a later --policy only chooses the policy of
+-- tickets opened from then on.
 policy {
   name = "ningbo",
   basis = "宁波市公共数据管理办法 第二十七条",
@@ -37,4 +46,5 @@ policy {
   auto_feedback = true,
   urgent = { own_deadline = true },
   reminder = { working_days_before = 1 },
+  hand_filed = "discovered",
 }

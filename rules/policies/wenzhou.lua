@@ -13,4 +13,5 @@ policy {
   auto_feedback = true,
   urgent = { own_deadline = true },
   reminder = { working_days_before = 1 },
+  hand_filed = "discovered",
 }

@@ -73,12 +73,14 @@ expect_contains "free text refused once users exist" "登录名" "$ERR"
 # The tickets every action needs:
 #   1: run, feedback, an extension pending (asked by prov_a)   approve, reject
 #   2: run, feedback, nothing pending                          resolve, extend
-#   3: filed by rep_r, corrected                               verify
-#   4: imported by sys_s under the manual policy, discovered   feedback
+#   3: filed by rep_r, handed over by the steward, corrected   verify
+#   4: imported by sys_s, discovered (a hand-filed ticket waits
+#      for the steward under every shipped policy)             feedback
 #   5: run under wenzhou, feedback, extension pending (prov_a) approve
 run_q 0 tickets extend 1 --until 2024-09-20 --reason 数据量大 --actor prov_a
 run_q 0 tickets file --dataset people --key 330110199001011233 --field name --message 姓名有误 --actor rep_r
 T3=$(sql "SELECT id FROM tickets WHERE source = 'file'")
+run_q 0 tickets feedback "$T3" --actor steward
 run_q 0 tickets resolve "$T3" --as rectified --actor prov_a
 echo '{"dataset":"people","key":"330110199202022345","message":"住址错误","actor":"sys_s"}' > sys.jsonl
 run_q 0 tickets import sys.jsonl --policy manual

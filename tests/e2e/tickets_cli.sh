@@ -2,7 +2,9 @@
 # dataset's owner, staff and provider move it (refused moves exit 2 with what
 # is allowed), extensions are capped by the policy, a re-run with data still
 # wrong sends a corrected ticket back, a re-run with fixed data closes it as
-# shared; filing by hand and by interface (all or nothing); the outbox
+# shared; filing by hand and by interface (all or nothing; known datasets
+# only, for their owner, waiting for the steward); a ticket keeps its
+# policy whatever --policy a later command names; the outbox
 # exports each event once; the audit chain stays whole.
 source "$QLOOP_SOURCE_DIR/tests/lib/e2e.sh"
 
@@ -57,8 +59,12 @@ run_q 2 tickets list --bogus
 export QLOOP_NOW=2024-09-30T09:00:00+08:00
 run_q 2 tickets extend 1 --until 2024-12-31 --reason 数据量大 --actor 李四
 expect_contains "ningbo cap" "最晚可延至 2024-11-26" "$ERR"
-run_q 2 tickets extend 1 --until 2024-11-26 --reason 数据量大 --actor 李四 --policy wenzhou
-expect_contains "wenzhou cap" "最晚可延至 2024-10-30" "$ERR"
+# A ticket keeps the policy it was opened under: --policy wenzhou on a
+# ningbo ticket does not bring wenzhou's cap (30 Oct) with it.
+run_q 2 tickets extend 1 --until 2024-12-31 --reason 数据量大 --actor 李四 --policy wenzhou
+expect_contains "ningbo cap under --policy wenzhou" "最晚可延至 2024-11-26" "$ERR"
+expect_contains "named as ningbo's" "宁波" "$ERR"
+case "$ERR" in *2024-10-30*|*温州*) fail "wenzhou's cap applied to a ningbo ticket: $ERR" ;; esac
 run_q 2 tickets extend 1 --until 2024-10-18 --reason x --actor 李四 --policy nosuchcity
 expect_contains "unknown policy" "nosuchcity" "$ERR"
 run_q 0 tickets extend 1 --until 2024-10-18 --reason 数据量大 --actor 李四
@@ -106,11 +112,24 @@ expect_contains "closed ticket refuses" "已关闭" "$ERR"
 run_q 0 run --rules rules.lua --data people=people.csv --json --quiet
 expect_eq "no new tickets on clean re-run" "0" "$(json_get "$OUT" 'd["tickets"]["opened"]')"
 
-# 系统填报: dept defaults to the dataset's owner.
+# 系统填报: the dataset's owner is the department; the ticket waits in 发现
+# until the steward hands it over.
 run_q 0 tickets file --dataset people --key P1 --field name --message 姓名有错别字 --actor 窗口人员
 run_q 0 tickets show 2 --json
-expect_eq "filed ticket" "manual 市公安局 feedback 1" \
-    "$(json_get "$OUT" '"%s %s %s %d" % (d["rule"], d["dept"], d["state"], d["items"])')"
+expect_eq "filed ticket" "manual 市公安局 discovered 1 None" \
+    "$(json_get "$OUT" '"%s %s %s %d %s" % (d["rule"], d["dept"], d["state"], d["items"], d["deadline"])')"
+run_q 0 tickets feedback 2 --actor 数据治理科
+run_q 0 tickets show 2 --json
+expect_eq "handed over by the steward" "feedback 2024-10-29" \
+    "$(json_get "$OUT" '"%s %s" % (d["state"], d["deadline"][:10])')"
+# Only known datasets, only their owner: nothing is filed otherwise.
+before=$(sql "SELECT count(*) FROM tickets")
+run_q 2 tickets file --dataset peple --key P1 --message 姓名有错别字 --actor 窗口人员
+expect_contains "unknown dataset refused" "数据集「peple」不在本库中" "$ERR"
+expect_contains "known datasets named" "people" "$ERR"
+run_q 2 tickets file --dataset people --key P3 --message x --actor 窗口人员 --dept 市场监督局
+expect_contains "free-text department refused" "数源部门是「市公安局」" "$ERR"
+expect_eq "nothing filed" "$before" "$(sql "SELECT count(*) FROM tickets")"
 run_q 0 tickets file --dataset people --key P1 --message 姓名有错别字 --actor 窗口人员
 expect_contains "duplicate report" "未重复登记" "$OUT"
 run_q 2 tickets file --dataset people --message x --actor y
@@ -140,7 +159,8 @@ expect_contains "broken line named" "broken.jsonl:2" "$ERR"
 run_q 0 tickets import good.jsonl
 expect_contains "import summary" "新登记 2 条" "$OUT"
 run_q 0 tickets list --dept 市场监管局 --json
-expect_eq "imported ticket" "1 2 import" "$(json_get "$OUT" '"%d %d %s" % (len(d), d[0]["items"], d[0]["source"])')"
+expect_eq "imported ticket" "1 2 import discovered" \
+    "$(json_get "$OUT" '"%d %d %s %s" % (len(d), d[0]["items"], d[0]["source"], d[0]["state"])')"
 run_q 0 tickets import good.jsonl
 expect_contains "re-import deduped" "2 条已在未关闭的工单中" "$OUT"
 

@@ -84,6 +84,8 @@ static void test_default_equals_ningbo_file(void **state)
     assert_int_equal(file.urgent_own_deadline, def.urgent_own_deadline);
     assert_int_equal(file.reminder_days, 1);
     assert_int_equal(file.reminder_days, def.reminder_days);
+    assert_false(file.hand_filed_feedback);
+    assert_int_equal(file.hand_filed_feedback, def.hand_filed_feedback);
     assert_string_equal(def.path, "");
     assert_string_equal(file.path, QLOOP_SOURCE_DIR "/rules/policies/ningbo.lua");
 }
@@ -194,6 +196,8 @@ static void test_bad_files(void **state)
     expect_bad("bool.lua", "policy { auto_feedback = \"yes\" }", "true 或 false");
     expect_bad("approver.lua", "policy { approver = { role = \"bureau\" } }", "name");
     expect_bad("reminder.lua", "policy { reminder = 1 }", "reminder");
+    expect_bad("hand.lua", "policy { hand_filed = \"steward\" }", "hand_filed");
+    expect_bad("handtype.lua", "policy { hand_filed = true }", "hand_filed");
     expect_bad("nothing.lua", "local x = 1\n", "既没有调用");
     expect_bad("twice.lua", "policy { }\npolicy { }\n", "只能调用一次");
     expect_bad("numkey.lua", "policy { 5 }", "键");
@@ -211,6 +215,54 @@ static void test_bad_files(void **state)
     /* NULL: the built-in default. */
     assert_int_equal(policy_load(NULL, &p, &err), 0);
     assert_string_equal(p.name, "ningbo");
+}
+
+/* hand_filed: a filed ticket waits for the steward, or goes straight to
+ * the provider; and a policy kept with its tickets reads back whole. */
+static void test_hand_filed_and_json(void **state)
+{
+    (void)state;
+    struct qloop_policy p, q;
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    const char *path = write_file("direct.lua", "policy { hand_filed = \"feedback\" }");
+    assert_int_equal(policy_load(path, &p, &err), 0);
+    assert_true(p.hand_filed_feedback);
+    path = write_file("steward.lua", "policy { hand_filed = \"discovered\" }");
+    assert_int_equal(policy_load(path, &p, &err), 0);
+    assert_false(p.hand_filed_feedback);
+    if (policy_load(QLOOP_SOURCE_DIR "/rules/policies/wenzhou.lua", &p, &err) != 0)
+        fail_msg("wenzhou.lua: %s", err.message);
+    assert_false(p.hand_filed_feedback);
+    p.hand_filed_feedback = true;
+    p.reminder_days = 3;
+    char *text = policy_to_json(&p);
+    assert_non_null(text);
+    assert_int_equal(policy_from_json(text, &q, &err), 0);
+    char *again = policy_to_json(&q);
+    assert_string_equal(text, again);
+    assert_string_equal(q.name, "wenzhou");
+    assert_string_equal(q.approver_role, "provider_head");
+    assert_int_equal(q.extension_days, 15);
+    assert_false(q.extension_from_receipt);
+    assert_true(q.hand_filed_feedback);
+    assert_int_equal(q.reminder_days, 3);
+    assert_string_equal(q.path, "");
+    free(again);
+    free(text);
+    /* Equal policies, equal text (the path is not part of it). */
+    struct qloop_policy a, b;
+    policy_default(&a);
+    assert_int_equal(policy_load(QLOOP_SOURCE_DIR "/rules/policies/ningbo.lua", &b, &err), 0);
+    char *ta = policy_to_json(&a), *tb = policy_to_json(&b);
+    assert_string_equal(ta, tb);
+    free(ta);
+    free(tb);
+    /* Not a stored policy: refused, the default left. */
+    assert_int_equal(policy_from_json("{\"name\":\"x\"}", &q, &err), -1);
+    assert_string_equal(q.name, "ningbo");
+    assert_int_equal(policy_from_json("not json", &q, &err), -1);
+    assert_int_equal(policy_from_json(NULL, &q, &err), -1);
 }
 
 static void test_resolve(void **state)
@@ -336,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_wenzhou_file),
         cmocka_unit_test(test_returned_table_and_defaults),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_hand_filed_and_json),
         cmocka_unit_test(test_resolve),
         cmocka_unit_test(test_builtin_copies),
         cmocka_unit_test(test_days_and_reminders),

@@ -45,11 +45,9 @@ static const char *const expect[6][NACTIONS] = {
 /* Brings a new ticket (on its own dataset) to state. */
 static int64_t ticket_in(sqlite3 *db, int n, const char *target, const struct qloop_policy *p)
 {
-    struct qloop_policy manual = *p;
-    manual.auto_feedback = false;
     char dataset[32];
     snprintf(dataset, sizeof dataset, "ds%d", n);
-    int64_t id = file_report(db, dataset, "K1", &manual);
+    int64_t id = file_only(db, dataset, "K1", p);
     struct qloop_error err;
     qloop_error_clear(&err);
     int rc = 0;
@@ -354,10 +352,15 @@ static void test_urgent_deadline(void **state)
     assert_non_null(strstr(err.message, "不晚于现在"));
     assert_int_equal(ticket_feedback(db, c, "王五", true, "明天", &p, &err), -1);
     assert_int_equal(ticket_feedback(db, c, "王五", false, "2024-10-01", &p, &err), -1);
+    assert_string_equal(state_of(db, c), "discovered");
+    /* A ticket opened under a policy without urgent deadlines keeps it: the
+     * command's policy (ningbo, which allows them) does not change that. */
     struct qloop_policy strict = p;
     strict.urgent_own_deadline = false;
-    assert_int_equal(ticket_feedback(db, c, "王五", true, "2024-10-01", &strict, &err), -1);
-    assert_string_equal(state_of(db, c), "discovered");
+    int64_t d = ticket_in(db, 4, "discovered", &strict);
+    assert_int_equal(ticket_feedback(db, d, "王五", true, "2024-10-01", &p, &err), -1);
+    assert_non_null(strstr(err.message, "不允许紧急工单自定期限"));
+    assert_string_equal(state_of(db, d), "discovered");
     /* An urgent ticket past its own deadline is overdue within the day. */
     set_now("2024-09-27T18:00:01+08:00");
     json_t *list = NULL;

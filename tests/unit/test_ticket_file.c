@@ -1,8 +1,9 @@
 /*
- * test_ticket_file.c — reports filed by hand or imported (default
- * department, duplicates, joining the open filed ticket, masking of identity
- * numbers and of unknown datasets, refused reports, verification by a
- * person) and the outbox's exactly-once events (reminders, overdue notices,
+ * test_ticket_file.c — reports filed by hand or imported (known datasets
+ * only, the owner as department, waiting in 发现 for the steward unless the
+ * policy hands them over, urgent hand-over, duplicates, joining the open
+ * filed ticket, masking of identity numbers, refused reports, verification
+ * by a person) and the outbox's exactly-once events (reminders, overdue notices,
  * a new reminder after an approved extension, exports rolled back).
  */
 #include <setjmp.h>
@@ -33,7 +34,8 @@ static void test_file_reports(void **state)
     qloop_error_clear(&err);
     phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2", "P2", &p);
     set_now("2024-09-28T10:00:00+08:00");
-    /* Default dept: the dataset's owner; key of a known dataset kept. */
+    /* The department is the dataset's owner; the key of a known dataset is
+     * kept; a hand-filed ticket waits in 发现 for the steward. */
     struct ticket_report r = {.dataset = "people", .key = "P9", .field = "name",
                               .message = "姓名有错别字", .actor = "窗口人员"};
     int64_t tid = 0;
@@ -42,8 +44,11 @@ static void test_file_reports(void **state)
     assert_false(dup);
     assert_int_equal(tid, 2);
     assert_string_equal(q_text(db, "SELECT dept || '|' || rule || '|' || source || '|' || state"
-                                   " FROM tickets WHERE id = 2"),
-                        "市公安局|manual|file|feedback");
+                                   " || '|' || coalesce(received_at, '-') FROM tickets WHERE id = 2"),
+                        "市公安局|manual|file|discovered|-");
+    assert_string_equal(q_text(db, "SELECT recipient FROM outbox WHERE kind = 'ticket.opened'"
+                                   " AND ticket_id = 2"),
+                        "数据治理人员");
     assert_string_equal(q_text(db, "SELECT record_key || '|' || reporter FROM ticket_items WHERE ticket_id = 2"),
                         "P9|窗口人员");
     /* The same report again: nothing new. */
@@ -56,13 +61,21 @@ static void test_file_reports(void **state)
     assert_int_equal(ticket_file(db, &r2, "import", &p, &tid, &dup, &err), 0);
     assert_true(dup);
     assert_int_equal(tid, 1);
-    /* Another record joins the open filed ticket. */
+    /* Another record joins the open filed ticket; once it is with its
+     * provider, new records are announced. */
     struct ticket_report r3 = {.dataset = "people", .key = "P10", .message = "住址错误",
-                               .actor = "窗口人员"};
+                               .actor = "窗口人员", .dept = "市公安局"};
     assert_int_equal(ticket_file(db, &r3, "file", &p, &tid, &dup, &err), 0);
     assert_int_equal(tid, 2);
+    assert_string_equal(state_of(db, 2), "discovered");
+    assert_int_equal(ticket_feedback(db, 2, "数据治理科", false, NULL, &p, &err), 0);
+    assert_string_equal(q_text(db, "SELECT deadline FROM tickets WHERE id = 2"),
+                        "2024-10-10T23:59:59+08:00"); /* Sun 29 Sep 2024 is a working day */
+    struct ticket_report r3b = {.dataset = "people", .key = "P11", .message = "住址错误",
+                                .actor = "窗口人员"};
+    assert_int_equal(ticket_file(db, &r3b, "file", &p, &tid, &dup, &err), 0);
     assert_int_equal(q_int(db, "SELECT count(*) FROM outbox WHERE kind = 'ticket.items_added' AND ticket_id = 2"), 1);
-    /* Identity numbers and unknown datasets are stored masked. */
+    /* Identity numbers are stored masked. */
     struct ticket_report r4 = {.dataset = "people", .key = "330102199001011234", .message = "x",
                                .actor = "窗口人员", .field = "phone", .value = "13812345678"};
     assert_int_equal(ticket_file(db, &r4, "file", &p, &tid, &dup, &err), 0);
@@ -73,27 +86,36 @@ static void test_file_reports(void **state)
     assert_null(strstr(v, "12345678"));
     assert_int_not_equal(strlen(v), 0);
     assert_string_equal(q_text(db, "SELECT value FROM ticket_items WHERE record_key = 'P9'"), "(null)");
-    /* A dataset the store does not know is refused (CONTRACT.md: no ticket
-     * to a department nobody registered), as is a department nobody
-     * registered; nothing is written. */
+    /* Refused, nothing written: an unknown dataset (the known ones named), a
+     * department other than the owner, a dataset without an owner. */
+    int64_t tickets = q_int(db, "SELECT count(*) FROM tickets");
     int64_t items = q_int(db, "SELECT count(*) FROM ticket_items");
     struct ticket_report r5 = {.dataset = "unknown_ds", .key = "ABCDEFGH", .message = "x",
                                .actor = "窗口人员"};
     assert_int_equal(ticket_file(db, &r5, "file", &p, &tid, &dup, &err), -1);
     assert_non_null(strstr(err.message, "unknown_ds"));
-    struct ticket_report r6 = {.dataset = "people", .key = "P11", .message = "x",
-                               .actor = "窗口人员", .dept = "没登记的部门"};
+    assert_non_null(strstr(err.message, "已知的数据集：people"));
+    struct ticket_report r6 = {.dataset = "people", .key = "P12", .message = "x",
+                               .actor = "窗口人员", .dept = "市民政局"};
     assert_int_equal(ticket_file(db, &r6, "file", &p, &tid, &dup, &err), -1);
-    assert_non_null(strstr(err.message, "qloop depts add"));
+    assert_non_null(strstr(err.message, "数源部门是「市公安局」"));
+    exec(db, "INSERT INTO catalog_datasets(dataset, added_at, changed_at, version)"
+             " VALUES('orphans', '2024-01-01', '2024-01-01', 1)");
+    struct ticket_report r7 = {.dataset = "orphans", .key = "O1", .message = "x",
+                               .actor = "窗口人员"};
+    assert_int_equal(ticket_file(db, &r7, "file", &p, &tid, &dup, &err), -1);
+    assert_non_null(strstr(err.message, "没有登记数源部门"));
+    assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), tickets);
     assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items"), items);
-    /* A dataset only the catalog knows goes to the catalog's owner. */
-    exec(db, "INSERT INTO catalog_datasets(dataset, owner, added_at, changed_at, version)"
-             " VALUES('roads', '市交通局', '2024-01-01T00:00:00+08:00', '2024-01-01T00:00:00+08:00', 1)");
-    struct ticket_report r7 = {.dataset = "roads", .key = "R1", .message = "x", .actor = "窗口人员"};
-    assert_int_equal(ticket_file(db, &r7, "file", &p, &tid, &dup, &err), 0);
-    assert_string_equal(q_text(db, "SELECT dept FROM tickets WHERE id = %lld", (long long)tid),
-                        "市交通局");
-    assert_int_equal(q_int(db, "SELECT count(*) FROM depts WHERE name = '市交通局'"), 1);
+    /* A dataset known from the catalog only: its catalog owner. */
+    know_dataset(db, "licences", "市市场监管局");
+    struct ticket_report r8 = {.dataset = "licences", .key = "L1", .message = "证照过期",
+                               .actor = "窗口人员"};
+    assert_int_equal(ticket_file(db, &r8, "file", &p, &tid, &dup, &err), 0);
+    assert_string_equal(q_text(db, "SELECT dept || '|' || state FROM tickets WHERE id = %lld",
+                               (long long)tid),
+                        "市市场监管局|discovered");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM depts WHERE name = '市市场监管局'"), 1);
     /* Missing fields and bad sources are refused. */
     struct ticket_report bad = {.dataset = "people", .key = "", .message = "x", .actor = "a"};
     assert_int_equal(ticket_file(db, &bad, "file", &p, &tid, &dup, &err), -1);
@@ -107,11 +129,46 @@ static void test_file_reports(void **state)
     assert_int_equal(ticket_resolve(db, 2, "rectified", "李四", NULL, &err), 0);
     assert_int_equal(ticket_verify(db, 2, "窗口人员", true, NULL, &err), 0);
     assert_string_equal(state_of(db, 2), "shared");
-    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items WHERE ticket_id = 2 AND state = 'fixed'"), 3);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items WHERE ticket_id = 2 AND state = 'fixed'"), 4);
     assert_string_equal(q_text(db, "SELECT recipient FROM outbox WHERE kind = 'ticket.closed'"
                                    " AND ticket_id = 2"),
                         "窗口人员");
     audit_whole(db);
+    store_close(db);
+}
+
+/* A policy may hand filed tickets straight to the provider; an urgent
+ * hand-over by the steward works for filed tickets; a filed ticket keeps
+ * the policy it was filed under. */
+static void test_hand_filed_policy(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    set_now("2024-09-27T10:00:00+08:00");
+    struct qloop_policy direct = ningbo();
+    direct.hand_filed_feedback = true;
+    int64_t a = file_only(db, "firms", "F1", &direct);
+    assert_string_equal(q_text(db, "SELECT state || '|' || received_at || '|' || deadline"
+                                   " FROM tickets WHERE id = %lld", (long long)a),
+                        "feedback|2024-09-27T10:00:00+08:00|2024-10-10T23:59:59+08:00");
+    assert_string_equal(q_text(db, "SELECT recipient FROM outbox WHERE kind = 'ticket.feedback'"
+                                   " AND ticket_id = %lld", (long long)a),
+                        "市民政局");
+    /* Under the shipped policies it waits; the steward hands it over
+     * urgently with its own deadline. */
+    struct qloop_policy nb = ningbo(), wz = wenzhou();
+    int64_t b = file_only(db, "shops", "S1", &wz);
+    assert_string_equal(state_of(db, b), "discovered");
+    assert_int_equal(ticket_feedback(db, b, "数据治理科", true, "2024-09-30T18:00:00+08:00", &nb,
+                                     &err), 0);
+    assert_string_equal(q_text(db, "SELECT state || '|' || urgent || '|' || deadline || '|' || policy"
+                                   " FROM tickets WHERE id = %lld", (long long)b),
+                        "feedback|1|2024-09-30T18:00:00+08:00|wenzhou");
+    assert_non_null(strstr(q_text(db, "SELECT message FROM outbox WHERE kind = 'ticket.feedback'"
+                                      " AND ticket_id = %lld", (long long)b),
+                           "2024-09-30"));
     store_close(db);
 }
 
@@ -222,6 +279,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_reports),
+        cmocka_unit_test(test_hand_filed_policy),
         cmocka_unit_test(test_outbox_exactly_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -150,18 +150,28 @@ static inline void audit_whole(sqlite3 *db)
     assert_true(count > 0);
 }
 
-/* Files a report on its own dataset (made known to the store through the
- * catalog, its department registered); returns the ticket. */
-static inline int64_t file_report(sqlite3 *db, const char *dataset, const char *key,
-                           const struct qloop_policy *p)
+/* Makes dataset known to the store with owner, as the resource catalog
+ * would (hand-filed reports name known datasets only), the owner a
+ * registered department. */
+static inline void know_dataset(sqlite3 *db, const char *dataset, const char *owner)
 {
-    exec(db, "INSERT OR IGNORE INTO catalog_datasets(dataset, owner, added_at, changed_at, version)"
-             " VALUES(%Q, '市民政局', '2024-01-01T00:00:00+08:00', '2024-01-01T00:00:00+08:00', 1);"
-             "INSERT OR IGNORE INTO depts(name, registered_at, registered_by, seen_in)"
-             " VALUES('市民政局', '2024-01-01T00:00:00+08:00', 'test', 'console')",
-         dataset);
+    exec(db,
+         "INSERT OR IGNORE INTO catalog_datasets(dataset, owner, added_at, changed_at, version)"
+         " VALUES(%Q, %Q, '2024-01-01T00:00:00+08:00', '2024-01-01T00:00:00+08:00', 1);"
+         "INSERT OR IGNORE INTO depts(name, registered_at, registered_by, seen_in)"
+         " VALUES(%Q, '2024-01-01T00:00:00+08:00', 'test', 'console')",
+         dataset, owner, owner);
+}
+
+/* Files a report on its own dataset (known, owned by 市民政局) under p;
+ * returns the ticket, which waits in discovered unless p says
+ * hand_filed = "feedback". */
+static inline int64_t file_only(sqlite3 *db, const char *dataset, const char *key,
+                                const struct qloop_policy *p)
+{
+    know_dataset(db, dataset, "市民政局");
     struct ticket_report r = {.dataset = dataset, .key = key, .field = "phone",
-                              .message = "号码错误", .actor = "张三", .dept = "市民政局"};
+                              .message = "号码错误", .actor = "张三"};
     struct qloop_error err;
     qloop_error_clear(&err);
     int64_t tid = 0;
@@ -169,6 +179,20 @@ static inline int64_t file_report(sqlite3 *db, const char *dataset, const char *
     if (ticket_file(db, &r, "file", p, &tid, &dup, &err) != 0)
         fail_msg("ticket_file: %s", err.message);
     assert_false(dup);
+    return tid;
+}
+
+/* file_only, then handed to the provider by the steward (in feedback from
+ * now, under the ticket's policy); returns the ticket. */
+static inline int64_t file_report(sqlite3 *db, const char *dataset, const char *key,
+                                  const struct qloop_policy *p)
+{
+    int64_t tid = file_only(db, dataset, key, p);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    if (strcmp(state_of(db, tid), "discovered") == 0 &&
+        ticket_feedback(db, tid, "数据治理科", false, NULL, p, &err) != 0)
+        fail_msg("ticket_feedback: %s", err.message);
     return tid;
 }
 
