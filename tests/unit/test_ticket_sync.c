@@ -19,6 +19,9 @@
 #include "store_helpers.h"
 #include "ticket_helpers.h"
 
+#include "base/clock.h"
+#include "report.h"
+
 /* ---- runs open tickets ---------------------------------------------------- */
 
 static void test_run_opens_ticket_in_feedback(void **state)
@@ -235,6 +238,82 @@ static void test_corrected_fails_back_to_feedback(void **state)
     store_close(db);
 }
 
+/* The department answered 完成整改 by correcting the keys themselves (a
+ * lowercase x uppercased): the old keys are missing from the next data and
+ * nothing fails. That is no failed re-check (no 假整改): the ticket stays
+ * corrected, is never overdue, tells the steward once what to do, and the
+ * assessment does not count it against the department. */
+static void test_fixed_key_waits_for_steward(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "k1x k2x", "k1x k2x", &p);
+    set_now("2024-09-30T09:00:00+08:00");
+    assert_int_equal(ticket_resolve(db, 1, "rectified", "李四", "主键末位改为大写 X", &err), 0);
+    struct ticket_sync_counts c = phone_run(db, "r2", "2024-10-08T02:00:00+08:00", "", "K1X K2X", &p);
+    assert_int_equal(c.reverified, 1);
+    assert_string_equal(state_of(db, 1), "corrected");
+    assert_string_equal(item_state(db, "people", "k1x"), "missing");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_history WHERE event = 'recheck_fail'"), 0);
+    const char *why = q_text(db, "SELECT event || '|' || from_state || '>' || to_state || '|' || reason"
+                                 " FROM ticket_history WHERE ticket_id = 1 ORDER BY id DESC");
+    assert_non_null(strstr(why, "recheck_missing|corrected>corrected|"));
+    assert_non_null(strstr(why, "不视为复核未通过"));
+    assert_non_null(strstr(why, "qloop tickets verify 1"));
+    assert_non_null(strstr(why, "resolve_missing"));
+    assert_string_equal(q_text(db, "SELECT recipient FROM outbox WHERE kind = 'ticket.verify_needed'"),
+                        "数据治理人员");
+    assert_int_equal(audit_count(db, 1, "ticket.event"), 1);
+    /* Told once, not every night; never overdue, past its deadline too. */
+    phone_run(db, "r3", "2024-10-21T02:00:00+08:00", "", "K1X K2X", &p);
+    assert_string_equal(state_of(db, 1), "corrected");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_history WHERE event = 'recheck_missing'"), 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM outbox WHERE kind = 'ticket.verify_needed'"), 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM outbox WHERE kind = 'ticket.overdue'"), 0);
+    assert_int_equal(q_int(db, "SELECT open_overdue FROM dept_stats WHERE run_id = 'r3'"), 0);
+    json_t *list = NULL;
+    struct ticket_filter f = {.overdue = true};
+    assert_int_equal(ticket_list_json(db, &f, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+    /* The assessment: answered on time, no failed re-check, nothing overdue. */
+    struct report_period period;
+    assert_int_equal(report_period_init(&period, 2024, 0, qloop_now(), &err), 0);
+    json_t *facts = NULL;
+    assert_int_equal(report_facts(db, &period, &facts, &err), 0);
+    json_t *t = NULL;
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(facts, "departments"), i, d)
+        if (strcmp(json_string_value(json_object_get(d, "name")), "市公安局") == 0)
+            t = json_object_get(d, "tickets");
+    assert_non_null(t);
+    assert_int_equal(json_integer_value(json_object_get(t, "recheck_failed")), 0);
+    assert_int_equal(json_integer_value(json_object_get(t, "overdue_open")), 0);
+    assert_int_equal(json_integer_value(json_object_get(t, "on_time")), 1);
+    json_decref(facts);
+    /* The steward confirms the fix: shared, its records fixed. */
+    set_now("2024-10-21T09:00:00+08:00");
+    assert_int_equal(ticket_verify(db, 1, "数据治理科", true, "主键已统一为大写", &err), 0);
+    assert_string_equal(state_of(db, 1), "shared");
+    assert_string_equal(item_state(db, "people", "k2x"), "fixed");
+    /* One record still failing besides a missing one is a failed re-check. */
+    phone_run(db, "r4", "2024-10-22T02:00:00+08:00", "P7 P8", "P7 P8", &p);
+    int64_t t2 = q_int(db, "SELECT id FROM tickets WHERE state = 'feedback'");
+    set_now("2024-10-22T09:00:00+08:00");
+    assert_int_equal(ticket_resolve(db, t2, "rectified", "李四", NULL, &err), 0);
+    phone_run(db, "r5", "2024-10-23T02:00:00+08:00", "P8", "P8", &p);
+    assert_string_equal(state_of(db, t2), "feedback");
+    assert_non_null(strstr(q_text(db, "SELECT reason FROM ticket_history WHERE ticket_id = %lld"
+                                      " ORDER BY id DESC", (long long)t2),
+                           "1 条记录仍不符合规则，1 条记录在本次数据中缺失"));
+    audit_whole(db);
+    store_close(db);
+}
+
 static void test_reopen_after_shared_and_confirmed(void **state)
 {
     (void)state;
@@ -423,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_recheck_outcomes),
         cmocka_unit_test(test_corrected_passes_to_shared),
         cmocka_unit_test(test_corrected_fails_back_to_feedback),
+        cmocka_unit_test(test_fixed_key_waits_for_steward),
         cmocka_unit_test(test_reopen_after_shared_and_confirmed),
         cmocka_unit_test(test_dept_stats),
         cmocka_unit_test(test_open_refs_and_json),
