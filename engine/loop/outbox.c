@@ -173,23 +173,27 @@ static json_t *col_json(sqlite3_stmt *st, int i)
     return v ? v : json_string("（非 UTF-8 文本）");
 }
 
-/* Marks superseded, at now, the reminders and overdue notices waiting for
- * export that are no longer true: their ticket has left feedback (answered,
- * closed) or has another deadline (extended, reopened), or — a reminder —
- * its deadline has passed (the overdue notice is what is due then). Sent
- * late, they would tell a department to answer a ticket it has answered,
- * name a deadline that no longer holds, or announce "due within a working
- * day" beside "overdue" for the same deadline. 0 or -1. */
+/* Marks superseded, at now, the notices waiting for export that are no
+ * longer true: a reminder or overdue notice whose ticket has left feedback
+ * (answered, closed) or has another deadline (extended, reopened), a
+ * reminder whose deadline has passed (the overdue notice is what is due
+ * then), a "new ticket waiting to be handed over" whose ticket has been.
+ * Sent late, they would tell a department to answer a ticket it has
+ * answered, name a deadline that no longer holds, announce "due within a
+ * working day" beside "overdue" for the same deadline, or ask staff to hand
+ * over what they have. 0 or -1. */
 static int supersede_stale(sqlite3 *db, const char *now, struct qloop_error *err)
 {
-    return sql_exec_texts(db,
-                          "UPDATE outbox SET superseded_at = ?1 WHERE exported_at IS NULL"
-                          " AND superseded_at IS NULL"
-                          " AND kind IN ('ticket.reminder', 'ticket.overdue')"
-                          " AND (NOT EXISTS (SELECT 1 FROM tickets t WHERE t.id = outbox.ticket_id"
-                          "       AND t.state = 'feedback' AND t.deadline IS outbox.deadline)"
-                          "   OR (kind = 'ticket.reminder' AND deadline < ?1))",
-                          "标记过时的通知", err, 1, &now);
+    return sql_exec_texts(
+        db,
+        "UPDATE outbox SET superseded_at = ?1 WHERE exported_at IS NULL AND superseded_at IS NULL"
+        " AND ((kind IN ('ticket.reminder', 'ticket.overdue')"
+        "       AND (NOT EXISTS (SELECT 1 FROM tickets t WHERE t.id = outbox.ticket_id"
+        "             AND t.state = 'feedback' AND t.deadline IS outbox.deadline)"
+        "         OR (kind = 'ticket.reminder' AND deadline < ?1)))"
+        "   OR (kind = 'ticket.opened' AND NOT EXISTS (SELECT 1 FROM tickets t"
+        "        WHERE t.id = outbox.ticket_id AND t.state = 'discovered')))",
+        "标记过时的通知", err, 1, &now);
 }
 
 int outbox_export(sqlite3 *db, struct qloop_buf *out, long *count, int64_t now,

@@ -44,9 +44,10 @@ int outbox_scan(sqlite3 *db, const struct qloop_policy *policy, int64_t now,
 /* Appends every event not yet exported to out as JSON lines (id, key, kind,
  * created_at, ticket, dataset, rule, dept, state, deadline, recipient,
  * message) and marks them exported at now, inside the caller's transaction:
- * commit only after out has been delivered. A reminder or overdue notice no
- * longer true at now (its ticket answered, its deadline moved, or — a
- * reminder — its deadline passed) is marked superseded instead, never sent.
+ * commit only after out has been delivered. A notice no longer true at now
+ * (a reminder or overdue notice whose ticket was answered or whose deadline
+ * moved, a reminder whose deadline passed, a new ticket's call for a
+ * hand-over that happened) is marked superseded instead, never sent.
  * *count gets the number. */
 int outbox_export(sqlite3 *db, struct qloop_buf *out, long *count, int64_t now,
                   struct qloop_error *err);

@@ -3,8 +3,8 @@
  * exports across deadlines, answers, extensions and reopenings: an export
  * never lists "due within 1 working day" beside "overdue" for the same
  * deadline, never sends a reminder or overdue notice its ticket has
- * outlived (answered, extended, reopened), and a reopened ticket's notice
- * gives its new deadline. Each export is what `qloop outbox export` does:
+ * outlived (answered, extended, reopened, handed over), and a reopened
+ * ticket's notice gives its new deadline. Each export is what `qloop outbox export` does:
  * scan, then export, in one transaction.
  */
 #include <setjmp.h>
@@ -136,6 +136,26 @@ static void test_answered_or_extended_before_export(void **state)
     store_close(db);
 }
 
+/* A filed ticket waits for the steward; handed over before the export, the
+ * call to hand it over is not sent, the hand-over is. */
+static void test_handed_over_before_export(void **state)
+{
+    (void)state;
+    struct qloop_policy p = ningbo();
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    sqlite3 *db = db_open();
+    set_now("2024-09-27T10:00:00+08:00");
+    int64_t a = file_only(db, "firms", "F1", &p), b = file_only(db, "shops", "S1", &p);
+    assert_int_equal(ticket_feedback(db, a, "数据治理科", true, "2024-09-30T18:00:00+08:00", &p,
+                                     &err), 0);
+    assert_string_equal(export_at(db, "2024-09-27T11:00:00+08:00", &p),
+                        "ticket.opened@- ticket.feedback@2024-09-30");
+    assert_int_equal(q_int(db, "SELECT ticket_id FROM outbox WHERE kind = 'ticket.opened'"
+                               " AND exported_at IS NOT NULL"), b);
+    store_close(db);
+}
+
 static void test_reopened_ticket_new_deadline(void **state)
 {
     (void)state;
@@ -172,6 +192,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reminder_then_overdue),
         cmocka_unit_test(test_answered_or_extended_before_export),
+        cmocka_unit_test(test_handed_over_before_export),
         cmocka_unit_test(test_reopened_ticket_new_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
