@@ -153,7 +153,7 @@ static int scan_row(struct csv *st, size_t start, size_t *end, long *nl_out, int
                     long l, c;
                     qloop_text_position(in->buf + st->pos, (const char *)q0, st->line, &l, &c);
                     qloop_error_set(err, in->name, l, c,
-                                    "引号未闭合：从第 %ld 行第 %ld 列开始的带引号字段直到文件结束都没有结束引号。"
+                                    "引号未闭合：从文件第 %ld 行第 %ld 列开始的带引号字段直到文件结束都没有结束引号。"
                                     "请补上结束引号；字段中的引号要写成两个（\"\"）。",
                                     l, c);
                     return ROW_ERR;
@@ -437,8 +437,9 @@ static int csv_next_batch(void *state, struct qloop_batch *bt, struct qloop_erro
             st->blank_known--;
             if (m > 1) {
                 qloop_error_set(err, st->in.name, st->line, 1,
-                                "空行：表头有 %zu 列，这一行却是空的。请删除这个空行，或补全该行的 %zu 个字段。",
-                                m, m);
+                                "空行：表头有 %zu 列，文件的这一行（应为数据第 %llu 行）却是空的。"
+                                "请删除这个空行，或补全该行的 %zu 个字段。",
+                                m, (unsigned long long)st->rows + 1, m);
                 if (!st->report_bad)
                     return qloop_sticky_fail(&st->fail, err);
                 skip_bad_row(st, err, end, nl, term);
@@ -451,9 +452,10 @@ static int csv_next_batch(void *state, struct qloop_batch *bt, struct qloop_erro
                 qloop_text_position(st->in.buf + st->pos,
                                     st->in.buf + st->f[m].off - st->f[m].quoted, st->line, &l, &c);
             qloop_error_set(err, st->in.name, l, c,
-                            "字段数不对：这一行有 %zu 个字段，表头有 %zu 个。请检查是否%s分隔符（%s）；"
-                            "值里含有分隔符或换行时，要用双引号把整个值括起来。",
-                            st->nf, m, st->nf > m ? "多了" : "少了", delim_name(st->delim, tmp));
+                            "字段数不对：数据第 %llu 行（从文件这一行开始）有 %zu 个字段，表头有 %zu 个。"
+                            "请检查是否%s分隔符（%s）；值里含有分隔符或换行时，要用双引号把整个值括起来。",
+                            (unsigned long long)st->rows + 1, st->nf, m, st->nf > m ? "多了" : "少了",
+                            delim_name(st->delim, tmp));
             if (!st->report_bad)
                 return qloop_sticky_fail(&st->fail, err);
             skip_bad_row(st, err, end, nl, term);

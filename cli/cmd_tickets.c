@@ -144,7 +144,8 @@ static void print_show(json_t *t, const struct cli_args *a)
         printf("待审批的延期申请：至 %.10s（%s 提出，理由：%s）\n", jget(e, "until"), jget(e, "actor"),
                jget(e, "reason"));
     json_t *recs = json_object_get(t, "records");
-    printf("问题记录（未关闭 %lld 条 / 共 %zu 条）：\n",
+    printf("问题记录（未关闭 %lld 条 / 共 %zu 条；“数据第 N 行”是第 N 条记录，不计表头，"
+           "不是文件的行号）：\n",
            (long long)json_integer_value(json_object_get(t, "items")), json_array_size(recs));
     if (json_integer_value(json_object_get(t, "revealed")) > 0)
         printf("  （其中 %lld 条显示原文：仅供本部门核对，请勿外传；本次查看已记入审计链）\n",
@@ -153,7 +154,7 @@ static void print_show(json_t *t, const struct cli_args *a)
         json_t *r = json_array_get(recs, i);
         printf("  [%s] ", item_state_zh(jget(r, "state")));
         if (json_is_integer(json_object_get(r, "row_no")))
-            printf("第 %lld 行  ", (long long)json_integer_value(json_object_get(r, "row_no")));
+            printf("数据第 %lld 行  ", (long long)json_integer_value(json_object_get(r, "row_no")));
         printf("主键 %s", jget(r, "record_key"));
         if (*jget(r, "field"))
             printf("  字段 %s", jget(r, "field"));

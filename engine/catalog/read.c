@@ -593,7 +593,7 @@ static int no_duplicates(const char *path, bool json, const struct catalog *c,
             if (json)
                 return src_error(err, &s, "数据集重复出现（datasets[%zu] 已有）；每个数据集只写一次",
                                  b->index);
-            return src_error(err, &s, "数据集重复出现（第 %ld 行已有）；每个数据集只写一行", b->line);
+            return src_error(err, &s, "数据集重复出现（文件第 %ld 行已有）；每个数据集只写一行", b->line);
         }
     return 0;
 }

@@ -194,7 +194,7 @@ static int set_finish(struct calendar_notices *n, const char *name, bool json,
                                    "\"days\" 第 %ld 项的日期 %s 与第 %ld 项重复：同一天只能写一次，请删去一项",
                                    b->line, date, a->line);
         return qloop_error_set(err, name, b->line, 1,
-                               "%s 在 year %d 下重复出现（第 %ld 行已有）：同一天只能写一次，请删去一行",
+                               "%s 在 year %d 下重复出现（文件第 %ld 行已有）：同一天只能写一次，请删去一行",
                                date, b->notice, a->line);
     }
     return 0;

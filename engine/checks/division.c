@@ -155,7 +155,7 @@ static int finish_table(struct division_table *t, const char *file, struct qloop
     for (size_t i = 1; i < t->count; i++)
         if (t->entries[i].code == t->entries[i - 1].code)
             return qloop_error_set(err, file, t->entries[i].line, 0,
-                                   "代码 %06u 重复（第 %u 行已有）；请删除重复的一行",
+                                   "代码 %06u 重复（文件第 %u 行已有）；请删除重复的一行",
                                    (unsigned)t->entries[i].code, (unsigned)t->entries[i - 1].line);
     return 0;
 }

@@ -98,7 +98,7 @@ static void cleanse_rows(struct worker *w)
                         char buf[1200];
                         qloop_error_format(&e, buf, sizeof buf);
                         fprintf(stderr,
-                                "qloop: 数据集 %s 字段 %s 的清洗函数在第 %llu 行出错：%s；该值保持原样\n",
+                                "qloop: 数据集 %s 字段 %s 的清洗函数在数据第 %llu 行（不计表头）出错：%s；该值保持原样\n",
                                 d->name, pc->field, (unsigned long long)b->batch->row_no[row], buf);
                         qloop_buf_append(&w->next, qloop_buf_str(&w->cur), w->cur.len);
                     } else {

@@ -38,6 +38,9 @@ expect_eq "history deadline" "None 2024-10-10" \
 
 run_q 0 tickets show 1
 expect_contains "human show" "状态：反馈（feedback）" "$OUT"
+# P2 is the second record, on the file's third line: a data row, said so.
+expect_contains "a data row, named as one" "[未整改] 数据第 2 行  主键 P2" "$OUT"
+expect_contains "what a data row is" "不计表头，不是文件的行号" "$OUT"
 run_q 0 tickets list
 expect_contains "human list" "反馈" "$OUT"
 

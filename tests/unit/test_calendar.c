@@ -305,7 +305,7 @@ static void test_malformed(void **state)
         {"year 2029 2030\n", 1, 6, "四位年份"},
         {"year 2029\nholiday 2029-01-01\n", 2, 1, "无法识别"},
         {"year 2029\n2031-01-01 off 元旦\n", 2, 1, "不属于 year 2029"},
-        {"year 2029\n2029-01-01 off a\n# x\n2029-01-01 work b\n", 4, 1, "第 2 行已有"},
+        {"year 2029\n2029-01-01 off a\n# x\n2029-01-01 work b\n", 4, 1, "文件第 2 行已有"},
         {"year 2029\n2029-01-01 off\nyear 2029\n", 3, 1, "重复"},
         {"", 0, 0, "没有任何 year 行"},
         {"# only a comment\n", 0, 0, "没有任何 year 行"},

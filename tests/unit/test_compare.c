@@ -301,7 +301,7 @@ static void test_authority_left(void **state)
     finish();
     char *got = F.text = findings("id");
     /* everything goes to social, the copy */
-    assert_contains(got, "social|pvs.missing_in_right|-|A4|-|-|本方缺少记录：权威方 people 第 4 行有此记录（person_id=A4）\n");
+    assert_contains(got, "social|pvs.missing_in_right|-|A4|-|-|本方缺少记录：权威方 people 数据第 4 行（不计表头）有此记录（person_id=A4）\n");
     assert_contains(got, "social|pvs.missing_in_left|4|A9|-|-|权威方 people 中找不到对应记录（pid=A9）\n");
     assert_contains(got, "social|pvs.mismatch.name|2|A1|name|张叁|name 不一致：本方 张叁，权威方 张三\n");
     assert_contains(got, "social|pvs.mismatch.birth_date|5|A5|birth|-|birth 不一致：本方 （空），权威方 1999-09-09\n");
@@ -330,7 +330,7 @@ static void test_authority_right(void **state)
     finish();
     char *got = F.text = findings("id");
     assert_contains(got, "people|pvs.missing_in_right|4|A4|-|-|权威方 social 中找不到对应记录（person_id=A4）\n");
-    assert_contains(got, "people|pvs.missing_in_left|-|A9|-|-|本方缺少记录：权威方 social 第 4 行有此记录（pid=A9）\n");
+    assert_contains(got, "people|pvs.missing_in_left|-|A9|-|-|本方缺少记录：权威方 social 数据第 4 行（不计表头）有此记录（pid=A9）\n");
     assert_contains(got, "people|pvs.mismatch.name|1|A1|name|张三|name 不一致：本方 张三，权威方 张叁\n");
     assert_int_equal(query_int("SELECT count(*) FROM findings WHERE dataset='social'"), 0);
     assert_rule("pvs.missing_in_left", "people", 5, 1, 0);
@@ -373,7 +373,7 @@ static void test_masking(void **state)
     qloop_buf_printf(&want, "social|pvs.mismatch.sex|1|%s|sex|女|sex 不一致：本方 女，权威方 男\n", k1.ptr);
     assert_contains(got, want.ptr);
     qloop_buf_reset(&want);
-    qloop_buf_printf(&want, "social|pvs.missing_in_right|-|%s|-|-|本方缺少记录：权威方 people 第 2 行有此记录（person_id=%s）\n",
+    qloop_buf_printf(&want, "social|pvs.missing_in_right|-|%s|-|-|本方缺少记录：权威方 people 数据第 2 行（不计表头）有此记录（person_id=%s）\n",
                      k2.ptr, k2.ptr);
     assert_contains(got, want.ptr);
     qloop_buf_free(&k1);

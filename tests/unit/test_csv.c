@@ -322,7 +322,7 @@ static void test_unterminated_quote_line(void **unused)
      * on line 2 comes out first */
     size_t saved = qloop_input_chunk_size;
     qloop_input_chunk_size = 1;
-    expect_error(FIX("unterminated.csv"), 0, 3, 6, "从第 3 行第 6 列开始", NULL);
+    expect_error(FIX("unterminated.csv"), 0, 3, 6, "从文件第 3 行第 6 列开始", NULL);
     qloop_input_chunk_size = saved;
 
     struct table t;
@@ -343,15 +343,22 @@ static void test_unterminated_quote_line(void **unused)
 static void test_ragged_rows(void **unused)
 {
     (void)unused;
-    expect_error(FIX("ragged.csv"), 0, 3, 5, "这一行有 3 个字段，表头有 2 个", NULL);
+    expect_error(FIX("ragged.csv"), 0, 3, 5, "数据第 2 行（从文件这一行开始）有 3 个字段，表头有 2 个",
+                 NULL);
     expect_error(FIX("blank_middle.csv"), 0, 3, 1, "空行", NULL);
 
     struct table t;
     struct qloop_error err;
+    /* The error's line is the file's; the message names the data row too,
+     * which differs once a quoted value spans lines. */
+    assert_int_equal(read_str("a,b\n\"x\ny\",1\n1,2,3\n", &t, &err), -2);
+    assert_int_equal(err.line, 4);
+    if (!strstr(err.message, "数据第 2 行"))
+        fail_msg("message \"%s\" lacks the data row", err.message);
     /* too few, after a row spanning lines 2-4 */
     assert_int_equal(read_str("a,b\n1,\"x\n\ny\"\n5\n", &t, &err), -2);
     assert_int_equal(err.line, 5);
-    assert_non_null(strstr(err.message, "这一行有 1 个字段，表头有 2 个"));
+    assert_non_null(strstr(err.message, "数据第 2 行（从文件这一行开始）有 1 个字段，表头有 2 个"));
     /* too many inside a quoted-multiline row: the surplus field's position */
     assert_int_equal(read_str("a,b\n1,\"x\ny\",3\n", &t, &err), -2);
     assert_int_equal(err.line, 3);

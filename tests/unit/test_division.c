@@ -195,7 +195,7 @@ static void test_malformed(void **state)
     EXPECT_ERROR("code,name\n330000,\"浙江\"省\n", 2, "右引号之后");
     EXPECT_ERROR("code,name\n330000,\n", 2, "名称为空");
     EXPECT_ERROR("code,name\n330106,\xce\xf7\xba\xfe\xc7\xf8\n", 2, "GBK"); /* 西湖区 in GBK */
-    EXPECT_ERROR("code,name\r\n330000,浙江省\r\n330106,西湖区\r\n330000,浙江\r\n", 4, "第 2 行");
+    EXPECT_ERROR("code,name\r\n330000,浙江省\r\n330106,西湖区\r\n330000,浙江\r\n", 4, "文件第 2 行");
     EXPECT_ERROR("code,name\n", 0, "没有任何");
     EXPECT_ERROR("", 0, "文件为空");
     EXPECT_ERROR("\n \n", 0, "文件为空");
