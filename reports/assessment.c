@@ -1,9 +1,9 @@
 /*
  * assessment.c — the indicator model and the assembled reports (report.h,
  * stage 2): loading the Lua model into the rule sandbox, evaluating it on
- * each department's facts, checking what it returns, ranking, the city
- * summary, the comparison with the previous year's published report, the
- * monthly scorecard, and publishing.
+ * each department's facts, checking what it returns, the comparison with
+ * the previous year's published report, the monthly scorecard, and
+ * publishing (ranking and the city summary: ranking.c).
  *
  * Every crossing of the C/Lua boundary (facts into Lua tables, results back
  * into JSON) runs inside a protected call (qloop_lua_pcall), so a model that
@@ -381,19 +381,31 @@ static int read_result(lua_State *L)
     if (!lua_istable(L, 1))
         return luaL_error(L, "evaluate 应返回一个表（%s），实际返回了 %s", what, luaL_typename(L, 1));
     double score = opt_number(L, 1, "score", what);
-    if (isnan(score) || score < 0 || score > 100)
-        return luaL_error(L, "%s：score 应为 0 到 100 之间的数", what);
-    json_object_set_new(x->out, "score", json_real(report_round(score, 1)));
-    if (lua_getfield(L, 1, "grade") != LUA_TSTRING)
-        return luaL_error(L, "%s：grade 应为等级名称", what);
-    const char *grade = lua_tostring(L, -1);
-    bool known = false;
-    size_t i;
-    json_t *g;
-    json_array_foreach(m->grades, i, g) known = known || strcmp(report_str(g, "name", ""), grade) == 0;
-    if (!known)
-        return luaL_error(L, "%s：grade “%s” 不在模型的 grades 中", what, grade);
-    json_object_set_new(x->out, "grade", lstr(L, -1, what));
+    int gt = lua_getfield(L, 1, "grade");
+    if (isnan(score)) {
+        /* no score: no indicator applies, the department is not rated */
+        if (gt != LUA_TNIL && !(gt == LUA_TSTRING && strcmp(lua_tostring(L, -1), REPORT_NOT_RATED) == 0))
+            return luaL_error(L, "%s：没有 score（不参评）时不应有 grade，或应为“%s”", what,
+                              REPORT_NOT_RATED);
+        json_object_set_new(x->out, "score", json_null());
+        json_object_set_new(x->out, "grade", json_string(REPORT_NOT_RATED));
+        json_object_set_new(x->out, "rated", json_false());
+    } else {
+        if (score < 0 || score > 100)
+            return luaL_error(L, "%s：score 应为 0 到 100 之间的数（不参评的部门不返回 score）", what);
+        if (gt != LUA_TSTRING)
+            return luaL_error(L, "%s：grade 应为等级名称", what);
+        const char *grade = lua_tostring(L, -1);
+        bool known = false;
+        size_t i;
+        json_t *g;
+        json_array_foreach(m->grades, i, g) known = known || strcmp(report_str(g, "name", ""), grade) == 0;
+        if (!known)
+            return luaL_error(L, "%s：grade “%s” 不在模型的 grades 中", what, grade);
+        json_object_set_new(x->out, "score", json_real(report_round(score, 1)));
+        json_object_set_new(x->out, "grade", lstr(L, -1, what));
+        json_object_set_new(x->out, "rated", json_true());
+    }
     lua_pop(L, 1);
 
     json_t *inds = json_object();
@@ -475,32 +487,6 @@ static int read_result(lua_State *L)
 
 /* ---- applying the model --------------------------------------------------- */
 
-static int cmp_dept(const void *a, const void *b)
-{
-    const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
-    double sx = report_real(x, "score", 0), sy = report_real(y, "score", 0);
-    if (sx != sy)
-        return sx > sy ? -1 : 1;
-    return strcmp(report_str(x, "name", ""), report_str(y, "name", ""));
-}
-
-/* Sets "rank" on each department of the sorted array (equal scores share
- * the better rank: 1, 2, 2, 4). */
-static void set_ranks(json_t *list)
-{
-    size_t n = json_array_size(list);
-    double prev = -1;
-    json_int_t rank = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *d = json_array_get(list, i);
-        double s = report_real(d, "score", 0);
-        if (i == 0 || s != prev)
-            rank = (json_int_t)i + 1;
-        prev = s;
-        json_object_set_new(d, "rank", json_integer(rank));
-    }
-}
-
 int report_model_apply(struct report_model *m, json_t *facts, struct qloop_error *err)
 {
     lua_State *L = m->L;
@@ -567,13 +553,8 @@ int report_model_apply(struct report_model *m, json_t *facts, struct qloop_error
         free(ranked);
         return -1;
     }
-    qsort(ranked, n, sizeof *ranked, cmp_dept);
-    json_t *list = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, ranked[i]);
+    json_object_set_new(facts, "departments", report_rank(ranked, n));
     free(ranked);
-    set_ranks(list);
-    json_object_set_new(facts, "departments", list);
 
     json_t *model = json_object();
     json_object_set_new(model, "name", report_jstr(m->name ? m->name : "（未命名模型）"));
@@ -587,117 +568,6 @@ int report_model_apply(struct report_model *m, json_t *facts, struct qloop_error
                                               report_dimensions_zh[i]));
     json_object_set_new(facts, "dimensions", dims);
     return 0;
-}
-
-/* ---- the city summary ---------------------------------------------------- */
-
-static void set_rate(json_t *o, const char *key, long long num, long long den)
-{
-    json_object_set_new(o, key, den > 0 ? json_real(report_round((double)num / (double)den, 4))
-                                        : json_null());
-}
-
-/* Sums key over the departments' objects at path (one level). */
-static long long sum_of(const json_t *depts, const char *obj, const char *key)
-{
-    long long s = 0;
-    size_t i;
-    json_t *d;
-    json_array_foreach(depts, i, d) s += report_int(json_object_get(d, obj), key, 0);
-    return s;
-}
-
-/* The figures of the whole city: departments, average score, grade counts
- * (in the model's order), quality, tickets and, for a year, the months. */
-static json_t *city_summary(const json_t *report, const json_t *depts)
-{
-    json_t *city = json_object();
-    size_t n = json_array_size(depts);
-    json_object_set_new(city, "departments", json_integer((json_int_t)n));
-    double total = 0;
-    size_t i;
-    json_t *d;
-    json_array_foreach(depts, i, d) total += report_real(d, "score", 0);
-    json_object_set_new(city, "average_score",
-                        n ? json_real(report_round(total / (double)n, 1)) : json_null());
-    json_t *grades = json_object();
-    json_t *g;
-    json_array_foreach(json_object_get(report, "grades"), i, g) {
-        const char *name = report_str(g, "name", "");
-        long long c = 0;
-        size_t j;
-        json_array_foreach(depts, j, d) c += strcmp(report_str(d, "grade", ""), name) == 0;
-        json_object_set_new(grades, name, json_integer(c));
-    }
-    json_object_set_new(city, "grades", grades);
-
-    json_t *q = json_object();
-    long long checked = 0, passed = 0;
-    json_array_foreach(depts, i, d) {
-        checked += report_int(json_object_get(d, "quality"), "checked", 0);
-        passed += report_int(json_object_get(d, "quality"), "passed", 0);
-    }
-    json_object_set_new(q, "checked", json_integer(checked));
-    json_object_set_new(q, "passed", json_integer(passed));
-    set_rate(q, "rate", passed, checked);
-    json_t *dims = json_object();
-    for (int k = 0; k < REPORT_NDIMS; k++) {
-        long long c = 0, p = 0;
-        json_array_foreach(depts, i, d) {
-            const json_t *dq = json_object_get(
-                json_object_get(json_object_get(d, "quality"), "dimensions"), report_dimensions[k]);
-            c += report_int(dq, "checked", 0);
-            p += report_int(dq, "passed", 0);
-        }
-        json_t *o = json_object();
-        json_object_set_new(o, "checked", json_integer(c));
-        json_object_set_new(o, "passed", json_integer(p));
-        set_rate(o, "rate", p, c);
-        json_object_set_new(dims, report_dimensions[k], o);
-    }
-    json_object_set_new(q, "dimensions", dims);
-    json_object_set_new(city, "quality", q);
-
-    json_t *t = json_object();
-    static const char *const tkeys[] = {"opened", "due", "on_time", "late", "overdue_open",
-                                        "answered", "answer_days", "extensions",
-                                        "fixed_items", "reopened_items", NULL};
-    for (const char *const *k = tkeys; *k; k++)
-        json_object_set_new(t, *k, json_integer(sum_of(depts, "tickets", *k)));
-    set_rate(t, "on_time_rate", report_int(t, "on_time", 0), report_int(t, "due", 0));
-    long long answered = report_int(t, "answered", 0);
-    json_object_set_new(t, "avg_answer_days",
-                        answered ? json_real(report_round(
-                                       (double)report_int(t, "answer_days", 0) / answered, 2))
-                                 : json_null());
-    json_object_set_new(city, "tickets", t);
-
-    json_t *first = json_array_get(depts, 0);
-    json_t *months = json_object_get(first, "months");
-    if (months) {
-        json_t *list = json_array();
-        for (size_t m = 0; m < json_array_size(months); m++) {
-            json_t *o = json_object();
-            json_object_set(o, "month", json_object_get(json_array_get(months, m), "month"));
-            long long c = 0, p = 0, due = 0, ot = 0;
-            json_array_foreach(depts, i, d) {
-                const json_t *mo = json_array_get(json_object_get(d, "months"), m);
-                c += report_int(mo, "checked", 0);
-                p += report_int(mo, "passed", 0);
-                due += report_int(mo, "tickets_due", 0);
-                ot += report_int(mo, "tickets_on_time", 0);
-            }
-            json_object_set_new(o, "checked", json_integer(c));
-            json_object_set_new(o, "passed", json_integer(p));
-            set_rate(o, "rate", p, c);
-            json_object_set_new(o, "tickets_due", json_integer(due));
-            json_object_set_new(o, "tickets_on_time", json_integer(ot));
-            set_rate(o, "tickets_rate", ot, due);
-            json_array_append_new(list, o);
-        }
-        json_object_set_new(city, "months", list);
-    }
-    return city;
 }
 
 /* ---- published reports ------------------------------------------------- */
@@ -756,11 +626,11 @@ static void compare_with(json_t *depts, const json_t *prev_depts)
             json_object_set(o, "grade", json_object_get(p, "grade"));
             json_object_set(o, "rank", json_object_get(p, "rank"));
             json_object_set_new(d, "previous", o);
-            if (json_is_number(json_object_get(p, "score")))
+            if (json_is_number(json_object_get(p, "score")) && report_rated(d))
                 json_object_set_new(d, "change",
                                     json_real(report_round(report_real(d, "score", 0) -
                                                                report_real(p, "score", 0), 1)));
-            if (json_is_integer(json_object_get(p, "rank")))
+            if (json_is_integer(json_object_get(p, "rank")) && report_rated(d))
                 json_object_set_new(d, "rank_change",
                                     json_integer(report_int(p, "rank", 0) - report_int(d, "rank", 0)));
             break;
@@ -852,7 +722,7 @@ int report_annual(sqlite3 *db, int year, const char *model_path, int64_t now, js
     } else {
         json_object_set_new(r, "previous", json_null());
     }
-    json_object_set_new(r, "city", city_summary(r, depts));
+    json_object_set_new(r, "city", report_city_summary(r, depts));
     json_object_set(r, "departments", depts);
     json_decref(prev);
     json_decref(facts);
@@ -918,7 +788,7 @@ int report_scorecard(sqlite3 *db, const char *dept, int year, int month, const c
     qloop_buf_free(&title);
     json_object_set_new(card, "title", tv ? tv : json_string("月度计分卡"));
     common_keys(card, facts, "range", now);
-    json_object_set_new(card, "city", city_summary(card, depts));
+    json_object_set_new(card, "city", report_city_summary(card, depts));
     json_object_set(card, "department", mine);
     json_decref(prevp);
     json_decref(facts);

@@ -22,7 +22,9 @@
 --   evaluate    function(d, facts) -> { score = 0..100, grade = name,
 --               indicators = { {id, group, name, weight, numerator,
 --               denominator, value (0..1 or nil), points, weak}, ... },
---               advice = { {indicator, text, basis}, ... } }
+--               advice = { {indicator, text, basis}, ... } }; score and
+--               grade nil when no indicator applies to the department: it
+--               is 不参评 (not scored, not ranked), never 0 and failed
 -- d is one department's facts and facts the whole period's (every key is
 -- described at the top of reports/facts.c); both are aggregates only.
 --
@@ -118,9 +120,9 @@ local function quality(dim, zh, what)
       return q.passed, q.checked
     end,
     advice = function(d, r)
-      return string.format("%s：%d 条次校验中 %d 条次未通过（通过率 %s）。%s请对照问题工单从源头整改，"
-        .. "并在源系统中增加录入校验，避免同类问题再次出现。", zh, r.denominator,
-        r.denominator - r.numerator, pct(r.value), what)
+      return string.format("%s：%d 条次校验中 %d 条次未通过（通过率 %s；一条记录经一条规则校验一次为"
+        .. "一条次）。%s请对照问题工单从源头整改，并在源系统中增加录入校验，避免同类问题再次出现。",
+        zh, r.denominator, r.denominator - r.numerator, pct(r.value), what)
     end,
   }
 end
@@ -313,16 +315,18 @@ function M.evaluate(d, facts)
     local a = check(d, facts)
     if a then out.advice[#out.advice + 1] = a end
   end
-  if weights > 0 then
-    out.score = round(100 * points / weights, 1)
-  else
-    out.score = 0
+  if weights == 0 then
+    -- No indicator applies: 不参评. Not scored and not ranked — a 0 would
+    -- rank the department last and fail it for what nobody asked of it.
     out.advice[#out.advice + 1] = {
       indicator = "overall",
-      text = "本期没有可评估的数据：未编入资源目录、未经校验，也没有问题工单。请按要求编目并归集数据。",
+      text = "本期没有适用的评估指标（未编入资源目录、数据未经校验，也没有应答复的问题工单），"
+        .. "不参评：不计分、不排名。如该部门提供公共数据，请按要求编目并归集。",
       basis = NB .. " 第三十四条",
     }
+    return out
   end
+  out.score = round(100 * points / weights, 1)
   out.grade = M.grade_of(out.score)
   if out.grade == M.grades[#M.grades].name then
     out.advice[#out.advice + 1] = {

@@ -85,13 +85,31 @@ void report_model_free(struct report_model *m);
 /* Lower-case hex SHA-256 of the model's text (default and override). */
 const char *report_model_hash(const struct report_model *m);
 
+/* The grade of a department the model does not rate: no indicator applies
+ * to it in the period (nothing catalogued, checked or due), so it is not
+ * scored and not ranked, rather than scored 0 and failed. */
+#define REPORT_NOT_RATED "不参评"
+
 /* Evaluates the model on facts (from report_facts): for each department adds
  * "score" (0–100, one decimal), "grade", "rank" (1 = best; equal scores share
- * a rank), "indicators" (object keyed by indicator id, in model order) and
- * "advice" ([{"indicator", "text", "basis"}]), and sorts the departments by
- * rank then name. Adds "model", "grades", "indicators" (the model's list) and
- * "dimensions" to facts itself. Returns 0 or -1 with err. */
+ * a rank), "rated" (true), "indicators" (object keyed by indicator id, in
+ * model order) and "advice" ([{"indicator", "text", "basis"}]), and sorts the
+ * departments by rank then name. A department the model leaves without a
+ * score (evaluate returns no score: no indicator applies) is not rated:
+ * "score" and "rank" null, "grade" REPORT_NOT_RATED, "rated" false, listed
+ * after the ranked ones by name. Adds "model", "grades", "indicators" (the
+ * model's list) and "dimensions" to facts itself. Returns 0 or -1 with err. */
 int report_model_apply(struct report_model *m, json_t *facts, struct qloop_error *err);
+
+/* The departments' objects depts[0..n) (references taken) as an array in
+ * rank order with "rank" set (ranking.c): rated ones by score, not rated
+ * ones after them by name, rank null. */
+json_t *report_rank(json_t **depts, size_t n);
+
+/* The figures of the whole city from the ranked departments: "departments"
+ * (rated), "not_rated", "average_score" (of the rated), "grades" (counts in
+ * the model's order), "quality", "tickets" and, for a year, "months". */
+json_t *report_city_summary(const json_t *report, const json_t *depts);
 
 /* The whole annual report of year at time now: facts, model, ranking, the
  * city summary, and the comparison with the newest published report of
@@ -146,6 +164,12 @@ void report_put_percent(struct qloop_buf *b, const json_t *ratio);
 /* Appends a number as text: integers as such, reals with up to `decimals`
  * places (trailing zeros dropped); "—" for null/missing. */
 void report_put_number(struct qloop_buf *b, const json_t *v, int decimals);
+
+/* Whether department d was rated (has a score and a rank). */
+bool report_rated(const json_t *d);
+
+/* Appends d's rank, "—" for a department not rated. */
+void report_put_rank(struct qloop_buf *b, const json_t *d);
 
 /* Appends s with & < > " ' escaped for HTML. */
 void report_put_html(struct qloop_buf *b, const char *s);

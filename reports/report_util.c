@@ -63,6 +63,16 @@ void report_put_number(struct qloop_buf *b, const json_t *v, int decimals)
         qloop_buf_printf(b, "—");
 }
 
+bool report_rated(const json_t *d) { return json_is_number(json_object_get(d, "score")); }
+
+void report_put_rank(struct qloop_buf *b, const json_t *d)
+{
+    if (report_rated(d))
+        qloop_buf_printf(b, "%lld", report_int(d, "rank", 0));
+    else
+        qloop_buf_printf(b, "—");
+}
+
 void report_put_percent(struct qloop_buf *b, const json_t *ratio)
 {
     if (!json_is_number(ratio)) {

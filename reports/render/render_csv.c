@@ -91,7 +91,9 @@ int report_render_csv(const json_t *report, struct qloop_buf *out, struct qloop_
     json_t *d;
     size_t j;
     json_array_foreach(json_object_get(report, "departments"), j, d) {
-        qloop_buf_printf(b, "%lld,%lld", report_int(report, "year", 0), report_int(d, "rank", 0));
+        qloop_buf_printf(b, "%lld,", report_int(report, "year", 0));
+        if (report_rated(d))
+            qloop_buf_printf(b, "%lld", report_int(d, "rank", 0));
         field(b, report_str(d, "name", ""), false);
         number(b, json_object_get(d, "score"), 1);
         field(b, report_str(d, "grade", ""), false);

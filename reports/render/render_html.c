@@ -182,9 +182,17 @@ static void ranking_chart(struct qloop_buf *b, const json_t *report)
         double y = 8 + row * (double)i;
         double score = report_real(d, "score", 0);
         const char *grade = report_str(d, "grade", "");
-        qloop_buf_printf(b, "<text x=\"%.0f\" y=\"%.1f\" font-size=\"13\" text-anchor=\"end\">"
-                            "%lld. ", x0 - 8, y + 13, report_int(d, "rank", 0));
+        qloop_buf_printf(b, "<text x=\"%.0f\" y=\"%.1f\" font-size=\"13\" text-anchor=\"end\">",
+                         x0 - 8, y + 13);
+        report_put_rank(b, d);
+        qloop_buf_printf(b, ". ");
         h_cut(b, report_str(d, "name", ""), 10);
+        if (!report_rated(d)) {
+            qloop_buf_printf(b, "</text><text x=\"%.0f\" y=\"%.1f\" font-size=\"12\" fill=\"#6b7785\">"
+                                REPORT_NOT_RATED "（本期没有适用的评估指标）</text>",
+                             x0 + 6, y + 13);
+            continue;
+        }
         qloop_buf_printf(b, "</text><rect x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" height=\"16\""
                             " fill=\"%s\"/>", x0, y, score > 0 ? score * scale : 0.5,
                          grade_color(report, grade));
@@ -547,8 +555,12 @@ static void department_page(struct qloop_buf *b, const json_t *report, const jso
     const char *grade = report_str(d, "grade", "");
     qloop_buf_printf(b, "<section class=\"page dept\" id=\"d%zu\"><div class=\"head\"><div><h2>", index);
     h(b, report_str(d, "name", ""));
-    qloop_buf_printf(b, "</h2><p class=\"meta\">第 %lld 名 / 共 %zu 个部门 · ", report_int(d, "rank", 0),
-                     ndepts);
+    if (report_rated(d))
+        qloop_buf_printf(b, "</h2><p class=\"meta\">第 %lld 名 / 共 %zu 个部门 · ",
+                         report_int(d, "rank", 0), ndepts);
+    else
+        qloop_buf_printf(b, "</h2><p class=\"meta\">" REPORT_NOT_RATED
+                            "：本期没有适用的评估指标，不计分、不排名 · ");
     const json_t *prev = json_object_get(d, "previous");
     if (json_is_object(prev)) {
         h(b, prev_label);
@@ -556,7 +568,9 @@ static void department_page(struct qloop_buf *b, const json_t *report, const jso
         report_put_number(b, json_object_get(prev, "score"), 1);
         qloop_buf_printf(b, " 分（");
         h(b, report_str(prev, "grade", ""));
-        qloop_buf_printf(b, "，第 %lld 名），变化 ", report_int(prev, "rank", 0));
+        if (report_rated(prev))
+            qloop_buf_printf(b, "，第 %lld 名", report_int(prev, "rank", 0));
+        qloop_buf_printf(b, "），变化 ");
         put_change(b, json_object_get(d, "change"));
         qloop_buf_printf(b, " 分");
     } else {
@@ -635,6 +649,8 @@ int report_render_html(const json_t *report, struct qloop_buf *out, struct qloop
     struct qloop_buf v = {0};
     qloop_buf_printf(b, "<div class=\"kpis\">");
     qloop_buf_printf(&v, "%lld", report_int(city, "departments", 0));
+    if (report_int(city, "not_rated", 0) > 0)
+        qloop_buf_printf(&v, "（另 %lld 个" REPORT_NOT_RATED "）", report_int(city, "not_rated", 0));
     kpi(b, "参评部门", v.ptr);
     qloop_buf_reset(&v);
     report_put_number(&v, json_object_get(city, "average_score"), 1);
@@ -683,15 +699,18 @@ int report_render_html(const json_t *report, struct qloop_buf *out, struct qloop
     }
     qloop_buf_printf(b, "<p class=\"legend\">依据：温州市公共数据共享开放管理暂行办法 第四十条（年度评估并公布，提出改进建议）；"
                         "宁波市公共数据管理办法 第三十四条、第三十五条（纳入年度绩效考核）。"
-                        "本报告只使用汇总数据，不含任何记录的键值或内容。</p>");
+                        "本报告只使用汇总数据，不含任何记录的键值或内容。"
+                        "数据质量按“条次”计：一条记录经一条规则校验一次为一条次（同一条记录经 5 条规则校验计 5 条次）。"
+                        "本期没有适用评估指标的部门" REPORT_NOT_RATED "：不计分、不排名。</p>");
     const json_t *depts = json_object_get(report, "departments");
     qloop_buf_printf(b, "<details><summary>排名表</summary><table><thead><tr><th class=\"n\">排名</th>"
                         "<th>部门</th><th class=\"n\">得分</th><th>等级</th><th class=\"n\">上年得分</th>"
                         "<th class=\"n\">变化</th></tr></thead><tbody>");
     json_t *d;
     json_array_foreach(depts, i, d) {
-        qloop_buf_printf(b, "<tr><td class=\"n\">%lld</td><td><a href=\"#d%zu\">", report_int(d, "rank", 0),
-                         i + 1);
+        qloop_buf_printf(b, "<tr><td class=\"n\">");
+        report_put_rank(b, d);
+        qloop_buf_printf(b, "</td><td><a href=\"#d%zu\">", i + 1);
         h(b, report_str(d, "name", ""));
         qloop_buf_printf(b, "</a></td>");
         td_num(b, json_object_get(d, "score"), 1);

@@ -77,8 +77,11 @@ static void department(struct qloop_buf *b, const json_t *report, const json_t *
     cell(b, report_str(d, "name", ""));
     qloop_buf_printf(b, "\n\n得分 **");
     report_put_number(b, json_object_get(d, "score"), 1);
-    qloop_buf_printf(b, "**（%s），第 %lld 名 / 共 %zu 个部门；", report_str(d, "grade", ""),
-                     report_int(d, "rank", 0), ndepts);
+    if (report_rated(d))
+        qloop_buf_printf(b, "**（%s），第 %lld 名 / 共 %zu 个部门；", report_str(d, "grade", ""),
+                         report_int(d, "rank", 0), ndepts);
+    else
+        qloop_buf_printf(b, "**（" REPORT_NOT_RATED "：本期没有适用的评估指标，不计分、不排名）；");
     change_text(b, d, prev_label);
     qloop_buf_printf(b, "。\n\n| 类别 | 指标 | 分子 / 分母 | 比率 | 得分 / 权重 |\n"
                         "|---|---|---:|---:|---:|\n");
@@ -161,7 +164,11 @@ int report_render_md(const json_t *report, struct qloop_buf *out, struct qloop_e
     qloop_buf_printf(b, "- 依据：温州市公共数据共享开放管理暂行办法 第四十条；"
                         "宁波市公共数据管理办法 第三十四条、第三十五条\n\n## 全市概况\n\n");
     const json_t *city = json_object_get(report, "city");
-    qloop_buf_printf(b, "参评部门 %lld 个，平均得分 ", report_int(city, "departments", 0));
+    qloop_buf_printf(b, "参评部门 %lld 个", report_int(city, "departments", 0));
+    if (report_int(city, "not_rated", 0) > 0)
+        qloop_buf_printf(b, "（另有 %lld 个部门" REPORT_NOT_RATED "：本期没有适用的评估指标）",
+                         report_int(city, "not_rated", 0));
+    qloop_buf_printf(b, "，平均得分 ");
     report_put_number(b, json_object_get(city, "average_score"), 1);
     qloop_buf_printf(b, "；");
     const char *key;
@@ -170,7 +177,8 @@ int report_render_md(const json_t *report, struct qloop_buf *out, struct qloop_e
     json_object_foreach(json_object_get(city, "grades"), key, v)
         qloop_buf_printf(b, "%s%s %lld 个", i++ ? "、" : "", key, (long long)json_integer_value(v));
     const json_t *q = json_object_get(city, "quality");
-    qloop_buf_printf(b, "。\n\n数据质量：校验 %lld 条次，通过率 ", report_int(q, "checked", 0));
+    qloop_buf_printf(b, "。\n\n数据质量：校验 %lld 条次（一条记录经一条规则校验一次为一条次（同一条记录经 5 条规则校验计 5 条次）），通过率 ",
+                     report_int(q, "checked", 0));
     report_put_percent(b, json_object_get(q, "rate"));
     const json_t *t = json_object_get(city, "tickets");
     qloop_buf_printf(b, "。问题处理：应答复 %lld 次，按期答复率 ", report_int(t, "due", 0));
@@ -193,7 +201,9 @@ int report_render_md(const json_t *report, struct qloop_buf *out, struct qloop_e
     const json_t *depts = json_object_get(report, "departments");
     json_t *d;
     json_array_foreach(depts, i, d) {
-        qloop_buf_printf(b, "| %lld | ", report_int(d, "rank", 0));
+        qloop_buf_printf(b, "| ");
+        report_put_rank(b, d);
+        qloop_buf_printf(b, " | ");
         cell(b, report_str(d, "name", ""));
         qloop_buf_printf(b, " | ");
         report_put_number(b, json_object_get(d, "score"), 1);
@@ -204,7 +214,10 @@ int report_render_md(const json_t *report, struct qloop_buf *out, struct qloop_e
     qloop_buf_printf(b, "\n");
     json_array_foreach(depts, i, d) {
         char heading[64];
-        snprintf(heading, sizeof heading, "## %lld.", report_int(d, "rank", 0));
+        if (report_rated(d))
+            snprintf(heading, sizeof heading, "## %lld.", report_int(d, "rank", 0));
+        else
+            snprintf(heading, sizeof heading, "## " REPORT_NOT_RATED " ·");
         department(b, report, d, json_array_size(depts), "上年", heading);
     }
     return 0;

@@ -109,7 +109,7 @@ expect_contains "audit chain whole" "ok" "$OUT"
 expect_eq "audited" "1" "$(sql "SELECT count(*) FROM audit WHERE kind = 'report.publish'")"
 QLOOP_NOW=2026-03-01T09:00:00+08:00 run_q 0 report annual --year 2026 --format json
 expect_eq "previous year" "2025" "$(json_get "$OUT" 'd["previous"]["year"]')"
-expect_eq "change = score - previous" "True" "$(json_get "$OUT" 'all(abs(x["change"] - round(x["score"] - x["previous"]["score"], 1)) < 1e-9 for x in d["departments"] if x["previous"])')"
+expect_eq "change = score - previous" "True" "$(json_get "$OUT" 'all(abs(x["change"] - round(x["score"] - x["previous"]["score"], 1)) < 1e-9 for x in d["departments"] if x["previous"] and x["rated"])')"
 
 # The monthly scorecard.
 run_q 0 report scorecard --dept 市公安局 --period 2025-03 --format json

@@ -211,6 +211,70 @@ static void test_ties(void **state)
     json_decref(r);
 }
 
+/* A department with no applicable indicator (here: one ticket opened late
+ * in the year, not yet due) is 不参评: not scored, not ranked, not counted
+ * in the average or the grades, listed after the ranked ones in every
+ * format — never 0 and 不合格. */
+static void test_not_rated(void **state)
+{
+    (void)state;
+    execf("INSERT INTO tickets(id, dataset, rule, source, dept, state, policy, opened_at, opened_by)"
+          " VALUES(900, 'civil', 'civil.x', 'run', '市民政局', 'feedback', 'ningbo',"
+          " '2025-12-30T02:00:00+08:00', 'system')");
+    execf("INSERT INTO ticket_history(ticket_id, at, actor, event, from_state, to_state, deadline_after)"
+          " VALUES(900, '2025-12-30T02:00:00+08:00', 'system', 'open', NULL, 'discovered', NULL),"
+          " (900, '2025-12-30T02:00:00+08:00', 'system', 'feedback', 'discovered', 'feedback',"
+          " '2026-01-07T23:59:59+08:00')");
+    json_t *r = annual(NULL, after_year);
+    json_t *list = json_object_get(r, "departments");
+    assert_int_equal(json_array_size(list), 3);
+    json_t *c = json_array_get(list, 2);
+    assert_string_equal(json_string_value(json_object_get(c, "name")), "市民政局");
+    assert_true(json_is_null(json_object_get(c, "score")));
+    assert_true(json_is_null(json_object_get(c, "rank")));
+    assert_true(json_is_false(json_object_get(c, "rated")));
+    assert_string_equal(json_string_value(json_object_get(c, "grade")), "不参评");
+    assert_true(json_is_true(json_object_get(json_array_get(list, 0), "rated")));
+    json_t *adv = json_object_get(c, "advice");
+    assert_int_equal(json_array_size(adv), 1);
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(adv, 0), "text")),
+                           "不计分、不排名"));
+    /* The others keep their ranks and the city its average of 2. */
+    assert_int_equal(get_int(json_array_get(list, 1), "rank"), 2);
+    json_t *city = json_object_get(r, "city");
+    assert_int_equal(get_int(city, "departments"), 2);
+    assert_int_equal(get_int(city, "not_rated"), 1);
+    assert_float_equal(get_real(city, "average_score"), 58.7, 1e-9);
+    assert_int_equal(get_int(city, "grades.不合格"), 1);
+
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct qloop_buf html = {0}, md = {0}, csv = {0};
+    assert_int_equal(report_render_html(r, &html, &err), 0);
+    assert_int_equal(report_render_md(r, &md, &err), 0);
+    assert_int_equal(report_render_csv(r, &csv, &err), 0);
+    assert_non_null(strstr(md.ptr, "| — | 市民政局 | — | 不参评 | — |"));
+    assert_non_null(strstr(md.ptr, "## 不参评 · 市民政局"));
+    assert_non_null(strstr(md.ptr, "一条记录经一条规则校验一次为一条次"));
+    assert_non_null(strstr(csv.ptr, "\r\n2025,,市民政局,,不参评,"));
+    assert_non_null(strstr(html.ptr, "不参评：本期没有适用的评估指标，不计分、不排名"));
+    assert_non_null(strstr(html.ptr, "数据质量按“条次”计"));
+    assert_null(strstr(html.ptr, ">0. "));
+    qloop_buf_free(&html);
+    qloop_buf_free(&md);
+    qloop_buf_free(&csv);
+    json_decref(r);
+    /* A model may leave any department unrated, but not half-rated. */
+    char *path = write_file("half.lua", "local M = ...\n"
+                                        "function M.evaluate() return { grade = '合格',"
+                                        " indicators = {} } end\nreturn M\n");
+    r = NULL;
+    assert_int_equal(report_annual(db, 2025, path, after_year, &r, &err), -1);
+    assert_non_null(strstr(err.message, "不参评"));
+    execf("DELETE FROM ticket_history WHERE ticket_id = 900");
+    execf("DELETE FROM tickets WHERE id = 900");
+}
+
 /* ---- publishing and the change from the previous year --------------------- */
 
 static void test_publish_and_compare(void **state)
@@ -425,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_model_override),
         cmocka_unit_test(test_bad_models),
         cmocka_unit_test(test_ties),
+        cmocka_unit_test(test_not_rated),
         cmocka_unit_test(test_scorecard),
         cmocka_unit_test(test_renderers),
         cmocka_unit_test(test_reproducible),
