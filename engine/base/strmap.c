@@ -156,3 +156,53 @@ int strmap_foreach(const struct strmap *m,
 }
 
 size_t strmap_bytes(const struct strmap *m) { return m->cap * sizeof(struct slot) + m->key_bytes; }
+
+/* ---- 128-bit fingerprints ---- */
+
+/* The splitmix64 finaliser: a bijective 64-bit mix. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= UINT64_C(0xbf58476d1ce4e5b9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94d049bb133111eb);
+    x ^= x >> 31;
+    return x;
+}
+
+/* x rotated left by r bits (0 < r < 64). */
+static uint64_t rotl64(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+/* The little-endian 64-bit word of k bytes at s (k <= 8). */
+static uint64_t load_le(const unsigned char *s, size_t k)
+{
+    uint64_t w = 0;
+    for (size_t i = 0; i < k; i++)
+        w |= (uint64_t)s[i] << (8 * i);
+    return w;
+}
+
+/* A 64-bit hash of s[0..n) parameterised by seed and two odd multipliers;
+ * two parameter sets give two independent hashes. */
+static uint64_t hash64(const unsigned char *s, size_t n, uint64_t seed, uint64_t m1, uint64_t m2)
+{
+    uint64_t h = seed ^ ((uint64_t)n * m1);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        h = rotl64(h ^ mix64(load_le(s + i, 8) ^ seed), 29) * m2 + m1;
+    uint64_t w = load_le(s + i, n - i);
+    h = rotl64(h ^ mix64(w ^ seed ^ ((uint64_t)(n & 7) << 56)), 29) * m2 + m1;
+    return mix64(h ^ (h >> 32));
+}
+
+void strmap_fingerprint(const char *s, size_t n, uint64_t *hi, uint64_t *lo)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    *hi = hash64(u, n, UINT64_C(0x243f6a8885a308d3), UINT64_C(0x9e3779b97f4a7c15),
+                 UINT64_C(0xc2b2ae3d27d4eb4f));
+    *lo = hash64(u, n, UINT64_C(0x13198a2e03707344), UINT64_C(0xff51afd7ed558ccd),
+                 UINT64_C(0xc4ceb9fe1a85ec53));
+}

@@ -37,4 +37,11 @@ size_t strmap_bytes(const struct strmap *m);
 /* The hash function used, exposed for fingerprints elsewhere. */
 uint64_t strmap_hash(const char *key, size_t len);
 
+/* A 128-bit fingerprint of s[0..n): two independent 64-bit hashes, words
+ * read little-endian so that every machine computes the same. Compares match
+ * keys by it, and a record without a key is identified by the fingerprint
+ * of its content (run/identity.c) — identities stored in tickets, so its
+ * definition must never change. */
+void strmap_fingerprint(const char *s, size_t n, uint64_t *hi, uint64_t *lo);
+
 #endif

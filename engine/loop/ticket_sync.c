@@ -83,9 +83,10 @@ struct recheck {
 /* An open item the run's rules judged. */
 struct judged_item {
     int64_t id, ticket;
-    char ref[40], state[16];
+    char ref[40], state[16], dataset[512];
     int resolve_missing;
     int failing_again; /* open, and refreshed from a finding of this run */
+    int of_record;     /* a record's item (it has a row), not the dataset's */
 };
 
 static void read_judged_item(sqlite3_stmt *st, void *row)
@@ -97,6 +98,8 @@ static void read_judged_item(sqlite3_stmt *st, void *row)
     sql_copy(st, 3, it->state, sizeof it->state);
     it->resolve_missing = sqlite3_column_int(st, 4);
     it->failing_again = sqlite3_column_int(st, 5);
+    sql_copy(st, 6, it->dataset, sizeof it->dataset);
+    it->of_record = sqlite3_column_int(st, 7);
 }
 
 /* Phase 1 of the re-check: open items that fail again, the common case of a
@@ -124,7 +127,7 @@ static int judged_items(sqlite3 *db, const char *run_id, struct judged_item **it
     sqlite3_stmt *st =
         sql_prepare_texts(db,
                           "SELECT i.id, i.ticket_id, i.record_ref, i.state, r.resolve_missing,"
-                          " i.state = 'open' AND i.last_run IS ?1"
+                          " i.state = 'open' AND i.last_run IS ?1, i.dataset, i.row_no IS NOT NULL"
                           " FROM ticket_items i JOIN rule_results r"
                           " ON r.run_id = ?1 AND r.rule = i.rule AND r.dataset = i.dataset"
                           " WHERE i.state IN ('open','missing') ORDER BY i.ticket_id, i.id",
@@ -221,7 +224,12 @@ static int recheck_failing(sqlite3 *db, struct recheck_sql *q, const struct judg
 }
 
 /* Whether the run saw item it's record (the run's own answer when it gave
- * one, else run_seen) in *seen. 0 or -2. */
+ * one, else run_seen) in *seen. Reading a dataset is seeing its
+ * dataset-level "record" (the empty key); an item of a record (with a row)
+ * under that key is the item into which an earlier qloop merged the records
+ * whose key was empty: those records now have identities of their own
+ * (run/identity.c), so the merged item is not seen — missing, or resolved
+ * under resolve_missing — never fixed by the dataset being read. 0 or -2. */
 static int recheck_seen(sqlite3 *db, struct recheck_sql *q, const struct judged_item *it,
                         bool *seen, struct qloop_error *err)
 {
@@ -234,6 +242,11 @@ static int recheck_seen(sqlite3 *db, struct recheck_sql *q, const struct judged_
     *seen = rc == 1;
     if (q->seen_by && *seen)
         *seen = q->seen_by->seen(q->seen_by->ctx, sql_text(q->seen, 0), sql_text(q->seen, 1));
+    if (*seen && it->of_record) {
+        char dataset_ref[33];
+        store_record_ref(db, it->dataset, "", 0, dataset_ref);
+        *seen = strcmp(it->ref, dataset_ref) != 0;
+    }
     return 0;
 }
 

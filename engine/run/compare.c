@@ -41,56 +41,10 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/strmap.h"
 #include "base/text.h"
 #include "run/compare_impl.h"
 #include "run/stage.h"
-
-/* ---- fingerprints ---- */
-
-/* The splitmix64 finaliser: a bijective 64-bit mix. */
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= UINT64_C(0xbf58476d1ce4e5b9);
-    x ^= x >> 27;
-    x *= UINT64_C(0x94d049bb133111eb);
-    x ^= x >> 31;
-    return x;
-}
-
-/* x rotated left by r bits (0 < r < 64). */
-static uint64_t rotl64(uint64_t x, int r)
-{
-    return (x << r) | (x >> (64 - r));
-}
-
-/* A 64-bit hash of s[0..n) parameterised by seed and two odd multipliers;
- * two parameter sets give two independent hashes. */
-static uint64_t hash64(const unsigned char *s, size_t n, uint64_t seed, uint64_t m1, uint64_t m2)
-{
-    uint64_t h = seed ^ ((uint64_t)n * m1);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        h = rotl64(h ^ mix64(w ^ seed), 29) * m2 + m1;
-    }
-    uint64_t w = 0;
-    for (size_t k = 0; i + k < n; k++)
-        w |= (uint64_t)s[i + k] << (8 * k);
-    h = rotl64(h ^ mix64(w ^ seed ^ ((uint64_t)(n & 7) << 56)), 29) * m2 + m1;
-    return mix64(h ^ (h >> 32));
-}
-
-/* The 128-bit fingerprint of the length-prefixed key parts s[0..n). */
-static void fingerprint(const char *s, size_t n, uint64_t *hi, uint64_t *lo)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    *hi = hash64(u, n, UINT64_C(0x243f6a8885a308d3), UINT64_C(0x9e3779b97f4a7c15),
-                 UINT64_C(0xc2b2ae3d27d4eb4f));
-    *lo = hash64(u, n, UINT64_C(0x13198a2e03707344), UINT64_C(0xff51afd7ed558ccd),
-                 UINT64_C(0xc4ceb9fe1a85ec53));
-}
 
 /* Appends s as a length-prefixed payload string. */
 static void put_str(struct qloop_buf *b, const char *s, size_t len)
@@ -119,7 +73,7 @@ static void side_free(struct side *s)
 {
     side_release(s);
     free(s->fields);
-    free(s->key_col), free(s->own_col), free(s->field_col);
+    free(s->key_col), free(s->field_col);
     free(s->key_seen), free(s->field_seen);
 }
 
@@ -143,6 +97,7 @@ void compare_run_free(struct compare_run *c)
     free(c->cmps);
     qloop_buf_free(&c->rec);
     qloop_buf_free(&c->key);
+    qloop_buf_free(&c->own);
     free(c);
 }
 
@@ -223,10 +178,8 @@ static int setup_cmp(struct compare_run *c, struct cmp *m, struct pack_compare *
         sd->own_is_cmp = sd->d->nkeys == sd->nkeys;
         for (size_t i = 0; sd->own_is_cmp && i < sd->nkeys; i++)
             sd->own_is_cmp = strcmp(sd->d->keys[i], sd->keys[i]) == 0;
-        sd->store_own = !sd->own_is_cmp && sd->d->nkeys > 0;
         sd->key_col = qloop_xcalloc(sd->nkeys + 1, sizeof *sd->key_col);
         sd->key_seen = qloop_xcalloc(sd->nkeys + 1, sizeof *sd->key_seen);
-        sd->own_col = qloop_xcalloc(sd->d->nkeys + 1, sizeof *sd->own_col);
         sd->field_col = qloop_xcalloc(m->nfields + 1, sizeof *sd->field_col);
         sd->field_seen = qloop_xcalloc(m->nfields + 1, sizeof *sd->field_seen);
         for (size_t i = 0; i < sd->nkeys; i++)
@@ -313,8 +266,6 @@ static void resolve_columns(struct side *s, const char *const *names, size_t nco
         s->key_col[i] = find_col(names, ncols, s->keys[i]);
         s->key_seen[i] |= s->key_col[i] >= 0;
     }
-    for (size_t i = 0; i < s->d->nkeys; i++)
-        s->own_col[i] = find_col(names, ncols, s->d->keys[i]);
     for (size_t i = 0; i < s->nfields; i++) {
         s->field_col[i] = find_col(names, ncols, s->fields[i]);
         s->field_seen[i] |= s->field_col[i] >= 0;
@@ -386,36 +337,36 @@ static int store_record(struct compare_run *c, struct side *s, const struct rec 
     return 0;
 }
 
-/* Builds and stores the record of one row of side s. */
-static int feed_row(struct compare_run *c, struct side *s, const struct qloop_field *row,
-                    size_t ncols, uint64_t row_no, struct qloop_error *err)
+/* Builds and stores the record of row `row` of the batch for side s. */
+static int feed_row(struct compare_run *c, struct side *s, const struct compare_rows *rows,
+                    size_t row, struct qloop_error *err)
 {
     static const struct qloop_field none = {"", 0, 1};
+    const struct qloop_field *cells = rows->cells + row * rows->ncols;
+    size_t ncols = rows->ncols;
     struct qloop_buf *b = &c->rec, *k = &c->key;
     qloop_buf_reset(b);
     qloop_buf_reset(k);
-    struct rec h = {.row_no = row_no};
+    struct rec h = {.row_no = rows->row_no[row]};
+    for (size_t i = 0; i < s->nkeys; i++) {
+        long col = s->key_col[i];
+        if (qloop_value_empty(col >= 0 && (size_t)col < ncols ? &cells[col] : &none))
+            h.flags |= REC_EMPTY_KEY;
+    }
+    /* The record's own key, unless the compare key is it. */
+    if (!s->own_is_cmp || (h.flags & REC_EMPTY_KEY))
+        h.flags |= REC_OWN_KEY;
     qloop_buf_append(b, (const char *)&h, sizeof h);
-    if (s->store_own) {
-        size_t at = b->len;
-        qloop_buf_append(b, "\0\0\0\0", 4);
-        for (size_t i = 0; i < s->d->nkeys; i++) {
-            long col = s->own_col[i];
-            const struct qloop_field *f = col >= 0 && (size_t)col < ncols ? &row[col] : &none;
-            if (i)
-                qloop_buf_putc(b, '|');
-            qloop_buf_append(b, f->ptr, f->len);
-        }
-        uint32_t n = (uint32_t)(b->len - at - 4);
-        memcpy(b->ptr + at, &n, 4);
+    if (h.flags & REC_OWN_KEY) {
+        qloop_buf_reset(&c->own);
+        rows->own_key(rows->own_key_ctx, row, &c->own);
+        put_str(b, c->own.ptr, c->own.len);
     }
     size_t at = b->len;
     qloop_buf_append(b, "\0\0\0\0", 4);
     for (size_t i = 0; i < s->nkeys; i++) {
         long col = s->key_col[i];
-        const struct qloop_field *f = col >= 0 && (size_t)col < ncols ? &row[col] : &none;
-        if (qloop_value_empty(f))
-            h.flags |= REC_EMPTY_KEY;
+        const struct qloop_field *f = col >= 0 && (size_t)col < ncols ? &cells[col] : &none;
         if (i)
             qloop_buf_putc(b, '|');
         qloop_buf_append(b, f->ptr, f->len);
@@ -425,14 +376,14 @@ static int feed_row(struct compare_run *c, struct side *s, const struct qloop_fi
     memcpy(b->ptr + at, &n, 4);
     for (size_t i = 0; i < s->nfields; i++) {
         long col = s->field_col[i];
-        const struct qloop_field *f = col >= 0 && (size_t)col < ncols ? &row[col] : &none;
+        const struct qloop_field *f = col >= 0 && (size_t)col < ncols ? &cells[col] : &none;
         if (qloop_value_empty(f))
             put_str(b, "", 0);
         else
             put_str(b, f->ptr, f->len);
     }
     if (!(h.flags & REC_EMPTY_KEY))
-        fingerprint(k->ptr, k->len, &h.fp_hi, &h.fp_lo);
+        strmap_fingerprint(k->ptr, k->len, &h.fp_hi, &h.fp_lo);
     h.len = (uint32_t)(b->len - sizeof h);
     while (b->len % 8)
         qloop_buf_putc(b, '\0');
@@ -441,8 +392,7 @@ static int feed_row(struct compare_run *c, struct side *s, const struct qloop_fi
     return store_record(c, s, (const struct rec *)b->ptr, err);
 }
 
-int compare_feed(struct compare_run *c, const char *dataset, const char *const *names, size_t ncols,
-                 const struct qloop_field *cells, size_t nrows, const uint64_t *row_no,
+int compare_feed(struct compare_run *c, const char *dataset, const struct compare_rows *rows,
                  struct qloop_error *err)
 {
     for (size_t i = 0; c && i < c->ncmps; i++)
@@ -450,10 +400,10 @@ int compare_feed(struct compare_run *c, const char *dataset, const char *const *
             struct side *s = &c->cmps[i].side[sd];
             if (strcmp(s->dataset, dataset) != 0)
                 continue;
-            resolve_columns(s, names, ncols);
+            resolve_columns(s, rows->names, rows->ncols);
             s->fed = true;
-            for (size_t r = 0; r < nrows; r++)
-                if (feed_row(c, s, cells + r * ncols, ncols, row_no[r], err) != 0)
+            for (size_t r = 0; r < rows->nrows; r++)
+                if (feed_row(c, s, rows, r, err) != 0)
                     return -1;
         }
     return 0;
@@ -525,7 +475,7 @@ int compare_finish(struct compare_run *c, const struct compare_emit_ctx *ctx, js
     }
     if (failed_records)
         *failed_records += e.failed_records;
-    qloop_buf_free(&e.msg), qloop_buf_free(&e.rowkey);
+    qloop_buf_free(&e.msg);
     qloop_buf_free(&e.na), qloop_buf_free(&e.nb);
     qloop_buf_free(&e.t1), qloop_buf_free(&e.t2);
     return rc;

@@ -49,12 +49,25 @@ struct compare_emit_ctx {
 int compare_run_new(struct compare_run **out, struct pack *p, size_t memory_budget,
                     struct qloop_error *err);
 
-/* Takes one cleansed batch of dataset: ncols column names, nrows rows of
- * cells (row-major, nrows * ncols), their 1-based row numbers. Copies what it
- * keeps. Returns 0 or -1 with err (e.g. a compared field missing from the
- * data, or a temporary file that cannot be written). */
-int compare_feed(struct compare_run *c, const char *dataset, const char *const *names, size_t ncols,
-                 const struct qloop_field *cells, size_t nrows, const uint64_t *row_no,
+/* One cleansed batch of a dataset: ncols column names, nrows rows of cells
+ * (row-major, nrows * ncols), their 1-based row numbers, and the raw record
+ * key of each row as the dataset's own findings name it (its key fields
+ * joined by '|', or the identity of a record without a key: run/identity.c),
+ * so that a compare's finding on a record is an item of the same record. */
+struct compare_rows {
+    const char *const *names;
+    size_t ncols;
+    const struct qloop_field *cells;
+    size_t nrows;
+    const uint64_t *row_no;
+    void (*own_key)(void *ctx, size_t row, struct qloop_buf *out);
+    void *own_key_ctx;
+};
+
+/* Takes one batch of dataset. Copies what it keeps. Returns 0 or -1 with err
+ * (e.g. a compared field missing from the data, or a temporary file that
+ * cannot be written). */
+int compare_feed(struct compare_run *c, const char *dataset, const struct compare_rows *rows,
                  struct qloop_error *err);
 
 /* Checks, once a source with a fixed header is opened, that every key and

@@ -45,7 +45,12 @@ struct rec {
     uint32_t len;
     uint32_t flags;
 };
-#define REC_EMPTY_KEY 1u
+#define REC_EMPTY_KEY 1u /* a part of the compare key is empty */
+#define REC_OWN_KEY 2u   /* payload string 0 is the record's own key (compare_rows.own_key):
+                            the dataset's key is not the compare key, or the record has none */
+
+/* The payload index of the compare key (the fields follow it). */
+static inline size_t rec_key_slot(const struct rec *r) { return r->flags & REC_OWN_KEY ? 1 : 0; }
 
 /* Bytes a record with len payload bytes takes, padding included. */
 static inline size_t rec_size(uint32_t len)
@@ -74,11 +79,10 @@ struct side {
     const char **fields;       /* compared fields, this side's names, in rule order */
     size_t nfields;
     bool own_is_cmp;           /* the dataset's declared key is the compare key */
-    bool store_own;            /* payload carries the own record key */
     /* column cache */
     const char *const *names;
     size_t ncols;
-    long *key_col, *own_col, *field_col;
+    long *key_col, *field_col;
     bool *key_seen, *field_seen;
     bool fed;
     int64_t total;             /* records fed */
@@ -124,6 +128,7 @@ struct compare_run {
     const char *tmpdir;
     struct qloop_buf rec;  /* a record being built */
     struct qloop_buf key;  /* key parts, length-prefixed, being hashed */
+    struct qloop_buf own;  /* the record's own key (compare_rows.own_key) */
 };
 
 /* The partition (0..NPART-1) of a fingerprint at a partition level. */
@@ -167,7 +172,7 @@ struct emitter {
     lua_State *L;
     struct qloop_error *err;
     int64_t failed_records;
-    struct qloop_buf msg, rowkey, na, nb, t1, t2;
+    struct qloop_buf msg, na, nb, t1, t2;
 };
 
 /* compare_spill.c */

@@ -85,7 +85,7 @@ static void show_key(struct emitter *e, const struct side *s, const struct rec *
                      struct qloop_buf *out)
 {
     size_t len;
-    const char *k = payload_str(r, s->store_own ? 1 : 0, &len);
+    const char *k = payload_str(r, rec_key_slot(r), &len);
     key_names(out, s, "|");
     qloop_buf_putc(out, '=');
     findings_quote(out, k, len, e->m->key_sensitive);
@@ -103,20 +103,13 @@ static int put_finding(struct emitter *e, int rule, int ds_side, struct ent *sub
     struct cmp *m = e->m;
     struct rule_count *rc = &m->rules[rule];
     const struct side *s = &m->side[ds_side];
-    const struct side *origin = own ? s : &m->side[1 - ds_side];
     const struct rec *r = subject->r;
     struct qloop_finding f = {.dataset = s->dataset, .rule = rc->id, .row_no = own ? r->row_no : 0,
                               .field = field, .value = value, .vlen = vlen, .message = message};
-    if (!own || origin->own_is_cmp) {
-        f.key = payload_str(r, origin->store_own ? 1 : 0, &f.keylen);
-    } else if (origin->store_own) {
-        f.key = payload_str(r, 0, &f.keylen);
-    } else {
-        qloop_buf_reset(&e->rowkey);
-        findings_row_key(&e->rowkey, r->row_no);
-        f.key = e->rowkey.ptr;
-        f.keylen = e->rowkey.len;
-    }
+    /* On its own dataset a record is named by its own key (or, without one,
+     * its identity), as the dataset's rules name it; on the other, by the
+     * compare key. */
+    f.key = payload_str(r, own && (r->flags & REC_OWN_KEY) ? 0 : rec_key_slot(r), &f.keylen);
     /* A compare key and compared fields are as sensitive as either side
      * declares them. */
     struct finding_extra x = {.mask = (m->key_sensitive ? FINDING_MASK_KEY : 0u) |
@@ -170,7 +163,7 @@ static int report_dup(struct emitter *e, int rule, int side, struct ent *x)
     findings_append_uint(&e->msg, x->count);
     TEXT(&e->msg, " 次，无法与 ", m->side[1 - side].dataset, " 配对");
     size_t klen;
-    const char *k = payload_str(x->r, s->store_own ? 1 : 0, &klen);
+    const char *k = payload_str(x->r, rec_key_slot(x->r), &klen);
     return put_finding(e, rule, side, x, true, NULL, k, klen, m->key_sensitive,
                        qloop_buf_str(&e->msg));
 }
@@ -198,7 +191,7 @@ static void note_error(struct emitter *e, struct rule_count *rc, const struct ql
     char buf[1200];
     qloop_error_format(qe, buf, sizeof buf);
     fprintf(stderr,
-            "qloop: 比对 \"%s\"（%s:%ld）的规则 %s 在数据集 %s 第 %llu 行出错：%s；本次运行继续，出错的记录计入 errors\n",
+            "qloop: 比对 \"%s\"（%s:%ld）的规则 %s 在数据集 %s 数据第 %llu 行（不计表头）出错：%s；本次运行继续，出错的记录计入 errors\n",
             e->m->pc->name, e->m->pc->file, e->m->pc->line, rc->id, s->dataset,
             (unsigned long long)row_no, buf);
 }
@@ -295,7 +288,7 @@ static int judge_pair(struct emitter *e, size_t fi, struct ent *l, struct ent *r
     const struct pack_compare_field *f = m->fields[fi];
     struct rule_count *rc = &m->rules[R_MISMATCH + fi];
     const struct side *sl = &m->side[0], *sr = &m->side[1];
-    size_t off_l = (sl->store_own ? 2 : 1) + fi, off_r = (sr->store_own ? 2 : 1) + fi;
+    size_t off_l = rec_key_slot(l->r) + 1 + fi, off_r = rec_key_slot(r->r) + 1 + fi;
     size_t alen, blen;
     const char *a = payload_str(l->r, off_l, &alen), *b = payload_str(r->r, off_r, &blen);
     struct qloop_error qe;

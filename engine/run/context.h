@@ -11,6 +11,8 @@
  *   dataset.c    one dataset: open the source, bind columns, the batch loop
  *                (judge.c on the workers, the verdict merge here), the
  *                whole-dataset rules, its rows for the store;
+ *   identity.c   which record a row is: its key, or for a record without one
+ *                its content fingerprint and occurrence;
  *   recheck.c    which records of open tickets the run saw (the re-check);
  *   freshness.c  the dataset-level timeliness rule DATASET.freshness;
  *   findings.c   the one findings writer; stage.c the staging tables.
@@ -118,6 +120,13 @@ struct ds_ctx {
     bool judging;
     struct strmap *nulls; /* the dataset's null_values (source.c), made on first use */
     int64_t bad_rows;     /* malformed rows the adapter listed (bad_rows = "finding") */
+    /* identity.c: records without a key */
+    size_t *name_order;      /* columns in name order */
+    struct strmap *keyless;  /* fingerprint (16 bytes) -> records seen so far */
+    struct qloop_buf idents; /* the batch's keyless identities */
+    struct qloop_buf content; /* the content of the row being fingerprinted */
+    size_t *ident_at;        /* per row of the batch: offset in idents, SIZE_MAX for a keyed row */
+    size_t ident_cap;
 };
 
 /* dataset.c */
@@ -149,6 +158,20 @@ struct strmap *refsets_for(const struct run_ctx *run, const struct pack_rule *r)
 void refsets_bind(struct ds_ctx *ds);
 void refsets_collect(struct ds_ctx *ds);
 void refsets_free(struct run_ctx *run);
+
+/* identity.c */
+/* The columns in name order (after the columns change). */
+void identity_bind(struct ds_ctx *ds);
+/* Whether row has no key: the dataset declares none, or a key field of the
+ * row (cleansed) is empty. Safe on worker threads. */
+bool identity_keyless(const struct ds_ctx *ds, size_t row);
+/* Gives every keyless row of the batch its identity (fingerprint and
+ * occurrence), in row order, on the run's thread, after the workers. */
+void identity_batch(struct ds_ctx *ds);
+/* Appends the raw key of keyless row ("\0K" FP "#" N "\0#" ROW) to out and
+ * returns true; false (nothing appended) for a row with a key. */
+bool identity_of(const struct ds_ctx *ds, size_t row, struct qloop_buf *out);
+void identity_free(struct ds_ctx *ds);
 
 /* recheck.c */
 int recheck_begin(struct ds_ctx *ds);

@@ -59,6 +59,7 @@ static void bind_columns(struct ds_ctx *ds)
         ds->cleanse_cols[i] = ds->cleanse[i].col = ds_column(ds, ds->cleanse[i].c->field);
     ds->updated_col = ds_column(ds, ds->d->updated_at);
     refsets_bind(ds);
+    identity_bind(ds);
 }
 
 const struct qloop_field *ds_cell(const struct ds_ctx *ds, size_t row, long col)
@@ -69,21 +70,25 @@ const struct qloop_field *ds_cell(const struct ds_ctx *ds, size_t row, long col)
     return &ds->view[row * ds->batch->ncols + (size_t)col];
 }
 
-/* The raw record key of a row: key fields joined by '|' ("#row_no" when the
- * dataset has no key). */
+/* The raw record key of a row: key fields joined by '|', or for a record
+ * without a key its identity (identity.c). */
 void ds_row_key(const struct ds_ctx *ds, size_t row, struct qloop_buf *out)
 {
     qloop_buf_reset(out);
-    if (ds->d->nkeys == 0) {
-        findings_row_key(out, ds->batch->row_no[row]);
+    if (identity_of(ds, row, out))
         return;
-    }
     for (size_t i = 0; i < ds->d->nkeys; i++) {
         const struct qloop_field *f = ds_cell(ds, row, ds->key_cols[i]);
         if (i)
             qloop_buf_putc(out, '|');
         qloop_buf_append(out, f->ptr, f->len);
     }
+}
+
+/* compare_rows' own_key: the raw record key of row, as ds_row_key. */
+static void ds_compare_key(void *ctx, size_t row, struct qloop_buf *out)
+{
+    ds_row_key(ctx, row, out);
 }
 
 /* ---- findings ---- */
@@ -146,7 +151,7 @@ static void note_rule_error(struct ds_ctx *ds, struct rule_state *rs, const char
     if (rs->first_error[0])
         return;
     snprintf(rs->first_error, sizeof rs->first_error, "%s", text ? text : "");
-    fprintf(stderr, "qloop: 规则 \"%s\"（%s:%ld）在数据集 %s 第 %llu 行出错：%s；本次运行继续，出错的记录计入 errors\n",
+    fprintf(stderr, "qloop: 规则 \"%s\"（%s:%ld）在数据集 %s 数据第 %llu 行（不计表头）出错：%s；本次运行继续，出错的记录计入 errors\n",
             rs->rule->id, rs->rule->file, rs->rule->line, ds->d->name,
             (unsigned long long)ds->batch->row_no[row], rs->first_error);
 }
@@ -365,13 +370,15 @@ static int ds_read(struct ds_ctx *ds)
         struct judge_batch jb = {.batch = &batch, .view = ds->view, .verdict = ds->verdict,
                                  .reason = ds->reason, .refs = ds->jd.row_ref ? ds->refs : NULL};
         judge_run(run->pool, &jb);
+        identity_batch(ds);
         if (merge_verdicts(ds) != 0)
             return -1;
         recheck_batch(ds);
         refsets_collect(ds);
         freshness_batch(ds);
-        if (compare_feed(run->compares, ds->d->name, ds->names, batch.ncols, ds->view, batch.nrows,
-                         batch.row_no, run->err) != 0)
+        struct compare_rows rows = {ds->names, batch.ncols, ds->view, batch.nrows, batch.row_no,
+                                    ds_compare_key, ds};
+        if (compare_feed(run->compares, ds->d->name, &rows, run->err) != 0)
             return -1;
         ds->rows += (int64_t)batch.nrows;
         progress(ds, false);
@@ -483,6 +490,7 @@ static void ds_free(struct ds_ctx *ds)
     free(ds->verdict);
     free(ds->reason);
     free(ds->refs);
+    identity_free(ds);
 }
 
 int run_dataset(struct run_ctx *run, struct pack_dataset *d)

@@ -133,6 +133,23 @@ static const char *findings_message(struct findings_writer *w, const struct qloo
     return qloop_buf_str(&w->msg);
 }
 
+/* The length of the part of raw key that identifies the record: all of it,
+ * or for a record without a key ("\0" IDENTITY "\0" SHOWN, identity.c) the
+ * part before the second NUL. */
+static size_t identity_len(const char *key, size_t keylen)
+{
+    if (keylen == 0 || key[0] != '\0')
+        return keylen;
+    const char *end = memchr(key + 1, '\0', keylen - 1);
+    return end ? (size_t)(end - key) : keylen;
+}
+
+void findings_record_ref(const unsigned char secret[32], const char *dataset, const char *key,
+                         size_t keylen, char out[33])
+{
+    store_record_ref_keyed(secret, dataset, key, identity_len(key, keylen), out);
+}
+
 int findings_write(struct findings_writer *w, const struct qloop_finding *f,
                    const struct finding_extra *x, struct qloop_error *err)
 {
@@ -142,14 +159,18 @@ int findings_write(struct findings_writer *w, const struct qloop_finding *f,
 
     const char *raw_key = f->key ? f->key : "";
     char ref[33];
-    store_record_ref_keyed(w->secret, f->dataset, raw_key, f->keylen, ref);
+    findings_record_ref(w->secret, f->dataset, raw_key, f->keylen, ref);
 
-    size_t keylen;
-    const char *key = shown(raw_key, f->keylen,
-                            (mask & FINDING_MASK_KEY) ||
-                                (of_record && w->key_sensitive && !(mask & FINDING_KEY_ROW)),
-                            &w->key,
-                            &keylen);
+    /* A record without a key is shown by its data row ("#ROW"), nothing
+     * personal; a key, masked when sensitive (a malformed row's key is its
+     * row number: FINDING_KEY_ROW). */
+    size_t idlen = identity_len(raw_key, f->keylen), keylen;
+    bool keyless = idlen < f->keylen;
+    const char *key = keyless ? raw_key + idlen + 1 : raw_key;
+    key = shown(key, keyless ? f->keylen - idlen - 1 : f->keylen,
+                !keyless && ((mask & FINDING_MASK_KEY) ||
+                             (of_record && w->key_sensitive && !(mask & FINDING_KEY_ROW))),
+                &w->key, &keylen);
 
     size_t vlen = 0;
     const char *value = f->value ? shown(f->value, f->vlen,

@@ -6,8 +6,9 @@
  * unique), freshness, the compares (compare_join.c), and — through the sink of
  * store/findings.h — the finders below the run (the catalog's checks). For
  * each finding the writer alone
- *   1. computes the record_ref from the raw key (store_record_ref_keyed, with
- *      the store's secret read once);
+ *   1. computes the record_ref from the raw key (findings_record_ref, with
+ *      the store's secret read once: a record without a key by its
+ *      identity, run/identity.c, and shown by its data row);
  *   2. masks the record key and the value: the key when one of the dataset's
  *      declared key fields is sensitive, the value when the field judged is;
  *      a dataset-level finding (row_no 0: freshness, the catalog) names no
@@ -72,6 +73,12 @@ void findings_writer_free(struct findings_writer *w);
  * used. Returns 0, or -1 with err (store_error). */
 int findings_write(struct findings_writer *w, const struct qloop_finding *f,
                    const struct finding_extra *x, struct qloop_error *err);
+
+/* The record_ref of raw key of dataset (store_record_ref_keyed): of the key,
+ * or for a record without one (run/identity.c) of its identity, not of the
+ * row it is shown by. Safe on worker threads. */
+void findings_record_ref(const unsigned char secret[32], const char *dataset, const char *key,
+                         size_t keylen, char out[33]);
 
 /* Appends to out the text a message shows for a value it quotes: "（空）"
  * when empty, masked when sensitive (a compare quotes both sides' values). */

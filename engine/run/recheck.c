@@ -14,6 +14,7 @@
 #include "base/strmap.h"
 #include "loop/ticket.h"
 #include "run/context.h"
+#include "run/findings.h"
 #include "store/store.h"
 
 static void add_open_ref(void *ctx, const char *ref)
@@ -45,8 +46,15 @@ void recheck_batch(struct ds_ctx *ds)
 {
     if (!ds->open_refs || strmap_count(ds->open_refs) == 0)
         return;
-    for (size_t row = 0; row < ds->batch->nrows; row++)
+    struct qloop_buf key = {0};
+    for (size_t row = 0; row < ds->batch->nrows; row++) {
+        if (!ds->refs[row][0]) { /* a keyless record: by its identity */
+            ds_row_key(ds, row, &key);
+            findings_record_ref(ds->run->secret, ds->d->name, key.ptr, key.len, ds->refs[row]);
+        }
         see_ref(ds, ds->refs[row]);
+    }
+    qloop_buf_free(&key);
 }
 
 /* Dataset-level findings (freshness) have the empty key: reading the dataset
@@ -60,12 +68,18 @@ void recheck_dataset_seen(struct ds_ctx *ds)
     see_ref(ds, empty_ref);
 }
 
-/* The judge's callback: the record_ref of a row (on a worker thread). */
+/* The judge's callback: the record_ref of a row (on a worker thread). A
+ * record without a key has no identity yet (its occurrence is counted on
+ * the run's thread after the workers): "" for now, recheck_batch fills it. */
 void recheck_row_ref(void *ctx, size_t row, struct qloop_buf *scratch, char out[33])
 {
     struct ds_ctx *ds = ctx;
+    if (identity_keyless(ds, row)) {
+        out[0] = '\0';
+        return;
+    }
     ds_row_key(ds, row, scratch);
-    store_record_ref_keyed(ds->run->secret, ds->d->name, qloop_buf_str(scratch), scratch->len, out);
+    findings_record_ref(ds->run->secret, ds->d->name, scratch->ptr, scratch->len, out);
 }
 
 /* The tickets' question: did this run see record ref of dataset? */

@@ -100,6 +100,40 @@ static void load(const char *lua, size_t budget)
     F.summary = json_array();
 }
 
+/* The batch being fed, for own_key. */
+struct fed {
+    const struct pack_dataset *d;
+    const char *const *names;
+    size_t ncols;
+    const struct qloop_field *cells;
+    const uint64_t *row_no;
+};
+
+/* compare_rows.own_key as the run's reader gives it (run/dataset.c): the
+ * declared key fields joined by '|'; for a record without a key, a stand-in
+ * identity "\0K#ROW\0#ROW" (the run's is a content fingerprint). */
+static void own_key(void *ctx, size_t row, struct qloop_buf *out)
+{
+    const struct fed *b = ctx;
+    if (!b->d)
+        fail_msg("own_key asked for a dataset the pack does not declare");
+    bool keyless = b->d->nkeys == 0;
+    for (size_t i = 0; i < b->d->nkeys; i++)
+        for (size_t c = 0; c < b->ncols; c++)
+            if (strcmp(b->names[c], b->d->keys[i]) == 0) {
+                const struct qloop_field *f = &b->cells[row * b->ncols + c];
+                keyless |= f->null || f->len == 0;
+                qloop_buf_printf(out, "%s%.*s", i ? "|" : "", (int)f->len, f->ptr);
+            }
+    if (keyless) {
+        qloop_buf_reset(out);
+        qloop_buf_append(out, "\0K#", 3);
+        findings_append_uint(out, b->row_no[row]);
+        qloop_buf_putc(out, '\0');
+        findings_row_key(out, b->row_no[row]);
+    }
+}
+
 /* Feeds rows (ncols cells each, NULL = absent) of dataset as one batch,
  * numbering them first_row, first_row + 1, ... */
 static void feed(const char *dataset, const char *const *names, size_t ncols,
@@ -115,7 +149,9 @@ static void feed(const char *dataset, const char *const *names, size_t ncols,
         row_no[i] = first_row + i;
     struct qloop_error err;
     qloop_error_clear(&err);
-    if (compare_feed(F.c, dataset, names, ncols, cells, nrows, row_no, &err) != 0)
+    struct fed b = {pack_find_dataset(F.p, dataset), names, ncols, cells, row_no};
+    struct compare_rows cr = {names, ncols, cells, nrows, row_no, own_key, &b};
+    if (compare_feed(F.c, dataset, &cr, &err) != 0)
         fail_msg("feed: %s", err.message);
     free(cells);
     free(row_no);
