@@ -62,12 +62,14 @@ static const struct cli_option export_options[] = {
 
 static const struct cli_command outbox_subs[] = {
     {"export", "[--jsonl] [--db PATH] [--policy NAME|FILE]",
-     "先按政策补上到期提醒（期限前 1 个工作日）和超期通知，再把尚未导出的通知逐行输出为 JSON"
+     "先按各工单的政策补上到期提醒和超期通知，再把尚未导出的通知逐行输出为 JSON"
      "（id、key、kind、created_at、ticket、dataset、rule、dept、state、deadline、recipient、"
-     "message），并标记为已导出：同一通知不会导出两次。",
-     "通知类型：ticket.opened（新工单待交办）、ticket.feedback（已交数源部门）、ticket.items_added、\n"
-     "ticket.recheck_failed、ticket.reminder、ticket.overdue、extension.requested、\n"
-     "extension.approved、extension.rejected、ticket.closed。\n",
+     "message），并标记为已导出：同一通知不会导出两次；导出时已不属实的通知（工单已答复、"
+     "期限已变、提醒的期限已过、已交办）不再发送。",
+     "通知类型：ticket.opened（新工单待交办）、ticket.feedback（已交数源部门，含重新打开）、\n"
+     "ticket.items_added、ticket.recheck_failed、ticket.verify_needed（待人工复核）、\n"
+     "ticket.reminder、ticket.overdue、extension.requested、extension.approved、\n"
+     "extension.rejected、ticket.closed。\n",
      export_options, 0, 0, do_export},
 };
 

@@ -46,7 +46,7 @@ struct cli_option {
 
 /* The options most commands share. */
 #define CLI_OPT_DB {"db", 0, "PATH", 0, "数据库文件（默认 $QLOOP_DB 或 ./qloop.db）"}
-#define CLI_OPT_POLICY {"policy", 0, "NAME|FILE", 0, "工单期限政策：ningbo（默认）、wenzhou，或政策文件"}
+#define CLI_OPT_POLICY {"policy", 0, "NAME|FILE", 0, "新开工单的期限政策：ningbo（默认）、wenzhou，或政策文件；已有的工单终身按开立时的政策"}
 #define CLI_OPT_DIVISIONS                                                                          \
     {"divisions", 0, "FILE", 0, "GB/T 2260 区划代码 CSV（code,name），默认 $QLOOP_DIVISIONS 或内置小表"}
 #define CLI_OPT_JSON(what) {"json", 0, NULL, 0, what}

@@ -64,7 +64,8 @@ run "$QLOOP_BIN" audit verify --db "$db"
 case "$err" in *"$db"*"不存在"*) ;; *) fail "missing store: stderr does not name the path: $err" ;; esac
 [ ! -e "$db" ] && [ ! -e "$db.key" ] || fail "audit verify created a store at $db"
 
-# --- a fresh store: a run with nothing to report writes run.start and run.end ---
+# --- a fresh store: a run with nothing to report writes run.start, run.end
+# (and registers its owner) ---
 printf 'dataset "d" { key = "id", owner = "甲局" }\nrule "d.v" { field = "v", not_null = true }\n' \
     >"$tmp/r.lua"
 printf 'id,v\n1,a\n' >"$tmp/d.csv"
@@ -72,7 +73,10 @@ run "$QLOOP_BIN" run --rules "$tmp/r.lua" --data "d=$tmp/d.csv" --db "$db" --qui
 [ "$rc" -eq 0 ] || fail "run on a new store: exit $rc, stderr: $err"
 run "$QLOOP_BIN" audit verify --db "$db"
 [ "$rc" -eq 0 ] || fail "fresh store: exit $rc, stderr: $err"
-[ "$out" = "ok 2" ] || fail "fresh store: expected 'ok 2', got '$out'"
+n=$(sqlite3 "$db" "SELECT count(*) FROM audit")
+[ "$n" -ge 2 ] || fail "fresh store: the run wrote $n entries"
+[ "$out" = "ok $n" ] || fail "fresh store: expected 'ok $n', got '$out'"
+m=$((n + 1))
 
 run "$QLOOP_BIN" audit list --db "$db" --json --kind ticket.transition
 [ "$rc" -eq 0 ] || fail "list on fresh store: exit $rc"
@@ -96,44 +100,44 @@ done
 # --- one well-formed entry, written from outside ------------------------------
 at=2024-09-27T10:00:00+08:00
 detail='{"from":"discovered","to":"feedback","note":"市公安局"}'
-prev=$(sqlite3 "$db" "SELECT hash FROM audit WHERE seq = 2")
-h3=$(entry_hash 3 "$at" ticket.transition ticket:1 张三 "$detail" "$prev")
-[ "$h3" != "$(entry_hash 3 "$at" ticket.transition ticket:1 张三x "$detail" "$prev")" ] \
+prev=$(sqlite3 "$db" "SELECT hash FROM audit WHERE seq = $n")
+h3=$(entry_hash "$m" "$at" ticket.transition ticket:1 张三 "$detail" "$prev")
+[ "$h3" != "$(entry_hash "$m" "$at" ticket.transition ticket:1 张三x "$detail" "$prev")" ] \
     || fail "hash helper ignores its input"
-sqlite3 "$db" "INSERT INTO audit VALUES(3, '$at', 'ticket.transition', 'ticket:1', '张三',
+sqlite3 "$db" "INSERT INTO audit VALUES($m, '$at', 'ticket.transition', 'ticket:1', '张三',
                '$detail', '$prev', '$h3');
-               UPDATE audit_head SET seq = 3, hash = '$h3' WHERE id = 1;"
+               UPDATE audit_head SET seq = $m, hash = '$h3' WHERE id = 1;"
 
 run "$QLOOP_BIN" audit verify --db "$db"
 [ "$rc" -eq 0 ] || fail "one valid entry: exit $rc, out: $out, stderr: $err"
-[ "$out" = "ok 3" ] || fail "one valid entry: expected 'ok 3', got '$out'"
+[ "$out" = "ok $m" ] || fail "one valid entry: expected 'ok $m', got '$out'"
 
 run "$QLOOP_BIN" audit list --db "$db" --json --kind ticket.transition
 [ "$rc" -eq 0 ] || fail "list --json: exit $rc"
-case "$out" in *'"seq":3'*'"detail":{"from":"discovered"'*"\"hash\":\"$h3\""*) ;;
+case "$out" in *"\"seq\":$m"*'"detail":{"from":"discovered"'*"\"hash\":\"$h3\""*) ;;
     *) fail "list --json lacks the entry: $out" ;; esac
 run "$QLOOP_BIN" audit list --db "$db" --kind catalog.add
 if [ "$rc" -ne 0 ] || [ -n "$out" ]; then
     fail "list --kind catalog.add should print nothing (exit $rc): $out"
 fi
 run "$QLOOP_BIN" audit list --db "$db" --kind ticket.transition
-[ "$(printf '%s\n' "$out" | cut -f1,3,5)" = "$(printf '3\tticket.transition\t张三')" ] \
+[ "$(printf '%s\n' "$out" | cut -f1,3,5)" = "$(printf '%s\tticket.transition\t张三' "$m")" ] \
     || fail "list text: $out"
 
 # --- the triggers refuse changes ---------------------------------------------
-if sqlite3 "$db" "UPDATE audit SET actor = '李四' WHERE seq = 3" 2>"$tmp/sqlerr"; then
+if sqlite3 "$db" "UPDATE audit SET actor = '李四' WHERE seq = $m" 2>"$tmp/sqlerr"; then
     fail "UPDATE on audit was not refused"
 fi
 grep -q 'append-only' "$tmp/sqlerr" || fail "UPDATE refused without the append-only message"
 
 # --- tampered ----------------------------------------------------------------
 sqlite3 "$db" "DROP TRIGGER audit_no_update;
-               UPDATE audit SET detail = '{\"from\":\"discovered\",\"to\":\"shared\"}' WHERE seq = 3;"
+               UPDATE audit SET detail = '{\"from\":\"discovered\",\"to\":\"shared\"}' WHERE seq = $m;"
 run "$QLOOP_BIN" audit verify --db "$db"
 [ "$rc" -eq 1 ] || fail "tampered entry: expected exit 1, got $rc (out: $out)"
-case "$out" in "broken at 3: "*"第 3 条"*) ;; *) fail "tampered entry: got '$out'" ;; esac
+case "$out" in "broken at $m: "*"第 $m 条"*) ;; *) fail "tampered entry: got '$out'" ;; esac
 
-# Entries removed: the chain is empty but the head says 3.
+# Entries removed: the chain is empty but the head says $m.
 sqlite3 "$db" "DROP TRIGGER audit_no_delete; DELETE FROM audit;"
 run "$QLOOP_BIN" audit verify --db "$db"
 [ "$rc" -eq 1 ] || fail "removed entry: expected exit 1, got $rc (out: $out)"
