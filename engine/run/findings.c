@@ -166,11 +166,12 @@ int findings_write(struct findings_writer *w, const struct qloop_finding *f,
      * row number: FINDING_KEY_ROW). */
     size_t idlen = identity_len(raw_key, f->keylen), keylen;
     bool keyless = idlen < f->keylen;
-    const char *key = keyless ? raw_key + idlen + 1 : raw_key;
-    key = shown(key, keyless ? f->keylen - idlen - 1 : f->keylen,
-                !keyless && ((mask & FINDING_MASK_KEY) ||
-                             (of_record && w->key_sensitive && !(mask & FINDING_KEY_ROW))),
-                &w->key, &keylen);
+    const char *plain_key = keyless ? raw_key + idlen + 1 : raw_key;
+    size_t plain_len = keyless ? f->keylen - idlen - 1 : f->keylen;
+    const char *key = shown(plain_key, plain_len,
+                            !keyless && ((mask & FINDING_MASK_KEY) ||
+                                         (of_record && w->key_sensitive && !(mask & FINDING_KEY_ROW))),
+                            &w->key, &keylen);
 
     size_t vlen = 0;
     const char *value = f->value ? shown(f->value, f->vlen,
@@ -199,8 +200,8 @@ int findings_write(struct findings_writer *w, const struct qloop_finding *f,
     sqlite3_bind_text(st, 9, message, -1, SQLITE_STATIC);
     /* What masking hid, sealed for the owner (only then: nothing to hide,
      * nothing to seal). */
-    if (key != raw_key || (value && value != f->value)) {
-        struct ident_record r = {raw_key, f->keylen, f->value, f->vlen};
+    if (key != plain_key || (value && value != f->value)) {
+        struct ident_record r = {plain_key, plain_len, f->value, f->vlen};
         ident_seal(&w->sealer, f->dataset, ref, f->field, &r, &w->sealed);
         sqlite3_bind_blob(st, 10, w->sealed.ptr, (int)w->sealed.len, SQLITE_STATIC);
     } else {
