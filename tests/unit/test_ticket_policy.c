@@ -29,18 +29,27 @@ static int64_t people_ticket(sqlite3 *db)
     return q_int(db, "SELECT id FROM tickets WHERE dataset = 'people' ORDER BY id DESC LIMIT 1");
 }
 
+/* A store whose one ticket (*a) a run opened under ningbo on Fri 27 Sep
+ * 2024: deadline 10 Oct, extensions up to 26 Nov. */
+static sqlite3 *ningbo_ticket(int64_t *a)
+{
+    sqlite3 *db = db_open();
+    struct qloop_policy nb = ningbo();
+    phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2", "P2", &nb);
+    *a = people_ticket(db);
+    assert_string_equal(q_text(db, "SELECT policy FROM tickets WHERE id = %lld", (long long)*a),
+                        "ningbo");
+    return db;
+}
+
 static void test_command_policy_does_not_rule(void **state)
 {
     (void)state;
-    sqlite3 *db = db_open();
+    int64_t a;
+    sqlite3 *db = ningbo_ticket(&a);
     struct qloop_policy nb = ningbo(), wz = wenzhou();
     struct qloop_error err;
     qloop_error_clear(&err);
-    /* Opened under ningbo on Fri 27 Sep 2024: deadline 10 Oct, cap 26 Nov. */
-    phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2", "P2", &nb);
-    int64_t a = people_ticket(db);
-    assert_string_equal(q_text(db, "SELECT policy FROM tickets WHERE id = %lld", (long long)a),
-                        "ningbo");
     set_now("2024-09-30T09:00:00+08:00");
     /* --policy wenzhou (cap 30 Oct) changes nothing: ningbo's 26 Nov holds. */
     assert_int_equal(ticket_extend(db, a, "2024-11-27", "数据量大", "李四", &wz, &err), -1);
@@ -72,12 +81,11 @@ static void test_command_policy_does_not_rule(void **state)
 static void test_edited_policy_of_the_same_name(void **state)
 {
     (void)state;
-    sqlite3 *db = db_open();
+    int64_t a;
+    sqlite3 *db = ningbo_ticket(&a);
     struct qloop_policy nb = ningbo();
     struct qloop_error err;
     qloop_error_clear(&err);
-    phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2", "P2", &nb);
-    int64_t a = people_ticket(db);
     /* The file is edited later: ningbo now allows 10 days and no urgency. */
     struct qloop_policy edited = nb;
     edited.extension_days = 10;
@@ -143,12 +151,11 @@ static void test_reopen_and_reminders_follow_the_ticket(void **state)
 static void test_tickets_from_before(void **state)
 {
     (void)state;
-    sqlite3 *db = db_open();
+    int64_t a;
+    sqlite3 *db = ningbo_ticket(&a);
     struct qloop_policy nb = ningbo();
     struct qloop_error err;
     qloop_error_clear(&err);
-    phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2", "P2", &nb);
-    int64_t a = people_ticket(db);
     /* As an upgraded store has them: only the policy's name. */
     exec(db, "UPDATE tickets SET policy_id = NULL, policy = 'wenzhou' WHERE id = %lld",
          (long long)a);
