@@ -14,7 +14,8 @@
  * missing; the steward verifies), the new one is judged afresh.
  *
  * The fingerprint (strmap_fingerprint, 128 bits) is over the record's
- * non-empty raw values with their column names, in name order: neither the
+ * non-empty raw values (the dataset's null_values count as empty) with their
+ * column names, in name order: neither the
  * order of the columns nor a column that is empty or absent (a JSON Lines
  * key, a new empty CSV column) changes it. The occurrence is counted over the whole
  * dataset in data order; since identical records are interchangeable, any
@@ -66,7 +67,8 @@ bool identity_keyless(const struct ds_ctx *ds, size_t row)
 }
 
 /* The fingerprint of row's raw content into fp (hi, lo): each non-empty
- * value with its column name, in name order, as name NUL length(8 bytes,
+ * value (a null_values text counts as empty) with its column name, in name
+ * order, as name NUL length(8 bytes,
  * little-endian) value, hashed by strmap_fingerprint. */
 static void fingerprint(struct ds_ctx *ds, size_t row, uint64_t fp[2])
 {
@@ -78,7 +80,7 @@ static void fingerprint(struct ds_ctx *ds, size_t row, uint64_t fp[2])
         if (col >= b->ncols)
             continue;
         const struct qloop_field *f = &b->cells[row * b->ncols + col];
-        if (qloop_value_empty(f))
+        if (qloop_value_empty(f) || (ds->nulls && strmap_get(ds->nulls, f->ptr, f->len)))
             continue;
         const char *name = ds->names[col];
         char len[8];

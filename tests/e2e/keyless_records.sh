@@ -16,18 +16,21 @@ rule "firms.name_present" { field = "name", not_null = true, message = "名称�
 dataset "notes" { owner = "市民政局" }
 rule "notes.text_present" { field = "text", not_null = true, message = "内容为空" }
 compare "firms_vs_notes" { left = "firms", right = "notes", key = "code", right_key = "ref" }
+dataset "tags" { owner = "市民政局", null_values = { "N/A" } }
+rule "tags.label_present" { field = "label", not_null = true }
 EOF
 # 5 rows fail name_present: C1, C2, and three without a code, two of them
 # identical. notes: no key; two identical rows fail text_present.
 printf 'code,name,city\nC1,,杭州\nC2,,宁波\n,,温州\n,,温州\nC3,甲公司,杭州\n,,台州\n' > firms.csv
 printf 'ref,text\nC1,备注\nC9,\nC9,\nC3,说明\n' > notes.csv
+printf 'label,note\nN/A,旧标签\n' > tags.csv   # N/A counts as empty (null_values)
 
 items() { # items RULE: "count state..." of the rule's ticket items
     sql "SELECT count(*) || ' ' || group_concat(state, ',') FROM (SELECT i.state FROM ticket_items i
          JOIN tickets t ON t.id = i.ticket_id WHERE t.rule = '$1' ORDER BY i.id)"
 }
 
-run_q 0 run --rules keyed.lua --data firms=firms.csv --data notes=notes.csv --json --quiet
+run_q 0 run --rules keyed.lua --data firms=firms.csv --data notes=notes.csv --data tags=tags.csv --json --quiet
 expect_eq "name_present failed 5 rows" "5" \
     "$(json_get "$OUT" '[r["failed"] for r in d["rules"] if r["id"] == "firms.name_present"][0]')"
 expect_eq "5 failing records, 5 items (3 without a key, 2 of them identical)" \
@@ -50,12 +53,14 @@ expect_eq "a compare finding names the record as its dataset's rules do" "3" \
 # join their open items; nothing new is opened, nothing missing.
 printf 'city,code,name,extra\n台州,,,\n温州,,,\n杭州,C3,甲公司,\n宁波,C2,,\n温州,,,\n杭州,C1,,\n' > firms.csv
 printf 'text,ref\n,C9\n说明,C3\n备注,C1\n,C9\n' > notes.csv
+printf 'label,note\n,旧标签\n' > tags.csv     # the same record: N/A is empty
 export QLOOP_NOW=2026-11-03T02:00:00+08:00
-run_q 0 run --rules keyed.lua --data firms=firms.csv --data notes=notes.csv --json --quiet
+run_q 0 run --rules keyed.lua --data firms=firms.csv --data notes=notes.csv --data tags=tags.csv --json --quiet
 expect_eq "no ticket opened" "0" "$(json_get "$OUT" 'd["tickets"]["opened"]')"
 expect_eq "the same identities" "$refs" \
     "$(sql "SELECT group_concat(record_ref) FROM (SELECT record_ref FROM ticket_items ORDER BY id)")"
 expect_eq "still 5 open items" "5 open,open,open,open,open" "$(items firms.name_present)"
+expect_eq "a null_values text is empty to the identity too" "1 open" "$(items tags.label_present)"
 expect_eq "rows follow the records" "#2 #5" \
     "$(sql "SELECT group_concat(record_key, ' ') FROM (SELECT record_key FROM ticket_items
             WHERE rule = 'firms.name_present' AND record_key LIKE '#%' AND record_key <> '#1'
@@ -65,7 +70,7 @@ expect_eq "rows follow the records" "#2 #5" \
 # other keeps the first identity; the second occurrence is gone (missing).
 printf 'code,name,city\nC1,,杭州\nC2,,宁波\n,,温州\n,乙公司,温州\nC3,甲公司,杭州\n,,台州\n' > firms.csv
 export QLOOP_NOW=2026-11-04T02:00:00+08:00
-run_q 0 run --rules keyed.lua --data firms=firms.csv --data notes=notes.csv --json --quiet
+run_q 0 run --rules keyed.lua --data firms=firms.csv --data notes=notes.csv --data tags=tags.csv --json --quiet
 expect_eq "one item missing, none added" "5 open,open,open,missing,open" "$(items firms.name_present)"
 
 # The bundled sample: people_vs_social.empty_key_right fails 2 records.
