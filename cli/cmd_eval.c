@@ -1,13 +1,14 @@
 /*
  * cmd_eval.c — `qloop eval (-e CODE | FILE)`: run Lua in the sandbox rules
- * see, printing each returned value on its own line as tostring would.
+ * see, printing each returned value on its own line as tostring would. The
+ * values are turned into text inside the sandbox (qloop_lua_print_values), so
+ * a __tostring that raises or loops is an error with exit 2, never an abort.
  */
-#include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
-#include "lua/sandbox.h"
+#include "lua/call.h"
 
 static int do_eval(const struct cli_args *a)
 {
@@ -28,15 +29,8 @@ static int do_eval(const struct cli_args *a)
     int base = lua_gettop(L);
     rc = code ? qloop_lua_load(L, code, strlen(code), "=(eval)", &err)
               : qloop_lua_load_file(L, file, &err);
-    if (rc == 0 && qloop_lua_pcall(L, 0, LUA_MULTRET, &err) == LUA_OK) {
-        int n = lua_gettop(L) - base;
-        for (int i = 1; i <= n; i++) {
-            size_t len;
-            const char *s = luaL_tolstring(L, base + i, &len);
-            fwrite(s, 1, len, stdout);
-            fputc('\n', stdout);
-            lua_pop(L, 1);
-        }
+    if (rc == 0 && qloop_lua_pcall(L, 0, LUA_MULTRET, &err) == LUA_OK &&
+        qloop_lua_print_values(L, base, stdout, &err) == 0) {
         qloop_lua_close(L);
         return QLOOP_EXIT_OK;
     }

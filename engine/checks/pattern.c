@@ -1,5 +1,6 @@
 /*
- * pattern.c — PCRE2 compile-once patterns (see pattern.h).
+ * pattern.c — PCRE2 compile-once patterns with bounded matching (see
+ * pattern.h): each pattern carries a match context with the limits.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -11,6 +12,7 @@
 struct qloop_pattern {
     pcre2_code *code;
     pcre2_match_data *md;
+    pcre2_match_context *mc; /* the limits */
     int jit; /* JIT compilation succeeded */
 };
 
@@ -38,19 +40,23 @@ struct qloop_pattern *pattern_compile(const char *pat, size_t len, char *msg, si
     p->code = code;
     p->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
     p->md = pcre2_match_data_create_from_pattern(code, NULL);
-    if (!p->md) {
+    p->mc = pcre2_match_context_create(NULL);
+    if (!p->md || !p->mc) {
         pattern_free(p);
         snprintf(msg, msgsize, "out of memory");
         return NULL;
     }
+    pcre2_set_match_limit(p->mc, PATTERN_MATCH_LIMIT);
+    pcre2_set_depth_limit(p->mc, PATTERN_DEPTH_LIMIT);
+    pcre2_set_heap_limit(p->mc, PATTERN_HEAP_LIMIT);
     return p;
 }
 
 static int run(struct qloop_pattern *p, const char *s, size_t len)
 {
     if (p->jit)
-        return pcre2_jit_match(p->code, (PCRE2_SPTR)s, len, 0, 0, p->md, NULL);
-    return pcre2_match(p->code, (PCRE2_SPTR)s, len, 0, 0, p->md, NULL);
+        return pcre2_jit_match(p->code, (PCRE2_SPTR)s, len, 0, 0, p->md, p->mc);
+    return pcre2_match(p->code, (PCRE2_SPTR)s, len, 0, 0, p->md, p->mc);
 }
 
 int pattern_match(struct qloop_pattern *p, const char *s, size_t len)
@@ -65,7 +71,7 @@ int pattern_find(struct qloop_pattern *p, const char *s, size_t len, const size_
 {
     int rc = run(p, s, len);
     if (rc < 0)
-        return -1;
+        return rc == PCRE2_ERROR_NOMATCH ? -1 : -2;
     *ovec = (const size_t *)pcre2_get_ovector_pointer(p->md);
     uint32_t n = pcre2_get_ovector_count(p->md);
     uint32_t caps;
@@ -78,6 +84,7 @@ void pattern_free(struct qloop_pattern *p)
     if (!p)
         return;
     pcre2_match_data_free(p->md);
+    pcre2_match_context_free(p->mc);
     pcre2_code_free(p->code);
     free(p);
 }

@@ -8,12 +8,15 @@
  * Compiled patterns are cached per Lua state (registry table keyed by the
  * pattern text, at most CACHE_MAX entries), so a rule calling re.match in a
  * loop compiles its pattern once. An invalid pattern raises an error that
- * names the position of the problem.
+ * names the position of the problem. Both raise the same error when matching
+ * hits a limit of pattern.h: the value is neither a match nor a non-match,
+ * and the rule's error on that record says so.
  */
 #include <lauxlib.h>
 #include <string.h>
 
 #include "lua/libs.h"
+#include "lua/sandbox.h"
 #include "checks/pattern.h"
 
 enum { CACHE_MAX = 256 };
@@ -71,6 +74,15 @@ static struct qloop_pattern *get_pattern(lua_State *L)
     return p;
 }
 
+/* The error of re.match and re.find alike when matching hits a limit. */
+static int match_limit_error(lua_State *L)
+{
+    return qloop_lua_error(L,
+                           "正则表达式在这个值上回溯过多（超过 %d 步的匹配限制），按规则出错计："
+                           "模式写得会在某些值上指数级回溯（如 ^(a+)+$），请改写（如 ^a+$）",
+                           (int)PATTERN_MATCH_LIMIT);
+}
+
 static int re_match(lua_State *L)
 {
     luaL_checkstring(L, 1);
@@ -79,7 +91,7 @@ static int re_match(lua_State *L)
     struct qloop_pattern *p = get_pattern(L);
     int rc = pattern_match(p, s, len);
     if (rc < 0)
-        return luaL_error(L, "正则匹配失败（可能超出匹配限制）");
+        return match_limit_error(L);
     lua_pushboolean(L, rc);
     return 1;
 }
@@ -92,6 +104,8 @@ static int re_find(lua_State *L)
     struct qloop_pattern *p = get_pattern(L);
     const size_t *ov;
     int caps = pattern_find(p, s, len, &ov);
+    if (caps == -2)
+        return match_limit_error(L);
     if (caps < 0) {
         lua_pushnil(L);
         return 1;

@@ -1,37 +1,28 @@
 /*
- * lua_host.c — the Lua sandbox: capped allocator, instruction budget,
- * allow-listed libraries, text-only chunks, protected calls.
+ * sandbox.c — the Lua sandbox: capped allocator, the instruction and CPU
+ * budgets of a call, protected calls with a bounded error handler, text-only
+ * chunks (see sandbox.h and host.h).
  *
  * Modelled on Suricata's util-lua-sandbox.c and Redis's script_lua.c. The
- * whole boundary between C and rule code is here and in the lua_*.c binding
- * files; nothing else in qloop touches a lua_State except the rule pack
- * loader and the run loop, through the functions below.
+ * whole boundary between C and rule code is in engine/lua/: this file (the
+ * state and its calls), env.c (what rule code sees), watchdog.c (CPU time),
+ * call.c (calling a rule and reading its answer), record.c (the record view)
+ * and the lib_*.c binding files.
  */
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/buf.h"
+#include "lua/host.h"
 #include "lua/sandbox.h"
-#include "lua/libs.h"
 
-enum { HOOK_EVERY = 1000 };
+enum { DEFAULT_INSTRUCTIONS = 10000000, WHERE_LEVELS = 40, MESSAGE_MAX = 1024 };
 
-struct host {
-    size_t used, limit;   /* bytes allocated / cap */
-    long budget;          /* instructions per call */
-    long left;            /* instructions left in the current call */
-    int over_memory;      /* set when the cap refused an allocation */
-    char where_file[512]; /* innermost Lua frame of the last error */
-    long where_line;
-};
-
-static const char HOST_KEY[] = "qloop.host";
-static const char GLOBALS_KEY[] = "qloop.globals";
-
-static struct host *host_of(lua_State *L)
+struct qloop_host *qloop_host_of(lua_State *L)
 {
     void *ud;
     lua_getallocf(L, &ud);
@@ -40,14 +31,17 @@ static struct host *host_of(lua_State *L)
 
 static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-    struct host *h = ud;
+    struct qloop_host *h = ud;
     size_t old = ptr ? osize : 0;
     if (nsize == 0) {
         free(ptr);
         h->used -= old;
         return NULL;
     }
-    if (nsize > old && h->used - old + nsize > h->limit) {
+    /* The cap holds while rule code runs (depth > 0). Between calls the host
+     * pushes arguments and references: those never fail on the cap, so no
+     * API call outside a protected call can raise (and panic). */
+    if (nsize > old && h->depth > 0 && h->used - old + nsize > h->limit) {
         h->over_memory = 1;
         return NULL;
     }
@@ -57,147 +51,111 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
+int qloop_lua_error(lua_State *L, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    luaL_where(L, 1);
+    lua_pushstring(L, msg);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+const char *qloop_lua_pushf(lua_State *L, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return lua_pushstring(L, msg);
+}
+
+/* Raises msg positioned at the Lua code of stack level `level` (0 in a hook:
+ * the function being run; 1 in a C function: its Lua caller). */
+static void raise_at(lua_State *L, int level, const char *msg)
+{
+    luaL_where(L, level);
+    lua_pushstring(L, msg);
+    lua_concat(L, 2);
+    lua_error(L);
+}
+
+static int timed_out(const struct qloop_host *h)
+{
+    return h->depth > 0 &&
+           atomic_load_explicit(&((struct qloop_host *)h)->timeout_seq, memory_order_relaxed) ==
+               h->call_seq;
+}
+
+int qloop_host_fatal(const struct qloop_host *h) { return h->spent || timed_out(h); }
+
+static void check_at(lua_State *L, int level)
+{
+    struct qloop_host *h = qloop_host_of(L);
+    char msg[512];
+    if (timed_out(h)) {
+        h->spent = 1;
+        snprintf(msg, sizeof msg,
+                 "规则运行超过 %g 秒 CPU，已中止：这条规则对这条记录太慢；请简化规则（例如避免"
+                 "“.-”反复回溯的模式），或在规则包中用 limits { cpu_seconds = N } 放宽",
+                 (double)h->cpu_budget_ns / 1e9);
+        raise_at(L, level, msg);
+    }
+    if (h->left <= 0) {
+        h->left = 0;
+        h->spent = 1;
+        snprintf(msg, sizeof msg,
+                 "规则超出指令预算（%ld 条指令），已中止；请检查是否有死循环或过于复杂的模式匹配，"
+                 "或在规则包中用 limits { instructions = N } 放宽",
+                 h->budget);
+        raise_at(L, level, msg);
+    }
+}
+
+void qloop_host_check(lua_State *L) { check_at(L, 1); }
+
+void qloop_host_charge(lua_State *L, long n)
+{
+    struct qloop_host *h = qloop_host_of(L);
+    h->left -= n;
+    if (h->left <= 0 || timed_out(h))
+        check_at(L, 1);
+}
+
+/* Every QLOOP_HOOK_EVERY instructions. Once the budget is spent it stays
+ * spent: each later hook raises again, wherever rule code caught the error. */
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    struct host *h = host_of(L);
-    h->left -= HOOK_EVERY;
-    if (h->left <= 0) {
-        h->left = h->budget; /* leave room for the error handler to run */
-        luaL_error(L, "规则超出指令预算（%I 条指令），已中止；请检查是否有死循环", (lua_Integer)h->budget);
-    }
+    struct qloop_host *h = qloop_host_of(L);
+    h->left -= QLOOP_HOOK_EVERY;
+    if (h->left <= 0 || timed_out(h))
+        check_at(L, 0);
 }
 
-/* print writes to stderr: rules must not write into qloop's output. */
-static int sandbox_print(lua_State *L)
+static void apply_limits(struct qloop_host *h, const struct qloop_lua_limits *limits)
 {
-    int n = lua_gettop(L);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (int i = 1; i <= n; i++) {
-        if (i > 1)
-            luaL_addchar(&b, '\t');
-        luaL_tolstring(L, i, NULL);
-        luaL_addvalue(&b);
-    }
-    luaL_addchar(&b, '\n');
-    luaL_pushresult(&b);
-    size_t len;
-    const char *s = lua_tolstring(L, -1, &len);
-    fwrite(s, 1, len, stderr);
-    return 0;
-}
-
-/* load(chunk [, chunkname [, mode [, env]]]) restricted to text chunks and to
- * string sources; env defaults to the sandbox's globals. */
-static int sandbox_load(lua_State *L)
-{
-    size_t len;
-    const char *code = luaL_checklstring(L, 1, &len);
-    const char *name = luaL_optstring(L, 2, "=(load)");
-    const char *mode = luaL_optstring(L, 3, "t");
-    if (strchr(mode, 'b'))
-        return luaL_error(L, "沙箱中不允许加载二进制代码块");
-    if (len > 0 && code[0] == LUA_SIGNATURE[0])
-        return luaL_error(L, "沙箱中不允许加载二进制代码块");
-    int has_env = !lua_isnone(L, 4);
-    if (luaL_loadbufferx(L, code, len, name, "t") != LUA_OK) {
-        lua_pushnil(L);
-        lua_insert(L, -2);
-        return 2;
-    }
-    if (has_env)
-        lua_pushvalue(L, 4);
-    else
-        lua_getfield(L, LUA_REGISTRYINDEX, GLOBALS_KEY);
-    if (!lua_setupvalue(L, -2, 1))
-        lua_pop(L, 1);
-    return 1;
-}
-
-static const char *const base_allowed[] = {
-    "assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget", "rawlen",
-    "rawset", "select", "setmetatable", "getmetatable", "tonumber", "tostring", "type",
-    "xpcall", "_VERSION", NULL,
-};
-
-static void open_lib(lua_State *L, const char *name, lua_CFunction open, int global)
-{
-    luaL_requiref(L, name, open, global);
-    lua_pop(L, 1);
-}
-
-/* Builds the sandbox's globals table: allow-listed base functions and
- * libraries copied from a full environment that is then dropped. */
-static int setup(lua_State *L)
-{
-    luaL_openlibs(L);
-    lua_newtable(L); /* sandbox globals */
-    int g = lua_gettop(L);
-    for (const char *const *n = base_allowed; *n; n++) {
-        lua_getglobal(L, *n);
-        lua_setfield(L, g, *n);
-    }
-    lua_pushcfunction(L, sandbox_print);
-    lua_setfield(L, g, "print");
-    lua_pushcfunction(L, sandbox_load);
-    lua_setfield(L, g, "load");
-    static const char *const libs[] = {"string", "table", "math", "utf8", NULL};
-    for (const char *const *n = libs; *n; n++) {
-        lua_getglobal(L, *n);
-        lua_setfield(L, g, *n);
-    }
-    lua_getfield(L, g, "string");
-    lua_pushnil(L);
-    lua_setfield(L, -2, "dump");
-    lua_pop(L, 1);
-
-    static const luaL_Reg qloop_libs[] = {
-        {"idcard", luaopen_idcard}, {"uscc", luaopen_uscc},         {"orgcode", luaopen_orgcode},
-        {"valid", luaopen_valid},   {"re", luaopen_re},             {"clean", luaopen_clean},
-        {"mask", luaopen_mask},     {"division", luaopen_division}, {"calendar", luaopen_calendar},
-        {NULL, NULL},
-    };
-    for (const luaL_Reg *lib = qloop_libs; lib->name; lib++) {
-        open_lib(L, lib->name, lib->func, 0);
-        lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-        lua_getfield(L, -1, lib->name);
-        lua_setfield(L, g, lib->name);
-        lua_pop(L, 1);
-    }
-    lua_pushvalue(L, g);
-    lua_setfield(L, g, "_G");
-
-    /* Drop everything else: the real globals lose io, os, package, debug... */
-    lua_pushglobaltable(L);
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-        lua_pop(L, 1);
-        lua_pushvalue(L, -1);
-        lua_pushnil(L);
-        lua_rawset(L, -4);
-    }
-    lua_pop(L, 1);
-    static const char *const unload[] = {"io", "os", "package", "debug", "coroutine", "_G", NULL};
-    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    for (const char *const *n = unload; *n; n++) {
-        lua_pushnil(L);
-        lua_setfield(L, -2, *n);
-    }
-    lua_pop(L, 1);
-    lua_pushvalue(L, g);
-    lua_setfield(L, LUA_REGISTRYINDEX, GLOBALS_KEY);
-    lua_pop(L, 1);
-    return 0;
+    h->limit = limits && limits->memory_bytes ? limits->memory_bytes : (size_t)256 << 20;
+    h->budget = limits && limits->instructions > 0 ? limits->instructions : DEFAULT_INSTRUCTIONS;
+    if (h->budget > QLOOP_LUA_MAX_INSTRUCTIONS)
+        h->budget = QLOOP_LUA_MAX_INSTRUCTIONS;
+    double cpu = limits && limits->cpu_seconds > 0 ? limits->cpu_seconds : 1.0;
+    if (cpu > QLOOP_LUA_MAX_CPU_SECONDS)
+        cpu = QLOOP_LUA_MAX_CPU_SECONDS;
+    h->cpu_budget_ns = (int64_t)(cpu * 1e9);
+    h->exit_on_timeout = limits ? limits->exit_on_timeout : 0;
 }
 
 lua_State *qloop_lua_new(const struct qloop_lua_limits *limits)
 {
-    struct host *h = calloc(1, sizeof *h);
+    struct qloop_host *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
-    h->limit = limits && limits->memory_bytes ? limits->memory_bytes : (size_t)256 << 20;
-    h->budget = limits && limits->instructions ? limits->instructions : 10000000L;
+    apply_limits(h, limits);
     h->left = h->budget;
     lua_State *L = lua_newstate(capped_alloc, h);
     if (!L) {
@@ -207,7 +165,7 @@ lua_State *qloop_lua_new(const struct qloop_lua_limits *limits)
     /* Building the sandbox must not be limited by a small cap. */
     size_t limit = h->limit;
     h->limit = (size_t)-1;
-    lua_pushcfunction(L, setup);
+    lua_pushcfunction(L, qloop_env_setup);
     int rc = lua_pcall(L, 0, 0, 0);
     h->limit = limit;
     if (rc != LUA_OK) {
@@ -216,36 +174,65 @@ lua_State *qloop_lua_new(const struct qloop_lua_limits *limits)
         free(h);
         return NULL;
     }
-    lua_pushlightuserdata(L, h);
-    lua_setfield(L, LUA_REGISTRYINDEX, HOST_KEY);
-    lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, QLOOP_HOOK_EVERY);
+    qloop_watchdog_add(h);
     return L;
+}
+
+void qloop_lua_set_limits(lua_State *L, const struct qloop_lua_limits *limits)
+{
+    apply_limits(qloop_host_of(L), limits);
 }
 
 void qloop_lua_close(lua_State *L)
 {
     if (!L)
         return;
-    struct host *h = host_of(L);
+    struct qloop_host *h = qloop_host_of(L);
+    qloop_watchdog_remove(h);
+    /* Only C finalizers are left (the sandbox refuses __gc written in Lua):
+     * closing cannot run rule code. */
     lua_close(L);
+    qloop_buf_free(&h->scratch);
     free(h);
 }
 
+void qloop_lua_set_site(lua_State *L, const struct qloop_lua_site *site)
+{
+    struct qloop_host *h = qloop_host_of(L);
+    h->have_site = site != NULL;
+    if (site)
+        h->site = *site;
+}
+
+/* Copies msg into err's message, at most MESSAGE_MAX bytes cut at a UTF-8
+ * character, saying how much was cut. */
+static void set_message(struct qloop_error *err, const char *file, long line, const char *msg)
+{
+    size_t len = strlen(msg);
+    if (len <= MESSAGE_MAX) {
+        qloop_error_set(err, file, line, 0, "%s", msg);
+        return;
+    }
+    size_t keep = qloop_text_cut(msg, len, MESSAGE_MAX);
+    qloop_error_set(err, file, line, 0, "%.*s…（错误信息过长，截去 %zu 字节）", (int)keep, msg,
+                    len - keep);
+}
+
 /* Splits "file:line: message" (as Lua formats positions) into err. */
-static void fill_error(struct qloop_error *err, const char *msg, const struct host *h)
+static void fill_error(struct qloop_error *err, const char *msg, const struct qloop_host *h)
 {
     const char *file = h->where_file[0] ? h->where_file : NULL;
     long line = h->where_line;
     const char *text = msg;
     char fbuf[512];
-    const char *c1 = strstr(msg, ":");
-    while (c1) {
+    const char *c1 = strchr(msg, ':');
+    /* only a prefix of reasonable length can be a position */
+    while (c1 && c1 - msg < (ptrdiff_t)sizeof fbuf) {
         char *end;
         long n = strtol(c1 + 1, &end, 10);
         if (end > c1 + 1 && end[0] == ':' && end[1] == ' ') {
             size_t flen = (size_t)(c1 - msg);
-            if (flen >= sizeof fbuf)
-                flen = sizeof fbuf - 1;
             memcpy(fbuf, msg, flen);
             fbuf[flen] = '\0';
             if (strncmp(fbuf, "[string", 7) != 0) {
@@ -255,27 +242,31 @@ static void fill_error(struct qloop_error *err, const char *msg, const struct ho
             text = end + 2;
             break;
         }
-        c1 = strstr(c1 + 1, ":");
+        c1 = strchr(c1 + 1, ':');
     }
-    qloop_error_set(err, file, line, 0, "%s", text);
+    set_message(err, file, line, text);
 }
 
-static int traceback_handler(lua_State *L)
+/* The message handler of every call: notes the innermost Lua frame of a file
+ * ("@path") among the top WHERE_LEVELS levels — a bounded walk, so a stack
+ * overflow of 200,000 frames is reported at once — and turns a non-string
+ * error value into text. */
+static int error_handler(lua_State *L)
 {
-    struct host *h = host_of(L);
+    struct qloop_host *h = qloop_host_of(L);
     h->where_file[0] = '\0';
     h->where_line = 0;
     lua_Debug ar;
-    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    for (int level = 1; level <= WHERE_LEVELS && lua_getstack(L, level, &ar); level++) {
         if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0 && ar.source[0] == '@') {
             snprintf(h->where_file, sizeof h->where_file, "%s", ar.source + 1);
             h->where_line = ar.currentline;
             break;
         }
     }
-    if (!lua_isstring(L, 1)) {
+    if (lua_type(L, 1) != LUA_TSTRING) {
         const char *s = luaL_tolstring(L, 1, NULL);
-        lua_pushfstring(L, "规则抛出了非文本错误：%s", s);
+        qloop_lua_pushf(L, "规则抛出了非文本错误：%.400s", s);
     } else {
         lua_pushvalue(L, 1);
     }
@@ -284,17 +275,39 @@ static int traceback_handler(lua_State *L)
 
 int qloop_lua_pcall(lua_State *L, int nargs, int nresults, struct qloop_error *err)
 {
-    struct host *h = host_of(L);
+    struct qloop_host *h = qloop_host_of(L);
     int base = lua_gettop(L) - nargs; /* index of the function */
-    lua_pushcfunction(L, traceback_handler);
+    if (!lua_checkstack(L, 2 + (nresults > 0 ? nresults : 0))) {
+        lua_settop(L, base - 1);
+        return qloop_error_set(err, NULL, 0, 0, "Lua 栈空间不足；请减少返回值或递归层数"),
+               LUA_ERRMEM;
+    }
+    lua_pushcfunction(L, error_handler);
     lua_insert(L, base);
-    h->left = h->budget;
-    h->over_memory = 0;
+    int outer = h->depth == 0;
+    if (outer) {
+        h->left = h->budget;
+        h->spent = 0;
+        h->over_memory = 0;
+        h->where_file[0] = '\0';
+        h->where_line = 0;
+        qloop_watchdog_enter(h);
+    }
+    h->depth++;
     int rc = lua_pcall(L, nargs, nresults, base);
+    int slow = timed_out(h);
+    h->depth--;
+    if (outer)
+        qloop_watchdog_leave(h);
     lua_remove(L, base);
     if (rc == LUA_OK)
         return rc;
-    if (rc == LUA_ERRMEM || h->over_memory) {
+    if (slow && h->exit_on_timeout) {
+        char where[600];
+        snprintf(where, sizeof where, "%s:%ld", h->where_file, h->where_line);
+        qloop_host_stop_too_slow(h, h->where_file[0] ? where : NULL);
+    }
+    if (rc == LUA_ERRMEM || (h->over_memory && !slow && !h->spent)) {
         qloop_error_set(err, h->where_file[0] ? h->where_file : NULL, h->where_line, 0,
                         "规则超出内存上限（%zu MiB），已中止；请减少规则中保存的数据", h->limit >> 20);
     } else {
@@ -308,31 +321,24 @@ int qloop_lua_pcall(lua_State *L, int nargs, int nresults, struct qloop_error *e
 int qloop_lua_load(lua_State *L, const char *code, size_t len, const char *chunkname,
                    struct qloop_error *err)
 {
-    struct host *h = host_of(L);
+    struct qloop_host *h = qloop_host_of(L);
+    const char *shown = chunkname[0] == '@' || chunkname[0] == '=' ? chunkname + 1 : chunkname;
     h->where_file[0] = '\0';
     h->where_line = 0;
     if (len > 0 && code[0] == LUA_SIGNATURE[0])
-        return qloop_error_set(err, chunkname[0] == '@' ? chunkname + 1 : chunkname, 0, 0,
-                               "不允许加载 Lua 字节码；规则文件必须是文本");
+        return qloop_error_set(err, shown, 0, 0, "不允许加载 Lua 字节码；规则文件必须是文本");
     int rc = luaL_loadbufferx(L, code, len, chunkname, "t");
     if (rc != LUA_OK) {
         if (rc == LUA_ERRMEM)
-            qloop_error_set(err, chunkname[0] == '@' ? chunkname + 1 : chunkname, 0, 0,
-                            "加载规则时内存不足");
+            qloop_error_set(err, shown, 0, 0, "加载规则时内存不足");
         else
             fill_error(err, lua_tostring(L, -1), h);
         if (!err->file[0])
-            snprintf(err->file, sizeof err->file, "%s",
-                     chunkname[0] == '@' ? chunkname + 1 : chunkname);
+            snprintf(err->file, sizeof err->file, "%s", shown);
         lua_pop(L, 1);
         return -1;
     }
-    /* A fresh _ENV per chunk, reading through to the sandbox's globals. */
-    lua_newtable(L);
-    lua_newtable(L);
-    lua_getfield(L, LUA_REGISTRYINDEX, GLOBALS_KEY);
-    lua_setfield(L, -2, "__index");
-    lua_setmetatable(L, -2);
+    qloop_env_push_new(L);
     if (!lua_setupvalue(L, -2, 1))
         lua_pop(L, 1);
     return 0;

@@ -3,6 +3,7 @@
  */
 #include <lauxlib.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,11 +12,15 @@
 #include "rules/forms.h"
 
 /* Pushes "FILE:LINE: " and the message; level 2 is the chunk calling the
- * DSL body. */
+ * DSL body. The format is printf's, checked by the compiler (Lua's own
+ * formatter knows no %ld, %zu, %x: a duplicate rule id once printed
+ * "invalid option '%l'" instead of its message). */
 static void push_message(lua_State *L, const char *fmt, va_list ap)
 {
+    char msg[2048];
+    vsnprintf(msg, sizeof msg, fmt, ap);
     luaL_where(L, 2);
-    lua_pushvfstring(L, fmt, ap);
+    lua_pushstring(L, msg);
     lua_concat(L, 2);
 }
 

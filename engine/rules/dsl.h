@@ -16,9 +16,10 @@
 
 struct rule_form;
 
-/* Raises a Lua error "FILE:LINE: <fmt ...>" at the declaring line. Never
- * returns (typed int so that `return dsl_error(...)` reads well). */
-int dsl_error(lua_State *L, const char *fmt, ...);
+/* Raises a Lua error "FILE:LINE: <fmt ...>" at the declaring line (fmt is
+ * printf's). Never returns (typed int so that `return dsl_error(...)` reads
+ * well). */
+int dsl_error(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The rule file and line that made the declaration being read (file
  * malloc'd, NULL with line 0 when unknown). */
@@ -37,7 +38,8 @@ void dsl_check_keys(lua_State *L, int t, const char *what, const char *name,
 /* Pushes t[key] and returns 1 when it is of Lua type `type`; returns 0
  * with nothing pushed when it is absent; raises dsl_error(fmt, ...) — what
  * to write instead — for any other type. */
-int dsl_peek(lua_State *L, int t, const char *key, int type, const char *fmt, ...);
+int dsl_peek(lua_State *L, int t, const char *key, int type, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* t[key] as text (numbers converted), left on the stack for the caller to
  * pop when done with it (*len its length, len may be NULL); NULL with

@@ -44,7 +44,8 @@ static enum form_verdict pattern_judge(void *state, const struct form_env *env, 
 {
     int m = pattern_match(state, s, len);
     if (m < 0) {
-        *reason = "正则匹配失败（超出匹配限制）";
+        *reason = "pattern 在这个值上回溯过多（超过 PCRE2 的 100000 步匹配限制），按规则出错计；"
+                  "请改写模式，避免嵌套的重复（如 ^(a+)+$ 写成 ^a+$）";
         return FORM_ERROR;
     }
     if (!m) {

@@ -1,7 +1,8 @@
 /*
  * pack.c — loading rule files into a pack (see pack.h).
  *
- * The DSL is four curried functions installed in each file's environment:
+ * The DSL is curried functions installed in each file's environment (the
+ * four declarations and `limits`):
  * `rule "id" { ... }` is rule("id")({ ... }). The outer call checks the name
  * and returns a closure; the closure checks the table against the attribute
  * list of its kind and records the declaration in the C pack, raising a Lua
@@ -28,11 +29,17 @@ static const char *const severities[] = {"high", "medium", "low", NULL};
 static const char *const cycles[] = {"realtime", "daily",     "weekly", "monthly",
                                      "quarterly", "yearly", NULL};
 
+/* The pack being loaded. The DSL declares only while a file loads: rule code
+ * calling `rule` or `dataset` later, from a check, would change the pack
+ * under the run that reads it. */
 static struct pack *pack_of(lua_State *L)
 {
     lua_getfield(L, LUA_REGISTRYINDEX, PACK_KEY);
     struct pack *p = lua_touserdata(L, -1);
     lua_pop(L, 1);
+    if (!p->loading)
+        dsl_error(L, "dataset、cleanse、rule、compare 和 limits 只能在加载规则文件时声明，"
+                     "不能在检查或清洗函数中调用");
     return p;
 }
 
@@ -487,7 +494,49 @@ static int dsl_compare(lua_State *L)
     return 1;
 }
 
+/* ---- limits { ... }: the budgets of each call into the pack's code ---- */
+
+static const char *const limits_keys[] = {"cpu_seconds", "instructions", "memory_mb", NULL};
+
+/* Reads t[key] (t at 1) as a number in [lo, hi] (an integer when integer is
+ * set) into *out; leaves *out when absent. */
+static void limit_number(lua_State *L, const char *key, double lo, double hi, bool integer,
+                         double *out)
+{
+    int ty = lua_getfield(L, 1, key);
+    if (ty != LUA_TNIL) {
+        int isnum;
+        double v = lua_tonumberx(L, -1, &isnum);
+        if (ty != LUA_TNUMBER || !isnum || !(v >= lo && v <= hi) || (integer && v != (double)(long long)v))
+            dsl_error(L, "limits 的 %s 应为 %g 到 %g 之间的%s", key, lo, hi, integer ? "整数" : "数");
+        *out = v;
+    }
+    lua_pop(L, 1);
+}
+
+static int dsl_limits(lua_State *L)
+{
+    if (!lua_istable(L, 1))
+        return dsl_error(L, "limits 后面应跟一个 { ... } 表，如 limits { cpu_seconds = 2 }");
+    dsl_check_keys(L, 1, "limits", "规则包", limits_keys, NULL);
+    struct pack *p = pack_of(L);
+    if (p->limits_file)
+        return dsl_error(L, "limits 重复声明（上一次在 %s:%ld）；一个规则包只能声明一次", p->limits_file,
+                         p->limits_line);
+    double cpu = 0, instr = 10000000, mem = 256; /* cpu 0: 1 s per 10 million instructions */
+    limit_number(L, "cpu_seconds", 0.01, QLOOP_LUA_MAX_CPU_SECONDS, false, &cpu);
+    limit_number(L, "instructions", 100000, (double)QLOOP_LUA_MAX_INSTRUCTIONS, true, &instr);
+    limit_number(L, "memory_mb", 16, 4096, true, &mem);
+    dsl_where(L, &p->limits_file, &p->limits_line);
+    p->limits.cpu_seconds = cpu;
+    p->limits.instructions = (long)instr;
+    p->limits.memory_bytes = (size_t)mem << 20;
+    qloop_lua_set_limits(L, &p->limits);
+    return 0;
+}
+
 static const luaL_Reg dsl_funcs[] = {
+    {"limits", dsl_limits},
     {"dataset", dsl_dataset},
     {"cleanse", dsl_cleanse},
     {"rule", dsl_rule},
@@ -498,7 +547,10 @@ static const luaL_Reg dsl_funcs[] = {
 struct pack *pack_new(void)
 {
     struct pack *p = qloop_xcalloc(1, sizeof *p);
-    p->L = qloop_lua_new(NULL);
+    /* A run stores nothing before its final transaction: a call past its CPU
+     * time stops the process with exit 2, naming the rule and the row. */
+    p->limits.exit_on_timeout = 1;
+    p->L = qloop_lua_new(&p->limits);
     if (!p->L) {
         free(p);
         return NULL;
@@ -548,6 +600,7 @@ void pack_free(struct pack *p)
     }
     free(p->compares);
     dsl_free_strings(p->files, p->nfiles);
+    free(p->limits_file);
     qloop_lua_close(p->L);
     free(p);
 }
@@ -560,11 +613,21 @@ static int load_file(struct pack *p, const char *path, struct qloop_error *err)
     qloop_lua_push_env(L, -1);
     luaL_setfuncs(L, dsl_funcs, 0);
     lua_pop(L, 1);
-    if (qloop_lua_pcall(L, 0, 0, err) != LUA_OK) {
+    lua_pushvalue(L, -1); /* kept to seal its environment */
+    p->loading = true;
+    int rc = qloop_lua_pcall(L, 0, 0, err);
+    p->loading = false;
+    if (rc != LUA_OK) {
+        lua_pop(L, 1);
         if (!err->file[0])
             snprintf(err->file, sizeof err->file, "%s", path);
         return -1;
     }
+    /* From now on the file's globals are read-only: a check that kept state
+     * in them would see only its worker's records (results changing with
+     * --jobs). */
+    qloop_lua_seal_env(L, -1);
+    lua_pop(L, 1);
     p->files = qloop_xrealloc(p->files, (p->nfiles + 1) * sizeof *p->files);
     p->files[p->nfiles++] = qloop_xstrdup(path);
     return 0;

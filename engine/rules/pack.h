@@ -22,6 +22,7 @@
 
 #include "base/error.h"
 #include "lua/native.h"
+#include "lua/sandbox.h"
 
 
 struct pack_step {                        /* one cleanse step */
@@ -104,6 +105,10 @@ struct pack_compare {
 
 struct pack {
     lua_State *L;
+    struct qloop_lua_limits limits; /* limits { ... } (or the defaults) */
+    char *limits_file;              /* where limits was declared, or NULL */
+    long limits_line;
+    bool loading;                   /* a rule file is running: the DSL may declare */
     struct pack_dataset *datasets;
     size_t ndatasets;
     struct pack_rule *rules;

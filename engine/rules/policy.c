@@ -416,6 +416,21 @@ static int read_policy(struct reader *r, struct qloop_policy *p)
     return 0;
 }
 
+struct read_job {
+    struct reader *r;
+    struct qloop_policy *p;
+    int rc;
+};
+
+/* read_policy as a Lua C function: (job, table). */
+static int read_policy_protected(lua_State *L)
+{
+    struct read_job *job = lua_touserdata(L, 1);
+    lua_settop(L, 2);
+    job->rc = read_policy(job->r, job->p);
+    return 0;
+}
+
 /* The file name of path without directories and without ".lua". */
 /* The shipped policies, compiled in from rules/policies/ (CMake's
  * qloop_embed), so that an installed binary finds them without the source
@@ -497,8 +512,15 @@ int policy_load(const char *path, struct qloop_policy *p, struct qloop_error *er
             goto done;
         }
     }
+    /* The table is read inside a protected, budgeted call: reading it may run
+     * its metamethods, which may raise or loop like any rule code. */
     struct reader r = {L, path, err};
-    if (read_policy(&r, p) != 0)
+    struct read_job job = {&r, p, -1};
+    lua_pushcfunction(L, read_policy_protected);
+    lua_insert(L, -2);
+    lua_pushlightuserdata(L, &job);
+    lua_insert(L, -2);                        /* ..., reader, job, table */
+    if (qloop_lua_pcall(L, 2, 0, err) != LUA_OK || job.rc != 0)
         goto done;
     rc = 0;
 done:

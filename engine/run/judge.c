@@ -23,8 +23,7 @@
 #include "base/buf.h"
 #include "run/judge.h"
 #include "base/text.h"
-#include "lua/record.h"
-#include "lua/sandbox.h"
+#include "lua/call.h"
 #include "rules/forms.h"
 #include "base/strmap.h"
 
@@ -90,26 +89,20 @@ static void cleanse_rows(struct worker *w)
                 if (st->native) {
                     have = st->native->clean(qloop_buf_str(&w->cur), w->cur.len, &w->next);
                 } else {
-                    lua_rawgeti(L, LUA_REGISTRYINDEX, st->lua_ref);
-                    lua_pushlstring(L, qloop_buf_str(&w->cur), w->cur.len);
-                    struct qloop_error e;
-                    qloop_error_clear(&e);
-                    if (qloop_lua_pcall(L, 1, 1, &e) != LUA_OK) {
+                    struct qloop_error e; /* filled when have < 0 */
+                    struct qloop_lua_site site = {.dataset = d->name, .field = pc->field,
+                                                  .row = b->batch->row_no[row]};
+                    have = qloop_lua_clean(L, st->lua_ref, qloop_buf_str(&w->cur), w->cur.len, &site,
+                                           &w->next, &e);
+                    if (have < 0) {
                         char buf[1200];
                         qloop_error_format(&e, buf, sizeof buf);
                         fprintf(stderr,
                                 "qloop: 数据集 %s 字段 %s 的清洗函数在数据第 %llu 行（不计表头）出错：%s；该值保持原样\n",
                                 d->name, pc->field, (unsigned long long)b->batch->row_no[row], buf);
+                        qloop_buf_reset(&w->next);
                         qloop_buf_append(&w->next, qloop_buf_str(&w->cur), w->cur.len);
-                    } else {
-                        int t = lua_type(L, -1);
-                        size_t len;
-                        const char *s2 = t == LUA_TSTRING || t == LUA_TNUMBER ? lua_tolstring(L, -1, &len)
-                                                                            : NULL;
-                        have = s2 != NULL;
-                        if (s2)
-                            qloop_buf_append(&w->next, s2, len);
-                        lua_pop(L, 1);
+                        have = 1;
                     }
                 }
                 struct qloop_buf t = w->cur;
@@ -132,12 +125,10 @@ static void cleanse_rows(struct worker *w)
 
 /* ---- judging ---- */
 
-/* Keeps a reason string from Lua beyond the call: copied into the arena. */
-static const char *keep_reason(struct worker *w, lua_State *L, int idx)
+/* Keeps the text of a Lua answer beyond the call: copied into the arena. */
+static const char *keep_answer(struct worker *w, const struct qloop_lua_answer *a)
 {
-    size_t len;
-    const char *s = lua_tolstring(L, idx, &len);
-    return qloop_arena_copy(&w->arena, s, len);
+    return a->text ? qloop_arena_copy(&w->arena, a->text, a->len) : NULL;
 }
 
 static const char *keep_error(struct worker *w, const struct qloop_error *e)
@@ -147,11 +138,11 @@ static const char *keep_error(struct worker *w, const struct qloop_error *e)
     return qloop_arena_copy(&w->arena, buf, strlen(buf));
 }
 
-/* Judges one non-empty value against a field rule: its built-in forms in C
- * (forms.h), then its Lua check when it has one. */
+/* Judges one non-empty value (of data row `row`) against a field rule: its
+ * built-in forms in C (forms.h), then its Lua check when it has one. */
 static enum judge_verdict judge_value(struct worker *w, const struct pack_rule *r,
                                       const struct form_env *env, const struct qloop_field *f,
-                                      const char **reason)
+                                      uint64_t row, const char **reason)
 {
     switch (forms_judge(r, env, f->ptr, f->len, reason)) {
     case FORM_FAIL:
@@ -166,20 +157,14 @@ static enum judge_verdict judge_value(struct worker *w, const struct pack_rule *
         break;
     }
     if (r->check_ref != LUA_NOREF) {
-        lua_State *L = w->pack->L;
-        struct qloop_error e;
-        lua_rawgeti(L, LUA_REGISTRYINDEX, r->check_ref);
-        lua_pushlstring(L, f->ptr, f->len);
-        if (qloop_lua_pcall(L, 1, 2, &e) != LUA_OK) {
-            *reason = keep_error(w, &e);
-            return JUDGE_ERROR;
+        struct qloop_lua_site site = {.rule = r->id, .dataset = r->dataset, .row = row};
+        struct qloop_lua_answer a;
+        enum qloop_lua_verdict v = qloop_lua_check_value(w->pack->L, r->check_ref, f->ptr, f->len,
+                                                         &site, &a);
+        if (v != QLOOP_LUA_PASS) {
+            *reason = keep_answer(w, &a);
+            return v == QLOOP_LUA_FAIL ? JUDGE_FAIL : JUDGE_ERROR;
         }
-        int ok = lua_toboolean(L, -2);
-        if (!ok && lua_type(L, -1) == LUA_TSTRING)
-            *reason = keep_reason(w, L, -1);
-        lua_pop(L, 2);
-        if (!ok)
-            return JUDGE_FAIL;
     }
     return JUDGE_PASS;
 }
@@ -198,23 +183,18 @@ static void judge_rows(struct worker *w)
         for (size_t row = w->begin; row < w->end; row++) {
             reason[row] = NULL;
             if (r->kind == RULE_RECORD) {
-                struct qloop_error e;
                 w->rec.cells = &b->view[row * b->batch->ncols];
                 w->rec.ncols = b->batch->ncols;
-                lua_rawgeti(L, LUA_REGISTRYINDEX, r->check_ref);
-                lua_pushvalue(L, -2); /* the record view, below */
-                if (qloop_lua_pcall(L, 1, 2, &e) != LUA_OK) {
-                    verdict[row] = JUDGE_ERROR;
-                    reason[row] = keep_error(w, &e);
+                struct qloop_lua_site site = {.rule = r->id, .dataset = r->dataset,
+                                              .row = b->batch->row_no[row]};
+                struct qloop_lua_answer a;
+                enum qloop_lua_verdict v = qloop_lua_check_record(L, r->check_ref, &w->rec, &site, &a);
+                reason[row] = v == QLOOP_LUA_PASS ? NULL : keep_answer(w, &a);
+                verdict[row] = v == QLOOP_LUA_PASS ? JUDGE_PASS : v == QLOOP_LUA_FAIL ? JUDGE_FAIL : JUDGE_ERROR;
+                if (v == QLOOP_LUA_ERROR)
                     w->errors[i]++;
-                    continue;
-                }
-                w->checked[i]++;
-                int ok = lua_toboolean(L, -2);
-                if (!ok && lua_type(L, -1) == LUA_TSTRING)
-                    reason[row] = keep_reason(w, L, -1);
-                lua_pop(L, 2);
-                verdict[row] = ok ? JUDGE_PASS : JUDGE_FAIL;
+                else
+                    w->checked[i]++;
                 continue;
             }
             const struct qloop_field *f = view_cell(b, row, ds->rule_cols[i]);
@@ -229,7 +209,7 @@ static void judge_rows(struct worker *w)
                 continue;
             }
             struct form_env env = {.refset = ds->refsets[i]};
-            verdict[row] = (uint8_t)judge_value(w, r, &env, f, &reason[row]);
+            verdict[row] = (uint8_t)judge_value(w, r, &env, f, b->batch->row_no[row], &reason[row]);
             if (verdict[row] == JUDGE_ERROR)
                 w->errors[i]++;
             else
@@ -248,6 +228,7 @@ static void work(struct worker *w)
             for (size_t row = w->begin; row < w->end; row++)
                 ds->row_ref(ds->row_ref_ctx, row, &w->cur, w->pool->b->refs[row]);
         judge_rows(w);
+        qloop_lua_record_expire(w->pack->L, &w->rec); /* views die with their batch */
     }
 }
 
@@ -335,10 +316,12 @@ void judge_pool_free(struct judge_pool *pool)
     pthread_mutex_unlock(&pool->mu);
     for (size_t i = 0; i < pool->n; i++) {
         struct worker *w = &pool->w[i];
-        if (i > 0) {
+        if (i > 0)
             pthread_join(w->thread, NULL);
+        if (w->pack)
+            qloop_lua_record_expire(w->pack->L, &w->rec);
+        if (i > 0)
             pack_free(w->pack);
-        }
         qloop_arena_free(&w->arena);
         qloop_buf_free(&w->cur);
         qloop_buf_free(&w->next);
@@ -360,8 +343,8 @@ void judge_begin_dataset(struct judge_pool *pool, struct judge_dataset *ds)
         w->checked = qloop_xcalloc(ds->nrules + 1, sizeof *w->checked);
         w->errors = qloop_xcalloc(ds->nrules + 1, sizeof *w->errors);
         w->changed = qloop_xcalloc(ds->ncleanse + 1, sizeof *w->changed);
+        qloop_lua_record_expire(w->pack->L, &w->rec);
         w->rec = (struct qloop_lua_record){.colmap = ds->colmap};
-        qloop_lua_record_push(w->pack->L, &w->rec); /* stays on the stack for the dataset */
     }
 }
 
@@ -376,7 +359,7 @@ void judge_end_dataset(struct judge_pool *pool)
         }
         for (size_t c = 0; c < ds->ncleanse; c++)
             ds->changed[c] += w->changed[c];
-        lua_pop(w->pack->L, 1);
+        qloop_lua_record_expire(w->pack->L, &w->rec);
         free_counts(w);
     }
     pool->ds = NULL;

@@ -1,0 +1,230 @@
+/*
+ * call.c — calling rule code and reading its answer (see call.h).
+ *
+ * Arguments are pushed before qloop_lua_pcall, where the memory cap does not
+ * apply (sandbox.c), so a rule that fills the state to its cap makes its own
+ * calls fail, never the host's pushes. The answer's text goes to the host's
+ * scratch buffer.
+ */
+#include <lauxlib.h>
+#include <string.h>
+
+#include "base/text.h"
+#include "lua/call.h"
+#include "lua/host.h"
+
+size_t qloop_text_cut(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    size_t cut = max;
+    /* back up over continuation bytes to the start of a character */
+    for (int k = 0; k < 3 && cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80; k++)
+        cut--;
+    return cut;
+}
+
+/* Appends s[0..len) to b as valid UTF-8 (a bad byte becomes U+FFFD), at most
+ * QLOOP_LUA_TEXT_MAX bytes of it, then a note of how many bytes were cut. */
+static void add_text(struct qloop_buf *b, const char *s, size_t len)
+{
+    size_t keep = qloop_text_cut(s, len, QLOOP_LUA_TEXT_MAX);
+    for (size_t i = 0; i < keep;) {
+        uint32_t cp;
+        size_t n = qloop_utf8_decode((const unsigned char *)s, keep, i, &cp);
+        if (cp == QLOOP_U8_INVALID)
+            qloop_buf_append(b, "\xEF\xBF\xBD", 3);
+        else
+            qloop_buf_append(b, s + i, n);
+        i += n;
+    }
+    if (keep < len)
+        qloop_buf_printf(b, "…（过长，截去 %zu 字节）", len - keep);
+}
+
+static void set_answer(struct qloop_host *h, struct qloop_lua_answer *out)
+{
+    out->text = qloop_buf_str(&h->scratch);
+    out->len = h->scratch.len;
+}
+
+static enum qloop_lua_verdict error_answer(lua_State *L, const struct qloop_error *e,
+                                           struct qloop_lua_answer *out)
+{
+    struct qloop_host *h = qloop_host_of(L);
+    char buf[2200];
+    qloop_error_format(e, buf, sizeof buf);
+    qloop_buf_reset(&h->scratch);
+    add_text(&h->scratch, buf, strlen(buf));
+    set_answer(h, out);
+    return QLOOP_LUA_ERROR;
+}
+
+/* "file:line" where the function registered as ref is defined, into where. */
+static void defined_at(lua_State *L, int ref, char *where, size_t size)
+{
+    lua_Debug ar;
+    where[0] = '\0';
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    if (lua_isfunction(L, -1) && lua_getinfo(L, ">S", &ar) && ar.source[0] == '@')
+        snprintf(where, size, "%s:%d: ", ar.source + 1, ar.linedefined);
+    else
+        lua_pop(L, 1);
+}
+
+/* A description of the value at idx for a message: its type, and for a
+ * string or number its text (short). */
+static void describe(lua_State *L, int idx, char *out, size_t size)
+{
+    int t = lua_type(L, idx);
+    if (t == LUA_TSTRING) {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        size_t keep = qloop_text_cut(s, len, 40);
+        snprintf(out, size, "文本 \"%.*s\"%s", (int)keep, s, keep < len ? "…" : "");
+    } else if (t == LUA_TNUMBER) {
+        snprintf(out, size, "数字 %s", lua_tostring(L, idx));
+    } else {
+        snprintf(out, size, "%s", lua_typename(L, t));
+    }
+}
+
+/* Calls the function and argument already pushed and reads the answer. */
+static enum qloop_lua_verdict run_check(lua_State *L, int ref, const struct qloop_lua_site *site,
+                                        struct qloop_lua_answer *out)
+{
+    struct qloop_host *h = qloop_host_of(L);
+    struct qloop_error e;
+    qloop_error_clear(&e);
+    qloop_lua_set_site(L, site);
+    int rc = qloop_lua_pcall(L, 1, 2, &e);
+    qloop_lua_set_site(L, NULL);
+    out->text = NULL;
+    out->len = 0;
+    if (rc != LUA_OK)
+        return error_answer(L, &e, out);
+    int t1 = lua_type(L, -2), t2 = lua_type(L, -1);
+    if (t1 == LUA_TBOOLEAN && lua_toboolean(L, -2)) {
+        lua_pop(L, 2);
+        return QLOOP_LUA_PASS;
+    }
+    if ((t1 == LUA_TBOOLEAN || t1 == LUA_TNIL) && t2 == LUA_TNIL) {
+        lua_pop(L, 2);
+        return QLOOP_LUA_FAIL;
+    }
+    if ((t1 == LUA_TBOOLEAN || t1 == LUA_TNIL) && (t2 == LUA_TSTRING || t2 == LUA_TNUMBER)) {
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        qloop_buf_reset(&h->scratch);
+        add_text(&h->scratch, s, len);
+        lua_pop(L, 2);
+        set_answer(h, out);
+        return QLOOP_LUA_FAIL;
+    }
+    char what[128], where[600];
+    int bad_reason = t1 == LUA_TBOOLEAN || t1 == LUA_TNIL;
+    describe(L, bad_reason ? -1 : -2, what, sizeof what);
+    lua_pop(L, 2);
+    defined_at(L, ref, where, sizeof where);
+    qloop_buf_reset(&h->scratch);
+    if (bad_reason)
+        qloop_buf_printf(&h->scratch, "%scheck 返回的原因应为文本，而不是%s", where, what);
+    else
+        qloop_buf_printf(&h->scratch,
+                         "%scheck 应返回 true（通过）、false 或 nil（不通过，可带原因文本），"
+                         "而不是%s；请写成 return 条件 或 return false, \"原因\"",
+                         where, what);
+    set_answer(h, out);
+    return QLOOP_LUA_ERROR;
+}
+
+enum qloop_lua_verdict qloop_lua_check_value(lua_State *L, int ref, const char *s, size_t len,
+                                             const struct qloop_lua_site *site,
+                                             struct qloop_lua_answer *out)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    lua_pushlstring(L, s, len);
+    return run_check(L, ref, site, out);
+}
+
+enum qloop_lua_verdict qloop_lua_check_record(lua_State *L, int ref, struct qloop_lua_record *rec,
+                                              const struct qloop_lua_site *site,
+                                              struct qloop_lua_answer *out)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    qloop_lua_record_push(L, rec);
+    return run_check(L, ref, site, out);
+}
+
+int qloop_lua_clean(lua_State *L, int ref, const char *s, size_t len,
+                    const struct qloop_lua_site *site, struct qloop_buf *out,
+                    struct qloop_error *err)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    lua_pushlstring(L, s, len);
+    qloop_lua_set_site(L, site);
+    int rc = qloop_lua_pcall(L, 1, 1, err);
+    qloop_lua_set_site(L, NULL);
+    if (rc != LUA_OK)
+        return -1;
+    int t = lua_type(L, -1);
+    int have = 0;
+    if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+        size_t n;
+        const char *v = lua_tolstring(L, -1, &n);
+        if (n > len * 4 + 65536) {
+            char where[600];
+            defined_at(L, ref, where, sizeof where);
+            qloop_error_set(err, NULL, 0, 0,
+                            "%s清洗函数返回的文本过长（%zu 字节，原值 %zu 字节）；清洗不应让值变长这么多",
+                            where, n, len);
+            have = -1;
+        } else {
+            qloop_buf_append(out, v, n);
+            have = 1;
+        }
+    } else if (t != LUA_TNIL && !(t == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
+        char what[128], where[600];
+        describe(L, -1, what, sizeof what);
+        defined_at(L, ref, where, sizeof where);
+        qloop_error_set(err, NULL, 0, 0, "%s清洗函数应返回文本或 nil（无值），而不是%s", where, what);
+        have = -1;
+    }
+    lua_pop(L, 1);
+    return have;
+}
+
+/* Replaces each argument by its text, as tostring would. */
+static int to_text(lua_State *L)
+{
+    int n = lua_gettop(L);
+    for (int i = 1; i <= n; i++) {
+        luaL_tolstring(L, i, NULL);
+        lua_replace(L, i);
+    }
+    return n;
+}
+
+int qloop_lua_print_values(lua_State *L, int base, FILE *out, struct qloop_error *err)
+{
+    int n = lua_gettop(L) - base;
+    if (n <= 0)
+        return 0;
+    if (!lua_checkstack(L, 3)) {
+        lua_settop(L, base);
+        return qloop_error_set(err, NULL, 0, 0, "返回值太多（%d 个），无法显示；请少返回一些值", n);
+    }
+    lua_pushcfunction(L, to_text);
+    lua_insert(L, base + 1);
+    if (qloop_lua_pcall(L, n, LUA_MULTRET, err) != LUA_OK)
+        return -1;
+    n = lua_gettop(L) - base;
+    for (int i = 1; i <= n; i++) {
+        size_t len;
+        const char *s = lua_tolstring(L, base + i, &len);
+        fwrite(s, 1, len, out);
+        fputc('\n', out);
+    }
+    lua_settop(L, base);
+    return 0;
+}

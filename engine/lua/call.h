@@ -1,0 +1,71 @@
+/*
+ * call.h — calling rule code and reading its answer: the one way the run
+ * enters a check, a cleanse step or an eval's results.
+ *
+ * Each function here pushes what it calls, calls it through qloop_lua_pcall
+ * (so under the state's memory, instruction and CPU budgets, naming the site
+ * when it is too slow) and turns what came back into C values, so that a
+ * call site is one call. What a check may return is documented in
+ * docs/dsl.md ("What a check returns"):
+ *   true                          pass
+ *   false | nil [, reason]        fail; reason is text (a number is shown
+ *                                 as text) or nil
+ *   anything else — {}, "false", 0, a reason that is a table — or an error
+ *                                 the rule's error on that record
+ * Text that comes back (a reason, an error) is kept to QLOOP_LUA_TEXT_MAX
+ * bytes, cut at a UTF-8 character with a note of how many bytes were cut, and
+ * invalid UTF-8 is replaced by U+FFFD: rule output cannot grow the store.
+ */
+#ifndef QLOOP_LUA_CALL_H
+#define QLOOP_LUA_CALL_H
+
+#include <lua.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "base/buf.h"
+#include "base/error.h"
+#include "lua/record.h"
+#include "lua/sandbox.h"
+
+enum { QLOOP_LUA_TEXT_MAX = 512 };
+
+enum qloop_lua_verdict {
+    QLOOP_LUA_PASS = 1,
+    QLOOP_LUA_FAIL,
+    QLOOP_LUA_ERROR,
+};
+
+/* The text of an answer: on FAIL the rule's reason (NULL when it gave none),
+ * on ERROR "file:line: message". Valid until the next call on the state. */
+struct qloop_lua_answer {
+    const char *text;
+    size_t len;
+};
+
+/* Calls the check registered as ref (LUA_REGISTRYINDEX) on the value
+ * s[0..len), and reads its answer (see above). */
+enum qloop_lua_verdict qloop_lua_check_value(lua_State *L, int ref, const char *s, size_t len,
+                                             const struct qloop_lua_site *site,
+                                             struct qloop_lua_answer *out);
+
+/* Calls the check registered as ref on the record view of rec. */
+enum qloop_lua_verdict qloop_lua_check_record(lua_State *L, int ref, struct qloop_lua_record *rec,
+                                              const struct qloop_lua_site *site,
+                                              struct qloop_lua_answer *out);
+
+/* Calls the cleanse step registered as ref on s[0..len). Returns 1 with the
+ * cleaned value appended to out (text; a number as text), 0 for "no value"
+ * (nil or false), -1 with err filled when it raised, returned anything else,
+ * or returned more than 4 * len + 64 KiB. */
+int qloop_lua_clean(lua_State *L, int ref, const char *s, size_t len,
+                    const struct qloop_lua_site *site, struct qloop_buf *out,
+                    struct qloop_error *err);
+
+/* Writes the values at stack positions base+1 .. top to out, each as tostring
+ * would and on its own line, and pops them. Conversions run protected and
+ * budgeted (a __tostring that raises or loops is an error, never an abort).
+ * Returns 0, or -1 with err and nothing written. */
+int qloop_lua_print_values(lua_State *L, int base, FILE *out, struct qloop_error *err);
+
+#endif

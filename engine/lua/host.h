@@ -1,0 +1,113 @@
+/*
+ * host.h — what the files of engine/lua/ share about a sandboxed state
+ * (internal to this folder: nothing outside engine/lua/ includes it).
+ *
+ * Every state made by qloop_lua_new carries a struct qloop_host as the
+ * userdata of its allocator, so any C function running in the state finds it
+ * with qloop_host_of(L) at the cost of one call. It holds the three budgets
+ * of a call into rule code:
+ *   - memory: a cap on all the state's allocations (capped_alloc);
+ *   - instructions: counted by a count hook every HOOK_EVERY instructions and
+ *     charged by the long C functions (the string patterns) as they step.
+ *     Once spent, the budget stays spent until the call returns: every later
+ *     hook raises again and the sandbox's pcall/xpcall re-raise, so rule code
+ *     cannot catch the error and carry on;
+ *   - CPU time: the watchdog thread (watchdog.c) samples each state's thread
+ *     CPU clock while a call runs; past the budget it flags the state (the
+ *     next hook or pattern step raises, as above), and past twice the budget —
+ *     a C call that never returns to Lua — it ends the process with exit 2.
+ * And it names what runs (the site), so that "too slow" names the rule and
+ * the row.
+ */
+#ifndef QLOOP_LUA_HOST_H_INTERNAL
+#define QLOOP_LUA_HOST_H_INTERNAL
+
+#include <lua.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "base/buf.h"
+#include "lua/sandbox.h"
+
+enum {
+    QLOOP_HOOK_EVERY = 1000,     /* instructions between two count hooks */
+    QLOOP_PRINT_MAX = 1 << 20,   /* bytes print may write in a state's life */
+};
+
+struct qloop_host {
+    /* memory */
+    size_t used, limit;
+    int over_memory;             /* set when the cap refused an allocation */
+    /* instructions, per call */
+    long budget;
+    long left;
+    int spent;                   /* the budget ran out in this call */
+    /* CPU time, per call */
+    int64_t cpu_budget_ns;
+    int exit_on_timeout;         /* limits.exit_on_timeout */
+    atomic_ulong seq;            /* odd while a call runs; bumped at start and end */
+    unsigned long call_seq;      /* seq of the current call (its own thread only) */
+    atomic_ulong timeout_seq;    /* the watchdog stores here the seq of a call past its time */
+    atomic_int clock;            /* the CPU clock of the thread running the call */
+    pthread_t thread;            /* that thread (valid when have_thread) */
+    int have_thread;
+    int depth;                   /* nesting of qloop_lua_pcall */
+    /* what runs: set by the caller before the call, read by the watchdog */
+    struct qloop_lua_site site;
+    int have_site;
+    /* the innermost Lua frame of the last error */
+    char where_file[512];
+    long where_line;
+    size_t printed;              /* bytes print has written */
+    struct qloop_buf scratch;    /* the text of the last answer (call.c) */
+    struct qloop_host *prev, *next; /* the watchdog's list, and its notes: */
+    unsigned long wd_seq;        /* the call it saw running last time */
+    int64_t wd_cpu0;             /* that call's CPU clock when first seen */
+};
+
+/* The host of a state made by qloop_lua_new. */
+struct qloop_host *qloop_host_of(lua_State *L);
+
+/* Charges n steps of a long C function to the instruction budget; raises the
+ * budget error (or the time-out error) when it is spent. */
+void qloop_host_charge(lua_State *L, long n);
+
+/* Raises the error of a spent budget or of a call past its CPU time, when
+ * one of them holds; returns otherwise. */
+void qloop_host_check(lua_State *L);
+
+/* True when the current call can no longer go on (budget spent or past its
+ * CPU time): the sandbox's pcall re-raises instead of returning false. */
+int qloop_host_fatal(const struct qloop_host *h);
+
+/* Writes "qloop: <site>: too slow" to stderr and ends the process with
+ * exit 2 (async-signal-safe: write and _exit only). where may be NULL. */
+void qloop_host_stop_too_slow(const struct qloop_host *h, const char *where);
+
+/* The length of s[0..len) cut to at most max bytes at a UTF-8 character
+ * boundary (call.c). */
+size_t qloop_text_cut(const char *s, size_t len, size_t max);
+
+/* The watchdog (watchdog.c): add / remove a host from its list (the thread
+ * starts with the first host), and mark the start / end of a call on the
+ * calling thread. */
+void qloop_watchdog_add(struct qloop_host *h);
+void qloop_watchdog_remove(struct qloop_host *h);
+void qloop_watchdog_enter(struct qloop_host *h);
+void qloop_watchdog_leave(struct qloop_host *h);
+
+/* The environments (env.c). Builds the sandbox's shared globals from a full
+ * standard library (called once per state by sandbox.c, protected) and leaves
+ * them in the registry. */
+int qloop_env_setup(lua_State *L);
+/* Pushes a fresh environment reading through to the shared globals. */
+void qloop_env_push_new(lua_State *L);
+
+/* The string patterns with steps charged (lib_string.c): replaces find,
+ * match, gmatch and gsub in the string table at index idx. */
+void qloop_string_patterns(lua_State *L, int idx);
+
+#endif

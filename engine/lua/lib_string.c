@@ -1,0 +1,637 @@
+/*
+ * lib_string.c — string.find, string.match, string.gmatch and string.gsub
+ * with their work charged to the call's instruction budget.
+ *
+ * Lua's own pattern functions run in C, where no hook reaches them: a pattern
+ * such as ".-.-.-.-.-b" over 300,000 characters, or the trim idiom
+ * "^%s*(.-)%s*$" over a long run of spaces, runs for minutes and nothing can
+ * stop it. This file implements the same pattern language (Lua 5.4 manual
+ * §6.4.1: classes, sets, the four repetitions, captures and position
+ * captures, back-references, %b, %f, anchors) with the same results, and
+ * counts its steps: every attempt to match a pattern item at a position, every
+ * character a repetition scans and every candidate of a plain search is one
+ * step, charged as one instruction every STEP_CHUNK steps (qloop_host_charge).
+ * So a pathological pattern ends like an endless loop does — "the rule is out
+ * of its instruction budget", an error of that rule on that record — and the
+ * CPU-time budget is checked at the same points. tests/unit/test_lua_string.c
+ * compares every function with Lua's own over a table of cases, and the fuzz
+ * target tests/fuzz/fuzz_rules.c does so on random patterns.
+ *
+ * The sandbox puts these four functions in place of Lua's in the string table
+ * before it becomes read-only (env.c), so s:match(...) uses them too.
+ */
+#include <ctype.h>
+#include <lauxlib.h>
+#include <string.h>
+
+#include "lua/host.h"
+
+enum {
+    MAX_CAPTURES = 32,   /* LUA_MAXCAPTURES */
+    MAX_DEPTH = 200,     /* nested pattern items before "pattern too complex" */
+    STEP_CHUNK = 1024,   /* steps charged at a time */
+    CAP_OPEN = -1,       /* a capture still open */
+    CAP_POS = -2,        /* a position capture "()" */
+};
+
+struct capture {
+    const char *at;
+    ptrdiff_t len;       /* or CAP_OPEN, CAP_POS */
+};
+
+struct matcher {
+    lua_State *L;
+    const char *s0, *s_end; /* the subject */
+    const char *p_end;      /* end of the pattern */
+    int depth;              /* nesting left */
+    int ncap;
+    long steps;             /* not yet charged */
+    struct capture cap[MAX_CAPTURES];
+};
+
+static void charge(struct matcher *m)
+{
+    long n = m->steps;
+    m->steps = 0;
+    qloop_host_charge(m->L, n);
+}
+
+static inline void step(struct matcher *m)
+{
+    if (++m->steps >= STEP_CHUNK)
+        charge(m);
+}
+
+static void matcher_init(struct matcher *m, lua_State *L, const char *s, size_t ls,
+                         const char *p, size_t lp)
+{
+    m->L = L;
+    m->s0 = s;
+    m->s_end = s + ls;
+    m->p_end = p + lp;
+    m->steps = 0;
+}
+
+static void matcher_reset(struct matcher *m)
+{
+    m->ncap = 0;
+    m->depth = MAX_DEPTH;
+}
+
+/* Does byte c belong to class letter cl (%a, %d, ... or their complements)?
+ * Any other letter stands for itself. */
+static int in_class(int c, int cl)
+{
+    int r;
+    switch (tolower(cl)) {
+    case 'a': r = isalpha(c); break;
+    case 'c': r = iscntrl(c); break;
+    case 'd': r = isdigit(c); break;
+    case 'g': r = isgraph(c); break;
+    case 'l': r = islower(c); break;
+    case 'p': r = ispunct(c); break;
+    case 's': r = isspace(c); break;
+    case 'u': r = isupper(c); break;
+    case 'w': r = isalnum(c); break;
+    case 'x': r = isxdigit(c); break;
+    case 'z': r = c == 0; break; /* deprecated, still accepted by Lua 5.4 */
+    default: return cl == c;
+    }
+    return isupper(cl) ? !r : r != 0;
+}
+
+/* Does c belong to the set [ ... ] spanning p .. close (close at its ']')? */
+static int in_set(int c, const char *p, const char *close)
+{
+    int want = 1;
+    if (p[1] == '^') {
+        want = 0;
+        p++;
+    }
+    while (++p < close) {
+        if (*p == '%') {
+            p++;
+            if (in_class(c, (unsigned char)*p))
+                return want;
+        } else if (p[1] == '-' && p + 2 < close) {
+            if ((unsigned char)p[0] <= c && c <= (unsigned char)p[2])
+                return want;
+            p += 2;
+        } else if ((unsigned char)*p == c) {
+            return want;
+        }
+    }
+    return !want;
+}
+
+/* The end of the single-character item at p: past "%x", past "[...]", or
+ * p + 1. */
+static const char *item_end(struct matcher *m, const char *p)
+{
+    char c = *p++;
+    if (c == '%') {
+        if (p == m->p_end)
+            luaL_error(m->L, "malformed pattern (ends with '%%')");
+        return p + 1;
+    }
+    if (c == '[') {
+        if (*p == '^')
+            p++;
+        do { /* the first character is part of the set even when it is ']' */
+            if (p == m->p_end)
+                luaL_error(m->L, "malformed pattern (missing ']')");
+            c = *p++;
+            if (c == '%' && p < m->p_end)
+                p++;
+        } while (*p != ']');
+        return p + 1;
+    }
+    return p;
+}
+
+/* Does the subject byte at s match the item p .. ep? */
+static int item_match(const struct matcher *m, const char *s, const char *p, const char *ep)
+{
+    if (s >= m->s_end)
+        return 0;
+    int c = (unsigned char)*s;
+    switch (*p) {
+    case '.': return 1;
+    case '%': return in_class(c, (unsigned char)p[1]);
+    case '[': return in_set(c, p, ep - 1);
+    default: return (unsigned char)*p == c;
+    }
+}
+
+static const char *do_match(struct matcher *m, const char *s, const char *p);
+
+/* %bxy at s: the end of a balanced x ... y, or NULL. */
+static const char *match_balance(struct matcher *m, const char *s, const char *p)
+{
+    if (p >= m->p_end - 1)
+        luaL_error(m->L, "malformed pattern (missing arguments to '%%b')");
+    if (*s != *p)
+        return NULL;
+    char open = p[0], close = p[1];
+    int level = 1;
+    while (++s < m->s_end) {
+        step(m);
+        if (*s == close) {
+            if (--level == 0)
+                return s + 1;
+        } else if (*s == open) {
+            level++;
+        }
+    }
+    return NULL;
+}
+
+/* item* / item+ (after its first match): longest first. */
+static const char *expand_greedy(struct matcher *m, const char *s, const char *p, const char *ep)
+{
+    ptrdiff_t n = 0;
+    while (item_match(m, s + n, p, ep)) {
+        n++;
+        step(m);
+    }
+    for (; n >= 0; n--) {
+        const char *r = do_match(m, s + n, ep + 1);
+        if (r)
+            return r;
+    }
+    return NULL;
+}
+
+/* item-: shortest first. */
+static const char *expand_lazy(struct matcher *m, const char *s, const char *p, const char *ep)
+{
+    for (;;) {
+        const char *r = do_match(m, s, ep + 1);
+        if (r)
+            return r;
+        if (!item_match(m, s, p, ep))
+            return NULL;
+        s++;
+    }
+}
+
+static const char *open_capture(struct matcher *m, const char *s, const char *p, ptrdiff_t what)
+{
+    if (m->ncap >= MAX_CAPTURES)
+        luaL_error(m->L, "too many captures");
+    m->cap[m->ncap].at = s;
+    m->cap[m->ncap].len = what;
+    m->ncap++;
+    const char *r = do_match(m, s, p);
+    if (!r)
+        m->ncap--;
+    return r;
+}
+
+static const char *close_capture(struct matcher *m, const char *s, const char *p)
+{
+    int i = m->ncap - 1;
+    while (i >= 0 && m->cap[i].len != CAP_OPEN)
+        i--;
+    if (i < 0)
+        luaL_error(m->L, "invalid pattern capture");
+    m->cap[i].len = s - m->cap[i].at;
+    const char *r = do_match(m, s, p);
+    if (!r)
+        m->cap[i].len = CAP_OPEN;
+    return r;
+}
+
+/* %1 .. %9 in a pattern: the text of that (closed) capture again. */
+static const char *match_backref(struct matcher *m, const char *s, int digit)
+{
+    int i = digit - '1';
+    if (i < 0 || i >= m->ncap || m->cap[i].len == CAP_OPEN)
+        luaL_error(m->L, "invalid capture index %%%d", (int)(i + 1));
+    size_t len = (size_t)m->cap[i].len;
+    if ((size_t)(m->s_end - s) >= len && memcmp(m->cap[i].at, s, len) == 0)
+        return s + len;
+    return NULL;
+}
+
+/* Matches pattern p .. p_end at subject s; returns the end of the match or
+ * NULL. Tail positions loop instead of recursing. */
+static const char *do_match(struct matcher *m, const char *s, const char *p)
+{
+    if (m->depth-- == 0)
+        luaL_error(m->L, "pattern too complex");
+    for (;;) {
+        step(m);
+        if (p == m->p_end)
+            break;
+        if (*p == '(') {
+            s = p[1] == ')' ? open_capture(m, s, p + 2, CAP_POS) : open_capture(m, s, p + 1, CAP_OPEN);
+            break;
+        }
+        if (*p == ')') {
+            s = close_capture(m, s, p + 1);
+            break;
+        }
+        if (*p == '$' && p + 1 == m->p_end) {
+            if (s != m->s_end)
+                s = NULL;
+            break;
+        }
+        if (*p == '%' && p[1] == 'b') {
+            s = match_balance(m, s, p + 2);
+            if (!s)
+                break;
+            p += 4;
+            continue;
+        }
+        if (*p == '%' && p[1] == 'f') {
+            p += 2;
+            if (*p != '[')
+                luaL_error(m->L, "missing '[' after '%%f' in pattern");
+            const char *ep = item_end(m, p);
+            int before = s == m->s0 ? 0 : (unsigned char)s[-1];
+            if (!in_set(before, p, ep - 1) && in_set((unsigned char)*s, p, ep - 1)) {
+                p = ep;
+                continue;
+            }
+            s = NULL;
+            break;
+        }
+        if (*p == '%' && isdigit((unsigned char)p[1])) {
+            s = match_backref(m, s, (unsigned char)p[1]);
+            if (!s)
+                break;
+            p += 2;
+            continue;
+        }
+        /* a single-character item with an optional repetition */
+        const char *ep = item_end(m, p);
+        if (!item_match(m, s, p, ep)) {
+            if (*ep == '*' || *ep == '?' || *ep == '-') {
+                p = ep + 1;
+                continue;
+            }
+            s = NULL;
+            break;
+        }
+        if (*ep == '?') {
+            const char *r = do_match(m, s + 1, ep + 1);
+            if (r) {
+                s = r;
+                break;
+            }
+            p = ep + 1;
+            continue;
+        }
+        if (*ep == '+') {
+            s = expand_greedy(m, s + 1, p, ep);
+            break;
+        }
+        if (*ep == '*') {
+            s = expand_greedy(m, s, p, ep);
+            break;
+        }
+        if (*ep == '-') {
+            s = expand_lazy(m, s, p, ep);
+            break;
+        }
+        s++;
+        p = ep;
+    }
+    m->depth++;
+    return s;
+}
+
+/* Capture i of a match s .. e: pushes a position capture and returns
+ * CAP_POS, or sets *at and returns the length. Capture 0 of a pattern without
+ * captures is the whole match. */
+static ptrdiff_t capture_of(struct matcher *m, int i, const char *s, const char *e,
+                            const char **at)
+{
+    if (i >= m->ncap) {
+        if (i != 0)
+            luaL_error(m->L, "invalid capture index %%%d", (int)(i + 1));
+        *at = s;
+        return e - s;
+    }
+    ptrdiff_t len = m->cap[i].len;
+    *at = m->cap[i].at;
+    if (len == CAP_OPEN)
+        luaL_error(m->L, "unfinished capture");
+    if (len == CAP_POS)
+        lua_pushinteger(m->L, (m->cap[i].at - m->s0) + 1);
+    return len;
+}
+
+static void push_capture(struct matcher *m, int i, const char *s, const char *e)
+{
+    const char *at;
+    ptrdiff_t len = capture_of(m, i, s, e, &at);
+    if (len != CAP_POS)
+        lua_pushlstring(m->L, at, (size_t)len);
+}
+
+/* Pushes the captures (or the whole match s .. e when there are none and s
+ * is given); returns how many. */
+static int push_captures(struct matcher *m, const char *s, const char *e)
+{
+    int n = m->ncap == 0 && s ? 1 : m->ncap;
+    luaL_checkstack(m->L, n, "too many captures");
+    for (int i = 0; i < n; i++)
+        push_capture(m, i, s, e);
+    return n;
+}
+
+/* A string position argument (1-based, negative from the end) as a 1-based
+ * offset in 1 .. len + 1 or beyond. */
+static size_t position(lua_Integer pos, size_t len)
+{
+    if (pos > 0)
+        return (size_t)pos;
+    if (pos == 0 || pos < -(lua_Integer)len)
+        return 1;
+    return len + (size_t)pos + 1;
+}
+
+/* Plain search of p in s, charging a step per candidate position. */
+static const char *plain_find(struct matcher *m, const char *s, size_t ls, const char *p, size_t lp)
+{
+    if (lp == 0)
+        return s;
+    if (lp > ls)
+        return NULL;
+    const char *end = s + (ls - lp) + 1; /* last start + 1 */
+    while (s < end) {
+        const char *c = memchr(s, *p, (size_t)(end - s));
+        if (!c)
+            return NULL;
+        m->steps += 1 + (long)(lp >> 4);
+        if (m->steps >= STEP_CHUNK)
+            charge(m);
+        if (memcmp(c + 1, p + 1, lp - 1) == 0)
+            return c;
+        s = c + 1;
+    }
+    return NULL;
+}
+
+/* Whether the pattern p[0..lp) has no magic characters. */
+static int is_plain(const char *p, size_t lp)
+{
+    for (size_t i = 0; i < lp; i++)
+        if (strchr("^$*+?.([%-", p[i]) && p[i] != '\0')
+            return 0;
+    return 1;
+}
+
+static int find_or_match(lua_State *L, int find)
+{
+    size_t ls, lp;
+    const char *s = luaL_checklstring(L, 1, &ls);
+    const char *p = luaL_checklstring(L, 2, &lp);
+    size_t init = position(luaL_optinteger(L, 3, 1), ls) - 1;
+    struct matcher m;
+    matcher_init(&m, L, s, ls, p, lp);
+    if (init > ls) {
+        luaL_pushfail(L);
+        return 1;
+    }
+    if (find && (lua_toboolean(L, 4) || is_plain(p, lp))) {
+        const char *at = plain_find(&m, s + init, ls - init, p, lp);
+        charge(&m);
+        if (at) {
+            lua_pushinteger(L, (at - s) + 1);
+            lua_pushinteger(L, (lua_Integer)((size_t)(at - s) + lp));
+            return 2;
+        }
+        luaL_pushfail(L);
+        return 1;
+    }
+    int anchor = *p == '^';
+    if (anchor) {
+        p++;
+        lp--;
+        m.p_end = p + lp;
+    }
+    const char *from = s + init;
+    do {
+        matcher_reset(&m);
+        const char *e = do_match(&m, from, p);
+        if (e) {
+            charge(&m);
+            if (find) {
+                lua_pushinteger(L, (from - s) + 1);
+                lua_pushinteger(L, e - s);
+                return push_captures(&m, NULL, NULL) + 2;
+            }
+            return push_captures(&m, from, e);
+        }
+    } while (from++ < m.s_end && !anchor);
+    charge(&m);
+    luaL_pushfail(L);
+    return 1;
+}
+
+static int str_find(lua_State *L) { return find_or_match(L, 1); }
+static int str_match(lua_State *L) { return find_or_match(L, 0); }
+
+struct gmatch_state {
+    struct matcher m;
+    const char *src, *p, *last;
+};
+
+static int gmatch_next(lua_State *L)
+{
+    struct gmatch_state *g = lua_touserdata(L, lua_upvalueindex(3));
+    g->m.L = L;
+    for (const char *from = g->src; from <= g->m.s_end; from++) {
+        matcher_reset(&g->m);
+        const char *e = do_match(&g->m, from, g->p);
+        if (e && e != g->last) {
+            charge(&g->m);
+            g->src = g->last = e;
+            return push_captures(&g->m, from, e);
+        }
+    }
+    charge(&g->m);
+    return 0;
+}
+
+static int str_gmatch(lua_State *L)
+{
+    size_t ls, lp;
+    const char *s = luaL_checklstring(L, 1, &ls);
+    const char *p = luaL_checklstring(L, 2, &lp);
+    size_t init = position(luaL_optinteger(L, 3, 1), ls) - 1;
+    lua_settop(L, 2); /* the strings live on as upvalues of the iterator */
+    struct gmatch_state *g = lua_newuserdatauv(L, sizeof *g, 0);
+    if (init > ls)
+        init = ls + 1;
+    matcher_init(&g->m, L, s, ls, p, lp);
+    g->src = s + init;
+    g->p = p;
+    g->last = NULL;
+    lua_pushcclosure(L, gmatch_next, 3);
+    return 1;
+}
+
+/* Appends the replacement string (argument 3) for the match s .. e. */
+static void add_template(struct matcher *m, luaL_Buffer *b, const char *s, const char *e)
+{
+    size_t l;
+    const char *t = lua_tolstring(m->L, 3, &l);
+    const char *pc;
+    while ((pc = memchr(t, '%', l)) != NULL) {
+        luaL_addlstring(b, t, (size_t)(pc - t));
+        pc++;
+        if (*pc == '%') {
+            luaL_addchar(b, '%');
+        } else if (*pc == '0') {
+            luaL_addlstring(b, s, (size_t)(e - s));
+        } else if (isdigit((unsigned char)*pc)) {
+            const char *at;
+            ptrdiff_t len = capture_of(m, *pc - '1', s, e, &at);
+            if (len == CAP_POS)
+                luaL_addvalue(b);
+            else
+                luaL_addlstring(b, at, (size_t)len);
+        } else {
+            luaL_error(m->L, "invalid use of '%c' in replacement string", '%');
+        }
+        l -= (size_t)(pc + 1 - t);
+        t = pc + 1;
+    }
+    luaL_addlstring(b, t, l);
+}
+
+/* Appends the replacement of the match s .. e; returns whether it differs
+ * from the match. */
+static int add_replacement(struct matcher *m, luaL_Buffer *b, const char *s, const char *e, int tr)
+{
+    lua_State *L = m->L;
+    if (tr == LUA_TFUNCTION) {
+        lua_pushvalue(L, 3);
+        int n = push_captures(m, s, e);
+        lua_call(L, n, 1);
+    } else if (tr == LUA_TTABLE) {
+        push_capture(m, 0, s, e);
+        lua_gettable(L, 3);
+    } else {
+        add_template(m, b, s, e);
+        return 1;
+    }
+    if (!lua_toboolean(L, -1)) {
+        lua_pop(L, 1);
+        luaL_addlstring(b, s, (size_t)(e - s));
+        return 0;
+    }
+    if (!lua_isstring(L, -1))
+        return luaL_error(L, "invalid replacement value (a %s)", luaL_typename(L, -1));
+    luaL_addvalue(b);
+    return 1;
+}
+
+static int str_gsub(lua_State *L)
+{
+    size_t ls, lp;
+    const char *src = luaL_checklstring(L, 1, &ls);
+    const char *p = luaL_checklstring(L, 2, &lp);
+    int tr = lua_type(L, 3);
+    lua_Integer max = luaL_optinteger(L, 4, (lua_Integer)ls + 1);
+    luaL_argexpected(L, tr == LUA_TNUMBER || tr == LUA_TSTRING || tr == LUA_TFUNCTION ||
+                            tr == LUA_TTABLE,
+                     3, "string/function/table");
+    int anchor = *p == '^';
+    if (anchor) {
+        p++;
+        lp--;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    struct matcher m;
+    matcher_init(&m, L, src, ls, p, lp);
+    const char *last = NULL;
+    lua_Integer n = 0;
+    int changed = 0;
+    while (n < max) {
+        matcher_reset(&m);
+        const char *e = do_match(&m, src, p);
+        if (e && e != last) {
+            n++;
+            changed |= add_replacement(&m, &b, src, e, tr);
+            src = last = e;
+        } else if (src < m.s_end) {
+            luaL_addchar(&b, *src++);
+        } else {
+            break;
+        }
+        if (anchor)
+            break;
+    }
+    charge(&m);
+    if (!changed) {
+        lua_pushvalue(L, 1);
+    } else {
+        luaL_addlstring(&b, src, (size_t)(m.s_end - src));
+        luaL_pushresult(&b);
+    }
+    lua_pushinteger(L, n);
+    return 2;
+}
+
+static const luaL_Reg pattern_funcs[] = {
+    {"find", str_find},
+    {"match", str_match},
+    {"gmatch", str_gmatch},
+    {"gsub", str_gsub},
+    {NULL, NULL},
+};
+
+void qloop_string_patterns(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    for (const luaL_Reg *f = pattern_funcs; f->name; f++) {
+        lua_pushcfunction(L, f->func);
+        lua_setfield(L, idx, f->name);
+    }
+}

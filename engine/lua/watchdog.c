@@ -1,0 +1,158 @@
+/*
+ * watchdog.c — the CPU-time budget of a call into rule code.
+ *
+ * One thread per process, started with the first sandboxed state, wakes
+ * every PERIOD_MS and looks at each state in a call (an odd seq). A call's CPU
+ * time is read from the clock of the thread running it
+ * (pthread_getcpuclockid), counted from the first time the watchdog saw that
+ * call, so it errs by at most one period on the short side. Past the state's
+ * budget the watchdog stores the call's seq in timeout_seq: the next count
+ * hook or pattern step of that call raises (sandbox.c), and a run stops with
+ * exit 2 naming the rule and the row. Past twice the budget the call is stuck
+ * in C and can be stopped no other way: the watchdog writes the same message
+ * and ends the process with _exit(2). Nothing is lost by that: a run stores
+ * nothing before its final transaction, which SQLite undoes when the process
+ * dies, and `eval` and `check` store nothing at all.
+ *
+ * The calling thread pays two atomic stores per call (enter, leave) and, when
+ * a state moves to another thread, one pthread_getcpuclockid.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lua/host.h"
+
+enum { PERIOD_MS = 50 };
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct qloop_host *hosts;
+static int started;
+
+void qloop_host_stop_too_slow(const struct qloop_host *h, const char *where)
+{
+    char what[768];
+    const struct qloop_lua_site *s = &h->site;
+    if (h->have_site && s->rule && s->dataset && s->row)
+        snprintf(what, sizeof what, "规则 %s 在数据集 %s 第 %llu 行", s->rule, s->dataset,
+                 (unsigned long long)s->row);
+    else if (h->have_site && s->rule)
+        snprintf(what, sizeof what, "规则 %s", s->rule);
+    else if (h->have_site && s->field && s->dataset && s->row)
+        snprintf(what, sizeof what, "数据集 %s 字段 %s 的清洗函数在第 %llu 行", s->dataset, s->field,
+                 (unsigned long long)s->row);
+    else
+        snprintf(what, sizeof what, "规则代码");
+    char msg[2048];
+    int n = snprintf(msg, sizeof msg,
+                     "qloop: %s%s%s上运行超过 %g 秒 CPU：这条规则对这条记录太慢，已停止本次运行"
+                     "（退出码 2，没有写入任何结果）；请简化规则（例如避免“.-”反复回溯的模式、"
+                     "逐字符拼接长文本），或在规则包中用 limits { cpu_seconds = N } 放宽（最多 %d 秒）\n",
+                     where ? where : "", where ? ": " : "", what, (double)h->cpu_budget_ns / 1e9,
+                     QLOOP_LUA_MAX_CPU_SECONDS);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof msg)
+        n = (int)sizeof msg - 1;
+    ssize_t w = write(STDERR_FILENO, msg, (size_t)n);
+    (void)w;
+    _exit(QLOOP_EXIT_INPUT);
+}
+
+static int64_t clock_ns(clockid_t c, int *ok)
+{
+    struct timespec ts;
+    *ok = clock_gettime(c, &ts) == 0;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *watch(void *arg)
+{
+    (void)arg;
+    struct timespec period = {0, PERIOD_MS * 1000000L};
+    for (;;) {
+        while (nanosleep(&period, NULL) != 0 && errno == EINTR) {
+        }
+        pthread_mutex_lock(&mu);
+        for (struct qloop_host *h = hosts; h; h = h->next) {
+            unsigned long seq = atomic_load_explicit(&h->seq, memory_order_acquire);
+            if (!(seq & 1)) {
+                h->wd_seq = 0;
+                continue;
+            }
+            int ok;
+            clockid_t c = (clockid_t)atomic_load_explicit(&h->clock, memory_order_relaxed);
+            int64_t now = clock_ns(c, &ok);
+            if (!ok)
+                continue;
+            if (h->wd_seq != seq) {
+                h->wd_seq = seq;
+                h->wd_cpu0 = now;
+                continue;
+            }
+            int64_t used = now - h->wd_cpu0;
+            if (used >= 2 * h->cpu_budget_ns &&
+                atomic_load_explicit(&h->seq, memory_order_acquire) == seq)
+                qloop_host_stop_too_slow(h, NULL);
+            if (used >= h->cpu_budget_ns)
+                atomic_store_explicit(&h->timeout_seq, seq, memory_order_relaxed);
+        }
+        pthread_mutex_unlock(&mu);
+    }
+    return NULL;
+}
+
+void qloop_watchdog_add(struct qloop_host *h)
+{
+    pthread_mutex_lock(&mu);
+    h->prev = NULL;
+    h->next = hosts;
+    if (hosts)
+        hosts->prev = h;
+    hosts = h;
+    if (!started) {
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 64 * 1024);
+        started = pthread_create(&t, &attr, watch, NULL) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+void qloop_watchdog_remove(struct qloop_host *h)
+{
+    pthread_mutex_lock(&mu);
+    if (h->prev)
+        h->prev->next = h->next;
+    else if (hosts == h)
+        hosts = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    h->prev = h->next = NULL;
+    pthread_mutex_unlock(&mu);
+}
+
+void qloop_watchdog_enter(struct qloop_host *h)
+{
+    pthread_t self = pthread_self();
+    if (!h->have_thread || !pthread_equal(h->thread, self)) {
+        clockid_t c;
+        if (pthread_getcpuclockid(self, &c) != 0)
+            c = CLOCK_THREAD_CPUTIME_ID; /* never: then the watchdog reads its own */
+        atomic_store_explicit(&h->clock, (int)c, memory_order_relaxed);
+        h->thread = self;
+        h->have_thread = 1;
+    }
+    h->call_seq = atomic_load_explicit(&h->seq, memory_order_relaxed) + 1;
+    atomic_store_explicit(&h->seq, h->call_seq, memory_order_release);
+}
+
+void qloop_watchdog_leave(struct qloop_host *h)
+{
+    atomic_store_explicit(&h->seq, h->call_seq + 1, memory_order_release);
+}
