@@ -5,7 +5,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config liblua5.4-dev libpcre2-dev libsqlite3-dev libjansson-dev
       libcmocka-dev libxlsxwriter-dev libsodium-dev sqlite3 python3 util-linux jq unzip time
-      libyajl-dev libminizip-dev libexpat1-dev unixodbc-dev unixodbc)
+      libyajl-dev libminizip-dev libexpat1-dev unixodbc-dev unixodbc
+      clang libclang-rt-14-dev)   # libFuzzer (tests/fuzz): its runtime is only a recommendation of clang
 # The database tests (tests/db, normal build): real servers and their ODBC drivers.
 pkgs+=(postgresql mariadb-server mariadb-client odbc-postgresql odbc-mariadb)
 if [ "${QLOOP_BROWSER_TESTS:-}" = 1 ]; then pkgs+=(chromium poppler-utils fonts-noto-cjk); fi

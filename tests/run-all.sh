@@ -2,14 +2,15 @@
 # The whole test suite: installs dependencies, then builds and runs every
 # test (unit, end-to-end, rule fixtures) twice — a normal build with
 # warnings as errors, and an AddressSanitizer + UndefinedBehaviorSanitizer
-# build (slow end-to-end tests run in the normal build only).
+# build (slow end-to-end tests and the 60-second libFuzzer run, tests/fuzz,
+# run in the normal build only).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 QLOOP_BROWSER_TESTS=1 bash "$root/tests/install-deps.sh"
 jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== normal build (-Werror) =="
-cmake -S "$root" -B "$root/build-test" -DQLOOP_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S "$root" -B "$root/build-test" -DQLOOP_WERROR=ON -DQLOOP_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$root/build-test" -j"$jobs"
 (cd "$root/build-test" && ctest --output-on-failure -j"$jobs" --timeout 600)
 

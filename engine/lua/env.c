@@ -170,6 +170,11 @@ static int sandbox_pcall(lua_State *L)
     return lua_gettop(L);
 }
 
+/* xpcall(f, handler, ...). The handler runs after the stack has unwound,
+ * through a plain protected call: Lua would run it where the error was raised,
+ * and when the count hook raised that error, hooks stay off until the
+ * unwinding — a handler looping there would run unbudgeted. Sandboxed code
+ * has no debug library, so it cannot tell the difference. */
 static int sandbox_xpcall(lua_State *L)
 {
     int n = lua_gettop(L);
@@ -177,14 +182,17 @@ static int sandbox_xpcall(lua_State *L)
     lua_pushboolean(L, 1);
     lua_pushvalue(L, 1);
     lua_rotate(L, 3, 2); /* f, handler, true, f, args... */
-    if (lua_pcall(L, n - 2, LUA_MULTRET, 2) != LUA_OK) {
-        if (qloop_host_fatal(qloop_host_of(L)))
-            return lua_error(L);
-        lua_pushboolean(L, 0);
-        lua_pushvalue(L, -2);
-        return 2;
-    }
-    return lua_gettop(L) - 2;
+    if (lua_pcall(L, n - 2, LUA_MULTRET, 0) == LUA_OK)
+        return lua_gettop(L) - 2;
+    if (qloop_host_fatal(qloop_host_of(L)))
+        return lua_error(L);
+    lua_pushvalue(L, 2);
+    lua_insert(L, -2); /* handler, error */
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK && qloop_host_fatal(qloop_host_of(L)))
+        return lua_error(L);
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
 }
 
 static int sandbox_setmetatable(lua_State *L)

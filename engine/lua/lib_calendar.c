@@ -15,6 +15,7 @@
 #include "checks/calendar.h"
 #include "base/clock.h"
 #include "lua/libs.h"
+#include "lua/sandbox.h"
 
 #define MAX_DAYS 3660
 
@@ -23,12 +24,12 @@
 static int64_t check_date(lua_State *L, int arg)
 {
     if (lua_type(L, arg) != LUA_TSTRING) /* not luaL_checklstring: it turns numbers into strings */
-        luaL_argerror(L, arg, lua_pushfstring(L, "应为日期字符串 YYYY-MM-DD，而不是 %s", luaL_typename(L, arg)));
+        return luaL_argerror(L, arg, lua_pushfstring(L, "应为日期字符串 YYYY-MM-DD，而不是 %s", luaL_typename(L, arg)));
     size_t len;
     const char *s = lua_tolstring(L, arg, &len);
     int y, m, d;
     if (len != 10 || !qloop_parse_date(s, &y, &m, &d))
-        luaL_argerror(L, arg, lua_pushfstring(L, "“%s” 不是有效日期：应为 YYYY-MM-DD，如 2024-09-27", s));
+        return luaL_argerror(L, arg, qloop_lua_pushf(L, "“%.40s” 不是有效日期：应为 YYYY-MM-DD，如 2024-09-27", s));
     return qloop_days_from_civil(y, m, d);
 }
 

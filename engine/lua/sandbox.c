@@ -137,6 +137,10 @@ static void count_hook(lua_State *L, lua_Debug *ar)
         check_at(L, 0);
 }
 
+static struct qloop_lua_ceiling ceiling;
+
+void qloop_lua_set_ceiling(const struct qloop_lua_ceiling *c) { ceiling = *c; }
+
 static void apply_limits(struct qloop_host *h, const struct qloop_lua_limits *limits)
 {
     h->limit = limits && limits->memory_bytes ? limits->memory_bytes : (size_t)256 << 20;
@@ -146,8 +150,14 @@ static void apply_limits(struct qloop_host *h, const struct qloop_lua_limits *li
     double cpu = limits && limits->cpu_seconds > 0 ? limits->cpu_seconds : 1.0;
     if (cpu > QLOOP_LUA_MAX_CPU_SECONDS)
         cpu = QLOOP_LUA_MAX_CPU_SECONDS;
+    if (ceiling.memory_bytes && h->limit > ceiling.memory_bytes)
+        h->limit = ceiling.memory_bytes;
+    if (ceiling.instructions && h->budget > ceiling.instructions)
+        h->budget = ceiling.instructions;
+    if (ceiling.cpu_seconds > 0 && cpu > ceiling.cpu_seconds)
+        cpu = ceiling.cpu_seconds;
     h->cpu_budget_ns = (int64_t)(cpu * 1e9);
-    h->exit_on_timeout = limits ? limits->exit_on_timeout : 0;
+    h->exit_on_timeout = limits && limits->exit_on_timeout && !ceiling.never_exit;
 }
 
 lua_State *qloop_lua_new(const struct qloop_lua_limits *limits)
@@ -249,8 +259,10 @@ static void fill_error(struct qloop_error *err, const char *msg, const struct ql
 
 /* The message handler of every call: notes the innermost Lua frame of a file
  * ("@path") among the top WHERE_LEVELS levels — a bounded walk, so a stack
- * overflow of 200,000 frames is reported at once — and turns a non-string
- * error value into text. */
+ * overflow of 200,000 frames is reported at once. It runs no Lua code: when
+ * the count hook raised the error, hooks are off until the stack unwinds, so
+ * a __tostring run here would run unbudgeted. error_text converts the value
+ * afterwards. */
 static int error_handler(lua_State *L)
 {
     struct qloop_host *h = qloop_host_of(L);
@@ -264,13 +276,30 @@ static int error_handler(lua_State *L)
             break;
         }
     }
-    if (lua_type(L, 1) != LUA_TSTRING) {
-        const char *s = luaL_tolstring(L, 1, NULL);
-        qloop_lua_pushf(L, "规则抛出了非文本错误：%.400s", s);
-    } else {
-        lua_pushvalue(L, 1);
-    }
+    lua_settop(L, 1);
     return 1;
+}
+
+/* Replaces a non-string error value at the top by text (its __tostring may
+ * run: protected, under what is left of the call's budgets). */
+static int to_error_text(lua_State *L)
+{
+    const char *s = luaL_tolstring(L, 1, NULL);
+    qloop_lua_pushf(L, "规则抛出了非文本错误：%.400s", s);
+    return 1;
+}
+
+static void error_text(lua_State *L)
+{
+    int t = lua_type(L, -1);
+    if (t == LUA_TSTRING || t == LUA_TNUMBER)
+        return;
+    lua_pushcfunction(L, to_error_text);
+    lua_insert(L, -2);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING) {
+        lua_pop(L, 1);
+        qloop_lua_pushf(L, "规则抛出了非文本错误（%s），且无法转成文本", lua_typename(L, t));
+    }
 }
 
 int qloop_lua_pcall(lua_State *L, int nargs, int nresults, struct qloop_error *err)
@@ -295,6 +324,8 @@ int qloop_lua_pcall(lua_State *L, int nargs, int nresults, struct qloop_error *e
     }
     h->depth++;
     int rc = lua_pcall(L, nargs, nresults, base);
+    if (rc != LUA_OK && rc != LUA_ERRMEM)
+        error_text(L);
     int slow = timed_out(h);
     h->depth--;
     if (outer)

@@ -63,6 +63,18 @@ void qloop_lua_close(lua_State *L);
  * qloop_lua_new). */
 void qloop_lua_set_limits(lua_State *L, const struct qloop_lua_limits *limits);
 
+/* Caps the limits of every state made or changed from now on, whatever a
+ * pack asks (non-zero fields only), and with never_exit set makes a call past
+ * its CPU time an error instead of the end of the process. For a fuzzer or a
+ * test harness that must stay quick and alive; call before making states. */
+struct qloop_lua_ceiling {
+    size_t memory_bytes;
+    long instructions;
+    double cpu_seconds;
+    int never_exit;
+};
+void qloop_lua_set_ceiling(const struct qloop_lua_ceiling *ceiling);
+
 /* Loads a text chunk (never bytecode) named chunkname ("@path" style names
  * are used for files) and leaves the function on the stack. The function's
  * _ENV is a fresh table whose reads fall through to the sandbox's globals, so

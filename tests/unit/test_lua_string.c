@@ -1,0 +1,179 @@
+/*
+ * test_lua_string.c — the sandbox's string.find / match / gmatch / gsub
+ * (engine/lua/lib_string.c) give exactly what Lua's own give, and stop a
+ * pathological pattern with the budget error within a fraction of a second.
+ *
+ * The same harness runs in a plain Lua state (Lua's functions) and in a
+ * sandboxed state (qloop's); it tries every pattern of a table on every
+ * subject with several init positions, replacement kinds and limits, and
+ * prints every result or error; the two transcripts must be equal.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lua/sandbox.h"
+
+static const char harness[] =
+    "local pats = {\n"
+    "  'a', 'ab', '', '^', '$', '^$', 'a*', 'a-', 'a+', 'a?', '.', '.-', '.*', '.+', '^a', 'a$', '^a$',\n"
+    "  '%a+', '%d+', '%s*', '%S+', '%w*', '%W', '%l%u', '%x+', '%p', '%c', '%g+', '%z', '%A-',\n"
+    "  '[abc]', '[^abc]+', '[a-c]+', '[%d%s]+', '[]]', '[^]]', '[a-]', '[-a]', '[%]]', '[%a-]+',\n"
+    "  '(a)', '(a)(b)', '()a()', '(a*(.)%w(%s*))', '((a)(b))', '%((%a+)%)', '(.)%1', '(a-)%1b',\n"
+    "  '%bxy', '%b()', '%b((', '%f[%w]%w+', '%f[%W]', '%f[%a]', '%f[^%z]', '^(%s*)(.-)(%s*)$',\n"
+    "  '^%s*(.-)%s*$', 'x*y-z?', '(h)(e)(l)(l)(o)', '[%w_]+@[%w_]+%.%a+', '%.', '%%', 'a.-b',\n"
+    "  '(()', '%', '[a', '(a', 'a)', '%1', '%b', '%f', '%fa', '(()())', '(%d+)-(%d+)', '%0',\n"
+    "  '[^%s]-$', '.-$', '^.-', '$a', 'a^', '^^', '%$', '(%$)', '[$]', '[^$]*',\n"
+    "}\n"
+    "local subs = {\n"
+    "  '', 'a', 'ab', 'aab', 'aaab', 'ba', 'abc', '  hello world  ', 'THE (quick) fox', 'x(y(z)w)v',\n"
+    "  'xaby', 'a\\0b', '12-345 6', 'user_1@mail.cn', 'hello', 'aaaa', '$x$', ']]a]', '\\t\\n ',\n"
+    "  '中文 abc 123', '^a^',\n"
+    "}\n"
+    "local out = {}\n"
+    "local function ser(...)\n"
+    "  local t = {}\n"
+    "  for i = 1, select('#', ...) do\n"
+    "    local v = select(i, ...)\n"
+    "    local s = type(v) == 'string' and string.format('%q', v) or tostring(v)\n"
+    "    t[#t + 1] = type(v) .. ':' .. s\n"
+    "  end\n"
+    "  return table.concat(t, ',')\n"
+    "end\n"
+    "local function all(s, p, init)\n"
+    "  local r = {}\n"
+    "  for a, b in string.gmatch(s, p, init) do r[#r + 1] = ser(a, b) end\n"
+    "  return table.concat(r, ';')\n"
+    "end\n"
+    "local function put(...) out[#out + 1] = ser(...) end\n"
+    "for _, p in ipairs(pats) do\n"
+    "  for _, s in ipairs(subs) do\n"
+    "    put(pcall(string.find, s, p))\n"
+    "    put(pcall(string.find, s, p, 2))\n"
+    "    put(pcall(string.find, s, p, -3))\n"
+    "    put(pcall(string.find, s, p, 40))\n"
+    "    put(pcall(string.find, s, p, 1, true))\n"
+    "    put(pcall(string.match, s, p))\n"
+    "    put(pcall(string.match, s, p, 3))\n"
+    "    put(pcall(all, s, p))\n"
+    "    put(pcall(all, s, p, 2))\n"
+    "    put(pcall(string.gsub, s, p, '<%0>'))\n"
+    "    put(pcall(string.gsub, s, p, '%1%%', 2))\n"
+    "    put(pcall(string.gsub, s, p, '%2'))\n"
+    "    put(pcall(string.gsub, s, p, '%x'))\n"
+    "    put(pcall(string.gsub, s, p, function(a, b) return a and ('[' .. tostring(a) .. ']') end))\n"
+    "    put(pcall(string.gsub, s, p, function() return {} end))\n"
+    "    put(pcall(string.gsub, s, p, { a = 'A', h = 1.5, x = false }))\n"
+    "    put(pcall(string.gsub, s, p, 7, 0))\n"
+    "    put(pcall(function() return (s):match(p) end))\n"
+    "  end\n"
+    "end\n"
+    "return table.concat(out, '\\n'), #out\n";
+
+/* Runs the harness in L (already holding a function to run it) and returns
+ * its transcript (malloc'd). */
+static char *transcript(lua_State *L, int sandboxed)
+{
+    int rc;
+    if (sandboxed) {
+        struct qloop_error err;
+        qloop_error_clear(&err);
+        assert_int_equal(qloop_lua_load(L, harness, sizeof harness - 1, "=harness", &err), 0);
+        rc = qloop_lua_pcall(L, 0, 2, &err);
+        if (rc != LUA_OK)
+            fail_msg("sandboxed harness: %s", err.message);
+    } else {
+        assert_int_equal(luaL_loadbufferx(L, harness, sizeof harness - 1, "=harness", "t"), LUA_OK);
+        rc = lua_pcall(L, 0, 2, 0);
+        if (rc != LUA_OK)
+            fail_msg("plain harness: %s", lua_tostring(L, -1));
+    }
+    assert_true(lua_tointeger(L, -1) > 10000);
+    char *s = strdup(lua_tostring(L, -2));
+    lua_pop(L, 2);
+    return s;
+}
+
+static void test_same_as_lua(void **state)
+{
+    (void)state;
+    lua_State *plain = luaL_newstate();
+    luaL_openlibs(plain);
+    struct qloop_lua_limits lim = {.instructions = 500000000L, .cpu_seconds = 60};
+    lua_State *sb = qloop_lua_new(&lim);
+    assert_non_null(sb);
+    char *a = transcript(plain, 0), *b = transcript(sb, 1);
+    if (strcmp(a, b) != 0) {
+        /* report the first line that differs */
+        const char *pa = a, *pb = b;
+        int line = 1;
+        while (*pa && *pa == *pb) {
+            if (*pa == '\n')
+                line++;
+            pa++, pb++;
+        }
+        const char *la = pa, *lb = pb;
+        while (la > a && la[-1] != '\n')
+            la--;
+        while (lb > b && lb[-1] != '\n')
+            lb--;
+        fail_msg("line %d differs:\n lua:   %.200s\n qloop: %.200s", line, la, lb);
+    }
+    free(a);
+    free(b);
+    lua_close(plain);
+    qloop_lua_close(sb);
+}
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Each pathological call ends with the budget error, quickly. */
+static void test_pathological_patterns_stop(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "return string.find(string.rep('a', 3e5), '.-.-.-.-.-b')",
+        "return ('x' .. string.rep(' ', 80000) .. 'y'):match('^%s*(.-)%s*$')",
+        "return string.gsub(string.rep('a', 2e5), 'a-a-a-a-b', '')",
+        "for w in string.gmatch(string.rep('ab', 1e5), '.-.-.-c') do end",
+        "return string.find(string.rep('a', 1e6), string.rep('a', 5000) .. 'b', 1, true)",
+        "return string.match(string.rep('(', 1e5), '%b()%b()%b()x')",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lua_State *L = qloop_lua_new(NULL);
+        struct qloop_error err;
+        qloop_error_clear(&err);
+        assert_int_equal(qloop_lua_load(L, cases[i], strlen(cases[i]), "=case", &err), 0);
+        double t0 = cpu_now();
+        int rc = qloop_lua_pcall(L, 0, 0, &err);
+        double used = cpu_now() - t0;
+        if (rc == LUA_OK || !strstr(err.message, "指令预算"))
+            fail_msg("case %zu: rc %d, message %s", i, rc, err.message);
+        if (used > 2.0)
+            fail_msg("case %zu took %.2f s of CPU", i, used);
+        qloop_lua_close(L);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_as_lua),
+        cmocka_unit_test(test_pathological_patterns_stop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
