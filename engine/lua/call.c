@@ -94,8 +94,7 @@ static enum qloop_lua_verdict run_check(lua_State *L, int ref, const struct qloo
                                         struct qloop_lua_answer *out)
 {
     struct qloop_host *h = qloop_host_of(L);
-    struct qloop_error e;
-    qloop_error_clear(&e);
+    struct qloop_error e; /* filled by qloop_lua_pcall on an error */
     qloop_lua_set_site(L, site);
     int rc = qloop_lua_pcall(L, 1, 2, &e);
     qloop_lua_set_site(L, NULL);

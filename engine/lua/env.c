@@ -29,6 +29,7 @@
  * life. load takes text only and gives a chunk the caller's environment.
  */
 #include <lauxlib.h>
+#include <limits.h>
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,6 +308,52 @@ static int sandbox_load(lua_State *L)
     return 1;
 }
 
+/* string.rep(s, n [, sep]): Lua's own loops n times even when s and sep are
+ * empty — string.rep("", math.maxinteger) never returns, in C. The result
+ * is "" then; otherwise Lua's function (upvalue 1) does the work, bounded by
+ * the memory cap. */
+static int sandbox_rep(lua_State *L)
+{
+    size_t l, lsep;
+    luaL_checklstring(L, 1, &l);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_optlstring(L, 3, "", &lsep);
+    if (n <= 0 || l + lsep == 0) {
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+/* table.move(a1, f, e, t [, a2]): Lua's own moves e - f + 1 elements in C,
+ * empty ones too (table.move({}, 1, 2^62, 1) never returns). The count is
+ * charged to the instruction budget first; then Lua's function (upvalue 1)
+ * does the work. */
+static int sandbox_move(lua_State *L)
+{
+    lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+    if (e >= f) {
+        lua_Unsigned count = (lua_Unsigned)e - (lua_Unsigned)f + 1u;
+        qloop_host_charge(L, count > (lua_Unsigned)LONG_MAX / 2 ? LONG_MAX / 2 : (long)count);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* Replaces t[name] (t at idx) by the C closure fn over the original. */
+static void wrap(lua_State *L, int idx, const char *name, lua_CFunction fn)
+{
+    idx = lua_absindex(L, idx);
+    lua_getfield(L, idx, name);
+    lua_pushcclosure(L, fn, 1);
+    lua_setfield(L, idx, name);
+}
+
 /* ---- environments ---- */
 
 void qloop_env_push_new(lua_State *L)
@@ -345,17 +392,27 @@ void qloop_lua_seal_env(lua_State *L, int idx)
         lua_settop(L, env - 1);
         return;
     }
-    /* what the file set moves to a backing table; env stays, empty */
+    /* What the file set moves to a backing table; env stays, empty. The
+     * backing table holds the shared globals too (copied first, so the file's
+     * own win), so that a global is found in two lookups as before sealing. */
     lua_newtable(L);
     int back = lua_gettop(L);
+    lua_getfield(L, LUA_REGISTRYINDEX, GLOBALS_KEY);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, back);
+    }
+    lua_pop(L, 1);
     lua_pushnil(L);
     while (lua_next(L, env)) {
         lua_pushvalue(L, -2);
         lua_insert(L, -2);
         lua_rawset(L, back);
     }
-    lua_pushnil(L);
-    while (lua_next(L, back)) {
+    lua_pushnil(L); /* empty env (clearing fields during a traversal is allowed) */
+    while (lua_next(L, env)) {
         lua_pop(L, 1);
         lua_pushvalue(L, -1);
         lua_pushnil(L);
@@ -407,6 +464,10 @@ int qloop_env_setup(lua_State *L)
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
     qloop_string_patterns(L, -1);
+    wrap(L, -1, "rep", sandbox_rep);
+    lua_pop(L, 1);
+    lua_getfield(L, loaded, "table");
+    wrap(L, -1, "move", sandbox_move);
     lua_pop(L, 1);
 
     lua_newtable(L); /* G */

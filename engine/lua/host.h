@@ -14,8 +14,9 @@
  *     cannot catch the error and carry on;
  *   - CPU time: the watchdog thread (watchdog.c) samples each state's thread
  *     CPU clock while a call runs; past the budget it flags the state (the
- *     next hook or pattern step raises, as above), and past twice the budget —
- *     a C call that never returns to Lua — it ends the process with exit 2.
+ *     next hook or pattern step raises, as above), and when the call is still
+ *     running a little later (watchdog.c) — a C call that never returns to
+ *     Lua — it ends the process with exit 2.
  * And it names what runs (the site), so that "too slow" names the rule and
  * the row.
  */

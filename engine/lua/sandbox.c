@@ -147,7 +147,10 @@ static void apply_limits(struct qloop_host *h, const struct qloop_lua_limits *li
     h->budget = limits && limits->instructions > 0 ? limits->instructions : DEFAULT_INSTRUCTIONS;
     if (h->budget > QLOOP_LUA_MAX_INSTRUCTIONS)
         h->budget = QLOOP_LUA_MAX_INSTRUCTIONS;
-    double cpu = limits && limits->cpu_seconds > 0 ? limits->cpu_seconds : 1.0;
+    /* by default 1 s of CPU per 10 million instructions of budget, at least 1 s */
+    double cpu = limits && limits->cpu_seconds > 0 ? limits->cpu_seconds
+                 : h->budget > DEFAULT_INSTRUCTIONS ? (double)h->budget / DEFAULT_INSTRUCTIONS
+                                                    : 1.0;
     if (cpu > QLOOP_LUA_MAX_CPU_SECONDS)
         cpu = QLOOP_LUA_MAX_CPU_SECONDS;
     if (ceiling.memory_bytes && h->limit > ceiling.memory_bytes)

@@ -37,7 +37,8 @@ enum {
 struct qloop_lua_limits {
     size_t memory_bytes;     /* cap on the state's total allocation; 0 = 256 MiB */
     long instructions;       /* per call; 0 = 10,000,000 */
-    double cpu_seconds;      /* CPU time per call; 0 = 1 s */
+    double cpu_seconds;      /* CPU time per call; 0 = 1 s per 10,000,000 instructions
+                                of budget, at least 1 s */
     int exit_on_timeout;     /* a call past cpu_seconds ends the process with exit 2
                                 (a run: nothing is stored before its final transaction);
                                 otherwise the call fails with an error */

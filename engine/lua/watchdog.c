@@ -8,9 +8,11 @@
  * call, so it errs by at most one period on the short side. Past the state's
  * budget the watchdog stores the call's seq in timeout_seq: the next count
  * hook or pattern step of that call raises (sandbox.c), and a run stops with
- * exit 2 naming the rule and the row. Past twice the budget the call is stuck
- * in C and can be stopped no other way: the watchdog writes the same message
- * and ends the process with _exit(2). Nothing is lost by that: a run stores
+ * exit 2 naming the rule, the row, the file and the line. A call still running
+ * two periods later (a state that stops the process on a time-out: a run), or
+ * at twice its budget (eval, policies), is stuck in C and can be stopped no
+ * other way: the watchdog writes the same message and ends the process with
+ * _exit(2). Nothing is lost by that: a run stores
  * nothing before its final transaction, which SQLite undoes when the process
  * dies, and `eval` and `check` store nothing at all.
  *
@@ -93,7 +95,11 @@ static void *watch(void *arg)
                 continue;
             }
             int64_t used = now - h->wd_cpu0;
-            if (used >= 2 * h->cpu_budget_ns &&
+            /* the call gets two periods to stop itself (with its file and
+             * line) where it would end the process anyway, else as long again */
+            int64_t hard = h->exit_on_timeout ? h->cpu_budget_ns + 2 * PERIOD_MS * 1000000LL
+                                              : 2 * h->cpu_budget_ns;
+            if (used >= hard &&
                 atomic_load_explicit(&h->seq, memory_order_acquire) == seq)
                 qloop_host_stop_too_slow(h, NULL);
             if (used >= h->cpu_budget_ns)
