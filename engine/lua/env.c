@@ -308,23 +308,40 @@ static int sandbox_load(lua_State *L)
     return 1;
 }
 
-/* string.rep(s, n [, sep]): Lua's own loops n times even when s and sep are
- * empty — string.rep("", math.maxinteger) never returns, in C. The result
- * is "" then; otherwise Lua's function (upvalue 1) does the work, bounded by
- * the memory cap. */
+/* string.rep(s, n [, sep]), Lua's results. Lua's own loops n times even when
+ * s and sep are empty (string.rep("", math.maxinteger) never returns, in C)
+ * and copies s byte by byte; here the result is "" at once, and otherwise the
+ * copies double (a handful of memcpy calls), bounded by the memory cap. */
 static int sandbox_rep(lua_State *L)
 {
     size_t l, lsep;
-    luaL_checklstring(L, 1, &l);
+    const char *s = luaL_checklstring(L, 1, &l);
     lua_Integer n = luaL_checkinteger(L, 2);
-    luaL_optlstring(L, 3, "", &lsep);
+    const char *sep = luaL_optlstring(L, 3, "", &lsep);
     if (n <= 0 || l + lsep == 0) {
         lua_pushliteral(L, "");
         return 1;
     }
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, 1);
+    size_t unit = l + lsep;
+    if (unit < l || unit > (size_t)LUA_MAXINTEGER / (lua_Unsigned)n)
+        return luaL_error(L, "resulting string too large");
+    size_t total = (size_t)n * l + (size_t)(n - 1) * lsep;
+    luaL_Buffer b;
+    char *p = luaL_buffinitsize(L, &b, total);
+    /* n - 1 units of s .. sep, then s */
+    size_t body = total - l, done = 0;
+    if (body > 0) {
+        memcpy(p, s, l);
+        memcpy(p + l, sep, lsep);
+        done = unit;
+        while (done < body) {
+            size_t chunk = done < body - done ? done : body - done;
+            memcpy(p + done, p, chunk);
+            done += chunk;
+        }
+    }
+    memcpy(p + done, s, l);
+    luaL_pushresultsize(&b, total);
     return 1;
 }
 
@@ -464,7 +481,8 @@ int qloop_env_setup(lua_State *L)
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
     qloop_string_patterns(L, -1);
-    wrap(L, -1, "rep", sandbox_rep);
+    lua_pushcfunction(L, sandbox_rep);
+    lua_setfield(L, -2, "rep");
     lua_pop(L, 1);
     lua_getfield(L, loaded, "table");
     wrap(L, -1, "move", sandbox_move);

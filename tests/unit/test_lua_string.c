@@ -1,7 +1,8 @@
 /*
  * test_lua_string.c — the sandbox's string.find / match / gmatch / gsub
- * (engine/lua/lib_string.c) give exactly what Lua's own give, and stop a
- * pathological pattern with the budget error within a fraction of a second.
+ * (engine/lua/lib_string.c) and string.rep (env.c) give exactly what Lua's
+ * own give, and a pathological pattern stops with the budget error within a
+ * fraction of a second.
  *
  * The same harness runs in a plain Lua state (Lua's functions) and in a
  * sandboxed state (qloop's); it tries every pattern of a table on every
@@ -75,6 +76,8 @@ static const char harness[] =
     "    put(pcall(string.gsub, s, p, { a = 'A', h = 1.5, x = false }))\n"
     "    put(pcall(string.gsub, s, p, 7, 0))\n"
     "    put(pcall(function() return (s):match(p) end))\n"
+    "    put(pcall(string.rep, s, #p % 5 - 1, p))\n"
+    "    put(pcall(string.rep, p, #s % 4, s))\n"
     "  end\n"
     "end\n"
     "return table.concat(out, '\\n'), #out\n";

@@ -1,0 +1,174 @@
+/*
+ * test_lua_call.c — calling rule code (engine/lua/call.c, record.c, env.c):
+ * what a check's answer means, reasons cut to size, record views that expire,
+ * environments sealed after load, eval's results turned into text safely.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/strmap.h"
+#include "lua/call.h"
+
+/* Loads and runs code (a chunk returning one function), sealing its
+ * environment when seal is set; returns a registry reference to the
+ * function. */
+static int load_function(lua_State *L, const char *code, int seal)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_int_equal(qloop_lua_load(L, code, strlen(code), "@t.lua", &err), 0);
+    lua_pushvalue(L, -1);
+    if (qloop_lua_pcall(L, 0, 1, &err) != LUA_OK)
+        fail_msg("%s", err.message);
+    assert_true(lua_isfunction(L, -1));
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (seal)
+        qloop_lua_seal_env(L, -1);
+    lua_pop(L, 1);
+    return ref;
+}
+
+static enum qloop_lua_verdict check(lua_State *L, const char *body, const char *value,
+                                    struct qloop_lua_answer *a)
+{
+    char code[512];
+    snprintf(code, sizeof code, "return function(v) %s end", body);
+    int ref = load_function(L, code, 1);
+    struct qloop_lua_site site = {.rule = "t.r", .dataset = "t", .row = 1};
+    return qloop_lua_check_value(L, ref, value, strlen(value), &site, a);
+}
+
+static void test_answers(void **state)
+{
+    (void)state;
+    lua_State *L = qloop_lua_new(NULL);
+    struct qloop_lua_answer a;
+    assert_int_equal(check(L, "return true", "x", &a), QLOOP_LUA_PASS);
+    assert_int_equal(check(L, "return true, {}", "x", &a), QLOOP_LUA_PASS);
+    assert_int_equal(check(L, "return false", "x", &a), QLOOP_LUA_FAIL);
+    assert_null(a.text);
+    assert_int_equal(check(L, "return nil, '坏值 ' .. v", "x", &a), QLOOP_LUA_FAIL);
+    assert_string_equal(a.text, "坏值 x");
+    assert_int_equal(check(L, "return false, 42", "x", &a), QLOOP_LUA_FAIL);
+    assert_string_equal(a.text, "42");
+    assert_int_equal(check(L, "", "x", &a), QLOOP_LUA_FAIL); /* no return: nil */
+    static const char *const errors[] = {"return {}", "return 'false'", "return 0",
+                                         "return print", "return false, {}", "error('boom')"};
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
+        if (check(L, errors[i], "x", &a) != QLOOP_LUA_ERROR)
+            fail_msg("%s was not an error", errors[i]);
+        assert_non_null(a.text);
+        assert_non_null(strstr(a.text, "t.lua:1"));
+    }
+    assert_non_null(strstr((check(L, "return 'false'", "x", &a), a.text), "文本 \"false\""));
+    assert_int_equal(lua_gettop(L), 0);
+    qloop_lua_close(L);
+}
+
+static void test_reason_cut(void **state)
+{
+    (void)state;
+    lua_State *L = qloop_lua_new(NULL);
+    struct qloop_lua_answer a;
+    /* 3-byte characters: the cut falls inside one and backs up to its start */
+    assert_int_equal(check(L, "return false, string.rep('中', 1e6)", "x", &a), QLOOP_LUA_FAIL);
+    assert_true(a.len < QLOOP_LUA_TEXT_MAX + 100);
+    assert_int_equal(memcmp(a.text, "中中中", 9), 0);
+    assert_non_null(strstr(a.text, "截去 2999490 字节"));
+    assert_int_equal(check(L, "return false, 'a\\255b'", "x", &a), QLOOP_LUA_FAIL);
+    assert_string_equal(a.text, "a\xEF\xBF\xBD" "b");
+    assert_int_equal(check(L, "error(string.rep('E', 1e6))", "x", &a), QLOOP_LUA_ERROR);
+    assert_true(a.len < QLOOP_LUA_TEXT_MAX + 100);
+    qloop_lua_close(L);
+}
+
+static void test_record_expires(void **state)
+{
+    (void)state;
+    lua_State *L = qloop_lua_new(NULL);
+    struct strmap *cols = strmap_new();
+    *strmap_put(cols, "v", 1, NULL) = 1;
+    struct qloop_field cells[1] = {{"abc", 3, 0}};
+    struct qloop_lua_record rec = {.colmap = cols, .cells = cells, .ncols = 1};
+    int keep = load_function(L, "local kept return function(r) kept = kept or r return kept.v == 'abc' end", 1);
+    struct qloop_lua_answer a;
+    assert_int_equal(qloop_lua_check_record(L, keep, &rec, NULL, &a), QLOOP_LUA_PASS);
+    assert_int_equal(qloop_lua_check_record(L, keep, &rec, NULL, &a), QLOOP_LUA_PASS);
+    qloop_lua_record_expire(L, &rec); /* the batch is gone */
+    cells[0] = (struct qloop_field){"xyz", 3, 0};
+    assert_int_equal(qloop_lua_check_record(L, keep, &rec, NULL, &a), QLOOP_LUA_ERROR);
+    assert_non_null(strstr(a.text, "已经失效"));
+    int fresh = load_function(L, "return function(r) return r.v == 'xyz' end", 1);
+    assert_int_equal(qloop_lua_check_record(L, fresh, &rec, NULL, &a), QLOOP_LUA_PASS);
+    qloop_lua_record_expire(L, &rec);
+    qloop_lua_record_expire(L, &rec); /* twice is fine */
+    strmap_free(cols);
+    qloop_lua_close(L);
+}
+
+static void test_sealed_env(void **state)
+{
+    (void)state;
+    lua_State *L = qloop_lua_new(NULL);
+    struct qloop_lua_answer a;
+    int ref = load_function(L, "n = 0 return function(v) n = n + 1 return n > 0 end", 1);
+    assert_int_equal(qloop_lua_check_value(L, ref, "x", 1, NULL, &a), QLOOP_LUA_ERROR);
+    assert_non_null(strstr(a.text, "全局变量 n"));
+    ref = load_function(L, "LIMIT = 3 local t = {} return function(v) t[#t + 1] = v return #t <= LIMIT end", 1);
+    assert_int_equal(qloop_lua_check_value(L, ref, "x", 1, NULL, &a), QLOOP_LUA_PASS);
+    /* unsealed (eval, policies): globals stay writable */
+    ref = load_function(L, "m = 0 return function(v) m = m + 1 return m == 1 end", 0);
+    assert_int_equal(qloop_lua_check_value(L, ref, "x", 1, NULL, &a), QLOOP_LUA_PASS);
+    qloop_lua_close(L);
+}
+
+static void test_print_values(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *code;
+        int ok;
+        const char *out;
+    } cases[] = {
+        {"return 1, nil, true, 'x'", 1, "1\nnil\ntrue\nx\n"},
+        {"return setmetatable({}, {__tostring = function() return 'T' end})", 1, "T\n"},
+        {"return 1, setmetatable({}, {__tostring = function() error('boom') end})", 0, ""},
+        {"return setmetatable({}, {__tostring = function() return {} end})", 0, ""},
+        {"return setmetatable({}, {__tostring = function() while true do end end})", 0, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lua_State *L = qloop_lua_new(NULL);
+        struct qloop_error err;
+        qloop_error_clear(&err);
+        assert_int_equal(qloop_lua_load(L, cases[i].code, strlen(cases[i].code), "=e", &err), 0);
+        assert_int_equal(qloop_lua_pcall(L, 0, LUA_MULTRET, &err), LUA_OK);
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&buf, &len);
+        int rc = qloop_lua_print_values(L, 0, out, &err);
+        fclose(out);
+        if ((rc == 0) != cases[i].ok || strcmp(buf, cases[i].out) != 0)
+            fail_msg("case %zu: rc %d, output [%s], error %s", i, rc, buf, err.message);
+        assert_int_equal(lua_gettop(L), 0);
+        free(buf);
+        qloop_lua_close(L);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_answers),        cmocka_unit_test(test_reason_cut),
+        cmocka_unit_test(test_record_expires), cmocka_unit_test(test_sealed_env),
+        cmocka_unit_test(test_print_values),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
