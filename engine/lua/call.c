@@ -1,10 +1,11 @@
 /*
  * call.c — calling rule code and reading its answer (see call.h).
  *
- * Arguments are pushed before qloop_lua_pcall, where the memory cap does not
- * apply (sandbox.c), so a rule that fills the state to its cap makes its own
- * calls fail, never the host's pushes. The answer's text goes to the host's
- * scratch buffer.
+ * Arguments are pushed before the protected call, where the memory cap does
+ * not apply (sandbox.c), so a rule that fills the state to its cap makes its
+ * own calls fail, never the host's pushes. A check pushes the message handler
+ * first (qloop_host_pcall), so nothing is rotated on the stack per call. The
+ * answer's text goes to the host's scratch buffer.
  */
 #include <lauxlib.h>
 #include <string.h>
@@ -89,26 +90,32 @@ static void describe(lua_State *L, int idx, char *out, size_t size)
     }
 }
 
-/* Calls the function and argument already pushed and reads the answer. */
-static enum qloop_lua_verdict run_check(lua_State *L, int ref, const struct qloop_lua_site *site,
+/* Calls the function and argument pushed above the handler at `handler`,
+ * reads the answer, and leaves the stack below the handler. */
+static enum qloop_lua_verdict run_check(lua_State *L, int handler, int ref,
+                                        const struct qloop_lua_site *site,
                                         struct qloop_lua_answer *out)
 {
     struct qloop_host *h = qloop_host_of(L);
-    struct qloop_error e; /* filled by qloop_lua_pcall on an error */
-    qloop_lua_set_site(L, site);
-    int rc = qloop_lua_pcall(L, 1, 2, &e);
-    qloop_lua_set_site(L, NULL);
+    struct qloop_error e; /* filled by qloop_host_pcall on an error */
+    if (site)
+        h->site = *site;
+    h->have_site = site != NULL;
+    int rc = qloop_host_pcall(L, 1, 2, handler, &e);
+    h->have_site = 0;
     out->text = NULL;
     out->len = 0;
-    if (rc != LUA_OK)
+    if (rc != LUA_OK) {
+        lua_settop(L, handler - 1);
         return error_answer(L, &e, out);
+    }
     int t1 = lua_type(L, -2), t2 = lua_type(L, -1);
     if (t1 == LUA_TBOOLEAN && lua_toboolean(L, -2)) {
-        lua_pop(L, 2);
+        lua_settop(L, handler - 1);
         return QLOOP_LUA_PASS;
     }
     if ((t1 == LUA_TBOOLEAN || t1 == LUA_TNIL) && t2 == LUA_TNIL) {
-        lua_pop(L, 2);
+        lua_settop(L, handler - 1);
         return QLOOP_LUA_FAIL;
     }
     if ((t1 == LUA_TBOOLEAN || t1 == LUA_TNIL) && (t2 == LUA_TSTRING || t2 == LUA_TNUMBER)) {
@@ -116,14 +123,14 @@ static enum qloop_lua_verdict run_check(lua_State *L, int ref, const struct qloo
         const char *s = lua_tolstring(L, -1, &len);
         qloop_buf_reset(&h->scratch);
         add_text(&h->scratch, s, len);
-        lua_pop(L, 2);
+        lua_settop(L, handler - 1);
         set_answer(h, out);
         return QLOOP_LUA_FAIL;
     }
     char what[128], where[600];
     int bad_reason = t1 == LUA_TBOOLEAN || t1 == LUA_TNIL;
     describe(L, bad_reason ? -1 : -2, what, sizeof what);
-    lua_pop(L, 2);
+    lua_settop(L, handler - 1);
     defined_at(L, ref, where, sizeof where);
     qloop_buf_reset(&h->scratch);
     if (bad_reason)
@@ -141,18 +148,22 @@ enum qloop_lua_verdict qloop_lua_check_value(lua_State *L, int ref, const char *
                                              const struct qloop_lua_site *site,
                                              struct qloop_lua_answer *out)
 {
+    int handler = lua_gettop(L) + 1;
+    lua_pushcfunction(L, qloop_host_error_handler);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     lua_pushlstring(L, s, len);
-    return run_check(L, ref, site, out);
+    return run_check(L, handler, ref, site, out);
 }
 
 enum qloop_lua_verdict qloop_lua_check_record(lua_State *L, int ref, struct qloop_lua_record *rec,
                                               const struct qloop_lua_site *site,
                                               struct qloop_lua_answer *out)
 {
+    int handler = lua_gettop(L) + 1;
+    lua_pushcfunction(L, qloop_host_error_handler);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     qloop_lua_record_push(L, rec);
-    return run_check(L, ref, site, out);
+    return run_check(L, handler, ref, site, out);
 }
 
 int qloop_lua_clean(lua_State *L, int ref, const char *s, size_t len,

@@ -69,6 +69,13 @@ struct qloop_host {
     int64_t wd_cpu0;             /* that call's CPU clock when first seen */
 };
 
+/* qloop_lua_pcall with the message handler already on the stack, at index
+ * handler, below the function: no rotation of the stack per call (call.c
+ * pushes the handler first). The handler stays; results (or nothing, on an
+ * error) are above it. */
+int qloop_host_pcall(lua_State *L, int nargs, int nresults, int handler, struct qloop_error *err);
+int qloop_host_error_handler(lua_State *L);
+
 /* The host of a state made by qloop_lua_new. */
 struct qloop_host *qloop_host_of(lua_State *L);
 

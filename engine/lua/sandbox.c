@@ -305,17 +305,16 @@ static void error_text(lua_State *L)
     }
 }
 
-int qloop_lua_pcall(lua_State *L, int nargs, int nresults, struct qloop_error *err)
+int qloop_host_error_handler(lua_State *L) { return error_handler(L); }
+
+int qloop_host_pcall(lua_State *L, int nargs, int nresults, int handler, struct qloop_error *err)
 {
     struct qloop_host *h = qloop_host_of(L);
-    int base = lua_gettop(L) - nargs; /* index of the function */
     if (!lua_checkstack(L, 2 + (nresults > 0 ? nresults : 0))) {
-        lua_settop(L, base - 1);
+        lua_settop(L, lua_gettop(L) - nargs - 1);
         return qloop_error_set(err, NULL, 0, 0, "Lua 栈空间不足；请减少返回值或递归层数"),
                LUA_ERRMEM;
     }
-    lua_pushcfunction(L, error_handler);
-    lua_insert(L, base);
     int outer = h->depth == 0;
     if (outer) {
         h->left = h->budget;
@@ -326,14 +325,13 @@ int qloop_lua_pcall(lua_State *L, int nargs, int nresults, struct qloop_error *e
         qloop_watchdog_enter(h);
     }
     h->depth++;
-    int rc = lua_pcall(L, nargs, nresults, base);
+    int rc = lua_pcall(L, nargs, nresults, handler);
     if (rc != LUA_OK && rc != LUA_ERRMEM)
         error_text(L);
     int slow = timed_out(h);
     h->depth--;
     if (outer)
         qloop_watchdog_leave(h);
-    lua_remove(L, base);
     if (rc == LUA_OK)
         return rc;
     if (slow && h->exit_on_timeout) {
@@ -349,6 +347,21 @@ int qloop_lua_pcall(lua_State *L, int nargs, int nresults, struct qloop_error *e
         fill_error(err, msg ? msg : "未知错误", h);
     }
     lua_pop(L, 1);
+    return rc;
+}
+
+int qloop_lua_pcall(lua_State *L, int nargs, int nresults, struct qloop_error *err)
+{
+    int base = lua_gettop(L) - nargs; /* index of the function */
+    if (!lua_checkstack(L, 1)) {
+        lua_settop(L, base - 1);
+        return qloop_error_set(err, NULL, 0, 0, "Lua 栈空间不足；请减少返回值或递归层数"),
+               LUA_ERRMEM;
+    }
+    lua_pushcfunction(L, error_handler);
+    lua_insert(L, base);
+    int rc = qloop_host_pcall(L, nargs, nresults, base, err);
+    lua_remove(L, base);
     return rc;
 }
 
