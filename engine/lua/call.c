@@ -92,7 +92,7 @@ static void describe(lua_State *L, int idx, char *out, size_t size)
 
 /* Calls the function and argument pushed above the handler at `handler`,
  * reads the answer, and leaves the stack below the handler. */
-static enum qloop_lua_verdict run_check(lua_State *L, int handler, int ref,
+static enum qloop_lua_verdict run_check(lua_State *L, int handler, int ref, int nargs,
                                         const struct qloop_lua_site *site,
                                         struct qloop_lua_answer *out)
 {
@@ -101,7 +101,7 @@ static enum qloop_lua_verdict run_check(lua_State *L, int handler, int ref,
     if (site)
         h->site = *site;
     h->have_site = site != NULL;
-    int rc = qloop_host_pcall(L, 1, 2, handler, &e);
+    int rc = qloop_host_pcall(L, nargs, 2, handler, &e);
     h->have_site = 0;
     out->text = NULL;
     out->len = 0;
@@ -152,7 +152,7 @@ enum qloop_lua_verdict qloop_lua_check_value(lua_State *L, int ref, const char *
     lua_pushcfunction(L, qloop_host_error_handler);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     lua_pushlstring(L, s, len);
-    return run_check(L, handler, ref, site, out);
+    return run_check(L, handler, ref, 1, site, out);
 }
 
 enum qloop_lua_verdict qloop_lua_check_record(lua_State *L, int ref, struct qloop_lua_record *rec,
@@ -163,7 +163,26 @@ enum qloop_lua_verdict qloop_lua_check_record(lua_State *L, int ref, struct qloo
     lua_pushcfunction(L, qloop_host_error_handler);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     qloop_lua_record_push(L, rec);
-    return run_check(L, handler, ref, site, out);
+    return run_check(L, handler, ref, 1, site, out);
+}
+
+enum qloop_lua_verdict qloop_lua_check_pair(lua_State *L, int ref, const char *a, size_t alen,
+                                            const char *b, size_t blen,
+                                            const struct qloop_lua_site *site,
+                                            struct qloop_lua_answer *out)
+{
+    int handler = lua_gettop(L) + 1;
+    lua_pushcfunction(L, qloop_host_error_handler);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    if (a)
+        lua_pushlstring(L, a, alen);
+    else
+        lua_pushnil(L);
+    if (b)
+        lua_pushlstring(L, b, blen);
+    else
+        lua_pushnil(L);
+    return run_check(L, handler, ref, 2, site, out);
 }
 
 int qloop_lua_clean(lua_State *L, int ref, const char *s, size_t len,

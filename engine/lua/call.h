@@ -54,6 +54,13 @@ enum qloop_lua_verdict qloop_lua_check_record(lua_State *L, int ref, struct qloo
                                               const struct qloop_lua_site *site,
                                               struct qloop_lua_answer *out);
 
+/* Calls the two-argument check registered as ref (a compare's `equal`) on a
+ * and b (NULL: nil); the answer is read as a check's: PASS means equal. */
+enum qloop_lua_verdict qloop_lua_check_pair(lua_State *L, int ref, const char *a, size_t alen,
+                                            const char *b, size_t blen,
+                                            const struct qloop_lua_site *site,
+                                            struct qloop_lua_answer *out);
+
 /* Calls the cleanse step registered as ref on s[0..len). Returns 1 with the
  * cleaned value appended to out (text; a number as text), 0 for "no value"
  * (nil or false), -1 with err filled when it raised, returned anything else,

@@ -20,6 +20,7 @@
 
 #include "base/text.h"
 #include "checks/clean.h"
+#include "lua/call.h"
 #include "lua/sandbox.h"
 #include "run/compare_impl.h"
 #include "run/findings.h"
@@ -213,24 +214,9 @@ static int normalize(struct emitter *e, const struct pack_compare_field *f, cons
         qloop_buf_append(out, s, len);
         return 1;
     }
-    lua_State *L = e->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, f->normalize_ref);
-    lua_pushlstring(L, s, len);
-    if (qloop_lua_pcall(L, 1, 1, qe) != LUA_OK)
-        return -1;
-    int t = lua_type(L, -1);
-    int rc = 0;
-    if (t == LUA_TSTRING || t == LUA_TNUMBER) {
-        size_t n;
-        const char *v = lua_tolstring(L, -1, &n);
-        qloop_buf_append(out, v, n);
-        rc = n > 0;
-    } else if (t != LUA_TNIL && !(t == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
-        qloop_error_set(qe, NULL, 0, 0, "normalize 函数应返回文本或 nil，而不是 %s", lua_typename(L, t));
-        rc = -1;
-    }
-    lua_pop(L, 1);
-    return rc;
+    struct qloop_lua_site site = {.rule = e->m->pc->name};
+    int rc = qloop_lua_clean(e->L, f->normalize_ref, qloop_buf_str(tmp), tmp->len, &site, out, qe);
+    return rc > 0 ? out->len > 0 : rc;
 }
 
 /* Judges one field of a pair: 1 equal, 0 different, -1 error (qe filled). */
@@ -244,21 +230,16 @@ static int values_equal(struct emitter *e, const struct pack_compare_field *f, c
     if (hb < 0)
         return -1;
     if (f->equal_ref != LUA_NOREF) {
-        lua_State *L = e->L;
-        lua_rawgeti(L, LUA_REGISTRYINDEX, f->equal_ref);
-        if (ha)
-            lua_pushlstring(L, e->na.ptr, e->na.len);
-        else
-            lua_pushnil(L);
-        if (hb)
-            lua_pushlstring(L, e->nb.ptr, e->nb.len);
-        else
-            lua_pushnil(L);
-        if (qloop_lua_pcall(L, 2, 1, qe) != LUA_OK)
+        struct qloop_lua_site site = {.rule = e->m->pc->name};
+        struct qloop_lua_answer ans;
+        enum qloop_lua_verdict v =
+            qloop_lua_check_pair(e->L, f->equal_ref, ha ? e->na.ptr : NULL, e->na.len,
+                                 hb ? e->nb.ptr : NULL, e->nb.len, &site, &ans);
+        if (v == QLOOP_LUA_ERROR) {
+            qloop_error_set(qe, NULL, 0, 0, "%.*s", (int)ans.len, ans.text);
             return -1;
-        int ok = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-        return ok;
+        }
+        return v == QLOOP_LUA_PASS;
     }
     if (!ha || !hb)
         return ha == hb;

@@ -39,6 +39,12 @@ struct worker {
     struct qloop_lua_record rec; /* what the record view shows */
     int64_t *checked, *errors, *changed;
     size_t ncounts;
+    /* cleanse steps that raised, per cleanse entry: how often, and the first
+     * (lowest row) with its text, reported once per dataset */
+    int64_t *clean_errors;
+    uint64_t *clean_first_row;
+    char **clean_first;
+    size_t nclean;
 };
 
 struct judge_pool {
@@ -95,11 +101,14 @@ static void cleanse_rows(struct worker *w)
                     have = qloop_lua_clean(L, st->lua_ref, qloop_buf_str(&w->cur), w->cur.len, &site,
                                            &w->next, &e);
                     if (have < 0) {
-                        char buf[1200];
-                        qloop_error_format(&e, buf, sizeof buf);
-                        fprintf(stderr,
-                                "qloop: 数据集 %s 字段 %s 的清洗函数在数据第 %llu 行（不计表头）出错：%s；该值保持原样\n",
-                                d->name, pc->field, (unsigned long long)b->batch->row_no[row], buf);
+                        uint64_t rn = b->batch->row_no[row];
+                        if (w->clean_errors[c]++ == 0 || rn < w->clean_first_row[c]) {
+                            char buf[1200];
+                            qloop_error_format(&e, buf, sizeof buf);
+                            free(w->clean_first[c]);
+                            w->clean_first[c] = qloop_xstrdup(buf);
+                            w->clean_first_row[c] = rn;
+                        }
                         qloop_buf_reset(&w->next);
                         qloop_buf_append(&w->next, qloop_buf_str(&w->cur), w->cur.len);
                         have = 1;
@@ -304,6 +313,15 @@ static void free_counts(struct worker *w)
     free(w->errors);
     free(w->changed);
     w->checked = w->errors = w->changed = NULL;
+    for (size_t c = 0; w->clean_first && c < w->nclean; c++)
+        free(w->clean_first[c]);
+    free(w->clean_errors);
+    free(w->clean_first_row);
+    free(w->clean_first);
+    w->clean_errors = NULL;
+    w->clean_first_row = NULL;
+    w->clean_first = NULL;
+    w->nclean = 0;
 }
 
 void judge_pool_free(struct judge_pool *pool)
@@ -343,14 +361,44 @@ void judge_begin_dataset(struct judge_pool *pool, struct judge_dataset *ds)
         w->checked = qloop_xcalloc(ds->nrules + 1, sizeof *w->checked);
         w->errors = qloop_xcalloc(ds->nrules + 1, sizeof *w->errors);
         w->changed = qloop_xcalloc(ds->ncleanse + 1, sizeof *w->changed);
+        w->clean_errors = qloop_xcalloc(ds->ncleanse + 1, sizeof *w->clean_errors);
+        w->clean_first_row = qloop_xcalloc(ds->ncleanse + 1, sizeof *w->clean_first_row);
+        w->clean_first = qloop_xcalloc(ds->ncleanse + 1, sizeof *w->clean_first);
+        w->nclean = ds->ncleanse;
         qloop_lua_record_expire(w->pack->L, &w->rec);
         w->rec = (struct qloop_lua_record){.colmap = ds->colmap};
+    }
+}
+
+/* Reports the cleanse steps that raised during the dataset: one line per
+ * cleanse entry, with the count and the first failing row (the values stay
+ * as they were read). */
+static void report_clean_errors(struct judge_pool *pool)
+{
+    const struct judge_dataset *ds = pool->ds;
+    const struct pack_dataset *d = &pool->pack->datasets[ds->dataset];
+    for (size_t c = 0; c < ds->ncleanse; c++) {
+        int64_t total = 0;
+        const struct worker *first = NULL;
+        for (size_t i = 0; i < pool->n; i++) {
+            const struct worker *w = &pool->w[i];
+            total += w->clean_errors[c];
+            if (w->clean_errors[c] && (!first || w->clean_first_row[c] < first->clean_first_row[c]))
+                first = w;
+        }
+        if (total)
+            fprintf(stderr,
+                    "qloop: 数据集 %s 字段 %s 的清洗函数在 %lld 条记录上出错，这些值保持原样；"
+                    "第一处在数据第 %llu 行（不计表头）：%s\n",
+                    d->name, d->cleanse[c].field, (long long)total,
+                    (unsigned long long)first->clean_first_row[c], first->clean_first[c]);
     }
 }
 
 void judge_end_dataset(struct judge_pool *pool)
 {
     struct judge_dataset *ds = pool->ds;
+    report_clean_errors(pool);
     for (size_t i = 0; i < pool->n; i++) {
         struct worker *w = &pool->w[i];
         for (size_t r = 0; r < ds->nrules; r++) {
