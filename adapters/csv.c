@@ -15,7 +15,8 @@
  * the longest row (plus one read chunk).
  *
  * Rules: a header row is required (a UTF-8 BOM is dropped; names are kept
- * exactly, and an empty or repeated name is an error); fields may be quoted,
+ * exactly, and an empty or repeated name is an error) unless the caller gives
+ * the names (opts->names: a part of a file split by lines); fields may be quoted,
  * with "" for a quote and line breaks inside; rows end with LF or CRLF, the
  * last one optionally; blank lines at the end are ignored, a blank line in the
  * middle is a row with one empty field (an error unless there is one column).
@@ -576,6 +577,28 @@ static int read_header(struct csv *st, struct qloop_error *err)
     return 0;
 }
 
+/* Takes the column names given for an input without a header line (none
+ * empty, none repeated). Returns 0 or -1 with err. */
+static int given_header(struct csv *st, const char *const *names, size_t n, struct qloop_error *err)
+{
+    if (n == 0)
+        return qloop_error_set(err, st->in.name, 0, 0, "没有给出列名：没有表头的 CSV 需要列名。");
+    st->ncols = n;
+    st->names = qloop_xcalloc(n, sizeof *st->names);
+    for (size_t j = 0; j < n; j++) {
+        st->names[j] = qloop_xstrdup(names[j]);
+        if (!names[j][0])
+            return qloop_error_set(err, st->in.name, 0, 0, "给出的第 %zu 个列名为空：每一列都必须有列名。",
+                                   j + 1);
+        for (size_t i = 0; i < j; i++)
+            if (!strcmp(names[i], names[j]))
+                return qloop_error_set(err, st->in.name, 0, 0,
+                                       "给出的列名“%s”重复（第 %zu 个和第 %zu 个）。每个列名只能出现一次。",
+                                       names[j], i + 1, j + 1);
+    }
+    return 0;
+}
+
 /* Opens a CSV source with the given default delimiter (used when
  * opts->delimiter is 0). */
 static int csv_open_with(const char *path, const struct qloop_source_options *opts,
@@ -600,7 +623,8 @@ static int csv_open_with(const char *path, const struct qloop_source_options *op
     st->tab_hint = d == ',' && !(opts && opts->delimiter);
     st->report_bad = opts && opts->bad_rows == QLOOP_BAD_ROWS_REPORT;
     st->line = 1;
-    if (read_header(st, err) < 0) {
+    if (opts && opts->names ? given_header(st, opts->names, opts->nnames, err) < 0
+                            : read_header(st, err) < 0) {
         csv_close(st);
         return -1;
     }

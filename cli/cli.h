@@ -31,6 +31,8 @@ int cmd_outbox(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_depts(int argc, char **argv);
 int cmd_users(int argc, char **argv);
+int cmd_judge(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* Prints "qloop: FILE:LINE:COL: MESSAGE" to stderr. */
 void cli_print_error(const struct qloop_error *err);
@@ -87,6 +89,15 @@ int cli_load_policy(const char *spec, struct qloop_policy *p);
 /* The path of the calendar file kept beside the store at db_path (NULL: the
  * default store). */
 void cli_calendar_path(const char *db_path, char *out, size_t size);
+
+/* Reads a size such as 512M or 2G (K, M, G; an optional "iB" or "B").
+ * Returns 0, or -1 when s is not one. */
+int cli_parse_size(const char *s, size_t *out);
+
+/* Takes the run lock (PATH.lock beside the store db): two runs (or merges)
+ * on one store never overlap; with wait, waits for the other. Returns the
+ * lock's fd, or -1 after printing why. */
+int cli_run_lock(const char *db, bool wait);
 
 /* The state id (discovered, feedback, ...) that s names, in English or in
  * Chinese (发现, 反馈, 修正, 共享, 确认无误, 沟通解决); NULL when it names

@@ -4,9 +4,12 @@
  * loading a policy, reading a state name.
  */
 #include <pwd.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "checks/calendar.h"
@@ -144,4 +147,47 @@ void cli_console_actor(char *out, size_t size)
 {
     const struct passwd *pw = getpwuid(geteuid());
     snprintf(out, size, "console:%s", pw && pw->pw_name ? pw->pw_name : "?");
+}
+
+int cli_parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v <= 0)
+        return -1;
+    switch (*end) {
+    case 'k': case 'K': v *= 1024; end++; break;
+    case 'm': case 'M': v *= 1024.0 * 1024; end++; break;
+    case 'g': case 'G': v *= 1024.0 * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (*end == 'i' || *end == 'B' || *end == 'b')
+        end++;
+    if (*end == 'B')
+        end++;
+    if (*end)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+int cli_run_lock(const char *db, bool wait)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s.lock", db);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "qloop: %s: 无法创建运行锁（%s）；请检查数据库所在目录的写权限\n", path,
+                strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+        fprintf(stderr,
+                "qloop: %s: 另一次运行正在使用这个数据库；请等它结束后再运行，或加 --wait 排队等待\n",
+                db);
+        close(fd);
+        return -1;
+    }
+    return fd;
 }

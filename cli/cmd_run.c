@@ -39,51 +39,6 @@ static const struct cli_option run_options[] = {
     CLI_OPT_END,
 };
 
-static int parse_size(const char *s, size_t *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || v <= 0)
-        return -1;
-    switch (*end) {
-    case 'k': case 'K': v *= 1024; end++; break;
-    case 'm': case 'M': v *= 1024.0 * 1024; end++; break;
-    case 'g': case 'G': v *= 1024.0 * 1024 * 1024; end++; break;
-    default: break;
-    }
-    if (*end == 'i' || *end == 'B' || *end == 'b')
-        end++;
-    if (*end == 'B')
-        end++;
-    if (*end)
-        return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
-/* Takes the run lock (PATH.lock beside the store): two runs on one store
- * never overlap. Returns the lock's fd, or -1 after printing why. */
-static int take_lock(const char *db, bool wait)
-{
-    char path[1100];
-    snprintf(path, sizeof path, "%s.lock", db);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        fprintf(stderr, "qloop: %s: 无法创建运行锁（%s）；请检查数据库所在目录的写权限\n", path,
-                strerror(errno));
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
-        fprintf(stderr,
-                "qloop: %s: 另一次运行正在使用这个数据库；请等它结束后再运行，或加 --wait 排队等待\n",
-                db);
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* Reads the options of a run into o and *fail_on. Returns 0, or the exit
  * code after a usage error. data[] has room for every --data. */
 static int read_options(const struct cli_args *a, struct run_data_override *data, size_t *ndata,
@@ -111,7 +66,7 @@ static int read_options(const struct cli_args *a, struct run_data_override *data
             return cli_fail(a, "--jobs 需要 1 到 64 之间的整数，而不是“%s”", v);
         o->jobs = (size_t)jobs;
     }
-    if ((v = cli_opt(a, "memory")) && parse_size(v, &o->memory_budget) != 0)
+    if ((v = cli_opt(a, "memory")) && cli_parse_size(v, &o->memory_budget) != 0)
         return cli_fail(a, "--memory 需要如 512M 或 2G 的大小，而不是“%s”", v);
     return 0;
 }
@@ -170,7 +125,7 @@ static int do_run(const struct cli_args *a)
     if (!db_path)
         db_path = store_default_path();
     rc = QLOOP_EXIT_INPUT;
-    lock = take_lock(db_path, cli_flag(a, "wait"));
+    lock = cli_run_lock(db_path, cli_flag(a, "wait"));
     if (lock < 0 || !(db = cli_create_store(db_path, &rc)))
         goto out;
     if (catalog_merge_pack(db, p, &err) != 0) {

@@ -25,6 +25,8 @@ static const struct command {
     {"prune", cmd_prune, "清理旧运行的问题记录，防止数据库无限增长"},
     {"depts", cmd_depts, "部门：登记（数源部门、使用部门、大数据主管部门）与列表"},
     {"users", cmd_users, "用户与角色：添加、列表、停用、发放 API 密钥"},
+    {"judge", cmd_judge, "分布式运行：判定数据集的一部分，写出分片"},
+    {"merge", cmd_merge, "分布式运行：合并各部分的分片，作为一次运行写入数据库"},
 };
 
 static void usage(FILE *out)

@@ -76,6 +76,10 @@ struct qloop_source_options {
     const char *query;    /* database: the SELECT to read, or NULL */
     const char *table;    /* database: the table to read whole, or NULL (with no query
                            * either: the table named like the dataset) */
+    /* CSV only: the column names of an input that has no header line (a part
+     * of a file split by lines); NULL: the first line is the header. */
+    const char *const *names;
+    size_t nnames;
 };
 
 /* Flags of an adapter. */

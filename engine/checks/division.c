@@ -38,6 +38,7 @@
 
 #include "base/buf.h"
 #include "base/text.h"
+#include "base/sha256.h"
 #include "checks/division.h"
 
 extern const char qloop_data_divisions_bundled[];
@@ -476,4 +477,20 @@ size_t division_count(void)
 {
     const struct division_table *t = current();
     return t ? t->count : 0;
+}
+
+void division_digest(char out[65])
+{
+    struct qloop_sha256 c;
+    qloop_sha256_init(&c);
+    const struct division_table *t = current();
+    for (size_t i = 0; t && i < t->count; i++) {
+        const char *name = t->names.ptr + t->entries[i].name_off;
+        uint32_t code = t->entries[i].code;
+        qloop_sha256_update(&c, &code, sizeof code);
+        qloop_sha256_update(&c, name, strlen(name) + 1);
+    }
+    uint8_t d[32];
+    qloop_sha256_final(&c, d);
+    qloop_hex(d, 32, out);
 }

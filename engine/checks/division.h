@@ -30,4 +30,8 @@ bool division_exists(const char *code, size_t len);
 /* Number of codes in the table. */
 size_t division_count(void);
 
+/* The SHA-256 (hex) of the table in use (codes and names): two processes
+ * judge `references = "divisions.code"` alike when their digests match. */
+void division_digest(char out[65]);
+
 #endif

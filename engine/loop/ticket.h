@@ -51,6 +51,13 @@ int ticket_open_refs(sqlite3 *db, const char *dataset,
                      void (*cb)(void *ctx, const char *record_ref), void *ctx,
                      struct qloop_error *err);
 
+/* ticket_open_refs with each item's record key as the item shows it (masked
+ * where it was found sensitive; NULL when none): a partitioned merge tells
+ * from it which rows may be open items' records. Returns 0 or -1 with err. */
+int ticket_open_keys(sqlite3 *db, const char *dataset,
+                     void (*cb)(void *ctx, const char *record_ref, const char *record_key),
+                     void *ctx, struct qloop_error *err);
+
 /* Turns run run_id's findings into tickets and re-checks open ones, inside
  * the caller's transaction. Reads: runs (as_of: the time tickets are received
  * and re-checked), findings, rule_results (which rules judged which dataset

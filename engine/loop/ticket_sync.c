@@ -53,6 +53,23 @@ int ticket_open_refs(sqlite3 *db, const char *dataset,
     return rc < 0 ? -1 : 0;
 }
 
+int ticket_open_keys(sqlite3 *db, const char *dataset,
+                     void (*cb)(void *ctx, const char *record_ref, const char *record_key),
+                     void *ctx, struct qloop_error *err)
+{
+    sqlite3_stmt *st = sql_prepare_texts(db,
+                                         "SELECT DISTINCT record_ref, record_key FROM ticket_items"
+                                         " WHERE dataset = ?1 AND state IN ('open','missing')",
+                                         1, &dataset, err);
+    if (!st)
+        return -1;
+    int rc;
+    while ((rc = sql_row(db, st, "读取未关闭的工单记录", err)) == 1)
+        cb(ctx, sql_text(st, 0), sql_text(st, 1));
+    sqlite3_finalize(st);
+    return rc < 0 ? -1 : 0;
+}
+
 /* A growing set of ticket ids (small: one entry per ticket touched). */
 struct idset {
     int64_t *v;

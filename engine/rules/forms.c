@@ -168,11 +168,15 @@ static enum form_verdict references_judge(void *state, const struct form_env *en
                                           size_t len, const char **reason)
 {
     const struct reference *rf = state;
+    if (!is_divisions(rf->dataset) && env->deferred) {
+        *env->deferred = true;
+        return FORM_PASS;
+    }
     bool found = is_divisions(rf->dataset) ? division_exists(s, len)
                                            : env->refset && strmap_get(env->refset, s, len) != NULL;
     if (found)
         return FORM_PASS;
-    *reason = "在引用的数据中不存在";
+    *reason = FORMS_REFERENCE_MISSING;
     return FORM_FAIL;
 }
 

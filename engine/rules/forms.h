@@ -45,7 +45,14 @@ enum form_flag {
 /* What the run supplies while judging a rule's values. */
 struct form_env {
     const struct strmap *refset; /* the values of the dataset needs() named, or NULL */
+    /* When set (a partitioned judge, which reads one dataset only), a form
+     * whose verdict needs another dataset passes and sets *deferred: the
+     * merge decides it (a failure is reported with FORMS_REFERENCE_MISSING). */
+    bool *deferred;
 };
+
+/* The reason of a value that `references` does not find. */
+#define FORMS_REFERENCE_MISSING "在引用的数据中不存在"
 
 struct rule_form {
     const char *name;      /* the rule attribute, e.g. "pattern" */

@@ -203,6 +203,7 @@ static int dataset_body(lua_State *L)
                          name, d->update_cycle);
     d->updated_at = dsl_opt_string(L, 1, "updated_at", "dataset", name);
     d->sensitive = dsl_opt_strings(L, 1, "sensitive", &d->nsensitive, "dataset", name);
+    d->fields = dsl_opt_strings(L, 1, "fields", &d->nfields, "dataset", name);
     return 0;
 }
 
@@ -579,6 +580,7 @@ void pack_free(struct pack *p)
         dsl_free_strings(d->null_values, d->nnull_values);
         dsl_free_strings(d->keys, d->nkeys);
         dsl_free_strings(d->sensitive, d->nsensitive);
+        dsl_free_strings(d->fields, d->nfields);
         for (size_t j = 0; j < d->ncleanse; j++) {
             free(d->cleanse[j].field);
             free(d->cleanse[j].steps);

@@ -55,6 +55,8 @@ struct pack_dataset {
     char *updated_at;   /* field holding the record's update time, or NULL */
     char **sensitive;
     size_t nsensitive;
+    char **fields;      /* the declared fields in file order (`fields = {...}`), or NULL */
+    size_t nfields;
     struct pack_cleanse *cleanse;
     size_t ncleanse;
     char *file;         /* where declared */

@@ -337,6 +337,73 @@ static int store_record(struct compare_run *c, struct side *s, const struct rec 
     return 0;
 }
 
+/* The number of payload strings of a record of side s: its own key when
+ * it carries one (REC_OWN_KEY), the compare key, each compared field. */
+static size_t rec_strings(const struct side *s, bool own_key)
+{
+    return (own_key ? 2 : 1) + s->nfields;
+}
+
+/* Hands record r of side s to the partitioned judge's sink. */
+static int sink_record(struct compare_run *c, struct side *s, const struct rec *r,
+                       struct qloop_error *err)
+{
+    enum { MAXSTR = 64 };
+    size_t n = rec_strings(s, r->flags & REC_OWN_KEY);
+    const char *fixed_str[MAXSTR];
+    size_t fixed_len[MAXSTR];
+    const char **str = n <= MAXSTR ? fixed_str : qloop_xcalloc(n, sizeof *str);
+    size_t *len = n <= MAXSTR ? fixed_len : qloop_xcalloc(n, sizeof *len);
+    for (size_t i = 0; i < n; i++)
+        str[i] = payload_str(r, i, &len[i]);
+    size_t cmp = 0, side = 0;
+    for (size_t i = 0; i < c->ncmps; i++)
+        for (int k = 0; k < 2; k++)
+            if (&c->cmps[i].side[k] == s)
+                cmp = i, side = (size_t)k;
+    struct compare_record cr = {.row_no = r->row_no, .empty_key = r->flags & REC_EMPTY_KEY,
+                                .own_key = r->flags & REC_OWN_KEY, .fp_hi = r->fp_hi,
+                                .fp_lo = r->fp_lo, .nstr = n, .str = str, .len = len};
+    int rc = c->sink(c->sink_ctx, cmp, (int)side, &cr, err);
+    if (n > MAXSTR) {
+        free(str);
+        free(len);
+    }
+    return rc;
+}
+
+void compare_set_sink(struct compare_run *c, compare_sink_fn fn, void *ctx)
+{
+    c->sink = fn;
+    c->sink_ctx = ctx;
+}
+
+size_t compare_record_strings(const struct compare_run *c, size_t cmp, int side, bool own_key)
+{
+    return rec_strings(&c->cmps[cmp].side[side], own_key);
+}
+
+int compare_add_record(struct compare_run *c, size_t cmp, int side, const struct compare_record *r,
+                       struct qloop_error *err)
+{
+    struct side *s = &c->cmps[cmp].side[side];
+    struct qloop_buf *b = &c->rec;
+    qloop_buf_reset(b);
+    struct rec h = {.row_no = r->row_no,
+                    .flags = (r->empty_key ? REC_EMPTY_KEY : 0u) | (r->own_key ? REC_OWN_KEY : 0u),
+                    .fp_hi = r->empty_key ? 0 : r->fp_hi, .fp_lo = r->empty_key ? 0 : r->fp_lo};
+    qloop_buf_append(b, (const char *)&h, sizeof h);
+    for (size_t i = 0; i < r->nstr; i++)
+        put_str(b, r->str[i], r->len[i]);
+    h.len = (uint32_t)(b->len - sizeof h);
+    while (b->len % 8)
+        qloop_buf_putc(b, '\0');
+    memcpy(b->ptr, &h, sizeof h);
+    s->fed = true;
+    s->total++;
+    return store_record(c, s, (const struct rec *)b->ptr, err);
+}
+
 /* Builds and stores the record of row `row` of the batch for side s. */
 static int feed_row(struct compare_run *c, struct side *s, const struct compare_rows *rows,
                     size_t row, struct qloop_error *err)
@@ -389,6 +456,8 @@ static int feed_row(struct compare_run *c, struct side *s, const struct compare_
         qloop_buf_putc(b, '\0');
     memcpy(b->ptr, &h, sizeof h);
     s->total++;
+    if (c->sink)
+        return sink_record(c, s, (const struct rec *)b->ptr, err);
     return store_record(c, s, (const struct rec *)b->ptr, err);
 }
 

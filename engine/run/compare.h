@@ -85,6 +85,37 @@ int compare_check_columns(struct compare_run *c, const char *dataset, const char
 int compare_finish(struct compare_run *c, const struct compare_emit_ctx *ctx, json_t *summary_rules,
                    int64_t *failed_records, struct qloop_error *err);
 
+/* One record of one side of a compare as a partitioned run moves it from a
+ * judge's shard to the merge: its row, its compare key's fingerprint
+ * (empty_key: a key part is empty, no fingerprint) and its payload strings —
+ * the record's own key when it carries one (own_key), the compare key text,
+ * then each compared field's cleansed value. */
+struct compare_record {
+    uint64_t row_no;
+    bool empty_key, own_key;
+    uint64_t fp_hi, fp_lo;
+    size_t nstr;
+    const char *const *str;
+    const size_t *len;
+};
+
+/* A partitioned judge: compare_feed hands each record it builds to fn
+ * (compare index cmp in pack order, side 0 left / 1 right) instead of
+ * keeping it. fn returns 0 or -1 (its error in err). */
+typedef int (*compare_sink_fn)(void *ctx, size_t cmp, int side, const struct compare_record *r,
+                               struct qloop_error *err);
+void compare_set_sink(struct compare_run *c, compare_sink_fn fn, void *ctx);
+
+/* The number of payload strings a record of side `side` of compare cmp has
+ * (own_key: it carries its own record key). */
+size_t compare_record_strings(const struct compare_run *c, size_t cmp, int side, bool own_key);
+
+/* The merge: keeps record r of side `side` of compare cmp as if fed (r->nstr
+ * must be compare_record_strings). Returns 0 or -1 with err (a temporary
+ * file). */
+int compare_add_record(struct compare_run *c, size_t cmp, int side, const struct compare_record *r,
+                       struct qloop_error *err);
+
 /* Whether the records went to temporary partition files because the memory
  * budget was passed (for progress messages and tests). */
 bool compare_spilled(const struct compare_run *c);

@@ -120,6 +120,8 @@ struct cmp {
 
 struct compare_run {
     struct pack *p;
+    compare_sink_fn sink; /* a partitioned judge's (compare_set_sink), or NULL */
+    void *sink_ctx;
     size_t budget;
     size_t mem;
     bool spilled;

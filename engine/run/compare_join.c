@@ -144,9 +144,9 @@ static int report_missing(struct emitter *e, int rule, int from, struct ent *x)
         return put_finding(e, rule, ds, x, true, NULL, NULL, 0, false, qloop_buf_str(msg));
     }
     /* the record exists only on the authority's side: the other lacks it */
-    TEXT(msg, "本方缺少记录：权威方 ", o->dataset, " 数据第 ");
-    findings_append_uint(msg, x->r->row_no);
-    TEXT(msg, " 行（不计表头）有此记录（");
+    TEXT(msg, "本方缺少记录：权威方 ", o->dataset, " ");
+    findings_append_row(e->findings, msg, o->dataset, x->r->row_no);
+    TEXT(msg, "有此记录（");
     show_key(e, o, x->r, msg);
     TEXT(msg, "）");
     return put_finding(e, rule, ds, x, false, NULL, NULL, 0, false, qloop_buf_str(msg));

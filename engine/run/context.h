@@ -16,6 +16,9 @@
  *   recheck.c    which records of open tickets the run saw (the re-check);
  *   freshness.c  the dataset-level timeliness rule DATASET.freshness;
  *   findings.c   the one findings writer; stage.c the staging tables.
+ * A partitioned run (partition.h) reuses these phases: part.c runs the read
+ * phase of one part of one dataset into a shard (shard.h), merge.c feeds the
+ * shards' verdicts and states to the whole-dataset phases and the write.
  */
 #ifndef QLOOP_RUN_CONTEXT_H
 #define QLOOP_RUN_CONTEXT_H
@@ -32,9 +35,11 @@
 #include "rules/pack.h"
 #include "run/judge.h"
 #include "run/run.h"
+#include "run/unique.h"
 
 struct strmap;
 struct compare_run;
+struct part_out;
 struct findings_writer;
 struct unique_set;
 
@@ -61,6 +66,7 @@ struct run_ctx {
     size_t nrefsets;
     struct compare_run *compares;
     struct judge_pool *pool;
+    struct part_out *part;   /* a partitioned judge: its shard (part.c); NULL in a run */
     json_t *summary_datasets, *summary_rules, *summary_cleansed;
     int64_t failed_records;
     struct qloop_buf keybuf; /* the record key of the row being written */
@@ -88,6 +94,9 @@ struct ds_ctx {
     const struct qloop_adapter *ad;
     void *src;
     const char *path;
+    const struct qloop_adapter *given_ad; /* the adapter to use whatever the path, or NULL */
+    const char *const *given_names; /* column names of a source without its header, or NULL */
+    size_t ngiven_names;
     size_t ncols;
     const char *const *names;
     struct strmap *colmap; /* name -> column + 1 */
@@ -129,14 +138,33 @@ struct ds_ctx {
     size_t ident_cap;
 };
 
+/* run.c: the phases a partitioned run (part.c, merge.c) shares with a run */
+/* The run's identity, clock and empty summaries. */
+void run_init(struct run_ctx *run, sqlite3 *db, struct pack *p, const struct run_options *o,
+              struct qloop_error *err);
+/* What is set up before reading: the datasets' order into order (those
+ * referenced first), the divisions table, the compares and — with workers —
+ * the judge pool. Returns 0 or -1 with err. */
+int run_setup(struct run_ctx *run, size_t *order, bool workers);
+/* Where the results go: the staging tables, the findings writer, the
+ * referenced values. Returns 0 or -1 with err. */
+int run_open_results(struct run_ctx *run);
+/* The final write transaction: the run row, the staged results, compares,
+ * catalog checks, tickets, audit; fills out->summary and the timings. */
+int run_write(struct run_ctx *run, struct run_outcome *out);
+void run_release(struct run_ctx *run);
+
 /* dataset.c */
+/* Reads dataset d: ds_open, ds_bind, the re-check's refs, ds_read, ds_whole,
+ * ds_record, ds_free. Returns 0 or -1 with run->err. */
 int run_dataset(struct run_ctx *run, struct pack_dataset *d);
 const char *run_source_path(const struct run_ctx *run, const struct pack_dataset *d);
 long ds_column(const struct ds_ctx *ds, const char *name);
 const struct qloop_field *ds_cell(const struct ds_ctx *ds, size_t row, long col);
 void ds_row_key(const struct ds_ctx *ds, size_t row, struct qloop_buf *out);
 /* Writes a finding of rule rs (row_no 0: of the dataset), counting it;
- * mask: FINDING_* flags for the findings writer (findings.h). */
+ * mask: FINDING_* flags for the findings writer (findings.h). In a
+ * partitioned judge, a verdict into the shard instead. */
 int ds_emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
             size_t keylen, const char *value, size_t vlen, const char *reason, unsigned mask);
 
@@ -147,7 +175,49 @@ int ds_emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const cha
 void ds_source_options(const struct ds_ctx *ds, struct qloop_source_options *o);
 void ds_null_values(struct ds_ctx *ds, size_t ncells);
 int ds_malformed_rows(struct ds_ctx *ds, const struct qloop_batch *b);
+/* One malformed row's finding (row_no: its row; message: what is wrong). */
+int ds_malformed_row(struct ds_ctx *ds, uint64_t row_no, const char *message);
 int ds_malformed_result(struct ds_ctx *ds);
+/* The phases of run_dataset, for a partitioned run: the source (by its
+ * adapter), the rules and cleanse entries (ds_setup_rules alone where there
+ * is no source), the columns named (ds_bind_names: every column a rule, key,
+ * cleanse entry or reference uses), the batch loop, what needs every row
+ * (unique's deferred reports, rule results, freshness), the dataset's row. */
+int ds_open(struct ds_ctx *ds);
+void ds_setup_rules(struct ds_ctx *ds);
+int ds_bind(struct ds_ctx *ds);
+void ds_bind_names(struct ds_ctx *ds, size_t n, const char *const *names);
+int ds_read(struct ds_ctx *ds);
+int ds_whole(struct ds_ctx *ds);
+int ds_record(struct ds_ctx *ds);
+void ds_free(struct ds_ctx *ds);
+/* rs's unique set: one value offered; count (>= 2) occurrences reported
+ * elsewhere; the end (states, when state is set: unique.h). Each failing
+ * record found is written with ds_emit. Return 0 or -1 with run->err. */
+int ds_unique_offer(struct ds_ctx *ds, struct rule_state *rs, const char *value, size_t vlen,
+                    uint64_t row_no, const char *key, size_t keylen);
+int ds_unique_group(struct ds_ctx *ds, struct rule_state *rs, const char *value, size_t vlen,
+                    uint64_t count);
+int ds_unique_finish(struct ds_ctx *ds, struct rule_state *rs, unique_state_fn state, void *ctx);
+
+/* part.c: a partitioned judge's hooks in the batch loop (run->part set):
+ * a verdict of rule rs on a record; a value whose `references` to another
+ * dataset pends (verdict JUDGE_PENDING*); after each batch, the rows' keys
+ * for the merge's re-check. Return 0 or -1 with run->err. */
+int part_verdict(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
+                 size_t keylen, const char *value, size_t vlen, const char *reason);
+int part_pending(struct ds_ctx *ds, struct rule_state *rs, size_t row, uint8_t verdict,
+                 const char *reason);
+int part_batch(struct ds_ctx *ds);
+
+/* part_source.c: the part a judge reads (partition.h). part_source_open
+ * opens the source (ds_open), having counted its rows into *rows when the
+ * judge splits it itself (no --input); part_source_wrap, after ds_bind,
+ * puts the part's view in front of it: a leading header line dropped, only
+ * the part's rows, numbered from 1. */
+struct part_options;
+int part_source_open(struct ds_ctx *ds, const struct part_options *o, uint64_t *rows);
+void part_source_wrap(struct ds_ctx *ds, const struct part_options *o, uint64_t rows);
 
 /* refsets.c */
 void refsets_setup(struct run_ctx *run);
@@ -177,6 +247,8 @@ void identity_free(struct ds_ctx *ds);
 int recheck_begin(struct ds_ctx *ds);
 void recheck_batch(struct ds_ctx *ds);
 void recheck_dataset_seen(struct ds_ctx *ds);
+/* A partitioned merge: the record whose raw key is key was in the data. */
+void recheck_see_key(struct ds_ctx *ds, const char *key, size_t len);
 void recheck_row_ref(void *ctx, size_t row, struct qloop_buf *scratch, char out[33]);
 bool recheck_seen(void *ctx, const char *dataset, const char *ref);
 

@@ -38,13 +38,8 @@ long ds_column(const struct ds_ctx *ds, const char *name)
     return v ? (long)*v - 1 : -1;
 }
 
-/* Maps every name the dataset's rules, keys, cleanse entries and referenced
- * fields use to its column; redone when the source names new columns. */
-static void bind_columns(struct ds_ctx *ds)
+void ds_bind_names(struct ds_ctx *ds, size_t n, const char *const *names)
 {
-    size_t n;
-    const char *const *names;
-    ds->ad->columns(ds->src, &n, &names);
     if (n == ds->ncols && names == ds->names)
         return;
     for (size_t i = ds->ncols; i < n; i++)
@@ -60,6 +55,15 @@ static void bind_columns(struct ds_ctx *ds)
     ds->updated_col = ds_column(ds, ds->d->updated_at);
     refsets_bind(ds);
     identity_bind(ds);
+}
+
+/* Maps the source's columns (ds_bind_names); redone when it names new ones. */
+static void bind_columns(struct ds_ctx *ds)
+{
+    size_t n;
+    const char *const *names;
+    ds->ad->columns(ds->src, &n, &names);
+    ds_bind_names(ds, n, names);
 }
 
 const struct qloop_field *ds_cell(const struct ds_ctx *ds, size_t row, long col)
@@ -112,8 +116,7 @@ static void mark_failed(struct ds_ctx *ds, uint64_t row_no)
     }
 }
 
-/* Writes a finding of rule rs about the record at row_no with raw key and
- * value (NULL for none), and counts it. */
+/* ds_emit of a finding the writer masks by the dataset's declarations. */
 static int emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
                 size_t keylen, const char *value, size_t vlen, const char *reason)
 {
@@ -123,6 +126,8 @@ static int emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const
 int ds_emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
             size_t keylen, const char *value, size_t vlen, const char *reason, unsigned mask)
 {
+    if (ds->run->part) /* a partitioned judge: the verdict goes to its shard */
+        return part_verdict(ds, rs, row_no, key, keylen, value, vlen, reason);
     const struct pack_rule *r = rs->rule;
     struct qloop_finding f = {.dataset = ds->d->name, .rule = r->id, .row_no = row_no,
                               .key = key, .keylen = keylen, .field = r->field,
@@ -165,6 +170,29 @@ static int unique_failed(void *ctx, uint64_t row_no, const char *key, size_t key
                 rs->rule->message_default ? "与其他记录重复" : NULL);
 }
 
+int ds_unique_offer(struct ds_ctx *ds, struct rule_state *rs, const char *value, size_t vlen,
+                    uint64_t row_no, const char *key, size_t keylen)
+{
+    return unique_add(rs->uniq, value, vlen, row_no, key, keylen, unique_failed, rs, ds->run->err);
+}
+
+int ds_unique_group(struct ds_ctx *ds, struct rule_state *rs, const char *value, size_t vlen,
+                    uint64_t count)
+{
+    return unique_add_group(rs->uniq, value, vlen, count, unique_failed, rs, ds->run->err);
+}
+
+int ds_unique_finish(struct ds_ctx *ds, struct rule_state *rs, unique_state_fn state, void *ctx)
+{
+    struct run_ctx *run = ds->run;
+    if (unique_finish_states(rs->uniq, unique_failed, rs, state, ctx, run->err) != 0)
+        return -1;
+    if (unique_spilled(rs->uniq) && run->o->progress)
+        fprintf(stderr, "qloop: 规则 \"%s\" 的唯一性检查超出内存预算（--memory），已借助临时文件完成\n",
+                rs->rule->id);
+    return 0;
+}
+
 /* Offers a passed value of row to its rule's whole-dataset set. */
 static int offer_whole(struct ds_ctx *ds, struct rule_state *rs, size_t row)
 {
@@ -197,6 +225,12 @@ static int merge_verdicts(struct ds_ctx *ds)
             case JUDGE_ERROR:
                 note_rule_error(ds, rs, reason[row], row);
                 break;
+            case JUDGE_PENDING:
+            case JUDGE_PENDING_FAIL:
+            case JUDGE_PENDING_ERROR: /* only a partitioned judge defers */
+                if (part_pending(ds, rs, row, verdict[row], reason[row]) != 0)
+                    return -1;
+                break;
             default:
                 break;
             }
@@ -215,11 +249,11 @@ const char *run_source_path(const struct run_ctx *run, const struct pack_dataset
     return d->source;
 }
 
-static int ds_open(struct ds_ctx *ds)
+int ds_open(struct ds_ctx *ds)
 {
     struct pack_dataset *d = ds->d;
     ds->path = run_source_path(ds->run, d);
-    ds->ad = ds->run->o->find_adapter(ds->path, d->format);
+    ds->ad = ds->given_ad ? ds->given_ad : ds->run->o->find_adapter(ds->path, d->format);
     if (!ds->ad)
         return qloop_error_set(ds->run->err, ds->path, 0, 0,
                                "无法识别数据文件的格式；请使用 .csv/.tsv/.jsonl/.json/.xlsx 扩展名（.xls 请在 Excel 中另存为 "
@@ -227,6 +261,8 @@ static int ds_open(struct ds_ctx *ds)
                                d->name);
     struct qloop_source_options so;
     ds_source_options(ds, &so);
+    so.names = ds->given_names;
+    so.nnames = ds->ngiven_names;
     if (ds->ad->open(ds->path, &so, &ds->src, ds->run->err) != 0) {
         ds->src = NULL;
         return -1;
@@ -234,9 +270,7 @@ static int ds_open(struct ds_ctx *ds)
     return 0;
 }
 
-/* The dataset's rules (in pack order) and cleanse entries, with what the
- * judge pool reads for them. */
-static void bind_rules(struct ds_ctx *ds)
+void ds_setup_rules(struct ds_ctx *ds)
 {
     struct run_ctx *run = ds->run;
     struct pack_dataset *d = ds->d;
@@ -271,11 +305,11 @@ static void bind_rules(struct ds_ctx *ds)
 
 /* Binds the columns; in a file with a fixed header, every field a rule, the
  * key or a compare names must be there before anything is read. */
-static int ds_bind(struct ds_ctx *ds)
+int ds_bind(struct ds_ctx *ds)
 {
     struct pack_dataset *d = ds->d;
     struct qloop_error *err = ds->run->err;
-    bind_rules(ds);
+    ds_setup_rules(ds);
     bind_columns(ds);
     if (ds->ad->flags & QLOOP_ADAPTER_OPEN_COLUMNS)
         return 0;
@@ -331,8 +365,7 @@ static void prepare_batch(struct ds_ctx *ds, const struct qloop_batch *batch)
     }
 }
 
-/* The batch loop. */
-static int ds_read(struct ds_ctx *ds)
+int ds_read(struct ds_ctx *ds)
 {
     struct run_ctx *run = ds->run;
     ds->jd = (struct judge_dataset){
@@ -344,10 +377,11 @@ static int ds_read(struct ds_ctx *ds)
         .rules = ds->rule_index,
         .rule_cols = ds->rule_cols,
         .refsets = ds->refsets,
+        .defer_refs = run->part != NULL,
         .checked = ds->checked,
         .errors = ds->errors,
         .changed = ds->changed,
-        .row_ref = strmap_count(ds->open_refs) ? recheck_row_ref : NULL,
+        .row_ref = ds->open_refs && strmap_count(ds->open_refs) ? recheck_row_ref : NULL,
         .row_ref_ctx = ds,
     };
     judge_begin_dataset(run->pool, &ds->jd);
@@ -374,6 +408,8 @@ static int ds_read(struct ds_ctx *ds)
         if (merge_verdicts(ds) != 0)
             return -1;
         recheck_batch(ds);
+        if (run->part && part_batch(ds) != 0)
+            return -1;
         refsets_collect(ds);
         freshness_batch(ds);
         struct compare_rows rows = {ds->names, batch.ncols, ds->view, batch.nrows, batch.row_no,
@@ -389,9 +425,7 @@ static int ds_read(struct ds_ctx *ds)
     return 0;
 }
 
-/* What needs every row: a key a JSON Lines file never named, unique's
- * deferred reports, each rule's result, the dataset-level findings. */
-static int ds_whole(struct ds_ctx *ds)
+int ds_whole(struct ds_ctx *ds)
 {
     struct run_ctx *run = ds->run;
     struct pack_dataset *d = ds->d;
@@ -402,16 +436,9 @@ static int ds_whole(struct ds_ctx *ds)
             return qloop_error_set(run->err, d->file, d->line, 0,
                                    "数据集 \"%s\" 的键字段 \"%s\" 在数据文件 %s 中一次也没有出现；请核对字段名",
                                    d->name, d->keys[i], ds->path);
-    for (size_t i = 0; i < ds->nrules; i++) {
-        struct rule_state *rs = &ds->rules[i];
-        if (!rs->uniq)
-            continue;
-        if (unique_finish(rs->uniq, unique_failed, rs, run->err) != 0)
+    for (size_t i = 0; i < ds->nrules; i++)
+        if (ds->rules[i].uniq && ds_unique_finish(ds, &ds->rules[i], NULL, NULL) != 0)
             return -1;
-        if (unique_spilled(rs->uniq) && run->o->progress)
-            fprintf(stderr, "qloop: 规则 \"%s\" 的唯一性检查超出内存预算（--memory），已借助临时文件完成\n",
-                    rs->rule->id);
-    }
     if (d->bad_rows_finding && ds_malformed_result(ds) != 0)
         return -1;
     for (size_t i = 0; i < ds->nrules; i++) {
@@ -430,8 +457,7 @@ static int ds_whole(struct ds_ctx *ds)
     return freshness_judge(ds);
 }
 
-/* The dataset's run_datasets row, cleansing counts and summary objects. */
-static int ds_record(struct ds_ctx *ds)
+int ds_record(struct ds_ctx *ds)
 {
     struct run_ctx *run = ds->run;
     struct pack_dataset *d = ds->d;
@@ -464,7 +490,7 @@ static int ds_record(struct ds_ctx *ds)
     return 0;
 }
 
-static void ds_free(struct ds_ctx *ds)
+void ds_free(struct ds_ctx *ds)
 {
     if (ds->src)
         ds->ad->close(ds->src);

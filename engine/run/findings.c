@@ -20,6 +20,13 @@
 #include "store/sql.h"
 #include "store/store.h"
 
+/* The parts of one dataset of a partitioned run (findings_writer_parts). */
+struct parts {
+    char *dataset;
+    size_t n;
+    uint64_t *offsets;
+};
+
 struct findings_writer {
     sqlite3 *db;
     char run_id[64];
@@ -29,8 +36,10 @@ struct findings_writer {
     /* the dataset of the last finding, and whether a key field of it is sensitive */
     const struct pack_dataset *d;
     bool key_sensitive;
-    struct qloop_buf key, value, msg, sealed;
+    struct qloop_buf key, value, msg, sealed, part;
     struct ident_sealer sealer;
+    struct parts *parts;
+    size_t nparts;
 };
 
 struct findings_writer *findings_writer_new(sqlite3 *db, const char *run_id, const struct pack *p,
@@ -38,8 +47,8 @@ struct findings_writer *findings_writer_new(sqlite3 *db, const char *run_id, con
 {
     sqlite3_stmt *ins = sql_prepare(db,
                                     "INSERT INTO temp.stage_findings(run_id, dataset, rule, row_no,"
-                                    " record_ref, record_key, field, value, message, sealed)"
-                                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+                                    " record_ref, record_key, field, value, message, sealed, part)"
+                                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
                                     err);
     if (!ins)
         return NULL;
@@ -67,7 +76,89 @@ void findings_writer_free(struct findings_writer *w)
     qloop_buf_free(&w->msg);
     qloop_buf_free(&w->sealed);
     ident_sealer_close(&w->sealer);
+    qloop_buf_free(&w->part);
+    for (size_t i = 0; i < w->nparts; i++) {
+        free(w->parts[i].dataset);
+        free(w->parts[i].offsets);
+    }
+    free(w->parts);
     free(w);
+}
+
+void findings_writer_parts(struct findings_writer *w, const char *dataset, size_t nparts,
+                           const uint64_t *offsets)
+{
+    struct parts *p = NULL;
+    for (size_t i = 0; !p && i < w->nparts; i++)
+        if (strcmp(w->parts[i].dataset, dataset) == 0)
+            p = &w->parts[i];
+    if (p) {
+        free(p->offsets);
+    } else {
+        w->parts = qloop_xrealloc(w->parts, (w->nparts + 1) * sizeof *w->parts);
+        p = &w->parts[w->nparts++];
+        p->dataset = qloop_xstrdup(dataset);
+    }
+    p->n = nparts;
+    p->offsets = qloop_xcalloc(nparts + 1, sizeof *p->offsets);
+    memcpy(p->offsets, offsets, nparts * sizeof *offsets);
+}
+
+/* Splits row_no of dataset into its part (0-based, into *part; -1 when the
+ * dataset is read whole) and its row within the part (returned). */
+static uint64_t part_row(const struct findings_writer *w, const char *dataset, uint64_t row_no,
+                         long *part)
+{
+    *part = -1;
+    const struct parts *p = NULL;
+    for (size_t i = 0; !p && i < w->nparts; i++)
+        if (strcmp(w->parts[i].dataset, dataset) == 0)
+            p = &w->parts[i];
+    if (!p || row_no == 0 || p->n == 0)
+        return row_no;
+    size_t lo = 0, hi = p->n; /* the last part whose first row is at or before row_no */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->offsets[mid] < row_no)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *part = (long)lo;
+    return row_no - p->offsets[lo];
+}
+
+/* "I/N" of a 0-based part into out. */
+static void part_name(const struct findings_writer *w, const char *dataset, long part,
+                      struct qloop_buf *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->nparts; i++)
+        if (strcmp(w->parts[i].dataset, dataset) == 0)
+            n = w->parts[i].n;
+    findings_append_uint(out, (uint64_t)part + 1);
+    qloop_buf_putc(out, '/');
+    findings_append_uint(out, n);
+}
+
+void findings_append_row(const struct findings_writer *w, struct qloop_buf *out,
+                         const char *dataset, uint64_t row_no)
+{
+    long part;
+    uint64_t row = part_row(w, dataset, row_no, &part);
+    if (part >= 0) {
+        qloop_buf_append(out, "第 ", strlen("第 "));
+        part_name(w, dataset, part, out);
+        qloop_buf_append(out, " 部分", strlen(" 部分"));
+    }
+    qloop_buf_append(out, "数据第 ", strlen("数据第 "));
+    findings_append_uint(out, row);
+    qloop_buf_append(out, " 行（不计表头）", strlen(" 行（不计表头）"));
+}
+
+void findings_mask_key(const char *key, size_t len, struct qloop_buf *out)
+{
+    mask_sensitive(key, len, out);
 }
 
 /* Makes name the current dataset (w->d, NULL when the pack lacks it). */
@@ -182,12 +273,19 @@ int findings_write(struct findings_writer *w, const struct qloop_finding *f,
 
     const char *message = findings_message(w, f, x);
 
+    long part = -1;
+    uint64_t row_no = w->nparts ? part_row(w, f->dataset, f->row_no, &part) : f->row_no;
+    if (part >= 0) {
+        qloop_buf_reset(&w->part);
+        part_name(w, f->dataset, part, &w->part);
+    }
+
     sqlite3_stmt *st = w->ins;
     sqlite3_bind_text(st, 1, w->run_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, f->dataset, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, f->rule, -1, SQLITE_STATIC);
-    if (f->row_no)
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)f->row_no);
+    if (row_no)
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)row_no);
     else
         sqlite3_bind_null(st, 4);
     sqlite3_bind_text(st, 5, ref, 32, SQLITE_STATIC);
@@ -207,6 +305,10 @@ int findings_write(struct findings_writer *w, const struct qloop_finding *f,
     } else {
         sqlite3_bind_null(st, 10);
     }
+    if (part >= 0)
+        sqlite3_bind_text(st, 11, w->part.ptr, (int)w->part.len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 11);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_error(w->db, "写入问题记录", err);
     sqlite3_reset(st);
     return rc;

@@ -23,7 +23,8 @@
  *      where free text leaves the run, and where shape-based masking of it
  *      belongs);
  *   4. inserts the row into temp.stage_findings, which the run moves into the
- *      store inside its write transaction (stage.h).
+ *      store inside its write transaction (stage.h); in a partitioned run
+ *      (findings_writer_parts) with its row within its part and the part.
  * Per finding it allocates nothing once its buffers have grown and formats
  * nothing with printf: the hot path of a run with many failing records.
  */
@@ -89,6 +90,24 @@ void findings_quote(struct qloop_buf *out, const char *s, size_t len, bool sensi
  * per finding. */
 void findings_append_uint(struct qloop_buf *out, uint64_t n);
 void findings_row_key(struct qloop_buf *out, uint64_t row_no);
+
+/* A partitioned run (qloop merge): the rows of dataset are numbered across
+ * its parts in part order, the first row of part i (0-based) being
+ * offsets[i] + 1. From then on each finding of one of its records is stored
+ * with its row within its part and the part ("2/4"), as CONTRACT.md says.
+ * The writer keeps a copy of offsets (nparts entries, ascending; a part not
+ * yet read may say UINT64_MAX); called again for dataset, it replaces them. */
+void findings_writer_parts(struct findings_writer *w, const char *dataset, size_t nparts,
+                           const uint64_t *offsets);
+
+/* Appends how a message names row row_no of dataset: "数据第 N 行（不计表头）",
+ * or in a partitioned run "第 2/4 部分数据第 N 行（不计表头）". */
+void findings_append_row(const struct findings_writer *w, struct qloop_buf *out,
+                         const char *dataset, uint64_t row_no);
+
+/* Appends key as the writer stores the key of a record whose key is
+ * sensitive (masked): what a ticket item then shows. */
+void findings_mask_key(const char *key, size_t len, struct qloop_buf *out);
 
 /* The sink (store/findings.h) that writes through w, for finders below the
  * run; valid while w is. */

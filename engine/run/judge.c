@@ -217,11 +217,17 @@ static void judge_rows(struct worker *w)
                 }
                 continue;
             }
-            struct form_env env = {.refset = ds->refsets[i]};
+            bool deferred = false;
+            struct form_env env = {.refset = ds->refsets[i],
+                                   .deferred = ds->defer_refs ? &deferred : NULL};
             verdict[row] = (uint8_t)judge_value(w, r, &env, f, b->batch->row_no[row], &reason[row]);
+            if (deferred)
+                verdict[row] = verdict[row] == JUDGE_PASS   ? JUDGE_PENDING
+                               : verdict[row] == JUDGE_FAIL ? JUDGE_PENDING_FAIL
+                                                            : JUDGE_PENDING_ERROR;
             if (verdict[row] == JUDGE_ERROR)
                 w->errors[i]++;
-            else
+            else if (verdict[row] != JUDGE_PENDING_ERROR) /* checked or an error: the merge says */
                 w->checked[i]++;
         }
     }

@@ -17,6 +17,7 @@
 #ifndef QLOOP_JUDGE_H
 #define QLOOP_JUDGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,12 @@ enum judge_verdict {
     JUDGE_PASS,
     JUDGE_FAIL,     /* reason[] may hold why */
     JUDGE_ERROR,    /* the rule raised; reason[] holds the error text */
+    /* A partitioned judge (judge_dataset.defer_refs): the value's `references`
+     * to another dataset is left to the merge; what the rule's other checks
+     * said: passed, failed (reason[]) or raised (reason[]). */
+    JUDGE_PENDING,
+    JUDGE_PENDING_FAIL,
+    JUDGE_PENDING_ERROR,
 };
 
 /* One dataset's worth of what the workers read (set by the run loop). */
@@ -44,6 +51,7 @@ struct judge_dataset {
     const size_t *rules;      /* index in pack->rules of each judged rule */
     const long *rule_cols;    /* column of each rule's field, -1 absent */
     struct strmap *const *refsets; /* values another dataset offers, per rule (or NULL) */
+    bool defer_refs;          /* a partitioned judge: references to other datasets pend */
     /* When set, each worker also computes the record_ref of each of its rows
      * (after cleansing) into judge_batch.refs: the run needs them to see
      * which records of open tickets are in the data. */

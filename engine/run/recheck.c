@@ -68,6 +68,13 @@ void recheck_dataset_seen(struct ds_ctx *ds)
     see_ref(ds, empty_ref);
 }
 
+void recheck_see_key(struct ds_ctx *ds, const char *key, size_t len)
+{
+    char ref[33];
+    findings_record_ref(ds->run->secret, ds->d->name, key, len, ref);
+    see_ref(ds, ref);
+}
+
 /* The judge's callback: the record_ref of a row (on a worker thread). A
  * record without a key has no identity yet (its occurrence is counted on
  * the run's thread after the workers): "" for now, recheck_batch fills it. */

@@ -89,23 +89,30 @@ static int check_sources(struct run_ctx *run)
     return 0;
 }
 
-static int before_reading(struct run_ctx *run, size_t *order)
+int run_setup(struct run_ctx *run, size_t *order, bool workers)
 {
     const struct run_options *o = run->o;
-    if (check_sources(run) != 0 || refsets_order(run, order) != 0 || division_init(run->err) != 0)
+    if (refsets_order(run, order) != 0 || division_init(run->err) != 0)
         return -1;
     if (run->p->ncompares &&
         compare_run_new(&run->compares, run->p, o->memory_budget, run->err) != 0)
         return -1;
+    if (!workers)
+        return 0;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     size_t jobs = o->jobs ? o->jobs : (size_t)(ncpu > 0 ? (ncpu > 16 ? 16 : ncpu) : 1);
     run->pool = judge_pool_new(run->p, jobs, run->err);
     return run->pool ? 0 : -1;
 }
 
+static int before_reading(struct run_ctx *run, size_t *order)
+{
+    return check_sources(run) != 0 ? -1 : run_setup(run, order, true);
+}
+
 /* ---- reading ---- */
 
-static int read_all(struct run_ctx *run, const size_t *order, struct run_outcome *out)
+int run_open_results(struct run_ctx *run)
 {
     if (stage_create(run->db, run->err) != 0)
         return -1;
@@ -115,6 +122,13 @@ static int read_all(struct run_ctx *run, const size_t *order, struct run_outcome
     if (!run->findings)
         return -1;
     refsets_setup(run);
+    return 0;
+}
+
+static int read_all(struct run_ctx *run, const size_t *order, struct run_outcome *out)
+{
+    if (run_open_results(run) != 0)
+        return -1;
     double t0 = mono_seconds();
     for (size_t i = 0; i < run->p->ndatasets; i++)
         if (run_dataset(run, &run->p->datasets[order[i]]) != 0)
@@ -187,8 +201,7 @@ static int later_finders(struct run_ctx *run, struct run_outcome *out)
     return 0;
 }
 
-/* The final write transaction (see the top of the file). */
-static int write_all(struct run_ctx *run, struct run_outcome *out)
+int run_write(struct run_ctx *run, struct run_outcome *out)
 {
     double t0 = mono_seconds();
     if (store_begin(run->db, run->err) != 0)
@@ -233,39 +246,49 @@ fail:
     return -1;
 }
 
+void run_init(struct run_ctx *run, sqlite3 *db, struct pack *p, const struct run_options *o,
+              struct qloop_error *err)
+{
+    *run = (struct run_ctx){.db = db, .p = p, .o = o, .err = err};
+    run->now = qloop_now();
+    run->started = time(NULL);
+    qloop_format_datetime(run->now, run->as_of);
+    make_run_id(run);
+    run->summary_datasets = json_array();
+    run->summary_rules = json_array();
+    run->summary_cleansed = json_array();
+}
+
+void run_release(struct run_ctx *run)
+{
+    findings_writer_free(run->findings);
+    json_decref(run->summary_datasets);
+    json_decref(run->summary_rules);
+    json_decref(run->summary_cleansed);
+    refsets_free(run);
+    compare_run_free(run->compares);
+    strmap_free(run->seen);
+    judge_pool_free(run->pool);
+    qloop_buf_free(&run->keybuf);
+}
+
 int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct run_outcome *out,
                 struct qloop_error *err)
 {
-    struct run_ctx run = {.db = db, .p = p, .o = o, .err = err};
+    struct run_ctx run;
+    run_init(&run, db, p, o, err);
     memset(out, 0, sizeof *out);
-    run.now = qloop_now();
-    run.started = time(NULL);
-    qloop_format_datetime(run.now, run.as_of);
-    make_run_id(&run);
     size_t *order = qloop_xcalloc(p->ndatasets + 1, sizeof *order);
-    run.summary_datasets = json_array();
-    run.summary_rules = json_array();
-    run.summary_cleansed = json_array();
-
     int rc = before_reading(&run, order);
     if (rc == 0)
         rc = read_all(&run, order, out);
     if (rc == 0)
-        rc = write_all(&run, out);
+        rc = run_write(&run, out);
     if (rc == 0) {
         snprintf(out->run_id, sizeof out->run_id, "%s", run.run_id);
         out->failed_records = run.failed_records;
     }
-
-    findings_writer_free(run.findings);
-    json_decref(run.summary_datasets);
-    json_decref(run.summary_rules);
-    json_decref(run.summary_cleansed);
-    refsets_free(&run);
-    compare_run_free(run.compares);
-    strmap_free(run.seen);
-    judge_pool_free(run.pool);
-    qloop_buf_free(&run.keybuf);
+    run_release(&run);
     free(order);
     return rc;
 }

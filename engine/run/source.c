@@ -50,19 +50,22 @@ static struct pack_rule malformed_rule(const struct ds_ctx *ds, char *idbuf, siz
                               .severity = "medium", .message = "数据行格式错误，无法读取"};
 }
 
-int ds_malformed_rows(struct ds_ctx *ds, const struct qloop_batch *b)
+int ds_malformed_row(struct ds_ctx *ds, uint64_t row_no, const char *message)
 {
     char id[600];
     struct pack_rule rule = malformed_rule(ds, id, sizeof id);
     struct rule_state rs = {.rule = &rule, .ds = ds, .col = -1};
     struct qloop_buf *key = &ds->run->keybuf;
-    for (size_t i = 0; i < b->nbad; i++) {
-        qloop_buf_reset(key);
-        findings_row_key(key, b->bad[i].row_no);
-        if (ds_emit(ds, &rs, b->bad[i].row_no, key->ptr, key->len, NULL, 0, b->bad[i].message,
-                    FINDING_KEY_ROW) != 0)
+    qloop_buf_reset(key);
+    findings_row_key(key, row_no);
+    return ds_emit(ds, &rs, row_no, key->ptr, key->len, NULL, 0, message, FINDING_KEY_ROW);
+}
+
+int ds_malformed_rows(struct ds_ctx *ds, const struct qloop_batch *b)
+{
+    for (size_t i = 0; i < b->nbad; i++)
+        if (ds_malformed_row(ds, b->bad[i].row_no, b->bad[i].message) != 0)
             return -1;
-    }
     ds->bad_rows += (int64_t)b->nbad;
     return 0;
 }

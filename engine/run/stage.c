@@ -33,7 +33,7 @@ int stage_create(sqlite3 *db, struct qloop_error *err)
         "DROP TABLE IF EXISTS temp.stage_run_datasets",
         "DROP TABLE IF EXISTS temp.stage_cleanse_counts",
         "CREATE TEMP TABLE stage_findings(run_id, dataset, rule, row_no, record_ref, record_key,"
-        " field, value, message, sealed)",
+        " field, value, message, sealed, part)",
         "CREATE TEMP TABLE stage_rule_results(run_id, rule, dataset, field, dimension, severity,"
         " message, checked, failed, errors, resolve_missing)",
         "CREATE TEMP TABLE stage_run_datasets(run_id, dataset, source, rows, owner, update_cycle,"
@@ -48,8 +48,8 @@ int stage_move(sqlite3 *db, struct qloop_error *err)
 {
     static const char *const sqls[] = {
         "INSERT INTO main.findings(run_id, dataset, rule, row_no, record_ref, record_key, field,"
-        " value, message, sealed) SELECT run_id, dataset, rule, row_no, record_ref, record_key,"
-        " field, value, message, sealed FROM temp.stage_findings ORDER BY rowid",
+        " value, message, sealed, part) SELECT run_id, dataset, rule, row_no, record_ref, record_key,"
+        " field, value, message, sealed, part FROM temp.stage_findings ORDER BY rowid",
         "INSERT INTO main.rule_results(run_id, rule, dataset, field, dimension, severity, message,"
         " checked, failed, errors, resolve_missing) SELECT run_id, rule, dataset, field,"
         " dimension, severity, message, checked, failed, errors, resolve_missing"

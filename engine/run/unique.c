@@ -14,6 +14,12 @@
  * that occur more than once, in file order (so in row order within a
  * partition). A partition holds about 1/NPART of the data, which is what must
  * fit in memory at the end.
+ *
+ * States (a partitioned run): unique_finish_states also hands out each
+ * distinct value once, with its count and, when seen once, its record — from
+ * the map in memory, or from the partition pass when spilled (a spilled
+ * record carries the count it stands for). unique_add_group takes such a
+ * count back in: a value another part holds twice or more.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,10 +50,13 @@ struct unique_set {
     bool spilled;
 };
 
-/* A spilled record's fixed part; value and key bytes follow. */
+/* A spilled record's fixed part; value and key bytes follow. count: the
+ * occurrences it stands for (an in-memory entry moved out stands for all of
+ * its value's records so far). */
 struct rec_head {
     uint64_t row_no;
     uint32_t vlen, keylen;
+    uint32_t count;
     uint8_t reported;
 };
 
@@ -80,11 +89,12 @@ static size_t memory_used(const struct unique_set *u)
 }
 
 static int write_rec(struct unique_set *u, const char *value, size_t vlen, uint64_t row_no,
-                     const char *key, size_t keylen, bool reported, struct qloop_error *err)
+                     const char *key, size_t keylen, uint32_t count, bool reported,
+                     struct qloop_error *err)
 {
     FILE *f = u->part[strmap_hash(value, vlen) % NPART];
     struct rec_head h = {.row_no = row_no, .vlen = (uint32_t)vlen, .keylen = (uint32_t)keylen,
-                         .reported = reported};
+                         .count = count, .reported = reported};
     if (fwrite(&h, sizeof h, 1, f) != 1 || fwrite(value, 1, vlen, f) != vlen ||
         fwrite(key, 1, keylen, f) != keylen)
         return qloop_error_set(err, NULL, 0, 0,
@@ -102,7 +112,8 @@ static int dump_entry(void *ctx, const char *value, size_t vlen, uint64_t idx)
 {
     struct dump_ctx *d = ctx;
     const struct entry *e = &d->u->entries[idx - 1];
-    return write_rec(d->u, value, vlen, e->row_no, e->key, e->keylen, e->count >= 2, d->err);
+    return write_rec(d->u, value, vlen, e->row_no, e->key, e->keylen, e->count, e->count >= 2,
+                     d->err);
 }
 
 /* Moves the in-memory set to the partition files. */
@@ -129,12 +140,18 @@ static int spill(struct unique_set *u, struct qloop_error *err)
     return 0;
 }
 
+/* Adds n to a saturating occurrence count. */
+static uint32_t add_count(uint32_t c, uint64_t n)
+{
+    return n >= UINT32_MAX - c ? UINT32_MAX : c + (uint32_t)n;
+}
+
 int unique_add(struct unique_set *u, const char *value, size_t vlen, uint64_t row_no,
                const char *key, size_t keylen, unique_emit_fn emit, void *ctx,
                struct qloop_error *err)
 {
     if (u->spilled)
-        return write_rec(u, value, vlen, row_no, key, keylen, false, err);
+        return write_rec(u, value, vlen, row_no, key, keylen, 1, false, err);
     int created;
     uint64_t *slot = strmap_put(u->map, value, vlen, &created);
     if (created) {
@@ -154,13 +171,17 @@ int unique_add(struct unique_set *u, const char *value, size_t vlen, uint64_t ro
         return 0;
     }
     struct entry *e = &u->entries[*slot - 1];
-    if (e->count++ == 1 && emit(ctx, e->row_no, e->key, e->keylen, value, vlen) != 0)
+    uint32_t before = e->count;
+    e->count = add_count(e->count, 1);
+    if (before == 1 && emit(ctx, e->row_no, e->key, e->keylen, value, vlen) != 0)
         return -1;
     return emit(ctx, row_no, key, keylen, value, vlen);
 }
 
-/* Reports the unreported records of repeated values in one partition. */
-static int finish_part(FILE *f, unique_emit_fn emit, void *ctx, struct qloop_error *err)
+/* Reports the unreported records of repeated values in one partition and,
+ * when state is set, every value's state (see unique_state_fn). */
+static int finish_part(FILE *f, unique_emit_fn emit, void *ctx, unique_state_fn state,
+                       void *sctx, struct qloop_error *err)
 {
     long size;
     if (fflush(f) != 0 || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
@@ -173,6 +194,8 @@ static int finish_part(FILE *f, unique_emit_fn emit, void *ctx, struct qloop_err
         free(buf);
         return qloop_error_set(err, NULL, 0, 0, "唯一性检查读临时文件失败（%s）", strerror(errno));
     }
+    /* a value's count, with the top bit set once its group state is out */
+    const uint64_t stated = UINT64_C(1) << 63;
     struct strmap *counts = strmap_new();
     int rc = 0;
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
@@ -183,9 +206,18 @@ static int finish_part(FILE *f, unique_emit_fn emit, void *ctx, struct qloop_err
             const char *key = value + h.vlen;
             off += sizeof h + h.vlen + h.keylen;
             if (pass == 0) {
-                ++*strmap_put(counts, value, h.vlen, NULL);
-            } else if (!h.reported && *strmap_get(counts, value, h.vlen) > 1) {
+                *strmap_put(counts, value, h.vlen, NULL) += h.count;
+                continue;
+            }
+            uint64_t *c = strmap_get(counts, value, h.vlen);
+            uint64_t n = *c & ~stated;
+            if (!h.reported && n > 1)
                 rc = emit(ctx, h.row_no, key, h.keylen, value, h.vlen);
+            if (rc == 0 && state && n == 1)
+                rc = state(sctx, value, h.vlen, 1, h.row_no, key, h.keylen);
+            else if (rc == 0 && state && !(*c & stated)) {
+                *c |= stated;
+                rc = state(sctx, value, h.vlen, n, 0, NULL, 0);
             }
         }
     }
@@ -196,10 +228,59 @@ static int finish_part(FILE *f, unique_emit_fn emit, void *ctx, struct qloop_err
 
 int unique_finish(struct unique_set *u, unique_emit_fn emit, void *ctx, struct qloop_error *err)
 {
-    if (!u->spilled)
-        return 0;
+    return unique_finish_states(u, emit, ctx, NULL, NULL, err);
+}
+
+struct state_ctx {
+    const struct unique_set *u;
+    unique_state_fn state;
+    void *sctx;
+};
+
+static int state_entry(void *ctx, const char *value, size_t vlen, uint64_t idx)
+{
+    struct state_ctx *s = ctx;
+    const struct entry *e = &s->u->entries[idx - 1];
+    if (e->count == 1)
+        return s->state(s->sctx, value, vlen, 1, e->row_no, e->key, e->keylen);
+    return s->state(s->sctx, value, vlen, e->count, 0, NULL, 0);
+}
+
+int unique_finish_states(struct unique_set *u, unique_emit_fn emit, void *ectx,
+                         unique_state_fn state, void *sctx, struct qloop_error *err)
+{
+    if (!u->spilled) {
+        struct state_ctx s = {u, state, sctx};
+        return state ? strmap_foreach(u->map, state_entry, &s) : 0;
+    }
     for (int i = 0; i < NPART; i++)
-        if (finish_part(u->part[i], emit, ctx, err) != 0)
+        if (finish_part(u->part[i], emit, ectx, state, sctx, err) != 0)
             return -1;
+    return 0;
+}
+
+int unique_add_group(struct unique_set *u, const char *value, size_t vlen, uint64_t count,
+                     unique_emit_fn emit, void *ctx, struct qloop_error *err)
+{
+    uint32_t n = add_count(0, count);
+    if (u->spilled)
+        return write_rec(u, value, vlen, 0, "", 0, n, true, err);
+    int created;
+    uint64_t *slot = strmap_put(u->map, value, vlen, &created);
+    if (!created) {
+        struct entry *e = &u->entries[*slot - 1];
+        if (e->count == 1 && emit(ctx, e->row_no, e->key, e->keylen, value, vlen) != 0)
+            return -1;
+        e->count = add_count(e->count, n);
+        return 0;
+    }
+    if (u->n == u->cap) {
+        u->cap = u->cap ? u->cap * 2 : 1024;
+        u->entries = qloop_xrealloc(u->entries, u->cap * sizeof *u->entries);
+    }
+    u->entries[u->n] = (struct entry){.row_no = 0, .key = "", .keylen = 0, .count = n};
+    *slot = ++u->n;
+    if (memory_used(u) > u->budget)
+        return spill(u, err);
     return 0;
 }

@@ -41,6 +41,24 @@ int unique_add(struct unique_set *u, const char *value, size_t vlen, uint64_t ro
 /* After the last row: reports what spilling deferred. Returns 0 or -1. */
 int unique_finish(struct unique_set *u, unique_emit_fn emit, void *ctx, struct qloop_error *err);
 
+/* The mergeable state of one distinct value (a partitioned run, Deequ's
+ * way): how often it occurred; for a value seen once, its row and record
+ * key (row_no 0 and no key when count >= 2: those records were reported). */
+typedef int (*unique_state_fn)(void *ctx, const char *value, size_t vlen, uint64_t count,
+                               uint64_t row_no, const char *key, size_t keylen);
+
+/* unique_finish, then state for every distinct value offered, in no
+ * particular order. Returns 0 or -1 (a callback failed or a temporary file
+ * could not be read; err filled for the latter). */
+int unique_finish_states(struct unique_set *u, unique_emit_fn emit, void *ectx,
+                         unique_state_fn state, void *sctx, struct qloop_error *err);
+
+/* Offers count (>= 2) occurrences of value whose records were reported
+ * elsewhere (a part's state): a value seen once so far now fails, and
+ * later ones will. Returns 0 or -1 as unique_add. */
+int unique_add_group(struct unique_set *u, const char *value, size_t vlen, uint64_t count,
+                     unique_emit_fn emit, void *ctx, struct qloop_error *err);
+
 /* Whether the set went to temporary files. */
 bool unique_spilled(const struct unique_set *u);
 

@@ -185,6 +185,11 @@ static const char step7_ticket_policies[] =
     "ALTER TABLE tickets ADD COLUMN policy_id INTEGER REFERENCES ticket_policies(id);"
     "ALTER TABLE outbox ADD COLUMN superseded_at TEXT;";
 
+/* 8: partitioned runs (qloop judge / merge): a finding's row is the row
+ * within its part, and part says which ("2/4"; NULL for a whole run). */
+static const char step8_parts[] =
+    "ALTER TABLE findings ADD COLUMN part TEXT;";
+
 const struct store_step store_steps[] = {
     {1, "core", step1_core},
     {2, "audit", step2_audit},
@@ -193,5 +198,6 @@ const struct store_step store_steps[] = {
     {5, "report_published", step5_report_published},
     {6, "identity", step6_identity},
     {7, "ticket_policies", step7_ticket_policies},
+    {8, "parts", step8_parts},
 };
 const int store_nsteps = (int)(sizeof store_steps / sizeof store_steps[0]);

@@ -1,0 +1,64 @@
+/*
+ * merge.h — the inside of `qloop merge` (partition.h), shared by its two
+ * files: merge.c (the shard set, the datasets in order, the write) and
+ * merge_part.c (the entries of one dataset's parts). Private to engine/run/.
+ */
+#ifndef QLOOP_RUN_MERGE_H
+#define QLOOP_RUN_MERGE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "run/context.h"
+#include "run/partition.h"
+#include "run/shard.h"
+
+struct strmap;
+
+/* One shard given to the merge. */
+struct shard_in {
+    const char *path;
+    json_t *header;
+    size_t dataset;             /* index in pack->datasets */
+    unsigned long part, nparts; /* I/N */
+    struct shard_reader *kept;  /* standard input: read once, kept open after its header */
+};
+
+struct merge {
+    struct run_ctx *run;
+    const struct merge_options *o;
+    struct shard_in *in; /* sorted by dataset, then part */
+    size_t nin;
+    char pack_fp[65];
+    /* per run->refsets entry: the 16-byte fingerprints of the values the
+     * referenced dataset's parts offered */
+    struct strmap **refvals;
+};
+
+/* One dataset being merged. */
+struct merge_ds {
+    struct merge *m;
+    struct ds_ctx ds;
+    struct shard_in *in; /* its shards, in part order */
+    size_t nparts;
+    uint64_t *offsets;   /* rows before each part (UINT64_MAX: not yet read) */
+    char **cols;         /* the columns of every part, in order of first appearance */
+    size_t ncols;
+    long *offer_ref;     /* the run->refsets entry of each field the dataset offers */
+    size_t noffers;
+    long *need_ref;      /* per rule: the run->refsets entry its references needs, or -1 */
+    bool *error_noted;   /* per rule: a pending check's error was printed */
+    struct strmap *seen_hashes; /* hashes of open items' keys as shown (the re-check) */
+    uint64_t *keyless_open;     /* a dataset without a key: the rows open items name */
+    size_t nkeyless_open;
+    struct qloop_buf key, text; /* scratch */
+};
+
+/* merge_part.c */
+/* Reads every part of md's dataset in order into md->ds. Returns 0 or -1. */
+int merge_parts(struct merge_ds *md);
+void merge_ds_free(struct merge_ds *md);
+
+#endif

@@ -1,0 +1,245 @@
+/*
+ * shard_write.c — writing a shard (see shard.h), and what writing and reading
+ * share: the kinds' names, the pack fingerprint, the line check.
+ *
+ * Entries of each kind collect in their own buffer; a buffer past BLOCK_BYTES
+ * becomes one block line (base64). Every line goes out through one function
+ * that also folds it into the rolling check the end line carries.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/strmap.h"
+#include "base/sha256.h"
+#include "run/shard.h"
+
+enum { BLOCK_BYTES = 48 * 1024 };
+
+static const char *const kind_names[SHARD_NKINDS] = {"v", "u", "p", "r", "c", "s"};
+
+const char *shard_kind_name(enum shard_kind k)
+{
+    return kind_names[k];
+}
+
+int shard_kind_of(const char *name)
+{
+    for (int k = 0; k < SHARD_NKINDS; k++)
+        if (strcmp(name, kind_names[k]) == 0)
+            return k;
+    return -1;
+}
+
+int shard_pack_fingerprint(const struct pack *p, char out[65], struct qloop_error *err)
+{
+    struct qloop_sha256 c;
+    qloop_sha256_init(&c);
+    char buf[65536];
+    for (size_t i = 0; i < p->nfiles; i++) {
+        FILE *f = fopen(p->files[i], "rb");
+        if (!f)
+            return qloop_error_set(err, p->files[i], 0, 0, "无法再次读取规则文件（%s）", strerror(errno));
+        uint64_t total = 0;
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+            qloop_sha256_update(&c, buf, n);
+            total += n;
+        }
+        int bad = ferror(f);
+        fclose(f);
+        if (bad)
+            return qloop_error_set(err, p->files[i], 0, 0, "无法再次读取规则文件");
+        /* the file's length ends it, so moving bytes between files changes the digest */
+        qloop_sha256_update(&c, &total, sizeof total);
+    }
+    uint8_t d[32];
+    qloop_sha256_final(&c, d);
+    qloop_hex(d, 32, out);
+    return 0;
+}
+
+uint64_t shard_check_line(uint64_t check, const char *line, size_t len)
+{
+    uint64_t hi, lo;
+    strmap_fingerprint(line, len, &hi, &lo);
+    /* order matters: the check of lines a, b differs from that of b, a */
+    return (check ^ hi) * UINT64_C(0x9e3779b97f4a7c15) + lo;
+}
+
+/* ---- entries ---- */
+
+void shard_put_uint(struct qloop_buf *b, uint64_t v)
+{
+    char t[10];
+    size_t n = 0;
+    do {
+        uint8_t byte = v & 0x7f;
+        v >>= 7;
+        t[n++] = (char)(byte | (v ? 0x80 : 0));
+    } while (v);
+    qloop_buf_append(b, t, n);
+}
+
+void shard_put_byte(struct qloop_buf *b, uint8_t v)
+{
+    qloop_buf_putc(b, (char)v);
+}
+
+void shard_put_bytes(struct qloop_buf *b, const char *s, size_t len)
+{
+    shard_put_uint(b, len);
+    qloop_buf_append(b, s, len);
+}
+
+void shard_put_opt(struct qloop_buf *b, const char *s, size_t len)
+{
+    shard_put_byte(b, s != NULL);
+    if (s)
+        shard_put_bytes(b, s, len);
+}
+
+void shard_put_u64(struct qloop_buf *b, uint64_t v)
+{
+    char t[8];
+    for (int i = 0; i < 8; i++)
+        t[i] = (char)(v >> (8 * i));
+    qloop_buf_append(b, t, 8);
+}
+
+/* ---- the writer ---- */
+
+struct shard_writer {
+    FILE *f;
+    bool own; /* f is a file we opened (not standard output) */
+    const char *name;
+    uint64_t lines, check;
+    struct qloop_buf kind[SHARD_NKINDS];
+    uint64_t n[SHARD_NKINDS]; /* entries in each buffer */
+    struct qloop_buf line;
+};
+
+struct shard_writer *shard_writer_open(const char *path, struct qloop_error *err)
+{
+    bool std = strcmp(path, "-") == 0;
+    FILE *f = std ? stdout : fopen(path, "wb");
+    if (!f) {
+        qloop_error_set(err, path, 0, 0, "无法写入分片文件（%s）；请检查路径和写权限", strerror(errno));
+        return NULL;
+    }
+    struct shard_writer *w = qloop_xcalloc(1, sizeof *w);
+    w->f = f;
+    w->own = !std;
+    w->name = std ? "（标准输出）" : path;
+    return w;
+}
+
+void shard_writer_free(struct shard_writer *w)
+{
+    if (!w)
+        return;
+    if (w->own && w->f)
+        fclose(w->f);
+    for (int k = 0; k < SHARD_NKINDS; k++)
+        qloop_buf_free(&w->kind[k]);
+    qloop_buf_free(&w->line);
+    free(w);
+}
+
+static int write_error(const struct shard_writer *w, struct qloop_error *err)
+{
+    return qloop_error_set(err, w->name, 0, 0, "写入分片失败（%s）；请检查磁盘空间，或读取分片的程序是否已退出",
+                           errno ? strerror(errno) : "输出已关闭");
+}
+
+/* Writes w->line (which ends with its newline) and folds it into the check. */
+static int put_line(struct shard_writer *w, struct qloop_error *err)
+{
+    errno = 0;
+    if (fwrite(w->line.ptr, 1, w->line.len, w->f) != w->line.len)
+        return write_error(w, err);
+    w->check = shard_check_line(w->check, w->line.ptr, w->line.len);
+    w->lines++;
+    return 0;
+}
+
+int shard_write_json(struct shard_writer *w, json_t *obj, struct qloop_error *err)
+{
+    char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    if (!text)
+        return qloop_error_internal(err, NULL, "无法生成分片的 JSON 行");
+    qloop_buf_reset(&w->line);
+    qloop_buf_append(&w->line, text, strlen(text));
+    qloop_buf_putc(&w->line, '\n');
+    free(text);
+    return put_line(w, err);
+}
+
+static void base64(struct qloop_buf *out, const unsigned char *s, size_t n)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        char q[4] = {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63], a[v & 63]};
+        qloop_buf_append(out, q, 4);
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
+        char q[4] = {a[v >> 18], a[(v >> 12) & 63], i + 1 < n ? a[(v >> 6) & 63] : '=', '='};
+        qloop_buf_append(out, q, 4);
+    }
+}
+
+/* Writes kind k's buffer as one block line and empties it. */
+static int flush_kind(struct shard_writer *w, enum shard_kind k, struct qloop_error *err)
+{
+    if (w->n[k] == 0)
+        return 0;
+    struct qloop_buf *l = &w->line;
+    qloop_buf_reset(l);
+    qloop_buf_printf(l, "{\"t\":\"%s\",\"n\":%llu,\"b\":\"", kind_names[k],
+                     (unsigned long long)w->n[k]);
+    base64(l, (const unsigned char *)w->kind[k].ptr, w->kind[k].len);
+    qloop_buf_append(l, "\"}\n", 3);
+    qloop_buf_reset(&w->kind[k]);
+    w->n[k] = 0;
+    return put_line(w, err);
+}
+
+struct qloop_buf *shard_entry(struct shard_writer *w, enum shard_kind k)
+{
+    return &w->kind[k];
+}
+
+int shard_entry_done(struct shard_writer *w, enum shard_kind k, struct qloop_error *err)
+{
+    w->n[k]++;
+    return w->kind[k].len >= BLOCK_BYTES ? flush_kind(w, k, err) : 0;
+}
+
+int shard_writer_flush(struct shard_writer *w, struct qloop_error *err)
+{
+    for (int k = 0; k < SHARD_NKINDS; k++)
+        if (flush_kind(w, (enum shard_kind)k, err) != 0)
+            return -1;
+    return 0;
+}
+
+int shard_writer_end(struct shard_writer *w, struct qloop_error *err)
+{
+    char text[128];
+    snprintf(text, sizeof text, "{\"t\":\"end\",\"lines\":%llu,\"check\":\"%016llx\"}\n",
+             (unsigned long long)w->lines, (unsigned long long)w->check);
+    errno = 0;
+    if (fputs(text, w->f) < 0 || fflush(w->f) != 0)
+        return write_error(w, err);
+    if (w->own) {
+        FILE *f = w->f;
+        w->f = NULL;
+        if (fclose(f) != 0)
+            return write_error(w, err);
+    }
+    return 0;
+}
