@@ -44,7 +44,7 @@ expect_eq "the store is bound to its new key file" "yes" \
 # What later steps add — the identity step's tables, the departments the
 # old tickets, runs and catalog name (registered as first seen there), an
 # empty sealed column on findings and ticket_items, the tickets' kept
-# policies — is outside the fixture's tables and columns: rows() compares
+# policies, the findings' part column — is outside the fixture's tables and columns: rows() compares
 # what release 0.1 had.
 expect_eq "the old departments registered" \
     "$(sql "SELECT DISTINCT dept FROM tickets UNION SELECT owner FROM run_datasets WHERE owner <> '' UNION SELECT owner FROM catalog_datasets ORDER BY 1")" \
