@@ -9,6 +9,8 @@ pkgs=(build-essential cmake pkg-config liblua5.4-dev libpcre2-dev libsqlite3-dev
       clang libclang-rt-14-dev)   # libFuzzer (tests/fuzz): its runtime is only a recommendation of clang
 # The database tests (tests/db, normal build): real servers and their ODBC drivers.
 pkgs+=(postgresql mariadb-server mariadb-client odbc-postgresql odbc-mariadb)
+# Dask: the engine of the partitioned-run test (tests/e2e/slow_dask.sh, normal build).
+pkgs+=(python3-distributed)
 if [ "${QLOOP_BROWSER_TESTS:-}" = 1 ]; then pkgs+=(chromium poppler-utils fonts-noto-cjk); fi
 missing=()
 for p in "${pkgs[@]}"; do
