@@ -91,9 +91,9 @@ static void print_outcome(const struct cli_args *a, const struct run_outcome *re
     }
     if (cli_flag(a, "timings"))
         fprintf(stderr,
-                "qloop: 阶段用时：读取分片与合并 %.2f 秒，写入结果 %.2f 秒，比对 %.2f 秒，"
+                "qloop: 阶段用时：读取分片与合并 %.2f 秒（CPU %.2f 秒），写入结果 %.2f 秒，比对 %.2f 秒，"
                 "目录检查 %.2f 秒，工单流转 %.2f 秒，提交 %.2f 秒\n",
-                res->seconds_read, res->seconds_store, res->seconds_compare, res->seconds_catalog,
+                res->seconds_read, res->cpu_seconds_read, res->seconds_store, res->seconds_compare, res->seconds_catalog,
                 res->seconds_tickets, res->seconds_commit);
 }
 

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/strmap.h"
 #include "run/compare.h"
@@ -196,6 +197,14 @@ static int merge_dataset(struct merge *m, struct pack_dataset *d)
 
 /* ---- the merge ---- */
 
+/* Seconds on clock id (wall: CLOCK_MONOTONIC; CPU: CLOCK_PROCESS_CPUTIME_ID). */
+static double seconds(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void merge_free(struct merge *m)
 {
     for (size_t k = 0; k < m->nin; k++) {
@@ -231,8 +240,11 @@ int merge_execute(sqlite3 *db, struct pack *p, const struct merge_options *o,
         for (size_t i = 0; i < run.nrefsets; i++)
             m.refvals[i] = strmap_new();
     }
+    double w0 = seconds(CLOCK_MONOTONIC), c0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
     for (size_t i = 0; rc == 0 && i < p->ndatasets; i++)
         rc = merge_dataset(&m, &p->datasets[order[i]]);
+    out->seconds_read = seconds(CLOCK_MONOTONIC) - w0;
+    out->cpu_seconds_read = seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
     if (rc == 0)
         rc = run_write(&run, out);
     if (rc == 0) {

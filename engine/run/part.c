@@ -219,9 +219,14 @@ static int judge_dataset(struct run_ctx *run, struct pack_dataset *d,
 {
     struct ds_ctx ds = {.run = run, .d = d, .updated_col = -1, .given_names = o->names,
                         .ngiven_names = o->nnames};
-    /* a part file named by the engine (part-00003) reads as the dataset's source does */
-    if (o->input && !o->find_adapter(o->input, d->format) && d->source)
-        ds.given_ad = o->find_adapter(d->source, d->format);
+    /* a part file named by the engine (part-00003) reads as the dataset's
+     * source does; a part given its column names is CSV */
+    if (o->input && !o->find_adapter(o->input, d->format)) {
+        if (d->source)
+            ds.given_ad = o->find_adapter(d->source, d->format);
+        if (!ds.given_ad && o->names)
+            ds.given_ad = o->find_adapter(o->input, "csv");
+    }
     uint64_t rows;
     int rc = part_source_open(&ds, o, &rows);
     if (rc == 0)
