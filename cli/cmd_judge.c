@@ -19,7 +19,8 @@
 static const struct cli_option judge_options[] = {
     {"rules", 0, "PATH", CLI_MULTI | CLI_REQUIRED, "规则文件或目录（与合并时用的相同）；可给多个"},
     {"dataset", 0, "NAME", CLI_REQUIRED, "判定哪个数据集"},
-    {"part", 0, "I/N", CLI_REQUIRED, "这是第 I 部分，共 N 部分（1 ≤ I ≤ N）"},
+    {"part", 0, "I/N", CLI_REQUIRED,
+     "这是第 I 部分，共 N 部分（1 ≤ I ≤ N）；- 表示取自标准输入的第一行“#qloop-part I/N”"},
     {"input", 0, "FILE|-", 0,
      "这一部分的数据（- 为标准输入）；不给时读数据集自己的 source，并自行取其中第 I/N 部分的行"},
     {"out", 0, "FILE|-", 0, "分片写到哪里（默认 -：标准输出）"},
@@ -69,12 +70,43 @@ static int header_names(const char *file, const struct pack_dataset *d, char ***
     return 0;
 }
 
+/* --part -: the part's id is the first line of standard input,
+ * "#qloop-part I/N" (what a scheduler prints before the part's lines, as
+ * Spark's RDD.pipe does with printPipeContext). Reads exactly that line, a
+ * byte at a time, so the rest of the input is left for the adapter. Returns
+ * 0, or the exit code after printing the error. */
+static int part_from_input(const struct cli_args *a, struct part_options *o)
+{
+    static const char tag[] = "#qloop-part ";
+    char line[128];
+    size_t n = 0;
+    for (;;) {
+        char c;
+        ssize_t got = read(0, &c, 1);
+        if (got <= 0 || c == '\n' || n + 1 >= sizeof line)
+            break;
+        line[n++] = c;
+    }
+    line[n] = '\0';
+    if (n > 0 && line[n - 1] == '\r')
+        line[--n] = '\0';
+    if (strncmp(line, tag, sizeof tag - 1) != 0 ||
+        parse_part(line + sizeof tag - 1, &o->part, &o->nparts) != 0)
+        return cli_fail(a, "--part -：标准输入的第一行应为“#qloop-part I/N”（如 #qloop-part 3/64），而不是“%.60s”",
+                        line);
+    return 0;
+}
+
 /* Reads the options into o. Returns 0, or the exit code after a usage error. */
 static int read_options(const struct cli_args *a, struct part_options *o)
 {
     const char *v = cli_opt(a, "part");
-    if (parse_part(v, &o->part, &o->nparts) != 0)
-        return cli_fail(a, "--part 应写成 I/N（1 ≤ I ≤ N），例如 --part 2/4，而不是“%s”", v);
+    if (strcmp(v, "-") == 0) {
+        if (!o->input || strcmp(o->input, "-") != 0)
+            return cli_fail(a, "--part - 从标准输入的第一行读取部分编号，需同时给出 --input -");
+    } else if (parse_part(v, &o->part, &o->nparts) != 0) {
+        return cli_fail(a, "--part 应写成 I/N（1 ≤ I ≤ N），例如 --part 2/4，或 -（取自标准输入的第一行），而不是“%s”", v);
+    }
     char *end;
     if ((v = cli_opt(a, "jobs"))) {
         long jobs = strtol(v, &end, 10);
@@ -86,7 +118,7 @@ static int read_options(const struct cli_args *a, struct part_options *o)
         return cli_fail(a, "--memory 需要如 512M 或 2G 的大小，而不是“%s”", v);
     if (cli_opt(a, "header-from") && !o->input)
         return cli_fail(a, "--header-from 用于 --input 给出的、没有表头的部分");
-    return 0;
+    return strcmp(cli_opt(a, "part"), "-") == 0 ? part_from_input(a, o) : 0;
 }
 
 static int do_judge(const struct cli_args *a)

@@ -72,6 +72,13 @@ static long read_line(struct shard_reader *r, struct qloop_error *err)
     r->lineno++;
     if (n == 0 || r->line[n - 1] != '\n')
         return shard_error(r, err, "最后一行不完整：分片被截断了；请重新生成这个分片");
+    /* A shard's lines hold no tab and no carriage return: one before the
+     * newline was added on the way (Hadoop Streaming's key-value separator,
+     * a CRLF conversion) and is not part of the line. */
+    while (n >= 2 && (r->line[n - 2] == '\t' || r->line[n - 2] == '\r')) {
+        r->line[n - 2] = '\n';
+        r->line[--n] = '\0';
+    }
     return (long)n;
 }
 

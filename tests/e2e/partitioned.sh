@@ -2,7 +2,9 @@
 # run over the whole data gives — rule counts, findings with their record
 # refs, tickets — however the data is split: by lines (later parts without
 # their header, named by --header-from or the dataset's fields), through
-# standard input, by the judge itself (no --input), unevenly; across nights
+# standard input (the part's id on its first line, as Spark's RDD.pipe can
+# give it; shards through Hadoop's text output), by the judge itself (no
+# --input), unevenly; across nights
 # (the re-check of corrected tickets: fixed, missing, failing again); and
 # bad shard sets are refused with exit 2, nothing stored.
 source "$QLOOP_SOURCE_DIR/tests/lib/e2e.sh"
@@ -73,6 +75,15 @@ judge_all() {
                 "$d/pop.csv" $i $n | "$QLOOP_BIN" judge --rules "$d/r.lua" --dataset pop --part $i/$n --input - \
                 > "$d/shards/pop.$i" || fail "judge pop $i/$n from stdin"
         done ;;
+    pipe)   # Spark's RDD.pipe: every part through stdin behind a "#qloop-part I/N" line,
+            # the first with its header, all judged with --header-from; the shards pass
+            # Hadoop's TextOutputFormat (a tab after each line)
+        n=5
+        for i in 1 2 3 4 5; do
+            python3 -c 'import sys; L=open(sys.argv[1]).read().splitlines(True); h,b=L[0],L[1:]; i,n=int(sys.argv[2]),int(sys.argv[3]); k=len(b)*(i-1)//n; m=len(b)*i//n; sys.stdout.write("#qloop-part %d/%d\n" % (i, n)+(h if i==1 else "")+"".join(b[k:m]))' \
+                "$d/pop.csv" $i $n | "$QLOOP_BIN" judge --rules "$d/r.lua" --dataset pop --part - --input - \
+                --header-from "$d/pop.csv" | sed 's/$/\t/' > "$d/shards/pop.$i" || fail "judge pop $i/$n with --part -"
+        done ;;
     self)   # the judge reads the source and takes its part itself
         for i in 1 2 3 4 5 6 7; do
             "$QLOOP_BIN" judge --rules "$d/r.lua" --dataset pop --part $i/7 --out "$d/shards/pop.$i" || fail "judge pop $i/7"
@@ -107,7 +118,7 @@ run_q 0 run --rules r.lua --data pop=empty_pop.csv --data orgs=empty_orgs.csv --
 fresh() { cp seed.db "$1"; cp seed.db.key "$1.key"; }
 
 make_data n1 1
-for how in lines stdin self; do
+for how in lines stdin pipe self; do
     fresh "run_$how.db"; fresh "merge_$how.db"
     run_q 0 run --rules n1/r.lua --db "run_$how.db" --json --quiet; RUN_JSON=$OUT
     judge_all n1 $how
@@ -185,6 +196,8 @@ expect_eq "nothing stored by refused merges" "$before" \
     "$(sqlite3 ../../merge_lines.db "SELECT count(*) FROM runs; SELECT count(*) FROM audit; SELECT count(*) FROM findings; SELECT count(*) FROM ticket_history")"
 run_q 2 judge --rules ../r.lua --dataset pop --part 5/4 --input ../parts/pop_00
 expect_contains "a part past the count" '--part 应写成 I/N' "$ERR"
+run_q 2 judge --rules ../r.lua --dataset pop --part - --input - <<<"id,name"
+expect_contains "--part - without its line" '第一行应为“#qloop-part I/N”' "$ERR"
 run_q 2 judge --rules ../r.lua --dataset nowhere --part 1/1
 expect_contains "an undeclared dataset" 'nowhere' "$ERR"
 cd ../..
