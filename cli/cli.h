@@ -90,6 +90,35 @@ int cli_load_policy(const char *spec, struct qloop_policy *p);
  * default store). */
 void cli_calendar_path(const char *db_path, char *out, size_t size);
 
+struct pack;
+struct run_outcome;
+
+/* The pack of the rule files --rules names, loaded and finished, into *out.
+ * divert (may be NULL): a --rules value after the first for which it returns
+ * true is not loaded (qloop merge: a shard that follows the rules).
+ * Returns 0, or the exit code after printing the error (*out NULL). */
+int cli_load_rules(const struct cli_args *a, struct pack **out,
+                   bool (*divert)(void *ctx, const char *value), void *ctx);
+
+/* The policy file a --policy spec names (resolved and checked) into out;
+ * out is left empty for a NULL spec. Returns 0, or the exit code after
+ * printing the error. */
+int cli_policy_file(const char *spec, char *out, size_t size);
+
+/* What a run (or a merge) needs of the store at db_path (NULL: the
+ * default): the run lock (waiting with wait), the store (with create, made
+ * when missing — a run; else an existing one — a merge) and the catalog
+ * merged into p. Returns 0 with *db and *lock set, or the exit code after
+ * printing the error (*db NULL, *lock -1). */
+int cli_open_run_store(const char *db_path, bool create, bool wait, struct pack *p, sqlite3 **db,
+                       int *lock);
+
+/* Prints a finished run's outcome as `run` does: the summary with --json,
+ * else a line on stderr unless --quiet (what: "运行", "合并运行"); the
+ * phase timings with --timings. */
+void cli_print_run_outcome(const struct cli_args *a, const struct run_outcome *res,
+                           const char *what);
+
 /* Reads a size such as 512M or 2G (K, M, G; an optional "iB" or "B").
  * Returns 0, or -1 when s is not one. */
 int cli_parse_size(const char *s, size_t *out);

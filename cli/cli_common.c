@@ -12,11 +12,14 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "catalog/catalog.h"
 #include "checks/calendar.h"
 #include "checks/division.h"
 #include "cli.h"
 #include "loop/ticket.h"
+#include "rules/pack.h"
 #include "rules/policy.h"
+#include "run/run.h"
 #include "store/store.h"
 
 void cli_print_error(const struct qloop_error *err)
@@ -190,4 +193,93 @@ int cli_run_lock(const char *db, bool wait)
         return -1;
     }
     return fd;
+}
+
+int cli_load_rules(const struct cli_args *a, struct pack **out,
+                   bool (*divert)(void *ctx, const char *value), void *ctx)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct pack *p = *out = pack_new();
+    if (!p) {
+        fputs("qloop: 无法建立 Lua 沙箱（内存不足）\n", stderr);
+        return QLOOP_EXIT_INTERNAL;
+    }
+    const char *path;
+    int it = 0, rc = 0;
+    for (size_t n = 0; rc == 0 && (path = cli_next(a, "rules", &it)); n++)
+        if (!(n > 0 && divert && divert(ctx, path)) && pack_load_path(p, path, &err) != 0)
+            rc = -1;
+    if (rc == 0 && pack_finish(p, &err) == 0)
+        return 0;
+    pack_free(p);
+    *out = NULL;
+    return cli_error(&err);
+}
+
+int cli_policy_file(const char *spec, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (!spec)
+        return 0;
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct qloop_policy pol;
+    if (policy_resolve(spec, QLOOP_DATADIR, out, size, &err) != 0 ||
+        policy_load(out, &pol, &err) != 0)
+        return cli_error(&err);
+    return 0;
+}
+
+int cli_open_run_store(const char *db_path, bool create, bool wait, struct pack *p, sqlite3 **db,
+                       int *lock)
+{
+    *db = NULL;
+    if (!db_path)
+        db_path = store_default_path();
+    int rc = QLOOP_EXIT_INPUT;
+    *lock = cli_run_lock(db_path, wait);
+    if (*lock < 0 ||
+        !(*db = create ? cli_create_store(db_path, &rc) : cli_open_store(db_path, &rc))) {
+        if (*lock >= 0)
+            close(*lock);
+        *lock = -1;
+        return rc;
+    }
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    if (catalog_merge_pack(*db, p, &err) == 0)
+        return 0;
+    store_close(*db);
+    *db = NULL;
+    close(*lock);
+    *lock = -1;
+    return cli_error(&err);
+}
+
+void cli_print_run_outcome(const struct cli_args *a, const struct run_outcome *res,
+                           const char *what)
+{
+    if (cli_flag(a, "json")) {
+        char *text = json_dumps(res->summary, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(text);
+        free(text);
+    } else if (!cli_flag(a, "quiet")) {
+        json_t *t = json_object_get(res->summary, "tickets");
+        fprintf(stderr, "qloop: %s %s 完成：%lld 条记录有问题；工单 新开 %lld、更新 %lld、复核 %lld\n",
+                what, res->run_id, (long long)res->failed_records,
+                (long long)json_integer_value(json_object_get(t, "opened")),
+                (long long)json_integer_value(json_object_get(t, "updated")),
+                (long long)json_integer_value(json_object_get(t, "reverified")));
+    }
+    if (!cli_flag(a, "timings"))
+        return;
+    char cpu[48] = "";
+    if (res->cpu_seconds_read > 0)
+        snprintf(cpu, sizeof cpu, "（CPU %.2f 秒）", res->cpu_seconds_read);
+    fprintf(stderr,
+            "qloop: 阶段用时：读取、清洗与校验 %.2f 秒%s，写入结果 %.2f 秒，比对 %.2f 秒，"
+            "目录检查 %.2f 秒，工单流转 %.2f 秒，提交 %.2f 秒\n",
+            res->seconds_read, cpu, res->seconds_store, res->seconds_compare,
+            res->seconds_catalog, res->seconds_tickets, res->seconds_commit);
 }

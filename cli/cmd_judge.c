@@ -32,19 +32,6 @@ static const struct cli_option judge_options[] = {
     CLI_OPT_END,
 };
 
-/* Parses "I/N" (1 <= I <= N). Returns 0 or -1. */
-static int parse_part(const char *s, unsigned long *i, unsigned long *n)
-{
-    char *end;
-    if (*s < '1' || *s > '9')
-        return -1;
-    *i = strtoul(s, &end, 10);
-    if (*end != '/' || end[1] < '1' || end[1] > '9')
-        return -1;
-    *n = strtoul(end + 1, &end, 10);
-    return *end || *i > *n ? -1 : 0;
-}
-
 /* The column names of the first line of file (read by the CSV adapter, so
  * quoting and a BOM are handled as for data): a new array of copies into
  * *names. Returns 0, or the exit code after printing the error. */
@@ -91,7 +78,7 @@ static int part_from_input(const struct cli_args *a, struct part_options *o)
     if (n > 0 && line[n - 1] == '\r')
         line[--n] = '\0';
     if (strncmp(line, tag, sizeof tag - 1) != 0 ||
-        parse_part(line + sizeof tag - 1, &o->part, &o->nparts) != 0)
+        part_parse(line + sizeof tag - 1, &o->part, &o->nparts) != 0)
         return cli_fail(a, "--part -：标准输入的第一行应为“#qloop-part I/N”（如 #qloop-part 3/64），而不是“%.60s”",
                         line);
     return 0;
@@ -104,7 +91,7 @@ static int read_options(const struct cli_args *a, struct part_options *o)
     if (strcmp(v, "-") == 0) {
         if (!o->input || strcmp(o->input, "-") != 0)
             return cli_fail(a, "--part - 从标准输入的第一行读取部分编号，需同时给出 --input -");
-    } else if (parse_part(v, &o->part, &o->nparts) != 0) {
+    } else if (part_parse(v, &o->part, &o->nparts) != 0) {
         return cli_fail(a, "--part 应写成 I/N（1 ≤ I ≤ N），例如 --part 2/4，或 -（取自标准输入的第一行），而不是“%s”", v);
     }
     char *end;
@@ -140,22 +127,8 @@ static int do_judge(const struct cli_args *a)
         return rc;
     struct qloop_error err;
     qloop_error_clear(&err);
-    p = pack_new();
-    if (!p) {
-        fputs("qloop: 无法建立 Lua 沙箱（内存不足）\n", stderr);
-        return QLOOP_EXIT_INTERNAL;
-    }
-    const char *path;
-    int it = 0;
-    while ((path = cli_next(a, "rules", &it)))
-        if (pack_load_path(p, path, &err) != 0) {
-            rc = cli_error(&err);
-            goto out;
-        }
-    if (pack_finish(p, &err) != 0) {
-        rc = cli_error(&err);
+    if ((rc = cli_load_rules(a, &p, NULL, NULL)) != 0)
         goto out;
-    }
     const struct pack_dataset *d = pack_find_dataset(p, o.dataset);
     if (!d) {
         rc = cli_fail(a, "--dataset %s：规则中没有声明这个数据集", o.dataset);

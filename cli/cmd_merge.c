@@ -16,10 +16,8 @@
 #include <unistd.h>
 
 #include "adapters.h"
-#include "catalog/catalog.h"
 #include "cli.h"
 #include "rules/pack.h"
-#include "rules/policy.h"
 #include "run/partition.h"
 #include "store/store.h"
 
@@ -36,119 +34,69 @@ static const struct cli_option merge_options[] = {
 };
 
 /* Whether path names a shard rather than rules: "-", or a regular file whose
- * first bytes are a shard header. */
-static bool is_shard(const char *path)
+ * first bytes are a shard header. A divert function of cli_load_rules: a
+ * shard is collected into ctx (struct shard_list). */
+struct shard_list {
+    const char **v;
+    size_t n;
+};
+
+static bool is_shard(void *ctx, const char *path)
 {
-    if (strcmp(path, "-") == 0)
-        return true;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return false;
-    static const char head[] = "{\"qloop_shard\"";
-    char buf[sizeof head - 1];
-    bool shard = fread(buf, 1, sizeof buf, f) == sizeof buf && memcmp(buf, head, sizeof buf) == 0;
-    fclose(f);
+    bool shard = strcmp(path, "-") == 0;
+    FILE *f = shard ? NULL : fopen(path, "rb");
+    if (f) {
+        static const char head[] = "{\"qloop_shard\"";
+        char buf[sizeof head - 1];
+        shard = fread(buf, 1, sizeof buf, f) == sizeof buf && memcmp(buf, head, sizeof buf) == 0;
+        fclose(f);
+    }
+    if (shard) {
+        struct shard_list *l = ctx;
+        l->v[l->n++] = path;
+    }
     return shard;
-}
-
-/* Loads the rule files among --rules into p and collects the shards (the
- * other --rules values, then the positional arguments) into shards. Returns
- * 0, or the exit code after printing the error. */
-static int load(const struct cli_args *a, struct pack *p, const char **shards, size_t *nshards)
-{
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    const char *path;
-    int it = 0;
-    size_t nrules = 0;
-    while ((path = cli_next(a, "rules", &it))) {
-        if (nrules > 0 && is_shard(path)) {
-            shards[(*nshards)++] = path;
-            continue;
-        }
-        nrules++;
-        if (pack_load_path(p, path, &err) != 0)
-            return cli_error(&err);
-    }
-    for (int i = 0; i < a->npos; i++)
-        shards[(*nshards)++] = a->pos[i];
-    if (*nshards == 0)
-        return cli_fail(a, "没有给出分片：请在规则之后列出每一部分的分片文件");
-    return pack_finish(p, &err) == 0 ? 0 : cli_error(&err);
-}
-
-static void print_outcome(const struct cli_args *a, const struct run_outcome *res)
-{
-    if (cli_flag(a, "json")) {
-        cli_print_json(res->summary);
-    } else if (!cli_flag(a, "quiet")) {
-        json_t *t = json_object_get(res->summary, "tickets");
-        fprintf(stderr, "qloop: 合并运行 %s 完成：%lld 条记录有问题；工单 新开 %lld、更新 %lld、复核 %lld\n",
-                res->run_id, (long long)res->failed_records,
-                (long long)json_integer_value(json_object_get(t, "opened")),
-                (long long)json_integer_value(json_object_get(t, "updated")),
-                (long long)json_integer_value(json_object_get(t, "reverified")));
-    }
-    if (cli_flag(a, "timings"))
-        fprintf(stderr,
-                "qloop: 阶段用时：读取分片与合并 %.2f 秒（CPU %.2f 秒），写入结果 %.2f 秒，比对 %.2f 秒，"
-                "目录检查 %.2f 秒，工单流转 %.2f 秒，提交 %.2f 秒\n",
-                res->seconds_read, res->cpu_seconds_read, res->seconds_store, res->seconds_compare, res->seconds_catalog,
-                res->seconds_tickets, res->seconds_commit);
 }
 
 static int do_merge(const struct cli_args *a)
 {
-    const char **shards = qloop_xcalloc((size_t)a->ngiven + (size_t)a->npos + 1, sizeof *shards);
-    size_t nshards = 0;
-    const char *db_path = cli_opt(a, "db"), *policy = cli_opt(a, "policy"), *v;
-    struct merge_options o = {.shards = shards, .version = QLOOP_VERSION,
+    struct shard_list shards = {
+        .v = qloop_xcalloc((size_t)a->ngiven + (size_t)a->npos + 1, sizeof *shards.v)};
+    const char *v;
+    char policy_path[1024];
+    struct merge_options o = {.version = QLOOP_VERSION,
                               .run = {.progress = !cli_flag(a, "quiet") && isatty(2),
                                       .find_adapter = qloop_adapter_find}};
     struct pack *p = NULL;
     sqlite3 *db = NULL;
     int lock = -1, rc = 0;
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    char policy_path[1024] = "";
     if ((v = cli_opt(a, "memory")) && cli_parse_size(v, &o.run.memory_budget) != 0) {
         rc = cli_fail(a, "--memory 需要如 512M 或 2G 的大小，而不是“%s”", v);
         goto out;
     }
-    if (policy) {
-        struct qloop_policy pol;
-        if (policy_resolve(policy, QLOOP_DATADIR, policy_path, sizeof policy_path, &err) != 0 ||
-            policy_load(policy_path, &pol, &err) != 0) {
-            rc = cli_error(&err);
-            goto out;
-        }
-        o.run.policy_path = policy_path;
-    }
-    if (!(p = pack_new())) {
-        fputs("qloop: 无法建立 Lua 沙箱（内存不足）\n", stderr);
-        rc = QLOOP_EXIT_INTERNAL;
+    if ((rc = cli_policy_file(cli_opt(a, "policy"), policy_path, sizeof policy_path)) != 0 ||
+        (rc = cli_load_rules(a, &p, is_shard, &shards)) != 0)
+        goto out;
+    o.run.policy_path = policy_path[0] ? policy_path : NULL;
+    for (int i = 0; i < a->npos; i++)
+        shards.v[shards.n++] = a->pos[i];
+    if (shards.n == 0) {
+        rc = cli_fail(a, "没有给出分片：请在规则之后列出每一部分的分片文件");
         goto out;
     }
-    if ((rc = load(a, p, shards, &nshards)) != 0)
+    o.shards = shards.v;
+    o.nshards = shards.n;
+    if ((rc = cli_open_run_store(cli_opt(a, "db"), false, cli_flag(a, "wait"), p, &db, &lock)) != 0)
         goto out;
-    o.nshards = nshards;
-    if (!db_path)
-        db_path = store_default_path();
-    rc = QLOOP_EXIT_INPUT;
-    lock = cli_run_lock(db_path, cli_flag(a, "wait"));
-    if (lock < 0 || !(db = cli_open_store(db_path, &rc)))
-        goto out;
-    if (catalog_merge_pack(db, p, &err) != 0) {
-        rc = cli_error(&err);
-        goto out;
-    }
+    struct qloop_error err;
+    qloop_error_clear(&err);
     struct run_outcome res;
     if (merge_execute(db, p, &o, &res, &err) != 0) {
         rc = cli_error(&err);
         fputs("qloop: 本次合并未写入任何结果；修正后重新合并即可\n", stderr);
         goto out;
     }
-    print_outcome(a, &res);
+    cli_print_run_outcome(a, &res, "合并运行");
     json_decref(res.summary);
     rc = QLOOP_EXIT_OK;
 out:
@@ -156,7 +104,7 @@ out:
     if (lock >= 0)
         close(lock);
     pack_free(p);
-    free(shards);
+    free(shards.v);
     return rc;
 }
 

@@ -6,19 +6,15 @@
  * loop, prints the summary, and maps the outcome to an exit code.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "adapters.h"
 #include "base/buf.h"
-#include "catalog/catalog.h"
 #include "cli.h"
 #include "rules/pack.h"
-#include "rules/policy.h"
 #include "run/run.h"
 #include "store/store.h"
 
@@ -78,7 +74,7 @@ static int do_run(const struct cli_args *a)
     size_t ndata = 0;
     const char *db_path = cli_opt(a, "db"), *policy = cli_opt(a, "policy");
     const char *divisions = cli_opt(a, "divisions");
-    bool json = cli_flag(a, "json"), quiet = cli_flag(a, "quiet");
+    bool quiet = cli_flag(a, "quiet");
     long long fail_on = -1;
     struct run_options o = {
         .data = data,
@@ -95,67 +91,19 @@ static int do_run(const struct cli_args *a)
 
     struct qloop_error err;
     qloop_error_clear(&err);
-    char policy_path[1024] = "";
-    if (policy) {
-        struct qloop_policy pol;
-        if (policy_resolve(policy, QLOOP_DATADIR, policy_path, sizeof policy_path, &err) != 0 ||
-            policy_load(policy_path, &pol, &err) != 0) {
-            rc = cli_error(&err);
-            goto out;
-        }
-        o.policy_path = policy_path;
-    }
-    p = pack_new();
-    if (!p) {
-        fputs("qloop: 无法建立 Lua 沙箱（内存不足）\n", stderr);
-        rc = QLOOP_EXIT_INTERNAL;
+    char policy_path[1024];
+    if ((rc = cli_policy_file(policy, policy_path, sizeof policy_path)) != 0 ||
+        (rc = cli_load_rules(a, &p, NULL, NULL)) != 0 ||
+        (rc = cli_open_run_store(db_path, true, cli_flag(a, "wait"), p, &db, &lock)) != 0)
         goto out;
-    }
-    const char *path;
-    int it = 0;
-    while ((path = cli_next(a, "rules", &it)))
-        if (pack_load_path(p, path, &err) != 0) {
-            rc = cli_error(&err);
-            goto out;
-        }
-    if (pack_finish(p, &err) != 0) {
-        rc = cli_error(&err);
-        goto out;
-    }
-    if (!db_path)
-        db_path = store_default_path();
-    rc = QLOOP_EXIT_INPUT;
-    lock = cli_run_lock(db_path, cli_flag(a, "wait"));
-    if (lock < 0 || !(db = cli_create_store(db_path, &rc)))
-        goto out;
-    if (catalog_merge_pack(db, p, &err) != 0) {
-        rc = cli_error(&err);
-        goto out;
-    }
+    o.policy_path = policy ? policy_path : NULL;
     struct run_outcome res;
     if (run_execute(db, p, &o, &res, &err) != 0) {
         rc = cli_error(&err);
         fputs("qloop: 本次运行未写入任何结果；修正后重新运行即可\n", stderr);
         goto out;
     }
-    if (json) {
-        char *text = json_dumps(res.summary, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        puts(text);
-        free(text);
-    } else if (!quiet) {
-        json_t *t = json_object_get(res.summary, "tickets");
-        fprintf(stderr, "qloop: 运行 %s 完成：%lld 条记录有问题；工单 新开 %lld、更新 %lld、复核 %lld\n",
-                res.run_id, (long long)res.failed_records,
-                (long long)json_integer_value(json_object_get(t, "opened")),
-                (long long)json_integer_value(json_object_get(t, "updated")),
-                (long long)json_integer_value(json_object_get(t, "reverified")));
-    }
-    if (cli_flag(a, "timings"))
-        fprintf(stderr,
-                "qloop: 阶段用时：读取、清洗与校验 %.2f 秒，写入结果 %.2f 秒，比对 %.2f 秒，"
-                "目录检查 %.2f 秒，工单流转 %.2f 秒，提交 %.2f 秒\n",
-                res.seconds_read, res.seconds_store, res.seconds_compare, res.seconds_catalog,
-                res.seconds_tickets, res.seconds_commit);
+    cli_print_run_outcome(a, &res, "运行");
     json_decref(res.summary);
     rc = fail_on >= 0 && res.failed_records > fail_on ? QLOOP_EXIT_THRESHOLD : QLOOP_EXIT_OK;
     if (rc == QLOOP_EXIT_THRESHOLD)

@@ -36,23 +36,6 @@
 #include "loop/ticket_private.h"
 #include "store/store.h"
 
-int ticket_open_refs(sqlite3 *db, const char *dataset,
-                     void (*cb)(void *ctx, const char *record_ref), void *ctx,
-                     struct qloop_error *err)
-{
-    sqlite3_stmt *st = sql_prepare_texts(db,
-                                         "SELECT DISTINCT record_ref FROM ticket_items"
-                                         " WHERE dataset = ?1 AND state IN ('open','missing')",
-                                         1, &dataset, err);
-    if (!st)
-        return -1;
-    int rc;
-    while ((rc = sql_row(db, st, "读取未关闭的工单记录", err)) == 1)
-        cb(ctx, sql_text(st, 0));
-    sqlite3_finalize(st);
-    return rc < 0 ? -1 : 0;
-}
-
 int ticket_open_keys(sqlite3 *db, const char *dataset,
                      void (*cb)(void *ctx, const char *record_ref, const char *record_key),
                      void *ctx, struct qloop_error *err)
@@ -68,6 +51,27 @@ int ticket_open_keys(sqlite3 *db, const char *dataset,
         cb(ctx, sql_text(st, 0), sql_text(st, 1));
     sqlite3_finalize(st);
     return rc < 0 ? -1 : 0;
+}
+
+/* ticket_open_refs over ticket_open_keys: the ref alone. */
+struct refs_only {
+    void (*cb)(void *ctx, const char *record_ref);
+    void *ctx;
+};
+
+static void ref_only(void *ctx, const char *record_ref, const char *record_key)
+{
+    (void)record_key;
+    struct refs_only *r = ctx;
+    r->cb(r->ctx, record_ref);
+}
+
+int ticket_open_refs(sqlite3 *db, const char *dataset,
+                     void (*cb)(void *ctx, const char *record_ref), void *ctx,
+                     struct qloop_error *err)
+{
+    struct refs_only r = {cb, ctx};
+    return ticket_open_keys(db, dataset, ref_only, &r, err);
 }
 
 /* A growing set of ticket ids (small: one entry per ticket touched). */

@@ -31,19 +31,6 @@
 
 /* ---- the shard set ---- */
 
-/* Parses "I/N" (1 <= I <= N). Returns 0 or -1. */
-static int parse_part(const char *s, unsigned long *i, unsigned long *n)
-{
-    char *end;
-    if (!s || *s < '1' || *s > '9')
-        return -1;
-    *i = strtoul(s, &end, 10);
-    if (*end != '/' || end[1] < '1' || end[1] > '9')
-        return -1;
-    *n = strtoul(end + 1, &end, 10);
-    return *end || *i < 1 || *i > *n ? -1 : 0;
-}
-
 static const char *header_text(const json_t *h, const char *key)
 {
     const char *s = json_string_value(json_object_get(h, key));
@@ -77,7 +64,7 @@ static int read_header(struct merge *m, size_t k)
     if (!d)
         return qloop_error_set(err, in->path, 1, 0, "分片有误：分片的数据集 \"%s\" 在规则中没有声明", name);
     in->dataset = (size_t)(d - m->run->p->datasets);
-    if (parse_part(json_string_value(json_object_get(h, "part")), &in->part, &in->nparts) != 0)
+    if (part_parse(json_string_value(json_object_get(h, "part")), &in->part, &in->nparts) != 0)
         return qloop_error_set(err, in->path, 1, 0, "分片有误：分片头的 part 应为 \"I/N\"（1 ≤ I ≤ N）");
     const char *div = header_text(h, "divisions");
     if (k > 0 && strcmp(div, header_text(m->in[0].header, "divisions")) != 0)

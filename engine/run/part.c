@@ -33,6 +33,18 @@ struct part_out {
     size_t noffers;
 };
 
+int part_parse(const char *s, unsigned long *i, unsigned long *n)
+{
+    char *end;
+    if (!s || *s < '1' || *s > '9')
+        return -1;
+    *i = strtoul(s, &end, 10);
+    if (*end != '/' || end[1] < '1' || end[1] > '9')
+        return -1;
+    *n = strtoul(end + 1, &end, 10);
+    return *end || *i > *n ? -1 : 0;
+}
+
 /* The index of rule rs among its dataset's rules; nrules for the rule that
  * is none of them, DATASET.malformed_row (source.c). */
 static uint64_t rule_index(const struct ds_ctx *ds, const struct rule_state *rs)

@@ -35,6 +35,9 @@
 #include "rules/pack.h"
 #include "run/run.h"
 
+/* Parses a part id "I/N" (1 <= I <= N). Returns 0, or -1 when s is not one. */
+int part_parse(const char *s, unsigned long *i, unsigned long *n);
+
 struct part_options {
     const char *dataset;            /* the dataset judged */
     unsigned long part, nparts;     /* part I of N, 1 <= I <= N */
