@@ -6,7 +6,8 @@
  * itself; later ones report themselves.
  *
  * Spilled: NPART temporary files (tmpfile(): unlinked, gone with the
- * process) take records (value, row, key, reported?) by the value's hash.
+ * process) take records (value, row, key, reported?) by the top bits of the
+ * value's hash.
  * On the switch, every in-memory entry is written once with "reported" set
  * when its group was already reported (count >= 2); later values go straight
  * to their partition unreported. unique_finish loads one partition at a time,
@@ -17,8 +18,8 @@
  *
  * States (a partitioned run): unique_finish_states also hands out each
  * distinct value once, with its count and, when seen once, its record — from
- * the map in memory, or from the partition pass when spilled (a spilled
- * record carries the count it stands for). unique_add_group takes such a
+ * the map in memory (in the order values first came), or from the partition
+ * pass when spilled (a spilled record carries the count it stands for). unique_add_group takes such a
  * count back in: a value another part holds twice or more.
  */
 #include <errno.h>
@@ -92,7 +93,8 @@ static int write_rec(struct unique_set *u, const char *value, size_t vlen, uint6
                      const char *key, size_t keylen, uint32_t count, bool reported,
                      struct qloop_error *err)
 {
-    FILE *f = u->part[strmap_hash(value, vlen) % NPART];
+    /* the top bits: the maps that count a partition place keys by the low ones */
+    FILE *f = u->part[strmap_hash(value, vlen) >> 58];
     struct rec_head h = {.row_no = row_no, .vlen = (uint32_t)vlen, .keylen = (uint32_t)keylen,
                          .count = count, .reported = reported};
     if (fwrite(&h, sizeof h, 1, f) != 1 || fwrite(value, 1, vlen, f) != vlen ||
@@ -103,15 +105,44 @@ static int write_rec(struct unique_set *u, const char *value, size_t vlen, uint6
     return 0;
 }
 
+/* One in-memory value: its bytes (in the map) by entry. */
+struct value_ref {
+    const char *value;
+    size_t len;
+};
+
+static int note_value(void *ctx, const char *value, size_t vlen, uint64_t idx)
+{
+    struct value_ref *v = ctx;
+    v[idx - 1] = (struct value_ref){value, vlen};
+    return 0;
+}
+
+/* Calls fn for every in-memory entry in the order the values first came
+ * (rows in order): never in the map's slot order, which would make whoever
+ * inserts them into another map probe long runs of full slots. */
+static int for_each_in_order(struct unique_set *u,
+                             int (*fn)(void *ctx, const char *value, size_t vlen,
+                                       const struct entry *e),
+                             void *ctx)
+{
+    struct value_ref *v = qloop_xcalloc(u->n + 1, sizeof *v);
+    strmap_foreach(u->map, note_value, v);
+    int rc = 0;
+    for (size_t i = 0; i < u->n && rc == 0; i++)
+        rc = fn(ctx, v[i].value, v[i].len, &u->entries[i]);
+    free(v);
+    return rc;
+}
+
 struct dump_ctx {
     struct unique_set *u;
     struct qloop_error *err;
 };
 
-static int dump_entry(void *ctx, const char *value, size_t vlen, uint64_t idx)
+static int dump_entry(void *ctx, const char *value, size_t vlen, const struct entry *e)
 {
     struct dump_ctx *d = ctx;
-    const struct entry *e = &d->u->entries[idx - 1];
     return write_rec(d->u, value, vlen, e->row_no, e->key, e->keylen, e->count, e->count >= 2,
                      d->err);
 }
@@ -127,7 +158,7 @@ static int spill(struct unique_set *u, struct qloop_error *err)
                                    strerror(errno));
     }
     struct dump_ctx d = {u, err};
-    if (strmap_foreach(u->map, dump_entry, &d) != 0)
+    if (for_each_in_order(u, dump_entry, &d) != 0)
         return -1;
     strmap_free(u->map);
     u->map = NULL;
@@ -232,15 +263,13 @@ int unique_finish(struct unique_set *u, unique_emit_fn emit, void *ctx, struct q
 }
 
 struct state_ctx {
-    const struct unique_set *u;
     unique_state_fn state;
     void *sctx;
 };
 
-static int state_entry(void *ctx, const char *value, size_t vlen, uint64_t idx)
+static int state_entry(void *ctx, const char *value, size_t vlen, const struct entry *e)
 {
     struct state_ctx *s = ctx;
-    const struct entry *e = &s->u->entries[idx - 1];
     if (e->count == 1)
         return s->state(s->sctx, value, vlen, 1, e->row_no, e->key, e->keylen);
     return s->state(s->sctx, value, vlen, e->count, 0, NULL, 0);
@@ -250,8 +279,8 @@ int unique_finish_states(struct unique_set *u, unique_emit_fn emit, void *ectx,
                          unique_state_fn state, void *sctx, struct qloop_error *err)
 {
     if (!u->spilled) {
-        struct state_ctx s = {u, state, sctx};
-        return state ? strmap_foreach(u->map, state_entry, &s) : 0;
+        struct state_ctx s = {state, sctx};
+        return state ? for_each_in_order(u, state_entry, &s) : 0;
     }
     for (int i = 0; i < NPART; i++)
         if (finish_part(u->part[i], emit, ectx, state, sctx, err) != 0)

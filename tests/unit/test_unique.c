@@ -177,6 +177,46 @@ static void test_states_merge_spilled(void **state)
     parts_merge(64, 0, 0);       /* most values seen once per part */
 }
 
+struct order {
+    uint64_t last_row;
+    int out_of_order, states;
+};
+
+static int check_order(void *ctx, const char *value, size_t vlen, uint64_t count, uint64_t row_no,
+                       const char *key, size_t keylen)
+{
+    (void)value, (void)vlen, (void)key, (void)keylen;
+    struct order *o = ctx;
+    o->states++;
+    if (count == 1) {
+        o->out_of_order += row_no <= o->last_row;
+        o->last_row = row_no;
+    }
+    return 0;
+}
+
+/* States leave in the order the values came, never in the map's slot order
+ * (a merge inserting them into its own map would probe ever longer runs). */
+static void test_states_in_row_order(void **state)
+{
+    (void)state;
+    struct seen *s = calloc(1, sizeof *s);
+    struct unique_set *u = unique_new(0);
+    struct qloop_error err;
+    for (int r = 1; r <= 20000; r++) {
+        char v[32], k[32];
+        snprintf(v, sizeof v, r % 7 == 0 ? "dup-%d" : "own-%d", r % 7 == 0 ? r % 50 : r);
+        snprintf(k, sizeof k, "k%d", r);
+        assert_int_equal(unique_add(u, v, strlen(v), (uint64_t)r, k, strlen(k), record, s, &err), 0);
+    }
+    struct order o = {0};
+    assert_int_equal(unique_finish_states(u, record, s, check_order, &o, &err), 0);
+    assert_int_equal(o.states, 20000 - 20000 / 7 + 50);
+    assert_int_equal(o.out_of_order, 0);
+    unique_free(u);
+    free(s);
+}
+
 /* A group that arrives before a value's only other record, and after it. */
 static void test_group_then_single(void **state)
 {
@@ -212,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_states_merge_in_memory),
         cmocka_unit_test(test_states_merge_spilled),
         cmocka_unit_test(test_group_then_single),
+        cmocka_unit_test(test_states_in_row_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
