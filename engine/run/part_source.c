@@ -30,6 +30,8 @@ struct part_src {
     uint64_t skipped;         /* source rows before the first kept */
     uint64_t *row_no, *line_no;
     size_t cap;
+    struct qloop_bad_row *bad; /* the batch's malformed rows of the part, renumbered */
+    size_t bad_cap;
 };
 
 static void ps_columns(void *state, size_t *ncols, const char *const **names)
@@ -46,6 +48,7 @@ static void ps_close(void *state)
     ps->ad->close(ps->src);
     free(ps->row_no);
     free(ps->line_no);
+    free(ps->bad);
     free(ps);
 }
 
@@ -81,6 +84,25 @@ static void keep_rows(struct part_src *ps, struct qloop_batch *b, size_t lo, siz
     b->line_no = ps->line_no;
 }
 
+/* The batch's malformed rows that belong to the part (adapter.h: skipped
+ * under bad_rows = "finding"), numbered within it, into ps->bad. */
+static size_t keep_bad(struct part_src *ps, const struct qloop_batch *b)
+{
+    if (b->nbad > ps->bad_cap) {
+        ps->bad = qloop_xrealloc(ps->bad, b->nbad * sizeof *ps->bad);
+        ps->bad_cap = b->nbad;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < b->nbad; i++) {
+        uint64_t r = b->bad[i].row_no;
+        if (ps->to && (r < ps->from || r > ps->to))
+            continue;
+        ps->bad[n] = b->bad[i];
+        ps->bad[n++].row_no = r - ps->skipped;
+    }
+    return n;
+}
+
 static int ps_next_batch(void *state, struct qloop_batch *b, struct qloop_error *err)
 {
     struct part_src *ps = state;
@@ -102,8 +124,11 @@ static int ps_next_batch(void *state, struct qloop_batch *b, struct qloop_error 
             while (hi > lo && b->row_no[hi - 1] > ps->to)
                 hi--;
         }
-        if (lo < hi) {
+        size_t nbad = keep_bad(ps, b);
+        if (lo < hi || nbad > 0) {
             keep_rows(ps, b, lo, hi);
+            b->nbad = nbad;
+            b->bad = ps->bad;
             return 1;
         }
         if (ps->to && b->nrows > 0 && b->row_no[b->nrows - 1] >= ps->to)
@@ -123,7 +148,8 @@ static int count_rows(struct ds_ctx *ds, uint64_t *rows)
 {
     struct qloop_error *err = ds->run->err;
     const struct qloop_adapter *ad = ds->run->o->find_adapter(ds->path, ds->d->format);
-    struct qloop_source_options so = {.encoding = ds->d->encoding};
+    struct qloop_source_options so;
+    ds_source_options(ds, &so);
     void *src;
     if (!ad || ad->open(ds->path, &so, &src, err) != 0)
         return ad ? -1 : 0; /* no adapter: ds_open says so */
@@ -131,7 +157,7 @@ static int count_rows(struct ds_ctx *ds, uint64_t *rows)
     struct qloop_batch b;
     int got;
     while ((got = ad->next_batch(src, &b, err)) > 0)
-        *rows += b.nrows;
+        *rows += b.nrows + b.nbad; /* malformed rows are numbered too */
     ad->close(src);
     return got < 0 ? -1 : 0;
 }

@@ -12,7 +12,7 @@ export QLOOP_NOW=2026-11-22T02:00:00+08:00
 
 cat > r.lua <<'R'
 dataset "pop" { source = "pop.csv", key = "id", owner = "公安局", update_cycle = "daily",
-                updated_at = "upd", sensitive = { "id", "phone" },
+                updated_at = "upd", sensitive = { "id", "phone" }, bad_rows = "finding",
                 fields = { "id", "name", "phone", "org", "upd" } }
 cleanse "pop" { phone = clean.trim }
 rule "pop.phone" { field = "phone", pattern = "^1[3-9]\\d{9}$" }
@@ -22,7 +22,7 @@ rule "pop.org" { field = "org", references = "orgs.code", check = function(v) re
 rule "pop.org_once" { field = "org", references = "orgs.code", unique = true }
 dataset "orgs" { source = "orgs.csv", key = "code", owner = "编办" }
 rule "orgs.code_unique" { field = "code", unique = true }
-dataset "log" { source = "log.csv", owner = "民政局" }
+dataset "log" { source = "log.csv", owner = "民政局", null_values = { "N/A" }, bad_rows = "finding" }
 rule "log.v" { field = "v", pattern = "^[a-z]+$" }
 rule "log.v_unique" { field = "v", unique = true }
 compare "pop_vs_soc" { left = "pop", right = "soc", key = "id", right_key = "pid",
@@ -46,10 +46,15 @@ for i in range(1, 601):
     if i % 29 == 0:
         org = "ORG%d" % (600 + i)                   # a unique org... that is missing
     rows.append(",".join([pid, name, phone, org, "2026-11-%02d" % (1 + i % 20)]))
+    if i in (250, 433):
+        rows.append("BAD,ROW")                      # malformed: two fields of five
 open(d + "/pop.csv", "w").write("id,name,phone,org,upd\n" + "\n".join(rows) + "\n")
 open(d + "/orgs.csv", "w").write("code,title\n" + "\n".join("ORG%d,单位%d" % (i, i) for i in range(7)) + "\nORG3,重复\n")
 random.seed(5)
-open(d + "/log.csv", "w").write("v,w\n" + "\n".join(random.choice(["abc", "def", "X1", "ghi", "abc"]) + ",%d" % i for i in range(120)) + "\n")
+log = [random.choice(["abc", "def", "X1", "ghi", "abc", "N/A"]) + ",%d" % i for i in range(120)]
+log[30:30] = ["x,y,z"]                              # malformed
+log[77:77] = ["only"]                               # malformed
+open(d + "/log.csv", "w").write("v,w\n" + "\n".join(log) + "\n")
 open(d + "/soc.csv", "w").write("pid,nm\n" + "\n".join("ID%04d,%s" % (i, "名%d" % i if i % 17 else "别") for i in range(3, 640, 2)) + "\n")
 E
     cp r.lua "$1/r.lua"
@@ -125,8 +130,8 @@ for how in lines stdin pipe self; do
     run_q 0 merge --rules n1/r.lua --db "merge_$how.db" --json --quiet n1/shards/*; MERGE_JSON=$OUT
     same "night 1, split $how" "run_$how.db" "merge_$how.db" "$RUN_JSON" "$MERGE_JSON"
 done
-expect_eq "every kind of finding is there" "10" \
-    "$(sqlite3 run_lines.db "SELECT count(DISTINCT rule) FROM findings WHERE rule IN ('pop.phone','pop.id_unique','pop.name','pop.org','pop.org_once','orgs.code_unique','log.v','log.v_unique','pop_vs_soc.mismatch.name','pop_vs_soc.missing_in_right')")"
+expect_eq "every kind of finding is there" "12" \
+    "$(sqlite3 run_lines.db "SELECT count(DISTINCT rule) FROM findings WHERE rule IN ('pop.phone','pop.id_unique','pop.name','pop.org','pop.org_once','orgs.code_unique','log.v','log.v_unique','pop_vs_soc.mismatch.name','pop_vs_soc.missing_in_right','pop.malformed_row','log.malformed_row')")"
 expect_eq "a finding's row is its row within its part (170 rows a part), with the part" \
     "$(sqlite3 run_lines.db "SELECT rule, record_ref, ((row_no - 1) / 170 + 1) || '/4', (row_no - 1) % 170 + 1
                              FROM findings WHERE dataset = 'pop' AND row_no IS NOT NULL ORDER BY 1, 2")" \
@@ -183,7 +188,7 @@ refused "a shard cut at a line" 'short.3:3: 分片有误：分片没有结束行
 sed 2d pop.3 > lost.3
 refused "a shard with a line lost" 'lost.3:' "${all[@]/pop.3/lost.3}"
 python3 -c 'import sys; L=open("pop.3").read().split("\n"); l=L[1]; i=l.index("\"b\":\"")+9; L[1]=l[:i]+("A" if l[i]!="A" else "B")+l[i+1:]; open("changed.3","w").write("\n".join(L))'
-refused "a changed shard" '校验值不符' "${all[@]/pop.3/changed.3}"
+refused "a changed shard" '改动或损坏' "${all[@]/pop.3/changed.3}"
 sed 's/\^1\[3-9\]/^1[3-8]/' ../r.lua > ../other.lua
 "$QLOOP_BIN" judge --rules ../other.lua --dataset pop --part 3/4 --input ../parts/pop_02 \
     --header-from ../parts/header.csv --out other.3 || fail "judge with other rules"
