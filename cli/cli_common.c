@@ -238,9 +238,15 @@ int cli_open_run_store(const char *db_path, bool create, bool wait, struct pack 
     if (!db_path)
         db_path = store_default_path();
     int rc = QLOOP_EXIT_INPUT;
+    /* a store that must exist is opened first: a missing one leaves no lock file behind */
+    if (!create && !(*db = cli_open_store(db_path, &rc))) {
+        *lock = -1;
+        return rc;
+    }
     *lock = cli_run_lock(db_path, wait);
-    if (*lock < 0 ||
-        !(*db = create ? cli_create_store(db_path, &rc) : cli_open_store(db_path, &rc))) {
+    if (*lock < 0 || (create && !(*db = cli_create_store(db_path, &rc)))) {
+        store_close(*db);
+        *db = NULL;
         if (*lock >= 0)
             close(*lock);
         *lock = -1;
