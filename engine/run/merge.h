@@ -51,8 +51,8 @@ struct merge_ds {
     long *need_ref;      /* per rule: the run->refsets entry its references needs, or -1 */
     bool *error_noted;   /* per rule: a pending check's error was printed */
     struct strmap *seen_hashes; /* hashes of open items' keys as shown (the re-check) */
-    uint64_t *keyless_open;     /* a dataset without a key: the rows open items name */
-    size_t nkeyless_open;
+    struct strmap *contents;    /* records without a key: fingerprint (16 bytes) -> how
+                                   many of the parts read so far have that content */
     struct qloop_buf key, text; /* scratch */
 };
 

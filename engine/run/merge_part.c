@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sha256.h"
 #include "base/strmap.h"
 #include "loop/ticket.h"
 #include "rules/forms.h"
@@ -49,16 +50,6 @@ static void add_open_key(void *ctx, const char *ref, const char *record_key)
     struct merge_ds *md = ctx;
     if (!record_key)
         return;
-    if (md->ds.d->nkeys == 0) {
-        char *end;
-        unsigned long long n = record_key[0] == '#' ? strtoull(record_key + 1, &end, 10) : 0;
-        if (n > 0 && !*end) {
-            md->keyless_open = qloop_xrealloc(md->keyless_open,
-                                              (md->nkeyless_open + 1) * sizeof *md->keyless_open);
-            md->keyless_open[md->nkeyless_open++] = n;
-        }
-        return;
-    }
     uint64_t hi, lo;
     strmap_fingerprint(record_key, strlen(record_key), &hi, &lo);
     strmap_put(md->seen_hashes, (const char *)&hi, sizeof hi, NULL);
@@ -83,6 +74,7 @@ static int setup(struct merge_ds *md)
             return qloop_error_set(run->err, md->in[0].path, 1, 0,
                                    "分片有误：分片头的 offers 与规则不符");
     }
+    md->contents = strmap_new();
     md->need_ref = qloop_xcalloc(ds->nrules + 1, sizeof *md->need_ref);
     md->error_noted = qloop_xcalloc(ds->nrules + 1, sizeof *md->error_noted);
     for (size_t i = 0; i < ds->nrules; i++) {
@@ -105,7 +97,7 @@ void merge_ds_free(struct merge_ds *md)
     free(md->need_ref);
     free(md->error_noted);
     strmap_free(md->seen_hashes);
-    free(md->keyless_open);
+    strmap_free(md->contents);
     qloop_buf_free(&md->key);
     qloop_buf_free(&md->text);
 }
@@ -118,26 +110,62 @@ struct part_read {
     struct shard_reader *r;
     uint64_t offset;  /* rows before this part */
     uint64_t max_row; /* the highest row an entry named */
+    bool contents_read; /* the k lines have begun */
     size_t nstr_cap;
     const char **str;
     size_t *len;
 };
 
-/* The record key of the row at global row_no: raw for a dataset with a key,
- * else the run's name for a keyless record's row. */
-static void record_key(struct part_read *pr, const char *key, size_t keylen, uint64_t row_no,
-                       const char **out, size_t *outlen)
+/* Parses the decimal digits of s[*i..len) into *v: up to a NUL byte, or
+ * with to_end up to len. */
+static bool digits(const char *s, size_t len, size_t *i, bool to_end, uint64_t *v)
+{
+    size_t from = *i;
+    *v = 0;
+    while (*i < len && s[*i] >= '0' && s[*i] <= '9' && *i - from < 19)
+        *v = *v * 10 + (uint64_t)(s[(*i)++] - '0');
+    return *i > from && (to_end ? *i == len : *i < len && s[*i] == '\0');
+}
+
+/* A record's raw key as the whole run names it. A record without a key
+ * (identity.c) came named within its part — "\0K" FP "#" OCCURRENCE "\0#"
+ * ROW — and is renamed: its occurrence after the records of its content in
+ * the parts before, its row after their rows. Any other key is as it came.
+ * Returns false when an identity does not parse. */
+static bool record_key(struct part_read *pr, const char *key, size_t keylen, const char **out,
+                       size_t *outlen)
 {
     struct merge_ds *md = pr->md;
-    if (md->ds.d->nkeys > 0) {
-        *out = key;
-        *outlen = keylen;
-        return;
+    *out = key;
+    *outlen = keylen;
+    if (keylen < 2 || key[0] != '\0' || key[1] != 'K')
+        return true;
+    size_t i = 2 + 32;
+    uint64_t occurrence, row;
+    uint8_t fp[16];
+    static const char hex[] = "0123456789abcdef";
+    if (keylen < i + 1 || key[i++] != '#')
+        return false;
+    for (size_t k = 0; k < 32; k++) {
+        const char *d = key[2 + k] ? memchr(hex, key[2 + k], 16) : NULL;
+        if (!d)
+            return false;
+        unsigned nibble = (unsigned)(d - hex);
+        fp[k / 2] = (uint8_t)(k % 2 ? fp[k / 2] | nibble : nibble << 4);
     }
-    qloop_buf_reset(&md->key);
-    findings_row_key(&md->key, row_no);
-    *out = md->key.ptr;
-    *outlen = md->key.len;
+    if (!digits(key, keylen, &i, false, &occurrence) || ++i >= keylen || key[i++] != '#' ||
+        !digits(key, keylen, &i, true, &row) || occurrence == 0 || row == 0)
+        return false;
+    const uint64_t *before = strmap_get(md->contents, (const char *)fp, sizeof fp);
+    struct qloop_buf *b = &md->key;
+    qloop_buf_reset(b);
+    qloop_buf_append(b, key, 2 + 32 + 1);
+    findings_append_uint(b, occurrence + (before ? *before : 0));
+    qloop_buf_putc(b, '\0');
+    findings_row_key(b, pr->offset + row);
+    *out = b->ptr;
+    *outlen = b->len;
+    return true;
 }
 
 /* A NUL-terminated copy of s[0..len) (NULL stays NULL), in md->text. */
@@ -176,7 +204,8 @@ static int entry_v(struct part_read *pr, struct shard_cursor *c)
         return bad_entry(pr, "问题记录");
     if (rule == ds->nrules) /* DATASET.malformed_row, named by its row */
         return ds_malformed_row(ds, row, text_copy(pr->md, reason, rlen));
-    record_key(pr, key, klen, row, &key, &klen);
+    if (!record_key(pr, key, klen, &key, &klen))
+        return bad_entry(pr, "问题记录");
     return ds_emit(ds, &ds->rules[rule], row, key, klen, value, vlen,
                    text_copy(pr->md, reason, rlen), 0);
 }
@@ -198,7 +227,8 @@ static int entry_u(struct part_read *pr, struct shard_cursor *c)
     struct rule_state *rs = &ds->rules[rule];
     if (count > 1)
         return ds_unique_group(ds, rs, value, vlen, count);
-    record_key(pr, key, klen, row, &key, &klen);
+    if (!record_key(pr, key, klen, &key, &klen))
+        return bad_entry(pr, "唯一性状态");
     return ds_unique_offer(ds, rs, value, vlen, row, key, klen);
 }
 
@@ -214,7 +244,8 @@ static int entry_p(struct part_read *pr, struct shard_cursor *c)
     if (c->bad || rule >= ds->nrules || md->need_ref[rule] < 0 || row == 0 || outcome > 2)
         return bad_entry(pr, "待定引用");
     struct rule_state *rs = &ds->rules[rule];
-    record_key(pr, key, klen, row, &key, &klen);
+    if (!record_key(pr, key, klen, &key, &klen))
+        return bad_entry(pr, "待定引用");
     uint64_t fp[2];
     strmap_fingerprint(value, vlen, &fp[0], &fp[1]);
     if (!strmap_get(md->m->refvals[md->need_ref[rule]], (const char *)fp, sizeof fp)) {
@@ -273,7 +304,7 @@ static int entry_c(struct part_read *pr, struct shard_cursor *c)
     }
     for (size_t i = 0; i < rec.nstr; i++)
         pr->str[i] = shard_get_bytes(c, &pr->len[i]);
-    if (c->bad)
+    if (c->bad || (rec.own_key && !record_key(pr, pr->str[0], pr->len[0], &pr->str[0], &pr->len[0])))
         return bad_entry(pr, "比对记录");
     rec.str = pr->str;
     rec.len = pr->len;
@@ -288,10 +319,31 @@ static int entry_s(struct part_read *pr, struct shard_cursor *c)
     uint64_t masked = shard_get_u64(c), raw, lo;
     if (c->bad)
         return bad_entry(pr, "记录键");
+    if (klen >= 2 && key[0] == '\0') { /* a record without a key: no ticket shows its identity */
+        if (!record_key(pr, key, klen, &key, &klen))
+            return bad_entry(pr, "记录键");
+        recheck_see_key(&md->ds, key, klen);
+        return 0;
+    }
     strmap_fingerprint(key, klen, &raw, &lo);
     if (strmap_get(md->seen_hashes, (const char *)&raw, sizeof raw) ||
         strmap_get(md->seen_hashes, (const char *)&masked, sizeof masked))
         recheck_see_key(&md->ds, key, klen);
+    return 0;
+}
+
+static int entry_k(struct part_read *pr, struct shard_cursor *c)
+{
+    size_t len = 16;
+    const char *fp = (const char *)c->p;
+    if (c->end - c->p < 16)
+        c->bad = true;
+    else
+        c->p += 16;
+    uint64_t count = shard_get_uint(c);
+    if (c->bad || count == 0)
+        return bad_entry(pr, "无键记录计数");
+    *strmap_put(pr->md->contents, fp, len, NULL) += count;
     return 0;
 }
 
@@ -300,8 +352,12 @@ static int read_block(struct part_read *pr, struct shard_line *l)
 {
     static int (*const entry[SHARD_NKINDS])(struct part_read *, struct shard_cursor *) = {
         [SHARD_V] = entry_v, [SHARD_U] = entry_u, [SHARD_P] = entry_p,
-        [SHARD_R] = entry_r, [SHARD_C] = entry_c, [SHARD_S] = entry_s,
+        [SHARD_R] = entry_r, [SHARD_C] = entry_c, [SHARD_S] = entry_s, [SHARD_K] = entry_k,
     };
+    /* the contents' counts are of this part: they name the records of the parts after it */
+    if (pr->contents_read && l->kind != SHARD_K)
+        return shard_error(pr->r, pr->md->m->run->err, "无键记录的计数行之后还有数据块（分片被改动）");
+    pr->contents_read = l->kind == SHARD_K;
     if (l->kind == SHARD_S && !pr->md->seen_hashes)
         return 0; /* no open ticket on this dataset: nothing to re-check */
     for (uint64_t i = 0; i < l->n; i++)
@@ -422,6 +478,26 @@ static int read_part(struct merge_ds *md, size_t i)
     return rc;
 }
 
+/* strmap_foreach: the records of one content without a key, all in the
+ * data, for the re-check ("\0K" FP "#" N, N = 1 .. count). */
+static int see_contents(void *ctx, const char *fp, size_t len, uint64_t count)
+{
+    struct merge_ds *md = ctx;
+    char hex[33];
+    qloop_hex((const uint8_t *)fp, len < 16 ? len : 16, hex);
+    for (uint64_t n = 1; n <= count; n++) {
+        struct qloop_buf *b = &md->key;
+        qloop_buf_reset(b);
+        qloop_buf_append(b, "\0K", 2);
+        qloop_buf_append(b, hex, 32);
+        qloop_buf_putc(b, '#');
+        findings_append_uint(b, n);
+        qloop_buf_putc(b, '\0');
+        recheck_see_key(&md->ds, b->ptr, b->len);
+    }
+    return 0;
+}
+
 int merge_parts(struct merge_ds *md)
 {
     if (setup(md) != 0)
@@ -430,13 +506,8 @@ int merge_parts(struct merge_ds *md)
         if (read_part(md, i) != 0)
             return -1;
     findings_writer_parts(md->m->run->findings, md->ds.d->name, md->nparts, md->offsets);
-    /* a keyless record is its row: an open item's row is there when the data reaches it */
-    for (size_t i = 0; i < md->nkeyless_open; i++) {
-        if (md->keyless_open[i] > (uint64_t)md->ds.rows)
-            continue;
-        qloop_buf_reset(&md->key);
-        findings_row_key(&md->key, md->keyless_open[i]);
-        recheck_see_key(&md->ds, md->key.ptr, md->key.len);
-    }
+    /* a dataset without a key sends no keys: its records are its contents' occurrences */
+    if (md->seen_hashes && md->ds.d->nkeys == 0)
+        strmap_foreach(md->contents, see_contents, md);
     return 0;
 }

@@ -62,8 +62,8 @@ int part_verdict(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, cons
     struct qloop_buf *b = shard_entry(po->w, SHARD_V);
     shard_put_uint(b, rule_index(ds, rs));
     shard_put_uint(b, row_no);
-    /* a record named by its row (no key; a malformed row) is named by the merge */
-    shard_put_bytes(b, key, ds->d->nkeys && rule_index(ds, rs) < ds->nrules ? keylen : 0);
+    /* a malformed row is named by its row, in the merge */
+    shard_put_bytes(b, key, rule_index(ds, rs) < ds->nrules ? keylen : 0);
     shard_put_opt(b, value, vlen);
     shard_put_opt(b, reason, reason ? strlen(reason) : 0);
     return shard_entry_done(po->w, SHARD_V, po->err);
@@ -78,7 +78,7 @@ int part_pending(struct ds_ctx *ds, struct rule_state *rs, size_t row, uint8_t v
     struct qloop_buf *b = shard_entry(po->w, SHARD_P);
     shard_put_uint(b, rule_index(ds, rs));
     shard_put_uint(b, ds->batch->row_no[row]);
-    shard_put_bytes(b, po->key.ptr, ds->d->nkeys ? po->key.len : 0);
+    shard_put_bytes(b, po->key.ptr, po->key.len);
     shard_put_bytes(b, f->ptr, f->len);
     uint8_t outcome = verdict == JUDGE_PENDING ? 0 : verdict == JUDGE_PENDING_FAIL ? 1 : 2;
     shard_put_byte(b, outcome);
@@ -129,7 +129,6 @@ static int put_compare(void *ctx, size_t cmp, int side, const struct compare_rec
 struct state_ctx {
     struct part_out *po;
     uint64_t rule;
-    bool keyed;
 };
 
 /* unique_state_fn: one distinct value of a unique rule. */
@@ -143,7 +142,7 @@ static int put_state(void *ctx, const char *value, size_t vlen, uint64_t count, 
     shard_put_bytes(b, value, vlen);
     if (count == 1) {
         shard_put_uint(b, row_no);
-        shard_put_bytes(b, key, s->keyed ? keylen : 0);
+        shard_put_bytes(b, key, keylen);
     }
     return shard_entry_done(s->po->w, SHARD_U, s->po->err);
 }
@@ -167,12 +166,56 @@ static int put_offer(void *ctx, const char *value, size_t len, uint64_t unused)
     return shard_entry_done(o->po->w, SHARD_R, o->po->err);
 }
 
+/* One content of the part's records without a key (ds->keyless). */
+struct content {
+    uint8_t fp[16];
+    uint64_t count;
+};
+
+static int note_content(void *ctx, const char *fp, size_t len, uint64_t count)
+{
+    struct content **next = ctx;
+    memcpy((*next)->fp, fp, len < 16 ? len : 16);
+    (*next)++->count = count;
+    return 0;
+}
+
+static int by_fp(const void *a, const void *b)
+{
+    return memcmp(((const struct content *)a)->fp, ((const struct content *)b)->fp, 16);
+}
+
+/* The k lines, after every other block: each content's count in the part,
+ * sorted by fingerprint (never in the map's slot order: the merge puts them
+ * into a map of its own). */
+static int part_contents(struct ds_ctx *ds)
+{
+    struct part_out *po = ds->run->part;
+    size_t n = ds->keyless ? strmap_count(ds->keyless) : 0;
+    if (n == 0)
+        return 0;
+    if (shard_writer_flush(po->w, po->err) != 0)
+        return -1;
+    struct content *c = qloop_xcalloc(n, sizeof *c), *next = c;
+    strmap_foreach(ds->keyless, note_content, &next);
+    qsort(c, n, sizeof *c, by_fp);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct qloop_buf *b = shard_entry(po->w, SHARD_K);
+        qloop_buf_append(b, (const char *)c[i].fp, 16);
+        shard_put_uint(b, c[i].count);
+        rc = shard_entry_done(po->w, SHARD_K, po->err);
+    }
+    free(c);
+    return rc;
+}
+
 /* Unique's deferred reports and states, then the offered values. */
 static int part_states(struct ds_ctx *ds)
 {
     struct part_out *po = ds->run->part;
     for (size_t i = 0; i < ds->nrules; i++) {
-        struct state_ctx s = {po, i, ds->d->nkeys > 0};
+        struct state_ctx s = {po, i};
         if (ds->rules[i].uniq && ds_unique_finish(ds, &ds->rules[i], put_state, &s) != 0)
             return -1;
     }
@@ -250,6 +293,8 @@ static int judge_dataset(struct run_ctx *run, struct pack_dataset *d,
     }
     if (rc == 0)
         rc = part_states(&ds);
+    if (rc == 0)
+        rc = part_contents(&ds);
     if (rc == 0)
         rc = shard_writer_flush(run->part->w, run->err);
     if (rc == 0)

@@ -36,6 +36,14 @@
  *      16-byte key fingerprint, then its payload strings (compare.h)
  *   s  a record of a dataset with a key, for the re-check of open tickets:
  *      key bytes, 8-byte hash of the key as a ticket shows it masked
+ *   k  a content of records without a key (identity.c): its 16-byte
+ *      fingerprint and how many of the part's records have it; every k
+ *      line comes after every other block of the shard
+ * A record without a key (identity.c) travels as the run names it — "\0K"
+ * FINGERPRINT "#" OCCURRENCE "\0#" ROW — with its occurrence and row counted
+ * within the part; the merge adds the records of that content and the rows
+ * of the parts before. A malformed row's key is left empty: the merge names
+ * it by its row.
  * Rule, compare and offer indices are positions in the pack, which the pack
  * fingerprint pins. Fingerprints are little-endian.
  */
@@ -55,7 +63,7 @@
 enum { SHARD_FORMAT = 1 };
 
 /* The kinds of entries, in the order a kind's buffer is flushed at the end. */
-enum shard_kind { SHARD_V, SHARD_U, SHARD_P, SHARD_R, SHARD_C, SHARD_S, SHARD_NKINDS };
+enum shard_kind { SHARD_V, SHARD_U, SHARD_P, SHARD_R, SHARD_C, SHARD_S, SHARD_K, SHARD_NKINDS };
 
 /* The letter of kind k ("v", "u", ...), and the kind of a letter (-1: none). */
 const char *shard_kind_name(enum shard_kind k);

@@ -17,7 +17,7 @@
 
 enum { BLOCK_BYTES = 48 * 1024 };
 
-static const char *const kind_names[SHARD_NKINDS] = {"v", "u", "p", "r", "c", "s"};
+static const char *const kind_names[SHARD_NKINDS] = {"v", "u", "p", "r", "c", "s", "k"};
 
 const char *shard_kind_name(enum shard_kind k)
 {

@@ -48,10 +48,15 @@ for i in range(1, 601):
     rows.append(",".join([pid, name, phone, org, "2026-11-%02d" % (1 + i % 20)]))
     if i in (250, 433):
         rows.append("BAD,ROW")                      # malformed: two fields of five
+    if i in (100, 500):
+        rows.append(",无号,12x,ORG1,2026-11-03")     # no key: named by its content
 open(d + "/pop.csv", "w").write("id,name,phone,org,upd\n" + "\n".join(rows) + "\n")
 open(d + "/orgs.csv", "w").write("code,title\n" + "\n".join("ORG%d,单位%d" % (i, i) for i in range(7)) + "\nORG3,重复\n")
 random.seed(5)
 log = [random.choice(["abc", "def", "X1", "ghi", "abc", "N/A"]) + ",%d" % i for i in range(120)]
+if night == 2:                                      # one "def" left: it is unique now
+    first = next(i for i, l in enumerate(log) if l.startswith("def,"))
+    log = [l for i, l in enumerate(log) if i == first or not l.startswith("def,")]
 log[30:30] = ["x,y,z"]                              # malformed
 log[77:77] = ["only"]                               # malformed
 open(d + "/log.csv", "w").write("v,w\n" + "\n".join(log) + "\n")
@@ -101,9 +106,11 @@ judge_all() {
     "$QLOOP_BIN" judge --rules "$d/r.lua" --dataset log --part 3/3 --out "$d/shards/log.3" || fail "judge log 3"
     "$QLOOP_BIN" judge --rules "$d/r.lua" --dataset soc --part 1/1 --out "$d/shards/soc.1" || fail "judge soc"
 }
-# (a message that names a row names it within its part: "第 2/4 部分数据第 17 行（不计表头）")
+# (a message that names a row names it within its part: "第 2/4 部分数据第 17 行（不计表头）",
+# and a malformed row's message the row as its part's file has it)
 FINDINGS="SELECT dataset, rule, record_ref, record_key, field, value,
-                 CASE WHEN message LIKE '%行有此记录%' THEN '' ELSE message END FROM findings
+                 CASE WHEN message LIKE '%有此记录%' OR rule LIKE '%.malformed_row' THEN ''
+                      ELSE message END FROM findings
           WHERE run_id = (SELECT id FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1) ORDER BY 1, 2, 3, 7"
 TICKETS="SELECT t.id, t.dataset, t.rule, t.dept, t.state, t.received_at, t.deadline, i.record_ref, i.state,
                 i.record_key, i.value FROM tickets t JOIN ticket_items i ON i.ticket_id = t.id ORDER BY 1, 8"
@@ -146,7 +153,7 @@ expect_contains "a shard's lines are JSON" '"t":"counts"' "$(cat n1/shards/pop.1
 # Night 2: tickets corrected, some records fixed, some gone, some failing again.
 for how in lines self; do
     for db in "run_$how.db" "merge_$how.db"; do
-        for t in $(sqlite3 "$db" "SELECT id FROM tickets WHERE rule IN ('pop.phone','pop.name','pop_vs_soc.mismatch.name','log.v')"); do
+        for t in $(sqlite3 "$db" "SELECT id FROM tickets WHERE rule IN ('pop.phone','pop.name','pop_vs_soc.mismatch.name','log.v','log.v_unique')"); do
             QLOOP_NOW=2026-11-23T10:00:00+08:00 "$QLOOP_BIN" tickets resolve "$t" --as rectified --actor 张三 --db "$db" >/dev/null ||
                 fail "resolve $t"
         done
@@ -162,6 +169,8 @@ for how in lines self; do
 done
 expect_eq "the re-check saw fixed, missing and failing records" "fixed missing open" \
     "$(sqlite3 merge_lines.db "SELECT group_concat(state, ' ') FROM (SELECT DISTINCT i.state FROM ticket_items i JOIN tickets t ON t.id = i.ticket_id WHERE t.rule IN ('pop.phone','pop.name') ORDER BY 1)")"
+expect_eq "... records without a key too" "fixed missing open" \
+    "$(sqlite3 merge_lines.db "SELECT group_concat(state, ' ') FROM (SELECT DISTINCT i.state FROM ticket_items i JOIN tickets t ON t.id = i.ticket_id WHERE t.rule = 'log.v_unique' ORDER BY 1)")"
 
 expect_contains "a message names a row within its part" "本方缺少记录：权威方 soc 第 1/1 部分数据第 " \
     "$(sqlite3 merge_lines.db "SELECT message FROM findings WHERE rule = 'pop_vs_soc.missing_in_left'")"
