@@ -123,6 +123,11 @@ void cli_print_run_outcome(const struct cli_args *a, const struct run_outcome *r
  * Returns 0, or -1 when s is not one. */
 int cli_parse_size(const char *s, size_t *out);
 
+/* Reads --jobs (1 to 64) into *jobs and --memory (a size) into *memory,
+ * each when given (the command may have only one of them). Returns 0, or
+ * the exit code after a usage error. */
+int cli_read_limits(const struct cli_args *a, size_t *jobs, size_t *memory);
+
 /* Takes the run lock (PATH.lock beside the store db): two runs (or merges)
  * on one store never overlap; with wait, waits for the other. Returns the
  * lock's fd, or -1 after printing why. */

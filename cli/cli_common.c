@@ -289,3 +289,18 @@ void cli_print_run_outcome(const struct cli_args *a, const struct run_outcome *r
             res->seconds_read, cpu, res->seconds_store, res->seconds_compare,
             res->seconds_catalog, res->seconds_tickets, res->seconds_commit);
 }
+
+int cli_read_limits(const struct cli_args *a, size_t *jobs, size_t *memory)
+{
+    const char *v;
+    char *end;
+    if ((v = cli_opt(a, "jobs"))) {
+        long n = strtol(v, &end, 10);
+        if (end == v || *end || n < 1 || n > 64)
+            return cli_fail(a, "--jobs 需要 1 到 64 之间的整数，而不是“%s”", v);
+        *jobs = (size_t)n;
+    }
+    if ((v = cli_opt(a, "memory")) && cli_parse_size(v, memory) != 0)
+        return cli_fail(a, "--memory 需要如 512M 或 2G 的大小，而不是“%s”", v);
+    return 0;
+}

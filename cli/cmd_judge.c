@@ -94,15 +94,9 @@ static int read_options(const struct cli_args *a, struct part_options *o)
     } else if (part_parse(v, &o->part, &o->nparts) != 0) {
         return cli_fail(a, "--part 应写成 I/N（1 ≤ I ≤ N），例如 --part 2/4，或 -（取自标准输入的第一行），而不是“%s”", v);
     }
-    char *end;
-    if ((v = cli_opt(a, "jobs"))) {
-        long jobs = strtol(v, &end, 10);
-        if (end == v || *end || jobs < 1 || jobs > 64)
-            return cli_fail(a, "--jobs 需要 1 到 64 之间的整数，而不是“%s”", v);
-        o->jobs = (size_t)jobs;
-    }
-    if ((v = cli_opt(a, "memory")) && cli_parse_size(v, &o->memory_budget) != 0)
-        return cli_fail(a, "--memory 需要如 512M 或 2G 的大小，而不是“%s”", v);
+    int rc = cli_read_limits(a, &o->jobs, &o->memory_budget);
+    if (rc != 0)
+        return rc;
     if (cli_opt(a, "header-from") && !o->input)
         return cli_fail(a, "--header-from 用于 --input 给出的、没有表头的部分");
     return strcmp(cli_opt(a, "part"), "-") == 0 ? part_from_input(a, o) : 0;

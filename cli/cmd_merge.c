@@ -62,7 +62,6 @@ static int do_merge(const struct cli_args *a)
 {
     struct shard_list shards = {
         .v = qloop_xcalloc((size_t)a->ngiven + (size_t)a->npos + 1, sizeof *shards.v)};
-    const char *v;
     char policy_path[1024];
     struct merge_options o = {.version = QLOOP_VERSION,
                               .run = {.progress = !cli_flag(a, "quiet") && isatty(2),
@@ -70,11 +69,9 @@ static int do_merge(const struct cli_args *a)
     struct pack *p = NULL;
     sqlite3 *db = NULL;
     int lock = -1, rc = 0;
-    if ((v = cli_opt(a, "memory")) && cli_parse_size(v, &o.run.memory_budget) != 0) {
-        rc = cli_fail(a, "--memory 需要如 512M 或 2G 的大小，而不是“%s”", v);
-        goto out;
-    }
-    if ((rc = cli_policy_file(cli_opt(a, "policy"), policy_path, sizeof policy_path)) != 0 ||
+    size_t jobs = 0;
+    if ((rc = cli_read_limits(a, &jobs, &o.run.memory_budget)) != 0 ||
+        (rc = cli_policy_file(cli_opt(a, "policy"), policy_path, sizeof policy_path)) != 0 ||
         (rc = cli_load_rules(a, &p, is_shard, &shards)) != 0)
         goto out;
     o.run.policy_path = policy_path[0] ? policy_path : NULL;

@@ -56,15 +56,7 @@ static int read_options(const struct cli_args *a, struct run_data_override *data
         if (errno || end == v || *end || *fail_on < 0)
             return cli_fail(a, "--fail-on 需要一个非负整数，而不是“%s”", v);
     }
-    if ((v = cli_opt(a, "jobs"))) {
-        long jobs = strtol(v, &end, 10);
-        if (end == v || *end || jobs < 1 || jobs > 64)
-            return cli_fail(a, "--jobs 需要 1 到 64 之间的整数，而不是“%s”", v);
-        o->jobs = (size_t)jobs;
-    }
-    if ((v = cli_opt(a, "memory")) && cli_parse_size(v, &o->memory_budget) != 0)
-        return cli_fail(a, "--memory 需要如 512M 或 2G 的大小，而不是“%s”", v);
-    return 0;
+    return cli_read_limits(a, &o->jobs, &o->memory_budget);
 }
 
 /* `qloop run`: returns the exit code. */

@@ -129,14 +129,20 @@ run_q 0 run --rules r.lua --data pop=empty_pop.csv --data orgs=empty_orgs.csv --
     --data soc=empty_soc.csv --db seed.db --quiet
 fresh() { cp seed.db "$1"; cp seed.db.key "$1.key"; }
 
+# night DIR HOW...: a run over DIR's data and a merge of its parts split each HOW way
+night() {
+    local d=$1 how; shift
+    for how in "$@"; do
+        run_q 0 run --rules "$d/r.lua" --db "run_$how.db" --json --quiet; RUN_JSON=$OUT
+        judge_all "$d" "$how"
+        run_q 0 merge --rules "$d/r.lua" --db "merge_$how.db" --json --quiet "$d"/shards/*
+        same "$d, split $how" "run_$how.db" "merge_$how.db" "$RUN_JSON" "$OUT"
+    done
+}
+
 make_data n1 1
-for how in lines stdin pipe self; do
-    fresh "run_$how.db"; fresh "merge_$how.db"
-    run_q 0 run --rules n1/r.lua --db "run_$how.db" --json --quiet; RUN_JSON=$OUT
-    judge_all n1 $how
-    run_q 0 merge --rules n1/r.lua --db "merge_$how.db" --json --quiet n1/shards/*; MERGE_JSON=$OUT
-    same "night 1, split $how" "run_$how.db" "merge_$how.db" "$RUN_JSON" "$MERGE_JSON"
-done
+for how in lines stdin pipe self; do fresh "run_$how.db"; fresh "merge_$how.db"; done
+night n1 lines stdin pipe self
 expect_eq "every kind of finding is there" "12" \
     "$(sqlite3 run_lines.db "SELECT count(DISTINCT rule) FROM findings WHERE rule IN ('pop.phone','pop.id_unique','pop.name','pop.org','pop.org_once','orgs.code_unique','log.v','log.v_unique','pop_vs_soc.mismatch.name','pop_vs_soc.missing_in_right','pop.malformed_row','log.malformed_row')")"
 expect_eq "a finding's row is its row within its part (170 rows a part), with the part" \
@@ -161,12 +167,7 @@ for how in lines self; do
 done
 make_data n2 2
 export QLOOP_NOW=2026-11-24T02:00:00+08:00
-for how in lines self; do
-    run_q 0 run --rules n2/r.lua --db "run_$how.db" --json --quiet; RUN_JSON=$OUT
-    judge_all n2 $how
-    run_q 0 merge --rules n2/r.lua --db "merge_$how.db" --json --quiet n2/shards/*; MERGE_JSON=$OUT
-    same "night 2, split $how" "run_$how.db" "merge_$how.db" "$RUN_JSON" "$MERGE_JSON"
-done
+night n2 lines self
 expect_eq "the re-check saw fixed, missing and failing records" "fixed missing open" \
     "$(sqlite3 merge_lines.db "SELECT group_concat(state, ' ') FROM (SELECT DISTINCT i.state FROM ticket_items i JOIN tickets t ON t.id = i.ticket_id WHERE t.rule IN ('pop.phone','pop.name') ORDER BY 1)")"
 expect_eq "... records without a key too" "fixed missing open" \
