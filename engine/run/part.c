@@ -10,7 +10,9 @@
  *   part_batch    every record's key, for the merge's re-check — `s`;
  * and the compares hand over their records (compare_set_sink) — `c`. After
  * the last batch, unique's states (`u`), the values this dataset offers to
- * other datasets' references (`r`) and the counts close the shard.
+ * other datasets' references (`r`), the contents of its records without a
+ * key (`k`: the merge names those records by them) and the counts close the
+ * shard.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +92,7 @@ int part_pending(struct ds_ctx *ds, struct rule_state *rs, size_t row, uint8_t v
 int part_batch(struct ds_ctx *ds)
 {
     struct part_out *po = ds->run->part;
-    if (ds->d->nkeys == 0) /* the merge knows every row of a dataset without a key */
+    if (ds->d->nkeys == 0) /* its records are its contents' occurrences: the k lines */
         return 0;
     for (size_t row = 0; row < ds->batch->nrows; row++) {
         ds_row_key(ds, row, &po->key);
