@@ -280,14 +280,17 @@ void cli_print_run_outcome(const struct cli_args *a, const struct run_outcome *r
     }
     if (!cli_flag(a, "timings"))
         return;
+    /* a merge reads shards, not data, and says how much CPU that took */
+    bool merge = res->cpu_seconds_read > 0;
     char cpu[48] = "";
-    if (res->cpu_seconds_read > 0)
+    if (merge)
         snprintf(cpu, sizeof cpu, "（CPU %.2f 秒）", res->cpu_seconds_read);
     fprintf(stderr,
-            "qloop: 阶段用时：读取、清洗与校验 %.2f 秒%s，写入结果 %.2f 秒，比对 %.2f 秒，"
+            "qloop: 阶段用时：%s %.2f 秒%s，写入结果 %.2f 秒，比对 %.2f 秒，"
             "目录检查 %.2f 秒，工单流转 %.2f 秒，提交 %.2f 秒\n",
-            res->seconds_read, cpu, res->seconds_store, res->seconds_compare,
-            res->seconds_catalog, res->seconds_tickets, res->seconds_commit);
+            merge ? "读取与合并分片" : "读取、清洗与校验", res->seconds_read, cpu,
+            res->seconds_store, res->seconds_compare, res->seconds_catalog,
+            res->seconds_tickets, res->seconds_commit);
 }
 
 int cli_read_limits(const struct cli_args *a, size_t *jobs, size_t *memory)
