@@ -34,7 +34,14 @@ int cmd_users(int argc, char **argv);
 int cmd_judge(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 
-/* Prints "qloop: FILE:LINE:COL: MESSAGE" to stderr. */
+/* Replaces every string in v (recursively) by its printable form: control
+ * characters and terminal escape sequences written as visible escapes
+ * (base/escape.h), line breaks included, so text from the store can neither
+ * drive the terminal nor fake a line of output. For text output only. */
+void cli_json_printable(json_t *v);
+
+/* Prints "qloop: FILE:LINE:COL: MESSAGE" to stderr, control characters
+ * escaped (line breaks kept). */
 void cli_print_error(const struct qloop_error *err);
 
 /* cli_print_error, then returns the exit code err's kind names

@@ -12,6 +12,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "base/buf.h"
+#include "base/escape.h"
 #include "catalog/catalog.h"
 #include "checks/calendar.h"
 #include "checks/division.h"
@@ -26,7 +28,40 @@ void cli_print_error(const struct qloop_error *err)
 {
     char buf[2200];
     qloop_error_format(err, buf, sizeof buf);
-    fprintf(stderr, "qloop: %s\n", buf);
+    struct qloop_buf safe = {0};
+    qloop_escape_controls(buf, strlen(buf), QLOOP_ESC_KEEP_NEWLINE, &safe);
+    fprintf(stderr, "qloop: %s\n", qloop_buf_str(&safe));
+    qloop_buf_free(&safe);
+}
+
+void cli_json_printable(json_t *v)
+{
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        json_object_foreach(v, k, m) {
+            if (!json_is_string(m)) {
+                cli_json_printable(m);
+                continue;
+            }
+            struct qloop_buf safe = {0};
+            if (qloop_escape_controls(json_string_value(m), json_string_length(m), 0, &safe) > 0)
+                json_object_set_new(v, k, json_stringn(safe.ptr, safe.len));
+            qloop_buf_free(&safe);
+        }
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            json_t *m = json_array_get(v, i);
+            if (!json_is_string(m)) {
+                cli_json_printable(m);
+                continue;
+            }
+            struct qloop_buf safe = {0};
+            if (qloop_escape_controls(json_string_value(m), json_string_length(m), 0, &safe) > 0)
+                json_array_set_new(v, i, json_stringn(safe.ptr, safe.len));
+            qloop_buf_free(&safe);
+        }
+    }
 }
 
 int cli_error(const struct qloop_error *err)

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "base/escape.h"
 #include "store/audit.h"
 #include "cli.h"
 #include "base/clock.h"
@@ -68,17 +69,22 @@ static void print_json_row(sqlite3_stmt *st)
     json_decref(obj);
 }
 
-/* Prints one row as tab-separated text; tabs and newlines inside values
- * become spaces so each entry stays one line. */
+/* Prints one row as tab-separated text; tabs inside values become spaces
+ * and other control characters visible escapes (base/escape.h), so each
+ * entry stays one line and nothing in it drives the terminal. */
 static void print_text_row(sqlite3_stmt *st)
 {
     printf("%lld", (long long)sqlite3_column_int64(st, 0));
+    struct qloop_buf safe = {0};
     for (int c = 1; c < 6; c++) {
-        const unsigned char *text = sqlite3_column_text(st, c);
+        const char *text = (const char *)sqlite3_column_text(st, c);
+        qloop_buf_reset(&safe);
+        qloop_escape_controls(text ? text : "", (size_t)sqlite3_column_bytes(st, c), 0, &safe);
         putchar('\t');
-        for (const unsigned char *p = text; p && *p; p++)
-            putchar(*p == '\t' || *p == '\n' || *p == '\r' ? ' ' : *p);
+        for (const char *p = qloop_buf_str(&safe); *p; p++)
+            putchar(*p == '\t' ? ' ' : *p);
     }
+    qloop_buf_free(&safe);
     putchar('\n');
 }
 

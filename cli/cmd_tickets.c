@@ -81,6 +81,7 @@ static void jdate(json_t *o, const char *k, char out[16])
 /* The list in Chinese, one ticket a line. */
 static void print_list(json_t *arr, const struct cli_args *a)
 {
+    cli_json_printable(arr);
     size_t n = json_array_size(arr);
     if (n == 0) {
         puts("没有符合条件的工单");
@@ -123,6 +124,7 @@ static const char *item_state_zh(const char *s)
 /* One ticket in Chinese: details, records, history. */
 static void print_show(json_t *t, const struct cli_args *a)
 {
+    cli_json_printable(t);
     printf("工单 #%lld  数据集 %s  规则 %s  来源 %s\n",
            (long long)json_integer_value(json_object_get(t, "id")), jget(t, "dataset"),
            jget(t, "rule"), jget(t, "source"));
@@ -199,6 +201,7 @@ static void print_after(sqlite3 *db, int64_t id, const char *what)
     json_t *t = NULL;
     if (ticket_show_json(db, id, &t, &err) != 0)
         return;
+    cli_json_printable(t);
     char deadline[16];
     jdate(t, "deadline", deadline);
     printf("工单 #%lld %s：状态 %s（%s），答复期限 %s\n", (long long)id, what, jget(t, "state_zh"),

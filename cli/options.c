@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
+#include "base/escape.h"
 #include "base/text.h"
 #include "options.h"
 
@@ -130,11 +132,16 @@ int cli_fail(const struct cli_args *a, const char *fmt, ...)
 {
     const struct cli_command *cmd = a->cmd;
     fprintf(stderr, "qloop: %s%s%s：", a->group ? a->group : "", a->group ? " " : "", cmd->name);
+    /* What the user typed, quoted back: control characters escaped. */
+    char text[2048];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    struct qloop_buf safe = {0};
+    qloop_escape_controls(text, strlen(text), QLOOP_ESC_KEEP_NEWLINE, &safe);
+    fprintf(stderr, "%s\n", qloop_buf_str(&safe));
+    qloop_buf_free(&safe);
     print_usage_line(stderr, cmd, a->group);
     fputs("（用 ", stderr);
     print_words(stderr, cmd, a->group);

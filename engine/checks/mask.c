@@ -30,6 +30,7 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "checks/mask.h"
@@ -322,4 +323,360 @@ void mask_sensitive(const char *s, size_t len, struct qloop_buf *out)
         return;
     }
     mask_generic(s, len, out);
+}
+
+/* ---- free text ------------------------------------------------------------ */
+
+/* What a masked span of free text is, and so what of it stays readable. */
+enum span_kind {
+    SPAN_VALUE,    /* one of the values given: masked as mask_sensitive would */
+    SPAN_DIGITS,   /* a number found by its shape: digits masked, head/tail kept */
+    SPAN_USCC,     /* a credit code: first 8 and the last kept */
+    SPAN_OVERLAP,  /* spans that overlapped, merged: mask_generic */
+};
+
+struct span {
+    size_t start, end; /* bytes [start, end) of the text */
+    enum span_kind kind;
+    unsigned char head, tail; /* SPAN_DIGITS: digits (or X) kept at each end */
+};
+
+/* A growable list of spans that lives on the stack until it outgrows it. */
+struct spans {
+    struct span *v, local[16];
+    size_t n, cap;
+};
+
+static void spans_add(struct spans *l, size_t start, size_t end, enum span_kind kind,
+                      unsigned head, unsigned tail)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap * 2;
+        struct span *v = qloop_xmalloc(cap * sizeof *v);
+        memcpy(v, l->v, l->n * sizeof *v);
+        if (l->v != l->local)
+            free(l->v);
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (struct span){start, end, kind, (unsigned char)head, (unsigned char)tail};
+}
+
+/* The digit at s[i] (ASCII or full-width ０-９) in *d with its byte length;
+ * 0 when s[i] does not begin a digit. */
+static size_t digit_at(const char *s, size_t len, size_t i, char *d)
+{
+    unsigned char c = (unsigned char)s[i];
+    if (c >= '0' && c <= '9') {
+        *d = (char)c;
+        return 1;
+    }
+    if (c == 0xEF && i + 2 < len && (unsigned char)s[i + 1] == 0xBC &&
+        (unsigned char)s[i + 2] >= 0x90 && (unsigned char)s[i + 2] <= 0x99) {
+        *d = (char)('0' + ((unsigned char)s[i + 2] - 0x90));
+        return 3;
+    }
+    return 0;
+}
+
+/* Whether s[i] begins an X that can end an identity number (X, x, Ｘ, ｘ);
+ * its byte length, else 0. */
+static size_t x_at(const char *s, size_t len, size_t i)
+{
+    unsigned char c = (unsigned char)s[i];
+    if (c == 'X' || c == 'x')
+        return 1;
+    if (c == 0xEF && i + 2 < len && (unsigned char)s[i + 1] == 0xBC &&
+        ((unsigned char)s[i + 2] == 0xB8))
+        return 3;
+    if (c == 0xEF && i + 2 < len && (unsigned char)s[i + 1] == 0xBD &&
+        ((unsigned char)s[i + 2] == 0x98))
+        return 3;
+    return 0;
+}
+
+/* Whether the character ending just before byte i is a digit. */
+static bool digit_before(const char *s, size_t len, size_t i)
+{
+    char d;
+    if (i >= 1 && digit_at(s, len, i - 1, &d) == 1)
+        return true;
+    return i >= 3 && digit_at(s, len, i - 3, &d) == 3;
+}
+
+/* The Luhn check over n digits. */
+static bool luhn_ok(const char *d, size_t n)
+{
+    unsigned sum = 0;
+    for (size_t k = 0; k < n; k++) {
+        unsigned v = (unsigned)(d[n - 1 - k] - '0');
+        if (k % 2 == 1)
+            v = v * 2 > 9 ? v * 2 - 9 : v * 2;
+        sum += v;
+    }
+    return sum % 10 == 0;
+}
+
+/* What a number of n digits (d; has_x: an X follows them) is, as the digits
+ * kept at its head and tail; false when it is none of the shapes masked. */
+static bool number_shape(const char *d, size_t n, bool has_x, unsigned *head, unsigned *tail)
+{
+    if (has_x) { /* 17 digits + X */
+        *head = 6, *tail = 1;
+        return n == 17;
+    }
+    if ((n == 13 && memcmp(d, "86", 2) == 0) || (n == 15 && memcmp(d, "0086", 4) == 0)) {
+        const char *m = d + n - 11;
+        *head = (unsigned)(n - 8), *tail = 4;
+        if (m[0] == '1' && m[1] >= '3' && m[1] <= '9')
+            return true;
+    }
+    if (n == 18 || n == 15) { /* identity numbers */
+        *head = 6, *tail = 1;
+        return true;
+    }
+    if (n == 11 && d[0] == '1' && d[1] >= '3' && d[1] <= '9') {
+        *head = 3, *tail = 4;
+        return true;
+    }
+    if (n >= 16 && n <= 19 && luhn_ok(d, n)) {
+        *head = 6, *tail = 4;
+        return true;
+    }
+    if (n >= 10 && n <= 12 && d[0] == '0' && d[1] != '0') {
+        *head = 3, *tail = 4;
+        return true;
+    }
+    return false;
+}
+
+/* true for an ASCII letter or digit. */
+static bool isalnum_ascii(char c)
+{
+    return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+enum { GROUP_MAX = 24 }; /* digits in one number, separators aside */
+
+/* One run of adjacent digits in a group (scan_number). */
+struct digit_run {
+    size_t start, end; /* bytes */
+    size_t nd;         /* digits in it */
+    char d[GROUP_MAX]; /* its first GROUP_MAX digits */
+};
+
+enum { RUNS_MAX = 32 }; /* runs looked at together; a longer group is cut */
+
+/* Reads the run of digits at s[p] into r; returns the byte after it. */
+static size_t read_run(const char *s, size_t len, size_t p, struct digit_run *r)
+{
+    char c;
+    size_t w;
+    r->start = p;
+    r->nd = 0;
+    while (p < len && (w = digit_at(s, len, p, &c)) > 0) {
+        if (r->nd < GROUP_MAX)
+            r->d[r->nd] = c;
+        r->nd++;
+        p += w;
+    }
+    r->end = p;
+    return p;
+}
+
+/* Looks at the numbers that begin at s[i] (a digit with no digit before
+ * it): the runs of digits there joined by one or two separators (space,
+ * dash, parentheses). From each run, the longest sequence of consecutive
+ * runs whose digits (and an X right after 17 of them) have a masked shape
+ * is one span; a run that starts none is passed over. Adds the spans found;
+ * returns the byte just past the runs looked at. */
+static size_t scan_number(const char *s, size_t len, size_t i, struct spans *out)
+{
+    struct digit_run runs[RUNS_MAX];
+    size_t nr = 0, p = i;
+    char c;
+    while (nr < RUNS_MAX) {
+        p = read_run(s, len, p, &runs[nr++]);
+        size_t sep = 0;
+        while (sep < 2 && p + sep < len && s[p + sep] != '\0' && strchr(" -()", s[p + sep]))
+            sep++;
+        if (sep == 0 || p + sep >= len || digit_at(s, len, p + sep, &c) == 0)
+            break;
+        p += sep;
+    }
+    size_t end = runs[nr - 1].end;
+    for (size_t r = 0; r < nr;) {
+        char d[GROUP_MAX];
+        size_t nd = 0, best = 0, best_end = 0;
+        unsigned bh = 0, bt = 0;
+        for (size_t t = r; t < nr && nd + runs[t].nd <= GROUP_MAX; t++) {
+            memcpy(d + nd, runs[t].d, runs[t].nd);
+            nd += runs[t].nd;
+            unsigned head, tail;
+            size_t xw = nd == 17 && runs[t].end < len ? x_at(s, len, runs[t].end) : 0;
+            if (xw > 0 && runs[t].end + xw < len && isalnum_ascii(s[runs[t].end + xw]))
+                xw = 0;
+            if (xw > 0 && number_shape(d, nd, true, &head, &tail)) {
+                best = t + 1, best_end = runs[t].end + xw, bh = head, bt = tail;
+            } else if (number_shape(d, nd, false, &head, &tail)) {
+                best = t + 1, best_end = runs[t].end, bh = head, bt = tail;
+            }
+        }
+        if (best) {
+            spans_add(out, runs[r].start, best_end, SPAN_DIGITS, bh, bt);
+            if (best_end > end)
+                end = best_end;
+            r = best;
+        } else {
+            r++;
+        }
+    }
+    return end;
+}
+
+/* Finds needle (nlen > 0 bytes) in hay[from..len); returns its offset or len. */
+static size_t find_bytes(const char *hay, size_t len, size_t from, const char *needle,
+                         size_t nlen)
+{
+    while (from + nlen <= len) {
+        const char *p = memchr(hay + from, needle[0], len - from - nlen + 1);
+        if (!p)
+            return len;
+        size_t at = (size_t)(p - hay);
+        if (memcmp(p, needle, nlen) == 0)
+            return at;
+        from = at + 1;
+    }
+    return len;
+}
+
+static int span_cmp(const void *a, const void *b)
+{
+    const struct span *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    if (x->end != y->end)
+        return x->end > y->end ? -1 : 1; /* the longer first */
+    return (int)x->kind - (int)y->kind;
+}
+
+/* Appends s[0..len) with its digits (and a trailing X) masked but the first
+ * head and last tail of them; everything else in it (separators) kept. */
+static void mask_digit_span(const char *s, size_t len, unsigned head, unsigned tail,
+                            struct qloop_buf *out)
+{
+    size_t total = 0;
+    char d;
+    for (size_t i = 0; i < len;) {
+        size_t w = digit_at(s, len, i, &d);
+        if (!w)
+            w = x_at(s, len, i);
+        if (w) {
+            total++;
+            i += w;
+        } else {
+            i++;
+        }
+    }
+    size_t idx = 0;
+    for (size_t i = 0; i < len;) {
+        size_t w = digit_at(s, len, i, &d);
+        if (!w)
+            w = x_at(s, len, i);
+        if (!w) {
+            qloop_buf_putc(out, s[i]);
+            i++;
+            continue;
+        }
+        if (idx < head || idx + tail >= total)
+            qloop_buf_append(out, s + i, w);
+        else
+            qloop_buf_putc(out, '*');
+        idx++;
+        i += w;
+    }
+}
+
+size_t mask_text(const char *s, size_t len, const struct mask_value *values, size_t n,
+                 struct qloop_buf *out)
+{
+    struct spans l = {.n = 0, .cap = 16};
+    l.v = l.local;
+    /* The values given, wherever they occur. */
+    for (size_t k = 0; k < n; k++) {
+        const char *v = values[k].s;
+        size_t vlen = values[k].len;
+        if (!v || vlen == 0 || u8_count(v, vlen) < 2)
+            continue;
+        for (size_t at = find_bytes(s, len, 0, v, vlen); at < len;
+             at = find_bytes(s, len, at + vlen, v, vlen))
+            spans_add(&l, at, at + vlen, SPAN_VALUE, 0, 0);
+    }
+    /* Numbers and codes, by shape. */
+    for (size_t i = 0; i < len;) {
+        char d;
+        if (isalnum_ascii(s[i]) && (i == 0 || !isalnum_ascii(s[i - 1]))) {
+            size_t j = i;
+            while (j < len && isalnum_ascii(s[j]))
+                j++;
+            if (j - i == 18 && uscc_shape(s + i, 18) && !idcard_shape(s + i, 18)) {
+                spans_add(&l, i, j, SPAN_USCC, 8, 1);
+                i = j;
+                continue;
+            }
+        }
+        if (digit_at(s, len, i, &d) > 0 && !digit_before(s, len, i)) {
+            i = scan_number(s, len, i, &l);
+            continue;
+        }
+        i++;
+    }
+    if (l.n == 0) {
+        qloop_buf_append(out, s, len);
+        return 0;
+    }
+    /* In text order; overlapping spans become one. */
+    qsort(l.v, l.n, sizeof l.v[0], span_cmp);
+    size_t m = 0;
+    for (size_t k = 1; k < l.n; k++) {
+        struct span *cur = &l.v[m];
+        if (l.v[k].start < cur->end) {
+            if (l.v[k].end > cur->end || l.v[k].kind != cur->kind)
+                cur->kind = l.v[k].end <= cur->end && cur->kind == SPAN_VALUE ? SPAN_VALUE
+                                                                              : SPAN_OVERLAP;
+            if (l.v[k].end > cur->end)
+                cur->end = l.v[k].end;
+        } else {
+            l.v[++m] = l.v[k];
+        }
+    }
+    m++;
+    make_room(out, len);
+    size_t at = 0;
+    for (size_t k = 0; k < m; k++) {
+        const struct span *sp = &l.v[k];
+        qloop_buf_append(out, s + at, sp->start - at);
+        const char *p = s + sp->start;
+        size_t plen = sp->end - sp->start;
+        switch (sp->kind) {
+        case SPAN_VALUE:
+            mask_sensitive(p, plen, out);
+            break;
+        case SPAN_DIGITS:
+            mask_digit_span(p, plen, sp->head, sp->tail, out);
+            break;
+        case SPAN_USCC:
+            keep_ends(p, plen, plen, 8, 1, out);
+            break;
+        case SPAN_OVERLAP:
+        default:
+            mask_generic(p, plen, out);
+            break;
+        }
+        at = sp->end;
+    }
+    qloop_buf_append(out, s + at, len - at);
+    if (l.v != l.local)
+        free(l.v);
+    return m;
 }

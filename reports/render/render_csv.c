@@ -4,28 +4,39 @@
  * ends and a UTF-8 byte-order mark, so spreadsheet programs in Chinese
  * locales open it as UTF-8. Figures are the JSON's own numbers (ratios as
  * 0..1, scores with one decimal); a figure that does not apply is empty.
+ * Text cells are made inert: a name such as =HYPERLINK(...) is written as
+ * '=HYPERLINK(...), shown as text by every spreadsheet program.
  */
 #include <string.h>
 
+#include "base/escape.h"
 #include "report.h"
 
-/* Appends one field, quoted when it holds a comma, quote or line break. */
+/* Appends one text field: a value a spreadsheet would read as a formula
+ * (= + - @ first, also after blanks, or a leading tab or CR) behind a single
+ * quote, control characters escaped (base/escape.h), and the whole quoted
+ * when it holds a comma, quote or line break. */
 static void field(struct qloop_buf *b, const char *s, bool first)
 {
     if (!first)
         qloop_buf_putc(b, ',');
     s = s ? s : "";
-    if (!strpbrk(s, ",\"\r\n")) {
-        qloop_buf_printf(b, "%s", s);
+    struct qloop_buf cell = {0};
+    qloop_escape_cell(s, strlen(s), &cell);
+    const char *c = qloop_buf_str(&cell);
+    if (!strpbrk(c, ",\"\r\n")) {
+        qloop_buf_append(b, c, cell.len);
+        qloop_buf_free(&cell);
         return;
     }
     qloop_buf_putc(b, '"');
-    for (const char *p = s; *p; p++) {
+    for (const char *p = c; *p; p++) {
         if (*p == '"')
             qloop_buf_putc(b, '"');
         qloop_buf_putc(b, *p);
     }
     qloop_buf_putc(b, '"');
+    qloop_buf_free(&cell);
 }
 
 /* Appends a number field (empty for null). */

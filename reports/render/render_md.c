@@ -2,23 +2,39 @@
  * render_md.c — the report as Markdown, for pasting into a document: the
  * city summary, the ranking, and per department its indicators, quality per
  * GB/T 36344 dimension, ticket handling and the advice with its basis. The
- * monthly scorecard uses the same department section.
+ * monthly scorecard uses the same department section. Text from the store
+ * (names, titles, advice) goes through cell(): it is shown, never rendered.
  */
 #include <string.h>
 
+#include "base/escape.h"
 #include "report.h"
 
-/* Appends s for a table cell: | escaped, line breaks as spaces. */
+/* Appends text s for a Markdown document (a table cell, a heading, a list
+ * item): nothing in it may become markup. < > & as HTML entities, so no raw
+ * HTML (<script>, <img onerror=...>) reaches a renderer; the characters that
+ * make emphasis, code, links, images and tables backslash-escaped; line
+ * breaks as spaces; other control characters as visible escapes. */
 static void cell(struct qloop_buf *b, const char *s)
 {
-    for (const char *p = s ? s : ""; *p; p++) {
-        if (*p == '|')
-            qloop_buf_append(b, "\\|", 2);
-        else if (*p == '\n' || *p == '\r')
-            qloop_buf_putc(b, ' ');
-        else
+    struct qloop_buf clean = {0};
+    s = s ? s : "";
+    qloop_escape_controls(s, strlen(s), QLOOP_ESC_KEEP_NEWLINE, &clean);
+    for (const char *p = qloop_buf_str(&clean); *p; p++) {
+        switch (*p) {
+        case '<': qloop_buf_append(b, "&lt;", 4); break;
+        case '>': qloop_buf_append(b, "&gt;", 4); break;
+        case '&': qloop_buf_append(b, "&amp;", 5); break;
+        case '\n': qloop_buf_putc(b, ' '); break;
+        case '\\': case '`': case '*': case '_': case '[': case ']': case '|': case '~':
+        case '!': case '#':
+            qloop_buf_putc(b, '\\');
             qloop_buf_putc(b, *p);
+            break;
+        default: qloop_buf_putc(b, *p); break;
+        }
     }
+    qloop_buf_free(&clean);
 }
 
 /* "+3.2" / "-1.0" / "0.0", or "—" when there is no change. */

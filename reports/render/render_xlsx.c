@@ -19,6 +19,8 @@
 #include <xlsxwriter.h>
 
 #include "base/clock.h"
+#include "base/escape.h"
+#include "base/text.h"
 #include "loop/ticket.h"
 
 bool report_xlsx_available(void) { return true; }
@@ -28,20 +30,28 @@ struct book {
     lxw_format *bold, *pct, *num1, *num2, *wrap, *title;
 };
 
+/* Writes text s at (row, col) in fmt. Every string cell passes here: control
+ * characters (which XML cannot hold: the workbook would not open) are
+ * written as visible escapes, and a value that would be taken for a formula
+ * when edited gets a leading quote (base/escape.h). */
+static void text(lxw_worksheet *ws, lxw_row_t row, lxw_col_t col, const char *s, lxw_format *fmt)
+{
+    struct qloop_buf cell = {0};
+    s = s ? s : "";
+    qloop_escape_cell(s, strlen(s), &cell);
+    worksheet_write_string(ws, row, col, qloop_buf_str(&cell), fmt);
+    qloop_buf_free(&cell);
+}
+
 /* Writes v at (row, col): a number (in fmt), a string, or nothing. */
 static void put(lxw_worksheet *ws, lxw_row_t row, lxw_col_t col, const json_t *v, lxw_format *fmt)
 {
     if (json_is_number(v))
         worksheet_write_number(ws, row, col, json_number_value(v), fmt);
     else if (json_is_string(v))
-        worksheet_write_string(ws, row, col, json_string_value(v), NULL);
+        text(ws, row, col, json_string_value(v), NULL);
     else if (json_is_boolean(v))
-        worksheet_write_string(ws, row, col, json_is_true(v) ? "是" : "否", NULL);
-}
-
-static void text(lxw_worksheet *ws, lxw_row_t row, lxw_col_t col, const char *s, lxw_format *fmt)
-{
-    worksheet_write_string(ws, row, col, s ? s : "", fmt);
+        text(ws, row, col, json_is_true(v) ? "是" : "否", NULL);
 }
 
 static const struct {
@@ -116,21 +126,24 @@ static void summary_sheet(struct book *bk, const json_t *report)
 }
 
 /* A sheet name for department number n: "NN 名称", at most 31 characters,
- * without the characters Excel forbids. */
+ * without the characters Excel forbids, control characters or bytes that
+ * are not UTF-8 (each becomes '_'). */
 static void sheet_name(size_t n, const char *name, char *out, size_t size)
 {
     struct qloop_buf b = {0};
     qloop_buf_printf(&b, "%02zu ", n);
     int chars = 3;
-    for (const unsigned char *p = (const unsigned char *)name; *p && chars < 31; chars++) {
-        size_t len = 1;
-        while ((p[len] & 0xC0) == 0x80)
-            len++;
-        if (len == 1 && strchr("[]:*?/\\'", *p))
+    const unsigned char *u = (const unsigned char *)name;
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < nlen && chars < 31; chars++) {
+        uint32_t cp;
+        size_t len = qloop_utf8_decode(u, nlen, i, &cp);
+        if (cp == QLOOP_U8_INVALID || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) ||
+            (len == 1 && strchr("[]:*?/\\'", u[i])))
             qloop_buf_putc(&b, '_');
         else
-            qloop_buf_append(&b, (const char *)p, len);
-        p += len;
+            qloop_buf_append(&b, name + i, len);
+        i += len;
     }
     snprintf(out, size, "%s", qloop_buf_str(&b));
     qloop_buf_free(&b);
