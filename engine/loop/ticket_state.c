@@ -337,6 +337,7 @@ int tk_history(sqlite3 *db, const struct tk *t, const char *event, const char *f
 
     json_t *o = json_object();
     json_object_set_new(o, "ticket", json_integer(t->id));
+    json_object_set_new(o, "dept", tk_jstr(t->dept)); /* the replay (loop/replay.c) checks it */
     json_object_set_new(o, "event", tk_jstr(event));
     json_object_set_new(o, "from", tk_jtime(from));
     json_object_set_new(o, "to", tk_jstr(to));

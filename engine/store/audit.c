@@ -1,17 +1,22 @@
 /*
- * audit.c — the append-only, tamper-evident audit chain.
+ * audit.c — appending to the keyed audit chain (audit.h); its verification
+ * and the anchors are in audit_verify.c.
  *
  * Entries live in the table audit, numbered 1, 2, 3, ... without gaps. Each
  * carries prev_hash (the hash of the entry before; 64 '0' for the first) and
- * hash (SHA-256 of its own canonical encoding, see audit_entry_hash), so a
- * change anywhere breaks the link to the next entry. audit_head (one row,
- * id 1) keeps the last seq and hash; without it, entries removed from the
- * end would leave a shorter chain that is still whole. Triggers refuse
- * UPDATE and DELETE on audit and only let audit_head follow the real last
- * entry; an attacker with the file can drop them, which is what verify is for.
+ * hash: from the keyed start on, the keyed BLAKE2b MAC of its canonical
+ * encoding (audit_entry_mac); before it, in stores upgraded from a qloop
+ * without the key, plain SHA-256 (audit_entry_hash). audit_head (one row,
+ * id 1) keeps the last seq and hash and a MAC over both, so entries removed
+ * from the end, with the head moved back, are found without the key. The
+ * triggers refuse UPDATE and DELETE on audit and only let audit_head follow
+ * the real last entry; an attacker with the file can drop them, which is what
+ * verify and the key are for.
  */
-#include <stdarg.h>
+#include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -19,45 +24,73 @@
 #include "base/clock.h"
 #include "base/sha256.h"
 #include "store/audit.h"
+#include "store/key.h"
 #include "store/sql.h"
 #include "store/store.h"
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
+/* ---- the canonical encoding, hashed or MACed ------------------------------- */
+
+/* A hash being fed: SHA-256 for legacy entries, keyed BLAKE2b otherwise. */
+struct feed {
+    bool keyed;
+    struct qloop_sha256 sha;
+    crypto_generichash_state mac;
+};
+
+static void feed_bytes(struct feed *f, const void *p, size_t len)
+{
+    if (f->keyed)
+        crypto_generichash_update(&f->mac, p, len);
+    else
+        qloop_sha256_update(&f->sha, p, len);
+}
+
 /* Feeds v as 8 bytes big-endian. */
-static void put_u64(struct qloop_sha256 *c, uint64_t v)
+static void feed_u64(struct feed *f, uint64_t v)
 {
     uint8_t b[8];
     for (int i = 0; i < 8; i++)
         b[i] = (uint8_t)(v >> (56 - 8 * i));
-    qloop_sha256_update(c, b, 8);
+    feed_bytes(f, b, 8);
 }
 
-/* Feeds one length-prefixed field. */
-static void put_field(struct qloop_sha256 *c, const void *p, size_t len)
-{
-    put_u64(c, len);
-    qloop_sha256_update(c, p, len);
-}
-
-/* The canonical hash over explicit lengths (fields may hold any bytes when
- * read back from a tampered store). f[0..5] = at, kind, subject, actor,
+/* The canonical encoding of an entry over explicit lengths (fields may hold
+ * any bytes when read back from a tampered store), hashed with SHA-256 when
+ * key is NULL, else MACed with key. f[0..5] = at, kind, subject, actor,
  * detail, prev_hash. */
-static void entry_hash(int64_t seq, const char *const f[6], const size_t len[6], char out[65])
+static void encode(const unsigned char *key, int64_t seq, const char *const f[6],
+                   const size_t len[6], char out[65])
 {
-    struct qloop_sha256 c;
+    struct feed c = {.keyed = key != NULL};
     uint8_t d[32];
-    qloop_sha256_init(&c);
-    put_u64(&c, (uint64_t)seq);
-    for (int i = 0; i < 6; i++)
-        put_field(&c, f[i], len[i]);
-    qloop_sha256_final(&c, d);
+    if (key)
+        crypto_generichash_init(&c.mac, key, 32, sizeof d);
+    else
+        qloop_sha256_init(&c.sha);
+    feed_u64(&c, (uint64_t)seq);
+    for (int i = 0; i < 6; i++) {
+        feed_u64(&c, len[i]);
+        feed_bytes(&c, f[i], len[i]);
+    }
+    if (key)
+        crypto_generichash_final(&c.mac, d, sizeof d);
+    else
+        qloop_sha256_final(&c.sha, d);
     qloop_hex(d, 32, out);
 }
 
-void audit_entry_hash(int64_t seq, const char *at, const char *kind, const char *subject,
-                      const char *actor, const char *detail, const char *prev_hash,
-                      char out[65])
+void audit_encode(const unsigned char *key, int64_t seq, const char *const f[6],
+                  const size_t len[6], char out[65])
+{
+    encode(key, seq, f, len, out);
+}
+
+/* encode() over NUL-terminated fields (NULL counts as ""). */
+static void encode_str(const unsigned char *key, int64_t seq, const char *at, const char *kind,
+                       const char *subject, const char *actor, const char *detail,
+                       const char *prev_hash, char out[65])
 {
     const char *f[6] = {at, kind, subject, actor, detail, prev_hash};
     size_t len[6];
@@ -66,8 +99,40 @@ void audit_entry_hash(int64_t seq, const char *at, const char *kind, const char 
             f[i] = "";
         len[i] = strlen(f[i]);
     }
-    entry_hash(seq, f, len, out);
+    encode(key, seq, f, len, out);
 }
+
+void audit_entry_hash(int64_t seq, const char *at, const char *kind, const char *subject,
+                      const char *actor, const char *detail, const char *prev_hash,
+                      char out[65])
+{
+    encode_str(NULL, seq, at, kind, subject, actor, detail, prev_hash, out);
+}
+
+void audit_entry_mac(const unsigned char key[32], int64_t seq, const char *at, const char *kind,
+                     const char *subject, const char *actor, const char *detail,
+                     const char *prev_hash, char out[65])
+{
+    encode_str(key, seq, at, kind, subject, actor, detail, prev_hash, out);
+}
+
+void audit_head_mac(const unsigned char key[32], int64_t seq, const char *hash, char out[65])
+{
+    static const char label[] = "qloop audit head";
+    unsigned char head_key[32], d[32];
+    /* A key for this use only, so a head MAC is never an entry's MAC. */
+    crypto_generichash(head_key, sizeof head_key, (const unsigned char *)label, sizeof label - 1,
+                       key, 32);
+    struct feed f = {.keyed = true};
+    crypto_generichash_init(&f.mac, head_key, sizeof head_key, sizeof d);
+    feed_u64(&f, (uint64_t)seq);
+    feed_bytes(&f, hash ? hash : "", hash ? strlen(hash) : 0);
+    crypto_generichash_final(&f.mac, d, sizeof d);
+    sodium_memzero(head_key, sizeof head_key);
+    qloop_hex(d, 32, out);
+}
+
+/* ---- appending ---------------------------------------------------------- */
 
 /* Checks that text is one JSON object (duplicate keys refused). Returns 0 or
  * -1 with err. */
@@ -90,55 +155,67 @@ static int check_detail(const char *text, struct qloop_error *err)
     return 0;
 }
 
-/* Prepared statements of audit_append, kept per connection: a run appends an
- * entry for every ticket change, and preparing five statements each time
- * cost more than the rest of the append. audit_forget() drops them before
- * the connection closes. */
+/* Prepared statements of audit_append and the audit subkey, kept per
+ * connection: a run appends an entry for every ticket change, and preparing
+ * the statements (and deriving the key) each time cost more than the rest of
+ * the append. audit_forget() drops them before the connection closes. */
 enum { ST_HEAD, ST_LAST, ST_INSERT, ST_UPDATE, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK, ST_COUNT };
 static const char *const cached_sql[ST_COUNT] = {
     "SELECT seq, hash FROM audit_head WHERE id = 1",
     "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
     "INSERT INTO audit(seq, at, kind, subject, actor, detail, prev_hash, hash)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    "UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1",
+    "INSERT INTO audit_head(id, seq, hash, mac) VALUES(1, ?1, ?2, ?3)"
+    " ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
     "SAVEPOINT qloop_audit_append",
     "RELEASE qloop_audit_append",
     "ROLLBACK TO qloop_audit_append",
 };
 static struct {
     sqlite3 *db;
-    sqlite3_stmt *st[ST_COUNT];
+    struct sql_cached st[ST_COUNT];
+    bool have_key;
+    unsigned char key[STORE_SUBKEY_BYTES];
 } cache;
 
 void audit_forget(sqlite3 *db)
 {
     if (cache.db != db)
         return;
-    for (int i = 0; i < ST_COUNT; i++) {
-        sqlite3_finalize(cache.st[i]);
-        cache.st[i] = NULL;
-    }
+    for (int i = 0; i < ST_COUNT; i++)
+        sql_cache_free(&cache.st[i]);
+    sodium_memzero(cache.key, sizeof cache.key);
+    cache.have_key = false;
     cache.db = NULL;
 }
 
-/* The cached statement i for db, reset and unbound; NULL with err on failure. */
-static sqlite3_stmt *cached(sqlite3 *db, int i, struct qloop_error *err)
+/* Makes db the connection the cache serves. */
+static void use_db(sqlite3 *db)
 {
     if (cache.db != db) {
         audit_forget(cache.db);
         cache.db = db;
     }
-    if (!cache.st[i] &&
-        sqlite3_prepare_v3(db, cached_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &cache.st[i], NULL) !=
-            SQLITE_OK) {
-        store_error(db, "准备审计语句", err);
-        sqlite3_finalize(cache.st[i]);
-        cache.st[i] = NULL;
-        return NULL;
+}
+
+/* The cached statement i for db, reset and unbound; NULL with err on failure. */
+static sqlite3_stmt *cached(sqlite3 *db, int i, struct qloop_error *err)
+{
+    use_db(db);
+    return sql_cached(db, &cache.st[i], cached_sql[i], err);
+}
+
+/* The audit subkey of db (cached). Returns it, or NULL with err (the key file
+ * missing or foreign: an input error). */
+static const unsigned char *audit_key(sqlite3 *db, struct qloop_error *err)
+{
+    use_db(db);
+    if (!cache.have_key) {
+        if (store_key(db, STORE_KEY_AUDIT, cache.key, err) != 0)
+            return NULL;
+        cache.have_key = true;
     }
-    sqlite3_reset(cache.st[i]);
-    sqlite3_clear_bindings(cache.st[i]);
-    return cache.st[i];
+    return cache.key;
 }
 
 /* Steps a cached statement that returns no rows; 0 or -1 with err. */
@@ -166,9 +243,43 @@ static int read_seq_hash(sqlite3 *db, int i, int *found, int64_t *seq, char hash
     return rc < 0 ? -1 : 0;
 }
 
-/* The body of audit_append, run inside a transaction or savepoint. */
-static int append_entry(sqlite3 *db, const char *kind, const char *subject, const char *actor,
-                        const char *detail, struct qloop_error *err)
+/* Writes entry seq after prev_hash, then moves the head to it under its
+ * MAC. Returns 0 or -1 with err. */
+static int write_entry(sqlite3 *db, const unsigned char *key, int64_t seq, const char *prev_hash,
+                       const char *kind, const char *subject, const char *actor,
+                       const char *detail, struct qloop_error *err)
+{
+    char at[32], hash[65], head[65];
+    qloop_format_datetime(qloop_now(), at);
+    audit_entry_mac(key, seq, at, kind, subject, actor, detail, prev_hash, hash);
+    sqlite3_stmt *st = cached(db, ST_INSERT, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, seq);
+    sql_bind_text(st, 2, at);
+    sql_bind_text(st, 3, kind);
+    sql_bind_text(st, 4, subject);
+    sql_bind_text(st, 5, actor);
+    sql_bind_text(st, 6, detail);
+    sql_bind_text(st, 7, prev_hash);
+    sql_bind_text(st, 8, hash);
+    if (sql_done(db, st, "写入审计记录", err) != 0)
+        return -1;
+    audit_head_mac(key, seq, hash, head);
+    if (!(st = cached(db, ST_UPDATE, err)))
+        return -1;
+    sqlite3_bind_int64(st, 1, seq);
+    sql_bind_text(st, 2, hash);
+    sql_bind_text(st, 3, head);
+    return sql_done(db, st, "更新审计链头", err);
+}
+
+/* The body of audit_append, run inside a transaction or savepoint: the head
+ * must name the last entry, or something was cut or added behind qloop's
+ * back and nothing more is written until someone has looked. */
+static int append_entry(sqlite3 *db, const unsigned char *key, const char *kind,
+                        const char *subject, const char *actor, const char *detail,
+                        struct qloop_error *err)
 {
     int found;
     int64_t head_seq = 0, last_seq = 0;
@@ -188,37 +299,7 @@ static int append_entry(sqlite3 *db, const char *kind, const char *subject, cons
                                "审计记录可能被删除或篡改；请先运行 qloop audit verify 查明，"
                                "查清之前不能再追加记录",
                                (long long)last_seq, (long long)head_seq);
-
-    int64_t seq = last_seq + 1;
-    char at[32], hash[65];
-    qloop_format_datetime(qloop_now(), at);
-    audit_entry_hash(seq, at, kind, subject, actor, detail, last_hash, hash);
-
-    sqlite3_stmt *st = cached(db, ST_INSERT, err);
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, seq);
-    sql_bind_text(st, 2, at);
-    sql_bind_text(st, 3, kind);
-    sql_bind_text(st, 4, subject);
-    sql_bind_text(st, 5, actor);
-    sql_bind_text(st, 6, detail);
-    sql_bind_text(st, 7, last_hash);
-    sql_bind_text(st, 8, hash);
-    if (sql_done(db, st, "写入审计记录", err) != 0)
-        return -1;
-
-    if (!(st = cached(db, ST_UPDATE, err)))
-        return -1;
-    sqlite3_bind_int64(st, 1, seq);
-    sql_bind_text(st, 2, hash);
-    if (sql_done(db, st, "更新审计链头", err) != 0)
-        return -1;
-    if (sqlite3_changes(db) != 1)
-        return qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0,
-                               "审计链头记录（audit_head）缺失，审计记录可能被篡改；"
-                               "请先运行 qloop audit verify 查明");
-    return 0;
+    return write_entry(db, key, last_seq + 1, last_hash, kind, subject, actor, detail, err);
 }
 
 /* Checks kind, subject, actor are non-empty text; returns 0 or -1 with err. */
@@ -231,6 +312,35 @@ static int check_word(const char *value, const char *name, const char *example,
     return 0;
 }
 
+/* Runs body(db, key, ...) in its own IMMEDIATE transaction when none is open
+ * (the read of the last entry and the insert must not interleave with
+ * another writer), else in a savepoint, so that a failure leaves the
+ * caller's transaction as it was. */
+static int in_transaction(sqlite3 *db, const unsigned char *key, const char *kind,
+                          const char *subject, const char *actor, const char *detail,
+                          int (*body)(sqlite3 *, const unsigned char *, const char *, const char *,
+                                      const char *, const char *, struct qloop_error *),
+                          struct qloop_error *err)
+{
+    int own = sqlite3_get_autocommit(db) != 0;
+    if (own ? store_begin(db, err) != 0
+            : step_cached(db, ST_SAVEPOINT, "开始写入审计记录", err) != 0)
+        return -1;
+    if (body(db, key, kind, subject, actor, detail, err) != 0) {
+        if (own) {
+            store_rollback(db);
+        } else {
+            struct qloop_error ignored;
+            step_cached(db, ST_ROLLBACK, "回滚审计记录", &ignored);
+            step_cached(db, ST_RELEASE, "回滚审计记录", &ignored);
+        }
+        return -1;
+    }
+    if (own)
+        return store_commit(db, err);
+    return step_cached(db, ST_RELEASE, "提交审计记录", err);
+}
+
 int audit_append(sqlite3 *db, const char *kind, const char *subject, const char *actor,
                  const char *detail_json, struct qloop_error *err)
 {
@@ -239,238 +349,71 @@ int audit_append(sqlite3 *db, const char *kind, const char *subject, const char 
         check_word(subject, "subject（对象）", "ticket:12", err) != 0 ||
         check_word(actor, "actor（操作人）", "system", err) != 0 || check_detail(detail, err) != 0)
         return -1;
-
-    /* Own transaction when none is open (IMMEDIATE: the read of the last
-     * entry and the insert must not interleave with another writer), else a
-     * savepoint so that a failure leaves the caller's transaction as it was. */
-    int own = sqlite3_get_autocommit(db) != 0;
-    if ((own ? sql_exec(db, "BEGIN IMMEDIATE", "开始写入审计记录", err)
-             : step_cached(db, ST_SAVEPOINT, "开始写入审计记录", err)) != 0)
+    const unsigned char *key = audit_key(db, err);
+    if (!key)
         return -1;
-    if (append_entry(db, kind, subject, actor, detail, err) != 0) {
-        if (own) {
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        } else {
-            struct qloop_error ignored;
-            step_cached(db, ST_ROLLBACK, "回滚审计记录", &ignored);
-            step_cached(db, ST_RELEASE, "回滚审计记录", &ignored);
-        }
-        return -1;
-    }
-    if ((own ? sql_exec(db, "COMMIT", "提交审计记录", err)
-             : step_cached(db, ST_RELEASE, "提交审计记录", err)) != 0) {
-        if (own)
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
-    return 0;
+    return in_transaction(db, key, kind, subject, actor, detail, append_entry, err);
 }
 
-/* Whether a table named name exists in the main schema; -1 on SQL error. */
-static int table_exists(sqlite3 *db, const char *name, struct qloop_error *err)
+/* ---- the keyed start -------------------------------------------------------- */
+
+/* The body of audit_start_keyed. Unlike append_entry it does not refuse a
+ * legacy chain whose head and tail disagree: the upgrade must not stop on
+ * tampering it cannot undo, so it records both in the start entry, where
+ * verify finds them for ever after. */
+static int start_keyed(sqlite3 *db, const unsigned char *key, const char *kind,
+                       const char *subject, const char *actor, const char *detail,
+                       struct qloop_error *err)
 {
-    int64_t n;
-    if (sql_int64(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
-                  name, 0, &n, err) != 0)
+    (void)kind, (void)subject, (void)actor, (void)detail;
+    int head_found, last_found;
+    int64_t head_seq = 0, last_seq = 0;
+    char head_hash[65] = "", last_hash[65] = ZERO_HASH;
+    if (read_seq_hash(db, ST_HEAD, &head_found, &head_seq, head_hash, err) != 0 ||
+        read_seq_hash(db, ST_LAST, &last_found, &last_seq, last_hash, err) != 0)
         return -1;
-    return n > 0;
-}
-
-/* Sets the verdict of a broken chain and returns 1. */
-static int broken(int64_t *bad_seq, int64_t seq, char *why, size_t whysize, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static int broken(int64_t *bad_seq, int64_t seq, char *why, size_t whysize, const char *fmt, ...)
-{
-    if (bad_seq)
-        *bad_seq = seq;
-    if (why && whysize > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whysize, fmt, ap);
-        va_end(ap);
-    }
-    return 1;
-}
-
-/* Sets *follower to the smallest seq after `after` whose prev_hash is hash
- * (0 when none). Returns 0 or -1 with err. */
-static int later_follower(sqlite3 *db, const char *hash, int64_t after, int64_t *follower,
-                          struct qloop_error *err)
-{
-    sqlite3_stmt *st =
-        sql_prepare(db, "SELECT min(seq) FROM audit WHERE prev_hash = ?1 AND seq > ?2", err);
-    if (!st)
-        return -1;
-    sql_bind_textn(st, 1, hash, 64);
-    sqlite3_bind_int64(st, 2, after);
-    int rc = sql_row(db, st, "读取审计记录", err);
-    *follower = rc == 1 ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    return rc < 0 ? -1 : 0;
-}
-
-/* Where a walk of the chain has come: the seq it expects next, the last
- * good entry and its hash, how many were good; and where a verdict goes. */
-struct walk {
-    int64_t expected, prev_seq, n;
-    char prev_hash[65];
-    int64_t *bad_seq;
-    char *why;
-    size_t whysize;
-};
-
-/* Judges the entry at st (seq, at, kind, subject, actor, detail, prev_hash,
- * hash) against the walk so far and, when good, moves the walk past it.
- * Returns 0 good, 1 broken (verdict set), -1 with err. */
-static int judge_entry(sqlite3 *db, sqlite3_stmt *st, struct walk *w, struct qloop_error *err)
-{
-    int64_t seq = sqlite3_column_int64(st, 0);
-    const char *f[6];
-    size_t len[6];
-    for (int i = 0; i < 6; i++) {
-        f[i] = (const char *)sqlite3_column_blob(st, i + 1);
-        len[i] = (size_t)sqlite3_column_bytes(st, i + 1);
-        if (!f[i]) {
-            f[i] = "";
-            len[i] = 0;
-        }
-    }
-    const char *stored = (const char *)sqlite3_column_blob(st, 7);
-    size_t stored_len = (size_t)sqlite3_column_bytes(st, 7);
-    char want[65];
-    entry_hash(seq, f, len, want);
-    int content_ok = stored && stored_len == 64 && memcmp(stored, want, 64) == 0;
-    int link_ok = len[5] == 64 && memcmp(f[5], w->prev_hash, 64) == 0;
-    long long s = seq, prev = w->prev_seq;
-
-    if (seq < w->expected)
-        return broken(w->bad_seq, seq, w->why, w->whysize,
-                      "出现了不应存在的第 %lld 条记录（序号应从 1 起连续编号）", s);
-    if (seq > w->expected)
-        return broken(w->bad_seq, w->expected, w->why, w->whysize,
-                      "第 %lld 条记录缺失（第 %lld 条之前的记录缺失或顺序被改动）",
-                      (long long)w->expected, s);
-    if (!content_ok && !link_ok)
-        return broken(w->bad_seq, seq, w->why, w->whysize,
-                      "第 %lld 条记录被替换或与别的记录调换（哈希不符，且与前一条不相连）", s);
-    if (!content_ok)
-        return broken(w->bad_seq, seq, w->why, w->whysize,
-                      "第 %lld 条记录内容被修改（哈希不符）", s);
-    if (!link_ok && prev == 0)
-        return broken(w->bad_seq, seq, w->why, w->whysize,
-                      "第 %lld 条记录的前一哈希不是链首值（第 %lld 条之前的记录缺失或顺序被改动）",
-                      s, s);
-    if (!link_ok) {
-        /* This entry is intact but does not point at the one before. If a
-         * later entry points at that one, the one before is genuine and
-         * this entry was moved here or slipped in; otherwise the one before
-         * was most likely changed and given a recomputed hash. */
-        int64_t follower = 0;
-        if (later_follower(db, w->prev_hash, seq, &follower, err) != 0)
-            return -1;
-        if (follower > 0)
-            return broken(w->bad_seq, seq, w->why, w->whysize,
-                          "第 %lld 条记录不接在第 %lld 条之后（顺序被改动，或记录被替换、插入；"
-                          "第 %lld 条之后原本应是现在的第 %lld 条）",
-                          s, prev, prev, (long long)follower);
-        return broken(w->bad_seq, w->prev_seq, w->why, w->whysize,
-                      "第 %lld 条记录被修改后重算了哈希（与第 %lld 条登记的前一哈希不符），"
-                      "或第 %lld 条之前的记录缺失或顺序被改动",
-                      prev, s, s);
-    }
-    memcpy(w->prev_hash, stored, 64);
-    w->prev_seq = seq;
-    w->expected = seq + 1;
-    w->n++;
-    return 0;
-}
-
-/* Checks audit_head against the end of a whole walk: entries cut off the
- * end, appended around qloop, or a last entry rehashed. Same returns as
- * judge_entry. */
-static int check_head(sqlite3 *db, const struct walk *w, struct qloop_error *err)
-{
-    int found;
-    int64_t head_seq = 0;
-    char head_hash[65];
-    if (read_seq_hash(db, ST_HEAD, &found, &head_seq, head_hash, err) != 0)
-        return -1;
-    long long last = w->prev_seq, head = head_seq;
-    if (!found)
-        return broken(w->bad_seq, w->prev_seq, w->why, w->whysize,
-                      "审计链头记录（audit_head）缺失，无法确认链尾是否完整");
-    if (head > last)
-        return broken(w->bad_seq, last + 1, w->why, w->whysize,
-                      "第 %lld 条及之后的记录缺失（链头登记共 %lld 条，现存只到第 %lld 条）",
-                      last + 1, head, last);
-    if (head < last)
-        return broken(w->bad_seq, head + 1, w->why, w->whysize,
-                      "第 %lld 条起的记录未登记在链头（链头只登记到第 %lld 条），"
-                      "可能是绕过 qloop 追加的记录",
-                      head + 1, head);
-    if (strcmp(head_hash, w->prev_hash) != 0 && last == 0)
-        return broken(w->bad_seq, 0, w->why, w->whysize,
-                      "审计链头被改动（空链的链头哈希应为全 0）");
-    if (strcmp(head_hash, w->prev_hash) != 0)
-        return broken(w->bad_seq, last, w->why, w->whysize,
-                      "第 %lld 条记录被修改后重算了哈希（与链头登记的哈希不符）", last);
-    return 0;
-}
-
-/* The walk itself, inside a read transaction: both tables there, every
- * entry in order, then the head. Same contract as audit_verify. */
-static int verify_chain(sqlite3 *db, int64_t *count, int64_t *bad_seq, char *why, size_t whysize,
-                        struct qloop_error *err)
-{
-    static const char *const tables[][2] = {
-        {"audit", "审计表 audit 不存在（已被删除）"},
-        {"audit_head", "审计链头表 audit_head 不存在（已被删除）"},
-    };
-    for (int i = 0; i < 2; i++) {
-        int have = table_exists(db, tables[i][0], err);
-        if (have < 0)
-            return -1;
-        if (!have)
-            return broken(bad_seq, 0, why, whysize, "%s", tables[i][1]);
-    }
+    char from[32];
+    snprintf(from, sizeof from, "%lld", (long long)(last_seq + 1));
     sqlite3_stmt *st = sql_prepare(db,
-                                   "SELECT seq, at, kind, subject, actor, detail, prev_hash, hash"
-                                   " FROM audit ORDER BY seq",
+                                   "INSERT INTO meta(key, value) VALUES('audit_keyed_from', ?1)"
+                                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                                    err);
     if (!st)
         return -1;
-    struct walk w = {.expected = 1, .prev_hash = ZERO_HASH, .bad_seq = bad_seq, .why = why,
-                     .whysize = whysize};
-    int rc, verdict = 0;
-    while (verdict == 0 && (rc = sql_row(db, st, "读取审计记录", err)) == 1)
-        verdict = judge_entry(db, st, &w, err);
+    sql_bind_text(st, 1, from);
+    int rc = sql_done(db, st, "记录审计链的密钥起点", err);
     sqlite3_finalize(st);
-    if (verdict != 0)
-        return verdict;
-    if (rc < 0)
+    if (rc != 0)
         return -1;
-    if ((verdict = check_head(db, &w, err)) != 0)
-        return verdict;
-    if (count)
-        *count = w.n;
-    return 0;
+    if (last_seq == 0 && head_found && head_seq == 0) { /* nothing to bind: the head under its MAC */
+        char mac[65];
+        audit_head_mac(key, 0, ZERO_HASH, mac);
+        st = cached(db, ST_UPDATE, err);
+        if (!st)
+            return -1;
+        sqlite3_bind_int64(st, 1, 0);
+        sql_bind_text(st, 2, ZERO_HASH);
+        sql_bind_text(st, 3, mac);
+        return sql_done(db, st, "更新审计链头", err);
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "legacy_entries", json_integer(last_seq));
+    json_object_set_new(o, "legacy_head", json_string(last_hash));
+    json_object_set_new(o, "head_seq", head_found ? json_integer(head_seq) : json_null());
+    json_object_set_new(o, "head_hash", head_found ? json_string(head_hash) : json_null());
+    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    if (!text)
+        return qloop_error_internal(err, NULL, "生成审计记录失败（内存不足）");
+    rc = write_entry(db, key, last_seq + 1, last_hash, "audit.keyed", "audit", "system", text, err);
+    free(text);
+    return rc;
 }
 
-int audit_verify(sqlite3 *db, int64_t *count, int64_t *bad_seq, char *why, size_t whysize,
-                 struct qloop_error *err)
+int audit_start_keyed(sqlite3 *db, struct qloop_error *err)
 {
-    if (count)
-        *count = 0;
-    if (bad_seq)
-        *bad_seq = 0;
-    if (why && whysize > 0)
-        why[0] = '\0';
-    /* One read transaction, so the chain and its head are one snapshot. */
-    int own = sqlite3_get_autocommit(db) != 0;
-    if (own && sql_exec(db, "BEGIN", "开始读取审计链", err) != 0)
+    const unsigned char *key = audit_key(db, err);
+    if (!key)
         return -1;
-    int rc = verify_chain(db, count, bad_seq, why, whysize, err);
-    if (own)
-        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    return rc;
+    return in_transaction(db, key, NULL, NULL, NULL, NULL, start_keyed, err);
 }

@@ -190,6 +190,39 @@ static const char step7_ticket_policies[] =
 static const char step8_parts[] =
     "ALTER TABLE findings ADD COLUMN part TEXT;";
 
+/* 9: the keyed audit chain and the calendar in the store. audit_head gets a
+ * MAC (store/audit.c); its trigger now also lets an empty chain's head be
+ * put under it. The tables and triggers of step 2 are made again where an
+ * attacker dropped them, so the upgrade goes through and verify can say what
+ * happened. calendar_loads: every `qloop calendar load` (and the PATH.calendar
+ * file of earlier versions, imported once by the code of this step,
+ * store/upgrade.c), append-only, each with its audit entry. That code also
+ * writes the keyed start of the chain and one baseline entry per ticket. */
+static const char step9_keyed_audit[] =
+    "CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY, at TEXT NOT NULL,"
+    "  kind TEXT NOT NULL, subject TEXT NOT NULL, actor TEXT NOT NULL, detail TEXT NOT NULL,"
+    "  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS audit_head(id INTEGER PRIMARY KEY CHECK(id = 1),"
+    "  seq INTEGER NOT NULL, hash TEXT NOT NULL);"
+    "ALTER TABLE audit_head ADD COLUMN mac TEXT;"
+    "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS audit_head_no_delete BEFORE DELETE ON audit_head"
+    "  BEGIN SELECT RAISE(ABORT, 'audit_head cannot be deleted'); END;"
+    "DROP TRIGGER IF EXISTS audit_head_follows;"
+    "CREATE TRIGGER audit_head_follows BEFORE UPDATE ON audit_head"
+    "  WHEN NEW.id IS NOT 1 OR NEW.seq IS NOT coalesce((SELECT max(seq) FROM audit), 0)"
+    "    OR NEW.hash IS NOT coalesce((SELECT hash FROM audit WHERE seq = NEW.seq), '" ZERO_HASH "')"
+    "  BEGIN SELECT RAISE(ABORT, 'audit_head only follows the last audit entry'); END;"
+    "CREATE TABLE calendar_loads(id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,"
+    "  source TEXT NOT NULL, sha256 TEXT NOT NULL, notices TEXT NOT NULL);"
+    "CREATE TRIGGER calendar_loads_no_update BEFORE UPDATE ON calendar_loads"
+    "  BEGIN SELECT RAISE(ABORT, 'calendar loads are append-only'); END;"
+    "CREATE TRIGGER calendar_loads_no_delete BEFORE DELETE ON calendar_loads"
+    "  BEGIN SELECT RAISE(ABORT, 'calendar loads are append-only'); END;";
+
 const struct store_step store_steps[] = {
     {1, "core", step1_core},
     {2, "audit", step2_audit},
@@ -199,5 +232,6 @@ const struct store_step store_steps[] = {
     {6, "identity", step6_identity},
     {7, "ticket_policies", step7_ticket_policies},
     {8, "parts", step8_parts},
+    {9, "keyed_audit", step9_keyed_audit},
 };
 const int store_nsteps = (int)(sizeof store_steps / sizeof store_steps[0]);

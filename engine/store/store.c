@@ -134,11 +134,24 @@ static int check_version(sqlite3 *db, int *version, struct qloop_error *err)
     return 0;
 }
 
-/* Applies every schema step past the store's user_version, all in one
- * transaction: a store is upgraded whole or not at all. */
-static int migrate(sqlite3 *db, int version, struct qloop_error *err)
+/* Runs the code of step version, if it has any (schema.h). */
+static int step_code(sqlite3 *db, int version, struct qloop_error *err)
 {
-    if (version == store_nsteps)
+    for (int i = 0; i < store_nstep_code; i++)
+        if (store_step_code[i].version == version)
+            return store_step_code[i].run(db, err);
+    return 0;
+}
+
+/* Applies every schema step past the store's user_version up to step
+ * target, each with its code (schema.h), all in one transaction: a store is
+ * upgraded whole or not at all. */
+static int migrate(sqlite3 *db, int target, struct qloop_error *err)
+{
+    int version;
+    if (check_version(db, &version, err) != 0)
+        return -1;
+    if (version >= target)
         return 0;
     if (sql_exec(db, "BEGIN IMMEDIATE", "升级数据库结构", err) != 0)
         return -1;
@@ -147,18 +160,18 @@ static int migrate(sqlite3 *db, int version, struct qloop_error *err)
         store_rollback(db);
         return -1;
     }
-    for (int v = version; v < store_nsteps; v++) {
+    for (int v = version; v < target; v++) {
         char what[96];
         snprintf(what, sizeof what, "升级数据库结构（第 %d 步：%s）", store_steps[v].version,
                  store_steps[v].what);
         if (sql_exec(db, store_steps[v].sql, what, err) != 0 ||
-            (v == 0 && make_secret(db, err) != 0)) {
+            (v == 0 && make_secret(db, err) != 0) || step_code(db, v + 1, err) != 0) {
             store_rollback(db);
             return -1;
         }
     }
     char pragma[64];
-    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", store_nsteps);
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", target);
     if (sql_exec(db, pragma, "升级数据库结构", err) != 0 ||
         sql_exec(db, "COMMIT", "提交数据库结构升级", err) != 0) {
         store_rollback(db);
@@ -197,14 +210,18 @@ sqlite3 *store_open_mode(const char *path, enum store_open_mode mode, struct qlo
     sqlite3_extended_result_codes(db, 1);
     int version;
     /* A run is one large transaction: a 64 MiB page cache keeps it from
-     * spilling pages to the WAL over and over. */
+     * spilling pages to the WAL over and over. The key is loaded before the
+     * upgrade, whose code may need it (the audit chain): a new store gets its
+     * first step (meta) first. */
     if (check_version(db, &version, err) != 0 ||
         sql_exec(db,
                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
                  " PRAGMA cache_size=-65536;",
                  "打开数据库", err) != 0 ||
-        migrate(db, version, err) != 0 || store_key_attach(db, err) != 0) {
+        migrate(db, 1, err) != 0 || store_key_attach(db, err) != 0 ||
+        migrate(db, store_nsteps, err) != 0) {
         store_key_forget(db);
+        audit_forget(db);
         sqlite3_close(db);
         return NULL;
     }

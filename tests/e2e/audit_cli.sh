@@ -3,13 +3,15 @@
 #
 # A missing store is refused (exit 2) and not created. A fresh store holds
 # a run's two entries; the script writes one more entry with the sqlite3 CLI,
-# its hash computed here from the documented canonical encoding (seq as 8
-# bytes big-endian, then each text field as 8-byte big-endian length + bytes,
-# SHA-256, lower-case hex; see audit.h) — which also pins that encoding from
-# outside the C code. Then it tampers with the store as an attacker with the
-# file would (dropping the append-only triggers) and expects exit 1 naming
-# the entry. Real chains written by ticket transitions are covered by the
-# tickets end-to-end tests.
+# its MAC computed here (python3's hashlib) from the documented canonical
+# encoding (seq as 8 bytes big-endian, then each text field as 8-byte
+# big-endian length + bytes) with the audit subkey derived from the store's
+# key file as libsodium's crypto_kdf does (keyed BLAKE2b; see audit.h and
+# key.h) — which also pins the encoding and the key derivation from outside
+# the C code. Then it tampers with the store as an attacker with the file
+# would (dropping the append-only triggers) and expects exit 1 naming the
+# entry, and without the key file exit 2. The attacks of someone without the
+# key (rewrite and rehash, tail cut) are tests/e2e/audit_attacks.sh.
 set -euo pipefail
 
 : "${QLOOP_BIN:?QLOOP_BIN must name the qloop binary}"
@@ -34,27 +36,28 @@ run() {
     err=$(cat "$tmp/err")
 }
 
-# The canonical hash of one entry: entry_hash SEQ AT KIND SUBJECT ACTOR DETAIL PREV_HASH
-be64() {
-    local n=$1 i
-    for i in 56 48 40 32 24 16 8 0; do
-        # shellcheck disable=SC2059  # the format is the octal escape of one byte
-        printf "\\$(printf %03o $(((n >> i) & 255)))"
-    done
-}
-field() {
-    local len
-    len=$(printf %s "$1" | wc -c)
-    be64 "$len"
-    printf %s "$1"
-}
-entry_hash() {
-    {
-        be64 "$1"
-        shift
-        local f
-        for f in "$@"; do field "$f"; done
-    } | sha256sum | cut -c1-64
+# mac KIND ...: python3 over the store's key file (see the file comment).
+#   mac entry SEQ AT KIND SUBJECT ACTOR DETAIL PREV   the MAC of an entry
+#   mac head SEQ HASH                                 the MAC of audit_head
+mac() {
+    python3 - "$db.key" "$@" <<'PY'
+import hashlib, struct, sys
+lines = [l for l in open(sys.argv[1]) if l.strip() and not l.startswith("#")]
+master = bytes.fromhex(lines[0].strip())
+sub = hashlib.blake2b(b"", digest_size=32, key=master, salt=struct.pack("<Q", 1) + bytes(8),
+                      person=b"qloopkey" + bytes(8)).digest()
+what, args = sys.argv[2], sys.argv[3:]
+if what == "entry":
+    enc = struct.pack(">Q", int(args[0]))
+    for f in args[1:]:
+        b = f.encode()
+        enc += struct.pack(">Q", len(b)) + b
+    print(hashlib.blake2b(enc, digest_size=32, key=sub).hexdigest())
+else:
+    hk = hashlib.blake2b(b"qloop audit head", digest_size=32, key=sub).digest()
+    print(hashlib.blake2b(struct.pack(">Q", int(args[0])) + args[1].encode(), digest_size=32,
+                          key=hk).hexdigest())
+PY
 }
 
 # --- no store yet: refused, nothing created (CONTRACT.md: only run, catalog
@@ -83,7 +86,7 @@ run "$QLOOP_BIN" audit list --db "$db" --json --kind ticket.transition
 [ "$out" = "[]" ] || fail "list --json --kind ticket.transition on fresh store: expected [], got '$out'"
 
 # --- help and usage ----------------------------------------------------------
-for args in "audit --help" "audit verify --help" "audit list --help"; do
+for args in "audit --help" "audit verify --help" "audit anchor --help" "audit list --help"; do
     # shellcheck disable=SC2086
     run "$QLOOP_BIN" $args
     [ "$rc" -eq 0 ] || fail "qloop $args: exit $rc"
@@ -101,12 +104,13 @@ done
 at=2024-09-27T10:00:00+08:00
 detail='{"from":"discovered","to":"feedback","note":"市公安局"}'
 prev=$(sqlite3 "$db" "SELECT hash FROM audit WHERE seq = $n")
-h3=$(entry_hash "$m" "$at" ticket.transition ticket:1 张三 "$detail" "$prev")
-[ "$h3" != "$(entry_hash "$m" "$at" ticket.transition ticket:1 张三x "$detail" "$prev")" ] \
-    || fail "hash helper ignores its input"
+h3=$(mac entry "$m" "$at" ticket.transition ticket:1 张三 "$detail" "$prev")
+[ "$h3" != "$(mac entry "$m" "$at" ticket.transition ticket:1 张三x "$detail" "$prev")" ] \
+    || fail "mac helper ignores its input"
+m3=$(mac head "$m" "$h3")
 sqlite3 "$db" "INSERT INTO audit VALUES($m, '$at', 'ticket.transition', 'ticket:1', '张三',
                '$detail', '$prev', '$h3');
-               UPDATE audit_head SET seq = $m, hash = '$h3' WHERE id = 1;"
+               UPDATE audit_head SET seq = $m, hash = '$h3', mac = '$m3' WHERE id = 1;"
 
 run "$QLOOP_BIN" audit verify --db "$db"
 [ "$rc" -eq 0 ] || fail "one valid entry: exit $rc, out: $out, stderr: $err"
@@ -142,5 +146,12 @@ sqlite3 "$db" "DROP TRIGGER audit_no_delete; DELETE FROM audit;"
 run "$QLOOP_BIN" audit verify --db "$db"
 [ "$rc" -eq 1 ] || fail "removed entry: expected exit 1, got $rc (out: $out)"
 case "$out" in "broken at 1: "*) ;; *) fail "removed entry: got '$out'" ;; esac
+
+# Without the key file: exit 2, saying so.
+mv "$db.key" "$tmp/saved.key"
+run "$QLOOP_BIN" audit verify --db "$db"
+[ "$rc" -eq 2 ] || fail "no key file: expected exit 2, got $rc (out: $out)"
+case "$err" in *"密钥文件"*) ;; *) fail "no key file: stderr does not say so: $err" ;; esac
+mv "$tmp/saved.key" "$db.key"
 
 echo "audit_cli: ok"

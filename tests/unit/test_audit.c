@@ -22,6 +22,7 @@
 
 #include "base/sha256.h"
 #include "store/audit.h"
+#include "store/key.h"
 #include "store/store.h"
 
 #define NOW "2024-09-27T10:00:00+08:00"
@@ -38,6 +39,21 @@ static const char *exec_fails(sqlite3 *db, const char *sql)
     snprintf(last, sizeof last, "%s", msg ? msg : "");
     sqlite3_free(msg);
     return last;
+}
+
+/* The MAC entry seq must carry: what an insider with the store's key file
+ * computes (the attacks without the key are in test_audit_keyed.c and
+ * tests/e2e/audit_attacks.sh). The diagnostics below are tested with it,
+ * since without the key every changed entry already fails its own MAC. */
+static void entry_mac(sqlite3 *db, int64_t seq, const char *at, const char *kind,
+                      const char *subject, const char *actor, const char *detail,
+                      const char *prev, char out[65])
+{
+    unsigned char key[STORE_SUBKEY_BYTES];
+    struct qloop_error err;
+    if (store_key(db, STORE_KEY_AUDIT, key, &err) != 0)
+        fail_msg("store_key: %s", err.message);
+    audit_entry_mac(key, seq, at, kind, subject, actor, detail, prev, out);
 }
 
 /* A fresh in-memory store with the audit schema and n entries: entry i has
@@ -224,7 +240,7 @@ static void test_changed_detail(void **state)
     sqlite3 *db = make_db(N);
     drop_triggers(db);
     exec(db, "UPDATE audit SET detail = '{\"i\": 12, \"to\": \"shared\"}' WHERE seq = 12");
-    expect_broken(db, 12, "第 12 条记录内容被修改（哈希不符）");
+    expect_broken(db, 12, "第 12 条记录内容被修改（密钥校验值不符");
     audit_forget(db);
     store_close(db);
 
@@ -300,13 +316,13 @@ static void test_deleted_last(void **state)
     audit_forget(db);
     store_close(db);
 
-    /* Known limit: an attacker who also moves audit_head back leaves a
-     * chain that verifies (see audit.h). */
+    /* An attacker who also moves audit_head back: the head's MAC, which
+     * needs the key, gives it away. */
     db = make_db(N);
     drop_triggers(db);
     exec(db, "DELETE FROM audit WHERE seq = 20;"
                 "UPDATE audit_head SET seq = 19, hash = (SELECT hash FROM audit WHERE seq = 19)");
-    expect_ok(db, 19);
+    expect_broken(db, 20, "链头登记（第 19 条）的密钥校验值不符");
     audit_forget(db);
     store_close(db);
 }
@@ -359,7 +375,7 @@ static void test_reordered(void **state)
         for (int i = 0; i < 6; i++)
             c[i] = (const char *)sqlite3_column_text(st, i + 1);
         seqs[k] = sqlite3_column_int64(st, 0);
-        audit_entry_hash(seqs[k], c[0], c[1], c[2], c[3], c[4], c[5], hashes[k]);
+        entry_mac(db, seqs[k], c[0], c[1], c[2], c[3], c[4], c[5], hashes[k]);
         k++;
     }
     sqlite3_finalize(st);
@@ -371,7 +387,8 @@ static void test_reordered(void **state)
     store_close(db);
 }
 
-/* Recomputes the hash of entry seq from its (possibly changed) columns. */
+/* Recomputes the MAC of entry seq from its (possibly changed) columns, with
+ * the key, as an insider would. */
 static void rehash(sqlite3 *db, int seq)
 {
     static const char *const cols[6] = {"at", "kind", "subject", "actor", "detail", "prev_hash"};
@@ -379,7 +396,7 @@ static void rehash(sqlite3 *db, int seq)
     for (int i = 0; i < 6; i++)
         f[i] = q_text(db, "SELECT %s FROM audit WHERE seq = %d", cols[i], seq);
     char h[65];
-    audit_entry_hash(seq, f[0], f[1], f[2], f[3], f[4], f[5], h);
+    entry_mac(db, seq, f[0], f[1], f[2], f[3], f[4], f[5], h);
     exec(db, "UPDATE audit SET hash = %Q WHERE seq = %d", h, seq);
 }
 
@@ -422,7 +439,7 @@ static void test_appended_outside(void **state)
     sqlite3 *db = make_db(3);
     char h[65];
     const char *prev = q_text(db, "SELECT hash FROM audit WHERE seq = 3");
-    audit_entry_hash(4, NOW, "ticket.transition", "ticket:1", "mallory", "{}", prev, h);
+    entry_mac(db, 4, NOW, "ticket.transition", "ticket:1", "mallory", "{}", prev, h);
     exec(db,
          "INSERT INTO audit VALUES(4, '" NOW "', 'ticket.transition', 'ticket:1', 'mallory',"
          " '{}', %Q, %Q)",
