@@ -53,8 +53,8 @@ int cli_error(const struct qloop_error *err);
 void cli_print_json(const json_t *v);
 
 /* Opens the existing store at path (NULL: store_default_path()), loads the
- * calendar file kept beside it (PATH.calendar, when present) and the
- * divisions table ($QLOOP_DIVISIONS or --divisions given earlier via
+ * holiday notices loaded into it (store/calendar_loads.h) and the divisions
+ * table ($QLOOP_DIVISIONS or --divisions given earlier via
  * cli_load_divisions). A path with no store is refused, naming it (exit 2):
  * only the commands that create a store (CONTRACT.md: run, catalog import,
  * depts add, users add) call cli_create_store instead. On failure prints the
@@ -93,9 +93,9 @@ int cli_load_divisions(const char *path);
  * prints the error and returns the exit code. */
 int cli_load_policy(const char *spec, struct qloop_policy *p);
 
-/* The path of the calendar file kept beside the store at db_path (NULL: the
- * default store). */
-void cli_calendar_path(const char *db_path, char *out, size_t size);
+/* Loads the holiday notices loaded into the store into the calendar in use.
+ * Returns 0, or prints the error and returns the exit code. */
+int cli_load_calendar(sqlite3 *db);
 
 struct pack;
 struct run_outcome;

@@ -22,6 +22,7 @@
 #include "rules/pack.h"
 #include "rules/policy.h"
 #include "run/run.h"
+#include "store/calendar_loads.h"
 #include "store/store.h"
 
 void cli_print_error(const struct qloop_error *err)
@@ -77,11 +78,6 @@ void cli_print_json(const json_t *v)
     free(s);
 }
 
-void cli_calendar_path(const char *db_path, char *out, size_t size)
-{
-    snprintf(out, size, "%s.calendar", db_path ? db_path : store_default_path());
-}
-
 int cli_load_divisions(const char *path)
 {
     struct qloop_error err;
@@ -96,6 +92,33 @@ int cli_load_policy(const char *spec, struct qloop_policy *p)
     return policy_load_spec(spec, QLOOP_DATADIR, p, &err) == 0 ? 0 : cli_error(&err);
 }
 
+/* Loads one calendar load of the store into the calendar in use. */
+static int load_notices(void *ctx, const char *text, size_t len, const char *source,
+                        struct qloop_error *err)
+{
+    (void)ctx;
+    return calendar_load_text(text, len, source, err) == 0 ? 0 : -1;
+}
+
+int cli_load_calendar(sqlite3 *db)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    if (store_calendar_each(db, load_notices, NULL, &err) == 0)
+        return 0;
+    cli_print_error(&err);
+    fputs("qloop: 数据库中加载的节假日安排有误：请用 qloop calendar load 重新加载正确的安排\n", stderr);
+    return qloop_error_exit(&err);
+}
+
+/* Checks a calendar file imported when a store is upgraded. */
+static int check_notices(const char *text, size_t len, const char *name, struct qloop_error *err)
+{
+    struct calendar_notices *n = calendar_notices_parse(text, len, name, err);
+    calendar_notices_free(n);
+    return n ? 0 : -1;
+}
+
 /* cli_open_store and cli_create_store. */
 static sqlite3 *open_store(const char *path, enum store_open_mode mode, int *rc)
 {
@@ -103,13 +126,18 @@ static sqlite3 *open_store(const char *path, enum store_open_mode mode, int *rc)
     qloop_error_clear(&err);
     if (!path)
         path = store_default_path();
-    char cal[1024];
-    cli_calendar_path(path, cal, sizeof cal);
+    store_calendar_set_check(check_notices);
     sqlite3 *db = NULL;
-    if ((access(cal, R_OK) != 0 || calendar_load_file(cal, &err) == 0) && division_init(&err) == 0)
+    if (division_init(&err) == 0)
         db = store_open_mode(path, mode, &err);
-    if (!db)
+    if (!db) {
         *rc = cli_error(&err);
+        return NULL;
+    }
+    if ((*rc = cli_load_calendar(db)) != 0) {
+        store_close(db);
+        return NULL;
+    }
     return db;
 }
 

@@ -8,13 +8,13 @@
  *   qloop calendar show --year YYYY
  *
  * Every subcommand takes --db PATH (default: store_default_path()) and
- * --help. Years loaded are kept in PATH.calendar beside the store (qloop's
- * text format, merged by year, written atomically), and every command that
- * uses the store's calendar reads that file; workday, deadline and show read
- * it without opening the store itself.
+ * --help. Years loaded are kept in the store (store/calendar_loads.h: one
+ * row per load, each on the audit chain, since a load changes every legal
+ * deadline), and every command that opens the store uses them; workday,
+ * deadline and show use them when the store exists and need none otherwise.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +26,7 @@
 #include "checks/calendar.h"
 #include "cli.h"
 #include "base/clock.h"
+#include "store/calendar_loads.h"
 #include "store/store.h"
 
 #define MAX_DAYS 3660
@@ -81,22 +82,19 @@ static int print_day(const struct cli_args *a, int64_t day)
     return QLOOP_EXIT_OK;
 }
 
-/* Loads PATH.calendar beside the store when it exists. Returns 0, or prints
- * the error and returns QLOOP_EXIT_INPUT. */
+/* Loads the years loaded into the store, when the store exists (no store
+ * is made here). Returns 0, or prints the error and returns the exit code. */
 static int load_beside_store(const struct cli_args *a)
 {
-    char path[4096];
-    cli_calendar_path(cli_opt(a, "db"), path, sizeof path);
+    const char *path = cli_opt(a, "db") ? cli_opt(a, "db") : store_default_path();
     struct stat st;
     if (stat(path, &st) != 0 && errno == ENOENT)
         return 0;
-    struct qloop_error err;
-    if (calendar_load_file(path, &err) != 0) {
-        cli_print_error(&err);
-        fprintf(stderr, "qloop: 数据库旁的日历文件 %s 有误：请修正它，或删除后重新 qloop calendar load\n",
-                path);
-        return qloop_error_exit(&err);
-    }
+    int rc;
+    sqlite3 *db = cli_open_store(path, &rc);
+    if (!db)
+        return rc;
+    store_close(db);
     return 0;
 }
 
@@ -133,68 +131,11 @@ static int do_deadline(const struct cli_args *a)
     return print_day(a, calendar_add_natural_days(from, n));
 }
 
-/* Writes len bytes of data to path atomically: a temporary file in the same
- * directory, fsync, rename over path, fsync of the directory. Returns 0, or
- * fills err and returns -1 (the temporary file removed). */
-static int write_atomic(const char *path, const char *data, size_t len, struct qloop_error *err)
+/* Who loads: the login of the user running qloop ("system" when unknown). */
+static const char *operator_name(void)
 {
-    struct qloop_buf tmp = {0};
-    qloop_buf_printf(&tmp, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp.ptr);
-    if (fd < 0) {
-        qloop_error_set(err, path, 0, 0, "无法在这个文件所在的目录里创建临时文件：%s；请检查目录存在且可写",
-                        strerror(errno));
-        qloop_buf_free(&tmp);
-        return -1;
-    }
-    mode_t mask = umask(0);
-    umask(mask);
-    const char *what = "写入";
-    int rc = fchmod(fd, 0666 & ~mask);
-    for (size_t off = 0; rc == 0 && off < len;) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            rc = -1;
-        else
-            off += (size_t)w;
-    }
-    if (rc == 0 && (rc = fsync(fd)) != 0)
-        what = "同步（fsync）";
-    int saved = errno;
-    if (close(fd) != 0 && rc == 0) {
-        rc = -1;
-        saved = errno;
-    }
-    if (rc == 0 && rename(tmp.ptr, path) != 0) {
-        rc = -1;
-        saved = errno;
-        what = "替换（rename）";
-    }
-    if (rc != 0) {
-        unlink(tmp.ptr);
-        qloop_buf_free(&tmp);
-        return qloop_error_set(err, path, 0, 0, "%s日历文件失败：%s；原文件未改动，请检查磁盘空间和写权限",
-                               what, strerror(saved));
-    }
-    qloop_buf_free(&tmp);
-    /* Make the rename itself durable. */
-    struct qloop_buf dir = {0};
-    const char *slash = strrchr(path, '/');
-    if (slash == path)
-        qloop_buf_append(&dir, "/", 1);
-    else if (slash)
-        qloop_buf_append(&dir, path, (size_t)(slash - path));
-    else
-        qloop_buf_append(&dir, ".", 1);
-    int dfd = open(dir.ptr, O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    qloop_buf_free(&dir);
-    return 0;
+    const struct passwd *pw = getpwuid(getuid());
+    return pw && pw->pw_name && *pw->pw_name ? pw->pw_name : "system";
 }
 
 static int do_load(const struct cli_args *a)
@@ -203,46 +144,34 @@ static int do_load(const struct cli_args *a)
         return cli_fail(a, "缺少要加载的文件");
     const char *file = a->pos[0];
     struct qloop_error err;
+    qloop_error_clear(&err);
     struct calendar_notices *add = calendar_notices_read(file, &err);
     if (!add)
         return cli_error(&err);
-    char target[4096];
-    cli_calendar_path(cli_opt(a, "db"), target, sizeof target);
-    struct stat st;
-    struct calendar_notices *all;
-    if (stat(target, &st) != 0 && errno == ENOENT) {
-        all = calendar_notices_new();
-    } else if (!(all = calendar_notices_read(target, &err))) {
-        cli_print_error(&err);
-        calendar_notices_free(add);
-        fprintf(stderr, "qloop: 数据库旁的日历文件 %s 有误，未作改动：请修正它，或删除后重新 load\n", target);
-        return qloop_error_exit(&err);
-    }
-    calendar_notices_merge(all, add);
-
-    struct qloop_buf out = {0};
-    qloop_buf_printf(&out,
-                     "# qloop 日历文件：由 qloop calendar load 写入的国务院办公厅节假日安排，\n"
-                     "# 与内置的 2019–2026 年安排合并使用，同一年份以本文件为准。\n"
-                     "# 格式同 engine/data/holidays_cn.txt：year YYYY，其下 YYYY-MM-DD off|work 名称。\n\n");
-    calendar_notices_format(all, &out);
-    int rc = write_atomic(target, out.ptr, out.len, &err);
-    qloop_buf_free(&out);
-    calendar_notices_free(all);
-    if (rc != 0) {
-        calendar_notices_free(add);
-        return cli_error(&err);
-    }
     int years[64];
     size_t ny = calendar_notices_years(add, years, sizeof years / sizeof years[0]);
-    for (size_t i = 0; i < ny && i < sizeof years / sizeof years[0]; i++) {
-        int off, work;
-        calendar_notices_count(add, years[i], &off, &work);
-        printf("已加载 %d 年的节假日安排：放假 %d 天，调休上班 %d 天\n", years[i], off, work);
+    if (ny > sizeof years / sizeof years[0])
+        ny = sizeof years / sizeof years[0];
+    struct qloop_buf text = {0};
+    calendar_notices_format(add, &text);
+    int rc;
+    sqlite3 *db = cli_open_store(cli_opt(a, "db"), &rc);
+    if (db && store_calendar_add(db, qloop_buf_str(&text), text.len, file, operator_name(), years,
+                                 ny, NULL, &err) != 0)
+        rc = cli_error(&err);
+    qloop_buf_free(&text);
+    store_close(db);
+    if (rc == 0) {
+        for (size_t i = 0; i < ny; i++) {
+            int off, work;
+            calendar_notices_count(add, years[i], &off, &work);
+            printf("已加载 %d 年的节假日安排：放假 %d 天，调休上班 %d 天\n", years[i], off, work);
+        }
+        printf("已保存到数据库 %s（已记入审计链）\n",
+               cli_opt(a, "db") ? cli_opt(a, "db") : store_default_path());
     }
-    printf("已保存到 %s\n", target);
     calendar_notices_free(add);
-    return QLOOP_EXIT_OK;
+    return rc;
 }
 
 static int do_show(const struct cli_args *a)
@@ -295,8 +224,8 @@ static const struct cli_command calendar_subs[] = {
      "期限的最后一天 YYYY-MM-DD：收到当天不计，N 个工作日后，或 N 个自然日后（遇节假日顺延）",
      "N 为 0 到 3660 的整数。\n", deadline_options, 0, 0, do_deadline},
     {"load", "FILE [--db PATH]",
-     "检查国务院节假日安排文件（qloop 文本格式或 holiday-cn JSON），按年份合并保存到数据库旁的 "
-     "PATH.calendar",
+     "检查国务院节假日安排文件（qloop 文本格式或 holiday-cn JSON），保存到数据库中"
+     "（同一年份以后加载的为准），记入审计链",
      NULL, load_options, 0, 1, do_load},
     {"show", "--year YYYY [--db PATH]", "列出该年的放假（off）和调休上班（work）日期", NULL,
      show_options, 0, 0, do_show},
@@ -305,7 +234,8 @@ static const struct cli_command calendar_subs[] = {
 static const struct cli_group calendar_group = {
     "calendar", "工作日历：是否工作日、期限计算、加载新年度的节假日安排。",
     "内置 2019–2026 年的安排；其他年份按法定节假日和周末计算（不含调休），并给出警告。\n"
-    "--db 指定的数据库旁若有 PATH.calendar（qloop calendar load 写入），也一并使用。\n",
+    "--db 指定的数据库若已存在，也使用其中加载过的安排（qloop calendar load）；\n"
+    "早先版本写在数据库旁的 PATH.calendar 在数据库升级时导入一次。\n",
     calendar_subs, sizeof calendar_subs / sizeof calendar_subs[0],
 };
 

@@ -337,18 +337,21 @@ void audit_anchor_format(const struct audit_anchor *a, char *out, size_t size)
              a->at[0] ? a->at : "-");
 }
 
-/* Reads "name=" followed by a word (no blanks) from line[0..len) into out. */
-static bool anchor_field(const char *line, size_t len, const char *name, char *out, size_t size)
+/* Reads "name=" followed by the longest run of characters of allowed from
+ * line[0..len) into out (an anchor may be followed by punctuation when it
+ * stands in a sentence). false when absent or empty. */
+static bool anchor_field(const char *line, size_t len, const char *name, const char *allowed,
+                         char *out, size_t size)
 {
     size_t nlen = strlen(name);
     for (size_t i = 0; i + nlen <= len; i++) {
         if ((i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t') &&
             memcmp(line + i, name, nlen) == 0) {
             size_t j = i + nlen, k = 0;
-            while (j < len && line[j] != ' ' && line[j] != '\t' && line[j] != '\r' && k + 1 < size)
+            while (j < len && line[j] && strchr(allowed, line[j]) && k + 1 < size)
                 out[k++] = line[j++];
             out[k] = '\0';
-            return k > 0 && (j == len || line[j] == ' ' || line[j] == '\t' || line[j] == '\r');
+            return k > 0;
         }
     }
     return false;
@@ -390,8 +393,11 @@ int audit_anchor_parse(const char *text, size_t len, const char *name, struct au
             struct audit_anchor a = {0};
             char seq[32];
             char *end = NULL;
-            bool ok = anchor_field(w, wlen, "seq=", seq, sizeof seq) &&
-                      anchor_field(w, wlen, "hash=", a.hash, sizeof a.hash) && is_hash(a.hash);
+            char hash[80];
+            bool ok = anchor_field(w, wlen, "seq=", "0123456789", seq, sizeof seq) &&
+                      anchor_field(w, wlen, "hash=", "0123456789abcdef", hash, sizeof hash) &&
+                      is_hash(hash);
+            snprintf(a.hash, sizeof a.hash, "%s", ok ? hash : "");
             if (ok) {
                 a.seq = strtoll(seq, &end, 10);
                 ok = *end == '\0' && a.seq >= 0;
@@ -400,7 +406,8 @@ int audit_anchor_parse(const char *text, size_t len, const char *name, struct au
                 return qloop_error_set(err, name, lineno, 0,
                                        "锚点行格式不对；应为 qloop audit anchor 打印的一行："
                                        ANCHOR_WORD " seq=N hash=64位十六进制 at=时间");
-            if (!anchor_field(w, wlen, "at=", a.at, sizeof a.at) || strcmp(a.at, "-") == 0)
+            if (!anchor_field(w, wlen, "at=", "0123456789-:T+Z.", a.at, sizeof a.at) ||
+                strcmp(a.at, "-") == 0)
                 a.at[0] = '\0';
             if (found < max)
                 out[found] = a;

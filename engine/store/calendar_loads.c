@@ -22,6 +22,10 @@
 
 enum { MAX_FILE = 16 << 20 }; /* as checks/calendar.c reads at most */
 
+static store_calendar_check_fn checker;
+
+void store_calendar_set_check(store_calendar_check_fn check) { checker = check; }
+
 /* The body of store_calendar_add, inside a transaction or savepoint. */
 static int add_load(sqlite3 *db, const char *text, size_t len, const char *source,
                     const char *actor, const int *years, size_t nyears, int64_t *id,
@@ -187,9 +191,17 @@ int store_calendar_import_file(sqlite3 *db, struct qloop_error *err)
     if (n < 0 || text.len > MAX_FILE)
         rc = qloop_error_set(err, path.ptr, 0, 0,
                              "数据库旁的日历文件无法读取或过大；请检查它，或移走后重新 qloop calendar load");
-    else
+    else if (checker && checker(qloop_buf_str(&text), text.len, path.ptr, err) != 0) {
+        char why[sizeof err->message];
+        snprintf(why, sizeof why, "%s", err->message);
+        rc = qloop_error_set(err, err->file, err->line, err->column,
+                             "%s（数据库升级时要导入数据库旁的这个日历文件，它有误，升级没有进行："
+                             "请修正它，或移走后重试）",
+                             why);
+    } else {
         rc = store_calendar_add(db, qloop_buf_str(&text), text.len, path.ptr, "system", NULL, 0,
                                 NULL, err);
+    }
     qloop_buf_free(&text);
     qloop_buf_free(&path);
     return rc;

@@ -40,9 +40,19 @@ int store_calendar_each(sqlite3 *db, store_calendar_fn fn, void *ctx, struct qlo
  * (Chinese) naming the load, or -1 with err. */
 int store_calendar_verify(sqlite3 *db, char *why, size_t whysize, struct qloop_error *err);
 
+/* Checks a calendar text before it is imported: 0, or -1 with err naming
+ * the file (name) and line. The command line sets one (checks/calendar.c
+ * reads notices; the store does not); without one the text is imported as
+ * it is. */
+typedef int (*store_calendar_check_fn)(const char *text, size_t len, const char *name,
+                                       struct qloop_error *err);
+void store_calendar_set_check(store_calendar_check_fn check);
+
 /* Imports the calendar file earlier versions kept beside the store
  * (PATH.calendar) as one load, when there is one. Runs once, in the upgrade
- * that brought calendar_loads (store/upgrade.c). Returns 0 or -1 with err. */
+ * that brought calendar_loads (store/upgrade.c). A file the check refuses
+ * stops the upgrade (-1 with err: the file, the line, what to do). Returns 0
+ * or -1 with err. */
 int store_calendar_import_file(sqlite3 *db, struct qloop_error *err);
 
 #endif

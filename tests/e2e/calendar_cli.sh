@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # calendar_cli.sh — `qloop calendar` end to end: workday, deadline, load, show,
 # their exit codes and outputs; bad input exits 2 with a message; a 2027
-# notice loaded beside a store (--db in a temporary directory) is used by the
-# later commands on that store and by no other.
+# notice loaded into a store (--db in a temporary directory) is used by the
+# later commands on that store and by no other, and each load is on the
+# store's audit chain; the calendar file earlier versions kept beside a store
+# (PATH.calendar) is imported once when the store is upgraded.
 set -u
 
 : "${QLOOP_BIN:?QLOOP_BIN must name the qloop binary}"
@@ -133,10 +135,14 @@ EOF
 run 0 calendar load "$tmp/2027.txt" --db "$db" &&
     grep -q '已加载 2027 年的节假日安排：放假 2 天，调休上班 2 天' "$tmp/out" ||
     fail "load 2027 summary"
-[ -f "$db.calendar" ] || fail "load did not write $db.calendar"
-grep -qx 'year 2027' "$db.calendar" || fail "$db.calendar lacks year 2027"
-grep -qE '^2027-02-20 +work +春节$' "$db.calendar" || fail "$db.calendar lacks 2027-02-20"
-ls "$tmp/store" | grep -q tmp && fail "temporary file left behind"
+[ -e "$db.calendar" ] && fail "load wrote a file beside the store: $db.calendar"
+loads() { sqlite3 "$db" "SELECT notices FROM calendar_loads ORDER BY id"; }
+loads | grep -qx 'year 2027' || fail "the store lacks year 2027"
+loads | grep -qE '^2027-02-20 +work +春节$' || fail "the store lacks 2027-02-20"
+[ "$(sqlite3 "$db" "SELECT count(*) FROM audit WHERE kind = 'calendar.load'
+                    AND json_extract(detail, '$.years') = '[2027]'")" = 1 ] ||
+    fail "the load is not on the audit chain"
+run 0 audit verify --db "$db" || fail "audit verify after a load"
 
 run 0 calendar workday 2027-01-01 --db "$db" && expect_out false && expect_no_err
 run 0 calendar workday 2027-02-20 --db "$db" && expect_out true      # Saturday, make-up
@@ -165,8 +171,8 @@ cat >"$tmp/2028.json" <<'EOF'
 }
 EOF
 run 0 calendar load "$tmp/2028.json" --db "$db" && grep -q '已加载 2028 年' "$tmp/out" || fail "load 2028"
-grep -qx 'year 2027' "$db.calendar" || fail "2027 lost when 2028 was merged"
-grep -qx 'year 2028' "$db.calendar" || fail "2028 not saved"
+loads | grep -qx 'year 2027' || fail "2027 lost when 2028 was loaded"
+loads | grep -qx 'year 2028' || fail "2028 not saved"
 run 0 calendar workday 2028-01-03 --db "$db" && expect_out false     # Monday off
 run 0 calendar workday 2027-12-31 --db "$db" && expect_out false     # Friday off, 2028 notice
 run 0 calendar workday 2027-01-01 --db "$db" && expect_out false
@@ -184,23 +190,40 @@ run 0 calendar load "$tmp/2024.txt" --db "$tmp/b.db"
 run 0 calendar workday 2024-10-01 --db "$tmp/b.db" && expect_out true
 run 0 calendar workday 2024-10-01 --db "$db" && expect_out false
 
-# --- malformed files: exit 2, file and line named, the saved file untouched ---------
-before=$(cksum <"$db.calendar")
+# --- malformed files: exit 2, file and line named, the store untouched --------------
+before=$(sqlite3 "$db" "SELECT count(*) FROM calendar_loads; SELECT max(seq) FROM audit")
 printf 'year 2029\n2029-01-01 off 元旦\n2029-02-30 off 春节\n' >"$tmp/bad.txt"
 run 2 calendar load "$tmp/bad.txt" --db "$db" && expect_err 'bad\.txt:3:.*不是有效日期'
 printf '{\n "year": 2029,\n "days": [\n  {"date": "2029-01-01" "isOffDay": true}\n ]\n}\n' >"$tmp/bad.json"
 run 2 calendar load "$tmp/bad.json" --db "$db" && expect_err 'bad\.json:4:[0-9]+: JSON 格式错误'
 printf '2029-01-01 off 元旦\n' >"$tmp/noyear.txt"
 run 2 calendar load "$tmp/noyear.txt" --db "$db" && expect_err 'noyear\.txt:1:.*year'
-[ "$(cksum <"$db.calendar")" = "$before" ] || fail "a failed load changed $db.calendar"
+[ "$(sqlite3 "$db" "SELECT count(*) FROM calendar_loads; SELECT max(seq) FROM audit")" = "$before" ] ||
+    fail "a failed load changed the store"
 run 0 calendar workday 2029-01-02 --db "$db" && expect_out true && expect_err '还没有 2029 年'
 
-# A damaged calendar file beside a store: exit 2, naming it.
+# A calendar file beside a store from an earlier version: imported once when
+# the store is upgraded (here: made), on the audit chain, and used.
+printf 'year 2030\n2030-01-07 off 旧文件\n' >"$tmp/d.db.calendar"
+run 0 calendar workday 2030-01-07 --db "$tmp/d.db" && expect_out true   # no store yet: not read
+run 0 audit verify --db "$tmp/d.db" && expect_out "ok 1"
+[ "$(sqlite3 "$tmp/d.db" "SELECT kind FROM audit")" = calendar.load ] || fail "import not audited"
+run 0 calendar workday 2030-01-07 --db "$tmp/d.db" && expect_out false
+rm "$tmp/d.db.calendar"
+run 0 calendar workday 2030-01-07 --db "$tmp/d.db" && expect_out false  # kept in the store
+# A damaged calendar file beside a store: the upgrade stops (exit 2), naming
+# it, and the store stays as it was until it is mended or removed.
 printf 'year 2027\nnonsense\n' >"$tmp/c.db.calendar"
-run 2 calendar workday 2027-01-01 --db "$tmp/c.db" && expect_err 'c\.db\.calendar:2:'
-run 2 calendar load "$tmp/2027.txt" --db "$tmp/c.db" && expect_err 'c\.db\.calendar'
-# A store directory that does not exist: load cannot save.
-run 2 calendar load "$tmp/2027.txt" --db "$tmp/missing/dir/q.db" && expect_err '临时文件'
+run 2 calendar load "$tmp/2027.txt" --db "$tmp/c.db" && expect_err 'c\.db\.calendar:2:'
+mv "$tmp/c.db.calendar" "$tmp/c.calendar.bad"
+run 0 calendar load "$tmp/2027.txt" --db "$tmp/c.db"
+# Changing a load in the store behind qloop's back: audit verify names it.
+sqlite3 "$db" "DROP TRIGGER calendar_loads_no_update;
+               UPDATE calendar_loads SET notices = 'year 2027' WHERE id = 1"
+run 1 audit verify --db "$db" && grep -q '^broken at calendar: 节假日安排第 1 次加载的内容与审计记录不符' "$tmp/out" ||
+    fail "a changed load not found"
+# A store directory that does not exist: nothing can be saved.
+run 2 calendar load "$tmp/2027.txt" --db "$tmp/missing/dir/q.db" && expect_err '无法打开数据库'
 
 if [ "$failures" -ne 0 ]; then
     echo "calendar_cli: $failures failure(s)" >&2
