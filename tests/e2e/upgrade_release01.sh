@@ -33,26 +33,37 @@ expect_eq "the fixture has history to keep" "yes" \
     "$([ "$n_tickets" -gt 20 ] && [ "$n_ticket_items" -gt 800 ] && [ "$n_ticket_history" -gt 50 ] && [ "$n_audit" -gt 100 ] && echo yes)"
 
 # Opening upgrades it (to the last step, in one transaction: nothing else
-# changes), and the chain verifies.
+# changes), and the chain verifies: the old entries as they were written,
+# then the keyed start and one baseline entry per ticket (store/upgrade.c).
 run_q 0 audit verify
-expect_eq "audit verify on the upgraded store" "ok $n_audit" "$OUT"
+expect_eq "audit verify on the upgraded store" "ok $((n_audit + 1 + n_tickets))" "$OUT"
+expect_contains "verify says how many entries are legacy" "第 1–$n_audit 条是数据库升级前写入的旧记录" "$ERR"
 expect_eq "upgraded to the last step" "$steps" "$(sql 'PRAGMA user_version')"
-# The one row opening adds: the check value of the key file made beside the
-# store (store/key.h).
+# The rows opening adds: the check value of the key file made beside the
+# store (store/key.h), where the keyed chain starts, the keyed start entry
+# and the baselines; the head moves to the last of them.
 expect_eq "the store is bound to its new key file" "yes" \
     "$([ -f "$QLOOP_DB.key" ] && [ "$(sql "SELECT count(*) FROM meta WHERE key = 'key_check'")" = 1 ] && echo yes)"
+expect_eq "the keyed start follows the old entries" "$((n_audit + 1)) audit.keyed $n_tickets" \
+    "$(sql "SELECT value FROM meta WHERE key = 'audit_keyed_from'") $(sql "SELECT kind FROM audit WHERE seq = $n_audit + 1") $(sql "SELECT count(*) FROM audit WHERE kind = 'ticket.baseline' AND seq > $n_audit")"
 # What later steps add — the identity step's tables, the departments the
 # old tickets, runs and catalog name (registered as first seen there), an
 # empty sealed column on findings and ticket_items, the tickets' kept
 # policies, the findings' part column — is outside the fixture's tables and columns: rows() compares
-# what release 0.1 had.
+# what release 0.1 had. Within them the keyed audit step adds the entries
+# after the old ones, where the keyed part starts (meta) and moves the head.
 expect_eq "the old departments registered" \
     "$(sql "SELECT DISTINCT dept FROM tickets UNION SELECT owner FROM run_datasets WHERE owner <> '' UNION SELECT owner FROM catalog_datasets ORDER BY 1")" \
     "$(sql "SELECT name FROM depts WHERE seen_in = 'upgrade' AND registered_by = 'upgrade' ORDER BY 1")"
-rows "$QLOOP_DB" | grep -v "^'key_check'," >after.sql
-if cmp -s before.sql after.sql; then ok "every row of every table kept"
-else fail "the upgrade changed rows: $(diff before.sql after.sql | head -c 2000)"; fi
-for t in tickets ticket_items ticket_history audit; do
+# old_rows: rows(), without the audit head and the entries past the old ones.
+old_rows() {
+    awk -F, -v n="$n_audit" '/^== /{t=$2; print; next} t=="audit_head"{next} t=="audit" && $1+0>n{next} {print}'
+}
+old_rows <before.sql >before-old.sql
+rows "$QLOOP_DB" | grep -v -e "^'key_check'," -e "^'audit_keyed_from'," | old_rows >after.sql
+if cmp -s before-old.sql after.sql; then ok "every row of every table kept"
+else fail "the upgrade changed rows: $(diff before-old.sql after.sql | head -c 2000)"; fi
+for t in tickets ticket_items ticket_history; do
     expect_eq "$t rows kept" "$(eval echo "\$n_$t")" "$(sql "SELECT count(*) FROM $t")"
 done
 printf 'dataset "d" { key = "id", owner = "甲局" }\n' >empty.lua
