@@ -12,7 +12,9 @@
  * refusal names the moves that are), and makes its transition through
  * tk_apply (or,
  * for extensions, which keep the state, writes the history and outbox
- * itself), inside the caller's transaction.
+ * itself), inside the caller's transaction. What people write — a note, a
+ * reason — is free text and may quote personal data: each public action
+ * masks it first (tk_mask_text) and hands the masked text to its _text body.
  */
 #include <stdio.h>
 #include <string.h>
@@ -97,7 +99,7 @@ int ticket_feedback(sqlite3 *db, int64_t id, const char *actor, bool urgent, con
 
 /* ---- the provider's answer ------------------------------------------------ */
 
-int ticket_resolve(sqlite3 *db, int64_t id, const char *as, const char *actor, const char *note,
+static int ticket_resolve_text(sqlite3 *db, int64_t id, const char *as, const char *actor, const char *note,
                    struct qloop_error *err)
 {
     static const struct {
@@ -130,6 +132,16 @@ int ticket_resolve(sqlite3 *db, int64_t id, const char *as, const char *actor, c
     struct tk_change c = {.to = answers[k].to, .event = answers[k].as, .actor = actor,
                           .reason = reason, .at = qloop_now()};
     return tk_apply(db, &t, &c, true, NULL, err);
+}
+
+int ticket_resolve(sqlite3 *db, int64_t id, const char *as, const char *actor, const char *note,
+                   struct qloop_error *err)
+{
+    struct qloop_buf buf = {0};
+    const char *masked_text = tk_mask_text(note, NULL, 0, &buf);
+    int rc = ticket_resolve_text(db, id, as, actor, masked_text, err);
+    qloop_buf_free(&buf);
+    return rc;
 }
 
 /* ---- extensions ----------------------------------------------------------- */
@@ -197,7 +209,7 @@ static int set_request(sqlite3 *db, int64_t id, const char *until, const char *r
     return rc == 0 ? 0 : -2;
 }
 
-int ticket_extend(sqlite3 *db, int64_t id, const char *until, const char *reason,
+static int ticket_extend_text(sqlite3 *db, int64_t id, const char *until, const char *reason,
                   const char *actor, const struct qloop_policy *policy, struct qloop_error *err)
 {
     if (!reason || !*reason)
@@ -238,6 +250,16 @@ int ticket_extend(sqlite3 *db, int64_t id, const char *until, const char *reason
              (long long)id, t.dept, actor, t.deadline, until, reason);
     approver_of(p, &t, to, sizeof to);
     return tk_notify(db, &t, "extension.requested", key, to, msg, now, err);
+}
+
+int ticket_extend(sqlite3 *db, int64_t id, const char *until, const char *reason,
+                  const char *actor, const struct qloop_policy *policy, struct qloop_error *err)
+{
+    struct qloop_buf buf = {0};
+    const char *masked_text = tk_mask_text(reason, NULL, 0, &buf);
+    int rc = ticket_extend_text(db, id, until, masked_text, actor, policy, err);
+    qloop_buf_free(&buf);
+    return rc;
 }
 
 /* Loads t with its own policy (load_with_policy), asks whether actor may
@@ -306,7 +328,7 @@ int ticket_approve(sqlite3 *db, int64_t id, const char *actor, const struct qloo
     return decide(db, &t, true, actor, reason, now, before, err);
 }
 
-int ticket_reject(sqlite3 *db, int64_t id, const char *actor, const char *reason,
+static int ticket_reject_text(sqlite3 *db, int64_t id, const char *actor, const char *reason,
                   const struct qloop_policy *policy, struct qloop_error *err)
 {
     if (!reason || !*reason)
@@ -324,9 +346,19 @@ int ticket_reject(sqlite3 *db, int64_t id, const char *actor, const char *reason
     return decide(db, &t, false, actor, why, qloop_now(), t.deadline, err);
 }
 
+int ticket_reject(sqlite3 *db, int64_t id, const char *actor, const char *reason,
+                  const struct qloop_policy *policy, struct qloop_error *err)
+{
+    struct qloop_buf buf = {0};
+    const char *masked_text = tk_mask_text(reason, NULL, 0, &buf);
+    int rc = ticket_reject_text(db, id, actor, masked_text, policy, err);
+    qloop_buf_free(&buf);
+    return rc;
+}
+
 /* ---- a re-check by a person ------------------------------------------------- */
 
-int ticket_verify(sqlite3 *db, int64_t id, const char *actor, bool passed, const char *reason,
+static int ticket_verify_text(sqlite3 *db, int64_t id, const char *actor, bool passed, const char *reason,
                   struct qloop_error *err)
 {
     if (!passed && (!reason || !*reason))
@@ -348,4 +380,14 @@ int ticket_verify(sqlite3 *db, int64_t id, const char *actor, bool passed, const
     struct tk_change c = {.to = to, .event = event, .actor = actor, .reason = why,
                           .at = qloop_now()};
     return tk_apply(db, &t, &c, true, NULL, err);
+}
+
+int ticket_verify(sqlite3 *db, int64_t id, const char *actor, bool passed, const char *reason,
+                  struct qloop_error *err)
+{
+    struct qloop_buf buf = {0};
+    const char *masked_text = tk_mask_text(reason, NULL, 0, &buf);
+    int rc = ticket_verify_text(db, id, actor, passed, masked_text, err);
+    qloop_buf_free(&buf);
+    return rc;
 }

@@ -13,9 +13,12 @@
  * (exit 2; the portal answers 422). A new reported ticket waits in
  * discovered for the bureau's steward to check and hand over (`tickets
  * feedback`, urgent with its own deadline if need be), unless the policy
- * says hand_filed = "feedback". What a reporter sends is stored masked when
- * it looks like personal data, or when only the catalog knows the dataset;
- * the raw text is sealed for the owner (identity/seal.h). Who may file is
+ * says hand_filed = "feedback". What a reporter sends is masked before it
+ * is stored (ticket_privacy.c): the key when a key field is declared
+ * sensitive, the value when its field is, either of them when it looks like
+ * personal data or when the store knows no declaration for the dataset; the
+ * message by shape and by the sensitive key and value it may quote. The raw
+ * key and value are sealed for the owner (identity/seal.h). Who may file is
  * asked of the one authorisation function (tk_authorize_report).
  */
 #include <stdio.h>
@@ -133,14 +136,14 @@ static bool looks_personal(const char *key)
     return n == 11 && digits == 11 && key[0] == '1';
 }
 
-/* Appends s to out, masked unless the dataset is known from a run and s
- * does not look personal. */
-static void put_reported(struct qloop_buf *out, const char *s, bool known)
+/* Appends s to out: masked as a sensitive value when sensitive or when it
+ * looks personal, else with what looks like personal data in it masked. */
+static void put_reported(struct qloop_buf *out, const char *s, bool sensitive)
 {
-    if (!known || looks_personal(s))
+    if (sensitive || looks_personal(s))
         mask_sensitive(s, strlen(s), out);
     else
-        qloop_buf_printf(out, "%s", s);
+        mask_text(s, strlen(s), NULL, 0, out);
 }
 
 /* When masking hid the report's key or value, seals the raw ones into
@@ -225,19 +228,36 @@ int ticket_file(sqlite3 *db, const struct ticket_report *r, const char *source,
         return 0;
     }
 
-    struct qloop_buf key = {0}, value = {0}, sealed = {0};
-    put_reported(&key, r->key, known);
+    /* Masked by the dataset's declarations (ticket_privacy.c) and by shape. */
+    struct tk_privacy pv;
+    if (tk_dataset_privacy(db, r->dataset, &pv, err) != 0)
+        return -2;
+    bool key_sensitive = tk_key_sensitive(&pv);
+    bool value_sensitive = r->value && tk_field_sensitive(&pv, r->field);
+    tk_privacy_free(&pv);
+    struct qloop_buf key = {0}, value = {0}, sealed = {0}, message = {0};
+    put_reported(&key, r->key, key_sensitive);
     if (r->value)
-        put_reported(&value, r->value, known);
+        put_reported(&value, r->value, value_sensitive);
+    /* The message may quote the record: its sensitive key and value too. */
+    struct mask_value quoted[2];
+    size_t nq = 0;
+    if (key_sensitive)
+        quoted[nq++] = (struct mask_value){r->key, strlen(r->key)};
+    if (value_sensitive)
+        quoted[nq++] = (struct mask_value){r->value, strlen(r->value)};
+    struct ticket_report masked = *r;
+    masked.message = tk_mask_text(r->message, quoted, nq, &message);
     struct tk_item it = {ref, qloop_buf_str(&key), r->field, r->value ? qloop_buf_str(&value) : NULL,
-                         r->message, r->actor, -1, NULL, 0};
+                         masked.message, r->actor, -1, NULL, 0};
     rc = seal_report(db, r, ref, &it, &sealed, err);
     int64_t tid = 0;
     if (rc == 0)
-        rc = add_report(db, r, rule, source, dept, &it, p, &tid, err);
+        rc = add_report(db, &masked, rule, source, dept, &it, p, &tid, err);
     qloop_buf_free(&key);
     qloop_buf_free(&value);
     qloop_buf_free(&sealed);
+    qloop_buf_free(&message);
     if (rc != 0)
         return rc;
     if (ticket_id)

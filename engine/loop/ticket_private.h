@@ -29,6 +29,7 @@
 
 #include "base/buf.h"
 #include "base/error.h"
+#include "checks/mask.h"
 #include "identity/authz.h"
 #include "rules/policy.h"
 #include "store/sql.h"
@@ -210,6 +211,34 @@ int tk_after_adding(sqlite3 *db, int64_t tid, enum tk_added_to to, bool hand_ove
  * dataset. */
 int tk_dataset_owner(sqlite3 *db, const char *dataset, const char *run_id, char *out,
                      size_t size, bool *known, struct qloop_error *err);
+
+/* ---- personal data in what people write (ticket_privacy.c) ---- */
+
+/* What the store knows of a dataset's personal data: its declared sensitive
+ * fields and key fields (from its latest run's rule pack and the catalog).
+ * known: false when neither declares anything (everything is then treated
+ * as sensitive). */
+struct tk_privacy {
+    bool known;
+    char **sensitive, **keys;
+    size_t nsensitive, nkeys;
+};
+
+/* Fills pv for dataset (tk_privacy_free frees it). 0 or -2. */
+int tk_dataset_privacy(sqlite3 *db, const char *dataset, struct tk_privacy *pv,
+                       struct qloop_error *err);
+void tk_privacy_free(struct tk_privacy *pv);
+
+/* Whether field is sensitive (unknown datasets: every field); whether the
+ * record key is (one of the key fields is, or they are not known). */
+bool tk_field_sensitive(const struct tk_privacy *pv, const char *field);
+bool tk_key_sensitive(const struct tk_privacy *pv);
+
+/* Free text s (a message, a note, a reason) with the personal data in it
+ * masked (mask_text: by shape and by the n raw values given) into out;
+ * returns out's text, or NULL when s is NULL. */
+const char *tk_mask_text(const char *s, const struct mask_value *values, size_t n,
+                         struct qloop_buf *out);
 
 /* ---- who may act (ticket_access.c) ---- */
 

@@ -197,7 +197,8 @@ static const char step8_parts[] =
  * happened. calendar_loads: every `qloop calendar load` (and the PATH.calendar
  * file of earlier versions, imported once by the code of this step,
  * store/upgrade.c), append-only, each with its audit entry. That code also
- * writes the keyed start of the chain and one baseline entry per ticket. */
+ * writes the keyed start of the chain and one baseline entry per ticket.
+ * run_datasets: the pack's declarations, for masking filed reports. */
 static const char step9_keyed_audit[] =
     "CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY, at TEXT NOT NULL,"
     "  kind TEXT NOT NULL, subject TEXT NOT NULL, actor TEXT NOT NULL, detail TEXT NOT NULL,"
@@ -221,7 +222,13 @@ static const char step9_keyed_audit[] =
     "CREATE TRIGGER calendar_loads_no_update BEFORE UPDATE ON calendar_loads"
     "  BEGIN SELECT RAISE(ABORT, 'calendar loads are append-only'); END;"
     "CREATE TRIGGER calendar_loads_no_delete BEFORE DELETE ON calendar_loads"
-    "  BEGIN SELECT RAISE(ABORT, 'calendar loads are append-only'); END;";
+    "  BEGIN SELECT RAISE(ABORT, 'calendar loads are append-only'); END;"
+    /* What a run's rule pack declared of each dataset it read: its sensitive
+     * fields and its key fields (JSON arrays), so that a report filed by hand
+     * or by interface is masked by the dataset's declaration (NULL: a run
+     * from before, which recorded nothing). */
+    "ALTER TABLE run_datasets ADD COLUMN sensitive TEXT;"
+    "ALTER TABLE run_datasets ADD COLUMN key_fields TEXT;";
 
 const struct store_step store_steps[] = {
     {1, "core", step1_core},

@@ -2,7 +2,8 @@
  * test_ticket_file.c — reports filed by hand or imported (known datasets
  * only, the owner as department, waiting in 发现 for the steward unless the
  * policy hands them over, urgent hand-over, duplicates, joining the open
- * filed ticket, masking of identity numbers, refused reports, verification
+ * filed ticket, masking by the dataset's declared sensitive fields and by
+ * shape — key, value, message, notes and reasons — refused reports, verification
  * by a person) and the outbox's exactly-once events (reminders, overdue notices,
  * a new reminder after an approved extension, exports rolled back).
  */
@@ -116,6 +117,36 @@ static void test_file_reports(void **state)
                                (long long)tid),
                         "市市场监管局|discovered");
     assert_int_equal(q_int(db, "SELECT count(*) FROM depts WHERE name = '市市场监管局'"), 1);
+    /* By the dataset's declaration: a sensitive field's value masked as
+     * such whatever its shape, the message masked by shape and by the
+     * sensitive values it quotes; a field not declared sensitive kept. */
+    struct ticket_report r9 = {.dataset = "people", .key = "P20", .field = "address",
+                               .value = "杭州市西湖区文三路100号",
+                               .message = "住址 杭州市西湖区文三路100号 有误，电话 13812345678，"
+                                          "身份证 330102199001011234",
+                               .actor = "窗口人员"};
+    assert_int_equal(ticket_file(db, &r9, "file", &p, &tid, &dup, &err), 0);
+    assert_string_equal(q_text(db, "SELECT record_key || '|' || value || '|' || message"
+                                   " FROM ticket_items ORDER BY id DESC LIMIT 1"),
+                        "P20|杭州市西湖区****|住址 杭州市西湖区**** 有误，电话 138****5678，"
+                        "身份证 330102***********4");
+    struct ticket_report r10 = {.dataset = "people", .key = "P21", .field = "name", .value = "王小明",
+                                .message = "王小明 写错", .actor = "窗口人员"};
+    assert_int_equal(ticket_file(db, &r10, "file", &p, &tid, &dup, &err), 0);
+    assert_string_equal(q_text(db, "SELECT value || '|' || message FROM ticket_items"
+                                   " ORDER BY id DESC LIMIT 1"),
+                        "王小明|王小明 写错");
+    /* A dataset whose key fields the store does not know (the catalog names
+     * none): the key is masked, and so are the message's quotes of it. */
+    struct ticket_report r11 = {.dataset = "licences", .key = "QRSTUVWX", .field = "f",
+                                .value = "v-1", .message = "记录 QRSTUVWX 的 v-1 不对",
+                                .actor = "窗口人员"};
+    assert_int_equal(ticket_file(db, &r11, "import", &p, &tid, &dup, &err), 0);
+    assert_string_equal(q_text(db, "SELECT message FROM ticket_items ORDER BY id DESC LIMIT 1"),
+                        "记录 Q******X 的 v-1 不对");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM tickets WHERE message LIKE '%%13812345678%%'"
+                               " OR message LIKE '%%QRSTUVWX%%'"),
+                     0);
     /* Missing fields and bad sources are refused. */
     struct ticket_report bad = {.dataset = "people", .key = "", .message = "x", .actor = "a"};
     assert_int_equal(ticket_file(db, &bad, "file", &p, &tid, &dup, &err), -1);
@@ -124,12 +155,22 @@ static void test_file_reports(void **state)
     /* A filed ticket no run re-checks is verified by a person. */
     assert_int_equal(ticket_resolve(db, 2, "rectified", "李四", NULL, &err), 0);
     assert_int_equal(ticket_verify(db, 2, "窗口人员", false, NULL, &err), -1);
-    assert_int_equal(ticket_verify(db, 2, "窗口人员", false, "住址仍错", &err), 0);
+    assert_int_equal(ticket_verify(db, 2, "窗口人员", false, "住址仍错，已电话 13812345678 联系", &err), 0);
+    assert_string_equal(q_text(db, "SELECT reason FROM ticket_history ORDER BY id DESC LIMIT 1"),
+                        "人工复核未通过：住址仍错，已电话 138****5678 联系");
     assert_string_equal(state_of(db, 2), "feedback");
-    assert_int_equal(ticket_resolve(db, 2, "rectified", "李四", NULL, &err), 0);
+    assert_int_equal(ticket_resolve(db, 2, "rectified", "李四", "已改，身份证 330102199001011234", &err), 0);
+    assert_string_equal(q_text(db, "SELECT note FROM tickets WHERE id = 2"),
+                        "数源部门答复：完成整改。已改，身份证 330102***********4");
     assert_int_equal(ticket_verify(db, 2, "窗口人员", true, NULL, &err), 0);
     assert_string_equal(state_of(db, 2), "shared");
-    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items WHERE ticket_id = 2 AND state = 'fixed'"), 4);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items WHERE ticket_id = 2 AND state = 'fixed'"), 6);
+    /* Nothing personal anywhere: history, notes, the audit chain, the outbox. */
+    assert_int_equal(q_int(db, "SELECT (SELECT count(*) FROM ticket_history WHERE reason LIKE '%%13812345678%%')"
+                               " + (SELECT count(*) FROM audit WHERE detail LIKE '%%13812345678%%'"
+                               "    OR detail LIKE '%%199001011234%%')"
+                               " + (SELECT count(*) FROM outbox WHERE message LIKE '%%13812345678%%')"),
+                     0);
     assert_string_equal(q_text(db, "SELECT recipient FROM outbox WHERE kind = 'ticket.closed'"
                                    " AND ticket_id = 2"),
                         "窗口人员");

@@ -57,8 +57,11 @@ static inline struct ticket_sync_counts run_sim(sqlite3 *db, const struct sim *s
     set_now(s->as_of);
     exec(db, "INSERT INTO runs(id, started_at, as_of, status, rules) VALUES(%Q, %Q, %Q, 'running', '[]')",
          s->run, s->as_of, s->as_of);
-    exec(db, "INSERT INTO run_datasets(run_id, dataset, rows, owner) VALUES(%Q, %Q, 10, %Q)", s->run,
-         s->dataset, s->owner);
+    /* The pack declares the phone and the address sensitive, the key (id) not. */
+    exec(db,
+         "INSERT INTO run_datasets(run_id, dataset, rows, owner, sensitive, key_fields)"
+         " VALUES(%Q, %Q, 10, %Q, '[\"phone\",\"address\"]', '[\"id\"]')",
+         s->run, s->dataset, s->owner);
     int nfail = 0;
     while (nfail < 8 && s->failing[nfail])
         nfail++;
