@@ -36,6 +36,8 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/escape.h"
+#include "checks/mask.h"
 #include "lua/host.h"
 #include "lua/libs.h"
 
@@ -229,7 +231,16 @@ static int sandbox_rawset(lua_State *L)
     return 1;
 }
 
-/* print writes to stderr: rules must not write into qloop's output. At most
+void qloop_lua_set_print_filter(lua_State *L, qloop_lua_text_filter filter, void *ctx)
+{
+    struct qloop_host *h = qloop_host_of(L);
+    h->print_filter = filter;
+    h->print_ctx = ctx;
+}
+
+/* print writes to stderr: rules must not write into qloop's output. Rules
+ * print record values: personal data is masked (the state's print filter,
+ * or by shape), then control characters are escaped. At most
  * QLOOP_PRINT_MAX bytes in the state's life; then one notice, then nothing. */
 static int sandbox_print(lua_State *L)
 {
@@ -247,17 +258,28 @@ static int sandbox_print(lua_State *L)
     }
     luaL_addchar(&b, '\n');
     luaL_pushresult(&b);
-    size_t len;
-    const char *s = lua_tolstring(L, -1, &len);
+    size_t raw_len;
+    const char *raw = lua_tolstring(L, -1, &raw_len);
+    struct qloop_buf shown = {0}, safe = {0};
+    if (h->print_filter)
+        h->print_filter(h->print_ctx, raw, raw_len, &shown);
+    else
+        mask_text(raw, raw_len, NULL, 0, &shown);
+    qloop_escape_controls(shown.ptr ? shown.ptr : "", shown.len, QLOOP_ESC_KEEP_NEWLINE, &safe);
+    qloop_buf_free(&shown);
+    const char *s = qloop_buf_str(&safe);
+    size_t len = safe.len;
     size_t room = QLOOP_PRINT_MAX - h->printed;
     if (len > room) {
         fwrite(s, 1, qloop_text_cut(s, len, room), stderr);
         fputs("\nqloop: 规则的 print 输出已达上限（1 MiB），之后的输出不再显示\n", stderr);
         h->printed = QLOOP_PRINT_MAX;
+        qloop_buf_free(&safe);
         return 0;
     }
     fwrite(s, 1, len, stderr);
     h->printed += len;
+    qloop_buf_free(&safe);
     return 0;
 }
 

@@ -63,6 +63,8 @@ struct qloop_host {
     char where_file[512];
     long where_line;
     size_t printed;              /* bytes print has written */
+    qloop_lua_text_filter print_filter; /* what print may show (NULL: mask by shape) */
+    void *print_ctx;
     struct qloop_buf scratch;    /* the text of the last answer (call.c) */
     struct qloop_host *prev, *next; /* the watchdog's list, and its notes: */
     unsigned long wd_seq;        /* the call it saw running last time */

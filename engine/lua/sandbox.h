@@ -118,4 +118,14 @@ int qloop_lua_error(lua_State *L, const char *fmt, ...) __attribute__((format(pr
 const char *qloop_lua_pushf(lua_State *L, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+struct qloop_buf;
+
+/* What rule code prints goes to stderr through a filter: text s[0..len) in,
+ * what may be shown appended to out. The run sets one that masks the
+ * personal data of the record being judged (its sensitive values, and by
+ * shape); without one, print masks by shape (checks/mask.h: mask_text).
+ * Control characters are escaped after the filter either way. */
+typedef void (*qloop_lua_text_filter)(void *ctx, const char *s, size_t len, struct qloop_buf *out);
+void qloop_lua_set_print_filter(lua_State *L, qloop_lua_text_filter filter, void *ctx);
+
 #endif

@@ -32,6 +32,7 @@
 #include "base/adapter.h"
 #include "base/buf.h"
 #include "base/error.h"
+#include "checks/mask.h"
 #include "rules/pack.h"
 #include "run/judge.h"
 #include "run/run.h"
@@ -101,6 +102,9 @@ struct ds_ctx {
     const char *const *names;
     struct strmap *colmap; /* name -> column + 1 */
     long *key_cols;
+    long *sens_cols;               /* column of each declared sensitive field, -1 absent */
+    struct mask_value *sens_vals;  /* a row's sensitive values (ds_row_values) */
+    struct qloop_buf reason_buf;   /* a reason masked before it goes to a shard */
     struct rule_state *rules;
     size_t nrules;
     struct cleanse_state *cleanse;
@@ -158,6 +162,9 @@ void run_release(struct run_ctx *run);
 /* Reads dataset d: ds_open, ds_bind, the re-check's refs, ds_read, ds_whole,
  * ds_record, ds_free. Returns 0 or -1 with run->err. */
 int run_dataset(struct run_ctx *run, struct pack_dataset *d);
+/* The raw values of the declared sensitive fields of row of the current
+ * batch (empty ones left out) in ds->sens_vals; returns how many. */
+size_t ds_row_values(struct ds_ctx *ds, size_t row);
 const char *run_source_path(const struct run_ctx *run, const struct pack_dataset *d);
 long ds_column(const struct ds_ctx *ds, const char *name);
 const struct qloop_field *ds_cell(const struct ds_ctx *ds, size_t row, long col);

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "base/clock.h"
+#include "base/escape.h"
 #include "base/strmap.h"
 #include "base/text.h"
 #include "rules/forms.h"
@@ -48,6 +49,8 @@ void ds_bind_names(struct ds_ctx *ds, size_t n, const char *const *names)
     ds->names = names;
     for (size_t i = 0; i < ds->d->nkeys; i++)
         ds->key_cols[i] = ds_column(ds, ds->d->keys[i]);
+    for (size_t i = 0; i < ds->d->nsensitive; i++)
+        ds->sens_cols[i] = ds_column(ds, ds->d->sensitive[i]);
     for (size_t i = 0; i < ds->nrules; i++)
         ds->rule_cols[i] = ds->rules[i].col = ds_column(ds, ds->rules[i].rule->field);
     for (size_t i = 0; i < ds->ncleanse; i++)
@@ -95,6 +98,25 @@ static void ds_compare_key(void *ctx, size_t row, struct qloop_buf *out)
     ds_row_key(ctx, row, out);
 }
 
+size_t ds_row_values(struct ds_ctx *ds, size_t row)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ds->d->nsensitive; i++) {
+        long col = ds->sens_cols[i];
+        if (col < 0 || (size_t)col >= ds->batch->ncols)
+            continue;
+        /* As cleansed (what a rule sees) and as read, when they differ. */
+        const struct qloop_field *f = ds_cell(ds, row, col);
+        const struct qloop_field *raw = &ds->batch->cells[row * ds->batch->ncols + (size_t)col];
+        if (!f->null && f->len > 0)
+            ds->sens_vals[n++] = (struct mask_value){f->ptr, f->len};
+        if (!raw->null && raw->len > 0 &&
+            (f->null || raw->len != f->len || memcmp(raw->ptr, f->ptr, f->len) != 0))
+            ds->sens_vals[n++] = (struct mask_value){raw->ptr, raw->len};
+    }
+    return n;
+}
+
 /* ---- findings ---- */
 
 /* Counts row_no among the run's distinct failing records. */
@@ -116,24 +138,31 @@ static void mark_failed(struct ds_ctx *ds, uint64_t row_no)
     }
 }
 
-/* ds_emit of a finding the writer masks by the dataset's declarations. */
-static int emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
-                size_t keylen, const char *value, size_t vlen, const char *reason)
+/* Writes a finding of rule rs about the record at row_no with raw key and
+ * value (NULL for none) and the finder's mask, and counts it; nvalues: how
+ * many of the row's sensitive values ds_row_values put in ds->sens_vals for
+ * the writer to mask in the message. */
+static int emit_values(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
+                       size_t keylen, const char *value, size_t vlen, const char *reason,
+                       unsigned mask, size_t nvalues)
 {
-    return ds_emit(ds, rs, row_no, key, keylen, value, vlen, reason, 0);
-}
-
-int ds_emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
-            size_t keylen, const char *value, size_t vlen, const char *reason, unsigned mask)
-{
-    if (ds->run->part) /* a partitioned judge: the verdict goes to its shard */
+    if (ds->run->part) { /* a partitioned judge: the verdict goes to its shard */
+        /* The merge will not have the row's other sensitive values: a reason
+         * quoting them is masked here, before it leaves this process. */
+        if (reason && nvalues) {
+            qloop_buf_reset(&ds->reason_buf);
+            mask_text(reason, strlen(reason), ds->sens_vals, nvalues, &ds->reason_buf);
+            reason = qloop_buf_str(&ds->reason_buf);
+        }
         return part_verdict(ds, rs, row_no, key, keylen, value, vlen, reason);
+    }
     const struct pack_rule *r = rs->rule;
     struct qloop_finding f = {.dataset = ds->d->name, .rule = r->id, .row_no = row_no,
                               .key = key, .keylen = keylen, .field = r->field,
                               .value = value, .vlen = vlen};
     struct finding_extra x = {.rule_message = r->message, .message_default = r->message_default,
-                              .reason = reason, .mask = mask};
+                              .reason = reason, .mask = mask, .values = ds->sens_vals,
+                              .nvalues = nvalues};
     if (findings_write(ds->run->findings, &f, &x, ds->run->err) != 0)
         return -1;
     rs->failed++;
@@ -142,20 +171,42 @@ int ds_emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const cha
     return 0;
 }
 
+/* emit_values without a mask. */
+static int emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
+                size_t keylen, const char *value, size_t vlen, const char *reason,
+                size_t nvalues)
+{
+    return emit_values(ds, rs, row_no, key, keylen, value, vlen, reason, 0, nvalues);
+}
+
+int ds_emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
+            size_t keylen, const char *value, size_t vlen, const char *reason, unsigned mask)
+{
+    return emit_values(ds, rs, row_no, key, keylen, value, vlen, reason, mask, 0);
+}
+
 static int emit_row(struct ds_ctx *ds, struct rule_state *rs, size_t row, const char *reason)
 {
     struct qloop_buf *key = &ds->run->keybuf;
     ds_row_key(ds, row, key);
     const struct qloop_field *f = rs->rule->field ? ds_cell(ds, row, rs->col) : NULL;
     return emit(ds, rs, ds->batch->row_no[row], key->ptr, key->len, f && !f->null ? f->ptr : NULL,
-                f ? f->len : 0, reason);
+                f ? f->len : 0, reason, reason ? ds_row_values(ds, row) : 0);
 }
 
 static void note_rule_error(struct ds_ctx *ds, struct rule_state *rs, const char *text, size_t row)
 {
     if (rs->first_error[0])
         return;
-    snprintf(rs->first_error, sizeof rs->first_error, "%s", text ? text : "");
+    /* The error may quote the record (error("bad " .. r.name)): masked by
+     * shape and by the row's sensitive values, control characters escaped. */
+    struct qloop_buf masked = {0}, safe = {0};
+    text = text ? text : "";
+    mask_text(text, strlen(text), ds->sens_vals, ds_row_values(ds, row), &masked);
+    qloop_escape_controls(masked.ptr ? masked.ptr : "", masked.len, 0, &safe);
+    snprintf(rs->first_error, sizeof rs->first_error, "%s", qloop_buf_str(&safe));
+    qloop_buf_free(&masked);
+    qloop_buf_free(&safe);
     fprintf(stderr, "qloop: 规则 \"%s\"（%s:%ld）在数据集 %s 数据第 %llu 行（不计表头）出错：%s；本次运行继续，出错的记录计入 errors\n",
             rs->rule->id, rs->rule->file, rs->rule->line, ds->d->name,
             (unsigned long long)ds->batch->row_no[row], rs->first_error);
@@ -167,7 +218,7 @@ static int unique_failed(void *ctx, uint64_t row_no, const char *key, size_t key
 {
     struct rule_state *rs = ctx;
     return emit(rs->ds, rs, row_no, key, keylen, value, vlen,
-                rs->rule->message_default ? "与其他记录重复" : NULL);
+                rs->rule->message_default ? "与其他记录重复" : NULL, 0);
 }
 
 int ds_unique_offer(struct ds_ctx *ds, struct rule_state *rs, const char *value, size_t vlen,
@@ -276,6 +327,8 @@ void ds_setup_rules(struct ds_ctx *ds)
     struct pack_dataset *d = ds->d;
     ds->colmap = strmap_new();
     ds->key_cols = qloop_xcalloc(d->nkeys + 1, sizeof *ds->key_cols);
+    ds->sens_cols = qloop_xcalloc(d->nsensitive + 1, sizeof *ds->sens_cols);
+    ds->sens_vals = qloop_xcalloc(2 * d->nsensitive + 1, sizeof *ds->sens_vals);
     for (size_t i = 0; i < run->p->nrules; i++)
         ds->nrules += strcmp(run->p->rules[i].dataset, d->name) == 0;
     ds->rules = qloop_xcalloc(ds->nrules + 1, sizeof *ds->rules);
@@ -383,6 +436,8 @@ int ds_read(struct ds_ctx *ds)
         .changed = ds->changed,
         .row_ref = ds->open_refs && strmap_count(ds->open_refs) ? recheck_row_ref : NULL,
         .row_ref_ctx = ds,
+        .nsensitive = ds->d->nsensitive,
+        .sensitive_cols = ds->sens_cols,
     };
     judge_begin_dataset(run->pool, &ds->jd);
     ds->judging = true;
@@ -469,12 +524,25 @@ int ds_record(struct ds_ctx *ds)
         json_array_append_new(cols, json_string(ds->names[i]));
     char *cols_text = json_dumps(cols, JSON_COMPACT);
     json_decref(cols);
+    /* The pack's declarations: reports filed later on this dataset are
+     * masked by them (loop/ticket_privacy.c). */
+    json_t *sens = json_array(), *keys = json_array();
+    for (size_t i = 0; i < d->nsensitive; i++)
+        json_array_append_new(sens, json_string(d->sensitive[i]));
+    for (size_t i = 0; i < d->nkeys; i++)
+        json_array_append_new(keys, json_string(d->keys[i]));
+    char *sens_text = json_dumps(sens, JSON_COMPACT), *keys_text = json_dumps(keys, JSON_COMPACT);
+    json_decref(sens);
+    json_decref(keys);
     struct stage_dataset row = {.dataset = d->name, .source = ds->path, .owner = d->owner,
                                 .update_cycle = d->update_cycle, .rows = ds->rows,
                                 .newest_update = ds->has_update ? newest : NULL,
-                                .columns = cols_text};
+                                .columns = cols_text, .sensitive = sens_text,
+                                .key_fields = keys_text};
     int rc = stage_dataset(run->db, run->run_id, &row, run->err);
     free(cols_text);
+    free(sens_text);
+    free(keys_text);
     if (rc != 0)
         return -1;
     json_array_append_new(run->summary_datasets,
@@ -499,6 +567,9 @@ void ds_free(struct ds_ctx *ds)
     free(ds->rules);
     free(ds->cleanse);
     free(ds->key_cols);
+    free(ds->sens_cols);
+    free(ds->sens_vals);
+    qloop_buf_free(&ds->reason_buf);
     free(ds->failed_rows);
     free(ds->view);
     strmap_free(ds->colmap);

@@ -36,10 +36,12 @@ struct findings_writer {
     /* the dataset of the last finding, and whether a key field of it is sensitive */
     const struct pack_dataset *d;
     bool key_sensitive;
-    struct qloop_buf key, value, msg, sealed, part;
+    struct qloop_buf key, value, msg, sealed, masked, part;
     struct ident_sealer sealer;
     struct parts *parts;
     size_t nparts;
+    struct mask_value *quoted; /* the sensitive values a message may quote */
+    size_t quoted_cap;
 };
 
 struct findings_writer *findings_writer_new(sqlite3 *db, const char *run_id, const struct pack *p,
@@ -82,6 +84,8 @@ void findings_writer_free(struct findings_writer *w)
         free(w->parts[i].offsets);
     }
     free(w->parts);
+    qloop_buf_free(&w->masked);
+    free(w->quoted);
     free(w);
 }
 
@@ -200,9 +204,8 @@ static const char *rule_message(const struct findings_writer *w, const char *id)
     return id;
 }
 
-/* The message stored with f. Every finding's text passes here and only
- * here: shape-based masking of free text (personal data a finder wrote into
- * a message or a reason) belongs in this function. */
+/* The message of f as composed (masked_message masks it). Every finding's
+ * text passes here and only here. */
 static const char *findings_message(struct findings_writer *w, const struct qloop_finding *f,
                                     const struct finding_extra *x)
 {
@@ -241,6 +244,34 @@ void findings_record_ref(const unsigned char secret[32], const char *dataset, co
     store_record_ref_keyed(secret, dataset, key, identity_len(key, keylen), out);
 }
 
+/* The message of f with the personal data in it masked (mask_text): by
+ * shape, and wherever it quotes the raw key or value (when they are masked;
+ * NULL otherwise) or one of the finder's values. */
+static const char *masked_message(struct findings_writer *w, const struct qloop_finding *f,
+                                  const struct finding_extra *x, const char *key, size_t keylen,
+                                  const char *value, size_t vlen)
+{
+    const char *message = findings_message(w, f, x);
+    if (!message)
+        return NULL;
+    size_t n = x ? x->nvalues : 0;
+    if (n + 2 > w->quoted_cap) {
+        w->quoted_cap = n + 2;
+        w->quoted = qloop_xrealloc(w->quoted, w->quoted_cap * sizeof *w->quoted);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        w->quoted[k++] = x->values[i];
+    if (key)
+        w->quoted[k++] = (struct mask_value){key, keylen};
+    if (value)
+        w->quoted[k++] = (struct mask_value){value, vlen};
+    qloop_buf_reset(&w->masked);
+    if (mask_text(message, strlen(message), w->quoted, k, &w->masked) == 0)
+        return message;
+    return qloop_buf_str(&w->masked);
+}
+
 int findings_write(struct findings_writer *w, const struct qloop_finding *f,
                    const struct finding_extra *x, struct qloop_error *err)
 {
@@ -259,19 +290,17 @@ int findings_write(struct findings_writer *w, const struct qloop_finding *f,
     bool keyless = idlen < f->keylen;
     const char *plain_key = keyless ? raw_key + idlen + 1 : raw_key;
     size_t plain_len = keyless ? f->keylen - idlen - 1 : f->keylen;
-    const char *key = shown(plain_key, plain_len,
-                            !keyless && ((mask & FINDING_MASK_KEY) ||
-                                         (of_record && w->key_sensitive && !(mask & FINDING_KEY_ROW))),
-                            &w->key, &keylen);
+    bool key_masked = !keyless && ((mask & FINDING_MASK_KEY) ||
+                                   (of_record && w->key_sensitive && !(mask & FINDING_KEY_ROW)));
+    const char *key = shown(plain_key, plain_len, key_masked, &w->key, &keylen);
 
     size_t vlen = 0;
-    const char *value = f->value ? shown(f->value, f->vlen,
-                                         (mask & FINDING_MASK_VALUE) ||
-                                             (of_record && pack_is_sensitive(w->d, f->field)),
-                                         &w->value, &vlen)
-                                 : NULL;
+    bool value_masked = f->value && ((mask & FINDING_MASK_VALUE) ||
+                                     (of_record && pack_is_sensitive(w->d, f->field)));
+    const char *value = f->value ? shown(f->value, f->vlen, value_masked, &w->value, &vlen) : NULL;
 
-    const char *message = findings_message(w, f, x);
+    const char *message = masked_message(w, f, x, key_masked ? plain_key : NULL, plain_len,
+                                         value_masked ? f->value : NULL, f->vlen);
 
     long part = -1;
     uint64_t row_no = w->nparts ? part_row(w, f->dataset, f->row_no, &part) : f->row_no;

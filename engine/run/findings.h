@@ -20,8 +20,12 @@
  *      file into the finding's sealed column (identity/seal.h), for the
  *      owner's eyes only — so the writer needs the key file;
  *   3. composes the message (findings_message in findings.c — the one place
- *      where free text leaves the run, and where shape-based masking of it
- *      belongs);
+ *      where free text leaves the run) and masks it: identity numbers,
+ *      phones, bank cards and credit codes by shape, and wherever it quotes
+ *      one of the record's sensitive values — the key and the value judged
+ *      when they are sensitive, and the values the finder hands over
+ *      (finding_extra.values): a reason built from a record
+ *      (`return false, "号码 " .. r.phone`) is stored masked;
  *   4. inserts the row into temp.stage_findings, which the run moves into the
  *      store inside its write transaction (stage.h); in a partitioned run
  *      (findings_writer_parts) with its row within its part and the part.
@@ -38,6 +42,7 @@
 
 #include "base/buf.h"
 #include "base/error.h"
+#include "checks/mask.h"
 #include "rules/pack.h"
 #include "store/findings.h"
 
@@ -59,6 +64,10 @@ struct finding_extra {
     bool message_default;
     const char *reason; /* why this record failed, or NULL */
     unsigned mask;      /* FINDING_MASK_* */
+    /* The raw values of the record's declared sensitive fields, when the
+     * finder has the record: the message is masked wherever it quotes one. */
+    const struct mask_value *values;
+    size_t nvalues;
 };
 
 /* A writer for the findings of run run_id over pack p (its datasets'

@@ -22,8 +22,11 @@
 
 #include "base/buf.h"
 #include "run/judge.h"
+#include "base/escape.h"
 #include "base/text.h"
+#include "checks/mask.h"
 #include "lua/call.h"
+#include "lua/sandbox.h"
 #include "rules/forms.h"
 #include "base/strmap.h"
 
@@ -36,6 +39,9 @@ struct worker {
     struct qloop_arena arena;  /* cleansed values and reasons of the batch */
     struct qloop_buf cur, next;
     size_t begin, end;          /* row range of the current batch */
+    size_t row;                 /* the row being cleansed or judged */
+    bool in_row;                /* row is set (else: loading, or between batches) */
+    struct mask_value *values;  /* that row's sensitive values (row_values) */
     struct qloop_lua_record rec; /* what the record view shows */
     int64_t *checked, *errors, *changed;
     size_t ncounts;
@@ -68,6 +74,53 @@ static const struct qloop_field *view_cell(const struct judge_batch *b, size_t r
     return &b->view[row * b->batch->ncols + (size_t)col];
 }
 
+/* ---- personal data in what rule code prints or raises ---- */
+
+/* The sensitive values of the row w is at (as cleansed so far, and as read)
+ * into w->values; returns how many. */
+static size_t row_values(struct worker *w)
+{
+    const struct judge_dataset *ds = w->pool->ds;
+    const struct judge_batch *b = w->pool->b;
+    if (!w->in_row || !ds || !b || ds->nsensitive == 0)
+        return 0;
+    w->values = qloop_xrealloc(w->values, 2 * ds->nsensitive * sizeof *w->values);
+    size_t n = 0, ncols = b->batch->ncols;
+    for (size_t i = 0; i < ds->nsensitive; i++) {
+        long col = ds->sensitive_cols[i];
+        if (col < 0 || (size_t)col >= ncols)
+            continue;
+        const struct qloop_field *v = &b->view[w->row * ncols + (size_t)col];
+        const struct qloop_field *raw = &b->batch->cells[w->row * ncols + (size_t)col];
+        if (!v->null && v->len)
+            w->values[n++] = (struct mask_value){v->ptr, v->len};
+        if (!raw->null && raw->len && (v->null || raw->len != v->len || raw->ptr != v->ptr))
+            w->values[n++] = (struct mask_value){raw->ptr, raw->len};
+    }
+    return n;
+}
+
+/* The print filter of each worker's Lua state (lua/sandbox.h): masks the
+ * row's sensitive values and by shape. */
+static void print_filter(void *ctx, const char *s, size_t len, struct qloop_buf *out)
+{
+    struct worker *w = ctx;
+    mask_text(s, len, w->values, row_values(w), out);
+}
+
+/* A copy of text (a cleanse function's error about the row w is at) with the
+ * row's personal data masked and control characters escaped. */
+static char *masked_copy(struct worker *w, const char *text)
+{
+    struct qloop_buf masked = {0}, safe = {0};
+    mask_text(text, strlen(text), w->values, row_values(w), &masked);
+    qloop_escape_controls(masked.ptr ? masked.ptr : "", masked.len, 0, &safe);
+    qloop_buf_free(&masked);
+    char *copy = qloop_xstrdup(qloop_buf_str(&safe));
+    qloop_buf_free(&safe);
+    return copy;
+}
+
 /* ---- cleansing ---- */
 
 static void cleanse_rows(struct worker *w)
@@ -86,6 +139,7 @@ static void cleanse_rows(struct worker *w)
             struct qloop_field *f = &b->view[row * b->batch->ncols + (size_t)col];
             if (f->null)
                 continue;
+            w->row = row, w->in_row = true;
             qloop_buf_reset(&w->cur);
             qloop_buf_append(&w->cur, f->ptr, f->len);
             int have = 1;
@@ -106,7 +160,7 @@ static void cleanse_rows(struct worker *w)
                             char buf[1200];
                             qloop_error_format(&e, buf, sizeof buf);
                             free(w->clean_first[c]);
-                            w->clean_first[c] = qloop_xstrdup(buf);
+                            w->clean_first[c] = masked_copy(w, buf);
                             w->clean_first_row[c] = rn;
                         }
                         qloop_buf_reset(&w->next);
@@ -191,6 +245,7 @@ static void judge_rows(struct worker *w)
         const char **reason = b->reason + i * nrows;
         for (size_t row = w->begin; row < w->end; row++) {
             reason[row] = NULL;
+            w->row = row, w->in_row = true;
             if (r->kind == RULE_RECORD) {
                 w->rec.cells = &b->view[row * b->batch->ncols];
                 w->rec.ncols = b->batch->ncols;
@@ -236,6 +291,7 @@ static void judge_rows(struct worker *w)
 static void work(struct worker *w)
 {
     qloop_arena_reset(&w->arena);
+    w->in_row = false;
     if (w->begin < w->end) {
         cleanse_rows(w);
         const struct judge_dataset *ds = w->pool->ds;
@@ -245,6 +301,7 @@ static void work(struct worker *w)
         judge_rows(w);
         qloop_lua_record_expire(w->pack->L, &w->rec); /* views die with their batch */
     }
+    w->in_row = false;
 }
 
 static void *worker_main(void *arg)
@@ -306,6 +363,7 @@ struct judge_pool *judge_pool_new(struct pack *p, size_t nworkers, struct qloop_
                 break; /* run with the workers we have */
             }
         }
+        qloop_lua_set_print_filter(w->pack->L, print_filter, w);
         pool->n = i + 1;
     }
     return pool;
@@ -346,6 +404,9 @@ void judge_pool_free(struct judge_pool *pool)
             qloop_lua_record_expire(w->pack->L, &w->rec);
         if (i > 0)
             pack_free(w->pack);
+        else if (w->pack) /* the run's own pack outlives the pool */
+            qloop_lua_set_print_filter(w->pack->L, NULL, NULL);
+        free(w->values);
         qloop_arena_free(&w->arena);
         qloop_buf_free(&w->cur);
         qloop_buf_free(&w->next);

@@ -57,6 +57,11 @@ struct judge_dataset {
      * which records of open tickets are in the data. */
     void (*row_ref)(void *ctx, size_t row, struct qloop_buf *scratch, char out[33]);
     void *row_ref_ctx;
+    /* The dataset's declared sensitive fields: their columns (-1 absent).
+     * What rule code prints or raises about a row is masked with that row's
+     * values of them (and by shape) before it reaches stderr. */
+    size_t nsensitive;
+    const long *sensitive_cols;
     /* counts, summed over workers by judge_end_dataset */
     int64_t *checked, *errors; /* per rule */
     int64_t *changed;          /* per cleanse entry */

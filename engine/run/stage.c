@@ -37,7 +37,7 @@ int stage_create(sqlite3 *db, struct qloop_error *err)
         "CREATE TEMP TABLE stage_rule_results(run_id, rule, dataset, field, dimension, severity,"
         " message, checked, failed, errors, resolve_missing)",
         "CREATE TEMP TABLE stage_run_datasets(run_id, dataset, source, rows, owner, update_cycle,"
-        " newest_update, columns)",
+        " newest_update, columns, sensitive, key_fields)",
         "CREATE TEMP TABLE stage_cleanse_counts(run_id, dataset, field, changed)",
         NULL,
     };
@@ -55,8 +55,9 @@ int stage_move(sqlite3 *db, struct qloop_error *err)
         " dimension, severity, message, checked, failed, errors, resolve_missing"
         " FROM temp.stage_rule_results ORDER BY rowid",
         "INSERT INTO main.run_datasets(run_id, dataset, source, rows, owner, update_cycle,"
-        " newest_update, columns) SELECT run_id, dataset, source, rows, owner, update_cycle,"
-        " newest_update, columns FROM temp.stage_run_datasets ORDER BY rowid",
+        " newest_update, columns, sensitive, key_fields) SELECT run_id, dataset, source, rows,"
+        " owner, update_cycle, newest_update, columns, sensitive, key_fields"
+        " FROM temp.stage_run_datasets ORDER BY rowid",
         "INSERT INTO main.cleanse_counts(run_id, dataset, field, changed) SELECT run_id, dataset,"
         " field, changed FROM temp.stage_cleanse_counts ORDER BY rowid",
         "DELETE FROM temp.stage_findings",
@@ -109,8 +110,8 @@ int stage_dataset(sqlite3 *db, const char *run_id, const struct stage_dataset *d
 {
     sqlite3_stmt *st = sql_prepare(db,
                                    "INSERT INTO temp.stage_run_datasets(run_id, dataset, source, rows,"
-                                   " owner, update_cycle, newest_update, columns)"
-                                   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+                                   " owner, update_cycle, newest_update, columns, sensitive, key_fields)"
+                                   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
                                    err);
     if (!st)
         return -1;
@@ -122,6 +123,8 @@ int stage_dataset(sqlite3 *db, const char *run_id, const struct stage_dataset *d
     sql_bind_text(st, 6, d->update_cycle);
     sql_bind_text(st, 7, d->newest_update);
     sql_bind_text(st, 8, d->columns);
+    sql_bind_text(st, 9, d->sensitive);
+    sql_bind_text(st, 10, d->key_fields);
     return done(db, st, "写入数据集结果", err);
 }
 

@@ -48,6 +48,8 @@ struct stage_dataset {
     int64_t rows;
     const char *newest_update; /* ISO 8601, or NULL when no record said */
     const char *columns;       /* JSON array of the column names */
+    const char *sensitive;     /* JSON array of the pack's sensitive fields */
+    const char *key_fields;    /* JSON array of the pack's key fields */
 };
 int stage_dataset(sqlite3 *db, const char *run_id, const struct stage_dataset *d,
                   struct qloop_error *err);

@@ -522,7 +522,9 @@ static void test_normalize_tolerance_equal(void **state)
     finish();
     char *got = F.text = findings("id");
     assert_contains(got, "l|lr.mismatch.code|2|2|code|cd34|code 不一致：l 为 cd34，r 为 CD35\n");
-    assert_contains(got, "l|lr.mismatch.tel|2|2|tel|138 0000 2222|tel 不一致：l 为 138 0000 2222，r 为 13800002223\n");
+    /* The message is free text: what has a phone's shape is masked there
+     * (findings.c), though the field is not declared sensitive. */
+    assert_contains(got, "l|lr.mismatch.tel|2|2|tel|138 0000 2222|tel 不一致：l 为 138 **** 2222，r 为 138****2223\n");
     assert_contains(got, "l|lr.mismatch.amount|2|2|amount|10.0|");
     assert_contains(got, "l|lr.mismatch.addr|2|2|addr|");
     assert_contains(got, "l|lr.mismatch.note|3|3|note|n|note 不一致：l 为 n，r 为 m\n");

@@ -8,7 +8,8 @@
  * the store, and the stored rows are read back: record_ref from the raw key,
  * key and value masked by the dataset's declarations (and by the finder's
  * flags), dataset-level findings as written, the message composed from the
- * rule's message and the reason, nothing in findings before the move, and a
+ * rule's message and the reason, free text masked by shape and by the
+ * record's sensitive values, nothing in findings before the move, and a
  * store failure reported as internal.
  */
 #include <setjmp.h>
@@ -205,6 +206,48 @@ static void test_masking_and_messages(void **state)
     free(mid), free(mphone), free(ms);
 }
 
+/* Free text in a finding: the reason a rule built from the record
+ * (`return false, "号码 " .. r.phone`), the message a finder wrote. Masked by
+ * shape always, and wherever it quotes the record's sensitive values — the
+ * key and the value judged when they are sensitive, and the values the
+ * finder hands over (a name, an address, which have no shape). */
+static void test_free_text(void **state)
+{
+    (void)state;
+    const char *id = "330102199001011234", *phone = "13812345678";
+    const char *name = "王小明", *addr = "杭州市西湖区文三路100号";
+    struct mask_value values[] = {{name, strlen(name)}, {addr, strlen(addr)}, {phone, 11}};
+    struct qloop_finding f = {.dataset = "people", .rule = "people.phone", .row_no = 3,
+                              .key = id, .keylen = strlen(id), .field = "phone",
+                              .value = phone, .vlen = strlen(phone)};
+    struct qloop_buf reason = {0};
+    qloop_buf_printf(&reason, "号码 %s 属于 %s，住 %s，身份证 %s", phone, name, addr, id);
+    write_ok(&f, &(struct finding_extra){.rule_message = "手机号码格式错误", .reason = reason.ptr,
+                                         .values = values, .nvalues = 3});
+    /* A dataset that declares nothing: shapes are still masked. */
+    struct qloop_finding g = {.dataset = "shops", .rule = "shops.name", .row_no = 4,
+                              .key = "S-001", .keylen = 5, .field = "name", .value = "x", .vlen = 1,
+                              .message = "联系人电话 13912345678，卡号 6222021234567890128"};
+    write_ok(&g, NULL);
+    /* A key that is not shaped like anything, but sensitive, quoted. */
+    struct qloop_finding h = {.dataset = "people", .rule = "people.sex", .row_no = 5,
+                              .key = "ZH-77-K", .keylen = 7, .field = "sex", .value = "M", .vlen = 1};
+    write_ok(&h, &(struct finding_extra){.rule_message = "性别错误", .reason = "记录 ZH-77-K 的性别"});
+    move();
+    char ref[33];
+    char *r1 = row(1, ref), *r2 = row(2, ref), *r3 = row(3, ref);
+    assert_non_null(strstr(r1, "手机号码格式错误：号码 138****5678 属于 王**，住 杭州市西湖区****，"
+                               "身份证 330102***********4"));
+    assert_non_null(strstr(r2, "|联系人电话 139****5678，卡号 622202*********0128"));
+    assert_non_null(strstr(r3, "|性别错误：记录 Z*****K 的性别"));
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM findings WHERE message LIKE '%%王小明%%'"
+                                 " OR message LIKE '%%13812345678%%' OR message LIKE '%%文三路100号%%'"
+                                 " OR message LIKE '%%199001011234%%' OR message LIKE '%%ZH-77-K%%'"),
+                     0);
+    free(r1), free(r2), free(r3);
+    qloop_buf_free(&reason);
+}
+
 /* What the catalog writes: dataset-level findings through the sink. They
  * name no record, so their key and value are stored as written even on a
  * dataset whose key and fields are sensitive. */
@@ -284,6 +327,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_masking_and_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_free_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sink_dataset_level, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure, setup, teardown),
         cmocka_unit_test(test_quote_and_row_key),
