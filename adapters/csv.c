@@ -34,6 +34,7 @@
 #include <strings.h>
 
 #include "adapters.h"
+#include "base/strmap.h"
 #include "base/buf.h"
 
 enum { ROW_DONE, ROW_MORE, ROW_ERR };
@@ -546,6 +547,19 @@ static int read_header(struct csv *st, struct qloop_error *err)
                                "表头里有制表符却没有逗号：这个文件看起来是制表符分隔的（TSV），却被当作逗号分隔的 "
                                "CSV 读取，所以整行成了一个列名。请把文件扩展名改为 .tsv，或在 dataset 中写 "
                                "format = \"tsv\"。");
+    /* A carriage return inside an unquoted header field: the file breaks its
+     * lines with CR alone (old Mac style), so the whole file reads as one
+     * row. Said as such, instead of a column that is not in the header. */
+    for (size_t j = 0; j < st->nf; j++) {
+        const char *cr = st->f[j].quoted ? NULL : memchr(st->in.buf + st->f[j].off, '\r', st->f[j].len);
+        if (cr) {
+            long l, c;
+            qloop_text_position(st->in.buf + st->pos, cr, 1, &l, &c);
+            return qloop_error_set(err, st->in.name, l, c,
+                                   "文件只用回车符（CR）换行（旧式 Mac 格式），整个文件会被读成一行："
+                                   "请把换行符转换为 LF 或 CRLF（如 tr '\\r' '\\n' < 原文件 > 新文件）后重试。");
+        }
+    }
     st->ncols = st->nf;
     st->names = qloop_xcalloc(st->nf, sizeof *st->names);
     for (size_t j = 0; j < st->nf; j++) {
@@ -554,23 +568,35 @@ static int read_header(struct csv *st, struct qloop_error *err)
             s[unescape_quotes(s, st->f[j].len)] = '\0';
         st->names[j] = s;
     }
+    /* Empty and repeated names, in one pass over a hash of the names seen
+     * (a header of 100,000 columns costs as much as its bytes); the
+     * position is worked out only for the name reported. */
+    struct strmap *seen = strmap_new();
     for (size_t j = 0; j < st->nf; j++) {
+        size_t len = strlen(st->names[j]);
+        int created = 0;
+        uint64_t *slot = len ? strmap_put(seen, st->names[j], len, &created) : NULL;
+        if (slot && created) {
+            *slot = j + 1;
+            continue;
+        }
+        size_t first = slot ? (size_t)*slot : 0;
+        strmap_free(seen);
         long l, c;
         qloop_text_position(st->in.buf + st->pos, st->in.buf + st->f[j].off - st->f[j].quoted, 1,
                             &l, &c);
-        if (!st->names[j][0]) {
+        if (!len) {
             char tmp[16];
             return qloop_error_set(err, st->in.name, l, c,
                                    "表头第 %zu 列的列名为空：每一列都必须有列名。请补上列名，"
                                    "或删除行末多余的分隔符（%s）。",
                                    j + 1, delim_name(st->delim, tmp));
         }
-        for (size_t i = 0; i < j; i++)
-            if (!strcmp(st->names[i], st->names[j]))
-                return qloop_error_set(err, st->in.name, l, c,
-                                       "列名“%s”重复：表头第 %zu 列和第 %zu 列同名。每个列名只能出现一次，请改名。",
-                                       st->names[j], i + 1, j + 1);
+        return qloop_error_set(err, st->in.name, l, c,
+                               "列名“%s”重复：表头第 %zu 列和第 %zu 列同名。每个列名只能出现一次，请改名。",
+                               st->names[j], first, j + 1);
     }
+    strmap_free(seen);
     st->line += nl + term;
     st->pos = end;
     st->nf = 0;

@@ -85,6 +85,13 @@ void cli_console_actor(char *out, size_t size);
 int cli_show_creating(const struct cli_args *a, cli_query_fn query,
                       void (*text)(json_t *, const struct cli_args *));
 
+/* Checks an --out path before anything is written: a path that exists and
+ * is not a regular file (a device such as /dev/full, a directory, a pipe) is
+ * refused, since writing through a temporary file renamed into place would
+ * replace it. NULL and "-" (standard output) pass. Returns 0, or prints why
+ * and returns the exit code (2). */
+int cli_check_out(const char *path);
+
 /* Loads a --divisions FILE (before cli_open_store / eval). Returns 0, or
  * prints the error and returns the exit code. */
 int cli_load_divisions(const char *path);
@@ -128,7 +135,7 @@ void cli_print_run_outcome(const struct cli_args *a, const struct run_outcome *r
 
 /* Reads a size such as 512M or 2G (K, M, G; an optional "iB" or "B").
  * Returns 0, or -1 when s is not one. */
-int cli_parse_size(const char *s, size_t *out);
+int cli_parse_size(const char *s, size_t *out); /* -1 not a size, -2 past this machine's memory */
 
 /* Reads --jobs (1 to 64) into *jobs and --memory (a size) into *memory,
  * each when given (the command may have only one of them). Returns 0, or

@@ -6,10 +6,13 @@
 #include <pwd.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -76,6 +79,29 @@ void cli_print_json(const json_t *v)
     char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     puts(s ? s : "null");
     free(s);
+}
+
+int cli_check_out(const char *path)
+{
+    if (!path || strcmp(path, "-") == 0)
+        return 0;
+    struct stat st;
+    if (stat(path, &st) != 0) /* nothing there yet (or unreachable: writing says why) */
+        return 0;
+    if (S_ISREG(st.st_mode))
+        return 0;
+    struct qloop_buf safe = {0};
+    qloop_escape_controls(path, strlen(path), 0, &safe);
+    fprintf(stderr,
+            "qloop: %s: --out 指向的不是普通文件（%s），不会覆盖它；请给出一个普通文件的路径\n",
+            qloop_buf_str(&safe),
+            S_ISDIR(st.st_mode)                        ? "是目录"
+            : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "是设备"
+            : S_ISFIFO(st.st_mode)                       ? "是管道"
+            : S_ISSOCK(st.st_mode)                       ? "是套接字"
+                                                         : "不是普通文件");
+    qloop_buf_free(&safe);
+    return QLOOP_EXIT_INPUT;
 }
 
 int cli_load_divisions(const char *path)
@@ -234,14 +260,42 @@ int cli_parse_size(const char *s, size_t *out)
         end++;
     if (*end)
         return -1;
+    /* a budget the run could never have (99999999999G would also overflow) */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double physical = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+    if (v >= (double)SIZE_MAX || (physical > 0 && v > physical))
+        return -2;
     *out = (size_t)v;
     return 0;
 }
 
+/* The store's path with symbolic links and . and .. resolved, into out: the
+ * file itself when it exists, else its resolved folder and its name; the
+ * path as given when even the folder cannot be resolved. */
+static void resolved_store(const char *db, char *out, size_t size)
+{
+    char real[PATH_MAX];
+    if (realpath(db, real)) {
+        snprintf(out, size, "%s", real);
+        return;
+    }
+    const char *slash = strrchr(db, '/');
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - db) + (slash == db) : 1,
+             slash ? db : ".");
+    if (realpath(dir, real))
+        snprintf(out, size, "%s/%s", strcmp(real, "/") == 0 ? "" : real, slash ? slash + 1 : db);
+    else
+        snprintf(out, size, "%s", db);
+}
+
 int cli_run_lock(const char *db, bool wait)
 {
-    char path[1100];
-    snprintf(path, sizeof path, "%s.lock", db);
+    /* the path resolved, so that a store named through a symbolic link, or as
+     * ./x/../q.db, is the same store and its runs never overlap */
+    char store[PATH_MAX + 8], path[PATH_MAX + 16];
+    resolved_store(db, store, sizeof store);
+    snprintf(path, sizeof path, "%s.lock", store);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
         fprintf(stderr, "qloop: %s: 无法创建运行锁（%s）；请检查数据库所在目录的写权限\n", path,
@@ -301,6 +355,12 @@ int cli_open_run_store(const char *db_path, bool create, bool wait, struct pack 
     if (!db_path)
         db_path = store_default_path();
     int rc = QLOOP_EXIT_INPUT;
+    struct qloop_error perr;
+    qloop_error_clear(&perr);
+    if (store_check_path(db_path, &perr) != 0) { /* a device or a folder: no lock beside it */
+        *lock = -1;
+        return cli_error(&perr);
+    }
     /* a store that must exist is opened first: a missing one leaves no lock file behind */
     if (!create && !(*db = cli_open_store(db_path, &rc))) {
         *lock = -1;
@@ -366,7 +426,14 @@ int cli_read_limits(const struct cli_args *a, size_t *jobs, size_t *memory)
             return cli_fail(a, "--jobs 需要 1 到 64 之间的整数，而不是“%s”", v);
         *jobs = (size_t)n;
     }
-    if ((v = cli_opt(a, "memory")) && cli_parse_size(v, memory) != 0)
+    int sz;
+    if ((v = cli_opt(a, "memory")) && (sz = cli_parse_size(v, memory)) != 0) {
+        if (sz == -2) {
+            long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+            return cli_fail(a, "--memory %s 超过本机内存（共约 %.1f GiB）；请给出不超过本机内存的预算，如 512M、2G",
+                            v, pages > 0 && page > 0 ? (double)pages * (double)page / (1 << 30) : 0.0);
+        }
         return cli_fail(a, "--memory 需要如 512M 或 2G 的大小，而不是“%s”", v);
+    }
     return 0;
 }

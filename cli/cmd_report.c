@@ -179,6 +179,8 @@ static int do_annual(const struct cli_args *a)
         return rc;
     if (strcmp(format, "xlsx") == 0 && (!out || strcmp(out, "-") == 0))
         return cli_fail(a, "XLSX 不能写到标准输出；请用 --out 给出文件路径");
+    if ((rc = cli_check_out(out)) != 0)
+        return rc;
     sqlite3 *db = cli_open_store(cli_opt(a, "db"), &rc);
     if (!db)
         return rc;
@@ -230,8 +232,11 @@ static int do_scorecard(const struct cli_args *a)
         format = "html";
     if (!(format = format_of(a, format, formats)))
         return QLOOP_EXIT_INPUT;
+    int rc = cli_check_out(out);
+    if (rc != 0)
+        return rc;
     json_t *card;
-    int rc = cli_query(a, query_scorecard, &card);
+    rc = cli_query(a, query_scorecard, &card);
     if (rc != 0)
         return rc;
     struct qloop_error err;

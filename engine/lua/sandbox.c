@@ -18,6 +18,7 @@
 
 #include "base/buf.h"
 #include "lua/host.h"
+#include "lua/nesting.h"
 #include "lua/sandbox.h"
 
 enum { DEFAULT_INSTRUCTIONS = 10000000, WHERE_LEVELS = 40, MESSAGE_MAX = 1024 };
@@ -382,6 +383,16 @@ int qloop_lua_load(lua_State *L, const char *code, size_t len, const char *chunk
             fill_error(err, lua_tostring(L, -1), h);
         if (!err->file[0])
             snprintf(err->file, sizeof err->file, "%s", shown);
+        /* The parser's own recursion limit comes without a line: name the
+         * deepest nesting (lua/nesting.c). */
+        if (err->line == 0 && strstr(err->message, "C stack overflow")) {
+            int depth;
+            long line = qloop_lua_deepest_line(code, len, &depth);
+            qloop_error_set(err, err->file, line, 0,
+                            "嵌套过深（这里的括号、表或函数、if/do 等语句块嵌套了 %d 层，"
+                            "超过了 Lua 语法分析器的上限）；请拆分这段代码，例如把内层写成单独的函数或变量",
+                            depth);
+        }
         lua_pop(L, 1);
         return -1;
     }

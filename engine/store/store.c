@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/sha256.h"
@@ -180,6 +181,20 @@ static int migrate(sqlite3 *db, int target, struct qloop_error *err)
     return 0;
 }
 
+int store_check_path(const char *path, struct qloop_error *err)
+{
+    struct stat st;
+    if (!path || stat(path, &st) != 0 || S_ISREG(st.st_mode))
+        return 0;
+    return qloop_error_set(err, path, 0, 0,
+                           "这不是数据库文件（%s）；请用 --db（或 QLOOP_DB）指定 qloop 数据库文件的路径，"
+                           "或一个新文件的路径",
+                           S_ISDIR(st.st_mode)                          ? "是目录"
+                           : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "是设备"
+                           : S_ISFIFO(st.st_mode)                       ? "是管道"
+                                                                        : "不是普通文件");
+}
+
 /* Whether path names a store kept in memory rather than a file. */
 static bool in_memory(const char *path)
 {
@@ -191,6 +206,8 @@ sqlite3 *store_open_mode(const char *path, enum store_open_mode mode, struct qlo
     sqlite3 *db = NULL;
     if (!path)
         path = store_default_path();
+    if (store_check_path(path, err) != 0)
+        return NULL;
     bool create = mode == STORE_CREATE || in_memory(path);
     if (!create && access(path, F_OK) != 0) {
         qloop_error_set(err, path, 0, 0,

@@ -33,6 +33,12 @@
 
 #include "base/error.h"
 
+/* 0 when path names no file yet or a regular file; else (a device such as
+ * /dev/null, a directory, a pipe) -1 with an input error saying what it is
+ * and what to do. store_open_mode checks it first; so does whatever writes
+ * beside the store before opening it (the run lock). */
+int store_check_path(const char *path, struct qloop_error *err);
+
 /* How store_open_mode treats a path where no store exists yet. */
 enum store_open_mode {
     STORE_CREATE,   /* make a new store there (qloop run, catalog import) */

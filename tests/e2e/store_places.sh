@@ -1,0 +1,91 @@
+# Where the store and the outputs are: places that are not what they seem.
+#   - --db naming a device (/dev/null), a directory: exit 2 saying what it is
+#     and what to do (the message once garbled itself), nothing created
+#     beside it (the run lock);
+#   - --out naming a device (/dev/full), a directory, a pipe: refused (as root,
+#     the report once replaced /dev/full with a file);
+#   - the run lock is the store's, however its path is written: a run
+#     through a symbolic link waits for, or is refused by, a run on the
+#     store itself;
+#   - --memory beyond the machine: refused;
+#   - a read-only store and a full disk: exit 2 with what to do (not 3),
+#     nothing half-written (a read-only filesystem and a tiny one, mounted
+#     when this runs as root; the unit tests cover both without mounting).
+source "$QLOOP_SOURCE_DIR/tests/lib/e2e.sh"
+printf 'id,v\n1,\n2,b\n' > d.csv
+printf 'dataset "d" { source = "d.csv", key = "id", owner = "市公安局" }\nrule "d.v" { field = "v", not_null = true }\n' > r.lua
+export QLOOP_NOW=2025-03-03T10:00:00+08:00
+
+# --- --db that is not a file ------------------------------------------------------
+for bad in /dev/null "$T"; do
+    run_q 2 tickets list --db "$bad"
+    expect_contains "--db $bad: what it is" "$bad: 这不是数据库文件" "$ERR"
+    expect_contains "--db $bad: what to do" "请用 --db" "$ERR"
+    run_q 2 run --rules r.lua --db "$bad" --quiet
+    expect_contains "run --db $bad refused" "这不是数据库文件" "$ERR"
+done
+[ -e /dev/null.lock ] && fail "a lock file was made in /dev" || ok "no lock file beside /dev/null"
+[ -c /dev/null ] && ok "/dev/null still a device" || fail "/dev/null is no longer a device"
+
+# --- --out that is not a file ----------------------------------------------------
+run_q 0 run --rules r.lua --quiet
+mkdir outdir && mkfifo pipe
+for bad in /dev/full outdir pipe; do
+    run_q 2 report annual --year 2025 --format csv --out "$bad"
+    expect_contains "--out $bad refused" "--out 指向的不是普通文件" "$ERR"
+done
+run_q 2 report annual --year 2025 --format xlsx --out /dev/full
+[ -c /dev/full ] && ok "/dev/full still a device" || fail "/dev/full was replaced"
+ls /dev/full.tmp* >/dev/null 2>&1 && fail "a temporary file was left in /dev" || ok "nothing written in /dev"
+run_q 0 report annual --year 2025 --format csv --out ok.csv
+ln -s ok.csv link.csv
+run_q 0 report annual --year 2025 --format csv --out link.csv
+
+# --- the run lock, however the store is named -----------------------------------------
+mkdir sub
+ln -s "$QLOOP_DB" sub/link.db
+flock "$QLOOP_DB.lock" sleep 3 &
+holder=$!
+sleep 0.5
+run_q 2 run --rules r.lua --db sub/link.db --quiet
+expect_contains "through a symbolic link: refused" "另一次运行" "$ERR"
+run_q 2 run --rules r.lua --db "sub/../$(basename "$QLOOP_DB")" --quiet
+expect_contains "through sub/..: refused" "另一次运行" "$ERR"
+wait "$holder"
+[ -e sub/link.db.lock ] && fail "a second lock beside the link" || ok "one lock, beside the store"
+
+# --- --memory beyond the machine ---------------------------------------------------------
+run_q 2 run --rules r.lua --memory 99999999999G --quiet
+expect_contains "--memory refused" "超过本机内存" "$ERR"
+run_q 2 run --rules r.lua --memory 1e400G --quiet
+
+# --- a read-only store, a full disk ------------------------------------------------
+if [ "$(id -u)" = 0 ] && mkdir -p mnt && mount -t tmpfs -o size=2m tmpfs mnt 2>/dev/null; then
+    trap 'umount "$T/mnt" 2>/dev/null || true; rm -rf "$T"' EXIT
+    cp "$QLOOP_DB" "$QLOOP_DB.key" mnt/
+    sqlite3 "$QLOOP_DB" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+    cp "$QLOOP_DB" mnt/q.db
+    cp "$QLOOP_DB.key" mnt/q.db.key
+    mount -o remount,ro mnt
+    tid=$(sql "SELECT min(id) FROM tickets")
+    run_q 2 tickets resolve "$tid" --as rectified --actor 市公安局 --db mnt/q.db
+    expect_contains "read-only store: what to do" "请检查路径和权限" "$ERR"
+    run_q 2 run --rules r.lua --db mnt/q.db --quiet
+    mount -o remount,rw mnt
+    run_q 0 audit verify --db mnt/q.db
+    expect_contains "read-only store: nothing written" "ok " "$OUT"
+    umount mnt
+    # A tiny disk: the run's one write transaction does not fit.
+    mount -t tmpfs -o size=160k tmpfs mnt
+    python3 -c 'import sys
+print("id,v")
+for i in range(20000): print("%d," % i)' > big.csv
+    run_q 2 run --rules r.lua --data d=big.csv --db mnt/full.db --quiet
+    expect_contains "full disk: exit 2, what to do" "磁盘已满" "$ERR"
+    expect_contains "full disk: nothing half-written" "0" \
+        "$(sqlite3 mnt/full.db 'SELECT count(*) FROM runs' 2>/dev/null || echo 0)"
+    umount mnt
+else
+    echo "skip: not root or no tmpfs here: the read-only and full-disk cases are covered by test_ticket_store"
+fi
+finish
