@@ -38,32 +38,37 @@ void cli_print_error(const struct qloop_error *err)
     qloop_buf_free(&safe);
 }
 
+/* The printable form of string m (a new reference), or NULL when m is not
+ * a string or needs no escaping. */
+static json_t *printable(const json_t *m)
+{
+    if (!json_is_string(m))
+        return NULL;
+    struct qloop_buf safe = {0};
+    json_t *v = qloop_escape_controls(json_string_value(m), json_string_length(m), 0, &safe) > 0
+                    ? json_stringn(safe.ptr, safe.len)
+                    : NULL;
+    qloop_buf_free(&safe);
+    return v;
+}
+
 void cli_json_printable(json_t *v)
 {
+    const char *k;
+    json_t *m, *p;
     if (json_is_object(v)) {
-        const char *k;
-        json_t *m;
         json_object_foreach(v, k, m) {
-            if (!json_is_string(m)) {
+            if ((p = printable(m)))
+                json_object_set_new(v, k, p);
+            else
                 cli_json_printable(m);
-                continue;
-            }
-            struct qloop_buf safe = {0};
-            if (qloop_escape_controls(json_string_value(m), json_string_length(m), 0, &safe) > 0)
-                json_object_set_new(v, k, json_stringn(safe.ptr, safe.len));
-            qloop_buf_free(&safe);
         }
     } else if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++) {
-            json_t *m = json_array_get(v, i);
-            if (!json_is_string(m)) {
+            if ((p = printable(m = json_array_get(v, i))))
+                json_array_set_new(v, i, p);
+            else
                 cli_json_printable(m);
-                continue;
-            }
-            struct qloop_buf safe = {0};
-            if (qloop_escape_controls(json_string_value(m), json_string_length(m), 0, &safe) > 0)
-                json_array_set_new(v, i, json_stringn(safe.ptr, safe.len));
-            qloop_buf_free(&safe);
         }
     }
 }

@@ -100,4 +100,37 @@ static inline const char *q_text(sqlite3 *db, const char *fmt, ...)
     return buf;
 }
 
+/* A temporary folder for a test's files: test_dir() is its path ("" until
+ * made), test_dir_make makes one under $TMPDIR (or /tmp) named after tag,
+ * test_dir_remove removes it with its files, test_dir_path names a file in
+ * it (one of 4 rotating buffers). */
+static inline char *test_dir(void)
+{
+    static char dir[256];
+    return dir;
+}
+
+static inline int test_dir_make(const char *tag)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(test_dir(), 256, "%s/qloop-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
+    return mkdtemp(test_dir()) ? 0 : -1;
+}
+
+static inline int test_dir_remove(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_dir());
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static inline const char *test_dir_path(const char *name)
+{
+    static char p[4][400];
+    static int i;
+    i = (i + 1) % 4;
+    snprintf(p[i], sizeof p[i], "%s/%s", test_dir(), name);
+    return p[i];
+}
+
 #endif

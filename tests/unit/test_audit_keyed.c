@@ -32,36 +32,20 @@
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 enum { LEGACY = 12 };
 
-static char dir[256];
-
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "%s/qloop-akeyed-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir))
-        return -1;
     unsetenv("QLOOP_KEY_FILE");
     set_now(NOW);
-    return 0;
+    return test_dir_make("akeyed");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_dir_remove();
 }
 
-static const char *path_in(const char *name)
-{
-    static char p[4][400];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(p[i], sizeof p[i], "%s/%s", dir, name);
-    return p[i];
-}
 
 /* Writes a store as a qloop without the key left it: the release-0.1 schema
  * (steps 1-4), LEGACY SHA-256 entries about three tickets, and a calendar
@@ -137,7 +121,7 @@ static void expect_broken(sqlite3 *db, int64_t seq, const char *part)
 static void test_upgrade(void **state)
 {
     (void)state;
-    const char *path = path_in("legacy.db");
+    const char *path = test_dir_path("legacy.db");
     write_legacy_store(path, 0);
     sqlite3 *db = open_at(path);
     int64_t n, bad, from;
@@ -182,7 +166,7 @@ static void test_upgrade(void **state)
 static void test_legacy_tampered_after(void **state)
 {
     (void)state;
-    const char *path = path_in("after.db");
+    const char *path = test_dir_path("after.db");
     write_legacy_store(path, 0);
     sqlite3 *db = open_at(path);
     exec(db, "DROP TRIGGER audit_no_update");
@@ -209,7 +193,7 @@ static void test_legacy_tampered_after(void **state)
 static void test_legacy_tampered_before(void **state)
 {
     (void)state;
-    const char *path = path_in("before.db");
+    const char *path = test_dir_path("before.db");
     write_legacy_store(path, 2);
     sqlite3 *db = open_at(path);
     expect_broken(db, LEGACY - 1, "升级时旧审计链已不完整：链头登记为第 12 条，现存旧记录只到第 10 条");
@@ -222,7 +206,7 @@ static void test_legacy_tampered_before(void **state)
 static void test_upgrade_needs_key(void **state)
 {
     (void)state;
-    const char *path = path_in("nokey.db");
+    const char *path = test_dir_path("nokey.db");
     write_legacy_store(path, 0);
     /* Bind it the way store/key.c does, then lose the file. */
     char key[512];
@@ -249,7 +233,7 @@ static void test_upgrade_needs_key(void **state)
 static void test_anchors(void **state)
 {
     (void)state;
-    sqlite3 *db = open_at(path_in("anchors.db"));
+    sqlite3 *db = open_at(test_dir_path("anchors.db"));
     struct qloop_error err;
     struct audit_anchor a0, a, got[4];
     assert_int_equal(audit_anchor_take(db, &a0, &err), 0);
@@ -301,7 +285,7 @@ static void test_anchors(void **state)
 static void test_calendar_loads(void **state)
 {
     (void)state;
-    sqlite3 *db = open_at(path_in("cal.db"));
+    sqlite3 *db = open_at(test_dir_path("cal.db"));
     struct qloop_error err;
     int years[] = {2027};
     int64_t id;
