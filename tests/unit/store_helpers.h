@@ -39,6 +39,18 @@ static inline void remove_store(const char *path)
     }
 }
 
+/* The store at path (made when missing), opened and migrated; fails the
+ * test when it cannot open. */
+static inline sqlite3 *db_open_at(const char *path)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    sqlite3 *db = store_open(path, &err);
+    if (!db)
+        fail_msg("store_open %s: %s", path, err.message);
+    return db;
+}
+
 /* Runs printf-style SQL (sqlite3_vmprintf: %Q quotes); fails the test on error. */
 static inline void exec(sqlite3 *db, const char *fmt, ...)
 {

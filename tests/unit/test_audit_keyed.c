@@ -88,16 +88,6 @@ static void write_legacy_store(const char *path, int cut)
     fclose(f);
 }
 
-static sqlite3 *open_at(const char *path)
-{
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    sqlite3 *db = store_open(path, &err);
-    if (!db)
-        fail_msg("store_open %s: %s", path, err.message);
-    return db;
-}
-
 /* verify: rc, and bad/why in the outputs. */
 static int verify(sqlite3 *db, int64_t *n, int64_t *bad, char why[512])
 {
@@ -123,7 +113,7 @@ static void test_upgrade(void **state)
     (void)state;
     const char *path = test_dir_path("legacy.db");
     write_legacy_store(path, 0);
-    sqlite3 *db = open_at(path);
+    sqlite3 *db = db_open_at(path);
     int64_t n, bad, from;
     char why[512];
     struct qloop_error err;
@@ -154,7 +144,7 @@ static void test_upgrade(void **state)
     assert_int_equal(checked, 3);
     store_close(db);
     /* Opened again: nothing is written twice. */
-    db = open_at(path);
+    db = db_open_at(path);
     assert_int_equal(verify(db, &n, &bad, why), 0);
     assert_int_equal(n, LEGACY + 5);
     store_close(db);
@@ -168,7 +158,7 @@ static void test_legacy_tampered_after(void **state)
     (void)state;
     const char *path = test_dir_path("after.db");
     write_legacy_store(path, 0);
-    sqlite3 *db = open_at(path);
+    sqlite3 *db = db_open_at(path);
     exec(db, "DROP TRIGGER audit_no_update");
     exec(db, "UPDATE audit SET actor = '李四' WHERE seq = 2");
     expect_broken(db, 2, "第 2 条记录内容被修改（哈希不符）");
@@ -195,7 +185,7 @@ static void test_legacy_tampered_before(void **state)
     (void)state;
     const char *path = test_dir_path("before.db");
     write_legacy_store(path, 2);
-    sqlite3 *db = open_at(path);
+    sqlite3 *db = db_open_at(path);
     expect_broken(db, LEGACY - 1, "升级时旧审计链已不完整：链头登记为第 12 条，现存旧记录只到第 10 条");
     store_close(db);
 }
@@ -233,7 +223,7 @@ static void test_upgrade_needs_key(void **state)
 static void test_anchors(void **state)
 {
     (void)state;
-    sqlite3 *db = open_at(test_dir_path("anchors.db"));
+    sqlite3 *db = db_open_at(test_dir_path("anchors.db"));
     struct qloop_error err;
     struct audit_anchor a0, a, got[4];
     assert_int_equal(audit_anchor_take(db, &a0, &err), 0);
@@ -285,7 +275,7 @@ static void test_anchors(void **state)
 static void test_calendar_loads(void **state)
 {
     (void)state;
-    sqlite3 *db = open_at(test_dir_path("cal.db"));
+    sqlite3 *db = db_open_at(test_dir_path("cal.db"));
     struct qloop_error err;
     int years[] = {2027};
     int64_t id;
