@@ -123,6 +123,16 @@ run 2 calendar show --year 2027 --db "$db" && expect_err '没有 2027 年的节�
 [ -e "$db.calendar" ] && fail "no calendar file expected before load"
 [ -e "$db" ] && fail "workday/deadline/show must not create the store"
 
+# mkstore PATH: a store made the way stores are made (a run; calendar load
+# uses an existing store only, CONTRACT.md).
+printf 'dataset "d" { key = "id", owner = "甲局" }\n' >"$tmp/mk.lua"
+printf 'id\n1\n' >"$tmp/mk.csv"
+mkstore() { "$QLOOP_BIN" run --rules "$tmp/mk.lua" --data "d=$tmp/mk.csv" --db "$1" --quiet; }
+printf 'year 2031\n' >"$tmp/2031.txt"
+run 2 calendar load "$tmp/2031.txt" --db "$db" && expect_err '数据库不存在'
+[ -e "$db" ] && fail "calendar load made a store"
+mkstore "$db" || fail "could not make the store"
+
 # --- load a 2027 notice (qloop text format) --------------------------------------
 cat >"$tmp/2027.txt" <<'EOF'
 # made-up arrangements for the test
@@ -186,6 +196,7 @@ run 0 calendar workday 2028-01-03 --db "$db" && expect_out false     # 2028 kept
 
 # A built-in year can be replaced too (here by an empty 2024 notice).
 printf 'year 2024\n' >"$tmp/2024.txt"
+mkstore "$tmp/b.db" || fail "could not make b.db"
 run 0 calendar load "$tmp/2024.txt" --db "$tmp/b.db"
 run 0 calendar workday 2024-10-01 --db "$tmp/b.db" && expect_out true
 run 0 calendar workday 2024-10-01 --db "$db" && expect_out false
@@ -206,16 +217,20 @@ run 0 calendar workday 2029-01-02 --db "$db" && expect_out true && expect_err '�
 # the store is upgraded (here: made), on the audit chain, and used.
 printf 'year 2030\n2030-01-07 off 旧文件\n' >"$tmp/d.db.calendar"
 run 0 calendar workday 2030-01-07 --db "$tmp/d.db" && expect_out true   # no store yet: not read
-run 0 audit verify --db "$tmp/d.db" && expect_out "ok 1"
-[ "$(sqlite3 "$tmp/d.db" "SELECT kind FROM audit")" = calendar.load ] || fail "import not audited"
+mkstore "$tmp/d.db" || fail "could not make d.db"
+run 0 audit verify --db "$tmp/d.db" || fail "audit verify after the import"
+[ "$(sqlite3 "$tmp/d.db" "SELECT count(*) FROM audit WHERE kind = 'calendar.load'
+                           AND subject = 'calendar:1'")" = 1 ] || fail "import not audited"
 run 0 calendar workday 2030-01-07 --db "$tmp/d.db" && expect_out false
 rm "$tmp/d.db.calendar"
 run 0 calendar workday 2030-01-07 --db "$tmp/d.db" && expect_out false  # kept in the store
 # A damaged calendar file beside a store: the upgrade stops (exit 2), naming
 # it, and the store stays as it was until it is mended or removed.
 printf 'year 2027\nnonsense\n' >"$tmp/c.db.calendar"
-run 2 calendar load "$tmp/2027.txt" --db "$tmp/c.db" && expect_err 'c\.db\.calendar:2:'
+run 2 run --rules "$tmp/mk.lua" --data "d=$tmp/mk.csv" --db "$tmp/c.db" --quiet &&
+    expect_err 'c\.db\.calendar:2:'
 mv "$tmp/c.db.calendar" "$tmp/c.calendar.bad"
+mkstore "$tmp/c.db" || fail "could not make c.db once the file was moved away"
 run 0 calendar load "$tmp/2027.txt" --db "$tmp/c.db"
 # Changing a load in the store behind qloop's back: audit verify names it.
 sqlite3 "$db" "DROP TRIGGER calendar_loads_no_update;
@@ -223,7 +238,7 @@ sqlite3 "$db" "DROP TRIGGER calendar_loads_no_update;
 run 1 audit verify --db "$db" && grep -q '^broken at calendar: 节假日安排第 1 次加载的内容与审计记录不符' "$tmp/out" ||
     fail "a changed load not found"
 # A store directory that does not exist: nothing can be saved.
-run 2 calendar load "$tmp/2027.txt" --db "$tmp/missing/dir/q.db" && expect_err '无法打开数据库'
+run 2 calendar load "$tmp/2027.txt" --db "$tmp/missing/dir/q.db" && expect_err '数据库不存在'
 
 if [ "$failures" -ne 0 ]; then
     echo "calendar_cli: $failures failure(s)" >&2

@@ -57,7 +57,7 @@ expect_eq "the old departments registered" \
     "$(sql "SELECT name FROM depts WHERE seen_in = 'upgrade' AND registered_by = 'upgrade' ORDER BY 1")"
 # old_rows: rows(), without the audit head and the entries past the old ones.
 old_rows() {
-    awk -F, -v n="$n_audit" '/^== /{t=$2; print; next} t=="audit_head"{next} t=="audit" && $1+0>n{next} {print}'
+    awk -F, -v n="$n_audit" '/^== /{t=substr($0, 4); print; next} t=="audit_head"{next} t=="audit" && $1+0>n{next} {print}'
 }
 old_rows <before.sql >before-old.sql
 rows "$QLOOP_DB" | grep -v -e "^'key_check'," -e "^'audit_keyed_from'," | old_rows >after.sql
