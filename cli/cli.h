@@ -134,8 +134,9 @@ void cli_print_run_outcome(const struct cli_args *a, const struct run_outcome *r
                            const char *what);
 
 /* Reads a size such as 512M or 2G (K, M, G; an optional "iB" or "B").
- * Returns 0, or -1 when s is not one. */
-int cli_parse_size(const char *s, size_t *out); /* -1 not a size, -2 past this machine's memory */
+ * Returns 0, -1 when s is not one, -2 when it is more than this machine's
+ * memory. */
+int cli_parse_size(const char *s, size_t *out);
 
 /* Reads --jobs (1 to 64) into *jobs and --memory (a size) into *memory,
  * each when given (the command may have only one of them). Returns 0, or
