@@ -27,10 +27,18 @@ int qloop_error_set(struct qloop_error *err, const char *file, long line, long c
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     err->kind = QLOOP_ERR_INPUT;
+    err->refusal = QLOOP_REFUSED_INPUT;
     memcpy(err->file, where, sizeof where);
     err->line = line;
     err->column = column;
     memcpy(err->message, msg, sizeof msg);
+    return -1;
+}
+
+int qloop_error_refuse(struct qloop_error *err, enum qloop_refusal r)
+{
+    if (err)
+        err->refusal = r;
     return -1;
 }
 

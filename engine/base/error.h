@@ -27,8 +27,20 @@ enum qloop_error_kind {
     QLOOP_ERR_INTERNAL,    /* a bug or an unexpected failure: exit 3 */
 };
 
+/* Why an input error refused what was asked, for callers that answer
+ * differently by cause (the portal's HTTP status): plain bad input (the
+ * default), no such thing (or not visible to the asker), not allowed for
+ * the asker, not allowed from the current state. */
+enum qloop_refusal {
+    QLOOP_REFUSED_INPUT = 0, /* well-formed but invalid (HTTP 422) */
+    QLOOP_REFUSED_ABSENT,    /* no such ticket, or one the asker may not see (404) */
+    QLOOP_REFUSED_DENIED,    /* the asker may not do this (403) */
+    QLOOP_REFUSED_STATE,     /* not from the current state (409) */
+};
+
 struct qloop_error {
     enum qloop_error_kind kind;
+    enum qloop_refusal refusal; /* for an input error; set by qloop_error_refuse */
     char file[512];     /* file the problem is in, "" when none */
     long line;          /* 1-based line, 0 when unknown */
     long column;        /* 1-based column, 0 when unknown */
@@ -43,6 +55,11 @@ void qloop_error_clear(struct qloop_error *err);
  * err may be NULL, in which case nothing is written. */
 int qloop_error_set(struct qloop_error *err, const char *file, long line, long column,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Marks the input error just set in err as refused for reason r
+ * (qloop_error_set resets it to QLOOP_REFUSED_INPUT). err may be NULL.
+ * Always returns -1. */
+int qloop_error_refuse(struct qloop_error *err, enum qloop_refusal r);
 
 /* qloop_error_set, marking the error internal (exit 3). */
 int qloop_error_internal(struct qloop_error *err, const char *file, const char *fmt, ...)
