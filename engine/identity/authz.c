@@ -284,12 +284,14 @@ int ident_require(const struct ident_actor *a, enum ident_action action,
     char why[1200];
     if (ident_allowed(a, action, t, why, sizeof why))
         return 0;
-    return qloop_error_set(err, NULL, 0, 0, "%s%s%s", subject ? subject : "", subject ? "：" : "", why);
+    qloop_error_set(err, NULL, 0, 0, "%s%s%s", subject ? subject : "", subject ? "：" : "", why);
+    return qloop_error_refuse(err, QLOOP_REFUSED_DENIED);
 }
 
 int ident_require_active(const struct ident_actor *a, struct qloop_error *err)
 {
     if (a->operator || a->active)
         return 0;
-    return qloop_error_set(err, NULL, 0, 0, "用户 %s 已停用，不能进行任何操作", a->login);
+    qloop_error_set(err, NULL, 0, 0, "用户 %s 已停用，不能进行任何操作", a->login);
+    return qloop_error_refuse(err, QLOOP_REFUSED_DENIED);
 }

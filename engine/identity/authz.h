@@ -107,7 +107,8 @@ bool ident_allowed(const struct ident_actor *a, enum ident_action action,
                    const struct ident_facts *t, char *why, size_t whysize);
 
 /* Whether a may act at all — the operator, or an active user — for what
- * asks before it has a ticket (a list). 0, or -1 with err (exit 2). */
+ * asks before it has a ticket (a list). 0, or -1 with err (exit 2,
+ * QLOOP_REFUSED_DENIED). */
 int ident_require_active(const struct ident_actor *a, struct qloop_error *err);
 
 /* The actor for a command-line --actor: in a store with no users, the
@@ -123,7 +124,8 @@ void ident_actor_of_user(const struct ident_user *u, struct ident_actor *out);
 
 /* ident_allowed, turning a refusal into an input error (exit 2) whose
  * message is the reason, prefixed by what is refused ("工单 12：") when
- * subject is not NULL. Returns 0 or -1. */
+ * subject is not NULL, marked QLOOP_REFUSED_DENIED (error.h). Returns 0 or
+ * -1. */
 int ident_require(const struct ident_actor *a, enum ident_action action,
                   const struct ident_facts *t, const char *subject, struct qloop_error *err);
 
