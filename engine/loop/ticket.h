@@ -22,6 +22,10 @@
  * (read-only, full disk, busy, not a database) is an input error with what
  * to do (exit 2), any other failure internal (exit 3); the CLI exits with
  * qloop_error_exit(err). The caller rolls its transaction back after -1/-2.
+ * A -1 says why in err->refusal (error.h): QLOOP_REFUSED_ABSENT (no such
+ * ticket), _DENIED (the actor may not), _STATE (not from the ticket's state,
+ * or no extension pending / one already pending), _INPUT (anything else:
+ * a bad answer, a date past the cap, an unknown dataset).
  *
  * The code: ticket_state.c (states, transitions), ticket_items.c (opening a
  * ticket, adding records), ticket_actions.c, ticket_file.c, ticket_sync.c
@@ -36,6 +40,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "identity/authz.h"
 #include "rules/policy.h"
 
 struct ticket_sync_counts {
@@ -191,7 +196,8 @@ enum ticket_reveal {
 /* ticket_show_json for actor (NULL: the operator's console, which may not
  * reveal). -1, with the reason in err, when actor may not see the ticket —
  * the same answer as for a ticket that does not exist, for the portal's
- * 404 — or, with TICKET_REVEAL, may not see its records unmasked. A
+ * 404 (QLOOP_REFUSED_ABSENT) — or, with TICKET_REVEAL, may not see its
+ * records unmasked (QLOOP_REFUSED_DENIED). A
  * showing that reveals records is audited (ticket.reveal: who, which
  * ticket, how many records — never the values) in the same transaction,
  * and the object gets "revealed": the number of records shown unmasked
@@ -206,6 +212,16 @@ int ticket_show_json_as(sqlite3 *db, int64_t id, const char *actor, enum ticket_
  * portal. Returns as ticket_show_json_as. */
 int ticket_records_json(sqlite3 *db, int64_t id, const char *actor, json_t **out,
                         struct qloop_error *err);
+
+/* Whether actor may do action on ticket id, asking the one authorisation
+ * function (identity/authz.h) with the ticket's facts, as the action itself
+ * would: 1 yes; 0 no, with the reason in err (QLOOP_REFUSED_DENIED, or
+ * _INPUT when actor is not a user); -1 when there is no such ticket
+ * (QLOOP_REFUSED_ABSENT); -2 on a store error. For pages that offer only
+ * the actions their user may take. p: the ticket's policy (NULL: found by
+ * the name the ticket keeps). */
+int ticket_allowed(sqlite3 *db, int64_t id, const char *actor, enum ident_action action,
+                   const struct qloop_policy *p, struct qloop_error *err);
 
 /* Records per department, for the run run_id at time at: tickets whose
  * closing no run has counted yet, closed on time or late, and open tickets

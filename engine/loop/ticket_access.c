@@ -122,6 +122,18 @@ int tk_authorize(sqlite3 *db, const struct tk *t, const char *actor, enum ident_
     return rc;
 }
 
+int ticket_allowed(sqlite3 *db, int64_t id, const char *actor, enum ident_action action,
+                   const struct qloop_policy *p, struct qloop_error *err)
+{
+    struct tk t;
+    int rc = tk_load(db, id, &t, err);
+    if (rc == 0)
+        rc = tk_authorize(db, &t, actor, action, p, err);
+    if (rc == -1 && err->refusal == QLOOP_REFUSED_ABSENT)
+        return -1;
+    return rc == 0 ? 1 : rc == -1 ? 0 : -2;
+}
+
 int tk_authorize_report(sqlite3 *db, const char *actor, const char *source, const char *dept,
                         struct qloop_error *err)
 {

@@ -224,11 +224,13 @@ static int ticket_extend_text(sqlite3 *db, int64_t id, const char *until, const 
         return rc;
     if (strcmp(t.state, "feedback") != 0)
         return tk_refuse(&t, "申请延期（extend）", err);
-    if (t.ext_until[0])
-        return qloop_error_set(err, NULL, 0, 0,
-                               "工单 #%lld 已有待审批的延期申请（至 %.10s，%s 提出）；请先由%s "
-                               "qloop tickets approve 或 reject",
-                               (long long)id, t.ext_until, t.ext_actor, p->approver);
+    if (t.ext_until[0]) {
+        qloop_error_set(err, NULL, 0, 0,
+                        "工单 #%lld 已有待审批的延期申请（至 %.10s，%s 提出）；请先由%s "
+                        "qloop tickets approve 或 reject",
+                        (long long)id, t.ext_until, t.ext_actor, p->approver);
+        return qloop_error_refuse(err, QLOOP_REFUSED_STATE);
+    }
     int64_t until_t;
     if (check_extension(&t, until, p, &until_t, err) != 0)
         return -1;
@@ -275,11 +277,13 @@ static int load_pending(sqlite3 *db, int64_t id, const struct qloop_policy *call
         return rc;
     if (strcmp(t->state, "feedback") != 0)
         return tk_refuse(t, action, err);
-    if (!t->ext_until[0])
-        return qloop_error_set(err, NULL, 0, 0,
-                               "工单 #%lld 没有待审批的延期申请；数源部门先用 qloop tickets extend "
-                               "--until DATE --reason T 申请",
-                               (long long)id);
+    if (!t->ext_until[0]) {
+        qloop_error_set(err, NULL, 0, 0,
+                        "工单 #%lld 没有待审批的延期申请；数源部门先用 qloop tickets extend "
+                        "--until DATE --reason T 申请",
+                        (long long)id);
+        return qloop_error_refuse(err, QLOOP_REFUSED_STATE);
+    }
     return 0;
 }
 

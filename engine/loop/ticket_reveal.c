@@ -76,6 +76,8 @@ static int show_for(sqlite3 *db, int64_t id, const char *actor, enum ticket_reve
     int rc = tk_load(db, id, &t, err);
     if (rc == 0 && actor)
         rc = tk_authorize(db, &t, actor, IDENT_VIEW, NULL, err);
+    if (rc == -1 && err->refusal == QLOOP_REFUSED_DENIED)
+        qloop_error_refuse(err, QLOOP_REFUSED_ABSENT); /* as if there were none */
     bool unmask = false;
     if (rc == 0 && reveal == TICKET_REVEAL) {
         rc = actor ? tk_authorize(db, &t, actor, IDENT_REVEAL, NULL, err)

@@ -230,10 +230,11 @@ int tk_load(sqlite3 *db, int64_t id, struct tk *t, struct qloop_error *err)
     sqlite3_finalize(st);
     if (rc < 0)
         return -2;
-    if (rc == 0)
-        return qloop_error_set(err, NULL, 0, 0,
-                               "工单 #%lld 不存在；用 qloop tickets list 查看现有工单",
-                               (long long)id);
+    if (rc == 0) {
+        qloop_error_set(err, NULL, 0, 0, "工单 #%lld 不存在；用 qloop tickets list 查看现有工单",
+                        (long long)id);
+        return qloop_error_refuse(err, QLOOP_REFUSED_ABSENT);
+    }
     return 0;
 }
 
@@ -296,8 +297,9 @@ int tk_refuse(const struct tk *t, const char *action, struct qloop_error *err)
 {
     char allowed[1024];
     allowed_text(t, allowed, sizeof allowed);
-    return qloop_error_set(err, NULL, 0, 0, "工单 #%lld 当前状态为「%s」（%s），不能%s。当前允许：%s",
-                           (long long)t->id, ticket_state_zh(t->state), t->state, action, allowed);
+    qloop_error_set(err, NULL, 0, 0, "工单 #%lld 当前状态为「%s」（%s），不能%s。当前允许：%s",
+                    (long long)t->id, ticket_state_zh(t->state), t->state, action, allowed);
+    return qloop_error_refuse(err, QLOOP_REFUSED_STATE);
 }
 
 /* ---- history -------------------------------------------------------------- */
