@@ -33,6 +33,7 @@ int cmd_depts(int argc, char **argv);
 int cmd_users(int argc, char **argv);
 int cmd_judge(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Replaces every string in v (recursively) by its printable form: control
  * characters and terminal escape sequences written as visible escapes

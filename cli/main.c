@@ -27,6 +27,7 @@ static const struct command {
     {"users", cmd_users, "用户与角色：添加、列表、停用、发放 API 密钥"},
     {"judge", cmd_judge, "分布式运行：判定数据集的一部分，写出分片"},
     {"merge", cmd_merge, "分布式运行：合并各部分的分片，作为一次运行写入数据库"},
+    {"serve", cmd_serve, "门户与 API：在浏览器中或通过接口处理工单"},
 };
 
 static void usage(FILE *out)

@@ -3,6 +3,8 @@
 #   1. engine folders depend one way: a file includes engine headers only from
 #      its own folder and the folders below it (the table below);
 #      adapters/ sees only engine/base; reports/ sees no run/ and no cli/;
+#      web/ (the portal) sees the engine and reports/report.h, never cli/ or
+#      adapters/, and nothing outside web/ includes a web/ header;
 #   2. no source file is longer than 1,000 lines;
 #   3. the repository root holds only what a newcomer needs.
 # Usage: cmake -DROOT=<source dir> -P layout.cmake
@@ -22,6 +24,7 @@ set(allow_catalog "base;checks;lua;rules;store;identity")
 set(allow_run "base;checks;lua;rules;store;identity;loop;catalog")
 set(allow_adapters "base")
 set(allow_reports "base;checks;lua;rules;store;identity;loop;catalog")
+set(allow_web "base;checks;lua;rules;store;identity;loop;catalog;run")
 set(engine_layers base checks store identity lua rules loop catalog run)
 
 set(problems "")
@@ -82,10 +85,19 @@ forbid_includes("reports/ must not include the command line or the adapters"
 file(GLOB_RECURSE files ${ROOT}/engine/*.c ${ROOT}/engine/*.h)
 forbid_includes("the engine must not include the command line, the adapters or the reports"
   "cli\\.h|options\\.h|adapters\\.h|report\\.h" ${files})
+file(GLOB files ${ROOT}/web/*.c ${ROOT}/web/*.h)
+foreach(f ${files})
+  check_includes(${f} web)
+endforeach()
+forbid_includes("web/ must not include the command line or the adapters"
+  "cli\\.h|options\\.h|adapters\\.h" ${files})
+file(GLOB_RECURSE files ${ROOT}/engine/*.[ch] ${ROOT}/adapters/*.[ch] ${ROOT}/reports/*.[ch])
+forbid_includes("only web/ and cli/ may include the portal's headers (web/)"
+  "web\\.h|web_private\\.h|web_pages\\.h|html\\.h|web/[^\"]*" ${files})
 
 # 2. File length.
 file(GLOB_RECURSE sources ${ROOT}/engine/*.[ch] ${ROOT}/adapters/*.[ch] ${ROOT}/reports/*.[ch]
-     ${ROOT}/cli/*.[ch] ${ROOT}/tests/*.[ch] ${ROOT}/bench/*.[ch])
+     ${ROOT}/web/*.[ch] ${ROOT}/cli/*.[ch] ${ROOT}/tests/*.[ch] ${ROOT}/bench/*.[ch])
 foreach(f ${sources})
   file(READ ${f} text)
   string(REGEX MATCHALL "\n" nl "${text}")
@@ -98,7 +110,7 @@ endforeach()
 
 # 3. The root.
 set(root_allowed .ci .git .gitignore CMakeLists.txt README.md adapters bench cli cmake docs engine
-    reports rules tests)
+    reports rules tests web)
 file(GLOB entries RELATIVE ${ROOT} ${ROOT}/* ${ROOT}/.*)
 foreach(e ${entries})
   if(e MATCHES "^build" OR e STREQUAL "." OR e STREQUAL "..")

@@ -230,6 +230,15 @@ static const char step9_keyed_audit[] =
     "ALTER TABLE run_datasets ADD COLUMN sensitive TEXT;"
     "ALTER TABLE run_datasets ADD COLUMN key_fields TEXT;";
 
+/* 10: problem reports POSTed to the portal's API with an Idempotency-Key
+ * (web/act.c): the key, scoped to the user who sent it, with a hash of what
+ * was asked and the ticket it was filed into, so a retry is answered with
+ * the first filing instead of filing again. */
+static const char step10_idempotency[] =
+    "CREATE TABLE idempotency(login TEXT NOT NULL, key TEXT NOT NULL, request TEXT NOT NULL,"
+    "  ticket_id INTEGER NOT NULL, duplicate INTEGER NOT NULL DEFAULT 0,"
+    "  created_at TEXT NOT NULL, PRIMARY KEY(login, key));";
+
 const struct store_step store_steps[] = {
     {1, "core", step1_core},
     {2, "audit", step2_audit},
@@ -240,5 +249,6 @@ const struct store_step store_steps[] = {
     {7, "ticket_policies", step7_ticket_policies},
     {8, "parts", step8_parts},
     {9, "keyed_audit", step9_keyed_audit},
+    {10, "idempotency", step10_idempotency},
 };
 const int store_nsteps = (int)(sizeof store_steps / sizeof store_steps[0]);
