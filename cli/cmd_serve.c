@@ -21,6 +21,7 @@ static int do_serve(const struct cli_args *a)
         .tls_cert = cli_opt(a, "tls-cert"),
         .tls_key = cli_opt(a, "tls-key"),
         .data_dir = QLOOP_DATADIR,
+        .policy = cli_opt(a, "policy"),
         .proxy_tls = cli_flag(a, "proxy-tls"),
     };
     if (!c.tls_cert != !c.tls_key)
@@ -56,6 +57,7 @@ static const struct cli_option serve_options[] = {
     {"threads", 0, "N", 0, "工作线程数（默认 4，最多 12）"},
     {"session-hours", 0, "N", 0, "登录会话有效时长，小时（默认 8）"},
     {"proxy-tls", 0, NULL, 0, "前面的反向代理提供 HTTPS：会话 Cookie 标记为 Secure"},
+    CLI_OPT_POLICY,
     CLI_OPT_DB,
     CLI_OPT_END,
 };
@@ -66,6 +68,7 @@ static const struct cli_command serve_command = {
     "启动后在标准输出打印一行服务地址（如 http://127.0.0.1:8080/），每个请求在标准错误记一行日志\n"
     "（不含请求内容、查询参数和任何密钥）；收到 SIGINT 或 SIGTERM 时停止。\n"
     "与夜间运行共用同一个数据库：门户的每次修改都是一个很短的写事务。\n"
+    "--policy 只决定新登记的问题报告按哪个政策开立；已有工单始终按其开立时的政策处理。\n"
     "部署（反向代理、systemd）见 docs/portal.md。\n",
     serve_options, 0, 0, do_serve,
 };

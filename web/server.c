@@ -9,7 +9,10 @@
  * body is read when Content-Length says so), at most WEB_HEADERS_MAX headers
  * (431) in at most 32 KiB per connection (libmicrohttpd answers past that),
  * a connection idle for 30 s is closed and a request whose upload takes
- * longer than WEB_REQUEST_SECONDS is refused (408).
+ * longer than WEB_REQUEST_SECONDS is refused (408). A chunked body that
+ * grows past the limit is read to its end without being kept, then refused
+ * (libmicrohttpd cannot answer in the middle of an upload); one still
+ * arriving past the time limit loses its connection.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -79,6 +82,7 @@ static enum MHD_Result send_answer(struct web_req *r)
 static enum MHD_Result refuse_now(struct web_req *r, unsigned status, const char *msg)
 {
     r->page = false;
+    r->answered = true;
     web_add_header(r, "Connection", "close");
     web_reply_error(r, status, "%s", msg);
     return send_answer(r);
@@ -120,22 +124,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (r->too_big)
+        if (r->answered)
             return MHD_YES;
         if (web_ms() - r->started_ms > WEB_REQUEST_SECONDS * 1000) {
-            r->too_big = true;
-            return refuse_now(r, 408, "请求上传时间过长");
-        }
-        if (r->body.len + n > WEB_BODY_MAX) {
-            r->too_big = true;
+            if (r->refused) /* still sending what was refused: drop the connection */
+                return MHD_NO;
+            r->refused = 408;
             qloop_buf_free(&r->body);
-            return refuse_now(r, 413, "请求内容过大（上限 1 MiB）");
         }
-        qloop_buf_append(&r->body, upload, n);
+        if (!r->refused && r->body.len + n > WEB_BODY_MAX) {
+            r->refused = 413; /* the rest is read and dropped, then answered */
+            qloop_buf_free(&r->body);
+        }
+        if (!r->refused)
+            qloop_buf_append(&r->body, upload, n);
         return MHD_YES;
     }
-    if (r->too_big)
-        return MHD_YES; /* answered already */
+    if (r->answered)
+        return MHD_YES;
+    if (r->refused)
+        return refuse_now(r, r->refused, r->refused == 413 ? "请求内容过大（上限 1 MiB）" : "请求上传时间过长");
     web_route(r);
     return send_answer(r);
 }
@@ -312,7 +320,7 @@ int web_serve(const struct web_config *c, struct qloop_error *err)
         return qloop_error_set(err, NULL, 0, 0,
                                "本机的 libmicrohttpd 不支持 TLS；请安装带 GnuTLS 的版本，"
                                "或在反向代理上终止 HTTPS（docs/portal.md）");
-    if (policy_load_spec(NULL, c->data_dir, &srv.policy, err) != 0)
+    if (policy_load_spec(c->policy, c->data_dir, &srv.policy, err) != 0)
         return -1;
     char *cert = NULL, *key = NULL;
     if (srv.tls && (!(cert = read_file(c->tls_cert, "证书", err)) ||

@@ -87,7 +87,8 @@ struct web_req {
 
     /* the body, and its form fields when it is application/x-www-form-urlencoded */
     struct qloop_buf body;
-    bool too_big;
+    unsigned refused; /* a limit's status (413, 408): answered when the upload ends */
+    bool answered;    /* refused before the body was read */
     struct qloop_arena arena;
     struct web_param form[WEB_PARAMS_MAX];
     size_t nform;
