@@ -51,8 +51,10 @@ static void record_cells(const json_t *rec, struct qloop_buf cells[NCOLS])
     const json_t *row = json_object_get(rec, "row_no");
     if (json_is_integer(row))
         qloop_buf_printf(&cells[0], "%lld", (long long)json_integer_value(row));
-    for (int i = 1; i < NCOLS; i++)
-        web_cell_text(&cells[i], report_str(rec, keys[i], ""));
+    for (int i = 1; i < NCOLS; i++) {
+        const char *v = report_str(rec, keys[i], "");
+        web_cell_text(&cells[i], i == 5 ? web_item_state_zh(v) : v);
+    }
 }
 
 static void csv_field(struct qloop_buf *b, const char *s)

@@ -81,10 +81,10 @@ static void forms(struct web_req *r, int64_t id, const json_t *t)
     }
     if (pending && may(r, id, IDENT_APPROVE)) {
         any = true;
-        html_f(b, "<section class=\"form\"><h2>审批延期申请</h2><p>%s 申请延至 %s，理由：%s</p>"
-                  "<form method=\"post\" action=\"/tickets/%lld/approve\">",
-               report_str(ext, "actor", ""), report_str(ext, "until", ""), report_str(ext, "reason", ""),
-               (long long)id);
+        html_f(b, "<section class=\"form\"><h2>审批延期申请</h2><p>%s 申请延至 ", report_str(ext, "actor", ""));
+        html_time(b, report_str(ext, "until", ""));
+        html_f(b, "，理由：%s</p><form method=\"post\" action=\"/tickets/%lld/approve\">",
+               report_str(ext, "reason", ""), (long long)id);
         html_csrf(r);
         html_f(b, "<button type=\"submit\">批准延期</button></form>"
                   "<form method=\"post\" action=\"/tickets/%lld/reject\">", (long long)id);
@@ -94,6 +94,15 @@ static void forms(struct web_req *r, int64_t id, const json_t *t)
     }
     if (!any)
         html_f(b, "<p class=\"muted noprint\">此工单当前没有您可以进行的操作。</p>");
+}
+
+const char *web_item_state_zh(const char *s)
+{
+    return strcmp(s, "open") == 0      ? "未整改"
+           : strcmp(s, "missing") == 0 ? "数据中缺失"
+           : strcmp(s, "fixed") == 0   ? "已整改"
+           : strcmp(s, "closed") == 0  ? "已关闭"
+                                       : s;
 }
 
 /* The records of t, page `page` (1-based). */
@@ -122,7 +131,7 @@ static void records(struct web_req *r, int64_t id, const json_t *t, long page)
             html_f(b, "%lld", (long long)json_integer_value(row));
         html_f(b, "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>",
                report_str(rec, "record_key", ""), report_str(rec, "field", ""), report_str(rec, "value", ""),
-               report_str(rec, "message", ""), report_str(rec, "state", ""));
+               report_str(rec, "message", ""), web_item_state_zh(report_str(rec, "state", "")));
         html_time(b, report_str(rec, "added_at", ""));
         html_f(b, "</td></tr>");
     }
@@ -146,7 +155,7 @@ static const char *event_zh(const char *ev, const char *from, const char *to)
         {"extend_request", "申请延期"}, {"extend_approve", "批准延期"}, {"extend_reject", "驳回延期"},
         {"feedback", "交数源部门"},     {"rectified", "答复：完成整改"}, {"confirmed", "答复：确认无误"},
         {"negotiated", "答复：沟通解决"}, {"recheck_pass", "复核通过"},   {"recheck_fail", "复核未通过"},
-        {"opened", "开立"},
+        {"open", "开立"}, {"reopen", "重新开立"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(ev, names[i].ev) == 0)
@@ -216,8 +225,10 @@ void page_ticket_render(struct web_req *r, int64_t id, const char *kind, const c
     fact(b, "政策", report_str(t, "policy", ""));
     const json_t *ext = json_object_get(t, "extension_request");
     if (json_is_object(ext)) {
-        html_f(b, "<tr><th>延期申请</th><td>延至 %s（%s 提出，理由：%s），待审批</td></tr>",
-               report_str(ext, "until", ""), report_str(ext, "actor", ""), report_str(ext, "reason", ""));
+        html_f(b, "<tr><th>延期申请</th><td>延至 ");
+        html_time(b, report_str(ext, "until", ""));
+        html_f(b, "（%s 提出，理由：%s），待审批</td></tr>", report_str(ext, "actor", ""),
+               report_str(ext, "reason", ""));
     }
     html_f(b, "</tbody></table>");
     forms(r, id, t);

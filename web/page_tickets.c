@@ -202,8 +202,10 @@ void page_queue(struct web_req *r, int64_t id, const char *tail)
         html_f(b, "<tr><td><a href=\"/tickets/%lld\">#%lld</a><br><small>%s</small></td><td>%s</td><td>", tid,
                tid, report_str(t, "dataset", ""), report_str(t, "dept", ""));
         page_deadline(b, t);
-        html_f(b, "</td><td>%s</td><td>%s</td><td>%s</td><td class=\"noprint\">",
-               report_str(e, "until", ""), report_str(e, "reason", ""), report_str(e, "actor", ""));
+        html_f(b, "</td><td>");
+        html_time(b, report_str(e, "until", ""));
+        html_f(b, "</td><td>%s</td><td>%s</td><td class=\"noprint\">", report_str(e, "reason", ""),
+               report_str(e, "actor", ""));
         html_f(b, "<form method=\"post\" action=\"/tickets/%lld/approve\">", tid);
         html_csrf(r);
         html_f(b, "<input type=\"hidden\" name=\"back\" value=\"queue\"><button type=\"submit\">批准</button></form>"
