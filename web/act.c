@@ -61,6 +61,11 @@ int web_ticket_act(struct web_req *r, int64_t id, const char *what, const struct
     return web_db_write_end(r->srv->db, move(db, r, id, what, a, err), err);
 }
 
+int web_ticket_json(struct web_req *r, int64_t id, json_t **out, struct qloop_error *err)
+{
+    return ticket_show_json_as(r->db, id, r->user.login, out, err);
+}
+
 /* The hash of what a report asks, to tell a retry from another report. */
 static void report_hash(const struct ticket_report *rep, char out[65])
 {

@@ -143,7 +143,7 @@ void web_reply_ticket(struct web_req *r, unsigned status, int64_t id)
     struct qloop_error err;
     qloop_error_clear(&err);
     json_t *t;
-    int rc = ticket_show_json_as(r->db, id, r->user.login, &t, &err);
+    int rc = web_ticket_json(r, id, &t, &err);
     if (rc == 0)
         web_reply_json(r, status, t);
     else if (status != 200 && rc == -1) /* done, but no longer visible to the caller */

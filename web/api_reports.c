@@ -64,7 +64,7 @@ void api_reports_post(struct web_req *r, int64_t id, const char *tail)
             if (repeat)
                 web_add_header(r, "Idempotent-Replayed", "true");
             json_t *t = NULL;
-            if (ticket_show_json_as(r->db, ticket, r->user.login, &t, &err) != 0)
+            if (web_ticket_json(r, ticket, &t, &err) != 0)
                 t = json_pack("{s:I}", "id", (json_int_t)ticket);
             json_object_set_new(t, "duplicate", json_boolean(duplicate));
             web_reply_json(r, duplicate ? 200 : 201, t);

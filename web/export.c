@@ -162,7 +162,7 @@ void page_export(struct web_req *r, int64_t id, const char *name)
     struct qloop_error err;
     qloop_error_clear(&err);
     json_t *t;
-    int rc = ticket_show_json_as(r->db, id, r->user.login, &t, &err);
+    int rc = web_ticket_json(r, id, &t, &err);
     if (rc != 0) {
         web_reply_failure(r, rc, &err);
         return;

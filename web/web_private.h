@@ -185,6 +185,11 @@ struct web_act {
     bool urgent;
 };
 
+/* Ticket id as r's user may see it: the object of `tickets show --json`.
+ * Returns 0, or -1 (no such ticket, or not visible: refused as absent) /
+ * -2 with err. */
+int web_ticket_json(struct web_req *r, int64_t id, json_t **out, struct qloop_error *err);
+
 /* Whether s names a change of a ticket (feedback, resolve, extend,
  * approve, reject). */
 bool web_act_name(const char *s);
