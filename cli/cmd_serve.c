@@ -54,7 +54,7 @@ static const struct cli_option serve_options[] = {
     {"listen", 0, "ADDR:PORT", 0, "监听地址（默认 127.0.0.1:8080；端口 0 任选空闲端口，实际地址打印在标准输出）"},
     {"tls-cert", 0, "FILE", 0, "HTTPS 证书链（PEM），与 --tls-key 一起给出"},
     {"tls-key", 0, "FILE", 0, "HTTPS 私钥（PEM，不加密）"},
-    {"threads", 0, "N", 0, "工作线程数（默认 4，最多 12）"},
+    {"threads", 0, "N", 0, "工作线程数（默认 8，最多 12）"},
     {"session-hours", 0, "N", 0, "登录会话有效时长，小时（默认 8）"},
     {"proxy-tls", 0, NULL, 0, "前面的反向代理提供 HTTPS：会话 Cookie 标记为 Secure"},
     CLI_OPT_POLICY,

@@ -308,7 +308,7 @@ int web_serve(const struct web_config *c, struct qloop_error *err)
     struct web_server srv = {.cfg = *c};
     if (!srv.cfg.listen)
         srv.cfg.listen = "127.0.0.1:8080";
-    unsigned threads = c->threads ? c->threads : 4;
+    unsigned threads = c->threads ? c->threads : 8;
     if (threads > 12)
         threads = 12;
     srv.session_ttl = c->session_ttl > 0 ? c->session_ttl : 8 * 3600;

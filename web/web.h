@@ -34,7 +34,7 @@ struct web_config {
     const char *tls_key;   /* PEM private key */
     const char *data_dir;  /* where installed policies live (QLOOP_DATADIR), may be NULL */
     const char *policy;    /* the policy new tickets are filed under (--policy); NULL: the default */
-    unsigned threads;      /* worker threads; 0: 4 */
+    unsigned threads;      /* worker threads; 0: 8 */
     int64_t session_ttl;   /* seconds a portal session lasts; 0: 8 hours */
     bool proxy_tls;        /* a reverse proxy in front serves HTTPS: cookies are Secure */
 };
