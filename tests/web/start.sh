@@ -58,6 +58,7 @@ add rep --role reporter --dept 市民政局 --name 孙填报
 add leader --role leader --name 周领导
 add lockme --role provider --dept 市公安局
 add lockapi --role reporter --dept 市民政局
+add prov_run --role provider --dept 市公安局
 add admin --role admin
 "$QLOOP_BIN" users add sys --role system </dev/null >/dev/null
 "$QLOOP_BIN" users key sys 2>/dev/null > key
