@@ -232,12 +232,7 @@ int cli_show_creating(const struct cli_args *a, cli_query_fn query,
 
 const char *cli_state(const char *s)
 {
-    static const char *const states[] = {"discovered", "feedback",  "corrected",
-                                         "shared",     "confirmed", "negotiated"};
-    for (size_t i = 0; s && i < sizeof states / sizeof states[0]; i++)
-        if (strcmp(s, states[i]) == 0 || strcmp(s, ticket_state_zh(states[i])) == 0)
-            return states[i];
-    return NULL;
+    return ticket_state_parse(s);
 }
 
 void cli_console_actor(char *out, size_t size)

@@ -66,6 +66,17 @@ int web_ticket_json(struct web_req *r, int64_t id, json_t **out, struct qloop_er
     return ticket_show_json_as(r->db, id, r->user.login, out, err);
 }
 
+json_t *web_ticket_or_reply(struct web_req *r, int64_t id)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    json_t *t = NULL;
+    int rc = web_ticket_json(r, id, &t, &err);
+    if (rc != 0)
+        web_reply_failure(r, rc, &err);
+    return rc == 0 ? t : NULL;
+}
+
 /* The hash of what a report asks, to tell a retry from another report. */
 static void report_hash(const struct ticket_report *rep, char out[65])
 {

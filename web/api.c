@@ -92,16 +92,6 @@ void api_session_delete(struct web_req *r, int64_t id, const char *tail)
 
 /* ---- /api/v1/tickets ---- */
 
-const char *web_state_param(const char *s)
-{
-    static const char *const states[] = {"discovered", "feedback",  "corrected",
-                                         "shared",     "confirmed", "negotiated"};
-    for (size_t i = 0; s && i < sizeof states / sizeof states[0]; i++)
-        if (strcmp(s, states[i]) == 0 || strcmp(s, ticket_state_zh(states[i])) == 0)
-            return states[i];
-    return NULL;
-}
-
 int web_bool_param(const char *s, bool *out)
 {
     *out = false;
@@ -118,7 +108,7 @@ void api_tickets(struct web_req *r, int64_t id, const char *tail)
 {
     const char *state = web_query(r, "state"), *dept = web_query(r, "dept");
     bool overdue;
-    if (state && *state && !web_state_param(state)) {
+    if (state && *state && !ticket_state_parse(state)) {
         web_reply_error(r, 400, "state 应为 discovered、feedback、corrected、shared、confirmed 或 negotiated");
         return;
     }
@@ -126,7 +116,7 @@ void api_tickets(struct web_req *r, int64_t id, const char *tail)
         web_reply_error(r, 400, "overdue 应为 true 或 false");
         return;
     }
-    struct ticket_filter f = {state && *state ? web_state_param(state) : NULL,
+    struct ticket_filter f = {state && *state ? ticket_state_parse(state) : NULL,
                               dept && *dept ? dept : NULL, overdue, r->user.login};
     struct qloop_error err;
     qloop_error_clear(&err);

@@ -130,6 +130,16 @@ static void send_document(struct web_req *r, struct qloop_buf *html)
     *html = (struct qloop_buf){0};
 }
 
+/* Answers a report or scorecard as the JSON its renderer writes. */
+static void send_json_document(struct web_req *r, const json_t *doc)
+{
+    struct qloop_error err;
+    qloop_buf_reset(&r->out);
+    report_render_json(doc, &r->out, &err);
+    r->status = 200;
+    r->ctype = "application/json; charset=utf-8";
+}
+
 /* Answers a file's bytes as a download named name. Returns 0 or -1. */
 int web_send_file(struct web_req *r, const char *path, const char *ctype, const char *name)
 {
@@ -193,12 +203,7 @@ void web_send_annual(struct web_req *r, int year, const char *format)
         report_render_html(rep, &out, &err);
         send_document(r, &out);
     } else {
-        report_render_json(rep, &out, &err);
-        r->status = 200;
-        r->ctype = "application/json; charset=utf-8";
-        qloop_buf_free(&r->out);
-        r->out = out;
-        out = (struct qloop_buf){0};
+        send_json_document(r, rep);
     }
     qloop_buf_free(&out);
     json_decref(rep);
@@ -219,12 +224,7 @@ void web_send_scorecard(struct web_req *r, const char *dept, int year, int month
         report_render_scorecard_html(card, &out, &err);
         send_document(r, &out);
     } else {
-        report_render_json(card, &out, &err);
-        r->status = 200;
-        r->ctype = "application/json; charset=utf-8";
-        qloop_buf_free(&r->out);
-        r->out = out;
-        out = (struct qloop_buf){0};
+        send_json_document(r, card);
     }
     qloop_buf_free(&out);
     json_decref(card);

@@ -159,14 +159,9 @@ void page_export(struct web_req *r, int64_t id, const char *name)
         web_reply_error(r, 404, "没有这个页面");
         return;
     }
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    json_t *t;
-    int rc = web_ticket_json(r, id, &t, &err);
-    if (rc != 0) {
-        web_reply_failure(r, rc, &err);
+    json_t *t = web_ticket_or_reply(r, id);
+    if (!t)
         return;
-    }
     if (csv)
         send_csv(r, id, json_object_get(t, "records"));
     else

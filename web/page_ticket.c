@@ -194,14 +194,9 @@ static void history(struct web_req *r, const json_t *t)
 void page_ticket_render(struct web_req *r, int64_t id, const char *kind, const char *msg,
                         unsigned status)
 {
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    json_t *t;
-    int rc = web_ticket_json(r, id, &t, &err);
-    if (rc != 0) {
-        web_reply_failure(r, rc, &err);
+    json_t *t = web_ticket_or_reply(r, id);
+    if (!t)
         return;
-    }
     char title[48];
     snprintf(title, sizeof title, "工单 #%lld", (long long)id);
     html_begin(r, title);

@@ -118,7 +118,7 @@ int page_list(struct web_req *r, const struct ticket_filter *f, json_t **out)
 
 void page_tickets(struct web_req *r, int64_t id, const char *tail)
 {
-    const char *state = web_state_param(web_query(r, "state"));
+    const char *state = ticket_state_parse(web_query(r, "state"));
     bool overdue = false, closed = false;
     web_bool_param(web_query(r, "overdue"), &overdue);
     web_bool_param(web_query(r, "closed"), &closed);

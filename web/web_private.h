@@ -190,6 +190,10 @@ struct web_act {
  * -2 with err. */
 int web_ticket_json(struct web_req *r, int64_t id, json_t **out, struct qloop_error *err);
 
+/* web_ticket_json, answering the failure (404 for a ticket the user may not
+ * see): the object, or NULL after answering. */
+json_t *web_ticket_or_reply(struct web_req *r, int64_t id);
+
 /* Whether s names a change of a ticket (feedback, resolve, extend,
  * approve, reject). */
 bool web_act_name(const char *s);
@@ -217,9 +221,6 @@ json_t *web_json_body(struct web_req *r);
 /* o[key] as text into *out (NULL when absent and not required); -1 after
  * answering 400 when it is missing (required) or not a string. */
 int web_json_text(struct web_req *r, json_t *o, const char *key, bool required, const char **out);
-
-/* The state id a parameter names, in English or Chinese; NULL for none. */
-const char *web_state_param(const char *s);
 
 /* A boolean parameter: absent, "", "0", "false" or "1", "true". 0 or -1. */
 int web_bool_param(const char *s, bool *out);

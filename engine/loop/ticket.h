@@ -100,6 +100,10 @@ const char *ticket_state_zh(const char *state);
 /* Whether s is one of the six states. */
 bool ticket_state_valid(const char *s);
 
+/* The state id s names, in English (feedback) or in Chinese (反馈); NULL
+ * when it names none. */
+const char *ticket_state_parse(const char *s);
+
 /* The policy argument of the actions below (feedback, extend, approve,
  * reject) is the command's: a ticket is held to the policy it was opened
  * under, stored with it (CONTRACT.md), whatever policy names; policy serves

@@ -60,6 +60,14 @@ const char *ticket_state_zh(const char *state)
 
 bool ticket_state_valid(const char *s) { return state_index(s) >= 0; }
 
+const char *ticket_state_parse(const char *s)
+{
+    for (int i = 0; s && i < NSTATES; i++)
+        if (strcmp(s, state_names[i].state) == 0 || strcmp(s, state_names[i].zh) == 0)
+            return state_names[i].state;
+    return NULL;
+}
+
 /* Every legal move. */
 static const struct tk_transition transitions[] = {
     {"discovered", "feedback", "feedback", "qloop tickets feedback（交数源部门）"},
