@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config liblua5.4-dev libpcre2-dev libsqlite3-dev libjansson-dev
       libcmocka-dev libxlsxwriter-dev libsodium-dev sqlite3 python3 util-linux jq unzip time
       libyajl-dev libminizip-dev libexpat1-dev unixodbc-dev unixodbc
-      libmicrohttpd-dev curl
+      libmicrohttpd-dev curl openssl
       clang libclang-rt-14-dev)   # libFuzzer (tests/fuzz): its runtime is only a recommendation of clang
 # The database tests (tests/db, normal build): real servers and their ODBC drivers.
 pkgs+=(postgresql mariadb-server mariadb-client odbc-postgresql odbc-mariadb)

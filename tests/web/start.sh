@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # start.sh — the set-up of the portal's tests (ctest fixture web_server): a
-# store with tickets of two departments and a user of every role, and one
-# `qloop serve --listen 127.0.0.1:0` on it, whose address (read from its
-# stdout) is left in $QLOOP_WEB_DIR/url for the tests; stop.sh stops it.
+# store with tickets of two departments and a user of every role, and
+# `qloop serve --listen 127.0.0.1:0` on it twice — over HTTP (its address,
+# read from its stdout, in $QLOOP_WEB_DIR/url) and over HTTPS with a
+# certificate made here (tls.url, tls.crt); stop.sh stops both.
 #
 # The store: a run on 2024-09-02 opens one ticket per rule (people.c1 ...
 # people.c8 of 市公安局, orgs.phone of 市税务局), received that day, due
@@ -12,9 +13,9 @@
 set -euo pipefail
 : "${QLOOP_BIN:?}" "${QLOOP_WEB_DIR:?}"
 W="$QLOOP_WEB_DIR"
-if [ -f "$W/pid" ]; then # a server left by an interrupted run
-    kill "$(cat "$W/pid")" 2>/dev/null || true
-fi
+for p in "$W/serve.pid" "$W/tls.pid"; do # servers left by an interrupted run
+    [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true
+done
 rm -rf "$W"
 mkdir -p "$W"
 cd "$W"
@@ -65,26 +66,37 @@ add admin --role admin
 echo "$PW" > password
 
 export QLOOP_NOW=2024-09-12T10:00:00+08:00
-# Detached from ctest (own session, output to files) and bounded: whatever
-# happens to the run, the server is gone after 30 minutes.
-setsid timeout --signal=TERM 1800 "$QLOOP_BIN" serve --listen 127.0.0.1:0 --threads 4 --policy manual \
-    </dev/null >serve.out 2>serve.log &
-echo $! > pid
-for _ in $(seq 1 200); do # at most 20 s for the address
-    url=$(head -n 1 serve.out 2>/dev/null || true)
-    [ -n "$url" ] && break
-    if ! kill -0 "$(cat pid)" 2>/dev/null; then
-        echo "qloop serve exited at start:" >&2
-        cat serve.log >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-if [ -z "${url:-}" ]; then
-    echo "qloop serve printed no address within 20 s" >&2
-    kill "$(cat pid)" 2>/dev/null || true
-    exit 1
-fi
-case "$url" in http://127.0.0.1:[0-9]*/) ;; *) echo "unexpected address line: $url" >&2; kill "$(cat pid)"; exit 1 ;; esac
-echo "$url" > url
-echo "qloop serve at $url (pid $(cat pid))"
+# start_server NAME ARGS...: qloop serve on 127.0.0.1:0, detached from ctest
+# (own session, output to files) and bounded: whatever happens to the run,
+# it is gone after 30 minutes. Its pid goes to NAME.pid, its address to
+# NAME.url (at most 20 s to print it).
+start_server() {
+    local name=$1 url=""; shift
+    setsid timeout --signal=TERM 1800 "$QLOOP_BIN" serve --listen 127.0.0.1:0 --threads 4 "$@" \
+        </dev/null >"$name.out" 2>"$name.log" &
+    echo $! > "$name.pid"
+    for _ in $(seq 1 200); do
+        url=$(head -n 1 "$name.out" 2>/dev/null || true)
+        [ -n "$url" ] && break
+        if ! kill -0 "$(cat "$name.pid")" 2>/dev/null; then
+            echo "qloop serve ($name) exited at start:" >&2
+            cat "$name.log" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    case "$url" in
+        http://127.0.0.1:[0-9]*/ | https://127.0.0.1:[0-9]*/) ;;
+        *) echo "qloop serve ($name) printed no address within 20 s: [$url]" >&2; return 1 ;;
+    esac
+    echo "$url" > "$name.url"
+    echo "qloop serve ($name) at $url (pid $(cat "$name.pid"))"
+}
+trap 'for p in serve.pid tls.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done' ERR
+start_server serve --policy manual
+cp serve.url url
+cp serve.pid pid
+# The same store over HTTPS, with a certificate made for the test.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout tls.key -out tls.crt 2>/dev/null
+start_server tls --policy manual --tls-cert tls.crt --tls-key tls.key
