@@ -6,7 +6,10 @@
  * transaction on the writing connection.
  *
  * A ticket the user may not see is answered 404 before anything else, as
- * one that does not exist. A report sent with an Idempotency-Key is filed
+ * one that does not exist. A ticket is shown to its owner department's
+ * providers (and admins) with its records unmasked, each showing audited
+ * (loop/ticket.h: TICKET_REVEAL_IF_ALLOWED), on the writing connection;
+ * to everyone else masked, on the request's reading connection. A report sent with an Idempotency-Key is filed
  * once: the key, scoped to the user, is kept with a hash of the report and
  * the ticket it went into (table idempotency, in the filing's transaction),
  * and a retry gets the first filing's ticket; the same key with another
@@ -63,7 +66,24 @@ int web_ticket_act(struct web_req *r, int64_t id, const char *what, const struct
 
 int web_ticket_json(struct web_req *r, int64_t id, json_t **out, struct qloop_error *err)
 {
-    return ticket_show_json_as(r->db, id, r->user.login, out, err);
+    *out = NULL;
+    int may = ticket_allowed(r->db, id, r->user.login, IDENT_REVEAL, NULL, err);
+    if (may == -2)
+        return -2;
+    if (may != 1) /* masked, read beside everything else; absent when not visible */
+        return ticket_show_json_as(r->db, id, r->user.login, TICKET_MASKED, out, err);
+    /* The owner's records, unmasked: read and audited in one short write
+     * transaction on the writing connection. */
+    sqlite3 *db = web_db_write_begin(r->srv->db, err);
+    if (!db)
+        return -2;
+    int rc = ticket_show_json_as(db, id, r->user.login, TICKET_REVEAL_IF_ALLOWED, out, err);
+    rc = web_db_write_end(r->srv->db, rc, err);
+    if (rc != 0) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 json_t *web_ticket_or_reply(struct web_req *r, int64_t id)

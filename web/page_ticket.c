@@ -115,8 +115,11 @@ static void records(struct web_req *r, int64_t id, const json_t *t, long page)
     if (page < 1 || page > pages)
         page = 1;
     html_f(b, "<h2 id=\"records\">问题记录（未关闭 %lld 条 / 共 %zu 条）</h2>", report_int(t, "items", 0), n);
-    html_f(b, "<p class=\"noprint\">下载：<a href=\"/tickets/%lld/records.csv\">CSV</a> · "
-              "<a href=\"/tickets/%lld/records.xlsx\">XLSX</a>（敏感字段按数据集的声明脱敏）</p>",
+    bool revealed = report_int(t, "revealed", 0) > 0;
+    html_f(b, "<p>%r</p><p class=\"noprint\">下载：<a href=\"/tickets/%lld/records.csv\">CSV</a> · "
+              "<a href=\"/tickets/%lld/records.xlsx\">XLSX</a></p>",
+           revealed ? "本部门的数据，显示原文；每次查看和下载都记入审计链，请注意保密。"
+                    : "敏感字段按数据集的声明脱敏显示。",
            (long long)id, (long long)id);
     if (n == 0)
         return;

@@ -185,9 +185,11 @@ struct web_act {
     bool urgent;
 };
 
-/* Ticket id as r's user may see it: the object of `tickets show --json`.
- * Returns 0, or -1 (no such ticket, or not visible: refused as absent) /
- * -2 with err. */
+/* Ticket id as r's user may see it: the object of `tickets show --json`,
+ * its records unmasked (and the showing audited) for the owner
+ * department's providers and admins when the key file is there, masked
+ * for everyone else. Returns 0, or -1 (no such ticket, or not visible:
+ * refused as absent) / -2 with err. */
 int web_ticket_json(struct web_req *r, int64_t id, json_t **out, struct qloop_error *err);
 
 /* web_ticket_json, answering the failure (404 for a ticket the user may not

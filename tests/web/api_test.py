@@ -95,7 +95,15 @@ r = prov.get(f"/api/v1/tickets/{T1}")
 expect("show", r, 200)
 t = r.json() or {}
 check("show has records and history", len(t.get("records", [])) == 2 and len(t.get("history", [])) >= 1)
-check("record keys masked as stored", all("330110199001011233" != x["record_key"] for x in t.get("records", [])))
+check("the owner's provider sees the records unmasked", t.get("revealed") == 2
+      and "330110199001011233" in [x["record_key"] for x in t.get("records", [])], str(t.get("records"))[:300])
+with db() as c:
+    n = c.execute("SELECT count(*) FROM audit WHERE kind = 'ticket.reveal' AND actor = 'prov' AND subject = ?",
+                  (f"ticket:{T1}",)).fetchone()[0]
+check("each unmasked showing audited", n >= 1, f"{n} entries")
+t = steward.get(f"/api/v1/tickets/{T1}").json() or {}
+check("a steward sees them masked", t.get("revealed") == 0
+      and "330110199001011233" not in [x["record_key"] for x in t.get("records", [])], str(t.get("records"))[:300])
 expect("another department's ticket", prov.get(f"/api/v1/tickets/{TORG}"), 404)
 expect("no such ticket", prov.get("/api/v1/tickets/999999"), 404)
 expect("not a ticket number", prov.get("/api/v1/tickets/abc"), 404)

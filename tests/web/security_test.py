@@ -46,6 +46,22 @@ check("its state unchanged", ticket_state(TORG) == "feedback")
 r = prov.get("/tickets/999999")
 check("a ticket that does not exist: the same 404", r.status == 404)
 
+# ---- formulas in downloads ------------------------------------------------------------------
+# people.phone's records hold "=1+2" and "@SUM(A1)" (sensitive: sealed, shown to the owner).
+TPHONE = ticket_id("people.phone")
+r = prov.get(f"/tickets/{TPHONE}/records.csv")
+check("CSV download", r.status == 200 and (r.header("Content-Type") or "").startswith("text/csv")
+      and "attachment" in (r.header("Content-Disposition") or ""), f"{r.status}")
+csv = r.text
+check("the owner's download holds the real values", "=1+2" in csv and "@SUM(A1)" in csv, csv[:300])
+check("formula cells neutralised", '"\'=1+2"' in csv and '"\'@SUM(A1)"' in csv and ',"=1+2"' not in csv, csv[:400])
+r = prov.get(f"/tickets/{TPHONE}/records.xlsx")
+check("XLSX download", r.status == 200 and r.body[:2] == b"PK", f"{r.status}")
+import io
+import zipfile
+sheet = zipfile.ZipFile(io.BytesIO(r.body)).read("xl/sharedStrings.xml").decode()
+check("XLSX formula cells neutralised", "'=1+2" in sheet and "'@SUM(A1)" in sheet and ">=1+2<" not in sheet, sheet[:300])
+
 # ---- throttling -----------------------------------------------------------------------------------
 c = Client()
 codes = [c.post("/api/v1/session", {"login": "lockme", "password": f"wrong-{i}"}).status for i in range(20)]
