@@ -234,6 +234,33 @@ r = c.post("/api/v1/session", {"login": "lockapi", "password": PASSWORD})
 expect("even the right password while throttled", r, 429)
 check("429 says when to retry", r.header("Retry-After") == "900")
 
+# ---- the portal's pages and forms ---------------------------------------------------
+pages = (("steward", steward, "/overview", "全局概览"), ("leader", leader, "/assessment", "年度评估报告"),
+         ("appr", appr, "/queue", "延期审批"), ("rep", rep, "/report", "问题反馈"), ("prov", prov, "/tickets", "我的工单"),
+         ("leader", leader, "/assessment?view=annual&year=2024&format=html", "年度"),
+         ("prov", prov, "/assessment?view=scorecard&dept=%E5%B8%82%E5%85%AC%E5%AE%89%E5%B1%80&period=2024-09", "市公安局"))
+for who, client, path, text in pages:
+    r = client.get(path)
+    check(f"{who} {path}: 200 with {text}", r.status == 200 and text in r.text and "text/html" in (r.header("Content-Type") or ""),
+          f"{r.status}")
+r = prov.get("/assessment?view=annual&year=2024")
+check("a provider may not open the annual assessment page: 403", r.status == 403 and "text/html" in (r.header("Content-Type") or ""))
+r = anon.get("/tickets")
+check("a page without signing in: to the sign-in page", r.status == 303 and r.header("Location") == "/signin")
+r = Client().post("/signin", {"login": "rep", "password": "not-the-password"}, form=True)
+check("the sign-in form with a wrong password: 401, the form again", r.status == 401 and "登录名或密码错误" in r.text)
+form = {"dataset": "people", "key": "330110199404044567", "field": "name", "message": "表单填报：姓名有误", "idem": "form-0001"}
+r1 = rep.post("/report", form, form=True)
+r2 = rep.post("/report", form, form=True)
+loc = r1.header("Location") or ""
+check("问题反馈 form: filed, to the ticket", r1.status == 303 and loc.startswith("/tickets/") and loc.endswith("done=filed"), f"{r1.status} {loc}")
+check("the form sent twice files once", r2.status == 303 and r2.header("Location") == loc, str(r2.header("Location")))
+with db() as c:
+    n = c.execute("SELECT count(*) FROM ticket_items WHERE reporter = 'rep' AND message = ?", (form["message"],)).fetchone()[0]
+check("one record for the form sent twice", n == 1, f"{n}")
+r = rep.post("/report", dict(form, dataset="nowhere", idem="form-0002"), form=True)
+check("the form with an unknown dataset: 422, the form again with the reason", r.status == 422 and "nowhere" in r.text, f"{r.status}")
+
 # ---- signing out (prov2) -------------------------------------------------------------------
 p2 = signed_in("prov2")
 old = p2.cookie
