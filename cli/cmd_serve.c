@@ -41,7 +41,7 @@ static int do_serve(const struct cli_args *a)
         c.session_ttl = (int64_t)n * 3600;
     }
     int rc;
-    sqlite3 *db = cli_open_existing_store(c.db_path, &rc);
+    sqlite3 *db = cli_open_store(c.db_path, &rc);
     if (!db)
         return rc;
     store_close(db);

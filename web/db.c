@@ -36,12 +36,12 @@ struct web_db *web_db_open(const char *path, unsigned nread, struct qloop_error 
     pthread_mutex_init(&d->write_lock, NULL);
     d->all = qloop_xcalloc(nread, sizeof *d->all);
     d->free_list = qloop_xcalloc(nread, sizeof *d->free_list);
-    if (!(d->writer = store_open(path, err))) {
+    if (!(d->writer = store_open_mode(path, STORE_EXISTING, err))) {
         web_db_close(d);
         return NULL;
     }
     for (unsigned i = 0; i < nread; i++) {
-        if (!(d->all[i] = store_open(path, err))) {
+        if (!(d->all[i] = store_open_mode(path, STORE_EXISTING, err))) {
             web_db_close(d);
             return NULL;
         }

@@ -12,7 +12,6 @@ set -euo pipefail
 W="$QLOOP_WEB_DIR"
 URL=$(cat "$W/url")
 export QLOOP_DB="$W/q.db" QLOOP_NOW=2024-09-12T10:00:00+08:00
-export QLOOP_POLICY_DIR="$W/policies"
 T=$(mktemp -d "${TMPDIR:-/tmp}/qloop-during-run.XXXXXX")
 RUN=
 trap '[ -n "$RUN" ] && kill "$RUN" 2>/dev/null; rm -rf "$T"' EXIT

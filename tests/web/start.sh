@@ -21,11 +21,6 @@ mkdir -p "$W"
 cd "$W"
 export QLOOP_DB="$W/q.db"
 unset QLOOP_DIVISIONS QLOOP_KEY_FILE || true
-# Filed reports wait in 发现 for the steward (as CONTRACT.md has it) under
-# this policy, whatever the default does.
-mkdir -p policies
-echo 'policy { name = "manual", auto_feedback = false }' > policies/manual.lua
-export QLOOP_POLICY_DIR="$W/policies"
 PW='portal-password-1'
 
 cat > rules.lua <<'LUA'
@@ -93,10 +88,10 @@ start_server() {
     echo "qloop serve ($name) at $url (pid $(cat "$name.pid"))"
 }
 trap 'for p in serve.pid tls.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done' ERR
-start_server serve --policy manual
+start_server serve
 cp serve.url url
 cp serve.pid pid
 # The same store over HTTPS, with a certificate made for the test.
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
     -addext subjectAltName=IP:127.0.0.1 -keyout tls.key -out tls.crt 2>/dev/null
-start_server tls --policy manual --tls-cert tls.crt --tls-key tls.key
+start_server tls --tls-cert tls.crt --tls-key tls.key
