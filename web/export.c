@@ -2,12 +2,12 @@
  * export.c — a ticket's problem records as downloads: CSV (UTF-8 with a
  * byte-order mark, so spreadsheets read the Chinese right) and XLSX.
  *
- * Records are the ticket's as its user may see them (the engine decides;
- * sensitive values masked as stored). A spreadsheet would run a cell that
- * starts with = + - or @ as a formula (CSV injection): such a cell is
- * written behind a single quote, which every spreadsheet shows as text, and
- * control characters are written as visible \xHH escapes (an XLSX file
- * cannot hold most of them).
+ * Records are the ticket's as its user may see them (unmasked for the owner
+ * department's providers, audited; masked for everyone else). Every cell
+ * goes through the project's one spreadsheet neutraliser (base/escape.h:
+ * qloop_escape_cell): a cell a spreadsheet would run as a formula (it
+ * starts with = + - or @) is written behind a single quote, control
+ * characters as visible escapes.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,26 +17,9 @@
 #include <xlsxwriter.h>
 #endif
 
+#include "base/escape.h"
 #include "report.h"
 #include "web_pages.h"
-
-void web_cell_text(struct qloop_buf *out, const char *s)
-{
-    if (!s)
-        return;
-    const char *p = s;
-    while (*p == ' ' || *p == '\n')
-        p++;
-    if (*p == '=' || *p == '+' || *p == '-' || *p == '@' || *s == '\t' || *s == '\r')
-        qloop_buf_putc(out, '\'');
-    for (p = s; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
-            qloop_buf_printf(out, "\\x%02X", c);
-        else
-            qloop_buf_putc(out, (char)c);
-    }
-}
 
 static const char *const columns[] = {"行号", "主键", "字段", "值", "问题", "状态", "登记时间", "关闭时间"};
 enum { NCOLS = sizeof columns / sizeof columns[0] };
@@ -53,7 +36,8 @@ static void record_cells(const json_t *rec, struct qloop_buf cells[NCOLS])
         qloop_buf_printf(&cells[0], "%lld", (long long)json_integer_value(row));
     for (int i = 1; i < NCOLS; i++) {
         const char *v = report_str(rec, keys[i], "");
-        web_cell_text(&cells[i], i == 5 ? web_item_state_zh(v) : v);
+        v = i == 5 ? web_item_state_zh(v) : v;
+        qloop_escape_cell(v, strlen(v), &cells[i]);
     }
 }
 

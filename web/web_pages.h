@@ -27,12 +27,6 @@ void page_ticket_render(struct web_req *r, int64_t id, const char *kind, const c
  * closed); s itself when it is none of them. */
 const char *web_item_state_zh(const char *s);
 
-/* Appends s as a spreadsheet cell's text (export.c): behind a single quote
- * when a spreadsheet would take it for a formula (it starts with = + - or @,
- * also after blanks, or with a tab or carriage return), control characters
- * as visible \xHH escapes. */
-void web_cell_text(struct qloop_buf *out, const char *s);
-
 /* Answers a file's bytes as a download named name (api_reports.c). 0 or -1. */
 int web_send_file(struct web_req *r, const char *path, const char *ctype, const char *name);
 
