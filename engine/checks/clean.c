@@ -79,6 +79,12 @@ static bool is_trim_space(uint32_t cp)
 static void trim_range(const char *s, size_t len, size_t *start, size_t *end)
 {
     const unsigned char *u = (const unsigned char *)s;
+    /* the common case: printable ASCII at both ends, nothing to trim */
+    if (len > 0 && u[0] > ' ' && u[0] < 0x7F && u[len - 1] > ' ' && u[len - 1] < 0x7F) {
+        *start = 0;
+        *end = len;
+        return;
+    }
     size_t i = 0, first = len, last = 0;
     while (i < len) {
         uint32_t cp;
@@ -96,9 +102,22 @@ static void trim_range(const char *s, size_t len, size_t *start, size_t *end)
     *end = last;
 }
 
+/* Whether s[0..len) is all ASCII (then it is valid UTF-8 as it is). */
+static bool all_ascii(const char *s, size_t len)
+{
+    unsigned char any = 0;
+    for (size_t i = 0; i < len; i++)
+        any |= (unsigned char)s[i];
+    return any < 0x80;
+}
+
 /* Appends s[from..to) with invalid bytes replaced by U+FFFD. */
 static void put_sanitized(struct qloop_buf *out, const char *s, size_t from, size_t to)
 {
+    if (all_ascii(s + from, to - from)) {
+        qloop_buf_append(out, s + from, to - from);
+        return;
+    }
     const unsigned char *u = (const unsigned char *)s;
     size_t i = from, run = from;
     while (i < to) {
@@ -140,6 +159,10 @@ static uint32_t halfwidth_cp(uint32_t cp)
  * twins; everything else is kept. Always returns 1. */
 int clean_halfwidth(const char *s, size_t len, struct qloop_buf *out)
 {
+    if (all_ascii(s, len)) {
+        qloop_buf_append(out, s, len);
+        return 1;
+    }
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     make_room(out, len);
@@ -347,7 +370,11 @@ int clean_date(const char *s, size_t len, struct qloop_buf *out)
     }
     if (y < 1000 || m < 1 || m > 12 || day < 1 || day > days_in_month(y, m))
         return 0;
-    qloop_buf_printf(out, "%04d-%02d-%02d", y, m, day);
+    /* YYYY-MM-DD without printf: once per value of every cleansed date */
+    char iso[10] = {(char)('0' + y / 1000), (char)('0' + y / 100 % 10), (char)('0' + y / 10 % 10),
+                    (char)('0' + y % 10), '-', (char)('0' + m / 10), (char)('0' + m % 10), '-',
+                    (char)('0' + day / 10), (char)('0' + day % 10)};
+    qloop_buf_append(out, iso, sizeof iso);
     return 1;
 }
 

@@ -1,24 +1,43 @@
 /*
  * findings.c — the one findings writer (see run/findings.h).
  *
- * findings_write is four named steps, in order: record_ref, the key shown,
- * the value shown, the message; then one prepared INSERT into
- * temp.stage_findings. Buffers live in the writer and are reused; text is
- * bound without a copy (SQLITE_STATIC) because every parameter is bound anew
- * before each step and nothing moves until the step is done. A finding whose
- * key or value was masked also carries the raw ones sealed with the store's
- * key file (identity/seal.h), so the owner department can see its record.
+ * findings_encode is four named steps, in order: record_ref, the key and
+ * value shown (with what masking hid sealed, so the owner department can see
+ * its record), the masked message, the part; the result is appended to a
+ * buffer as one encoded finding (struct enc_head and its bytes).
+ * findings_write encodes with the writer's own encoder and spools the bytes
+ * (stage.h); findings_flush reads the spool back and inserts each finding
+ * into finding_rows through one prepared statement, its kind and run mapped
+ * to the store's numbers. Buffers live in the encoder and are reused.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/strmap.h"
 #include "checks/mask.h"
 #include "identity/seal.h"
 #include "run/findings.h"
+#include "run/stage.h"
 #include "store/sql.h"
 #include "store/store.h"
+
+/* One encoded finding: this head, then the bytes of key, value, message,
+ * sealed and part, in that order (a length of NO_TEXT: SQL NULL, no bytes). */
+enum { NO_TEXT = UINT32_MAX, F_KEY = 0, F_VALUE, F_MESSAGE, F_SEALED, F_PART, F_COUNT };
+struct enc_head {
+    uint32_t size; /* of the whole encoded finding */
+    uint32_t kind;
+    uint64_t row_no; /* 0: none */
+    uint32_t len[F_COUNT];
+    char ref[32];
+};
+
+struct kind {
+    char *dataset, *rule, *field;
+    int64_t store_id; /* its finding_kinds id, once flushed */
+};
 
 /* The parts of one dataset of a partitioned run (findings_writer_parts). */
 struct parts {
@@ -27,36 +46,43 @@ struct parts {
     uint64_t *offsets;
 };
 
+struct findings_encoder {
+    const struct findings_writer *w;
+    /* the dataset of the last finding, and whether a key field of it is sensitive */
+    const struct pack_dataset *d;
+    bool key_sensitive;
+    struct qloop_buf key, value, msg, sealed, masked, part;
+    struct mask_value *quoted; /* the sensitive values a message may quote */
+    size_t quoted_cap;
+};
+
 struct findings_writer {
     sqlite3 *db;
     char run_id[64];
     const struct pack *p;
     const unsigned char *secret;
-    sqlite3_stmt *ins;
-    /* the dataset of the last finding, and whether a key field of it is sensitive */
-    const struct pack_dataset *d;
-    bool key_sensitive;
-    struct qloop_buf key, value, msg, sealed, masked, part;
     struct ident_sealer sealer;
     struct parts *parts;
     size_t nparts;
-    struct mask_value *quoted; /* the sensitive values a message may quote */
-    size_t quoted_cap;
+    struct findings_encoder *own; /* findings_write's */
+    struct qloop_buf one;         /* one encoded finding of findings_write */
+    struct stage_spool *spool;
+    struct strmap *kind_of; /* "dataset\0rule\0" + "F" field or "N" -> kind */
+    struct kind *kinds;     /* kind k is kinds[k - 1] */
+    size_t nkinds;
+    struct qloop_buf name;
+    /* findings_flush */
+    int64_t run_num;
+    sqlite3_stmt *ins;
+    struct qloop_buf carry; /* an encoded finding split between two pieces of the spool */
+    struct qloop_error *flush_err;
 };
 
 struct findings_writer *findings_writer_new(sqlite3 *db, const char *run_id, const struct pack *p,
                                             struct qloop_error *err)
 {
-    sqlite3_stmt *ins = sql_prepare(db,
-                                    "INSERT INTO temp.stage_findings(run_id, dataset, rule, row_no,"
-                                    " record_ref, record_key, field, value, message, sealed, part)"
-                                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
-                                    err);
-    if (!ins)
-        return NULL;
     struct findings_writer *w = qloop_xcalloc(1, sizeof *w);
     if (ident_sealer_open(db, &w->sealer, err) != 0) {
-        sqlite3_finalize(ins);
         free(w);
         return NULL;
     }
@@ -64,7 +90,9 @@ struct findings_writer *findings_writer_new(sqlite3 *db, const char *run_id, con
     snprintf(w->run_id, sizeof w->run_id, "%s", run_id);
     w->p = p;
     w->secret = store_secret(db);
-    w->ins = ins;
+    w->spool = stage_spool_new();
+    w->kind_of = strmap_new();
+    w->own = findings_encoder_new(w);
     return w;
 }
 
@@ -72,21 +100,67 @@ void findings_writer_free(struct findings_writer *w)
 {
     if (!w)
         return;
+    findings_encoder_free(w->own);
+    qloop_buf_free(&w->one);
+    stage_spool_free(w->spool);
+    strmap_free(w->kind_of);
+    for (size_t i = 0; i < w->nkinds; i++) {
+        free(w->kinds[i].dataset);
+        free(w->kinds[i].rule);
+        free(w->kinds[i].field);
+    }
+    free(w->kinds);
+    qloop_buf_free(&w->name);
     sqlite3_finalize(w->ins);
-    qloop_buf_free(&w->key);
-    qloop_buf_free(&w->value);
-    qloop_buf_free(&w->msg);
-    qloop_buf_free(&w->sealed);
+    qloop_buf_free(&w->carry);
     ident_sealer_close(&w->sealer);
-    qloop_buf_free(&w->part);
     for (size_t i = 0; i < w->nparts; i++) {
         free(w->parts[i].dataset);
         free(w->parts[i].offsets);
     }
     free(w->parts);
-    qloop_buf_free(&w->masked);
-    free(w->quoted);
     free(w);
+}
+
+struct findings_encoder *findings_encoder_new(struct findings_writer *w)
+{
+    struct findings_encoder *e = qloop_xcalloc(1, sizeof *e);
+    e->w = w;
+    return e;
+}
+
+void findings_encoder_free(struct findings_encoder *e)
+{
+    if (!e)
+        return;
+    qloop_buf_free(&e->key);
+    qloop_buf_free(&e->value);
+    qloop_buf_free(&e->msg);
+    qloop_buf_free(&e->sealed);
+    qloop_buf_free(&e->masked);
+    qloop_buf_free(&e->part);
+    free(e->quoted);
+    free(e);
+}
+
+uint32_t findings_kind(struct findings_writer *w, const char *dataset, const char *rule,
+                       const char *field)
+{
+    struct qloop_buf *n = &w->name;
+    qloop_buf_reset(n);
+    qloop_buf_append(n, dataset, strlen(dataset) + 1);
+    qloop_buf_append(n, rule, strlen(rule) + 1);
+    qloop_buf_putc(n, field ? 'F' : 'N');
+    if (field)
+        qloop_buf_append(n, field, strlen(field));
+    uint64_t *k = strmap_put(w->kind_of, n->ptr, n->len, NULL);
+    if (!*k) {
+        w->kinds = qloop_xrealloc(w->kinds, (w->nkinds + 1) * sizeof *w->kinds);
+        w->kinds[w->nkinds++] = (struct kind){qloop_xstrdup(dataset), qloop_xstrdup(rule),
+                                              field ? qloop_xstrdup(field) : NULL, 0};
+        *k = w->nkinds;
+    }
+    return (uint32_t)*k;
 }
 
 void findings_writer_parts(struct findings_writer *w, const char *dataset, size_t nparts,
@@ -165,15 +239,15 @@ void findings_mask_key(const char *key, size_t len, struct qloop_buf *out)
     mask_sensitive(key, len, out);
 }
 
-/* Makes name the current dataset (w->d, NULL when the pack lacks it). */
-static void use_dataset(struct findings_writer *w, const char *name)
+/* Makes name the current dataset (e->d, NULL when the pack lacks it). */
+static void use_dataset(struct findings_encoder *e, const char *name)
 {
-    if (w->d && strcmp(w->d->name, name) == 0)
+    if (e->d && strcmp(e->d->name, name) == 0)
         return;
-    w->d = pack_find_dataset(w->p, name);
-    w->key_sensitive = false;
-    for (size_t i = 0; w->d && i < w->d->nkeys; i++)
-        w->key_sensitive |= pack_is_sensitive(w->d, w->d->keys[i]);
+    e->d = pack_find_dataset(e->w->p, name);
+    e->key_sensitive = false;
+    for (size_t i = 0; e->d && i < e->d->nkeys; i++)
+        e->key_sensitive |= pack_is_sensitive(e->d, e->d->keys[i]);
 }
 
 /* s[0..len), masked into buf when sensitive. */
@@ -206,25 +280,25 @@ static const char *rule_message(const struct findings_writer *w, const char *id)
 
 /* The message of f as composed (masked_message masks it). Every finding's
  * text passes here and only here. */
-static const char *findings_message(struct findings_writer *w, const struct qloop_finding *f,
+static const char *findings_message(struct findings_encoder *e, const struct qloop_finding *f,
                                     const struct finding_extra *x)
 {
     if (f->message)
         return f->message;
-    const char *message = x && x->rule_message ? x->rule_message : rule_message(w, f->rule);
+    const char *message = x && x->rule_message ? x->rule_message : rule_message(e->w, f->rule);
     const char *reason = x && x->reason && *x->reason ? x->reason : NULL;
     if (!reason || (!x->message_default && strcmp(reason, message) == 0))
         return message;
-    qloop_buf_reset(&w->msg);
+    qloop_buf_reset(&e->msg);
     if (!x->message_default) {
-        append(&w->msg, message);
-        append(&w->msg, "：");
+        append(&e->msg, message);
+        append(&e->msg, "：");
     } else if (f->field) {
-        append(&w->msg, f->field);
-        append(&w->msg, "：");
+        append(&e->msg, f->field);
+        append(&e->msg, "：");
     }
-    append(&w->msg, reason);
-    return qloop_buf_str(&w->msg);
+    append(&e->msg, reason);
+    return qloop_buf_str(&e->msg);
 }
 
 /* The length of the part of raw key that identifies the record: all of it,
@@ -247,41 +321,44 @@ void findings_record_ref(const unsigned char secret[32], const char *dataset, co
 /* The message of f with the personal data in it masked (mask_text): by
  * shape, and wherever it quotes the raw key or value (when they are masked;
  * NULL otherwise) or one of the finder's values. */
-static const char *masked_message(struct findings_writer *w, const struct qloop_finding *f,
+static const char *masked_message(struct findings_encoder *e, const struct qloop_finding *f,
                                   const struct finding_extra *x, const char *key, size_t keylen,
                                   const char *value, size_t vlen)
 {
-    const char *message = findings_message(w, f, x);
+    const char *message = findings_message(e, f, x);
     if (!message)
         return NULL;
     size_t n = x ? x->nvalues : 0;
-    if (n + 2 > w->quoted_cap) {
-        w->quoted_cap = n + 2;
-        w->quoted = qloop_xrealloc(w->quoted, w->quoted_cap * sizeof *w->quoted);
+    if (n + 2 > e->quoted_cap) {
+        e->quoted_cap = n + 2;
+        e->quoted = qloop_xrealloc(e->quoted, e->quoted_cap * sizeof *e->quoted);
     }
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        w->quoted[k++] = x->values[i];
+        e->quoted[k++] = x->values[i];
     if (key)
-        w->quoted[k++] = (struct mask_value){key, keylen};
+        e->quoted[k++] = (struct mask_value){key, keylen};
     if (value)
-        w->quoted[k++] = (struct mask_value){value, vlen};
-    qloop_buf_reset(&w->masked);
-    if (mask_text(message, strlen(message), w->quoted, k, &w->masked) == 0)
+        e->quoted[k++] = (struct mask_value){value, vlen};
+    qloop_buf_reset(&e->masked);
+    if (mask_text(message, strlen(message), e->quoted, k, &e->masked) == 0)
         return message;
-    return qloop_buf_str(&w->masked);
+    return qloop_buf_str(&e->masked);
 }
 
-int findings_write(struct findings_writer *w, const struct qloop_finding *f,
-                   const struct finding_extra *x, struct qloop_error *err)
+void findings_encode(struct findings_encoder *e, uint32_t kind, const struct qloop_finding *f,
+                     const struct finding_extra *x, struct qloop_buf *out)
 {
+    const struct findings_writer *w = e->w;
     unsigned mask = x ? x->mask : 0;
     bool of_record = f->row_no != 0;
-    use_dataset(w, f->dataset);
+    use_dataset(e, f->dataset);
 
+    struct enc_head h = {.kind = kind};
     const char *raw_key = f->key ? f->key : "";
     char ref[33];
     findings_record_ref(w->secret, f->dataset, raw_key, f->keylen, ref);
+    memcpy(h.ref, ref, sizeof h.ref);
 
     /* A record without a key is shown by its data row ("#ROW"), nothing
      * personal; a key, masked when sensitive (a malformed row's key is its
@@ -291,56 +368,203 @@ int findings_write(struct findings_writer *w, const struct qloop_finding *f,
     const char *plain_key = keyless ? raw_key + idlen + 1 : raw_key;
     size_t plain_len = keyless ? f->keylen - idlen - 1 : f->keylen;
     bool key_masked = !keyless && ((mask & FINDING_MASK_KEY) ||
-                                   (of_record && w->key_sensitive && !(mask & FINDING_KEY_ROW)));
-    const char *key = shown(plain_key, plain_len, key_masked, &w->key, &keylen);
+                                   (of_record && e->key_sensitive && !(mask & FINDING_KEY_ROW)));
+    const char *key = shown(plain_key, plain_len, key_masked, &e->key, &keylen);
 
     size_t vlen = 0;
     bool value_masked = f->value && ((mask & FINDING_MASK_VALUE) ||
-                                     (of_record && pack_is_sensitive(w->d, f->field)));
-    const char *value = f->value ? shown(f->value, f->vlen, value_masked, &w->value, &vlen) : NULL;
+                                     (of_record && pack_is_sensitive(e->d, f->field)));
+    const char *value = f->value ? shown(f->value, f->vlen, value_masked, &e->value, &vlen) : NULL;
 
-    const char *message = masked_message(w, f, x, key_masked ? plain_key : NULL, plain_len,
+    const char *message = masked_message(e, f, x, key_masked ? plain_key : NULL, plain_len,
                                          value_masked ? f->value : NULL, f->vlen);
 
-    long part = -1;
-    uint64_t row_no = w->nparts ? part_row(w, f->dataset, f->row_no, &part) : f->row_no;
-    if (part >= 0) {
-        qloop_buf_reset(&w->part);
-        part_name(w, f->dataset, part, &w->part);
+    /* What masking hid, sealed for the owner (only then: nothing to hide,
+     * nothing to seal). The sealer may be used by several threads at once. */
+    bool sealed = key != plain_key || (value && value != f->value);
+    if (sealed) {
+        struct ident_record r = {plain_key, plain_len, f->value, f->vlen};
+        ident_seal((struct ident_sealer *)&w->sealer, f->dataset, ref, f->field, &r, &e->sealed);
     }
 
-    sqlite3_stmt *st = w->ins;
-    sqlite3_bind_text(st, 1, w->run_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, f->dataset, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, f->rule, -1, SQLITE_STATIC);
-    if (row_no)
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)row_no);
-    else
-        sqlite3_bind_null(st, 4);
-    sqlite3_bind_text(st, 5, ref, 32, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, key, (int)keylen, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, f->field, -1, SQLITE_STATIC); /* NULL pointer: SQL NULL */
-    if (value)
-        sqlite3_bind_text(st, 8, value, (int)vlen, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 8);
-    sqlite3_bind_text(st, 9, message, -1, SQLITE_STATIC);
-    /* What masking hid, sealed for the owner (only then: nothing to hide,
-     * nothing to seal). */
-    if (key != plain_key || (value && value != f->value)) {
-        struct ident_record r = {plain_key, plain_len, f->value, f->vlen};
-        ident_seal(&w->sealer, f->dataset, ref, f->field, &r, &w->sealed);
-        sqlite3_bind_blob(st, 10, w->sealed.ptr, (int)w->sealed.len, SQLITE_STATIC);
-    } else {
-        sqlite3_bind_null(st, 10);
+    long part = -1;
+    h.row_no = w->nparts ? part_row(w, f->dataset, f->row_no, &part) : f->row_no;
+    if (part >= 0) {
+        qloop_buf_reset(&e->part);
+        part_name(w, f->dataset, part, &e->part);
     }
-    if (part >= 0)
-        sqlite3_bind_text(st, 11, w->part.ptr, (int)w->part.len, SQLITE_STATIC);
+
+    const void *piece[F_COUNT] = {key, value, message, sealed ? e->sealed.ptr : NULL,
+                                  part >= 0 ? e->part.ptr : NULL};
+    size_t plen[F_COUNT] = {keylen, vlen, message ? strlen(message) : 0,
+                            sealed ? e->sealed.len : 0, part >= 0 ? e->part.len : 0};
+    size_t size = sizeof h;
+    for (int i = 0; i < F_COUNT; i++) {
+        h.len[i] = piece[i] ? (uint32_t)plen[i] : NO_TEXT;
+        size += piece[i] ? plen[i] : 0;
+    }
+    h.size = (uint32_t)size;
+    qloop_buf_reserve(out, size);
+    memcpy(out->ptr + out->len, &h, sizeof h);
+    size_t at = out->len + sizeof h;
+    for (int i = 0; i < F_COUNT; i++)
+        if (piece[i] && plen[i]) {
+            memcpy(out->ptr + at, piece[i], plen[i]);
+            at += plen[i];
+        }
+    out->len = at;
+    out->ptr[out->len] = '\0';
+}
+
+int findings_append(struct findings_writer *w, const void *encoded, size_t len,
+                    struct qloop_error *err)
+{
+    return stage_spool_append(w->spool, encoded, len, err);
+}
+
+int findings_write(struct findings_writer *w, const struct qloop_finding *f,
+                   const struct finding_extra *x, struct qloop_error *err)
+{
+    uint32_t kind = findings_kind(w, f->dataset, f->rule, f->field);
+    qloop_buf_reset(&w->one);
+    findings_encode(w->own, kind, f, x, &w->one);
+    return findings_append(w, w->one.ptr, w->one.len, err);
+}
+
+/* ---- into the store ---- */
+
+/* The store's number of local kind k, made on first use. 0 or -1. */
+static int store_kind(struct findings_writer *w, uint32_t k, int64_t *id, struct qloop_error *err)
+{
+    struct kind *kd = &w->kinds[k - 1];
+    if (kd->store_id) {
+        *id = kd->store_id;
+        return 0;
+    }
+    const char *const t[] = {kd->dataset, kd->rule, kd->field};
+    if (sql_int64_texts(w->db,
+                        "SELECT id FROM finding_kinds WHERE dataset = ?1 AND rule = ?2"
+                        " AND field IS ?3 ORDER BY id LIMIT 1",
+                        3, t, 0, &kd->store_id, err) != 0)
+        return -1;
+    if (!kd->store_id) {
+        if (sql_exec_texts(w->db, "INSERT INTO finding_kinds(dataset, rule, field) VALUES(?1, ?2, ?3)",
+                           "写入问题记录", err, 3, t) != 0)
+            return -1;
+        kd->store_id = sqlite3_last_insert_rowid(w->db);
+    }
+    *id = kd->store_id;
+    return 0;
+}
+
+/* Inserts one encoded finding p (whole). 0 or -1. */
+static int insert_one(struct findings_writer *w, const char *p, struct qloop_error *err)
+{
+    struct enc_head h;
+    memcpy(&h, p, sizeof h);
+    if (h.kind == 0 || h.kind > w->nkinds)
+        return qloop_error_internal(err, NULL, "暂存的问题记录已损坏（类别 %u）", h.kind);
+    int64_t kind;
+    if (store_kind(w, h.kind, &kind, err) != 0)
+        return -1;
+    sqlite3_stmt *st = w->ins;
+    sqlite3_bind_int64(st, 1, w->run_num);
+    sqlite3_bind_int64(st, 2, kind);
+    if (h.row_no)
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)h.row_no);
     else
-        sqlite3_bind_null(st, 11);
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_text(st, 4, h.ref, sizeof h.ref, SQLITE_STATIC);
+    const char *at = p + sizeof h;
+    for (int i = 0; i < F_COUNT; i++) {
+        if (h.len[i] == NO_TEXT)
+            sqlite3_bind_null(st, 5 + i);
+        else if (i == F_SEALED)
+            sqlite3_bind_blob(st, 5 + i, at, (int)h.len[i], SQLITE_STATIC);
+        else
+            sqlite3_bind_text(st, 5 + i, at, (int)h.len[i], SQLITE_STATIC);
+        at += h.len[i] == NO_TEXT ? 0 : h.len[i];
+    }
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_error(w->db, "写入问题记录", err);
     sqlite3_reset(st);
     return rc;
+}
+
+/* stage_spool_drain's reader: inserts every whole encoded finding of the
+ * piece p[0..n), keeping one split between two pieces in w->carry. */
+static int insert_piece(void *ctx, const void *piece, size_t n)
+{
+    struct findings_writer *w = ctx;
+    struct qloop_error *err = w->flush_err;
+    const char *p = piece, *end = p + n;
+    struct enc_head h;
+    if (w->carry.len) {
+        for (;;) {
+            size_t need = sizeof h;
+            if (w->carry.len >= need) {
+                memcpy(&h, w->carry.ptr, sizeof h);
+                if (h.size < sizeof h)
+                    return qloop_error_internal(err, NULL, "暂存的问题记录已损坏（长度 %u）", h.size);
+                need = h.size;
+            }
+            if (w->carry.len == need)
+                break;
+            size_t take = need - w->carry.len;
+            if (take > (size_t)(end - p))
+                take = (size_t)(end - p);
+            if (take == 0)
+                return 0;
+            qloop_buf_append(&w->carry, p, take);
+            p += take;
+        }
+        if (insert_one(w, w->carry.ptr, err) != 0)
+            return -1;
+        qloop_buf_reset(&w->carry);
+    }
+    while (p < end) {
+        size_t have = (size_t)(end - p);
+        if (have >= sizeof h) {
+            memcpy(&h, p, sizeof h);
+            if (h.size < sizeof h)
+                return qloop_error_internal(err, NULL, "暂存的问题记录已损坏（长度 %u）", h.size);
+        }
+        if (have < sizeof h || have < h.size) {
+            qloop_buf_append(&w->carry, p, have);
+            break;
+        }
+        if (insert_one(w, p, err) != 0)
+            return -1;
+        p += h.size;
+    }
+    return 0;
+}
+
+int findings_flush(struct findings_writer *w, struct qloop_error *err)
+{
+    if (stage_spool_size(w->spool) == 0)
+        return 0;
+    if (!w->run_num) {
+        const char *id = w->run_id;
+        if (sql_exec_texts(w->db, "INSERT OR IGNORE INTO finding_runs(run_id) VALUES(?1)",
+                           "写入问题记录", err, 1, &id) != 0 ||
+            sql_int64_texts(w->db, "SELECT id FROM finding_runs WHERE run_id = ?1", 1, &id, 0,
+                            &w->run_num, err) != 0)
+            return -1;
+    }
+    if (!w->ins && !(w->ins = sql_prepare(w->db,
+                                          "INSERT INTO finding_rows(run, kind, row_no, record_ref,"
+                                          " record_key, value, message, sealed, part)"
+                                          " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                          err)))
+        return -1;
+    qloop_buf_reset(&w->carry);
+    w->flush_err = err;
+    int rc = stage_spool_drain(w->spool, insert_piece, w, err);
+    if (rc == 0 && w->carry.len)
+        rc = qloop_error_internal(err, NULL, "暂存的问题记录不完整");
+    qloop_buf_reset(&w->carry);
+    w->flush_err = NULL;
+    return rc == 0 ? 0 : -1;
 }
 
 void findings_quote(struct qloop_buf *out, const char *s, size_t len, bool sensitive)

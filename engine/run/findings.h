@@ -1,6 +1,6 @@
 /*
  * findings.h (run) — the one findings writer: every finding of a run goes
- * through it, and nothing else inserts into findings or stage_findings.
+ * through it, and nothing else inserts into findings (finding_rows).
  *
  * Who writes through it: the run's own rules (dataset.c: the verdict merge,
  * unique), freshness, the compares (compare_join.c), and — through the sink of
@@ -26,11 +26,18 @@
  *      when they are sensitive, and the values the finder hands over
  *      (finding_extra.values): a reason built from a record
  *      (`return false, "号码 " .. r.phone`) is stored masked;
- *   4. inserts the row into temp.stage_findings, which the run moves into the
- *      store inside its write transaction (stage.h); in a partitioned run
- *      (findings_writer_parts) with its row within its part and the part.
- * Per finding it allocates nothing once its buffers have grown and formats
- * nothing with printf: the hot path of a run with many failing records.
+ *   4. encodes the finding (its kind — dataset, rule, field — as a number,
+ *      the rest as the store will hold it; in a partitioned run
+ *      (findings_writer_parts) with its row within its part and the part)
+ *      and spools it (stage.h); the run moves the spool into the store
+ *      inside its write transaction (findings_flush: finding_rows, schema
+ *      step 11).
+ * Steps 1-3 need nothing but the pack, the store's secret and the sealer,
+ * and keep their buffers in an encoder (findings_encode), so that they can
+ * run on another thread than the one spooling (findings_append); the
+ * writer's own encoder serves findings_write. Per finding nothing is
+ * allocated once the buffers have grown and nothing is formatted with
+ * printf: the hot path of a run with many failing records.
  */
 #ifndef QLOOP_RUN_FINDINGS_H
 #define QLOOP_RUN_FINDINGS_H
@@ -71,18 +78,45 @@ struct finding_extra {
 };
 
 /* A writer for the findings of run run_id over pack p (its datasets'
- * sensitive fields and key fields; the rules' messages). The staging tables
- * must exist (stage_create). Returns NULL with err on a store error, or
- * when the store's key file is missing or foreign (exit 2). */
+ * sensitive fields and key fields; the rules' messages). Returns NULL with
+ * err on a store error, or when the store's key file is missing or foreign
+ * (exit 2). */
 struct findings_writer *findings_writer_new(sqlite3 *db, const char *run_id, const struct pack *p,
                                             struct qloop_error *err);
 void findings_writer_free(struct findings_writer *w);
 
-/* Stores finding f as described above; x may be NULL. When f->message and
+/* Spools finding f as described above; x may be NULL. When f->message and
  * x->rule_message are both NULL, the message of the pack's rule f->rule is
- * used. Returns 0, or -1 with err (store_error). */
+ * used. Returns 0, or -1 with err (a temporary file that cannot be written). */
 int findings_write(struct findings_writer *w, const struct qloop_finding *f,
                    const struct finding_extra *x, struct qloop_error *err);
+
+/* Moves the spooled findings into the store, in the order written (their
+ * ids follow that order), inside the caller's write transaction. Returns 0,
+ * or -1 with err (store_error). */
+int findings_flush(struct findings_writer *w, struct qloop_error *err);
+
+/* The number of the kind (dataset, rule, field — field may be NULL) of a
+ * finding, for findings_encode; made on first use. On the run's thread
+ * only: workers are handed the numbers of their rules. */
+uint32_t findings_kind(struct findings_writer *w, const char *dataset, const char *rule,
+                       const char *field);
+
+/* What one thread needs to encode findings: its own buffers. */
+struct findings_encoder;
+struct findings_encoder *findings_encoder_new(struct findings_writer *w);
+void findings_encoder_free(struct findings_encoder *e);
+
+/* Steps 1-3 above for finding f of kind `kind`, appending the encoded
+ * finding to out; x may be NULL. Safe on any thread with its own encoder
+ * (the writer is only read). */
+void findings_encode(struct findings_encoder *e, uint32_t kind, const struct qloop_finding *f,
+                     const struct finding_extra *x, struct qloop_buf *out);
+
+/* Spools findings encoded by findings_encode (any number of them, whole),
+ * after those written so far. Returns 0, or -1 with err. */
+int findings_append(struct findings_writer *w, const void *encoded, size_t len,
+                    struct qloop_error *err);
 
 /* The record_ref of raw key of dataset (store_record_ref_keyed): of the key,
  * or for a record without one (run/identity.c) of its identity, not of the

@@ -139,6 +139,15 @@ static int read_all(struct run_ctx *run, const size_t *order, struct run_outcome
 
 /* ---- writing ---- */
 
+/* Moves what the run staged so far into the store: its findings, then the
+ * staging tables (stage.h). */
+static int move_staged(struct run_ctx *run)
+{
+    return findings_flush(run->findings, run->err) == 0 && stage_move(run->db, run->err) == 0
+               ? 0
+               : -1;
+}
+
 static int insert_run(struct run_ctx *run, const char *status, const char *summary)
 {
     sqlite3_stmt *st = sql_prepare(
@@ -188,14 +197,14 @@ static int later_finders(struct run_ctx *run, struct run_outcome *out)
                                         .findings = run->findings};
         if (compare_finish(run->compares, &ectx, run->summary_rules, &run->failed_records,
                            run->err) != 0 ||
-            stage_move(run->db, run->err) != 0)
+            move_staged(run) != 0)
             return -1;
     }
     double t1 = mono_seconds();
     out->seconds_compare = t1 - t0;
     struct qloop_findings_sink sink = findings_sink(run->findings);
     if (catalog_check_run(run->db, run->run_id, run->summary_rules, &sink, run->err) != 0 ||
-        stage_move(run->db, run->err) != 0)
+        move_staged(run) != 0)
         return -1;
     out->seconds_catalog = mono_seconds() - t1;
     return 0;
@@ -211,7 +220,7 @@ int run_write(struct run_ctx *run, struct run_outcome *out)
     struct ticket_seen seen = {.seen = recheck_seen, .ctx = run};
     if (insert_run(run, "running", NULL) != 0 ||
         audit_run(run, "run.start", json_pack("{s:s}", "as_of", run->as_of)) != 0 ||
-        stage_move(run->db, run->err) != 0)
+        move_staged(run) != 0)
         goto fail;
     double t1 = mono_seconds();
     out->seconds_store = t1 - t0;

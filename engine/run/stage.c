@@ -1,11 +1,104 @@
 /*
- * stage.c — the run's staging tables (see stage.h). The staged tables have
- * the columns of the store's own, so stage_move is one INSERT ... SELECT
- * per table.
+ * stage.c — the run's staging (see stage.h): the spool the findings wait
+ * in, and the staging tables of everything else, which have the columns of
+ * the store's own, so stage_move is one INSERT ... SELECT per table.
  */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
 #include "run/stage.h"
 #include "store/sql.h"
 #include "store/store.h"
+
+/* ---- the spool ---- */
+
+enum {
+    SPOOL_MEMORY = 4 << 20, /* bytes kept in memory before the file takes them */
+    SPOOL_READ = 1 << 20,   /* bytes read back at a time */
+};
+
+struct stage_spool {
+    struct qloop_buf mem; /* the tail, not yet written to the file */
+    FILE *file;           /* tmpfile(), once the spool outgrew memory */
+    uint64_t size;
+};
+
+struct stage_spool *stage_spool_new(void) { return qloop_xcalloc(1, sizeof(struct stage_spool)); }
+
+void stage_spool_free(struct stage_spool *s)
+{
+    if (!s)
+        return;
+    if (s->file)
+        fclose(s->file);
+    qloop_buf_free(&s->mem);
+    free(s);
+}
+
+uint64_t stage_spool_size(const struct stage_spool *s) { return s->size; }
+
+/* The user's error of a temporary file that cannot be written or read. */
+static int spool_error(const char *what, struct qloop_error *err)
+{
+    return qloop_error_set(err, NULL, 0, 0,
+                           "%s暂存问题记录的临时文件失败（%s）；请检查临时目录（TMPDIR）所在磁盘的空间",
+                           what, strerror(errno));
+}
+
+/* Writes p[0..len) to the file, making it first. */
+static int spool_write(struct stage_spool *s, const void *p, size_t len, struct qloop_error *err)
+{
+    if (!s->file && !(s->file = tmpfile()))
+        return spool_error("创建", err);
+    if (len && fwrite(p, 1, len, s->file) != len)
+        return spool_error("写入", err);
+    return 0;
+}
+
+int stage_spool_append(struct stage_spool *s, const void *p, size_t len, struct qloop_error *err)
+{
+    if (s->mem.len + len > SPOOL_MEMORY) {
+        if (spool_write(s, s->mem.ptr, s->mem.len, err) != 0)
+            return -1;
+        qloop_buf_reset(&s->mem);
+        if (len > SPOOL_MEMORY / 2) {
+            if (spool_write(s, p, len, err) != 0)
+                return -1;
+            s->size += len;
+            return 0;
+        }
+    }
+    qloop_buf_append(&s->mem, p, len);
+    s->size += len;
+    return 0;
+}
+
+int stage_spool_drain(struct stage_spool *s, int (*each)(void *ctx, const void *p, size_t n),
+                      void *ctx, struct qloop_error *err)
+{
+    int rc = 0;
+    if (s->file) {
+        if (fflush(s->file) != 0 || fseek(s->file, 0, SEEK_SET) != 0)
+            rc = spool_error("写入", err);
+        char *chunk = rc == 0 ? qloop_xmalloc(SPOOL_READ) : NULL;
+        size_t n;
+        while (rc == 0 && (n = fread(chunk, 1, SPOOL_READ, s->file)) > 0)
+            rc = each(ctx, chunk, n);
+        if (rc == 0 && ferror(s->file))
+            rc = spool_error("读取", err);
+        free(chunk);
+        fclose(s->file);
+        s->file = NULL;
+    }
+    if (rc == 0 && s->mem.len)
+        rc = each(ctx, s->mem.ptr, s->mem.len);
+    qloop_buf_reset(&s->mem);
+    s->size = 0;
+    return rc;
+}
 
 /* Runs each statement of sqls (NULL-terminated) in turn. Returns 0, or -1
  * with err naming what (store_error: a full disk is the user's, a failing
@@ -28,12 +121,9 @@ static int exec_all(sqlite3 *db, const char *const *sqls, const char *what,
 int stage_create(sqlite3 *db, struct qloop_error *err)
 {
     static const char *const sqls[] = {
-        "DROP TABLE IF EXISTS temp.stage_findings",
         "DROP TABLE IF EXISTS temp.stage_rule_results",
         "DROP TABLE IF EXISTS temp.stage_run_datasets",
         "DROP TABLE IF EXISTS temp.stage_cleanse_counts",
-        "CREATE TEMP TABLE stage_findings(run_id, dataset, rule, row_no, record_ref, record_key,"
-        " field, value, message, sealed, part)",
         "CREATE TEMP TABLE stage_rule_results(run_id, rule, dataset, field, dimension, severity,"
         " message, checked, failed, errors, resolve_missing)",
         "CREATE TEMP TABLE stage_run_datasets(run_id, dataset, source, rows, owner, update_cycle,"
@@ -47,9 +137,6 @@ int stage_create(sqlite3 *db, struct qloop_error *err)
 int stage_move(sqlite3 *db, struct qloop_error *err)
 {
     static const char *const sqls[] = {
-        "INSERT INTO main.findings(run_id, dataset, rule, row_no, record_ref, record_key, field,"
-        " value, message, sealed, part) SELECT run_id, dataset, rule, row_no, record_ref, record_key,"
-        " field, value, message, sealed, part FROM temp.stage_findings ORDER BY rowid",
         "INSERT INTO main.rule_results(run_id, rule, dataset, field, dimension, severity, message,"
         " checked, failed, errors, resolve_missing) SELECT run_id, rule, dataset, field,"
         " dimension, severity, message, checked, failed, errors, resolve_missing"
@@ -60,7 +147,6 @@ int stage_move(sqlite3 *db, struct qloop_error *err)
         " FROM temp.stage_run_datasets ORDER BY rowid",
         "INSERT INTO main.cleanse_counts(run_id, dataset, field, changed) SELECT run_id, dataset,"
         " field, changed FROM temp.stage_cleanse_counts ORDER BY rowid",
-        "DELETE FROM temp.stage_findings",
         "DELETE FROM temp.stage_rule_results",
         "DELETE FROM temp.stage_run_datasets",
         "DELETE FROM temp.stage_cleanse_counts",

@@ -4,11 +4,12 @@
  * the store.
  *
  * Reading and checking the data takes most of a run and holds no write lock:
- * its findings (findings.h), rule results, dataset rows and cleansing counts
- * go to temp.stage_* (gone with the process if it dies). The final phase
- * moves them in with stage_move, once for the datasets' results and again
- * after each later finder (compares, catalog) has written its own, so the
- * store's rows keep the order they were made in.
+ * its findings wait in the findings writer's spool (findings.h, below), its
+ * rule results, dataset rows and cleansing counts in temp.stage_* (all gone
+ * with the process if it dies). The final phase moves them in
+ * (findings_flush, then stage_move), once for the datasets' results and
+ * again after each later finder (compares, catalog) has written its own, so
+ * the store's rows keep the order they were made in.
  */
 #ifndef QLOOP_RUN_STAGE_H
 #define QLOOP_RUN_STAGE_H
@@ -19,6 +20,27 @@
 #include <stdint.h>
 
 #include "base/error.h"
+
+/* A spool: bytes appended in order and read back once, in order. It keeps
+ * up to a few MiB in memory and spills the rest to an unlinked temporary
+ * file (gone with the process), so a run's findings — hundreds of MiB at
+ * ten million records — wait outside both memory and the store. The
+ * findings writer (findings.h) spools its encoded findings here. */
+struct stage_spool;
+
+struct stage_spool *stage_spool_new(void);
+void stage_spool_free(struct stage_spool *s);
+/* Appends len bytes. Returns 0, or -1 with err when the temporary file
+ * cannot be written (a full disk: the user's to fix). */
+int stage_spool_append(struct stage_spool *s, const void *p, size_t len, struct qloop_error *err);
+/* Bytes appended since the spool was last drained. */
+uint64_t stage_spool_size(const struct stage_spool *s);
+/* Reads everything appended back in order, calling each(ctx, p, n) with
+ * successive pieces of it (a piece may end inside something appended in one
+ * call: the reader reassembles), then empties the spool. Returns 0, -1 with
+ * err on a read error, or the first non-zero result of each. */
+int stage_spool_drain(struct stage_spool *s, int (*each)(void *ctx, const void *p, size_t n),
+                      void *ctx, struct qloop_error *err);
 
 /* (Re)creates the empty staging tables on db. Returns 0 or -1 with err. */
 int stage_create(sqlite3 *db, struct qloop_error *err);

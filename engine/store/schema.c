@@ -239,6 +239,59 @@ static const char step10_idempotency[] =
     "  ticket_id INTEGER NOT NULL, duplicate INTEGER NOT NULL DEFAULT 0,"
     "  created_at TEXT NOT NULL, PRIMARY KEY(login, key));";
 
+/* 11: findings in a compact layout. A night of a million records stores a
+ * few hundred thousand findings; each row repeated the run id, the dataset,
+ * the rule and the field as text and sat in two text indexes (run_id,
+ * dataset, rule) and (run_id, dataset, record_ref). Now a finding row
+ * (finding_rows) names its run and its kind (dataset, rule, field) by
+ * number, and its one index (run, kind, record_ref) serves both: a run's
+ * findings of one rule, and one record's findings (the re-check).
+ * `findings` becomes a view with the columns and ids it always had —
+ * sealed (step 6) and part (step 8) included — so every reader (reports,
+ * the catalog, the loop, the portal, tools) reads it as before; writing
+ * through the view (INSERT, DELETE) still works, by INSTEAD OF triggers,
+ * though the run writes finding_rows itself (run/findings.c). Every row of
+ * an existing store is kept with its id. */
+static const char step11_compact_findings[] =
+    "CREATE TABLE finding_runs(id INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE finding_kinds(id INTEGER PRIMARY KEY, dataset TEXT NOT NULL, rule TEXT NOT NULL,"
+    "  field TEXT);"
+    "CREATE INDEX finding_kinds_rule ON finding_kinds(dataset, rule, field);"
+    "CREATE TABLE finding_rows(id INTEGER PRIMARY KEY, run INTEGER NOT NULL, kind INTEGER NOT NULL,"
+    "  row_no INTEGER, record_ref TEXT NOT NULL, record_key TEXT, value TEXT, message TEXT,"
+    "  sealed BLOB, part TEXT);"
+    "INSERT INTO finding_runs(run_id) SELECT run_id FROM findings GROUP BY run_id ORDER BY min(id);"
+    "INSERT INTO finding_kinds(dataset, rule, field) SELECT dataset, rule, field FROM findings"
+    "  GROUP BY dataset, rule, field ORDER BY min(id);"
+    "INSERT INTO finding_rows(id, run, kind, row_no, record_ref, record_key, value, message, sealed,"
+    "  part)"
+    "  SELECT f.id, r.id, k.id, f.row_no, f.record_ref, f.record_key, f.value, f.message, f.sealed,"
+    "  f.part"
+    "  FROM findings f JOIN finding_runs r ON r.run_id = f.run_id"
+    "  JOIN finding_kinds k ON k.dataset = f.dataset AND k.rule = f.rule AND k.field IS f.field"
+    "  ORDER BY f.id;"
+    "DROP TABLE findings;"
+    "CREATE INDEX finding_rows_run ON finding_rows(run, kind, record_ref);"
+    "CREATE VIEW findings(id, run_id, dataset, rule, row_no, record_ref, record_key, field, value,"
+    "  message, sealed, part) AS"
+    "  SELECT f.id, r.run_id, k.dataset, k.rule, f.row_no, f.record_ref, f.record_key, k.field,"
+    "  f.value, f.message, f.sealed, f.part"
+    "  FROM finding_rows f JOIN finding_runs r ON r.id = f.run JOIN finding_kinds k ON k.id = f.kind;"
+    "CREATE TRIGGER findings_insert INSTEAD OF INSERT ON findings BEGIN"
+    "  INSERT OR IGNORE INTO finding_runs(run_id) VALUES(NEW.run_id);"
+    "  INSERT INTO finding_kinds(dataset, rule, field) SELECT NEW.dataset, NEW.rule, NEW.field"
+    "   WHERE NOT EXISTS (SELECT 1 FROM finding_kinds WHERE dataset = NEW.dataset"
+    "   AND rule = NEW.rule AND field IS NEW.field);"
+    "  INSERT INTO finding_rows(id, run, kind, row_no, record_ref, record_key, value, message,"
+    "   sealed, part) VALUES(NEW.id, (SELECT id FROM finding_runs WHERE run_id = NEW.run_id),"
+    "   (SELECT id FROM finding_kinds WHERE dataset = NEW.dataset AND rule = NEW.rule"
+    "    AND field IS NEW.field ORDER BY id LIMIT 1), NEW.row_no, NEW.record_ref, NEW.record_key,"
+    "   NEW.value, NEW.message, NEW.sealed, NEW.part);"
+    " END;"
+    "CREATE TRIGGER findings_delete INSTEAD OF DELETE ON findings BEGIN"
+    "  DELETE FROM finding_rows WHERE id = OLD.id;"
+    " END;";
+
 const struct store_step store_steps[] = {
     {1, "core", step1_core},
     {2, "audit", step2_audit},
@@ -250,5 +303,6 @@ const struct store_step store_steps[] = {
     {8, "parts", step8_parts},
     {9, "keyed_audit", step9_keyed_audit},
     {10, "idempotency", step10_idempotency},
+    {11, "compact_findings", step11_compact_findings},
 };
 const int store_nsteps = (int)(sizeof store_steps / sizeof store_steps[0]);

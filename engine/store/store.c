@@ -337,8 +337,9 @@ int store_prune_findings(sqlite3 *db, long keep_runs, long long *deleted, struct
         return -1;
     int64_t keep = keep_runs;
     if (sql_exec_ids(db,
-                     "DELETE FROM findings WHERE run_id NOT IN"
-                     " (SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1)",
+                     "DELETE FROM finding_rows WHERE run IN (SELECT id FROM finding_runs"
+                     " WHERE run_id NOT IN"
+                     " (SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1))",
                      "清理问题记录", err, 1, &keep) != 0) {
         store_rollback(db);
         return -1;

@@ -18,7 +18,10 @@
  *   findings(id, run_id, dataset, rule, row_no, record_ref, record_key, field, value, message)
  *       record_ref: 32 hex chars, store-keyed hash of (dataset, raw key): the
  *       stable identity of a record; record_key and value are masked when the
- *       dataset declares them sensitive.
+ *       dataset declares them sensitive. Since step 8 a view over
+ *       finding_rows(id, run, kind, row_no, record_ref, record_key, value,
+ *       message, sealed, part), whose run and kind (dataset, rule, field)
+ *       are numbers of finding_runs and finding_kinds.
  *   cleanse_counts(run_id, dataset, field, changed)
  *   run_seen(run_id, dataset, record_ref)    records of open ticket items that
  *       a run saw in its data (so a re-check can tell fixed from missing), for

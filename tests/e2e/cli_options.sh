@@ -118,7 +118,7 @@ run_q 2 audit verify --db newer.db
 expect_contains "newer store" "更新版本" "$ERR"
 # ... any other database failure is 3 (prune used to say 2).
 cp "$db" broken.db
-sqlite3 broken.db 'DROP TABLE findings'
+sqlite3 broken.db 'DROP TABLE finding_rows'
 run_q 3 prune --keep-runs 1 --db broken.db
 cp "$db" broken3.db
 sqlite3 broken3.db "DROP TABLE rule_results"

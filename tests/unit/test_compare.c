@@ -177,7 +177,7 @@ static void finish(void)
     /* the findings and results wait in the staging tables until the run moves them */
     assert_int_equal(query_int("SELECT count(*) FROM main.findings"), 0);
     assert_int_equal(query_int("SELECT count(*) FROM main.rule_results"), 0);
-    if (stage_move(F.db, &err) != 0)
+    if (findings_flush(F.w, &err) != 0 || stage_move(F.db, &err) != 0)
         fail_msg("stage_move: %s", err.message);
 }
 

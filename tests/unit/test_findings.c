@@ -95,7 +95,7 @@ static void move(void)
 {
     struct qloop_error err;
     qloop_error_clear(&err);
-    if (stage_move(F.db, &err) != 0)
+    if (findings_flush(F.w, &err) != 0 || stage_move(F.db, &err) != 0)
         fail_msg("stage_move: %s", err.message);
 }
 
@@ -181,7 +181,6 @@ static void test_masking_and_messages(void **state)
     assert_int_equal(q_int(F.db, "SELECT count(*) FROM main.findings"), 0); /* staged only */
     move();
     assert_int_equal(q_int(F.db, "SELECT count(*) FROM main.findings"), 6);
-    assert_int_equal(q_int(F.db, "SELECT count(*) FROM temp.stage_findings"), 0);
 
     char *mid = masked(id), *mphone = masked(phone), *ms = masked("S-001");
     struct qloop_buf w = {0};
@@ -284,17 +283,74 @@ static void test_store_failure(void **state)
     (void)state;
     struct qloop_error err;
     qloop_error_clear(&err);
-    exec(F.db, "CREATE TEMP TRIGGER boom BEFORE INSERT ON stage_findings"
+    exec(F.db, "CREATE TEMP TRIGGER boom BEFORE INSERT ON main.finding_rows"
                " BEGIN SELECT RAISE(ABORT, 'boom'); END");
     struct qloop_finding f = {.dataset = "shops", .rule = "shops.name", .row_no = 1, .key = "S",
                               .keylen = 1};
-    assert_int_equal(findings_write(F.w, &f, NULL, &err), -1);
+    /* spooled first, stored when the run moves its findings in */
+    assert_int_equal(findings_write(F.w, &f, NULL, &err), 0);
+    assert_int_equal(findings_flush(F.w, &err), -1);
     assert_non_null(strstr(err.message, "boom"));
     assert_int_equal(qloop_error_exit(&err), QLOOP_EXIT_INTERNAL);
     /* the writer is usable again once the cause is gone */
     exec(F.db, "DROP TRIGGER temp.boom");
     qloop_error_clear(&err);
     assert_int_equal(findings_write(F.w, &f, NULL, &err), 0);
+    assert_int_equal(findings_flush(F.w, &err), 0);
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM findings WHERE rule = 'shops.name'"), 1);
+}
+
+/* The spool (run/stage.h): findings wait outside the store until the move,
+ * past a few MiB in a temporary file; read back, every one is stored whole,
+ * in the order written (ids in that order), with NULLs kept, each kind
+ * (dataset, rule, field) numbered once, and in a partitioned run with its
+ * row within its part and the part. A second batch follows the first. */
+static void test_spool_order(void **state)
+{
+    (void)state;
+    enum { N = 30000 }; /* about 9 MiB of messages: most of it in the file */
+    uint64_t offsets[] = {0, 20000};
+    findings_writer_parts(F.w, "shops", 2, offsets);
+    char key[32], msg[400];
+    memset(msg, '.', sizeof msg);
+    for (int i = 1; i <= N; i++) {
+        int kl = snprintf(key, sizeof key, "S%d", i);
+        int ml = snprintf(msg, sizeof msg, "第 %d 条", i);
+        msg[ml] = '.'; /* a long message: the number, then dots */
+        msg[300] = '\0';
+        struct qloop_finding f = {.dataset = "shops", .rule = "shops.name", .row_no = (uint64_t)i,
+                                  .key = key, .keylen = (size_t)kl,
+                                  .field = i % 3 ? "name" : NULL,
+                                  .value = i % 2 ? "v" : NULL, .vlen = 1, .message = msg};
+        write_ok(&f, NULL);
+    }
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM findings"), 0); /* spooled only */
+    move();
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM findings"), N);
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM finding_kinds"), 2);
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM finding_runs"), 1);
+    /* in order: the n-th finding written is the n-th stored, whole */
+    int64_t first = q_int(F.db, "SELECT min(id) FROM findings");
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM findings WHERE record_key = 'S' || (id - %lld + 1)"
+                                 " AND message LIKE '第 ' || (id - %lld + 1) || ' 条.%%'"
+                                 " AND length(CAST(message AS BLOB)) = 300",
+                           (long long)first, (long long)first),
+                     N);
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM findings WHERE value IS NULL"), N / 2);
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM findings WHERE field IS NULL"), N / 3);
+    /* rows of part 2 are numbered within it */
+    assert_string_equal(q_text(F.db, "SELECT part || ':' || row_no FROM findings WHERE record_key = 'S20001'"),
+                        "2/2:1");
+    assert_string_equal(q_text(F.db, "SELECT part || ':' || row_no FROM findings WHERE record_key = 'S20000'"),
+                        "1/2:20000");
+    /* a second batch after the first */
+    struct qloop_finding g = {.dataset = "shops", .rule = "shops.name", .row_no = 1, .key = "T",
+                              .keylen = 1, .field = "name"};
+    write_ok(&g, NULL);
+    move();
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM findings"), N + 1);
+    assert_string_equal(q_text(F.db, "SELECT record_key FROM findings ORDER BY id DESC LIMIT 1"), "T");
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM finding_kinds"), 2);
 }
 
 static void test_quote_and_row_key(void **state)
@@ -330,6 +386,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_free_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sink_dataset_level, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spool_order, setup, teardown),
         cmocka_unit_test(test_quote_and_row_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
