@@ -31,6 +31,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/strmap.h"
 #include "loop/outbox.h"
 #include "loop/ticket.h"
 #include "loop/ticket_private.h"
@@ -79,6 +80,15 @@ struct idset {
     int64_t *v;
     size_t n, cap;
 };
+
+/* Whether id is in s. */
+static bool idset_has(const struct idset *s, int64_t id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i] == id)
+            return true;
+    return false;
+}
 
 /* Adds id to s unless there. */
 static void idset_add(struct idset *s, int64_t id)
@@ -474,83 +484,60 @@ static int reopen_ticket(sqlite3 *db, int64_t id, const char *run_id, int64_t at
     return 0;
 }
 
-/* One finding of the run with no open item. */
+/* One finding of the run with no open item, as the query of add_findings
+ * hands it over (pointers into the statement's row, valid until its next
+ * step), with the latest item of its record, if any (prior_*). */
 struct new_finding {
-    char *dataset, *rule, *ref, *key, *field, *value, *message;
+    const char *dataset, *rule, *ref, *key, *field, *value, *message;
     int64_t row_no;
-    void *sealed; /* identity/seal.h, or NULL */
+    const void *sealed; /* identity/seal.h, or NULL */
     size_t sealed_len;
+    int64_t prior_ticket; /* 0: the record has no item of this rule yet */
+    const char *prior_ticket_state, *prior_item_state, *prior_value;
 };
 
-static void read_finding(sqlite3_stmt *st, void *row)
+/* The run's findings without an open item, by dataset and rule and in the
+ * order found, each with the latest item of its record (by id). Read as
+ * they stream, nothing copied. */
+static const char new_findings_sql[] =
+    "SELECT f.dataset, f.rule, f.record_ref, f.record_key, f.field, f.value, f.message,"
+    " f.row_no, f.sealed, p.ticket_id, t.state, p.state, p.value"
+    " FROM findings f"
+    " LEFT JOIN ticket_items p ON p.id = (SELECT max(i.id) FROM ticket_items i"
+    "  WHERE i.dataset = f.dataset AND i.rule = f.rule AND i.record_ref = f.record_ref)"
+    " LEFT JOIN tickets t ON t.id = p.ticket_id"
+    " WHERE f.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM ticket_items i"
+    " WHERE i.dataset = f.dataset AND i.rule = f.rule AND i.record_ref = f.record_ref"
+    " AND i.state IN ('open','missing')) ORDER BY f.dataset, f.rule, f.id";
+
+static void read_finding(sqlite3_stmt *st, struct new_finding *f)
 {
-    struct new_finding *f = row;
-    f->dataset = sql_dup(st, 0);
-    f->rule = sql_dup(st, 1);
-    f->ref = sql_dup(st, 2);
-    f->key = sql_dup(st, 3);
-    f->field = sql_dup(st, 4);
-    f->value = sql_dup(st, 5);
-    f->message = sql_dup(st, 6);
+    f->dataset = sql_text(st, 0);
+    f->rule = sql_text(st, 1);
+    f->ref = sql_text(st, 2);
+    f->key = sql_text(st, 3);
+    f->field = sql_text(st, 4);
+    f->value = sql_text(st, 5);
+    f->message = sql_text(st, 6);
     f->row_no = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 7);
+    f->sealed = sqlite3_column_blob(st, 8);
     f->sealed_len = (size_t)sqlite3_column_bytes(st, 8);
-    f->sealed = f->sealed_len ? qloop_xmalloc(f->sealed_len) : NULL;
-    if (f->sealed)
-        memcpy(f->sealed, sqlite3_column_blob(st, 8), f->sealed_len);
-}
-
-/* Frees n findings and the array. */
-static void free_findings(struct new_finding *f, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(f[i].dataset);
-        free(f[i].rule);
-        free(f[i].ref);
-        free(f[i].key);
-        free(f[i].field);
-        free(f[i].value);
-        free(f[i].message);
-        free(f[i].sealed);
-    }
-    free(f);
-}
-
-/* The run's findings without an open item, by dataset and rule, into *fs. */
-static int new_findings(sqlite3 *db, const char *run_id, struct new_finding **fs, size_t *n,
-                        struct qloop_error *err)
-{
-    *fs = NULL;
-    *n = 0;
-    sqlite3_stmt *st = sql_prepare_texts(
-        db,
-        "SELECT f.dataset, f.rule, f.record_ref, f.record_key, f.field, f.value, f.message,"
-        " f.row_no, f.sealed FROM findings f WHERE f.run_id = ?1"
-        " AND NOT EXISTS (SELECT 1 FROM ticket_items i"
-        " WHERE i.dataset = f.dataset AND i.rule = f.rule AND i.record_ref = f.record_ref"
-        " AND i.state IN ('open','missing')) ORDER BY f.dataset, f.rule, f.id",
-        1, &run_id, err);
-    if (!st)
-        return -2;
-    int rc = sql_collect(db, st, sizeof **fs, read_finding, (void **)fs, n,
-                         "读取本次运行的问题记录", err);
-    sqlite3_finalize(st);
-    if (rc != 0)
-        return -2;
-    for (size_t i = 0; i < *n; i++)
-        if (!(*fs)[i].dataset || !(*fs)[i].rule || !(*fs)[i].ref)
-            return qloop_error_internal(err, sqlite3_db_filename(db, "main"),
-                                        "运行 %s 的问题记录缺少数据集、规则或记录标识", run_id),
-                   -2;
-    return 0;
+    if (!f->sealed_len)
+        f->sealed = NULL;
+    f->prior_ticket = sqlite3_column_int64(st, 9);
+    f->prior_ticket_state = sql_text(st, 10);
+    f->prior_item_state = sql_text(st, 11);
+    f->prior_value = sql_text(st, 12);
 }
 
 /* Where the findings of one dataset and rule go. */
 struct group {
-    int64_t tid; /* 0: not chosen yet */
+    char *dataset, *rule; /* the group's, copied from its first finding */
+    int64_t tid;          /* 0: not chosen yet */
     enum tk_added_to to;
     long added;
+    struct strmap *added_refs; /* the records added to it by this run */
 };
-
 /* Chooses the ticket of finding f's group: the open one of its dataset and
  * rule, else the closed one it was in (reopened), else a new one. */
 static int choose_ticket(sqlite3 *db, const char *run_id, int64_t at, const struct qloop_policy *p,
@@ -610,61 +597,92 @@ static int end_group(sqlite3 *db, const char *run_id, int64_t at, const struct q
 }
 
 /* Adds finding f to its group's ticket, unless it has an open item already
- * (a record still failing, or found twice in this run) or was confirmed
- * correct by the provider with the same value. */
+ * (a record still failing: the query left those out; or found twice in this
+ * run: added_refs) or was confirmed correct by the provider with the same
+ * value. The query read each record's latest item before this loop began
+ * (or while it runs: either way), so a ticket this loop reopened
+ * (*reopened_now) is taken as open, as it now is. */
 static int add_finding(sqlite3 *db, const char *run_id, int64_t at, const struct qloop_policy *p,
-                       const struct new_finding *f, struct group *g, struct sql_cached *prior_st,
+                       const struct new_finding *f, struct group *g, struct idset *reopened_now,
                        struct sql_cached *add_st, struct tk_batch *batch,
                        struct ticket_sync_counts *counts, struct qloop_error *err)
 {
-    struct tk_prior pr;
-    if (tk_find_prior(db, f->dataset, f->rule, f->ref, &pr, prior_st, err) != 0)
-        return -2;
-    bool open = pr.found && (strcmp(pr.item_state, "open") == 0 ||
-                             strcmp(pr.item_state, "missing") == 0);
-    bool confirmed_same = pr.found && strcmp(pr.ticket_state, "confirmed") == 0 &&
-                          strcmp(pr.item_state, "closed") == 0 &&
-                          ((!pr.value && !f->value) ||
-                           (pr.value && f->value && strcmp(pr.value, f->value) == 0));
-    int64_t reopened = pr.found && tk_is_closed(pr.ticket_state) ? pr.ticket : 0;
-    free(pr.value);
-    if (open || confirmed_same)
+    if (strmap_get(g->added_refs, f->ref, strlen(f->ref)))
         return 0;
-    if (!g->tid && choose_ticket(db, run_id, at, p, f, reopened, g, counts, err) != 0)
-        return -2;
-    struct tk_item it = {f->ref,     f->key,     f->field,  f->value,        f->message,
-                         NULL,       f->row_no,  f->sealed, f->sealed_len};
+    bool found = f->prior_ticket != 0 && f->prior_ticket_state && f->prior_item_state;
+    bool still_closed = found && tk_is_closed(f->prior_ticket_state) &&
+                        !idset_has(reopened_now, f->prior_ticket);
+    bool confirmed_same = still_closed && strcmp(f->prior_ticket_state, "confirmed") == 0 &&
+                          strcmp(f->prior_item_state, "closed") == 0 &&
+                          ((!f->prior_value && !f->value) ||
+                           (f->prior_value && f->value && strcmp(f->prior_value, f->value) == 0));
+    int64_t reopened = still_closed ? f->prior_ticket : 0;
+    if (confirmed_same)
+        return 0;
+    if (!g->tid) {
+        if (choose_ticket(db, run_id, at, p, f, reopened, g, counts, err) != 0)
+            return -2;
+        if (g->to == TK_TO_REOPENED)
+            idset_add(reopened_now, g->tid);
+    }
+    struct tk_item it = {f->ref,    f->key,    f->field,  f->value,        f->message,
+                         NULL,      f->row_no, f->sealed, f->sealed_len};
     g->added++;
+    strmap_put(g->added_refs, f->ref, strlen(f->ref), NULL);
     return tk_add_item(db, g->tid, f->dataset, f->rule, &it, at, run_id, reopened, "system", NULL,
                        add_st, batch, err);
 }
 
 /* Turns the run's findings without an open item into items of the open
- * ticket of their dataset and rule, or of a reopened or new one. */
+ * ticket of their dataset and rule, or of a reopened or new one: one query
+ * streamed in dataset, rule and finding order, nothing gathered in memory
+ * but the records added to the current group. */
 static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
                         const struct qloop_policy *p, struct ticket_sync_counts *counts,
                         struct idset *updated, struct qloop_error *err)
 {
-    struct new_finding *fs;
-    size_t n;
-    int result = new_findings(db, run_id, &fs, &n, err);
-    struct sql_cached prior_st = {0}, add_st = {0};
-    struct group g = {0};
+    sqlite3_stmt *st = sql_prepare_texts(db, new_findings_sql, 1, &run_id, err);
+    if (!st)
+        return -2;
+    struct sql_cached add_st = {0};
+    struct group g = {.added_refs = strmap_new()};
     struct tk_batch batch = {0};
-    for (size_t i = 0; result == 0 && i < n; i++) {
-        if (i > 0 && g.tid && (strcmp(fs[i].dataset, fs[i - 1].dataset) != 0 ||
-                               strcmp(fs[i].rule, fs[i - 1].rule) != 0))
-            result = end_group(db, run_id, at, p, &g, &batch, updated, err);
+    struct idset reopened_now = {0};
+    struct new_finding f;
+    int result = 0, rc = 0;
+    while (result == 0 && (rc = sql_row(db, st, "读取本次运行的问题记录", err)) == 1) {
+        read_finding(st, &f);
+        if (!f.dataset || !f.rule || !f.ref) {
+            qloop_error_internal(err, sqlite3_db_filename(db, "main"),
+                                 "运行 %s 的问题记录缺少数据集、规则或记录标识", run_id);
+            result = -2;
+            break;
+        }
+        if (!g.dataset || strcmp(f.dataset, g.dataset) != 0 || strcmp(f.rule, g.rule) != 0) {
+            if (g.tid)
+                result = end_group(db, run_id, at, p, &g, &batch, updated, err);
+            free(g.dataset);
+            free(g.rule);
+            g.dataset = qloop_xstrdup(f.dataset);
+            g.rule = qloop_xstrdup(f.rule);
+            strmap_free(g.added_refs);
+            g.added_refs = strmap_new();
+        }
         if (result == 0)
-            result = add_finding(db, run_id, at, p, &fs[i], &g, &prior_st, &add_st, &batch,
-                                 counts, err);
+            result = add_finding(db, run_id, at, p, &f, &g, &reopened_now, &add_st, &batch, counts,
+                                 err);
     }
+    if (result == 0 && rc < 0)
+        result = -2;
+    sqlite3_finalize(st);
     if (result == 0 && g.tid)
         result = end_group(db, run_id, at, p, &g, &batch, updated, err);
     tk_batch_drop(&batch);
-    sql_cache_free(&prior_st);
     sql_cache_free(&add_st);
-    free_findings(fs, n);
+    strmap_free(g.added_refs);
+    free(g.dataset);
+    free(g.rule);
+    free(reopened_now.v);
     return result;
 }
 

@@ -370,6 +370,45 @@ static void test_reopen_after_shared_and_confirmed(void **state)
     store_close(db);
 }
 
+/* Several records of one closed ticket fail again in one run, one of them
+ * twice: the first reopens the ticket and names it (reopened_from); the
+ * others join the ticket then open, as records joining an open ticket do;
+ * the record found twice is one item. After 确认无误, a record found twice
+ * with its confirmed value and a new one is reported once, by the new one. */
+static void test_reopen_many_in_one_run(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2 P3 P4", "P2 P3 P4", &p);
+    phone_run(db, "r2", "2024-09-28T02:00:00+08:00", "", "P2 P3 P4", &p);
+    assert_string_equal(state_of(db, 1), "shared");
+    struct ticket_sync_counts c =
+        phone_run(db, "r3", "2024-10-12T02:00:00+08:00", "P2 P3 P2=x", "P2 P3 P4", &p);
+    assert_int_equal(c.opened, 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 1);
+    assert_string_equal(state_of(db, 1), "feedback");
+    assert_string_equal(q_text(db, "SELECT group_concat(record_key || ':' || value || ':'"
+                                   " || coalesce(reopened_from, '-'), ' ') FROM (SELECT * FROM"
+                                   " ticket_items WHERE ticket_id = 1 AND state = 'open' ORDER BY id)"),
+                        "P2:bad:1 P3:bad:-");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_history WHERE ticket_id = 1"
+                               " AND event = 'reopen'"), 1);
+    /* confirmed; then P2 twice: its confirmed value, and a new one */
+    set_now("2024-10-14T10:00:00+08:00");
+    assert_int_equal(ticket_resolve(db, 1, "confirmed", "李四", "号码属实", &err), 0);
+    phone_run(db, "r4", "2024-10-16T02:00:00+08:00", "P2 P2=new", "P2 P3 P4", &p);
+    assert_string_equal(state_of(db, 1), "feedback");
+    assert_string_equal(q_text(db, "SELECT group_concat(record_key || ':' || value || ':'"
+                                   " || coalesce(reopened_from, '-'), ' ') FROM (SELECT * FROM"
+                                   " ticket_items WHERE ticket_id = 1 AND state = 'open' ORDER BY id)"),
+                        "P2:new:1");
+    audit_whole(db);
+    store_close(db);
+}
+
 /* ---- statistics, reading ----------------------------------------------------- */
 
 static void test_dept_stats(void **state)
@@ -504,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_corrected_fails_back_to_feedback),
         cmocka_unit_test(test_fixed_key_waits_for_steward),
         cmocka_unit_test(test_reopen_after_shared_and_confirmed),
+        cmocka_unit_test(test_reopen_many_in_one_run),
         cmocka_unit_test(test_dept_stats),
         cmocka_unit_test(test_open_refs_and_json),
         cmocka_unit_test(test_sync_errors),
