@@ -111,13 +111,13 @@ struct recheck {
     long judged, failing, missing, fixed;
 };
 
-/* An open item the run's rules judged. */
+/* An open or missing item the run's rules judged that did not fail again
+ * in phase 1 (judged_items). */
 struct judged_item {
     int64_t id, ticket;
     char ref[40], state[16], dataset[512];
     int resolve_missing;
-    int failing_again; /* open, and refreshed from a finding of this run */
-    int of_record;     /* a record's item (it has a row), not the dataset's */
+    int of_record; /* a record's item (it has a row), not the dataset's */
 };
 
 static void read_judged_item(sqlite3_stmt *st, void *row)
@@ -128,21 +128,31 @@ static void read_judged_item(sqlite3_stmt *st, void *row)
     sql_copy(st, 2, it->ref, sizeof it->ref);
     sql_copy(st, 3, it->state, sizeof it->state);
     it->resolve_missing = sqlite3_column_int(st, 4);
-    it->failing_again = sqlite3_column_int(st, 5);
-    sql_copy(st, 6, it->dataset, sizeof it->dataset);
-    it->of_record = sqlite3_column_int(st, 7);
+    sql_copy(st, 5, it->dataset, sizeof it->dataset);
+    it->of_record = sqlite3_column_int(st, 6);
 }
 
-/* Phase 1 of the re-check: open items that fail again, the common case of a
- * nightly run, are refreshed in one statement from their first finding of
- * this run; the item loop then only counts them (last_run = this run). Then
- * the open items whose rule judged their dataset in run_id, in ticket
- * order, into *items. */
-static int judged_items(sqlite3 *db, const char *run_id, struct judged_item **items, size_t *n,
-                        struct qloop_error *err)
+/* The items judged in run ?1: open or missing items whose rule judged their
+ * dataset in it. */
+#define JUDGED                                                                                  \
+    " FROM ticket_items i JOIN rule_results r"                                                  \
+    " ON r.run_id = ?1 AND r.rule = i.rule AND r.dataset = i.dataset"                           \
+    " WHERE i.state IN ('open','missing')"
+
+/* The re-check by sets. Phase 1: open items that fail again, the common
+ * case of a nightly run, are refreshed in one statement from their first
+ * finding of this run (last_run = this run). Then each ticket's judged
+ * items and those failing again are counted in one GROUP BY (*rs, one entry
+ * per ticket in ticket order), and only the judged items that did not fail
+ * again — fixed, missing, or reappearing, a few on most nights — are read
+ * into *items (ticket and item order) for the item loop. 0 or -2. */
+static int judged_items(sqlite3 *db, const char *run_id, struct recheck **rs, size_t *nrs,
+                        struct judged_item **items, size_t *n, struct qloop_error *err)
 {
     *items = NULL;
     *n = 0;
+    *rs = NULL;
+    *nrs = 0;
     if (sql_exec_texts(db,
                        "UPDATE ticket_items SET last_run = ?1, row_no = f.row_no,"
                        " record_key = coalesce(f.record_key, ticket_items.record_key),"
@@ -155,17 +165,36 @@ static int judged_items(sqlite3 *db, const char *run_id, struct judged_item **it
                        " AND ticket_items.rule = g.rule AND ticket_items.record_ref = g.record_ref",
                        "更新仍未整改的工单记录", err, 1, &run_id) != 0)
         return -2;
-    sqlite3_stmt *st =
-        sql_prepare_texts(db,
-                          "SELECT i.id, i.ticket_id, i.record_ref, i.state, r.resolve_missing,"
-                          " i.state = 'open' AND i.last_run IS ?1, i.dataset, i.row_no IS NOT NULL"
-                          " FROM ticket_items i JOIN rule_results r"
-                          " ON r.run_id = ?1 AND r.rule = i.rule AND r.dataset = i.dataset"
-                          " WHERE i.state IN ('open','missing') ORDER BY i.ticket_id, i.id",
-                          1, &run_id, err);
+    sqlite3_stmt *st = sql_prepare_texts(db,
+                                         "SELECT i.ticket_id, count(*),"
+                                         " sum(i.state = 'open' AND i.last_run IS ?1)" JUDGED
+                                         " GROUP BY i.ticket_id ORDER BY i.ticket_id",
+                                         1, &run_id, err);
     if (!st)
         return -2;
-    int rc = sql_collect(db, st, sizeof **items, read_judged_item, (void **)items, n,
+    int rc;
+    size_t cap = 0;
+    while ((rc = sql_row(db, st, "读取待复核的工单", err)) == 1) {
+        if (*nrs == cap) {
+            cap = cap ? cap * 2 : 16;
+            *rs = qloop_xrealloc(*rs, cap * sizeof **rs);
+        }
+        (*rs)[(*nrs)++] = (struct recheck){.ticket = sqlite3_column_int64(st, 0),
+                                           .judged = (long)sqlite3_column_int64(st, 1),
+                                           .failing = (long)sqlite3_column_int64(st, 2)};
+    }
+    sqlite3_finalize(st);
+    if (rc < 0)
+        return -2;
+    st = sql_prepare_texts(db,
+                           "SELECT i.id, i.ticket_id, i.record_ref, i.state, r.resolve_missing,"
+                           " i.dataset, i.row_no IS NOT NULL" JUDGED
+                           " AND NOT (i.state = 'open' AND i.last_run IS ?1)"
+                           " ORDER BY i.ticket_id, i.id",
+                           1, &run_id, err);
+    if (!st)
+        return -2;
+    rc = sql_collect(db, st, sizeof **items, read_judged_item, (void **)items, n,
                      "读取待复核的工单记录", err);
     sqlite3_finalize(st);
     return rc == 0 ? 0 : -2;
@@ -281,13 +310,13 @@ static int recheck_seen(sqlite3 *db, struct recheck_sql *q, const struct judged_
     return 0;
 }
 
-/* Re-checks item it, counting the outcome in r. 0 or -2. */
+/* Re-checks item it (judged, not failing again in phase 1), counting the
+ * outcome in r. 0 or -2. */
 static int recheck_item(sqlite3 *db, struct recheck_sql *q, const struct judged_item *it,
                         struct recheck *r, struct qloop_error *err)
 {
-    r->judged++;
-    bool failing = it->failing_again;
-    if (!failing && recheck_failing(db, q, it, &failing, err) != 0)
+    bool failing;
+    if (recheck_failing(db, q, it, &failing, err) != 0)
         return -2;
     if (failing) {
         r->failing++;
@@ -315,30 +344,30 @@ static int recheck_item(sqlite3 *db, struct recheck_sql *q, const struct judged_
 }
 
 /* Re-checks every open item whose rule judged its dataset in run_id.
- * Fills *out (one entry per ticket, in ticket order). */
+ * Fills *out (one entry per ticket with judged items, in ticket order). */
 static int recheck_items(sqlite3 *db, const char *run_id, int64_t at,
                          const struct ticket_seen *seen_by, struct recheck **out,
                          size_t *nout, struct qloop_error *err)
 {
-    *out = NULL;
-    *nout = 0;
     struct judged_item *items;
-    size_t n;
-    int result = judged_items(db, run_id, &items, &n, err);
+    struct recheck *rs;
+    size_t n, nrs;
+    int result = judged_items(db, run_id, &rs, &nrs, &items, &n, err);
     char at_s[32];
     qloop_format_datetime(at, at_s);
     struct recheck_sql q = {.seen_by = seen_by, .run_id = run_id, .at = at_s};
     if (result == 0)
         result = recheck_sql_prepare(db, &q, err);
-    struct recheck *rs = NULL;
-    size_t nrs = 0;
+    size_t t = 0; /* rs[t]: the ticket of items[i] (both in ticket order) */
     for (size_t i = 0; result == 0 && i < n; i++) {
-        if (nrs == 0 || rs[nrs - 1].ticket != items[i].ticket) {
-            rs = qloop_xrealloc(rs, (nrs + 1) * sizeof *rs);
-            memset(&rs[nrs], 0, sizeof *rs);
-            rs[nrs++].ticket = items[i].ticket;
+        while (t < nrs && rs[t].ticket != items[i].ticket)
+            t++;
+        if (t == nrs) {
+            qloop_error_internal(err, NULL, "复核的工单记录与工单计数不一致");
+            result = -2;
+            break;
         }
-        result = recheck_item(db, &q, &items[i], &rs[nrs - 1], err);
+        result = recheck_item(db, &q, &items[i], &rs[t], err);
     }
     if (result == 0)
         result = tk_batch_flush(db, &q.batch, err);
@@ -346,6 +375,8 @@ static int recheck_items(sqlite3 *db, const char *run_id, int64_t at,
     free(items);
     if (result != 0) {
         free(rs);
+        *out = NULL;
+        *nout = 0;
         return result;
     }
     *out = rs;
