@@ -122,7 +122,8 @@ int tk_notify(sqlite3 *db, const struct tk *t, const char *kind, const char *key
 struct tk_batch {
     int64_t ticket, reopened_from;
     char change[24], run[96], actor[256];
-    json_t *items;
+    struct qloop_buf items; /* the pending entry's "[id,ref]" pairs, comma-separated */
+    int64_t count;          /* how many; 0: no entry pending */
 };
 
 /* Audits one change of an item (change = added | reopened | fixed |
@@ -137,7 +138,8 @@ int tk_audit_item(sqlite3 *db, struct tk_batch *b, int64_t ticket, int64_t item,
 int tk_batch_flush(sqlite3 *db, struct tk_batch *b, struct qloop_error *err);
 
 /* Drops a batch's pending entry (after an error: its sweep is rolled back;
- * after a flush: nothing is left). */
+ * after a flush: nothing is left) and frees its buffer: every batch ends
+ * here. */
 void tk_batch_drop(struct tk_batch *b);
 
 /* A JSON string of s with invalid UTF-8 bytes replaced by U+FFFD; JSON null

@@ -149,21 +149,82 @@ static int audit_json(sqlite3 *db, const char *kind, int64_t ticket, const char 
     return rc == 0 ? 0 : -2;
 }
 
+/* Appends v as jansson writes it (JSON_COMPACT): the batch's text must be
+ * the bytes the entry had when it was one jansson object. */
+static void put_json(struct qloop_buf *out, json_t *v)
+{
+    char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(v);
+    if (s)
+        qloop_buf_append(out, s, strlen(s));
+    else
+        qloop_buf_append(out, "null", 4);
+    free(s);
+}
+
+static void put_int(struct qloop_buf *out, int64_t n)
+{
+    char digits[24];
+    size_t i = sizeof digits;
+    uint64_t u = n < 0 ? 0 - (uint64_t)n : (uint64_t)n;
+    do
+        digits[--i] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (n < 0)
+        digits[--i] = '-';
+    qloop_buf_append(out, digits + i, sizeof digits - i);
+}
+
+/* Appends the JSON string of a record ref: as it is when it has nothing
+ * jansson would escape or repair (the 32 hex digits of every ref a run
+ * makes), else through jansson. */
+static void put_ref(struct qloop_buf *out, const char *ref)
+{
+    const char *p = ref;
+    while (p && ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+        p++;
+    if (!ref || *p) {
+        put_json(out, tk_jstr(ref));
+        return;
+    }
+    qloop_buf_putc(out, '"');
+    qloop_buf_append(out, ref, (size_t)(p - ref));
+    qloop_buf_putc(out, '"');
+}
+
 int tk_batch_flush(sqlite3 *db, struct tk_batch *b, struct qloop_error *err)
 {
-    if (!b->items)
+    if (!b->count)
         return 0;
-    json_t *o = json_object();
-    json_object_set_new(o, "ticket", json_integer(b->ticket));
-    json_object_set_new(o, "change", tk_jstr(b->change));
-    if (b->run[0])
-        json_object_set_new(o, "run", tk_jstr(b->run));
-    json_object_set_new(o, "count", json_integer((json_int_t)json_array_size(b->items)));
-    json_object_set_new(o, "items", b->items);
-    if (b->reopened_from > 0)
-        json_object_set_new(o, "reopened_from", json_integer(b->reopened_from));
-    b->items = NULL;
-    return audit_json(db, "ticket.item", b->ticket, b->actor, o, err);
+    /* {"ticket","change","run","count","items","reopened_from"}, as the one
+     * jansson object it used to be */
+    struct qloop_buf d = {0};
+    qloop_buf_append(&d, "{\"ticket\":", strlen("{\"ticket\":"));
+    put_int(&d, b->ticket);
+    qloop_buf_append(&d, ",\"change\":", strlen(",\"change\":"));
+    put_json(&d, tk_jstr(b->change));
+    if (b->run[0]) {
+        qloop_buf_append(&d, ",\"run\":", strlen(",\"run\":"));
+        put_json(&d, tk_jstr(b->run));
+    }
+    qloop_buf_append(&d, ",\"count\":", strlen(",\"count\":"));
+    put_int(&d, b->count);
+    qloop_buf_append(&d, ",\"items\":[", strlen(",\"items\":["));
+    qloop_buf_append(&d, b->items.ptr, b->items.len);
+    qloop_buf_putc(&d, ']');
+    if (b->reopened_from > 0) {
+        qloop_buf_append(&d, ",\"reopened_from\":", strlen(",\"reopened_from\":"));
+        put_int(&d, b->reopened_from);
+    }
+    qloop_buf_putc(&d, '}');
+    b->count = 0;
+    qloop_buf_reset(&b->items);
+    char subject[48];
+    snprintf(subject, sizeof subject, "ticket:%lld", (long long)b->ticket);
+    int rc = audit_append(db, "ticket.item", subject, b->actor[0] ? b->actor : "system",
+                          qloop_buf_str(&d), err);
+    qloop_buf_free(&d);
+    return rc == 0 ? 0 : -2;
 }
 
 int tk_audit_item(sqlite3 *db, struct tk_batch *b, int64_t ticket, int64_t item,
@@ -176,30 +237,38 @@ int tk_audit_item(sqlite3 *db, struct tk_batch *b, int64_t ticket, int64_t item,
         actor = "system";
     if (!run_id)
         run_id = "";
-    if (t->items && (t->ticket != ticket || t->reopened_from != reopened_from ||
+    if (t->count && (t->ticket != ticket || t->reopened_from != reopened_from ||
                      strcmp(t->change, change) != 0 || strcmp(t->run, run_id) != 0 ||
                      strcmp(t->actor, actor) != 0) &&
         tk_batch_flush(db, t, err) != 0)
         return -2;
-    if (!t->items) {
+    if (!t->count) {
         t->ticket = ticket;
         t->reopened_from = reopened_from;
         snprintf(t->change, sizeof t->change, "%s", change);
         snprintf(t->run, sizeof t->run, "%s", run_id);
         snprintf(t->actor, sizeof t->actor, "%s", actor);
-        t->items = json_array();
+        qloop_buf_reset(&t->items);
+    } else {
+        qloop_buf_putc(&t->items, ',');
     }
-    json_t *pair = json_array();
-    json_array_append_new(pair, json_integer(item));
-    json_array_append_new(pair, tk_jstr(record_ref));
-    json_array_append_new(t->items, pair);
-    return b ? 0 : tk_batch_flush(db, t, err);
+    qloop_buf_putc(&t->items, '[');
+    put_int(&t->items, item);
+    qloop_buf_putc(&t->items, ',');
+    put_ref(&t->items, record_ref);
+    qloop_buf_putc(&t->items, ']');
+    t->count++;
+    if (b)
+        return 0;
+    int rc = tk_batch_flush(db, t, err);
+    tk_batch_drop(t);
+    return rc;
 }
 
 void tk_batch_drop(struct tk_batch *b)
 {
-    json_decref(b->items);
-    b->items = NULL;
+    qloop_buf_free(&b->items);
+    b->count = 0;
 }
 
 /* ---- one ticket ---------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "store_helpers.h"
 #include "ticket_helpers.h"
@@ -409,6 +410,47 @@ static void test_reopen_many_in_one_run(void **state)
     store_close(db);
 }
 
+/* The batched audit entry of a run's new items has the bytes one jansson
+ * object (JSON_COMPACT) had: here with a run id that needs escaping (a
+ * quote, a backslash, a control character, Chinese, a byte that is not
+ * UTF-8: repaired to U+FFFD) and a record ref that is not hex. */
+static void test_item_audit_text(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    const char *run = "r\"1\\\x01中\xff";
+    const char *hex = "0123456789abcdef0123456789abcdef";
+    set_now("2024-09-27T10:00:00+08:00");
+    exec(db, "INSERT INTO runs(id, started_at, as_of, status, rules) VALUES(%Q,"
+             " '2024-09-27T10:00:00+08:00', '2024-09-27T10:00:00+08:00', 'running', '[]')", run);
+    exec(db, "INSERT INTO run_datasets(run_id, dataset, rows, owner) VALUES(%Q, 'people', 2,"
+             " '市公安局')", run);
+    exec(db, "INSERT INTO rule_results(run_id, rule, dataset, field, dimension, severity, message,"
+             " checked, failed, errors) VALUES(%Q, 'people.phone', 'people', 'phone', 'normative',"
+             " 'medium', '手机号格式错误', 2, 2, 0)", run);
+    exec(db, "INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, record_key, field,"
+             " value, message) VALUES(%Q, 'people', 'people.phone', 2, 'a\"b\\c', 'K1', 'phone',"
+             " 'x', '手机号格式错误'), (%Q, 'people', 'people.phone', 3, %Q, 'K2', 'phone', 'y',"
+             " '手机号格式错误')", run, run, hex);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_int_equal(store_begin(db, &err), 0);
+    if (ticket_sync_run_policy(db, run, &p, NULL, &err) != 0)
+        fail_msg("ticket_sync_run: %s", err.message);
+    assert_int_equal(store_commit(db, &err), 0);
+    json_t *want = json_pack("{s:I,s:s,s:s,s:I,s:[[I,s],[I,s]]}", "ticket", (json_int_t)1, "change",
+                             "added", "run", "r\"1\\\x01中\xEF\xBF\xBD", "count", (json_int_t)2,
+                             "items", (json_int_t)1, "a\"b\\c", (json_int_t)2, hex);
+    assert_non_null(want);
+    char *text = json_dumps(want, JSON_COMPACT);
+    json_decref(want);
+    assert_string_equal(q_text(db, "SELECT detail FROM audit WHERE kind = 'ticket.item'"), text);
+    free(text);
+    audit_whole(db);
+    store_close(db);
+}
+
 /* ---- statistics, reading ----------------------------------------------------- */
 
 static void test_dept_stats(void **state)
@@ -544,6 +586,7 @@ int main(void)
         cmocka_unit_test(test_fixed_key_waits_for_steward),
         cmocka_unit_test(test_reopen_after_shared_and_confirmed),
         cmocka_unit_test(test_reopen_many_in_one_run),
+        cmocka_unit_test(test_item_audit_text),
         cmocka_unit_test(test_dept_stats),
         cmocka_unit_test(test_open_refs_and_json),
         cmocka_unit_test(test_sync_errors),
