@@ -131,6 +131,7 @@ struct ds_ctx {
     char (*refs)[33]; /* record refs of the batch's rows, when open tickets need them */
     size_t refs_cap;
     bool judging;
+    struct ds_encode *encode; /* findings made on the workers (ds_encode.c), or NULL */
     struct strmap *nulls; /* the dataset's null_values (source.c), made on first use */
     int64_t bad_rows;     /* malformed rows the adapter listed (bad_rows = "finding") */
     /* identity.c: records without a key */
@@ -158,6 +159,17 @@ int run_open_results(struct run_ctx *run);
 int run_write(struct run_ctx *run, struct run_outcome *out);
 void run_release(struct run_ctx *run);
 
+/* ds_encode.c: findings of failing verdicts made on the workers. begin sets
+ * ds->jd.fail unless the run is a partitioned judge, has no findings writer
+ * or pool, or the dataset has no key; batch hands the arrays to a judge
+ * batch; ds_encoded gives the finding a worker made for (rule, row) of the
+ * current batch, false when the merge must make it; free ends it. */
+struct judge_batch;
+void ds_encode_begin(struct ds_ctx *ds);
+void ds_encode_batch(struct ds_ctx *ds, struct judge_batch *jb);
+bool ds_encoded(const struct ds_ctx *ds, size_t rule, size_t row, const char **p, size_t *n);
+void ds_encode_free(struct ds_ctx *ds);
+
 /* dataset.c */
 /* Reads dataset d: ds_open, ds_bind, the re-check's refs, ds_read, ds_whole,
  * ds_record, ds_free. Returns 0 or -1 with run->err. */
@@ -165,6 +177,8 @@ int run_dataset(struct run_ctx *run, struct pack_dataset *d);
 /* The raw values of the declared sensitive fields of row of the current
  * batch (empty ones left out) in ds->sens_vals; returns how many. */
 size_t ds_row_values(struct ds_ctx *ds, size_t row);
+/* The same into out (2 per sensitive field), for a worker thread. */
+size_t ds_row_values_into(const struct ds_ctx *ds, size_t row, struct mask_value *out);
 const char *run_source_path(const struct run_ctx *run, const struct pack_dataset *d);
 long ds_column(const struct ds_ctx *ds, const char *name);
 const struct qloop_field *ds_cell(const struct ds_ctx *ds, size_t row, long col);

@@ -100,6 +100,11 @@ static void ds_compare_key(void *ctx, size_t row, struct qloop_buf *out)
 
 size_t ds_row_values(struct ds_ctx *ds, size_t row)
 {
+    return ds_row_values_into(ds, row, ds->sens_vals);
+}
+
+size_t ds_row_values_into(const struct ds_ctx *ds, size_t row, struct mask_value *out)
+{
     size_t n = 0;
     for (size_t i = 0; i < ds->d->nsensitive; i++) {
         long col = ds->sens_cols[i];
@@ -109,10 +114,10 @@ size_t ds_row_values(struct ds_ctx *ds, size_t row)
         const struct qloop_field *f = ds_cell(ds, row, col);
         const struct qloop_field *raw = &ds->batch->cells[row * ds->batch->ncols + (size_t)col];
         if (!f->null && f->len > 0)
-            ds->sens_vals[n++] = (struct mask_value){f->ptr, f->len};
+            out[n++] = (struct mask_value){f->ptr, f->len};
         if (!raw->null && raw->len > 0 &&
             (f->null || raw->len != f->len || memcmp(raw->ptr, f->ptr, f->len) != 0))
-            ds->sens_vals[n++] = (struct mask_value){raw->ptr, raw->len};
+            out[n++] = (struct mask_value){raw->ptr, raw->len};
     }
     return n;
 }
@@ -265,10 +270,22 @@ static int merge_verdicts(struct ds_ctx *ds)
         const char **reason = ds->reason + i * b->nrows;
         for (size_t row = 0; row < b->nrows; row++) {
             switch (verdict[row]) {
-            case JUDGE_FAIL:
-                if (emit_row(ds, rs, row, reason[row]) != 0)
+            case JUDGE_FAIL: {
+                const char *enc;
+                size_t n;
+                if (!ds_encoded(ds, i, row, &enc, &n)) {
+                    if (emit_row(ds, rs, row, reason[row]) != 0)
+                        return -1;
+                    break;
+                }
+                /* made on the worker as emit_row would have: store, count */
+                if (findings_append(ds->run->findings, enc, n, ds->run->err) != 0)
                     return -1;
+                rs->failed++;
+                if (b->row_no[row])
+                    mark_failed(ds, b->row_no[row]);
                 break;
+            }
             case JUDGE_PASS:
                 if (rs->uniq && offer_whole(ds, rs, row) != 0)
                     return -1;
@@ -439,6 +456,7 @@ int ds_read(struct ds_ctx *ds)
         .nsensitive = ds->d->nsensitive,
         .sensitive_cols = ds->sens_cols,
     };
+    ds_encode_begin(ds);
     judge_begin_dataset(run->pool, &ds->jd);
     ds->judging = true;
     for (;;) {
@@ -458,6 +476,7 @@ int ds_read(struct ds_ctx *ds)
         prepare_batch(ds, &batch);
         struct judge_batch jb = {.batch = &batch, .view = ds->view, .verdict = ds->verdict,
                                  .reason = ds->reason, .refs = ds->jd.row_ref ? ds->refs : NULL};
+        ds_encode_batch(ds, &jb);
         judge_run(run->pool, &jb);
         identity_batch(ds);
         if (merge_verdicts(ds) != 0)
@@ -587,6 +606,7 @@ void ds_free(struct ds_ctx *ds)
     free(ds->verdict);
     free(ds->reason);
     free(ds->refs);
+    ds_encode_free(ds);
     identity_free(ds);
 }
 

@@ -288,6 +288,33 @@ static void judge_rows(struct worker *w)
     }
 }
 
+/* The findings of w's failing verdicts, through the dataset's fail (judge.h). */
+static void encode_fails(struct worker *w)
+{
+    struct judge_pool *pool = w->pool;
+    const struct judge_dataset *ds = pool->ds;
+    const struct judge_batch *b = pool->b;
+    size_t me = (size_t)(w - pool->w), nrows = b->batch->nrows;
+    struct qloop_buf *out = &b->enc[me];
+    qloop_buf_reset(out);
+    for (size_t i = 0; i < ds->nrules; i++)
+        for (size_t row = w->begin; row < w->end; row++) {
+            size_t k = i * nrows + row, at = out->len;
+            if (b->verdict[k] != JUDGE_FAIL)
+                continue;
+            w->row = row, w->in_row = true;
+            if (ds->fail(ds->fail_ctx, me, i, row, b->reason[k], out) && at < UINT32_MAX &&
+                out->len - at < UINT32_MAX) {
+                b->enc_at[k] = (uint32_t)at;
+                b->enc_len[k] = (uint32_t)(out->len - at);
+                b->enc_by[k] = (uint8_t)me;
+            } else {
+                out->len = at;
+                b->enc_len[k] = UINT32_MAX;
+            }
+        }
+}
+
 static void work(struct worker *w)
 {
     qloop_arena_reset(&w->arena);
@@ -299,6 +326,8 @@ static void work(struct worker *w)
             for (size_t row = w->begin; row < w->end; row++)
                 ds->row_ref(ds->row_ref_ctx, row, &w->cur, w->pool->b->refs[row]);
         judge_rows(w);
+        if (w->pool->ds->fail && w->pool->b->enc)
+            encode_fails(w);
         qloop_lua_record_expire(w->pack->L, &w->rec); /* views die with their batch */
     }
     w->in_row = false;

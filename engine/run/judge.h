@@ -62,6 +62,14 @@ struct judge_dataset {
      * values of them (and by shape) before it reaches stderr. */
     size_t nsensitive;
     const long *sensitive_cols;
+    /* When set, each worker also hands every failing verdict of its rows to
+     * fail(fail_ctx, worker, rule, row, reason, out) once they are judged:
+     * the finding made where it was found, appended to out (the worker's
+     * judge_batch.enc buffer, emptied per batch). fail returns false to
+     * leave the verdict to the merge. */
+    bool (*fail)(void *ctx, size_t worker, size_t rule, size_t row, const char *reason,
+                 struct qloop_buf *out);
+    void *fail_ctx;
     /* counts, summed over workers by judge_end_dataset */
     int64_t *checked, *errors; /* per rule */
     int64_t *changed;          /* per cleanse entry */
@@ -76,6 +84,12 @@ struct judge_batch {
     uint8_t *verdict;
     const char **reason;
     char (*refs)[33];          /* nrows record refs, filled when the dataset has row_ref */
+    /* when the dataset has fail: judge_pool_size buffers, and per verdict
+     * (nrules * nrows, for failing ones) where fail put its finding —
+     * enc[enc_by] at enc_at, enc_len bytes (UINT32_MAX: left to the merge) */
+    struct qloop_buf *enc;
+    uint32_t *enc_at, *enc_len;
+    uint8_t *enc_by;
 };
 
 struct judge_pool;

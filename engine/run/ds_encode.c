@@ -1,0 +1,149 @@
+/*
+ * ds_encode.c — a dataset's findings made on the workers (judge.h: fail).
+ *
+ * On a W1 night most findings are failing verdicts of records with a key,
+ * and making each one (record ref, masking, sealing what masking hid, the
+ * masked message: findings_encode) on the reading thread, after the batch
+ * was judged, kept the workers waiting. So each worker encodes the findings
+ * of its own rows with an encoder of its own, exactly as emit_row
+ * (dataset.c) would have written them, and the merge appends those bytes in
+ * rule then row order where it would have written them (ds_encoded): the
+ * same findings, in the same order. A record without a key (its identity is
+ * counted on the reading thread after the workers: identity.c) and a
+ * partitioned judge (its verdicts go to a shard: part.c) keep the merge's
+ * way.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run/context.h"
+#include "run/findings.h"
+#include "run/judge.h"
+
+/* What one worker encodes with. */
+struct enc_worker {
+    struct findings_encoder *enc;
+    struct qloop_buf key;
+    struct mask_value *values; /* 2 per sensitive field, as ds_row_values */
+};
+
+struct ds_encode {
+    size_t nworkers;
+    struct enc_worker *w;
+    uint32_t *kinds;       /* the findings kind of each rule of the dataset */
+    struct qloop_buf *out; /* per worker: its rows' findings of the batch */
+    uint32_t *at, *len;    /* nrules * nrows: where each failing verdict's finding is */
+    uint8_t *by;           /* and which worker made it */
+    size_t cap;
+};
+
+/* judge.h's fail: row's finding for rule `rule`, as emit_row makes it. */
+static bool encode_fail(void *ctx, size_t worker, size_t rule, size_t row, const char *reason,
+                        struct qloop_buf *out)
+{
+    struct ds_ctx *ds = ctx;
+    if (identity_keyless(ds, row))
+        return false;
+    struct ds_encode *e = ds->encode;
+    struct enc_worker *ew = &e->w[worker];
+    const struct rule_state *rs = &ds->rules[rule];
+    /* ds_row_key of a record with a key: its key fields, '|'-joined */
+    qloop_buf_reset(&ew->key);
+    for (size_t i = 0; i < ds->d->nkeys; i++) {
+        const struct qloop_field *f = ds_cell(ds, row, ds->key_cols[i]);
+        if (i)
+            qloop_buf_putc(&ew->key, '|');
+        qloop_buf_append(&ew->key, f->ptr, f->len);
+    }
+    const struct qloop_field *f = rs->rule->field ? ds_cell(ds, row, rs->col) : NULL;
+    const struct pack_rule *r = rs->rule;
+    struct qloop_finding fd = {.dataset = ds->d->name, .rule = r->id,
+                               .row_no = ds->batch->row_no[row], .key = ew->key.ptr,
+                               .keylen = ew->key.len, .field = r->field,
+                               .value = f && !f->null ? f->ptr : NULL, .vlen = f ? f->len : 0};
+    if (!fd.key)
+        fd.key = "";
+    struct finding_extra x = {.rule_message = r->message, .message_default = r->message_default,
+                              .reason = reason, .values = ew->values,
+                              .nvalues = reason ? ds_row_values_into(ds, row, ew->values) : 0};
+    findings_encode(ew->enc, e->kinds[rule], &fd, &x, out);
+    return true;
+}
+
+void ds_encode_begin(struct ds_ctx *ds)
+{
+    struct run_ctx *run = ds->run;
+    if (run->part || !run->findings || !run->pool || ds->d->nkeys == 0)
+        return;
+    size_t n = judge_pool_size(run->pool);
+    if (n > UINT8_MAX)
+        return;
+    struct ds_encode *e = qloop_xcalloc(1, sizeof *e);
+    e->nworkers = n;
+    e->w = qloop_xcalloc(n, sizeof *e->w);
+    e->out = qloop_xcalloc(n, sizeof *e->out);
+    for (size_t i = 0; i < n; i++) {
+        e->w[i].enc = findings_encoder_new(run->findings);
+        e->w[i].values = qloop_xcalloc(2 * ds->d->nsensitive + 1, sizeof *e->w[i].values);
+    }
+    e->kinds = qloop_xcalloc(ds->nrules + 1, sizeof *e->kinds);
+    for (size_t i = 0; i < ds->nrules; i++)
+        e->kinds[i] = findings_kind(run->findings, ds->d->name, ds->rules[i].rule->id,
+                                    ds->rules[i].rule->field);
+    ds->encode = e;
+    ds->jd.fail = encode_fail;
+    ds->jd.fail_ctx = ds;
+}
+
+void ds_encode_batch(struct ds_ctx *ds, struct judge_batch *jb)
+{
+    struct ds_encode *e = ds->encode;
+    if (!e)
+        return;
+    size_t need = ds->nrules * jb->batch->nrows;
+    if (need > e->cap) {
+        e->at = qloop_xrealloc(e->at, need * sizeof *e->at);
+        e->len = qloop_xrealloc(e->len, need * sizeof *e->len);
+        e->by = qloop_xrealloc(e->by, need);
+        e->cap = need;
+    }
+    jb->enc = e->out;
+    jb->enc_at = e->at;
+    jb->enc_len = e->len;
+    jb->enc_by = e->by;
+}
+
+bool ds_encoded(const struct ds_ctx *ds, size_t rule, size_t row, const char **p, size_t *n)
+{
+    const struct ds_encode *e = ds->encode;
+    if (!e)
+        return false;
+    size_t k = rule * ds->batch->nrows + row;
+    if (e->len[k] == UINT32_MAX)
+        return false;
+    *p = e->out[e->by[k]].ptr + e->at[k];
+    *n = e->len[k];
+    return true;
+}
+
+void ds_encode_free(struct ds_ctx *ds)
+{
+    struct ds_encode *e = ds->encode;
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->nworkers; i++) {
+        findings_encoder_free(e->w[i].enc);
+        qloop_buf_free(&e->w[i].key);
+        free(e->w[i].values);
+        qloop_buf_free(&e->out[i]);
+    }
+    free(e->w);
+    free(e->out);
+    free(e->kinds);
+    free(e->at);
+    free(e->len);
+    free(e->by);
+    free(e);
+    ds->encode = NULL;
+}
