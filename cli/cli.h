@@ -89,9 +89,14 @@ int cli_show_creating(const struct cli_args *a, cli_query_fn query,
 /* Checks an --out path before anything is written: a path that exists and
  * is not a regular file (a device such as /dev/full, a directory, a pipe) is
  * refused, since writing through a temporary file renamed into place would
- * replace it. NULL and "-" (standard output) pass. Returns 0, or prints why
- * and returns the exit code (2). */
-int cli_check_out(const char *path);
+ * replace it; so is a path that is one of the command's own files — the
+ * store at db (when db is not NULL: the database, its -wal, -shm and
+ * -journal, its key file and its run lock) or any path of inputs (a
+ * NULL-terminated list, or NULL), compared as files (device and inode), so
+ * that no link or other spelling of a path overwrites them. NULL and "-"
+ * (standard output) pass. Returns 0, or prints why and returns the exit
+ * code (2). */
+int cli_check_out(const char *path, const char *db, const char *const *inputs);
 
 /* Loads a --divisions FILE (before cli_open_store / eval). Returns 0, or
  * prints the error and returns the exit code. */

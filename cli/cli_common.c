@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include "rules/policy.h"
 #include "run/run.h"
 #include "store/calendar_loads.h"
+#include "store/key.h"
 #include "store/store.h"
 
 void cli_print_error(const struct qloop_error *err)
@@ -86,27 +88,54 @@ void cli_print_json(const json_t *v)
     free(s);
 }
 
-int cli_check_out(const char *path)
+/* Whether the file at path exists and is the file st describes. */
+static bool same_file(const char *path, const struct stat *st)
+{
+    struct stat o;
+    return path && stat(path, &o) == 0 && o.st_dev == st->st_dev && o.st_ino == st->st_ino;
+}
+
+/* Prints that --out at path would overwrite `what` and returns the exit code. */
+static int refuse_out(const char *path, const char *reason, const char *what)
+{
+    struct qloop_buf safe = {0};
+    qloop_escape_controls(path, strlen(path), 0, &safe);
+    fprintf(stderr, "qloop: %s: --out 指向的%s（%s），不会覆盖它；请给出另一个普通文件的路径\n",
+            qloop_buf_str(&safe), reason, what);
+    qloop_buf_free(&safe);
+    return QLOOP_EXIT_INPUT;
+}
+
+int cli_check_out(const char *path, const char *db, const char *const *inputs)
 {
     if (!path || strcmp(path, "-") == 0)
         return 0;
     struct stat st;
     if (stat(path, &st) != 0) /* nothing there yet (or unreachable: writing says why) */
         return 0;
-    if (S_ISREG(st.st_mode))
-        return 0;
-    struct qloop_buf safe = {0};
-    qloop_escape_controls(path, strlen(path), 0, &safe);
-    fprintf(stderr,
-            "qloop: %s: --out 指向的不是普通文件（%s），不会覆盖它；请给出一个普通文件的路径\n",
-            qloop_buf_str(&safe),
-            S_ISDIR(st.st_mode)                        ? "是目录"
-            : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "是设备"
-            : S_ISFIFO(st.st_mode)                       ? "是管道"
-            : S_ISSOCK(st.st_mode)                       ? "是套接字"
-                                                         : "不是普通文件");
-    qloop_buf_free(&safe);
-    return QLOOP_EXIT_INPUT;
+    if (!S_ISREG(st.st_mode))
+        return refuse_out(path, "不是普通文件",
+                          S_ISDIR(st.st_mode)                          ? "是目录"
+                          : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "是设备"
+                          : S_ISFIFO(st.st_mode)                       ? "是管道"
+                          : S_ISSOCK(st.st_mode)                       ? "是套接字"
+                                                                       : "不是普通文件");
+    if (db) {
+        static const char *const suffixes[] = {"", "-wal", "-shm", "-journal", ".lock"};
+        char file[PATH_MAX + 16];
+        for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+            snprintf(file, sizeof file, "%s%s", db, suffixes[i]);
+            if (same_file(file, &st))
+                return refuse_out(path, "是数据库自己的文件", "写入会毁掉数据库");
+        }
+        store_key_path(db, file, sizeof file);
+        if (same_file(file, &st))
+            return refuse_out(path, "是数据库的密钥文件", "写入会使数据库无法读取");
+    }
+    for (size_t i = 0; inputs && inputs[i]; i++)
+        if (same_file(inputs[i], &st))
+            return refuse_out(path, "是本命令要读取的输入", "写入会毁掉输入数据");
+    return 0;
 }
 
 int cli_load_divisions(const char *path)

@@ -129,6 +129,17 @@ static int do_judge(const struct cli_args *a)
         goto out;
     }
     const char *header_from = cli_opt(a, "header-from");
+    /* the shard never replaces what this judge reads: its part, the header, the source */
+    const char *inputs[4] = {0};
+    size_t ni = 0;
+    if (o.input && strcmp(o.input, "-") != 0)
+        inputs[ni++] = o.input;
+    if (header_from)
+        inputs[ni++] = header_from;
+    if (d->source)
+        inputs[ni++] = d->source;
+    if ((rc = cli_check_out(o.out, NULL, inputs)) != 0)
+        goto out;
     if (header_from && (rc = header_names(header_from, d, &names, &nnames)) != 0)
         goto out;
     o.names = (const char *const *)names;

@@ -60,6 +60,12 @@ static int write_failed(const char *path, const char *what, int e)
     return QLOOP_EXIT_INPUT;
 }
 
+/* The store a report reads: --db, else the default. */
+static const char *store_path(const struct cli_args *a)
+{
+    return cli_opt(a, "db") ? cli_opt(a, "db") : store_default_path();
+}
+
 /* Writes text to path (stdout for NULL or "-") through a temporary file
  * renamed into place. Returns an exit code. */
 static int write_out(const char *path, const struct qloop_buf *text)
@@ -179,7 +185,7 @@ static int do_annual(const struct cli_args *a)
         return rc;
     if (strcmp(format, "xlsx") == 0 && (!out || strcmp(out, "-") == 0))
         return cli_fail(a, "XLSX 不能写到标准输出；请用 --out 给出文件路径");
-    if ((rc = cli_check_out(out)) != 0)
+    if ((rc = cli_check_out(out, store_path(a), NULL)) != 0)
         return rc;
     sqlite3 *db = cli_open_store(cli_opt(a, "db"), &rc);
     if (!db)
@@ -232,7 +238,7 @@ static int do_scorecard(const struct cli_args *a)
         format = "html";
     if (!(format = format_of(a, format, formats)))
         return QLOOP_EXIT_INPUT;
-    int rc = cli_check_out(out);
+    int rc = cli_check_out(out, store_path(a), NULL);
     if (rc != 0)
         return rc;
     json_t *card;

@@ -6,6 +6,10 @@
 #     root, the report once replaced /dev/full with a file). As root the test
 #     makes its own device nodes, so a qloop with the old bugs damages only
 #     those;
+#   - --out naming the command's own files — the store, a hard link to it, its
+#     key file (through a symbolic link), its run lock; a judge's input or its
+#     dataset's source: refused, nothing changed (a report once wrote its
+#     HTML over the store);
 #   - the run lock is the store's, however its path is written: a run
 #     through a symbolic link waits for, or is refused by, a run on the
 #     store itself;
@@ -50,6 +54,27 @@ ls "$FULLDEV".tmp* >/dev/null 2>&1 && fail "a temporary file was left beside $FU
 run_q 0 report annual --year 2025 --format csv --out ok.csv
 ln -s ok.csv link.csv
 run_q 0 report annual --year 2025 --format csv --out link.csv
+
+# --- --out naming the command's own files (a report once replaced the store) ---------
+before=$(sha256sum "$QLOOP_DB" "$QLOOP_DB.key" | sha256sum)
+ln "$QLOOP_DB" hard.db
+ln -s "$QLOOP_DB.key" key.link
+for bad in "$QLOOP_DB" hard.db "$QLOOP_DB.key" key.link "$QLOOP_DB.lock"; do
+    run_q 2 report annual --year 2025 --format html --out "$bad"
+    expect_contains "--out $bad (the store's own) refused" "--out 指向的是数据库" "$ERR"
+done
+run_q 2 report scorecard --dept 市公安局 --period 2025-03 --format html --out "$QLOOP_DB"
+expect_contains "scorecard --out the store refused" "写入会毁掉数据库" "$ERR"
+[ "$(sha256sum "$QLOOP_DB" "$QLOOP_DB.key" | sha256sum)" = "$before" ] && ok "the store and its key untouched" \
+    || fail "the store or its key was changed by a report"
+run_q 0 audit verify
+rm hard.db key.link
+cp d.csv part.csv
+for bad in part.csv d.csv; do
+    run_q 2 judge --rules r.lua --dataset d --part 1/1 --input part.csv --out "$bad" --quiet
+    expect_contains "judge --out $bad (its input) refused" "本命令要读取的输入" "$ERR"
+done
+cmp -s d.csv part.csv && ok "the judge's input untouched" || fail "the judge overwrote its input"
 
 # --- the run lock, however the store is named -----------------------------------------
 mkdir sub
