@@ -39,10 +39,7 @@ static int read_anchors(const char *file, struct audit_anchor *a, size_t max)
         return -1;
     }
     struct qloop_buf text = {0};
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && text.len < (64u << 20))
-        qloop_buf_append(&text, chunk, n);
+    qloop_buf_read(&text, f, 64u << 20); /* an anchor file is small: a longer one is read in part */
     fclose(f);
     int got = audit_anchor_parse(qloop_buf_str(&text), text.len, file, a, max, &err);
     qloop_buf_free(&text);

@@ -55,11 +55,7 @@ static int read_model_file(const char *path, struct qloop_buf *b, struct qloop_e
     if (!f)
         return qloop_error_set(err, path, 0, 0,
                                "无法读取评估模型文件；请检查 --model 的路径（默认模型为 reports/assessment.lua）");
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        qloop_buf_append(b, chunk, n);
-    int bad = ferror(f);
+    int bad = qloop_buf_read(b, f, 0) != 0;
     fclose(f);
     if (bad)
         return qloop_error_set(err, path, 0, 0, "读取评估模型文件出错");

@@ -147,11 +147,7 @@ int web_send_file(struct web_req *r, const char *path, const char *ctype, const 
     if (!f)
         return -1;
     qloop_buf_reset(&r->out);
-    char chunk[16384];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        qloop_buf_append(&r->out, chunk, n);
-    int bad = ferror(f);
+    int bad = qloop_buf_read(&r->out, f, 0) != 0;
     fclose(f);
     if (bad)
         return -1;

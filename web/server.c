@@ -217,10 +217,7 @@ static char *read_file(const char *path, const char *what, struct qloop_error *e
         return NULL;
     }
     struct qloop_buf b = {0};
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (1u << 20))
-        qloop_buf_append(&b, chunk, n);
+    qloop_buf_read(&b, f, 1u << 20); /* a PEM file is small: a longer one is read in part */
     fclose(f);
     if (b.len == 0 || strstr(qloop_buf_str(&b), "-----BEGIN ") == NULL) {
         qloop_buf_free(&b);

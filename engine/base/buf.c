@@ -129,3 +129,15 @@ void qloop_arena_free(struct qloop_arena *a)
     }
     a->head = NULL;
 }
+
+int qloop_buf_read(struct qloop_buf *b, FILE *f, size_t max)
+{
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        qloop_buf_append(b, chunk, n);
+        if (max && b->len > max)
+            return 1;
+    }
+    return ferror(f) ? -1 : 0;
+}

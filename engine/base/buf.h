@@ -11,6 +11,7 @@
 #define QLOOP_BUF_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 struct qloop_buf {
     char *ptr;  /* NUL-terminated contents, NULL until first write */
@@ -32,6 +33,11 @@ void qloop_buf_reset(struct qloop_buf *b);
 void qloop_buf_free(struct qloop_buf *b);
 /* Returns the contents as a C string ("" when never written). */
 const char *qloop_buf_str(const struct qloop_buf *b);
+/* Appends what is left of stream f, stopping once b holds more than max
+ * bytes (0: no limit). Returns 0 at the end of the stream, 1 when it stopped
+ * at max with the stream not yet at its end, -1 on a read error (errno as
+ * the read left it). The caller opens and closes f. */
+int qloop_buf_read(struct qloop_buf *b, FILE *f, size_t max);
 
 /* A bump allocator for many small strings freed together: chunks of 64 KiB
  * (or one the size of a larger string). A zeroed struct is empty. */

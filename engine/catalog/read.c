@@ -505,15 +505,11 @@ static int slurp(const char *path, struct qloop_buf *b, struct qloop_error *err)
     FILE *f = fopen(path, "rb");
     if (!f)
         return qloop_error_set(err, path, 0, 0, "无法打开目录文件；请检查路径和读取权限");
-    char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0 && b->len <= MAX_FILE)
-        qloop_buf_append(b, chunk, got);
-    bool bad = ferror(f);
+    int rc = qloop_buf_read(b, f, MAX_FILE);
     fclose(f);
-    if (b->len > MAX_FILE)
+    if (rc > 0)
         return qloop_error_set(err, path, 0, 0, "目录文件超过 64 MiB；请检查是否选错了文件");
-    if (bad)
+    if (rc < 0)
         return qloop_error_set(err, path, 0, 0, "读取目录文件失败；请检查文件");
     return 0;
 }

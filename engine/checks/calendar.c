@@ -488,21 +488,16 @@ struct calendar_notices *calendar_notices_read(const char *path, struct qloop_er
         return NULL;
     }
     struct qloop_buf b = {0};
-    char chunk[8192];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (b.len + got > FILE_MAX) {
-            fclose(f);
-            qloop_buf_free(&b);
-            qloop_error_set(err, path, 0, 0,
-                            "文件超过 16 MiB，不像是节假日安排：请确认给的是日历文件（%s）", FORMAT_HINT);
-            return NULL;
-        }
-        qloop_buf_append(&b, chunk, got);
-    }
-    int rerr = ferror(f) ? errno : 0;
+    int rc = qloop_buf_read(&b, f, FILE_MAX);
+    int rerr = rc < 0 ? errno : 0;
     fclose(f);
-    if (rerr) {
+    if (rc > 0) {
+        qloop_buf_free(&b);
+        qloop_error_set(err, path, 0, 0,
+                        "文件超过 16 MiB，不像是节假日安排：请确认给的是日历文件（%s）", FORMAT_HINT);
+        return NULL;
+    }
+    if (rc < 0) {
         qloop_buf_free(&b);
         qloop_error_set(err, path, 0, 0, "无法读取日历文件：%s；请确认它是可读的普通文件", strerror(rerr));
         return NULL;

@@ -350,11 +350,7 @@ static int read_file(const char *path, struct qloop_buf *buf, struct qloop_error
                                "无法打开行政区划文件（%s）；请检查 --divisions 或 QLOOP_DIVISIONS "
                                "给出的路径",
                                strerror(errno));
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        qloop_buf_append(buf, chunk, n);
-    int failed = ferror(f);
+    int failed = qloop_buf_read(buf, f, 0) != 0;
     int saved = errno;
     fclose(f);
     if (failed)

@@ -408,11 +408,7 @@ int qloop_lua_load_file(lua_State *L, const char *path, struct qloop_error *err)
     if (!f)
         return qloop_error_set(err, path, 0, 0, "无法读取规则文件；请检查路径是否正确");
     struct qloop_buf b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        qloop_buf_append(&b, chunk, n);
-    int bad = ferror(f);
+    int bad = qloop_buf_read(&b, f, 0) != 0;
     fclose(f);
     if (bad) {
         qloop_buf_free(&b);
