@@ -117,7 +117,7 @@ static int do_deadline(const struct cli_args *a)
     if (!working == !natural)
         return cli_fail(a, "--working-days N 与 --natural-days N 须给且只给一个");
     int64_t from;
-    int n, rc = from_arg ? parse_day(a, from_arg, "--from", &from) : today(a, &from);
+    int n = 0, rc = from_arg ? parse_day(a, from_arg, "--from", &from) : today(a, &from);
     if (rc != 0)
         return rc;
     if (working)

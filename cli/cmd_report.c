@@ -180,7 +180,7 @@ static int do_annual(const struct cli_args *a)
     if (!format)
         return QLOOP_EXIT_INPUT;
     int64_t now = qloop_now();
-    int year, rc = year_of(a, now, &year);
+    int year = 0, rc = year_of(a, now, &year);
     if (rc != 0)
         return rc;
     if (strcmp(format, "xlsx") == 0 && (!out || strcmp(out, "-") == 0))
