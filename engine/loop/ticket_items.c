@@ -154,6 +154,115 @@ int tk_add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *rule,
                          err);
 }
 
+/* Appends n (>= 0) in decimal to b. */
+static void put_i64(struct qloop_buf *b, int64_t n)
+{
+    char digits[24];
+    size_t i = sizeof digits;
+    uint64_t u = n > 0 ? (uint64_t)n : 0;
+    do
+        digits[--i] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    qloop_buf_append(b, digits + i, sizeof digits - i);
+}
+
+void tk_adds_push(struct tk_adds *a, int64_t finding_id, const char *record_ref,
+                  int64_t reopened_from)
+{
+    qloop_buf_putc(&a->json, a->n ? ',' : '[');
+    qloop_buf_putc(&a->json, '[');
+    put_i64(&a->json, finding_id);
+    qloop_buf_putc(&a->json, ',');
+    put_i64(&a->json, reopened_from > 0 ? reopened_from : 0);
+    qloop_buf_putc(&a->json, ']');
+    qloop_buf_append(&a->refs, record_ref, strlen(record_ref) + 1);
+    a->n++;
+}
+
+void tk_adds_free(struct tk_adds *a)
+{
+    qloop_buf_free(&a->json);
+    qloop_buf_free(&a->refs);
+    a->n = 0;
+}
+
+/* Empties a for the next chunk. */
+static void adds_reset(struct tk_adds *a)
+{
+    qloop_buf_reset(&a->json);
+    qloop_buf_reset(&a->refs);
+    a->n = 0;
+}
+
+int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const char *run_id,
+                  struct sql_cached *ins, struct sql_cached *back, struct tk_batch *batch,
+                  struct qloop_error *err)
+{
+    /* The same columns as tk_add_item's INSERT, from the findings' rows:
+     * json_each is the outer loop and ORDER BY its key keeps the order
+     * pushed, so the items get their ids in that order. */
+    static const char ins_sql[] =
+        "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref, record_key, field, value,"
+        " message, row_no, state, reporter, added_at, added_run, last_run, reopened_from, sealed)"
+        " SELECT ?1, k.dataset, k.rule, f.record_ref, nullif(f.record_key, ''),"
+        " nullif(k.field, ''), f.value, nullif(f.message, ''), f.row_no, 'open', NULL, ?2, ?3,"
+        " ?3, nullif(j.value ->> 1, 0), CASE WHEN length(f.sealed) > 0 THEN f.sealed END"
+        " FROM json_each(?4) j JOIN finding_rows f ON f.id = j.value ->> 0"
+        " JOIN finding_kinds k ON k.id = f.kind ORDER BY j.key";
+    static const char back_sql[] = "SELECT id, record_ref, reopened_from FROM ticket_items"
+                                   " WHERE id > ?1 ORDER BY id";
+    if (!a->n)
+        return 0;
+    qloop_buf_putc(&a->json, ']');
+    int64_t before = 0;
+    if (sql_int64_texts(db, "SELECT max(id) FROM ticket_items", 0, NULL, 0, &before, err) != 0)
+        return -2;
+    char at_s[32];
+    qloop_format_datetime(at, at_s);
+    sqlite3_stmt *st = sql_cached(db, ins, ins_sql, err);
+    if (!st)
+        return -2;
+    sqlite3_bind_int64(st, 1, tid);
+    sql_bind_text(st, 2, at_s);
+    sql_bind_text(st, 3, run_id);
+    sqlite3_bind_text64(st, 4, a->json.ptr, a->json.len, SQLITE_STATIC, SQLITE_UTF8);
+    int rc = sql_done(db, st, "写入工单记录", err);
+    sqlite3_clear_bindings(st);
+    if (rc != 0)
+        return -2;
+    st = sql_cached(db, back, back_sql, err);
+    if (!st)
+        return -2;
+    sqlite3_bind_int64(st, 1, before);
+    const char *ref = a->refs.ptr;
+    size_t seen = 0;
+    int result = 0;
+    while (result == 0 && (rc = sql_row(db, st, "读取新写入的工单记录", err)) == 1) {
+        const char *got = sql_text(st, 1);
+        if (seen == a->n || !got || strcmp(got, ref) != 0) {
+            result = qloop_error_internal(err, sqlite3_db_filename(db, "main"),
+                                          "工单 #%lld 新写入的记录与本次运行的问题记录不一致",
+                                          (long long)tid);
+            break;
+        }
+        int64_t reopened = sqlite3_column_int64(st, 2);
+        result = tk_audit_item(db, batch, tid, sqlite3_column_int64(st, 0), got,
+                               reopened > 0 ? "reopened" : "added", "system", run_id, reopened,
+                               err);
+        ref += strlen(ref) + 1;
+        seen++;
+    }
+    sqlite3_reset(st);
+    if (result == 0 && rc < 0)
+        result = -2;
+    if (result == 0 && seen != a->n)
+        result = qloop_error_internal(err, sqlite3_db_filename(db, "main"),
+                                      "工单 #%lld 只写入了 %zu 条记录（应为 %zu 条）",
+                                      (long long)tid, seen, a->n);
+    adds_reset(a);
+    return result == 0 ? 0 : -2;
+}
+
 /* Hands the new ticket t to its provider under p (auto_feedback, or
  * hand_filed = "feedback" for a report). */
 static int hand_over_new(sqlite3 *db, struct tk *t, const char *run_id, int64_t at,

@@ -189,6 +189,36 @@ int tk_add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *rule,
                 const char *actor, int64_t *item_id, struct sql_cached *cache,
                 struct tk_batch *batch, struct qloop_error *err);
 
+/* The findings a run adds to one ticket, gathered and then inserted by one
+ * statement per chunk (tk_adds_flush) instead of one INSERT per record: a
+ * first night adds hundreds of thousands. Each finding is named by its id
+ * in finding_rows (the `findings` view's id); its item takes the finding's
+ * dataset, rule, record_ref, record_key, field, value, message, row_no and
+ * sealed copy exactly as tk_add_item would store them ("" key, field and
+ * message as NULL, an empty sealed copy as NULL). */
+struct tk_adds {
+    struct qloop_buf json; /* "[[finding id, reopened_from],..." (no closing bracket) */
+    struct qloop_buf refs; /* each finding's record_ref, NUL-terminated, in order */
+    size_t n;
+};
+
+/* Appends finding finding_id, with the closed ticket its record was in
+ * before (0: none), to a. */
+void tk_adds_push(struct tk_adds *a, int64_t finding_id, const char *record_ref,
+                  int64_t reopened_from);
+
+/* Inserts a's findings as open items of ticket tid, in the order pushed,
+ * added at `at` by run_id (added_run = last_run), and audits each into
+ * batch ("added", or "reopened" with its reopened_from), as tk_add_item
+ * does one by one; a is emptied. ins, back: statements kept across calls.
+ * 0 or -2 (an item's record_ref not the one pushed is an internal error). */
+int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const char *run_id,
+                  struct sql_cached *ins, struct sql_cached *back, struct tk_batch *batch,
+                  struct qloop_error *err);
+
+/* Frees a's buffers. */
+void tk_adds_free(struct tk_adds *a);
+
 /* How a ticket came to get its new items. */
 enum tk_added_to {
     TK_TO_OPEN,     /* a ticket that was open already */

@@ -517,12 +517,12 @@ static int reopen_ticket(sqlite3 *db, int64_t id, const char *run_id, int64_t at
 
 /* One finding of the run with no open item, as the query of add_findings
  * hands it over (pointers into the statement's row, valid until its next
- * step), with the latest item of its record, if any (prior_*). */
+ * step), with the latest item of its record, if any (prior_*). The rest of
+ * the finding (key, field, message, row, sealed copy) goes from its row to
+ * its item inside the store (tk_adds_flush). */
 struct new_finding {
-    const char *dataset, *rule, *ref, *key, *field, *value, *message;
-    int64_t row_no;
-    const void *sealed; /* identity/seal.h, or NULL */
-    size_t sealed_len;
+    int64_t id; /* in finding_rows */
+    const char *dataset, *rule, *ref, *value;
     int64_t prior_ticket; /* 0: the record has no item of this rule yet */
     const char *prior_ticket_state, *prior_item_state, *prior_value;
 };
@@ -531,8 +531,8 @@ struct new_finding {
  * order found, each with the latest item of its record (by id). Read as
  * they stream, nothing copied. */
 static const char new_findings_sql[] =
-    "SELECT f.dataset, f.rule, f.record_ref, f.record_key, f.field, f.value, f.message,"
-    " f.row_no, f.sealed, p.ticket_id, t.state, p.state, p.value"
+    "SELECT f.id, f.dataset, f.rule, f.record_ref, f.value, p.ticket_id, t.state, p.state,"
+    " p.value"
     " FROM findings f"
     " LEFT JOIN ticket_items p ON p.id = (SELECT max(i.id) FROM ticket_items i"
     "  WHERE i.dataset = f.dataset AND i.rule = f.rule AND i.record_ref = f.record_ref)"
@@ -543,22 +543,15 @@ static const char new_findings_sql[] =
 
 static void read_finding(sqlite3_stmt *st, struct new_finding *f)
 {
-    f->dataset = sql_text(st, 0);
-    f->rule = sql_text(st, 1);
-    f->ref = sql_text(st, 2);
-    f->key = sql_text(st, 3);
-    f->field = sql_text(st, 4);
-    f->value = sql_text(st, 5);
-    f->message = sql_text(st, 6);
-    f->row_no = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 7);
-    f->sealed = sqlite3_column_blob(st, 8);
-    f->sealed_len = (size_t)sqlite3_column_bytes(st, 8);
-    if (!f->sealed_len)
-        f->sealed = NULL;
-    f->prior_ticket = sqlite3_column_int64(st, 9);
-    f->prior_ticket_state = sql_text(st, 10);
-    f->prior_item_state = sql_text(st, 11);
-    f->prior_value = sql_text(st, 12);
+    f->id = sqlite3_column_int64(st, 0);
+    f->dataset = sql_text(st, 1);
+    f->rule = sql_text(st, 2);
+    f->ref = sql_text(st, 3);
+    f->value = sql_text(st, 4);
+    f->prior_ticket = sqlite3_column_int64(st, 5);
+    f->prior_ticket_state = sql_text(st, 6);
+    f->prior_item_state = sql_text(st, 7);
+    f->prior_value = sql_text(st, 8);
 }
 
 /* Where the findings of one dataset and rule go. */
@@ -568,7 +561,21 @@ struct group {
     enum tk_added_to to;
     long added;
     struct strmap *added_refs; /* the records added to it by this run */
+    struct tk_adds adds;       /* added, not yet inserted (at most TK_ADDS_CHUNK) */
+    struct sql_cached ins, back; /* tk_adds_flush's statements */
+    struct tk_batch batch;     /* the audit of the items inserted */
 };
+
+/* How many findings a group gathers before inserting them as items. */
+#define TK_ADDS_CHUNK 8192
+
+/* Inserts the findings g gathered as items of its ticket. 0 or -2. */
+static int flush_adds(sqlite3 *db, const char *run_id, int64_t at, struct group *g,
+                      struct qloop_error *err)
+{
+    return tk_adds_flush(db, &g->adds, g->tid, at, run_id, &g->ins, &g->back, &g->batch, err);
+}
+
 /* Chooses the ticket of finding f's group: the open one of its dataset and
  * rule, else the closed one it was in (reopened), else a new one. */
 static int choose_ticket(sqlite3 *db, const char *run_id, int64_t at, const struct qloop_policy *p,
@@ -613,12 +620,13 @@ static int choose_ticket(sqlite3 *db, const char *run_id, int64_t at, const stru
 /* Ends the group of ticket g->tid: its audit entry, then the hand-over or
  * the notice of new records. */
 static int end_group(sqlite3 *db, const char *run_id, int64_t at, const struct qloop_policy *p,
-                     struct group *g, struct tk_batch *batch, struct idset *updated,
-                     struct qloop_error *err)
+                     struct group *g, struct idset *updated, struct qloop_error *err)
 {
     if (g->to != TK_TO_NEW && g->added > 0)
         idset_add(updated, g->tid);
-    int rc = tk_batch_flush(db, batch, err);
+    int rc = flush_adds(db, run_id, at, g, err);
+    if (rc == 0)
+        rc = tk_batch_flush(db, &g->batch, err);
     if (rc == 0)
         rc = tk_after_adding(db, g->tid, g->to, p->auto_feedback, g->added, run_id, at, p, run_id,
                              err);
@@ -635,7 +643,6 @@ static int end_group(sqlite3 *db, const char *run_id, int64_t at, const struct q
  * (*reopened_now) is taken as open, as it now is. */
 static int add_finding(sqlite3 *db, const char *run_id, int64_t at, const struct qloop_policy *p,
                        const struct new_finding *f, struct group *g, struct idset *reopened_now,
-                       struct sql_cached *add_st, struct tk_batch *batch,
                        struct ticket_sync_counts *counts, struct qloop_error *err)
 {
     if (strmap_get(g->added_refs, f->ref, strlen(f->ref)))
@@ -656,12 +663,10 @@ static int add_finding(sqlite3 *db, const char *run_id, int64_t at, const struct
         if (g->to == TK_TO_REOPENED)
             idset_add(reopened_now, g->tid);
     }
-    struct tk_item it = {f->ref,    f->key,    f->field,  f->value,        f->message,
-                         NULL,      f->row_no, f->sealed, f->sealed_len};
     g->added++;
     strmap_put(g->added_refs, f->ref, strlen(f->ref), NULL);
-    return tk_add_item(db, g->tid, f->dataset, f->rule, &it, at, run_id, reopened, "system", NULL,
-                       add_st, batch, err);
+    tk_adds_push(&g->adds, f->id, f->ref, reopened);
+    return g->adds.n < TK_ADDS_CHUNK ? 0 : flush_adds(db, run_id, at, g, err);
 }
 
 /* Turns the run's findings without an open item into items of the open
@@ -675,9 +680,7 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
     sqlite3_stmt *st = sql_prepare_texts(db, new_findings_sql, 1, &run_id, err);
     if (!st)
         return -2;
-    struct sql_cached add_st = {0};
     struct group g = {.added_refs = strmap_new()};
-    struct tk_batch batch = {0};
     struct idset reopened_now = {0};
     struct new_finding f;
     int result = 0, rc = 0;
@@ -691,7 +694,7 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
         }
         if (!g.dataset || strcmp(f.dataset, g.dataset) != 0 || strcmp(f.rule, g.rule) != 0) {
             if (g.tid)
-                result = end_group(db, run_id, at, p, &g, &batch, updated, err);
+                result = end_group(db, run_id, at, p, &g, updated, err);
             free(g.dataset);
             free(g.rule);
             g.dataset = qloop_xstrdup(f.dataset);
@@ -700,16 +703,17 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
             g.added_refs = strmap_new();
         }
         if (result == 0)
-            result = add_finding(db, run_id, at, p, &f, &g, &reopened_now, &add_st, &batch, counts,
-                                 err);
+            result = add_finding(db, run_id, at, p, &f, &g, &reopened_now, counts, err);
     }
     if (result == 0 && rc < 0)
         result = -2;
     sqlite3_finalize(st);
     if (result == 0 && g.tid)
-        result = end_group(db, run_id, at, p, &g, &batch, updated, err);
-    tk_batch_drop(&batch);
-    sql_cache_free(&add_st);
+        result = end_group(db, run_id, at, p, &g, updated, err);
+    tk_batch_drop(&g.batch);
+    tk_adds_free(&g.adds);
+    sql_cache_free(&g.ins);
+    sql_cache_free(&g.back);
     strmap_free(g.added_refs);
     free(g.dataset);
     free(g.rule);
