@@ -153,13 +153,28 @@ static int judged_items(sqlite3 *db, const char *run_id, struct recheck **rs, si
     *n = 0;
     *rs = NULL;
     *nrs = 0;
-    if (sql_exec_texts(db,
+    /* Only when some open item's rule has findings in this run: not on a
+     * first night, where grouping the run's findings finds nothing to do. */
+    int64_t any = 0;
+    if (sql_int64_texts(db,
+                        "SELECT EXISTS (SELECT 1 FROM finding_kinds k"
+                        " JOIN finding_runs r ON r.run_id = ?1"
+                        " WHERE EXISTS (SELECT 1 FROM finding_rows f"
+                        "  WHERE f.run = r.id AND f.kind = k.id)"
+                        " AND EXISTS (SELECT 1 FROM ticket_items i WHERE i.dataset = k.dataset"
+                        "  AND i.rule = k.rule AND i.state IN ('open','missing')"
+                        "  AND i.state = 'open'))",
+                        1, &run_id, 0, &any, err) != 0)
+        return -2;
+    /* the run's first finding of each record, in finding order: the items
+     * are updated in about the order they were added */
+    if (any && sql_exec_texts(db,
                        "UPDATE ticket_items SET last_run = ?1, row_no = f.row_no,"
                        " record_key = coalesce(f.record_key, ticket_items.record_key),"
                        " value = f.value, message = coalesce(f.message, ticket_items.message),"
                        " sealed = f.sealed"
                        " FROM (SELECT min(id) AS id, dataset, rule, record_ref FROM findings"
-                       "       WHERE run_id = ?1 GROUP BY dataset, rule, record_ref) g"
+                       "       WHERE run_id = ?1 GROUP BY dataset, rule, record_ref ORDER BY 1) g"
                        " JOIN findings f ON f.id = g.id"
                        " WHERE ticket_items.state = 'open' AND ticket_items.dataset = g.dataset"
                        " AND ticket_items.rule = g.rule AND ticket_items.record_ref = g.record_ref",
