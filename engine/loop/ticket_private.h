@@ -37,6 +37,12 @@
 #define TK_NO_DEPT "未指定部门"
 #define TK_STAFF "数据治理人员"
 
+/* The last key of the index of items by record (schema step 12): 0 for an
+ * open or missing item of alias i, its id otherwise. "TK_ITEM_OPEN_KEY = 0"
+ * is "i.state IN ('open','missing')" (ids start at 1), written so that the
+ * index answers it without reading the item. */
+#define TK_ITEM_OPEN_KEY "(CASE WHEN i.state IN ('open','missing') THEN 0 ELSE i.id END)"
+
 /* ---- states and transitions (ticket_state.c) ---- */
 
 /* One legal move. how: the command a person uses for it, NULL when only a

@@ -554,7 +554,7 @@ static const char new_findings_sql[] =
     " LEFT JOIN tickets t ON t.id = p.ticket_id"
     " WHERE f.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM ticket_items i"
     " WHERE i.dataset = f.dataset AND i.rule = f.rule AND i.record_ref = f.record_ref"
-    " AND i.state IN ('open','missing')) ORDER BY f.dataset, f.rule, f.id";
+    " AND " TK_ITEM_OPEN_KEY " = 0) ORDER BY f.dataset, f.rule, f.id";
 
 static void read_finding(sqlite3_stmt *st, struct new_finding *f)
 {

@@ -292,6 +292,23 @@ static const char step11_compact_findings[] =
     "  DELETE FROM finding_rows WHERE id = OLD.id;"
     " END;";
 
+/* 12: one index of ticket items by record instead of two. Each of a
+ * night's new items went into two B-trees keyed by the same (dataset, rule,
+ * record_ref): ticket_items_one_open (UNIQUE over the open and missing
+ * items: at most one open item per record) and ticket_items_ref (every
+ * item, for a record's latest item). One UNIQUE index over every item now
+ * does both: its last key is 0 for an open or missing item and the item's
+ * own id otherwise, so two open items of one record collide (the database
+ * still refuses a duplicate whatever the code does) while a record's
+ * closed items never do; a record's items, the latest included, are found
+ * by its first three keys, and its open one by the key 0 (loop/
+ * ticket_sync.c asks for it with the same expression). */
+static const char step12_items_by_record[] =
+    "DROP INDEX ticket_items_one_open;"
+    "DROP INDEX ticket_items_ref;"
+    "CREATE UNIQUE INDEX ticket_items_record ON ticket_items(dataset, rule, record_ref,"
+    "  (CASE WHEN state IN ('open','missing') THEN 0 ELSE id END));";
+
 const struct store_step store_steps[] = {
     {1, "core", step1_core},
     {2, "audit", step2_audit},
@@ -304,5 +321,6 @@ const struct store_step store_steps[] = {
     {9, "keyed_audit", step9_keyed_audit},
     {10, "idempotency", step10_idempotency},
     {11, "compact_findings", step11_compact_findings},
+    {12, "items_by_record", step12_items_by_record},
 };
 const int store_nsteps = (int)(sizeof store_steps / sizeof store_steps[0]);
