@@ -154,7 +154,7 @@ static int judged_items(sqlite3 *db, const char *run_id, struct recheck **rs, si
     *rs = NULL;
     *nrs = 0;
     /* Only when some open item's rule has findings in this run: not on a
-     * first night, where grouping the run's findings finds nothing to do. */
+     * first night, where reading every item finds none open. */
     int64_t any = 0;
     if (sql_int64_texts(db,
                         "SELECT EXISTS (SELECT 1 FROM finding_kinds k"
@@ -166,20 +166,23 @@ static int judged_items(sqlite3 *db, const char *run_id, struct recheck **rs, si
                         "  AND i.state = 'open'))",
                         1, &run_id, 0, &any, err) != 0)
         return -2;
-    /* the run's first finding of each record, in finding order: the items
-     * are updated in about the order they were added */
+    /* Each open item, in item order, from the run's first finding of its
+     * record (by the index of the run's findings by kind and record). */
+#define FIRST_FINDING(cols)                                                                     \
+    "(SELECT " cols " FROM finding_rows f WHERE f.run = (SELECT id FROM finding_runs"           \
+    " WHERE run_id = ?1) AND f.kind IN (SELECT k.id FROM finding_kinds k"                      \
+    " WHERE k.dataset = ticket_items.dataset AND k.rule = ticket_items.rule)"                  \
+    " AND f.record_ref = ticket_items.record_ref ORDER BY f.id LIMIT 1)"
     if (any && sql_exec_texts(db,
-                       "UPDATE ticket_items SET last_run = ?1, row_no = f.row_no,"
-                       " record_key = coalesce(f.record_key, ticket_items.record_key),"
-                       " value = f.value, message = coalesce(f.message, ticket_items.message),"
-                       " sealed = f.sealed"
-                       " FROM (SELECT min(id) AS id, dataset, rule, record_ref FROM findings"
-                       "       WHERE run_id = ?1 GROUP BY dataset, rule, record_ref ORDER BY 1) g"
-                       " JOIN findings f ON f.id = g.id"
-                       " WHERE ticket_items.state = 'open' AND ticket_items.dataset = g.dataset"
-                       " AND ticket_items.rule = g.rule AND ticket_items.record_ref = g.record_ref",
+                       "UPDATE ticket_items SET (last_run, row_no, record_key, value, message,"
+                       " sealed) = " FIRST_FINDING("?1, f.row_no, coalesce(f.record_key,"
+                                                   " ticket_items.record_key), f.value,"
+                                                   " coalesce(f.message, ticket_items.message),"
+                                                   " f.sealed")
+                       " WHERE state = 'open' AND EXISTS " FIRST_FINDING("1"),
                        "更新仍未整改的工单记录", err, 1, &run_id) != 0)
         return -2;
+#undef FIRST_FINDING
     sqlite3_stmt *st = sql_prepare_texts(db,
                                          "SELECT i.ticket_id, count(*),"
                                          " sum(i.state = 'open' AND i.last_run IS ?1)" JUDGED
