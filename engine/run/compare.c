@@ -372,6 +372,12 @@ static int sink_record(struct compare_run *c, struct side *s, const struct rec *
     return rc;
 }
 
+void compare_set_jobs(struct compare_run *c, size_t jobs)
+{
+    if (c)
+        c->jobs = jobs;
+}
+
 void compare_set_sink(struct compare_run *c, compare_sink_fn fn, void *ctx)
 {
     c->sink = fn;
@@ -536,16 +542,14 @@ int compare_finish(struct compare_run *c, const struct compare_emit_ctx *ctx, js
     struct emitter e = {.c = c, .findings = ctx->findings, .L = c->p->L, .err = err};
     int rc = 0;
     for (size_t i = 0; i < c->ncmps && rc == 0; i++) {
-        e.m = &c->cmps[i];
+        compare_emit_begin(&e, &c->cmps[i]);
         rc = finish_cmp(&e, ctx, summary_rules);
         /* the records of a finished compare are no longer needed */
         side_release(&e.m->side[0]);
         side_release(&e.m->side[1]);
     }
+    compare_emit_end(&e);
     if (failed_records)
         *failed_records += e.failed_records;
-    qloop_buf_free(&e.msg);
-    qloop_buf_free(&e.na), qloop_buf_free(&e.nb);
-    qloop_buf_free(&e.t1), qloop_buf_free(&e.t2);
     return rc;
 }

@@ -12,6 +12,7 @@
 #define QLOOP_RUN_COMPARE_IMPL_H
 
 #include <lua.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -131,6 +132,7 @@ struct compare_run {
     struct qloop_buf rec;  /* a record being built */
     struct qloop_buf key;  /* key parts, length-prefixed, being hashed */
     struct qloop_buf own;  /* the record's own key (compare_rows.own_key) */
+    size_t jobs;           /* threads compare_finish may use (compare_set_jobs) */
 };
 
 /* The partition (0..NPART-1) of a fingerprint at a partition level. */
@@ -158,6 +160,15 @@ static inline const char *payload_str(const struct rec *r, size_t i, size_t *len
 enum { ST_NONE, ST_EMPTY, ST_DUP, ST_MISSING, ST_OTHER_DUP, ST_PAIRED };
 
 /* A record in the join. */
+struct ent;
+
+/* A record's fingerprint held inline, so that sorting never chases pointers. */
+struct fpkey {
+    uint64_t hi, lo;
+    struct ent *e;
+};
+
+/* A record in the join. */
 struct ent {
     const struct rec *r;
     struct ent *partner;
@@ -166,7 +177,24 @@ struct ent {
     uint8_t counted; /* bit per dataset side: counted in failed_records */
 };
 
-/* The join of one compare at a time, and where its results go. */
+/* One thread's share of writing findings: its own encoder, buffers, and
+ * what it counted in the current round (one rule over a slice of rows). */
+struct emit_worker {
+    struct emitter *e;
+    struct findings_encoder *enc;
+    struct qloop_buf out;                /* findings encoded this round */
+    struct qloop_buf msg, na, nb, t1, t2;
+    int64_t checked, failed, errors, failed_records;
+    size_t from, to;                     /* this round's slice */
+};
+
+/* What a round asks of every worker (compare_join.c). */
+enum { TASK_SORT, TASK_EMIT };
+
+/* The join of one compare at a time, and where its results go. With jobs
+ * > 1 a unit's two sides are sorted on two threads and each rule's
+ * findings are made on jobs threads, slice by slice of rows, then spooled
+ * in row order: the findings are the same for any jobs. */
 struct emitter {
     struct compare_run *c;
     struct cmp *m;
@@ -174,7 +202,24 @@ struct emitter {
     lua_State *L;
     struct qloop_error *err;
     int64_t failed_records;
-    struct qloop_buf msg, na, nb, t1, t2;
+    size_t jobs;                /* threads the emission may use (1: no pool) */
+    struct emit_worker *w;      /* nw of them (nw >= jobs); w[0] is the calling thread's */
+    size_t nw;
+    uint32_t *kind;             /* findings_kind of each rule of m */
+    /* the pool (threads w[1..nthreads]), started on first need: a round
+     * is generation gen, done when pending threads have finished it */
+    bool pool_up, quit;
+    pthread_t *threads;
+    size_t nthreads, pending;
+    uint64_t gen;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    /* the current round */
+    int task, rule;
+    struct ent *ents[2];
+    size_t n[2];
+    struct fpkey *byfp[2], *tmp[2];
+    size_t nk[2];
 };
 
 /* compare_spill.c */
@@ -197,7 +242,12 @@ int compare_stream_empty(struct emitter *e, int s);
 int compare_join_unit(struct emitter *e, struct ent *ents[2], const size_t n[2]);
 /* Joins the compare's in-memory records as one unit. */
 int compare_join_in_memory(struct emitter *e);
-/* Writes the empty_key_* finding for record x of side `side`. */
+/* Writes the empty_key_* finding for record x of side `side` at once. */
 int compare_report_empty(struct emitter *e, int side, struct ent *x);
+/* Prepares e for compare m: the findings' kinds, and one thread only when
+ * a compared field calls Lua (the Lua state is the calling thread's). */
+void compare_emit_begin(struct emitter *e, struct cmp *m);
+/* Stops e's pool and frees what e holds. */
+void compare_emit_end(struct emitter *e);
 
 #endif
