@@ -410,61 +410,145 @@ int compare_add_record(struct compare_run *c, size_t cmp, int side, const struct
     return store_record(c, s, (const struct rec *)b->ptr, err);
 }
 
-/* Builds and stores the record of row `row` of the batch for side s. */
+/* Room for a record of n bytes (rec_size) at the end of side s's last
+ * chunk, adding a chunk when it is full; charges the chunk to the budget. */
+static char *chunk_room(struct compare_run *c, struct side *s, size_t n)
+{
+    struct chunk *k = s->tail;
+    if (!k || k->size - k->used < n) {
+        size_t size = n > CHUNK_SIZE ? n : CHUNK_SIZE;
+        k = qloop_xmalloc(sizeof *k + size);
+        k->next = NULL;
+        k->used = 0;
+        k->size = size;
+        if (s->tail)
+            s->tail->next = k;
+        else
+            s->head = k;
+        s->tail = k;
+        c->mem += sizeof *k + size;
+    }
+    return (char *)k->data + k->used;
+}
+
+/* Writes s as a length-prefixed payload string at p; returns the end. */
+static char *write_str(char *p, const char *s, size_t len)
+{
+    uint32_t n = (uint32_t)len;
+    memcpy(p, &n, 4);
+    if (len)
+        memcpy(p + 4, s, len);
+    return p + 4 + len;
+}
+
+/* Builds and stores the record of row `row` of the batch for side s: in
+ * place at the end of its chunk while the records are in memory, else in
+ * c->rec for its partition file or the sink. */
 static int feed_row(struct compare_run *c, struct side *s, const struct compare_rows *rows,
                     size_t row, struct qloop_error *err)
 {
+    enum { MAXCELLS = 16 };
     static const struct qloop_field none = {"", 0, 1};
     const struct qloop_field *cells = rows->cells + row * rows->ncols;
     size_t ncols = rows->ncols;
-    struct qloop_buf *b = &c->rec, *k = &c->key;
-    qloop_buf_reset(b);
-    qloop_buf_reset(k);
     struct rec h = {.row_no = rows->row_no[row]};
-    for (size_t i = 0; i < s->nkeys; i++) {
-        long col = s->key_col[i];
-        if (qloop_value_empty(col >= 0 && (size_t)col < ncols ? &cells[col] : &none))
-            h.flags |= REC_EMPTY_KEY;
-    }
-    /* The record's own key, unless the compare key is it. */
-    if (!s->own_is_cmp || (h.flags & REC_EMPTY_KEY))
-        h.flags |= REC_OWN_KEY;
-    qloop_buf_append(b, (const char *)&h, sizeof h);
-    if (h.flags & REC_OWN_KEY) {
-        qloop_buf_reset(&c->own);
-        rows->own_key(rows->own_key_ctx, row, &c->own);
-        put_str(b, c->own.ptr, c->own.len);
-    }
-    size_t at = b->len;
-    qloop_buf_append(b, "\0\0\0\0", 4);
+    const struct qloop_field *kf[MAXCELLS];
+    size_t nkf = s->nkeys <= MAXCELLS ? s->nkeys : 0; /* 0: look the cells up again */
+    size_t klen = 0;
     for (size_t i = 0; i < s->nkeys; i++) {
         long col = s->key_col[i];
         const struct qloop_field *f = col >= 0 && (size_t)col < ncols ? &cells[col] : &none;
-        if (i)
-            qloop_buf_putc(b, '|');
-        qloop_buf_append(b, f->ptr, f->len);
-        put_str(k, f->ptr, f->len);
+        if (qloop_value_empty(f))
+            h.flags |= REC_EMPTY_KEY;
+        klen += f->len + (i ? 1 : 0);
+        if (nkf)
+            kf[i] = f;
     }
-    uint32_t n = (uint32_t)(b->len - at - 4);
-    memcpy(b->ptr + at, &n, 4);
+    /* The record's own key, unless the compare key is it. */
+    if (!s->own_is_cmp || (h.flags & REC_EMPTY_KEY)) {
+        h.flags |= REC_OWN_KEY;
+        qloop_buf_reset(&c->own);
+        rows->own_key(rows->own_key_ctx, row, &c->own);
+    }
+    size_t len = (h.flags & REC_OWN_KEY ? 4 + c->own.len : 0) + 4 + klen;
+    /* a compared field's value, "" when empty (the first MAXCELLS kept) */
+    const struct qloop_field *vf[MAXCELLS];
     for (size_t i = 0; i < s->nfields; i++) {
         long col = s->field_col[i];
         const struct qloop_field *f = col >= 0 && (size_t)col < ncols ? &cells[col] : &none;
         if (qloop_value_empty(f))
-            put_str(b, "", 0);
-        else
-            put_str(b, f->ptr, f->len);
+            f = &none;
+        len += 4 + f->len;
+        if (i < MAXCELLS)
+            vf[i] = f;
     }
-    if (!(h.flags & REC_EMPTY_KEY))
-        strmap_fingerprint(k->ptr, k->len, &h.fp_hi, &h.fp_lo);
-    h.len = (uint32_t)(b->len - sizeof h);
-    while (b->len % 8)
-        qloop_buf_putc(b, '\0');
-    memcpy(b->ptr, &h, sizeof h);
+    h.len = (uint32_t)len;
+    size_t n = rec_size(h.len);
+    bool in_memory = !c->spilled && !c->sink;
+    char *base;
+    if (in_memory) {
+        base = chunk_room(c, s, n);
+    } else {
+        qloop_buf_reset(&c->rec);
+        qloop_buf_reserve(&c->rec, n);
+        base = c->rec.ptr;
+    }
+    char *p = base + sizeof h;
+    if (h.flags & REC_OWN_KEY)
+        p = write_str(p, c->own.ptr, c->own.len);
+    char *key = p;
+    uint32_t kl = (uint32_t)klen;
+    memcpy(p, &kl, 4);
+    p += 4;
+    for (size_t i = 0; i < s->nkeys; i++) {
+        long col = s->key_col[i];
+        const struct qloop_field *f = nkf                                 ? kf[i]
+                                      : col >= 0 && (size_t)col < ncols ? &cells[col]
+                                                                        : &none;
+        if (i)
+            *p++ = '|';
+        if (f->len)
+            memcpy(p, f->ptr, f->len);
+        p += f->len;
+    }
+    for (size_t i = 0; i < s->nfields; i++) {
+        const struct qloop_field *f = i < MAXCELLS ? vf[i] : NULL;
+        if (!f) {
+            long col = s->field_col[i];
+            f = col >= 0 && (size_t)col < ncols ? &cells[col] : &none;
+            if (qloop_value_empty(f))
+                f = &none;
+        }
+        p = write_str(p, f->ptr, f->len);
+    }
+    memset(p, 0, (size_t)(base + n - p)); /* the padding */
+    if (!(h.flags & REC_EMPTY_KEY)) {
+        /* the fingerprint of the length-prefixed key parts: for one part,
+         * the key slot as written */
+        if (s->nkeys == 1) {
+            strmap_fingerprint(key, 4 + klen, &h.fp_hi, &h.fp_lo);
+        } else {
+            struct qloop_buf *k = &c->key;
+            qloop_buf_reset(k);
+            for (size_t i = 0; i < s->nkeys; i++) {
+                long col = s->key_col[i];
+                const struct qloop_field *f = col >= 0 && (size_t)col < ncols ? &cells[col] : &none;
+                put_str(k, f->ptr, f->len);
+            }
+            strmap_fingerprint(k->ptr, k->len, &h.fp_hi, &h.fp_lo);
+        }
+    }
+    memcpy(base, &h, sizeof h);
     s->total++;
     if (c->sink)
-        return sink_record(c, s, (const struct rec *)b->ptr, err);
-    return store_record(c, s, (const struct rec *)b->ptr, err);
+        return sink_record(c, s, (const struct rec *)base, err);
+    if (!in_memory)
+        return compare_spill_record(c, s, (const struct rec *)base, err);
+    s->tail->used += n;
+    c->mem += ENT_COST;
+    if (c->mem > c->budget)
+        return compare_spill_all(c, err);
+    return 0;
 }
 
 int compare_feed(struct compare_run *c, const char *dataset, const struct compare_rows *rows,

@@ -378,8 +378,9 @@ static void judge_pair(struct emit_worker *w, size_t fi, struct ent *l, struct e
 /* ---- the threads ---- */
 
 enum {
-    EMIT_SLICE = 8192,   /* rows a worker takes per round */
-    POOL_MIN_ROWS = 4096 /* a unit smaller than this is done on the calling thread */
+    EMIT_SLICE = 8192,    /* rows a worker takes per round, at most */
+    EMIT_SLICE_MIN = 256, /* and at least, but for the last */
+    POOL_MIN_ROWS = 1024  /* a unit smaller than this is done on the calling thread */
 };
 
 /* Sorts side s of the current unit by fingerprint (after putting its
@@ -549,10 +550,12 @@ static int commit_worker(struct emitter *e, struct emit_worker *w, int rule)
 static int emit_rule(struct emitter *e, int rule, size_t n, size_t jobs)
 {
     e->rule = rule;
+    size_t slice = (n + jobs - 1) / jobs;
+    slice = slice > EMIT_SLICE ? EMIT_SLICE : slice < EMIT_SLICE_MIN ? EMIT_SLICE_MIN : slice;
     int rc = 0;
-    for (size_t base = 0; base < n && rc == 0; base += jobs * EMIT_SLICE) {
+    for (size_t base = 0; base < n && rc == 0; base += jobs * slice) {
         for (size_t i = 0; i < jobs; i++) {
-            size_t from = base + i * EMIT_SLICE, to = from + EMIT_SLICE;
+            size_t from = base + i * slice, to = from + slice;
             e->w[i].from = from < n ? from : n;
             e->w[i].to = to < n ? to : n;
         }
@@ -699,29 +702,23 @@ int compare_join_unit(struct emitter *e, struct ent *ents[2], const size_t n[2])
     return rc;
 }
 
-/* The number of records in chunk k. */
-static size_t chunk_records(const struct chunk *k)
-{
-    size_t n = 0;
-    for (size_t off = 0; off < k->used; n++)
-        off += rec_size(((const struct rec *)((const char *)k->data + off))->len);
-    return n;
-}
-
 int compare_join_in_memory(struct emitter *e)
 {
     struct ent *ents[2];
     size_t n[2];
     for (int s = 0; s < 2; s++) {
+        /* every record fed is in memory (nothing went to a sink or a file) */
         struct side *sd = &e->m->side[s];
-        size_t total = 0;
-        for (struct chunk *k = sd->head; k; k = k->next)
-            total += chunk_records(k);
-        ents[s] = qloop_xcalloc(total + 1, sizeof **ents);
+        size_t cap = (size_t)sd->total;
+        ents[s] = qloop_xmalloc((cap + 1) * sizeof **ents);
         n[s] = 0;
         for (struct chunk *k = sd->head; k; k = k->next)
             for (size_t off = 0; off < k->used;) {
                 const struct rec *r = (const struct rec *)((const char *)k->data + off);
+                if (n[s] == cap) { /* cannot happen; stay in bounds */
+                    cap = 2 * cap + 16;
+                    ents[s] = qloop_xrealloc(ents[s], (cap + 1) * sizeof **ents);
+                }
                 ents[s][n[s]++].r = r;
                 off += rec_size(r->len);
             }
