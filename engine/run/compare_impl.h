@@ -1,6 +1,8 @@
 /*
- * compare_impl.h — the inside of 比对 (compare.h), shared by its three files:
- *   compare.c        set-up, columns, feeding records in, finishing (results);
+ * compare_impl.h — the inside of 比对 (compare.h), shared by its files:
+ *   compare.c        set-up, columns, finishing (results);
+ *   compare_feed.c   feeding records in (on the crew's threads with --jobs);
+ *   compare_crew.c   the helper threads;
  *   compare_spill.c  the temporary partition files past the memory budget:
  *                    writing records out, reading them back, splitting a
  *                    partition that is still too large;
@@ -119,6 +121,35 @@ struct cmp {
     size_t nrules;
 };
 
+/* Helper threads that run one task at a time with the calling thread
+ * (compare_crew.c). */
+struct crew;
+struct crew_member {
+    struct crew *crew;
+    size_t index;
+    pthread_t thread;
+};
+struct crew {
+    bool up, quit;
+    size_t size;                  /* members, the calling thread included */
+    struct crew_member *members;  /* [1..size-1] are threads */
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    uint64_t gen;                 /* the task's generation */
+    size_t pending;               /* helpers still running it */
+    void (*fn)(void *ctx, size_t member);
+    void *ctx;
+};
+
+/* Starts want - 1 helpers (fewer when no more threads are to be had);
+ * returns the crew's size. Started already: its size. */
+size_t crew_start(struct crew *k, size_t want);
+/* Runs fn(ctx, i) for every member i (0 on the calling thread) and waits
+ * for all; without helpers, just fn(ctx, 0). */
+void crew_run(struct crew *k, void (*fn)(void *ctx, size_t member), void *ctx);
+/* Stops and joins the helpers; k is empty afterwards. */
+void crew_stop(struct crew *k);
+
 struct compare_run {
     struct pack *p;
     compare_sink_fn sink; /* a partitioned judge's (compare_set_sink), or NULL */
@@ -132,7 +163,12 @@ struct compare_run {
     struct qloop_buf rec;  /* a record being built */
     struct qloop_buf key;  /* key parts, length-prefixed, being hashed */
     struct qloop_buf own;  /* the record's own key (compare_rows.own_key) */
-    size_t jobs;           /* threads compare_finish may use (compare_set_jobs) */
+    size_t jobs;           /* threads the compares may use (compare_set_jobs) */
+    struct crew crew;      /* started on first need */
+    /* a batch built on the crew (compare_feed.c): each member's records and
+     * key buffer; the rows' own keys, made first, in `own` */
+    struct qloop_buf *stage, *stage_key;
+    size_t *own_off, *own_len, own_cap;
 };
 
 /* The partition (0..NPART-1) of a fingerprint at a partition level. */
@@ -206,14 +242,7 @@ struct emitter {
     struct emit_worker *w;      /* nw of them (nw >= jobs); w[0] is the calling thread's */
     size_t nw;
     uint32_t *kind;             /* findings_kind of each rule of m */
-    /* the pool (threads w[1..nthreads]), started on first need: a round
-     * is generation gen, done when pending threads have finished it */
-    bool pool_up, quit;
-    pthread_t *threads;
-    size_t nthreads, pending;
-    uint64_t gen;
-    pthread_mutex_t mu;
-    pthread_cond_t go, done;
+    bool pool_up;               /* e->c->crew started for it */
     /* the current round */
     int task, rule;
     struct ent *ents[2];
@@ -221,6 +250,11 @@ struct emitter {
     struct fpkey *byfp[2], *tmp[2];
     size_t nk[2];
 };
+
+/* compare.c */
+/* Maps side s's key, own-key and field names to column indices of a batch
+ * (re-done only when the columns change) and notes which were ever seen. */
+void compare_resolve_columns(struct side *s, const char *const *names, size_t ncols);
 
 /* compare_spill.c */
 /* Appends r to side s's first-level partition (or its empty-key stream). */

@@ -462,72 +462,22 @@ static void emit_slice(struct emit_worker *w)
     }
 }
 
-/* Worker i's part of the current round. */
-static void do_task(struct emitter *e, size_t i)
+/* Member i's part of the current round (crew_run's task). */
+static void do_task(void *ctx, size_t i)
 {
+    struct emitter *e = ctx;
     if (e->task == TASK_SORT) {
         for (size_t s = i; s < 2; s += e->jobs)
             prepare_side(e, (int)s);
-    } else {
+    } else if (i < e->jobs) {
         emit_slice(&e->w[i]);
     }
-}
-
-static void *pool_main(void *arg)
-{
-    struct emit_worker *w = arg;
-    struct emitter *e = w->e;
-    size_t i = (size_t)(w - e->w);
-    uint64_t seen = 0;
-    for (;;) {
-        pthread_mutex_lock(&e->mu);
-        while (e->gen == seen && !e->quit)
-            pthread_cond_wait(&e->go, &e->mu);
-        if (e->quit) {
-            pthread_mutex_unlock(&e->mu);
-            return NULL;
-        }
-        seen = e->gen;
-        pthread_mutex_unlock(&e->mu);
-        do_task(e, i);
-        pthread_mutex_lock(&e->mu);
-        if (--e->pending == 0)
-            pthread_cond_signal(&e->done);
-        pthread_mutex_unlock(&e->mu);
-    }
-}
-
-/* Starts threads w[1..jobs-1]; with fewer to be had, e->jobs shrinks to
- * those started. */
-static void pool_start(struct emitter *e)
-{
-    pthread_mutex_init(&e->mu, NULL);
-    pthread_cond_init(&e->go, NULL);
-    pthread_cond_init(&e->done, NULL);
-    e->threads = qloop_xcalloc(e->jobs, sizeof *e->threads);
-    e->pool_up = true;
-    e->nthreads = 0;
-    for (size_t i = 1; i < e->jobs; i++) {
-        if (pthread_create(&e->threads[i], NULL, pool_main, &e->w[i]) != 0)
-            break; /* go on with the threads there are */
-        e->nthreads++;
-    }
-    e->jobs = e->nthreads + 1;
 }
 
 /* Runs the current round on every worker (the calling thread is w[0]). */
 static void run_round(struct emitter *e)
 {
-    pthread_mutex_lock(&e->mu);
-    e->pending = e->nthreads;
-    e->gen++;
-    pthread_cond_broadcast(&e->go);
-    pthread_mutex_unlock(&e->mu);
-    do_task(e, 0);
-    pthread_mutex_lock(&e->mu);
-    while (e->pending)
-        pthread_cond_wait(&e->done, &e->mu);
-    pthread_mutex_unlock(&e->mu);
+    crew_run(&e->c->crew, do_task, e);
 }
 
 /* Spools what worker w encoded this round and adds its counts to rule. */
@@ -595,19 +545,6 @@ void compare_emit_begin(struct emitter *e, struct cmp *m)
 
 void compare_emit_end(struct emitter *e)
 {
-    if (e->pool_up) {
-        pthread_mutex_lock(&e->mu);
-        e->quit = true;
-        pthread_cond_broadcast(&e->go);
-        pthread_mutex_unlock(&e->mu);
-        for (size_t i = 1; i <= e->nthreads; i++)
-            pthread_join(e->threads[i], NULL);
-        pthread_mutex_destroy(&e->mu);
-        pthread_cond_destroy(&e->go);
-        pthread_cond_destroy(&e->done);
-        free(e->threads);
-        e->pool_up = false;
-    }
     for (size_t i = 0; e->w && i < e->nw; i++) {
         struct emit_worker *w = &e->w[i];
         findings_encoder_free(w->enc);
@@ -634,8 +571,12 @@ int compare_join_unit(struct emitter *e, struct ent *ents[2], const size_t n[2])
 {
     struct cmp *m = e->m;
     bool pool = e->jobs > 1 && n[0] + n[1] >= POOL_MIN_ROWS && !uses_lua(m);
-    if (pool && !e->pool_up)
-        pool_start(e);
+    if (pool && !e->pool_up) {
+        size_t got = crew_start(&e->c->crew, e->jobs);
+        e->jobs = got < e->jobs ? got : e->jobs;
+        e->pool_up = true;
+        pool = e->jobs > 1;
+    }
     size_t jobs = pool ? e->jobs : 1;
     e->ents[0] = ents[0], e->ents[1] = ents[1];
     e->n[0] = n[0], e->n[1] = n[1];

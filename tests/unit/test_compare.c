@@ -591,6 +591,14 @@ static const char JOBS_RULES[] =
     "  fields = { name = { field = 'name', normalize = clean.trim },\n"
     "             birth_date = { field = 'birth', date = true }, amount = { tolerance = 1 } } }\n";
 
+/* As JOBS_RULES, but social's own key (name) is not the compare key: each of
+ * its records carries its own key, made by the reader's callback. */
+static const char JOBS_RULES_OWN[] =
+    "dataset 'people' { key = 'person_id' }\n"
+    "dataset 'social' { key = 'name' }\n"
+    "compare 'pvs' { left = 'people', right = 'social', key = 'person_id', right_key = 'pid',\n"
+    "  fields = { birth_date = { field = 'birth', date = true }, amount = { tolerance = 1 } } }\n";
+
 /* Runs rules over n generated records per side (a multiple of 500) with
  * budget and jobs threads; returns the findings (in order_by) and rule
  * results as text. */
@@ -707,6 +715,14 @@ static void test_jobs_same_findings(void **state)
         assert_int_equal(f1, fj);
         free(many);
     }
+    int64_t fo1, fo2;
+    char *own1 = gen_run(JOBS_RULES_OWN, N, 0, 1, "id", &spilled, &fo1);
+    char *own2 = gen_run(JOBS_RULES_OWN, N, 0, 2, "id", &spilled, &fo2);
+    assert_non_null(strstr(own1, "pvs.missing_in_left"));
+    assert_string_equal(own1, own2);
+    assert_int_equal(fo1, fo2);
+    free(own1);
+    free(own2);
     /* spilled: 1 MiB makes 64 partitions of about 300 records a side */
     char *s1 = gen_run(JOBS_RULES, N, 1 << 20, 1, "id", &spilled, &fs1);
     assert_true(spilled);
