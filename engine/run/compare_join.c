@@ -38,22 +38,22 @@ static int cmp_fp(const void *x, const void *y)
 }
 
 /* Sorts a[0..n) by (hi, lo, e) where a is given in e order: a stable LSD
- * radix sort on hi (six 11-bit digits, skipping a digit all entries share),
- * then, within each run of equal hi (a key occurring more than once, or a
- * 64-bit collision), an order by lo that keeps e order (insertion sort for
- * the short, already ordered runs keys make; qsort for a long disordered
- * one). Linear in n for any keys but a flood of 64-bit collisions; tmp
- * holds n entries. */
+ * radix sort on the top 44 bits of hi (four 11-bit digits, skipping a digit
+ * all entries share), then, within each run of equal top bits (a key
+ * occurring more than once, or rarely two keys alike in those bits), an
+ * order by (hi, lo) that keeps e order (insertion sort for a short run,
+ * qsort for a long one out of order). Linear in n but for a flood of keys
+ * alike in 44 bits; tmp holds n entries. */
 static void sort_fp(struct fpkey *a, struct fpkey *tmp, size_t n)
 {
-    enum { BITS = 11, RADIX = 1 << BITS, SMALL = 64 };
+    enum { BITS = 11, RADIX = 1 << BITS, LOW = 64 - 4 * BITS, SMALL = 64 };
     if (n < SMALL) {
         qsort(a, n, sizeof *a, cmp_fp);
         return;
     }
     size_t count[RADIX];
     struct fpkey *src = a, *dst = tmp;
-    for (int shift = 0; shift < 64; shift += BITS) {
+    for (int shift = LOW; shift < 64; shift += BITS) {
         memset(count, 0, sizeof count);
         for (size_t i = 0; i < n; i++)
             count[(src[i].hi >> shift) & (RADIX - 1)]++;
@@ -76,8 +76,8 @@ static void sort_fp(struct fpkey *a, struct fpkey *tmp, size_t n)
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         bool ordered = true;
-        for (; j < n && a[j].hi == a[i].hi; j++)
-            ordered &= a[j - 1].lo <= a[j].lo;
+        for (; j < n && a[j].hi >> LOW == a[i].hi >> LOW; j++)
+            ordered &= a[j - 1].hi < a[j].hi || (a[j - 1].hi == a[j].hi && a[j - 1].lo <= a[j].lo);
         if (!ordered) {
             if (j - i > SMALL) {
                 qsort(a + i, j - i, sizeof *a, cmp_fp);
