@@ -251,8 +251,10 @@ static void note_error(struct emit_worker *w, struct rule_count *rc, const struc
 }
 
 /* Applies f's normalize to s (len bytes): *v, *vlen are the value to
- * compare — s itself without a normalize, else out. Returns 1 with a value,
- * 0 for none, -1 on a Lua error (qe filled). */
+ * compare — s itself without a normalize (a payload string, not
+ * NUL-terminated), else out (NUL-terminated, as a number must be for
+ * strtod: a tolerance field's value is copied there too). Returns 1 with a
+ * value, 0 for none, -1 on a Lua error (qe filled). */
 static int normalize(struct emit_worker *w, const struct pack_compare_field *f, const char *s,
                      size_t len, struct qloop_buf *out, const char **v, size_t *vlen,
                      struct qloop_error *qe)
@@ -261,12 +263,18 @@ static int normalize(struct emit_worker *w, const struct pack_compare_field *f, 
     *vlen = len;
     if (len == 0)
         return 0;
-    if (!f->normalize && f->normalize_ref == LUA_NOREF)
+    bool plain = !f->normalize && f->normalize_ref == LUA_NOREF;
+    if (plain && !f->has_tolerance)
         return 1;
+    qloop_buf_reset(out);
+    if (plain) {
+        qloop_buf_append(out, s, len);
+        *v = out->ptr;
+        return 1;
+    }
     struct qloop_buf *tmp = &w->t1;
     qloop_buf_reset(tmp);
     qloop_buf_append(tmp, s, len); /* NUL-terminated copy */
-    qloop_buf_reset(out);
     int rc;
     if (f->normalize) {
         rc = f->normalize->clean(qloop_buf_str(tmp), tmp->len, out) && out->len > 0;

@@ -539,6 +539,28 @@ static void test_normalize_tolerance_equal(void **state)
     assert_rule("lr.mismatch.gone", "l", 3, 0, 0);
 }
 
+/* A tolerance field's value is read as a number up to its end: the bytes
+ * stored after it (here the next field's length, 49 = '1') are not part of
+ * it. Equal within tolerance: no finding. */
+static void test_tolerance_value_end(void **state)
+{
+    (void)state;
+    load("dataset 'l' { key = 'id' }\n"
+         "dataset 'r' { key = 'id' }\n"
+         "compare 'lr' { left = 'l', right = 'r',\n"
+         "  fields = { amount = { tolerance = 1 }, note = 'note' } }\n",
+         0);
+    static const char *const names[] = {"id", "amount", "note"};
+    static const char note[] = "1234567890123456789012345678901234567890123456789"; /* 49 */
+    static const char *const l[] = {"1", "10", note, "2", "7", "x"};
+    static const char *const r[] = {"1", "10.5", note, "2", "7", "x"};
+    compare_set_jobs(F.c, 2);
+    feed("l", names, 3, l, 2, 1);
+    feed("r", names, 3, r, 2, 1);
+    finish();
+    assert_rule("lr.mismatch.amount", "l", 2, 0, 0);
+}
+
 static void test_missing_column(void **state)
 {
     (void)state;
@@ -782,6 +804,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_masking, setup, teardown),
         cmocka_unit_test_setup_teardown(test_composite_duplicates_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_normalize_tolerance_equal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tolerance_value_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_column, setup, teardown),
         cmocka_unit_test(test_spill_equals_memory),
         cmocka_unit_test(test_jobs_same_findings),
