@@ -36,7 +36,7 @@ enum {
     EMPTY_STREAM = NPART,   /* the stream of records with an empty key */
     ENT_COST = 72,          /* join working memory per record: entry, sort key, sort buffer */
     CHUNK_SIZE = 1 << 20,   /* in-memory record storage granule */
-    SPILL_BUFSIZE = 16384,  /* stdio buffer per partition file */
+    SPILL_BUFSIZE = 16384,  /* buffer per partition file */
 };
 
 #define DEFAULT_BUDGET ((size_t)1 << 30)
@@ -67,10 +67,13 @@ struct chunk {
     uint64_t data[]; /* 8-byte aligned records */
 };
 
-/* A temporary partition file. */
+/* A temporary partition file, unbuffered by stdio: records are copied into
+ * buf (used bytes) and written a block at a time; once rewound, buf buffers
+ * reading (used bytes read, pos the next). */
 struct spill {
     FILE *f;
-    char *buf; /* stdio buffer */
+    char *buf;
+    size_t used, pos;
     uint64_t bytes, recs;
 };
 
