@@ -385,8 +385,8 @@ static size_t feed_jobs(struct compare_run *c, size_t n)
 {
     if (c->jobs < 2 || n < FEED_PAR_MIN)
         return 1;
-    if (!c->crew.up) {
-        crew_start(&c->crew, c->jobs);
+    crew_start(&c->crew, c->jobs);
+    if (!c->stage) {
         c->stage = qloop_xcalloc(c->crew.size, sizeof *c->stage);
         c->stage_key = qloop_xcalloc(c->crew.size, sizeof *c->stage_key);
     }
