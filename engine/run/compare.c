@@ -1,7 +1,8 @@
 /*
  * compare.c — 比对: matching two datasets of one run by key (see compare.h):
- * set-up, feeding records in, finishing. The partition files are in
- * compare_spill.c, the join in compare_join.c (compare_impl.h).
+ * set-up and finishing. Feeding records in is in compare_feed.c, the
+ * partition files in compare_spill.c, the join in compare_join.c, the
+ * threads in compare_crew.c (compare_impl.h).
  *
  * Feeding. Every record of a compared dataset becomes one compact record: a
  * 128-bit fingerprint of its compare key (two independent 64-bit hashes over
@@ -27,6 +28,14 @@
  * MAX_LEVEL times. Within a unit, findings are written rule by rule in row
  * order, so a spilled run gives the same findings as an in-memory one
  * (grouped by partition instead of globally).
+ *
+ * Threads. With --jobs (compare_set_jobs) a crew of helper threads
+ * (compare_crew.c) builds the records of each batch part by part, sorts the
+ * two sides of a unit at once, and makes each rule's findings slice by
+ * slice of rows, each thread with its own findings encoder; the records
+ * are stored and the findings spooled in row order, so that both are the
+ * same for any number of threads. A compare whose fields call Lua is
+ * judged on the run's thread only (the Lua state is its).
  *
  * Where findings go. Without authority: missing_in_right and mismatch on the
  * left dataset, missing_in_left on the right one. With authority = "left"
