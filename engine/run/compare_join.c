@@ -7,9 +7,10 @@
  * paired); a unique fingerprint with no twin on the other side is a missing
  * record; unique on both sides is a pair whose fields are compared (after
  * normalize, with tolerance, as dates, or by a Lua equal). Findings of a
- * unit are written rule by rule in row order, each through the run's
- * findings writer, which masks key and value as sensitive as either side
- * declares them.
+ * unit are written rule by rule in row order: encoded (findings_encode,
+ * which masks key and value as sensitive as either side declares them) by
+ * each thread for its slice of rows, then spooled slice by slice through
+ * the run's findings writer (findings_append).
  */
 #include <lauxlib.h>
 #include <math.h>
