@@ -1,7 +1,8 @@
 /*
  * compare.c — 比对: matching two datasets of one run by key (see compare.h):
- * set-up, feeding records in, finishing. The partition files are in
- * compare_spill.c, the join in compare_join.c (compare_impl.h).
+ * set-up and finishing. Feeding records in is in compare_feed.c, the
+ * partition files in compare_spill.c, the join in compare_join.c, the
+ * threads in compare_crew.c (compare_impl.h).
  *
  * Feeding. Every record of a compared dataset becomes one compact record: a
  * 128-bit fingerprint of its compare key (two independent 64-bit hashes over
@@ -28,6 +29,14 @@
  * order, so a spilled run gives the same findings as an in-memory one
  * (grouped by partition instead of globally).
  *
+ * Threads. With --jobs (compare_set_jobs) a crew of helper threads
+ * (compare_crew.c) builds the records of each batch part by part, sorts the
+ * two sides of a unit at once, and makes each rule's findings slice by
+ * slice of rows, each thread with its own findings encoder; the records
+ * are stored and the findings spooled in row order, so that both are the
+ * same for any number of threads. A compare whose fields call Lua is
+ * judged on the run's thread only (the Lua state is its).
+ *
  * Where findings go. Without authority: missing_in_right and mismatch on the
  * left dataset, missing_in_left on the right one. With authority = "left"
  * (or "right"), every missing and mismatch finding goes to the other side's
@@ -41,18 +50,8 @@
 #include <string.h>
 
 #include "base/buf.h"
-#include "base/strmap.h"
-#include "base/text.h"
 #include "run/compare_impl.h"
 #include "run/stage.h"
-
-/* Appends s as a length-prefixed payload string. */
-static void put_str(struct qloop_buf *b, const char *s, size_t len)
-{
-    uint32_t n = (uint32_t)len;
-    qloop_buf_append(b, (const char *)&n, 4);
-    qloop_buf_append(b, s, len);
-}
 
 /* ---- set-up ---- */
 
@@ -82,6 +81,15 @@ void compare_run_free(struct compare_run *c)
 {
     if (!c)
         return;
+    for (size_t i = 0; c->stage && i < c->crew.size; i++) {
+        qloop_buf_free(&c->stage[i]);
+        qloop_buf_free(&c->stage_key[i]);
+    }
+    free(c->stage);
+    free(c->stage_key);
+    free(c->own_off);
+    free(c->own_len);
+    crew_stop(&c->crew);
     for (size_t i = 0; i < c->ncmps; i++) {
         struct cmp *m = &c->cmps[i];
         side_free(&m->side[0]);
@@ -254,9 +262,7 @@ static long find_col(const char *const *names, size_t ncols, const char *name)
     return -1;
 }
 
-/* Maps side s's key, own-key and field names to column indices of a batch
- * (re-done only when the columns change) and notes which were ever seen. */
-static void resolve_columns(struct side *s, const char *const *names, size_t ncols)
+void compare_resolve_columns(struct side *s, const char *const *names, size_t ncols)
 {
     if (s->names == names && s->ncols == ncols)
         return;
@@ -298,182 +304,9 @@ int compare_check_columns(struct compare_run *c, const char *dataset, const char
             struct side *sd = &c->cmps[i].side[s];
             if (strcmp(sd->dataset, dataset) != 0)
                 continue;
-            resolve_columns(sd, names, ncols);
+            compare_resolve_columns(sd, names, ncols);
             if (missing_column(&c->cmps[i], sd, err) != 0)
                 return -1;
-        }
-    return 0;
-}
-
-/* ---- feeding records in ---- */
-
-/* Keeps record r of side s in memory, or in its partition once spilled;
- * spills everything when the memory charged passes the budget. */
-static int store_record(struct compare_run *c, struct side *s, const struct rec *r,
-                        struct qloop_error *err)
-{
-    if (c->spilled)
-        return compare_spill_record(c, s, r, err);
-    size_t n = rec_size(r->len);
-    struct chunk *k = s->tail;
-    if (!k || k->size - k->used < n) {
-        size_t size = n > CHUNK_SIZE ? n : CHUNK_SIZE;
-        k = qloop_xmalloc(sizeof *k + size);
-        k->next = NULL;
-        k->used = 0;
-        k->size = size;
-        if (s->tail)
-            s->tail->next = k;
-        else
-            s->head = k;
-        s->tail = k;
-        c->mem += sizeof *k + size;
-    }
-    memcpy((char *)k->data + k->used, r, n);
-    k->used += n;
-    c->mem += ENT_COST;
-    if (c->mem > c->budget)
-        return compare_spill_all(c, err);
-    return 0;
-}
-
-/* The number of payload strings of a record of side s: its own key when
- * it carries one (REC_OWN_KEY), the compare key, each compared field. */
-static size_t rec_strings(const struct side *s, bool own_key)
-{
-    return (own_key ? 2 : 1) + s->nfields;
-}
-
-/* Hands record r of side s to the partitioned judge's sink. */
-static int sink_record(struct compare_run *c, struct side *s, const struct rec *r,
-                       struct qloop_error *err)
-{
-    enum { MAXSTR = 64 };
-    size_t n = rec_strings(s, r->flags & REC_OWN_KEY);
-    const char *fixed_str[MAXSTR];
-    size_t fixed_len[MAXSTR];
-    const char **str = n <= MAXSTR ? fixed_str : qloop_xcalloc(n, sizeof *str);
-    size_t *len = n <= MAXSTR ? fixed_len : qloop_xcalloc(n, sizeof *len);
-    for (size_t i = 0; i < n; i++)
-        str[i] = payload_str(r, i, &len[i]);
-    size_t cmp = 0, side = 0;
-    for (size_t i = 0; i < c->ncmps; i++)
-        for (int k = 0; k < 2; k++)
-            if (&c->cmps[i].side[k] == s)
-                cmp = i, side = (size_t)k;
-    struct compare_record cr = {.row_no = r->row_no, .empty_key = r->flags & REC_EMPTY_KEY,
-                                .own_key = r->flags & REC_OWN_KEY, .fp_hi = r->fp_hi,
-                                .fp_lo = r->fp_lo, .nstr = n, .str = str, .len = len};
-    int rc = c->sink(c->sink_ctx, cmp, (int)side, &cr, err);
-    if (n > MAXSTR) {
-        free(str);
-        free(len);
-    }
-    return rc;
-}
-
-void compare_set_sink(struct compare_run *c, compare_sink_fn fn, void *ctx)
-{
-    c->sink = fn;
-    c->sink_ctx = ctx;
-}
-
-size_t compare_record_strings(const struct compare_run *c, size_t cmp, int side, bool own_key)
-{
-    return rec_strings(&c->cmps[cmp].side[side], own_key);
-}
-
-int compare_add_record(struct compare_run *c, size_t cmp, int side, const struct compare_record *r,
-                       struct qloop_error *err)
-{
-    struct side *s = &c->cmps[cmp].side[side];
-    struct qloop_buf *b = &c->rec;
-    qloop_buf_reset(b);
-    struct rec h = {.row_no = r->row_no,
-                    .flags = (r->empty_key ? REC_EMPTY_KEY : 0u) | (r->own_key ? REC_OWN_KEY : 0u),
-                    .fp_hi = r->empty_key ? 0 : r->fp_hi, .fp_lo = r->empty_key ? 0 : r->fp_lo};
-    qloop_buf_append(b, (const char *)&h, sizeof h);
-    for (size_t i = 0; i < r->nstr; i++)
-        put_str(b, r->str[i], r->len[i]);
-    h.len = (uint32_t)(b->len - sizeof h);
-    while (b->len % 8)
-        qloop_buf_putc(b, '\0');
-    memcpy(b->ptr, &h, sizeof h);
-    s->fed = true;
-    s->total++;
-    return store_record(c, s, (const struct rec *)b->ptr, err);
-}
-
-/* Builds and stores the record of row `row` of the batch for side s. */
-static int feed_row(struct compare_run *c, struct side *s, const struct compare_rows *rows,
-                    size_t row, struct qloop_error *err)
-{
-    static const struct qloop_field none = {"", 0, 1};
-    const struct qloop_field *cells = rows->cells + row * rows->ncols;
-    size_t ncols = rows->ncols;
-    struct qloop_buf *b = &c->rec, *k = &c->key;
-    qloop_buf_reset(b);
-    qloop_buf_reset(k);
-    struct rec h = {.row_no = rows->row_no[row]};
-    for (size_t i = 0; i < s->nkeys; i++) {
-        long col = s->key_col[i];
-        if (qloop_value_empty(col >= 0 && (size_t)col < ncols ? &cells[col] : &none))
-            h.flags |= REC_EMPTY_KEY;
-    }
-    /* The record's own key, unless the compare key is it. */
-    if (!s->own_is_cmp || (h.flags & REC_EMPTY_KEY))
-        h.flags |= REC_OWN_KEY;
-    qloop_buf_append(b, (const char *)&h, sizeof h);
-    if (h.flags & REC_OWN_KEY) {
-        qloop_buf_reset(&c->own);
-        rows->own_key(rows->own_key_ctx, row, &c->own);
-        put_str(b, c->own.ptr, c->own.len);
-    }
-    size_t at = b->len;
-    qloop_buf_append(b, "\0\0\0\0", 4);
-    for (size_t i = 0; i < s->nkeys; i++) {
-        long col = s->key_col[i];
-        const struct qloop_field *f = col >= 0 && (size_t)col < ncols ? &cells[col] : &none;
-        if (i)
-            qloop_buf_putc(b, '|');
-        qloop_buf_append(b, f->ptr, f->len);
-        put_str(k, f->ptr, f->len);
-    }
-    uint32_t n = (uint32_t)(b->len - at - 4);
-    memcpy(b->ptr + at, &n, 4);
-    for (size_t i = 0; i < s->nfields; i++) {
-        long col = s->field_col[i];
-        const struct qloop_field *f = col >= 0 && (size_t)col < ncols ? &cells[col] : &none;
-        if (qloop_value_empty(f))
-            put_str(b, "", 0);
-        else
-            put_str(b, f->ptr, f->len);
-    }
-    if (!(h.flags & REC_EMPTY_KEY))
-        strmap_fingerprint(k->ptr, k->len, &h.fp_hi, &h.fp_lo);
-    h.len = (uint32_t)(b->len - sizeof h);
-    while (b->len % 8)
-        qloop_buf_putc(b, '\0');
-    memcpy(b->ptr, &h, sizeof h);
-    s->total++;
-    if (c->sink)
-        return sink_record(c, s, (const struct rec *)b->ptr, err);
-    return store_record(c, s, (const struct rec *)b->ptr, err);
-}
-
-int compare_feed(struct compare_run *c, const char *dataset, const struct compare_rows *rows,
-                 struct qloop_error *err)
-{
-    for (size_t i = 0; c && i < c->ncmps; i++)
-        for (int sd = 0; sd < 2; sd++) {
-            struct side *s = &c->cmps[i].side[sd];
-            if (strcmp(s->dataset, dataset) != 0)
-                continue;
-            resolve_columns(s, rows->names, rows->ncols);
-            s->fed = true;
-            for (size_t r = 0; r < rows->nrows; r++)
-                if (feed_row(c, s, rows, r, err) != 0)
-                    return -1;
         }
     return 0;
 }
@@ -536,16 +369,14 @@ int compare_finish(struct compare_run *c, const struct compare_emit_ctx *ctx, js
     struct emitter e = {.c = c, .findings = ctx->findings, .L = c->p->L, .err = err};
     int rc = 0;
     for (size_t i = 0; i < c->ncmps && rc == 0; i++) {
-        e.m = &c->cmps[i];
+        compare_emit_begin(&e, &c->cmps[i]);
         rc = finish_cmp(&e, ctx, summary_rules);
         /* the records of a finished compare are no longer needed */
         side_release(&e.m->side[0]);
         side_release(&e.m->side[1]);
     }
+    compare_emit_end(&e);
     if (failed_records)
         *failed_records += e.failed_records;
-    qloop_buf_free(&e.msg);
-    qloop_buf_free(&e.na), qloop_buf_free(&e.nb);
-    qloop_buf_free(&e.t1), qloop_buf_free(&e.t2);
     return rc;
 }

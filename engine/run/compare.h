@@ -70,6 +70,11 @@ struct compare_rows {
 int compare_feed(struct compare_run *c, const char *dataset, const struct compare_rows *rows,
                  struct qloop_error *err);
 
+/* The threads compare_finish may use to join and to make findings (the
+ * run's --jobs; 0 or 1: the calling thread only). The findings and their
+ * order are the same for any number. c may be NULL. */
+void compare_set_jobs(struct compare_run *c, size_t jobs);
+
 /* Checks, once a source with a fixed header is opened, that every key and
  * field the compares name on dataset is among its columns (names, ncols).
  * Returns 0, or -1 with err naming the compare's file and line (an input

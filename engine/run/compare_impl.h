@@ -1,6 +1,8 @@
 /*
- * compare_impl.h — the inside of 比对 (compare.h), shared by its three files:
- *   compare.c        set-up, columns, feeding records in, finishing (results);
+ * compare_impl.h — the inside of 比对 (compare.h), shared by its files:
+ *   compare.c        set-up, columns, finishing (results);
+ *   compare_feed.c   feeding records in (on the crew's threads with --jobs);
+ *   compare_crew.c   the helper threads;
  *   compare_spill.c  the temporary partition files past the memory budget:
  *                    writing records out, reading them back, splitting a
  *                    partition that is still too large;
@@ -12,6 +14,7 @@
 #define QLOOP_RUN_COMPARE_IMPL_H
 
 #include <lua.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,7 +36,7 @@ enum {
     EMPTY_STREAM = NPART,   /* the stream of records with an empty key */
     ENT_COST = 72,          /* join working memory per record: entry, sort key, sort buffer */
     CHUNK_SIZE = 1 << 20,   /* in-memory record storage granule */
-    SPILL_BUFSIZE = 16384,  /* stdio buffer per partition file */
+    SPILL_BUFSIZE = 16384,  /* buffer per partition file */
 };
 
 #define DEFAULT_BUDGET ((size_t)1 << 30)
@@ -64,10 +67,13 @@ struct chunk {
     uint64_t data[]; /* 8-byte aligned records */
 };
 
-/* A temporary partition file. */
+/* A temporary partition file, unbuffered by stdio: records are copied into
+ * buf (used bytes) and written a block at a time; once rewound, buf buffers
+ * reading (used bytes read, pos the next). */
 struct spill {
     FILE *f;
-    char *buf; /* stdio buffer */
+    char *buf;
+    size_t used, pos;
     uint64_t bytes, recs;
 };
 
@@ -118,6 +124,35 @@ struct cmp {
     size_t nrules;
 };
 
+/* Helper threads that run one task at a time with the calling thread
+ * (compare_crew.c). */
+struct crew;
+struct crew_member {
+    struct crew *crew;
+    size_t index;
+    pthread_t thread;
+};
+struct crew {
+    bool up, quit;
+    size_t size;                  /* members, the calling thread included */
+    struct crew_member *members;  /* [1..size-1] are threads */
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    uint64_t gen;                 /* the task's generation */
+    size_t pending;               /* helpers still running it */
+    void (*fn)(void *ctx, size_t member);
+    void *ctx;
+};
+
+/* Starts want - 1 helpers (fewer when no more threads are to be had);
+ * returns the crew's size. Started already: its size. */
+size_t crew_start(struct crew *k, size_t want);
+/* Runs fn(ctx, i) for every member i (0 on the calling thread) and waits
+ * for all; without helpers, just fn(ctx, 0). */
+void crew_run(struct crew *k, void (*fn)(void *ctx, size_t member), void *ctx);
+/* Stops and joins the helpers; k is empty afterwards. */
+void crew_stop(struct crew *k);
+
 struct compare_run {
     struct pack *p;
     compare_sink_fn sink; /* a partitioned judge's (compare_set_sink), or NULL */
@@ -131,6 +166,12 @@ struct compare_run {
     struct qloop_buf rec;  /* a record being built */
     struct qloop_buf key;  /* key parts, length-prefixed, being hashed */
     struct qloop_buf own;  /* the record's own key (compare_rows.own_key) */
+    size_t jobs;           /* threads the compares may use (compare_set_jobs) */
+    struct crew crew;      /* started on first need */
+    /* a batch built on the crew (compare_feed.c): each member's records and
+     * key buffer; the rows' own keys, made first, in `own` */
+    struct qloop_buf *stage, *stage_key;
+    size_t *own_off, *own_len, own_cap;
 };
 
 /* The partition (0..NPART-1) of a fingerprint at a partition level. */
@@ -158,6 +199,15 @@ static inline const char *payload_str(const struct rec *r, size_t i, size_t *len
 enum { ST_NONE, ST_EMPTY, ST_DUP, ST_MISSING, ST_OTHER_DUP, ST_PAIRED };
 
 /* A record in the join. */
+struct ent;
+
+/* A record's fingerprint held inline, so that sorting never chases pointers. */
+struct fpkey {
+    uint64_t hi, lo;
+    struct ent *e;
+};
+
+/* A record in the join. */
 struct ent {
     const struct rec *r;
     struct ent *partner;
@@ -166,7 +216,24 @@ struct ent {
     uint8_t counted; /* bit per dataset side: counted in failed_records */
 };
 
-/* The join of one compare at a time, and where its results go. */
+/* One thread's share of writing findings: its own encoder, buffers, and
+ * what it counted in the current round (one rule over a slice of rows). */
+struct emit_worker {
+    struct emitter *e;
+    struct findings_encoder *enc;
+    struct qloop_buf out;                /* findings encoded this round */
+    struct qloop_buf msg, na, nb, t1, t2;
+    int64_t checked, failed, errors, failed_records;
+    size_t from, to;                     /* this round's slice */
+};
+
+/* What a round asks of every worker (compare_join.c). */
+enum { TASK_SORT, TASK_EMIT };
+
+/* The join of one compare at a time, and where its results go. With jobs
+ * > 1 a unit's two sides are sorted on two threads and each rule's
+ * findings are made on jobs threads, slice by slice of rows, then spooled
+ * in row order: the findings are the same for any jobs. */
 struct emitter {
     struct compare_run *c;
     struct cmp *m;
@@ -174,8 +241,23 @@ struct emitter {
     lua_State *L;
     struct qloop_error *err;
     int64_t failed_records;
-    struct qloop_buf msg, na, nb, t1, t2;
+    size_t jobs;                /* threads the emission may use (1: no pool) */
+    struct emit_worker *w;      /* nw of them (nw >= jobs); w[0] is the calling thread's */
+    size_t nw;
+    uint32_t *kind;             /* findings_kind of each rule of m */
+    bool pool_up;               /* e->c->crew started for it */
+    /* the current round */
+    int task, rule;
+    struct ent *ents[2];
+    size_t n[2];
+    struct fpkey *byfp[2], *tmp[2];
+    size_t nk[2];
 };
+
+/* compare.c */
+/* Maps side s's key, own-key and field names to column indices of a batch
+ * (re-done only when the columns change) and notes which were ever seen. */
+void compare_resolve_columns(struct side *s, const char *const *names, size_t ncols);
 
 /* compare_spill.c */
 /* Appends r to side s's first-level partition (or its empty-key stream). */
@@ -197,7 +279,12 @@ int compare_stream_empty(struct emitter *e, int s);
 int compare_join_unit(struct emitter *e, struct ent *ents[2], const size_t n[2]);
 /* Joins the compare's in-memory records as one unit. */
 int compare_join_in_memory(struct emitter *e);
-/* Writes the empty_key_* finding for record x of side `side`. */
+/* Writes the empty_key_* finding for record x of side `side` at once. */
 int compare_report_empty(struct emitter *e, int side, struct ent *x);
+/* Prepares e for compare m: the findings' kinds, and one thread only when
+ * a compared field calls Lua (the Lua state is the calling thread's). */
+void compare_emit_begin(struct emitter *e, struct cmp *m);
+/* Stops e's pool and frees what e holds. */
+void compare_emit_end(struct emitter *e);
 
 #endif

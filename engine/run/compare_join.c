@@ -7,9 +7,10 @@
  * paired); a unique fingerprint with no twin on the other side is a missing
  * record; unique on both sides is a pair whose fields are compared (after
  * normalize, with tolerance, as dates, or by a Lua equal). Findings of a
- * unit are written rule by rule in row order, each through the run's
- * findings writer, which masks key and value as sensitive as either side
- * declares them.
+ * unit are written rule by rule in row order: encoded (findings_encode,
+ * which masks key and value as sensitive as either side declares them) by
+ * each thread for its slice of rows, then spooled slice by slice through
+ * the run's findings writer (findings_append).
  */
 #include <lauxlib.h>
 #include <math.h>
@@ -25,12 +26,6 @@
 #include "run/compare_impl.h"
 #include "run/findings.h"
 
-/* A record's fingerprint held inline, so that sorting never chases pointers. */
-struct fpkey {
-    uint64_t hi, lo;
-    struct ent *e;
-};
-
 /* Orders by fingerprint, then by entry address: entries are in row order, so
  * records of one key stay in row order. */
 static int cmp_fp(const void *x, const void *y)
@@ -41,6 +36,64 @@ static int cmp_fp(const void *x, const void *y)
     if (a->lo != b->lo)
         return a->lo < b->lo ? -1 : 1;
     return a->e < b->e ? -1 : a->e > b->e;
+}
+
+/* Sorts a[0..n) by (hi, lo, e) where a is given in e order: a stable LSD
+ * radix sort on the top 44 bits of hi (four 11-bit digits, skipping a digit
+ * all entries share), then, within each run of equal top bits (a key
+ * occurring more than once, or rarely two keys alike in those bits), an
+ * order by (hi, lo) that keeps e order (insertion sort for a short run,
+ * qsort for a long one out of order). Linear in n but for a flood of keys
+ * alike in 44 bits; tmp holds n entries. */
+static void sort_fp(struct fpkey *a, struct fpkey *tmp, size_t n)
+{
+    enum { BITS = 11, RADIX = 1 << BITS, LOW = 64 - 4 * BITS, SMALL = 64 };
+    if (n < SMALL) {
+        qsort(a, n, sizeof *a, cmp_fp);
+        return;
+    }
+    size_t count[RADIX];
+    struct fpkey *src = a, *dst = tmp;
+    for (int shift = LOW; shift < 64; shift += BITS) {
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++)
+            count[(src[i].hi >> shift) & (RADIX - 1)]++;
+        if (count[(src[0].hi >> shift) & (RADIX - 1)] == n)
+            continue; /* one digit for all: the order stands */
+        size_t sum = 0;
+        for (size_t d = 0; d < RADIX; d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[count[(src[i].hi >> shift) & (RADIX - 1)]++] = src[i];
+        struct fpkey *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        bool ordered = true;
+        for (; j < n && a[j].hi >> LOW == a[i].hi >> LOW; j++)
+            ordered &= a[j - 1].hi < a[j].hi || (a[j - 1].hi == a[j].hi && a[j - 1].lo <= a[j].lo);
+        if (!ordered) {
+            if (j - i > SMALL) {
+                qsort(a + i, j - i, sizeof *a, cmp_fp);
+            } else {
+                for (size_t k = i + 1; k < j; k++) {
+                    struct fpkey x = a[k];
+                    size_t m = k;
+                    for (; m > i && cmp_fp(&a[m - 1], &x) > 0; m--)
+                        a[m] = a[m - 1];
+                    a[m] = x;
+                }
+            }
+        }
+        i = j;
+    }
 }
 
 /* qsort order of entries by row number. */
@@ -82,31 +135,32 @@ static void key_names(struct qloop_buf *b, const struct side *s, const char *sep
 }
 
 /* The compare key text of a record, masked when any key is sensitive, into out. */
-static void show_key(struct emitter *e, const struct side *s, const struct rec *r,
+/* The compare key text of a record, masked when any key is sensitive, into out. */
+static void show_key(const struct cmp *m, const struct side *s, const struct rec *r,
                      struct qloop_buf *out)
 {
     size_t len;
     const char *k = payload_str(r, rec_key_slot(r), &len);
     key_names(out, s, "|");
     qloop_buf_putc(out, '=');
-    findings_quote(out, k, len, e->m->key_sensitive);
+    findings_quote(out, k, len, m->key_sensitive);
 }
 
-/* Writes one finding on dataset side ds_side about record subject (of its own
- * side), which exists on that dataset when `own` (row and own record key) or
- * is absent there (identified by its compare key). value (NULL for none) is
- * raw; value_sensitive: it comes from a field either side declares
- * sensitive. */
-static int put_finding(struct emitter *e, int rule, int ds_side, struct ent *subject, bool own,
-                       const char *field, const char *value, size_t vlen, bool value_sensitive,
-                       const char *message)
+/* Encodes, into w->out, one finding on dataset side ds_side about record
+ * subject (of its own side), which exists on that dataset when `own` (row
+ * and own record key) or is absent there (identified by its compare key).
+ * value (NULL for none) is raw; value_sensitive: it comes from a field
+ * either side declares sensitive. Counts it in w. */
+static void put_finding(struct emit_worker *w, int rule, int ds_side, struct ent *subject,
+                        bool own, const char *field, const char *value, size_t vlen,
+                        bool value_sensitive, const char *message)
 {
-    struct cmp *m = e->m;
-    struct rule_count *rc = &m->rules[rule];
+    struct cmp *m = w->e->m;
     const struct side *s = &m->side[ds_side];
     const struct rec *r = subject->r;
-    struct qloop_finding f = {.dataset = s->dataset, .rule = rc->id, .row_no = own ? r->row_no : 0,
-                              .field = field, .value = value, .vlen = vlen, .message = message};
+    struct qloop_finding f = {.dataset = s->dataset, .rule = m->rules[rule].id,
+                              .row_no = own ? r->row_no : 0, .field = field, .value = value,
+                              .vlen = vlen, .message = message};
     /* On its own dataset a record is named by its own key (or, without one,
      * its identity), as the dataset's rules name it; on the other, by the
      * compare key. */
@@ -115,77 +169,77 @@ static int put_finding(struct emitter *e, int rule, int ds_side, struct ent *sub
      * declares them. */
     struct finding_extra x = {.mask = (m->key_sensitive ? FINDING_MASK_KEY : 0u) |
                                       (value_sensitive ? FINDING_MASK_VALUE : 0u)};
-    if (findings_write(e->findings, &f, &x, e->err) != 0)
-        return -1;
-    rc->failed++;
+    findings_encode(w->enc, w->e->kind[rule], &f, &x, &w->out);
+    w->failed++;
     if (!(subject->counted & (1u << ds_side))) {
         subject->counted |= (uint8_t)(1u << ds_side);
-        e->failed_records++;
+        w->failed_records++;
     }
-    return 0;
 }
 
 /* Writes the missing_* finding for record x of side `from`, which has no
  * match on the other side: on x's own dataset, or on the other one when
- * `from` is the authority. Returns 0 or -1 with err. */
-static int report_missing(struct emitter *e, int rule, int from, struct ent *x)
+ * `from` is the authority. */
+static void report_missing(struct emit_worker *w, int rule, int from, struct ent *x)
 {
-    struct cmp *m = e->m;
+    struct cmp *m = w->e->m;
     int ds = m->rules[rule].side;
     const struct side *o = &m->side[from], *other = &m->side[1 - from];
-    struct qloop_buf *msg = &e->msg;
+    struct qloop_buf *msg = &w->msg;
     qloop_buf_reset(msg);
     if (ds == from) {
         /* the record exists here and has no match on the other side */
         TEXT(msg, m->auth == 1 - from ? "权威方" : "在", " ", other->dataset, " 中找不到对应记录（",
              (const char *)NULL);
-        show_key(e, o, x->r, msg);
+        show_key(m, o, x->r, msg);
         TEXT(msg, "）");
-        return put_finding(e, rule, ds, x, true, NULL, NULL, 0, false, qloop_buf_str(msg));
+        put_finding(w, rule, ds, x, true, NULL, NULL, 0, false, qloop_buf_str(msg));
+        return;
     }
     /* the record exists only on the authority's side: the other lacks it */
     TEXT(msg, "本方缺少记录：权威方 ", o->dataset, " ");
-    findings_append_row(e->findings, msg, o->dataset, x->r->row_no);
+    findings_append_row(w->e->findings, msg, o->dataset, x->r->row_no);
     TEXT(msg, "有此记录（");
-    show_key(e, o, x->r, msg);
+    show_key(m, o, x->r, msg);
     TEXT(msg, "）");
-    return put_finding(e, rule, ds, x, false, NULL, NULL, 0, false, qloop_buf_str(msg));
+    put_finding(w, rule, ds, x, false, NULL, NULL, 0, false, qloop_buf_str(msg));
 }
 
 /* Writes the duplicate_key_* finding for record x of side `side`. */
-static int report_dup(struct emitter *e, int rule, int side, struct ent *x)
+static void report_dup(struct emit_worker *w, int rule, int side, struct ent *x)
 {
-    struct cmp *m = e->m;
+    struct cmp *m = w->e->m;
     const struct side *s = &m->side[side];
-    qloop_buf_reset(&e->msg);
-    TEXT(&e->msg, "比对键 ");
-    show_key(e, s, x->r, &e->msg);
-    TEXT(&e->msg, " 在 ", s->dataset, " 中出现 ");
-    findings_append_uint(&e->msg, x->count);
-    TEXT(&e->msg, " 次，无法与 ", m->side[1 - side].dataset, " 配对");
+    qloop_buf_reset(&w->msg);
+    TEXT(&w->msg, "比对键 ");
+    show_key(m, s, x->r, &w->msg);
+    TEXT(&w->msg, " 在 ", s->dataset, " 中出现 ");
+    findings_append_uint(&w->msg, x->count);
+    TEXT(&w->msg, " 次，无法与 ", m->side[1 - side].dataset, " 配对");
     size_t klen;
     const char *k = payload_str(x->r, rec_key_slot(x->r), &klen);
-    return put_finding(e, rule, side, x, true, NULL, k, klen, m->key_sensitive,
-                       qloop_buf_str(&e->msg));
+    put_finding(w, rule, side, x, true, NULL, k, klen, m->key_sensitive, qloop_buf_str(&w->msg));
 }
 
-int compare_report_empty(struct emitter *e, int side, struct ent *x)
+/* Writes the empty_key_* finding for record x of side `side`. */
+static void report_empty(struct emit_worker *w, int side, struct ent *x)
 {
-    struct cmp *m = e->m;
+    struct cmp *m = w->e->m;
     const struct side *s = &m->side[side];
-    qloop_buf_reset(&e->msg);
-    TEXT(&e->msg, "比对键 ");
-    key_names(&e->msg, s, "、");
-    TEXT(&e->msg, " 为空，无法与 ", m->side[1 - side].dataset, " 配对");
-    return put_finding(e, side == 0 ? R_EMPTY_LEFT : R_EMPTY_RIGHT, side, x, true, NULL, NULL, 0,
-                       false, qloop_buf_str(&e->msg));
+    qloop_buf_reset(&w->msg);
+    TEXT(&w->msg, "比对键 ");
+    key_names(&w->msg, s, "、");
+    TEXT(&w->msg, " 为空，无法与 ", m->side[1 - side].dataset, " 配对");
+    put_finding(w, side == 0 ? R_EMPTY_LEFT : R_EMPTY_RIGHT, side, x, true, NULL, NULL, 0, false,
+                qloop_buf_str(&w->msg));
 }
 
-/* Counts an error of rule rc on a record and prints the first one on stderr. */
-static void note_error(struct emitter *e, struct rule_count *rc, const struct qloop_error *qe,
+/* Counts an error of rule rc on a record and prints the first one on stderr
+ * (the calling thread's: errors come from Lua, run with one thread). */
+static void note_error(struct emit_worker *w, struct rule_count *rc, const struct qloop_error *qe,
                        const struct side *s, uint64_t row_no)
 {
-    rc->errors++;
+    w->errors++;
     if (rc->error_noted)
         return;
     rc->error_noted = true;
@@ -193,49 +247,71 @@ static void note_error(struct emitter *e, struct rule_count *rc, const struct ql
     qloop_error_format(qe, buf, sizeof buf);
     fprintf(stderr,
             "qloop: 比对 \"%s\"（%s:%ld）的规则 %s 在数据集 %s 数据第 %llu 行（不计表头）出错：%s；本次运行继续，出错的记录计入 errors\n",
-            e->m->pc->name, e->m->pc->file, e->m->pc->line, rc->id, s->dataset,
+            w->e->m->pc->name, w->e->m->pc->file, w->e->m->pc->line, rc->id, s->dataset,
             (unsigned long long)row_no, buf);
 }
 
-/* Applies f's normalize to s into out; returns 1 with a value, 0 for none,
- * -1 on a Lua error (qe filled). */
-static int normalize(struct emitter *e, const struct pack_compare_field *f, const char *s,
-                     size_t len, struct qloop_buf *tmp, struct qloop_buf *out,
+/* Applies f's normalize to s (len bytes): *v, *vlen are the value to
+ * compare — s itself without a normalize (a payload string, not
+ * NUL-terminated), else out (NUL-terminated, as a number must be for
+ * strtod: a tolerance field's value is copied there too). Returns 1 with a
+ * value, 0 for none, -1 on a Lua error (qe filled). */
+static int normalize(struct emit_worker *w, const struct pack_compare_field *f, const char *s,
+                     size_t len, struct qloop_buf *out, const char **v, size_t *vlen,
                      struct qloop_error *qe)
 {
-    qloop_buf_reset(out);
+    *v = s;
+    *vlen = len;
     if (len == 0)
         return 0;
-    qloop_buf_reset(tmp);
-    qloop_buf_append(tmp, s, len); /* NUL-terminated copy */
-    if (f->normalize)
-        return f->normalize->clean(qloop_buf_str(tmp), tmp->len, out) && out->len > 0;
-    if (f->normalize_ref == LUA_NOREF) {
+    bool plain = !f->normalize && f->normalize_ref == LUA_NOREF;
+    if (plain && !f->has_tolerance)
+        return 1;
+    qloop_buf_reset(out);
+    if (plain) {
         qloop_buf_append(out, s, len);
+        *v = out->ptr;
         return 1;
     }
-    struct qloop_lua_site site = {.rule = e->m->pc->name};
-    int rc = qloop_lua_clean(e->L, f->normalize_ref, qloop_buf_str(tmp), tmp->len, &site, out, qe);
-    return rc > 0 ? out->len > 0 : rc;
+    struct qloop_buf *tmp = &w->t1;
+    qloop_buf_reset(tmp);
+    qloop_buf_append(tmp, s, len); /* NUL-terminated copy */
+    int rc;
+    if (f->normalize) {
+        rc = f->normalize->clean(qloop_buf_str(tmp), tmp->len, out) && out->len > 0;
+    } else {
+        struct qloop_lua_site site = {.rule = w->e->m->pc->name};
+        qloop_error_clear(qe);
+        rc = qloop_lua_clean(w->e->L, f->normalize_ref, qloop_buf_str(tmp), tmp->len, &site, out,
+                             qe);
+        rc = rc > 0 ? out->len > 0 : rc;
+    }
+    *v = out->ptr;
+    *vlen = out->len;
+    return rc;
 }
 
-/* Judges one field of a pair: 1 equal, 0 different, -1 error (qe filled). */
-static int values_equal(struct emitter *e, const struct pack_compare_field *f, const char *a,
+/* Judges one field of a pair: 1 equal, 0 different, -1 error (qe filled;
+ * only a Lua normalize or equal fails). */
+static int values_equal(struct emit_worker *w, const struct pack_compare_field *f, const char *a,
                         size_t alen, const char *b, size_t blen, struct qloop_error *qe)
 {
-    int ha = normalize(e, f, a, alen, &e->t1, &e->na, qe);
+    const char *na, *nb;
+    size_t nalen, nblen;
+    int ha = normalize(w, f, a, alen, &w->na, &na, &nalen, qe);
     if (ha < 0)
         return -1;
-    int hb = normalize(e, f, b, blen, &e->t1, &e->nb, qe);
+    int hb = normalize(w, f, b, blen, &w->nb, &nb, &nblen, qe);
     if (hb < 0)
         return -1;
     if (f->equal_ref != LUA_NOREF) {
-        struct qloop_lua_site site = {.rule = e->m->pc->name};
+        struct qloop_lua_site site = {.rule = w->e->m->pc->name};
         struct qloop_lua_answer ans;
-        enum qloop_lua_verdict v =
-            qloop_lua_check_pair(e->L, f->equal_ref, ha ? e->na.ptr : NULL, e->na.len,
-                                 hb ? e->nb.ptr : NULL, e->nb.len, &site, &ans);
+        enum qloop_lua_verdict v = qloop_lua_check_pair(w->e->L, f->equal_ref, ha ? na : NULL,
+                                                        ha ? nalen : 0, hb ? nb : NULL,
+                                                        hb ? nblen : 0, &site, &ans);
         if (v == QLOOP_LUA_ERROR) {
+            qloop_error_clear(qe);
             qloop_error_set(qe, NULL, 0, 0, "%.*s", (int)ans.len, ans.text);
             return -1;
         }
@@ -243,18 +319,18 @@ static int values_equal(struct emitter *e, const struct pack_compare_field *f, c
     }
     if (!ha || !hb)
         return ha == hb;
-    if (e->na.len == e->nb.len && memcmp(e->na.ptr, e->nb.ptr, e->na.len) == 0)
+    if (nalen == nblen && memcmp(na, nb, nalen) == 0)
         return 1;
     if (f->date) {
-        qloop_buf_reset(&e->t1);
-        qloop_buf_reset(&e->t2);
-        if (clean_date(e->na.ptr, e->na.len, &e->t1) && clean_date(e->nb.ptr, e->nb.len, &e->t2))
-            return strcmp(qloop_buf_str(&e->t1), qloop_buf_str(&e->t2)) == 0;
+        qloop_buf_reset(&w->t1);
+        qloop_buf_reset(&w->t2);
+        if (clean_date(na, nalen, &w->t1) && clean_date(nb, nblen, &w->t2))
+            return strcmp(qloop_buf_str(&w->t1), qloop_buf_str(&w->t2)) == 0;
         return 0;
     }
     if (f->has_tolerance) {
         double x, y;
-        if (qloop_parse_number(e->na.ptr, e->na.len, &x) && qloop_parse_number(e->nb.ptr, e->nb.len, &y))
+        if (qloop_parse_number(na, nalen, &x) && qloop_parse_number(nb, nblen, &y))
             return fabs(x - y) <= f->tolerance;
         return 0;
     }
@@ -262,34 +338,32 @@ static int values_equal(struct emitter *e, const struct pack_compare_field *f, c
 }
 
 /* Compares field fi of the pair (l, r), counting it in the mismatch rule and
- * writing a finding when the values differ. Returns 0 or -1 with err (store). */
-static int judge_pair(struct emitter *e, size_t fi, struct ent *l, struct ent *r)
+ * writing a finding when the values differ. */
+static void judge_pair(struct emit_worker *w, size_t fi, struct ent *l, struct ent *r)
 {
-    struct cmp *m = e->m;
+    struct cmp *m = w->e->m;
     const struct pack_compare_field *f = m->fields[fi];
-    struct rule_count *rc = &m->rules[R_MISMATCH + fi];
     const struct side *sl = &m->side[0], *sr = &m->side[1];
     size_t off_l = rec_key_slot(l->r) + 1 + fi, off_r = rec_key_slot(r->r) + 1 + fi;
     size_t alen, blen;
     const char *a = payload_str(l->r, off_l, &alen), *b = payload_str(r->r, off_r, &blen);
     struct qloop_error qe;
-    qloop_error_clear(&qe);
-    int eq = values_equal(e, f, a, alen, b, blen, &qe);
+    int eq = values_equal(w, f, a, alen, b, blen, &qe);
     if (eq < 0) {
         if (!qe.file[0] && !qe.line) {
             char text[sizeof qe.message];
             memcpy(text, qe.message, sizeof text);
             qloop_error_set(&qe, m->pc->file, m->pc->line, 0, "%s", text);
         }
-        note_error(e, rc, &qe, sl, l->r->row_no);
-        return 0;
+        note_error(w, &m->rules[R_MISMATCH + fi], &qe, sl, l->r->row_no);
+        return;
     }
-    rc->checked++;
+    w->checked++;
     if (eq)
-        return 0;
+        return;
     bool sens = m->field_sensitive[fi];
     int ds = m->mismatch_side;
-    struct qloop_buf *msg = &e->msg;
+    struct qloop_buf *msg = &w->msg;
     qloop_buf_reset(msg);
     if (m->auth >= 0) {
         const char *mine = ds == 0 ? a : b, *theirs = ds == 0 ? b : a;
@@ -306,36 +380,224 @@ static int judge_pair(struct emitter *e, size_t fi, struct ent *l, struct ent *r
     }
     const char *v = ds == 0 ? a : b;
     size_t vlen = ds == 0 ? alen : blen;
-    return put_finding(e, R_MISMATCH + (int)fi, ds, ds == 0 ? l : r, true,
-                       ds == 0 ? f->left : f->right, vlen > 0 ? v : NULL, vlen, sens,
-                       qloop_buf_str(msg));
+    put_finding(w, R_MISMATCH + (int)fi, ds, ds == 0 ? l : r, true, ds == 0 ? f->left : f->right,
+                vlen > 0 ? v : NULL, vlen, sens, qloop_buf_str(msg));
+}
+
+/* ---- the threads ---- */
+
+enum {
+    EMIT_SLICE = 8192,    /* rows a worker takes per round, at most */
+    EMIT_SLICE_MIN = 256, /* and at least, but for the last */
+    POOL_MIN_ROWS = 1024  /* a unit smaller than this is done on the calling thread */
+};
+
+/* Sorts side s of the current unit by fingerprint (after putting its
+ * entries in row order) and resets its entries' join state. */
+static void prepare_side(struct emitter *e, int s)
+{
+    struct ent *ents = e->ents[s];
+    size_t n = e->n[s];
+    bool sorted = true;
+    for (size_t i = 1; i < n && sorted; i++)
+        sorted = ents[i - 1].r->row_no < ents[i].r->row_no;
+    if (!sorted)
+        qsort(ents, n, sizeof *ents, cmp_row);
+    struct fpkey *byfp = qloop_xmalloc((n + 1) * sizeof *byfp);
+    size_t nk = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct ent *x = &ents[i];
+        x->partner = NULL;
+        x->counted = 0;
+        x->count = 1;
+        if (x->r->flags & REC_EMPTY_KEY)
+            x->status = ST_EMPTY;
+        else
+            byfp[nk++] = (struct fpkey){x->r->fp_hi, x->r->fp_lo, x};
+    }
+    struct fpkey *tmp = qloop_xmalloc((nk + 1) * sizeof *tmp);
+    sort_fp(byfp, tmp, nk);
+    free(tmp);
+    e->byfp[s] = byfp;
+    e->nk[s] = nk;
+}
+
+/* Makes rule e->rule's findings for rows w->from..w->to of its side. */
+static void emit_slice(struct emit_worker *w)
+{
+    struct emitter *e = w->e;
+    int rule = e->rule;
+    switch (rule) {
+    case R_MISSING_RIGHT:
+    case R_MISSING_LEFT: {
+        int s = rule == R_MISSING_RIGHT ? 0 : 1;
+        for (size_t k = w->from; k < w->to; k++) {
+            struct ent *x = &e->ents[s][k];
+            if (x->status == ST_EMPTY || x->status == ST_DUP)
+                continue;
+            w->checked++;
+            if (x->status == ST_MISSING)
+                report_missing(w, rule, s, x);
+        }
+        break;
+    }
+    case R_DUP_LEFT:
+    case R_DUP_RIGHT: {
+        int s = rule == R_DUP_LEFT ? 0 : 1;
+        for (size_t k = w->from; k < w->to; k++) {
+            struct ent *x = &e->ents[s][k];
+            if (x->status == ST_EMPTY)
+                continue;
+            w->checked++;
+            if (x->status == ST_DUP)
+                report_dup(w, rule, s, x);
+        }
+        break;
+    }
+    case R_EMPTY_LEFT:
+    case R_EMPTY_RIGHT: {
+        int s = rule == R_EMPTY_LEFT ? 0 : 1;
+        for (size_t k = w->from; k < w->to; k++)
+            if (e->ents[s][k].status == ST_EMPTY)
+                report_empty(w, s, &e->ents[s][k]);
+        break;
+    }
+    default:
+        for (size_t k = w->from; k < w->to; k++) {
+            struct ent *x = &e->ents[0][k];
+            if (x->status == ST_PAIRED)
+                judge_pair(w, (size_t)(rule - R_MISMATCH), x, x->partner);
+        }
+    }
+}
+
+/* Member i's part of the current round (crew_run's task). */
+static void do_task(void *ctx, size_t i)
+{
+    struct emitter *e = ctx;
+    if (e->task == TASK_SORT) {
+        for (size_t s = i; s < 2; s += e->jobs)
+            prepare_side(e, (int)s);
+    } else if (i < e->jobs) {
+        emit_slice(&e->w[i]);
+    }
+}
+
+/* Runs the current round on every worker (the calling thread is w[0]). */
+static void run_round(struct emitter *e)
+{
+    crew_run(&e->c->crew, do_task, e);
+}
+
+/* Spools what worker w encoded this round and adds its counts to rule. */
+static int commit_worker(struct emitter *e, struct emit_worker *w, int rule)
+{
+    struct rule_count *rc = &e->m->rules[rule];
+    rc->checked += w->checked;
+    rc->failed += w->failed;
+    rc->errors += w->errors;
+    e->failed_records += w->failed_records;
+    w->checked = w->failed = w->errors = w->failed_records = 0;
+    int r = w->out.len ? findings_append(e->findings, w->out.ptr, w->out.len, e->err) : 0;
+    qloop_buf_reset(&w->out);
+    return r;
+}
+
+/* Makes rule's findings over the n records of its side, in row order:
+ * rounds of jobs slices (jobs: 1, or e->jobs with the pool up). Returns 0
+ * or -1 with err. */
+static int emit_rule(struct emitter *e, int rule, size_t n, size_t jobs)
+{
+    e->rule = rule;
+    size_t slice = (n + jobs - 1) / jobs;
+    slice = slice > EMIT_SLICE ? EMIT_SLICE : slice < EMIT_SLICE_MIN ? EMIT_SLICE_MIN : slice;
+    int rc = 0;
+    for (size_t base = 0; base < n && rc == 0; base += jobs * slice) {
+        for (size_t i = 0; i < jobs; i++) {
+            size_t from = base + i * slice, to = from + slice;
+            e->w[i].from = from < n ? from : n;
+            e->w[i].to = to < n ? to : n;
+        }
+        if (jobs > 1)
+            run_round(e);
+        else
+            emit_slice(&e->w[0]);
+        for (size_t i = 0; i < jobs && rc == 0; i++)
+            rc = commit_worker(e, &e->w[i], rule);
+    }
+    return rc;
+}
+
+int compare_report_empty(struct emitter *e, int side, struct ent *x)
+{
+    report_empty(&e->w[0], side, x);
+    return commit_worker(e, &e->w[0], side == 0 ? R_EMPTY_LEFT : R_EMPTY_RIGHT);
+}
+
+void compare_emit_begin(struct emitter *e, struct cmp *m)
+{
+    e->m = m;
+    if (!e->w) {
+        e->jobs = e->nw = e->c->jobs ? e->c->jobs : 1;
+        e->w = qloop_xcalloc(e->nw, sizeof *e->w);
+        for (size_t i = 0; i < e->nw; i++) {
+            e->w[i].e = e;
+            e->w[i].enc = findings_encoder_new(e->findings);
+        }
+    }
+    free(e->kind);
+    e->kind = qloop_xcalloc(m->nrules, sizeof *e->kind);
+    for (size_t r = 0; r < m->nrules; r++)
+        e->kind[r] = findings_kind(e->findings, m->side[m->rules[r].side].dataset, m->rules[r].id,
+                                   m->rules[r].field);
+}
+
+void compare_emit_end(struct emitter *e)
+{
+    for (size_t i = 0; e->w && i < e->nw; i++) {
+        struct emit_worker *w = &e->w[i];
+        findings_encoder_free(w->enc);
+        qloop_buf_free(&w->out), qloop_buf_free(&w->msg);
+        qloop_buf_free(&w->na), qloop_buf_free(&w->nb);
+        qloop_buf_free(&w->t1), qloop_buf_free(&w->t2);
+    }
+    free(e->w);
+    free(e->kind);
+    e->w = NULL;
+    e->kind = NULL;
+}
+
+/* Whether compare m calls Lua to judge a field (then one thread only). */
+static bool uses_lua(const struct cmp *m)
+{
+    for (size_t i = 0; i < m->nfields; i++)
+        if (m->fields[i]->normalize_ref != LUA_NOREF || m->fields[i]->equal_ref != LUA_NOREF)
+            return true;
+    return false;
 }
 
 int compare_join_unit(struct emitter *e, struct ent *ents[2], const size_t n[2])
 {
     struct cmp *m = e->m;
-    struct fpkey *byfp[2];
-    size_t nk[2];
-    for (int s = 0; s < 2; s++) {
-        bool sorted = true;
-        for (size_t i = 1; i < n[s] && sorted; i++)
-            sorted = ents[s][i - 1].r->row_no < ents[s][i].r->row_no;
-        if (!sorted)
-            qsort(ents[s], n[s], sizeof **ents, cmp_row);
-        byfp[s] = qloop_xmalloc((n[s] + 1) * sizeof **byfp);
-        nk[s] = 0;
-        for (size_t i = 0; i < n[s]; i++) {
-            struct ent *x = &ents[s][i];
-            x->partner = NULL;
-            x->counted = 0;
-            x->count = 1;
-            if (x->r->flags & REC_EMPTY_KEY)
-                x->status = ST_EMPTY;
-            else
-                byfp[s][nk[s]++] = (struct fpkey){x->r->fp_hi, x->r->fp_lo, x};
-        }
-        qsort(byfp[s], nk[s], sizeof **byfp, cmp_fp);
+    bool pool = e->jobs > 1 && n[0] + n[1] >= POOL_MIN_ROWS && !uses_lua(m);
+    if (pool && !e->pool_up) {
+        size_t got = crew_start(&e->c->crew, e->jobs);
+        e->jobs = got < e->jobs ? got : e->jobs;
+        e->pool_up = true;
+        pool = e->jobs > 1;
     }
+    size_t jobs = pool ? e->jobs : 1;
+    e->ents[0] = ents[0], e->ents[1] = ents[1];
+    e->n[0] = n[0], e->n[1] = n[1];
+    e->task = TASK_SORT;
+    if (jobs > 1) {
+        run_round(e);
+    } else {
+        prepare_side(e, 0);
+        prepare_side(e, 1);
+    }
+    struct fpkey *const *byfp = e->byfp;
+    const size_t *nk = e->nk;
     /* merge groups of equal fingerprints */
     size_t i = 0, j = 0;
     while (i < nk[0] || j < nk[1]) {
@@ -368,51 +630,26 @@ int compare_join_unit(struct emitter *e, struct ent *ents[2], const size_t n[2])
         i = ei;
         j = ej;
     }
-    free(byfp[0]);
-    free(byfp[1]);
+    free(e->byfp[0]);
+    free(e->byfp[1]);
+    e->byfp[0] = e->byfp[1] = NULL;
 
-    for (int s = 0; s < 2; s++) {
-        int rule = s == 0 ? R_MISSING_RIGHT : R_MISSING_LEFT;
-        for (size_t k = 0; k < n[s]; k++) {
-            struct ent *x = &ents[s][k];
-            if (x->status == ST_EMPTY || x->status == ST_DUP)
-                continue;
-            m->rules[rule].checked++;
-            if (x->status == ST_MISSING && report_missing(e, rule, s, x) != 0)
-                return -1;
-        }
-    }
-    for (size_t fi = 0; fi < m->nfields; fi++)
-        for (size_t k = 0; k < n[0]; k++) {
-            struct ent *x = &ents[0][k];
-            if (x->status == ST_PAIRED && judge_pair(e, fi, x, x->partner) != 0)
-                return -1;
-        }
-    for (int s = 0; s < 2; s++) {
-        int rule = s == 0 ? R_DUP_LEFT : R_DUP_RIGHT;
-        for (size_t k = 0; k < n[s]; k++) {
-            struct ent *x = &ents[s][k];
-            if (x->status == ST_EMPTY)
-                continue;
-            m->rules[rule].checked++;
-            if (x->status == ST_DUP && report_dup(e, rule, s, x) != 0)
-                return -1;
-        }
-    }
-    for (int s = 0; s < 2; s++)
-        for (size_t k = 0; k < n[s]; k++)
-            if (ents[s][k].status == ST_EMPTY && compare_report_empty(e, s, &ents[s][k]) != 0)
-                return -1;
-    return 0;
-}
-
-/* The number of records in chunk k. */
-static size_t chunk_records(const struct chunk *k)
-{
-    size_t n = 0;
-    for (size_t off = 0; off < k->used; n++)
-        off += rec_size(((const struct rec *)((const char *)k->data + off))->len);
-    return n;
+    /* the findings, rule by rule, each in row order */
+    e->task = TASK_EMIT;
+    int rc = emit_rule(e, R_MISSING_RIGHT, n[0], jobs);
+    if (rc == 0)
+        rc = emit_rule(e, R_MISSING_LEFT, n[1], jobs);
+    for (size_t fi = 0; fi < m->nfields && rc == 0; fi++)
+        rc = emit_rule(e, R_MISMATCH + (int)fi, n[0], jobs);
+    if (rc == 0)
+        rc = emit_rule(e, R_DUP_LEFT, n[0], jobs);
+    if (rc == 0)
+        rc = emit_rule(e, R_DUP_RIGHT, n[1], jobs);
+    if (rc == 0)
+        rc = emit_rule(e, R_EMPTY_LEFT, n[0], jobs);
+    if (rc == 0)
+        rc = emit_rule(e, R_EMPTY_RIGHT, n[1], jobs);
+    return rc;
 }
 
 int compare_join_in_memory(struct emitter *e)
@@ -420,15 +657,18 @@ int compare_join_in_memory(struct emitter *e)
     struct ent *ents[2];
     size_t n[2];
     for (int s = 0; s < 2; s++) {
+        /* every record fed is in memory (nothing went to a sink or a file) */
         struct side *sd = &e->m->side[s];
-        size_t total = 0;
-        for (struct chunk *k = sd->head; k; k = k->next)
-            total += chunk_records(k);
-        ents[s] = qloop_xcalloc(total + 1, sizeof **ents);
+        size_t cap = (size_t)sd->total;
+        ents[s] = qloop_xmalloc((cap + 1) * sizeof **ents);
         n[s] = 0;
         for (struct chunk *k = sd->head; k; k = k->next)
             for (size_t off = 0; off < k->used;) {
                 const struct rec *r = (const struct rec *)((const char *)k->data + off);
+                if (n[s] == cap) { /* cannot happen; stay in bounds */
+                    cap = 2 * cap + 16;
+                    ents[s] = qloop_xrealloc(ents[s], (cap + 1) * sizeof **ents);
+                }
                 ents[s][n[s]++].r = r;
                 off += rec_size(r->len);
             }

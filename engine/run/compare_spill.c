@@ -35,9 +35,30 @@ static int spill_open(struct compare_run *c, struct spill *s, struct qloop_error
         close(fd);
         return qloop_error_set(err, path, 0, 0, "无法打开比对用的临时文件（%s）", strerror(errno));
     }
+    /* s->buf is the file's only buffer: records are copied into it and
+     * written a block at a time, then it serves reading back */
+    setvbuf(s->f, NULL, _IONBF, 0);
     s->buf = qloop_xmalloc(SPILL_BUFSIZE);
-    setvbuf(s->f, s->buf, _IOFBF, SPILL_BUFSIZE);
+    s->used = s->pos = 0;
     s->bytes = s->recs = 0;
+    return 0;
+}
+
+/* Fills err for a temporary file that cannot be written; returns -1. */
+static int write_error(struct compare_run *c, struct qloop_error *err)
+{
+    return qloop_error_set(err, c->tmpdir, 0, 0,
+                           "写入比对用的临时文件失败（%s）；请检查 TMPDIR 所在磁盘的可用空间，"
+                           "或用 --memory 给比对更多内存",
+                           strerror(errno));
+}
+
+/* Writes out what s's buffer holds. Returns 0 or -1 with err. */
+static int spill_flush(struct compare_run *c, struct spill *s, struct qloop_error *err)
+{
+    if (s->used && fwrite(s->buf, 1, s->used, s->f) != s->used)
+        return write_error(c, err);
+    s->used = 0;
     return 0;
 }
 
@@ -56,11 +77,15 @@ static int spill_put(struct compare_run *c, struct spill *s, const struct rec *r
     if (!s->f && spill_open(c, s, err) != 0)
         return -1;
     size_t n = rec_size(r->len);
-    if (fwrite(r, 1, n, s->f) != n)
-        return qloop_error_set(err, c->tmpdir, 0, 0,
-                               "写入比对用的临时文件失败（%s）；请检查 TMPDIR 所在磁盘的可用空间，"
-                               "或用 --memory 给比对更多内存",
-                               strerror(errno));
+    if (s->used + n > SPILL_BUFSIZE && spill_flush(c, s, err) != 0)
+        return -1;
+    if (n > SPILL_BUFSIZE) {
+        if (fwrite(r, 1, n, s->f) != n)
+            return write_error(c, err);
+    } else {
+        memcpy(s->buf + s->used, r, n);
+        s->used += n;
+    }
     s->bytes += n;
     s->recs++;
     return 0;
@@ -105,11 +130,34 @@ static int read_error(struct emitter *e)
                            "读取比对用的临时文件失败（%s）；请检查 TMPDIR 所在磁盘", strerror(errno));
 }
 
-/* Makes s ready to be read from its start. Returns 0 or -1 with err. */
+/* Makes s ready to be read from its start, its buffer written out and
+ * empty. Returns 0 or -1 with err. */
 static int spill_rewind(struct emitter *e, struct spill *s)
 {
-    if (fflush(s->f) != 0 || fseek(s->f, 0, SEEK_SET) != 0)
+    if (spill_flush(e->c, s, e->err) != 0)
+        return -1;
+    if (fseek(s->f, 0, SEEK_SET) != 0)
         return read_error(e);
+    s->used = s->pos = 0;
+    return 0;
+}
+
+/* Reads n bytes of s into dst through its buffer. Returns 0 or -1 with err. */
+static int spill_read(struct emitter *e, struct spill *s, char *dst, size_t n)
+{
+    while (n > 0) {
+        if (s->pos == s->used) {
+            s->used = fread(s->buf, 1, SPILL_BUFSIZE, s->f);
+            s->pos = 0;
+            if (s->used == 0)
+                return read_error(e);
+        }
+        size_t k = s->used - s->pos < n ? s->used - s->pos : n;
+        memcpy(dst, s->buf + s->pos, k);
+        s->pos += k;
+        dst += k;
+        n -= k;
+    }
     return 0;
 }
 
@@ -117,18 +165,14 @@ static int spill_rewind(struct emitter *e, struct spill *s)
 static const struct rec *spill_next(struct emitter *e, struct spill *s, struct qloop_buf *b)
 {
     struct rec h;
-    if (fread(&h, sizeof h, 1, s->f) != 1) {
-        read_error(e);
+    if (spill_read(e, s, (char *)&h, sizeof h) != 0)
         return NULL;
-    }
     size_t n = rec_size(h.len);
     qloop_buf_reset(b);
     qloop_buf_reserve(b, n);
     memcpy(b->ptr, &h, sizeof h);
-    if (n > sizeof h && fread(b->ptr + sizeof h, 1, n - sizeof h, s->f) != n - sizeof h) {
-        read_error(e);
+    if (n > sizeof h && spill_read(e, s, b->ptr + sizeof h, n - sizeof h) != 0)
         return NULL;
-    }
     return (const struct rec *)b->ptr;
 }
 

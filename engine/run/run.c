@@ -97,10 +97,11 @@ int run_setup(struct run_ctx *run, size_t *order, bool workers)
     if (run->p->ncompares &&
         compare_run_new(&run->compares, run->p, o->memory_budget, run->err) != 0)
         return -1;
-    if (!workers)
-        return 0;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     size_t jobs = o->jobs ? o->jobs : (size_t)(ncpu > 0 ? (ncpu > 16 ? 16 : ncpu) : 1);
+    compare_set_jobs(run->compares, jobs);
+    if (!workers)
+        return 0;
     run->pool = judge_pool_new(run->p, jobs, run->err);
     return run->pool ? 0 : -1;
 }

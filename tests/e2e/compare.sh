@@ -65,6 +65,19 @@ diff=$(sql "SELECT count(*) FROM (SELECT $cols FROM findings WHERE run_id='$run1
 expect_eq "spilled findings equal in-memory ones" "0" "$diff"
 expect_eq "spilled findings count" "336" "$(sql "SELECT count(*) FROM findings WHERE run_id='$run2' AND rule LIKE 'people_vs_social.%'")"
 
+# the findings, in the order stored, are the same with one thread or two,
+# in memory and spilled (the findings are made on --jobs threads)
+ordered() { sql "SELECT $cols FROM findings WHERE run_id='$1' AND rule LIKE 'people_vs_social.%' ORDER BY id"; }
+for mem in "" "--memory 64K"; do
+  run_q 0 run --rules "$EX" --json --quiet --jobs 1 $mem
+  one=$(json_get "$OUT" 'd["run_id"]'); c1=$(json_get "$OUT" 'd["rules"]')
+  run_q 0 run --rules "$EX" --json --quiet --jobs 2 $mem
+  two=$(json_get "$OUT" 'd["run_id"]'); c2=$(json_get "$OUT" 'd["rules"]')
+  expect_eq "rule counts, --jobs 1 and 2 ${mem:-in memory}" "$c1" "$c2"
+  expect_eq "findings in order, --jobs 1 and 2 ${mem:-in memory}" "$(ordered "$one")" "$(ordered "$two")"
+  expect_eq "findings of --jobs 2 ${mem:-in memory}" "336" "$(ordered "$two" | wc -l)"
+done
+
 # a compare naming a column the data lacks stops before any finding
 mkdir bad && cp "$EX/people.csv" "$EX/social.csv" bad/
 cat > bad/rules.lua <<'EOF'

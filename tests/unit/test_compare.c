@@ -539,6 +539,28 @@ static void test_normalize_tolerance_equal(void **state)
     assert_rule("lr.mismatch.gone", "l", 3, 0, 0);
 }
 
+/* A tolerance field's value is read as a number up to its end: the bytes
+ * stored after it (here the next field's length, 49 = '1') are not part of
+ * it. Equal within tolerance: no finding. */
+static void test_tolerance_value_end(void **state)
+{
+    (void)state;
+    load("dataset 'l' { key = 'id' }\n"
+         "dataset 'r' { key = 'id' }\n"
+         "compare 'lr' { left = 'l', right = 'r',\n"
+         "  fields = { amount = { tolerance = 1 }, note = 'note' } }\n",
+         0);
+    static const char *const names[] = {"id", "amount", "note"};
+    static const char note[] = "1234567890123456789012345678901234567890123456789"; /* 49 */
+    static const char *const l[] = {"1", "10", note, "2", "7", "x"};
+    static const char *const r[] = {"1", "10.5", note, "2", "7", "x"};
+    compare_set_jobs(F.c, 2);
+    feed("l", names, 3, l, 2, 1);
+    feed("r", names, 3, r, 2, 1);
+    finish();
+    assert_rule("lr.mismatch.amount", "l", 2, 0, 0);
+}
+
 static void test_missing_column(void **state)
 {
     (void)state;
@@ -582,13 +604,34 @@ static const char SPILL_RULES[] =
     "  fields = { name = 'name', birth_date = { field = 'birth', date = true },\n"
     "             amount = { tolerance = 1, normalize = function(s) return s end } } }\n";
 
-/* Runs SPILL_RULES over N generated records per side with budget; returns
- * the findings (sorted) and rule results as text. */
-static char *spill_run(size_t budget, bool *spilled, int64_t *failed)
+/* No Lua: the findings may be made on several threads. */
+static const char JOBS_RULES[] =
+    "dataset 'people' { key = 'person_id', sensitive = { 'name' } }\n"
+    "dataset 'social' { key = 'pid' }\n"
+    "compare 'pvs' { left = 'people', right = 'social', key = 'person_id', right_key = 'pid',\n"
+    "  authority = 'left',\n"
+    "  fields = { name = { field = 'name', normalize = clean.trim },\n"
+    "             birth_date = { field = 'birth', date = true }, amount = { tolerance = 1 } } }\n";
+
+/* As JOBS_RULES, but social's own key (name) is not the compare key: each of
+ * its records carries its own key, made by the reader's callback. */
+static const char JOBS_RULES_OWN[] =
+    "dataset 'people' { key = 'person_id' }\n"
+    "dataset 'social' { key = 'name' }\n"
+    "compare 'pvs' { left = 'people', right = 'social', key = 'person_id', right_key = 'pid',\n"
+    "  fields = { birth_date = { field = 'birth', date = true }, amount = { tolerance = 1 } } }\n";
+
+/* Runs rules over n generated records per side (a multiple of 500) with
+ * budget and jobs threads; returns the findings (in order_by) and rule
+ * results as text. */
+static char *gen_run(const char *rules, size_t n, size_t budget, size_t jobs,
+                     const char *order_by, bool *spilled, int64_t *failed)
 {
-    enum { N = 3000, BATCH = 500 };
+    enum { BATCH = 500 };
+    const size_t N = n;
     setup(NULL);
-    load(SPILL_RULES, budget);
+    load(rules, budget);
+    compare_set_jobs(F.c, jobs);
     rnd_state = 42;
     char (*lcells)[4][40] = calloc(N, sizeof *lcells);
     char (*rcells)[4][40] = calloc(N, sizeof *rcells);
@@ -642,7 +685,7 @@ static char *spill_run(size_t budget, bool *spilled, int64_t *failed)
     finish();
     *spilled = compare_spilled(F.c);
     *failed = F.failed;
-    char *f = findings("dataset, rule, row_no, record_key, message");
+    char *f = findings(order_by);
     struct qloop_buf b = {0};
     qloop_buf_append(&b, f, strlen(f));
     free(f);
@@ -661,6 +704,65 @@ static char *spill_run(size_t budget, bool *spilled, int64_t *failed)
     free(s);
     teardown(NULL);
     return b.ptr;
+}
+
+/* Runs SPILL_RULES over 3000 records per side with budget; returns the
+ * findings (sorted) and rule results as text. */
+static char *spill_run(size_t budget, bool *spilled, int64_t *failed)
+{
+    return gen_run(SPILL_RULES, 3000, budget, 1, "dataset, rule, row_no, record_key, message",
+                   spilled, failed);
+}
+
+/* The findings, in the order stored, and the counts are the same for any
+ * number of threads: in memory (one unit, several rounds of slices) and
+ * spilled (many units); and spilled ones are those in memory. */
+static void test_jobs_same_findings(void **state)
+{
+    (void)state;
+    enum { N = 20000 }; /* per side: more rows than 2 threads take in one round */
+    bool spilled;
+    int64_t f1, fj, fs1, fsj;
+    char *one = gen_run(JOBS_RULES, N, 0, 1, "id", &spilled, &f1);
+    assert_false(spilled);
+    static const char *const kinds[] = {"pvs.mismatch.amount", "pvs.mismatch.name",
+                                        "pvs.missing_in_left", "pvs.duplicate_key_left",
+                                        "pvs.empty_key_left", NULL};
+    for (size_t i = 0; kinds[i]; i++)
+        assert_non_null(strstr(one, kinds[i]));
+    for (size_t jobs = 2; jobs <= 3; jobs++) {
+        char *many = gen_run(JOBS_RULES, N, 0, jobs, "id", &spilled, &fj);
+        assert_false(spilled);
+        assert_string_equal(one, many);
+        assert_int_equal(f1, fj);
+        free(many);
+    }
+    int64_t fo1, fo2;
+    char *own1 = gen_run(JOBS_RULES_OWN, N, 0, 1, "id", &spilled, &fo1);
+    char *own2 = gen_run(JOBS_RULES_OWN, N, 0, 2, "id", &spilled, &fo2);
+    assert_non_null(strstr(own1, "pvs.missing_in_left"));
+    assert_string_equal(own1, own2);
+    assert_int_equal(fo1, fo2);
+    free(own1);
+    free(own2);
+    /* spilled: 1 MiB makes 64 partitions of about 300 records a side */
+    char *s1 = gen_run(JOBS_RULES, N, 1 << 20, 1, "id", &spilled, &fs1);
+    assert_true(spilled);
+    char *sj = gen_run(JOBS_RULES, N, 1 << 20, 2, "id", &spilled, &fsj);
+    assert_true(spilled);
+    assert_string_equal(s1, sj);
+    assert_int_equal(fs1, fsj);
+    free(s1);
+    free(sj);
+    /* sorted, the spilled findings are those in memory */
+    const char *order = "dataset, rule, row_no, record_key, message";
+    s1 = gen_run(JOBS_RULES, N, 1 << 20, 2, order, &spilled, &fs1);
+    sj = gen_run(JOBS_RULES, N, 0, 2, order, &spilled, &fsj);
+    assert_string_equal(s1, sj);
+    assert_int_equal(fs1, f1);
+    free(s1);
+    free(sj);
+    free(one);
 }
 
 static void test_spill_equals_memory(void **state)
@@ -702,8 +804,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_masking, setup, teardown),
         cmocka_unit_test_setup_teardown(test_composite_duplicates_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_normalize_tolerance_equal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tolerance_value_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_column, setup, teardown),
         cmocka_unit_test(test_spill_equals_memory),
+        cmocka_unit_test(test_jobs_same_findings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
