@@ -246,6 +246,12 @@ struct part_options;
 int part_source_open(struct ds_ctx *ds, const struct part_options *o, uint64_t *rows);
 void part_source_wrap(struct ds_ctx *ds, const struct part_options *o, uint64_t rows);
 
+/* prefetch.c: from here on the source is read by a thread of its own, one
+ * batch ahead (ds->ad and ds->src become a wrapper that reads the same
+ * batches; closing it stops the thread and closes the source). When no
+ * thread can be started, nothing changes. */
+void ds_prefetch(struct ds_ctx *ds);
+
 /* refsets.c */
 void refsets_setup(struct run_ctx *run);
 /* The order to read the datasets in: every dataset after those it

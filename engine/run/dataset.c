@@ -501,6 +501,8 @@ int ds_read(struct ds_ctx *ds)
     };
     ds_encode_begin(ds);
     whole_begin(ds);
+    if (run->pool && judge_pool_size(run->pool) > 1)
+        ds_prefetch(ds); /* the next batch parsed while this one is judged and merged */
     judge_begin_dataset(run->pool, &ds->jd);
     ds->judging = true;
     for (;;) {
