@@ -95,35 +95,40 @@ static void copy_batch(struct prefetch *p, struct slot *s, const struct qloop_ba
         s->bad = qloop_xrealloc(s->bad, b->nbad * sizeof *s->bad);
         s->bad_cap = b->nbad;
     }
-    /* the bytes first (the buffer may move), offsets kept in the cells */
+    /* every byte counted first, so that the buffer never moves while the
+     * cells are pointed into it */
+    size_t need = 0;
+    for (size_t i = 0; i < ncells; i++)
+        need += b->cells[i].len + 1;
+    for (size_t i = 0; i < b->nbad; i++)
+        need += strlen(b->bad[i].message ? b->bad[i].message : "") + 1;
     qloop_buf_reset(&s->bytes);
+    qloop_buf_reserve(&s->bytes, need);
+    char *at = s->bytes.ptr;
     for (size_t i = 0; i < ncells; i++) {
         const struct qloop_field *f = &b->cells[i];
-        s->cells[i] = (struct qloop_field){NULL, f->len, f->null};
-        s->cells[i].ptr = (const char *)(uintptr_t)s->bytes.len;
-        qloop_buf_append(&s->bytes, f->ptr ? f->ptr : "", f->len);
-        qloop_buf_putc(&s->bytes, '\0');
+        if (f->len)
+            memcpy(at, f->ptr, f->len);
+        at[f->len] = '\0';
+        s->cells[i] = (struct qloop_field){at, f->len, f->null};
+        at += f->len + 1;
     }
     for (size_t i = 0; i < b->nbad; i++) {
-        s->bad[i] = b->bad[i];
-        s->bad[i].message = (const char *)(uintptr_t)s->bytes.len;
         const char *m = b->bad[i].message ? b->bad[i].message : "";
-        qloop_buf_append(&s->bytes, m, strlen(m) + 1);
+        size_t n = strlen(m) + 1;
+        memcpy(at, m, n);
+        s->bad[i] = b->bad[i];
+        s->bad[i].message = at;
+        at += n;
     }
-    const char *base = s->bytes.ptr ? s->bytes.ptr : "";
-    for (size_t i = 0; i < ncells; i++)
-        s->cells[i].ptr = base + (uintptr_t)s->cells[i].ptr;
-    for (size_t i = 0; i < b->nbad; i++)
-        s->bad[i].message = base + (uintptr_t)s->bad[i].message;
+    s->bytes.len = need;
     if (b->nrows) {
         memcpy(s->row_no, b->row_no, b->nrows * sizeof *s->row_no);
         if (b->line_no)
             memcpy(s->line_no, b->line_no, b->nrows * sizeof *s->line_no);
-        else
-            memset(s->line_no, 0, b->nrows * sizeof *s->line_no);
     }
     s->batch = (struct qloop_batch){.nrows = b->nrows, .ncols = b->ncols, .cells = s->cells,
-                                    .row_no = s->row_no, .line_no = s->line_no,
+                                    .row_no = s->row_no, .line_no = b->line_no ? s->line_no : NULL,
                                     .nbad = b->nbad, .bad = s->bad};
     note_names(p);
     s->names = p->names->name;
