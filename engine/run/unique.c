@@ -75,10 +75,8 @@ struct unique_set {
     size_t budget;
     size_t nwriters;
     struct pspool *w; /* per writer */
-    uint64_t next_seq; /* unique_add's */
-    uint64_t max_seq;  /* over writer 0..n (each writer's own below) */
-    uint64_t *writer_max;
-    bool finished;
+    uint64_t next_seq;    /* unique_add's */
+    uint64_t *writer_max; /* per writer: the largest seq it offered */
 };
 
 static uint64_t (*test_hash)(const char *, size_t);
