@@ -464,7 +464,8 @@ static int by_first(const void *a, const void *b)
 /* Hands out the counted partition's states, in the order values first came. */
 static int give_states(struct count *c, unique_state_fn state, void *sctx)
 {
-    qsort(c->groups, c->ngroups, sizeof *c->groups, by_first);
+    if (c->ngroups > 1) /* an empty partition has no array to sort */
+        qsort(c->groups, c->ngroups, sizeof *c->groups, by_first);
     int rc = 0;
     for (size_t i = 0; i < c->ngroups && rc == 0; i++) {
         const struct group *g = &c->groups[i];

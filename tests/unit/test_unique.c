@@ -358,6 +358,30 @@ static void test_states_same_sequence(void **state)
         }
 }
 
+/* A set with a few values (most partitions empty) hands out their states. */
+static void test_states_of_a_few_values(void **state)
+{
+    (void)state;
+    struct seen *s = calloc(1, sizeof *s);
+    struct unique_set *u = unique_new(0);
+    struct qloop_error err;
+    assert_int_equal(unique_add(u, "a", 1, 1, "k1", 2, &err), 0);
+    assert_int_equal(unique_add(u, "b", 1, 2, "k2", 2, &err), 0);
+    assert_int_equal(unique_add(u, "a", 1, 3, "k3", 2, &err), 0);
+    struct order o = {0};
+    assert_int_equal(unique_finish_states(u, record, s, note_state, &o, &err), 0);
+    assert_int_equal(o.states, 2);
+    assert_int_equal(o.singles, 1);
+    assert_int_equal(s->reports, 2);
+    unique_free(u);
+    struct unique_set *empty = unique_new(0);
+    memset(&o, 0, sizeof o);
+    assert_int_equal(unique_finish_states(empty, record, s, note_state, &o, &err), 0);
+    assert_int_equal(o.states, 0);
+    unique_free(empty);
+    free(s);
+}
+
 /* A group that arrives before a value's only other record, and after it. */
 static void test_group_then_single(void **state)
 {
@@ -399,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_states_merge_spilled),
         cmocka_unit_test(test_group_then_single),
         cmocka_unit_test(test_states_same_sequence),
+        cmocka_unit_test(test_states_of_a_few_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
