@@ -432,10 +432,10 @@ void cli_print_run_outcome(const struct cli_args *a, const struct run_outcome *r
     }
     if (!cli_flag(a, "timings"))
         return;
-    /* a merge reads shards, not data, and says how much CPU that took */
-    bool merge = res->cpu_seconds_read > 0;
+    /* a merge reads shards, not data; both say how much CPU reading took */
+    bool merge = strcmp(what, "合并运行") == 0;
     char cpu[48] = "";
-    if (merge)
+    if (res->cpu_seconds_read > 0)
         snprintf(cpu, sizeof cpu, "（CPU %.2f 秒）", res->cpu_seconds_read);
     fprintf(stderr,
             "qloop: 阶段用时：%s %.2f 秒%s，写入结果 %.2f 秒，比对 %.2f 秒，"

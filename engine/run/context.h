@@ -131,6 +131,9 @@ struct ds_ctx {
     char (*refs)[33]; /* record refs of the batch's rows, when open tickets need them */
     size_t refs_cap;
     bool judging;
+    bool *pass_rules;             /* per rule: a unique set the workers offer to */
+    struct qloop_buf *whole_keys; /* per worker: the key of the row it offers */
+    size_t nwhole_keys;
     struct ds_encode *encode; /* findings made on the workers (ds_encode.c), or NULL */
     struct strmap *nulls; /* the dataset's null_values (source.c), made on first use */
     int64_t bad_rows;     /* malformed rows the adapter listed (bad_rows = "finding") */
@@ -183,6 +186,9 @@ const char *run_source_path(const struct run_ctx *run, const struct pack_dataset
 long ds_column(const struct ds_ctx *ds, const char *name);
 const struct qloop_field *ds_cell(const struct ds_ctx *ds, size_t row, long col);
 void ds_row_key(const struct ds_ctx *ds, size_t row, struct qloop_buf *out);
+/* The row's key fields (cleansed), '|'-joined, into out (emptied first):
+ * ds_row_key of a row with a key; safe on worker threads. */
+void ds_key_fields(const struct ds_ctx *ds, size_t row, struct qloop_buf *out);
 /* Writes a finding of rule rs (row_no 0: of the dataset), counting it;
  * mask: FINDING_* flags for the findings writer (findings.h). In a
  * partitioned judge, a verdict into the shard instead. */
@@ -239,6 +245,12 @@ int part_batch(struct ds_ctx *ds);
 struct part_options;
 int part_source_open(struct ds_ctx *ds, const struct part_options *o, uint64_t *rows);
 void part_source_wrap(struct ds_ctx *ds, const struct part_options *o, uint64_t rows);
+
+/* prefetch.c: from here on the source is read by a thread of its own, one
+ * batch ahead (ds->ad and ds->src become a wrapper that reads the same
+ * batches; closing it stops the thread and closes the source). When no
+ * thread can be started, nothing changes. */
+void ds_prefetch(struct ds_ctx *ds);
 
 /* refsets.c */
 void refsets_setup(struct run_ctx *run);

@@ -82,14 +82,8 @@ const struct qloop_field *ds_cell(const struct ds_ctx *ds, size_t row, long col)
 void ds_row_key(const struct ds_ctx *ds, size_t row, struct qloop_buf *out)
 {
     qloop_buf_reset(out);
-    if (identity_of(ds, row, out))
-        return;
-    for (size_t i = 0; i < ds->d->nkeys; i++) {
-        const struct qloop_field *f = ds_cell(ds, row, ds->key_cols[i]);
-        if (i)
-            qloop_buf_putc(out, '|');
-        qloop_buf_append(out, f->ptr, f->len);
-    }
+    if (!identity_of(ds, row, out))
+        ds_key_fields(ds, row, out);
 }
 
 /* compare_rows' own_key: the raw record key of row, as ds_row_key. */
@@ -229,13 +223,13 @@ static int unique_failed(void *ctx, uint64_t row_no, const char *key, size_t key
 int ds_unique_offer(struct ds_ctx *ds, struct rule_state *rs, const char *value, size_t vlen,
                     uint64_t row_no, const char *key, size_t keylen)
 {
-    return unique_add(rs->uniq, value, vlen, row_no, key, keylen, unique_failed, rs, ds->run->err);
+    return unique_add(rs->uniq, value, vlen, row_no, key, keylen, ds->run->err);
 }
 
 int ds_unique_group(struct ds_ctx *ds, struct rule_state *rs, const char *value, size_t vlen,
                     uint64_t count)
 {
-    return unique_add_group(rs->uniq, value, vlen, count, unique_failed, rs, ds->run->err);
+    return unique_add_group(rs->uniq, value, vlen, count, ds->run->err);
 }
 
 int ds_unique_finish(struct ds_ctx *ds, struct rule_state *rs, unique_state_fn state, void *ctx)
@@ -244,19 +238,63 @@ int ds_unique_finish(struct ds_ctx *ds, struct rule_state *rs, unique_state_fn s
     if (unique_finish_states(rs->uniq, unique_failed, rs, state, ctx, run->err) != 0)
         return -1;
     if (unique_spilled(rs->uniq) && run->o->progress)
-        fprintf(stderr, "qloop: 规则 \"%s\" 的唯一性检查超出内存预算（--memory），已借助临时文件完成\n",
+        fprintf(stderr, "qloop: 规则 \"%s\" 的唯一性检查已借助临时文件完成（内存只保留其一小部分，见 --memory）\n",
                 rs->rule->id);
     return 0;
 }
 
-/* Offers a passed value of row to its rule's whole-dataset set. */
-static int offer_whole(struct ds_ctx *ds, struct rule_state *rs, size_t row)
+void ds_key_fields(const struct ds_ctx *ds, size_t row, struct qloop_buf *out)
+{
+    qloop_buf_reset(out);
+    for (size_t i = 0; i < ds->d->nkeys; i++) {
+        const struct qloop_field *f = ds_cell(ds, row, ds->key_cols[i]);
+        if (i)
+            qloop_buf_putc(out, '|');
+        qloop_buf_append(out, f->ptr, f->len);
+    }
+}
+
+/* Offers the passed value of row to rule rs's whole-dataset set, as writer
+ * `writer`, at its place in the dataset; key: the row's raw record key. */
+static void offer_whole(struct ds_ctx *ds, struct rule_state *rs, size_t writer, size_t row,
+                        const struct qloop_buf *key)
+{
+    const struct qloop_field *f = ds_cell(ds, row, rs->col);
+    unique_offer(rs->uniq, writer, (uint64_t)ds->rows + row, f->ptr, f->len,
+                 ds->batch->row_no[row], key->ptr ? key->ptr : "", key->len);
+}
+
+/* judge.h's pass: a worker offers the passed values of its rows with a key
+ * (those without one get their identity after the workers: the merge
+ * offers them). */
+static void offer_on_worker(void *ctx, size_t worker, size_t rule, size_t row)
+{
+    struct ds_ctx *ds = ctx;
+    if (identity_keyless(ds, row))
+        return;
+    ds_key_fields(ds, row, &ds->whole_keys[worker]);
+    offer_whole(ds, &ds->rules[rule], worker, row, &ds->whole_keys[worker]);
+}
+
+/* Sets the workers to offer the unique rules' values (offer_on_worker), or
+ * leaves it to the merge. */
+static void whole_begin(struct ds_ctx *ds)
 {
     struct run_ctx *run = ds->run;
-    const struct qloop_field *f = ds_cell(ds, row, rs->col);
-    ds_row_key(ds, row, &run->keybuf);
-    return unique_add(rs->uniq, f->ptr, f->len, ds->batch->row_no[row], run->keybuf.ptr,
-                      run->keybuf.len, unique_failed, rs, run->err);
+    size_t n = run->pool ? judge_pool_size(run->pool) : 1;
+    bool any = false;
+    for (size_t i = 0; i < ds->nrules; i++)
+        if (ds->rules[i].uniq) {
+            unique_set_writers(ds->rules[i].uniq, n);
+            ds->pass_rules[i] = any = true;
+        }
+    if (!any || !run->pool || ds->d->nkeys == 0)
+        return;
+    ds->whole_keys = qloop_xcalloc(n, sizeof *ds->whole_keys);
+    ds->nwhole_keys = n;
+    ds->jd.pass = offer_on_worker;
+    ds->jd.pass_rules = ds->pass_rules;
+    ds->jd.pass_ctx = ds;
 }
 
 /* Turns the workers' verdicts on the batch into findings, in rule then row
@@ -287,8 +325,10 @@ static int merge_verdicts(struct ds_ctx *ds)
                 break;
             }
             case JUDGE_PASS:
-                if (rs->uniq && offer_whole(ds, rs, row) != 0)
-                    return -1;
+                if (rs->uniq && !(ds->jd.pass && !identity_keyless(ds, row))) {
+                    ds_row_key(ds, row, &ds->run->keybuf);
+                    offer_whole(ds, rs, 0, row, &ds->run->keybuf);
+                }
                 break;
             case JUDGE_ERROR:
                 note_rule_error(ds, rs, reason[row], row);
@@ -303,6 +343,8 @@ static int merge_verdicts(struct ds_ctx *ds)
                 break;
             }
         }
+        if (rs->uniq && unique_check(rs->uniq, ds->run->err) != 0)
+            return -1;
     }
     return 0;
 }
@@ -354,6 +396,7 @@ void ds_setup_rules(struct ds_ctx *ds)
     ds->refsets = qloop_xcalloc(ds->nrules + 1, sizeof *ds->refsets);
     ds->checked = qloop_xcalloc(ds->nrules + 1, sizeof *ds->checked);
     ds->errors = qloop_xcalloc(ds->nrules + 1, sizeof *ds->errors);
+    ds->pass_rules = qloop_xcalloc(ds->nrules + 1, sizeof *ds->pass_rules);
     size_t k = 0;
     for (size_t i = 0; i < run->p->nrules; i++) {
         struct pack_rule *r = &run->p->rules[i];
@@ -457,6 +500,9 @@ int ds_read(struct ds_ctx *ds)
         .sensitive_cols = ds->sens_cols,
     };
     ds_encode_begin(ds);
+    whole_begin(ds);
+    if (run->pool && judge_pool_size(run->pool) > 1)
+        ds_prefetch(ds); /* the next batch parsed while this one is judged and merged */
     judge_begin_dataset(run->pool, &ds->jd);
     ds->judging = true;
     for (;;) {
@@ -602,6 +648,10 @@ void ds_free(struct ds_ctx *ds)
     free(ds->refsets);
     free(ds->checked);
     free(ds->errors);
+    free(ds->pass_rules);
+    for (size_t i = 0; i < ds->nwhole_keys; i++)
+        qloop_buf_free(&ds->whole_keys[i]);
+    free(ds->whole_keys);
     free(ds->changed);
     free(ds->verdict);
     free(ds->reason);

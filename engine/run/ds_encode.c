@@ -48,14 +48,7 @@ static bool encode_fail(void *ctx, size_t worker, size_t rule, size_t row, const
     struct ds_encode *e = ds->encode;
     struct enc_worker *ew = &e->w[worker];
     const struct rule_state *rs = &ds->rules[rule];
-    /* ds_row_key of a record with a key: its key fields, '|'-joined */
-    qloop_buf_reset(&ew->key);
-    for (size_t i = 0; i < ds->d->nkeys; i++) {
-        const struct qloop_field *f = ds_cell(ds, row, ds->key_cols[i]);
-        if (i)
-            qloop_buf_putc(&ew->key, '|');
-        qloop_buf_append(&ew->key, f->ptr, f->len);
-    }
+    ds_key_fields(ds, row, &ew->key); /* ds_row_key of a record with a key */
     const struct qloop_field *f = rs->rule->field ? ds_cell(ds, row, rs->col) : NULL;
     const struct pack_rule *r = rs->rule;
     struct qloop_finding fd = {.dataset = ds->d->name, .rule = r->id,

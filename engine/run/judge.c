@@ -315,6 +315,22 @@ static void encode_fails(struct worker *w)
         }
 }
 
+/* w's rows' passed verdicts through the dataset's pass (judge.h). */
+static void hand_passes(struct worker *w)
+{
+    const struct judge_dataset *ds = w->pool->ds;
+    const struct judge_batch *b = w->pool->b;
+    size_t me = (size_t)(w - w->pool->w), nrows = b->batch->nrows;
+    for (size_t i = 0; i < ds->nrules; i++) {
+        if (!ds->pass_rules[i])
+            continue;
+        const uint8_t *verdict = b->verdict + i * nrows;
+        for (size_t row = w->begin; row < w->end; row++)
+            if (verdict[row] == JUDGE_PASS)
+                ds->pass(ds->pass_ctx, me, i, row);
+    }
+}
+
 static void work(struct worker *w)
 {
     qloop_arena_reset(&w->arena);
@@ -328,6 +344,8 @@ static void work(struct worker *w)
         judge_rows(w);
         if (w->pool->ds->fail && w->pool->b->enc)
             encode_fails(w);
+        if (w->pool->ds->pass)
+            hand_passes(w);
         qloop_lua_record_expire(w->pack->L, &w->rec); /* views die with their batch */
     }
     w->in_row = false;

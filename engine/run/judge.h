@@ -70,6 +70,12 @@ struct judge_dataset {
     bool (*fail)(void *ctx, size_t worker, size_t rule, size_t row, const char *reason,
                  struct qloop_buf *out);
     void *fail_ctx;
+    /* When set, each worker also hands every passed verdict of its rows on
+     * the rules marked in pass_rules to pass(pass_ctx, worker, rule, row),
+     * once they are judged (the whole-dataset forms: unique's offers). */
+    void (*pass)(void *ctx, size_t worker, size_t rule, size_t row);
+    const bool *pass_rules;
+    void *pass_ctx;
     /* counts, summed over workers by judge_end_dataset */
     int64_t *checked, *errors; /* per rule */
     int64_t *changed;          /* per cleanse entry */

@@ -131,10 +131,14 @@ static int read_all(struct run_ctx *run, const size_t *order, struct run_outcome
     if (run_open_results(run) != 0)
         return -1;
     double t0 = mono_seconds();
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     for (size_t i = 0; i < run->p->ndatasets; i++)
         if (run_dataset(run, &run->p->datasets[order[i]]) != 0)
             return -1;
     out->seconds_read = mono_seconds() - t0;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    out->cpu_seconds_read = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
     return 0;
 }
 

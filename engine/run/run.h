@@ -44,7 +44,7 @@ struct run_outcome {
     double seconds_read;    /* read, cleanse, check (no write lock held) */
     double seconds_store;   /* waiting for the write lock and moving the results in */
     double seconds_compare, seconds_catalog, seconds_tickets, seconds_commit;
-    double cpu_seconds_read; /* a merge: the CPU time (all threads) of reading and merging the shards */
+    double cpu_seconds_read; /* the CPU time (all threads) of the read phase (a merge: reading and merging the shards) */
 };
 
 /* Runs pack p against the store db. On success returns 0 and fills out (the

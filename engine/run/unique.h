@@ -2,14 +2,17 @@
  * unique.h — the `unique` check over a whole dataset: every record whose
  * value occurs more than once fails.
  *
- * Values are offered in row order. In memory, a value's first occurrence is
- * remembered (row and record key) and reported as soon as a twin arrives, so
- * findings stream out with the rows. Past the memory budget the set spills:
- * what it holds and every later value go to temporary partition files chosen
- * by the value's hash, and unique_finish() reports, partition by partition,
- * the records not yet reported whose value occurs more than once. The
- * result (which records fail) is the same either way; only the order of the
- * findings differs.
+ * Values are offered as they come — by the run's thread, or by several
+ * writers at once (the judge's workers, each offering its own rows), each
+ * offer with its place in the dataset (seq). Nothing is decided while values
+ * come: the set only appends each offer to one of its hash partitions, in
+ * memory up to a small part of the budget and past it in an unlinked
+ * temporary file, so its memory does not grow with the data. unique_finish
+ * counts the partitions one at a time and reports the failing records in
+ * the order a set reporting as the rows came would have: a value's first
+ * record when its second occurrence comes, just before that one, and every
+ * later record at its own place — the same findings in the same order
+ * whatever the number of writers, the budget, or which offers went to disk.
  */
 #ifndef QLOOP_UNIQUE_H
 #define QLOOP_UNIQUE_H
@@ -27,18 +30,41 @@ struct unique_set;
 typedef int (*unique_emit_fn)(void *ctx, uint64_t row_no, const char *key, size_t keylen,
                               const char *value, size_t vlen);
 
-/* budget: bytes the in-memory set may use before spilling (0 = 1 GiB). */
+/* budget: bytes the set may use (0 = 1 GiB); it keeps at most a quarter of
+ * it, and never more than 32 MiB, of offers in memory. One writer. */
 struct unique_set *unique_new(size_t budget);
 void unique_free(struct unique_set *u);
 
-/* Offers a non-empty value of row row_no whose record key is key. Calls emit
- * for each record now known to fail. Returns 0, or -1 when emit failed or a
- * temporary file could not be written (err filled). */
-int unique_add(struct unique_set *u, const char *value, size_t vlen, uint64_t row_no,
-               const char *key, size_t keylen, unique_emit_fn emit, void *ctx,
-               struct qloop_error *err);
+/* Sets how many writers offer at once (>= 1), before the first offer. */
+void unique_set_writers(struct unique_set *u, size_t nwriters);
 
-/* After the last row: reports what spilling deferred. Returns 0 or -1. */
+/* Offers a non-empty value of the record at row row_no whose raw key is
+ * key; seq is its place among the set's offers (smaller = earlier; each seq
+ * offered once). Only writer `writer` may call this at a time for a given
+ * writer: distinct writers may offer concurrently. A temporary file that
+ * cannot be written is kept as the writer's error (unique_check). */
+void unique_offer(struct unique_set *u, size_t writer, uint64_t seq, const char *value, size_t vlen,
+                  uint64_t row_no, const char *key, size_t keylen);
+
+/* Returns 0, or -1 with err when a writer could not write its temporary
+ * file (a full TMPDIR disk: the user's to fix). */
+int unique_check(const struct unique_set *u, struct qloop_error *err);
+
+/* unique_offer by writer 0 as the next offer (seq one past the last given
+ * here). Returns unique_check. */
+int unique_add(struct unique_set *u, const char *value, size_t vlen, uint64_t row_no,
+               const char *key, size_t keylen, struct qloop_error *err);
+
+/* Offers count (>= 1) occurrences of value whose records were reported
+ * elsewhere (a part's state), as the next offer like unique_add: a value
+ * offered with a record before now fails there, and later ones fail.
+ * Returns unique_check. */
+int unique_add_group(struct unique_set *u, const char *value, size_t vlen, uint64_t count,
+                     struct qloop_error *err);
+
+/* After the last offer: calls emit for each failing record, in the order
+ * above. Returns 0, or -1 (emit failed, or a temporary file could not be
+ * written or read: err filled for those). */
 int unique_finish(struct unique_set *u, unique_emit_fn emit, void *ctx, struct qloop_error *err);
 
 /* The mergeable state of one distinct value (a partitioned run, Deequ's
@@ -47,19 +73,18 @@ int unique_finish(struct unique_set *u, unique_emit_fn emit, void *ctx, struct q
 typedef int (*unique_state_fn)(void *ctx, const char *value, size_t vlen, uint64_t count,
                                uint64_t row_no, const char *key, size_t keylen);
 
-/* unique_finish, then state for every distinct value offered, in no
- * particular order. Returns 0 or -1 (a callback failed or a temporary file
- * could not be read; err filled for the latter). */
+/* unique_finish, then state for every distinct value offered: partition by
+ * partition, and within one in the order the values first came — the same
+ * sequence for the same offers however they were written. Returns 0 or -1
+ * as unique_finish (or a callback failed). */
 int unique_finish_states(struct unique_set *u, unique_emit_fn emit, void *ectx,
                          unique_state_fn state, void *sctx, struct qloop_error *err);
 
-/* Offers count (>= 2) occurrences of value whose records were reported
- * elsewhere (a part's state): a value seen once so far now fails, and
- * later ones will. Returns 0 or -1 as unique_add. */
-int unique_add_group(struct unique_set *u, const char *value, size_t vlen, uint64_t count,
-                     unique_emit_fn emit, void *ctx, struct qloop_error *err);
-
-/* Whether the set went to temporary files. */
+/* Whether offers went to temporary files. */
 bool unique_spilled(const struct unique_set *u);
+
+/* Tests only: the hash values are placed and grouped by (NULL: the real
+ * one). Equal hashes of different values must not make them one value. */
+void unique_test_hash(uint64_t (*hash)(const char *value, size_t len));
 
 #endif

@@ -1,5 +1,6 @@
 # `unique` past the memory budget spills to temporary files and still finds
-# exactly the same failing records as in memory.
+# exactly the same failing records as in memory, in the same order, with
+# one worker or several.
 source "$QLOOP_SOURCE_DIR/tests/lib/e2e.sh"
 "$QLOOP_BUILD_DIR/gen_w1" 40000 pop.csv --seed 5 "${GENDIV[@]}" >/dev/null
 cat > u.lua <<'R'
@@ -14,5 +15,11 @@ expect_eq "same counts in memory and spilled" "$mem" "$spill"
 expect_eq "duplicates found" "1600" "$(sqlite3 mem.db "SELECT failed FROM rule_results WHERE rule = 'pop.id_unique'")"
 q="SELECT rule, row_no, record_key, value FROM findings ORDER BY rule, row_no"
 expect_eq "same failing records" "$(sqlite3 mem.db "$q" | md5sum)" "$(sqlite3 spill.db "$q" | md5sum)"
+order="SELECT rule, row_no, record_key, value, message FROM findings ORDER BY id"
+one=$("$QLOOP_BIN" run --rules u.lua --data pop=pop.csv --db one.db --json --quiet --memory 64K --jobs 1 | summary)
+three=$("$QLOOP_BIN" run --rules u.lua --data pop=pop.csv --db three.db --json --quiet --jobs 3 | summary)
+expect_eq "same counts with 1 and 3 workers" "$one" "$three"
+expect_eq "same findings in the same order, spilled or not" "$(sqlite3 mem.db "$order" | md5sum)" "$(sqlite3 spill.db "$order" | md5sum)"
+expect_eq "same findings in the same order, 1 or 3 workers" "$(sqlite3 one.db "$order" | md5sum)" "$(sqlite3 three.db "$order" | md5sum)"
 expect_eq "both rows of each of the 800 duplicated ids fail" "1600" "$(sqlite3 spill.db "SELECT count(*) FROM findings WHERE rule = 'pop.id_unique'")"
 finish

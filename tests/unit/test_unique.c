@@ -12,12 +12,15 @@
 
 #include <cmocka.h>
 
+#include "base/strmap.h"
 #include "run/unique.h"
 
-/* The reported rows, as a bitmap over row numbers < MAXROW. */
+/* The reported rows, as a bitmap over row numbers < MAXROW, and in the
+ * order reported. */
 enum { MAXROW = 20001 };
 struct seen {
     unsigned char hit[MAXROW];
+    uint64_t order[4 * MAXROW];
     int reports;
     int bad_key;
 };
@@ -31,49 +34,106 @@ static int record(void *ctx, uint64_t row_no, const char *key, size_t keylen, co
     if (keylen != strlen(want) || memcmp(key, want, keylen) != 0 || vlen == 0)
         s->bad_key++;
     s->hit[row_no]++;
+    if (s->reports < 4 * MAXROW)
+        s->order[s->reports] = row_no;
     s->reports++;
     return 0;
 }
 
-/* Values: row r has value r % modulo when r % 7 == 0 (repeats), else a
- * value of its own. */
+/* Row r's value: r % modulo when r % 7 == 0 (repeats), else a value of its
+ * own. */
+static void value_of(int r, int modulo, char *v, size_t n)
+{
+    if (r % 7 == 0)
+        snprintf(v, n, "dup-%d", r % modulo);
+    else
+        snprintf(v, n, "own-%d", r);
+}
+
+/* Offers rows 1..rows by nwriters writers (row r by writer r % nwriters, at
+ * its place r), then finishes. */
+static void feed_writers(struct unique_set *u, struct seen *s, int rows, int modulo,
+                         size_t nwriters)
+{
+    struct qloop_error err;
+    unique_set_writers(u, nwriters);
+    for (int r = 1; r <= rows; r++) {
+        char v[32], k[32];
+        value_of(r, modulo, v, sizeof v);
+        snprintf(k, sizeof k, "k%d", r);
+        unique_offer(u, (size_t)r % nwriters, (uint64_t)r, v, strlen(v), (uint64_t)r, k, strlen(k));
+    }
+    assert_int_equal(unique_check(u, &err), 0);
+    assert_int_equal(unique_finish(u, record, s, &err), 0);
+}
+
 static void feed(struct unique_set *u, struct seen *s, int rows, int modulo)
 {
     struct qloop_error err;
     for (int r = 1; r <= rows; r++) {
         char v[32], k[32];
-        if (r % 7 == 0)
-            snprintf(v, sizeof v, "dup-%d", r % modulo);
-        else
-            snprintf(v, sizeof v, "own-%d", r);
+        value_of(r, modulo, v, sizeof v);
         snprintf(k, sizeof k, "k%d", r);
-        assert_int_equal(unique_add(u, v, strlen(v), (uint64_t)r, k, strlen(k), record, s, &err), 0);
+        assert_int_equal(unique_add(u, v, strlen(v), (uint64_t)r, k, strlen(k), &err), 0);
     }
     assert_int_equal(unique_finish(u, record, s, &err), 0);
 }
 
+/* What a set deciding row by row reports (the order unique.h promises):
+ * a value's first record when its second comes, then each record with a
+ * twin before it. A reference model over feed()'s rows. */
+static void reference(struct seen *s, int rows, int modulo)
+{
+    struct strmap *first = strmap_new();
+    for (int r = 1; r <= rows; r++) {
+        char v[32], k[32];
+        value_of(r, modulo, v, sizeof v);
+        uint64_t *slot = strmap_put(first, v, strlen(v), NULL);
+        if (*slot == 0) {
+            *slot = (uint64_t)r; /* seen once, at row r */
+            continue;
+        }
+        if (*slot != UINT64_MAX) {
+            snprintf(k, sizeof k, "k%llu", (unsigned long long)*slot);
+            record(s, *slot, k, strlen(k), v, strlen(v));
+            *slot = UINT64_MAX;
+        }
+        snprintf(k, sizeof k, "k%d", r);
+        record(s, (uint64_t)r, k, strlen(k), v, strlen(v));
+    }
+    strmap_free(first);
+}
+
+static void assert_same_reports(const struct seen *a, const struct seen *b)
+{
+    assert_int_equal(a->reports, b->reports);
+    assert_int_equal(a->bad_key, 0);
+    assert_int_equal(b->bad_key, 0);
+    for (int i = 0; i < a->reports && i < 4 * MAXROW; i++)
+        assert_int_equal(a->order[i], b->order[i]);
+}
+
 static void same_results(size_t budget_a, size_t budget_b, bool spill_a, bool spill_b)
 {
-    struct seen *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+    struct seen *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b), *ref = calloc(1, sizeof *ref);
     struct unique_set *ua = unique_new(budget_a), *ub = unique_new(budget_b);
     feed(ua, a, 20000, 50);
     feed(ub, b, 20000, 50);
+    reference(ref, 20000, 50);
     assert_int_equal(unique_spilled(ua), spill_a);
     assert_int_equal(unique_spilled(ub), spill_b);
-    assert_int_equal(a->bad_key, 0);
-    assert_int_equal(b->bad_key, 0);
     /* every multiple of 7 shares one of 50 values (each at least twice): all fail */
     int expected = 20000 / 7;
     assert_int_equal(a->reports, expected);
-    assert_int_equal(b->reports, expected);
-    for (int r = 1; r <= 20000; r++) {
+    for (int r = 1; r <= 20000; r++)
         assert_int_equal(a->hit[r], r % 7 == 0 ? 1 : 0);
-        assert_int_equal(b->hit[r], a->hit[r]);
-    }
+    assert_same_reports(a, ref);
+    assert_same_reports(b, ref);
     unique_free(ua);
     unique_free(ub);
     free(a);
     free(b);
+    free(ref);
 }
 
 static void test_memory_and_spill_agree(void **state)
@@ -85,8 +145,77 @@ static void test_memory_and_spill_agree(void **state)
 static void test_spill_in_the_middle(void **state)
 {
     (void)state;
-    /* a budget that runs out part-way: reported groups must not be reported twice */
+    /* a budget that runs out part-way: some chunks on disk, the rest in memory */
     same_results(0, 300 * 1024, false, true);
+}
+
+/* Writers offering at once, spilled or not, report what one set does, in
+ * the same order: duplicates whose records are in different writers'
+ * buffers and files, and in different chunks of one file. */
+static void test_writers_and_spill_same_order(void **state)
+{
+    (void)state;
+    struct seen *ref = calloc(1, sizeof *ref);
+    reference(ref, 20000, 13);
+    size_t budgets[] = {0, 4096, 64 * 1024};
+    for (size_t nw = 1; nw <= 4; nw++)
+        for (size_t i = 0; i < sizeof budgets / sizeof *budgets; i++) {
+            struct seen *s = calloc(1, sizeof *s);
+            struct unique_set *u = unique_new(budgets[i]);
+            feed_writers(u, s, 20000, 13, nw);
+            assert_int_equal(unique_spilled(u), budgets[i] != 0);
+            assert_same_reports(s, ref);
+            unique_free(u);
+            free(s);
+        }
+    free(ref);
+}
+
+static uint64_t one_hash(const char *value, size_t len)
+{
+    (void)value, (void)len;
+    return UINT64_C(0x0123456789abcdef);
+}
+
+/* Every value with the same hash: one partition, one probe chain; values
+ * are still told apart by their bytes. */
+static void test_equal_hashes_of_different_values(void **state)
+{
+    (void)state;
+    struct seen *ref = calloc(1, sizeof *ref), *s = calloc(1, sizeof *s), *t = calloc(1, sizeof *t);
+    reference(ref, 3000, 11);
+    unique_test_hash(one_hash);
+    struct unique_set *u = unique_new(0), *v = unique_new(2048);
+    feed_writers(u, s, 3000, 11, 2);
+    feed(v, t, 3000, 11);
+    unique_test_hash(NULL);
+    assert_true(unique_spilled(v));
+    assert_same_reports(s, ref);
+    assert_same_reports(t, ref);
+    unique_free(u);
+    unique_free(v);
+    free(ref);
+    free(s);
+    free(t);
+}
+
+/* A record whose key is its value is stored once and reported whole. */
+static void test_key_is_value(void **state)
+{
+    (void)state;
+    struct seen *s = calloc(1, sizeof *s);
+    struct unique_set *u = unique_new(4096);
+    struct qloop_error err;
+    assert_int_equal(unique_add(u, "k5", 2, 5, "k5", 2, &err), 0);
+    assert_int_equal(unique_add(u, "k6", 2, 6, "k6", 2, &err), 0);
+    assert_int_equal(unique_add(u, "k5", 2, 7, "k7", 2, &err), 0);
+    assert_int_equal(unique_finish(u, record, s, &err), 0);
+    assert_int_equal(s->reports, 2);
+    assert_int_equal(s->order[0], 5);
+    assert_int_equal(s->order[1], 7);
+    assert_int_equal(s->bad_key, 0);
+    unique_free(u);
+    free(s);
 }
 
 static void test_single_value_never_fails(void **state)
@@ -95,8 +224,8 @@ static void test_single_value_never_fails(void **state)
     struct seen *s = calloc(1, sizeof *s);
     struct unique_set *u = unique_new(1);
     struct qloop_error err;
-    assert_int_equal(unique_add(u, "a", 1, 1, "k1", 2, record, s, &err), 0);
-    assert_int_equal(unique_add(u, "b", 1, 2, "k2", 2, record, s, &err), 0);
+    assert_int_equal(unique_add(u, "a", 1, 1, "k1", 2, &err), 0);
+    assert_int_equal(unique_add(u, "b", 1, 2, "k2", 2, &err), 0);
     assert_int_equal(unique_finish(u, record, s, &err), 0);
     assert_true(unique_spilled(u));
     assert_int_equal(s->reports, 0);
@@ -120,11 +249,11 @@ static int take_state(void *ctx, const char *value, size_t vlen, uint64_t count,
     struct qloop_error err;
     if (count == 1) {
         m->singles++;
-        return unique_add(m->merged, value, vlen, row_no, key, keylen, record, m->s, &err);
+        return unique_add(m->merged, value, vlen, row_no, key, keylen, &err);
     }
     m->groups++;
     assert_int_equal(row_no, 0);
-    return unique_add_group(m->merged, value, vlen, count, record, m->s, &err);
+    return unique_add_group(m->merged, value, vlen, count, &err);
 }
 
 /* Rows 1..20000 as feed() makes them, spread over nparts parts (row r in
@@ -147,7 +276,7 @@ static void parts_merge(int nparts, size_t part_budget, size_t merge_budget)
             else
                 snprintf(v, sizeof v, "own-%d", r);
             snprintf(k, sizeof k, "k%d", r);
-            assert_int_equal(unique_add(u, v, strlen(v), (uint64_t)r, k, strlen(k), record, s, &err), 0);
+            assert_int_equal(unique_add(u, v, strlen(v), (uint64_t)r, k, strlen(k), &err), 0);
         }
         assert_int_equal(unique_finish_states(u, record, s, take_state, &m, &err), 0);
         unique_free(u);
@@ -177,43 +306,79 @@ static void test_states_merge_spilled(void **state)
     parts_merge(64, 0, 0);       /* most values seen once per part */
 }
 
+/* The states handed out, as a checksum of the sequence. */
 struct order {
-    uint64_t last_row;
-    int out_of_order, states;
+    uint64_t sum;
+    int states, singles;
 };
 
-static int check_order(void *ctx, const char *value, size_t vlen, uint64_t count, uint64_t row_no,
-                       const char *key, size_t keylen)
+static int note_state(void *ctx, const char *value, size_t vlen, uint64_t count, uint64_t row_no,
+                      const char *key, size_t keylen)
 {
-    (void)value, (void)vlen, (void)key, (void)keylen;
     struct order *o = ctx;
     o->states++;
-    if (count == 1) {
-        o->out_of_order += row_no <= o->last_row;
-        o->last_row = row_no;
-    }
+    o->singles += count == 1;
+    uint64_t h = o->sum * 1000003u + count * 31u + row_no;
+    for (size_t i = 0; i < vlen; i++)
+        h = h * 131u + (unsigned char)value[i];
+    for (size_t i = 0; i < keylen; i++)
+        h = h * 137u + (unsigned char)key[i];
+    o->sum = h;
     return 0;
 }
 
-/* States leave in the order the values came, never in the map's slot order
- * (a merge inserting them into its own map would probe ever longer runs). */
-static void test_states_in_row_order(void **state)
+/* The states are the same sequence however the offers were written (one
+ * writer or several, in memory or spilled): a shard is the same file. */
+static void test_states_same_sequence(void **state)
+{
+    (void)state;
+    struct order first = {0};
+    for (size_t nw = 1; nw <= 3; nw += 2)
+        for (size_t budget = 0; budget <= 4096; budget += 4096) {
+            struct seen *s = calloc(1, sizeof *s);
+            struct unique_set *u = unique_new(budget);
+            struct qloop_error err;
+            unique_set_writers(u, nw);
+            for (int r = 1; r <= 20000; r++) {
+                char v[32], k[32];
+                value_of(r, 50, v, sizeof v);
+                snprintf(k, sizeof k, "k%d", r);
+                unique_offer(u, (size_t)r % nw, (uint64_t)r, v, strlen(v), (uint64_t)r, k, strlen(k));
+            }
+            struct order o = {0};
+            assert_int_equal(unique_finish_states(u, record, s, note_state, &o, &err), 0);
+            assert_int_equal(o.states, 20000 - 20000 / 7 + 50);
+            assert_int_equal(o.singles, 20000 - 20000 / 7);
+            assert_int_equal(s->reports, 20000 / 7);
+            if (nw == 1 && budget == 0)
+                first = o;
+            assert_int_equal(o.sum, first.sum);
+            unique_free(u);
+            free(s);
+        }
+}
+
+/* A set with a few values (most partitions empty) hands out their states. */
+static void test_states_of_a_few_values(void **state)
 {
     (void)state;
     struct seen *s = calloc(1, sizeof *s);
     struct unique_set *u = unique_new(0);
     struct qloop_error err;
-    for (int r = 1; r <= 20000; r++) {
-        char v[32], k[32];
-        snprintf(v, sizeof v, r % 7 == 0 ? "dup-%d" : "own-%d", r % 7 == 0 ? r % 50 : r);
-        snprintf(k, sizeof k, "k%d", r);
-        assert_int_equal(unique_add(u, v, strlen(v), (uint64_t)r, k, strlen(k), record, s, &err), 0);
-    }
+    assert_int_equal(unique_add(u, "a", 1, 1, "k1", 2, &err), 0);
+    assert_int_equal(unique_add(u, "b", 1, 2, "k2", 2, &err), 0);
+    assert_int_equal(unique_add(u, "a", 1, 3, "k3", 2, &err), 0);
     struct order o = {0};
-    assert_int_equal(unique_finish_states(u, record, s, check_order, &o, &err), 0);
-    assert_int_equal(o.states, 20000 - 20000 / 7 + 50);
-    assert_int_equal(o.out_of_order, 0);
+    assert_int_equal(unique_finish_states(u, record, s, note_state, &o, &err), 0);
+    assert_int_equal(o.states, 2);
+    assert_int_equal(o.singles, 1);
+    assert_int_equal(s->reports, 2);
     unique_free(u);
+    struct unique_set *empty = unique_new(0);
+    memset(&o, 0, sizeof o);
+    assert_int_equal(unique_finish_states(empty, record, s, note_state, &o, &err), 0);
+    assert_int_equal(o.states, 0);
+    unique_free(empty);
     free(s);
 }
 
@@ -226,17 +391,19 @@ static void test_group_then_single(void **state)
     for (int spilled = 0; spilled < 2; spilled++) {
         memset(s, 0, sizeof *s);
         struct unique_set *u = unique_new(spilled ? 1 : 0);
-        assert_int_equal(unique_add(u, "x", 1, 3, "k3", 2, record, s, &err), 0);
-        assert_int_equal(unique_add_group(u, "x", 1, 2, record, s, &err), 0);
-        assert_int_equal(unique_add_group(u, "y", 1, 5, record, s, &err), 0);
-        assert_int_equal(unique_add(u, "y", 1, 9, "k9", 2, record, s, &err), 0);
-        assert_int_equal(unique_add_group(u, "z", 1, 2, record, s, &err), 0);
-        assert_int_equal(unique_add(u, "w", 1, 4, "k4", 2, record, s, &err), 0);
+        assert_int_equal(unique_add(u, "x", 1, 3, "k3", 2, &err), 0);
+        assert_int_equal(unique_add_group(u, "x", 1, 2, &err), 0);
+        assert_int_equal(unique_add_group(u, "y", 1, 5, &err), 0);
+        assert_int_equal(unique_add(u, "y", 1, 9, "k9", 2, &err), 0);
+        assert_int_equal(unique_add_group(u, "z", 1, 2, &err), 0);
+        assert_int_equal(unique_add(u, "w", 1, 4, "k4", 2, &err), 0);
         assert_int_equal(unique_finish(u, record, s, &err), 0);
         assert_int_equal(unique_spilled(u), spilled);
         assert_int_equal(s->reports, 2);
         assert_int_equal(s->hit[3], 1);
         assert_int_equal(s->hit[9], 1);
+        assert_int_equal(s->order[0], 3); /* reported when the group came */
+        assert_int_equal(s->order[1], 9);
         assert_int_equal(s->bad_key, 0);
         unique_free(u);
     }
@@ -248,11 +415,15 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_and_spill_agree),
         cmocka_unit_test(test_spill_in_the_middle),
+        cmocka_unit_test(test_writers_and_spill_same_order),
+        cmocka_unit_test(test_equal_hashes_of_different_values),
+        cmocka_unit_test(test_key_is_value),
         cmocka_unit_test(test_single_value_never_fails),
         cmocka_unit_test(test_states_merge_in_memory),
         cmocka_unit_test(test_states_merge_spilled),
         cmocka_unit_test(test_group_then_single),
-        cmocka_unit_test(test_states_in_row_order),
+        cmocka_unit_test(test_states_same_sequence),
+        cmocka_unit_test(test_states_of_a_few_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,262 @@
+/*
+ * prefetch.c — reading ahead: a dataset's source read by a thread of its
+ * own, one batch ahead of the batch loop (ds_prefetch, context.h).
+ *
+ * The reading thread used to parse each batch itself and only then hand it
+ * to the workers; the other core waited meanwhile. Here a reader thread calls
+ * the source's next_batch and copies the batch (cells, their bytes, row and
+ * line numbers, malformed rows, the column names so far) into one of two
+ * slots, while the batch loop judges and merges the batch in the other. The
+ * wrapper is itself an adapter (adapter.h): ds->ad and ds->src are replaced
+ * by it, so the loop reads batches exactly as before, in the same order and
+ * with the same contents; a batch stays valid until the next next_batch, as
+ * the interface says. close() stops the reader and closes the source.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "run/context.h"
+
+/* One batch as read, owned. */
+struct slot {
+    int got;                 /* next_batch's answer; 2: empty */
+    struct qloop_error err;  /* when got < 0 */
+    struct qloop_batch batch;
+    struct qloop_field *cells;
+    size_t cells_cap;
+    uint64_t *row_no, *line_no;
+    size_t rows_cap;
+    struct qloop_bad_row *bad;
+    size_t bad_cap;
+    struct qloop_buf bytes;  /* the fields' and messages' bytes */
+    const char *const *names; /* the column names after this batch (a version below) */
+    size_t ncols;
+};
+
+/* The column names as they grew: every version kept until close, so that a
+ * version's pointer stays what the loop bound (ds_bind_names compares it). */
+struct names {
+    struct names *prev;
+    size_t n;
+    const char *name[];
+};
+
+enum { EMPTY = 2 };
+
+struct prefetch {
+    struct qloop_adapter ad; /* the wrapper, with the source's name and flags */
+    const struct qloop_adapter *inner;
+    void *src;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct slot slot[2];
+    size_t next_fill, next_take; /* slot indices */
+    struct slot *held;           /* the batch the loop has, or NULL */
+    struct names *names;         /* the latest version (the reader's) */
+    const char *const *cur_names; /* what columns() says (the loop's) */
+    size_t cur_ncols;
+    bool quit;
+};
+
+/* The source's columns now, as a version (a new one when they grew). */
+static void note_names(struct prefetch *p)
+{
+    size_t n;
+    const char *const *names;
+    p->inner->columns(p->src, &n, &names);
+    if (p->names && p->names->n == n)
+        return;
+    struct names *v = qloop_xmalloc(sizeof *v + (n + 1) * sizeof *v->name);
+    v->prev = p->names;
+    v->n = n;
+    if (n)
+        memcpy(v->name, names, n * sizeof *names);
+    p->names = v;
+}
+
+/* Copies what the source just gave (got, *b, its columns) into s. */
+static void copy_batch(struct prefetch *p, struct slot *s, const struct qloop_batch *b)
+{
+    size_t ncells = b->nrows * b->ncols;
+    if (ncells > s->cells_cap) {
+        s->cells = qloop_xrealloc(s->cells, ncells * sizeof *s->cells);
+        s->cells_cap = ncells;
+    }
+    if (b->nrows > s->rows_cap) {
+        s->row_no = qloop_xrealloc(s->row_no, b->nrows * sizeof *s->row_no);
+        s->line_no = qloop_xrealloc(s->line_no, b->nrows * sizeof *s->line_no);
+        s->rows_cap = b->nrows;
+    }
+    if (b->nbad > s->bad_cap) {
+        s->bad = qloop_xrealloc(s->bad, b->nbad * sizeof *s->bad);
+        s->bad_cap = b->nbad;
+    }
+    /* every byte counted first, so that the buffer never moves while the
+     * cells are pointed into it */
+    size_t need = 0;
+    for (size_t i = 0; i < ncells; i++)
+        need += b->cells[i].len + 1;
+    for (size_t i = 0; i < b->nbad; i++)
+        need += strlen(b->bad[i].message ? b->bad[i].message : "") + 1;
+    qloop_buf_reset(&s->bytes);
+    qloop_buf_reserve(&s->bytes, need);
+    char *at = s->bytes.ptr;
+    for (size_t i = 0; i < ncells; i++) {
+        const struct qloop_field *f = &b->cells[i];
+        if (f->len)
+            memcpy(at, f->ptr, f->len);
+        at[f->len] = '\0';
+        s->cells[i] = (struct qloop_field){at, f->len, f->null};
+        at += f->len + 1;
+    }
+    for (size_t i = 0; i < b->nbad; i++) {
+        const char *m = b->bad[i].message ? b->bad[i].message : "";
+        size_t n = strlen(m) + 1;
+        memcpy(at, m, n);
+        s->bad[i] = b->bad[i];
+        s->bad[i].message = at;
+        at += n;
+    }
+    s->bytes.len = need;
+    if (b->nrows) {
+        memcpy(s->row_no, b->row_no, b->nrows * sizeof *s->row_no);
+        if (b->line_no)
+            memcpy(s->line_no, b->line_no, b->nrows * sizeof *s->line_no);
+    }
+    s->batch = (struct qloop_batch){.nrows = b->nrows, .ncols = b->ncols, .cells = s->cells,
+                                    .row_no = s->row_no, .line_no = b->line_no ? s->line_no : NULL,
+                                    .nbad = b->nbad, .bad = s->bad};
+    note_names(p);
+    s->names = p->names->name;
+    s->ncols = p->names->n;
+}
+
+static void *reader_main(void *arg)
+{
+    struct prefetch *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        struct slot *s = &p->slot[p->next_fill];
+        while (!p->quit && s->got != EMPTY)
+            pthread_cond_wait(&p->cv, &p->mu);
+        bool quit = p->quit;
+        pthread_mutex_unlock(&p->mu);
+        if (quit)
+            return NULL;
+        struct qloop_batch b;
+        qloop_error_clear(&s->err);
+        int got = p->inner->next_batch(p->src, &b, &s->err);
+        if (got > 0)
+            copy_batch(p, s, &b);
+        pthread_mutex_lock(&p->mu);
+        s->got = got > 0 ? 1 : got;
+        p->next_fill ^= 1;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        if (got <= 0)
+            return NULL;
+    }
+}
+
+static int pf_next_batch(void *state, struct qloop_batch *batch, struct qloop_error *err)
+{
+    struct prefetch *p = state;
+    pthread_mutex_lock(&p->mu);
+    if (p->held) { /* the loop is done with it: the reader may refill it */
+        p->held->got = EMPTY;
+        p->held = NULL;
+        pthread_cond_broadcast(&p->cv);
+    }
+    struct slot *s = &p->slot[p->next_take];
+    while (s->got == EMPTY)
+        pthread_cond_wait(&p->cv, &p->mu);
+    int got = s->got;
+    if (got > 0) {
+        p->held = s;
+        p->next_take ^= 1;
+        p->cur_names = s->names;
+        p->cur_ncols = s->ncols;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (got < 0)
+        *err = s->err;
+    else if (got > 0)
+        *batch = s->batch;
+    return got;
+}
+
+/* The columns as of the batch the loop last took (before the first: as
+ * open() found them). */
+static void pf_columns(void *state, size_t *ncols, const char *const **names)
+{
+    struct prefetch *p = state;
+    *ncols = p->cur_ncols;
+    *names = p->cur_names;
+}
+
+static int pf_open(const char *path, const struct qloop_source_options *opts, void **state,
+                   struct qloop_error *err)
+{
+    (void)path, (void)opts, (void)state;
+    return qloop_error_internal(err, NULL, "预读包装不能直接打开数据源");
+}
+
+static void pf_close(void *state)
+{
+    struct prefetch *p = state;
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->quit = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->thread, NULL);
+    p->inner->close(p->src);
+    for (int i = 0; i < 2; i++) {
+        struct slot *s = &p->slot[i];
+        free(s->cells);
+        free(s->row_no);
+        free(s->line_no);
+        free(s->bad);
+        qloop_buf_free(&s->bytes);
+    }
+    while (p->names) {
+        struct names *prev = p->names->prev;
+        free(p->names);
+        p->names = prev;
+    }
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p);
+}
+
+void ds_prefetch(struct ds_ctx *ds)
+{
+    struct prefetch *p = qloop_xcalloc(1, sizeof *p);
+    p->inner = ds->ad;
+    p->src = ds->src;
+    p->ad = *ds->ad;
+    p->ad.open = pf_open;
+    p->ad.columns = pf_columns;
+    p->ad.next_batch = pf_next_batch;
+    p->ad.close = pf_close;
+    p->slot[0].got = p->slot[1].got = EMPTY;
+    note_names(p); /* open()'s, for a loop that asks before the first batch */
+    p->cur_names = p->names->name;
+    p->cur_ncols = p->names->n;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    if (pthread_create(&p->thread, NULL, reader_main, p) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->cv);
+        free(p->names);
+        free(p);
+        return; /* read on the loop's thread, as before */
+    }
+    ds->ad = &p->ad;
+    ds->src = p;
+}

@@ -1,0 +1,198 @@
+/*
+ * test_prefetch.c — reading ahead (run/prefetch.c): through the wrapper a
+ * source gives the same batches (cells, NULLs, row and line numbers,
+ * malformed rows, the columns as they grow), its error at the same place,
+ * and closing it before the end stops the reader.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "run/context.h"
+
+/* A fake source: nbatches batches of batch b having b % 5 + 1 rows (batch 3
+ * has none, only two malformed rows), columns "c0".."c{n}" where a third
+ * column appears from batch 4 on; fails at batch fail_at (0: never). */
+struct fake {
+    int b, nbatches, fail_at;
+    int closed;
+    const char *names[3];
+    struct qloop_field cells[64];
+    char text[64][32];
+    uint64_t row_no[16], line_no[16];
+    struct qloop_bad_row bad[2];
+    char msg[2][32];
+    uint64_t next_row;
+};
+
+static void fake_columns(void *state, size_t *ncols, const char *const **names)
+{
+    struct fake *f = state;
+    *ncols = f->b >= 4 ? 3 : 2;
+    *names = f->names;
+}
+
+static int fake_next(void *state, struct qloop_batch *batch, struct qloop_error *err)
+{
+    struct fake *f = state;
+    f->b++;
+    if (f->fail_at && f->b == f->fail_at)
+        return qloop_error_set(err, "fake.csv", (long)f->b, 0, "第 %d 批坏了", f->b);
+    if (f->b > f->nbatches)
+        return 0;
+    size_t ncols = f->b >= 4 ? 3 : 2, nrows = f->b == 3 ? 0 : (size_t)(f->b % 5 + 1);
+    for (size_t r = 0; r < nrows; r++) {
+        f->row_no[r] = ++f->next_row;
+        f->line_no[r] = f->next_row + 1;
+        for (size_t c = 0; c < ncols; c++) {
+            size_t k = r * ncols + c;
+            snprintf(f->text[k], sizeof f->text[k], "b%d-r%zu-c%zu", f->b, r, c);
+            bool null = (r + c) % 4 == 3;
+            f->cells[k] = (struct qloop_field){null ? "" : f->text[k], null ? 0 : strlen(f->text[k]),
+                                               null};
+        }
+    }
+    size_t nbad = 0;
+    if (f->b == 3) {
+        for (int i = 0; i < 2; i++) {
+            snprintf(f->msg[i], sizeof f->msg[i], "坏行 %d", i);
+            f->bad[i] = (struct qloop_bad_row){++f->next_row, 0, f->msg[i]};
+        }
+        nbad = 2;
+    }
+    *batch = (struct qloop_batch){.nrows = nrows, .ncols = ncols, .cells = f->cells,
+                                  .row_no = f->row_no, .line_no = f->line_no, .nbad = nbad,
+                                  .bad = f->bad};
+    return 1;
+}
+
+static void fake_close(void *state)
+{
+    struct fake *f = state;
+    f->closed++;
+}
+
+static const struct qloop_adapter fake_adapter = {
+    .name = "fake", .flags = QLOOP_ADAPTER_OPEN_COLUMNS, .columns = fake_columns,
+    .next_batch = fake_next, .close = fake_close};
+
+/* A batch with its columns, as text. */
+static void describe(const struct qloop_adapter *ad, void *src, const struct qloop_batch *b,
+                     char *out, size_t size)
+{
+    size_t n = 0, ncols;
+    const char *const *names;
+    ad->columns(src, &ncols, &names);
+    n += (size_t)snprintf(out + n, size - n, "cols=%zu:", ncols);
+    for (size_t c = 0; c < ncols; c++)
+        n += (size_t)snprintf(out + n, size - n, "%s,", names[c]);
+    n += (size_t)snprintf(out + n, size - n, " rows=%zu ncols=%zu", b->nrows, b->ncols);
+    for (size_t r = 0; r < b->nrows; r++) {
+        n += (size_t)snprintf(out + n, size - n, " [%llu@%llu", (unsigned long long)b->row_no[r],
+                              (unsigned long long)b->line_no[r]);
+        for (size_t c = 0; c < b->ncols; c++) {
+            const struct qloop_field *f = &b->cells[r * b->ncols + c];
+            assert_int_equal(f->ptr[f->len], '\0');
+            n += (size_t)snprintf(out + n, size - n, " %s%.*s", f->null ? "NULL" : "",
+                                  (int)f->len, f->ptr);
+        }
+        n += (size_t)snprintf(out + n, size - n, "]");
+    }
+    for (size_t i = 0; i < b->nbad; i++)
+        n += (size_t)snprintf(out + n, size - n, " bad %llu %s", (unsigned long long)b->bad[i].row_no,
+                              b->bad[i].message);
+}
+
+/* Reads the fake source whole, straight or through the wrapper, into out
+ * (one line per batch, then the end or the error). */
+static void read_all(int nbatches, int fail_at, bool ahead, char *out, size_t size)
+{
+    struct fake *f = calloc(1, sizeof *f);
+    f->nbatches = nbatches;
+    f->fail_at = fail_at;
+    f->names[0] = "c0", f->names[1] = "c1", f->names[2] = "c2";
+    struct ds_ctx ds = {.ad = &fake_adapter, .src = f};
+    if (ahead) {
+        ds_prefetch(&ds);
+        assert_ptr_not_equal(ds.src, f);
+        assert_int_equal(ds.ad->flags, QLOOP_ADAPTER_OPEN_COLUMNS);
+    }
+    size_t n = 0;
+    for (;;) {
+        struct qloop_batch b;
+        struct qloop_error err;
+        qloop_error_clear(&err);
+        int got = ds.ad->next_batch(ds.src, &b, &err);
+        if (got < 0) {
+            n += (size_t)snprintf(out + n, size - n, "error line %ld: %s\n", err.line, err.message);
+            break;
+        }
+        if (got == 0) {
+            n += (size_t)snprintf(out + n, size - n, "end\n");
+            break;
+        }
+        char line[4096];
+        describe(ds.ad, ds.src, &b, line, sizeof line);
+        n += (size_t)snprintf(out + n, size - n, "%s\n", line);
+    }
+    ds.ad->close(ds.src);
+    assert_int_equal(f->closed, 1);
+    free(f);
+}
+
+static void test_same_batches(void **state)
+{
+    (void)state;
+    static char straight[1 << 16], ahead[1 << 16];
+    read_all(12, 0, false, straight, sizeof straight);
+    read_all(12, 0, true, ahead, sizeof ahead);
+    assert_non_null(strstr(straight, "bad 6 坏行 0"));
+    assert_non_null(strstr(straight, "cols=3:c0,c1,c2,"));
+    assert_string_equal(ahead, straight);
+}
+
+static void test_same_error(void **state)
+{
+    (void)state;
+    static char straight[1 << 16], ahead[1 << 16];
+    read_all(12, 6, false, straight, sizeof straight);
+    read_all(12, 6, true, ahead, sizeof ahead);
+    assert_non_null(strstr(straight, "error line 6"));
+    assert_string_equal(ahead, straight);
+}
+
+/* Closed after the first batch, while the reader is a batch ahead. */
+static void test_close_early(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 20; i++) {
+        struct fake *f = calloc(1, sizeof *f);
+        f->nbatches = 1000;
+        f->names[0] = "c0", f->names[1] = "c1", f->names[2] = "c2";
+        struct ds_ctx ds = {.ad = &fake_adapter, .src = f};
+        ds_prefetch(&ds);
+        struct qloop_batch b;
+        struct qloop_error err;
+        assert_int_equal(ds.ad->next_batch(ds.src, &b, &err), 1);
+        ds.ad->close(ds.src);
+        assert_int_equal(f->closed, 1);
+        assert_true(f->b <= 3); /* never more than a batch ahead */
+        free(f);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_batches),
+        cmocka_unit_test(test_same_error),
+        cmocka_unit_test(test_close_early),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
