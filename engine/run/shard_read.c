@@ -27,6 +27,7 @@ struct shard_reader {
     bool ended;
     json_t *header, *counts;
     struct qloop_buf block;
+    bool skip[SHARD_NKINDS]; /* kinds whose blocks the reader is not asked to decode */
 };
 
 int shard_error(const struct shard_reader *r, struct qloop_error *err, const char *fmt, ...)
@@ -40,6 +41,7 @@ int shard_error(const struct shard_reader *r, struct qloop_error *err, const cha
 }
 
 long shard_reader_line(const struct shard_reader *r) { return r->lineno; }
+void shard_reader_skip(struct shard_reader *r, enum shard_kind k) { r->skip[k] = true; }
 const char *shard_reader_name(const struct shard_reader *r) { return r->name; }
 
 void shard_reader_close(struct shard_reader *r)
@@ -184,13 +186,16 @@ static int parse_block(struct shard_reader *r, size_t n, struct shard_line *line
     s += sizeof p3 - 1;
     if (end - s < 2 || memcmp(end - 2, p4, 2) != 0)
         return 0;
-    if (unbase64(s, (size_t)(end - 2 - s), &r->block) != 0 || count == 0)
+    if (count == 0 || (r->skip[kind] ? (end - 2 - s) % 4 != 0
+                                      : unbase64(s, (size_t)(end - 2 - s), &r->block) != 0))
         return shard_error(r, err, "数据块无法解码（内容被改动或损坏）");
+    if (r->skip[kind])
+        qloop_buf_reset(&r->block);
     line->type = SHARD_LINE_BLOCK;
     line->kind = (enum shard_kind)kind;
     line->n = count;
-    line->cur = (struct shard_cursor){(const uint8_t *)r->block.ptr,
-                                      (const uint8_t *)r->block.ptr + r->block.len, false};
+    const uint8_t *at = r->block.ptr ? (const uint8_t *)r->block.ptr : (const uint8_t *)"";
+    line->cur = (struct shard_cursor){at, at + r->block.len, false};
     return 1;
 }
 
