@@ -63,12 +63,13 @@ int merge_parts(struct merge_ds *md);
 void merge_ds_free(struct merge_ds *md);
 
 /* merge_unique.c: `unique` over the parts (the rules are the dataset's
- * indices). A part's states in the order its shard gives them (one run per
- * ascending stretch); merge_unique_part_end after each part; then
- * merge_unique_finish reports,
- * through emit, each record seen once in its part whose value occurs twice
- * or more in the dataset. Memory past budget (0: 1 GiB) goes to a temporary
- * file. Each returns 0 or -1 with err. */
+ * indices). merge_unique_state takes a part's states in the order its shard
+ * gives them (one run per ascending stretch) — row: the record's, or for a
+ * count of 2 or more the rows before its part; merge_unique_part_end after
+ * each part; then merge_unique_finish reports, through emit and in the
+ * order a run would, each record seen once in its part whose value occurs
+ * twice or more in the dataset. Chunks past budget (0: 1 GiB) go to a
+ * temporary file. Each returns 0 or -1 with err. */
 struct merge_unique;
 typedef int (*merge_unique_emit_fn)(void *ctx, size_t rule, uint64_t row, const char *key,
                                     size_t klen, const char *value, size_t vlen);

@@ -4,8 +4,9 @@
  *
  * Each judge hands out its part's distinct values (the `u` entries) in runs
  * sorted by the values' 16-byte fingerprints (strmap_fingerprint: shard.h).
- * The merge copies each run, as it reads it, into one store — memory up to
- * the budget (--memory), a temporary file past it — and at the end merges
+ * The merge copies each run, as it reads it, into one store — chunks of
+ * memory up to the budget (--memory), a temporary file past it — and at the
+ * end merges
  * all runs at once (a heap over their heads): the entries of one fingerprint
  * meet, their counts add up, and a value that occurs twice or more in the
  * whole dataset makes each of its records seen once in a part fail (the
@@ -18,7 +19,10 @@
  * run's own unique set.)
  *
  * A stored entry: a 4-byte length, the fingerprint (hi, lo), then varints
- * rule and count, and when count is 1 the row, key and value.
+ * rule, count and row (of the record; for a count of 2 or more, the rows
+ * before its part), and when count is 1 the key and value. Entries are
+ * written in place into fixed-size chunks (no buffer grows by copying); an
+ * entry never spans two chunks; a place in the store is (chunk << 32 | byte).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +32,16 @@
 #include "base/strmap.h"
 #include "run/merge.h"
 
-enum { CHUNK = 256 * 1024 };
+enum { CHUNK_BYTES = 8 << 20, WINDOW = 256 * 1024 };
+
+struct chunk {
+    char *mem;        /* NULL once written to the temporary file */
+    size_t len, cap;
+    uint64_t file_at; /* where it is in the file, once there */
+};
 
 struct urun {
-    uint64_t at, end; /* where it is in the store (offsets past file_len: memory) */
+    uint64_t at, end; /* places in the store: its first entry, after its last */
 };
 
 /* What is known of a run's current entry while merging. */
@@ -45,23 +55,23 @@ struct head {
 /* A reader of one run. */
 struct reader {
     struct urun r;
-    struct qloop_buf buf; /* file bytes [from, from + buf.len) */
-    uint64_t from;
+    struct qloop_buf buf; /* a spilled chunk's bytes [from, from + buf.len) */
+    uint64_t chunk, from;
     struct head h;
 };
 
 struct merge_unique {
-    size_t budget;
-    FILE *file;         /* the runs past the budget */
-    uint64_t file_len;  /* bytes in it */
-    struct qloop_buf mem; /* the rest: offsets file_len + i */
+    size_t budget, in_memory; /* bytes of chunks in memory */
+    FILE *file;               /* the chunks past the budget */
+    uint64_t file_len;
+    struct chunk *chunks;
+    size_t nchunks, chunks_cap;
     struct urun *runs;
     size_t nruns, cap;
     size_t nrules;
-    uint64_t *last;    /* per rule: the fingerprint last stored (hi, lo) */
-    bool *open;        /* per rule: a run of this part is open */
-    size_t *run_of;    /* per rule: its open run */
-    struct qloop_buf entry;   /* scratch */
+    uint64_t *last; /* per rule: the fingerprint last stored (hi, lo) */
+    bool *open;     /* per rule: a run of this part is open */
+    size_t *run_of; /* per rule: its open run */
 };
 
 struct merge_unique *merge_unique_new(size_t nrules, size_t budget)
@@ -81,8 +91,9 @@ void merge_unique_free(struct merge_unique *u)
         return;
     if (u->file)
         fclose(u->file);
-    qloop_buf_free(&u->mem);
-    qloop_buf_free(&u->entry);
+    for (size_t i = 0; i < u->nchunks; i++)
+        free(u->chunks[i].mem);
+    free(u->chunks);
     free(u->runs);
     free(u->last);
     free(u->open);
@@ -90,16 +101,14 @@ void merge_unique_free(struct merge_unique *u)
     free(u);
 }
 
-static void put_uint(struct qloop_buf *b, uint64_t v)
+static char *put_uint(char *o, uint64_t v)
 {
-    char t[10];
-    size_t n = 0;
     do {
         uint8_t byte = v & 0x7f;
         v >>= 7;
-        t[n++] = (char)(byte | (v ? 0x80 : 0));
+        *o++ = (char)(byte | (v ? 0x80 : 0));
     } while (v);
-    qloop_buf_append(b, t, n);
+    return o;
 }
 
 static uint64_t get_uint(const uint8_t **p)
@@ -113,58 +122,50 @@ static uint64_t get_uint(const uint8_t **p)
     }
 }
 
-/* One entry into u->entry. */
-static void encode(struct qloop_buf *e, uint64_t hi, uint64_t lo, size_t rule, uint64_t count,
-                   uint64_t row, const char *key, size_t klen, const char *value, size_t vlen)
+/* Moves every chunk in memory but the last to the temporary file. */
+static int spill(struct merge_unique *u, struct qloop_error *err)
 {
-    qloop_buf_reset(e);
-    uint32_t len = 0;
-    qloop_buf_append(e, (const char *)&len, sizeof len);
-    qloop_buf_append(e, (const char *)&hi, sizeof hi);
-    qloop_buf_append(e, (const char *)&lo, sizeof lo);
-    put_uint(e, rule);
-    put_uint(e, count);
-    if (count == 1) {
-        put_uint(e, row);
-        put_uint(e, klen);
-        qloop_buf_append(e, key, klen);
-        put_uint(e, vlen);
-        qloop_buf_append(e, value, vlen);
-    }
-    len = (uint32_t)e->len;
-    memcpy(e->ptr, &len, sizeof len);
-}
-
-/* Appends the encoded entry e to the store, spilling memory past the
- * budget. Returns 0 or -1 with err. */
-static int store(struct merge_unique *u, const struct qloop_buf *e, struct qloop_error *err)
-{
-    if (u->mem.len + e->len > u->budget && u->mem.len > 0) {
-        if (!u->file && !(u->file = tmpfile()))
-            return qloop_error_set(err, NULL, 0, 0, "无法创建临时文件完成唯一性合并；请检查临时目录（TMPDIR）的空间和权限");
-        if (fwrite(u->mem.ptr, 1, u->mem.len, u->file) != u->mem.len)
+    if (!u->file && !(u->file = tmpfile()))
+        return qloop_error_set(err, NULL, 0, 0, "无法创建临时文件完成唯一性合并；请检查临时目录（TMPDIR）的空间和权限");
+    for (size_t i = 0; i + 1 < u->nchunks; i++) {
+        struct chunk *c = &u->chunks[i];
+        if (!c->mem)
+            continue;
+        if (fwrite(c->mem, 1, c->len, u->file) != c->len)
             return qloop_error_set(err, NULL, 0, 0, "写入唯一性合并的临时文件失败；请检查临时目录（TMPDIR）的空间");
-        u->file_len += u->mem.len;
-        qloop_buf_reset(&u->mem);
+        c->file_at = u->file_len;
+        u->file_len += c->len;
+        u->in_memory -= c->cap;
+        free(c->mem);
+        c->mem = NULL;
     }
-    qloop_buf_append(&u->mem, e->ptr, e->len);
     return 0;
 }
 
-static uint64_t store_end(const struct merge_unique *u)
+/* Room for n bytes at the end of the last chunk: a new chunk when it lacks
+ * it (past the budget, the others go to the file first). Returns the
+ * chunk, or NULL with err. */
+static struct chunk *room(struct merge_unique *u, size_t n, struct qloop_error *err)
 {
-    return u->file_len + u->mem.len;
+    struct chunk *c = u->nchunks ? &u->chunks[u->nchunks - 1] : NULL;
+    if (c && c->cap - c->len >= n)
+        return c;
+    size_t cap = n > CHUNK_BYTES ? n : CHUNK_BYTES;
+    if (u->nchunks == u->chunks_cap) {
+        u->chunks_cap = u->chunks_cap ? 2 * u->chunks_cap : 16;
+        u->chunks = qloop_xrealloc(u->chunks, u->chunks_cap * sizeof *u->chunks);
+    }
+    u->chunks[u->nchunks++] = (struct chunk){qloop_xmalloc(cap), 0, cap, 0};
+    u->in_memory += cap;
+    if (u->in_memory > u->budget && spill(u, err) != 0)
+        return NULL;
+    return &u->chunks[u->nchunks - 1];
 }
 
-static size_t new_run(struct merge_unique *u)
+/* The place after the last entry stored. */
+static uint64_t store_end(const struct merge_unique *u)
 {
-    if (u->nruns == u->cap) {
-        u->cap = u->cap ? 2 * u->cap : 16;
-        u->runs = qloop_xrealloc(u->runs, u->cap * sizeof *u->runs);
-    }
-    uint64_t at = store_end(u);
-    u->runs[u->nruns] = (struct urun){at, at};
-    return u->nruns++;
+    return u->nchunks ? (uint64_t)(u->nchunks - 1) << 32 | u->chunks[u->nchunks - 1].len : 0;
 }
 
 int merge_unique_state(struct merge_unique *u, size_t rule, const char *value, size_t vlen,
@@ -174,22 +175,40 @@ int merge_unique_state(struct merge_unique *u, size_t rule, const char *value, s
     uint64_t hi, lo;
     strmap_fingerprint(value, vlen, &hi, &lo);
     uint64_t *last = &u->last[2 * rule];
-    if (!u->open[rule] || hi < last[0] || (hi == last[0] && lo <= last[1])) {
-        u->run_of[rule] = new_run(u);
-        u->open[rule] = true;
-    }
+    /* a run goes on while its entries ascend and nothing else came between */
+    bool more = u->open[rule] && (hi > last[0] || (hi == last[0] && lo > last[1])) &&
+                u->runs[u->run_of[rule]].end == store_end(u);
     last[0] = hi;
     last[1] = lo;
-    /* runs of other rules may be open: this one must end where its entry does */
-    struct urun *r = &u->runs[u->run_of[rule]];
-    if (r->end != store_end(u)) {
-        u->run_of[rule] = new_run(u);
-        r = &u->runs[u->run_of[rule]];
-    }
-    encode(&u->entry, hi, lo, rule, count, row, key, klen, value, vlen);
-    if (store(u, &u->entry, err) != 0)
+    size_t most = 4 + 16 + 5 * 10 + (count == 1 ? klen + vlen : 0);
+    struct chunk *c = room(u, most, err);
+    if (!c)
         return -1;
-    r->end = store_end(u);
+    uint64_t at = (uint64_t)(u->nchunks - 1) << 32 | c->len;
+    if (!more) {
+        if (u->nruns == u->cap) {
+            u->cap = u->cap ? 2 * u->cap : 16;
+            u->runs = qloop_xrealloc(u->runs, u->cap * sizeof *u->runs);
+        }
+        u->runs[u->nruns] = (struct urun){at, at};
+        u->run_of[rule] = u->nruns++;
+        u->open[rule] = true;
+    }
+    char *e = c->mem + c->len, *o = e + 4;
+    memcpy(o, &hi, 8);
+    memcpy(o + 8, &lo, 8);
+    o = put_uint(put_uint(put_uint(o + 16, rule), count), row);
+    if (count == 1) {
+        o = put_uint(o, klen);
+        memcpy(o, key, klen);
+        o = put_uint(o + klen, vlen);
+        memcpy(o, value, vlen);
+        o += vlen;
+    }
+    uint32_t len = (uint32_t)(o - e);
+    memcpy(e, &len, 4);
+    c->len += len;
+    u->runs[u->run_of[rule]].end = store_end(u);
     return 0;
 }
 
@@ -200,42 +219,48 @@ void merge_unique_part_end(struct merge_unique *u)
 
 /* ---- the merge of the runs ---- */
 
-/* Makes n bytes at rd->r.at readable; returns them, or NULL with err. */
-static const uint8_t *see(struct merge_unique *u, struct reader *rd, size_t n,
+/* The n bytes at place `at` (in chunk c, at byte b): in memory, or read
+ * from the file into the reader's window. NULL with err when unreadable. */
+static const uint8_t *see(struct merge_unique *u, struct reader *rd, size_t c, size_t b, size_t n,
                           struct qloop_error *err)
 {
-    uint64_t at = rd->r.at;
-    if (at >= u->file_len)
-        return (const uint8_t *)u->mem.ptr + (at - u->file_len);
-    if (at >= rd->from && at + n <= rd->from + rd->buf.len)
-        return (const uint8_t *)rd->buf.ptr + (at - rd->from);
-    uint64_t until = u->file_len < rd->r.end ? u->file_len : rd->r.end;
-    size_t want = n > CHUNK ? n : CHUNK;
-    if (want > until - at)
-        want = (size_t)(until - at);
+    const struct chunk *ch = &u->chunks[c];
+    if (ch->mem)
+        return (const uint8_t *)ch->mem + b;
+    if (rd->chunk == c && b >= rd->from && b + n <= rd->from + rd->buf.len)
+        return (const uint8_t *)rd->buf.ptr + (b - rd->from);
+    size_t want = n > WINDOW ? n : WINDOW;
+    if (want > ch->len - b)
+        want = ch->len - b;
     qloop_buf_reset(&rd->buf);
     qloop_buf_reserve(&rd->buf, want);
-    ssize_t got = pread(fileno(u->file), rd->buf.ptr, want, (off_t)at);
-    if (got < 0 || (size_t)got < n || n > want) {
+    ssize_t got = pread(fileno(u->file), rd->buf.ptr, want, (off_t)(ch->file_at + b));
+    if (got < 0 || (size_t)got < n) {
         qloop_error_internal(err, NULL, "读取唯一性合并的临时文件失败");
         return NULL;
     }
     rd->buf.len = (size_t)got;
-    rd->from = at;
+    rd->chunk = c;
+    rd->from = b;
     return (const uint8_t *)rd->buf.ptr;
 }
 
 /* Reads the run's next entry into rd->h. Returns 1, 0 at its end, -1. */
 static int next(struct merge_unique *u, struct reader *rd, struct qloop_error *err)
 {
-    if (rd->r.at >= rd->r.end)
+    if (rd->r.at == rd->r.end)
         return 0;
-    const uint8_t *p = see(u, rd, 4, err);
+    size_t c = (size_t)(rd->r.at >> 32), b = (size_t)(rd->r.at & 0xffffffffu);
+    if (b >= u->chunks[c].len) { /* the run goes on in the next chunk */
+        c++;
+        b = 0;
+    }
+    const uint8_t *p = see(u, rd, c, b, 4, err);
     if (!p)
         return -1;
     uint32_t len;
     memcpy(&len, p, sizeof len);
-    if (!(p = see(u, rd, len, err)))
+    if (!(p = see(u, rd, c, b, len, err)))
         return -1;
     struct head *h = &rd->h;
     memcpy(&h->hi, p + 4, 8);
@@ -243,15 +268,15 @@ static int next(struct merge_unique *u, struct reader *rd, struct qloop_error *e
     const uint8_t *q = p + 20;
     h->rule = (size_t)get_uint(&q);
     h->count = get_uint(&q);
+    h->row = get_uint(&q);
     if (h->count == 1) {
-        h->row = get_uint(&q);
         h->klen = (size_t)get_uint(&q);
         h->key = (const char *)q;
         q += h->klen;
         h->vlen = (size_t)get_uint(&q);
         h->value = (const char *)q;
     }
-    rd->r.at += len;
+    rd->r.at = (uint64_t)c << 32 | (b + len);
     return 1;
 }
 
@@ -302,6 +327,12 @@ static int by_when(const void *a, const void *b)
     return x->row < y->row ? -1 : x->row > y->row;
 }
 
+/* Whether reader r's head is of rule and fingerprint h. */
+static bool same(const struct reader *r, const struct head *h)
+{
+    return r->h.rule == h->rule && r->h.hi == h->hi && r->h.lo == h->lo;
+}
+
 /* The entries of one rule and fingerprint (the heap's top ones): the
  * records among them seen once in their part go to *fails when the value
  * occurs twice or more. A run reports the first occurrence of a value when
@@ -331,7 +362,11 @@ static int merge_group(struct merge_unique *u, struct reader **heap, size_t *n,
                 pos2 = pos;
             }
         }
-        if (h->count == 1) {
+        /* the usual case: a value seen once, nowhere else (the heap's next
+         * entries are its children) — nothing to keep */
+        bool alone = total == 1 && pos2 == UINT64_MAX && !(*n > 1 && same(heap[1], &first)) &&
+                     !(*n > 2 && same(heap[2], &first));
+        if (h->count == 1 && !alone) {
             if (*nfails == *cap) {
                 *cap = *cap ? 2 * *cap : 64;
                 *fails = qloop_xrealloc(*fails, *cap * sizeof **fails);
