@@ -223,7 +223,17 @@ static int entry_u(struct part_read *pr, struct shard_cursor *c)
     uint64_t row = 0;
     if (count == 1) {
         row = global_row(pr, shard_get_uint(c));
-        key = shard_get_bytes(c, &klen);
+        uint64_t n = shard_get_uint(c); /* 0: the key is the value; else its length + 1 */
+        if (n == 0) {
+            key = value;
+            klen = vlen;
+        } else if (n - 1 > (uint64_t)(c->end - c->p)) {
+            c->bad = true;
+        } else {
+            key = (const char *)c->p;
+            klen = (size_t)(n - 1);
+            c->p += klen;
+        }
     }
     /* (a rule that pends on another dataset has no states: its values come as p entries) */
     if (c->bad || rule >= ds->nrules || !ds->rules[rule].uniq || pr->md->need_ref[rule] >= 0 ||

@@ -20,7 +20,8 @@
  *
  * A stored entry: a 4-byte length, the fingerprint (hi, lo), then varints
  * rule, count and row (of the record; for a count of 2 or more, the rows
- * before its part), and when count is 1 the key and value. Entries are
+ * before its part), and when count is 1 the value's bytes and the key (0
+ * when it is the value, else its length + 1 and its bytes). Entries are
  * written in place into fixed-size chunks (no buffer grows by copying); an
  * entry never spans two chunks; a place in the store is (chunk << 32 | byte).
  */
@@ -198,12 +199,16 @@ int merge_unique_state(struct merge_unique *u, size_t rule, const char *value, s
     memcpy(o, &hi, 8);
     memcpy(o + 8, &lo, 8);
     o = put_uint(put_uint(put_uint(o + 16, rule), count), row);
-    if (count == 1) {
-        o = put_uint(o, klen);
-        memcpy(o, key, klen);
-        o = put_uint(o + klen, vlen);
+    if (count == 1) { /* the value, then the key: 0 when it is the value, else its length + 1 */
+        o = put_uint(o, vlen);
         memcpy(o, value, vlen);
         o += vlen;
+        bool same = key == value || (klen == vlen && memcmp(key, value, vlen) == 0);
+        o = put_uint(o, same ? 0 : klen + 1);
+        if (!same) {
+            memcpy(o, key, klen);
+            o += klen;
+        }
     }
     uint32_t len = (uint32_t)(o - e);
     memcpy(e, &len, 4);
@@ -270,11 +275,12 @@ static int next(struct merge_unique *u, struct reader *rd, struct qloop_error *e
     h->count = get_uint(&q);
     h->row = get_uint(&q);
     if (h->count == 1) {
-        h->klen = (size_t)get_uint(&q);
-        h->key = (const char *)q;
-        q += h->klen;
         h->vlen = (size_t)get_uint(&q);
         h->value = (const char *)q;
+        q += h->vlen;
+        uint64_t k = get_uint(&q);
+        h->key = k ? (const char *)q : h->value;
+        h->klen = k ? (size_t)(k - 1) : h->vlen;
     }
     rd->r.at = (uint64_t)c << 32 | (b + len);
     return 1;

@@ -181,9 +181,12 @@ static int put_state(void *ctx, const char *value, size_t vlen, uint64_t count, 
     shard_put_uint(b, s->rule);
     shard_put_uint(b, count);
     shard_put_bytes(b, value, vlen);
-    if (count == 1) {
+    if (count == 1) { /* the key: its length + 1, or 0 when it is the value (a unique key) */
         shard_put_uint(b, row_no);
-        shard_put_bytes(b, key, keylen);
+        bool same = keylen == vlen && memcmp(key, value, vlen) == 0;
+        shard_put_uint(b, same ? 0 : keylen + 1);
+        if (!same)
+            qloop_buf_append(b, key, keylen);
     }
     a->len = b->len - a->at;
     return b->len + s->n * sizeof *s->at >= s->max_bytes ? put_states(s) : 0;

@@ -26,7 +26,9 @@
  * opt: one byte 0, or 1 followed by bytes):
  *   v  a record failing a rule:     rule, row, key bytes, value opt, reason opt
  *   u  a `unique` rule's state of one distinct value: rule, count, value
- *      bytes, and when count is 1 its row and key bytes (records of a value
+ *      bytes, and when count is 1 its row and key (a varint: 0 when the key
+ *      is the value — a unique key —, else the key's length + 1, then its
+ *      bytes) (records of a value
  *      the part holds twice or more are already among the v entries); a
  *      rule's u entries come in ascending order of their values'
  *      fingerprints (strmap_fingerprint: hi, then lo), in one or more
