@@ -134,30 +134,38 @@ static const signed char *b64_table(void)
     return t;
 }
 
-/* Decodes base64 s[0..n) into out. Returns 0, or -1 when it is not base64. */
+/* Decodes base64 s[0..n) into out. Returns 0, or -1 when it is not base64.
+ * Every quad but the last has no padding: those are decoded without
+ * looking for it, and checked once at the end. */
 static int unbase64(const char *s, size_t n, struct qloop_buf *out)
 {
     const signed char *t = b64_table();
     qloop_buf_reset(out);
-    if (n % 4)
-        return -1;
+    if (n % 4 || n == 0)
+        return n % 4 ? -1 : 0;
     qloop_buf_reserve(out, n / 4 * 3 + 1);
     unsigned char *o = (unsigned char *)out->ptr;
-    size_t len = 0;
-    for (size_t i = 0; i < n; i += 4) {
-        const unsigned char *q = (const unsigned char *)s + i;
-        int pad = i + 4 == n ? (q[3] == '=') + (q[2] == '=' && q[3] == '=') : 0;
-        int a = t[q[0]], b = t[q[1]], c = pad >= 2 ? 0 : t[q[2]], d = pad >= 1 ? 0 : t[q[3]];
-        if ((a | b | c | d) < 0)
-            return -1;
+    const unsigned char *q = (const unsigned char *)s, *last = q + n - 4;
+    int bad = 0;
+    for (; q < last; q += 4, o += 3) {
+        int a = t[q[0]], b = t[q[1]], c = t[q[2]], d = t[q[3]];
+        bad |= a | b | c | d;
         uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
-        o[len++] = (unsigned char)(v >> 16);
-        if (pad < 2)
-            o[len++] = (unsigned char)(v >> 8);
-        if (pad < 1)
-            o[len++] = (unsigned char)v;
+        o[0] = (unsigned char)(v >> 16);
+        o[1] = (unsigned char)(v >> 8);
+        o[2] = (unsigned char)v;
     }
-    out->len = len;
+    int pad = (q[3] == '=') + (q[2] == '=' && q[3] == '=');
+    int a = t[q[0]], b = t[q[1]], c = pad >= 2 ? 0 : t[q[2]], d = pad >= 1 ? 0 : t[q[3]];
+    if ((bad | a | b | c | d) < 0)
+        return -1;
+    uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+    *o++ = (unsigned char)(v >> 16);
+    if (pad < 2)
+        *o++ = (unsigned char)(v >> 8);
+    if (pad < 1)
+        *o++ = (unsigned char)v;
+    out->len = (size_t)(o - (unsigned char *)out->ptr);
     return 0;
 }
 
