@@ -201,11 +201,12 @@ int merge_unique_state(struct merge_unique *u, size_t rule, const char *value, s
     o = put_uint(put_uint(put_uint(o + 16, rule), count), row);
     if (count == 1) { /* the value, then the key: 0 when it is the value, else its length + 1 */
         o = put_uint(o, vlen);
-        memcpy(o, value, vlen);
+        if (vlen)
+            memcpy(o, value, vlen);
         o += vlen;
-        bool same = key == value || (klen == vlen && memcmp(key, value, vlen) == 0);
+        bool same = key == value || (klen == vlen && (vlen == 0 || memcmp(key, value, vlen) == 0));
         o = put_uint(o, same ? 0 : klen + 1);
-        if (!same) {
+        if (!same && klen) {
             memcpy(o, key, klen);
             o += klen;
         }

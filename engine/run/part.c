@@ -153,7 +153,8 @@ static int by_fingerprint(const void *a, const void *b)
 /* Writes the states collected, sorted, and forgets them. */
 static int put_states(struct state_ctx *s)
 {
-    qsort(s->at, s->n, sizeof *s->at, by_fingerprint);
+    if (s->n > 1)
+        qsort(s->at, s->n, sizeof *s->at, by_fingerprint);
     int rc = 0;
     for (size_t i = 0; i < s->n && rc == 0; i++) {
         struct qloop_buf *b = shard_entry(s->po->w, SHARD_U);
@@ -183,7 +184,7 @@ static int put_state(void *ctx, const char *value, size_t vlen, uint64_t count, 
     shard_put_bytes(b, value, vlen);
     if (count == 1) { /* the key: its length + 1, or 0 when it is the value (a unique key) */
         shard_put_uint(b, row_no);
-        bool same = keylen == vlen && memcmp(key, value, vlen) == 0;
+        bool same = keylen == vlen && (vlen == 0 || memcmp(key, value, vlen) == 0);
         shard_put_uint(b, same ? 0 : keylen + 1);
         if (!same)
             qloop_buf_append(b, key, keylen);
