@@ -10,7 +10,8 @@
 #      each in turn, then `qloop merge` of the P shards;
 # and prints, for each step, CPU time (user + system, from GNU time: less
 # sensitive than wall time to other work on a shared machine), wall time and
-# peak memory, the judges' total, the merge's share of the judges' CPU, and
+# peak memory, the judges' total, the merge's share of the judges' CPU (the
+# whole merge, and its reading and merging of the shards: --timings), and
 # whether the two stores agree (summary, findings with record refs, tickets).
 # Exit status 0 when they agree, 1 when they do not, 2 on a set-up error.
 #
@@ -113,6 +114,8 @@ printf '  判定合计                 CPU %8.2f s  墙钟 %8.2f s（依次）�
 printf '  合并                     CPU %8.2f s  墙钟 %8.2f s\n' "$merge_cpu" "$merge_wall"
 printf '  判定 + 合并              CPU %8.2f s；各部分并行时墙钟约 %.2f s\n' "$(awk -v a="$judge_cpu" -v b="$merge_cpu" 'BEGIN { print a + b }')" "$(awk -v a="$judge_max" -v b="$merge_wall" 'BEGIN { print a + b }')"
 printf '  合并占判定 CPU 的比例     %.1f %%\n' "$(awk -v a="$merge_cpu" -v b="$judge_cpu" 'BEGIN { print 100 * a / b }')"
+read_cpu=$(sed -n 's/.*读取与合并分片 [0-9.]* 秒（CPU \([0-9.]*\) 秒）.*/\1/p' "$WORK/merge.err" | head -1)
+[ -n "$read_cpu" ] && printf '  其中读取与合并分片        CPU %8.2f s，占判定 CPU 的 %.1f %%（Scale-out 要求 ≤ 10 %%）\n' "$read_cpu" "$(awk -v a="$read_cpu" -v b="$judge_cpu" 'BEGIN { print 100 * a / b }')"
 printf '  分片大小                 %s\n' "$(du -sh "$WORK/shards" | cut -f1)"
 
 strip() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d.pop("run_id"); print(json.dumps(d, sort_keys=True))' "$1"; }

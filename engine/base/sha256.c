@@ -4,9 +4,20 @@
  * A plain streaming implementation: bytes are gathered into a 64-byte block
  * and each full block is compressed. Words are assembled byte by byte, so the
  * code does not depend on the machine's byte order or on alignment. Used for
- * the audit chain and for the store's keyed record identities.
+ * the audit chain and for the store's keyed record identities (one block per
+ * finding: a merge or run with millions of findings spends a tenth of its
+ * time here). On x86-64 processors with the SHA extensions the block is
+ * compressed with them (compress_ni), chosen once at run time; the result
+ * is the same.
  */
 #include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <stdatomic.h>
+#include <immintrin.h>
+#define QLOOP_SHA_NI 1
+#endif
 
 #include "base/sha256.h"
 
@@ -68,6 +79,68 @@ static void compress(uint32_t h[8], const uint8_t block[64])
     h[7] += hh;
 }
 
+#ifdef QLOOP_SHA_NI
+/* compress with the SHA extensions: the message schedule (sha256msg1/2) and
+ * two rounds at a time (sha256rnds2) on the state as ABEF and CDGH. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void compress_ni(uint32_t h[8],
+                                                                   const uint8_t block[64])
+{
+    const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1); /* CDAB */
+    __m128i s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B); /* EFGH */
+    __m128i s0 = _mm_alignr_epi8(t, s1, 8);    /* ABEF */
+    s1 = _mm_blend_epi16(s1, t, 0xF0);         /* CDGH */
+    const __m128i abef = s0, cdgh = s1;
+    __m128i m[16];
+    for (int j = 0; j < 4; j++)
+        m[j] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(block + 16 * j)), swap);
+    for (int j = 4; j < 16; j++)
+        m[j] = _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32(m[j - 4], m[j - 3]),
+                                                  _mm_alignr_epi8(m[j - 1], m[j - 2], 4)),
+                                    m[j - 1]);
+    for (int j = 0; j < 16; j++) {
+        __m128i msg = _mm_add_epi32(m[j], _mm_loadu_si128((const __m128i *)&K[4 * j]));
+        s1 = _mm_sha256rnds2_epu32(s1, s0, msg);
+        s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(msg, 0x0E));
+    }
+    s0 = _mm_add_epi32(s0, abef);
+    s1 = _mm_add_epi32(s1, cdgh);
+    t = _mm_shuffle_epi32(s0, 0x1B);  /* FEBA */
+    s1 = _mm_shuffle_epi32(s1, 0xB1); /* DCHG */
+    _mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(t, s1, 0xF0)); /* ABCD as h[0..3] */
+    _mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(s1, t, 8));    /* EFGH as h[4..7] */
+}
+
+/* Whether the processor has the SHA extensions (and SSSE3, SSE4.1). */
+static int have_sha_ni(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSSE3) || !(c & bit_SSE4_1))
+        return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return 0;
+    return (b & bit_SHA) != 0;
+}
+#endif
+
+/* Compresses one block: with the SHA extensions when the processor has them. */
+static void compress_block(uint32_t h[8], const uint8_t block[64])
+{
+#ifdef QLOOP_SHA_NI
+    static _Atomic int known = -1; /* not yet known: threads may each find out, alike */
+    int ni = atomic_load_explicit(&known, memory_order_relaxed);
+    if (ni < 0) {
+        ni = have_sha_ni();
+        atomic_store_explicit(&known, ni, memory_order_relaxed);
+    }
+    if (ni) {
+        compress_ni(h, block);
+        return;
+    }
+#endif
+    compress(h, block);
+}
+
 /* Sets c to the initial state of FIPS 180-4 §5.3.3. */
 void qloop_sha256_init(struct qloop_sha256 *c)
 {
@@ -96,11 +169,11 @@ void qloop_sha256_update(struct qloop_sha256 *c, const void *data, size_t len)
         len -= take;
         if (c->used < 64)
             return;
-        compress(c->h, c->block);
+        compress_block(c->h, c->block);
         c->used = 0;
     }
     while (len >= 64) {
-        compress(c->h, p);
+        compress_block(c->h, p);
         p += 64;
         len -= 64;
     }
@@ -117,13 +190,13 @@ void qloop_sha256_final(struct qloop_sha256 *c, uint8_t out[32])
     c->block[c->used++] = 0x80;
     if (c->used > 56) {
         memset(c->block + c->used, 0, 64 - c->used);
-        compress(c->h, c->block);
+        compress_block(c->h, c->block);
         c->used = 0;
     }
     memset(c->block + c->used, 0, 56 - c->used);
     for (int i = 0; i < 8; i++)
         c->block[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
-    compress(c->h, c->block);
+    compress_block(c->h, c->block);
     for (int i = 0; i < 8; i++) {
         out[4 * i] = (uint8_t)(c->h[i] >> 24);
         out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);

@@ -81,6 +81,9 @@ static int setup(struct merge_ds *md)
         const char *field, *needs = forms_needs(ds->rules[i].rule, &field);
         md->need_ref[i] = needs ? refset_index(run, needs, field) : -1;
     }
+    for (size_t i = 0; i < ds->nrules; i++)
+        if (ds->rules[i].uniq && !md->uniq)
+            md->uniq = merge_unique_new(ds->nrules, run->o->memory_budget);
     if (!ds->open_refs || strmap_count(ds->open_refs) == 0)
         return 0;
     md->seen_hashes = strmap_new();
@@ -98,6 +101,7 @@ void merge_ds_free(struct merge_ds *md)
     free(md->error_noted);
     strmap_free(md->seen_hashes);
     strmap_free(md->contents);
+    merge_unique_free(md->uniq);
     qloop_buf_free(&md->key);
     qloop_buf_free(&md->text);
 }
@@ -219,17 +223,27 @@ static int entry_u(struct part_read *pr, struct shard_cursor *c)
     uint64_t row = 0;
     if (count == 1) {
         row = global_row(pr, shard_get_uint(c));
-        key = shard_get_bytes(c, &klen);
+        uint64_t n = shard_get_uint(c); /* 0: the key is the value; else its length + 1 */
+        if (n == 0) {
+            key = value;
+            klen = vlen;
+        } else if (n - 1 > (uint64_t)(c->end - c->p)) {
+            c->bad = true;
+        } else {
+            key = (const char *)c->p;
+            klen = (size_t)(n - 1);
+            c->p += klen;
+        }
     }
-    if (c->bad || rule >= ds->nrules || !ds->rules[rule].uniq || count == 0 ||
-        (count == 1 && row == 0))
+    /* (a rule that pends on another dataset has no states: its values come as p entries) */
+    if (c->bad || rule >= ds->nrules || !ds->rules[rule].uniq || pr->md->need_ref[rule] >= 0 ||
+        count == 0 || (count == 1 && row == 0))
         return bad_entry(pr, "唯一性状态");
-    struct rule_state *rs = &ds->rules[rule];
-    if (count > 1)
-        return ds_unique_group(ds, rs, value, vlen, count);
-    if (!record_key(pr, key, klen, &key, &klen))
+    if (count == 1 && !record_key(pr, key, klen, &key, &klen))
         return bad_entry(pr, "唯一性状态");
-    return ds_unique_offer(ds, rs, value, vlen, row, key, klen);
+    /* a value the part holds twice or more: its records follow the rows before the part */
+    return merge_unique_state(pr->md->uniq, (size_t)rule, value, vlen, count,
+                              count == 1 ? row : pr->offset, key, klen, pr->md->m->run->err);
 }
 
 static int entry_p(struct part_read *pr, struct shard_cursor *c)
@@ -265,6 +279,8 @@ static int entry_p(struct part_read *pr, struct shard_cursor *c)
         }
         return 0;
     }
+    /* a rule that pends on another dataset offers all its values here, in
+     * row order: the run's own unique set, reporting as a run does */
     return rs->uniq ? ds_unique_offer(ds, rs, value, vlen, row, key, klen) : 0;
 }
 
@@ -462,6 +478,8 @@ static int read_part(struct merge_ds *md, size_t i)
     pr.r = reopen(md, i);
     if (!pr.r)
         return -1;
+    if (!md->seen_hashes) /* no open ticket on this dataset: its records' keys are not needed */
+        shard_reader_skip(pr.r, SHARD_S);
     struct shard_line l;
     int got, rc = 0;
     while (rc == 0 && (got = shard_reader_next(pr.r, &l, run->err)) == 1) {
@@ -472,6 +490,8 @@ static int read_part(struct merge_ds *md, size_t i)
     }
     if (rc == 0 && got < 0)
         rc = -1;
+    if (md->uniq)
+        merge_unique_part_end(md->uniq);
     shard_reader_close(pr.r);
     free(pr.str);
     free(pr.len);
@@ -498,6 +518,16 @@ static int see_contents(void *ctx, const char *fp, size_t len, uint64_t count)
     return 0;
 }
 
+/* merge_unique_emit_fn: a record whose value occurs elsewhere too. */
+static int unique_failed(void *ctx, size_t rule, uint64_t row, const char *key, size_t klen,
+                         const char *value, size_t vlen)
+{
+    struct ds_ctx *ds = ctx;
+    struct rule_state *rs = &ds->rules[rule];
+    return ds_emit(ds, rs, row, key, klen, value, vlen,
+                   rs->rule->message_default ? "与其他记录重复" : NULL, 0);
+}
+
 int merge_parts(struct merge_ds *md)
 {
     if (setup(md) != 0)
@@ -506,6 +536,8 @@ int merge_parts(struct merge_ds *md)
         if (read_part(md, i) != 0)
             return -1;
     findings_writer_parts(md->m->run->findings, md->ds.d->name, md->nparts, md->offsets);
+    if (md->uniq && merge_unique_finish(md->uniq, unique_failed, &md->ds, md->m->run->err) != 0)
+        return -1;
     /* a dataset without a key sends no keys: its records are its contents' occurrences */
     if (md->seen_hashes && md->ds.d->nkeys == 0)
         strmap_foreach(md->contents, see_contents, md);

@@ -128,25 +128,69 @@ static int put_compare(void *ctx, size_t cmp, int side, const struct compare_rec
 
 /* ---- after the last batch ---- */
 
+/* A unique rule's states, collected to leave sorted by their value's
+ * fingerprint (shard.h: the merge merges the parts' sorted runs). Past
+ * max_bytes the states so far leave as one run and the next run begins. */
 struct state_ctx {
     struct part_out *po;
     uint64_t rule;
+    struct qloop_buf bytes; /* the entries, as the shard holds them */
+    struct state_at {
+        uint64_t hi, lo;
+        size_t at, len;
+    } *at;
+    size_t n, cap, max_bytes;
 };
+
+static int by_fingerprint(const void *a, const void *b)
+{
+    const struct state_at *x = a, *y = b;
+    if (x->hi != y->hi)
+        return x->hi < y->hi ? -1 : 1;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Writes the states collected, sorted, and forgets them. */
+static int put_states(struct state_ctx *s)
+{
+    if (s->n > 1)
+        qsort(s->at, s->n, sizeof *s->at, by_fingerprint);
+    int rc = 0;
+    for (size_t i = 0; i < s->n && rc == 0; i++) {
+        struct qloop_buf *b = shard_entry(s->po->w, SHARD_U);
+        qloop_buf_append(b, s->bytes.ptr + s->at[i].at, s->at[i].len);
+        rc = shard_entry_done(s->po->w, SHARD_U, s->po->err);
+    }
+    s->n = 0;
+    qloop_buf_reset(&s->bytes);
+    return rc;
+}
 
 /* unique_state_fn: one distinct value of a unique rule. */
 static int put_state(void *ctx, const char *value, size_t vlen, uint64_t count, uint64_t row_no,
                      const char *key, size_t keylen)
 {
     struct state_ctx *s = ctx;
-    struct qloop_buf *b = shard_entry(s->po->w, SHARD_U);
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 1024;
+        s->at = qloop_xrealloc(s->at, s->cap * sizeof *s->at);
+    }
+    struct state_at *a = &s->at[s->n++];
+    strmap_fingerprint(value, vlen, &a->hi, &a->lo);
+    struct qloop_buf *b = &s->bytes;
+    a->at = b->len;
     shard_put_uint(b, s->rule);
     shard_put_uint(b, count);
     shard_put_bytes(b, value, vlen);
-    if (count == 1) {
+    if (count == 1) { /* the key: its length + 1, or 0 when it is the value (a unique key) */
         shard_put_uint(b, row_no);
-        shard_put_bytes(b, key, keylen);
+        bool same = keylen == vlen && (vlen == 0 || memcmp(key, value, vlen) == 0);
+        shard_put_uint(b, same ? 0 : keylen + 1);
+        if (!same)
+            qloop_buf_append(b, key, keylen);
     }
-    return shard_entry_done(s->po->w, SHARD_U, s->po->err);
+    a->len = b->len - a->at;
+    return b->len + s->n * sizeof *s->at >= s->max_bytes ? put_states(s) : 0;
 }
 
 struct offer_ctx {
@@ -216,9 +260,17 @@ static int part_contents(struct ds_ctx *ds)
 static int part_states(struct ds_ctx *ds)
 {
     struct part_out *po = ds->run->part;
+    size_t budget = ds->run->o->memory_budget ? ds->run->o->memory_budget : (size_t)1 << 30;
     for (size_t i = 0; i < ds->nrules; i++) {
-        struct state_ctx s = {po, i};
-        if (ds->rules[i].uniq && ds_unique_finish(ds, &ds->rules[i], put_state, &s) != 0)
+        if (!ds->rules[i].uniq)
+            continue;
+        struct state_ctx s = {.po = po, .rule = i, .max_bytes = budget / 4};
+        int rc = ds_unique_finish(ds, &ds->rules[i], put_state, &s);
+        if (rc == 0)
+            rc = put_states(&s);
+        qloop_buf_free(&s.bytes);
+        free(s.at);
+        if (rc != 0)
             return -1;
     }
     for (size_t i = 0; i < po->noffers; i++) {

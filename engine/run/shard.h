@@ -26,8 +26,14 @@
  * opt: one byte 0, or 1 followed by bytes):
  *   v  a record failing a rule:     rule, row, key bytes, value opt, reason opt
  *   u  a `unique` rule's state of one distinct value: rule, count, value
- *      bytes, and when count is 1 its row and key bytes (records of a value
- *      the part holds twice or more are already among the v entries)
+ *      bytes, and when count is 1 its row and key (a varint: 0 when the key
+ *      is the value — a unique key —, else the key's length + 1, then its
+ *      bytes) (records of a value
+ *      the part holds twice or more are already among the v entries); a
+ *      rule's u entries come in ascending order of their values'
+ *      fingerprints (strmap_fingerprint: hi, then lo), in one or more
+ *      sorted runs, so that the merge merges them as sorted runs
+ *      (merge_unique.c) instead of hashing every value of the dataset
  *   p  a value whose `references` to another dataset the merge decides:
  *      rule, row, key bytes, value bytes, then what the rule's other checks
  *      said: 0 passed, 1 failed + reason bytes, 2 raised + error bytes
@@ -60,7 +66,8 @@
 #include "base/error.h"
 #include "rules/pack.h"
 
-enum { SHARD_FORMAT = 1 };
+/* 2: u entries sorted by fingerprint (format 1 shards are refused) */
+enum { SHARD_FORMAT = 2 };
 
 /* The kinds of entries, in the order a kind's buffer is flushed at the end. */
 enum shard_kind { SHARD_V, SHARD_U, SHARD_P, SHARD_R, SHARD_C, SHARD_S, SHARD_K, SHARD_NKINDS };
@@ -143,6 +150,10 @@ struct shard_reader *shard_reader_open(const char *path, json_t **header, struct
 /* The next line after the header. Returns 1 with *line filled, 0 after the
  * end line (which it has checked), -1 with err naming the shard and line. */
 int shard_reader_next(struct shard_reader *r, struct shard_line *line, struct qloop_error *err);
+
+/* Kind k's blocks are still read and checked (the end line's fingerprint
+ * covers them) but not decoded: their lines come with no entries. */
+void shard_reader_skip(struct shard_reader *r, enum shard_kind k);
 
 /* The line last read (for messages) and the shard's name. */
 long shard_reader_line(const struct shard_reader *r);

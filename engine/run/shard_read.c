@@ -27,6 +27,7 @@ struct shard_reader {
     bool ended;
     json_t *header, *counts;
     struct qloop_buf block;
+    bool skip[SHARD_NKINDS]; /* kinds whose blocks the reader is not asked to decode */
 };
 
 int shard_error(const struct shard_reader *r, struct qloop_error *err, const char *fmt, ...)
@@ -40,6 +41,7 @@ int shard_error(const struct shard_reader *r, struct qloop_error *err, const cha
 }
 
 long shard_reader_line(const struct shard_reader *r) { return r->lineno; }
+void shard_reader_skip(struct shard_reader *r, enum shard_kind k) { r->skip[k] = true; }
 const char *shard_reader_name(const struct shard_reader *r) { return r->name; }
 
 void shard_reader_close(struct shard_reader *r)
@@ -132,30 +134,38 @@ static const signed char *b64_table(void)
     return t;
 }
 
-/* Decodes base64 s[0..n) into out. Returns 0, or -1 when it is not base64. */
+/* Decodes base64 s[0..n) into out. Returns 0, or -1 when it is not base64.
+ * Every quad but the last has no padding: those are decoded without
+ * looking for it, and checked once at the end. */
 static int unbase64(const char *s, size_t n, struct qloop_buf *out)
 {
     const signed char *t = b64_table();
     qloop_buf_reset(out);
-    if (n % 4)
-        return -1;
+    if (n % 4 || n == 0)
+        return n % 4 ? -1 : 0;
     qloop_buf_reserve(out, n / 4 * 3 + 1);
     unsigned char *o = (unsigned char *)out->ptr;
-    size_t len = 0;
-    for (size_t i = 0; i < n; i += 4) {
-        const unsigned char *q = (const unsigned char *)s + i;
-        int pad = i + 4 == n ? (q[3] == '=') + (q[2] == '=' && q[3] == '=') : 0;
-        int a = t[q[0]], b = t[q[1]], c = pad >= 2 ? 0 : t[q[2]], d = pad >= 1 ? 0 : t[q[3]];
-        if ((a | b | c | d) < 0)
-            return -1;
+    const unsigned char *q = (const unsigned char *)s, *last = q + n - 4;
+    int bad = 0;
+    for (; q < last; q += 4, o += 3) {
+        int a = t[q[0]], b = t[q[1]], c = t[q[2]], d = t[q[3]];
+        bad |= a | b | c | d;
         uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
-        o[len++] = (unsigned char)(v >> 16);
-        if (pad < 2)
-            o[len++] = (unsigned char)(v >> 8);
-        if (pad < 1)
-            o[len++] = (unsigned char)v;
+        o[0] = (unsigned char)(v >> 16);
+        o[1] = (unsigned char)(v >> 8);
+        o[2] = (unsigned char)v;
     }
-    out->len = len;
+    int pad = (q[3] == '=') + (q[2] == '=' && q[3] == '=');
+    int a = t[q[0]], b = t[q[1]], c = pad >= 2 ? 0 : t[q[2]], d = pad >= 1 ? 0 : t[q[3]];
+    if ((bad | a | b | c | d) < 0)
+        return -1;
+    uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+    *o++ = (unsigned char)(v >> 16);
+    if (pad < 2)
+        *o++ = (unsigned char)(v >> 8);
+    if (pad < 1)
+        *o++ = (unsigned char)v;
+    out->len = (size_t)(o - (unsigned char *)out->ptr);
     return 0;
 }
 
@@ -184,13 +194,16 @@ static int parse_block(struct shard_reader *r, size_t n, struct shard_line *line
     s += sizeof p3 - 1;
     if (end - s < 2 || memcmp(end - 2, p4, 2) != 0)
         return 0;
-    if (unbase64(s, (size_t)(end - 2 - s), &r->block) != 0 || count == 0)
+    if (count == 0 || (r->skip[kind] ? (end - 2 - s) % 4 != 0
+                                      : unbase64(s, (size_t)(end - 2 - s), &r->block) != 0))
         return shard_error(r, err, "数据块无法解码（内容被改动或损坏）");
+    if (r->skip[kind])
+        qloop_buf_reset(&r->block);
     line->type = SHARD_LINE_BLOCK;
     line->kind = (enum shard_kind)kind;
     line->n = count;
-    line->cur = (struct shard_cursor){(const uint8_t *)r->block.ptr,
-                                      (const uint8_t *)r->block.ptr + r->block.len, false};
+    const uint8_t *at = r->block.ptr ? (const uint8_t *)r->block.ptr : (const uint8_t *)"";
+    line->cur = (struct shard_cursor){at, at + r->block.len, false};
     return 1;
 }
 
