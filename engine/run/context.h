@@ -61,7 +61,8 @@ struct run_ctx {
     int64_t now;
     time_t started;
     struct findings_writer *findings;
-    struct strmap *seen;         /* "dataset\0ref" of open ticket items this run saw */
+    struct recheck_set *rechecks; /* per dataset read: its open items' refs, seen or not */
+    size_t nrechecks;
     const unsigned char *secret; /* store_secret(db), read once before workers start */
     struct refset *refsets;
     size_t nrefsets;
@@ -115,7 +116,7 @@ struct ds_ctx {
     uint8_t *failed_rows; /* bitmap by row_no */
     size_t failed_cap;
     int64_t rows;
-    struct strmap *open_refs; /* record refs of open ticket items */
+    struct openrefs *open_refs; /* record refs of open ticket items (the run's, recheck.c) */
     struct qloop_field *view; /* cleansed cells of the current batch */
     size_t view_cap;
     const struct qloop_batch *batch;
@@ -277,7 +278,14 @@ bool identity_of(const struct ds_ctx *ds, size_t row, struct qloop_buf *out);
 void identity_free(struct ds_ctx *ds);
 
 /* recheck.c */
+struct recheck_set {
+    char *dataset;
+    struct openrefs *refs;
+};
 int recheck_begin(struct ds_ctx *ds);
+/* Whether the dataset being read has open ticket items (after recheck_begin). */
+bool recheck_wanted(const struct ds_ctx *ds);
+void recheck_free(struct run_ctx *run);
 void recheck_batch(struct ds_ctx *ds);
 void recheck_dataset_seen(struct ds_ctx *ds);
 /* A partitioned merge: the record whose raw key is key was in the data. */

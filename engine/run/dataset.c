@@ -494,7 +494,7 @@ int ds_read(struct ds_ctx *ds)
         .checked = ds->checked,
         .errors = ds->errors,
         .changed = ds->changed,
-        .row_ref = ds->open_refs && strmap_count(ds->open_refs) ? recheck_row_ref : NULL,
+        .row_ref = recheck_wanted(ds) ? recheck_row_ref : NULL,
         .row_ref_ctx = ds,
         .nsensitive = ds->d->nsensitive,
         .sensitive_cols = ds->sens_cols,
@@ -638,7 +638,6 @@ void ds_free(struct ds_ctx *ds)
     free(ds->failed_rows);
     free(ds->view);
     strmap_free(ds->colmap);
-    strmap_free(ds->open_refs);
     strmap_free(ds->nulls);
     if (ds->judging)
         judge_end_dataset(ds->run->pool);

@@ -84,7 +84,7 @@ static int setup(struct merge_ds *md)
     for (size_t i = 0; i < ds->nrules; i++)
         if (ds->rules[i].uniq && !md->uniq)
             md->uniq = merge_unique_new(ds->nrules, run->o->memory_budget);
-    if (!ds->open_refs || strmap_count(ds->open_refs) == 0)
+    if (!recheck_wanted(ds))
         return 0;
     md->seen_hashes = strmap_new();
     return ticket_open_keys(run->db, ds->d->name, add_open_key, md, run->err);

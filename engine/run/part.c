@@ -342,7 +342,7 @@ static int judge_dataset(struct run_ctx *run, struct pack_dataset *d,
         rc = ds_bind(&ds);
     if (rc == 0) {
         part_source_wrap(&ds, o, rows);
-        ds.open_refs = strmap_new(); /* no store here: the merge does the re-check */
+        /* no open_refs here (no store): the merge does the re-check */
         rc = ds_read(&ds);
     }
     if (rc == 0)

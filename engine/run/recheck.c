@@ -4,47 +4,80 @@
  * A corrected ticket is re-checked by the next run: each of its problem
  * records either fails again (a finding), is gone from the data, or was seen
  * and passed. Which records the run saw matters only to this run's re-check,
- * so it stays in memory (run->seen, "dataset\0record_ref") and the tickets
- * ask (recheck_seen, the ticket_seen callback of loop/ticket.h). Only the
- * refs of open ticket items are kept; the workers compute each row's ref
- * (recheck_row_ref) only when the dataset has such items.
+ * so it stays in memory and the tickets ask (recheck_seen, the ticket_seen
+ * callback of loop/ticket.h). Only the refs of open ticket items are kept,
+ * per dataset, as 16-byte refs with a seen bit each (openrefs.h: about 18
+ * bytes per open item, held by the run until the tickets are synced); the
+ * workers compute each row's ref (recheck_row_ref) only when the dataset has
+ * such items.
  */
+#include <stdlib.h>
 #include <string.h>
 
-#include "base/strmap.h"
 #include "loop/ticket.h"
 #include "run/context.h"
 #include "run/findings.h"
+#include "run/openrefs.h"
 #include "store/store.h"
 
 static void add_open_ref(void *ctx, const char *ref)
 {
-    strmap_put(ctx, ref, strlen(ref), NULL);
+    openrefs_add(ctx, ref);
 }
 
-/* Loads the record refs of the dataset's open ticket items. */
+/* The run's set of dataset's open refs, or NULL. */
+static struct openrefs *set_of(const struct run_ctx *run, const char *dataset)
+{
+    for (size_t i = 0; i < run->nrechecks; i++)
+        if (strcmp(run->rechecks[i].dataset, dataset) == 0)
+            return run->rechecks[i].refs;
+    return NULL;
+}
+
+/* Loads the record refs of the dataset's open ticket items into the run's
+ * set for the dataset (made on the first call; a dataset read again keeps
+ * what was seen before). */
 int recheck_begin(struct ds_ctx *ds)
 {
-    ds->open_refs = strmap_new();
-    return ticket_open_refs(ds->run->db, ds->d->name, add_open_ref, ds->open_refs, ds->run->err);
+    struct run_ctx *run = ds->run;
+    ds->open_refs = set_of(run, ds->d->name);
+    if (ds->open_refs)
+        return 0;
+    struct openrefs *s = openrefs_new();
+    run->rechecks = qloop_xrealloc(run->rechecks, (run->nrechecks + 1) * sizeof *run->rechecks);
+    run->rechecks[run->nrechecks++] = (struct recheck_set){.dataset = qloop_xstrdup(ds->d->name), .refs = s};
+    ds->open_refs = s;
+    int rc = ticket_open_refs(run->db, ds->d->name, add_open_ref, s, run->err);
+    openrefs_seal(s);
+    return rc;
+}
+
+void recheck_free(struct run_ctx *run)
+{
+    for (size_t i = 0; i < run->nrechecks; i++) {
+        free(run->rechecks[i].dataset);
+        openrefs_free(run->rechecks[i].refs);
+    }
+    free(run->rechecks);
+    run->rechecks = NULL;
+    run->nrechecks = 0;
+}
+
+bool recheck_wanted(const struct ds_ctx *ds)
+{
+    return openrefs_count(ds->open_refs) > 0;
 }
 
 /* Notes that the run saw the record whose ref is ref, when an open ticket
  * item refers to it. */
 static void see_ref(struct ds_ctx *ds, const char *ref)
 {
-    if (!strmap_get(ds->open_refs, ref, 32))
-        return;
-    struct qloop_buf *k = &ds->run->keybuf;
-    qloop_buf_reset(k);
-    qloop_buf_append(k, ds->d->name, strlen(ds->d->name) + 1);
-    qloop_buf_append(k, ref, 32);
-    strmap_put(ds->run->seen, k->ptr, k->len, NULL);
+    openrefs_see(ds->open_refs, ref);
 }
 
 void recheck_batch(struct ds_ctx *ds)
 {
-    if (!ds->open_refs || strmap_count(ds->open_refs) == 0)
+    if (!recheck_wanted(ds))
         return;
     struct qloop_buf key = {0};
     for (size_t row = 0; row < ds->batch->nrows; row++) {
@@ -61,7 +94,7 @@ void recheck_batch(struct ds_ctx *ds)
  * is seeing that "record", so a fresh dataset closes them. */
 void recheck_dataset_seen(struct ds_ctx *ds)
 {
-    if (!ds->open_refs || strmap_count(ds->open_refs) == 0)
+    if (!recheck_wanted(ds))
         return;
     char empty_ref[33];
     store_record_ref_keyed(ds->run->secret, ds->d->name, "", 0, empty_ref);
@@ -92,13 +125,6 @@ void recheck_row_ref(void *ctx, size_t row, struct qloop_buf *scratch, char out[
 /* The tickets' question: did this run see record ref of dataset? */
 bool recheck_seen(void *ctx, const char *dataset, const char *ref)
 {
-    struct run_ctx *run = ctx;
-    if (!dataset || !ref || strlen(ref) != 32)
-        return false;
-    struct qloop_buf k = {0};
-    qloop_buf_append(&k, dataset, strlen(dataset) + 1);
-    qloop_buf_append(&k, ref, 32);
-    bool found = strmap_get(run->seen, k.ptr, k.len) != NULL;
-    qloop_buf_free(&k);
-    return found;
+    const struct run_ctx *run = ctx;
+    return dataset && openrefs_seen(set_of(run, dataset), ref);
 }

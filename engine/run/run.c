@@ -118,7 +118,6 @@ int run_open_results(struct run_ctx *run)
     if (stage_create(run->db, run->err) != 0)
         return -1;
     run->secret = store_secret(run->db);
-    run->seen = strmap_new();
     run->findings = findings_writer_new(run->db, run->run_id, run->p, run->err);
     if (!run->findings)
         return -1;
@@ -281,7 +280,7 @@ void run_release(struct run_ctx *run)
     json_decref(run->summary_cleansed);
     refsets_free(run);
     compare_run_free(run->compares);
-    strmap_free(run->seen);
+    recheck_free(run);
     judge_pool_free(run->pool);
     qloop_buf_free(&run->keybuf);
 }
