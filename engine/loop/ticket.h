@@ -49,9 +49,10 @@ struct ticket_sync_counts {
     long reverified; /* tickets whose items were re-checked by this run */
 };
 
-/* Calls cb(ctx, record_ref) for every open item (not yet fixed) of a ticket
- * on dataset; the run uses it to note which of those records it saw (the
- * run_seen rows a re-check needs). Returns 0 or -1 with err. */
+/* Calls cb(ctx, record_ref) for every open item (open or missing: not yet
+ * fixed) of a ticket on dataset — a record with open items under several
+ * rules comes once for each, in no particular order; the run uses it to note
+ * which of those records it saw (the re-check). Returns 0 or -1 with err. */
 int ticket_open_refs(sqlite3 *db, const char *dataset,
                      void (*cb)(void *ctx, const char *record_ref), void *ctx,
                      struct qloop_error *err);

@@ -54,25 +54,25 @@ int ticket_open_keys(sqlite3 *db, const char *dataset,
     return rc < 0 ? -1 : 0;
 }
 
-/* ticket_open_refs over ticket_open_keys: the ref alone. */
-struct refs_only {
-    void (*cb)(void *ctx, const char *record_ref);
-    void *ctx;
-};
-
-static void ref_only(void *ctx, const char *record_ref, const char *record_key)
-{
-    (void)record_key;
-    struct refs_only *r = ctx;
-    r->cb(r->ctx, record_ref);
-}
-
+/* The refs from the index by record alone (its last key is 0 for an open
+ * or missing item, store step 12): no table row is read and nothing is
+ * sorted, which a DISTINCT over the items would (W1 10M night 2: 1.8M items). */
 int ticket_open_refs(sqlite3 *db, const char *dataset,
                      void (*cb)(void *ctx, const char *record_ref), void *ctx,
                      struct qloop_error *err)
 {
-    struct refs_only r = {cb, ctx};
-    return ticket_open_keys(db, dataset, ref_only, &r, err);
+    sqlite3_stmt *st = sql_prepare_texts(db,
+                                         "SELECT record_ref FROM ticket_items WHERE dataset = ?1"
+                                         " AND (CASE WHEN state IN ('open','missing') THEN 0"
+                                         " ELSE id END) = 0",
+                                         1, &dataset, err);
+    if (!st)
+        return -1;
+    int rc;
+    while ((rc = sql_row(db, st, "读取未关闭的工单记录", err)) == 1)
+        cb(ctx, sql_text(st, 0));
+    sqlite3_finalize(st);
+    return rc < 0 ? -1 : 0;
 }
 
 /* A growing set of ticket ids (small: one entry per ticket touched). */

@@ -168,6 +168,12 @@ bool openrefs_see(struct openrefs *s, const char *ref)
     return true;
 }
 
+bool openrefs_has(const struct openrefs *s, const char *ref)
+{
+    ref16 r;
+    return s && parse(ref, &r) && find(s, &r) >= 0;
+}
+
 bool openrefs_seen(const struct openrefs *s, const char *ref)
 {
     ref16 r;

@@ -38,6 +38,10 @@ size_t openrefs_count(const struct openrefs *s);
  * first 32 bytes of a ref (no terminator needed). */
 bool openrefs_see(struct openrefs *s, const char *ref);
 
+/* Whether the first 32 bytes of ref are a ref in the set. Reads only what
+ * openrefs_seal built: threads may ask while one thread marks refs seen. */
+bool openrefs_has(const struct openrefs *s, const char *ref);
+
 /* Whether ref (NUL-terminated) is in the set and was marked seen. */
 bool openrefs_seen(const struct openrefs *s, const char *ref);
 

@@ -20,6 +20,9 @@
 #include "run/openrefs.h"
 #include "store/store.h"
 
+/* In ds->refs: a row no open item refers to (no hex digit, not ""). */
+enum { NOT_OPEN = '-' };
+
 static void add_open_ref(void *ctx, const char *ref)
 {
     openrefs_add(ctx, ref);
@@ -81,6 +84,8 @@ void recheck_batch(struct ds_ctx *ds)
         return;
     struct qloop_buf key = {0};
     for (size_t row = 0; row < ds->batch->nrows; row++) {
+        if (ds->refs[row][0] == NOT_OPEN)
+            continue;
         if (!ds->refs[row][0]) { /* a keyless record: by its identity */
             ds_row_key(ds, row, &key);
             findings_record_ref(ds->run->secret, ds->d->name, key.ptr, key.len, ds->refs[row]);
@@ -108,7 +113,9 @@ void recheck_see_key(struct ds_ctx *ds, const char *key, size_t len)
     see_ref(ds, ref);
 }
 
-/* The judge's callback: the record_ref of a row (on a worker thread). A
+/* The judge's callback: the record_ref of a row (on a worker thread), or
+ * NOT_OPEN when no open item refers to it (the worker asks the sealed set,
+ * so that the run's thread looks up only the records of open items). A
  * record without a key has no identity yet (its occurrence is counted on
  * the run's thread after the workers): "" for now, recheck_batch fills it. */
 void recheck_row_ref(void *ctx, size_t row, struct qloop_buf *scratch, char out[33])
@@ -120,6 +127,8 @@ void recheck_row_ref(void *ctx, size_t row, struct qloop_buf *scratch, char out[
     }
     ds_row_key(ds, row, scratch);
     findings_record_ref(ds->run->secret, ds->d->name, scratch->ptr, scratch->len, out);
+    if (!openrefs_has(ds->open_refs, out))
+        out[0] = NOT_OPEN;
 }
 
 /* The tickets' question: did this run see record ref of dataset? */
