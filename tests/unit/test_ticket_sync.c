@@ -497,6 +497,61 @@ static void collect_ref(void *ctx, const char *ref)
     (*n)++;
 }
 
+/* collect_ref's sibling: the refs themselves, joined by spaces. */
+static void list_ref(void *ctx, const char *ref)
+{
+    char *out = ctx;
+    strncat(out, ref, 32);
+    strcat(out, " ");
+}
+
+static int cmp_ref_text(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ticket_open_refs reads the index by record: exactly the refs of the
+ * dataset's open and missing items (once per item), never a fixed or closed
+ * one's, nor another dataset's. */
+static void test_open_refs_states(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    const char *A = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", *B = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+               *C = "cccccccccccccccccccccccccccccccc", *D = "dddddddddddddddddddddddddddddddd";
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO tickets(id, dataset, rule, source, dept, state, policy, opened_at, opened_by)"
+             " VALUES(1, 'people', 'people.x', 'run', '市公安局', 'feedback', 'p', 't', 'system');"
+             "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref, state, added_at) VALUES"
+             " (1, 'people', 'people.x', '%s', 'open', 't'), (1, 'people', 'people.y', '%s', 'open', 't'),"
+             " (1, 'people', 'people.x', '%s', 'missing', 't'), (1, 'people', 'people.x', '%s', 'fixed', 't'),"
+             " (1, 'people', 'people.y', '%s', 'closed', 't'), (1, 'people', 'people.y', '%s', 'closed', 't'),"
+             " (1, 'other', 'other.x', '%s', 'open', 't');",
+             A, A, B, C, D, D, D);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    char got[512] = "";
+    assert_int_equal(ticket_open_refs(db, "people", list_ref, got, &err), 0);
+    char *refs[8];
+    size_t n = 0;
+    for (char *tok = strtok(got, " "); tok && n < 8; tok = strtok(NULL, " "))
+        refs[n++] = tok;
+    qsort(refs, n, sizeof *refs, cmp_ref_text);
+    assert_int_equal(n, 3);
+    assert_string_equal(refs[0], A);
+    assert_string_equal(refs[1], A);
+    assert_string_equal(refs[2], B);
+    got[0] = '\0';
+    assert_int_equal(ticket_open_refs(db, "other", list_ref, got, &err), 0);
+    assert_string_equal(got, "dddddddddddddddddddddddddddddddd ");
+    got[0] = '\0';
+    assert_int_equal(ticket_open_refs(db, "nobody", list_ref, got, &err), 0);
+    assert_string_equal(got, "");
+    store_close(db);
+}
+
 static void test_open_refs_and_json(void **state)
 {
     (void)state;
@@ -742,6 +797,7 @@ int main(void)
         cmocka_unit_test(test_item_audit_text),
         cmocka_unit_test(test_dept_stats),
         cmocka_unit_test(test_open_refs_and_json),
+        cmocka_unit_test(test_open_refs_states),
         cmocka_unit_test(test_sync_errors),
         cmocka_unit_test(test_many_items_in_chunks),
         cmocka_unit_test(test_items_index_upgrade),
