@@ -2,7 +2,8 @@
  * merge_part.c — the parts of one dataset into the merge (see merge.h): each
  * part's shard read once, in part order, its entries (shard.h) handed to the
  * run's own phases:
- *   v  a failing record          → ds_emit (the findings writer)
+ *   v  a failing record, shown   → ds_emit_shown (the findings writer: the
+ *                                  record_ref and the seal)
  *   u  a unique value's state    → the rule's unique set (ds_unique_offer /
  *                                  ds_unique_group): a value held elsewhere
  *                                  too makes its records fail
@@ -201,17 +202,28 @@ static int entry_v(struct part_read *pr, struct shard_cursor *c)
 {
     struct ds_ctx *ds = &pr->md->ds;
     uint64_t rule = shard_get_uint(c), row = global_row(pr, shard_get_uint(c));
-    size_t klen, vlen, rlen;
-    const char *key = shard_get_bytes(c, &klen), *value = shard_get_opt(c, &vlen),
-               *reason = shard_get_opt(c, &rlen);
-    if (c->bad || rule > ds->nrules || row == 0)
-        return bad_entry(pr, "问题记录");
-    if (rule == ds->nrules) /* DATASET.malformed_row, named by its row */
+    size_t klen, vlen;
+    const char *key = shard_get_bytes(c, &klen);
+    if (rule == ds->nrules) { /* DATASET.malformed_row, named by its row */
+        size_t rlen;
+        const char *reason = shard_get_opt(c, &rlen);
+        if (c->bad || row == 0)
+            return bad_entry(pr, "问题记录");
         return ds_malformed_row(ds, row, text_copy(pr->md, reason, rlen));
-    if (!record_key(pr, key, klen, &key, &klen))
+    }
+    /* shown by the judge (findings_show): the record_ref and the seal are the merge's */
+    const char *value = shard_get_opt(c, &vlen);
+    uint8_t flags = shard_get_byte(c);
+    struct finding_shown s = {.key_masked = flags & 1, .value_masked = flags & 2};
+    if (s.key_masked)
+        s.key = shard_get_bytes(c, &s.keylen);
+    if (s.value_masked)
+        s.value = shard_get_bytes(c, &s.vlen);
+    s.message = shard_get_opt(c, &s.mlen);
+    if (c->bad || rule > ds->nrules || row == 0 || flags > 3 || (s.value_masked && !value) ||
+        !record_key(pr, key, klen, &key, &klen))
         return bad_entry(pr, "问题记录");
-    return ds_emit(ds, &ds->rules[rule], row, key, klen, value, vlen,
-                   text_copy(pr->md, reason, rlen), 0);
+    return ds_emit_shown(ds, &ds->rules[rule], row, key, klen, value, vlen, &s);
 }
 
 static int entry_u(struct part_read *pr, struct shard_cursor *c)

@@ -24,7 +24,14 @@
  * The kinds of entries (row: the row within the part, from 1; key: the raw
  * record key, empty for a dataset without one; bytes: varint length + bytes;
  * opt: one byte 0, or 1 followed by bytes):
- *   v  a record failing a rule:     rule, row, key bytes, value opt, reason opt
+ *   v  a record failing a rule:     rule, row, key bytes, value opt, then the
+ *      finding as the judge shows it (findings_show): a flags byte (1: the
+ *      key is masked, 2: the value is), the masked key bytes and the masked
+ *      value bytes when flagged, the masked message opt; the merge adds only
+ *      the record_ref and the seal, which need the store's secret. (The raw
+ *      key and value are there for those two; nothing else travels raw.)
+ *      DATASET.malformed_row (rule = the number of rules): rule, row, empty
+ *      key bytes, its message opt
  *   u  a `unique` rule's state of one distinct value: rule, count, value
  *      bytes, and when count is 1 its row and key (a varint: 0 when the key
  *      is the value — a unique key —, else the key's length + 1, then its
@@ -66,8 +73,9 @@
 #include "base/error.h"
 #include "rules/pack.h"
 
-/* 2: u entries sorted by fingerprint (format 1 shards are refused) */
-enum { SHARD_FORMAT = 2 };
+/* 2: u entries sorted by fingerprint; 3: v entries shown by the judge
+ * (shards of an earlier format are refused) */
+enum { SHARD_FORMAT = 3 };
 
 /* The kinds of entries, in the order a kind's buffer is flushed at the end. */
 enum shard_kind { SHARD_V, SHARD_U, SHARD_P, SHARD_R, SHARD_C, SHARD_S, SHARD_K, SHARD_NKINDS };
