@@ -72,6 +72,7 @@ struct findings_writer {
     struct kind *kinds;     /* kind k is kinds[k - 1] */
     size_t nkinds;
     struct qloop_buf name;
+    uint32_t last_kind; /* findings_kind's last answer: findings come in runs of a kind */
     /* findings_flush */
     int64_t run_num;
     sqlite3_stmt *ins;
@@ -155,6 +156,10 @@ void findings_encoder_free(struct findings_encoder *e)
 uint32_t findings_kind(struct findings_writer *w, const char *dataset, const char *rule,
                        const char *field)
 {
+    const struct kind *last = w->last_kind ? &w->kinds[w->last_kind - 1] : NULL;
+    if (last && strcmp(last->rule, rule) == 0 && strcmp(last->dataset, dataset) == 0 &&
+        (field ? last->field && strcmp(last->field, field) == 0 : !last->field))
+        return w->last_kind;
     struct qloop_buf *n = &w->name;
     qloop_buf_reset(n);
     qloop_buf_append(n, dataset, strlen(dataset) + 1);
@@ -169,6 +174,7 @@ uint32_t findings_kind(struct findings_writer *w, const char *dataset, const cha
                                               field ? qloop_xstrdup(field) : NULL, 0};
         *k = w->nkinds;
     }
+    w->last_kind = (uint32_t)*k;
     return (uint32_t)*k;
 }
 
@@ -359,7 +365,11 @@ static const char *masked_message(struct findings_encoder *e, const struct qloop
  * the row it is shown by ("#ROW", after the identity and its NUL). */
 static const char *plain_key_of(const struct qloop_finding *f, size_t *len)
 {
-    const char *raw_key = f->key ? f->key : "";
+    if (!f->key) {
+        *len = 0;
+        return "";
+    }
+    const char *raw_key = f->key;
     size_t idlen = identity_len(raw_key, f->keylen);
     if (idlen < f->keylen) {
         *len = f->keylen - idlen - 1;
