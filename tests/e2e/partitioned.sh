@@ -203,6 +203,8 @@ sed 's/\^1\[3-9\]/^1[3-8]/' ../r.lua > ../other.lua
 "$QLOOP_BIN" judge --rules ../other.lua --dataset pop --part 3/4 --input ../parts/pop_02 \
     --header-from ../parts/header.csv --out other.3 || fail "judge with other rules"
 refused "a shard of other rules" 'other.3:1: 分片有误：这个分片是用另一套规则判定的' "${all[@]/pop.3/other.3}"
+sed '1s/"qloop_shard":[0-9]*/"qloop_shard":2/' pop.3 > old.3
+refused "a shard of an earlier format" 'old.3:1: 分片有误：分片格式版本为 2，本程序只读版本' "${all[@]/pop.3/old.3}"
 cat soc.1 log.3 > soc_and_log
 refused "two shards in one file" 'soc_and_log:' "${all[@]/soc.1/soc_and_log}"
 expect_contains "... one shard a file" '一个文件只能放一个分片' "$ERR"
