@@ -405,6 +405,9 @@ void findings_show(struct findings_encoder *e, const struct qloop_finding *f,
     s->message = masked_message(e, f, x, s->key_masked ? plain_key : NULL, plain_len,
                                 s->value_masked ? f->value : NULL, f->vlen);
     s->mlen = s->message ? strlen(s->message) : 0;
+    s->rule_message = !f->message && s->message &&
+                      s->message == (x && x->rule_message ? x->rule_message
+                                                          : rule_message(e->p, f->rule));
 }
 
 void findings_encode_shown(struct findings_encoder *e, uint32_t kind,

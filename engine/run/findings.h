@@ -129,6 +129,9 @@ struct finding_shown {
     size_t vlen;
     const char *message; /* masked; NULL: none */
     size_t mlen;
+    /* message is the rule's own (x->rule_message, else the pack rule's), as
+     * it is: a shard need not carry it */
+    bool rule_message;
 };
 
 /* An encoder for findings_show only (no writer, no secret: a judge's). */

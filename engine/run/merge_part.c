@@ -204,10 +204,12 @@ static int entry_v(struct part_read *pr, struct shard_cursor *c)
     uint64_t rule = shard_get_uint(c), row = global_row(pr, shard_get_uint(c));
     size_t klen, vlen;
     const char *key = shard_get_bytes(c, &klen);
+    if (c->bad || rule > ds->nrules || row == 0)
+        return bad_entry(pr, "问题记录");
     if (rule == ds->nrules) { /* DATASET.malformed_row, named by its row */
         size_t rlen;
         const char *reason = shard_get_opt(c, &rlen);
-        if (c->bad || row == 0)
+        if (c->bad)
             return bad_entry(pr, "问题记录");
         return ds_malformed_row(ds, row, text_copy(pr->md, reason, rlen));
     }
@@ -219,8 +221,13 @@ static int entry_v(struct part_read *pr, struct shard_cursor *c)
         s.key = shard_get_bytes(c, &s.keylen);
     if (s.value_masked)
         s.value = shard_get_bytes(c, &s.vlen);
-    s.message = shard_get_opt(c, &s.mlen);
-    if (c->bad || rule > ds->nrules || row == 0 || flags > 3 || (s.value_masked && !value) ||
+    if (flags & 4) { /* the rule's own message (the pack fingerprint pins it) */
+        s.message = ds->rules[rule].rule->message;
+        s.mlen = s.message ? strlen(s.message) : 0;
+    } else {
+        s.message = shard_get_opt(c, &s.mlen);
+    }
+    if (c->bad || flags > 7 || (s.value_masked && !value) ||
         !record_key(pr, key, klen, &key, &klen))
         return bad_entry(pr, "问题记录");
     return ds_emit_shown(ds, &ds->rules[rule], row, key, klen, value, vlen, &s);

@@ -78,12 +78,14 @@ int part_verdict(struct ds_ctx *ds, struct rule_state *rs, const struct qloop_fi
     findings_show(po->enc, f, x, &s);
     shard_put_bytes(b, f->key, f->keylen);
     shard_put_opt(b, f->value, f->vlen);
-    shard_put_byte(b, (uint8_t)(s.key_masked | (s.value_masked && f->value) << 1));
+    shard_put_byte(b, (uint8_t)(s.key_masked | (s.value_masked && f->value) << 1 |
+                                s.rule_message << 2));
     if (s.key_masked)
         shard_put_bytes(b, s.key, s.keylen);
     if (s.value_masked && f->value)
         shard_put_bytes(b, s.value, s.vlen);
-    shard_put_opt(b, s.message, s.mlen);
+    if (!s.rule_message)
+        shard_put_opt(b, s.message, s.mlen);
     return shard_entry_done(po->w, SHARD_V, po->err);
 }
 

@@ -26,8 +26,9 @@
  * opt: one byte 0, or 1 followed by bytes):
  *   v  a record failing a rule:     rule, row, key bytes, value opt, then the
  *      finding as the judge shows it (findings_show): a flags byte (1: the
- *      key is masked, 2: the value is), the masked key bytes and the masked
- *      value bytes when flagged, the masked message opt; the merge adds only
+ *      key is masked, 2: the value is, 4: the message is the rule's own),
+ *      the masked key bytes and the masked value bytes when flagged, the
+ *      masked message opt unless it is the rule's; the merge adds only
  *      the record_ref and the seal, which need the store's secret. (The raw
  *      key and value are there for those two; nothing else travels raw.)
  *      DATASET.malformed_row (rule = the number of rules): rule, row, empty
