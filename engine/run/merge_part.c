@@ -214,20 +214,26 @@ static int entry_v(struct part_read *pr, struct shard_cursor *c)
         return ds_malformed_row(ds, row, text_copy(pr->md, reason, rlen));
     }
     /* shown by the judge (findings_show): the record_ref and the seal are the merge's */
-    const char *value = shard_get_opt(c, &vlen);
     uint8_t flags = shard_get_byte(c);
+    bool is_key = flags & 8; /* the value is the key, shown alike */
+    const char *value = is_key ? key : shard_get_opt(c, &vlen);
+    if (is_key)
+        vlen = klen;
     struct finding_shown s = {.key_masked = flags & 1, .value_masked = flags & 2};
     if (s.key_masked)
         s.key = shard_get_bytes(c, &s.keylen);
-    if (s.value_masked)
-        s.value = shard_get_bytes(c, &s.vlen);
+    if (s.value_masked) {
+        s.value = is_key ? s.key : shard_get_bytes(c, &s.vlen);
+        if (is_key)
+            s.vlen = s.keylen;
+    }
     if (flags & 4) { /* the rule's own message (the pack fingerprint pins it) */
         s.message = ds->rules[rule].rule->message;
         s.mlen = s.message ? strlen(s.message) : 0;
     } else {
         s.message = shard_get_opt(c, &s.mlen);
     }
-    if (c->bad || flags > 7 || (s.value_masked && !value) ||
+    if (c->bad || flags > 15 || (s.value_masked && !value) || (is_key && s.value_masked != s.key_masked) ||
         !record_key(pr, key, klen, &key, &klen))
         return bad_entry(pr, "问题记录");
     return ds_emit_shown(ds, &ds->rules[rule], row, key, klen, value, vlen, &s);

@@ -77,12 +77,17 @@ int part_verdict(struct ds_ctx *ds, struct rule_state *rs, const struct qloop_fi
     struct finding_shown s;
     findings_show(po->enc, f, x, &s);
     shard_put_bytes(b, f->key, f->keylen);
-    shard_put_opt(b, f->value, f->vlen);
-    shard_put_byte(b, (uint8_t)(s.key_masked | (s.value_masked && f->value) << 1 |
-                                s.rule_message << 2));
+    /* the value judged is often the key itself (a rule on the key field) */
+    bool is_key = f->value && f->vlen == f->keylen && (f->keylen == 0 || f->key[0] != '\0') &&
+                  memcmp(f->value, f->key, f->vlen) == 0 && s.value_masked == s.key_masked;
+    bool value_masked = s.value_masked && f->value;
+    shard_put_byte(b, (uint8_t)(s.key_masked | value_masked << 1 | s.rule_message << 2 |
+                                is_key << 3));
+    if (!is_key)
+        shard_put_opt(b, f->value, f->vlen);
     if (s.key_masked)
         shard_put_bytes(b, s.key, s.keylen);
-    if (s.value_masked && f->value)
+    if (value_masked && !is_key)
         shard_put_bytes(b, s.value, s.vlen);
     if (!s.rule_message)
         shard_put_opt(b, s.message, s.mlen);

@@ -24,11 +24,13 @@
  * The kinds of entries (row: the row within the part, from 1; key: the raw
  * record key, empty for a dataset without one; bytes: varint length + bytes;
  * opt: one byte 0, or 1 followed by bytes):
- *   v  a record failing a rule:     rule, row, key bytes, value opt, then the
- *      finding as the judge shows it (findings_show): a flags byte (1: the
- *      key is masked, 2: the value is, 4: the message is the rule's own),
- *      the masked key bytes and the masked value bytes when flagged, the
- *      masked message opt unless it is the rule's; the merge adds only
+ *   v  a record failing a rule:     rule, row, key bytes, a flags byte, the
+ *      value opt (unless flag 8), then the finding as the judge shows it
+ *      (findings_show): the masked key bytes (flag 1: the key is masked),
+ *      the masked value bytes (flag 2: the value is; not with 8), the masked
+ *      message opt (unless flag 4: it is the rule's own). Flag 8: the value
+ *      is the key, shown as the key is (a rule on the key field). The merge
+ *      adds only
  *      the record_ref and the seal, which need the store's secret. (The raw
  *      key and value are there for those two; nothing else travels raw.)
  *      DATASET.malformed_row (rule = the number of rules): rule, row, empty
