@@ -227,13 +227,24 @@ static int entry_v(struct part_read *pr, struct shard_cursor *c)
         if (is_key)
             s.vlen = s.keylen;
     }
-    if (flags & 4) { /* the rule's own message (the pack fingerprint pins it) */
-        s.message = ds->rules[rule].rule->message;
-        s.mlen = s.message ? strlen(s.message) : 0;
+    const char *rm = ds->rules[rule].rule->message; /* the pack fingerprint pins it */
+    if (flags & 4) { /* the rule's own message */
+        s.message = rm;
+        s.mlen = rm ? strlen(rm) : 0;
+    } else if (flags & 16) { /* the rule's message framing what follows */
+        size_t tail;
+        const char *t = shard_get_bytes(c, &tail);
+        struct qloop_buf *m = &pr->md->text;
+        qloop_buf_reset(m);
+        qloop_buf_append(m, rm ? rm : "", rm ? strlen(rm) : 0);
+        qloop_buf_append(m, "：", strlen("："));
+        qloop_buf_append(m, t, tail);
+        s.message = m->ptr;
+        s.mlen = m->len;
     } else {
         s.message = shard_get_opt(c, &s.mlen);
     }
-    if (c->bad || flags > 15 || (s.value_masked && !value) || (is_key && s.value_masked != s.key_masked) ||
+    if (c->bad || flags > 31 || (flags & 20) == 20 || ((flags & 16) && !rm) || (s.value_masked && !value) || (is_key && s.value_masked != s.key_masked) ||
         !record_key(pr, key, klen, &key, &klen))
         return bad_entry(pr, "问题记录");
     return ds_emit_shown(ds, &ds->rules[rule], row, key, klen, value, vlen, &s);

@@ -81,15 +81,22 @@ int part_verdict(struct ds_ctx *ds, struct rule_state *rs, const struct qloop_fi
     bool is_key = f->value && f->vlen == f->keylen && (f->keylen == 0 || f->key[0] != '\0') &&
                   memcmp(f->value, f->key, f->vlen) == 0 && s.value_masked == s.key_masked;
     bool value_masked = s.value_masked && f->value;
+    /* most messages frame a reason with the rule's: "MESSAGE：" + reason */
+    const char *rm = rs->rule->message;
+    size_t rmlen = rm && !s.rule_message ? strlen(rm) : 0, sep = strlen("：");
+    bool framed = rmlen && s.message && s.mlen > rmlen + sep &&
+                  memcmp(s.message, rm, rmlen) == 0 && memcmp(s.message + rmlen, "：", sep) == 0;
     shard_put_byte(b, (uint8_t)(s.key_masked | value_masked << 1 | s.rule_message << 2 |
-                                is_key << 3));
+                                is_key << 3 | framed << 4));
     if (!is_key)
         shard_put_opt(b, f->value, f->vlen);
     if (s.key_masked)
         shard_put_bytes(b, s.key, s.keylen);
     if (value_masked && !is_key)
         shard_put_bytes(b, s.value, s.vlen);
-    if (!s.rule_message)
+    if (framed)
+        shard_put_bytes(b, s.message + rmlen + sep, s.mlen - rmlen - sep);
+    else if (!s.rule_message)
         shard_put_opt(b, s.message, s.mlen);
     return shard_entry_done(po->w, SHARD_V, po->err);
 }

@@ -28,8 +28,10 @@
  *      value opt (unless flag 8), then the finding as the judge shows it
  *      (findings_show): the masked key bytes (flag 1: the key is masked),
  *      the masked value bytes (flag 2: the value is; not with 8), the masked
- *      message opt (unless flag 4: it is the rule's own). Flag 8: the value
- *      is the key, shown as the key is (a rule on the key field). The merge
+ *      message opt (flag 4: none, it is the rule's own; flag 16: the bytes
+ *      of what follows "RULE'S MESSAGE：", the usual framed reason). Flag 8:
+ *      the value is the key, shown as the key is (a rule on the key field).
+ *      The merge
  *      adds only
  *      the record_ref and the seal, which need the store's secret. (The raw
  *      key and value are there for those two; nothing else travels raw.)
