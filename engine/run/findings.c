@@ -480,15 +480,6 @@ int findings_append(struct findings_writer *w, const void *encoded, size_t len,
     return stage_spool_append(w->spool, encoded, len, err);
 }
 
-int findings_write(struct findings_writer *w, const struct qloop_finding *f,
-                   const struct finding_extra *x, struct qloop_error *err)
-{
-    uint32_t kind = findings_kind(w, f->dataset, f->rule, f->field);
-    qloop_buf_reset(&w->one);
-    findings_encode(w->own, kind, f, x, &w->one);
-    return findings_append(w, w->one.ptr, w->one.len, err);
-}
-
 int findings_write_shown(struct findings_writer *w, const struct qloop_finding *f,
                          const struct finding_shown *s, struct qloop_error *err)
 {
@@ -496,6 +487,14 @@ int findings_write_shown(struct findings_writer *w, const struct qloop_finding *
     qloop_buf_reset(&w->one);
     findings_encode_shown(w->own, kind, f, s, &w->one);
     return findings_append(w, w->one.ptr, w->one.len, err);
+}
+
+int findings_write(struct findings_writer *w, const struct qloop_finding *f,
+                   const struct finding_extra *x, struct qloop_error *err)
+{
+    struct finding_shown s;
+    findings_show(w->own, f, x, &s); /* into w->own's buffers, which encoding leaves alone */
+    return findings_write_shown(w, f, &s, err);
 }
 
 /* ---- into the store ---- */
