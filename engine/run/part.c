@@ -78,7 +78,7 @@ int part_verdict(struct ds_ctx *ds, struct rule_state *rs, const struct qloop_fi
     findings_show(po->enc, f, x, &s);
     shard_put_bytes(b, f->key, f->keylen);
     /* the value judged is often the key itself (a rule on the key field) */
-    bool is_key = f->value && f->vlen == f->keylen && (f->keylen == 0 || f->key[0] != '\0') &&
+    bool is_key = f->value && f->vlen == f->keylen && f->keylen > 0 && f->key[0] != '\0' &&
                   memcmp(f->value, f->key, f->vlen) == 0 && s.value_masked == s.key_masked;
     bool value_masked = s.value_masked && f->value;
     /* most messages frame a reason with the rule's: "MESSAGE：" + reason */
