@@ -16,6 +16,10 @@ enum {
 
 _Static_assert(STORE_SUBKEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
                "the records subkey is an XChaCha20-Poly1305 key");
+_Static_assert(NONCE == crypto_core_hchacha20_INPUTBYTES + 8 &&
+                   crypto_aead_chacha20poly1305_ietf_NPUBBYTES == 12 &&
+                   TAG == crypto_aead_chacha20poly1305_ietf_ABYTES,
+               "XChaCha20-Poly1305 = HChaCha20 subkey + ChaCha20-Poly1305 (IETF)");
 
 int ident_sealer_open(sqlite3 *db, struct ident_sealer *s, struct qloop_error *err)
 {
@@ -25,6 +29,7 @@ int ident_sealer_open(sqlite3 *db, struct ident_sealer *s, struct qloop_error *e
     if (store_key(db, STORE_KEY_RECORDS, s->key, err) != 0)
         return -1;
     randombytes_buf(s->prefix, sizeof s->prefix);
+    crypto_core_hchacha20(s->subkey, s->prefix, s->key, NULL);
     atomic_init(&s->counter, 0);
     return 0;
 }
@@ -86,8 +91,14 @@ void ident_seal(struct ident_sealer *s, const char *dataset, const char *record_
     c[4 + r->keylen] = r->value != NULL;
     if (vlen)
         memcpy(c + 5 + r->keylen, r->value, vlen);
+    /* XChaCha20-Poly1305 with this nonce is ChaCha20-Poly1305 (IETF) under
+     * HChaCha20(key, nonce[0..16]) — the sealer's fixed prefix, so made
+     * once — with the nonce 0^4 || nonce[16..24]: the same bytes, without
+     * an HChaCha20 per seal. */
+    unsigned char npub[crypto_aead_chacha20poly1305_ietf_NPUBBYTES] = {0};
+    memcpy(npub + 4, nonce + 16, 8);
     unsigned long long clen;
-    crypto_aead_xchacha20poly1305_ietf_encrypt(c, &clen, c, plen, adp, adlen, NULL, nonce, s->key);
+    crypto_aead_chacha20poly1305_ietf_encrypt(c, &clen, c, plen, adp, adlen, NULL, npub, s->subkey);
     out->len = 1 + NONCE + (size_t)clen;
     out->ptr[out->len] = '\0';
     sodium_memzero(adbuf, sizeof adbuf);

@@ -32,6 +32,7 @@
 struct ident_sealer {
     unsigned char key[32];
     unsigned char prefix[16];
+    unsigned char subkey[32]; /* HChaCha20(key, prefix): XChaCha20's per-nonce key, made once */
     _Atomic uint64_t counter;
 };
 

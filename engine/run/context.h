@@ -38,6 +38,10 @@
 #include "run/run.h"
 #include "run/unique.h"
 
+struct finding_shown;
+struct finding_extra;
+struct qloop_finding;
+
 struct strmap;
 struct compare_run;
 struct part_out;
@@ -105,7 +109,6 @@ struct ds_ctx {
     long *key_cols;
     long *sens_cols;               /* column of each declared sensitive field, -1 absent */
     struct mask_value *sens_vals;  /* a row's sensitive values (ds_row_values) */
-    struct qloop_buf reason_buf;   /* a reason masked before it goes to a shard */
     struct rule_state *rules;
     size_t nrules;
     struct cleanse_state *cleanse;
@@ -195,6 +198,10 @@ void ds_key_fields(const struct ds_ctx *ds, size_t row, struct qloop_buf *out);
  * partitioned judge, a verdict into the shard instead. */
 int ds_emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
             size_t keylen, const char *value, size_t vlen, const char *reason, unsigned mask);
+/* ds_emit of a failing record a judge has shown already (the merge of a
+ * shard's v entry): key and value raw, s what findings_show made of them. */
+int ds_emit_shown(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
+                  size_t keylen, const char *value, size_t vlen, const struct finding_shown *s);
 
 /* source.c: what the dataset declares about its source. The adapter's
  * options; null_values applied to the first ncells of the view; the batch's
@@ -229,11 +236,12 @@ int ds_unique_group(struct ds_ctx *ds, struct rule_state *rs, const char *value,
 int ds_unique_finish(struct ds_ctx *ds, struct rule_state *rs, unique_state_fn state, void *ctx);
 
 /* part.c: a partitioned judge's hooks in the batch loop (run->part set):
- * a verdict of rule rs on a record; a value whose `references` to another
+ * a verdict of rule rs on a record (f and x as the findings writer would
+ * have them: the judge shows it, findings_show); a value whose `references` to another
  * dataset pends (verdict JUDGE_PENDING*); after each batch, the rows' keys
  * for the merge's re-check. Return 0 or -1 with run->err. */
-int part_verdict(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
-                 size_t keylen, const char *value, size_t vlen, const char *reason);
+int part_verdict(struct ds_ctx *ds, struct rule_state *rs, const struct qloop_finding *f,
+                 const struct finding_extra *x);
 int part_pending(struct ds_ctx *ds, struct rule_state *rs, size_t row, uint8_t verdict,
                  const char *reason);
 int part_batch(struct ds_ctx *ds);

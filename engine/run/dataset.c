@@ -143,18 +143,8 @@ static void mark_failed(struct ds_ctx *ds, uint64_t row_no)
  * the writer to mask in the message. */
 static int emit_values(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
                        size_t keylen, const char *value, size_t vlen, const char *reason,
-                       unsigned mask, size_t nvalues)
+                       unsigned mask, size_t nvalues, const struct finding_shown *shown)
 {
-    if (ds->run->part) { /* a partitioned judge: the verdict goes to its shard */
-        /* The merge will not have the row's other sensitive values: a reason
-         * quoting them is masked here, before it leaves this process. */
-        if (reason && nvalues) {
-            qloop_buf_reset(&ds->reason_buf);
-            mask_text(reason, strlen(reason), ds->sens_vals, nvalues, &ds->reason_buf);
-            reason = qloop_buf_str(&ds->reason_buf);
-        }
-        return part_verdict(ds, rs, row_no, key, keylen, value, vlen, reason);
-    }
     const struct pack_rule *r = rs->rule;
     struct qloop_finding f = {.dataset = ds->d->name, .rule = r->id, .row_no = row_no,
                               .key = key, .keylen = keylen, .field = r->field,
@@ -162,7 +152,10 @@ static int emit_values(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no
     struct finding_extra x = {.rule_message = r->message, .message_default = r->message_default,
                               .reason = reason, .mask = mask, .values = ds->sens_vals,
                               .nvalues = nvalues};
-    if (findings_write(ds->run->findings, &f, &x, ds->run->err) != 0)
+    if (ds->run->part) /* a partitioned judge: the verdict goes to its shard, shown */
+        return part_verdict(ds, rs, &f, &x);
+    if ((shown ? findings_write_shown(ds->run->findings, &f, shown, ds->run->err)
+               : findings_write(ds->run->findings, &f, &x, ds->run->err)) != 0)
         return -1;
     rs->failed++;
     if (row_no)
@@ -175,13 +168,19 @@ static int emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const
                 size_t keylen, const char *value, size_t vlen, const char *reason,
                 size_t nvalues)
 {
-    return emit_values(ds, rs, row_no, key, keylen, value, vlen, reason, 0, nvalues);
+    return emit_values(ds, rs, row_no, key, keylen, value, vlen, reason, 0, nvalues, NULL);
 }
 
 int ds_emit(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
             size_t keylen, const char *value, size_t vlen, const char *reason, unsigned mask)
 {
-    return emit_values(ds, rs, row_no, key, keylen, value, vlen, reason, mask, 0);
+    return emit_values(ds, rs, row_no, key, keylen, value, vlen, reason, mask, 0, NULL);
+}
+
+int ds_emit_shown(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
+                  size_t keylen, const char *value, size_t vlen, const struct finding_shown *s)
+{
+    return emit_values(ds, rs, row_no, key, keylen, value, vlen, NULL, 0, 0, s);
 }
 
 static int emit_row(struct ds_ctx *ds, struct rule_state *rs, size_t row, const char *reason)
@@ -634,7 +633,6 @@ void ds_free(struct ds_ctx *ds)
     free(ds->key_cols);
     free(ds->sens_cols);
     free(ds->sens_vals);
-    qloop_buf_free(&ds->reason_buf);
     free(ds->failed_rows);
     free(ds->view);
     strmap_free(ds->colmap);

@@ -47,7 +47,8 @@ struct parts {
 };
 
 struct findings_encoder {
-    const struct findings_writer *w;
+    const struct findings_writer *w; /* NULL: findings_show only */
+    const struct pack *p;
     /* the dataset of the last finding, and whether a key field of it is sensitive */
     const struct pack_dataset *d;
     bool key_sensitive;
@@ -71,6 +72,7 @@ struct findings_writer {
     struct kind *kinds;     /* kind k is kinds[k - 1] */
     size_t nkinds;
     struct qloop_buf name;
+    uint32_t last_kind; /* findings_kind's last answer: findings come in runs of a kind */
     /* findings_flush */
     int64_t run_num;
     sqlite3_stmt *ins;
@@ -126,6 +128,14 @@ struct findings_encoder *findings_encoder_new(struct findings_writer *w)
 {
     struct findings_encoder *e = qloop_xcalloc(1, sizeof *e);
     e->w = w;
+    e->p = w->p;
+    return e;
+}
+
+struct findings_encoder *findings_encoder_show(const struct pack *p)
+{
+    struct findings_encoder *e = qloop_xcalloc(1, sizeof *e);
+    e->p = p;
     return e;
 }
 
@@ -146,6 +156,10 @@ void findings_encoder_free(struct findings_encoder *e)
 uint32_t findings_kind(struct findings_writer *w, const char *dataset, const char *rule,
                        const char *field)
 {
+    const struct kind *last = w->last_kind ? &w->kinds[w->last_kind - 1] : NULL;
+    if (last && strcmp(last->rule, rule) == 0 && strcmp(last->dataset, dataset) == 0 &&
+        (field ? last->field && strcmp(last->field, field) == 0 : !last->field))
+        return w->last_kind;
     struct qloop_buf *n = &w->name;
     qloop_buf_reset(n);
     qloop_buf_append(n, dataset, strlen(dataset) + 1);
@@ -160,6 +174,7 @@ uint32_t findings_kind(struct findings_writer *w, const char *dataset, const cha
                                               field ? qloop_xstrdup(field) : NULL, 0};
         *k = w->nkinds;
     }
+    w->last_kind = (uint32_t)*k;
     return (uint32_t)*k;
 }
 
@@ -244,7 +259,7 @@ static void use_dataset(struct findings_encoder *e, const char *name)
 {
     if (e->d && strcmp(e->d->name, name) == 0)
         return;
-    e->d = pack_find_dataset(e->w->p, name);
+    e->d = pack_find_dataset(e->p, name);
     e->key_sensitive = false;
     for (size_t i = 0; e->d && i < e->d->nkeys; i++)
         e->key_sensitive |= pack_is_sensitive(e->d, e->d->keys[i]);
@@ -270,11 +285,11 @@ static void append(struct qloop_buf *b, const char *s)
 }
 
 /* The message of pack rule id, or id itself when the pack has no such rule. */
-static const char *rule_message(const struct findings_writer *w, const char *id)
+static const char *rule_message(const struct pack *p, const char *id)
 {
-    for (size_t i = 0; i < w->p->nrules; i++)
-        if (strcmp(w->p->rules[i].id, id) == 0)
-            return w->p->rules[i].message;
+    for (size_t i = 0; i < p->nrules; i++)
+        if (strcmp(p->rules[i].id, id) == 0)
+            return p->rules[i].message;
     return id;
 }
 
@@ -285,7 +300,7 @@ static const char *findings_message(struct findings_encoder *e, const struct qlo
 {
     if (f->message)
         return f->message;
-    const char *message = x && x->rule_message ? x->rule_message : rule_message(e->w, f->rule);
+    const char *message = x && x->rule_message ? x->rule_message : rule_message(e->p, f->rule);
     const char *reason = x && x->reason && *x->reason ? x->reason : NULL;
     if (!reason || (!x->message_default && strcmp(reason, message) == 0))
         return message;
@@ -346,42 +361,77 @@ static const char *masked_message(struct findings_encoder *e, const struct qloop
     return qloop_buf_str(&e->masked);
 }
 
-void findings_encode(struct findings_encoder *e, uint32_t kind, const struct qloop_finding *f,
-                     const struct finding_extra *x, struct qloop_buf *out)
+/* The raw key's part that shows: all of it, or for a record without a key
+ * the row it is shown by ("#ROW", after the identity and its NUL). */
+static const char *plain_key_of(const struct qloop_finding *f, size_t *len)
 {
-    const struct findings_writer *w = e->w;
+    if (!f->key) {
+        *len = 0;
+        return "";
+    }
+    const char *raw_key = f->key;
+    size_t idlen = identity_len(raw_key, f->keylen);
+    if (idlen < f->keylen) {
+        *len = f->keylen - idlen - 1;
+        return raw_key + idlen + 1;
+    }
+    *len = f->keylen;
+    return raw_key;
+}
+
+void findings_show(struct findings_encoder *e, const struct qloop_finding *f,
+                   const struct finding_extra *x, struct finding_shown *s)
+{
     unsigned mask = x ? x->mask : 0;
     bool of_record = f->row_no != 0;
     use_dataset(e, f->dataset);
-
-    struct enc_head h = {.kind = kind};
-    const char *raw_key = f->key ? f->key : "";
-    char ref[33];
-    findings_record_ref(w->secret, f->dataset, raw_key, f->keylen, ref);
-    memcpy(h.ref, ref, sizeof h.ref);
+    *s = (struct finding_shown){0};
 
     /* A record without a key is shown by its data row ("#ROW"), nothing
      * personal; a key, masked when sensitive (a malformed row's key is its
      * row number: FINDING_KEY_ROW). */
-    size_t idlen = identity_len(raw_key, f->keylen), keylen;
-    bool keyless = idlen < f->keylen;
-    const char *plain_key = keyless ? raw_key + idlen + 1 : raw_key;
-    size_t plain_len = keyless ? f->keylen - idlen - 1 : f->keylen;
-    bool key_masked = !keyless && ((mask & FINDING_MASK_KEY) ||
-                                   (of_record && e->key_sensitive && !(mask & FINDING_KEY_ROW)));
-    const char *key = shown(plain_key, plain_len, key_masked, &e->key, &keylen);
+    size_t plain_len;
+    const char *plain_key = plain_key_of(f, &plain_len);
+    bool keyless = plain_len < f->keylen;
+    s->key_masked = !keyless && ((mask & FINDING_MASK_KEY) ||
+                                 (of_record && e->key_sensitive && !(mask & FINDING_KEY_ROW)));
+    s->key = shown(plain_key, plain_len, s->key_masked, &e->key, &s->keylen);
 
-    size_t vlen = 0;
-    bool value_masked = f->value && ((mask & FINDING_MASK_VALUE) ||
-                                     (of_record && pack_is_sensitive(e->d, f->field)));
-    const char *value = f->value ? shown(f->value, f->vlen, value_masked, &e->value, &vlen) : NULL;
+    s->value_masked = f->value && ((mask & FINDING_MASK_VALUE) ||
+                                   (of_record && pack_is_sensitive(e->d, f->field)));
+    if (f->value)
+        s->value = shown(f->value, f->vlen, s->value_masked, &e->value, &s->vlen);
 
-    const char *message = masked_message(e, f, x, key_masked ? plain_key : NULL, plain_len,
-                                         value_masked ? f->value : NULL, f->vlen);
+    s->message = masked_message(e, f, x, s->key_masked ? plain_key : NULL, plain_len,
+                                s->value_masked ? f->value : NULL, f->vlen);
+    s->mlen = s->message ? strlen(s->message) : 0;
+    s->rule_message = !f->message && s->message &&
+                      s->message == (x && x->rule_message ? x->rule_message
+                                                          : rule_message(e->p, f->rule));
+}
+
+void findings_encode_shown(struct findings_encoder *e, uint32_t kind,
+                           const struct qloop_finding *f, const struct finding_shown *s,
+                           struct qloop_buf *out)
+{
+    const struct findings_writer *w = e->w;
+    struct enc_head h = {.kind = kind};
+    size_t plain_len;
+    const char *plain_key = plain_key_of(f, &plain_len);
+    char ref[33];
+    findings_record_ref(w->secret, f->dataset, f->key ? f->key : "", f->keylen, ref);
+    memcpy(h.ref, ref, sizeof h.ref);
+
+    /* shown as it is unless masked (a record without a key: by its row) */
+    const char *key = s->key_masked ? s->key : plain_key;
+    size_t keylen = s->key_masked ? s->keylen : plain_len;
+    bool value_masked = f->value && s->value_masked;
+    const char *value = value_masked ? s->value : f->value;
+    size_t vlen = value_masked ? s->vlen : f->vlen;
 
     /* What masking hid, sealed for the owner (only then: nothing to hide,
      * nothing to seal). The sealer may be used by several threads at once. */
-    bool sealed = key != plain_key || (value && value != f->value);
+    bool sealed = s->key_masked || value_masked;
     if (sealed) {
         struct ident_record r = {plain_key, plain_len, f->value, f->vlen};
         ident_seal((struct ident_sealer *)&w->sealer, f->dataset, ref, f->field, &r, &e->sealed);
@@ -394,10 +444,10 @@ void findings_encode(struct findings_encoder *e, uint32_t kind, const struct qlo
         part_name(w, f->dataset, part, &e->part);
     }
 
-    const void *piece[F_COUNT] = {key, value, message, sealed ? e->sealed.ptr : NULL,
+    const void *piece[F_COUNT] = {key, value, s->message, sealed ? e->sealed.ptr : NULL,
                                   part >= 0 ? e->part.ptr : NULL};
-    size_t plen[F_COUNT] = {keylen, vlen, message ? strlen(message) : 0,
-                            sealed ? e->sealed.len : 0, part >= 0 ? e->part.len : 0};
+    size_t plen[F_COUNT] = {keylen, vlen, s->mlen, sealed ? e->sealed.len : 0,
+                            part >= 0 ? e->part.len : 0};
     size_t size = sizeof h;
     for (int i = 0; i < F_COUNT; i++) {
         h.len[i] = piece[i] ? (uint32_t)plen[i] : NO_TEXT;
@@ -416,19 +466,35 @@ void findings_encode(struct findings_encoder *e, uint32_t kind, const struct qlo
     out->ptr[out->len] = '\0';
 }
 
+void findings_encode(struct findings_encoder *e, uint32_t kind, const struct qloop_finding *f,
+                     const struct finding_extra *x, struct qloop_buf *out)
+{
+    struct finding_shown s;
+    findings_show(e, f, x, &s);
+    findings_encode_shown(e, kind, f, &s, out);
+}
+
 int findings_append(struct findings_writer *w, const void *encoded, size_t len,
                     struct qloop_error *err)
 {
     return stage_spool_append(w->spool, encoded, len, err);
 }
 
-int findings_write(struct findings_writer *w, const struct qloop_finding *f,
-                   const struct finding_extra *x, struct qloop_error *err)
+int findings_write_shown(struct findings_writer *w, const struct qloop_finding *f,
+                         const struct finding_shown *s, struct qloop_error *err)
 {
     uint32_t kind = findings_kind(w, f->dataset, f->rule, f->field);
     qloop_buf_reset(&w->one);
-    findings_encode(w->own, kind, f, x, &w->one);
+    findings_encode_shown(w->own, kind, f, s, &w->one);
     return findings_append(w, w->one.ptr, w->one.len, err);
+}
+
+int findings_write(struct findings_writer *w, const struct qloop_finding *f,
+                   const struct finding_extra *x, struct qloop_error *err)
+{
+    struct finding_shown s;
+    findings_show(w->own, f, x, &s); /* into w->own's buffers, which encoding leaves alone */
+    return findings_write_shown(w, f, &s, err);
 }
 
 /* ---- into the store ---- */

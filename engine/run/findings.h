@@ -113,6 +113,44 @@ void findings_encoder_free(struct findings_encoder *e);
 void findings_encode(struct findings_encoder *e, uint32_t kind, const struct qloop_finding *f,
                      const struct finding_extra *x, struct qloop_buf *out);
 
+/* What of a finding needs no secret (steps 2 and 3 but the sealing): the
+ * key and value as shown and the masked message, as findings_encode makes
+ * them. A partitioned judge makes them (a shard carries them: shard.h) and
+ * the merge adds only what needs the store's secret and key file — the
+ * record_ref and the seal — with findings_write_shown. Unmasked, the key and
+ * value show as the finding's own (a record without a key: by its row, the
+ * one the finding names). Pointers are into the encoder's buffers or the
+ * finding, valid until the encoder's next use. */
+struct finding_shown {
+    bool key_masked, value_masked;
+    const char *key;     /* when key_masked: the masked key */
+    size_t keylen;
+    const char *value;   /* when value_masked: the masked value */
+    size_t vlen;
+    const char *message; /* masked; NULL: none */
+    size_t mlen;
+    /* message is the rule's own (x->rule_message, else the pack rule's), as
+     * it is: a shard need not carry it */
+    bool rule_message;
+};
+
+/* An encoder for findings_show only (no writer, no secret: a judge's). */
+struct findings_encoder *findings_encoder_show(const struct pack *p);
+
+/* Fills s for finding f; x may be NULL. Any encoder. */
+void findings_show(struct findings_encoder *e, const struct qloop_finding *f,
+                   const struct finding_extra *x, struct finding_shown *s);
+
+/* findings_encode with what findings_show made (here or in a judge): the
+ * record_ref, the seal of what masking hid, the part. A writer's encoder. */
+void findings_encode_shown(struct findings_encoder *e, uint32_t kind,
+                           const struct qloop_finding *f, const struct finding_shown *s,
+                           struct qloop_buf *out);
+
+/* findings_write of a finding already shown. Returns 0, or -1 with err. */
+int findings_write_shown(struct findings_writer *w, const struct qloop_finding *f,
+                         const struct finding_shown *s, struct qloop_error *err);
+
 /* Spools findings encoded by findings_encode (any number of them, whole),
  * after those written so far. Returns 0, or -1 with err. */
 int findings_append(struct findings_writer *w, const void *encoded, size_t len,

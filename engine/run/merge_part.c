@@ -2,7 +2,8 @@
  * merge_part.c — the parts of one dataset into the merge (see merge.h): each
  * part's shard read once, in part order, its entries (shard.h) handed to the
  * run's own phases:
- *   v  a failing record          → ds_emit (the findings writer)
+ *   v  a failing record, shown   → ds_emit_shown (the findings writer: the
+ *                                  record_ref and the seal)
  *   u  a unique value's state    → the rule's unique set (ds_unique_offer /
  *                                  ds_unique_group): a value held elsewhere
  *                                  too makes its records fail
@@ -201,17 +202,52 @@ static int entry_v(struct part_read *pr, struct shard_cursor *c)
 {
     struct ds_ctx *ds = &pr->md->ds;
     uint64_t rule = shard_get_uint(c), row = global_row(pr, shard_get_uint(c));
-    size_t klen, vlen, rlen;
-    const char *key = shard_get_bytes(c, &klen), *value = shard_get_opt(c, &vlen),
-               *reason = shard_get_opt(c, &rlen);
+    size_t klen, vlen;
+    const char *key = shard_get_bytes(c, &klen);
     if (c->bad || rule > ds->nrules || row == 0)
         return bad_entry(pr, "问题记录");
-    if (rule == ds->nrules) /* DATASET.malformed_row, named by its row */
+    if (rule == ds->nrules) { /* DATASET.malformed_row, named by its row */
+        size_t rlen;
+        const char *reason = shard_get_opt(c, &rlen);
+        if (c->bad)
+            return bad_entry(pr, "问题记录");
         return ds_malformed_row(ds, row, text_copy(pr->md, reason, rlen));
-    if (!record_key(pr, key, klen, &key, &klen))
+    }
+    /* shown by the judge (findings_show): the record_ref and the seal are the merge's */
+    uint8_t flags = shard_get_byte(c);
+    bool is_key = flags & 8; /* the value is the key, shown alike */
+    const char *value = is_key ? key : shard_get_opt(c, &vlen);
+    if (is_key)
+        vlen = klen;
+    struct finding_shown s = {.key_masked = flags & 1, .value_masked = flags & 2};
+    if (s.key_masked)
+        s.key = shard_get_bytes(c, &s.keylen);
+    if (s.value_masked) {
+        s.value = is_key ? s.key : shard_get_bytes(c, &s.vlen);
+        if (is_key)
+            s.vlen = s.keylen;
+    }
+    const char *rm = ds->rules[rule].rule->message; /* the pack fingerprint pins it */
+    if (flags & 4) { /* the rule's own message */
+        s.message = rm;
+        s.mlen = rm ? strlen(rm) : 0;
+    } else if (flags & 16) { /* the rule's message framing what follows */
+        size_t tail;
+        const char *t = shard_get_bytes(c, &tail);
+        struct qloop_buf *m = &pr->md->text;
+        qloop_buf_reset(m);
+        qloop_buf_append(m, rm ? rm : "", rm ? strlen(rm) : 0);
+        qloop_buf_append(m, "：", strlen("："));
+        qloop_buf_append(m, t, tail);
+        s.message = m->ptr;
+        s.mlen = m->len;
+    } else {
+        s.message = shard_get_opt(c, &s.mlen);
+    }
+    if (c->bad || flags > 31 || (flags & 20) == 20 || ((flags & 16) && !rm) || (s.value_masked && !value) || (is_key && s.value_masked != s.key_masked) ||
+        !record_key(pr, key, klen, &key, &klen))
         return bad_entry(pr, "问题记录");
-    return ds_emit(ds, &ds->rules[rule], row, key, klen, value, vlen,
-                   text_copy(pr->md, reason, rlen), 0);
+    return ds_emit_shown(ds, &ds->rules[rule], row, key, klen, value, vlen, &s);
 }
 
 static int entry_u(struct part_read *pr, struct shard_cursor *c)

@@ -31,6 +31,7 @@ struct part_out {
     const struct pack_dataset *d;
     struct qloop_error *err;
     struct qloop_buf key, masked;
+    struct findings_encoder *enc; /* findings_show's */
     size_t *offers; /* run->refsets indices of the fields this dataset offers */
     size_t noffers;
 };
@@ -57,17 +58,46 @@ static uint64_t rule_index(const struct ds_ctx *ds, const struct rule_state *rs)
     return ds->nrules;
 }
 
-int part_verdict(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
-                 size_t keylen, const char *value, size_t vlen, const char *reason)
+int part_verdict(struct ds_ctx *ds, struct rule_state *rs, const struct qloop_finding *f,
+                 const struct finding_extra *x)
 {
     struct part_out *po = ds->run->part;
+    uint64_t rule = rule_index(ds, rs);
     struct qloop_buf *b = shard_entry(po->w, SHARD_V);
-    shard_put_uint(b, rule_index(ds, rs));
-    shard_put_uint(b, row_no);
-    /* a malformed row is named by its row, in the merge */
-    shard_put_bytes(b, key, rule_index(ds, rs) < ds->nrules ? keylen : 0);
-    shard_put_opt(b, value, vlen);
-    shard_put_opt(b, reason, reason ? strlen(reason) : 0);
+    shard_put_uint(b, rule);
+    shard_put_uint(b, f->row_no);
+    if (rule == ds->nrules) { /* a malformed row, named by its row in the merge */
+        shard_put_bytes(b, "", 0);
+        shard_put_opt(b, x->reason, x->reason ? strlen(x->reason) : 0);
+        return shard_entry_done(po->w, SHARD_V, po->err);
+    }
+    /* Shown here, as the run's writer would show it: only the record_ref
+     * and the seal, which need the store's secret, are left to the merge.
+     * The raw key and value go along for those (as in every shard). */
+    struct finding_shown s;
+    findings_show(po->enc, f, x, &s);
+    shard_put_bytes(b, f->key, f->keylen);
+    /* the value judged is often the key itself (a rule on the key field) */
+    bool is_key = f->value && f->vlen == f->keylen && f->keylen > 0 && f->key[0] != '\0' &&
+                  memcmp(f->value, f->key, f->vlen) == 0 && s.value_masked == s.key_masked;
+    bool value_masked = s.value_masked && f->value;
+    /* most messages frame a reason with the rule's: "MESSAGE：" + reason */
+    const char *rm = rs->rule->message;
+    size_t rmlen = rm && !s.rule_message ? strlen(rm) : 0, sep = strlen("：");
+    bool framed = rmlen && s.message && s.mlen > rmlen + sep &&
+                  memcmp(s.message, rm, rmlen) == 0 && memcmp(s.message + rmlen, "：", sep) == 0;
+    shard_put_byte(b, (uint8_t)(s.key_masked | value_masked << 1 | s.rule_message << 2 |
+                                is_key << 3 | framed << 4));
+    if (!is_key)
+        shard_put_opt(b, f->value, f->vlen);
+    if (s.key_masked)
+        shard_put_bytes(b, s.key, s.keylen);
+    if (value_masked && !is_key)
+        shard_put_bytes(b, s.value, s.vlen);
+    if (framed)
+        shard_put_bytes(b, s.message + rmlen + sep, s.mlen - rmlen - sep);
+    else if (!s.rule_message)
+        shard_put_opt(b, s.message, s.mlen);
     return shard_entry_done(po->w, SHARD_V, po->err);
 }
 
@@ -372,7 +402,7 @@ int part_judge(struct pack *p, const struct part_options *o, struct qloop_error 
                                d->name);
     struct run_ctx run;
     run_init(&run, NULL, p, &ro, err);
-    struct part_out po = {.d = d, .err = err};
+    struct part_out po = {.d = d, .err = err, .enc = findings_encoder_show(p)};
     size_t *order = qloop_xcalloc(p->ndatasets + 1, sizeof *order);
     int rc = run_setup(&run, order, true);
     if (rc == 0) {
@@ -397,6 +427,7 @@ int part_judge(struct pack *p, const struct part_options *o, struct qloop_error 
     free(po.offers);
     qloop_buf_free(&po.key);
     qloop_buf_free(&po.masked);
+    findings_encoder_free(po.enc);
     run_release(&run);
     free(order);
     return rc;

@@ -24,7 +24,19 @@
  * The kinds of entries (row: the row within the part, from 1; key: the raw
  * record key, empty for a dataset without one; bytes: varint length + bytes;
  * opt: one byte 0, or 1 followed by bytes):
- *   v  a record failing a rule:     rule, row, key bytes, value opt, reason opt
+ *   v  a record failing a rule:     rule, row, key bytes, a flags byte, the
+ *      value opt (unless flag 8), then the finding as the judge shows it
+ *      (findings_show): the masked key bytes (flag 1: the key is masked),
+ *      the masked value bytes (flag 2: the value is; not with 8), the masked
+ *      message opt (flag 4: none, it is the rule's own; flag 16: the bytes
+ *      of what follows "RULE'S MESSAGE：", the usual framed reason). Flag 8:
+ *      the value is the key, shown as the key is (a rule on the key field).
+ *      The merge
+ *      adds only
+ *      the record_ref and the seal, which need the store's secret. (The raw
+ *      key and value are there for those two; nothing else travels raw.)
+ *      DATASET.malformed_row (rule = the number of rules): rule, row, empty
+ *      key bytes, its message opt
  *   u  a `unique` rule's state of one distinct value: rule, count, value
  *      bytes, and when count is 1 its row and key (a varint: 0 when the key
  *      is the value — a unique key —, else the key's length + 1, then its
@@ -66,8 +78,9 @@
 #include "base/error.h"
 #include "rules/pack.h"
 
-/* 2: u entries sorted by fingerprint (format 1 shards are refused) */
-enum { SHARD_FORMAT = 2 };
+/* 2: u entries sorted by fingerprint; 3: v entries shown by the judge
+ * (shards of an earlier format are refused) */
+enum { SHARD_FORMAT = 3 };
 
 /* The kinds of entries, in the order a kind's buffer is flushed at the end. */
 enum shard_kind { SHARD_V, SHARD_U, SHARD_P, SHARD_R, SHARD_C, SHARD_S, SHARD_K, SHARD_NKINDS };

@@ -18,6 +18,8 @@ cleanse "pop" { phone = clean.trim }
 rule "pop.phone" { field = "phone", pattern = "^1[3-9]\\d{9}$" }
 rule "pop.id_unique" { field = "id", unique = true }
 rule "pop.name" { field = "name", not_null = true }
+rule "pop.name_set" { field = "name", not_null = true, message = "姓名为空" }
+rule "pop.id_form" { field = "id", pattern = "^ID0[0-4]", message = "编号格式错误" }
 rule "pop.org" { field = "org", references = "orgs.code", check = function(v) return v ~= "ORG5", "停用单位" end }
 rule "pop.org_once" { field = "org", references = "orgs.code", unique = true }
 dataset "orgs" { source = "orgs.csv", key = "code", owner = "编办" }
@@ -145,6 +147,14 @@ for how in lines stdin pipe self; do fresh "run_$how.db"; fresh "merge_$how.db";
 night n1 lines stdin pipe self
 expect_eq "every kind of finding is there" "12" \
     "$(sqlite3 run_lines.db "SELECT count(DISTINCT rule) FROM findings WHERE rule IN ('pop.phone','pop.id_unique','pop.name','pop.org','pop.org_once','orgs.code_unique','log.v','log.v_unique','pop_vs_soc.mismatch.name','pop_vs_soc.missing_in_right','pop.malformed_row','log.malformed_row')")"
+# a judge shows these (shard.h, v entries): the rule's own message, a reason
+# framed by it, the key field judged (masked alike, travelling once)
+expect_eq "findings shown by the judges: messages and masked values" \
+    "pop.id_form|编号格式错误：格式不符|1
+pop.name_set|姓名为空|0" \
+    "$(sqlite3 merge_lines.db "SELECT DISTINCT rule, message, value = record_key FROM findings WHERE rule IN ('pop.id_form', 'pop.name_set') ORDER BY 1")"
+expect_eq "... the key field judged is masked" "0" \
+    "$(sqlite3 merge_lines.db "SELECT count(*) FROM findings WHERE rule = 'pop.id_form' AND value LIKE 'ID05%'")"
 expect_eq "a finding's row is its row within its part (170 rows a part), with the part" \
     "$(sqlite3 run_lines.db "SELECT rule, record_ref, ((row_no - 1) / 170 + 1) || '/4', (row_no - 1) % 170 + 1
                              FROM findings WHERE dataset = 'pop' AND row_no IS NOT NULL ORDER BY 1, 2")" \
@@ -203,6 +213,8 @@ sed 's/\^1\[3-9\]/^1[3-8]/' ../r.lua > ../other.lua
 "$QLOOP_BIN" judge --rules ../other.lua --dataset pop --part 3/4 --input ../parts/pop_02 \
     --header-from ../parts/header.csv --out other.3 || fail "judge with other rules"
 refused "a shard of other rules" 'other.3:1: 分片有误：这个分片是用另一套规则判定的' "${all[@]/pop.3/other.3}"
+sed '1s/"qloop_shard":[0-9]*/"qloop_shard":2/' pop.3 > old.3
+refused "a shard of an earlier format" 'old.3:1: 分片有误：分片格式版本为 2，本程序只读版本' "${all[@]/pop.3/old.3}"
 cat soc.1 log.3 > soc_and_log
 refused "two shards in one file" 'soc_and_log:' "${all[@]/soc.1/soc_and_log}"
 expect_contains "... one shard a file" '一个文件只能放一个分片' "$ERR"

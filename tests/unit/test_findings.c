@@ -353,6 +353,85 @@ static void test_spool_order(void **state)
     assert_int_equal(q_int(F.db, "SELECT count(*) FROM finding_kinds"), 2);
 }
 
+/* A partitioned run: the judge shows each finding (findings_show, with no
+ * store, no secret, no key file) and the shard carries what it made; the
+ * merge adds the record_ref and the seal (findings_write_shown). Stored, each
+ * finding equals the one findings_write makes from the same finding: key and
+ * value masked alike, the same message (composed and masked once, by shape
+ * and by the record's values), the same record_ref, sealed alike. */
+static void test_shown_in_a_judge(void **state)
+{
+    (void)state;
+    const char *id = "330102199001011234", *phone = "13812345678", *name = "王小明";
+    struct mask_value values[] = {{name, strlen(name)}, {phone, 11}};
+    static const char keyless[] = "\0K0123456789abcdef0123456789abcdef#2\0#7";
+    char reason[200];
+    snprintf(reason, sizeof reason, "号码 %s 属于 %s，身份证 %s", phone, name, id);
+    const struct {
+        struct qloop_finding f;
+        struct finding_extra x;
+    } cases[] = {
+        {{.dataset = "people", .rule = "people.phone", .row_no = 3, .key = id, .keylen = strlen(id),
+          .field = "phone", .value = phone, .vlen = strlen(phone)},
+         {.rule_message = "手机号码格式错误", .reason = reason, .values = values, .nvalues = 2}},
+        {{.dataset = "people", .rule = "people.sex", .row_no = 4, .key = id, .keylen = strlen(id),
+          .field = "sex", .value = "M", .vlen = 1},
+         {.rule_message = "sex 不符合规则 people.sex", .message_default = true,
+          .reason = "不在允许的取值范围内"}},
+        {{.dataset = "people", .rule = "people.phone", .row_no = 7, .key = keyless,
+          .keylen = sizeof keyless - 1, .field = "phone", .value = NULL},
+         {.rule_message = "手机号码格式错误"}},
+        {{.dataset = "shops", .rule = "shops.name", .row_no = 8, .key = "S-001", .keylen = 5,
+          .field = "name", .value = "", .vlen = 0},
+         {.rule_message = "店名为空", .reason = "店名为空"}},
+        {{.dataset = "shops", .rule = "shops.name", .row_no = 9, .key = "S-002", .keylen = 5,
+          .field = "name", .value = phone, .vlen = 11},
+         {.rule_message = "店名为空", .reason = "联系电话 13912345678", .mask = FINDING_MASK_VALUE}},
+    };
+    enum { N = sizeof cases / sizeof cases[0] };
+    struct findings_encoder *judge = findings_encoder_show(F.p);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    for (size_t i = 0; i < N; i++) {
+        write_ok(&cases[i].f, &cases[i].x);
+        struct finding_shown s;
+        findings_show(judge, &cases[i].f, &cases[i].x, &s);
+        /* what crosses the shard: copies, not the judge's buffers */
+        struct finding_shown t = s;
+        t.key = s.key_masked ? qloop_xstrndup(s.key, s.keylen) : NULL;
+        t.value = s.value_masked ? qloop_xstrndup(s.value, s.vlen) : NULL;
+        t.message = s.message ? qloop_xstrndup(s.message, s.mlen) : NULL;
+        findings_show(judge, &cases[0].f, &cases[0].x, &s); /* the judge goes on */
+        if (findings_write_shown(F.w, &cases[i].f, &t, &err) != 0)
+            fail_msg("findings_write_shown: %s", err.message);
+        free((char *)t.key), free((char *)t.value), free((char *)t.message);
+    }
+    findings_encoder_free(judge);
+    move();
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM findings"), 2 * N);
+    for (int i = 1; i <= N; i++) {
+        char ref1[33], ref2[33];
+        char *a = row(2 * i - 1, ref1), *b = row(2 * i, ref2);
+        if (strcmp(a, b) != 0)
+            fail_msg("finding %d shown in a judge:\n  got  %s\n  want %s", i, b, a);
+        assert_string_equal(ref1, ref2);
+        free(a), free(b);
+    }
+    /* sealed alike: the same findings, the same lengths */
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM findings a JOIN findings b ON b.id = a.id + 1"
+                                 " WHERE (a.id - (SELECT min(id) FROM findings)) %% 2 = 0"
+                                 " AND (a.sealed IS NULL) = (b.sealed IS NULL)"
+                                 " AND ifnull(length(a.sealed), 0) = ifnull(length(b.sealed), 0)"),
+                     N);
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM findings WHERE sealed IS NOT NULL"), 2 * 3);
+    /* the keyless record is shown by its row; nothing raw in the messages */
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM findings WHERE record_key = '#7'"), 2);
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM findings WHERE message LIKE '%%王小明%%'"
+                                 " OR message LIKE '%%13812345678%%' OR message LIKE '%%13912345678%%'"
+                                 " OR message LIKE '%%199001011234%%'"),
+                     0);
+}
+
 static void test_quote_and_row_key(void **state)
 {
     (void)state;
@@ -387,6 +466,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sink_dataset_level, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spool_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shown_in_a_judge, setup, teardown),
         cmocka_unit_test(test_quote_and_row_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
