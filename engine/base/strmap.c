@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bits.h"
 #include "base/buf.h"
 #include "base/strmap.h"
 
@@ -170,21 +171,6 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-/* x rotated left by r bits (0 < r < 64). */
-static uint64_t rotl64(uint64_t x, int r)
-{
-    return (x << r) | (x >> (64 - r));
-}
-
-/* The little-endian 64-bit word of k bytes at s (k <= 8). */
-static uint64_t load_le(const unsigned char *s, size_t k)
-{
-    uint64_t w = 0;
-    for (size_t i = 0; i < k; i++)
-        w |= (uint64_t)s[i] << (8 * i);
-    return w;
-}
-
 /* A 64-bit hash of s[0..n) parameterised by seed and two odd multipliers;
  * two parameter sets give two independent hashes. */
 static uint64_t hash64(const unsigned char *s, size_t n, uint64_t seed, uint64_t m1, uint64_t m2)
@@ -192,9 +178,9 @@ static uint64_t hash64(const unsigned char *s, size_t n, uint64_t seed, uint64_t
     uint64_t h = seed ^ ((uint64_t)n * m1);
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        h = rotl64(h ^ mix64(load_le(s + i, 8) ^ seed), 29) * m2 + m1;
-    uint64_t w = load_le(s + i, n - i);
-    h = rotl64(h ^ mix64(w ^ seed ^ ((uint64_t)(n & 7) << 56)), 29) * m2 + m1;
+        h = qloop_rotl64(h ^ mix64(qloop_load_le64(s + i, 8) ^ seed), 29) * m2 + m1;
+    uint64_t w = qloop_load_le64(s + i, n - i);
+    h = qloop_rotl64(h ^ mix64(w ^ seed ^ ((uint64_t)(n & 7) << 56)), 29) * m2 + m1;
     return mix64(h ^ (h >> 32));
 }
 

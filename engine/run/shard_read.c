@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bits.h"
 #include "run/shard.h"
 
 struct shard_reader {
@@ -338,9 +339,7 @@ uint64_t shard_get_u64(struct shard_cursor *c)
         c->p = c->end;
         return 0;
     }
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)c->p[i] << (8 * i);
+    uint64_t v = qloop_load_le64(c->p, 8);
     c->p += 8;
     return v;
 }

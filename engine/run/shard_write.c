@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bits.h"
 #include "base/strmap.h"
 #include "base/sha256.h"
 #include "run/shard.h"
@@ -66,22 +67,9 @@ static const uint64_t P1 = UINT64_C(0x9e3779b185ebca87), P2 = UINT64_C(0xc2b2ae3
                       P3 = UINT64_C(0x165667b19e3779f9), P4 = UINT64_C(0x85ebca77c2b2ae63),
                       P5 = UINT64_C(0x27d4eb2f165667c5);
 
-static uint64_t rotl(uint64_t x, int r)
-{
-    return (x << r) | (x >> (64 - r));
-}
-
-static uint64_t word(const unsigned char *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 static uint64_t round64(uint64_t acc, uint64_t lane)
 {
-    return rotl(acc + lane * P2, 31) * P1;
+    return qloop_rotl64(acc + lane * P2, 31) * P1;
 }
 
 static uint64_t line_digest(const unsigned char *p, size_t n)
@@ -91,12 +79,12 @@ static uint64_t line_digest(const unsigned char *p, size_t n)
     if (n >= 32) {
         uint64_t a = P1 + P2, b = P2, c = 0, d = (uint64_t)0 - P1;
         for (; end - p >= 32; p += 32) {
-            a = round64(a, word(p, 8));
-            b = round64(b, word(p + 8, 8));
-            c = round64(c, word(p + 16, 8));
-            d = round64(d, word(p + 24, 8));
+            a = round64(a, qloop_load_le64(p, 8));
+            b = round64(b, qloop_load_le64(p + 8, 8));
+            c = round64(c, qloop_load_le64(p + 16, 8));
+            d = round64(d, qloop_load_le64(p + 24, 8));
         }
-        h = rotl(a, 1) + rotl(b, 7) + rotl(c, 12) + rotl(d, 18);
+        h = qloop_rotl64(a, 1) + qloop_rotl64(b, 7) + qloop_rotl64(c, 12) + qloop_rotl64(d, 18);
         h = (h ^ round64(0, a)) * P1 + P4;
         h = (h ^ round64(0, b)) * P1 + P4;
         h = (h ^ round64(0, c)) * P1 + P4;
@@ -106,13 +94,13 @@ static uint64_t line_digest(const unsigned char *p, size_t n)
     }
     h += (uint64_t)n;
     for (; end - p >= 8; p += 8)
-        h = rotl(h ^ round64(0, word(p, 8)), 27) * P1 + P4;
+        h = qloop_rotl64(h ^ round64(0, qloop_load_le64(p, 8)), 27) * P1 + P4;
     if (end - p >= 4) {
-        h = rotl(h ^ (word(p, 4) * P1), 23) * P2 + P3;
+        h = qloop_rotl64(h ^ (qloop_load_le64(p, 4) * P1), 23) * P2 + P3;
         p += 4;
     }
     for (; p < end; p++)
-        h = rotl(h ^ (*p * P5), 11) * P1;
+        h = qloop_rotl64(h ^ (*p * P5), 11) * P1;
     h ^= h >> 33;
     h *= P2;
     h ^= h >> 29;
@@ -124,7 +112,7 @@ uint64_t shard_check_line(uint64_t check, const char *line, size_t len)
 {
     uint64_t h = line_digest((const unsigned char *)line, len);
     /* order matters: the check of lines a, b differs from that of b, a */
-    return (check ^ h) * UINT64_C(0x9e3779b97f4a7c15) + rotl(h, 32);
+    return (check ^ h) * UINT64_C(0x9e3779b97f4a7c15) + qloop_rotl64(h, 32);
 }
 
 /* ---- entries ---- */
