@@ -55,6 +55,20 @@ static int idcard_valid_l(lua_State *L)
     return 2;
 }
 
+/* The keys of parse's table, pushed once as upvalues of the library's
+ * functions (luaopen_idcard): setting a field is then a raw set with an
+ * interned key, not a lookup of the C text in Lua's string cache. */
+enum { K_DIVISION = 1, K_BIRTH, K_SEX, K_LEGACY, NKEYS = K_LEGACY };
+static const char *const keys[NKEYS] = {"division", "birth", "sex", "legacy"};
+
+/* Sets t[key] = s (the table at the top; key an upvalue index above). */
+static void set_text(lua_State *L, int key, const char *s)
+{
+    lua_pushvalue(L, lua_upvalueindex(key));
+    lua_pushlstring(L, s, strlen(s));
+    lua_rawset(L, -3);
+}
+
 /* idcard.parse(s) -> {division=, birth=, sex=, legacy=} | nil, reason */
 static int idcard_parse_l(lua_State *L)
 {
@@ -72,15 +86,13 @@ static int idcard_parse_l(lua_State *L)
         lua_pushstring(L, reason);
         return 2;
     }
-    lua_createtable(L, 0, 4);
-    lua_pushstring(L, info.division);
-    lua_setfield(L, -2, "division");
-    lua_pushstring(L, info.birth);
-    lua_setfield(L, -2, "birth");
-    lua_pushstring(L, info.sex);
-    lua_setfield(L, -2, "sex");
+    lua_createtable(L, 0, NKEYS);
+    set_text(L, K_DIVISION, info.division);
+    set_text(L, K_BIRTH, info.birth);
+    set_text(L, K_SEX, info.sex);
+    lua_pushvalue(L, lua_upvalueindex(K_LEGACY));
     lua_pushboolean(L, info.legacy);
-    lua_setfield(L, -2, "legacy");
+    lua_rawset(L, -3);
     return 1;
 }
 
@@ -119,6 +131,9 @@ const struct qloop_native_check qloop_idcard_checks[] = {
 
 int luaopen_idcard(lua_State *L)
 {
-    luaL_newlib(L, idcard_lib);
+    luaL_newlibtable(L, idcard_lib);
+    for (int k = 0; k < NKEYS; k++)
+        lua_pushstring(L, keys[k]);
+    luaL_setfuncs(L, idcard_lib, NKEYS);
     return 1;
 }

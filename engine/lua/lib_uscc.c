@@ -8,6 +8,7 @@
  */
 #include <lauxlib.h>
 #include <lua.h>
+#include <string.h>
 
 #include "lua/libs.h"
 #include "lua/native.h"
@@ -34,10 +35,20 @@ static int uscc_valid_l(lua_State *L)
     return 2;
 }
 
-static void set_char(lua_State *L, const char *key, char c)
+/* The keys of parse's table, pushed once as upvalues of the library's
+ * functions (luaopen_uscc), so that setting a field is a raw set with an
+ * interned key. */
+enum { K_AUTHORITY = 1, K_AUTHORITY_NAME, K_TYPE, K_TYPE_NAME, K_DIVISION, K_ORGCODE, K_CHECK,
+       NKEYS = K_CHECK };
+static const char *const keys[NKEYS] = {"authority", "authority_name", "type", "type_name",
+                                        "division", "orgcode", "check"};
+
+/* Sets t[key] = s[0..len) (the table at the top; key an upvalue index above). */
+static void set_text(lua_State *L, int key, const char *s, size_t len)
 {
-    lua_pushlstring(L, &c, 1);
-    lua_setfield(L, -2, key);
+    lua_pushvalue(L, lua_upvalueindex(key));
+    lua_pushlstring(L, s, len);
+    lua_rawset(L, -3);
 }
 
 /* uscc.parse(s) -> {authority=, authority_name=, type=, type_name=,
@@ -59,22 +70,16 @@ static int uscc_parse_l(lua_State *L)
         lua_pushstring(L, reason);
         return 2;
     }
-    lua_createtable(L, 0, 7);
-    set_char(L, "authority", info.authority);
-    if (info.authority_name) {
-        lua_pushstring(L, info.authority_name);
-        lua_setfield(L, -2, "authority_name");
-    }
-    set_char(L, "type", info.type);
-    if (info.type_name) {
-        lua_pushstring(L, info.type_name);
-        lua_setfield(L, -2, "type_name");
-    }
-    lua_pushstring(L, info.division);
-    lua_setfield(L, -2, "division");
-    lua_pushstring(L, info.orgcode);
-    lua_setfield(L, -2, "orgcode");
-    set_char(L, "check", info.check);
+    lua_createtable(L, 0, NKEYS);
+    set_text(L, K_AUTHORITY, &info.authority, 1);
+    if (info.authority_name)
+        set_text(L, K_AUTHORITY_NAME, info.authority_name, strlen(info.authority_name));
+    set_text(L, K_TYPE, &info.type, 1);
+    if (info.type_name)
+        set_text(L, K_TYPE_NAME, info.type_name, strlen(info.type_name));
+    set_text(L, K_DIVISION, info.division, strlen(info.division));
+    set_text(L, K_ORGCODE, info.orgcode, strlen(info.orgcode));
+    set_text(L, K_CHECK, &info.check, 1);
     return 1;
 }
 
@@ -92,6 +97,9 @@ const struct qloop_native_check qloop_uscc_checks[] = {
 
 int luaopen_uscc(lua_State *L)
 {
-    luaL_newlib(L, uscc_lib);
+    luaL_newlibtable(L, uscc_lib);
+    for (int k = 0; k < NKEYS; k++)
+        lua_pushstring(L, keys[k]);
+    luaL_setfuncs(L, uscc_lib, NKEYS);
     return 1;
 }

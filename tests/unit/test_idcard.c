@@ -427,6 +427,12 @@ static void test_lua(void **state)
     assert_string_equal(lua_eval(L, "idcard.parse('130503670401001').legacy"), "true");
     assert_string_equal(lua_eval(L, "idcard.parse('abc')"), "nil, 长度不是18位或15位");
     assert_string_equal(lua_eval(L, "idcard.parse(nil)"), "nil, 不是文本");
+    /* each call gives a fresh table with exactly the four keys */
+    assert_string_equal(lua_eval(L, "(function() local a = idcard.parse('11010519491231002X') "
+                                    "a.birth = 'x' local n = 0 "
+                                    "for _ in pairs(idcard.parse('130503670401001')) do n = n + 1 end "
+                                    "return idcard.parse('11010519491231002X').birth, n end)()"),
+                        "1949-12-31, 4");
     assert_string_equal(lua_eval(L, "idcard.upgrade('130503670401001')"), "130503196704010016");
     assert_string_equal(lua_eval(L, "idcard.upgrade({})"), "nil, 不是文本");
     assert_string_equal(lua_eval(L, "idcard.upgrade('13050367040100')"),

@@ -114,6 +114,67 @@ static void test_record_expires(void **state)
     qloop_lua_close(L);
 }
 
+/* The view finds a name's column by the address of its interned string (an
+ * array of 16 per view), past that in its table, and looks an absent name up
+ * again each time (a JSON Lines column may appear later in the batch). */
+static void test_record_names(void **state)
+{
+    (void)state;
+    lua_State *L = qloop_lua_new(NULL);
+    struct strmap *cols = strmap_new();
+    enum { N = 24 };
+    struct qloop_field cells[N + 1];
+    static char names[N][8], values[N][8];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "c%d", i);
+        snprintf(values[i], sizeof values[i], "v%d", i);
+        *strmap_put(cols, names[i], strlen(names[i]), NULL) = (uint64_t)i + 1;
+        cells[i] = (struct qloop_field){values[i], strlen(values[i]), 0};
+    }
+    cells[N] = (struct qloop_field){"late!", 5, 0};
+    struct qloop_lua_record rec = {.colmap = cols, .cells = cells, .ncols = N};
+    /* every name twice, in two orders, long names (not interned) too */
+    int all = load_function(L,
+                            "return function(r)\n"
+                            "  for round = 1, 2 do\n"
+                            "    for i = 0, 23 do\n"
+                            "      local k = round == 1 and i or 23 - i\n"
+                            "      if r['c' .. k] ~= 'v' .. k then return false, 'c' .. k end\n"
+                            "    end\n"
+                            "  end\n"
+                            "  if r[string.rep('x', 60)] ~= nil then return false, 'long' end\n"
+                            "  return r.late == nil\n"
+                            "end",
+                            1);
+    struct qloop_lua_answer a;
+    for (int i = 0; i < 3; i++)
+        if (qloop_lua_check_record(L, all, &rec, NULL, &a) != QLOOP_LUA_PASS)
+            fail_msg("round %d: %s", i, a.text ? a.text : "(no reason)");
+    /* a column that appears in the same batch is found */
+    *strmap_put(cols, "late", 4, NULL) = N + 1;
+    rec.ncols = N + 1;
+    int late = load_function(L, "return function(r) return r.late == 'late!' and r.c3 == 'v3' end", 1);
+    assert_int_equal(qloop_lua_check_record(L, late, &rec, NULL, &a), QLOOP_LUA_PASS);
+    /* the row changes under the same view */
+    cells[3] = (struct qloop_field){"new", 3, 0};
+    int changed = load_function(L, "return function(r) return r.c3 == 'new' and r[3] == nil end", 1);
+    assert_int_equal(qloop_lua_check_record(L, changed, &rec, NULL, &a), QLOOP_LUA_PASS);
+    /* a key that is neither text nor a number is an error of the rule */
+    int bad = load_function(L, "return function(r) return r[{}] end", 1);
+    assert_int_equal(qloop_lua_check_record(L, bad, &rec, NULL, &a), QLOOP_LUA_ERROR);
+    assert_non_null(strstr(a.text, "string expected"));
+    /* the view cannot be replaced by rule code, nor written */
+    int forge = load_function(L, "return function(r) return getmetatable(r) end", 1);
+    assert_int_equal(qloop_lua_check_record(L, forge, &rec, NULL, &a), QLOOP_LUA_FAIL);
+    qloop_lua_record_expire(L, &rec);
+    int after = load_function(L, "return function(r) return r.c20 == 'v20' end", 1);
+    assert_int_equal(qloop_lua_check_record(L, after, &rec, NULL, &a), QLOOP_LUA_PASS);
+    qloop_lua_record_expire(L, &rec);
+    assert_int_equal(lua_gettop(L), 0);
+    strmap_free(cols);
+    qloop_lua_close(L);
+}
+
 static void test_sealed_env(void **state)
 {
     (void)state;
@@ -167,7 +228,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answers),        cmocka_unit_test(test_reason_cut),
-        cmocka_unit_test(test_record_expires), cmocka_unit_test(test_sealed_env),
+        cmocka_unit_test(test_record_expires), cmocka_unit_test(test_record_names),
+        cmocka_unit_test(test_sealed_env),
         cmocka_unit_test(test_print_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -389,6 +389,13 @@ static void test_lua(void **state)
     assert_string_equal(lua_eval(L, "uscc.parse('91350100M000100Y43').orgcode"), "M000100Y4");
     assert_string_equal(lua_eval(L, "uscc.parse('91350100M000100Y43').check"), "3");
     assert_string_equal(lua_eval(L, "uscc.parse('B4350100M000100Y43').authority_name"), "nil");
+    assert_string_equal(lua_eval(L, "uscc.parse('91350100M000100Y43').authority"), "9");
+    /* a fresh table each call; the absent names are absent keys */
+    assert_string_equal(lua_eval(L, "(function() local a = uscc.parse('91350100M000100Y43') "
+                                    "a.orgcode = 'x' local n = 0 "
+                                    "for _ in pairs(uscc.parse('B4350100M000100Y43')) do n = n + 1 end "
+                                    "return uscc.parse('91350100M000100Y43').orgcode, n end)()"),
+                        "M000100Y4, 5");
     assert_string_equal(lua_eval(L, "uscc.parse('9135')"), "nil, 长度不是18位");
     assert_string_equal(lua_eval(L, "uscc.parse(false)"), "nil, 不是文本");
     assert_string_equal(lua_eval(L, "orgcode.valid('D2143569-X')"), "true");
