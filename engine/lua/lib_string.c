@@ -22,6 +22,8 @@
  */
 #include <ctype.h>
 #include <lauxlib.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "lua/host.h"
@@ -78,26 +80,51 @@ static void matcher_reset(struct matcher *m)
     m->depth = MAX_DEPTH;
 }
 
+/* The character classes: for each byte the classes it belongs to (bits), and
+ * for each class letter (either case) its bit. Built once from <ctype.h>, in
+ * the process's locale as set before the first state (cli/main.c), so the
+ * classes are those Lua's own patterns would see; a table lookup instead of
+ * a switch and three calls into the C library per character. */
+enum {
+    CL_A = 1 << 0, CL_C = 1 << 1, CL_D = 1 << 2, CL_G = 1 << 3, CL_L = 1 << 4, CL_P = 1 << 5,
+    CL_S = 1 << 6, CL_U = 1 << 7, CL_W = 1 << 8, CL_X = 1 << 9, CL_Z = 1 << 10,
+};
+static uint16_t byte_classes[256], letter_class[256];
+static pthread_once_t classes_once = PTHREAD_ONCE_INIT;
+
+static void build_classes(void)
+{
+    for (int c = 0; c < 256; c++) {
+        uint16_t b = 0;
+        b |= isalpha(c) ? CL_A : 0;
+        b |= iscntrl(c) ? CL_C : 0;
+        b |= isdigit(c) ? CL_D : 0;
+        b |= isgraph(c) ? CL_G : 0;
+        b |= islower(c) ? CL_L : 0;
+        b |= ispunct(c) ? CL_P : 0;
+        b |= isspace(c) ? CL_S : 0;
+        b |= isupper(c) ? CL_U : 0;
+        b |= isalnum(c) ? CL_W : 0;
+        b |= isxdigit(c) ? CL_X : 0;
+        b |= c == 0 ? CL_Z : 0; /* %z: deprecated, still accepted by Lua 5.4 */
+        byte_classes[c] = b;
+    }
+    static const char letters[] = "acdglpsuwxz";
+    for (int i = 0; letters[i]; i++) {
+        int l = (unsigned char)letters[i];
+        letter_class[l] = letter_class[toupper(l)] = (uint16_t)(1u << i);
+    }
+}
+
 /* Does byte c belong to class letter cl (%a, %d, ... or their complements)?
  * Any other letter stands for itself. */
-static int in_class(int c, int cl)
+static inline int in_class(int c, int cl)
 {
-    int r;
-    switch (tolower(cl)) {
-    case 'a': r = isalpha(c); break;
-    case 'c': r = iscntrl(c); break;
-    case 'd': r = isdigit(c); break;
-    case 'g': r = isgraph(c); break;
-    case 'l': r = islower(c); break;
-    case 'p': r = ispunct(c); break;
-    case 's': r = isspace(c); break;
-    case 'u': r = isupper(c); break;
-    case 'w': r = isalnum(c); break;
-    case 'x': r = isxdigit(c); break;
-    case 'z': r = c == 0; break; /* deprecated, still accepted by Lua 5.4 */
-    default: return cl == c;
-    }
-    return isupper(cl) ? !r : r != 0;
+    unsigned bit = letter_class[cl];
+    if (!bit)
+        return cl == c;
+    int r = (byte_classes[c] & bit) != 0;
+    return cl < 'a' ? !r : r; /* an upper-case letter: the complement */
 }
 
 /* Does c belong to the set [ ... ] spanning p .. close (close at its ']')? */
@@ -263,46 +290,52 @@ static const char *do_match(struct matcher *m, const char *s, const char *p)
     for (;;) {
         step(m);
         if (p == m->p_end)
-            break;
-        if (*p == '(') {
+            goto done;
+        switch (*p) {
+        case '(':
             s = p[1] == ')' ? open_capture(m, s, p + 2, CAP_POS) : open_capture(m, s, p + 1, CAP_OPEN);
-            break;
-        }
-        if (*p == ')') {
+            goto done;
+        case ')':
             s = close_capture(m, s, p + 1);
+            goto done;
+        case '$':
+            if (p + 1 == m->p_end) {
+                if (s != m->s_end)
+                    s = NULL;
+                goto done;
+            }
             break;
-        }
-        if (*p == '$' && p + 1 == m->p_end) {
-            if (s != m->s_end)
-                s = NULL;
-            break;
-        }
-        if (*p == '%' && p[1] == 'b') {
-            s = match_balance(m, s, p + 2);
-            if (!s)
-                break;
-            p += 4;
-            continue;
-        }
-        if (*p == '%' && p[1] == 'f') {
-            p += 2;
-            if (*p != '[')
-                luaL_error(m->L, "missing '[' after '%%f' in pattern");
-            const char *ep = item_end(m, p);
-            int before = s == m->s0 ? 0 : (unsigned char)s[-1];
-            if (!in_set(before, p, ep - 1) && in_set((unsigned char)*s, p, ep - 1)) {
-                p = ep;
+        case '%':
+            if (p[1] == 'b') {
+                s = match_balance(m, s, p + 2);
+                if (!s)
+                    goto done;
+                p += 4;
                 continue;
             }
-            s = NULL;
+            if (p[1] == 'f') {
+                p += 2;
+                if (*p != '[')
+                    luaL_error(m->L, "missing '[' after '%%f' in pattern");
+                const char *ep = item_end(m, p);
+                int before = s == m->s0 ? 0 : (unsigned char)s[-1];
+                if (!in_set(before, p, ep - 1) && in_set((unsigned char)*s, p, ep - 1)) {
+                    p = ep;
+                    continue;
+                }
+                s = NULL;
+                goto done;
+            }
+            if ((unsigned)((unsigned char)p[1] - '0') < 10u) {
+                s = match_backref(m, s, (unsigned char)p[1]);
+                if (!s)
+                    goto done;
+                p += 2;
+                continue;
+            }
             break;
-        }
-        if (*p == '%' && isdigit((unsigned char)p[1])) {
-            s = match_backref(m, s, (unsigned char)p[1]);
-            if (!s)
-                break;
-            p += 2;
-            continue;
+        default:
+            break;
         }
         /* a single-character item with an optional repetition */
         const char *ep = item_end(m, p);
@@ -312,32 +345,33 @@ static const char *do_match(struct matcher *m, const char *s, const char *p)
                 continue;
             }
             s = NULL;
-            break;
+            goto done;
         }
-        if (*ep == '?') {
+        switch (*ep) {
+        case '?': {
             const char *r = do_match(m, s + 1, ep + 1);
             if (r) {
                 s = r;
-                break;
+                goto done;
             }
             p = ep + 1;
             continue;
         }
-        if (*ep == '+') {
+        case '+':
             s = expand_greedy(m, s + 1, p, ep);
-            break;
-        }
-        if (*ep == '*') {
+            goto done;
+        case '*':
             s = expand_greedy(m, s, p, ep);
-            break;
-        }
-        if (*ep == '-') {
+            goto done;
+        case '-':
             s = expand_lazy(m, s, p, ep);
-            break;
+            goto done;
+        default:
+            s++;
+            p = ep;
         }
-        s++;
-        p = ep;
     }
+done:
     m->depth++;
     return s;
 }
@@ -629,6 +663,7 @@ static const luaL_Reg pattern_funcs[] = {
 
 void qloop_string_patterns(lua_State *L, int idx)
 {
+    pthread_once(&classes_once, build_classes);
     idx = lua_absindex(L, idx);
     for (const luaL_Reg *f = pattern_funcs; f->name; f++) {
         lua_pushcfunction(L, f->func);
