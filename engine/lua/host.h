@@ -38,10 +38,16 @@ enum {
     QLOOP_PRINT_MAX = 1 << 20,   /* bytes print may write in a state's life */
 };
 
+enum {
+    QLOOP_POOL_CLASSES = 16,     /* small blocks: 16, 32, ... 256 bytes */
+};
+
 struct qloop_host {
     /* memory */
     size_t used, limit;
     int over_memory;             /* set when the cap refused an allocation */
+    void *pool[QLOOP_POOL_CLASSES + 1]; /* freed small blocks by size class (sandbox.c) */
+    size_t pooled;               /* their bytes */
     /* instructions, per call */
     long budget;
     long left;

@@ -175,6 +175,31 @@ static void test_record_names(void **state)
     qloop_lua_close(L);
 }
 
+/* Small blocks freed by the collector are reused (sandbox.c's pool), and the
+ * memory cap still counts what rule code holds: a call that keeps too much
+ * fails, calls that make and drop far more than the cap in small strings and
+ * tables, and blocks that grow past the pool's sizes and shrink back, pass. */
+static void test_memory_pool(void **state)
+{
+    (void)state;
+    struct qloop_lua_limits lim = {.memory_bytes = 8 << 20, .instructions = 50000000};
+    lua_State *L = qloop_lua_new(&lim);
+    struct qloop_lua_answer a;
+    int keep = load_function(L, "return function(v) local t = {} for i = 1, 1e6 do "
+                                "t[i] = v .. i end return true end", 1);
+    assert_int_equal(qloop_lua_check_value(L, keep, "x", 1, NULL, &a), QLOOP_LUA_ERROR);
+    assert_non_null(strstr(a.text, "内存上限"));
+    int churn = load_function(L, "return function(v) local n = 0 for i = 1, 20000 do "
+                                 "local t = {v .. i, i, k = v} n = n + #t[1] end "
+                                 "local s = '' for i = 1, 300 do s = s .. v end "
+                                 "return n > 0 and #s == 300 * #v end", 1);
+    for (int i = 0; i < 40; i++) /* ~ 40 x 2 MB of garbage under an 8 MiB cap */
+        if (qloop_lua_check_value(L, churn, "abc", 3, NULL, &a) != QLOOP_LUA_PASS)
+            fail_msg("call %d: %s", i, a.text ? a.text : "(no reason)");
+    assert_int_equal(qloop_lua_check_value(L, keep, "x", 1, NULL, &a), QLOOP_LUA_ERROR);
+    qloop_lua_close(L);
+}
+
 static void test_sealed_env(void **state)
 {
     (void)state;
@@ -229,7 +254,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answers),        cmocka_unit_test(test_reason_cut),
         cmocka_unit_test(test_record_expires), cmocka_unit_test(test_record_names),
-        cmocka_unit_test(test_sealed_env),
+        cmocka_unit_test(test_memory_pool),  cmocka_unit_test(test_sealed_env),
         cmocka_unit_test(test_print_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
