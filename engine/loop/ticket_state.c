@@ -221,8 +221,8 @@ int tk_batch_flush(sqlite3 *db, struct tk_batch *b, struct qloop_error *err)
     qloop_buf_reset(&b->items);
     char subject[48];
     snprintf(subject, sizeof subject, "ticket:%lld", (long long)b->ticket);
-    int rc = audit_append(db, "ticket.item", subject, b->actor[0] ? b->actor : "system",
-                          qloop_buf_str(&d), err);
+    int rc = audit_append_built(db, "ticket.item", subject, b->actor[0] ? b->actor : "system",
+                                qloop_buf_str(&d), err);
     qloop_buf_free(&d);
     return rc == 0 ? 0 : -2;
 }

@@ -552,17 +552,38 @@ struct new_finding {
 
 /* The run's findings without an open item, by dataset and rule and in the
  * order found, each with the latest item of its record (by id). Read as
- * they stream, nothing copied. */
-static const char new_findings_sql[] =
-    "SELECT f.id, f.dataset, f.rule, f.record_ref, f.value, p.ticket_id, t.state, p.state,"
-    " p.value"
-    " FROM findings f"
-    " LEFT JOIN ticket_items p ON p.id = (SELECT max(i.id) FROM ticket_items i"
-    "  WHERE i.dataset = f.dataset AND i.rule = f.rule AND i.record_ref = f.record_ref)"
-    " LEFT JOIN tickets t ON t.id = p.ticket_id"
-    " WHERE f.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM ticket_items i"
-    " WHERE i.dataset = f.dataset AND i.rule = f.rule AND i.record_ref = f.record_ref"
-    " AND " TK_ITEM_OPEN_KEY " = 0) ORDER BY f.dataset, f.rule, f.id";
+ * they stream, nothing copied. Two ways to the same rows, in the same order:
+ * through the index of findings by run, kind and record (by_record), the
+ * items of each record looked up in the order of their own index; or, when
+ * no finding's dataset and rule has an item yet (a first night), in id order
+ * within the run's range of ids (in_order: r is a covering scan of that
+ * index, "+f.run" keeps the planner on the range), which reads the table's
+ * pages once instead of at random (W1 1M night 1: 0.57 → 0.37 s in the
+ * sqlite3 shell) but would look the items up at random. */
+#define NEW_FINDINGS(with, from, where)                                                         \
+    with "SELECT f.id, k.dataset, k.rule, f.record_ref, f.value, p.ticket_id, t.state, p.state," \
+         " p.value FROM " from " JOIN finding_kinds k ON k.id = f.kind"                         \
+         " LEFT JOIN ticket_items p ON p.id = (SELECT max(i.id) FROM ticket_items i"            \
+         "  WHERE i.dataset = k.dataset AND i.rule = k.rule AND i.record_ref = f.record_ref)"   \
+         " LEFT JOIN tickets t ON t.id = p.ticket_id"                                           \
+         " WHERE " where " AND NOT EXISTS (SELECT 1 FROM ticket_items i"                        \
+         "  WHERE i.dataset = k.dataset AND i.rule = k.rule AND i.record_ref = f.record_ref"    \
+         "  AND " TK_ITEM_OPEN_KEY " = 0) ORDER BY k.dataset, k.rule, f.id"
+static const char new_findings_by_record[] =
+    NEW_FINDINGS("", "finding_runs r JOIN finding_rows f ON f.run = r.id", "r.run_id = ?1");
+static const char new_findings_in_order[] =
+    NEW_FINDINGS("WITH r(run, lo, hi) AS MATERIALIZED (SELECT run, min(id), max(id)"
+                 " FROM finding_rows WHERE run = (SELECT id FROM finding_runs"
+                 " WHERE run_id = ?1)) ",
+                 "r CROSS JOIN finding_rows f", "f.id BETWEEN r.lo AND r.hi AND +f.run = r.run");
+#undef NEW_FINDINGS
+
+/* Whether some dataset and rule with findings in run ?1 has items. */
+static const char items_of_run_rules[] =
+    "SELECT EXISTS (SELECT 1 FROM finding_kinds k JOIN finding_runs r ON r.run_id = ?1"
+    " WHERE EXISTS (SELECT 1 FROM finding_rows f WHERE f.run = r.id AND f.kind = k.id)"
+    " AND EXISTS (SELECT 1 FROM ticket_items i WHERE i.dataset = k.dataset"
+    "  AND i.rule = k.rule))";
 
 static void read_finding(sqlite3_stmt *st, struct new_finding *f)
 {
@@ -700,7 +721,11 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
                         const struct qloop_policy *p, struct ticket_sync_counts *counts,
                         struct idset *updated, struct qloop_error *err)
 {
-    sqlite3_stmt *st = sql_prepare_texts(db, new_findings_sql, 1, &run_id, err);
+    int64_t have_items = 1;
+    if (sql_int64_texts(db, items_of_run_rules, 1, &run_id, 1, &have_items, err) != 0)
+        return -2;
+    sqlite3_stmt *st = sql_prepare_texts(
+        db, have_items ? new_findings_by_record : new_findings_in_order, 1, &run_id, err);
     if (!st)
         return -2;
     struct group g = {.added_refs = strmap_new()};

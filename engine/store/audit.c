@@ -341,18 +341,33 @@ static int in_transaction(sqlite3 *db, const unsigned char *key, const char *kin
     return step_cached(db, ST_RELEASE, "提交审计记录", err);
 }
 
-int audit_append(sqlite3 *db, const char *kind, const char *subject, const char *actor,
-                 const char *detail_json, struct qloop_error *err)
+/* audit_append and audit_append_built: check_json says whether to parse
+ * the detail. */
+static int append(sqlite3 *db, const char *kind, const char *subject, const char *actor,
+                  const char *detail_json, bool check_json, struct qloop_error *err)
 {
     const char *detail = detail_json ? detail_json : "{}";
     if (check_word(kind, "kind（记录类型）", "ticket.transition", err) != 0 ||
         check_word(subject, "subject（对象）", "ticket:12", err) != 0 ||
-        check_word(actor, "actor（操作人）", "system", err) != 0 || check_detail(detail, err) != 0)
+        check_word(actor, "actor（操作人）", "system", err) != 0 ||
+        (check_json && check_detail(detail, err) != 0))
         return -1;
     const unsigned char *key = audit_key(db, err);
     if (!key)
         return -1;
     return in_transaction(db, key, kind, subject, actor, detail, append_entry, err);
+}
+
+int audit_append(sqlite3 *db, const char *kind, const char *subject, const char *actor,
+                 const char *detail_json, struct qloop_error *err)
+{
+    return append(db, kind, subject, actor, detail_json, true, err);
+}
+
+int audit_append_built(sqlite3 *db, const char *kind, const char *subject, const char *actor,
+                       const char *detail_json, struct qloop_error *err)
+{
+    return append(db, kind, subject, actor, detail_json, false, err);
 }
 
 /* ---- the keyed start -------------------------------------------------------- */

@@ -45,6 +45,12 @@
 int audit_append(sqlite3 *db, const char *kind, const char *subject, const char *actor,
                  const char *detail_json, struct qloop_error *err);
 
+/* audit_append for a detail qloop's own code has just written as one JSON
+ * object (a batch of item changes: megabytes on a first night), which is not
+ * parsed again to be checked. */
+int audit_append_built(sqlite3 *db, const char *kind, const char *subject, const char *actor,
+                       const char *detail_json, struct qloop_error *err);
+
 /* The legacy hash of an entry written before the chain was keyed: lower-case
  * hex SHA-256 (64 chars + NUL into out) of its canonical encoding — seq as 8
  * bytes big-endian, then at, kind, subject, actor, detail and prev_hash, each
