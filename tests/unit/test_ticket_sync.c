@@ -691,6 +691,86 @@ static void test_many_items_in_chunks(void **state)
     store_close(db);
 }
 
+/* The items a run's findings make, as "dataset/rule/ref" in item order:
+ * the first finding of each record of each dataset and rule, groups in
+ * (dataset, rule) order, records in the order found. */
+static const char *expected_items(sqlite3 *db, const char *run)
+{
+    return q_text(db, "SELECT group_concat(dataset || '/' || rule || '/' || record_ref, ' ')"
+                      " FROM (SELECT dataset, rule, record_ref, min(id) AS first FROM findings"
+                      " WHERE run_id = %Q GROUP BY dataset, rule, record_ref"
+                      " ORDER BY dataset, rule, first)",
+                  run);
+}
+
+/* A first night's findings are read in id order within the run's ids (no
+ * item of their rules yet), a later night's through the index by record:
+ * both give the items in (dataset, rule, finding) order, one per record,
+ * each from its first finding, and only the run's own findings — here two
+ * runs' findings interleave in id order, over three rules of two datasets
+ * whose ids interleave too. */
+static void test_new_items_order_over_interleaved_runs(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    set_now("2024-09-27T10:00:00+08:00");
+    const char *runs[] = {"r1", "r2"};
+    for (int r = 0; r < 2; r++) {
+        exec(db, "INSERT INTO runs(id, started_at, as_of, status, rules) VALUES(%Q,"
+                 " '2024-09-2%dT10:00:00+08:00', '2024-09-2%dT10:00:00+08:00', 'running', '[]')",
+             runs[r], 7 + r, 7 + r);
+        exec(db, "INSERT INTO run_datasets(run_id, dataset, rows, owner) VALUES(%Q, 'people', 90,"
+                 " '市公安局'), (%Q, 'orgs', 90, '市市场监管局')", runs[r], runs[r]);
+        exec(db, "INSERT INTO rule_results(run_id, rule, dataset, field, dimension, severity,"
+                 " message, checked, failed, errors) VALUES"
+                 " (%Q, 'people.phone', 'people', 'phone', 'normative', 'medium', '手机号错误', 90, 30, 0),"
+                 " (%Q, 'people.id', 'people', 'id', 'normative', 'high', '身份号错误', 90, 30, 0),"
+                 " (%Q, 'orgs.code', 'orgs', 'code', 'normative', 'high', '代码错误', 90, 30, 0)",
+             runs[r], runs[r], runs[r]);
+    }
+    /* rows 1..180: odd rows r1's, even rows r2's; rule by row % 3 (orgs.code
+     * sorts first, its ids in between); refs repeat every 40 rows per run */
+    exec(db, "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 180)"
+             " INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, record_key, field,"
+             " value, message)"
+             " SELECT CASE WHEN i %% 2 THEN 'r1' ELSE 'r2' END,"
+             " CASE WHEN i %% 3 = 2 THEN 'orgs' ELSE 'people' END,"
+             " CASE i %% 3 WHEN 0 THEN 'people.phone' WHEN 1 THEN 'people.id' ELSE 'orgs.code' END,"
+             " i, printf('%%s-%%03d', CASE WHEN i %% 2 THEN 'a' ELSE 'b' END, i %% 40), 'K' || i,"
+             " CASE i %% 3 WHEN 0 THEN 'phone' WHEN 1 THEN 'id' ELSE 'code' END, 'v' || i, 'm'"
+             " FROM k ORDER BY i");
+    const char *want1 = expected_items(db, "r1");
+    const char *want2 = expected_items(db, "r2");
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct ticket_sync_counts c;
+    for (int r = 0; r < 2; r++) {
+        assert_int_equal(store_begin(db, &err), 0);
+        if (ticket_sync_run_policy(db, runs[r], &p, &c, &err) != 0)
+            fail_msg("ticket_sync_run %s: %s", runs[r], err.message);
+        assert_int_equal(store_commit(db, &err), 0);
+        assert_int_equal(c.opened, r == 0 ? 3 : 0);
+        assert_string_equal(q_text(db, "SELECT group_concat(dataset || '/' || rule || '/'"
+                                       " || record_ref, ' ') FROM (SELECT * FROM ticket_items"
+                                       " WHERE added_run = %Q ORDER BY id)",
+                                   runs[r]),
+                            r == 0 ? want1 : want2);
+    }
+    /* each item from its record's first finding in its run; r2's after r1's */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items i WHERE i.row_no ="
+                               " (SELECT min(f.row_no) FROM findings f WHERE f.run_id = i.added_run"
+                               "  AND f.dataset = i.dataset AND f.rule = i.rule"
+                               "  AND f.record_ref = i.record_ref) AND i.value = 'v' || i.row_no"
+                               " AND i.record_key = 'K' || i.row_no"),
+                     q_int(db, "SELECT count(*) FROM ticket_items"));
+    assert_int_equal(q_int(db, "SELECT max(id) FROM ticket_items WHERE added_run = 'r1'") <
+                         q_int(db, "SELECT min(id) FROM ticket_items WHERE added_run = 'r2'"),
+                     1);
+    audit_whole(db);
+    store_close(db);
+}
+
 /* Schema step 12: a store at step 11 (two indexes of items by record) keeps
  * its items, gets the one index, and its lookups still hold: the open item
  * of a record found by the next run (failing again: refreshed, not added
@@ -800,6 +880,7 @@ int main(void)
         cmocka_unit_test(test_open_refs_states),
         cmocka_unit_test(test_sync_errors),
         cmocka_unit_test(test_many_items_in_chunks),
+        cmocka_unit_test(test_new_items_order_over_interleaved_runs),
         cmocka_unit_test(test_items_index_upgrade),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
