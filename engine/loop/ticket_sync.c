@@ -559,28 +559,31 @@ struct new_finding {
  * within the run's range of ids (in_order: r is a covering scan of that
  * index, "+f.run" keeps the planner on the range), which reads the table's
  * pages once instead of at random (W1 1M night 1: 0.57 → 0.37 s in the
- * sqlite3 shell) but would look the items up at random. Both sort by the
- * rank of (dataset, rule) among the kinds (kr, a few rows) and the id: the
- * order of (dataset, rule, id) without comparing the texts (-20 % of the
- * query's instructions at 1M). */
-#define NEW_FINDINGS(with, from, where)                                                         \
-    "WITH kr(id, rank) AS (SELECT id, dense_rank() OVER (ORDER BY dataset, rule)"               \
-    " FROM finding_kinds)" with " SELECT f.id, k.dataset, k.rule, f.record_ref, f.value,"       \
-    " p.ticket_id, t.state, p.state, p.value FROM " from " JOIN kr ON kr.id = f.kind"           \
-    " JOIN finding_kinds k ON k.id = f.kind"                                                    \
-    " LEFT JOIN ticket_items p ON p.id = (SELECT max(i.id) FROM ticket_items i"                 \
-    "  WHERE i.dataset = k.dataset AND i.rule = k.rule AND i.record_ref = f.record_ref)"        \
-    " LEFT JOIN tickets t ON t.id = p.ticket_id"                                                \
-    " WHERE " where " AND NOT EXISTS (SELECT 1 FROM ticket_items i"                             \
-    "  WHERE i.dataset = k.dataset AND i.rule = k.rule AND i.record_ref = f.record_ref"         \
-    "  AND " TK_ITEM_OPEN_KEY " = 0) ORDER BY kr.rank, f.id"
+ * sqlite3 shell) but would look the items up at random. in_order sorts all
+ * the run's findings, so by the rank of (dataset, rule) among the kinds (kr,
+ * a few rows) and the id: the order of (dataset, rule, id) without comparing
+ * the texts (-20 % of the query's instructions at 1M); by_record sorts only
+ * the few findings without an open item, where joining kr for every finding
+ * would cost more (+1.8 % of a night 2 write phase). */
+#define NEW_FINDINGS(with, from, where, order)                                                  \
+    with "SELECT f.id, k.dataset, k.rule, f.record_ref, f.value, p.ticket_id, t.state, p.state,"  \
+         " p.value FROM " from " JOIN finding_kinds k ON k.id = f.kind"                          \
+         " LEFT JOIN ticket_items p ON p.id = (SELECT max(i.id) FROM ticket_items i"             \
+         "  WHERE i.dataset = k.dataset AND i.rule = k.rule AND i.record_ref = f.record_ref)"    \
+         " LEFT JOIN tickets t ON t.id = p.ticket_id"                                            \
+         " WHERE " where " AND NOT EXISTS (SELECT 1 FROM ticket_items i"                         \
+         "  WHERE i.dataset = k.dataset AND i.rule = k.rule AND i.record_ref = f.record_ref"     \
+         "  AND " TK_ITEM_OPEN_KEY " = 0) ORDER BY " order
 static const char new_findings_by_record[] =
-    NEW_FINDINGS("", "finding_runs r JOIN finding_rows f ON f.run = r.id", "r.run_id = ?1");
+    NEW_FINDINGS("", "finding_runs r JOIN finding_rows f ON f.run = r.id", "r.run_id = ?1",
+                 "k.dataset, k.rule, f.id");
 static const char new_findings_in_order[] =
-    NEW_FINDINGS(", r(run, lo, hi) AS MATERIALIZED (SELECT run, min(id), max(id)"
-                 " FROM finding_rows WHERE run = (SELECT id FROM finding_runs"
-                 " WHERE run_id = ?1))",
-                 "r CROSS JOIN finding_rows f", "f.id BETWEEN r.lo AND r.hi AND +f.run = r.run");
+    NEW_FINDINGS("WITH kr(id, rank) AS (SELECT id, dense_rank() OVER (ORDER BY dataset, rule)"
+                 " FROM finding_kinds), r(run, lo, hi) AS MATERIALIZED (SELECT run, min(id),"
+                 " max(id) FROM finding_rows WHERE run = (SELECT id FROM finding_runs"
+                 " WHERE run_id = ?1)) ",
+                 "r CROSS JOIN finding_rows f JOIN kr ON kr.id = f.kind",
+                 "f.id BETWEEN r.lo AND r.hi AND +f.run = r.run", "kr.rank, f.id");
 #undef NEW_FINDINGS
 
 /* Whether some dataset and rule with findings in run ?1 has items. */
