@@ -83,7 +83,9 @@ void compare_set_jobs(struct compare_run *c, size_t jobs);
 int compare_check_columns(struct compare_run *c, const char *dataset, const char *const *names,
                           size_t ncols, struct qloop_error *err);
 
-/* Matches, writes findings (through ctx->findings, which masks them) and
+/* Matches, writes findings (through ctx->findings, which masks them; with
+ * jobs, it moves them into the store as it goes, findings_flush, so this
+ * must run inside the caller's write transaction) and
  * stages rule_results rows (stage.h; the caller moves them in), appends one {"id","dataset","checked","failed","errors"}
  * object per compare rule to summary_rules, and adds records newly found
  * failing to *failed_records. Returns 0 or -1 with err. */

@@ -150,6 +150,10 @@ size_t crew_start(struct crew *k, size_t want);
 /* Runs fn(ctx, i) for every member i (0 on the calling thread) and waits
  * for all; without helpers, just fn(ctx, 0). */
 void crew_run(struct crew *k, void (*fn)(void *ctx, size_t member), void *ctx);
+/* Starts fn(ctx, i) on every helper i (1..size-1) and returns at once; the
+ * crew must have helpers. crew_wait waits until all of them have finished. */
+void crew_begin(struct crew *k, void (*fn)(void *ctx, size_t member), void *ctx);
+void crew_wait(struct crew *k);
 /* Stops and joins the helpers; k is empty afterwards. */
 void crew_stop(struct crew *k);
 
@@ -220,6 +224,7 @@ struct ent {
  * what it counted in the current round (one rule over a slice of rows). */
 struct emit_worker {
     struct emitter *e;
+    int rule;                            /* this round's */
     struct findings_encoder *enc;
     struct qloop_buf out;                /* findings encoded this round */
     struct qloop_buf msg, na, nb, t1, t2;
@@ -232,8 +237,9 @@ enum { TASK_SORT, TASK_EMIT };
 
 /* The join of one compare at a time, and where its results go. With jobs
  * > 1 a unit's two sides are sorted on two threads and each rule's
- * findings are made on jobs threads, slice by slice of rows, then spooled
- * in row order: the findings are the same for any jobs. */
+ * findings are made by the crew's helpers, slice by slice of rows, while
+ * the calling thread spools the previous round's findings in row order and
+ * moves them into the store: the findings are the same for any jobs. */
 struct emitter {
     struct compare_run *c;
     struct cmp *m;
@@ -242,12 +248,14 @@ struct emitter {
     struct qloop_error *err;
     int64_t failed_records;
     size_t jobs;                /* threads the emission may use (1: no pool) */
-    struct emit_worker *w;      /* nw of them (nw >= jobs); w[0] is the calling thread's */
+    struct emit_worker *w;      /* nw of them (nw >= 2 * jobs); w[0] is the calling thread's */
     size_t nw;
+    size_t helpers;             /* helpers making findings in a round (jobs - 1) */
+    size_t set;                 /* the round's workers: w[set * helpers ...] */
     uint32_t *kind;             /* findings_kind of each rule of m */
     bool pool_up;               /* e->c->crew started for it */
     /* the current round */
-    int task, rule;
+    int task;
     struct ent *ents[2];
     size_t n[2];
     struct fpkey *byfp[2], *tmp[2];

@@ -422,11 +422,11 @@ static void prepare_side(struct emitter *e, int s)
     e->nk[s] = nk;
 }
 
-/* Makes rule e->rule's findings for rows w->from..w->to of its side. */
+/* Makes rule w->rule's findings for rows w->from..w->to of its side. */
 static void emit_slice(struct emit_worker *w)
 {
     struct emitter *e = w->e;
-    int rule = e->rule;
+    int rule = w->rule;
     switch (rule) {
     case R_MISSING_RIGHT:
     case R_MISSING_LEFT: {
@@ -471,28 +471,23 @@ static void emit_slice(struct emit_worker *w)
     }
 }
 
-/* Member i's part of the current round (crew_run's task). */
+/* Member i's part of the current round: in TASK_SORT (crew_run's) a side
+ * to sort, in TASK_EMIT (crew_begin's, helpers only) its slice of rows. */
 static void do_task(void *ctx, size_t i)
 {
     struct emitter *e = ctx;
     if (e->task == TASK_SORT) {
         for (size_t s = i; s < 2; s += e->jobs)
             prepare_side(e, (int)s);
-    } else if (i < e->jobs) {
-        emit_slice(&e->w[i]);
+    } else if (i >= 1 && i <= e->helpers) {
+        emit_slice(&e->w[e->set * e->helpers + i - 1]);
     }
 }
 
-/* Runs the current round on every worker (the calling thread is w[0]). */
-static void run_round(struct emitter *e)
+/* Spools what worker w encoded this round and adds its counts to its rule. */
+static int commit_worker(struct emitter *e, struct emit_worker *w)
 {
-    crew_run(&e->c->crew, do_task, e);
-}
-
-/* Spools what worker w encoded this round and adds its counts to rule. */
-static int commit_worker(struct emitter *e, struct emit_worker *w, int rule)
-{
-    struct rule_count *rc = &e->m->rules[rule];
+    struct rule_count *rc = &e->m->rules[w->rule];
     rc->checked += w->checked;
     rc->failed += w->failed;
     rc->errors += w->errors;
@@ -503,42 +498,104 @@ static int commit_worker(struct emitter *e, struct emit_worker *w, int rule)
     return r;
 }
 
-/* Makes rule's findings over the n records of its side, in row order:
- * rounds of jobs slices (jobs: 1, or e->jobs with the pool up). Returns 0
- * or -1 with err. */
-static int emit_rule(struct emitter *e, int rule, size_t n, size_t jobs)
+/* The rules of a unit in the order their findings are written, and the
+ * number of records each goes over (n[s] of its side). Returns how many. */
+static size_t rule_order(const struct emitter *e, const size_t n[2], int *rules, size_t *rows)
 {
-    e->rule = rule;
-    size_t slice = (n + jobs - 1) / jobs;
-    slice = slice > EMIT_SLICE ? EMIT_SLICE : slice < EMIT_SLICE_MIN ? EMIT_SLICE_MIN : slice;
+    size_t k = 0;
+    rules[k] = R_MISSING_RIGHT, rows[k++] = n[0];
+    rules[k] = R_MISSING_LEFT, rows[k++] = n[1];
+    for (size_t fi = 0; fi < e->m->nfields; fi++)
+        rules[k] = R_MISMATCH + (int)fi, rows[k++] = n[0];
+    rules[k] = R_DUP_LEFT, rows[k++] = n[0];
+    rules[k] = R_DUP_RIGHT, rows[k++] = n[1];
+    rules[k] = R_EMPTY_LEFT, rows[k++] = n[0];
+    rules[k] = R_EMPTY_RIGHT, rows[k++] = n[1];
+    return k;
+}
+
+/* The rows a worker takes per round of a rule over n records, with
+ * `workers` workers per round. */
+static size_t slice_rows(size_t n, size_t workers)
+{
+    size_t slice = (n + workers - 1) / workers;
+    return slice > EMIT_SLICE ? EMIT_SLICE : slice < EMIT_SLICE_MIN ? EMIT_SLICE_MIN : slice;
+}
+
+/* Makes every rule's findings of the unit on the calling thread, rule by
+ * rule in row order, a slice of rows at a time. Returns 0 or -1 with err. */
+static int emit_alone(struct emitter *e, const int *rules, const size_t *rows, size_t nr)
+{
+    struct emit_worker *w = &e->w[0];
     int rc = 0;
-    for (size_t base = 0; base < n && rc == 0; base += jobs * slice) {
-        for (size_t i = 0; i < jobs; i++) {
-            size_t from = base + i * slice, to = from + slice;
-            e->w[i].from = from < n ? from : n;
-            e->w[i].to = to < n ? to : n;
+    for (size_t k = 0; k < nr && rc == 0; k++)
+        for (size_t from = 0; from < rows[k] && rc == 0; from += EMIT_SLICE) {
+            w->rule = rules[k];
+            w->from = from;
+            w->to = rows[k] - from > EMIT_SLICE ? from + EMIT_SLICE : rows[k];
+            emit_slice(w);
+            rc = commit_worker(e, w);
         }
-        if (jobs > 1)
-            run_round(e);
-        else
-            emit_slice(&e->w[0]);
-        for (size_t i = 0; i < jobs && rc == 0; i++)
-            rc = commit_worker(e, &e->w[i], rule);
-    }
     return rc;
+}
+
+/* Makes every rule's findings of the unit on the crew's helpers, round by
+ * round (each helper one slice of rows of one rule; two sets of workers
+ * take turns), while the calling thread spools the previous round's
+ * findings, worker by worker, and moves them into the store
+ * (findings_flush): the same findings in the same order as emit_alone.
+ * Returns 0 or -1 with err. */
+static int emit_pipelined(struct emitter *e, const int *rules, const size_t *rows, size_t nr)
+{
+    size_t h = e->helpers;
+    size_t k = 0, base = 0; /* the next round: rule k from row base */
+    bool pending = false;   /* a round made, not yet spooled: the other set */
+    int rc = 0;
+    e->task = TASK_EMIT;
+    for (;;) {
+        while (k < nr && base >= rows[k])
+            k++, base = 0;
+        bool more = k < nr && rc == 0;
+        if (more) {
+            size_t n = rows[k], slice = slice_rows(n, h);
+            for (size_t i = 0; i < h; i++) {
+                struct emit_worker *w = &e->w[e->set * h + i];
+                size_t from = base + i * slice, to = from + slice;
+                w->rule = rules[k];
+                w->from = from < n ? from : n;
+                w->to = to < n ? to : n;
+            }
+            base += h * slice;
+            crew_begin(&e->c->crew, do_task, e);
+        }
+        if (pending) {
+            size_t prev = e->set ^ 1;
+            for (size_t i = 0; i < h && rc == 0; i++)
+                rc = commit_worker(e, &e->w[prev * h + i]);
+            if (rc == 0)
+                rc = findings_flush(e->findings, e->err);
+        }
+        if (!more)
+            return rc;
+        crew_wait(&e->c->crew);
+        pending = true;
+        e->set ^= 1;
+    }
 }
 
 int compare_report_empty(struct emitter *e, int side, struct ent *x)
 {
+    e->w[0].rule = side == 0 ? R_EMPTY_LEFT : R_EMPTY_RIGHT;
     report_empty(&e->w[0], side, x);
-    return commit_worker(e, &e->w[0], side == 0 ? R_EMPTY_LEFT : R_EMPTY_RIGHT);
+    return commit_worker(e, &e->w[0]);
 }
 
 void compare_emit_begin(struct emitter *e, struct cmp *m)
 {
     e->m = m;
     if (!e->w) {
-        e->jobs = e->nw = e->c->jobs ? e->c->jobs : 1;
+        e->jobs = e->c->jobs ? e->c->jobs : 1;
+        e->nw = 2 * e->jobs;
         e->w = qloop_xcalloc(e->nw, sizeof *e->w);
         for (size_t i = 0; i < e->nw; i++) {
             e->w[i].e = e;
@@ -591,7 +648,7 @@ int compare_join_unit(struct emitter *e, struct ent *ents[2], const size_t n[2])
     e->n[0] = n[0], e->n[1] = n[1];
     e->task = TASK_SORT;
     if (jobs > 1) {
-        run_round(e);
+        crew_run(&e->c->crew, do_task, e);
     } else {
         prepare_side(e, 0);
         prepare_side(e, 1);
@@ -635,20 +692,19 @@ int compare_join_unit(struct emitter *e, struct ent *ents[2], const size_t n[2])
     e->byfp[0] = e->byfp[1] = NULL;
 
     /* the findings, rule by rule, each in row order */
-    e->task = TASK_EMIT;
-    int rc = emit_rule(e, R_MISSING_RIGHT, n[0], jobs);
-    if (rc == 0)
-        rc = emit_rule(e, R_MISSING_LEFT, n[1], jobs);
-    for (size_t fi = 0; fi < m->nfields && rc == 0; fi++)
-        rc = emit_rule(e, R_MISMATCH + (int)fi, n[0], jobs);
-    if (rc == 0)
-        rc = emit_rule(e, R_DUP_LEFT, n[0], jobs);
-    if (rc == 0)
-        rc = emit_rule(e, R_DUP_RIGHT, n[1], jobs);
-    if (rc == 0)
-        rc = emit_rule(e, R_EMPTY_LEFT, n[0], jobs);
-    if (rc == 0)
-        rc = emit_rule(e, R_EMPTY_RIGHT, n[1], jobs);
+    int *rules = qloop_xcalloc(R_MISMATCH + 1 + m->nfields, sizeof *rules);
+    size_t *rows = qloop_xcalloc(R_MISMATCH + 1 + m->nfields, sizeof *rows);
+    size_t nr = rule_order(e, n, rules, rows);
+    int rc;
+    if (jobs < 2) {
+        rc = emit_alone(e, rules, rows, nr);
+    } else {
+        e->helpers = jobs - 1;
+        e->set = 0;
+        rc = emit_pipelined(e, rules, rows, nr);
+    }
+    free(rules);
+    free(rows);
     return rc;
 }
 
