@@ -111,6 +111,14 @@ void compare_set_jobs(struct compare_run *c, size_t jobs)
         c->jobs = jobs;
 }
 
+void compare_set_emit_ahead(struct compare_run *c, size_t rounds, size_t bytes)
+{
+    if (!c)
+        return;
+    c->ahead_rounds = rounds > EMIT_AHEAD ? EMIT_AHEAD : rounds;
+    c->ahead_bytes = bytes;
+}
+
 void compare_set_sink(struct compare_run *c, compare_sink_fn fn, void *ctx)
 {
     c->sink = fn;

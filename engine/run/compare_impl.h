@@ -171,6 +171,7 @@ struct compare_run {
     struct qloop_buf key;  /* key parts, length-prefixed, being hashed */
     struct qloop_buf own;  /* the record's own key (compare_rows.own_key) */
     size_t jobs;           /* threads the compares may use (compare_set_jobs) */
+    size_t ahead_rounds, ahead_bytes; /* compare_set_emit_ahead (0: the defaults) */
     struct crew crew;      /* started on first need */
     /* a batch built on the crew (compare_feed.c): each member's records and
      * key buffer; the rows' own keys, made first, in `own` */
@@ -235,11 +236,28 @@ struct emit_worker {
 /* What a round asks of every worker (compare_join.c). */
 enum { TASK_SORT, TASK_EMIT };
 
+enum {
+    EMIT_AHEAD = 256,             /* rounds of findings the helpers may make ahead of the spooling */
+    EMIT_AHEAD_BYTES = 32 << 20,  /* and findings' bytes, but for the round being spooled */
+    EMIT_KEEP = 64 << 10          /* a worker's findings buffer larger than this is let go once spooled */
+};
+
+/* A round of findings: rule over rows [base, base + helpers * slice) of its
+ * side (n records), a slice per helper. */
+struct emit_round {
+    int rule;
+    size_t n, base, slice;
+};
+
 /* The join of one compare at a time, and where its results go. With jobs
  * > 1 a unit's two sides are sorted on two threads and each rule's
- * findings are made by the crew's helpers, slice by slice of rows, while
- * the calling thread spools the previous round's findings in row order and
- * moves them into the store: the findings are the same for any jobs. */
+ * findings are made by the crew's helpers, round by round, up to
+ * EMIT_AHEAD rounds (and EMIT_AHEAD_BYTES) ahead of the calling thread,
+ * which spools the rounds' findings in row order and moves them into the
+ * store: the findings are the same for any jobs. The rules alternate
+ * between slow to make (a mismatch: every pair judged, few findings) and
+ * slow to store (many findings), so the helpers run ahead through the one
+ * while the calling thread stores the other. */
 struct emitter {
     struct compare_run *c;
     struct cmp *m;
@@ -248,18 +266,28 @@ struct emitter {
     struct qloop_error *err;
     int64_t failed_records;
     size_t jobs;                /* threads the emission may use (1: no pool) */
-    struct emit_worker *w;      /* nw of them (nw >= 2 * jobs); w[0] is the calling thread's */
+    struct emit_worker *w;      /* nw of them; w[0] is the calling thread's; round r's
+                                   helper i uses w[(r % ahead_rounds) * helpers + i] */
     size_t nw;
-    size_t helpers;             /* helpers making findings in a round (jobs - 1) */
-    size_t set;                 /* the round's workers: w[set * helpers ...] */
     uint32_t *kind;             /* findings_kind of each rule of m */
     bool pool_up;               /* e->c->crew started for it */
-    /* the current round */
+    /* the current unit */
     int task;
     struct ent *ents[2];
     size_t n[2];
     struct fpkey *byfp[2], *tmp[2];
     size_t nk[2];
+    /* its rounds of findings, made by the helpers, spooled by the calling thread */
+    size_t helpers;
+    size_t ahead_rounds, ahead_bytes; /* compare_set_emit_ahead's, or the defaults */
+    const struct emit_round *rounds;
+    size_t nrounds;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t spooled;             /* rounds spooled (their workers free again) */
+    size_t ahead;               /* bytes of findings made and not yet spooled */
+    size_t made[EMIT_AHEAD];    /* helpers done with the round of each set of workers */
+    bool stop;                  /* spooling failed: make no more */
 };
 
 /* compare.c */

@@ -39,22 +39,27 @@ static int cmp_fp(const void *x, const void *y)
 }
 
 /* Sorts a[0..n) by (hi, lo, e) where a is given in e order: a stable LSD
- * radix sort on the top 44 bits of hi (four 11-bit digits, skipping a digit
- * all entries share), then, within each run of equal top bits (a key
- * occurring more than once, or rarely two keys alike in those bits), an
- * order by (hi, lo) that keeps e order (insertion sort for a short run,
- * qsort for a long one out of order). Linear in n but for a flood of keys
- * alike in 44 bits; tmp holds n entries. */
+ * radix sort on the top bits of hi, 11-bit digits, as many as make about
+ * one entry per value of those bits (two digits up to 4M entries, four at
+ * most: 44 bits), skipping a digit all entries share; then, within each run
+ * of equal top bits (a key occurring more than once, or two keys alike in
+ * those bits), an order by (hi, lo) that keeps e order (insertion sort for
+ * a short run, qsort for a long one out of order). Linear in n but for a
+ * flood of keys alike in those bits; tmp holds n entries. */
 static void sort_fp(struct fpkey *a, struct fpkey *tmp, size_t n)
 {
-    enum { BITS = 11, RADIX = 1 << BITS, LOW = 64 - 4 * BITS, SMALL = 64 };
+    enum { BITS = 11, RADIX = 1 << BITS, MAX_DIGITS = 4, SMALL = 64 };
     if (n < SMALL) {
         qsort(a, n, sizeof *a, cmp_fp);
         return;
     }
+    int digits = 1;
+    while (digits < MAX_DIGITS && (n >> (BITS * digits)) > 0)
+        digits++;
+    const int low = 64 - BITS * digits;
     size_t count[RADIX];
     struct fpkey *src = a, *dst = tmp;
-    for (int shift = LOW; shift < 64; shift += BITS) {
+    for (int shift = low; shift < 64; shift += BITS) {
         memset(count, 0, sizeof count);
         for (size_t i = 0; i < n; i++)
             count[(src[i].hi >> shift) & (RADIX - 1)]++;
@@ -77,7 +82,7 @@ static void sort_fp(struct fpkey *a, struct fpkey *tmp, size_t n)
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         bool ordered = true;
-        for (; j < n && a[j].hi >> LOW == a[i].hi >> LOW; j++)
+        for (; j < n && a[j].hi >> low == a[i].hi >> low; j++)
             ordered &= a[j - 1].hi < a[j].hi || (a[j - 1].hi == a[j].hi && a[j - 1].lo <= a[j].lo);
         if (!ordered) {
             if (j - i > SMALL) {
@@ -471,8 +476,10 @@ static void emit_slice(struct emit_worker *w)
     }
 }
 
-/* Member i's part of the current round: in TASK_SORT (crew_run's) a side
- * to sort, in TASK_EMIT (crew_begin's, helpers only) its slice of rows. */
+static void make_rounds(struct emitter *e, size_t helper);
+
+/* Member i's part of the current task: in TASK_SORT (crew_run's) a side to
+ * sort, in TASK_EMIT (crew_begin's, helpers only) its slices of rows. */
 static void do_task(void *ctx, size_t i)
 {
     struct emitter *e = ctx;
@@ -480,7 +487,7 @@ static void do_task(void *ctx, size_t i)
         for (size_t s = i; s < 2; s += e->jobs)
             prepare_side(e, (int)s);
     } else if (i >= 1 && i <= e->helpers) {
-        emit_slice(&e->w[e->set * e->helpers + i - 1]);
+        make_rounds(e, i - 1);
     }
 }
 
@@ -539,48 +546,100 @@ static int emit_alone(struct emitter *e, const int *rules, const size_t *rows, s
     return rc;
 }
 
+/* Helper h's share of every round of the unit, in order: waits until the
+ * round's set of workers is free (its round ahead_rounds before spooled)
+ * and, unless it is the round to spool next, fewer than ahead_bytes wait,
+ * makes its slice, and reports it made. */
+static void make_rounds(struct emitter *e, size_t h)
+{
+    for (size_t r = 0; r < e->nrounds; r++) {
+        pthread_mutex_lock(&e->mu);
+        while (!e->stop && (r >= e->spooled + e->ahead_rounds ||
+                            (r > e->spooled && e->ahead > e->ahead_bytes)))
+            pthread_cond_wait(&e->cv, &e->mu);
+        bool stop = e->stop;
+        pthread_mutex_unlock(&e->mu);
+        if (stop)
+            return;
+        const struct emit_round *o = &e->rounds[r];
+        struct emit_worker *w = &e->w[(r % e->ahead_rounds) * e->helpers + h];
+        size_t from = o->base + h * o->slice, to = from + o->slice;
+        w->rule = o->rule;
+        w->from = from < o->n ? from : o->n;
+        w->to = to < o->n ? to : o->n;
+        emit_slice(w);
+        pthread_mutex_lock(&e->mu);
+        e->ahead += w->out.len;
+        e->made[r % e->ahead_rounds]++;
+        pthread_cond_broadcast(&e->cv);
+        pthread_mutex_unlock(&e->mu);
+    }
+}
+
 /* Makes every rule's findings of the unit on the crew's helpers, round by
- * round (each helper one slice of rows of one rule; two sets of workers
- * take turns), while the calling thread spools the previous round's
- * findings, worker by worker, and moves them into the store
- * (findings_flush): the same findings in the same order as emit_alone.
+ * round (each helper one slice of rows of one rule per round), up to
+ * ahead_rounds rounds (and ahead_bytes) ahead, while the calling thread
+ * spools each round's findings, worker by worker, and moves them into the
+ * store (findings_flush): the same findings in the same order as
+ * emit_alone. When that fails the helpers stop at their next round.
  * Returns 0 or -1 with err. */
 static int emit_pipelined(struct emitter *e, const int *rules, const size_t *rows, size_t nr)
 {
-    size_t h = e->helpers;
-    size_t k = 0, base = 0; /* the next round: rule k from row base */
-    bool pending = false;   /* a round made, not yet spooled: the other set */
-    int rc = 0;
-    e->task = TASK_EMIT;
-    for (;;) {
-        while (k < nr && base >= rows[k])
-            k++, base = 0;
-        bool more = k < nr && rc == 0;
-        if (more) {
-            size_t n = rows[k], slice = slice_rows(n, h);
-            for (size_t i = 0; i < h; i++) {
-                struct emit_worker *w = &e->w[e->set * h + i];
-                size_t from = base + i * slice, to = from + slice;
-                w->rule = rules[k];
-                w->from = from < n ? from : n;
-                w->to = to < n ? to : n;
-            }
-            base += h * slice;
-            crew_begin(&e->c->crew, do_task, e);
-        }
-        if (pending) {
-            size_t prev = e->set ^ 1;
-            for (size_t i = 0; i < h && rc == 0; i++)
-                rc = commit_worker(e, &e->w[prev * h + i]);
-            if (rc == 0)
-                rc = findings_flush(e->findings, e->err);
-        }
-        if (!more)
-            return rc;
-        crew_wait(&e->c->crew);
-        pending = true;
-        e->set ^= 1;
+    size_t h = e->helpers, count = 0;
+    for (size_t k = 0; k < nr; k++) {
+        size_t step = h * slice_rows(rows[k], h);
+        count += (rows[k] + step - 1) / step;
     }
+    struct emit_round *rounds = qloop_xcalloc(count + 1, sizeof *rounds);
+    size_t nrounds = 0;
+    for (size_t k = 0; k < nr; k++) {
+        size_t slice = slice_rows(rows[k], h);
+        for (size_t base = 0; base < rows[k]; base += h * slice)
+            rounds[nrounds++] = (struct emit_round){rules[k], rows[k], base, slice};
+    }
+    e->rounds = rounds;
+    e->nrounds = nrounds;
+    e->spooled = 0;
+    e->ahead = 0;
+    e->stop = false;
+    memset(e->made, 0, sizeof e->made);
+    e->task = TASK_EMIT;
+    crew_begin(&e->c->crew, do_task, e);
+    int rc = 0;
+    for (size_t r = 0; r < nrounds && rc == 0; r++) {
+        size_t set = r % e->ahead_rounds;
+        pthread_mutex_lock(&e->mu);
+        while (e->made[set] < h)
+            pthread_cond_wait(&e->cv, &e->mu);
+        e->made[set] = 0;
+        pthread_mutex_unlock(&e->mu);
+        size_t bytes = 0;
+        for (size_t i = 0; i < h && rc == 0; i++) {
+            struct emit_worker *w = &e->w[set * h + i];
+            bytes += w->out.len;
+            rc = commit_worker(e, w);
+            if (w->out.cap > EMIT_KEEP)
+                qloop_buf_free(&w->out);
+        }
+        if (rc == 0)
+            rc = findings_flush(e->findings, e->err);
+        pthread_mutex_lock(&e->mu);
+        e->spooled = r + 1;
+        e->ahead -= bytes < e->ahead ? bytes : e->ahead;
+        e->stop = rc != 0;
+        pthread_cond_broadcast(&e->cv);
+        pthread_mutex_unlock(&e->mu);
+    }
+    crew_wait(&e->c->crew);
+    for (size_t i = 0; i < e->nw; i++) { /* what a stopped unit left */
+        struct emit_worker *w = &e->w[i];
+        w->checked = w->failed = w->errors = w->failed_records = 0;
+        qloop_buf_reset(&w->out);
+    }
+    free(rounds);
+    e->rounds = NULL;
+    e->nrounds = 0;
+    return rc;
 }
 
 int compare_report_empty(struct emitter *e, int side, struct ent *x)
@@ -595,8 +654,12 @@ void compare_emit_begin(struct emitter *e, struct cmp *m)
     e->m = m;
     if (!e->w) {
         e->jobs = e->c->jobs ? e->c->jobs : 1;
-        e->nw = 2 * e->jobs;
+        e->ahead_rounds = e->c->ahead_rounds ? e->c->ahead_rounds : EMIT_AHEAD;
+        e->ahead_bytes = e->c->ahead_bytes ? e->c->ahead_bytes : EMIT_AHEAD_BYTES;
+        e->nw = e->ahead_rounds * e->jobs;
         e->w = qloop_xcalloc(e->nw, sizeof *e->w);
+        pthread_mutex_init(&e->mu, NULL);
+        pthread_cond_init(&e->cv, NULL);
         for (size_t i = 0; i < e->nw; i++) {
             e->w[i].e = e;
             e->w[i].enc = findings_encoder_new(e->findings);
@@ -617,6 +680,10 @@ void compare_emit_end(struct emitter *e)
         qloop_buf_free(&w->out), qloop_buf_free(&w->msg);
         qloop_buf_free(&w->na), qloop_buf_free(&w->nb);
         qloop_buf_free(&w->t1), qloop_buf_free(&w->t2);
+    }
+    if (e->w) {
+        pthread_mutex_destroy(&e->mu);
+        pthread_cond_destroy(&e->cv);
     }
     free(e->w);
     free(e->kind);
@@ -700,7 +767,6 @@ int compare_join_unit(struct emitter *e, struct ent *ents[2], const size_t n[2])
         rc = emit_alone(e, rules, rows, nr);
     } else {
         e->helpers = jobs - 1;
-        e->set = 0;
         rc = emit_pipelined(e, rules, rows, nr);
     }
     free(rules);
