@@ -275,6 +275,7 @@ struct emitter {
     int task;
     struct ent *ents[2];
     size_t n[2];
+    const struct side *fill[2]; /* in memory: the sides whose records ents[] are pointed at */
     struct fpkey *byfp[2], *tmp[2];
     size_t nk[2];
     /* its rounds of findings, made by the helpers, spooled by the calling thread */
@@ -310,8 +311,9 @@ int compare_process_unit(struct emitter *e, struct spill *l, struct spill *r, in
 int compare_stream_empty(struct emitter *e, int s);
 
 /* compare_join.c */
-/* Joins one unit: ents[s] (n[s] records of side s, any order), then writes
- * its findings rule by rule in row order. Returns 0 or -1 with err. */
+/* Joins one unit: ents[s] (n[s] records of side s, any order; when
+ * e->fill[s], room for them, pointed at side s's records in memory), then
+ * writes its findings rule by rule in row order. Returns 0 or -1 with err. */
 int compare_join_unit(struct emitter *e, struct ent *ents[2], const size_t n[2]);
 /* Joins the compare's in-memory records as one unit. */
 int compare_join_in_memory(struct emitter *e);

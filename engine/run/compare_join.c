@@ -397,10 +397,28 @@ enum {
     POOL_MIN_ROWS = 1024  /* a unit smaller than this is done on the calling thread */
 };
 
-/* Sorts side s of the current unit by fingerprint (after putting its
- * entries in row order) and resets its entries' join state. */
+/* Points side s's entries of an in-memory unit at its records, in the
+ * order stored (e->n[s] of them: every record fed). */
+static void fill_side(struct emitter *e, int s)
+{
+    struct ent *ents = e->ents[s];
+    size_t n = 0, cap = e->n[s];
+    for (const struct chunk *k = e->fill[s]->head; k && n < cap; k = k->next)
+        for (size_t off = 0; off < k->used && n < cap;) {
+            const struct rec *r = (const struct rec *)((const char *)k->data + off);
+            ents[n++].r = r;
+            off += rec_size(r->len);
+        }
+    e->n[s] = n;
+}
+
+/* Sorts side s of the current unit by fingerprint (after pointing its
+ * entries at the side's records, in memory, and putting them in row
+ * order) and resets its entries' join state. */
 static void prepare_side(struct emitter *e, int s)
 {
+    if (e->fill[s])
+        fill_side(e, s);
     struct ent *ents = e->ents[s];
     size_t n = e->n[s];
     bool sorted = true;
@@ -761,7 +779,7 @@ int compare_join_unit(struct emitter *e, struct ent *ents[2], const size_t n[2])
     /* the findings, rule by rule, each in row order */
     int *rules = qloop_xcalloc(R_MISMATCH + 1 + m->nfields, sizeof *rules);
     size_t *rows = qloop_xcalloc(R_MISMATCH + 1 + m->nfields, sizeof *rows);
-    size_t nr = rule_order(e, n, rules, rows);
+    size_t nr = rule_order(e, e->n, rules, rows);
     int rc;
     if (jobs < 2) {
         rc = emit_alone(e, rules, rows, nr);
@@ -776,28 +794,19 @@ int compare_join_unit(struct emitter *e, struct ent *ents[2], const size_t n[2])
 
 int compare_join_in_memory(struct emitter *e)
 {
+    /* every record fed is in memory (nothing went to a sink or a file);
+     * the entries are pointed at them while the sides are sorted */
     struct ent *ents[2];
     size_t n[2];
     for (int s = 0; s < 2; s++) {
-        /* every record fed is in memory (nothing went to a sink or a file) */
-        struct side *sd = &e->m->side[s];
-        size_t cap = (size_t)sd->total;
-        ents[s] = qloop_xmalloc((cap + 1) * sizeof **ents);
-        n[s] = 0;
-        for (struct chunk *k = sd->head; k; k = k->next)
-            for (size_t off = 0; off < k->used;) {
-                const struct rec *r = (const struct rec *)((const char *)k->data + off);
-                if (n[s] == cap) { /* cannot happen; stay in bounds */
-                    cap = 2 * cap + 16;
-                    ents[s] = qloop_xrealloc(ents[s], (cap + 1) * sizeof **ents);
-                }
-                ents[s][n[s]++].r = r;
-                off += rec_size(r->len);
-            }
+        const struct side *sd = &e->m->side[s];
+        n[s] = (size_t)sd->total;
+        ents[s] = qloop_xmalloc((n[s] + 1) * sizeof **ents);
+        e->fill[s] = sd;
     }
     int rc = compare_join_unit(e, ents, n);
+    e->fill[0] = e->fill[1] = NULL;
     free(ents[0]);
     free(ents[1]);
     return rc;
 }
-
