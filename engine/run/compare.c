@@ -32,9 +32,11 @@
  * Threads. With --jobs (compare_set_jobs) a crew of helper threads
  * (compare_crew.c) builds the records of each batch part by part, sorts the
  * two sides of a unit at once, and makes each rule's findings slice by
- * slice of rows, each thread with its own findings encoder; the records
- * are stored and the findings spooled in row order, so that both are the
- * same for any number of threads. A compare whose fields call Lua is
+ * slice of rows on the helpers, each with its own findings encoder, while
+ * the run's thread spools the slices made before in row order and moves
+ * them into the store (findings_flush); the records are stored and the
+ * findings spooled in row order, so that both are the same for any number
+ * of threads. A compare whose fields call Lua is
  * judged on the run's thread only (the Lua state is its).
  *
  * Where findings go. Without authority: missing_in_right and mismatch on the

@@ -75,6 +75,14 @@ int compare_feed(struct compare_run *c, const char *dataset, const struct compar
  * order are the same for any number. c may be NULL. */
 void compare_set_jobs(struct compare_run *c, size_t jobs);
 
+/* How far the crew's helpers may make findings ahead of the calling thread,
+ * which moves them into the store: at most `rounds` rounds of slices (1 ..
+ * 256; 0: the default, 256) and `bytes` bytes of findings beyond the round
+ * being stored (0: the default, 32 MiB). Tuning only: the findings are the
+ * same for any values (tests use small ones to reach every path). c may be
+ * NULL. */
+void compare_set_emit_ahead(struct compare_run *c, size_t rounds, size_t bytes);
+
 /* Checks, once a source with a fixed header is opened, that every key and
  * field the compares name on dataset is among its columns (names, ncols).
  * Returns 0, or -1 with err naming the compare's file and line (an input
@@ -83,7 +91,9 @@ void compare_set_jobs(struct compare_run *c, size_t jobs);
 int compare_check_columns(struct compare_run *c, const char *dataset, const char *const *names,
                           size_t ncols, struct qloop_error *err);
 
-/* Matches, writes findings (through ctx->findings, which masks them) and
+/* Matches, writes findings (through ctx->findings, which masks them; with
+ * jobs, it moves them into the store as it goes, findings_flush, so this
+ * must run inside the caller's write transaction) and
  * stages rule_results rows (stage.h; the caller moves them in), appends one {"id","dataset","checked","failed","errors"}
  * object per compare rule to summary_rules, and adds records newly found
  * failing to *failed_records. Returns 0 or -1 with err. */

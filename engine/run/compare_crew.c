@@ -3,8 +3,11 @@
  * time alongside the calling thread (compare_impl.h). A task is a function
  * called once per member, member 0 on the calling thread; crew_run returns
  * when every member has finished it, so what a task wrote is visible to the
- * caller afterwards (the mutex orders it). Used to build the records of a
- * batch (compare.c) and to sort and make findings (compare_join.c).
+ * caller afterwards (the mutex orders it). crew_begin and crew_wait split
+ * crew_run for a task of the helpers alone, while the calling thread does
+ * something else. Used to build the records of a batch (compare_feed.c),
+ * to sort, and to make findings while the calling thread moves the ones
+ * made before into the store (compare_join.c).
  */
 #include <stdlib.h>
 
@@ -54,12 +57,8 @@ size_t crew_start(struct crew *k, size_t want)
     return k->size;
 }
 
-void crew_run(struct crew *k, void (*fn)(void *ctx, size_t member), void *ctx)
+void crew_begin(struct crew *k, void (*fn)(void *ctx, size_t member), void *ctx)
 {
-    if (!k->up || k->size < 2) {
-        fn(ctx, 0);
-        return;
-    }
     pthread_mutex_lock(&k->mu);
     k->fn = fn;
     k->ctx = ctx;
@@ -67,11 +66,25 @@ void crew_run(struct crew *k, void (*fn)(void *ctx, size_t member), void *ctx)
     k->gen++;
     pthread_cond_broadcast(&k->go);
     pthread_mutex_unlock(&k->mu);
-    fn(ctx, 0);
+}
+
+void crew_wait(struct crew *k)
+{
     pthread_mutex_lock(&k->mu);
     while (k->pending)
         pthread_cond_wait(&k->done, &k->mu);
     pthread_mutex_unlock(&k->mu);
+}
+
+void crew_run(struct crew *k, void (*fn)(void *ctx, size_t member), void *ctx)
+{
+    if (!k->up || k->size < 2) {
+        fn(ctx, 0);
+        return;
+    }
+    crew_begin(k, fn, ctx);
+    fn(ctx, 0);
+    crew_wait(k);
 }
 
 void crew_stop(struct crew *k)

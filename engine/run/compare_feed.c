@@ -111,6 +111,14 @@ void compare_set_jobs(struct compare_run *c, size_t jobs)
         c->jobs = jobs;
 }
 
+void compare_set_emit_ahead(struct compare_run *c, size_t rounds, size_t bytes)
+{
+    if (!c)
+        return;
+    c->ahead_rounds = rounds > EMIT_AHEAD ? EMIT_AHEAD : rounds;
+    c->ahead_bytes = bytes;
+}
+
 void compare_set_sink(struct compare_run *c, compare_sink_fn fn, void *ctx)
 {
     c->sink = fn;
@@ -340,6 +348,69 @@ static void build_part(void *ctx, size_t i)
     }
 }
 
+/* A run of built records (a part of one member's stage) and where in a
+ * chunk it goes. */
+struct piece {
+    const char *from;
+    size_t len;
+    char *to;
+};
+
+/* The pieces a batch's records are copied in, and by how many members. */
+struct place_task {
+    const struct piece *pieces;
+    size_t npieces, parts;
+};
+
+/* crew_run's task: member i copies every parts-th piece. */
+static void copy_part(void *ctx, size_t i)
+{
+    const struct place_task *t = ctx;
+    for (size_t k = i; k < t->npieces; k += t->parts)
+        memcpy(t->pieces[k].to, t->pieces[k].from, t->pieces[k].len);
+}
+
+/* Stores the n records the crew built (c->stage[0..jobs), in row order) at
+ * the end of side s's chunks: the room is taken here, in row order, a
+ * member's records split between chunks where one is full, and the copying
+ * (the first touch of the chunks' memory) is done on the crew. Charges them
+ * and spills everything when the charge passes the budget, as storing one
+ * by one does. Returns 0 or -1 with err. */
+static int place_parallel(struct compare_run *c, struct side *s, size_t n, size_t jobs,
+                          struct qloop_error *err)
+{
+    struct piece *pieces = NULL;
+    size_t np = 0, cap = 0;
+    for (size_t i = 0; i < jobs; i++) {
+        const char *stage = c->stage[i].ptr;
+        size_t len = c->stage[i].len;
+        for (size_t off = 0; off < len;) {
+            const struct rec *r = (const struct rec *)(stage + off);
+            char *to = chunk_room(c, s, rec_size(r->len)); /* room for one at least */
+            size_t room = s->tail->size - s->tail->used, take = len - off;
+            if (take > room) /* as many whole records as fit */
+                for (take = 0; off + take < len;) {
+                    size_t k = rec_size(((const struct rec *)(stage + off + take))->len);
+                    if (take + k > room)
+                        break;
+                    take += k;
+                }
+            if (np == cap) {
+                cap = 2 * cap + 8;
+                pieces = qloop_xrealloc(pieces, cap * sizeof *pieces);
+            }
+            pieces[np++] = (struct piece){stage + off, take, to};
+            s->tail->used += take;
+            off += take;
+        }
+    }
+    struct place_task t = {pieces, np, jobs};
+    crew_run(&c->crew, copy_part, &t);
+    free(pieces);
+    c->mem += n * ENT_COST;
+    return c->mem > c->budget ? compare_spill_all(c, err) : 0;
+}
+
 /* Feeds a whole batch to side s on the crew's threads, then stores the
  * records in row order. Returns 0 or -1 with err. */
 static int feed_parallel(struct compare_run *c, struct side *s, const struct compare_rows *rows,
@@ -369,6 +440,8 @@ static int feed_parallel(struct compare_run *c, struct side *s, const struct com
                           .parts = jobs, .own_off = c->own_off, .own_len = c->own_len};
     crew_run(&c->crew, build_part, &t);
     s->total += (int64_t)n;
+    if (!c->spilled && !c->sink)
+        return place_parallel(c, s, n, jobs, err);
     for (size_t i = 0; i < jobs; i++)
         for (size_t off = 0; off < c->stage[i].len;) {
             const struct rec *r = (const struct rec *)(c->stage[i].ptr + off);

@@ -150,6 +150,10 @@ size_t crew_start(struct crew *k, size_t want);
 /* Runs fn(ctx, i) for every member i (0 on the calling thread) and waits
  * for all; without helpers, just fn(ctx, 0). */
 void crew_run(struct crew *k, void (*fn)(void *ctx, size_t member), void *ctx);
+/* Starts fn(ctx, i) on every helper i (1..size-1) and returns at once; the
+ * crew must have helpers. crew_wait waits until all of them have finished. */
+void crew_begin(struct crew *k, void (*fn)(void *ctx, size_t member), void *ctx);
+void crew_wait(struct crew *k);
 /* Stops and joins the helpers; k is empty afterwards. */
 void crew_stop(struct crew *k);
 
@@ -167,6 +171,7 @@ struct compare_run {
     struct qloop_buf key;  /* key parts, length-prefixed, being hashed */
     struct qloop_buf own;  /* the record's own key (compare_rows.own_key) */
     size_t jobs;           /* threads the compares may use (compare_set_jobs) */
+    size_t ahead_rounds, ahead_bytes; /* compare_set_emit_ahead (0: the defaults) */
     struct crew crew;      /* started on first need */
     /* a batch built on the crew (compare_feed.c): each member's records and
      * key buffer; the rows' own keys, made first, in `own` */
@@ -220,6 +225,7 @@ struct ent {
  * what it counted in the current round (one rule over a slice of rows). */
 struct emit_worker {
     struct emitter *e;
+    int rule;                            /* this round's */
     struct findings_encoder *enc;
     struct qloop_buf out;                /* findings encoded this round */
     struct qloop_buf msg, na, nb, t1, t2;
@@ -230,10 +236,28 @@ struct emit_worker {
 /* What a round asks of every worker (compare_join.c). */
 enum { TASK_SORT, TASK_EMIT };
 
+enum {
+    EMIT_AHEAD = 256,             /* rounds of findings the helpers may make ahead of the spooling */
+    EMIT_AHEAD_BYTES = 32 << 20,  /* and findings' bytes, but for the round being spooled */
+    EMIT_KEEP = 64 << 10          /* a worker's findings buffer larger than this is let go once spooled */
+};
+
+/* A round of findings: rule over rows [base, base + helpers * slice) of its
+ * side (n records), a slice per helper. */
+struct emit_round {
+    int rule;
+    size_t n, base, slice;
+};
+
 /* The join of one compare at a time, and where its results go. With jobs
  * > 1 a unit's two sides are sorted on two threads and each rule's
- * findings are made on jobs threads, slice by slice of rows, then spooled
- * in row order: the findings are the same for any jobs. */
+ * findings are made by the crew's helpers, round by round, up to
+ * EMIT_AHEAD rounds (and EMIT_AHEAD_BYTES) ahead of the calling thread,
+ * which spools the rounds' findings in row order and moves them into the
+ * store: the findings are the same for any jobs. The rules alternate
+ * between slow to make (a mismatch: every pair judged, few findings) and
+ * slow to store (many findings), so the helpers run ahead through the one
+ * while the calling thread stores the other. */
 struct emitter {
     struct compare_run *c;
     struct cmp *m;
@@ -242,16 +266,29 @@ struct emitter {
     struct qloop_error *err;
     int64_t failed_records;
     size_t jobs;                /* threads the emission may use (1: no pool) */
-    struct emit_worker *w;      /* nw of them (nw >= jobs); w[0] is the calling thread's */
+    struct emit_worker *w;      /* nw of them; w[0] is the calling thread's; round r's
+                                   helper i uses w[(r % ahead_rounds) * helpers + i] */
     size_t nw;
     uint32_t *kind;             /* findings_kind of each rule of m */
     bool pool_up;               /* e->c->crew started for it */
-    /* the current round */
-    int task, rule;
+    /* the current unit */
+    int task;
     struct ent *ents[2];
     size_t n[2];
+    const struct side *fill[2]; /* in memory: the sides whose records ents[] are pointed at */
     struct fpkey *byfp[2], *tmp[2];
     size_t nk[2];
+    /* its rounds of findings, made by the helpers, spooled by the calling thread */
+    size_t helpers;
+    size_t ahead_rounds, ahead_bytes; /* compare_set_emit_ahead's, or the defaults */
+    const struct emit_round *rounds;
+    size_t nrounds;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t spooled;             /* rounds spooled (their workers free again) */
+    size_t ahead;               /* bytes of findings made and not yet spooled */
+    size_t made[EMIT_AHEAD];    /* helpers done with the round of each set of workers */
+    bool stop;                  /* spooling failed: make no more */
 };
 
 /* compare.c */
@@ -274,8 +311,9 @@ int compare_process_unit(struct emitter *e, struct spill *l, struct spill *r, in
 int compare_stream_empty(struct emitter *e, int s);
 
 /* compare_join.c */
-/* Joins one unit: ents[s] (n[s] records of side s, any order), then writes
- * its findings rule by rule in row order. Returns 0 or -1 with err. */
+/* Joins one unit: ents[s] (n[s] records of side s, any order; when
+ * e->fill[s], room for them, pointed at side s's records in memory), then
+ * writes its findings rule by rule in row order. Returns 0 or -1 with err. */
 int compare_join_unit(struct emitter *e, struct ent *ents[2], const size_t n[2]);
 /* Joins the compare's in-memory records as one unit. */
 int compare_join_in_memory(struct emitter *e);

@@ -39,22 +39,27 @@ static int cmp_fp(const void *x, const void *y)
 }
 
 /* Sorts a[0..n) by (hi, lo, e) where a is given in e order: a stable LSD
- * radix sort on the top 44 bits of hi (four 11-bit digits, skipping a digit
- * all entries share), then, within each run of equal top bits (a key
- * occurring more than once, or rarely two keys alike in those bits), an
- * order by (hi, lo) that keeps e order (insertion sort for a short run,
- * qsort for a long one out of order). Linear in n but for a flood of keys
- * alike in 44 bits; tmp holds n entries. */
+ * radix sort on the top bits of hi, 11-bit digits, as many as make about
+ * one entry per value of those bits (two digits up to 4M entries, four at
+ * most: 44 bits), skipping a digit all entries share; then, within each run
+ * of equal top bits (a key occurring more than once, or two keys alike in
+ * those bits), an order by (hi, lo) that keeps e order (insertion sort for
+ * a short run, qsort for a long one out of order). Linear in n but for a
+ * flood of keys alike in those bits; tmp holds n entries. */
 static void sort_fp(struct fpkey *a, struct fpkey *tmp, size_t n)
 {
-    enum { BITS = 11, RADIX = 1 << BITS, LOW = 64 - 4 * BITS, SMALL = 64 };
+    enum { BITS = 11, RADIX = 1 << BITS, MAX_DIGITS = 4, SMALL = 64 };
     if (n < SMALL) {
         qsort(a, n, sizeof *a, cmp_fp);
         return;
     }
+    int digits = 1;
+    while (digits < MAX_DIGITS && (n >> (BITS * digits)) > 0)
+        digits++;
+    const int low = 64 - BITS * digits;
     size_t count[RADIX];
     struct fpkey *src = a, *dst = tmp;
-    for (int shift = LOW; shift < 64; shift += BITS) {
+    for (int shift = low; shift < 64; shift += BITS) {
         memset(count, 0, sizeof count);
         for (size_t i = 0; i < n; i++)
             count[(src[i].hi >> shift) & (RADIX - 1)]++;
@@ -77,7 +82,7 @@ static void sort_fp(struct fpkey *a, struct fpkey *tmp, size_t n)
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         bool ordered = true;
-        for (; j < n && a[j].hi >> LOW == a[i].hi >> LOW; j++)
+        for (; j < n && a[j].hi >> low == a[i].hi >> low; j++)
             ordered &= a[j - 1].hi < a[j].hi || (a[j - 1].hi == a[j].hi && a[j - 1].lo <= a[j].lo);
         if (!ordered) {
             if (j - i > SMALL) {
@@ -392,10 +397,28 @@ enum {
     POOL_MIN_ROWS = 1024  /* a unit smaller than this is done on the calling thread */
 };
 
-/* Sorts side s of the current unit by fingerprint (after putting its
- * entries in row order) and resets its entries' join state. */
+/* Points side s's entries of an in-memory unit at its records, in the
+ * order stored (e->n[s] of them: every record fed). */
+static void fill_side(struct emitter *e, int s)
+{
+    struct ent *ents = e->ents[s];
+    size_t n = 0, cap = e->n[s];
+    for (const struct chunk *k = e->fill[s]->head; k && n < cap; k = k->next)
+        for (size_t off = 0; off < k->used && n < cap;) {
+            const struct rec *r = (const struct rec *)((const char *)k->data + off);
+            ents[n++].r = r;
+            off += rec_size(r->len);
+        }
+    e->n[s] = n;
+}
+
+/* Sorts side s of the current unit by fingerprint (after pointing its
+ * entries at the side's records, in memory, and putting them in row
+ * order) and resets its entries' join state. */
 static void prepare_side(struct emitter *e, int s)
 {
+    if (e->fill[s])
+        fill_side(e, s);
     struct ent *ents = e->ents[s];
     size_t n = e->n[s];
     bool sorted = true;
@@ -422,11 +445,11 @@ static void prepare_side(struct emitter *e, int s)
     e->nk[s] = nk;
 }
 
-/* Makes rule e->rule's findings for rows w->from..w->to of its side. */
+/* Makes rule w->rule's findings for rows w->from..w->to of its side. */
 static void emit_slice(struct emit_worker *w)
 {
     struct emitter *e = w->e;
-    int rule = e->rule;
+    int rule = w->rule;
     switch (rule) {
     case R_MISSING_RIGHT:
     case R_MISSING_LEFT: {
@@ -471,28 +494,25 @@ static void emit_slice(struct emit_worker *w)
     }
 }
 
-/* Member i's part of the current round (crew_run's task). */
+static void make_rounds(struct emitter *e, size_t helper);
+
+/* Member i's part of the current task: in TASK_SORT (crew_run's) a side to
+ * sort, in TASK_EMIT (crew_begin's, helpers only) its slices of rows. */
 static void do_task(void *ctx, size_t i)
 {
     struct emitter *e = ctx;
     if (e->task == TASK_SORT) {
         for (size_t s = i; s < 2; s += e->jobs)
             prepare_side(e, (int)s);
-    } else if (i < e->jobs) {
-        emit_slice(&e->w[i]);
+    } else if (i >= 1 && i <= e->helpers) {
+        make_rounds(e, i - 1);
     }
 }
 
-/* Runs the current round on every worker (the calling thread is w[0]). */
-static void run_round(struct emitter *e)
+/* Spools what worker w encoded this round and adds its counts to its rule. */
+static int commit_worker(struct emitter *e, struct emit_worker *w)
 {
-    crew_run(&e->c->crew, do_task, e);
-}
-
-/* Spools what worker w encoded this round and adds its counts to rule. */
-static int commit_worker(struct emitter *e, struct emit_worker *w, int rule)
-{
-    struct rule_count *rc = &e->m->rules[rule];
+    struct rule_count *rc = &e->m->rules[w->rule];
     rc->checked += w->checked;
     rc->failed += w->failed;
     rc->errors += w->errors;
@@ -503,43 +523,161 @@ static int commit_worker(struct emitter *e, struct emit_worker *w, int rule)
     return r;
 }
 
-/* Makes rule's findings over the n records of its side, in row order:
- * rounds of jobs slices (jobs: 1, or e->jobs with the pool up). Returns 0
- * or -1 with err. */
-static int emit_rule(struct emitter *e, int rule, size_t n, size_t jobs)
+/* The rules of a unit in the order their findings are written, and the
+ * number of records each goes over (n[s] of its side). Returns how many. */
+static size_t rule_order(const struct emitter *e, const size_t n[2], int *rules, size_t *rows)
 {
-    e->rule = rule;
-    size_t slice = (n + jobs - 1) / jobs;
-    slice = slice > EMIT_SLICE ? EMIT_SLICE : slice < EMIT_SLICE_MIN ? EMIT_SLICE_MIN : slice;
+    size_t k = 0;
+    rules[k] = R_MISSING_RIGHT, rows[k++] = n[0];
+    rules[k] = R_MISSING_LEFT, rows[k++] = n[1];
+    for (size_t fi = 0; fi < e->m->nfields; fi++)
+        rules[k] = R_MISMATCH + (int)fi, rows[k++] = n[0];
+    rules[k] = R_DUP_LEFT, rows[k++] = n[0];
+    rules[k] = R_DUP_RIGHT, rows[k++] = n[1];
+    rules[k] = R_EMPTY_LEFT, rows[k++] = n[0];
+    rules[k] = R_EMPTY_RIGHT, rows[k++] = n[1];
+    return k;
+}
+
+/* The rows a worker takes per round of a rule over n records, with
+ * `workers` workers per round. */
+static size_t slice_rows(size_t n, size_t workers)
+{
+    size_t slice = (n + workers - 1) / workers;
+    return slice > EMIT_SLICE ? EMIT_SLICE : slice < EMIT_SLICE_MIN ? EMIT_SLICE_MIN : slice;
+}
+
+/* Makes every rule's findings of the unit on the calling thread, rule by
+ * rule in row order, a slice of rows at a time. Returns 0 or -1 with err. */
+static int emit_alone(struct emitter *e, const int *rules, const size_t *rows, size_t nr)
+{
+    struct emit_worker *w = &e->w[0];
     int rc = 0;
-    for (size_t base = 0; base < n && rc == 0; base += jobs * slice) {
-        for (size_t i = 0; i < jobs; i++) {
-            size_t from = base + i * slice, to = from + slice;
-            e->w[i].from = from < n ? from : n;
-            e->w[i].to = to < n ? to : n;
+    for (size_t k = 0; k < nr && rc == 0; k++)
+        for (size_t from = 0; from < rows[k] && rc == 0; from += EMIT_SLICE) {
+            w->rule = rules[k];
+            w->from = from;
+            w->to = rows[k] - from > EMIT_SLICE ? from + EMIT_SLICE : rows[k];
+            emit_slice(w);
+            rc = commit_worker(e, w);
         }
-        if (jobs > 1)
-            run_round(e);
-        else
-            emit_slice(&e->w[0]);
-        for (size_t i = 0; i < jobs && rc == 0; i++)
-            rc = commit_worker(e, &e->w[i], rule);
+    return rc;
+}
+
+/* Helper h's share of every round of the unit, in order: waits until the
+ * round's set of workers is free (its round ahead_rounds before spooled)
+ * and, unless it is the round to spool next, fewer than ahead_bytes wait,
+ * makes its slice, and reports it made. */
+static void make_rounds(struct emitter *e, size_t h)
+{
+    for (size_t r = 0; r < e->nrounds; r++) {
+        pthread_mutex_lock(&e->mu);
+        while (!e->stop && (r >= e->spooled + e->ahead_rounds ||
+                            (r > e->spooled && e->ahead > e->ahead_bytes)))
+            pthread_cond_wait(&e->cv, &e->mu);
+        bool stop = e->stop;
+        pthread_mutex_unlock(&e->mu);
+        if (stop)
+            return;
+        const struct emit_round *o = &e->rounds[r];
+        struct emit_worker *w = &e->w[(r % e->ahead_rounds) * e->helpers + h];
+        size_t from = o->base + h * o->slice, to = from + o->slice;
+        w->rule = o->rule;
+        w->from = from < o->n ? from : o->n;
+        w->to = to < o->n ? to : o->n;
+        emit_slice(w);
+        pthread_mutex_lock(&e->mu);
+        e->ahead += w->out.len;
+        e->made[r % e->ahead_rounds]++;
+        pthread_cond_broadcast(&e->cv);
+        pthread_mutex_unlock(&e->mu);
     }
+}
+
+/* Makes every rule's findings of the unit on the crew's helpers, round by
+ * round (each helper one slice of rows of one rule per round), up to
+ * ahead_rounds rounds (and ahead_bytes) ahead, while the calling thread
+ * spools each round's findings, worker by worker, and moves them into the
+ * store (findings_flush): the same findings in the same order as
+ * emit_alone. When that fails the helpers stop at their next round.
+ * Returns 0 or -1 with err. */
+static int emit_pipelined(struct emitter *e, const int *rules, const size_t *rows, size_t nr)
+{
+    size_t h = e->helpers, count = 0;
+    for (size_t k = 0; k < nr; k++) {
+        size_t step = h * slice_rows(rows[k], h);
+        count += (rows[k] + step - 1) / step;
+    }
+    struct emit_round *rounds = qloop_xcalloc(count + 1, sizeof *rounds);
+    size_t nrounds = 0;
+    for (size_t k = 0; k < nr; k++) {
+        size_t slice = slice_rows(rows[k], h);
+        for (size_t base = 0; base < rows[k]; base += h * slice)
+            rounds[nrounds++] = (struct emit_round){rules[k], rows[k], base, slice};
+    }
+    e->rounds = rounds;
+    e->nrounds = nrounds;
+    e->spooled = 0;
+    e->ahead = 0;
+    e->stop = false;
+    memset(e->made, 0, sizeof e->made);
+    e->task = TASK_EMIT;
+    crew_begin(&e->c->crew, do_task, e);
+    int rc = 0;
+    for (size_t r = 0; r < nrounds && rc == 0; r++) {
+        size_t set = r % e->ahead_rounds;
+        pthread_mutex_lock(&e->mu);
+        while (e->made[set] < h)
+            pthread_cond_wait(&e->cv, &e->mu);
+        e->made[set] = 0;
+        pthread_mutex_unlock(&e->mu);
+        size_t bytes = 0;
+        for (size_t i = 0; i < h && rc == 0; i++) {
+            struct emit_worker *w = &e->w[set * h + i];
+            bytes += w->out.len;
+            rc = commit_worker(e, w);
+            if (w->out.cap > EMIT_KEEP)
+                qloop_buf_free(&w->out);
+        }
+        if (rc == 0)
+            rc = findings_flush(e->findings, e->err);
+        pthread_mutex_lock(&e->mu);
+        e->spooled = r + 1;
+        e->ahead -= bytes < e->ahead ? bytes : e->ahead;
+        e->stop = rc != 0;
+        pthread_cond_broadcast(&e->cv);
+        pthread_mutex_unlock(&e->mu);
+    }
+    crew_wait(&e->c->crew);
+    for (size_t i = 0; i < e->nw; i++) { /* what a stopped unit left */
+        struct emit_worker *w = &e->w[i];
+        w->checked = w->failed = w->errors = w->failed_records = 0;
+        qloop_buf_reset(&w->out);
+    }
+    free(rounds);
+    e->rounds = NULL;
+    e->nrounds = 0;
     return rc;
 }
 
 int compare_report_empty(struct emitter *e, int side, struct ent *x)
 {
+    e->w[0].rule = side == 0 ? R_EMPTY_LEFT : R_EMPTY_RIGHT;
     report_empty(&e->w[0], side, x);
-    return commit_worker(e, &e->w[0], side == 0 ? R_EMPTY_LEFT : R_EMPTY_RIGHT);
+    return commit_worker(e, &e->w[0]);
 }
 
 void compare_emit_begin(struct emitter *e, struct cmp *m)
 {
     e->m = m;
     if (!e->w) {
-        e->jobs = e->nw = e->c->jobs ? e->c->jobs : 1;
+        e->jobs = e->c->jobs ? e->c->jobs : 1;
+        e->ahead_rounds = e->c->ahead_rounds ? e->c->ahead_rounds : EMIT_AHEAD;
+        e->ahead_bytes = e->c->ahead_bytes ? e->c->ahead_bytes : EMIT_AHEAD_BYTES;
+        e->nw = e->ahead_rounds * e->jobs;
         e->w = qloop_xcalloc(e->nw, sizeof *e->w);
+        pthread_mutex_init(&e->mu, NULL);
+        pthread_cond_init(&e->cv, NULL);
         for (size_t i = 0; i < e->nw; i++) {
             e->w[i].e = e;
             e->w[i].enc = findings_encoder_new(e->findings);
@@ -560,6 +698,10 @@ void compare_emit_end(struct emitter *e)
         qloop_buf_free(&w->out), qloop_buf_free(&w->msg);
         qloop_buf_free(&w->na), qloop_buf_free(&w->nb);
         qloop_buf_free(&w->t1), qloop_buf_free(&w->t2);
+    }
+    if (e->w) {
+        pthread_mutex_destroy(&e->mu);
+        pthread_cond_destroy(&e->cv);
     }
     free(e->w);
     free(e->kind);
@@ -591,7 +733,7 @@ int compare_join_unit(struct emitter *e, struct ent *ents[2], const size_t n[2])
     e->n[0] = n[0], e->n[1] = n[1];
     e->task = TASK_SORT;
     if (jobs > 1) {
-        run_round(e);
+        crew_run(&e->c->crew, do_task, e);
     } else {
         prepare_side(e, 0);
         prepare_side(e, 1);
@@ -635,47 +777,36 @@ int compare_join_unit(struct emitter *e, struct ent *ents[2], const size_t n[2])
     e->byfp[0] = e->byfp[1] = NULL;
 
     /* the findings, rule by rule, each in row order */
-    e->task = TASK_EMIT;
-    int rc = emit_rule(e, R_MISSING_RIGHT, n[0], jobs);
-    if (rc == 0)
-        rc = emit_rule(e, R_MISSING_LEFT, n[1], jobs);
-    for (size_t fi = 0; fi < m->nfields && rc == 0; fi++)
-        rc = emit_rule(e, R_MISMATCH + (int)fi, n[0], jobs);
-    if (rc == 0)
-        rc = emit_rule(e, R_DUP_LEFT, n[0], jobs);
-    if (rc == 0)
-        rc = emit_rule(e, R_DUP_RIGHT, n[1], jobs);
-    if (rc == 0)
-        rc = emit_rule(e, R_EMPTY_LEFT, n[0], jobs);
-    if (rc == 0)
-        rc = emit_rule(e, R_EMPTY_RIGHT, n[1], jobs);
+    int *rules = qloop_xcalloc(R_MISMATCH + 1 + m->nfields, sizeof *rules);
+    size_t *rows = qloop_xcalloc(R_MISMATCH + 1 + m->nfields, sizeof *rows);
+    size_t nr = rule_order(e, e->n, rules, rows);
+    int rc;
+    if (jobs < 2) {
+        rc = emit_alone(e, rules, rows, nr);
+    } else {
+        e->helpers = jobs - 1;
+        rc = emit_pipelined(e, rules, rows, nr);
+    }
+    free(rules);
+    free(rows);
     return rc;
 }
 
 int compare_join_in_memory(struct emitter *e)
 {
+    /* every record fed is in memory (nothing went to a sink or a file);
+     * the entries are pointed at them while the sides are sorted */
     struct ent *ents[2];
     size_t n[2];
     for (int s = 0; s < 2; s++) {
-        /* every record fed is in memory (nothing went to a sink or a file) */
-        struct side *sd = &e->m->side[s];
-        size_t cap = (size_t)sd->total;
-        ents[s] = qloop_xmalloc((cap + 1) * sizeof **ents);
-        n[s] = 0;
-        for (struct chunk *k = sd->head; k; k = k->next)
-            for (size_t off = 0; off < k->used;) {
-                const struct rec *r = (const struct rec *)((const char *)k->data + off);
-                if (n[s] == cap) { /* cannot happen; stay in bounds */
-                    cap = 2 * cap + 16;
-                    ents[s] = qloop_xrealloc(ents[s], (cap + 1) * sizeof **ents);
-                }
-                ents[s][n[s]++].r = r;
-                off += rec_size(r->len);
-            }
+        const struct side *sd = &e->m->side[s];
+        n[s] = (size_t)sd->total;
+        ents[s] = qloop_xmalloc((n[s] + 1) * sizeof **ents);
+        e->fill[s] = sd;
     }
     int rc = compare_join_unit(e, ents, n);
+    e->fill[0] = e->fill[1] = NULL;
     free(ents[0]);
     free(ents[1]);
     return rc;
 }
-

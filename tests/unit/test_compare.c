@@ -39,6 +39,7 @@ struct fixture {
     json_t *summary;
     int64_t failed;
     char *text; /* findings text of the test, freed by teardown */
+    size_t jobs; /* set_jobs */
 };
 
 static struct fixture F;
@@ -157,6 +158,13 @@ static void feed(const char *dataset, const char *const *names, size_t ncols,
     free(row_no);
 }
 
+/* compare_set_jobs, noted for finish. */
+static void set_jobs(size_t jobs)
+{
+    F.jobs = jobs;
+    compare_set_jobs(F.c, jobs);
+}
+
 static int64_t query_int(const char *sql)
 {
     sqlite3_stmt *st;
@@ -174,8 +182,10 @@ static void finish(void)
     struct compare_emit_ctx ctx = {.db = F.db, .run_id = "r1", .findings = F.w};
     if (compare_finish(F.c, &ctx, F.summary, &F.failed, &err) != 0)
         fail_msg("finish: %s:%ld: %s", err.file, err.line, err.message);
-    /* the findings and results wait in the staging tables until the run moves them */
-    assert_int_equal(query_int("SELECT count(*) FROM main.findings"), 0);
+    /* the results wait in the staging tables until the run moves them; the
+     * findings too, but with jobs, which moves them in while it makes them */
+    if (F.jobs < 2)
+        assert_int_equal(query_int("SELECT count(*) FROM main.findings"), 0);
     assert_int_equal(query_int("SELECT count(*) FROM main.rule_results"), 0);
     if (findings_flush(F.w, &err) != 0 || stage_move(F.db, &err) != 0)
         fail_msg("stage_move: %s", err.message);
@@ -554,7 +564,7 @@ static void test_tolerance_value_end(void **state)
     static const char note[] = "1234567890123456789012345678901234567890123456789"; /* 49 */
     static const char *const l[] = {"1", "10", note, "2", "7", "x"};
     static const char *const r[] = {"1", "10.5", note, "2", "7", "x"};
-    compare_set_jobs(F.c, 2);
+    set_jobs(2);
     feed("l", names, 3, l, 2, 1);
     feed("r", names, 3, r, 2, 1);
     finish();
@@ -621,17 +631,22 @@ static const char JOBS_RULES_OWN[] =
     "compare 'pvs' { left = 'people', right = 'social', key = 'person_id', right_key = 'pid',\n"
     "  fields = { birth_date = { field = 'birth', date = true }, amount = { tolerance = 1 } } }\n";
 
+/* compare_set_emit_ahead's values for gen_run (0, 0: the defaults). */
+static size_t ahead_rounds, ahead_bytes;
+
 /* Runs rules over n generated records per side (a multiple of 500) with
  * budget and jobs threads; returns the findings (in order_by) and rule
  * results as text. */
-static char *gen_run(const char *rules, size_t n, size_t budget, size_t jobs,
-                     const char *order_by, bool *spilled, int64_t *failed)
+/* Sets up rules with budget and jobs threads and feeds n generated records
+ * per side (a multiple of 500). */
+static void gen_feed(const char *rules, size_t n, size_t budget, size_t jobs)
 {
     enum { BATCH = 500 };
     const size_t N = n;
     setup(NULL);
     load(rules, budget);
-    compare_set_jobs(F.c, jobs);
+    set_jobs(jobs);
+    compare_set_emit_ahead(F.c, ahead_rounds, ahead_bytes);
     rnd_state = 42;
     char (*lcells)[4][40] = calloc(N, sizeof *lcells);
     char (*rcells)[4][40] = calloc(N, sizeof *rcells);
@@ -682,6 +697,12 @@ static char *gen_run(const char *rules, size_t n, size_t budget, size_t jobs,
     free(rows);
     free(lcells);
     free(rcells);
+}
+
+static char *gen_run(const char *rules, size_t n, size_t budget, size_t jobs,
+                     const char *order_by, bool *spilled, int64_t *failed)
+{
+    gen_feed(rules, n, budget, jobs);
     finish();
     *spilled = compare_spilled(F.c);
     *failed = F.failed;
@@ -737,6 +758,17 @@ static void test_jobs_same_findings(void **state)
         assert_int_equal(f1, fj);
         free(many);
     }
+    /* the helpers held back to 1, 2 or 3 rounds (the workers' sets reused
+     * round after round) or to 1 byte ahead of the store: the same again */
+    static const size_t holds[][3] = {{1, 0, 2}, {2, 1, 2}, {3, 0, 3}, {2, 1, 3}};
+    for (size_t i = 0; i < sizeof holds / sizeof holds[0]; i++) {
+        ahead_rounds = holds[i][0], ahead_bytes = holds[i][1];
+        char *held = gen_run(JOBS_RULES, N, 0, holds[i][2], "id", &spilled, &fj);
+        assert_string_equal(one, held);
+        assert_int_equal(f1, fj);
+        free(held);
+    }
+    ahead_rounds = ahead_bytes = 0;
     int64_t fo1, fo2;
     char *own1 = gen_run(JOBS_RULES_OWN, N, 0, 1, "id", &spilled, &fo1);
     char *own2 = gen_run(JOBS_RULES_OWN, N, 0, 2, "id", &spilled, &fo2);
@@ -763,6 +795,37 @@ static void test_jobs_same_findings(void **state)
     free(s1);
     free(sj);
     free(one);
+}
+
+/* The store fails while the helpers make findings ahead of it (they wait
+ * for a free set of workers, or run on): compare_finish stops them, waits
+ * for them and fails with the store's error, whatever the hold. A helper
+ * left waiting would hang the test: SIGALRM ends it after 120 s. */
+static void test_store_fails_while_making(void **state)
+{
+    (void)state;
+    alarm(120);
+    static const size_t holds[][2] = {{1, 0}, {2, 1}, {0, 0}};
+    for (size_t i = 0; i < sizeof holds / sizeof holds[0]; i++) {
+        ahead_rounds = holds[i][0], ahead_bytes = holds[i][1];
+        gen_feed(JOBS_RULES, 20000, 0, 2);
+        ahead_rounds = ahead_bytes = 0;
+        char *msg = NULL;
+        assert_int_equal(sqlite3_exec(F.db,
+                                      "CREATE TEMP TRIGGER full BEFORE INSERT ON main.finding_rows"
+                                      " WHEN (SELECT count(*) FROM main.finding_rows) >= 300"
+                                      " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+                                      NULL, NULL, &msg),
+                         SQLITE_OK);
+        struct qloop_error err;
+        qloop_error_clear(&err);
+        struct compare_emit_ctx ctx = {.db = F.db, .run_id = "r1", .findings = F.w};
+        assert_int_equal(compare_finish(F.c, &ctx, F.summary, &F.failed, &err), -1);
+        assert_true(err.message[0] != '\0');
+        assert_int_equal(query_int("SELECT count(*) FROM main.finding_rows"), 300);
+        teardown(NULL);
+    }
+    alarm(0);
 }
 
 static void test_spill_equals_memory(void **state)
@@ -808,6 +871,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_column, setup, teardown),
         cmocka_unit_test(test_spill_equals_memory),
         cmocka_unit_test(test_jobs_same_findings),
+        cmocka_unit_test(test_store_fails_while_making),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
