@@ -259,3 +259,24 @@ void qloop_hex(const uint8_t *bytes, size_t n, char *out)
     }
     out[2 * n] = '\0';
 }
+
+bool qloop_unhex128(const char *hex, uint64_t out[2])
+{
+    uint64_t w[2] = {0, 0};
+    for (size_t i = 0; i < 32; i++) {
+        char c = hex[i];
+        unsigned v;
+        if (c >= '0' && c <= '9')
+            v = (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v = (unsigned)(c - 'a' + 10);
+        else
+            return false; /* a NUL too: nothing read past a short text */
+        w[i / 16] = w[i / 16] << 4 | v;
+    }
+    if (hex[32] != '\0')
+        return false;
+    out[0] = w[0];
+    out[1] = w[1];
+    return true;
+}

@@ -140,7 +140,8 @@ static void read_judged_item(sqlite3_stmt *st, void *row)
     " WHERE i.state IN ('open','missing')"
 
 /* The re-check by sets. Phase 1: open items that fail again, the common
- * case of a nightly run, are refreshed in one statement from their first
+ * case of a nightly run, are refreshed by one merge of the items with the
+ * run's findings (tk_refresh_failing) from their first
  * finding of this run (last_run = this run). Then each ticket's judged
  * items and those failing again are counted in one GROUP BY (*rs, one entry
  * per ticket in ticket order), and only the judged items that did not fail
@@ -166,23 +167,10 @@ static int judged_items(sqlite3 *db, const char *run_id, struct recheck **rs, si
                         "  AND i.state = 'open'))",
                         1, &run_id, 0, &any, err) != 0)
         return -2;
-    /* Each open item, in item order, from the run's first finding of its
-     * record (by the index of the run's findings by kind and record). */
-#define FIRST_FINDING(cols)                                                                     \
-    "(SELECT " cols " FROM finding_rows f WHERE f.run = (SELECT id FROM finding_runs"           \
-    " WHERE run_id = ?1) AND f.kind IN (SELECT k.id FROM finding_kinds k"                      \
-    " WHERE k.dataset = ticket_items.dataset AND k.rule = ticket_items.rule)"                  \
-    " AND f.record_ref = ticket_items.record_ref ORDER BY f.id LIMIT 1)"
-    if (any && sql_exec_texts(db,
-                       "UPDATE ticket_items SET (last_run, row_no, record_key, value, message,"
-                       " sealed) = " FIRST_FINDING("?1, f.row_no, coalesce(f.record_key,"
-                                                   " ticket_items.record_key), f.value,"
-                                                   " coalesce(f.message, ticket_items.message),"
-                                                   " f.sealed")
-                       " WHERE state = 'open' AND EXISTS " FIRST_FINDING("1"),
-                       "更新仍未整改的工单记录", err, 1, &run_id) != 0)
+    /* Each open item failing again, from the run's first finding of its
+     * record (ticket_refresh.c). */
+    if (any && tk_refresh_failing(db, run_id, err) != 0)
         return -2;
-#undef FIRST_FINDING
     sqlite3_stmt *st = sql_prepare_texts(db,
                                          "SELECT i.ticket_id, count(*),"
                                          " sum(i.state = 'open' AND i.last_run IS ?1)" JUDGED
