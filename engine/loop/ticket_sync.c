@@ -192,6 +192,13 @@ static int judged_items(sqlite3 *db, const char *run_id, struct recheck **rs, si
     sqlite3_finalize(st);
     if (rc < 0)
         return -2;
+    /* A steady night: every judged item failing again, none left to read
+     * (the query would scan every item to find none). */
+    bool rest = false;
+    for (size_t i = 0; i < *nrs && !rest; i++)
+        rest = (*rs)[i].judged > (*rs)[i].failing;
+    if (!rest)
+        return 0;
     st = sql_prepare_texts(db,
                            "SELECT i.id, i.ticket_id, i.record_ref, i.state, r.resolve_missing,"
                            " i.dataset, i.row_no IS NOT NULL" JUDGED
