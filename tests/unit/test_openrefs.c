@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "base/sha256.h"
 #include "run/openrefs.h"
 #include "seeded_rng.h"
 
@@ -138,6 +139,38 @@ static void test_seal_again(void **state)
     openrefs_free(s);
 }
 
+/* By bytes (qloop_unhex128), as the workers look refs up: the same answer
+ * as by text, a position that marks that ref seen and no other, and the
+ * prefetch hint harmless on any ref and on an empty set. */
+static void test_by_bytes(void **state)
+{
+    (void)state;
+    struct openrefs *s = openrefs_new();
+    char refs[64][33];
+    for (unsigned i = 0; i < 64; i++) {
+        snprintf(refs[i], sizeof refs[i], "%08x%08x%08x%08x", i * 2654435761u, i, ~i, i * 40503u);
+        if (i % 2 == 0)
+            assert_true(openrefs_add(s, refs[i]));
+    }
+    uint64_t r[2];
+    openrefs_prefetch128(s, (uint64_t[2]){0, 0}, 0); /* before sealing */
+    openrefs_seal(s);
+    for (unsigned i = 0; i < 64; i++) {
+        assert_true(qloop_unhex128(refs[i], r));
+        openrefs_prefetch128(s, r, 0);
+        openrefs_prefetch128(s, r, 1);
+        long pos = openrefs_find128(s, r);
+        assert_int_equal(pos >= 0, openrefs_has(s, refs[i]));
+        if (i % 4 == 0)
+            openrefs_see_at(s, (size_t)pos);
+    }
+    for (unsigned i = 0; i < 64; i++)
+        assert_int_equal(openrefs_seen(s, refs[i]), i % 4 == 0);
+    openrefs_see_at(s, openrefs_count(s)); /* past the end: nothing */
+    assert_int_equal(openrefs_find128(NULL, r), -1);
+    openrefs_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -145,6 +178,7 @@ int main(void)
         cmocka_unit_test(test_not_refs),
         cmocka_unit_test(test_random_sizes),
         cmocka_unit_test(test_seal_again),
+        cmocka_unit_test(test_by_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
