@@ -47,8 +47,10 @@
 /* Refreshes each open item that run_id found failing again from the run's
  * first finding of its record: last_run = run_id and the finding's row,
  * key (unless NULL), value, message (unless NULL) and sealed copy
- * (ticket_refresh.c). 0 or -2. */
-int tk_refresh_failing(sqlite3 *db, const char *run_id, struct qloop_error *err);
+ * (ticket_refresh.c). *all_found: true when every finding of the run is
+ * of an open item (the run has no new findings); false when not, or not
+ * known. 0 or -2. */
+int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found, struct qloop_error *err);
 
 /* ---- states and transitions (ticket_state.c) ---- */
 

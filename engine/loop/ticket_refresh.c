@@ -193,10 +193,12 @@ static int load_items(sqlite3 *db, const struct groups *g, struct open_item **it
 }
 
 /* Gives each item of items (sorted by group and ref; start[g] .. start[g+1]
- * the range of group g) the id of run_id's first finding of its record.
+ * the range of group g) the id of run_id's first finding of its record;
+ * *all_found: whether every finding of the run is of one of the items.
  * 1, 0 when a finding's ref could not be read, -2 on a store error. */
 static int match_findings(sqlite3 *db, const char *run_id, const struct groups *g,
-                          struct open_item *items, const size_t *start, struct qloop_error *err)
+                          struct open_item *items, const size_t *start, bool *all_found,
+                          struct qloop_error *err)
 {
     sqlite3_stmt *st = sql_prepare_texts(db,
                                          "SELECT f.kind, f.record_ref, f.id FROM finding_rows f"
@@ -219,8 +221,10 @@ static int match_findings(sqlite3 *db, const char *run_id, const struct groups *
             p = group >= 0 ? start[group] : 0;
             end = group >= 0 ? start[group + 1] : 0;
         }
-        if (group < 0)
+        if (group < 0) {
+            *all_found = false;
             continue;
+        }
         const char *ref = sql_text(st, 1);
         struct open_item f;
         if (!ref || !qloop_unhex128(ref, f.ref)) {
@@ -234,6 +238,8 @@ static int match_findings(sqlite3 *db, const char *run_id, const struct groups *
             int64_t id = sqlite3_column_int64(st, 2);
             if (!items[p].finding || id < items[p].finding)
                 items[p].finding = id;
+        } else {
+            *all_found = false;
         }
     }
     sqlite3_finalize(st);
@@ -267,8 +273,9 @@ static int update_items(sqlite3 *db, const char *run_id, struct open_item *items
     return rc == 0 ? 0 : -2;
 }
 
-int tk_refresh_failing(sqlite3 *db, const char *run_id, struct qloop_error *err)
+int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found, struct qloop_error *err)
 {
+    *all_found = true;
     struct groups g = {0};
     struct open_item *items = NULL;
     size_t n = 0;
@@ -283,8 +290,10 @@ int tk_refresh_failing(sqlite3 *db, const char *run_id, struct qloop_error *err)
             start[items[i].group + 1]++;
         for (size_t i = 0; i < g.n; i++)
             start[i + 1] += start[i];
-        rc = match_findings(db, run_id, &g, items, start, err);
+        rc = match_findings(db, run_id, &g, items, start, all_found, err);
     }
+    if (rc != 1)
+        *all_found = false;
     if (rc == 1)
         rc = update_items(db, run_id, items, n, err);
     else if (rc == 0)

@@ -146,10 +146,14 @@ static void read_judged_item(sqlite3_stmt *st, void *row)
  * items and those failing again are counted in one GROUP BY (*rs, one entry
  * per ticket in ticket order), and only the judged items that did not fail
  * again — fixed, missing, or reappearing, a few on most nights — are read
- * into *items (ticket and item order) for the item loop. 0 or -2. */
+ * into *items (ticket and item order) for the item loop. *all_found:
+ * every finding of the run was of an open item (tk_refresh_failing). 0 or
+ * -2. */
 static int judged_items(sqlite3 *db, const char *run_id, struct recheck **rs, size_t *nrs,
-                        struct judged_item **items, size_t *n, struct qloop_error *err)
+                        struct judged_item **items, size_t *n, bool *all_found,
+                        struct qloop_error *err)
 {
+    *all_found = false;
     *items = NULL;
     *n = 0;
     *rs = NULL;
@@ -169,7 +173,7 @@ static int judged_items(sqlite3 *db, const char *run_id, struct recheck **rs, si
         return -2;
     /* Each open item failing again, from the run's first finding of its
      * record (ticket_refresh.c). */
-    if (any && tk_refresh_failing(db, run_id, err) != 0)
+    if (any && tk_refresh_failing(db, run_id, all_found, err) != 0)
         return -2;
     sqlite3_stmt *st = sql_prepare_texts(db,
                                          "SELECT i.ticket_id, count(*),"
@@ -362,15 +366,17 @@ static int recheck_item(sqlite3 *db, struct recheck_sql *q, const struct judged_
 }
 
 /* Re-checks every open item whose rule judged its dataset in run_id.
- * Fills *out (one entry per ticket with judged items, in ticket order). */
+ * Fills *out (one entry per ticket with judged items, in ticket order) and
+ * *no_new (every finding of the run is of an item that stays open: the
+ * run has no new findings). */
 static int recheck_items(sqlite3 *db, const char *run_id, int64_t at,
                          const struct ticket_seen *seen_by, struct recheck **out,
-                         size_t *nout, struct qloop_error *err)
+                         size_t *nout, bool *no_new, struct qloop_error *err)
 {
     struct judged_item *items;
     struct recheck *rs;
     size_t n, nrs;
-    int result = judged_items(db, run_id, &rs, &nrs, &items, &n, err);
+    int result = judged_items(db, run_id, &rs, &nrs, &items, &n, no_new, err);
     char at_s[32];
     qloop_format_datetime(at, at_s);
     struct recheck_sql q = {.seen_by = seen_by, .run_id = run_id, .at = at_s};
@@ -808,12 +814,16 @@ static int sync_run(sqlite3 *db, const char *run_id, const struct qloop_policy *
     struct recheck *rs = NULL;
     size_t nrs = 0;
     struct idset updated = {0};
-    int result = recheck_items(db, run_id, at, seen, &rs, &nrs, err);
+    bool no_new = false;
+    int result = recheck_items(db, run_id, at, seen, &rs, &nrs, &no_new, err);
     if (result == 0) {
         counts->reverified = (long)nrs;
         result = close_rechecked(db, rs, nrs, run_id, at, p, &updated, err);
     }
-    if (result == 0)
+    /* Each finding's item was open and failing again: the re-check left it
+     * open (it closes only the items of a ticket with none open), so the
+     * query of add_findings would find no finding without an open item. */
+    if (result == 0 && !no_new)
         result = add_findings(db, run_id, at, p, counts, &updated, err);
     if (result == 0)
         result = outbox_scan(db, p, at, err) == 0 ? 0 : -2;

@@ -110,7 +110,9 @@ static void check_same(bool hex)
     struct qloop_error err;
     qloop_error_clear(&err);
     assert_int_equal(sql_exec_texts(want, reference_sql, "ref", &err, 1, &run), 0);
-    assert_int_equal(tk_refresh_failing(got, run, &err), 0);
+    bool all_found = true;
+    assert_int_equal(tk_refresh_failing(got, run, &all_found, &err), 0);
+    assert_false(all_found); /* findings of missing items and of none */
     char *a = items_text(want), *b = items_text(got);
     assert_non_null(a);
     assert_string_equal(a, b);
@@ -149,11 +151,54 @@ static void test_no_findings(void **state)
     char *before = items_text(db);
     struct qloop_error err;
     qloop_error_clear(&err);
-    assert_int_equal(tk_refresh_failing(db, "r9", &err), 0);
+    bool all_found = false;
+    assert_int_equal(tk_refresh_failing(db, "r9", &all_found, &err), 0);
+    assert_true(all_found); /* none to find */
     char *after = items_text(db);
     assert_string_equal(before, after);
     free(before);
     free(after);
+    store_close(db);
+}
+
+/* Whether every finding of the run is of an open item: not when one is of
+ * a missing item, or of a record with no item, or of another rule. */
+static void test_all_found(void **state)
+{
+    (void)state;
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    sqlite3 *db = db_open();
+    exec(db, "INSERT INTO tickets(id, dataset, rule, source, dept, state, policy, opened_at,"
+             " opened_by) VALUES(1, 'pop', 'pop.a', 'run', 'd', 'feedback', 'p', 't', 's')");
+    char ref[33];
+    for (unsigned i = 0; i < 40; i++) {
+        ref_of(i, ref);
+        exec(db, "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref, state, added_at)"
+                 " VALUES(1, 'pop', 'pop.a', %Q, %Q, 't')",
+             ref, i == 39 ? "missing" : "open");
+        if (i < 39 && i % 2 == 0)
+            exec(db, "INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, field)"
+                     " VALUES('r2', 'pop', 'pop.a', %u, %Q, 'f')", i, ref);
+    }
+    bool all_found = false;
+    assert_int_equal(tk_refresh_failing(db, "r2", &all_found, &err), 0);
+    assert_true(all_found);
+    const char *other[][3] = {{"pop.a", "39", "missing item"}, {"pop.a", "77", "no item"},
+                              {"pop.b", "2", "another rule"}};
+    for (size_t k = 0; k < 3; k++) {
+        exec(db, "DELETE FROM finding_rows WHERE run = (SELECT id FROM finding_runs"
+                 " WHERE run_id = 'r3')");
+        exec(db, "INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, field)"
+                 " SELECT 'r3', dataset, rule, 1, record_ref, 'f' FROM findings WHERE run_id = 'r2'");
+        ref_of((unsigned)atoi(other[k][1]), ref);
+        exec(db, "INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, field)"
+                 " VALUES('r3', 'pop', %Q, 9, %Q, 'f')", other[k][0], ref);
+        all_found = true;
+        assert_int_equal(tk_refresh_failing(db, "r3", &all_found, &err), 0);
+        if (all_found)
+            fail_msg("all found despite a finding of a %s", other[k][2]);
+    }
     store_close(db);
 }
 
@@ -163,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_same_as_statement),
         cmocka_unit_test(test_ref_not_hex),
         cmocka_unit_test(test_no_findings),
+        cmocka_unit_test(test_all_found),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
