@@ -133,9 +133,14 @@ static void read_judged_item(sqlite3_stmt *st, void *row)
 }
 
 /* The items judged in run ?1: open or missing items whose rule judged their
- * dataset in it. */
+ * dataset in it. The items first (CROSS JOIN), read by ticket through
+ * ticket_items_ticket, each rule's result found by its key: SQLite chose
+ * the rule results first and each one's items through the index by record,
+ * a row read in record_ref order, scattered over the table (W1 1M night 2:
+ * 0.24 s CPU against 0.08, and a page read each once the items outgrow the
+ * cache). */
 #define JUDGED                                                                                  \
-    " FROM ticket_items i JOIN rule_results r"                                                  \
+    " FROM ticket_items i CROSS JOIN rule_results r"                                            \
     " ON r.run_id = ?1 AND r.rule = i.rule AND r.dataset = i.dataset"                           \
     " WHERE i.state IN ('open','missing')"
 
