@@ -142,11 +142,16 @@ void recheck_rows_ref(void *ctx, size_t begin, size_t end, struct qloop_buf *scr
             out[row][0] = '\0';
             continue;
         }
-        char hex[33];
         uint64_t ref[2] = {0, 0};
         ds_row_key(ds, row, scratch);
-        findings_record_ref(ds->run->secret, ds->d->name, scratch->ptr, scratch->len, hex);
-        out[row][0] = qloop_unhex128(hex, ref) ? HASHED : NOT_OPEN;
+        if (scratch->len && scratch->ptr[0] == '\0') { /* findings_record_ref's own case */
+            char hex[33];
+            findings_record_ref(ds->run->secret, ds->d->name, scratch->ptr, scratch->len, hex);
+            out[row][0] = qloop_unhex128(hex, ref) ? HASHED : NOT_OPEN;
+        } else { /* its ref's bytes, not written as hex to be read back */
+            store_record_ref_words(ds->run->secret, ds->d->name, scratch->ptr, scratch->len, ref);
+            out[row][0] = HASHED;
+        }
         memcpy(out[row] + 1, ref, sizeof ref);
     }
     enum { AHEAD = 8 };

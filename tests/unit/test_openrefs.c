@@ -18,6 +18,7 @@
 
 #include "base/sha256.h"
 #include "run/openrefs.h"
+#include "store/store.h"
 #include "seeded_rng.h"
 
 static void hex_of(uint64_t hi, uint64_t lo, char out[33])
@@ -171,6 +172,27 @@ static void test_by_bytes(void **state)
     openrefs_free(s);
 }
 
+/* The workers' refs as numbers (store_record_ref_words) are the stored
+ * refs' text read back (qloop_unhex128 of store_record_ref_keyed). */
+static void test_ref_words(void **state)
+{
+    (void)state;
+    unsigned char secret[32];
+    for (int i = 0; i < 32; i++)
+        secret[i] = (unsigned char)(i * 7 + 1);
+    const char *keys[] = {"", "a", "110101199003077777", "键\0内", "0123456789012345678901234567890123456789"
+                          "0123456789012345678901234567890123456789"};
+    const size_t lens[] = {0, 1, 18, 8, 80};
+    for (size_t k = 0; k < 5; k++) {
+        char hex[33];
+        uint64_t want[2], got[2];
+        store_record_ref_keyed(secret, "pop", keys[k], lens[k], hex);
+        assert_true(qloop_unhex128(hex, want));
+        store_record_ref_words(secret, "pop", keys[k], lens[k], got);
+        assert_true(want[0] == got[0] && want[1] == got[1]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_random_sizes),
         cmocka_unit_test(test_seal_again),
         cmocka_unit_test(test_by_bytes),
+        cmocka_unit_test(test_ref_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
