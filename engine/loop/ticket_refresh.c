@@ -16,11 +16,11 @@
  * visited in the order of their pages. About 40 bytes of memory per open
  * item while it runs.
  *
- * The result is the one statement's (tk_refresh_failing_sql): a record_ref
- * that is not 32 lower-case hex digits (refs are written by
+ * The result is the one statement's (refresh_sql): a record_ref that is not
+ * the text of 32 lower-case hex digits (refs are written by
  * store_record_ref, but an old or imported store may hold others) makes
- * the merge step aside for that statement, whose answer it would not know
- * to order the same way.
+ * the merge step aside for that statement, whose order and equality it
+ * would not know to follow.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -179,8 +179,8 @@ static int load_items(sqlite3 *db, const struct groups *g, struct open_item **it
             *items = qloop_xrealloc(*items, cap * sizeof **items);
         }
         struct open_item *it = &(*items)[*n];
-        const char *ref = sql_text(st, 3);
-        readable = ref && qloop_unhex128(ref, it->ref);
+        bool text = sqlite3_column_type(st, 3) == SQLITE_TEXT; /* asked before reading it */
+        readable = text && qloop_unhex128(sql_text(st, 3), it->ref);
         it->id = sqlite3_column_int64(st, 0);
         it->finding = 0;
         it->group = (uint32_t)at;
@@ -225,9 +225,8 @@ static int match_findings(sqlite3 *db, const char *run_id, const struct groups *
             *all_found = false;
             continue;
         }
-        const char *ref = sql_text(st, 1);
         struct open_item f;
-        if (!ref || !qloop_unhex128(ref, f.ref)) {
+        if (sqlite3_column_type(st, 1) != SQLITE_TEXT || !qloop_unhex128(sql_text(st, 1), f.ref)) {
             readable = false;
             break;
         }
