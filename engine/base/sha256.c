@@ -259,3 +259,31 @@ void qloop_hex(const uint8_t *bytes, size_t n, char *out)
     }
     out[2 * n] = '\0';
 }
+
+/* 0..15 for a lower-case hex digit, 16 for any other byte. */
+static uint8_t hex_value(unsigned char c)
+{
+    unsigned d = (unsigned)c - '0', a = (unsigned)c - 'a';
+    return d < 10 ? (uint8_t)d : a < 6 ? (uint8_t)(a + 10) : 16;
+}
+
+bool qloop_unhex128(const char *hex, uint64_t out[2])
+{
+    uint64_t w[2] = {0, 0};
+    unsigned bad = 0;
+    for (size_t half = 0; half < 2; half++) {
+        const unsigned char *p = (const unsigned char *)hex + 16 * half;
+        for (size_t i = 0; i < 16; i++) {
+            uint8_t v = hex_value(p[i]);
+            bad |= v;
+            w[half] = w[half] << 4 | (v & 15u);
+            if (!p[i]) /* a NUL: nothing read past a short text */
+                return false;
+        }
+    }
+    if ((bad & 16u) || hex[32] != '\0')
+        return false;
+    out[0] = w[0];
+    out[1] = w[1];
+    return true;
+}

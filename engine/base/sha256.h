@@ -5,6 +5,7 @@
 #define QLOOP_SHA256_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct qloop_sha256 {
@@ -22,5 +23,10 @@ void qloop_sha256(const void *data, size_t len, uint8_t out[32]);
 void qloop_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len, uint8_t out[32]);
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void qloop_hex(const uint8_t *bytes, size_t n, char *out);
+/* The 16 bytes whose lower-case hex (qloop_hex) is the 32 characters at hex
+ * (a record_ref), as two big-endian numbers: out[0] the first 8 bytes, so
+ * that the pairs order as the texts do (memcmp). false when hex is not
+ * exactly 32 lower-case hex digits (a NUL stops the reading). */
+bool qloop_unhex128(const char *hex, uint64_t out[2]);
 
 #endif

@@ -12,6 +12,7 @@
  *   ticket_file.c     reports filed by hand or imported
  *   ticket_policy.c   the policy each ticket keeps for life
  *   ticket_sync.c     what a run does to the tickets
+ *   ticket_refresh.c  its refresh of the open items failing again
  *   ticket_query.c    tickets as JSON (list, show)
  *   ticket_access.c   the facts of a ticket for the authorisation function
  *
@@ -42,6 +43,14 @@
  * is "i.state IN ('open','missing')" (ids start at 1), written so that the
  * index answers it without reading the item. */
 #define TK_ITEM_OPEN_KEY "(CASE WHEN i.state IN ('open','missing') THEN 0 ELSE i.id END)"
+
+/* Refreshes each open item that run_id found failing again from the run's
+ * first finding of its record: last_run = run_id and the finding's row,
+ * key (unless NULL), value, message (unless NULL) and sealed copy
+ * (ticket_refresh.c). *all_found: true when every finding of the run is
+ * of an open item (the run has no new findings); false when not, or not
+ * known. 0 or -2. */
+int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found, struct qloop_error *err);
 
 /* ---- states and transitions (ticket_state.c) ---- */
 

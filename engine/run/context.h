@@ -298,7 +298,8 @@ void recheck_batch(struct ds_ctx *ds);
 void recheck_dataset_seen(struct ds_ctx *ds);
 /* A partitioned merge: the record whose raw key is key was in the data. */
 void recheck_see_key(struct ds_ctx *ds, const char *key, size_t len);
-void recheck_row_ref(void *ctx, size_t row, struct qloop_buf *scratch, char out[33]);
+void recheck_rows_ref(void *ctx, size_t begin, size_t end, struct qloop_buf *scratch,
+                      char (*out)[33]);
 bool recheck_seen(void *ctx, const char *dataset, const char *ref);
 
 /* freshness.c */

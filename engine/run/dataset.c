@@ -471,7 +471,7 @@ static void prepare_batch(struct ds_ctx *ds, const struct qloop_batch *batch)
         ds->reason = qloop_xrealloc(ds->reason, nverdicts * sizeof *ds->reason);
         ds->verdict_cap = nverdicts;
     }
-    if (ds->jd.row_ref && batch->nrows > ds->refs_cap) {
+    if (ds->jd.row_refs && batch->nrows > ds->refs_cap) {
         ds->refs = qloop_xrealloc(ds->refs, batch->nrows * sizeof *ds->refs);
         ds->refs_cap = batch->nrows;
     }
@@ -493,7 +493,7 @@ int ds_read(struct ds_ctx *ds)
         .checked = ds->checked,
         .errors = ds->errors,
         .changed = ds->changed,
-        .row_ref = recheck_wanted(ds) ? recheck_row_ref : NULL,
+        .row_refs = recheck_wanted(ds) ? recheck_rows_ref : NULL,
         .row_ref_ctx = ds,
         .nsensitive = ds->d->nsensitive,
         .sensitive_cols = ds->sens_cols,
@@ -520,7 +520,7 @@ int ds_read(struct ds_ctx *ds)
             continue;
         prepare_batch(ds, &batch);
         struct judge_batch jb = {.batch = &batch, .view = ds->view, .verdict = ds->verdict,
-                                 .reason = ds->reason, .refs = ds->jd.row_ref ? ds->refs : NULL};
+                                 .reason = ds->reason, .refs = ds->jd.row_refs ? ds->refs : NULL};
         ds_encode_batch(ds, &jb);
         judge_run(run->pool, &jb);
         identity_batch(ds);

@@ -338,9 +338,8 @@ static void work(struct worker *w)
     if (w->begin < w->end) {
         cleanse_rows(w);
         const struct judge_dataset *ds = w->pool->ds;
-        if (ds->row_ref && w->pool->b->refs)
-            for (size_t row = w->begin; row < w->end; row++)
-                ds->row_ref(ds->row_ref_ctx, row, &w->cur, w->pool->b->refs[row]);
+        if (ds->row_refs && w->pool->b->refs)
+            ds->row_refs(ds->row_ref_ctx, w->begin, w->end, &w->cur, w->pool->b->refs);
         judge_rows(w);
         if (w->pool->ds->fail && w->pool->b->enc)
             encode_fails(w);

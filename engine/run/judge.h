@@ -52,10 +52,12 @@ struct judge_dataset {
     const long *rule_cols;    /* column of each rule's field, -1 absent */
     struct strmap *const *refsets; /* values another dataset offers, per rule (or NULL) */
     bool defer_refs;          /* a partitioned judge: references to other datasets pend */
-    /* When set, each worker also computes the record_ref of each of its rows
-     * (after cleansing) into judge_batch.refs: the run needs them to see
-     * which records of open tickets are in the data. */
-    void (*row_ref)(void *ctx, size_t row, struct qloop_buf *scratch, char out[33]);
+    /* When set, each worker also computes what the run needs to know of the
+     * record_ref of each of its rows begin .. end (after cleansing) into
+     * judge_batch.refs (out[row], in the caller's form): which records of
+     * open tickets are in the data. */
+    void (*row_refs)(void *ctx, size_t begin, size_t end, struct qloop_buf *scratch,
+                     char (*out)[33]);
     void *row_ref_ctx;
     /* The dataset's declared sensitive fields: their columns (-1 absent).
      * What rule code prints or raises about a row is masked with that row's
@@ -89,7 +91,7 @@ struct judge_batch {
     struct qloop_field *view;
     uint8_t *verdict;
     const char **reason;
-    char (*refs)[33];          /* nrows record refs, filled when the dataset has row_ref */
+    char (*refs)[33];          /* nrows record refs, filled when the dataset has row_refs */
     /* when the dataset has fail: judge_pool_size buffers, and per verdict
      * (nrules * nrows, for failing ones) where fail put its finding —
      * enc[enc_by] at enc_at, enc_len bytes (UINT32_MAX: left to the merge) */

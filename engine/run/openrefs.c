@@ -156,6 +156,37 @@ static long find(const struct openrefs *s, const ref16 *r)
     return -1;
 }
 
+long openrefs_find128(const struct openrefs *s, const uint64_t ref[2])
+{
+    if (!s)
+        return -1;
+    ref16 r = {ref[0], ref[1]};
+    return find(s, &r);
+}
+
+void openrefs_prefetch128(const struct openrefs *s, const uint64_t ref[2], int stage)
+{
+    if (!s || !s->start)
+        return;
+    ref16 r = {ref[0], 0};
+    size_t b = bucket(&r, s->bits);
+#if defined(__GNUC__)
+    if (stage == 0)
+        __builtin_prefetch(&s->start[b]);
+    else if (s->start[b] < s->n)
+        __builtin_prefetch(&s->refs[s->start[b]]);
+#else
+    (void)b;
+    (void)stage;
+#endif
+}
+
+void openrefs_see_at(struct openrefs *s, size_t pos)
+{
+    if (s && pos < s->n)
+        s->seen[pos / 8] |= (uint8_t)(1u << (pos % 8));
+}
+
 bool openrefs_see(struct openrefs *s, const char *ref)
 {
     ref16 r;

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct openrefs;
 
@@ -41,6 +42,19 @@ bool openrefs_see(struct openrefs *s, const char *ref);
 /* Whether the first 32 bytes of ref are a ref in the set. Reads only what
  * openrefs_seal built: threads may ask while one thread marks refs seen. */
 bool openrefs_has(const struct openrefs *s, const char *ref);
+
+/* The position of the ref whose 16 bytes are ref (qloop_unhex128: two
+ * big-endian numbers) in the sealed set, or -1. Reads only what
+ * openrefs_seal built, like openrefs_has. */
+long openrefs_find128(const struct openrefs *s, const uint64_t ref[2]);
+
+/* Asks the processor to fetch what openrefs_find128(s, ref) will read:
+ * stage 0 the index entry, stage 1 (once stage 0's has arrived) the first
+ * refs of its bucket. A hint only; reads like openrefs_has. */
+void openrefs_prefetch128(const struct openrefs *s, const uint64_t ref[2], int stage);
+
+/* Marks the ref at position pos (from openrefs_find128) seen. */
+void openrefs_see_at(struct openrefs *s, size_t pos);
 
 /* Whether ref (NUL-terminated) is in the set and was marked seen. */
 bool openrefs_seen(const struct openrefs *s, const char *ref);

@@ -309,17 +309,36 @@ const unsigned char *store_secret(sqlite3 *db)
     return secret_cache;
 }
 
-void store_record_ref_keyed(const unsigned char secret[32], const char *dataset, const char *key,
-                            size_t keylen, char out[33])
+/* The keyed digest of (dataset, key) into digest. */
+static void record_digest(const unsigned char secret[32], const char *dataset, const char *key,
+                          size_t keylen, uint8_t digest[32])
 {
     struct qloop_sha256 c;
-    uint8_t digest[32];
     qloop_sha256_init(&c);
     qloop_sha256_update(&c, secret, 32);
     qloop_sha256_update(&c, dataset, strlen(dataset) + 1);
     qloop_sha256_update(&c, key, keylen);
     qloop_sha256_final(&c, digest);
+}
+
+void store_record_ref_keyed(const unsigned char secret[32], const char *dataset, const char *key,
+                            size_t keylen, char out[33])
+{
+    uint8_t digest[32];
+    record_digest(secret, dataset, key, keylen, digest);
     qloop_hex(digest, 16, out);
+}
+
+void store_record_ref_words(const unsigned char secret[32], const char *dataset, const char *key,
+                            size_t keylen, uint64_t out[2])
+{
+    uint8_t digest[32];
+    record_digest(secret, dataset, key, keylen, digest);
+    for (int w = 0; w < 2; w++) {
+        out[w] = 0;
+        for (int i = 0; i < 8; i++)
+            out[w] = out[w] << 8 | digest[8 * w + i];
+    }
 }
 
 void store_record_ref(sqlite3 *db, const char *dataset, const char *key, size_t keylen,

@@ -33,6 +33,7 @@
 
 #include <sqlite3.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/error.h"
 
@@ -85,6 +86,11 @@ void store_record_ref(sqlite3 *db, const char *dataset, const char *key, size_t 
  * worker threads may call it. */
 void store_record_ref_keyed(const unsigned char secret[32], const char *dataset, const char *key,
                             size_t keylen, char out[33]);
+
+/* The 16 bytes whose hex store_record_ref_keyed writes, as two big-endian
+ * numbers (qloop_unhex128 of that text): out[0] the first 8. */
+void store_record_ref_words(const unsigned char secret[32], const char *dataset, const char *key,
+                            size_t keylen, uint64_t out[2]);
 
 /* Deletes the findings of every run but the newest keep_runs (by start
  * time), in one transaction with an audit entry. Tickets keep their own

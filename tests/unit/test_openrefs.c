@@ -16,7 +16,9 @@
 
 #include <cmocka.h>
 
+#include "base/sha256.h"
 #include "run/openrefs.h"
+#include "store/store.h"
 #include "seeded_rng.h"
 
 static void hex_of(uint64_t hi, uint64_t lo, char out[33])
@@ -138,6 +140,59 @@ static void test_seal_again(void **state)
     openrefs_free(s);
 }
 
+/* By bytes (qloop_unhex128), as the workers look refs up: the same answer
+ * as by text, a position that marks that ref seen and no other, and the
+ * prefetch hint harmless on any ref and on an empty set. */
+static void test_by_bytes(void **state)
+{
+    (void)state;
+    struct openrefs *s = openrefs_new();
+    char refs[64][33];
+    for (unsigned i = 0; i < 64; i++) {
+        snprintf(refs[i], sizeof refs[i], "%08x%08x%08x%08x", i * 2654435761u, i, ~i, i * 40503u);
+        if (i % 2 == 0)
+            assert_true(openrefs_add(s, refs[i]));
+    }
+    uint64_t r[2];
+    openrefs_prefetch128(s, (uint64_t[2]){0, 0}, 0); /* before sealing */
+    openrefs_seal(s);
+    for (unsigned i = 0; i < 64; i++) {
+        assert_true(qloop_unhex128(refs[i], r));
+        openrefs_prefetch128(s, r, 0);
+        openrefs_prefetch128(s, r, 1);
+        long pos = openrefs_find128(s, r);
+        assert_int_equal(pos >= 0, openrefs_has(s, refs[i]));
+        if (i % 4 == 0)
+            openrefs_see_at(s, (size_t)pos);
+    }
+    for (unsigned i = 0; i < 64; i++)
+        assert_int_equal(openrefs_seen(s, refs[i]), i % 4 == 0);
+    openrefs_see_at(s, openrefs_count(s)); /* past the end: nothing */
+    assert_int_equal(openrefs_find128(NULL, r), -1);
+    openrefs_free(s);
+}
+
+/* The workers' refs as numbers (store_record_ref_words) are the stored
+ * refs' text read back (qloop_unhex128 of store_record_ref_keyed). */
+static void test_ref_words(void **state)
+{
+    (void)state;
+    unsigned char secret[32];
+    for (int i = 0; i < 32; i++)
+        secret[i] = (unsigned char)(i * 7 + 1);
+    const char *keys[] = {"", "a", "110101199003077777", "键\0内", "0123456789012345678901234567890123456789"
+                          "0123456789012345678901234567890123456789"};
+    const size_t lens[] = {0, 1, 18, 8, 80};
+    for (size_t k = 0; k < 5; k++) {
+        char hex[33];
+        uint64_t want[2], got[2];
+        store_record_ref_keyed(secret, "pop", keys[k], lens[k], hex);
+        assert_true(qloop_unhex128(hex, want));
+        store_record_ref_words(secret, "pop", keys[k], lens[k], got);
+        assert_true(want[0] == got[0] && want[1] == got[1]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -145,6 +200,8 @@ int main(void)
         cmocka_unit_test(test_not_refs),
         cmocka_unit_test(test_random_sizes),
         cmocka_unit_test(test_seal_again),
+        cmocka_unit_test(test_by_bytes),
+        cmocka_unit_test(test_ref_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

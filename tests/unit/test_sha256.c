@@ -171,6 +171,31 @@ static void test_hex(void **state)
     assert_string_equal(out, "");
 }
 
+/* qloop_unhex128 reads back what qloop_hex wrote, as two big-endian
+ * numbers, and refuses anything else: upper case, other bytes, shorter or
+ * longer texts. */
+static void test_unhex128(void **state)
+{
+    (void)state;
+    uint8_t b[16];
+    for (int i = 0; i < 16; i++)
+        b[i] = (uint8_t)(i * 17 + 3);
+    char hex[33];
+    qloop_hex(b, 16, hex);
+    uint64_t w[2];
+    assert_true(qloop_unhex128(hex, w));
+    assert_true(w[0] == 0x031425364758697aull && w[1] == 0x8b9cadbecfe0f102ull);
+    assert_true(qloop_unhex128("0123456789abcdef0123456789abcdef", w));
+    assert_true(w[0] == 0x0123456789abcdefull && w[1] == w[0]);
+    assert_true(qloop_unhex128("ffffffffffffffffffffffffffffffff", w) && w[0] == UINT64_MAX);
+    assert_false(qloop_unhex128("0123456789ABCDEF0123456789abcdef", w));
+    assert_false(qloop_unhex128("0123456789abcdeg0123456789abcdef", w));
+    assert_false(qloop_unhex128("0123456789abcdef0123456789abcde", w));
+    assert_false(qloop_unhex128("0123456789abcdef0123456789abcdef0", w));
+    assert_false(qloop_unhex128("", w));
+    assert_false(qloop_unhex128("0123456789abcdef 123456789abcdef", w));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_streaming_equals_oneshot),
         cmocka_unit_test(test_rfc4231),
         cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_unhex128),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,304 @@
+/*
+ * ticket_refresh.c — the nightly refresh of the open items that fail again.
+ *
+ * On a steady night most open items fail again: each is refreshed from the
+ * run's first finding of its record (last_run = the run, and the finding's
+ * row, key, value, message and sealed copy). Asked per item through the
+ * index of the run's findings, that is two B-tree searches by a random
+ * record_ref per item and, once the items and findings outgrow the page
+ * cache, a page read per search (W1 10M night 2: 1.8M items, most of the
+ * ticket phase). Here both sides are read in the order they are stored
+ * instead: the open items by one scan of their table, the run's findings
+ * by their index (kind, record_ref, id), which lists each kind's records
+ * in record_ref order; the items, sorted by (dataset + rule, record_ref) in
+ * memory, are merged with each kind's list, and the items that matched are
+ * then updated in item order, each from its finding by id — both tables
+ * visited in the order of their pages. About 40 bytes of memory per open
+ * item while it runs.
+ *
+ * The result is the one statement's (refresh_sql): a record_ref that is not
+ * the text of 32 lower-case hex digits (refs are written by
+ * store_record_ref, but an old or imported store may hold others) makes
+ * the merge step aside for that statement, whose order and equality it
+ * would not know to follow.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/sha256.h"
+#include "loop/ticket_private.h"
+#include "store/store.h"
+
+/* The first finding of run ?1 of the item of alias ticket_items (cols). */
+#define FIRST_FINDING(cols)                                                                     \
+    "(SELECT " cols " FROM finding_rows f WHERE f.run = (SELECT id FROM finding_runs"           \
+    " WHERE run_id = ?1) AND f.kind IN (SELECT k.id FROM finding_kinds k"                      \
+    " WHERE k.dataset = ticket_items.dataset AND k.rule = ticket_items.rule)"                  \
+    " AND f.record_ref = ticket_items.record_ref ORDER BY f.id LIMIT 1)"
+
+/* The item's columns refreshed from finding f. */
+#define REFRESHED                                                                               \
+    "?1, f.row_no, coalesce(f.record_key, ticket_items.record_key), f.value,"                   \
+    " coalesce(f.message, ticket_items.message), f.sealed"
+
+/* The refresh as one statement: what tk_refresh_failing does. */
+static const char refresh_sql[] =
+    "UPDATE ticket_items SET (last_run, row_no, record_key, value, message, sealed) = "
+    FIRST_FINDING(REFRESHED) " WHERE state = 'open' AND EXISTS " FIRST_FINDING("1");
+
+/* One open item: its record_ref as numbers, its (dataset, rule) group and
+ * the id of the run's first finding of its record (0: none yet). */
+struct open_item {
+    uint64_t ref[2];
+    int64_t id, finding;
+    uint32_t group;
+};
+
+/* The (dataset, rule) pairs of the store's finding kinds, and each kind's
+ * pair. */
+struct groups {
+    char **dataset, **rule;
+    size_t n;
+    int64_t *kind;   /* finding_kinds ids, ascending */
+    uint32_t *of;    /* of[i]: the group of kind[i] */
+    size_t nkinds;
+};
+
+static void groups_free(struct groups *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        free(g->dataset[i]);
+        free(g->rule[i]);
+    }
+    free(g->dataset);
+    free(g->rule);
+    free(g->kind);
+    free(g->of);
+}
+
+/* The group of (dataset, rule), or -1 when no kind has it. last: the
+ * group found before, tried first (items come grouped by rule). */
+static long group_of(const struct groups *g, const char *dataset, const char *rule, long last)
+{
+    if (!dataset || !rule)
+        return -1;
+    if (last >= 0 && strcmp(g->rule[last], rule) == 0 && strcmp(g->dataset[last], dataset) == 0)
+        return last;
+    for (size_t i = 0; i < g->n; i++)
+        if (strcmp(g->rule[i], rule) == 0 && strcmp(g->dataset[i], dataset) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* Reads finding_kinds into *g. 0 or -2. */
+static int groups_load(sqlite3 *db, struct groups *g, struct qloop_error *err)
+{
+    sqlite3_stmt *st =
+        sql_prepare(db, "SELECT id, dataset, rule FROM finding_kinds ORDER BY id", err);
+    if (!st)
+        return -2;
+    int rc;
+    size_t cap = 0;
+    while ((rc = sql_row(db, st, "读取问题类别", err)) == 1) {
+        const char *dataset = sql_text(st, 1), *rule = sql_text(st, 2);
+        long at = group_of(g, dataset, rule, -1);
+        if (at < 0 && dataset && rule) {
+            g->dataset = qloop_xrealloc(g->dataset, (g->n + 1) * sizeof *g->dataset);
+            g->rule = qloop_xrealloc(g->rule, (g->n + 1) * sizeof *g->rule);
+            g->dataset[g->n] = qloop_xstrdup(dataset);
+            g->rule[g->n] = qloop_xstrdup(rule);
+            at = (long)g->n++;
+        }
+        if (at < 0)
+            continue;
+        if (g->nkinds == cap) {
+            cap = cap ? cap * 2 : 16;
+            g->kind = qloop_xrealloc(g->kind, cap * sizeof *g->kind);
+            g->of = qloop_xrealloc(g->of, cap * sizeof *g->of);
+        }
+        g->kind[g->nkinds] = sqlite3_column_int64(st, 0);
+        g->of[g->nkinds++] = (uint32_t)at;
+    }
+    sqlite3_finalize(st);
+    return rc < 0 ? -2 : 0;
+}
+
+/* The group of kind, or -1 (a binary search: kinds are ascending). */
+static long group_of_kind(const struct groups *g, int64_t kind)
+{
+    size_t lo = 0, hi = g->nkinds;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (g->kind[mid] < kind)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < g->nkinds && g->kind[lo] == kind ? (long)g->of[lo] : -1;
+}
+
+static int by_group_ref(const void *a, const void *b)
+{
+    const struct open_item *x = a, *y = b;
+    if (x->group != y->group)
+        return x->group < y->group ? -1 : 1;
+    for (int i = 0; i < 2; i++)
+        if (x->ref[i] != y->ref[i])
+            return x->ref[i] < y->ref[i] ? -1 : 1;
+    return 0;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    const struct open_item *x = a, *y = b;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* The open items of a group that has finding kinds, into *items (table
+ * order). 1 when every ref could be read, 0 when one could not (the
+ * statement must do it), -2 on a store error. */
+static int load_items(sqlite3 *db, const struct groups *g, struct open_item **items, size_t *n,
+                      struct qloop_error *err)
+{
+    sqlite3_stmt *st = sql_prepare(
+        db, "SELECT id, dataset, rule, record_ref FROM ticket_items WHERE state = 'open'", err);
+    if (!st)
+        return -2;
+    int rc;
+    size_t cap = 0;
+    long last = -1;
+    bool readable = true;
+    while (readable && (rc = sql_row(db, st, "读取未关闭的工单记录", err)) == 1) {
+        long at = group_of(g, sql_text(st, 1), sql_text(st, 2), last);
+        if (at < 0)
+            continue; /* no finding can be of it */
+        last = at;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            *items = qloop_xrealloc(*items, cap * sizeof **items);
+        }
+        struct open_item *it = &(*items)[*n];
+        bool text = sqlite3_column_type(st, 3) == SQLITE_TEXT; /* asked before reading it */
+        readable = text && qloop_unhex128(sql_text(st, 3), it->ref);
+        it->id = sqlite3_column_int64(st, 0);
+        it->finding = 0;
+        it->group = (uint32_t)at;
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    if (!readable)
+        return 0;
+    return rc < 0 ? -2 : 1;
+}
+
+/* Gives each item of items (sorted by group and ref; start[g] .. start[g+1]
+ * the range of group g) the id of run_id's first finding of its record;
+ * *all_found: whether every finding of the run is of one of the items.
+ * 1, 0 when a finding's ref could not be read, -2 on a store error. */
+static int match_findings(sqlite3 *db, const char *run_id, const struct groups *g,
+                          struct open_item *items, const size_t *start, bool *all_found,
+                          struct qloop_error *err)
+{
+    sqlite3_stmt *st = sql_prepare_texts(db,
+                                         "SELECT f.kind, f.record_ref, f.id FROM finding_rows f"
+                                         " WHERE f.run = (SELECT id FROM finding_runs"
+                                         " WHERE run_id = ?1) ORDER BY f.kind, f.record_ref, f.id",
+                                         1, &run_id, err);
+    if (!st)
+        return -2;
+    int rc;
+    int64_t kind = 0;
+    long group = -1;
+    size_t p = 0, end = 0;
+    bool readable = true, first = true;
+    while (readable && (rc = sql_row(db, st, "读取本次运行的问题记录", err)) == 1) {
+        int64_t k = sqlite3_column_int64(st, 0);
+        if (first || k != kind) { /* a kind's records, in ref order: merge from its group's start */
+            first = false;
+            kind = k;
+            group = group_of_kind(g, k);
+            p = group >= 0 ? start[group] : 0;
+            end = group >= 0 ? start[group + 1] : 0;
+        }
+        if (group < 0) {
+            *all_found = false;
+            continue;
+        }
+        struct open_item f;
+        if (sqlite3_column_type(st, 1) != SQLITE_TEXT || !qloop_unhex128(sql_text(st, 1), f.ref)) {
+            readable = false;
+            break;
+        }
+        f.group = (uint32_t)group;
+        while (p < end && by_group_ref(&items[p], &f) < 0)
+            p++;
+        if (p < end && by_group_ref(&items[p], &f) == 0) {
+            int64_t id = sqlite3_column_int64(st, 2);
+            if (!items[p].finding || id < items[p].finding)
+                items[p].finding = id;
+        } else {
+            *all_found = false;
+        }
+    }
+    sqlite3_finalize(st);
+    if (!readable)
+        return 0;
+    return rc < 0 ? -2 : 1;
+}
+
+/* Updates the items that matched, in item order, from their findings.
+ * 0 or -2. */
+static int update_items(sqlite3 *db, const char *run_id, struct open_item *items, size_t n,
+                        struct qloop_error *err)
+{
+    qsort(items, n, sizeof *items, by_id);
+    sqlite3_stmt *st = sql_prepare_texts(
+        db,
+        "UPDATE ticket_items SET (last_run, row_no, record_key, value, message, sealed) ="
+        " (SELECT " REFRESHED " FROM finding_rows f WHERE f.id = ?3) WHERE id = ?2",
+        1, &run_id, err);
+    if (!st)
+        return -2;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (!items[i].finding)
+            continue;
+        sqlite3_bind_int64(st, 2, items[i].id);
+        sqlite3_bind_int64(st, 3, items[i].finding);
+        rc = sql_done(db, st, "更新仍未整改的工单记录", err);
+    }
+    sqlite3_finalize(st);
+    return rc == 0 ? 0 : -2;
+}
+
+int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found, struct qloop_error *err)
+{
+    *all_found = true;
+    struct groups g = {0};
+    struct open_item *items = NULL;
+    size_t n = 0;
+    int rc = groups_load(db, &g, err);
+    if (rc == 0)
+        rc = load_items(db, &g, &items, &n, err);
+    size_t *start = NULL;
+    if (rc == 1) {
+        qsort(items, n, sizeof *items, by_group_ref);
+        start = qloop_xcalloc(g.n + 1, sizeof *start);
+        for (size_t i = 0; i < n; i++)
+            start[items[i].group + 1]++;
+        for (size_t i = 0; i < g.n; i++)
+            start[i + 1] += start[i];
+        rc = match_findings(db, run_id, &g, items, start, all_found, err);
+    }
+    if (rc != 1)
+        *all_found = false;
+    if (rc == 1)
+        rc = update_items(db, run_id, items, n, err);
+    else if (rc == 0)
+        rc = sql_exec_texts(db, refresh_sql, "更新仍未整改的工单记录", err, 1, &run_id) == 0 ? 0 : -2;
+    free(start);
+    free(items);
+    groups_free(&g);
+    return rc;
+}
