@@ -267,7 +267,7 @@ static uint8_t hex_value(unsigned char c)
     return d < 10 ? (uint8_t)d : a < 6 ? (uint8_t)(a + 10) : 16;
 }
 
-bool qloop_unhex128(const char *hex, uint64_t out[2])
+bool qloop_unhex128_prefix(const char *hex, uint64_t out[2])
 {
     uint64_t w[2] = {0, 0};
     unsigned bad = 0;
@@ -281,7 +281,17 @@ bool qloop_unhex128(const char *hex, uint64_t out[2])
                 return false;
         }
     }
-    if ((bad & 16u) || hex[32] != '\0')
+    if (bad & 16u)
+        return false;
+    out[0] = w[0];
+    out[1] = w[1];
+    return true;
+}
+
+bool qloop_unhex128(const char *hex, uint64_t out[2])
+{
+    uint64_t w[2];
+    if (!qloop_unhex128_prefix(hex, w) || hex[32] != '\0')
         return false;
     out[0] = w[0];
     out[1] = w[1];

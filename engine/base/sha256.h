@@ -28,5 +28,8 @@ void qloop_hex(const uint8_t *bytes, size_t n, char *out);
  * that the pairs order as the texts do (memcmp). false when hex is not
  * exactly 32 lower-case hex digits (a NUL stops the reading). */
 bool qloop_unhex128(const char *hex, uint64_t out[2]);
+/* As qloop_unhex128, for the first 32 characters of a longer text: whatever
+ * follows them is not looked at. */
+bool qloop_unhex128_prefix(const char *hex, uint64_t out[2]);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/sha256.h"
 #include "run/openrefs.h"
 
 /* A ref's 16 bytes as two numbers, big-endian, so that they order as the
@@ -41,25 +42,13 @@ void openrefs_free(struct openrefs *s)
     free(s);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* The 16 bytes of the 32 hex digits at hex; false when one is not a digit. */
+/* The 16 bytes of the 32 hex digits at hex (what follows them not looked
+ * at); false when one is not a lower-case digit or the text is shorter. */
 static bool parse(const char *hex, ref16 *out)
 {
-    uint64_t w[2] = {0, 0};
-    for (size_t i = 0; i < 32; i++) {
-        int v = hexval(hex[i]); /* a NUL stops it: nothing read past a short text */
-        if (v < 0)
-            return false;
-        w[i / 16] = w[i / 16] << 4 | (uint64_t)v;
-    }
+    uint64_t w[2];
+    if (!qloop_unhex128_prefix(hex, w))
+        return false;
     out->hi = w[0];
     out->lo = w[1];
     return true;
