@@ -234,6 +234,21 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const
 /* Frees a's buffers. */
 void tk_adds_free(struct tk_adds *a);
 
+/* Drops the UNIQUE index of items by record (ticket_items_record) so that
+ * many items can be inserted without it, keeping its CREATE statement in
+ * *index_sql (malloc'd) for tk_items_reindex. Only inside a transaction
+ * (else an internal error): until tk_items_reindex the items are not
+ * checked for duplicates nor found by record, and a failure in between
+ * must roll the drop back. 0 or -2. */
+int tk_items_unindex(sqlite3 *db, char **index_sql, struct qloop_error *err);
+
+/* Creates the index tk_items_unindex dropped again from *index_sql (the
+ * same definition; SQLite builds it from the sorted keys) and frees it;
+ * nothing when *index_sql is NULL. Two open items of one record fail it
+ * as their INSERT would have (SQLITE_CONSTRAINT through store_error). 0 or
+ * -2. */
+int tk_items_reindex(sqlite3 *db, char **index_sql, struct qloop_error *err);
+
 /* How a ticket came to get its new items. */
 enum tk_added_to {
     TK_TO_OPEN,     /* a ticket that was open already */

@@ -562,35 +562,38 @@ struct new_finding {
  * through the index of findings by run, kind and record (by_record), the
  * items of each record looked up in the order of their own index; or, when
  * no finding's dataset and rule has an item yet (a first night), in id order
- * within the run's range of ids (in_order: r is a covering scan of that
+ * within the run's range of ids (fresh: r is a covering scan of that
  * index, "+f.run" keeps the planner on the range), which reads the table's
  * pages once instead of at random (W1 1M night 1: 0.57 → 0.37 s in the
- * sqlite3 shell) but would look the items up at random. in_order sorts all
+ * sqlite3 shell). fresh looks no item up: none of its datasets and rules
+ * had one when it began, so each finding has neither a latest item nor an
+ * open one (one added by this run for the same record is found in the
+ * group's added_refs, as by_record's would be), and the index of items by
+ * record may be dropped while it runs (tk_items_unindex). fresh sorts all
  * the run's findings, so by the rank of (dataset, rule) among the kinds (kr,
  * a few rows) and the id: the order of (dataset, rule, id) without comparing
  * the texts (-20 % of the query's instructions at 1M); by_record sorts only
  * the few findings without an open item, where joining kr for every finding
  * would cost more (+1.8 % of a night 2 write phase). */
-#define NEW_FINDINGS(with, from, where, order)                                                  \
-    with "SELECT f.id, k.dataset, k.rule, f.record_ref, f.value, p.ticket_id, t.state, p.state,"  \
-         " p.value FROM " from " JOIN finding_kinds k ON k.id = f.kind"                          \
-         " LEFT JOIN ticket_items p ON p.id = (SELECT max(i.id) FROM ticket_items i"             \
-         "  WHERE i.dataset = k.dataset AND i.rule = k.rule AND i.record_ref = f.record_ref)"    \
-         " LEFT JOIN tickets t ON t.id = p.ticket_id"                                            \
-         " WHERE " where " AND NOT EXISTS (SELECT 1 FROM ticket_items i"                         \
-         "  WHERE i.dataset = k.dataset AND i.rule = k.rule AND i.record_ref = f.record_ref"     \
-         "  AND " TK_ITEM_OPEN_KEY " = 0) ORDER BY " order
 static const char new_findings_by_record[] =
-    NEW_FINDINGS("", "finding_runs r JOIN finding_rows f ON f.run = r.id", "r.run_id = ?1",
-                 "k.dataset, k.rule, f.id");
-static const char new_findings_in_order[] =
-    NEW_FINDINGS("WITH kr(id, rank) AS (SELECT id, dense_rank() OVER (ORDER BY dataset, rule)"
-                 " FROM finding_kinds), r(run, lo, hi) AS MATERIALIZED (SELECT run, min(id),"
-                 " max(id) FROM finding_rows WHERE run = (SELECT id FROM finding_runs"
-                 " WHERE run_id = ?1)) ",
-                 "r CROSS JOIN finding_rows f JOIN kr ON kr.id = f.kind",
-                 "f.id BETWEEN r.lo AND r.hi AND +f.run = r.run", "kr.rank, f.id");
-#undef NEW_FINDINGS
+    "SELECT f.id, k.dataset, k.rule, f.record_ref, f.value, p.ticket_id, t.state, p.state,"
+    " p.value FROM finding_runs r JOIN finding_rows f ON f.run = r.id"
+    " JOIN finding_kinds k ON k.id = f.kind"
+    " LEFT JOIN ticket_items p ON p.id = (SELECT max(i.id) FROM ticket_items i"
+    "  WHERE i.dataset = k.dataset AND i.rule = k.rule AND i.record_ref = f.record_ref)"
+    " LEFT JOIN tickets t ON t.id = p.ticket_id"
+    " WHERE r.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM ticket_items i"
+    "  WHERE i.dataset = k.dataset AND i.rule = k.rule AND i.record_ref = f.record_ref"
+    "  AND " TK_ITEM_OPEN_KEY " = 0) ORDER BY k.dataset, k.rule, f.id";
+static const char new_findings_fresh[] =
+    "WITH kr(id, rank) AS (SELECT id, dense_rank() OVER (ORDER BY dataset, rule)"
+    " FROM finding_kinds), r(run, lo, hi) AS MATERIALIZED (SELECT run, min(id),"
+    " max(id) FROM finding_rows WHERE run = (SELECT id FROM finding_runs"
+    " WHERE run_id = ?1))"
+    " SELECT f.id, k.dataset, k.rule, f.record_ref, f.value, NULL, NULL, NULL, NULL"
+    " FROM r CROSS JOIN finding_rows f JOIN kr ON kr.id = f.kind"
+    " JOIN finding_kinds k ON k.id = f.kind"
+    " WHERE f.id BETWEEN r.lo AND r.hi AND +f.run = r.run ORDER BY kr.rank, f.id";
 
 /* Whether some dataset and rule with findings in run ?1 has items. */
 static const char items_of_run_rules[] =
@@ -727,10 +730,45 @@ static int add_finding(sqlite3 *db, const char *run_id, int64_t at, const struct
     return g->adds.n < TK_ADDS_CHUNK ? 0 : flush_adds(db, run_id, at, g, err);
 }
 
+/* Whether a fresh run's findings (run ?1, no item of their datasets and
+ * rules yet) are worth inserting without the index of items by record,
+ * built again in bulk after them: when they are more than a quarter of the
+ * items already stored, measured by the highest item id (ids only grow).
+ * A rebuild sorts every item, the old ones too; inserting with the index
+ * costs a descent per item, and a page read and written once the index
+ * outgrows the cache (bench/README.md, branch itembulk). Only inside a
+ * transaction (tk_items_unindex). The run's findings are counted only up to
+ * the bound. 0 or -2. */
+static int items_in_bulk(sqlite3 *db, const char *run_id, bool *bulk, struct qloop_error *err)
+{
+    *bulk = false;
+    if (sqlite3_get_autocommit(db))
+        return 0;
+    int64_t stored = 0;
+    if (sql_int64_texts(db, "SELECT max(id) FROM ticket_items", 0, NULL, 0, &stored, err) != 0)
+        return -2;
+    int64_t bound = stored / 4 + 1;
+    sqlite3_stmt *st = sql_prepare(db,
+                                   "SELECT count(*) FROM (SELECT 1 FROM finding_rows"
+                                   " WHERE run = (SELECT id FROM finding_runs WHERE run_id = ?1)"
+                                   " LIMIT ?2)",
+                                   err);
+    if (!st)
+        return -2;
+    sql_bind_text(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, bound);
+    int rc = sql_row(db, st, "统计本次运行的问题记录", err);
+    *bulk = rc == 1 && sqlite3_column_int64(st, 0) >= bound;
+    sqlite3_finalize(st);
+    return rc < 0 ? -2 : 0;
+}
+
 /* Turns the run's findings without an open item into items of the open
  * ticket of their dataset and rule, or of a reopened or new one: one query
  * streamed in dataset, rule and finding order, nothing gathered in memory
- * but the records added to the current group. */
+ * but the records added to the current group. Many fresh findings are
+ * inserted without the index of items by record, built again at the end
+ * (items_in_bulk). */
 static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
                         const struct qloop_policy *p, struct ticket_sync_counts *counts,
                         struct idset *updated, struct qloop_error *err)
@@ -738,10 +776,17 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
     int64_t have_items = 1;
     if (sql_int64_texts(db, items_of_run_rules, 1, &run_id, 1, &have_items, err) != 0)
         return -2;
-    sqlite3_stmt *st = sql_prepare_texts(
-        db, have_items ? new_findings_by_record : new_findings_in_order, 1, &run_id, err);
-    if (!st)
+    bool bulk = false;
+    char *index_sql = NULL;
+    if (!have_items && (items_in_bulk(db, run_id, &bulk, err) != 0 ||
+                        (bulk && tk_items_unindex(db, &index_sql, err) != 0)))
         return -2;
+    sqlite3_stmt *st = sql_prepare_texts(
+        db, have_items ? new_findings_by_record : new_findings_fresh, 1, &run_id, err);
+    if (!st) {
+        free(index_sql);
+        return -2;
+    }
     struct group g = {.added_refs = strmap_new()};
     struct idset reopened_now = {0};
     struct new_finding f;
@@ -772,6 +817,9 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
     sqlite3_finalize(st);
     if (result == 0 && g.tid)
         result = end_group(db, run_id, at, p, &g, updated, err);
+    if (result == 0)
+        result = tk_items_reindex(db, &index_sql, err);
+    free(index_sql); /* a failed run rolls the drop back */
     tk_batch_drop(&g.batch);
     tk_adds_free(&g.adds);
     sql_cache_free(&g.ins);
