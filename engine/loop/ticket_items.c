@@ -199,16 +199,20 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const
                   struct qloop_error *err)
 {
     /* The same columns as tk_add_item's INSERT, from the findings' rows:
-     * json_each is the outer loop and ORDER BY its key keeps the order
-     * pushed, so the items get their ids in that order. */
+     * json_each is the outer loop (CROSS JOIN) and each of its elements,
+     * read in array order, joins one finding and one kind, so the items get
+     * their ids in the order pushed (checked below, element by element)
+     * without sorting the rows, sealed copies and all, through a temporary
+     * b-tree as ORDER BY j.key did (SQLite 3.40's json_each does not
+     * consume it). */
     static const char ins_sql[] =
         "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref, record_key, field, value,"
         " message, row_no, state, reporter, added_at, added_run, last_run, reopened_from, sealed)"
         " SELECT ?1, k.dataset, k.rule, f.record_ref, nullif(f.record_key, ''),"
         " nullif(k.field, ''), f.value, nullif(f.message, ''), f.row_no, 'open', NULL, ?2, ?3,"
         " ?3, nullif(j.value ->> 1, 0), CASE WHEN length(f.sealed) > 0 THEN f.sealed END"
-        " FROM json_each(?4) j JOIN finding_rows f ON f.id = j.value ->> 0"
-        " JOIN finding_kinds k ON k.id = f.kind ORDER BY j.key";
+        " FROM json_each(?4) j CROSS JOIN finding_rows f ON f.id = j.value ->> 0"
+        " CROSS JOIN finding_kinds k ON k.id = f.kind";
     static const char back_sql[] = "SELECT id, record_ref, reopened_from FROM ticket_items"
                                    " WHERE id > ?1 ORDER BY id";
     if (!a->n)
