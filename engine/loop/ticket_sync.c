@@ -732,11 +732,14 @@ static int add_finding(sqlite3 *db, const char *run_id, int64_t at, const struct
 
 /* Whether a fresh run's findings (run ?1, no item of their datasets and
  * rules yet) are worth inserting without the index of items by record,
- * built again in bulk after them: when they are more than a quarter of the
- * items already stored, measured by the highest item id (ids only grow).
- * A rebuild sorts every item, the old ones too; inserting with the index
- * costs a descent per item, and a page read and written once the index
- * outgrows the cache (bench/README.md, branch itembulk). Only inside a
+ * built again in bulk after them: when they are more than half the items
+ * already stored, measured by the highest item id (ids only grow). Their
+ * keys, new datasets and rules, go into new parts of the index, a few pages
+ * read at random for each while the new parts fit in the cache, one page
+ * each once they do not; a rebuild sorts every item, the old ones too.
+ * 1.8M items stored, a new rule's items with the index in place / rebuilt:
+ * 450k 6.6 / 9.2 s, 900k 14.4 / 11.7 s, 1.8M 33.6 / 14.0 s; none stored,
+ * 1.8M: 15.4 / 9.0 s (bench/README.md, branch itembulk). Only inside a
  * transaction (tk_items_unindex). The run's findings are counted only up to
  * the bound. 0 or -2. */
 static int items_in_bulk(sqlite3 *db, const char *run_id, bool *bulk, struct qloop_error *err)
@@ -747,7 +750,7 @@ static int items_in_bulk(sqlite3 *db, const char *run_id, bool *bulk, struct qlo
     int64_t stored = 0;
     if (sql_int64_texts(db, "SELECT max(id) FROM ticket_items", 0, NULL, 0, &stored, err) != 0)
         return -2;
-    int64_t bound = stored / 4 + 1;
+    int64_t bound = stored / 2 + 1;
     sqlite3_stmt *st = sql_prepare(db,
                                    "SELECT count(*) FROM (SELECT 1 FROM finding_rows"
                                    " WHERE run = (SELECT id FROM finding_runs WHERE run_id = ?1)"
