@@ -324,6 +324,30 @@ int tk_items_reindex(sqlite3 *db, char **index_sql, struct qloop_error *err)
     return rc == 0 ? 0 : -2;
 }
 
+int tk_items_in_bulk(sqlite3 *db, const char *run_id, bool *bulk, struct qloop_error *err)
+{
+    *bulk = false;
+    if (sqlite3_get_autocommit(db))
+        return 0;
+    int64_t stored = 0;
+    if (sql_int64_texts(db, "SELECT max(id) FROM ticket_items", 0, NULL, 0, &stored, err) != 0)
+        return -2;
+    int64_t bound = stored / 2 + 1;
+    sqlite3_stmt *st = sql_prepare(db,
+                                   "SELECT count(*) FROM (SELECT 1 FROM finding_rows"
+                                   " WHERE run = (SELECT id FROM finding_runs WHERE run_id = ?1)"
+                                   " LIMIT ?2)",
+                                   err);
+    if (!st)
+        return -2;
+    sql_bind_text(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, bound);
+    int rc = sql_row(db, st, "统计本次运行的问题记录", err);
+    *bulk = rc == 1 && sqlite3_column_int64(st, 0) >= bound;
+    sqlite3_finalize(st);
+    return rc < 0 ? -2 : 0;
+}
+
 /* Hands the new ticket t to its provider under p (auto_feedback, or
  * hand_filed = "feedback" for a report). */
 static int hand_over_new(sqlite3 *db, struct tk *t, const char *run_id, int64_t at,

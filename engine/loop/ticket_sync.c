@@ -730,48 +730,12 @@ static int add_finding(sqlite3 *db, const char *run_id, int64_t at, const struct
     return g->adds.n < TK_ADDS_CHUNK ? 0 : flush_adds(db, run_id, at, g, err);
 }
 
-/* Whether a fresh run's findings (run ?1, no item of their datasets and
- * rules yet) are worth inserting without the index of items by record,
- * built again in bulk after them: when they are more than half the items
- * already stored, measured by the highest item id (ids only grow). Their
- * keys, new datasets and rules, go into new parts of the index, a few pages
- * read at random for each while the new parts fit in the cache, one page
- * each once they do not; a rebuild sorts every item, the old ones too.
- * 1.8M items stored, a new rule's items with the index in place / rebuilt:
- * 450k 6.6 / 9.2 s, 900k 14.4 / 11.7 s, 1.8M 33.6 / 14.0 s; none stored,
- * 1.8M: 15.4 / 9.0 s (bench/README.md, branch itembulk). Only inside a
- * transaction (tk_items_unindex). The run's findings are counted only up to
- * the bound. 0 or -2. */
-static int items_in_bulk(sqlite3 *db, const char *run_id, bool *bulk, struct qloop_error *err)
-{
-    *bulk = false;
-    if (sqlite3_get_autocommit(db))
-        return 0;
-    int64_t stored = 0;
-    if (sql_int64_texts(db, "SELECT max(id) FROM ticket_items", 0, NULL, 0, &stored, err) != 0)
-        return -2;
-    int64_t bound = stored / 2 + 1;
-    sqlite3_stmt *st = sql_prepare(db,
-                                   "SELECT count(*) FROM (SELECT 1 FROM finding_rows"
-                                   " WHERE run = (SELECT id FROM finding_runs WHERE run_id = ?1)"
-                                   " LIMIT ?2)",
-                                   err);
-    if (!st)
-        return -2;
-    sql_bind_text(st, 1, run_id);
-    sqlite3_bind_int64(st, 2, bound);
-    int rc = sql_row(db, st, "统计本次运行的问题记录", err);
-    *bulk = rc == 1 && sqlite3_column_int64(st, 0) >= bound;
-    sqlite3_finalize(st);
-    return rc < 0 ? -2 : 0;
-}
-
 /* Turns the run's findings without an open item into items of the open
  * ticket of their dataset and rule, or of a reopened or new one: one query
  * streamed in dataset, rule and finding order, nothing gathered in memory
  * but the records added to the current group. Many fresh findings are
  * inserted without the index of items by record, built again at the end
- * (items_in_bulk). */
+ * (tk_items_in_bulk). */
 static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
                         const struct qloop_policy *p, struct ticket_sync_counts *counts,
                         struct idset *updated, struct qloop_error *err)
@@ -781,7 +745,7 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
         return -2;
     bool bulk = false;
     char *index_sql = NULL;
-    if (!have_items && (items_in_bulk(db, run_id, &bulk, err) != 0 ||
+    if (!have_items && (tk_items_in_bulk(db, run_id, &bulk, err) != 0 ||
                         (bulk && tk_items_unindex(db, &index_sql, err) != 0)))
         return -2;
     sqlite3_stmt *st = sql_prepare_texts(
