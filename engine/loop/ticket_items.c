@@ -11,7 +11,9 @@
  * open, new records of the same dataset and rule join it (one list, one
  * deadline the department is held to), and a record already open there is
  * never added twice. Two partial UNIQUE indexes make both rules hold
- * whatever the code does.
+ * whatever the code does (tickets_one_open, ticket_items_record; the
+ * second dropped while a first night inserts its many items and created
+ * again before the run commits, which checks them all).
  */
 #include <stdio.h>
 #include <stdlib.h>
