@@ -172,11 +172,15 @@ void tk_adds_push(struct tk_adds *a, int64_t finding_id, const char *record_ref,
                   int64_t reopened_from)
 {
     qloop_buf_putc(&a->json, a->n ? ',' : '[');
-    qloop_buf_putc(&a->json, '[');
-    put_i64(&a->json, finding_id);
-    qloop_buf_putc(&a->json, ',');
-    put_i64(&a->json, reopened_from > 0 ? reopened_from : 0);
-    qloop_buf_putc(&a->json, ']');
+    if (reopened_from <= 0) {
+        put_i64(&a->json, finding_id);
+    } else {
+        qloop_buf_putc(&a->json, '[');
+        put_i64(&a->json, finding_id);
+        qloop_buf_putc(&a->json, ',');
+        put_i64(&a->json, reopened_from);
+        qloop_buf_putc(&a->json, ']');
+    }
     qloop_buf_append(&a->refs, record_ref, strlen(record_ref) + 1);
     a->n++;
 }
@@ -206,14 +210,18 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const
      * their ids in the order pushed (checked below, element by element)
      * without sorting the rows, sealed copies and all, through a temporary
      * b-tree as ORDER BY j.key did (SQLite 3.40's json_each does not
-     * consume it). */
+     * consume it). An element is the finding's id, or [id, reopened_from]
+     * for a record reopened: a plain id is read without parsing the JSON
+     * of a pair (2 "->>" a row were 0.10 s of 0.13 for 200,000 ids). */
     static const char ins_sql[] =
         "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref, record_key, field, value,"
         " message, row_no, state, reporter, added_at, added_run, last_run, reopened_from, sealed)"
         " SELECT ?1, k.dataset, k.rule, f.record_ref, nullif(f.record_key, ''),"
         " nullif(k.field, ''), f.value, nullif(f.message, ''), f.row_no, 'open', NULL, ?2, ?3,"
-        " ?3, nullif(j.value ->> 1, 0), CASE WHEN length(f.sealed) > 0 THEN f.sealed END"
-        " FROM json_each(?4) j CROSS JOIN finding_rows f ON f.id = j.value ->> 0"
+        " ?3, CASE WHEN j.type = 'array' THEN nullif(j.value ->> 1, 0) END,"
+        " CASE WHEN length(f.sealed) > 0 THEN f.sealed END"
+        " FROM json_each(?4) j CROSS JOIN finding_rows f"
+        " ON f.id = (CASE WHEN j.type = 'array' THEN j.value ->> 0 ELSE j.value END)"
         " CROSS JOIN finding_kinds k ON k.id = f.kind";
     static const char back_sql[] = "SELECT id, record_ref, reopened_from FROM ticket_items"
                                    " WHERE id > ?1 ORDER BY id";

@@ -212,7 +212,7 @@ int tk_add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *rule,
  * sealed copy exactly as tk_add_item would store them ("" key, field and
  * message as NULL, an empty sealed copy as NULL). */
 struct tk_adds {
-    struct qloop_buf json; /* "[[finding id, reopened_from],..." (no closing bracket) */
+    struct qloop_buf json; /* "[id,[id,reopened_from],..." (no closing bracket) */
     struct qloop_buf refs; /* each finding's record_ref, NUL-terminated, in order */
     size_t n;
 };
