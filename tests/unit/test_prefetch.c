@@ -2,7 +2,9 @@
  * test_prefetch.c — reading ahead (run/prefetch.c): through the wrapper a
  * source gives the same batches (cells, NULLs, row and line numbers,
  * malformed rows, the columns as they grow), its error at the same place,
- * and closing it before the end stops the reader.
+ * and closing it before the end stops the reader. A source whose cells lie
+ * one NUL apart in one buffer (as the CSV adapter's do) is copied by runs:
+ * the same cells, each NUL-terminated.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +23,8 @@
  * column appears from batch 4 on; fails at batch fail_at (0: never). */
 struct fake {
     int b, nbatches, fail_at;
+    bool packed;   /* cells in one buffer, one NUL apart, some with a gap */
+    char pack[64 * 34];
     int closed;
     const char *names[3];
     struct qloop_field cells[64];
@@ -47,6 +51,7 @@ static int fake_next(void *state, struct qloop_batch *batch, struct qloop_error 
     if (f->b > f->nbatches)
         return 0;
     size_t ncols = f->b >= 4 ? 3 : 2, nrows = f->b == 3 ? 0 : (size_t)(f->b % 5 + 1);
+    size_t at = 0;
     for (size_t r = 0; r < nrows; r++) {
         f->row_no[r] = ++f->next_row;
         f->line_no[r] = f->next_row + 1;
@@ -54,8 +59,19 @@ static int fake_next(void *state, struct qloop_batch *batch, struct qloop_error 
             size_t k = r * ncols + c;
             snprintf(f->text[k], sizeof f->text[k], "b%d-r%zu-c%zu", f->b, r, c);
             bool null = (r + c) % 4 == 3;
-            f->cells[k] = (struct qloop_field){null ? "" : f->text[k], null ? 0 : strlen(f->text[k]),
-                                               null};
+            const char *text = f->text[k];
+            size_t len = null ? 0 : strlen(text);
+            if (f->packed) { /* runs broken by a gap byte, a NULL's "" and an empty value */
+                if (k % 5 == 2)
+                    f->pack[at++] = 'x';
+                if (k % 7 == 4)
+                    len = 0;
+                memcpy(f->pack + at, text, len);
+                f->pack[at + len] = '\0';
+                text = f->pack + at;
+                at += len + 1;
+            }
+            f->cells[k] = (struct qloop_field){null ? "" : text, null ? 0 : len, null};
         }
     }
     size_t nbad = 0;
@@ -109,11 +125,21 @@ static void describe(const struct qloop_adapter *ad, void *src, const struct qlo
                               b->bad[i].message);
 }
 
+static void read_all_packed(int nbatches, int fail_at, bool ahead, bool packed, char *out,
+                            size_t size);
+
 /* Reads the fake source whole, straight or through the wrapper, into out
  * (one line per batch, then the end or the error). */
 static void read_all(int nbatches, int fail_at, bool ahead, char *out, size_t size)
 {
+    read_all_packed(nbatches, fail_at, ahead, false, out, size);
+}
+
+static void read_all_packed(int nbatches, int fail_at, bool ahead, bool packed, char *out,
+                            size_t size)
+{
     struct fake *f = calloc(1, sizeof *f);
+    f->packed = packed;
     f->nbatches = nbatches;
     f->fail_at = fail_at;
     f->names[0] = "c0", f->names[1] = "c1", f->names[2] = "c2";
@@ -157,6 +183,18 @@ static void test_same_batches(void **state)
     assert_string_equal(ahead, straight);
 }
 
+static void test_same_batches_packed(void **state)
+{
+    (void)state;
+    static char straight[1 << 16], ahead[1 << 16], plain[1 << 16];
+    read_all_packed(12, 0, false, true, straight, sizeof straight);
+    read_all_packed(12, 0, true, true, ahead, sizeof ahead);
+    read_all(12, 0, false, plain, sizeof plain);
+    assert_non_null(strstr(straight, "[11@12 NULL b4-r3-c1 ] [12@13 b4-r4-c0 b4-r4-c1 b4-r4-c2]"));
+    assert_string_not_equal(straight, plain); /* the empty values */
+    assert_string_equal(ahead, straight);
+}
+
 static void test_same_error(void **state)
 {
     (void)state;
@@ -191,6 +229,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_batches),
+        cmocka_unit_test(test_same_batches_packed),
         cmocka_unit_test(test_same_error),
         cmocka_unit_test(test_close_early),
     };
