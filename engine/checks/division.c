@@ -55,6 +55,7 @@ struct entry {
 struct division_table {
     struct entry *entries; /* sorted by code, no duplicates */
     size_t count;
+    uint32_t *codes;       /* the entries' codes, in their order: what a lookup searches */
     struct qloop_buf names;
 };
 
@@ -68,6 +69,7 @@ static void table_free(struct division_table *t)
     if (!t)
         return;
     free(t->entries);
+    free(t->codes);
     qloop_buf_free(&t->names);
     free(t);
 }
@@ -158,6 +160,9 @@ static int finish_table(struct division_table *t, const char *file, struct qloop
             return qloop_error_set(err, file, t->entries[i].line, 0,
                                    "代码 %06u 重复（文件第 %u 行已有）；请删除重复的一行",
                                    (unsigned)t->entries[i].code, (unsigned)t->entries[i - 1].line);
+    t->codes = qloop_xmalloc(t->count * sizeof *t->codes);
+    for (size_t i = 0; i < t->count; i++)
+        t->codes[i] = t->entries[i].code;
     return 0;
 }
 
@@ -451,18 +456,20 @@ const char *division_name(const char *code, size_t len)
     const struct division_table *t = current();
     if (!t)
         return NULL;
-    size_t lo = 0, hi = t->count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        uint32_t m = t->entries[mid].code;
-        if (m == c)
-            return t->names.ptr + t->entries[mid].name_off;
-        if (m < c)
-            lo = mid + 1;
-        else
-            hi = mid;
+    /* the first code >= c, halving without a branch on the codes (a lookup
+     * per record: the search's branches were mispredicted about every other
+     * step), over the codes alone (13 KB for the national table) */
+    const uint32_t *base = t->codes;
+    size_t n = t->count;
+    if (!base || n == 0)
+        return NULL;
+    while (n > 1) {
+        size_t half = n / 2;
+        base = base[half - 1] < c ? base + half : base;
+        n -= half;
     }
-    return NULL;
+    size_t at = (size_t)(base - t->codes) + (*base < c);
+    return at < t->count && t->codes[at] == c ? t->names.ptr + t->entries[at].name_off : NULL;
 }
 
 /* true when code[0..len) is a code of the table. */

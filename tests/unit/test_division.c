@@ -8,6 +8,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "base/buf.h"
 #include "checks/division.h"
 #include "lua/libs.h"
 
@@ -260,6 +262,52 @@ static void test_reference_file(void **state)
 #endif
 }
 
+/* Every 6-digit code is found exactly when it is in the table, with its own
+ * name, for tables of 1, 2, 3, 5, 64 and 1,000 codes (the search halves by
+ * arithmetic, not by branches: its edges are the sizes and the ends). */
+static void test_search_every_code(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1, 2, 3, 5, 64, 1000};
+    static bool in[1000000];
+    char path[64];
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        memset(in, 0, sizeof in);
+        struct qloop_buf csv = {0};
+        qloop_buf_printf(&csv, "code,name\n");
+        for (size_t i = 0; i < sizes[k]; i++) { /* uneven steps, written out of order */
+            unsigned code = 100000u + (unsigned)((sizes[k] - 1 - i) * 877u + (i * i) % 13u);
+            if (in[code])
+                continue;
+            in[code] = true;
+            qloop_buf_printf(&csv, "%06u,n%06u\n", code, code);
+        }
+        in[999999] = !in[999999];
+        if (in[999999])
+            qloop_buf_printf(&csv, "999999,n999999\n");
+        write_temp(path, csv.ptr, csv.len);
+        qloop_buf_free(&csv);
+        struct qloop_error err;
+        qloop_error_clear(&err);
+        if (division_load_file(path, &err) != 0)
+            fail_msg("%s:%ld: %s", err.file, err.line, err.message);
+        for (unsigned code = 100000; code <= 999999; code++) {
+            char text[8], want[8];
+            snprintf(text, sizeof text, "%06u", code);
+            const char *got = division_name(text, 6);
+            if (!in[code]) {
+                if (got)
+                    fail_msg("%s found in a table of %zu", text, sizes[k]);
+                continue;
+            }
+            snprintf(want, sizeof want, "n%06u", code);
+            if (!got || strcmp(got, want) != 0)
+                fail_msg("%s: %s in a table of %zu", text, got ? got : "NULL", sizes[k]);
+        }
+        unlink(path);
+    }
+}
+
 static const char *eval(lua_State *L, const char *code, char *buf, size_t size)
 {
     if (luaL_dostring(L, code) != LUA_OK)
@@ -316,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_env),       cmocka_unit_test(test_bundled),
         cmocka_unit_test(test_malformed), cmocka_unit_test(test_csv_forms),
         cmocka_unit_test(test_reference_file), cmocka_unit_test(test_lua),
+        cmocka_unit_test(test_search_every_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
