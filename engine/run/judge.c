@@ -39,7 +39,6 @@ struct worker {
     struct qloop_arena arena;  /* cleansed values and reasons of the batch */
     struct qloop_buf cur, next;
     size_t begin, end;          /* row range of the current batch */
-    size_t lo, hi;              /* the block of that range being done */
     size_t row;                 /* the row being cleansed or judged */
     bool in_row;                /* row is set (else: loading, or between batches) */
     struct mask_value *values;  /* that row's sensitive values (row_values) */
@@ -136,7 +135,7 @@ static void cleanse_rows(struct worker *w)
         if (col < 0 || (size_t)col >= b->batch->ncols)
             continue;
         const struct pack_cleanse *pc = &d->cleanse[c];
-        for (size_t row = w->lo; row < w->hi; row++) {
+        for (size_t row = w->begin; row < w->end; row++) {
             struct qloop_field *f = &b->view[row * b->batch->ncols + (size_t)col];
             if (f->null)
                 continue;
@@ -244,7 +243,7 @@ static void judge_rows(struct worker *w)
         const struct pack_rule *r = &w->pack->rules[ds->rules[i]];
         uint8_t *verdict = b->verdict + i * nrows;
         const char **reason = b->reason + i * nrows;
-        for (size_t row = w->lo; row < w->hi; row++) {
+        for (size_t row = w->begin; row < w->end; row++) {
             reason[row] = NULL;
             w->row = row, w->in_row = true;
             if (r->kind == RULE_RECORD) {
@@ -297,8 +296,9 @@ static void encode_fails(struct worker *w)
     const struct judge_batch *b = pool->b;
     size_t me = (size_t)(w - pool->w), nrows = b->batch->nrows;
     struct qloop_buf *out = &b->enc[me];
+    qloop_buf_reset(out);
     for (size_t i = 0; i < ds->nrules; i++)
-        for (size_t row = w->lo; row < w->hi; row++) {
+        for (size_t row = w->begin; row < w->end; row++) {
             size_t k = i * nrows + row, at = out->len;
             if (b->verdict[k] != JUDGE_FAIL)
                 continue;
@@ -325,43 +325,28 @@ static void hand_passes(struct worker *w)
         if (!ds->pass_rules[i])
             continue;
         const uint8_t *verdict = b->verdict + i * nrows;
-        for (size_t row = w->lo; row < w->hi; row++)
+        for (size_t row = w->begin; row < w->end; row++)
             if (verdict[row] == JUDGE_PASS)
                 ds->pass(ds->pass_ctx, me, i, row);
     }
 }
 
-static size_t block_rows = JUDGE_BLOCK_ROWS;
-
-void judge_set_block_rows(size_t n) { block_rows = n ? n : JUDGE_BLOCK_ROWS; }
-
-/* w's rows, block by block: each block cleansed, its refs computed, judged,
- * its findings made and its passes handed on before the next, so that a
- * block's cells and values are still in the core's cache for every rule
- * (the rows of a batch are not: 4,096 rows of W1 are ~2.7 MB with their
- * copies). Every (rule, row) gets the same verdict in any order; only the
- * order in which one state's rule calls come differs. */
 static void work(struct worker *w)
 {
     qloop_arena_reset(&w->arena);
     w->in_row = false;
-    const struct judge_dataset *ds = w->pool->ds;
-    const struct judge_batch *b = w->pool->b;
-    if (ds->fail && b->enc)
-        qloop_buf_reset(&b->enc[w - w->pool->w]);
-    for (w->lo = w->begin; w->lo < w->end; w->lo = w->hi) {
-        w->hi = w->end - w->lo > block_rows ? w->lo + block_rows : w->end;
+    if (w->begin < w->end) {
         cleanse_rows(w);
-        if (ds->row_refs && b->refs)
-            ds->row_refs(ds->row_ref_ctx, w->lo, w->hi, &w->cur, b->refs);
+        const struct judge_dataset *ds = w->pool->ds;
+        if (ds->row_refs && w->pool->b->refs)
+            ds->row_refs(ds->row_ref_ctx, w->begin, w->end, &w->cur, w->pool->b->refs);
         judge_rows(w);
-        if (ds->fail && b->enc)
+        if (w->pool->ds->fail && w->pool->b->enc)
             encode_fails(w);
-        if (ds->pass)
+        if (w->pool->ds->pass)
             hand_passes(w);
-    }
-    if (w->begin < w->end)
         qloop_lua_record_expire(w->pack->L, &w->rec); /* views die with their batch */
+    }
     w->in_row = false;
 }
 

@@ -114,15 +114,7 @@ void judge_begin_dataset(struct judge_pool *pool, struct judge_dataset *ds);
 void judge_end_dataset(struct judge_pool *pool);
 
 /* Cleanses and judges every row of b; returns when all workers are done.
- * Strings the verdicts point at stay valid until the next call. Each worker
- * does its rows in blocks of JUDGE_BLOCK_ROWS: every step for one block
- * before the next (so a rule's calls in one state interleave with the other
- * rules' calls block by block). */
+ * Strings the verdicts point at stay valid until the next call. */
 void judge_run(struct judge_pool *pool, struct judge_batch *b);
-
-enum { JUDGE_BLOCK_ROWS = 256 };
-
-/* For tests: rows per block (0: JUDGE_BLOCK_ROWS again). */
-void judge_set_block_rows(size_t n);
 
 #endif
