@@ -176,6 +176,9 @@ static const char *item_end(struct matcher *m, const char *p)
     return p;
 }
 
+/* Is c one of the repetitions that may follow an item (* + - ?)? */
+static inline int is_repetition(char c) { return c == '*' || c == '+' || c == '-' || c == '?'; }
+
 /* Does the subject byte at s match the item p .. ep? */
 static int item_match(const struct matcher *m, const char *s, const char *p, const char *ep)
 {
@@ -306,6 +309,16 @@ static const char *do_match(struct matcher *m, const char *s, const char *p)
             }
             break;
         case '%':
+            if (letter_class[(unsigned char)p[1]] && !is_repetition(p[2])) {
+                /* %d, %a, ... alone: the most common item, matched here */
+                if (s < m->s_end && in_class((unsigned char)*s, (unsigned char)p[1])) {
+                    s++;
+                    p += 2;
+                    continue;
+                }
+                s = NULL;
+                goto done;
+            }
             if (p[1] == 'b') {
                 s = match_balance(m, s, p + 2);
                 if (!s)
@@ -334,7 +347,18 @@ static const char *do_match(struct matcher *m, const char *s, const char *p)
                 continue;
             }
             break;
+        case '[':
+            break;
         default:
+            if (!is_repetition(p[1])) { /* a character or '.' alone, matched here */
+                if (s < m->s_end && (*p == '.' || *s == *p)) {
+                    s++;
+                    p++;
+                    continue;
+                }
+                s = NULL;
+                goto done;
+            }
             break;
         }
         /* a single-character item with an optional repetition */
