@@ -606,7 +606,8 @@ size_t mask_text(const char *s, size_t len, const struct mask_value *values, siz
     for (size_t k = 0; k < n; k++) {
         const char *v = values[k].s;
         size_t vlen = values[k].len;
-        if (!v || vlen == 0 || u8_count(v, vlen) < 2)
+        uint32_t cp; /* fewer than two characters: left to the shapes */
+        if (!v || vlen == 0 || qloop_utf8_decode((const unsigned char *)v, vlen, 0, &cp) >= vlen)
             continue;
         for (size_t at = find_bytes(s, len, 0, v, vlen); at < len;
              at = find_bytes(s, len, at + vlen, v, vlen))

@@ -110,6 +110,10 @@ static void test_values(void **state)
     /* A value that is not a name or phone is still masked (generic). */
     struct mask_value odd[] = {{"abc-xyz", 7}};
     check_v("编号 abc-xyz 有误", odd, 1, "编号 a*****z 有误", 1);
+    /* Values of one character are left to the shapes; two are masked (a bad
+     * byte counts as one character: "\xE7\x8E" is two). */
+    struct mask_value shortv[] = {{"q", 1}, {"男", 3}, {"zq", 2}, {"\xFF", 1}, {"\xE7\x8E", 2}};
+    check_v("q 男 zq \xFF 女 \xE7\x8E", shortv, 5, "q 男 z* \xFF 女 **", 2);
 }
 
 /* Appends one random filler character (no digit, no ASCII letter). */
