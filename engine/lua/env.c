@@ -393,6 +393,31 @@ static void wrap(lua_State *L, int idx, const char *name, lua_CFunction fn)
     lua_setfield(L, idx, name);
 }
 
+/* tonumber(v [, base]) as Lua's own (upvalue 1), which it calls for
+ * everything but one string of 1 to 18 ASCII digits and no base: that one
+ * is the integer it spells, which Lua's conversion would give too (no sign,
+ * space, point or exponent; 18 digits cannot overflow), without the
+ * library's general scan (rules turn captured date and time fields into
+ * numbers once per record). */
+static int sandbox_tonumber(lua_State *L)
+{
+    if (lua_gettop(L) == 1 && lua_type(L, 1) == LUA_TSTRING) {
+        size_t len;
+        const char *s = lua_tolstring(L, 1, &len);
+        if (len >= 1 && len <= 18) {
+            lua_Integer v = 0;
+            size_t i = 0;
+            while (i < len && s[i] >= '0' && s[i] <= '9')
+                v = v * 10 + (s[i++] - '0');
+            if (i == len) {
+                lua_pushinteger(L, v);
+                return 1;
+            }
+        }
+    }
+    return lua_tocfunction(L, lua_upvalueindex(1))(L);
+}
+
 /* ---- environments ---- */
 
 void qloop_env_push_new(lua_State *L)
@@ -516,6 +541,9 @@ int qloop_env_setup(lua_State *L)
         lua_getglobal(L, *n);
         lua_setfield(L, g, *n);
     }
+    lua_getglobal(L, "tonumber");
+    lua_pushcclosure(L, sandbox_tonumber, 1);
+    lua_setfield(L, g, "tonumber");
     luaL_setfuncs(L, base_changed, 0);
     static const char *const std_libs[] = {"string", "table", "math", "utf8", NULL};
     for (const char *const *n = std_libs; *n; n++) {

@@ -83,6 +83,20 @@ static const char harness[] =
     "    put(pcall(string.rep, p, #s % 4, s))\n"
     "  end\n"
     "end\n"
+    "local nums = { '', '0', '7', '007', '42', '123456789012345678', '999999999999999999',\n"
+    "  '1234567890123456789', '9223372036854775807', '9223372036854775808', ' 12', '12 ', '-5',\n"
+    "  '+5', '0x10', '1e3', '1.5', '.5', '5.', '12a', 'a12', '1 2', '12\\0', '\\0', '１２', 12, 1.5,\n"
+    "  -3, true, {}, 'inf', 'nan', '0x', '--1' }\n"
+    "for i = 1, #nums + 1 do\n"
+    "  local v = nums[i]\n"
+    "  put(pcall(function() return tonumber(v) end))\n"
+    "  put(pcall(function() return tonumber(v, 16) end))\n"
+    "  put(pcall(function() return tonumber(v, nil) end))\n"
+    "  put(pcall(function() return tonumber(v, 36) end))\n"
+    "  put(pcall(function() return tonumber() end))\n"
+    "  local n = tonumber(v)\n"
+    "  put(math.type(n), n)\n"
+    "end\n"
     "return table.concat(out, '\\n'), #out\n";
 
 /* Runs the harness in L (already holding a function to run it) and returns
