@@ -81,7 +81,8 @@ void qloop_utf8_repair(struct qloop_buf *b, const char *p, size_t n)
         qloop_buf_append(b, "", 0);
 }
 
-bool qloop_value_empty(const struct qloop_field *f)
+/* qloop_value_empty past its inline part: the whole value looked at. */
+bool qloop_value_empty_scan(const struct qloop_field *f)
 {
     if (f->null || f->len == 0)
         return true;

@@ -100,8 +100,19 @@ size_t qloop_utf8_chars(const char *s, size_t n);
 void qloop_utf8_repair(struct qloop_buf *b, const char *s, size_t n);
 
 /* true when a value counts as empty: absent, "", or only white space
- * (ASCII, U+3000, U+00A0). Empty values are judged only by not_null. */
-bool qloop_value_empty(const struct qloop_field *f);
+ * (ASCII, U+3000, U+00A0). Empty values are judged only by not_null.
+ * Inline for the common answers (asked per rule and per field read): a
+ * value whose first byte can begin no white space is not empty. */
+bool qloop_value_empty_scan(const struct qloop_field *f);
+static inline bool qloop_value_empty(const struct qloop_field *f)
+{
+    if (f->null || f->len == 0)
+        return true;
+    unsigned char c = (unsigned char)f->ptr[0];
+    if (c > ' ' && c != 0xE3 && c != 0xC2)
+        return false;
+    return qloop_value_empty_scan(f);
+}
 
 /* Reads s[0..len) as a number (surrounding blanks allowed) into *out;
  * false when it is not one (or NaN, or out of range). */

@@ -55,17 +55,32 @@ static int idcard_valid_l(lua_State *L)
     return 2;
 }
 
-/* The keys of parse's table, pushed once as upvalues of the library's
- * functions (luaopen_idcard): setting a field is then a raw set with an
- * interned key, not a lookup of the C text in Lua's string cache. */
-enum { K_DIVISION = 1, K_BIRTH, K_SEX, K_LEGACY, NKEYS = K_LEGACY };
-static const char *const keys[NKEYS] = {"division", "birth", "sex", "legacy"};
+/* The keys of parse's table and the two values of its sex, pushed once as
+ * upvalues of the library's functions (luaopen_idcard): setting a field is
+ * then a raw set with an interned key, not a lookup of the C text in Lua's
+ * string cache, and the sex is not hashed and looked up again per call. */
+enum { K_DIVISION = 1, K_BIRTH, K_SEX, K_LEGACY, NKEYS = K_LEGACY, V_MALE, V_FEMALE,
+       NUPVALUES = V_FEMALE };
+static const char *const upvalues[NUPVALUES] = {"division", "birth", "sex", "legacy", "男", "女"};
 
-/* Sets t[key] = s (the table at the top; key an upvalue index above). */
-static void set_text(lua_State *L, int key, const char *s)
+/* Sets t[key] = s[0..len) (the table at the top; key an upvalue index above). */
+static void set_text(lua_State *L, int key, const char *s, size_t len)
 {
     lua_pushvalue(L, lua_upvalueindex(key));
-    lua_pushlstring(L, s, strlen(s));
+    lua_pushlstring(L, s, len);
+    lua_rawset(L, -3);
+}
+
+/* Sets t.sex = sex ("男" or "女": the upvalue). */
+static void set_sex(lua_State *L, const char *sex)
+{
+    lua_pushvalue(L, lua_upvalueindex(K_SEX));
+    if (strcmp(sex, upvalues[V_MALE - 1]) == 0)
+        lua_pushvalue(L, lua_upvalueindex(V_MALE));
+    else if (strcmp(sex, upvalues[V_FEMALE - 1]) == 0)
+        lua_pushvalue(L, lua_upvalueindex(V_FEMALE));
+    else
+        lua_pushstring(L, sex);
     lua_rawset(L, -3);
 }
 
@@ -87,9 +102,9 @@ static int idcard_parse_l(lua_State *L)
         return 2;
     }
     lua_createtable(L, 0, NKEYS);
-    set_text(L, K_DIVISION, info.division);
-    set_text(L, K_BIRTH, info.birth);
-    set_text(L, K_SEX, info.sex);
+    set_text(L, K_DIVISION, info.division, strlen(info.division));
+    set_text(L, K_BIRTH, info.birth, strlen(info.birth));
+    set_sex(L, info.sex);
     lua_pushvalue(L, lua_upvalueindex(K_LEGACY));
     lua_pushboolean(L, info.legacy);
     lua_rawset(L, -3);
@@ -132,8 +147,8 @@ const struct qloop_native_check qloop_idcard_checks[] = {
 int luaopen_idcard(lua_State *L)
 {
     luaL_newlibtable(L, idcard_lib);
-    for (int k = 0; k < NKEYS; k++)
-        lua_pushstring(L, keys[k]);
-    luaL_setfuncs(L, idcard_lib, NKEYS);
+    for (int k = 0; k < NUPVALUES; k++)
+        lua_pushstring(L, upvalues[k]);
+    luaL_setfuncs(L, idcard_lib, NUPVALUES);
     return 1;
 }

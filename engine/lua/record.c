@@ -71,7 +71,8 @@ static long column_of(lua_State *L, struct view *v, const char *name, size_t len
 static int record_index(lua_State *L)
 {
     struct view *v = lua_touserdata(L, 1);
-    if (!v || lua_type(L, 1) != LUA_TUSERDATA || lua_rawlen(L, 1) != sizeof *v || v->mark != &MARK)
+    /* a light userdata has no length: rawlen is 0 for it */
+    if (!v || lua_rawlen(L, 1) != sizeof *v || v->mark != &MARK)
         return luaL_typeerror(L, 1, "record");
     size_t len;
     const char *name = lua_tolstring(L, 2, &len); /* a number becomes its text, as before */

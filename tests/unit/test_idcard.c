@@ -422,6 +422,10 @@ static void test_lua(void **state)
                            "table expected"));
     assert_string_equal(lua_eval(L, "idcard.parse('11010519491231002X').birth"), "1949-12-31");
     assert_string_equal(lua_eval(L, "idcard.parse('11010519491231002X').sex"), "女");
+    assert_string_equal(lua_eval(L, "idcard.parse('110105194912310011').sex"), "男");
+    assert_string_equal(lua_eval(L, "idcard.parse('110105194912310011').sex == '男' and "
+                                    "idcard.parse('11010519491231002X').sex == '女'"),
+                        "true");
     assert_string_equal(lua_eval(L, "idcard.parse('11010519491231002X').division"), "110105");
     assert_string_equal(lua_eval(L, "idcard.parse('11010519491231002X').legacy"), "false");
     assert_string_equal(lua_eval(L, "idcard.parse('130503670401001').legacy"), "true");

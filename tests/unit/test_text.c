@@ -8,6 +8,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -194,6 +195,30 @@ static void test_empty_and_number(void **state)
     assert_false(qloop_value_empty(&f));
     f = (struct qloop_field){"", 0, 1};
     assert_true(qloop_value_empty(&f));
+    /* the inline first-byte answer agrees with a reading of every byte:
+     * each first byte, alone and before blanks or U+3000 / U+00A0 parts */
+    static const char *const tails[] = {"", " ", "\x80\x80", "\xA0", "\x80", "\x80\x80 x", "\t\n"};
+    for (int c = 1; c < 256; c++)
+        for (size_t t = 0; t < sizeof tails / sizeof *tails; t++) {
+            char text[16];
+            snprintf(text, sizeof text, "%c%s", c, tails[t]);
+            size_t len = strlen(text);
+            bool want = true; /* only ' ', \t, \r, \n, U+3000, U+00A0 */
+            for (size_t i = 0; i < len && want;) {
+                const unsigned char *u = (const unsigned char *)text;
+                if (u[i] == ' ' || u[i] == '\t' || u[i] == '\r' || u[i] == '\n')
+                    i++;
+                else if (u[i] == 0xE3 && i + 2 < len && u[i + 1] == 0x80 && u[i + 2] == 0x80)
+                    i += 3;
+                else if (u[i] == 0xC2 && i + 1 < len && u[i + 1] == 0xA0)
+                    i += 2;
+                else
+                    want = false;
+            }
+            f = (struct qloop_field){text, len, 0};
+            if (qloop_value_empty(&f) != want)
+                fail_msg("byte %d + tail %zu: %d", c, t, !want);
+        }
     double v;
     assert_true(qloop_parse_number(" 12.5 ", 6, &v));
     assert_true(v == 12.5);
