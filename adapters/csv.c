@@ -234,6 +234,14 @@ static int scan_row(struct csv *st, size_t start, size_t *end, long *nl_out, int
                 p++;
             if (*p < 0x80)
                 break;
+            /* a run of the common three-byte characters (lead E1-EC or
+             * EE-EF: any continuation bytes make them well-formed; Chinese
+             * text is mostly these), then the general check */
+            while (e - p >= 3 && (p[0] & 0xF0) == 0xE0 && p[0] != 0xE0 && p[0] != 0xED &&
+                   (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80)
+                p += 3;
+            if (!(*p & 0x80))
+                continue;
             int k = qloop_utf8_seq(p, e);
             if (k > 0) {
                 p += k;

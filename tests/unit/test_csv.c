@@ -17,11 +17,13 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "adapters.h"
 #include "base/buf.h"
+#include "base/text.h"
 
 #define FIX(name) QLOOP_SOURCE_DIR "/tests/fixtures/adapters/" name
 
@@ -405,6 +407,41 @@ static void test_bad_bytes(void **unused)
     assert_int_equal(read_str("a,\xff\n", &t, &err), -1);
     assert_int_equal(err.line, 1);
     assert_int_equal(err.column, 3);
+}
+
+/* Three-byte sequences in unquoted fields (csv.c takes runs of the common
+ * ones at once): every lead byte E0-EF with second and third bytes at the
+ * edges of the continuation range is accepted exactly when it is
+ * well-formed UTF-8 (qloop_utf8_seq), after and before Chinese text, at the
+ * field's end, and read back byte for byte. */
+static void test_three_byte_runs(void **unused)
+{
+    (void)unused;
+    static const unsigned char second[] = {0x7F, 0x80, 0x9F, 0xA0, 0xBF, 0xC0};
+    static const unsigned char third[] = {0x7F, 0x80, 0xBF, 0xC0};
+    size_t accepted = 0;
+    for (unsigned lead = 0xE0; lead <= 0xEF; lead++)
+        for (size_t i = 0; i < sizeof second; i++)
+            for (size_t j = 0; j < sizeof third; j++) {
+                unsigned char seq[4] = {(unsigned char)lead, second[i], third[j], 0};
+                bool good = qloop_utf8_seq(seq, seq + 3) == 3;
+                char field[32], text[64];
+                snprintf(field, sizeof field, "\xE4\xB8\xAD%s\xE6\x96\x87%s", (const char *)seq,
+                         (const char *)seq);
+                snprintf(text, sizeof text, "a,b\n%s,x\n", field);
+                struct table t;
+                struct qloop_error err;
+                int r = read_str(text, &t, &err);
+                if (good != (r == 0))
+                    fail_msg("%02X %02X %02X: %s", lead, second[i], third[j], good ? err.message : "accepted");
+                if (r == 0) {
+                    assert_string_equal(CELL(&t, 0, 0), field);
+                    assert_string_equal(CELL(&t, 0, 1), "x");
+                    accepted++;
+                    table_free(&t);
+                }
+            }
+    assert_int_equal(accepted, 14 * 4 * 2 + 2 * 2 * 2); /* E0: second A0, BF; ED: 80, 9F */
 }
 
 static void test_header_errors(void **unused)
@@ -795,6 +832,7 @@ int main(void)
         cmocka_unit_test(test_ragged_rows),
         cmocka_unit_test(test_stray_and_trailing_quotes),
         cmocka_unit_test(test_bad_bytes),
+        cmocka_unit_test(test_three_byte_runs),
         cmocka_unit_test(test_header_errors),
         cmocka_unit_test(test_gbk_declared),
         cmocka_unit_test(test_gbk_detected),
