@@ -271,8 +271,17 @@ static void offer_on_worker(void *ctx, size_t worker, size_t rule, size_t row)
     struct ds_ctx *ds = ctx;
     if (identity_keyless(ds, row))
         return;
+    struct rule_state *rs = &ds->rules[rule];
+    if (ds->d->nkeys == 1 && ds->key_cols[0] == rs->col) {
+        /* the value is the record's whole key (W1's unique identity
+         * number): offered as both, not copied to be compared back */
+        const struct qloop_field *f = ds_cell(ds, row, rs->col);
+        unique_offer(rs->uniq, worker, (uint64_t)ds->rows + row, f->ptr, f->len,
+                     ds->batch->row_no[row], f->ptr, f->len);
+        return;
+    }
     ds_key_fields(ds, row, &ds->whole_keys[worker]);
-    offer_whole(ds, &ds->rules[rule], worker, row, &ds->whole_keys[worker]);
+    offer_whole(ds, rs, worker, row, &ds->whole_keys[worker]);
 }
 
 /* Sets the workers to offer the unique rules' values (offer_on_worker), or
