@@ -2,13 +2,9 @@
  * judge.c — cleansing and judging batches on worker threads (see judge.h).
  *
  * A pool of N workers: worker 0 is the caller, workers 1..N-1 are threads
- * that sleep on a condition variable between batches. judge_run wakes the
- * threads, works itself and waits for the rest; each worker takes the
- * batch's rows a chunk at a time, the next rows not yet taken, until none is
- * left — so a worker slowed down (its core shared with the source's reader)
- * takes fewer rows instead of being waited for. A chunk is a 2N-th of the
- * rows left, at least JUDGE_CHUNK_ROWS: large at first, small at the end,
- * where the others would wait for the last one. Per chunk a worker
+ * that sleep on a condition variable between batches. judge_run splits the
+ * batch's rows into N contiguous ranges, wakes the threads, does range 0
+ * itself and waits for the rest. Per row range a worker
  *   1. cleanses: for each cleanse entry, the C cleaner (native.h) straight
  *      over the values, or the Lua step through its own state; changed values
  *      go to the worker's arena and replace the cell in the view;
@@ -19,7 +15,6 @@
  */
 #include <lauxlib.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +38,7 @@ struct worker {
     pthread_t thread;
     struct qloop_arena arena;  /* cleansed values and reasons of the batch */
     struct qloop_buf cur, next;
-    size_t begin, end;          /* rows of the chunk being done */
+    size_t begin, end;          /* row range of the current batch */
     size_t row;                 /* the row being cleansed or judged */
     bool in_row;                /* row is set (else: loading, or between batches) */
     struct mask_value *values;  /* that row's sensitive values (row_values) */
@@ -69,13 +64,7 @@ struct judge_pool {
     unsigned long generation;
     size_t pending;
     bool quit;
-    atomic_size_t next_row;     /* the first row of the batch not yet taken */
-    size_t chunk;               /* the fewest rows taken at a time in this batch */
 };
-
-static size_t chunk_rows = JUDGE_CHUNK_ROWS;
-
-void judge_set_chunk_rows(size_t n) { chunk_rows = n ? n : JUDGE_CHUNK_ROWS; }
 
 static const struct qloop_field *view_cell(const struct judge_batch *b, size_t row, long col)
 {
@@ -306,7 +295,8 @@ static void encode_fails(struct worker *w)
     const struct judge_dataset *ds = pool->ds;
     const struct judge_batch *b = pool->b;
     size_t me = (size_t)(w - pool->w), nrows = b->batch->nrows;
-    struct qloop_buf *out = &b->enc[me]; /* emptied when the batch began */
+    struct qloop_buf *out = &b->enc[me];
+    qloop_buf_reset(out);
     for (size_t i = 0; i < ds->nrules; i++)
         for (size_t row = w->begin; row < w->end; row++) {
             size_t k = i * nrows + row, at = out->len;
@@ -341,45 +331,22 @@ static void hand_passes(struct worker *w)
     }
 }
 
-/* w's share of the batch: chunks taken in turn until none is left. */
 static void work(struct worker *w)
 {
-    struct judge_pool *pool = w->pool;
-    const struct judge_dataset *ds = pool->ds;
-    const struct judge_batch *b = pool->b;
-    size_t nrows = b->batch->nrows;
     qloop_arena_reset(&w->arena);
     w->in_row = false;
-    if (ds->fail && b->enc)
-        qloop_buf_reset(&b->enc[w - pool->w]);
-    bool any = false;
-    size_t lo = atomic_load_explicit(&pool->next_row, memory_order_relaxed);
-    for (;;) {
-        if (lo >= nrows)
-            break;
-        size_t take = (nrows - lo) / (2 * pool->n);
-        if (take < pool->chunk)
-            take = pool->chunk;
-        if (take > nrows - lo)
-            take = nrows - lo;
-        if (!atomic_compare_exchange_weak_explicit(&pool->next_row, &lo, lo + take,
-                                                   memory_order_relaxed, memory_order_relaxed))
-            continue; /* lo is now what another worker left */
-        w->begin = lo;
-        w->end = lo + take;
-        any = true;
+    if (w->begin < w->end) {
         cleanse_rows(w);
-        if (ds->row_refs && b->refs)
-            ds->row_refs(ds->row_ref_ctx, w->begin, w->end, &w->cur, b->refs);
+        const struct judge_dataset *ds = w->pool->ds;
+        if (ds->row_refs && w->pool->b->refs)
+            ds->row_refs(ds->row_ref_ctx, w->begin, w->end, &w->cur, w->pool->b->refs);
         judge_rows(w);
-        if (ds->fail && b->enc)
+        if (w->pool->ds->fail && w->pool->b->enc)
             encode_fails(w);
-        if (ds->pass)
+        if (w->pool->ds->pass)
             hand_passes(w);
-        lo = atomic_load_explicit(&pool->next_row, memory_order_relaxed);
-    }
-    if (any)
         qloop_lua_record_expire(w->pack->L, &w->rec); /* views die with their batch */
+    }
     w->in_row = false;
 }
 
@@ -410,7 +377,6 @@ struct judge_pool *judge_pool_new(struct pack *p, size_t nworkers, struct qloop_
     if (nworkers < 1)
         nworkers = 1;
     struct judge_pool *pool = qloop_xcalloc(1, sizeof *pool);
-    atomic_init(&pool->next_row, 0);
     pool->pack = p;
     pool->w = qloop_xcalloc(nworkers, sizeof *pool->w);
     pthread_mutex_init(&pool->mu, NULL);
@@ -563,12 +529,15 @@ void judge_end_dataset(struct judge_pool *pool)
 void judge_run(struct judge_pool *pool, struct judge_batch *b)
 {
     size_t nrows = b->batch->nrows;
+    size_t n = pool->n;
+    /* Below a few hundred rows a thread costs more than it saves. */
+    if (nrows < 256 * n)
+        n = 1;
     pool->b = b;
-    /* One worker, or below a few hundred rows (a thread costs more than it
-     * saves): one chunk, which the caller takes first (the threads are still
-     * waking). */
-    pool->chunk = pool->n == 1 || nrows < 256 * pool->n ? (nrows ? nrows : 1) : chunk_rows;
-    atomic_store_explicit(&pool->next_row, 0, memory_order_relaxed);
+    for (size_t i = 0; i < pool->n; i++) {
+        pool->w[i].begin = i < n ? nrows * i / n : nrows;
+        pool->w[i].end = i < n ? nrows * (i + 1) / n : nrows;
+    }
     if (pool->n > 1) {
         pthread_mutex_lock(&pool->mu);
         pool->pending = pool->n - 1;

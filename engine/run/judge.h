@@ -114,16 +114,7 @@ void judge_begin_dataset(struct judge_pool *pool, struct judge_dataset *ds);
 void judge_end_dataset(struct judge_pool *pool);
 
 /* Cleanses and judges every row of b; returns when all workers are done.
- * Strings the verdicts point at stay valid until the next call. The workers
- * take the rows in chunks (at least JUDGE_CHUNK_ROWS), each whole
- * (cleansed, judged, its findings made and passes handed on) before the
- * next: which worker — which Lua state — judges a row, and in what order one
- * state's rule calls come, depends on timing; every verdict does not. */
+ * Strings the verdicts point at stay valid until the next call. */
 void judge_run(struct judge_pool *pool, struct judge_batch *b);
-
-enum { JUDGE_CHUNK_ROWS = 64 };
-
-/* For tests: the fewest rows per chunk (0: JUDGE_CHUNK_ROWS again). */
-void judge_set_chunk_rows(size_t n);
 
 #endif

@@ -1,9 +1,7 @@
 /*
  * test_judge.c — the worker pool (engine/run/judge.c): cleansing and judging
  * a batch give the same views, verdicts, reasons and counts whatever the
- * number of workers and however few rows they may take at a time
- * (judge_set_chunk_rows: one, a few, the default, more than a worker's
- * share, all), with native and Lua cleansing, field forms, not_null, a Lua
+ * number of workers, with native and Lua cleansing, field forms, not_null, a Lua
  * record rule that fails with reasons and one that raises; and they are the
  * verdicts worked out here for the same values.
  */
@@ -62,15 +60,14 @@ struct result {
 static char path[] = "/tmp/qloop-test-judge-XXXXXX";
 static char text[NROWS * NCOLS][16];
 
-/* Judges the batch with `workers` workers taking at least `chunk` rows at a time. */
-static void judge_all(struct pack *p, size_t workers, size_t chunk, struct result *res)
+/* Judges the batch with `workers` workers. */
+static void judge_all(struct pack *p, size_t workers, struct result *res)
 {
     struct qloop_error err;
     qloop_error_clear(&err);
     struct judge_pool *pool = judge_pool_new(p, workers, &err);
     assert_non_null(pool);
     assert_int_equal(judge_pool_size(pool), workers);
-    judge_set_chunk_rows(chunk);
 
     struct strmap *colmap = strmap_new();
     static const char *names[NCOLS] = {"id", "v", "w"};
@@ -116,7 +113,6 @@ static void judge_all(struct pack *p, size_t workers, size_t chunk, struct resul
                  (int)view[k].len, view[k].ptr);
     judge_end_dataset(pool);
     judge_pool_free(pool);
-    judge_set_chunk_rows(0);
     strmap_free(colmap);
 }
 
@@ -137,7 +133,7 @@ static void test_workers(void **state)
     assert_int_equal(p->nrules, NRULES);
 
     static struct result want, got;
-    judge_all(p, 1, NROWS, &want);
+    judge_all(p, 1, &want);
     /* the verdicts worked out here */
     for (size_t r = 0; r < NROWS; r++) {
         bool vnull = r % 11 == 4, vblank = r % 5 == 2;
@@ -163,10 +159,8 @@ static void test_workers(void **state)
     assert_string_equal(want.view[6 * NCOLS + 2], "NULL");
     assert_string_equal(want.view[7 * NCOLS + 2], "A");
 
-    static const size_t chunks[] = {1, 3, 64, JUDGE_CHUNK_ROWS, 700, NROWS};
-    for (size_t run = 0; run < 4 * sizeof chunks / sizeof *chunks; run++) {
-        size_t workers = 1 + run % 4, chunk = chunks[run / 4];
-        judge_all(p, workers, chunk, &got);
+    for (size_t workers = 2; workers <= 4; workers++) {
+        judge_all(p, workers, &got);
         assert_memory_equal(got.verdict, want.verdict, sizeof want.verdict);
         for (size_t k = 0; k < NRULES * NROWS; k++)
             assert_string_equal(got.reason[k], want.reason[k]);
