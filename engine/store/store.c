@@ -7,6 +7,7 @@
  * a newer qloop is refused rather than damaged.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,8 +202,21 @@ static bool in_memory(const char *path)
     return !*path || strcmp(path, ":memory:") == 0;
 }
 
+/* SQLite's process-wide settings, made before its first use. Memory
+ * statistics off: with them on, every allocation SQLite makes (several per
+ * row a run stores) takes a process-wide mutex to count itself, and qloop
+ * reads none of the counts (sqlite3_memory_used, soft heap limits). When
+ * SQLite was already in use (a caller opened a database itself first), the
+ * call is refused and SQLite keeps its defaults: nothing else changes. */
+static void configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 sqlite3 *store_open_mode(const char *path, enum store_open_mode mode, struct qloop_error *err)
 {
+    static pthread_once_t configured = PTHREAD_ONCE_INIT;
+    pthread_once(&configured, configure_sqlite);
     sqlite3 *db = NULL;
     if (!path)
         path = store_default_path();
