@@ -97,6 +97,21 @@ static void test_new_store_runs_every_step(void **state)
     store_close(db);
 }
 
+/* The first store opened turns SQLite's memory statistics off (a mutex
+ * per allocation, counts nobody reads): a store opened, migrated and
+ * written leaves them at zero. First in this program, before anything else
+ * uses SQLite. */
+static void test_no_memory_statistics(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES(randomblob(100000))");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM t"), 1);
+    assert_int_equal(sqlite3_memory_used(), 0);
+    assert_int_equal(sqlite3_memory_highwater(0), 0);
+    store_close(db);
+}
+
 /* A new store file gets 16 KiB pages; a store made with other pages keeps
  * them, opens and takes a run's writes as before. */
 static void test_page_size(void **state)
@@ -247,6 +262,7 @@ static void test_failed_step_leaves_old_version(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_memory_statistics),
         cmocka_unit_test(test_new_store_runs_every_step),
         cmocka_unit_test(test_page_size),
         cmocka_unit_test(test_refused_without_a_write),
