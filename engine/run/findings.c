@@ -6,10 +6,11 @@
  * its record), the masked message, the part; the result is appended to a
  * buffer as one encoded finding (struct enc_head and its bytes).
  * findings_write encodes with the writer's own encoder and spools the bytes
- * (stage.h); findings_flush reads the spool back and inserts each finding
- * into finding_rows through one prepared statement, its kind and run mapped
+ * (stage.h); findings_flush reads the spool back and inserts the findings
+ * into finding_rows, 32 rows to a prepared INSERT, its kind and run mapped
  * to the store's numbers. Buffers live in the encoder and are reused.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,11 @@ struct enc_head {
     uint32_t len[F_COUNT];
     char ref[32];
 };
+
+/* Findings stored by one INSERT: a statement's start and end (its
+ * cursors opened, the table's last row sought, the statement closed) are
+ * shared by this many rows instead of paid by each. */
+enum { BATCH = 32 };
 
 struct kind {
     char *dataset, *rule, *field;
@@ -75,7 +81,11 @@ struct findings_writer {
     uint32_t last_kind; /* findings_kind's last answer: findings come in runs of a kind */
     /* findings_flush */
     int64_t run_num;
-    sqlite3_stmt *ins;
+    sqlite3_stmt *ins;      /* one finding_rows row */
+    sqlite3_stmt *ins_many; /* BATCH rows */
+    struct qloop_buf batch; /* up to BATCH encoded findings, whole, waiting for ins_many */
+    size_t nbatch;
+    int64_t batch_kind[BATCH]; /* their store kinds */
     struct qloop_buf carry; /* an encoded finding split between two pieces of the spool */
     struct qloop_error *flush_err;
 };
@@ -114,6 +124,8 @@ void findings_writer_free(struct findings_writer *w)
     free(w->kinds);
     qloop_buf_free(&w->name);
     sqlite3_finalize(w->ins);
+    sqlite3_finalize(w->ins_many);
+    qloop_buf_free(&w->batch);
     qloop_buf_free(&w->carry);
     ident_sealer_close(&w->sealer);
     for (size_t i = 0; i < w->nparts; i++) {
@@ -523,7 +535,75 @@ static int store_kind(struct findings_writer *w, uint32_t k, int64_t *id, struct
     return 0;
 }
 
-/* Inserts one encoded finding p (whole). 0 or -1. */
+/* Binds encoded finding p (whole) of store kind `kind` to parameters
+ * first .. first + 8 of st. */
+static void bind_row(const struct findings_writer *w, sqlite3_stmt *st, int first, const char *p,
+                     int64_t kind)
+{
+    struct enc_head h;
+    memcpy(&h, p, sizeof h);
+    sqlite3_bind_int64(st, first, w->run_num);
+    sqlite3_bind_int64(st, first + 1, kind);
+    if (h.row_no)
+        sqlite3_bind_int64(st, first + 2, (sqlite3_int64)h.row_no);
+    else
+        sqlite3_bind_null(st, first + 2);
+    sqlite3_bind_text(st, first + 3, p + offsetof(struct enc_head, ref), sizeof h.ref,
+                      SQLITE_STATIC);
+    const char *at = p + sizeof h;
+    for (int i = 0; i < F_COUNT; i++) {
+        if (h.len[i] == NO_TEXT)
+            sqlite3_bind_null(st, first + 4 + i);
+        else if (i == F_SEALED)
+            sqlite3_bind_blob(st, first + 4 + i, at, (int)h.len[i], SQLITE_STATIC);
+        else
+            sqlite3_bind_text(st, first + 4 + i, at, (int)h.len[i], SQLITE_STATIC);
+        at += h.len[i] == NO_TEXT ? 0 : h.len[i];
+    }
+}
+
+/* The size of encoded finding p (its head's first member). */
+static uint32_t enc_size(const char *p)
+{
+    uint32_t size;
+    memcpy(&size, p, sizeof size);
+    return size;
+}
+
+/* Runs st, bound, once. 0 or -1. */
+static int run_insert(struct findings_writer *w, sqlite3_stmt *st, struct qloop_error *err)
+{
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_error(w->db, "写入问题记录", err);
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Inserts the batched findings, in the order batched: BATCH of them by one
+ * statement, fewer one by one. 0 or -1; the batch is emptied either way. */
+static int insert_batch(struct findings_writer *w, struct qloop_error *err)
+{
+    int rc = 0;
+    const char *p = w->batch.ptr;
+    if (w->nbatch == BATCH) {
+        for (size_t i = 0; i < BATCH; i++) {
+            bind_row(w, w->ins_many, 1 + 9 * (int)i, p, w->batch_kind[i]);
+            p += enc_size(p);
+        }
+        rc = run_insert(w, w->ins_many, err);
+    } else {
+        for (size_t i = 0; rc == 0 && i < w->nbatch; i++) {
+            bind_row(w, w->ins, 1, p, w->batch_kind[i]);
+            rc = run_insert(w, w->ins, err);
+            p += enc_size(p);
+        }
+    }
+    qloop_buf_reset(&w->batch);
+    w->nbatch = 0;
+    return rc;
+}
+
+/* Adds one encoded finding p (whole) to the batch, inserting the batch
+ * when it is full. 0 or -1. */
 static int insert_one(struct findings_writer *w, const char *p, struct qloop_error *err)
 {
     struct enc_head h;
@@ -533,27 +613,9 @@ static int insert_one(struct findings_writer *w, const char *p, struct qloop_err
     int64_t kind;
     if (store_kind(w, h.kind, &kind, err) != 0)
         return -1;
-    sqlite3_stmt *st = w->ins;
-    sqlite3_bind_int64(st, 1, w->run_num);
-    sqlite3_bind_int64(st, 2, kind);
-    if (h.row_no)
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)h.row_no);
-    else
-        sqlite3_bind_null(st, 3);
-    sqlite3_bind_text(st, 4, h.ref, sizeof h.ref, SQLITE_STATIC);
-    const char *at = p + sizeof h;
-    for (int i = 0; i < F_COUNT; i++) {
-        if (h.len[i] == NO_TEXT)
-            sqlite3_bind_null(st, 5 + i);
-        else if (i == F_SEALED)
-            sqlite3_bind_blob(st, 5 + i, at, (int)h.len[i], SQLITE_STATIC);
-        else
-            sqlite3_bind_text(st, 5 + i, at, (int)h.len[i], SQLITE_STATIC);
-        at += h.len[i] == NO_TEXT ? 0 : h.len[i];
-    }
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_error(w->db, "写入问题记录", err);
-    sqlite3_reset(st);
-    return rc;
+    qloop_buf_append(&w->batch, p, h.size);
+    w->batch_kind[w->nbatch++] = kind;
+    return w->nbatch == BATCH ? insert_batch(w, err) : 0;
 }
 
 /* stage_spool_drain's reader: inserts every whole encoded finding of the
@@ -605,6 +667,36 @@ static int insert_piece(void *ctx, const void *piece, size_t n)
     return 0;
 }
 
+/* Prepares the writer's INSERTs of one row and of BATCH rows. 0 or -1.
+ * OR FAIL: an INSERT of many rows that may abort halfway makes SQLite keep
+ * a statement journal (a temporary file holding every page the statement
+ * touches, to undo its earlier rows), which cost more than the rows it
+ * batched; with FAIL nothing is undone, and nothing needs to be: a failing
+ * move fails the run, whose transaction is rolled back whole. (finding_rows
+ * has no constraint an insert here can break; a trigger that aborts still
+ * undoes its own statement.) */
+static int prepare_inserts(struct findings_writer *w, struct qloop_error *err)
+{
+    static const char head[] = "INSERT OR FAIL INTO finding_rows(run, kind, row_no, record_ref, record_key,"
+                               " value, message, sealed, part) VALUES";
+    static const char row[] = "(?,?,?,?,?,?,?,?,?)";
+    struct qloop_buf sql = {0};
+    append(&sql, head);
+    append(&sql, row);
+    w->ins = sql_prepare(w->db, qloop_buf_str(&sql), err);
+    for (int i = 1; i < BATCH; i++) {
+        qloop_buf_putc(&sql, ',');
+        append(&sql, row);
+    }
+    w->ins_many = w->ins ? sql_prepare(w->db, qloop_buf_str(&sql), err) : NULL;
+    qloop_buf_free(&sql);
+    if (w->ins_many)
+        return 0;
+    sqlite3_finalize(w->ins);
+    w->ins = NULL;
+    return -1;
+}
+
 int findings_flush(struct findings_writer *w, struct qloop_error *err)
 {
     if (stage_spool_size(w->spool) == 0)
@@ -617,17 +709,19 @@ int findings_flush(struct findings_writer *w, struct qloop_error *err)
                             &w->run_num, err) != 0)
             return -1;
     }
-    if (!w->ins && !(w->ins = sql_prepare(w->db,
-                                          "INSERT INTO finding_rows(run, kind, row_no, record_ref,"
-                                          " record_key, value, message, sealed, part)"
-                                          " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                                          err)))
+    if (!w->ins && prepare_inserts(w, err) != 0)
         return -1;
     qloop_buf_reset(&w->carry);
+    qloop_buf_reset(&w->batch);
+    w->nbatch = 0;
     w->flush_err = err;
     int rc = stage_spool_drain(w->spool, insert_piece, w, err);
     if (rc == 0 && w->carry.len)
         rc = qloop_error_internal(err, NULL, "暂存的问题记录不完整");
+    if (rc == 0 && w->nbatch)
+        rc = insert_batch(w, err);
+    qloop_buf_reset(&w->batch);
+    w->nbatch = 0;
     qloop_buf_reset(&w->carry);
     w->flush_err = NULL;
     return rc == 0 ? 0 : -1;

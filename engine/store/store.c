@@ -7,6 +7,7 @@
  * a newer qloop is refused rather than damaged.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,8 +202,21 @@ static bool in_memory(const char *path)
     return !*path || strcmp(path, ":memory:") == 0;
 }
 
+/* SQLite's process-wide settings, made before its first use. Memory
+ * statistics off: with them on, every allocation SQLite makes (several per
+ * row a run stores) takes a process-wide mutex to count itself, and qloop
+ * reads none of the counts (sqlite3_memory_used, soft heap limits). When
+ * SQLite was already in use (a caller opened a database itself first), the
+ * call is refused and SQLite keeps its defaults: nothing else changes. */
+static void configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 sqlite3 *store_open_mode(const char *path, enum store_open_mode mode, struct qloop_error *err)
 {
+    static pthread_once_t configured = PTHREAD_ONCE_INIT;
+    pthread_once(&configured, configure_sqlite);
     sqlite3 *db = NULL;
     if (!path)
         path = store_default_path();
@@ -227,13 +241,20 @@ sqlite3 *store_open_mode(const char *path, enum store_open_mode mode, struct qlo
     sqlite3_extended_result_codes(db, 1);
     int version;
     /* A run is one large transaction: a 64 MiB page cache keeps it from
-     * spilling pages to the WAL over and over. The key is loaded before the
-     * upgrade, whose code may need it (the audit chain): a new store gets its
-     * first step (meta) first. */
+     * spilling pages to the WAL over and over. A new store gets 16 KiB pages
+     * (set before WAL mode writes its header; a store that has pages keeps
+     * its size, the pragma does nothing there): a run's store grows by
+     * hundreds of MB, written twice (the WAL, then the checkpoint), one
+     * frame, two system calls and a WAL index entry each page, and a B-tree
+     * of larger pages is shallower and splits less often — against 4 KiB,
+     * the write phase of W1 at 3M rows took about a fifth less CPU (findings,
+     * tickets and commit alike; bench/README.md). The key is loaded before
+     * the upgrade, whose code may need it (the audit chain): a new store gets
+     * its first step (meta) first. */
     if (check_version(db, &version, err) != 0 ||
         sql_exec(db,
-                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-                 " PRAGMA cache_size=-65536;",
+                 "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                 " PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;",
                  "打开数据库", err) != 0 ||
         migrate(db, 1, err) != 0 || store_key_attach(db, err) != 0 ||
         migrate(db, store_nsteps, err) != 0) {

@@ -822,7 +822,10 @@ static void test_store_fails_while_making(void **state)
         struct compare_emit_ctx ctx = {.db = F.db, .run_id = "r1", .findings = F.w};
         assert_int_equal(compare_finish(F.c, &ctx, F.summary, &F.failed, &err), -1);
         assert_true(err.message[0] != '\0');
-        assert_int_equal(query_int("SELECT count(*) FROM main.finding_rows"), 300);
+        /* the findings stop at the failing INSERT, which stores up to 32
+         * of them at once (run/findings.c) and is undone whole */
+        int64_t stored = query_int("SELECT count(*) FROM main.finding_rows");
+        assert_true(stored <= 300 && stored > 300 - 32);
         teardown(NULL);
     }
     alarm(0);

@@ -359,6 +359,83 @@ static void test_spool_order(void **state)
  * finding equals the one findings_write makes from the same finding: key and
  * value masked alike, the same message (composed and masked once, by shape
  * and by the record's values), the same record_ref, sealed alike. */
+/* SQLITE_TRACE_STMT: counts the statements run that insert into finding_rows. */
+static int count_inserts(unsigned type, void *ctx, void *stmt, void *sql)
+{
+    (void)type;
+    (void)stmt;
+    const char *text = sql;
+    if (strncmp(text, "INSERT", 6) == 0 && strstr(text, "INTO finding_rows"))
+        ++*(int *)ctx;
+    return 0;
+}
+
+/* The move stores findings 32 to an INSERT (a statement's start and end
+ * shared by 32 rows), the rest one by one, each whole and in the order
+ * written whatever its kind, NULLs and sealed copy; a failing INSERT fails
+ * the move, and the writer goes on once the cause is gone. */
+static void test_batched_inserts(void **state)
+{
+    (void)state;
+    enum { N = 2 * 32 + 5 };
+    int inserts = 0;
+    sqlite3_trace_v2(F.db, SQLITE_TRACE_STMT, count_inserts, &inserts);
+    char key[32], phone[32];
+    for (int i = 1; i <= N; i++) {
+        int kl = snprintf(key, sizeof key, i % 2 ? "11010119900101%04d" : "S%d", i);
+        snprintf(phone, sizeof phone, "1380013%04d", i);
+        struct qloop_finding f = {.dataset = i % 2 ? "people" : "shops",
+                                  .rule = i % 2 ? "people.phone" : "shops.name",
+                                  .row_no = (uint64_t)i, .key = key, .keylen = (size_t)kl,
+                                  .field = i % 2 ? "phone" : "name",
+                                  .value = i % 3 ? phone : NULL, .vlen = strlen(phone)};
+        write_ok(&f, NULL);
+    }
+    move();
+    assert_int_equal(inserts, 2 + 5);
+    sqlite3_trace_v2(F.db, 0, NULL, NULL);
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM findings"), N);
+    /* the n-th written is the n-th stored */
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM (SELECT row_no, row_number() OVER"
+                                 " (ORDER BY id) AS n FROM findings) WHERE row_no = n"),
+                     N);
+    char ref[33];
+    char *got = row(35, ref);
+    char *mkey = masked("110101199001010035"), *mphone = masked("13800130035");
+    char want[256];
+    snprintf(want, sizeof want, "people|people.phone|35|%s|phone|%s|手机号码格式错误", mkey, mphone);
+    assert_string_equal(got, want);
+    free(got);
+    free(mkey);
+    free(mphone);
+    store_record_ref(F.db, "people", "110101199001010035", 18, want);
+    assert_string_equal(ref, want);
+    assert_row(66, "shops|shops.name|66|S66|name|-|店名为空", "shops", "S66");
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM findings WHERE sealed IS NOT NULL"), (N + 1) / 2);
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM findings WHERE value IS NULL"), N / 3);
+
+    /* a failure in the second INSERT of 32: the move fails, nothing after it is stored */
+    exec(F.db, "CREATE TEMP TRIGGER boom BEFORE INSERT ON main.finding_rows"
+               " WHEN NEW.row_no = 40 BEGIN SELECT RAISE(ABORT, 'boom'); END");
+    for (int i = 1; i <= N; i++) {
+        int kl = snprintf(key, sizeof key, "T%d", i);
+        struct qloop_finding f = {.dataset = "shops", .rule = "shops.name", .row_no = (uint64_t)i,
+                                  .key = key, .keylen = (size_t)kl};
+        write_ok(&f, NULL);
+    }
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_int_equal(findings_flush(F.w, &err), -1);
+    assert_non_null(strstr(err.message, "boom"));
+    assert_int_equal(q_int(F.db, "SELECT count(*) FROM findings WHERE record_key LIKE 'T%%'"), 32);
+    exec(F.db, "DROP TRIGGER temp.boom");
+    struct qloop_finding g = {.dataset = "shops", .rule = "shops.name", .row_no = 1, .key = "U",
+                              .keylen = 1};
+    write_ok(&g, NULL);
+    move();
+    assert_string_equal(q_text(F.db, "SELECT record_key FROM findings ORDER BY id DESC LIMIT 1"), "U");
+}
+
 static void test_shown_in_a_judge(void **state)
 {
     (void)state;
@@ -466,6 +543,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sink_dataset_level, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spool_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batched_inserts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shown_in_a_judge, setup, teardown),
         cmocka_unit_test(test_quote_and_row_key),
     };

@@ -97,6 +97,60 @@ static void test_new_store_runs_every_step(void **state)
     store_close(db);
 }
 
+/* The first store opened turns SQLite's memory statistics off (a mutex
+ * per allocation, counts nobody reads): a store opened, migrated and
+ * written leaves them at zero. First in this program, before anything else
+ * uses SQLite. */
+static void test_no_memory_statistics(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES(randomblob(100000))");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM t"), 1);
+    assert_int_equal(sqlite3_memory_used(), 0);
+    assert_int_equal(sqlite3_memory_highwater(0), 0);
+    store_close(db);
+}
+
+/* A new store file gets 16 KiB pages; a store made with other pages keeps
+ * them, opens and takes a run's writes as before. */
+static void test_page_size(void **state)
+{
+    (void)state;
+    char path[64], old[64];
+    temp_path(path, sizeof path);
+    temp_path(old, sizeof old);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    sqlite3 *db = store_open(path, &err);
+    assert_non_null(db);
+    assert_int_equal(q_int(db, "PRAGMA page_size"), 16384);
+    assert_string_equal(q_text(db, "PRAGMA journal_mode"), "wal");
+    store_close(db);
+    db = store_open(path, &err);
+    assert_non_null(db);
+    assert_int_equal(q_int(db, "PRAGMA page_size"), 16384);
+    store_close(db);
+
+    raw(old, "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL");
+    db = store_open(old, &err);
+    assert_non_null(db);
+    assert_int_equal(q_int(db, "PRAGMA page_size"), 4096);
+    assert_int_equal(q_int(db, "PRAGMA user_version"), store_nsteps);
+    exec(db, "BEGIN; INSERT INTO finding_runs(run_id) VALUES('r1'); COMMIT");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM finding_runs"), 1);
+    store_close(db);
+    const char *const made[] = {path, old};
+    for (int i = 0; i < 2; i++) {
+        char side[80];
+        unlink(made[i]);
+        snprintf(side, sizeof side, "%s.key", made[i]);
+        unlink(side);
+        snprintf(side, sizeof side, "%s.lock", made[i]);
+        unlink(side);
+    }
+}
+
 static void test_refused_without_a_write(void **state)
 {
     (void)state;
@@ -208,7 +262,9 @@ static void test_failed_step_leaves_old_version(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_memory_statistics),
         cmocka_unit_test(test_new_store_runs_every_step),
+        cmocka_unit_test(test_page_size),
         cmocka_unit_test(test_refused_without_a_write),
         cmocka_unit_test(test_existing_mode_creates_nothing),
         cmocka_unit_test(test_failed_step_leaves_old_version),

@@ -89,7 +89,20 @@ static void expect_failure(sqlite3 *db, int rc, const struct qloop_error *err,
 static void test_full_disk_is_input(void **state)
 {
     (void)state;
-    sqlite3 *db = db_open();
+    /* A store of 4 KiB pages (a new one has 16 KiB pages: the answer's
+     * reason, up to 2 KiB of the note below, would fit beside what they
+     * hold, and nothing would need a new page). */
+    char path[] = "/tmp/qloop-ticket-store.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw, "PRAGMA page_size = 4096; VACUUM", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    sqlite3 *db = db_open_at(path);
+    assert_int_equal(q_int(db, "PRAGMA page_size"), 4096);
     struct qloop_policy p = ningbo();
     struct before b = two_tickets(db, &p);
     /* A page-sized note, and no page left to grow into (nor a free one
@@ -128,6 +141,7 @@ static void test_full_disk_is_input(void **state)
     expect_failure(db, -2, &err, QLOOP_ERR_INPUT, "磁盘已满", b);
     assert_int_equal(q_int(db, "SELECT count(*) FROM tickets"), 2);
     store_close(db);
+    remove_store(path);
 }
 
 static void test_read_only_is_input(void **state)
