@@ -254,13 +254,14 @@ void ds_key_fields(const struct ds_ctx *ds, size_t row, struct qloop_buf *out)
 }
 
 /* Offers the passed value of row to rule rs's whole-dataset set, as writer
- * `writer`, at its place in the dataset; key: the row's raw record key. */
+ * `writer`, at its place in the dataset; key[0..key_len): the row's raw
+ * record key (NULL: empty). */
 static void offer_whole(struct ds_ctx *ds, struct rule_state *rs, size_t writer, size_t row,
-                        const struct qloop_buf *key)
+                        const char *key, size_t key_len)
 {
     const struct qloop_field *f = ds_cell(ds, row, rs->col);
     unique_offer(rs->uniq, writer, (uint64_t)ds->rows + row, f->ptr, f->len,
-                 ds->batch->row_no[row], key->ptr ? key->ptr : "", key->len);
+                 ds->batch->row_no[row], key ? key : "", key_len);
 }
 
 /* judge.h's pass: a worker offers the passed values of its rows with a key
@@ -276,12 +277,12 @@ static void offer_on_worker(void *ctx, size_t worker, size_t rule, size_t row)
         /* the value is the record's whole key (W1's unique identity
          * number): offered as both, not copied to be compared back */
         const struct qloop_field *f = ds_cell(ds, row, rs->col);
-        unique_offer(rs->uniq, worker, (uint64_t)ds->rows + row, f->ptr, f->len,
-                     ds->batch->row_no[row], f->ptr, f->len);
+        offer_whole(ds, rs, worker, row, f->ptr, f->len);
         return;
     }
-    ds_key_fields(ds, row, &ds->whole_keys[worker]);
-    offer_whole(ds, rs, worker, row, &ds->whole_keys[worker]);
+    struct qloop_buf *key = &ds->whole_keys[worker];
+    ds_key_fields(ds, row, key);
+    offer_whole(ds, rs, worker, row, key->ptr, key->len);
 }
 
 /* Sets the workers to offer the unique rules' values (offer_on_worker), or
@@ -335,7 +336,7 @@ static int merge_verdicts(struct ds_ctx *ds)
             case JUDGE_PASS:
                 if (rs->uniq && !(ds->jd.pass && !identity_keyless(ds, row))) {
                     ds_row_key(ds, row, &ds->run->keybuf);
-                    offer_whole(ds, rs, 0, row, &ds->run->keybuf);
+                    offer_whole(ds, rs, 0, row, ds->run->keybuf.ptr, ds->run->keybuf.len);
                 }
                 break;
             case JUDGE_ERROR:
