@@ -35,6 +35,14 @@ struct enc_head {
     char ref[32];
 };
 
+/* The size of encoded finding p (its head's first member). */
+static uint32_t enc_size(const char *p)
+{
+    uint32_t size;
+    memcpy(&size, p, sizeof size);
+    return size;
+}
+
 /* Findings stored by one INSERT: a statement's start and end (its
  * cursors opened, the table's last row sought, the statement closed) are
  * shared by this many rows instead of paid by each. */
@@ -88,6 +96,8 @@ struct findings_writer {
     int64_t batch_kind[BATCH]; /* their store kinds */
     struct qloop_buf carry; /* an encoded finding split between two pieces of the spool */
     struct qloop_error *flush_err;
+    uint64_t pending; /* findings spooled since the last flush */
+    int sort_threads; /* helper threads for rebuilding the index (findings_writer_threads) */
 };
 
 struct findings_writer *findings_writer_new(sqlite3 *db, const char *run_id, const struct pack *p,
@@ -489,6 +499,14 @@ void findings_encode(struct findings_encoder *e, uint32_t kind, const struct qlo
 int findings_append(struct findings_writer *w, const void *encoded, size_t len,
                     struct qloop_error *err)
 {
+    const char *p = encoded, *end = p + len;
+    while (end - p >= (ptrdiff_t)sizeof(struct enc_head)) {
+        uint32_t size = enc_size(p);
+        if (size < sizeof(struct enc_head))
+            break; /* corrupt: findings_flush says so */
+        w->pending++;
+        p += size;
+    }
     return stage_spool_append(w->spool, encoded, len, err);
 }
 
@@ -560,14 +578,6 @@ static void bind_row(const struct findings_writer *w, sqlite3_stmt *st, int firs
             sqlite3_bind_text(st, first + 4 + i, at, (int)h.len[i], SQLITE_STATIC);
         at += h.len[i] == NO_TEXT ? 0 : h.len[i];
     }
-}
-
-/* The size of encoded finding p (its head's first member). */
-static uint32_t enc_size(const char *p)
-{
-    uint32_t size;
-    memcpy(&size, p, sizeof size);
-    return size;
 }
 
 /* Runs st, bound, once. 0 or -1. */
@@ -697,6 +707,45 @@ static int prepare_inserts(struct findings_writer *w, struct qloop_error *err)
     return -1;
 }
 
+void findings_writer_threads(struct findings_writer *w, int threads)
+{
+    w->sort_threads = threads;
+}
+
+/* When the findings waiting are many and the index holds few besides,
+ * finding_rows_run (run, kind, record_ref) is better made again than fed:
+ * each finding's entry goes to a random place of its kind's part of the
+ * index (record_ref is a hash), which at 2 million findings is a descent
+ * into a leaf outside the CPU's caches per finding, while CREATE INDEX
+ * reads the rows once, sorts the keys (on helper threads) and writes the
+ * pages in order. It reads every row of the table, though, not only the
+ * run's: so only while the rows stored before (an upper bound: the span of
+ * ids) are at most a BULK_RATIO-th of those waiting — a first night, or a
+ * store whose old findings were pruned — and the waiting are at least
+ * BULK_MIN, below which the index stays in the caches and feeding it is
+ * cheaper; and not while a statement of the connection is still reading.
+ * Dropped and made in the run's transaction: killed between, the store
+ * has the index it had. *index_sql gets the index's statement when
+ * it was dropped, else NULL. 0 or -1. */
+enum { BULK_MIN = 20000, BULK_RATIO = 4 };
+
+static int bulk_unindex(struct findings_writer *w, char **index_sql, struct qloop_error *err)
+{
+    *index_sql = NULL;
+    if (w->pending < BULK_MIN || sqlite3_get_autocommit(w->db))
+        return 0;
+    for (sqlite3_stmt *st = sqlite3_next_stmt(w->db, NULL); st; st = sqlite3_next_stmt(w->db, st))
+        if (sqlite3_stmt_busy(st))
+            return 0; /* a statement still reading: SQLite would refuse the DROP */
+    int64_t stored = 0;
+    if (sql_int64(w->db, "SELECT max(id) - min(id) + 1 FROM finding_rows", NULL, 0, &stored,
+                  err) != 0)
+        return -1;
+    if (stored > 0 && (uint64_t)stored * BULK_RATIO > w->pending)
+        return 0;
+    return sql_index_drop(w->db, "finding_rows", "finding_rows_run", index_sql, err);
+}
+
 int findings_flush(struct findings_writer *w, struct qloop_error *err)
 {
     if (stage_spool_size(w->spool) == 0)
@@ -709,7 +758,8 @@ int findings_flush(struct findings_writer *w, struct qloop_error *err)
                             &w->run_num, err) != 0)
             return -1;
     }
-    if (!w->ins && prepare_inserts(w, err) != 0)
+    char *index_sql;
+    if ((!w->ins && prepare_inserts(w, err) != 0) || bulk_unindex(w, &index_sql, err) != 0)
         return -1;
     qloop_buf_reset(&w->carry);
     qloop_buf_reset(&w->batch);
@@ -724,7 +774,15 @@ int findings_flush(struct findings_writer *w, struct qloop_error *err)
     w->nbatch = 0;
     qloop_buf_reset(&w->carry);
     w->flush_err = NULL;
-    return rc == 0 ? 0 : -1;
+    w->pending = 0;
+    if (rc == 0)
+        return sql_index_restore(w->db, &index_sql, w->sort_threads, "写入问题记录", err);
+    /* failed: the caller rolls back, which brings the index back; made
+     * again here too, should it go on (its own failure adds nothing) */
+    struct qloop_error ignored;
+    qloop_error_clear(&ignored);
+    sql_index_restore(w->db, &index_sql, w->sort_threads, "写入问题记录", &ignored);
+    return -1;
 }
 
 void findings_quote(struct qloop_buf *out, const char *s, size_t len, bool sensitive)

@@ -3,6 +3,7 @@
  * reporting a store failure.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
@@ -200,4 +201,55 @@ int sql_collect(sqlite3 *db, sqlite3_stmt *st, size_t size,
     *rows = v;
     *n = len;
     return rc < 0 ? -1 : 0;
+}
+
+int sql_index_drop(sqlite3 *db, const char *table, const char *index, char **create_sql,
+                   struct qloop_error *err)
+{
+    *create_sql = NULL;
+    const char *file = sqlite3_db_filename(db, "main");
+    if (sqlite3_get_autocommit(db))
+        return qloop_error_internal(err, file, "索引 %s 只能在事务中重建（请在运行的事务中调用）",
+                                    index);
+    const char *const name[] = {index, table};
+    sqlite3_stmt *st = sql_prepare_texts(db,
+                                         "SELECT sql FROM sqlite_schema WHERE type = 'index'"
+                                         " AND name = ?1 AND tbl_name = ?2",
+                                         2, name, err);
+    if (!st)
+        return -1;
+    int rc = sql_row(db, st, "读取索引定义", err);
+    char *sql = rc == 1 ? sql_dup(st, 0) : NULL;
+    sqlite3_finalize(st);
+    if (rc < 0)
+        return -1;
+    if (!sql)
+        return qloop_error_internal(err, file,
+                                    "数据库缺少索引 %s（数据库结构不完整，请从备份恢复）", index);
+    struct qloop_buf drop = {0};
+    qloop_buf_append(&drop, "DROP INDEX \"", strlen("DROP INDEX \""));
+    qloop_buf_append(&drop, index, strlen(index));
+    qloop_buf_putc(&drop, '"');
+    rc = sql_exec(db, qloop_buf_str(&drop), "重建索引", err);
+    qloop_buf_free(&drop);
+    if (rc != 0) {
+        free(sql);
+        return -1;
+    }
+    *create_sql = sql;
+    return 0;
+}
+
+int sql_index_restore(sqlite3 *db, char **create_sql, int threads, const char *what,
+                      struct qloop_error *err)
+{
+    if (!*create_sql)
+        return 0;
+    int before = sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, -1);
+    sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, threads < 0 ? 0 : threads);
+    int rc = sql_exec(db, *create_sql, what, err);
+    sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, before);
+    free(*create_sql);
+    *create_sql = NULL;
+    return rc;
 }

@@ -96,4 +96,22 @@ int sql_collect(sqlite3 *db, sqlite3_stmt *st, size_t size,
                 void (*read)(sqlite3_stmt *st, void *row), void **rows, size_t *n, const char *what,
                 struct qloop_error *err);
 
+/* Drops index `index` of table `table` inside the caller's open write
+ * transaction, for a bulk insert that would otherwise scatter its entries
+ * over the index one random page at a time; *create_sql gets the statement
+ * that made it (malloc'd), for sql_index_restore before the transaction
+ * ends — killed or rolled back in between, the index is there as before.
+ * Outside a transaction, or when the store lacks the index, it fails
+ * (internal error: a store without it is incomplete). 0 or -1 with err. */
+int sql_index_drop(sqlite3 *db, const char *table, const char *index, char **create_sql,
+                   struct qloop_error *err);
+
+/* Makes again the index sql_index_drop dropped (CREATE INDEX: one sort of
+ * every row's key, the pages written in order), its sorter allowed
+ * `threads` helper threads (PRAGMA threads, put back after); frees
+ * *create_sql and sets it to NULL. Nothing to do when it is NULL. 0 or -1
+ * with err naming what. */
+int sql_index_restore(sqlite3 *db, char **create_sql, int threads, const char *what,
+                      struct qloop_error *err);
+
 #endif
