@@ -97,7 +97,6 @@ struct findings_writer {
     struct qloop_buf carry; /* an encoded finding split between two pieces of the spool */
     struct qloop_error *flush_err;
     uint64_t pending; /* findings spooled since the last flush */
-    int sort_threads; /* helper threads for rebuilding the index (findings_writer_threads) */
 };
 
 struct findings_writer *findings_writer_new(sqlite3 *db, const char *run_id, const struct pack *p,
@@ -707,18 +706,12 @@ static int prepare_inserts(struct findings_writer *w, struct qloop_error *err)
     return -1;
 }
 
-void findings_writer_threads(struct findings_writer *w, int threads)
-{
-    w->sort_threads = threads;
-}
-
 /* When the findings waiting are many and the index holds few besides,
  * finding_rows_run (run, kind, record_ref) is better made again than fed:
  * each finding's entry goes to a random place of its kind's part of the
  * index (record_ref is a hash), which at 2 million findings is a descent
  * into a leaf outside the CPU's caches per finding, while CREATE INDEX
- * reads the rows once, sorts the keys (on helper threads) and writes the
- * pages in order. It reads every row of the table, though, not only the
+ * reads the rows once, sorts the keys and writes the pages in order. It reads every row of the table, though, not only the
  * run's: so only while the rows stored before (an upper bound: the span of
  * ids) are at most a BULK_RATIO-th of those waiting — a first night, or a
  * store whose old findings were pruned — and the waiting are at least
@@ -776,12 +769,12 @@ int findings_flush(struct findings_writer *w, struct qloop_error *err)
     w->flush_err = NULL;
     w->pending = 0;
     if (rc == 0)
-        return sql_index_restore(w->db, &index_sql, w->sort_threads, "写入问题记录", err);
+        return sql_index_restore(w->db, &index_sql, "写入问题记录", err);
     /* failed: the caller rolls back, which brings the index back; made
      * again here too, should it go on (its own failure adds nothing) */
     struct qloop_error ignored;
     qloop_error_clear(&ignored);
-    sql_index_restore(w->db, &index_sql, w->sort_threads, "写入问题记录", &ignored);
+    sql_index_restore(w->db, &index_sql, "写入问题记录", &ignored);
     return -1;
 }
 

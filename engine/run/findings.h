@@ -96,11 +96,6 @@ int findings_write(struct findings_writer *w, const struct qloop_finding *f,
  * or -1 with err (store_error). */
 int findings_flush(struct findings_writer *w, struct qloop_error *err);
 
-/* Lets findings_flush sort with `threads` helper threads when it makes the
- * findings' index again (a flush of many findings into a store that holds
- * few; default 0: the calling thread alone). The index is the same. */
-void findings_writer_threads(struct findings_writer *w, int threads);
-
 /* The number of the kind (dataset, rule, field — field may be NULL) of a
  * finding, for findings_encode; made on first use. On the run's thread
  * only: workers are handed the numbers of their rules. */

@@ -89,13 +89,6 @@ static int check_sources(struct run_ctx *run)
     return 0;
 }
 
-/* The run's threads: --jobs, or one per core (at most 16). */
-static size_t run_jobs(const struct run_options *o)
-{
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    return o->jobs ? o->jobs : (size_t)(ncpu > 0 ? (ncpu > 16 ? 16 : ncpu) : 1);
-}
-
 int run_setup(struct run_ctx *run, size_t *order, bool workers)
 {
     const struct run_options *o = run->o;
@@ -104,7 +97,8 @@ int run_setup(struct run_ctx *run, size_t *order, bool workers)
     if (run->p->ncompares &&
         compare_run_new(&run->compares, run->p, o->memory_budget, run->err) != 0)
         return -1;
-    size_t jobs = run_jobs(o);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t jobs = o->jobs ? o->jobs : (size_t)(ncpu > 0 ? (ncpu > 16 ? 16 : ncpu) : 1);
     compare_set_jobs(run->compares, jobs);
     if (!workers)
         return 0;
@@ -127,10 +121,6 @@ int run_open_results(struct run_ctx *run)
     run->findings = findings_writer_new(run->db, run->run_id, run->p, run->err);
     if (!run->findings)
         return -1;
-    /* the write phase has the cores the reading had: up to 4 sort the
-     * findings' index when it is made again (findings_flush) */
-    size_t jobs = run_jobs(run->o);
-    findings_writer_threads(run->findings, (int)(jobs > 4 ? 4 : jobs) - 1);
     refsets_setup(run);
     return 0;
 }

@@ -240,15 +240,11 @@ int sql_index_drop(sqlite3 *db, const char *table, const char *index, char **cre
     return 0;
 }
 
-int sql_index_restore(sqlite3 *db, char **create_sql, int threads, const char *what,
-                      struct qloop_error *err)
+int sql_index_restore(sqlite3 *db, char **create_sql, const char *what, struct qloop_error *err)
 {
     if (!*create_sql)
         return 0;
-    int before = sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, -1);
-    sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, threads < 0 ? 0 : threads);
     int rc = sql_exec(db, *create_sql, what, err);
-    sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, before);
     free(*create_sql);
     *create_sql = NULL;
     return rc;

@@ -107,11 +107,9 @@ int sql_index_drop(sqlite3 *db, const char *table, const char *index, char **cre
                    struct qloop_error *err);
 
 /* Makes again the index sql_index_drop dropped (CREATE INDEX: one sort of
- * every row's key, the pages written in order), its sorter allowed
- * `threads` helper threads (PRAGMA threads, put back after); frees
- * *create_sql and sets it to NULL. Nothing to do when it is NULL. 0 or -1
- * with err naming what. */
-int sql_index_restore(sqlite3 *db, char **create_sql, int threads, const char *what,
+ * every row's key, the pages written in order); frees *create_sql and sets
+ * it to NULL. Nothing to do when it is NULL. 0 or -1 with err naming what. */
+int sql_index_restore(sqlite3 *db, char **create_sql, const char *what,
                       struct qloop_error *err);
 
 #endif

@@ -119,7 +119,6 @@ static int write_run(sqlite3 *db, const char *run, const char *tag, int n, bool 
     struct findings_writer *w = findings_writer_new(db, run, F.p, &err);
     if (!w)
         return -1;
-    findings_writer_threads(w, 1);
     char key[48];
     int rc = 0;
     for (int i = 1; rc == 0 && i <= n; i++) {
