@@ -107,18 +107,10 @@ static int teardown(void **state)
     return test_dir_remove();
 }
 
-/* Writes n findings of run `run` (rule by rule, rows from 1, keys made
- * from `tag` so that each flush has its own records) and flushes them,
- * inside a transaction when in_tx (committed after). 0 or -1. */
-static int write_run(sqlite3 *db, const char *run, const char *tag, int n, bool in_tx)
+/* Spools n findings into w (rule by rule, rows from 1, keys made from
+ * `tag` so that each flush has its own records). 0 or -1 with err. */
+static int spool(struct findings_writer *w, const char *tag, int n, struct qloop_error *err)
 {
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    if (stage_create(db, &err) != 0)
-        return -1;
-    struct findings_writer *w = findings_writer_new(db, run, F.p, &err);
-    if (!w)
-        return -1;
     char key[48];
     int rc = 0;
     for (int i = 1; rc == 0 && i <= n; i++) {
@@ -128,8 +120,23 @@ static int write_run(sqlite3 *db, const char *run, const char *tag, int n, bool 
                                   .row_no = (uint64_t)i, .key = key, .keylen = (size_t)kl,
                                   .field = first ? "name" : "code", .value = first ? NULL : key,
                                   .vlen = (size_t)kl};
-        rc = findings_write(w, &f, NULL, &err);
+        rc = findings_write(w, &f, NULL, err);
     }
+    return rc;
+}
+
+/* Spools n findings of run `run` (spool) and flushes them, inside a
+ * transaction when in_tx (committed after). 0 or -1. */
+static int write_run(sqlite3 *db, const char *run, const char *tag, int n, bool in_tx)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    if (stage_create(db, &err) != 0)
+        return -1;
+    struct findings_writer *w = findings_writer_new(db, run, F.p, &err);
+    if (!w)
+        return -1;
+    int rc = spool(w, tag, n, &err);
     if (rc == 0 && in_tx)
         rc = store_begin(db, &err);
     if (rc == 0)
@@ -165,16 +172,24 @@ static void assert_index(sqlite3 *db)
     assert_string_equal(q_text(db, "PRAGMA integrity_check"), "ok");
 }
 
+/* MANY findings of run `run` into db, the index dropped once and made
+ * once on the way, as it was. */
+static void assert_rebuilt(sqlite3 *db, const char *run, const char *tag)
+{
+    struct seen s = {0};
+    sqlite3_set_authorizer(db, authorize, &s);
+    assert_int_equal(write_run(db, run, tag, MANY, true), 0);
+    sqlite3_set_authorizer(db, NULL, NULL);
+    assert_int_equal(s.drops, 1);
+    assert_int_equal(s.creates, 1);
+    assert_index(db);
+}
+
 static void test_many_into_few_rebuilds(void **state)
 {
     (void)state;
     sqlite3 *db = db_open_at(F.db);
-    struct seen s = {0};
-    sqlite3_set_authorizer(db, authorize, &s);
-    assert_int_equal(write_run(db, "r1", "a", MANY, true), 0);
-    assert_int_equal(s.drops, 1);
-    assert_int_equal(s.creates, 1);
-    assert_index(db);
+    assert_rebuilt(db, "r1", "a");
     assert_int_equal(q_int(db, "SELECT count(*) FROM finding_rows"), MANY);
     /* in the order written: the n-th row is row n, half of each rule */
     assert_int_equal(q_int(db, "SELECT count(*) FROM (SELECT row_no, row_number() OVER"
@@ -193,7 +208,8 @@ static void test_many_into_few_rebuilds(void **state)
                      77);
 
     /* as many again: the index holds as many, it is fed */
-    s = (struct seen){0};
+    struct seen s = {0};
+    sqlite3_set_authorizer(db, authorize, &s);
     assert_int_equal(write_run(db, "r2", "b", MANY, true), 0);
     assert_int_equal(s.drops + s.creates, 0);
     /* few, and many outside a transaction: fed */
@@ -211,12 +227,7 @@ static void test_prune_then_many_rebuilds(void **state)
     sqlite3 *db = db_open_at(F.db);
     assert_int_equal(write_run(db, "r1", "a", MANY, true), 0);
     exec(db, "DELETE FROM finding_rows WHERE run = 1");
-    struct seen s = {0};
-    sqlite3_set_authorizer(db, authorize, &s);
-    assert_int_equal(write_run(db, "r2", "b", MANY, true), 0);
-    assert_int_equal(s.drops, 1);
-    assert_int_equal(s.creates, 1);
-    assert_index(db);
+    assert_rebuilt(db, "r2", "b");
     store_close(db);
 }
 
@@ -231,13 +242,7 @@ static void test_failed_flush_keeps_index(void **state)
     assert_int_equal(stage_create(db, &err), 0);
     struct findings_writer *w = findings_writer_new(db, "r1", F.p, &err);
     assert_non_null(w);
-    char key[32];
-    for (int i = 1; i <= MANY; i++) {
-        int kl = snprintf(key, sizeof key, "k%d", i);
-        struct qloop_finding f = {.dataset = "shops", .rule = "shops.name", .row_no = (uint64_t)i,
-                                  .key = key, .keylen = (size_t)kl, .field = "name"};
-        assert_int_equal(findings_write(w, &f, NULL, &err), 0);
-    }
+    assert_int_equal(spool(w, "k", MANY, &err), 0);
     struct seen s = {0};
     sqlite3_set_authorizer(db, authorize, &s);
     assert_int_equal(store_begin(db, &err), 0);
