@@ -234,6 +234,22 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const
 /* Frees a's buffers. */
 void tk_adds_free(struct tk_adds *a);
 
+/* A finding of a run none of whose datasets and rules has an item yet
+ * (ticket_fresh.c): its id in finding_rows, its kind's dataset and rule
+ * and its record_ref (valid during the call only). */
+struct tk_fresh {
+    int64_t id;
+    const char *dataset, *rule, *ref;
+};
+
+/* Hands each finding of run run_id to each(ctx, f), by dataset and rule
+ * (BINARY order) and in id order within each: the order in which a run
+ * adds items. Stops at the first nonzero return of each(). 0 or -2 (err
+ * set, by each() when it failed). */
+int tk_fresh_findings(sqlite3 *db, const char *run_id,
+                      int (*each)(void *ctx, const struct tk_fresh *f), void *ctx,
+                      struct qloop_error *err);
+
 /* Drops the UNIQUE index of items by record (ticket_items_record) so that
  * many items can be inserted without it, keeping its CREATE statement in
  * *index_sql (malloc'd) for tk_items_reindex. Only inside a transaction

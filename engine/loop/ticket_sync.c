@@ -558,24 +558,16 @@ struct new_finding {
 
 /* The run's findings without an open item, by dataset and rule and in the
  * order found, each with the latest item of its record (by id). Read as
- * they stream, nothing copied. Two ways to the same rows, in the same order:
- * through the index of findings by run, kind and record (by_record), the
- * items of each record looked up in the order of their own index; or, when
- * no finding's dataset and rule has an item yet (a first night), in id order
- * within the run's range of ids (fresh: r is a covering scan of that
- * index, "+f.run" keeps the planner on the range), which reads the table's
- * pages once instead of at random (W1 1M night 1: 0.57 → 0.37 s in the
- * sqlite3 shell). fresh looks no item up: none of its datasets and rules
- * had one when it began, so each finding has neither a latest item nor an
- * open one (one added by this run for the same record is found in the
- * group's added_refs, as by_record's would be), and the index of items by
- * record may be dropped while it runs (tk_items_unindex); nor does it
- * sort the values, only compared with a latest item's. fresh sorts all
- * the run's findings, so by the rank of (dataset, rule) among the kinds (kr,
- * a few rows) and the id: the order of (dataset, rule, id) without comparing
- * the texts (-20 % of the query's instructions at 1M); by_record sorts only
- * the few findings without an open item, where joining kr for every finding
- * would cost more (+1.8 % of a night 2 write phase). */
+ * they stream, nothing copied: through the index of findings by run, kind
+ * and record, the items of each record looked up in the order of their own
+ * index. When no finding's dataset and rule has an item yet (a first
+ * night), tk_fresh_findings (ticket_fresh.c) hands over the same findings in the same order
+ * without looking any item up: none of its datasets and rules had one when
+ * it began, so each finding has neither a latest item nor an open one (one
+ * added by this run for the same record is found in the group's
+ * added_refs, as by_record's would be), and the index of items by record
+ * may be dropped while it runs (tk_items_unindex); nor are the values read,
+ * only compared with a latest item's. */
 static const char new_findings_by_record[] =
     "SELECT f.id, k.dataset, k.rule, f.record_ref, f.value, p.ticket_id, t.state, p.state,"
     " p.value FROM finding_runs r JOIN finding_rows f ON f.run = r.id"
@@ -586,16 +578,6 @@ static const char new_findings_by_record[] =
     " WHERE r.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM ticket_items i"
     "  WHERE i.dataset = k.dataset AND i.rule = k.rule AND i.record_ref = f.record_ref"
     "  AND " TK_ITEM_OPEN_KEY " = 0) ORDER BY k.dataset, k.rule, f.id";
-static const char new_findings_fresh[] =
-    "WITH kr(id, rank) AS (SELECT id, dense_rank() OVER (ORDER BY dataset, rule)"
-    " FROM finding_kinds), r(run, lo, hi) AS MATERIALIZED (SELECT run, min(id),"
-    " max(id) FROM finding_rows WHERE run = (SELECT id FROM finding_runs"
-    " WHERE run_id = ?1))"
-    " SELECT f.id, k.dataset, k.rule, f.record_ref, NULL, NULL, NULL, NULL, NULL"
-    " FROM r CROSS JOIN finding_rows f JOIN kr ON kr.id = f.kind"
-    " JOIN finding_kinds k ON k.id = f.kind"
-    " WHERE f.id BETWEEN r.lo AND r.hi AND +f.run = r.run ORDER BY kr.rank, f.id";
-
 /* Whether some dataset and rule with findings in run ?1 has items. */
 static const char items_of_run_rules[] =
     "SELECT EXISTS (SELECT 1 FROM finding_kinds k JOIN finding_runs r ON r.run_id = ?1"
@@ -731,12 +713,58 @@ static int add_finding(sqlite3 *db, const char *run_id, int64_t at, const struct
     return g->adds.n < TK_ADDS_CHUNK ? 0 : flush_adds(db, run_id, at, g, err);
 }
 
+/* What add_findings carries from one finding to the next. */
+struct adding {
+    sqlite3 *db;
+    const char *run_id;
+    int64_t at;
+    const struct qloop_policy *p;
+    struct ticket_sync_counts *counts;
+    struct idset *updated, reopened_now;
+    struct group g;
+    struct qloop_error *err;
+};
+
+/* Takes finding f into its group (ending the previous group when f starts
+ * another) and adds it. 0 or -2. */
+static int take_finding(struct adding *a, const struct new_finding *f)
+{
+    struct group *g = &a->g;
+    if (!f->dataset || !f->rule || !f->ref) {
+        qloop_error_internal(a->err, sqlite3_db_filename(a->db, "main"),
+                             "运行 %s 的问题记录缺少数据集、规则或记录标识", a->run_id);
+        return -2;
+    }
+    if (!g->dataset || strcmp(f->dataset, g->dataset) != 0 || strcmp(f->rule, g->rule) != 0) {
+        if (g->tid && end_group(a->db, a->run_id, a->at, a->p, g, a->updated, a->err) != 0)
+            return -2;
+        free(g->dataset);
+        free(g->rule);
+        g->dataset = qloop_xstrdup(f->dataset);
+        g->rule = qloop_xstrdup(f->rule);
+        strmap_free(g->added_refs);
+        g->added_refs = strmap_new();
+    }
+    return add_finding(a->db, a->run_id, a->at, a->p, f, g, &a->reopened_now, a->counts, a->err);
+}
+
+/* take_finding for a finding of tk_fresh_findings: no item of its record,
+ * so no latest one. */
+static int take_fresh(void *ctx, const struct tk_fresh *fresh)
+{
+    struct new_finding f = {.id = fresh->id, .dataset = fresh->dataset, .rule = fresh->rule,
+                            .ref = fresh->ref};
+    return take_finding(ctx, &f);
+}
+
 /* Turns the run's findings without an open item into items of the open
- * ticket of their dataset and rule, or of a reopened or new one: one query
- * streamed in dataset, rule and finding order, nothing gathered in memory
- * but the records added to the current group. Many fresh findings are
- * inserted without the index of items by record, built again at the end
- * (tk_items_in_bulk). */
+ * ticket of their dataset and rule, or of a reopened or new one, in
+ * dataset, rule and finding order: streamed from new_findings_by_record,
+ * or when none of their datasets and rules has an item yet, one dataset
+ * and rule at a time from tk_fresh_findings; nothing gathered in memory
+ * but that and the records added to the current group. Many fresh
+ * findings are inserted without the index of items by record, built again
+ * at the end (tk_items_in_bulk). */
 static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
                         const struct qloop_policy *p, struct ticket_sync_counts *counts,
                         struct idset *updated, struct qloop_error *err)
@@ -749,53 +777,36 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
     if (!have_items && (tk_items_in_bulk(db, run_id, &bulk, err) != 0 ||
                         (bulk && tk_items_unindex(db, &index_sql, err) != 0)))
         return -2;
-    sqlite3_stmt *st = sql_prepare_texts(
-        db, have_items ? new_findings_by_record : new_findings_fresh, 1, &run_id, err);
-    if (!st) {
-        free(index_sql);
-        return -2;
-    }
-    struct group g = {.added_refs = strmap_new()};
-    struct idset reopened_now = {0};
-    struct new_finding f;
-    int result = 0, rc = 0;
-    while (result == 0 && (rc = sql_row(db, st, "读取本次运行的问题记录", err)) == 1) {
-        read_finding(st, &f);
-        if (!f.dataset || !f.rule || !f.ref) {
-            qloop_error_internal(err, sqlite3_db_filename(db, "main"),
-                                 "运行 %s 的问题记录缺少数据集、规则或记录标识", run_id);
+    struct adding a = {.db = db, .run_id = run_id, .at = at, .p = p, .counts = counts,
+                       .updated = updated, .g = {.added_refs = strmap_new()}, .err = err};
+    int result = 0;
+    if (have_items) {
+        sqlite3_stmt *st = sql_prepare_texts(db, new_findings_by_record, 1, &run_id, err);
+        int rc = st ? 0 : -1;
+        struct new_finding f;
+        while (st && result == 0 && (rc = sql_row(db, st, "读取本次运行的问题记录", err)) == 1) {
+            read_finding(st, &f);
+            result = take_finding(&a, &f);
+        }
+        if (result == 0 && rc < 0)
             result = -2;
-            break;
-        }
-        if (!g.dataset || strcmp(f.dataset, g.dataset) != 0 || strcmp(f.rule, g.rule) != 0) {
-            if (g.tid)
-                result = end_group(db, run_id, at, p, &g, updated, err);
-            free(g.dataset);
-            free(g.rule);
-            g.dataset = qloop_xstrdup(f.dataset);
-            g.rule = qloop_xstrdup(f.rule);
-            strmap_free(g.added_refs);
-            g.added_refs = strmap_new();
-        }
-        if (result == 0)
-            result = add_finding(db, run_id, at, p, &f, &g, &reopened_now, counts, err);
+        sqlite3_finalize(st);
+    } else {
+        result = tk_fresh_findings(db, run_id, take_fresh, &a, err);
     }
-    if (result == 0 && rc < 0)
-        result = -2;
-    sqlite3_finalize(st);
-    if (result == 0 && g.tid)
-        result = end_group(db, run_id, at, p, &g, updated, err);
+    if (result == 0 && a.g.tid)
+        result = end_group(db, run_id, at, p, &a.g, updated, err);
     if (result == 0)
         result = tk_items_reindex(db, &index_sql, err);
     free(index_sql); /* a failed run rolls the drop back */
-    tk_batch_drop(&g.batch);
-    tk_adds_free(&g.adds);
-    sql_cache_free(&g.ins);
-    sql_cache_free(&g.back);
-    strmap_free(g.added_refs);
-    free(g.dataset);
-    free(g.rule);
-    free(reopened_now.v);
+    tk_batch_drop(&a.g.batch);
+    tk_adds_free(&a.g.adds);
+    sql_cache_free(&a.g.ins);
+    sql_cache_free(&a.g.back);
+    strmap_free(a.g.added_refs);
+    free(a.g.dataset);
+    free(a.g.rule);
+    free(a.reopened_now.v);
     return result;
 }
 
