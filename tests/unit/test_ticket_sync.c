@@ -771,6 +771,68 @@ static void test_new_items_order_over_interleaved_runs(void **state)
     store_close(db);
 }
 
+/* A first night's findings are handed over one dataset + rule at a time
+ * (loop/ticket_fresh.c): a rule of two fields (two kinds, made in the
+ * other order than their rows' ids) gives one item per record from its
+ * first finding of either field; datasets and rules go in BINARY order
+ * ("Zeta" before "people" before "人口"), whatever their kinds' ids. */
+static void test_fresh_groups_of_kinds(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    set_now("2024-09-27T10:00:00+08:00");
+    exec(db, "INSERT INTO runs(id, started_at, as_of, status, rules) VALUES('r1',"
+             " '2024-09-27T10:00:00+08:00', '2024-09-27T10:00:00+08:00', 'running', '[]');"
+             "INSERT INTO run_datasets(run_id, dataset, rows, owner) VALUES"
+             " ('r1', 'people', 90, '市公安局'), ('r1', 'Zeta', 90, '市公安局'),"
+             " ('r1', '人口', 90, '市公安局');"
+             "INSERT INTO rule_results(run_id, rule, dataset, field, dimension, severity,"
+             " message, checked, failed, errors) VALUES"
+             " ('r1', 'people.two', 'people', 'phone', 'normative', 'medium', '两字段', 90, 60, 0),"
+             " ('r1', 'Zeta.x', 'Zeta', 'x', 'normative', 'medium', 'x', 90, 30, 0),"
+             " ('r1', '人口.y', '人口', 'y', 'normative', 'medium', 'y', 90, 30, 0);"
+             /* kinds made in the order 人口, people/id, people/phone, Zeta */
+             "INSERT INTO finding_kinds(dataset, rule, field) VALUES('人口', '人口.y', 'y'),"
+             " ('people', 'people.two', 'id'), ('people', 'people.two', 'phone'),"
+             " ('Zeta', 'Zeta.x', 'x')");
+    exec(db, "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 120)"
+             " INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, record_key, field,"
+             " value, message)"
+             " SELECT 'r1', CASE i %% 4 WHEN 0 THEN 'Zeta' WHEN 1 THEN '人口' ELSE 'people' END,"
+             " CASE i %% 4 WHEN 0 THEN 'Zeta.x' WHEN 1 THEN '人口.y' ELSE 'people.two' END,"
+             " i, printf('ref-%%03d', (i * 7) %% 23), 'K' || i,"
+             " CASE i %% 4 WHEN 0 THEN 'x' WHEN 1 THEN 'y' WHEN 2 THEN 'phone' ELSE 'id' END,"
+             " 'v' || i, 'm' FROM k ORDER BY i");
+    const char *want = expected_items(db, "r1");
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct ticket_sync_counts c;
+    assert_int_equal(store_begin(db, &err), 0);
+    if (ticket_sync_run_policy(db, "r1", &p, &c, &err) != 0)
+        fail_msg("ticket_sync_run: %s", err.message);
+    assert_int_equal(store_commit(db, &err), 0);
+    assert_int_equal(c.opened, 3);
+    assert_string_equal(q_text(db, "SELECT group_concat(dataset || '/' || rule || '/'"
+                                   " || record_ref, ' ') FROM (SELECT * FROM ticket_items"
+                                   " ORDER BY id)"),
+                        want);
+    assert_string_equal(q_text(db, "SELECT group_concat(dataset, ' ') FROM"
+                                   " (SELECT dataset FROM tickets ORDER BY id)"),
+                        "Zeta people 人口");
+    /* each item from its record's first finding, of either field */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items i WHERE i.row_no ="
+                               " (SELECT min(f.row_no) FROM findings f WHERE f.run_id = 'r1'"
+                               "  AND f.dataset = i.dataset AND f.rule = i.rule"
+                               "  AND f.record_ref = i.record_ref) AND i.value = 'v' || i.row_no"),
+                     q_int(db, "SELECT count(*) FROM ticket_items"));
+    assert_int_equal(q_int(db, "SELECT count(DISTINCT field) FROM ticket_items"
+                               " WHERE rule = 'people.two'"),
+                     2);
+    audit_whole(db);
+    store_close(db);
+}
+
 /* Schema step 12: a store at step 11 (two indexes of items by record) keeps
  * its items, gets the one index, and its lookups still hold: the open item
  * of a record found by the next run (failing again: refreshed, not added
@@ -882,6 +944,7 @@ int main(void)
         cmocka_unit_test(test_many_items_in_chunks),
         cmocka_unit_test(test_new_items_order_over_interleaved_runs),
         cmocka_unit_test(test_items_index_upgrade),
+        cmocka_unit_test(test_fresh_groups_of_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
