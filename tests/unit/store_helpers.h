@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "store/store.h"
 
@@ -49,6 +50,18 @@ static inline sqlite3 *db_open_at(const char *path)
     if (!db)
         fail_msg("store_open %s: %s", path, err.message);
     return db;
+}
+
+/* A fresh path /tmp/qloop-test-<tag>.XXXXXX in path (size bytes; no file
+ * there), for db_open_at. */
+static inline void temp_store_path(char *path, size_t size, const char *tag)
+{
+    snprintf(path, size, "/tmp/qloop-test-%s.XXXXXX", tag);
+    int fd = mkstemp(path);
+    if (fd < 0)
+        fail_msg("mkstemp %s", path);
+    close(fd);
+    unlink(path);
 }
 
 /* Runs printf-style SQL (sqlite3_vmprintf: %Q quotes); fails the test on error. */

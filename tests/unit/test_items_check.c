@@ -132,11 +132,7 @@ static void test_upgrade_from_step12(void **state)
     store_close(fresh);
 
     char path[64];
-    snprintf(path, sizeof path, "/tmp/qloop-test-check.XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    unlink(path);
+    temp_store_path(path, sizeof path, "check");
     sqlite3 *db = db_open_at(path);
     struct qloop_policy p = ningbo();
     phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2 P3", "P2 P3", &p);

@@ -617,6 +617,21 @@ static void test_open_refs_and_json(void **state)
     store_close(db);
 }
 
+/* Syncs run `run` under p in a committed transaction; fails the test on
+ * error. The counts. */
+static struct ticket_sync_counts sync_committed(sqlite3 *db, const char *run,
+                                                const struct qloop_policy *p)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct ticket_sync_counts c;
+    assert_int_equal(store_begin(db, &err), 0);
+    if (ticket_sync_run_policy(db, run, p, &c, &err) != 0)
+        fail_msg("ticket_sync_run %s: %s", run, err.message);
+    assert_int_equal(store_commit(db, &err), 0);
+    return c;
+}
+
 /* A first night of many records: the run's new items go in by chunks
  * (loop/ticket_items.c, 8,192 findings a statement) and still come out as
  * one item per record in finding order — ids, values, NULLs as one INSERT
@@ -648,14 +663,7 @@ static void test_many_items_in_chunks(void **state)
              " CASE WHEN i %% 7 THEN '手机号格式错误' ELSE '' END,"
              " CASE i %% 4 WHEN 0 THEN x'' WHEN 1 THEN x'0102' END FROM k ORDER BY i",
          n + 1, n + 1);
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    struct ticket_sync_counts c;
-    assert_int_equal(store_begin(db, &err), 0);
-    if (ticket_sync_run_policy(db, "r1", &p, &c, &err) != 0)
-        fail_msg("ticket_sync_run: %s", err.message);
-    assert_int_equal(store_commit(db, &err), 0);
-    assert_int_equal(c.opened, 1);
+    assert_int_equal(sync_committed(db, "r1", &p).opened, 1);
     assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items"), n);
     /* item i is the finding of row i, its columns as tk_add_item wrote them */
     assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items i JOIN findings f"
@@ -805,14 +813,7 @@ static void test_fresh_groups_of_kinds(void **state)
              " CASE i %% 4 WHEN 0 THEN 'x' WHEN 1 THEN 'y' WHEN 2 THEN 'phone' ELSE 'id' END,"
              " 'v' || i, 'm' FROM k ORDER BY i");
     const char *want = expected_items(db, "r1");
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    struct ticket_sync_counts c;
-    assert_int_equal(store_begin(db, &err), 0);
-    if (ticket_sync_run_policy(db, "r1", &p, &c, &err) != 0)
-        fail_msg("ticket_sync_run: %s", err.message);
-    assert_int_equal(store_commit(db, &err), 0);
-    assert_int_equal(c.opened, 3);
+    assert_int_equal(sync_committed(db, "r1", &p).opened, 3);
     assert_string_equal(q_text(db, "SELECT group_concat(dataset || '/' || rule || '/'"
                                    " || record_ref, ' ') FROM (SELECT * FROM ticket_items"
                                    " ORDER BY id)"),
@@ -842,11 +843,7 @@ static void test_items_index_upgrade(void **state)
 {
     (void)state;
     char path[64];
-    snprintf(path, sizeof path, "/tmp/qloop-test-items.XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    unlink(path);
+    temp_store_path(path, sizeof path, "items");
     sqlite3 *db = db_open_at(path);
     struct qloop_policy p = ningbo();
     phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2 P3", "P2 P3", &p);
