@@ -290,48 +290,12 @@ static const char items_index[] = "ticket_items_record";
 
 int tk_items_unindex(sqlite3 *db, char **index_sql, struct qloop_error *err)
 {
-    *index_sql = NULL;
-    if (sqlite3_get_autocommit(db)) {
-        qloop_error_internal(err, sqlite3_db_filename(db, "main"),
-                             "工单记录的索引只能在事务中重建（请在运行的事务中调用）");
-        return -2;
-    }
-    const char *const name[] = {items_index};
-    sqlite3_stmt *st = sql_prepare_texts(db,
-                                         "SELECT sql FROM sqlite_schema WHERE type = 'index'"
-                                         " AND name = ?1 AND tbl_name = 'ticket_items'",
-                                         1, name, err);
-    if (!st)
-        return -2;
-    int rc = sql_row(db, st, "读取工单记录的索引", err);
-    char *sql = rc == 1 ? sql_dup(st, 0) : NULL;
-    sqlite3_finalize(st);
-    if (rc < 0)
-        return -2;
-    if (!sql) {
-        qloop_error_internal(err, sqlite3_db_filename(db, "main"),
-                             "数据库缺少工单记录的索引 %s（数据库结构不完整，请从备份恢复）",
-                             items_index);
-        return -2;
-    }
-    char drop[64];
-    snprintf(drop, sizeof drop, "DROP INDEX %s", items_index);
-    if (sql_exec(db, drop, "重建工单记录的索引", err) != 0) {
-        free(sql);
-        return -2;
-    }
-    *index_sql = sql;
-    return 0;
+    return sql_index_drop(db, "ticket_items", items_index, index_sql, err) == 0 ? 0 : -2;
 }
 
 int tk_items_reindex(sqlite3 *db, char **index_sql, struct qloop_error *err)
 {
-    if (!*index_sql)
-        return 0;
-    int rc = sql_exec(db, *index_sql, "写入工单记录", err);
-    free(*index_sql);
-    *index_sql = NULL;
-    return rc == 0 ? 0 : -2;
+    return sql_index_restore(db, index_sql, "写入工单记录", err) == 0 ? 0 : -2;
 }
 
 int tk_items_in_bulk(sqlite3 *db, const char *run_id, bool *bulk, struct qloop_error *err)
