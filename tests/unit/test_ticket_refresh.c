@@ -209,6 +209,34 @@ static void test_all_found(void **state)
     store_close(db);
 }
 
+/* A second refresh on the same connection while another statement is
+ * being read (its SQL function is then registered already and cannot be
+ * registered again) does what the first did. */
+static void test_again_while_reading(void **state)
+{
+    (void)state;
+    sqlite3 *want = make_store(true), *got = make_store(true);
+    const char *run = "r2";
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_int_equal(sql_exec_texts(want, reference_sql, "ref", &err, 1, &run), 0);
+    bool all_found;
+    assert_int_equal(tk_refresh_failing(got, run, &all_found, &err), 0);
+    exec(got, "UPDATE ticket_items SET last_run = 'r1', value = 'stale' WHERE last_run = 'r2'");
+    sqlite3_stmt *reading;
+    assert_int_equal(sqlite3_prepare_v2(got, "SELECT id FROM tickets", -1, &reading, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(reading), SQLITE_ROW);
+    assert_int_equal(tk_refresh_failing(got, run, &all_found, &err), 0);
+    sqlite3_finalize(reading);
+    char *a = items_text(want), *b = items_text(got);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    store_close(want);
+    store_close(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_ref_not_hex),
         cmocka_unit_test(test_no_findings),
         cmocka_unit_test(test_all_found),
+        cmocka_unit_test(test_again_while_reading),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
