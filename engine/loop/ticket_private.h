@@ -44,13 +44,32 @@
  * index answers it without reading the item. */
 #define TK_ITEM_OPEN_KEY "(CASE WHEN i.state IN ('open','missing') THEN 0 ELSE i.id END)"
 
+/* One ticket's items judged in a run (open or missing, their rule judged
+ * their dataset in it) and how many of those are open and failing again
+ * (last_run = the run). */
+struct tk_judged {
+    int64_t ticket;
+    long judged, failing;
+};
+
+/* The tickets with judged items, in ticket order (v malloc'd); known:
+ * whether they were counted. */
+struct tk_judged_set {
+    struct tk_judged *v;
+    size_t n;
+    bool known;
+};
+
 /* Refreshes each open item that run_id found failing again from the run's
  * first finding of its record: last_run = run_id and the finding's row,
  * key (unless NULL), value, message (unless NULL) and sealed copy
  * (ticket_refresh.c). *all_found: true when every finding of the run is
  * of an open item (the run has no new findings); false when not, or not
- * known. 0 or -2. */
-int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found, struct qloop_error *err);
+ * known. judged (may be NULL): the run's judged items per ticket, counted
+ * after the refresh as they read it stands, when the refresh could count
+ * them while it read the items (known); not known otherwise. 0 or -2. */
+int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found,
+                       struct tk_judged_set *judged, struct qloop_error *err);
 
 /* ---- states and transitions (ticket_state.c) ---- */
 

@@ -47,13 +47,18 @@ static const char refresh_sql[] =
     "UPDATE ticket_items SET (last_run, row_no, record_key, value, message, sealed) = "
     FIRST_FINDING(REFRESHED) " WHERE state = 'open' AND EXISTS " FIRST_FINDING("1");
 
-/* One open item: its record_ref as numbers, its (dataset, rule) group and
- * the id of the run's first finding of its record (0: none yet). */
+/* One open item: its record_ref as numbers, its (dataset, rule) group, the
+ * id of the run's first finding of its record (0: none yet), and its
+ * ticket's slot among the judged ones (struct judged) with ITEM_* flags. */
 struct open_item {
     uint64_t ref[2];
     int64_t id, finding;
-    uint32_t group;
+    uint32_t group, slot;
 };
+
+#define ITEM_JUDGED (1u << 31)  /* its rule judged its dataset in the run */
+#define ITEM_WAS_RUN (1u << 30) /* its last_run was the run already */
+#define ITEM_SLOT (ITEM_WAS_RUN - 1u)
 
 /* The (dataset, rule) pairs of the store's finding kinds, and each kind's
  * pair. */
@@ -155,14 +160,144 @@ static int by_id(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
-/* The open items of a group that has finding kinds, into *items (table
- * order). 1 when every ref could be read, 0 when one could not (the
- * statement must do it), -2 on a store error. */
-static int load_items(sqlite3 *db, const struct groups *g, struct open_item **items, size_t *n,
+/* The run's judged items counted per ticket: the tickets in the order
+ * first seen (slot order), found by a hash of their ids. */
+struct judged {
+    struct tk_judged *v;
+    size_t n, cap;
+    uint32_t *hash; /* slot + 1, 0: empty; hcap entries, a power of 2 */
+    size_t hcap;
+};
+
+static void judged_free(struct judged *j)
+{
+    free(j->v);
+    free(j->hash);
+}
+
+static size_t hash_at(int64_t ticket, size_t hcap)
+{
+    return (size_t)(((uint64_t)ticket * 0x9E3779B97F4A7C15u) >> 17) & (hcap - 1);
+}
+
+/* The slot of ticket (added with zero counts when new). */
+static uint32_t judged_slot(struct judged *j, int64_t ticket)
+{
+    if (2 * (j->n + 1) > j->hcap) {
+        size_t hcap = j->hcap ? j->hcap * 2 : 64;
+        uint32_t *h = qloop_xcalloc(hcap, sizeof *h);
+        for (size_t i = 0; i < j->n; i++) {
+            size_t at = hash_at(j->v[i].ticket, hcap);
+            while (h[at])
+                at = (at + 1) & (hcap - 1);
+            h[at] = (uint32_t)i + 1;
+        }
+        free(j->hash);
+        j->hash = h;
+        j->hcap = hcap;
+    }
+    size_t at = hash_at(ticket, j->hcap);
+    while (j->hash[at]) {
+        if (j->v[j->hash[at] - 1].ticket == ticket)
+            return j->hash[at] - 1;
+        at = (at + 1) & (j->hcap - 1);
+    }
+    if (j->n == j->cap) {
+        j->cap = j->cap ? j->cap * 2 : 16;
+        j->v = qloop_xrealloc(j->v, j->cap * sizeof *j->v);
+    }
+    j->v[j->n] = (struct tk_judged){.ticket = ticket};
+    j->hash[at] = (uint32_t)j->n + 1;
+    return (uint32_t)j->n++;
+}
+
+/* What is known of one (dataset, rule) of the items: its group (-1: none)
+ * and whether the run's rule judged the dataset. */
+struct pair {
+    char *dataset, *rule;
+    long group;
+    bool judged;
+};
+
+struct pairs {
+    struct pair *v;
+    size_t n;
+    char **judged; /* the run's rule results: dataset, rule, dataset, rule, ... */
+    size_t njudged;
+};
+
+static void pairs_free(struct pairs *ps)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        free(ps->v[i].dataset);
+        free(ps->v[i].rule);
+    }
+    free(ps->v);
+    for (size_t i = 0; i < 2 * ps->njudged; i++)
+        free(ps->judged[i]);
+    free(ps->judged);
+}
+
+/* Reads the (dataset, rule) of run_id's rule results into ps. 0 or -2. */
+static int pairs_load(sqlite3 *db, const char *run_id, struct pairs *ps, struct qloop_error *err)
+{
+    sqlite3_stmt *st = sql_prepare_texts(
+        db, "SELECT dataset, rule FROM rule_results WHERE run_id = ?1", 1, &run_id, err);
+    if (!st)
+        return -2;
+    int rc;
+    while ((rc = sql_row(db, st, "读取本次运行的规则结果", err)) == 1) {
+        if (!sql_text(st, 0) || !sql_text(st, 1))
+            continue;
+        ps->judged = qloop_xrealloc(ps->judged, 2 * (ps->njudged + 1) * sizeof *ps->judged);
+        ps->judged[2 * ps->njudged] = qloop_xstrdup(sql_text(st, 0));
+        ps->judged[2 * ps->njudged + 1] = qloop_xstrdup(sql_text(st, 1));
+        ps->njudged++;
+    }
+    sqlite3_finalize(st);
+    return rc < 0 ? -2 : 0;
+}
+
+/* The pair of (dataset, rule) (neither NULL), added when new; last: the
+ * one found before, tried first (items come grouped by rule). */
+static const struct pair *pair_of(struct pairs *ps, const struct groups *g, const char *dataset,
+                                  const char *rule, long *last)
+{
+    if (*last >= 0 && strcmp(ps->v[*last].rule, rule) == 0 &&
+        strcmp(ps->v[*last].dataset, dataset) == 0)
+        return &ps->v[*last];
+    for (size_t i = 0; i < ps->n; i++)
+        if (strcmp(ps->v[i].rule, rule) == 0 && strcmp(ps->v[i].dataset, dataset) == 0) {
+            *last = (long)i;
+            return &ps->v[i];
+        }
+    bool judged = false;
+    for (size_t i = 0; i < ps->njudged && !judged; i++)
+        judged = strcmp(ps->judged[2 * i], dataset) == 0 && strcmp(ps->judged[2 * i + 1], rule) == 0;
+    ps->v = qloop_xrealloc(ps->v, (ps->n + 1) * sizeof *ps->v);
+    ps->v[ps->n] = (struct pair){.dataset = qloop_xstrdup(dataset),
+                                 .rule = qloop_xstrdup(rule),
+                                 .group = group_of(g, dataset, rule, -1),
+                                 .judged = judged};
+    *last = (long)ps->n;
+    return &ps->v[ps->n++];
+}
+
+/* Reads the open and missing items: the open ones of a group that has
+ * finding kinds into *items (table order); each judged one counted in j
+ * (judged; failing too when it is open, in no group and its last_run the
+ * run: the rest are counted after the merge). 1 when every ref could be
+ * read, 0 when one could not (the statement must do it), -2 on a store
+ * error. */
+static int load_items(sqlite3 *db, const char *run_id, const struct groups *g, struct pairs *ps,
+                      struct judged *j, struct open_item **items, size_t *n,
                       struct qloop_error *err)
 {
-    sqlite3_stmt *st = sql_prepare(
-        db, "SELECT id, dataset, rule, record_ref FROM ticket_items WHERE state = 'open'", err);
+    sqlite3_stmt *st = sql_prepare_texts(
+        db,
+        "SELECT id, dataset, rule, record_ref, ticket_id, state = 'open', last_run IS ?1"
+        " FROM ticket_items WHERE state IN ('open','missing')",
+        1, &run_id, err);
     if (!st)
         return -2;
     int rc;
@@ -170,10 +305,20 @@ static int load_items(sqlite3 *db, const struct groups *g, struct open_item **it
     long last = -1;
     bool readable = true;
     while (readable && (rc = sql_row(db, st, "读取未关闭的工单记录", err)) == 1) {
-        long at = group_of(g, sql_text(st, 1), sql_text(st, 2), last);
-        if (at < 0)
+        const char *dataset = sql_text(st, 1), *rule = sql_text(st, 2);
+        if (!dataset || !rule)
+            continue; /* NOT NULL columns: neither judged nor found */
+        const struct pair *pr = pair_of(ps, g, dataset, rule, &last);
+        bool open = sqlite3_column_int(st, 5) != 0, was_run = sqlite3_column_int(st, 6) != 0;
+        uint32_t slot = 0;
+        if (pr->judged) {
+            slot = judged_slot(j, sqlite3_column_int64(st, 4));
+            j->v[slot].judged++;
+            if (open && was_run && pr->group < 0)
+                j->v[slot].failing++;
+        }
+        if (!open || pr->group < 0)
             continue; /* no finding can be of it */
-        last = at;
         if (*n == cap) {
             cap = cap ? cap * 2 : 1024;
             *items = qloop_xrealloc(*items, cap * sizeof **items);
@@ -183,7 +328,8 @@ static int load_items(sqlite3 *db, const struct groups *g, struct open_item **it
         readable = text && qloop_unhex128(sql_text(st, 3), it->ref);
         it->id = sqlite3_column_int64(st, 0);
         it->finding = 0;
-        it->group = (uint32_t)at;
+        it->group = (uint32_t)pr->group;
+        it->slot = slot | (pr->judged ? ITEM_JUDGED : 0) | (was_run ? ITEM_WAS_RUN : 0);
         (*n)++;
     }
     sqlite3_finalize(st);
@@ -330,15 +476,28 @@ static int update_items(sqlite3 *db, const char *run_id, struct open_item *items
     return rc == 0 ? 0 : -2;
 }
 
-int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found, struct qloop_error *err)
+static int by_ticket(const void *a, const void *b)
+{
+    const struct tk_judged *x = a, *y = b;
+    return (x->ticket > y->ticket) - (x->ticket < y->ticket);
+}
+
+int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found,
+                       struct tk_judged_set *judged, struct qloop_error *err)
 {
     *all_found = true;
+    if (judged)
+        *judged = (struct tk_judged_set){0};
     struct groups g = {0};
+    struct pairs ps = {0};
+    struct judged j = {0};
     struct open_item *items = NULL;
     size_t n = 0;
     int rc = groups_load(db, &g, err);
     if (rc == 0)
-        rc = load_items(db, &g, &items, &n, err);
+        rc = pairs_load(db, run_id, &ps, err);
+    if (rc == 0)
+        rc = load_items(db, run_id, &g, &ps, &j, &items, &n, err);
     size_t *start = NULL;
     if (rc == 1) {
         qsort(items, n, sizeof *items, by_group_ref);
@@ -351,12 +510,25 @@ int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found, struct 
     }
     if (rc != 1)
         *all_found = false;
-    if (rc == 1)
+    if (rc == 1) {
+        for (size_t i = 0; i < n; i++)
+            if ((items[i].slot & ITEM_JUDGED) &&
+                ((items[i].slot & ITEM_WAS_RUN) || items[i].finding))
+                j.v[items[i].slot & ITEM_SLOT].failing++;
         rc = update_items(db, run_id, items, n, err);
-    else if (rc == 0)
+        if (rc == 0 && judged) {
+            if (j.n)
+                qsort(j.v, j.n, sizeof *j.v, by_ticket);
+            *judged = (struct tk_judged_set){.v = j.v, .n = j.n, .known = true};
+            j.v = NULL;
+        }
+    } else if (rc == 0) {
         rc = sql_exec_texts(db, refresh_sql, "更新仍未整改的工单记录", err, 1, &run_id) == 0 ? 0 : -2;
+    }
     free(start);
     free(items);
+    judged_free(&j);
+    pairs_free(&ps);
     groups_free(&g);
     return rc;
 }

@@ -47,6 +47,15 @@ static sqlite3 *make_store(bool hex)
              " opened_by) VALUES(1, 'pop', 'pop.a', 'run', 'd', 'feedback', 'p', 't', 's'),"
              " (2, 'pop', 'pop.b', 'run', 'd', 'feedback', 'p', 't', 's'),"
              " (3, 'other', 'pop.a', 'run', 'd', 'feedback', 'p', 't', 's')");
+    exec(db, "INSERT INTO rule_results(run_id, rule, dataset, dimension, severity, checked, failed,"
+             " errors) VALUES('r2', 'pop.a', 'pop', 'd', 's', 1, 1, 0),"
+             " ('r2', 'pop.b', 'pop', 'd', 's', 1, 1, 0), ('r2', 'pop.c', 'pop', 'd', 's', 1, 0, 0)");
+    /* judged, of no finding kind: open ones (a few already of run r2, as
+     * after an earlier sync of it) and missing ones */
+    for (unsigned i = 0; i < 12; i++)
+        exec(db, "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref, state, added_at,"
+                 " last_run) VALUES(2, 'pop', 'pop.c', 'c%u', %Q, 't', %Q)",
+             i, i % 4 == 3 ? "missing" : "open", i % 3 == 0 ? "r2" : "r1");
     char ref[33];
     int64_t fid = 1;
     for (unsigned i = 0; i < 300; i++) {
@@ -58,8 +67,8 @@ static sqlite3 *make_store(bool hex)
         exec(db, "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref, record_key, field,"
                  " value, message, row_no, state, added_at, added_run, last_run, sealed)"
                  " VALUES(%d, 'pop', %Q, %Q, 'old-key', 'f', 'old', 'old message', %u, %Q, 't',"
-                 " 'r1', 'r1', x'00')",
-             i % 3 == 2 ? 2 : 1, rule, ref, i, state);
+                 " 'r1', %Q, x'00')",
+             i % 3 == 2 ? 2 : 1, rule, ref, i, state, i % 23 == 0 ? "r2" : "r1");
         if (i % 5 == 0) /* the same record in another dataset: not its finding */
             exec(db, "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref, state,"
                      " added_at) VALUES(3, 'other', 'pop.a', %Q, 'open', 't')",
@@ -103,6 +112,36 @@ static char *items_text(sqlite3 *db)
     return s;
 }
 
+/* The judged items per ticket by SQL, "ticket:judged:failing ...". */
+static const char judged_sql[] =
+    "SELECT group_concat(t, ' ') FROM (SELECT i.ticket_id || ':' || count(*) || ':'"
+    " || sum(i.state = 'open' AND i.last_run IS 'r2') AS t FROM ticket_items i"
+    " CROSS JOIN rule_results r ON r.run_id = 'r2' AND r.rule = i.rule"
+    " AND r.dataset = i.dataset WHERE i.state IN ('open','missing')"
+    " GROUP BY i.ticket_id ORDER BY i.ticket_id)";
+
+/* j as judged_sql writes it (malloc'd). */
+static char *judged_text(const struct tk_judged_set *j)
+{
+    char *s = calloc(1, 64 * (j->n + 1));
+    for (size_t i = 0; i < j->n; i++)
+        sprintf(s + strlen(s), "%s%lld:%ld:%ld", i ? " " : "", (long long)j->v[i].ticket,
+                j->v[i].judged, j->v[i].failing);
+    return s;
+}
+
+/* The first column of sql's one row (malloc'd, "" for NULL). */
+static char *q_text_dup(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    const char *t = (const char *)sqlite3_column_text(st, 0);
+    char *s = strdup(t ? t : "");
+    sqlite3_finalize(st);
+    return s;
+}
+
 /* blob: one item's ref stored as a blob of its text (the statement finds
  * no finding equal to it). */
 static void check_same(bool hex, bool blob)
@@ -117,8 +156,21 @@ static void check_same(bool hex, bool blob)
     qloop_error_clear(&err);
     assert_int_equal(sql_exec_texts(want, reference_sql, "ref", &err, 1, &run), 0);
     bool all_found = true;
-    assert_int_equal(tk_refresh_failing(got, run, &all_found, &err), 0);
+    struct tk_judged_set judged;
+    assert_int_equal(tk_refresh_failing(got, run, &all_found, &judged, &err), 0);
     assert_false(all_found); /* findings of missing items and of none */
+    /* the judged items per ticket as ticket_sync.c counted them before, when
+     * the merge could count them */
+    assert_int_equal(judged.known, hex && !blob);
+    if (judged.known) {
+        char *counts = judged_text(&judged);
+        char *want_counts = q_text_dup(got, judged_sql);
+        assert_string_equal(counts, want_counts);
+        assert_true(judged.n == 2);
+        free(counts);
+        free(want_counts);
+    }
+    free(judged.v);
     char *a = items_text(want), *b = items_text(got);
     assert_non_null(a);
     assert_string_equal(a, b);
@@ -159,7 +211,7 @@ static void test_no_findings(void **state)
     struct qloop_error err;
     qloop_error_clear(&err);
     bool all_found = false;
-    assert_int_equal(tk_refresh_failing(db, "r9", &all_found, &err), 0);
+    assert_int_equal(tk_refresh_failing(db, "r9", &all_found, NULL, &err), 0);
     assert_true(all_found); /* none to find */
     char *after = items_text(db);
     assert_string_equal(before, after);
@@ -189,7 +241,7 @@ static void test_all_found(void **state)
                      " VALUES('r2', 'pop', 'pop.a', %u, %Q, 'f')", i, ref);
     }
     bool all_found = false;
-    assert_int_equal(tk_refresh_failing(db, "r2", &all_found, &err), 0);
+    assert_int_equal(tk_refresh_failing(db, "r2", &all_found, NULL, &err), 0);
     assert_true(all_found);
     const char *other[][3] = {{"pop.a", "39", "missing item"}, {"pop.a", "77", "no item"},
                               {"pop.b", "2", "another rule"}};
@@ -202,7 +254,7 @@ static void test_all_found(void **state)
         exec(db, "INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, field)"
                  " VALUES('r3', 'pop', %Q, 9, %Q, 'f')", other[k][0], ref);
         all_found = true;
-        assert_int_equal(tk_refresh_failing(db, "r3", &all_found, &err), 0);
+        assert_int_equal(tk_refresh_failing(db, "r3", &all_found, NULL, &err), 0);
         if (all_found)
             fail_msg("all found despite a finding of a %s", other[k][2]);
     }
@@ -221,13 +273,13 @@ static void test_again_while_reading(void **state)
     qloop_error_clear(&err);
     assert_int_equal(sql_exec_texts(want, reference_sql, "ref", &err, 1, &run), 0);
     bool all_found;
-    assert_int_equal(tk_refresh_failing(got, run, &all_found, &err), 0);
-    exec(got, "UPDATE ticket_items SET last_run = 'r1', value = 'stale' WHERE last_run = 'r2'");
+    assert_int_equal(tk_refresh_failing(got, run, &all_found, NULL, &err), 0);
+    exec(got, "UPDATE ticket_items SET value = 'stale' WHERE value IN ('new', 'later')");
     sqlite3_stmt *reading;
     assert_int_equal(sqlite3_prepare_v2(got, "SELECT id FROM tickets", -1, &reading, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(reading), SQLITE_ROW);
-    assert_int_equal(tk_refresh_failing(got, run, &all_found, &err), 0);
+    assert_int_equal(tk_refresh_failing(got, run, &all_found, NULL, &err), 0);
     sqlite3_finalize(reading);
     char *a = items_text(want), *b = items_text(got);
     assert_string_equal(a, b);
