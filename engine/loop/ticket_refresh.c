@@ -47,14 +47,30 @@ static const char refresh_sql[] =
     "UPDATE ticket_items SET (last_run, row_no, record_key, value, message, sealed) = "
     FIRST_FINDING(REFRESHED) " WHERE state = 'open' AND EXISTS " FIRST_FINDING("1");
 
-/* One open item: its record_ref as numbers, its (dataset, rule) group, the
- * id of the run's first finding of its record (0: none yet), and its
- * ticket's slot among the judged ones (struct judged) with ITEM_* flags. */
+/* One open item: its record_ref as numbers, the id of the run's first
+ * finding of its record (0: none yet), its (dataset, rule) group, its
+ * ticket's slot among the judged ones (struct judged) with ITEM_* flags,
+ * and its place in the order read (where its id is kept: struct loaded). */
 struct open_item {
     uint64_t ref[2];
-    int64_t id, finding;
-    uint32_t group, slot;
+    int64_t finding;
+    uint32_t group, slot, pos;
 };
+
+/* The open items read: v sorted for the merge, id[v[i].pos] the id of
+ * v[i] (ids ascending: the order read, the table's). */
+struct loaded {
+    struct open_item *v;
+    int64_t *id;
+    size_t n, cap;
+};
+
+/* An item to update and its finding (written over the open items, which
+ * are larger, when they are no longer needed: update_items). */
+struct match {
+    int64_t id, finding;
+};
+_Static_assert(sizeof(struct match) <= sizeof(struct open_item), "a match fits in an item");
 
 #define ITEM_JUDGED (1u << 31)  /* its rule judged its dataset in the run */
 #define ITEM_WAS_RUN (1u << 30) /* its last_run was the run already */
@@ -152,12 +168,6 @@ static int by_group_ref(const void *a, const void *b)
         if (x->ref[i] != y->ref[i])
             return x->ref[i] < y->ref[i] ? -1 : 1;
     return 0;
-}
-
-static int by_id(const void *a, const void *b)
-{
-    const struct open_item *x = a, *y = b;
-    return (x->id > y->id) - (x->id < y->id);
 }
 
 /* The run's judged items counted per ticket: the tickets in the order
@@ -290,18 +300,16 @@ static const struct pair *pair_of(struct pairs *ps, const struct groups *g, cons
  * read, 0 when one could not (the statement must do it), -2 on a store
  * error. */
 static int load_items(sqlite3 *db, const char *run_id, const struct groups *g, struct pairs *ps,
-                      struct judged *j, struct open_item **items, size_t *n,
-                      struct qloop_error *err)
+                      struct judged *j, struct loaded *items, struct qloop_error *err)
 {
     sqlite3_stmt *st = sql_prepare_texts(
         db,
         "SELECT id, dataset, rule, record_ref, ticket_id, state = 'open', last_run IS ?1"
-        " FROM ticket_items WHERE state IN ('open','missing')",
+        " FROM ticket_items WHERE state IN ('open','missing') ORDER BY id",
         1, &run_id, err);
     if (!st)
         return -2;
     int rc;
-    size_t cap = 0;
     long last = -1;
     bool readable = true;
     while (readable && (rc = sql_row(db, st, "读取未关闭的工单记录", err)) == 1) {
@@ -319,18 +327,26 @@ static int load_items(sqlite3 *db, const char *run_id, const struct groups *g, s
         }
         if (!open || pr->group < 0)
             continue; /* no finding can be of it */
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            *items = qloop_xrealloc(*items, cap * sizeof **items);
+        if (items->n == items->cap) {
+            if (items->cap == UINT32_MAX) {
+                qloop_error_internal(err, NULL, "未关闭的工单记录超过 %u 条", UINT32_MAX);
+                rc = -2;
+                break;
+            }
+            items->cap = items->cap ? items->cap * 2 : 1024;
+            if (items->cap > UINT32_MAX)
+                items->cap = UINT32_MAX;
+            items->v = qloop_xrealloc(items->v, items->cap * sizeof *items->v);
+            items->id = qloop_xrealloc(items->id, items->cap * sizeof *items->id);
         }
-        struct open_item *it = &(*items)[*n];
+        struct open_item *it = &items->v[items->n];
         bool text = sqlite3_column_type(st, 3) == SQLITE_TEXT; /* asked before reading it */
         readable = text && qloop_unhex128(sql_text(st, 3), it->ref);
-        it->id = sqlite3_column_int64(st, 0);
+        items->id[items->n] = sqlite3_column_int64(st, 0);
         it->finding = 0;
         it->group = (uint32_t)pr->group;
         it->slot = slot | (pr->judged ? ITEM_JUDGED : 0) | (was_run ? ITEM_WAS_RUN : 0);
-        (*n)++;
+        it->pos = (uint32_t)items->n++;
     }
     sqlite3_finalize(st);
     if (!readable)
@@ -396,7 +412,7 @@ static int match_findings(sqlite3 *db, const char *run_id, const struct groups *
 /* The matched items, in id order, for qloop_refresh_match. at: where the
  * last answer was found (the UPDATE asks in id order). */
 struct matches {
-    const struct open_item *v;
+    const struct match *v;
     size_t n, at;
 };
 
@@ -441,16 +457,22 @@ static void match_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
  * matches are a bound pointer), so registering it again on a connection
  * that has it (SQLITE_BUSY while another statement runs) is no loss.
  * 0 or -2. */
-static int update_items(sqlite3 *db, const char *run_id, struct open_item *items, size_t n,
+static int update_items(sqlite3 *db, const char *run_id, struct loaded *items,
                         struct qloop_error *err)
 {
+    /* The findings in the order read (by pos), then the matched items in
+     * it: id order, as the table was read. */
+    int64_t *found = qloop_xcalloc(items->n ? items->n : 1, sizeof *found);
+    for (size_t i = 0; i < items->n; i++)
+        found[items->v[i].pos] = items->v[i].finding;
+    struct match *v = (struct match *)items->v; /* no larger than an item: reused */
     size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (items[i].finding)
-            items[m++] = items[i];
+    for (size_t i = 0; i < items->n; i++)
+        if (found[i])
+            v[m++] = (struct match){.id = items->id[i], .finding = found[i]};
+    free(found);
     if (m == 0)
         return 0;
-    qsort(items, m, sizeof *items, by_id);
     int rc = sqlite3_create_function_v2(db, "qloop_refresh_match", 2,
                                         SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, match_fn, NULL,
                                         NULL, NULL);
@@ -467,9 +489,9 @@ static int update_items(sqlite3 *db, const char *run_id, struct open_item *items
         1, &run_id, err);
     if (!st)
         return -2;
-    struct matches ms = {.v = items, .n = m};
-    sqlite3_bind_int64(st, 2, items[0].id);
-    sqlite3_bind_int64(st, 3, items[m - 1].id);
+    struct matches ms = {.v = v, .n = m};
+    sqlite3_bind_int64(st, 2, v[0].id);
+    sqlite3_bind_int64(st, 3, v[m - 1].id);
     sqlite3_bind_pointer(st, 4, &ms, MATCHES_TYPE, NULL);
     rc = sql_done(db, st, "更新仍未整改的工单记录", err);
     sqlite3_finalize(st);
@@ -491,31 +513,30 @@ int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found,
     struct groups g = {0};
     struct pairs ps = {0};
     struct judged j = {0};
-    struct open_item *items = NULL;
-    size_t n = 0;
+    struct loaded items = {0};
     int rc = groups_load(db, &g, err);
     if (rc == 0)
         rc = pairs_load(db, run_id, &ps, err);
     if (rc == 0)
-        rc = load_items(db, run_id, &g, &ps, &j, &items, &n, err);
+        rc = load_items(db, run_id, &g, &ps, &j, &items, err);
     size_t *start = NULL;
     if (rc == 1) {
-        qsort(items, n, sizeof *items, by_group_ref);
+        qsort(items.v, items.n, sizeof *items.v, by_group_ref);
         start = qloop_xcalloc(g.n + 1, sizeof *start);
-        for (size_t i = 0; i < n; i++)
-            start[items[i].group + 1]++;
+        for (size_t i = 0; i < items.n; i++)
+            start[items.v[i].group + 1]++;
         for (size_t i = 0; i < g.n; i++)
             start[i + 1] += start[i];
-        rc = match_findings(db, run_id, &g, items, start, all_found, err);
+        rc = match_findings(db, run_id, &g, items.v, start, all_found, err);
     }
     if (rc != 1)
         *all_found = false;
     if (rc == 1) {
-        for (size_t i = 0; i < n; i++)
-            if ((items[i].slot & ITEM_JUDGED) &&
-                ((items[i].slot & ITEM_WAS_RUN) || items[i].finding))
-                j.v[items[i].slot & ITEM_SLOT].failing++;
-        rc = update_items(db, run_id, items, n, err);
+        for (size_t i = 0; i < items.n; i++)
+            if ((items.v[i].slot & ITEM_JUDGED) &&
+                ((items.v[i].slot & ITEM_WAS_RUN) || items.v[i].finding))
+                j.v[items.v[i].slot & ITEM_SLOT].failing++;
+        rc = update_items(db, run_id, &items, err);
         if (rc == 0 && judged) {
             if (j.n)
                 qsort(j.v, j.n, sizeof *j.v, by_ticket);
@@ -526,7 +547,8 @@ int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found,
         rc = sql_exec_texts(db, refresh_sql, "更新仍未整改的工单记录", err, 1, &run_id) == 0 ? 0 : -2;
     }
     free(start);
-    free(items);
+    free(items.v);
+    free(items.id);
     judged_free(&j);
     pairs_free(&ps);
     groups_free(&g);
