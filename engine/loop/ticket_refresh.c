@@ -409,54 +409,41 @@ static int match_findings(sqlite3 *db, const char *run_id, const struct groups *
     return rc < 0 ? -2 : 1;
 }
 
-/* The matched items, in id order, for qloop_refresh_match. at: where the
- * last answer was found (the UPDATE asks in id order). */
-struct matches {
-    const struct match *v;
-    size_t n, at;
-};
+/* How many (item, finding) pairs one INSERT into the temporary table of
+ * matches carries. */
+#define PAIRS_PER_INSERT 64
 
-/* The pointer type of the bound struct matches. */
-#define MATCHES_TYPE "qloop_refresh_matches"
-
-/* SQL function qloop_refresh_match(matches, id): the finding of item id
- * among the bound matches (sqlite3_bind_pointer), or NULL when it has none
- * or the first argument is not such a binding. */
-static void match_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+/* Inserts the n (<= PAIRS_PER_INSERT) pairs at v into temp.qloop_refresh
+ * with st (NULL: prepared here for n pairs; finalized by the caller).
+ * 0 or -2. */
+static int insert_pairs(sqlite3 *db, sqlite3_stmt **st, const struct match *v, size_t n,
+                        struct qloop_error *err)
 {
-    (void)argc;
-    struct matches *m = sqlite3_value_pointer(argv[0], MATCHES_TYPE);
-    if (!m || m->n == 0 || sqlite3_value_type(argv[1]) != SQLITE_INTEGER)
-        return;
-    int64_t id = sqlite3_value_int64(argv[1]);
-    size_t at = m->at;
-    if (at < m->n && m->v[at].id < id && at + 1 < m->n && m->v[at + 1].id >= id)
-        at++; /* the next one: the common case */
-    if (at >= m->n || m->v[at].id != id) {
-        size_t lo = 0, hi = m->n;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (m->v[mid].id < id)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo >= m->n || m->v[lo].id != id)
-            return;
-        at = lo;
+    if (!*st) {
+        struct qloop_buf sql = {0};
+        qloop_buf_printf(&sql, "INSERT INTO temp.qloop_refresh(item, finding) VALUES");
+        for (size_t i = 0; i < n; i++)
+            qloop_buf_printf(&sql, "%s(?,?)", i ? "," : "");
+        *st = sql_prepare(db, qloop_buf_str(&sql), err);
+        qloop_buf_free(&sql);
+        if (!*st)
+            return -2;
     }
-    m->at = at;
-    sqlite3_result_int64(ctx, m->v[at].finding);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(*st, (int)(2 * i + 1), v[i].id);
+        sqlite3_bind_int64(*st, (int)(2 * i + 2), v[i].finding);
+    }
+    return sql_done(db, *st, "记录仍未整改的工单记录", err) == 0 ? 0 : -2;
 }
 
-/* Updates the items that matched from their findings: one statement over
- * the range of their ids, each matched item told from the rest by
- * qloop_refresh_match (one statement run per item cost three times as
- * much: W1 1M night 2, 14,000 instructions an item, most of them the
- * statement's start and end). The function holds no state of its own (the
- * matches are a bound pointer), so registering it again on a connection
- * that has it (SQLITE_BUSY while another statement runs) is no loss.
- * 0 or -2. */
+/* Updates the items that matched from their findings: the pairs (item,
+ * finding) go into a temporary table, and one statement updates the items
+ * it names, each from its finding. One statement run per item cost three
+ * times as much (W1 1M night 2: 14,000 instructions an item, most of them
+ * the statement's start and end); one statement asking a C function for
+ * each item's finding needs a statement journal (a function may fail
+ * halfway), a copy of every page of items it changes (W1 1M: 115 MB
+ * written to a temporary file). 0 or -2. */
 static int update_items(sqlite3 *db, const char *run_id, struct loaded *items,
                         struct qloop_error *err)
 {
@@ -473,29 +460,35 @@ static int update_items(sqlite3 *db, const char *run_id, struct loaded *items,
     free(found);
     if (m == 0)
         return 0;
-    int rc = sqlite3_create_function_v2(db, "qloop_refresh_match", 2,
-                                        SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, match_fn, NULL,
-                                        NULL, NULL);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-        store_error(db, "更新仍未整改的工单记录", err);
+    if (sql_exec(db,
+                 "CREATE TEMP TABLE IF NOT EXISTS qloop_refresh(item INTEGER PRIMARY KEY,"
+                 " finding INTEGER NOT NULL); DELETE FROM temp.qloop_refresh",
+                 "记录仍未整改的工单记录", err) != 0)
         return -2;
-    }
-    sqlite3_stmt *st = sql_prepare_texts(
-        db,
-        "UPDATE ticket_items SET (last_run, row_no, record_key, value, message, sealed) ="
-        " (SELECT " REFRESHED " FROM finding_rows f"
-        "  WHERE f.id = qloop_refresh_match(?4, ticket_items.id))"
-        " WHERE id BETWEEN ?2 AND ?3 AND qloop_refresh_match(?4, id) IS NOT NULL",
-        1, &run_id, err);
-    if (!st)
-        return -2;
-    struct matches ms = {.v = v, .n = m};
-    sqlite3_bind_int64(st, 2, v[0].id);
-    sqlite3_bind_int64(st, 3, v[m - 1].id);
-    sqlite3_bind_pointer(st, 4, &ms, MATCHES_TYPE, NULL);
-    rc = sql_done(db, st, "更新仍未整改的工单记录", err);
-    sqlite3_finalize(st);
-    return rc == 0 ? 0 : -2;
+    sqlite3_stmt *full = NULL, *rest = NULL;
+    int rc = 0;
+    size_t i = 0;
+    for (; rc == 0 && i + PAIRS_PER_INSERT <= m; i += PAIRS_PER_INSERT)
+        rc = insert_pairs(db, &full, v + i, PAIRS_PER_INSERT, err);
+    if (rc == 0 && i < m)
+        rc = insert_pairs(db, &rest, v + i, m - i, err);
+    sqlite3_finalize(full);
+    sqlite3_finalize(rest);
+    if (rc == 0)
+        rc = sql_exec_texts(
+                 db,
+                 "UPDATE ticket_items SET (last_run, row_no, record_key, value, message, sealed) ="
+                 " (SELECT " REFRESHED " FROM temp.qloop_refresh m CROSS JOIN finding_rows f"
+                 "  WHERE m.item = ticket_items.id AND f.id = m.finding)"
+                 " WHERE id IN (SELECT item FROM temp.qloop_refresh)",
+                 "更新仍未整改的工单记录", err, 1, &run_id) == 0
+                 ? 0
+                 : -2;
+    if (rc == 0)
+        rc = sql_exec(db, "DELETE FROM temp.qloop_refresh", "记录仍未整改的工单记录", err) == 0
+                 ? 0
+                 : -2;
+    return rc;
 }
 
 static int by_ticket(const void *a, const void *b)
