@@ -12,9 +12,17 @@
  * by their index (kind, record_ref, id), which lists each kind's records
  * in record_ref order; the items, sorted by (dataset + rule, record_ref) in
  * memory, are merged with each kind's list, and the items that matched are
- * then updated in item order, each from its finding by id — both tables
- * visited in the order of their pages. About 40 bytes of memory per open
- * item while it runs.
+ * then updated in item order by one statement, each from its finding by id
+ * — both tables visited in the order of their pages. The same scan of the
+ * items counts each ticket's judged items and those failing again, which
+ * the re-check needs next (ticket_sync.c), so it does not read them all
+ * again. About 56 bytes of memory per open item while it runs (the item,
+ * its id, then its finding by place).
+ *
+ * Not done: leaving an item's row alone when nothing of it changes. Its
+ * last_run always does (the night), and its sealed copy does too: each
+ * night's finding is sealed anew under a fresh nonce (identity/seal.h), so
+ * the copy's bytes differ even when the raw value is the same.
  *
  * The result is the one statement's (refresh_sql): a record_ref that is not
  * the text of 32 lower-case hex digits (refs are written by

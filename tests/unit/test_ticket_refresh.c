@@ -262,8 +262,8 @@ static void test_all_found(void **state)
 }
 
 /* A second refresh on the same connection while another statement is
- * being read (its SQL function is then registered already and cannot be
- * registered again) does what the first did. */
+ * being read (its temporary table of matches is there already, emptied)
+ * does what the first did. */
 static void test_again_while_reading(void **state)
 {
     (void)state;
