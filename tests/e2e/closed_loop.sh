@@ -31,6 +31,14 @@ expect_eq "the filed report: 市公安局, handed over urgently" "市公安局 f
 expect_eq "the imported reports wait for the steward" "discovered discovered" \
     "$(jqt '[.[] | select(.source == "import") | .state] | join(" ")')"
 expect_contains "the re-check told the provider" "运行复核未通过" "$out"
+# the number it gave: the ticket's open items the night found failing again
+# (counted by the refresh's merge, loop/ticket_refresh.c)
+reason=$(sql "SELECT reason FROM ticket_history WHERE event = 'recheck_fail' ORDER BY id DESC LIMIT 1")
+failing=$(sql "SELECT count(*) FROM ticket_items i JOIN ticket_history h ON h.ticket_id = i.ticket_id
+  AND h.event = 'recheck_fail' WHERE i.state = 'open' AND i.last_run = h.run_id")
+expect_eq "the re-check's count of records still failing" "运行复核未通过：$failing 条记录仍不符合规则" \
+    "${reason%%，*}"
+[ "$failing" -gt 0 ] || fail "no open item failing again in the re-checked ticket"
 expect_eq "the notifications were exported" "0" \
     "$("$QLOOP_BIN" outbox export --jsonl | wc -l | tr -d ' ')"
 expect_eq "the outbox file" "yes" "$([ -s "$T/loop-outbox.jsonl" ] && echo yes)"
