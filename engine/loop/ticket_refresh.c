@@ -167,9 +167,8 @@ static long group_of_kind(const struct groups *g, int64_t kind)
     return lo < g->nkinds && g->kind[lo] == kind ? (long)g->of[lo] : -1;
 }
 
-static int by_group_ref(const void *a, const void *b)
+static int by_group_ref(const struct open_item *x, const struct open_item *y)
 {
-    const struct open_item *x = a, *y = b;
     if (x->group != y->group)
         return x->group < y->group ? -1 : 1;
     for (int i = 0; i < 2; i++)
@@ -177,6 +176,58 @@ static int by_group_ref(const void *a, const void *b)
             return x->ref[i] < y->ref[i] ? -1 : 1;
     return 0;
 }
+
+static void swap_items(struct open_item *x, struct open_item *y)
+{
+    struct open_item t = *x;
+    *x = *y;
+    *y = t;
+}
+
+/* Sorts v[0..n) by group and ref in place: a quicksort (median of three,
+ * the smaller side first, so the stack holds log n frames) ending in
+ * insertion sorts. In place, because qsort's buffer (16 bytes an item) was
+ * most of night 2's peak memory at 10M; the refs are keyed hashes, so no
+ * input drives the pivots to their worst. */
+static void sort_items(struct open_item *v, size_t n)
+{
+    while (n > 16) {
+        size_t mid = n / 2;
+        if (by_group_ref(&v[mid], &v[0]) < 0)
+            swap_items(&v[mid], &v[0]);
+        if (by_group_ref(&v[n - 1], &v[0]) < 0)
+            swap_items(&v[n - 1], &v[0]);
+        if (by_group_ref(&v[n - 1], &v[mid]) < 0)
+            swap_items(&v[n - 1], &v[mid]);
+        struct open_item pivot = v[mid]; /* v[0] <= pivot <= v[n - 1] */
+        size_t i = 0, j = n - 1;
+        for (;;) {
+            while (by_group_ref(&v[i], &pivot) < 0)
+                i++;
+            while (by_group_ref(&pivot, &v[j]) < 0)
+                j--;
+            if (i >= j)
+                break;
+            swap_items(&v[i], &v[j]);
+            i++;
+            j--;
+        }
+        /* v[0..j] <= pivot <= v[j+1..n) */
+        size_t left = j + 1;
+        if (left < n - left) {
+            sort_items(v, left);
+            v += left;
+            n -= left;
+        } else {
+            sort_items(v + left, n - left);
+            n = left;
+        }
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t k = i; k > 0 && by_group_ref(&v[k], &v[k - 1]) < 0; k--)
+            swap_items(&v[k], &v[k - 1]);
+}
+
 
 /* The run's judged items counted per ticket: the tickets in the order
  * first seen (slot order), found by a hash of their ids. */
@@ -522,7 +573,7 @@ int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found,
         rc = load_items(db, run_id, &g, &ps, &j, &items, err);
     size_t *start = NULL;
     if (rc == 1) {
-        qsort(items.v, items.n, sizeof *items.v, by_group_ref);
+        sort_items(items.v, items.n);
         start = qloop_xcalloc(g.n + 1, sizeof *start);
         for (size_t i = 0; i < items.n; i++)
             start[items.v[i].group + 1]++;
