@@ -72,6 +72,7 @@ struct qloop_host {
     qloop_lua_text_filter print_filter; /* what print may show (NULL: mask by shape) */
     void *print_ctx;
     struct qloop_buf scratch;    /* the text of the last answer (call.c) */
+    void *patterns;              /* compiled fixed-width patterns (lib_string.c), malloc'ed */
     struct qloop_host *prev, *next; /* the watchdog's list, and its notes: */
     unsigned long wd_seq;        /* the call it saw running last time */
     int64_t wd_cpu0;             /* that call's CPU clock when first seen */

@@ -24,6 +24,7 @@
 #include <lauxlib.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lua/host.h"
@@ -400,6 +401,166 @@ done:
     return s;
 }
 
+/* ---- fixed-width patterns ----
+ *
+ * A pattern made only of single characters, '.', classes (%d, %a, an escaped
+ * %-, ...), captures and a final '$' — no repetition, set, %b, %f, back-
+ * reference or position capture — matches at a position in one pass with no
+ * backtracking (W1's "^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)$").
+ * find and match compile such a pattern once into a list of steps, kept in a
+ * small cache of the state (by the pattern's text), and run the list instead
+ * of do_match: the same match, the same captures, and the same steps charged
+ * per attempt as do_match counts them (one per pattern element it reaches,
+ * and one for reaching the pattern's end). Anything else, and any pattern do_match
+ * would reject (an unbalanced ')' or '(', a '%' at the end), is not fixed and
+ * goes to do_match as before. */
+enum { FIXED_MAX = 64, FIXED_SLOTS = 4 };
+enum { F_LIT, F_CLASS, F_ANY, F_OPEN, F_CLOSE, F_END };
+
+struct fixed_op {
+    uint8_t kind;
+    uint8_t arg;   /* the character or the capture index; F_CLASS: 1 for a complement */
+    uint16_t bits; /* F_CLASS: the class's bit in byte_classes */
+};
+
+struct fixed {
+    size_t lp;  /* the pattern text[0..lp) (after a leading '^') */
+    int known;  /* the slot holds a pattern */
+    int ok;     /* it is fixed-width: op[0..nops) */
+    int nops, ncap;
+    char text[FIXED_MAX];
+    struct fixed_op op[FIXED_MAX];
+};
+
+/* Compiles p[0..lp) into f (f->ok = 0 when it is not fixed-width). */
+static void fixed_compile(struct fixed *f, const char *p, size_t lp)
+{
+    int open[MAX_CAPTURES], nopen = 0;
+    f->ok = 0;
+    f->nops = f->ncap = 0;
+    for (size_t i = 0; i < lp;) {
+        unsigned char c = (unsigned char)p[i];
+        struct fixed_op *o = &f->op[f->nops++];
+        size_t len = 1;
+        if (c == '(') {
+            if (i + 1 < lp && p[i + 1] == ')')
+                return; /* a position capture */
+            if (f->ncap >= MAX_CAPTURES)
+                return;
+            open[nopen++] = f->ncap;
+            *o = (struct fixed_op){F_OPEN, (uint8_t)f->ncap++, 0};
+            i++;
+            continue;
+        }
+        if (c == ')') {
+            if (nopen == 0)
+                return; /* do_match raises */
+            *o = (struct fixed_op){F_CLOSE, (uint8_t)open[--nopen], 0};
+            i++;
+            continue;
+        }
+        if (c == '$' && i + 1 == lp) {
+            *o = (struct fixed_op){F_END, 0, 0};
+            i++;
+            continue;
+        }
+        if (c == '%') {
+            if (i + 1 == lp)
+                return; /* malformed: do_match raises */
+            unsigned char d = (unsigned char)p[i + 1];
+            if (d == 'b' || d == 'f' || (d >= '0' && d <= '9'))
+                return;
+            *o = letter_class[d] ? (struct fixed_op){F_CLASS, d < 'a', letter_class[d]}
+                                 : (struct fixed_op){F_LIT, d, 0};
+            len = 2;
+        } else if (c == '[') {
+            return;
+        } else {
+            *o = c == '.' ? (struct fixed_op){F_ANY, 0, 0} : (struct fixed_op){F_LIT, c, 0};
+        }
+        i += len;
+        if (i < lp && is_repetition(p[i]))
+            return;
+    }
+    f->ok = nopen == 0; /* an unfinished capture raises later: leave it to do_match */
+}
+
+/* The compiled form of p[0..lp) when it is fixed-width, or NULL. */
+static const struct fixed *fixed_of(lua_State *L, const char *p, size_t lp)
+{
+    if (lp > FIXED_MAX)
+        return NULL;
+    struct qloop_host *h = qloop_host_of(L);
+    if (!h->patterns) {
+        h->patterns = calloc(FIXED_SLOTS, sizeof(struct fixed));
+        if (!h->patterns)
+            return NULL;
+    }
+    struct fixed *f = (struct fixed *)h->patterns + (((uintptr_t)p >> 4) ^ lp) % FIXED_SLOTS;
+    if (!f->known || f->lp != lp || memcmp(f->text, p, lp) != 0) {
+        memcpy(f->text, p, lp);
+        f->lp = lp;
+        f->known = 1;
+        fixed_compile(f, p, lp);
+    }
+    return f->ok ? f : NULL;
+}
+
+/* One attempt of the fixed-width pattern f at s: the end of the match or
+ * NULL, counting the steps do_match would (see above). */
+static const char *fixed_match(struct matcher *m, const struct fixed *f, const char *s)
+{
+    const char *end = m->s_end;
+    int j;
+    for (j = 0; j < f->nops; j++) {
+        const struct fixed_op *o = &f->op[j];
+        switch (o->kind) {
+        case F_LIT:
+            if (s < end && (unsigned char)*s == o->arg) {
+                s++;
+                continue;
+            }
+            break;
+        case F_CLASS:
+            if (s < end && ((byte_classes[(unsigned char)*s] & o->bits) != 0) != o->arg) {
+                s++;
+                continue;
+            }
+            break;
+        case F_ANY:
+            if (s < end) {
+                s++;
+                continue;
+            }
+            break;
+        case F_OPEN:
+            m->cap[o->arg].at = s;
+            m->cap[o->arg].len = CAP_OPEN;
+            continue;
+        case F_CLOSE:
+            m->cap[o->arg].len = s - m->cap[o->arg].at;
+            continue;
+        default: /* F_END, always the last */
+            if (s == end) {
+                j++;
+                goto matched;
+            }
+            break;
+        }
+        m->steps += j + 1;
+        if (m->steps >= STEP_CHUNK)
+            charge(m);
+        return NULL;
+    }
+    j++; /* do_match's step for reaching the pattern's end */
+matched:
+    m->steps += j;
+    m->ncap = f->ncap;
+    if (m->steps >= STEP_CHUNK)
+        charge(m);
+    return s;
+}
+
 /* Capture i of a match s .. e: pushes a position capture and returns
  * CAP_POS, or sets *at and returns the length. Capture 0 of a pattern without
  * captures is the whole match. */
@@ -511,10 +672,11 @@ static int find_or_match(lua_State *L, int find)
         lp--;
         m.p_end = p + lp;
     }
+    const struct fixed *f = fixed_of(L, p, lp);
     const char *from = s + init;
     do {
         matcher_reset(&m);
-        const char *e = do_match(&m, from, p);
+        const char *e = f ? fixed_match(&m, f, from) : do_match(&m, from, p);
         if (e) {
             charge(&m);
             if (find) {

@@ -299,6 +299,7 @@ void qloop_lua_close(lua_State *L)
     lua_close(L);
     pool_drain(h);
     qloop_buf_free(&h->scratch);
+    free(h->patterns);
     free(h);
 }
 

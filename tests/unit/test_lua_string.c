@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lua/host.h" /* the budget left, for the step counts */
 #include "lua/sandbox.h"
 
 static const char harness[] =
@@ -36,6 +37,8 @@ static const char harness[] =
     "  '[^%s]-$', '.-$', '^.-', '$a', 'a^', '^^', '%$', '(%$)', '[$]', '[^$]*',\n"
     "  '^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)$', 'a.b', '%a%d', '%d%d%a', '[%d]%d',\n"
     "  '^1[3-9][0-9]', 'x.', '.x', '%Aa', 'l%al', '*a', ']a', '^a.c$',\n"
+    "  '(a(b)c)', 'a.c$', '%-%d', '(%a)(%d)$', 'a$b', '(a)(', ')(', '(a))', '%q%.', '^(.)(.)$',\n"
+    "  '%d%d%-(%d)', 'a%', '(%w)%s(%w)', '^%$(.)', ('(%d)'):rep(33), ('.'):rep(70), ('%a'):rep(32),\n"
     "}\n"
     "local subs = {\n"
     "  '', 'a', 'ab', 'aab', 'aaab', 'ba', 'abc', '  hello world  ', 'THE (quick) fox', 'x(y(z)w)v',\n"
@@ -172,6 +175,8 @@ static void test_pathological_patterns_stop(void **state)
         "for w in string.gmatch(string.rep('ab', 1e5), '.-.-.-c') do end",
         "return string.find(string.rep('a', 1e6), string.rep('a', 5000) .. 'b', 1, true)",
         "return string.match(string.rep('(', 1e5), '%b()%b()%b()x')",
+        /* a fixed-width pattern (no backtracking: lib_string.c's compiled path) */
+        "return string.find(string.rep('a', 6e6), 'a%d')",
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         lua_State *L = qloop_lua_new(NULL);
@@ -189,11 +194,70 @@ static void test_pathological_patterns_stop(void **state)
     }
 }
 
+/* The instructions the function at fn charged, called with s and p (or with
+ * nothing when p is NULL): its whole budget less what
+ * is left (called from C, so no Lua instruction is counted besides). */
+static long charged(lua_State *L, int fn, const char *s, const char *p)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    lua_pushvalue(L, fn);
+    if (p) {
+        lua_pushstring(L, s);
+        lua_pushstring(L, p);
+    }
+    assert_int_equal(qloop_lua_pcall(L, p ? 2 : 0, 1, &err), LUA_OK);
+    struct qloop_host *h = qloop_host_of(L);
+    return h->budget - h->left;
+}
+
+/* A fixed-width pattern is charged the steps the general matcher counts: the
+ * first step of string.gmatch (always the general matcher, same attempts
+ * from position 1) costs what string.match does, over matches and misses. */
+static void test_fixed_patterns_charge_the_same(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"2025-11-22T08:30:00", "(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)$"},
+        {"x 2025-11-22T08:30:0", "(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)$"},
+        {"aaaaaaaaaaaaaaaaaaaab", "a(b)$"},
+        {"aaaaaaaaaaaaaaaaaaaaa", "a%d"},
+        {"hello world", "(o)%s(w)"},
+        {"hello world", "d$"},
+        {"abc", "x"},
+        {"", ".$"},
+    };
+    lua_State *L = qloop_lua_new(NULL);
+    struct qloop_error err;
+    static const char fns[] = "return string.match, function(s, p) return string.gmatch(s, p) end";
+    assert_int_equal(qloop_lua_load(L, fns, sizeof fns - 1, "=fns", &err), 0);
+    assert_int_equal(qloop_lua_pcall(L, 0, 2, &err), LUA_OK);
+    int match = lua_gettop(L) - 1, gmatch = lua_gettop(L);
+    long total = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        long fast = charged(L, match, cases[i][0], cases[i][1]);
+        lua_pop(L, 1);
+        lua_pushvalue(L, gmatch);
+        lua_pushstring(L, cases[i][0]);
+        lua_pushstring(L, cases[i][1]);
+        assert_int_equal(lua_pcall(L, 2, 1, 0), LUA_OK); /* the iterator: charges nothing */
+        int iter = lua_gettop(L);
+        long general = charged(L, iter, cases[i][0], NULL);
+        lua_settop(L, iter - 1);
+        if (fast != general)
+            fail_msg("case %zu: match charged %ld, the general matcher %ld", i, fast, general);
+        total += fast;
+    }
+    assert_true(total > 100);
+    qloop_lua_close(L);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_as_lua),
         cmocka_unit_test(test_pathological_patterns_stop),
+        cmocka_unit_test(test_fixed_patterns_charge_the_same),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
