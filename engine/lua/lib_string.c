@@ -17,6 +17,9 @@
  * compares every function with Lua's own over a table of cases, and the fuzz
  * target tests/fuzz/fuzz_rules.c does so on random patterns.
  *
+ * find and match run a pattern without repetitions or sets from a compiled
+ * step list instead (see "fixed-width patterns" below), counting the same.
+ *
  * The sandbox puts these four functions in place of Lua's in the string table
  * before it becomes read-only (env.c), so s:match(...) uses them too.
  */
@@ -411,9 +414,9 @@ done:
  * small cache of the state (by the pattern's text), and run the list instead
  * of do_match: the same match, the same captures, and the same steps charged
  * per attempt as do_match counts them (one per pattern element it reaches,
- * and one for reaching the pattern's end). Anything else, and any pattern do_match
- * would reject (an unbalanced ')' or '(', a '%' at the end), is not fixed and
- * goes to do_match as before. */
+ * and one for reaching the pattern's end). Anything else, and any pattern
+ * do_match would reject (an unbalanced ')' or '(', a '%' at the end), is not
+ * fixed and goes to do_match as before. */
 enum { FIXED_MAX = 64, FIXED_SLOTS = 4 };
 enum { F_LIT, F_CLASS, F_ANY, F_OPEN, F_CLOSE, F_END };
 
