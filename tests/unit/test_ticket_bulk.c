@@ -86,18 +86,6 @@ static void fresh_findings(sqlite3 *db, const char *run, const char *day, const 
          n + 2, run, rule, rule, n, n);
 }
 
-/* Syncs run `run` in a transaction, committed; fails the test on error. */
-static void sync_ok(sqlite3 *db, const char *run, const struct qloop_policy *p)
-{
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    struct ticket_sync_counts c;
-    assert_int_equal(store_begin(db, &err), 0);
-    if (ticket_sync_run_policy(db, run, p, &c, &err) != 0)
-        fail_msg("ticket_sync_run %s: %s", run, err.message);
-    assert_int_equal(store_commit(db, &err), 0);
-}
-
 /* The items of run `run` as "rule/ref" in id order, each record once, in
  * the order of its first finding. */
 static void items_as_found(sqlite3 *db, const char *run, int n)
@@ -139,7 +127,7 @@ static void test_fresh_runs_build_index_in_bulk(void **state)
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         fresh_findings(db, runs[i].run, runs[i].day, runs[i].rule, runs[i].n);
         watch_index(db);
-        sync_ok(db, runs[i].run, &p);
+        sync_committed(db, runs[i].run, &p);
         assert_int_equal(drops, runs[i].rebuilt ? 1 : 0);
         char *now = schema_text(db);
         assert_string_equal(now, schema);
@@ -161,7 +149,7 @@ static void test_fresh_runs_build_index_in_bulk(void **state)
     sqlite3_finalize(st);
     /* the next night finds every item open: nothing added, none twice */
     fresh_findings(db, "r4", "2024-09-30T10:00:00+08:00", "people.phone", 3000);
-    sync_ok(db, "r4", &p);
+    sync_committed(db, "r4", &p);
     assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items"), 6650);
     free(schema);
     audit_whole(db);
@@ -230,14 +218,14 @@ static void test_duplicate_open_item_refused(void **state)
     int in_bulk = sync_with_duplicate(db, "r1", &p);
     assert_int_equal(in_bulk, QLOOP_EXIT_INTERNAL);
     assert_int_equal(drops, 1);
-    sync_ok(db, "r1", &p);
+    sync_committed(db, "r1", &p);
     assert_int_equal(drops, 2);
 
     fresh_findings(db, "r2", "2024-09-28T10:00:00+08:00", "people.id", 20);
     watch_index(db);
     int one_by_one = sync_with_duplicate(db, "r2", &p);
     assert_int_equal(one_by_one, in_bulk);
-    sync_ok(db, "r2", &p);
+    sync_committed(db, "r2", &p);
     assert_int_equal(drops, 0);
     items_as_found(db, "r2", 20);
     audit_whole(db);

@@ -617,21 +617,6 @@ static void test_open_refs_and_json(void **state)
     store_close(db);
 }
 
-/* Syncs run `run` under p in a committed transaction; fails the test on
- * error. The counts. */
-static struct ticket_sync_counts sync_committed(sqlite3 *db, const char *run,
-                                                const struct qloop_policy *p)
-{
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    struct ticket_sync_counts c;
-    assert_int_equal(store_begin(db, &err), 0);
-    if (ticket_sync_run_policy(db, run, p, &c, &err) != 0)
-        fail_msg("ticket_sync_run %s: %s", run, err.message);
-    assert_int_equal(store_commit(db, &err), 0);
-    return c;
-}
-
 /* A first night of many records: the run's new items go in by chunks
  * (loop/ticket_items.c, 8,192 findings a statement) and still come out as
  * one item per record in finding order — ids, values, NULLs as one INSERT

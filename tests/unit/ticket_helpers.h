@@ -199,4 +199,19 @@ static inline int64_t file_report(sqlite3 *db, const char *dataset, const char *
     return tid;
 }
 
+/* Syncs run `run` under p in a transaction, committed; fails the test on
+ * error. The run's counts. */
+static inline struct ticket_sync_counts sync_committed(sqlite3 *db, const char *run,
+                                                       const struct qloop_policy *p)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct ticket_sync_counts c;
+    assert_int_equal(store_begin(db, &err), 0);
+    if (ticket_sync_run_policy(db, run, p, &c, &err) != 0)
+        fail_msg("ticket_sync_run %s: %s", run, err.message);
+    assert_int_equal(store_commit(db, &err), 0);
+    return c;
+}
+
 #endif
