@@ -144,18 +144,17 @@ static void read_judged_item(sqlite3_stmt *st, void *row)
     " ON r.run_id = ?1 AND r.rule = i.rule AND r.dataset = i.dataset"                           \
     " WHERE i.state IN ('open','missing')"
 
-/* The re-check by sets. Phase 1: open items that fail again, the common
- * case of a nightly run, are refreshed by one merge of the items with the
- * run's findings (tk_refresh_failing) from their first
- * finding of this run (last_run = this run). Each ticket's judged items
- * and those failing again are counted (*rs, one entry per ticket in ticket
- * order) by that merge as it reads the items, or else (refs it cannot
- * read, or no open item's rule with findings) by one GROUP BY, which cost
- * 4,500 instructions an item (W1 1M night 2: 0.81G of 3.65G), and only the judged items that did not fail
+/* The re-check by sets. Phase 1: open items that fail again, the common case
+ * of a nightly run, are refreshed by one merge of the items with the run's
+ * findings (tk_refresh_failing) from their first finding of this run
+ * (last_run = this run). Each ticket's judged items and those failing again
+ * are counted (*rs, one entry per ticket in ticket order) by that merge as
+ * it reads the items, or else (refs it cannot read, or no open item's rule
+ * with findings) by one GROUP BY, which cost 4,500 instructions an item (W1
+ * 1M night 2: 0.81G of 3.65G), and only the judged items that did not fail
  * again — fixed, missing, or reappearing, a few on most nights — are read
- * into *items (ticket and item order) for the item loop. *all_found:
- * every finding of the run was of an open item (tk_refresh_failing). 0 or
- * -2. */
+ * into *items (ticket and item order) for the item loop. *all_found: every
+ * finding of the run was of an open item (tk_refresh_failing). 0 or -2. */
 static int judged_items(sqlite3 *db, const char *run_id, struct recheck **rs, size_t *nrs,
                         struct judged_item **items, size_t *n, bool *all_found,
                         struct qloop_error *err)
@@ -571,17 +570,17 @@ struct new_finding {
 };
 
 /* The run's findings without an open item, by dataset and rule and in the
- * order found, each with the latest item of its record (by id). Read as
- * they stream, nothing copied: through the index of findings by run, kind
- * and record, the items of each record looked up in the order of their own
- * index. When no finding's dataset and rule has an item yet (a first
- * night), tk_fresh_findings (ticket_fresh.c) hands over the same findings in the same order
- * without looking any item up: none of its datasets and rules had one when
- * it began, so each finding has neither a latest item nor an open one (one
- * added by this run for the same record is found in the group's
- * added_refs, as by_record's would be), and the index of items by record
- * may be dropped while it runs (tk_items_unindex); nor are the values read,
- * only compared with a latest item's. */
+ * order found, each with the latest item of its record (by id). Read as they
+ * stream, nothing copied: through the index of findings by run, kind and
+ * record, the items of each record looked up in the order of their own
+ * index. When no finding's dataset and rule has an item yet (a first night),
+ * tk_fresh_findings (ticket_fresh.c) hands over the same findings in the
+ * same order without looking any item up: none of its datasets and rules had
+ * one when it began, so each finding has neither a latest item nor an open
+ * one (one added by this run for the same record is found in the group's
+ * added_refs, as by_record's would be), and the index of items by record may
+ * be dropped while it runs (tk_items_unindex); nor are the values read, only
+ * compared with a latest item's. */
 static const char new_findings_by_record[] =
     "SELECT f.id, k.dataset, k.rule, f.record_ref, f.value, p.ticket_id, t.state, p.state,"
     " p.value FROM finding_runs r JOIN finding_rows f ON f.run = r.id"

@@ -711,9 +711,10 @@ static int prepare_inserts(struct findings_writer *w, struct qloop_error *err)
  * each finding's entry goes to a random place of its kind's part of the
  * index (record_ref is a hash), which at 2 million findings is a descent
  * into a leaf outside the CPU's caches per finding, while CREATE INDEX
- * reads the rows once, sorts the keys and writes the pages in order. It reads every row of the table, though, not only the
- * run's: so only while the rows stored before (an upper bound: the span of
- * ids) are at most a BULK_RATIO-th of those waiting — a first night, or a
+ * reads the rows once, sorts the keys and writes the pages in order. It
+ * reads every row of the table, though, not only the run's: so only while
+ * the rows stored before (an upper bound: the span of ids) are at most a
+ * BULK_RATIO-th of those waiting — a first night, or a
  * store whose old findings were pruned — and the waiting are at least
  * BULK_MIN, below which the index stays in the caches and feeding it is
  * cheaper; and not while a statement of the connection is still reading.
