@@ -228,7 +228,6 @@ static void sort_items(struct open_item *v, size_t n)
             swap_items(&v[k], &v[k - 1]);
 }
 
-
 /* The run's judged items counted per ticket: the tickets in the order
  * first seen (slot order), found by a hash of their ids. */
 struct judged {
@@ -478,16 +477,10 @@ static int match_findings(sqlite3 *db, const char *run_id, const struct groups *
 static int insert_pairs(sqlite3 *db, sqlite3_stmt **st, const struct match *v, size_t n,
                         struct qloop_error *err)
 {
-    if (!*st) {
-        struct qloop_buf sql = {0};
-        qloop_buf_printf(&sql, "INSERT INTO temp.qloop_refresh(item, finding) VALUES");
-        for (size_t i = 0; i < n; i++)
-            qloop_buf_printf(&sql, "%s(?,?)", i ? "," : "");
-        *st = sql_prepare(db, qloop_buf_str(&sql), err);
-        qloop_buf_free(&sql);
-        if (!*st)
-            return -2;
-    }
+    if (!*st &&
+        !(*st = sql_prepare_rows(db, "INSERT INTO temp.qloop_refresh(item, finding) VALUES",
+                                 "(?,?)", n, err)))
+        return -2;
     for (size_t i = 0; i < n; i++) {
         sqlite3_bind_int64(*st, (int)(2 * i + 1), v[i].id);
         sqlite3_bind_int64(*st, (int)(2 * i + 2), v[i].finding);

@@ -686,19 +686,11 @@ static int insert_piece(void *ctx, const void *piece, size_t n)
  * undoes its own statement.) */
 static int prepare_inserts(struct findings_writer *w, struct qloop_error *err)
 {
-    static const char head[] = "INSERT OR FAIL INTO finding_rows(run, kind, row_no, record_ref, record_key,"
-                               " value, message, sealed, part) VALUES";
+    static const char head[] = "INSERT OR FAIL INTO finding_rows(run, kind, row_no, record_ref,"
+                               " record_key, value, message, sealed, part) VALUES";
     static const char row[] = "(?,?,?,?,?,?,?,?,?)";
-    struct qloop_buf sql = {0};
-    append(&sql, head);
-    append(&sql, row);
-    w->ins = sql_prepare(w->db, qloop_buf_str(&sql), err);
-    for (int i = 1; i < BATCH; i++) {
-        qloop_buf_putc(&sql, ',');
-        append(&sql, row);
-    }
-    w->ins_many = w->ins ? sql_prepare(w->db, qloop_buf_str(&sql), err) : NULL;
-    qloop_buf_free(&sql);
+    w->ins = sql_prepare_rows(w->db, head, row, 1, err);
+    w->ins_many = w->ins ? sql_prepare_rows(w->db, head, row, BATCH, err) : NULL;
     if (w->ins_many)
         return 0;
     sqlite3_finalize(w->ins);

@@ -203,6 +203,21 @@ int sql_collect(sqlite3 *db, sqlite3_stmt *st, size_t size,
     return rc < 0 ? -1 : 0;
 }
 
+sqlite3_stmt *sql_prepare_rows(sqlite3 *db, const char *head, const char *row, size_t n,
+                               struct qloop_error *err)
+{
+    struct qloop_buf sql = {0};
+    qloop_buf_append(&sql, head, strlen(head));
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            qloop_buf_putc(&sql, ',');
+        qloop_buf_append(&sql, row, strlen(row));
+    }
+    sqlite3_stmt *st = sql_prepare(db, qloop_buf_str(&sql), err);
+    qloop_buf_free(&sql);
+    return st;
+}
+
 int sql_index_drop(sqlite3 *db, const char *table, const char *index, char **create_sql,
                    struct qloop_error *err)
 {

@@ -26,6 +26,11 @@ sqlite3_stmt *sql_prepare(sqlite3 *db, const char *sql, struct qloop_error *err)
 sqlite3_stmt *sql_prepare_texts(sqlite3 *db, const char *sql, size_t n, const char *const *params,
                                 struct qloop_error *err);
 
+/* Prepares head followed by n (>= 1) copies of row, separated by commas:
+ * an INSERT ... VALUES of n rows ("(?,?)" as row). NULL with err. */
+sqlite3_stmt *sql_prepare_rows(sqlite3 *db, const char *head, const char *row, size_t n,
+                               struct qloop_error *err);
+
 /* A statement prepared once and reused: sql_cached() prepares it on first use,
  * later resets it and clears its bindings. The owner calls sql_cache_free. */
 struct sql_cached {
