@@ -297,6 +297,36 @@ static bool read_time(const char *p, const char *end)
     return p == end;
 }
 
+/* Writes y-m-day as YYYY-MM-DD and returns 1 when it is a day that
+ * exists in a year from 1000 on (y has at most four digits), else returns
+ * 0 and writes nothing. */
+static int put_date(int y, int m, int day, struct qloop_buf *out)
+{
+    if (y < 1000 || m < 1 || m > 12 || day < 1 || day > days_in_month(y, m))
+        return 0;
+    /* YYYY-MM-DD without printf: once per value of every cleansed date */
+    char iso[10] = {(char)('0' + y / 1000), (char)('0' + y / 100 % 10), (char)('0' + y / 10 % 10),
+                    (char)('0' + y % 10), '-', (char)('0' + m / 10), (char)('0' + m % 10), '-',
+                    (char)('0' + day / 10), (char)('0' + day % 10)};
+    qloop_buf_append(out, iso, sizeof iso);
+    return 1;
+}
+
+/* clean_date of s[0..len) when it is already written YYYY-MM-DD in ASCII
+ * digits (most values of a cleansed date column): the date read without
+ * decoding it character by character, 1 or 0 as put_date. -1 when s has
+ * another shape. */
+static int iso_date(const char *s, size_t len, struct qloop_buf *out)
+{
+    if (len != 10 || s[4] != '-' || s[7] != '-')
+        return -1;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return -1;
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    return put_date(y, (s[5] - '0') * 10 + (s[6] - '0'), (s[8] - '0') * 10 + (s[9] - '0'), out);
+}
+
 /* Reads a date in one of the usual forms and writes it as YYYY-MM-DD.
  *
  * Accepted, after trimming and converting full-width digits and punctuation:
@@ -307,39 +337,11 @@ static bool read_time(const char *p, const char *end)
  * The year must have four digits (1000–9999) and the day must exist in that
  * month (2021-02-29 and 2020-13-01 have no value). Returns 0 (no value) for
  * anything else. */
-/* clean_date's answer for a value already written YYYY-MM-DD (ASCII digits):
- * 1 with it copied when it is a real date of a year from 1000 on, else 0 —
- * what the general path gives for it, without decoding it character by
- * character (most values of a cleansed date column are already so). */
-static int iso_date(const char *s, struct qloop_buf *out)
-{
-    int v[8];
-    for (int i = 0, k = 0; i < 10; i++) {
-        if (i == 4 || i == 7)
-            continue;
-        v[k++] = s[i] - '0';
-    }
-    int y = v[0] * 1000 + v[1] * 100 + v[2] * 10 + v[3], m = v[4] * 10 + v[5], day = v[6] * 10 + v[7];
-    if (y < 1000 || m < 1 || m > 12 || day < 1 || day > days_in_month(y, m))
-        return 0;
-    qloop_buf_append(out, s, 10);
-    return 1;
-}
-
-static bool is_iso_date(const char *s, size_t len)
-{
-    if (len != 10 || s[4] != '-' || s[7] != '-')
-        return false;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-            return false;
-    return true;
-}
-
 int clean_date(const char *s, size_t len, struct qloop_buf *out)
 {
-    if (is_iso_date(s, len))
-        return iso_date(s, out);
+    int iso = iso_date(s, len, out);
+    if (iso >= 0)
+        return iso;
     size_t a, b;
     trim_range(s, len, &a, &b);
     /* Normalised copy: full-width forms to ASCII; dates are short. */
@@ -399,14 +401,7 @@ int clean_date(const char *s, size_t len, struct qloop_buf *out)
         if (!read_time(p, end))
             return 0;
     }
-    if (y < 1000 || m < 1 || m > 12 || day < 1 || day > days_in_month(y, m))
-        return 0;
-    /* YYYY-MM-DD without printf: once per value of every cleansed date */
-    char iso[10] = {(char)('0' + y / 1000), (char)('0' + y / 100 % 10), (char)('0' + y / 10 % 10),
-                    (char)('0' + y % 10), '-', (char)('0' + m / 10), (char)('0' + m % 10), '-',
-                    (char)('0' + day / 10), (char)('0' + day % 10)};
-    qloop_buf_append(out, iso, sizeof iso);
-    return 1;
+    return put_date(y, m, day, out);
 }
 
 /* ---- phone numbers ---------------------------------------------------------- */
