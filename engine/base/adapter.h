@@ -87,6 +87,10 @@ enum {
     /* Columns are learnt while reading (JSON: keys first seen in later
      * records are appended), so a field missing after open() may still come. */
     QLOOP_ADAPTER_OPEN_COLUMNS = 1,
+    /* A batch's non-null cells all point into one buffer of the adapter's,
+     * every byte from the first cell's to the last one's readable (CSV: the
+     * window the rows were parsed in); a reader may copy that span whole. */
+    QLOOP_ADAPTER_ONE_BUFFER = 2,
 };
 
 struct qloop_adapter {

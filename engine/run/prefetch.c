@@ -79,38 +79,15 @@ static void note_names(struct prefetch *p)
     p->names = v;
 }
 
-/* Copies what the source just gave (got, *b, its columns) into s. */
-static void copy_batch(struct prefetch *p, struct slot *s, const struct qloop_batch *b)
+/* Copies the cells of b into s's cells and bytes from at on, each followed
+ * by a NUL, and returns the byte after the last. Cells that follow each other
+ * in the source's buffer one byte apart (a delimiter or a line end) are
+ * copied as one span, their separators then replaced by NULs: one memcpy per
+ * run instead of one per cell. The bytes land where copying cell by cell
+ * would put them; at must have room for every cell's bytes and NUL. */
+static char *copy_runs(struct slot *s, const struct qloop_batch *b, char *at)
 {
     size_t ncells = b->nrows * b->ncols;
-    if (ncells > s->cells_cap) {
-        s->cells = qloop_xrealloc(s->cells, ncells * sizeof *s->cells);
-        s->cells_cap = ncells;
-    }
-    if (b->nrows > s->rows_cap) {
-        s->row_no = qloop_xrealloc(s->row_no, b->nrows * sizeof *s->row_no);
-        s->line_no = qloop_xrealloc(s->line_no, b->nrows * sizeof *s->line_no);
-        s->rows_cap = b->nrows;
-    }
-    if (b->nbad > s->bad_cap) {
-        s->bad = qloop_xrealloc(s->bad, b->nbad * sizeof *s->bad);
-        s->bad_cap = b->nbad;
-    }
-    /* every byte counted first, so that the buffer never moves while the
-     * cells are pointed into it */
-    size_t need = 0;
-    for (size_t i = 0; i < ncells; i++)
-        need += b->cells[i].len + 1;
-    for (size_t i = 0; i < b->nbad; i++)
-        need += strlen(b->bad[i].message ? b->bad[i].message : "") + 1;
-    qloop_buf_reset(&s->bytes);
-    qloop_buf_reserve(&s->bytes, need);
-    char *at = s->bytes.ptr;
-    /* Cells that follow each other in the source's buffer one byte apart
-     * (a delimiter or a line end: all of an unquoted CSV row, and the rows
-     * of a batch) are copied as one span, their separators then replaced by
-     * NULs: one memcpy per run instead of one per cell. The bytes land
-     * where copying cell by cell would put them. */
     size_t run = 0;             /* first cell of the pending run, if any */
     bool have_run = false;
     const char *run_src = NULL; /* its source bytes .. run_end */
@@ -144,6 +121,71 @@ static void copy_batch(struct prefetch *p, struct slot *s, const struct qloop_ba
         run_end = src + f->len;
         run_at = at;
     }
+    return at;
+}
+
+/* Copies what the source just gave (got, *b, its columns) into s. */
+static void copy_batch(struct prefetch *p, struct slot *s, const struct qloop_batch *b)
+{
+    size_t ncells = b->nrows * b->ncols;
+    if (ncells > s->cells_cap) {
+        s->cells = qloop_xrealloc(s->cells, ncells * sizeof *s->cells);
+        s->cells_cap = ncells;
+    }
+    if (b->nrows > s->rows_cap) {
+        s->row_no = qloop_xrealloc(s->row_no, b->nrows * sizeof *s->row_no);
+        s->line_no = qloop_xrealloc(s->line_no, b->nrows * sizeof *s->line_no);
+        s->rows_cap = b->nrows;
+    }
+    if (b->nbad > s->bad_cap) {
+        s->bad = qloop_xrealloc(s->bad, b->nbad * sizeof *s->bad);
+        s->bad_cap = b->nbad;
+    }
+    /* Every byte counted first, so that the buffer never moves while the
+     * cells are pointed into it; on the way, whether the cells lie in the
+     * source's one buffer (QLOOP_ADAPTER_ONE_BUFFER) in order, each at least
+     * one byte past the end of the one before (a CSV batch: delimiters, line
+     * ends, quotes between them). */
+    size_t need = 0;
+    bool block = ncells > 0 && (p->inner->flags & QLOOP_ADAPTER_ONE_BUFFER);
+    uintptr_t first = 0, prev_end = 0;
+    const char *first_ptr = NULL;
+    for (size_t i = 0; i < ncells; i++) {
+        const struct qloop_field *f = &b->cells[i];
+        need += f->len + 1;
+        uintptr_t src = (uintptr_t)f->ptr;
+        if (!f->ptr || (i > 0 && src <= prev_end))
+            block = false;
+        if (i == 0)
+            first = src, first_ptr = f->ptr;
+        prev_end = src + f->len;
+    }
+    size_t msgs = 0;
+    for (size_t i = 0; i < b->nbad; i++)
+        msgs += strlen(b->bad[i].message ? b->bad[i].message : "") + 1;
+    /* Such a batch is copied as one block, gaps included, when the gaps cost
+     * at most as much again as the cells (a batch with a long malformed row
+     * skipped is not): one memcpy, then each cell's NUL written over the
+     * byte after it, which is a gap byte. */
+    size_t span = block ? (size_t)(prev_end - first) + 1 : 0;
+    if (block && span > 2 * need)
+        block = false;
+    size_t total = (block ? span : need) + msgs;
+    qloop_buf_reset(&s->bytes);
+    qloop_buf_reserve(&s->bytes, total);
+    char *at = s->bytes.ptr;
+    if (block) {
+        memcpy(at, first_ptr, span - 1);
+        for (size_t i = 0; i < ncells; i++) {
+            const struct qloop_field *g = &b->cells[i];
+            char *to = at + ((uintptr_t)g->ptr - first);
+            to[g->len] = '\0';
+            s->cells[i] = (struct qloop_field){to, g->len, g->null};
+        }
+        at += span;
+    } else {
+        at = copy_runs(s, b, at);
+    }
     for (size_t i = 0; i < b->nbad; i++) {
         const char *m = b->bad[i].message ? b->bad[i].message : "";
         size_t n = strlen(m) + 1;
@@ -152,7 +194,7 @@ static void copy_batch(struct prefetch *p, struct slot *s, const struct qloop_ba
         s->bad[i].message = at;
         at += n;
     }
-    s->bytes.len = need;
+    s->bytes.len = total;
     if (b->nrows) {
         memcpy(s->row_no, b->row_no, b->nrows * sizeof *s->row_no);
         if (b->line_no)

@@ -4,7 +4,10 @@
  * malformed rows, the columns as they grow), its error at the same place,
  * and closing it before the end stops the reader. A source whose cells lie
  * one NUL apart in one buffer (as the CSV adapter's do) is copied by runs:
- * the same cells, each NUL-terminated.
+ * the same cells, each NUL-terminated. A source flagged
+ * QLOOP_ADAPTER_ONE_BUFFER whose cells lie in order with gaps between them
+ * (CRLF, quotes) is copied as one block, gaps kept; a batch with a gap larger
+ * than its cells, cells out of order, or no flag is copied by runs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -225,6 +228,127 @@ static void test_close_early(void **state)
     }
 }
 
+/* ---- one block ------------------------------------------------------------ */
+
+enum { BLK_BATCHES = 3, BLK_ROWS = 4, BLK_COLS = 3, BLK_CELLS = BLK_ROWS * BLK_COLS };
+
+/* A source of BLK_BATCHES batches whose cells lie in one buffer, laid out by
+ * mode: 0 one byte apart (a CSV with LF); 1 two to four bytes apart (CRLF,
+ * quotes); 2 as 1 with an empty value; 3 as 1 but one gap of 3000 bytes; 4
+ * two cells of each row swapped in the buffer. The gaps hold a NUL then
+ * 'g's. Each cell's offset from the batch's first is kept per batch. */
+struct blockfake {
+    int b, mode;
+    char buf[8192];
+    struct qloop_field cells[BLK_CELLS];
+    char text[BLK_CELLS][32];
+    uint64_t row_no[BLK_ROWS];
+    size_t off[BLK_BATCHES + 1][BLK_CELLS];
+    const char *names[BLK_COLS];
+};
+
+static void blk_columns(void *state, size_t *ncols, const char *const **names)
+{
+    struct blockfake *f = state;
+    *ncols = BLK_COLS;
+    *names = f->names;
+}
+
+static int blk_next(void *state, struct qloop_batch *batch, struct qloop_error *err)
+{
+    (void)err;
+    struct blockfake *f = state;
+    if (++f->b > BLK_BATCHES)
+        return 0;
+    memset(f->buf, 'g', sizeof f->buf);
+    size_t at = 0, place[BLK_CELLS];
+    for (size_t k = 0; k < BLK_CELLS; k++) /* the order of the cells in the buffer */
+        place[k] = f->mode == 4 && k % BLK_COLS < 2 ? k - k % BLK_COLS + 1 - k % BLK_COLS : k;
+    for (size_t q = 0; q < BLK_CELLS; q++) {
+        size_t k = place[q];
+        snprintf(f->text[k], sizeof f->text[k], "b%d-r%zu-c%zu", f->b, k / BLK_COLS, k % BLK_COLS);
+        size_t len = f->mode == 2 && k == 5 ? 0 : strlen(f->text[k]);
+        memcpy(f->buf + at, f->text[k], len);
+        f->buf[at + len] = '\0';
+        f->cells[k] = (struct qloop_field){f->buf + at, len, 0};
+        f->off[f->b][k] = at;
+        size_t gap = f->mode == 0 || f->mode == 4 ? 1 : 2 + q % 3;
+        if (f->mode == 3 && q == 6)
+            gap = 3000;
+        at += len + gap;
+    }
+    for (size_t k = 0; k < BLK_CELLS; k++)
+        f->off[f->b][k] -= f->off[f->b][0];
+    for (size_t r = 0; r < BLK_ROWS; r++)
+        f->row_no[r] = (uint64_t)(f->b - 1) * BLK_ROWS + r + 1;
+    *batch = (struct qloop_batch){.nrows = BLK_ROWS, .ncols = BLK_COLS, .cells = f->cells,
+                                  .row_no = f->row_no};
+    return 1;
+}
+
+static void blk_close(void *state) { (void)state; }
+
+static const struct qloop_adapter blk_one_buffer = {
+    .name = "blk", .flags = QLOOP_ADAPTER_ONE_BUFFER, .columns = blk_columns,
+    .next_batch = blk_next, .close = blk_close};
+static const struct qloop_adapter blk_no_flag = {
+    .name = "blk", .columns = blk_columns, .next_batch = blk_next, .close = blk_close};
+
+/* Reads the block source (mode, adapter ad) through the wrapper: the same
+ * cells, each NUL-terminated; the copy keeps the source's layout (block 1)
+ * or packs the cells one NUL apart in row order (block 0). */
+static void read_blocks(const struct qloop_adapter *ad, int mode, bool block)
+{
+    struct blockfake *f = calloc(1, sizeof *f);
+    f->mode = mode;
+    f->names[0] = "c0", f->names[1] = "c1", f->names[2] = "c2";
+    struct ds_ctx ds = {.ad = ad, .src = f};
+    ds_prefetch(&ds);
+    assert_ptr_not_equal(ds.src, f);
+    for (int b = 1; b <= BLK_BATCHES; b++) {
+        struct qloop_batch batch;
+        struct qloop_error err;
+        assert_int_equal(ds.ad->next_batch(ds.src, &batch, &err), 1);
+        assert_int_equal(batch.nrows, BLK_ROWS);
+        assert_int_equal(batch.ncols, BLK_COLS);
+        for (size_t k = 0; k < BLK_CELLS; k++) {
+            const struct qloop_field *c = &batch.cells[k];
+            char want[32];
+            snprintf(want, sizeof want, "b%d-r%zu-c%zu", b, k / BLK_COLS, k % BLK_COLS);
+            if (mode == 2 && k == 5)
+                want[0] = '\0';
+            assert_int_equal(c->len, strlen(want));
+            assert_int_equal(c->ptr[c->len], '\0');
+            assert_string_equal(c->ptr, want);
+            assert_int_equal(c->null, 0);
+            assert_int_equal(batch.row_no[k / BLK_COLS], (uint64_t)(b - 1) * BLK_ROWS + k / BLK_COLS + 1);
+            size_t got = (size_t)(c->ptr - batch.cells[0].ptr);
+            if (block) {
+                assert_int_equal(got, f->off[b][k]);
+            } else if (k > 0) {
+                const struct qloop_field *prev = &batch.cells[k - 1];
+                assert_ptr_equal(c->ptr, prev->ptr + prev->len + 1);
+            }
+        }
+    }
+    struct qloop_batch batch;
+    struct qloop_error err;
+    assert_int_equal(ds.ad->next_batch(ds.src, &batch, &err), 0);
+    ds.ad->close(ds.src);
+    free(f);
+}
+
+static void test_one_block(void **state)
+{
+    (void)state;
+    read_blocks(&blk_one_buffer, 0, true);
+    read_blocks(&blk_one_buffer, 1, true);
+    read_blocks(&blk_one_buffer, 2, true);
+    read_blocks(&blk_one_buffer, 3, false); /* a gap larger than the cells */
+    read_blocks(&blk_one_buffer, 4, false); /* out of order */
+    read_blocks(&blk_no_flag, 1, false);    /* not said to be one buffer */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_same_batches_packed),
         cmocka_unit_test(test_same_error),
         cmocka_unit_test(test_close_early),
+        cmocka_unit_test(test_one_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
