@@ -44,36 +44,85 @@ static void make_room(struct qloop_buf *out, size_t n)
     out->ptr[out->len] = '\0';
 }
 
-/* Number of characters in s[0..len). */
+/* Bytes of ASCII (below 0x80) from u[i] on, before len: words of 8 at a
+ * time, then byte by byte. */
+static size_t ascii_run(const unsigned char *u, size_t len, size_t i)
+{
+    size_t j = i;
+    while (len - j >= 8) {
+        uint64_t w;
+        memcpy(&w, u + j, 8);
+        if (w & 0x8080808080808080ull)
+            break;
+        j += 8;
+    }
+    while (j < len && u[j] < 0x80)
+        j++;
+    return j - i;
+}
+
+/* Number of characters in s[0..len): each ASCII byte one, counted by runs;
+ * anything else as qloop_utf8_decode reads it (an invalid byte is one). */
 static size_t u8_count(const char *s, size_t len)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t n = 0;
-    for (size_t i = 0; i < len; n++) {
+    for (size_t i = 0; i < len;) {
+        if (u[i] < 0x80) {
+            size_t r = ascii_run(u, len, i);
+            n += r;
+            i += r;
+            continue;
+        }
         uint32_t cp;
         i += qloop_utf8_decode(u, len, i, &cp);
+        n++;
     }
     return n;
 }
 
 /* Appends the first `head` and the last `tail` of the `count` characters of s
  * as they are (an invalid byte as '*') and one '*' for each other character.
- * The caller makes sure head + tail <= count. */
+ * The caller makes sure head + tail <= count. Writes straight into out (the
+ * output is never longer than s: each character becomes itself or one
+ * byte); a run of ASCII characters is split at most in three (kept, masked,
+ * kept) and each part copied or filled at once. */
 static void keep_ends(const char *s, size_t len, size_t count, size_t head, size_t tail,
                       struct qloop_buf *out)
 {
     const unsigned char *u = (const unsigned char *)s;
     make_room(out, len);
+    char *w = out->ptr + out->len;
+    const size_t mask_end = count - tail; /* characters [head, mask_end) are masked */
     size_t idx = 0;
-    for (size_t i = 0; i < len; idx++) {
+    for (size_t i = 0; i < len;) {
+        if (u[i] < 0x80) {
+            size_t r = ascii_run(u, len, i), end = idx + r;
+            size_t kept1 = head > idx ? (head < end ? head : end) : idx; /* [idx, kept1) kept */
+            size_t masked = mask_end < kept1 ? kept1 : (mask_end < end ? mask_end : end);
+            memcpy(w, s + i, kept1 - idx);
+            w += kept1 - idx;
+            memset(w, '*', masked - kept1);
+            w += masked - kept1;
+            memcpy(w, s + i + (masked - idx), end - masked);
+            w += end - masked;
+            idx = end;
+            i += r;
+            continue;
+        }
         uint32_t cp;
         size_t n = qloop_utf8_decode(u, len, i, &cp);
-        if ((idx < head || idx >= count - tail) && cp != QLOOP_U8_INVALID)
-            qloop_buf_append(out, s + i, n);
-        else
-            qloop_buf_putc(out, '*');
+        if ((idx < head || idx >= mask_end) && cp != QLOOP_U8_INVALID) {
+            memcpy(w, s + i, n);
+            w += n;
+        } else {
+            *w++ = '*';
+        }
+        idx++;
         i += n;
     }
+    out->len = (size_t)(w - out->ptr);
+    out->ptr[out->len] = '\0';
 }
 
 /* Masks any text: "" stays "", 1 character → "*", 2 → first + "*", longer →
@@ -301,6 +350,13 @@ void mask_sensitive(const char *s, size_t len, struct qloop_buf *out)
     size_t n = 0;
     bool all_han = true, marker = false;
     for (size_t i = 0; i < len; n++) {
+        if (u[i] < 0x80) { /* a run of ASCII: no Chinese character, no marker */
+            size_t r = ascii_run(u, len, i);
+            all_han = false;
+            n += r - 1;
+            i += r;
+            continue;
+        }
         uint32_t cp;
         i += qloop_utf8_decode(u, len, i, &cp);
         if (!is_han(cp))

@@ -1,6 +1,9 @@
 /*
  * test_mask.c — the masking functions (engine/mask.c) and their Lua table
- * (engine/lua_mask.c).
+ * (engine/lua_mask.c). mask.c takes runs of ASCII at once; the per-character
+ * reading it replaced is kept here (ref_keep_ends) and the functions built on
+ * it are compared with it over mixed Chinese/ASCII text, invalid bytes and
+ * runs cut at every place, appending to a buffer already holding text.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +20,8 @@
 
 #include "lua/libs.h"
 #include "checks/mask.h"
+#include "base/text.h"
+#include "seeded_rng.h"
 
 typedef void (*mask_fn)(const char *s, size_t len, struct qloop_buf *out);
 
@@ -207,6 +212,137 @@ static void test_sensitive(void **state)
     check(mask_sensitive, "x", "*");
 }
 
+/* ---- against the per-character path -------------------------------------- */
+
+/* The character count and keep_ends as mask.c read them before, one code
+ * point at a time. */
+static size_t ref_count(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; n++) {
+        uint32_t cp;
+        i += qloop_utf8_decode((const unsigned char *)s, len, i, &cp);
+    }
+    return n;
+}
+
+static void ref_keep_ends(const char *s, size_t len, size_t count, size_t head, size_t tail,
+                          struct qloop_buf *out)
+{
+    size_t idx = 0;
+    for (size_t i = 0; i < len; idx++) {
+        uint32_t cp;
+        size_t n = qloop_utf8_decode((const unsigned char *)s, len, i, &cp);
+        if ((idx < head || idx >= count - tail) && cp != QLOOP_U8_INVALID)
+            qloop_buf_append(out, s + i, n);
+        else
+            qloop_buf_putc(out, '*');
+        i += n;
+    }
+}
+
+static void ref_generic(const char *s, size_t len, struct qloop_buf *out)
+{
+    size_t n = ref_count(s, len);
+    ref_keep_ends(s, len, n, n <= 1 ? 0 : 1, n <= 2 ? 0 : 1, out);
+}
+
+/* mask_name's rule for text without a compound surname */
+static void ref_name(const char *s, size_t len, struct qloop_buf *out)
+{
+    size_t n = ref_count(s, len);
+    ref_keep_ends(s, len, n, n > 1 ? 1 : 0, 0, out);
+}
+
+/* fn and ref over s, each appended after "前缀:" in a buffer: the same. */
+static void same_as_ref(mask_fn fn, mask_fn ref, const char *s, size_t len)
+{
+    struct qloop_buf a = {0}, b = {0};
+    qloop_buf_append(&a, "前缀:", strlen("前缀:"));
+    qloop_buf_append(&b, "前缀:", strlen("前缀:"));
+    fn(s, len, &a);
+    ref(s, len, &b);
+    if (a.len != b.len || memcmp(a.ptr, b.ptr, a.len) != 0)
+        fail_msg("input \"%.*s\" (%zu bytes): got \"%s\", per character \"%s\"", (int)len, s, len,
+                 a.ptr, b.ptr);
+    assert_int_equal(a.ptr[a.len], '\0');
+    assert_true(utf8_ok(a.ptr, a.len));
+    qloop_buf_free(&a);
+    qloop_buf_free(&b);
+}
+
+/* Mixed Chinese and ASCII, and the edges of ASCII runs (the first, the last,
+ * 8-byte words and the bytes after them), by hand. */
+static void test_ascii_runs(void **state)
+{
+    (void)state;
+    check(mask_generic, "张a", "张*");
+    check(mask_generic, "a张", "a*");
+    check(mask_generic, "ab张cd", "a***d");
+    check(mask_generic, "张abcdefghijklmnop文", "张****************文");
+    check(mask_generic, "abcdefghij", "a********j");
+    check(mask_generic, "abcdefgh\xFF", "a********");
+    check(mask_name, "张abc", "张***");
+    check(mask_name, "Li张", "L**");
+    check(mask_idcard, "110101199003071234", "110101***********4");
+    check(mask_phone, "(0571) 8888-6666", "(05*********6666");
+    check(mask_sensitive, "张三abc", "张***c");              /* not all Chinese: generic */
+    check(mask_sensitive, "王a", "王*");
+    check(mask_sensitive, "杭州市西湖区文三路100号1幢", "杭州市西湖区****");
+    check(mask_sensitive, "abc路12345", "a*******5");        /* a marker, but 9 > 6 and no division */
+    check(mask_sensitive, "a市b", "a*b");                    /* a marker, 3 characters */
+    /* every cut of a run of 0..20 ASCII between Chinese characters */
+    char buf[128];
+    for (size_t pre = 0; pre < 3; pre++)
+        for (size_t n = 0; n <= 20; n++)
+            for (size_t post = 0; post < 3; post++) {
+                size_t len = 0;
+                for (size_t i = 0; i < pre; i++)
+                    memcpy(buf + len, "中", 3), len += 3;
+                for (size_t i = 0; i < n; i++)
+                    buf[len++] = (char)('a' + i);
+                for (size_t i = 0; i < post; i++)
+                    memcpy(buf + len, "文", 3), len += 3;
+                same_as_ref(mask_generic, ref_generic, buf, len);
+                same_as_ref(mask_name, ref_name, buf, len);
+            }
+}
+
+/* Seeded random text of Chinese, ASCII runs, 2- and 4-byte characters and
+ * invalid or cut sequences: mask_generic and mask_name as the per-character
+ * path gives them; the identity number and phone shapes with ASCII runs as
+ * keep_ends would cut them there. */
+static void test_same_as_per_character(void **state)
+{
+    (void)state;
+    static const char *const atoms[] = {"张", "中", "文", "a", "1", "X", " ", "abcdefghijk",
+                                        "0123456789", "é", "😀", "\xFF", "\xE4\xB8", "\xC0\xAF",
+                                        "\x80", "-"};
+    uint64_t rng = 13;
+    char buf[512];
+    for (int round = 0; round < 20000; round++) {
+        size_t len = 0, atoms_n = seeded_next(&rng) % 16;
+        for (size_t k = 0; k < atoms_n; k++) {
+            const char *a = atoms[seeded_next(&rng) % (sizeof atoms / sizeof *atoms)];
+            memcpy(buf + len, a, strlen(a));
+            len += strlen(a);
+        }
+        same_as_ref(mask_generic, ref_generic, buf, len);
+        same_as_ref(mask_name, ref_name, buf, len);
+        /* keep_ends through the identity number's shape: 18 characters */
+        char id[19];
+        for (int i = 0; i < 17; i++)
+            id[i] = (char)('0' + seeded_next(&rng) % 10);
+        id[17] = seeded_next(&rng) % 2 ? 'X' : '7';
+        struct qloop_buf a = {0}, b = {0};
+        mask_idcard(id, 18, &a);
+        ref_keep_ends(id, 18, 18, 6, 1, &b);
+        assert_string_equal(a.ptr, b.ptr);
+        qloop_buf_free(&a);
+        qloop_buf_free(&b);
+    }
+}
+
 static void test_long_input(void **state)
 {
     (void)state;
@@ -281,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_name),    cmocka_unit_test(test_address),
         cmocka_unit_test(test_sensitive), cmocka_unit_test(test_long_input),
         cmocka_unit_test(test_lua),
+        cmocka_unit_test(test_ascii_runs), cmocka_unit_test(test_same_as_per_character),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
