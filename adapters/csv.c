@@ -136,7 +136,84 @@ static inline const unsigned char *skip16(const unsigned char *p, const unsigned
     }
     return p;
 }
+
+/* As skip16 for an unquoted field, but the bytes of 0x80 and above do not
+ * stop it: it stops at the first delimiter, '"', LF or NUL, or where fewer
+ * than 16 bytes are left before e, and sets *high when a byte of 0x80 or
+ * above was passed on the way (the caller then checks those as UTF-8). */
+static inline const unsigned char *plain16(const unsigned char *p, const unsigned char *e,
+                                           unsigned char delim, unsigned *high)
+{
+    const __m128i vd = _mm_set1_epi8((char)delim), vq = _mm_set1_epi8('"');
+    const __m128i vn = _mm_set1_epi8('\n'), vz = _mm_setzero_si128();
+    unsigned hb = 0;
+    while (e - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, vd), _mm_cmpeq_epi8(v, vq)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, vn), _mm_cmpeq_epi8(v, vz)));
+        unsigned stop = (unsigned)_mm_movemask_epi8(m), hi = (unsigned)_mm_movemask_epi8(v);
+        if (stop) {
+            unsigned k = (unsigned)__builtin_ctz(stop);
+            *high = hb | (hi & ((1u << k) - 1));
+            return p + k;
+        }
+        hb |= hi;
+        p += 16;
+    }
+    *high = hb;
+    return p;
+}
 #endif
+
+/* w as read from memory on a little-endian machine (its first byte lowest). */
+static inline uint32_t le32(uint32_t w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return __builtin_bswap32(w);
+#else
+    return w;
+#endif
+}
+
+/* Checks as UTF-8 the bytes of an unquoted field from *pp up to `to`, none
+ * of which is a byte that ends the field, the data ending at e: runs of the
+ * common three-byte characters (lead E1-EC or EE-EF: any continuation bytes
+ * make them well-formed; Chinese text is mostly these), else
+ * qloop_utf8_seq. Returns 1 with *pp just past the last sequence (at `to`,
+ * or past it when a sequence starting before `to` ends after it); 0 when a
+ * sequence at *pp is cut by e, -1 when the one at *pp is invalid. */
+static inline int check_utf8(const unsigned char **pp, const unsigned char *to,
+                             const unsigned char *e)
+{
+    const unsigned char *p = *pp;
+    while (p < to) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        /* each read as one 4-byte word (the 4th byte is at most the NUL
+         * at e): lead 1110xxxx but E0 and ED (bit 0 and 13 of 0xDFFE
+         * clear), then 10xxxxxx twice */
+        while (e - p >= 3) {
+            uint32_t w;
+            memcpy(&w, p, 4);
+            w = le32(w);
+            if ((w & 0xC0C0F0u) != 0x8080E0u || !((0xDFFEu >> (w & 0xFu)) & 1u))
+                break;
+            p += 3;
+        }
+        if (p >= to || !(*p & 0x80))
+            continue;
+        int k = qloop_utf8_seq(p, e);
+        if (k <= 0) {
+            *pp = p;
+            return k;
+        }
+        p += k;
+    }
+    *pp = p;
+    return 1;
+}
 
 /* Scans the row starting at offset `start` (== st->pos). On ROW_DONE, the
  * fields are in st->f[0..st->nf), *end is the offset just past the row's line
@@ -268,30 +345,40 @@ static int scan_row(struct csv *st, size_t start, size_t *end, long *nl_out, int
 
         /* unquoted */
         const unsigned char *fs = p;
-        for (;;) {
 #ifdef CSV_SSE2
-            p = skip16(p, e, delim);
+        /* the field's end found 16 bytes at a time, then its bytes of 0x80
+         * and above checked (if any): as the loop below, which reads on
+         * from where this stops, would have found them */
+        if (e - p >= 16) {
+            unsigned high;
+            p = plain16(p, e, delim, &high);
+            if (high) {
+                const unsigned char *q = fs;
+                int k = check_utf8(&q, p, e);
+                if (k <= 0) {
+                    if (k == 0 && !in->eof)
+                        return ROW_MORE;
+                    qloop_input_bad_byte(in, err, st->line, in->buf + st->pos, (const char *)q);
+                    return ROW_ERR;
+                }
+                p = q;
+            }
+        }
 #endif
+        for (;;) {
             while (!ucls[*p])
                 p++;
             if (*p < 0x80)
                 break;
-            /* a run of the common three-byte characters (lead E1-EC or
-             * EE-EF: any continuation bytes make them well-formed; Chinese
-             * text is mostly these), then the general check */
-            while (e - p >= 3 && (p[0] & 0xF0) == 0xE0 && p[0] != 0xE0 && p[0] != 0xED &&
-                   (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80)
-                p += 3;
-            if (!(*p & 0x80))
-                continue;
-            int k = qloop_utf8_seq(p, e);
+            const unsigned char *q = p;
+            int k = check_utf8(&q, p + 1, e);
             if (k > 0) {
-                p += k;
+                p = q;
                 continue;
             }
             if (k == 0 && !in->eof)
                 return ROW_MORE;
-            qloop_input_bad_byte(in, err, st->line, in->buf + st->pos, (const char *)p);
+            qloop_input_bad_byte(in, err, st->line, in->buf + st->pos, (const char *)q);
             return ROW_ERR;
         }
         fd->off = (size_t)(fs - b);
