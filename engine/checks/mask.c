@@ -36,6 +36,10 @@
 #include "checks/mask.h"
 #include "base/text.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* Makes room for n more bytes in out, keeping it NUL-terminated (a buffer
  * that was only reserved has no NUL yet). */
 static void make_room(struct qloop_buf *out, size_t n)
@@ -653,6 +657,41 @@ static void mask_digit_span(const char *s, size_t len, unsigned head, unsigned t
     }
 }
 
+/* The first byte from u[i] on (len when none) that is an ASCII letter or
+ * digit or 0xEF (the lead byte of a full-width digit or X): the only bytes
+ * at which mask_text's shapes can begin. The bytes skipped (Chinese text,
+ * punctuation) are passed 16 at a time with SSE2 where the target has it,
+ * else one by one against a bitmap. */
+static size_t next_shape_start(const unsigned char *u, size_t len, size_t i)
+{
+    static const uint64_t starts[4] = {
+        0x03FF000000000000ull, /* '0'-'9' */
+        0x07FFFFFE07FFFFFEull, /* 'A'-'Z', 'a'-'z' */
+        0,
+        (uint64_t)1 << (0xEF - 0xC0),
+    };
+#ifdef __SSE2__
+    const __m128i d_lo = _mm_set1_epi8('0' - 1), d_hi = _mm_set1_epi8('9' + 1);
+    const __m128i a_lo = _mm_set1_epi8('a' - 1), a_hi = _mm_set1_epi8('z' + 1);
+    const __m128i bit20 = _mm_set1_epi8(0x20), ef = _mm_set1_epi8((char)0xEF);
+    while (len - i >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
+        /* signed compares: bytes >= 0x80 are negative, never in a range */
+        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, d_lo), _mm_cmpgt_epi8(d_hi, v));
+        __m128i low = _mm_or_si128(v, bit20); /* letters folded to lower case */
+        __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(low, a_lo), _mm_cmpgt_epi8(a_hi, low));
+        __m128i m = _mm_or_si128(_mm_or_si128(digit, letter), _mm_cmpeq_epi8(v, ef));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits)
+            return i + (size_t)__builtin_ctz(bits);
+        i += 16;
+    }
+#endif
+    while (i < len && !((starts[u[i] >> 6] >> (u[i] & 63)) & 1))
+        i++;
+    return i;
+}
+
 size_t mask_text(const char *s, size_t len, const struct mask_value *values, size_t n,
                  struct qloop_buf *out)
 {
@@ -671,6 +710,9 @@ size_t mask_text(const char *s, size_t len, const struct mask_value *values, siz
     }
     /* Numbers and codes, by shape. */
     for (size_t i = 0; i < len;) {
+        i = next_shape_start((const unsigned char *)s, len, i);
+        if (i >= len)
+            break;
         char d;
         if (isalnum_ascii(s[i]) && (i == 0 || !isalnum_ascii(s[i - 1]))) {
             size_t j = i;

@@ -2,7 +2,9 @@
  * test_mask_text.c — the free-text masker (checks/mask.c: mask_text): the
  * shapes it finds in a message, the record values it is given, what it must
  * leave alone, and generated texts in which no planted number or value may
- * survive.
+ * survive. The text between shapes is passed 16 bytes at a time (SSE2) or
+ * byte by byte: each shape is tried at every offset of a 16-byte block, with
+ * Chinese text, punctuation and bytes >= 0x80 before and after it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -264,12 +266,51 @@ static void test_many_spans(void **state)
     qloop_buf_free(&out);
 }
 
+/* A phone number, a credit code, an identity number with a full-width X,
+ * a full-width phone number and a word touching a number, after 0..40 bytes
+ * of Chinese and punctuation (so their first byte falls at every offset of a
+ * 16-byte block and in the last 16 bytes of the text) and before 0..3
+ * characters: masked as alone. */
+static void test_shape_at_every_offset(void **state)
+{
+    (void)state;
+    static const char *const shapes[][2] = {
+        {"13812345678", "138****5678"},
+        {"91330100MA27XL0F1X", "91330100*********X"},
+        {"33010219900101123Ｘ", "330102***********Ｘ"},
+        {"１３８１２３４５６７８", "１３８****５６７８"},
+        {"ab13812345678", "ab138****5678"}, /* a number after letters */
+        {"编号ID330102199001011234", "编号ID330102***********4"},
+    };
+    static const char *const fill[] = {"中", "，", "a", " ", "\xC2\xB7"};
+    static const char *const after[] = {"", "。", "号", "!x"};
+    char in[256], want[256];
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++)
+        for (size_t pre = 0; pre <= 40; pre++)
+            for (size_t a = 0; a < sizeof after / sizeof *after; a++) {
+                /* pre bytes of filler, never ending in a letter or digit */
+                size_t n = 0;
+                while (n < pre) {
+                    const char *f = fill[(n + k) % (sizeof fill / sizeof *fill)];
+                    if (strlen(f) > pre - n || (f[0] == 'a' && n + 1 == pre))
+                        f = " ";
+                    memcpy(in + n, f, strlen(f));
+                    n += strlen(f);
+                }
+                memcpy(want, in, n);
+                snprintf(in + n, sizeof in - n, "%s%s", shapes[k][0], after[a]);
+                snprintf(want + n, sizeof want - n, "%s%s", shapes[k][1], after[a]);
+                bool same = strcmp(shapes[k][0], shapes[k][1]) == 0;
+                check(in, want, same ? 0 : 1);
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes),    cmocka_unit_test(test_leaves_ordinary_text),
         cmocka_unit_test(test_values),    cmocka_unit_test(test_generated),
-        cmocka_unit_test(test_many_spans),
+        cmocka_unit_test(test_many_spans), cmocka_unit_test(test_shape_at_every_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
