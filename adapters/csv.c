@@ -191,6 +191,32 @@ static inline int check_utf8(const unsigned char **pp, const unsigned char *to,
             p++;
             continue;
         }
+#ifdef CSV_SSE2
+        /* up to five such characters a 16-byte load: each byte masked to
+         * its marker bits and compared with 1110 / 10 / 10, the leads E0
+         * and ED refused; the characters before the first byte that fails
+         * are taken */
+        while (e - p >= 16) {
+            const __m128i mark = _mm_setr_epi8((char)0xF0, (char)0xC0, (char)0xC0, (char)0xF0,
+                                               (char)0xC0, (char)0xC0, (char)0xF0, (char)0xC0,
+                                               (char)0xC0, (char)0xF0, (char)0xC0, (char)0xC0,
+                                               (char)0xF0, (char)0xC0, (char)0xC0, 0);
+            const __m128i want = _mm_setr_epi8((char)0xE0, (char)0x80, (char)0x80, (char)0xE0,
+                                               (char)0x80, (char)0x80, (char)0xE0, (char)0x80,
+                                               (char)0x80, (char)0xE0, (char)0x80, (char)0x80,
+                                               (char)0xE0, (char)0x80, (char)0x80, 0);
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            unsigned ok = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(v, mark), want));
+            unsigned excl = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xE0)),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xED))));
+            unsigned bad = (~ok & 0xFFFFu) | (excl & 0x1249u) | 0x8000u; /* leads: 0 3 6 9 12 */
+            unsigned n = (unsigned)__builtin_ctz(bad) / 3;
+            p += 3 * n;
+            if (n < 5)
+                break;
+        }
+#endif
         /* each read as one 4-byte word (the 4th byte is at most the NUL
          * at e): lead 1110xxxx but E0 and ED (bit 0 and 13 of 0xDFFE
          * clear), then 10xxxxxx twice */

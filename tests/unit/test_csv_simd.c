@@ -10,7 +10,9 @@
  * breaks placed on both sides of a block's end, CRLF and LF, a last line with
  * and without its line break, a BOM, empty fields; a stray quote, a NUL, an
  * invalid byte and text after a closing quote at every position of a long
- * field (the column reported is checked as well); and seeded random inputs
+ * field (the column reported is checked as well); runs of Chinese characters
+ * of every length ending in valid and invalid three-byte sequences; and
+ * seeded random inputs
  * over the bytes that matter. Each is read with the default read chunk and
  * with tiny ones (rows and fields cut at every place), with bad_rows = stop
  * and = report, and everything returned (cells, row and line numbers,
@@ -314,6 +316,54 @@ static void test_random_inputs(void **unused)
     qloop_buf_free(&in);
 }
 
+/* Runs of 0..13 Chinese characters (three bytes each, five to a 16-byte
+ * load) after 0..3 ASCII bytes, ending in a three-byte sequence at the edge
+ * of what the run check takes at once: valid ones (E0 A0 80, ED 9F BF, EF BF
+ * BF, 中) go on, invalid ones (E0 80 80, ED A0 80, a cut one, a stray
+ * continuation) stop the row at their column; the same both ways. */
+static void test_chinese_runs(void **unused)
+{
+    (void)unused;
+    static const struct {
+        const char *seq;
+        int good;
+    } ends[] = {
+        {"\xE4\xB8\xAD", 1}, {"\xE0\xA0\x80", 1}, {"\xED\x9F\xBF", 1}, {"\xEF\xBF\xBF", 1},
+        {"\xE0\x80\x80", 0}, {"\xED\xA0\x80", 0}, {"\xE4\xB8z", 0},      {"\x80\x80\x80", 0},
+        {"\xC3\xA9", 1},     {"\xF0\x9F\x98\x80", 1},
+    };
+    char data[256];
+    for (size_t x = 0; x < sizeof ends / sizeof *ends; x++)
+        for (size_t lead = 0; lead < 4; lead++)
+            for (size_t run = 0; run <= 13; run++)
+                for (size_t tail = 0; tail < 3; tail++) {
+                    size_t n = 0;
+                    memcpy(data, "a,b\n1,", 6);
+                    n = 6;
+                    for (size_t i = 0; i < lead; i++)
+                        data[n++] = 'x';
+                    for (size_t i = 0; i < run; i++)
+                        memcpy(data + n, "\xE6\x96\x87", 3), n += 3;
+                    memcpy(data + n, ends[x].seq, strlen(ends[x].seq));
+                    n += strlen(ends[x].seq);
+                    for (size_t i = 0; i < tail * 7; i++)
+                        memcpy(data + n, i % 2 ? "\xE4\xB8\xAD" : "y", i % 2 ? 3 : 1), n += i % 2 ? 3 : 1;
+                    memcpy(data + n, "\n2,3\n", 5);
+                    n += 5;
+                    char *got = same_both_ways(data, n);
+                    if (ends[x].good) {
+                        if (!strstr(got, "\nEND") || !strstr(got, "\n2@3:2\x01" "3\x01"))
+                            fail_msg("end %zu lead %zu run %zu: refused: %s", x, lead, run, got);
+                    } else {
+                        char want[32];
+                        snprintf(want, sizeof want, "\nERR 2:%zu ", 3 + lead + run);
+                        if (!strstr(got, want))
+                            fail_msg("end %zu lead %zu run %zu: want %s in %s", x, lead, run, want + 1, got);
+                    }
+                    free(got);
+                }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_errors_at_every_position),
         cmocka_unit_test(test_malformed_rows),
         cmocka_unit_test(test_random_inputs),
+        cmocka_unit_test(test_chinese_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
