@@ -138,13 +138,14 @@ static inline const unsigned char *skip16(const unsigned char *p, const unsigned
 }
 
 /* As skip16 for an unquoted field, but the bytes of 0x80 and above do not
- * stop it: it stops at the first delimiter, '"', LF or NUL, or where fewer
+ * stop it: it stops at the first delimiter (vd: the delimiter in each
+ * byte, made once a row), '"', LF or NUL, or where fewer
  * than 16 bytes are left before e, and sets *high when a byte of 0x80 or
  * above was passed on the way (the caller then checks those as UTF-8). */
 static inline const unsigned char *plain16(const unsigned char *p, const unsigned char *e,
-                                           unsigned char delim, unsigned *high)
+                                           __m128i vd, unsigned *high)
 {
-    const __m128i vd = _mm_set1_epi8((char)delim), vq = _mm_set1_epi8('"');
+    const __m128i vq = _mm_set1_epi8('"');
     const __m128i vn = _mm_set1_epi8('\n'), vz = _mm_setzero_si128();
     unsigned hb = 0;
     while (e - p >= 16) {
@@ -256,6 +257,9 @@ static int scan_row(struct csv *st, size_t start, size_t *end, long *nl_out, int
     const unsigned char delim = st->delim;
     size_t nf = 0;
     long nl = 0;
+#ifdef CSV_SSE2
+    const __m128i vdelim = _mm_set1_epi8((char)delim);
+#endif
 
     for (;;) {
         if (nf == st->fcap) {
@@ -377,7 +381,7 @@ static int scan_row(struct csv *st, size_t start, size_t *end, long *nl_out, int
          * from where this stops, would have found them */
         if (e - p >= 16) {
             unsigned high;
-            p = plain16(p, e, delim, &high);
+            p = plain16(p, e, vdelim, &high);
             if (high) {
                 const unsigned char *q = fs;
                 int k = check_utf8(&q, p, e);

@@ -141,50 +141,59 @@ static void copy_batch(struct prefetch *p, struct slot *s, const struct qloop_ba
         s->bad = qloop_xrealloc(s->bad, b->nbad * sizeof *s->bad);
         s->bad_cap = b->nbad;
     }
-    /* Every byte counted first, so that the buffer never moves while the
-     * cells are pointed into it; on the way, whether the cells lie in the
-     * source's one buffer (QLOOP_ADAPTER_ONE_BUFFER) in order, each at least
-     * one byte past the end of the one before (a CSV batch: delimiters, line
-     * ends, quotes between them). */
-    size_t need = 0;
-    bool block = ncells > 0 && (p->inner->flags & QLOOP_ADAPTER_ONE_BUFFER);
-    uintptr_t first = 0, prev_end = 0;
-    const char *first_ptr = NULL;
-    for (size_t i = 0; i < ncells; i++) {
-        const struct qloop_field *f = &b->cells[i];
-        need += f->len + 1;
-        uintptr_t src = (uintptr_t)f->ptr;
-        if (!f->ptr || (i > 0 && src <= prev_end))
-            block = false;
-        if (i == 0)
-            first = src, first_ptr = f->ptr;
-        prev_end = src + f->len;
-    }
     size_t msgs = 0;
     for (size_t i = 0; i < b->nbad; i++)
         msgs += strlen(b->bad[i].message ? b->bad[i].message : "") + 1;
-    /* Such a batch is copied as one block, gaps included, when the gaps cost
-     * at most as much again as the cells (a batch with a long malformed row
-     * skipped is not): one memcpy, then each cell's NUL written over the
-     * byte after it, which is a gap byte. */
-    size_t span = block ? (size_t)(prev_end - first) + 1 : 0;
-    if (block && span > 2 * need)
-        block = false;
-    size_t total = (block ? span : need) + msgs;
+    /* A source whose cells lie in one buffer (QLOOP_ADAPTER_ONE_BUFFER; CSV:
+     * the window its rows were parsed in) is copied as one block from the
+     * first cell to the last one's NUL, the gaps between cells (delimiters,
+     * line ends, quotes) with it, each cell then pointed at its place in the
+     * copy: one memcpy and one pass. Taken when the cells are in order, each
+     * past the end and NUL of the one before, and the block is at most
+     * 1 MiB more than 64 bytes a cell (a long malformed row skipped inside a
+     * batch is not copied). The NULs come with the bytes: every field is
+     * NUL-terminated at ptr[len] (adapter.h). */
+    size_t span = 0;
+    const char *first = NULL;
+    if (ncells && (p->inner->flags & QLOOP_ADAPTER_ONE_BUFFER) && b->cells[0].ptr &&
+        b->cells[ncells - 1].ptr) {
+        first = b->cells[0].ptr;
+        const struct qloop_field *last = &b->cells[ncells - 1];
+        uintptr_t end = (uintptr_t)last->ptr + last->len + 1;
+        if (end > (uintptr_t)first && end - (uintptr_t)first <= ((size_t)1 << 20) + 64 * ncells)
+            span = (size_t)(end - (uintptr_t)first);
+    }
     qloop_buf_reset(&s->bytes);
-    qloop_buf_reserve(&s->bytes, total);
-    char *at = s->bytes.ptr;
-    if (block) {
-        memcpy(at, first_ptr, span - 1);
+    char *at = NULL;
+    bool block = false;
+    if (span) {
+        qloop_buf_reserve(&s->bytes, span + msgs);
+        at = s->bytes.ptr;
+        uintptr_t prev_end = 0;
+        block = true;
         for (size_t i = 0; i < ncells; i++) {
             const struct qloop_field *g = &b->cells[i];
-            char *to = at + ((uintptr_t)g->ptr - first);
-            to[g->len] = '\0';
-            s->cells[i] = (struct qloop_field){to, g->len, g->null};
+            uintptr_t src = (uintptr_t)g->ptr;
+            if (!g->ptr || (i > 0 && src <= prev_end)) {
+                block = false;
+                break;
+            }
+            prev_end = src + g->len;
+            s->cells[i] = (struct qloop_field){at + (src - (uintptr_t)first), g->len, g->null};
         }
-        at += span;
-    } else {
-        at = copy_runs(s, b, at);
+        if (block) {
+            memcpy(at, first, span);
+            at += span;
+        }
+    }
+    if (!block) {
+        /* every byte counted first, so that the buffer never moves while
+         * the cells are pointed into it */
+        size_t need = 0;
+        for (size_t i = 0; i < ncells; i++)
+            need += b->cells[i].len + 1;
+        qloop_buf_reserve(&s->bytes, need + msgs);
+        at = copy_runs(s, b, s->bytes.ptr);
     }
     for (size_t i = 0; i < b->nbad; i++) {
         const char *m = b->bad[i].message ? b->bad[i].message : "";
@@ -194,7 +203,7 @@ static void copy_batch(struct prefetch *p, struct slot *s, const struct qloop_ba
         s->bad[i].message = at;
         at += n;
     }
-    s->bytes.len = total;
+    s->bytes.len = (size_t)(at - s->bytes.ptr);
     if (b->nrows) {
         memcpy(s->row_no, b->row_no, b->nrows * sizeof *s->row_no);
         if (b->line_no)

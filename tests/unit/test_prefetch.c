@@ -6,8 +6,8 @@
  * one NUL apart in one buffer (as the CSV adapter's do) is copied by runs:
  * the same cells, each NUL-terminated. A source flagged
  * QLOOP_ADAPTER_ONE_BUFFER whose cells lie in order with gaps between them
- * (CRLF, quotes) is copied as one block, gaps kept; a batch with a gap larger
- * than its cells, cells out of order, or no flag is copied by runs.
+ * (CRLF, quotes) is copied as one block, gaps kept; a batch spanning more
+ * than 1 MiB beyond its cells, cells out of order, or no flag: by runs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -234,12 +234,12 @@ enum { BLK_BATCHES = 3, BLK_ROWS = 4, BLK_COLS = 3, BLK_CELLS = BLK_ROWS * BLK_C
 
 /* A source of BLK_BATCHES batches whose cells lie in one buffer, laid out by
  * mode: 0 one byte apart (a CSV with LF); 1 two to four bytes apart (CRLF,
- * quotes); 2 as 1 with an empty value; 3 as 1 but one gap of 3000 bytes; 4
+ * quotes); 2 as 1 with an empty value; 3 as 1 but one gap of 1.5 MiB; 4
  * two cells of each row swapped in the buffer. The gaps hold a NUL then
  * 'g's. Each cell's offset from the batch's first is kept per batch. */
 struct blockfake {
     int b, mode;
-    char buf[8192];
+    char buf[(3 << 19) + 8192];
     struct qloop_field cells[BLK_CELLS];
     char text[BLK_CELLS][32];
     uint64_t row_no[BLK_ROWS];
@@ -274,7 +274,7 @@ static int blk_next(void *state, struct qloop_batch *batch, struct qloop_error *
         f->off[f->b][k] = at;
         size_t gap = f->mode == 0 || f->mode == 4 ? 1 : 2 + q % 3;
         if (f->mode == 3 && q == 6)
-            gap = 3000;
+            gap = (size_t)3 << 19; /* 1.5 MiB */
         at += len + gap;
     }
     for (size_t k = 0; k < BLK_CELLS; k++)
@@ -344,7 +344,7 @@ static void test_one_block(void **state)
     read_blocks(&blk_one_buffer, 0, true);
     read_blocks(&blk_one_buffer, 1, true);
     read_blocks(&blk_one_buffer, 2, true);
-    read_blocks(&blk_one_buffer, 3, false); /* a gap larger than the cells */
+    read_blocks(&blk_one_buffer, 3, false); /* a gap of more than 1 MiB */
     read_blocks(&blk_one_buffer, 4, false); /* out of order */
     read_blocks(&blk_no_flag, 1, false);    /* not said to be one buffer */
 }
