@@ -8,11 +8,13 @@
  * length; nothing is modified until the row is complete, so a row cut by the
  * end of the window is simply scanned again once more bytes have arrived, and
  * error positions are computed from the untouched bytes. On x86-64 (SSE2, the
- * baseline there) the bytes of a field that cannot end it are skipped 16 at a
- * time before the table takes over (skip16): the same bytes stop both, so the
- * results are the same; other targets use the table alone, and so does a
- * build with QLOOP_CSV_SCALAR defined (the unit tests compare the two).
- * A complete row is then
+ * baseline there) an unquoted field's end is found 16 bytes at a time
+ * (plain16) and its bytes of 0x80 and above, if any, are then checked as
+ * UTF-8 (check_utf8, Chinese characters five to a load); a quoted field skips
+ * 16 at a time to the bytes its table stops at (skip16). Each answers what the
+ * table loop would have, at the same byte; other targets use the table and
+ * check_utf8's word loop alone, and so does a build with QLOOP_CSV_SCALAR
+ * defined (tests/unit/test_csv_simd.c compares the two). A complete row is then
  * finished in place: doubled quotes are collapsed and each field is
  * NUL-terminated over its delimiter, closing quote or line break. Field
  * pointers are handed out relative to the start of the batch, which stays in
