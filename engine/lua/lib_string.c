@@ -17,8 +17,9 @@
  * compares every function with Lua's own over a table of cases, and the fuzz
  * target tests/fuzz/fuzz_rules.c does so on random patterns.
  *
- * find and match run a pattern without repetitions or sets from a compiled
- * step list instead (see "fixed-width patterns" below), counting the same.
+ * find and match run a pattern without repetitions (single characters,
+ * classes, sets, captures) from a compiled item list instead (see
+ * "fixed-width patterns" below), counting the same.
  *
  * The sandbox puts these four functions in place of Lua's in the string table
  * before it becomes read-only (env.c), so s:match(...) uses them too.
@@ -406,86 +407,132 @@ done:
 
 /* ---- fixed-width patterns ----
  *
- * A pattern made only of single characters, '.', classes (%d, %a, an escaped
- * %-, ...), captures and a final '$' — no repetition, set, %b, %f, back-
- * reference or position capture — matches at a position in one pass with no
- * backtracking (W1's "^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)$").
- * find and match compile such a pattern once into a list of steps, kept in a
- * small cache of the state (by the pattern's text), and run the list instead
- * of do_match: the same match, the same captures, and the same steps charged
- * per attempt as do_match counts them (one per pattern element it reaches,
- * and one for reaching the pattern's end). Anything else, and any pattern
- * do_match would reject (an unbalanced ')' or '(', a '%' at the end), is not
- * fixed and goes to do_match as before. */
+ * A pattern made only of single-character items with no repetition after
+ * them (a character, '.', a class such as %d or an escaped %-, a set such as
+ * [0-9] or [^%s]), captures, position captures and a final '$' — no '*', '+',
+ * '-', '?', %b, %f or back-reference — matches a fixed number of characters,
+ * in one pass with no backtracking (W1's
+ * "^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)$"). find and match
+ * compile such a pattern once into a list of items, each the set of the 256
+ * byte values it accepts as bits (computed with in_class, in_set and the
+ * plain comparison do_match uses, so each item accepts exactly the bytes it
+ * does), with every capture's offset and length within the match; the list
+ * is kept in a small cache of the state (by the pattern's text). One attempt
+ * then tests the subject's bytes against the items in turn and, on a match,
+ * sets the captures from their offsets: the same match, the same captures,
+ * and the same steps charged per attempt as do_match counts them (one per
+ * pattern element it reaches, and one for reaching the pattern's end when it
+ * has no '$'). Anything else, and any pattern do_match would reject when it
+ * reached the fault (an unbalanced ')' or '(', a '%' at the end, a set with no
+ * ']', more than MAX_CAPTURES captures), is not fixed and goes to do_match as
+ * before. */
 enum { FIXED_MAX = 64, FIXED_SLOTS = 4 };
-enum { F_LIT, F_CLASS, F_ANY, F_OPEN, F_CLOSE, F_END };
-
-struct fixed_op {
-    uint8_t kind;
-    uint8_t arg;   /* the character or the capture index; F_CLASS: 1 for a complement */
-    uint16_t bits; /* F_CLASS: the class's bit in byte_classes */
-};
 
 struct fixed {
     size_t lp;  /* the pattern text[0..lp) (after a leading '^') */
     int known;  /* the slot holds a pattern */
-    int ok;     /* it is fixed-width: op[0..nops) */
-    int nops, ncap;
+    int ok;     /* it is fixed-width: the fields below are set */
+    int width;  /* single-character items: the length of every match */
+    int ncap;
+    int has_end;          /* it ends with '$' */
+    int steps_whole;      /* do_match's steps for a match, or a miss at the '$' */
+    struct {
+        int16_t at;       /* offset in the match */
+        int16_t len;      /* or CAP_POS */
+    } cap[MAX_CAPTURES];
+    uint8_t fail_steps[FIXED_MAX]; /* do_match's steps for a miss at item k */
+    uint32_t set[FIXED_MAX][8];    /* item k's bytes: bit c of set[k] */
     char text[FIXED_MAX];
-    struct fixed_op op[FIXED_MAX];
 };
+
+/* The end (index of its ']') of the set that opens at p[i], as item_end reads
+ * it, or 0 when item_end would raise (no ']'). */
+static size_t set_end(const char *p, size_t lp, size_t i)
+{
+    size_t j = i + 1;
+    if (j < lp && p[j] == '^')
+        j++;
+    do {
+        if (j >= lp)
+            return 0;
+        char c = p[j++];
+        if (c == '%' && j < lp)
+            j++;
+    } while (j >= lp || p[j] != ']');
+    return j;
+}
 
 /* Compiles p[0..lp) into f (f->ok = 0 when it is not fixed-width). */
 static void fixed_compile(struct fixed *f, const char *p, size_t lp)
 {
     int open[MAX_CAPTURES], nopen = 0;
+    int nops = 0; /* pattern elements so far: each is one step of do_match */
     f->ok = 0;
-    f->nops = f->ncap = 0;
+    f->width = f->ncap = f->has_end = 0;
     for (size_t i = 0; i < lp;) {
         unsigned char c = (unsigned char)p[i];
-        struct fixed_op *o = &f->op[f->nops++];
-        size_t len = 1;
         if (c == '(') {
-            if (i + 1 < lp && p[i + 1] == ')')
-                return; /* a position capture */
             if (f->ncap >= MAX_CAPTURES)
-                return;
-            open[nopen++] = f->ncap;
-            *o = (struct fixed_op){F_OPEN, (uint8_t)f->ncap++, 0};
-            i++;
+                return; /* do_match raises */
+            int pos = i + 1 < lp && p[i + 1] == ')';
+            f->cap[f->ncap].at = (int16_t)f->width;
+            f->cap[f->ncap].len = pos ? CAP_POS : CAP_OPEN;
+            if (!pos)
+                open[nopen++] = f->ncap;
+            f->ncap++;
+            nops++;
+            i += pos ? 2 : 1;
             continue;
         }
         if (c == ')') {
             if (nopen == 0)
                 return; /* do_match raises */
-            *o = (struct fixed_op){F_CLOSE, (uint8_t)open[--nopen], 0};
+            int k = open[--nopen];
+            f->cap[k].len = (int16_t)(f->width - f->cap[k].at);
+            nops++;
             i++;
             continue;
         }
         if (c == '$' && i + 1 == lp) {
-            *o = (struct fixed_op){F_END, 0, 0};
+            f->has_end = 1;
+            nops++;
             i++;
             continue;
         }
+        /* one single-character item, p[i] .. p[next) */
+        size_t next = i + 1, close = 0;
         if (c == '%') {
             if (i + 1 == lp)
                 return; /* malformed: do_match raises */
             unsigned char d = (unsigned char)p[i + 1];
             if (d == 'b' || d == 'f' || (d >= '0' && d <= '9'))
                 return;
-            *o = letter_class[d] ? (struct fixed_op){F_CLASS, d < 'a', letter_class[d]}
-                                 : (struct fixed_op){F_LIT, d, 0};
-            len = 2;
+            next = i + 2;
         } else if (c == '[') {
-            return;
-        } else {
-            *o = c == '.' ? (struct fixed_op){F_ANY, 0, 0} : (struct fixed_op){F_LIT, c, 0};
+            close = set_end(p, lp, i);
+            if (!close)
+                return; /* malformed: do_match raises */
+            next = close + 1;
         }
-        i += len;
-        if (i < lp && is_repetition(p[i]))
+        if (next < lp && is_repetition(p[next]))
             return;
+        uint32_t *set = f->set[f->width];
+        memset(set, 0, sizeof f->set[0]);
+        for (int b = 0; b < 256; b++) {
+            int in = c == '.'   ? 1
+                     : c == '%' ? in_class(b, (unsigned char)p[i + 1])
+                     : c == '[' ? in_set(b, p + i, p + close)
+                                : b == c;
+            if (in)
+                set[b >> 5] |= 1u << (b & 31);
+        }
+        f->fail_steps[f->width++] = (uint8_t)++nops;
+        i = next;
     }
-    f->ok = nopen == 0; /* an unfinished capture raises later: leave it to do_match */
+    if (nopen != 0)
+        return; /* an unfinished capture raises later: leave it to do_match */
+    f->steps_whole = nops + !f->has_end;
+    f->ok = 1;
 }
 
 /* The compiled form of p[0..lp) when it is fixed-width, or NULL. */
@@ -513,55 +560,35 @@ static const struct fixed *fixed_of(lua_State *L, const char *p, size_t lp)
  * NULL, counting the steps do_match would (see above). */
 static const char *fixed_match(struct matcher *m, const struct fixed *f, const char *s)
 {
-    const char *end = m->s_end;
-    int j;
-    for (j = 0; j < f->nops; j++) {
-        const struct fixed_op *o = &f->op[j];
-        switch (o->kind) {
-        case F_LIT:
-            if (s < end && (unsigned char)*s == o->arg) {
-                s++;
-                continue;
-            }
+    int w = f->width, n = w;
+    if (m->s_end - s < w)
+        n = (int)(m->s_end - s); /* item n meets the end of the subject */
+    int k = 0;
+    while (k < n) {
+        unsigned c = (unsigned char)s[k];
+        if (!((f->set[k][c >> 5] >> (c & 31)) & 1u))
             break;
-        case F_CLASS:
-            if (s < end && ((byte_classes[(unsigned char)*s] & o->bits) != 0) != o->arg) {
-                s++;
-                continue;
-            }
-            break;
-        case F_ANY:
-            if (s < end) {
-                s++;
-                continue;
-            }
-            break;
-        case F_OPEN:
-            m->cap[o->arg].at = s;
-            m->cap[o->arg].len = CAP_OPEN;
-            continue;
-        case F_CLOSE:
-            m->cap[o->arg].len = s - m->cap[o->arg].at;
-            continue;
-        default: /* F_END, always the last */
-            if (s == end) {
-                j++;
-                goto matched;
-            }
-            break;
-        }
-        m->steps += j + 1;
-        if (m->steps >= STEP_CHUNK)
-            charge(m);
-        return NULL;
+        k++;
     }
-    j++; /* do_match's step for reaching the pattern's end */
-matched:
-    m->steps += j;
-    m->ncap = f->ncap;
+    const char *e = s + w;
+    if (k < w) {
+        m->steps += f->fail_steps[k];
+        e = NULL;
+    } else {
+        m->steps += f->steps_whole;
+        if (f->has_end && e != m->s_end) {
+            e = NULL;
+        } else {
+            for (int i = 0; i < f->ncap; i++) {
+                m->cap[i].at = s + f->cap[i].at;
+                m->cap[i].len = f->cap[i].len;
+            }
+            m->ncap = f->ncap;
+        }
+    }
     if (m->steps >= STEP_CHUNK)
         charge(m);
-    return s;
+    return e;
 }
 
 /* Capture i of a match s .. e: pushes a position capture and returns

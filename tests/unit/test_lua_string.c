@@ -39,12 +39,22 @@ static const char harness[] =
     "  '^1[3-9][0-9]', 'x.', '.x', '%Aa', 'l%al', '*a', ']a', '^a.c$',\n"
     "  '(a(b)c)', 'a.c$', '%-%d', '(%a)(%d)$', 'a$b', '(a)(', ')(', '(a))', '%q%.', '^(.)(.)$',\n"
     "  '%d%d%-(%d)', 'a%', '(%w)%s(%w)', '^%$(.)', ('(%d)'):rep(33), ('.'):rep(70), ('%a'):rep(32),\n"
+    "  -- fixed-width with sets and position captures (lib_string.c's compiled path)\n"
+    "  '[0-9][0-9]', '^[1][3-9][0-9]', '[^%d]', '[^%s]%s', '[%a_][%w_]', '%d[-/]%d', '[a-c]$', '^[ab].',\n"
+    "  '[%.]', '%.[%]]', '[]a]', '[^]a]x', '[a-]b', '[%z]', '[%Z]', '[%za]', '[^%z]', '[a%-z]',\n"
+    "  '[z-a]', '[-]', '[^-]', '[%%]', '[%]', '[^', '[]', '[a-c', '[%a', '[^]', '[^]]]', '%[', '%]',\n"
+    "  '()', '()()', '(()a)', '^()$', '()$', '(%d)()', '()(%a)()', '(()[ab]())', 'a()b()c', '%d()%-',\n"
+    "  '(()', '())', '(])', '([ab])%1', '[ab](c)', '[%w_]+', '[ab]?', '[ab]-x', '[ab]*$', '%f[a]b',\n"
+    "  '^(%d%d%d%d)[-/](%d%d)[-/](%d%d)$', '^[1-9]%d%d%d%d%d[12]%d%d%d[01]%d[0-3]%d%d%d%d[%dX]$',\n"
+    "  '([%x][%x])', '[%l%u]', '[%p]', '[%c]', '[%g]', '[^%w%s]', '[\\0]', '[%s%d]$', '^[%S][%D]',\n"
+    "  ('[0-9]'):rep(20), ('()'):rep(20), ('()'):rep(33), '(' .. ('.'):rep(62) .. ')',\n"
     "}\n"
     "local subs = {\n"
     "  '', 'a', 'ab', 'aab', 'aaab', 'ba', 'abc', '  hello world  ', 'THE (quick) fox', 'x(y(z)w)v',\n"
     "  '2025-11-22T08:30:00', '2025-11-22T08:30:0', '2025-1-22T08:30:00x', 'a1b2', '13912345678', '*a]a',\n"
     "  'xaby', 'a\\0b', '12-345 6', 'user_1@mail.cn', 'hello', 'aaaa', '$x$', ']]a]', '\\t\\n ',\n"
-    "  '中文 abc 123', '^a^',\n"
+    "  '中文 abc 123', '^a^', '2025/11/22', '.]x', 'a-z', '12:34', 'X\\0', ('0123456789'):rep(3),\n"
+    "  '110101199003077777', '11010119900307777X',\n"
     "}\n"
     "local out = {}\n"
     "local function ser(...)\n"
@@ -71,6 +81,12 @@ static const char harness[] =
     "    put(pcall(string.find, s, p, 1, true))\n"
     "    put(pcall(string.match, s, p))\n"
     "    put(pcall(string.match, s, p, 3))\n"
+    "    put(pcall(string.find, s, p, 0))\n"
+    "    put(pcall(string.find, s, p, -100))\n"
+    "    put(pcall(string.find, s, p, #s + 1))\n"
+    "    put(pcall(string.match, s, p, -1))\n"
+    "    put(pcall(string.match, s, p, #s + 1))\n"
+    "    put(pcall(string.match, s, p, #s + 2))\n"
     "    put(pcall(all, s, p))\n"
     "    put(pcall(all, s, p, 2))\n"
     "    put(pcall(string.gsub, s, p, '<%0>'))\n"
@@ -94,15 +110,19 @@ static const char harness[] =
     "-- same in both states: a seeded generator of this harness's own\n"
     "local seed = 12345\n"
     "local function rnd(n) seed = (seed * 1103515245 + 12345) % 2147483648 return seed % n + 1 end\n"
-    "local pieces = { 'a', 'b', '1', '.', '%d', '%a', '%A', '%-', '%%', '(', ')', '$', '^', 'x', '-', '*', '[ab]' }\n"
-    "local chars = { 'a', 'b', '1', '2', 'x', '-', '$', '(' }\n"
-    "for i = 1, 3000 do\n"
+    "local pieces = { 'a', 'b', '1', '.', '%d', '%a', '%A', '%-', '%%', '(', ')', '$', '^', 'x',\n"
+    "  '[ab]', '[^a]', '[0-9]', '()', '[%d-]', '[]]', '%z', '[^%z]', '[a-]', '[', ']', '%',\n"
+    "  '-', '*', '?', '+' }\n"
+    "local chars = { 'a', 'b', '1', '2', 'x', '-', '$', '(', ']', '\\0' }\n"
+    "for i = 1, 8000 do\n"
     "  local p, s = {}, {}\n"
-    "  for k = 1, rnd(7) do p[k] = pieces[rnd(i % 5 == 0 and #pieces or 14)] end\n"
+    "  for k = 1, rnd(7) do p[k] = pieces[rnd(i % 5 == 0 and #pieces or #pieces - 4)] end\n"
     "  for k = 1, rnd(9) - 1 do s[k] = chars[rnd(#chars)] end\n"
     "  p, s = table.concat(p), table.concat(s)\n"
     "  put(pcall(string.match, s, p))\n"
+    "  put(pcall(string.match, s, p, rnd(7) - 4))\n"
     "  put(pcall(string.find, s, p, rnd(3) - 1))\n"
+    "  put(pcall(string.find, s, p, rnd(13) - 8))\n"
     "end\n"
     "for i = 1, #nums + 1 do\n"
     "  local v = nums[i]\n"
@@ -240,6 +260,16 @@ static void test_fixed_patterns_charge_the_same(void **state)
         {"hello world", "d$"},
         {"abc", "x"},
         {"", ".$"},
+        /* sets and position captures */
+        {"x2025/11/22", "(%d%d%d%d)[-/](%d%d)[-/](%d%d)$"},
+        {"2025-11-2x", "(%d%d%d%d)[-/](%d%d)[-/](%d%d)$"},
+        {"ab-cd", "[^%w]()[a-z]"},
+        {"11010119900307777X", "[1-9]%d%d%d%d%d[12]%d%d%d[01]%d[0-3]%d%d%d%d[%dX]$"},
+        {"1101011990030777", "[1-9]%d%d%d%d%d[12]%d%d%d[01]%d[0-3]%d%d%d%d[%dX]$"},
+        {"", "()"},
+        {"abc", "()$"},
+        {"]]a]a", "[]a]()a"},
+        {"a\0b", "[%z]()"},
     };
     lua_State *L = qloop_lua_new(NULL);
     struct qloop_error err;
