@@ -3,9 +3,9 @@
  * (internal to this folder: nothing outside engine/lua/ includes it).
  *
  * Every state made by qloop_lua_new carries a struct qloop_host as the
- * userdata of its allocator, so any C function running in the state finds it
- * with qloop_host_of(L) at the cost of one call. It holds the three budgets
- * of a call into rule code:
+ * userdata of its allocator and in the state's extra space, so any C
+ * function running in the state finds it with qloop_host_of(L), one load.
+ * It holds the three budgets of a call into rule code:
  *   - memory: a cap on all the state's allocations (capped_alloc);
  *   - instructions: counted by a count hook every HOOK_EVERY instructions and
  *     charged by the long C functions (the string patterns) as they step.
@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include "base/buf.h"
@@ -85,8 +86,17 @@ struct qloop_host {
 int qloop_host_pcall(lua_State *L, int nargs, int nresults, int handler, struct qloop_error *err);
 int qloop_host_error_handler(lua_State *L);
 
-/* The host of a state made by qloop_lua_new. */
-struct qloop_host *qloop_host_of(lua_State *L);
+/* The host of a state made by qloop_lua_new: its address is kept in the
+ * state's extra space (LUA_EXTRASPACE, which Lua copies into every thread
+ * made from the state), so it is one load, not a call into the library per
+ * C function. Rule code has no way to reach that space. */
+_Static_assert(LUA_EXTRASPACE >= sizeof(void *), "Lua's extra space holds a pointer");
+static inline struct qloop_host *qloop_host_of(lua_State *L)
+{
+    struct qloop_host *h;
+    memcpy(&h, lua_getextraspace(L), sizeof h);
+    return h;
+}
 
 /* Charges n steps of a long C function to the instruction budget; raises the
  * budget error (or the time-out error) when it is spent. */

@@ -26,13 +26,6 @@
 
 enum { DEFAULT_INSTRUCTIONS = 10000000, WHERE_LEVELS = 40, MESSAGE_MAX = 1024 };
 
-struct qloop_host *qloop_host_of(lua_State *L)
-{
-    void *ud;
-    lua_getallocf(L, &ud);
-    return ud;
-}
-
 /* ---- the allocator ----
  *
  * Rule code allocates and frees a few small objects per call (the strings of
@@ -57,10 +50,11 @@ enum { POOL_BYTES_MAX = 4 << 20 };
 enum { POOL_BLOCK_MAX = 16 * QLOOP_POOL_CLASSES };
 
 /* The size class of an n-byte block (1 .. QLOOP_POOL_CLASSES), or 0 when it
- * is too big for the pool. */
-static size_t pool_class(size_t n) { return n <= POOL_BLOCK_MAX ? (n + 15) >> 4 : 0; }
+ * is too big for the pool (or n is 0). */
+static inline size_t pool_class(size_t n) { return n <= POOL_BLOCK_MAX ? (n + 15) >> 4 : 0; }
 
-static void *pool_get(struct qloop_host *h, size_t n)
+/* A new block of n bytes (n > 0): a pooled one of n's class, or malloc's. */
+static inline void *pool_get(struct qloop_host *h, size_t n)
 {
     size_t k = pool_class(n);
     if (!k)
@@ -74,13 +68,12 @@ static void *pool_get(struct qloop_host *h, size_t n)
     return p;
 }
 
-/* Frees the n-byte block p (NULL: nothing). */
-static void pool_put(struct qloop_host *h, void *p, size_t n)
+/* Frees the n-byte block p (not NULL). */
+static inline void pool_put(struct qloop_host *h, void *p, size_t n)
 {
     size_t k = pool_class(n);
-    if (!p)
-        return;
-    if (!k || h->pooled + (k << 4) > POOL_BYTES_MAX) {
+    /* k - 1 wraps for k == 0: one test for "not a pool size" */
+    if (k - 1 >= QLOOP_POOL_CLASSES || h->pooled + (k << 4) > POOL_BYTES_MAX) {
         free(p);
         return;
     }
@@ -118,23 +111,43 @@ static void *pool_resize(struct qloop_host *h, void *p, size_t old, size_t n)
     return q;
 }
 
+/* Lua's allocator (lua_Alloc): frees when nsize is 0, else allocates or
+ * resizes. While rule code runs (depth > 0) a request that would take the
+ * bytes held past the cap fails (and is noted); freeing and shrinking never
+ * fail on the cap. Between calls the host pushes arguments and references:
+ * those never fail on the cap, so no API call outside a protected call can
+ * raise (and panic). The common cases — a free, and a new small block —
+ * come first, with the fewest tests. */
 static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     struct qloop_host *h = ud;
-    size_t old = ptr ? osize : 0;
     if (nsize == 0) {
-        pool_put(h, ptr, old);
-        h->used -= old;
+        if (ptr) {
+            h->used -= osize;
+            pool_put(h, ptr, osize);
+        }
         return NULL;
     }
-    /* The cap holds while rule code runs (depth > 0). Between calls the host
-     * pushes arguments and references: those never fail on the cap, so no
-     * API call outside a protected call can raise (and panic). */
-    if (nsize > old && h->depth > 0 && h->used - old + nsize > h->limit) {
+    size_t old = ptr ? osize : 0; /* without a block, osize is a type tag */
+    if (nsize > old && h->depth > 0 && h->used + (nsize - old) > h->limit) {
         h->over_memory = 1;
         return NULL;
     }
-    void *p = ptr ? pool_resize(h, ptr, old, nsize) : pool_get(h, nsize);
+    void *p;
+    if (!ptr) {
+        size_t k = pool_class(nsize);
+        p = k ? h->pool[k] : NULL;
+        if (p) { /* the fast path: a pooled block of the class */
+            POOL_UNPOISON(p, k << 4);
+            memcpy(&h->pool[k], p, sizeof p);
+            h->pooled -= k << 4;
+            h->used += nsize;
+            return p;
+        }
+        p = malloc(k ? k << 4 : nsize);
+    } else {
+        p = pool_resize(h, ptr, old, nsize);
+    }
     if (p)
         h->used = h->used - old + nsize;
     return p;
@@ -265,6 +278,7 @@ lua_State *qloop_lua_new(const struct qloop_lua_limits *limits)
         free(h);
         return NULL;
     }
+    memcpy(lua_getextraspace(L), &h, sizeof h); /* qloop_host_of */
     /* Building the sandbox must not be limited by a small cap. */
     size_t limit = h->limit;
     h->limit = (size_t)-1;
