@@ -109,11 +109,14 @@ static enum qloop_lua_verdict run_check(lua_State *L, int handler, int ref, int 
         lua_settop(L, handler - 1);
         return error_answer(L, &e, out);
     }
-    int t1 = lua_type(L, -2), t2 = lua_type(L, -1);
+    /* a pass (true, the common answer) asks for no more than the first
+     * result's type and truth: the reason is looked at only after a false */
+    int t1 = lua_type(L, -2);
     if (t1 == LUA_TBOOLEAN && lua_toboolean(L, -2)) {
         lua_settop(L, handler - 1);
         return QLOOP_LUA_PASS;
     }
+    int t2 = lua_type(L, -1);
     if ((t1 == LUA_TBOOLEAN || t1 == LUA_TNIL) && t2 == LUA_TNIL) {
         lua_settop(L, handler - 1);
         return QLOOP_LUA_FAIL;
