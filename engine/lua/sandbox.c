@@ -111,46 +111,62 @@ static void *pool_resize(struct qloop_host *h, void *p, size_t old, size_t n)
     return q;
 }
 
+/* The general case of capped_alloc (below): old is the block's size (0
+ * without a block), nsize > 0 or ptr == NULL. */
+static __attribute__((noinline)) void *alloc_slow(struct qloop_host *h, void *ptr, size_t old,
+                                                   size_t nsize)
+{
+    if (nsize == 0) {
+        if (ptr) {
+            h->used -= old;
+            pool_put(h, ptr, old);
+        }
+        return NULL;
+    }
+    if (nsize > old && h->depth > 0 && h->used + (nsize - old) > h->limit) {
+        h->over_memory = 1;
+        return NULL;
+    }
+    void *p = ptr ? pool_resize(h, ptr, old, nsize) : pool_get(h, nsize);
+    if (p)
+        h->used = h->used - old + nsize;
+    return p;
+}
+
 /* Lua's allocator (lua_Alloc): frees when nsize is 0, else allocates or
  * resizes. While rule code runs (depth > 0) a request that would take the
  * bytes held past the cap fails (and is noted); freeing and shrinking never
  * fail on the cap. Between calls the host pushes arguments and references:
  * those never fail on the cap, so no API call outside a protected call can
- * raise (and panic). The common cases — a free, and a new small block —
- * come first, with the fewest tests. */
+ * raise (and panic). The two common cases — a small block freed into a pool
+ * with room, and a new small block whose class has a pooled block within the
+ * cap — are done here with no call and no saved register; everything else,
+ * with the same tests, in alloc_slow. */
 static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     struct qloop_host *h = ud;
     if (nsize == 0) {
-        if (ptr) {
+        size_t k = (osize + 15) >> 4; /* k - 1 wraps for 0: one range test */
+        if (ptr && k - 1 < QLOOP_POOL_CLASSES && h->pooled + (k << 4) <= POOL_BYTES_MAX) {
             h->used -= osize;
-            pool_put(h, ptr, osize);
+            memcpy(ptr, &h->pool[k], sizeof ptr);
+            POOL_POISON(ptr, k << 4);
+            h->pool[k] = ptr;
+            h->pooled += k << 4;
+            return NULL;
         }
-        return NULL;
-    }
-    size_t old = ptr ? osize : 0; /* without a block, osize is a type tag */
-    if (nsize > old && h->depth > 0 && h->used + (nsize - old) > h->limit) {
-        h->over_memory = 1;
-        return NULL;
-    }
-    void *p;
-    if (!ptr) {
-        size_t k = pool_class(nsize);
-        p = k ? h->pool[k] : NULL;
-        if (p) { /* the fast path: a pooled block of the class */
+    } else if (!ptr && nsize <= POOL_BLOCK_MAX) { /* osize is a type tag */
+        size_t k = (nsize + 15) >> 4;
+        void *p = h->pool[k];
+        if (p && (h->depth <= 0 || h->used + nsize <= h->limit)) {
             POOL_UNPOISON(p, k << 4);
-            memcpy(&h->pool[k], p, sizeof p);
+            memcpy(&h->pool[k], p, sizeof p); /* the next free block */
             h->pooled -= k << 4;
             h->used += nsize;
             return p;
         }
-        p = malloc(k ? k << 4 : nsize);
-    } else {
-        p = pool_resize(h, ptr, old, nsize);
     }
-    if (p)
-        h->used = h->used - old + nsize;
-    return p;
+    return alloc_slow(h, ptr, ptr ? osize : 0, nsize);
 }
 
 int qloop_lua_error(lua_State *L, const char *fmt, ...)
