@@ -95,6 +95,7 @@ enum {
     CL_S = 1 << 6, CL_U = 1 << 7, CL_W = 1 << 8, CL_X = 1 << 9, CL_Z = 1 << 10,
 };
 static uint16_t byte_classes[256], letter_class[256];
+static uint32_t class_set[11][8]; /* each class's bytes as bits (fixed-width patterns) */
 static pthread_once_t classes_once = PTHREAD_ONCE_INIT;
 
 static void build_classes(void)
@@ -118,6 +119,9 @@ static void build_classes(void)
     for (int i = 0; letters[i]; i++) {
         int l = (unsigned char)letters[i];
         letter_class[l] = letter_class[toupper(l)] = (uint16_t)(1u << i);
+        for (int c = 0; c < 256; c++)
+            if (byte_classes[c] & (1u << i))
+                class_set[i][c >> 5] |= 1u << (c & 31);
     }
 }
 
@@ -414,9 +418,9 @@ done:
  * in one pass with no backtracking (W1's
  * "^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)$"). find and match
  * compile such a pattern once into a list of items, each the set of the 256
- * byte values it accepts as bits (computed with in_class, in_set and the
- * plain comparison do_match uses, so each item accepts exactly the bytes it
- * does), with every capture's offset and length within the match; the list
+ * byte values it accepts as bits (built as in_class and in_set read a class
+ * or a set, so each item accepts exactly the bytes do_match's does), with
+ * every capture's offset and length within the match; the list
  * is kept in a small cache of the state (by the pattern's text). One attempt
  * then tests the subject's bytes against the items in turn and, on a match,
  * sets the captures from their offsets: the same match, the same captures,
@@ -426,7 +430,7 @@ done:
  * reached the fault (an unbalanced ')' or '(', a '%' at the end, a set with no
  * ']', more than MAX_CAPTURES captures), is not fixed and goes to do_match as
  * before. */
-enum { FIXED_MAX = 64, FIXED_SLOTS = 4 };
+enum { FIXED_MAX = 64, FIXED_SLOTS = 8 };
 
 struct fixed {
     size_t lp;  /* the pattern text[0..lp) (after a leading '^') */
@@ -444,6 +448,56 @@ struct fixed {
     uint32_t set[FIXED_MAX][8];    /* item k's bytes: bit c of set[k] */
     char text[FIXED_MAX];
 };
+
+/* The bytes of an item as bits (bit c of set[c >> 5]), built the way
+ * item_match tests a byte (in_class, in_set, ==), so the item accepts the
+ * same bytes; test_lua_string compares the results with Lua's own. */
+static void one_bit(uint32_t set[8], int c)
+{
+    memset(set, 0, 8 * sizeof set[0]);
+    set[c >> 5] = 1u << (c & 31);
+}
+
+/* Class letter cl (%a, %D, ...; any other letter or character: itself). */
+static void class_bits(uint32_t set[8], int cl)
+{
+    unsigned bit = letter_class[cl];
+    if (!bit) {
+        one_bit(set, cl);
+        return;
+    }
+    uint32_t flip = cl < 'a' ? 0xffffffffu : 0; /* an upper-case letter: the complement */
+    const uint32_t *bits = class_set[__builtin_ctz(bit)];
+    for (int w = 0; w < 8; w++)
+        set[w] = bits[w] ^ flip;
+}
+
+/* The set p .. close (close at its ']'), walked as in_set walks it. */
+static void set_bits(uint32_t set[8], const char *p, const char *close)
+{
+    uint32_t flip = 0, one[8];
+    memset(set, 0, 8 * sizeof set[0]);
+    if (p[1] == '^') {
+        flip = 0xffffffffu;
+        p++;
+    }
+    while (++p < close) {
+        if (*p == '%') {
+            p++;
+            class_bits(one, (unsigned char)*p);
+            for (int w = 0; w < 8; w++)
+                set[w] |= one[w];
+        } else if (p[1] == '-' && p + 2 < close) {
+            for (int c = (unsigned char)p[0]; c <= (unsigned char)p[2]; c++)
+                set[c >> 5] |= 1u << (c & 31);
+            p += 2;
+        } else {
+            set[(unsigned char)*p >> 5] |= 1u << ((unsigned char)*p & 31);
+        }
+    }
+    for (int w = 0; w < 8; w++)
+        set[w] ^= flip;
+}
 
 /* The end (index of its ']') of the set that opens at p[i], as item_end reads
  * it, or 0 when item_end would raise (no ']'). */
@@ -517,15 +571,14 @@ static void fixed_compile(struct fixed *f, const char *p, size_t lp)
         if (next < lp && is_repetition(p[next]))
             return;
         uint32_t *set = f->set[f->width];
-        memset(set, 0, sizeof f->set[0]);
-        for (int b = 0; b < 256; b++) {
-            int in = c == '.'   ? 1
-                     : c == '%' ? in_class(b, (unsigned char)p[i + 1])
-                     : c == '[' ? in_set(b, p + i, p + close)
-                                : b == c;
-            if (in)
-                set[b >> 5] |= 1u << (b & 31);
-        }
+        if (c == '.')
+            memset(set, 0xff, sizeof f->set[0]);
+        else if (c == '%')
+            class_bits(set, (unsigned char)p[i + 1]);
+        else if (c == '[')
+            set_bits(set, p + i, p + close);
+        else
+            one_bit(set, c);
         f->fail_steps[f->width++] = (uint8_t)++nops;
         i = next;
     }
