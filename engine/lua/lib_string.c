@@ -445,7 +445,12 @@ struct fixed {
         int16_t len;      /* or CAP_POS */
     } cap[MAX_CAPTURES];
     uint8_t fail_steps[FIXED_MAX]; /* do_match's steps for a miss at item k */
-    uint32_t set[FIXED_MAX][8];    /* item k's bytes: bit c of set[k] */
+    /* The items' byte sets: the distinct sets of the pattern are numbered
+     * (at most one per item, so at most 64), bit j of by_byte[c] tells
+     * whether byte c is in set j, and item k accepts c when by_byte[c] &
+     * item[k] (item[k] has the bit of its set): two loads and a test. */
+    uint64_t item[FIXED_MAX];
+    uint64_t by_byte[256];
     char text[FIXED_MAX];
 };
 
@@ -521,6 +526,8 @@ static void fixed_compile(struct fixed *f, const char *p, size_t lp)
 {
     int open[MAX_CAPTURES], nopen = 0;
     int nops = 0; /* pattern elements so far: each is one step of do_match */
+    uint32_t sets[FIXED_MAX][8]; /* the distinct byte sets: bit c of sets[j] */
+    int nsets = 0;
     f->ok = 0;
     f->width = f->ncap = f->has_end = 0;
     for (size_t i = 0; i < lp;) {
@@ -570,20 +577,31 @@ static void fixed_compile(struct fixed *f, const char *p, size_t lp)
         }
         if (next < lp && is_repetition(p[next]))
             return;
-        uint32_t *set = f->set[f->width];
+        uint32_t *set = sets[nsets];
         if (c == '.')
-            memset(set, 0xff, sizeof f->set[0]);
+            memset(set, 0xff, sizeof sets[0]);
         else if (c == '%')
             class_bits(set, (unsigned char)p[i + 1]);
         else if (c == '[')
             set_bits(set, p + i, p + close);
         else
             one_bit(set, c);
+        int j = 0;
+        while (j < nsets && memcmp(sets[j], set, sizeof sets[0]) != 0)
+            j++;
+        nsets += j == nsets;
+        f->item[f->width] = (uint64_t)1 << j;
         f->fail_steps[f->width++] = (uint8_t)++nops;
         i = next;
     }
     if (nopen != 0)
         return; /* an unfinished capture raises later: leave it to do_match */
+    for (int c = 0; c < 256; c++) {
+        uint64_t v = 0;
+        for (int j = 0; j < nsets; j++)
+            v |= (uint64_t)((sets[j][c >> 5] >> (c & 31)) & 1u) << j;
+        f->by_byte[c] = v;
+    }
     f->steps_whole = nops + !f->has_end;
     f->ok = 1;
 }
@@ -617,12 +635,8 @@ static const char *fixed_match(struct matcher *m, const struct fixed *f, const c
     if (m->s_end - s < w)
         n = (int)(m->s_end - s); /* item n meets the end of the subject */
     int k = 0;
-    while (k < n) {
-        unsigned c = (unsigned char)s[k];
-        if (!((f->set[k][c >> 5] >> (c & 31)) & 1u))
-            break;
+    while (k < n && (f->by_byte[(unsigned char)s[k]] & f->item[k]))
         k++;
-    }
     const char *e = s + w;
     if (k < w) {
         m->steps += f->fail_steps[k];
