@@ -688,11 +688,14 @@ static void push_capture(struct matcher *m, int i, const char *s, const char *e)
 }
 
 /* Pushes the captures (or the whole match s .. e when there are none and s
- * is given); returns how many. */
-static int push_captures(struct matcher *m, const char *s, const char *e)
+ * is given); returns how many. pushed: the values the running C function has
+ * pushed so far (-1: unknown); the stack is grown only when they and the
+ * captures may not fit in the LUA_MINSTACK slots Lua gives a C function. */
+static int push_captures(struct matcher *m, const char *s, const char *e, int pushed)
 {
     int n = m->ncap == 0 && s ? 1 : m->ncap;
-    luaL_checkstack(m->L, n, "too many captures");
+    if (pushed < 0 || n + pushed > LUA_MINSTACK)
+        luaL_checkstack(m->L, n, "too many captures");
     for (int i = 0; i < n; i++)
         push_capture(m, i, s, e);
     return n;
@@ -743,9 +746,15 @@ static int is_plain(const char *p, size_t lp)
 static int find_or_match(lua_State *L, int find)
 {
     size_t ls, lp;
-    const char *s = luaL_checklstring(L, 1, &ls);
-    const char *p = luaL_checklstring(L, 2, &lp);
-    size_t init = position(luaL_optinteger(L, 3, 1), ls) - 1;
+    /* luaL_checklstring and luaL_optinteger, with the common case (strings,
+     * no init) asked of Lua directly: the same values and the same errors */
+    const char *s = lua_tolstring(L, 1, &ls);
+    if (!s)
+        s = luaL_checklstring(L, 1, &ls);
+    const char *p = lua_tolstring(L, 2, &lp);
+    if (!p)
+        p = luaL_checklstring(L, 2, &lp);
+    size_t init = position(lua_type(L, 3) <= LUA_TNIL ? 1 : luaL_checkinteger(L, 3), ls) - 1;
     struct matcher m;
     matcher_init(&m, L, s, ls, p, lp);
     if (init > ls) {
@@ -779,9 +788,9 @@ static int find_or_match(lua_State *L, int find)
             if (find) {
                 lua_pushinteger(L, (from - s) + 1);
                 lua_pushinteger(L, e - s);
-                return push_captures(&m, NULL, NULL) + 2;
+                return push_captures(&m, NULL, NULL, 2) + 2;
             }
-            return push_captures(&m, from, e);
+            return push_captures(&m, from, e, 0);
         }
     } while (from++ < m.s_end && !anchor);
     charge(&m);
@@ -807,7 +816,7 @@ static int gmatch_next(lua_State *L)
         if (e && e != g->last) {
             charge(&g->m);
             g->src = g->last = e;
-            return push_captures(&g->m, from, e);
+            return push_captures(&g->m, from, e, -1);
         }
     }
     charge(&g->m);
@@ -868,7 +877,7 @@ static int add_replacement(struct matcher *m, luaL_Buffer *b, const char *s, con
     lua_State *L = m->L;
     if (tr == LUA_TFUNCTION) {
         lua_pushvalue(L, 3);
-        int n = push_captures(m, s, e);
+        int n = push_captures(m, s, e, -1);
         lua_call(L, n, 1);
     } else if (tr == LUA_TTABLE) {
         push_capture(m, 0, s, e);
