@@ -17,9 +17,10 @@
  * compares every function with Lua's own over a table of cases, and the fuzz
  * target tests/fuzz/fuzz_rules.c does so on random patterns.
  *
- * find and match run a pattern without repetitions (single characters,
- * classes, sets, captures) from a compiled item list instead (see
- * "fixed-width patterns" below), counting the same.
+ * A pattern without repetitions (single characters, classes, sets,
+ * captures) runs from a compiled item list instead (see "fixed-width
+ * patterns" below), counting the same: in find, match, gmatch, and gsub with
+ * a text replacement.
  *
  * The sandbox puts these four functions in place of Lua's in the string table
  * before it becomes read-only (env.c), so s:match(...) uses them too.
@@ -416,19 +417,19 @@ done:
  * [0-9] or [^%s]), captures, position captures and a final '$' — no '*', '+',
  * '-', '?', %b, %f or back-reference — matches a fixed number of characters,
  * in one pass with no backtracking (W1's
- * "^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)$"). find and match
- * compile such a pattern once into a list of items, each the set of the 256
- * byte values it accepts as bits (built as in_class and in_set read a class
- * or a set, so each item accepts exactly the bytes do_match's does), with
- * every capture's offset and length within the match; the list
- * is kept in a small cache of the state (by the pattern's text). One attempt
- * then tests the subject's bytes against the items in turn and, on a match,
- * sets the captures from their offsets: the same match, the same captures,
- * and the same steps charged per attempt as do_match counts them (one per
- * pattern element it reaches, and one for reaching the pattern's end when it
- * has no '$'). Anything else, and any pattern do_match would reject when it
- * reached the fault (an unbalanced ')' or '(', a '%' at the end, a set with no
- * ']', more than MAX_CAPTURES captures), is not fixed and goes to do_match as
+ * "^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)$"). Such a pattern is
+ * compiled once into the byte set of each item (built as in_class and
+ * in_set read a class or a set, so each item accepts exactly the bytes
+ * do_match's does) and the offset and length of each capture within the
+ * match, kept in a small cache of the state by the pattern's text; find,
+ * match, gmatch and gsub with a text replacement use it. One attempt tests
+ * the subject's bytes against the items in turn and, on a match, sets the
+ * captures from their offsets: the same match, the same captures, and the
+ * same steps charged per attempt as do_match counts them (one per pattern
+ * element it reaches, and one for reaching the pattern's end when it has no
+ * '$'). Anything else, and any pattern do_match would reject when it reached
+ * the fault (an unbalanced ')' or '(', a '%' at the end, a set with no ']',
+ * more than MAX_CAPTURES captures), is not fixed and goes to do_match as
  * before. */
 enum { FIXED_MAX = 64, FIXED_SLOTS = 8 };
 
@@ -810,9 +811,11 @@ static int gmatch_next(lua_State *L)
 {
     struct gmatch_state *g = lua_touserdata(L, lua_upvalueindex(3));
     g->m.L = L;
+    /* looked up per call: other patterns may take its slot in between */
+    const struct fixed *f = fixed_of(L, g->p, (size_t)(g->m.p_end - g->p));
     for (const char *from = g->src; from <= g->m.s_end; from++) {
         matcher_reset(&g->m);
-        const char *e = do_match(&g->m, from, g->p);
+        const char *e = f ? fixed_match(&g->m, f, from) : do_match(&g->m, from, g->p);
         if (e && e != g->last) {
             charge(&g->m);
             g->src = g->last = e;
@@ -916,12 +919,16 @@ static int str_gsub(lua_State *L)
     luaL_buffinit(L, &b);
     struct matcher m;
     matcher_init(&m, L, src, ls, p, lp);
+    /* With a text replacement no Lua code runs until gsub returns, so the
+     * compiled pattern keeps its cache slot; a function or a table (its
+     * __index) could run string functions that take the slot. */
+    const struct fixed *f = tr == LUA_TSTRING || tr == LUA_TNUMBER ? fixed_of(L, p, lp) : NULL;
     const char *last = NULL;
     lua_Integer n = 0;
     int changed = 0;
     while (n < max) {
         matcher_reset(&m);
-        const char *e = do_match(&m, src, p);
+        const char *e = f ? fixed_match(&m, f, src) : do_match(&m, src, p);
         if (e && e != last) {
             n++;
             changed |= add_replacement(&m, &b, src, e, tr);

@@ -229,32 +229,34 @@ static void test_pathological_patterns_stop(void **state)
     }
 }
 
-/* The instructions the function at fn charged, called with s and p (or with
- * nothing when p is NULL): its whole budget less what
- * is left (called from C, so no Lua instruction is counted besides). */
-static long charged(lua_State *L, int fn, const char *s, const char *p)
+/* The instructions the C function at fn charged, called with the nargs
+ * values above it: its whole budget less what is left (called from C, so no
+ * Lua instruction is counted besides). */
+static long charged(lua_State *L, int fn, int nargs)
 {
     struct qloop_error err;
     qloop_error_clear(&err);
     lua_pushvalue(L, fn);
-    if (p) {
-        lua_pushstring(L, s);
-        lua_pushstring(L, p);
-    }
-    assert_int_equal(qloop_lua_pcall(L, p ? 2 : 0, 1, &err), LUA_OK);
+    lua_insert(L, -nargs - 1);
+    assert_int_equal(qloop_lua_pcall(L, nargs, 1, &err), LUA_OK);
+    lua_pop(L, 1);
     struct qloop_host *h = qloop_host_of(L);
     return h->budget - h->left;
 }
 
-/* A fixed-width pattern is charged the steps the general matcher counts: the
- * first step of string.gmatch (always the general matcher, same attempts
- * from position 1) costs what string.match does, over matches and misses. */
+/* A fixed-width pattern is charged the steps the general matcher counts:
+ * string.gsub with a function as the replacement (type: a C function, so no
+ * Lua instruction) and a limit of one runs the general matcher from position
+ * 1 to the first match, as string.match does; match, find, gsub with a text
+ * replacement and the first step of gmatch (compiled path) must charge the
+ * same, over matches and misses. */
 static void test_fixed_patterns_charge_the_same(void **state)
 {
     (void)state;
     static const char *const cases[][2] = {
         {"2025-11-22T08:30:00", "(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)$"},
         {"x 2025-11-22T08:30:0", "(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)$"},
+        {"2025-11-22T08:30:00", "^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)$"},
         {"aaaaaaaaaaaaaaaaaaaab", "a(b)$"},
         {"aaaaaaaaaaaaaaaaaaaaa", "a%d"},
         {"hello world", "(o)%s(w)"},
@@ -274,24 +276,49 @@ static void test_fixed_patterns_charge_the_same(void **state)
     };
     lua_State *L = qloop_lua_new(NULL);
     struct qloop_error err;
-    static const char fns[] = "return string.match, function(s, p) return string.gmatch(s, p) end";
+    static const char fns[] = "return string.match, string.find, string.gsub, type, "
+                              "function(s, p) return string.gmatch(s, p) end";
     assert_int_equal(qloop_lua_load(L, fns, sizeof fns - 1, "=fns", &err), 0);
-    assert_int_equal(qloop_lua_pcall(L, 0, 2, &err), LUA_OK);
-    int match = lua_gettop(L) - 1, gmatch = lua_gettop(L);
+    assert_int_equal(qloop_lua_pcall(L, 0, 5, &err), LUA_OK);
+    int match = lua_gettop(L) - 4, find = match + 1, gsub = match + 2, type = match + 3,
+        gmatch = match + 4;
     long total = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        long fast = charged(L, match, cases[i][0], cases[i][1]);
-        lua_pop(L, 1);
-        lua_pushvalue(L, gmatch);
-        lua_pushstring(L, cases[i][0]);
-        lua_pushstring(L, cases[i][1]);
-        assert_int_equal(lua_pcall(L, 2, 1, 0), LUA_OK); /* the iterator: charges nothing */
-        int iter = lua_gettop(L);
-        long general = charged(L, iter, cases[i][0], NULL);
-        lua_settop(L, iter - 1);
-        if (fast != general)
-            fail_msg("case %zu: match charged %ld, the general matcher %ld", i, fast, general);
-        total += fast;
+        const char *s = cases[i][0], *p = cases[i][1];
+        size_t ls = strlen(s) + (i == sizeof cases / sizeof cases[0] - 1 ? 2 : 0); /* "a\0b" */
+        lua_pushlstring(L, s, ls);
+        lua_pushstring(L, p);
+        lua_pushvalue(L, type);
+        lua_pushinteger(L, 1);
+        long general = charged(L, gsub, 4);
+        lua_pushlstring(L, s, ls);
+        lua_pushstring(L, p);
+        long by_match = charged(L, match, 2);
+        lua_pushlstring(L, s, ls);
+        lua_pushstring(L, p);
+        long by_find = charged(L, find, 2);
+        if (!strpbrk(p, "^$*+?.([%-")) /* a plain search: charged per candidate instead */
+            by_find = general;
+        lua_pushlstring(L, s, ls);
+        lua_pushstring(L, p);
+        lua_pushliteral(L, "<%0>");
+        lua_pushinteger(L, 1);
+        long by_gsub = charged(L, gsub, 4);
+        long by_gmatch = -1;
+        if (p[0] != '^') { /* gmatch reads '^' as a character */
+            lua_pushvalue(L, gmatch);
+            lua_pushlstring(L, s, ls);
+            lua_pushstring(L, p);
+            assert_int_equal(lua_pcall(L, 2, 1, 0), LUA_OK); /* the iterator: charges nothing */
+            by_gmatch = charged(L, lua_gettop(L), 0);
+            lua_pop(L, 1);
+        }
+        if (by_match != general || by_find != general || by_gsub != general ||
+            (by_gmatch >= 0 && by_gmatch != general))
+            fail_msg("case %zu: the general matcher charged %ld; match %ld, find %ld, gsub %ld, "
+                     "gmatch %ld",
+                     i, general, by_match, by_find, by_gsub, by_gmatch);
+        total += general;
     }
     assert_true(total > 100);
     qloop_lua_close(L);
