@@ -104,12 +104,12 @@ int tk_fresh_findings(sqlite3 *db, const char *run_id,
     /* the run's kinds in (dataset, rule) order, BINARY as ORDER BY compares */
     sqlite3_stmt *kinds = sql_prepare(db,
                                       "SELECT k.id, k.dataset, k.rule FROM finding_kinds k"
-                                      " WHERE EXISTS (SELECT 1 FROM finding_rows f"
+                                      " WHERE EXISTS (SELECT 1 FROM finding_refs f"
                                       "  WHERE f.run = ?1 AND f.kind = k.id)"
                                       " ORDER BY k.dataset, k.rule, k.id",
                                       err);
     sqlite3_stmt *rows = kinds ? sql_prepare(db,
-                                             "SELECT id, record_ref FROM finding_rows"
+                                             "SELECT id, record_ref FROM finding_refs"
                                              " WHERE run = ?1 AND kind = ?2",
                                              err)
                                : NULL;

@@ -308,7 +308,7 @@ int tk_items_in_bulk(sqlite3 *db, const char *run_id, bool *bulk, struct qloop_e
         return -2;
     int64_t bound = stored / 2 + 1;
     sqlite3_stmt *st = sql_prepare(db,
-                                   "SELECT count(*) FROM (SELECT 1 FROM finding_rows"
+                                   "SELECT count(*) FROM (SELECT 1 FROM finding_refs"
                                    " WHERE run = (SELECT id FROM finding_runs WHERE run_id = ?1)"
                                    " LIMIT ?2)",
                                    err);

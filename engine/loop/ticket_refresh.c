@@ -40,10 +40,11 @@
 
 /* The first finding of run ?1 of the item of alias ticket_items (cols). */
 #define FIRST_FINDING(cols)                                                                     \
-    "(SELECT " cols " FROM finding_rows f WHERE f.run = (SELECT id FROM finding_runs"           \
-    " WHERE run_id = ?1) AND f.kind IN (SELECT k.id FROM finding_kinds k"                      \
+    "(SELECT " cols " FROM finding_refs x CROSS JOIN finding_rows f ON f.id = x.id"             \
+    " WHERE x.run = (SELECT id FROM finding_runs"                                              \
+    " WHERE run_id = ?1) AND x.kind IN (SELECT k.id FROM finding_kinds k"                      \
     " WHERE k.dataset = ticket_items.dataset AND k.rule = ticket_items.rule)"                  \
-    " AND f.record_ref = ticket_items.record_ref ORDER BY f.id LIMIT 1)"
+    " AND x.record_ref = ticket_items.record_ref ORDER BY x.id LIMIT 1)"
 
 /* The item's columns refreshed from finding f. */
 #define REFRESHED                                                                               \
@@ -421,7 +422,7 @@ static int match_findings(sqlite3 *db, const char *run_id, const struct groups *
                           struct qloop_error *err)
 {
     sqlite3_stmt *st = sql_prepare_texts(db,
-                                         "SELECT f.kind, f.record_ref, f.id FROM finding_rows f"
+                                         "SELECT f.kind, f.record_ref, f.id FROM finding_refs f"
                                          " WHERE f.run = (SELECT id FROM finding_runs"
                                          " WHERE run_id = ?1) ORDER BY f.kind, f.record_ref, f.id",
                                          1, &run_id, err);

@@ -170,7 +170,7 @@ static int judged_items(sqlite3 *db, const char *run_id, struct recheck **rs, si
     if (sql_int64_texts(db,
                         "SELECT EXISTS (SELECT 1 FROM finding_kinds k"
                         " JOIN finding_runs r ON r.run_id = ?1"
-                        " WHERE EXISTS (SELECT 1 FROM finding_rows f"
+                        " WHERE EXISTS (SELECT 1 FROM finding_refs f"
                         "  WHERE f.run = r.id AND f.kind = k.id)"
                         " AND EXISTS (SELECT 1 FROM ticket_items i WHERE i.dataset = k.dataset"
                         "  AND i.rule = k.rule AND i.state IN ('open','missing')"
@@ -255,10 +255,11 @@ static int recheck_sql_prepare(sqlite3 *db, struct recheck_sql *q, struct qloop_
     q->find = sql_prepare(db,
                           "SELECT f.row_no, f.record_key, k.field, f.value, f.message, f.sealed"
                           " FROM ticket_items i CROSS JOIN finding_runs r"
-                          " CROSS JOIN finding_kinds k CROSS JOIN finding_rows f"
+                          " CROSS JOIN finding_kinds k CROSS JOIN finding_refs x"
+                          " CROSS JOIN finding_rows f ON f.id = x.id"
                           " WHERE i.id = ?2 AND r.run_id = ?1 AND k.dataset = i.dataset"
-                          " AND k.rule = i.rule AND f.run = r.id AND f.kind = k.id"
-                          " AND f.record_ref = i.record_ref ORDER BY f.id LIMIT 1",
+                          " AND k.rule = i.rule AND x.run = r.id AND x.kind = k.id"
+                          " AND x.record_ref = i.record_ref ORDER BY x.id LIMIT 1",
                           err);
     q->seen = q->find ? sql_prepare(db,
                                     q->seen_by ? "SELECT dataset, record_ref FROM ticket_items"
@@ -583,8 +584,8 @@ struct new_finding {
  * compared with a latest item's. */
 static const char new_findings_by_record[] =
     "SELECT f.id, k.dataset, k.rule, f.record_ref, f.value, p.ticket_id, t.state, p.state,"
-    " p.value FROM finding_runs r JOIN finding_rows f ON f.run = r.id"
-    " JOIN finding_kinds k ON k.id = f.kind"
+    " p.value FROM finding_runs r JOIN finding_refs x ON x.run = r.id"
+    " JOIN finding_rows f ON f.id = x.id JOIN finding_kinds k ON k.id = x.kind"
     " LEFT JOIN ticket_items p ON p.id = (SELECT max(i.id) FROM ticket_items i"
     "  WHERE i.dataset = k.dataset AND i.rule = k.rule AND i.record_ref = f.record_ref)"
     " LEFT JOIN tickets t ON t.id = p.ticket_id"
@@ -594,7 +595,7 @@ static const char new_findings_by_record[] =
 /* Whether some dataset and rule with findings in run ?1 has items. */
 static const char items_of_run_rules[] =
     "SELECT EXISTS (SELECT 1 FROM finding_kinds k JOIN finding_runs r ON r.run_id = ?1"
-    " WHERE EXISTS (SELECT 1 FROM finding_rows f WHERE f.run = r.id AND f.kind = k.id)"
+    " WHERE EXISTS (SELECT 1 FROM finding_refs f WHERE f.run = r.id AND f.kind = k.id)"
     " AND EXISTS (SELECT 1 FROM ticket_items i WHERE i.dataset = k.dataset"
     "  AND i.rule = k.rule))";
 

@@ -8,7 +8,8 @@
  * findings_write encodes with the writer's own encoder and spools the bytes
  * (stage.h); findings_flush reads the spool back and inserts the findings
  * into finding_rows, 32 rows to a prepared INSERT, its kind and run mapped
- * to the store's numbers. Buffers live in the encoder and are reused.
+ * to the store's numbers, and their keys into finding_refs, sorted
+ * (run/findings_refs.c). Buffers live in the encoder and are reused.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "checks/mask.h"
 #include "identity/seal.h"
 #include "run/findings.h"
+#include "run/findings_refs.h"
 #include "run/stage.h"
 #include "store/sql.h"
 #include "store/store.h"
@@ -95,6 +97,7 @@ struct findings_writer {
     size_t nbatch;
     int64_t batch_kind[BATCH]; /* their store kinds */
     struct qloop_buf carry; /* an encoded finding split between two pieces of the spool */
+    struct findings_refs *refs; /* the flush's keys for finding_refs */
     struct qloop_error *flush_err;
     uint64_t pending; /* findings spooled since the last flush */
 };
@@ -114,6 +117,7 @@ struct findings_writer *findings_writer_new(sqlite3 *db, const char *run_id, con
     w->spool = stage_spool_new();
     w->kind_of = strmap_new();
     w->own = findings_encoder_new(w);
+    w->refs = findings_refs_new();
     return w;
 }
 
@@ -136,6 +140,7 @@ void findings_writer_free(struct findings_writer *w)
     sqlite3_finalize(w->ins_many);
     qloop_buf_free(&w->batch);
     qloop_buf_free(&w->carry);
+    findings_refs_free(w->refs);
     ident_sealer_close(&w->sealer);
     for (size_t i = 0; i < w->nparts; i++) {
         free(w->parts[i].dataset);
@@ -579,12 +584,14 @@ static void bind_row(const struct findings_writer *w, sqlite3_stmt *st, int firs
     }
 }
 
-/* Runs st, bound, once. 0 or -1. */
-static int run_insert(struct findings_writer *w, sqlite3_stmt *st, struct qloop_error *err)
+/* Runs st, bound, once: n findings stored, their ids told to w->refs.
+ * 0 or -1. */
+static int run_insert(struct findings_writer *w, sqlite3_stmt *st, size_t n,
+                      struct qloop_error *err)
 {
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_error(w->db, "写入问题记录", err);
     sqlite3_reset(st);
-    return rc;
+    return rc == 0 ? findings_refs_stored(w->refs, w->db, n, err) : -1;
 }
 
 /* Inserts the batched findings, in the order batched: BATCH of them by one
@@ -598,11 +605,11 @@ static int insert_batch(struct findings_writer *w, struct qloop_error *err)
             bind_row(w, w->ins_many, 1 + 9 * (int)i, p, w->batch_kind[i]);
             p += enc_size(p);
         }
-        rc = run_insert(w, w->ins_many, err);
+        rc = run_insert(w, w->ins_many, BATCH, err);
     } else {
         for (size_t i = 0; rc == 0 && i < w->nbatch; i++) {
             bind_row(w, w->ins, 1, p, w->batch_kind[i]);
-            rc = run_insert(w, w->ins, err);
+            rc = run_insert(w, w->ins, 1, err);
             p += enc_size(p);
         }
     }
@@ -624,6 +631,7 @@ static int insert_one(struct findings_writer *w, const char *p, struct qloop_err
         return -1;
     qloop_buf_append(&w->batch, p, h.size);
     w->batch_kind[w->nbatch++] = kind;
+    findings_refs_add(w->refs, kind, p + offsetof(struct enc_head, ref));
     return w->nbatch == BATCH ? insert_batch(w, err) : 0;
 }
 
@@ -698,40 +706,6 @@ static int prepare_inserts(struct findings_writer *w, struct qloop_error *err)
     return -1;
 }
 
-/* When the findings waiting are many and the index holds few besides,
- * finding_rows_run (run, kind, record_ref) is better made again than fed:
- * each finding's entry goes to a random place of its kind's part of the
- * index (record_ref is a hash), which at 2 million findings is a descent
- * into a leaf outside the CPU's caches per finding, while CREATE INDEX
- * reads the rows once, sorts the keys and writes the pages in order. It
- * reads every row of the table, though, not only the run's: so only while
- * the rows stored before (an upper bound: the span of ids) are at most a
- * BULK_RATIO-th of those waiting — a first night, or a
- * store whose old findings were pruned — and the waiting are at least
- * BULK_MIN, below which the index stays in the caches and feeding it is
- * cheaper; and not while a statement of the connection is still reading.
- * Dropped and made in the run's transaction: killed between, the store
- * has the index it had. *index_sql gets the index's statement when
- * it was dropped, else NULL. 0 or -1. */
-enum { BULK_MIN = 20000, BULK_RATIO = 4 };
-
-static int bulk_unindex(struct findings_writer *w, char **index_sql, struct qloop_error *err)
-{
-    *index_sql = NULL;
-    if (w->pending < BULK_MIN || sqlite3_get_autocommit(w->db))
-        return 0;
-    for (sqlite3_stmt *st = sqlite3_next_stmt(w->db, NULL); st; st = sqlite3_next_stmt(w->db, st))
-        if (sqlite3_stmt_busy(st))
-            return 0; /* a statement still reading: SQLite would refuse the DROP */
-    int64_t stored = 0;
-    if (sql_int64(w->db, "SELECT max(id) - min(id) + 1 FROM finding_rows", NULL, 0, &stored,
-                  err) != 0)
-        return -1;
-    if (stored > 0 && (uint64_t)stored * BULK_RATIO > w->pending)
-        return 0;
-    return sql_index_drop(w->db, "finding_rows", "finding_rows_run", index_sql, err);
-}
-
 int findings_flush(struct findings_writer *w, struct qloop_error *err)
 {
     if (stage_spool_size(w->spool) == 0)
@@ -744,9 +718,9 @@ int findings_flush(struct findings_writer *w, struct qloop_error *err)
                             &w->run_num, err) != 0)
             return -1;
     }
-    char *index_sql;
-    if ((!w->ins && prepare_inserts(w, err) != 0) || bulk_unindex(w, &index_sql, err) != 0)
+    if (!w->ins && prepare_inserts(w, err) != 0)
         return -1;
+    findings_refs_begin(w->refs, (size_t)w->pending);
     qloop_buf_reset(&w->carry);
     qloop_buf_reset(&w->batch);
     w->nbatch = 0;
@@ -761,14 +735,17 @@ int findings_flush(struct findings_writer *w, struct qloop_error *err)
     qloop_buf_reset(&w->carry);
     w->flush_err = NULL;
     w->pending = 0;
+    /* the keys once every row is in (a failed flush: the caller rolls the
+     * run's transaction back, rows and keys alike) */
     if (rc == 0)
-        return sql_index_restore(w->db, &index_sql, "写入问题记录", err);
-    /* failed: the caller rolls back, which brings the index back; made
-     * again here too, should it go on (its own failure adds nothing) */
-    struct qloop_error ignored;
-    qloop_error_clear(&ignored);
-    sql_index_restore(w->db, &index_sql, "写入问题记录", &ignored);
+        return findings_refs_write(w->refs, w->db, w->run_num, err);
+    findings_refs_begin(w->refs, 0);
     return -1;
+}
+
+void findings_writer_sort_budget(struct findings_writer *w, size_t bytes)
+{
+    findings_refs_budget(w->refs, bytes);
 }
 
 void findings_quote(struct qloop_buf *out, const char *s, size_t len, bool sensitive)

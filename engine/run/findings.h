@@ -31,7 +31,7 @@
  *      (findings_writer_parts) with its row within its part and the part)
  *      and spools it (stage.h); the run moves the spool into the store
  *      inside its write transaction (findings_flush: finding_rows, schema
- *      step 11).
+ *      step 11, and the keys by record, finding_refs, step 14).
  * Steps 1-3 need nothing but the pack, the store's secret and the sealer,
  * and keep their buffers in an encoder (findings_encode), so that they can
  * run on another thread than the one spooling (findings_append); the
@@ -92,9 +92,14 @@ int findings_write(struct findings_writer *w, const struct qloop_finding *f,
                    const struct finding_extra *x, struct qloop_error *err);
 
 /* Moves the spooled findings into the store, in the order written (their
- * ids follow that order), inside the caller's write transaction. Returns 0,
+ * ids follow that order), and their keys into finding_refs (in key order:
+ * run/findings_refs.h), inside the caller's write transaction. Returns 0,
  * or -1 with err (store_error). */
 int findings_flush(struct findings_writer *w, struct qloop_error *err);
+
+/* At most `bytes` of memory for sorting a flush's keys from now on
+ * (FINDINGS_REFS_BUDGET until told; past it SQLite sorts them). */
+void findings_writer_sort_budget(struct findings_writer *w, size_t bytes);
 
 /* The number of the kind (dataset, rule, field — field may be NULL) of a
  * finding, for findings_encode; made on first use. On the run's thread

@@ -343,6 +343,53 @@ static const char step13_items_check[] =
     "CREATE UNIQUE INDEX ticket_items_record ON ticket_items(dataset, rule, record_ref,"
     "  (CASE WHEN state IN ('open','missing') THEN 0 ELSE id END));";
 
+/* 14: the findings' keys by record in a table of their own. Each finding's
+ * entry in finding_rows_run (run, kind, record_ref) went to a random leaf
+ * of its kind's part of the index (record_ref is a hash): a night of a
+ * million records spent most of its results phase descending into it
+ * (W1 1M night 2: ~0.3 s), and dropping it for a first night and making it
+ * again (CREATE INDEX) still sorted and wrote every entry. finding_refs
+ * holds the same keys — (run, kind, record_ref) and the finding's id —
+ * as a WITHOUT ROWID table, which the findings writer (run/findings_refs.c)
+ * fills in its key order, sorted in memory, so that its B-tree is only
+ * ever appended to at the end of the run's range; its primary key serves
+ * the readers the index served (a run's findings of one kind, one record's
+ * findings, in id order within a record). finding_rows keeps every column
+ * and its ids; its index goes. Whatever adds or deletes a finding keeps
+ * both tables in step: the `findings` view's triggers are made again to
+ * write and delete finding_refs too (the view itself is unchanged), and
+ * pruning (store/store.c) deletes from both. An existing store's findings
+ * are copied in key order (read from the old index, before it goes). */
+static const char step14_finding_refs[] =
+    "CREATE TABLE finding_refs(run INTEGER NOT NULL, kind INTEGER NOT NULL,"
+    "  record_ref TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(run, kind, record_ref, id))"
+    "  WITHOUT ROWID;"
+    "INSERT INTO finding_refs(run, kind, record_ref, id)"
+    "  SELECT run, kind, record_ref, id FROM finding_rows ORDER BY run, kind, record_ref, id;"
+    "DROP INDEX finding_rows_run;"
+    "DROP TRIGGER findings_insert;"
+    "CREATE TRIGGER findings_insert INSTEAD OF INSERT ON findings BEGIN"
+    "  INSERT OR IGNORE INTO finding_runs(run_id) VALUES(NEW.run_id);"
+    "  INSERT INTO finding_kinds(dataset, rule, field) SELECT NEW.dataset, NEW.rule, NEW.field"
+    "   WHERE NOT EXISTS (SELECT 1 FROM finding_kinds WHERE dataset = NEW.dataset"
+    "   AND rule = NEW.rule AND field IS NEW.field);"
+    "  INSERT INTO finding_rows(id, run, kind, row_no, record_ref, record_key, value, message,"
+    "   sealed, part) VALUES(NEW.id, (SELECT id FROM finding_runs WHERE run_id = NEW.run_id),"
+    "   (SELECT id FROM finding_kinds WHERE dataset = NEW.dataset AND rule = NEW.rule"
+    "    AND field IS NEW.field ORDER BY id LIMIT 1), NEW.row_no, NEW.record_ref, NEW.record_key,"
+    "   NEW.value, NEW.message, NEW.sealed, NEW.part);"
+    "  INSERT INTO finding_refs(run, kind, record_ref, id)"
+    "   SELECT run, kind, record_ref, id FROM finding_rows WHERE id = last_insert_rowid();"
+    " END;"
+    "DROP TRIGGER findings_delete;"
+    "CREATE TRIGGER findings_delete INSTEAD OF DELETE ON findings BEGIN"
+    "  DELETE FROM finding_refs WHERE id = OLD.id"
+    "   AND run = (SELECT run FROM finding_rows WHERE id = OLD.id)"
+    "   AND kind = (SELECT kind FROM finding_rows WHERE id = OLD.id)"
+    "   AND record_ref = (SELECT record_ref FROM finding_rows WHERE id = OLD.id);"
+    "  DELETE FROM finding_rows WHERE id = OLD.id;"
+    " END;";
+
 const struct store_step store_steps[] = {
     {1, "core", step1_core},
     {2, "audit", step2_audit},
@@ -357,5 +404,6 @@ const struct store_step store_steps[] = {
     {11, "compact_findings", step11_compact_findings},
     {12, "items_by_record", step12_items_by_record},
     {13, "items_check", step13_items_check},
+    {14, "finding_refs", step14_finding_refs},
 };
 const int store_nsteps = (int)(sizeof store_steps / sizeof store_steps[0]);

@@ -125,6 +125,34 @@ static inline const char *q_text(sqlite3 *db, const char *fmt, ...)
     return buf;
 }
 
+/* Takes a store at schema step 14 back to step 13 (store/schema.c), for
+ * the tests of upgrades: the findings' keys by record back in the index
+ * finding_rows_run, finding_refs dropped, the findings view's triggers as
+ * step 11 made them, user_version 13. The rows of finding_rows stay. */
+static inline void store_rewind_to_step13(sqlite3 *db)
+{
+    exec(db,
+         "CREATE INDEX finding_rows_run ON finding_rows(run, kind, record_ref);"
+         "DROP TABLE finding_refs;"
+         "DROP TRIGGER findings_insert;"
+         "CREATE TRIGGER findings_insert INSTEAD OF INSERT ON findings BEGIN"
+         "  INSERT OR IGNORE INTO finding_runs(run_id) VALUES(NEW.run_id);"
+         "  INSERT INTO finding_kinds(dataset, rule, field) SELECT NEW.dataset, NEW.rule, NEW.field"
+         "   WHERE NOT EXISTS (SELECT 1 FROM finding_kinds WHERE dataset = NEW.dataset"
+         "   AND rule = NEW.rule AND field IS NEW.field);"
+         "  INSERT INTO finding_rows(id, run, kind, row_no, record_ref, record_key, value, message,"
+         "   sealed, part) VALUES(NEW.id, (SELECT id FROM finding_runs WHERE run_id = NEW.run_id),"
+         "   (SELECT id FROM finding_kinds WHERE dataset = NEW.dataset AND rule = NEW.rule"
+         "    AND field IS NEW.field ORDER BY id LIMIT 1), NEW.row_no, NEW.record_ref, NEW.record_key,"
+         "   NEW.value, NEW.message, NEW.sealed, NEW.part);"
+         " END;"
+         "DROP TRIGGER findings_delete;"
+         "CREATE TRIGGER findings_delete INSTEAD OF DELETE ON findings BEGIN"
+         "  DELETE FROM finding_rows WHERE id = OLD.id;"
+         " END;"
+         "PRAGMA user_version = 13;");
+}
+
 /* A temporary folder for a test's files: test_dir() is its path ("" until
  * made), test_dir_make makes one under $TMPDIR (or /tmp) named after tag,
  * test_dir_remove removes it with its files, test_dir_path names a file in

@@ -138,6 +138,7 @@ static void test_upgrade_from_step12(void **state)
     phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2 P3", "P2 P3", &p);
     phone_run(db, "r2", "2024-09-28T02:00:00+08:00", "P3", "P2 P3", &p);
     /* back to step 12's table, every row copied with its id */
+    store_rewind_to_step13(db);
     exec(db, "CREATE TABLE items_copy AS SELECT * FROM ticket_items;"
              "DROP TABLE ticket_items;"
              "%s"

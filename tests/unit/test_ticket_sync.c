@@ -839,6 +839,7 @@ static void test_items_index_upgrade(void **state)
                                    " (SELECT * FROM ticket_items ORDER BY id)"),
                         "1:fixed 2:open 3:open");
     /* back to step 11's indexes */
+    store_rewind_to_step13(db);
     exec(db, "DROP INDEX ticket_items_record;"
              "CREATE UNIQUE INDEX ticket_items_one_open ON ticket_items(dataset, rule, record_ref)"
              "  WHERE state IN ('open','missing');"

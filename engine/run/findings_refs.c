@@ -1,0 +1,238 @@
+/*
+ * findings_refs.c — the findings' keys by record written in key order (see
+ * run/findings_refs.h): entries collected per flush, sorted with qsort,
+ * inserted into finding_refs 64 rows to a statement; or, when they cannot
+ * be held, copied by one INSERT ... SELECT ... ORDER BY.
+ */
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/sha256.h"
+#include "run/findings_refs.h"
+#include "store/sql.h"
+#include "store/store.h"
+
+/* One finding's key: its record_ref as two big-endian numbers (they order
+ * as the hex texts do: qloop_unhex128), its store kind, and its place
+ * among the flush's findings (its id is the flush's first id plus it). */
+struct ref_entry {
+    uint64_t ref[2];
+    uint32_t kind;
+    uint32_t at;
+};
+
+/* Rows of finding_refs inserted by one statement. */
+enum { ROWS = 64 };
+
+struct findings_refs {
+    struct ref_entry *v;
+    size_t n, cap;
+    size_t budget; /* bytes of entries at most */
+    bool by_sql;   /* this flush's keys are copied by SQL */
+    size_t added;  /* findings added this flush */
+    int64_t first; /* the id of the flush's first finding, once stored */
+    size_t stored; /* findings whose ids are known: first .. first + stored - 1 */
+    sqlite3 *db;   /* the statements' */
+    sqlite3_stmt *one, *many;
+};
+
+struct findings_refs *findings_refs_new(void)
+{
+    struct findings_refs *r = qloop_xcalloc(1, sizeof *r);
+    r->budget = FINDINGS_REFS_BUDGET;
+    return r;
+}
+
+static void drop_entries(struct findings_refs *r)
+{
+    free(r->v);
+    r->v = NULL;
+    r->n = r->cap = 0;
+}
+
+void findings_refs_free(struct findings_refs *r)
+{
+    if (!r)
+        return;
+    drop_entries(r);
+    sqlite3_finalize(r->one);
+    sqlite3_finalize(r->many);
+    free(r);
+}
+
+void findings_refs_budget(struct findings_refs *r, size_t bytes)
+{
+    r->budget = bytes;
+}
+
+/* From now on this flush's keys are copied by SQL: the entries go. */
+static void to_sql(struct findings_refs *r)
+{
+    r->by_sql = true;
+    drop_entries(r);
+}
+
+void findings_refs_begin(struct findings_refs *r, size_t expected)
+{
+    drop_entries(r);
+    r->by_sql = false;
+    r->added = 0;
+    r->first = 0;
+    r->stored = 0;
+    if (expected > r->budget / sizeof *r->v) {
+        to_sql(r);
+        return;
+    }
+    r->v = expected ? malloc(expected * sizeof *r->v) : NULL;
+    r->cap = r->v ? expected : 0;
+}
+
+/* Room for one more entry within the budget (doubling; not through
+ * qloop_xrealloc, which would end the process when memory is short).
+ * false: none. */
+static bool grow(struct findings_refs *r)
+{
+    if (r->n < r->cap)
+        return true;
+    size_t most = r->budget / sizeof *r->v;
+    size_t cap = r->cap ? r->cap * 2 : 4096;
+    if (cap > most)
+        cap = most;
+    if (cap <= r->n)
+        return false;
+    struct ref_entry *v = realloc(r->v, cap * sizeof *v);
+    if (!v)
+        return false;
+    r->v = v;
+    r->cap = cap;
+    return true;
+}
+
+void findings_refs_add(struct findings_refs *r, int64_t kind, const char ref[32])
+{
+    size_t at = r->added++;
+    if (r->by_sql)
+        return;
+    struct ref_entry e;
+    if (kind <= 0 || kind > UINT32_MAX || at > UINT32_MAX || !qloop_unhex128_prefix(ref, e.ref) ||
+        !grow(r)) {
+        to_sql(r);
+        return;
+    }
+    e.kind = (uint32_t)kind;
+    e.at = (uint32_t)at;
+    r->v[r->n++] = e;
+}
+
+int findings_refs_stored(struct findings_refs *r, sqlite3 *db, size_t n, struct qloop_error *err)
+{
+    int64_t last = sqlite3_last_insert_rowid(db);
+    if (r->stored == 0)
+        r->first = last - (int64_t)n + 1;
+    if (r->stored + n > r->added || last != r->first + (int64_t)(r->stored + n) - 1)
+        return qloop_error_internal(err, sqlite3_db_filename(db, "main"),
+                                    "问题记录的编号不连续（第 %zu 条起，编号 %lld）", r->stored,
+                                    (long long)last);
+    r->stored += n;
+    return 0;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    const struct ref_entry *x = a, *y = b;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    if (x->ref[0] != y->ref[0])
+        return x->ref[0] < y->ref[0] ? -1 : 1;
+    if (x->ref[1] != y->ref[1])
+        return x->ref[1] < y->ref[1] ? -1 : 1;
+    return (x->at > y->at) - (x->at < y->at);
+}
+
+/* The 16 lower-case hex digits of w into out. */
+static void put_hex(uint64_t w, char *out)
+{
+    static const char digit[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--, w >>= 4)
+        out[i] = digit[w & 15];
+}
+
+/* The statements of one and of ROWS rows, prepared on db once. 0 or -1. */
+static int prepare(struct findings_refs *r, sqlite3 *db, struct qloop_error *err)
+{
+    if (r->many && r->db == db)
+        return 0;
+    sqlite3_finalize(r->one);
+    sqlite3_finalize(r->many);
+    r->one = r->many = NULL;
+    /* OR FAIL, as findings.c's INSERTs: no statement journal for a
+     * statement of many rows (a failure fails the run's transaction). */
+    static const char head[] = "INSERT OR FAIL INTO finding_refs(run, kind, record_ref, id) VALUES";
+    r->one = sql_prepare_rows(db, head, "(?,?,?,?)", 1, err);
+    r->many = r->one ? sql_prepare_rows(db, head, "(?,?,?,?)", ROWS, err) : NULL;
+    if (!r->many) {
+        sqlite3_finalize(r->one);
+        r->one = NULL;
+        return -1;
+    }
+    r->db = db;
+    return 0;
+}
+
+/* Inserts entries v[0..n) (n is 1 or ROWS) by st. 0 or -1. */
+static int insert_rows(const struct findings_refs *r, sqlite3 *db, sqlite3_stmt *st,
+                       const struct ref_entry *v, size_t n, int64_t run, struct qloop_error *err)
+{
+    char hex[ROWS][32];
+    for (size_t i = 0; i < n; i++) {
+        int p = 1 + 4 * (int)i;
+        put_hex(v[i].ref[0], hex[i]);
+        put_hex(v[i].ref[1], hex[i] + 16);
+        sqlite3_bind_int64(st, p, run);
+        sqlite3_bind_int64(st, p + 1, v[i].kind);
+        sqlite3_bind_text(st, p + 2, hex[i], 32, SQLITE_STATIC);
+        sqlite3_bind_int64(st, p + 3, r->first + v[i].at);
+    }
+    int rc = sql_done(db, st, "写入问题记录", err);
+    sqlite3_clear_bindings(st);
+    return rc == 0 ? 0 : -1;
+}
+
+/* The flush's keys copied by SQL, sorted by SQLite. 0 or -1. */
+static int write_by_sql(const struct findings_refs *r, sqlite3 *db, struct qloop_error *err)
+{
+    int64_t range[2] = {r->first, r->first + (int64_t)r->stored - 1};
+    return sql_exec_ids(db,
+                        "INSERT INTO finding_refs(run, kind, record_ref, id)"
+                        " SELECT run, kind, record_ref, id FROM finding_rows"
+                        " WHERE id BETWEEN ?1 AND ?2 ORDER BY run, kind, record_ref, id",
+                        "写入问题记录", err, 2, range);
+}
+
+int findings_refs_write(struct findings_refs *r, sqlite3 *db, int64_t run,
+                        struct qloop_error *err)
+{
+    int rc = 0;
+    if (r->stored != r->added)
+        rc = qloop_error_internal(err, sqlite3_db_filename(db, "main"),
+                                  "问题记录只写入了 %zu 条（应为 %zu 条）", r->stored, r->added);
+    else if (r->added == 0)
+        rc = 0;
+    else if (r->by_sql)
+        rc = write_by_sql(r, db, err);
+    else if ((rc = prepare(r, db, err)) == 0) {
+        qsort(r->v, r->n, sizeof *r->v, by_key);
+        size_t i = 0;
+        for (; rc == 0 && i + ROWS <= r->n; i += ROWS)
+            rc = insert_rows(r, db, r->many, r->v + i, ROWS, run, err);
+        for (; rc == 0 && i < r->n; i++)
+            rc = insert_rows(r, db, r->one, r->v + i, 1, run, err);
+    }
+    drop_entries(r); /* not held past the flush (a run's ticket phase follows) */
+    r->added = r->stored = 0;
+    r->by_sql = false;
+    return rc;
+}

@@ -1,0 +1,67 @@
+/*
+ * findings_refs.h (run) — the findings' keys by record (finding_refs,
+ * schema step 14), written in their key order by the findings writer.
+ *
+ * finding_refs (run, kind, record_ref, id) is a WITHOUT ROWID table: fed in
+ * the order the findings are stored (record_ref is a hash), each entry
+ * would go to a random leaf of the B-tree. So while findings_flush inserts a
+ * spool's findings into finding_rows, it hands each finding's kind and
+ * record_ref here (findings_refs_add) and then the ids SQLite gave them
+ * (findings_refs_stored, after each INSERT); findings_refs_write sorts the
+ * entries in memory by (kind, record_ref, id) — the table's key after the
+ * run, which is the same for all — and inserts them 64 rows to a
+ * statement, so the B-tree is appended to in order. An entry is 24 bytes
+ * (the ref as two numbers, the kind, the finding's place in the flush); the
+ * refs are the 32 lower-case hex digits findings_record_ref writes.
+ *
+ * When the entries cannot be held — their memory would pass the budget, an
+ * allocation fails, a kind's number or a ref does not fit an entry — the
+ * flush's keys are copied by SQL instead (INSERT ... SELECT from the
+ * flush's finding_rows, ORDER BY the key: SQLite's own sorter, which spills
+ * to temporary files): the same rows, slower.
+ */
+#ifndef QLOOP_RUN_FINDINGS_REFS_H
+#define QLOOP_RUN_FINDINGS_REFS_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+struct findings_refs;
+
+/* The budget of a new collector: at most this many bytes of entries
+ * (24 a finding: ~2.8 million findings) before it leaves the sorting to
+ * SQLite. */
+enum { FINDINGS_REFS_BUDGET = 64 << 20 };
+
+struct findings_refs *findings_refs_new(void);
+void findings_refs_free(struct findings_refs *r);
+
+/* At most `bytes` of entries from now on (0: SQLite sorts every flush). */
+void findings_refs_budget(struct findings_refs *r, size_t bytes);
+
+/* A flush of about `expected` findings begins: nothing collected, no id
+ * known; room for the entries made at once (more than the budget holds:
+ * SQLite sorts this flush). */
+void findings_refs_begin(struct findings_refs *r, size_t expected);
+
+/* The next finding the flush stores: its store kind and its record_ref
+ * (32 bytes, no NUL needed). Never fails: what cannot be kept switches the
+ * flush to SQLite's sort. */
+void findings_refs_add(struct findings_refs *r, int64_t kind, const char ref[32]);
+
+/* The last statement on db inserted the next n findings into finding_rows
+ * (in the order added): their ids end at sqlite3_last_insert_rowid and
+ * follow those stored before without a gap, as SQLite numbers rows of an
+ * INTEGER PRIMARY KEY it is not given (max + 1). 0, or -1 (internal error)
+ * when they do not. */
+int findings_refs_stored(struct findings_refs *r, sqlite3 *db, size_t n, struct qloop_error *err);
+
+/* Inserts the flush's entries into finding_refs under run `run`, sorted, or
+ * by SQL (see above); the collector is emptied either way. 0 or -1. */
+int findings_refs_write(struct findings_refs *r, sqlite3 *db, int64_t run,
+                        struct qloop_error *err);
+
+#endif
