@@ -8,9 +8,10 @@
  * its kind, then id, after a scan of the run's index range for min and max
  * id): ~8,000 instructions a finding, a third of a first night's ticket
  * phase. Here each dataset + rule (a group: its kinds, one per field) is
- * read from the index of findings by (run, kind, record_ref) — covering,
- * nothing but the index's pages — into memory, its rows sorted by id in C,
- * and handed over one by one; then the next group. Only one group's ids
+ * read from the findings' keys by record (finding_refs, schema step 14: its
+ * primary key (run, kind, record_ref, id), nothing but the keys' pages)
+ * into memory, its rows sorted by id in C, and handed over one by one;
+ * then the next group. Only one group's ids
  * and refs are held at a time.
  */
 #include <stdlib.h>

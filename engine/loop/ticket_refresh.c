@@ -9,10 +9,11 @@
  * cache, a page read per search (W1 10M night 2: 1.8M items, most of the
  * ticket phase). Here both sides are read in the order they are stored
  * instead: the open items by one scan of their table, the run's findings
- * by their index (kind, record_ref, id), which lists each kind's records
- * in record_ref order; the items, sorted by (dataset + rule, record_ref) in
- * memory, are merged with each kind's list, and the items that matched are
- * then updated in item order by one statement, each from its finding by id
+ * by their keys (finding_refs: run, kind, record_ref, id), which list each
+ * kind's records in record_ref order; the items, sorted by (dataset +
+ * rule, record_ref) in memory, are merged with each kind's list, and the
+ * items that matched are then updated in item order by one statement, each
+ * from its finding by id
  * — both tables visited in the order of their pages. The same scan of the
  * items counts each ticket's judged items and those failing again, which
  * the re-check needs next (ticket_sync.c), so it does not read them all

@@ -249,7 +249,8 @@ struct recheck_sql {
 static int recheck_sql_prepare(sqlite3 *db, struct recheck_sql *q, struct qloop_error *err)
 {
     /* The findings view's tables joined in this order (CROSS JOIN): the
-     * rows are then found by the whole index (run, kind, record_ref); by the
+     * rows are then found by the whole key of finding_refs (run, kind,
+     * record_ref), then by id; by the
      * view, SQLite walked every finding of the run for each item (W1 1M,
      * 1% of the records gone and 10% fixed: 557 s of ticket phase). */
     q->find = sql_prepare(db,
@@ -572,8 +573,8 @@ struct new_finding {
 
 /* The run's findings without an open item, by dataset and rule and in the
  * order found, each with the latest item of its record (by id). Read as they
- * stream, nothing copied: through the index of findings by run, kind and
- * record, the items of each record looked up in the order of their own
+ * stream, nothing copied: through the findings' keys by run, kind and
+ * record (finding_refs), the items of each record looked up in the order of their own
  * index. When no finding's dataset and rule has an item yet (a first night),
  * tk_fresh_findings (ticket_fresh.c) hands over the same findings in the
  * same order without looking any item up: none of its datasets and rules had

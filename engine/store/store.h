@@ -21,7 +21,9 @@
  *       dataset declares them sensitive. Since step 8 a view over
  *       finding_rows(id, run, kind, row_no, record_ref, record_key, value,
  *       message, sealed, part), whose run and kind (dataset, rule, field)
- *       are numbers of finding_runs and finding_kinds.
+ *       are numbers of finding_runs and finding_kinds; since step 14 each
+ *       finding's key by record is in finding_refs(run, kind, record_ref,
+ *       id), WITHOUT ROWID, written in key order by run/findings_refs.c.
  *   cleanse_counts(run_id, dataset, field, changed)
  *   run_seen(run_id, dataset, record_ref)    records of open ticket items that
  *       a run saw in its data (so a re-check can tell fixed from missing), for
