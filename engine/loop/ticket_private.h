@@ -233,6 +233,7 @@ int tk_add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *rule,
 struct tk_adds {
     struct qloop_buf json; /* "[id,[id,reopened_from],..." (no closing bracket) */
     struct qloop_buf refs; /* each finding's record_ref, NUL-terminated, in order */
+    struct qloop_buf reopened; /* each finding's reopened_from (0: none), an int64_t each */
     size_t n;
 };
 
@@ -244,11 +245,13 @@ void tk_adds_push(struct tk_adds *a, int64_t finding_id, const char *record_ref,
 /* Inserts a's findings as open items of ticket tid, in the order pushed,
  * added at `at` by run_id (added_run = last_run), and audits each into
  * batch ("added", or "reopened" with its reopened_from), as tk_add_item
- * does one by one; a is emptied. ins, back: statements kept across calls.
- * 0 or -2 (an item's record_ref not the one pushed is an internal error). */
+ * does one by one; a is emptied. The items' ids and records come from the
+ * insert itself (the ids consecutive after the highest stored), not read
+ * back. ins: the statement kept across calls. 0 or -2 (a finding pushed
+ * that did not become exactly one item, or ids not consecutive, is an
+ * internal error). */
 int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const char *run_id,
-                  struct sql_cached *ins, struct sql_cached *back, struct tk_batch *batch,
-                  struct qloop_error *err);
+                  struct sql_cached *ins, struct tk_batch *batch, struct qloop_error *err);
 
 /* Frees a's buffers. */
 void tk_adds_free(struct tk_adds *a);

@@ -621,7 +621,7 @@ struct group {
     long added;
     struct strmap *added_refs; /* the records added to it by this run */
     struct tk_adds adds;       /* added, not yet inserted (at most TK_ADDS_CHUNK) */
-    struct sql_cached ins, back; /* tk_adds_flush's statements */
+    struct sql_cached ins;     /* tk_adds_flush's statement */
     struct tk_batch batch;     /* the audit of the items inserted */
 };
 
@@ -632,7 +632,7 @@ struct group {
 static int flush_adds(sqlite3 *db, const char *run_id, int64_t at, struct group *g,
                       struct qloop_error *err)
 {
-    return tk_adds_flush(db, &g->adds, g->tid, at, run_id, &g->ins, &g->back, &g->batch, err);
+    return tk_adds_flush(db, &g->adds, g->tid, at, run_id, &g->ins, &g->batch, err);
 }
 
 /* Chooses the ticket of finding f's group: the open one of its dataset and
@@ -817,7 +817,6 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
     tk_batch_drop(&a.g.batch);
     tk_adds_free(&a.g.adds);
     sql_cache_free(&a.g.ins);
-    sql_cache_free(&a.g.back);
     strmap_free(a.g.added_refs);
     free(a.g.dataset);
     free(a.g.rule);
