@@ -34,6 +34,7 @@
 #define QLOOP_STORE_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,6 +76,31 @@ int store_exec(sqlite3 *db, const char *sql, struct qloop_error *err);
 int store_begin(sqlite3 *db, struct qloop_error *err);
 int store_commit(sqlite3 *db, struct qloop_error *err);
 void store_rollback(sqlite3 *db);
+
+/* BEGIN IMMEDIATE for a transaction that may write a store's whole
+ * content at once (a run): when the store has no run yet (a new store, or
+ * one with a catalog, departments or users only) and no other connection
+ * has it open, the store first leaves WAL for a rollback journal
+ * (journal_mode DELETE; *rollback_journal = true), and the caller calls
+ * store_wal after its COMMIT or ROLLBACK. In WAL every page of a first run
+ * is written twice, into the WAL and by the checkpoint into the store; with
+ * a rollback journal the new pages (past the store's end when the
+ * transaction began) are written once and journaled not at all. The
+ * trade-off: while such a transaction writes, a connection opened to read
+ * waits (the busy timeout) instead of reading the last committed state as
+ * WAL allows, and store_open_mode, which puts the store back in WAL, waits
+ * for its commit. A kill leaves a hot journal that the next open rolls back
+ * (the store as before the transaction), then sets WAL again. Otherwise
+ * (runs stored, another connection open, a store in memory, already in a
+ * transaction) this is store_begin in WAL, *rollback_journal = false.
+ * Returns 0 or -1 with err as store_begin (the store back in WAL). */
+int store_begin_new(sqlite3 *db, bool *rollback_journal, struct qloop_error *err);
+
+/* Puts the store back in WAL after store_begin_new's transaction ended:
+ * outside a transaction only. True when it is in WAL; false when it stays
+ * in its rollback journal (a reader held it past the busy timeout, or a
+ * transaction is open), which the next store_open_mode fixes. */
+bool store_wal(sqlite3 *db);
 
 /* The store's secret (32 random bytes made at creation, kept in meta) used to
  * key record_ref hashes. */
