@@ -183,7 +183,7 @@ void tk_adds_push(struct tk_adds *a, int64_t finding_id, const char *record_ref,
     }
     qloop_buf_append(&a->refs, record_ref, strlen(record_ref) + 1);
     int64_t from = reopened_from > 0 ? reopened_from : 0;
-    qloop_buf_append(&a->reopened, &from, sizeof from);
+    qloop_buf_append(&a->reopened, (const char *)&from, sizeof from);
     a->n++;
 }
 

@@ -1,0 +1,132 @@
+# A store's first run is written with a rollback journal instead of WAL
+# (store_begin_new): killed with SIGKILL at any moment while it writes, the
+# store is left as it was before the run (a hot journal the next open rolls
+# back), the next open works and puts the store back in WAL, nothing of the
+# run is half there, and running again gives exactly the results of an
+# undisturbed first run on a store made the same way. The kills are aimed
+# inside the write transaction: at the moment q.db-journal appears, then at
+# fractions of how long an undisturbed first run kept it.
+source "$QLOOP_SOURCE_DIR/tests/lib/e2e.sh"
+"$QLOOP_BUILD_DIR/gen_w1" 200000 pop.csv --seed 7 "${GENDIV[@]}" >/dev/null
+cp "$QLOOP_SOURCE_DIR/bench/w1.lua" w1.lua
+export QLOOP_NOW=2026-11-22T00:00:00+08:00
+LIMIT=120 # seconds for any one qloop command or wait
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# new_store DB: a store with no run (depts add creates it, in WAL)
+new_store() {
+    QLOOP_DB="$1" timeout "$LIMIT" "$QLOOP_BIN" depts add 市公安局 --code 11330200MB0000001X > /dev/null
+}
+
+# first_run DB [KILL_AFTER_MS]: a first run on DB in the background; waits
+# for its rollback journal to appear, then (with KILL_AFTER_MS) kills it
+# that many ms later, or lets it finish. Sets JOURNAL_MS (how long the
+# journal was seen before the run ended or was killed; -1 when it never
+# appeared) and RUN_RC.
+first_run() {
+    local db=$1 kill_after=${2:-}
+    QLOOP_DB="$db" "$QLOOP_BIN" run --rules w1.lua --data pop=pop.csv "${DIV[@]}" \
+        --quiet --json > "$db.json" 2> "$db.err" &
+    local pid=$! start deadline watchdog
+    # the run's own bound (a kill -9 must reach qloop itself, not a wrapper)
+    (sleep "$LIMIT"; kill -9 "$pid") > /dev/null 2>&1 &
+    watchdog=$!
+    deadline=$(( $(now_ms) + LIMIT * 1000 ))
+    while [ ! -e "$db-journal" ] && kill -0 "$pid" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do
+        sleep 0.002
+    done
+    if [ ! -e "$db-journal" ]; then
+        JOURNAL_MS=-1
+    else
+        start=$(now_ms)
+        if [ -n "$kill_after" ]; then
+            sleep "$(awk -v ms="$kill_after" 'BEGIN { printf "%.3f", ms / 1000 }')"
+            kill -9 "$pid" 2>/dev/null || true
+        fi
+        JOURNAL_MS=$(( $(now_ms) - start ))
+    fi
+    RUN_RC=0
+    wait "$pid" 2>/dev/null || RUN_RC=$?
+    kill "$watchdog" 2>/dev/null || true
+}
+
+# A store's results, without what differs between stores (record refs are
+# keyed by each store's secret, run ids are random): the run's summary
+# counts, and every finding and ticket item by rule and row.
+results() {
+    local db=$1
+    sqlite3 -batch -noheader "$db" "
+      SELECT 'run', status, json_extract(summary, '$.failed_records'),
+             json_extract(summary, '$.tickets.opened') FROM runs;
+      SELECT 'results', rule, checked, failed, errors FROM rule_results ORDER BY rule;
+      SELECT 'findings', count(*), sum(row_no), total(length(value)),
+             count(DISTINCT dataset || rule || row_no) FROM findings;
+      SELECT 'tickets', id, dataset, rule, dept, state FROM tickets ORDER BY id;
+      SELECT 'items', ticket_id, count(*), sum(row_no), total(length(value)),
+             total(length(record_key)), count(sealed), min(id), max(id)
+        FROM ticket_items GROUP BY ticket_id ORDER BY ticket_id;
+      SELECT 'audit', kind, count(*) FROM audit GROUP BY kind ORDER BY kind;"
+}
+
+# the undisturbed first run: its results, and how long it wrote
+new_store ref.db
+first_run ref.db
+expect_eq "undisturbed first run completes" "0" "$RUN_RC"
+if [ "$JOURNAL_MS" -lt 0 ]; then
+    fail "the first run wrote without a rollback journal (no ref.db-journal seen)"
+    JOURNAL_MS=200
+fi
+expect_eq "back in WAL after the first run" "wal" "$(sqlite3 ref.db 'PRAGMA journal_mode')"
+expect_eq "no journal left" "no" "$([ -e ref.db-journal ] && echo yes || echo no)"
+want=$(results ref.db)
+
+# kills inside the write transaction, at once and at fractions of it
+new_store q.db
+inside=0
+for pct in 0 20 50 80; do
+    first_run q.db $(( JOURNAL_MS * pct / 100 ))
+    if [ "$JOURNAL_MS" -lt 0 ]; then
+        fail "killed at ${pct}%: the run never wrote with a rollback journal (exit $RUN_RC: $(cat q.db.err))"
+        continue
+    fi
+    hot=no; [ -e q.db-journal ] && hot=yes
+    # the next open works (and rolls back what the killed run wrote)
+    run_q 0 audit verify
+    expect_contains "killed at ${pct}%: the audit chain is whole" "ok" "$OUT"
+    expect_eq "killed at ${pct}%: the next open goes back to WAL" "wal" "$(sql 'PRAGMA journal_mode')"
+    expect_eq "killed at ${pct}%: the store is consistent" "ok" "$(sql 'PRAGMA integrity_check')"
+    expect_eq "killed at ${pct}%: no journal left" "no" "$([ -e q.db-journal ] && echo yes || echo no)"
+    expect_eq "killed at ${pct}%: no half run" "0" "$(sql "SELECT count(*) FROM runs WHERE status <> 'done'")"
+    runs=$(sql "SELECT count(*) FROM runs")
+    if [ "$runs" = 0 ]; then
+        inside=$((inside + 1))
+        expect_eq "killed at ${pct}% inside the run: nothing of it stored" "0 0 0 0" \
+            "$(sql "SELECT (SELECT count(*) FROM findings) || ' ' || (SELECT count(*) FROM tickets) || ' '
+                           || (SELECT count(*) FROM ticket_items) || ' ' || (SELECT count(*) FROM rule_results)")"
+        [ "$hot" = yes ] && ok "killed at ${pct}%: a hot journal was left and rolled back"
+    else
+        # the kill came after the commit: the run is whole; start again
+        expect_eq "killed at ${pct}% after the commit: one whole run" "1 done" \
+            "$(sql "SELECT count(*) || ' ' || min(status) FROM runs")"
+        rm -f q.db q.db-* q.db.key q.db.lock
+        new_store q.db
+    fi
+done
+if [ "$inside" -gt 0 ]; then ok "$inside kill(s) landed inside the first run"; else fail "no kill landed inside the first run"; fi
+
+# the first run again, undisturbed: exactly the undisturbed results
+first_run q.db
+expect_eq "the first run after the kills completes" "0" "$RUN_RC"
+expect_eq "back in WAL after it" "wal" "$(sql 'PRAGMA journal_mode')"
+expect_eq "consistent after it" "ok" "$(sql 'PRAGMA integrity_check')"
+got=$(results q.db)
+expect_eq "results equal the undisturbed first run's" "$want" "$got"
+run_q 0 audit verify
+expect_contains "the audit chain is whole" "ok" "$OUT"
+# a second night stays in WAL all along: no rollback journal appears
+first_run q.db
+expect_eq "the second night completes" "0" "$RUN_RC"
+expect_eq "the second night writes in WAL" "-1" "$JOURNAL_MS"
+expect_eq "two runs" "2" "$(sql "SELECT count(*) FROM runs WHERE status = 'done'")"
+finish

@@ -1,0 +1,357 @@
+/*
+ * test_ticket_write.c — how a first night writes: a run's new ticket items
+ * inserted by chunks (loop/ticket_items.c, tk_adds_flush) take their ids
+ * and records from the insert, not from reading the chunk back — the ids
+ * in the order pushed after the items already stored, every column as one
+ * INSERT per record would store it, the audit naming each item with its
+ * record, no column of ticket_items but its id read while inserting, and a
+ * finding that did not become an item an internal error; and the journal of
+ * a store's first run (store/store.c, store_begin_new / store_wal): a
+ * rollback journal while a store without runs is written, WAL again after
+ * the commit and after a rollback, WAL kept when the store has runs,
+ * another connection has it open, or it lives in memory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store_helpers.h"
+#include "ticket_helpers.h"
+
+#include "base/clock.h"
+#include "loop/ticket_private.h"
+
+/* ---- items without read-back -------------------------------------------- */
+
+/* Run r1 of rule people.phone with findings of rows 1..n, record ref%03d of
+ * row i; key, value, message and sealed copy vary with i (some "", some
+ * NULL) as in test_ticket_sync's chunks. */
+static void findings_of_run(sqlite3 *db, int n)
+{
+    exec(db, "INSERT INTO runs(id, started_at, as_of, status, rules) VALUES('r1', '2024-09-27',"
+             " '2024-09-27T10:00:00+08:00', 'running', '[]')");
+    exec(db, "INSERT INTO run_datasets(run_id, dataset, rows, owner) VALUES('r1', 'people', %d,"
+             " '市公安局')", n);
+    exec(db, "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < %d)"
+             " INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, record_key, field,"
+             " value, message, sealed)"
+             " SELECT 'r1', 'people', 'people.phone', i, printf('ref%%03d', i),"
+             " CASE WHEN i %% 3 THEN 'K' || i ELSE '' END, 'phone',"
+             " CASE WHEN i %% 5 THEN 'v' || i ELSE '' END,"
+             " CASE WHEN i %% 2 THEN '手机号格式错误' ELSE '' END,"
+             " CASE i %% 4 WHEN 0 THEN x'' WHEN 1 THEN x'0102' END FROM k ORDER BY i",
+         n);
+}
+
+static int64_t finding_of_row(sqlite3 *db, int row)
+{
+    return q_int(db, "SELECT id FROM findings WHERE run_id = 'r1' AND row_no = %d", row);
+}
+
+/* The columns of ticket_items read by the statements prepared since
+ * watch_reads, but id: "col col ..." (an authorizer sees each read; the
+ * table itself, no column named, is not counted). */
+static char reads[1024];
+
+static int note_reads(void *ctx, int action, const char *table, const char *column,
+                      const char *schema, const char *trigger)
+{
+    (void)ctx, (void)schema, (void)trigger;
+    if (action == SQLITE_READ && table && strcmp(table, "ticket_items") == 0 && column &&
+        *column && strcmp(column, "id") != 0 && strlen(reads) + strlen(column) + 2 < sizeof reads) {
+        strcat(reads, column);
+        strcat(reads, " ");
+    }
+    return SQLITE_OK;
+}
+
+static void watch_reads(sqlite3 *db)
+{
+    reads[0] = '\0';
+    assert_int_equal(sqlite3_set_authorizer(db, note_reads, NULL), SQLITE_OK);
+}
+
+/* An item already stored (id 1, by tk_add_item), then two chunks of
+ * findings pushed out of row order, the second with records reopened from
+ * closed ticket 7: the items are 2.. in push order, each with its
+ * finding's columns, and the audit lists [id, record] of each in that
+ * order, the reopened ones in their own entry; nothing of ticket_items but
+ * max(id) is read. */
+static void test_items_from_the_insert(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    set_now("2024-09-27T10:00:00+08:00");
+    findings_of_run(db, 12);
+    assert_int_equal(store_begin(db, &err), 0);
+    int64_t tid = 0;
+    assert_int_equal(tk_open(db, "people", "people.phone", "run", "市公安局", "手机号格式错误",
+                             "system", "r1", qloop_now(), &p, &tid, &err),
+                     0);
+    struct tk_item first = {.record_ref = "refold", .value = "old", .row_no = 99};
+    int64_t old_id = 0;
+    struct tk_batch batch = {0};
+    assert_int_equal(tk_add_item(db, tid, "people", "people.phone", &first, qloop_now(), "r1", 0,
+                                 "system", &old_id, NULL, &batch, &err),
+                     0);
+    assert_int_equal(old_id, 1);
+
+    watch_reads(db);
+    struct tk_adds adds = {0};
+    struct sql_cached ins = {0};
+    static const int chunk1[] = {5, 1, 12, 3, 8};
+    static const int chunk2[] = {2, 11, 4, 9, 6, 10, 7};
+    char ref[16];
+    for (size_t i = 0; i < sizeof chunk1 / sizeof *chunk1; i++) {
+        snprintf(ref, sizeof ref, "ref%03d", chunk1[i]);
+        tk_adds_push(&adds, finding_of_row(db, chunk1[i]), ref, 0);
+    }
+    assert_int_equal(tk_adds_flush(db, &adds, tid, qloop_now(), "r1", &ins, &batch, &err), 0);
+    assert_int_equal(adds.n, 0);
+    for (size_t i = 0; i < sizeof chunk2 / sizeof *chunk2; i++) {
+        snprintf(ref, sizeof ref, "ref%03d", chunk2[i]);
+        tk_adds_push(&adds, finding_of_row(db, chunk2[i]), ref, chunk2[i] % 2 ? 7 : 0);
+    }
+    assert_int_equal(tk_adds_flush(db, &adds, tid, qloop_now(), "r1", &ins, &batch, &err), 0);
+    assert_int_equal(tk_batch_flush(db, &batch, &err), 0);
+    assert_string_equal(reads, "");
+    assert_int_equal(sqlite3_set_authorizer(db, NULL, NULL), SQLITE_OK);
+    tk_batch_drop(&batch);
+    tk_adds_free(&adds);
+    sql_cache_free(&ins);
+    assert_int_equal(store_commit(db, &err), 0);
+
+    /* ids in push order after the stored item */
+    assert_string_equal(q_text(db, "SELECT group_concat(id || ':' || row_no, ' ') FROM"
+                                   " (SELECT id, row_no FROM ticket_items ORDER BY id)"),
+                        "1:99 2:5 3:1 4:12 5:3 6:8 7:2 8:11 9:4 10:9 11:6 12:10 13:7");
+    /* each item's columns as tk_add_item stores them, from its finding */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items i JOIN findings f"
+                               " ON f.run_id = 'r1' AND f.row_no = i.row_no"
+                               " WHERE i.ticket_id = %lld AND i.state = 'open'"
+                               " AND i.dataset = 'people' AND i.rule = 'people.phone'"
+                               " AND i.record_ref = f.record_ref"
+                               " AND i.record_key IS nullif(f.record_key, '')"
+                               " AND i.field = 'phone' AND i.value IS f.value"
+                               " AND i.message IS nullif(f.message, '')"
+                               " AND i.sealed IS (CASE WHEN length(f.sealed) THEN f.sealed END)"
+                               " AND i.added_run = 'r1' AND i.last_run = 'r1'"
+                               " AND i.added_at = '2024-09-27T10:00:00+08:00'"
+                               " AND i.reporter IS NULL AND i.reopened_from IS"
+                               " (CASE WHEN i.id > 6 AND i.row_no %% 2 THEN 7 END)",
+                               (long long)tid),
+                     12);
+    /* the audit: one entry per stretch of the same change (the stored item
+     * and both chunks' first added ones, then reopened, added, ...), each
+     * listing [id, record] in id order */
+    assert_string_equal(
+        q_text(db, "SELECT group_concat(d, ' | ') FROM (SELECT (detail ->> 'change') || ':' ||"
+                   " coalesce(detail ->> 'reopened_from', '-') || ':' || (detail -> 'items') AS d"
+                   " FROM audit WHERE kind = 'ticket.item' ORDER BY seq)"),
+        "added:-:[[1,\"refold\"],[2,\"ref005\"],[3,\"ref001\"],[4,\"ref012\"],[5,\"ref003\"],"
+        "[6,\"ref008\"],[7,\"ref002\"]] | reopened:7:[[8,\"ref011\"]] | "
+        "added:-:[[9,\"ref004\"]] | reopened:7:[[10,\"ref009\"]] | added:-:[[11,\"ref006\"],"
+        "[12,\"ref010\"]] | reopened:7:[[13,\"ref007\"]]");
+    /* every audited pair is a stored item */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit a, json_each(a.detail, '$.items') j"
+                               " JOIN ticket_items i ON i.id = j.value ->> 0"
+                               " AND i.record_ref = j.value ->> 1 WHERE a.kind = 'ticket.item'"),
+                     13);
+    audit_whole(db);
+    store_close(db);
+}
+
+/* A finding pushed that is not in the store becomes no item: the insert
+ * writes fewer rows than pushed, which is an internal error (exit 3), and
+ * the caller's rollback leaves no item and no audit of one. */
+static void test_missing_finding_refused(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    set_now("2024-09-27T10:00:00+08:00");
+    findings_of_run(db, 3);
+    assert_int_equal(store_begin(db, &err), 0);
+    int64_t tid = 0;
+    assert_int_equal(tk_open(db, "people", "people.phone", "run", "市公安局", NULL, "system", "r1",
+                             qloop_now(), &p, &tid, &err),
+                     0);
+    struct tk_adds adds = {0};
+    struct sql_cached ins = {0};
+    struct tk_batch batch = {0};
+    tk_adds_push(&adds, finding_of_row(db, 1), "ref001", 0);
+    tk_adds_push(&adds, 999999, "ref999", 0);
+    tk_adds_push(&adds, finding_of_row(db, 2), "ref002", 0);
+    assert_int_equal(tk_adds_flush(db, &adds, tid, qloop_now(), "r1", &ins, &batch, &err), -2);
+    assert_int_equal(err.kind, QLOOP_ERR_INTERNAL);
+    assert_non_null(strstr(err.message, "应为 3 条"));
+    tk_batch_drop(&batch);
+    tk_adds_free(&adds);
+    sql_cache_free(&ins);
+    store_rollback(db);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items"), 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM audit WHERE kind = 'ticket.item'"), 0);
+    store_close(db);
+}
+
+/* ---- the journal of a first run ----------------------------------------- */
+
+static const char *mode_of(sqlite3 *db)
+{
+    return q_text(db, "PRAGMA main.journal_mode");
+}
+
+static void add_run(sqlite3 *db, const char *id)
+{
+    exec(db, "INSERT INTO runs(id, started_at, as_of, status, rules) VALUES(%Q, '2024-09-27',"
+             " '2024-09-27T10:00:00+08:00', 'done', '[]')", id);
+}
+
+/* A new store's first run is written with a rollback journal (a -journal
+ * file beside the store, no -wal), committed, and the store is in WAL
+ * again afterwards, for this connection and the next; its second run
+ * stays in WAL throughout. */
+static void test_first_run_rollback_journal(void **state)
+{
+    (void)state;
+    char path[256], side[300];
+    temp_store_path(path, sizeof path, "first");
+    sqlite3 *db = db_open_at(path);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_string_equal(mode_of(db), "wal");
+    bool journal = false;
+    assert_int_equal(store_begin_new(db, &journal, &err), 0);
+    assert_true(journal);
+    assert_string_equal(mode_of(db), "delete");
+    add_run(db, "r1");
+    snprintf(side, sizeof side, "%s-journal", path);
+    assert_int_equal(access(side, F_OK), 0);
+    snprintf(side, sizeof side, "%s-wal", path);
+    assert_int_not_equal(access(side, F_OK), 0);
+    assert_false(store_wal(db)); /* not inside the transaction */
+    assert_int_equal(store_commit(db, &err), 0);
+    assert_true(store_wal(db));
+    assert_string_equal(mode_of(db), "wal");
+    store_close(db);
+
+    db = db_open_at(path);
+    assert_string_equal(mode_of(db), "wal");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 1);
+    /* a store with a run: WAL all along */
+    assert_int_equal(store_begin_new(db, &journal, &err), 0);
+    assert_false(journal);
+    assert_string_equal(mode_of(db), "wal");
+    add_run(db, "r2");
+    assert_int_equal(store_commit(db, &err), 0);
+    assert_string_equal(mode_of(db), "wal");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 2);
+    store_close(db);
+    remove_store(path);
+}
+
+/* A first run that fails is rolled back: nothing of it stored, the store in
+ * WAL again, and the next run is a first run still. */
+static void test_first_run_rolled_back(void **state)
+{
+    (void)state;
+    char path[256];
+    temp_store_path(path, sizeof path, "firstrb");
+    sqlite3 *db = db_open_at(path);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    bool journal = false;
+    assert_int_equal(store_begin_new(db, &journal, &err), 0);
+    assert_true(journal);
+    add_run(db, "r1");
+    exec(db, "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 20000)"
+             " INSERT INTO meta(key, value) SELECT 'filler' || i, zeroblob(1000) FROM k");
+    /* the run's error: a second run row with the same id */
+    assert_int_not_equal(sqlite3_exec(db, "INSERT INTO runs(id, started_at, as_of, status, rules)"
+                                          " VALUES('r1', 'x', 'x', 'done', '[]')",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    store_rollback(db);
+    assert_true(store_wal(db));
+    assert_string_equal(mode_of(db), "wal");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM meta WHERE key LIKE 'filler%%'"), 0);
+    assert_string_equal(q_text(db, "PRAGMA integrity_check"), "ok");
+    assert_int_equal(store_begin_new(db, &journal, &err), 0);
+    assert_true(journal);
+    store_rollback(db);
+    assert_true(store_wal(db));
+    store_close(db);
+    db = db_open_at(path);
+    assert_string_equal(mode_of(db), "wal");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 0);
+    store_close(db);
+    remove_store(path);
+}
+
+/* With another connection open (the portal, a staff command), a first run
+ * keeps WAL, and the other connection reads beside it. */
+static void test_first_run_beside_reader(void **state)
+{
+    (void)state;
+    char path[256];
+    temp_store_path(path, sizeof path, "firstrd");
+    sqlite3 *db = db_open_at(path);
+    sqlite3 *reader = db_open_at(path);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    bool journal = true;
+    assert_int_equal(store_begin_new(db, &journal, &err), 0);
+    assert_false(journal);
+    assert_string_equal(mode_of(db), "wal");
+    add_run(db, "r1");
+    assert_int_equal(q_int(reader, "SELECT count(*) FROM runs"), 0);
+    assert_int_equal(store_commit(db, &err), 0);
+    assert_int_equal(q_int(reader, "SELECT count(*) FROM runs"), 1);
+    assert_string_equal(mode_of(reader), "wal");
+    store_close(reader);
+    store_close(db);
+    remove_store(path);
+}
+
+/* A store in memory has no journal to change: store_begin_new is
+ * store_begin. */
+static void test_memory_store(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    bool journal = true;
+    assert_int_equal(store_begin_new(db, &journal, &err), 0);
+    assert_false(journal);
+    assert_string_equal(mode_of(db), "memory");
+    add_run(db, "r1");
+    assert_int_equal(store_commit(db, &err), 0);
+    store_close(db);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_items_from_the_insert),
+        cmocka_unit_test(test_missing_finding_refused),
+        cmocka_unit_test(test_first_run_rollback_journal),
+        cmocka_unit_test(test_first_run_rolled_back),
+        cmocka_unit_test(test_first_run_beside_reader),
+        cmocka_unit_test(test_memory_store),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
