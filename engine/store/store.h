@@ -1,8 +1,9 @@
 /*
  * store.h — the SQLite store: opening, schema migrations, transactions.
  *
- * One file per store (`--db`, `$QLOOP_DB`, default ./qloop.db), WAL mode,
- * foreign keys on, a busy timeout so short commands wait for each other.
+ * One file per store (`--db`, `$QLOOP_DB`, default ./qloop.db), WAL mode
+ * (but for a store's first run, store_begin_new), foreign keys on, a busy
+ * timeout so short commands wait for each other.
  * The schema is the numbered, append-only steps of schema.c; PRAGMA
  * user_version says how many a store has run. store_open applies the
  * missing ones all in one transaction (a store is upgraded whole or not at
