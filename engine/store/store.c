@@ -207,14 +207,13 @@ static bool in_memory(const char *path)
  * on, every allocation SQLite makes (several per row a run stores) takes a
  * process-wide mutex to count itself, and qloop reads none of the counts
  * (sqlite3_memory_used, soft heap limits). Statement journals kept in
- * memory: a statement inside a run's transaction that changes pages the
- * transaction already holds (an INSERT ... SELECT of thousands of rows, the
- * moves of staged results) journals each page's content once so that it
- * can be undone alone; past 64 KiB (the default spill) SQLite writes that
- * to a temporary file, written and read back through the kernel, while the
- * statement's own changes sit in the page cache anyway. The journal of one
- * statement is at most the pages it changes (W1 1M night 1: system CPU
- * 0.44-0.52 s -> 0.24-0.29 s with the rollback journal of a first run,
+ * memory: a statement inside a run's transaction that may fail alone (an
+ * INSERT ... SELECT of thousands of rows, the moves of staged results)
+ * keeps the old content of each page it changes that existed when it
+ * began, so that it can be undone without the transaction; past 64 KiB
+ * (the default spill) SQLite writes that to a temporary file, written and
+ * read back through the kernel, while the pages themselves sit in the page
+ * cache anyway (W1 1M night 1: two such files before, none after;
  * bench/README.md). When SQLite was already in use (a caller opened a
  * database itself first), the calls are refused and SQLite keeps its
  * defaults: nothing else changes. */
