@@ -115,7 +115,19 @@ def big_post(path, headers, chunked=False):
                 if chunked and sent == 160:
                     s.sendall(b"0\r\n\r\n")
     except OSError:
-        pass  # reset by the server after it answered
+        # reset by the server after it answered: a write into the closed
+        # connection fails, but the answer that came before the reset is
+        # still in the socket's receive queue (the flake this replaced read
+        # nothing more after a failed send and saw no answer at all)
+        try:
+            s.settimeout(2)
+            while b"\r\n" not in answer:
+                got = s.recv(4096)
+                if not got:
+                    break
+                answer += got
+        except OSError:
+            pass
     s.close()
     return answer.split(b"\r\n")[0].decode("latin-1")
 
