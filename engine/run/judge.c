@@ -12,6 +12,16 @@
  *      (rules/forms.h: pattern, one_of, range, references, C checks with a
  *      native twin; not_null for empty values), and the Lua check where the
  *      rule has one — the only place Lua is entered.
+ * Which worker cleanses and judges a row is fixed by the split (a stateful
+ * rule's counts depend on which Lua state sees which rows). What follows is
+ * stateless C per row — the record refs (row_refs), the findings of failing
+ * verdicts (fail) and the passed values (pass) — and is shared out (share.h):
+ * once a worker's range is judged, its rows are claimed in chunks by
+ * whichever worker is free, the run's thread included, so the run's thread
+ * does not sit waiting for a worker that shares its core with the reader.
+ * Each chunk writes only its rows' slots (refs[row], enc_at/len/by of its
+ * verdicts) and the claiming worker's own buffers, so the results are the
+ * same whichever worker took it.
  */
 #include <lauxlib.h>
 #include <pthread.h>
@@ -29,6 +39,7 @@
 #include "lua/sandbox.h"
 #include "rules/forms.h"
 #include "base/strmap.h"
+#include "run/share.h"
 
 /* ---- workers and the pool ---- */
 
@@ -59,6 +70,7 @@ struct judge_pool {
     size_t n;
     struct judge_dataset *ds;
     struct judge_batch *b;
+    struct share share;         /* the stateless C after judging, by chunks */
     pthread_mutex_t mu;
     pthread_cond_t go, done;
     unsigned long generation;
@@ -288,21 +300,25 @@ static void judge_rows(struct worker *w)
     }
 }
 
-/* The findings of w's failing verdicts, through the dataset's fail (judge.h). */
-static void encode_fails(struct worker *w)
+/* Rows a claim of the stateless work takes (share.h): small enough for the
+ * run's thread to take over a fair part of a late worker's rows, large
+ * enough for the claims to cost nothing beside the rows' findings. */
+enum { SHARE_CHUNK = 64 };
+
+/* The findings of the failing verdicts of rows begin .. end, through the
+ * dataset's fail (judge.h), made by worker me into its own buffer. */
+static void encode_fails(struct worker *w, size_t begin, size_t end)
 {
     struct judge_pool *pool = w->pool;
     const struct judge_dataset *ds = pool->ds;
     const struct judge_batch *b = pool->b;
     size_t me = (size_t)(w - pool->w), nrows = b->batch->nrows;
     struct qloop_buf *out = &b->enc[me];
-    qloop_buf_reset(out);
     for (size_t i = 0; i < ds->nrules; i++)
-        for (size_t row = w->begin; row < w->end; row++) {
+        for (size_t row = begin; row < end; row++) {
             size_t k = i * nrows + row, at = out->len;
             if (b->verdict[k] != JUDGE_FAIL)
                 continue;
-            w->row = row, w->in_row = true;
             if (ds->fail(ds->fail_ctx, me, i, row, b->reason[k], out) && at < UINT32_MAX &&
                 out->len - at < UINT32_MAX) {
                 b->enc_at[k] = (uint32_t)at;
@@ -315,8 +331,9 @@ static void encode_fails(struct worker *w)
         }
 }
 
-/* w's rows' passed verdicts through the dataset's pass (judge.h). */
-static void hand_passes(struct worker *w)
+/* The passed verdicts of rows begin .. end through the dataset's pass
+ * (judge.h), as worker me. */
+static void hand_passes(struct worker *w, size_t begin, size_t end)
 {
     const struct judge_dataset *ds = w->pool->ds;
     const struct judge_batch *b = w->pool->b;
@@ -325,29 +342,45 @@ static void hand_passes(struct worker *w)
         if (!ds->pass_rules[i])
             continue;
         const uint8_t *verdict = b->verdict + i * nrows;
-        for (size_t row = w->begin; row < w->end; row++)
+        for (size_t row = begin; row < end; row++)
             if (verdict[row] == JUDGE_PASS)
                 ds->pass(ds->pass_ctx, me, i, row);
     }
 }
 
+/* share.h's fn: the stateless C on judged rows begin .. end, by worker
+ * `thread` — their record refs, findings and passed values. */
+static void after_judging(void *ctx, size_t thread, size_t begin, size_t end)
+{
+    struct judge_pool *pool = ctx;
+    struct worker *w = &pool->w[thread];
+    const struct judge_dataset *ds = pool->ds;
+    if (ds->row_refs && pool->b->refs)
+        ds->row_refs(ds->row_ref_ctx, begin, end, &w->cur, pool->b->refs);
+    if (ds->fail && pool->b->enc)
+        encode_fails(w, begin, end);
+    if (ds->pass)
+        hand_passes(w, begin, end);
+}
+
+/* Worker w's part of a batch: cleanses and judges its own range, then
+ * helps with the stateless C of every range as they get judged. */
 static void work(struct worker *w)
 {
+    struct judge_pool *pool = w->pool;
+    size_t me = (size_t)(w - pool->w);
     qloop_arena_reset(&w->arena);
     w->in_row = false;
+    if (pool->ds->fail && pool->b->enc)
+        qloop_buf_reset(&pool->b->enc[me]); /* only its own thread appends */
     if (w->begin < w->end) {
         cleanse_rows(w);
-        const struct judge_dataset *ds = w->pool->ds;
-        if (ds->row_refs && w->pool->b->refs)
-            ds->row_refs(ds->row_ref_ctx, w->begin, w->end, &w->cur, w->pool->b->refs);
         judge_rows(w);
-        if (w->pool->ds->fail && w->pool->b->enc)
-            encode_fails(w);
-        if (w->pool->ds->pass)
-            hand_passes(w);
         qloop_lua_record_expire(w->pack->L, &w->rec); /* views die with their batch */
     }
     w->in_row = false;
+    share_ready(&pool->share, me);
+    share_help(&pool->share, me, after_judging, pool);
 }
 
 static void *worker_main(void *arg)
@@ -382,6 +415,7 @@ struct judge_pool *judge_pool_new(struct pack *p, size_t nworkers, struct qloop_
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->go, NULL);
     pthread_cond_init(&pool->done, NULL);
+    share_init(&pool->share, nworkers, SHARE_CHUNK);
     for (size_t i = 0; i < nworkers; i++) {
         struct worker *w = &pool->w[i];
         w->pool = pool;
@@ -461,6 +495,7 @@ void judge_pool_free(struct judge_pool *pool)
     pthread_mutex_destroy(&pool->mu);
     pthread_cond_destroy(&pool->go);
     pthread_cond_destroy(&pool->done);
+    share_destroy(&pool->share);
     free(pool->w);
     free(pool);
 }
@@ -534,9 +569,11 @@ void judge_run(struct judge_pool *pool, struct judge_batch *b)
     if (nrows < 256 * n)
         n = 1;
     pool->b = b;
+    share_start(&pool->share, pool->n); /* the workers that started (judge_pool_new) */
     for (size_t i = 0; i < pool->n; i++) {
         pool->w[i].begin = i < n ? nrows * i / n : nrows;
         pool->w[i].end = i < n ? nrows * (i + 1) / n : nrows;
+        share_range(&pool->share, i, pool->w[i].begin, pool->w[i].end);
     }
     if (pool->n > 1) {
         pthread_mutex_lock(&pool->mu);
