@@ -264,9 +264,9 @@ static void offer_whole(struct ds_ctx *ds, struct rule_state *rs, size_t writer,
                  ds->batch->row_no[row], key ? key : "", key_len);
 }
 
-/* judge.h's pass: a worker offers the passed values of its rows with a key
- * (those without one get their identity after the workers: the merge
- * offers them). */
+/* judge.h's pass: a worker offers the passed values of the rows it took
+ * with a key (those without one get their identity after the workers: the
+ * merge offers them). */
 static void offer_on_worker(void *ctx, size_t worker, size_t rule, size_t row)
 {
     struct ds_ctx *ds = ctx;

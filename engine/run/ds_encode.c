@@ -4,8 +4,9 @@
  * On a W1 night most findings are failing verdicts of records with a key,
  * and making each one (record ref, masking, sealing what masking hid, the
  * masked message: findings_encode) on the reading thread, after the batch
- * was judged, kept the workers waiting. So each worker encodes the findings
- * of its own rows with an encoder of its own, exactly as emit_row
+ * was judged, kept the workers waiting. So the workers encode the findings
+ * of the judged rows (each chunk of rows by whichever worker took it:
+ * judge.c), each with an encoder of its own, exactly as emit_row
  * (dataset.c) would have written them, and the merge appends those bytes in
  * rule then row order where it would have written them (ds_encoded): the
  * same findings, in the same order. A record without a key (its identity is

@@ -12,7 +12,10 @@
  * and compiled patterns); rule and cleanse positions are the same in every
  * pack, so a rule is named by its index. Worker 0 is the calling thread and
  * uses the run's own pack. Rule code must therefore not rely on state kept
- * between records: each worker sees only part of them.
+ * between records: each worker sees only part of them. Which worker's Lua
+ * state sees a row is fixed by the batch's split, never by timing; only the
+ * stateless C after judging (row_refs, fail, pass) goes to whichever worker
+ * is free.
  */
 #ifndef QLOOP_JUDGE_H
 #define QLOOP_JUDGE_H
@@ -52,10 +55,13 @@ struct judge_dataset {
     const long *rule_cols;    /* column of each rule's field, -1 absent */
     struct strmap *const *refsets; /* values another dataset offers, per rule (or NULL) */
     bool defer_refs;          /* a partitioned judge: references to other datasets pend */
-    /* When set, each worker also computes what the run needs to know of the
-     * record_ref of each of its rows begin .. end (after cleansing) into
-     * judge_batch.refs (out[row], in the caller's form): which records of
-     * open tickets are in the data. */
+    /* When set, the workers also compute what the run needs to know of the
+     * record_ref of rows begin .. end (after cleansing) into judge_batch.refs
+     * (out[row], in the caller's form): which records of open tickets are in
+     * the data. Like fail and pass below, it is stateless C called on chunks
+     * of judged rows by whichever worker is free (judge.c), several at once
+     * on different rows: it may write only out[row] of its rows and scratch
+     * (the calling worker's own). */
     void (*row_refs)(void *ctx, size_t begin, size_t end, struct qloop_buf *scratch,
                      char (*out)[33]);
     void *row_ref_ctx;
@@ -64,17 +70,19 @@ struct judge_dataset {
      * values of them (and by shape) before it reaches stderr. */
     size_t nsensitive;
     const long *sensitive_cols;
-    /* When set, each worker also hands every failing verdict of its rows to
-     * fail(fail_ctx, worker, rule, row, reason, out) once they are judged:
-     * the finding made where it was found, appended to out (the worker's
-     * judge_batch.enc buffer, emptied per batch). fail returns false to
-     * leave the verdict to the merge. */
+    /* When set, every failing verdict of the batch is handed to
+     * fail(fail_ctx, worker, rule, row, reason, out) once its row is judged,
+     * by whichever worker took the row's chunk: the finding made on a worker,
+     * appended to out (that worker's judge_batch.enc buffer, emptied per
+     * batch); its bytes must not depend on which worker made it. fail
+     * returns false to leave the verdict to the merge. */
     bool (*fail)(void *ctx, size_t worker, size_t rule, size_t row, const char *reason,
                  struct qloop_buf *out);
     void *fail_ctx;
-    /* When set, each worker also hands every passed verdict of its rows on
-     * the rules marked in pass_rules to pass(pass_ctx, worker, rule, row),
-     * once they are judged (the whole-dataset forms: unique's offers). */
+    /* When set, every passed verdict on the rules marked in pass_rules is
+     * handed to pass(pass_ctx, worker, rule, row) once its row is judged, by
+     * whichever worker took the row's chunk (the whole-dataset forms:
+     * unique's offers, whose result does not depend on the writer). */
     void (*pass)(void *ctx, size_t worker, size_t rule, size_t row);
     const bool *pass_rules;
     void *pass_ctx;
