@@ -3,9 +3,13 @@
  * a batch give the same views, verdicts, reasons and counts whatever the
  * number of workers, with native and Lua cleansing, field forms, not_null, a Lua
  * record rule that fails with reasons and one that raises; and they are the
- * verdicts worked out here for the same values.
+ * verdicts worked out here for the same values. The stateless C after
+ * judging (row_refs, fail, pass), shared out to whichever worker is free,
+ * is done once per row or verdict, with the same output, for 1 to 4 workers
+ * and batches of odd sizes.
  */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -174,10 +178,200 @@ static void test_workers(void **state)
     pack_free(p);
 }
 
+
+/* ---- the stateless C after judging, shared out ---- */
+
+struct hooks {
+    size_t nrows, nworkers;
+    const struct judge_batch *jb;
+    atomic_int refs[NROWS];           /* row_refs calls per row */
+    atomic_int fails[NRULES * NROWS]; /* fail calls per verdict */
+    atomic_int passes[NRULES * NROWS];
+    atomic_int bad;                   /* a call out of place */
+};
+static struct hooks hk;
+
+/* row_refs: "ref:" and the row's cleansed id, from the view. */
+static void hook_refs(void *ctx, size_t begin, size_t end, struct qloop_buf *scratch,
+                      char (*out)[33])
+{
+    struct hooks *h = ctx;
+    if (begin >= end || end > h->nrows || !scratch)
+        atomic_store(&h->bad, 1);
+    for (size_t row = begin; row < end && row < h->nrows; row++) {
+        const struct qloop_field *id = &h->jb->view[row * NCOLS];
+        snprintf(out[row], 33, "ref:%.*s", (int)id->len, id->ptr);
+        atomic_fetch_add(&h->refs[row], 1);
+    }
+}
+
+/* fail: a finding naming the rule, the row, its w and the reason; false
+ * (left to the merge) for every 13th row. */
+static bool hook_fail(void *ctx, size_t worker, size_t rule, size_t row, const char *reason,
+                      struct qloop_buf *out)
+{
+    struct hooks *h = ctx;
+    size_t k = rule * h->nrows + row;
+    if (worker >= h->nworkers || out != &h->jb->enc[worker] || row >= h->nrows ||
+        h->jb->verdict[k] != JUDGE_FAIL)
+        atomic_store(&h->bad, 1);
+    atomic_fetch_add(&h->fails[rule * NROWS + row], 1);
+    if (row % 13 == 0)
+        return false;
+    const struct qloop_field *w = &h->jb->view[row * NCOLS + 2];
+    char line[256];
+    int n = snprintf(line, sizeof line, "F%zu/%zu/%s/%.*s", rule, row, reason ? reason : "-",
+                     (int)w->len, w->ptr);
+    qloop_buf_append(out, line, (size_t)n);
+    return true;
+}
+
+static void hook_pass(void *ctx, size_t worker, size_t rule, size_t row)
+{
+    struct hooks *h = ctx;
+    if (worker >= h->nworkers || row >= h->nrows ||
+        h->jb->verdict[rule * h->nrows + row] != JUDGE_PASS)
+        atomic_store(&h->bad, 1);
+    atomic_fetch_add(&h->passes[rule * NROWS + row], 1);
+}
+
+/* What the hooks made of one batch, as text per verdict and row. */
+struct made {
+    char refs[NROWS][33];
+    char enc[NRULES * NROWS][256];
+};
+
+/* Judges the first nrows rows with `workers` workers and the hooks. */
+static void judge_hooks(struct pack *p, size_t workers, size_t nrows, struct made *m)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct judge_pool *pool = judge_pool_new(p, workers, &err);
+    assert_non_null(pool);
+    struct strmap *colmap = strmap_new();
+    static const char *names[NCOLS] = {"id", "v", "w"};
+    for (size_t c = 0; c < NCOLS; c++)
+        *strmap_put(colmap, names[c], strlen(names[c]), NULL) = c + 1;
+    long cleanse_cols[NCLEANSE] = {1, 2};
+    size_t rules[NRULES];
+    long rule_cols[NRULES];
+    struct strmap *refsets[NRULES] = {0};
+    for (size_t i = 0; i < NRULES; i++) {
+        rules[i] = i;
+        const char *f = p->rules[i].field;
+        rule_cols[i] = !f ? -1 : strcmp(f, "v") == 0 ? 1 : strcmp(f, "w") == 0 ? 2 : 0;
+    }
+    int64_t checked[NRULES] = {0}, errors[NRULES] = {0}, changed[NCLEANSE] = {0};
+    static const bool pass_rules[NRULES] = {true, false, true, true};
+    memset(&hk, 0, sizeof hk);
+    hk.nrows = nrows;
+    hk.nworkers = workers;
+    struct judge_dataset ds = {.dataset = 0, .colmap = colmap, .ncleanse = NCLEANSE,
+                               .cleanse_cols = cleanse_cols, .nrules = NRULES, .rules = rules,
+                               .rule_cols = rule_cols, .refsets = refsets,
+                               .row_refs = hook_refs, .row_ref_ctx = &hk,
+                               .fail = hook_fail, .fail_ctx = &hk,
+                               .pass = hook_pass, .pass_rules = pass_rules, .pass_ctx = &hk,
+                               .checked = checked, .errors = errors, .changed = changed};
+    static struct qloop_field cells[NROWS * NCOLS], view[NROWS * NCOLS];
+    static uint64_t row_no[NROWS];
+    static const char *reason[NRULES * NROWS];
+    static uint8_t verdict[NRULES * NROWS];
+    static char refs[NROWS][33];
+    static uint32_t enc_at[NRULES * NROWS], enc_len[NRULES * NROWS];
+    static uint8_t enc_by[NRULES * NROWS];
+    struct qloop_buf enc[4] = {0};
+    for (size_t r = 0; r < nrows; r++) {
+        row_no[r] = r + 1;
+        for (size_t c = 0; c < NCOLS; c++) {
+            int null;
+            value(r, c, text[r * NCOLS + c], sizeof text[0], &null);
+            cells[r * NCOLS + c] = (struct qloop_field){text[r * NCOLS + c],
+                                                        strlen(text[r * NCOLS + c]), null};
+        }
+    }
+    memcpy(view, cells, nrows * NCOLS * sizeof *view);
+    memset(refs, 0, sizeof refs);
+    memset(enc_len, 0xab, sizeof enc_len);
+    struct qloop_batch batch = {.nrows = nrows, .ncols = NCOLS, .cells = cells, .row_no = row_no};
+    struct judge_batch jb = {.batch = &batch, .view = view, .verdict = verdict, .reason = reason,
+                             .refs = refs, .enc = enc, .enc_at = enc_at, .enc_len = enc_len,
+                             .enc_by = enc_by};
+    hk.jb = &jb;
+    judge_begin_dataset(pool, &ds);
+    judge_run(pool, &jb);
+    assert_int_equal(atomic_load(&hk.bad), 0);
+    memset(m, 0, sizeof *m);
+    for (size_t row = 0; row < nrows; row++) {
+        assert_int_equal(atomic_load(&hk.refs[row]), 1);
+        memcpy(m->refs[row], refs[row], 33);
+        for (size_t i = 0; i < NRULES; i++) {
+            size_t k = i * nrows + row;
+            assert_int_equal(atomic_load(&hk.fails[i * NROWS + row]), verdict[k] == JUDGE_FAIL);
+            assert_int_equal(atomic_load(&hk.passes[i * NROWS + row]),
+                             pass_rules[i] && verdict[k] == JUDGE_PASS);
+            if (verdict[k] != JUDGE_FAIL)
+                continue;
+            if (row % 13 == 0) {
+                assert_int_equal(enc_len[k], UINT32_MAX);
+                snprintf(m->enc[i * NROWS + row], sizeof m->enc[0], "merge");
+                continue;
+            }
+            assert_true(enc_by[k] < workers);
+            assert_true((size_t)enc_at[k] + enc_len[k] <= enc[enc_by[k]].len);
+            snprintf(m->enc[i * NROWS + row], sizeof m->enc[0], "%.*s", (int)enc_len[k],
+                     enc[enc_by[k]].ptr + enc_at[k]);
+        }
+    }
+    judge_end_dataset(pool);
+    judge_pool_free(pool);
+    for (size_t i = 0; i < 4; i++)
+        qloop_buf_free(&enc[i]);
+    strmap_free(colmap);
+}
+
+static void test_after_judging(void **state)
+{
+    (void)state;
+    char hpath[] = "/tmp/qloop-test-judge-hooks-XXXXXX";
+    int fd = mkstemp(hpath);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, PACK, sizeof PACK - 1), (ssize_t)(sizeof PACK - 1));
+    close(fd);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct pack *p = pack_new();
+    assert_non_null(p);
+    assert_int_equal(pack_load_path(p, hpath, &err), 0);
+    assert_int_equal(pack_finish(p, &err), 0);
+    static struct made want, got;
+    /* below 256 rows a worker, one worker judges; odd sizes around it */
+    static const size_t sizes[] = {1, 7, 511, 513, 777, 1031, 1499};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        size_t nrows = sizes[s];
+        judge_hooks(p, 1, nrows, &want);
+        char id[40];
+        snprintf(id, sizeof id, "ref:id%zu", nrows - 1);
+        assert_string_equal(want.refs[nrows - 1], id);
+        for (size_t workers = 2; workers <= 4; workers++)
+            for (int round = 0; round < 3; round++) {
+                judge_hooks(p, workers, nrows, &got);
+                for (size_t row = 0; row < nrows; row++) {
+                    assert_string_equal(got.refs[row], want.refs[row]);
+                    for (size_t i = 0; i < NRULES; i++)
+                        assert_string_equal(got.enc[i * NROWS + row], want.enc[i * NROWS + row]);
+                }
+            }
+    }
+    unlink(hpath);
+    pack_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_workers),
+        cmocka_unit_test(test_after_judging),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
