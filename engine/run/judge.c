@@ -13,12 +13,14 @@
  *      native twin; not_null for empty values), and the Lua check where the
  *      rule has one — the only place Lua is entered.
  * Which worker cleanses and judges a row is fixed by the split (a stateful
- * rule's counts depend on which Lua state sees which rows). What follows is
- * stateless C per row — the record refs (row_refs), the findings of failing
- * verdicts (fail) and the passed values (pass) — and is shared out (share.h):
- * once a worker's range is judged, its rows are claimed in chunks by
- * whichever worker is free, the run's thread included, so the run's thread
- * does not sit waiting for a worker that shares its core with the reader.
+ * rule's counts depend on which Lua state sees which rows); a worker does
+ * its range in blocks of JUDGE_BLOCK rows, each cleansed and then judged
+ * rule by rule. What follows is stateless C per row — the record refs
+ * (row_refs), the findings of failing verdicts (fail) and the passed values
+ * (pass) — and is shared out (share.h): once a block is judged, its rows are
+ * claimed in chunks by whichever worker is free, the run's thread included,
+ * so the run's thread does not sit waiting for a worker that shares its core
+ * with the reader.
  * Each chunk writes only its rows' slots (refs[row], enc_at/len/by of its
  * verdicts) and the claiming worker's own buffers, so the results are the
  * same whichever worker took it.
@@ -50,6 +52,7 @@ struct worker {
     struct qloop_arena arena;  /* cleansed values and reasons of the batch */
     struct qloop_buf cur, next;
     size_t begin, end;          /* row range of the current batch */
+    size_t first_block, nblocks; /* its blocks: the share's ranges first_block .. */
     size_t row;                 /* the row being cleansed or judged */
     bool in_row;                /* row is set (else: loading, or between batches) */
     struct mask_value *values;  /* that row's sensitive values (row_values) */
@@ -135,7 +138,8 @@ static char *masked_copy(struct worker *w, const char *text)
 
 /* ---- cleansing ---- */
 
-static void cleanse_rows(struct worker *w)
+/* Cleanses rows begin .. end of w's range, entry by entry. */
+static void cleanse_rows(struct worker *w, size_t begin, size_t end)
 {
     struct judge_pool *pool = w->pool;
     const struct judge_dataset *ds = pool->ds;
@@ -147,7 +151,7 @@ static void cleanse_rows(struct worker *w)
         if (col < 0 || (size_t)col >= b->batch->ncols)
             continue;
         const struct pack_cleanse *pc = &d->cleanse[c];
-        for (size_t row = w->begin; row < w->end; row++) {
+        for (size_t row = begin; row < end; row++) {
             struct qloop_field *f = &b->view[row * b->batch->ncols + (size_t)col];
             if (f->null)
                 continue;
@@ -244,7 +248,8 @@ static enum judge_verdict judge_value(struct worker *w, const struct pack_rule *
     return JUDGE_PASS;
 }
 
-static void judge_rows(struct worker *w)
+/* Judges rows begin .. end of w's range, rule by rule. */
+static void judge_rows(struct worker *w, size_t begin, size_t end)
 {
     struct judge_pool *pool = w->pool;
     const struct judge_dataset *ds = pool->ds;
@@ -255,7 +260,7 @@ static void judge_rows(struct worker *w)
         const struct pack_rule *r = &w->pack->rules[ds->rules[i]];
         uint8_t *verdict = b->verdict + i * nrows;
         const char **reason = b->reason + i * nrows;
-        for (size_t row = w->begin; row < w->end; row++) {
+        for (size_t row = begin; row < end; row++) {
             reason[row] = NULL;
             w->row = row, w->in_row = true;
             if (r->kind == RULE_RECORD) {
@@ -302,8 +307,11 @@ static void judge_rows(struct worker *w)
 
 /* Rows a claim of the stateless work takes (share.h): small enough for the
  * run's thread to take over a fair part of a late worker's rows, large
- * enough for the claims to cost nothing beside the rows' findings. */
-enum { SHARE_CHUNK = 64 };
+ * enough for the claims to cost nothing beside the rows' findings. A worker
+ * cleanses and judges its range JUDGE_BLOCK rows at a time and opens each
+ * block to the others once judged, so that a worker done early does the C
+ * of a late one's first blocks while that one is still in Lua. */
+enum { SHARE_CHUNK = 64, JUDGE_BLOCK = 512 };
 
 /* The findings of the failing verdicts of rows begin .. end, through the
  * dataset's fail (judge.h), made by worker me into its own buffer. */
@@ -363,8 +371,9 @@ static void after_judging(void *ctx, size_t thread, size_t begin, size_t end)
         hand_passes(w, begin, end);
 }
 
-/* Worker w's part of a batch: cleanses and judges its own range, then
- * helps with the stateless C of every range as they get judged. */
+/* Worker w's part of a batch: cleanses and judges its own range block by
+ * block, each block's rows then open to any worker's stateless C, and
+ * helps with that C of every block as they get judged. */
 static void work(struct worker *w)
 {
     struct judge_pool *pool = w->pool;
@@ -373,14 +382,17 @@ static void work(struct worker *w)
     w->in_row = false;
     if (pool->ds->fail && pool->b->enc)
         qloop_buf_reset(&pool->b->enc[me]); /* only its own thread appends */
-    if (w->begin < w->end) {
-        cleanse_rows(w);
-        judge_rows(w);
-        qloop_lua_record_expire(w->pack->L, &w->rec); /* views die with their batch */
+    for (size_t k = 0; k < w->nblocks; k++) {
+        size_t begin = w->begin + k * JUDGE_BLOCK;
+        size_t end = w->end - begin > JUDGE_BLOCK ? begin + JUDGE_BLOCK : w->end;
+        cleanse_rows(w, begin, end);
+        judge_rows(w, begin, end);
+        share_ready(&pool->share, w->first_block + k);
     }
+    if (w->nblocks)
+        qloop_lua_record_expire(w->pack->L, &w->rec); /* views die with their batch */
     w->in_row = false;
-    share_ready(&pool->share, me);
-    share_help(&pool->share, me, after_judging, pool);
+    share_help(&pool->share, me, w->first_block, after_judging, pool);
 }
 
 static void *worker_main(void *arg)
@@ -415,7 +427,7 @@ struct judge_pool *judge_pool_new(struct pack *p, size_t nworkers, struct qloop_
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->go, NULL);
     pthread_cond_init(&pool->done, NULL);
-    share_init(&pool->share, nworkers, SHARE_CHUNK);
+    share_init(&pool->share, SHARE_CHUNK);
     for (size_t i = 0; i < nworkers; i++) {
         struct worker *w = &pool->w[i];
         w->pool = pool;
@@ -569,11 +581,23 @@ void judge_run(struct judge_pool *pool, struct judge_batch *b)
     if (nrows < 256 * n)
         n = 1;
     pool->b = b;
-    share_start(&pool->share, pool->n); /* the workers that started (judge_pool_new) */
+    size_t nblocks = 0;
     for (size_t i = 0; i < pool->n; i++) {
-        pool->w[i].begin = i < n ? nrows * i / n : nrows;
-        pool->w[i].end = i < n ? nrows * (i + 1) / n : nrows;
-        share_range(&pool->share, i, pool->w[i].begin, pool->w[i].end);
+        struct worker *w = &pool->w[i];
+        w->begin = i < n ? nrows * i / n : nrows;
+        w->end = i < n ? nrows * (i + 1) / n : nrows;
+        w->first_block = nblocks;
+        w->nblocks = (w->end - w->begin + JUDGE_BLOCK - 1) / JUDGE_BLOCK;
+        nblocks += w->nblocks;
+    }
+    share_start(&pool->share, nblocks);
+    for (size_t i = 0; i < pool->n; i++) {
+        const struct worker *w = &pool->w[i];
+        for (size_t k = 0; k < w->nblocks; k++) {
+            size_t begin = w->begin + k * JUDGE_BLOCK;
+            share_range(&pool->share, w->first_block + k, begin,
+                        w->end - begin > JUDGE_BLOCK ? begin + JUDGE_BLOCK : w->end);
+        }
     }
     if (pool->n > 1) {
         pthread_mutex_lock(&pool->mu);

@@ -13,9 +13,10 @@
  * pack, so a rule is named by its index. Worker 0 is the calling thread and
  * uses the run's own pack. Rule code must therefore not rely on state kept
  * between records: each worker sees only part of them. Which worker's Lua
- * state sees a row is fixed by the batch's split, never by timing; only the
- * stateless C after judging (row_refs, fail, pass) goes to whichever worker
- * is free.
+ * state sees a row, and in which order, is fixed by the batch's split,
+ * never by timing (a worker cleanses and judges its rows in blocks of a few
+ * hundred, rule by rule within a block); only the stateless C after judging
+ * (row_refs, fail, pass) goes to whichever worker is free.
  */
 #ifndef QLOOP_JUDGE_H
 #define QLOOP_JUDGE_H

@@ -11,32 +11,38 @@
 #include "base/buf.h"
 #include "run/share.h"
 
-void share_init(struct share *s, size_t n, size_t chunk)
+void share_init(struct share *s, size_t chunk)
 {
-    s->cap = s->n = n ? n : 1;
+    s->cap = s->n = 0;
     s->chunk = chunk ? chunk : 1;
-    s->range = qloop_xcalloc(s->cap, sizeof *s->range);
-    for (size_t i = 0; i < s->cap; i++) {
-        atomic_init(&s->range[i].next, 0);
-        atomic_init(&s->range[i].ready, false);
-    }
+    s->range = NULL;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
 }
 
 void share_destroy(struct share *s)
 {
-    if (!s->range)
-        return;
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s->range);
     s->range = NULL;
+    s->cap = s->n = 0;
 }
 
 void share_start(struct share *s, size_t n)
 {
-    s->n = n < 1 ? 1 : n > s->cap ? s->cap : n;
+    if (n < 1)
+        n = 1;
+    if (n > s->cap) {
+        free(s->range);
+        s->range = qloop_xcalloc(n, sizeof *s->range);
+        for (size_t i = 0; i < n; i++) {
+            atomic_init(&s->range[i].next, 0);
+            atomic_init(&s->range[i].ready, false);
+        }
+        s->cap = n;
+    }
+    s->n = n;
     for (size_t i = 0; i < s->n; i++)
         share_range(s, i, 0, 0);
 }
@@ -90,12 +96,12 @@ static void drain(struct share *s, struct share_range *r, size_t thread, share_f
     }
 }
 
-void share_help(struct share *s, size_t thread, share_fn fn, void *ctx)
+void share_help(struct share *s, size_t thread, size_t first, share_fn fn, void *ctx)
 {
     for (;;) {
         bool waiting = false; /* a range with rows is not ready yet */
         for (size_t k = 0; k < s->n; k++) {
-            struct share_range *r = &s->range[(thread + k) % s->n];
+            struct share_range *r = &s->range[(first + k) % s->n];
             if (atomic_load_explicit(&r->next, memory_order_relaxed) >= r->end)
                 continue;
             if (!atomic_load_explicit(&r->ready, memory_order_acquire)) {

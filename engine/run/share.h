@@ -2,17 +2,17 @@
  * share.h — a batch's rows shared out in chunks to whichever thread is free,
  * after a fixed part of the work.
  *
- * The judge's workers each do a fixed range of a batch first (the Lua state
+ * The judge's workers each do fixed ranges of a batch first (the Lua state
  * that judges a row must not depend on timing: judge.h), and then stateless
  * work on every row (findings made, record refs, unique's offers) that any
  * thread may do. A share holds one claim counter per range: once a range's
  * owner says it is ready (share_ready), any thread in share_help claims
- * chunks of it — its own range first, then the others in turn — and does
- * them; a thread that finds nothing left waits for the ranges not yet ready
- * and helps with those. Each chunk is claimed exactly once (an atomic fetch
- * and add), so the work done on a row must write only that row's own output
- * slots (or the claiming thread's own scratch) for the result not to depend
- * on which thread did it.
+ * chunks of it — from its own first range on, then the others in turn — and
+ * does them; a thread that finds nothing left waits for the ranges not yet
+ * ready and helps with those. Each chunk is claimed exactly once (an atomic
+ * fetch and add), so the work done on a row must write only that row's own
+ * output slots (or the claiming thread's own scratch) for the result not to
+ * depend on which thread did it.
  */
 #ifndef QLOOP_SHARE_H
 #define QLOOP_SHARE_H
@@ -33,7 +33,7 @@ struct share_range {
 };
 
 struct share {
-    size_t cap;               /* ranges made (one per thread) */
+    size_t cap;               /* ranges allocated */
     size_t n;                 /* ranges of the current batch */
     struct share_range *range;
     size_t chunk;             /* rows a claim takes */
@@ -41,12 +41,12 @@ struct share {
     pthread_cond_t cv;        /* a range got ready (its flag set under mu) */
 };
 
-/* A share of n (>= 1) ranges, each claimed `chunk` (>= 1) rows at a time. */
-void share_init(struct share *s, size_t n, size_t chunk);
+/* An empty share whose ranges are claimed `chunk` (>= 1) rows at a time. */
+void share_init(struct share *s, size_t chunk);
 void share_destroy(struct share *s);
 
 /* Before a batch, while no thread uses s: the batch has ranges 0 .. n - 1
- * (n at most share_init's), none ready; each then set by share_range. */
+ * (n >= 1), none ready; each then set by share_range. */
 void share_start(struct share *s, size_t n);
 
 /* Before a batch, after share_start: range i is rows begin .. end (empty
@@ -57,11 +57,11 @@ void share_range(struct share *s, size_t i, size_t begin, size_t end);
  * batch; what was written before is seen by the thread that claims them. */
 void share_ready(struct share *s, size_t i);
 
-/* As thread `thread` (whose own range is `thread`), after share_ready of
- * its own range: claims and does chunks with fn until every range is ready
- * and none is left to claim. Chunks other threads claimed may still be
- * running when it returns: the caller's own join (all threads returned)
- * says the batch is done. */
-void share_help(struct share *s, size_t thread, share_fn fn, void *ctx);
+/* As thread `thread` (fn's argument), after share_ready of its own ranges:
+ * claims and does chunks with fn, from range `first` on (its own), until
+ * every range is ready and none is left to claim. Chunks other threads
+ * claimed may still be running when it returns: the caller's own join (all
+ * threads returned) says the batch is done. */
+void share_help(struct share *s, size_t thread, size_t first, share_fn fn, void *ctx);
 
 #endif

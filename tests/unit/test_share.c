@@ -72,7 +72,7 @@ static void *run_thread(void *arg)
     for (size_t row = b->begin[t->me]; row < b->end[t->me]; row++)
         b->fixed[row] = mix(row * 7 + 1);
     share_ready(&b->share, t->me);
-    share_help(&b->share, t->me, shared_work, b);
+    share_help(&b->share, t->me, t->me, shared_work, b);
     return NULL;
 }
 
@@ -127,7 +127,7 @@ static void test_threads_and_sizes(void **state)
     unsigned seed = 12345;
     for (size_t nthreads = 1; nthreads <= MAXTHREADS; nthreads++)
         for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
-            share_init(&b.share, nthreads, chunks[c]);
+            share_init(&b.share, chunks[c]);
             for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
                 seed = seed * 1103515245u + 12345u;
                 one_batch(&b, nthreads, sizes[s], seed >> 8); /* the share reused per batch */
@@ -143,7 +143,7 @@ static void test_helps_other_ranges(void **state)
     (void)state;
     static struct batch b;
     memset(&b, 0, sizeof b);
-    share_init(&b.share, 2, 7);
+    share_init(&b.share, 7);
     b.nthreads = 2;
     b.nrows = 101;
     share_start(&b.share, 2);
@@ -153,12 +153,12 @@ static void test_helps_other_ranges(void **state)
         b.fixed[row] = mix(row * 7 + 1);
     share_ready(&b.share, 1);
     share_ready(&b.share, 0);
-    share_help(&b.share, 0, shared_work, &b);
+    share_help(&b.share, 0, 0, shared_work, &b);
     assert_int_equal(atomic_load(&b.by[0]), 101);
     for (size_t row = 0; row < 101; row++)
         assert_int_equal(atomic_load(&b.done[row]), 1);
     /* thread 1 arriving later finds nothing left */
-    share_help(&b.share, 1, shared_work, &b);
+    share_help(&b.share, 1, 1, shared_work, &b);
     assert_int_equal(atomic_load(&b.by[1]), 0);
     share_destroy(&b.share);
 }
@@ -172,7 +172,7 @@ static void test_waiting_thread_helps(void **state)
     (void)state;
     static struct batch b;
     memset(&b, 0, sizeof b);
-    share_init(&b.share, 2, 3);
+    share_init(&b.share, 3);
     b.nthreads = 2;
     b.nrows = 999;
     share_start(&b.share, 2);
