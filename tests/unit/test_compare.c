@@ -68,8 +68,9 @@ static int teardown(void **state)
     free(F.text);
     unlink(F.rules);
     char path[400];
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
+    /* the store, its WAL files and the key file the store makes beside it */
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal", ".key"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
         snprintf(path, sizeof path, "%s%s", F.dbpath, suffixes[i]);
         unlink(path);
     }
