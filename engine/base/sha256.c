@@ -285,6 +285,16 @@ bool qloop_unhex128_prefix(const char *hex, uint64_t out[2])
     return true;
 }
 
+void qloop_hex128(const uint64_t in[2], char out[32])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t half = 0; half < 2; half++) {
+        uint64_t w = in[half];
+        for (int i = 15; i >= 0; i--, w >>= 4)
+            out[16 * half + (size_t)i] = digits[w & 15];
+    }
+}
+
 bool qloop_unhex128(const char *hex, uint64_t out[2])
 {
     uint64_t w[2];

@@ -31,5 +31,8 @@ bool qloop_unhex128(const char *hex, uint64_t out[2]);
 /* As qloop_unhex128, for the first 32 characters of a longer text: whatever
  * follows them is not looked at. */
 bool qloop_unhex128_prefix(const char *hex, uint64_t out[2]);
+/* The inverse of qloop_unhex128: the 32 lower-case hex digits of the two
+ * big-endian numbers in[0], in[1] into out (no NUL written). */
+void qloop_hex128(const uint64_t in[2], char out[32]);
 
 #endif

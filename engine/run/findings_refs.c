@@ -152,14 +152,6 @@ static int by_key(const void *a, const void *b)
     return (x->at > y->at) - (x->at < y->at);
 }
 
-/* The 16 lower-case hex digits of w into out. */
-static void put_hex(uint64_t w, char *out)
-{
-    static const char digit[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; i--, w >>= 4)
-        out[i] = digit[w & 15];
-}
-
 /* The statements of one and of ROWS rows, prepared on db once. 0 or -1. */
 static int prepare(struct findings_refs *r, sqlite3 *db, struct qloop_error *err)
 {
@@ -189,8 +181,7 @@ static int insert_rows(const struct findings_refs *r, sqlite3 *db, sqlite3_stmt 
     char hex[ROWS][32];
     for (size_t i = 0; i < n; i++) {
         int p = 1 + 4 * (int)i;
-        put_hex(v[i].ref[0], hex[i]);
-        put_hex(v[i].ref[1], hex[i] + 16);
+        qloop_hex128(v[i].ref, hex[i]);
         sqlite3_bind_int64(st, p, run);
         sqlite3_bind_int64(st, p + 1, v[i].kind);
         sqlite3_bind_text(st, p + 2, hex[i], 32, SQLITE_STATIC);

@@ -185,6 +185,9 @@ static void test_unhex128(void **state)
     uint64_t w[2];
     assert_true(qloop_unhex128(hex, w));
     assert_true(w[0] == 0x031425364758697aull && w[1] == 0x8b9cadbecfe0f102ull);
+    char back[32]; /* qloop_hex128 writes what qloop_hex wrote */
+    qloop_hex128(w, back);
+    assert_memory_equal(back, hex, 32);
     assert_true(qloop_unhex128("0123456789abcdef0123456789abcdef", w));
     assert_true(w[0] == 0x0123456789abcdefull && w[1] == w[0]);
     assert_true(qloop_unhex128("ffffffffffffffffffffffffffffffff", w) && w[0] == UINT64_MAX);
