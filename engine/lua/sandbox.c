@@ -308,6 +308,14 @@ lua_State *qloop_lua_new(const struct qloop_lua_limits *limits)
         free(h);
         return NULL;
     }
+    /* Generational collection: a rule call leaves young garbage only (the
+     * strings of the fields it read, a result table, captures), which minor
+     * collections free without traversing the old objects (the sandbox's
+     * libraries, the pack's tables) each cycle as incremental mode does.
+     * W1's three Lua rules: 2.1 % fewer instructions for the whole run
+     * (callgrind, 100k rows), the collector's own share halved. Rule code
+     * cannot change the mode (collectgarbage is not in the sandbox). */
+    lua_gc(L, LUA_GCGEN, 0, 0);
     lua_sethook(L, count_hook, LUA_MASKCOUNT, QLOOP_HOOK_EVERY);
     qloop_watchdog_add(h);
     return L;

@@ -55,8 +55,8 @@ struct qloop_lua_site {
 };
 
 /* Creates a sandboxed state with the allow-listed standard library and all of
- * qloop's tables (libs.h) as read-only globals. Returns NULL only when out of
- * memory. */
+ * qloop's tables (libs.h) as read-only globals, its collector in generational
+ * mode. Returns NULL only when out of memory. */
 lua_State *qloop_lua_new(const struct qloop_lua_limits *limits);
 void qloop_lua_close(lua_State *L);
 

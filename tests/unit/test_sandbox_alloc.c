@@ -6,7 +6,8 @@
  * succeed), between calls nothing fails on the cap, the pool hands a freed
  * small block back for its size class and keeps at most its 4 MiB, and every
  * byte is counted back when blocks are freed. qloop_host_of finds the host
- * that the allocator is given.
+ * that the allocator is given. A new state collects generationally, and a
+ * rule that makes garbage on every call runs on under a small cap.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -148,11 +149,47 @@ static void test_between_calls_and_the_pool_bound(void **state)
     qloop_lua_close(L);
 }
 
+/* The collector of a new state is generational (lua_gc answers the mode it
+ * leaves), and 20,000 calls that each make ~10 KB of young garbage (a table,
+ * strings) run under a 1 MiB cap: minor collections free it between calls,
+ * nothing reaches the cap. */
+static void test_generational_under_the_cap(void **state)
+{
+    (void)state;
+    struct qloop_lua_limits lim = {.memory_bytes = 1 << 20};
+    lua_State *L = qloop_lua_new(&lim);
+    assert_non_null(L);
+    assert_int_equal(lua_gc(L, LUA_GCGEN, 0, 0), LUA_GCGEN);
+    static const char code[] =
+        "return function(i)\n"
+        "  local t = {}\n"
+        "  for k = 1, 40 do t[k] = string.rep(tostring(i + k), 16) end\n"
+        "  return #t[40]\n"
+        "end\n";
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_int_equal(qloop_lua_load(L, code, sizeof code - 1, "=garbage", &err), 0);
+    assert_int_equal(qloop_lua_pcall(L, 0, 1, &err), LUA_OK);
+    struct qloop_host *h = qloop_host_of(L);
+    for (int i = 0; i < 20000; i++) {
+        lua_pushvalue(L, -1);
+        lua_pushinteger(L, i);
+        if (qloop_lua_pcall(L, 1, 1, &err) != LUA_OK)
+            fail_msg("call %d: %s", i, err.message);
+        assert_true(lua_tointeger(L, -1) >= 16);
+        lua_pop(L, 1);
+        assert_true(h->used <= 1 << 20);
+    }
+    assert_int_equal(h->over_memory, 0);
+    qloop_lua_close(L);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_cap_in_a_call),
         cmocka_unit_test(test_between_calls_and_the_pool_bound),
+        cmocka_unit_test(test_generational_under_the_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
