@@ -16,10 +16,14 @@ enum {
 
 _Static_assert(STORE_SUBKEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
                "the records subkey is an XChaCha20-Poly1305 key");
-_Static_assert(NONCE == crypto_core_hchacha20_INPUTBYTES + 8 &&
-                   crypto_aead_chacha20poly1305_ietf_NPUBBYTES == 12 &&
-                   TAG == crypto_aead_chacha20poly1305_ietf_ABYTES,
-               "XChaCha20-Poly1305 = HChaCha20 subkey + ChaCha20-Poly1305 (IETF)");
+_Static_assert(STORE_SUBKEY_BYTES == crypto_kdf_KEYBYTES, "the nonce key is derived from it");
+_Static_assert(NONCE >= crypto_generichash_BYTES_MIN && NONCE <= crypto_generichash_BYTES_MAX,
+               "a BLAKE2b output can be the nonce");
+
+/* The nonce key's place among the keys derived from the records subkey,
+ * and their context (crypto_kdf: 8 bytes). */
+#define NONCE_KEY_ID 1
+static const char nonce_context[crypto_kdf_CONTEXTBYTES + 1] = "qlsealnc";
 
 int ident_sealer_open(sqlite3 *db, struct ident_sealer *s, struct qloop_error *err)
 {
@@ -28,9 +32,11 @@ int ident_sealer_open(sqlite3 *db, struct ident_sealer *s, struct qloop_error *e
         return qloop_error_internal(err, NULL, "无法初始化 libsodium");
     if (store_key(db, STORE_KEY_RECORDS, s->key, err) != 0)
         return -1;
-    randombytes_buf(s->prefix, sizeof s->prefix);
-    crypto_core_hchacha20(s->subkey, s->prefix, s->key, NULL);
-    atomic_init(&s->counter, 0);
+    if (crypto_kdf_derive_from_key(s->nonce_key, sizeof s->nonce_key, NONCE_KEY_ID, nonce_context,
+                                   s->key) != 0) {
+        sodium_memzero(s, sizeof *s);
+        return qloop_error_internal(err, NULL, "无法派生加密副本的密钥");
+    }
     return 0;
 }
 
@@ -50,7 +56,40 @@ static void put_ad(struct qloop_buf *ad, const char *dataset, const char *record
     }
 }
 
-void ident_seal(struct ident_sealer *s, const char *dataset, const char *record_ref,
+/* Hashes one part of the nonce's input into h: a byte saying whether it is
+ * there (absent: nothing more), its 8-byte big-endian length, its bytes. */
+static void nonce_part(crypto_generichash_state *h, const void *p, size_t n, bool present)
+{
+    unsigned char head[9] = {present};
+    for (int i = 0; i < 8; i++)
+        head[1 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+    crypto_generichash_update(h, head, present ? sizeof head : 1);
+    if (present && n)
+        crypto_generichash_update(h, p, n);
+}
+
+/* The nonce of a seal (seal.h): BLAKE2b under the nonce key over the
+ * record's identity and raw key and value, each part framed by nonce_part;
+ * a NULL dataset or record_ref is "", as in the associated data. */
+static void seal_nonce(const struct ident_sealer *s, const char *dataset, const char *record_ref,
+                       const char *field, const struct ident_record *r, unsigned char *nonce)
+{
+    static const char domain[] = "qloop seal nonce 1";
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, s->nonce_key, sizeof s->nonce_key, NONCE);
+    nonce_part(&h, domain, sizeof domain - 1, true);
+    dataset = dataset ? dataset : "";
+    record_ref = record_ref ? record_ref : "";
+    nonce_part(&h, dataset, strlen(dataset), true);
+    nonce_part(&h, record_ref, strlen(record_ref), true);
+    nonce_part(&h, field, field ? strlen(field) : 0, field != NULL);
+    nonce_part(&h, r->key, r->keylen, true);
+    nonce_part(&h, r->value, r->value ? r->vlen : 0, r->value != NULL);
+    crypto_generichash_final(&h, nonce, NONCE);
+    sodium_memzero(&h, sizeof h);
+}
+
+void ident_seal(const struct ident_sealer *s, const char *dataset, const char *record_ref,
                 const char *field, const struct ident_record *r, struct qloop_buf *out)
 {
     char adbuf[512];
@@ -77,10 +116,7 @@ void ident_seal(struct ident_sealer *s, const char *dataset, const char *record_
     unsigned char *o = (unsigned char *)out->ptr;
     o[0] = VERSION;
     unsigned char *nonce = o + 1, *c = o + 1 + NONCE;
-    memcpy(nonce, s->prefix, sizeof s->prefix);
-    uint64_t n = atomic_fetch_add(&s->counter, 1);
-    for (int i = 0; i < 8; i++)
-        nonce[16 + i] = (unsigned char)(n >> (56 - 8 * i));
+    seal_nonce(s, dataset, record_ref, field, r, nonce);
     /* The plaintext is built in place, then encrypted over itself. */
     c[0] = (unsigned char)(r->keylen >> 24);
     c[1] = (unsigned char)(r->keylen >> 16);
@@ -91,14 +127,8 @@ void ident_seal(struct ident_sealer *s, const char *dataset, const char *record_
     c[4 + r->keylen] = r->value != NULL;
     if (vlen)
         memcpy(c + 5 + r->keylen, r->value, vlen);
-    /* XChaCha20-Poly1305 with this nonce is ChaCha20-Poly1305 (IETF) under
-     * HChaCha20(key, nonce[0..16]) — the sealer's fixed prefix, so made
-     * once — with the nonce 0^4 || nonce[16..24]: the same bytes, without
-     * an HChaCha20 per seal. */
-    unsigned char npub[crypto_aead_chacha20poly1305_ietf_NPUBBYTES] = {0};
-    memcpy(npub + 4, nonce + 16, 8);
     unsigned long long clen;
-    crypto_aead_chacha20poly1305_ietf_encrypt(c, &clen, c, plen, adp, adlen, NULL, npub, s->subkey);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(c, &clen, c, plen, adp, adlen, NULL, nonce, s->key);
     out->len = 1 + NONCE + (size_t)clen;
     out->ptr[out->len] = '\0';
     sodium_memzero(adbuf, sizeof adbuf);

@@ -15,14 +15,38 @@
  *
  * A blob is: 1 version byte (1), a 24-byte nonce, then the ciphertext of
  * (4-byte big-endian key length, key, 1 byte: has value, value) with its
- * 16-byte tag. Nonces are a random 16-byte prefix chosen per sealer and a
- * 64-bit counter, so sealing costs no system call per record.
+ * 16-byte tag.
+ *
+ * The nonce is not random but derived, as in SIV: a keyed BLAKE2b
+ * (crypto_generichash, 24 bytes) under a nonce key of its own, derived
+ * from the records subkey (crypto_kdf, context "qlsealnc") and never used
+ * to encrypt, over a length-prefixed encoding of everything sealed and
+ * everything it is bound to: dataset, record_ref, field (or its absence),
+ * the raw key, whether there is a value, the raw value. So one record with
+ * the same raw key and value seals to the same bytes every night, and the
+ * nightly refresh of the tickets (loop/ticket_refresh.c) can leave its item
+ * alone; a record whose key or value changed seals under another nonce.
+ * Nonces are a PRF's 192-bit output, so two different inputs share one
+ * only by a collision no one will see, and a nonce is reused only with the
+ * same plaintext and associated data, where it reveals nothing new.
+ *
+ * What this reveals, to someone who reads the store but has no key: that
+ * one record's sealed copy is the same as another night's (its raw key and
+ * value did not change) — which its masked value and row mostly tell
+ * anyway. Nothing across records: the record's identity is part of the
+ * nonce's input, so two records with the same raw value have different
+ * nonces and unrelated ciphertexts. Sealing needs no random bytes and no
+ * counter: a sealer holds only its keys, read-only after ident_sealer_open,
+ * and seals from several threads at once.
+ *
+ * Blobs sealed before (version 1 too, a random prefix and a counter as
+ * their nonce) open as ever: ident_unseal takes the nonce from the blob,
+ * however it was chosen.
  */
 #ifndef QLOOP_IDENTITY_SEAL_H
 #define QLOOP_IDENTITY_SEAL_H
 
 #include <sqlite3.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,10 +54,8 @@
 #include "base/error.h"
 
 struct ident_sealer {
-    unsigned char key[32];
-    unsigned char prefix[16];
-    unsigned char subkey[32]; /* HChaCha20(key, prefix): XChaCha20's per-nonce key, made once */
-    _Atomic uint64_t counter;
+    unsigned char key[32];       /* the STORE_KEY_RECORDS subkey: encrypts */
+    unsigned char nonce_key[32]; /* derived from key: only keys the nonce's BLAKE2b */
 };
 
 /* The raw key (and value, NULL when the record has none) of one record. */
@@ -52,8 +74,10 @@ int ident_sealer_open(sqlite3 *db, struct ident_sealer *s, struct qloop_error *e
 void ident_sealer_close(struct ident_sealer *s);
 
 /* Seals r for the record (dataset, record_ref, field — field may be NULL)
- * into out (reset first). May be called from several threads at once. */
-void ident_seal(struct ident_sealer *s, const char *dataset, const char *record_ref,
+ * into out (reset first): the same arguments give the same bytes, any one
+ * of them different a different nonce. May be called from several threads
+ * at once (s is only read). */
+void ident_seal(const struct ident_sealer *s, const char *dataset, const char *record_ref,
                 const char *field, const struct ident_record *r, struct qloop_buf *out);
 
 /* Opens the blob sealed for (dataset, record_ref, field) into plain, with r

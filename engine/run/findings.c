@@ -460,7 +460,7 @@ void findings_encode_shown(struct findings_encoder *e, uint32_t kind,
     bool sealed = s->key_masked || value_masked;
     if (sealed) {
         struct ident_record r = {plain_key, plain_len, f->value, f->vlen};
-        ident_seal((struct ident_sealer *)&w->sealer, f->dataset, ref, f->field, &r, &e->sealed);
+        ident_seal(&w->sealer, f->dataset, ref, f->field, &r, &e->sealed);
     }
 
     long part = -1;

@@ -3,6 +3,9 @@
  * (engine/identity/seal.c): what is sealed opens to the same bytes; it opens
  * only for the same record (dataset, record_ref, field), only unaltered and
  * only with the same store's key; a store without its key file cannot seal.
+ * The nonce is derived (seal.h): the same record, key and value seal to the
+ * same bytes, anything different to another nonce, and blobs sealed under a
+ * random nonce, as before, still open.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +18,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include <sodium.h>
 
 #include "identity/seal.h"
 #include "store_helpers.h"
@@ -77,12 +82,19 @@ static void round_trip(void **state)
     ident_seal(&s, longname, "r", "f", &in, &blob);
     assert_int_equal(ident_unseal(&s, longname, "r", "f", blob.ptr, blob.len, &plain, &out, &err), 0);
     assert_string_equal(out.key, "330110199001011233");
-    /* Two seals of the same record differ (fresh nonces). */
+    /* Two seals of the same record are the same bytes (a derived nonce),
+     * from another sealer of the same store too. */
     struct qloop_buf again = {0};
     ident_seal(&s, "d", "r", "f", &in, &blob);
     ident_seal(&s, "d", "r", "f", &in, &again);
     assert_int_equal(blob.len, again.len);
-    assert_memory_not_equal(blob.ptr, again.ptr, blob.len);
+    assert_memory_equal(blob.ptr, again.ptr, blob.len);
+    struct ident_sealer s2;
+    assert_int_equal(ident_sealer_open(db, &s2, &err), 0);
+    ident_seal(&s2, "d", "r", "f", &in, &again);
+    assert_int_equal(blob.len, again.len);
+    assert_memory_equal(blob.ptr, again.ptr, blob.len);
+    ident_sealer_close(&s2);
     qloop_buf_free(&again);
     qloop_buf_free(&blob);
     qloop_buf_free(&plain);
@@ -128,6 +140,125 @@ static void opens_only_for_its_record(void **state)
     store_close(db);
 }
 
+/* The nonce of blob b (bytes 1..24). */
+#define NONCE_OF(b) ((const unsigned char *)(b).ptr + 1)
+
+/* A seal differing from another in any one of dataset, record_ref, field
+ * (another, or absent), raw key, having a value, raw value has another
+ * nonce; each opens to its own. */
+static void nonce_per_input(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct ident_sealer s;
+    assert_int_equal(ident_sealer_open(db, &s, &err), 0);
+    struct {
+        const char *dataset, *ref, *field;
+        struct ident_record r;
+    } v[] = {
+        {"people", "ref1", "phone", {"330110199001011233", 18, "13800138000", 11}},
+        {"firms", "ref1", "phone", {"330110199001011233", 18, "13800138000", 11}},
+        {"people", "ref2", "phone", {"330110199001011233", 18, "13800138000", 11}},
+        {"people", "ref1", "name", {"330110199001011233", 18, "13800138000", 11}},
+        {"people", "ref1", NULL, {"330110199001011233", 18, "13800138000", 11}},
+        {"people", "ref1", "", {"330110199001011233", 18, "13800138000", 11}},
+        {"people", "ref1", "phone", {"330110199001011234", 18, "13800138000", 11}},
+        {"people", "ref1", "phone", {"330110199001011233", 18, "13800138001", 11}},
+        {"people", "ref1", "phone", {"330110199001011233", 18, "1380013800", 10}},
+        {"people", "ref1", "phone", {"330110199001011233", 18, "", 0}},
+        {"people", "ref1", "phone", {"330110199001011233", 18, NULL, 0}},
+        /* the same bytes split differently between the parts */
+        {"people", "ref1", "phone", {"3301101990010112331", 19, "3800138000", 10}},
+        {"peopler", "ef1", "phone", {"330110199001011233", 18, "13800138000", 11}},
+    };
+    enum { N = sizeof v / sizeof v[0] };
+    struct qloop_buf blob[N] = {{0}}, plain = {0};
+    struct ident_record out;
+    for (size_t i = 0; i < N; i++) {
+        ident_seal(&s, v[i].dataset, v[i].ref, v[i].field, &v[i].r, &blob[i]);
+        assert_int_equal(ident_unseal(&s, v[i].dataset, v[i].ref, v[i].field, blob[i].ptr,
+                                      blob[i].len, &plain, &out, &err),
+                         0);
+        assert_int_equal(out.keylen, v[i].r.keylen);
+        assert_memory_equal(out.key, v[i].r.key, out.keylen);
+        assert_int_equal(out.value != NULL, v[i].r.value != NULL);
+        if (out.value)
+            assert_string_equal(out.value, v[i].r.value);
+        for (size_t k = 0; k < i; k++)
+            if (memcmp(NONCE_OF(blob[i]), NONCE_OF(blob[k]), 24) == 0)
+                fail_msg("seals %zu and %zu share a nonce", k, i);
+    }
+    /* The same seal under another store's key: another nonce, and it does
+     * not open with this one's. */
+    sqlite3 *other = db_open();
+    struct ident_sealer t;
+    struct qloop_buf theirs = {0};
+    assert_int_equal(ident_sealer_open(other, &t, &err), 0);
+    ident_seal(&t, v[0].dataset, v[0].ref, v[0].field, &v[0].r, &theirs);
+    assert_memory_not_equal(NONCE_OF(theirs), NONCE_OF(blob[0]), 24);
+    assert_int_equal(ident_unseal(&s, v[0].dataset, v[0].ref, v[0].field, theirs.ptr, theirs.len,
+                                  &plain, &out, &err),
+                     -1);
+    /* the nonce is keyed by a key of its own, not the encryption key */
+    assert_memory_not_equal(s.nonce_key, s.key, sizeof s.key);
+    ident_sealer_close(&t);
+    store_close(other);
+    qloop_buf_free(&theirs);
+    for (size_t i = 0; i < N; i++)
+        qloop_buf_free(&blob[i]);
+    qloop_buf_free(&plain);
+    ident_sealer_close(&s);
+    store_close(db);
+}
+
+/* A blob sealed the way of before — a random nonce (a per-sealer prefix
+ * and a counter) — opens as ever for its record, not for another, and not
+ * under another store's key. */
+static void random_nonce_blob_opens(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct ident_sealer s;
+    assert_int_equal(ident_sealer_open(db, &s, &err), 0);
+    const char key[] = "330110199001011233", value[] = "马小明";
+    size_t klen = strlen(key), vlen = strlen(value), plen = 4 + klen + 1 + vlen;
+    unsigned char p[64], b[128];
+    p[0] = p[1] = p[2] = 0;
+    p[3] = (unsigned char)klen;
+    memcpy(p + 4, key, klen);
+    p[4 + klen] = 1;
+    memcpy(p + 5 + klen, value, vlen);
+    const char ad[] = "people\0ref1\0name"; /* each NUL-ended: sizeof includes the last */
+    b[0] = 1;
+    randombytes_buf(b + 1, 24);
+    unsigned long long clen;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(b + 25, &clen, p, plen, (const unsigned char *)ad,
+                                               sizeof ad, NULL, b + 1, s.key);
+    size_t len = 25 + (size_t)clen;
+    struct qloop_buf plain = {0};
+    struct ident_record out;
+    assert_int_equal(ident_unseal(&s, "people", "ref1", "name", b, len, &plain, &out, &err), 0);
+    assert_string_equal(out.key, key);
+    assert_string_equal(out.value, value);
+    /* sealed again now: the same plaintext, another (derived) nonce */
+    struct qloop_buf now = {0};
+    struct ident_record in = {key, klen, value, vlen};
+    ident_seal(&s, "people", "ref1", "name", &in, &now);
+    assert_int_equal(now.len, len);
+    assert_memory_not_equal(now.ptr + 1, b + 1, 24);
+    assert_int_equal(ident_unseal(&s, "people", "ref2", "name", b, len, &plain, &out, &err), -1);
+    sqlite3 *other = db_open();
+    struct ident_sealer t;
+    assert_int_equal(ident_sealer_open(other, &t, &err), 0);
+    assert_int_equal(ident_unseal(&t, "people", "ref1", "name", b, len, &plain, &out, &err), -1);
+    ident_sealer_close(&t);
+    store_close(other);
+    qloop_buf_free(&now);
+    ident_plain_free(&plain);
+    ident_sealer_close(&s);
+    store_close(db);
+}
+
 /* A store whose key file is gone cannot seal or open (exit 2, naming it). */
 static void key_file_missing(void **state)
 {
@@ -157,6 +288,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip),
         cmocka_unit_test(opens_only_for_its_record),
+        cmocka_unit_test(nonce_per_input),
+        cmocka_unit_test(random_nonce_blob_opens),
         cmocka_unit_test(key_file_missing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
