@@ -46,7 +46,7 @@
 
 /* One ticket's items judged in a run (open or missing, their rule judged
  * their dataset in it) and how many of those are open and failing again
- * (last_run = the run). */
+ * (TK_FAILING_AGAIN). */
 struct tk_judged {
     int64_t ticket;
     long judged, failing;
@@ -60,14 +60,37 @@ struct tk_judged_set {
     bool known;
 };
 
+/* The temporary table (item INTEGER PRIMARY KEY, finding) of the open
+ * items tk_refresh_failing found failing again in a run, each with the
+ * run's first finding of its record: every one, changed or not. It is the
+ * connection's, made by tk_refreshed_clear, and holds the last refresh's
+ * items until the next tk_refreshed_clear (a failed run's transaction
+ * rolls it back with the rest). */
+#define TK_REFRESHED "temp.qloop_refresh"
+
+/* Whether the open or missing item of alias i is failing again in run ?1
+ * after the refresh: open, and found by the refresh (TK_REFRESHED), or
+ * written by the run already (an earlier sync of the same run: last_run is
+ * only written with the evidence, never set by a refresh that changes
+ * nothing). */
+#define TK_FAILING_AGAIN                                                                        \
+    "(i.state = 'open' AND (i.last_run IS ?1 OR i.id IN (SELECT item FROM " TK_REFRESHED ")))"
+
+/* Makes TK_REFRESHED when the connection has none, and empties it. 0 or
+ * -2. */
+int tk_refreshed_clear(sqlite3 *db, struct qloop_error *err);
+
 /* Refreshes each open item that run_id found failing again from the run's
- * first finding of its record: last_run = run_id and the finding's row,
- * key (unless NULL), value, message (unless NULL) and sealed copy
- * (ticket_refresh.c). *all_found: true when every finding of the run is
- * of an open item (the run has no new findings); false when not, or not
- * known. judged (may be NULL): the run's judged items per ticket, counted
- * after the refresh as they read it stands, when the refresh could count
- * them while it read the items (known); not known otherwise. 0 or -2. */
+ * first finding of its record: when the finding's row, key (unless NULL),
+ * value, message (unless NULL) or sealed copy differ from the item's, they
+ * are written with last_run = run_id; an item equal to its finding is left
+ * alone, its row not written (ticket_refresh.c). Every item found failing
+ * again, changed or not, is left in TK_REFRESHED (emptied first).
+ * *all_found: true when every finding of the run is of an open item (the
+ * run has no new findings); false when not, or not known. judged (may be
+ * NULL): the run's judged items per ticket, counted after the refresh as
+ * they read it stands, when the refresh could count them while it read the
+ * items (known); not known otherwise. 0 or -2. */
 int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found,
                        struct tk_judged_set *judged, struct qloop_error *err);
 

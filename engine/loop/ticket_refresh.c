@@ -2,8 +2,9 @@
  * ticket_refresh.c — the nightly refresh of the open items that fail again.
  *
  * On a steady night most open items fail again: each is refreshed from the
- * run's first finding of its record (last_run = the run, and the finding's
- * row, key, value, message and sealed copy). Asked per item through the
+ * run's first finding of its record (the finding's row, key, value,
+ * message and sealed copy, and last_run = the run) — only when one of
+ * those differs from what the item holds. Asked per item through the
  * index of the run's findings, that is two B-tree searches by a random
  * record_ref per item and, once the items and findings outgrow the page
  * cache, a page read per search (W1 10M night 2: 1.8M items, most of the
@@ -12,24 +13,30 @@
  * by their keys (finding_refs: run, kind, record_ref, id), which list each
  * kind's records in record_ref order; the items, sorted by (dataset +
  * rule, record_ref) in memory, are merged with each kind's list, and the
- * items that matched are then updated in item order by one statement, each
- * from its finding by id
- * — both tables visited in the order of their pages. The same scan of the
+ * items that matched go into a temporary table with their findings
+ * (TK_REFRESHED), and one statement updates, in item order, those whose
+ * finding differs — both tables visited in the order of their pages. The
+ * same scan of the
  * items counts each ticket's judged items and those failing again, which
  * the re-check needs next (ticket_sync.c), so it does not read them all
  * again. About 56 bytes of memory per open item while it runs (the item,
  * its id, then its finding by place).
  *
- * Not done: leaving an item's row alone when nothing of it changes. Its
- * last_run always does (the night), and its sealed copy does too: each
- * night's finding is sealed anew under a fresh nonce (identity/seal.h), so
- * the copy's bytes differ even when the raw value is the same.
+ * Items left alone. A record failing again unchanged has a finding equal
+ * to its item: the same row, key, value and message, and the same sealed
+ * copy (sealing is deterministic, identity/seal.h). Its item's row is not
+ * written (W1 1M night 2: every open item rewritten before, 0.3 s more
+ * WAL commit and most of the refresh; bench/README.md "Steady night 2").
+ * So last_run no longer tells the items failing again in this run: the
+ * temporary table TK_REFRESHED does, until the re-check that reads it is
+ * done (ticket_sync.c clears it), holding every open item that had a
+ * finding, changed or not.
  *
- * The result is the one statement's (refresh_sql): a record_ref that is not
- * the text of 32 lower-case hex digits (refs are written by
+ * The matches are those of one statement (collect_sql): a record_ref that
+ * is not the text of 32 lower-case hex digits (refs are written by
  * store_record_ref, but an old or imported store may hold others) makes
  * the merge step aside for that statement, whose order and equality it
- * would not know to follow.
+ * would not know to follow; the update is the same either way.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -52,10 +59,27 @@
     "?1, f.row_no, coalesce(f.record_key, ticket_items.record_key), f.value,"                   \
     " coalesce(f.message, ticket_items.message), f.sealed"
 
-/* The refresh as one statement: what tk_refresh_failing does. */
-static const char refresh_sql[] =
-    "UPDATE ticket_items SET (last_run, row_no, record_key, value, message, sealed) = "
-    FIRST_FINDING(REFRESHED) " WHERE state = 'open' AND EXISTS " FIRST_FINDING("1");
+/* Whether item i differs from what finding f would refresh it to (REFRESHED,
+ * last_run aside): a NULL key or message of the finding keeps the item's. */
+#define DIFFERS                                                                                 \
+    "(i.row_no IS NOT f.row_no OR i.value IS NOT f.value OR i.sealed IS NOT f.sealed"           \
+    " OR (f.record_key IS NOT NULL AND i.record_key IS NOT f.record_key)"                       \
+    " OR (f.message IS NOT NULL AND i.message IS NOT f.message))"
+
+/* The matches as one statement: each open item with a finding in run ?1
+ * and its first one (what the merge finds). */
+static const char collect_sql[] =
+    "INSERT INTO " TK_REFRESHED "(item, finding) SELECT item, finding FROM"
+    " (SELECT id AS item, " FIRST_FINDING("x.id") " AS finding FROM ticket_items"
+    "  WHERE state = 'open') WHERE finding IS NOT NULL";
+
+/* The refresh of the matched items that differ from their findings. */
+static const char update_sql[] =
+    "UPDATE ticket_items SET (last_run, row_no, record_key, value, message, sealed) ="
+    " (SELECT " REFRESHED " FROM " TK_REFRESHED " m CROSS JOIN finding_rows f"
+    "  WHERE m.item = ticket_items.id AND f.id = m.finding)"
+    " WHERE id IN (SELECT m.item FROM " TK_REFRESHED " m CROSS JOIN finding_rows f"
+    "  ON f.id = m.finding CROSS JOIN ticket_items i ON i.id = m.item WHERE " DIFFERS ")";
 
 /* One open item: its record_ref as numbers, the id of the run's first
  * finding of its record (0: none yet), its (dataset, rule) group, its
@@ -76,14 +100,14 @@ struct loaded {
 };
 
 /* An item to update and its finding (written over the open items, which
- * are larger, when they are no longer needed: update_items). */
+ * are larger, when they are no longer needed: insert_matches). */
 struct match {
     int64_t id, finding;
 };
 _Static_assert(sizeof(struct match) <= sizeof(struct open_item), "a match fits in an item");
 
 #define ITEM_JUDGED (1u << 31)  /* its rule judged its dataset in the run */
-#define ITEM_WAS_RUN (1u << 30) /* its last_run was the run already */
+#define ITEM_WAS_RUN (1u << 30) /* its last_run was the run already (the run wrote it) */
 #define ITEM_SLOT (ITEM_WAS_RUN - 1u)
 
 /* The (dataset, rule) pairs of the store's finding kinds, and each kind's
@@ -473,14 +497,14 @@ static int match_findings(sqlite3 *db, const char *run_id, const struct groups *
  * matches carries. */
 #define PAIRS_PER_INSERT 64
 
-/* Inserts the n (<= PAIRS_PER_INSERT) pairs at v into temp.qloop_refresh
+/* Inserts the n (<= PAIRS_PER_INSERT) pairs at v into TK_REFRESHED
  * with st (NULL: prepared here for n pairs; finalized by the caller).
  * 0 or -2. */
 static int insert_pairs(sqlite3 *db, sqlite3_stmt **st, const struct match *v, size_t n,
                         struct qloop_error *err)
 {
     if (!*st &&
-        !(*st = sql_prepare_rows(db, "INSERT INTO temp.qloop_refresh(item, finding) VALUES",
+        !(*st = sql_prepare_rows(db, "INSERT INTO " TK_REFRESHED "(item, finding) VALUES",
                                  "(?,?)", n, err)))
         return -2;
     for (size_t i = 0; i < n; i++) {
@@ -490,16 +514,16 @@ static int insert_pairs(sqlite3 *db, sqlite3_stmt **st, const struct match *v, s
     return sql_done(db, *st, "记录仍未整改的工单记录", err) == 0 ? 0 : -2;
 }
 
-/* Updates the items that matched from their findings: the pairs (item,
- * finding) go into a temporary table, and one statement updates the items
- * it names, each from its finding. One statement run per item cost three
+/* Puts the items that matched and their findings into TK_REFRESHED (emptied
+ * by the caller), and updates those that differ from their findings: one
+ * statement (update_sql) over the pairs, each from its finding. One
+ * statement run per item cost three
  * times as much (W1 1M night 2: 14,000 instructions an item, most of them
  * the statement's start and end); one statement asking a C function for
  * each item's finding needs a statement journal (a function may fail
  * halfway), a copy of every page of items it changes (W1 1M: 115 MB
  * written to a temporary file). 0 or -2. */
-static int update_items(sqlite3 *db, const char *run_id, struct loaded *items,
-                        struct qloop_error *err)
+static int insert_matches(sqlite3 *db, struct loaded *items, struct qloop_error *err)
 {
     /* The findings in the order read (by pos), then the matched items in
      * it: id order, as the table was read. */
@@ -512,13 +536,6 @@ static int update_items(sqlite3 *db, const char *run_id, struct loaded *items,
         if (found[i])
             v[m++] = (struct match){.id = items->id[i], .finding = found[i]};
     free(found);
-    if (m == 0)
-        return 0;
-    if (sql_exec(db,
-                 "CREATE TEMP TABLE IF NOT EXISTS qloop_refresh(item INTEGER PRIMARY KEY,"
-                 " finding INTEGER NOT NULL); DELETE FROM temp.qloop_refresh",
-                 "记录仍未整改的工单记录", err) != 0)
-        return -2;
     sqlite3_stmt *full = NULL, *rest = NULL;
     int rc = 0;
     size_t i = 0;
@@ -528,21 +545,17 @@ static int update_items(sqlite3 *db, const char *run_id, struct loaded *items,
         rc = insert_pairs(db, &rest, v + i, m - i, err);
     sqlite3_finalize(full);
     sqlite3_finalize(rest);
-    if (rc == 0)
-        rc = sql_exec_texts(
-                 db,
-                 "UPDATE ticket_items SET (last_run, row_no, record_key, value, message, sealed) ="
-                 " (SELECT " REFRESHED " FROM temp.qloop_refresh m CROSS JOIN finding_rows f"
-                 "  WHERE m.item = ticket_items.id AND f.id = m.finding)"
-                 " WHERE id IN (SELECT item FROM temp.qloop_refresh)",
-                 "更新仍未整改的工单记录", err, 1, &run_id) == 0
-                 ? 0
-                 : -2;
-    if (rc == 0)
-        rc = sql_exec(db, "DELETE FROM temp.qloop_refresh", "记录仍未整改的工单记录", err) == 0
-                 ? 0
-                 : -2;
     return rc;
+}
+
+int tk_refreshed_clear(sqlite3 *db, struct qloop_error *err)
+{
+    return sql_exec(db,
+                    "CREATE TEMP TABLE IF NOT EXISTS qloop_refresh(item INTEGER PRIMARY KEY,"
+                    " finding INTEGER NOT NULL); DELETE FROM " TK_REFRESHED,
+                    "记录仍未整改的工单记录", err) == 0
+               ? 0
+               : -2;
 }
 
 static int by_ticket(const void *a, const void *b)
@@ -561,7 +574,9 @@ int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found,
     struct pairs ps = {0};
     struct judged j = {0};
     struct loaded items = {0};
-    int rc = groups_load(db, &g, err);
+    int rc = tk_refreshed_clear(db, err);
+    if (rc == 0)
+        rc = groups_load(db, &g, err);
     if (rc == 0)
         rc = pairs_load(db, run_id, &ps, err);
     if (rc == 0)
@@ -583,7 +598,9 @@ int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found,
             if ((items.v[i].slot & ITEM_JUDGED) &&
                 ((items.v[i].slot & ITEM_WAS_RUN) || items.v[i].finding))
                 j.v[items.v[i].slot & ITEM_SLOT].failing++;
-        rc = update_items(db, run_id, &items, err);
+        rc = insert_matches(db, &items, err);
+        if (rc == 0)
+            rc = sql_exec_texts(db, update_sql, "更新仍未整改的工单记录", err, 1, &run_id) == 0 ? 0 : -2;
         if (rc == 0 && judged) {
             if (j.n)
                 qsort(j.v, j.n, sizeof *j.v, by_ticket);
@@ -591,7 +608,10 @@ int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found,
             j.v = NULL;
         }
     } else if (rc == 0) {
-        rc = sql_exec_texts(db, refresh_sql, "更新仍未整改的工单记录", err, 1, &run_id) == 0 ? 0 : -2;
+        /* refs the merge cannot read: the statement matches */
+        rc = sql_exec_texts(db, collect_sql, "记录仍未整改的工单记录", err, 1, &run_id) == 0 ? 0 : -2;
+        if (rc == 0)
+            rc = sql_exec_texts(db, update_sql, "更新仍未整改的工单记录", err, 1, &run_id) == 0 ? 0 : -2;
     }
     free(start);
     free(items.v);

@@ -146,8 +146,11 @@ static void read_judged_item(sqlite3_stmt *st, void *row)
 
 /* The re-check by sets. Phase 1: open items that fail again, the common case
  * of a nightly run, are refreshed by one merge of the items with the run's
- * findings (tk_refresh_failing) from their first finding of this run
- * (last_run = this run). Each ticket's judged items and those failing again
+ * findings (tk_refresh_failing) from their first finding of this run (only
+ * those whose finding differs: an unchanged item's row is left alone, its
+ * last_run too), and named in TK_REFRESHED, which tells them from the
+ * others here (TK_FAILING_AGAIN) and is emptied at the end. Each ticket's
+ * judged items and those failing again
  * are counted (*rs, one entry per ticket in ticket order) by that merge as
  * it reads the items, or else (refs it cannot read, or no open item's rule
  * with findings) by one GROUP BY, which cost 4,500 instructions an item (W1
@@ -155,9 +158,9 @@ static void read_judged_item(sqlite3_stmt *st, void *row)
  * again — fixed, missing, or reappearing, a few on most nights — are read
  * into *items (ticket and item order) for the item loop. *all_found: every
  * finding of the run was of an open item (tk_refresh_failing). 0 or -2. */
-static int judged_items(sqlite3 *db, const char *run_id, struct recheck **rs, size_t *nrs,
-                        struct judged_item **items, size_t *n, bool *all_found,
-                        struct qloop_error *err)
+static int judged_items_read(sqlite3 *db, const char *run_id, struct recheck **rs,
+                             size_t *nrs, struct judged_item **items, size_t *n, bool *all_found,
+                             struct qloop_error *err)
 {
     *all_found = false;
     *items = NULL;
@@ -181,7 +184,8 @@ static int judged_items(sqlite3 *db, const char *run_id, struct recheck **rs, si
      * record (ticket_refresh.c), which counts the judged items as it reads
      * them. */
     struct tk_judged_set judged = {0};
-    if (any && tk_refresh_failing(db, run_id, all_found, &judged, err) != 0)
+    if (any ? tk_refresh_failing(db, run_id, all_found, &judged, err) != 0
+            : tk_refreshed_clear(db, err) != 0)
         return -2;
     int rc;
     if (judged.known) {
@@ -195,7 +199,7 @@ static int judged_items(sqlite3 *db, const char *run_id, struct recheck **rs, si
     } else {
         sqlite3_stmt *st = sql_prepare_texts(db,
                                              "SELECT i.ticket_id, count(*),"
-                                             " sum(i.state = 'open' AND i.last_run IS ?1)" JUDGED
+                                             " sum(" TK_FAILING_AGAIN ")" JUDGED
                                              " GROUP BY i.ticket_id ORDER BY i.ticket_id",
                                              1, &run_id, err);
         if (!st)
@@ -224,7 +228,7 @@ static int judged_items(sqlite3 *db, const char *run_id, struct recheck **rs, si
     sqlite3_stmt *st = sql_prepare_texts(db,
                            "SELECT i.id, i.ticket_id, i.record_ref, i.state, r.resolve_missing,"
                            " i.dataset, i.row_no IS NOT NULL" JUDGED
-                           " AND NOT (i.state = 'open' AND i.last_run IS ?1)"
+                           " AND NOT " TK_FAILING_AGAIN
                            " ORDER BY i.ticket_id, i.id",
                            1, &run_id, err);
     if (!st)
@@ -233,6 +237,17 @@ static int judged_items(sqlite3 *db, const char *run_id, struct recheck **rs, si
                      "读取待复核的工单记录", err);
     sqlite3_finalize(st);
     return rc == 0 ? 0 : -2;
+}
+
+/* judged_items_read, then TK_REFRESHED emptied (nothing reads it after). */
+static int judged_items(sqlite3 *db, const char *run_id, struct recheck **rs, size_t *nrs,
+                        struct judged_item **items, size_t *n, bool *all_found,
+                        struct qloop_error *err)
+{
+    int rc = judged_items_read(db, run_id, rs, nrs, items, n, all_found, err);
+    if (rc == 0 && tk_refreshed_clear(db, err) != 0)
+        rc = -2;
+    return rc; /* the caller frees *rs and *items whatever this returns */
 }
 
 /* The statements of the item loop. */

@@ -74,7 +74,13 @@ static const char step3_tickets[] =
     /* One item per problem record. state: open | missing (open, but the
      * record was not in the last run's data) | fixed | closed (the ticket
      * was closed as confirmed). reopened_from: the closed ticket in which
-     * this record had been before. */
+     * this record had been before. last_run: the last run that wrote the
+     * item's evidence (row_no, record_key, value, message, sealed) — the
+     * run that added it, else the latest whose finding differed from what
+     * the item held, or found it again after it had gone missing. A run
+     * that finds the record failing again unchanged leaves the item alone
+     * (loop/ticket_refresh.c), so last_run is not the last run that saw
+     * it fail. */
     "CREATE TABLE ticket_items(id INTEGER PRIMARY KEY,"
     "  ticket_id INTEGER NOT NULL REFERENCES tickets(id),"
     "  dataset TEXT NOT NULL, rule TEXT NOT NULL, record_ref TEXT NOT NULL, record_key TEXT,"

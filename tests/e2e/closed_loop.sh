@@ -35,7 +35,8 @@ expect_contains "the re-check told the provider" "运行复核未通过" "$out"
 # (counted by the refresh's merge, loop/ticket_refresh.c)
 reason=$(sql "SELECT reason FROM ticket_history WHERE event = 'recheck_fail' ORDER BY id DESC LIMIT 1")
 failing=$(sql "SELECT count(*) FROM ticket_items i JOIN ticket_history h ON h.ticket_id = i.ticket_id
-  AND h.event = 'recheck_fail' WHERE i.state = 'open' AND i.last_run = h.run_id")
+  AND h.event = 'recheck_fail' WHERE i.state = 'open' AND EXISTS (SELECT 1 FROM findings f
+  WHERE f.run_id = h.run_id AND f.dataset = i.dataset AND f.rule = i.rule AND f.record_ref = i.record_ref)")
 expect_eq "the re-check's count of records still failing" "运行复核未通过：$failing 条记录仍不符合规则" \
     "${reason%%，*}"
 [ "$failing" -gt 0 ] || fail "no open item failing again in the re-checked ticket"

@@ -122,7 +122,8 @@ QLOOP_NOW=2026-11-13T02:00:00+08:00 run_q 0 run --rules "$QLOOP_SOURCE_DIR/rules
 run_id=$(json_get "$OUT" 'd["run_id"]')
 expect_eq "the run is the fourth" "4" "$(sql 'SELECT count(*) FROM runs')"
 expect_eq "old tickets kept" "$n_tickets" "$(sql "SELECT count(*) FROM tickets WHERE id <= $max_before")"
-joined=$(sql "SELECT count(DISTINCT ticket_id) FROM ticket_items WHERE last_run = '$run_id' AND ticket_id <= $max_before")
+joined=$(sql "SELECT count(DISTINCT i.ticket_id) FROM ticket_items i WHERE i.state = 'open' AND i.ticket_id <= $max_before
+  AND EXISTS (SELECT 1 FROM findings f WHERE f.run_id = '$run_id' AND f.dataset = i.dataset AND f.rule = i.rule AND f.record_ref = i.record_ref)")
 expect_eq "the run's records joined the old open tickets" "yes" "$([ "$joined" -gt 10 ] && echo yes)"
 # Release 0.1 merged the records with an empty key into one item (key "");
 # they now have identities of their own (run/identity.c), so that item's
