@@ -25,8 +25,9 @@
  * Items left alone. A record failing again unchanged has a finding equal
  * to its item: the same row, key, value and message, and the same sealed
  * copy (sealing is deterministic, identity/seal.h). Its item's row is not
- * written (W1 1M night 2: every open item rewritten before, 0.3 s more
- * WAL commit and most of the refresh; bench/README.md "Steady night 2").
+ * written (W1 1M night 2: every open item was rewritten before, 135 MB
+ * more written and about 0.4 s more commit; bench/README.md "Steady night
+ * 2").
  * So last_run no longer tells the items failing again in this run: the
  * temporary table TK_REFRESHED does, until the re-check that reads it is
  * done (ticket_sync.c clears it), holding every open item that had a
@@ -515,9 +516,9 @@ static int insert_pairs(sqlite3 *db, sqlite3_stmt **st, const struct match *v, s
 }
 
 /* Puts the items that matched and their findings into TK_REFRESHED (emptied
- * by the caller), and updates those that differ from their findings: one
- * statement (update_sql) over the pairs, each from its finding. One
- * statement run per item cost three
+ * by the caller), in item order, for update_sql: one statement over the
+ * pairs updating the items whose finding differs, each from its finding.
+ * One statement run per item cost three
  * times as much (W1 1M night 2: 14,000 instructions an item, most of them
  * the statement's start and end); one statement asking a C function for
  * each item's finding needs a statement journal (a function may fail
