@@ -37,7 +37,10 @@
  * them into the store (findings_flush); the records are stored and the
  * findings spooled in row order, so that both are the same for any number
  * of threads. A compare whose fields call Lua is
- * judged on the run's thread only (the Lua state is its).
+ * judged on the run's thread only (the Lua state is its). The findings'
+ * keys by record (finding_refs) are held while the rows go in, flush after
+ * flush, and written once at the end, sorted (findings_hold_refs): each
+ * flush writing its own would put them on random leaves of the B-tree.
  *
  * Where findings go. Without authority: missing_in_right and mismatch on the
  * left dataset, missing_in_left on the right one. With authority = "left"
@@ -53,6 +56,7 @@
 
 #include "base/buf.h"
 #include "run/compare_impl.h"
+#include "run/findings.h"
 #include "run/stage.h"
 
 /* ---- set-up ---- */
@@ -370,6 +374,9 @@ int compare_finish(struct compare_run *c, const struct compare_emit_ctx *ctx, js
 {
     struct emitter e = {.c = c, .findings = ctx->findings, .L = c->p->L, .err = err};
     int rc = 0;
+    /* the findings moved in as they are made (with jobs, round by round):
+     * their keys go into finding_refs at the end, in one sorted write */
+    findings_hold_refs(ctx->findings);
     for (size_t i = 0; i < c->ncmps && rc == 0; i++) {
         compare_emit_begin(&e, &c->cmps[i]);
         rc = finish_cmp(&e, ctx, summary_rules);
@@ -378,6 +385,8 @@ int compare_finish(struct compare_run *c, const struct compare_emit_ctx *ctx, js
         side_release(&e.m->side[1]);
     }
     compare_emit_end(&e);
+    if (findings_release_refs(ctx->findings, rc == 0, err) != 0)
+        rc = -1;
     if (failed_records)
         *failed_records += e.failed_records;
     return rc;

@@ -98,6 +98,8 @@ struct findings_writer {
     int64_t batch_kind[BATCH]; /* their store kinds */
     struct qloop_buf carry; /* an encoded finding split between two pieces of the spool */
     struct findings_refs *refs; /* the flush's keys for finding_refs */
+    bool hold_refs;  /* findings_hold_refs: a flush leaves its keys collected */
+    bool refs_held;  /* keys of held flushes collected, not yet written */
     struct qloop_error *flush_err;
     uint64_t pending; /* findings spooled since the last flush */
 };
@@ -720,7 +722,8 @@ int findings_flush(struct findings_writer *w, struct qloop_error *err)
     }
     if (!w->ins && prepare_inserts(w, err) != 0)
         return -1;
-    findings_refs_begin(w->refs, (size_t)w->pending);
+    if (!w->refs_held) /* else the keys go on after the held flushes' */
+        findings_refs_begin(w->refs, (size_t)w->pending);
     qloop_buf_reset(&w->carry);
     qloop_buf_reset(&w->batch);
     w->nbatch = 0;
@@ -735,12 +738,30 @@ int findings_flush(struct findings_writer *w, struct qloop_error *err)
     qloop_buf_reset(&w->carry);
     w->flush_err = NULL;
     w->pending = 0;
-    /* the keys once every row is in (a failed flush: the caller rolls the
-     * run's transaction back, rows and keys alike) */
+    /* the keys once every row is in, unless held (a failed flush: the
+     * caller rolls the run's transaction back, rows and keys alike) */
+    w->refs_held = rc == 0 && w->hold_refs;
+    if (w->refs_held)
+        return 0;
     if (rc == 0)
         return findings_refs_write(w->refs, w->db, w->run_num, err);
     findings_refs_begin(w->refs, 0);
     return -1;
+}
+
+void findings_hold_refs(struct findings_writer *w)
+{
+    w->hold_refs = true;
+}
+
+int findings_release_refs(struct findings_writer *w, bool write, struct qloop_error *err)
+{
+    bool held = w->refs_held;
+    w->hold_refs = w->refs_held = false;
+    if (held && write)
+        return findings_refs_write(w->refs, w->db, w->run_num, err);
+    findings_refs_begin(w->refs, 0);
+    return 0;
 }
 
 void findings_writer_sort_budget(struct findings_writer *w, size_t bytes)

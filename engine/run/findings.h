@@ -97,6 +97,22 @@ int findings_write(struct findings_writer *w, const struct qloop_finding *f,
  * or -1 with err (store_error). */
 int findings_flush(struct findings_writer *w, struct qloop_error *err);
 
+/* Flushes from now on store the findings' rows and leave their keys
+ * collected, each flush's after the last's (their ids follow one another:
+ * nothing else may insert into finding_rows meanwhile), until
+ * findings_release_refs writes them all at once, sorted: a finder that
+ * flushes often (a compare moves its findings in as it makes them) appends
+ * its keys to finding_refs' B-tree in order once, instead of each flush's
+ * going to random leaves of the kinds' ranges. The keys, and so the store,
+ * are the same either way. */
+void findings_hold_refs(struct findings_writer *w);
+
+/* Ends the hold: with `write`, the keys of the flushes since
+ * findings_hold_refs go into finding_refs (sorted in memory, or by SQL past
+ * the sort budget, as a flush's); without (the caller fails and rolls the
+ * transaction back), they are dropped. Returns 0, or -1 with err. */
+int findings_release_refs(struct findings_writer *w, bool write, struct qloop_error *err);
+
 /* At most `bytes` of memory for sorting a flush's keys from now on
  * (FINDINGS_REFS_BUDGET until told; past it SQLite sorts them). */
 void findings_writer_sort_budget(struct findings_writer *w, size_t bytes);

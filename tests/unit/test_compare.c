@@ -188,6 +188,9 @@ static void finish(void)
     if (F.jobs < 2)
         assert_int_equal(query_int("SELECT count(*) FROM main.findings"), 0);
     assert_int_equal(query_int("SELECT count(*) FROM main.rule_results"), 0);
+    /* what it moved in has its keys by record (written at the end) */
+    assert_int_equal(query_int("SELECT count(*) FROM main.finding_refs"),
+                     query_int("SELECT count(*) FROM main.finding_rows"));
     if (findings_flush(F.w, &err) != 0 || stage_move(F.db, &err) != 0)
         fail_msg("stage_move: %s", err.message);
 }
@@ -832,6 +835,44 @@ static void test_store_fails_while_making(void **state)
     alarm(0);
 }
 
+/* SQLITE_TRACE_STMT: counts the statements inserting rows into
+ * finding_refs by VALUES (findings_refs.c: 64 rows or one). */
+static int count_ref_inserts(unsigned type, void *ctx, void *p, void *x)
+{
+    (void)p;
+    if (type == SQLITE_TRACE_STMT && strstr(x, "INTO finding_refs") && strstr(x, "VALUES"))
+        ++*(int *)ctx;
+    return 0;
+}
+
+/* With jobs the findings go into the store round after round while they
+ * are made; their keys by record go into finding_refs once, at the end,
+ * sorted: as many statements as one write of all of them takes (64 rows
+ * each, the rest one by one), not a sorted write per round to random
+ * leaves of the B-tree. In memory and spilled (a unit per partition). */
+static void test_refs_written_once(void **state)
+{
+    (void)state;
+    /* spilled: 64 units of about 1250 records a side, enough for the helpers */
+    static const size_t budgets[] = {0, 1 << 20}, sizes[] = {20000, 80000};
+    for (size_t b = 0; b < 2; b++) {
+        gen_feed(JOBS_RULES, sizes[b], budgets[b], 2);
+        assert_true(compare_spilled(F.c) == (b == 1));
+        int values = 0;
+        sqlite3_trace_v2(F.db, SQLITE_TRACE_STMT, count_ref_inserts, &values);
+        struct qloop_error err;
+        qloop_error_clear(&err);
+        struct compare_emit_ctx ctx = {.db = F.db, .run_id = "r1", .findings = F.w};
+        assert_int_equal(compare_finish(F.c, &ctx, F.summary, &F.failed, &err), 0);
+        sqlite3_trace_v2(F.db, 0, NULL, NULL);
+        int64_t n = query_int("SELECT count(*) FROM main.finding_rows");
+        assert_true(n > 1000); /* moved in while made: many rounds */
+        assert_int_equal(query_int("SELECT count(*) FROM main.finding_refs"), n);
+        assert_int_equal(values, n / 64 + n % 64);
+        teardown(NULL);
+    }
+}
+
 static void test_spill_equals_memory(void **state)
 {
     (void)state;
@@ -876,6 +917,7 @@ int main(void)
         cmocka_unit_test(test_spill_equals_memory),
         cmocka_unit_test(test_jobs_same_findings),
         cmocka_unit_test(test_store_fails_while_making),
+        cmocka_unit_test(test_refs_written_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

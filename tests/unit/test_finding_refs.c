@@ -9,8 +9,9 @@
  * same whether the writer sorted them in memory, left the sorting to SQLite
  * (a sort budget of 0 or too small: the fallback), or the findings went in
  * through the `findings` view's trigger; a failed flush leaves no key
- * behind. The view's triggers keep both tables in step (explicit and given
- * ids, deletes). Pruning deletes the old runs' keys with their rows. A
+ * behind; flushes held (a compare's) write their keys once, at the end.
+ * The view's triggers keep both tables in step (explicit and given ids,
+ * deletes). Pruning deletes the old runs' keys with their rows. A
  * store at step 13 (rewound with store_rewind_to_step13) gets its keys
  * moved into finding_refs by the upgrade, the index gone. The ticket
  * loop's statements over the findings (traced over three nights) search
@@ -331,6 +332,77 @@ static void test_failed_flush(void **state)
     store_close(db);
 }
 
+/* Flushes held (findings_hold_refs, as a compare's): each stores its rows,
+ * no key goes in until findings_release_refs writes them all in one sorted
+ * write — as many statements as one flush of every finding takes, not one
+ * set per flush — the same keys as flushes writing their own; past the sort
+ * budget, one SQL copy for all of them; released without writing, none (and
+ * the writer goes on as before). */
+static void test_held_refs(void **state)
+{
+    (void)state;
+    enum { PIECES = 4 };
+    char empty[300];
+    snprintf(empty, sizeof empty, "%s", test_dir_path("empty.db"));
+    store_close(db_open_at(empty));
+    copy_store(empty, F.db);
+    sqlite3 *db = db_open_at(F.db);
+    assert_int_equal(write_run(db, "r1", "a", MANY, PIECES, SIZE_MAX, NULL), 0);
+    char *want = refs_text(db);
+    store_close(db);
+
+    size_t budgets[] = {SIZE_MAX, 100 * 24};
+    for (size_t b = 0; b < 3; b++) {
+        copy_store(empty, F.db2);
+        sqlite3 *other = db_open_at(F.db2);
+        struct qloop_error err;
+        qloop_error_clear(&err);
+        assert_int_equal(stage_create(other, &err), 0);
+        struct findings_writer *w = findings_writer_new(other, "r1", F.p, &err);
+        assert_non_null(w);
+        if (b < 2 && budgets[b] != SIZE_MAX)
+            findings_writer_sort_budget(w, budgets[b]);
+        assert_int_equal(store_begin(other, &err), 0);
+        struct inserts c = {0};
+        sqlite3_trace_v2(other, SQLITE_TRACE_STMT, count_inserts, &c);
+        findings_hold_refs(w);
+        for (int k = 0; k < PIECES; k++) {
+            char piece[32];
+            snprintf(piece, sizeof piece, "a%d", k);
+            assert_int_equal(spool(w, piece, MANY / PIECES + (k == 0 ? MANY % PIECES : 0), &err), 0);
+            assert_int_equal(findings_flush(w, &err), 0);
+            assert_int_equal(q_int(other, "SELECT count(*) FROM finding_refs"), 0);
+        }
+        assert_int_equal(q_int(other, "SELECT count(*) FROM finding_rows"), MANY);
+        assert_int_equal(findings_release_refs(w, b < 2, &err), 0);
+        if (b == 0) {
+            assert_int_equal(c.values, MANY / 64 + MANY % 64);
+            assert_int_equal(c.select, 0);
+        } else if (b == 1) {
+            assert_int_equal(c.values, 0);
+            assert_int_equal(c.select, 1);
+        } else {
+            assert_int_equal(c.values + c.select, 0);
+            assert_int_equal(q_int(other, "SELECT count(*) FROM finding_refs"), 0);
+            /* no longer held: a flush writes its own keys again */
+            assert_int_equal(spool(w, "z", 10, &err), 0);
+            assert_int_equal(findings_flush(w, &err), 0);
+            assert_int_equal(q_int(other, "SELECT count(*) FROM finding_refs"), 10);
+        }
+        sqlite3_trace_v2(other, 0, NULL, NULL);
+        assert_int_equal(store_commit(other, &err), 0);
+        findings_writer_free(w);
+        if (b < 2) {
+            char *got = refs_text(other);
+            assert_string_equal(got, want);
+            assert_refs_whole(other);
+            free(got);
+        }
+        store_close(other);
+    }
+    free(want);
+}
+
 /* Pruning deletes the old runs' keys with their rows, and counts the rows. */
 static void test_prune(void **state)
 {
@@ -482,6 +554,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sorted_equals_view, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fallback_same_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_held_refs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_from_step13, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop_plans, setup, teardown),
