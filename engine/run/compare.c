@@ -32,9 +32,10 @@
  * Threads. With --jobs (compare_set_jobs) a crew of helper threads
  * (compare_crew.c) builds the records of each batch part by part, sorts the
  * two sides of a unit at once, and makes each rule's findings slice by
- * slice of rows on the helpers, each with its own findings encoder, while
- * the run's thread spools the slices made before in row order and moves
- * them into the store (findings_flush); the records are stored and the
+ * slice of rows on the helpers, each slice with its own findings encoder,
+ * while the run's thread spools the slices made before in row order and
+ * moves them into the store (findings_flush), making the next slice itself
+ * whenever the one to spool is not ready; the records are stored and the
  * findings spooled in row order, so that both are the same for any number
  * of threads. A compare whose fields call Lua is
  * judged on the run's thread only (the Lua state is its). The findings'
@@ -255,6 +256,11 @@ int compare_run_new(struct compare_run **out, struct pack *p, size_t memory_budg
 bool compare_spilled(const struct compare_run *c)
 {
     return c && c->spilled;
+}
+
+size_t compare_caller_slices(const struct compare_run *c)
+{
+    return c ? c->caller_slices : 0;
 }
 
 /* ---- columns ---- */

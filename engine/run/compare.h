@@ -135,6 +135,10 @@ int compare_add_record(struct compare_run *c, size_t cmp, int side, const struct
  * budget was passed (for progress messages and tests). */
 bool compare_spilled(const struct compare_run *c);
 
+/* The slices of findings (a rule over a run of rows) the calling thread of
+ * compare_finish made itself beside the helpers, with jobs (for tests). */
+size_t compare_caller_slices(const struct compare_run *c);
+
 void compare_run_free(struct compare_run *c);
 
 #endif

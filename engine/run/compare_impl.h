@@ -15,6 +15,7 @@
 
 #include <lua.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -173,6 +174,7 @@ struct compare_run {
     size_t jobs;           /* threads the compares may use (compare_set_jobs) */
     size_t ahead_rounds, ahead_bytes; /* compare_set_emit_ahead (0: the defaults) */
     struct crew crew;      /* started on first need */
+    size_t caller_slices;  /* slices of findings the calling thread made (compare_caller_slices) */
     /* a batch built on the crew (compare_feed.c): each member's records and
      * key buffer; the rows' own keys, made first, in `own` */
     struct qloop_buf *stage, *stage_key;
@@ -218,7 +220,7 @@ struct ent {
     struct ent *partner;
     uint32_t count;  /* records sharing the key on this side */
     uint8_t status;
-    uint8_t counted; /* bit per dataset side: counted in failed_records */
+    atomic_uchar counted; /* bit per dataset side: counted in failed_records */
 };
 
 /* One thread's share of writing findings: its own encoder, buffers, and
@@ -251,13 +253,15 @@ struct emit_round {
 
 /* The join of one compare at a time, and where its results go. With jobs
  * > 1 a unit's two sides are sorted on two threads and each rule's
- * findings are made by the crew's helpers, round by round, up to
- * EMIT_AHEAD rounds (and EMIT_AHEAD_BYTES) ahead of the calling thread,
- * which spools the rounds' findings in row order and moves them into the
- * store: the findings are the same for any jobs. The rules alternate
- * between slow to make (a mismatch: every pair judged, few findings) and
- * slow to store (many findings), so the helpers run ahead through the one
- * while the calling thread stores the other. */
+ * findings are made slice by slice, round by round, up to EMIT_AHEAD
+ * rounds (and EMIT_AHEAD_BYTES) ahead of the spooling, by the crew's
+ * helpers and by the calling thread whenever the round it is to spool is
+ * not made yet; the calling thread spools the rounds' findings in row
+ * order and moves them into the store: the findings are the same for any
+ * jobs and whoever made each slice. The rules alternate between slow to
+ * make (a mismatch: every pair judged, few findings) and slow to store
+ * (many findings), so the helpers run ahead through the one while the
+ * calling thread stores the other. */
 struct emitter {
     struct compare_run *c;
     struct cmp *m;
@@ -266,8 +270,8 @@ struct emitter {
     struct qloop_error *err;
     int64_t failed_records;
     size_t jobs;                /* threads the emission may use (1: no pool) */
-    struct emit_worker *w;      /* nw of them; w[0] is the calling thread's; round r's
-                                   helper i uses w[(r % ahead_rounds) * helpers + i] */
+    struct emit_worker *w;      /* nw of them; w[0] is emit_alone's; slice i
+                                   of round r is made in w[(r % ahead_rounds) * helpers + i] */
     size_t nw;
     uint32_t *kind;             /* findings_kind of each rule of m */
     bool pool_up;               /* e->c->crew started for it */
@@ -278,16 +282,18 @@ struct emitter {
     const struct side *fill[2]; /* in memory: the sides whose records ents[] are pointed at */
     struct fpkey *byfp[2], *tmp[2];
     size_t nk[2];
-    /* its rounds of findings, made by the helpers, spooled by the calling thread */
+    /* its rounds of findings (`helpers` slices each), made by the helpers and the
+     * calling thread, spooled by the calling thread */
     size_t helpers;
     size_t ahead_rounds, ahead_bytes; /* compare_set_emit_ahead's, or the defaults */
     const struct emit_round *rounds;
     size_t nrounds;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    size_t next;                /* slices claimed (compare_join.c: claim_slice) */
     size_t spooled;             /* rounds spooled (their workers free again) */
     size_t ahead;               /* bytes of findings made and not yet spooled */
-    size_t made[EMIT_AHEAD];    /* helpers done with the round of each set of workers */
+    size_t made[EMIT_AHEAD];    /* slices made of the round of each set of workers */
     bool stop;                  /* spooling failed: make no more */
 };
 

@@ -176,10 +176,13 @@ static void put_finding(struct emit_worker *w, int rule, int ds_side, struct ent
                                       (value_sensitive ? FINDING_MASK_VALUE : 0u)};
     findings_encode(w->enc, w->e->kind[rule], &f, &x, &w->out);
     w->failed++;
-    if (!(subject->counted & (1u << ds_side))) {
-        subject->counted |= (uint8_t)(1u << ds_side);
+    /* one record's findings of several rules may be made at once on two
+     * threads: the one that sets the bit counts it */
+    unsigned bit = 1u << ds_side;
+    if (!(atomic_load_explicit(&subject->counted, memory_order_relaxed) & bit) &&
+        !(atomic_fetch_or_explicit(&subject->counted, (unsigned char)bit, memory_order_relaxed) &
+          bit))
         w->failed_records++;
-    }
 }
 
 /* Writes the missing_* finding for record x of side `from`, which has no
@@ -431,7 +434,7 @@ static void prepare_side(struct emitter *e, int s)
     for (size_t i = 0; i < n; i++) {
         struct ent *x = &ents[i];
         x->partner = NULL;
-        x->counted = 0;
+        atomic_store_explicit(&x->counted, 0, memory_order_relaxed);
         x->count = 1;
         if (x->r->flags & REC_EMPTY_KEY)
             x->status = ST_EMPTY;
@@ -494,7 +497,7 @@ static void emit_slice(struct emit_worker *w)
     }
 }
 
-static void make_rounds(struct emitter *e, size_t helper);
+static void make_rounds(struct emitter *e);
 
 /* Member i's part of the current task: in TASK_SORT (crew_run's) a side to
  * sort, in TASK_EMIT (crew_begin's, helpers only) its slices of rows. */
@@ -505,7 +508,7 @@ static void do_task(void *ctx, size_t i)
         for (size_t s = i; s < 2; s += e->jobs)
             prepare_side(e, (int)s);
     } else if (i >= 1 && i <= e->helpers) {
-        make_rounds(e, i - 1);
+        make_rounds(e);
     }
 }
 
@@ -564,43 +567,69 @@ static int emit_alone(struct emitter *e, const int *rules, const size_t *rows, s
     return rc;
 }
 
-/* Helper h's share of every round of the unit, in order: waits until the
- * round's set of workers is free (its round ahead_rounds before spooled)
- * and, unless it is the round to spool next, fewer than ahead_bytes wait,
- * makes its slice, and reports it made. */
-static void make_rounds(struct emitter *e, size_t h)
+/* Claims the next slice to make (index k: slice k % helpers of round k /
+ * helpers), when there is one and its round may be made now: its set of
+ * workers is free (the round ahead_rounds before it spooled) and, unless
+ * it is the round to spool next, fewer than ahead_bytes wait. Under e->mu. */
+static bool claim_slice(struct emitter *e, size_t *k)
 {
-    for (size_t r = 0; r < e->nrounds; r++) {
-        pthread_mutex_lock(&e->mu);
-        while (!e->stop && (r >= e->spooled + e->ahead_rounds ||
-                            (r > e->spooled && e->ahead > e->ahead_bytes)))
-            pthread_cond_wait(&e->cv, &e->mu);
-        bool stop = e->stop;
-        pthread_mutex_unlock(&e->mu);
-        if (stop)
-            return;
-        const struct emit_round *o = &e->rounds[r];
-        struct emit_worker *w = &e->w[(r % e->ahead_rounds) * e->helpers + h];
-        size_t from = o->base + h * o->slice, to = from + o->slice;
-        w->rule = o->rule;
-        w->from = from < o->n ? from : o->n;
-        w->to = to < o->n ? to : o->n;
-        emit_slice(w);
-        pthread_mutex_lock(&e->mu);
-        e->ahead += w->out.len;
-        e->made[r % e->ahead_rounds]++;
-        pthread_cond_broadcast(&e->cv);
-        pthread_mutex_unlock(&e->mu);
-    }
+    if (e->stop || e->next >= e->nrounds * e->helpers)
+        return false;
+    size_t r = e->next / e->helpers;
+    if (r >= e->spooled + e->ahead_rounds || (r > e->spooled && e->ahead > e->ahead_bytes))
+        return false;
+    *k = e->next++;
+    return true;
 }
 
-/* Makes every rule's findings of the unit on the crew's helpers, round by
- * round (each helper one slice of rows of one rule per round), up to
- * ahead_rounds rounds (and ahead_bytes) ahead, while the calling thread
- * spools each round's findings, worker by worker, and moves them into the
- * store (findings_flush): the same findings in the same order as
- * emit_alone. When that fails the helpers stop at their next round.
- * Returns 0 or -1 with err. */
+/* Makes claimed slice k into its worker and reports it made: called
+ * without e->mu, returns holding it. */
+static void make_slice(struct emitter *e, size_t k)
+{
+    size_t r = k / e->helpers, i = k % e->helpers;
+    const struct emit_round *o = &e->rounds[r];
+    struct emit_worker *w = &e->w[(r % e->ahead_rounds) * e->helpers + i];
+    size_t from = o->base + i * o->slice, to = from + o->slice;
+    w->rule = o->rule;
+    w->from = from < o->n ? from : o->n;
+    w->to = to < o->n ? to : o->n;
+    emit_slice(w);
+    pthread_mutex_lock(&e->mu);
+    e->ahead += w->out.len;
+    e->made[r % e->ahead_rounds]++;
+    pthread_cond_broadcast(&e->cv);
+}
+
+/* A helper's share of the unit's rounds: slice after slice, in order, as
+ * they may be claimed, until every slice is claimed or the spooling
+ * failed. */
+static void make_rounds(struct emitter *e)
+{
+    pthread_mutex_lock(&e->mu);
+    for (;;) {
+        size_t k;
+        if (claim_slice(e, &k)) {
+            pthread_mutex_unlock(&e->mu);
+            make_slice(e, k);
+            continue;
+        }
+        if (e->stop || e->next >= e->nrounds * e->helpers)
+            break;
+        pthread_cond_wait(&e->cv, &e->mu);
+    }
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* Makes every rule's findings of the unit round by round (each round one
+ * slice of rows of one rule per helper), up to ahead_rounds rounds (and
+ * ahead_bytes) ahead of the spooling, on the crew's helpers and on the
+ * calling thread, which spools each round's findings, worker by worker,
+ * and moves them into the store (findings_flush): the same findings in the
+ * same order as emit_alone, whoever made each slice. While the round to
+ * spool is not made, the calling thread makes the next slice not yet
+ * claimed (the first one before the helpers start), else waits. When the
+ * spooling fails the helpers stop at their next slice. Returns 0 or -1
+ * with err. */
 static int emit_pipelined(struct emitter *e, const int *rules, const size_t *rows, size_t nr)
 {
     size_t h = e->helpers, count = 0;
@@ -619,16 +648,32 @@ static int emit_pipelined(struct emitter *e, const int *rules, const size_t *row
     e->nrounds = nrounds;
     e->spooled = 0;
     e->ahead = 0;
+    e->next = 0;
     e->stop = false;
     memset(e->made, 0, sizeof e->made);
     e->task = TASK_EMIT;
+    size_t first;
+    bool mine = claim_slice(e, &first); /* no helper runs yet: no lock needed */
     crew_begin(&e->c->crew, do_task, e);
+    if (mine) {
+        make_slice(e, first);
+        e->c->caller_slices++;
+        pthread_mutex_unlock(&e->mu);
+    }
     int rc = 0;
     for (size_t r = 0; r < nrounds && rc == 0; r++) {
         size_t set = r % e->ahead_rounds;
         pthread_mutex_lock(&e->mu);
-        while (e->made[set] < h)
-            pthread_cond_wait(&e->cv, &e->mu);
+        while (e->made[set] < h) {
+            size_t k;
+            if (claim_slice(e, &k)) {
+                pthread_mutex_unlock(&e->mu);
+                make_slice(e, k);
+                e->c->caller_slices++;
+            } else {
+                pthread_cond_wait(&e->cv, &e->mu);
+            }
+        }
         e->made[set] = 0;
         pthread_mutex_unlock(&e->mu);
         size_t bytes = 0;
