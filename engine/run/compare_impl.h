@@ -35,7 +35,9 @@ enum {
     MAX_LEVEL = 3,          /* partition levels below the first */
     MIN_SPLIT = 16,         /* a unit this small is loaded whatever the budget */
     EMPTY_STREAM = NPART,   /* the stream of records with an empty key */
-    ENT_COST = 72,          /* join working memory per record: entry, sort key, sort buffer */
+    ENT_COST = 72,          /* join working memory charged per record: entry and sort key
+                               (48 bytes since the sort goes by buckets; 72 kept, so that a
+                               run spills where it did) */
     CHUNK_SIZE = 1 << 20,   /* in-memory record storage granule */
     SPILL_BUFSIZE = 16384,  /* buffer per partition file */
 };

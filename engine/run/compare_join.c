@@ -38,65 +38,75 @@ static int cmp_fp(const void *x, const void *y)
     return a->e < b->e ? -1 : a->e > b->e;
 }
 
-/* Sorts a[0..n) by (hi, lo, e) where a is given in e order: a stable LSD
- * radix sort on the top bits of hi, 11-bit digits, as many as make about
- * one entry per value of those bits (two digits up to 4M entries, four at
- * most: 44 bits), skipping a digit all entries share; then, within each run
- * of equal top bits (a key occurring more than once, or two keys alike in
- * those bits), an order by (hi, lo) that keeps e order (insertion sort for
- * a short run, qsort for a long one out of order). Linear in n but for a
- * flood of keys alike in those bits; tmp holds n entries. */
-static void sort_fp(struct fpkey *a, struct fpkey *tmp, size_t n)
+/* Orders a run a[0..n) whose entries are in e order by (hi, lo, e):
+ * insertion sort when short, qsort when long and out of order. */
+static void order_run(struct fpkey *a, size_t n)
 {
-    enum { BITS = 11, RADIX = 1 << BITS, MAX_DIGITS = 4, SMALL = 64 };
-    if (n < SMALL) {
+    enum { SMALL = 64 };
+    bool ordered = true;
+    for (size_t j = 1; j < n && ordered; j++)
+        ordered = a[j - 1].hi < a[j].hi || (a[j - 1].hi == a[j].hi && a[j - 1].lo <= a[j].lo);
+    if (ordered)
+        return;
+    if (n > SMALL) {
         qsort(a, n, sizeof *a, cmp_fp);
         return;
     }
-    int digits = 1;
-    while (digits < MAX_DIGITS && (n >> (BITS * digits)) > 0)
-        digits++;
-    const int low = 64 - BITS * digits;
-    size_t count[RADIX];
-    struct fpkey *src = a, *dst = tmp;
-    for (int shift = low; shift < 64; shift += BITS) {
-        memset(count, 0, sizeof count);
-        for (size_t i = 0; i < n; i++)
-            count[(src[i].hi >> shift) & (RADIX - 1)]++;
-        if (count[(src[0].hi >> shift) & (RADIX - 1)] == n)
-            continue; /* one digit for all: the order stands */
-        size_t sum = 0;
-        for (size_t d = 0; d < RADIX; d++) {
-            size_t c = count[d];
-            count[d] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            dst[count[(src[i].hi >> shift) & (RADIX - 1)]++] = src[i];
-        struct fpkey *t = src;
-        src = dst;
-        dst = t;
+    for (size_t k = 1; k < n; k++) {
+        struct fpkey x = a[k];
+        size_t m = k;
+        for (; m > 0 && cmp_fp(&a[m - 1], &x) > 0; m--)
+            a[m] = a[m - 1];
+        a[m] = x;
     }
-    if (src != a)
-        memcpy(a, src, n * sizeof *a);
-    for (size_t i = 0; i < n;) {
+}
+
+enum {
+    TOP_BITS = 11,             /* the fingerprint's top bits that pick a bucket */
+    NTOP = 1 << TOP_BITS,      /* buckets */
+    BUCKET_SHIFT = 64 - TOP_BITS
+};
+
+/* Sorts one bucket a[0..m) (entries sharing the top TOP_BITS bits of hi,
+ * given in e order) by (hi, lo, e): a stable counting sort on the next
+ * bits of hi — as many as make about one entry per value, up to 11 —
+ * through scratch (m entries), then order_run over each run of entries
+ * alike in those bits (a key occurring more than once, or two keys alike
+ * in them). A bucket holds about n / NTOP entries, so all of this happens
+ * in the cache. */
+static void sort_bucket(struct fpkey *a, struct fpkey *scratch, size_t m)
+{
+    enum { MAX_BITS = 11, FEW = 16 };
+    if (m < 2)
+        return;
+    if (m <= FEW) {
+        order_run(a, m);
+        return;
+    }
+    int bits = 4;
+    while (bits < MAX_BITS && ((size_t)1 << bits) < m)
+        bits++;
+    const int shift = BUCKET_SHIFT - bits;
+    const uint64_t mask = ((uint64_t)1 << bits) - 1;
+    size_t count[1 << MAX_BITS];
+    memset(count, 0, ((size_t)1 << bits) * sizeof *count);
+    for (size_t i = 0; i < m; i++)
+        count[(a[i].hi >> shift) & mask]++;
+    size_t sum = 0;
+    for (size_t d = 0; d <= mask; d++) {
+        size_t c = count[d];
+        count[d] = sum;
+        sum += c;
+    }
+    for (size_t i = 0; i < m; i++)
+        scratch[count[(a[i].hi >> shift) & mask]++] = a[i];
+    memcpy(a, scratch, m * sizeof *a);
+    for (size_t i = 0; i < m;) {
         size_t j = i + 1;
-        bool ordered = true;
-        for (; j < n && a[j].hi >> low == a[i].hi >> low; j++)
-            ordered &= a[j - 1].hi < a[j].hi || (a[j - 1].hi == a[j].hi && a[j - 1].lo <= a[j].lo);
-        if (!ordered) {
-            if (j - i > SMALL) {
-                qsort(a + i, j - i, sizeof *a, cmp_fp);
-            } else {
-                for (size_t k = i + 1; k < j; k++) {
-                    struct fpkey x = a[k];
-                    size_t m = k;
-                    for (; m > i && cmp_fp(&a[m - 1], &x) > 0; m--)
-                        a[m] = a[m - 1];
-                    a[m] = x;
-                }
-            }
-        }
+        while (j < m && a[j].hi >> shift == a[i].hi >> shift)
+            j++;
+        if (j - i > 1)
+            order_run(a + i, j - i);
         i = j;
     }
 }
@@ -400,50 +410,84 @@ enum {
     POOL_MIN_ROWS = 1024  /* a unit smaller than this is done on the calling thread */
 };
 
-/* Points side s's entries of an in-memory unit at its records, in the
- * order stored (e->n[s] of them: every record fed). */
-static void fill_side(struct emitter *e, int s)
+/* Notes record r, the n-th of a side: whether the records so far are in
+ * row order (*last: the previous one's row) and, unless its key is empty,
+ * its fingerprint's bucket in count. */
+static inline void note_record(const struct rec *r, size_t n, uint64_t *last, bool *ordered,
+                               size_t *count)
+{
+    *ordered &= n == 0 || *last < r->row_no;
+    *last = r->row_no;
+    if (!(r->flags & REC_EMPTY_KEY))
+        count[r->fp_hi >> BUCKET_SHIFT]++;
+}
+
+/* Points side s's entries at its records when they are in memory (in the
+ * order stored: every record fed; e->n[s] becomes their number), else
+ * goes over the entries given; either way counts the records of each
+ * bucket into count and tells whether they are in row order. */
+static bool collect_side(struct emitter *e, int s, size_t *count)
 {
     struct ent *ents = e->ents[s];
     size_t n = 0, cap = e->n[s];
-    for (const struct chunk *k = e->fill[s]->head; k && n < cap; k = k->next)
-        for (size_t off = 0; off < k->used && n < cap;) {
-            const struct rec *r = (const struct rec *)((const char *)k->data + off);
-            ents[n++].r = r;
-            off += rec_size(r->len);
-        }
-    e->n[s] = n;
+    uint64_t last = 0;
+    bool ordered = true;
+    if (e->fill[s]) {
+        for (const struct chunk *k = e->fill[s]->head; k && n < cap; k = k->next)
+            for (size_t off = 0; off < k->used && n < cap; n++) {
+                const struct rec *r = (const struct rec *)((const char *)k->data + off);
+                ents[n].r = r;
+                note_record(r, n, &last, &ordered, count);
+                off += rec_size(r->len);
+            }
+        e->n[s] = n;
+    } else {
+        for (; n < cap; n++)
+            note_record(ents[n].r, n, &last, &ordered, count);
+    }
+    return ordered;
 }
 
 /* Sorts side s of the current unit by fingerprint (after pointing its
  * entries at the side's records, in memory, and putting them in row
- * order) and resets its entries' join state. */
+ * order) and resets its entries' join state. The sort: the entries go
+ * straight to their bucket of the fingerprint's top bits (counted while
+ * the records were walked: one pass over the records to count, one to
+ * place, in row order, so each bucket is in e order), then each bucket is
+ * sorted on its own (sort_bucket). */
 static void prepare_side(struct emitter *e, int s)
 {
-    if (e->fill[s])
-        fill_side(e, s);
+    size_t *count = qloop_xcalloc(NTOP + 1, sizeof *count);
+    if (!collect_side(e, s, count))
+        qsort(e->ents[s], e->n[s], sizeof *e->ents[s], cmp_row);
     struct ent *ents = e->ents[s];
-    size_t n = e->n[s];
-    bool sorted = true;
-    for (size_t i = 1; i < n && sorted; i++)
-        sorted = ents[i - 1].r->row_no < ents[i].r->row_no;
-    if (!sorted)
-        qsort(ents, n, sizeof *ents, cmp_row);
-    struct fpkey *byfp = qloop_xmalloc((n + 1) * sizeof *byfp);
-    size_t nk = 0;
+    size_t n = e->n[s], nk = 0, most = 0;
+    for (size_t d = 0; d < NTOP; d++) {
+        size_t c = count[d];
+        count[d] = nk;
+        nk += c;
+        most = c > most ? c : most;
+    }
+    struct fpkey *byfp = qloop_xmalloc((nk + 1) * sizeof *byfp);
     for (size_t i = 0; i < n; i++) {
         struct ent *x = &ents[i];
+        const struct rec *r = x->r;
         x->partner = NULL;
         atomic_store_explicit(&x->counted, 0, memory_order_relaxed);
         x->count = 1;
-        if (x->r->flags & REC_EMPTY_KEY)
+        if (r->flags & REC_EMPTY_KEY)
             x->status = ST_EMPTY;
         else
-            byfp[nk++] = (struct fpkey){x->r->fp_hi, x->r->fp_lo, x};
+            byfp[count[r->fp_hi >> BUCKET_SHIFT]++] = (struct fpkey){r->fp_hi, r->fp_lo, x};
     }
-    struct fpkey *tmp = qloop_xmalloc((nk + 1) * sizeof *tmp);
-    sort_fp(byfp, tmp, nk);
-    free(tmp);
+    /* count[d] is now where bucket d ends */
+    struct fpkey *scratch = qloop_xmalloc((most + 1) * sizeof *scratch);
+    for (size_t d = 0, from = 0; d < NTOP; d++) {
+        sort_bucket(byfp + from, scratch, count[d] - from);
+        from = count[d];
+    }
+    free(scratch);
+    free(count);
     e->byfp[s] = byfp;
     e->nk[s] = nk;
 }
