@@ -238,7 +238,7 @@ struct emit_worker {
 };
 
 /* What a round asks of every worker (compare_join.c). */
-enum { TASK_SORT, TASK_EMIT };
+enum { TASK_SORT, TASK_MERGE, TASK_EMIT };
 
 enum {
     EMIT_AHEAD = 256,             /* rounds of findings the helpers may make ahead of the spooling */
@@ -282,8 +282,9 @@ struct emitter {
     struct ent *ents[2];
     size_t n[2];
     const struct side *fill[2]; /* in memory: the sides whose records ents[] are pointed at */
-    struct fpkey *byfp[2], *tmp[2];
+    struct fpkey *byfp[2];
     size_t nk[2];
+    size_t *ends[2];            /* where each bucket of byfp[s] ends (compare_join.c) */
     /* its rounds of findings (`helpers` slices each), made by the helpers and the
      * calling thread, spooled by the calling thread */
     size_t helpers;

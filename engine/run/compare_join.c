@@ -487,9 +487,50 @@ static void prepare_side(struct emitter *e, int s)
         from = count[d];
     }
     free(scratch);
-    free(count);
+    e->ends[s] = count;
     e->byfp[s] = byfp;
     e->nk[s] = nk;
+}
+
+/* Merges the groups of equal fingerprints of buckets [from, to) of both
+ * sides of the current unit: each record's count on its side and status,
+ * and the partners of a key unique on both sides. A key's records are all
+ * in one bucket, so ranges of buckets can be merged at once. */
+static void merge_buckets(struct emitter *e, size_t from, size_t to)
+{
+    struct fpkey *const *byfp = e->byfp;
+    size_t i = from ? e->ends[0][from - 1] : 0, j = from ? e->ends[1][from - 1] : 0;
+    const size_t nk[2] = {e->ends[0][to - 1], e->ends[1][to - 1]};
+    while (i < nk[0] || j < nk[1]) {
+        const struct fpkey *key;
+        if (i < nk[0] && j < nk[1])
+            key = fp_le(&byfp[0][i], &byfp[1][j]) ? &byfp[0][i] : &byfp[1][j];
+        else
+            key = i < nk[0] ? &byfp[0][i] : &byfp[1][j];
+        size_t ei = i, ej = j;
+        while (ei < nk[0] && same_fp(&byfp[0][ei], key))
+            ei++;
+        while (ej < nk[1] && same_fp(&byfp[1][ej], key))
+            ej++;
+        size_t cl = ei - i, cr = ej - j;
+        for (int s = 0; s < 2; s++) {
+            size_t lo = s == 0 ? i : j, hi = s == 0 ? ei : ej, mine = s == 0 ? cl : cr,
+                   theirs = s == 0 ? cr : cl;
+            for (size_t k = lo; k < hi; k++) {
+                struct ent *x = byfp[s][k].e;
+                x->count = (uint32_t)mine;
+                x->status = mine > 1 ? ST_DUP : theirs == 0 ? ST_MISSING
+                                                : theirs > 1 ? ST_OTHER_DUP
+                                                             : ST_PAIRED;
+            }
+        }
+        if (cl == 1 && cr == 1) {
+            byfp[0][i].e->partner = byfp[1][j].e;
+            byfp[1][j].e->partner = byfp[0][i].e;
+        }
+        i = ei;
+        j = ej;
+    }
 }
 
 /* Makes rule w->rule's findings for rows w->from..w->to of its side. */
@@ -544,13 +585,17 @@ static void emit_slice(struct emit_worker *w)
 static void make_rounds(struct emitter *e);
 
 /* Member i's part of the current task: in TASK_SORT (crew_run's) a side to
- * sort, in TASK_EMIT (crew_begin's, helpers only) its slices of rows. */
+ * sort, in TASK_MERGE (crew_run's) its share of the buckets to merge, in
+ * TASK_EMIT (crew_begin's, helpers only) its slices of rows. */
 static void do_task(void *ctx, size_t i)
 {
     struct emitter *e = ctx;
     if (e->task == TASK_SORT) {
         for (size_t s = i; s < 2; s += e->jobs)
             prepare_side(e, (int)s);
+    } else if (e->task == TASK_MERGE) {
+        if (i < e->jobs)
+            merge_buckets(e, i * NTOP / e->jobs, (i + 1) * NTOP / e->jobs);
     } else if (i >= 1 && i <= e->helpers) {
         make_rounds(e);
     }
@@ -827,39 +872,15 @@ int compare_join_unit(struct emitter *e, struct ent *ents[2], const size_t n[2])
         prepare_side(e, 0);
         prepare_side(e, 1);
     }
-    struct fpkey *const *byfp = e->byfp;
-    const size_t *nk = e->nk;
-    /* merge groups of equal fingerprints */
-    size_t i = 0, j = 0;
-    while (i < nk[0] || j < nk[1]) {
-        const struct fpkey *key;
-        if (i < nk[0] && j < nk[1])
-            key = fp_le(&byfp[0][i], &byfp[1][j]) ? &byfp[0][i] : &byfp[1][j];
-        else
-            key = i < nk[0] ? &byfp[0][i] : &byfp[1][j];
-        size_t ei = i, ej = j;
-        while (ei < nk[0] && same_fp(&byfp[0][ei], key))
-            ei++;
-        while (ej < nk[1] && same_fp(&byfp[1][ej], key))
-            ej++;
-        size_t cl = ei - i, cr = ej - j;
-        for (int s = 0; s < 2; s++) {
-            size_t from = s == 0 ? i : j, to = s == 0 ? ei : ej, mine = s == 0 ? cl : cr,
-                   theirs = s == 0 ? cr : cl;
-            for (size_t k = from; k < to; k++) {
-                struct ent *x = byfp[s][k].e;
-                x->count = (uint32_t)mine;
-                x->status = mine > 1 ? ST_DUP : theirs == 0 ? ST_MISSING
-                                                : theirs > 1 ? ST_OTHER_DUP
-                                                             : ST_PAIRED;
-            }
-        }
-        if (cl == 1 && cr == 1) {
-            byfp[0][i].e->partner = byfp[1][j].e;
-            byfp[1][j].e->partner = byfp[0][i].e;
-        }
-        i = ei;
-        j = ej;
+    /* merge groups of equal fingerprints, bucket ranges on the crew */
+    e->task = TASK_MERGE;
+    if (jobs > 1)
+        crew_run(&e->c->crew, do_task, e);
+    else
+        merge_buckets(e, 0, NTOP);
+    for (int s = 0; s < 2; s++) {
+        free(e->ends[s]);
+        e->ends[s] = NULL;
     }
     free(e->byfp[0]);
     free(e->byfp[1]);
