@@ -310,18 +310,28 @@ int tk_items_unindex(sqlite3 *db, char **index_sql, struct qloop_error *err);
  * -2. */
 int tk_items_reindex(sqlite3 *db, char **index_sql, struct qloop_error *err);
 
+/* The most fresh findings one dataset + rule of a run may have for its
+ * items to go into the index of items by record as they are inserted
+ * (tk_items_in_bulk); a variable so that tests can lower it. */
+#define TK_ITEMS_GROUP_IN_PLACE 100000
+extern int64_t tk_items_group_in_place;
+
 /* Whether the findings of fresh run run_id (no item of their datasets and
  * rules yet) are worth inserting without the index of items by record,
  * built again in bulk after them (*bulk): when they are more than half
  * the items already stored, measured by the highest item id (ids only
- * grow), and only inside a transaction. Their keys (new datasets and
- * rules) go into new parts of the index: a few pages read at random for
- * each while the new parts fit in the cache, one page each once they do
- * not; a rebuild sorts every item, the old ones too. 1.8M items stored, a
- * new rule's items with the index in place / rebuilt: 450k 6.6 / 9.2 s,
- * 900k 14.4 / 11.7 s, 1.8M 33.6 / 14.0 s; none stored, 1.8M: 15.4 / 9.0 s
- * (bench/README.md, branch itembulk). The findings are counted only up to
- * the bound. 0 or -2. */
+ * grow), and one dataset + rule among them has more than
+ * tk_items_group_in_place; only inside a transaction. Their keys (new
+ * datasets and rules) go into new parts of the index, one part per
+ * dataset + rule, filled one after the other: a few pages read at random
+ * for each while the part being filled fits in the cache, one page each
+ * once it does not; a rebuild sorts every item, the old ones too. 1.8M
+ * items stored, a new rule's items with the index in place / rebuilt:
+ * 450k 6.6 / 9.2 s, 900k 14.4 / 11.7 s, 1.8M 33.6 / 14.0 s; none stored,
+ * one rule's 180k: 1.12 / 1.03 s, 1.8M: 15.4 / 9.0 s (bench/README.md,
+ * branch itembulk). W1 1M night 1 (nine rules of 20,000 items each): the
+ * index in place costs 1.52 G instructions, rebuilt 1.78 G (branch
+ * items). The findings are counted only up to the bounds. 0 or -2. */
 int tk_items_in_bulk(sqlite3 *db, const char *run_id, bool *bulk, struct qloop_error *err);
 
 /* How a ticket came to get its new items. */

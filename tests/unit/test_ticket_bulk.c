@@ -2,8 +2,10 @@
  * test_ticket_bulk.c — the index of items by record built in bulk
  * (loop/ticket_items.c, tk_items_unindex / tk_items_reindex, chosen by
  * ticket_sync.c for a run whose fresh findings are many against the items
- * stored): the run's items and audit as before, the store's schema text
- * the same afterwards, the index rebuilt only past the threshold, a second
+ * stored and one of whose datasets and rules has more than
+ * tk_items_group_in_place): the run's items and audit as before, the
+ * store's schema text the same afterwards, the index rebuilt only past
+ * both thresholds (a first night of small rules keeps it in place), a second
  * open item of a record still refused by the database (the rebuild fails,
  * with the kind of error the INSERT gave, and a rollback leaves the store
  * as it was), and no drop outside a transaction.
@@ -109,6 +111,7 @@ static void items_as_found(sqlite3 *db, const char *run, int n)
 static void test_fresh_runs_build_index_in_bulk(void **state)
 {
     (void)state;
+    tk_items_group_in_place = 1000;
     sqlite3 *db = db_open();
     struct qloop_policy p = ningbo();
     set_now("2024-09-27T10:00:00+08:00");
@@ -151,6 +154,75 @@ static void test_fresh_runs_build_index_in_bulk(void **state)
     fresh_findings(db, "r4", "2024-09-30T10:00:00+08:00", "people.phone", 3000);
     sync_committed(db, "r4", &p);
     assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items"), 6650);
+    free(schema);
+    audit_whole(db);
+    store_close(db);
+}
+
+/* A first night whose datasets and rules each have no more findings than
+ * tk_items_group_in_place keeps the index in place however many they are
+ * together (each rule's part of the index is filled in the cache, where a
+ * rebuild would sort them all): nothing dropped, the same items, the
+ * index whole; one rule past the bound has it rebuilt. The default bound
+ * keeps a night of 3,000 findings in place. */
+static void test_small_rules_keep_index(void **state)
+{
+    (void)state;
+    tk_items_group_in_place = TK_ITEMS_GROUP_IN_PLACE;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    set_now("2024-09-27T10:00:00+08:00");
+    fresh_findings(db, "r1", "2024-09-27T10:00:00+08:00", "people.phone", 3000);
+    watch_index(db);
+    sync_committed(db, "r1", &p);
+    assert_int_equal(drops, 0);
+    items_as_found(db, "r1", 3000);
+    store_close(db);
+
+    tk_items_group_in_place = 1000;
+    db = db_open();
+    char *schema = schema_text(db);
+    static const char *const rules[] = {"people.a", "people.b", "people.c"};
+    exec(db, "INSERT INTO runs(id, started_at, as_of, status, rules) VALUES('r1',"
+             " '2024-09-27T10:00:00+08:00', '2024-09-27T10:00:00+08:00', 'running', '[]')");
+    exec(db, "INSERT INTO run_datasets(run_id, dataset, rows, owner) VALUES('r1', 'people', 1000,"
+             " '市公安局')");
+    for (int r = 0; r < 3; r++) {
+        exec(db, "INSERT INTO rule_results(run_id, rule, dataset, field, dimension, severity,"
+                 " message, checked, failed, errors, resolve_missing) VALUES('r1', %Q, 'people',"
+                 " 'phone', 'normative', 'medium', '手机号格式错误', 1000, 1000, 0, 0)",
+             rules[r]);
+        /* 998 + 2 findings, records 3 and 5 twice: 1000 findings, at the bound */
+        exec(db, "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 1000)"
+                 " INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, record_key,"
+                 " field, value, message)"
+                 " SELECT 'r1', 'people', %Q, i, printf('ref%%06d', CASE WHEN i > 998 THEN"
+                 " (i - 998) * 2 + 1 ELSE i END), 'K' || i, 'phone', 'v' || i, '手机号格式错误'"
+                 " FROM k ORDER BY i",
+             rules[r]);
+    }
+    watch_index(db);
+    sync_committed(db, "r1", &p);
+    assert_int_equal(drops, 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items"), 3 * 998);
+    /* each rule's items in the order of its findings, the rules in order */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items i JOIN findings f"
+                               " ON f.rule = i.rule AND f.record_ref = i.record_ref"
+                               " AND f.row_no = i.row_no WHERE i.id = (i.rule > 'people.a')"
+                               " * 998 + (i.rule > 'people.b') * 998 + f.row_no"
+                               " AND i.value = 'v' || f.row_no"),
+                     3 * 998);
+    char *now = schema_text(db);
+    assert_string_equal(now, schema);
+    free(now);
+    assert_string_equal(q_text(db, "PRAGMA integrity_check"), "ok");
+    /* one rule of 1,602 findings: past the bound, and more than half the
+     * 2,994 items stored */
+    fresh_findings(db, "r2", "2024-09-28T10:00:00+08:00", "people.d", 1600);
+    watch_index(db);
+    sync_committed(db, "r2", &p);
+    assert_int_equal(drops, 1);
+    items_as_found(db, "r2", 1600);
     free(schema);
     audit_whole(db);
     store_close(db);
@@ -210,6 +282,7 @@ static int sync_with_duplicate(sqlite3 *db, const char *run, const struct qloop_
 static void test_duplicate_open_item_refused(void **state)
 {
     (void)state;
+    tk_items_group_in_place = 100;
     sqlite3 *db = db_open();
     struct qloop_policy p = ningbo();
     set_now("2024-09-27T10:00:00+08:00");
@@ -292,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_fresh_runs_build_index_in_bulk),
         cmocka_unit_test(test_duplicate_open_item_refused),
         cmocka_unit_test(test_unindex_reindex),
+        cmocka_unit_test(test_small_rules_keep_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
