@@ -321,7 +321,8 @@ extern int64_t tk_items_group_in_place;
  * built again in bulk after them (*bulk): when they are more than half
  * the items already stored, measured by the highest item id (ids only
  * grow), and one dataset + rule among them has more than
- * tk_items_group_in_place; only inside a transaction. Their keys (new
+ * tk_items_group_in_place (as its rule's count of failing records in
+ * rule_results says); only inside a transaction. Their keys (new
  * datasets and rules) go into new parts of the index, one part per
  * dataset + rule, filled one after the other: a few pages read at random
  * for each while the part being filled fits in the cache, one page each
@@ -331,7 +332,7 @@ extern int64_t tk_items_group_in_place;
  * one rule's 180k: 1.12 / 1.03 s, 1.8M: 15.4 / 9.0 s (bench/README.md,
  * branch itembulk). W1 1M night 1 (nine rules of 20,000 items each): the
  * index in place costs 1.52 G instructions, rebuilt 1.78 G (branch
- * items). The findings are counted only up to the bounds. 0 or -2. */
+ * items). The findings are counted only up to the first bound. 0 or -2. */
 int tk_items_in_bulk(sqlite3 *db, const char *run_id, bool *bulk, struct qloop_error *err);
 
 /* How a ticket came to get its new items. */

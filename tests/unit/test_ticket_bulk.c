@@ -162,8 +162,9 @@ static void test_fresh_runs_build_index_in_bulk(void **state)
 /* A first night whose datasets and rules each have no more findings than
  * tk_items_group_in_place keeps the index in place however many they are
  * together (each rule's part of the index is filled in the cache, where a
- * rebuild would sort them all): nothing dropped, the same items, the
- * index whole; one rule past the bound has it rebuilt. The default bound
+ * rebuild would sort them all; a rule's size is the count of failing
+ * records it reports): nothing dropped, the same items, the index whole;
+ * one rule past the bound has it rebuilt. The default bound
  * keeps a night of 3,000 findings in place. */
 static void test_small_rules_keep_index(void **state)
 {
@@ -192,7 +193,8 @@ static void test_small_rules_keep_index(void **state)
                  " message, checked, failed, errors, resolve_missing) VALUES('r1', %Q, 'people',"
                  " 'phone', 'normative', 'medium', '手机号格式错误', 1000, 1000, 0, 0)",
              rules[r]);
-        /* 998 + 2 findings, records 3 and 5 twice: 1000 findings, at the bound */
+        /* 1000 findings (records 3 and 5 twice), 1000 failing as the rule
+         * reports them: at the bound */
         exec(db, "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 1000)"
                  " INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, record_key,"
                  " field, value, message)"
@@ -216,8 +218,8 @@ static void test_small_rules_keep_index(void **state)
     assert_string_equal(now, schema);
     free(now);
     assert_string_equal(q_text(db, "PRAGMA integrity_check"), "ok");
-    /* one rule of 1,602 findings: past the bound, and more than half the
-     * 2,994 items stored */
+    /* one rule failing 1,600 records (1,602 findings): past the bound, and
+     * its findings more than half the 2,994 items stored */
     fresh_findings(db, "r2", "2024-09-28T10:00:00+08:00", "people.d", 1600);
     watch_index(db);
     sync_committed(db, "r2", &p);
