@@ -258,6 +258,7 @@ struct tk_adds {
     struct qloop_buf refs; /* each finding's record_ref, NUL-terminated, in order */
     struct qloop_buf reopened; /* each finding's reopened_from (0: none), an int64_t each */
     size_t n;
+    size_t pairs; /* how many of them are [id, reopened_from] pairs */
 };
 
 /* Appends finding finding_id, with the closed ticket its record was in
@@ -270,7 +271,8 @@ void tk_adds_push(struct tk_adds *a, int64_t finding_id, const char *record_ref,
  * batch ("added", or "reopened" with its reopened_from), as tk_add_item
  * does one by one; a is emptied. The items' ids and records come from the
  * insert itself (the ids consecutive after the highest stored), not read
- * back. ins: the statement kept across calls. 0 or -2 (a finding pushed
+ * back. ins: the statement kept across calls for a chunk of plain ids
+ * (one with pairs is prepared for its flush). 0 or -2 (a finding pushed
  * that did not become exactly one item, or ids not consecutive, is an
  * internal error). */
 int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const char *run_id,
