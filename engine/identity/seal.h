@@ -55,7 +55,10 @@
 
 struct ident_sealer {
     unsigned char key[32];       /* the STORE_KEY_RECORDS subkey: encrypts */
-    unsigned char nonce_key[32]; /* derived from key: only keys the nonce's BLAKE2b */
+    /* the nonce's keyed BLAKE2b (under a key derived from key) after its key
+     * block and domain part: each seal starts from a copy (a
+     * crypto_generichash_state, kept as bytes: seal.c checks the size) */
+    unsigned char nonce_base[384];
 };
 
 /* The raw key (and value, NULL when the record has none) of one record. */

@@ -143,6 +143,37 @@ static void opens_only_for_its_record(void **state)
 /* The nonce of blob b (bytes 1..24). */
 #define NONCE_OF(b) ((const unsigned char *)(b).ptr + 1)
 
+/* One part of the nonce's input as seal.h states it: a byte saying whether
+ * the part is there, then (if so) its 8-byte big-endian length and bytes. */
+static void framed(crypto_generichash_state *h, const char *p, size_t n, bool present)
+{
+    unsigned char head[9] = {present};
+    for (int i = 0; i < 8; i++)
+        head[1 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+    crypto_generichash_update(h, head, present ? sizeof head : 1);
+    if (present && n)
+        crypto_generichash_update(h, (const unsigned char *)p, n);
+}
+
+/* The nonce seal.h describes, computed here from the records key alone:
+ * BLAKE2b, 24 bytes, keyed by crypto_kdf subkey 1 of context "qlsealnc",
+ * over the domain, dataset, record_ref, field, raw key and raw value. */
+static void expected_nonce(const unsigned char key[32], const char *dataset, const char *ref,
+                           const char *field, const struct ident_record *r, unsigned char out[24])
+{
+    unsigned char nk[32];
+    assert_int_equal(crypto_kdf_derive_from_key(nk, sizeof nk, 1, "qlsealnc", key), 0);
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, nk, sizeof nk, 24);
+    framed(&h, "qloop seal nonce 1", 18, true);
+    framed(&h, dataset, strlen(dataset), true);
+    framed(&h, ref, strlen(ref), true);
+    framed(&h, field, field ? strlen(field) : 0, field != NULL);
+    framed(&h, r->key, r->keylen, true);
+    framed(&h, r->value, r->value ? r->vlen : 0, r->value != NULL);
+    crypto_generichash_final(&h, out, 24);
+}
+
 /* A seal differing from another in any one of dataset, record_ref, field
  * (another, or absent), raw key, having a value, raw value has another
  * nonce; each opens to its own. */
@@ -199,8 +230,25 @@ static void nonce_per_input(void **state)
     assert_int_equal(ident_unseal(&s, v[0].dataset, v[0].ref, v[0].field, theirs.ptr, theirs.len,
                                   &plain, &out, &err),
                      -1);
-    /* the nonce is keyed by a key of its own, not the encryption key */
-    assert_memory_not_equal(s.nonce_key, s.key, sizeof s.key);
+    /* each nonce is the keyed BLAKE2b seal.h describes (the sealer starts
+     * every one from a copy of its precomputed state), under a key of its
+     * own derived from the records key, not under that key itself */
+    for (size_t i = 0; i < N; i++) {
+        unsigned char want[24];
+        expected_nonce(s.key, v[i].dataset, v[i].ref, v[i].field, &v[i].r, want);
+        assert_memory_equal(NONCE_OF(blob[i]), want, 24);
+    }
+    /* a record whose parts do not fit the sealer's stack buffer is hashed
+     * part by part: the same nonce as the description */
+    char longvalue[700];
+    memset(longvalue, 'v', sizeof longvalue);
+    struct ident_record big = {"330110199001011233", 18, longvalue, sizeof longvalue};
+    struct qloop_buf bigblob = {0};
+    ident_seal(&s, "people", "ref1", "address", &big, &bigblob);
+    unsigned char want[24];
+    expected_nonce(s.key, "people", "ref1", "address", &big, want);
+    assert_memory_equal(NONCE_OF(bigblob), want, 24);
+    qloop_buf_free(&bigblob);
     ident_sealer_close(&t);
     store_close(other);
     qloop_buf_free(&theirs);
