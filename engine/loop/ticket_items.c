@@ -235,28 +235,27 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const
      * the change count; ids consecutive from before + 1: the last rowid)
      * instead of reading the chunk's rows back after each insert (id,
      * record_ref, reopened_from: a first night's every item read again). */
+/* Both statements' columns up to reopened_from, which each gives its own
+ * way, and the sealed copy after it. */
+#define INSERT_ITEMS_HEAD                                                                           \
+    "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref, record_key, field, value,"      \
+    " message, row_no, state, reporter, added_at, added_run, last_run, reopened_from, sealed)"     \
+    " SELECT ?1, k.dataset, k.rule, f.record_ref,"                                                 \
+    " CASE WHEN f.record_key <> '' THEN f.record_key END,"                                         \
+    " CASE WHEN k.field <> '' THEN k.field END, f.value,"                                          \
+    " CASE WHEN f.message <> '' THEN f.message END, f.row_no, 'open', NULL, ?2, ?3, ?3, "
+#define INSERT_ITEMS_SEALED " CASE WHEN length(f.sealed) > 0 THEN f.sealed END"
     static const char ins_sql[] =
-        "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref, record_key, field, value,"
-        " message, row_no, state, reporter, added_at, added_run, last_run, reopened_from, sealed)"
-        " SELECT ?1, k.dataset, k.rule, f.record_ref,"
-        " CASE WHEN f.record_key <> '' THEN f.record_key END,"
-        " CASE WHEN k.field <> '' THEN k.field END, f.value,"
-        " CASE WHEN f.message <> '' THEN f.message END, f.row_no, 'open', NULL, ?2, ?3,"
-        " ?3, CASE WHEN j.type = 'array' THEN nullif(j.value ->> 1, 0) END,"
-        " CASE WHEN length(f.sealed) > 0 THEN f.sealed END"
-        " FROM json_each(?4) j CROSS JOIN finding_rows f"
+        INSERT_ITEMS_HEAD "CASE WHEN j.type = 'array' THEN nullif(j.value ->> 1, 0) END,"
+        INSERT_ITEMS_SEALED " FROM json_each(?4) j CROSS JOIN finding_rows f"
         " ON f.id = (CASE WHEN j.type = 'array' THEN j.value ->> 0 ELSE j.value END)"
         " CROSS JOIN finding_kinds k ON k.id = f.kind";
     static const char ins_ids_sql[] =
-        "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref, record_key, field, value,"
-        " message, row_no, state, reporter, added_at, added_run, last_run, reopened_from, sealed)"
-        " SELECT ?1, k.dataset, k.rule, f.record_ref,"
-        " CASE WHEN f.record_key <> '' THEN f.record_key END,"
-        " CASE WHEN k.field <> '' THEN k.field END, f.value,"
-        " CASE WHEN f.message <> '' THEN f.message END, f.row_no, 'open', NULL, ?2, ?3,"
-        " ?3, NULL, CASE WHEN length(f.sealed) > 0 THEN f.sealed END"
+        INSERT_ITEMS_HEAD "NULL," INSERT_ITEMS_SEALED
         " FROM json_each(?4) j CROSS JOIN finding_rows f ON f.id = j.value"
         " CROSS JOIN finding_kinds k ON k.id = f.kind";
+#undef INSERT_ITEMS_HEAD
+#undef INSERT_ITEMS_SEALED
     if (!a->n)
         return 0;
     qloop_buf_putc(&a->json, ']');
