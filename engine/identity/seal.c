@@ -27,14 +27,24 @@ static const char nonce_context[crypto_kdf_CONTEXTBYTES + 1] = "qlsealnc";
 _Static_assert(sizeof(crypto_generichash_state) == sizeof(((struct ident_sealer *)0)->nonce_base),
                "the nonce's base state fits its bytes");
 
-/* Hashes one part of the nonce's input into h: a byte saying whether it is
- * there (absent: nothing more), its 8-byte big-endian length, its bytes. */
-static void nonce_part(crypto_generichash_state *h, const void *p, size_t n, bool present)
+/* The head of one part of the nonce's input into head: a byte saying
+ * whether the part is there, then (if so) its 8-byte big-endian length; the
+ * part's bytes follow it. Returns the head's length (1 or 9). */
+static size_t part_head(unsigned char head[9], size_t n, bool present)
 {
-    unsigned char head[9] = {present};
+    head[0] = present;
+    if (!present)
+        return 1;
     for (int i = 0; i < 8; i++)
         head[1 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
-    crypto_generichash_update(h, head, present ? sizeof head : 1);
+    return 9;
+}
+
+/* Hashes one part of the nonce's input into h: its head, its bytes. */
+static void nonce_part(crypto_generichash_state *h, const void *p, size_t n, bool present)
+{
+    unsigned char head[9];
+    crypto_generichash_update(h, head, part_head(head, n, present));
     if (present && n)
         crypto_generichash_update(h, p, n);
 }
@@ -110,14 +120,10 @@ static void seal_nonce(const struct ident_sealer *s, const char *dataset, const 
     if (n <= sizeof framed) {
         n = 0;
         for (int i = 0; i < 5; i++) {
-            framed[n++] = present[i];
-            if (!present[i])
-                continue;
-            for (int b = 0; b < 8; b++)
-                framed[n++] = (unsigned char)((uint64_t)len[i] >> (56 - 8 * b));
-            if (len[i])
+            n += part_head(framed + n, len[i], present[i]);
+            if (present[i] && len[i])
                 memcpy(framed + n, part[i], len[i]);
-            n += len[i];
+            n += present[i] ? len[i] : 0;
         }
         crypto_generichash_update(&h, framed, n);
         sodium_memzero(framed, n);
