@@ -436,24 +436,24 @@ int store_prune_findings(sqlite3 *db, long keep_runs, long long *deleted, struct
         return -1;
     int64_t keep = keep_runs;
     /* the old runs' rows, found by their keys (finding_refs, schema step
-     * 14: by run), then the keys */
+     * 14: by run), then the keys; "old" said once for both */
+#define OLD_FINDING_RUNS                                                                           \
+    "(SELECT id FROM finding_runs WHERE run_id NOT IN"                                             \
+    " (SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1))"
     if (sql_exec_ids(db,
                      "DELETE FROM finding_rows WHERE id IN (SELECT id FROM finding_refs"
-                     " WHERE run IN (SELECT id FROM finding_runs WHERE run_id NOT IN"
-                     " (SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1)))",
+                     " WHERE run IN " OLD_FINDING_RUNS ")",
                      "清理问题记录", err, 1, &keep) != 0) {
         store_rollback(db);
         return -1;
     }
     *deleted = sqlite3_changes(db);
-    if (sql_exec_ids(db,
-                     "DELETE FROM finding_refs WHERE run IN (SELECT id FROM finding_runs"
-                     " WHERE run_id NOT IN"
-                     " (SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1))",
+    if (sql_exec_ids(db, "DELETE FROM finding_refs WHERE run IN " OLD_FINDING_RUNS,
                      "清理问题记录", err, 1, &keep) != 0) {
         store_rollback(db);
         return -1;
     }
+#undef OLD_FINDING_RUNS
     char detail[128];
     snprintf(detail, sizeof detail, "{\"keep_runs\":%ld,\"findings_deleted\":%lld}", keep_runs,
              *deleted);
