@@ -19,6 +19,35 @@
  *     Lua — it ends the process with exit 2.
  * And it names what runs (the site), so that "too slow" names the rule and
  * the row.
+ *
+ * Two modes of an outermost call (qloop_host_pcall at depth 0; nested calls
+ * follow the outermost call's mode):
+ *   - EXACT: the count hook is on and its counter is reset at the start of
+ *     the call (lua_sethook again), so a call's budget does not depend on the
+ *     calls before it. Every state runs EXACT unless qloop_lua_set_fast turned
+ *     FAST on (the run's judging, cleansing and compare states).
+ *   - FAST: no hook at all. With any count hook set, Lua 5.4's VM calls
+ *     luaG_traceexec on every VM instruction (the count only decides when the
+ *     hook function runs): about 10 % of all the instructions of a W1 run.
+ *     The long C functions still charge h->left. The call is timed with
+ *     CLOCK_MONOTONIC, and its answer is kept only when it could not have
+ *     spent its instruction budget: elapsed < left * QLOOP_NS_PER_INSTR_FLOOR
+ *     (left: the budget less what the C functions charged; the floor is a
+ *     time no VM instruction can beat, sandbox.c) and elapsed < its CPU
+ *     budget. Otherwise — too long, the budget or the CPU time ran out, or
+ *     the watchdog interrupted it — the call is run again from the start in
+ *     EXACT mode, and only that run's answer counts. So a FAST call gives the
+ *     EXACT verdict for rule code whose result depends only on its arguments;
+ *     a rule that changes its own upvalues may see a re-run call twice
+ *     (docs/dsl.md tells staff not to keep state across calls). A runaway
+ *     FAST call (a loop that never returns) is interrupted by the watchdog
+ *     once it has run one to two watchdog periods (watchdog.c: a signal to
+ *     its thread installs qloop_host_interrupt_hook), then re-run EXACT, where
+ *     it fails on its budget as before. After a re-run the state runs EXACT
+ *     for its next QLOOP_EXACT_STRETCH calls (twice as many each time the
+ *     FAST calls between two re-runs were fewer than the last stretch, at
+ *     most QLOOP_EXACT_STRETCH_MAX), so a pack whose calls are all long does
+ *     not pay for each twice.
  */
 #ifndef QLOOP_LUA_HOST_H_INTERNAL
 #define QLOOP_LUA_HOST_H_INTERNAL
@@ -43,6 +72,15 @@ enum {
     QLOOP_POOL_CLASSES = 16,     /* small blocks: 16, 32, ... 256 bytes */
 };
 
+enum {
+    QLOOP_EXACT_STRETCH = 1024,        /* EXACT calls after a FAST call was re-run */
+    QLOOP_EXACT_STRETCH_MAX = 1 << 20, /* the most that stretch grows to */
+};
+
+/* Nanoseconds that no Lua VM instruction can take less than (sandbox.c says
+ * why this number is safe). */
+#define QLOOP_NS_PER_INSTR_FLOOR 0.05
+
 struct qloop_host {
     /* memory */
     size_t used, limit;
@@ -63,6 +101,16 @@ struct qloop_host {
     pthread_t thread;            /* that thread (valid when have_thread) */
     int have_thread;
     int depth;                   /* nesting of qloop_lua_pcall */
+    /* FAST calls (see above) */
+    int fast;                    /* outermost calls may run FAST */
+    int rerun;                   /* the watchdog interrupted this FAST call */
+    long exact_left;             /* outermost calls still to run EXACT */
+    long stretch;                /* the last EXACT stretch (0: none yet) */
+    long fast_since;             /* FAST calls kept since the last stretch began */
+    unsigned long fast_kept;     /* FAST calls whose answer was kept (for tests) */
+    unsigned long reruns;        /* FAST calls run again EXACT (for tests) */
+    atomic_int fast_call;        /* the running call is FAST (the watchdog reads it) */
+    atomic_int tid;              /* the kernel id of h->thread (for the watchdog's signal) */
     /* what runs: set by the caller before the call, read by the watchdog */
     struct qloop_lua_site site;
     int have_site;
@@ -106,8 +154,9 @@ void qloop_host_charge(lua_State *L, long n);
  * one of them holds; returns otherwise. */
 void qloop_host_check(lua_State *L);
 
-/* True when the current call can no longer go on (budget spent or past its
- * CPU time): the sandbox's pcall re-raises instead of returning false. */
+/* True when the current call can no longer go on (budget spent, past its
+ * CPU time, or a FAST call interrupted): the sandbox's pcall re-raises
+ * instead of returning false. */
 int qloop_host_fatal(const struct qloop_host *h);
 
 /* Writes "qloop: <site>: too slow" to stderr and ends the process with
@@ -123,8 +172,26 @@ size_t qloop_text_cut(const char *s, size_t len, size_t max);
  * calling thread. */
 void qloop_watchdog_add(struct qloop_host *h);
 void qloop_watchdog_remove(struct qloop_host *h);
-void qloop_watchdog_enter(struct qloop_host *h);
+void qloop_watchdog_enter(struct qloop_host *h, int fast);
 void qloop_watchdog_leave(struct qloop_host *h);
+
+/* FAST calls (watchdog.c). qloop_watchdog_fast_ready is true once the
+ * interrupt signal's handler is installed (with the first state) and the
+ * monotonic clock is fine-grained enough; without it no call runs FAST.
+ * qloop_watchdog_fast_begin(L) / _end() bracket a FAST call on the calling
+ * thread: between them the watchdog's signal installs
+ * qloop_host_interrupt_hook on L; outside them the signal does nothing. */
+int qloop_watchdog_fast_ready(void);
+void qloop_watchdog_fast_begin(lua_State *L);
+void qloop_watchdog_fast_end(void);
+/* The resolution of CLOCK_MONOTONIC in nanoseconds (added to each elapsed
+ * time, so a coarse clock errs on the safe side). */
+int64_t qloop_watchdog_clock_res_ns(void);
+
+/* The hook the watchdog's signal installs on a FAST call past one watchdog
+ * period (count 1): notes h->rerun and raises, at every instruction, until
+ * the call has unwound (sandbox.c). */
+void qloop_host_interrupt_hook(lua_State *L, lua_Debug *ar);
 
 /* The environments (env.c). Builds the sandbox's shared globals from a full
  * standard library (called once per state by sandbox.c, protected) and leaves

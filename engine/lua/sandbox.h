@@ -96,6 +96,16 @@ int qloop_lua_load_file(lua_State *L, const char *path, struct qloop_error *err)
  * exit_on_timeout ends the process with exit 2, naming the site. */
 int qloop_lua_pcall(lua_State *L, int nargs, int nresults, struct qloop_error *err);
 
+/* Lets the outermost calls of L run FAST (on: 1) or not (0; the default):
+ * without the count hook, timed, their answer kept only when the call could
+ * not have spent its instruction budget, else run again EXACT under the hook
+ * — the same verdict either way for rule code whose result depends only on
+ * its arguments (engine/lua/host.h). For the states that run rules per
+ * record, once their packs are loaded (loading defines rules: never run it
+ * twice). Does nothing where FAST is not available (no fine-grained
+ * monotonic clock, no signal handler). */
+void qloop_lua_set_fast(lua_State *L, int on);
+
 /* Names what the next calls are for (NULL: nothing in particular), for the
  * message of a call that is too slow. */
 void qloop_lua_set_site(lua_State *L, const struct qloop_lua_site *site);

@@ -17,11 +17,31 @@
  * dies, and `eval` and `check` store nothing at all.
  *
  * The calling thread pays two atomic stores per call (enter, leave) and, when
- * a state moves to another thread, one pthread_getcpuclockid.
+ * a state moves to another thread, one pthread_getcpuclockid and one gettid.
+ *
+ * FAST calls (host.h) run without the count hook, so a loop that never
+ * returns would never see its budget. The watchdog sends such a call, once it
+ * has seen it running on two wake-ups in a row (one to two periods), the
+ * real-time signal INTERRUPT_SIGNAL — again each period while it still runs.
+ * The handler (installed once, SA_RESTART) runs on the call's own thread; it
+ * reads that thread's fast_state, set by qloop_watchdog_fast_begin and
+ * cleared by qloop_watchdog_fast_end, and when it is set calls
+ * lua_sethook(L, qloop_host_interrupt_hook, LUA_MASKCOUNT, 1), as lua.c's
+ * SIGINT handler does: Lua documents lua_sethook as safe to call from a
+ * signal handler. The watchdog never calls lua_sethook on another thread's
+ * state itself: that walks the state's CallInfo list while its owner runs.
+ * The signal goes by tgkill to the kernel thread id, not by pthread_kill:
+ * the thread may have finished its call and ended in between, and tgkill to
+ * an ended id fails harmlessly (ESRCH) where pthread_kill would use a freed
+ * thread handle. Should the id have been reused by another thread of this
+ * process, the handler there finds its own fast_state: clear (nothing
+ * happens) or a FAST call, which is then re-run EXACT — the same verdict.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,9 +49,75 @@
 
 enum { PERIOD_MS = 50 };
 
+/* A real-time signal of its own (glibc keeps SIGRTMIN and SIGRTMIN+1 for
+ * itself and already moves SIGRTMIN past them). */
+#define INTERRUPT_SIGNAL (SIGRTMIN + 5)
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct qloop_host *hosts;
 static int started;
+
+/* ---- the interrupt of a FAST call ---- */
+
+/* The state the thread runs a FAST call in, else NULL. Initial-exec TLS: a
+ * signal handler may read it with no allocation. */
+static _Thread_local lua_State *volatile fast_state __attribute__((tls_model("initial-exec")));
+
+static int fast_ready;     /* handler installed and clock fine: FAST allowed */
+static int64_t clock_res = 1; /* CLOCK_MONOTONIC's resolution, ns */
+static pid_t self_pid;
+
+static void interrupt_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    lua_State *L = fast_state;
+    if (L)
+        lua_sethook(L, qloop_host_interrupt_hook, LUA_MASKCOUNT, 1);
+    errno = saved;
+}
+
+/* Installs the handler and reads the clock's resolution (once, under mu). */
+static void fast_setup(void)
+{
+    struct timespec res;
+    if (clock_getres(CLOCK_MONOTONIC, &res) != 0 || res.tv_sec != 0 || res.tv_nsec > 1000)
+        return; /* a clock this coarse cannot time a call of a microsecond */
+    clock_res = res.tv_nsec > 0 ? res.tv_nsec : 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = interrupt_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(INTERRUPT_SIGNAL, &sa, NULL) != 0)
+        return;
+    self_pid = getpid();
+    fast_ready = 1;
+}
+
+int qloop_watchdog_fast_ready(void)
+{
+    pthread_mutex_lock(&mu);
+    int r = fast_ready;
+    pthread_mutex_unlock(&mu);
+    return r;
+}
+
+void qloop_watchdog_fast_begin(lua_State *L)
+{
+    fast_state = L;
+    atomic_signal_fence(memory_order_seq_cst);
+}
+
+void qloop_watchdog_fast_end(void)
+{
+    atomic_signal_fence(memory_order_seq_cst);
+    fast_state = NULL;
+    atomic_signal_fence(memory_order_seq_cst);
+}
+
+int64_t qloop_watchdog_clock_res_ns(void) { return clock_res; }
+
 
 void qloop_host_stop_too_slow(const struct qloop_host *h, const char *where)
 {
@@ -94,6 +180,11 @@ static void *watch(void *arg)
                 h->wd_cpu0 = now;
                 continue;
             }
+            /* a FAST call seen on two wake-ups: interrupt it (see above) */
+            int tid = atomic_load_explicit(&h->tid, memory_order_relaxed);
+            if (atomic_load_explicit(&h->fast_call, memory_order_relaxed) && tid > 0 &&
+                atomic_load_explicit(&h->seq, memory_order_acquire) == seq)
+                syscall(SYS_tgkill, (long)self_pid, (long)tid, (long)INTERRUPT_SIGNAL);
             int64_t used = now - h->wd_cpu0;
             /* the call gets two periods to stop itself (with its file and
              * line) where it would end the process anyway, else as long again */
@@ -119,6 +210,7 @@ void qloop_watchdog_add(struct qloop_host *h)
         hosts->prev = h;
     hosts = h;
     if (!started) {
+        fast_setup();
         pthread_t t;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
@@ -143,7 +235,7 @@ void qloop_watchdog_remove(struct qloop_host *h)
     pthread_mutex_unlock(&mu);
 }
 
-void qloop_watchdog_enter(struct qloop_host *h)
+void qloop_watchdog_enter(struct qloop_host *h, int fast)
 {
     pthread_t self = pthread_self();
     if (!h->have_thread || !pthread_equal(h->thread, self)) {
@@ -151,9 +243,11 @@ void qloop_watchdog_enter(struct qloop_host *h)
         if (pthread_getcpuclockid(self, &c) != 0)
             c = CLOCK_THREAD_CPUTIME_ID; /* never: then the watchdog reads its own */
         atomic_store_explicit(&h->clock, (int)c, memory_order_relaxed);
+        atomic_store_explicit(&h->tid, (int)syscall(SYS_gettid), memory_order_relaxed);
         h->thread = self;
         h->have_thread = 1;
     }
+    atomic_store_explicit(&h->fast_call, fast, memory_order_relaxed);
     h->call_seq = atomic_load_explicit(&h->seq, memory_order_relaxed) + 1;
     atomic_store_explicit(&h->seq, h->call_seq, memory_order_release);
 }

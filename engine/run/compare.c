@@ -241,6 +241,8 @@ int compare_run_new(struct compare_run **out, struct pack *p, size_t memory_budg
     const char *t = getenv("TMPDIR");
     c->tmpdir = t && *t ? t : "/tmp";
     c->cmps = qloop_xcalloc(p->ncompares + 1, sizeof *c->cmps);
+    /* the pack is loaded: its normalize and equal calls may run FAST */
+    qloop_lua_set_fast(p->L, 1);
     for (size_t i = 0; i < p->ncompares; i++) {
         c->ncmps++;
         if (setup_cmp(c, &c->cmps[i], &p->compares[i], err) != 0) {

@@ -456,6 +456,9 @@ struct judge_pool *judge_pool_new(struct pack *p, size_t nworkers, struct qloop_
             }
         }
         qloop_lua_set_print_filter(w->pack->L, print_filter, w);
+        /* its files are loaded: from here on the state only judges and
+         * cleanses, so its calls may run FAST (lua/sandbox.h) */
+        qloop_lua_set_fast(w->pack->L, 1);
         pool->n = i + 1;
     }
     return pool;
