@@ -50,4 +50,24 @@ counts=$(json_get "$OUT" '" ".join("%s=%d/%d/%d" % (r["id"], r["checked"], r["fa
 expect_eq "errors counted, run goes on" "d.spin=0/0/3 d.hog=0/0/3 d.raise=2/0/1 d.fine=3/0/0 d.io=3/0/0" "$counts"
 expect_contains "error names rule and line" 'd.raise' "$ERR"
 expect_contains "error names file" "r.lua:5" "$ERR"
+
+# Around the instruction budget the run's calls (FAST, without the count
+# hook: lua/host.h) give the verdicts of the exact count, with any --jobs.
+printf 'id,n\n' > loops.csv
+id=0
+for n in 10 1000 50000 90000 99000 100000 100500 120000 1000000 5 99000 100000; do
+    id=$((id + 1))
+    echo "$id,$n" >> loops.csv
+done
+cat > loops.lua <<'R'
+limits { instructions = 100000 }
+dataset "loops" { source = "loops.csv", key = "id" }
+rule "loops.count" { check = function(r) for i = 1, tonumber(r.n) do end return true end }
+R
+for jobs in 1 2; do
+    run_q 0 run --rules loops.lua --json --quiet --jobs $jobs
+    counts=$(json_get "$OUT" '" ".join("%s=%d/%d/%d" % (r["id"], r["checked"], r["failed"], r["errors"]) for r in d["rules"])')
+    expect_eq "budget boundary, --jobs $jobs" "loops.count=7/0/5" "$counts"
+    expect_contains "budget error, --jobs $jobs" "指令预算（100000 条指令）" "$ERR"
+done
 finish
