@@ -244,6 +244,7 @@ void qloop_lua_set_print_filter(lua_State *L, qloop_lua_text_filter filter, void
  * QLOOP_PRINT_MAX bytes in the state's life; then one notice, then nothing. */
 static int sandbox_print(lua_State *L)
 {
+    qloop_host_once(L); /* a FAST call may be run twice: print in the EXACT run only */
     struct qloop_host *h = qloop_host_of(L);
     if (h->printed >= QLOOP_PRINT_MAX)
         return 0;

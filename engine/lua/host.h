@@ -193,6 +193,12 @@ int64_t qloop_watchdog_clock_res_ns(void);
  * the call has unwound (sandbox.c). */
 void qloop_host_interrupt_hook(lua_State *L, lua_Debug *ar);
 
+/* Called first by a C function whose effect must happen once (print): in a
+ * FAST call it interrupts the call at once, as the watchdog's signal would,
+ * so that the call is re-run EXACT and the effect happens in that run only;
+ * otherwise it returns. */
+void qloop_host_once(lua_State *L);
+
 /* The environments (env.c). Builds the sandbox's shared globals from a full
  * standard library (called once per state by sandbox.c, protected) and leaves
  * them in the registry. */

@@ -269,6 +269,16 @@ void qloop_host_interrupt_hook(lua_State *L, lua_Debug *ar)
     raise_at(L, 0, "interrupted: the call is run again under the count hook");
 }
 
+void qloop_host_once(lua_State *L)
+{
+    struct qloop_host *h = qloop_host_of(L);
+    if (h->depth <= 0 || !atomic_load_explicit(&h->fast_call, memory_order_relaxed))
+        return;
+    h->rerun = 1;
+    lua_sethook(L, qloop_host_interrupt_hook, LUA_MASKCOUNT, 1);
+    raise_at(L, 1, "interrupted: the call is run again under the count hook");
+}
+
 static struct qloop_lua_ceiling ceiling;
 
 void qloop_lua_set_ceiling(const struct qloop_lua_ceiling *c) { ceiling = *c; }

@@ -7,8 +7,8 @@
  * returns is interrupted by the watchdog's signal and fails on its budget,
  * quickly, even when it catches errors; pattern bombs and the memory cap
  * fail as before; after a re-run the state runs EXACT for a stretch, then
- * FAST again; and an EXACT call's budget does not depend on the calls before
- * it (the hook's counter is reset).
+ * FAST again; an EXACT call's budget does not depend on the calls before
+ * it (the hook's counter is reset); and print in a re-run call prints once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -316,12 +316,41 @@ static void test_exact_budget_reset(void **state)
     qloop_lua_close(L);
 }
 
+static int prints; /* lines print has written */
+
+static void count_print(void *ctx, const char *s, size_t len, struct qloop_buf *out)
+{
+    (void)ctx, (void)s, (void)len, (void)out;
+    prints++;
+}
+
+/* print in a FAST call that is then re-run prints once: the FAST run stops
+ * at the print and the EXACT run prints. */
+static void test_print_once(void **state)
+{
+    (void)state;
+    lua_State *L = new_state(0, 0, 1);
+    struct qloop_host *h = qloop_host_of(L);
+    qloop_lua_set_print_filter(L, count_print, NULL);
+    int ref = load_function(L, "return function(n) print('once') for i = 1, n do end return true end");
+    struct qloop_error err;
+    prints = 0;
+    assert_int_equal(call_n(L, ref, 3000000, &err), LUA_OK);
+    assert_int_equal(prints, 1);
+    assert_int_equal(h->reruns, 1);
+    h->exact_left = 0;
+    assert_int_equal(call_n(L, ref, 1, &err), LUA_OK);
+    assert_int_equal(prints, 2);
+    qloop_lua_close(L);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_budget_boundary),   cmocka_unit_test(test_fast_answer_kept),
         cmocka_unit_test(test_runaway_interrupted), cmocka_unit_test(test_bombs_as_before),
         cmocka_unit_test(test_mode_switch),       cmocka_unit_test(test_exact_budget_reset),
+        cmocka_unit_test(test_print_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
