@@ -43,10 +43,12 @@
  *     FAST call (a loop that never returns) is interrupted by the watchdog
  *     once it has run one to two watchdog periods (watchdog.c: a signal to
  *     its thread installs qloop_host_interrupt_hook), then re-run EXACT, where
- *     it fails on its budget as before. After a re-run the state runs EXACT
- *     for its next QLOOP_EXACT_STRETCH calls (twice as many each time the
- *     FAST calls between two re-runs were fewer than the last stretch, at
- *     most QLOOP_EXACT_STRETCH_MAX), so a pack whose calls are all long does
+ *     it fails on its budget as before. After a re-run of a long call (its
+ *     EXACT run spent half its budget or more, or failed on it), or a second
+ *     re-run within QLOOP_RERUN_GAP calls, the state runs EXACT for its next
+ *     QLOOP_EXACT_STRETCH calls (twice as many each time the FAST calls
+ *     after the last stretch were fewer than it lasted, at most
+ *     QLOOP_EXACT_STRETCH_MAX), so a pack whose calls are all long does
  *     not pay for each twice.
  */
 #ifndef QLOOP_LUA_HOST_H_INTERNAL
@@ -75,6 +77,7 @@ enum {
 enum {
     QLOOP_EXACT_STRETCH = 1024,        /* EXACT calls after a FAST call was re-run */
     QLOOP_EXACT_STRETCH_MAX = 1 << 20, /* the most that stretch grows to */
+    QLOOP_RERUN_GAP = 256,             /* re-runs closer than this many FAST calls: a stretch */
 };
 
 /* Nanoseconds that no Lua VM instruction can take less than (sandbox.c says
@@ -106,7 +109,8 @@ struct qloop_host {
     int rerun;                   /* the watchdog interrupted this FAST call */
     long exact_left;             /* outermost calls still to run EXACT */
     long stretch;                /* the last EXACT stretch (0: none yet) */
-    long fast_since;             /* FAST calls kept since the last stretch began */
+    int stretched;               /* the last re-run began a stretch */
+    long fast_since;             /* FAST calls kept since the last re-run */
     unsigned long fast_kept;     /* FAST calls whose answer was kept (for tests) */
     unsigned long reruns;        /* FAST calls run again EXACT (for tests) */
     atomic_int fast_call;        /* the running call is FAST (the watchdog reads it) */

@@ -528,19 +528,27 @@ static inline int next_is_fast(struct qloop_host *h)
     return 1;
 }
 
-/* A FAST call was re-run: the next calls run EXACT. The stretch doubles when
- * the state kept fewer FAST calls since the last one began than it lasted
- * (its calls are long), else starts again at QLOOP_EXACT_STRETCH (a call
- * that was slow by chance: the machine took the CPU away). */
-static void note_rerun(struct qloop_host *h)
+/* A FAST call has been re-run EXACT; long is set when that run spent half
+ * its budget or more, or failed on its budget or CPU time. The next calls run
+ * EXACT for a stretch when the call was long, or when the state kept fewer
+ * than QLOOP_RERUN_GAP FAST calls since its last re-run; otherwise the FAST
+ * run was slow by chance (the machine took the CPU away) and the next call
+ * runs FAST again. The stretch doubles when the last re-run began one too and
+ * the state kept fewer FAST calls since than it lasted (its calls are all
+ * long), else it starts again at QLOOP_EXACT_STRETCH. */
+static void note_rerun(struct qloop_host *h, int long_call)
 {
     h->reruns++;
-    if (h->stretch > 0 && h->fast_since < h->stretch)
-        h->stretch = h->stretch * 2 > QLOOP_EXACT_STRETCH_MAX ? QLOOP_EXACT_STRETCH_MAX
-                                                               : h->stretch * 2;
-    else
-        h->stretch = QLOOP_EXACT_STRETCH;
-    h->exact_left = h->stretch;
+    int stretch = long_call || h->fast_since < QLOOP_RERUN_GAP;
+    if (stretch) {
+        if (h->stretched && h->fast_since < h->stretch)
+            h->stretch = h->stretch * 2 > QLOOP_EXACT_STRETCH_MAX ? QLOOP_EXACT_STRETCH_MAX
+                                                                   : h->stretch * 2;
+        else
+            h->stretch = QLOOP_EXACT_STRETCH;
+        h->exact_left = h->stretch;
+    }
+    h->stretched = stretch;
     h->fast_since = 0;
 }
 
@@ -573,7 +581,6 @@ static int fast_call(lua_State *L, struct qloop_host *h, int nargs, int nresults
     if (h->rerun || h->spent || *slow || !((double)elapsed < room) ||
         elapsed >= h->cpu_budget_ns) {
         lua_settop(L, top);
-        note_rerun(h);
         return -1;
     }
     h->fast_kept++;
@@ -607,6 +614,8 @@ int qloop_host_pcall(lua_State *L, int nargs, int nresults, int handler, struct 
         h->depth--;
         if (outer)
             qloop_watchdog_leave(h);
+        if (fast) /* a re-run */
+            note_rerun(h, h->spent || slow || (h->budget - h->left) * 2 >= h->budget);
     }
     if (rc == LUA_OK)
         return rc;

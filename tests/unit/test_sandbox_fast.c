@@ -259,31 +259,46 @@ static unsigned long short_calls(lua_State *L, int ref, int calls)
     return h->fast_kept + h->reruns - before;
 }
 
-/* After a re-run the state runs EXACT for QLOOP_EXACT_STRETCH calls, then
- * FAST again; a re-run soon after doubles the stretch, one after many FAST
- * calls starts it again at QLOOP_EXACT_STRETCH. */
+/* After a re-run of a long call the state runs EXACT for
+ * QLOOP_EXACT_STRETCH calls, then FAST again; a re-run soon after doubles the
+ * stretch, one after more FAST calls than it lasted starts it again at
+ * QLOOP_EXACT_STRETCH. A call slow by chance (here: slow in C, few
+ * instructions) is re-run alone, unless re-runs come close together. */
 static void test_mode_switch(void **state)
 {
     (void)state;
     lua_State *L = new_state(0, 0, 1);
     struct qloop_host *h = qloop_host_of(L);
     int ref = load_function(L, LOOP);
+    int slow = load_function(L, "return function() return #string.rep('x', 1 << 25) end");
     struct qloop_error err;
-    /* 3 million instructions take far longer than 3e6 * 0.05 ns: re-run */
-    assert_int_equal(call_n(L, ref, 3000000, &err), LUA_OK);
+    assert_int_equal(short_calls(L, ref, QLOOP_RERUN_GAP), QLOOP_RERUN_GAP);
+    /* 6 million of the 10 million instructions: a long call */
+    assert_int_equal(call_n(L, ref, 6000000, &err), LUA_OK);
     assert_int_equal(h->reruns, 1);
     assert_int_equal(h->exact_left, QLOOP_EXACT_STRETCH);
     assert_int_equal(short_calls(L, ref, QLOOP_EXACT_STRETCH), 0);
     assert_int_equal(short_calls(L, ref, 10), 10);
     /* at once again: twice as long */
-    assert_int_equal(call_n(L, ref, 3000000, &err), LUA_OK);
+    assert_int_equal(call_n(L, ref, 6000000, &err), LUA_OK);
     assert_int_equal(h->reruns, 2);
     assert_int_equal(h->exact_left, 2 * QLOOP_EXACT_STRETCH);
     assert_int_equal(short_calls(L, ref, 2 * QLOOP_EXACT_STRETCH), 0);
     /* after more FAST calls than the stretch lasted: back to the first length */
     assert_int_equal(short_calls(L, ref, 2 * QLOOP_EXACT_STRETCH + 1), 2 * QLOOP_EXACT_STRETCH + 1);
-    assert_int_equal(call_n(L, ref, 3000000, &err), LUA_OK);
+    assert_int_equal(call_n(L, ref, 6000000, &err), LUA_OK);
     assert_int_equal(h->reruns, 3);
+    assert_int_equal(h->exact_left, QLOOP_EXACT_STRETCH);
+    assert_int_equal(short_calls(L, ref, QLOOP_EXACT_STRETCH + QLOOP_RERUN_GAP),
+                     QLOOP_RERUN_GAP);
+    /* 32 MiB made in C: long in time, short in instructions: re-run alone */
+    assert_int_equal(call_n(L, slow, 0, &err), LUA_OK);
+    assert_int_equal(h->reruns, 4);
+    assert_int_equal(h->exact_left, 0);
+    assert_int_equal(short_calls(L, ref, 10), 10);
+    /* but a second one this soon: a stretch */
+    assert_int_equal(call_n(L, slow, 0, &err), LUA_OK);
+    assert_int_equal(h->reruns, 5);
     assert_int_equal(h->exact_left, QLOOP_EXACT_STRETCH);
     /* an EXACT state never runs FAST */
     lua_State *e = new_state(0, 0, 0);
