@@ -191,6 +191,18 @@ void qloop_watchdog_fast_end(void);
 /* The resolution of CLOCK_MONOTONIC in nanoseconds (added to each elapsed
  * time, so a coarse clock errs on the safe side). */
 int64_t qloop_watchdog_clock_res_ns(void);
+/* The time-stamp counter's ticks per ns, on the safe side (never more than
+ * the true rate), when FAST calls may time themselves with it; 0 when they
+ * use CLOCK_MONOTONIC (watchdog.c says when). */
+double qloop_watchdog_tsc_rate(void);
+
+/* The time-stamp counter (0 where there is none; tsc_rate is 0 there). */
+#if defined(__x86_64__)
+#include <x86intrin.h>
+static inline uint64_t qloop_tsc(void) { return __rdtsc(); }
+#else
+static inline uint64_t qloop_tsc(void) { return 0; }
+#endif
 
 /* The hook the watchdog's signal installs on a FAST call past one watchdog
  * period (count 1): notes h->rerun and raises, at every instruction, until

@@ -479,7 +479,12 @@ int qloop_host_error_handler(lua_State *L) { return error_handler(L); }
  * the same instructions, 1,000 at a time, plus the same charges — would not
  * have raised either. */
 
-/* The monotonic clock, in ns (clock_gettime through the vDSO: ~20 ns). */
+/* Added to a time read from the TSC: the TSCs of two CPUs (a thread may move
+ * during a call) differ by far less. */
+#define TSC_SLACK_NS 200.0
+
+/* The monotonic clock, in ns (clock_gettime through the vDSO: ~37 ns of CPU
+ * here; FAST calls read the TSC instead where watchdog.c finds it safe). */
 static inline int64_t mono_ns(void)
 {
     struct timespec ts;
@@ -567,19 +572,23 @@ static int fast_call(lua_State *L, struct qloop_host *h, int nargs, int nresults
         lua_sethook(L, NULL, 0, 0);
     outer_begin(h, 1);
     qloop_watchdog_fast_begin(L);
-    int64_t t0 = mono_ns();
+    double rate = qloop_watchdog_tsc_rate();
+    uint64_t t0 = rate > 0 ? qloop_tsc() : (uint64_t)mono_ns();
     h->depth++;
     int rc = call_body(L, nargs, nresults, handler);
     *slow = timed_out(h);
     h->depth--;
-    int64_t elapsed = mono_ns() - t0 + qloop_watchdog_clock_res_ns();
+    /* unsigned: a clock read that went back gives a huge time (a re-run) */
+    uint64_t ticks = (rate > 0 ? qloop_tsc() : (uint64_t)mono_ns()) - t0;
+    double elapsed = rate > 0 ? (double)ticks / rate + TSC_SLACK_NS
+                              : (double)ticks + (double)qloop_watchdog_clock_res_ns();
     qloop_watchdog_fast_end();
     if (lua_gethook(L)) /* the interrupt came as the call ended */
         lua_sethook(L, NULL, 0, 0);
     qloop_watchdog_leave(h);
     double room = h->left > 0 ? (double)h->left * QLOOP_NS_PER_INSTR_FLOOR : 0;
-    if (h->rerun || h->spent || *slow || !((double)elapsed < room) ||
-        elapsed >= h->cpu_budget_ns) {
+    if (h->rerun || h->spent || *slow || !(elapsed < room) ||
+        !(elapsed < (double)h->cpu_budget_ns)) {
         lua_settop(L, top);
         return -1;
     }

@@ -359,13 +359,48 @@ static void test_print_once(void **state)
     qloop_lua_close(L);
 }
 
+/* Where the kernel keeps time with the TSC (x86-64), FAST calls time
+ * themselves with it once the watchdog has measured its rate: a rate that
+ * never makes a time shorter than CLOCK_MONOTONIC's, and close to it. */
+static void test_tsc_rate(void **state)
+{
+    (void)state;
+    char src[32] = {0};
+    FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+    if (!f || !fgets(src, sizeof src, f) || strcmp(src, "tsc\n") != 0) {
+        if (f)
+            fclose(f);
+        skip(); /* no TSC clocksource: FAST calls use CLOCK_MONOTONIC */
+    }
+    fclose(f);
+    lua_State *L = new_state(0, 0, 1);
+    double rate = 0;
+    for (int i = 0; i < 100 && rate == 0; i++) {
+        usleep(10000);
+        rate = qloop_watchdog_tsc_rate();
+    }
+    assert_true(rate > 0.1 && rate < 100);
+    for (int k = 0; k < 5; k++) {
+        double m0 = wall_now();
+        uint64_t t0 = qloop_tsc();
+        while (wall_now() - m0 < 0.02) {
+        }
+        uint64_t t1 = qloop_tsc();
+        double m1 = wall_now();
+        double by_tsc = (double)(t1 - t0) / rate * 1e-9;
+        if (by_tsc < (m1 - m0) * 0.999 - 1e-6 || by_tsc > (m1 - m0) * 1.05)
+            fail_msg("TSC says %.6f s, the monotonic clock %.6f s", by_tsc, m1 - m0);
+    }
+    qloop_lua_close(L);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_budget_boundary),   cmocka_unit_test(test_fast_answer_kept),
         cmocka_unit_test(test_runaway_interrupted), cmocka_unit_test(test_bombs_as_before),
         cmocka_unit_test(test_mode_switch),       cmocka_unit_test(test_exact_budget_reset),
-        cmocka_unit_test(test_print_once),
+        cmocka_unit_test(test_print_once),        cmocka_unit_test(test_tsc_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
