@@ -44,12 +44,15 @@
  *     once it has run one to two watchdog periods (watchdog.c: a signal to
  *     its thread installs qloop_host_interrupt_hook), then re-run EXACT, where
  *     it fails on its budget as before. After a re-run of a long call (its
- *     EXACT run spent half its budget or more, or failed on it), or a second
- *     re-run within QLOOP_RERUN_GAP calls, the state runs EXACT for its next
- *     QLOOP_EXACT_STRETCH calls (twice as many each time the FAST calls
- *     after the last stretch were fewer than it lasted, at most
- *     QLOOP_EXACT_STRETCH_MAX), so a pack whose calls are all long does
- *     not pay for each twice.
+ *     EXACT run spent half its budget or more, or failed on it) the state
+ *     runs EXACT for its next QLOOP_EXACT_STRETCH calls (twice as many each
+ *     time the FAST calls after a long call's stretch were fewer than it
+ *     lasted, at most QLOOP_EXACT_STRETCH_MAX), so a pack whose calls are all
+ *     long does not pay for each twice; after a re-run of a short call, only
+ *     when re-runs come within QLOOP_RERUN_GAP calls (no doubling): a call
+ *     slow by chance — the machine took the CPU away — costs one re-run.
+ *     print in a FAST call interrupts it (qloop_host_once), so that what a
+ *     re-run call prints shows once.
  */
 #ifndef QLOOP_LUA_HOST_H_INTERNAL
 #define QLOOP_LUA_HOST_H_INTERNAL
@@ -109,7 +112,7 @@ struct qloop_host {
     int rerun;                   /* the watchdog interrupted this FAST call */
     long exact_left;             /* outermost calls still to run EXACT */
     long stretch;                /* the last EXACT stretch (0: none yet) */
-    int stretched;               /* the last re-run began a stretch */
+    int stretched_long;          /* the last re-run was of a long call */
     long fast_since;             /* FAST calls kept since the last re-run */
     unsigned long fast_kept;     /* FAST calls whose answer was kept (for tests) */
     unsigned long reruns;        /* FAST calls run again EXACT (for tests) */

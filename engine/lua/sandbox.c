@@ -471,9 +471,10 @@ int qloop_host_error_handler(lua_State *L) { return error_handler(L); }
  * instructions with a dependent load and an unpredictable branch in them;
  * even counted as one machine cycle each, no core clocks at 20 GHz (the
  * fastest run near 6 GHz: 0.17 ns a cycle). Measured here, W1's rules run
- * about 1 VM instruction per ns. Wall time (CLOCK_MONOTONIC) is never less
- * than the time the thread ran, and NTP slews it by at most 0.05 %; the
- * clock's resolution is added to each elapsed time. So a FAST call kept by
+ * about 1 VM instruction per ns. Wall time (CLOCK_MONOTONIC, or the TSC at
+ * a rate checked against it: watchdog.c) is never less than the time the
+ * thread ran, and NTP slews it by at most 0.05 %; the clock's resolution (or
+ * TSC_SLACK_NS) is added to each elapsed time. So a FAST call kept by
  * fast_call executed fewer VM instructions than its budget left over after
  * the C functions' charges, and the count hook of an EXACT run — which counts
  * the same instructions, 1,000 at a time, plus the same charges — would not
@@ -533,27 +534,30 @@ static inline int next_is_fast(struct qloop_host *h)
     return 1;
 }
 
-/* A FAST call has been re-run EXACT; long is set when that run spent half
- * its budget or more, or failed on its budget or CPU time. The next calls run
- * EXACT for a stretch when the call was long, or when the state kept fewer
- * than QLOOP_RERUN_GAP FAST calls since its last re-run; otherwise the FAST
- * run was slow by chance (the machine took the CPU away) and the next call
- * runs FAST again. The stretch doubles when the last re-run began one too and
- * the state kept fewer FAST calls since than it lasted (its calls are all
- * long), else it starts again at QLOOP_EXACT_STRETCH. */
+/* A FAST call has been re-run EXACT; long_call is set when that run spent
+ * half its budget or more, or failed on its budget or CPU time. After a long
+ * call the next calls run EXACT for a stretch: twice the last one when that
+ * was after a long call too and the state kept fewer FAST calls since than it
+ * lasted (its calls are all long), else QLOOP_EXACT_STRETCH. After a short
+ * one, a stretch of QLOOP_EXACT_STRETCH only when the state kept fewer than
+ * QLOOP_RERUN_GAP FAST calls since its last re-run (calls slow in C with few
+ * instructions, or a machine that takes the CPU away often); otherwise the
+ * FAST run was slow by chance and the next call runs FAST again. */
 static void note_rerun(struct qloop_host *h, int long_call)
 {
     h->reruns++;
-    int stretch = long_call || h->fast_since < QLOOP_RERUN_GAP;
-    if (stretch) {
-        if (h->stretched && h->fast_since < h->stretch)
+    if (long_call) {
+        if (h->stretched_long && h->fast_since < h->stretch)
             h->stretch = h->stretch * 2 > QLOOP_EXACT_STRETCH_MAX ? QLOOP_EXACT_STRETCH_MAX
                                                                    : h->stretch * 2;
         else
             h->stretch = QLOOP_EXACT_STRETCH;
         h->exact_left = h->stretch;
+    } else if (h->fast_since < QLOOP_RERUN_GAP) {
+        h->stretch = QLOOP_EXACT_STRETCH;
+        h->exact_left = h->stretch;
     }
-    h->stretched = stretch;
+    h->stretched_long = long_call;
     h->fast_since = 0;
 }
 

@@ -260,10 +260,11 @@ static unsigned long short_calls(lua_State *L, int ref, int calls)
 }
 
 /* After a re-run of a long call the state runs EXACT for
- * QLOOP_EXACT_STRETCH calls, then FAST again; a re-run soon after doubles the
- * stretch, one after more FAST calls than it lasted starts it again at
- * QLOOP_EXACT_STRETCH. A call slow by chance (here: slow in C, few
- * instructions) is re-run alone, unless re-runs come close together. */
+ * QLOOP_EXACT_STRETCH calls, then FAST again; a long call re-run soon after
+ * doubles the stretch, one after more FAST calls than it lasted starts it
+ * again at QLOOP_EXACT_STRETCH. A short call slow by chance (here: slow in
+ * C, few instructions) is re-run alone, unless re-runs come close together,
+ * and then the stretch does not grow. */
 static void test_mode_switch(void **state)
 {
     (void)state;
@@ -296,9 +297,13 @@ static void test_mode_switch(void **state)
     assert_int_equal(h->reruns, 4);
     assert_int_equal(h->exact_left, 0);
     assert_int_equal(short_calls(L, ref, 10), 10);
-    /* but a second one this soon: a stretch */
+    /* but a second one this soon: a stretch; and never a longer one */
     assert_int_equal(call_n(L, slow, 0, &err), LUA_OK);
     assert_int_equal(h->reruns, 5);
+    assert_int_equal(h->exact_left, QLOOP_EXACT_STRETCH);
+    assert_int_equal(short_calls(L, ref, QLOOP_EXACT_STRETCH), 0);
+    assert_int_equal(call_n(L, slow, 0, &err), LUA_OK);
+    assert_int_equal(h->reruns, 6);
     assert_int_equal(h->exact_left, QLOOP_EXACT_STRETCH);
     /* an EXACT state never runs FAST */
     lua_State *e = new_state(0, 0, 0);
