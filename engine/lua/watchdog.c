@@ -17,7 +17,8 @@
  * dies, and `eval` and `check` store nothing at all.
  *
  * The calling thread pays two atomic stores per call (enter, leave) and, when
- * a state moves to another thread, one pthread_getcpuclockid and one gettid.
+ * a state moves to another thread, one pthread_getcpuclockid (and once per
+ * thread a gettid).
  *
  * FAST calls (host.h) run without the count hook, so a loop that never
  * returns would never see its budget. The watchdog sends such a call, once it
@@ -353,7 +354,10 @@ void qloop_watchdog_enter(struct qloop_host *h, int fast)
         if (pthread_getcpuclockid(self, &c) != 0)
             c = CLOCK_THREAD_CPUTIME_ID; /* never: then the watchdog reads its own */
         atomic_store_explicit(&h->clock, (int)c, memory_order_relaxed);
-        atomic_store_explicit(&h->tid, (int)syscall(SYS_gettid), memory_order_relaxed);
+        static _Thread_local int tid; /* this thread's kernel id, read once */
+        if (!tid)
+            tid = (int)syscall(SYS_gettid);
+        atomic_store_explicit(&h->tid, tid, memory_order_relaxed);
         h->thread = self;
         h->have_thread = 1;
     }
