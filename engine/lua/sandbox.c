@@ -584,15 +584,19 @@ static int fast_call(lua_State *L, struct qloop_host *h, int nargs, int nresults
     h->depth--;
     /* unsigned: a clock read that went back gives a huge time (a re-run) */
     uint64_t ticks = (rate > 0 ? qloop_tsc() : (uint64_t)mono_ns()) - t0;
-    double elapsed = rate > 0 ? (double)ticks / rate + TSC_SLACK_NS
-                              : (double)ticks + (double)qloop_watchdog_clock_res_ns();
     qloop_watchdog_fast_end();
     if (lua_gethook(L)) /* the interrupt came as the call ended */
         lua_sethook(L, NULL, 0, 0);
     qloop_watchdog_leave(h);
+    /* kept when elapsed < room: elapsed is ticks / rate + TSC_SLACK_NS from
+     * the TSC, ticks + the clock's resolution from CLOCK_MONOTONIC (compared
+     * in ticks: no division per call) */
     double room = h->left > 0 ? (double)h->left * QLOOP_NS_PER_INSTR_FLOOR : 0;
-    if (h->rerun || h->spent || *slow || !(elapsed < room) ||
-        !(elapsed < (double)h->cpu_budget_ns)) {
+    if (room > (double)h->cpu_budget_ns)
+        room = (double)h->cpu_budget_ns;
+    int in_time = rate > 0 ? (double)ticks < (room - TSC_SLACK_NS) * rate
+                           : (double)ticks + (double)qloop_watchdog_clock_res_ns() < room;
+    if (h->rerun || h->spent || *slow || !in_time) {
         lua_settop(L, top);
         return -1;
     }
