@@ -29,9 +29,10 @@
  *   - FAST: no hook at all. With any count hook set, Lua 5.4's VM calls
  *     luaG_traceexec on every VM instruction (the count only decides when the
  *     hook function runs): about 10 % of all the instructions of a W1 run.
- *     The long C functions still charge h->left. The call is timed with
- *     CLOCK_MONOTONIC, and its answer is kept only when it could not have
- *     spent its instruction budget: elapsed < left * QLOOP_NS_PER_INSTR_FLOOR
+ *     The long C functions still charge h->left. The call is timed (the
+ *     TSC or CLOCK_MONOTONIC, watchdog.c), and its answer is kept only when
+ *     it could not have spent its instruction budget:
+ *     elapsed < left * QLOOP_NS_PER_INSTR_FLOOR
  *     (left: the budget less what the C functions charged; the floor is a
  *     time no VM instruction can beat, sandbox.c) and elapsed < its CPU
  *     budget. Otherwise — too long, the budget or the CPU time ran out, or
@@ -43,7 +44,8 @@
  *     FAST call (a loop that never returns) is interrupted by the watchdog
  *     once it has run one to two watchdog periods (watchdog.c: a signal to
  *     its thread installs qloop_host_interrupt_hook), then re-run EXACT, where
- *     it fails on its budget as before. After a re-run of a long call (its
+ *     it fails on its budget as before: it spends at most about two periods
+ *     (100 ms) of CPU more than an EXACT call would have. After a re-run of a long call (its
  *     EXACT run spent half its budget or more, or failed on it) the state
  *     runs EXACT for its next QLOOP_EXACT_STRETCH calls (twice as many each
  *     time the FAST calls after a long call's stretch were fewer than it
@@ -78,7 +80,7 @@ enum {
 };
 
 enum {
-    QLOOP_EXACT_STRETCH = 1024,        /* EXACT calls after a FAST call was re-run */
+    QLOOP_EXACT_STRETCH = 1024,        /* EXACT calls after a FAST call was re-run (see above) */
     QLOOP_EXACT_STRETCH_MAX = 1 << 20, /* the most that stretch grows to */
     QLOOP_RERUN_GAP = 256,             /* re-runs closer than this many FAST calls: a stretch */
 };
@@ -109,7 +111,7 @@ struct qloop_host {
     int depth;                   /* nesting of qloop_lua_pcall */
     /* FAST calls (see above) */
     int fast;                    /* outermost calls may run FAST */
-    int rerun;                   /* the watchdog interrupted this FAST call */
+    int rerun;                   /* this FAST call was interrupted (watchdog, print) */
     long exact_left;             /* outermost calls still to run EXACT */
     long stretch;                /* the last EXACT stretch (0: none yet) */
     int stretched_long;          /* the last re-run was of a long call */
