@@ -20,6 +20,7 @@
 #include "store/key.h"
 #include "store/schema.h"
 #include "store/sql.h"
+#include "store/sql_profile.h"
 #include "store/store.h"
 
 static unsigned char secret_cache[32];
@@ -258,6 +259,7 @@ sqlite3 *store_open_mode(const char *path, enum store_open_mode mode, struct qlo
     }
     sqlite3_busy_timeout(db, 30000);
     sqlite3_extended_result_codes(db, 1);
+    sql_profile_attach(db); /* QLOOP_SQL_PROFILE=1 only */
     int version;
     /* A run is one large transaction: a 64 MiB page cache keeps it from
      * spilling pages to the WAL over and over. A new store gets 16 KiB pages
