@@ -287,7 +287,20 @@ void tk_adds_free(struct tk_adds *a);
 struct tk_fresh {
     int64_t id;
     const char *dataset, *rule, *ref;
+    bool distinct; /* no other finding handed over for this dataset and rule
+                      has this record_ref (else the caller must tell) */
 };
+
+/* One finding of the group tk_fresh_findings is reading: its id and where
+ * its record_ref starts in the group's text buffer. */
+struct fresh_row {
+    int64_t id;
+    size_t ref;
+};
+
+/* Sorts v[0..n) by id (ascending; the ids distinct), through scratch (room
+ * for n rows). */
+void tk_fresh_sort_by_id(struct fresh_row *v, struct fresh_row *scratch, size_t n);
 
 /* Hands each finding of run run_id to each(ctx, f), by dataset and rule
  * (BINARY order) and in id order within each: the order in which a run

@@ -584,6 +584,8 @@ struct new_finding {
     const char *dataset, *rule, *ref, *value;
     int64_t prior_ticket; /* 0: the record has no item of this rule yet */
     const char *prior_ticket_state, *prior_item_state, *prior_value;
+    bool distinct; /* no other finding of its dataset and rule in this run
+                      has its record_ref (tk_fresh.distinct) */
 };
 
 /* The run's findings without an open item, by dataset and rule and in the
@@ -711,7 +713,8 @@ static int end_group(sqlite3 *db, const char *run_id, int64_t at, const struct q
 
 /* Adds finding f to its group's ticket, unless it has an open item already
  * (a record still failing: the query left those out; or found twice in this
- * run: added_refs) or was confirmed correct by the provider with the same
+ * run: added_refs, unless f is known to be its record's only finding of
+ * the group) or was confirmed correct by the provider with the same
  * value. The query read each record's latest item before this loop began
  * (or while it runs: either way), so a ticket this loop reopened
  * (*reopened_now) is taken as open, as it now is. */
@@ -719,7 +722,8 @@ static int add_finding(sqlite3 *db, const char *run_id, int64_t at, const struct
                        const struct new_finding *f, struct group *g, struct idset *reopened_now,
                        struct ticket_sync_counts *counts, struct qloop_error *err)
 {
-    if (strmap_get(g->added_refs, f->ref, strlen(f->ref)))
+    size_t ref_len = f->distinct ? 0 : strlen(f->ref);
+    if (!f->distinct && strmap_get(g->added_refs, f->ref, ref_len))
         return 0;
     bool found = f->prior_ticket != 0 && f->prior_ticket_state && f->prior_item_state;
     bool still_closed = found && tk_is_closed(f->prior_ticket_state) &&
@@ -738,7 +742,8 @@ static int add_finding(sqlite3 *db, const char *run_id, int64_t at, const struct
             idset_add(reopened_now, g->tid);
     }
     g->added++;
-    strmap_put(g->added_refs, f->ref, strlen(f->ref), NULL);
+    if (!f->distinct)
+        strmap_put(g->added_refs, f->ref, ref_len, NULL);
     tk_adds_push(&g->adds, f->id, f->ref, reopened);
     return g->adds.n < TK_ADDS_CHUNK ? 0 : flush_adds(db, run_id, at, g, err);
 }
@@ -783,7 +788,7 @@ static int take_finding(struct adding *a, const struct new_finding *f)
 static int take_fresh(void *ctx, const struct tk_fresh *fresh)
 {
     struct new_finding f = {.id = fresh->id, .dataset = fresh->dataset, .rule = fresh->rule,
-                            .ref = fresh->ref};
+                            .ref = fresh->ref, .distinct = fresh->distinct};
     return take_finding(ctx, &f);
 }
 
