@@ -1,8 +1,9 @@
 /*
  * findings_refs.c — the findings' keys by record written in key order (see
- * run/findings_refs.h): entries collected per flush, sorted with qsort,
- * inserted into finding_refs 64 rows to a statement; or, when they cannot
- * be held, copied by one INSERT ... SELECT ... ORDER BY.
+ * run/findings_refs.h): entries collected per flush, sorted (a bucket
+ * sort: findings_refs_sort), inserted into finding_refs 64 rows to a
+ * statement; or, when they cannot be held, copied by one INSERT ... SELECT
+ * ... ORDER BY.
  */
 #include <limits.h>
 #include <stdbool.h>
@@ -15,14 +16,7 @@
 #include "store/sql.h"
 #include "store/store.h"
 
-/* One finding's key: its record_ref as two big-endian numbers (they order
- * as the hex texts do: qloop_unhex128), its store kind, and its place
- * among the flush's findings (its id is the flush's first id plus it). */
-struct ref_entry {
-    uint64_t ref[2];
-    uint32_t kind;
-    uint32_t at;
-};
+#define ref_entry findings_ref_entry
 
 /* Rows of finding_refs inserted by one statement. */
 enum { ROWS = 64 };
@@ -152,6 +146,95 @@ static int by_key(const void *a, const void *b)
     return (x->at > y->at) - (x->at < y->at);
 }
 
+/* Insertion sort of v[0..n) by by_key: for the few entries of one bucket. */
+static void order_few(struct ref_entry *v, size_t n)
+{
+    for (size_t k = 1; k < n; k++) {
+        struct ref_entry x = v[k];
+        size_t m = k;
+        for (; m > 0 && by_key(&v[m - 1], &x) > 0; m--)
+            v[m] = v[m - 1];
+        v[m] = x;
+    }
+}
+
+void findings_refs_sort(struct ref_entry *v, size_t n)
+{
+    enum { KIND_SPAN = 1 << 16, MAX_BITS = 16, FEW = 24 };
+    if (n < 2)
+        return;
+    uint32_t lo = v[0].kind, hi = v[0].kind;
+    for (size_t i = 1; i < n; i++) {
+        lo = v[i].kind < lo ? v[i].kind : lo;
+        hi = v[i].kind > hi ? v[i].kind : hi;
+    }
+    struct ref_entry *scratch = hi - lo < KIND_SPAN ? malloc(n * sizeof *scratch) : NULL;
+    size_t *at = scratch ? calloc((size_t)(hi - lo) + 2, sizeof *at) : NULL;
+    size_t *count = at ? malloc(((size_t)1 << MAX_BITS) * sizeof *count) : NULL;
+    if (!count) {
+        qsort(v, n, sizeof *v, by_key);
+        free(scratch);
+        free(at);
+        return;
+    }
+    /* by kind into scratch (stable: at order kept within a kind) */
+    size_t nk = (size_t)(hi - lo) + 1;
+    for (size_t i = 0; i < n; i++)
+        at[v[i].kind - lo + 1]++;
+    for (size_t k = 1; k <= nk; k++)
+        at[k] += at[k - 1];
+    /* at[k]: where kind lo + k starts; at[nk] = n */
+    size_t *fill = malloc(nk * sizeof *fill);
+    if (!fill) {
+        qsort(v, n, sizeof *v, by_key);
+        free(scratch);
+        free(at);
+        free(count);
+        return;
+    }
+    memcpy(fill, at, nk * sizeof *fill);
+    for (size_t i = 0; i < n; i++)
+        scratch[fill[v[i].kind - lo]++] = v[i];
+    free(fill);
+    /* each kind back into v by the top bits of its refs (about one entry a
+     * value: the refs are hashes), then each run alike in them ordered */
+    for (size_t k = 0; k < nk; k++) {
+        size_t from = at[k], m = at[k + 1] - from;
+        if (m == 0)
+            continue;
+        int bits = 1;
+        while (bits < MAX_BITS && ((size_t)1 << bits) < m)
+            bits++;
+        const int shift = 64 - bits;
+        memset(count, 0, ((size_t)1 << bits) * sizeof *count);
+        const struct ref_entry *src = scratch + from;
+        struct ref_entry *dst = v + from;
+        for (size_t i = 0; i < m; i++)
+            count[src[i].ref[0] >> shift]++;
+        size_t sum = 0;
+        for (size_t d = 0; d < ((size_t)1 << bits); d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < m; i++)
+            dst[count[src[i].ref[0] >> shift]++] = src[i];
+        for (size_t i = 0; i < m;) {
+            size_t j = i + 1;
+            while (j < m && dst[j].ref[0] >> shift == dst[i].ref[0] >> shift)
+                j++;
+            if (j - i > FEW)
+                qsort(dst + i, j - i, sizeof *dst, by_key);
+            else if (j - i > 1)
+                order_few(dst + i, j - i);
+            i = j;
+        }
+    }
+    free(scratch);
+    free(at);
+    free(count);
+}
+
 /* The statements of one and of ROWS rows, prepared on db once. 0 or -1. */
 static int prepare(struct findings_refs *r, sqlite3 *db, struct qloop_error *err)
 {
@@ -215,7 +298,7 @@ int findings_refs_write(struct findings_refs *r, sqlite3 *db, int64_t run,
     else if (r->by_sql)
         rc = write_by_sql(r, db, err);
     else if ((rc = prepare(r, db, err)) == 0) {
-        qsort(r->v, r->n, sizeof *r->v, by_key);
+        findings_refs_sort(r->v, r->n);
         size_t i = 0;
         for (; rc == 0 && i + ROWS <= r->n; i += ROWS)
             rc = insert_rows(r, db, r->many, r->v + i, ROWS, run, err);

@@ -16,6 +16,9 @@
  * moved into finding_refs by the upgrade, the index gone. The ticket
  * loop's statements over the findings (traced over three nights) search
  * finding_refs by its primary key and never scan a findings table.
+ * findings_refs_sort orders the entries as qsort by (kind, ref, place)
+ * would: random refs, refs crowded into one top-bits bucket, equal refs
+ * (kept in their order of arrival), kinds spread wide (qsort itself).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,6 +33,7 @@
 #include "base/buf.h"
 #include "rules/pack.h"
 #include "run/findings.h"
+#include "run/findings_refs.h"
 #include "run/stage.h"
 #include "store/schema.h"
 #include "store/store.h"
@@ -547,6 +551,65 @@ static void test_loop_plans(void **state)
     store_close(db);
 }
 
+static int key_order(const void *a, const void *b)
+{
+    const struct findings_ref_entry *x = a, *y = b;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    if (x->ref[0] != y->ref[0])
+        return x->ref[0] < y->ref[0] ? -1 : 1;
+    if (x->ref[1] != y->ref[1])
+        return x->ref[1] < y->ref[1] ? -1 : 1;
+    return (x->at > y->at) - (x->at < y->at);
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 0x2545F4914F6CDD1Dull;
+}
+
+/* n entries in arrival order (at = 0, 1, ...), of kinds from `kinds`
+ * (kind_step apart), refs made by `shape`: 0 random, 1 all in one top-bits
+ * bucket (the top 20 bits equal), 2 one of 7 values (equal refs, also
+ * across kinds). Sorted by findings_refs_sort and by qsort: the same. */
+static void check_sort(size_t n, uint32_t kinds, uint32_t kind_step, int shape, uint64_t seed)
+{
+    struct findings_ref_entry *v = calloc(n + 1, sizeof *v), *w = calloc(n + 1, sizeof *w);
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r0 = rnd(&s), r1 = rnd(&s);
+        if (shape == 1)
+            r0 = (0xABCDEull << 44) | (r0 >> 20);
+        else if (shape == 2)
+            r0 = r1 = (rnd(&s) % 7) << 60;
+        v[i] = (struct findings_ref_entry){{r0, r1}, 1 + (uint32_t)(rnd(&s) % kinds) * kind_step,
+                                           (uint32_t)i};
+    }
+    memcpy(w, v, n * sizeof *v);
+    findings_refs_sort(v, n);
+    qsort(w, n, sizeof *w, key_order);
+    assert_memory_equal(v, w, n * sizeof *v);
+    free(v);
+    free(w);
+}
+
+static void test_sort_as_qsort(void **state)
+{
+    (void)state;
+    check_sort(0, 1, 1, 0, 1);
+    check_sort(1, 1, 1, 0, 2);
+    check_sort(2, 2, 1, 0, 3);
+    check_sort(100, 1, 1, 0, 4);
+    check_sort(50000, 9, 1, 0, 5);
+    check_sort(50000, 3, 1000, 0, 6);
+    check_sort(20000, 4, 1, 1, 7);
+    check_sort(20000, 4, 1, 2, 8);
+    check_sort(5000, 5, 100000, 0, 9); /* kinds 400,000 apart: qsort */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -558,6 +621,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_from_step13, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop_plans, setup, teardown),
+        cmocka_unit_test(test_sort_as_qsort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
