@@ -175,21 +175,63 @@ static void put_int(struct qloop_buf *out, int64_t n)
     qloop_buf_append(out, digits + i, sizeof digits - i);
 }
 
-/* Appends the JSON string of a record ref: as it is when it has nothing
- * jansson would escape or repair (the 32 hex digits of every ref a run
- * makes), else through jansson. */
-static void put_ref(struct qloop_buf *out, const char *ref)
+/* 1 for the bytes of ASCII letters and digits, 0 for every other byte
+ * (NUL included). */
+#define Z16 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+static const unsigned char ascii_alnum[256] = {
+    Z16, Z16, Z16,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, /* 0-9 */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* A-O */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, /* P-Z */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* a-o */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, /* p-z */
+    Z16, Z16, Z16, Z16, Z16, Z16, Z16, Z16,
+};
+#undef Z16
+
+/* Appends the item entry [item,"ref"] (with a comma before it unless it is
+ * the first) to out, the ref as it is when it has nothing jansson would
+ * escape or repair (ASCII letters and digits: the 32 hex digits of every
+ * ref a run makes), else through jansson. The bytes are those of put_int
+ * and a JSON string; written straight into the buffer, as this runs for
+ * every item a night adds (W1 10M: 1.8M; through qloop_buf_putc a byte at
+ * a time it was ~550 instructions an item). */
+static void put_item(struct qloop_buf *out, bool first, int64_t item, const char *ref)
 {
-    const char *p = ref;
-    while (p && ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-        p++;
-    if (!ref || *p) {
-        put_json(out, tk_jstr(ref));
-        return;
+    size_t n = 0;
+    while (ref && ascii_alnum[(unsigned char)ref[n]])
+        n++;
+    bool plain = ref && !ref[n];
+    char digits[24];
+    size_t d = sizeof digits;
+    uint64_t u = item < 0 ? 0 - (uint64_t)item : (uint64_t)item;
+    do
+        digits[--d] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (item < 0)
+        digits[--d] = '-';
+    size_t nd = sizeof digits - d;
+    qloop_buf_reserve(out, 2 + nd + 1 + (plain ? n + 3 : 0));
+    char *w = out->ptr + out->len;
+    if (!first)
+        *w++ = ',';
+    *w++ = '[';
+    memcpy(w, digits + d, nd);
+    w += nd;
+    *w++ = ',';
+    if (plain) {
+        *w++ = '"';
+        memcpy(w, ref, n);
+        w += n;
+        *w++ = '"';
+        *w++ = ']';
     }
-    qloop_buf_putc(out, '"');
-    qloop_buf_append(out, ref, (size_t)(p - ref));
-    qloop_buf_putc(out, '"');
+    out->len = (size_t)(w - out->ptr);
+    out->ptr[out->len] = '\0';
+    if (!plain) {
+        put_json(out, tk_jstr(ref));
+        qloop_buf_putc(out, ']');
+    }
 }
 
 int tk_batch_flush(sqlite3 *db, struct tk_batch *b, struct qloop_error *err)
@@ -249,14 +291,8 @@ int tk_audit_item(sqlite3 *db, struct tk_batch *b, int64_t ticket, int64_t item,
         snprintf(t->run, sizeof t->run, "%s", run_id);
         snprintf(t->actor, sizeof t->actor, "%s", actor);
         qloop_buf_reset(&t->items);
-    } else {
-        qloop_buf_putc(&t->items, ',');
     }
-    qloop_buf_putc(&t->items, '[');
-    put_int(&t->items, item);
-    qloop_buf_putc(&t->items, ',');
-    put_ref(&t->items, record_ref);
-    qloop_buf_putc(&t->items, ']');
+    put_item(&t->items, t->count == 0, item, record_ref);
     t->count++;
     if (b)
         return 0;

@@ -9,7 +9,10 @@
  * a store's first run (store/store.c, store_begin_new / store_wal): a
  * rollback journal while a store without runs is written, WAL again after
  * the commit and after a rollback, WAL kept when the store has runs,
- * another connection has it open, or it lives in memory.
+ * another connection has it open, or it lives in memory. The audit entry
+ * of a batch of items has the bytes jansson gave it: refs of letters and
+ * digits written as they are, any other (empty, punctuation, quotes,
+ * control bytes, Chinese, invalid UTF-8, none) through jansson.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -343,6 +346,46 @@ static void test_memory_store(void **state)
     store_close(db);
 }
 
+/* The bytes of the audit entries of item batches (tk_audit_item, written
+ * straight into the batch for every item; tk_batch_flush): as the one
+ * jansson object each entry used to be. */
+static void test_item_audit_bytes(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct tk_batch b = {0};
+    static const char *const refs[] = {
+        "0123456789abcdefABCDEF0123456789", "", "a-b", "say \"hi\"\\", "tab\there",
+        "行政区划", "zZ09", "bad\xff", NULL,
+    };
+    static const int64_t items[] = {1, 22, 333, 4444, 55555, 0, 9007199254740993LL, 7, 8};
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
+        assert_int_equal(tk_audit_item(db, &b, 12, items[i], refs[i], "added", "system", "r1", 0,
+                                       &err),
+                         0);
+    /* another change: the first batch written, a second begun */
+    assert_int_equal(tk_audit_item(db, &b, 12, 99, "ref099", "reopened", "", "r1", 7, &err), 0);
+    assert_int_equal(tk_audit_item(db, &b, 12, 100, "ref\n100", "reopened", NULL, "r1", 7, &err),
+                     0);
+    assert_int_equal(tk_batch_flush(db, &b, &err), 0);
+    tk_batch_drop(&b);
+    /* one alone, without a batch */
+    assert_int_equal(tk_audit_item(db, NULL, 13, 5, "x\"y", "closed", "张三", NULL, 0, &err), 0);
+    assert_string_equal(
+        q_text(db, "SELECT group_concat(detail, '\n') FROM (SELECT detail FROM audit"
+                   " WHERE kind = 'ticket.item' ORDER BY seq)"),
+        "{\"ticket\":12,\"change\":\"added\",\"run\":\"r1\",\"count\":9,\"items\":["
+        "[1,\"0123456789abcdefABCDEF0123456789\"],[22,\"\"],[333,\"a-b\"],"
+        "[4444,\"say \\\"hi\\\"\\\\\"],[55555,\"tab\\there\"],[0,\"行政区划\"],"
+        "[9007199254740993,\"zZ09\"],[7,\"bad\xef\xbf\xbd\"],[8,null]]}\n"
+        "{\"ticket\":12,\"change\":\"reopened\",\"run\":\"r1\",\"count\":2,\"items\":["
+        "[99,\"ref099\"],[100,\"ref\\n100\"]],\"reopened_from\":7}\n"
+        "{\"ticket\":13,\"change\":\"closed\",\"count\":1,\"items\":[[5,\"x\\\"y\"]]}");
+    store_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_first_run_rolled_back),
         cmocka_unit_test(test_first_run_beside_reader),
         cmocka_unit_test(test_memory_store),
+        cmocka_unit_test(test_item_audit_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
