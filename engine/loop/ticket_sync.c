@@ -628,6 +628,7 @@ static void read_finding(sqlite3_stmt *st, struct new_finding *f)
     f->prior_ticket_state = sql_text(st, 6);
     f->prior_item_state = sql_text(st, 7);
     f->prior_value = sql_text(st, 8);
+    f->distinct = false; /* a record may have findings of two kinds */
 }
 
 /* Where the findings of one dataset and rule go. */
