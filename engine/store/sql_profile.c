@@ -91,8 +91,6 @@ static struct prof_slot *slot_of(sqlite3_stmt *st)
     h ^= h >> 17;
     struct prof_slot *s = &prof_slots[(h * 0x9E3779B97F4A7C15ull >> 40) % PROF_SLOTS];
     const char *text = sqlite3_sql(st);
-    if (!text)
-        text = "";
     if (s->st != st || !s->e || strcmp(s->e->text, text) != 0) {
         s->st = st;
         s->e = entry_of(text);
@@ -116,6 +114,8 @@ static int trace(unsigned type, void *ctx, void *p, void *x)
     sqlite3_stmt *st = p;
     if (type == SQLITE_TRACE_STMT && x && strncmp(x, "--", 2) == 0)
         return 0; /* a trigger's program: counted in its statement */
+    if (!sqlite3_sql(st) || !*sqlite3_sql(st))
+        return 0; /* SQLite's own program without text (the schema's load) */
     pthread_mutex_lock(&prof_lock);
     struct prof_slot *s = slot_of(st);
     if (type == SQLITE_TRACE_STMT) {
@@ -148,7 +148,8 @@ static int by_ns_desc(const void *a, const void *b)
 void sql_profile_report(FILE *out)
 {
     pthread_mutex_lock(&prof_lock);
-    qsort(prof_entries, prof_n, sizeof *prof_entries, by_ns_desc);
+    if (prof_n > 1)
+        qsort(prof_entries, prof_n, sizeof *prof_entries, by_ns_desc);
     int64_t total = 0;
     for (size_t i = 0; i < prof_n; i++)
         total += prof_entries[i]->ns;
