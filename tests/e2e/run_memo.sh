@@ -38,7 +38,7 @@ night() {
 stored() {
     sqlite3 -batch "$1" "
       SELECT run_id, dataset, rule, row_no, record_ref, record_key, field, value, message FROM findings ORDER BY id;
-      SELECT * FROM rule_results ORDER BY run_id, rule;
+      SELECT * FROM rule_results ORDER BY rowid;
       SELECT id, ticket_id, dataset, rule, record_ref, record_key, field, value, message, row_no, state,
              added_at, added_run, last_run, closed_at, closed_run FROM ticket_items ORDER BY id;
       SELECT id, dataset, state, deadline FROM tickets ORDER BY id;
@@ -68,7 +68,7 @@ expect_eq "an unchanged night rewrites no chunk" "$(memo_sum b.db)" "$(memo_sum 
 before=$(sqlite3 a.db "SELECT count(*) FROM findings WHERE rule = 'pop.sex_match' AND row_no = 3")
 night a.db pop2.csv
 expect_eq "one changed row: only its rules called" "$((3 * N - 3)) 3" "$REUSED $CALLED"
-after=$(sqlite3 a.db "SELECT count(*) FROM findings f JOIN runs r ON r.id = f.run_id WHERE f.rule = 'pop.sex_match' AND f.row_no = 3 AND r.id = (SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1)")
+after=$(sqlite3 a.db "SELECT count(*) FROM findings f JOIN runs r ON r.id = f.run_id WHERE f.rule = 'pop.sex_match' AND f.row_no = 3 AND r.id = (SELECT id FROM runs ORDER BY rowid DESC LIMIT 1)")
 expect_eq "the changed row's sex_match finding" "0 1" "$before $after"
 json_memo=$JSON_OUT
 QLOOP_MEMO=0 night b.db pop2.csv
