@@ -24,6 +24,64 @@ void memo_fp_key(const unsigned char subkey[32], unsigned char key[MEMO_FP_KEY_B
     crypto_kdf_derive_from_key(key, MEMO_FP_KEY_BYTES, 1, FP_CONTEXT, subkey);
 }
 
+void memo_data_key(const unsigned char subkey[32], unsigned char key[MEMO_DATA_KEY_BYTES])
+{
+    crypto_kdf_derive_from_key(key, MEMO_DATA_KEY_BYTES, 2, FP_CONTEXT, subkey);
+}
+
+/* The associated data of a sealed chunk: dataset, chunk, env. */
+static void seal_ad(const char *dataset, uint64_t chunk, const unsigned char env[MEMO_ENV_BYTES],
+                    struct qloop_buf *ad)
+{
+    qloop_buf_reset(ad);
+    qloop_buf_append(ad, dataset, strlen(dataset) + 1);
+    char c[8];
+    for (int i = 0; i < 8; i++)
+        c[i] = (char)(chunk >> (8 * i));
+    qloop_buf_append(ad, c, 8);
+    qloop_buf_append(ad, (const char *)env, MEMO_ENV_BYTES);
+}
+
+void memo_seal(const unsigned char key[MEMO_DATA_KEY_BYTES], const char *dataset, uint64_t chunk,
+               const unsigned char env[MEMO_ENV_BYTES], const void *plain, size_t len,
+               struct qloop_buf *out)
+{
+    struct qloop_buf ad = {0};
+    seal_ad(dataset, chunk, env, &ad);
+    enum { NB = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES };
+    qloop_buf_reset(out);
+    qloop_buf_reserve(out, NB + len + crypto_aead_xchacha20poly1305_ietf_ABYTES + 1);
+    unsigned char *p = (unsigned char *)out->ptr;
+    randombytes_buf(p, NB);
+    unsigned long long clen = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(p + NB, &clen, plain, len,
+                                               (const unsigned char *)ad.ptr, ad.len, NULL, p, key);
+    out->len = NB + (size_t)clen;
+    qloop_buf_free(&ad);
+}
+
+int memo_open(const unsigned char key[MEMO_DATA_KEY_BYTES], const char *dataset, uint64_t chunk,
+              const unsigned char env[MEMO_ENV_BYTES], const void *sealed, size_t len,
+              struct qloop_buf *out)
+{
+    enum { NB = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+           AB = crypto_aead_xchacha20poly1305_ietf_ABYTES };
+    qloop_buf_reset(out);
+    if (len < NB + AB)
+        return -1;
+    struct qloop_buf ad = {0};
+    seal_ad(dataset, chunk, env, &ad);
+    qloop_buf_reserve(out, len - NB - AB + 1);
+    const unsigned char *s = sealed;
+    unsigned long long mlen = 0;
+    int rc = crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)out->ptr, &mlen, NULL,
+                                                        s + NB, len - NB, (const unsigned char *)ad.ptr,
+                                                        ad.len, s, key);
+    qloop_buf_free(&ad);
+    out->len = rc == 0 ? (size_t)mlen : 0;
+    return rc == 0 ? 0 : -1;
+}
+
 static void put_u32(struct qloop_buf *b, uint32_t v)
 {
     char c[4] = {(char)v, (char)(v >> 8), (char)(v >> 16), (char)(v >> 24)};

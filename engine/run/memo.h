@@ -32,7 +32,8 @@
  *                           supported, as docs/dsl.md says.
  *
  * Stored per (dataset, chunk of MEMO_CHUNK_ROWS row numbers) in the store's
- * verdict_memo table (schema step 15), written in the run's own transaction:
+ * verdict_memo table (schema step 15), sealed (memo_seal: the reasons may
+ * quote personal data), written in the run's own transaction:
  * only the latest run's memo is kept, a chunk is rewritten only when its
  * bytes change. Rows are matched by row number: a row inserted at the top
  * shifts every later row, which is then recomputed (correct, not faster).
@@ -55,6 +56,7 @@ enum {
     MEMO_CHUNK_ROWS = 65536, /* row numbers per stored chunk */
     MEMO_FP_KEY_BYTES = 16,  /* crypto_shorthash_KEYBYTES */
     MEMO_ENV_BYTES = 32,
+    MEMO_DATA_KEY_BYTES = 32,
 };
 
 /* What the memo keeps of one rule's answer on one row. */
@@ -68,6 +70,26 @@ enum memo_verdict {
 /* The fingerprint key from the store's STORE_KEY_MEMO subkey (crypto_kdf,
  * context "qlmemofp"). */
 void memo_fp_key(const unsigned char subkey[32], unsigned char key[MEMO_FP_KEY_BYTES]);
+
+/* The key that seals a chunk's bytes (crypto_kdf from the same subkey,
+ * another id): the memo keeps the rules' reasons, which may quote personal
+ * data, so the store holds them only as ciphertext, as it does sealed
+ * findings. */
+void memo_data_key(const unsigned char subkey[32], unsigned char key[MEMO_DATA_KEY_BYTES]);
+
+/* Seals plain[0..len), chunk `chunk` of dataset under env, into out
+ * (emptied): a random nonce, then XChaCha20-Poly1305 of the bytes with the
+ * dataset, chunk and env as associated data (a chunk moved elsewhere or
+ * changed does not open). */
+void memo_seal(const unsigned char key[MEMO_DATA_KEY_BYTES], const char *dataset, uint64_t chunk,
+               const unsigned char env[MEMO_ENV_BYTES], const void *plain, size_t len,
+               struct qloop_buf *out);
+
+/* Opens what memo_seal made into out (emptied). Returns 0, or -1 when the
+ * bytes were not sealed for this dataset, chunk and env with this key. */
+int memo_open(const unsigned char key[MEMO_DATA_KEY_BYTES], const char *dataset, uint64_t chunk,
+              const unsigned char env[MEMO_ENV_BYTES], const void *sealed, size_t len,
+              struct qloop_buf *out);
 
 /* The fingerprint of a row of ncols cells (as cleansed: what a rule sees);
  * scratch is the caller's buffer (emptied). */

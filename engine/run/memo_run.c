@@ -3,8 +3,9 @@
  * it keeps and the environment; per batch, the kept chunks covering its row
  * numbers, read on the run's thread before the workers judge (every SQLite
  * call stays on that thread) and the rows' answers appended, in row order,
- * to the chunk being made; a chunk whose bytes differ from the kept one
- * waits in a TEMP table (no write lock while reading) and goes into
+ * to the chunk being made; a chunk whose bytes differ from the kept one is
+ * sealed (memo_seal: its reasons may quote personal data) and waits in a
+ * TEMP table (no write lock while reading) and goes into
  * verdict_memo in the run's final transaction (memo_write), which also
  * drops the chunks past the dataset's end. A run killed before it commits
  * leaves the previous memo as it was.
@@ -28,6 +29,7 @@
 struct memo_run {
     int state; /* 0: not looked at yet, 1: on, -1: off */
     unsigned char key[MEMO_FP_KEY_BYTES];
+    unsigned char data_key[MEMO_DATA_KEY_BYTES]; /* seals the chunks (memo_seal) */
     bool staged; /* temp.memo_stage made */
     struct memo_kept {
         char *dataset;
@@ -51,7 +53,8 @@ struct ds_memo {
     bool building;      /* a chunk is being made */
     uint64_t chunk;
     uint32_t last;
-    struct qloop_buf out;
+    struct qloop_buf out;  /* the chunk being made, plain */
+    struct qloop_buf seal; /* a chunk sealed, or opened */
     uint64_t nchunks;   /* the highest chunk made + 1 */
     const uint8_t **old; /* the batch's arrays (judge.h) */
     uint64_t *fp;
@@ -71,15 +74,17 @@ static bool run_on(struct run_ctx *run)
     struct memo_run *m = run->memo;
     if (m->state == 0) {
         const char *env = getenv("QLOOP_MEMO");
-        unsigned char sub[STORE_SUBKEY_BYTES];
+        unsigned char sub[STORE_SUBKEY_BYTES] = {0};
         struct qloop_error e;
         if ((env && strcmp(env, "0") == 0) || run->part ||
             store_key(run->db, STORE_KEY_MEMO, sub, &e) != 0) {
             m->state = -1;
         } else {
             memo_fp_key(sub, m->key);
+            memo_data_key(sub, m->data_key);
             m->state = 1;
         }
+        sodium_memzero(sub, sizeof sub);
     }
     return m->state == 1;
 }
@@ -161,7 +166,9 @@ static int look_up(struct ds_ctx *ds, uint64_t c)
         const void *data = sqlite3_column_blob(m->get, 1);
         int len = sqlite3_column_bytes(m->get, 1);
         if (data && len > 0 && (size_t)len < UINT32_MAX &&
-            memo_chunk_read(&chunk, data, (size_t)len, m->nslots) == 0) {
+            memo_open(ds->run->memo->data_key, ds->d->name, c, m->env, data, (size_t)len,
+                      &m->seal) == 0 &&
+            memo_chunk_read(&chunk, m->seal.ptr, m->seal.len, m->nslots) == 0) {
             chunk.index = c;
             m->loaded = qloop_xrealloc(m->loaded, (m->nloaded + 1) * sizeof *m->loaded);
             m->loaded[m->nloaded++] = chunk;
@@ -258,7 +265,8 @@ static int finish_chunk(struct ds_ctx *ds)
     sql_bind_text(m->put, 1, ds->d->name);
     sqlite3_bind_int64(m->put, 2, (sqlite3_int64)m->chunk);
     sqlite3_bind_blob(m->put, 3, m->env, MEMO_ENV_BYTES, SQLITE_STATIC);
-    sqlite3_bind_blob64(m->put, 4, m->out.ptr, m->out.len, SQLITE_STATIC);
+    memo_seal(run->memo->data_key, ds->d->name, m->chunk, m->env, m->out.ptr, m->out.len, &m->seal);
+    sqlite3_bind_blob64(m->put, 4, m->seal.ptr, m->seal.len, SQLITE_STATIC);
     return sql_done(run->db, m->put, "暂存规则结果", run->err);
 }
 
@@ -321,6 +329,7 @@ void memo_free(struct ds_ctx *ds)
     sqlite3_finalize(m->get);
     sqlite3_finalize(m->put);
     qloop_buf_free(&m->out);
+    qloop_buf_free(&m->seal);
     free(m->slot);
     free(m->slot_rule);
     free(m->pack_rule);
@@ -376,6 +385,7 @@ void memo_release(struct run_ctx *run)
         free(m->kept[i].dataset);
     free(m->kept);
     sodium_memzero(m->key, sizeof m->key);
+    sodium_memzero(m->data_key, sizeof m->data_key);
     free(m);
     run->memo = NULL;
 }

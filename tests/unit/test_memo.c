@@ -3,10 +3,13 @@
  * row's fingerprint changes when any cell changes (an empty value and a
  * missing one differ, so do rows of other widths, and the key matters); a
  * chunk reads back what was added (fingerprints, verdicts, reasons, slots
- * without a row) and bytes that are not a chunk are refused; the
+ * without a row) and bytes that are not a chunk are refused; a sealed chunk
+ * holds no plain text and opens only with its key, dataset, chunk and
+ * environment; the
  * environment changes with the columns, a rule file's bytes, the divisions
  * table and the calendar, so a memo kept under another one is not reused.
  */
+#define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,6 +134,39 @@ static void test_chunk(void **state)
     qloop_buf_free(&out);
 }
 
+static void test_seal(void **state)
+{
+    (void)state;
+    unsigned char key[MEMO_DATA_KEY_BYTES], key2[MEMO_DATA_KEY_BYTES], fpkey[MEMO_FP_KEY_BYTES];
+    unsigned char other[32] = {9};
+    memo_data_key(SUBKEY, key);
+    memo_data_key(other, key2);
+    memo_fp_key(SUBKEY, fpkey);
+    assert_memory_not_equal(key, key2, sizeof key);
+    assert_memory_not_equal(key, fpkey, sizeof fpkey); /* another subkey than the fingerprint's */
+    unsigned char env[MEMO_ENV_BYTES] = {5}, env2[MEMO_ENV_BYTES] = {6};
+    const char plain[] = "号码 13812345677 属于 张三";
+    struct qloop_buf sealed = {0}, opened = {0}, again = {0};
+    memo_seal(key, "pop", 3, env, plain, sizeof plain, &sealed);
+    assert_null(memmem(sealed.ptr, sealed.len, "13812345677", 11)); /* ciphertext only */
+    assert_int_equal(memo_open(key, "pop", 3, env, sealed.ptr, sealed.len, &opened), 0);
+    assert_int_equal(opened.len, sizeof plain);
+    assert_memory_equal(opened.ptr, plain, sizeof plain);
+    memo_seal(key, "pop", 3, env, plain, sizeof plain, &again);
+    assert_memory_not_equal(again.ptr, sealed.ptr, 24); /* a fresh nonce each time */
+    /* another key, dataset, chunk or env, or a byte changed: not opened */
+    assert_int_equal(memo_open(key2, "pop", 3, env, sealed.ptr, sealed.len, &opened), -1);
+    assert_int_equal(memo_open(key, "pep", 3, env, sealed.ptr, sealed.len, &opened), -1);
+    assert_int_equal(memo_open(key, "pop", 4, env, sealed.ptr, sealed.len, &opened), -1);
+    assert_int_equal(memo_open(key, "pop", 3, env2, sealed.ptr, sealed.len, &opened), -1);
+    sealed.ptr[sealed.len / 2] ^= 1;
+    assert_int_equal(memo_open(key, "pop", 3, env, sealed.ptr, sealed.len, &opened), -1);
+    assert_int_equal(memo_open(key, "pop", 3, env, sealed.ptr, 10, &opened), -1);
+    qloop_buf_free(&sealed);
+    qloop_buf_free(&opened);
+    qloop_buf_free(&again);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -204,6 +240,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fingerprint),
         cmocka_unit_test(test_chunk),
+        cmocka_unit_test(test_seal),
         cmocka_unit_test(test_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
