@@ -82,30 +82,39 @@ int memo_open(const unsigned char key[MEMO_DATA_KEY_BYTES], const char *dataset,
     return rc == 0 ? 0 : -1;
 }
 
-static void put_u32(struct qloop_buf *b, uint32_t v)
+/* Writes v little-endian at p; returns p + 4. */
+static unsigned char *put_u32(unsigned char *p, uint32_t v)
 {
-    char c[4] = {(char)v, (char)(v >> 8), (char)(v >> 16), (char)(v >> 24)};
-    qloop_buf_append(b, c, 4);
+    p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16), p[3] = (unsigned char)(v >> 24);
+    return p + 4;
 }
 
 uint64_t memo_row_fp(const unsigned char key[MEMO_FP_KEY_BYTES], const struct qloop_field *cells,
                      size_t ncols, struct qloop_buf *scratch)
 {
+    /* the row's bytes laid out once (sized first: one allocation check per
+     * row, not two appends per cell) */
+    size_t need = 4;
+    for (size_t i = 0; i < ncols; i++)
+        need += 4 + (cells[i].null ? 0 : cells[i].len);
     qloop_buf_reset(scratch);
-    put_u32(scratch, (uint32_t)ncols);
+    qloop_buf_reserve(scratch, need);
+    unsigned char *p = put_u32((unsigned char *)scratch->ptr, (uint32_t)ncols);
     for (size_t i = 0; i < ncols; i++) {
         const struct qloop_field *f = &cells[i];
         /* a missing value (null) is not an empty text: 0xFFFFFFFF, no bytes */
         if (f->null) {
-            put_u32(scratch, UINT32_MAX);
+            p = put_u32(p, UINT32_MAX);
             continue;
         }
-        put_u32(scratch, f->len >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)f->len);
-        qloop_buf_append(scratch, f->ptr, f->len);
+        p = put_u32(p, f->len >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)f->len);
+        memcpy(p, f->ptr, f->len);
+        p += f->len;
     }
+    scratch->len = need;
     unsigned char h[crypto_shorthash_BYTES];
-    crypto_shorthash(h, (const unsigned char *)(scratch->ptr ? scratch->ptr : ""), scratch->len,
-                     key);
+    crypto_shorthash(h, (const unsigned char *)scratch->ptr, need, key);
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--)
         v = v << 8 | h[i];
