@@ -4,8 +4,9 @@
  * numbers, read on the run's thread before the workers judge (every SQLite
  * call stays on that thread) and the rows' answers appended, in row order,
  * to the chunk being made; a chunk whose bytes differ from the kept one is
- * sealed (memo_seal: its reasons may quote personal data) and waits in a
- * TEMP table (no write lock while reading) and goes into
+ * sealed (memo_seal: its reasons may quote personal data) and waits in the
+ * run's spool (stage.h: a few MiB in memory, then a temporary file; no
+ * write lock while reading) and goes into
  * verdict_memo in the run's final transaction (memo_write), which also
  * drops the chunks past the dataset's end. A run killed before it commits
  * leaves the previous memo as it was.
@@ -22,6 +23,7 @@
 
 #include "run/context.h"
 #include "run/memo.h"
+#include "run/stage.h"
 #include "store/key.h"
 #include "store/sql.h"
 
@@ -30,10 +32,13 @@ struct memo_run {
     int state; /* 0: not looked at yet, 1: on, -1: off */
     unsigned char key[MEMO_FP_KEY_BYTES];
     unsigned char data_key[MEMO_DATA_KEY_BYTES]; /* seals the chunks (memo_seal) */
-    bool staged; /* temp.memo_stage made */
+    /* the sealed chunks to store, each: dataset length (4 bytes), dataset,
+     * chunk (8), env, data length (4), data (sealed) */
+    struct stage_spool *spool;
     struct memo_kept {
         char *dataset;
         uint64_t nchunks; /* chunks from here on are dropped */
+        bool broken;      /* none of its spooled chunks is stored */
     } *kept;
     size_t nkept;
     int64_t reused, called;
@@ -63,7 +68,7 @@ struct ds_memo {
     const char **reasons; /* per slot, for memo_chunk_add */
     uint8_t *row_v;
     struct judge_memo jm;
-    sqlite3_stmt *get, *put;
+    sqlite3_stmt *get;
 };
 
 /* Whether the run keeps a memo; the key made once. */
@@ -90,11 +95,11 @@ static bool run_on(struct run_ctx *run)
 }
 
 /* Notes that dataset keeps nchunks chunks after this run. */
-static void keep(struct run_ctx *run, const char *dataset, uint64_t nchunks)
+static void keep(struct run_ctx *run, const char *dataset, uint64_t nchunks, bool broken)
 {
     struct memo_run *m = run->memo;
     m->kept = qloop_xrealloc(m->kept, (m->nkept + 1) * sizeof *m->kept);
-    m->kept[m->nkept++] = (struct memo_kept){qloop_xstrdup(dataset), nchunks};
+    m->kept[m->nkept++] = (struct memo_kept){qloop_xstrdup(dataset), nchunks, broken};
 }
 
 void memo_begin(struct ds_ctx *ds)
@@ -106,7 +111,7 @@ void memo_begin(struct ds_ctx *ds)
     for (size_t i = 0; i < ds->nrules; i++)
         n += ds->rules[i].rule->kind == RULE_RECORD && ds->rules[i].rule->check_ref != LUA_NOREF;
     if (n == 0 || (ds->ad->flags & QLOOP_ADAPTER_OPEN_COLUMNS)) {
-        keep(run, ds->d->name, 0); /* what an earlier pack kept goes */
+        keep(run, ds->d->name, 0, false); /* what an earlier pack kept goes */
         return;
     }
     struct ds_memo *m = qloop_xcalloc(1, sizeof *m);
@@ -128,7 +133,7 @@ void memo_begin(struct ds_ctx *ds)
     }
     m->ncols = ds->ncols;
     if (memo_env(run->p, ds->d, m->pack_rule, n, ds->names, ds->ncols, m->env) != 0) {
-        keep(run, ds->d->name, 0);
+        keep(run, ds->d->name, 0, false);
         ds->memo = m;
         memo_free(ds);
         return;
@@ -228,7 +233,7 @@ int memo_batch(struct ds_ctx *ds, struct judge_batch *jb)
     return 0;
 }
 
-/* Ends the chunk being made: into temp.memo_stage unless the kept one has
+/* Ends the chunk being made: sealed into the run's spool unless the kept one has
  * the same bytes; the kept chunks up to it are no longer needed. */
 static int finish_chunk(struct ds_ctx *ds)
 {
@@ -248,26 +253,25 @@ static int finish_chunk(struct ds_ctx *ds)
     m->nloaded = keep_from;
     if (same)
         return 0;
-    if (!run->memo->staged) {
-        if (sql_exec(run->db,
-                     "DROP TABLE IF EXISTS temp.memo_stage;"
-                     "CREATE TEMP TABLE memo_stage(dataset TEXT, chunk INTEGER, env BLOB, data BLOB)",
-                     "暂存规则结果", run->err) != 0)
-            return -1;
-        run->memo->staged = true;
-    }
-    if (!m->put &&
-        !(m->put = sql_prepare(run->db,
-                               "INSERT INTO temp.memo_stage(dataset, chunk, env, data)"
-                               " VALUES(?1, ?2, ?3, ?4)",
-                               run->err)))
-        return -1;
-    sql_bind_text(m->put, 1, ds->d->name);
-    sqlite3_bind_int64(m->put, 2, (sqlite3_int64)m->chunk);
-    sqlite3_bind_blob(m->put, 3, m->env, MEMO_ENV_BYTES, SQLITE_STATIC);
     memo_seal(run->memo->data_key, ds->d->name, m->chunk, m->env, m->out.ptr, m->out.len, &m->seal);
-    sqlite3_bind_blob64(m->put, 4, m->seal.ptr, m->seal.len, SQLITE_STATIC);
-    return sql_done(run->db, m->put, "暂存规则结果", run->err);
+    if (!run->memo->spool)
+        run->memo->spool = stage_spool_new();
+    struct stage_spool *sp = run->memo->spool;
+    char head[12];
+    uint32_t nlen = (uint32_t)strlen(ds->d->name), dlen = (uint32_t)m->seal.len;
+    for (int i = 0; i < 4; i++)
+        head[i] = (char)(nlen >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        head[4 + i] = (char)(m->chunk >> (8 * i));
+    char dl[4] = {(char)dlen, (char)(dlen >> 8), (char)(dlen >> 16), (char)(dlen >> 24)};
+    if (stage_spool_append(sp, head, 4, run->err) != 0 ||
+        stage_spool_append(sp, ds->d->name, nlen, run->err) != 0 ||
+        stage_spool_append(sp, head + 4, 8, run->err) != 0 ||
+        stage_spool_append(sp, m->env, MEMO_ENV_BYTES, run->err) != 0 ||
+        stage_spool_append(sp, dl, 4, run->err) != 0 ||
+        stage_spool_append(sp, m->seal.ptr, m->seal.len, run->err) != 0)
+        return -1;
+    return 0;
 }
 
 int memo_after(struct ds_ctx *ds, const struct judge_batch *jb)
@@ -308,11 +312,7 @@ int memo_end(struct ds_ctx *ds)
         return 0;
     if (m->building && finish_chunk(ds) != 0)
         return -1;
-    if (m->broken && ds->run->memo->staged &&
-        sql_exec_texts(ds->run->db, "DELETE FROM temp.memo_stage WHERE dataset = ?1",
-                       "暂存规则结果", ds->run->err, 1, (const char *const *)&ds->d->name) != 0)
-        return -1;
-    keep(ds->run, ds->d->name, m->broken ? 0 : m->nchunks);
+    keep(ds->run, ds->d->name, m->broken ? 0 : m->nchunks, m->broken);
     ds->run->memo->reused += ds->jd.memo_reused;
     ds->run->memo->called += ds->jd.memo_called;
     return 0;
@@ -327,7 +327,6 @@ void memo_free(struct ds_ctx *ds)
         memo_chunk_free(&m->loaded[i]);
     free(m->loaded);
     sqlite3_finalize(m->get);
-    sqlite3_finalize(m->put);
     qloop_buf_free(&m->out);
     qloop_buf_free(&m->seal);
     free(m->slot);
@@ -342,18 +341,83 @@ void memo_free(struct ds_ctx *ds)
     ds->memo = NULL;
 }
 
+/* Reads little-endian n bytes at p. */
+static uint64_t get_le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* What memo_write's drain needs: the statement, the bytes of an entry not
+ * yet whole. */
+struct drain {
+    struct run_ctx *run;
+    sqlite3_stmt *put;
+    struct qloop_buf pending;
+};
+
+/* Whether the dataset named name[0..len) gave up its memo this run. */
+static bool broken(const struct memo_run *m, const char *name, size_t len)
+{
+    for (size_t i = 0; i < m->nkept; i++)
+        if (m->kept[i].broken && strlen(m->kept[i].dataset) == len &&
+            memcmp(m->kept[i].dataset, name, len) == 0)
+            return true;
+    return false;
+}
+
+/* stage_spool_drain's each: stores every whole entry of the bytes so far. */
+static int drain_each(void *ctx, const void *p, size_t n)
+{
+    struct drain *d = ctx;
+    qloop_buf_append(&d->pending, p, n);
+    const unsigned char *b = (const unsigned char *)d->pending.ptr;
+    size_t at = 0, len = d->pending.len;
+    for (;;) {
+        if (len - at < 4)
+            break;
+        size_t nlen = (size_t)get_le(b + at, 4);
+        size_t head = 4 + nlen + 8 + MEMO_ENV_BYTES + 4;
+        if (len - at < head)
+            break;
+        size_t dlen = (size_t)get_le(b + at + head - 4, 4);
+        if (len - at < head + dlen)
+            break;
+        const char *name = (const char *)b + at + 4;
+        if (!broken(d->run->memo, name, nlen)) {
+            sqlite3_bind_text(d->put, 1, name, (int)nlen, SQLITE_STATIC);
+            sqlite3_bind_int64(d->put, 2, (sqlite3_int64)get_le(b + at + 4 + nlen, 8));
+            sqlite3_bind_blob(d->put, 3, b + at + 4 + nlen + 8, MEMO_ENV_BYTES, SQLITE_STATIC);
+            sqlite3_bind_blob64(d->put, 4, b + at + head, dlen, SQLITE_STATIC);
+            if (sql_done(d->run->db, d->put, "保存规则结果", d->run->err) != 0)
+                return -1;
+        }
+        at += head + dlen;
+    }
+    memmove(d->pending.ptr, d->pending.ptr + at, len - at);
+    d->pending.len = len - at;
+    return 0;
+}
+
 int memo_write(struct run_ctx *run)
 {
     struct memo_run *m = run->memo;
     if (!m || m->state != 1)
         return 0;
-    if (m->staged &&
-        sql_exec(run->db,
-                 "INSERT OR REPLACE INTO main.verdict_memo(dataset, chunk, env, data)"
-                 " SELECT dataset, chunk, env, data FROM temp.memo_stage ORDER BY rowid;"
-                 "DELETE FROM temp.memo_stage",
-                 "保存规则结果", run->err) != 0)
-        return -1;
+    if (m->spool) {
+        struct drain d = {.run = run};
+        d.put = sql_prepare(run->db,
+                            "INSERT OR REPLACE INTO main.verdict_memo(dataset, chunk, env, data)"
+                            " VALUES(?1, ?2, ?3, ?4)",
+                            run->err);
+        int rc = d.put ? stage_spool_drain(m->spool, drain_each, &d, run->err) : -1;
+        sqlite3_finalize(d.put);
+        qloop_buf_free(&d.pending);
+        if (rc != 0)
+            return -1;
+    }
     sqlite3_stmt *st = sql_prepare(
         run->db, "DELETE FROM main.verdict_memo WHERE dataset = ?1 AND chunk >= ?2", run->err);
     if (!st)
@@ -384,6 +448,7 @@ void memo_release(struct run_ctx *run)
     for (size_t i = 0; i < m->nkept; i++)
         free(m->kept[i].dataset);
     free(m->kept);
+    stage_spool_free(m->spool);
     sodium_memzero(m->key, sizeof m->key);
     sodium_memzero(m->data_key, sizeof m->data_key);
     free(m);
