@@ -2,7 +2,7 @@
 # the Lua record rules of unchanged rows from the first night's memo, and
 # stores exactly what a night without the memo (QLOOP_MEMO=0) stores; a
 # changed row is judged again; a rule that reads the clock, draws chance or
-# prints is always called; a changed rule file or divisions table makes
+# prints is always called, and so is a call that raised; a changed rule file or divisions table makes
 # every row judged again; a night killed with SIGKILL leaves the memo as the
 # last good night left it. The counts come from --timings ("沿用上次结果 N
 # 次，调用 M 次").
@@ -97,7 +97,8 @@ if [ ${#DIV[@]} -gt 0 ]; then
     expect_contains "back to the first divisions: called again" "调用 $((3 * N)) 次" "$ERR"
 fi
 
-# rules that read the clock or chance, or print, are always called
+# rules that read the clock or chance, or print, are always called; a call
+# that raised is made again
 head -n 2001 pop.csv > small.csv
 cat > impure.lua <<'EOF'
 rule "pop.chance" {
@@ -112,14 +113,18 @@ rule "pop.prints" {
   dimension = "accuracy", severity = "low", message = "打印",
   check = function(r) if r.name == nil then print("no name") end return true end,
 }
+rule "pop.raises" {
+  dimension = "accuracy", severity = "low", message = "出错",
+  check = function(r) if r.name == nil then error("no name") end return true end,
+}
 EOF
 for i in 1 2; do
     run_q 0 run --rules w1.lua --rules impure.lua --data pop=small.csv "${DIV[@]}" --db i.db --timings
 done
 empty_names=$(python3 -c "
 import csv; r = csv.DictReader(open('small.csv', encoding='utf-8')); print(sum(1 for x in r if not x['name'].strip()))")
-expect_contains "night 2: the pure rules reused, chance and today called, print only where it printed" \
-    "沿用上次结果 $((3 * 2000 + 2000 - empty_names)) 次，调用 $((2 * 2000 + empty_names)) 次" "$ERR"
+expect_contains "night 2: the pure rules reused, chance and today called, print and error only where they printed or raised" \
+    "沿用上次结果 $((3 * 2000 + 2 * (2000 - empty_names))) 次，调用 $((2 * 2000 + 2 * empty_names)) 次" "$ERR"
 
 # a night killed while reading leaves the memo as the last good night left it
 python3 - <<'PY'
