@@ -443,6 +443,9 @@ void cli_print_run_outcome(const struct cli_args *a, const struct run_outcome *r
             merge ? "读取与合并分片" : "读取、清洗与校验", res->seconds_read, cpu,
             res->seconds_store, res->seconds_compare, res->seconds_catalog,
             res->seconds_tickets, res->seconds_commit);
+    if (!merge)
+        fprintf(stderr, "qloop: Lua 记录规则：沿用上次结果 %lld 次，调用 %lld 次（QLOOP_MEMO=0 关闭沿用）\n",
+                (long long)res->memo_reused, (long long)res->memo_called);
 }
 
 int cli_read_limits(const struct cli_args *a, size_t *jobs, size_t *memory)

@@ -31,6 +31,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/sha256.h"
 #include "base/text.h"
 #include "checks/calendar.h"
 #include "checks/lunar.h"
@@ -769,6 +770,30 @@ static bool is_weekday(int64_t day)
 {
     int dow = (int)(((day % 7) + 7 + 4) % 7); /* 0 = Sunday */
     return dow >= 1 && dow <= 5;
+}
+
+void calendar_digest(uint8_t out[32])
+{
+    ensure_loaded();
+    struct qloop_sha256 c;
+    qloop_sha256_init(&c);
+    pthread_rwlock_rdlock(&g_lock);
+    uint64_t n = g_cal.nyears;
+    qloop_sha256_update(&c, &n, sizeof n);
+    for (size_t i = 0; i < g_cal.nyears; i++) {
+        int32_t y = g_cal.years[i];
+        qloop_sha256_update(&c, &y, sizeof y);
+    }
+    n = g_cal.ndays;
+    qloop_sha256_update(&c, &n, sizeof n);
+    for (size_t i = 0; i < g_cal.ndays; i++) {
+        const struct cal_day *d = &g_cal.days[i];
+        int64_t fields[3] = {d->day, d->notice, d->off};
+        qloop_sha256_update(&c, fields, sizeof fields);
+        qloop_sha256_update(&c, d->name, strlen(d->name) + 1);
+    }
+    pthread_rwlock_unlock(&g_lock);
+    qloop_sha256_final(&c, out);
 }
 
 bool calendar_workday(int64_t day)

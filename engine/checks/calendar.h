@@ -63,6 +63,11 @@ struct qloop_buf;
  * Returns the number of lines. */
 size_t calendar_format_year(int year, struct qloop_buf *out);
 
+/* The SHA-256 of the calendar in use (every notice year known, every day
+ * listed with its notice, kind and name): two calendars with the same digest
+ * answer every question alike (run/memo.c keys reused rule answers by it). */
+void calendar_digest(uint8_t out[32]);
+
 /* Forgets what was loaded and which years were warned about: back to the
  * built-in notices only (for tests). */
 void calendar_reset(void);

@@ -37,6 +37,7 @@
 
 #include "base/buf.h"
 #include "base/escape.h"
+#include "base/purity.h"
 #include "checks/mask.h"
 #include "lua/host.h"
 #include "lua/libs.h"
@@ -246,6 +247,7 @@ static int sandbox_print(lua_State *L)
 {
     qloop_host_once(L); /* a FAST call may be run twice: print in the EXACT run only */
     struct qloop_host *h = qloop_host_of(L);
+    qloop_purity_bump(); /* output: a call that prints is never reused (base/purity.h) */
     if (h->printed >= QLOOP_PRINT_MAX)
         return 0;
     int n = lua_gettop(L);
@@ -394,6 +396,18 @@ static void wrap(lua_State *L, int idx, const char *name, lua_CFunction fn)
     lua_setfield(L, idx, name);
 }
 
+/* math.random and math.randomseed as Lua's own (upvalue 1), noting the
+ * impure read first (base/purity.h): a call that draws or seeds chance
+ * gives no answer to reuse. */
+static int sandbox_chance(lua_State *L)
+{
+    qloop_purity_bump();
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
 /* tonumber(v [, base]) as Lua's own (upvalue 1), which it calls for
  * everything but one string of 1 to 18 ASCII digits and no base: that one
  * is the integer it spells, which Lua's conversion would give too (no sign,
@@ -534,6 +548,10 @@ int qloop_env_setup(lua_State *L)
     lua_pop(L, 1);
     lua_getfield(L, loaded, "table");
     wrap(L, -1, "move", sandbox_move);
+    lua_pop(L, 1);
+    lua_getfield(L, loaded, "math");
+    wrap(L, -1, "random", sandbox_chance);
+    wrap(L, -1, "randomseed", sandbox_chance);
     lua_pop(L, 1);
 
     lua_newtable(L); /* G */

@@ -76,6 +76,7 @@ struct run_ctx {
     json_t *summary_datasets, *summary_rules, *summary_cleansed;
     int64_t failed_records;
     struct qloop_buf keybuf; /* the record key of the row being written */
+    struct memo_run *memo;   /* the verdict memo (memo_run.c), made on first use */
 };
 
 /* A rule of the dataset being read. */
@@ -148,6 +149,7 @@ struct ds_ctx {
     struct qloop_buf content; /* the content of the row being fingerprinted */
     size_t *ident_at;        /* per row of the batch: offset in idents, SIZE_MAX for a keyed row */
     size_t ident_cap;
+    struct ds_memo *memo;    /* the verdict memo of its Lua record rules, or NULL (memo_run.c) */
 };
 
 /* run.c: the phases a partitioned run (part.c, merge.c) shares with a run */
@@ -301,6 +303,26 @@ void recheck_see_key(struct ds_ctx *ds, const char *key, size_t len);
 void recheck_rows_ref(void *ctx, size_t begin, size_t end, struct qloop_buf *scratch,
                       char (*out)[33]);
 bool recheck_seen(void *ctx, const char *dataset, const char *ref);
+
+/* memo_run.c: the verdict memo (memo.h). memo_begin, at the start of the
+ * batch loop, decides whether the dataset's Lua record rules are kept;
+ * memo_batch, before the workers judge a batch, reads the kept chunks of
+ * its row numbers and sets jb->memo (NULL: every rule called); memo_after,
+ * once the batch's verdicts are merged, appends its rows to the chunk being
+ * made; memo_end after the last batch; memo_free in ds_free. memo_write puts
+ * what changed into the store inside the run's write transaction;
+ * memo_counts gives the rule calls answered from the memo and made. Return
+ * 0 or -1 with run->err. */
+struct memo_run;
+struct ds_memo;
+void memo_begin(struct ds_ctx *ds);
+int memo_batch(struct ds_ctx *ds, struct judge_batch *jb);
+int memo_after(struct ds_ctx *ds, const struct judge_batch *jb);
+int memo_end(struct ds_ctx *ds);
+void memo_free(struct ds_ctx *ds);
+int memo_write(struct run_ctx *run);
+void memo_counts(const struct run_ctx *run, int64_t *reused, int64_t *called);
+void memo_release(struct run_ctx *run);
 
 /* freshness.c */
 void freshness_batch(struct ds_ctx *ds);

@@ -510,6 +510,7 @@ int ds_read(struct ds_ctx *ds)
     };
     ds_encode_begin(ds);
     whole_begin(ds);
+    memo_begin(ds);
     if (run->pool && judge_pool_size(run->pool) > 1)
         ds_prefetch(ds); /* the next batch parsed while this one is judged and merged */
     judge_begin_dataset(run->pool, &ds->jd);
@@ -532,9 +533,11 @@ int ds_read(struct ds_ctx *ds)
         struct judge_batch jb = {.batch = &batch, .view = ds->view, .verdict = ds->verdict,
                                  .reason = ds->reason, .refs = ds->jd.row_refs ? ds->refs : NULL};
         ds_encode_batch(ds, &jb);
+        if (memo_batch(ds, &jb) != 0)
+            return -1;
         judge_run(run->pool, &jb);
         identity_batch(ds);
-        if (merge_verdicts(ds) != 0)
+        if (merge_verdicts(ds) != 0 || memo_after(ds, &jb) != 0)
             return -1;
         recheck_batch(ds);
         if (run->part && part_batch(ds) != 0)
@@ -551,7 +554,7 @@ int ds_read(struct ds_ctx *ds)
     judge_end_dataset(run->pool);
     ds->judging = false;
     progress(ds, true);
-    return 0;
+    return memo_end(ds);
 }
 
 int ds_whole(struct ds_ctx *ds)
@@ -665,6 +668,7 @@ void ds_free(struct ds_ctx *ds)
     free(ds->refs);
     ds_encode_free(ds);
     identity_free(ds);
+    memo_free(ds);
 }
 
 int run_dataset(struct run_ctx *run, struct pack_dataset *d)

@@ -35,12 +35,14 @@
 #include "base/buf.h"
 #include "run/judge.h"
 #include "base/escape.h"
+#include "base/purity.h"
 #include "base/text.h"
 #include "checks/mask.h"
 #include "lua/call.h"
 #include "lua/sandbox.h"
 #include "rules/forms.h"
 #include "base/strmap.h"
+#include "run/memo.h"
 #include "run/share.h"
 
 /* ---- workers and the pool ---- */
@@ -58,6 +60,7 @@ struct worker {
     struct mask_value *values;  /* that row's sensitive values (row_values) */
     struct qloop_lua_record rec; /* what the record view shows */
     int64_t *checked, *errors, *changed;
+    int64_t memo_reused, memo_called;
     size_t ncounts;
     /* cleanse steps that raised, per cleanse entry: how often, and the first
      * (lowest row) with its text, reported once per dataset */
@@ -248,7 +251,28 @@ static enum judge_verdict judge_value(struct worker *w, const struct pack_rule *
     return JUDGE_PASS;
 }
 
-/* Judges rows begin .. end of w's range, rule by rule. */
+/* The memo's answer of slot on row (judge.h): when the row's fingerprint is
+ * the one kept for its row number and the kept answer is one, sets its
+ * verdict and reason, notes it for the next memo and returns true. */
+static bool reuse(struct worker *w, const struct judge_memo *memo, size_t slot, size_t row,
+                  uint8_t *verdict, const char **reason)
+{
+    size_t nrows = w->pool->b->batch->nrows;
+    const uint8_t *e = memo->old[row];
+    if (!e || memo_entry_fp(e) != memo->fp[row])
+        return false;
+    uint8_t v = e[8 + slot];
+    if (v == MEMO_NONE)
+        return false;
+    *verdict = v == MEMO_PASS ? JUDGE_PASS : JUDGE_FAIL;
+    *reason = v == MEMO_FAIL_REASON ? memo_entry_reason(e, memo->nslots, slot) : NULL;
+    memo->verdict[slot * nrows + row] = v;
+    w->memo_reused++;
+    return true;
+}
+
+/* Judges rows begin .. end of w's range, rule by rule (the rows
+ * fingerprinted first when the batch has a memo). */
 static void judge_rows(struct worker *w, size_t begin, size_t end)
 {
     struct judge_pool *pool = w->pool;
@@ -256,6 +280,10 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
     const struct judge_batch *b = pool->b;
     size_t nrows = b->batch->nrows;
     lua_State *L = w->pack->L;
+    const struct judge_memo *memo = b->memo;
+    for (size_t row = begin; memo && row < end; row++)
+        memo->fp[row] = memo_row_fp(memo->key, &b->view[row * b->batch->ncols], b->batch->ncols,
+                                    &w->cur);
     for (size_t i = 0; i < ds->nrules; i++) {
         const struct pack_rule *r = &w->pack->rules[ds->rules[i]];
         uint8_t *verdict = b->verdict + i * nrows;
@@ -264,14 +292,28 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
             reason[row] = NULL;
             w->row = row, w->in_row = true;
             if (r->kind == RULE_RECORD) {
+                int slot = memo ? memo->slot[i] : -1;
+                if (slot >= 0 && reuse(w, memo, (size_t)slot, row, &verdict[row], &reason[row])) {
+                    w->checked[i]++;
+                    continue;
+                }
                 w->rec.cells = &b->view[row * b->batch->ncols];
                 w->rec.ncols = b->batch->ncols;
                 struct qloop_lua_site site = {.rule = r->id, .dataset = r->dataset,
                                               .row = b->batch->row_no[row]};
                 struct qloop_lua_answer a;
+                uint64_t impure = qloop_purity_mark();
                 enum qloop_lua_verdict v = qloop_lua_check_record(L, r->check_ref, &w->rec, &site, &a);
                 reason[row] = v == QLOOP_LUA_PASS ? NULL : keep_answer(w, &a);
                 verdict[row] = v == QLOOP_LUA_PASS ? JUDGE_PASS : v == QLOOP_LUA_FAIL ? JUDGE_FAIL : JUDGE_ERROR;
+                if (slot >= 0) {
+                    w->memo_called++;
+                    memo->verdict[(size_t)slot * nrows + row] =
+                        v == QLOOP_LUA_ERROR || qloop_purity_mark() != impure ? MEMO_NONE
+                        : v == QLOOP_LUA_PASS                                 ? MEMO_PASS
+                        : reason[row]                                         ? MEMO_FAIL_REASON
+                                                                              : MEMO_FAIL;
+                }
                 if (v == QLOOP_LUA_ERROR)
                     w->errors[i]++;
                 else
@@ -528,6 +570,7 @@ void judge_begin_dataset(struct judge_pool *pool, struct judge_dataset *ds)
         w->clean_first_row = qloop_xcalloc(ds->ncleanse + 1, sizeof *w->clean_first_row);
         w->clean_first = qloop_xcalloc(ds->ncleanse + 1, sizeof *w->clean_first);
         w->nclean = ds->ncleanse;
+        w->memo_reused = w->memo_called = 0;
         qloop_lua_record_expire(w->pack->L, &w->rec);
         w->rec = (struct qloop_lua_record){.colmap = ds->colmap};
     }
@@ -570,6 +613,8 @@ void judge_end_dataset(struct judge_pool *pool)
         }
         for (size_t c = 0; c < ds->ncleanse; c++)
             ds->changed[c] += w->changed[c];
+        ds->memo_reused += w->memo_reused;
+        ds->memo_called += w->memo_called;
         qloop_lua_record_expire(w->pack->L, &w->rec);
         free_counts(w);
     }

@@ -90,6 +90,24 @@ struct judge_dataset {
     /* counts, summed over workers by judge_end_dataset */
     int64_t *checked, *errors; /* per rule */
     int64_t *changed;          /* per cleanse entry */
+    /* Lua record rule calls answered from the memo / made (batches with a
+     * judge_batch.memo only), added to by judge_end_dataset */
+    int64_t memo_reused, memo_called;
+};
+
+/* The verdict memo's part in a batch (run/memo.h), set by the run loop: the
+ * workers fingerprint each row once cleansed; a Lua record rule kept in the
+ * memo takes the kept answer when the row's fingerprint is the one kept for
+ * its row number, else it is called; either way what the memo will keep of
+ * the answer goes to verdict (MEMO_NONE for a call that raised or made an
+ * impure read, base/purity.h). */
+struct judge_memo {
+    const unsigned char *key;  /* the fingerprint key (MEMO_FP_KEY_BYTES) */
+    size_t nslots;
+    const int *slot;           /* per rule of the dataset: its slot, -1 when not kept */
+    const uint8_t *const *old; /* per row: the entry kept for its row number, or NULL */
+    uint64_t *fp;              /* per row (out): its fingerprint */
+    uint8_t *verdict;          /* nslots * nrows (out), [slot * nrows + row] */
 };
 
 /* One batch: the workers cleanse view (a copy of the batch's cells; each
@@ -107,6 +125,7 @@ struct judge_batch {
     struct qloop_buf *enc;
     uint32_t *enc_at, *enc_len;
     uint8_t *enc_by;
+    struct judge_memo *memo;   /* or NULL: every rule called */
 };
 
 struct judge_pool;

@@ -138,6 +138,7 @@ static int read_all(struct run_ctx *run, const size_t *order, struct run_outcome
     out->seconds_read = mono_seconds() - t0;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
     out->cpu_seconds_read = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+    memo_counts(run, &out->memo_reused, &out->memo_called);
     return 0;
 }
 
@@ -227,7 +228,7 @@ int run_write(struct run_ctx *run, struct run_outcome *out)
     struct ticket_seen seen = {.seen = recheck_seen, .ctx = run};
     if (insert_run(run, "running", NULL) != 0 ||
         audit_run(run, "run.start", json_pack("{s:s}", "as_of", run->as_of)) != 0 ||
-        move_staged(run) != 0)
+        move_staged(run) != 0 || memo_write(run) != 0)
         goto fail;
     double t1 = mono_seconds();
     out->seconds_store = t1 - t0;
@@ -290,6 +291,7 @@ void run_release(struct run_ctx *run)
     recheck_free(run);
     judge_pool_free(run->pool);
     qloop_buf_free(&run->keybuf);
+    memo_release(run);
 }
 
 int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct run_outcome *out,

@@ -45,6 +45,9 @@ struct run_outcome {
     double seconds_store;   /* waiting for the write lock and moving the results in */
     double seconds_compare, seconds_catalog, seconds_tickets, seconds_commit;
     double cpu_seconds_read; /* the CPU time (all threads) of the read phase (a merge: reading and merging the shards) */
+    /* Lua record rule calls answered from the previous night's memo and
+     * calls made where the memo could keep the answer (run/memo.h) */
+    int64_t memo_reused, memo_called;
 };
 
 /* Runs pack p against the store db. On success returns 0 and fills out (the

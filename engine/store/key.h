@@ -27,6 +27,7 @@
 enum store_key_use {
     STORE_KEY_AUDIT = 1,   /* the audit chain's MAC key */
     STORE_KEY_RECORDS = 2, /* encrypts records only their owner may see */
+    STORE_KEY_MEMO = 3,    /* keys the row fingerprints of reused rule answers (run/memo.h) */
 };
 
 enum { STORE_SUBKEY_BYTES = 32 };

@@ -396,6 +396,17 @@ static const char step14_finding_refs[] =
     "  DELETE FROM finding_rows WHERE id = OLD.id;"
     " END;";
 
+/* 15: the verdict memo (run/memo.h): per dataset and chunk of 65,536 row
+ * numbers, the latest run's row fingerprints and the answers of its Lua
+ * record rules, with the environment they were given in, so that the next
+ * night calls those rules only for the rows that changed. Written in the
+ * run's own transaction, only the latest run's kept. A chunk is about a
+ * megabyte, far over the twentieth of a page past which SQLite advises
+ * against WITHOUT ROWID: a rowid table with its primary key's index. */
+static const char step15_verdict_memo[] =
+    "CREATE TABLE verdict_memo(dataset TEXT NOT NULL, chunk INTEGER NOT NULL, env BLOB NOT NULL,"
+    "  data BLOB NOT NULL, PRIMARY KEY(dataset, chunk));";
+
 const struct store_step store_steps[] = {
     {1, "core", step1_core},
     {2, "audit", step2_audit},
@@ -411,5 +422,6 @@ const struct store_step store_steps[] = {
     {12, "items_by_record", step12_items_by_record},
     {13, "items_check", step13_items_check},
     {14, "finding_refs", step14_finding_refs},
+    {15, "verdict_memo", step15_verdict_memo},
 };
 const int store_nsteps = (int)(sizeof store_steps / sizeof store_steps[0]);

@@ -125,13 +125,15 @@ static inline const char *q_text(sqlite3 *db, const char *fmt, ...)
     return buf;
 }
 
-/* Takes a store at schema step 14 back to step 13 (store/schema.c), for
- * the tests of upgrades: the findings' keys by record back in the index
+/* Takes a store at the current schema step back to step 13 (store/schema.c),
+ * for the tests of upgrades: step 15's verdict_memo dropped, the findings'
+ * keys by record back in the index
  * finding_rows_run, finding_refs dropped, the findings view's triggers as
  * step 11 made them, user_version 13. The rows of finding_rows stay. */
 static inline void store_rewind_to_step13(sqlite3 *db)
 {
     exec(db,
+         "DROP TABLE verdict_memo;" /* step 15 */
          "CREATE INDEX finding_rows_run ON finding_rows(run, kind, record_ref);"
          "DROP TABLE finding_refs;"
          "DROP TRIGGER findings_insert;"

@@ -1,0 +1,349 @@
+/*
+ * memo.c — the pure parts of reusing Lua record rules' answers (memo.h):
+ * the row fingerprint, the environment digest and a chunk's bytes.
+ */
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checks/calendar.h"
+#include "checks/division.h"
+#include "run/memo.h"
+
+_Static_assert(MEMO_FP_KEY_BYTES == crypto_shorthash_KEYBYTES, "SipHash-2-4's key");
+_Static_assert(crypto_shorthash_BYTES == 8, "a 64-bit fingerprint");
+
+enum { CHUNK_VERSION = 1, REASON_MAX = 65535 };
+
+static const char FP_CONTEXT[crypto_kdf_CONTEXTBYTES + 1] = "qlmemofp";
+
+void memo_fp_key(const unsigned char subkey[32], unsigned char key[MEMO_FP_KEY_BYTES])
+{
+    crypto_kdf_derive_from_key(key, MEMO_FP_KEY_BYTES, 1, FP_CONTEXT, subkey);
+}
+
+void memo_data_key(const unsigned char subkey[32], unsigned char key[MEMO_DATA_KEY_BYTES])
+{
+    crypto_kdf_derive_from_key(key, MEMO_DATA_KEY_BYTES, 2, FP_CONTEXT, subkey);
+}
+
+/* The associated data of a sealed chunk: dataset, chunk, env. */
+static void seal_ad(const char *dataset, uint64_t chunk, const unsigned char env[MEMO_ENV_BYTES],
+                    struct qloop_buf *ad)
+{
+    qloop_buf_reset(ad);
+    qloop_buf_append(ad, dataset, strlen(dataset) + 1);
+    char c[8];
+    for (int i = 0; i < 8; i++)
+        c[i] = (char)(chunk >> (8 * i));
+    qloop_buf_append(ad, c, 8);
+    qloop_buf_append(ad, (const char *)env, MEMO_ENV_BYTES);
+}
+
+void memo_seal(const unsigned char key[MEMO_DATA_KEY_BYTES], const char *dataset, uint64_t chunk,
+               const unsigned char env[MEMO_ENV_BYTES], const void *plain, size_t len,
+               struct qloop_buf *out)
+{
+    struct qloop_buf ad = {0};
+    seal_ad(dataset, chunk, env, &ad);
+    enum { NB = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES };
+    qloop_buf_reset(out);
+    qloop_buf_reserve(out, NB + len + crypto_aead_xchacha20poly1305_ietf_ABYTES + 1);
+    unsigned char *p = (unsigned char *)out->ptr;
+    randombytes_buf(p, NB);
+    unsigned long long clen = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(p + NB, &clen, plain, len,
+                                               (const unsigned char *)ad.ptr, ad.len, NULL, p, key);
+    out->len = NB + (size_t)clen;
+    qloop_buf_free(&ad);
+}
+
+int memo_open(const unsigned char key[MEMO_DATA_KEY_BYTES], const char *dataset, uint64_t chunk,
+              const unsigned char env[MEMO_ENV_BYTES], const void *sealed, size_t len,
+              struct qloop_buf *out)
+{
+    enum { NB = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+           AB = crypto_aead_xchacha20poly1305_ietf_ABYTES };
+    qloop_buf_reset(out);
+    if (len < NB + AB)
+        return -1;
+    struct qloop_buf ad = {0};
+    seal_ad(dataset, chunk, env, &ad);
+    qloop_buf_reserve(out, len - NB - AB + 1);
+    const unsigned char *s = sealed;
+    unsigned long long mlen = 0;
+    int rc = crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)out->ptr, &mlen, NULL,
+                                                        s + NB, len - NB, (const unsigned char *)ad.ptr,
+                                                        ad.len, s, key);
+    qloop_buf_free(&ad);
+    out->len = rc == 0 ? (size_t)mlen : 0;
+    return rc == 0 ? 0 : -1;
+}
+
+/* Writes v little-endian at p; returns p + 4. */
+static unsigned char *put_u32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16), p[3] = (unsigned char)(v >> 24);
+    return p + 4;
+}
+
+uint64_t memo_row_fp(const unsigned char key[MEMO_FP_KEY_BYTES], const struct qloop_field *cells,
+                     size_t ncols, struct qloop_buf *scratch)
+{
+    /* the row's bytes laid out once (sized first: one allocation check per
+     * row, not two appends per cell) */
+    size_t need = 4;
+    for (size_t i = 0; i < ncols; i++)
+        need += 4 + (cells[i].null ? 0 : cells[i].len);
+    qloop_buf_reset(scratch);
+    qloop_buf_reserve(scratch, need);
+    unsigned char *p = put_u32((unsigned char *)scratch->ptr, (uint32_t)ncols);
+    for (size_t i = 0; i < ncols; i++) {
+        const struct qloop_field *f = &cells[i];
+        /* a missing value (null) is not an empty text: 0xFFFFFFFF, no bytes */
+        if (f->null) {
+            p = put_u32(p, UINT32_MAX);
+            continue;
+        }
+        p = put_u32(p, f->len >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)f->len);
+        memcpy(p, f->ptr, f->len);
+        p += f->len;
+    }
+    scratch->len = need;
+    unsigned char h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, (const unsigned char *)scratch->ptr, need, key);
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | h[i];
+    return v;
+}
+
+/* ---- the environment ---- */
+
+/* The BLAKE2b digest of this process's own binary, read once: any other
+ * build of qloop (another version, or the same one changed) differs. */
+static unsigned char binary_digest[32];
+static int binary_ok = -1;
+static pthread_once_t binary_once = PTHREAD_ONCE_INIT;
+
+static void read_binary(void)
+{
+    FILE *f = fopen("/proc/self/exe", "rb");
+    if (!f) {
+        binary_ok = 0;
+        return;
+    }
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof binary_digest);
+    unsigned char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        crypto_generichash_update(&st, buf, n);
+    binary_ok = !ferror(f);
+    fclose(f);
+    crypto_generichash_final(&st, binary_digest, sizeof binary_digest);
+}
+
+/* Hashes a length-prefixed text. */
+static void put_text(crypto_generichash_state *st, const char *s, size_t len)
+{
+    uint64_t n = len;
+    crypto_generichash_update(st, (const unsigned char *)&n, sizeof n);
+    crypto_generichash_update(st, (const unsigned char *)s, len);
+}
+
+static void put_str(crypto_generichash_state *st, const char *s)
+{
+    if (!s) {
+        uint64_t none = UINT64_MAX;
+        crypto_generichash_update(st, (const unsigned char *)&none, sizeof none);
+        return;
+    }
+    put_text(st, s, strlen(s));
+}
+
+/* Hashes the bytes of the file at path; -1 when it cannot be read. */
+static int put_file(crypto_generichash_state *st, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    struct qloop_buf b = {0};
+    int rc = qloop_buf_read(&b, f, (size_t)1 << 30);
+    bool bad = ferror(f);
+    fclose(f);
+    if (rc != 0 || bad) {
+        qloop_buf_free(&b);
+        return -1;
+    }
+    put_text(st, b.ptr ? b.ptr : "", b.len);
+    qloop_buf_free(&b);
+    return 0;
+}
+
+int memo_env(const struct pack *p, const struct pack_dataset *d, const size_t *rules,
+             size_t nrules, const char *const *names, size_t ncols,
+             unsigned char out[MEMO_ENV_BYTES])
+{
+    pthread_once(&binary_once, read_binary);
+    if (binary_ok != 1)
+        return -1;
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, MEMO_ENV_BYTES);
+    put_str(&st, "qloop verdict memo 1");
+    crypto_generichash_update(&st, binary_digest, sizeof binary_digest);
+    /* the pack: every file, path and bytes (rules, limits, helpers) */
+    put_text(&st, (const char *)&p->nfiles, sizeof p->nfiles);
+    for (size_t i = 0; i < p->nfiles; i++) {
+        put_str(&st, p->files[i]);
+        if (put_file(&st, p->files[i]) != 0)
+            return -1;
+    }
+    int64_t limits[3] = {(int64_t)p->limits.memory_bytes, p->limits.instructions,
+                         p->limits.exit_on_timeout};
+    crypto_generichash_update(&st, (const unsigned char *)limits, sizeof limits);
+    crypto_generichash_update(&st, (const unsigned char *)&p->limits.cpu_seconds,
+                              sizeof p->limits.cpu_seconds);
+    /* the dataset, its memoised rules in slot order, its columns in order */
+    put_str(&st, d->name);
+    put_text(&st, (const char *)&nrules, sizeof nrules);
+    for (size_t i = 0; i < nrules; i++) {
+        put_str(&st, p->rules[rules[i]].id);
+        put_str(&st, p->rules[rules[i]].file);
+        put_text(&st, (const char *)&p->rules[rules[i]].line, sizeof p->rules[rules[i]].line);
+    }
+    put_text(&st, (const char *)&ncols, sizeof ncols);
+    for (size_t i = 0; i < ncols; i++)
+        put_str(&st, names[i]);
+    /* the reference data the libraries read */
+    char divisions[65];
+    division_digest(divisions);
+    put_str(&st, divisions);
+    uint8_t calendar[32];
+    calendar_digest(calendar);
+    crypto_generichash_update(&st, calendar, sizeof calendar);
+    crypto_generichash_final(&st, out, MEMO_ENV_BYTES);
+    return 0;
+}
+
+/* ---- a chunk's bytes ---- */
+
+static void put_varint(struct qloop_buf *b, uint64_t v)
+{
+    while (v >= 0x80) {
+        qloop_buf_putc(b, (char)(v | 0x80));
+        v >>= 7;
+    }
+    qloop_buf_putc(b, (char)v);
+}
+
+/* Reads a varint at *at of data[0..len); false when cut or too long. */
+static bool get_varint(const unsigned char *data, size_t len, size_t *at, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64 && *at < len; shift += 7) {
+        unsigned char c = data[(*at)++];
+        *v |= (uint64_t)(c & 0x7F) << shift;
+        if (!(c & 0x80))
+            return true;
+    }
+    return false;
+}
+
+void memo_chunk_start(struct qloop_buf *out, size_t nslots)
+{
+    qloop_buf_reset(out);
+    qloop_buf_putc(out, CHUNK_VERSION);
+    put_varint(out, nslots);
+}
+
+void memo_chunk_add(struct qloop_buf *out, uint32_t *last, uint32_t slot, uint64_t fp,
+                    const uint8_t *v, const char *const *reasons, size_t nslots)
+{
+    put_varint(out, (uint64_t)slot + 1 - *last);
+    *last = slot + 1;
+    char f[8];
+    for (int i = 0; i < 8; i++)
+        f[i] = (char)(fp >> (8 * i));
+    qloop_buf_append(out, f, 8);
+    size_t at = out->len;
+    for (size_t k = 0; k < nslots; k++)
+        qloop_buf_putc(out, (char)(v[k] <= MEMO_FAIL_REASON ? v[k] : MEMO_NONE));
+    for (size_t k = 0; k < nslots; k++) {
+        if (v[k] != MEMO_FAIL_REASON)
+            continue;
+        size_t n = reasons[k] ? strlen(reasons[k]) : 0;
+        if (!reasons[k] || n > REASON_MAX) {
+            out->ptr[at + k] = MEMO_NONE;
+            continue;
+        }
+        char h[2] = {(char)n, (char)(n >> 8)};
+        qloop_buf_append(out, h, 2);
+        qloop_buf_append(out, reasons[k], n + 1); /* with its NUL */
+    }
+}
+
+const char *memo_entry_reason(const uint8_t *e, size_t nslots, size_t k)
+{
+    const uint8_t *p = e + 8 + nslots;
+    for (size_t i = 0; i < k; i++)
+        if (e[8 + i] == MEMO_FAIL_REASON)
+            p += 2 + ((size_t)p[0] | (size_t)p[1] << 8) + 1;
+    return (const char *)p + 2;
+}
+
+void memo_chunk_free(struct memo_chunk *c)
+{
+    free(c->data);
+    free(c->at);
+    memset(c, 0, sizeof *c);
+}
+
+int memo_chunk_read(struct memo_chunk *c, const void *data, size_t len, size_t nslots)
+{
+    memset(c, 0, sizeof *c);
+    const unsigned char *d = data;
+    size_t at = 0;
+    uint64_t n;
+    if (len < 1 || d[at++] != CHUNK_VERSION || !get_varint(d, len, &at, &n) || n != nslots)
+        return -1;
+    c->nslots = nslots;
+    c->len = len;
+    c->data = qloop_xmalloc(len + 1);
+    memcpy(c->data, data, len);
+    c->at = qloop_xmalloc(MEMO_CHUNK_ROWS * sizeof *c->at);
+    memset(c->at, 0xFF, MEMO_CHUNK_ROWS * sizeof *c->at);
+    uint64_t next = 0; /* the previous row's slot + 1 */
+    while (at < len) {
+        uint64_t gap;
+        if (!get_varint(d, len, &at, &gap) || gap == 0 || gap > MEMO_CHUNK_ROWS - next + 0 ||
+            len - at < 8 + nslots)
+            goto bad;
+        uint64_t slot = next + gap - 1;
+        if (slot >= MEMO_CHUNK_ROWS)
+            goto bad;
+        next = slot + 1;
+        c->at[slot] = (uint32_t)at;
+        const unsigned char *v = d + at + 8;
+        at += 8 + nslots;
+        for (size_t k = 0; k < nslots; k++) {
+            if (v[k] > MEMO_FAIL_REASON)
+                goto bad;
+            if (v[k] != MEMO_FAIL_REASON)
+                continue;
+            if (len - at < 2)
+                goto bad;
+            size_t r = (size_t)d[at] | (size_t)d[at + 1] << 8;
+            if (len - at - 2 < r + 1 || d[at + 2 + r] != '\0' || memchr(d + at + 2, 0, r))
+                goto bad;
+            at += 2 + r + 1;
+        }
+    }
+    return 0;
+bad:
+    memo_chunk_free(c);
+    return -1;
+}

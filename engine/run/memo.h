@@ -1,0 +1,158 @@
+/*
+ * memo.h — reusing the answers of a dataset's Lua record rules from the
+ * previous night, for records that did not change.
+ *
+ * A deterministic record rule gives the same answer for the same record
+ * under the same rules and reference data. A night keeps, per row number,
+ * a fingerprint of the row as the rules saw it and each Lua record rule's
+ * answer (pass, fail, fail with its reason); the next night, a row whose
+ * fingerprint is the one kept for the same row number takes the kept
+ * answers instead of calling Lua. Everything after the verdict (findings,
+ * masking, refs, tickets, counts) is made exactly as when the rule ran.
+ *
+ *   the row's fingerprint   SipHash-2-4 (libsodium crypto_shorthash), keyed
+ *                           with a subkey of the store's key (store/key.h,
+ *                           STORE_KEY_MEMO), over the row's cleansed cells,
+ *                           each length-prefixed, a missing value told apart
+ *                           from an empty one: a provider who does not hold
+ *                           the key cannot make a changed record collide
+ *                           with its previous version;
+ *   the environment         BLAKE2b over everything else a rule can see: the
+ *                           qloop binary itself (its bytes: any build differs),
+ *                           every rule file (path and bytes), the pack's
+ *                           limits, the dataset and its memoised rules, the
+ *                           column names in order, the divisions table and the
+ *                           holiday calendar in use (their digests). When
+ *                           one of them cannot be read the memo is off;
+ *   what is never reused    a call that read the clock, drew chance or
+ *                           printed (base/purity.h), and a call that raised
+ *                           (budget, time, memory, the rule's own error);
+ *                           rule code that keeps state between records
+ *                           (which varies with --jobs already) is not
+ *                           supported, as docs/dsl.md says.
+ *
+ * Stored per (dataset, chunk of MEMO_CHUNK_ROWS row numbers) in the store's
+ * verdict_memo table (schema step 15), sealed (memo_seal: the reasons may
+ * quote personal data), written in the run's own transaction:
+ * only the latest run's memo is kept, a chunk is rewritten only when its
+ * bytes change. Rows are matched by row number: a row inserted at the top
+ * shifts every later row, which is then recomputed (correct, not faster).
+ *
+ * This file holds the pure parts (fingerprint, environment, the chunk's
+ * bytes); memo_run.c ties them to a run. QLOOP_MEMO=0 turns the memo off.
+ */
+#ifndef QLOOP_RUN_MEMO_H
+#define QLOOP_RUN_MEMO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/adapter.h"
+#include "base/buf.h"
+#include "rules/pack.h"
+
+enum {
+    MEMO_CHUNK_ROWS = 65536, /* row numbers per stored chunk */
+    MEMO_FP_KEY_BYTES = 16,  /* crypto_shorthash_KEYBYTES */
+    MEMO_ENV_BYTES = 32,
+    MEMO_DATA_KEY_BYTES = 32,
+};
+
+/* What the memo keeps of one rule's answer on one row. */
+enum memo_verdict {
+    MEMO_NONE = 0,        /* not kept: call the rule */
+    MEMO_PASS = 1,
+    MEMO_FAIL = 2,        /* failed without a reason */
+    MEMO_FAIL_REASON = 3, /* failed; its reason follows the row's verdicts */
+};
+
+/* The fingerprint key from the store's STORE_KEY_MEMO subkey (crypto_kdf,
+ * context "qlmemofp"). */
+void memo_fp_key(const unsigned char subkey[32], unsigned char key[MEMO_FP_KEY_BYTES]);
+
+/* The key that seals a chunk's bytes (crypto_kdf from the same subkey,
+ * another id): the memo keeps the rules' reasons, which may quote personal
+ * data, so the store holds them only as ciphertext, as it does sealed
+ * findings. */
+void memo_data_key(const unsigned char subkey[32], unsigned char key[MEMO_DATA_KEY_BYTES]);
+
+/* Seals plain[0..len), chunk `chunk` of dataset under env, into out
+ * (emptied): a random nonce, then XChaCha20-Poly1305 of the bytes with the
+ * dataset, chunk and env as associated data (a chunk moved elsewhere or
+ * changed does not open). */
+void memo_seal(const unsigned char key[MEMO_DATA_KEY_BYTES], const char *dataset, uint64_t chunk,
+               const unsigned char env[MEMO_ENV_BYTES], const void *plain, size_t len,
+               struct qloop_buf *out);
+
+/* Opens what memo_seal made into out (emptied). Returns 0, or -1 when the
+ * bytes were not sealed for this dataset, chunk and env with this key. */
+int memo_open(const unsigned char key[MEMO_DATA_KEY_BYTES], const char *dataset, uint64_t chunk,
+              const unsigned char env[MEMO_ENV_BYTES], const void *sealed, size_t len,
+              struct qloop_buf *out);
+
+/* The fingerprint of a row of ncols cells (as cleansed: what a rule sees);
+ * scratch is the caller's buffer (emptied). */
+uint64_t memo_row_fp(const unsigned char key[MEMO_FP_KEY_BYTES], const struct qloop_field *cells,
+                     size_t ncols, struct qloop_buf *scratch);
+
+/* The environment of dataset d's rules rules[0..nrules) (indexes in
+ * p->rules, in memo slot order) with the columns names[0..ncols), into out.
+ * Returns 0, or -1 when something a rule can see cannot be read (then the
+ * memo is off for the dataset). */
+int memo_env(const struct pack *p, const struct pack_dataset *d, const size_t *rules,
+             size_t nrules, const char *const *names, size_t ncols,
+             unsigned char out[MEMO_ENV_BYTES]);
+
+/* ---- a chunk's bytes ----
+ * A version byte, the number of slots (rules) as a varint, then per row in
+ * row number order: the gap from the previous row's slot (varint; the first
+ * row: its slot + 1), its fingerprint (8 bytes, little-endian), one
+ * memo_verdict byte per slot, then for each MEMO_FAIL_REASON slot in order
+ * its reason: length (2 bytes, little-endian), the bytes, a NUL. */
+
+/* Starts a chunk of nslots slots in out (emptied). */
+void memo_chunk_start(struct qloop_buf *out, size_t nslots);
+
+/* Appends the row at slot (past the previous row's) with fingerprint fp and
+ * verdicts v[0..nslots); reasons[k] is slot k's reason for a
+ * MEMO_FAIL_REASON (NUL-terminated; one longer than 65535 bytes is kept as
+ * MEMO_NONE). *last is the previous row's slot + 1 (0 at the start), updated. */
+void memo_chunk_add(struct qloop_buf *out, uint32_t *last, uint32_t slot, uint64_t fp,
+                    const uint8_t *v, const char *const *reasons, size_t nslots);
+
+/* A chunk read back: its bytes (owned) and where each slot's row starts. */
+struct memo_chunk {
+    uint64_t index;   /* chunk number: row_no / MEMO_CHUNK_ROWS */
+    size_t nslots;
+    unsigned char *data;
+    size_t len;
+    uint32_t *at;     /* MEMO_CHUNK_ROWS offsets of rows in data, UINT32_MAX: none */
+};
+
+/* Reads data[0..len) (copied) as a chunk of nslots slots into c. Returns 0,
+ * or -1 (c empty) when the bytes are not such a chunk. */
+int memo_chunk_read(struct memo_chunk *c, const void *data, size_t len, size_t nslots);
+void memo_chunk_free(struct memo_chunk *c);
+
+/* The row kept at slot: its entry (the fingerprint, then the verdicts), or
+ * NULL when the chunk has none. */
+static inline const uint8_t *memo_chunk_row(const struct memo_chunk *c, uint32_t slot)
+{
+    return slot < MEMO_CHUNK_ROWS && c->at[slot] != UINT32_MAX ? c->data + c->at[slot] : NULL;
+}
+
+/* An entry's fingerprint. */
+static inline uint64_t memo_entry_fp(const uint8_t *e)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | e[i];
+    return v;
+}
+
+/* The reason of slot k of an entry of nslots slots whose verdict k is
+ * MEMO_FAIL_REASON (NUL-terminated, inside the chunk). */
+const char *memo_entry_reason(const uint8_t *e, size_t nslots, size_t k);
+
+#endif

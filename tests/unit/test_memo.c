@@ -1,0 +1,247 @@
+/*
+ * test_memo.c — the pure parts of the verdict memo (engine/run/memo.c): a
+ * row's fingerprint changes when any cell changes (an empty value and a
+ * missing one differ, so do rows of other widths, and the key matters); a
+ * chunk reads back what was added (fingerprints, verdicts, reasons, slots
+ * without a row) and bytes that are not a chunk are refused; a sealed chunk
+ * holds no plain text and opens only with its key, dataset, chunk and
+ * environment; the
+ * environment changes with the columns, a rule file's bytes, the divisions
+ * table and the calendar, so a memo kept under another one is not reused.
+ */
+#define _GNU_SOURCE /* memmem */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "checks/calendar.h"
+#include "checks/division.h"
+#include "run/memo.h"
+
+static const unsigned char SUBKEY[32] = {1, 2, 3};
+
+static struct qloop_field cell(const char *s)
+{
+    return s ? (struct qloop_field){s, strlen(s), 0} : (struct qloop_field){"", 0, 1};
+}
+
+static void test_fingerprint(void **state)
+{
+    (void)state;
+    unsigned char key[MEMO_FP_KEY_BYTES], key2[MEMO_FP_KEY_BYTES];
+    unsigned char other[32] = {9};
+    memo_fp_key(SUBKEY, key);
+    memo_fp_key(other, key2);
+    assert_memory_not_equal(key, key2, sizeof key);
+    struct qloop_buf scratch = {0};
+    struct qloop_field row[4] = {cell("110105"), cell("张三"), cell(""), cell(NULL)};
+    uint64_t base = memo_row_fp(key, row, 4, &scratch);
+    assert_int_equal(base, memo_row_fp(key, row, 4, &scratch)); /* stable */
+    assert_int_not_equal(base, memo_row_fp(key2, row, 4, &scratch));
+    assert_int_not_equal(base, memo_row_fp(key, row, 3, &scratch)); /* width */
+    const char *changes[] = {"110106", "张四", " ", "x"};
+    for (size_t c = 0; c < 4; c++) {
+        struct qloop_field r2[4];
+        memcpy(r2, row, sizeof r2);
+        r2[c] = cell(changes[c]);
+        assert_int_not_equal(base, memo_row_fp(key, r2, 4, &scratch));
+    }
+    /* empty vs missing, both ways */
+    struct qloop_field r3[4];
+    memcpy(r3, row, sizeof r3);
+    r3[2] = cell(NULL);
+    assert_int_not_equal(base, memo_row_fp(key, r3, 4, &scratch));
+    memcpy(r3, row, sizeof r3);
+    r3[3] = cell("");
+    assert_int_not_equal(base, memo_row_fp(key, r3, 4, &scratch));
+    /* a boundary moved between cells */
+    struct qloop_field a[2] = {cell("ab"), cell("c")}, b[2] = {cell("a"), cell("bc")};
+    assert_int_not_equal(memo_row_fp(key, a, 2, &scratch), memo_row_fp(key, b, 2, &scratch));
+    qloop_buf_free(&scratch);
+}
+
+static void test_chunk(void **state)
+{
+    (void)state;
+    struct qloop_buf out = {0};
+    uint32_t last = 0;
+    memo_chunk_start(&out, 3);
+    const uint8_t v0[3] = {MEMO_PASS, MEMO_FAIL_REASON, MEMO_NONE};
+    const char *r0[3] = {NULL, "出生日期不符", NULL};
+    memo_chunk_add(&out, &last, 0, 0x0102030405060708ull, v0, r0, 3);
+    const uint8_t v1[3] = {MEMO_FAIL_REASON, MEMO_FAIL, MEMO_FAIL_REASON};
+    const char *r1[3] = {"a", NULL, ""};
+    memo_chunk_add(&out, &last, 5, UINT64_MAX, v1, r1, 3);
+    const uint8_t v2[3] = {MEMO_PASS, MEMO_PASS, MEMO_PASS};
+    memo_chunk_add(&out, &last, MEMO_CHUNK_ROWS - 1, 7, v2, r0, 3);
+
+    struct memo_chunk c;
+    assert_int_equal(memo_chunk_read(&c, out.ptr, out.len, 3), 0);
+    assert_int_equal(c.len, out.len);
+    const uint8_t *e = memo_chunk_row(&c, 0);
+    assert_non_null(e);
+    assert_true(memo_entry_fp(e) == 0x0102030405060708ull);
+    assert_memory_equal(e + 8, v0, 3);
+    assert_string_equal(memo_entry_reason(e, 3, 1), "出生日期不符");
+    e = memo_chunk_row(&c, 5);
+    assert_non_null(e);
+    assert_true(memo_entry_fp(e) == UINT64_MAX);
+    assert_memory_equal(e + 8, v1, 3);
+    assert_string_equal(memo_entry_reason(e, 3, 0), "a");
+    assert_string_equal(memo_entry_reason(e, 3, 2), "");
+    e = memo_chunk_row(&c, MEMO_CHUNK_ROWS - 1);
+    assert_non_null(e);
+    assert_true(memo_entry_fp(e) == 7);
+    for (uint32_t s = 1; s < 5; s++)
+        assert_null(memo_chunk_row(&c, s));
+    assert_null(memo_chunk_row(&c, 6));
+    memo_chunk_free(&c);
+
+    /* another number of slots, cut bytes, a bad verdict: refused */
+    assert_int_equal(memo_chunk_read(&c, out.ptr, out.len, 2), -1);
+    for (size_t cut = 1; cut < out.len; cut += 7)
+        if (memo_chunk_read(&c, out.ptr, out.len - cut, 3) == 0) {
+            /* a cut at a row's end is a shorter chunk: the last row is gone */
+            assert_null(memo_chunk_row(&c, MEMO_CHUNK_ROWS - 1));
+            memo_chunk_free(&c);
+        }
+    char *bad = malloc(out.len);
+    memcpy(bad, out.ptr, out.len);
+    bad[out.len - 3] = 9; /* the last row's verdicts */
+    assert_int_equal(memo_chunk_read(&c, bad, out.len, 3), -1);
+    free(bad);
+
+    /* an over-long reason is kept as not kept */
+    char *longr = malloc(70000);
+    memset(longr, 'x', 69999);
+    longr[69999] = '\0';
+    const uint8_t vl[1] = {MEMO_FAIL_REASON};
+    const char *rl[1] = {longr};
+    last = 0;
+    memo_chunk_start(&out, 1);
+    memo_chunk_add(&out, &last, 3, 1, vl, rl, 1);
+    assert_int_equal(memo_chunk_read(&c, out.ptr, out.len, 1), 0);
+    assert_int_equal(memo_chunk_row(&c, 3)[8], MEMO_NONE);
+    memo_chunk_free(&c);
+    free(longr);
+    qloop_buf_free(&out);
+}
+
+static void test_seal(void **state)
+{
+    (void)state;
+    unsigned char key[MEMO_DATA_KEY_BYTES], key2[MEMO_DATA_KEY_BYTES], fpkey[MEMO_FP_KEY_BYTES];
+    unsigned char other[32] = {9};
+    memo_data_key(SUBKEY, key);
+    memo_data_key(other, key2);
+    memo_fp_key(SUBKEY, fpkey);
+    assert_memory_not_equal(key, key2, sizeof key);
+    assert_memory_not_equal(key, fpkey, sizeof fpkey); /* another subkey than the fingerprint's */
+    unsigned char env[MEMO_ENV_BYTES] = {5}, env2[MEMO_ENV_BYTES] = {6};
+    const char plain[] = "号码 13812345677 属于 张三";
+    struct qloop_buf sealed = {0}, opened = {0}, again = {0};
+    memo_seal(key, "pop", 3, env, plain, sizeof plain, &sealed);
+    assert_null(memmem(sealed.ptr, sealed.len, "13812345677", 11)); /* ciphertext only */
+    assert_int_equal(memo_open(key, "pop", 3, env, sealed.ptr, sealed.len, &opened), 0);
+    assert_int_equal(opened.len, sizeof plain);
+    assert_memory_equal(opened.ptr, plain, sizeof plain);
+    memo_seal(key, "pop", 3, env, plain, sizeof plain, &again);
+    assert_memory_not_equal(again.ptr, sealed.ptr, 24); /* a fresh nonce each time */
+    /* another key, dataset, chunk or env, or a byte changed: not opened */
+    assert_int_equal(memo_open(key2, "pop", 3, env, sealed.ptr, sealed.len, &opened), -1);
+    assert_int_equal(memo_open(key, "pep", 3, env, sealed.ptr, sealed.len, &opened), -1);
+    assert_int_equal(memo_open(key, "pop", 4, env, sealed.ptr, sealed.len, &opened), -1);
+    assert_int_equal(memo_open(key, "pop", 3, env2, sealed.ptr, sealed.len, &opened), -1);
+    sealed.ptr[sealed.len / 2] ^= 1;
+    assert_int_equal(memo_open(key, "pop", 3, env, sealed.ptr, sealed.len, &opened), -1);
+    assert_int_equal(memo_open(key, "pop", 3, env, sealed.ptr, 10, &opened), -1);
+    qloop_buf_free(&sealed);
+    qloop_buf_free(&opened);
+    qloop_buf_free(&again);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The environment of the pack in path over names. */
+static void env_of(const char *path, const char *const *names, size_t n, unsigned char out[32])
+{
+    struct qloop_error err;
+    struct pack *p = pack_new();
+    assert_int_equal(pack_load_path(p, path, &err), 0);
+    assert_int_equal(pack_finish(p, &err), 0);
+    size_t rule = 0;
+    assert_int_equal(memo_env(p, &p->datasets[0], &rule, 1, names, n, out), 0);
+    pack_free(p);
+}
+
+static void test_env(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/qloop-memo-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char rules[256], divs[256];
+    snprintf(rules, sizeof rules, "%s/r.lua", dir);
+    snprintf(divs, sizeof divs, "%s/d.csv", dir);
+    const char *pack = "dataset \"d\" { key = \"id\" }\n"
+                       "rule \"d.r\" { check = function(r) return r.v ~= 'x' end }\n";
+    write_file(rules, pack);
+    const char *names[] = {"id", "v"}, *names2[] = {"id", "w"};
+    unsigned char e1[32], e2[32];
+    env_of(rules, names, 2, e1);
+    env_of(rules, names, 2, e2);
+    assert_memory_equal(e1, e2, 32); /* the same environment twice */
+    env_of(rules, names2, 2, e2);
+    assert_memory_not_equal(e1, e2, 32); /* columns */
+    env_of(rules, names, 1, e2);
+    assert_memory_not_equal(e1, e2, 32);
+    write_file(rules, "-- a comment\n"
+                      "dataset \"d\" { key = \"id\" }\n"
+                      "rule \"d.r\" { check = function(r) return r.v ~= 'x' end }\n");
+    env_of(rules, names, 2, e2);
+    assert_memory_not_equal(e1, e2, 32); /* a rule file's bytes */
+    write_file(rules, pack);
+    env_of(rules, names, 2, e2);
+    assert_memory_equal(e1, e2, 32);
+    /* the divisions table in use */
+    write_file(divs, "code,name\n110000,北京市\n110100,市辖区\n");
+    struct qloop_error err;
+    assert_int_equal(division_load_file(divs, &err), 0);
+    env_of(rules, names, 2, e2);
+    assert_memory_not_equal(e1, e2, 32);
+    memcpy(e1, e2, 32);
+    /* the calendar in use */
+    const char *notice = "year 2031\n2031-01-01 off 元旦\n";
+    assert_int_equal(calendar_load_text(notice, strlen(notice), "t", &err), 0);
+    env_of(rules, names, 2, e2);
+    calendar_reset();
+    assert_memory_not_equal(e1, e2, 32);
+    env_of(rules, names, 2, e2);
+    assert_memory_equal(e1, e2, 32);
+    unlink(rules);
+    unlink(divs);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fingerprint),
+        cmocka_unit_test(test_chunk),
+        cmocka_unit_test(test_seal),
+        cmocka_unit_test(test_env),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
