@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bits.h"
 #include "checks/calendar.h"
 #include "checks/division.h"
 #include "run/memo.h"
@@ -233,24 +234,8 @@ int memo_env(const struct pack *p, const struct pack_dataset *d, const size_t *r
 
 static void put_varint(struct qloop_buf *b, uint64_t v)
 {
-    while (v >= 0x80) {
-        qloop_buf_putc(b, (char)(v | 0x80));
-        v >>= 7;
-    }
-    qloop_buf_putc(b, (char)v);
-}
-
-/* Reads a varint at *at of data[0..len); false when cut or too long. */
-static bool get_varint(const unsigned char *data, size_t len, size_t *at, uint64_t *v)
-{
-    *v = 0;
-    for (int shift = 0; shift < 64 && *at < len; shift += 7) {
-        unsigned char c = data[(*at)++];
-        *v |= (uint64_t)(c & 0x7F) << shift;
-        if (!(c & 0x80))
-            return true;
-    }
-    return false;
+    char t[QLOOP_VARINT_MAX];
+    qloop_buf_append(b, t, (size_t)(qloop_varint_put(t, v) - t));
 }
 
 void memo_chunk_start(struct qloop_buf *out, size_t nslots)
@@ -308,7 +293,7 @@ int memo_chunk_read(struct memo_chunk *c, const void *data, size_t len, size_t n
     const unsigned char *d = data;
     size_t at = 0;
     uint64_t n;
-    if (len < 1 || d[at++] != CHUNK_VERSION || !get_varint(d, len, &at, &n) || n != nslots)
+    if (len < 1 || d[at++] != CHUNK_VERSION || !qloop_varint_get(d, len, &at, &n) || n != nslots)
         return -1;
     c->nslots = nslots;
     c->len = len;
@@ -319,7 +304,7 @@ int memo_chunk_read(struct memo_chunk *c, const void *data, size_t len, size_t n
     uint64_t next = 0; /* the previous row's slot + 1 */
     while (at < len) {
         uint64_t gap;
-        if (!get_varint(d, len, &at, &gap) || gap == 0 || gap > MEMO_CHUNK_ROWS - next + 0 ||
+        if (!qloop_varint_get(d, len, &at, &gap) || gap == 0 || gap > MEMO_CHUNK_ROWS - next + 0 ||
             len - at < 8 + nslots)
             goto bad;
         uint64_t slot = next + gap - 1;

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/bits.h"
 #include "base/strmap.h"
 #include "run/merge.h"
 
@@ -100,16 +101,6 @@ void merge_unique_free(struct merge_unique *u)
     free(u->open);
     free(u->run_of);
     free(u);
-}
-
-static char *put_uint(char *o, uint64_t v)
-{
-    do {
-        uint8_t byte = v & 0x7f;
-        v >>= 7;
-        *o++ = (char)(byte | (v ? 0x80 : 0));
-    } while (v);
-    return o;
 }
 
 static uint64_t get_uint(const uint8_t **p)
@@ -198,14 +189,14 @@ int merge_unique_state(struct merge_unique *u, size_t rule, const char *value, s
     char *e = c->mem + c->len, *o = e + 4;
     memcpy(o, &hi, 8);
     memcpy(o + 8, &lo, 8);
-    o = put_uint(put_uint(put_uint(o + 16, rule), count), row);
+    o = qloop_varint_put(qloop_varint_put(qloop_varint_put(o + 16, rule), count), row);
     if (count == 1) { /* the value, then the key: 0 when it is the value, else its length + 1 */
-        o = put_uint(o, vlen);
+        o = qloop_varint_put(o, vlen);
         if (vlen)
             memcpy(o, value, vlen);
         o += vlen;
         bool same = key == value || (klen == vlen && (vlen == 0 || memcmp(key, value, vlen) == 0));
-        o = put_uint(o, same ? 0 : klen + 1);
+        o = qloop_varint_put(o, same ? 0 : klen + 1);
         if (!same && klen) {
             memcpy(o, key, klen);
             o += klen;

@@ -282,19 +282,12 @@ int shard_reader_next(struct shard_reader *r, struct shard_line *line, struct ql
 
 uint64_t shard_get_uint(struct shard_cursor *c)
 {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (c->p >= c->end) {
-            c->bad = true;
-            return 0;
-        }
-        uint8_t b = *c->p++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return v;
-    }
-    c->bad = true;
-    return 0;
+    size_t at = 0;
+    uint64_t v;
+    if (!qloop_varint_get(c->p, (size_t)(c->end - c->p), &at, &v))
+        c->bad = true;
+    c->p += at;
+    return v;
 }
 
 uint8_t shard_get_byte(struct shard_cursor *c)

@@ -119,14 +119,8 @@ uint64_t shard_check_line(uint64_t check, const char *line, size_t len)
 
 void shard_put_uint(struct qloop_buf *b, uint64_t v)
 {
-    char t[10];
-    size_t n = 0;
-    do {
-        uint8_t byte = v & 0x7f;
-        v >>= 7;
-        t[n++] = (char)(byte | (v ? 0x80 : 0));
-    } while (v);
-    qloop_buf_append(b, t, n);
+    char t[QLOOP_VARINT_MAX];
+    qloop_buf_append(b, t, (size_t)(qloop_varint_put(t, v) - t));
 }
 
 void shard_put_byte(struct qloop_buf *b, uint8_t v)
