@@ -484,15 +484,6 @@ int qloop_host_error_handler(lua_State *L) { return error_handler(L); }
  * during a call) differ by far less. */
 #define TSC_SLACK_NS 200.0
 
-/* The monotonic clock, in ns (clock_gettime through the vDSO: ~37 ns of CPU
- * here; FAST calls read the TSC instead where watchdog.c finds it safe). */
-static inline int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void qloop_lua_set_fast(lua_State *L, int on)
 {
     struct qloop_host *h = qloop_host_of(L);
@@ -577,13 +568,13 @@ static int fast_call(lua_State *L, struct qloop_host *h, int nargs, int nresults
     outer_begin(h, 1);
     qloop_watchdog_fast_begin(L);
     double rate = qloop_watchdog_tsc_rate();
-    uint64_t t0 = rate > 0 ? qloop_tsc() : (uint64_t)mono_ns();
+    uint64_t t0 = rate > 0 ? qloop_tsc() : (uint64_t)qloop_mono_ns();
     h->depth++;
     int rc = call_body(L, nargs, nresults, handler);
     *slow = timed_out(h);
     h->depth--;
     /* unsigned: a clock read that went back gives a huge time (a re-run) */
-    uint64_t ticks = (rate > 0 ? qloop_tsc() : (uint64_t)mono_ns()) - t0;
+    uint64_t ticks = (rate > 0 ? qloop_tsc() : (uint64_t)qloop_mono_ns()) - t0;
     qloop_watchdog_fast_end();
     if (lua_gethook(L)) /* the interrupt came as the call ended */
         lua_sethook(L, NULL, 0, 0);

@@ -95,13 +95,6 @@ static int64_t mono_last;
 static double tsc_first;        /* the first rate measured */
 static unsigned tsc_samples;
 
-static int64_t mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int clocksource_is_tsc(void)
 {
     char buf[32] = {0};
@@ -117,9 +110,9 @@ static int clocksource_is_tsc(void)
  * thread was interrupted between the reads (then the pair is not close). */
 static int tsc_sample(uint64_t *tsc, int64_t *mono)
 {
-    int64_t m0 = mono_now();
+    int64_t m0 = qloop_mono_ns();
     uint64_t t = qloop_tsc();
-    int64_t m1 = mono_now();
+    int64_t m1 = qloop_mono_ns();
     if (m1 - m0 > 2000)
         return 0;
     *tsc = t;
