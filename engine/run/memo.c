@@ -116,10 +116,7 @@ uint64_t memo_row_fp(const unsigned char key[MEMO_FP_KEY_BYTES], const struct ql
     scratch->len = need;
     unsigned char h[crypto_shorthash_BYTES];
     crypto_shorthash(h, (const unsigned char *)scratch->ptr, need, key);
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | h[i];
-    return v;
+    return qloop_load_le64(h, sizeof h);
 }
 
 /* ---- the environment ---- */

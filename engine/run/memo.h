@@ -49,6 +49,7 @@
 #include <stdint.h>
 
 #include "base/adapter.h"
+#include "base/bits.h"
 #include "base/buf.h"
 #include "rules/pack.h"
 
@@ -143,13 +144,7 @@ static inline const uint8_t *memo_chunk_row(const struct memo_chunk *c, uint32_t
 }
 
 /* An entry's fingerprint. */
-static inline uint64_t memo_entry_fp(const uint8_t *e)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | e[i];
-    return v;
-}
+static inline uint64_t memo_entry_fp(const uint8_t *e) { return qloop_load_le64(e, 8); }
 
 /* The reason of slot k of an entry of nslots slots whose verdict k is
  * MEMO_FAIL_REASON (NUL-terminated, inside the chunk). */

@@ -341,15 +341,6 @@ void memo_free(struct ds_ctx *ds)
     ds->memo = NULL;
 }
 
-/* Reads little-endian n bytes at p. */
-static uint64_t get_le(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* What memo_write's drain needs: the statement, the bytes of an entry not
  * yet whole. */
 struct drain {
@@ -378,17 +369,17 @@ static int drain_each(void *ctx, const void *p, size_t n)
     for (;;) {
         if (len - at < 4)
             break;
-        size_t nlen = (size_t)get_le(b + at, 4);
+        size_t nlen = (size_t)qloop_load_le64(b + at, 4);
         size_t head = 4 + nlen + 8 + MEMO_ENV_BYTES + 4;
         if (len - at < head)
             break;
-        size_t dlen = (size_t)get_le(b + at + head - 4, 4);
+        size_t dlen = (size_t)qloop_load_le64(b + at + head - 4, 4);
         if (len - at < head + dlen)
             break;
         const char *name = (const char *)b + at + 4;
         if (!broken(d->run->memo, name, nlen)) {
             sqlite3_bind_text(d->put, 1, name, (int)nlen, SQLITE_STATIC);
-            sqlite3_bind_int64(d->put, 2, (sqlite3_int64)get_le(b + at + 4 + nlen, 8));
+            sqlite3_bind_int64(d->put, 2, (sqlite3_int64)qloop_load_le64(b + at + 4 + nlen, 8));
             sqlite3_bind_blob(d->put, 3, b + at + 4 + nlen + 8, MEMO_ENV_BYTES, SQLITE_STATIC);
             sqlite3_bind_blob64(d->put, 4, b + at + head, dlen, SQLITE_STATIC);
             if (sql_done(d->run->db, d->put, "保存规则结果", d->run->err) != 0)
