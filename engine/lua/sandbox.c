@@ -20,6 +20,7 @@
 #endif
 
 #include "base/buf.h"
+#include "base/sha256.h"
 #include "lua/host.h"
 #include "lua/nesting.h"
 #include "lua/sandbox.h"
@@ -696,6 +697,12 @@ int qloop_lua_load(lua_State *L, const char *code, size_t len, const char *chunk
 
 int qloop_lua_load_file(lua_State *L, const char *path, struct qloop_error *err)
 {
+    return qloop_lua_load_file_digest(L, path, NULL, err);
+}
+
+int qloop_lua_load_file_digest(lua_State *L, const char *path, uint8_t digest[32],
+                               struct qloop_error *err)
+{
     FILE *f = fopen(path, "rb");
     if (!f)
         return qloop_error_set(err, path, 0, 0, "无法读取规则文件；请检查路径是否正确");
@@ -708,6 +715,8 @@ int qloop_lua_load_file(lua_State *L, const char *path, struct qloop_error *err)
     }
     const char *code = qloop_buf_str(&b);
     size_t len = b.len;
+    if (digest)
+        qloop_sha256(code, len, digest);
     if (len >= 3 && memcmp(code, "\xEF\xBB\xBF", 3) == 0) { /* UTF-8 BOM */
         code += 3;
         len -= 3;

@@ -87,6 +87,12 @@ int qloop_lua_load(lua_State *L, const char *code, size_t len, const char *chunk
 /* Reads and loads a file as above. */
 int qloop_lua_load_file(lua_State *L, const char *path, struct qloop_error *err);
 
+/* qloop_lua_load_file, also writing the SHA-256 of the bytes it read (the
+ * whole file, BOM included) to digest when it is not NULL: what was loaded,
+ * without reading the file a second time. */
+int qloop_lua_load_file_digest(lua_State *L, const char *path, uint8_t digest[32],
+                               struct qloop_error *err);
+
 /* Calls the function below nargs arguments with a fresh instruction and CPU
  * budget, through lua_pcall with a bounded error handler. On success returns
  * LUA_OK and leaves nresults values. On error returns the Lua status, pops

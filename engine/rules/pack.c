@@ -602,6 +602,7 @@ void pack_free(struct pack *p)
     }
     free(p->compares);
     dsl_free_strings(p->files, p->nfiles);
+    free(p->file_digests);
     free(p->limits_file);
     qloop_lua_close(p->L);
     free(p);
@@ -610,7 +611,8 @@ void pack_free(struct pack *p)
 static int load_file(struct pack *p, const char *path, struct qloop_error *err)
 {
     lua_State *L = p->L;
-    if (qloop_lua_load_file(L, path, err) != 0)
+    uint8_t digest[32];
+    if (qloop_lua_load_file_digest(L, path, digest, err) != 0)
         return -1;
     qloop_lua_push_env(L, -1);
     luaL_setfuncs(L, dsl_funcs, 0);
@@ -631,6 +633,8 @@ static int load_file(struct pack *p, const char *path, struct qloop_error *err)
     qloop_lua_seal_env(L, -1);
     lua_pop(L, 1);
     p->files = qloop_xrealloc(p->files, (p->nfiles + 1) * sizeof *p->files);
+    p->file_digests = qloop_xrealloc(p->file_digests, (p->nfiles + 1) * sizeof *p->file_digests);
+    memcpy(p->file_digests[p->nfiles], digest, sizeof digest);
     p->files[p->nfiles++] = qloop_xstrdup(path);
     return 0;
 }

@@ -19,6 +19,7 @@
 #include <lua.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/error.h"
 #include "lua/native.h"
@@ -118,6 +119,7 @@ struct pack {
     struct pack_compare *compares;
     size_t ncompares;
     char **files;
+    uint8_t (*file_digests)[32]; /* the SHA-256 of each file's bytes as loaded */
     size_t nfiles;
 };
 

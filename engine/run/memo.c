@@ -163,25 +163,6 @@ static void put_str(crypto_generichash_state *st, const char *s)
     put_text(st, s, strlen(s));
 }
 
-/* Hashes the bytes of the file at path; -1 when it cannot be read. */
-static int put_file(crypto_generichash_state *st, const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    struct qloop_buf b = {0};
-    int rc = qloop_buf_read(&b, f, (size_t)1 << 30);
-    bool bad = ferror(f);
-    fclose(f);
-    if (rc != 0 || bad) {
-        qloop_buf_free(&b);
-        return -1;
-    }
-    put_text(st, b.ptr ? b.ptr : "", b.len);
-    qloop_buf_free(&b);
-    return 0;
-}
-
 int memo_env(const struct pack *p, const struct pack_dataset *d, const size_t *rules,
              size_t nrules, const char *const *names, size_t ncols,
              unsigned char out[MEMO_ENV_BYTES])
@@ -193,12 +174,13 @@ int memo_env(const struct pack *p, const struct pack_dataset *d, const size_t *r
     crypto_generichash_init(&st, NULL, 0, MEMO_ENV_BYTES);
     put_str(&st, "qloop verdict memo 1");
     crypto_generichash_update(&st, binary_digest, sizeof binary_digest);
-    /* the pack: every file, path and bytes (rules, limits, helpers) */
+    /* the pack: every file, its path and the digest of the bytes it was
+     * loaded from (rules, limits, helpers; not read again: a file edited
+     * since cannot stand for the code that ran) */
     put_text(&st, (const char *)&p->nfiles, sizeof p->nfiles);
     for (size_t i = 0; i < p->nfiles; i++) {
         put_str(&st, p->files[i]);
-        if (put_file(&st, p->files[i]) != 0)
-            return -1;
+        crypto_generichash_update(&st, p->file_digests[i], sizeof p->file_digests[i]);
     }
     int64_t limits[3] = {(int64_t)p->limits.memory_bytes, p->limits.instructions,
                          p->limits.exit_on_timeout};

@@ -235,6 +235,38 @@ static void test_env(void **state)
     rmdir(dir);
 }
 
+/* The environment describes the rule files as the pack loaded them: a file
+ * edited after loading (during a run) changes nothing, so the answers of
+ * the code that ran are never kept under the edited file's digest. */
+static void test_env_as_loaded(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/qloop-memo-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char rules[256];
+    snprintf(rules, sizeof rules, "%s/r.lua", dir);
+    const char *pack = "dataset \"d\" { key = \"id\" }\n"
+                       "rule \"d.r\" { check = function(r) return r.v ~= 'x' end }\n";
+    write_file(rules, pack);
+    const char *names[] = {"id", "v"};
+    struct qloop_error err;
+    struct pack *p = pack_new();
+    assert_int_equal(pack_load_path(p, rules, &err), 0);
+    assert_int_equal(pack_finish(p, &err), 0);
+    size_t rule = 0;
+    unsigned char before[32], after[32], edited[32];
+    assert_int_equal(memo_env(p, &p->datasets[0], &rule, 1, names, 2, before), 0);
+    write_file(rules, "dataset \"d\" { key = \"id\" }\n"
+                      "rule \"d.r\" { check = function(r) return r.v ~= 'y' end }\n");
+    assert_int_equal(memo_env(p, &p->datasets[0], &rule, 1, names, 2, after), 0);
+    assert_memory_equal(before, after, 32);
+    pack_free(p);
+    env_of(rules, names, 2, edited); /* loaded again: the edit counts */
+    assert_memory_not_equal(before, edited, 32);
+    unlink(rules);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_chunk),
         cmocka_unit_test(test_seal),
         cmocka_unit_test(test_env),
+        cmocka_unit_test(test_env_as_loaded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
