@@ -216,8 +216,7 @@ int merge_execute(sqlite3 *db, struct pack *p, const struct merge_options *o,
         m.in[k].path = o->shards[k];
     size_t *order = qloop_xcalloc(p->ndatasets + 1, sizeof *order);
     int rc = run_setup(&run, order, false);
-    if (rc == 0)
-        rc = shard_pack_fingerprint(p, m.pack_fp, err);
+    shard_pack_fingerprint(p, m.pack_fp);
     if (rc == 0)
         rc = read_shard_set(&m);
     if (rc == 0)

@@ -7,7 +7,7 @@
  * (Spark's RDD.pipe, Hadoop Streaming) and survives any tool that moves text
  * lines. Its lines, in order:
  *   1. the header: {"qloop_shard": 1, "qloop": VERSION, "dataset": NAME,
- *      "part": "I/N", "pack": SHA-256 of the rule files, "divisions": SHA-256
+ *      "part": "I/N", "pack": SHA-256 of the rule files as loaded, "divisions": SHA-256
  *      of the GB/T 2260 table, "offers": [fields of this dataset that other
  *      datasets reference]};
  *   2. blocks of entries: {"t": KIND, "n": ENTRIES, "b": BASE64}, the entries
@@ -78,9 +78,10 @@
 #include "base/error.h"
 #include "rules/pack.h"
 
-/* 2: u entries sorted by fingerprint; 3: v entries shown by the judge
- * (shards of an earlier format are refused) */
-enum { SHARD_FORMAT = 3 };
+/* 2: u entries sorted by fingerprint; 3: v entries shown by the judge; 4:
+ * "pack" over the rule files' digests as loaded (shards of an earlier format
+ * are refused) */
+enum { SHARD_FORMAT = 4 };
 
 /* The kinds of entries, in the order a kind's buffer is flushed at the end. */
 enum shard_kind { SHARD_V, SHARD_U, SHARD_P, SHARD_R, SHARD_C, SHARD_S, SHARD_K, SHARD_NKINDS };
@@ -89,10 +90,11 @@ enum shard_kind { SHARD_V, SHARD_U, SHARD_P, SHARD_R, SHARD_C, SHARD_S, SHARD_K,
 const char *shard_kind_name(enum shard_kind k);
 int shard_kind_of(const char *name);
 
-/* The SHA-256 (hex) of the pack's rule files, in load order, contents only
- * (the same rules under other paths fingerprint alike). Returns 0, or -1 with
- * err when a file can no longer be read. */
-int shard_pack_fingerprint(const struct pack *p, char out[65], struct qloop_error *err);
+/* The SHA-256 (hex) of the pack's rule files as it loaded them: over each
+ * file's SHA-256 (struct pack's file_digests), in load order, contents only
+ * (the same rules under other paths fingerprint alike). Never reads a file:
+ * a rule file edited after the pack loaded it does not change it. */
+void shard_pack_fingerprint(const struct pack *p, char out[65]);
 
 /* The rolling fingerprint of a shard's lines (each line with its newline). */
 uint64_t shard_check_line(uint64_t check, const char *line, size_t len);
