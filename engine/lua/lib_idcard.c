@@ -75,9 +75,10 @@ static void set_text(lua_State *L, int key, const char *s, size_t len)
 static void set_sex(lua_State *L, const char *sex)
 {
     lua_pushvalue(L, lua_upvalueindex(K_SEX));
-    if (strcmp(sex, upvalues[V_MALE - 1]) == 0)
+    /* "男" and "女" are 3 bytes and a NUL: compared as 4 bytes, inline */
+    if (memcmp(sex, "男", 4) == 0)
         lua_pushvalue(L, lua_upvalueindex(V_MALE));
-    else if (strcmp(sex, upvalues[V_FEMALE - 1]) == 0)
+    else if (memcmp(sex, "女", 4) == 0)
         lua_pushvalue(L, lua_upvalueindex(V_FEMALE));
     else
         lua_pushstring(L, sex);
@@ -102,8 +103,9 @@ static int idcard_parse_l(lua_State *L)
         return 2;
     }
     lua_createtable(L, 0, NKEYS);
-    set_text(L, K_DIVISION, info.division, strlen(info.division));
-    set_text(L, K_BIRTH, info.birth, strlen(info.birth));
+    /* idcard_parse writes both in full: 6 digits, YYYY-MM-DD */
+    set_text(L, K_DIVISION, info.division, sizeof info.division - 1);
+    set_text(L, K_BIRTH, info.birth, sizeof info.birth - 1);
     set_sex(L, info.sex);
     lua_pushvalue(L, lua_upvalueindex(K_LEGACY));
     lua_pushboolean(L, info.legacy);

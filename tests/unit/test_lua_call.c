@@ -1,7 +1,8 @@
 /*
  * test_lua_call.c — calling rule code (engine/lua/call.c, record.c, env.c):
  * what a check's answer means, reasons cut to size, record views that expire,
- * environments sealed after load, eval's results turned into text safely.
+ * environments sealed after load, eval's results turned into text safely,
+ * idcard.parse's table as rule code sees it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "base/strmap.h"
+#include "checks/idcard.h"
 #include "lua/call.h"
 
 /* Loads and runs code (a chunk returning one function), sealing its
@@ -249,13 +251,59 @@ static void test_print_values(void **state)
     }
 }
 
+/* idcard.parse's table, as rule code sees it: exactly the keys division,
+ * birth, sex, legacy with their values and types, no metatable, a fresh
+ * table per call (changing one leaves the next as it was); nil and a reason
+ * for a bad number or a value that is not text. */
+static void test_idcard_parse_table(void **state)
+{
+    (void)state;
+    static const char code[] =
+        "local function show(t, why)\n"
+        "  if t == nil then return 'nil:' .. tostring(why) end\n"
+        "  local keys = {}\n"
+        "  for k in pairs(t) do keys[#keys + 1] = k end\n"
+        "  table.sort(keys)\n"
+        "  local out = {}\n"
+        "  for _, k in ipairs(keys) do out[#out + 1] = k .. '=' .. tostring(t[k]) .. ':' .. type(t[k]) end\n"
+        "  return table.concat(out, ',') .. (getmetatable(t) == nil and '' or ' mt')\n"
+        "end\n"
+        "local a = idcard.parse('11010519491231002X')\n"
+        "a.birth = 'changed'\n"
+        "local b = idcard.parse('11010519491231002X')\n"
+        "return table.concat({show(b), tostring(a ~= b),\n"
+        "  show(idcard.parse('110105194912310010')), show(idcard.parse('130503670401001')),\n"
+        "  show(idcard.parse('110105194902300020')), show(idcard.parse(42))}, '|')\n";
+    lua_State *L = qloop_lua_new(NULL);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_int_equal(qloop_lua_load(L, code, strlen(code), "@t.lua", &err), 0);
+    if (qloop_lua_pcall(L, 0, 1, &err) != LUA_OK)
+        fail_msg("%s", err.message);
+    const char *got = lua_tostring(L, -1);
+    assert_non_null(got);
+    const char *reason = NULL;
+    struct idcard_info info;
+    assert_false(idcard_parse("110105194902300020", 18, &info, &reason));
+    char want[1024];
+    snprintf(want, sizeof want,
+             "birth=1949-12-31:string,division=110105:string,legacy=false:boolean,sex=女:string|"
+             "true|"
+             "birth=1949-12-31:string,division=110105:string,legacy=false:boolean,sex=男:string|"
+             "birth=1967-04-01:string,division=130503:string,legacy=true:boolean,sex=男:string|"
+             "nil:%s|nil:不是文本",
+             reason);
+    assert_string_equal(got, want);
+    qloop_lua_close(L);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answers),        cmocka_unit_test(test_reason_cut),
         cmocka_unit_test(test_record_expires), cmocka_unit_test(test_record_names),
         cmocka_unit_test(test_memory_pool),  cmocka_unit_test(test_sealed_env),
-        cmocka_unit_test(test_print_values),
+        cmocka_unit_test(test_print_values), cmocka_unit_test(test_idcard_parse_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
