@@ -55,6 +55,13 @@
  *     slow by chance — the machine took the CPU away — costs one re-run.
  *     print in a FAST call interrupts it (qloop_host_once), so that what a
  *     re-run call prints shows once.
+ *     The clock is read once per FAST call, at its end: the call's start is
+ *     taken as the end of the state's previous FAST call (earlier than the
+ *     real start, so the elapsed time is only overestimated and a kept call
+ *     still ran in time). When a call so timed is too long but nothing else
+ *     was wrong (the gap before it may be to blame), it is run again FAST at
+ *     once with its own start read, and the next QLOOP_UNCHAINED calls read
+ *     theirs too.
  */
 #ifndef QLOOP_LUA_HOST_H_INTERNAL
 #define QLOOP_LUA_HOST_H_INTERNAL
@@ -83,6 +90,7 @@ enum {
     QLOOP_EXACT_STRETCH = 1024,        /* EXACT calls after a FAST call was re-run (see above) */
     QLOOP_EXACT_STRETCH_MAX = 1 << 20, /* the most that stretch grows to */
     QLOOP_RERUN_GAP = 256,             /* re-runs closer than this many FAST calls: a stretch */
+    QLOOP_UNCHAINED = 64,              /* FAST calls that read their own start after a retry */
 };
 
 /* Nanoseconds that no Lua VM instruction can take less than (sandbox.c says
@@ -118,6 +126,12 @@ struct qloop_host {
     long fast_since;             /* FAST calls kept since the last re-run */
     unsigned long fast_kept;     /* FAST calls whose answer was kept (for tests) */
     unsigned long reruns;        /* FAST calls run again EXACT (for tests) */
+    /* one clock read per FAST call (sandbox.c, fast_call): a call's start is
+     * taken as the end of the state's last FAST call when that is known */
+    uint64_t last_end;           /* the clock at the end of the last FAST call */
+    int last_end_tsc;            /* 1: last_end is TSC ticks, 0: CLOCK_MONOTONIC ns, -1: none */
+    long unchained;              /* FAST calls still to read their own start */
+    unsigned long chain_retries; /* FAST calls run again FAST with their own start (for tests) */
     atomic_int fast_call;        /* the running call is FAST (the watchdog reads it) */
     atomic_int tid;              /* the kernel id of h->thread (for the watchdog's signal) */
     /* what runs: set by the caller before the call, read by the watchdog */

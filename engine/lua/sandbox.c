@@ -313,6 +313,7 @@ lua_State *qloop_lua_new(const struct qloop_lua_limits *limits)
         return NULL;
     apply_limits(h, limits);
     h->left = h->budget;
+    h->last_end_tsc = -1; /* no FAST call has ended yet */
     lua_State *L = lua_newstate(capped_alloc, h);
     if (!L) {
         pool_drain(h);
@@ -553,11 +554,16 @@ static void note_rerun(struct qloop_host *h, int long_call)
     h->fast_since = 0;
 }
 
+/* fast_call's answer when a call timed from the previous call's end was too
+ * long and nothing else was wrong: run it again FAST, timed on its own. */
+#define FAST_AGAIN (-2)
+
 /* Runs the function and nargs arguments on top FAST, on copies of them.
  * Returns the call's status with the originals removed and the results (or
  * the error value) in their place when its answer is kept; returns -1 with
  * the stack as before (function and arguments on top) when it must be run
- * again EXACT. */
+ * again EXACT, FAST_AGAIN with the stack as before when it may be run again
+ * FAST (see host.h: one clock read per call). */
 static int fast_call(lua_State *L, struct qloop_host *h, int nargs, int nresults, int handler,
                      int *slow)
 {
@@ -569,13 +575,25 @@ static int fast_call(lua_State *L, struct qloop_host *h, int nargs, int nresults
     outer_begin(h, 1);
     qloop_watchdog_fast_begin(L);
     double rate = qloop_watchdog_tsc_rate();
-    uint64_t t0 = rate > 0 ? qloop_tsc() : (uint64_t)qloop_mono_ns();
+    int tsc = rate > 0;
+    /* The start: the end of this state's last FAST call, read on the same
+     * clock, when no retry asked for own starts lately. It is earlier than
+     * this call's real start (this call began after that one ended; the TSC
+     * of another CPU is covered by TSC_SLACK_NS as for two reads in one
+     * call), so the time measured is never shorter than the call's. */
+    int chained = h->unchained <= 0 && h->last_end_tsc == tsc;
+    if (h->unchained > 0)
+        h->unchained--;
+    uint64_t t0 = chained ? h->last_end : tsc ? qloop_tsc() : (uint64_t)qloop_mono_ns();
     h->depth++;
     int rc = call_body(L, nargs, nresults, handler);
     *slow = timed_out(h);
     h->depth--;
+    uint64_t t1 = tsc ? qloop_tsc() : (uint64_t)qloop_mono_ns();
+    h->last_end = t1;
+    h->last_end_tsc = tsc;
     /* unsigned: a clock read that went back gives a huge time (a re-run) */
-    uint64_t ticks = (rate > 0 ? qloop_tsc() : (uint64_t)qloop_mono_ns()) - t0;
+    uint64_t ticks = t1 - t0;
     qloop_watchdog_fast_end();
     if (lua_gethook(L)) /* the interrupt came as the call ended */
         lua_sethook(L, NULL, 0, 0);
@@ -588,6 +606,12 @@ static int fast_call(lua_State *L, struct qloop_host *h, int nargs, int nresults
         room = (double)h->cpu_budget_ns;
     int in_time = rate > 0 ? (double)ticks < (room - TSC_SLACK_NS) * rate
                            : (double)ticks + (double)qloop_watchdog_clock_res_ns() < room;
+    if (chained && !in_time && !h->rerun && !h->spent && !*slow) {
+        lua_settop(L, top);
+        h->chain_retries++;
+        h->unchained = QLOOP_UNCHAINED;
+        return FAST_AGAIN;
+    }
     if (h->rerun || h->spent || *slow || !in_time) {
         lua_settop(L, top);
         return -1;
@@ -611,6 +635,8 @@ int qloop_host_pcall(lua_State *L, int nargs, int nresults, int handler, struct 
     }
     int slow = 0;
     int rc = fast ? fast_call(L, h, nargs, nresults, handler, &slow) : -1;
+    if (rc == FAST_AGAIN) /* timed on its own this time (h->unchained) */
+        rc = fast_call(L, h, nargs, nresults, handler, &slow);
     if (rc < 0) {
         if (outer) {
             /* EXACT: the hook's counter starts afresh with every call */

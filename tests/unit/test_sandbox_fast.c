@@ -8,7 +8,9 @@
  * quickly, even when it catches errors; pattern bombs and the memory cap
  * fail as before; after a re-run the state runs EXACT for a stretch, then
  * FAST again; an EXACT call's budget does not depend on the calls before
- * it (the hook's counter is reset); and print in a re-run call prints once.
+ * it (the hook's counter is reset); print in a re-run call prints once; and
+ * a FAST call reads the clock once, taking the previous call's end as its
+ * start, and is retried FAST on its own time when that made it too long.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -425,6 +427,65 @@ static void test_tsc_rate(void **state)
     qloop_lua_close(L);
 }
 
+/* A FAST call reads the clock once, at its end, and takes the end of the
+ * state's previous FAST call as its start. Calls one after another keep their
+ * answers with no retry; a call after a pause longer than its room (budget x
+ * QLOOP_NS_PER_INSTR_FLOOR: 50 us here) is run again FAST, timed on its own,
+ * and kept, and the next QLOOP_UNCHAINED calls time themselves; after them a
+ * pause costs a retry again. No call is re-run EXACT and every answer holds. */
+static void test_one_clock_read(void **state)
+{
+    (void)state;
+    lua_State *L = new_state(1000000, 0, 1);
+    struct qloop_host *h = qloop_host_of(L);
+    int ref = load_function(L, LOOP);
+    struct qloop_error err;
+    int again = 0;
+    for (int attempt = 0; attempt < 5 && !again; attempt++) { /* a loaded machine may re-run one */
+        unsigned long reruns = h->reruns;
+        h->exact_left = 0;
+        assert_int_equal(call_n(L, ref, 10, &err), LUA_OK);
+        unsigned long retries = h->chain_retries, kept = h->fast_kept;
+        for (int i = 0; i < 20; i++)
+            assert_int_equal(call_n(L, ref, 10, &err), LUA_OK);
+        if (h->reruns != reruns)
+            continue;
+        assert_int_equal(h->chain_retries, retries);
+        assert_int_equal(h->fast_kept, kept + 20);
+        for (int i = 0; i < QLOOP_UNCHAINED; i++) /* the window of a retry before */
+            assert_int_equal(call_n(L, ref, 10, &err), LUA_OK);
+        usleep(2000); /* 2 ms: far past the room */
+        assert_int_equal(call_n(L, ref, 10, &err), LUA_OK);
+        if (h->reruns != reruns)
+            continue;
+        assert_int_equal(h->chain_retries, retries + 1);
+        assert_int_equal(h->unchained, QLOOP_UNCHAINED - 1);
+        usleep(2000); /* inside the window: timed on its own, no retry */
+        assert_int_equal(call_n(L, ref, 10, &err), LUA_OK);
+        if (h->reruns != reruns)
+            continue;
+        assert_int_equal(h->chain_retries, retries + 1);
+        for (int i = 0; i < QLOOP_UNCHAINED; i++)
+            assert_int_equal(call_n(L, ref, 10, &err), LUA_OK);
+        usleep(2000); /* chained again: a retry */
+        assert_int_equal(call_n(L, ref, 10, &err), LUA_OK);
+        if (h->reruns != reruns)
+            continue;
+        assert_int_equal(h->chain_retries, retries + 2);
+        again = 1;
+    }
+    assert_true(again);
+    /* a long call is still re-run EXACT, with the EXACT verdict */
+    unsigned long reruns = h->reruns;
+    h->exact_left = 0;
+    assert_int_equal(call_n(L, ref, 900000, &err), LUA_OK);
+    assert_int_equal(h->reruns, reruns + 1);
+    h->exact_left = 0;
+    assert_int_not_equal(call_n(L, ref, 1100000, &err), LUA_OK);
+    assert_non_null(strstr(err.message, "指令预算"));
+    qloop_lua_close(L);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_runaway_interrupted), cmocka_unit_test(test_bombs_as_before),
         cmocka_unit_test(test_mode_switch),       cmocka_unit_test(test_exact_budget_reset),
         cmocka_unit_test(test_print_once),        cmocka_unit_test(test_tsc_rate),
+        cmocka_unit_test(test_one_clock_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
