@@ -30,15 +30,9 @@ size_t qloop_text_cut(const char *s, size_t len, size_t max)
 static void add_text(struct qloop_buf *b, const char *s, size_t len)
 {
     size_t keep = qloop_text_cut(s, len, QLOOP_LUA_TEXT_MAX);
-    for (size_t i = 0; i < keep;) {
-        uint32_t cp;
-        size_t n = qloop_utf8_decode((const unsigned char *)s, keep, i, &cp);
-        if (cp == QLOOP_U8_INVALID)
-            qloop_buf_append(b, "\xEF\xBF\xBD", 3);
-        else
-            qloop_buf_append(b, s + i, n);
-        i += n;
-    }
+    /* runs of well-formed text appended whole (eight ASCII bytes checked at
+     * a time), not one character per append */
+    qloop_utf8_repair(b, s, keep);
     if (keep < len)
         qloop_buf_printf(b, "…（过长，截去 %zu 字节）", len - keep);
 }

@@ -87,6 +87,14 @@ static void test_reason_cut(void **state)
     assert_non_null(strstr(a.text, "截去 2999490 字节"));
     assert_int_equal(check(L, "return false, 'a\\255b'", "x", &a), QLOOP_LUA_FAIL);
     assert_string_equal(a.text, "a\xEF\xBF\xBD" "b");
+    /* each bad byte its own U+FFFD: a sequence cut by the end, a surrogate */
+    assert_int_equal(check(L, "return false, '\\228\\184\\173x\\228\\184'", "x", &a), QLOOP_LUA_FAIL);
+    assert_string_equal(a.text, "中x\xEF\xBF\xBD\xEF\xBF\xBD");
+    assert_int_equal(check(L, "return false, 'y\\237\\160\\128z'", "x", &a), QLOOP_LUA_FAIL);
+    assert_string_equal(a.text, "y\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDz");
+    assert_int_equal(check(L, "return false, 'a\\0b'", "x", &a), QLOOP_LUA_FAIL);
+    assert_int_equal(a.len, 3);
+    assert_int_equal(memcmp(a.text, "a\0b", 3), 0);
     assert_int_equal(check(L, "error(string.rep('E', 1e6))", "x", &a), QLOOP_LUA_ERROR);
     assert_true(a.len < QLOOP_LUA_TEXT_MAX + 100);
     qloop_lua_close(L);
