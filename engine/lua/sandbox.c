@@ -634,9 +634,13 @@ int qloop_host_pcall(lua_State *L, int nargs, int nresults, int handler, struct 
                LUA_ERRMEM;
     }
     int slow = 0;
-    int rc = fast ? fast_call(L, h, nargs, nresults, handler, &slow) : -1;
-    if (rc == FAST_AGAIN) /* timed on its own this time (h->unchained) */
-        rc = fast_call(L, h, nargs, nresults, handler, &slow);
+    int rc = -1;
+    /* at most twice: a FAST_AGAIN call is run again timed on its own
+     * (h->unchained), which never answers FAST_AGAIN (one call site, so
+     * fast_call stays inlined) */
+    if (fast)
+        while ((rc = fast_call(L, h, nargs, nresults, handler, &slow)) == FAST_AGAIN)
+            ;
     if (rc < 0) {
         if (outer) {
             /* EXACT: the hook's counter starts afresh with every call */
