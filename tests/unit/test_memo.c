@@ -1,6 +1,9 @@
 /*
  * test_memo.c — the pure parts of the verdict memo (engine/run/memo.c): a
- * row's fingerprint changes when any cell changes (an empty value and a
+ * row's fingerprint is SipHash-1-3 over its cells' lengths and bytes
+ * (memo_siphash: its SipHash-2-4 equals libsodium's crypto_shorthash at
+ * every length around the word boundaries) and changes when any cell
+ * changes (an empty value and a
  * missing one differ, so do rows of other widths, and the key matters); a
  * chunk reads back what was added (fingerprints, verdicts, reasons, slots
  * without a row) and bytes that are not a chunk are refused; a sealed chunk
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "checks/calendar.h"
 #include "checks/division.h"
@@ -64,6 +68,34 @@ static void test_fingerprint(void **state)
     /* a boundary moved between cells */
     struct qloop_field a[2] = {cell("ab"), cell("c")}, b[2] = {cell("a"), cell("bc")};
     assert_int_not_equal(memo_row_fp(key, a, 2, &scratch), memo_row_fp(key, b, 2, &scratch));
+    qloop_buf_free(&scratch);
+}
+
+/* memo_siphash with 2 and 4 rounds is libsodium's SipHash-2-4 at every
+ * length from 0 to 80 bytes (all tail lengths, several words), and the
+ * fingerprint is its 1-3 over the documented layout (memo.h). */
+static void test_siphash(void **state)
+{
+    (void)state;
+    unsigned char key[MEMO_FP_KEY_BYTES], data[80];
+    for (size_t i = 0; i < sizeof key; i++)
+        key[i] = (unsigned char)(i * 7 + 3);
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 31 + 11);
+    for (size_t len = 0; len <= sizeof data; len++) {
+        unsigned char h[crypto_shorthash_BYTES];
+        crypto_shorthash(h, data, len, key);
+        uint64_t want = 0;
+        for (int i = 0; i < 8; i++)
+            want |= (uint64_t)h[i] << (8 * i);
+        assert_true(memo_siphash(key, data, len, 2, 4) == want);
+        assert_true(memo_siphash(key, data, len, 1, 3) != want);
+    }
+    /* ncols 2; "ab" (length 2); missing (0xFFFFFFFF) */
+    const unsigned char layout[] = {2, 0, 0, 0, 2, 0, 0, 0, 'a', 'b', 0xff, 0xff, 0xff, 0xff};
+    struct qloop_field row[2] = {cell("ab"), cell(NULL)};
+    struct qloop_buf scratch = {0};
+    assert_true(memo_row_fp(key, row, 2, &scratch) == memo_siphash(key, layout, sizeof layout, 1, 3));
     qloop_buf_free(&scratch);
 }
 
@@ -271,6 +303,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fingerprint),
+        cmocka_unit_test(test_siphash),
         cmocka_unit_test(test_chunk),
         cmocka_unit_test(test_seal),
         cmocka_unit_test(test_env),
