@@ -303,6 +303,11 @@ void recheck_see_key(struct ds_ctx *ds, const char *key, size_t len);
 void recheck_rows_ref(void *ctx, size_t begin, size_t end, struct qloop_buf *scratch,
                       char (*out)[33]);
 bool recheck_seen(void *ctx, const char *dataset, const char *ref);
+/* The record ref of row of the batch as recheck_rows_ref made it on the
+ * worker that took the row (the same chunk of rows, before its findings:
+ * judge.c's after_judging), as hex into hex: true; false when it made none
+ * (no open items, a keyless record). */
+bool recheck_row_ref(const struct ds_ctx *ds, size_t row, char hex[33]);
 
 /* memo_run.c: the verdict memo (memo.h). memo_begin, at the start of the
  * batch loop, decides whether the dataset's Lua record rules are kept;

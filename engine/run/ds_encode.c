@@ -61,7 +61,12 @@ static bool encode_fail(void *ctx, size_t worker, size_t rule, size_t row, const
     struct finding_extra x = {.rule_message = r->message, .message_default = r->message_default,
                               .reason = reason, .values = ew->values,
                               .nvalues = reason ? ds_row_values_into(ds, row, ew->values) : 0};
-    findings_encode(ew->enc, e->kinds[rule], &fd, &x, out);
+    struct finding_shown shown;
+    findings_show(ew->enc, &fd, &x, &shown);
+    char ref[33];
+    if (recheck_row_ref(ds, row, ref)) /* made for the re-check on this worker: not again */
+        shown.ref = ref;
+    findings_encode_shown(ew->enc, e->kinds[rule], &fd, &shown, out);
     return true;
 }
 

@@ -447,7 +447,12 @@ void findings_encode_shown(struct findings_encoder *e, uint32_t kind,
     size_t plain_len;
     const char *plain_key = plain_key_of(f, &plain_len);
     char ref[33];
-    findings_record_ref(w->secret, f->dataset, f->key ? f->key : "", f->keylen, ref);
+    if (s->ref) {
+        memcpy(ref, s->ref, sizeof h.ref);
+        ref[32] = '\0';
+    } else {
+        findings_record_ref(w->secret, f->dataset, f->key ? f->key : "", f->keylen, ref);
+    }
     memcpy(h.ref, ref, sizeof h.ref);
 
     /* shown as it is unless masked (a record without a key: by its row) */

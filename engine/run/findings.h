@@ -153,6 +153,9 @@ struct finding_shown {
     /* message is the rule's own (x->rule_message, else the pack rule's), as
      * it is: a shard need not carry it */
     bool rule_message;
+    /* the record's ref (32 hex digits) when already made (recheck_row_ref);
+     * NULL: findings_encode_shown makes it */
+    const char *ref;
 };
 
 /* An encoder for findings_show only (no writer, no secret: a judge's). */

@@ -25,8 +25,12 @@
  * keyless record (its ref is made on the run's thread), NOT_OPEN for a row
  * no open item refers to, OPEN_AT and the position of its ref in the set
  * (a size_t, from byte 1) for a row one does; HASHED and the ref's 16
- * bytes only while a worker computes them. */
-enum { NOT_OPEN = '-', OPEN_AT = '+', HASHED = '#' };
+ * bytes only while a worker computes them. After NOT_OPEN or OPEN_AT, bytes
+ * REF_WORDS .. 32 keep the ref's two words, for the row's findings
+ * (recheck_row_ref: made once per row); NO_REF is a row whose ref could not
+ * be had (read as NOT_OPEN). */
+enum { NOT_OPEN = '-', OPEN_AT = '+', HASHED = '#', NO_REF = '?', REF_WORDS = 17 };
+_Static_assert(REF_WORDS + 2 * sizeof(uint64_t) == 33, "a row's slot holds tag, place and ref");
 
 static void add_open_ref(void *ctx, const char *ref)
 {
@@ -89,7 +93,7 @@ void recheck_batch(struct ds_ctx *ds)
         return;
     struct qloop_buf key = {0};
     for (size_t row = 0; row < ds->batch->nrows; row++) {
-        if (ds->refs[row][0] == NOT_OPEN)
+        if (ds->refs[row][0] == NOT_OPEN || ds->refs[row][0] == NO_REF)
             continue;
         if (ds->refs[row][0] == OPEN_AT) { /* found by the worker */
             size_t pos;
@@ -147,7 +151,7 @@ void recheck_rows_ref(void *ctx, size_t begin, size_t end, struct qloop_buf *scr
         if (scratch->len && scratch->ptr[0] == '\0') { /* findings_record_ref's own case */
             char hex[33];
             findings_record_ref(ds->run->secret, ds->d->name, scratch->ptr, scratch->len, hex);
-            out[row][0] = qloop_unhex128(hex, ref) ? HASHED : NOT_OPEN;
+            out[row][0] = qloop_unhex128(hex, ref) ? HASHED : NO_REF;
         } else { /* its ref's bytes, not written as hex to be read back */
             store_record_ref_words(ds->run->secret, ds->d->name, scratch->ptr, scratch->len, ref);
             out[row][0] = HASHED;
@@ -168,6 +172,7 @@ void recheck_rows_ref(void *ctx, size_t begin, size_t end, struct qloop_buf *scr
         if (out[row][0] != HASHED)
             continue;
         memcpy(ref, out[row] + 1, sizeof ref);
+        memcpy(out[row] + REF_WORDS, ref, sizeof ref);
         long pos = openrefs_find128(ds->open_refs, ref);
         if (pos < 0) {
             out[row][0] = NOT_OPEN;
@@ -177,6 +182,20 @@ void recheck_rows_ref(void *ctx, size_t begin, size_t end, struct qloop_buf *scr
         out[row][0] = OPEN_AT;
         memcpy(out[row] + 1, &at, sizeof at);
     }
+}
+
+bool recheck_row_ref(const struct ds_ctx *ds, size_t row, char hex[33])
+{
+    if (!ds->jd.row_refs || !ds->refs)
+        return false;
+    const char *slot = ds->refs[row];
+    if (slot[0] != NOT_OPEN && slot[0] != OPEN_AT)
+        return false;
+    uint64_t ref[2];
+    memcpy(ref, slot + REF_WORDS, sizeof ref);
+    qloop_hex128(ref, hex);
+    hex[32] = '\0';
+    return true;
 }
 
 /* The tickets' question: did this run see record ref of dataset? */

@@ -63,6 +63,16 @@ expect_eq "QLOOP_MEMO=0: no memo counted" "0 0" "$REUSED $CALLED"
 expect_eq "night 2 --json with and without the memo" "$JSON_OUT" "$json_memo"
 expect_eq "night 2 stored alike with and without the memo" "$(stored b.db)" "$(stored a.db)"
 expect_eq "an unchanged night rewrites no chunk" "$(memo_sum b.db)" "$(memo_sum a.db)"
+# night 2's findings take their records' refs from the re-check's (made once
+# per row on the workers), night 1 made its own: the same refs, sealed
+# copies and all, run aside
+of_run() {
+    sqlite3 -batch "$1" "SELECT kind, row_no, record_ref, record_key, value, message, hex(sealed), part
+      FROM finding_rows WHERE run = (SELECT id FROM finding_runs ORDER BY id LIMIT 1 OFFSET $2) ORDER BY id" | md5sum
+}
+expect_eq "night 2's findings are night 1's (refs made by the re-check)" "$(of_run a.db 0)" "$(of_run a.db 1)"
+expect_eq "night 2 found as many" "$(sqlite3 a.db 'SELECT count(*) FROM finding_rows WHERE run = 1') 2" \
+    "$(sqlite3 a.db 'SELECT count(*) FROM finding_rows WHERE run = 2') $(sqlite3 a.db 'SELECT count(*) FROM finding_runs')"
 
 # one changed row: only its three rules are called, and its finding changes
 before=$(sqlite3 a.db "SELECT count(*) FROM findings WHERE rule = 'pop.sex_match' AND row_no = 3")
