@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/bits.h"
+#include "base/siphash.h"
 #include "checks/calendar.h"
 #include "checks/division.h"
 #include "run/memo.h"
@@ -82,43 +83,10 @@ int memo_open(const unsigned char key[MEMO_DATA_KEY_BYTES], const char *dataset,
     return rc == 0 ? 0 : -1;
 }
 
-/* One SipRound over the state v[0..4). */
-static inline void sipround(uint64_t v[4])
-{
-    v[0] += v[1], v[1] = qloop_rotl64(v[1], 13), v[1] ^= v[0], v[0] = qloop_rotl64(v[0], 32);
-    v[2] += v[3], v[3] = qloop_rotl64(v[3], 16), v[3] ^= v[2];
-    v[0] += v[3], v[3] = qloop_rotl64(v[3], 21), v[3] ^= v[0];
-    v[2] += v[1], v[1] = qloop_rotl64(v[1], 17), v[1] ^= v[2], v[2] = qloop_rotl64(v[2], 32);
-}
-
 uint64_t memo_siphash(const unsigned char key[MEMO_FP_KEY_BYTES], const void *data, size_t len,
                       int crounds, int drounds)
 {
-    const unsigned char *p = data;
-    uint64_t k0 = qloop_load_le64(key, 8), k1 = qloop_load_le64(key + 8, 8);
-    uint64_t v[4] = {k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull,
-                     k0 ^ 0x6c7967656e657261ull, k1 ^ 0x7465646279746573ull};
-    size_t whole = len - len % 8;
-    for (size_t i = 0; i < whole; i += 8) {
-        uint64_t m;
-        memcpy(&m, p + i, 8); /* the word little-endian, as qloop_load_le64 reads it */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        m = __builtin_bswap64(m);
-#endif
-        v[3] ^= m;
-        for (int r = 0; r < crounds; r++)
-            sipround(v);
-        v[0] ^= m;
-    }
-    uint64_t last = (uint64_t)len << 56 | qloop_load_le64(p + whole, len % 8);
-    v[3] ^= last;
-    for (int r = 0; r < crounds; r++)
-        sipround(v);
-    v[0] ^= last;
-    v[2] ^= 0xff;
-    for (int r = 0; r < drounds; r++)
-        sipround(v);
-    return v[0] ^ v[1] ^ v[2] ^ v[3];
+    return qloop_siphash(key, data, len, crounds, drounds);
 }
 
 /* Writes v little-endian at p; returns p + 4. */
