@@ -231,15 +231,18 @@ void memo_chunk_start(struct qloop_buf *out, size_t nslots)
 void memo_chunk_add(struct qloop_buf *out, uint32_t *last, uint32_t slot, uint64_t fp,
                     const uint8_t *v, const char *const *reasons, size_t nslots)
 {
-    put_varint(out, (uint64_t)slot + 1 - *last);
+    /* the gap, fingerprint and verdicts written in place: one size check
+     * a row (this runs on the run's thread for every row of a night) */
+    qloop_buf_reserve(out, QLOOP_VARINT_MAX + 8 + nslots);
+    char *o = qloop_varint_put(out->ptr + out->len, (uint64_t)slot + 1 - *last);
     *last = slot + 1;
-    char f[8];
     for (int i = 0; i < 8; i++)
-        f[i] = (char)(fp >> (8 * i));
-    qloop_buf_append(out, f, 8);
-    size_t at = out->len;
+        *o++ = (char)(fp >> (8 * i));
+    size_t at = (size_t)(o - out->ptr);
     for (size_t k = 0; k < nslots; k++)
-        qloop_buf_putc(out, (char)(v[k] <= MEMO_FAIL_REASON ? v[k] : MEMO_NONE));
+        *o++ = (char)(v[k] <= MEMO_FAIL_REASON ? v[k] : MEMO_NONE);
+    out->len = (size_t)(o - out->ptr);
+    out->ptr[out->len] = '\0';
     for (size_t k = 0; k < nslots; k++) {
         if (v[k] != MEMO_FAIL_REASON)
             continue;
