@@ -265,6 +265,11 @@ size_t compare_caller_slices(const struct compare_run *c)
     return c ? c->caller_slices : 0;
 }
 
+size_t compare_units_ahead(const struct compare_run *c)
+{
+    return c ? c->units_ahead : 0;
+}
+
 /* ---- columns ---- */
 
 /* The index of name among names, or -1. */
@@ -366,9 +371,8 @@ static int finish_cmp(struct emitter *e, const struct compare_emit_ctx *ctx,
         if (compare_join_in_memory(e) != 0)
             return -1;
     } else {
-        for (unsigned p = 0; p < NPART; p++)
-            if (compare_process_unit(e, &m->side[0].parts[p], &m->side[1].parts[p], 0) != 0)
-                return -1;
+        if (compare_process_parts(e) != 0)
+            return -1;
         if (compare_stream_empty(e, 0) != 0 || compare_stream_empty(e, 1) != 0)
             return -1;
     }

@@ -139,6 +139,11 @@ bool compare_spilled(const struct compare_run *c);
  * compare_finish made itself beside the helpers, with jobs (for tests). */
 size_t compare_caller_slices(const struct compare_run *c);
 
+/* How many spilled units were read back on a thread of their own while
+ * the unit before them was joined (with jobs > 1 and room in the budget
+ * for both). For tests; c may be NULL (0). */
+size_t compare_units_ahead(const struct compare_run *c);
+
 void compare_run_free(struct compare_run *c);
 
 #endif

@@ -177,6 +177,7 @@ struct compare_run {
     size_t ahead_rounds, ahead_bytes; /* compare_set_emit_ahead (0: the defaults) */
     struct crew crew;      /* started on first need */
     size_t caller_slices;  /* slices of findings the calling thread made (compare_caller_slices) */
+    size_t units_ahead;    /* spilled units read while the one before was joined (compare_units_ahead) */
     /* a batch built on the crew (compare_feed.c): each member's records and
      * key buffer; the rows' own keys, made first, in `own` */
     struct qloop_buf *stage, *stage_key;
@@ -316,6 +317,10 @@ void compare_spill_close(struct spill *s);
 /* Joins partition l of the left side with partition r of the right side at
  * a partition level (0: the first). Closes l and r. Returns 0 or -1. */
 int compare_process_unit(struct emitter *e, struct spill *l, struct spill *r, int level);
+/* Joins the first-level partitions of e->m's two sides in order, each as
+ * compare_process_unit; with jobs > 1 reads unit p + 1 on a thread of its
+ * own while unit p is joined, when both fit the budget together. */
+int compare_process_parts(struct emitter *e);
 /* Reports every record of the empty-key stream of side s, in row order. */
 int compare_stream_empty(struct emitter *e, int s);
 

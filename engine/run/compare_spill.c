@@ -10,6 +10,8 @@
  * times; then compare_join.c joins it.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,21 +125,21 @@ int compare_spill_all(struct compare_run *c, struct qloop_error *err)
 
 /* ---- reading them back ---- */
 
-/* Fills e->err for a temporary file that cannot be read back; returns -1. */
-static int read_error(struct emitter *e)
+/* Fills err for a temporary file of c that cannot be read back; returns -1. */
+static int read_error(const struct compare_run *c, struct qloop_error *err)
 {
-    return qloop_error_set(e->err, e->c->tmpdir, 0, 0,
+    return qloop_error_set(err, c->tmpdir, 0, 0,
                            "读取比对用的临时文件失败（%s）；请检查 TMPDIR 所在磁盘", strerror(errno));
 }
 
 /* Makes s ready to be read from its start, its buffer written out and
  * empty. Returns 0 or -1 with err. */
-static int spill_rewind(struct emitter *e, struct spill *s)
+static int spill_rewind(struct compare_run *c, struct spill *s, struct qloop_error *err)
 {
-    if (spill_flush(e->c, s, e->err) != 0)
+    if (spill_flush(c, s, err) != 0)
         return -1;
     if (fseek(s->f, 0, SEEK_SET) != 0)
-        return read_error(e);
+        return read_error(c, err);
     s->used = s->pos = 0;
     return 0;
 }
@@ -150,7 +152,7 @@ static int spill_read(struct emitter *e, struct spill *s, char *dst, size_t n)
             s->used = fread(s->buf, 1, SPILL_BUFSIZE, s->f);
             s->pos = 0;
             if (s->used == 0)
-                return read_error(e);
+                return read_error(e->c, e->err);
         }
         size_t k = s->used - s->pos < n ? s->used - s->pos : n;
         memcpy(dst, s->buf + s->pos, k);
@@ -177,14 +179,74 @@ static const struct rec *spill_next(struct emitter *e, struct spill *s, struct q
 }
 
 /* Reads spill s whole into a new buffer (8-byte aligned by malloc). */
-static int load_spill(struct emitter *e, struct spill *s, char **data)
+static int load_spill(struct compare_run *c, struct spill *s, char **data,
+                      struct qloop_error *err)
 {
     *data = qloop_xmalloc(s->bytes + 8);
     if (!s->f || s->bytes == 0)
         return 0;
-    if (spill_rewind(e, s) != 0)
+    if (spill_rewind(c, s, err) != 0)
         return -1;
-    return fread(*data, 1, s->bytes, s->f) == s->bytes ? 0 : read_error(e);
+    return fread(*data, 1, s->bytes, s->f) == s->bytes ? 0 : read_error(c, err);
+}
+
+/* A unit read back: each side's file whole and its entries pointed at the
+ * records in it. */
+struct unit_data {
+    char *data[2];
+    struct ent *ents[2];
+    size_t n[2];
+    uint64_t need; /* what the unit is charged against the budget (unit_need) */
+};
+
+/* What joining spills l and r in memory is charged: their records and
+ * ENT_COST bytes a record. */
+static uint64_t unit_need(const struct spill *l, const struct spill *r)
+{
+    return l->bytes + r->bytes + (l->recs + r->recs) * ENT_COST;
+}
+
+/* Whether l and r, a unit at a partition level, are joined as one (rather
+ * than split on the next fingerprint bits). */
+static bool unit_whole(const struct compare_run *c, const struct spill *l, const struct spill *r,
+                       int level)
+{
+    return unit_need(l, r) <= c->budget || level >= MAX_LEVEL || l->recs + r->recs <= MIN_SPLIT;
+}
+
+/* Frees what u holds. */
+static void unit_free(struct unit_data *u)
+{
+    for (int s = 0; s < 2; s++) {
+        free(u->ents[s]);
+        free(u->data[s]);
+    }
+    *u = (struct unit_data){0};
+}
+
+/* Reads spills src[0] and src[1] into u and closes them (their pages are
+ * let go here). Touches nothing of c but reads its tmpdir, so that it may
+ * run on a thread of its own. Returns 0, or -1 with err (u then holds what
+ * was read, for unit_free). */
+static int load_unit(struct compare_run *c, struct spill *const src[2], struct unit_data *u,
+                     struct qloop_error *err)
+{
+    *u = (struct unit_data){.need = unit_need(src[0], src[1])};
+    int rc = 0;
+    for (int s = 0; s < 2 && rc == 0; s++) {
+        rc = load_spill(c, src[s], &u->data[s], err);
+        if (rc != 0)
+            break;
+        u->ents[s] = qloop_xcalloc(src[s]->recs + 1, sizeof **u->ents);
+        for (uint64_t off = 0; off < src[s]->bytes;) {
+            const struct rec *x = (const struct rec *)(u->data[s] + off);
+            u->ents[s][u->n[s]++].r = x;
+            off += rec_size(x->len);
+        }
+    }
+    compare_spill_close(src[0]);
+    compare_spill_close(src[1]);
+    return rc;
 }
 
 /* Splits spills l and r on the fingerprint bits of level and processes the
@@ -199,7 +261,7 @@ static int split_unit(struct emitter *e, struct spill *l, struct spill *r, int l
         struct spill *sp = src[s];
         if (!sp->f)
             continue;
-        rc = spill_rewind(e, sp);
+        rc = spill_rewind(e->c, sp, e->err);
         for (uint64_t k = 0; k < sp->recs && rc == 0; k++) {
             const struct rec *x = spill_next(e, sp, &b);
             rc = x ? spill_put(e->c, &sub[s * NPART + part_of(x->fp_hi, level)], x, e->err) : -1;
@@ -219,34 +281,99 @@ static int split_unit(struct emitter *e, struct spill *l, struct spill *r, int l
  * splits them on the next fingerprint bits otherwise. */
 int compare_process_unit(struct emitter *e, struct spill *l, struct spill *r, int level)
 {
-    uint64_t recs = l->recs + r->recs;
-    if (recs == 0)
+    if (l->recs + r->recs == 0)
         return 0;
-    uint64_t need = l->bytes + r->bytes + recs * ENT_COST;
-    if (need > e->c->budget && level < MAX_LEVEL && recs > MIN_SPLIT)
+    if (!unit_whole(e->c, l, r, level))
         return split_unit(e, l, r, level + 1);
-    char *data[2] = {NULL, NULL};
-    struct ent *ents[2] = {NULL, NULL};
-    size_t n[2] = {0, 0};
+    struct unit_data u;
     struct spill *src[2] = {l, r};
-    int rc = 0;
-    for (int s = 0; s < 2 && rc == 0; s++) {
-        rc = load_spill(e, src[s], &data[s]);
-        if (rc != 0)
-            break;
-        ents[s] = qloop_xcalloc(src[s]->recs + 1, sizeof **ents);
-        for (uint64_t off = 0; off < src[s]->bytes;) {
-            const struct rec *x = (const struct rec *)(data[s] + off);
-            ents[s][n[s]++].r = x;
-            off += rec_size(x->len);
-        }
-    }
+    int rc = load_unit(e->c, src, &u, e->err);
     if (rc == 0)
-        rc = compare_join_unit(e, ents, n);
-    for (int s = 0; s < 2; s++) {
-        free(ents[s]);
-        free(data[s]);
-        compare_spill_close(src[s]);
+        rc = compare_join_unit(e, u.ents, u.n);
+    unit_free(&u);
+    return rc;
+}
+
+/* A first-level unit read on a thread of its own while the one before it
+ * is joined. */
+struct loader {
+    struct compare_run *c;
+    struct spill *src[2];
+    struct unit_data u;
+    int rc;
+    struct qloop_error err;
+    pthread_t thread;
+};
+
+static void *loader_main(void *arg)
+{
+    struct loader *ld = arg;
+    ld->rc = load_unit(ld->c, ld->src, &ld->u, &ld->err);
+    return NULL;
+}
+
+/* Starts reading unit l, r on a thread; NULL when no thread is to be had
+ * (the unit is then read when its turn comes). */
+static struct loader *loader_start(struct compare_run *c, struct spill *l, struct spill *r)
+{
+    struct loader *ld = qloop_xcalloc(1, sizeof *ld);
+    ld->c = c;
+    ld->src[0] = l, ld->src[1] = r;
+    qloop_error_clear(&ld->err);
+    if (pthread_create(&ld->thread, NULL, loader_main, ld) != 0) {
+        free(ld);
+        return NULL;
+    }
+    return ld;
+}
+
+/* Waits for ld's thread; moves its unit into *u and its error into err.
+ * Frees ld. Returns the load's 0 or -1. */
+static int loader_finish(struct loader *ld, struct unit_data *u, struct qloop_error *err)
+{
+    pthread_join(ld->thread, NULL);
+    int rc = ld->rc;
+    if (rc != 0 && err)
+        *err = ld->err;
+    *u = ld->u;
+    free(ld);
+    return rc;
+}
+
+int compare_process_parts(struct emitter *e)
+{
+    struct compare_run *c = e->c;
+    struct side *L = &e->m->side[0], *R = &e->m->side[1];
+    /* with helpers (jobs > 1), unit p + 1 is read on a thread while unit p
+     * is joined, when the two fit the budget together: the reading (the
+     * files' bytes copied back, the entries pointed at them, the files'
+     * pages let go) leaves the calling thread, which stores the findings */
+    bool ahead = c->jobs > 1;
+    struct loader *next = NULL;
+    int rc = 0;
+    for (unsigned p = 0; p < NPART && rc == 0; p++) {
+        struct spill *l = &L->parts[p], *r = &R->parts[p];
+        struct unit_data u = {0};
+        bool loaded = next != NULL;
+        if (next) {
+            rc = loader_finish(next, &u, e->err);
+            next = NULL;
+        }
+        if (rc == 0 && ahead && p + 1 < NPART) {
+            struct spill *nl = &L->parts[p + 1], *nr = &R->parts[p + 1];
+            uint64_t now = loaded ? u.need : unit_whole(c, l, r, 0) ? unit_need(l, r) : c->budget;
+            if (nl->recs + nr->recs > 0 && unit_whole(c, nl, nr, 0) &&
+                now + unit_need(nl, nr) <= c->budget && (next = loader_start(c, nl, nr)))
+                c->units_ahead++;
+        }
+        if (rc == 0)
+            rc = loaded ? compare_join_unit(e, u.ents, u.n) : compare_process_unit(e, l, r, 0);
+        unit_free(&u);
+    }
+    if (next) {
+        struct unit_data u;
+        loader_finish(next, &u, NULL);
+        unit_free(&u);
     }
     return rc;
 }
@@ -257,7 +384,7 @@ int compare_stream_empty(struct emitter *e, int s)
     if (!sp->f)
         return 0;
     struct qloop_buf b = {0};
-    int rc = spill_rewind(e, sp);
+    int rc = spill_rewind(e->c, sp, e->err);
     for (uint64_t k = 0; k < sp->recs && rc == 0; k++) {
         struct ent x = {.r = spill_next(e, sp, &b), .status = ST_EMPTY};
         rc = x.r ? compare_report_empty(e, s, &x) : -1;

@@ -502,11 +502,15 @@ static void gen_feed(const char *rules, size_t n, size_t budget, size_t jobs)
     free(rcells);
 }
 
+/* compare_units_ahead of gen_run's last compare. */
+static size_t last_units_ahead;
+
 static char *gen_run(const char *rules, size_t n, size_t budget, size_t jobs,
                      const char *order_by, bool *spilled, int64_t *failed)
 {
     gen_feed(rules, n, budget, jobs);
     finish();
+    last_units_ahead = compare_units_ahead(F.c);
     *spilled = compare_spilled(F.c);
     *failed = F.failed;
     char *f = findings(order_by);
@@ -676,6 +680,33 @@ static void test_refs_written_once(void **state)
     }
 }
 
+/* Spilled with jobs: each first-level unit is read back on a thread of its
+ * own while the one before it is joined, when both fit the budget at once
+ * (1 MiB: units of ~100 KB); not with one job, nor when two units do not
+ * fit together (128 KiB). The findings, in the order stored, are the same
+ * either way. */
+static void test_units_read_ahead(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    static const size_t budgets[] = {1 << 20, 128 << 10};
+    for (size_t b = 0; b < 2; b++) {
+        bool spilled;
+        int64_t f1, f2;
+        char *one = gen_run(JOBS_RULES, N, budgets[b], 1, "id", &spilled, &f1);
+        assert_true(spilled);
+        assert_int_equal(last_units_ahead, 0);
+        char *two = gen_run(JOBS_RULES, N, budgets[b], 2, "id", &spilled, &f2);
+        assert_true(spilled);
+        /* 1 MiB: every unit but the first read ahead */
+        assert_int_equal(last_units_ahead, b == 0 ? 63 : 0);
+        assert_string_equal(one, two);
+        assert_int_equal(f1, f2);
+        free(one);
+        free(two);
+    }
+}
+
 static void test_spill_equals_memory(void **state)
 {
     (void)state;
@@ -721,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_jobs_same_findings),
         cmocka_unit_test(test_store_fails_while_making),
         cmocka_unit_test(test_refs_written_once),
+        cmocka_unit_test(test_units_read_ahead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
