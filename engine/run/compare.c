@@ -97,6 +97,7 @@ void compare_run_free(struct compare_run *c)
     free(c->own_off);
     free(c->own_len);
     crew_stop(&c->crew);
+    compare_spill_stop(c); /* before the files it writes are closed */
     for (size_t i = 0; i < c->ncmps; i++) {
         struct cmp *m = &c->cmps[i];
         side_free(&m->side[0]);
@@ -270,6 +271,11 @@ size_t compare_units_ahead(const struct compare_run *c)
     return c ? c->units_ahead : 0;
 }
 
+size_t compare_spill_blocks_behind(const struct compare_run *c)
+{
+    return c ? c->blocks_behind : 0;
+}
+
 /* ---- columns ---- */
 
 /* The index of name among names, or -1. */
@@ -371,7 +377,8 @@ static int finish_cmp(struct emitter *e, const struct compare_emit_ctx *ctx,
         if (compare_join_in_memory(e) != 0)
             return -1;
     } else {
-        if (compare_process_parts(e) != 0)
+        /* every block of the partition files written before any is read */
+        if (compare_spill_drain(e->c, e->err) != 0 || compare_process_parts(e) != 0)
             return -1;
         if (compare_stream_empty(e, 0) != 0 || compare_stream_empty(e, 1) != 0)
             return -1;

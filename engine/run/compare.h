@@ -144,6 +144,11 @@ size_t compare_caller_slices(const struct compare_run *c);
  * for both). For tests; c may be NULL (0). */
 size_t compare_units_ahead(const struct compare_run *c);
 
+/* How many blocks of the partition files the run's thread handed to the
+ * writer thread (with jobs > 1) instead of writing them itself. For tests;
+ * c may be NULL (0). */
+size_t compare_spill_blocks_behind(const struct compare_run *c);
+
 void compare_run_free(struct compare_run *c);
 
 #endif

@@ -130,6 +130,7 @@ struct cmp {
 /* Helper threads that run one task at a time with the calling thread
  * (compare_crew.c). */
 struct crew;
+struct spill_writer;
 struct crew_member {
     struct crew *crew;
     size_t index;
@@ -178,6 +179,9 @@ struct compare_run {
     struct crew crew;      /* started on first need */
     size_t caller_slices;  /* slices of findings the calling thread made (compare_caller_slices) */
     size_t units_ahead;    /* spilled units read while the one before was joined (compare_units_ahead) */
+    struct spill_writer *writer; /* writes the partition files' blocks (compare_spill.c), or NULL */
+    bool writer_tried;     /* it could not be started: write on the calling thread */
+    size_t blocks_behind;  /* blocks handed to the writer (compare_spill_blocks_behind) */
     /* a batch built on the crew (compare_feed.c): each member's records and
      * key buffer; the rows' own keys, made first, in `own` */
     struct qloop_buf *stage, *stage_key;
@@ -312,7 +316,13 @@ int compare_spill_record(struct compare_run *c, struct side *s, const struct rec
                          struct qloop_error *err);
 /* Moves every in-memory record of every compare to partition files. */
 int compare_spill_all(struct compare_run *c, struct qloop_error *err);
-/* Closes (and so deletes) s; s is empty and reusable afterwards. */
+/* Waits until the writer thread (if any) has written every block handed
+ * to it. Returns 0, or -1 with err when one could not be written. */
+int compare_spill_drain(struct compare_run *c, struct qloop_error *err);
+/* Stops and frees the writer thread (after it wrote what it was handed). */
+void compare_spill_stop(struct compare_run *c);
+/* Closes (and so deletes) s; s is empty and reusable afterwards. The
+ * writer must hold no block of it (compare_spill_drain). */
 void compare_spill_close(struct spill *s);
 /* Joins partition l of the left side with partition r of the right side at
  * a partition level (0: the first). Closes l and r. Returns 0 or -1. */

@@ -55,7 +55,8 @@ static int write_error(struct compare_run *c, struct qloop_error *err)
                            strerror(errno));
 }
 
-/* Writes out what s's buffer holds. Returns 0 or -1 with err. */
+/* Writes out what s's buffer holds, on the calling thread. Returns 0 or -1
+ * with err. */
 static int spill_flush(struct compare_run *c, struct spill *s, struct qloop_error *err)
 {
     if (s->used && fwrite(s->buf, 1, s->used, s->f) != s->used)
@@ -72,6 +73,145 @@ void compare_spill_close(struct spill *s)
     *s = (struct spill){0};
 }
 
+/* ---- the writer thread ---- */
+
+/* With jobs > 1, a full block of a partition file is handed to a thread of
+ * its own, which writes the blocks in the order they were handed (so each
+ * file holds the same bytes as when written at once), and the run's thread
+ * takes another buffer and goes on feeding: the system's copying of the
+ * blocks into files leaves the thread that reads the datasets. */
+enum { WQ = 64 }; /* blocks handed and not yet written, at most */
+
+struct block {
+    FILE *f;
+    char *buf;
+    size_t len;
+};
+
+struct spill_writer {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t more;   /* a block handed, or quit */
+    pthread_cond_t room;   /* a block written */
+    struct block q[WQ];    /* a ring: head, count */
+    size_t head, count;
+    bool busy;             /* a block is being written */
+    bool quit;
+    int failed;            /* errno of the first write that failed, 0 */
+    char *spare[WQ + 1];   /* buffers written out, to be handed again */
+    size_t nspare;
+};
+
+static void *writer_main(void *arg)
+{
+    struct spill_writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (w->count == 0 && !w->quit)
+            pthread_cond_wait(&w->more, &w->mu);
+        if (w->count == 0)
+            break;
+        struct block b = w->q[w->head];
+        w->head = (w->head + 1) % WQ;
+        w->count--;
+        w->busy = true;
+        pthread_mutex_unlock(&w->mu);
+        errno = 0;
+        bool ok = w->failed || fwrite(b.buf, 1, b.len, b.f) == b.len;
+        int e = errno ? errno : EIO;
+        pthread_mutex_lock(&w->mu);
+        w->busy = false;
+        if (!ok && !w->failed)
+            w->failed = e;
+        w->spare[w->nspare++] = b.buf;
+        pthread_cond_broadcast(&w->room);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Starts c's writer thread; leaves c->writer NULL when none is to be had. */
+static void writer_start(struct compare_run *c)
+{
+    struct spill_writer *w = qloop_xcalloc(1, sizeof *w);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->more, NULL);
+    pthread_cond_init(&w->room, NULL);
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->more);
+        pthread_cond_destroy(&w->room);
+        free(w);
+        c->writer_tried = true;
+        return;
+    }
+    c->writer = w;
+}
+
+/* Fills err from a failed write of the writer's; returns -1. */
+static int writer_error(struct compare_run *c, int failed, struct qloop_error *err)
+{
+    errno = failed;
+    return write_error(c, err);
+}
+
+/* Hands s's full buffer to the writer and gives s an empty one. Returns 0,
+ * or -1 with err when a block handed before could not be written. */
+static int writer_hand(struct compare_run *c, struct spill *s, struct qloop_error *err)
+{
+    struct spill_writer *w = c->writer;
+    pthread_mutex_lock(&w->mu);
+    while (w->count == WQ)
+        pthread_cond_wait(&w->room, &w->mu);
+    int failed = w->failed;
+    if (!failed) {
+        w->q[(w->head + w->count) % WQ] = (struct block){s->f, s->buf, s->used};
+        w->count++;
+        pthread_cond_signal(&w->more);
+        s->buf = w->nspare ? w->spare[--w->nspare] : NULL;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (failed)
+        return writer_error(c, failed, err);
+    if (!s->buf)
+        s->buf = qloop_xmalloc(SPILL_BUFSIZE);
+    s->used = 0;
+    c->blocks_behind++;
+    return 0;
+}
+
+int compare_spill_drain(struct compare_run *c, struct qloop_error *err)
+{
+    struct spill_writer *w = c ? c->writer : NULL;
+    if (!w)
+        return 0;
+    pthread_mutex_lock(&w->mu);
+    while (w->count || w->busy)
+        pthread_cond_wait(&w->room, &w->mu);
+    int failed = w->failed;
+    pthread_mutex_unlock(&w->mu);
+    return failed ? writer_error(c, failed, err) : 0;
+}
+
+void compare_spill_stop(struct compare_run *c)
+{
+    struct spill_writer *w = c->writer;
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->quit = true;
+    pthread_cond_signal(&w->more);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    for (size_t i = 0; i < w->nspare; i++)
+        free(w->spare[i]);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->more);
+    pthread_cond_destroy(&w->room);
+    free(w);
+    c->writer = NULL;
+}
+
 /* Appends record r to s, creating the file on first use. Returns 0 or -1 with err. */
 static int spill_put(struct compare_run *c, struct spill *s, const struct rec *r,
                      struct qloop_error *err)
@@ -79,9 +219,16 @@ static int spill_put(struct compare_run *c, struct spill *s, const struct rec *r
     if (!s->f && spill_open(c, s, err) != 0)
         return -1;
     size_t n = rec_size(r->len);
-    if (s->used + n > SPILL_BUFSIZE && spill_flush(c, s, err) != 0)
-        return -1;
+    if (s->used + n > SPILL_BUFSIZE && s->used) {
+        if (!c->writer && !c->writer_tried && c->jobs > 1)
+            writer_start(c);
+        if ((c->writer ? writer_hand(c, s, err) : spill_flush(c, s, err)) != 0)
+            return -1;
+    }
     if (n > SPILL_BUFSIZE) {
+        /* a record larger than a block: after the blocks handed before it */
+        if (compare_spill_drain(c, err) != 0)
+            return -1;
         if (fwrite(r, 1, n, s->f) != n)
             return write_error(c, err);
     } else {
@@ -136,7 +283,7 @@ static int read_error(const struct compare_run *c, struct qloop_error *err)
  * empty. Returns 0 or -1 with err. */
 static int spill_rewind(struct compare_run *c, struct spill *s, struct qloop_error *err)
 {
-    if (spill_flush(c, s, err) != 0)
+    if (compare_spill_drain(c, err) != 0 || spill_flush(c, s, err) != 0)
         return -1;
     if (fseek(s->f, 0, SEEK_SET) != 0)
         return read_error(c, err);

@@ -10,12 +10,14 @@
  * must give the same findings as an in-memory one.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -502,8 +504,8 @@ static void gen_feed(const char *rules, size_t n, size_t budget, size_t jobs)
     free(rcells);
 }
 
-/* compare_units_ahead of gen_run's last compare. */
-static size_t last_units_ahead;
+/* compare_units_ahead and compare_spill_blocks_behind of gen_run's last compare. */
+static size_t last_units_ahead, last_blocks_behind;
 
 static char *gen_run(const char *rules, size_t n, size_t budget, size_t jobs,
                      const char *order_by, bool *spilled, int64_t *failed)
@@ -511,6 +513,7 @@ static char *gen_run(const char *rules, size_t n, size_t budget, size_t jobs,
     gen_feed(rules, n, budget, jobs);
     finish();
     last_units_ahead = compare_units_ahead(F.c);
+    last_blocks_behind = compare_spill_blocks_behind(F.c);
     *spilled = compare_spilled(F.c);
     *failed = F.failed;
     char *f = findings(order_by);
@@ -680,11 +683,12 @@ static void test_refs_written_once(void **state)
     }
 }
 
-/* Spilled with jobs: each first-level unit is read back on a thread of its
- * own while the one before it is joined, when both fit the budget at once
- * (1 MiB: units of ~100 KB); not with one job, nor when two units do not
- * fit together (128 KiB). The findings, in the order stored, are the same
- * either way. */
+/* Spilled with jobs: the partition files' full blocks are written by a
+ * thread of their own, and each first-level unit is read back on a thread
+ * of its own while the one before it is joined, when both fit the budget at
+ * once (1 MiB: units of ~100 KB); not with one job, nor (the reading ahead)
+ * when two units do not fit together (128 KiB). The findings, in the order
+ * stored, are the same either way. */
 static void test_units_read_ahead(void **state)
 {
     (void)state;
@@ -696,15 +700,71 @@ static void test_units_read_ahead(void **state)
         char *one = gen_run(JOBS_RULES, N, budgets[b], 1, "id", &spilled, &f1);
         assert_true(spilled);
         assert_int_equal(last_units_ahead, 0);
+        assert_int_equal(last_blocks_behind, 0);
         char *two = gen_run(JOBS_RULES, N, budgets[b], 2, "id", &spilled, &f2);
         assert_true(spilled);
         /* 1 MiB: every unit but the first read ahead */
         assert_int_equal(last_units_ahead, b == 0 ? 63 : 0);
+        assert_true(last_blocks_behind > 64); /* ~3 MB of records in 16 KiB blocks */
         assert_string_equal(one, two);
         assert_int_equal(f1, f2);
         free(one);
         free(two);
     }
+}
+
+/* A partition file's block that the writer thread cannot write (the file
+ * size limit, EFBIG): the feeding or compare_finish fails with the
+ * temporary file's message, no hang, no crash; freeing stops the writer. */
+static void test_writer_fails(void **state)
+{
+    (void)state;
+    alarm(120);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    struct rlimit lim = old;
+    lim.rlim_cur = 64 << 10; /* each partition file stops at 64 KiB */
+    setup(NULL);
+    load(JOBS_RULES, 1 << 20);
+    set_jobs(2);
+    static const char *const ln[] = {"person_id", "name", "birth_date", "amount"};
+    enum { BATCH = 1000 };
+    char(*cells)[4][24] = calloc(BATCH, sizeof *cells);
+    struct qloop_field *f = calloc(BATCH * 4, sizeof *f);
+    uint64_t *row_no = calloc(BATCH, sizeof *row_no);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    int rc = 0;
+    for (size_t at = 0; at < 400000 && rc == 0; at += BATCH) {
+        for (size_t i = 0; i < BATCH; i++) {
+            snprintf(cells[i][0], 24, "P%07zu", at + i);
+            snprintf(cells[i][1], 24, "姓名%zu", (at + i) % 50);
+            snprintf(cells[i][2], 24, "1990-01-%02zu", (at + i) % 28 + 1);
+            snprintf(cells[i][3], 24, "%zu", (at + i) % 1000);
+            for (size_t k = 0; k < 4; k++)
+                f[i * 4 + k] = (struct qloop_field){cells[i][k], strlen(cells[i][k]), 0};
+            row_no[i] = at + i + 1;
+        }
+        struct fed b = {pack_find_dataset(F.p, "people"), ln, 4, f, row_no};
+        struct compare_rows cr = {ln, 4, f, BATCH, row_no, own_key, &b};
+        rc = compare_feed(F.c, "people", &cr, &err);
+    }
+    if (rc == 0) {
+        struct compare_emit_ctx ctx = {.db = F.db, .run_id = "r1", .findings = F.w};
+        rc = compare_finish(F.c, &ctx, F.summary, &F.failed, &err);
+    }
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err.message, "写入比对用的临时文件失败"));
+    assert_true(compare_spill_blocks_behind(F.c) > 0);
+    free(cells);
+    free(f);
+    free(row_no);
+    teardown(NULL);
+    signal(SIGXFSZ, SIG_DFL);
+    alarm(0);
 }
 
 static void test_spill_equals_memory(void **state)
@@ -753,6 +813,7 @@ int main(void)
         cmocka_unit_test(test_store_fails_while_making),
         cmocka_unit_test(test_refs_written_once),
         cmocka_unit_test(test_units_read_ahead),
+        cmocka_unit_test(test_writer_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
