@@ -271,6 +271,12 @@ size_t compare_units_ahead(const struct compare_run *c)
     return c ? c->units_ahead : 0;
 }
 
+void compare_spill_sizes(const struct compare_run *c, uint64_t *mem, uint64_t *file)
+{
+    *mem = c ? c->spill_mem : 0;
+    *file = c ? c->spill_file : 0;
+}
+
 size_t compare_spill_blocks_behind(const struct compare_run *c)
 {
     return c ? c->blocks_behind : 0;

@@ -149,6 +149,10 @@ size_t compare_units_ahead(const struct compare_run *c);
  * c may be NULL (0). */
 size_t compare_spill_blocks_behind(const struct compare_run *c);
 
+/* The records written to partition files so far: their bytes in memory
+ * (*mem) and in the files (*file, encoded). For tests; c may be NULL. */
+void compare_spill_sizes(const struct compare_run *c, uint64_t *mem, uint64_t *file);
+
 void compare_run_free(struct compare_run *c);
 
 #endif

@@ -70,14 +70,17 @@ struct chunk {
     uint64_t data[]; /* 8-byte aligned records */
 };
 
-/* A temporary partition file, unbuffered by stdio: records are copied into
- * buf (used bytes) and written a block at a time; once rewound, buf buffers
- * reading (used bytes read, pos the next). */
+/* A temporary partition file, unbuffered by stdio: records are encoded
+ * into buf (used bytes; compare_spill.c: the file's format) and written a
+ * block at a time; once rewound, buf buffers reading (used bytes read, pos
+ * the next). */
 struct spill {
     FILE *f;
     char *buf;
     size_t used, pos;
-    uint64_t bytes, recs;
+    uint64_t bytes, recs; /* the records' bytes in memory (rec_size), and their number */
+    uint64_t fbytes;      /* the file's bytes (encoded) */
+    bool loose;           /* a record whose encoding may outgrow it while decoded in place */
 };
 
 struct side {
@@ -182,6 +185,8 @@ struct compare_run {
     struct spill_writer *writer; /* writes the partition files' blocks (compare_spill.c), or NULL */
     bool writer_tried;     /* it could not be started: write on the calling thread */
     size_t blocks_behind;  /* blocks handed to the writer (compare_spill_blocks_behind) */
+    uint64_t spill_mem, spill_file; /* records written to partition files: their bytes in
+                                       memory and in the files (compare_spill_sizes) */
     /* a batch built on the crew (compare_feed.c): each member's records and
      * key buffer; the rows' own keys, made first, in `own` */
     struct qloop_buf *stage, *stage_key;

@@ -10,6 +10,8 @@
  * times; then compare_join.c joins it.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,7 +19,94 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/bits.h"
 #include "run/compare_impl.h"
+
+/* ---- the files' record format ----
+ *
+ * A record in a partition file is its fingerprint (16 bytes, as in
+ * memory), then as varints its row number, flags and payload length, then
+ * each payload string as a varint length and its bytes, without padding:
+ * about a third fewer bytes than the record in memory (4-byte lengths, an
+ * 8-byte row number, padding) to copy into the files, out of them and
+ * through the page cache. Reading back decodes a unit in place: the file
+ * is read into the end of the unit's buffer and each record decoded
+ * towards its start, which never overtakes what is still to be decoded
+ * (a record grows when decoded, and grows as it is decoded, unless one of
+ * its strings takes 2^28 bytes or more: such a file is `loose` and is
+ * decoded from a buffer of its own). */
+
+enum { ENC_HEAD = 16 + 3 * QLOOP_VARINT_MAX }; /* the most an encoded header takes */
+
+/* The most bytes record r takes encoded (a string's 4-byte length may
+ * take 5). */
+static size_t enc_bound(const struct rec *r)
+{
+    return ENC_HEAD + r->len + r->len / 4 + 1;
+}
+
+/* Encodes r at o and returns the end; sets *loose when r would not decode
+ * in place (see above). */
+static char *rec_encode(char *o, const struct rec *r, bool *loose)
+{
+    char *start = o;
+    memcpy(o, &r->fp_hi, 8);
+    memcpy(o + 8, &r->fp_lo, 8);
+    o = qloop_varint_put(o + 16, r->row_no);
+    o = qloop_varint_put(o, r->flags);
+    o = qloop_varint_put(o, r->len);
+    if (o - start > (ptrdiff_t)sizeof *r)
+        *loose = true;
+    const unsigned char *p = (const unsigned char *)(r + 1), *end = p + r->len;
+    while (p < end) {
+        uint32_t n;
+        memcpy(&n, p, 4);
+        if (n >= (uint32_t)1 << 28)
+            *loose = true;
+        o = qloop_varint_put(o, n);
+        memcpy(o, p + 4, n);
+        o += n;
+        p += 4 + n;
+    }
+    return o;
+}
+
+/* Decodes the record at in[*at] (of in[0..len)) to out, moving *at past
+ * it; out may lie before in[*at] as the format allows (memmove). Returns
+ * the decoded record's size (rec_size), or 0 when the bytes do not make a
+ * record. */
+static size_t rec_decode(const unsigned char *in, size_t len, size_t *at, char *out)
+{
+    struct rec h;
+    uint64_t row, flags, plen;
+    if (len - *at < 16)
+        return 0;
+    memcpy(&h.fp_hi, in + *at, 8);
+    memcpy(&h.fp_lo, in + *at + 8, 8);
+    *at += 16;
+    if (!qloop_varint_get(in, len, at, &row) || !qloop_varint_get(in, len, at, &flags) ||
+        !qloop_varint_get(in, len, at, &plen) || flags > UINT32_MAX || plen > UINT32_MAX)
+        return 0;
+    h.row_no = row;
+    h.flags = (uint32_t)flags;
+    h.len = (uint32_t)plen;
+    memcpy(out, &h, sizeof h);
+    char *o = out + sizeof h, *end = o + h.len;
+    while (o < end) {
+        uint64_t n;
+        if (!qloop_varint_get(in, len, at, &n) || n > (uint64_t)(end - o) - 4 ||
+            (uint64_t)(end - o) < 4 || n > len - *at)
+            return 0;
+        uint32_t n32 = (uint32_t)n;
+        memcpy(o, &n32, 4);
+        memmove(o + 4, in + *at, n);
+        *at += n;
+        o += 4 + n;
+    }
+    size_t size = rec_size(h.len);
+    memset(end, 0, (size_t)(out + size - end)); /* the padding */
+    return size;
+}
 
 /* ---- writing records out ---- */
 
@@ -42,7 +131,8 @@ static int spill_open(struct compare_run *c, struct spill *s, struct qloop_error
     setvbuf(s->f, NULL, _IONBF, 0);
     s->buf = qloop_xmalloc(SPILL_BUFSIZE);
     s->used = s->pos = 0;
-    s->bytes = s->recs = 0;
+    s->bytes = s->recs = s->fbytes = 0;
+    s->loose = false;
     return 0;
 }
 
@@ -212,31 +302,40 @@ void compare_spill_stop(struct compare_run *c)
     c->writer = NULL;
 }
 
-/* Appends record r to s, creating the file on first use. Returns 0 or -1 with err. */
+/* Appends record r to s, encoded, creating the file on first use. Returns
+ * 0 or -1 with err. */
 static int spill_put(struct compare_run *c, struct spill *s, const struct rec *r,
                      struct qloop_error *err)
 {
     if (!s->f && spill_open(c, s, err) != 0)
         return -1;
-    size_t n = rec_size(r->len);
-    if (s->used + n > SPILL_BUFSIZE && s->used) {
+    size_t bound = enc_bound(r);
+    if (s->used + bound > SPILL_BUFSIZE && s->used) {
         if (!c->writer && !c->writer_tried && c->jobs > 1)
             writer_start(c);
         if ((c->writer ? writer_hand(c, s, err) : spill_flush(c, s, err)) != 0)
             return -1;
     }
-    if (n > SPILL_BUFSIZE) {
+    size_t n;
+    if (bound > SPILL_BUFSIZE) {
         /* a record larger than a block: after the blocks handed before it */
-        if (compare_spill_drain(c, err) != 0)
+        char *big = qloop_xmalloc(bound);
+        n = (size_t)(rec_encode(big, r, &s->loose) - big);
+        bool ok = compare_spill_drain(c, err) == 0;
+        if (ok && fwrite(big, 1, n, s->f) != n)
+            ok = write_error(c, err) == 0;
+        free(big);
+        if (!ok)
             return -1;
-        if (fwrite(r, 1, n, s->f) != n)
-            return write_error(c, err);
     } else {
-        memcpy(s->buf + s->used, r, n);
+        n = (size_t)(rec_encode(s->buf + s->used, r, &s->loose) - (s->buf + s->used));
         s->used += n;
     }
-    s->bytes += n;
+    s->fbytes += n;
+    s->bytes += rec_size(r->len);
     s->recs++;
+    c->spill_file += n;
+    c->spill_mem += rec_size(r->len);
     return 0;
 }
 
@@ -310,31 +409,96 @@ static int spill_read(struct emitter *e, struct spill *s, char *dst, size_t n)
     return 0;
 }
 
-/* Reads the next record of s into b. Returns it, or NULL with err. */
+/* Reads a varint of s into *v. Returns 0, or -1 with err. */
+static int spill_varint(struct emitter *e, struct spill *s, uint64_t *v)
+{
+    unsigned char b[QLOOP_VARINT_MAX];
+    for (size_t k = 0; k < sizeof b; k++) {
+        if (spill_read(e, s, (char *)&b[k], 1) != 0)
+            return -1;
+        if (!(b[k] & 0x80)) {
+            size_t at = 0;
+            qloop_varint_get(b, k + 1, &at, v);
+            return 0;
+        }
+    }
+    errno = EIO;
+    return read_error(e->c, e->err);
+}
+
+/* Reads the next record of s into b, decoded. Returns it, or NULL with err. */
 static const struct rec *spill_next(struct emitter *e, struct spill *s, struct qloop_buf *b)
 {
     struct rec h;
-    if (spill_read(e, s, (char *)&h, sizeof h) != 0)
+    uint64_t row, flags, plen;
+    if (spill_read(e, s, (char *)&h.fp_hi, 8) != 0 || spill_read(e, s, (char *)&h.fp_lo, 8) != 0 ||
+        spill_varint(e, s, &row) != 0 || spill_varint(e, s, &flags) != 0 ||
+        spill_varint(e, s, &plen) != 0)
         return NULL;
-    size_t n = rec_size(h.len);
+    if (flags > UINT32_MAX || plen > UINT32_MAX) {
+        errno = EIO;
+        read_error(e->c, e->err);
+        return NULL;
+    }
+    h.row_no = row;
+    h.flags = (uint32_t)flags;
+    h.len = (uint32_t)plen;
+    size_t size = rec_size(h.len);
     qloop_buf_reset(b);
-    qloop_buf_reserve(b, n);
+    qloop_buf_reserve(b, size);
+    memset(b->ptr, 0, size);
     memcpy(b->ptr, &h, sizeof h);
-    if (n > sizeof h && spill_read(e, s, b->ptr + sizeof h, n - sizeof h) != 0)
-        return NULL;
+    for (size_t o = sizeof h; o < sizeof h + h.len;) {
+        uint64_t n;
+        if (spill_varint(e, s, &n) != 0)
+            return NULL;
+        if (n + 4 > sizeof h + h.len - o) {
+            errno = EIO;
+            read_error(e->c, e->err);
+            return NULL;
+        }
+        uint32_t n32 = (uint32_t)n;
+        memcpy(b->ptr + o, &n32, 4);
+        if (n && spill_read(e, s, b->ptr + o + 4, n) != 0)
+            return NULL;
+        o += 4 + n;
+    }
     return (const struct rec *)b->ptr;
 }
 
-/* Reads spill s whole into a new buffer (8-byte aligned by malloc). */
-static int load_spill(struct compare_run *c, struct spill *s, char **data,
+/* Reads spill s whole into a new buffer *data (8-byte aligned by malloc),
+ * its records decoded, and points ents[0..s->recs) at them. Returns 0 or
+ * -1 with err. */
+static int load_spill(struct compare_run *c, struct spill *s, char **data, struct ent *ents,
                       struct qloop_error *err)
 {
     *data = qloop_xmalloc(s->bytes + 8);
-    if (!s->f || s->bytes == 0)
+    if (!s->f || s->recs == 0)
         return 0;
     if (spill_rewind(c, s, err) != 0)
         return -1;
-    return fread(*data, 1, s->bytes, s->f) == s->bytes ? 0 : read_error(c, err);
+    bool in_place = !s->loose && s->fbytes <= s->bytes;
+    unsigned char *in = in_place ? (unsigned char *)*data + (s->bytes - s->fbytes)
+                                 : qloop_xmalloc(s->fbytes + 1);
+    int rc = fread(in, 1, s->fbytes, s->f) == s->fbytes ? 0 : read_error(c, err);
+    size_t at = 0, off = 0;
+    for (uint64_t k = 0; k < s->recs && rc == 0; k++) {
+        size_t size = rec_decode(in, s->fbytes, &at, *data + off);
+        if (size == 0 || off + size > s->bytes) {
+            errno = EIO;
+            rc = read_error(c, err);
+            break;
+        }
+        ents[k].r = (const struct rec *)(*data + off);
+        off += size;
+    }
+    if (rc == 0 && (at != s->fbytes || off != s->bytes)) {
+        errno = EIO;
+        rc = read_error(c, err);
+    }
+    if (!in_place)
+        free(in);
+    return rc;
 }
 
 /* A unit read back: each side's file whole and its entries pointed at the
@@ -381,15 +545,9 @@ static int load_unit(struct compare_run *c, struct spill *const src[2], struct u
     *u = (struct unit_data){.need = unit_need(src[0], src[1])};
     int rc = 0;
     for (int s = 0; s < 2 && rc == 0; s++) {
-        rc = load_spill(c, src[s], &u->data[s], err);
-        if (rc != 0)
-            break;
         u->ents[s] = qloop_xcalloc(src[s]->recs + 1, sizeof **u->ents);
-        for (uint64_t off = 0; off < src[s]->bytes;) {
-            const struct rec *x = (const struct rec *)(u->data[s] + off);
-            u->ents[s][u->n[s]++].r = x;
-            off += rec_size(x->len);
-        }
+        rc = load_spill(c, src[s], &u->data[s], u->ents[s], err);
+        u->n[s] = rc == 0 ? (size_t)src[s]->recs : 0;
     }
     compare_spill_close(src[0]);
     compare_spill_close(src[1]);

@@ -506,6 +506,8 @@ static void gen_feed(const char *rules, size_t n, size_t budget, size_t jobs)
 
 /* compare_units_ahead and compare_spill_blocks_behind of gen_run's last compare. */
 static size_t last_units_ahead, last_blocks_behind;
+/* compare_spill_sizes of gen_run's last compare. */
+static uint64_t last_mem, last_file;
 
 static char *gen_run(const char *rules, size_t n, size_t budget, size_t jobs,
                      const char *order_by, bool *spilled, int64_t *failed)
@@ -514,6 +516,7 @@ static char *gen_run(const char *rules, size_t n, size_t budget, size_t jobs,
     finish();
     last_units_ahead = compare_units_ahead(F.c);
     last_blocks_behind = compare_spill_blocks_behind(F.c);
+    compare_spill_sizes(F.c, &last_mem, &last_file);
     *spilled = compare_spilled(F.c);
     *failed = F.failed;
     char *f = findings(order_by);
@@ -703,9 +706,12 @@ static void test_units_read_ahead(void **state)
         assert_int_equal(last_blocks_behind, 0);
         char *two = gen_run(JOBS_RULES, N, budgets[b], 2, "id", &spilled, &f2);
         assert_true(spilled);
+        /* the partition files take less than 3/4 of the records' bytes in
+         * memory (varint lengths, no padding) */
+        assert_true(last_file > 0 && last_file * 4 < last_mem * 3);
         /* 1 MiB: every unit but the first read ahead */
         assert_int_equal(last_units_ahead, b == 0 ? 63 : 0);
-        assert_true(last_blocks_behind > 64); /* ~3 MB of records in 16 KiB blocks */
+        assert_true(last_blocks_behind > 0); /* ~2 MB of records in 16 KiB blocks */
         assert_string_equal(one, two);
         assert_int_equal(f1, f2);
         free(one);
@@ -767,6 +773,76 @@ static void test_writer_fails(void **state)
     alarm(0);
 }
 
+/* compare_spill_sizes of odd_run's last compare. */
+static uint64_t odd_mem, odd_file;
+
+/* Runs JOBS_RULES over n rows a side whose values are empty, short, of
+ * 128+ bytes (a two-byte length in the partition files) and, every 97th,
+ * of 20,000 bytes (larger than a file's block), with budget and jobs;
+ * returns the findings (sorted) and counts as text. */
+static char *odd_run(size_t n, size_t budget, size_t jobs, bool *spilled)
+{
+    setup(NULL);
+    load(JOBS_RULES, budget);
+    set_jobs(jobs);
+    static const char *const ln[] = {"person_id", "name", "birth_date", "amount"};
+    static const char *const rn[] = {"pid", "name", "birth", "amount"};
+    char *big = malloc(20001), *mid = malloc(201);
+    memset(big, 'x', 20000);
+    big[20000] = '\0';
+    memset(mid, 'y', 200);
+    mid[200] = '\0';
+    char(*ids)[24] = calloc(n, sizeof *ids);
+    const char **rows = calloc(n * 4, sizeof *rows);
+    for (int side = 0; side < 2; side++) {
+        for (size_t i = 0; i < n; i++) {
+            size_t id = side ? (i * 7) % n : i;
+            snprintf(ids[i], 24, "P%06zu", id);
+            rows[i * 4] = ids[i];
+            rows[i * 4 + 1] = id % 97 == (size_t)side ? big : id % 5 == 0 ? mid : id % 3 ? "甲" : "";
+            rows[i * 4 + 2] = id % 11 == (size_t)side ? "" : "1990-01-02";
+            rows[i * 4 + 3] = id % 2 ? "7" : "";
+        }
+        feed(side ? "social" : "people", side ? rn : ln, 4, rows, n, 1);
+    }
+    finish();
+    *spilled = compare_spilled(F.c);
+    compare_spill_sizes(F.c, &odd_mem, &odd_file);
+    char *f = findings("dataset, rule, row_no, record_key, message");
+    char *out = malloc(strlen(f) + 64);
+    sprintf(out, "%s%lld", f, (long long)F.failed);
+    free(f);
+    free(rows);
+    free(ids);
+    free(big);
+    free(mid);
+    teardown(NULL);
+    return out;
+}
+
+/* The partition files' encoding: records with empty, long (two-byte
+ * varint lengths) and larger-than-a-block values come back as they went
+ * out, spilled at one level and split down to the last, with one job and
+ * two: the findings are those in memory. */
+static void test_spill_encoding(void **state)
+{
+    (void)state;
+    bool spilled;
+    char *mem = odd_run(3000, 0, 1, &spilled);
+    assert_false(spilled);
+    assert_non_null(strstr(mem, "pvs.mismatch.name"));
+    static const size_t budgets[] = {256 << 10, 1};
+    for (size_t b = 0; b < 2; b++)
+        for (size_t jobs = 1; jobs <= 2; jobs++) {
+            char *sp = odd_run(3000, budgets[b], jobs, &spilled);
+            assert_true(spilled);
+            assert_string_equal(mem, sp);
+            assert_true(odd_file > 0 && odd_mem > odd_file);
+            free(sp);
+        }
+    free(mem);
+}
+
 static void test_spill_equals_memory(void **state)
 {
     (void)state;
@@ -814,6 +890,7 @@ int main(void)
         cmocka_unit_test(test_refs_written_once),
         cmocka_unit_test(test_units_read_ahead),
         cmocka_unit_test(test_writer_fails),
+        cmocka_unit_test(test_spill_encoding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
