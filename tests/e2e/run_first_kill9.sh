@@ -12,7 +12,15 @@ cp "$QLOOP_SOURCE_DIR/bench/w1.lua" w1.lua
 export QLOOP_NOW=2026-11-22T00:00:00+08:00
 LIMIT=120 # seconds for any one qloop command or wait
 
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# The clock and a pause without starting a process: a watch loop that forked
+# `date` and `sleep` each turn could miss a write transaction of a few
+# hundred ms on a loaded machine (the sanitizer build beside other tests
+# did: "no ref.db-journal seen"). now_ms sets NOW_MS from bash's
+# EPOCHREALTIME; pause waits on a pipe no one writes to.
+now_ms() { local t=${EPOCHREALTIME//[.,]/}; NOW_MS=$(( t / 1000 )); }
+mkfifo .tick
+exec 9<> .tick
+pause() { read -r -t "$1" -u 9 || true; }
 
 # new_store DB: a store with no run (depts add creates it, in WAL)
 new_store() {
@@ -21,9 +29,9 @@ new_store() {
 
 # first_run DB [KILL_AFTER_MS]: a first run on DB in the background; waits
 # for its rollback journal to appear, then (with KILL_AFTER_MS) kills it
-# that many ms later, or lets it finish. Sets JOURNAL_MS (how long the
-# journal was seen before the run ended or was killed; -1 when it never
-# appeared) and RUN_RC.
+# that many ms later, or lets it finish. Sets JOURNAL_MS (how long from the
+# journal's first sight until the run was killed, or ended when not killed;
+# -1 when it never appeared) and RUN_RC.
 first_run() {
     local db=$1 kill_after=${2:-}
     QLOOP_DB="$db" "$QLOOP_BIN" run --rules w1.lua --data pop=pop.csv "${DIV[@]}" \
@@ -32,22 +40,30 @@ first_run() {
     # the run's own bound (a kill -9 must reach qloop itself, not a wrapper)
     (sleep "$LIMIT"; kill -9 "$pid") > /dev/null 2>&1 &
     watchdog=$!
-    deadline=$(( $(now_ms) + LIMIT * 1000 ))
-    while [ ! -e "$db-journal" ] && kill -0 "$pid" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do
-        sleep 0.002
+    now_ms
+    deadline=$(( NOW_MS + LIMIT * 1000 ))
+    while [ ! -e "$db-journal" ] && kill -0 "$pid" 2>/dev/null && now_ms && [ "$NOW_MS" -lt "$deadline" ]; do
+        pause 0.001
     done
+    RUN_RC=0
     if [ ! -e "$db-journal" ]; then
         JOURNAL_MS=-1
+        wait "$pid" 2>/dev/null || RUN_RC=$?
     else
-        start=$(now_ms)
+        now_ms
+        start=$NOW_MS
         if [ -n "$kill_after" ]; then
             sleep "$(awk -v ms="$kill_after" 'BEGIN { printf "%.3f", ms / 1000 }')"
             kill -9 "$pid" 2>/dev/null || true
+            now_ms
         fi
-        JOURNAL_MS=$(( $(now_ms) - start ))
+        wait "$pid" 2>/dev/null || RUN_RC=$?
+        # undisturbed: from the journal's first sight to the run's end (its
+        # write transaction, then going back to WAL), so that the kills
+        # below land at fractions of the write, not all at its start
+        [ -n "$kill_after" ] || now_ms
+        JOURNAL_MS=$(( NOW_MS - start ))
     fi
-    RUN_RC=0
-    wait "$pid" 2>/dev/null || RUN_RC=$?
     kill "$watchdog" 2>/dev/null || true
 }
 
