@@ -2,9 +2,8 @@
  * siphash.h — SipHash-c-d (Aumasson and Bernstein), a keyed 64-bit hash,
  * inline: c compression rounds per 8-byte word, d finalization rounds.
  * SipHash-2-4 is libsodium's crypto_shorthash; SipHash-1-3 (half the rounds)
- * is what the verdict memo's row fingerprint (run/memo.h) and the tickets'
- * evidence digest (loop/ticket.h) use: keyed, so that nobody without the key
- * can make two inputs collide on purpose.
+ * is what the verdict memo's row fingerprint (run/memo.h) uses: keyed, so
+ * that nobody without the key can make two inputs collide on purpose.
  */
 #ifndef QLOOP_BASE_SIPHASH_H
 #define QLOOP_BASE_SIPHASH_H

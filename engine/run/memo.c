@@ -83,12 +83,6 @@ int memo_open(const unsigned char key[MEMO_DATA_KEY_BYTES], const char *dataset,
     return rc == 0 ? 0 : -1;
 }
 
-uint64_t memo_siphash(const unsigned char key[MEMO_FP_KEY_BYTES], const void *data, size_t len,
-                      int crounds, int drounds)
-{
-    return qloop_siphash(key, data, len, crounds, drounds);
-}
-
 /* Writes v little-endian at p; returns p + 4. */
 static unsigned char *put_u32(unsigned char *p, uint32_t v)
 {
@@ -120,7 +114,7 @@ uint64_t memo_row_fp(const unsigned char key[MEMO_FP_KEY_BYTES], const struct ql
         p += f->len;
     }
     scratch->len = need;
-    return memo_siphash(key, scratch->ptr, need, 1, 3);
+    return qloop_siphash(key, scratch->ptr, need, 1, 3);
 }
 
 /* ---- the environment ---- */

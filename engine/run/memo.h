@@ -10,7 +10,7 @@
  * answers instead of calling Lua. Everything after the verdict (findings,
  * masking, refs, tickets, counts) is made exactly as when the rule ran.
  *
- *   the row's fingerprint   SipHash-1-3 (memo_siphash: SipHash-2-4 took 6 %
+ *   the row's fingerprint   SipHash-1-3 (base/siphash.h: SipHash-2-4 took 6 %
  *                           of a steady W1 night's CPU), keyed
  *                           with a subkey of the store's key (store/key.h,
  *                           STORE_KEY_MEMO), over the row's cleansed cells,
@@ -92,12 +92,6 @@ void memo_seal(const unsigned char key[MEMO_DATA_KEY_BYTES], const char *dataset
 int memo_open(const unsigned char key[MEMO_DATA_KEY_BYTES], const char *dataset, uint64_t chunk,
               const unsigned char env[MEMO_ENV_BYTES], const void *sealed, size_t len,
               struct qloop_buf *out);
-
-/* SipHash-c-d (Aumasson and Bernstein; c compression rounds per 8-byte
- * word, d finalization rounds) of data[0..len) under key: SipHash-2-4 is
- * libsodium's crypto_shorthash, SipHash-1-3 the row fingerprint's. */
-uint64_t memo_siphash(const unsigned char key[MEMO_FP_KEY_BYTES], const void *data, size_t len,
-                      int crounds, int drounds);
 
 /* The fingerprint of a row of ncols cells (as cleansed: what a rule sees):
  * SipHash-1-3 over ncols, then each cell's length and bytes (4 bytes of

@@ -1,7 +1,7 @@
 /*
  * test_memo.c — the pure parts of the verdict memo (engine/run/memo.c): a
  * row's fingerprint is SipHash-1-3 over its cells' lengths and bytes
- * (memo_siphash: its SipHash-2-4 equals libsodium's crypto_shorthash at
+ * (base/siphash.h: its SipHash-2-4 equals libsodium's crypto_shorthash at
  * every length around the word boundaries) and changes when any cell
  * changes (an empty value and a
  * missing one differ, so do rows of other widths, and the key matters); a
@@ -25,6 +25,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "base/siphash.h"
 #include "checks/calendar.h"
 #include "checks/division.h"
 #include "run/memo.h"
@@ -71,7 +72,7 @@ static void test_fingerprint(void **state)
     qloop_buf_free(&scratch);
 }
 
-/* memo_siphash with 2 and 4 rounds is libsodium's SipHash-2-4 at every
+/* qloop_siphash with 2 and 4 rounds is libsodium's SipHash-2-4 at every
  * length from 0 to 80 bytes (all tail lengths, several words), and the
  * fingerprint is its 1-3 over the documented layout (memo.h). */
 static void test_siphash(void **state)
@@ -88,14 +89,14 @@ static void test_siphash(void **state)
         uint64_t want = 0;
         for (int i = 0; i < 8; i++)
             want |= (uint64_t)h[i] << (8 * i);
-        assert_true(memo_siphash(key, data, len, 2, 4) == want);
-        assert_true(memo_siphash(key, data, len, 1, 3) != want);
+        assert_true(qloop_siphash(key, data, len, 2, 4) == want);
+        assert_true(qloop_siphash(key, data, len, 1, 3) != want);
     }
     /* ncols 2; "ab" (length 2); missing (0xFFFFFFFF) */
     const unsigned char layout[] = {2, 0, 0, 0, 2, 0, 0, 0, 'a', 'b', 0xff, 0xff, 0xff, 0xff};
     struct qloop_field row[2] = {cell("ab"), cell(NULL)};
     struct qloop_buf scratch = {0};
-    assert_true(memo_row_fp(key, row, 2, &scratch) == memo_siphash(key, layout, sizeof layout, 1, 3));
+    assert_true(memo_row_fp(key, row, 2, &scratch) == qloop_siphash(key, layout, sizeof layout, 1, 3));
     qloop_buf_free(&scratch);
 }
 
