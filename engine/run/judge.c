@@ -61,6 +61,7 @@ struct worker {
     struct qloop_lua_record rec; /* what the record view shows */
     int64_t *checked, *errors, *changed;
     int64_t memo_reused, memo_called;
+    int64_t forms_reused;       /* field rule verdicts taken from the memo */
     size_t ncounts;
     /* cleanse steps that raised, per cleanse entry: how often, and the first
      * (lowest row) with its text, reported once per dataset */
@@ -267,8 +268,19 @@ static bool reuse(struct worker *w, const struct judge_memo *memo, size_t slot, 
     *verdict = v == MEMO_PASS ? JUDGE_PASS : JUDGE_FAIL;
     *reason = v == MEMO_FAIL_REASON ? memo_entry_reason(e, memo->nslots, slot) : NULL;
     memo->verdict[slot * nrows + row] = v;
-    w->memo_reused++;
     return true;
+}
+
+/* What the memo keeps of a verdict just made (memo.h): nothing for an error
+ * or a call that made an impure read (impure), else pass, fail, or fail with
+ * its reason. */
+static uint8_t kept_verdict(uint8_t verdict, const char *reason, bool impure)
+{
+    return verdict == JUDGE_ERROR || impure ? MEMO_NONE
+           : verdict == JUDGE_PASS          ? MEMO_PASS
+           : verdict != JUDGE_FAIL          ? MEMO_NONE
+           : reason                         ? MEMO_FAIL_REASON
+                                            : MEMO_FAIL;
 }
 
 /* Judges rows begin .. end of w's range, rule by rule (the rows
@@ -294,6 +306,7 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
             if (r->kind == RULE_RECORD) {
                 int slot = memo ? memo->slot[i] : -1;
                 if (slot >= 0 && reuse(w, memo, (size_t)slot, row, &verdict[row], &reason[row])) {
+                    w->memo_reused++;
                     w->checked[i]++;
                     continue;
                 }
@@ -309,10 +322,7 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
                 if (slot >= 0) {
                     w->memo_called++;
                     memo->verdict[(size_t)slot * nrows + row] =
-                        v == QLOOP_LUA_ERROR || qloop_purity_mark() != impure ? MEMO_NONE
-                        : v == QLOOP_LUA_PASS                                 ? MEMO_PASS
-                        : reason[row]                                         ? MEMO_FAIL_REASON
-                                                                              : MEMO_FAIL;
+                        kept_verdict(verdict[row], reason[row], qloop_purity_mark() != impure);
                 }
                 if (v == QLOOP_LUA_ERROR)
                     w->errors[i]++;
@@ -331,10 +341,22 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
                 }
                 continue;
             }
+            /* a field rule the memo keeps (memo.h: its forms and check see
+             * nothing but the value and the environment) */
+            int slot = memo ? memo->slot[i] : -1;
+            if (slot >= 0 && reuse(w, memo, (size_t)slot, row, &verdict[row], &reason[row])) {
+                w->forms_reused++;
+                w->checked[i]++;
+                continue;
+            }
             bool deferred = false;
             struct form_env env = {.refset = ds->refsets[i],
                                    .deferred = ds->defer_refs ? &deferred : NULL};
+            uint64_t impure = qloop_purity_mark();
             verdict[row] = (uint8_t)judge_value(w, r, &env, f, b->batch->row_no[row], &reason[row]);
+            if (slot >= 0)
+                memo->verdict[(size_t)slot * nrows + row] =
+                    kept_verdict(verdict[row], reason[row], deferred || qloop_purity_mark() != impure);
             if (deferred)
                 verdict[row] = verdict[row] == JUDGE_PASS   ? JUDGE_PENDING
                                : verdict[row] == JUDGE_FAIL ? JUDGE_PENDING_FAIL
@@ -570,7 +592,7 @@ void judge_begin_dataset(struct judge_pool *pool, struct judge_dataset *ds)
         w->clean_first_row = qloop_xcalloc(ds->ncleanse + 1, sizeof *w->clean_first_row);
         w->clean_first = qloop_xcalloc(ds->ncleanse + 1, sizeof *w->clean_first);
         w->nclean = ds->ncleanse;
-        w->memo_reused = w->memo_called = 0;
+        w->memo_reused = w->memo_called = w->forms_reused = 0;
         qloop_lua_record_expire(w->pack->L, &w->rec);
         w->rec = (struct qloop_lua_record){.colmap = ds->colmap};
     }
@@ -615,6 +637,7 @@ void judge_end_dataset(struct judge_pool *pool)
             ds->changed[c] += w->changed[c];
         ds->memo_reused += w->memo_reused;
         ds->memo_called += w->memo_called;
+        ds->forms_reused += w->forms_reused;
         qloop_lua_record_expire(w->pack->L, &w->rec);
         free_counts(w);
     }

@@ -93,14 +93,18 @@ struct judge_dataset {
     /* Lua record rule calls answered from the memo / made (batches with a
      * judge_batch.memo only), added to by judge_end_dataset */
     int64_t memo_reused, memo_called;
+    /* field rule verdicts (built-in forms, Lua value checks) answered from
+     * the memo, added to by judge_end_dataset */
+    int64_t forms_reused;
 };
 
 /* The verdict memo's part in a batch (run/memo.h), set by the run loop: the
- * workers fingerprint each row once cleansed; a Lua record rule kept in the
- * memo takes the kept answer when the row's fingerprint is the one kept for
- * its row number, else it is called; either way what the memo will keep of
- * the answer goes to verdict (MEMO_NONE for a call that raised or made an
- * impure read, base/purity.h). */
+ * workers fingerprint each row once cleansed; a rule kept in the memo (a Lua
+ * record rule, or a field rule's judging of a non-empty value) takes the
+ * kept answer when the row's fingerprint is the one kept for its row number,
+ * else it is judged; either way what the memo will keep of the answer goes
+ * to verdict (MEMO_NONE for a call that raised or made an impure read,
+ * base/purity.h, and for an empty value, which is judged without a call). */
 struct judge_memo {
     const unsigned char *key;  /* the fingerprint key (MEMO_FP_KEY_BYTES) */
     size_t nslots;

@@ -4,10 +4,14 @@
  *
  * A deterministic record rule gives the same answer for the same record
  * under the same rules and reference data. A night keeps, per row number,
- * a fingerprint of the row as the rules saw it and each Lua record rule's
- * answer (pass, fail, fail with its reason); the next night, a row whose
+ * a fingerprint of the row as the rules saw it and each kept rule's answer
+ * (pass, fail, fail with its reason); the next night, a row whose
  * fingerprint is the one kept for the same row number takes the kept
- * answers instead of calling Lua. Everything after the verdict (findings,
+ * answers instead of judging. Kept rules (memo_run.c, kept_rule): Lua
+ * record rules, and field rules whose forms or Lua check judge a value
+ * alone — not unique (across rows), nor references to another dataset (not
+ * in the environment); an empty value of a field rule is judged every
+ * night (no call: MEMO_NONE). Everything after the verdict (findings,
  * masking, refs, tickets, counts) is made exactly as when the rule ran.
  *
  *   the row's fingerprint   SipHash-1-3 (base/siphash.h: SipHash-2-4 took 6 %

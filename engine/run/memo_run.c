@@ -13,14 +13,15 @@
  *
  * The memo is off for the whole run with QLOOP_MEMO=0, for a partitioned
  * judge (part.c) and when the store's key cannot be read; for a dataset
- * whose columns are named as it is read (JSON Lines), that has no Lua record
- * rule, or whose environment cannot be digested (memo_env).
+ * whose columns are named as it is read (JSON Lines), that has no rule the
+ * memo keeps (kept_rule), or whose environment cannot be digested (memo_env).
  */
 #include <lauxlib.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/forms.h"
 #include "run/context.h"
 #include "run/memo.h"
 #include "run/stage.h"
@@ -102,6 +103,27 @@ static void keep(struct run_ctx *run, const char *dataset, uint64_t nchunks, boo
     m->kept[m->nkept++] = (struct memo_kept){qloop_xstrdup(dataset), nchunks, broken};
 }
 
+/* Whether the memo keeps rule r's answers: a Lua record rule; a field rule
+ * that judges its value per row (a built-in form with a judge, or a Lua
+ * check) from that value alone — not unique (FORM_WHOLE_DATASET: across
+ * rows) nor one that references another dataset (forms_needs: its values
+ * are not in the environment). A field rule's answer on a row that read
+ * today (idcard.valid) or raised is still never reused (judge.c). */
+static bool kept_rule(const struct pack_rule *r)
+{
+    if (r->check_ref != LUA_NOREF && r->kind == RULE_RECORD)
+        return true;
+    const char *field;
+    if (r->kind != RULE_FIELD || (r->form_flags & FORM_WHOLE_DATASET) || forms_needs(r, &field))
+        return false;
+    if (r->check_ref != LUA_NOREF)
+        return true;
+    for (size_t k = 0; k < r->nchecks; k++)
+        if (r->checks[k].form->judge)
+            return true;
+    return false;
+}
+
 void memo_begin(struct ds_ctx *ds)
 {
     struct run_ctx *run = ds->run;
@@ -109,7 +131,7 @@ void memo_begin(struct ds_ctx *ds)
         return;
     size_t n = 0;
     for (size_t i = 0; i < ds->nrules; i++)
-        n += ds->rules[i].rule->kind == RULE_RECORD && ds->rules[i].rule->check_ref != LUA_NOREF;
+        n += kept_rule(ds->rules[i].rule);
     if (n == 0 || (ds->ad->flags & QLOOP_ADAPTER_OPEN_COLUMNS)) {
         keep(run, ds->d->name, 0, false); /* what an earlier pack kept goes */
         return;
@@ -125,7 +147,7 @@ void memo_begin(struct ds_ctx *ds)
     for (size_t i = 0; i < ds->nrules; i++) {
         const struct pack_rule *r = ds->rules[i].rule;
         m->slot[i] = -1;
-        if (r->kind == RULE_RECORD && r->check_ref != LUA_NOREF) {
+        if (kept_rule(r)) {
             m->slot[i] = (int)k;
             m->slot_rule[k] = i;
             m->pack_rule[k++] = ds->rule_index[i];

@@ -11,16 +11,18 @@ export QLOOP_NOW=2026-11-22T00:00:00+08:00
 N=70000 # two chunks of the memo (65,536 row numbers each)
 "$QLOOP_BUILD_DIR/gen_w1" $N pop.csv --seed 11 "${GENDIV[@]}" >/dev/null
 cp "$QLOOP_SOURCE_DIR/bench/w1.lua" w1.lua
-# pop2.csv: one row's sex changed (row 3, so its sex_match answer changes)
+# pop2.csv: one row's sex and phone changed (row 3, so its sex_match answer
+# changes, and its phone_valid verdict: a built-in form kept in the memo too)
 python3 - <<'PY'
 import csv
 r = csv.reader(open('pop.csv', newline='', encoding='utf-8'))
 w = csv.writer(open('pop2.csv', 'w', newline='', encoding='utf-8'), lineterminator='\n')
 h = next(r); w.writerow(h)
-sex = h.index('sex')
+sex, phone = h.index('sex'), h.index('phone')
 for i, row in enumerate(r):
     if i == 2:
         row[sex] = '女' if row[sex] == '男' else '男'
+        row[phone] = '1' + row[phone] if row[phone] else '13800138000'
     w.writerow(row)
 PY
 
@@ -80,6 +82,8 @@ night a.db pop2.csv
 expect_eq "one changed row: only its rules called" "$((3 * N - 3)) 3" "$REUSED $CALLED"
 after=$(sqlite3 a.db "SELECT count(*) FROM findings f JOIN runs r ON r.id = f.run_id WHERE f.rule = 'pop.sex_match' AND f.row_no = 3 AND r.id = (SELECT id FROM runs ORDER BY rowid DESC LIMIT 1)")
 expect_eq "the changed row's sex_match finding" "0 1" "$before $after"
+after=$(sqlite3 a.db "SELECT count(*) FROM findings f JOIN runs r ON r.id = f.run_id WHERE f.rule = 'pop.phone_valid' AND f.row_no = 3 AND r.id = (SELECT id FROM runs ORDER BY rowid DESC LIMIT 1)")
+expect_eq "the changed row's phone_valid finding (a built-in form judged again)" "1" "$after"
 json_memo=$JSON_OUT
 QLOOP_MEMO=0 night b.db pop2.csv
 expect_eq "changed night --json with and without the memo" "$JSON_OUT" "$json_memo"
@@ -101,8 +105,18 @@ expect_eq "a changed rule file: every rule called" "0 $((3 * N))" "$REUSED $CALL
 if [ ${#DIV[@]} -gt 0 ]; then
     { cat "${DIV[1]}"; } > div2.csv
     sed -i '$ d' div2.csv # one division fewer
+    # the division of the first row is the one dropped: its division_exists
+    # verdict (a built-in form kept in the memo) must be judged again
+    first_div=$(python3 -c "
+import csv; r = csv.DictReader(open('pop.csv', encoding='utf-8')); print(next(r)['division_code'])")
+    grep -v "^$first_div," "${DIV[1]}" > div2.csv
+    cp a.db d.db; cp a.db.key d.db.key
     run_q 0 run --rules w1.lua --data pop=pop.csv --divisions div2.csv --db a.db --timings
     expect_contains "changed divisions: every rule called" "沿用上次结果 0 次，调用 $((3 * N)) 次" "$ERR"
+    expect_eq "changed divisions: the dropped division's rows found" "1" \
+        "$(sqlite3 a.db "SELECT count(*) > 0 FROM findings f JOIN runs r ON r.id = f.run_id WHERE f.rule = 'pop.division_exists' AND f.row_no = 1 AND r.id = (SELECT id FROM runs ORDER BY rowid DESC LIMIT 1)")"
+    QLOOP_MEMO=0 run_q 0 run --rules w1.lua --data pop=pop.csv --divisions div2.csv --db d.db --timings
+    expect_eq "changed divisions stored alike with and without the memo" "$(stored d.db)" "$(stored a.db)"
     night a.db pop.csv
     expect_contains "back to the first divisions: called again" "调用 $((3 * N)) 次" "$ERR"
 fi

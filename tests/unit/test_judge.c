@@ -6,7 +6,8 @@
  * verdicts worked out here for the same values. The stateless C after
  * judging (row_refs, fail, pass), shared out to whichever worker is free,
  * is done once per row or verdict, with the same output, for 1 to 4 workers
- * and batches of odd sizes.
+ * and batches of odd sizes. With a verdict memo, a field rule's verdicts are
+ * kept and taken back for rows whose fingerprint is the kept one.
  */
 #include <setjmp.h>
 #include <stdatomic.h>
@@ -22,6 +23,7 @@
 
 #include "base/strmap.h"
 #include "run/judge.h"
+#include "run/memo.h"
 
 static const char PACK[] =
     "dataset \"d\" { key = \"id\" }\n"
@@ -64,8 +66,10 @@ struct result {
 static char path[] = "/tmp/qloop-test-judge-XXXXXX";
 static char text[NROWS * NCOLS][16];
 
-/* Judges the batch with `workers` workers. */
-static void judge_all(struct pack *p, size_t workers, struct result *res)
+/* Judges the batch with `workers` workers, with memo (NULL: none); the
+ * field rule verdicts taken from the memo in *forms_reused (when given). */
+static void judge_memo(struct pack *p, size_t workers, struct result *res,
+                       struct judge_memo *memo, int64_t *forms_reused)
 {
     struct qloop_error err;
     qloop_error_clear(&err);
@@ -107,7 +111,7 @@ static void judge_all(struct pack *p, size_t workers, struct result *res)
     memcpy(view, cells, sizeof view);
     struct qloop_batch batch = {.nrows = NROWS, .ncols = NCOLS, .cells = cells, .row_no = row_no};
     struct judge_batch jb = {.batch = &batch, .view = view, .verdict = res->verdict,
-                             .reason = reason};
+                             .reason = reason, .memo = memo};
     judge_begin_dataset(pool, &ds);
     judge_run(pool, &jb);
     for (size_t k = 0; k < NRULES * NROWS; k++)
@@ -116,8 +120,16 @@ static void judge_all(struct pack *p, size_t workers, struct result *res)
         snprintf(res->view[k], sizeof res->view[k], "%s%.*s", view[k].null ? "NULL" : "",
                  (int)view[k].len, view[k].ptr);
     judge_end_dataset(pool);
+    if (forms_reused)
+        *forms_reused = ds.forms_reused;
     judge_pool_free(pool);
     strmap_free(colmap);
+}
+
+/* Judges the batch with `workers` workers, without a memo. */
+static void judge_all(struct pack *p, size_t workers, struct result *res)
+{
+    judge_memo(p, workers, res, NULL, NULL);
 }
 
 static void test_workers(void **state)
@@ -367,11 +379,98 @@ static void test_after_judging(void **state)
     pack_free(p);
 }
 
+/* ---- the verdict memo: a field rule's verdicts kept and reused ---- */
+
+/* A field rule with a built-in form (d.v_digits, slot 0) and a Lua record
+ * rule (d.w_len, slot 1) kept in the memo: a first judging notes what the
+ * memo keeps (the field rule's empty values nothing: judged without a
+ * call); a second one whose kept entries have the rows' fingerprints and
+ * the field rule's answers turned round takes them instead of judging, for
+ * 1 and 3 workers — and a row whose fingerprint differs is judged again. */
+static void test_memo_field_rule(void **state)
+{
+    (void)state;
+    char mpath[] = "/tmp/qloop-test-judge-memo-XXXXXX";
+    int fd = mkstemp(mpath);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, PACK, sizeof PACK - 1), (ssize_t)(sizeof PACK - 1));
+    close(fd);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct pack *p = pack_new();
+    assert_non_null(p);
+    assert_int_equal(pack_load_path(p, mpath, &err), 0);
+    assert_int_equal(pack_finish(p, &err), 0);
+
+    static const unsigned char key[MEMO_FP_KEY_BYTES] = {7};
+    static const int slot[NRULES] = {0, 1, -1, -1};
+    static const uint8_t *old[NROWS];
+    static uint64_t fp[NROWS];
+    static uint8_t kept[2 * NROWS];
+    static struct result first, second;
+    struct judge_memo memo = {.key = key, .nslots = 2, .slot = slot, .old = old, .fp = fp,
+                              .verdict = kept};
+    memset(kept, MEMO_NONE, sizeof kept);
+    int64_t reused = -1;
+    judge_memo(p, 1, &first, &memo, &reused);
+    assert_int_equal(reused, 0);
+    for (size_t r = 0; r < NROWS; r++) {
+        uint8_t v = first.verdict[r], k = kept[r];
+        if (v == JUDGE_SKIP)
+            assert_int_equal(k, MEMO_NONE);
+        else if (v == JUDGE_PASS)
+            assert_int_equal(k, MEMO_PASS);
+        else
+            assert_int_equal(k, strcmp(first.reason[r], "-") ? MEMO_FAIL_REASON : MEMO_FAIL);
+        assert_int_not_equal(kept[NROWS + r], MEMO_NONE); /* the Lua rule's answer */
+    }
+
+    /* the kept entries: the same fingerprints, the field rule's answers
+     * turned round (a pass kept as a failure without reason, a failure as a
+     * pass); row 3's fingerprint off by one */
+    struct qloop_buf chunk = {0};
+    memo_chunk_start(&chunk, 2);
+    uint32_t last = 0;
+    size_t judged = 0;
+    for (size_t r = 0; r < NROWS; r++) {
+        uint8_t v[2] = {kept[r] == MEMO_PASS ? MEMO_FAIL : kept[r] == MEMO_NONE ? MEMO_NONE : MEMO_PASS,
+                        kept[NROWS + r]};
+        const char *reasons[2] = {NULL, v[1] == MEMO_FAIL_REASON ? first.reason[NROWS + r] : NULL};
+        memo_chunk_add(&chunk, &last, (uint32_t)r, r == 3 ? fp[r] + 1 : fp[r], v, reasons, 2);
+        judged += v[0] != MEMO_NONE && r != 3;
+    }
+    struct memo_chunk c;
+    assert_int_equal(memo_chunk_read(&c, chunk.ptr, chunk.len, 2), 0);
+    for (size_t workers = 1; workers <= 3; workers += 2) {
+        for (size_t r = 0; r < NROWS; r++)
+            old[r] = memo_chunk_row(&c, (uint32_t)r);
+        memset(kept, MEMO_NONE, sizeof kept);
+        judge_memo(p, workers, &second, &memo, &reused);
+        assert_int_equal(reused, (int64_t)judged);
+        for (size_t r = 0; r < NROWS; r++) {
+            uint8_t v = first.verdict[r];
+            uint8_t want = r == 3 || v == JUDGE_SKIP ? v : v == JUDGE_PASS ? JUDGE_FAIL : JUDGE_PASS;
+            assert_int_equal(second.verdict[r], want);
+            if (r != 3 && v != JUDGE_SKIP)
+                assert_string_equal(second.reason[r], "-");
+            /* the Lua rule's answers are the kept ones, the same */
+            assert_int_equal(second.verdict[NROWS + r], first.verdict[NROWS + r]);
+            assert_string_equal(second.reason[NROWS + r], first.reason[NROWS + r]);
+        }
+        assert_int_equal(second.checked[0], first.checked[0]);
+    }
+    memo_chunk_free(&c);
+    qloop_buf_free(&chunk);
+    unlink(mpath);
+    pack_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_workers),
         cmocka_unit_test(test_after_judging),
+        cmocka_unit_test(test_memo_field_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
