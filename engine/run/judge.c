@@ -253,14 +253,14 @@ static enum judge_verdict judge_value(struct worker *w, const struct pack_rule *
 }
 
 /* The memo's answer of slot on row (judge.h): when the row's fingerprint is
- * the one kept for its row number and the kept answer is one, sets its
+ * the one kept for its row number (else judge_rows dropped the entry) and
+ * the kept answer is one, sets its
  * verdict and reason, notes it for the next memo and returns true. */
-static bool reuse(struct worker *w, const struct judge_memo *memo, size_t slot, size_t row,
-                  uint8_t *verdict, const char **reason)
+static inline bool reuse(const struct judge_memo *memo, size_t nrows, size_t slot, size_t row,
+                         uint8_t *verdict, const char **reason)
 {
-    size_t nrows = w->pool->b->batch->nrows;
-    const uint8_t *e = memo->old[row];
-    if (!e || memo_entry_fp(e) != memo->fp[row])
+    const uint8_t *e = memo->old[row]; /* its fingerprint checked (judge_rows) */
+    if (!e)
         return false;
     uint8_t v = e[8 + slot];
     if (v == MEMO_NONE)
@@ -293,19 +293,22 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
     size_t nrows = b->batch->nrows;
     lua_State *L = w->pack->L;
     const struct judge_memo *memo = b->memo;
-    for (size_t row = begin; memo && row < end; row++)
+    for (size_t row = begin; memo && row < end; row++) {
         memo->fp[row] = memo_row_fp(memo->key, &b->view[row * b->batch->ncols], b->batch->ncols,
                                     &w->cur);
+        if (memo->old[row] && memo_entry_fp(memo->old[row]) != memo->fp[row])
+            memo->old[row] = NULL; /* the row changed: nothing of it is reused */
+    }
     for (size_t i = 0; i < ds->nrules; i++) {
         const struct pack_rule *r = &w->pack->rules[ds->rules[i]];
         uint8_t *verdict = b->verdict + i * nrows;
         const char **reason = b->reason + i * nrows;
+        int slot = memo ? memo->slot[i] : -1; /* the rule's slot in the memo, -1: not kept */
         for (size_t row = begin; row < end; row++) {
             reason[row] = NULL;
             w->row = row, w->in_row = true;
             if (r->kind == RULE_RECORD) {
-                int slot = memo ? memo->slot[i] : -1;
-                if (slot >= 0 && reuse(w, memo, (size_t)slot, row, &verdict[row], &reason[row])) {
+                if (slot >= 0 && reuse(memo, nrows, (size_t)slot, row, &verdict[row], &reason[row])) {
                     w->memo_reused++;
                     w->checked[i]++;
                     continue;
@@ -343,8 +346,7 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
             }
             /* a field rule the memo keeps (memo.h: its forms and check see
              * nothing but the value and the environment) */
-            int slot = memo ? memo->slot[i] : -1;
-            if (slot >= 0 && reuse(w, memo, (size_t)slot, row, &verdict[row], &reason[row])) {
+            if (slot >= 0 && reuse(memo, nrows, (size_t)slot, row, &verdict[row], &reason[row])) {
                 w->forms_reused++;
                 w->checked[i]++;
                 continue;

@@ -109,7 +109,9 @@ struct judge_memo {
     const unsigned char *key;  /* the fingerprint key (MEMO_FP_KEY_BYTES) */
     size_t nslots;
     const int *slot;           /* per rule of the dataset: its slot, -1 when not kept */
-    const uint8_t *const *old; /* per row: the entry kept for its row number, or NULL */
+    /* per row: the entry kept for its row number, or NULL; a worker sets
+     * its rows' to NULL once their fingerprints differ from the kept ones */
+    const uint8_t **old;
     uint64_t *fp;              /* per row (out): its fingerprint */
     uint8_t *verdict;          /* nslots * nrows (out), [slot * nrows + row] */
 };

@@ -317,9 +317,9 @@ int memo_after(struct ds_ctx *ds, const struct judge_batch *jb)
             m->last = 0;
             memo_chunk_start(&m->out, m->nslots);
         }
-        for (size_t k = 0; k < m->nslots; k++) {
-            m->row_v[k] = m->verdict[k * nrows + row];
-            m->reasons[k] = ds->reason[m->slot_rule[k] * nrows + row];
+        for (size_t k = 0; k < m->nslots; k++) { /* a reason is read only when kept */
+            uint8_t v = m->row_v[k] = m->verdict[k * nrows + row];
+            m->reasons[k] = v == MEMO_FAIL_REASON ? ds->reason[m->slot_rule[k] * nrows + row] : NULL;
         }
         memo_chunk_add(&m->out, &m->last, (uint32_t)(rn % MEMO_CHUNK_ROWS), m->fp[row], m->row_v,
                        m->reasons, m->nslots);
