@@ -267,7 +267,10 @@ void memo_chunk_free(struct memo_chunk *c)
     memset(c, 0, sizeof *c);
 }
 
-int memo_chunk_read(struct memo_chunk *c, const void *data, size_t len, size_t nslots)
+/* Indexes the chunk of nslots slots in data[0..len) into c (data kept as
+ * c->data: the caller's, freed with c). Returns 0, or -1 with c empty and
+ * data not freed. */
+static int index_chunk(struct memo_chunk *c, unsigned char *data, size_t len, size_t nslots)
 {
     memset(c, 0, sizeof *c);
     const unsigned char *d = data;
@@ -277,8 +280,7 @@ int memo_chunk_read(struct memo_chunk *c, const void *data, size_t len, size_t n
         return -1;
     c->nslots = nslots;
     c->len = len;
-    c->data = qloop_xmalloc(len + 1);
-    memcpy(c->data, data, len);
+    c->data = data;
     c->at = qloop_xmalloc(MEMO_CHUNK_ROWS * sizeof *c->at);
     memset(c->at, 0xFF, MEMO_CHUNK_ROWS * sizeof *c->at);
     uint64_t next = 0; /* the previous row's slot + 1 */
@@ -309,6 +311,29 @@ int memo_chunk_read(struct memo_chunk *c, const void *data, size_t len, size_t n
     }
     return 0;
 bad:
-    memo_chunk_free(c);
+    free(c->at);
+    memset(c, 0, sizeof *c);
     return -1;
+}
+
+int memo_chunk_read(struct memo_chunk *c, const void *data, size_t len, size_t nslots)
+{
+    unsigned char *copy = qloop_xmalloc(len + 1);
+    if (len)
+        memcpy(copy, data, len);
+    if (index_chunk(c, copy, len, nslots) != 0) {
+        free(copy);
+        return -1;
+    }
+    return 0;
+}
+
+int memo_chunk_take(struct memo_chunk *c, struct qloop_buf *buf, size_t nslots)
+{
+    if (!buf->ptr || index_chunk(c, (unsigned char *)buf->ptr, buf->len, nslots) != 0) {
+        memset(c, 0, sizeof *c);
+        return -1;
+    }
+    *buf = (struct qloop_buf){0};
+    return 0;
 }

@@ -141,6 +141,10 @@ struct memo_chunk {
 /* Reads data[0..len) (copied) as a chunk of nslots slots into c. Returns 0,
  * or -1 (c empty) when the bytes are not such a chunk. */
 int memo_chunk_read(struct memo_chunk *c, const void *data, size_t len, size_t nslots);
+
+/* memo_chunk_read of buf's bytes without a copy: on success c takes buf's
+ * memory and buf is emptied; on -1, c is empty and buf as it was. */
+int memo_chunk_take(struct memo_chunk *c, struct qloop_buf *buf, size_t nslots);
 void memo_chunk_free(struct memo_chunk *c);
 
 /* The row kept at slot: its entry (the fingerprint, then the verdicts), or

@@ -195,7 +195,7 @@ static int look_up(struct ds_ctx *ds, uint64_t c)
         if (data && len > 0 && (size_t)len < UINT32_MAX &&
             memo_open(ds->run->memo->data_key, ds->d->name, c, m->env, data, (size_t)len,
                       &m->seal) == 0 &&
-            memo_chunk_read(&chunk, m->seal.ptr, m->seal.len, m->nslots) == 0) {
+            memo_chunk_take(&chunk, &m->seal, m->nslots) == 0) { /* its bytes, not copied */
             chunk.index = c;
             m->loaded = qloop_xrealloc(m->loaded, (m->nloaded + 1) * sizeof *m->loaded);
             m->loaded[m->nloaded++] = chunk;

@@ -151,6 +151,26 @@ static void test_chunk(void **state)
     assert_int_equal(memo_chunk_read(&c, bad, out.len, 3), -1);
     free(bad);
 
+    /* taken without a copy: the same rows, the buffer's memory now the
+     * chunk's; refused bytes leave the buffer as it was */
+    struct qloop_buf taken = {0};
+    qloop_buf_append(&taken, out.ptr, out.len);
+    assert_int_equal(memo_chunk_take(&c, &taken, 2), -1);
+    assert_non_null(taken.ptr);
+    assert_int_equal(taken.len, out.len);
+    char *mem = taken.ptr;
+    assert_int_equal(memo_chunk_take(&c, &taken, 3), 0);
+    assert_null(taken.ptr);
+    assert_int_equal(taken.len, 0);
+    assert_ptr_equal(c.data, mem);
+    assert_int_equal(c.len, out.len);
+    assert_string_equal(memo_entry_reason(memo_chunk_row(&c, 0), 3, 1), "出生日期不符");
+    assert_string_equal(memo_entry_reason(memo_chunk_row(&c, 5), 3, 0), "a");
+    assert_true(memo_entry_fp(memo_chunk_row(&c, MEMO_CHUNK_ROWS - 1)) == 7);
+    assert_null(memo_chunk_row(&c, 6));
+    memo_chunk_free(&c);
+    assert_int_equal(memo_chunk_take(&c, &taken, 3), -1); /* nothing to take */
+
     /* an over-long reason is kept as not kept */
     char *longr = malloc(70000);
     memset(longr, 'x', 69999);
