@@ -293,11 +293,13 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
     size_t nrows = b->batch->nrows;
     lua_State *L = w->pack->L;
     const struct judge_memo *memo = b->memo;
+    bool kept = false; /* some row of the range has a kept entry (none on a first night) */
     for (size_t row = begin; memo && row < end; row++) {
         memo->fp[row] = memo_row_fp(memo->key, &b->view[row * b->batch->ncols], b->batch->ncols,
                                     &w->cur);
         if (memo->old[row] && memo_entry_fp(memo->old[row]) != memo->fp[row])
             memo->old[row] = NULL; /* the row changed: nothing of it is reused */
+        kept |= memo->old[row] != NULL;
     }
     for (size_t i = 0; i < ds->nrules; i++) {
         const struct pack_rule *r = &w->pack->rules[ds->rules[i]];
@@ -308,7 +310,8 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
             reason[row] = NULL;
             w->row = row, w->in_row = true;
             if (r->kind == RULE_RECORD) {
-                if (slot >= 0 && reuse(memo, nrows, (size_t)slot, row, &verdict[row], &reason[row])) {
+                if (kept && slot >= 0 &&
+                    reuse(memo, nrows, (size_t)slot, row, &verdict[row], &reason[row])) {
                     w->memo_reused++;
                     w->checked[i]++;
                     continue;
@@ -346,15 +349,18 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
             }
             /* a field rule the memo keeps (memo.h: its forms and check see
              * nothing but the value and the environment) */
-            if (slot >= 0 && reuse(memo, nrows, (size_t)slot, row, &verdict[row], &reason[row])) {
-                w->forms_reused++;
-                w->checked[i]++;
-                continue;
+            uint64_t impure = 0;
+            if (slot >= 0) {
+                if (kept && reuse(memo, nrows, (size_t)slot, row, &verdict[row], &reason[row])) {
+                    w->forms_reused++;
+                    w->checked[i]++;
+                    continue;
+                }
+                impure = qloop_purity_mark();
             }
             bool deferred = false;
             struct form_env env = {.refset = ds->refsets[i],
                                    .deferred = ds->defer_refs ? &deferred : NULL};
-            uint64_t impure = qloop_purity_mark();
             verdict[row] = (uint8_t)judge_value(w, r, &env, f, b->batch->row_no[row], &reason[row]);
             if (slot >= 0)
                 memo->verdict[(size_t)slot * nrows + row] =
