@@ -38,11 +38,22 @@
 #define TK_NO_DEPT "未指定部门"
 #define TK_STAFF "数据治理人员"
 
-/* The last key of the index of items by record (schema step 12): 0 for an
+/* The last key of the index of items by record (schema steps 12, 16): 0 for an
  * open or missing item of alias i, its id otherwise. "TK_ITEM_OPEN_KEY = 0"
  * is "i.state IN ('open','missing')" (ids start at 1), written so that the
  * index answers it without reading the item. */
 #define TK_ITEM_OPEN_KEY "(CASE WHEN i.state IN ('open','missing') THEN 0 ELSE i.id END)"
+
+/* Items (alias i) found by their tickets (alias t): a FROM clause for the
+ * items of a dataset, or of a dataset and rule, "WHERE t.dataset = ... AND
+ * i.dataset = ..." (and the same for rule). The index of items by record
+ * begins with record_ref (store step 16), so it no longer finds a
+ * dataset's items; the tickets are few (a table scan), each one's items
+ * are found through ticket_items_ticket (ticket_id, state), and an item is
+ * always of its ticket's dataset and rule (tk_add_item's and the bulk
+ * INSERT's callers pass the ticket's). CROSS JOIN keeps the tickets
+ * outside. */
+#define TK_ITEMS_OF_TICKETS "tickets t CROSS JOIN ticket_items i ON i.ticket_id = t.id"
 
 /* One ticket's items judged in a run (open or missing, their rule judged
  * their dataset in it) and how many of those are open and failing again

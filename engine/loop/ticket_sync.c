@@ -42,8 +42,10 @@ int ticket_open_keys(sqlite3 *db, const char *dataset,
                      void *ctx, struct qloop_error *err)
 {
     sqlite3_stmt *st = sql_prepare_texts(db,
-                                         "SELECT DISTINCT record_ref, record_key FROM ticket_items"
-                                         " WHERE dataset = ?1 AND state IN ('open','missing')",
+                                         "SELECT DISTINCT i.record_ref, i.record_key"
+                                         " FROM " TK_ITEMS_OF_TICKETS
+                                         " WHERE t.dataset = ?1 AND i.dataset = ?1"
+                                         " AND i.state IN ('open','missing')",
                                          1, &dataset, err);
     if (!st)
         return -1;
@@ -54,17 +56,19 @@ int ticket_open_keys(sqlite3 *db, const char *dataset,
     return rc < 0 ? -1 : 0;
 }
 
-/* The refs through the index by record (its last key is 0 for an open or
- * missing item, store step 12), searched by dataset: nothing is sorted, which
- * a DISTINCT over the items would be (W1 10M night 2: 1.8M items). SQLite
- * 3.40 still reads each item's row to evaluate the key's expression. */
+/* The refs by ticket: the dataset's tickets, each one's open and missing
+ * items through ticket_items_ticket (ticket_id, state). Nothing is sorted,
+ * which a DISTINCT over the items would be (W1 10M night 2: 1.8M items):
+ * a record has one open item at most (ticket_items_record). The index by
+ * record no longer begins with the dataset (store step 16). */
 int ticket_open_refs(sqlite3 *db, const char *dataset,
                      void (*cb)(void *ctx, const char *record_ref), void *ctx,
                      struct qloop_error *err)
 {
     sqlite3_stmt *st = sql_prepare_texts(db,
-                                         "SELECT i.record_ref FROM ticket_items i"
-                                         " WHERE i.dataset = ?1 AND " TK_ITEM_OPEN_KEY " = 0",
+                                         "SELECT i.record_ref FROM " TK_ITEMS_OF_TICKETS
+                                         " WHERE t.dataset = ?1 AND i.dataset = ?1"
+                                         " AND i.state IN ('open','missing')",
                                          1, &dataset, err);
     if (!st)
         return -1;
@@ -175,9 +179,9 @@ static int judged_items_read(sqlite3 *db, const char *run_id, struct recheck **r
                         " JOIN finding_runs r ON r.run_id = ?1"
                         " WHERE EXISTS (SELECT 1 FROM finding_refs f"
                         "  WHERE f.run = r.id AND f.kind = k.id)"
-                        " AND EXISTS (SELECT 1 FROM ticket_items i WHERE i.dataset = k.dataset"
-                        "  AND i.rule = k.rule AND i.state IN ('open','missing')"
-                        "  AND i.state = 'open'))",
+                        " AND EXISTS (SELECT 1 FROM " TK_ITEMS_OF_TICKETS
+                        "  WHERE t.dataset = k.dataset AND t.rule = k.rule"
+                        "  AND i.dataset = k.dataset AND i.rule = k.rule AND i.state = 'open'))",
                         1, &run_id, 0, &any, err) != 0)
         return -2;
     /* Each open item failing again, from the run's first finding of its
@@ -614,8 +618,8 @@ static const char new_findings_by_record[] =
 static const char items_of_run_rules[] =
     "SELECT EXISTS (SELECT 1 FROM finding_kinds k JOIN finding_runs r ON r.run_id = ?1"
     " WHERE EXISTS (SELECT 1 FROM finding_refs f WHERE f.run = r.id AND f.kind = k.id)"
-    " AND EXISTS (SELECT 1 FROM ticket_items i WHERE i.dataset = k.dataset"
-    "  AND i.rule = k.rule))";
+    " AND EXISTS (SELECT 1 FROM " TK_ITEMS_OF_TICKETS " WHERE t.dataset = k.dataset"
+    "  AND t.rule = k.rule AND i.dataset = k.dataset AND i.rule = k.rule))";
 
 static void read_finding(sqlite3_stmt *st, struct new_finding *f)
 {

@@ -510,9 +510,9 @@ static int cmp_ref_text(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* ticket_open_refs reads the index by record: exactly the refs of the
- * dataset's open and missing items (once per item), never a fixed or closed
- * one's, nor another dataset's. */
+/* ticket_open_refs reads the items by ticket: exactly the refs of the
+ * dataset's open and missing items (once per item, over the dataset's
+ * tickets), never a fixed or closed one's, nor another dataset's. */
 static void test_open_refs_states(void **state)
 {
     (void)state;
@@ -522,12 +522,14 @@ static void test_open_refs_states(void **state)
     char sql[2048];
     snprintf(sql, sizeof sql,
              "INSERT INTO tickets(id, dataset, rule, source, dept, state, policy, opened_at, opened_by)"
-             " VALUES(1, 'people', 'people.x', 'run', '市公安局', 'feedback', 'p', 't', 'system');"
+             " VALUES(1, 'people', 'people.x', 'run', '市公安局', 'feedback', 'p', 't', 'system'),"
+             " (2, 'people', 'people.y', 'run', '市公安局', 'feedback', 'p', 't', 'system'),"
+             " (3, 'other', 'other.x', 'run', '市公安局', 'feedback', 'p', 't', 'system');"
              "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref, state, added_at) VALUES"
-             " (1, 'people', 'people.x', '%s', 'open', 't'), (1, 'people', 'people.y', '%s', 'open', 't'),"
+             " (1, 'people', 'people.x', '%s', 'open', 't'), (2, 'people', 'people.y', '%s', 'open', 't'),"
              " (1, 'people', 'people.x', '%s', 'missing', 't'), (1, 'people', 'people.x', '%s', 'fixed', 't'),"
-             " (1, 'people', 'people.y', '%s', 'closed', 't'), (1, 'people', 'people.y', '%s', 'closed', 't'),"
-             " (1, 'other', 'other.x', '%s', 'open', 't');",
+             " (2, 'people', 'people.y', '%s', 'closed', 't'), (2, 'people', 'people.y', '%s', 'closed', 't'),"
+             " (3, 'other', 'other.x', '%s', 'open', 't');",
              A, A, B, C, D, D, D);
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     struct qloop_error err;
@@ -888,7 +890,7 @@ static void test_items_index_upgrade(void **state)
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_non_null(strstr((const char *)sqlite3_column_text(st, 3),
-                           "ticket_items_record (dataset=? AND rule=? AND record_ref=? AND <expr>=?)"));
+                           "ticket_items_record (record_ref=? AND dataset=? AND rule=? AND <expr>=?)"));
     sqlite3_finalize(st);
     audit_whole(db);
     store_close(db);
