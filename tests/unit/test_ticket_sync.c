@@ -505,6 +505,16 @@ static void list_ref(void *ctx, const char *ref)
     strcat(out, " ");
 }
 
+/* ticket_open_keys' callback: "ref:key" (key "-" when NULL), by spaces. */
+static void list_key(void *ctx, const char *ref, const char *key)
+{
+    char *out = ctx;
+    strncat(out, ref, 1);
+    strcat(out, ":");
+    strcat(out, key ? key : "-");
+    strcat(out, " ");
+}
+
 static int cmp_ref_text(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -551,6 +561,22 @@ static void test_open_refs_states(void **state)
     got[0] = '\0';
     assert_int_equal(ticket_open_refs(db, "nobody", list_ref, got, &err), 0);
     assert_string_equal(got, "");
+    /* ticket_open_keys: the same items, each (ref, key) once */
+    exec(db, "UPDATE ticket_items SET record_key = 'k' || substr(record_ref, 1, 1)"
+             " WHERE id <> 2");
+    got[0] = '\0';
+    assert_int_equal(ticket_open_keys(db, "people", list_key, got, &err), 0);
+    n = 0;
+    for (char *tok = strtok(got, " "); tok && n < 8; tok = strtok(NULL, " "))
+        refs[n++] = tok;
+    qsort(refs, n, sizeof *refs, cmp_ref_text);
+    assert_int_equal(n, 3);
+    assert_string_equal(refs[0], "a:-");
+    assert_string_equal(refs[1], "a:ka");
+    assert_string_equal(refs[2], "b:kb");
+    got[0] = '\0';
+    assert_int_equal(ticket_open_keys(db, "other", list_key, got, &err), 0);
+    assert_string_equal(got, "d:kd ");
     store_close(db);
 }
 
