@@ -338,8 +338,14 @@ int tk_items_reindex(sqlite3 *db, char **index_sql, struct qloop_error *err);
 
 /* The most fresh findings one dataset + rule of a run may have for its
  * items to go into the index of items by record as they are inserted
- * (tk_items_in_bulk); a variable so that tests can lower it. */
-#define TK_ITEMS_GROUP_IN_PLACE 100000
+ * (tk_items_in_bulk); a variable so that tests can lower it. With the
+ * index keyed by record_ref first (store step 16) its sort is cheap and
+ * an item inserted in place lands anywhere in the whole index, not in its
+ * rule's part: the rebuild costs fewer instructions already at W1 1M
+ * (rules of 20,000: ticket phase 3.35 G against 3.64 G) and about the
+ * same at 100k (rules of 2,000: 309 M against 320 M), where keeping the
+ * index spares the sort's memory. */
+#define TK_ITEMS_GROUP_IN_PLACE 10000
 extern int64_t tk_items_group_in_place;
 
 /* Whether the findings of fresh run run_id (no item of their datasets and
@@ -348,17 +354,18 @@ extern int64_t tk_items_group_in_place;
  * the items already stored, measured by the highest item id (ids only
  * grow), and one dataset + rule among them has more than
  * tk_items_group_in_place (as its rule's count of failing records in
- * rule_results says); only inside a transaction. Their keys (new
- * datasets and rules) go into new parts of the index, one part per
- * dataset + rule, filled one after the other: a few pages read at random
- * for each while the part being filled fits in the cache, one page each
- * once it does not; a rebuild sorts every item, the old ones too. 1.8M
- * items stored, a new rule's items with the index in place / rebuilt:
- * 450k 6.6 / 9.2 s, 900k 14.4 / 11.7 s, 1.8M 33.6 / 14.0 s; none stored,
- * one rule's 180k: 1.12 / 1.03 s, 1.8M: 15.4 / 9.0 s (bench/README.md,
- * branch itembulk). W1 1M night 1 (nine rules of 20,000 items each): the
- * index in place costs 1.52 G instructions, rebuilt 1.78 G (branch
- * items). The findings are counted only up to the first bound. 0 or -2. */
+ * rule_results says); only inside a transaction. Their keys go to random
+ * places of the whole index (record_ref first, store step 16): a few
+ * pages read at random for each while the index fits in the cache, one
+ * page each once it does not; a rebuild sorts every item, the old ones
+ * too. With step 12's order (a dataset + rule's keys together, its part
+ * filled alone), 1.8M items stored, a new rule's items with the index in
+ * place / rebuilt: 450k 6.6 / 9.2 s, 900k 14.4 / 11.7 s, 1.8M 33.6 / 14.0
+ * s; none stored, one rule's 180k: 1.12 / 1.03 s, 1.8M: 15.4 / 9.0 s
+ * (bench/README.md, branch itembulk). W1 1M night 1 (nine rules of
+ * 20,000 items each), step 16's order: ticket phase 3.64 G instructions
+ * with the index in place, 3.35 G rebuilt (branch tix). The findings are
+ * counted only up to the first bound. 0 or -2. */
 int tk_items_in_bulk(sqlite3 *db, const char *run_id, bool *bulk, struct qloop_error *err);
 
 /* How a ticket came to get its new items. */
