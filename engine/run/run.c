@@ -218,10 +218,10 @@ static int later_finders(struct run_ctx *run, struct run_outcome *out)
 int run_write(struct run_ctx *run, struct run_outcome *out)
 {
     double t0 = mono_seconds();
-    /* A store's first run writes it whole: with a rollback journal rather
-     * than WAL (store_begin_new), back to WAL once it ends either way. */
-    bool first = false;
-    if (store_begin_new(run->db, &first, run->err) != 0)
+    /* A run alone with the store writes with a rollback journal rather
+     * than WAL (store_begin_bulk), back to WAL once it ends either way. */
+    bool journal = false;
+    if (store_begin_bulk(run->db, &journal, run->err) != 0)
         return -1;
     json_t *summary = NULL;
     struct ticket_sync_counts tc = {0};
@@ -254,7 +254,7 @@ int run_write(struct run_ctx *run, struct run_outcome *out)
                             "tickets_opened", (json_int_t)tc.opened)) != 0 ||
         store_commit(run->db, run->err) != 0)
         goto fail;
-    if (first)
+    if (journal)
         store_wal(run->db);
     out->seconds_commit = mono_seconds() - t3;
     out->summary = summary;
@@ -262,7 +262,7 @@ int run_write(struct run_ctx *run, struct run_outcome *out)
 fail:
     json_decref(summary);
     store_rollback(run->db);
-    if (first)
+    if (journal)
         store_wal(run->db);
     return -1;
 }

@@ -343,15 +343,11 @@ static void journal_mode(sqlite3 *db, const char *sql, char mode[16])
     sqlite3_finalize(st);
 }
 
-int store_begin_new(sqlite3 *db, bool *rollback_journal, struct qloop_error *err)
+int store_begin_bulk(sqlite3 *db, bool *rollback_journal, struct qloop_error *err)
 {
     *rollback_journal = false;
-    int64_t runs = 1;
     const char *file = sqlite3_db_filename(db, "main");
-    if (sqlite3_get_autocommit(db) && file && !in_memory(file) &&
-        sql_int64(db, "SELECT EXISTS (SELECT 1 FROM runs)", NULL, 1, &runs, err) != 0)
-        return -1;
-    if (!runs) {
+    if (sqlite3_get_autocommit(db) && file && !in_memory(file)) {
         /* Leaving WAL takes the store's exclusive lock without waiting: with
          * another connection open (the portal, a staff command) the PRAGMA
          * fails and the run keeps WAL. Whatever the outcome, the mode the

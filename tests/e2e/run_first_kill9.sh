@@ -1,5 +1,6 @@
-# A store's first run is written with a rollback journal instead of WAL
-# (store_begin_new): killed with SIGKILL at any moment while it writes, the
+# A run alone with the store (here its first, and a second night) is written
+# with a rollback journal instead of WAL (store_begin_bulk): killed with
+# SIGKILL at any moment while it writes, the
 # store is left as it was before the run (a hot journal the next open rolls
 # back), the next open works and puts the store back in WAL, nothing of the
 # run is half there, and running again gives exactly the results of an
@@ -102,6 +103,17 @@ new_store q.db
 inside=0
 for pct in 0 20 50 80; do
     first_run q.db $(( JOURNAL_MS * pct / 100 ))
+    if [ "$JOURNAL_MS" -lt 0 ] && [ "$RUN_RC" = 0 ]; then
+        # the watch loop, descheduled on a loaded machine, missed the whole
+        # write (the undisturbed run above showed the journal): the aim
+        # missed, the run is whole; start again (the count below says
+        # whether enough kills landed inside)
+        expect_eq "not killed at ${pct}%: one whole run" "1 done" \
+            "$(sql "SELECT count(*) || ' ' || min(status) FROM runs")"
+        rm -f q.db q.db-* q.db.key q.db.lock
+        new_store q.db
+        continue
+    fi
     if [ "$JOURNAL_MS" -lt 0 ]; then
         fail "killed at ${pct}%: the run never wrote with a rollback journal (exit $RUN_RC: $(cat q.db.err))"
         continue
@@ -140,9 +152,25 @@ got=$(results q.db)
 expect_eq "results equal the undisturbed first run's" "$want" "$got"
 run_q 0 audit verify
 expect_contains "the audit chain is whole" "ok" "$OUT"
-# a second night stays in WAL all along: no rollback journal appears
-first_run q.db
+# a second night alone with the store writes with a rollback journal too:
+# killed as soon as the journal appears, the first night stays whole and
+# alone; undisturbed, it completes and the store is in WAL again
+first_run q.db 0
+if [ "$JOURNAL_MS" -lt 0 ]; then
+    fail "the second night wrote without a rollback journal (exit $RUN_RC: $(cat q.db.err))"
+else
+    run_q 0 audit verify
+    expect_contains "second night killed: the audit chain is whole" "ok" "$OUT"
+    expect_eq "second night killed: the store is consistent" "ok" "$(sql 'PRAGMA integrity_check')"
+    expect_eq "second night killed: back in WAL" "wal" "$(sql 'PRAGMA journal_mode')"
+    expect_eq "second night killed: no half run" "0" "$(sql "SELECT count(*) FROM runs WHERE status <> 'done'")"
+    runs=$(sql "SELECT count(*) FROM runs")
+    if [ "$runs" = 1 ]; then
+        expect_eq "second night killed inside: the first night's results as they were" "$want" "$(results q.db)"
+    fi
+fi
+[ "$(sql "SELECT count(*) FROM runs")" = 2 ] || first_run q.db
 expect_eq "the second night completes" "0" "$RUN_RC"
-expect_eq "the second night writes in WAL" "-1" "$JOURNAL_MS"
 expect_eq "two runs" "2" "$(sql "SELECT count(*) FROM runs WHERE status = 'done'")"
+expect_eq "back in WAL after the second night" "wal" "$(sql 'PRAGMA journal_mode')"
 finish

@@ -6,10 +6,10 @@
  * INSERT per record would store it, the audit naming each item with its
  * record, no column of ticket_items but its id read while inserting, and a
  * finding that did not become an item an internal error; and the journal of
- * a store's first run (store/store.c, store_begin_new / store_wal): a
- * rollback journal while a store without runs is written, WAL again after
- * the commit and after a rollback, WAL kept when the store has runs,
- * another connection has it open, or it lives in memory. The audit entry
+ * a run (store/store.c, store_begin_bulk / store_wal): a rollback journal
+ * while a run alone with the store writes, the first and every later one,
+ * WAL again after the commit and after a rollback, WAL kept when another
+ * connection has the store open or it lives in memory. The audit entry
  * of a batch of items has the bytes jansson gave it: refs of letters and
  * digits written as they are, any other (empty, punctuation, quotes,
  * control bytes, Chinese, invalid UTF-8, none) through jansson.
@@ -224,9 +224,9 @@ static void add_run(sqlite3 *db, const char *id)
 
 /* A new store's first run is written with a rollback journal (a -journal
  * file beside the store, no -wal), committed, and the store is in WAL
- * again afterwards, for this connection and the next; its second run
- * stays in WAL throughout. */
-static void test_first_run_rollback_journal(void **state)
+ * again afterwards, for this connection and the next; its second run,
+ * alone with the store too, is written with a rollback journal as well. */
+static void test_run_rollback_journal(void **state)
 {
     (void)state;
     char path[256], side[300];
@@ -236,7 +236,7 @@ static void test_first_run_rollback_journal(void **state)
     qloop_error_clear(&err);
     assert_string_equal(mode_of(db), "wal");
     bool journal = false;
-    assert_int_equal(store_begin_new(db, &journal, &err), 0);
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
     assert_true(journal);
     assert_string_equal(mode_of(db), "delete");
     add_run(db, "r1");
@@ -253,12 +253,15 @@ static void test_first_run_rollback_journal(void **state)
     db = db_open_at(path);
     assert_string_equal(mode_of(db), "wal");
     assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 1);
-    /* a store with a run: WAL all along */
-    assert_int_equal(store_begin_new(db, &journal, &err), 0);
-    assert_false(journal);
-    assert_string_equal(mode_of(db), "wal");
+    /* a store with a run: the second run alone with it journals too */
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_true(journal);
+    assert_string_equal(mode_of(db), "delete");
     add_run(db, "r2");
+    snprintf(side, sizeof side, "%s-journal", path);
+    assert_int_equal(access(side, F_OK), 0);
     assert_int_equal(store_commit(db, &err), 0);
+    assert_true(store_wal(db));
     assert_string_equal(mode_of(db), "wal");
     assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 2);
     store_close(db);
@@ -276,7 +279,7 @@ static void test_first_run_rolled_back(void **state)
     struct qloop_error err;
     qloop_error_clear(&err);
     bool journal = false;
-    assert_int_equal(store_begin_new(db, &journal, &err), 0);
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
     assert_true(journal);
     add_run(db, "r1");
     exec(db, "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 20000)"
@@ -292,7 +295,7 @@ static void test_first_run_rolled_back(void **state)
     assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 0);
     assert_int_equal(q_int(db, "SELECT count(*) FROM meta WHERE key LIKE 'filler%%'"), 0);
     assert_string_equal(q_text(db, "PRAGMA integrity_check"), "ok");
-    assert_int_equal(store_begin_new(db, &journal, &err), 0);
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
     assert_true(journal);
     store_rollback(db);
     assert_true(store_wal(db));
@@ -304,8 +307,9 @@ static void test_first_run_rolled_back(void **state)
     remove_store(path);
 }
 
-/* With another connection open (the portal, a staff command), a first run
- * keeps WAL, and the other connection reads beside it. */
+/* With another connection open (the portal, a staff command), a run, the
+ * first or a later one, keeps WAL, and the other connection reads beside
+ * it. */
 static void test_first_run_beside_reader(void **state)
 {
     (void)state;
@@ -316,7 +320,7 @@ static void test_first_run_beside_reader(void **state)
     struct qloop_error err;
     qloop_error_clear(&err);
     bool journal = true;
-    assert_int_equal(store_begin_new(db, &journal, &err), 0);
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
     assert_false(journal);
     assert_string_equal(mode_of(db), "wal");
     add_run(db, "r1");
@@ -324,12 +328,20 @@ static void test_first_run_beside_reader(void **state)
     assert_int_equal(store_commit(db, &err), 0);
     assert_int_equal(q_int(reader, "SELECT count(*) FROM runs"), 1);
     assert_string_equal(mode_of(reader), "wal");
+    /* a later run beside the reader: WAL too, the reader reading beside it */
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_false(journal);
+    assert_string_equal(mode_of(db), "wal");
+    add_run(db, "r2");
+    assert_int_equal(q_int(reader, "SELECT count(*) FROM runs"), 1);
+    assert_int_equal(store_commit(db, &err), 0);
+    assert_int_equal(q_int(reader, "SELECT count(*) FROM runs"), 2);
     store_close(reader);
     store_close(db);
     remove_store(path);
 }
 
-/* A store in memory has no journal to change: store_begin_new is
+/* A store in memory has no journal to change: store_begin_bulk is
  * store_begin. */
 static void test_memory_store(void **state)
 {
@@ -338,7 +350,7 @@ static void test_memory_store(void **state)
     struct qloop_error err;
     qloop_error_clear(&err);
     bool journal = true;
-    assert_int_equal(store_begin_new(db, &journal, &err), 0);
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
     assert_false(journal);
     assert_string_equal(mode_of(db), "memory");
     add_run(db, "r1");
@@ -391,7 +403,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_items_from_the_insert),
         cmocka_unit_test(test_missing_finding_refused),
-        cmocka_unit_test(test_first_run_rollback_journal),
+        cmocka_unit_test(test_run_rollback_journal),
         cmocka_unit_test(test_first_run_rolled_back),
         cmocka_unit_test(test_first_run_beside_reader),
         cmocka_unit_test(test_memory_store),
