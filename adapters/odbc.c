@@ -363,6 +363,25 @@ static int plain_table(const char *t)
     return 1;
 }
 
+/* The result's columns could not be described after the query ran: a
+ * connection dropped there (the server stopped between the query and its
+ * first rows) is told as one, not as a header without the rule's fields.
+ * Returns -1 with err. */
+static int describe_failed(struct odbc *st, const char *what, struct qloop_error *err)
+{
+    struct diag d;
+    get_diag(SQL_HANDLE_STMT, st->stmt, &d);
+    if (lost_connection(&d))
+        return qloop_error_set(err, st->label, 0, 0,
+                               "数据集“%s”：读取 %s 结果的列时与数据源“%s”的连接中断（SQLSTATE %s：%s）。"
+                               "请检查数据库服务与网络后重新运行。",
+                               st->dataset, what, st->dsn, d.state, d.text);
+    return qloop_error_set(err, st->label, 0, 0,
+                           "数据集“%s”：数据源“%s”不能说明 %s 结果的列（SQLSTATE %s：%s）。请检查数据库服务"
+                           "与驱动后重新运行。",
+                           st->dataset, st->dsn, what, d.state, d.text);
+}
+
 /* Runs the query and binds its columns. */
 static int do_query(struct odbc *st, const struct qloop_source_options *o, struct qloop_error *err)
 {
@@ -406,7 +425,8 @@ static int do_query(struct odbc *st, const struct qloop_source_options *o, struc
                                st->dataset, what, st->dsn, d.state, d.text, what);
     }
     SQLSMALLINT nc = 0;
-    SQLNumResultCols(st->stmt, &nc);
+    if (!SQL_SUCCEEDED(SQLNumResultCols(st->stmt, &nc)))
+        return describe_failed(st, what, err);
     if (nc <= 0)
         return qloop_error_set(err, st->label, 0, 0,
                                "数据集“%s”的 %s 没有返回结果集：query 必须是一条 SELECT 语句。", st->dataset, what);
@@ -418,7 +438,9 @@ static int do_query(struct odbc *st, const struct qloop_source_options *o, struc
         SQLWCHAR cname[256] = {0};
         SQLSMALLINT nlen = 0, type = 0, dec = 0, nullable = 0;
         SQLULEN size = 0;
-        SQLDescribeColW(st->stmt, (SQLUSMALLINT)(j + 1), cname, 256, &nlen, &type, &size, &dec, &nullable);
+        if (!SQL_SUCCEEDED(SQLDescribeColW(st->stmt, (SQLUSMALLINT)(j + 1), cname, 256, &nlen, &type,
+                                           &size, &dec, &nullable)))
+            return describe_failed(st, what, err);
         struct qloop_buf b = {0};
         if (utf16_to_utf8(&b, cname, wlen(cname)) < 0 || !b.ptr)
             qloop_buf_printf(&b, "%s%zu", b.ptr ? "" : "", j + 1);
