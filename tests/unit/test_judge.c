@@ -126,6 +126,24 @@ static void judge_memo(struct pack *p, size_t workers, struct result *res,
     strmap_free(colmap);
 }
 
+/* Writes PACK to a new file named from tmpl (mkstemp's template, filled in:
+ * the caller unlinks it) and returns the pack loaded from it, finished (the
+ * workers load their own packs from the same file). */
+static struct pack *load_pack(char *tmpl)
+{
+    int fd = mkstemp(tmpl);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, PACK, sizeof PACK - 1), (ssize_t)(sizeof PACK - 1));
+    close(fd);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct pack *p = pack_new();
+    assert_non_null(p);
+    assert_int_equal(pack_load_path(p, tmpl, &err), 0);
+    assert_int_equal(pack_finish(p, &err), 0);
+    return p;
+}
+
 /* Judges the batch with `workers` workers, without a memo. */
 static void judge_all(struct pack *p, size_t workers, struct result *res)
 {
@@ -136,16 +154,7 @@ static void test_workers(void **state)
 {
     (void)state;
     /* the pack as a rule file: the workers load their own packs from it */
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, PACK, sizeof PACK - 1), (ssize_t)(sizeof PACK - 1));
-    close(fd);
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    struct pack *p = pack_new();
-    assert_non_null(p);
-    assert_int_equal(pack_load_path(p, path, &err), 0);
-    assert_int_equal(pack_finish(p, &err), 0);
+    struct pack *p = load_pack(path);
     assert_int_equal(p->nrules, NRULES);
 
     static struct result want, got;
@@ -346,16 +355,7 @@ static void test_after_judging(void **state)
 {
     (void)state;
     char hpath[] = "/tmp/qloop-test-judge-hooks-XXXXXX";
-    int fd = mkstemp(hpath);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, PACK, sizeof PACK - 1), (ssize_t)(sizeof PACK - 1));
-    close(fd);
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    struct pack *p = pack_new();
-    assert_non_null(p);
-    assert_int_equal(pack_load_path(p, hpath, &err), 0);
-    assert_int_equal(pack_finish(p, &err), 0);
+    struct pack *p = load_pack(hpath);
     static struct made want, got;
     /* below 256 rows a worker, one worker judges; odd sizes around it */
     static const size_t sizes[] = {1, 7, 511, 513, 777, 1031, 1499};
@@ -391,16 +391,7 @@ static void test_memo_field_rule(void **state)
 {
     (void)state;
     char mpath[] = "/tmp/qloop-test-judge-memo-XXXXXX";
-    int fd = mkstemp(mpath);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, PACK, sizeof PACK - 1), (ssize_t)(sizeof PACK - 1));
-    close(fd);
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    struct pack *p = pack_new();
-    assert_non_null(p);
-    assert_int_equal(pack_load_path(p, mpath, &err), 0);
-    assert_int_equal(pack_finish(p, &err), 0);
+    struct pack *p = load_pack(mpath);
 
     static const unsigned char key[MEMO_FP_KEY_BYTES] = {7};
     static const int slot[NRULES] = {0, 1, -1, -1};
