@@ -46,22 +46,9 @@ done
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(1000000 3000000 10000000)
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "run_curve.sh: --rounds 应为正整数" >&2; exit 2; }
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${QLOOP_BENCH_BUILD:-$ROOT/build-bench}
-WORK=${QLOOP_BENCH_DIR:-$BUILD/curve}
-DIVS=${QLOOP_BENCH_DIVISIONS:-$(cd "$ROOT/.." && pwd)/shared/ref/divisions.csv}
-QLOOP=${QLOOP_BENCH_QLOOP:-$BUILD/qloop}
-GEN=${QLOOP_BENCH_GEN:-$BUILD/gen_w1}
-[ -x /usr/bin/time ] || { echo "run_curve.sh: 找不到 /usr/bin/time（GNU time）；apt-get install time" >&2; exit 2; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 command -v python3 >/dev/null || { echo "run_curve.sh: 找不到 python3" >&2; exit 2; }
-if [ -z "${QLOOP_BENCH_QLOOP:-}" ] || [ -z "${QLOOP_BENCH_GEN:-}" ]; then
-  echo "== 构建（Release，$BUILD）"
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$BUILD" --target qloop gen_w1 -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
-fi
-DIVARG=()
-GENDIV=(--divisions-txt "$ROOT/engine/data/divisions_bundled.txt")
-if [ -f "$DIVS" ]; then DIVARG=(--divisions "$DIVS"); GENDIV=(--divisions "$DIVS"); fi
+bench_setup run_curve.sh curve
 
 mkdir -p "$WORK"
 for N in "${SIZES[@]}"; do
@@ -90,18 +77,15 @@ for r in $(seq 1 "$ROUNDS"); do
       tail -5 "$WORK/run_$N.err" >&2
       exit 2
     fi
-    python3 - "$WORK/run_$N.time" "$WORK/run_$N.err" "$N" "$r" "$(cut -d' ' -f1 /proc/loadavg)" >>"$RESULTS" <<'EOF'
+    IFS=$'\t' read -r wall cpu rss < <(time_v "$WORK/run_$N.time")
+    python3 - "$WORK/run_$N.err" "$N" "$r" "$(cut -d' ' -f1 /proc/loadavg)" "$wall" "$cpu" "$rss" >>"$RESULTS" <<'EOF'
 import re, sys
-t = open(sys.argv[1], encoding="utf-8").read()
-e = open(sys.argv[2], encoding="utf-8").read()
-def grab(label):
-    return re.search(r"^\s*" + re.escape(label) + r":\s*(.+)$", t, re.M).group(1).strip()
-wall = sum(float(p) * 60 ** i for i, p in enumerate(reversed(grab("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":"))))
-cpu = float(grab("User time (seconds)")) + float(grab("System time (seconds)"))
+e = open(sys.argv[1], encoding="utf-8").read()
+wall, cpu, rss = float(sys.argv[5]), float(sys.argv[6]), sys.argv[7]
 m = re.search(r"读取、清洗与校验 ([\d.]+) 秒（CPU ([\d.]+) 秒），写入结果 ([\d.]+) 秒.*工单流转 ([\d.]+) 秒，提交 ([\d.]+) 秒", e)
 if not m:
     sys.exit("run_curve.sh: --timings 的输出中没有各阶段用时")
-print("\t".join(sys.argv[3:6] + list(m.groups()) + [f"{wall:.2f}", f"{cpu:.2f}", grab("Maximum resident set size (kbytes)")]))
+print("\t".join(sys.argv[2:5] + list(m.groups()) + [f"{wall:.2f}", f"{cpu:.2f}", rss]))
 EOF
     tail -1 "$RESULTS" | awk -F'\t' '{ printf "   %9d 行 第 %d 轮（负载 %s）：读取 %.2f 秒（CPU %.2f），写入结果 %.2f，工单 %.2f，提交 %.2f；共 %.2f 秒，CPU %.2f 秒，%.0f MiB\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 / 1024 }'
   done

@@ -37,22 +37,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${QLOOP_BENCH_BUILD:-$ROOT/build-bench}
-WORK=${QLOOP_BENCH_DIR:-$BUILD/scale}
-DIVS=${QLOOP_BENCH_DIVISIONS:-$(cd "$ROOT/.." && pwd)/shared/ref/divisions.csv}
-QLOOP=${QLOOP_BENCH_QLOOP:-$BUILD/qloop}
-GEN=${QLOOP_BENCH_GEN:-$BUILD/gen_w1}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_setup run_scale.sh scale
 RULES=$ROOT/bench/w1.lua
-[ -x /usr/bin/time ] || { echo "run_scale.sh: 找不到 /usr/bin/time（GNU time）；apt-get install time" >&2; exit 2; }
-if [ -z "${QLOOP_BENCH_QLOOP:-}" ] || [ -z "${QLOOP_BENCH_GEN:-}" ]; then
-  echo "== 构建（Release，$BUILD）"
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$BUILD" --target qloop gen_w1 -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
-fi
-DIVARG=()
-GENDIV=(--divisions-txt "$ROOT/engine/data/divisions_bundled.txt")
-if [ -f "$DIVS" ]; then DIVARG=(--divisions "$DIVS"); GENDIV=(--divisions "$DIVS"); fi
 export QLOOP_NOW=2026-11-22T02:00:00+08:00
 
 mkdir -p "$WORK/parts" "$WORK/shards"

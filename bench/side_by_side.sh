@@ -55,6 +55,7 @@ done
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(1000000 10000000)
 case "$ONLY" in ''|w1|compare) ;; *) echo "side_by_side.sh: --only 只能是 w1 或 compare" >&2; exit 2 ;; esac
 
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${QLOOP_BENCH_BUILD:-$ROOT/build-bench}
 WORK=$BUILD/sbs
@@ -119,15 +120,7 @@ measure() {
     tail -5 "$out.err" >&2
     exit 2
   fi
-  python3 - "$out.time" "$tag" "$kind" "$size" "$round" >>"$RESULTS" <<'EOF'
-import re, sys
-t = open(sys.argv[1], encoding="utf-8").read()
-def grab(label):
-    return re.search(r"^\s*" + re.escape(label) + r":\s*(.+)$", t, re.M).group(1).strip()
-wall = sum(float(p) * 60 ** i for i, p in enumerate(reversed(grab("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":"))))
-cpu = float(grab("User time (seconds)")) + float(grab("System time (seconds)"))
-print("\t".join(sys.argv[2:6] + [f"{wall:.3f}", f"{cpu:.3f}", grab("Maximum resident set size (kbytes)")]))
-EOF
+  printf '%s\t%s\t%s\t%s\t%s\n' "$tag" "$kind" "$size" "$round" "$(time_v "$out.time")" >>"$RESULTS"
   tail -1 "$RESULTS" | awk -F'\t' '{ printf "   %-7s %-9s %9d 行 第 %d 轮  %7.2f 秒  CPU %7.2f 秒  %6.0f MiB\n", $1, $2, $3, $4, $5, $6, $7 / 1024 }'
 }
 
