@@ -363,6 +363,17 @@ static int plain_table(const char *t)
     return 1;
 }
 
+/* Fills err for a connection dropped while the query was run or its result
+ * described (when: "执行 query 时", ...); returns -1. */
+static int query_lost(struct odbc *st, const char *when, const struct diag *d,
+                      struct qloop_error *err)
+{
+    return qloop_error_set(err, st->label, 0, 0,
+                           "数据集“%s”：%s与数据源“%s”的连接中断（SQLSTATE %s：%s）。请检查数据库服务与网络后"
+                           "重新运行。",
+                           st->dataset, when, st->dsn, d->state, d->text);
+}
+
 /* The result's columns could not be described after the query ran: a
  * connection dropped there (the server stopped between the query and its
  * first rows) is told as one, not as a header without the rule's fields.
@@ -371,11 +382,11 @@ static int describe_failed(struct odbc *st, const char *what, struct qloop_error
 {
     struct diag d;
     get_diag(SQL_HANDLE_STMT, st->stmt, &d);
-    if (lost_connection(&d))
-        return qloop_error_set(err, st->label, 0, 0,
-                               "数据集“%s”：读取 %s 结果的列时与数据源“%s”的连接中断（SQLSTATE %s：%s）。"
-                               "请检查数据库服务与网络后重新运行。",
-                               st->dataset, what, st->dsn, d.state, d.text);
+    if (lost_connection(&d)) {
+        char when[64];
+        snprintf(when, sizeof when, "读取 %s 结果的列时", what);
+        return query_lost(st, when, &d, err);
+    }
     return qloop_error_set(err, st->label, 0, 0,
                            "数据集“%s”：数据源“%s”不能说明 %s 结果的列（SQLSTATE %s：%s）。请检查数据库服务"
                            "与驱动后重新运行。",
@@ -414,11 +425,11 @@ static int do_query(struct odbc *st, const struct qloop_source_options *o, struc
     if (!SQL_SUCCEEDED(r) && r != SQL_NO_DATA) {
         struct diag d;
         get_diag(SQL_HANDLE_STMT, st->stmt, &d);
-        if (lost_connection(&d))
-            return qloop_error_set(err, st->label, 0, 0,
-                                   "数据集“%s”：执行 %s 时与数据源“%s”的连接中断（SQLSTATE %s：%s）。请检查数据库服务与网络后"
-                                   "重新运行。",
-                                   st->dataset, what, st->dsn, d.state, d.text);
+        if (lost_connection(&d)) {
+            char when[64];
+            snprintf(when, sizeof when, "执行 %s 时", what);
+            return query_lost(st, when, &d, err);
+        }
         return qloop_error_set(err, st->label, 0, 0,
                                "数据集“%s”的 %s 在数据源“%s”中执行出错（SQLSTATE %s：%s）。请检查 %s 的语法、表名和字段名；"
                                "query 只能是读取数据的 SELECT 语句（连接是只读的）。",
