@@ -86,6 +86,19 @@ results() {
       SELECT 'audit', kind, count(*) FROM audit GROUP BY kind ORDER BY kind;"
 }
 
+# after_kill LABEL: what a kill of a run on q.db must leave — the next open
+# works (and rolls back what the killed run wrote), the audit chain whole,
+# the store back in WAL and consistent, no journal, no half run.
+after_kill() {
+    local label=$1
+    run_q 0 audit verify
+    expect_contains "$label: the audit chain is whole" "ok" "$OUT"
+    expect_eq "$label: the next open goes back to WAL" "wal" "$(sql 'PRAGMA journal_mode')"
+    expect_eq "$label: the store is consistent" "ok" "$(sql 'PRAGMA integrity_check')"
+    expect_eq "$label: no journal left" "no" "$([ -e q.db-journal ] && echo yes || echo no)"
+    expect_eq "$label: no half run" "0" "$(sql "SELECT count(*) FROM runs WHERE status <> 'done'")"
+}
+
 # the undisturbed first run: its results, and how long it wrote
 new_store ref.db
 first_run ref.db
@@ -119,13 +132,7 @@ for pct in 0 20 50 80; do
         continue
     fi
     hot=no; [ -e q.db-journal ] && hot=yes
-    # the next open works (and rolls back what the killed run wrote)
-    run_q 0 audit verify
-    expect_contains "killed at ${pct}%: the audit chain is whole" "ok" "$OUT"
-    expect_eq "killed at ${pct}%: the next open goes back to WAL" "wal" "$(sql 'PRAGMA journal_mode')"
-    expect_eq "killed at ${pct}%: the store is consistent" "ok" "$(sql 'PRAGMA integrity_check')"
-    expect_eq "killed at ${pct}%: no journal left" "no" "$([ -e q.db-journal ] && echo yes || echo no)"
-    expect_eq "killed at ${pct}%: no half run" "0" "$(sql "SELECT count(*) FROM runs WHERE status <> 'done'")"
+    after_kill "killed at ${pct}%"
     runs=$(sql "SELECT count(*) FROM runs")
     if [ "$runs" = 0 ]; then
         inside=$((inside + 1))
@@ -159,11 +166,7 @@ first_run q.db 0
 if [ "$JOURNAL_MS" -lt 0 ]; then
     fail "the second night wrote without a rollback journal (exit $RUN_RC: $(cat q.db.err))"
 else
-    run_q 0 audit verify
-    expect_contains "second night killed: the audit chain is whole" "ok" "$OUT"
-    expect_eq "second night killed: the store is consistent" "ok" "$(sql 'PRAGMA integrity_check')"
-    expect_eq "second night killed: back in WAL" "wal" "$(sql 'PRAGMA journal_mode')"
-    expect_eq "second night killed: no half run" "0" "$(sql "SELECT count(*) FROM runs WHERE status <> 'done'")"
+    after_kill "second night killed"
     runs=$(sql "SELECT count(*) FROM runs")
     if [ "$runs" = 1 ]; then
         expect_eq "second night killed inside: the first night's results as they were" "$want" "$(results q.db)"
