@@ -39,22 +39,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${QLOOP_BENCH_BUILD:-$ROOT/build-bench}
-WORK=${QLOOP_BENCH_DIR:-$BUILD/compare}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_setup bench_compare.sh compare
 CC=${CC:-cc}
-
-[ -x /usr/bin/time ] || { echo "bench_compare.sh: 找不到 /usr/bin/time（GNU time）；请先安装：apt-get install time" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "bench_compare.sh: 找不到 python3（用于汇总结果）" >&2; exit 2; }
-
-QLOOP=${QLOOP_BENCH_QLOOP:-$BUILD/qloop}
-GEN=${QLOOP_BENCH_GEN:-$BUILD/gen_w1}
-if [ -z "${QLOOP_BENCH_QLOOP:-}" ] || [ -z "${QLOOP_BENCH_GEN:-}" ]; then
-  command -v cmake >/dev/null || { echo "bench_compare.sh: 找不到 cmake；请先安装（Debian：apt-get install cmake）" >&2; exit 2; }
-  echo "== 构建（Release，$BUILD）"
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$BUILD" --target qloop gen_w1 -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
-fi
 mkdir -p "$WORK"
 GENCMP=$WORK/gen_compare
 "$CC" -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -o "$GENCMP" "$ROOT/bench/gen_compare.c"

@@ -23,6 +23,7 @@ bench_setup() {
   GEN=${QLOOP_BENCH_GEN:-$BUILD/gen_w1}
   [ -x /usr/bin/time ] || { echo "$name: 找不到 /usr/bin/time（GNU time）；apt-get install time" >&2; exit 2; }
   if [ -z "${QLOOP_BENCH_QLOOP:-}" ] || [ -z "${QLOOP_BENCH_GEN:-}" ]; then
+    command -v cmake >/dev/null || { echo "$name: 找不到 cmake；apt-get install cmake" >&2; exit 2; }
     echo "== 构建（Release，$BUILD）"
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
     cmake --build "$BUILD" --target qloop gen_w1 -j "$(nproc 2>/dev/null || echo 2)" >/dev/null

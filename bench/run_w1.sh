@@ -34,34 +34,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${QLOOP_BENCH_BUILD:-$ROOT/build-bench}
-WORK=${QLOOP_BENCH_DIR:-$BUILD/w1}
-DIVS=${QLOOP_BENCH_DIVISIONS:-$(cd "$ROOT/.." && pwd)/shared/ref/divisions.csv}
-
-for tool in cmake sqlite3; do
-  command -v "$tool" >/dev/null || { echo "run_w1.sh: 找不到 $tool；请先安装（Debian：apt-get install $tool）" >&2; exit 2; }
-done
-[ -x /usr/bin/time ] || { echo "run_w1.sh: 找不到 /usr/bin/time（GNU time）；请先安装：apt-get install time" >&2; exit 2; }
-
-QLOOP=${QLOOP_BENCH_QLOOP:-$BUILD/qloop}
-GEN=${QLOOP_BENCH_GEN:-$BUILD/gen_w1}
-if [ -z "${QLOOP_BENCH_QLOOP:-}" ] || [ -z "${QLOOP_BENCH_GEN:-}" ]; then
-  echo "== 构建（Release，$BUILD）"
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$BUILD" --target qloop gen_w1 -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_setup run_w1.sh w1
+command -v sqlite3 >/dev/null || { echo "run_w1.sh: 找不到 sqlite3；请先安装（Debian：apt-get install sqlite3）" >&2; exit 2; }
 
 mkdir -p "$WORK"
 CSV=$WORK/pop_$N.csv
 TRUTH=$WORK/pop_${N}_truth.csv
-if [ -f "$DIVS" ]; then
-  GEN_DIVS=(--divisions "$DIVS")
-  RUN_DIVS=(--divisions "$DIVS")
+if [ ${#DIVARG[@]} -gt 0 ]; then
   echo "== 行政区划表：$DIVS"
 else
-  GEN_DIVS=(--divisions-txt "$ROOT/engine/data/divisions_bundled.txt")
-  RUN_DIVS=()
   echo "== 行政区划表：未找到 $DIVS，使用内置表 engine/data/divisions_bundled.txt"
 fi
 
@@ -69,7 +51,7 @@ if [ "$KEEP" = 1 ] && [ -s "$CSV" ] && [ -s "$TRUTH" ]; then
   echo "== 沿用已生成的 $CSV"
 else
   echo "== 生成 $N 行（种子 $SEED）"
-  "$GEN" "$N" "$CSV" --seed "$SEED" --truth "$TRUTH" --ref 2026-11-22 "${GEN_DIVS[@]}"
+  "$GEN" "$N" "$CSV" --seed "$SEED" --truth "$TRUTH" --ref 2026-11-22 "${GENDIV[@]}"
 fi
 
 DB=$WORK/w1.db
@@ -77,7 +59,7 @@ rm -f "$DB" "$DB-wal" "$DB-shm" "$DB.calendar"
 echo "== 运行 qloop run --rules bench/w1.lua"
 set +e
 QLOOP_NOW=2026-11-22T00:00:00+08:00 /usr/bin/time -v -o "$WORK/time.txt" \
-  "$QLOOP" run --rules "$ROOT/bench/w1.lua" --data "pop=$CSV" "${RUN_DIVS[@]}" \
+  "$QLOOP" run --rules "$ROOT/bench/w1.lua" --data "pop=$CSV" "${DIVARG[@]}" \
   --db "$DB" --json >"$WORK/run.json" 2>"$WORK/run.err"
 rc=$?
 set -e
@@ -87,10 +69,7 @@ if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
   exit 2
 fi
 
-# Wall time "h:mm:ss" or "m:ss.ss" → seconds.
-wall=$(sed -n 's/^[[:space:]]*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$WORK/time.txt")
-secs=$(echo "$wall" | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
-rss=$(sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$WORK/time.txt")
+IFS=$'\t' read -r secs _ rss < <(time_v "$WORK/time.txt")
 cpu_user=$(sed -n 's/^[[:space:]]*User time (seconds): //p' "$WORK/time.txt")
 cpu_sys=$(sed -n 's/^[[:space:]]*System time (seconds): //p' "$WORK/time.txt")
 echo
