@@ -81,12 +81,48 @@ int ticket_sync_run(sqlite3 *db, const char *run_id, const char *policy_path,
 int ticket_sync_run_policy(sqlite3 *db, const char *run_id, const struct qloop_policy *policy,
                            struct ticket_sync_counts *counts, struct qloop_error *err);
 
+/* One of the run's finding keys handed to the tickets: its store kind
+ * (finding_kinds.id), record_ref as two big-endian numbers (qloop_unhex128),
+ * the finding's id, and the digest of its evidence (ticket_evidence_digest).
+ * Returns 0 to go on, else that value ends the hand-over. */
+typedef int (*ticket_key_fn)(void *ctx, int64_t kind, const uint64_t ref[2], int64_t id,
+                             uint64_t digest);
+
 /* Whether the run saw the record record_ref of dataset in its data: the
- * run's own answer, instead of the run_seen table. */
+ * run's own answer, instead of the run_seen table. keys (may be NULL): hands
+ * every key of the run's findings to each, in finding_refs' order (kind,
+ * record_ref, id), once — the run kept them when it wrote them, so the
+ * tickets need not read them back; returns 1 without calling each when it
+ * has not kept them all (the tickets read finding_refs) or each is NULL
+ * (the tickets do not need them: they are dropped), else 0 or what each
+ * returned. */
 struct ticket_seen {
     bool (*seen)(void *ctx, const char *dataset, const char *record_ref);
     void *ctx;
+    int (*keys)(void *ctx, ticket_key_fn each, void *each_ctx);
 };
+
+/* One column of a finding's or an item's evidence as stored: type is
+ * SQLITE_INTEGER (i), SQLITE_TEXT or SQLITE_BLOB (p, len bytes) or
+ * SQLITE_NULL. */
+struct ticket_cell {
+    int type;
+    int64_t i;
+    const void *p;
+    size_t len;
+};
+
+/* The evidence an item holds from its finding, in this order: row_no,
+ * record_key, value, message, sealed. */
+enum { TICKET_EVIDENCE = 5 };
+
+/* A 64-bit digest of the evidence c[0..TICKET_EVIDENCE) (types, lengths and
+ * bytes), under a key drawn at random once per process: equal evidence,
+ * equal digests; different evidence, different digests but with odds of
+ * 2^-64. With finding = true it is a finding's: 0 when its record_key or
+ * message is NULL (the item keeps its own there, so the digests cannot
+ * tell; the store compares), never 0 otherwise. */
+uint64_t ticket_evidence_digest(const struct ticket_cell c[TICKET_EVIDENCE], bool finding);
 
 /* ticket_sync_run asking seen (may be NULL: the run_seen table) which
  * records of open tickets the run saw. */

@@ -96,14 +96,20 @@ int tk_refreshed_clear(sqlite3 *db, struct qloop_error *err);
  * value, message (unless NULL) or sealed copy differ from the item's, they
  * are written with last_run = run_id; an item equal to its finding is left
  * alone, its row not written (ticket_refresh.c). Every item found failing
- * again, changed or not, is left in TK_REFRESHED (emptied first).
- * *all_found: true when every finding of the run is of an open item (the
- * run has no new findings); false when not, or not known. judged (may be
- * NULL): the run's judged items per ticket, counted after the refresh as
- * they read it stands, when the refresh could count them while it read the
- * items (known); not known otherwise. 0 or -2. */
-int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found,
-                       struct tk_judged_set *judged, struct qloop_error *err);
+ * again, changed or not, is left in TK_REFRESHED (emptied first) — unless
+ * judged is known and every ticket's judged items all fail again (no
+ * judged item is left for the re-check to read), when only those written
+ * or compared by the store are. seen (may be NULL): its keys, when the run
+ * kept them, are the run's finding keys and their evidence digests
+ * (ticket.h), else they are read from finding_refs. *all_found: true when
+ * every finding of the run is of an open item (the run has no new
+ * findings); false when not, or not known. judged (may be NULL): the run's
+ * judged items per ticket, counted after the refresh as they read it
+ * stands, when the refresh could count them while it read the items
+ * (known); not known otherwise. 0 or -2. */
+struct ticket_seen;
+int tk_refresh_failing(sqlite3 *db, const char *run_id, const struct ticket_seen *seen,
+                       bool *all_found, struct tk_judged_set *judged, struct qloop_error *err);
 
 /* ---- states and transitions (ticket_state.c) ---- */
 

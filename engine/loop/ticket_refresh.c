@@ -39,13 +39,86 @@
  * the merge step aside for that statement, whose order and equality it
  * would not know to follow; the update is the same either way.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
 #include "base/sha256.h"
+#include "loop/ticket.h"
 #include "loop/ticket_private.h"
 #include "store/store.h"
+
+/* ---- the evidence digest ------------------------------------------------- */
+
+/* The digest's key: four words drawn once per process. */
+static uint64_t digest_key[4];
+static pthread_once_t digest_once = PTHREAD_ONCE_INIT;
+
+static void digest_key_draw(void)
+{
+    sqlite3_randomness(sizeof digest_key, digest_key);
+}
+
+/* The high and low halves of a * b folded (wyhash's mixing step). */
+static uint64_t mum(uint64_t a, uint64_t b)
+{
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* A digest being made: words taken two at a time. */
+struct digest {
+    uint64_t h, held, words;
+    bool holding;
+};
+
+static void digest_word(struct digest *d, uint64_t w)
+{
+    d->words++;
+    if (!d->holding) {
+        d->held = w;
+        d->holding = true;
+        return;
+    }
+    d->h = mum(d->held ^ d->h ^ digest_key[0], w ^ digest_key[1]);
+    d->holding = false;
+}
+
+static void digest_bytes(struct digest *d, const unsigned char *p, size_t len)
+{
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        digest_word(d, w);
+    }
+    if (i < len) {
+        uint64_t w = 0;
+        memcpy(&w, p + i, len - i);
+        digest_word(d, w);
+    }
+}
+
+uint64_t ticket_evidence_digest(const struct ticket_cell c[TICKET_EVIDENCE], bool finding)
+{
+    if (finding && (c[1].type == SQLITE_NULL || c[3].type == SQLITE_NULL))
+        return 0;
+    pthread_once(&digest_once, digest_key_draw);
+    struct digest d = {.h = digest_key[2]};
+    for (int i = 0; i < TICKET_EVIDENCE; i++) {
+        bool bytes = c[i].type == SQLITE_TEXT || c[i].type == SQLITE_BLOB;
+        digest_word(&d, (uint64_t)c[i].type << 56 | (bytes ? (uint64_t)c[i].len : 0));
+        if (c[i].type == SQLITE_INTEGER)
+            digest_word(&d, (uint64_t)c[i].i);
+        else if (bytes && c[i].len)
+            digest_bytes(&d, c[i].p, c[i].len);
+    }
+    if (d.holding)
+        digest_word(&d, 0);
+    uint64_t h = mum(d.h ^ digest_key[3], d.words ^ digest_key[0]);
+    return h ? h : 1;
+}
 
 /* The first finding of run ?1 of the item of alias ticket_items (cols). */
 #define FIRST_FINDING(cols)                                                                     \
@@ -89,6 +162,7 @@ static const char update_sql[] =
 struct open_item {
     uint64_t ref[2];
     int64_t finding;
+    uint64_t digest; /* of the item's evidence (ticket_evidence_digest) */
     uint32_t group, slot, pos;
 };
 
@@ -109,7 +183,8 @@ _Static_assert(sizeof(struct match) <= sizeof(struct open_item), "a match fits i
 
 #define ITEM_JUDGED (1u << 31)  /* its rule judged its dataset in the run */
 #define ITEM_WAS_RUN (1u << 30) /* its last_run was the run already (the run wrote it) */
-#define ITEM_SLOT (ITEM_WAS_RUN - 1u)
+#define ITEM_SAME (1u << 29)    /* its finding's evidence digest equals its own */
+#define ITEM_SLOT (ITEM_SAME - 1u)
 
 /* The (dataset, rule) pairs of the store's finding kinds, and each kind's
  * pair. */
@@ -378,6 +453,27 @@ static const struct pair *pair_of(struct pairs *ps, const struct groups *g, cons
     return &ps->v[ps->n++];
 }
 
+/* The evidence digest of the item whose row_no .. sealed are st's columns
+ * from col on. */
+static uint64_t item_digest(sqlite3_stmt *st, int col)
+{
+    struct ticket_cell c[TICKET_EVIDENCE];
+    for (int i = 0; i < TICKET_EVIDENCE; i++) {
+        int at = col + i;
+        c[i] = (struct ticket_cell){.type = sqlite3_column_type(st, at)};
+        if (c[i].type == SQLITE_INTEGER) {
+            c[i].i = sqlite3_column_int64(st, at);
+        } else if (c[i].type == SQLITE_TEXT) {
+            c[i].p = sqlite3_column_text(st, at);
+            c[i].len = (size_t)sqlite3_column_bytes(st, at);
+        } else if (c[i].type == SQLITE_BLOB) {
+            c[i].p = sqlite3_column_blob(st, at);
+            c[i].len = (size_t)sqlite3_column_bytes(st, at);
+        }
+    }
+    return ticket_evidence_digest(c, false);
+}
+
 /* Reads the open and missing items: the open ones of a group that has
  * finding kinds into *items (table order); each judged one counted in j
  * (judged; failing too when it is open, in no group and its last_run the
@@ -389,7 +485,8 @@ static int load_items(sqlite3 *db, const char *run_id, const struct groups *g, s
 {
     sqlite3_stmt *st = sql_prepare_texts(
         db,
-        "SELECT id, dataset, rule, record_ref, ticket_id, state = 'open', last_run IS ?1"
+        "SELECT id, dataset, rule, record_ref, ticket_id, state = 'open', last_run IS ?1,"
+        " row_no, record_key, value, message, sealed"
         " FROM ticket_items WHERE state IN ('open','missing') ORDER BY id",
         1, &run_id, err);
     if (!st)
@@ -429,6 +526,7 @@ static int load_items(sqlite3 *db, const char *run_id, const struct groups *g, s
         readable = text && qloop_unhex128(sql_text(st, 3), it->ref);
         items->id[items->n] = sqlite3_column_int64(st, 0);
         it->finding = 0;
+        it->digest = item_digest(st, 7);
         it->group = (uint32_t)pr->group;
         it->slot = slot | (pr->judged ? ITEM_JUDGED : 0) | (was_run ? ITEM_WAS_RUN : 0);
         it->pos = (uint32_t)items->n++;
@@ -439,14 +537,84 @@ static int load_items(sqlite3 *db, const char *run_id, const struct groups *g, s
     return rc < 0 ? -2 : 1;
 }
 
-/* Gives each item of items (sorted by group and ref; start[g] .. start[g+1]
- * the range of group g) the id of run_id's first finding of its record;
- * *all_found: whether every finding of the run is of one of the items.
- * 1, 0 when a finding's ref could not be read, -2 on a store error. */
-static int match_findings(sqlite3 *db, const char *run_id, const struct groups *g,
-                          struct open_item *items, const size_t *start, bool *all_found,
-                          struct qloop_error *err)
+/* The merge of the items (sorted by group and ref; start[g] .. start[g+1]
+ * the range of group g) with the run's finding keys in (kind, record_ref,
+ * id) order: where it stands. */
+struct merge {
+    const struct groups *g;
+    struct open_item *items;
+    const size_t *start;
+    bool *all_found;
+    int64_t kind;
+    long group;
+    size_t p, end;
+    bool first;
+};
+
+/* The merge's next key: gives the item of its record, if any, the finding
+ * when it is the first of its record (the smallest id), and ITEM_SAME when
+ * that finding's evidence digest (0: unknown) equals the item's. 0, or -1
+ * when ref is NULL (not readable) and the kind's group has items to merge
+ * with. */
+static int merge_key(void *ctx, int64_t k, const uint64_t ref[2], int64_t id, uint64_t digest)
 {
+    struct merge *m = ctx;
+    if (m->first || k != m->kind) { /* a kind's records, in ref order: merge from its group's start */
+        m->first = false;
+        m->kind = k;
+        m->group = group_of_kind(m->g, k);
+        m->p = m->group >= 0 ? m->start[m->group] : 0;
+        m->end = m->group >= 0 ? m->start[m->group + 1] : 0;
+    }
+    if (m->group < 0) {
+        *m->all_found = false;
+        return 0;
+    }
+    if (!ref)
+        return -1;
+    struct open_item f = {.ref = {ref[0], ref[1]}, .group = (uint32_t)m->group};
+    struct open_item *items = m->items;
+    while (m->p < m->end && by_group_ref(&items[m->p], &f) < 0)
+        m->p++;
+    if (m->p < m->end && by_group_ref(&items[m->p], &f) == 0) {
+        struct open_item *it = &items[m->p];
+        if (!it->finding || id < it->finding) {
+            it->finding = id;
+            if (digest && digest == it->digest)
+                it->slot |= ITEM_SAME;
+            else
+                it->slot &= ~ITEM_SAME;
+        }
+    } else {
+        *m->all_found = false;
+    }
+    return 0;
+}
+
+/* Gives each item of items (sorted by group and ref; start[g] .. start[g+1]
+ * the range of group g) the id of run_id's first finding of its record,
+ * and ITEM_SAME when the finding's evidence digest is known and equal to
+ * the item's: the keys from seen->keys when the run kept them, else read
+ * from finding_refs (digests unknown). *all_found: whether every finding of
+ * the run is of one of the items. 1, 0 when a finding's ref could not be
+ * read, -2 on a store error. */
+static int match_findings(sqlite3 *db, const char *run_id, const struct ticket_seen *seen,
+                          const struct groups *g, struct open_item *items, const size_t *start,
+                          bool *all_found, struct qloop_error *err)
+{
+    struct merge m = {.g = g, .items = items, .start = start, .all_found = all_found,
+                      .group = -1, .first = true};
+    if (seen && seen->keys) {
+        int kept = seen->keys(seen->ctx, merge_key, &m);
+        if (kept == 0)
+            return 1;
+        if (kept != 1) {
+            qloop_error_internal(err, NULL, "本次运行的问题记录未能交给工单");
+            return -2;
+        }
+        m = (struct merge){.g = g, .items = items, .start = start, .all_found = all_found,
+                           .group = -1, .first = true};
+    }
     sqlite3_stmt *st = sql_prepare_texts(db,
                                          "SELECT f.kind, f.record_ref, f.id FROM finding_refs f"
                                          " WHERE f.run = (SELECT id FROM finding_runs"
@@ -455,38 +623,13 @@ static int match_findings(sqlite3 *db, const char *run_id, const struct groups *
     if (!st)
         return -2;
     int rc;
-    int64_t kind = 0;
-    long group = -1;
-    size_t p = 0, end = 0;
-    bool readable = true, first = true;
+    bool readable = true;
     while (readable && (rc = sql_row(db, st, "读取本次运行的问题记录", err)) == 1) {
-        int64_t k = sqlite3_column_int64(st, 0);
-        if (first || k != kind) { /* a kind's records, in ref order: merge from its group's start */
-            first = false;
-            kind = k;
-            group = group_of_kind(g, k);
-            p = group >= 0 ? start[group] : 0;
-            end = group >= 0 ? start[group + 1] : 0;
-        }
-        if (group < 0) {
-            *all_found = false;
-            continue;
-        }
-        struct open_item f;
-        if (sqlite3_column_type(st, 1) != SQLITE_TEXT || !qloop_unhex128(sql_text(st, 1), f.ref)) {
-            readable = false;
-            break;
-        }
-        f.group = (uint32_t)group;
-        while (p < end && by_group_ref(&items[p], &f) < 0)
-            p++;
-        if (p < end && by_group_ref(&items[p], &f) == 0) {
-            int64_t id = sqlite3_column_int64(st, 2);
-            if (!items[p].finding || id < items[p].finding)
-                items[p].finding = id;
-        } else {
-            *all_found = false;
-        }
+        uint64_t ref[2];
+        bool text = sqlite3_column_type(st, 1) == SQLITE_TEXT; /* asked before reading it */
+        readable = merge_key(&m, sqlite3_column_int64(st, 0),
+                             text && qloop_unhex128(sql_text(st, 1), ref) ? ref : NULL,
+                             sqlite3_column_int64(st, 2), 0) == 0;
     }
     sqlite3_finalize(st);
     if (!readable)
@@ -516,7 +659,9 @@ static int insert_pairs(sqlite3 *db, sqlite3_stmt **st, const struct match *v, s
 }
 
 /* Puts the items that matched and their findings into TK_REFRESHED (emptied
- * by the caller), in item order, for update_sql: one statement over the
+ * by the caller), in item order — all of them, or (all false) only those
+ * whose finding's evidence digest differs from theirs or is unknown — for
+ * update_sql: one statement over the
  * pairs updating the items whose finding differs, each from its finding.
  * One statement run per item cost three
  * times as much (W1 1M night 2: 14,000 instructions an item, most of them
@@ -524,13 +669,14 @@ static int insert_pairs(sqlite3 *db, sqlite3_stmt **st, const struct match *v, s
  * each item's finding needs a statement journal (a function may fail
  * halfway), a copy of every page of items it changes (W1 1M: 115 MB
  * written to a temporary file). 0 or -2. */
-static int insert_matches(sqlite3 *db, struct loaded *items, struct qloop_error *err)
+static int insert_matches(sqlite3 *db, struct loaded *items, bool all, struct qloop_error *err)
 {
     /* The findings in the order read (by pos), then the matched items in
      * it: id order, as the table was read. */
     int64_t *found = qloop_xcalloc(items->n ? items->n : 1, sizeof *found);
     for (size_t i = 0; i < items->n; i++)
-        found[items->v[i].pos] = items->v[i].finding;
+        if (all || !(items->v[i].slot & ITEM_SAME))
+            found[items->v[i].pos] = items->v[i].finding;
     struct match *v = (struct match *)items->v; /* no larger than an item: reused */
     size_t m = 0;
     for (size_t i = 0; i < items->n; i++)
@@ -565,8 +711,8 @@ static int by_ticket(const void *a, const void *b)
     return (x->ticket > y->ticket) - (x->ticket < y->ticket);
 }
 
-int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found,
-                       struct tk_judged_set *judged, struct qloop_error *err)
+int tk_refresh_failing(sqlite3 *db, const char *run_id, const struct ticket_seen *seen,
+                       bool *all_found, struct tk_judged_set *judged, struct qloop_error *err)
 {
     *all_found = true;
     if (judged)
@@ -590,7 +736,7 @@ int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found,
             start[items.v[i].group + 1]++;
         for (size_t i = 0; i < g.n; i++)
             start[i + 1] += start[i];
-        rc = match_findings(db, run_id, &g, items.v, start, all_found, err);
+        rc = match_findings(db, run_id, seen, &g, items.v, start, all_found, err);
     }
     if (rc != 1)
         *all_found = false;
@@ -599,7 +745,13 @@ int tk_refresh_failing(sqlite3 *db, const char *run_id, bool *all_found,
             if ((items.v[i].slot & ITEM_JUDGED) &&
                 ((items.v[i].slot & ITEM_WAS_RUN) || items.v[i].finding))
                 j.v[items.v[i].slot & ITEM_SLOT].failing++;
-        rc = insert_matches(db, &items, err);
+        /* Every judged item failing again (a steady night): nothing reads
+         * TK_REFRESHED but the update, which needs only the items whose
+         * evidence may differ from their finding's. */
+        bool steady = judged != NULL;
+        for (size_t t = 0; t < j.n && steady; t++)
+            steady = j.v[t].judged == j.v[t].failing;
+        rc = insert_matches(db, &items, !steady, err);
         if (rc == 0)
             rc = sql_exec_texts(db, update_sql, "更新仍未整改的工单记录", err, 1, &run_id) == 0 ? 0 : -2;
         if (rc == 0 && judged) {

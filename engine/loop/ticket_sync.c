@@ -166,9 +166,9 @@ static void read_judged_item(sqlite3_stmt *st, void *row)
  * again — fixed, missing, or reappearing, a few on most nights — are read
  * into *items (ticket and item order) for the item loop. *all_found: every
  * finding of the run was of an open item (tk_refresh_failing). 0 or -2. */
-static int judged_items_read(sqlite3 *db, const char *run_id, struct recheck **rs,
-                             size_t *nrs, struct judged_item **items, size_t *n, bool *all_found,
-                             struct qloop_error *err)
+static int judged_items_read(sqlite3 *db, const char *run_id, const struct ticket_seen *seen,
+                             struct recheck **rs, size_t *nrs, struct judged_item **items,
+                             size_t *n, bool *all_found, struct qloop_error *err)
 {
     *all_found = false;
     *items = NULL;
@@ -192,7 +192,9 @@ static int judged_items_read(sqlite3 *db, const char *run_id, struct recheck **r
      * record (ticket_refresh.c), which counts the judged items as it reads
      * them. */
     struct tk_judged_set judged = {0};
-    if (any ? tk_refresh_failing(db, run_id, all_found, &judged, err) != 0
+    if (!any && seen && seen->keys)
+        seen->keys(seen->ctx, NULL, NULL); /* not needed: let the run drop them */
+    if (any ? tk_refresh_failing(db, run_id, seen, all_found, &judged, err) != 0
             : tk_refreshed_clear(db, err) != 0)
         return -2;
     int rc;
@@ -248,11 +250,11 @@ static int judged_items_read(sqlite3 *db, const char *run_id, struct recheck **r
 }
 
 /* judged_items_read, then TK_REFRESHED emptied (nothing reads it after). */
-static int judged_items(sqlite3 *db, const char *run_id, struct recheck **rs, size_t *nrs,
-                        struct judged_item **items, size_t *n, bool *all_found,
-                        struct qloop_error *err)
+static int judged_items(sqlite3 *db, const char *run_id, const struct ticket_seen *seen,
+                        struct recheck **rs, size_t *nrs, struct judged_item **items, size_t *n,
+                        bool *all_found, struct qloop_error *err)
 {
-    int rc = judged_items_read(db, run_id, rs, nrs, items, n, all_found, err);
+    int rc = judged_items_read(db, run_id, seen, rs, nrs, items, n, all_found, err);
     if (rc == 0 && tk_refreshed_clear(db, err) != 0)
         rc = -2;
     return rc; /* the caller frees *rs and *items whatever this returns */
@@ -419,7 +421,7 @@ static int recheck_items(sqlite3 *db, const char *run_id, int64_t at,
     struct judged_item *items;
     struct recheck *rs;
     size_t n, nrs;
-    int result = judged_items(db, run_id, &rs, &nrs, &items, &n, no_new, err);
+    int result = judged_items(db, run_id, seen_by, &rs, &nrs, &items, &n, no_new, err);
     char at_s[32];
     qloop_format_datetime(at, at_s);
     struct recheck_sql q = {.seen_by = seen_by, .run_id = run_id, .at = at_s};

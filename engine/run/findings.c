@@ -20,6 +20,7 @@
 #include "base/strmap.h"
 #include "checks/mask.h"
 #include "identity/seal.h"
+#include "loop/ticket.h"
 #include "run/findings.h"
 #include "run/findings_refs.h"
 #include "run/stage.h"
@@ -625,6 +626,29 @@ static int insert_batch(struct findings_writer *w, struct qloop_error *err)
     return rc;
 }
 
+/* The evidence digest (ticket_evidence_digest) of encoded finding p
+ * (whole): its row_no, key, value, message and sealed copy as bound by
+ * bind_row and so stored (finding_rows' affinities keep each type). */
+static uint64_t evidence_digest(const char *p)
+{
+    struct enc_head h;
+    memcpy(&h, p, sizeof h);
+    struct ticket_cell c[TICKET_EVIDENCE] = {
+        {.type = h.row_no ? SQLITE_INTEGER : SQLITE_NULL, .i = (int64_t)h.row_no}};
+    const char *at = p + sizeof h;
+    for (int i = 0; i <= F_SEALED; i++) {
+        struct ticket_cell *cell = &c[1 + i];
+        if (h.len[i] == NO_TEXT) {
+            *cell = (struct ticket_cell){.type = SQLITE_NULL};
+            continue;
+        }
+        *cell = (struct ticket_cell){.type = i == F_SEALED ? SQLITE_BLOB : SQLITE_TEXT,
+                                     .p = at, .len = h.len[i]};
+        at += h.len[i];
+    }
+    return ticket_evidence_digest(c, true);
+}
+
 /* Adds one encoded finding p (whole) to the batch, inserting the batch
  * when it is full. 0 or -1. */
 static int insert_one(struct findings_writer *w, const char *p, struct qloop_error *err)
@@ -638,7 +662,7 @@ static int insert_one(struct findings_writer *w, const char *p, struct qloop_err
         return -1;
     qloop_buf_append(&w->batch, p, h.size);
     w->batch_kind[w->nbatch++] = kind;
-    findings_refs_add(w->refs, kind, p + offsetof(struct enc_head, ref));
+    findings_refs_add(w->refs, kind, p + offsetof(struct enc_head, ref), evidence_digest(p));
     return w->nbatch == BATCH ? insert_batch(w, err) : 0;
 }
 
@@ -772,6 +796,16 @@ int findings_release_refs(struct findings_writer *w, bool write, struct qloop_er
 void findings_writer_sort_budget(struct findings_writer *w, size_t bytes)
 {
     findings_refs_budget(w->refs, bytes);
+}
+
+void findings_keep_refs(struct findings_writer *w)
+{
+    findings_refs_keep(w->refs);
+}
+
+int findings_take_refs(struct findings_writer *w, ticket_key_fn each, void *ctx)
+{
+    return findings_refs_take_kept(w->refs, each, ctx);
 }
 
 void findings_quote(struct qloop_buf *out, const char *s, size_t len, bool sensitive)

@@ -50,6 +50,7 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "checks/mask.h"
+#include "loop/ticket.h"
 #include "rules/pack.h"
 #include "store/findings.h"
 
@@ -116,6 +117,18 @@ int findings_release_refs(struct findings_writer *w, bool write, struct qloop_er
 /* At most `bytes` of memory for sorting a flush's keys from now on
  * (FINDINGS_REFS_BUDGET until told; past it SQLite sorts them). */
 void findings_writer_sort_budget(struct findings_writer *w, size_t bytes);
+
+/* From now on the keys the writer puts into finding_refs are kept in
+ * memory, sorted, with each finding's evidence digest (32 bytes a finding),
+ * for findings_take_refs: the run's ticket phase merges its open items with
+ * them instead of reading finding_refs back. Kept only while they all come
+ * from one sorted write (run/findings_refs.h: findings_refs_keep). */
+void findings_keep_refs(struct findings_writer *w);
+
+/* Hands the kept keys to each (loop/ticket.h: ticket_key_fn, the
+ * ticket_seen keys contract) and drops them: 1 when they were not kept
+ * whole or each is NULL (none handed), else 0 or what each returned. */
+int findings_take_refs(struct findings_writer *w, ticket_key_fn each, void *ctx);
 
 /* The number of the kind (dataset, rule, field — field may be NULL) of a
  * finding, for findings_encode; made on first use. On the run's thread

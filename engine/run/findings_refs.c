@@ -31,7 +31,19 @@ struct findings_refs {
     size_t stored; /* findings whose ids are known: first .. first + stored - 1 */
     sqlite3 *db;   /* the statements' */
     sqlite3_stmt *one, *many;
+    uint64_t *digest;    /* digest[at]: the evidence digest of the flush's finding at (cap) */
+    bool keep;           /* findings_refs_keep: the run's keys kept after they are written */
+    int kept_state;      /* KEPT_NONE, KEPT_ONE or KEPT_LOST */
+    struct ref_entry *kv; /* the kept keys, sorted, kn of them */
+    uint64_t *kdigest;   /* their digests by at */
+    size_t kn;
+    int64_t kfirst;      /* the id of the kept flush's first finding */
 };
+
+/* What is kept of the run's keys: nothing written yet, the one write's
+ * entries, or none because a write could not keep them (by SQL, or a
+ * second write with keys). */
+enum { KEPT_NONE, KEPT_ONE, KEPT_LOST };
 
 struct findings_refs *findings_refs_new(void)
 {
@@ -43,8 +55,19 @@ struct findings_refs *findings_refs_new(void)
 static void drop_entries(struct findings_refs *r)
 {
     free(r->v);
+    free(r->digest);
     r->v = NULL;
+    r->digest = NULL;
     r->n = r->cap = 0;
+}
+
+static void drop_kept(struct findings_refs *r)
+{
+    free(r->kv);
+    free(r->kdigest);
+    r->kv = NULL;
+    r->kdigest = NULL;
+    r->kn = 0;
 }
 
 void findings_refs_free(struct findings_refs *r)
@@ -52,6 +75,7 @@ void findings_refs_free(struct findings_refs *r)
     if (!r)
         return;
     drop_entries(r);
+    drop_kept(r);
     sqlite3_finalize(r->one);
     sqlite3_finalize(r->many);
     free(r);
@@ -81,6 +105,11 @@ void findings_refs_begin(struct findings_refs *r, size_t expected)
         return;
     }
     r->v = expected ? malloc(expected * sizeof *r->v) : NULL;
+    r->digest = r->v ? malloc(expected * sizeof *r->digest) : NULL;
+    if (!r->digest) {
+        free(r->v);
+        r->v = NULL;
+    }
     r->cap = r->v ? expected : 0;
 }
 
@@ -101,11 +130,16 @@ static bool grow(struct findings_refs *r)
     if (!v)
         return false;
     r->v = v;
+    uint64_t *d = realloc(r->digest, cap * sizeof *d);
+    if (!d)
+        return false; /* r->v grown, r->cap not: still consistent */
+    r->digest = d;
     r->cap = cap;
     return true;
 }
 
-void findings_refs_add(struct findings_refs *r, int64_t kind, const char ref[32])
+void findings_refs_add(struct findings_refs *r, int64_t kind, const char ref[32],
+                       uint64_t digest)
 {
     size_t at = r->added++;
     if (r->by_sql)
@@ -118,6 +152,7 @@ void findings_refs_add(struct findings_refs *r, int64_t kind, const char ref[32]
     }
     e.kind = (uint32_t)kind;
     e.at = (uint32_t)at;
+    r->digest[r->n] = digest; /* at == n while nothing went to SQL */
     r->v[r->n++] = e;
 }
 
@@ -305,8 +340,48 @@ int findings_refs_write(struct findings_refs *r, sqlite3 *db, int64_t run,
         for (; rc == 0 && i < r->n; i++)
             rc = insert_rows(r, db, r->one, r->v + i, 1, run, err);
     }
+    if (r->keep && r->added > 0) {
+        /* the run's keys for its ticket phase: the entries of its one
+         * write with keys, sorted; any other write loses them */
+        if (rc == 0 && r->kept_state == KEPT_NONE && !r->by_sql) {
+            r->kv = r->v;
+            r->kdigest = r->digest;
+            r->kn = r->n;
+            r->kfirst = r->first;
+            r->v = NULL;
+            r->digest = NULL;
+            r->kept_state = KEPT_ONE;
+        } else {
+            drop_kept(r);
+            r->kept_state = KEPT_LOST;
+        }
+    }
     drop_entries(r); /* not held past the flush (a run's ticket phase follows) */
     r->added = r->stored = 0;
     r->by_sql = false;
+    return rc;
+}
+
+void findings_refs_keep(struct findings_refs *r)
+{
+    r->keep = true;
+}
+
+int findings_refs_take_kept(struct findings_refs *r,
+                            int (*each)(void *ctx, int64_t kind, const uint64_t ref[2], int64_t id,
+                                        uint64_t digest),
+                            void *ctx)
+{
+    int rc = 1;
+    if (each && r->keep && r->kept_state != KEPT_LOST) {
+        rc = 0;
+        for (size_t i = 0; rc == 0 && i < r->kn; i++) {
+            const struct ref_entry *e = &r->kv[i];
+            rc = each(ctx, e->kind, e->ref, r->kfirst + e->at, r->kdigest[e->at]);
+        }
+    }
+    drop_kept(r);
+    r->keep = false;
+    r->kept_state = KEPT_NONE;
     return rc;
 }

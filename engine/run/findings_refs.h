@@ -67,10 +67,12 @@ void findings_refs_budget(struct findings_refs *r, size_t bytes);
  * SQLite sorts this flush). */
 void findings_refs_begin(struct findings_refs *r, size_t expected);
 
-/* The next finding the flush stores: its store kind and its record_ref
- * (32 bytes, no NUL needed). Never fails: what cannot be kept switches the
+/* The next finding the flush stores: its store kind, its record_ref
+ * (32 bytes, no NUL needed) and the digest of its evidence
+ * (ticket_evidence_digest, loop/ticket.h; kept for findings_refs_take_kept). Never fails: what cannot be kept switches the
  * flush to SQLite's sort. */
-void findings_refs_add(struct findings_refs *r, int64_t kind, const char ref[32]);
+void findings_refs_add(struct findings_refs *r, int64_t kind, const char ref[32],
+                       uint64_t digest);
 
 /* The last statement on db inserted the next n findings into finding_rows
  * (in the order added): their ids end at sqlite3_last_insert_rowid and
@@ -83,5 +85,25 @@ int findings_refs_stored(struct findings_refs *r, sqlite3 *db, size_t n, struct 
  * by SQL (see above); the collector is emptied either way. 0 or -1. */
 int findings_refs_write(struct findings_refs *r, sqlite3 *db, int64_t run,
                         struct qloop_error *err);
+
+/* From now on the keys written are kept for the run's ticket phase
+ * (findings_refs_take_kept) instead of dropped: those of the one
+ * findings_refs_write that has keys, sorted, with their digests — 32 bytes
+ * a finding, so within 4/3 of the budget. A write whose keys went by SQL,
+ * or a second write with keys, drops what was kept: the run's keys are
+ * then read back from the store. */
+void findings_refs_keep(struct findings_refs *r);
+
+/* Hands each kept key to each, in finding_refs' order (kind, record_ref,
+ * id) — the store kind, the ref as two big-endian numbers, the finding's id
+ * and its evidence digest — then drops them and stops keeping (each NULL:
+ * only that, 1 returned). Returns 1
+ * (nothing called) when the keys were not kept whole (findings_refs_keep
+ * not called, or a write lost them), else 0 or what each returned first
+ * when not 0 (the rest not handed). */
+int findings_refs_take_kept(struct findings_refs *r,
+                            int (*each)(void *ctx, int64_t kind, const uint64_t ref[2], int64_t id,
+                                        uint64_t digest),
+                            void *ctx);
 
 #endif

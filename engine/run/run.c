@@ -215,6 +215,13 @@ static int later_finders(struct run_ctx *run, struct run_outcome *out)
     return 0;
 }
 
+/* The ticket_seen keys of the run: the finding keys its writer kept. */
+static int run_keys(void *ctx, ticket_key_fn each, void *each_ctx)
+{
+    struct run_ctx *run = ctx;
+    return findings_take_refs(run->findings, each, each_ctx);
+}
+
 int run_write(struct run_ctx *run, struct run_outcome *out)
 {
     double t0 = mono_seconds();
@@ -225,7 +232,9 @@ int run_write(struct run_ctx *run, struct run_outcome *out)
         return -1;
     json_t *summary = NULL;
     struct ticket_sync_counts tc = {0};
-    struct ticket_seen seen = {.seen = recheck_seen, .ctx = run};
+    struct ticket_seen seen = {.seen = recheck_seen, .ctx = run, .keys = run_keys};
+    /* the keys written from here on kept for the ticket phase's merge */
+    findings_keep_refs(run->findings);
     if (insert_run(run, "running", NULL) != 0 ||
         audit_run(run, "run.start", json_pack("{s:s}", "as_of", run->as_of)) != 0 ||
         move_staged(run) != 0 || memo_write(run) != 0)

@@ -242,7 +242,7 @@ static void check_same(bool hex, bool blob)
     log_writes(got);
     bool all_found = true;
     struct tk_judged_set judged;
-    assert_int_equal(tk_refresh_failing(got, run, &all_found, &judged, &err), 0);
+    assert_int_equal(tk_refresh_failing(got, run, NULL, &all_found, &judged, &err), 0);
     /* only the items whose evidence changed were written */
     char *wrote = written(got);
     assert_string_equal(wrote, changed);
@@ -323,7 +323,7 @@ static void test_no_findings(void **state)
     struct qloop_error err;
     qloop_error_clear(&err);
     bool all_found = false;
-    assert_int_equal(tk_refresh_failing(db, "r9", &all_found, NULL, &err), 0);
+    assert_int_equal(tk_refresh_failing(db, "r9", NULL, &all_found, NULL, &err), 0);
     assert_true(all_found); /* none to find */
     char *after = items_text(db);
     assert_string_equal(before, after);
@@ -353,7 +353,7 @@ static void test_all_found(void **state)
                      " VALUES('r2', 'pop', 'pop.a', %u, %Q, 'f')", i, ref);
     }
     bool all_found = false;
-    assert_int_equal(tk_refresh_failing(db, "r2", &all_found, NULL, &err), 0);
+    assert_int_equal(tk_refresh_failing(db, "r2", NULL, &all_found, NULL, &err), 0);
     assert_true(all_found);
     const char *other[][3] = {{"pop.a", "39", "missing item"}, {"pop.a", "77", "no item"},
                               {"pop.b", "2", "another rule"}};
@@ -365,7 +365,7 @@ static void test_all_found(void **state)
         exec(db, "INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, field)"
                  " VALUES('r3', 'pop', %Q, 9, %Q, 'f')", other[k][0], ref);
         all_found = true;
-        assert_int_equal(tk_refresh_failing(db, "r3", &all_found, NULL, &err), 0);
+        assert_int_equal(tk_refresh_failing(db, "r3", NULL, &all_found, NULL, &err), 0);
         if (all_found)
             fail_msg("all found despite a finding of a %s", other[k][2]);
     }
@@ -384,14 +384,14 @@ static void test_again_while_reading(void **state)
     qloop_error_clear(&err);
     free(reference_refresh(want, run));
     bool all_found;
-    assert_int_equal(tk_refresh_failing(got, run, &all_found, NULL, &err), 0);
+    assert_int_equal(tk_refresh_failing(got, run, NULL, &all_found, NULL, &err), 0);
     exec(got, "UPDATE ticket_items SET value = 'stale' WHERE value IN ('new', 'later')"
               " AND last_run = 'r2'");
     sqlite3_stmt *reading;
     assert_int_equal(sqlite3_prepare_v2(got, "SELECT id FROM tickets", -1, &reading, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(reading), SQLITE_ROW);
-    assert_int_equal(tk_refresh_failing(got, run, &all_found, NULL, &err), 0);
+    assert_int_equal(tk_refresh_failing(got, run, NULL, &all_found, NULL, &err), 0);
     sqlite3_finalize(reading);
     char *a = items_text(want), *b = items_text(got);
     assert_string_equal(a, b);
