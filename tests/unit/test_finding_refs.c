@@ -16,6 +16,8 @@
  * moved into finding_refs by the upgrade, the index gone. The ticket
  * loop's statements over the findings (traced over three nights) search
  * finding_refs by its primary key and never scan a findings table.
+ * Kept for the ticket phase (findings_keep_refs), the keys of one sorted
+ * write are handed once, in key order, with digests of the rows stored.
  * findings_refs_sort orders the entries as qsort by (kind, ref, place)
  * would: random refs, refs crowded into one top-bits bucket, equal refs
  * (kept in their order of arrival), kinds spread wide (qsort itself).
@@ -31,6 +33,8 @@
 #include <cmocka.h>
 
 #include "base/buf.h"
+#include "base/sha256.h"
+#include "loop/ticket.h"
 #include "rules/pack.h"
 #include "run/findings.h"
 #include "run/findings_refs.h"
@@ -411,6 +415,142 @@ static void test_held_refs(void **state)
     free(want);
 }
 
+/* What kept_key saw: the keys as refs_text's lines would hold them (kind
+ * number, ref, id), and how many digests equal the one of the finding's
+ * row as stored. */
+struct kept {
+    sqlite3 *db;
+    struct qloop_buf text;
+    int n, digests_equal;
+};
+
+/* The evidence digest of finding id's row as stored. */
+static uint64_t stored_digest(sqlite3 *db, int64_t id)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT row_no, record_key, value, message, sealed"
+                                        " FROM finding_rows WHERE id = ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, id);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    struct ticket_cell c[TICKET_EVIDENCE];
+    for (int i = 0; i < TICKET_EVIDENCE; i++) {
+        c[i] = (struct ticket_cell){.type = sqlite3_column_type(st, i)};
+        if (c[i].type == SQLITE_INTEGER)
+            c[i].i = sqlite3_column_int64(st, i);
+        else if (c[i].type != SQLITE_NULL) {
+            c[i].p = c[i].type == SQLITE_BLOB ? sqlite3_column_blob(st, i)
+                                              : (const void *)sqlite3_column_text(st, i);
+            c[i].len = (size_t)sqlite3_column_bytes(st, i);
+        }
+    }
+    uint64_t d = ticket_evidence_digest(c, true);
+    sqlite3_finalize(st);
+    return d;
+}
+
+static int kept_key(void *ctx, int64_t kind, const uint64_t ref[2], int64_t id, uint64_t digest)
+{
+    struct kept *k = ctx;
+    char hex[33];
+    qloop_hex128(ref, hex);
+    hex[32] = '\0';
+    qloop_buf_printf(&k->text, "%lld|%s|%lld\n", (long long)kind, hex, (long long)id);
+    k->n++;
+    k->digests_equal += digest != 0 && digest == stored_digest(k->db, id);
+    return 0;
+}
+
+/* The store's keys as kept_key writes them (malloc'd). */
+static char *store_keys_text(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT kind, record_ref, id FROM finding_refs"
+                                        " ORDER BY run, kind, record_ref, id",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    struct qloop_buf b = {0};
+    while (sqlite3_step(st) == SQLITE_ROW)
+        qloop_buf_printf(&b, "%lld|%s|%lld\n", (long long)sqlite3_column_int64(st, 0),
+                         (const char *)sqlite3_column_text(st, 1),
+                         (long long)sqlite3_column_int64(st, 2));
+    sqlite3_finalize(st);
+    char *s = qloop_xstrdup(qloop_buf_str(&b));
+    qloop_buf_free(&b);
+    return s;
+}
+
+/* Keys kept for the ticket phase (findings_keep_refs): one write of keys —
+ * one flush, or flushes held and released — hands every key once, in
+ * finding_refs' order with its id, and each finding's evidence digest
+ * equal to the digest of its row as stored; taken once (a second take, or
+ * a take with no callback, hands nothing). A second write of keys, keys
+ * sorted by SQL (budget 0), or a writer not asked to keep: nothing handed
+ * (1), the tickets read finding_refs. */
+static void test_kept_keys(void **state)
+{
+    (void)state;
+    enum { PIECES = 3 };
+    char empty[300];
+    snprintf(empty, sizeof empty, "%s", test_dir_path("empty.db"));
+    store_close(db_open_at(empty));
+    /* 0: one flush; 1: held flushes; 2: two flushes; 3: budget 0; 4: not kept;
+     * 5: one flush, taken without a callback first */
+    for (int c = 0; c < 6; c++) {
+        copy_store(empty, F.db2);
+        sqlite3 *db = db_open_at(F.db2);
+        struct qloop_error err;
+        qloop_error_clear(&err);
+        assert_int_equal(stage_create(db, &err), 0);
+        struct findings_writer *w = findings_writer_new(db, "r1", F.p, &err);
+        assert_non_null(w);
+        if (c == 3)
+            findings_writer_sort_budget(w, 0);
+        if (c != 4)
+            findings_keep_refs(w);
+        assert_int_equal(store_begin(db, &err), 0);
+        if (c == 1)
+            findings_hold_refs(w);
+        int flushes = c == 1 ? PIECES : c == 2 ? 2 : 1;
+        for (int k = 0; k < flushes; k++) {
+            char piece[32];
+            snprintf(piece, sizeof piece, "a%d", k);
+            assert_int_equal(spool(w, piece, MANY / flushes, &err), 0);
+            assert_int_equal(findings_flush(w, &err), 0);
+        }
+        if (c == 1)
+            assert_int_equal(findings_release_refs(w, true, &err), 0);
+        assert_int_equal(store_commit(db, &err), 0);
+        int n = (int)q_int(db, "SELECT count(*) FROM finding_refs");
+        assert_int_equal(n, MANY / flushes * flushes);
+        struct kept k = {.db = db};
+        if (c == 5)
+            assert_int_equal(findings_take_refs(w, NULL, NULL), 1);
+        int rc = findings_take_refs(w, kept_key, &k);
+        if (c <= 1) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(k.n, n);
+            assert_int_equal(k.digests_equal, n);
+            char *want = store_keys_text(db);
+            assert_string_equal(qloop_buf_str(&k.text), want);
+            free(want);
+        } else {
+            assert_int_equal(rc, 1);
+            assert_int_equal(k.n, 0);
+        }
+        /* taken once */
+        int before = k.n;
+        assert_int_equal(findings_take_refs(w, kept_key, &k), 1);
+        assert_int_equal(k.n, before);
+        qloop_buf_free(&k.text);
+        findings_writer_free(w);
+        store_close(db);
+    }
+}
+
 /* Pruning deletes the old runs' keys with their rows, and counts the rows. */
 static void test_prune(void **state)
 {
@@ -622,6 +762,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fallback_same_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_held_refs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kept_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_from_step13, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop_plans, setup, teardown),
