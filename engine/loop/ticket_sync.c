@@ -513,8 +513,13 @@ static int close_rechecked(sqlite3 *db, const struct recheck *rs, size_t n, cons
         if (r->fixed > 0)
             idset_add(updated, r->ticket);
         struct tk t;
-        long open;
-        if (tk_load_known(db, r->ticket, &t, err) != 0 || tk_open_items(db, t.id, &open, err) != 0)
+        /* Whether the ticket has open or missing items left: surely when
+         * some failed again (the re-check leaves those open), so they are
+         * counted only when none did (W1 1M night 2: 9 counts over 180,000
+         * items' index entries, each ticket's all failing again). */
+        long open = r->failing;
+        if (tk_load_known(db, r->ticket, &t, err) != 0 ||
+            (open == 0 && tk_open_items(db, t.id, &open, err) != 0))
             return -2;
         char reason[1024];
         struct tk_change c = {.actor = "system", .reason = reason, .run_id = run_id, .at = at};

@@ -184,6 +184,40 @@ static void test_recheck_outcomes(void **state)
     store_close(db);
 }
 
+/* SQLITE_TRACE_STMT: counts the counts of a ticket's open items. */
+static int count_open_counts(unsigned type, void *ctx, void *p, void *x)
+{
+    (void)p;
+    if (type == SQLITE_TRACE_STMT && strstr(x, "SELECT count(*) FROM ticket_items WHERE ticket_id"))
+        (*(int *)ctx)++;
+    return 0;
+}
+
+/* A ticket whose records fail again keeps open items: the re-check does not
+ * count them (one count per ticket over its items' index entries a night);
+ * a ticket with none failing again is counted, and closed when none is left
+ * open. */
+static void test_failing_again_not_counted(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "A B", "A B", &p);
+    int counts = 0;
+    sqlite3_trace_v2(db, SQLITE_TRACE_STMT, count_open_counts, &counts);
+    struct ticket_sync_counts c = phone_run(db, "r2", "2024-09-28T02:00:00+08:00", "A", "A B", &p);
+    assert_int_equal(c.reverified, 1);
+    assert_int_equal(counts, 0);
+    assert_string_equal(item_state(db, "people", "B"), "fixed");
+    assert_string_equal(state_of(db, 1), "feedback");
+    phone_run(db, "r3", "2024-09-29T02:00:00+08:00", "", "A B", &p);
+    assert_int_equal(counts, 1);
+    sqlite3_trace_v2(db, 0, NULL, NULL);
+    assert_string_equal(state_of(db, 1), "shared");
+    audit_whole(db);
+    store_close(db);
+}
+
 static void test_corrected_passes_to_shared(void **state)
 {
     (void)state;
@@ -944,6 +978,7 @@ int main(void)
         cmocka_unit_test(test_unknown_owner_and_manual_policy),
         cmocka_unit_test(test_dedupe_over_repeated_runs),
         cmocka_unit_test(test_recheck_outcomes),
+        cmocka_unit_test(test_failing_again_not_counted),
         cmocka_unit_test(test_corrected_passes_to_shared),
         cmocka_unit_test(test_corrected_fails_back_to_feedback),
         cmocka_unit_test(test_fixed_key_waits_for_steward),
