@@ -33,6 +33,16 @@
  * done (ticket_sync.c clears it), holding every open item that had a
  * finding, changed or not.
  *
+ * From memory. In a run the findings writer keeps the keys it wrote, each
+ * with a digest of its finding's evidence (ticket_evidence_digest, below),
+ * and hands them to the merge (ticket_seen keys) instead of their being
+ * read back; the scan digests each open item's evidence the same way. On a
+ * steady night — every judged item failing again, so nothing but the
+ * update reads TK_REFRESHED — only the matched items whose digest is not
+ * their finding's go into it, and the update's comparison, exact, decides
+ * over those (W1 1M night 2: 180,000 pairs inserted and compared before, to
+ * change none).
+ *
  * The matches are those of one statement (collect_sql): a record_ref that
  * is not the text of 32 lower-case hex digits (refs are written by
  * store_record_ref, but an old or imported store may hold others) makes

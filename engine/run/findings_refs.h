@@ -19,6 +19,11 @@
  * flush's keys are copied by SQL instead (INSERT ... SELECT from the
  * flush's finding_rows, ORDER BY the key: SQLite's own sorter, which spills
  * to temporary files): the same rows, slower.
+ *
+ * In a run the keys of its one sorted write are also kept, with a digest of
+ * each finding's evidence, for the ticket phase (findings_refs_keep,
+ * findings_refs_take_kept): it merges the open items with them instead of
+ * reading finding_refs back.
  */
 #ifndef QLOOP_RUN_FINDINGS_REFS_H
 #define QLOOP_RUN_FINDINGS_REFS_H
