@@ -547,6 +547,50 @@ static void test_steady_differing_only(void **state)
     check_handed(true);
 }
 
+/* Many items in three rules, half of them with refs alike in their first
+ * 20 bits (one crowded bucket of the sort), the rest spread: each open item
+ * with a finding gets its first one (the sort put every item where the
+ * merge looks for it). */
+static void test_many_items_sorted(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    const char *rules[] = {"pop.a", "pop.b", "pop.c"};
+    for (int t = 0; t < 3; t++)
+        exec(db, "INSERT INTO tickets(id, dataset, rule, source, dept, state, policy, opened_at,"
+                 " opened_by) VALUES(%d, 'pop', %Q, 'run', 'd', 'feedback', 'p', 't', 's')",
+             t + 1, rules[t]);
+    exec(db, "BEGIN");
+    char ref[33];
+    for (unsigned i = 0; i < 3000; i++) {
+        if (i % 2)
+            snprintf(ref, sizeof ref, "abcde%03x%08x%08x%08x", i % 7, i * 2654435761u, i, ~i);
+        else
+            ref_of(i, ref);
+        const char *rule = rules[i % 3];
+        exec(db, "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref, value, state,"
+                 " added_at) VALUES(%u, 'pop', %Q, %Q, 'old', 'open', 't')",
+             i % 3 + 1, rule, ref);
+        if (i % 5 != 0)
+            exec(db, "INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, field, value)"
+                     " VALUES('r2', 'pop', %Q, %u, %Q, 'f', 'new')", rule, i + 1, ref);
+    }
+    exec(db, "COMMIT");
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    bool all_found = false;
+    assert_int_equal(tk_refresh_failing(db, "r2", NULL, &all_found, NULL, &err), 0);
+    assert_true(all_found);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM " TK_REFRESHED " m JOIN ticket_items i"
+                               " ON i.id = m.item WHERE m.finding = (SELECT min(g.id) FROM"
+                               " findings g WHERE g.run_id = 'r2' AND g.dataset = i.dataset"
+                               " AND g.rule = i.rule AND g.record_ref = i.record_ref)"),
+                     2400);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM " TK_REFRESHED), 2400);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items WHERE value = 'new'"), 2400);
+    store_close(db);
+}
+
 /* The evidence digest: equal evidence, equal digests; a type, a length, a
  * byte or a column's place changed: another; a finding with a NULL key or
  * message has none (0), an item with one has one. */
@@ -596,6 +640,7 @@ int main(void)
         cmocka_unit_test(test_keys_handed),
         cmocka_unit_test(test_steady_differing_only),
         cmocka_unit_test(test_evidence_digest),
+        cmocka_unit_test(test_many_items_sorted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
