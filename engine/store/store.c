@@ -298,6 +298,7 @@ void store_close(sqlite3 *db)
         return;
     if (secret_db == db)
         secret_db = NULL;
+    store_writeback_stop(db);
     audit_forget(db);
     store_key_forget(db);
     sqlite3_close_v2(db);
@@ -316,6 +317,7 @@ int store_begin(sqlite3 *db, struct qloop_error *err)
 
 int store_commit(sqlite3 *db, struct qloop_error *err)
 {
+    store_writeback_stop(db);
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         store_error(db, "提交事务", err);
         store_rollback(db);
@@ -326,6 +328,7 @@ int store_commit(sqlite3 *db, struct qloop_error *err)
 
 void store_rollback(sqlite3 *db)
 {
+    store_writeback_stop(db);
     if (!sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -358,8 +361,11 @@ int store_begin_bulk(sqlite3 *db, bool *rollback_journal, struct qloop_error *er
             journal_mode(db, "PRAGMA main.journal_mode", mode);
         *rollback_journal = strcmp(mode, "delete") == 0;
     }
-    if (store_begin(db, err) == 0)
+    if (store_begin(db, err) == 0) {
+        if (*rollback_journal)
+            store_writeback_start(db);
         return 0;
+    }
     if (*rollback_journal)
         store_wal(db);
     *rollback_journal = false;

@@ -96,7 +96,8 @@ void store_rollback(sqlite3 *db);
  * as before the transaction), then sets WAL again. Otherwise (another
  * connection open, a store in memory, already in a transaction) this is
  * store_begin in WAL, *rollback_journal = false. Returns 0 or -1 with err as
- * store_begin (the store back in WAL). */
+ * store_begin (the store back in WAL). With the rollback journal, the
+ * store's early writeback (below) runs until the transaction ends. */
 int store_begin_bulk(sqlite3 *db, bool *rollback_journal, struct qloop_error *err);
 
 /* Puts the store back in WAL after store_begin_bulk's transaction ended:
@@ -104,6 +105,20 @@ int store_begin_bulk(sqlite3 *db, bool *rollback_journal, struct qloop_error *er
  * in its rollback journal (a reader held it past the busy timeout, or a
  * transaction is open), which the next store_open_mode fixes. */
 bool store_wal(sqlite3 *db);
+
+/* Early writeback (writeback.c). store_begin_bulk starts it for a
+ * transaction with a rollback journal on a file: a thread hands the store
+ * file's dirty pages to the disk every 250 ms (sync_file_range, Linux), so
+ * that the COMMIT's fsync finds few left. store_commit, store_rollback and
+ * store_close stop it (stop joins the thread; a connection other than the
+ * one watched, or NULL, is left alone). One connection of the process is
+ * watched at a time; a start while another is watched does nothing. */
+void store_writeback_start(sqlite3 *db);
+void store_writeback_stop(sqlite3 *db);
+/* Whether db's writeback thread is running. */
+bool store_writeback_active(sqlite3 *db);
+/* How many times the process's writeback threads have started writes. */
+long store_writeback_kicks(void);
 
 /* The store's secret (32 random bytes made at creation, kept in meta) used to
  * key record_ref hashes. */

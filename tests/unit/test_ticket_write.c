@@ -9,7 +9,8 @@
  * a run (store/store.c, store_begin_bulk / store_wal): a rollback journal
  * while a run alone with the store writes, the first and every later one,
  * WAL again after the commit and after a rollback, WAL kept when another
- * connection has the store open or it lives in memory. The audit entry
+ * connection has the store open or it lives in memory, and the store's
+ * pages handed to the disk while such a run writes. The audit entry
  * of a batch of items has the bytes jansson gave it: refs of letters and
  * digits written as they are, any other (empty, punctuation, quotes,
  * control bytes, Chinese, invalid UTF-8, none) through jansson.
@@ -358,6 +359,69 @@ static void test_memory_store(void **state)
     store_close(db);
 }
 
+/* A run alone with a store file has the store's pages handed to the disk
+ * while it writes (store/writeback.c): the writeback thread runs from
+ * store_begin_bulk's rollback journal until the commit, the rollback or the
+ * close, starting writes every 250 ms and none after; beside a reader (WAL
+ * kept) and in memory it does not run. What is written is committed as
+ * without it. */
+static void test_bulk_writeback(void **state)
+{
+    (void)state;
+    char path[256];
+    temp_store_path(path, sizeof path, "wback");
+    sqlite3 *db = db_open_at(path);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_false(store_writeback_active(db));
+    bool journal = false;
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_true(journal);
+    assert_true(store_writeback_active(db));
+    long before = store_writeback_kicks();
+    add_run(db, "r1");
+    exec(db, "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 20000)"
+             " INSERT INTO meta(key, value) SELECT 'filler' || i, zeroblob(1000) FROM k");
+    for (int i = 0; i < 100 && store_writeback_kicks() == before; i++)
+        usleep(50000);
+    assert_true(store_writeback_kicks() > before);
+    assert_int_equal(store_commit(db, &err), 0);
+    assert_false(store_writeback_active(db));
+    long after = store_writeback_kicks();
+    usleep(600000);
+    assert_int_equal(store_writeback_kicks(), after);
+    assert_true(store_wal(db));
+    assert_int_equal(q_int(db, "SELECT count(*) FROM meta WHERE key LIKE 'filler%%'"), 20000);
+    assert_string_equal(q_text(db, "PRAGMA integrity_check"), "ok");
+    /* a rollback stops it, and so does closing the store */
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_true(journal);
+    assert_true(store_writeback_active(db));
+    store_rollback(db);
+    assert_false(store_writeback_active(db));
+    assert_true(store_wal(db));
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_true(store_writeback_active(db));
+    store_close(db);
+    assert_false(store_writeback_active(db));
+    /* beside a reader the run keeps WAL: no writeback */
+    db = db_open_at(path);
+    sqlite3 *reader = db_open_at(path);
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_false(journal);
+    assert_false(store_writeback_active(db));
+    assert_int_equal(store_commit(db, &err), 0);
+    store_close(reader);
+    store_close(db);
+    remove_store(path);
+    /* nor in memory */
+    db = db_open();
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_false(store_writeback_active(db));
+    assert_int_equal(store_commit(db, &err), 0);
+    store_close(db);
+}
+
 /* The bytes of the audit entries of item batches (tk_audit_item, written
  * straight into the batch for every item; tk_batch_flush): as the one
  * jansson object each entry used to be. */
@@ -407,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_first_run_rolled_back),
         cmocka_unit_test(test_first_run_beside_reader),
         cmocka_unit_test(test_memory_store),
+        cmocka_unit_test(test_bulk_writeback),
         cmocka_unit_test(test_item_audit_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
