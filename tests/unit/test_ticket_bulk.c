@@ -8,7 +8,8 @@
  * both thresholds (a first night of small rules keeps it in place), a second
  * open item of a record still refused by the database (the rebuild fails,
  * with the kind of error the INSERT gave, and a rollback leaves the store
- * as it was), and no drop outside a transaction.
+ * as it was), and no drop outside a transaction; the index sorted with
+ * an 8 MiB page cache, the run's cache back afterwards.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -361,12 +362,84 @@ static void test_unindex_reindex(void **state)
     store_close(db);
 }
 
+/* Statements run while traced, one a line ('\n' after each). */
+static struct qloop_buf traced;
+
+static int trace_stmt(unsigned type, void *ctx, void *p, void *x)
+{
+    (void)type;
+    (void)ctx;
+    (void)p;
+    const char *sql = x;
+    qloop_buf_append(&traced, sql, strlen(sql));
+    qloop_buf_putc(&traced, '\n');
+    return 0;
+}
+
+/* The traced statements as a string (a NUL appended to the buffer). */
+static const char *traced_text(void)
+{
+    qloop_buf_putc(&traced, '\0');
+    traced.len--;
+    return traced.ptr;
+}
+
+/* The index is built with an 8 MiB page cache, so that SQLite's sorter
+ * sorts its keys in runs of 8 MiB rather than of the run's 64 MiB, and the
+ * cache is set back afterwards, whether the index was made or failed. */
+static void test_reindex_small_sort_runs(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    int64_t cache = q_int(db, "PRAGMA cache_size");
+    assert_int_equal(cache, -65536);
+    exec(db, "INSERT INTO tickets(dataset, rule, source, dept, state, policy, opened_at, opened_by)"
+             " VALUES('people', 'people.phone', 'run', '市公安局', 'discovered', 'p', 'now',"
+             " 'system')");
+    const char *item = "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref, state,"
+                       " added_at) VALUES(1, 'people', 'people.phone', 'ref1', 'open', 'now')";
+    for (int fail = 0; fail < 2; fail++) {
+        char *sql = NULL;
+        assert_int_equal(store_begin(db, &err), 0);
+        assert_int_equal(tk_items_unindex(db, &sql, &err), 0);
+        exec(db, "%s", item);
+        if (fail)
+            exec(db, "%s", item);
+        qloop_buf_reset(&traced);
+        sqlite3_trace_v2(db, SQLITE_TRACE_STMT, trace_stmt, NULL);
+        assert_int_equal(tk_items_reindex(db, &sql, &err), fail ? -2 : 0);
+        sqlite3_trace_v2(db, 0, NULL, NULL);
+        const char *text = traced_text();
+        const char *small = strstr(text, "PRAGMA main.cache_size=-8192\n");
+        const char *create = strstr(text, "CREATE UNIQUE INDEX ticket_items_record");
+        const char *back = strstr(text, "PRAGMA main.cache_size=-65536\n");
+        assert_non_null(small);
+        assert_non_null(create);
+        assert_non_null(back);
+        assert_true(small < create && create < back);
+        assert_int_equal(q_int(db, "PRAGMA cache_size"), cache);
+        if (fail) {
+            assert_non_null(strstr(err.message, "UNIQUE constraint failed"));
+            store_rollback(db);
+        } else {
+            assert_int_equal(store_commit(db, &err), 0);
+        }
+        free(sql);
+    }
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items"), 1);
+    qloop_buf_free(&traced);
+    store_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fresh_runs_build_index_in_bulk),
         cmocka_unit_test(test_duplicate_open_item_refused),
         cmocka_unit_test(test_unindex_reindex),
+        cmocka_unit_test(test_reindex_small_sort_runs),
         cmocka_unit_test(test_small_rules_keep_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
