@@ -14,7 +14,9 @@
  * fsync finds little left. Nothing about durability changes: the kernel
  * may write any dirty page at any time anyway, the journal is synced
  * before SQLite writes a page it protects into the store, and the COMMIT
- * syncs as before.
+ * syncs as before. The thread runs at nice 19: the CPU the submission of
+ * the writes takes (which the COMMIT's fsync took on the run's thread)
+ * goes to a core the run leaves idle.
  *
  * The file descriptor is SQLite's own (unix VFS), never one of ours: a
  * descriptor of the store opened and closed here would drop the process's
@@ -31,8 +33,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store/store.h"
 
@@ -84,6 +89,11 @@ static int store_fd(sqlite3 *db)
 static void *writeback_main(void *unused)
 {
     (void)unused;
+    /* The submission of the writes (the file system's block allocation,
+     * the requests) runs on this thread: at the lowest priority it takes a
+     * core only when the run leaves one idle (the ticket phase) rather than
+     * from the compare's two threads. It failing leaves the priority as is. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
     pthread_mutex_lock(&wb.mu);
     while (!wb.stop) {
         struct timespec until;

@@ -22,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <errno.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -359,12 +362,31 @@ static void test_memory_store(void **state)
     store_close(db);
 }
 
+/* How many of the process's threads run at nice 19. */
+static int lowest_threads(void)
+{
+    DIR *dir = opendir("/proc/self/task");
+    assert_non_null(dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        errno = 0;
+        int nice = getpriority(PRIO_PROCESS, (id_t)atoi(e->d_name));
+        if (errno == 0 && nice == 19)
+            n++;
+    }
+    closedir(dir);
+    return n;
+}
+
 /* A run alone with a store file has the store's pages handed to the disk
- * while it writes (store/writeback.c): the writeback thread runs from
- * store_begin_bulk's rollback journal until the commit, the rollback or the
- * close, starting writes every 250 ms and none after; beside a reader (WAL
- * kept) and in memory it does not run. What is written is committed as
- * without it. */
+ * while it writes (store/writeback.c): the writeback thread runs, at nice
+ * 19, from store_begin_bulk's rollback journal until the commit, the
+ * rollback or the close, starting writes every 250 ms and none after;
+ * beside a reader (WAL kept) and in memory it does not run. What is
+ * written is committed as without it. */
 static void test_bulk_writeback(void **state)
 {
     (void)state;
@@ -385,7 +407,9 @@ static void test_bulk_writeback(void **state)
     for (int i = 0; i < 100 && store_writeback_kicks() == before; i++)
         usleep(50000);
     assert_true(store_writeback_kicks() > before);
+    assert_int_equal(lowest_threads(), 1); /* the writeback thread, at nice 19 */
     assert_int_equal(store_commit(db, &err), 0);
+    assert_int_equal(lowest_threads(), 0);
     assert_false(store_writeback_active(db));
     long after = store_writeback_kicks();
     usleep(600000);
