@@ -319,22 +319,28 @@ int tk_items_unindex(sqlite3 *db, char **index_sql, struct qloop_error *err)
 /* The page cache while the index is built: SQLite's sorter keeps keys in
  * memory up to the cache's size before it sorts them into a run on disk
  * (a PMA) and merges the runs at the end. Under the run's 64 MiB the
- * 926,000 keys of the 10M compare's items sorted in one or two large
- * runs, far out of the processor's caches; in runs of 8 MiB the same
- * index took 1.4-1.7 s -> 1.3-1.4 s in the run and 1.8-2.5 -> 1.4-1.7 s
- * in the sqlite3 shell (bench/README.md, "The compare at 10M"). The
- * cache is set back when the index is made or has failed; pages it held
- * past 8 MiB are written out (as the COMMIT would) instead of kept. Up to
- * ~70,000 keys sort in memory either way. */
+ * 926,000 keys of the 10M compare's items (~80 bytes each) sorted in two
+ * large runs, far out of the processor's caches; in runs of 8 MiB the
+ * same index took 1.4-1.7 s -> 1.3-1.4 s in the run and 1.8-2.5 -> 1.4-1.7
+ * s in the sqlite3 shell (bench/README.md, "The compare at 10M"). A table
+ * of up to tk_items_sort_in_cache items (whose keys fit the run's cache,
+ * sorted there in one piece) keeps the cache: at 8 MiB the 1M compare's
+ * 92,536 keys took two runs and a merge, 86-114 -> 108-145 ms. The cache
+ * is set back when the index is made or has failed; pages it held past
+ * 8 MiB are written out (as the COMMIT would) instead of kept. */
 #define TK_ITEMS_SORT_KIB 8192
+int64_t tk_items_sort_in_cache = TK_ITEMS_SORT_IN_CACHE;
 
 int tk_items_reindex(sqlite3 *db, char **index_sql, struct qloop_error *err)
 {
     if (!*index_sql)
         return 0;
-    int64_t cache = 0;
-    if (sql_int64(db, "PRAGMA main.cache_size", NULL, 0, &cache, err) != 0)
+    int64_t items = 0, cache = 0;
+    if (sql_int64(db, "SELECT max(id) FROM ticket_items", NULL, 0, &items, err) != 0 ||
+        sql_int64(db, "PRAGMA main.cache_size", NULL, 0, &cache, err) != 0)
         return -2;
+    if (items <= tk_items_sort_in_cache)
+        return sql_index_restore(db, index_sql, "写入工单记录", err) == 0 ? 0 : -2;
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA main.cache_size=-%d", TK_ITEMS_SORT_KIB);
     if (sql_exec(db, pragma, "写入工单记录", err) != 0)

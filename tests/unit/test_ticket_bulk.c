@@ -8,8 +8,8 @@
  * both thresholds (a first night of small rules keeps it in place), a second
  * open item of a record still refused by the database (the rebuild fails,
  * with the kind of error the INSERT gave, and a rollback leaves the store
- * as it was), and no drop outside a transaction; the index sorted with
- * an 8 MiB page cache, the run's cache back afterwards.
+ * as it was), and no drop outside a transaction; past 500,000 items the
+ * index sorted with an 8 MiB page cache, the run's cache back afterwards.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -384,9 +384,10 @@ static const char *traced_text(void)
     return traced.ptr;
 }
 
-/* The index is built with an 8 MiB page cache, so that SQLite's sorter
- * sorts its keys in runs of 8 MiB rather than of the run's 64 MiB, and the
- * cache is set back afterwards, whether the index was made or failed. */
+/* Past tk_items_sort_in_cache items the index is built with an 8 MiB page
+ * cache, so that SQLite's sorter sorts its keys in runs of 8 MiB rather
+ * than of the run's 64 MiB, and the cache is set back afterwards, whether
+ * the index was made or failed; up to it the cache is left alone. */
 static void test_reindex_small_sort_runs(void **state)
 {
     (void)state;
@@ -400,8 +401,21 @@ static void test_reindex_small_sort_runs(void **state)
              " 'system')");
     const char *item = "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref, state,"
                        " added_at) VALUES(1, 'people', 'people.phone', 'ref1', 'open', 'now')";
+    /* one item: sorted under the run's cache, no PRAGMA */
+    char *sql = NULL;
+    assert_int_equal(store_begin(db, &err), 0);
+    assert_int_equal(tk_items_unindex(db, &sql, &err), 0);
+    exec(db, "%s", item);
+    qloop_buf_reset(&traced);
+    sqlite3_trace_v2(db, SQLITE_TRACE_STMT, trace_stmt, NULL);
+    assert_int_equal(tk_items_reindex(db, &sql, &err), 0);
+    sqlite3_trace_v2(db, 0, NULL, NULL);
+    assert_null(strstr(traced_text(), "cache_size="));
+    assert_non_null(strstr(traced_text(), "CREATE UNIQUE INDEX ticket_items_record"));
+    store_rollback(db);
+    /* past the bound (lowered to 0 here) */
+    tk_items_sort_in_cache = 0;
     for (int fail = 0; fail < 2; fail++) {
-        char *sql = NULL;
         assert_int_equal(store_begin(db, &err), 0);
         assert_int_equal(tk_items_unindex(db, &sql, &err), 0);
         exec(db, "%s", item);
@@ -428,6 +442,7 @@ static void test_reindex_small_sort_runs(void **state)
         }
         free(sql);
     }
+    tk_items_sort_in_cache = TK_ITEMS_SORT_IN_CACHE;
     assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items"), 1);
     qloop_buf_free(&traced);
     store_close(db);
