@@ -112,7 +112,8 @@ bool store_wal(sqlite3 *db);
  * that the COMMIT's fsync finds few left. store_commit, store_rollback and
  * store_close stop it (stop joins the thread; a connection other than the
  * one watched, or NULL, is left alone). One connection of the process is
- * watched at a time; a start while another is watched does nothing. */
+ * watched at a time; a start while another is watched does nothing, and
+ * so does one with QLOOP_WRITEBACK=0 in the environment. */
 void store_writeback_start(sqlite3 *db);
 void store_writeback_stop(sqlite3 *db);
 /* Whether db's writeback thread is running. */

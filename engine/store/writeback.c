@@ -24,7 +24,8 @@
  * file object (whose first four members have been the same since 2008)
  * and used only when fstat shows it is the store's file (same device and
  * inode); otherwise, and off Linux, nothing is started. One transaction of
- * the process is watched at a time.
+ * the process is watched at a time. QLOOP_WRITEBACK=0 in the environment
+ * turns it off (to measure against).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,6 +33,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -122,6 +124,9 @@ static void *writeback_main(void *unused)
 void store_writeback_start(sqlite3 *db)
 {
 #ifdef __linux__
+    const char *off = getenv("QLOOP_WRITEBACK");
+    if (off && strcmp(off, "0") == 0)
+        return;
     int fd = store_fd(db);
     if (fd < 0)
         return;

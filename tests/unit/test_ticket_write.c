@@ -385,8 +385,8 @@ static int lowest_threads(void)
  * while it writes (store/writeback.c): the writeback thread runs, at nice
  * 19, from store_begin_bulk's rollback journal until the commit, the
  * rollback or the close, starting writes every 250 ms and none after;
- * beside a reader (WAL kept) and in memory it does not run. What is
- * written is committed as without it. */
+ * beside a reader (WAL kept), in memory and with QLOOP_WRITEBACK=0 it
+ * does not run. What is written is committed as without it. */
 static void test_bulk_writeback(void **state)
 {
     (void)state;
@@ -428,6 +428,16 @@ static void test_bulk_writeback(void **state)
     assert_true(store_writeback_active(db));
     store_close(db);
     assert_false(store_writeback_active(db));
+    /* QLOOP_WRITEBACK=0 turns it off */
+    db = db_open_at(path);
+    setenv("QLOOP_WRITEBACK", "0", 1);
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_true(journal);
+    assert_false(store_writeback_active(db));
+    assert_int_equal(store_commit(db, &err), 0);
+    unsetenv("QLOOP_WRITEBACK");
+    assert_true(store_wal(db));
+    store_close(db);
     /* beside a reader the run keeps WAL: no writeback */
     db = db_open_at(path);
     sqlite3 *reader = db_open_at(path);
