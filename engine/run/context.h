@@ -94,6 +94,21 @@ struct cleanse_state {
     long col;
 };
 
+/* A batch in the read loop's hands (dataset.c): what it owns from the
+ * moment it is read until its verdicts are merged. Two of them: the loop
+ * merges one while the workers judge the other (judge_start). */
+struct ds_batch {
+    struct qloop_batch batch; /* as read (prefetch.c keeps two valid) */
+    struct qloop_field *view; /* its cleansed cells */
+    size_t view_cap;
+    uint8_t *verdict;
+    const char **reason;
+    size_t verdict_cap;
+    char (*refs)[33];
+    size_t refs_cap;
+    struct judge_batch jb;    /* what the workers read and fill */
+};
+
 /* The dataset being read. */
 struct ds_ctx {
     struct run_ctx *run;
@@ -121,9 +136,12 @@ struct ds_ctx {
     size_t failed_cap;
     int64_t rows;
     struct openrefs *open_refs; /* record refs of open ticket items (the run's, recheck.c) */
+    /* The current batch (ds_select): the one being merged, or — while the
+     * workers' stateless C runs (judge.h's callbacks) — the one judged. */
     struct qloop_field *view; /* cleansed cells of the current batch */
-    size_t view_cap;
     const struct qloop_batch *batch;
+    const struct judge_batch *jb;
+    struct ds_batch slots[2];
     /* what the judge pool reads and fills (judge.h) */
     struct judge_dataset jd;
     size_t *rule_index;
@@ -132,9 +150,7 @@ struct ds_ctx {
     int64_t *checked, *errors, *changed;
     uint8_t *verdict;
     const char **reason;
-    size_t verdict_cap;
     char (*refs)[33]; /* record refs of the batch's rows, when open tickets need them */
-    size_t refs_cap;
     bool judging;
     bool *pass_rules;             /* per rule: a unique set the workers offer to */
     struct qloop_buf *whole_keys; /* per worker: the key of the row it offers */
@@ -259,9 +275,10 @@ void part_source_wrap(struct ds_ctx *ds, const struct part_options *o, uint64_t 
 
 /* prefetch.c: from here on the source is read by a thread of its own, one
  * batch ahead (ds->ad and ds->src become a wrapper that reads the same
- * batches; closing it stops the thread and closes the source). When no
- * thread can be started, nothing changes. */
-void ds_prefetch(struct ds_ctx *ds);
+ * batches, each valid until the second next_batch after it; closing it
+ * stops the thread and closes the source) and returns true. When no
+ * thread can be started, nothing changes and it returns false. */
+bool ds_prefetch(struct ds_ctx *ds);
 
 /* refsets.c */
 void refsets_setup(struct run_ctx *run);

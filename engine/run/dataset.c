@@ -464,29 +464,86 @@ static void progress(struct ds_ctx *ds, bool done)
             el > 0 ? (double)ds->rows / el : (double)ds->rows, el, done ? "\n" : "");
 }
 
-/* Sizes the batch's working arrays and copies its cells into the view that
- * cleansing rewrites. */
-static void prepare_batch(struct ds_ctx *ds, const struct qloop_batch *batch)
+/* Makes slot the current batch: what the merge (and, while the workers'
+ * stateless C runs, judge.h's callbacks) read through ds. */
+static void ds_select(struct ds_ctx *ds, struct ds_batch *slot)
 {
-    size_t ncells = batch->nrows * batch->ncols;
-    if (ncells > ds->view_cap) {
-        ds->view = qloop_xrealloc(ds->view, ncells * sizeof *ds->view);
-        ds->view_cap = ncells;
-    }
-    memcpy(ds->view, batch->cells, ncells * sizeof *ds->view);
-    ds_null_values(ds, ncells);
-    size_t nverdicts = ds->nrules * batch->nrows;
-    if (nverdicts > ds->verdict_cap) {
-        ds->verdict = qloop_xrealloc(ds->verdict, nverdicts);
-        ds->reason = qloop_xrealloc(ds->reason, nverdicts * sizeof *ds->reason);
-        ds->verdict_cap = nverdicts;
-    }
-    if (ds->jd.row_refs && batch->nrows > ds->refs_cap) {
-        ds->refs = qloop_xrealloc(ds->refs, batch->nrows * sizeof *ds->refs);
-        ds->refs_cap = batch->nrows;
-    }
+    ds->batch = &slot->batch;
+    ds->view = slot->view;
+    ds->verdict = slot->verdict;
+    ds->reason = slot->reason;
+    ds->refs = slot->refs;
+    ds->jb = &slot->jb;
 }
 
+/* Sizes the slot's working arrays for its batch, copies its cells into the
+ * view that cleansing rewrites and sets up its judge batch (the findings
+ * the workers make, the memo's part); slot becomes the current batch.
+ * Returns 0 or -1 with run->err. */
+static int prepare_batch(struct ds_ctx *ds, struct ds_batch *slot)
+{
+    const struct qloop_batch *batch = &slot->batch;
+    size_t ncells = batch->nrows * batch->ncols;
+    if (ncells > slot->view_cap) {
+        slot->view = qloop_xrealloc(slot->view, ncells * sizeof *slot->view);
+        slot->view_cap = ncells;
+    }
+    memcpy(slot->view, batch->cells, ncells * sizeof *slot->view);
+    size_t nverdicts = ds->nrules * batch->nrows;
+    if (nverdicts > slot->verdict_cap) {
+        slot->verdict = qloop_xrealloc(slot->verdict, nverdicts);
+        slot->reason = qloop_xrealloc(slot->reason, nverdicts * sizeof *slot->reason);
+        slot->verdict_cap = nverdicts;
+    }
+    if (ds->jd.row_refs && batch->nrows > slot->refs_cap) {
+        slot->refs = qloop_xrealloc(slot->refs, batch->nrows * sizeof *slot->refs);
+        slot->refs_cap = batch->nrows;
+    }
+    ds_select(ds, slot);
+    ds_null_values(ds, ncells);
+    slot->jb = (struct judge_batch){.batch = batch, .view = slot->view, .verdict = slot->verdict,
+                                    .reason = slot->reason,
+                                    .refs = ds->jd.row_refs ? slot->refs : NULL};
+    ds_encode_batch(ds, &slot->jb);
+    return memo_batch(ds, &slot->jb);
+}
+
+/* The serial part of a judged batch, on the run's thread and in this order:
+ * the keyless rows' identities, the verdicts merged into findings, the
+ * memo's rows, the re-check, a partitioned judge's keys, the referenced
+ * values, the freshness and the compares. Returns 0 or -1 with run->err. */
+static int merge_batch(struct ds_ctx *ds, struct ds_batch *slot)
+{
+    struct run_ctx *run = ds->run;
+    const struct qloop_batch *batch = &slot->batch;
+    ds_select(ds, slot);
+    identity_batch(ds);
+    if (merge_verdicts(ds) != 0 || memo_after(ds, &slot->jb) != 0)
+        return -1;
+    recheck_batch(ds);
+    if (run->part && part_batch(ds) != 0)
+        return -1;
+    refsets_collect(ds);
+    freshness_batch(ds);
+    struct compare_rows rows = {ds->names, batch->ncols, ds->view, batch->nrows, batch->row_no,
+                                ds_compare_key, ds};
+    if (compare_feed(run->compares, ds->d->name, &rows, run->err) != 0)
+        return -1;
+    ds->rows += (int64_t)batch->nrows;
+    progress(ds, false);
+    return 0;
+}
+
+/* The batch loop. With more than one worker (and the source read ahead by
+ * prefetch.c, which keeps two batches valid, and its columns known from the
+ * start), it is a pipeline: batch k+1 is prepared and handed to the
+ * workers (judge_start), batch k's serial part (merge_batch) is done while
+ * they judge, and then the run's thread joins k+1's judging (judge_finish;
+ * the callbacks' stateless C on k+1 starts only then, with k+1 current).
+ * Every serial step still sees the batches in order, each batch's serial
+ * part before the next one's and before the next one's malformed rows: the
+ * same findings, counts and stores as judging and merging each batch in
+ * turn, which the loop does with one worker. */
 int ds_read(struct ds_ctx *ds)
 {
     struct run_ctx *run = ds->run;
@@ -511,10 +568,13 @@ int ds_read(struct ds_ctx *ds)
     ds_encode_begin(ds);
     whole_begin(ds);
     memo_begin(ds);
+    bool pipe = false;
     if (run->pool && judge_pool_size(run->pool) > 1)
-        ds_prefetch(ds); /* the next batch parsed while this one is judged and merged */
+        /* the next batch parsed while this one is judged and merged */
+        pipe = ds_prefetch(ds) && !(ds->ad->flags & QLOOP_ADAPTER_OPEN_COLUMNS);
     judge_begin_dataset(run->pool, &ds->jd);
     ds->judging = true;
+    struct ds_batch *pending = NULL; /* judged, its serial part not done yet */
     for (;;) {
         struct qloop_batch batch;
         int got = ds->ad->next_batch(ds->src, &batch, run->err);
@@ -523,34 +583,38 @@ int ds_read(struct ds_ctx *ds)
                 return -1;
             break;
         }
-        ds->batch = &batch;
+        struct ds_batch *slot = pending == &ds->slots[0] ? &ds->slots[1] : &ds->slots[0];
+        slot->batch = batch;
+        ds_select(ds, slot);
         bind_columns(ds);
-        if (batch.nbad && ds_malformed_rows(ds, &batch) != 0)
-            return -1;
+        if (batch.nbad) { /* after the batch before's findings, as without the pipeline */
+            if (pending && merge_batch(ds, pending) != 0)
+                return -1;
+            pending = NULL;
+            ds_select(ds, slot);
+            if (ds_malformed_rows(ds, &slot->batch) != 0)
+                return -1;
+        }
         if (batch.nrows == 0)
             continue;
-        prepare_batch(ds, &batch);
-        struct judge_batch jb = {.batch = &batch, .view = ds->view, .verdict = ds->verdict,
-                                 .reason = ds->reason, .refs = ds->jd.row_refs ? ds->refs : NULL};
-        ds_encode_batch(ds, &jb);
-        if (memo_batch(ds, &jb) != 0)
+        if (prepare_batch(ds, slot) != 0)
             return -1;
-        judge_run(run->pool, &jb);
-        identity_batch(ds);
-        if (merge_verdicts(ds) != 0 || memo_after(ds, &jb) != 0)
+        if (!pipe) {
+            judge_run(run->pool, &slot->jb);
+            if (merge_batch(ds, slot) != 0)
+                return -1;
+            continue;
+        }
+        judge_start(run->pool, &slot->jb);
+        int rc = pending ? merge_batch(ds, pending) : 0;
+        ds_select(ds, slot); /* what the callbacks read from here on */
+        judge_finish(run->pool);
+        if (rc != 0)
             return -1;
-        recheck_batch(ds);
-        if (run->part && part_batch(ds) != 0)
-            return -1;
-        refsets_collect(ds);
-        freshness_batch(ds);
-        struct compare_rows rows = {ds->names, batch.ncols, ds->view, batch.nrows, batch.row_no,
-                                    ds_compare_key, ds};
-        if (compare_feed(run->compares, ds->d->name, &rows, run->err) != 0)
-            return -1;
-        ds->rows += (int64_t)batch.nrows;
-        progress(ds, false);
+        pending = slot;
     }
+    if (pending && merge_batch(ds, pending) != 0)
+        return -1;
     judge_end_dataset(run->pool);
     ds->judging = false;
     progress(ds, true);
@@ -647,7 +711,12 @@ void ds_free(struct ds_ctx *ds)
     free(ds->sens_cols);
     free(ds->sens_vals);
     free(ds->failed_rows);
-    free(ds->view);
+    for (int i = 0; i < 2; i++) {
+        free(ds->slots[i].view);
+        free(ds->slots[i].verdict);
+        free(ds->slots[i].reason);
+        free(ds->slots[i].refs);
+    }
     strmap_free(ds->colmap);
     strmap_free(ds->nulls);
     if (ds->judging)
@@ -663,9 +732,6 @@ void ds_free(struct ds_ctx *ds)
         qloop_buf_free(&ds->whole_keys[i]);
     free(ds->whole_keys);
     free(ds->changed);
-    free(ds->verdict);
-    free(ds->reason);
-    free(ds->refs);
     ds_encode_free(ds);
     identity_free(ds);
     memo_free(ds);

@@ -29,14 +29,22 @@ struct enc_worker {
     struct mask_value *values; /* 2 per sensitive field, as ds_row_values */
 };
 
-struct ds_encode {
-    size_t nworkers;
-    struct enc_worker *w;
-    uint32_t *kinds;       /* the findings kind of each rule of the dataset */
+/* Where one batch's findings are: two sets, the batches taking turns, so
+ * that a batch's stay while the workers encode the next one's (judge.h:
+ * judge_start). */
+struct enc_set {
     struct qloop_buf *out; /* per worker: its rows' findings of the batch */
     uint32_t *at, *len;    /* nrules * nrows: where each failing verdict's finding is */
     uint8_t *by;           /* and which worker made it */
     size_t cap;
+};
+
+struct ds_encode {
+    size_t nworkers;
+    struct enc_worker *w;
+    uint32_t *kinds;       /* the findings kind of each rule of the dataset */
+    struct enc_set set[2];
+    unsigned turn;         /* the set the last batch got */
 };
 
 /* judge.h's fail: row's finding for rule `rule`, as emit_row makes it. */
@@ -81,7 +89,8 @@ void ds_encode_begin(struct ds_ctx *ds)
     struct ds_encode *e = qloop_xcalloc(1, sizeof *e);
     e->nworkers = n;
     e->w = qloop_xcalloc(n, sizeof *e->w);
-    e->out = qloop_xcalloc(n, sizeof *e->out);
+    e->set[0].out = qloop_xcalloc(n, sizeof *e->set[0].out);
+    e->set[1].out = qloop_xcalloc(n, sizeof *e->set[1].out);
     for (size_t i = 0; i < n; i++) {
         e->w[i].enc = findings_encoder_new(run->findings);
         e->w[i].values = qloop_xcalloc(2 * ds->d->nsensitive + 1, sizeof *e->w[i].values);
@@ -100,29 +109,30 @@ void ds_encode_batch(struct ds_ctx *ds, struct judge_batch *jb)
     struct ds_encode *e = ds->encode;
     if (!e)
         return;
+    struct enc_set *set = &e->set[e->turn ^= 1];
     size_t need = ds->nrules * jb->batch->nrows;
-    if (need > e->cap) {
-        e->at = qloop_xrealloc(e->at, need * sizeof *e->at);
-        e->len = qloop_xrealloc(e->len, need * sizeof *e->len);
-        e->by = qloop_xrealloc(e->by, need);
-        e->cap = need;
+    if (need > set->cap) {
+        set->at = qloop_xrealloc(set->at, need * sizeof *set->at);
+        set->len = qloop_xrealloc(set->len, need * sizeof *set->len);
+        set->by = qloop_xrealloc(set->by, need);
+        set->cap = need;
     }
-    jb->enc = e->out;
-    jb->enc_at = e->at;
-    jb->enc_len = e->len;
-    jb->enc_by = e->by;
+    jb->enc = set->out;
+    jb->enc_at = set->at;
+    jb->enc_len = set->len;
+    jb->enc_by = set->by;
 }
 
 bool ds_encoded(const struct ds_ctx *ds, size_t rule, size_t row, const char **p, size_t *n)
 {
-    const struct ds_encode *e = ds->encode;
-    if (!e)
+    const struct judge_batch *jb = ds->jb; /* the batch being merged */
+    if (!ds->encode || !jb || !jb->enc)
         return false;
     size_t k = rule * ds->batch->nrows + row;
-    if (e->len[k] == UINT32_MAX)
+    if (jb->enc_len[k] == UINT32_MAX)
         return false;
-    *p = e->out[e->by[k]].ptr + e->at[k];
-    *n = e->len[k];
+    *p = jb->enc[jb->enc_by[k]].ptr + jb->enc_at[k];
+    *n = jb->enc_len[k];
     return true;
 }
 
@@ -135,14 +145,17 @@ void ds_encode_free(struct ds_ctx *ds)
         findings_encoder_free(e->w[i].enc);
         qloop_buf_free(&e->w[i].key);
         free(e->w[i].values);
-        qloop_buf_free(&e->out[i]);
+    }
+    for (int t = 0; t < 2; t++) {
+        for (size_t i = 0; i < e->nworkers; i++)
+            qloop_buf_free(&e->set[t].out[i]);
+        free(e->set[t].out);
+        free(e->set[t].at);
+        free(e->set[t].len);
+        free(e->set[t].by);
     }
     free(e->w);
-    free(e->out);
     free(e->kinds);
-    free(e->at);
-    free(e->len);
-    free(e->by);
     free(e);
     ds->encode = NULL;
 }

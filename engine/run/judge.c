@@ -2,9 +2,15 @@
  * judge.c — cleansing and judging batches on worker threads (see judge.h).
  *
  * A pool of N workers: worker 0 is the caller, workers 1..N-1 are threads
- * that sleep on a condition variable between batches. judge_run splits the
- * batch's rows into N contiguous ranges, wakes the threads, does range 0
- * itself and waits for the rest. Per row range a worker
+ * that sleep on a condition variable between batches. judge_start splits
+ * the batch's rows into N contiguous ranges, one per worker's Lua state, and
+ * wakes the threads; judge_finish does the caller's part and waits for the
+ * rest (judge_run: both). In between, the caller may do other work — the
+ * batch before's merge (dataset.c) — while the threads judge: a thread done
+ * with its own range goes on with the blocks of another state nobody is
+ * judging (the caller's), one block at a time and in order, so that every
+ * row is still judged by the Lua state of its range, in the same order,
+ * whatever the timing. Per row range a worker
  *   1. cleanses: for each cleanse entry, the C cleaner (native.h) straight
  *      over the values, or the Lua step through its own state; changed values
  *      go to the worker's arena and replace the cell in the view;
@@ -12,21 +18,23 @@
  *      (rules/forms.h: pattern, one_of, range, references, C checks with a
  *      native twin; not_null for empty values), and the Lua check where the
  *      rule has one — the only place Lua is entered.
- * Which worker cleanses and judges a row is fixed by the split (a stateful
- * rule's counts depend on which Lua state sees which rows); a worker does
- * its range in blocks of JUDGE_BLOCK rows, each cleansed and then judged
- * rule by rule. What follows is stateless C per row — the record refs
- * (row_refs), the findings of failing verdicts (fail) and the passed values
- * (pass) — and is shared out (share.h): once a block is judged, its rows are
- * claimed in chunks by whichever worker is free, the run's thread included,
- * so the run's thread does not sit waiting for a worker that shares its core
- * with the reader.
+ * Which Lua state cleanses and judges a row is fixed by the split (a
+ * stateful rule's counts depend on which Lua state sees which rows); a
+ * state's range is done in blocks of JUDGE_BLOCK rows, each cleansed and
+ * then judged rule by rule. What follows is stateless C per row — the
+ * record refs (row_refs), the findings of failing verdicts (fail) and the
+ * passed values (pass) — and is shared out (share.h): once a block is judged
+ * and the gate is open (judge_finish: the caller has made the dataset's
+ * callbacks see this batch), its rows are claimed in chunks by whichever
+ * thread is free, the run's thread included, so the run's thread does not
+ * sit waiting for a worker that shares its core with the reader.
  * Each chunk writes only its rows' slots (refs[row], enc_at/len/by of its
  * verdicts) and the claiming worker's own buffers, so the results are the
  * same whichever worker took it.
  */
 #include <lauxlib.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,10 +59,20 @@ struct worker {
     struct judge_pool *pool;
     struct pack *pack;          /* its own (worker 0: the run's) */
     pthread_t thread;
-    struct qloop_arena arena;  /* cleansed values and reasons of the batch */
+    /* cleansed values and reasons of a batch: two, the batches alternating
+     * (judge_start), so that a batch's strings stay valid while the next
+     * one is judged; arena points at the current batch's */
+    struct qloop_arena arenas[2];
+    struct qloop_arena *arena;
     struct qloop_buf cur, next;
     size_t begin, end;          /* row range of the current batch */
     size_t first_block, nblocks; /* its blocks: the share's ranges first_block .. */
+    /* The Lua state's blocks are judged in order, one at a time, by
+     * whichever thread holds busy: next_block (read and written only by the
+     * holder) is the first not yet judged. */
+    atomic_bool busy;
+    size_t next_block;
+    struct qloop_buf scratch;   /* the thread's own, for the stateless C (after_judging) */
     size_t row;                 /* the row being cleansed or judged */
     bool in_row;                /* row is set (else: loading, or between batches) */
     struct mask_value *values;  /* that row's sensitive values (row_values) */
@@ -78,6 +96,12 @@ struct judge_pool {
     struct judge_dataset *ds;
     struct judge_batch *b;
     struct share share;         /* the stateless C after judging, by chunks */
+    /* per block of the batch: judged (+1) and the gate open (+1); the
+     * second of the two makes its rows claimable (share_ready) */
+    atomic_uint *gate;
+    size_t gate_cap, nblocks;
+    unsigned parity;            /* which of the workers' arenas the batch uses */
+    bool started;               /* judge_start done, judge_finish not yet */
     pthread_mutex_t mu;
     pthread_cond_t go, done;
     unsigned long generation;
@@ -198,7 +222,7 @@ static void cleanse_rows(struct worker *w, size_t begin, size_t end)
                 f->null = 1;
                 w->changed[c]++;
             } else if (w->cur.len != f->len || memcmp(qloop_buf_str(&w->cur), f->ptr, f->len) != 0) {
-                f->ptr = qloop_arena_copy(&w->arena, qloop_buf_str(&w->cur), w->cur.len);
+                f->ptr = qloop_arena_copy(w->arena, qloop_buf_str(&w->cur), w->cur.len);
                 f->len = w->cur.len;
                 w->changed[c]++;
             }
@@ -211,14 +235,14 @@ static void cleanse_rows(struct worker *w, size_t begin, size_t end)
 /* Keeps the text of a Lua answer beyond the call: copied into the arena. */
 static const char *keep_answer(struct worker *w, const struct qloop_lua_answer *a)
 {
-    return a->text ? qloop_arena_copy(&w->arena, a->text, a->len) : NULL;
+    return a->text ? qloop_arena_copy(w->arena, a->text, a->len) : NULL;
 }
 
 static const char *keep_error(struct worker *w, const struct qloop_error *e)
 {
     char buf[2200];
     qloop_error_format(e, buf, sizeof buf);
-    return qloop_arena_copy(&w->arena, buf, strlen(buf));
+    return qloop_arena_copy(w->arena, buf, strlen(buf));
 }
 
 /* Judges one non-empty value (of data row `row`) against a field rule: its
@@ -428,7 +452,7 @@ static void hand_passes(struct worker *w, size_t begin, size_t end)
     }
 }
 
-/* share.h's fn: the stateless C on judged rows begin .. end, by worker
+/* share.h's fn: the stateless C on judged rows begin .. end, by thread
  * `thread` — their record refs, findings and passed values. */
 static void after_judging(void *ctx, size_t thread, size_t begin, size_t end)
 {
@@ -436,41 +460,78 @@ static void after_judging(void *ctx, size_t thread, size_t begin, size_t end)
     struct worker *w = &pool->w[thread];
     const struct judge_dataset *ds = pool->ds;
     if (ds->row_refs && pool->b->refs)
-        ds->row_refs(ds->row_ref_ctx, begin, end, &w->cur, pool->b->refs);
+        ds->row_refs(ds->row_ref_ctx, begin, end, &w->scratch, pool->b->refs);
     if (ds->fail && pool->b->enc)
         encode_fails(w, begin, end);
     if (ds->pass)
         hand_passes(w, begin, end);
 }
 
-/* Worker w's part of a batch: cleanses and judges its own range block by
- * block, each block's rows then open to any worker's stateless C, and
- * helps with that C of every block as they get judged. */
-static void work(struct worker *w)
+/* Block `blk` of the share is judged, or the gate opened on it: the second
+ * of the two makes its rows claimable. */
+static void gate_pass(struct judge_pool *pool, size_t blk)
 {
-    struct judge_pool *pool = w->pool;
-    size_t me = (size_t)(w - pool->w);
-    qloop_arena_reset(&w->arena);
+    if (atomic_fetch_add_explicit(&pool->gate[blk], 1, memory_order_acq_rel) == 1)
+        share_ready(&pool->share, blk);
+}
+
+/* Judges the next block of Lua state s (worker s's range) on the calling
+ * thread, when no other thread is judging one of s's and one is left:
+ * cleansed and judged, then past the gate. Returns whether it did one. The
+ * blocks of a state go in order whichever thread takes them, so each row is
+ * judged by the same Lua state, in the same order, as judge_run always did. */
+static bool judge_block(struct judge_pool *pool, size_t s)
+{
+    struct worker *w = &pool->w[s];
+    if (atomic_load_explicit(&w->busy, memory_order_relaxed) ||
+        atomic_exchange_explicit(&w->busy, true, memory_order_acquire))
+        return false;
+    size_t k = w->next_block;
+    if (k >= w->nblocks) {
+        atomic_store_explicit(&w->busy, false, memory_order_release);
+        return false;
+    }
+    w->next_block = k + 1;
+    if (k == 0) { /* the state's first block of the batch */
+        w->arena = &w->arenas[pool->parity];
+        qloop_arena_reset(w->arena);
+    }
+    size_t begin = w->begin + k * JUDGE_BLOCK;
+    size_t end = w->end - begin > JUDGE_BLOCK ? begin + JUDGE_BLOCK : w->end;
+    cleanse_rows(w, begin, end);
+    judge_rows(w, begin, end);
     w->in_row = false;
+    if (k + 1 == w->nblocks)
+        qloop_lua_record_expire(w->pack->L, &w->rec); /* views die with their batch */
+    atomic_store_explicit(&w->busy, false, memory_order_release);
+    gate_pass(pool, w->first_block + k);
+    return true;
+}
+
+/* Thread `me`'s part of a batch: judges blocks — of its own Lua state
+ * first, of another's when that one is free (a worker done early, or the
+ * run's thread still busy with the batch before: judge_start) — then helps
+ * with the stateless C of every block as they get judged and the gate is
+ * open. */
+static void work(struct judge_pool *pool, size_t me)
+{
     if (pool->ds->fail && pool->b->enc)
         qloop_buf_reset(&pool->b->enc[me]); /* only its own thread appends */
-    for (size_t k = 0; k < w->nblocks; k++) {
-        size_t begin = w->begin + k * JUDGE_BLOCK;
-        size_t end = w->end - begin > JUDGE_BLOCK ? begin + JUDGE_BLOCK : w->end;
-        cleanse_rows(w, begin, end);
-        judge_rows(w, begin, end);
-        share_ready(&pool->share, w->first_block + k);
+    for (bool did = true; did;) {
+        did = false;
+        for (size_t j = 0; j < pool->n && !did; j++)
+            did = judge_block(pool, (me + j) % pool->n);
     }
-    if (w->nblocks)
-        qloop_lua_record_expire(w->pack->L, &w->rec); /* views die with their batch */
-    w->in_row = false;
-    share_help(&pool->share, me, w->first_block, after_judging, pool);
+    /* A state still busy on another thread: that thread goes on with its
+     * blocks (it looks again after each one). */
+    share_help(&pool->share, me, pool->w[me].first_block, after_judging, pool);
 }
 
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct judge_pool *pool = w->pool;
+    size_t me = (size_t)(w - pool->w);
     unsigned long seen = 0;
     pthread_mutex_lock(&pool->mu);
     for (;;) {
@@ -480,7 +541,7 @@ static void *worker_main(void *arg)
             break;
         seen = pool->generation;
         pthread_mutex_unlock(&pool->mu);
-        work(w);
+        work(pool, me);
         pthread_mutex_lock(&pool->mu);
         if (--pool->pending == 0)
             pthread_cond_signal(&pool->done);
@@ -503,6 +564,8 @@ struct judge_pool *judge_pool_new(struct pack *p, size_t nworkers, struct qloop_
     for (size_t i = 0; i < nworkers; i++) {
         struct worker *w = &pool->w[i];
         w->pool = pool;
+        w->arena = &w->arenas[0];
+        atomic_init(&w->busy, false);
         if (i == 0) {
             w->pack = p;
         } else {
@@ -574,7 +637,9 @@ void judge_pool_free(struct judge_pool *pool)
         else if (w->pack) /* the run's own pack outlives the pool */
             qloop_lua_set_print_filter(w->pack->L, NULL, NULL);
         free(w->values);
-        qloop_arena_free(&w->arena);
+        qloop_arena_free(&w->arenas[0]);
+        qloop_arena_free(&w->arenas[1]);
+        qloop_buf_free(&w->scratch);
         qloop_buf_free(&w->cur);
         qloop_buf_free(&w->next);
         free_counts(w);
@@ -583,6 +648,7 @@ void judge_pool_free(struct judge_pool *pool)
     pthread_cond_destroy(&pool->go);
     pthread_cond_destroy(&pool->done);
     share_destroy(&pool->share);
+    free(pool->gate);
     free(pool->w);
     free(pool);
 }
@@ -652,7 +718,7 @@ void judge_end_dataset(struct judge_pool *pool)
     pool->ds = NULL;
 }
 
-void judge_run(struct judge_pool *pool, struct judge_batch *b)
+void judge_start(struct judge_pool *pool, struct judge_batch *b)
 {
     size_t nrows = b->batch->nrows;
     size_t n = pool->n;
@@ -660,6 +726,7 @@ void judge_run(struct judge_pool *pool, struct judge_batch *b)
     if (nrows < 256 * n)
         n = 1;
     pool->b = b;
+    pool->parity ^= 1;
     size_t nblocks = 0;
     for (size_t i = 0; i < pool->n; i++) {
         struct worker *w = &pool->w[i];
@@ -667,9 +734,19 @@ void judge_run(struct judge_pool *pool, struct judge_batch *b)
         w->end = i < n ? nrows * (i + 1) / n : nrows;
         w->first_block = nblocks;
         w->nblocks = (w->end - w->begin + JUDGE_BLOCK - 1) / JUDGE_BLOCK;
+        w->next_block = 0;
+        atomic_store_explicit(&w->busy, false, memory_order_relaxed);
         nblocks += w->nblocks;
     }
     share_start(&pool->share, nblocks);
+    pool->nblocks = nblocks;
+    if (nblocks > pool->gate_cap) {
+        free(pool->gate);
+        pool->gate = qloop_xcalloc(nblocks, sizeof *pool->gate);
+        pool->gate_cap = nblocks;
+    }
+    for (size_t i = 0; i < nblocks; i++)
+        atomic_store_explicit(&pool->gate[i], 0, memory_order_relaxed);
     for (size_t i = 0; i < pool->n; i++) {
         const struct worker *w = &pool->w[i];
         for (size_t k = 0; k < w->nblocks; k++) {
@@ -678,18 +755,34 @@ void judge_run(struct judge_pool *pool, struct judge_batch *b)
                         w->end - begin > JUDGE_BLOCK ? begin + JUDGE_BLOCK : w->end);
         }
     }
-    if (pool->n > 1) {
+    pool->started = true;
+    if (pool->n > 1) { /* the mutex publishes all of the above to the workers */
         pthread_mutex_lock(&pool->mu);
         pool->pending = pool->n - 1;
         pool->generation++;
         pthread_cond_broadcast(&pool->go);
         pthread_mutex_unlock(&pool->mu);
     }
-    work(&pool->w[0]);
+}
+
+void judge_finish(struct judge_pool *pool)
+{
+    if (!pool->started)
+        return;
+    for (size_t i = 0; i < pool->nblocks; i++)
+        gate_pass(pool, i);
+    work(pool, 0);
     if (pool->n > 1) {
         pthread_mutex_lock(&pool->mu);
         while (pool->pending > 0)
             pthread_cond_wait(&pool->done, &pool->mu);
         pthread_mutex_unlock(&pool->mu);
     }
+    pool->started = false;
+}
+
+void judge_run(struct judge_pool *pool, struct judge_batch *b)
+{
+    judge_start(pool, b);
+    judge_finish(pool);
 }

@@ -14,9 +14,10 @@
  * uses the run's own pack. Rule code must therefore not rely on state kept
  * between records: each worker sees only part of them. Which worker's Lua
  * state sees a row, and in which order, is fixed by the batch's split,
- * never by timing (a worker cleanses and judges its rows in blocks of a few
- * hundred, rule by rule within a block); only the stateless C after judging
- * (row_refs, fail, pass) goes to whichever worker is free.
+ * never by timing (a state cleanses and judges its rows in blocks of a few
+ * hundred, rule by rule within a block, in order; which thread runs a
+ * block may vary); the stateless C after judging (row_refs, fail, pass)
+ * goes to whichever worker is free.
  */
 #ifndef QLOOP_JUDGE_H
 #define QLOOP_JUDGE_H
@@ -148,7 +149,22 @@ void judge_begin_dataset(struct judge_pool *pool, struct judge_dataset *ds);
 void judge_end_dataset(struct judge_pool *pool);
 
 /* Cleanses and judges every row of b; returns when all workers are done.
- * Strings the verdicts point at stay valid until the next call. */
+ * Strings the verdicts point at stay valid until the next batch but one is
+ * started (judge_start). judge_start then judge_finish. */
 void judge_run(struct judge_pool *pool, struct judge_batch *b);
+
+/* judge_run in two: judge_start hands b to the worker threads, which
+ * cleanse and judge it — each thread its own state's rows, then the rows of
+ * any state no thread is judging (the caller's while it is away): which
+ * state judges a row never depends on timing. The stateless C (row_refs,
+ * fail, pass) waits for judge_finish, which opens it, does the caller's part
+ * and returns when all is done. In between the caller may do anything that
+ * touches neither b nor the pool's packs' Lua states, nor what the
+ * dataset's callbacks read (they run after judge_finish's start): the
+ * batch before's verdicts — kept valid, as b's strings are, until the
+ * batch after b is started — may be merged then. Every judge_start is
+ * followed by judge_finish before the next, and before judge_end_dataset. */
+void judge_start(struct judge_pool *pool, struct judge_batch *b);
+void judge_finish(struct judge_pool *pool);
 
 #endif

@@ -62,13 +62,18 @@ struct ds_memo {
     struct qloop_buf out;  /* the chunk being made, plain */
     struct qloop_buf seal; /* a chunk sealed, or opened */
     uint64_t nchunks;   /* the highest chunk made + 1 */
-    const uint8_t **old; /* the batch's arrays (judge.h) */
-    uint64_t *fp;
-    uint8_t *verdict;
-    size_t cap;
+    /* a batch's arrays (judge.h): two sets, the batches taking turns, so
+     * that memo_after of a batch reads its own while the next is judged */
+    struct memo_set {
+        const uint8_t **old;
+        uint64_t *fp;
+        uint8_t *verdict;
+        size_t cap;
+        struct judge_memo jm;
+    } set[2];
+    unsigned turn;      /* the set the last batch got */
     const char **reasons; /* per slot, for memo_chunk_add */
     uint8_t *row_v;
-    struct judge_memo jm;
     sqlite3_stmt *get;
 };
 
@@ -163,15 +168,14 @@ void memo_begin(struct ds_ctx *ds)
     ds->memo = m;
 }
 
-/* The dataset's memo is given up for this run: nothing of it is kept. */
+/* The dataset's memo is given up for this run: nothing of it is kept. The
+ * chunks loaded stay until memo_free: the verdicts of a batch being merged
+ * or judged (judge.h: judge_start) may still point at their reasons. */
 static void give_up(struct ds_ctx *ds)
 {
     struct ds_memo *m = ds->memo;
     m->broken = true;
     m->building = false;
-    for (size_t i = 0; i < m->nloaded; i++)
-        memo_chunk_free(&m->loaded[i]);
-    m->nloaded = 0;
 }
 
 /* Looks chunk c up in the store: kept when it was made in this environment. */
@@ -229,11 +233,12 @@ int memo_batch(struct ds_ctx *ds, struct judge_batch *jb)
             give_up(ds);
             return 0;
         }
-    if (b->nrows > m->cap) {
-        m->cap = b->nrows;
-        m->old = qloop_xrealloc(m->old, m->cap * sizeof *m->old);
-        m->fp = qloop_xrealloc(m->fp, m->cap * sizeof *m->fp);
-        m->verdict = qloop_xrealloc(m->verdict, m->cap * m->nslots);
+    struct memo_set *set = &m->set[m->turn ^= 1];
+    if (b->nrows > set->cap) {
+        set->cap = b->nrows;
+        set->old = qloop_xrealloc(set->old, set->cap * sizeof *set->old);
+        set->fp = qloop_xrealloc(set->fp, set->cap * sizeof *set->fp);
+        set->verdict = qloop_xrealloc(set->verdict, set->cap * m->nslots);
     }
     uint64_t first = b->row_no[0] / MEMO_CHUNK_ROWS, last = b->row_no[b->nrows - 1] / MEMO_CHUNK_ROWS;
     for (uint64_t c = first > m->next_look ? first : m->next_look; c <= last; c++)
@@ -246,12 +251,12 @@ int memo_batch(struct ds_ctx *ds, struct judge_batch *jb)
         uint64_t rn = b->row_no[row];
         if (!c || c->index != rn / MEMO_CHUNK_ROWS)
             c = loaded(m, rn / MEMO_CHUNK_ROWS);
-        m->old[row] = c ? memo_chunk_row(c, (uint32_t)(rn % MEMO_CHUNK_ROWS)) : NULL;
+        set->old[row] = c ? memo_chunk_row(c, (uint32_t)(rn % MEMO_CHUNK_ROWS)) : NULL;
     }
-    memset(m->verdict, MEMO_NONE, b->nrows * m->nslots);
-    m->jm = (struct judge_memo){.key = ds->run->memo->key, .nslots = m->nslots, .slot = m->slot,
-                                .old = m->old, .fp = m->fp, .verdict = m->verdict};
-    jb->memo = &m->jm;
+    memset(set->verdict, MEMO_NONE, b->nrows * m->nslots);
+    set->jm = (struct judge_memo){.key = ds->run->memo->key, .nslots = m->nslots, .slot = m->slot,
+                                  .old = set->old, .fp = set->fp, .verdict = set->verdict};
+    jb->memo = &set->jm;
     return 0;
 }
 
@@ -302,6 +307,7 @@ int memo_after(struct ds_ctx *ds, const struct judge_batch *jb)
     if (!m || m->broken || !jb->memo)
         return 0;
     const struct qloop_batch *b = jb->batch;
+    const struct judge_memo *jm = jb->memo; /* its own set's arrays */
     size_t nrows = b->nrows;
     for (size_t row = 0; row < nrows; row++) {
         uint64_t rn = b->row_no[row], c = rn / MEMO_CHUNK_ROWS;
@@ -318,10 +324,10 @@ int memo_after(struct ds_ctx *ds, const struct judge_batch *jb)
             memo_chunk_start(&m->out, m->nslots);
         }
         for (size_t k = 0; k < m->nslots; k++) { /* a reason is read only when kept */
-            uint8_t v = m->row_v[k] = m->verdict[k * nrows + row];
-            m->reasons[k] = v == MEMO_FAIL_REASON ? ds->reason[m->slot_rule[k] * nrows + row] : NULL;
+            uint8_t v = m->row_v[k] = jm->verdict[k * nrows + row];
+            m->reasons[k] = v == MEMO_FAIL_REASON ? jb->reason[m->slot_rule[k] * nrows + row] : NULL;
         }
-        memo_chunk_add(&m->out, &m->last, (uint32_t)(rn % MEMO_CHUNK_ROWS), m->fp[row], m->row_v,
+        memo_chunk_add(&m->out, &m->last, (uint32_t)(rn % MEMO_CHUNK_ROWS), jm->fp[row], m->row_v,
                        m->reasons, m->nslots);
     }
     return 0;
@@ -356,9 +362,11 @@ void memo_free(struct ds_ctx *ds)
     free(m->pack_rule);
     free(m->reasons);
     free(m->row_v);
-    free(m->old);
-    free(m->fp);
-    free(m->verdict);
+    for (int t = 0; t < 2; t++) {
+        free(m->set[t].old);
+        free(m->set[t].fp);
+        free(m->set[t].verdict);
+    }
     free(m);
     ds->memo = NULL;
 }

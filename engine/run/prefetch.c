@@ -10,7 +10,10 @@
  * wrapper is itself an adapter (adapter.h): ds->ad and ds->src are replaced
  * by it, so the loop reads batches exactly as before, in the same order and
  * with the same contents; a batch stays valid until the next next_batch, as
- * the interface says. close() stops the reader and closes the source.
+ * the interface says — and one more: until the second next_batch after it,
+ * since the loop merges a batch while the workers judge the next one
+ * (dataset.c). So there are three slots: two the loop holds, one the reader
+ * fills. close() stops the reader and closes the source.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -45,7 +48,7 @@ struct names {
     const char *name[];
 };
 
-enum { EMPTY = 2 };
+enum { EMPTY = 2, NSLOTS = 3 };
 
 struct prefetch {
     struct qloop_adapter ad; /* the wrapper, with the source's name and flags */
@@ -54,9 +57,9 @@ struct prefetch {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct slot slot[2];
+    struct slot slot[NSLOTS];
     size_t next_fill, next_take; /* slot indices */
-    struct slot *held;           /* the batch the loop has, or NULL */
+    struct slot *held[2];        /* the batches the loop has, older first, or NULL */
     struct names *names;         /* the latest version (the reader's) */
     const char *const *cur_names; /* what columns() says (the loop's) */
     size_t cur_ncols;
@@ -236,7 +239,7 @@ static void *reader_main(void *arg)
             copy_batch(p, s, &b);
         pthread_mutex_lock(&p->mu);
         s->got = got > 0 ? 1 : got;
-        p->next_fill ^= 1;
+        p->next_fill = (p->next_fill + 1) % NSLOTS;
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
         if (got <= 0)
@@ -248,9 +251,10 @@ static int pf_next_batch(void *state, struct qloop_batch *batch, struct qloop_er
 {
     struct prefetch *p = state;
     pthread_mutex_lock(&p->mu);
-    if (p->held) { /* the loop is done with it: the reader may refill it */
-        p->held->got = EMPTY;
-        p->held = NULL;
+    if (p->held[0]) { /* taken two calls ago: the loop is done with it, the
+                       * reader may refill it */
+        p->held[0]->got = EMPTY;
+        p->held[0] = NULL;
         pthread_cond_broadcast(&p->cv);
     }
     struct slot *s = &p->slot[p->next_take];
@@ -258,8 +262,9 @@ static int pf_next_batch(void *state, struct qloop_batch *batch, struct qloop_er
         pthread_cond_wait(&p->cv, &p->mu);
     int got = s->got;
     if (got > 0) {
-        p->held = s;
-        p->next_take ^= 1;
+        p->held[0] = p->held[1];
+        p->held[1] = s;
+        p->next_take = (p->next_take + 1) % NSLOTS;
         p->cur_names = s->names;
         p->cur_ncols = s->ncols;
     }
@@ -298,7 +303,7 @@ static void pf_close(void *state)
     pthread_mutex_unlock(&p->mu);
     pthread_join(p->thread, NULL);
     p->inner->close(p->src);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < NSLOTS; i++) {
         struct slot *s = &p->slot[i];
         free(s->cells);
         free(s->row_no);
@@ -316,7 +321,7 @@ static void pf_close(void *state)
     free(p);
 }
 
-void ds_prefetch(struct ds_ctx *ds)
+bool ds_prefetch(struct ds_ctx *ds)
 {
     struct prefetch *p = qloop_xcalloc(1, sizeof *p);
     p->inner = ds->ad;
@@ -326,7 +331,8 @@ void ds_prefetch(struct ds_ctx *ds)
     p->ad.columns = pf_columns;
     p->ad.next_batch = pf_next_batch;
     p->ad.close = pf_close;
-    p->slot[0].got = p->slot[1].got = EMPTY;
+    for (int i = 0; i < NSLOTS; i++)
+        p->slot[i].got = EMPTY;
     note_names(p); /* open()'s, for a loop that asks before the first batch */
     p->cur_names = p->names->name;
     p->cur_ncols = p->names->n;
@@ -337,8 +343,9 @@ void ds_prefetch(struct ds_ctx *ds)
         pthread_cond_destroy(&p->cv);
         free(p->names);
         free(p);
-        return; /* read on the loop's thread, as before */
+        return false; /* read on the loop's thread, as before */
     }
     ds->ad = &p->ad;
     ds->src = p;
+    return true;
 }
