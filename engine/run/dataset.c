@@ -534,16 +534,26 @@ static int merge_batch(struct ds_ctx *ds, struct ds_batch *slot)
     return 0;
 }
 
+/* Joins the workers on slot's batch, if any (judge_finish), with slot the
+ * current batch: what the callbacks' stateless C reads. */
+static void finish_judging(struct ds_ctx *ds, struct ds_batch *slot)
+{
+    if (!slot)
+        return;
+    ds_select(ds, slot);
+    judge_finish(ds->run->pool);
+}
+
 /* The batch loop. With more than one worker (and the source read ahead by
  * prefetch.c, which keeps two batches valid, and its columns known from the
- * start), it is a pipeline: batch k+1 is prepared and handed to the
- * workers (judge_start), batch k's serial part (merge_batch) is done while
- * they judge, and then the run's thread joins k+1's judging (judge_finish;
- * the callbacks' stateless C on k+1 starts only then, with k+1 current).
- * Every serial step still sees the batches in order, each batch's serial
- * part before the next one's and before the next one's malformed rows: the
- * same findings, counts and stores as judging and merging each batch in
- * turn, which the loop does with one worker. */
+ * start), it is a pipeline: while the workers judge batch k (judge_start),
+ * the run's thread reads and prepares batch k+1, then joins k's judging
+ * (judge_finish: the callbacks' stateless C on k starts only then, with k
+ * current), hands k+1 to the workers and does k's serial part (merge_batch)
+ * while they judge it. Every serial step still sees the batches in order,
+ * each batch's serial part before the next one's and before the next one's
+ * malformed rows: the same findings, counts and stores as judging and
+ * merging each batch in turn, which the loop does with one worker. */
 int ds_read(struct ds_ctx *ds)
 {
     struct run_ctx *run = ds->run;
@@ -574,47 +584,63 @@ int ds_read(struct ds_ctx *ds)
         pipe = ds_prefetch(ds) && !(ds->ad->flags & QLOOP_ADAPTER_OPEN_COLUMNS);
     judge_begin_dataset(run->pool, &ds->jd);
     ds->judging = true;
-    struct ds_batch *pending = NULL; /* judged, its serial part not done yet */
+    /* started on the workers (judge_start), not finished nor merged yet */
+    struct ds_batch *judging = NULL;
     for (;;) {
         struct qloop_batch batch;
         int got = ds->ad->next_batch(ds->src, &batch, run->err);
         if (got <= 0) {
             if (got < 0)
-                return -1;
+                return finish_judging(ds, judging), -1;
             break;
         }
-        struct ds_batch *slot = pending == &ds->slots[0] ? &ds->slots[1] : &ds->slots[0];
+        struct ds_batch *slot = judging == &ds->slots[0] ? &ds->slots[1] : &ds->slots[0];
         slot->batch = batch;
         ds_select(ds, slot);
         bind_columns(ds);
-        if (batch.nbad) { /* after the batch before's findings, as without the pipeline */
-            if (pending && merge_batch(ds, pending) != 0)
+        if (batch.nbad || batch.nrows == 0 || !pipe) {
+            /* every batch before it done first: its malformed rows' findings
+             * come after their findings, as they always did */
+            if (judging) {
+                finish_judging(ds, judging);
+                if (merge_batch(ds, judging) != 0)
+                    return -1;
+                judging = NULL;
+                ds_select(ds, slot);
+            }
+            if (batch.nbad && ds_malformed_rows(ds, &slot->batch) != 0)
                 return -1;
-            pending = NULL;
-            ds_select(ds, slot);
-            if (ds_malformed_rows(ds, &slot->batch) != 0)
+            if (batch.nrows == 0)
+                continue;
+            if (prepare_batch(ds, slot) != 0)
                 return -1;
-        }
-        if (batch.nrows == 0)
+            if (!pipe) {
+                judge_run(run->pool, &slot->jb);
+                if (merge_batch(ds, slot) != 0)
+                    return -1;
+                continue;
+            }
+            judge_start(run->pool, &slot->jb);
+            judging = slot;
             continue;
+        }
+        /* batch k+1 prepared while the workers judge batch k; then the run's
+         * thread joins k, starts k+1 and merges k while k+1 is judged */
         if (prepare_batch(ds, slot) != 0)
-            return -1;
-        if (!pipe) {
-            judge_run(run->pool, &slot->jb);
-            if (merge_batch(ds, slot) != 0)
-                return -1;
-            continue;
-        }
+            return finish_judging(ds, judging), -1;
+        struct ds_batch *done = judging;
+        if (done)
+            finish_judging(ds, done);
         judge_start(run->pool, &slot->jb);
-        int rc = pending ? merge_batch(ds, pending) : 0;
-        ds_select(ds, slot); /* what the callbacks read from here on */
-        judge_finish(run->pool);
-        if (rc != 0)
-            return -1;
-        pending = slot;
+        judging = slot;
+        if (done && merge_batch(ds, done) != 0)
+            return finish_judging(ds, judging), -1;
     }
-    if (pending && merge_batch(ds, pending) != 0)
-        return -1;
+    if (judging) {
+        finish_judging(ds, judging);
+        if (merge_batch(ds, judging) != 0)
+            return -1;
+    }
     judge_end_dataset(run->pool);
     ds->judging = false;
     progress(ds, true);
