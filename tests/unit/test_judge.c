@@ -8,6 +8,13 @@
  * is done once per row or verdict, with the same output, for 1 to 4 workers
  * and batches of odd sizes. With a verdict memo, a field rule's verdicts are
  * kept and taken back for rows whose fingerprint is the kept one.
+ * Pipelined (judge_start, then the batch before's merge, then
+ * judge_finish): batch k's verdicts, reasons and findings stay as they were
+ * while k+1 is judged, the stateless C of k+1 waits for judge_finish, and
+ * a rule that names the row its Lua state judged before gives the same
+ * answers as judging each batch in turn — every row judged by the same
+ * state, in the same order — for 1 to 4 workers and batches of 1 to 1499
+ * rows.
  */
 #include <setjmp.h>
 #include <stdatomic.h>
@@ -217,7 +224,7 @@ static void hook_refs(void *ctx, size_t begin, size_t end, struct qloop_buf *scr
                       char (*out)[33])
 {
     struct hooks *h = ctx;
-    if (begin >= end || end > h->nrows || !scratch)
+    if (begin >= end || end > h->nrows || !scratch || out != h->jb->refs)
         atomic_store(&h->bad, 1);
     for (size_t row = begin; row < end && row < h->nrows; row++) {
         const struct qloop_field *id = &h->jb->view[row * NCOLS];
@@ -379,6 +386,237 @@ static void test_after_judging(void **state)
     pack_free(p);
 }
 
+/* ---- pipelined: batch k merged while batch k+1 is judged ---- */
+
+/* PACK's rules, d.w_len failing every row with the id of the row its Lua
+ * state judged before (state kept between records: its answers say which
+ * state judged a row, and in which order; a FAST call run again EXACT,
+ * lua/sandbox.c, sees its own row as the last and keeps the one before) and
+ * d.id_raise raising on some rows of later batches. */
+static const char PIPE_PACK[] =
+    "dataset \"d\" { key = \"id\" }\n"
+    "cleanse \"d\" { v = clean.trim, w = function(s) if s == 'up' then return nil end "
+    "return s:upper() end }\n"
+    "local prev, cur\n"
+    "rule \"d.v_digits\" { field = \"v\", pattern = \"^[0-9]+$\" }\n"
+    "rule \"d.w_len\" { check = function(r) local w = r.w\n"
+    "  if r.id ~= cur then prev, cur = cur, r.id end\n"
+    "  local after = ' after ' .. (prev or 'none')\n"
+    "  if w == nil then return false, 'w 为空' .. after end\n"
+    "  if #w % 3 == 0 then return false, '长度 ' .. #w .. after end\n"
+    "  return false, 'ok' .. after end }\n"
+    "rule \"d.v_not_null\" { field = \"v\", not_null = true }\n"
+    "rule \"d.id_raise\" { check = function(r)\n"
+    "  if r.id:sub(-2) == '97' then error('坏记录 ' .. r.id) end return true end }\n";
+
+enum { NBATCHES = 7 };
+static const size_t pipe_sizes[NBATCHES] = {1, 300, 1031, 7, 1499, 513, 1200};
+
+/* One batch the test owns while it is judged and merged. */
+struct pipe_batch {
+    char text[NROWS * NCOLS][16];
+    struct qloop_field cells[NROWS * NCOLS], view[NROWS * NCOLS];
+    uint64_t row_no[NROWS];
+    uint8_t verdict[NRULES * NROWS];
+    const char *reason[NRULES * NROWS];
+    char refs[NROWS][33];
+    uint32_t enc_at[NRULES * NROWS], enc_len[NRULES * NROWS];
+    uint8_t enc_by[NRULES * NROWS];
+    struct qloop_buf enc[4];
+    struct qloop_batch batch;
+    struct judge_batch jb;
+};
+
+/* What the merge of one batch saw, as text: per verdict, its verdict,
+ * reason and finding; per row, its ref and cleansed cells. */
+struct pipe_seen {
+    char line[NBATCHES][NRULES * NROWS][200];
+    char row[NBATCHES][NROWS][80];
+    int64_t checked[NRULES], errors[NRULES], changed[NCLEANSE];
+};
+
+/* Fills batch k (rows numbered on from the batches before) into b. */
+static void pipe_fill(struct pipe_batch *b, size_t k)
+{
+    size_t first = 0;
+    for (size_t i = 0; i < k; i++)
+        first += pipe_sizes[i];
+    size_t nrows = pipe_sizes[k];
+    for (size_t r = 0; r < nrows; r++) {
+        b->row_no[r] = first + r + 1;
+        for (size_t c = 0; c < NCOLS; c++) {
+            int null;
+            value(first + r, c, b->text[r * NCOLS + c], sizeof b->text[0], &null);
+            b->cells[r * NCOLS + c] = (struct qloop_field){b->text[r * NCOLS + c],
+                                                           strlen(b->text[r * NCOLS + c]), null};
+        }
+    }
+    memcpy(b->view, b->cells, nrows * NCOLS * sizeof *b->view);
+    memset(b->refs, 0, sizeof b->refs);
+    memset(b->verdict, 0xee, sizeof b->verdict);
+    memset(b->enc_len, 0xab, sizeof b->enc_len);
+    b->batch = (struct qloop_batch){.nrows = nrows, .ncols = NCOLS, .cells = b->cells,
+                                    .row_no = b->row_no};
+    b->jb = (struct judge_batch){.batch = &b->batch, .view = b->view, .verdict = b->verdict,
+                                 .reason = b->reason, .refs = b->refs, .enc = b->enc,
+                                 .enc_at = b->enc_at, .enc_len = b->enc_len, .enc_by = b->enc_by};
+}
+
+/* The merge of batch k (in b): what it sees, into seen. */
+static void pipe_merge(const struct pipe_batch *b, size_t k, struct pipe_seen *seen)
+{
+    size_t nrows = pipe_sizes[k];
+    for (size_t i = 0; i < NRULES; i++)
+        for (size_t row = 0; row < nrows; row++) {
+            size_t v = i * nrows + row;
+            char enc[120] = "-";
+            if (b->verdict[v] == JUDGE_FAIL && b->enc_len[v] != UINT32_MAX)
+                snprintf(enc, sizeof enc, "%.*s", (int)b->enc_len[v],
+                         b->enc[b->enc_by[v]].ptr + b->enc_at[v]);
+            snprintf(seen->line[k][i * NROWS + row], sizeof seen->line[0][0], "%d|%s|%s",
+                     b->verdict[v], b->reason[v] ? b->reason[v] : "-", enc);
+        }
+    for (size_t row = 0; row < nrows; row++) {
+        const struct qloop_field *c = &b->view[row * NCOLS];
+        snprintf(seen->row[k][row], sizeof seen->row[0][0], "%s|%.*s|%.*s|%.*s", b->refs[row],
+                 (int)c[0].len, c[0].ptr, (int)c[1].len, c[1].ptr, (int)c[2].len, c[2].ptr);
+    }
+}
+
+/* Judges the NBATCHES batches with `workers` workers and the hooks, each
+ * in turn (judge_run) or pipelined: batch k+1 filled while k is judged,
+ * then k joined (judge_finish), k+1 started, and k merged while k+1 is
+ * judged — after a pause that lets the threads take the caller's blocks. */
+static void judge_batches(const char *pack_path, size_t workers, bool pipelined,
+                          struct pipe_seen *seen)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    /* a pack of its own: the counts of worker 0's state start at 0 */
+    struct pack *p = pack_new();
+    assert_int_equal(pack_load_path(p, pack_path, &err), 0);
+    assert_int_equal(pack_finish(p, &err), 0);
+    struct judge_pool *pool = judge_pool_new(p, workers, &err);
+    assert_non_null(pool);
+    struct strmap *colmap = strmap_new();
+    static const char *names[NCOLS] = {"id", "v", "w"};
+    for (size_t c = 0; c < NCOLS; c++)
+        *strmap_put(colmap, names[c], strlen(names[c]), NULL) = c + 1;
+    long cleanse_cols[NCLEANSE] = {1, 2};
+    size_t rules[NRULES];
+    long rule_cols[NRULES];
+    struct strmap *refsets[NRULES] = {0};
+    for (size_t i = 0; i < NRULES; i++) {
+        rules[i] = i;
+        const char *f = p->rules[i].field;
+        rule_cols[i] = !f ? -1 : strcmp(f, "v") == 0 ? 1 : strcmp(f, "w") == 0 ? 2 : 0;
+    }
+    static const bool pass_rules[NRULES] = {true, false, true, true};
+    memset(seen, 0, sizeof *seen);
+    memset(&hk, 0, sizeof hk);
+    hk.nworkers = workers;
+    struct judge_dataset ds = {.dataset = 0, .colmap = colmap, .ncleanse = NCLEANSE,
+                               .cleanse_cols = cleanse_cols, .nrules = NRULES, .rules = rules,
+                               .rule_cols = rule_cols, .refsets = refsets,
+                               .row_refs = hook_refs, .row_ref_ctx = &hk,
+                               .fail = hook_fail, .fail_ctx = &hk,
+                               .pass = hook_pass, .pass_rules = pass_rules, .pass_ctx = &hk,
+                               .checked = seen->checked, .errors = seen->errors,
+                               .changed = seen->changed};
+    static struct pipe_batch pb[2];
+    judge_begin_dataset(pool, &ds);
+    for (size_t k = 0; k <= NBATCHES; k++) {
+        struct pipe_batch *cur = &pb[k % 2], *before = &pb[(k + 1) % 2];
+        if (k < NBATCHES)
+            pipe_fill(cur, k);
+        if (!pipelined) {
+            if (k == NBATCHES)
+                break;
+            hk.jb = &cur->jb; /* the hooks check they write into this batch */
+            hk.nrows = pipe_sizes[k];
+            judge_run(pool, &cur->jb);
+            pipe_merge(cur, k, seen);
+            continue;
+        }
+        if (k > 0) { /* the stateless C of k-1 from here on only */
+            hk.jb = &before->jb;
+            hk.nrows = pipe_sizes[k - 1];
+            judge_finish(pool);
+        }
+        if (k < NBATCHES)
+            judge_start(pool, &cur->jb);
+        if (k > 0) {
+            usleep(3000);
+            pipe_merge(before, k - 1, seen);
+        }
+    }
+    if (pipelined)
+        judge_finish(pool); /* nothing started: returns at once */
+    assert_int_equal(atomic_load(&hk.bad), 0);
+    judge_end_dataset(pool);
+    judge_pool_free(pool);
+    for (size_t b = 0; b < 2; b++)
+        for (size_t i = 0; i < 4; i++)
+            qloop_buf_free(&pb[b].enc[i]);
+    strmap_free(colmap);
+    pack_free(p);
+}
+
+static void test_pipelined(void **state)
+{
+    (void)state;
+    char ppath[] = "/tmp/qloop-test-judge-pipe-XXXXXX";
+    int fd = mkstemp(ppath);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, PIPE_PACK, sizeof PIPE_PACK - 1), (ssize_t)(sizeof PIPE_PACK - 1));
+    close(fd);
+    static struct pipe_seen want, got;
+    for (size_t workers = 1; workers <= 4; workers++) {
+        judge_batches(ppath, workers, false, &want);
+        /* the counting rule's answers: by the split, in row order */
+        bool counted = false, raised = false;
+        for (size_t k = 0; k < NBATCHES; k++)
+            for (size_t row = 0; row < pipe_sizes[k]; row++) {
+                counted |= strstr(want.line[k][1 * NROWS + row], " after id") != NULL;
+                raised |= strstr(want.line[k][3 * NROWS + row], "坏记录") != NULL;
+            }
+        assert_true(counted);
+        assert_true(raised);
+        /* and the row before is the one of the same range before it: each
+         * batch split into `workers` ranges (one below 256 rows a worker),
+         * range i always judged by state i, in row order */
+        char last[4][32];
+        for (size_t i = 0; i < 4; i++)
+            snprintf(last[i], sizeof last[i], "none");
+        size_t first = 0;
+        for (size_t k = 0; k < NBATCHES; k++) {
+            size_t nrows = pipe_sizes[k], n = nrows < 256 * workers ? 1 : workers;
+            for (size_t i = 0; i < n; i++)
+                for (size_t row = nrows * i / n; row < nrows * (i + 1) / n; row++) {
+                    char after[48];
+                    snprintf(after, sizeof after, " after %s|", last[i]);
+                    assert_non_null(strstr(want.line[k][1 * NROWS + row], after));
+                    snprintf(last[i], sizeof last[i], "id%zu", first + row);
+                }
+            first += nrows;
+        }
+        for (int round = 0; round < 2; round++) {
+            judge_batches(ppath, workers, true, &got);
+            for (size_t k = 0; k < NBATCHES; k++)
+                for (size_t row = 0; row < pipe_sizes[k]; row++) {
+                    assert_string_equal(got.row[k][row], want.row[k][row]);
+                    for (size_t i = 0; i < NRULES; i++)
+                        assert_string_equal(got.line[k][i * NROWS + row],
+                                            want.line[k][i * NROWS + row]);
+                }
+            assert_memory_equal(got.checked, want.checked, sizeof want.checked);
+            assert_memory_equal(got.errors, want.errors, sizeof want.errors);
+            assert_memory_equal(got.changed, want.changed, sizeof want.changed);
+        }
+    }
+    unlink(ppath);
+}
+
 /* ---- the verdict memo: a field rule's verdicts kept and reused ---- */
 
 /* A field rule with a built-in form (d.v_digits, slot 0) and a Lua record
@@ -462,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_workers),
         cmocka_unit_test(test_after_judging),
         cmocka_unit_test(test_memo_field_rule),
+        cmocka_unit_test(test_pipelined),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
