@@ -107,6 +107,12 @@ struct ds_batch {
     char (*refs)[33];
     size_t refs_cap;
     struct judge_batch jb;    /* what the workers read and fill */
+    /* the dataset as this batch's record refs and findings made on the
+     * workers see it (judge_batch.ctx): a copy made when the batch is
+     * prepared, its batch current, without the identities of keyless rows
+     * (identity.c: made on the run's thread after judging; the workers
+     * handle keyed rows only) */
+    struct ds_ctx *cb;
 };
 
 /* The dataset being read. */

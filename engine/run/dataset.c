@@ -505,6 +505,12 @@ static int prepare_batch(struct ds_ctx *ds, struct ds_batch *slot)
                                     .reason = slot->reason,
                                     .refs = ds->jd.row_refs ? slot->refs : NULL};
     ds_encode_batch(ds, &slot->jb);
+    if (!slot->cb)
+        slot->cb = qloop_xmalloc(sizeof *slot->cb);
+    *slot->cb = *ds;
+    slot->cb->ident_at = NULL;
+    slot->cb->ident_cap = 0;
+    slot->jb.ctx = slot->cb;
     return memo_batch(ds, &slot->jb);
 }
 
@@ -742,6 +748,7 @@ void ds_free(struct ds_ctx *ds)
         free(ds->slots[i].verdict);
         free(ds->slots[i].reason);
         free(ds->slots[i].refs);
+        free(ds->slots[i].cb);
     }
     strmap_free(ds->colmap);
     strmap_free(ds->nulls);

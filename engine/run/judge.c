@@ -95,7 +95,10 @@ struct judge_pool {
     size_t n;
     struct judge_dataset *ds;
     struct judge_batch *b;
-    struct share share;         /* the stateless C after judging, by chunks */
+    /* the stateless C after judging, by chunks: share the record refs and
+     * findings (row_refs, fail), share_pass the passed values (pass) */
+    struct share share, share_pass;
+    bool early;                 /* the batch's ctx is set: share opens per block at once */
     /* per block of the batch: judged (+1) and the gate open (+1); the
      * second of the two makes its rows claimable (share_ready) */
     atomic_uint *gate;
@@ -423,7 +426,8 @@ static void encode_fails(struct worker *w, size_t begin, size_t end)
             size_t k = i * nrows + row, at = out->len;
             if (b->verdict[k] != JUDGE_FAIL)
                 continue;
-            if (ds->fail(ds->fail_ctx, me, i, row, b->reason[k], out) && at < UINT32_MAX &&
+            if (ds->fail(b->ctx ? b->ctx : ds->fail_ctx, me, i, row, b->reason[k], out) &&
+                at < UINT32_MAX &&
                 out->len - at < UINT32_MAX) {
                 b->enc_at[k] = (uint32_t)at;
                 b->enc_len[k] = (uint32_t)(out->len - at);
@@ -453,26 +457,37 @@ static void hand_passes(struct worker *w, size_t begin, size_t end)
 }
 
 /* share.h's fn: the stateless C on judged rows begin .. end, by thread
- * `thread` — their record refs, findings and passed values. */
+ * `thread` — their record refs and findings. */
 static void after_judging(void *ctx, size_t thread, size_t begin, size_t end)
 {
     struct judge_pool *pool = ctx;
     struct worker *w = &pool->w[thread];
     const struct judge_dataset *ds = pool->ds;
+    void *row_ref_ctx = pool->b->ctx ? pool->b->ctx : ds->row_ref_ctx;
     if (ds->row_refs && pool->b->refs)
-        ds->row_refs(ds->row_ref_ctx, begin, end, &w->scratch, pool->b->refs);
+        ds->row_refs(row_ref_ctx, begin, end, &w->scratch, pool->b->refs);
     if (ds->fail && pool->b->enc)
         encode_fails(w, begin, end);
-    if (ds->pass)
-        hand_passes(w, begin, end);
 }
 
-/* Block `blk` of the share is judged, or the gate opened on it: the second
- * of the two makes its rows claimable. */
+/* share.h's fn: the passed values of judged rows begin .. end, by thread
+ * `thread`. */
+static void after_judging_pass(void *ctx, size_t thread, size_t begin, size_t end)
+{
+    struct judge_pool *pool = ctx;
+    if (pool->ds->pass)
+        hand_passes(&pool->w[thread], begin, end);
+}
+
+/* Block `blk` is judged, or the gate opened on it: the second of the two
+ * makes its rows claimable for what waits for the gate. */
 static void gate_pass(struct judge_pool *pool, size_t blk)
 {
-    if (atomic_fetch_add_explicit(&pool->gate[blk], 1, memory_order_acq_rel) == 1)
-        share_ready(&pool->share, blk);
+    if (atomic_fetch_add_explicit(&pool->gate[blk], 1, memory_order_acq_rel) == 1) {
+        if (!pool->early)
+            share_ready(&pool->share, blk);
+        share_ready(&pool->share_pass, blk);
+    }
 }
 
 /* Judges the next block of Lua state s (worker s's range) on the calling
@@ -504,6 +519,8 @@ static bool judge_block(struct judge_pool *pool, size_t s)
     if (k + 1 == w->nblocks)
         qloop_lua_record_expire(w->pack->L, &w->rec); /* views die with their batch */
     atomic_store_explicit(&w->busy, false, memory_order_release);
+    if (pool->early) /* refs and findings through the batch's own ctx: at once */
+        share_ready(&pool->share, w->first_block + k);
     gate_pass(pool, w->first_block + k);
     return true;
 }
@@ -525,6 +542,7 @@ static void work(struct judge_pool *pool, size_t me)
     /* A state still busy on another thread: that thread goes on with its
      * blocks (it looks again after each one). */
     share_help(&pool->share, me, pool->w[me].first_block, after_judging, pool);
+    share_help(&pool->share_pass, me, pool->w[me].first_block, after_judging_pass, pool);
 }
 
 static void *worker_main(void *arg)
@@ -561,6 +579,7 @@ struct judge_pool *judge_pool_new(struct pack *p, size_t nworkers, struct qloop_
     pthread_cond_init(&pool->go, NULL);
     pthread_cond_init(&pool->done, NULL);
     share_init(&pool->share, SHARE_CHUNK);
+    share_init(&pool->share_pass, SHARE_CHUNK);
     for (size_t i = 0; i < nworkers; i++) {
         struct worker *w = &pool->w[i];
         w->pool = pool;
@@ -648,6 +667,7 @@ void judge_pool_free(struct judge_pool *pool)
     pthread_cond_destroy(&pool->go);
     pthread_cond_destroy(&pool->done);
     share_destroy(&pool->share);
+    share_destroy(&pool->share_pass);
     free(pool->gate);
     free(pool->w);
     free(pool);
@@ -739,6 +759,8 @@ void judge_start(struct judge_pool *pool, struct judge_batch *b)
         nblocks += w->nblocks;
     }
     share_start(&pool->share, nblocks);
+    share_start(&pool->share_pass, nblocks);
+    pool->early = b->ctx != NULL;
     pool->nblocks = nblocks;
     if (nblocks > pool->gate_cap) {
         free(pool->gate);
@@ -751,8 +773,9 @@ void judge_start(struct judge_pool *pool, struct judge_batch *b)
         const struct worker *w = &pool->w[i];
         for (size_t k = 0; k < w->nblocks; k++) {
             size_t begin = w->begin + k * JUDGE_BLOCK;
-            share_range(&pool->share, w->first_block + k, begin,
-                        w->end - begin > JUDGE_BLOCK ? begin + JUDGE_BLOCK : w->end);
+            size_t end = w->end - begin > JUDGE_BLOCK ? begin + JUDGE_BLOCK : w->end;
+            share_range(&pool->share, w->first_block + k, begin, end);
+            share_range(&pool->share_pass, w->first_block + k, begin, end);
         }
     }
     pool->started = true;

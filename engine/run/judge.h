@@ -133,6 +133,12 @@ struct judge_batch {
     uint32_t *enc_at, *enc_len;
     uint8_t *enc_by;
     struct judge_memo *memo;   /* or NULL: every rule called */
+    /* When set, row_refs and fail get it instead of the dataset's
+     * row_ref_ctx and fail_ctx, and run as soon as their rows are judged,
+     * before judge_finish (judge_start): what they read through it must be
+     * this batch's and stay as it is meanwhile. NULL: they wait for
+     * judge_finish, as pass always does. */
+    void *ctx;
 };
 
 struct judge_pool;

@@ -10,7 +10,9 @@
  * kept and taken back for rows whose fingerprint is the kept one.
  * Pipelined (judge_start, then the batch before's merge, then
  * judge_finish): batch k's verdicts, reasons and findings stay as they were
- * while k+1 is judged, the stateless C of k+1 waits for judge_finish, and
+ * while k+1 is judged, the stateless C of k+1 waits for judge_finish (but
+ * the refs and findings of a batch with its own ctx, which see that ctx
+ * and their own batch), and
  * a rule that names the row its Lua state judged before gives the same
  * answers as judging each batch in turn — every row judged by the same
  * state, in the same order — for 1 to 4 workers and batches of 1 to 1499
@@ -487,7 +489,7 @@ static void pipe_merge(const struct pipe_batch *b, size_t k, struct pipe_seen *s
  * in turn (judge_run) or pipelined: batch k+1 filled while k is judged,
  * then k joined (judge_finish), k+1 started, and k merged while k+1 is
  * judged — after a pause that lets the threads take the caller's blocks. */
-static void judge_batches(const char *pack_path, size_t workers, bool pipelined,
+static void judge_batches(const char *pack_path, size_t workers, bool pipelined, bool own_ctx,
                           struct pipe_seen *seen)
 {
     struct qloop_error err;
@@ -524,11 +526,22 @@ static void judge_batches(const char *pack_path, size_t workers, bool pipelined,
                                .checked = seen->checked, .errors = seen->errors,
                                .changed = seen->changed};
     static struct pipe_batch pb[2];
+    static struct hooks own[2]; /* own_ctx: each batch's refs and findings hooks */
+    memset(own, 0, sizeof own);
     judge_begin_dataset(pool, &ds);
     for (size_t k = 0; k <= NBATCHES; k++) {
         struct pipe_batch *cur = &pb[k % 2], *before = &pb[(k + 1) % 2];
-        if (k < NBATCHES)
+        if (k < NBATCHES) {
             pipe_fill(cur, k);
+            if (own_ctx) { /* its refs and findings made before judge_finish */
+                assert_int_equal(atomic_load(&own[k % 2].bad), 0);
+                memset(&own[k % 2], 0, sizeof own[0]);
+                own[k % 2].jb = &cur->jb;
+                own[k % 2].nrows = pipe_sizes[k];
+                own[k % 2].nworkers = workers;
+                cur->jb.ctx = &own[k % 2];
+            }
+        }
         if (!pipelined) {
             if (k == NBATCHES)
                 break;
@@ -553,6 +566,8 @@ static void judge_batches(const char *pack_path, size_t workers, bool pipelined,
     if (pipelined)
         judge_finish(pool); /* nothing started: returns at once */
     assert_int_equal(atomic_load(&hk.bad), 0);
+    assert_int_equal(atomic_load(&own[0].bad), 0);
+    assert_int_equal(atomic_load(&own[1].bad), 0);
     judge_end_dataset(pool);
     judge_pool_free(pool);
     for (size_t b = 0; b < 2; b++)
@@ -572,7 +587,7 @@ static void test_pipelined(void **state)
     close(fd);
     static struct pipe_seen want, got;
     for (size_t workers = 1; workers <= 4; workers++) {
-        judge_batches(ppath, workers, false, &want);
+        judge_batches(ppath, workers, false, false, &want);
         /* the counting rule's answers: by the split, in row order */
         bool counted = false, raised = false;
         for (size_t k = 0; k < NBATCHES; k++)
@@ -600,8 +615,8 @@ static void test_pipelined(void **state)
                 }
             first += nrows;
         }
-        for (int round = 0; round < 2; round++) {
-            judge_batches(ppath, workers, true, &got);
+        for (int round = 0; round < 4; round++) {
+            judge_batches(ppath, workers, true, round % 2 == 1, &got);
             for (size_t k = 0; k < NBATCHES; k++)
                 for (size_t row = 0; row < pipe_sizes[k]; row++) {
                     assert_string_equal(got.row[k][row], want.row[k][row]);
