@@ -142,8 +142,8 @@ struct ds_ctx {
     size_t failed_cap;
     int64_t rows;
     struct openrefs *open_refs; /* record refs of open ticket items (the run's, recheck.c) */
-    /* The current batch (ds_select): the one being merged, or — while the
-     * workers' stateless C runs (judge.h's callbacks) — the one judged. */
+    /* The current batch (ds_select): the one being merged, or — from
+     * judge_finish on, for unique's offers on the workers — the one judged. */
     struct qloop_field *view; /* cleansed cells of the current batch */
     const struct qloop_batch *batch;
     const struct judge_batch *jb;

@@ -464,8 +464,8 @@ static void progress(struct ds_ctx *ds, bool done)
             el > 0 ? (double)ds->rows / el : (double)ds->rows, el, done ? "\n" : "");
 }
 
-/* Makes slot the current batch: what the merge (and, while the workers'
- * stateless C runs, judge.h's callbacks) read through ds. */
+/* Makes slot the current batch: what the merge (and, from judge_finish on,
+ * judge.h's pass) read through ds. */
 static void ds_select(struct ds_ctx *ds, struct ds_batch *slot)
 {
     ds->batch = &slot->batch;
@@ -478,8 +478,8 @@ static void ds_select(struct ds_ctx *ds, struct ds_batch *slot)
 
 /* Sizes the slot's working arrays for its batch, copies its cells into the
  * view that cleansing rewrites and sets up its judge batch (the findings
- * the workers make, the memo's part); slot becomes the current batch.
- * Returns 0 or -1 with run->err. */
+ * the workers make, the copy of ds its refs and findings read, the memo's
+ * part); slot becomes the current batch. Returns 0 or -1 with run->err. */
 static int prepare_batch(struct ds_ctx *ds, struct ds_batch *slot)
 {
     const struct qloop_batch *batch = &slot->batch;
@@ -541,7 +541,7 @@ static int merge_batch(struct ds_ctx *ds, struct ds_batch *slot)
 }
 
 /* Joins the workers on slot's batch, if any (judge_finish), with slot the
- * current batch: what the callbacks' stateless C reads. */
+ * current batch: what unique's offers on the workers read. */
 static void finish_judging(struct ds_ctx *ds, struct ds_batch *slot)
 {
     if (!slot)
@@ -554,9 +554,10 @@ static void finish_judging(struct ds_ctx *ds, struct ds_batch *slot)
  * prefetch.c, which keeps two batches valid, and its columns known from the
  * start), it is a pipeline: while the workers judge batch k (judge_start),
  * the run's thread reads and prepares batch k+1, then joins k's judging
- * (judge_finish: the callbacks' stateless C on k starts only then, with k
- * current), hands k+1 to the workers and does k's serial part (merge_batch)
- * while they judge it. Every serial step still sees the batches in order,
+ * (judge_finish: unique's offers on k start only then, with k current; its
+ * record refs and findings are made as its blocks are judged, through k's
+ * own copy of ds), hands k+1 to the workers and does k's serial part
+ * (merge_batch) while they judge it. Every serial step still sees the batches in order,
  * each batch's serial part before the next one's and before the next one's
  * malformed rows: the same findings, counts and stores as judging and
  * merging each batch in turn, which the loop does with one worker. */

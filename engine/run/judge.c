@@ -24,10 +24,12 @@
  * then judged rule by rule. What follows is stateless C per row — the
  * record refs (row_refs), the findings of failing verdicts (fail) and the
  * passed values (pass) — and is shared out (share.h): once a block is judged
- * and the gate is open (judge_finish: the caller has made the dataset's
- * callbacks see this batch), its rows are claimed in chunks by whichever
- * thread is free, the run's thread included, so the run's thread does not
- * sit waiting for a worker that shares its core with the reader.
+ * its rows are claimed in chunks by whichever thread is free, the run's
+ * thread included, so the run's thread does not sit waiting for a worker
+ * that shares its core with the reader — the refs and findings at once
+ * when the batch has its own ctx (judge.h), the passed values (and the
+ * rest without one) once the gate is open too (judge_finish: the caller
+ * has made the dataset's callbacks see this batch).
  * Each chunk writes only its rows' slots (refs[row], enc_at/len/by of its
  * verdicts) and the claiming worker's own buffers, so the results are the
  * same whichever worker took it.

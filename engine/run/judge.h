@@ -164,9 +164,10 @@ void judge_run(struct judge_pool *pool, struct judge_batch *b);
  * any state no thread is judging (the caller's while it is away): which
  * state judges a row never depends on timing. The stateless C (row_refs,
  * fail, pass) waits for judge_finish, which opens it, does the caller's part
- * and returns when all is done. In between the caller may do anything that
- * touches neither b nor the pool's packs' Lua states, nor what the
- * dataset's callbacks read (they run after judge_finish's start): the
+ * and returns when all is done — but row_refs and fail of a batch with its
+ * own ctx, which run as its rows are judged. In between the caller may do
+ * anything that touches neither b (nor its ctx) nor the pool's packs' Lua
+ * states, nor what pass (and without a ctx, row_refs and fail) read: the
  * batch before's verdicts — kept valid, as b's strings are, until the
  * batch after b is started — may be merged then. Every judge_start is
  * followed by judge_finish before the next, and before judge_end_dataset. */
