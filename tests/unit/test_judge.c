@@ -75,6 +75,33 @@ struct result {
 static char path[] = "/tmp/qloop-test-judge-XXXXXX";
 static char text[NROWS * NCOLS][16];
 
+/* The columns id, v, w (1-based in colmap) and where each of p's NRULES
+ * rules reads: what a judge_dataset points at. cols_init fills it; the
+ * caller frees colmap. */
+struct cols {
+    struct strmap *colmap;
+    long cleanse_cols[NCLEANSE];
+    size_t rules[NRULES];
+    long rule_cols[NRULES];
+    struct strmap *refsets[NRULES];
+};
+
+static void cols_init(struct cols *c, const struct pack *p)
+{
+    static const char *names[NCOLS] = {"id", "v", "w"};
+    memset(c, 0, sizeof *c);
+    c->colmap = strmap_new();
+    for (size_t i = 0; i < NCOLS; i++)
+        *strmap_put(c->colmap, names[i], strlen(names[i]), NULL) = i + 1;
+    c->cleanse_cols[0] = 1;
+    c->cleanse_cols[1] = 2;
+    for (size_t i = 0; i < NRULES; i++) {
+        c->rules[i] = i;
+        const char *f = p->rules[i].field;
+        c->rule_cols[i] = !f ? -1 : strcmp(f, "v") == 0 ? 1 : strcmp(f, "w") == 0 ? 2 : 0;
+    }
+}
+
 /* Judges the batch with `workers` workers, with memo (NULL: none); the
  * field rule verdicts taken from the memo in *forms_reused (when given). */
 static void judge_memo(struct pack *p, size_t workers, struct result *res,
@@ -86,23 +113,13 @@ static void judge_memo(struct pack *p, size_t workers, struct result *res,
     assert_non_null(pool);
     assert_int_equal(judge_pool_size(pool), workers);
 
-    struct strmap *colmap = strmap_new();
-    static const char *names[NCOLS] = {"id", "v", "w"};
-    for (size_t c = 0; c < NCOLS; c++)
-        *strmap_put(colmap, names[c], strlen(names[c]), NULL) = c + 1;
-    long cleanse_cols[NCLEANSE] = {1, 2};
-    size_t rules[NRULES];
-    long rule_cols[NRULES];
-    struct strmap *refsets[NRULES] = {0};
-    for (size_t i = 0; i < NRULES; i++) {
-        rules[i] = i;
-        const char *f = p->rules[i].field;
-        rule_cols[i] = !f ? -1 : strcmp(f, "v") == 0 ? 1 : strcmp(f, "w") == 0 ? 2 : 0;
-    }
+    struct cols cols;
+    cols_init(&cols, p);
     memset(res, 0, sizeof *res);
-    struct judge_dataset ds = {.dataset = 0, .colmap = colmap, .ncleanse = NCLEANSE,
-                               .cleanse_cols = cleanse_cols, .nrules = NRULES, .rules = rules,
-                               .rule_cols = rule_cols, .refsets = refsets,
+    struct judge_dataset ds = {.dataset = 0, .colmap = cols.colmap, .ncleanse = NCLEANSE,
+                               .cleanse_cols = cols.cleanse_cols, .nrules = NRULES,
+                               .rules = cols.rules, .rule_cols = cols.rule_cols,
+                               .refsets = cols.refsets,
                                .checked = res->checked, .errors = res->errors,
                                .changed = res->changed};
     static struct qloop_field cells[NROWS * NCOLS], view[NROWS * NCOLS];
@@ -132,7 +149,19 @@ static void judge_memo(struct pack *p, size_t workers, struct result *res,
     if (forms_reused)
         *forms_reused = ds.forms_reused;
     judge_pool_free(pool);
-    strmap_free(colmap);
+    strmap_free(cols.colmap);
+}
+
+/* The pack in file, loaded and finished. */
+static struct pack *load_pack_path(const char *file)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct pack *p = pack_new();
+    assert_non_null(p);
+    assert_int_equal(pack_load_path(p, file, &err), 0);
+    assert_int_equal(pack_finish(p, &err), 0);
+    return p;
 }
 
 /* Writes PACK to a new file named from tmpl (mkstemp's template, filled in:
@@ -144,13 +173,7 @@ static struct pack *load_pack(char *tmpl)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, PACK, sizeof PACK - 1), (ssize_t)(sizeof PACK - 1));
     close(fd);
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    struct pack *p = pack_new();
-    assert_non_null(p);
-    assert_int_equal(pack_load_path(p, tmpl, &err), 0);
-    assert_int_equal(pack_finish(p, &err), 0);
-    return p;
+    return load_pack_path(tmpl);
 }
 
 /* Judges the batch with `workers` workers, without a memo. */
@@ -278,27 +301,17 @@ static void judge_hooks(struct pack *p, size_t workers, size_t nrows, struct mad
     qloop_error_clear(&err);
     struct judge_pool *pool = judge_pool_new(p, workers, &err);
     assert_non_null(pool);
-    struct strmap *colmap = strmap_new();
-    static const char *names[NCOLS] = {"id", "v", "w"};
-    for (size_t c = 0; c < NCOLS; c++)
-        *strmap_put(colmap, names[c], strlen(names[c]), NULL) = c + 1;
-    long cleanse_cols[NCLEANSE] = {1, 2};
-    size_t rules[NRULES];
-    long rule_cols[NRULES];
-    struct strmap *refsets[NRULES] = {0};
-    for (size_t i = 0; i < NRULES; i++) {
-        rules[i] = i;
-        const char *f = p->rules[i].field;
-        rule_cols[i] = !f ? -1 : strcmp(f, "v") == 0 ? 1 : strcmp(f, "w") == 0 ? 2 : 0;
-    }
+    struct cols cols;
+    cols_init(&cols, p);
     int64_t checked[NRULES] = {0}, errors[NRULES] = {0}, changed[NCLEANSE] = {0};
     static const bool pass_rules[NRULES] = {true, false, true, true};
     memset(&hk, 0, sizeof hk);
     hk.nrows = nrows;
     hk.nworkers = workers;
-    struct judge_dataset ds = {.dataset = 0, .colmap = colmap, .ncleanse = NCLEANSE,
-                               .cleanse_cols = cleanse_cols, .nrules = NRULES, .rules = rules,
-                               .rule_cols = rule_cols, .refsets = refsets,
+    struct judge_dataset ds = {.dataset = 0, .colmap = cols.colmap, .ncleanse = NCLEANSE,
+                               .cleanse_cols = cols.cleanse_cols, .nrules = NRULES,
+                               .rules = cols.rules, .rule_cols = cols.rule_cols,
+                               .refsets = cols.refsets,
                                .row_refs = hook_refs, .row_ref_ctx = &hk,
                                .fail = hook_fail, .fail_ctx = &hk,
                                .pass = hook_pass, .pass_rules = pass_rules, .pass_ctx = &hk,
@@ -357,7 +370,7 @@ static void judge_hooks(struct pack *p, size_t workers, size_t nrows, struct mad
     judge_pool_free(pool);
     for (size_t i = 0; i < 4; i++)
         qloop_buf_free(&enc[i]);
-    strmap_free(colmap);
+    strmap_free(cols.colmap);
 }
 
 static void test_after_judging(void **state)
@@ -495,31 +508,19 @@ static void judge_batches(const char *pack_path, size_t workers, bool pipelined,
     struct qloop_error err;
     qloop_error_clear(&err);
     /* a pack of its own: the counts of worker 0's state start at 0 */
-    struct pack *p = pack_new();
-    assert_int_equal(pack_load_path(p, pack_path, &err), 0);
-    assert_int_equal(pack_finish(p, &err), 0);
+    struct pack *p = load_pack_path(pack_path);
     struct judge_pool *pool = judge_pool_new(p, workers, &err);
     assert_non_null(pool);
-    struct strmap *colmap = strmap_new();
-    static const char *names[NCOLS] = {"id", "v", "w"};
-    for (size_t c = 0; c < NCOLS; c++)
-        *strmap_put(colmap, names[c], strlen(names[c]), NULL) = c + 1;
-    long cleanse_cols[NCLEANSE] = {1, 2};
-    size_t rules[NRULES];
-    long rule_cols[NRULES];
-    struct strmap *refsets[NRULES] = {0};
-    for (size_t i = 0; i < NRULES; i++) {
-        rules[i] = i;
-        const char *f = p->rules[i].field;
-        rule_cols[i] = !f ? -1 : strcmp(f, "v") == 0 ? 1 : strcmp(f, "w") == 0 ? 2 : 0;
-    }
+    struct cols cols;
+    cols_init(&cols, p);
     static const bool pass_rules[NRULES] = {true, false, true, true};
     memset(seen, 0, sizeof *seen);
     memset(&hk, 0, sizeof hk);
     hk.nworkers = workers;
-    struct judge_dataset ds = {.dataset = 0, .colmap = colmap, .ncleanse = NCLEANSE,
-                               .cleanse_cols = cleanse_cols, .nrules = NRULES, .rules = rules,
-                               .rule_cols = rule_cols, .refsets = refsets,
+    struct judge_dataset ds = {.dataset = 0, .colmap = cols.colmap, .ncleanse = NCLEANSE,
+                               .cleanse_cols = cols.cleanse_cols, .nrules = NRULES,
+                               .rules = cols.rules, .rule_cols = cols.rule_cols,
+                               .refsets = cols.refsets,
                                .row_refs = hook_refs, .row_ref_ctx = &hk,
                                .fail = hook_fail, .fail_ctx = &hk,
                                .pass = hook_pass, .pass_rules = pass_rules, .pass_ctx = &hk,
@@ -573,7 +574,7 @@ static void judge_batches(const char *pack_path, size_t workers, bool pipelined,
     for (size_t b = 0; b < 2; b++)
         for (size_t i = 0; i < 4; i++)
             qloop_buf_free(&pb[b].enc[i]);
-    strmap_free(colmap);
+    strmap_free(cols.colmap);
     pack_free(p);
 }
 
