@@ -288,6 +288,24 @@ static void hook_pass(void *ctx, size_t worker, size_t rule, size_t row)
     atomic_fetch_add(&h->passes[rule * NROWS + row], 1);
 }
 
+/* The rules whose passes the hooked datasets hand to hook_pass. */
+static const bool pass_rules[NRULES] = {true, false, true, true};
+
+/* The dataset of cols judged with the hooks (the global hk) for its refs,
+ * findings and passes (rules 0, 2 and 3), counting into checked, errors
+ * and changed. */
+static struct judge_dataset hooked_dataset(struct cols *c, int64_t *checked, int64_t *errors,
+                                           int64_t *changed)
+{
+    return (struct judge_dataset){.dataset = 0, .colmap = c->colmap, .ncleanse = NCLEANSE,
+                                  .cleanse_cols = c->cleanse_cols, .nrules = NRULES,
+                                  .rules = c->rules, .rule_cols = c->rule_cols,
+                                  .refsets = c->refsets, .row_refs = hook_refs,
+                                  .row_ref_ctx = &hk, .fail = hook_fail, .fail_ctx = &hk,
+                                  .pass = hook_pass, .pass_rules = pass_rules, .pass_ctx = &hk,
+                                  .checked = checked, .errors = errors, .changed = changed};
+}
+
 /* What the hooks made of one batch, as text per verdict and row. */
 struct made {
     char refs[NROWS][33];
@@ -304,18 +322,10 @@ static void judge_hooks(struct pack *p, size_t workers, size_t nrows, struct mad
     struct cols cols;
     cols_init(&cols, p);
     int64_t checked[NRULES] = {0}, errors[NRULES] = {0}, changed[NCLEANSE] = {0};
-    static const bool pass_rules[NRULES] = {true, false, true, true};
     memset(&hk, 0, sizeof hk);
     hk.nrows = nrows;
     hk.nworkers = workers;
-    struct judge_dataset ds = {.dataset = 0, .colmap = cols.colmap, .ncleanse = NCLEANSE,
-                               .cleanse_cols = cols.cleanse_cols, .nrules = NRULES,
-                               .rules = cols.rules, .rule_cols = cols.rule_cols,
-                               .refsets = cols.refsets,
-                               .row_refs = hook_refs, .row_ref_ctx = &hk,
-                               .fail = hook_fail, .fail_ctx = &hk,
-                               .pass = hook_pass, .pass_rules = pass_rules, .pass_ctx = &hk,
-                               .checked = checked, .errors = errors, .changed = changed};
+    struct judge_dataset ds = hooked_dataset(&cols, checked, errors, changed);
     static struct qloop_field cells[NROWS * NCOLS], view[NROWS * NCOLS];
     static uint64_t row_no[NROWS];
     static const char *reason[NRULES * NROWS];
@@ -513,19 +523,10 @@ static void judge_batches(const char *pack_path, size_t workers, bool pipelined,
     assert_non_null(pool);
     struct cols cols;
     cols_init(&cols, p);
-    static const bool pass_rules[NRULES] = {true, false, true, true};
     memset(seen, 0, sizeof *seen);
     memset(&hk, 0, sizeof hk);
     hk.nworkers = workers;
-    struct judge_dataset ds = {.dataset = 0, .colmap = cols.colmap, .ncleanse = NCLEANSE,
-                               .cleanse_cols = cols.cleanse_cols, .nrules = NRULES,
-                               .rules = cols.rules, .rule_cols = cols.rule_cols,
-                               .refsets = cols.refsets,
-                               .row_refs = hook_refs, .row_ref_ctx = &hk,
-                               .fail = hook_fail, .fail_ctx = &hk,
-                               .pass = hook_pass, .pass_rules = pass_rules, .pass_ctx = &hk,
-                               .checked = seen->checked, .errors = seen->errors,
-                               .changed = seen->changed};
+    struct judge_dataset ds = hooked_dataset(&cols, seen->checked, seen->errors, seen->changed);
     static struct pipe_batch pb[2];
     static struct hooks own[2]; /* own_ctx: each batch's refs and findings hooks */
     memset(own, 0, sizeof own);
