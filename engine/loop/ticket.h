@@ -124,6 +124,10 @@ enum { TICKET_EVIDENCE = 5 };
  * tell; the store compares), never 0 otherwise. */
 uint64_t ticket_evidence_digest(const struct ticket_cell c[TICKET_EVIDENCE], bool finding);
 
+/* ticket_evidence_digest of the evidence in st's current row, row_no ..
+ * sealed being its columns col .. col + TICKET_EVIDENCE - 1 (as stored). */
+uint64_t ticket_evidence_digest_row(sqlite3_stmt *st, int col, bool finding);
+
 /* ticket_sync_run asking seen (may be NULL: the run_seen table) which
  * records of open tickets the run saw. */
 int ticket_sync_run_seen(sqlite3 *db, const char *run_id, const char *policy_path,

@@ -531,9 +531,7 @@ static const struct pair *pair_of(struct pairs *ps, const struct groups *g, cons
     return &ps->v[ps->n++];
 }
 
-/* The evidence digest of the item whose row_no .. sealed are st's columns
- * from col on. */
-static uint64_t item_digest(sqlite3_stmt *st, int col)
+uint64_t ticket_evidence_digest_row(sqlite3_stmt *st, int col, bool finding)
 {
     struct ticket_cell c[TICKET_EVIDENCE];
     for (int i = 0; i < TICKET_EVIDENCE; i++) {
@@ -549,7 +547,7 @@ static uint64_t item_digest(sqlite3_stmt *st, int col)
             c[i].len = (size_t)sqlite3_column_bytes(st, at);
         }
     }
-    return ticket_evidence_digest(c, false);
+    return ticket_evidence_digest(c, finding);
 }
 
 /* Reads the open and missing items: the open ones of a group that has
@@ -604,7 +602,7 @@ static int load_items(sqlite3 *db, const char *run_id, const struct groups *g, s
         readable = text && qloop_unhex128(sql_text(st, 3), it->ref);
         items->id[items->n] = sqlite3_column_int64(st, 0);
         it->finding = 0;
-        it->digest = item_digest(st, 7);
+        it->digest = ticket_evidence_digest_row(st, 7, false);
         it->group = (uint32_t)pr->group;
         it->slot = slot | (pr->judged ? ITEM_JUDGED : 0) | (was_run ? ITEM_WAS_RUN : 0);
         it->pos = (uint32_t)items->n++;

@@ -435,18 +435,7 @@ static uint64_t stored_digest(sqlite3 *db, int64_t id)
                      SQLITE_OK);
     sqlite3_bind_int64(st, 1, id);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    struct ticket_cell c[TICKET_EVIDENCE];
-    for (int i = 0; i < TICKET_EVIDENCE; i++) {
-        c[i] = (struct ticket_cell){.type = sqlite3_column_type(st, i)};
-        if (c[i].type == SQLITE_INTEGER)
-            c[i].i = sqlite3_column_int64(st, i);
-        else if (c[i].type != SQLITE_NULL) {
-            c[i].p = c[i].type == SQLITE_BLOB ? sqlite3_column_blob(st, i)
-                                              : (const void *)sqlite3_column_text(st, i);
-            c[i].len = (size_t)sqlite3_column_bytes(st, i);
-        }
-    }
-    uint64_t d = ticket_evidence_digest(c, true);
+    uint64_t d = ticket_evidence_digest_row(st, 0, true);
     sqlite3_finalize(st);
     return d;
 }

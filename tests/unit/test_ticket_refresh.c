@@ -437,19 +437,7 @@ static void handed_read(sqlite3 *db, const char *run, struct handed *h)
         k->kind = sqlite3_column_int64(st, 0);
         assert_true(qloop_unhex128((const char *)sqlite3_column_text(st, 1), k->ref));
         k->id = sqlite3_column_int64(st, 2);
-        struct ticket_cell c[TICKET_EVIDENCE];
-        for (int i = 0; i < TICKET_EVIDENCE; i++) {
-            int col = 3 + i;
-            c[i] = (struct ticket_cell){.type = sqlite3_column_type(st, col)};
-            if (c[i].type == SQLITE_INTEGER)
-                c[i].i = sqlite3_column_int64(st, col);
-            else if (c[i].type != SQLITE_NULL) {
-                c[i].p = c[i].type == SQLITE_BLOB ? sqlite3_column_blob(st, col)
-                                                  : (const void *)sqlite3_column_text(st, col);
-                c[i].len = (size_t)sqlite3_column_bytes(st, col);
-            }
-        }
-        k->digest = ticket_evidence_digest(c, true);
+        k->digest = ticket_evidence_digest_row(st, 3, true);
     }
     sqlite3_finalize(st);
     assert_true(h->n > 200);
