@@ -11,8 +11,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "store/store.h"
 
 static inline void set_now(const char *iso) { setenv("QLOOP_NOW", iso, 1); }
@@ -123,6 +125,28 @@ static inline const char *q_text(sqlite3 *db, const char *fmt, ...)
     }
     sqlite3_finalize(st);
     return buf;
+}
+
+/* Every row of sql's result as a line of text, its columns joined by '|'
+ * and NULL written "-" (malloc'd: the caller frees). For comparing tables
+ * whose rows outgrow q_text's buffers. */
+static inline char *q_rows(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    struct qloop_buf b = {0};
+    int n = sqlite3_column_count(st);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        for (int i = 0; i < n; i++) {
+            const char *t = (const char *)sqlite3_column_text(st, i);
+            qloop_buf_append(&b, t ? t : "-", strlen(t ? t : "-"));
+            qloop_buf_putc(&b, i < n - 1 ? '|' : '\n');
+        }
+    sqlite3_finalize(st);
+    char *text = strdup(qloop_buf_str(&b));
+    qloop_buf_free(&b);
+    assert_non_null(text);
+    return text;
 }
 
 /* Takes a store at the current schema step back to step 13 (store/schema.c),

@@ -180,26 +180,10 @@ static void assert_refs_whole(sqlite3 *db)
  * q_text's buffers is too small: malloc'd, the caller frees). */
 static char *refs_text(sqlite3 *db)
 {
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT r.run_id, k.dataset, k.rule, k.field, x.record_ref,"
-                                        " x.id FROM finding_refs x JOIN finding_runs r"
-                                        " ON r.id = x.run JOIN finding_kinds k ON k.id = x.kind"
-                                        " ORDER BY x.run, x.kind, x.record_ref, x.id",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    struct qloop_buf b = {0};
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        for (int i = 0; i < 6; i++) {
-            const char *t = (const char *)sqlite3_column_text(st, i);
-            qloop_buf_append(&b, t ? t : "-", strlen(t ? t : "-"));
-            qloop_buf_putc(&b, i < 5 ? '|' : '\n');
-        }
-    }
-    sqlite3_finalize(st);
-    char *s = qloop_xstrdup(qloop_buf_str(&b));
-    qloop_buf_free(&b);
-    return s;
+    return q_rows(db, "SELECT r.run_id, k.dataset, k.rule, k.field, x.record_ref, x.id"
+                      " FROM finding_refs x JOIN finding_runs r ON r.id = x.run"
+                      " JOIN finding_kinds k ON k.id = x.kind"
+                      " ORDER BY x.run, x.kind, x.record_ref, x.id");
 }
 
 static void test_refs_for_every_finding(void **state)
@@ -455,21 +439,7 @@ static int kept_key(void *ctx, int64_t kind, const uint64_t ref[2], int64_t id, 
 /* The store's keys as kept_key writes them (malloc'd). */
 static char *store_keys_text(sqlite3 *db)
 {
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT kind, record_ref, id FROM finding_refs"
-                                        " ORDER BY run, kind, record_ref, id",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    struct qloop_buf b = {0};
-    while (sqlite3_step(st) == SQLITE_ROW)
-        qloop_buf_printf(&b, "%lld|%s|%lld\n", (long long)sqlite3_column_int64(st, 0),
-                         (const char *)sqlite3_column_text(st, 1),
-                         (long long)sqlite3_column_int64(st, 2));
-    sqlite3_finalize(st);
-    char *s = qloop_xstrdup(qloop_buf_str(&b));
-    qloop_buf_free(&b);
-    return s;
+    return q_rows(db, "SELECT kind, record_ref, id FROM finding_refs ORDER BY run, kind, record_ref, id");
 }
 
 /* Keys kept for the ticket phase (findings_keep_refs): one write of keys —

@@ -31,22 +31,7 @@
  * position in sqlite_schema and root page left out). malloc'd. */
 static char *schema_text(sqlite3 *db)
 {
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT type || '|' || name || '|' || tbl_name || '|'"
-                                        " || coalesce(sql, '') FROM sqlite_schema ORDER BY name",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    struct qloop_buf b = {0};
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *line = (const char *)sqlite3_column_text(st, 0);
-        qloop_buf_append(&b, line, strlen(line));
-        qloop_buf_putc(&b, '\n');
-    }
-    sqlite3_finalize(st);
-    char *s = strdup(qloop_buf_str(&b));
-    qloop_buf_free(&b);
-    return s;
+    return q_rows(db, "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema ORDER BY name");
 }
 
 /* How many times the index of items by record was dropped since
