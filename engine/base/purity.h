@@ -6,8 +6,10 @@
  * under the same rules and reference data, so its answer may be reused
  * (run/memo.h). Every place that lets rule code see the clock or chance, or
  * write where someone may look, bumps the calling thread's count:
- * qloop_now (and so qloop_today), idcard's cached "today" (its cache hits
- * too), math.random and math.randomseed, print (lua/env.c). The judge reads
+ * qloop_now (and so qloop_today), idcard.valid when its answer is a birth
+ * date after today (its other answers hold on every later day: the verdict
+ * memo reuses them on that day or later, run/memo.h), math.random and
+ * math.randomseed, print (lua/env.c). The judge reads
  * the count before and after a call; a call that moved it is impure and is
  * never reused.
  */

@@ -68,7 +68,9 @@ static bool real_date(int y, int m, int d)
 }
 
 /* Today's day number (qloop_days_from_civil) in Asia/Shanghai, from
- * qloop_today(), the one clock, cached per thread.
+ * qloop_today(), the one clock, cached per thread. Notes no impure read
+ * (base/purity.h): idcard_valid notes one only when its answer depends on
+ * today.
  *
  * Reading QLOOP_NOW with getenv costs more than the whole check, so the cache
  * remembers where in `environ` the QLOOP_NOW entry was (or that there was
@@ -111,13 +113,13 @@ static bool cache_current(const struct today_cache *c)
 static int64_t today_days(void)
 {
     static _Thread_local struct today_cache cache;
-    if (cache_current(&cache)) {
-        qloop_purity_bump(); /* today read, as qloop_today would note it (purity.h) */
+    if (cache_current(&cache))
         return cache.days;
-    }
     char today[11];
     int y, m, d;
+    uint64_t mark = qloop_purity_mark();
     qloop_today(today);
+    qloop_impure_reads = mark; /* qloop_today's note taken back: idcard_valid notes it */
     if (!qloop_parse_date(today, &y, &m, &d))
         return INT64_MAX; /* cannot happen: qloop_today always formats a date */
     int64_t days = qloop_days_from_civil(y, m, d);
@@ -193,7 +195,13 @@ bool idcard_valid(const char *s, size_t len, const char **reason)
         set_reason(reason, R_DATE);
         return false;
     }
+    /* The only answer that depends on today: a birth date after it. Every
+     * other answer (this one's absence included) holds on every later day,
+     * so only this one is noted as a read of today (base/purity.h), and the
+     * verdict memo keeps the others for nights on that day or later
+     * (run/memo.h: memo_chunk_stamp). */
     if (qloop_days_from_civil(y, m, d) > today_days()) {
+        qloop_purity_bump();
         set_reason(reason, R_FUTURE);
         return false;
     }

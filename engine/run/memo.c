@@ -16,7 +16,8 @@
 
 _Static_assert(MEMO_FP_KEY_BYTES == 16, "SipHash's key");
 
-enum { CHUNK_VERSION = 1, REASON_MAX = 65535 };
+enum { CHUNK_VERSION = 2, REASON_MAX = 65535 };
+enum { DAY_AT = 1, DAY_BYTES = 8 }; /* where a chunk keeps its first day (memo.h) */
 
 static const char FP_CONTEXT[crypto_kdf_CONTEXTBYTES + 1] = "qlmemofp";
 
@@ -219,7 +220,27 @@ void memo_chunk_start(struct qloop_buf *out, size_t nslots)
 {
     qloop_buf_reset(out);
     qloop_buf_putc(out, CHUNK_VERSION);
+    char day[DAY_BYTES];
+    for (int i = 0; i < DAY_BYTES; i++)
+        day[i] = (char)(MEMO_DAY_NEVER >> (8 * i)); /* until memo_chunk_stamp */
+    qloop_buf_append(out, day, DAY_BYTES);
     put_varint(out, nslots);
+}
+
+void memo_chunk_stamp(struct qloop_buf *out, int64_t from_day)
+{
+    if (out->len < DAY_AT + DAY_BYTES)
+        return;
+    for (int i = 0; i < DAY_BYTES; i++)
+        out->ptr[DAY_AT + i] = (char)((uint64_t)from_day >> (8 * i));
+}
+
+bool memo_chunk_same(const struct memo_chunk *c, const void *made, size_t len)
+{
+    const unsigned char *m = made;
+    return c->len == len && len >= DAY_AT + DAY_BYTES && c->data[0] == m[0] &&
+           memcmp(c->data + DAY_AT + DAY_BYTES, m + DAY_AT + DAY_BYTES,
+                  len - DAY_AT - DAY_BYTES) == 0;
 }
 
 void memo_chunk_add(struct qloop_buf *out, uint32_t *last, uint32_t slot, uint64_t fp,
@@ -276,8 +297,13 @@ static int index_chunk(struct memo_chunk *c, unsigned char *data, size_t len, si
     const unsigned char *d = data;
     size_t at = 0;
     uint64_t n;
-    if (len < 1 || d[at++] != CHUNK_VERSION || !qloop_varint_get(d, len, &at, &n) || n != nslots)
+    if (len < DAY_AT + DAY_BYTES || d[0] != CHUNK_VERSION)
         return -1;
+    int64_t from_day = (int64_t)qloop_load_le64(d + DAY_AT, DAY_BYTES);
+    at = DAY_AT + DAY_BYTES;
+    if (!qloop_varint_get(d, len, &at, &n) || n != nslots)
+        return -1;
+    c->from_day = from_day;
     c->nslots = nslots;
     c->len = len;
     c->data = data;

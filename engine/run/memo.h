@@ -32,6 +32,11 @@
  *   what is never reused    a call that read the clock, drew chance or
  *                           printed (base/purity.h), and a call that raised
  *                           (budget, time, memory, the rule's own error);
+ *                           idcard.valid reads today but notes it only when
+ *                           its answer is 出生日期晚于今天: every other
+ *                           answer holds on every later day, so it is kept,
+ *                           and a chunk is reused only on its first day or
+ *                           later (memo_chunk_stamp);
  *                           rule code that keeps state between records
  *                           (which varies with --jobs already) is not
  *                           supported, as docs/dsl.md says.
@@ -113,14 +118,28 @@ int memo_env(const struct pack *p, const struct pack_dataset *d, const size_t *r
              unsigned char out[MEMO_ENV_BYTES]);
 
 /* ---- a chunk's bytes ----
- * A version byte, the number of slots (rules) as a varint, then per row in
+ * A version byte (2), the chunk's first day (8 bytes, little-endian, a day
+ * number as qloop_days_from_civil: the chunk's answers hold on that day and
+ * every later one — see memo_chunk_stamp), the number of slots (rules) as a
+ * varint, then per row in
  * row number order: the gap from the previous row's slot (varint; the first
  * row: its slot + 1), its fingerprint (8 bytes, little-endian), one
  * memo_verdict byte per slot, then for each MEMO_FAIL_REASON slot in order
  * its reason: length (2 bytes, little-endian), the bytes, a NUL. */
 
-/* Starts a chunk of nslots slots in out (emptied). */
+/* A first day no night reaches: a chunk never stamped is never reused. */
+#define MEMO_DAY_NEVER INT64_MAX
+
+/* Starts a chunk of nslots slots in out (emptied), its first day
+ * MEMO_DAY_NEVER until memo_chunk_stamp. */
 void memo_chunk_start(struct qloop_buf *out, size_t nslots);
+
+/* Sets the first day of the chunk being made in out: the day ("today",
+ * qloop_today) by which all its answers were made. An answer that read
+ * today is kept only when it holds on every later day (idcard.valid's
+ * answers other than 出生日期晚于今天: checks/idcard.c), so a night whose
+ * today is earlier than a chunk's first day does not reuse the chunk. */
+void memo_chunk_stamp(struct qloop_buf *out, int64_t from_day);
 
 /* Appends the row at slot (past the previous row's) with fingerprint fp and
  * verdicts v[0..nslots); reasons[k] is slot k's reason for a
@@ -132,6 +151,7 @@ void memo_chunk_add(struct qloop_buf *out, uint32_t *last, uint32_t slot, uint64
 /* A chunk read back: its bytes (owned) and where each slot's row starts. */
 struct memo_chunk {
     uint64_t index;   /* chunk number: row_no / MEMO_CHUNK_ROWS */
+    int64_t from_day; /* its first day (memo_chunk_stamp) */
     size_t nslots;
     unsigned char *data;
     size_t len;
@@ -146,6 +166,11 @@ int memo_chunk_read(struct memo_chunk *c, const void *data, size_t len, size_t n
  * memory and buf is emptied; on -1, c is empty and buf as it was. */
 int memo_chunk_take(struct memo_chunk *c, struct qloop_buf *buf, size_t nslots);
 void memo_chunk_free(struct memo_chunk *c);
+
+/* Whether the chunk made in made[0..len) has c's answers: the same bytes but
+ * for the first day. Then c is kept as it is: its answers hold from its own
+ * first day, which is no later than the new one. */
+bool memo_chunk_same(const struct memo_chunk *c, const void *made, size_t len);
 
 /* The row kept at slot: its entry (the fingerprint, then the verdicts), or
  * NULL when the chunk has none. */

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "rules/forms.h"
 #include "run/context.h"
 #include "run/memo.h"
@@ -178,7 +179,18 @@ static void give_up(struct ds_ctx *ds)
     m->building = false;
 }
 
-/* Looks chunk c up in the store: kept when it was made in this environment. */
+/* Today's day number (qloop_today: Asia/Shanghai, QLOOP_NOW honoured), as
+ * checks/idcard.c counts it. */
+static int64_t today_day(void)
+{
+    char today[11];
+    int y, mo, d;
+    qloop_today(today);
+    return qloop_parse_date(today, &y, &mo, &d) ? qloop_days_from_civil(y, mo, d) : MEMO_DAY_NEVER;
+}
+
+/* Looks chunk c up in the store: kept when it was made in this environment
+ * and its first day is today or earlier (memo_chunk_stamp). */
 static int look_up(struct ds_ctx *ds, uint64_t c)
 {
     struct ds_memo *m = ds->memo;
@@ -201,6 +213,11 @@ static int look_up(struct ds_ctx *ds, uint64_t c)
                       &m->seal) == 0 &&
             memo_chunk_take(&chunk, &m->seal, m->nslots) == 0) { /* its bytes, not copied */
             chunk.index = c;
+            if (chunk.from_day > today_day()) { /* made on a later day than today */
+                memo_chunk_free(&chunk);
+                sqlite3_reset(m->get);
+                return 0;
+            }
             m->loaded = qloop_xrealloc(m->loaded, (m->nloaded + 1) * sizeof *m->loaded);
             m->loaded[m->nloaded++] = chunk;
         }
@@ -269,7 +286,7 @@ static int finish_chunk(struct ds_ctx *ds)
     m->building = false;
     m->nchunks = m->chunk + 1;
     const struct memo_chunk *was = loaded(m, m->chunk);
-    bool same = was && was->len == m->out.len && memcmp(was->data, m->out.ptr, m->out.len) == 0;
+    bool same = was && memo_chunk_same(was, m->out.ptr, m->out.len); /* its first day kept */
     size_t keep_from = 0;
     for (size_t i = 0; i < m->nloaded; i++) {
         if (m->loaded[i].index <= m->chunk)
@@ -280,6 +297,7 @@ static int finish_chunk(struct ds_ctx *ds)
     m->nloaded = keep_from;
     if (same)
         return 0;
+    memo_chunk_stamp(&m->out, today_day()); /* every answer of it made by now */
     memo_seal(run->memo->data_key, ds->d->name, m->chunk, m->env, m->out.ptr, m->out.len, &m->seal);
     if (!run->memo->spool)
         run->memo->spool = stage_spool_new();

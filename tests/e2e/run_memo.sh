@@ -2,7 +2,9 @@
 # the Lua record rules of unchanged rows from the first night's memo, and
 # stores exactly what a night without the memo (QLOOP_MEMO=0) stores; a
 # changed row is judged again; a rule that reads the clock, draws chance or
-# prints is always called, and so is a call that raised; a changed rule file or divisions table makes
+# prints is always called, and so is a call that raised (idcard.valid's answers
+# are kept unless they depend on today: reused on later days, not on earlier
+# ones); a changed rule file or divisions table makes
 # every row judged again; a night killed with SIGKILL leaves the memo as the
 # last good night left it. The counts come from --timings ("沿用上次结果 N
 # 次，调用 M 次").
@@ -131,7 +133,7 @@ rule "pop.chance" {
 }
 rule "pop.today" {
   dimension = "accuracy", severity = "low", message = "今天",
-  check = function(r) return idcard.valid("11010519491231002X") end,
+  check = function(r) return idcard.valid("11010520301231002X") end,
 }
 rule "pop.prints" {
   dimension = "accuracy", severity = "low", message = "打印",
@@ -149,6 +151,63 @@ empty_names=$(python3 -c "
 import csv; r = csv.DictReader(open('small.csv', encoding='utf-8')); print(sum(1 for x in r if not x['name'].strip()))")
 expect_contains "night 2: the pure rules reused, chance and today called, print and error only where they printed or raised" \
     "沿用上次结果 $((3 * 2000 + 2 * (2000 - empty_names))) 次，调用 $((2 * 2000 + 2 * empty_names)) 次" "$ERR"
+
+# idcard.valid reads today, but only its answer 出生日期晚于今天 depends on
+# it: its other answers are kept (a Lua rule calling it is reused the next
+# day), and a memo made on a later day than tonight's is not reused at all.
+# born.csv: row 1 born on 2026-11-22 (valid on that day, in the future the
+# day before)
+python3 - <<'PY'
+import csv
+r = csv.reader(open('small.csv', newline='', encoding='utf-8'))
+w = csv.writer(open('born.csv', 'w', newline='', encoding='utf-8'), lineterminator='\n')
+h = next(r); w.writerow(h)
+pid = h.index('person_id')
+def check(body):
+    s = sum(int(c) * wt for c, wt in zip(body, [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]))
+    return '10X98765432'[s % 11]
+for i, row in enumerate(r):
+    if i == 0:
+        body = row[pid][:6] + '20261122' + '123'
+        row[pid] = body + check(body)
+    w.writerow(row)
+PY
+cat > born.lua <<'EOF'
+rule "pop.born" {
+  dimension = "accuracy", severity = "low", message = "身份证号不对",
+  check = function(r) return idcard.valid(r.person_id) end,
+}
+EOF
+# born DB DAY [more]: one night of w1.lua and born.lua over born.csv on DAY
+born() {
+    local db=$1 day=$2; shift 2
+    QLOOP_NOW=${day}T00:00:00+08:00 run_q 0 run --rules w1.lua --rules born.lua --data pop=born.csv \
+        "${DIV[@]}" --db "$db" --timings "$@"
+    REUSED=$(sed -n 's/.*沿用上次结果 \([0-9]*\) 次，调用 \([0-9]*\) 次.*/\1/p' <<<"$ERR")
+    CALLED=$(sed -n 's/.*沿用上次结果 \([0-9]*\) 次，调用 \([0-9]*\) 次.*/\2/p' <<<"$ERR")
+}
+born_found() { # DB RULE: whether row 1 has a finding of RULE in the latest run
+    sqlite3 "$1" "SELECT count(*) FROM findings f WHERE f.rule = '$2' AND f.row_no = 1
+      AND f.run_id = (SELECT id FROM runs ORDER BY rowid DESC LIMIT 1)"
+}
+S=2000
+born e.db 2026-11-22
+expect_eq "born: night 1 calls every rule" "0 $((4 * S))" "$REUSED $CALLED"
+cp e.db f.db; cp e.db.key f.db.key
+born e.db 2026-11-23
+expect_eq "born: the next day every idcard.valid answer is reused" "$((4 * S)) 0" "$REUSED $CALLED"
+born e.db 2026-11-21
+expect_eq "born: a memo made on a later day is not reused" "0 $((4 * S))" "$REUSED $CALLED"
+expect_eq "born: row 1 born after today (Lua rule, built-in form)" "1 1" \
+    "$(born_found e.db pop.born) $(born_found e.db pop.id_check)"
+born e.db 2026-11-22
+expect_eq "born: back on its birthday only row 1's answer (read today) is called" \
+    "$((4 * S - 1)) 1" "$REUSED $CALLED"
+expect_eq "born: row 1 valid again" "0 0" "$(born_found e.db pop.born) $(born_found e.db pop.id_check)"
+for day in 2026-11-23 2026-11-21 2026-11-22; do
+    QLOOP_MEMO=0 born f.db $day
+done
+expect_eq "born: stored alike with and without the memo across the days" "$(stored f.db)" "$(stored e.db)"
 
 # a night killed while reading leaves the memo as the last good night left it
 python3 - <<'PY'

@@ -1,7 +1,8 @@
 /*
  * test_idcard.c — GB 11643-1999 identity numbers: the standard's worked
  * examples, every reason, boundary birth dates (29 February, today, the day
- * after, 1900), the per-thread "today" following QLOOP_NOW, property tests
+ * after, 1900), the per-thread "today" following QLOOP_NOW, a read of
+ * today noted (base/purity.h) only for a birth date after it, property tests
  * over thousands of generated numbers (all valid; every single-character
  * substitution of one invalid), parse, the 15→18 upgrade, the region option,
  * and the Lua bindings (contract for non-strings, native table).
@@ -20,6 +21,7 @@
 #include <lualib.h>
 
 #include "base/clock.h"
+#include "base/purity.h"
 #include "checks/division.h"
 #include "checks/idcard.h"
 #include "lua/libs.h"
@@ -152,6 +154,35 @@ static void test_birth_boundaries(void **state)
     expect_fail(id, "出生日期晚于今天");
     make(id, 2031, 1, 1, 1);
     expect_fail(id, "出生日期晚于今天");
+}
+
+/* Only the answer 出生日期晚于今天 depends on today: only it is noted as an
+ * impure read (the verdict memo keeps the others for later days), on a
+ * cache hit of today and on a miss alike. */
+static void test_today_noted_only_for_future(void **state)
+{
+    (void)state;
+    char past[19], future[19], badsum[19];
+    make(past, 1990, 5, 17, 12);
+    make(future, 2024, 9, 28, 12);
+    memcpy(badsum, past, sizeof badsum);
+    badsum[17] = badsum[17] == '0' ? '1' : '0';
+    const char *cases[] = {past, badsum, "11010519491231002", "1101051949123100x2", future};
+    for (int miss = 0; miss < 2; miss++) {
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+            if (miss)
+                setenv("QLOOP_NOW", i % 2 ? NOW : "2024-09-27T11:00:00+08:00", 1); /* today again */
+            const char *r = NULL;
+            uint64_t mark = qloop_purity_mark();
+            bool ok = idcard_valid(cases[i], strlen(cases[i]), &r);
+            bool is_future = cases[i] == future;
+            assert_int_equal(ok, i == 0);
+            if (is_future)
+                assert_string_equal(r, "出生日期晚于今天");
+            assert_int_equal(qloop_purity_mark() != mark, is_future);
+        }
+    }
+    setenv("QLOOP_NOW", NOW, 1);
 }
 
 static void test_today_follows_clock(void **state)
@@ -460,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_standard_examples),
         cmocka_unit_test(test_reasons),
         cmocka_unit_test(test_birth_boundaries),
+        cmocka_unit_test(test_today_noted_only_for_future),
         cmocka_unit_test(test_today_follows_clock),
         cmocka_unit_test(test_property_generated_valid),
         cmocka_unit_test(test_property_substitutions_fail),

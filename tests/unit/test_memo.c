@@ -187,6 +187,45 @@ static void test_chunk(void **state)
     qloop_buf_free(&out);
 }
 
+/* A chunk's first day: never until stamped, read back as stamped; two
+ * chunks with the same rows but another first day are the same answers,
+ * any other difference is not. */
+static void test_chunk_day(void **state)
+{
+    (void)state;
+    struct qloop_buf a = {0}, b = {0};
+    const uint8_t v[2] = {MEMO_PASS, MEMO_FAIL};
+    const char *r[2] = {NULL, NULL};
+    uint32_t last = 0;
+    memo_chunk_start(&a, 2);
+    memo_chunk_add(&a, &last, 4, 99, v, r, 2);
+    struct memo_chunk c;
+    assert_int_equal(memo_chunk_read(&c, a.ptr, a.len, 2), 0);
+    assert_true(c.from_day == MEMO_DAY_NEVER);
+    memo_chunk_free(&c);
+    memo_chunk_stamp(&a, 20419);
+    assert_int_equal(memo_chunk_read(&c, a.ptr, a.len, 2), 0);
+    assert_true(c.from_day == 20419);
+    assert_memory_equal(memo_chunk_row(&c, 4) + 8, v, 2);
+
+    last = 0;
+    memo_chunk_start(&b, 2);
+    memo_chunk_add(&b, &last, 4, 99, v, r, 2);
+    memo_chunk_stamp(&b, 20420);
+    assert_true(memo_chunk_same(&c, b.ptr, b.len));
+    const uint8_t w[2] = {MEMO_PASS, MEMO_PASS};
+    last = 0;
+    memo_chunk_start(&b, 2);
+    memo_chunk_add(&b, &last, 4, 99, w, r, 2);
+    memo_chunk_stamp(&b, 20419);
+    assert_false(memo_chunk_same(&c, b.ptr, b.len));
+    memo_chunk_add(&b, &last, 5, 99, w, r, 2);
+    assert_false(memo_chunk_same(&c, b.ptr, b.len));
+    memo_chunk_free(&c);
+    qloop_buf_free(&a);
+    qloop_buf_free(&b);
+}
+
 static void test_seal(void **state)
 {
     (void)state;
@@ -326,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_fingerprint),
         cmocka_unit_test(test_siphash),
         cmocka_unit_test(test_chunk),
+        cmocka_unit_test(test_chunk_day),
         cmocka_unit_test(test_seal),
         cmocka_unit_test(test_env),
         cmocka_unit_test(test_env_as_loaded),
