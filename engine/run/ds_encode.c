@@ -9,7 +9,9 @@
  * judge.c), each with an encoder of its own, exactly as emit_row
  * (dataset.c) would have written them, and the merge appends those bytes in
  * rule then row order where it would have written them (ds_encoded): the
- * same findings, in the same order. A record without a key (its identity is
+ * same findings, in the same order. An unchanged row's finding takes the
+ * sealed copy the verdict memo kept from the night before (memo.h) instead
+ * of sealing again. A record without a key (its identity is
  * counted on the reading thread after the workers: identity.c) and a
  * partitioned judge (its verdicts go to a shard: part.c) keep the merge's
  * way.
@@ -21,6 +23,7 @@
 #include "run/context.h"
 #include "run/findings.h"
 #include "run/judge.h"
+#include "run/memo.h"
 
 /* What one worker encodes with. */
 struct enc_worker {
@@ -74,6 +77,12 @@ static bool encode_fail(void *ctx, size_t worker, size_t rule, size_t row, const
     char ref[33];
     if (recheck_row_ref(ds, row, ref)) /* made for the re-check on this worker: not again */
         shown.ref = ref;
+    /* an unchanged row (its memo entry still there: judge.c drops a changed
+     * row's) keeps last night's sealed copy of this finding: the same bytes
+     * sealing would make (memo.h) */
+    const struct judge_memo *jm = ds->jb ? ds->jb->memo : NULL;
+    if (jm && jm->old[row])
+        shown.sealed = memo_entry_sealed(jm->old[row], jm->nslots, (uint32_t)rule, &shown.sealed_len);
     findings_encode_shown(ew->enc, e->kinds[rule], &fd, &shown, out);
     return true;
 }

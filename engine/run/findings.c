@@ -466,9 +466,16 @@ void findings_encode_shown(struct findings_encoder *e, uint32_t kind,
     /* What masking hid, sealed for the owner (only then: nothing to hide,
      * nothing to seal). The sealer may be used by several threads at once. */
     bool sealed = s->key_masked || value_masked;
-    if (sealed) {
+    const void *sealed_p = NULL;
+    size_t sealed_n = 0;
+    if (sealed && s->sealed) { /* known already (deterministic: seal.h) */
+        sealed_p = s->sealed;
+        sealed_n = s->sealed_len;
+    } else if (sealed) {
         struct ident_record r = {plain_key, plain_len, f->value, f->vlen};
         ident_seal(&w->sealer, f->dataset, ref, f->field, &r, &e->sealed);
+        sealed_p = e->sealed.ptr;
+        sealed_n = e->sealed.len;
     }
 
     long part = -1;
@@ -478,9 +485,9 @@ void findings_encode_shown(struct findings_encoder *e, uint32_t kind,
         part_name(w, f->dataset, part, &e->part);
     }
 
-    const void *piece[F_COUNT] = {key, value, s->message, sealed ? e->sealed.ptr : NULL,
+    const void *piece[F_COUNT] = {key, value, s->message, sealed ? sealed_p : NULL,
                                   part >= 0 ? e->part.ptr : NULL};
-    size_t plen[F_COUNT] = {keylen, vlen, s->mlen, sealed ? e->sealed.len : 0,
+    size_t plen[F_COUNT] = {keylen, vlen, s->mlen, sealed ? sealed_n : 0,
                             part >= 0 ? e->part.len : 0};
     size_t size = sizeof h;
     for (int i = 0; i < F_COUNT; i++) {
@@ -520,6 +527,24 @@ int findings_append(struct findings_writer *w, const void *encoded, size_t len,
         p += size;
     }
     return stage_spool_append(w->spool, encoded, len, err);
+}
+
+bool findings_encoded_sealed(const void *enc, size_t n, const void **sealed, size_t *len)
+{
+    struct enc_head h;
+    if (n < sizeof h)
+        return false;
+    memcpy(&h, enc, sizeof h);
+    if (h.size != n || h.len[F_SEALED] == NO_TEXT)
+        return false;
+    size_t at = sizeof h;
+    for (int i = 0; i < F_SEALED; i++)
+        at += h.len[i] == NO_TEXT ? 0 : h.len[i];
+    if (at > n || n - at < h.len[F_SEALED])
+        return false;
+    *sealed = (const char *)enc + at;
+    *len = h.len[F_SEALED];
+    return true;
 }
 
 int findings_write_shown(struct findings_writer *w, const struct qloop_finding *f,

@@ -169,6 +169,12 @@ struct finding_shown {
     /* the record's ref (32 hex digits) when already made (recheck_row_ref);
      * NULL: findings_encode_shown makes it */
     const char *ref;
+    /* the sealed copy of what masking hid when it is known already: the
+     * bytes ident_seal makes for this finding's dataset, ref, field, raw key
+     * and value (the verdict memo's copy of an unchanged row's, memo.h:
+     * sealing is deterministic). NULL: findings_encode_shown seals. */
+    const void *sealed;
+    size_t sealed_len;
 };
 
 /* An encoder for findings_show only (no writer, no secret: a judge's). */
@@ -183,6 +189,11 @@ void findings_show(struct findings_encoder *e, const struct qloop_finding *f,
 void findings_encode_shown(struct findings_encoder *e, uint32_t kind,
                            const struct qloop_finding *f, const struct finding_shown *s,
                            struct qloop_buf *out);
+
+/* The sealed copy inside encoded finding enc[0..n) (one whole finding, as
+ * findings_encode_shown made it): true with *sealed and *len, false when it
+ * has none or enc is not a whole finding. */
+bool findings_encoded_sealed(const void *enc, size_t n, const void **sealed, size_t *len);
 
 /* findings_write of a finding already shown. Returns 0, or -1 with err. */
 int findings_write_shown(struct findings_writer *w, const struct qloop_finding *f,

@@ -270,6 +270,57 @@ void memo_chunk_add(struct qloop_buf *out, uint32_t *last, uint32_t slot, uint64
         qloop_buf_append(out, h, 2);
         qloop_buf_append(out, reasons[k], n + 1); /* with its NUL */
     }
+    qloop_buf_putc(out, 0); /* no sealed copies (memo_chunk_seals) */
+}
+
+void memo_chunk_seals(struct qloop_buf *out, const struct memo_sealed *s, size_t n)
+{
+    if (n == 0 || out->len == 0)
+        return;
+    out->len--; /* the row's count of none */
+    put_varint(out, n);
+    for (size_t i = 0; i < n; i++) {
+        put_varint(out, s[i].rule);
+        put_varint(out, s[i].len);
+        qloop_buf_append(out, s[i].bytes, s[i].len);
+    }
+}
+
+/* Where an entry's sealed copies start: past its verdicts and reasons. */
+static const uint8_t *entry_seals(const uint8_t *e, size_t nslots)
+{
+    const uint8_t *p = e + 8 + nslots;
+    for (size_t i = 0; i < nslots; i++)
+        if (e[8 + i] == MEMO_FAIL_REASON)
+            p += 2 + ((size_t)p[0] | (size_t)p[1] << 8) + 1;
+    return p;
+}
+
+/* A varint at *p (checked when the chunk was indexed), *p moved past it. */
+static uint64_t entry_varint(const uint8_t **p)
+{
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80))
+            return v;
+    }
+}
+
+const void *memo_entry_sealed(const uint8_t *e, size_t nslots, uint32_t rule, size_t *len)
+{
+    const uint8_t *p = entry_seals(e, nslots);
+    uint64_t n = entry_varint(&p);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t r = entry_varint(&p), l = entry_varint(&p);
+        if (r == rule) {
+            *len = (size_t)l;
+            return p;
+        }
+        p += l;
+    }
+    return NULL;
 }
 
 const char *memo_entry_reason(const uint8_t *e, size_t nslots, size_t k)
@@ -333,6 +384,16 @@ static int index_chunk(struct memo_chunk *c, unsigned char *data, size_t len, si
             if (len - at - 2 < r + 1 || d[at + 2 + r] != '\0' || memchr(d + at + 2, 0, r))
                 goto bad;
             at += 2 + r + 1;
+        }
+        uint64_t nseals;
+        if (!qloop_varint_get(d, len, &at, &nseals))
+            goto bad;
+        for (uint64_t i = 0; i < nseals; i++) {
+            uint64_t rule, slen;
+            if (!qloop_varint_get(d, len, &at, &rule) || rule > UINT32_MAX ||
+                !qloop_varint_get(d, len, &at, &slen) || slen > len - at)
+                goto bad;
+            at += (size_t)slen;
         }
     }
     return 0;

@@ -2,7 +2,8 @@
  * memo_run.c — the verdict memo (memo.h) in a run: per dataset, which rules
  * it keeps and the environment; per batch, the kept chunks covering its row
  * numbers, read on the run's thread before the workers judge (every SQLite
- * call stays on that thread) and the rows' answers appended, in row order,
+ * call stays on that thread) and the rows' answers, with the sealed copies
+ * of their findings made on the workers, appended, in row order,
  * to the chunk being made; a chunk whose bytes differ from the kept one is
  * sealed (memo_seal: its reasons may quote personal data) and waits in the
  * run's spool (stage.h: a few MiB in memory, then a temporary file; no
@@ -24,6 +25,7 @@
 #include "base/clock.h"
 #include "rules/forms.h"
 #include "run/context.h"
+#include "run/findings.h"
 #include "run/memo.h"
 #include "run/stage.h"
 #include "store/key.h"
@@ -75,6 +77,8 @@ struct ds_memo {
     unsigned turn;      /* the set the last batch got */
     const char **reasons; /* per slot, for memo_chunk_add */
     uint8_t *row_v;
+    struct memo_sealed *seals; /* per rule of the dataset, for memo_chunk_seals */
+    size_t nrules;
     sqlite3_stmt *get;
 };
 
@@ -149,6 +153,8 @@ void memo_begin(struct ds_ctx *ds)
     m->pack_rule = qloop_xcalloc(n, sizeof *m->pack_rule);
     m->reasons = qloop_xcalloc(n, sizeof *m->reasons);
     m->row_v = qloop_xcalloc(n, 1);
+    m->nrules = ds->nrules;
+    m->seals = qloop_xcalloc(ds->nrules + 1, sizeof *m->seals);
     size_t k = 0;
     for (size_t i = 0; i < ds->nrules; i++) {
         const struct pack_rule *r = ds->rules[i].rule;
@@ -319,6 +325,24 @@ static int finish_chunk(struct ds_ctx *ds)
     return 0;
 }
 
+/* The sealed copies of row's findings that the workers made (ds_encode.c:
+ * a failing verdict with its finding encoded), into m->seals; their number. */
+static size_t row_seals(struct ds_memo *m, const struct judge_batch *jb, size_t row)
+{
+    size_t n = 0, nrows = jb->batch->nrows;
+    for (size_t i = 0; i < m->nrules; i++) {
+        size_t k = i * nrows + row;
+        const void *p;
+        size_t len;
+        if (jb->verdict[k] != JUDGE_FAIL || jb->enc_len[k] == UINT32_MAX ||
+            !findings_encoded_sealed(jb->enc[jb->enc_by[k]].ptr + jb->enc_at[k], jb->enc_len[k],
+                                     &p, &len))
+            continue;
+        m->seals[n++] = (struct memo_sealed){(uint32_t)i, p, len};
+    }
+    return n;
+}
+
 int memo_after(struct ds_ctx *ds, const struct judge_batch *jb)
 {
     struct ds_memo *m = ds->memo;
@@ -347,6 +371,8 @@ int memo_after(struct ds_ctx *ds, const struct judge_batch *jb)
         }
         memo_chunk_add(&m->out, &m->last, (uint32_t)(rn % MEMO_CHUNK_ROWS), jm->fp[row], m->row_v,
                        m->reasons, m->nslots);
+        if (jb->enc)
+            memo_chunk_seals(&m->out, m->seals, row_seals(m, jb, row));
     }
     return 0;
 }
@@ -380,6 +406,7 @@ void memo_free(struct ds_ctx *ds)
     free(m->pack_rule);
     free(m->reasons);
     free(m->row_v);
+    free(m->seals);
     for (int t = 0; t < 2; t++) {
         free(m->set[t].old);
         free(m->set[t].fp);

@@ -41,7 +41,8 @@ night() {
 # secret and key: copies)
 stored() {
     sqlite3 -batch "$1" "
-      SELECT run_id, dataset, rule, row_no, record_ref, record_key, field, value, message FROM findings ORDER BY id;
+      SELECT run_id, dataset, rule, row_no, record_ref, record_key, field, value, message, hex(sealed)
+        FROM findings ORDER BY id;
       SELECT * FROM rule_results ORDER BY rowid;
       SELECT id, ticket_id, dataset, rule, record_ref, record_key, field, value, message, row_no, state,
              added_at, added_run, last_run, closed_at, closed_run FROM ticket_items ORDER BY id;

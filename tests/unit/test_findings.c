@@ -509,6 +509,63 @@ static void test_shown_in_a_judge(void **state)
                      0);
 }
 
+/* A finding given its sealed copy (the verdict memo's, run/memo.h) is encoded
+ * with those bytes instead of sealing again; given the bytes sealing makes,
+ * it is the same finding byte for byte; findings_encoded_sealed finds them. */
+static void test_sealed_given(void **state)
+{
+    (void)state;
+    const char *id = "330102199001011234", *phone = "13812345678";
+    struct qloop_finding f = {.dataset = "people", .rule = "people.phone", .row_no = 3, .key = id,
+                              .keylen = strlen(id), .field = "phone", .value = phone, .vlen = 11};
+    struct finding_extra x = {.rule_message = "手机号码格式错误"};
+    struct findings_encoder *e = findings_encoder_new(F.w);
+    uint32_t kind = findings_kind(F.w, f.dataset, f.rule, f.field);
+    struct qloop_buf made = {0}, again = {0}, given = {0};
+    struct finding_shown s;
+    findings_show(e, &f, &x, &s);
+    assert_true(s.key_masked || s.value_masked);
+    findings_encode_shown(e, kind, &f, &s, &made);
+    const void *sealed;
+    size_t len;
+    assert_true(findings_encoded_sealed(made.ptr, made.len, &sealed, &len));
+    assert_true(len > 40);
+    char *copy = qloop_xstrndup(sealed, len);
+
+    findings_show(e, &f, &x, &s);
+    s.sealed = copy;
+    s.sealed_len = len;
+    findings_encode_shown(e, kind, &f, &s, &again);
+    assert_int_equal(again.len, made.len);
+    assert_memory_equal(again.ptr, made.ptr, made.len);
+
+    static const char fake[] = "not sealed here";
+    s.sealed = fake;
+    s.sealed_len = sizeof fake - 1;
+    findings_encode_shown(e, kind, &f, &s, &given);
+    assert_true(findings_encoded_sealed(given.ptr, given.len, &sealed, &len));
+    assert_int_equal(len, sizeof fake - 1);
+    assert_memory_equal(sealed, fake, len);
+    assert_false(findings_encoded_sealed(given.ptr, given.len - 1, &sealed, &len)); /* not whole */
+
+    /* nothing masked: no seal, whatever was given */
+    struct qloop_finding plain = {.dataset = "shops", .rule = "shops.name", .row_no = 8,
+                                  .key = "S-001", .keylen = 5, .field = "name", .value = "x",
+                                  .vlen = 1};
+    struct finding_extra px = {.rule_message = "店名为空"};
+    findings_show(e, &plain, &px, &s);
+    assert_false(s.key_masked || s.value_masked);
+    s.sealed = fake;
+    s.sealed_len = sizeof fake - 1;
+    qloop_buf_reset(&given);
+    findings_encode_shown(e, findings_kind(F.w, plain.dataset, plain.rule, plain.field), &plain, &s,
+                          &given);
+    assert_false(findings_encoded_sealed(given.ptr, given.len, &sealed, &len));
+    free(copy);
+    qloop_buf_free(&made), qloop_buf_free(&again), qloop_buf_free(&given);
+    findings_encoder_free(e);
+}
+
 static void test_quote_and_row_key(void **state)
 {
     (void)state;
@@ -545,6 +602,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spool_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batched_inserts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shown_in_a_judge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sealed_given, setup, teardown),
         cmocka_unit_test(test_quote_and_row_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -226,6 +226,55 @@ static void test_chunk_day(void **state)
     qloop_buf_free(&b);
 }
 
+/* A row's sealed copies: found by rule, none for another rule or a row
+ * given none; cut or overlong ones refused. */
+static void test_chunk_seals(void **state)
+{
+    (void)state;
+    struct qloop_buf out = {0};
+    uint32_t last = 0;
+    const uint8_t v[2] = {MEMO_FAIL_REASON, MEMO_FAIL};
+    const char *r[2] = {"原因", NULL};
+    char big[300];
+    memset(big, 'b', sizeof big);
+    struct memo_sealed s[2] = {{1, "\x01sealed-one", 11}, {7, big, sizeof big}};
+    memo_chunk_start(&out, 2);
+    memo_chunk_add(&out, &last, 0, 5, v, r, 2);
+    memo_chunk_seals(&out, s, 2);
+    memo_chunk_add(&out, &last, 1, 6, v, r, 2);
+    memo_chunk_seals(&out, s, 0);
+    memo_chunk_add(&out, &last, 2, 7, v, r, 2);
+    memo_chunk_seals(&out, s + 1, 1);
+    struct memo_chunk c;
+    assert_int_equal(memo_chunk_read(&c, out.ptr, out.len, 2), 0);
+    size_t len = 0;
+    const uint8_t *e = memo_chunk_row(&c, 0);
+    assert_string_equal(memo_entry_reason(e, 2, 0), "原因");
+    const void *p = memo_entry_sealed(e, 2, 1, &len);
+    assert_non_null(p);
+    assert_int_equal(len, 11);
+    assert_memory_equal(p, "\x01sealed-one", 11);
+    p = memo_entry_sealed(e, 2, 7, &len);
+    assert_non_null(p);
+    assert_int_equal(len, sizeof big);
+    assert_memory_equal(p, big, sizeof big);
+    assert_null(memo_entry_sealed(e, 2, 0, &len));
+    assert_null(memo_entry_sealed(memo_chunk_row(&c, 1), 2, 1, &len));
+    assert_true(memo_entry_fp(memo_chunk_row(&c, 2)) == 7);
+    assert_null(memo_entry_sealed(memo_chunk_row(&c, 2), 2, 1, &len));
+    assert_non_null(memo_entry_sealed(memo_chunk_row(&c, 2), 2, 7, &len));
+    memo_chunk_free(&c);
+    /* the last copy cut short, or its length past the end: refused */
+    assert_int_equal(memo_chunk_read(&c, out.ptr, out.len - 1, 2), -1);
+    char *bad = malloc(out.len);
+    memcpy(bad, out.ptr, out.len);
+    size_t at = out.len - sizeof big - 2; /* the last copy's length: 2 bytes of varint */
+    bad[at] = (char)0xFF, bad[at + 1] = 0x7F;
+    assert_int_equal(memo_chunk_read(&c, bad, out.len, 2), -1);
+    free(bad);
+    qloop_buf_free(&out);
+}
+
 static void test_seal(void **state)
 {
     (void)state;
@@ -366,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_siphash),
         cmocka_unit_test(test_chunk),
         cmocka_unit_test(test_chunk_day),
+        cmocka_unit_test(test_chunk_seals),
         cmocka_unit_test(test_seal),
         cmocka_unit_test(test_env),
         cmocka_unit_test(test_env_as_loaded),
