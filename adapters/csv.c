@@ -12,9 +12,15 @@
  * (plain16) and its bytes of 0x80 and above, if any, are then checked as
  * UTF-8 (check_utf8, Chinese characters five to a load); a quoted field skips
  * 16 at a time to the bytes its table stops at (skip16). Each answers what the
- * table loop would have, at the same byte; other targets use the table and
- * check_utf8's word loop alone, and so does a build with QLOOP_CSV_SCALAR
- * defined (tests/unit/test_csv_simd.c compares the two). A complete row is then
+ * table loop would have, at the same byte. Where the CPU runs AVX2 (asked at
+ * open), a row is first tried whole (plain_row): 32 bytes at a time, its
+ * delimiters and line feed found by compares, its UTF-8 checked by
+ * engine/base/utf8_avx2.h; a row with a quote or a NUL before its line feed,
+ * a malformed sequence, or no line feed in the window's whole 32-byte blocks
+ * is left to the field loop, which decides and words every error. Other
+ * targets use the table and check_utf8's word loop alone, and so does a build
+ * with QLOOP_CSV_SCALAR defined (tests/unit/test_csv_simd.c compares the
+ * two). A complete row is then
  * finished in place: doubled quotes are collapsed and each field is
  * NUL-terminated over its delimiter, closing quote or line break. Field
  * pointers are handed out relative to the start of the batch, which stays in
@@ -47,6 +53,10 @@
 #if defined(__SSE2__) && !defined(QLOOP_CSV_SCALAR)
 #include <emmintrin.h>
 #define CSV_SSE2 1
+#include "base/utf8_avx2.h"
+#ifdef QLOOP_UTF8_AVX2
+#define CSV_AVX2 1
+#endif
 #endif
 
 enum { ROW_DONE, ROW_MORE, ROW_ERR };
@@ -61,6 +71,7 @@ struct csv_fld {
 struct csv {
     struct qloop_input in;
     unsigned char delim;
+    int avx2;                /* the CPU runs AVX2: plain rows are scanned whole (plain_row) */
     unsigned char ucls[256]; /* bytes that stop an unquoted field */
     unsigned char qcls[256]; /* bytes that stop a quoted field */
     size_t batch_rows;
@@ -244,6 +255,66 @@ static inline int check_utf8(const unsigned char **pp, const unsigned char *to,
     return 1;
 }
 
+#ifdef CSV_AVX2
+/* The row at offset `start` scanned whole, 32 bytes at a time, when it is
+ * plain: no quote and no NUL before its line feed, well-formed UTF-8, and its
+ * line feed inside the window's whole 32-byte blocks from `start`. Then its
+ * fields (split at each delimiter, the last one without a CR before the line
+ * feed) are in st->f[0..st->nf), *end is the offset just past the line feed,
+ * and 1 is returned: exactly what scan_row's field loop finds for such a row
+ * (with no line breaks inside fields and *term 1). Else 0 and nothing is
+ * decided: scan_row scans the row the general way, which also words any
+ * error. A malformed sequence is seen at the byte where the check finds it,
+ * up to the line feed itself (a sequence cut by it). */
+QLOOP_AVX2 static int plain_row(struct csv *st, size_t start, size_t *end)
+{
+    const unsigned char *b = (const unsigned char *)st->in.buf;
+    const unsigned char *q = b + start, *e = b + st->in.len, *fs = q;
+    const __m256i vd = _mm256_set1_epi8((char)st->delim), vq = _mm256_set1_epi8('"');
+    const __m256i vn = _mm256_set1_epi8('\n'), vz = _mm256_setzero_si256();
+    __m256i prev = vz; /* the byte before the row is a line feed or none: ASCII */
+    size_t nf = 0;
+    for (; e - q >= 32; q += 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)q);
+        uint32_t lf = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vn));
+        uint32_t upto = lf ? lf ^ (lf - 1) : UINT32_MAX; /* the bytes up to the first LF */
+        uint32_t stop = (uint32_t)_mm256_movemask_epi8(
+            _mm256_or_si256(_mm256_cmpeq_epi8(v, vq), _mm256_cmpeq_epi8(v, vz)));
+        __m256i bad = qloop_utf8_avx2_errors(v, prev);
+        stop |= ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(bad, vz));
+        if (stop & upto)
+            return 0;
+        uint32_t d = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vd)) & upto;
+        while (d) {
+            const unsigned char *at = q + __builtin_ctz(d);
+            d &= d - 1;
+            if (nf == st->fcap) {
+                st->fcap = st->fcap ? st->fcap * 2 : 16;
+                st->f = qloop_xrealloc(st->f, st->fcap * sizeof *st->f);
+            }
+            st->f[nf++] = (struct csv_fld){.off = (size_t)(fs - b), .len = (size_t)(at - fs)};
+            fs = at + 1;
+        }
+        if (lf) {
+            const unsigned char *at = q + __builtin_ctz(lf);
+            if (nf == st->fcap) {
+                st->fcap = st->fcap ? st->fcap * 2 : 16;
+                st->f = qloop_xrealloc(st->f, st->fcap * sizeof *st->f);
+            }
+            size_t len = (size_t)(at - fs);
+            if (len && at[-1] == '\r')
+                len--;
+            st->f[nf++] = (struct csv_fld){.off = (size_t)(fs - b), .len = len};
+            st->nf = nf;
+            *end = (size_t)(at + 1 - b);
+            return 1;
+        }
+        prev = v;
+    }
+    return 0;
+}
+#endif
+
 /* Scans the row starting at offset `start` (== st->pos). On ROW_DONE, the
  * fields are in st->f[0..st->nf), *end is the offset just past the row's line
  * break (or the end of data), *nl the line breaks inside quoted fields and
@@ -261,6 +332,13 @@ static int scan_row(struct csv *st, size_t start, size_t *end, long *nl_out, int
     long nl = 0;
 #ifdef CSV_SSE2
     const __m128i vdelim = _mm_set1_epi8((char)delim);
+#endif
+#ifdef CSV_AVX2
+    if (st->avx2 && plain_row(st, start, end)) {
+        *nl_out = 0;
+        *term = 1;
+        return ROW_DONE;
+    }
 #endif
 
     for (;;) {
@@ -810,6 +888,9 @@ static int csv_open_with(const char *path, const struct qloop_source_options *op
         return -1;
     }
     st->delim = d;
+#ifdef CSV_AVX2
+    st->avx2 = qloop_have_avx2();
+#endif
     st->ucls[d] = st->ucls['"'] = st->ucls['\n'] = st->ucls[0] = 1;
     st->qcls['"'] = st->qcls['\n'] = st->qcls[0] = 1;
     for (int c = 0x80; c < 256; c++)

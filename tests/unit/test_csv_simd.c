@@ -1,6 +1,7 @@
 /*
  * test_csv_simd.c — the CSV adapter's 16-bytes-at-a-time field scan (SSE2 on
- * x86-64) against its byte-at-a-time path.
+ * x86-64) and its whole-row scan (AVX2 where the CPU has it) against its
+ * byte-at-a-time path.
  *
  * adapters/csv.c is compiled a second time into this test with
  * QLOOP_CSV_SCALAR defined (its adapters renamed scalar_csv / scalar_tsv), so
@@ -364,6 +365,68 @@ static void test_chinese_runs(void **unused)
                 }
 }
 
+/* Rows scanned whole 32 bytes at a time (plain_row, with AVX2): rows of
+ * 0..100 characters in three fields of Chinese and ASCII, so that each delimiter
+ * and the line feed fall at every offset of a 32-byte block, with CRLF and
+ * LF and a lone CR inside; then one such row with, at each position 0..80, a
+ * quote, a NUL, an invalid byte, a cut, surrogate, overlong or too large
+ * sequence, a valid two-, three- or four-byte character, or a CR: the same
+ * cells, or the same error at the same column, both ways. */
+static void test_plain_rows(void **unused)
+{
+    (void)unused;
+    struct qloop_buf in = {0};
+    for (int crlf = 0; crlf < 2; crlf++) {
+        qloop_buf_reset(&in);
+        qloop_buf_append(&in, "a,b,c\n", 6);
+        for (size_t len = 0; len <= 100; len++) {
+            size_t cut1 = len / 3, cut2 = len - len / 4;
+            for (size_t i = 0; i <= len; i++) {
+                if (i == cut1)
+                    qloop_buf_putc(&in, ',');
+                if (i == cut2)
+                    qloop_buf_putc(&in, ',');
+                if (i == len)
+                    break;
+                if (i % 7 == 3)
+                    qloop_buf_append(&in, "\xE4\xB8\xAD", 3);
+                else if (i % 11 == 5)
+                    qloop_buf_putc(&in, '\r');
+                else
+                    qloop_buf_putc(&in, (char)('a' + i % 26));
+            }
+            qloop_buf_append(&in, crlf ? "\r\n" : "\n", crlf ? 2 : 1);
+        }
+        char *got = same_both_ways(in.ptr, in.len);
+        assert_non_null(strstr(got, "\nEND"));
+        free(got);
+    }
+    static const char *const ins[] = {"\"", "\0", "\xFF", "\xE4\xB8", "\xED\xA0\x80", "\xE0\x80\x80",
+                                      "\xC0\xAF", "\xF4\x90\x80\x80", "\xF0\x8F\xBF\xBF", "\x80",
+                                      "\xC3\xA9", "\xE4\xB8\xAD", "\xF0\x9F\x98\x80", "\r", "\r\r"};
+    char data[256];
+    for (size_t k = 0; k < sizeof ins / sizeof *ins; k++)
+        for (size_t at = 0; at <= 80; at++) {
+            size_t n = 0, ilen = k == 1 ? 1 : strlen(ins[k]);
+            memcpy(data, "a,b,c\n", 6);
+            n = 6;
+            for (size_t i = 0; i < 90; i++) {
+                if (i == at)
+                    memcpy(data + n, ins[k], ilen), n += ilen;
+                if (i == 20 || i == 55)
+                    data[n++] = ',';
+                else if (i % 5 == 2)
+                    memcpy(data + n, "\xE6\x96\x87", 3), n += 3;
+                else
+                    data[n++] = (char)('A' + i % 26);
+            }
+            memcpy(data + n, "\n1,2,3\n", 7);
+            n += 7;
+            free(same_both_ways(data, n));
+        }
+    qloop_buf_free(&in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_malformed_rows),
         cmocka_unit_test(test_random_inputs),
         cmocka_unit_test(test_chinese_runs),
+        cmocka_unit_test(test_plain_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
