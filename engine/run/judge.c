@@ -189,20 +189,21 @@ static void cleanse_rows(struct worker *w, size_t begin, size_t end)
             if (f->null)
                 continue;
             w->row = row, w->in_row = true;
-            qloop_buf_reset(&w->cur);
-            qloop_buf_append(&w->cur, f->ptr, f->len);
+            /* the text the next step reads: the cell's own (NUL-terminated,
+             * adapter.h) bytes for the first, then the step before's output */
+            const char *in = f->ptr;
+            size_t in_len = f->len;
             int have = 1;
             for (size_t s = 0; s < pc->nsteps && have; s++) {
                 const struct pack_step *st = &pc->steps[s];
                 qloop_buf_reset(&w->next);
                 if (st->native) {
-                    have = st->native->clean(qloop_buf_str(&w->cur), w->cur.len, &w->next);
+                    have = st->native->clean(in, in_len, &w->next);
                 } else {
                     struct qloop_error e; /* filled when have < 0 */
                     struct qloop_lua_site site = {.dataset = d->name, .field = pc->field,
                                                   .row = b->batch->row_no[row]};
-                    have = qloop_lua_clean(L, st->lua_ref, qloop_buf_str(&w->cur), w->cur.len, &site,
-                                           &w->next, &e);
+                    have = qloop_lua_clean(L, st->lua_ref, in, in_len, &site, &w->next, &e);
                     if (have < 0) {
                         uint64_t rn = b->batch->row_no[row];
                         if (w->clean_errors[c]++ == 0 || rn < w->clean_first_row[c]) {
@@ -213,22 +214,24 @@ static void cleanse_rows(struct worker *w, size_t begin, size_t end)
                             w->clean_first_row[c] = rn;
                         }
                         qloop_buf_reset(&w->next);
-                        qloop_buf_append(&w->next, qloop_buf_str(&w->cur), w->cur.len);
+                        qloop_buf_append(&w->next, in, in_len);
                         have = 1;
                     }
                 }
                 struct qloop_buf t = w->cur;
                 w->cur = w->next;
                 w->next = t;
+                in = qloop_buf_str(&w->cur);
+                in_len = w->cur.len;
             }
             if (!have) {
                 f->ptr = "";
                 f->len = 0;
                 f->null = 1;
                 w->changed[c]++;
-            } else if (w->cur.len != f->len || memcmp(qloop_buf_str(&w->cur), f->ptr, f->len) != 0) {
-                f->ptr = qloop_arena_copy(w->arena, qloop_buf_str(&w->cur), w->cur.len);
-                f->len = w->cur.len;
+            } else if (in != f->ptr && (in_len != f->len || memcmp(in, f->ptr, f->len) != 0)) {
+                f->ptr = qloop_arena_copy(w->arena, in, in_len);
+                f->len = in_len;
                 w->changed[c]++;
             }
         }
