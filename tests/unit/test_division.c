@@ -262,13 +262,14 @@ static void test_reference_file(void **state)
 #endif
 }
 
-/* Every 6-digit code is found exactly when it is in the table, with its own
- * name, for tables of 1, 2, 3, 5, 64 and 1,000 codes (the search halves by
- * arithmetic, not by branches: its edges are the sizes and the ends). */
+/* Every 6-digit text (000000 included) is found exactly when it is a code
+ * of the table, with its own name, for tables of 1, 2, 3, 5, 64, 1,000,
+ * 3,200 and 6,000 codes (the hash's probes: the sizes, half-full tables,
+ * runs of neighbouring codes, the probe wrapping at the last slot). */
 static void test_search_every_code(void **state)
 {
     (void)state;
-    static const size_t sizes[] = {1, 2, 3, 5, 64, 1000};
+    static const size_t sizes[] = {1, 2, 3, 5, 64, 1000, 3200, 6000};
     static bool in[1000000];
     char path[64];
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
@@ -276,7 +277,8 @@ static void test_search_every_code(void **state)
         struct qloop_buf csv = {0};
         qloop_buf_printf(&csv, "code,name\n");
         for (size_t i = 0; i < sizes[k]; i++) { /* uneven steps, written out of order */
-            unsigned code = 100000u + (unsigned)((sizes[k] - 1 - i) * 877u + (i * i) % 13u);
+            unsigned code = sizes[k] > 1000 ? 100000u + (unsigned)(i * (i % 3 ? 1u : 131u)) % 900000u
+                                            : 100000u + (unsigned)((sizes[k] - 1 - i) * 877u + (i * i) % 13u);
             if (in[code])
                 continue;
             in[code] = true;
@@ -291,7 +293,7 @@ static void test_search_every_code(void **state)
         qloop_error_clear(&err);
         if (division_load_file(path, &err) != 0)
             fail_msg("%s:%ld: %s", err.file, err.line, err.message);
-        for (unsigned code = 100000; code <= 999999; code++) {
+        for (unsigned code = 0; code <= 999999; code++) {
             char text[8], want[8];
             snprintf(text, sizeof text, "%06u", code);
             const char *got = division_name(text, 6);
