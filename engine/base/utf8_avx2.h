@@ -32,14 +32,9 @@
 #define QLOOP_UTF8_AVX2 1
 #include <immintrin.h>
 
-/* True when this CPU runs AVX2 (asked once, then remembered). */
-static inline bool qloop_have_avx2(void)
-{
-    static int have = -1; /* a benign race: every thread finds the same answer */
-    if (have < 0)
-        have = __builtin_cpu_supports("avx2") ? 1 : 0;
-    return have == 1;
-}
+/* True when this CPU runs AVX2 (libgcc's CPU model, filled in before main:
+ * a read of a flag, no state of its own). */
+static inline bool qloop_have_avx2(void) { return __builtin_cpu_supports("avx2"); }
 
 #define QLOOP_AVX2 __attribute__((target("avx2")))
 
