@@ -38,8 +38,15 @@ static inline bool qloop_have_avx2(void) { return __builtin_cpu_supports("avx2")
 
 #define QLOOP_AVX2 __attribute__((target("avx2")))
 
-/* The 16 bytes of t repeated in both 128-bit lanes. */
-#define QLOOP_U8_TABLE(...) _mm256_setr_epi8(__VA_ARGS__, __VA_ARGS__)
+/* The 16 bytes a..p (each cast to char: the flags use the top bit) repeated
+ * in both 128-bit lanes. */
+#define QLOOP_U8_TABLE(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p)                        \
+    _mm256_setr_epi8((char)(a), (char)(b), (char)(c), (char)(d), (char)(e), (char)(f),        \
+                     (char)(g), (char)(h), (char)(i), (char)(j), (char)(k), (char)(l),        \
+                     (char)(m), (char)(n), (char)(o), (char)(p), (char)(a), (char)(b),        \
+                     (char)(c), (char)(d), (char)(e), (char)(f), (char)(g), (char)(h),        \
+                     (char)(i), (char)(j), (char)(k), (char)(l), (char)(m), (char)(n),        \
+                     (char)(o), (char)(p))
 
 /* The errors of the 32 bytes `in`, `prev` being the 32 bytes before them
  * (zeros at the start of the text: as ASCII): each byte of the answer is
