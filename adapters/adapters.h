@@ -170,6 +170,11 @@ int qloop_batch_fill(struct qloop_batch *bt, size_t nrows, size_t ncols, struct 
  * quotes and multibyte sequences across chunk boundaries; must be >= 1. */
 extern size_t qloop_input_chunk_size;
 
+/* 1 (the default): a CSV/TSV source opened on a CPU with AVX2 scans its plain
+ * rows whole (csv.c's plain_row). Tests set 0 before opening to read every
+ * row field by field (SSE2 on x86-64), as a CPU without AVX2 does. */
+extern int qloop_csv_whole_rows;
+
 struct qloop_input {
     char name[512];  /* the path as given, "<stdin>" for "-": used in messages */
     int fd;

@@ -61,6 +61,10 @@
 
 enum { ROW_DONE, ROW_MORE, ROW_ERR };
 
+#ifndef QLOOP_CSV_SCALAR /* the library's build defines it (adapters.h) */
+int qloop_csv_whole_rows = 1;
+#endif
+
 struct csv_fld {
     size_t off;           /* absolute offset in the window of the first byte */
     size_t len;           /* bytes, quotes excluded, doubled quotes not yet collapsed */
@@ -889,7 +893,7 @@ static int csv_open_with(const char *path, const struct qloop_source_options *op
     }
     st->delim = d;
 #ifdef CSV_AVX2
-    st->avx2 = qloop_have_avx2();
+    st->avx2 = qloop_csv_whole_rows && qloop_have_avx2();
 #endif
     st->ucls[d] = st->ucls['"'] = st->ucls['\n'] = st->ucls[0] = 1;
     st->qcls['"'] = st->qcls['\n'] = st->qcls[0] = 1;
