@@ -299,6 +299,7 @@ void store_close(sqlite3 *db)
     if (secret_db == db)
         secret_db = NULL;
     store_writeback_stop(db);
+    (void)store_writebehind_stop(db); /* an open transaction is rolled back by the close */
     audit_forget(db);
     store_key_forget(db);
     sqlite3_close_v2(db);
@@ -318,6 +319,12 @@ int store_begin(sqlite3 *db, struct qloop_error *err)
 int store_commit(sqlite3 *db, struct qloop_error *err)
 {
     store_writeback_stop(db);
+    if (store_writebehind_stop(db) != 0) {
+        qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0,
+                        "写入数据库文件失败（磁盘已满或无法写入？），本次改动未提交");
+        store_rollback(db);
+        return -1;
+    }
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         store_error(db, "提交事务", err);
         store_rollback(db);
@@ -329,6 +336,7 @@ int store_commit(sqlite3 *db, struct qloop_error *err)
 void store_rollback(sqlite3 *db)
 {
     store_writeback_stop(db);
+    (void)store_writebehind_stop(db);
     if (!sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -362,8 +370,10 @@ int store_begin_bulk(sqlite3 *db, bool *rollback_journal, struct qloop_error *er
         *rollback_journal = strcmp(mode, "delete") == 0;
     }
     if (store_begin(db, err) == 0) {
-        if (*rollback_journal)
+        if (*rollback_journal) {
             store_writeback_start(db);
+            store_writebehind_start(db);
+        }
         return 0;
     }
     if (*rollback_journal)

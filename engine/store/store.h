@@ -120,6 +120,27 @@ void store_writeback_stop(sqlite3 *db);
 bool store_writeback_active(sqlite3 *db);
 /* How many times the process's writeback threads have started writes. */
 long store_writeback_kicks(void);
+/* SQLite's own descriptor of db's main file (unix VFS), or -1 when it
+ * cannot be told for sure (another VFS, not a file, not the same file as
+ * its name). Never to be closed. */
+int store_file_descriptor(sqlite3 *db);
+
+/* Write-behind (writebehind.c). store_begin_bulk starts it with the early
+ * writeback: while the transaction runs, the store file's whole-page
+ * writes are queued and written by a thread of the store in order; reads
+ * see the queued pages, and a sync, truncate, unlock or close of the file
+ * waits for the queue first. store_commit, store_rollback and store_close
+ * stop it (the queue written, the file's methods as they were). Stop
+ * returns -1 when a queued write failed (the transaction must not commit),
+ * else 0; a connection other than the one watched, or NULL, is left alone.
+ * One connection of the process at a time; not with QLOOP_WRITEBEHIND=0,
+ * a memory map (mmap_size) or off Linux. */
+void store_writebehind_start(sqlite3 *db);
+int store_writebehind_stop(sqlite3 *db);
+/* Whether db's writes are queued. */
+bool store_writebehind_active(sqlite3 *db);
+/* Pages the process's write-behind threads have written, in all. */
+long store_writebehind_pages(void);
 
 /* The store's secret (32 random bytes made at creation, kept in meta) used to
  * key record_ref hashes. */

@@ -66,7 +66,7 @@ static struct {
 
 /* SQLite's descriptor of db's main file, or -1 when it cannot be told for
  * sure (not the unix VFS, not a file, not the same file as its name). */
-static int store_fd(sqlite3 *db)
+int store_file_descriptor(sqlite3 *db)
 {
     const char *name = sqlite3_db_filename(db, "main");
     sqlite3_file *file = NULL;
@@ -127,7 +127,7 @@ void store_writeback_start(sqlite3 *db)
     const char *off = getenv("QLOOP_WRITEBACK");
     if (off && strcmp(off, "0") == 0)
         return;
-    int fd = store_fd(db);
+    int fd = store_file_descriptor(db);
     if (fd < 0)
         return;
     pthread_mutex_lock(&wb.mu);
