@@ -24,6 +24,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -456,6 +457,136 @@ static void test_bulk_writeback(void **state)
     store_close(db);
 }
 
+/* Rows filler1..fillerN of meta whose values all read back as written:
+ * value i is printf('%0900d', i * mul). */
+static int64_t fillers_as_written(sqlite3 *db, int mul)
+{
+    return q_int(db, "SELECT count(*) FROM meta WHERE key LIKE 'filler%%'"
+                     " AND value = printf('%%0900d', CAST(substr(key, 7) AS INTEGER) * %d)",
+                 mul);
+}
+
+/* A bulk transaction's page writes go through the write-behind queue
+ * (store/writebehind.c): with a cache of 20 pages every spilled page is
+ * queued and written by the thread, and reads — of pages still queued, of
+ * pages written since, of pages rewritten while queued — give what was
+ * written; the commit leaves the file whole for another connection; a
+ * rollback and the close stop it too; beside a reader (WAL), in memory
+ * and with QLOOP_WRITEBEHIND=0 nothing is queued. A write of the thread
+ * that fails (the file-size limit) makes the commit fail, and the store
+ * is as before the transaction. */
+static void test_bulk_writebehind(void **state)
+{
+    (void)state;
+    char path[256];
+    temp_store_path(path, sizeof path, "wbehind");
+    sqlite3 *db = db_open_at(path);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    bool journal = false;
+    assert_false(store_writebehind_active(db));
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_true(journal);
+    assert_true(store_writebehind_active(db));
+    exec(db, "PRAGMA cache_size=20");
+    long before = store_writebehind_pages();
+    exec(db, "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 8000)"
+             " INSERT INTO meta(key, value) SELECT 'filler' || i, printf('%%0900d', i) FROM k");
+    assert_int_equal(fillers_as_written(db, 1), 8000);
+    /* every page rewritten, many while still queued */
+    exec(db, "UPDATE meta SET value = printf('%%0900d', CAST(substr(key, 7) AS INTEGER) * 3)"
+             " WHERE key LIKE 'filler%%'");
+    assert_int_equal(fillers_as_written(db, 3), 8000);
+    assert_string_equal(q_text(db, "PRAGMA integrity_check"), "ok");
+    assert_true(store_writebehind_pages() - before > 500); /* ~8000 rows of ~1 KB in 16 KiB pages */
+    exec(db, "PRAGMA cache_size=-65536");
+    assert_int_equal(store_commit(db, &err), 0);
+    assert_false(store_writebehind_active(db));
+    long after = store_writebehind_pages();
+    assert_true(store_wal(db));
+    sqlite3 *other = db_open_at(path);
+    assert_int_equal(fillers_as_written(other, 3), 8000);
+    assert_string_equal(q_text(other, "PRAGMA integrity_check"), "ok");
+    store_close(other);
+    /* a rollback: the pages queued and written are undone by the journal */
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_true(store_writebehind_active(db));
+    exec(db, "PRAGMA cache_size=20");
+    exec(db, "UPDATE meta SET value = 'x' WHERE key LIKE 'filler%%'");
+    exec(db, "WITH RECURSIVE k(i) AS (SELECT 8001 UNION ALL SELECT i + 1 FROM k WHERE i < 12000)"
+             " INSERT INTO meta(key, value) SELECT 'filler' || i, printf('%%0900d', i) FROM k");
+    assert_true(store_writebehind_pages() > after);
+    store_rollback(db);
+    assert_false(store_writebehind_active(db));
+    exec(db, "PRAGMA cache_size=-65536");
+    assert_true(store_wal(db));
+    assert_int_equal(q_int(db, "SELECT count(*) FROM meta WHERE key LIKE 'filler%%'"), 8000);
+    assert_int_equal(fillers_as_written(db, 3), 8000);
+    assert_string_equal(q_text(db, "PRAGMA integrity_check"), "ok");
+    /* a write that fails: the file may not grow past its size + 256 KiB */
+    struct rlimit old_limit, limit;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    int64_t size = q_int(db, "PRAGMA page_count") * q_int(db, "PRAGMA page_size");
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_true(store_writebehind_active(db));
+    exec(db, "PRAGMA cache_size=20");
+    limit = old_limit;
+    limit.rlim_cur = (rlim_t)(size + 256 * 1024);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
+    int rc = sqlite3_exec(db,
+                          "WITH RECURSIVE k(i) AS (SELECT 8001 UNION ALL SELECT i + 1 FROM k"
+                          " WHERE i < 12000) INSERT INTO meta(key, value)"
+                          " SELECT 'filler' || i, printf('%0900d', i) FROM k",
+                          NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        assert_int_equal(store_commit(db, &err), -1);
+    else
+        store_rollback(db);
+    assert_false(store_writebehind_active(db));
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    signal(SIGXFSZ, old_handler);
+    exec(db, "PRAGMA cache_size=-65536");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM meta WHERE key LIKE 'filler%%'"), 8000);
+    assert_string_equal(q_text(db, "PRAGMA integrity_check"), "ok");
+    store_close(db);
+    other = db_open_at(path);
+    assert_int_equal(fillers_as_written(other, 3), 8000);
+    assert_string_equal(q_text(other, "PRAGMA integrity_check"), "ok");
+    store_close(other);
+    /* the close stops it */
+    db = db_open_at(path);
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_true(store_writebehind_active(db));
+    store_close(db);
+    assert_false(store_writebehind_active(db));
+    /* QLOOP_WRITEBEHIND=0 turns it off */
+    db = db_open_at(path);
+    setenv("QLOOP_WRITEBEHIND", "0", 1);
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_true(journal);
+    assert_false(store_writebehind_active(db));
+    assert_int_equal(store_commit(db, &err), 0);
+    unsetenv("QLOOP_WRITEBEHIND");
+    store_close(db);
+    /* beside a reader the run keeps WAL: nothing queued */
+    db = db_open_at(path);
+    sqlite3 *reader = db_open_at(path);
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_false(journal);
+    assert_false(store_writebehind_active(db));
+    assert_int_equal(store_commit(db, &err), 0);
+    store_close(reader);
+    store_close(db);
+    remove_store(path);
+    /* nor in memory */
+    db = db_open();
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_false(store_writebehind_active(db));
+    assert_int_equal(store_commit(db, &err), 0);
+    store_close(db);
+}
+
 /* The bytes of the audit entries of item batches (tk_audit_item, written
  * straight into the batch for every item; tk_batch_flush): as the one
  * jansson object each entry used to be. */
@@ -506,6 +637,7 @@ int main(void)
         cmocka_unit_test(test_first_run_beside_reader),
         cmocka_unit_test(test_memory_store),
         cmocka_unit_test(test_bulk_writeback),
+        cmocka_unit_test(test_bulk_writebehind),
         cmocka_unit_test(test_item_audit_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
