@@ -25,6 +25,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -587,6 +588,59 @@ static void test_bulk_writebehind(void **state)
     store_close(db);
 }
 
+/* A process killed while its write-behind thread has pages queued and
+ * others written: the next open rolls the hot journal back, and the store
+ * is whole and as it was — after a first transaction that only added
+ * pages, and after one that rewrote pages committed before (whose
+ * originals the journal holds). */
+static void test_bulk_writebehind_killed(void **state)
+{
+    (void)state;
+    char path[256];
+    temp_store_path(path, sizeof path, "wbkill");
+    sqlite3 *db = db_open_at(path);
+    exec(db, "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 4000)"
+             " INSERT INTO meta(key, value) SELECT 'filler' || i, printf('%%0900d', i * 3) FROM k");
+    store_close(db);
+    for (int round = 0; round < 2; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            struct qloop_error err;
+            qloop_error_clear(&err);
+            sqlite3 *child = NULL;
+            bool journal = false;
+            if (!(child = store_open(path, &err)) || store_begin_bulk(child, &journal, &err) != 0 ||
+                !journal || !store_writebehind_active(child) ||
+                sqlite3_exec(child, "PRAGMA cache_size=20", NULL, NULL, NULL) != SQLITE_OK)
+                _exit(3);
+            const char *sql =
+                round == 0
+                    ? "WITH RECURSIVE k(i) AS (SELECT 4001 UNION ALL SELECT i + 1 FROM k"
+                      " WHERE i < 12000) INSERT INTO meta(key, value)"
+                      " SELECT 'filler' || i, printf('%0900d', i) FROM k"
+                    : "UPDATE meta SET value = 'gone' WHERE key LIKE 'filler%'";
+            long before = store_writebehind_pages();
+            if (sqlite3_exec(child, sql, NULL, NULL, NULL) != SQLITE_OK)
+                _exit(4);
+            if (store_writebehind_pages() == before)
+                _exit(5); /* the thread wrote none: nothing tested */
+            raise(SIGKILL);
+            _exit(6);
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), SIGKILL);
+        db = db_open_at(path);
+        assert_int_equal(q_int(db, "SELECT count(*) FROM meta WHERE key LIKE 'filler%%'"), 4000);
+        assert_int_equal(fillers_as_written(db, 3), 4000);
+        assert_string_equal(q_text(db, "PRAGMA integrity_check"), "ok");
+        store_close(db);
+    }
+    remove_store(path);
+}
+
 /* The bytes of the audit entries of item batches (tk_audit_item, written
  * straight into the batch for every item; tk_batch_flush): as the one
  * jansson object each entry used to be. */
@@ -638,6 +692,7 @@ int main(void)
         cmocka_unit_test(test_memory_store),
         cmocka_unit_test(test_bulk_writeback),
         cmocka_unit_test(test_bulk_writebehind),
+        cmocka_unit_test(test_bulk_writebehind_killed),
         cmocka_unit_test(test_item_audit_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
