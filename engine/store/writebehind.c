@@ -200,10 +200,15 @@ static int drain(void)
 
 /* ---- the file's methods while watched ------------------------------------ */
 
+static int finish(void);
+
+/* The file closed while watched (a connection closed without
+ * store_close): the queue written and the watch ended first. */
 static int b_close(sqlite3_file *f)
 {
-    (void)drain();
-    return wbh.orig->xClose(f);
+    const sqlite3_io_methods *orig = wbh.orig;
+    (void)finish();
+    return orig->xClose(f);
 }
 
 static int b_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 off)
@@ -248,6 +253,14 @@ static int b_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off)
     }
     memcpy(fresh->data, buf, (size_t)ps);
     pthread_mutex_lock(&wbh.mu);
+    while (wbh.queued * (size_t)ps >= WB_QUEUE_BYTES && !wbh.failed)
+        pthread_cond_wait(&wbh.room, &wbh.mu);
+    if (wbh.failed) {
+        pthread_mutex_unlock(&wbh.mu);
+        free(fresh);
+        return SQLITE_IOERR_WRITE;
+    }
+    /* looked up after the wait: a copy being written then may be gone */
     struct wb_page *p = find(pgno);
     if (p && p != wbh.writing) {
         /* still waiting: its copy replaced in place, one write saved */
@@ -255,13 +268,6 @@ static int b_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off)
         pthread_mutex_unlock(&wbh.mu);
         free(fresh);
         return SQLITE_OK;
-    }
-    while (wbh.queued * (size_t)ps >= WB_QUEUE_BYTES && !wbh.failed)
-        pthread_cond_wait(&wbh.room, &wbh.mu);
-    if (wbh.failed) {
-        pthread_mutex_unlock(&wbh.mu);
-        free(fresh);
-        return SQLITE_IOERR_WRITE;
     }
     if (p)
         unmap(p); /* being written: the new copy is the latest */
@@ -408,13 +414,11 @@ void store_writebehind_start(sqlite3 *db)
 #endif
 }
 
-int store_writebehind_stop(sqlite3 *db)
+/* Stops the watch: the thread writes the queue and ends, the file gets
+ * its own methods back. 0, or -1 when a write failed. */
+static int finish(void)
 {
     pthread_mutex_lock(&wbh.mu);
-    if (!db || wbh.db != db) {
-        pthread_mutex_unlock(&wbh.mu);
-        return 0;
-    }
     wbh.stop = true;
     pthread_cond_signal(&wbh.work);
     pthread_t thread = wbh.thread;
@@ -430,6 +434,14 @@ int store_writebehind_stop(sqlite3 *db)
     wbh.failed = 0;
     pthread_mutex_unlock(&wbh.mu);
     return failed ? -1 : 0;
+}
+
+int store_writebehind_stop(sqlite3 *db)
+{
+    pthread_mutex_lock(&wbh.mu);
+    bool watched = db && wbh.db == db;
+    pthread_mutex_unlock(&wbh.mu);
+    return watched ? finish() : 0;
 }
 
 bool store_writebehind_active(sqlite3 *db)
