@@ -383,6 +383,50 @@ static int lowest_threads(void)
     return n;
 }
 
+/* What a bulk transaction's helper thread (the writeback, the write-behind:
+ * `active` tells whether it watches db) does beside the transaction proper,
+ * common to both: closing the store stops it; with `env`=0 it does not start;
+ * nor beside a reader (the run keeps WAL), nor in memory. db is open on the
+ * store file at path and is closed; the file is removed. */
+static void bulk_helper_stops(sqlite3 *db, const char *path, const char *env,
+                              bool (*active)(sqlite3 *))
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    bool journal = false;
+    /* the close stops it */
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_true(active(db));
+    store_close(db);
+    assert_false(active(db));
+    /* env=0 turns it off */
+    db = db_open_at(path);
+    setenv(env, "0", 1);
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_true(journal);
+    assert_false(active(db));
+    assert_int_equal(store_commit(db, &err), 0);
+    unsetenv(env);
+    assert_true(store_wal(db));
+    store_close(db);
+    /* beside a reader the run keeps WAL: it does not start */
+    db = db_open_at(path);
+    sqlite3 *reader = db_open_at(path);
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_false(journal);
+    assert_false(active(db));
+    assert_int_equal(store_commit(db, &err), 0);
+    store_close(reader);
+    store_close(db);
+    remove_store(path);
+    /* nor in memory */
+    db = db_open();
+    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
+    assert_false(active(db));
+    assert_int_equal(store_commit(db, &err), 0);
+    store_close(db);
+}
+
 /* A run alone with a store file has the store's pages handed to the disk
  * while it writes (store/writeback.c): the writeback thread runs, at nice
  * 19, from store_begin_bulk's rollback journal until the commit, the
@@ -426,36 +470,7 @@ static void test_bulk_writeback(void **state)
     store_rollback(db);
     assert_false(store_writeback_active(db));
     assert_true(store_wal(db));
-    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
-    assert_true(store_writeback_active(db));
-    store_close(db);
-    assert_false(store_writeback_active(db));
-    /* QLOOP_WRITEBACK=0 turns it off */
-    db = db_open_at(path);
-    setenv("QLOOP_WRITEBACK", "0", 1);
-    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
-    assert_true(journal);
-    assert_false(store_writeback_active(db));
-    assert_int_equal(store_commit(db, &err), 0);
-    unsetenv("QLOOP_WRITEBACK");
-    assert_true(store_wal(db));
-    store_close(db);
-    /* beside a reader the run keeps WAL: no writeback */
-    db = db_open_at(path);
-    sqlite3 *reader = db_open_at(path);
-    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
-    assert_false(journal);
-    assert_false(store_writeback_active(db));
-    assert_int_equal(store_commit(db, &err), 0);
-    store_close(reader);
-    store_close(db);
-    remove_store(path);
-    /* nor in memory */
-    db = db_open();
-    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
-    assert_false(store_writeback_active(db));
-    assert_int_equal(store_commit(db, &err), 0);
-    store_close(db);
+    bulk_helper_stops(db, path, "QLOOP_WRITEBACK", store_writeback_active);
 }
 
 /* Rows filler1..fillerN of meta whose values all read back as written:
@@ -555,37 +570,8 @@ static void test_bulk_writebehind(void **state)
     assert_int_equal(fillers_as_written(other, 3), 8000);
     assert_string_equal(q_text(other, "PRAGMA integrity_check"), "ok");
     store_close(other);
-    /* the close stops it */
     db = db_open_at(path);
-    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
-    assert_true(store_writebehind_active(db));
-    store_close(db);
-    assert_false(store_writebehind_active(db));
-    /* QLOOP_WRITEBEHIND=0 turns it off */
-    db = db_open_at(path);
-    setenv("QLOOP_WRITEBEHIND", "0", 1);
-    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
-    assert_true(journal);
-    assert_false(store_writebehind_active(db));
-    assert_int_equal(store_commit(db, &err), 0);
-    unsetenv("QLOOP_WRITEBEHIND");
-    store_close(db);
-    /* beside a reader the run keeps WAL: nothing queued */
-    db = db_open_at(path);
-    sqlite3 *reader = db_open_at(path);
-    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
-    assert_false(journal);
-    assert_false(store_writebehind_active(db));
-    assert_int_equal(store_commit(db, &err), 0);
-    store_close(reader);
-    store_close(db);
-    remove_store(path);
-    /* nor in memory */
-    db = db_open();
-    assert_int_equal(store_begin_bulk(db, &journal, &err), 0);
-    assert_false(store_writebehind_active(db));
-    assert_int_equal(store_commit(db, &err), 0);
-    store_close(db);
+    bulk_helper_stops(db, path, "QLOOP_WRITEBEHIND", store_writebehind_active);
 }
 
 /* A process killed while its write-behind thread has pages queued and
