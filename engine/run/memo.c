@@ -286,11 +286,13 @@ void memo_chunk_seals(struct qloop_buf *out, const struct memo_sealed *s, size_t
     }
 }
 
-/* Where an entry's sealed copies start: past its verdicts and reasons. */
-static const uint8_t *entry_seals(const uint8_t *e, size_t nslots)
+/* Where, in an entry of nslots slots, the reason of slot k starts (its
+ * length's first byte); k == nslots: past every reason, where the entry's
+ * sealed copies start. */
+static const uint8_t *entry_reasons_to(const uint8_t *e, size_t nslots, size_t k)
 {
     const uint8_t *p = e + 8 + nslots;
-    for (size_t i = 0; i < nslots; i++)
+    for (size_t i = 0; i < k; i++)
         if (e[8 + i] == MEMO_FAIL_REASON)
             p += 2 + ((size_t)p[0] | (size_t)p[1] << 8) + 1;
     return p;
@@ -299,18 +301,16 @@ static const uint8_t *entry_seals(const uint8_t *e, size_t nslots)
 /* A varint at *p (checked when the chunk was indexed), *p moved past it. */
 static uint64_t entry_varint(const uint8_t **p)
 {
-    uint64_t v = 0;
-    for (int shift = 0;; shift += 7) {
-        uint8_t b = *(*p)++;
-        v |= (uint64_t)(b & 0x7F) << shift;
-        if (!(b & 0x80))
-            return v;
-    }
+    size_t at = 0;
+    uint64_t v;
+    (void)qloop_varint_get(*p, QLOOP_VARINT_MAX, &at, &v);
+    *p += at;
+    return v;
 }
 
 const void *memo_entry_sealed(const uint8_t *e, size_t nslots, uint32_t rule, size_t *len)
 {
-    const uint8_t *p = entry_seals(e, nslots);
+    const uint8_t *p = entry_reasons_to(e, nslots, nslots);
     uint64_t n = entry_varint(&p);
     for (uint64_t i = 0; i < n; i++) {
         uint64_t r = entry_varint(&p), l = entry_varint(&p);
@@ -325,11 +325,7 @@ const void *memo_entry_sealed(const uint8_t *e, size_t nslots, uint32_t rule, si
 
 const char *memo_entry_reason(const uint8_t *e, size_t nslots, size_t k)
 {
-    const uint8_t *p = e + 8 + nslots;
-    for (size_t i = 0; i < k; i++)
-        if (e[8 + i] == MEMO_FAIL_REASON)
-            p += 2 + ((size_t)p[0] | (size_t)p[1] << 8) + 1;
-    return (const char *)p + 2;
+    return (const char *)entry_reasons_to(e, nslots, k) + 2;
 }
 
 void memo_chunk_free(struct memo_chunk *c)
