@@ -550,6 +550,16 @@ static void finish_judging(struct ds_ctx *ds, struct ds_batch *slot)
     judge_finish(ds->run->pool);
 }
 
+/* Joins the workers on slot's batch and merges it; nothing when slot is
+ * NULL. Returns 0 or -1 with run->err. */
+static int finish_and_merge(struct ds_ctx *ds, struct ds_batch *slot)
+{
+    if (!slot)
+        return 0;
+    finish_judging(ds, slot);
+    return merge_batch(ds, slot);
+}
+
 /* The batch loop. With more than one worker (and the source read ahead by
  * prefetch.c, which keeps two batches valid, and its columns known from the
  * start), it is a pipeline: while the workers judge batch k (judge_start),
@@ -609,8 +619,7 @@ int ds_read(struct ds_ctx *ds)
             /* every batch before it done first: its malformed rows' findings
              * come after their findings, as they always did */
             if (judging) {
-                finish_judging(ds, judging);
-                if (merge_batch(ds, judging) != 0)
+                if (finish_and_merge(ds, judging) != 0)
                     return -1;
                 judging = NULL;
                 ds_select(ds, slot);
@@ -643,11 +652,8 @@ int ds_read(struct ds_ctx *ds)
         if (done && merge_batch(ds, done) != 0)
             return finish_judging(ds, judging), -1;
     }
-    if (judging) {
-        finish_judging(ds, judging);
-        if (merge_batch(ds, judging) != 0)
-            return -1;
-    }
+    if (finish_and_merge(ds, judging) != 0)
+        return -1;
     judge_end_dataset(run->pool);
     ds->judging = false;
     progress(ds, true);
