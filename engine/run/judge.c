@@ -484,6 +484,13 @@ static void after_judging_pass(void *ctx, size_t thread, size_t begin, size_t en
         hand_passes(&pool->w[thread], begin, end);
 }
 
+/* The rows *begin .. *end of worker w's block k of the current batch. */
+static void block_rows(const struct worker *w, size_t k, size_t *begin, size_t *end)
+{
+    *begin = w->begin + k * JUDGE_BLOCK;
+    *end = w->end - *begin > JUDGE_BLOCK ? *begin + JUDGE_BLOCK : w->end;
+}
+
 /* Block `blk` is judged, or the gate opened on it: the second of the two
  * makes its rows claimable for what waits for the gate. */
 static void gate_pass(struct judge_pool *pool, size_t blk)
@@ -516,8 +523,8 @@ static bool judge_block(struct judge_pool *pool, size_t s)
         w->arena = &w->arenas[pool->parity];
         qloop_arena_reset(w->arena);
     }
-    size_t begin = w->begin + k * JUDGE_BLOCK;
-    size_t end = w->end - begin > JUDGE_BLOCK ? begin + JUDGE_BLOCK : w->end;
+    size_t begin, end;
+    block_rows(w, k, &begin, &end);
     cleanse_rows(w, begin, end);
     judge_rows(w, begin, end);
     w->in_row = false;
@@ -777,8 +784,8 @@ void judge_start(struct judge_pool *pool, struct judge_batch *b)
     for (size_t i = 0; i < pool->n; i++) {
         const struct worker *w = &pool->w[i];
         for (size_t k = 0; k < w->nblocks; k++) {
-            size_t begin = w->begin + k * JUDGE_BLOCK;
-            size_t end = w->end - begin > JUDGE_BLOCK ? begin + JUDGE_BLOCK : w->end;
+            size_t begin, end;
+            block_rows(w, k, &begin, &end);
             share_range(&pool->share, w->first_block + k, begin, end);
             share_range(&pool->share_pass, w->first_block + k, begin, end);
         }
