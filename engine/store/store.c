@@ -292,14 +292,23 @@ sqlite3 *store_open(const char *path, struct qloop_error *err)
     return store_open_mode(path, STORE_CREATE, err);
 }
 
+/* Stops what store_begin_bulk started beside its transaction: the early
+ * writeback (writeback.c) and the write-behind (writebehind.c). Returns -1
+ * when a page write the write-behind queued failed (the transaction must not
+ * commit), else 0. */
+static int bulk_helpers_stop(sqlite3 *db)
+{
+    store_writeback_stop(db);
+    return store_writebehind_stop(db);
+}
+
 void store_close(sqlite3 *db)
 {
     if (!db)
         return;
     if (secret_db == db)
         secret_db = NULL;
-    store_writeback_stop(db);
-    (void)store_writebehind_stop(db); /* an open transaction is rolled back by the close */
+    (void)bulk_helpers_stop(db); /* an open transaction is rolled back by the close */
     audit_forget(db);
     store_key_forget(db);
     sqlite3_close_v2(db);
@@ -318,8 +327,7 @@ int store_begin(sqlite3 *db, struct qloop_error *err)
 
 int store_commit(sqlite3 *db, struct qloop_error *err)
 {
-    store_writeback_stop(db);
-    if (store_writebehind_stop(db) != 0) {
+    if (bulk_helpers_stop(db) != 0) {
         qloop_error_set(err, sqlite3_db_filename(db, "main"), 0, 0,
                         "写入数据库文件失败（磁盘已满或无法写入？），本次改动未提交");
         store_rollback(db);
@@ -335,8 +343,7 @@ int store_commit(sqlite3 *db, struct qloop_error *err)
 
 void store_rollback(sqlite3 *db)
 {
-    store_writeback_stop(db);
-    (void)store_writebehind_stop(db);
+    (void)bulk_helpers_stop(db);
     if (!sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
