@@ -164,15 +164,23 @@ static struct pack *load_pack_path(const char *file)
     return p;
 }
 
-/* Writes PACK to a new file named from tmpl (mkstemp's template, filled in:
- * the caller unlinks it) and returns the pack loaded from it, finished (the
- * workers load their own packs from the same file). */
-static struct pack *load_pack(char *tmpl)
+/* Writes the pack's source to a new file named from tmpl (mkstemp's
+ * template, filled in: the caller unlinks it). */
+static void write_pack(char *tmpl, const char *source)
 {
     int fd = mkstemp(tmpl);
     assert_true(fd >= 0);
-    assert_int_equal(write(fd, PACK, sizeof PACK - 1), (ssize_t)(sizeof PACK - 1));
+    size_t n = strlen(source);
+    assert_int_equal(write(fd, source, n), (ssize_t)n);
     close(fd);
+}
+
+/* Writes PACK to a new file named from tmpl (write_pack) and returns the
+ * pack loaded from it, finished (the workers load their own packs from the
+ * same file). */
+static struct pack *load_pack(char *tmpl)
+{
+    write_pack(tmpl, PACK);
     return load_pack_path(tmpl);
 }
 
@@ -583,10 +591,7 @@ static void test_pipelined(void **state)
 {
     (void)state;
     char ppath[] = "/tmp/qloop-test-judge-pipe-XXXXXX";
-    int fd = mkstemp(ppath);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, PIPE_PACK, sizeof PIPE_PACK - 1), (ssize_t)(sizeof PIPE_PACK - 1));
-    close(fd);
+    write_pack(ppath, PIPE_PACK);
     static struct pipe_seen want, got;
     for (size_t workers = 1; workers <= 4; workers++) {
         judge_batches(ppath, workers, false, false, &want);
