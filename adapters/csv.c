@@ -259,6 +259,16 @@ static inline int check_utf8(const unsigned char **pp, const unsigned char *to,
     return 1;
 }
 
+/* Field slot nf of st->f, the array doubled first when it is full. */
+static inline struct csv_fld *field_at(struct csv *st, size_t nf)
+{
+    if (nf == st->fcap) {
+        st->fcap = st->fcap ? st->fcap * 2 : 16;
+        st->f = qloop_xrealloc(st->f, st->fcap * sizeof *st->f);
+    }
+    return &st->f[nf];
+}
+
 #ifdef CSV_AVX2
 /* The row at offset `start` scanned whole, 32 bytes at a time, when it is
  * plain: no quote and no NUL before its line feed, well-formed UTF-8, and its
@@ -292,23 +302,15 @@ QLOOP_AVX2 static int plain_row(struct csv *st, size_t start, size_t *end)
         while (d) {
             const unsigned char *at = q + __builtin_ctz(d);
             d &= d - 1;
-            if (nf == st->fcap) {
-                st->fcap = st->fcap ? st->fcap * 2 : 16;
-                st->f = qloop_xrealloc(st->f, st->fcap * sizeof *st->f);
-            }
-            st->f[nf++] = (struct csv_fld){.off = (size_t)(fs - b), .len = (size_t)(at - fs)};
+            *field_at(st, nf++) = (struct csv_fld){.off = (size_t)(fs - b), .len = (size_t)(at - fs)};
             fs = at + 1;
         }
         if (lf) {
             const unsigned char *at = q + __builtin_ctz(lf);
-            if (nf == st->fcap) {
-                st->fcap = st->fcap ? st->fcap * 2 : 16;
-                st->f = qloop_xrealloc(st->f, st->fcap * sizeof *st->f);
-            }
             size_t len = (size_t)(at - fs);
             if (len && at[-1] == '\r')
                 len--;
-            st->f[nf++] = (struct csv_fld){.off = (size_t)(fs - b), .len = len};
+            *field_at(st, nf++) = (struct csv_fld){.off = (size_t)(fs - b), .len = len};
             st->nf = nf;
             *end = (size_t)(at + 1 - b);
             return 1;
@@ -346,11 +348,7 @@ static int scan_row(struct csv *st, size_t start, size_t *end, long *nl_out, int
 #endif
 
     for (;;) {
-        if (nf == st->fcap) {
-            st->fcap = st->fcap ? st->fcap * 2 : 16;
-            st->f = qloop_xrealloc(st->f, st->fcap * sizeof *st->f);
-        }
-        struct csv_fld *fd = &st->f[nf];
+        struct csv_fld *fd = field_at(st, nf);
         if (*p == '"' && p < e) {
             const unsigned char *q0 = p, *fs = ++p;
             int dq = 0;
