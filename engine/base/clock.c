@@ -185,3 +185,11 @@ void qloop_format_date(int64_t t, char out[11])
 }
 
 void qloop_today(char out[11]) { qloop_format_date(qloop_now(), out); }
+
+int64_t qloop_today_days(void)
+{
+    char today[11];
+    int y, m, d;
+    qloop_today(today);
+    return qloop_parse_date(today, &y, &m, &d) ? qloop_days_from_civil(y, m, d) : INT64_MAX;
+}

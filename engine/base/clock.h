@@ -33,6 +33,11 @@ void qloop_format_date(int64_t t, char out[11]);
 /* Today in Shanghai, "YYYY-MM-DD". */
 void qloop_today(char out[11]);
 
+/* Today in Shanghai as a day number (qloop_days_from_civil of qloop_today's
+ * date); INT64_MAX when that date cannot be read back (never: qloop_today
+ * always formats one). */
+int64_t qloop_today_days(void);
+
 /* Civil-date helpers: days since 1970-01-01 for a proleptic Gregorian date,
  * and back. Valid for years 1..9999. */
 int64_t qloop_days_from_civil(int y, int m, int d);

@@ -115,14 +115,11 @@ static int64_t today_days(void)
     static _Thread_local struct today_cache cache;
     if (cache_current(&cache))
         return cache.days;
-    char today[11];
-    int y, m, d;
     uint64_t mark = qloop_purity_mark();
-    qloop_today(today);
+    int64_t days = qloop_today_days();
     qloop_impure_reads = mark; /* qloop_today's note taken back: idcard_valid notes it */
-    if (!qloop_parse_date(today, &y, &m, &d))
-        return INT64_MAX; /* cannot happen: qloop_today always formats a date */
-    int64_t days = qloop_days_from_civil(y, m, d);
+    if (days == INT64_MAX)
+        return days; /* cannot happen: qloop_today always formats a date */
 
     struct today_cache c = {.set = true, .env = environ, .idx = -1, .days = days};
     if (c.env) {
