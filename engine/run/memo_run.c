@@ -78,7 +78,6 @@ struct ds_memo {
     const char **reasons; /* per slot, for memo_chunk_add */
     uint8_t *row_v;
     struct memo_sealed *seals; /* per rule of the dataset, for memo_chunk_seals */
-    size_t nrules;
     sqlite3_stmt *get;
 };
 
@@ -153,7 +152,6 @@ void memo_begin(struct ds_ctx *ds)
     m->pack_rule = qloop_xcalloc(n, sizeof *m->pack_rule);
     m->reasons = qloop_xcalloc(n, sizeof *m->reasons);
     m->row_v = qloop_xcalloc(n, 1);
-    m->nrules = ds->nrules;
     m->seals = qloop_xcalloc(ds->nrules + 1, sizeof *m->seals);
     size_t k = 0;
     for (size_t i = 0; i < ds->nrules; i++) {
@@ -185,16 +183,6 @@ static void give_up(struct ds_ctx *ds)
     m->building = false;
 }
 
-/* Today's day number (qloop_today: Asia/Shanghai, QLOOP_NOW honoured), as
- * checks/idcard.c counts it. */
-static int64_t today_day(void)
-{
-    char today[11];
-    int y, mo, d;
-    qloop_today(today);
-    return qloop_parse_date(today, &y, &mo, &d) ? qloop_days_from_civil(y, mo, d) : MEMO_DAY_NEVER;
-}
-
 /* Looks chunk c up in the store: kept when it was made in this environment
  * and its first day is today or earlier (memo_chunk_stamp). */
 static int look_up(struct ds_ctx *ds, uint64_t c)
@@ -219,7 +207,7 @@ static int look_up(struct ds_ctx *ds, uint64_t c)
                       &m->seal) == 0 &&
             memo_chunk_take(&chunk, &m->seal, m->nslots) == 0) { /* its bytes, not copied */
             chunk.index = c;
-            if (chunk.from_day > today_day()) { /* made on a later day than today */
+            if (chunk.from_day > qloop_today_days()) { /* made on a later day than today */
                 memo_chunk_free(&chunk);
                 sqlite3_reset(m->get);
                 return 0;
@@ -309,7 +297,7 @@ static int finish_chunk(struct ds_ctx *ds)
     m->nloaded = keep_from;
     if (same)
         return 0;
-    memo_chunk_stamp(&m->out, today_day()); /* every answer of it made by now */
+    memo_chunk_stamp(&m->out, qloop_today_days()); /* every answer of it made by now */
     memo_seal(run->memo->data_key, ds->d->name, m->chunk, m->env, m->out.ptr, m->out.len, &m->seal);
     if (!run->memo->spool)
         run->memo->spool = stage_spool_new();
@@ -331,12 +319,13 @@ static int finish_chunk(struct ds_ctx *ds)
     return 0;
 }
 
-/* The sealed copies of row's findings that the workers made (ds_encode.c:
- * a failing verdict with its finding encoded), into m->seals; their number. */
-static size_t row_seals(struct ds_memo *m, const struct judge_batch *jb, size_t row)
+/* The sealed copies of row's findings, over the dataset's nrules rules, that
+ * the workers made (ds_encode.c: a failing verdict with its finding
+ * encoded), into m->seals; their number. */
+static size_t row_seals(struct ds_memo *m, size_t nrules, const struct judge_batch *jb, size_t row)
 {
     size_t n = 0, nrows = jb->batch->nrows;
-    for (size_t i = 0; i < m->nrules; i++) {
+    for (size_t i = 0; i < nrules; i++) {
         size_t k = i * nrows + row;
         const void *p;
         size_t len;
@@ -378,7 +367,7 @@ int memo_after(struct ds_ctx *ds, const struct judge_batch *jb)
         memo_chunk_add(&m->out, &m->last, (uint32_t)(rn % MEMO_CHUNK_ROWS), jm->fp[row], m->row_v,
                        m->reasons, m->nslots);
         if (jb->enc)
-            memo_chunk_seals(&m->out, m->seals, row_seals(m, jb, row));
+            memo_chunk_seals(&m->out, m->seals, row_seals(m, ds->nrules, jb, row));
     }
     return 0;
 }
