@@ -70,7 +70,16 @@ def write_data(d, rows):
 def counts(db):
     if not os.path.exists(db):
         return None
-    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        return count_rows(db, "ro")
+    except sqlite3.OperationalError:
+        # a run killed mid-transaction (its timeout) leaves a hot journal that a
+        # read-only connection cannot roll back; the next open would, so do that
+        return count_rows(db, "rw")
+
+
+def count_rows(db, mode):
+    con = sqlite3.connect("file:%s?mode=%s" % (db, mode), uri=True)
     try:
         return tuple(con.execute("SELECT count(*) FROM %s" % t).fetchone()[0] for t in COUNTED)
     finally:
