@@ -1,0 +1,183 @@
+/*
+ * pagemem.c — the memory of SQLite's page caches, in huge pages.
+ *
+ * A run's connection fills a 64 MiB page cache during its write phase
+ * (16 KiB pages, each with pcache's headers: one allocation of ~16.6 KiB).
+ * From malloc, that memory is new to the process when the write phase
+ * begins, and the run's thread took a page fault, and the kernel's zeroing
+ * of a 4 KiB page, for every 4 KiB of it it first touched: W1 1M night 1,
+ * ~23,000 minor faults on the run's thread after the read, about a sixth
+ * of its time there (the fault path of this machine's paravirtualised
+ * kernel is dear). The same run with glibc's heap in transparent huge pages
+ * (GLIBC_TUNABLES=glibc.malloc.hugetlb=1) took 1,400–1,900 faults and a
+ * quarter less CPU after the read (bench/README.md, "A first night's tail
+ * on both cores").
+ *
+ * So SQLite's allocator is wrapped (SQLITE_CONFIG_MALLOC, once, before
+ * SQLite's first use; store_open_mode): an allocation of a page-cache line
+ * (more than PM_MIN bytes, at most PM_SLOT) takes a slot of a region
+ * reserved once (address space only: PM_RESERVE, MAP_NORESERVE) and marked
+ * for transparent huge pages (MADV_HUGEPAGE: this kernel's policy is
+ * "madvise"), handed out in address order and reused last-freed first;
+ * memory is only used as slots are first written, 2 MiB at a time. Every
+ * other allocation, and a slot's once the region is used up, is SQLite's
+ * own allocator's (the methods it had). A slot is never given back to the
+ * kernel before the process ends (freed, it waits for the next line; the
+ * page cache keeps its lines until its connection closes anyway).
+ *
+ * Thread-safe (one mutex around the free list and the next slot): the
+ * portal's request threads share it. Off with QLOOP_PAGEMEM=0 (to measure
+ * against), off Linux, and when SQLite was in use before (the
+ * configuration is then refused and nothing changes).
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "store/pagemem.h"
+
+/* Requests of more than PM_MIN and at most PM_SLOT bytes take a slot: a
+ * 16 KiB page with pcache's headers (pager's extra, PgHdr1: a few hundred
+ * bytes), whatever the build; 4 KiB pages of older stores stay malloc's. */
+#define PM_MIN 16384
+#define PM_SLOT 17408
+/* Address space reserved for slots: the run's 64 MiB cache and the
+ * portal's connections several times over. */
+#define PM_RESERVE ((size_t)512 << 20)
+#define PM_SLOTS (PM_RESERVE / PM_SLOT)
+#define PM_HUGE ((size_t)2 << 20)
+
+static struct {
+    pthread_mutex_t mu;
+    sqlite3_mem_methods orig;   /* SQLite's allocator before */
+    unsigned char *base, *end;  /* the slots' region */
+    unsigned char *next;        /* the first slot never handed out */
+    uint32_t freed[PM_SLOTS];   /* numbers of freed slots, the last freed last */
+    size_t nfreed;              /* (kept apart: freeing touches no slot's memory) */
+    size_t used;                /* slots handed out, not freed */
+    bool on;
+} pm = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* Whether p is a slot of the region. */
+static bool owned(const void *p)
+{
+    return pm.base && (const unsigned char *)p >= pm.base && (const unsigned char *)p < pm.end;
+}
+
+/* A slot, or NULL when none is left. */
+static void *slot_take(void)
+{
+    pthread_mutex_lock(&pm.mu);
+    void *p = NULL;
+    if (pm.nfreed) {
+        p = pm.base + (size_t)pm.freed[--pm.nfreed] * PM_SLOT;
+    } else if ((size_t)(pm.end - pm.next) >= PM_SLOT) {
+        p = pm.next;
+        pm.next += PM_SLOT;
+    }
+    if (p)
+        pm.used++;
+    pthread_mutex_unlock(&pm.mu);
+    return p;
+}
+
+static void slot_give(void *p)
+{
+    pthread_mutex_lock(&pm.mu);
+    pm.freed[pm.nfreed++] = (uint32_t)(((unsigned char *)p - pm.base) / PM_SLOT);
+    pm.used--;
+    pthread_mutex_unlock(&pm.mu);
+}
+
+static void *pm_malloc(int n)
+{
+    if (n > PM_MIN && n <= PM_SLOT) {
+        void *p = slot_take();
+        if (p)
+            return p;
+    }
+    return pm.orig.xMalloc(n);
+}
+
+static void pm_free(void *p)
+{
+    if (owned(p))
+        slot_give(p);
+    else
+        pm.orig.xFree(p);
+}
+
+/* A slot stays where it is for any size it holds; otherwise the bytes move
+ * to a new allocation of either kind. */
+static void *pm_realloc(void *p, int n)
+{
+    if (!owned(p))
+        return pm.orig.xRealloc(p, n);
+    if (n > PM_MIN && n <= PM_SLOT)
+        return p;
+    void *q = pm_malloc(n);
+    if (!q)
+        return NULL;
+    memcpy(q, p, n < PM_SLOT ? (size_t)n : PM_SLOT);
+    slot_give(p);
+    return q;
+}
+
+static int pm_size(void *p) { return owned(p) ? PM_SLOT : pm.orig.xSize(p); }
+
+static int pm_roundup(int n) { return pm.orig.xRoundup(n); }
+
+static int pm_init(void *unused)
+{
+    (void)unused;
+    return pm.orig.xInit(pm.orig.pAppData);
+}
+
+static void pm_shutdown(void *unused)
+{
+    (void)unused;
+    pm.orig.xShutdown(pm.orig.pAppData);
+}
+
+void store_pagemem_install(void)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const char *off = getenv("QLOOP_PAGEMEM");
+    if ((off && strcmp(off, "0") == 0) || pm.on)
+        return;
+    if (sqlite3_config(SQLITE_CONFIG_GETMALLOC, &pm.orig) != SQLITE_OK || !pm.orig.xMalloc)
+        return;
+    void *map = mmap(NULL, PM_RESERVE + PM_HUGE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (map == MAP_FAILED)
+        return;
+    /* slots from a 2 MiB boundary: whole huge pages */
+    uintptr_t at = ((uintptr_t)map + PM_HUGE - 1) & ~(uintptr_t)(PM_HUGE - 1);
+    (void)madvise((void *)at, PM_RESERVE, MADV_HUGEPAGE); /* advisory: 4 KiB pages otherwise */
+    pm.base = pm.next = (unsigned char *)at;
+    pm.end = pm.base + PM_SLOTS * PM_SLOT;
+    static const sqlite3_mem_methods wrapped = {pm_malloc, pm_free,  pm_realloc, pm_size,
+                                                pm_roundup, pm_init, pm_shutdown, NULL};
+    if (sqlite3_config(SQLITE_CONFIG_MALLOC, &wrapped) != SQLITE_OK) {
+        munmap(map, PM_RESERVE + PM_HUGE);
+        pm.base = pm.next = pm.end = NULL;
+        return;
+    }
+    pm.on = true;
+#endif
+}
+
+bool store_pagemem_on(void) { return pm.on; }
+
+bool store_pagemem_owns(const void *p) { return owned(p); }
+
+size_t store_pagemem_used(void)
+{
+    pthread_mutex_lock(&pm.mu);
+    size_t n = pm.used;
+    pthread_mutex_unlock(&pm.mu);
+    return n;
+}
