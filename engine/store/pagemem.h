@@ -15,6 +15,9 @@
 void store_pagemem_install(void);
 /* Whether the wrapper is installed. */
 bool store_pagemem_on(void);
+/* Whether lines take slots: once 16 MiB of them lived in SQLite's
+ * allocator at once (a large cache filling). */
+bool store_pagemem_engaged(void);
 /* Whether p (from sqlite3_malloc) is a slot of the region. */
 bool store_pagemem_owns(const void *p);
 /* Slots handed out and not freed. */

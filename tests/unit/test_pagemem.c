@@ -1,7 +1,8 @@
 /*
  * test_pagemem.c — SQLite's page-cache lines in the huge-page region
- * (store/pagemem.c): installed by the first store_open; a store's 16 KiB
- * pages are cached in slots; sqlite3_malloc of a line's size gives a slot,
+ * (store/pagemem.c): installed by the first store_open; a small cache keeps
+ * its lines in SQLite's allocator; once ~16 MiB of lines lived at once, a
+ * store's 16 KiB pages are cached in slots; sqlite3_malloc of a line's size gives a slot,
  * its size is the slot's, freed it is given again, grown or shrunk past a
  * slot the bytes move to SQLite's own allocator and back, other sizes never
  * take one; once every slot is out, allocations go on from SQLite's
@@ -25,21 +26,49 @@
 #include "store/sql.h"
 
 /* A line of a 16 KiB page with pcache's headers: between PM_MIN and PM_SLOT. */
-#define LINE 16800
+#define LINE 16700
 
-/* A store written with pages in its cache: a table of ~3 MB. */
+/* Lines until the slots are engaged; the ones from SQLite's allocator freed
+ * again. */
+static void engage(void)
+{
+    size_t cap = 4096, n = 0;
+    void **v = malloc(cap * sizeof *v);
+    assert_non_null(v);
+    void *p;
+    while (!store_pagemem_engaged()) {
+        assert_true(n < cap);
+        p = sqlite3_malloc(LINE);
+        assert_non_null(p);
+        assert_false(store_pagemem_owns(p));
+        v[n++] = p;
+    }
+    assert_true(n == 0 || n * LINE >= (size_t)15 << 20); /* ~16 MiB of lines lived first */
+    for (size_t i = 0; i < n; i++)
+        sqlite3_free(v[i]);
+    free(v);
+}
+
+/* A store written with pages in its cache (a table of ~3 MB): before the
+ * slots are engaged its lines are SQLite's allocator's, after they are
+ * slots, given back when it closes. */
 static void test_store_pages_in_slots(void **state)
 {
     (void)state;
+    const char *fill = "CREATE TABLE t(x); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
+                       " SELECT i + 1 FROM n WHERE i < 3000)"
+                       " INSERT INTO t SELECT randomblob(1000) FROM n;";
     sqlite3 *db = db_open();
     assert_true(store_pagemem_on());
+    assert_false(store_pagemem_engaged());
+    assert_int_equal(sqlite3_exec(db, fill, NULL, NULL, NULL), SQLITE_OK);
+    assert_false(store_pagemem_engaged()); /* a small cache: as before */
+    assert_int_equal(store_pagemem_used(), 0);
+    store_close(db);
+    engage();
+    db = db_open();
     size_t before = store_pagemem_used();
-    assert_int_equal(sqlite3_exec(db,
-                                  "CREATE TABLE t(x); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
-                                  " SELECT i + 1 FROM n WHERE i < 3000)"
-                                  " INSERT INTO t SELECT randomblob(1000) FROM n;",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, fill, NULL, NULL, NULL), SQLITE_OK);
     assert_true(store_pagemem_used() > before + 100); /* ~190 pages of 16 KiB */
     int64_t n = 0;
     struct qloop_error err;
@@ -56,6 +85,7 @@ static void test_slot_malloc_free_realloc(void **state)
 {
     (void)state;
     store_close(db_open()); /* installs */
+    engage();
     assert_true(store_pagemem_on());
     size_t before = store_pagemem_used();
     unsigned char *p = sqlite3_malloc(LINE);
@@ -65,7 +95,7 @@ static void test_slot_malloc_free_realloc(void **state)
     assert_true(sqlite3_msize(p) >= LINE);
     memset(p, 0xA5, LINE);
     /* within a slot: stays */
-    assert_ptr_equal(sqlite3_realloc(p, LINE + 200), p);
+    assert_ptr_equal(sqlite3_realloc(p, LINE + 60), p);
     /* past it: moved to SQLite's allocator, bytes kept, slot given back */
     unsigned char *q = sqlite3_realloc(p, 40000);
     assert_non_null(q);
@@ -91,7 +121,7 @@ static void test_slot_malloc_free_realloc(void **state)
     assert_ptr_equal(sqlite3_malloc(LINE), p);
     sqlite3_free(p);
     /* other sizes are SQLite's allocator's */
-    void *small = sqlite3_malloc(16384), *big = sqlite3_malloc(17409);
+    void *small = sqlite3_malloc(16384), *big = sqlite3_malloc(16769);
     assert_false(store_pagemem_owns(small));
     assert_false(store_pagemem_owns(big));
     sqlite3_free(small);
@@ -104,6 +134,7 @@ static void test_region_used_up(void **state)
 {
     (void)state;
     store_close(db_open());
+    engage();
     size_t before = store_pagemem_used();
     size_t cap = 1 << 16, n = 0;
     void **v = malloc(cap * sizeof *v);
@@ -153,6 +184,7 @@ static void test_threads(void **state)
 {
     (void)state;
     store_close(db_open());
+    engage();
     size_t before = store_pagemem_used();
     pthread_t t[4];
     for (uintptr_t i = 0; i < 4; i++)
