@@ -98,6 +98,7 @@ static void *slot_take(void)
     return p;
 }
 
+/* Gives slot p back: the next slot_take hands it out first. */
 static void slot_give(void *p)
 {
     pthread_mutex_lock(&pm.mu);
@@ -121,6 +122,8 @@ static void count_line(int d)
     pthread_mutex_unlock(&pm.mu);
 }
 
+/* SQLite's xMalloc: a slot for a line once engaged (while any is left),
+ * else SQLite's allocator, a line counted there until engaged. */
 static void *pm_malloc(int n)
 {
     if (!line_size(n))
@@ -137,6 +140,8 @@ static void *pm_malloc(int n)
     return p;
 }
 
+/* SQLite's xFree: a slot back to the free list, else to SQLite's
+ * allocator (a line uncounted until engaged). */
 static void pm_free(void *p)
 {
     if (owned(p)) {
@@ -164,6 +169,8 @@ static void *pm_realloc(void *p, int n)
     return q;
 }
 
+/* SQLite's xSize, xRoundup, xInit and xShutdown: a slot's size, else
+ * SQLite's allocator's answers. */
 static int pm_size(void *p) { return owned(p) ? PM_SLOT : pm.orig.xSize(p); }
 
 static int pm_roundup(int n) { return pm.orig.xRoundup(n); }
