@@ -3,10 +3,13 @@
  *
  * Offers: each writer appends a record (hash of the value, seq, row, the
  * value and the key — once when the key is the value) to one of NPART
- * partition buffers chosen by the top bits of the hash. Past the writer's
- * share of the memory cap it writes every buffer as a chunk to its own
- * unlinked temporary file (tmpfile()) and remembers (partition, offset,
- * length). Nothing is shared between writers, so they need no lock.
+ * partitions chosen by the top bits of the hash: a chain of fixed-size
+ * blocks, taken from the writer's own free list, so a record is copied once
+ * and memory once faulted in is used again. Past the writer's share of the
+ * memory cap it writes every partition's chain as a chunk to its own
+ * unlinked temporary file (tmpfile()), all in a few large writev calls, and
+ * remembers (partition, offset, length). Nothing is shared between writers,
+ * so they need no lock.
  *
  * Finish, partition by partition (every writer's chunks and buffer of it):
  *   count   an open-addressing table of the distinct values — by hash, then
@@ -26,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/strmap.h"
@@ -34,6 +39,9 @@
 enum {
     NPART = 256,             /* hash partitions (and range partitions of the fails) */
     MEM_MAX = 32 << 20,      /* offers kept in memory at most, over all writers */
+    BLOCK_MIN = 256,         /* bytes of a spool's block, at least */
+    BLOCK_MAX = 64 << 10,    /* and at most */
+    IOV_BATCH = 64,          /* blocks written by one writev */
     KEY_IS_VALUE = 0xffffffffu, /* rec.keylen: the key is the value */
 };
 
@@ -60,9 +68,22 @@ struct chunk {
     uint32_t part, len;
 };
 
-/* Partitioned bytes: in memory up to cap, then chunks of a temporary file. */
+/* A fixed-size piece of a partition's bytes; items may run on into the
+ * next block of their partition. */
+struct block {
+    struct block *next;
+    size_t len;
+    char data[];
+};
+
+/* Partitioned bytes: each partition a chain of blocks, in memory up to cap
+ * bytes, then chunks of a temporary file. Blocks are taken from a free list
+ * kept for the spool's life, so flushes neither copy nor give memory back
+ * to be faulted in again. */
 struct pspool {
-    struct qloop_buf part[NPART];
+    struct block *head[NPART], *tail[NPART];
+    struct block *free;  /* blocks not in a chain */
+    size_t bsize;        /* bytes a block holds */
     size_t mem, cap;
     FILE *file;
     uint64_t end;
@@ -95,59 +116,180 @@ static size_t mem_cap(size_t budget) { return budget / 4 < MEM_MAX ? budget / 4 
 
 /* ---- partitioned spools ---- */
 
+/* A spool keeping cap bytes in memory, in blocks of about a quarter of its
+ * share per partition. */
+static void ps_init(struct pspool *s, size_t cap)
+{
+    memset(s, 0, sizeof *s);
+    s->cap = cap;
+    size_t b = cap / (4 * NPART);
+    s->bsize = b < BLOCK_MIN ? BLOCK_MIN : b > BLOCK_MAX ? BLOCK_MAX : b;
+}
+
+static void free_chain(struct block *b)
+{
+    while (b) {
+        struct block *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
 static void ps_free(struct pspool *s)
 {
     for (int i = 0; i < NPART; i++)
-        qloop_buf_free(&s->part[i]);
+        free_chain(s->head[i]);
+    free_chain(s->free);
     if (s->file)
         fclose(s->file);
     free(s->chunks);
     memset(s, 0, sizeof *s);
 }
 
-/* Writes every partition buffer to the file as a chunk. */
+/* A block for the end of partition part's chain. */
+static struct block *ps_new_block(struct pspool *s, size_t part)
+{
+    struct block *b = s->free;
+    if (b)
+        s->free = b->next;
+    else
+        b = qloop_xmalloc(sizeof *b + s->bsize);
+    b->next = NULL;
+    b->len = 0;
+    if (s->tail[part])
+        s->tail[part]->next = b;
+    else
+        s->head[part] = b;
+    s->tail[part] = b;
+    return b;
+}
+
+/* Writes iov[0..n) whole to fd at its position. Returns 0 or an errno. */
+static int write_iov(int fd, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno ? errno : EIO;
+        }
+        size_t left = (size_t)w;
+        while (n > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++, n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
+    }
+    return 0;
+}
+
+/* Writes every partition's chain to the file, partition after partition,
+ * as one chunk each, in large sequential writes; the blocks go back to the
+ * free list. */
 static void ps_flush(struct pspool *s)
 {
     if (!s->file && !s->error && !(s->file = tmpfile()))
         s->error = errno ? errno : EIO;
+    struct iovec iov[IOV_BATCH];
+    int n = 0;
     for (int i = 0; i < NPART; i++) {
-        struct qloop_buf *b = &s->part[i];
-        if (!b->len)
-            continue;
-        if (!s->error && b->len <= UINT32_MAX) {
-            if (fwrite(b->ptr, 1, b->len, s->file) != b->len)
-                s->error = errno ? errno : EIO;
-            if (s->nchunks == s->chunks_cap) {
-                s->chunks_cap = s->chunks_cap ? 2 * s->chunks_cap : 1024;
-                s->chunks = qloop_xrealloc(s->chunks, s->chunks_cap * sizeof *s->chunks);
+        uint64_t len = 0;
+        for (struct block *b = s->head[i]; b; b = b->next) {
+            len += b->len;
+            if (s->error || !b->len)
+                continue;
+            iov[n++] = (struct iovec){b->data, b->len};
+            if (n == IOV_BATCH) {
+                s->error = write_iov(fileno(s->file), iov, n);
+                n = 0;
             }
-            s->chunks[s->nchunks++] = (struct chunk){s->end, (uint32_t)i, (uint32_t)b->len};
-            s->end += b->len;
-        } else if (!s->error) {
-            s->error = EFBIG;
         }
-        qloop_buf_reset(b);
+        if (len && !s->error) {
+            if (len > UINT32_MAX) {
+                s->error = EFBIG;
+            } else {
+                if (s->nchunks == s->chunks_cap) {
+                    s->chunks_cap = s->chunks_cap ? 2 * s->chunks_cap : 1024;
+                    s->chunks = qloop_xrealloc(s->chunks, s->chunks_cap * sizeof *s->chunks);
+                }
+                s->chunks[s->nchunks++] = (struct chunk){s->end, (uint32_t)i, (uint32_t)len};
+                s->end += len;
+            }
+        }
+        if (s->tail[i]) {
+            s->tail[i]->next = s->free;
+            s->free = s->head[i];
+            s->head[i] = s->tail[i] = NULL;
+        }
     }
+    if (n && !s->error)
+        s->error = write_iov(fileno(s->file), iov, n);
     s->mem = 0;
 }
 
-/* Appends head and two byte strings to partition part as one item. */
-static void ps_append(struct pspool *s, size_t part, const void *head, size_t hlen, const char *a,
-                      size_t alen, const char *b, size_t blen)
+/* Appends len bytes to partition part's chain (across blocks as needed). */
+static void ps_put(struct pspool *s, size_t part, const void *bytes, size_t len)
 {
-    struct qloop_buf *p = &s->part[part];
-    size_t n = pad8(hlen + alen + blen);
-    qloop_buf_reserve(p, n);
-    char *at = p->ptr + p->len;
-    memcpy(at, head, hlen);
-    memcpy(at + hlen, a, alen);
-    memcpy(at + hlen + alen, b, blen);
-    memset(at + hlen + alen + blen, 0, n - (hlen + alen + blen));
-    p->len += n;
-    p->ptr[p->len] = '\0';
+    const char *p = bytes;
+    struct block *b = s->tail[part];
+    while (len) {
+        if (!b || b->len == s->bsize)
+            b = ps_new_block(s, part);
+        size_t n = s->bsize - b->len < len ? s->bsize - b->len : len;
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        p += n;
+        len -= n;
+    }
+}
+
+/* Appends head and two byte strings to partition part as one item, padded
+ * to a multiple of pad bytes (1: none); past the memory cap, flushes. */
+static void ps_append(struct pspool *s, size_t part, const void *head, size_t hlen, const char *a,
+                      size_t alen, const char *b, size_t blen, size_t pad)
+{
+    static const char zeros[8];
+    size_t len = hlen + alen + blen, n = (len + pad - 1) / pad * pad;
+    struct block *t = s->tail[part];
+    if (t && s->bsize - t->len >= n) { /* the usual case: room in the last block */
+        char *at = t->data + t->len;
+        memcpy(at, head, hlen);
+        memcpy(at + hlen, a, alen);
+        memcpy(at + hlen + alen, b, blen);
+        memcpy(at + len, zeros, n - len);
+        t->len += n;
+    } else {
+        ps_put(s, part, head, hlen);
+        ps_put(s, part, a, alen);
+        ps_put(s, part, b, blen);
+        ps_put(s, part, zeros, n - len);
+    }
     s->mem += n;
     if (s->mem > s->cap)
         ps_flush(s);
+}
+
+/* Reads len bytes at off of fd into to. Returns 0 or -1 (errno). */
+static int read_at(int fd, char *to, size_t len, uint64_t off)
+{
+    while (len) {
+        ssize_t r = pread(fd, to, len, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r == 0)
+                errno = EIO;
+            return -1;
+        }
+        to += r;
+        len -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
 }
 
 /* Appends what s holds of partition part to out. Returns 0 or -1 (errno). */
@@ -157,24 +299,17 @@ static int ps_load(struct pspool *s, size_t part, struct qloop_buf *out)
         errno = s->error;
         return -1;
     }
-    if (s->file && s->nchunks) {
-        if (fflush(s->file) != 0)
+    for (size_t i = 0; i < s->nchunks; i++) {
+        const struct chunk *c = &s->chunks[i];
+        if (c->part != part)
+            continue;
+        qloop_buf_reserve(out, c->len);
+        if (read_at(fileno(s->file), out->ptr + out->len, c->len, c->off) != 0)
             return -1;
-        for (size_t i = 0; i < s->nchunks; i++) {
-            const struct chunk *c = &s->chunks[i];
-            if (c->part != part)
-                continue;
-            qloop_buf_reserve(out, c->len);
-            if (fseeko(s->file, (off_t)c->off, SEEK_SET) != 0 ||
-                fread(out->ptr + out->len, 1, c->len, s->file) != c->len) {
-                if (!errno)
-                    errno = EIO;
-                return -1;
-            }
-            out->len += c->len;
-        }
+        out->len += c->len;
     }
-    qloop_buf_append(out, s->part[part].ptr ? s->part[part].ptr : "", s->part[part].len);
+    for (struct block *b = s->head[part]; b; b = b->next)
+        qloop_buf_append(out, b->data, b->len);
     return 0;
 }
 
@@ -200,7 +335,7 @@ void unique_set_writers(struct unique_set *u, size_t nwriters)
     u->w = qloop_xcalloc(nwriters, sizeof *u->w);
     u->writer_max = qloop_xcalloc(nwriters, sizeof *u->writer_max);
     for (size_t i = 0; i < nwriters; i++)
-        u->w[i].cap = mem_cap(u->budget) / nwriters;
+        ps_init(&u->w[i], mem_cap(u->budget) / nwriters);
 }
 
 void unique_free(struct unique_set *u)
@@ -248,7 +383,7 @@ static void offer(struct unique_set *u, size_t writer, uint64_t seq, const char 
                     .group = group != 0};
     if (seq > u->writer_max[writer])
         u->writer_max[writer] = seq;
-    ps_append(&u->w[writer], (size_t)(h >> 56), &r, sizeof r, value, vlen, key, same ? 0 : keylen);
+    ps_append(&u->w[writer], (size_t)(h >> 56), &r, sizeof r, value, vlen, key, same ? 0 : keylen, 8);
 }
 
 void unique_offer(struct unique_set *u, size_t writer, uint64_t seq, const char *value, size_t vlen,
@@ -407,7 +542,7 @@ static void collect_fails(const struct count *c, uint64_t max, struct pspool *fa
         const char *key = rec_key(r, &klen);
         struct fail f = {.seq = first ? g->s2 : r->seq, .row_no = r->row_no, .sub = !first,
                          .vlen = r->vlen, .keylen = (uint32_t)klen};
-        ps_append(fails, range_of(f.seq, max), &f, sizeof f, rec_value(r), r->vlen, key, klen);
+        ps_append(fails, range_of(f.seq, max), &f, sizeof f, rec_value(r), r->vlen, key, klen, 8);
     }
 }
 
@@ -495,7 +630,8 @@ int unique_finish_states(struct unique_set *u, unique_emit_fn emit, void *ectx,
         if (u->writer_max[i] > max)
             max = u->writer_max[i];
     struct count c = {0};
-    struct pspool fails = {.cap = mem_cap(u->budget)};
+    struct pspool fails;
+    ps_init(&fails, mem_cap(u->budget));
     int rc = 0;
     for (size_t part = 0; part < NPART && rc == 0; part++) {
         rc = count_part(u, part, &c, err);

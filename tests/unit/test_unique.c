@@ -233,6 +233,119 @@ static void test_single_value_never_fails(void **state)
     free(s);
 }
 
+/* ---- the spool's blocks: values of any length, any budget ---- */
+
+/* Row r's value for the block tests: length from a small generator (1 to
+ * long, some longer than any block), repeated for every 5th row among 40
+ * values; written into v (room for 70000 bytes). Returns its length. */
+static size_t long_value(int r, char *v)
+{
+    static const size_t lens[] = {1, 7, 8, 9, 63, 64, 65, 255, 256, 257, 1000, 4096, 70000};
+    int id = r % 5 == 0 ? r % 40 : r;
+    size_t len = lens[(unsigned)id * 2654435761u % (sizeof lens / sizeof *lens)];
+    for (size_t i = 0; i < len; i++)
+        v[i] = (char)('a' + (id + (int)i) % 26);
+    int n = snprintf(v, len + 1 < 24 ? len + 1 : 24, "%d.", id); /* tells ids apart */
+    if (n >= 0 && (size_t)n < len)
+        v[n] = '.';
+    return len;
+}
+
+/* The reports over long_value's rows: rows in order, and a checksum of
+ * every reported row, value and key. */
+struct long_seen {
+    uint64_t order[4000];
+    int reports;
+    uint64_t sum; /* of the reported values' and keys' bytes */
+};
+
+static int long_record(void *ctx, uint64_t row_no, const char *key, size_t keylen,
+                       const char *value, size_t vlen)
+{
+    struct long_seen *s = ctx;
+    if (s->reports < 4000)
+        s->order[s->reports] = row_no;
+    s->reports++;
+    uint64_t h = s->sum * 31u + row_no + vlen * 7u + keylen;
+    for (size_t i = 0; i < vlen; i++)
+        h = h * 131u + (unsigned char)value[i];
+    for (size_t i = 0; i < keylen; i++)
+        h = h * 137u + (unsigned char)key[i];
+    s->sum = h;
+    return 0;
+}
+
+/* Row r's key: k<r>, empty for every 3rd row. */
+static void long_key(int r, char *k, size_t *klen)
+{
+    if (r % 3 == 0) {
+        *klen = 0;
+        return;
+    }
+    *klen = (size_t)snprintf(k, 32, "k%d", r);
+}
+
+/* What a set deciding row by row reports over long_value's rows. */
+static void long_reference(struct long_seen *s, int rows)
+{
+    struct strmap *first = strmap_new();
+    char *v = malloc(70001), k[32];
+    for (int r = 1; r <= rows; r++) {
+        size_t vlen = long_value(r, v), klen;
+        uint64_t *slot = strmap_put(first, v, vlen, NULL);
+        if (*slot == 0) {
+            *slot = (uint64_t)r;
+            continue;
+        }
+        if (*slot != UINT64_MAX) {
+            long_key((int)*slot, k, &klen);
+            long_record(s, *slot, k, klen, v, vlen);
+            *slot = UINT64_MAX;
+        }
+        long_key(r, k, &klen);
+        long_record(s, (uint64_t)r, k, klen, v, vlen);
+    }
+    free(v);
+    strmap_free(first);
+}
+
+/* Values from 1 byte to longer than a block (straddling block ends, filling
+ * blocks exactly, spanning several), keys empty or not, offered by 1, 2 and
+ * 4 writers with budgets from one that flushes after every offer to one
+ * that never spills: the reports are those of a set deciding row by row. */
+static void test_blocks_values_of_any_length(void **state)
+{
+    (void)state;
+    enum { ROWS = 3000 };
+    struct long_seen *ref = calloc(1, sizeof *ref);
+    long_reference(ref, ROWS);
+    assert_true(ref->reports > 100);
+    size_t budgets[] = {1, 4096, 64 * 1024, 1 << 20, 0};
+    char *v = malloc(70001), k[32];
+    for (size_t nw = 1; nw <= 4; nw *= 2)
+        for (size_t b = 0; b < sizeof budgets / sizeof *budgets; b++) {
+            struct long_seen *s = calloc(1, sizeof *s);
+            struct unique_set *u = unique_new(budgets[b]);
+            struct qloop_error err;
+            unique_set_writers(u, nw);
+            for (int r = 1; r <= ROWS; r++) {
+                size_t vlen = long_value(r, v), klen;
+                long_key(r, k, &klen);
+                unique_offer(u, (size_t)r % nw, (uint64_t)r, v, vlen, (uint64_t)r, k, klen);
+            }
+            assert_int_equal(unique_check(u, &err), 0);
+            assert_int_equal(unique_finish(u, long_record, s, &err), 0);
+            assert_int_equal(unique_spilled(u), budgets[b] != 0);
+            assert_int_equal(s->reports, ref->reports);
+            assert_memory_equal(s->order, ref->order, sizeof s->order);
+            assert_true(s->sum == ref->sum);
+            unique_free(u);
+            free(s);
+        }
+    free(v);
+    free(ref);
+}
+
 /* ---- states: parts judged apart, then merged (a partitioned run) ---- */
 
 struct merge_ctx {
@@ -419,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_equal_hashes_of_different_values),
         cmocka_unit_test(test_key_is_value),
         cmocka_unit_test(test_single_value_never_fails),
+        cmocka_unit_test(test_blocks_values_of_any_length),
         cmocka_unit_test(test_states_merge_in_memory),
         cmocka_unit_test(test_states_merge_spilled),
         cmocka_unit_test(test_group_then_single),
