@@ -42,16 +42,30 @@ enum {
     BLOCK_MIN = 256,         /* bytes of a spool's block, at least */
     BLOCK_MAX = 64 << 10,    /* and at most */
     IOV_BATCH = 64,          /* blocks written by one writev */
-    KEY_IS_VALUE = 0xffffffffu, /* rec.keylen: the key is the value */
+    REC_GROUP = 1,           /* record flags: a group (no record: row 0, no key) */
+    REC_KEY_IS_VALUE = 2,    /* the key is the value (stored once) */
+    REC_HEAD_MAX = 1 + 4 + 4 * 10, /* flags, hash, four varints */
 };
 
-/* One offer; the value and then the key follow (padded to 8 bytes). count:
- * 1 for a record; for a group (no record: row_no 0, no key) the occurrences
- * it stands for, saturating. */
+/* One offer as stored, unaligned, in as few bytes as its numbers need:
+ *   flags     1 byte (REC_*)
+ *   hash      the low 32 bits of the value's hash (the top bits chose the
+ *             partition; equal values have equal hashes), 4 bytes
+ *   seq       varint
+ *   row_no    varint of zigzag(row_no - seq) (rows and places mostly go
+ *             together: one byte); for a group, the occurrences it stands
+ *             for instead, saturating at UINT32_MAX
+ *   vlen      varint
+ *   keylen    varint, absent for a group or when the key is the value
+ * then the value's bytes and the key's. An 18-byte identity number that is
+ * its record's key takes 28 bytes (a padded head of 40 took 64). */
 struct rec {
-    uint64_t hash, seq, row_no;
-    uint32_t vlen, keylen;
-    uint32_t count, group;
+    const char *at; /* the record's first byte */
+    const char *value, *key;
+    uint64_t seq, row_no, count;
+    size_t vlen, keylen;
+    uint32_t hash;
+    bool group;
 };
 
 /* One failing record, at its place (seq, then sub: 0 for a first record
@@ -83,6 +97,8 @@ struct block {
 struct pspool {
     struct block *head[NPART], *tail[NPART];
     struct block *free;  /* blocks not in a chain */
+    uint64_t items[NPART]; /* items appended to each partition, in memory or not */
+    uint64_t bytes;        /* bytes appended, in memory or not */
     size_t bsize;        /* bytes a block holds */
     size_t mem, cap;
     FILE *file;
@@ -109,7 +125,8 @@ static uint64_t hash_of(const char *value, size_t len)
     return test_hash ? test_hash(value, len) : strmap_hash(value, len);
 }
 
-/* Items are padded to 8 bytes so that their heads can be read in place. */
+/* Failing records are padded to 8 bytes so that their heads can be read in
+ * place. */
 static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 
 static size_t mem_cap(size_t budget) { return budget / 4 < MEM_MAX ? budget / 4 : MEM_MAX; }
@@ -268,6 +285,8 @@ static void ps_append(struct pspool *s, size_t part, const void *head, size_t hl
         ps_put(s, part, b, blen);
         ps_put(s, part, zeros, n - len);
     }
+    s->items[part]++;
+    s->bytes += n;
     s->mem += n;
     if (s->mem > s->cap)
         ps_flush(s);
@@ -349,6 +368,14 @@ void unique_free(struct unique_set *u)
     free(u);
 }
 
+uint64_t unique_offer_bytes(const struct unique_set *u)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < u->nwriters; i++)
+        n += u->w[i].bytes;
+    return n;
+}
+
 bool unique_spilled(const struct unique_set *u)
 {
     for (size_t i = 0; i < u->nwriters; i++)
@@ -372,18 +399,56 @@ int unique_check(const struct unique_set *u, struct qloop_error *err)
     return 0;
 }
 
+/* Writes v as a varint at p; returns the bytes written (1 to 10). */
+static size_t put_varint(unsigned char *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (unsigned char)v;
+    return n;
+}
+
+/* Reads the varint at *p (written by put_varint) and moves *p past it. */
+static uint64_t get_varint(const unsigned char **p)
+{
+    const unsigned char *q = *p;
+    uint64_t v = 0;
+    for (unsigned shift = 0;; shift += 7) {
+        unsigned char b = *q++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            break;
+    }
+    *p = q;
+    return v;
+}
+
 static void offer(struct unique_set *u, size_t writer, uint64_t seq, const char *value, size_t vlen,
                   uint64_t row_no, const char *key, size_t keylen, uint64_t group)
 {
     uint64_t h = hash_of(value, vlen);
-    bool same = keylen == vlen && vlen > 0 && (key == value || memcmp(key, value, vlen) == 0);
-    struct rec r = {.hash = h, .seq = seq, .row_no = row_no, .vlen = (uint32_t)vlen,
-                    .keylen = same ? KEY_IS_VALUE : (uint32_t)keylen,
-                    .count = group ? (group >= UINT32_MAX ? UINT32_MAX : (uint32_t)group) : 1,
-                    .group = group != 0};
+    bool same = !group && keylen == vlen && vlen > 0 && (key == value || memcmp(key, value, vlen) == 0);
+    unsigned char head[REC_HEAD_MAX];
+    uint32_t h32 = (uint32_t)h;
+    head[0] = (unsigned char)((group ? REC_GROUP : 0) | (same ? REC_KEY_IS_VALUE : 0));
+    memcpy(head + 1, &h32, 4);
+    size_t n = 5 + put_varint(head + 5, seq);
+    if (group) {
+        n += put_varint(head + n, group >= UINT32_MAX ? UINT32_MAX : group);
+    } else {
+        uint64_t d = row_no - seq; /* zigzag of the signed difference */
+        n += put_varint(head + n, (d << 1) ^ (uint64_t)-(int64_t)(d >> 63));
+    }
+    n += put_varint(head + n, vlen);
+    if (!group && !same)
+        n += put_varint(head + n, keylen);
     if (seq > u->writer_max[writer])
         u->writer_max[writer] = seq;
-    ps_append(&u->w[writer], (size_t)(h >> 56), &r, sizeof r, value, vlen, key, same ? 0 : keylen, 8);
+    ps_append(&u->w[writer], (size_t)(h >> 56), head, n, value, vlen, key,
+              group || same ? 0 : keylen, 1);
 }
 
 void unique_offer(struct unique_set *u, size_t writer, uint64_t seq, const char *value, size_t vlen,
@@ -410,7 +475,9 @@ int unique_add_group(struct unique_set *u, const char *value, size_t vlen, uint6
 
 /* A distinct value of a partition. */
 struct group {
-    const struct rec *first; /* the offer at s1 */
+    const char *first;  /* the record at s1 */
+    const char *value;  /* its value */
+    size_t vlen;
     uint64_t count;
     uint64_t s1, s2; /* the two smallest seqs (s2 UINT64_MAX: none) */
 };
@@ -419,48 +486,64 @@ struct count {
     struct qloop_buf data;  /* the partition's records */
     struct group *groups;
     size_t ngroups, groups_cap;
-    uint32_t *slots; /* group index + 1, 0 empty */
+    uint64_t *slots; /* hash << 32 | group index + 1; 0 empty */
     size_t nslots;
     uint32_t *rec_group; /* per record, in data order: its group's index */
     size_t nrecs, recs_cap;
 };
 
-static const char *rec_value(const struct rec *r) { return (const char *)(r + 1); }
-
-static const char *rec_key(const struct rec *r, size_t *len)
+/* Decodes the record at p into r; returns the bytes it takes. */
+static size_t rec_read(const char *p, struct rec *r)
 {
-    if (r->keylen == KEY_IS_VALUE) {
-        *len = r->vlen;
-        return rec_value(r);
+    const unsigned char *q = (const unsigned char *)p + 5;
+    unsigned flags = (unsigned char)p[0];
+    r->at = p;
+    memcpy(&r->hash, p + 1, 4);
+    r->seq = get_varint(&q);
+    r->group = flags & REC_GROUP;
+    if (r->group) {
+        r->count = get_varint(&q);
+        r->row_no = 0;
+    } else {
+        uint64_t z = get_varint(&q);
+        r->count = 1;
+        r->row_no = r->seq + ((z >> 1) ^ (uint64_t)-(int64_t)(z & 1));
     }
-    *len = r->keylen;
-    return rec_value(r) + r->vlen;
-}
-
-static size_t rec_size(const struct rec *r)
-{
-    return pad8(sizeof *r + r->vlen + (r->keylen == KEY_IS_VALUE ? 0 : r->keylen));
+    r->vlen = (size_t)get_varint(&q);
+    r->value = (const char *)q;
+    if (flags & REC_KEY_IS_VALUE) {
+        r->key = r->value;
+        r->keylen = r->vlen;
+        return (size_t)(r->value + r->vlen - p);
+    }
+    r->keylen = r->group ? 0 : (size_t)get_varint(&q);
+    r->value = (const char *)q;
+    r->key = r->value + r->vlen;
+    return (size_t)(r->key + r->keylen - p);
 }
 
 /* The index of r's value's group, made when new. */
 static uint32_t group_of(struct count *c, const struct rec *r)
 {
     size_t mask = c->nslots - 1;
+    uint64_t tag = (uint64_t)r->hash << 32;
     for (size_t i = (size_t)r->hash & mask;; i = (i + 1) & mask) {
-        uint32_t g = c->slots[i];
-        if (g == 0) {
+        uint64_t slot = c->slots[i];
+        if (slot == 0) {
             if (c->ngroups == c->groups_cap) {
                 c->groups_cap = c->groups_cap ? 2 * c->groups_cap : 1024;
                 c->groups = qloop_xrealloc(c->groups, c->groups_cap * sizeof *c->groups);
             }
-            c->groups[c->ngroups] = (struct group){.first = r, .s1 = UINT64_MAX, .s2 = UINT64_MAX};
-            c->slots[i] = (uint32_t)++c->ngroups;
+            c->groups[c->ngroups] = (struct group){.first = r->at, .value = r->value, .vlen = r->vlen,
+                                                   .s1 = UINT64_MAX, .s2 = UINT64_MAX};
+            c->slots[i] = tag | ++c->ngroups;
             return (uint32_t)(c->ngroups - 1);
         }
-        const struct rec *o = c->groups[g - 1].first;
-        if (o->hash == r->hash && o->vlen == r->vlen &&
-            memcmp(rec_value(o), rec_value(r), r->vlen) == 0)
-            return g - 1;
+        if ((slot & ~(uint64_t)UINT32_MAX) == tag) {
+            const struct group *g = &c->groups[(uint32_t)slot - 1];
+            if (g->vlen == r->vlen && memcmp(g->value, r->value, r->vlen) == 0)
+                return (uint32_t)slot - 1;
+        }
     }
 }
 
@@ -470,21 +553,21 @@ static int count_part(struct unique_set *u, size_t part, struct count *c, struct
 {
     qloop_buf_reset(&c->data);
     c->ngroups = 0;
-    for (size_t w = 0; w < u->nwriters; w++)
+    size_t n = 0;
+    for (size_t w = 0; w < u->nwriters; w++) {
         if (ps_load(&u->w[w], part, &c->data) != 0)
             return temp_error(errno, "读", err);
-    size_t n = 0;
-    for (size_t off = 0; off < c->data.len; n++)
-        off += rec_size((const struct rec *)(c->data.ptr + off));
+        n += (size_t)u->w[w].items[part];
+    }
     size_t want = 1024;
     while (want < 2 * n)
         want *= 2;
     if (want > c->nslots) {
         free(c->slots);
         c->slots = qloop_xmalloc(want * sizeof *c->slots);
-        c->nslots = want;
     }
-    memset(c->slots, 0, c->nslots * sizeof *c->slots);
+    c->nslots = want;
+    memset(c->slots, 0, want * sizeof *c->slots);
     if (n > c->recs_cap) {
         free(c->rec_group);
         c->rec_group = qloop_xmalloc(n * sizeof *c->rec_group);
@@ -493,18 +576,18 @@ static int count_part(struct unique_set *u, size_t part, struct count *c, struct
     c->nrecs = n;
     n = 0;
     for (size_t off = 0; off < c->data.len;) {
-        const struct rec *r = (const struct rec *)(c->data.ptr + off);
-        off += rec_size(r);
-        uint32_t gi = group_of(c, r);
+        struct rec r;
+        off += rec_read(c->data.ptr + off, &r);
+        uint32_t gi = group_of(c, &r);
         c->rec_group[n++] = gi;
         struct group *g = &c->groups[gi];
-        g->count = r->count >= UINT64_MAX - g->count ? UINT64_MAX : g->count + r->count;
-        if (r->seq < g->s1) {
+        g->count = r.count >= UINT64_MAX - g->count ? UINT64_MAX : g->count + r.count;
+        if (r.seq < g->s1) {
             g->s2 = g->s1;
-            g->s1 = r->seq;
-            g->first = r;
-        } else if (r->seq < g->s2) {
-            g->s2 = r->seq;
+            g->s1 = r.seq;
+            g->first = r.at;
+        } else if (r.seq < g->s2) {
+            g->s2 = r.seq;
         }
     }
     return 0;
@@ -532,17 +615,15 @@ static void collect_fails(const struct count *c, uint64_t max, struct pspool *fa
 {
     size_t n = 0;
     for (size_t off = 0; off < c->data.len;) {
-        const struct rec *r = (const struct rec *)(c->data.ptr + off);
-        off += rec_size(r);
+        struct rec r;
+        off += rec_read(c->data.ptr + off, &r);
         const struct group *g = &c->groups[c->rec_group[n++]];
-        if (r->group || g->count < 2) /* a group has no record to report */
+        if (r.group || g->count < 2) /* a group has no record to report */
             continue;
-        bool first = g->first == r;
-        size_t klen;
-        const char *key = rec_key(r, &klen);
-        struct fail f = {.seq = first ? g->s2 : r->seq, .row_no = r->row_no, .sub = !first,
-                         .vlen = r->vlen, .keylen = (uint32_t)klen};
-        ps_append(fails, range_of(f.seq, max), &f, sizeof f, rec_value(r), r->vlen, key, klen, 8);
+        bool first = g->first == r.at;
+        struct fail f = {.seq = first ? g->s2 : r.seq, .row_no = r.row_no, .sub = !first,
+                         .vlen = (uint32_t)r.vlen, .keylen = (uint32_t)r.keylen};
+        ps_append(fails, range_of(f.seq, max), &f, sizeof f, r.value, r.vlen, r.key, r.keylen, 8);
     }
 }
 
@@ -604,13 +685,12 @@ static int give_states(struct count *c, unique_state_fn state, void *sctx)
     int rc = 0;
     for (size_t i = 0; i < c->ngroups && rc == 0; i++) {
         const struct group *g = &c->groups[i];
-        const struct rec *r = g->first;
-        size_t klen;
-        const char *key = rec_key(r, &klen);
+        struct rec r;
+        rec_read(g->first, &r);
         if (g->count == 1)
-            rc = state(sctx, rec_value(r), r->vlen, 1, r->row_no, key, klen);
+            rc = state(sctx, r.value, r.vlen, 1, r.row_no, r.key, r.keylen);
         else
-            rc = state(sctx, rec_value(r), r->vlen, g->count, 0, NULL, 0);
+            rc = state(sctx, r.value, r.vlen, g->count, 0, NULL, 0);
     }
     return rc;
 }

@@ -80,6 +80,10 @@ typedef int (*unique_state_fn)(void *ctx, const char *value, size_t vlen, uint64
 int unique_finish_states(struct unique_set *u, unique_emit_fn emit, void *ectx,
                          unique_state_fn state, void *sctx, struct qloop_error *err);
 
+/* The bytes the offers take, in memory or in temporary files: what a
+ * spill writes and reads back. */
+uint64_t unique_offer_bytes(const struct unique_set *u);
+
 /* Whether offers went to temporary files. */
 bool unique_spilled(const struct unique_set *u);
 

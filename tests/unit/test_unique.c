@@ -346,6 +346,75 @@ static void test_blocks_values_of_any_length(void **state)
     free(ref);
 }
 
+/* ---- the offers' records ---- */
+
+/* An 18-character identity number that is its record's key, at the place
+ * one before its row (W1's person_id), takes under 32 bytes an offer: the
+ * spill's size. */
+static void test_offer_of_an_id_is_small(void **state)
+{
+    (void)state;
+    struct unique_set *u = unique_new(0);
+    unique_set_writers(u, 2);
+    for (int r = 1; r <= 100000; r++) {
+        char id[32];
+        snprintf(id, sizeof id, "33020019%06d%04d", r % 1000000, r % 9973);
+        unique_offer(u, (size_t)r % 2, (uint64_t)r - 1, id, 18, (uint64_t)r, id, 18);
+    }
+    assert_true(unique_offer_bytes(u) < 32u * 100000);
+    assert_true(unique_offer_bytes(u) >= 18u * 100000);
+    unique_free(u);
+}
+
+struct rows_seen {
+    uint64_t row[16];
+    char key[16][24];
+    int n;
+};
+
+static int note_row(void *ctx, uint64_t row_no, const char *key, size_t keylen, const char *value,
+                    size_t vlen)
+{
+    (void)value, (void)vlen;
+    struct rows_seen *s = ctx;
+    assert_true(s->n < 16 && keylen < 24);
+    s->row[s->n] = row_no;
+    memcpy(s->key[s->n], key, keylen);
+    s->key[s->n][keylen] = '\0';
+    s->n++;
+    return 0;
+}
+
+/* Rows far from their places, before them and after, at the ends of the
+ * range, come back as offered, in memory and spilled. */
+static void test_rows_far_from_places(void **state)
+{
+    (void)state;
+    static const uint64_t seq[] = {0, 1, 2, 3, UINT64_C(1) << 40, UINT64_MAX - 1};
+    static const uint64_t row[] = {UINT64_MAX, 0, 1, UINT64_C(1) << 62, 7, 1};
+    for (size_t budget = 0; budget <= 1; budget++) {
+        struct unique_set *u = unique_new(budget);
+        struct rows_seen s = {0};
+        struct qloop_error err;
+        for (size_t i = 0; i < sizeof seq / sizeof *seq; i++) {
+            char key[24];
+            snprintf(key, sizeof key, "key%zu", i);
+            unique_offer(u, 0, seq[i], "same", 4, row[i], key, strlen(key));
+        }
+        unique_offer(u, 0, 100, "other", 5, 100, "", 0);
+        assert_int_equal(unique_finish(u, note_row, &s, &err), 0);
+        assert_int_equal(unique_spilled(u), budget == 1);
+        assert_int_equal(s.n, 6);
+        for (int i = 0; i < 6; i++) { /* in place order: the first at the second's */
+            assert_true(s.row[i] == row[i]);
+            char key[24];
+            snprintf(key, sizeof key, "key%d", i);
+            assert_string_equal(s.key[i], key);
+        }
+        unique_free(u);
+    }
+}
+
 /* ---- states: parts judged apart, then merged (a partitioned run) ---- */
 
 struct merge_ctx {
@@ -533,6 +602,8 @@ int main(void)
         cmocka_unit_test(test_key_is_value),
         cmocka_unit_test(test_single_value_never_fails),
         cmocka_unit_test(test_blocks_values_of_any_length),
+        cmocka_unit_test(test_offer_of_an_id_is_small),
+        cmocka_unit_test(test_rows_far_from_places),
         cmocka_unit_test(test_states_merge_in_memory),
         cmocka_unit_test(test_states_merge_spilled),
         cmocka_unit_test(test_group_then_single),
