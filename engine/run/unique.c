@@ -264,6 +264,27 @@ static void ps_put(struct pspool *s, size_t part, const void *bytes, size_t len)
     }
 }
 
+/* Where n contiguous bytes can be written at the end of partition part's
+ * last block, or NULL when it has no room for them. */
+static char *ps_room(struct pspool *s, size_t part, size_t n)
+{
+    struct block *t = s->tail[part];
+    return t && s->bsize - t->len >= n ? t->data + t->len : NULL;
+}
+
+/* Counts an item of n bytes just appended to partition part (its bytes
+ * written where ps_room said, or by ps_put); past the memory cap, flushes. */
+static void ps_added(struct pspool *s, size_t part, size_t n, bool in_room)
+{
+    if (in_room)
+        s->tail[part]->len += n;
+    s->items[part]++;
+    s->bytes += n;
+    s->mem += n;
+    if (s->mem > s->cap)
+        ps_flush(s);
+}
+
 /* Appends head and two byte strings to partition part as one item, padded
  * to a multiple of pad bytes (1: none); past the memory cap, flushes. */
 static void ps_append(struct pspool *s, size_t part, const void *head, size_t hlen, const char *a,
@@ -271,25 +292,19 @@ static void ps_append(struct pspool *s, size_t part, const void *head, size_t hl
 {
     static const char zeros[8];
     size_t len = hlen + alen + blen, n = (len + pad - 1) / pad * pad;
-    struct block *t = s->tail[part];
-    if (t && s->bsize - t->len >= n) { /* the usual case: room in the last block */
-        char *at = t->data + t->len;
+    char *at = ps_room(s, part, n);
+    if (at) { /* the usual case: room in the last block */
         memcpy(at, head, hlen);
         memcpy(at + hlen, a, alen);
         memcpy(at + hlen + alen, b, blen);
         memcpy(at + len, zeros, n - len);
-        t->len += n;
     } else {
         ps_put(s, part, head, hlen);
         ps_put(s, part, a, alen);
         ps_put(s, part, b, blen);
         ps_put(s, part, zeros, n - len);
     }
-    s->items[part]++;
-    s->bytes += n;
-    s->mem += n;
-    if (s->mem > s->cap)
-        ps_flush(s);
+    ps_added(s, part, n, at != NULL);
 }
 
 /* Reads len bytes at off of fd into to. Returns 0 or -1 (errno). */
@@ -400,7 +415,7 @@ int unique_check(const struct unique_set *u, struct qloop_error *err)
 }
 
 /* Writes v as a varint at p; returns the bytes written (1 to 10). */
-static size_t put_varint(unsigned char *p, uint64_t v)
+static inline size_t put_varint(unsigned char *p, uint64_t v)
 {
     size_t n = 0;
     while (v >= 0x80) {
@@ -412,7 +427,7 @@ static size_t put_varint(unsigned char *p, uint64_t v)
 }
 
 /* Reads the varint at *p (written by put_varint) and moves *p past it. */
-static uint64_t get_varint(const unsigned char **p)
+static inline uint64_t get_varint(const unsigned char **p)
 {
     const unsigned char *q = *p;
     uint64_t v = 0;
@@ -431,7 +446,15 @@ static void offer(struct unique_set *u, size_t writer, uint64_t seq, const char 
 {
     uint64_t h = hash_of(value, vlen);
     bool same = !group && keylen == vlen && vlen > 0 && (key == value || memcmp(key, value, vlen) == 0);
-    unsigned char head[REC_HEAD_MAX];
+    size_t part = (size_t)(h >> 56), klen = group || same ? 0 : keylen;
+    struct pspool *s = &u->w[writer];
+    if (seq > u->writer_max[writer])
+        u->writer_max[writer] = seq;
+    /* the head, written in place when the last block has room for the
+     * longest record these lengths make (the usual case) */
+    unsigned char local[REC_HEAD_MAX];
+    char *room = ps_room(s, part, REC_HEAD_MAX + vlen + klen);
+    unsigned char *head = room ? (unsigned char *)room : local;
     uint32_t h32 = (uint32_t)h;
     head[0] = (unsigned char)((group ? REC_GROUP : 0) | (same ? REC_KEY_IS_VALUE : 0));
     memcpy(head + 1, &h32, 4);
@@ -445,10 +468,13 @@ static void offer(struct unique_set *u, size_t writer, uint64_t seq, const char 
     n += put_varint(head + n, vlen);
     if (!group && !same)
         n += put_varint(head + n, keylen);
-    if (seq > u->writer_max[writer])
-        u->writer_max[writer] = seq;
-    ps_append(&u->w[writer], (size_t)(h >> 56), head, n, value, vlen, key,
-              group || same ? 0 : keylen, 1);
+    if (!room) {
+        ps_append(s, part, local, n, value, vlen, key, klen, 1);
+        return;
+    }
+    memcpy(room + n, value, vlen);
+    memcpy(room + n + vlen, key, klen);
+    ps_added(s, part, n + vlen + klen, true);
 }
 
 void unique_offer(struct unique_set *u, size_t writer, uint64_t seq, const char *value, size_t vlen,
@@ -489,11 +515,12 @@ struct count {
     uint64_t *slots; /* hash << 32 | group index + 1; 0 empty */
     size_t nslots;
     uint32_t *rec_group; /* per record, in data order: its group's index */
+    size_t *rec_at;      /* and where it starts in data */
     size_t nrecs, recs_cap;
 };
 
 /* Decodes the record at p into r; returns the bytes it takes. */
-static size_t rec_read(const char *p, struct rec *r)
+static inline size_t rec_read(const char *p, struct rec *r)
 {
     const unsigned char *q = (const unsigned char *)p + 5;
     unsigned flags = (unsigned char)p[0];
@@ -570,13 +597,16 @@ static int count_part(struct unique_set *u, size_t part, struct count *c, struct
     memset(c->slots, 0, want * sizeof *c->slots);
     if (n > c->recs_cap) {
         free(c->rec_group);
+        free(c->rec_at);
         c->rec_group = qloop_xmalloc(n * sizeof *c->rec_group);
+        c->rec_at = qloop_xmalloc(n * sizeof *c->rec_at);
         c->recs_cap = n;
     }
     c->nrecs = n;
     n = 0;
     for (size_t off = 0; off < c->data.len;) {
         struct rec r;
+        c->rec_at[n] = off;
         off += rec_read(c->data.ptr + off, &r);
         uint32_t gi = group_of(c, &r);
         c->rec_group[n++] = gi;
@@ -599,6 +629,7 @@ static void count_free(struct count *c)
     free(c->groups);
     free(c->slots);
     free(c->rec_group);
+    free(c->rec_at);
 }
 
 /* ---- finishing ---- */
@@ -613,12 +644,13 @@ static size_t range_of(uint64_t seq, uint64_t max)
 /* Puts the failing records of the counted partition into fails. */
 static void collect_fails(const struct count *c, uint64_t max, struct pspool *fails)
 {
-    size_t n = 0;
-    for (size_t off = 0; off < c->data.len;) {
+    for (size_t i = 0; i < c->nrecs; i++) {
+        const struct group *g = &c->groups[c->rec_group[i]];
+        if (g->count < 2)
+            continue;
         struct rec r;
-        off += rec_read(c->data.ptr + off, &r);
-        const struct group *g = &c->groups[c->rec_group[n++]];
-        if (r.group || g->count < 2) /* a group has no record to report */
+        rec_read(c->data.ptr + c->rec_at[i], &r);
+        if (r.group) /* a group has no record to report */
             continue;
         bool first = g->first == r.at;
         struct fail f = {.seq = first ? g->s2 : r.seq, .row_no = r.row_no, .sub = !first,
