@@ -231,11 +231,62 @@ int ds_unique_group(struct ds_ctx *ds, struct rule_state *rs, const char *value,
     return unique_add_group(rs->uniq, value, vlen, count, ds->run->err);
 }
 
+/* The findings of a unique rule's failing records made on two threads
+ * (unique_encoder): what emit writes for each, the same bytes. */
+struct unique_enc {
+    struct rule_state *rs;
+    struct findings_encoder *enc[2];
+    uint32_t kind;
+};
+
+static void unique_encode(void *ctx, size_t thread, uint64_t row_no, const char *key,
+                          size_t keylen, const char *value, size_t vlen, struct qloop_buf *out)
+{
+    struct unique_enc *ue = ctx;
+    const struct ds_ctx *ds = ue->rs->ds;
+    const struct pack_rule *r = ue->rs->rule;
+    struct qloop_finding f = {.dataset = ds->d->name, .rule = r->id, .row_no = row_no,
+                              .key = key, .keylen = keylen, .field = r->field,
+                              .value = value, .vlen = vlen};
+    struct finding_extra x = {.rule_message = r->message, .message_default = r->message_default,
+                              .reason = r->message_default ? "与其他记录重复" : NULL,
+                              .values = ds->sens_vals};
+    findings_encode(ue->enc[thread], ue->kind, &f, &x, out);
+}
+
+static int unique_take(void *ctx, const char *bytes, size_t len, const uint64_t *rows, size_t n)
+{
+    struct unique_enc *ue = ctx;
+    struct ds_ctx *ds = ue->rs->ds;
+    if (findings_append(ds->run->findings, bytes, len, ds->run->err) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        ue->rs->failed++;
+        if (rows[i])
+            mark_failed(ds, rows[i]);
+    }
+    return 0;
+}
+
 int ds_unique_finish(struct ds_ctx *ds, struct rule_state *rs, unique_state_fn state, void *ctx)
 {
     struct run_ctx *run = ds->run;
-    if (unique_finish_states(rs->uniq, unique_failed, rs, state, ctx, run->err) != 0)
+    if (!state && !run->part && run->findings) { /* a run's findings: made on two threads */
+        const struct pack_rule *r = rs->rule;
+        struct unique_enc ue = {.rs = rs,
+                                .kind = findings_kind(run->findings, ds->d->name, r->id, r->field)};
+        ue.enc[0] = findings_encoder_new(run->findings);
+        ue.enc[1] = findings_encoder_new(run->findings);
+        struct unique_encoder e = {unique_encode, unique_take, &ue};
+        size_t threads = run->pool && judge_pool_size(run->pool) >= 2 ? 2 : 1;
+        int rc = unique_finish_encoded(rs->uniq, &e, threads, run->err);
+        findings_encoder_free(ue.enc[0]);
+        findings_encoder_free(ue.enc[1]);
+        if (rc != 0)
+            return -1;
+    } else if (unique_finish_states(rs->uniq, unique_failed, rs, state, ctx, run->err) != 0) {
         return -1;
+    }
     if (unique_spilled(rs->uniq) && run->o->progress)
         fprintf(stderr, "qloop: 规则 \"%s\" 的唯一性检查已借助临时文件完成（内存只保留其一小部分，见 --memory）\n",
                 rs->rule->id);

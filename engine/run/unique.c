@@ -26,6 +26,7 @@
  * partition of each kind: about 1/NPART of the offers.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -667,39 +668,192 @@ static int by_place(const void *a, const void *b)
     return (int)x->sub - (int)y->sub;
 }
 
+/* The failing records of one range partition, sorted by place. */
+struct range {
+    struct qloop_buf data;
+    const struct fail **order;
+    size_t n, cap;
+};
+
+/* Loads range partition part of fails into r, sorted. Returns 0 or -1
+ * (errno). */
+static int range_load(struct pspool *fails, size_t part, struct range *r)
+{
+    qloop_buf_reset(&r->data);
+    if (ps_load(fails, part, &r->data) != 0)
+        return -1;
+    size_t n = (size_t)fails->items[part];
+    if (n > r->cap) {
+        free(r->order);
+        r->order = qloop_xmalloc(n * sizeof *r->order);
+        r->cap = n;
+    }
+    n = 0;
+    for (size_t off = 0; off < r->data.len; n++) {
+        const struct fail *f = (const struct fail *)(r->data.ptr + off);
+        r->order[n] = f;
+        off += pad8(sizeof *f + f->vlen + f->keylen);
+    }
+    r->n = n;
+    if (n > 1)
+        qsort(r->order, n, sizeof *r->order, by_place);
+    return 0;
+}
+
+static void range_free(struct range *r)
+{
+    qloop_buf_free(&r->data);
+    free(r->order);
+}
+
+static const char *fail_value(const struct fail *f) { return (const char *)(f + 1); }
+
 /* Emits the failing records of fails, range by range, each sorted by place. */
 static int emit_fails(struct pspool *fails, unique_emit_fn emit, void *ctx, struct qloop_error *err)
 {
-    struct qloop_buf data = {0};
-    const struct fail **order = NULL;
-    size_t cap = 0;
+    struct range r = {0};
     int rc = 0;
     for (size_t part = 0; part < NPART && rc == 0; part++) {
-        qloop_buf_reset(&data);
-        if (ps_load(fails, part, &data) != 0) {
+        if (range_load(fails, part, &r) != 0) {
             rc = temp_error(errno, "读", err);
             break;
         }
-        size_t n = 0;
-        for (size_t off = 0; off < data.len; n++) {
-            const struct fail *f = (const struct fail *)(data.ptr + off);
-            if (n == cap) {
-                cap = cap ? 2 * cap : 1024;
-                order = qloop_xrealloc(order, cap * sizeof *order);
-            }
-            order[n] = f;
-            off += pad8(sizeof *f + f->vlen + f->keylen);
-        }
-        if (n > 1)
-            qsort(order, n, sizeof *order, by_place);
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            const struct fail *f = order[i];
-            const char *value = (const char *)(f + 1);
-            rc = emit(ctx, f->row_no, value + f->vlen, f->keylen, value, f->vlen);
+        for (size_t i = 0; i < r.n && rc == 0; i++) {
+            const struct fail *f = r.order[i];
+            rc = emit(ctx, f->row_no, fail_value(f) + f->vlen, f->keylen, fail_value(f), f->vlen);
         }
     }
-    free(order);
-    qloop_buf_free(&data);
+    range_free(&r);
+    return rc;
+}
+
+/* ---- failing records encoded on two threads ---- */
+
+enum { SPLIT_MIN = 64 }; /* records of a range worth handing half of to the helper */
+
+/* The helper thread: encodes the records it is handed into out. */
+struct helper {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const struct unique_encoder *e;
+    const struct fail *const *order; /* its job: order[0..n) */
+    size_t n;
+    bool busy, quit;
+    struct qloop_buf out;
+};
+
+/* Appends e->encode of order[0..n) to out, as thread `thread`. */
+static void encode_some(const struct unique_encoder *e, size_t thread,
+                        const struct fail *const *order, size_t n, struct qloop_buf *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct fail *f = order[i];
+        e->encode(e->ctx, thread, f->row_no, fail_value(f) + f->vlen, f->keylen, fail_value(f),
+                  f->vlen, out);
+    }
+}
+
+static void *helper_main(void *arg)
+{
+    struct helper *h = arg;
+    pthread_mutex_lock(&h->mu);
+    for (;;) {
+        while (!h->busy && !h->quit)
+            pthread_cond_wait(&h->cv, &h->mu);
+        if (!h->busy)
+            break;
+        pthread_mutex_unlock(&h->mu);
+        qloop_buf_reset(&h->out);
+        encode_some(h->e, 1, h->order, h->n, &h->out);
+        pthread_mutex_lock(&h->mu);
+        h->busy = false;
+        pthread_cond_broadcast(&h->cv);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
+
+/* Starts the helper; false when no thread could be made (one thread then). */
+static bool helper_start(struct helper *h, const struct unique_encoder *e)
+{
+    memset(h, 0, sizeof *h);
+    h->e = e;
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
+    if (pthread_create(&h->thread, NULL, helper_main, h) == 0)
+        return true;
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->cv);
+    return false;
+}
+
+static void helper_stop(struct helper *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->quit = true;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    pthread_join(h->thread, NULL);
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->cv);
+    qloop_buf_free(&h->out);
+}
+
+/* Hands out the rows of order[0..n) and what encoding them made, in order. */
+static int take_some(const struct unique_encoder *e, const struct fail *const *order, size_t n,
+                     const struct qloop_buf *out, uint64_t *rows)
+{
+    for (size_t i = 0; i < n; i++)
+        rows[i] = order[i]->row_no;
+    return n ? e->take(e->ctx, out->ptr, out->len, rows, n) : 0;
+}
+
+/* emit_fails through e: each range's records encoded, the second half of a
+ * large one by the helper (h, when not NULL) while this thread encodes the
+ * first, and taken in order. */
+static int encode_fails(struct pspool *fails, const struct unique_encoder *e, struct helper *h,
+                        struct qloop_error *err)
+{
+    struct range r = {0};
+    struct qloop_buf out = {0};
+    uint64_t *rows = NULL;
+    size_t rows_cap = 0;
+    int rc = 0;
+    for (size_t part = 0; part < NPART && rc == 0; part++) {
+        if (range_load(fails, part, &r) != 0) {
+            rc = temp_error(errno, "读", err);
+            break;
+        }
+        if (r.n > rows_cap) {
+            free(rows);
+            rows = qloop_xmalloc(r.n * sizeof *rows);
+            rows_cap = r.n;
+        }
+        size_t mine = h && r.n >= SPLIT_MIN ? r.n / 2 : r.n;
+        if (mine < r.n) {
+            pthread_mutex_lock(&h->mu);
+            h->order = r.order + mine;
+            h->n = r.n - mine;
+            h->busy = true;
+            pthread_cond_broadcast(&h->cv);
+            pthread_mutex_unlock(&h->mu);
+        }
+        qloop_buf_reset(&out);
+        encode_some(e, 0, r.order, mine, &out);
+        if (mine < r.n) {
+            pthread_mutex_lock(&h->mu);
+            while (h->busy)
+                pthread_cond_wait(&h->cv, &h->mu);
+            pthread_mutex_unlock(&h->mu);
+        }
+        rc = take_some(e, r.order, mine, &out, rows);
+        if (rc == 0 && mine < r.n)
+            rc = take_some(e, r.order + mine, r.n - mine, &h->out, rows);
+    }
+    free(rows);
+    qloop_buf_free(&out);
+    range_free(&r);
     return rc;
 }
 
@@ -732,8 +886,10 @@ int unique_finish(struct unique_set *u, unique_emit_fn emit, void *ctx, struct q
     return unique_finish_states(u, emit, ctx, NULL, NULL, err);
 }
 
-int unique_finish_states(struct unique_set *u, unique_emit_fn emit, void *ectx,
-                         unique_state_fn state, void *sctx, struct qloop_error *err)
+/* Counts every partition and collects the failing records into fails
+ * (ps_init'ed). Returns 0 or -1 with err. */
+static int count_fails(struct unique_set *u, struct count *c, struct pspool *fails,
+                       struct qloop_error *err)
 {
     if (unique_check(u, err) != 0)
         return -1;
@@ -741,17 +897,21 @@ int unique_finish_states(struct unique_set *u, unique_emit_fn emit, void *ectx,
     for (size_t i = 0; i < u->nwriters; i++)
         if (u->writer_max[i] > max)
             max = u->writer_max[i];
+    for (size_t part = 0; part < NPART; part++) {
+        if (count_part(u, part, c, err) != 0)
+            return -1;
+        collect_fails(c, max, fails);
+    }
+    return fails->error ? temp_error(fails->error, "写", err) : 0;
+}
+
+int unique_finish_states(struct unique_set *u, unique_emit_fn emit, void *ectx,
+                         unique_state_fn state, void *sctx, struct qloop_error *err)
+{
     struct count c = {0};
     struct pspool fails;
     ps_init(&fails, mem_cap(u->budget));
-    int rc = 0;
-    for (size_t part = 0; part < NPART && rc == 0; part++) {
-        rc = count_part(u, part, &c, err);
-        if (rc == 0)
-            collect_fails(&c, max, &fails);
-    }
-    if (rc == 0 && fails.error)
-        rc = temp_error(fails.error, "写", err);
+    int rc = count_fails(u, &c, &fails, err);
     if (rc == 0)
         rc = emit_fails(&fails, emit, ectx, err);
     ps_free(&fails);
@@ -761,5 +921,23 @@ int unique_finish_states(struct unique_set *u, unique_emit_fn emit, void *ectx,
             rc = give_states(&c, state, sctx);
     }
     count_free(&c);
+    return rc;
+}
+
+int unique_finish_encoded(struct unique_set *u, const struct unique_encoder *e, size_t threads,
+                          struct qloop_error *err)
+{
+    struct count c = {0};
+    struct pspool fails;
+    ps_init(&fails, mem_cap(u->budget));
+    int rc = count_fails(u, &c, &fails, err);
+    count_free(&c);
+    struct helper h;
+    bool two = rc == 0 && threads >= 2 && helper_start(&h, e);
+    if (rc == 0)
+        rc = encode_fails(&fails, e, two ? &h : NULL, err);
+    if (two)
+        helper_stop(&h);
+    ps_free(&fails);
     return rc;
 }

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/error.h"
 
 struct unique_set;
@@ -66,6 +67,29 @@ int unique_add_group(struct unique_set *u, const char *value, size_t vlen, uint6
  * above. Returns 0, or -1 (emit failed, or a temporary file could not be
  * written or read: err filled for those). */
 int unique_finish(struct unique_set *u, unique_emit_fn emit, void *ctx, struct qloop_error *err);
+
+/* How unique_finish_encoded turns failing records into what the caller
+ * keeps (a run's findings), so that the making can run on two threads. */
+struct unique_encoder {
+    /* Appends to out what failing record (row, key, value) makes; called
+     * as thread 0 (unique_finish_encoded's caller) and thread 1 (a helper)
+     * at once: each thread's state must be its own, and what is made must
+     * not depend on the thread. */
+    void (*encode)(void *ctx, size_t thread, uint64_t row_no, const char *key, size_t keylen,
+                   const char *value, size_t vlen, struct qloop_buf *out);
+    /* On the caller's thread, in the order unique_finish emits: bytes[0..len)
+     * that encode made for the n records at rows[0..n). Returns 0 or -1 (the
+     * error is the callback's to record). */
+    int (*take)(void *ctx, const char *bytes, size_t len, const uint64_t *rows, size_t n);
+    void *ctx;
+};
+
+/* unique_finish with each failing record made by e->encode and handed to
+ * e->take in unique_finish's order; with threads >= 2, a helper thread
+ * makes the second half of each large batch while the caller makes the
+ * first. Returns 0 or -1 as unique_finish. */
+int unique_finish_encoded(struct unique_set *u, const struct unique_encoder *e, size_t threads,
+                          struct qloop_error *err);
 
 /* The mergeable state of one distinct value (a partitioned run, Deequ's
  * way): how often it occurred; for a value seen once, its row and record

@@ -415,6 +415,120 @@ static void test_rows_far_from_places(void **state)
     }
 }
 
+/* ---- failing records encoded on two threads ---- */
+
+/* An encoder writing "row:key=value;" and counting which thread made what;
+ * take checks the rows against the bytes and replays them as reports. */
+struct enc_seen {
+    struct long_seen seen;
+    int by_thread[2];
+    int takes;
+    int fail_at_take; /* take returns -1 at this take (0: never) */
+};
+
+static void enc_one(void *ctx, size_t thread, uint64_t row_no, const char *key, size_t keylen,
+                    const char *value, size_t vlen, struct qloop_buf *out)
+{
+    struct enc_seen *e = ctx;
+    assert_true(thread < 2);
+    __atomic_fetch_add(&e->by_thread[thread], 1, __ATOMIC_RELAXED);
+    char head[32];
+    int n = snprintf(head, sizeof head, "%llu:%zu:%zu:", (unsigned long long)row_no, keylen, vlen);
+    qloop_buf_append(out, head, (size_t)n);
+    qloop_buf_append(out, key, keylen);
+    qloop_buf_append(out, value, vlen);
+}
+
+static int enc_take(void *ctx, const char *bytes, size_t len, const uint64_t *rows, size_t n)
+{
+    struct enc_seen *e = ctx;
+    if (++e->takes == e->fail_at_take)
+        return -1;
+    const char *p = bytes, *end = bytes + len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned long long row;
+        size_t klen, vlen;
+        int used;
+        assert_int_equal(sscanf(p, "%llu:%zu:%zu:%n", &row, &klen, &vlen, &used), 3);
+        assert_true(row == rows[i]);
+        p += used;
+        long_record(&e->seen, row, p, klen, p + klen, vlen);
+        p += klen + vlen;
+    }
+    assert_true(p == end);
+    return 0;
+}
+
+/* Encoded on one thread or two, spilled or not, the records come to take
+ * in unique_finish's order with what encode made of each; with two threads
+ * the helper makes some; a failing take stops the finish. */
+static void test_encoded_same_as_emitted(void **state)
+{
+    (void)state;
+    enum { ROWS = 3000 };
+    struct long_seen *ref = calloc(1, sizeof *ref);
+    long_reference(ref, ROWS);
+    char *v = malloc(70001), k[32];
+    size_t budgets[] = {0, 4096, 1 << 20};
+    for (size_t threads = 1; threads <= 2; threads++)
+        for (size_t b = 0; b < sizeof budgets / sizeof *budgets; b++) {
+            for (int failing = 0; failing < 2; failing++) {
+                struct enc_seen *e = calloc(1, sizeof *e);
+                e->fail_at_take = failing ? 3 : 0;
+                struct unique_set *u = unique_new(budgets[b]);
+                struct qloop_error err;
+                unique_set_writers(u, 2);
+                for (int r = 1; r <= ROWS; r++) {
+                    size_t vlen = long_value(r, v), klen;
+                    long_key(r, k, &klen);
+                    unique_offer(u, (size_t)r % 2, (uint64_t)r, v, vlen, (uint64_t)r, k, klen);
+                }
+                struct unique_encoder enc = {enc_one, enc_take, e};
+                int rc = unique_finish_encoded(u, &enc, threads, &err);
+                if (failing) {
+                    assert_int_equal(rc, -1);
+                    assert_int_equal(e->takes, 3);
+                } else {
+                    assert_int_equal(rc, 0);
+                    assert_int_equal(e->seen.reports, ref->reports);
+                    assert_memory_equal(e->seen.order, ref->order, sizeof ref->order);
+                    assert_true(e->seen.sum == ref->sum);
+                    assert_int_equal(e->by_thread[0] + e->by_thread[1], ref->reports);
+                    if (threads == 1)
+                        assert_int_equal(e->by_thread[1], 0);
+                }
+                unique_free(u);
+                free(e);
+            }
+        }
+    free(v);
+    free(ref);
+}
+
+/* Ranges of many failing records (50,000 rows of one value: ~195 in each
+ * of the 256 ranges of places): the helper makes about half. */
+static void test_encoded_helper_takes_half(void **state)
+{
+    (void)state;
+    enum { ROWS = 50000 };
+    struct enc_seen *e = calloc(1, sizeof *e);
+    struct unique_set *u = unique_new(0);
+    struct qloop_error err;
+    for (int r = 1; r <= ROWS; r++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d", r);
+        assert_int_equal(unique_add(u, "same", 4, (uint64_t)r, key, strlen(key), &err), 0);
+    }
+    struct unique_encoder enc = {enc_one, enc_take, e};
+    assert_int_equal(unique_finish_encoded(u, &enc, 2, &err), 0);
+    assert_int_equal(e->seen.reports, ROWS);
+    assert_true(e->by_thread[1] >= ROWS / 3);
+    for (int i = 0; i < 4000; i++)
+        assert_true(e->seen.order[i] == (uint64_t)i + 1);
+    unique_free(u);
+    free(e);
+}
+
 /* ---- states: parts judged apart, then merged (a partitioned run) ---- */
 
 struct merge_ctx {
@@ -604,6 +718,8 @@ int main(void)
         cmocka_unit_test(test_blocks_values_of_any_length),
         cmocka_unit_test(test_offer_of_an_id_is_small),
         cmocka_unit_test(test_rows_far_from_places),
+        cmocka_unit_test(test_encoded_same_as_emitted),
+        cmocka_unit_test(test_encoded_helper_takes_half),
         cmocka_unit_test(test_states_merge_in_memory),
         cmocka_unit_test(test_states_merge_spilled),
         cmocka_unit_test(test_group_then_single),
