@@ -1,8 +1,9 @@
 /*
  * unique.c — whole-dataset uniqueness in bounded memory (see unique.h).
  *
- * Offers: each writer appends a record (hash of the value, seq, row, the
- * value and the key — once when the key is the value) to one of NPART
+ * Offers: each writer appends a compact record (flags, part of the value's
+ * hash, varint seq and row, the value and the key — once when the key is
+ * the value: struct rec below) to one of NPART
  * partitions chosen by the top bits of the hash: a chain of fixed-size
  * blocks, taken from the writer's own free list, so a record is copied once
  * and memory once faulted in is used again. Past the writer's share of the
@@ -11,7 +12,7 @@
  * remembers (partition, offset, length). Nothing is shared between writers,
  * so they need no lock.
  *
- * Finish, partition by partition (every writer's chunks and buffer of it):
+ * Finish, partition by partition (every writer's chunks and blocks of it):
  *   count   an open-addressing table of the distinct values — by hash, then
  *           by the value's bytes, so two values with the same hash stay two
  *           values — each with its occurrences and its two smallest seqs;
@@ -20,7 +21,10 @@
  *           record, the second occurrence's seq, just before it), to a
  *           second set of partitions by that place's range;
  * then those range partitions, in order, each sorted by place, are emitted:
- * the order in which a set deciding row by row would have reported them.
+ * the order in which a set deciding row by row would have reported them
+ * (unique_finish_encoded: each range's records made by the caller's
+ * encoder, a large range's second half on a helper thread, and taken in
+ * that order).
  * A group (unique_add_group: occurrences reported elsewhere) is an
  * occurrence without a record. What must fit in memory at once is one
  * partition of each kind: about 1/NPART of the offers.
