@@ -141,25 +141,43 @@ static void mark_failed(struct ds_ctx *ds, uint64_t row_no)
  * value (NULL for none) and the finder's mask, and counts it; nvalues: how
  * many of the row's sensitive values ds_row_values put in ds->sens_vals for
  * the writer to mask in the message. */
+/* The finding of rule rs on a record of ds (f) and what its message and
+ * masking need (x); pointers into the caller's arguments and ds. */
+static void finding_of(const struct ds_ctx *ds, const struct rule_state *rs, uint64_t row_no,
+                       const char *key, size_t keylen, const char *value, size_t vlen,
+                       const char *reason, unsigned mask, size_t nvalues,
+                       struct qloop_finding *f, struct finding_extra *x)
+{
+    const struct pack_rule *r = rs->rule;
+    *f = (struct qloop_finding){.dataset = ds->d->name, .rule = r->id, .row_no = row_no,
+                                .key = key, .keylen = keylen, .field = r->field,
+                                .value = value, .vlen = vlen};
+    *x = (struct finding_extra){.rule_message = r->message, .message_default = r->message_default,
+                                .reason = reason, .mask = mask, .values = ds->sens_vals,
+                                .nvalues = nvalues};
+}
+
+/* Counts a finding of rs stored for the record at row_no (0: none). */
+static void count_failed(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no)
+{
+    rs->failed++;
+    if (row_no)
+        mark_failed(ds, row_no);
+}
+
 static int emit_values(struct ds_ctx *ds, struct rule_state *rs, uint64_t row_no, const char *key,
                        size_t keylen, const char *value, size_t vlen, const char *reason,
                        unsigned mask, size_t nvalues, const struct finding_shown *shown)
 {
-    const struct pack_rule *r = rs->rule;
-    struct qloop_finding f = {.dataset = ds->d->name, .rule = r->id, .row_no = row_no,
-                              .key = key, .keylen = keylen, .field = r->field,
-                              .value = value, .vlen = vlen};
-    struct finding_extra x = {.rule_message = r->message, .message_default = r->message_default,
-                              .reason = reason, .mask = mask, .values = ds->sens_vals,
-                              .nvalues = nvalues};
+    struct qloop_finding f;
+    struct finding_extra x;
+    finding_of(ds, rs, row_no, key, keylen, value, vlen, reason, mask, nvalues, &f, &x);
     if (ds->run->part) /* a partitioned judge: the verdict goes to its shard, shown */
         return part_verdict(ds, rs, &f, &x);
     if ((shown ? findings_write_shown(ds->run->findings, &f, shown, ds->run->err)
                : findings_write(ds->run->findings, &f, &x, ds->run->err)) != 0)
         return -1;
-    rs->failed++;
-    if (row_no)
-        mark_failed(ds, row_no);
+    count_failed(ds, rs, row_no);
     return 0;
 }
 
@@ -210,13 +228,19 @@ static void note_rule_error(struct ds_ctx *ds, struct rule_state *rs, const char
             (unsigned long long)ds->batch->row_no[row], rs->first_error);
 }
 
+/* The reason a unique rule's finding gives: its own when the rule has no
+ * message of its own, else none (the rule's message says it). */
+static const char *unique_reason(const struct rule_state *rs)
+{
+    return rs->rule->message_default ? "与其他记录重复" : NULL;
+}
+
 /* The unique set's report of a failing record. */
 static int unique_failed(void *ctx, uint64_t row_no, const char *key, size_t keylen,
                          const char *value, size_t vlen)
 {
     struct rule_state *rs = ctx;
-    return emit(rs->ds, rs, row_no, key, keylen, value, vlen,
-                rs->rule->message_default ? "与其他记录重复" : NULL, 0);
+    return emit(rs->ds, rs, row_no, key, keylen, value, vlen, unique_reason(rs), 0);
 }
 
 int ds_unique_offer(struct ds_ctx *ds, struct rule_state *rs, const char *value, size_t vlen,
@@ -243,14 +267,10 @@ static void unique_encode(void *ctx, size_t thread, uint64_t row_no, const char 
                           size_t keylen, const char *value, size_t vlen, struct qloop_buf *out)
 {
     struct unique_enc *ue = ctx;
-    const struct ds_ctx *ds = ue->rs->ds;
-    const struct pack_rule *r = ue->rs->rule;
-    struct qloop_finding f = {.dataset = ds->d->name, .rule = r->id, .row_no = row_no,
-                              .key = key, .keylen = keylen, .field = r->field,
-                              .value = value, .vlen = vlen};
-    struct finding_extra x = {.rule_message = r->message, .message_default = r->message_default,
-                              .reason = r->message_default ? "与其他记录重复" : NULL,
-                              .values = ds->sens_vals};
+    struct qloop_finding f;
+    struct finding_extra x;
+    finding_of(ue->rs->ds, ue->rs, row_no, key, keylen, value, vlen, unique_reason(ue->rs), 0, 0,
+               &f, &x);
     findings_encode(ue->enc[thread], ue->kind, &f, &x, out);
 }
 
@@ -260,11 +280,8 @@ static int unique_take(void *ctx, const char *bytes, size_t len, const uint64_t 
     struct ds_ctx *ds = ue->rs->ds;
     if (findings_append(ds->run->findings, bytes, len, ds->run->err) != 0)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        ue->rs->failed++;
-        if (rows[i])
-            mark_failed(ds, rows[i]);
-    }
+    for (size_t i = 0; i < n; i++)
+        count_failed(ds, ue->rs, rows[i]);
     return 0;
 }
 
