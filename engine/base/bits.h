@@ -60,4 +60,15 @@ static inline bool qloop_varint_get(const unsigned char *p, size_t len, size_t *
     return false;
 }
 
+/* The varint at *p, moving *p past it: for bytes this process wrote or
+ * already checked with qloop_varint_get (no bound is checked here). */
+static inline uint64_t qloop_varint_next(const unsigned char **p)
+{
+    size_t at = 0;
+    uint64_t v;
+    (void)qloop_varint_get(*p, QLOOP_VARINT_MAX, &at, &v);
+    *p += at;
+    return v;
+}
+
 #endif

@@ -298,22 +298,12 @@ static const uint8_t *entry_reasons_to(const uint8_t *e, size_t nslots, size_t k
     return p;
 }
 
-/* A varint at *p (checked when the chunk was indexed), *p moved past it. */
-static uint64_t entry_varint(const uint8_t **p)
-{
-    size_t at = 0;
-    uint64_t v;
-    (void)qloop_varint_get(*p, QLOOP_VARINT_MAX, &at, &v);
-    *p += at;
-    return v;
-}
-
 const void *memo_entry_sealed(const uint8_t *e, size_t nslots, uint32_t rule, size_t *len)
 {
     const uint8_t *p = entry_reasons_to(e, nslots, nslots);
-    uint64_t n = entry_varint(&p);
+    uint64_t n = qloop_varint_next(&p);
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t r = entry_varint(&p), l = entry_varint(&p);
+        uint64_t r = qloop_varint_next(&p), l = qloop_varint_next(&p);
         if (r == rule) {
             *len = (size_t)l;
             return p;

@@ -37,6 +37,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "base/bits.h"
 #include "base/buf.h"
 #include "base/strmap.h"
 #include "run/unique.h"
@@ -49,7 +50,7 @@ enum {
     IOV_BATCH = 64,          /* blocks written by one writev */
     REC_GROUP = 1,           /* record flags: a group (no record: row 0, no key) */
     REC_KEY_IS_VALUE = 2,    /* the key is the value (stored once) */
-    REC_HEAD_MAX = 1 + 4 + 4 * 10, /* flags, hash, four varints */
+    REC_HEAD_MAX = 1 + 4 + 4 * QLOOP_VARINT_MAX, /* flags, hash, four varints */
 };
 
 /* One offer as stored, unaligned, in as few bytes as its numbers need:
@@ -419,33 +420,6 @@ int unique_check(const struct unique_set *u, struct qloop_error *err)
     return 0;
 }
 
-/* Writes v as a varint at p; returns the bytes written (1 to 10). */
-static inline size_t put_varint(unsigned char *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (unsigned char)v;
-    return n;
-}
-
-/* Reads the varint at *p (written by put_varint) and moves *p past it. */
-static inline uint64_t get_varint(const unsigned char **p)
-{
-    const unsigned char *q = *p;
-    uint64_t v = 0;
-    for (unsigned shift = 0;; shift += 7) {
-        unsigned char b = *q++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            break;
-    }
-    *p = q;
-    return v;
-}
-
 static void offer(struct unique_set *u, size_t writer, uint64_t seq, const char *value, size_t vlen,
                   uint64_t row_no, const char *key, size_t keylen, uint64_t group)
 {
@@ -457,22 +431,23 @@ static void offer(struct unique_set *u, size_t writer, uint64_t seq, const char 
         u->writer_max[writer] = seq;
     /* the head, written in place when the last block has room for the
      * longest record these lengths make (the usual case) */
-    unsigned char local[REC_HEAD_MAX];
+    char local[REC_HEAD_MAX];
     char *room = ps_room(s, part, REC_HEAD_MAX + vlen + klen);
-    unsigned char *head = room ? (unsigned char *)room : local;
+    char *head = room ? room : local;
     uint32_t h32 = (uint32_t)h;
-    head[0] = (unsigned char)((group ? REC_GROUP : 0) | (same ? REC_KEY_IS_VALUE : 0));
+    head[0] = (char)((group ? REC_GROUP : 0) | (same ? REC_KEY_IS_VALUE : 0));
     memcpy(head + 1, &h32, 4);
-    size_t n = 5 + put_varint(head + 5, seq);
+    char *o = qloop_varint_put(head + 5, seq);
     if (group) {
-        n += put_varint(head + n, group >= UINT32_MAX ? UINT32_MAX : group);
+        o = qloop_varint_put(o, group >= UINT32_MAX ? UINT32_MAX : group);
     } else {
         uint64_t d = row_no - seq; /* zigzag of the signed difference */
-        n += put_varint(head + n, (d << 1) ^ (uint64_t)-(int64_t)(d >> 63));
+        o = qloop_varint_put(o, (d << 1) ^ (uint64_t)-(int64_t)(d >> 63));
     }
-    n += put_varint(head + n, vlen);
+    o = qloop_varint_put(o, vlen);
     if (!group && !same)
-        n += put_varint(head + n, keylen);
+        o = qloop_varint_put(o, keylen);
+    size_t n = (size_t)(o - head);
     if (!room) {
         ps_append(s, part, local, n, value, vlen, key, klen, 1);
         return;
@@ -531,24 +506,24 @@ static inline size_t rec_read(const char *p, struct rec *r)
     unsigned flags = (unsigned char)p[0];
     r->at = p;
     memcpy(&r->hash, p + 1, 4);
-    r->seq = get_varint(&q);
+    r->seq = qloop_varint_next(&q);
     r->group = flags & REC_GROUP;
     if (r->group) {
-        r->count = get_varint(&q);
+        r->count = qloop_varint_next(&q);
         r->row_no = 0;
     } else {
-        uint64_t z = get_varint(&q);
+        uint64_t z = qloop_varint_next(&q);
         r->count = 1;
         r->row_no = r->seq + ((z >> 1) ^ (uint64_t)-(int64_t)(z & 1));
     }
-    r->vlen = (size_t)get_varint(&q);
+    r->vlen = (size_t)qloop_varint_next(&q);
     r->value = (const char *)q;
     if (flags & REC_KEY_IS_VALUE) {
         r->key = r->value;
         r->keylen = r->vlen;
         return (size_t)(r->value + r->vlen - p);
     }
-    r->keylen = r->group ? 0 : (size_t)get_varint(&q);
+    r->keylen = r->group ? 0 : (size_t)qloop_varint_next(&q);
     r->value = (const char *)q;
     r->key = r->value + r->vlen;
     return (size_t)(r->key + r->keylen - p);
