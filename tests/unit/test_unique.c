@@ -309,6 +309,31 @@ static void long_reference(struct long_seen *s, int rows)
     strmap_free(first);
 }
 
+/* A set of the given budget with rows 1..rows of the long values offered
+ * by nw writers in turn (row r by writer r % nw, at place r). */
+static struct unique_set *long_offered(size_t budget, size_t nw, int rows)
+{
+    struct unique_set *u = unique_new(budget);
+    unique_set_writers(u, nw);
+    char *v = malloc(70001), k[32];
+    assert_non_null(v);
+    for (int r = 1; r <= rows; r++) {
+        size_t vlen = long_value(r, v), klen;
+        long_key(r, k, &klen);
+        unique_offer(u, (size_t)r % nw, (uint64_t)r, v, vlen, (uint64_t)r, k, klen);
+    }
+    free(v);
+    return u;
+}
+
+/* s saw the same reports of long values, in the same order, as ref. */
+static void assert_same_long_reports(const struct long_seen *s, const struct long_seen *ref)
+{
+    assert_int_equal(s->reports, ref->reports);
+    assert_memory_equal(s->order, ref->order, sizeof ref->order);
+    assert_true(s->sum == ref->sum);
+}
+
 /* Values from 1 byte to longer than a block (straddling block ends, filling
  * blocks exactly, spanning several), keys empty or not, offered by 1, 2 and
  * 4 writers with budgets from one that flushes after every offer to one
@@ -321,28 +346,18 @@ static void test_blocks_values_of_any_length(void **state)
     long_reference(ref, ROWS);
     assert_true(ref->reports > 100);
     size_t budgets[] = {1, 4096, 64 * 1024, 1 << 20, 0};
-    char *v = malloc(70001), k[32];
     for (size_t nw = 1; nw <= 4; nw *= 2)
         for (size_t b = 0; b < sizeof budgets / sizeof *budgets; b++) {
             struct long_seen *s = calloc(1, sizeof *s);
-            struct unique_set *u = unique_new(budgets[b]);
+            struct unique_set *u = long_offered(budgets[b], nw, ROWS);
             struct qloop_error err;
-            unique_set_writers(u, nw);
-            for (int r = 1; r <= ROWS; r++) {
-                size_t vlen = long_value(r, v), klen;
-                long_key(r, k, &klen);
-                unique_offer(u, (size_t)r % nw, (uint64_t)r, v, vlen, (uint64_t)r, k, klen);
-            }
             assert_int_equal(unique_check(u, &err), 0);
             assert_int_equal(unique_finish(u, long_record, s, &err), 0);
             assert_int_equal(unique_spilled(u), budgets[b] != 0);
-            assert_int_equal(s->reports, ref->reports);
-            assert_memory_equal(s->order, ref->order, sizeof s->order);
-            assert_true(s->sum == ref->sum);
+            assert_same_long_reports(s, ref);
             unique_free(u);
             free(s);
         }
-    free(v);
     free(ref);
 }
 
@@ -468,21 +483,14 @@ static void test_encoded_same_as_emitted(void **state)
     enum { ROWS = 3000 };
     struct long_seen *ref = calloc(1, sizeof *ref);
     long_reference(ref, ROWS);
-    char *v = malloc(70001), k[32];
     size_t budgets[] = {0, 4096, 1 << 20};
     for (size_t threads = 1; threads <= 2; threads++)
         for (size_t b = 0; b < sizeof budgets / sizeof *budgets; b++) {
             for (int failing = 0; failing < 2; failing++) {
                 struct enc_seen *e = calloc(1, sizeof *e);
                 e->fail_at_take = failing ? 3 : 0;
-                struct unique_set *u = unique_new(budgets[b]);
+                struct unique_set *u = long_offered(budgets[b], 2, ROWS);
                 struct qloop_error err;
-                unique_set_writers(u, 2);
-                for (int r = 1; r <= ROWS; r++) {
-                    size_t vlen = long_value(r, v), klen;
-                    long_key(r, k, &klen);
-                    unique_offer(u, (size_t)r % 2, (uint64_t)r, v, vlen, (uint64_t)r, k, klen);
-                }
                 struct unique_encoder enc = {enc_one, enc_take, e};
                 int rc = unique_finish_encoded(u, &enc, threads, &err);
                 if (failing) {
@@ -490,9 +498,7 @@ static void test_encoded_same_as_emitted(void **state)
                     assert_int_equal(e->takes, 3);
                 } else {
                     assert_int_equal(rc, 0);
-                    assert_int_equal(e->seen.reports, ref->reports);
-                    assert_memory_equal(e->seen.order, ref->order, sizeof ref->order);
-                    assert_true(e->seen.sum == ref->sum);
+                    assert_same_long_reports(&e->seen, ref);
                     assert_int_equal(e->by_thread[0] + e->by_thread[1], ref->reports);
                     if (threads == 1)
                         assert_int_equal(e->by_thread[1], 0);
@@ -501,7 +507,6 @@ static void test_encoded_same_as_emitted(void **state)
                 free(e);
             }
         }
-    free(v);
     free(ref);
 }
 
