@@ -617,6 +617,52 @@ static void test_evidence_digest(void **state)
     assert_true(ticket_evidence_digest(d, true) == 0);
 }
 
+/* The digest takes each text's bytes in whole pairs of words, then a word,
+ * then a short last word: for every length 0..40 of the value and 0..24 of
+ * the message (every way the pairs, the held word and the tail fall), the
+ * same bytes elsewhere in memory give the same digest, and a change of any
+ * one byte, or of a length by one, gives another. */
+static void test_evidence_digest_lengths(void **state)
+{
+    (void)state;
+    unsigned char a[48], b[48 + 3], m[32], m2[32 + 5];
+    for (size_t i = 0; i < sizeof a; i++)
+        a[i] = (unsigned char)(i * 37 + 5);
+    for (size_t i = 0; i < sizeof m; i++)
+        m[i] = (unsigned char)(i * 11 + 200);
+    for (size_t vl = 0; vl <= 40; vl++)
+        for (size_t ml = 0; ml <= 24; ml++) {
+            struct ticket_cell c[TICKET_EVIDENCE] = {
+                {.type = SQLITE_INTEGER, .i = 42},
+                {.type = SQLITE_TEXT, .p = "key", .len = 3},
+                {.type = SQLITE_TEXT, .p = a, .len = vl},
+                {.type = SQLITE_TEXT, .p = m, .len = ml},
+                {.type = SQLITE_BLOB, .p = a + 1, .len = 17}};
+            uint64_t base = ticket_evidence_digest(c, false);
+            memcpy(b + 3, a, vl); /* elsewhere, unaligned */
+            memcpy(m2 + 5, m, ml);
+            struct ticket_cell d[TICKET_EVIDENCE];
+            memcpy(d, c, sizeof d);
+            d[2].p = b + 3;
+            d[3].p = m2 + 5;
+            assert_true(ticket_evidence_digest(d, false) == base);
+            for (size_t at = 0; at < vl; at++) {
+                b[3 + at] ^= 0x40;
+                assert_true(ticket_evidence_digest(d, false) != base);
+                b[3 + at] ^= 0x40;
+            }
+            for (size_t at = 0; at < ml; at++) {
+                m2[5 + at] ^= 0x01;
+                assert_true(ticket_evidence_digest(d, false) != base);
+                m2[5 + at] ^= 0x01;
+            }
+            if (vl) {
+                d[2].len = vl - 1;
+                assert_true(ticket_evidence_digest(d, false) != base);
+            }
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -628,6 +674,7 @@ int main(void)
         cmocka_unit_test(test_keys_handed),
         cmocka_unit_test(test_steady_differing_only),
         cmocka_unit_test(test_evidence_digest),
+        cmocka_unit_test(test_evidence_digest_lengths),
         cmocka_unit_test(test_many_items_sorted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
