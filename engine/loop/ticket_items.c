@@ -322,13 +322,18 @@ int tk_items_unindex(sqlite3 *db, char **index_sql, struct qloop_error *err)
  * 926,000 keys of the 10M compare's items (~80 bytes each) sorted in two
  * large runs, far out of the processor's caches; in runs of 8 MiB the
  * same index took 1.4-1.7 s -> 1.3-1.4 s in the run and 1.8-2.5 -> 1.4-1.7
- * s in the sqlite3 shell (bench/README.md, "The compare at 10M"). A table
- * of up to tk_items_sort_in_cache items (whose keys fit the run's cache,
- * sorted there in one piece) keeps the cache: at 8 MiB the 1M compare's
- * 92,536 keys took two runs and a merge, 86-114 -> 108-145 ms. The cache
- * is set back when the index is made or has failed; pages it held past
- * 8 MiB are written out (as the COMMIT would) instead of kept. */
-#define TK_ITEMS_SORT_KIB 8192
+ * s in the sqlite3 shell (bench/README.md, "The compare at 10M"). With the
+ * index keyed by record_ref first (store step 16) a compare is cheap and
+ * the sort is bound by memory: runs of 2 MiB (a small share of the
+ * shared 32 MiB L3 here) sorted W1 10M night 1's 1.8M keys in
+ * ~13 % less CPU than runs of 8 MiB, the extra merge level included
+ * (bench/README.md, "A first night's ticket phase, again"). A table of up
+ * to tk_items_sort_in_cache items (whose keys fit the run's cache, sorted
+ * there in one piece) keeps the cache: at 8 MiB the 1M compare's 92,536
+ * keys took two runs and a merge, 86-114 -> 108-145 ms. The cache is set
+ * back when the index is made or has failed; pages it held past the small
+ * cache are written out (as the COMMIT would) instead of kept. */
+#define TK_ITEMS_SORT_KIB 2048
 int64_t tk_items_sort_in_cache = TK_ITEMS_SORT_IN_CACHE;
 
 int tk_items_reindex(sqlite3 *db, char **index_sql, struct qloop_error *err)

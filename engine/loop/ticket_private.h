@@ -344,7 +344,7 @@ int tk_items_reindex(sqlite3 *db, char **index_sql, struct qloop_error *err);
 
 /* The most items (max(id) of ticket_items) whose index tk_items_reindex
  * sorts under the run's page cache; past it the keys are sorted in runs of
- * 8 MiB (ticket_items.c). A variable for the tests. */
+ * 2 MiB (ticket_items.c). A variable for the tests. */
 #define TK_ITEMS_SORT_IN_CACHE 500000
 extern int64_t tk_items_sort_in_cache;
 

@@ -369,8 +369,8 @@ static const char *traced_text(void)
     return traced.ptr;
 }
 
-/* Past tk_items_sort_in_cache items the index is built with an 8 MiB page
- * cache, so that SQLite's sorter sorts its keys in runs of 8 MiB rather
+/* Past tk_items_sort_in_cache items the index is built with a 2 MiB page
+ * cache, so that SQLite's sorter sorts its keys in runs of 2 MiB rather
  * than of the run's 64 MiB, and the cache is set back afterwards, whether
  * the index was made or failed; up to it the cache is left alone. */
 static void test_reindex_small_sort_runs(void **state)
@@ -411,7 +411,7 @@ static void test_reindex_small_sort_runs(void **state)
         assert_int_equal(tk_items_reindex(db, &sql, &err), fail ? -2 : 0);
         sqlite3_trace_v2(db, 0, NULL, NULL);
         const char *text = traced_text();
-        const char *small = strstr(text, "PRAGMA main.cache_size=-8192\n");
+        const char *small = strstr(text, "PRAGMA main.cache_size=-2048\n");
         const char *create = strstr(text, "CREATE UNIQUE INDEX ticket_items_record");
         const char *back = strstr(text, "PRAGMA main.cache_size=-65536\n");
         assert_non_null(small);
