@@ -19,16 +19,23 @@
  * own allocator (a large cache filling; smaller ones never get here), each
  * further line takes a slot of a region reserved once (address space
  * only: PM_RESERVE, MAP_NORESERVE) and marked for transparent huge pages
- * (MADV_HUGEPAGE: this kernel's policy is "madvise"), handed out in address
- * order and reused last-freed first; memory is only used as slots are
- * first written, 2 MiB at a time. Every other allocation, and a line once
+ * (MADV_HUGEPAGE: this kernel's policy is "madvise"), the lowest free
+ * slot first; memory is only used as slots are first written, 2 MiB at a
+ * time. Every other allocation, and a line once
  * the region is used up, is SQLite's own allocator's (the methods it had).
- * A slot is never given back to the kernel before the process ends
- * (freed, it waits for the next line; the page cache keeps its lines until
- * its connection closes anyway).
+ * A freed slot waits for the next line; as the lowest free slot is handed
+ * out first, live lines gather at the region's start and whole huge
+ * pages above them fall free when a cache shrinks (a connection closed,
+ * sqlite3_db_release_memory after the memo's look-ups, a smaller
+ * cache_size). Of the huge pages no slot uses, PM_KEEP bytes (the lowest)
+ * stay resident for the next lines; the memory of the others is given
+ * back to the kernel (MADV_DONTNEED, 2 MiB each), so that what a shrunk
+ * cache held does not add to the process's peak beside malloc's heap,
+ * which cannot reuse it (W1 10M night 2: 295 MiB with QLOOP_PAGEMEM=0, up
+ * to 323 MiB with the region before slots were given back).
  *
- * Thread-safe (one mutex around the free list and the next slot): the
- * portal's request threads share it. Off with QLOOP_PAGEMEM=0 (to measure
+ * Thread-safe (one mutex around the slots' bitmap, the huge pages' counts
+ * and their release): the portal's request threads share it. Off with QLOOP_PAGEMEM=0 (to measure
  * against), off Linux, and when SQLite was in use before (the
  * configuration is then refused and nothing changes).
  */
@@ -61,16 +68,27 @@
  * fills a large cache takes the lines past these in huge pages. */
 #define PM_SMALL ((size_t)16 << 20)
 #define PM_SMALL_LINES (PM_SMALL / PM_SLOT)
+/* Huge pages of the region, and words of the free slots' bitmap. */
+#define PM_PAGES (PM_RESERVE / PM_HUGE)
+#define PM_WORDS ((PM_SLOTS + 63) / 64)
+/* Wholly free huge pages kept resident (the lowest ones: the next lines
+ * take them first); past these, free huge pages are given back. */
+#define PM_KEEP STORE_PAGEMEM_KEEP
+#define PM_KEEP_PAGES (PM_KEEP / PM_HUGE)
 
 static struct {
     pthread_mutex_t mu;
     sqlite3_mem_methods orig;   /* SQLite's allocator before */
     unsigned char *base, *end;  /* the slots' region */
-    unsigned char *next;        /* the first slot never handed out */
     size_t lines;               /* lines live in SQLite's allocator, until engaged */
     bool engaged;               /* lines take slots (once PM_SMALL_LINES lived at once) */
-    uint32_t freed[PM_SLOTS];   /* numbers of freed slots, the last freed last */
-    size_t nfreed;              /* (kept apart: freeing touches no slot's memory) */
+    uint64_t free[PM_WORDS];    /* bit set: slot free (kept apart: freeing touches no slot) */
+    size_t low;                 /* no word below this one has a free slot */
+    uint16_t busy[PM_PAGES];    /* slots handed out that overlap each huge page */
+    bool resident[PM_PAGES];    /* a slot of it was handed out since it was last given back */
+    size_t idle;                /* resident huge pages with no slot handed out */
+    size_t nresident;           /* resident huge pages */
+    size_t released;            /* huge pages given back, in all */
     size_t used;                /* slots handed out, not freed */
     bool on;
 } pm = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -81,29 +99,76 @@ static bool owned(const void *p)
     return pm.base && (const unsigned char *)p >= pm.base && (const unsigned char *)p < pm.end;
 }
 
-/* A slot, or NULL when none is left. */
+/* The huge pages slot i overlaps: *first to *last (a slot may straddle two). */
+static void slot_pages(size_t i, size_t *first, size_t *last)
+{
+    size_t off = i * PM_SLOT;
+    *first = off / PM_HUGE;
+    *last = (off + PM_SLOT - 1) / PM_HUGE;
+}
+
+/* A slot, or NULL when none is left: the lowest free one. Its huge pages
+ * count it; a page given back before is resident again once written. */
 static void *slot_take(void)
 {
     pthread_mutex_lock(&pm.mu);
     void *p = NULL;
-    if (pm.nfreed) {
-        p = pm.base + (size_t)pm.freed[--pm.nfreed] * PM_SLOT;
-    } else if ((size_t)(pm.end - pm.next) >= PM_SLOT) {
-        p = pm.next;
-        pm.next += PM_SLOT;
-    }
-    if (p)
+    while (pm.low < PM_WORDS && !pm.free[pm.low])
+        pm.low++;
+    if (pm.low < PM_WORDS) {
+        size_t i = pm.low * 64 + (size_t)__builtin_ctzll(pm.free[pm.low]);
+        pm.free[pm.low] &= pm.free[pm.low] - 1;
+        size_t first, last;
+        slot_pages(i, &first, &last);
+        for (size_t h = first; h <= last; h++) {
+            if (!pm.resident[h]) {
+                pm.resident[h] = true;
+                pm.nresident++;
+            } else if (pm.busy[h] == 0) {
+                pm.idle--;
+            }
+            pm.busy[h]++;
+        }
         pm.used++;
+        p = pm.base + i * PM_SLOT;
+    }
     pthread_mutex_unlock(&pm.mu);
     return p;
 }
 
-/* Gives slot p back: the next slot_take hands it out first. */
+/* Gives back to the kernel the memory of the highest resident huge pages no
+ * slot uses, until PM_KEEP_PAGES are left. With the mutex held: no slot of
+ * such a page can be handed out meanwhile. */
+static void pages_release(void)
+{
+    for (size_t h = PM_PAGES; h-- > 0 && pm.idle > PM_KEEP_PAGES;) {
+        if (!pm.resident[h] || pm.busy[h])
+            continue;
+        (void)madvise(pm.base + h * PM_HUGE, PM_HUGE, MADV_DONTNEED); /* zero-filled when next touched */
+        pm.resident[h] = false;
+        pm.nresident--;
+        pm.idle--;
+        pm.released++;
+    }
+}
+
+/* Gives slot p back: the lowest free slot is handed out next; its huge
+ * pages, once no slot uses them, may be given back to the kernel. */
 static void slot_give(void *p)
 {
     pthread_mutex_lock(&pm.mu);
-    pm.freed[pm.nfreed++] = (uint32_t)(((unsigned char *)p - pm.base) / PM_SLOT);
+    size_t i = (size_t)((unsigned char *)p - pm.base) / PM_SLOT;
+    pm.free[i / 64] |= (uint64_t)1 << (i % 64);
+    if (i / 64 < pm.low)
+        pm.low = i / 64;
+    size_t first, last;
+    slot_pages(i, &first, &last);
+    for (size_t h = first; h <= last; h++)
+        if (--pm.busy[h] == 0)
+            pm.idle++;
     pm.used--;
+    if (pm.idle > PM_KEEP_PAGES)
+        pages_release();
     pthread_mutex_unlock(&pm.mu);
 }
 
@@ -201,14 +266,17 @@ void store_pagemem_install(void)
         return;
     /* slots from a 2 MiB boundary: whole huge pages */
     uintptr_t at = ((uintptr_t)map + PM_HUGE - 1) & ~(uintptr_t)(PM_HUGE - 1);
-    pm.base = pm.next = (unsigned char *)at;
+    pm.base = (unsigned char *)at;
     pm.end = pm.base + PM_SLOTS * PM_SLOT;
+    for (size_t i = 0; i < PM_SLOTS; i++)
+        pm.free[i / 64] |= (uint64_t)1 << (i % 64);
+    pm.low = 0;
     (void)madvise(pm.base, PM_RESERVE, MADV_HUGEPAGE); /* advisory: 4 KiB pages otherwise */
     static const sqlite3_mem_methods wrapped = {pm_malloc, pm_free,  pm_realloc, pm_size,
                                                 pm_roundup, pm_init, pm_shutdown, NULL};
     if (sqlite3_config(SQLITE_CONFIG_MALLOC, &wrapped) != SQLITE_OK) {
         munmap(map, PM_RESERVE + PM_HUGE);
-        pm.base = pm.next = pm.end = NULL;
+        pm.base = pm.end = NULL;
         return;
     }
     pm.on = true;
@@ -225,6 +293,22 @@ size_t store_pagemem_used(void)
 {
     pthread_mutex_lock(&pm.mu);
     size_t n = pm.used;
+    pthread_mutex_unlock(&pm.mu);
+    return n;
+}
+
+size_t store_pagemem_resident(void)
+{
+    pthread_mutex_lock(&pm.mu);
+    size_t n = pm.nresident * PM_HUGE;
+    pthread_mutex_unlock(&pm.mu);
+    return n;
+}
+
+size_t store_pagemem_released(void)
+{
+    pthread_mutex_lock(&pm.mu);
+    size_t n = pm.released;
     pthread_mutex_unlock(&pm.mu);
     return n;
 }

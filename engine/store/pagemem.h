@@ -1,6 +1,7 @@
 /*
  * pagemem.h — SQLite's page-cache lines in a region of transparent huge
- * pages (pagemem.c): fewer page faults on the thread that fills a cache.
+ * pages (pagemem.c): fewer page faults on the thread that fills a cache;
+ * the memory of huge pages a shrunk cache no longer uses given back.
  */
 #ifndef QLOOP_PAGEMEM_H
 #define QLOOP_PAGEMEM_H
@@ -22,5 +23,14 @@ bool store_pagemem_engaged(void);
 bool store_pagemem_owns(const void *p);
 /* Slots handed out and not freed. */
 size_t store_pagemem_used(void);
+/* Bytes of the region's huge pages that slots were handed out in since
+ * they were last given back (what the region may hold resident). */
+size_t store_pagemem_resident(void);
+/* Huge pages given back to the kernel so far (each 2 MiB). */
+size_t store_pagemem_released(void);
+
+/* Bytes of wholly free huge pages the region keeps resident for the next
+ * lines; the memory of further free huge pages is given back. */
+#define STORE_PAGEMEM_KEEP ((size_t)8 << 20)
 
 #endif

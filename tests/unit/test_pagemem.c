@@ -6,7 +6,12 @@
  * its size is the slot's, freed it is given again, grown or shrunk past a
  * slot the bytes move to SQLite's own allocator and back, other sizes never
  * take one; once every slot is out, allocations go on from SQLite's
- * allocator; threads taking and giving slots at once lose none.
+ * allocator; threads taking and giving slots at once lose none. The lowest
+ * free slot is handed out first; once slots fall free, the huge pages no
+ * slot uses past STORE_PAGEMEM_KEEP are given back to the kernel (not
+ * resident: mincore) and used again, zero-filled, by later slots; threads
+ * taking, writing and giving many slots while pages are given back find
+ * their bytes intact.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -16,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -158,6 +164,89 @@ static void test_region_used_up(void **state)
     sqlite3_free(p);
 }
 
+/* Whether the 4 KiB page holding p is resident (mincore). */
+static bool resident_at(const void *p)
+{
+    long psz = sysconf(_SC_PAGESIZE);
+    void *page = (void *)((uintptr_t)p & ~(uintptr_t)(psz - 1));
+    unsigned char v = 0;
+    assert_int_equal(mincore(page, (size_t)psz, &v), 0);
+    return v & 1;
+}
+
+#define HUGE ((size_t)2 << 20)
+
+/* 48 MiB of slots written and freed: all but STORE_PAGEMEM_KEEP of the
+ * huge pages they filled are given back (the highest first), the lowest
+ * stay; the next slots are the lowest again, and slots in given-back pages
+ * work again (zero-filled, then written). */
+static void test_pages_given_back_and_reused(void **state)
+{
+    (void)state;
+    store_close(db_open());
+    engage();
+    assert_int_equal(store_pagemem_used(), 0);
+    size_t n = ((size_t)48 << 20) / LINE;
+    unsigned char **v = malloc(n * sizeof *v);
+    assert_non_null(v);
+    size_t released = store_pagemem_released();
+    for (size_t i = 0; i < n; i++) {
+        v[i] = sqlite3_malloc(LINE);
+        assert_true(store_pagemem_owns(v[i]));
+        assert_true(i == 0 || v[i] > v[i - 1]); /* the lowest free first: in address order */
+        memset(v[i], (int)(i & 0x7f) + 1, LINE);
+    }
+    assert_true(store_pagemem_resident() >= ((size_t)48 << 20));
+    assert_true(resident_at(v[0]) && resident_at(v[n - 1]));
+    for (size_t i = 0; i < n; i++)
+        sqlite3_free(v[i]);
+    assert_int_equal(store_pagemem_used(), 0);
+    /* the region keeps STORE_PAGEMEM_KEEP of free huge pages, the lowest */
+    assert_true(store_pagemem_resident() <= STORE_PAGEMEM_KEEP);
+    assert_true(store_pagemem_released() >= released + ((size_t)38 << 20) / HUGE);
+    assert_true(resident_at(v[0]));
+    assert_false(resident_at(v[n - 1]));
+    assert_false(resident_at(v[n / 2]));
+    /* taken again: the lowest first; the kept pages hold their old bytes,
+     * the given-back ones read as zero until written */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char *p = sqlite3_malloc(LINE);
+        assert_ptr_equal(p, v[i]);
+        if (i == n - 1)
+            assert_int_equal(p[LINE - 1], 0);
+        memset(p, 0x5A, LINE);
+    }
+    assert_true(store_pagemem_resident() >= ((size_t)48 << 20));
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(v[i][0], 0x5A);
+        assert_int_equal(v[i][LINE - 1], 0x5A);
+        sqlite3_free(v[i]);
+    }
+    assert_true(store_pagemem_resident() <= STORE_PAGEMEM_KEEP);
+    free(v);
+}
+
+/* A store's cache of ~48 MiB in slots, closed: its huge pages past
+ * STORE_PAGEMEM_KEEP are given back. */
+static void test_closed_cache_given_back(void **state)
+{
+    (void)state;
+    store_close(db_open());
+    engage();
+    sqlite3 *db = db_open();
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE t(x); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
+                                  " SELECT i + 1 FROM n WHERE i < 48000)"
+                                  " INSERT INTO t SELECT randomblob(1000) FROM n;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_true(store_pagemem_used() > 2000); /* ~3,000 pages of 16 KiB */
+    assert_true(store_pagemem_resident() > ((size_t)32 << 20));
+    store_close(db);
+    assert_int_equal(store_pagemem_used(), 0);
+    assert_true(store_pagemem_resident() <= STORE_PAGEMEM_KEEP);
+}
+
 static void *churn(void *arg)
 {
     unsigned char tag = (unsigned char)(uintptr_t)arg;
@@ -197,6 +286,53 @@ static void test_threads(void **state)
     assert_int_equal(store_pagemem_used(), before);
 }
 
+/* Each of four threads takes 700 slots (~11 MiB), writes them with its tag,
+ * checks and gives them all back, 20 times: huge pages are given back while
+ * other threads' slots live beside them, and none of their bytes is lost. */
+static void *churn_big(void *arg)
+{
+    unsigned char tag = (unsigned char)(uintptr_t)arg;
+    enum { HELD = 700 };
+    unsigned char **held = malloc(HELD * sizeof *held);
+    if (!held)
+        return (void *)1;
+    void *rc = NULL;
+    for (int round = 0; round < 20 && !rc; round++) {
+        for (int i = 0; i < HELD; i++) {
+            held[i] = sqlite3_malloc(LINE);
+            if (!held[i] || !store_pagemem_owns(held[i]))
+                return (void *)1;
+            memset(held[i], tag, LINE);
+        }
+        for (int i = 0; i < HELD; i++) {
+            if (held[i][0] != tag || held[i][LINE / 2] != tag || held[i][LINE - 1] != tag)
+                rc = (void *)1;
+            sqlite3_free(held[i]);
+        }
+    }
+    free(held);
+    return rc;
+}
+
+static void test_threads_with_pages_given_back(void **state)
+{
+    (void)state;
+    store_close(db_open());
+    engage();
+    size_t released = store_pagemem_released();
+    pthread_t t[4];
+    for (uintptr_t i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, churn_big, (void *)(i + 1)), 0);
+    for (int i = 0; i < 4; i++) {
+        void *rc;
+        pthread_join(t[i], &rc);
+        assert_null(rc);
+    }
+    assert_int_equal(store_pagemem_used(), 0);
+    assert_true(store_pagemem_released() > released);
+    assert_true(store_pagemem_resident() <= STORE_PAGEMEM_KEEP);
+}
+
 int main(void)
 {
     unsetenv("QLOOP_PAGEMEM");
@@ -205,6 +341,9 @@ int main(void)
         cmocka_unit_test(test_slot_malloc_free_realloc),
         cmocka_unit_test(test_region_used_up),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_pages_given_back_and_reused),
+        cmocka_unit_test(test_closed_cache_given_back),
+        cmocka_unit_test(test_threads_with_pages_given_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
