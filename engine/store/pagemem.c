@@ -21,8 +21,8 @@
  * only: PM_RESERVE, MAP_NORESERVE) and marked for transparent huge pages
  * (MADV_HUGEPAGE: this kernel's policy is "madvise"), the lowest free
  * slot first; memory is only used as slots are first written, 2 MiB at a
- * time. Every other allocation, and a line once
- * the region is used up, is SQLite's own allocator's (the methods it had).
+ * time. Every other allocation, and a line once the region is used up, is
+ * SQLite's own allocator's (the methods it had).
  * A freed slot waits for the next line; as the lowest free slot is handed
  * out first, live lines gather at the region's start and whole huge
  * pages above them fall free when a cache shrinks (a connection closed,
@@ -30,14 +30,15 @@
  * cache_size). Of the huge pages no slot uses, PM_KEEP bytes (the lowest)
  * stay resident for the next lines; the memory of the others is given
  * back to the kernel (MADV_DONTNEED, 2 MiB each), so that what a shrunk
- * cache held does not add to the process's peak beside malloc's heap,
- * which cannot reuse it (W1 10M night 2: 295 MiB with QLOOP_PAGEMEM=0, up
- * to 323 MiB with the region before slots were given back).
+ * cache held does not stay resident beside malloc's heap, which cannot
+ * reuse it (W1 10M night 2's read phase: the region held 50 MiB after the
+ * memo's look-ups, now 8 MiB; bench/README.md, "Page faults and peak
+ * memory").
  *
  * Thread-safe (one mutex around the slots' bitmap, the huge pages' counts
- * and their release): the portal's request threads share it. Off with QLOOP_PAGEMEM=0 (to measure
- * against), off Linux, and when SQLite was in use before (the
- * configuration is then refused and nothing changes).
+ * and their release): the portal's request threads share it. Off with
+ * QLOOP_PAGEMEM=0 (to measure against), off Linux, and when SQLite was in
+ * use before (the configuration is then refused and nothing changes).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -144,7 +145,8 @@ static void pages_release(void)
     for (size_t h = PM_PAGES; h-- > 0 && pm.idle > PM_KEEP_PAGES;) {
         if (!pm.resident[h] || pm.busy[h])
             continue;
-        (void)madvise(pm.base + h * PM_HUGE, PM_HUGE, MADV_DONTNEED); /* zero-filled when next touched */
+        /* zero-filled when next touched */
+        (void)madvise(pm.base + h * PM_HUGE, PM_HUGE, MADV_DONTNEED);
         pm.resident[h] = false;
         pm.nresident--;
         pm.idle--;
