@@ -72,6 +72,7 @@ static void side_release(struct side *s)
     s->head = s->tail = NULL;
     for (size_t i = 0; i <= NPART; i++)
         compare_spill_close(&s->parts[i]);
+    compare_spill_close(&s->over);
 }
 
 /* Frees everything a side holds; the side must not be used afterwards. */
@@ -239,6 +240,7 @@ int compare_run_new(struct compare_run **out, struct pack *p, size_t memory_budg
     struct compare_run *c = qloop_xcalloc(1, sizeof *c);
     c->p = p;
     c->budget = memory_budget ? memory_budget : DEFAULT_BUDGET;
+    c->hold = c->budget < HOLD_BUDGET ? c->budget : HOLD_BUDGET;
     const char *t = getenv("TMPDIR");
     c->tmpdir = t && *t ? t : "/tmp";
     c->cmps = qloop_xcalloc(p->ncompares + 1, sizeof *c->cmps);
@@ -254,6 +256,22 @@ int compare_run_new(struct compare_run **out, struct pack *p, size_t memory_budg
     }
     *out = c;
     return 0;
+}
+
+void compare_set_hold(struct compare_run *c, size_t bytes)
+{
+    if (c)
+        c->hold = bytes < c->budget ? bytes : c->budget;
+}
+
+uint64_t compare_over_records(const struct compare_run *c)
+{
+    return c ? c->over_recs : 0;
+}
+
+size_t compare_charge(const struct compare_run *c)
+{
+    return c ? c->mem : 0;
 }
 
 bool compare_spilled(const struct compare_run *c)
@@ -398,7 +416,10 @@ int compare_finish(struct compare_run *c, const struct compare_emit_ctx *ctx, js
                    int64_t *failed_records, struct qloop_error *err)
 {
     struct emitter e = {.c = c, .findings = ctx->findings, .L = c->p->L, .err = err};
-    int rc = 0;
+    /* records past the hold, within the budget: back into their chunks */
+    int rc = c->spilled ? 0 : compare_unhold(c, err);
+    if (rc != 0)
+        return -1;
     /* the findings moved in as they are made (with jobs, round by round):
      * their keys go into finding_refs at the end, in one sorted write */
     findings_hold_refs(ctx->findings);

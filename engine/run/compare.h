@@ -131,6 +131,21 @@ size_t compare_record_strings(const struct compare_run *c, size_t cmp, int side,
 int compare_add_record(struct compare_run *c, size_t cmp, int side, const struct compare_record *r,
                        struct qloop_error *err);
 
+/* The charge up to which fed records are held in memory (default and at
+ * most the budget: 384 MiB); past it they go to a temporary file of their
+ * side in feed order, still charged, so that the budget decides spilling
+ * as before and a run that stays within it reads them back and joins in
+ * memory: the same findings either way. Tuning and tests. c may be NULL. */
+void compare_set_hold(struct compare_run *c, size_t bytes);
+
+/* How many records went to the files past the hold (compare_set_hold).
+ * For tests; c may be NULL (0). */
+uint64_t compare_over_records(const struct compare_run *c);
+
+/* The memory charged against the budget by the records fed so far (0 once
+ * spilled). For tests; c may be NULL (0). */
+size_t compare_charge(const struct compare_run *c);
+
 /* Whether the records went to temporary partition files because the memory
  * budget was passed (for progress messages and tests). */
 bool compare_spilled(const struct compare_run *c);

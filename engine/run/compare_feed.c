@@ -47,14 +47,70 @@ static char *chunk_room(struct compare_run *c, struct side *s, size_t n)
     return (char *)k->data + k->used;
 }
 
+/* After records were charged: spills everything when the charge passes
+ * the budget, else sends later records past the hold to the overflow
+ * files. Returns 0 or -1 with err. */
+static int settle(struct compare_run *c, struct qloop_error *err)
+{
+    if (c->mem > c->budget)
+        return compare_spill_all(c, err);
+    if (c->mem > c->hold)
+        c->holding = true;
+    return 0;
+}
+
 /* Charges a record just written at the end of side s's last chunk (n
  * bytes); spills everything when the charge passes the budget. */
 static int charge_record(struct compare_run *c, struct side *s, size_t n, struct qloop_error *err)
 {
     s->tail->used += n;
     c->mem += ENT_COST;
-    if (c->mem > c->budget)
-        return compare_spill_all(c, err);
+    return settle(c, err);
+}
+
+/* Charges a record of n bytes (rec_size) going to side s's overflow file
+ * as chunk_room would charge it if it were held: the chunks it would take
+ * are followed past the side's last real one, so that the charge, and so
+ * whether the run spills, is the same as if every record were held. */
+static void charge_over(struct compare_run *c, struct side *s, size_t n)
+{
+    if (!s->vset) {
+        s->vset = true;
+        s->vused = s->tail ? s->tail->used : 0;
+        s->vsize = s->tail ? s->tail->size : 0;
+    }
+    if (s->vsize - s->vused < n) {
+        s->vsize = n > CHUNK_SIZE ? n : CHUNK_SIZE;
+        s->vused = 0;
+        c->mem += sizeof(struct chunk) + s->vsize;
+    }
+    s->vused += n;
+    c->mem += ENT_COST;
+}
+
+/* compare_over_read's: puts record r at the end of side s's chunks. */
+static int place_held(struct compare_run *c, struct side *s, const struct rec *r,
+                      struct qloop_error *err)
+{
+    (void)err;
+    size_t n = rec_size(r->len);
+    memcpy(chunk_room(c, s, n), r, n);
+    s->tail->used += n;
+    return 0;
+}
+
+int compare_unhold(struct compare_run *c, struct qloop_error *err)
+{
+    size_t mem = c->mem; /* charged already, as if held */
+    for (size_t i = 0; i < c->ncmps; i++)
+        for (int sd = 0; sd < 2; sd++) {
+            struct side *s = &c->cmps[i].side[sd];
+            if (compare_over_read(c, s, place_held, err) != 0)
+                return -1;
+            s->vset = false;
+        }
+    c->mem = mem;
+    c->holding = false;
     return 0;
 }
 
@@ -66,6 +122,10 @@ static int store_record(struct compare_run *c, struct side *s, const struct rec 
     if (c->spilled)
         return compare_spill_record(c, s, r, err);
     size_t n = rec_size(r->len);
+    if (c->holding) {
+        charge_over(c, s, n);
+        return compare_hold_record(c, s, r, err) != 0 ? -1 : settle(c, err);
+    }
     memcpy(chunk_room(c, s, n), r, n);
     return charge_record(c, s, n, err);
 }
@@ -300,7 +360,7 @@ static int feed_row(struct compare_run *c, struct side *s, const struct compare_
     }
     plan_size(s, rows, row, &p, c->own.len);
     s->total++;
-    if (!c->spilled && !c->sink) {
+    if (!c->spilled && !c->sink && !c->holding) {
         write_record(s, rows, row, &p, c->own.ptr, c->own.len, chunk_room(c, s, p.n), &c->key);
         return charge_record(c, s, p.n, err);
     }
@@ -408,7 +468,7 @@ static int place_parallel(struct compare_run *c, struct side *s, size_t n, size_
     crew_run(&c->crew, copy_part, &t);
     free(pieces);
     c->mem += n * ENT_COST;
-    return c->mem > c->budget ? compare_spill_all(c, err) : 0;
+    return settle(c, err);
 }
 
 /* Feeds a whole batch to side s on the crew's threads, then stores the
@@ -440,7 +500,7 @@ static int feed_parallel(struct compare_run *c, struct side *s, const struct com
                           .parts = jobs, .own_off = c->own_off, .own_len = c->own_len};
     crew_run(&c->crew, build_part, &t);
     s->total += (int64_t)n;
-    if (!c->spilled && !c->sink)
+    if (!c->spilled && !c->sink && !c->holding)
         return place_parallel(c, s, n, jobs, err);
     for (size_t i = 0; i < jobs; i++)
         for (size_t off = 0; off < c->stage[i].len;) {

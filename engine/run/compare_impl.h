@@ -44,6 +44,16 @@ enum {
 
 #define DEFAULT_BUDGET ((size_t)1 << 30)
 
+/* The charge up to which records are held in chunks while they are fed
+ * (at most the budget; compare_set_hold). Past it, later records go to a
+ * file of their side in feed order (struct side.over), charged as if held:
+ * a run that passes the budget spills as before, one that does not reads
+ * them back into chunks at the end and joins in memory as before. A record
+ * of a two-field compare is charged ~160 bytes of which ~88 are held, so
+ * at a 1 GiB budget a 10M compare held 579 MiB before spilling it all;
+ * held up to 384 MiB of charge, it holds ~215 MiB. */
+#define HOLD_BUDGET ((size_t)384 << 20)
+
 /* One record, followed by len payload bytes padded to a multiple of 8. */
 struct rec {
     uint64_t fp_hi, fp_lo;
@@ -102,6 +112,12 @@ struct side {
     struct chunk *head, *tail;
     /* after spilling */
     struct spill parts[NPART + 1];
+    /* past the hold (compare_run.holding): the records fed since, in feed
+     * order, and the chunk they would have been put in (vsize bytes, vused
+     * taken; vset once it follows the last real chunk) */
+    struct spill over;
+    size_t vused, vsize;
+    bool vset;
 };
 
 enum { R_MISSING_RIGHT, R_MISSING_LEFT, R_DUP_LEFT, R_DUP_RIGHT, R_EMPTY_LEFT, R_EMPTY_RIGHT,
@@ -169,8 +185,10 @@ struct compare_run {
     compare_sink_fn sink; /* a partitioned judge's (compare_set_sink), or NULL */
     void *sink_ctx;
     size_t budget;
+    size_t hold;           /* the charge held in chunks before records go to side.over */
     size_t mem;
     bool spilled;
+    bool holding;          /* past the hold, not spilled: records go to side.over */
     struct cmp *cmps;
     size_t ncmps;
     const char *tmpdir;
@@ -185,6 +203,7 @@ struct compare_run {
     struct spill_writer *writer; /* writes the partition files' blocks (compare_spill.c), or NULL */
     bool writer_tried;     /* it could not be started: write on the calling thread */
     size_t blocks_behind;  /* blocks handed to the writer (compare_spill_blocks_behind) */
+    uint64_t over_recs;    /* records written to overflow files (compare_over_records) */
     uint64_t spill_mem, spill_file; /* records written to partition files: their bytes in
                                        memory and in the files (compare_spill_sizes) */
     /* a batch built on the crew (compare_feed.c): each member's records and
@@ -319,8 +338,25 @@ void compare_resolve_columns(struct side *s, const char *const *names, size_t nc
 /* Appends r to side s's first-level partition (or its empty-key stream). */
 int compare_spill_record(struct compare_run *c, struct side *s, const struct rec *r,
                          struct qloop_error *err);
-/* Moves every in-memory record of every compare to partition files. */
+/* Moves every in-memory record of every compare to partition files, then
+ * the records of each side's overflow file (side.over), in feed order. */
 int compare_spill_all(struct compare_run *c, struct qloop_error *err);
+/* Appends r to side s's overflow file (side.over). Returns 0 or -1. */
+int compare_hold_record(struct compare_run *c, struct side *s, const struct rec *r,
+                        struct qloop_error *err);
+/* What compare_over_read does with each record of an overflow file. */
+typedef int (*compare_rec_fn)(struct compare_run *c, struct side *s, const struct rec *r,
+                              struct qloop_error *err);
+/* Reads side s's overflow file from its start, calls fn on each record in
+ * feed order, then closes it. Returns 0, or -1 with err (fn's or a read). */
+int compare_over_read(struct compare_run *c, struct side *s, compare_rec_fn fn,
+                      struct qloop_error *err);
+
+/* compare_feed.c */
+/* Reads every side's overflow file back to the end of its chunks, as if
+ * the records had been held (for a run within its budget, not spilled),
+ * and closes them. Returns 0 or -1 with err. */
+int compare_unhold(struct compare_run *c, struct qloop_error *err);
 /* Waits until the writer thread (if any) has written every block handed
  * to it. Returns 0, or -1 with err when one could not be written. */
 int compare_spill_drain(struct compare_run *c, struct qloop_error *err);

@@ -346,9 +346,22 @@ int compare_spill_record(struct compare_run *c, struct side *s, const struct rec
     return spill_put(c, &s->parts[part], r, err);
 }
 
+int compare_hold_record(struct compare_run *c, struct side *s, const struct rec *r,
+                        struct qloop_error *err)
+{
+    /* not a partition file: compare_spill_sizes counts those */
+    uint64_t mem = c->spill_mem, file = c->spill_file;
+    int rc = spill_put(c, &s->over, r, err);
+    c->spill_mem = mem;
+    c->spill_file = file;
+    c->over_recs++;
+    return rc;
+}
+
 int compare_spill_all(struct compare_run *c, struct qloop_error *err)
 {
     c->spilled = true;
+    c->holding = false;
     for (size_t i = 0; i < c->ncmps; i++)
         for (int sd = 0; sd < 2; sd++) {
             struct side *s = &c->cmps[i].side[sd];
@@ -364,6 +377,9 @@ int compare_spill_all(struct compare_run *c, struct qloop_error *err)
                 s->head = next;
             }
             s->tail = NULL;
+            /* then what came after them, past the hold */
+            if (s->over.f && compare_over_read(c, s, compare_spill_record, err) != 0)
+                return -1;
         }
     c->mem = 0;
     return 0;
@@ -680,6 +696,24 @@ int compare_process_parts(struct emitter *e)
         loader_finish(next, &u, NULL);
         unit_free(&u);
     }
+    return rc;
+}
+
+int compare_over_read(struct compare_run *c, struct side *s, compare_rec_fn fn,
+                      struct qloop_error *err)
+{
+    struct spill *sp = &s->over;
+    if (!sp->f)
+        return 0;
+    struct emitter e = {.c = c, .err = err}; /* what spill_next reports through */
+    struct qloop_buf b = {0};
+    int rc = spill_rewind(c, sp, err);
+    for (uint64_t k = 0; k < sp->recs && rc == 0; k++) {
+        const struct rec *r = spill_next(&e, sp, &b);
+        rc = r ? fn(c, s, r, err) : -1;
+    }
+    qloop_buf_free(&b);
+    compare_spill_close(sp);
     return rc;
 }
 

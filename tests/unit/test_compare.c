@@ -6,8 +6,9 @@
  * temporary store, then reads back the findings and rule_results rows and the
  * summary objects: plain and composite keys, duplicates, empty keys,
  * normalised, tolerant, date and custom-compared fields, both authorities,
- * masking, missing columns, and a run forced to spill by a tiny budget that
- * must give the same findings as an in-memory one.
+ * masking, missing columns, a run forced to spill by a tiny budget that
+ * must give the same findings as an in-memory one, and records past the
+ * hold kept in a file and read back (or spilled) with the same findings.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -438,6 +439,8 @@ static const char JOBS_RULES_OWN[] =
 
 /* compare_set_emit_ahead's values for gen_run (0, 0: the defaults). */
 static size_t ahead_rounds, ahead_bytes;
+/* compare_set_hold's value for gen_run (0: the default). */
+static size_t hold_bytes;
 
 /* Runs rules over n generated records per side (a multiple of 500) with
  * budget and jobs threads; returns the findings (in order_by) and rule
@@ -452,6 +455,8 @@ static void gen_feed(const char *rules, size_t n, size_t budget, size_t jobs)
     load(rules, budget);
     set_jobs(jobs);
     compare_set_emit_ahead(F.c, ahead_rounds, ahead_bytes);
+    if (hold_bytes)
+        compare_set_hold(F.c, hold_bytes);
     rnd_state = 42;
     char (*lcells)[4][40] = calloc(N, sizeof *lcells);
     char (*rcells)[4][40] = calloc(N, sizeof *rcells);
@@ -508,6 +513,8 @@ static void gen_feed(const char *rules, size_t n, size_t budget, size_t jobs)
 static size_t last_units_ahead, last_blocks_behind;
 /* compare_spill_sizes of gen_run's last compare. */
 static uint64_t last_mem, last_file;
+/* compare_over_records of gen_run's last compare. */
+static uint64_t last_over;
 
 static char *gen_run(const char *rules, size_t n, size_t budget, size_t jobs,
                      const char *order_by, bool *spilled, int64_t *failed)
@@ -517,6 +524,7 @@ static char *gen_run(const char *rules, size_t n, size_t budget, size_t jobs,
     last_units_ahead = compare_units_ahead(F.c);
     last_blocks_behind = compare_spill_blocks_behind(F.c);
     compare_spill_sizes(F.c, &last_mem, &last_file);
+    last_over = compare_over_records(F.c);
     *spilled = compare_spilled(F.c);
     *failed = F.failed;
     char *f = findings(order_by);
@@ -873,6 +881,59 @@ static void test_spill_equals_memory(void **state)
     free(tiny);
 }
 
+/* The charge gen_feed's records make with hold (compare_set_hold; 0: the
+ * default) and jobs; the compare is freed. */
+static size_t charge_of(size_t n, size_t hold, size_t jobs)
+{
+    hold_bytes = hold;
+    gen_feed(JOBS_RULES, n, 0, jobs);
+    hold_bytes = 0;
+    assert_false(compare_spilled(F.c));
+    size_t charge = compare_charge(F.c);
+    teardown(NULL);
+    return charge;
+}
+
+/* Records past the hold go to a file of their side, charged as if held:
+ * the charge is the same as with every record held (so the budget spills
+ * the same runs, also at its very edge); within the budget they are read
+ * back and joined in memory, past it spilled with the others: the
+ * findings, in the order stored, are those of a run that held them all,
+ * for one thread and several. */
+static void test_held_past_hold(void **state)
+{
+    (void)state;
+    enum { N = 20000 }; /* per side: ~2 MiB of chunks a side */
+    size_t whole = charge_of(N, 0, 1);
+    assert_true(whole > 4 << 20);
+    assert_int_equal(charge_of(N, 1, 1), whole);
+    assert_int_equal(charge_of(N, 256 << 10, 1), whole);
+    assert_int_equal(charge_of(N, 256 << 10, 2), whole);
+    assert_int_equal(charge_of(N, 0, 2), whole);
+    /* in memory; spilled; at the budget's edge: a run charged exactly the
+     * budget stays in memory, one byte less spills */
+    const size_t budgets[] = {0, 3 << 20, whole, whole - 1};
+    const bool spills[] = {false, true, false, true};
+    for (size_t b = 0; b < sizeof budgets / sizeof *budgets; b++) {
+        bool spilled;
+        int64_t f0, fh;
+        char *all = gen_run(JOBS_RULES, N, budgets[b], 1, "id", &spilled, &f0);
+        assert_int_equal(spilled, spills[b]);
+        assert_int_equal(last_over, 0);
+        for (size_t jobs = 1; jobs <= 2; jobs++) {
+            hold_bytes = 256 << 10;
+            char *held = gen_run(JOBS_RULES, N, budgets[b], jobs, "id", &spilled, &fh);
+            hold_bytes = 0;
+            assert_int_equal(spilled, spills[b]);
+            assert_true(last_over > N / 2);
+            assert_string_equal(all, held);
+            assert_int_equal(f0, fh);
+            free(held);
+        }
+        free(all);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -885,6 +946,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tolerance_value_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_column, setup, teardown),
         cmocka_unit_test(test_spill_equals_memory),
+        cmocka_unit_test(test_held_past_hold),
         cmocka_unit_test(test_jobs_same_findings),
         cmocka_unit_test(test_store_fails_while_making),
         cmocka_unit_test(test_refs_written_once),
