@@ -10,11 +10,15 @@
  * own record key (when the dataset's declared key differs from the compare
  * key), the compare key text and the cleansed values of the compared fields.
  * Records live in 1 MiB chunks; the memory charged is the chunks plus
- * ENT_COST bytes per record for the join's working arrays. When the charge
- * passes the budget, every side of every compare is written out to 64
- * temporary partition files chosen by the top bits of the fingerprint (plus
- * one stream for records whose key is empty), unlinked as soon as created,
- * and later records go straight to their partition.
+ * ENT_COST bytes per record for the join's working arrays. Past the hold
+ * (HOLD_BUDGET, at most the budget) later records go to a temporary file of
+ * their side in feed order, charged as if held. When the charge passes the
+ * budget, every side of every compare is written out to 64 temporary
+ * partition files chosen by the top bits of the fingerprint (plus one
+ * stream for records whose key is empty), unlinked as soon as created: the
+ * held records, then those of the side's file; later records go straight to
+ * their partition. A run that never passes the budget reads its files back
+ * into its chunks before joining, as if it had held every record.
  *
  * Joining. A unit (everything in memory, or one partition of both sides) is
  * loaded, each side's fingerprints are sorted and merged: a fingerprint that
