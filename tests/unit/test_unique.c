@@ -259,6 +259,18 @@ struct long_seen {
     uint64_t sum; /* of the reported values' and keys' bytes */
 };
 
+/* h with a value's bytes and then a key's folded in: a checksum that tells
+ * the order and the bytes of what was reported. */
+static uint64_t fold_text(uint64_t h, const char *value, size_t vlen, const char *key,
+                          size_t keylen)
+{
+    for (size_t i = 0; i < vlen; i++)
+        h = h * 131u + (unsigned char)value[i];
+    for (size_t i = 0; i < keylen; i++)
+        h = h * 137u + (unsigned char)key[i];
+    return h;
+}
+
 static int long_record(void *ctx, uint64_t row_no, const char *key, size_t keylen,
                        const char *value, size_t vlen)
 {
@@ -266,12 +278,7 @@ static int long_record(void *ctx, uint64_t row_no, const char *key, size_t keyle
     if (s->reports < 4000)
         s->order[s->reports] = row_no;
     s->reports++;
-    uint64_t h = s->sum * 31u + row_no + vlen * 7u + keylen;
-    for (size_t i = 0; i < vlen; i++)
-        h = h * 131u + (unsigned char)value[i];
-    for (size_t i = 0; i < keylen; i++)
-        h = h * 137u + (unsigned char)key[i];
-    s->sum = h;
+    s->sum = fold_text(s->sum * 31u + row_no + vlen * 7u + keylen, value, vlen, key, keylen);
     return 0;
 }
 
@@ -619,12 +626,7 @@ static int note_state(void *ctx, const char *value, size_t vlen, uint64_t count,
     struct order *o = ctx;
     o->states++;
     o->singles += count == 1;
-    uint64_t h = o->sum * 1000003u + count * 31u + row_no;
-    for (size_t i = 0; i < vlen; i++)
-        h = h * 131u + (unsigned char)value[i];
-    for (size_t i = 0; i < keylen; i++)
-        h = h * 137u + (unsigned char)key[i];
-    o->sum = h;
+    o->sum = fold_text(o->sum * 1000003u + count * 31u + row_no, value, vlen, key, keylen);
     return 0;
 }
 
