@@ -65,6 +65,16 @@ diff=$(sql "SELECT count(*) FROM (SELECT $cols FROM findings WHERE run_id='$run1
 expect_eq "spilled findings equal in-memory ones" "0" "$diff"
 expect_eq "spilled findings count" "336" "$(sql "SELECT count(*) FROM findings WHERE run_id='$run2' AND rule LIKE 'people_vs_social.%'")"
 
+# a TMPDIR that cannot take the temporary files stops the run with exit 2,
+# a message naming the file and what to do, and nothing committed
+runs_before=$(sql "SELECT count(*) FROM runs")
+for jobs in 1 2; do
+  TMPDIR="$T/no-such-dir" run_q 2 run --rules "$EX" --quiet --memory 64K --jobs $jobs
+  expect_contains "TMPDIR gone names the file, --jobs $jobs" "$T/no-such-dir/qloop-compare-" "$ERR"
+  expect_contains "TMPDIR gone says what to do, --jobs $jobs" "请检查 TMPDIR" "$ERR"
+done
+expect_eq "TMPDIR gone: nothing committed" "$runs_before" "$(sql "SELECT count(*) FROM runs")"
+
 # the findings, in the order stored, are the same with one thread or two,
 # in memory and spilled (the findings are made on --jobs threads)
 ordered() { sql "SELECT $cols FROM findings WHERE run_id='$1' AND rule LIKE 'people_vs_social.%' ORDER BY id"; }
