@@ -727,92 +727,17 @@ static void test_units_read_ahead(void **state)
     }
 }
 
-/* A partition file's block that the writer thread cannot write (the file
- * size limit, EFBIG): the feeding or compare_finish fails with the
- * temporary file's message, no hang, no crash; freeing stops the writer. */
-static void test_writer_fails(void **state)
-{
-    (void)state;
-    alarm(120);
-    signal(SIGXFSZ, SIG_IGN);
-    struct rlimit old;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    struct rlimit lim = old;
-    lim.rlim_cur = 64 << 10; /* each partition file stops at 64 KiB */
-    setup(NULL);
-    load(JOBS_RULES, 1 << 20);
-    set_jobs(2);
-    static const char *const ln[] = {"person_id", "name", "birth_date", "amount"};
-    enum { BATCH = 1000 };
-    char(*cells)[4][24] = calloc(BATCH, sizeof *cells);
-    struct qloop_field *f = calloc(BATCH * 4, sizeof *f);
-    uint64_t *row_no = calloc(BATCH, sizeof *row_no);
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    int rc = 0;
-    for (size_t at = 0; at < 400000 && rc == 0; at += BATCH) {
-        for (size_t i = 0; i < BATCH; i++) {
-            snprintf(cells[i][0], 24, "P%07zu", at + i);
-            snprintf(cells[i][1], 24, "姓名%zu", (at + i) % 50);
-            snprintf(cells[i][2], 24, "1990-01-%02zu", (at + i) % 28 + 1);
-            snprintf(cells[i][3], 24, "%zu", (at + i) % 1000);
-            for (size_t k = 0; k < 4; k++)
-                f[i * 4 + k] = (struct qloop_field){cells[i][k], strlen(cells[i][k]), 0};
-            row_no[i] = at + i + 1;
-        }
-        struct fed b = {pack_find_dataset(F.p, "people"), ln, 4, f, row_no};
-        struct compare_rows cr = {ln, 4, f, BATCH, row_no, own_key, &b};
-        rc = compare_feed(F.c, "people", &cr, &err);
-    }
-    if (rc == 0) {
-        struct compare_emit_ctx ctx = {.db = F.db, .run_id = "r1", .findings = F.w};
-        rc = compare_finish(F.c, &ctx, F.summary, &F.failed, &err);
-    }
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-    assert_int_equal(rc, -1);
-    assert_non_null(strstr(err.message, "写入比对用的临时文件失败"));
-    assert_true(compare_spill_blocks_behind(F.c) > 0);
-    free(cells);
-    free(f);
-    free(row_no);
-    teardown(NULL);
-    signal(SIGXFSZ, SIG_DFL);
-    alarm(0);
-}
-
-/* Feeds n records of people past a hold of 64 KiB with a budget of 256 MiB
- * (so they go to the side's overflow file, not spilled) and jobs, with
- * TMPDIR set to tmpdir and the file size limit at fsize bytes (0: none);
- * finishes unless the feed failed. Returns what failed first (compare_feed
- * or compare_finish), 0 if nothing did, with its error in err; the compare
- * stays for the caller to look at and free (teardown). */
-static int over_run(size_t n, size_t jobs, const char *tmpdir, rlim_t fsize,
-                    struct qloop_error *err)
+/* Feeds n generated records of people (ids P0000000, P0000001, …) in
+ * batches of 1,000, then finishes, stopping at the first failure. Returns
+ * 0 or -1 with err (compare_feed's or compare_finish's). */
+static int feed_people_finish(size_t n, struct qloop_error *err)
 {
     enum { BATCH = 1000 };
-    setup(NULL);
-    char *saved = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
-    setenv("TMPDIR", tmpdir, 1); /* compare_run_new reads it */
-    load(JOBS_RULES, 256u << 20);
-    if (saved)
-        setenv("TMPDIR", saved, 1);
-    else
-        unsetenv("TMPDIR");
-    free(saved);
-    set_jobs(jobs);
-    compare_set_hold(F.c, 64 << 10);
-    struct rlimit old, lim;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    lim = old;
-    if (fsize)
-        lim.rlim_cur = fsize;
     static const char *const ln[] = {"person_id", "name", "birth_date", "amount"};
     char(*cells)[4][24] = calloc(BATCH, sizeof *cells);
     struct qloop_field *f = calloc(BATCH * 4, sizeof *f);
     uint64_t *row_no = calloc(BATCH, sizeof *row_no);
     qloop_error_clear(err);
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
     int rc = 0;
     for (size_t at = 0; at < n && rc == 0; at += BATCH) {
         for (size_t i = 0; i < BATCH; i++) {
@@ -832,10 +757,67 @@ static int over_run(size_t n, size_t jobs, const char *tmpdir, rlim_t fsize,
         struct compare_emit_ctx ctx = {.db = F.db, .run_id = "r1", .findings = F.w};
         rc = compare_finish(F.c, &ctx, F.summary, &F.failed, err);
     }
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
     free(cells);
     free(f);
     free(row_no);
+    return rc;
+}
+
+/* A partition file's block that the writer thread cannot write (the file
+ * size limit, EFBIG): the feeding or compare_finish fails with the
+ * temporary file's message, no hang, no crash; freeing stops the writer. */
+static void test_writer_fails(void **state)
+{
+    (void)state;
+    alarm(120);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    struct rlimit lim = old;
+    lim.rlim_cur = 64 << 10; /* each partition file stops at 64 KiB */
+    setup(NULL);
+    load(JOBS_RULES, 1 << 20);
+    set_jobs(2);
+    struct qloop_error err;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    int rc = feed_people_finish(400000, &err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err.message, "写入比对用的临时文件失败"));
+    assert_true(compare_spill_blocks_behind(F.c) > 0);
+    teardown(NULL);
+    signal(SIGXFSZ, SIG_DFL);
+    alarm(0);
+}
+
+/* Feeds n records of people past a hold of 64 KiB with a budget of 256 MiB
+ * (so they go to the side's overflow file, not spilled) and jobs, with
+ * TMPDIR set to tmpdir and the file size limit at fsize bytes (0: none);
+ * finishes unless the feed failed. Returns what failed first, 0 if nothing
+ * did, with its error in err; the compare stays for the caller to look at
+ * and free (teardown). */
+static int over_run(size_t n, size_t jobs, const char *tmpdir, rlim_t fsize,
+                    struct qloop_error *err)
+{
+    setup(NULL);
+    char *saved = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+    setenv("TMPDIR", tmpdir, 1); /* compare_run_new reads it */
+    load(JOBS_RULES, 256u << 20);
+    if (saved)
+        setenv("TMPDIR", saved, 1);
+    else
+        unsetenv("TMPDIR");
+    free(saved);
+    set_jobs(jobs);
+    compare_set_hold(F.c, 64 << 10);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    if (fsize)
+        lim.rlim_cur = fsize;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    int rc = feed_people_finish(n, err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
     return rc;
 }
 
