@@ -400,10 +400,11 @@ int tk_items_in_bulk(sqlite3 *db, const char *run_id, bool *bulk, struct qloop_e
     return 0;
 }
 
-/* Hands the new ticket t to its provider under p (auto_feedback, or
- * hand_filed = "feedback" for a report). */
-static int hand_over_new(sqlite3 *db, struct tk *t, const char *run_id, int64_t at,
-                     const struct qloop_policy *p, struct qloop_error *err)
+/* Hands the new ticket t, whose open items are the `added` it was just
+ * given (a new ticket has no others), to its provider under p
+ * (auto_feedback, or hand_filed = "feedback" for a report). */
+static int hand_over_new(sqlite3 *db, struct tk *t, long added, const char *run_id, int64_t at,
+                         const struct qloop_policy *p, struct qloop_error *err)
 {
     char received[32], deadline[32], reason[1024];
     qloop_format_datetime(at, received);
@@ -413,7 +414,7 @@ static int hand_over_new(sqlite3 *db, struct tk *t, const char *run_id, int64_t 
              p->basis[0] ? p->basis : p->name);
     struct tk_change c = {.to = "feedback", .event = "feedback", .actor = "system",
                           .reason = reason, .run_id = run_id, .at = at, .received_at = received,
-                          .deadline = deadline};
+                          .deadline = deadline, .open_known = true, .open_items = added};
     return tk_apply(db, t, &c, false, p, err) == 0 ? 0 : -2;
 }
 
@@ -446,7 +447,7 @@ int tk_after_adding(sqlite3 *db, int64_t tid, enum tk_added_to to, bool hand_ove
     if (tk_load_known(db, tid, &t, err) != 0)
         return -2;
     if (to == TK_TO_NEW && hand_over)
-        return hand_over_new(db, &t, run_id, at, p, err);
+        return hand_over_new(db, &t, added, run_id, at, p, err);
     if (to == TK_TO_REOPENED)
         return tell_reopened(db, &t, added, tag, at, err);
     char key[160], msg[2048];

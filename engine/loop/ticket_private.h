@@ -163,6 +163,12 @@ struct tk_change {
     const char *received_at; /* new received_at, NULL: unchanged */
     const char *deadline;    /* new deadline (also the new base deadline), NULL: unchanged */
     bool urgent;             /* with deadline: the ticket's own */
+    /* The ticket's open and missing items, when the caller knows them (a
+     * ticket just opened with the items it was given): the hand-over
+     * message names their count without counting the ticket's index
+     * entries. open_known false: counted (tk_open_items). */
+    bool open_known;
+    long open_items;
 };
 
 /* Makes the transition c on t: checks the table, updates the ticket (times,

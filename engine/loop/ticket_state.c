@@ -575,8 +575,8 @@ static int notify_next(sqlite3 *db, const struct tk *t, const struct tk_change *
     char key[96], msg[2048], dl[11];
     snprintf(dl, sizeof dl, "%.10s", t->deadline);
     if (strcmp(c->to, "feedback") == 0 && strcmp(c->event, "feedback") == 0) {
-        long open;
-        if (tk_open_items(db, t->id, &open, err) != 0)
+        long open = c->open_items;
+        if (!c->open_known && tk_open_items(db, t->id, &open, err) != 0)
             return -2;
         snprintf(key, sizeof key, "feedback:%lld:%lld", (long long)t->id, (long long)hid);
         snprintf(msg, sizeof msg,
