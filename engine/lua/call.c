@@ -84,35 +84,39 @@ static void describe(lua_State *L, int idx, char *out, size_t size)
     }
 }
 
-/* Calls the function and argument pushed above the handler at `handler`,
- * reads the answer, and leaves the stack below the handler. */
-static enum qloop_lua_verdict run_check(lua_State *L, int handler, int ref, int nargs,
-                                        const struct qloop_lua_site *site,
-                                        struct qloop_lua_answer *out)
+/* Calls the function and arguments pushed above the handler at `handler`,
+ * reads the answer, and leaves the stack below the handler — or, with keep,
+ * as it was (the handler, function and arguments stay for the next call:
+ * qloop_host_pcall_kept). */
+static inline enum qloop_lua_verdict run_check(lua_State *L, int handler, int ref, int nargs,
+                                               const struct qloop_lua_site *site,
+                                               struct qloop_lua_answer *out, int keep)
 {
     struct qloop_host *h = qloop_host_of(L);
     struct qloop_error e; /* filled by qloop_host_pcall on an error */
+    int rest = keep ? handler + nargs + 1 : handler - 1; /* the stack's top afterwards */
     if (site)
         h->site = *site;
     h->have_site = site != NULL;
-    int rc = qloop_host_pcall(L, nargs, 2, handler, &e);
+    int rc = keep ? qloop_host_pcall_kept(L, nargs, 2, handler, &e)
+                  : qloop_host_pcall(L, nargs, 2, handler, &e);
     h->have_site = 0;
     out->text = NULL;
     out->len = 0;
     if (rc != LUA_OK) {
-        lua_settop(L, handler - 1);
+        lua_settop(L, rest);
         return error_answer(L, &e, out);
     }
     /* a pass (true, the common answer) asks for no more than the first
      * result's type and truth: the reason is looked at only after a false */
     int t1 = lua_type(L, -2);
     if (t1 == LUA_TBOOLEAN && lua_toboolean(L, -2)) {
-        lua_settop(L, handler - 1);
+        lua_settop(L, rest);
         return QLOOP_LUA_PASS;
     }
     int t2 = lua_type(L, -1);
     if ((t1 == LUA_TBOOLEAN || t1 == LUA_TNIL) && t2 == LUA_TNIL) {
-        lua_settop(L, handler - 1);
+        lua_settop(L, rest);
         return QLOOP_LUA_FAIL;
     }
     if ((t1 == LUA_TBOOLEAN || t1 == LUA_TNIL) && (t2 == LUA_TSTRING || t2 == LUA_TNUMBER)) {
@@ -120,14 +124,14 @@ static enum qloop_lua_verdict run_check(lua_State *L, int handler, int ref, int 
         const char *s = lua_tolstring(L, -1, &len);
         qloop_buf_reset(&h->scratch);
         add_text(&h->scratch, s, len);
-        lua_settop(L, handler - 1);
+        lua_settop(L, rest);
         set_answer(h, out);
         return QLOOP_LUA_FAIL;
     }
     char what[128], where[600];
     int bad_reason = t1 == LUA_TBOOLEAN || t1 == LUA_TNIL;
     describe(L, bad_reason ? -1 : -2, what, sizeof what);
-    lua_settop(L, handler - 1);
+    lua_settop(L, rest);
     defined_at(L, ref, where, sizeof where);
     qloop_buf_reset(&h->scratch);
     if (bad_reason)
@@ -149,7 +153,7 @@ enum qloop_lua_verdict qloop_lua_check_value(lua_State *L, int ref, const char *
     lua_pushcfunction(L, qloop_host_error_handler);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     lua_pushlstring(L, s, len);
-    return run_check(L, handler, ref, 1, site, out);
+    return run_check(L, handler, ref, 1, site, out, 0);
 }
 
 enum qloop_lua_verdict qloop_lua_check_record(lua_State *L, int ref, struct qloop_lua_record *rec,
@@ -160,7 +164,29 @@ enum qloop_lua_verdict qloop_lua_check_record(lua_State *L, int ref, struct qloo
     lua_pushcfunction(L, qloop_host_error_handler);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     qloop_lua_record_push(L, rec);
-    return run_check(L, handler, ref, 1, site, out);
+    return run_check(L, handler, ref, 1, site, out, 0);
+}
+
+void qloop_lua_record_calls_begin(lua_State *L, int ref, struct qloop_lua_record *rec,
+                                  struct qloop_lua_record_calls *c)
+{
+    c->handler = lua_gettop(L) + 1;
+    c->ref = ref;
+    lua_pushcfunction(L, qloop_host_error_handler);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    qloop_lua_record_push(L, rec);
+}
+
+enum qloop_lua_verdict qloop_lua_record_call(lua_State *L, const struct qloop_lua_record_calls *c,
+                                             const struct qloop_lua_site *site,
+                                             struct qloop_lua_answer *out)
+{
+    return run_check(L, c->handler, c->ref, 1, site, out, 1);
+}
+
+void qloop_lua_record_calls_end(lua_State *L, const struct qloop_lua_record_calls *c)
+{
+    lua_settop(L, c->handler - 1);
 }
 
 enum qloop_lua_verdict qloop_lua_check_pair(lua_State *L, int ref, const char *a, size_t alen,
@@ -179,7 +205,7 @@ enum qloop_lua_verdict qloop_lua_check_pair(lua_State *L, int ref, const char *a
         lua_pushlstring(L, b, blen);
     else
         lua_pushnil(L);
-    return run_check(L, handler, ref, 2, site, out);
+    return run_check(L, handler, ref, 2, site, out, 0);
 }
 
 int qloop_lua_clean(lua_State *L, int ref, const char *s, size_t len,

@@ -155,6 +155,14 @@ struct qloop_host {
  * pushes the handler first). The handler stays; results (or nothing, on an
  * error) are above it. */
 int qloop_host_pcall(lua_State *L, int nargs, int nresults, int handler, struct qloop_error *err);
+
+/* qloop_host_pcall leaving the function and its nargs arguments where they
+ * are: the call runs on copies of them (a FAST call's re-run too), and the
+ * results (or nothing, on an error) are pushed above them. A caller that
+ * calls one function on one argument many times (call.c's record calls)
+ * pushes them once instead of once per call. */
+int qloop_host_pcall_kept(lua_State *L, int nargs, int nresults, int handler,
+                          struct qloop_error *err);
 int qloop_host_error_handler(lua_State *L);
 
 /* The host of a state made by qloop_lua_new: its address is kept in the

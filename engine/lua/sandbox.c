@@ -559,13 +559,13 @@ static void note_rerun(struct qloop_host *h, int long_call)
 #define FAST_AGAIN (-2)
 
 /* Runs the function and nargs arguments on top FAST, on copies of them.
- * Returns the call's status with the originals removed and the results (or
- * the error value) in their place when its answer is kept; returns -1 with
+ * Returns the call's status with the results (or the error value) in the
+ * originals' place — above them with keep — when its answer is kept; returns -1 with
  * the stack as before (function and arguments on top) when it must be run
  * again EXACT, FAST_AGAIN with the stack as before when it may be run again
  * FAST (see host.h: one clock read per call). */
 static int fast_call(lua_State *L, struct qloop_host *h, int nargs, int nresults, int handler,
-                     int *slow)
+                     int *slow, int keep)
 {
     int top = lua_gettop(L), fn = top - nargs;
     for (int i = fn; i <= top; i++)
@@ -618,18 +618,25 @@ static int fast_call(lua_State *L, struct qloop_host *h, int nargs, int nresults
     }
     h->fast_kept++;
     h->fast_since++;
-    lua_rotate(L, fn, -(nargs + 1));
-    lua_pop(L, nargs + 1);
+    if (!keep) {
+        lua_rotate(L, fn, -(nargs + 1));
+        lua_pop(L, nargs + 1);
+    }
     return rc;
 }
 
-int qloop_host_pcall(lua_State *L, int nargs, int nresults, int handler, struct qloop_error *err)
+/* qloop_host_pcall (keep 0) and qloop_host_pcall_kept (keep 1): with keep
+ * the function and arguments stay below the results, and every run (FAST or
+ * EXACT) is on copies of them. */
+static inline int host_pcall(lua_State *L, int nargs, int nresults, int handler,
+                             struct qloop_error *err, int keep)
 {
     struct qloop_host *h = qloop_host_of(L);
     int outer = h->depth == 0;
     int fast = outer && next_is_fast(h);
-    if (!lua_checkstack(L, 2 + (nresults > 0 ? nresults : 0) + (fast ? nargs + 1 : 0))) {
-        lua_settop(L, lua_gettop(L) - nargs - 1);
+    if (!lua_checkstack(L, 2 + (nresults > 0 ? nresults : 0) + (fast || keep ? nargs + 1 : 0))) {
+        if (!keep)
+            lua_settop(L, lua_gettop(L) - nargs - 1);
         return qloop_error_set(err, NULL, 0, 0, "Lua 栈空间不足；请减少返回值或递归层数"),
                LUA_ERRMEM;
     }
@@ -639,9 +646,14 @@ int qloop_host_pcall(lua_State *L, int nargs, int nresults, int handler, struct 
      * (h->unchained), which never answers FAST_AGAIN (one call site, so
      * fast_call stays inlined) */
     if (fast)
-        while ((rc = fast_call(L, h, nargs, nresults, handler, &slow)) == FAST_AGAIN)
+        while ((rc = fast_call(L, h, nargs, nresults, handler, &slow, keep)) == FAST_AGAIN)
             ;
     if (rc < 0) {
+        if (keep) {
+            int fn = lua_gettop(L) - nargs;
+            for (int i = fn; i < fn + nargs + 1; i++)
+                lua_pushvalue(L, i);
+        }
         if (outer) {
             /* EXACT: the hook's counter starts afresh with every call */
             lua_sethook(L, count_hook, LUA_MASKCOUNT, QLOOP_HOOK_EVERY);
@@ -672,6 +684,17 @@ int qloop_host_pcall(lua_State *L, int nargs, int nresults, int handler, struct 
     }
     lua_pop(L, 1);
     return rc;
+}
+
+int qloop_host_pcall(lua_State *L, int nargs, int nresults, int handler, struct qloop_error *err)
+{
+    return host_pcall(L, nargs, nresults, handler, err, 0);
+}
+
+int qloop_host_pcall_kept(lua_State *L, int nargs, int nresults, int handler,
+                          struct qloop_error *err)
+{
+    return host_pcall(L, nargs, nresults, handler, err, 1);
 }
 
 int qloop_lua_pcall(lua_State *L, int nargs, int nresults, struct qloop_error *err)

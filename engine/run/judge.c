@@ -338,6 +338,11 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
         uint8_t *verdict = b->verdict + i * nrows;
         const char **reason = b->reason + i * nrows;
         int slot = memo ? memo->slot[i] : -1; /* the rule's slot in the memo, -1: not kept */
+        /* a record rule's handler, function and view are pushed once for
+         * the block's rows (call.h) */
+        struct qloop_lua_record_calls calls;
+        if (r->kind == RULE_RECORD)
+            qloop_lua_record_calls_begin(L, r->check_ref, &w->rec, &calls);
         for (size_t row = begin; row < end; row++) {
             reason[row] = NULL;
             w->row = row, w->in_row = true;
@@ -354,7 +359,7 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
                                               .row = b->batch->row_no[row]};
                 struct qloop_lua_answer a;
                 uint64_t impure = qloop_purity_mark();
-                enum qloop_lua_verdict v = qloop_lua_check_record(L, r->check_ref, &w->rec, &site, &a);
+                enum qloop_lua_verdict v = qloop_lua_record_call(L, &calls, &site, &a);
                 reason[row] = v == QLOOP_LUA_PASS ? NULL : keep_answer(w, &a);
                 verdict[row] = v == QLOOP_LUA_PASS ? JUDGE_PASS : v == QLOOP_LUA_FAIL ? JUDGE_FAIL : JUDGE_ERROR;
                 if (slot >= 0) {
@@ -406,6 +411,8 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
             else if (verdict[row] != JUDGE_PENDING_ERROR) /* checked or an error: the merge says */
                 w->checked[i]++;
         }
+        if (r->kind == RULE_RECORD)
+            qloop_lua_record_calls_end(L, &calls);
     }
 }
 

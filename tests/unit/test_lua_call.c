@@ -185,6 +185,72 @@ static void test_record_names(void **state)
     qloop_lua_close(L);
 }
 
+
+/* qloop_lua_record_call gives qloop_lua_check_record's answer for every kind
+ * of answer (pass, fail, a reason, an error, a bad answer), each call on the
+ * row rec shows at that moment, and leaves the handler, check and view in
+ * place until qloop_lua_record_calls_end. */
+static void test_record_calls(void **state)
+{
+    (void)state;
+    lua_State *L = qloop_lua_new(NULL);
+    struct strmap *cols = strmap_new();
+    *strmap_put(cols, "v", 1, NULL) = 1;
+    static const char *const values[] = {"ok", "no", "why", "boom", "bad", "ok"};
+    enum { NROWS = sizeof values / sizeof values[0] };
+    struct qloop_field cells[NROWS];
+    for (int i = 0; i < NROWS; i++)
+        cells[i] = (struct qloop_field){values[i], strlen(values[i]), 0};
+    int ref = load_function(L,
+                            "return function(r)\n"
+                            "  local v = r.v\n"
+                            "  if v == 'ok' then return true end\n"
+                            "  if v == 'no' then return false end\n"
+                            "  if v == 'why' then return nil, '原因 ' .. v end\n"
+                            "  if v == 'boom' then error('炸了') end\n"
+                            "  return {}\n"
+                            "end",
+                            1);
+    struct qloop_lua_record rec = {.colmap = cols, .cells = cells, .ncols = 1};
+    enum qloop_lua_verdict want[NROWS];
+    char *want_text[NROWS];
+    struct qloop_lua_answer a;
+    for (int i = 0; i < NROWS; i++) {
+        rec.cells = &cells[i];
+        want[i] = qloop_lua_check_record(L, ref, &rec, NULL, &a);
+        want_text[i] = a.text ? strdup(a.text) : NULL;
+    }
+    assert_int_equal(want[0], QLOOP_LUA_PASS);
+    assert_int_equal(want[1], QLOOP_LUA_FAIL);
+    assert_string_equal(want_text[2], "原因 why");
+    assert_int_equal(want[3], QLOOP_LUA_ERROR);
+    assert_int_equal(want[4], QLOOP_LUA_ERROR);
+    lua_pushliteral(L, "below");
+    int top = lua_gettop(L);
+    struct qloop_lua_record_calls c;
+    qloop_lua_record_calls_begin(L, ref, &rec, &c);
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < NROWS; i++) {
+            rec.cells = &cells[i];
+            struct qloop_lua_site site = {.rule = "t.r", .dataset = "t", .row = (uint64_t)i + 1};
+            assert_int_equal(qloop_lua_record_call(L, &c, &site, &a), want[i]);
+            if (want_text[i])
+                assert_string_equal(a.text, want_text[i]);
+            else
+                assert_null(a.text);
+            assert_int_equal(lua_gettop(L), top + 3);
+        }
+    qloop_lua_record_calls_end(L, &c);
+    assert_int_equal(lua_gettop(L), top);
+    assert_string_equal(lua_tostring(L, -1), "below");
+    lua_pop(L, 1);
+    for (int i = 0; i < NROWS; i++)
+        free(want_text[i]);
+    qloop_lua_record_expire(L, &rec);
+    strmap_free(cols);
+    qloop_lua_close(L);
+}
+
 /* Small blocks freed by the collector are reused (sandbox.c's pool), and the
  * memory cap still counts what rule code holds: a call that keeps too much
  * fails, calls that make and drop far more than the cap in small strings and
@@ -310,6 +376,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answers),        cmocka_unit_test(test_reason_cut),
         cmocka_unit_test(test_record_expires), cmocka_unit_test(test_record_names),
+        cmocka_unit_test(test_record_calls),
         cmocka_unit_test(test_memory_pool),  cmocka_unit_test(test_sealed_env),
         cmocka_unit_test(test_print_values), cmocka_unit_test(test_idcard_parse_table),
     };

@@ -495,6 +495,64 @@ static void test_one_clock_read(void **state)
     qloop_lua_close(L);
 }
 
+/* Calls the function and argument at fn, fn + 1 (the handler at fn - 1)
+ * through qloop_host_pcall_kept with one result; checks that the two stay
+ * where they were and returns the status (the result popped). */
+static int call_kept(lua_State *L, int fn, struct qloop_error *err)
+{
+    qloop_error_clear(err);
+    int rc = qloop_host_pcall_kept(L, 1, 1, fn - 1, err);
+    assert_int_equal(lua_gettop(L), fn + 1 + (rc == LUA_OK));
+    assert_true(lua_isfunction(L, fn));
+    assert_true(lua_isinteger(L, fn + 1));
+    if (rc == LUA_OK) {
+        assert_true(lua_toboolean(L, -1));
+        lua_pop(L, 1);
+    }
+    return rc;
+}
+
+/* qloop_host_pcall_kept: the function and argument stay below the result
+ * whether the call is kept FAST, re-run EXACT or fails, in a FAST state and
+ * an EXACT one, and serve the next call. */
+static void test_kept_call(void **state)
+{
+    (void)state;
+    for (int fast = 0; fast <= 1; fast++) {
+        lua_State *L = new_state(1000000, 0, fast);
+        struct qloop_host *h = qloop_host_of(L);
+        int ref = load_function(L, LOOP);
+        lua_pushliteral(L, "below");
+        lua_pushcfunction(L, qloop_host_error_handler);
+        int fn = lua_gettop(L) + 1;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+        lua_pushinteger(L, 10);
+        struct qloop_error err;
+        unsigned long kept = h->fast_kept, reruns = h->reruns;
+        assert_int_equal(call_kept(L, fn, &err), LUA_OK);
+        assert_int_equal(h->fast_kept, kept + (unsigned long)fast);
+        /* a long call: re-run EXACT on fresh copies (FAST), or run EXACT */
+        lua_pushinteger(L, 900000);
+        lua_replace(L, fn + 1);
+        h->exact_left = 0;
+        assert_int_equal(call_kept(L, fn, &err), LUA_OK);
+        assert_int_equal(h->reruns, reruns + (unsigned long)fast);
+        /* over the budget: an error, nothing above the two */
+        lua_pushinteger(L, 1100000);
+        lua_replace(L, fn + 1);
+        h->exact_left = 0;
+        assert_int_not_equal(call_kept(L, fn, &err), LUA_OK);
+        assert_non_null(strstr(err.message, "指令预算"));
+        /* and again a short one on the same two */
+        lua_pushinteger(L, 1);
+        lua_replace(L, fn + 1);
+        assert_int_equal(call_kept(L, fn, &err), LUA_OK);
+        lua_settop(L, fn - 2);
+        assert_string_equal(lua_tostring(L, -1), "below");
+        qloop_lua_close(L);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -502,7 +560,7 @@ int main(void)
         cmocka_unit_test(test_runaway_interrupted), cmocka_unit_test(test_bombs_as_before),
         cmocka_unit_test(test_mode_switch),       cmocka_unit_test(test_exact_budget_reset),
         cmocka_unit_test(test_print_once),        cmocka_unit_test(test_tsc_rate),
-        cmocka_unit_test(test_one_clock_read),
+        cmocka_unit_test(test_one_clock_read),    cmocka_unit_test(test_kept_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
