@@ -85,16 +85,16 @@ static void describe(lua_State *L, int idx, char *out, size_t size)
 }
 
 /* Calls the function and arguments pushed above the handler at `handler`,
- * reads the answer, and leaves the stack below the handler — or, with keep,
- * as it was (the handler, function and arguments stay for the next call:
- * qloop_host_pcall_kept). */
+ * reads the answer, and leaves the stack's top at `rest`: below the handler
+ * (handler - 1), or — keep set, the call made on copies
+ * (qloop_host_pcall_kept) — at the handler, function and what else stays
+ * for the next call. */
 static inline enum qloop_lua_verdict run_check(lua_State *L, int handler, int ref, int nargs,
                                                const struct qloop_lua_site *site,
-                                               struct qloop_lua_answer *out, int keep)
+                                               struct qloop_lua_answer *out, int keep, int rest)
 {
     struct qloop_host *h = qloop_host_of(L);
     struct qloop_error e; /* filled by qloop_host_pcall on an error */
-    int rest = keep ? handler + nargs + 1 : handler - 1; /* the stack's top afterwards */
     if (site)
         h->site = *site;
     h->have_site = site != NULL;
@@ -153,7 +153,7 @@ enum qloop_lua_verdict qloop_lua_check_value(lua_State *L, int ref, const char *
     lua_pushcfunction(L, qloop_host_error_handler);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     lua_pushlstring(L, s, len);
-    return run_check(L, handler, ref, 1, site, out, 0);
+    return run_check(L, handler, ref, 1, site, out, 0, handler - 1);
 }
 
 enum qloop_lua_verdict qloop_lua_check_record(lua_State *L, int ref, struct qloop_lua_record *rec,
@@ -164,11 +164,11 @@ enum qloop_lua_verdict qloop_lua_check_record(lua_State *L, int ref, struct qloo
     lua_pushcfunction(L, qloop_host_error_handler);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     qloop_lua_record_push(L, rec);
-    return run_check(L, handler, ref, 1, site, out, 0);
+    return run_check(L, handler, ref, 1, site, out, 0, handler - 1);
 }
 
 void qloop_lua_record_calls_begin(lua_State *L, int ref, struct qloop_lua_record *rec,
-                                  struct qloop_lua_record_calls *c)
+                                  struct qloop_lua_calls *c)
 {
     c->handler = lua_gettop(L) + 1;
     c->ref = ref;
@@ -177,14 +177,33 @@ void qloop_lua_record_calls_begin(lua_State *L, int ref, struct qloop_lua_record
     qloop_lua_record_push(L, rec);
 }
 
-enum qloop_lua_verdict qloop_lua_record_call(lua_State *L, const struct qloop_lua_record_calls *c,
+void qloop_lua_value_calls_begin(lua_State *L, int ref, struct qloop_lua_calls *c)
+{
+    c->handler = lua_gettop(L) + 1;
+    c->ref = ref;
+    lua_pushcfunction(L, qloop_host_error_handler);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+}
+
+enum qloop_lua_verdict qloop_lua_record_call(lua_State *L, const struct qloop_lua_calls *c,
                                              const struct qloop_lua_site *site,
                                              struct qloop_lua_answer *out)
 {
-    return run_check(L, c->handler, c->ref, 1, site, out, 1);
+    /* the view stays: it shows whichever row rec points at */
+    return run_check(L, c->handler, c->ref, 1, site, out, 1, c->handler + 2);
 }
 
-void qloop_lua_record_calls_end(lua_State *L, const struct qloop_lua_record_calls *c)
+enum qloop_lua_verdict qloop_lua_value_call(lua_State *L, const struct qloop_lua_calls *c,
+                                            const char *s, size_t len,
+                                            const struct qloop_lua_site *site,
+                                            struct qloop_lua_answer *out)
+{
+    lua_pushlstring(L, s, len);
+    /* the value goes with the call */
+    return run_check(L, c->handler, c->ref, 1, site, out, 1, c->handler + 1);
+}
+
+void qloop_lua_calls_end(lua_State *L, const struct qloop_lua_calls *c)
 {
     lua_settop(L, c->handler - 1);
 }
@@ -205,7 +224,7 @@ enum qloop_lua_verdict qloop_lua_check_pair(lua_State *L, int ref, const char *a
         lua_pushlstring(L, b, blen);
     else
         lua_pushnil(L);
-    return run_check(L, handler, ref, 2, site, out, 0);
+    return run_check(L, handler, ref, 2, site, out, 0, handler - 1);
 }
 
 int qloop_lua_clean(lua_State *L, int ref, const char *s, size_t len,

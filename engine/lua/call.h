@@ -54,25 +54,29 @@ enum qloop_lua_verdict qloop_lua_check_record(lua_State *L, int ref, struct qloo
                                               const struct qloop_lua_site *site,
                                               struct qloop_lua_answer *out);
 
-/* The same record check called on many rows, its calls one after another
- * on one state: qloop_lua_record_calls_begin pushes the message handler, the
- * check registered as ref and rec's view once; each qloop_lua_record_call
- * then calls the check on the row rec shows at that moment, with the same
- * answer qloop_lua_check_record would give, leaving the three in place; and
- * qloop_lua_record_calls_end pops them. Between begin and end nothing else
- * may be pushed or popped on L (other calls on L are fine: they leave the
- * stack as they found it), and rec's view must not expire. */
-struct qloop_lua_record_calls {
-    int handler; /* stack index of the handler; the check and view above it */
+/* One check called many times in a row on one state (a rule over a block of
+ * rows): the begin functions push the message handler and the check
+ * registered as ref — and, for a record check, rec's view — once; each call
+ * then gives the answer qloop_lua_check_record (on the row rec shows at that
+ * moment) or qloop_lua_check_value (on s[0..len)) would, and leaves those
+ * in place; qloop_lua_calls_end pops them. Between begin and end nothing
+ * else may be left pushed or popped on L, and rec's view must not expire. */
+struct qloop_lua_calls {
+    int handler; /* stack index of the handler; the check (and view) above it */
     int ref;
 };
 
 void qloop_lua_record_calls_begin(lua_State *L, int ref, struct qloop_lua_record *rec,
-                                  struct qloop_lua_record_calls *c);
-enum qloop_lua_verdict qloop_lua_record_call(lua_State *L, const struct qloop_lua_record_calls *c,
+                                  struct qloop_lua_calls *c);
+void qloop_lua_value_calls_begin(lua_State *L, int ref, struct qloop_lua_calls *c);
+enum qloop_lua_verdict qloop_lua_record_call(lua_State *L, const struct qloop_lua_calls *c,
                                              const struct qloop_lua_site *site,
                                              struct qloop_lua_answer *out);
-void qloop_lua_record_calls_end(lua_State *L, const struct qloop_lua_record_calls *c);
+enum qloop_lua_verdict qloop_lua_value_call(lua_State *L, const struct qloop_lua_calls *c,
+                                            const char *s, size_t len,
+                                            const struct qloop_lua_site *site,
+                                            struct qloop_lua_answer *out);
+void qloop_lua_calls_end(lua_State *L, const struct qloop_lua_calls *c);
 
 /* Calls the two-argument check registered as ref (a compare's `equal`) on a
  * and b (NULL: nil); the answer is read as a check's: PASS means equal. */

@@ -254,10 +254,12 @@ static const char *keep_error(struct worker *w, const struct qloop_error *e)
 }
 
 /* Judges one non-empty value (of data row `row`) against a field rule: its
- * built-in forms in C (forms.h), then its Lua check when it has one. */
+ * built-in forms in C (forms.h), then its Lua check when it has one (calls:
+ * its handler and function pushed for the block, call.h). */
 static enum judge_verdict judge_value(struct worker *w, const struct pack_rule *r,
                                       const struct form_env *env, const struct qloop_field *f,
-                                      uint64_t row, const char **reason)
+                                      uint64_t row, const char **reason,
+                                      const struct qloop_lua_calls *calls)
 {
     switch (forms_judge(r, env, f->ptr, f->len, reason)) {
     case FORM_FAIL:
@@ -274,8 +276,7 @@ static enum judge_verdict judge_value(struct worker *w, const struct pack_rule *
     if (r->check_ref != LUA_NOREF) {
         struct qloop_lua_site site = {.rule = r->id, .dataset = r->dataset, .row = row};
         struct qloop_lua_answer a;
-        enum qloop_lua_verdict v = qloop_lua_check_value(w->pack->L, r->check_ref, f->ptr, f->len,
-                                                         &site, &a);
+        enum qloop_lua_verdict v = qloop_lua_value_call(w->pack->L, calls, f->ptr, f->len, &site, &a);
         if (v != QLOOP_LUA_PASS) {
             *reason = keep_answer(w, &a);
             return v == QLOOP_LUA_FAIL ? JUDGE_FAIL : JUDGE_ERROR;
@@ -338,11 +339,14 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
         uint8_t *verdict = b->verdict + i * nrows;
         const char **reason = b->reason + i * nrows;
         int slot = memo ? memo->slot[i] : -1; /* the rule's slot in the memo, -1: not kept */
-        /* a record rule's handler, function and view are pushed once for
-         * the block's rows (call.h) */
-        struct qloop_lua_record_calls calls;
+        /* a Lua check's handler and function (and a record rule's view)
+         * are pushed once for the block's rows (call.h) */
+        struct qloop_lua_calls calls;
+        bool lua = r->check_ref != LUA_NOREF;
         if (r->kind == RULE_RECORD)
             qloop_lua_record_calls_begin(L, r->check_ref, &w->rec, &calls);
+        else if (lua)
+            qloop_lua_value_calls_begin(L, r->check_ref, &calls);
         for (size_t row = begin; row < end; row++) {
             reason[row] = NULL;
             w->row = row, w->in_row = true;
@@ -398,7 +402,8 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
             bool deferred = false;
             struct form_env env = {.refset = ds->refsets[i],
                                    .deferred = ds->defer_refs ? &deferred : NULL};
-            verdict[row] = (uint8_t)judge_value(w, r, &env, f, b->batch->row_no[row], &reason[row]);
+            verdict[row] =
+                (uint8_t)judge_value(w, r, &env, f, b->batch->row_no[row], &reason[row], &calls);
             if (slot >= 0)
                 memo->verdict[(size_t)slot * nrows + row] =
                     kept_verdict(verdict[row], reason[row], deferred || qloop_purity_mark() != impure);
@@ -411,8 +416,8 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
             else if (verdict[row] != JUDGE_PENDING_ERROR) /* checked or an error: the merge says */
                 w->checked[i]++;
         }
-        if (r->kind == RULE_RECORD)
-            qloop_lua_record_calls_end(L, &calls);
+        if (r->kind == RULE_RECORD || lua)
+            qloop_lua_calls_end(L, &calls);
     }
 }
 

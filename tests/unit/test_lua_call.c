@@ -189,7 +189,7 @@ static void test_record_names(void **state)
 /* qloop_lua_record_call gives qloop_lua_check_record's answer for every kind
  * of answer (pass, fail, a reason, an error, a bad answer), each call on the
  * row rec shows at that moment, and leaves the handler, check and view in
- * place until qloop_lua_record_calls_end. */
+ * place until qloop_lua_calls_end. */
 static void test_record_calls(void **state)
 {
     (void)state;
@@ -227,7 +227,7 @@ static void test_record_calls(void **state)
     assert_int_equal(want[4], QLOOP_LUA_ERROR);
     lua_pushliteral(L, "below");
     int top = lua_gettop(L);
-    struct qloop_lua_record_calls c;
+    struct qloop_lua_calls c;
     qloop_lua_record_calls_begin(L, ref, &rec, &c);
     for (int round = 0; round < 2; round++)
         for (int i = 0; i < NROWS; i++) {
@@ -240,7 +240,7 @@ static void test_record_calls(void **state)
                 assert_null(a.text);
             assert_int_equal(lua_gettop(L), top + 3);
         }
-    qloop_lua_record_calls_end(L, &c);
+    qloop_lua_calls_end(L, &c);
     assert_int_equal(lua_gettop(L), top);
     assert_string_equal(lua_tostring(L, -1), "below");
     lua_pop(L, 1);
@@ -248,6 +248,61 @@ static void test_record_calls(void **state)
         free(want_text[i]);
     qloop_lua_record_expire(L, &rec);
     strmap_free(cols);
+    qloop_lua_close(L);
+}
+
+
+/* qloop_lua_value_call gives qloop_lua_check_value's answer for every kind
+ * of answer, each on its own value, and leaves the handler and check in
+ * place (the value popped) until qloop_lua_calls_end. */
+static void test_value_calls(void **state)
+{
+    (void)state;
+    lua_State *L = qloop_lua_new(NULL);
+    static const char *const values[] = {"ok", "no", "why", "boom", "bad", "ok", ""};
+    enum { NVALUES = sizeof values / sizeof values[0] };
+    int ref = load_function(L,
+                            "return function(v)\n"
+                            "  if v == 'ok' then return true end\n"
+                            "  if v == 'no' then return false end\n"
+                            "  if v == 'why' then return nil, '原因 ' .. v end\n"
+                            "  if v == 'boom' then error('炸了') end\n"
+                            "  if v == '' then return #v == 0 end\n"
+                            "  return {}\n"
+                            "end",
+                            1);
+    enum qloop_lua_verdict want[NVALUES];
+    char *want_text[NVALUES];
+    struct qloop_lua_answer a;
+    for (int i = 0; i < NVALUES; i++) {
+        want[i] = qloop_lua_check_value(L, ref, values[i], strlen(values[i]), NULL, &a);
+        want_text[i] = a.text ? strdup(a.text) : NULL;
+    }
+    assert_int_equal(want[2], QLOOP_LUA_FAIL);
+    assert_int_equal(want[3], QLOOP_LUA_ERROR);
+    assert_int_equal(want[4], QLOOP_LUA_ERROR);
+    assert_int_equal(want[6], QLOOP_LUA_PASS);
+    lua_pushliteral(L, "below");
+    int top = lua_gettop(L);
+    struct qloop_lua_calls c;
+    qloop_lua_value_calls_begin(L, ref, &c);
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < NVALUES; i++) {
+            struct qloop_lua_site site = {.rule = "t.r", .dataset = "t", .row = (uint64_t)i + 1};
+            assert_int_equal(qloop_lua_value_call(L, &c, values[i], strlen(values[i]), &site, &a),
+                             want[i]);
+            if (want_text[i])
+                assert_string_equal(a.text, want_text[i]);
+            else
+                assert_null(a.text);
+            assert_int_equal(lua_gettop(L), top + 2);
+        }
+    qloop_lua_calls_end(L, &c);
+    assert_int_equal(lua_gettop(L), top);
+    assert_string_equal(lua_tostring(L, -1), "below");
+    lua_pop(L, 1);
+    for (int i = 0; i < NVALUES; i++)
+        free(want_text[i]);
     qloop_lua_close(L);
 }
 
@@ -376,7 +431,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answers),        cmocka_unit_test(test_reason_cut),
         cmocka_unit_test(test_record_expires), cmocka_unit_test(test_record_names),
-        cmocka_unit_test(test_record_calls),
+        cmocka_unit_test(test_record_calls),   cmocka_unit_test(test_value_calls),
         cmocka_unit_test(test_memory_pool),  cmocka_unit_test(test_sealed_env),
         cmocka_unit_test(test_print_values), cmocka_unit_test(test_idcard_parse_table),
     };
