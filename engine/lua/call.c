@@ -4,8 +4,11 @@
  * Arguments are pushed before the protected call, where the memory cap does
  * not apply (sandbox.c), so a rule that fills the state to its cap makes its
  * own calls fail, never the host's pushes. A check pushes the message handler
- * first (qloop_host_pcall), so nothing is rotated on the stack per call. The
- * answer's text goes to the host's scratch buffer.
+ * first (qloop_host_pcall), so nothing is rotated on the stack per call; a
+ * check called over a block of rows (struct qloop_lua_calls) pushes the
+ * handler, the check and a record's view once, and each call runs on copies
+ * of them (qloop_host_pcall_kept). The answer's text goes to the host's
+ * scratch buffer.
  */
 #include <lauxlib.h>
 #include <string.h>

@@ -5,7 +5,8 @@
  * Each function here pushes what it calls, calls it through qloop_lua_pcall
  * (so under the state's memory, instruction and CPU budgets, naming the site
  * when it is too slow) and turns what came back into C values, so that a
- * call site is one call. What a check may return is documented in
+ * call site is one call (a check called over a block of rows: a begin, one
+ * call per row, an end — struct qloop_lua_calls). What a check may return is documented in
  * docs/dsl.md ("What a check returns"):
  *   true                          pass
  *   false | nil [, reason]        fail; reason is text (a number is shown
