@@ -663,6 +663,69 @@ static void test_evidence_digest_lengths(void **state)
         }
 }
 
+/* A row's cells read column by column (sqlite3_column_type, _int64, _text,
+ * _blob, _bytes) and ticket_evidence_digest of them: what
+ * ticket_evidence_digest_row gives. */
+static uint64_t digest_by_columns(sqlite3_stmt *st, int col, bool finding)
+{
+    struct ticket_cell c[TICKET_EVIDENCE];
+    for (int i = 0; i < TICKET_EVIDENCE; i++) {
+        int at = col + i;
+        c[i] = (struct ticket_cell){.type = sqlite3_column_type(st, at)};
+        if (c[i].type == SQLITE_INTEGER) {
+            c[i].i = sqlite3_column_int64(st, at);
+        } else if (c[i].type == SQLITE_TEXT) {
+            c[i].p = sqlite3_column_text(st, at);
+            c[i].len = (size_t)sqlite3_column_bytes(st, at);
+        } else if (c[i].type == SQLITE_BLOB) {
+            c[i].p = sqlite3_column_blob(st, at);
+            c[i].len = (size_t)sqlite3_column_bytes(st, at);
+        }
+    }
+    return ticket_evidence_digest(c, finding);
+}
+
+/* The digest of a stored row (the refresh's item scan) is that of its
+ * cells read column by column, for every type a column may hold (NULL,
+ * integer, real, text with a NUL inside or empty, blob or empty blob), as
+ * an item's and as a finding's; rows that differ in one cell differ. */
+static void test_evidence_digest_row(void **state)
+{
+    (void)state;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE t(pad, a, b, c, d, e);"
+                                  "INSERT INTO t VALUES(0, 7, 'k1', 'v', 'msg', x'0102');"
+                                  "INSERT INTO t VALUES(0, NULL, 'k1', NULL, 'msg', NULL);"
+                                  "INSERT INTO t VALUES(0, 2.5, '', x'', 'msg', '');"
+                                  "INSERT INTO t VALUES(0, 7, 'k1', 'v' || char(0) || 'w', 'msg', x'0102');"
+                                  "INSERT INTO t VALUES(0, 7, NULL, 'v', 'msg', x'0102');"
+                                  "INSERT INTO t VALUES(0, -9223372036854775808, 'k2', 'v', '长一些的消息"
+                                  "，过一个字', zeroblob(70));"
+                                  "INSERT INTO t VALUES(0, 7, 'k1', 'v', 'msg', x'0103');",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT * FROM t ORDER BY rowid", -1, &st, NULL), SQLITE_OK);
+    uint64_t seen[8];
+    size_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int finding = 0; finding < 2; finding++) {
+            uint64_t d = ticket_evidence_digest_row(st, 1, finding);
+            assert_true(d == digest_by_columns(st, 1, finding));
+            if (!finding)
+                seen[n] = d;
+        }
+        for (size_t i = 0; i < n; i++)
+            assert_true(seen[i] != seen[n]);
+        n++;
+    }
+    assert_int_equal(n, 7);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -675,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_steady_differing_only),
         cmocka_unit_test(test_evidence_digest),
         cmocka_unit_test(test_evidence_digest_lengths),
+        cmocka_unit_test(test_evidence_digest_row),
         cmocka_unit_test(test_many_items_sorted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
