@@ -185,14 +185,6 @@ static void test_recheck_outcomes(void **state)
 }
 
 /* SQLITE_TRACE_STMT: counts the counts of a ticket's open items. */
-static int count_open_counts(unsigned type, void *ctx, void *p, void *x)
-{
-    (void)p;
-    if (type == SQLITE_TRACE_STMT && strstr(x, "SELECT count(*) FROM ticket_items WHERE ticket_id"))
-        (*(int *)ctx)++;
-    return 0;
-}
-
 /* A ticket whose records fail again keeps open items: the re-check does not
  * count them (one count per ticket over its items' index entries a night);
  * a ticket with none failing again is counted, and closed when none is left

@@ -673,14 +673,6 @@ static void test_item_audit_bytes(void **state)
 /* ---- the hand-over of a new ticket ---------------------------------------- */
 
 /* SQLITE_TRACE_STMT: counts the counts of a ticket's open items. */
-static int count_open_counts(unsigned type, void *ctx, void *p, void *x)
-{
-    (void)p;
-    if (type == SQLITE_TRACE_STMT && strstr(x, "SELECT count(*) FROM ticket_items WHERE ticket_id"))
-        (*(int *)ctx)++;
-    return 0;
-}
-
 /* A ticket a run opens and hands over at once has exactly the items the
  * run gave it: the hand-over message names their count (3) without
  * counting the ticket's items in the store (one count per new ticket over

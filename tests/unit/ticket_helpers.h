@@ -214,4 +214,15 @@ static inline struct ticket_sync_counts sync_committed(sqlite3 *db, const char *
     return c;
 }
 
+/* A sqlite3_trace_v2 callback (SQLITE_TRACE_STMT) that counts, in the int
+ * at ctx, the statements counting a ticket's open items (tk_open_items):
+ * for tests that a path does without that count. */
+static inline int count_open_counts(unsigned type, void *ctx, void *p, void *x)
+{
+    (void)p;
+    if (type == SQLITE_TRACE_STMT && strstr(x, "SELECT count(*) FROM ticket_items WHERE ticket_id"))
+        (*(int *)ctx)++;
+    return 0;
+}
+
 #endif
