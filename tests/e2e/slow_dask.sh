@@ -25,7 +25,8 @@ RUN_JSON=$OUT
 DIVARG=()
 [ ${#DIV[@]} -gt 0 ] && DIVARG=(--divisions "${DIV[1]}")
 set +e
-timeout 300 /usr/bin/python3 "$QLOOP_SOURCE_DIR/docs/scale-out/qloop_dask.py" --qloop "$QLOOP_BIN" \
+# Dask's workers keep their scratch space in the test's folder, not /tmp
+DASK_TEMPORARY_DIRECTORY="$T" timeout 300 /usr/bin/python3 "$QLOOP_SOURCE_DIR/docs/scale-out/qloop_dask.py" --qloop "$QLOOP_BIN" \
     --rules "$RULES" --dataset pop --data pop.csv --parts 4 --workers 2 --workdir shards \
     --db merge.db "${DIVARG[@]}" >merge.json 2>dask.err
 rc=$?
@@ -40,9 +41,9 @@ F="SELECT rule, record_ref, record_key, field, value, message FROM findings ORDE
 expect_eq "the same findings" "$(sqlite3 run.db "$F" | md5sum)" "$(sqlite3 merge.db "$F" | md5sum)"
 expect_eq "the injected defects were found (over 4000 findings)" "yes" \
     "$([ "$(sqlite3 merge.db 'SELECT count(*) FROM findings')" -gt 4000 ] && echo yes)"
-T="SELECT t.id, t.rule, t.dept, t.state, t.deadline, i.record_ref, i.state FROM tickets t
+TQ="SELECT t.id, t.rule, t.dept, t.state, t.deadline, i.record_ref, i.state FROM tickets t
    JOIN ticket_items i ON i.ticket_id = t.id ORDER BY 1, 6"
-expect_eq "the same tickets" "$(sqlite3 run.db "$T" | md5sum)" "$(sqlite3 merge.db "$T" | md5sum)"
+expect_eq "the same tickets" "$(sqlite3 run.db "$TQ" | md5sum)" "$(sqlite3 merge.db "$TQ" | md5sum)"
 expect_eq "findings name their part" "1/4 2/4 3/4 4/4" \
     "$(sqlite3 merge.db "SELECT group_concat(part, ' ') FROM (SELECT DISTINCT part FROM findings WHERE part IS NOT NULL ORDER BY 1)")"
 finish

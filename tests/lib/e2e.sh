@@ -5,6 +5,9 @@ set -euo pipefail
 : "${QLOOP_SOURCE_DIR:?}"
 QLOOP_BUILD_DIR="${QLOOP_BUILD_DIR:-$(dirname "$QLOOP_BIN")}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/qloop-e2e.XXXXXX")
+# read-only: a test that names something else T would send the folder's
+# removal to the wrong path (bash stops at the assignment instead)
+readonly T
 trap 'rm -rf "$T"' EXIT
 cd "$T"
 export QLOOP_DB="$T/q.db"
