@@ -482,6 +482,25 @@ static const struct rec *spill_next(struct emitter *e, struct spill *s, struct q
     return (const struct rec *)b->ptr;
 }
 
+/* Reads spill sp from its start and calls fn(e, r, ctx) on each record in
+ * order until one fails, then closes it (a spill never opened: nothing).
+ * Returns 0, or -1 with e->err (fn's, or a read's). */
+static int spill_each(struct emitter *e, struct spill *sp,
+                      int (*fn)(struct emitter *e, const struct rec *r, void *ctx), void *ctx)
+{
+    if (!sp->f)
+        return 0;
+    struct qloop_buf b = {0};
+    int rc = spill_rewind(e->c, sp, e->err);
+    for (uint64_t k = 0; k < sp->recs && rc == 0; k++) {
+        const struct rec *r = spill_next(e, sp, &b);
+        rc = r ? fn(e, r, ctx) : -1;
+    }
+    qloop_buf_free(&b);
+    compare_spill_close(sp);
+    return rc;
+}
+
 /* Reads spill s whole into a new buffer *data (8-byte aligned by malloc),
  * its records decoded, and points ents[0..s->recs) at them. Returns 0 or
  * -1 with err. */
@@ -570,26 +589,29 @@ static int load_unit(struct compare_run *c, struct spill *const src[2], struct u
     return rc;
 }
 
+/* Where split_unit sends one side's records: its 64 sub-partitions. */
+struct split_to {
+    struct spill *sub;
+    int level;
+};
+
+/* spill_each's for split_unit: r to its sub-partition at the level. */
+static int split_put(struct emitter *e, const struct rec *r, void *ctx)
+{
+    struct split_to *to = ctx;
+    return spill_put(e->c, &to->sub[part_of(r->fp_hi, to->level)], r, e->err);
+}
+
 /* Splits spills l and r on the fingerprint bits of level and processes the
  * 64 sub-units in order. */
 static int split_unit(struct emitter *e, struct spill *l, struct spill *r, int level)
 {
     struct spill *sub = qloop_xcalloc(2 * NPART, sizeof *sub);
-    struct qloop_buf b = {0};
-    int rc = 0;
-    struct spill *src[2] = {l, r};
-    for (int s = 0; s < 2 && rc == 0; s++) {
-        struct spill *sp = src[s];
-        if (!sp->f)
-            continue;
-        rc = spill_rewind(e->c, sp, e->err);
-        for (uint64_t k = 0; k < sp->recs && rc == 0; k++) {
-            const struct rec *x = spill_next(e, sp, &b);
-            rc = x ? spill_put(e->c, &sub[s * NPART + part_of(x->fp_hi, level)], x, e->err) : -1;
-        }
-        compare_spill_close(sp);
-    }
-    qloop_buf_free(&b);
+    struct split_to to = {sub, level};
+    int rc = spill_each(e, l, split_put, &to);
+    to.sub += NPART;
+    if (rc == 0)
+        rc = spill_each(e, r, split_put, &to);
     for (unsigned p = 0; p < NPART && rc == 0; p++)
         rc = compare_process_unit(e, &sub[p], &sub[NPART + p], level);
     for (unsigned p = 0; p < 2 * NPART; p++)
@@ -699,36 +721,35 @@ int compare_process_parts(struct emitter *e)
     return rc;
 }
 
+/* What compare_over_read calls fn with, for each record. */
+struct over_to {
+    struct side *s;
+    compare_rec_fn fn;
+};
+
+/* spill_each's for compare_over_read. */
+static int over_put(struct emitter *e, const struct rec *r, void *ctx)
+{
+    struct over_to *to = ctx;
+    return to->fn(e->c, to->s, r, e->err);
+}
+
 int compare_over_read(struct compare_run *c, struct side *s, compare_rec_fn fn,
                       struct qloop_error *err)
 {
-    struct spill *sp = &s->over;
-    if (!sp->f)
-        return 0;
     struct emitter e = {.c = c, .err = err}; /* what spill_next reports through */
-    struct qloop_buf b = {0};
-    int rc = spill_rewind(c, sp, err);
-    for (uint64_t k = 0; k < sp->recs && rc == 0; k++) {
-        const struct rec *r = spill_next(&e, sp, &b);
-        rc = r ? fn(c, s, r, err) : -1;
-    }
-    qloop_buf_free(&b);
-    compare_spill_close(sp);
-    return rc;
+    struct over_to to = {s, fn};
+    return spill_each(&e, &s->over, over_put, &to);
+}
+
+/* spill_each's for compare_stream_empty: r, of the side at ctx, reported. */
+static int empty_put(struct emitter *e, const struct rec *r, void *ctx)
+{
+    struct ent x = {.r = r, .status = ST_EMPTY};
+    return compare_report_empty(e, *(const int *)ctx, &x);
 }
 
 int compare_stream_empty(struct emitter *e, int s)
 {
-    struct spill *sp = &e->m->side[s].parts[EMPTY_STREAM];
-    if (!sp->f)
-        return 0;
-    struct qloop_buf b = {0};
-    int rc = spill_rewind(e->c, sp, e->err);
-    for (uint64_t k = 0; k < sp->recs && rc == 0; k++) {
-        struct ent x = {.r = spill_next(e, sp, &b), .status = ST_EMPTY};
-        rc = x.r ? compare_report_empty(e, s, &x) : -1;
-    }
-    qloop_buf_free(&b);
-    compare_spill_close(sp);
-    return rc;
+    return spill_each(e, &e->m->side[s].parts[EMPTY_STREAM], empty_put, &s);
 }
