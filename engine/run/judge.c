@@ -342,8 +342,8 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
         /* a Lua check's handler and function (and a record rule's view)
          * are pushed once for the block's rows (call.h) */
         struct qloop_lua_calls calls;
-        bool lua = r->check_ref != LUA_NOREF;
-        if (r->kind == RULE_RECORD)
+        bool lua = r->check_ref != LUA_NOREF; /* every record rule's is (pack.c) */
+        if (lua && r->kind == RULE_RECORD)
             qloop_lua_record_calls_begin(L, r->check_ref, &w->rec, &calls);
         else if (lua)
             qloop_lua_value_calls_begin(L, r->check_ref, &calls);
@@ -416,7 +416,7 @@ static void judge_rows(struct worker *w, size_t begin, size_t end)
             else if (verdict[row] != JUDGE_PENDING_ERROR) /* checked or an error: the merge says */
                 w->checked[i]++;
         }
-        if (r->kind == RULE_RECORD || lua)
+        if (lua)
             qloop_lua_calls_end(L, &calls);
     }
 }
