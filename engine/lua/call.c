@@ -148,28 +148,6 @@ static inline enum qloop_lua_verdict run_check(lua_State *L, int handler, int re
     return QLOOP_LUA_ERROR;
 }
 
-enum qloop_lua_verdict qloop_lua_check_value(lua_State *L, int ref, const char *s, size_t len,
-                                             const struct qloop_lua_site *site,
-                                             struct qloop_lua_answer *out)
-{
-    int handler = lua_gettop(L) + 1;
-    lua_pushcfunction(L, qloop_host_error_handler);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-    lua_pushlstring(L, s, len);
-    return run_check(L, handler, ref, 1, site, out, 0, handler - 1);
-}
-
-enum qloop_lua_verdict qloop_lua_check_record(lua_State *L, int ref, struct qloop_lua_record *rec,
-                                              const struct qloop_lua_site *site,
-                                              struct qloop_lua_answer *out)
-{
-    int handler = lua_gettop(L) + 1;
-    lua_pushcfunction(L, qloop_host_error_handler);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-    qloop_lua_record_push(L, rec);
-    return run_check(L, handler, ref, 1, site, out, 0, handler - 1);
-}
-
 void qloop_lua_record_calls_begin(lua_State *L, int ref, struct qloop_lua_record *rec,
                                   struct qloop_lua_calls *c)
 {
@@ -209,6 +187,30 @@ enum qloop_lua_verdict qloop_lua_value_call(lua_State *L, const struct qloop_lua
 void qloop_lua_calls_end(lua_State *L, const struct qloop_lua_calls *c)
 {
     lua_settop(L, c->handler - 1);
+}
+
+/* The one-call checks are blocks of one call: the engine's rules and these
+ * run the same path. */
+enum qloop_lua_verdict qloop_lua_check_value(lua_State *L, int ref, const char *s, size_t len,
+                                             const struct qloop_lua_site *site,
+                                             struct qloop_lua_answer *out)
+{
+    struct qloop_lua_calls c;
+    qloop_lua_value_calls_begin(L, ref, &c);
+    enum qloop_lua_verdict v = qloop_lua_value_call(L, &c, s, len, site, out);
+    qloop_lua_calls_end(L, &c);
+    return v;
+}
+
+enum qloop_lua_verdict qloop_lua_check_record(lua_State *L, int ref, struct qloop_lua_record *rec,
+                                              const struct qloop_lua_site *site,
+                                              struct qloop_lua_answer *out)
+{
+    struct qloop_lua_calls c;
+    qloop_lua_record_calls_begin(L, ref, rec, &c);
+    enum qloop_lua_verdict v = qloop_lua_record_call(L, &c, site, out);
+    qloop_lua_calls_end(L, &c);
+    return v;
 }
 
 enum qloop_lua_verdict qloop_lua_check_pair(lua_State *L, int ref, const char *a, size_t alen,

@@ -45,12 +45,13 @@ struct qloop_lua_answer {
 };
 
 /* Calls the check registered as ref (LUA_REGISTRYINDEX) on the value
- * s[0..len), and reads its answer (see above). */
+ * s[0..len), and reads its answer (see above): a block of one call (below). */
 enum qloop_lua_verdict qloop_lua_check_value(lua_State *L, int ref, const char *s, size_t len,
                                              const struct qloop_lua_site *site,
                                              struct qloop_lua_answer *out);
 
-/* Calls the check registered as ref on the record view of rec. */
+/* Calls the check registered as ref on the record view of rec: a block of
+ * one call (below). */
 enum qloop_lua_verdict qloop_lua_check_record(lua_State *L, int ref, struct qloop_lua_record *rec,
                                               const struct qloop_lua_site *site,
                                               struct qloop_lua_answer *out);
@@ -58,9 +59,9 @@ enum qloop_lua_verdict qloop_lua_check_record(lua_State *L, int ref, struct qloo
 /* One check called many times in a row on one state (a rule over a block of
  * rows): the begin functions push the message handler and the check
  * registered as ref — and, for a record check, rec's view — once; each call
- * then gives the answer qloop_lua_check_record (on the row rec shows at that
- * moment) or qloop_lua_check_value (on s[0..len)) would, and leaves those
- * in place; qloop_lua_calls_end pops them. Between begin and end nothing
+ * then runs the check on copies of them (on the row rec shows at that
+ * moment, or on s[0..len)), reads its answer as above and leaves them in
+ * place; qloop_lua_calls_end pops them. Between begin and end nothing
  * else may be left pushed or popped on L, and rec's view must not expire. */
 struct qloop_lua_calls {
     int handler; /* stack index of the handler; the check (and view) above it */
