@@ -251,7 +251,6 @@ static void test_record_calls(void **state)
     qloop_lua_close(L);
 }
 
-
 /* qloop_lua_value_call gives qloop_lua_check_value's answer for every kind
  * of answer, each on its own value, and leaves the handler and check in
  * place (the value popped) until qloop_lua_calls_end. */
