@@ -64,7 +64,7 @@ int tk_access_load(sqlite3 *db, const struct tk_ticket_ref *r, const struct qloo
     if (r->source && strcmp(r->source, "run") != 0) {
         sqlite3_stmt *st = sql_prepare(db,
                                        "SELECT x.who, u.dept FROM (SELECT opened_by AS who FROM tickets"
-                                       " WHERE id = ?1 UNION SELECT reporter FROM ticket_items"
+                                       " WHERE id = ?1 UNION SELECT reporter FROM ticket_item_rows"
                                        " WHERE ticket_id = ?1 AND reporter IS NOT NULL) x"
                                        " LEFT JOIN users u ON u.login = x.who",
                                        err);

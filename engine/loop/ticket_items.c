@@ -86,8 +86,9 @@ int tk_open(sqlite3 *db, const char *dataset, const char *rule, const char *sour
 int tk_find_prior(sqlite3 *db, const char *dataset, const char *rule, const char *ref,
                   struct tk_prior *pr, struct sql_cached *cache, struct qloop_error *err)
 {
-    static const char sql[] = "SELECT i.ticket_id, t.state, i.state, i.value FROM ticket_items i"
-                              " JOIN tickets t ON t.id = i.ticket_id"
+    static const char sql[] = "SELECT i.ticket_id, t.state, i.state, " TK_EV_VALUE("i", "f")
+                              " FROM ticket_item_rows i JOIN tickets t ON t.id = i.ticket_id"
+                              " LEFT JOIN finding_rows f ON f.id = i.finding"
                               " WHERE i.dataset = ?1 AND i.rule = ?2 AND i.record_ref = ?3"
                               " ORDER BY i.id DESC LIMIT 1";
     memset(pr, 0, sizeof *pr);
@@ -116,7 +117,7 @@ int tk_add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *rule,
                 const char *actor, int64_t *item_id, struct sql_cached *cache,
                 struct tk_batch *batch, struct qloop_error *err)
 {
-    static const char sql[] = "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref,"
+    static const char sql[] = "INSERT INTO ticket_item_rows(ticket_id, dataset, rule, record_ref,"
                               " record_key, field, value, message, row_no, state, reporter,"
                               " added_at, added_run, last_run, reopened_from, sealed)"
                               " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open', ?10, ?11, ?12,"
@@ -208,26 +209,28 @@ static void adds_reset(struct tk_adds *a)
 int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const char *run_id,
                   struct sql_cached *ins, struct tk_batch *batch, struct qloop_error *err)
 {
-    /* The same columns as tk_add_item's INSERT, from the findings' rows:
+    /* The item of each finding, which names it (store step 17: its
+     * evidence is the finding's, read through `ticket_items`, and its own
+     * evidence columns stay NULL) instead of copying its key, value,
+     * message, row and sealed copy (~190 of an item's ~312 bytes): the
+     * rest of tk_add_item's columns, from the findings' rows and kinds.
      * json_each is the outer loop (CROSS JOIN) and each of its elements,
      * read in array order, joins one finding and one kind, so the items get
-     * their ids in the order pushed without sorting the rows, sealed copies
-     * and all, through a temporary b-tree as ORDER BY j.key did (SQLite
+     * their ids in the order pushed without sorting the rows through a temporary b-tree as ORDER BY j.key did (SQLite
      * 3.40's json_each does not consume it). An element is the finding's id,
      * or [id, reopened_from] for a record reopened: a plain id is read
      * without parsing the JSON of a pair (2 "->>" a row were 0.10 s of 0.13
      * for 200,000 ids). "CASE WHEN x <> '' THEN x END" is nullif(x, '') for
      * every x (NULL stays NULL, '' becomes NULL, anything else is kept: the
      * columns are TEXT, compared BINARY either way) without a function call,
-     * which copied each text it returned (sqlite3_result_value): ~400
-     * instructions an item of the ~13,000 this statement costs. A chunk
+     * which copied each text it returned (sqlite3_result_value). A chunk
      * without pairs (every chunk of a first night, most of any night) is
      * inserted by a statement that joins each element as the id it is and
      * stores no reopened_from (NULL, as the CASE gives a plain id): the
      * element's type and value read twice through json_each were ~1,800
      * instructions an item.
      *
-     * Nothing is read back. ticket_items.id is a rowid without AUTOINCREMENT
+     * Nothing is read back. ticket_item_rows.id is a rowid without AUTOINCREMENT
      * and this connection holds the write lock, so one statement's rows get
      * max(id) + 1, + 2, ... in the order inserted: the i-th element pushed
      * is item before + 1 + i, its record_ref and reopened_from the ones
@@ -236,31 +239,29 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const
      * instead of reading the chunk's rows back after each insert (id,
      * record_ref, reopened_from: a first night's every item read again). */
 /* Both statements' columns up to reopened_from, which each gives its own
- * way, and the sealed copy after it. */
+ * way, and the finding named after it. */
 #define INSERT_ITEMS_HEAD                                                                           \
-    "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref, record_key, field, value,"      \
-    " message, row_no, state, reporter, added_at, added_run, last_run, reopened_from, sealed)"     \
+    "INSERT INTO ticket_item_rows(ticket_id, dataset, rule, record_ref, field, state,"             \
+    " reporter, added_at, added_run, last_run, reopened_from, finding)"                            \
     " SELECT ?1, k.dataset, k.rule, f.record_ref,"                                                 \
-    " CASE WHEN f.record_key <> '' THEN f.record_key END,"                                         \
-    " CASE WHEN k.field <> '' THEN k.field END, f.value,"                                          \
-    " CASE WHEN f.message <> '' THEN f.message END, f.row_no, 'open', NULL, ?2, ?3, ?3, "
-#define INSERT_ITEMS_SEALED " CASE WHEN length(f.sealed) > 0 THEN f.sealed END"
+    " CASE WHEN k.field <> '' THEN k.field END, 'open', NULL, ?2, ?3, ?3, "
+#define INSERT_ITEMS_FINDING " f.id"
     static const char ins_sql[] =
         INSERT_ITEMS_HEAD "CASE WHEN j.type = 'array' THEN nullif(j.value ->> 1, 0) END,"
-        INSERT_ITEMS_SEALED " FROM json_each(?4) j CROSS JOIN finding_rows f"
+        INSERT_ITEMS_FINDING " FROM json_each(?4) j CROSS JOIN finding_rows f"
         " ON f.id = (CASE WHEN j.type = 'array' THEN j.value ->> 0 ELSE j.value END)"
         " CROSS JOIN finding_kinds k ON k.id = f.kind";
     static const char ins_ids_sql[] =
-        INSERT_ITEMS_HEAD "NULL," INSERT_ITEMS_SEALED
+        INSERT_ITEMS_HEAD "NULL," INSERT_ITEMS_FINDING
         " FROM json_each(?4) j CROSS JOIN finding_rows f ON f.id = j.value"
         " CROSS JOIN finding_kinds k ON k.id = f.kind";
 #undef INSERT_ITEMS_HEAD
-#undef INSERT_ITEMS_SEALED
+#undef INSERT_ITEMS_FINDING
     if (!a->n)
         return 0;
     qloop_buf_putc(&a->json, ']');
     int64_t before = 0;
-    if (sql_int64_texts(db, "SELECT max(id) FROM ticket_items", 0, NULL, 0, &before, err) != 0)
+    if (sql_int64_texts(db, "SELECT max(id) FROM ticket_item_rows", 0, NULL, 0, &before, err) != 0)
         return -2;
     char at_s[32];
     qloop_format_datetime(at, at_s);
@@ -313,7 +314,7 @@ static const char items_index[] = "ticket_items_record";
 
 int tk_items_unindex(sqlite3 *db, char **index_sql, struct qloop_error *err)
 {
-    return sql_index_drop(db, "ticket_items", items_index, index_sql, err) == 0 ? 0 : -2;
+    return sql_index_drop(db, "ticket_item_rows", items_index, index_sql, err) == 0 ? 0 : -2;
 }
 
 /* The page cache while the index is built: SQLite's sorter keeps keys in
@@ -341,7 +342,7 @@ int tk_items_reindex(sqlite3 *db, char **index_sql, struct qloop_error *err)
     if (!*index_sql)
         return 0;
     int64_t items = 0, cache = 0;
-    if (sql_int64(db, "SELECT max(id) FROM ticket_items", NULL, 0, &items, err) != 0 ||
+    if (sql_int64(db, "SELECT max(id) FROM ticket_item_rows", NULL, 0, &items, err) != 0 ||
         sql_int64(db, "PRAGMA main.cache_size", NULL, 0, &cache, err) != 0)
         return -2;
     if (items <= tk_items_sort_in_cache)
@@ -367,7 +368,7 @@ int tk_items_in_bulk(sqlite3 *db, const char *run_id, bool *bulk, struct qloop_e
     if (sqlite3_get_autocommit(db))
         return 0;
     int64_t stored = 0;
-    if (sql_int64_texts(db, "SELECT max(id) FROM ticket_items", 0, NULL, 0, &stored, err) != 0)
+    if (sql_int64_texts(db, "SELECT max(id) FROM ticket_item_rows", 0, NULL, 0, &stored, err) != 0)
         return -2;
     int64_t bound = stored / 2 + 1;
     sqlite3_stmt *st = sql_prepare(db,

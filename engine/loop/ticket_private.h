@@ -53,7 +53,26 @@
  * always of its ticket's dataset and rule (tk_add_item's and the bulk
  * INSERT's callers pass the ticket's). CROSS JOIN keeps the tickets
  * outside. */
-#define TK_ITEMS_OF_TICKETS "tickets t CROSS JOIN ticket_items i ON i.ticket_id = t.id"
+#define TK_ITEMS_OF_TICKETS "tickets t CROSS JOIN ticket_item_rows i ON i.ticket_id = t.id"
+
+/* An item's evidence (store step 17): item i's own column when it names no
+ * finding, else finding f's (f: finding_rows joined on f.id = i.finding),
+ * its key and message with '' read as NULL and its sealed copy with an
+ * empty one read as NULL — what the first night's INSERT stored when it
+ * copied them, and exactly the `ticket_items` view's columns. i and f are
+ * aliases as string literals: TK_EV_KEY("i", "f"). */
+#define TK_EV_KEY(i, f)                                                                         \
+    "(CASE WHEN " i ".finding IS NULL THEN " i ".record_key WHEN " f ".record_key <> ''"        \
+    " THEN " f ".record_key END)"
+#define TK_EV_VALUE(i, f) "(CASE WHEN " i ".finding IS NULL THEN " i ".value ELSE " f ".value END)"
+#define TK_EV_MESSAGE(i, f)                                                                     \
+    "(CASE WHEN " i ".finding IS NULL THEN " i ".message WHEN " f ".message <> ''"              \
+    " THEN " f ".message END)"
+#define TK_EV_ROW_NO(i, f)                                                                      \
+    "(CASE WHEN " i ".finding IS NULL THEN " i ".row_no ELSE " f ".row_no END)"
+#define TK_EV_SEALED(i, f)                                                                      \
+    "(CASE WHEN " i ".finding IS NULL THEN " i ".sealed WHEN length(" f ".sealed) > 0"          \
+    " THEN " f ".sealed END)"
 
 /* One ticket's items judged in a run (open or missing, their rule judged
  * their dataset in it) and how many of those are open and failing again

@@ -16,10 +16,11 @@
     "t.id, t.dataset, t.rule, t.source, t.dept, t.state, t.urgent, t.message, t.opened_at,"     \
     " t.opened_by, t.received_at, t.deadline, t.answered_at, t.closed_at, t.policy, t.note,"    \
     " t.ext_until, t.ext_reason, t.ext_actor, t.ext_at,"                                        \
-    " (SELECT count(*) FROM ticket_items i WHERE i.ticket_id = t.id"                            \
+    " (SELECT count(*) FROM ticket_item_rows i WHERE i.ticket_id = t.id"                        \
     "   AND i.state IN ('open','missing')),"                                                    \
-    " (SELECT count(*) FROM ticket_items i WHERE i.ticket_id = t.id AND i.state = 'missing'),"  \
-    " (SELECT count(*) FROM ticket_items i WHERE i.ticket_id = t.id), t.base_deadline"
+    " (SELECT count(*) FROM ticket_item_rows i WHERE i.ticket_id = t.id"                        \
+    "   AND i.state = 'missing'),"                                                              \
+    " (SELECT count(*) FROM ticket_item_rows i WHERE i.ticket_id = t.id), t.base_deadline"
 
 /* A member of a JSON object taken from a result column. */
 struct member {

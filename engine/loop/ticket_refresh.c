@@ -4,7 +4,9 @@
  * On a steady night most open items fail again: each is refreshed from the
  * run's first finding of its record (the finding's row, key, value,
  * message and sealed copy, and last_run = the run) — only when one of
- * those differs from what the item holds. Asked per item through the
+ * those differs from what the item holds; the item then names that
+ * finding (store step 17) instead of copying it, unless its key or message
+ * must stay the item's (update_sql). Asked per item through the
  * index of the run's findings, that is two B-tree searches by a random
  * record_ref per item and, once the items and findings outgrow the page
  * cache, a page read per search (W1 10M night 2: 1.8M items, most of the
@@ -172,40 +174,62 @@ uint64_t ticket_evidence_digest(const struct ticket_cell c[TICKET_EVIDENCE], boo
     return h ? h : 1;
 }
 
-/* The first finding of run ?1 of the item of alias ticket_items (cols). */
+/* The first finding of run ?1 of the item of alias ticket_item_rows (cols). */
 #define FIRST_FINDING(cols)                                                                     \
     "(SELECT " cols " FROM finding_refs x CROSS JOIN finding_rows f ON f.id = x.id"             \
     " WHERE x.run = (SELECT id FROM finding_runs"                                              \
     " WHERE run_id = ?1) AND x.kind IN (SELECT k.id FROM finding_kinds k"                      \
-    " WHERE k.dataset = ticket_items.dataset AND k.rule = ticket_items.rule)"                  \
-    " AND x.record_ref = ticket_items.record_ref ORDER BY x.id LIMIT 1)"
+    " WHERE k.dataset = ticket_item_rows.dataset AND k.rule = ticket_item_rows.rule)"          \
+    " AND x.record_ref = ticket_item_rows.record_ref ORDER BY x.id LIMIT 1)"
 
-/* The item's columns refreshed from finding f. */
-#define REFRESHED                                                                               \
-    "?1, f.row_no, coalesce(f.record_key, ticket_items.record_key), f.value,"                   \
-    " coalesce(f.message, ticket_items.message), f.sealed"
+/* Item i's evidence (g: the finding it names, if any; loop/ticket_private.h). */
+#define EV_KEY TK_EV_KEY("i", "g")
+#define EV_MESSAGE TK_EV_MESSAGE("i", "g")
 
-/* Whether item i differs from what finding f would refresh it to (REFRESHED,
- * last_run aside): a NULL key or message of the finding keeps the item's. */
+/* Whether item i (its evidence) differs from what finding f would refresh
+ * it to (last_run aside): f's row_no, value and sealed copy, f's key and
+ * message unless NULL, when the item's are kept. */
 #define DIFFERS                                                                                 \
-    "(i.row_no IS NOT f.row_no OR i.value IS NOT f.value OR i.sealed IS NOT f.sealed"           \
-    " OR (f.record_key IS NOT NULL AND i.record_key IS NOT f.record_key)"                       \
-    " OR (f.message IS NOT NULL AND i.message IS NOT f.message))"
+    "(" TK_EV_ROW_NO("i", "g") " IS NOT f.row_no OR " TK_EV_VALUE("i", "g") " IS NOT f.value"    \
+    " OR " TK_EV_SEALED("i", "g") " IS NOT f.sealed"                                             \
+    " OR (f.record_key IS NOT NULL AND " EV_KEY " IS NOT f.record_key)"                         \
+    " OR (f.message IS NOT NULL AND " EV_MESSAGE " IS NOT f.message))"
+
+/* Whether the item refreshed from f may name f instead of holding the
+ * evidence (store step 17): naming f reads f's key and message with ''
+ * as NULL and an empty sealed copy as NULL, and a NULL key or message of
+ * f must not replace the item's, so f names it when neither is '' nor
+ * NULL over an item's non-NULL one, and its sealed copy is not empty.
+ * Otherwise the item holds the refreshed evidence itself. */
+#define NAMES                                                                                   \
+    "((f.record_key <> '' OR (f.record_key IS NULL AND " EV_KEY " IS NULL))"                    \
+    " AND (f.message <> '' OR (f.message IS NULL AND " EV_MESSAGE " IS NULL))"                  \
+    " AND (f.sealed IS NULL OR length(f.sealed) > 0))"
 
 /* The matches as one statement: each open item with a finding in run ?1
  * and its first one (what the merge finds). */
 static const char collect_sql[] =
     "INSERT INTO " TK_REFRESHED "(item, finding) SELECT item, finding FROM"
-    " (SELECT id AS item, " FIRST_FINDING("x.id") " AS finding FROM ticket_items"
+    " (SELECT id AS item, " FIRST_FINDING("x.id") " AS finding FROM ticket_item_rows"
     "  WHERE state = 'open') WHERE finding IS NOT NULL";
 
-/* The refresh of the matched items that differ from their findings. */
+/* The refresh of the matched items that differ from their findings: each
+ * names its finding (last_run the run), or holds the refreshed evidence
+ * (NAMES). */
 static const char update_sql[] =
-    "UPDATE ticket_items SET (last_run, row_no, record_key, value, message, sealed) ="
-    " (SELECT " REFRESHED " FROM " TK_REFRESHED " m CROSS JOIN finding_rows f"
-    "  WHERE m.item = ticket_items.id AND f.id = m.finding)"
-    " WHERE id IN (SELECT m.item FROM " TK_REFRESHED " m CROSS JOIN finding_rows f"
-    "  ON f.id = m.finding CROSS JOIN ticket_items i ON i.id = m.item WHERE " DIFFERS ")";
+    "UPDATE ticket_item_rows SET last_run = ?1, finding = CASE WHEN u.names THEN u.finding END,"
+    " row_no = CASE WHEN u.names THEN NULL ELSE u.row_no END,"
+    " record_key = CASE WHEN u.names THEN NULL ELSE u.record_key END,"
+    " value = CASE WHEN u.names THEN NULL ELSE u.value END,"
+    " message = CASE WHEN u.names THEN NULL ELSE u.message END,"
+    " sealed = CASE WHEN u.names THEN NULL ELSE u.sealed END"
+    " FROM (SELECT m.item AS item, f.id AS finding, f.row_no AS row_no,"
+    "  coalesce(f.record_key, " EV_KEY ") AS record_key, f.value AS value,"
+    "  coalesce(f.message, " EV_MESSAGE ") AS message, f.sealed AS sealed, " NAMES " AS names"
+    "  FROM " TK_REFRESHED " m CROSS JOIN finding_rows f ON f.id = m.finding"
+    "  CROSS JOIN ticket_item_rows i ON i.id = m.item LEFT JOIN finding_rows g ON g.id = i.finding"
+    "  WHERE " DIFFERS ") AS u"
+    " WHERE ticket_item_rows.id = u.item";
 
 /* One open item: its record_ref as numbers, the id of the run's first
  * finding of its record (0: none yet), its (dataset, rule) group, its
@@ -609,9 +633,11 @@ static int load_items(sqlite3 *db, const char *run_id, const struct groups *g, s
 {
     sqlite3_stmt *st = sql_prepare_texts(
         db,
-        "SELECT id, dataset, rule, record_ref, ticket_id, state = 'open', last_run IS ?1,"
-        " row_no, record_key, value, message, sealed"
-        " FROM ticket_items WHERE state IN ('open','missing') ORDER BY id",
+        "SELECT i.id, i.dataset, i.rule, i.record_ref, i.ticket_id, i.state = 'open',"
+        " i.last_run IS ?1, " TK_EV_ROW_NO("i", "f") ", " TK_EV_KEY("i", "f") ","
+        " " TK_EV_VALUE("i", "f") ", " TK_EV_MESSAGE("i", "f") ", " TK_EV_SEALED("i", "f")
+        " FROM ticket_item_rows i LEFT JOIN finding_rows f ON f.id = i.finding"
+        " WHERE i.state IN ('open','missing') ORDER BY i.id",
         1, &run_id, err);
     if (!st)
         return -2;

@@ -364,7 +364,7 @@ int tk_open_items(sqlite3 *db, int64_t id, long *n, struct qloop_error *err)
 {
     int64_t v = 0;
     int rc = sql_int64_ids(db,
-                           "SELECT count(*) FROM ticket_items WHERE ticket_id = ?1"
+                           "SELECT count(*) FROM ticket_item_rows WHERE ticket_id = ?1"
                            " AND state IN ('open','missing')",
                            1, &id, 0, &v, err);
     *n = (long)v;
@@ -527,7 +527,7 @@ static int close_items(sqlite3 *db, const struct tk *t, const struct tk_change *
                        const char *at_s, struct qloop_error *err)
 {
     sqlite3_stmt *q = sql_prepare(db,
-                                  "SELECT id, record_ref FROM ticket_items WHERE ticket_id = ?1"
+                                  "SELECT id, record_ref FROM ticket_item_rows WHERE ticket_id = ?1"
                                   " AND state IN ('open','missing') ORDER BY id",
                                   err);
     if (!q)
@@ -540,7 +540,7 @@ static int close_items(sqlite3 *db, const struct tk *t, const struct tk_change *
     sqlite3_finalize(q);
     const char *item_state = strcmp(c->to, "confirmed") == 0 ? "closed" : "fixed";
     sqlite3_stmt *u = result == 0 ? sql_prepare(db,
-                                                "UPDATE ticket_items SET state = ?2,"
+                                                "UPDATE ticket_item_rows SET state = ?2,"
                                                 " closed_at = ?3, closed_run = ?4 WHERE id = ?1",
                                                 err)
                                   : NULL;

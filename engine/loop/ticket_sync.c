@@ -42,8 +42,9 @@ int ticket_open_keys(sqlite3 *db, const char *dataset,
                      void *ctx, struct qloop_error *err)
 {
     sqlite3_stmt *st = sql_prepare_texts(db,
-                                         "SELECT DISTINCT i.record_ref, i.record_key"
+                                         "SELECT DISTINCT i.record_ref, " TK_EV_KEY("i", "f")
                                          " FROM " TK_ITEMS_OF_TICKETS
+                                         " LEFT JOIN finding_rows f ON f.id = i.finding"
                                          " WHERE t.dataset = ?1 AND i.dataset = ?1"
                                          " AND i.state IN ('open','missing')",
                                          1, &dataset, err);
@@ -70,7 +71,7 @@ int ticket_open_refs(sqlite3 *db, const char *dataset,
                      struct qloop_error *err)
 {
     sqlite3_stmt *st = sql_prepare_texts(db,
-                                         "SELECT i.record_ref FROM ticket_items i"
+                                         "SELECT i.record_ref FROM ticket_item_rows i"
                                          " INDEXED BY ticket_items_record"
                                          " WHERE i.dataset = ?1 AND " TK_ITEM_OPEN_KEY " = 0",
                                          1, &dataset, err);
@@ -148,7 +149,7 @@ static void read_judged_item(sqlite3_stmt *st, void *row)
  * 0.24 s CPU against 0.08, and a page read each once the items outgrow the
  * cache). */
 #define JUDGED                                                                                  \
-    " FROM ticket_items i CROSS JOIN rule_results r"                                            \
+    " FROM ticket_item_rows i CROSS JOIN rule_results r"                                         \
     " ON r.run_id = ?1 AND r.rule = i.rule AND r.dataset = i.dataset"                           \
     " WHERE i.state IN ('open','missing')"
 
@@ -237,7 +238,9 @@ static int judged_items_read(sqlite3 *db, const char *run_id, const struct ticke
         return 0;
     sqlite3_stmt *st = sql_prepare_texts(db,
                            "SELECT i.id, i.ticket_id, i.record_ref, i.state, r.resolve_missing,"
-                           " i.dataset, i.row_no IS NOT NULL" JUDGED
+                           " i.dataset, (CASE WHEN i.finding IS NULL THEN i.row_no"
+                           " ELSE (SELECT f.row_no FROM finding_rows f WHERE f.id = i.finding)"
+                           " END) IS NOT NULL" JUDGED
                            " AND NOT " TK_FAILING_AGAIN
                            " ORDER BY i.ticket_id, i.id",
                            1, &run_id, err);
@@ -280,7 +283,7 @@ static int recheck_sql_prepare(sqlite3 *db, struct recheck_sql *q, struct qloop_
      * 1% of the records gone and 10% fixed: 557 s of ticket phase). */
     q->find = sql_prepare(db,
                           "SELECT f.row_no, f.record_key, k.field, f.value, f.message, f.sealed"
-                          " FROM ticket_items i CROSS JOIN finding_runs r"
+                          " FROM ticket_item_rows i CROSS JOIN finding_runs r"
                           " CROSS JOIN finding_kinds k CROSS JOIN finding_refs x"
                           " CROSS JOIN finding_rows f ON f.id = x.id"
                           " WHERE i.id = ?2 AND r.run_id = ?1 AND k.dataset = i.dataset"
@@ -288,23 +291,33 @@ static int recheck_sql_prepare(sqlite3 *db, struct recheck_sql *q, struct qloop_
                           " AND x.record_ref = i.record_ref ORDER BY x.id LIMIT 1",
                           err);
     q->seen = q->find ? sql_prepare(db,
-                                    q->seen_by ? "SELECT dataset, record_ref FROM ticket_items"
+                                    q->seen_by ? "SELECT dataset, record_ref FROM ticket_item_rows"
                                                  " WHERE id = ?2 AND ?1 IS NOT NULL"
-                                               : "SELECT 1 FROM run_seen s JOIN ticket_items i"
+                                               : "SELECT 1 FROM run_seen s JOIN ticket_item_rows i"
                                                  " ON i.id = ?2 WHERE s.run_id = ?1"
                                                  " AND s.dataset = i.dataset"
                                                  " AND s.record_ref = i.record_ref",
                                     err)
                       : NULL;
+    /* The item keeps its evidence itself from here on (store step 17):
+     * a NULL key or message of the finding keeps the item's, which may be
+     * its named finding's. A few items a night (those failing again after
+     * being missing); the many failing again are tk_refresh_failing's. */
     q->still = q->seen ? sql_prepare(db,
-                                     "UPDATE ticket_items SET state = 'open', last_run = ?2,"
-                                     " row_no = ?3, record_key = coalesce(?4, record_key),"
-                                     " value = ?5, message = coalesce(?6, message), sealed = ?7"
-                                     " WHERE id = ?1",
+                                     "UPDATE ticket_item_rows SET state = 'open', last_run = ?2,"
+                                     " row_no = ?3, record_key = coalesce(?4, CASE WHEN finding"
+                                     " IS NULL THEN record_key ELSE (SELECT CASE WHEN"
+                                     " f.record_key <> '' THEN f.record_key END FROM finding_rows"
+                                     " f WHERE f.id = ticket_item_rows.finding) END),"
+                                     " value = ?5, message = coalesce(?6, CASE WHEN finding"
+                                     " IS NULL THEN message ELSE (SELECT CASE WHEN"
+                                     " f.message <> '' THEN f.message END FROM finding_rows"
+                                     " f WHERE f.id = ticket_item_rows.finding) END),"
+                                     " sealed = ?7, finding = NULL WHERE id = ?1",
                                      err)
                        : NULL;
     q->set = q->still ? sql_prepare(db,
-                                    "UPDATE ticket_items SET state = ?2,"
+                                    "UPDATE ticket_item_rows SET state = ?2,"
                                     " closed_at = CASE WHEN ?2 = 'fixed' THEN ?3 END,"
                                     " closed_run = CASE WHEN ?2 = 'fixed' THEN ?4 END"
                                     " WHERE id = ?1",
@@ -617,12 +630,12 @@ struct new_finding {
  * compared with a latest item's. */
 static const char new_findings_by_record[] =
     "SELECT f.id, k.dataset, k.rule, f.record_ref, f.value, p.ticket_id, t.state, p.state,"
-    " p.value FROM finding_runs r JOIN finding_refs x ON x.run = r.id"
+    " " TK_EV_VALUE("p", "pf") " FROM finding_runs r JOIN finding_refs x ON x.run = r.id"
     " JOIN finding_rows f ON f.id = x.id JOIN finding_kinds k ON k.id = x.kind"
-    " LEFT JOIN ticket_items p ON p.id = (SELECT max(i.id) FROM ticket_items i"
+    " LEFT JOIN ticket_item_rows p ON p.id = (SELECT max(i.id) FROM ticket_item_rows i"
     "  WHERE i.dataset = k.dataset AND i.rule = k.rule AND i.record_ref = f.record_ref)"
-    " LEFT JOIN tickets t ON t.id = p.ticket_id"
-    " WHERE r.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM ticket_items i"
+    " LEFT JOIN finding_rows pf ON pf.id = p.finding LEFT JOIN tickets t ON t.id = p.ticket_id"
+    " WHERE r.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM ticket_item_rows i"
     "  WHERE i.dataset = k.dataset AND i.rule = k.rule AND i.record_ref = f.record_ref"
     "  AND " TK_ITEM_OPEN_KEY " = 0) ORDER BY k.dataset, k.rule, f.id";
 /* Whether some dataset and rule with findings in run ?1 has items. */

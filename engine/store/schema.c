@@ -424,6 +424,83 @@ static const char step16_items_by_ref[] =
     "CREATE UNIQUE INDEX ticket_items_record ON ticket_items(record_ref, dataset, rule,"
     "  (CASE WHEN state IN ('open','missing') THEN 0 ELSE id END));";
 
+/* 17: a ticket item names its finding instead of copying it. A first night
+ * copied each finding's evidence (row_no, record_key, value, message,
+ * sealed: ~190 of an item's ~312 bytes) into a new item; now the item's row
+ * (ticket_item_rows) names the finding by id (finding, a finding_rows id)
+ * and leaves those columns NULL, or, with finding NULL, holds its evidence
+ * itself: an item filed by a report or an import, an item a re-check or an
+ * UPDATE wrote, an item whose finding was pruned (store/store.c
+ * store_prune_findings copies the evidence first), and every item of an
+ * upgraded store (copied here with its own evidence). A named finding's
+ * evidence is what the first night's INSERT copied (loop/ticket_items.c):
+ * its key and message with '' read as NULL, its sealed copy with an empty
+ * one read as NULL, row_no and value as they are. `ticket_items` becomes a
+ * view with today's columns, in today's order, and today's values; writing
+ * through it (INSERT, UPDATE, DELETE) still works, by INSTEAD OF triggers:
+ * an UPDATE that changes an item's evidence stores the new evidence in the
+ * row and lets go of the finding. The indexes keep their names and keys
+ * (ticket_items_ticket; ticket_items_record, whose last key is
+ * loop/ticket_private.h's TK_ITEM_OPEN_KEY), now on ticket_item_rows, which
+ * the loop reads and writes itself. Nothing else referred to ticket_items
+ * (step 13), and the whole upgrade is one transaction. */
+static const char step17_items_name_findings[] =
+    "CREATE TABLE ticket_item_rows(id INTEGER PRIMARY KEY,"
+    "  ticket_id INTEGER NOT NULL REFERENCES tickets(id),"
+    "  dataset TEXT NOT NULL, rule TEXT NOT NULL, record_ref TEXT NOT NULL, record_key TEXT,"
+    "  field TEXT, value TEXT, message TEXT, row_no INTEGER,"
+    "  state TEXT NOT NULL"
+    "   CHECK(state = 'open' OR state = 'missing' OR state = 'fixed' OR state = 'closed'),"
+    "  reporter TEXT, added_at TEXT NOT NULL, added_run TEXT, last_run TEXT,"
+    "  closed_at TEXT, closed_run TEXT, reopened_from INTEGER, sealed BLOB, finding INTEGER);"
+    "INSERT INTO ticket_item_rows(id, ticket_id, dataset, rule, record_ref, record_key, field,"
+    "  value, message, row_no, state, reporter, added_at, added_run, last_run, closed_at,"
+    "  closed_run, reopened_from, sealed)"
+    "  SELECT id, ticket_id, dataset, rule, record_ref, record_key, field, value, message,"
+    "  row_no, state, reporter, added_at, added_run, last_run, closed_at, closed_run,"
+    "  reopened_from, sealed FROM ticket_items ORDER BY id;"
+    "DROP TABLE ticket_items;"
+    "CREATE INDEX ticket_items_ticket ON ticket_item_rows(ticket_id, state);"
+    "CREATE UNIQUE INDEX ticket_items_record ON ticket_item_rows(record_ref, dataset, rule,"
+    "  (CASE WHEN state IN ('open','missing') THEN 0 ELSE id END));"
+    "CREATE VIEW ticket_items(id, ticket_id, dataset, rule, record_ref, record_key, field, value,"
+    "  message, row_no, state, reporter, added_at, added_run, last_run, closed_at, closed_run,"
+    "  reopened_from, sealed) AS"
+    "  SELECT i.id, i.ticket_id, i.dataset, i.rule, i.record_ref,"
+    "  CASE WHEN i.finding IS NULL THEN i.record_key WHEN f.record_key <> '' THEN f.record_key END,"
+    "  i.field, CASE WHEN i.finding IS NULL THEN i.value ELSE f.value END,"
+    "  CASE WHEN i.finding IS NULL THEN i.message WHEN f.message <> '' THEN f.message END,"
+    "  CASE WHEN i.finding IS NULL THEN i.row_no ELSE f.row_no END,"
+    "  i.state, i.reporter, i.added_at, i.added_run, i.last_run, i.closed_at, i.closed_run,"
+    "  i.reopened_from,"
+    "  CASE WHEN i.finding IS NULL THEN i.sealed WHEN length(f.sealed) > 0 THEN f.sealed END"
+    "  FROM ticket_item_rows i LEFT JOIN finding_rows f ON f.id = i.finding;"
+    "CREATE TRIGGER ticket_items_insert INSTEAD OF INSERT ON ticket_items BEGIN"
+    "  INSERT INTO ticket_item_rows(id, ticket_id, dataset, rule, record_ref, record_key, field,"
+    "   value, message, row_no, state, reporter, added_at, added_run, last_run, closed_at,"
+    "   closed_run, reopened_from, sealed)"
+    "   VALUES(NEW.id, NEW.ticket_id, NEW.dataset, NEW.rule, NEW.record_ref, NEW.record_key,"
+    "   NEW.field, NEW.value, NEW.message, NEW.row_no, NEW.state, NEW.reporter, NEW.added_at,"
+    "   NEW.added_run, NEW.last_run, NEW.closed_at, NEW.closed_run, NEW.reopened_from,"
+    "   NEW.sealed);"
+    " END;"
+    "CREATE TRIGGER ticket_items_update INSTEAD OF UPDATE ON ticket_items BEGIN"
+    "  UPDATE ticket_item_rows SET id = NEW.id, ticket_id = NEW.ticket_id,"
+    "   dataset = NEW.dataset, rule = NEW.rule, record_ref = NEW.record_ref, field = NEW.field,"
+    "   state = NEW.state, reporter = NEW.reporter, added_at = NEW.added_at,"
+    "   added_run = NEW.added_run, last_run = NEW.last_run, closed_at = NEW.closed_at,"
+    "   closed_run = NEW.closed_run, reopened_from = NEW.reopened_from"
+    "   WHERE id = OLD.id;"
+    "  UPDATE ticket_item_rows SET record_key = NEW.record_key, value = NEW.value,"
+    "   message = NEW.message, row_no = NEW.row_no, sealed = NEW.sealed, finding = NULL"
+    "   WHERE id = NEW.id AND (NEW.record_key IS NOT OLD.record_key"
+    "   OR NEW.value IS NOT OLD.value OR NEW.message IS NOT OLD.message"
+    "   OR NEW.row_no IS NOT OLD.row_no OR NEW.sealed IS NOT OLD.sealed);"
+    " END;"
+    "CREATE TRIGGER ticket_items_delete INSTEAD OF DELETE ON ticket_items BEGIN"
+    "  DELETE FROM ticket_item_rows WHERE id = OLD.id;"
+    " END;";
+
 const struct store_step store_steps[] = {
     {1, "core", step1_core},
     {2, "audit", step2_audit},
@@ -441,5 +518,6 @@ const struct store_step store_steps[] = {
     {14, "finding_refs", step14_finding_refs},
     {15, "verdict_memo", step15_verdict_memo},
     {16, "items_by_ref", step16_items_by_ref},
+    {17, "items_name_findings", step17_items_name_findings},
 };
 const int store_nsteps = (int)(sizeof store_steps / sizeof store_steps[0]);

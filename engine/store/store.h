@@ -161,8 +161,9 @@ void store_record_ref_words(const unsigned char secret[32], const char *dataset,
                             size_t keylen, uint64_t out[2]);
 
 /* Deletes the findings of every run but the newest keep_runs (by start
- * time), in one transaction with an audit entry. Tickets keep their own
- * copies of the problem records and reports read per-run totals
+ * time), in one transaction with an audit entry. A ticket item naming one
+ * of them (schema step 17) first takes its evidence into its own columns,
+ * so items show what they showed; reports read per-run totals
  * (rule_results), so nothing else depends on old findings. Sets *deleted.
  * Returns 0 or -1 with err. */
 int store_prune_findings(sqlite3 *db, long keep_runs, long long *deleted, struct qloop_error *err);

@@ -124,6 +124,6 @@ cp "$db" broken3.db
 sqlite3 broken3.db "DROP TABLE rule_results"
 run_q 3 report annual --year 2024 --format json --db broken3.db
 cp "$db" broken2.db
-sqlite3 broken2.db 'DROP TABLE ticket_items'
+sqlite3 broken2.db 'DROP TABLE ticket_item_rows'
 run_q 3 tickets show 1 --db broken2.db
 finish

@@ -18,7 +18,7 @@ before=$(store_counts)
 # Record 2 now fails too and joins the open ticket: a trigger makes that
 # insert fail, a database failure during ticket sync — internal, exit 3.
 printf 'id,v\n1,\n2,\n' > d.csv
-sql "CREATE TRIGGER boom BEFORE INSERT ON ticket_items BEGIN SELECT RAISE(ABORT, 'boom'); END;"
+sql "CREATE TRIGGER boom BEFORE INSERT ON ticket_item_rows BEGIN SELECT RAISE(ABORT, 'boom'); END;"
 run_q 3 run --rules r.lua --quiet
 expect_contains "ticket sync failure names the database error" "boom" "$ERR"
 expect_eq "ticket sync failure commits nothing" "$before" "$(store_counts)"

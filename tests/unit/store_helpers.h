@@ -149,13 +149,40 @@ static inline char *q_rows(sqlite3 *db, const char *sql)
     return text;
 }
 
+/* Takes a store at the current schema step back to step 16 (store/schema.c),
+ * for the tests of upgrades: ticket_items a table again, as steps 13 and 16
+ * left it, each item with its evidence (the view's columns) and its id;
+ * ticket_item_rows, the view and its triggers dropped; user_version 16. */
+static inline void store_rewind_to_step16(sqlite3 *db)
+{
+    exec(db,
+         "CREATE TABLE ticket_items_16 AS SELECT * FROM ticket_items;"
+         "DROP VIEW ticket_items;"
+         "DROP TABLE ticket_item_rows;"
+         "CREATE TABLE ticket_items(id INTEGER PRIMARY KEY,"
+         "  ticket_id INTEGER NOT NULL REFERENCES tickets(id),"
+         "  dataset TEXT NOT NULL, rule TEXT NOT NULL, record_ref TEXT NOT NULL, record_key TEXT,"
+         "  field TEXT, value TEXT, message TEXT, row_no INTEGER,"
+         "  state TEXT NOT NULL"
+         "   CHECK(state = 'open' OR state = 'missing' OR state = 'fixed' OR state = 'closed'),"
+         "  reporter TEXT, added_at TEXT NOT NULL, added_run TEXT, last_run TEXT,"
+         "  closed_at TEXT, closed_run TEXT, reopened_from INTEGER, sealed BLOB);"
+         "INSERT INTO ticket_items SELECT * FROM ticket_items_16 ORDER BY id;"
+         "DROP TABLE ticket_items_16;"
+         "CREATE INDEX ticket_items_ticket ON ticket_items(ticket_id, state);"
+         "CREATE UNIQUE INDEX ticket_items_record ON ticket_items(record_ref, dataset, rule,"
+         "  (CASE WHEN state IN ('open','missing') THEN 0 ELSE id END));"
+         "PRAGMA user_version = 16;");
+}
+
 /* Takes a store at the current schema step back to step 13 (store/schema.c),
- * for the tests of upgrades: step 15's verdict_memo dropped, the findings'
+ * for the tests of upgrades: step 17 undone (store_rewind_to_step16), step 15's verdict_memo dropped, the findings'
  * keys by record back in the index
  * finding_rows_run, finding_refs dropped, the findings view's triggers as
  * step 11 made them, user_version 13. The rows of finding_rows stay. */
 static inline void store_rewind_to_step13(sqlite3 *db)
 {
+    store_rewind_to_step16(db);
     exec(db,
          "DROP TABLE verdict_memo;" /* step 15 */
          "CREATE INDEX finding_rows_run ON finding_rows(run, kind, record_ref);"

@@ -88,7 +88,7 @@ static char *reference_refresh(sqlite3 *db, const char *run)
 static void log_writes(sqlite3 *db)
 {
     exec(db, "CREATE TEMP TABLE writes(id INTEGER);"
-             " CREATE TEMP TRIGGER log_writes AFTER UPDATE ON main.ticket_items"
+             " CREATE TEMP TRIGGER log_writes AFTER UPDATE ON main.ticket_item_rows"
              " BEGIN INSERT INTO writes VALUES(new.id); END");
 }
 

@@ -223,7 +223,7 @@ static void test_injected_failure_is_internal(void **state)
     inject(db, "audit");
     internal_failure(db, 0, 1, &p, b);
     /* Filing: the item insert fails. */
-    inject(db, "ticket_items");
+    inject(db, "ticket_item_rows");
     internal_failure(db, 3, 0, &p, b);
 
     /* A run's sync: internal, and the run is not said to be missing. */

@@ -908,7 +908,7 @@ static void test_items_index_upgrade(void **state)
     db = db_open_at(path);
     assert_int_equal(q_int(db, "PRAGMA user_version"), store_nsteps);
     assert_string_equal(q_text(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM"
-                                   " sqlite_master WHERE type = 'index' AND tbl_name = 'ticket_items'"
+                                   " sqlite_master WHERE type = 'index' AND tbl_name = 'ticket_item_rows'"
                                    " ORDER BY name)"),
                         "ticket_items_record ticket_items_ticket");
     assert_string_equal(q_text(db, "%s", rows), before);

@@ -220,7 +220,7 @@ static inline struct ticket_sync_counts sync_committed(sqlite3 *db, const char *
 static inline int count_open_counts(unsigned type, void *ctx, void *p, void *x)
 {
     (void)p;
-    if (type == SQLITE_TRACE_STMT && strstr(x, "SELECT count(*) FROM ticket_items WHERE ticket_id"))
+    if (type == SQLITE_TRACE_STMT && strstr(x, "SELECT count(*) FROM ticket_item_rows WHERE ticket_id"))
         (*(int *)ctx)++;
     return 0;
 }

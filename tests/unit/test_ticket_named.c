@@ -1,0 +1,341 @@
+/*
+ * test_ticket_named.c — a ticket item names its finding (store step 17):
+ * the `ticket_items` view shows every item's evidence (row_no, record_key,
+ * value, message, sealed) exactly as the item held it before the step,
+ * whether the item names a finding (opened by a run, or re-pointed by a
+ * night's refresh), holds its evidence itself (filed by a report, written
+ * by the re-check, written through the view, materialised by pruning), or
+ * came through the upgrade; pruning the named finding's run leaves the item
+ * showing what it showed; the upgrade from step 16 keeps every column of
+ * every item.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "store_helpers.h"
+#include "ticket_helpers.h"
+
+#include "store/schema.h"
+
+/* One finding of a simulated run: key, value, message (NULL: NULL) and
+ * sealed (hex; NULL: NULL). */
+struct fnd {
+    const char *key, *value, *message, *sealed_hex;
+};
+
+/* A run of rule people.phone on dataset people at as_of: the findings fs
+ * (n), the keys present (space-separated), synced and committed. */
+static void run_findings(sqlite3 *db, const char *run, const char *as_of, const struct fnd *fs,
+                         int n, const char *present)
+{
+    set_now(as_of);
+    exec(db, "INSERT INTO runs(id, started_at, as_of, status, rules) VALUES(%Q, %Q, %Q,"
+             " 'running', '[]')",
+         run, as_of, as_of);
+    exec(db,
+         "INSERT INTO run_datasets(run_id, dataset, rows, owner, sensitive, key_fields)"
+         " VALUES(%Q, 'people', 10, '市公安局', '[\"phone\",\"address\"]', '[\"id\"]')",
+         run);
+    exec(db,
+         "INSERT INTO rule_results(run_id, rule, dataset, field, dimension, severity, message,"
+         " checked, failed, errors, resolve_missing) VALUES(%Q, 'people.phone', 'people',"
+         " 'phone', 'normative', 'medium', '手机号格式错误', 10, %d, 0, 0)",
+         run, n);
+    for (int i = 0; i < n; i++) {
+        char ref[33];
+        store_record_ref(db, "people", fs[i].key, strlen(fs[i].key), ref);
+        char *sealed = fs[i].sealed_hex ? sqlite3_mprintf("x'%s'", fs[i].sealed_hex)
+                                        : sqlite3_mprintf("NULL");
+        exec(db,
+             "INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, record_key, field,"
+             " value, message, sealed) VALUES(%Q, 'people', 'people.phone', %d, %Q, %Q, 'phone',"
+             " %Q, %Q, %s)",
+             run, i + 2, ref, fs[i].key, fs[i].value, fs[i].message, sealed);
+        sqlite3_free(sealed);
+    }
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", present);
+    for (char *t = strtok(buf, " "); t; t = strtok(NULL, " ")) {
+        char ref[33];
+        store_record_ref(db, "people", t, strlen(t), ref);
+        exec(db, "INSERT OR IGNORE INTO run_seen(run_id, dataset, record_ref) VALUES(%Q,"
+                 " 'people', %Q)",
+             run, ref);
+    }
+    struct qloop_policy p = ningbo();
+    sync_committed(db, run, &p);
+    exec(db, "UPDATE runs SET status = 'done' WHERE id = %Q", run);
+}
+
+/* The latest item of people's record key: its evidence through the view
+ * ("row|key|field|value|message|sealed", quoted). */
+static const char *shown(sqlite3 *db, const char *key)
+{
+    char ref[33];
+    store_record_ref(db, "people", key, strlen(key), ref);
+    return q_text(db,
+                  "SELECT quote(row_no) || '|' || quote(record_key) || '|' || quote(field) || '|'"
+                  " || quote(value) || '|' || quote(message) || '|' || quote(sealed) || '|' ||"
+                  " state || '|' || coalesce(last_run, '-') FROM ticket_items"
+                  " WHERE record_ref = %Q ORDER BY id DESC LIMIT 1",
+                  ref);
+}
+
+/* The run of the finding the latest item of key names ('-': none), and
+ * whether its own evidence columns are all NULL ("own" / "none"). */
+static const char *named(sqlite3 *db, const char *key)
+{
+    char ref[33];
+    store_record_ref(db, "people", key, strlen(key), ref);
+    return q_text(db,
+                  "SELECT coalesce((SELECT r.run_id FROM finding_rows f JOIN finding_runs r"
+                  " ON r.id = f.run WHERE f.id = i.finding), '-') || '/' ||"
+                  " CASE WHEN coalesce(i.row_no, i.record_key, i.value, i.message, i.sealed)"
+                  " IS NULL THEN 'none' ELSE 'own' END FROM ticket_item_rows i"
+                  " WHERE i.record_ref = %Q ORDER BY i.id DESC LIMIT 1",
+                  ref);
+}
+
+/* Every item through the view, every column (sealed as hex), id order. */
+static char *all_items(sqlite3 *db)
+{
+    return q_rows(db, "SELECT id, ticket_id, dataset, rule, record_ref, record_key, field, value,"
+                      " message, row_no, state, reporter, added_at, added_run, last_run,"
+                      " closed_at, closed_run, reopened_from, typeof(sealed), hex(sealed)"
+                      " FROM ticket_items ORDER BY id");
+}
+
+/* A run's items name their findings and show exactly what the first
+ * night's copy held: '' keys and messages as NULL, an empty sealed copy
+ * as NULL, the rest as the finding has it. */
+static void test_run_items_name_findings(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    const struct fnd r1[] = {{"P2", "139", "手机号格式错误", "01ff"},
+                             {"P3", "", "", ""},
+                             {"P4", NULL, NULL, NULL}};
+    run_findings(db, "r1", "2024-09-27T10:00:00+08:00", r1, 3, "P2 P3 P4");
+    assert_string_equal(shown(db, "P2"), "2|'P2'|'phone'|'139'|'手机号格式错误'|X'01FF'|open|r1");
+    assert_string_equal(shown(db, "P3"), "3|'P3'|'phone'|''|NULL|NULL|open|r1");
+    assert_string_equal(shown(db, "P4"), "4|'P4'|'phone'|NULL|NULL|NULL|open|r1");
+    assert_string_equal(named(db, "P2"), "r1/none");
+    assert_string_equal(named(db, "P3"), "r1/none");
+    assert_string_equal(named(db, "P4"), "r1/none");
+    /* the detail the CLI shows reads the same */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items i JOIN findings f"
+                               " ON f.record_ref = i.record_ref AND f.run_id = 'r1'"
+                               " WHERE i.row_no IS f.row_no AND i.value IS f.value"
+                               " AND i.record_key IS nullif(f.record_key, '')"
+                               " AND i.message IS nullif(f.message, '')"),
+                     3);
+    audit_whole(db);
+    store_close(db);
+}
+
+/* Items filed by a report hold their evidence themselves. */
+static void test_filed_items_hold_evidence(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    int64_t tid = file_only(db, "residents", "R9", &p);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_item_rows WHERE ticket_id = %lld"
+                               " AND finding IS NULL AND message = '号码错误'",
+                           (long long)tid),
+                     1);
+    assert_string_equal(q_text(db, "SELECT field || '|' || message FROM ticket_items"
+                                   " WHERE ticket_id = %lld",
+                               (long long)tid),
+                        "phone|号码错误");
+    store_close(db);
+}
+
+/* A night's refresh re-points an item whose finding changed to the new
+ * finding (last_run the night); an unchanged item keeps naming the first;
+ * a finding whose NULL key or message keeps the item's, or whose message
+ * is '', is written into the item's own columns. */
+static void test_refresh_repoints(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    const struct fnd r1[] = {{"P2", "139", "m1", NULL},
+                             {"P3", "150", "m1", NULL},
+                             {"P4", "160", "m1", NULL},
+                             {"P5", "170", "m1", NULL}};
+    run_findings(db, "r1", "2024-09-27T10:00:00+08:00", r1, 4, "P2 P3 P4 P5");
+    const struct fnd r2[] = {{"P2", "138", "m1", NULL},
+                             {"P3", "150", "m1", NULL},
+                             {"P4", "161", NULL, NULL},
+                             {"P5", "171", "", "00"}};
+    run_findings(db, "r2", "2024-09-28T02:00:00+08:00", r2, 4, "P2 P3 P4 P5");
+    assert_string_equal(shown(db, "P2"), "2|'P2'|'phone'|'138'|'m1'|NULL|open|r2");
+    assert_string_equal(named(db, "P2"), "r2/none");
+    assert_string_equal(shown(db, "P3"), "3|'P3'|'phone'|'150'|'m1'|NULL|open|r1");
+    assert_string_equal(named(db, "P3"), "r1/none");
+    /* the item's message kept over the finding's NULL one */
+    assert_string_equal(shown(db, "P4"), "4|'P4'|'phone'|'161'|'m1'|NULL|open|r2");
+    assert_string_equal(named(db, "P4"), "-/own");
+    /* '' written as it is, as the item's copy was */
+    assert_string_equal(shown(db, "P5"), "5|'P5'|'phone'|'171'|''|X'00'|open|r2");
+    assert_string_equal(named(db, "P5"), "-/own");
+    /* a third night: P4 (holding its own) changes again and names r3's */
+    const struct fnd r3[] = {{"P2", "138", "m1", NULL},
+                             {"P3", "150", "m1", NULL},
+                             {"P4", "162", "m1", NULL},
+                             {"P5", "171", "", "00"}};
+    run_findings(db, "r3", "2024-09-29T02:00:00+08:00", r3, 4, "P2 P3 P4 P5");
+    assert_string_equal(shown(db, "P4"), "4|'P4'|'phone'|'162'|'m1'|NULL|open|r3");
+    assert_string_equal(named(db, "P4"), "r3/none");
+    assert_string_equal(named(db, "P5"), "-/own");
+    audit_whole(db);
+    store_close(db);
+}
+
+/* An item that was missing and fails again is written by the re-check,
+ * into its own columns, a NULL key of the finding keeping the item's. */
+static void test_recheck_writes_own(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    const struct fnd r1[] = {{"P2", "139", "m1", NULL}, {"P3", "150", "m1", NULL}};
+    run_findings(db, "r1", "2024-09-27T10:00:00+08:00", r1, 2, "P2 P3");
+    run_findings(db, "r2", "2024-09-28T02:00:00+08:00", r1, 1, "P2");
+    assert_string_equal(shown(db, "P3"), "3|'P3'|'phone'|'150'|'m1'|NULL|missing|r1");
+    assert_string_equal(named(db, "P3"), "r1/none");
+    const struct fnd r3[] = {{"P2", "139", "m1", NULL}, {"P3", "151", "m2", NULL}};
+    run_findings(db, "r3", "2024-09-29T02:00:00+08:00", r3, 2, "P2 P3");
+    assert_string_equal(shown(db, "P3"), "3|'P3'|'phone'|'151'|'m2'|NULL|open|r3");
+    assert_string_equal(named(db, "P3"), "-/own");
+    audit_whole(db);
+    store_close(db);
+}
+
+/* Pruning the run of a named finding copies its evidence into the item
+ * first: the finding's row is gone, the item shows the same. */
+static void test_prune_materialises(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    const struct fnd r1[] = {{"P2", "139", "m1", "01ff"}, {"P4", "160", "m1", NULL},
+                             {"P3", "150", "", ""}};
+    run_findings(db, "r1", "2024-09-27T10:00:00+08:00", r1, 3, "P2 P3 P4");
+    /* P2 changed (named r2's), P3 fixed (still naming r1's), P4 the same */
+    const struct fnd r2[] = {{"P2", "138", "m1", "01ff"}, {"P4", "160", "m1", NULL}};
+    run_findings(db, "r2", "2024-09-28T02:00:00+08:00", r2, 2, "P2 P3 P4");
+    char *before = all_items(db);
+    assert_string_equal(named(db, "P2"), "r2/none");
+    assert_string_equal(named(db, "P3"), "r1/none");
+    assert_string_equal(named(db, "P4"), "r1/none");
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    long long deleted = 0;
+    assert_int_equal(store_prune_findings(db, 1, &deleted, &err), 0);
+    assert_int_equal(deleted, 3);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM findings WHERE run_id = 'r1'"), 0);
+    assert_string_equal(named(db, "P3"), "-/own");
+    assert_string_equal(named(db, "P4"), "-/own");
+    assert_string_equal(named(db, "P2"), "r2/none");
+    char *after = all_items(db);
+    assert_string_equal(after, before);
+    free(after);
+    assert_string_equal(shown(db, "P3"), "4|'P3'|'phone'|'150'|NULL|NULL|fixed|r1");
+    assert_string_equal(shown(db, "P4"), "3|'P4'|'phone'|'160'|'m1'|NULL|open|r1");
+    assert_string_equal(q_text(db, "SELECT detail FROM audit WHERE kind = 'store.prune'"),
+                        "{\"keep_runs\":1,\"findings_deleted\":3}");
+    free(before);
+    audit_whole(db);
+    store_close(db);
+}
+
+/* Writing through the view: a change of state keeps the finding named, a
+ * change of evidence writes the whole evidence into the item; INSERT and
+ * DELETE reach the table. */
+static void test_view_writes(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    const struct fnd r1[] = {{"P2", "139", "m1", "01"}, {"P3", "150", "m1", NULL}};
+    run_findings(db, "r1", "2024-09-27T10:00:00+08:00", r1, 2, "P2 P3");
+    exec(db, "UPDATE ticket_items SET state = 'missing' WHERE id = 1");
+    assert_string_equal(named(db, "P2"), "r1/none");
+    assert_string_equal(shown(db, "P2"), "2|'P2'|'phone'|'139'|'m1'|X'01'|missing|r1");
+    exec(db, "UPDATE ticket_items SET value = 'x' WHERE id = 1");
+    assert_string_equal(named(db, "P2"), "-/own");
+    assert_string_equal(shown(db, "P2"), "2|'P2'|'phone'|'x'|'m1'|X'01'|missing|r1");
+    exec(db, "INSERT INTO ticket_items(id, ticket_id, dataset, rule, record_ref, value, state,"
+             " added_at) VALUES(9, 1, 'people', 'people.phone', 'ref9', 'v9', 'fixed',"
+             " '2024-09-27T10:00:00+08:00')");
+    assert_string_equal(q_text(db, "SELECT value || '|' || state FROM ticket_items WHERE id = 9"),
+                        "v9|fixed");
+    exec(db, "DELETE FROM ticket_items WHERE id = 9");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_item_rows WHERE id = 9"), 0);
+    store_close(db);
+}
+
+/* A store at step 16 (ticket_items a table) upgraded: every column of
+ * every item kept, each holding its own evidence; runs work after. */
+static void test_upgrade_from_step16(void **state)
+{
+    (void)state;
+    char path[64];
+    temp_store_path(path, sizeof path, "named");
+    sqlite3 *db = db_open_at(path);
+    const struct fnd r1[] = {{"P2", "139", "m1", "01ff"}, {"P3", "150", "", ""},
+                             {"P4", NULL, NULL, NULL}};
+    run_findings(db, "r1", "2024-09-27T10:00:00+08:00", r1, 3, "P2 P3 P4");
+    const struct fnd r2[] = {{"P2", "138", "m1", "01ff"}, {"P4", NULL, NULL, NULL}};
+    run_findings(db, "r2", "2024-09-28T02:00:00+08:00", r2, 2, "P2 P3 P4");
+    struct qloop_policy p = ningbo();
+    file_only(db, "residents", "R9", &p);
+    char *before = all_items(db);
+    store_rewind_to_step16(db);
+    assert_string_equal(q_text(db, "SELECT type FROM sqlite_schema WHERE name = 'ticket_items'"),
+                        "table");
+    char *rewound = all_items(db);
+    assert_string_equal(rewound, before);
+    free(rewound);
+    store_close(db);
+
+    db = db_open_at(path);
+    assert_int_equal(q_int(db, "PRAGMA user_version"), store_nsteps);
+    assert_string_equal(q_text(db, "SELECT type FROM sqlite_schema WHERE name = 'ticket_items'"),
+                        "view");
+    char *upgraded = all_items(db);
+    assert_string_equal(upgraded, before);
+    free(upgraded);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_item_rows WHERE finding IS NOT NULL"),
+                     0);
+    assert_string_equal(q_text(db, "PRAGMA integrity_check"), "ok");
+    assert_int_equal(q_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    const struct fnd r3[] = {{"P2", "137", "m1", "01ff"}, {"P5", "180", "m1", NULL}};
+    run_findings(db, "r3", "2024-09-29T02:00:00+08:00", r3, 2, "P2 P3 P4 P5");
+    assert_string_equal(named(db, "P2"), "r3/none");
+    assert_string_equal(named(db, "P5"), "r3/none");
+    assert_string_equal(shown(db, "P5"), "3|'P5'|'phone'|'180'|'m1'|NULL|open|r3");
+    free(before);
+    audit_whole(db);
+    store_close(db);
+    remove_store(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run_items_name_findings),
+        cmocka_unit_test(test_filed_items_hold_evidence),
+        cmocka_unit_test(test_refresh_repoints),
+        cmocka_unit_test(test_recheck_writes_own),
+        cmocka_unit_test(test_prune_materialises),
+        cmocka_unit_test(test_view_writes),
+        cmocka_unit_test(test_upgrade_from_step16),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
