@@ -213,23 +213,26 @@ static const char collect_sql[] =
     " (SELECT id AS item, " FIRST_FINDING("x.id") " AS finding FROM ticket_item_rows"
     "  WHERE state = 'open') WHERE finding IS NOT NULL";
 
+/* The matched items (alias i) with their findings (f) and the findings
+ * they name (g). */
+#define MATCHED                                                                                 \
+    " FROM " TK_REFRESHED " m CROSS JOIN finding_rows f ON f.id = m.finding"                    \
+    " CROSS JOIN ticket_item_rows i ON i.id = m.item LEFT JOIN finding_rows g ON g.id = i.finding"
+
 /* The refresh of the matched items that differ from their findings: each
  * names its finding (last_run the run), or holds the refreshed evidence
- * (NAMES). */
+ * (NAMES). Driven by the items named in the WHERE (their ids looked up),
+ * not a join of the table with them (UPDATE ... FROM scanned every item). */
 static const char update_sql[] =
-    "UPDATE ticket_item_rows SET last_run = ?1, finding = CASE WHEN u.names THEN u.finding END,"
-    " row_no = CASE WHEN u.names THEN NULL ELSE u.row_no END,"
-    " record_key = CASE WHEN u.names THEN NULL ELSE u.record_key END,"
-    " value = CASE WHEN u.names THEN NULL ELSE u.value END,"
-    " message = CASE WHEN u.names THEN NULL ELSE u.message END,"
-    " sealed = CASE WHEN u.names THEN NULL ELSE u.sealed END"
-    " FROM (SELECT m.item AS item, f.id AS finding, f.row_no AS row_no,"
-    "  coalesce(f.record_key, " EV_KEY ") AS record_key, f.value AS value,"
-    "  coalesce(f.message, " EV_MESSAGE ") AS message, f.sealed AS sealed, " NAMES " AS names"
-    "  FROM " TK_REFRESHED " m CROSS JOIN finding_rows f ON f.id = m.finding"
-    "  CROSS JOIN ticket_item_rows i ON i.id = m.item LEFT JOIN finding_rows g ON g.id = i.finding"
-    "  WHERE " DIFFERS ") AS u"
-    " WHERE ticket_item_rows.id = u.item";
+    "UPDATE ticket_item_rows SET (last_run, finding, row_no, record_key, value, message, sealed) ="
+    " (SELECT ?1, CASE WHEN " NAMES " THEN f.id END,"
+    "  CASE WHEN " NAMES " THEN NULL ELSE f.row_no END,"
+    "  CASE WHEN " NAMES " THEN NULL ELSE coalesce(f.record_key, " EV_KEY ") END,"
+    "  CASE WHEN " NAMES " THEN NULL ELSE f.value END,"
+    "  CASE WHEN " NAMES " THEN NULL ELSE coalesce(f.message, " EV_MESSAGE ") END,"
+    "  CASE WHEN " NAMES " THEN NULL ELSE f.sealed END"
+    MATCHED " WHERE m.item = ticket_item_rows.id)"
+    " WHERE id IN (SELECT m.item" MATCHED " WHERE " DIFFERS ")";
 
 /* One open item: its record_ref as numbers, the id of the run's first
  * finding of its record (0: none yet), its (dataset, rule) group, its
