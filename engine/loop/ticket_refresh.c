@@ -234,21 +234,10 @@ static const char update_sql[] =
     MATCHED " WHERE m.item = ticket_item_rows.id)"
     " WHERE id IN (SELECT m.item" MATCHED " WHERE " DIFFERS ")";
 
-/* One open item: its record_ref as numbers, the id of the run's first
- * finding of its record (0: none yet), its (dataset, rule) group, its
- * ticket's slot among the judged ones (struct judged) with ITEM_* flags,
- * and its place in the order read (where its id is kept: struct loaded). */
-struct open_item {
-    uint64_t ref[2];
-    int64_t finding;
-    uint64_t digest; /* of the item's evidence (ticket_evidence_digest) */
-    uint32_t group, slot, pos;
-};
-
 /* The open items read: v sorted for the merge, id[v[i].pos] the id of
  * v[i] (ids ascending: the order read, the table's). */
 struct loaded {
-    struct open_item *v;
+    struct tk_open_item *v;
     int64_t *id;
     size_t n, cap;
 };
@@ -258,7 +247,7 @@ struct loaded {
 struct match {
     int64_t id, finding;
 };
-_Static_assert(sizeof(struct match) <= sizeof(struct open_item), "a match fits in an item");
+_Static_assert(sizeof(struct match) <= sizeof(struct tk_open_item), "a match fits in an item");
 
 #define ITEM_JUDGED (1u << 31)  /* its rule judged its dataset in the run */
 #define ITEM_WAS_RUN (1u << 30) /* its last_run was the run already (the run wrote it) */
@@ -348,7 +337,7 @@ static long group_of_kind(const struct groups *g, int64_t kind)
     return lo < g->nkinds && g->kind[lo] == kind ? (long)g->of[lo] : -1;
 }
 
-static int by_group_ref(const struct open_item *x, const struct open_item *y)
+static int by_group_ref(const struct tk_open_item *x, const struct tk_open_item *y)
 {
     if (x->group != y->group)
         return x->group < y->group ? -1 : 1;
@@ -358,9 +347,9 @@ static int by_group_ref(const struct open_item *x, const struct open_item *y)
     return 0;
 }
 
-static void swap_items(struct open_item *x, struct open_item *y)
+static void swap_items(struct tk_open_item *x, struct tk_open_item *y)
 {
-    struct open_item t = *x;
+    struct tk_open_item t = *x;
     *x = *y;
     *y = t;
 }
@@ -370,7 +359,7 @@ static void swap_items(struct open_item *x, struct open_item *y)
  * insertion sorts. In place, because qsort's buffer (16 bytes an item) was
  * most of night 2's peak memory at 10M; the refs are keyed hashes, so no
  * input drives the pivots to their worst. */
-static void quick_sort_items(struct open_item *v, size_t n)
+static void quick_sort_items(struct tk_open_item *v, size_t n)
 {
     while (n > 16) {
         size_t mid = n / 2;
@@ -380,7 +369,7 @@ static void quick_sort_items(struct open_item *v, size_t n)
             swap_items(&v[n - 1], &v[0]);
         if (by_group_ref(&v[n - 1], &v[mid]) < 0)
             swap_items(&v[n - 1], &v[mid]);
-        struct open_item pivot = v[mid]; /* v[0] <= pivot <= v[n - 1] */
+        struct tk_open_item pivot = v[mid]; /* v[0] <= pivot <= v[n - 1] */
         size_t i = 0, j = n - 1;
         for (;;) {
             while (by_group_ref(&v[i], &pivot) < 0)
@@ -411,7 +400,7 @@ static void quick_sort_items(struct open_item *v, size_t n)
 
 /* The bucket of item x in a pass of flag_sort: its group (shift 64), or
  * the top 64 - shift bits of its ref. */
-static size_t bucket_of(const struct open_item *x, int shift)
+static size_t bucket_of(const struct tk_open_item *x, int shift)
 {
     return shift == 64 ? x->group : (size_t)(x->ref[0] >> shift);
 }
@@ -419,7 +408,7 @@ static size_t bucket_of(const struct open_item *x, int shift)
 /* Moves v[0..n) into nb buckets by bucket_of(, shift), in place (American
  * flag sort: each item swapped at most once into its bucket's next free
  * place); at[0..nb] gets the buckets' bounds, next (nb places) is scratch. */
-static void flag_sort(struct open_item *v, size_t n, size_t nb, int shift, size_t *at,
+static void flag_sort(struct tk_open_item *v, size_t n, size_t nb, int shift, size_t *at,
                       size_t *next)
 {
     memset(at, 0, (nb + 1) * sizeof *at);
@@ -446,7 +435,7 @@ static void flag_sort(struct open_item *v, size_t n, size_t nb, int shift, size_
  * ref: ticket_items_record), in a few passes over the items instead of
  * about 20 compares each (W1 1M night 2: 64M instructions, 350 an item,
  * then about 26M); extra memory 16 bytes a bucket, 2^16 buckets at most. */
-static void sort_items(struct open_item *v, size_t n, size_t ngroups)
+static void sort_items(struct tk_open_item *v, size_t n, size_t ngroups)
 {
     enum { MAX_BITS = 16 };
     if (n < 64 || ngroups == 0) {
@@ -459,7 +448,7 @@ static void sort_items(struct open_item *v, size_t n, size_t ngroups)
     size_t *next = qloop_xcalloc(most, sizeof *next);
     flag_sort(v, n, ngroups, 64, gat, next);
     for (size_t g = 0; g < ngroups; g++) {
-        struct open_item *w = v + gat[g];
+        struct tk_open_item *w = v + gat[g];
         size_t m = gat[g + 1] - gat[g];
         int bits = 1;
         while (bits < MAX_BITS && ((size_t)2 << bits) < m)
@@ -600,28 +589,33 @@ static const struct pair *pair_of(struct pairs *ps, const struct groups *g, cons
     return &ps->v[ps->n++];
 }
 
+/* Column col of st's current row as a cell (ticket_private.h). Looked up once, then read
+ * through its value: what sqlite3_column_type, _text, _blob and _bytes each
+ * do after their own look-up (and error check), so the same cells; the
+ * refresh's scan reads every open item this way (W1 1M night 2: 180,000).
+ * The value is unprotected, which only matters to a connection shared
+ * between threads: st and its connection are this thread's. */
+struct ticket_cell tk_cell_at(sqlite3_stmt *st, int col)
+{
+    sqlite3_value *v = sqlite3_column_value(st, col);
+    struct ticket_cell c = {.type = sqlite3_value_type(v)};
+    if (c.type == SQLITE_INTEGER) {
+        c.i = sqlite3_value_int64(v);
+    } else if (c.type == SQLITE_TEXT) {
+        c.p = sqlite3_value_text(v);
+        c.len = (size_t)sqlite3_value_bytes(v);
+    } else if (c.type == SQLITE_BLOB) {
+        c.p = sqlite3_value_blob(v);
+        c.len = (size_t)sqlite3_value_bytes(v);
+    }
+    return c;
+}
+
 uint64_t ticket_evidence_digest_row(sqlite3_stmt *st, int col, bool finding)
 {
     struct ticket_cell c[TICKET_EVIDENCE];
-    for (int i = 0; i < TICKET_EVIDENCE; i++) {
-        /* each column looked up once, then read through its value: what
-         * sqlite3_column_type, _text, _blob and _bytes each do after their
-         * own look-up (and error check), so the same cells; the refresh's
-         * scan reads every open item this way (W1 1M night 2: 180,000). The
-         * value is unprotected, which only matters to a connection shared
-         * between threads: st and its connection are this thread's. */
-        sqlite3_value *v = sqlite3_column_value(st, col + i);
-        c[i] = (struct ticket_cell){.type = sqlite3_value_type(v)};
-        if (c[i].type == SQLITE_INTEGER) {
-            c[i].i = sqlite3_value_int64(v);
-        } else if (c[i].type == SQLITE_TEXT) {
-            c[i].p = sqlite3_value_text(v);
-            c[i].len = (size_t)sqlite3_value_bytes(v);
-        } else if (c[i].type == SQLITE_BLOB) {
-            c[i].p = sqlite3_value_blob(v);
-            c[i].len = (size_t)sqlite3_value_bytes(v);
-        }
-    }
+    for (int i = 0; i < TICKET_EVIDENCE; i++)
+        c[i] = tk_cell_at(st, col + i);
     return ticket_evidence_digest(c, finding);
 }
 
@@ -636,17 +630,17 @@ static int load_items(sqlite3 *db, const char *run_id, const struct groups *g, s
 {
     sqlite3_stmt *st = sql_prepare_texts(
         db,
-        "SELECT i.id, i.dataset, i.rule, i.record_ref, i.ticket_id, i.state = 'open',"
-        " i.last_run IS ?1, " TK_EV_ROW_NO("i", "f") ", " TK_EV_KEY("i", "f") ","
-        " " TK_EV_VALUE("i", "f") ", " TK_EV_MESSAGE("i", "f") ", " TK_EV_SEALED("i", "f")
-        " FROM ticket_item_rows i LEFT JOIN finding_rows f ON f.id = i.finding"
-        " WHERE i.state IN ('open','missing') ORDER BY i.id",
+        "SELECT id, dataset, rule, record_ref, ticket_id, state = 'open', last_run IS ?1,"
+        " finding, row_no, record_key, value, message, sealed"
+        " FROM ticket_item_rows WHERE state IN ('open','missing') ORDER BY id",
         1, &run_id, err);
     if (!st)
         return -2;
     int rc;
     long last = -1;
     bool readable = true;
+    uint32_t *named = NULL; /* the places of the items naming a finding */
+    size_t nnamed = 0, named_cap = 0;
     while (readable && (rc = sql_row(db, st, "读取未关闭的工单记录", err)) == 1) {
         const char *dataset = sql_text(st, 1), *rule = sql_text(st, 2);
         if (!dataset || !rule)
@@ -674,17 +668,31 @@ static int load_items(sqlite3 *db, const char *run_id, const struct groups *g, s
             items->v = qloop_xrealloc(items->v, items->cap * sizeof *items->v);
             items->id = qloop_xrealloc(items->id, items->cap * sizeof *items->id);
         }
-        struct open_item *it = &items->v[items->n];
+        struct tk_open_item *it = &items->v[items->n];
         bool text = sqlite3_column_type(st, 3) == SQLITE_TEXT; /* asked before reading it */
         readable = text && qloop_unhex128(sql_text(st, 3), it->ref);
         items->id[items->n] = sqlite3_column_int64(st, 0);
-        it->finding = 0;
-        it->digest = ticket_evidence_digest_row(st, 7, false);
+        /* an item naming a finding: its id kept in finding until
+         * named_digests reads the findings (store step 17) */
+        it->finding = sqlite3_column_int64(st, 7);
+        if (it->finding > 0) {
+            if (nnamed == named_cap) {
+                named_cap = named_cap ? named_cap * 2 : 1024;
+                named = qloop_xrealloc(named, named_cap * sizeof *named);
+            }
+            named[nnamed++] = (uint32_t)items->n;
+        } else {
+            it->finding = 0;
+            it->digest = ticket_evidence_digest_row(st, 8, false);
+        }
         it->group = (uint32_t)pr->group;
         it->slot = slot | (pr->judged ? ITEM_JUDGED : 0) | (was_run ? ITEM_WAS_RUN : 0);
         it->pos = (uint32_t)items->n++;
     }
     sqlite3_finalize(st);
+    if (readable && rc >= 0 && tk_named_digests(db, items->v, named, nnamed, err) != 0)
+        rc = -2;
+    free(named);
     if (!readable)
         return 0;
     return rc < 0 ? -2 : 1;
@@ -695,7 +703,7 @@ static int load_items(sqlite3 *db, const char *run_id, const struct groups *g, s
  * id) order: where it stands. */
 struct merge {
     const struct groups *g;
-    struct open_item *items;
+    struct tk_open_item *items;
     const size_t *start;
     bool *all_found;
     int64_t kind;
@@ -725,12 +733,12 @@ static int merge_key(void *ctx, int64_t k, const uint64_t ref[2], int64_t id, ui
     }
     if (!ref)
         return -1;
-    struct open_item f = {.ref = {ref[0], ref[1]}, .group = (uint32_t)m->group};
-    struct open_item *items = m->items;
+    struct tk_open_item f = {.ref = {ref[0], ref[1]}, .group = (uint32_t)m->group};
+    struct tk_open_item *items = m->items;
     while (m->p < m->end && by_group_ref(&items[m->p], &f) < 0)
         m->p++;
     if (m->p < m->end && by_group_ref(&items[m->p], &f) == 0) {
-        struct open_item *it = &items[m->p];
+        struct tk_open_item *it = &items[m->p];
         if (!it->finding || id < it->finding) {
             it->finding = id;
             if (digest && digest == it->digest)
@@ -752,7 +760,7 @@ static int merge_key(void *ctx, int64_t k, const uint64_t ref[2], int64_t id, ui
  * the run is of one of the items. 1, 0 when a finding's ref could not be
  * read, -2 on a store error. */
 static int match_findings(sqlite3 *db, const char *run_id, const struct ticket_seen *seen,
-                          const struct groups *g, struct open_item *items, const size_t *start,
+                          const struct groups *g, struct tk_open_item *items, const size_t *start,
                           bool *all_found, struct qloop_error *err)
 {
     struct merge m = {.g = g, .items = items, .start = start, .all_found = all_found,

@@ -199,6 +199,53 @@ static void test_refresh_repoints(void **state)
     store_close(db);
 }
 
+/* The refresh reads the named findings by ranges of ids: items naming
+ * findings far apart (more than a range's gap), one naming a finding that
+ * is gone (the view shows NULLs), each compared as the view shows it: the
+ * unchanged left alone, the changed re-pointed. */
+static void test_refresh_reads_named_apart(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    const struct fnd r1[] = {{"P2", "139", "m1", NULL},
+                             {"P3", "150", "", "01"},
+                             {"P4", "160", "m1", NULL},
+                             {"P5", "170", "m1", NULL}};
+    run_findings(db, "r1", "2024-09-27T10:00:00+08:00", r1, 4, "P2 P3 P4 P5");
+    /* P3's finding moved far past the others, P4's deleted */
+    char ref3[33];
+    store_record_ref(db, "people", "P3", 2, ref3);
+    int64_t f3 = q_int(db, "SELECT finding FROM ticket_item_rows WHERE record_ref = %Q", ref3);
+    exec(db, "UPDATE finding_rows SET id = 100000 WHERE id = %lld;"
+             "UPDATE finding_refs SET id = 100000 WHERE id = %lld;"
+             "UPDATE ticket_item_rows SET finding = 100000 WHERE finding = %lld",
+         (long long)f3, (long long)f3, (long long)f3);
+    char ref4[33];
+    store_record_ref(db, "people", "P4", 2, ref4);
+    exec(db, "DELETE FROM findings WHERE run_id = 'r1' AND record_ref = %Q", ref4);
+    assert_string_equal(shown(db, "P3"), "3|'P3'|'phone'|'150'|NULL|X'01'|open|r1");
+    assert_string_equal(shown(db, "P4"), "NULL|NULL|'phone'|NULL|NULL|NULL|open|r1");
+    const struct fnd r2[] = {{"P2", "139", "m1", NULL},
+                             {"P3", "150", "", "01"},
+                             {"P4", "160", "m1", NULL},
+                             {"P5", "171", "m1", NULL}};
+    run_findings(db, "r2", "2024-09-28T02:00:00+08:00", r2, 4, "P2 P3 P4 P5");
+    assert_string_equal(named(db, "P2"), "r1/none");
+    /* P3: '' against the item's NULL message differs (as before step 17) */
+    assert_string_equal(shown(db, "P3"), "3|'P3'|'phone'|'150'|''|X'01'|open|r2");
+    assert_string_equal(named(db, "P3"), "-/own");
+    assert_string_equal(shown(db, "P4"), "4|'P4'|'phone'|'160'|'m1'|NULL|open|r2");
+    assert_string_equal(named(db, "P4"), "r2/none");
+    assert_string_equal(shown(db, "P5"), "5|'P5'|'phone'|'171'|'m1'|NULL|open|r2");
+    assert_string_equal(named(db, "P5"), "r2/none");
+    /* a third night the same: nothing written */
+    run_findings(db, "r3", "2024-09-29T02:00:00+08:00", r2, 4, "P2 P3 P4 P5");
+    assert_string_equal(named(db, "P2"), "r1/none");
+    assert_string_equal(shown(db, "P4"), "4|'P4'|'phone'|'160'|'m1'|NULL|open|r2");
+    audit_whole(db);
+    store_close(db);
+}
+
 /* An item that was missing and fails again is written by the re-check,
  * into its own columns, a NULL key of the finding keeping the item's. */
 static void test_recheck_writes_own(void **state)
@@ -332,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_run_items_name_findings),
         cmocka_unit_test(test_filed_items_hold_evidence),
         cmocka_unit_test(test_refresh_repoints),
+        cmocka_unit_test(test_refresh_reads_named_apart),
         cmocka_unit_test(test_recheck_writes_own),
         cmocka_unit_test(test_prune_materialises),
         cmocka_unit_test(test_view_writes),
