@@ -32,7 +32,7 @@ static uint64_t named_digest_row(sqlite3_stmt *st, int col)
 
 /* Sorts the places v[0..n) by the finding their items name (items[v[i]].
  * finding, positive), stably, by radix (16 bits a pass, as many passes as
- * the largest id needs: two below 2^32): W1 10M night 2 sorts 1.8M. */
+ * the largest id needs: two below 2^32). */
 static void sort_by_finding(uint32_t *v, size_t n, const struct tk_open_item *items)
 {
     int64_t most = 0;
@@ -55,44 +55,119 @@ static void sort_by_finding(uint32_t *v, size_t n, const struct tk_open_item *it
     free(tmp);
 }
 
-/* Named findings at most this far apart are read in one range of ids. */
+/* The most ascending runs merged in place; past it the places are sorted. */
+#define NAMED_RUNS 64
+
+/* The items naming a finding (finding > 0), in the order of those ids. In
+ * the order read (item ids), the ids ascend within each ticket's items
+ * added by one night (a rule's findings are added in id order) and fall
+ * back at the next: a few ascending runs (W1: one a rule), merged by
+ * their heads without memory. An item re-pointed by a later night starts
+ * runs of its own; past NAMED_RUNS runs the items' places are sorted
+ * instead (sort_by_finding, 8 bytes an item named while it sorts). */
+struct named_order {
+    const struct tk_open_item *items;
+    size_t nruns, head[NAMED_RUNS], end[NAMED_RUNS];
+    uint32_t *sorted; /* the places sorted (NULL: the runs merged) */
+    size_t nsorted, at;
+};
+
+/* The place of the next item named at or after p and before end, or end. */
+static size_t named_from(const struct tk_open_item *items, size_t p, size_t end)
+{
+    while (p < end && items[p].finding <= 0)
+        p++;
+    return p;
+}
+
+/* Sets o up over items[0..n). */
+static void named_order_init(struct named_order *o, const struct tk_open_item *items, size_t n)
+{
+    *o = (struct named_order){.items = items};
+    size_t last = SIZE_MAX;
+    for (size_t p = named_from(items, 0, n); p < n; p = named_from(items, p + 1, n)) {
+        if (last == SIZE_MAX || items[p].finding < items[last].finding) {
+            if (o->nruns == NAMED_RUNS) {
+                o->nruns = 0;
+                break;
+            }
+            if (o->nruns)
+                o->end[o->nruns - 1] = p;
+            o->head[o->nruns++] = p;
+        }
+        last = p;
+    }
+    if (o->nruns) {
+        o->end[o->nruns - 1] = n;
+        return;
+    }
+    if (last == SIZE_MAX)
+        return; /* none named */
+    for (size_t p = named_from(items, 0, n); p < n; p = named_from(items, p + 1, n))
+        o->nsorted++;
+    o->sorted = qloop_xcalloc(o->nsorted, sizeof *o->sorted);
+    size_t i = 0;
+    for (size_t p = named_from(items, 0, n); p < n; p = named_from(items, p + 1, n))
+        o->sorted[i++] = (uint32_t)p;
+    sort_by_finding(o->sorted, o->nsorted, items);
+}
+
+/* The place of the next item in o's order, or SIZE_MAX after the last. */
+static size_t named_next(struct named_order *o)
+{
+    if (o->sorted)
+        return o->at < o->nsorted ? o->sorted[o->at++] : SIZE_MAX;
+    size_t best = SIZE_MAX;
+    for (size_t r = 0; r < o->nruns; r++)
+        if (o->head[r] < o->end[r] &&
+            (best == SIZE_MAX || o->items[o->head[r]].finding < o->items[o->head[best]].finding))
+            best = r;
+    if (best == SIZE_MAX)
+        return SIZE_MAX;
+    size_t p = o->head[best];
+    o->head[best] = named_from(o->items, p + 1, o->end[best]);
+    return p;
+}
+
+/* Named findings at most this far apart are read in one pass of the
+ * cursor; past it the cursor seeks. */
 #define NAMED_GAP 256
 
-int tk_named_digests(sqlite3 *db, struct tk_open_item *items, uint32_t *named, size_t n,
-                     struct qloop_error *err)
+int tk_named_digests(sqlite3 *db, struct tk_open_item *items, size_t n, struct qloop_error *err)
 {
-    if (!n)
-        return 0;
-    sort_by_finding(named, n, items);
-    sqlite3_stmt *st = sql_prepare(db,
-                                   "SELECT id, row_no, record_key, value, message, sealed"
-                                   " FROM finding_rows WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
-                                   err);
-    if (!st)
-        return -2;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n;) {
-        size_t end = i + 1;
-        while (end < n && items[named[end]].finding - items[named[end - 1]].finding <= NAMED_GAP)
-            end++;
-        sqlite3_bind_int64(st, 1, items[named[i]].finding);
-        sqlite3_bind_int64(st, 2, items[named[end - 1]].finding);
-        int row;
-        while ((row = sql_row(db, st, "读取工单记录的问题", err)) == 1) {
-            int64_t id = sqlite3_column_int64(st, 0);
-            for (; i < end && items[named[i]].finding < id; i++)
-                items[named[i]].digest = named_digest_row(NULL, 0);
-            for (; i < end && items[named[i]].finding == id; i++)
-                items[named[i]].digest = named_digest_row(st, 1);
-        }
+    struct named_order o;
+    named_order_init(&o, items, n);
+    size_t cur = named_next(&o);
+    sqlite3_stmt *st = cur == SIZE_MAX ? NULL
+                                       : sql_prepare(db,
+                                                     "SELECT id, row_no, record_key, value, message,"
+                                                     " sealed FROM finding_rows WHERE id >= ?1"
+                                                     " ORDER BY id",
+                                                     err);
+    int rc = cur != SIZE_MAX && !st ? -2 : 0;
+    while (rc == 0 && cur != SIZE_MAX) {
         sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, items[cur].finding);
+        bool seek = false;
+        int row = 1;
+        while (!seek && cur != SIZE_MAX && (row = sql_row(db, st, "读取工单记录的问题", err)) == 1) {
+            int64_t id = sqlite3_column_int64(st, 0);
+            for (; cur != SIZE_MAX && items[cur].finding < id; cur = named_next(&o))
+                items[cur].digest = named_digest_row(NULL, 0); /* not there */
+            for (; cur != SIZE_MAX && items[cur].finding == id; cur = named_next(&o))
+                items[cur].digest = named_digest_row(st, 1);
+            seek = cur != SIZE_MAX && items[cur].finding - id > NAMED_GAP;
+        }
         if (row < 0)
             rc = -2;
-        for (; i < end; i++)
-            items[named[i]].digest = named_digest_row(NULL, 0);
+        else if (row == 0) /* past the last finding */
+            for (; cur != SIZE_MAX; cur = named_next(&o))
+                items[cur].digest = named_digest_row(NULL, 0);
     }
     sqlite3_finalize(st);
-    for (size_t i = 0; i < n; i++)
-        items[named[i]].finding = 0;
+    free(o.sorted);
+    for (size_t p = 0; p < n; p++)
+        if (items[p].finding > 0)
+            items[p].finding = 0;
     return rc;
 }

@@ -619,6 +619,30 @@ uint64_t ticket_evidence_digest_row(sqlite3_stmt *st, int col, bool finding)
     return ticket_evidence_digest(c, finding);
 }
 
+/* Item it names a finding of id 0 or less (a rowid a row may be given by
+ * hand, never by qloop): its digest from that finding, looked up alone
+ * (tk_named_digests reads positive ids), as the view shows it. 0 or -2. */
+static int named_digest_once(sqlite3 *db, struct tk_open_item *it, struct qloop_error *err)
+{
+    sqlite3_stmt *st = sql_prepare(db,
+                                   "SELECT " TK_EV_ROW_NO("i", "f") ", " TK_EV_KEY("i", "f") ","
+                                   " " TK_EV_VALUE("i", "f") ", " TK_EV_MESSAGE("i", "f") ","
+                                   " " TK_EV_SEALED("i", "f") " FROM (SELECT ?1 AS finding,"
+                                   " NULL AS row_no, NULL AS record_key, NULL AS value,"
+                                   " NULL AS message, NULL AS sealed) i"
+                                   " LEFT JOIN finding_rows f ON f.id = i.finding",
+                                   err);
+    if (!st)
+        return -2;
+    sqlite3_bind_int64(st, 1, it->finding);
+    int rc = sql_row(db, st, "读取工单记录的问题", err);
+    if (rc == 1)
+        it->digest = ticket_evidence_digest_row(st, 0, false);
+    sqlite3_finalize(st);
+    it->finding = 0;
+    return rc == 1 ? 0 : -2;
+}
+
 /* Reads the open and missing items: the open ones of a group that has
  * finding kinds into *items (table order); each judged one counted in j
  * (judged; failing too when it is open, in no group and its last_run the
@@ -636,12 +660,10 @@ static int load_items(sqlite3 *db, const char *run_id, const struct groups *g, s
         1, &run_id, err);
     if (!st)
         return -2;
-    int rc;
+    int rc = 0;
     long last = -1;
     bool readable = true;
-    uint32_t *named = NULL; /* the places of the items naming a finding */
-    size_t nnamed = 0, named_cap = 0;
-    while (readable && (rc = sql_row(db, st, "读取未关闭的工单记录", err)) == 1) {
+    while (readable && rc != -2 && (rc = sql_row(db, st, "读取未关闭的工单记录", err)) == 1) {
         const char *dataset = sql_text(st, 1), *rule = sql_text(st, 2);
         if (!dataset || !rule)
             continue; /* NOT NULL columns: neither judged nor found */
@@ -672,27 +694,20 @@ static int load_items(sqlite3 *db, const char *run_id, const struct groups *g, s
         bool text = sqlite3_column_type(st, 3) == SQLITE_TEXT; /* asked before reading it */
         readable = text && qloop_unhex128(sql_text(st, 3), it->ref);
         items->id[items->n] = sqlite3_column_int64(st, 0);
-        /* an item naming a finding: its id kept in finding until
-         * named_digests reads the findings (store step 17) */
-        it->finding = sqlite3_column_int64(st, 7);
-        if (it->finding > 0) {
-            if (nnamed == named_cap) {
-                named_cap = named_cap ? named_cap * 2 : 1024;
-                named = qloop_xrealloc(named, named_cap * sizeof *named);
-            }
-            named[nnamed++] = (uint32_t)items->n;
-        } else {
-            it->finding = 0;
+        /* an item naming a finding (store step 17): its id kept in
+         * finding until tk_named_digests reads the findings */
+        it->finding = sqlite3_column_type(st, 7) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 7);
+        if (it->finding == 0)
             it->digest = ticket_evidence_digest_row(st, 8, false);
-        }
+        else if (it->finding < 0 && named_digest_once(db, it, err) != 0)
+            rc = -2;
         it->group = (uint32_t)pr->group;
         it->slot = slot | (pr->judged ? ITEM_JUDGED : 0) | (was_run ? ITEM_WAS_RUN : 0);
         it->pos = (uint32_t)items->n++;
     }
     sqlite3_finalize(st);
-    if (readable && rc >= 0 && tk_named_digests(db, items->v, named, nnamed, err) != 0)
+    if (readable && rc >= 0 && tk_named_digests(db, items->v, items->n, err) != 0)
         rc = -2;
-    free(named);
     if (!readable)
         return 0;
     return rc < 0 ? -2 : 1;

@@ -22,6 +22,8 @@
 #include "store_helpers.h"
 #include "ticket_helpers.h"
 
+#include "loop/ticket.h"
+#include "loop/ticket_private.h"
 #include "store/schema.h"
 
 /* One finding of a simulated run: key, value, message (NULL: NULL) and
@@ -246,6 +248,96 @@ static void test_refresh_reads_named_apart(void **state)
     store_close(db);
 }
 
+/* tk_named_digests on every item of db (finding as stored), each digest
+ * checked against the view's evidence of the item; every finding set back
+ * to 0. */
+static void check_named_digests(sqlite3 *db)
+{
+    int64_t n = q_int(db, "SELECT count(*) FROM ticket_item_rows");
+    struct tk_open_item *items = calloc((size_t)n, sizeof *items);
+    int64_t *ids = calloc((size_t)n, sizeof *ids);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, coalesce(finding, 0) FROM ticket_item_rows"
+                                            " ORDER BY id",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    for (int64_t i = 0; i < n; i++) {
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        ids[i] = sqlite3_column_int64(st, 0);
+        items[i].finding = sqlite3_column_int64(st, 1);
+        items[i].digest = 7; /* kept where the item names no finding */
+    }
+    sqlite3_finalize(st);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_int_equal(tk_named_digests(db, items, (size_t)n, &err), 0);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT row_no, record_key, value, message, sealed,"
+                                            " (SELECT finding FROM ticket_item_rows r"
+                                            "  WHERE r.id = ?1) IS NULL"
+                                            " FROM ticket_items WHERE id = ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    for (int64_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(st, 1, ids[i]);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(items[i].finding, 0);
+        if (sqlite3_column_int(st, 5))
+            assert_int_equal(items[i].digest, 7);
+        else
+            assert_true(items[i].digest == ticket_evidence_digest_row(st, 0, false));
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    free(items);
+    free(ids);
+}
+
+/* The named findings' digests (ticket_named.c) equal the view's evidence:
+ * in the order items are added (a few ascending runs, merged), in an order
+ * of more runs than are merged (sorted), with findings far apart, gone,
+ * and with '' and empty sealed copies read as NULL. */
+static void test_named_digests(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct fnd r1[70];
+    char keys[70][8], values[70][8];
+    for (int i = 0; i < 70; i++) {
+        snprintf(keys[i], sizeof keys[i], "K%d", i);
+        snprintf(values[i], sizeof values[i], "v%d", i);
+        r1[i] = (struct fnd){keys[i], values[i], i % 3 ? "m" : "", i % 5 ? NULL : ""};
+    }
+    run_findings(db, "r1", "2024-09-27T10:00:00+08:00", r1, 70, "");
+    struct qloop_policy p = ningbo();
+    file_only(db, "residents", "R9", &p); /* an item holding its own */
+    check_named_digests(db);
+    /* every item names a copy of its finding, the copies' ids descending
+     * (70 runs), one far on, one gone */
+    char *before = all_items(db);
+    exec(db, "INSERT INTO finding_rows(id, run, kind, row_no, record_ref, record_key, value,"
+             " message, sealed, part) SELECT 10000 - i.id, f.run, f.kind, f.row_no, f.record_ref,"
+             " f.record_key, f.value, f.message, f.sealed, f.part FROM ticket_item_rows i"
+             " JOIN finding_rows f ON f.id = i.finding;"
+             "UPDATE ticket_item_rows SET finding = 10000 - id WHERE finding IS NOT NULL;"
+             "UPDATE finding_rows SET id = 60000 WHERE id = 9990;"
+             "UPDATE ticket_item_rows SET finding = 60000 WHERE finding = 9990;");
+    char *after = all_items(db);
+    assert_string_equal(after, before);
+    free(after);
+    exec(db, "UPDATE ticket_item_rows SET finding = 99999 WHERE finding = 9980");
+    check_named_digests(db);
+    /* a few runs again: the first 60 ascending, the rest after them */
+    exec(db, "UPDATE ticket_item_rows SET finding = 20000 + id WHERE finding IS NOT NULL"
+             " AND id <= 60;"
+             "INSERT INTO finding_rows(id, run, kind, row_no, record_ref, record_key, value,"
+             " message, sealed, part) SELECT 20000 + id, run, kind, row_no, record_ref,"
+             " record_key, value, message, sealed, part FROM finding_rows WHERE id < 10000"
+             " AND 10000 - id <= 60");
+    check_named_digests(db);
+    free(before);
+    store_close(db);
+}
+
 /* An item that was missing and fails again is written by the re-check,
  * into its own columns, a NULL key of the finding keeping the item's. */
 static void test_recheck_writes_own(void **state)
@@ -380,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_filed_items_hold_evidence),
         cmocka_unit_test(test_refresh_repoints),
         cmocka_unit_test(test_refresh_reads_named_apart),
+        cmocka_unit_test(test_named_digests),
         cmocka_unit_test(test_recheck_writes_own),
         cmocka_unit_test(test_prune_materialises),
         cmocka_unit_test(test_view_writes),
