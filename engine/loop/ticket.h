@@ -116,8 +116,16 @@ struct ticket_cell {
  * record_key, value, message, sealed. */
 enum { TICKET_EVIDENCE = 5 };
 
+/* Keys ticket_evidence_digest for the store of secret (store_secret(db)):
+ * a key derived from it (crypto_kdf, a context of its own), the same in
+ * every process over that store. Call it before any digest of the store's
+ * evidence, on the thread that then lets others digest; the same secret
+ * again changes nothing. */
+void ticket_evidence_digest_key(const unsigned char secret[32]);
+
 /* A 64-bit digest of the evidence c[0..TICKET_EVIDENCE) (types, lengths and
- * bytes), under a key drawn at random once per process: equal evidence,
+ * bytes), under the key of ticket_evidence_digest_key (before it is called:
+ * a fixed key, for tests that digest without a store): equal evidence,
  * equal digests; different evidence, different digests but with odds of
  * 2^-64. With finding = true it is a finding's: 0 when its record_key or
  * message is NULL (the item keeps its own there, so the digests cannot

@@ -237,15 +237,20 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const
      * pushed. Both facts are checked (every element inserted exactly once:
      * the change count; ids consecutive from before + 1: the last rowid)
      * instead of reading the chunk's rows back after each insert (id,
-     * record_ref, reopened_from: a first night's every item read again). */
+     * record_ref, reopened_from: a first night's every item read again).
+     *
+     * Each item keeps its finding's evidence digest (TK_DIGEST_SQL, from
+     * the finding's row the statement reads anyway), so the nightly refresh
+     * reads no finding for it (ticket_refresh.c). */
 /* Both statements' columns up to reopened_from, which each gives its own
  * way, and the finding named after it. */
 #define INSERT_ITEMS_HEAD                                                                           \
     "INSERT INTO ticket_item_rows(ticket_id, dataset, rule, record_ref, field, state,"             \
-    " reporter, added_at, added_run, last_run, reopened_from, finding)"                            \
+    " reporter, added_at, added_run, last_run, reopened_from, finding, digest)"                    \
     " SELECT ?1, k.dataset, k.rule, f.record_ref,"                                                 \
     " CASE WHEN k.field <> '' THEN k.field END, 'open', NULL, ?2, ?3, ?3, "
-#define INSERT_ITEMS_FINDING " f.id"
+#define INSERT_ITEMS_FINDING                                                                        \
+    " f.id, " TK_DIGEST_SQL "(f.row_no, f.record_key, f.value, f.message, f.sealed)"
     static const char ins_sql[] =
         INSERT_ITEMS_HEAD "CASE WHEN j.type = 'array' THEN nullif(j.value ->> 1, 0) END,"
         INSERT_ITEMS_FINDING " FROM json_each(?4) j CROSS JOIN finding_rows f"
@@ -259,6 +264,8 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const
 #undef INSERT_ITEMS_FINDING
     if (!a->n)
         return 0;
+    if (tk_digest_sql(db, err) != 0)
+        return -2;
     qloop_buf_putc(&a->json, ']');
     int64_t before = 0;
     if (sql_int64_texts(db, "SELECT max(id) FROM ticket_item_rows", 0, NULL, 0, &before, err) != 0)

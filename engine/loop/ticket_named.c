@@ -1,33 +1,88 @@
 /*
  * ticket_named.c — the evidence of open items that name their findings
- * (store step 17), read for the nightly refresh (ticket_refresh.c): each
- * such item's evidence digest, from the findings it names, read in id
- * order in ranges instead of joined item by item.
+ * (store step 17): the digest of such an item's evidence, kept in its row
+ * (ticket_item_rows.digest) by the SQL function tk_digest_sql registers
+ * when the item is made or re-pointed, and for an item without one (a
+ * store written before the digest was kept) read for the nightly refresh
+ * (ticket_refresh.c) from the findings they name, in id order in ranges
+ * instead of joined item by item.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "loop/ticket.h"
 #include "loop/ticket_private.h"
+#include "store/store.h"
 
-/* The digest (ticket_evidence_digest, as an item's) of the evidence of an
- * item naming the finding in st's current row, row_no .. sealed its
- * columns col ..: as the `ticket_items` view shows it (TK_EV_*), a key or
- * message that is '' (empty text) and a sealed copy that is empty (text or
- * blob) read as NULL — what the SQL's "x <> ''" and "length(x) > 0" give
- * for every type. st NULL: the finding is not there, and the view shows
- * NULLs. */
-static uint64_t named_digest_row(sqlite3_stmt *st, int col)
+/* The digest (ticket_evidence_digest, as an item's) of the evidence c of
+ * a finding an item names (row_no .. sealed, as stored), as the
+ * `ticket_items` view shows it (TK_EV_*): a key or message that is ''
+ * (empty text) and a sealed copy that is empty (text or blob) read as NULL
+ * — what the SQL's "x <> ''" and "length(x) > 0" give for every type. */
+static uint64_t named_digest(struct ticket_cell c[TICKET_EVIDENCE])
 {
-    struct ticket_cell c[TICKET_EVIDENCE];
-    for (int i = 0; i < TICKET_EVIDENCE; i++)
-        c[i] = st ? tk_cell_at(st, col + i) : (struct ticket_cell){.type = SQLITE_NULL};
     for (int i = 1; i <= 3; i += 2) /* record_key, message */
         if (c[i].type == SQLITE_TEXT && c[i].len == 0)
             c[i] = (struct ticket_cell){.type = SQLITE_NULL};
     if ((c[4].type == SQLITE_TEXT || c[4].type == SQLITE_BLOB) && c[4].len == 0)
         c[4] = (struct ticket_cell){.type = SQLITE_NULL};
     return ticket_evidence_digest(c, false);
+}
+
+/* named_digest of the finding in st's current row, row_no .. sealed its
+ * columns col ..; st NULL: the finding is not there, and the view shows
+ * NULLs. */
+static uint64_t named_digest_row(sqlite3_stmt *st, int col)
+{
+    struct ticket_cell c[TICKET_EVIDENCE];
+    for (int i = 0; i < TICKET_EVIDENCE; i++)
+        c[i] = st ? tk_cell_at(st, col + i) : (struct ticket_cell){.type = SQLITE_NULL};
+    return named_digest(c);
+}
+
+/* TK_DIGEST_SQL(row_no, record_key, value, message, sealed): named_digest
+ * of its arguments as a signed 64-bit integer (the digest's bits). */
+static void digest_sql(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct ticket_cell c[TICKET_EVIDENCE];
+    for (int i = 0; i < TICKET_EVIDENCE && i < argc; i++) {
+        sqlite3_value *v = argv[i];
+        c[i] = (struct ticket_cell){.type = sqlite3_value_type(v)};
+        if (c[i].type == SQLITE_INTEGER) {
+            c[i].i = sqlite3_value_int64(v);
+        } else if (c[i].type == SQLITE_TEXT) {
+            c[i].p = sqlite3_value_text(v);
+            c[i].len = (size_t)sqlite3_value_bytes(v);
+        } else if (c[i].type == SQLITE_BLOB) {
+            c[i].p = sqlite3_value_blob(v);
+            c[i].len = (size_t)sqlite3_value_bytes(v);
+        }
+    }
+    uint64_t d = named_digest(c);
+    int64_t s;
+    memcpy(&s, &d, sizeof s);
+    sqlite3_result_int64(ctx, s);
+}
+
+int tk_digest_sql(sqlite3 *db, struct qloop_error *err)
+{
+    ticket_evidence_digest_key(store_secret(db));
+    /* registered once per connection: defining it again would expire the
+     * connection's prepared statements (and fail beside a running one) */
+    sqlite3_stmt *probe = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT " TK_DIGEST_SQL "(NULL, NULL, NULL, NULL, NULL)", -1,
+                           &probe, NULL) == SQLITE_OK) {
+        sqlite3_finalize(probe);
+        return 0;
+    }
+    if (sqlite3_create_function(db, TK_DIGEST_SQL, TICKET_EVIDENCE,
+                                SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
+                                digest_sql, NULL, NULL) != SQLITE_OK) {
+        qloop_error_internal(err, sqlite3_db_filename(db, "main"), "无法登记工单记录的摘要函数：%s",
+                             sqlite3_errmsg(db));
+        return -2;
+    }
+    return 0;
 }
 
 /* Sorts the places v[0..n) by the finding their items name (items[v[i]].

@@ -106,9 +106,23 @@ struct tk_open_item {
 /* Column col of st's current row as a ticket_cell (ticket_refresh.c). */
 struct ticket_cell tk_cell_at(sqlite3_stmt *st, int col);
 
+/* The SQL function (ticket_named.c) giving the digest an item naming a
+ * finding keeps (ticket_item_rows.digest): TK_DIGEST_SQL(f.row_no,
+ * f.record_key, f.value, f.message, f.sealed) is ticket_evidence_digest of
+ * that evidence as the `ticket_items` view shows it (TK_EV_*), as a signed
+ * integer. */
+#define TK_DIGEST_SQL "qloop_item_digest"
+
+/* Keys ticket_evidence_digest with db's store secret and registers
+ * TK_DIGEST_SQL on db, once per connection (deterministic, not callable
+ * from the schema: triggers and views never use it). Before any statement
+ * that uses it. 0, or -2 with err. */
+int tk_digest_sql(sqlite3 *db, struct qloop_error *err);
+
 /* ticket_named.c. Gives each of the loaded items[0..n) whose finding is
  * positive — the id of the finding it names, kept there while the items
- * are read — the digest of its evidence as the `ticket_items` view shows
+ * are read, for an item without a kept digest (ticket_item_rows.digest
+ * NULL: named before the digest was kept) — the digest of its evidence as the `ticket_items` view shows
  * it, and sets its finding back to 0. The findings are read in id order by
  * one cursor, which seeks where the next named id is far on, so each page
  * of finding_rows is read once: joined item by item (items in id order, a

@@ -38,7 +38,11 @@
  * From memory. In a run the findings writer keeps the keys it wrote, each
  * with a digest of its finding's evidence (ticket_evidence_digest, below),
  * and hands them to the merge (ticket_seen keys) instead of their being
- * read back; the scan digests each open item's evidence the same way. On a
+ * read back; the scan digests each open item's evidence the same way — an
+ * item naming a finding keeps that digest in its row (store step 17's
+ * digest; the key is the store's, ticket_evidence_digest_key), so no
+ * finding is read for it (W1 100k night 2: ~2,000 instructions an item
+ * when the named finding's row was read, ticket_named.c). On a
  * steady night — every judged item failing again, so nothing but the
  * update reads TK_REFRESHED — only the matched items whose digest is not
  * their finding's go into it, and the update's comparison, exact, decides
@@ -51,9 +55,10 @@
  * the merge step aside for that statement, whose order and equality it
  * would not know to follow; the update is the same either way.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "base/buf.h"
 #include "base/sha256.h"
@@ -63,13 +68,40 @@
 
 /* ---- the evidence digest ------------------------------------------------- */
 
-/* The digest's key: four words drawn once per process. */
+/* The digest's key: four words derived from the store's secret
+ * (ticket_evidence_digest_key), so that a digest kept in an item row
+ * (ticket_item_rows.digest, store step 17) compares with one made by
+ * another process over the same store. secret_of: the secret it was derived
+ * from (keyed: whether one was given). Set by the thread that runs the
+ * store's statements before any other thread digests (run_open_results,
+ * before the findings writer starts); setting the same secret again writes
+ * nothing. */
 static uint64_t digest_key[4];
-static pthread_once_t digest_once = PTHREAD_ONCE_INIT;
+static unsigned char secret_of[32];
+static bool keyed;
 
-static void digest_key_draw(void)
+/* The KDF's context for this key (crypto_kdf: 8 bytes) and subkey id: a
+ * label of its own, so the key says nothing of the secret or of its other
+ * uses (record_ref hashes). */
+static const char digest_context[crypto_kdf_CONTEXTBYTES + 1] = "qlevdgst";
+enum { DIGEST_SUBKEY_ID = 1 };
+_Static_assert(crypto_kdf_KEYBYTES == 32, "the store's secret is a KDF key");
+
+void ticket_evidence_digest_key(const unsigned char secret[32])
 {
-    sqlite3_randomness(sizeof digest_key, digest_key);
+    if (keyed && memcmp(secret, secret_of, sizeof secret_of) == 0)
+        return;
+    unsigned char k[sizeof digest_key];
+    crypto_kdf_derive_from_key(k, sizeof k, DIGEST_SUBKEY_ID, digest_context, secret);
+    for (int i = 0; i < 4; i++) {
+        uint64_t w = 0;
+        for (int b = 7; b >= 0; b--)
+            w = w << 8 | k[8 * i + b];
+        digest_key[i] = w;
+    }
+    sodium_memzero(k, sizeof k);
+    memcpy(secret_of, secret, sizeof secret_of);
+    keyed = true;
 }
 
 /* The high and low halves of a * b folded (wyhash's mixing step). */
@@ -120,7 +152,9 @@ static inline uint64_t digest_tail(const unsigned char *p, size_t n)
 /* The 8 bytes at p as a word, in the host's order as digest_bytes has
  * always read them (digests are compared only within one process; on a
  * little-endian host digest_tail's words are the same as the short memcpy
- * of before, so the digests are too). */
+ * of before, so the digests are too). A digest kept in a store and read on
+ * a host of the other order only differs: the refresh then compares the
+ * evidence itself. */
 static inline uint64_t digest_load(const unsigned char *p)
 {
     uint64_t w;
@@ -158,7 +192,6 @@ uint64_t ticket_evidence_digest(const struct ticket_cell c[TICKET_EVIDENCE], boo
 {
     if (finding && (c[1].type == SQLITE_NULL || c[3].type == SQLITE_NULL))
         return 0;
-    pthread_once(&digest_once, digest_key_draw);
     struct digest d = {.h = digest_key[2]};
     for (int i = 0; i < TICKET_EVIDENCE; i++) {
         bool bytes = c[i].type == SQLITE_TEXT || c[i].type == SQLITE_BLOB;
@@ -220,12 +253,14 @@ static const char collect_sql[] =
     " CROSS JOIN ticket_item_rows i ON i.id = m.item LEFT JOIN finding_rows g ON g.id = i.finding"
 
 /* The refresh of the matched items that differ from their findings: each
- * names its finding (last_run the run), or holds the refreshed evidence
- * (NAMES). Driven by the items named in the WHERE (their ids looked up),
+ * names its finding (last_run the run) and keeps its digest, or holds the
+ * refreshed evidence (NAMES) and no digest. Driven by the items named in the WHERE (their ids looked up),
  * not a join of the table with them (UPDATE ... FROM scanned every item). */
 static const char update_sql[] =
-    "UPDATE ticket_item_rows SET (last_run, finding, row_no, record_key, value, message, sealed) ="
-    " (SELECT ?1, CASE WHEN " NAMES " THEN f.id END,"
+    "UPDATE ticket_item_rows SET (last_run, finding, digest, row_no, record_key, value, message,"
+    " sealed) = (SELECT ?1, CASE WHEN " NAMES " THEN f.id END,"
+    "  CASE WHEN " NAMES " THEN " TK_DIGEST_SQL "(f.row_no, f.record_key, f.value, f.message,"
+    "  f.sealed) END,"
     "  CASE WHEN " NAMES " THEN NULL ELSE f.row_no END,"
     "  CASE WHEN " NAMES " THEN NULL ELSE coalesce(f.record_key, " EV_KEY ") END,"
     "  CASE WHEN " NAMES " THEN NULL ELSE f.value END,"
@@ -655,7 +690,7 @@ static int load_items(sqlite3 *db, const char *run_id, const struct groups *g, s
     sqlite3_stmt *st = sql_prepare_texts(
         db,
         "SELECT id, dataset, rule, record_ref, ticket_id, state = 'open', last_run IS ?1,"
-        " finding, row_no, record_key, value, message, sealed"
+        " finding, row_no, record_key, value, message, sealed, digest"
         " FROM ticket_item_rows WHERE state IN ('open','missing') ORDER BY id",
         1, &run_id, err);
     if (!st)
@@ -694,10 +729,14 @@ static int load_items(sqlite3 *db, const char *run_id, const struct groups *g, s
         bool text = sqlite3_column_type(st, 3) == SQLITE_TEXT; /* asked before reading it */
         readable = text && qloop_unhex128(sql_text(st, 3), it->ref);
         items->id[items->n] = sqlite3_column_int64(st, 0);
-        /* an item naming a finding (store step 17): its id kept in
-         * finding until tk_named_digests reads the findings */
+        /* an item naming a finding (store step 17): the digest it keeps
+         * of the finding's evidence; without one, the finding's id kept
+         * in finding until tk_named_digests reads the findings */
         it->finding = sqlite3_column_type(st, 7) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 7);
-        if (it->finding == 0)
+        if (it->finding != 0 && sqlite3_column_type(st, 13) == SQLITE_INTEGER) {
+            it->digest = (uint64_t)sqlite3_column_int64(st, 13);
+            it->finding = 0;
+        } else if (it->finding == 0)
             it->digest = ticket_evidence_digest_row(st, 8, false);
         else if (it->finding < 0 && named_digest_once(db, it, err) != 0)
             rc = -2;
@@ -897,7 +936,9 @@ int tk_refresh_failing(sqlite3 *db, const char *run_id, const struct ticket_seen
     struct pairs ps = {0};
     struct judged j = {0};
     struct loaded items = {0};
-    int rc = tk_refreshed_clear(db, err);
+    int rc = tk_digest_sql(db, err); /* keys the digests too */
+    if (rc == 0)
+        rc = tk_refreshed_clear(db, err);
     if (rc == 0)
         rc = groups_load(db, &g, err);
     if (rc == 0)

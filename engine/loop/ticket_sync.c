@@ -313,7 +313,7 @@ static int recheck_sql_prepare(sqlite3 *db, struct recheck_sql *q, struct qloop_
                                      " IS NULL THEN message ELSE (SELECT CASE WHEN"
                                      " f.message <> '' THEN f.message END FROM finding_rows"
                                      " f WHERE f.id = ticket_item_rows.finding) END),"
-                                     " sealed = ?7, finding = NULL WHERE id = ?1",
+                                     " sealed = ?7, finding = NULL, digest = NULL WHERE id = ?1",
                                      err)
                        : NULL;
     q->set = q->still ? sql_prepare(db,

@@ -443,7 +443,19 @@ static const char step16_items_by_ref[] =
  * (ticket_items_ticket; ticket_items_record, whose last key is
  * loop/ticket_private.h's TK_ITEM_OPEN_KEY), now on ticket_item_rows, which
  * the loop reads and writes itself. Nothing else referred to ticket_items
- * (step 13), and the whole upgrade is one transaction. */
+ * (step 13), and the whole upgrade is one transaction.
+ * An item naming a finding keeps the digest of the evidence it shows
+ * (digest: loop/ticket.h ticket_evidence_digest, keyed by the store's
+ * secret, as loop/ticket_named.c's TK_DIGEST_SQL gives it), so the nightly
+ * refresh compares it with the run's finding without reading the named
+ * one; NULL when the item holds its own evidence (every writer that lets
+ * go of the finding sets it NULL) or was named without one (the refresh
+ * then reads the finding). Deleting a finding through the `findings` view
+ * (step 14's trigger, recreated) first gives the items naming it its
+ * evidence, as pruning does: a scan of ticket_item_rows per deleted row,
+ * acceptable there because the engine never deletes through the view
+ * (store_prune_findings deletes from the tables, materialising in one
+ * statement). */
 static const char step17_items_name_findings[] =
     "CREATE TABLE ticket_item_rows(id INTEGER PRIMARY KEY,"
     "  ticket_id INTEGER NOT NULL REFERENCES tickets(id),"
@@ -452,7 +464,8 @@ static const char step17_items_name_findings[] =
     "  state TEXT NOT NULL"
     "   CHECK(state = 'open' OR state = 'missing' OR state = 'fixed' OR state = 'closed'),"
     "  reporter TEXT, added_at TEXT NOT NULL, added_run TEXT, last_run TEXT,"
-    "  closed_at TEXT, closed_run TEXT, reopened_from INTEGER, sealed BLOB, finding INTEGER);"
+    "  closed_at TEXT, closed_run TEXT, reopened_from INTEGER, sealed BLOB, finding INTEGER,"
+    "  digest INTEGER);"
     "INSERT INTO ticket_item_rows(id, ticket_id, dataset, rule, record_ref, record_key, field,"
     "  value, message, row_no, state, reporter, added_at, added_run, last_run, closed_at,"
     "  closed_run, reopened_from, sealed)"
@@ -492,13 +505,28 @@ static const char step17_items_name_findings[] =
     "   closed_run = NEW.closed_run, reopened_from = NEW.reopened_from"
     "   WHERE id = OLD.id;"
     "  UPDATE ticket_item_rows SET record_key = NEW.record_key, value = NEW.value,"
-    "   message = NEW.message, row_no = NEW.row_no, sealed = NEW.sealed, finding = NULL"
+    "   message = NEW.message, row_no = NEW.row_no, sealed = NEW.sealed, finding = NULL,"
+    "   digest = NULL"
     "   WHERE id = NEW.id AND (NEW.record_key IS NOT OLD.record_key"
     "   OR NEW.value IS NOT OLD.value OR NEW.message IS NOT OLD.message"
     "   OR NEW.row_no IS NOT OLD.row_no OR NEW.sealed IS NOT OLD.sealed);"
     " END;"
     "CREATE TRIGGER ticket_items_delete INSTEAD OF DELETE ON ticket_items BEGIN"
     "  DELETE FROM ticket_item_rows WHERE id = OLD.id;"
+    " END;"
+    "DROP TRIGGER findings_delete;"
+    "CREATE TRIGGER findings_delete INSTEAD OF DELETE ON findings BEGIN"
+    "  UPDATE ticket_item_rows SET (record_key, value, message, row_no, sealed, finding, digest)"
+    "   = (SELECT CASE WHEN f.record_key <> '' THEN f.record_key END, f.value,"
+    "   CASE WHEN f.message <> '' THEN f.message END, f.row_no,"
+    "   CASE WHEN length(f.sealed) > 0 THEN f.sealed END, NULL, NULL"
+    "   FROM finding_rows f WHERE f.id = OLD.id)"
+    "   WHERE finding = OLD.id;"
+    "  DELETE FROM finding_refs WHERE id = OLD.id"
+    "   AND run = (SELECT run FROM finding_rows WHERE id = OLD.id)"
+    "   AND kind = (SELECT kind FROM finding_rows WHERE id = OLD.id)"
+    "   AND record_ref = (SELECT record_ref FROM finding_rows WHERE id = OLD.id);"
+    "  DELETE FROM finding_rows WHERE id = OLD.id;"
     " END;";
 
 const struct store_step store_steps[] = {

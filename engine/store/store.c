@@ -475,13 +475,13 @@ int store_prune_findings(sqlite3 *db, long keep_runs, long long *deleted, struct
     " (SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1))"
     /* an item naming an old run's finding (schema step 17) takes that
      * finding's evidence into its own columns first, as the
-     * `ticket_items` view reads it, and names none: what the item shows is
-     * unchanged */
+     * `ticket_items` view reads it, and names none (nor keeps a digest of
+     * the named evidence): what the item shows is unchanged */
     if (sql_exec_ids(db,
                      "UPDATE ticket_item_rows SET (record_key, value, message, row_no, sealed,"
-                     " finding) = (SELECT CASE WHEN f.record_key <> '' THEN f.record_key END,"
+                     " finding, digest) = (SELECT CASE WHEN f.record_key <> '' THEN f.record_key END,"
                      " f.value, CASE WHEN f.message <> '' THEN f.message END, f.row_no,"
-                     " CASE WHEN length(f.sealed) > 0 THEN f.sealed END, NULL"
+                     " CASE WHEN length(f.sealed) > 0 THEN f.sealed END, NULL, NULL"
                      " FROM finding_rows f WHERE f.id = ticket_item_rows.finding)"
                      " WHERE finding IN (SELECT id FROM finding_refs WHERE run IN "
                      OLD_FINDING_RUNS ")",

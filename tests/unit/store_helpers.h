@@ -152,7 +152,8 @@ static inline char *q_rows(sqlite3 *db, const char *sql)
 /* Takes a store at the current schema step back to step 16 (store/schema.c),
  * for the tests of upgrades: ticket_items a table again, as steps 13 and 16
  * left it, each item with its evidence (the view's columns) and its id;
- * ticket_item_rows, the view and its triggers dropped; user_version 16. */
+ * ticket_item_rows, the view and its triggers dropped, the `findings` view's
+ * DELETE trigger as step 14 made it; user_version 16. */
 static inline void store_rewind_to_step16(sqlite3 *db)
 {
     exec(db,
@@ -172,6 +173,14 @@ static inline void store_rewind_to_step16(sqlite3 *db)
          "CREATE INDEX ticket_items_ticket ON ticket_items(ticket_id, state);"
          "CREATE UNIQUE INDEX ticket_items_record ON ticket_items(record_ref, dataset, rule,"
          "  (CASE WHEN state IN ('open','missing') THEN 0 ELSE id END));"
+         "DROP TRIGGER findings_delete;"
+         "CREATE TRIGGER findings_delete INSTEAD OF DELETE ON findings BEGIN"
+         "  DELETE FROM finding_refs WHERE id = OLD.id"
+         "   AND run = (SELECT run FROM finding_rows WHERE id = OLD.id)"
+         "   AND kind = (SELECT kind FROM finding_rows WHERE id = OLD.id)"
+         "   AND record_ref = (SELECT record_ref FROM finding_rows WHERE id = OLD.id);"
+         "  DELETE FROM finding_rows WHERE id = OLD.id;"
+         " END;"
          "PRAGMA user_version = 16;");
 }
 

@@ -22,9 +22,15 @@
 #include "store_helpers.h"
 #include "ticket_helpers.h"
 
+#include "base/sha256.h"
 #include "loop/ticket.h"
 #include "loop/ticket_private.h"
 #include "store/schema.h"
+#include "store/store.h"
+
+/* ticket_evidence_digest of test_digest_key_of_store's cells under the
+ * all-zero secret's key. */
+#define DIGEST_ZERO_SECRET UINT64_C(0xafe6ef1263999e36)
 
 /* One finding of a simulated run: key, value, message (NULL: NULL) and
  * sealed (hex; NULL: NULL). */
@@ -33,9 +39,9 @@ struct fnd {
 };
 
 /* A run of rule people.phone on dataset people at as_of: the findings fs
- * (n), the keys present (space-separated), synced and committed. */
-static void run_findings(sqlite3 *db, const char *run, const char *as_of, const struct fnd *fs,
-                         int n, const char *present)
+ * (n), the keys present (space-separated), written but not synced. */
+static void stage_findings(sqlite3 *db, const char *run, const char *as_of, const struct fnd *fs,
+                           int n, const char *present)
 {
     set_now(as_of);
     exec(db, "INSERT INTO runs(id, started_at, as_of, status, rules) VALUES(%Q, %Q, %Q,"
@@ -71,6 +77,13 @@ static void run_findings(sqlite3 *db, const char *run, const char *as_of, const 
                  " 'people', %Q)",
              run, ref);
     }
+}
+
+/* stage_findings, then synced and committed. */
+static void run_findings(sqlite3 *db, const char *run, const char *as_of, const struct fnd *fs,
+                         int n, const char *present)
+{
+    stage_findings(db, run, as_of, fs, n, present);
     struct qloop_policy p = ningbo();
     sync_committed(db, run, &p);
     exec(db, "UPDATE runs SET status = 'done' WHERE id = %Q", run);
@@ -114,6 +127,34 @@ static char *all_items(sqlite3 *db)
                       " FROM ticket_items ORDER BY id");
 }
 
+/* Every item keeps the digest it should (store step 17's digest): an item
+ * naming a finding the digest of its evidence as the view shows it, under
+ * the store's key; an item holding its own evidence none. */
+static void check_kept_digests(sqlite3 *db)
+{
+    ticket_evidence_digest_key(store_secret(db));
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT v.row_no, v.record_key, v.value, v.message,"
+                                            " v.sealed, i.finding IS NULL, i.digest IS NULL,"
+                                            " i.digest FROM ticket_item_rows i"
+                                            " JOIN ticket_items v ON v.id = i.id ORDER BY i.id",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    int rows = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        rows++;
+        if (sqlite3_column_int(st, 5)) {
+            assert_int_equal(sqlite3_column_int(st, 6), 1);
+            continue;
+        }
+        assert_int_equal(sqlite3_column_int(st, 6), 0);
+        assert_true((uint64_t)sqlite3_column_int64(st, 7) ==
+                    ticket_evidence_digest_row(st, 0, false));
+    }
+    sqlite3_finalize(st);
+    assert_true(rows > 0);
+}
+
 /* A run's items name their findings and show exactly what the first
  * night's copy held: '' keys and messages as NULL, an empty sealed copy
  * as NULL, the rest as the finding has it. */
@@ -138,6 +179,7 @@ static void test_run_items_name_findings(void **state)
                                " AND i.record_key IS nullif(f.record_key, '')"
                                " AND i.message IS nullif(f.message, '')"),
                      3);
+    check_kept_digests(db);
     audit_whole(db);
     store_close(db);
 }
@@ -197,14 +239,16 @@ static void test_refresh_repoints(void **state)
     assert_string_equal(shown(db, "P4"), "4|'P4'|'phone'|'162'|'m1'|NULL|open|r3");
     assert_string_equal(named(db, "P4"), "r3/none");
     assert_string_equal(named(db, "P5"), "-/own");
+    check_kept_digests(db);
     audit_whole(db);
     store_close(db);
 }
 
-/* The refresh reads the named findings by ranges of ids: items naming
- * findings far apart (more than a range's gap), one naming a finding that
- * is gone (the view shows NULLs), each compared as the view shows it: the
- * unchanged left alone, the changed re-pointed. */
+/* The refresh reads the named findings of items without a kept digest
+ * (named before it was kept) by ranges of ids: items naming findings far
+ * apart (more than a range's gap), one naming a finding that is gone from
+ * the tables (the view shows NULLs), each compared as the view shows it:
+ * the unchanged left alone, the changed re-pointed. */
 static void test_refresh_reads_named_apart(void **state)
 {
     (void)state;
@@ -214,6 +258,7 @@ static void test_refresh_reads_named_apart(void **state)
                              {"P4", "160", "m1", NULL},
                              {"P5", "170", "m1", NULL}};
     run_findings(db, "r1", "2024-09-27T10:00:00+08:00", r1, 4, "P2 P3 P4 P5");
+    exec(db, "UPDATE ticket_item_rows SET digest = NULL");
     /* P3's finding moved far past the others, P4's deleted */
     char ref3[33];
     store_record_ref(db, "people", "P3", 2, ref3);
@@ -224,7 +269,9 @@ static void test_refresh_reads_named_apart(void **state)
          (long long)f3, (long long)f3, (long long)f3);
     char ref4[33];
     store_record_ref(db, "people", "P4", 2, ref4);
-    exec(db, "DELETE FROM findings WHERE run_id = 'r1' AND record_ref = %Q", ref4);
+    exec(db, "DELETE FROM finding_refs WHERE record_ref = %Q;"
+             "DELETE FROM finding_rows WHERE record_ref = %Q",
+         ref4, ref4);
     assert_string_equal(shown(db, "P3"), "3|'P3'|'phone'|'150'|NULL|X'01'|open|r1");
     assert_string_equal(shown(db, "P4"), "NULL|NULL|'phone'|NULL|NULL|NULL|open|r1");
     const struct fnd r2[] = {{"P2", "139", "m1", NULL},
@@ -245,6 +292,154 @@ static void test_refresh_reads_named_apart(void **state)
     assert_string_equal(named(db, "P2"), "r1/none");
     assert_string_equal(shown(db, "P4"), "4|'P4'|'phone'|'160'|'m1'|NULL|open|r2");
     audit_whole(db);
+    store_close(db);
+}
+
+/* Run r2's finding keys as the run hands them to the tickets (struct
+ * ticket_seen's keys): in finding_refs' order, each with its evidence
+ * digest (as the findings writer makes it). */
+static int handed_keys(void *ctx, ticket_key_fn each, void *each_ctx)
+{
+    sqlite3 *db = ctx;
+    if (!each)
+        return 1;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT x.kind, x.record_ref, x.id, f.row_no, f.record_key,"
+                                        " f.value, f.message, f.sealed FROM finding_refs x"
+                                        " JOIN finding_rows f ON f.id = x.id WHERE x.run ="
+                                        " (SELECT id FROM finding_runs WHERE run_id = 'r2')"
+                                        " ORDER BY x.kind, x.record_ref, x.id",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    int rc = 0;
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        uint64_t ref[2];
+        assert_true(qloop_unhex128((const char *)sqlite3_column_text(st, 1), ref));
+        rc = each(each_ctx, sqlite3_column_int64(st, 0), ref, sqlite3_column_int64(st, 2),
+                  ticket_evidence_digest_row(st, 3, true));
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static bool none_seen(void *ctx, const char *dataset, const char *ref)
+{
+    (void)ctx;
+    (void)dataset;
+    (void)ref;
+    return false;
+}
+
+/* A steady night compares an item naming a finding by the digest the item
+ * keeps, without reading the finding: the named finding's row changed
+ * behind the item's back (the view shows 'zzz'), the run's finding equal
+ * to the kept digest's evidence, and the item is left alone — it would be
+ * re-pointed had the finding been read. An item whose kept digest differs
+ * is compared exactly (the same: not written). */
+static void test_refresh_reads_kept_digest(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    const struct fnd r1[] = {{"P2", "139", "m1", NULL}, {"P3", "150", "m1", "01"}};
+    run_findings(db, "r1", "2024-09-27T10:00:00+08:00", r1, 2, "P2 P3");
+    check_kept_digests(db);
+    char ref3[33];
+    store_record_ref(db, "people", "P3", 2, ref3);
+    exec(db, "UPDATE finding_rows SET value = 'zzz' WHERE record_ref = %Q", ref3);
+    int64_t kept2 = q_int(db, "SELECT digest FROM ticket_item_rows WHERE record_ref <> %Q", ref3);
+    exec(db, "UPDATE ticket_item_rows SET digest = 1 WHERE record_ref <> %Q", ref3);
+    stage_findings(db, "r2", "2024-09-28T02:00:00+08:00", r1, 2, "P2 P3");
+    struct ticket_seen seen = {.seen = none_seen, .ctx = db, .keys = handed_keys};
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    bool all_found = false;
+    struct tk_judged_set judged;
+    assert_int_equal(tk_refresh_failing(db, "r2", &seen, &all_found, &judged, &err), 0);
+    assert_true(all_found);
+    assert_true(judged.known);
+    free(judged.v);
+    assert_string_equal(shown(db, "P3"), "3|'P3'|'phone'|'zzz'|'m1'|X'01'|open|r1");
+    assert_string_equal(named(db, "P3"), "r1/none");
+    assert_string_equal(shown(db, "P2"), "2|'P2'|'phone'|'139'|'m1'|NULL|open|r1");
+    assert_int_equal(q_int(db, "SELECT digest FROM ticket_item_rows WHERE record_ref <> %Q", ref3),
+                     1);
+    /* the run's finding of P3 changed: re-pointed, with its digest */
+    exec(db, "UPDATE finding_rows SET value = '151' WHERE record_ref = %Q AND run ="
+             " (SELECT id FROM finding_runs WHERE run_id = 'r2')",
+         ref3);
+    assert_int_equal(tk_refresh_failing(db, "r2", &seen, &all_found, &judged, &err), 0);
+    free(judged.v);
+    assert_string_equal(shown(db, "P3"), "3|'P3'|'phone'|'151'|'m1'|X'01'|open|r2");
+    assert_string_equal(named(db, "P3"), "r2/none");
+    exec(db, "UPDATE ticket_item_rows SET digest = %lld WHERE record_ref <> %Q", (long long)kept2,
+         ref3);
+    check_kept_digests(db);
+    store_close(db);
+}
+
+/* The digest's key is the store's: the same secret gives the same digests
+ * in any process (a fixed value for a fixed secret), another secret
+ * others. */
+static void test_digest_key_of_store(void **state)
+{
+    (void)state;
+    struct ticket_cell c[TICKET_EVIDENCE] = {
+        {.type = SQLITE_INTEGER, .i = 7},
+        {.type = SQLITE_TEXT, .p = "K1", .len = 2},
+        {.type = SQLITE_TEXT, .p = "13900000000", .len = 11},
+        {.type = SQLITE_TEXT, .p = "手机号格式错误", .len = strlen("手机号格式错误")},
+        {.type = SQLITE_BLOB, .p = "\x01\x02\x03", .len = 3}};
+    unsigned char zero[32] = {0}, one[32] = {1};
+    ticket_evidence_digest_key(zero);
+    uint64_t a = ticket_evidence_digest(c, false);
+    ticket_evidence_digest_key(one);
+    uint64_t b = ticket_evidence_digest(c, false);
+    ticket_evidence_digest_key(zero);
+    assert_true(ticket_evidence_digest(c, false) == a);
+    assert_true(a != b);
+    assert_true(a == DIGEST_ZERO_SECRET);
+    /* two connections of one store key alike */
+    char path[64];
+    temp_store_path(path, sizeof path, "dkey");
+    sqlite3 *db = db_open_at(path);
+    unsigned char secret[32];
+    memcpy(secret, store_secret(db), sizeof secret);
+    store_close(db);
+    ticket_evidence_digest_key(secret);
+    uint64_t first = ticket_evidence_digest(c, false);
+    ticket_evidence_digest_key(zero);
+    db = db_open_at(path);
+    ticket_evidence_digest_key(store_secret(db));
+    assert_true(ticket_evidence_digest(c, false) == first);
+    assert_true(first != a);
+    store_close(db);
+    remove_store(path);
+}
+
+/* Deleting a finding through the `findings` view gives the items naming it
+ * its evidence first: they show the same, name none, keep no digest. */
+static void test_view_delete_materialises(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    const struct fnd r1[] = {{"P2", "139", "m1", "01ff"}, {"P3", "", "", ""}};
+    run_findings(db, "r1", "2024-09-27T10:00:00+08:00", r1, 2, "P2 P3");
+    char *before = all_items(db);
+    char ref2[33], ref3[33];
+    store_record_ref(db, "people", "P2", 2, ref2);
+    store_record_ref(db, "people", "P3", 2, ref3);
+    exec(db, "DELETE FROM findings WHERE record_ref IN (%Q, %Q)", ref2, ref3);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM finding_rows"), 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM finding_refs"), 0);
+    char *after = all_items(db);
+    assert_string_equal(after, before);
+    assert_string_equal(named(db, "P2"), "-/own");
+    assert_string_equal(named(db, "P3"), "-/own");
+    assert_string_equal(shown(db, "P3"), "3|'P3'|'phone'|''|NULL|NULL|open|r1");
+    check_kept_digests(db);
+    free(before);
+    free(after);
     store_close(db);
 }
 
@@ -353,6 +548,7 @@ static void test_recheck_writes_own(void **state)
     run_findings(db, "r3", "2024-09-29T02:00:00+08:00", r3, 2, "P2 P3");
     assert_string_equal(shown(db, "P3"), "3|'P3'|'phone'|'151'|'m2'|NULL|open|r3");
     assert_string_equal(named(db, "P3"), "-/own");
+    check_kept_digests(db);
     audit_whole(db);
     store_close(db);
 }
@@ -389,6 +585,7 @@ static void test_prune_materialises(void **state)
     assert_string_equal(shown(db, "P4"), "3|'P4'|'phone'|'160'|'m1'|NULL|open|r1");
     assert_string_equal(q_text(db, "SELECT detail FROM audit WHERE kind = 'store.prune'"),
                         "{\"keep_runs\":1,\"findings_deleted\":3}");
+    check_kept_digests(db);
     free(before);
     audit_whole(db);
     store_close(db);
@@ -409,6 +606,7 @@ static void test_view_writes(void **state)
     exec(db, "UPDATE ticket_items SET value = 'x' WHERE id = 1");
     assert_string_equal(named(db, "P2"), "-/own");
     assert_string_equal(shown(db, "P2"), "2|'P2'|'phone'|'x'|'m1'|X'01'|missing|r1");
+    check_kept_digests(db);
     exec(db, "INSERT INTO ticket_items(id, ticket_id, dataset, rule, record_ref, value, state,"
              " added_at) VALUES(9, 1, 'people', 'people.phone', 'ref9', 'v9', 'fixed',"
              " '2024-09-27T10:00:00+08:00')");
@@ -459,6 +657,7 @@ static void test_upgrade_from_step16(void **state)
     assert_string_equal(named(db, "P2"), "r3/none");
     assert_string_equal(named(db, "P5"), "r3/none");
     assert_string_equal(shown(db, "P5"), "3|'P5'|'phone'|'180'|'m1'|NULL|open|r3");
+    check_kept_digests(db);
     free(before);
     audit_whole(db);
     store_close(db);
@@ -472,6 +671,9 @@ int main(void)
         cmocka_unit_test(test_filed_items_hold_evidence),
         cmocka_unit_test(test_refresh_repoints),
         cmocka_unit_test(test_refresh_reads_named_apart),
+        cmocka_unit_test(test_refresh_reads_kept_digest),
+        cmocka_unit_test(test_digest_key_of_store),
+        cmocka_unit_test(test_view_delete_materialises),
         cmocka_unit_test(test_named_digests),
         cmocka_unit_test(test_recheck_writes_own),
         cmocka_unit_test(test_prune_materialises),

@@ -486,6 +486,9 @@ static void check_handed(bool steady)
                  " AND r.dataset = i.dataset WHERE i.state IN ('open','missing')"
                  " AND NOT (i.state = 'open' AND (i.last_run IS 'r2' OR " HAS_FINDING ")))");
     struct handed h;
+    /* the run keys the digests with the store's secret before its
+     * findings are digested (run_open_results) */
+    ticket_evidence_digest_key(store_secret(got));
     handed_read(got, run, &h);
     int64_t matched = q_int(got, "SELECT count(*) FROM ticket_items i WHERE i.state = 'open'"
                                  " AND " HAS_FINDING);
