@@ -150,11 +150,10 @@ static inline uint64_t digest_tail(const unsigned char *p, size_t n)
 }
 
 /* The 8 bytes at p as a word, in the host's order as digest_bytes has
- * always read them (digests are compared only within one process; on a
- * little-endian host digest_tail's words are the same as the short memcpy
- * of before, so the digests are too). A digest kept in a store and read on
- * a host of the other order only differs: the refresh then compares the
- * evidence itself. */
+ * always read them (on a little-endian host digest_tail's words are the
+ * same as the short memcpy of before, so the digests are too). A digest an
+ * item keeps (store step 17) that was made on a host of the other order
+ * only fails to match: the refresh then compares the evidence itself. */
 static inline uint64_t digest_load(const unsigned char *p)
 {
     uint64_t w;
@@ -254,8 +253,9 @@ static const char collect_sql[] =
 
 /* The refresh of the matched items that differ from their findings: each
  * names its finding (last_run the run) and keeps its digest, or holds the
- * refreshed evidence (NAMES) and no digest. Driven by the items named in the WHERE (their ids looked up),
- * not a join of the table with them (UPDATE ... FROM scanned every item). */
+ * refreshed evidence (NAMES) and no digest. Driven by the items named in
+ * the WHERE (their ids looked up), not a join of the table with them
+ * (UPDATE ... FROM scanned every item). */
 static const char update_sql[] =
     "UPDATE ticket_item_rows SET (last_run, finding, digest, row_no, record_key, value, message,"
     " sealed) = (SELECT ?1, CASE WHEN " NAMES " THEN f.id END,"
