@@ -216,8 +216,9 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const
      * rest of tk_add_item's columns, from the findings' rows and kinds.
      * json_each is the outer loop (CROSS JOIN) and each of its elements,
      * read in array order, joins one finding and one kind, so the items get
-     * their ids in the order pushed without sorting the rows through a temporary b-tree as ORDER BY j.key did (SQLite
-     * 3.40's json_each does not consume it). An element is the finding's id,
+     * their ids in the order pushed without sorting the rows through a
+     * temporary b-tree as ORDER BY j.key did (SQLite 3.40's json_each does
+     * not consume it). An element is the finding's id,
      * or [id, reopened_from] for a record reopened: a plain id is read
      * without parsing the JSON of a pair (2 "->>" a row were 0.10 s of 0.13
      * for 200,000 ids). "CASE WHEN x <> '' THEN x END" is nullif(x, '') for
