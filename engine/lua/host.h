@@ -110,6 +110,8 @@ struct qloop_host {
     /* CPU time, per call */
     int64_t cpu_budget_ns;
     int exit_on_timeout;         /* limits.exit_on_timeout */
+    int never_stop;              /* the ceiling's never_exit: the watchdog never ends the
+                                    process for this state, even for a call stuck in C */
     atomic_ulong seq;            /* odd while a call runs; bumped at start and end */
     unsigned long call_seq;      /* seq of the current call (its own thread only) */
     atomic_ulong timeout_seq;    /* the watchdog stores here the seq of a call past its time */

@@ -304,6 +304,7 @@ static void apply_limits(struct qloop_host *h, const struct qloop_lua_limits *li
         cpu = ceiling.cpu_seconds;
     h->cpu_budget_ns = (int64_t)(cpu * 1e9);
     h->exit_on_timeout = limits && limits->exit_on_timeout && !ceiling.never_exit;
+    h->never_stop = ceiling.never_exit;
 }
 
 lua_State *qloop_lua_new(const struct qloop_lua_limits *limits)

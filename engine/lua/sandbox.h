@@ -66,7 +66,8 @@ void qloop_lua_set_limits(lua_State *L, const struct qloop_lua_limits *limits);
 
 /* Caps the limits of every state made or changed from now on, whatever a
  * pack asks (non-zero fields only), and with never_exit set makes a call past
- * its CPU time an error instead of the end of the process. For a fuzzer or a
+ * its CPU time an error instead of the end of the process (a call stuck in C,
+ * e.g. table.sort, is left to finish, then fails). For a fuzzer or a
  * test harness that must stay quick and alive; call before making states. */
 struct qloop_lua_ceiling {
     size_t memory_bytes;

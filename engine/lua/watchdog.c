@@ -12,7 +12,9 @@
  * two periods later (a state that stops the process on a time-out: a run), or
  * at twice its budget (eval, policies), is stuck in C and can be stopped no
  * other way: the watchdog writes the same message and ends the process with
- * _exit(2). Nothing is lost by that: a run stores
+ * _exit(2) — except for a state made under a ceiling with never_exit (a
+ * fuzzer, a test harness: sandbox.h), whose stuck call is left to finish in C
+ * and then fails on its time like any other. Nothing is lost by that: a run stores
  * nothing before its final transaction, which SQLite undoes when the process
  * dies, and `eval` and `check` store nothing at all.
  *
@@ -294,7 +296,7 @@ static void *watch(void *arg)
              * line) where it would end the process anyway, else as long again */
             int64_t hard = h->exit_on_timeout ? h->cpu_budget_ns + 2 * PERIOD_MS * 1000000LL
                                               : 2 * h->cpu_budget_ns;
-            if (used >= hard &&
+            if (!h->never_stop && used >= hard &&
                 atomic_load_explicit(&h->seq, memory_order_acquire) == seq)
                 qloop_host_stop_too_slow(h, NULL);
             if (used >= h->cpu_budget_ns)
