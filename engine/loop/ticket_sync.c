@@ -300,19 +300,16 @@ static int recheck_sql_prepare(sqlite3 *db, struct recheck_sql *q, struct qloop_
                                     err)
                       : NULL;
     /* The item keeps its evidence itself from here on (store step 17):
-     * a NULL key or message of the finding keeps the item's, which may be
-     * its named finding's. A few items a night (those failing again after
-     * being missing); the many failing again are tk_refresh_failing's. */
+     * a NULL key or message of the finding keeps what the item shows
+     * (the `ticket_items` view: its own, or its named finding's). A few
+     * items a night (those failing again after being missing); the many
+     * failing again are tk_refresh_failing's. */
     q->still = q->seen ? sql_prepare(db,
                                      "UPDATE ticket_item_rows SET state = 'open', last_run = ?2,"
-                                     " row_no = ?3, record_key = coalesce(?4, CASE WHEN finding"
-                                     " IS NULL THEN record_key ELSE (SELECT CASE WHEN"
-                                     " f.record_key <> '' THEN f.record_key END FROM finding_rows"
-                                     " f WHERE f.id = ticket_item_rows.finding) END),"
-                                     " value = ?5, message = coalesce(?6, CASE WHEN finding"
-                                     " IS NULL THEN message ELSE (SELECT CASE WHEN"
-                                     " f.message <> '' THEN f.message END FROM finding_rows"
-                                     " f WHERE f.id = ticket_item_rows.finding) END),"
+                                     " row_no = ?3, record_key = coalesce(?4, (SELECT v.record_key"
+                                     " FROM ticket_items v WHERE v.id = ticket_item_rows.id)),"
+                                     " value = ?5, message = coalesce(?6, (SELECT v.message"
+                                     " FROM ticket_items v WHERE v.id = ticket_item_rows.id)),"
                                      " sealed = ?7, finding = NULL, digest = NULL WHERE id = ?1",
                                      err)
                        : NULL;

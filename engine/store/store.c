@@ -473,16 +473,14 @@ int store_prune_findings(sqlite3 *db, long keep_runs, long long *deleted, struct
 #define OLD_FINDING_RUNS                                                                           \
     "(SELECT id FROM finding_runs WHERE run_id NOT IN"                                             \
     " (SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1))"
-    /* an item naming an old run's finding (schema step 17) takes that
-     * finding's evidence into its own columns first, as the
-     * `ticket_items` view reads it, and names none (nor keeps a digest of
-     * the named evidence): what the item shows is unchanged */
+    /* an item naming an old run's finding (schema step 17) takes the
+     * evidence the `ticket_items` view shows for it into its own columns
+     * first, and names none (nor keeps a digest of the named evidence):
+     * what the item shows is unchanged, by the view's own definition */
     if (sql_exec_ids(db,
                      "UPDATE ticket_item_rows SET (record_key, value, message, row_no, sealed,"
-                     " finding, digest) = (SELECT CASE WHEN f.record_key <> '' THEN f.record_key END,"
-                     " f.value, CASE WHEN f.message <> '' THEN f.message END, f.row_no,"
-                     " CASE WHEN length(f.sealed) > 0 THEN f.sealed END, NULL, NULL"
-                     " FROM finding_rows f WHERE f.id = ticket_item_rows.finding)"
+                     " finding, digest) = (SELECT v.record_key, v.value, v.message, v.row_no,"
+                     " v.sealed, NULL, NULL FROM ticket_items v WHERE v.id = ticket_item_rows.id)"
                      " WHERE finding IN (SELECT id FROM finding_refs WHERE run IN "
                      OLD_FINDING_RUNS ")",
                      "清理问题记录", err, 1, &keep) != 0) {
