@@ -14,7 +14,8 @@
 #include "checks/division.h"
 #include "run/memo.h"
 
-_Static_assert(MEMO_FP_KEY_BYTES == 16, "SipHash's key");
+_Static_assert(MEMO_FP_KEY_BYTES == 16 + MEMO_NH_KEY_BYTES, "SipHash's key, then NH's");
+_Static_assert(MEMO_NH_KEY_BYTES % 16 == 0, "NH takes the row's words in pairs");
 
 enum { CHUNK_VERSION = 2, REASON_MAX = 65535 };
 enum { DAY_AT = 1, DAY_BYTES = 8 }; /* where a chunk keeps its first day (memo.h) */
@@ -23,7 +24,13 @@ static const char FP_CONTEXT[crypto_kdf_CONTEXTBYTES + 1] = "qlmemofp";
 
 void memo_fp_key(const unsigned char subkey[32], unsigned char key[MEMO_FP_KEY_BYTES])
 {
-    crypto_kdf_derive_from_key(key, MEMO_FP_KEY_BYTES, 1, FP_CONTEXT, subkey);
+    crypto_kdf_derive_from_key(key, 16, 1, FP_CONTEXT, subkey);
+    /* NH's key: ChaCha20's stream under a key of its own (id 3) */
+    unsigned char nh[crypto_stream_chacha20_KEYBYTES];
+    static const unsigned char nonce[crypto_stream_chacha20_NONCEBYTES];
+    crypto_kdf_derive_from_key(nh, sizeof nh, 3, FP_CONTEXT, subkey);
+    crypto_stream_chacha20(key + 16, MEMO_NH_KEY_BYTES, nonce, nh);
+    sodium_memzero(nh, sizeof nh);
 }
 
 void memo_data_key(const unsigned char subkey[32], unsigned char key[MEMO_DATA_KEY_BYTES])
@@ -92,16 +99,59 @@ static unsigned char *put_u32(unsigned char *p, uint32_t v)
     return p + 4;
 }
 
+/* The little-endian 64-bit word at p (any alignment). */
+static inline uint64_t word_at(const unsigned char *p)
+{
+    uint64_t m;
+    memcpy(&m, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    m = __builtin_bswap64(m);
+#endif
+    return m;
+}
+
+/* One word into a SipHash-1-3 state (one compression round). */
+static inline void sip_word(uint64_t v[4], uint64_t m)
+{
+    v[3] ^= m;
+    qloop_sipround(v);
+    v[0] ^= m;
+}
+
+#ifdef __SIZEOF_INT128__
+__extension__ typedef unsigned __int128 nh_sum;
+#define NH_ADD(s, a, b) ((s) += (nh_sum)(a) * (b))
+#define NH_LO(s) ((uint64_t)(s))
+#define NH_HI(s) ((uint64_t)((s) >> 64))
+#else
+/* The same sum mod 2^128 without a 128-bit type. */
+typedef struct { uint64_t lo, hi; } nh_sum;
+static inline void nh_add(nh_sum *s, uint64_t a, uint64_t b)
+{
+    uint64_t al = a & 0xffffffffu, ah = a >> 32, bl = b & 0xffffffffu, bh = b >> 32;
+    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
+    uint64_t lo = (ll & 0xffffffffu) | mid << 32;
+    uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+    s->lo += lo;
+    s->hi += hi + (s->lo < lo);
+}
+#define NH_ADD(s, a, b) nh_add(&(s), (a), (b))
+#define NH_LO(s) ((s).lo)
+#define NH_HI(s) ((s).hi)
+#endif
+
 uint64_t memo_row_fp(const unsigned char key[MEMO_FP_KEY_BYTES], const struct qloop_field *cells,
                      size_t ncols, struct qloop_buf *scratch)
 {
     /* the row's bytes laid out once (sized first: one allocation check per
-     * row, not two appends per cell) */
+     * row, not two appends per cell), zeros up to whole 16-byte pairs */
     size_t need = 4;
     for (size_t i = 0; i < ncols; i++)
         need += 4 + (cells[i].null ? 0 : cells[i].len);
+    size_t padded = (need + 15) & ~(size_t)15;
     qloop_buf_reset(scratch);
-    qloop_buf_reserve(scratch, need);
+    qloop_buf_reserve(scratch, padded);
     unsigned char *p = put_u32((unsigned char *)scratch->ptr, (uint32_t)ncols);
     for (size_t i = 0; i < ncols; i++) {
         const struct qloop_field *f = &cells[i];
@@ -114,8 +164,29 @@ uint64_t memo_row_fp(const unsigned char key[MEMO_FP_KEY_BYTES], const struct ql
         memcpy(p, f->ptr, f->len);
         p += f->len;
     }
+    memset(p, 0, padded - need);
     scratch->len = need;
-    return qloop_siphash(key, scratch->ptr, need, 1, 3);
+    /* NH over each block of MEMO_NH_KEY_BYTES (the key's bytes from 16 on),
+     * each block's 128-bit sum, then the unpadded length, through
+     * SipHash-1-3 under the key's first 16 bytes (memo.h) */
+    const unsigned char *s = (const unsigned char *)scratch->ptr, *nk = key + 16;
+    uint64_t k0 = word_at(key), k1 = word_at(key + 8);
+    uint64_t v[4] = {k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull,
+                     k0 ^ 0x6c7967656e657261ull, k1 ^ 0x7465646279746573ull};
+    for (size_t at = 0; at < padded; at += MEMO_NH_KEY_BYTES) {
+        size_t n = padded - at < MEMO_NH_KEY_BYTES ? padded - at : MEMO_NH_KEY_BYTES;
+        const unsigned char *m = s + at;
+        nh_sum sum = {0};
+        for (size_t i = 0; i < n; i += 16)
+            NH_ADD(sum, word_at(m + i) + word_at(nk + i), word_at(m + i + 8) + word_at(nk + i + 8));
+        sip_word(v, NH_LO(sum));
+        sip_word(v, NH_HI(sum));
+    }
+    sip_word(v, (uint64_t)need);
+    v[2] ^= 0xff;
+    for (int r = 0; r < 3; r++)
+        qloop_sipround(v);
+    return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
 /* ---- the environment ---- */
@@ -171,7 +242,7 @@ int memo_env(const struct pack *p, const struct pack_dataset *d, const size_t *r
         return -1;
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, MEMO_ENV_BYTES);
-    put_str(&st, "qloop verdict memo 1");
+    put_str(&st, "qloop verdict memo 2"); /* 2: NH fingerprints */
     crypto_generichash_update(&st, binary_digest, sizeof binary_digest);
     /* the pack: every file, its path and the digest of the bytes it was
      * loaded from (rules, limits, helpers; not read again: a file edited

@@ -1,16 +1,17 @@
 /*
  * test_memo.c — the pure parts of the verdict memo (engine/run/memo.c): a
- * row's fingerprint is SipHash-1-3 over its cells' lengths and bytes
- * (base/siphash.h: its SipHash-2-4 equals libsodium's crypto_shorthash at
- * every length around the word boundaries) and changes when any cell
- * changes (an empty value and a
- * missing one differ, so do rows of other widths, and the key matters); a
- * chunk reads back what was added (fingerprints, verdicts, reasons, slots
- * without a row) and bytes that are not a chunk are refused; a sealed chunk
- * holds no plain text and opens only with its key, dataset, chunk and
- * environment; the
- * environment changes with the columns, a rule file's bytes, the divisions
- * table and the calendar, so a memo kept under another one is not reused.
+ * row's fingerprint (base/siphash.h: its SipHash-2-4 equals libsodium's
+ * crypto_shorthash at every length around the word boundaries) changes
+ * when any cell changes (an empty value and a missing one differ, so do
+ * rows of other widths, and the key matters) and is NH then SipHash-1-3
+ * over the documented layout (against a reference written apart, rows over
+ * several of NH's blocks); a chunk reads back what was added (fingerprints,
+ * verdicts, reasons, slots without a row) and bytes that are
+ * not a chunk are refused; a sealed
+ * chunk holds no plain text and opens only with its key, dataset, chunk and
+ * environment; the environment changes with the columns, a rule file's
+ * bytes, the divisions table and the calendar, so a memo kept under
+ * another one is not reused.
  */
 #define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
@@ -92,11 +93,117 @@ static void test_siphash(void **state)
         assert_true(qloop_siphash(key, data, len, 2, 4) == want);
         assert_true(qloop_siphash(key, data, len, 1, 3) != want);
     }
+}
+
+/* The little-endian word of the 8 bytes at p. */
+static uint64_t le_word(const unsigned char *p)
+{
+    uint64_t w = 0;
+    for (int i = 7; i >= 0; i--)
+        w = w << 8 | p[i];
+    return w;
+}
+
+/* a * b added to the 128-bit (hi, lo), schoolbook on 32-bit halves. */
+static void add_product(uint64_t *hi, uint64_t *lo, uint64_t a, uint64_t b)
+{
+    uint64_t h[4] = {a & 0xffffffffu, a >> 32, b & 0xffffffffu, b >> 32};
+    uint64_t p00 = h[0] * h[2], p01 = h[0] * h[3], p10 = h[1] * h[2], p11 = h[1] * h[3];
+    uint64_t mid = (p00 >> 32) + (p01 & 0xffffffffu) + (p10 & 0xffffffffu);
+    uint64_t l = (p00 & 0xffffffffu) | mid << 32, hh = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+    *lo += l;
+    *hi += hh + (*lo < l);
+}
+
+/* The fingerprint as memo.h documents it, from the laid-out row
+ * layout[0..len): written apart from memo.c's, word by word. */
+static uint64_t reference_fp(const unsigned char key[MEMO_FP_KEY_BYTES], const unsigned char *layout,
+                             size_t len)
+{
+    size_t padded = (len + 15) / 16 * 16;
+    unsigned char *z = calloc(1, padded + 1);
+    memcpy(z, layout, len);
+    /* the words SipHash-1-3 takes: each block's (low, high), then len */
+    size_t nblocks = (padded + MEMO_NH_KEY_BYTES - 1) / MEMO_NH_KEY_BYTES, nw = 0;
+    unsigned char *words = calloc(2 * nblocks + 1, 8);
+    for (size_t blk = 0; blk < nblocks; blk++) {
+        uint64_t hi = 0, lo = 0;
+        for (size_t i = 0; blk * MEMO_NH_KEY_BYTES + i < padded && i < MEMO_NH_KEY_BYTES; i += 16) {
+            const unsigned char *m = z + blk * MEMO_NH_KEY_BYTES + i, *k = key + 16 + i;
+            add_product(&hi, &lo, le_word(m) + le_word(k), le_word(m + 8) + le_word(k + 8));
+        }
+        for (int b = 0; b < 8; b++)
+            words[8 * nw + b] = (unsigned char)(lo >> (8 * b));
+        nw++;
+        for (int b = 0; b < 8; b++)
+            words[8 * nw + b] = (unsigned char)(hi >> (8 * b));
+        nw++;
+    }
+    for (int b = 0; b < 8; b++)
+        words[8 * nw + b] = (unsigned char)((uint64_t)len >> (8 * b));
+    nw++;
+    /* SipHash-1-3 of those words without its own length word: its
+     * compression rounds by hand (qloop_siphash appends one) */
+    uint64_t k0 = le_word(key), k1 = le_word(key + 8);
+    uint64_t v[4] = {k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull,
+                     k0 ^ 0x6c7967656e657261ull, k1 ^ 0x7465646279746573ull};
+    for (size_t i = 0; i < nw; i++) {
+        uint64_t m = le_word(words + 8 * i);
+        v[3] ^= m;
+        qloop_sipround(v);
+        v[0] ^= m;
+    }
+    v[2] ^= 0xff;
+    for (int r = 0; r < 3; r++)
+        qloop_sipround(v);
+    free(z);
+    free(words);
+    return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* The fingerprint is NH then SipHash-1-3 over the documented layout
+ * (memo.h), for a short row and for rows over one, two and more of NH's
+ * blocks at every padding; any byte changed in a long row changes it. */
+static void test_fingerprint_layout(void **state)
+{
+    (void)state;
+    unsigned char key[MEMO_FP_KEY_BYTES];
+    memo_fp_key(SUBKEY, key);
     /* ncols 2; "ab" (length 2); missing (0xFFFFFFFF) */
     const unsigned char layout[] = {2, 0, 0, 0, 2, 0, 0, 0, 'a', 'b', 0xff, 0xff, 0xff, 0xff};
     struct qloop_field row[2] = {cell("ab"), cell(NULL)};
     struct qloop_buf scratch = {0};
-    assert_true(memo_row_fp(key, row, 2, &scratch) == qloop_siphash(key, layout, sizeof layout, 1, 3));
+    assert_true(memo_row_fp(key, row, 2, &scratch) == reference_fp(key, layout, sizeof layout));
+    assert_true(memo_row_fp(key, row, 2, &scratch) != qloop_siphash(key, layout, sizeof layout, 1, 3));
+    /* one cell of n bytes: layout 1, n, the bytes */
+    size_t sizes[] = {0, 1, 7, 8, 15, 16, 17, MEMO_NH_KEY_BYTES - 9, MEMO_NH_KEY_BYTES - 8,
+                      MEMO_NH_KEY_BYTES - 7, MEMO_NH_KEY_BYTES, 2 * MEMO_NH_KEY_BYTES + 5, 5000};
+    for (size_t t = 0; t < sizeof sizes / sizeof *sizes; t++) {
+        size_t n = sizes[t];
+        unsigned char *lay = malloc(8 + n + 1);
+        char *text = malloc(n + 1);
+        for (size_t i = 0; i < n; i++)
+            text[i] = (char)('a' + (i * 13) % 26);
+        text[n] = '\0';
+        lay[0] = 1, lay[1] = lay[2] = lay[3] = 0;
+        for (int b = 0; b < 4; b++)
+            lay[4 + b] = (unsigned char)(n >> (8 * b));
+        memcpy(lay + 8, text, n);
+        struct qloop_field c1 = {text, n, 0};
+        uint64_t fp = memo_row_fp(key, &c1, 1, &scratch);
+        assert_true(fp == reference_fp(key, lay, 8 + n));
+        for (size_t at = 0; at < n; at += 97) { /* a byte changed anywhere */
+            text[at] ^= 1;
+            assert_true(memo_row_fp(key, &c1, 1, &scratch) != fp);
+            text[at] ^= 1;
+        }
+        if (n > 0) { /* one byte shorter, or a zero byte longer */
+            c1.len = n - 1;
+            assert_true(memo_row_fp(key, &c1, 1, &scratch) != fp);
+        }
+        free(lay);
+        free(text);
+    }
     qloop_buf_free(&scratch);
 }
 
@@ -284,7 +391,8 @@ static void test_seal(void **state)
     memo_data_key(other, key2);
     memo_fp_key(SUBKEY, fpkey);
     assert_memory_not_equal(key, key2, sizeof key);
-    assert_memory_not_equal(key, fpkey, sizeof fpkey); /* another subkey than the fingerprint's */
+    assert_memory_not_equal(key, fpkey, 16); /* another subkey than the fingerprint's */
+    assert_memory_not_equal(key, fpkey + 16, sizeof key);
     unsigned char env[MEMO_ENV_BYTES] = {5}, env2[MEMO_ENV_BYTES] = {6};
     const char plain[] = "号码 13812345677 属于 张三";
     struct qloop_buf sealed = {0}, opened = {0}, again = {0};
@@ -413,6 +521,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fingerprint),
         cmocka_unit_test(test_siphash),
+        cmocka_unit_test(test_fingerprint_layout),
         cmocka_unit_test(test_chunk),
         cmocka_unit_test(test_chunk_day),
         cmocka_unit_test(test_chunk_seals),
