@@ -295,7 +295,7 @@ static inline bool reuse(const struct judge_memo *memo, size_t nrows, size_t slo
     const uint8_t *e = memo->old[row]; /* its fingerprint checked (judge_rows) */
     if (!e)
         return false;
-    uint8_t v = e[8 + slot];
+    uint8_t v = memo_entry_verdict(e, slot);
     if (v == MEMO_NONE)
         return false;
     *verdict = v == MEMO_PASS ? JUDGE_PASS : JUDGE_FAIL;

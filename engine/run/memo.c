@@ -17,7 +17,8 @@
 _Static_assert(MEMO_FP_KEY_BYTES == 16 + MEMO_NH_KEY_BYTES, "SipHash's key, then NH's");
 _Static_assert(MEMO_NH_KEY_BYTES % 16 == 0, "NH takes the row's words in pairs");
 
-enum { CHUNK_VERSION = 2, REASON_MAX = 65535 };
+/* 3: verdicts 2 bits a slot (2: a byte a slot; refused, as any other) */
+enum { CHUNK_VERSION = 3, REASON_MAX = 65535 };
 enum { DAY_AT = 1, DAY_BYTES = 8 }; /* where a chunk keeps its first day (memo.h) */
 
 static const char FP_CONTEXT[crypto_kdf_CONTEXTBYTES + 1] = "qlmemofp";
@@ -319,14 +320,19 @@ void memo_chunk_add(struct qloop_buf *out, uint32_t *last, uint32_t slot, uint64
 {
     /* the gap, fingerprint and verdicts written in place: one size check
      * a row (this runs on the run's thread for every row of a night) */
-    qloop_buf_reserve(out, QLOOP_VARINT_MAX + 8 + nslots);
+    size_t nb = memo_verdict_bytes(nslots);
+    qloop_buf_reserve(out, QLOOP_VARINT_MAX + 8 + nb);
     char *o = qloop_varint_put(out->ptr + out->len, (uint64_t)slot + 1 - *last);
     *last = slot + 1;
     for (int i = 0; i < 8; i++)
         *o++ = (char)(fp >> (8 * i));
-    size_t at = (size_t)(o - out->ptr);
-    for (size_t k = 0; k < nslots; k++)
-        *o++ = (char)(v[k] <= MEMO_FAIL_REASON ? v[k] : MEMO_NONE);
+    unsigned char *vb = (unsigned char *)o;
+    for (size_t k = 0; k < nslots; k += 4) { /* a byte of four slots made in a register */
+        unsigned x = 0;
+        for (size_t j = 0; j < 4 && k + j < nslots; j++)
+            x |= (unsigned)(v[k + j] <= MEMO_FAIL_REASON ? v[k + j] : MEMO_NONE) << (2 * j);
+        *o++ = (char)x;
+    }
     out->len = (size_t)(o - out->ptr);
     out->ptr[out->len] = '\0';
     for (size_t k = 0; k < nslots; k++) {
@@ -334,7 +340,7 @@ void memo_chunk_add(struct qloop_buf *out, uint32_t *last, uint32_t slot, uint64
             continue;
         size_t n = reasons[k] ? strlen(reasons[k]) : 0;
         if (!reasons[k] || n > REASON_MAX) {
-            out->ptr[at + k] = MEMO_NONE;
+            vb[k / 4] &= (unsigned char)~(3u << (2 * (k % 4))); /* MEMO_NONE */
             continue;
         }
         char h[2] = {(char)n, (char)(n >> 8)};
@@ -357,15 +363,24 @@ void memo_chunk_seals(struct qloop_buf *out, const struct memo_sealed *s, size_t
     }
 }
 
+/* The bits of a verdict byte whose slots are MEMO_FAIL_REASON (both bits
+ * set): slot j's low bit, 0 when none is. */
+static inline unsigned reason_bits(uint8_t b) { return (unsigned)(b & b >> 1 & 0x55); }
+
 /* Where, in an entry of nslots slots, the reason of slot k starts (its
  * length's first byte); k == nslots: past every reason, where the entry's
  * sealed copies start. */
 static const uint8_t *entry_reasons_to(const uint8_t *e, size_t nslots, size_t k)
 {
-    const uint8_t *p = e + 8 + nslots;
-    for (size_t i = 0; i < k; i++)
-        if (e[8 + i] == MEMO_FAIL_REASON)
+    const uint8_t *p = e + 8 + memo_verdict_bytes(nslots);
+    for (size_t i = 0; i < k; i++) {
+        if (i % 4 == 0 && !reason_bits(e[8 + i / 4])) {
+            i += 3; /* no reason in this byte's slots from i on */
+            continue;
+        }
+        if (memo_entry_verdict(e, i) == MEMO_FAIL_REASON)
             p += 2 + ((size_t)p[0] | (size_t)p[1] << 8) + 1;
+    }
     return p;
 }
 
@@ -418,22 +433,29 @@ static int index_chunk(struct memo_chunk *c, unsigned char *data, size_t len, si
     c->at = qloop_xmalloc(MEMO_CHUNK_ROWS * sizeof *c->at);
     memset(c->at, 0xFF, MEMO_CHUNK_ROWS * sizeof *c->at);
     uint64_t next = 0; /* the previous row's slot + 1 */
+    size_t nb = memo_verdict_bytes(nslots);
+    /* the last verdict byte's bits past the last slot are zero */
+    unsigned char unused = nslots % 4 ? (unsigned char)(0xFFu << (2 * (nslots % 4))) : 0;
     while (at < len) {
         uint64_t gap;
         if (!qloop_varint_get(d, len, &at, &gap) || gap == 0 || gap > MEMO_CHUNK_ROWS - next + 0 ||
-            len - at < 8 + nslots)
+            len - at < 8 + nb)
             goto bad;
         uint64_t slot = next + gap - 1;
         if (slot >= MEMO_CHUNK_ROWS)
             goto bad;
         next = slot + 1;
         c->at[slot] = (uint32_t)at;
-        const unsigned char *v = d + at + 8;
-        at += 8 + nslots;
+        const unsigned char *e = d + at;
+        if (nb && (e[8 + nb - 1] & unused))
+            goto bad;
+        at += 8 + nb;
         for (size_t k = 0; k < nslots; k++) {
-            if (v[k] > MEMO_FAIL_REASON)
-                goto bad;
-            if (v[k] != MEMO_FAIL_REASON)
+            if (k % 4 == 0 && !reason_bits(e[8 + k / 4])) {
+                k += 3; /* none of the byte's four slots has a reason */
+                continue;
+            }
+            if (memo_entry_verdict(e, k) != MEMO_FAIL_REASON)
                 continue;
             if (len - at < 2)
                 goto bad;

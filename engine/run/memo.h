@@ -133,13 +133,15 @@ int memo_env(const struct pack *p, const struct pack_dataset *d, const size_t *r
              unsigned char out[MEMO_ENV_BYTES]);
 
 /* ---- a chunk's bytes ----
- * A version byte (2), the chunk's first day (8 bytes, little-endian, a day
+ * A version byte (3), the chunk's first day (8 bytes, little-endian, a day
  * number as qloop_days_from_civil: the chunk's answers hold on that day and
  * every later one — see memo_chunk_stamp), the number of slots (rules) as a
  * varint, then per row in
  * row number order: the gap from the previous row's slot (varint; the first
- * row: its slot + 1), its fingerprint (8 bytes, little-endian), one
- * memo_verdict byte per slot, then for each MEMO_FAIL_REASON slot in order
+ * row: its slot + 1), its fingerprint (8 bytes, little-endian), its
+ * memo_verdicts, 2 bits a slot, four slots a byte from the low bits up
+ * (memo_verdict_bytes; slot k in byte k / 4 at bit 2 * (k % 4), the last
+ * byte's unused bits zero), then for each MEMO_FAIL_REASON slot in order
  * its reason: length (2 bytes, little-endian), the bytes, a NUL; then the
  * row's sealed copies: their number (varint), each the rule's index in the
  * dataset (varint), its length (varint) and its bytes.
@@ -217,6 +219,15 @@ static inline const uint8_t *memo_chunk_row(const struct memo_chunk *c, uint32_t
 
 /* An entry's fingerprint. */
 static inline uint64_t memo_entry_fp(const uint8_t *e) { return qloop_load_le64(e, 8); }
+
+/* The bytes of an entry's verdicts for nslots slots. */
+static inline size_t memo_verdict_bytes(size_t nslots) { return (nslots + 3) / 4; }
+
+/* An entry's verdict of slot k (a memo_verdict). */
+static inline uint8_t memo_entry_verdict(const uint8_t *e, size_t k)
+{
+    return (uint8_t)(e[8 + k / 4] >> (2 * (k % 4)) & 3);
+}
 
 /* The reason of slot k of an entry of nslots slots whose verdict k is
  * MEMO_FAIL_REASON (NUL-terminated, inside the chunk). */

@@ -6,8 +6,8 @@
  * rows of other widths, and the key matters) and is NH then SipHash-1-3
  * over the documented layout (against a reference written apart, rows over
  * several of NH's blocks); a chunk reads back what was added (fingerprints,
- * verdicts, reasons, slots without a row) and bytes that are
- * not a chunk are refused; a sealed
+ * verdicts 2 bits a slot, reasons, slots without a row) and bytes that are
+ * not a chunk, or a chunk of the earlier layout, are refused; a sealed
  * chunk holds no plain text and opens only with its key, dataset, chunk and
  * environment; the environment changes with the columns, a rule file's
  * bytes, the divisions table and the calendar, so a memo kept under
@@ -207,6 +207,13 @@ static void test_fingerprint_layout(void **state)
     qloop_buf_free(&scratch);
 }
 
+/* e's verdicts of nslots slots equal v[0..nslots). */
+static void assert_verdicts(const uint8_t *e, const uint8_t *v, size_t nslots)
+{
+    for (size_t k = 0; k < nslots; k++)
+        assert_int_equal(memo_entry_verdict(e, k), v[k]);
+}
+
 static void test_chunk(void **state)
 {
     (void)state;
@@ -228,12 +235,12 @@ static void test_chunk(void **state)
     const uint8_t *e = memo_chunk_row(&c, 0);
     assert_non_null(e);
     assert_true(memo_entry_fp(e) == 0x0102030405060708ull);
-    assert_memory_equal(e + 8, v0, 3);
+    assert_verdicts(e, v0, 3);
     assert_string_equal(memo_entry_reason(e, 3, 1), "出生日期不符");
     e = memo_chunk_row(&c, 5);
     assert_non_null(e);
     assert_true(memo_entry_fp(e) == UINT64_MAX);
-    assert_memory_equal(e + 8, v1, 3);
+    assert_verdicts(e, v1, 3);
     assert_string_equal(memo_entry_reason(e, 3, 0), "a");
     assert_string_equal(memo_entry_reason(e, 3, 2), "");
     e = memo_chunk_row(&c, MEMO_CHUNK_ROWS - 1);
@@ -254,7 +261,7 @@ static void test_chunk(void **state)
         }
     char *bad = malloc(out.len);
     memcpy(bad, out.ptr, out.len);
-    bad[out.len - 3] = 9; /* the last row's verdicts */
+    bad[out.len - 2] |= (char)0x40; /* the last row's verdicts: a bit past its 3 slots */
     assert_int_equal(memo_chunk_read(&c, bad, out.len, 3), -1);
     free(bad);
 
@@ -288,9 +295,55 @@ static void test_chunk(void **state)
     memo_chunk_start(&out, 1);
     memo_chunk_add(&out, &last, 3, 1, vl, rl, 1);
     assert_int_equal(memo_chunk_read(&c, out.ptr, out.len, 1), 0);
-    assert_int_equal(memo_chunk_row(&c, 3)[8], MEMO_NONE);
+    assert_int_equal(memo_entry_verdict(memo_chunk_row(&c, 3), 0), MEMO_NONE);
     memo_chunk_free(&c);
     free(longr);
+    qloop_buf_free(&out);
+}
+
+/* Verdicts take 2 bits a slot: 1 to 9 slots of every verdict read back
+ * (their reasons too) from 1, 1, 1, 1, 2, 2, 2, 2, 3 bytes; a chunk in the
+ * layout main wrote before (version 2: a byte a verdict) is refused, so a
+ * store's older memo is never misread, only recomputed. */
+static void test_chunk_packed(void **state)
+{
+    (void)state;
+    struct qloop_buf out = {0};
+    for (size_t n = 1; n <= 9; n++) {
+        uint8_t v[9];
+        const char *r[9];
+        for (size_t k = 0; k < n; k++) {
+            v[k] = (uint8_t)((k + n) % 4);
+            r[k] = v[k] == MEMO_FAIL_REASON ? (k % 2 ? "甲" : "") : NULL;
+        }
+        uint32_t last = 0;
+        memo_chunk_start(&out, n);
+        size_t head = out.len;
+        memo_chunk_add(&out, &last, 0, 42, v, r, n);
+        size_t reasons = 0;
+        for (size_t k = 0; k < n; k++)
+            reasons += r[k] ? 2 + strlen(r[k]) + 1 : 0;
+        /* gap, fingerprint, the verdicts, the reasons, no sealed copies */
+        assert_int_equal(out.len - head, 1 + 8 + (n + 3) / 4 + reasons + 1);
+        assert_int_equal(memo_verdict_bytes(n), (n + 3) / 4);
+        struct memo_chunk c;
+        assert_int_equal(memo_chunk_read(&c, out.ptr, out.len, n), 0);
+        const uint8_t *e = memo_chunk_row(&c, 0);
+        assert_verdicts(e, v, n);
+        for (size_t k = 0; k < n; k++)
+            if (r[k])
+                assert_string_equal(memo_entry_reason(e, n, k), r[k]);
+        memo_chunk_free(&c);
+    }
+    /* version 2, one slot, one row: day, slots, gap, fingerprint, a verdict
+     * byte (MEMO_PASS), no sealed copies */
+    unsigned char v2[] = {2, 0xB3, 0x4F, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 3, 4, 5, 6, 7, 8, MEMO_PASS, 0};
+    struct memo_chunk c;
+    assert_int_equal(memo_chunk_read(&c, v2, sizeof v2, 1), -1);
+    v2[0] = 3; /* the same bytes read as this version's are a chunk */
+    assert_int_equal(memo_chunk_read(&c, v2, sizeof v2, 1), 0);
+    assert_int_equal(memo_entry_verdict(memo_chunk_row(&c, 0), 0), MEMO_PASS);
+    memo_chunk_free(&c);
     qloop_buf_free(&out);
 }
 
@@ -313,7 +366,7 @@ static void test_chunk_day(void **state)
     memo_chunk_stamp(&a, 20419);
     assert_int_equal(memo_chunk_read(&c, a.ptr, a.len, 2), 0);
     assert_true(c.from_day == 20419);
-    assert_memory_equal(memo_chunk_row(&c, 4) + 8, v, 2);
+    assert_verdicts(memo_chunk_row(&c, 4), v, 2);
 
     last = 0;
     memo_chunk_start(&b, 2);
@@ -523,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_siphash),
         cmocka_unit_test(test_fingerprint_layout),
         cmocka_unit_test(test_chunk),
+        cmocka_unit_test(test_chunk_packed),
         cmocka_unit_test(test_chunk_day),
         cmocka_unit_test(test_chunk_seals),
         cmocka_unit_test(test_seal),
