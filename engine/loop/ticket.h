@@ -129,7 +129,10 @@ void ticket_evidence_digest_key(const unsigned char secret[32]);
  * equal digests; different evidence, different digests but with odds of
  * 2^-64. With finding = true it is a finding's: 0 when its record_key or
  * message is NULL (the item keeps its own there, so the digests cannot
- * tell; the store compares), never 0 otherwise. */
+ * tell; the store compares) or where the `ticket_items` view shows NULL
+ * for what the finding holds (a '' record_key or message, an empty sealed
+ * copy), never 0 otherwise — and then the digest an item naming the
+ * finding keeps (TK_DIGEST_SQL: a first night's items take it as made). */
 uint64_t ticket_evidence_digest(const struct ticket_cell c[TICKET_EVIDENCE], bool finding);
 
 /* ticket_evidence_digest of the evidence in st's current row, row_no ..

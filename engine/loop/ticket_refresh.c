@@ -189,7 +189,13 @@ static void digest_bytes(struct digest *d, const unsigned char *p, size_t len)
 
 uint64_t ticket_evidence_digest(const struct ticket_cell c[TICKET_EVIDENCE], bool finding)
 {
-    if (finding && (c[1].type == SQLITE_NULL || c[3].type == SQLITE_NULL))
+    /* a finding's is 0 too where the `ticket_items` view would show NULL
+     * for what it stores ('' key or message, empty sealed copy), so that a
+     * nonzero one is also the digest its item keeps (ticket_sync.c) */
+    if (finding && (c[1].type == SQLITE_NULL || c[3].type == SQLITE_NULL ||
+                    (c[1].type == SQLITE_TEXT && !c[1].len) ||
+                    (c[3].type == SQLITE_TEXT && !c[3].len) ||
+                    ((c[4].type == SQLITE_TEXT || c[4].type == SQLITE_BLOB) && !c[4].len)))
         return 0;
     struct digest d = {.h = digest_key[2]};
     for (int i = 0; i < TICKET_EVIDENCE; i++) {

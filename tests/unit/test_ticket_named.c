@@ -417,6 +417,42 @@ static void test_digest_key_of_store(void **state)
     remove_store(path);
 }
 
+/* A finding's digest is 0 (the store compares) wherever the view shows
+ * something else than the finding holds or holds NULL: '' key or message,
+ * an empty sealed copy, a NULL key or message; elsewhere it is the digest
+ * of the same evidence as an item's. */
+static void test_finding_digest_zero(void **state)
+{
+    (void)state;
+    struct ticket_cell c[TICKET_EVIDENCE] = {
+        {.type = SQLITE_INTEGER, .i = 7},
+        {.type = SQLITE_TEXT, .p = "K1", .len = 2},
+        {.type = SQLITE_TEXT, .p = "139", .len = 3},
+        {.type = SQLITE_TEXT, .p = "m", .len = 1},
+        {.type = SQLITE_BLOB, .p = "\x01", .len = 1}};
+    uint64_t d = ticket_evidence_digest(c, true);
+    assert_true(d != 0 && d == ticket_evidence_digest(c, false));
+    c[4] = (struct ticket_cell){.type = SQLITE_NULL};
+    assert_true(ticket_evidence_digest(c, true) == ticket_evidence_digest(c, false));
+    c[2] = (struct ticket_cell){.type = SQLITE_TEXT, .p = "", .len = 0}; /* '' value: shown */
+    assert_true(ticket_evidence_digest(c, true) != 0);
+    for (int col = 1; col <= 4; col++) {
+        struct ticket_cell keep = c[col];
+        c[col] = (struct ticket_cell){.type = SQLITE_TEXT, .p = "", .len = 0};
+        if (col != 2)
+            assert_true(ticket_evidence_digest(c, true) == 0);
+        if (col == 4) {
+            c[col] = (struct ticket_cell){.type = SQLITE_BLOB, .p = "", .len = 0};
+            assert_true(ticket_evidence_digest(c, true) == 0);
+        }
+        if (col == 1 || col == 3) {
+            c[col] = (struct ticket_cell){.type = SQLITE_NULL};
+            assert_true(ticket_evidence_digest(c, true) == 0);
+        }
+        c[col] = keep;
+    }
+}
+
 /* Deleting a finding through the `findings` view gives the items naming it
  * its evidence first: they show the same, name none, keep no digest. */
 static void test_view_delete_materialises(void **state)
@@ -673,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_refresh_reads_named_apart),
         cmocka_unit_test(test_refresh_reads_kept_digest),
         cmocka_unit_test(test_digest_key_of_store),
+        cmocka_unit_test(test_finding_digest_zero),
         cmocka_unit_test(test_view_delete_materialises),
         cmocka_unit_test(test_named_digests),
         cmocka_unit_test(test_recheck_writes_own),
