@@ -157,32 +157,11 @@ int tk_add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *rule,
                          err);
 }
 
-/* Appends n (>= 0) in decimal to b. */
-static void put_i64(struct qloop_buf *b, int64_t n)
-{
-    char digits[24];
-    size_t i = sizeof digits;
-    uint64_t u = n > 0 ? (uint64_t)n : 0;
-    do
-        digits[--i] = (char)('0' + u % 10);
-    while ((u /= 10) != 0);
-    qloop_buf_append(b, digits + i, sizeof digits - i);
-}
-
 void tk_adds_push(struct tk_adds *a, int64_t finding_id, const char *record_ref,
-                  int64_t reopened_from)
+                  int64_t reopened_from, uint64_t digest)
 {
-    qloop_buf_putc(&a->json, a->n ? ',' : '[');
-    if (reopened_from <= 0) {
-        put_i64(&a->json, finding_id);
-    } else {
-        qloop_buf_putc(&a->json, '[');
-        put_i64(&a->json, finding_id);
-        qloop_buf_putc(&a->json, ',');
-        put_i64(&a->json, reopened_from);
-        qloop_buf_putc(&a->json, ']');
-        a->pairs++;
-    }
+    qloop_buf_append(&a->ids, (const char *)&finding_id, sizeof finding_id);
+    qloop_buf_append(&a->digests, (const char *)&digest, sizeof digest);
     qloop_buf_append(&a->refs, record_ref, strlen(record_ref) + 1);
     int64_t from = reopened_from > 0 ? reopened_from : 0;
     qloop_buf_append(&a->reopened, (const char *)&from, sizeof from);
@@ -191,19 +170,21 @@ void tk_adds_push(struct tk_adds *a, int64_t finding_id, const char *record_ref,
 
 void tk_adds_free(struct tk_adds *a)
 {
-    qloop_buf_free(&a->json);
+    qloop_buf_free(&a->ids);
+    qloop_buf_free(&a->digests);
     qloop_buf_free(&a->refs);
     qloop_buf_free(&a->reopened);
-    a->n = a->pairs = 0;
+    a->n = 0;
 }
 
 /* Empties a for the next chunk. */
 static void adds_reset(struct tk_adds *a)
 {
-    qloop_buf_reset(&a->json);
+    qloop_buf_reset(&a->ids);
+    qloop_buf_reset(&a->digests);
     qloop_buf_reset(&a->refs);
     qloop_buf_reset(&a->reopened);
-    a->n = a->pairs = 0;
+    a->n = 0;
 }
 
 int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const char *run_id,
@@ -214,22 +195,18 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const
      * evidence columns stay NULL) instead of copying its key, value,
      * message, row and sealed copy (~190 of an item's ~312 bytes): the
      * rest of tk_add_item's columns, from the findings' rows and kinds.
-     * json_each is the outer loop (CROSS JOIN) and each of its elements,
-     * read in array order, joins one finding and one kind, so the items get
-     * their ids in the order pushed without sorting the rows through a
-     * temporary b-tree as ORDER BY j.key did (SQLite 3.40's json_each does
-     * not consume it). An element is the finding's id,
-     * or [id, reopened_from] for a record reopened: a plain id is read
-     * without parsing the JSON of a pair (2 "->>" a row were 0.10 s of 0.13
-     * for 200,000 ids). "CASE WHEN x <> '' THEN x END" is nullif(x, '') for
-     * every x (NULL stays NULL, '' becomes NULL, anything else is kept: the
-     * columns are TEXT, compared BINARY either way) without a function call,
-     * which copied each text it returned (sqlite3_result_value). A chunk
-     * without pairs (every chunk of a first night, most of any night) is
-     * inserted by a statement that joins each element as the id it is and
-     * stores no reopened_from (NULL, as the CASE gives a plain id): the
-     * element's type and value read twice through json_each were ~1,800
-     * instructions an item.
+     * The findings' ids and reopened_from come as integers from the C
+     * arrays pushed, through TK_IDS_SQL (ticket_ids.c), the outer loop
+     * (CROSS JOIN): each of its rows, read in array order, joins one finding
+     * and one kind, so the items get their ids in the order pushed without
+     * a sort. (Until 2026-12-05 they came as a JSON text through json_each:
+     * formatted here, parsed there, a plain id and an [id, reopened_from]
+     * pair told apart by two statements.) reopened is NULL for a finding
+     * pushed without one, as tk_add_item stores it. "CASE WHEN x <> ''
+     * THEN x END" is nullif(x, '') for every x (NULL stays NULL, '' becomes
+     * NULL, anything else is kept: the column is TEXT, compared BINARY
+     * either way) without a function call, which copied each text it
+     * returned (sqlite3_result_value).
      *
      * Nothing is read back. ticket_item_rows.id is a rowid without AUTOINCREMENT
      * and this connection holds the write lock, so one statement's rows get
@@ -240,51 +217,41 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const
      * instead of reading the chunk's rows back after each insert (id,
      * record_ref, reopened_from: a first night's every item read again).
      *
-     * Each item keeps its finding's evidence digest (TK_DIGEST_SQL, from
-     * the finding's row the statement reads anyway), so the nightly refresh
-     * reads no finding for it (ticket_refresh.c). */
-/* Both statements' columns up to reopened_from, which each gives its own
- * way, and the finding named after it. */
-#define INSERT_ITEMS_HEAD                                                                           \
-    "INSERT INTO ticket_item_rows(ticket_id, dataset, rule, record_ref, field, state,"             \
-    " reporter, added_at, added_run, last_run, reopened_from, finding, digest)"                    \
-    " SELECT ?1, k.dataset, k.rule, f.record_ref,"                                                 \
-    " CASE WHEN k.field <> '' THEN k.field END, 'open', NULL, ?2, ?3, ?3, "
-#define INSERT_ITEMS_FINDING                                                                        \
-    " f.id, " TK_DIGEST_SQL "(f.row_no, f.record_key, f.value, f.message, f.sealed)"
+     * Each item keeps its finding's evidence digest, so the nightly refresh
+     * reads no finding for it (ticket_refresh.c): the one pushed with it,
+     * which the run made when it wrote the finding (tk_digests), else
+     * TK_DIGEST_SQL of the finding's row (coalesce evaluates it, and reads
+     * the five evidence columns, only for an item pushed without one). */
     static const char ins_sql[] =
-        INSERT_ITEMS_HEAD "CASE WHEN j.type = 'array' THEN nullif(j.value ->> 1, 0) END,"
-        INSERT_ITEMS_FINDING " FROM json_each(?4) j CROSS JOIN finding_rows f"
-        " ON f.id = (CASE WHEN j.type = 'array' THEN j.value ->> 0 ELSE j.value END)"
+        "INSERT INTO ticket_item_rows(ticket_id, dataset, rule, record_ref, field, state,"
+        " reporter, added_at, added_run, last_run, reopened_from, finding, digest)"
+        " SELECT ?1, k.dataset, k.rule, f.record_ref,"
+        " CASE WHEN k.field <> '' THEN k.field END, 'open', NULL, ?2, ?3, ?3, j.reopened,"
+        " f.id, coalesce(j.digest, " TK_DIGEST_SQL "(f.row_no, f.record_key, f.value,"
+        " f.message, f.sealed))"
+        " FROM " TK_IDS_SQL "(?4) j CROSS JOIN finding_rows f ON f.id = j.finding"
         " CROSS JOIN finding_kinds k ON k.id = f.kind";
-    static const char ins_ids_sql[] =
-        INSERT_ITEMS_HEAD "NULL," INSERT_ITEMS_FINDING
-        " FROM json_each(?4) j CROSS JOIN finding_rows f ON f.id = j.value"
-        " CROSS JOIN finding_kinds k ON k.id = f.kind";
-#undef INSERT_ITEMS_HEAD
-#undef INSERT_ITEMS_FINDING
     if (!a->n)
         return 0;
-    if (tk_digest_sql(db, err) != 0)
+    if (tk_digest_sql(db, err) != 0 || tk_ids_sql(db, err) != 0)
         return -2;
-    qloop_buf_putc(&a->json, ']');
     int64_t before = 0;
     if (sql_int64_texts(db, "SELECT max(id) FROM ticket_item_rows", 0, NULL, 0, &before, err) != 0)
         return -2;
     char at_s[32];
     qloop_format_datetime(at, at_s);
-    struct sql_cached once = {0};
-    sqlite3_stmt *st = a->pairs ? sql_cached(db, &once, ins_sql, err)
-                                : sql_cached(db, ins, ins_ids_sql, err);
+    sqlite3_stmt *st = sql_cached(db, ins, ins_sql, err);
     if (!st)
         return -2;
+    const struct tk_ids list = {(const int64_t *)(const void *)a->ids.ptr,
+                                (const int64_t *)(const void *)a->reopened.ptr,
+                                (const uint64_t *)(const void *)a->digests.ptr, a->n};
     sqlite3_bind_int64(st, 1, tid);
     sql_bind_text(st, 2, at_s);
     sql_bind_text(st, 3, run_id);
-    sqlite3_bind_text64(st, 4, a->json.ptr, a->json.len, SQLITE_STATIC, SQLITE_UTF8);
+    tk_ids_bind(st, 4, &list);
     int rc = sql_done(db, st, "写入工单记录", err);
     sqlite3_clear_bindings(st);
-    sql_cache_free(&once);
     if (rc != 0)
         return -2;
     int64_t inserted = sqlite3_changes(db), last = sqlite3_last_insert_rowid(db);

@@ -332,30 +332,79 @@ int tk_add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *rule,
 /* The findings a run adds to one ticket, gathered and then inserted by one
  * statement per chunk (tk_adds_flush) instead of one INSERT per record: a
  * first night adds hundreds of thousands. Each finding is named by its id
- * in finding_rows (the `findings` view's id); its item takes the finding's
- * dataset, rule, record_ref, record_key, field, value, message, row_no and
- * sealed copy exactly as tk_add_item would store them ("" key, field and
- * message as NULL, an empty sealed copy as NULL). */
+ * in finding_rows (the `findings` view's id); its item names the finding
+ * (store step 17) and takes its dataset, rule, record_ref and field as
+ * tk_add_item would store them ("" field as NULL). */
 struct tk_adds {
-    struct qloop_buf json; /* "[id,[id,reopened_from],..." (no closing bracket) */
-    struct qloop_buf refs; /* each finding's record_ref, NUL-terminated, in order */
+    struct qloop_buf ids;      /* each finding's id, an int64_t each, in order */
+    struct qloop_buf digests;  /* each item's evidence digest, a uint64_t each (0: unknown) */
+    struct qloop_buf refs;     /* each finding's record_ref, NUL-terminated, in order */
     struct qloop_buf reopened; /* each finding's reopened_from (0: none), an int64_t each */
     size_t n;
-    size_t pairs; /* how many of them are [id, reopened_from] pairs */
 };
 
+/* The name of the table-valued function (ticket_ids.c) whose rows are the
+ * elements of a struct tk_ids bound to its one argument by tk_ids_bind, in
+ * array order: finding (the id), reopened (reopened_from, NULL for 0),
+ * digest (the item's evidence digest as a signed integer, NULL for 0:
+ * not known). */
+#define TK_IDS_SQL "qloop_item_ids"
+
+/* n findings with their reopened_from (0: none) and the evidence digest
+ * their items keep (0: not known; digest may be NULL: none known), as
+ * tk_ids_bind gives them to TK_IDS_SQL; the arrays stay valid while the
+ * statement runs. */
+struct tk_ids {
+    const int64_t *finding, *reopened;
+    const uint64_t *digest;
+    size_t n;
+};
+
+/* Registers TK_IDS_SQL on db, once per connection (a second call does
+ * nothing; not usable from the schema: SQLITE_VTAB_DIRECTONLY). Before any
+ * statement that uses it. 0, or -2 with err. */
+int tk_ids_sql(sqlite3 *db, struct qloop_error *err);
+
+/* Binds list (kept by the caller until the statement is reset) to
+ * parameter param of st, the argument of TK_IDS_SQL. An SQLite code. */
+int tk_ids_bind(sqlite3_stmt *st, int param, const struct tk_ids *list);
+
+/* The evidence digests the run made of its findings (ticket_seen's keys:
+ * ticket_evidence_digest as a finding's, which is 0 where it cannot stand
+ * for what the `ticket_items` view shows, else exactly TK_DIGEST_SQL of
+ * the finding), by finding id, for the items a first night adds: pages of
+ * 4,096 slots by top - id, made as keys arrive (8 bytes a finding of the
+ * run, whose ids are consecutive). */
+struct tk_digests {
+    uint64_t **pages;
+    size_t npages;
+    int64_t top; /* the highest finding id when taken */
+};
+
+/* Takes the run's keys from seen (nothing when seen or its keys are
+ * NULL) into *d, which the run then drops: every digest when it kept them
+ * all, else none. 0, or -2 with err (*d empty; the keys dropped). */
+int tk_digests_take(sqlite3 *db, const struct ticket_seen *seen, struct tk_digests *d,
+                    struct qloop_error *err);
+
+/* The digest d holds for finding id; 0 when none. */
+uint64_t tk_digests_of(const struct tk_digests *d, int64_t id);
+
+/* Frees d's pages and empties it. */
+void tk_digests_free(struct tk_digests *d);
+
 /* Appends finding finding_id, with the closed ticket its record was in
- * before (0: none), to a. */
+ * before (0: none) and the digest of its evidence as its item keeps it
+ * (TK_DIGEST_SQL of the finding; 0: not known, the INSERT makes it), to a. */
 void tk_adds_push(struct tk_adds *a, int64_t finding_id, const char *record_ref,
-                  int64_t reopened_from);
+                  int64_t reopened_from, uint64_t digest);
 
 /* Inserts a's findings as open items of ticket tid, in the order pushed,
  * added at `at` by run_id (added_run = last_run), and audits each into
  * batch ("added", or "reopened" with its reopened_from), as tk_add_item
  * does one by one; a is emptied. The items' ids and records come from the
  * insert itself (the ids consecutive after the highest stored), not read
- * back. ins: the statement kept across calls for a chunk of plain ids
- * (one with pairs is prepared for its flush). 0 or -2 (a finding pushed
+ * back. ins: the statement, kept across calls. 0 or -2 (a finding pushed
  * that did not become exactly one item, or ids not consecutive, is an
  * internal error). */
 int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const char *run_id,

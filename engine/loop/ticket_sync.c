@@ -193,8 +193,8 @@ static int judged_items_read(sqlite3 *db, const char *run_id, const struct ticke
      * record (ticket_refresh.c), which counts the judged items as it reads
      * them. */
     struct tk_judged_set judged = {0};
-    if (!any && seen && seen->keys)
-        seen->keys(seen->ctx, NULL, NULL); /* not needed: let the run drop them */
+    /* else the keys are left to add_findings: a first night's items keep
+     * their digests (tk_digests_take) */
     if (any ? tk_refresh_failing(db, run_id, seen, all_found, &judged, err) != 0
             : tk_refreshed_clear(db, err) != 0)
         return -2;
@@ -611,6 +611,7 @@ struct new_finding {
     const char *prior_ticket_state, *prior_item_state, *prior_value;
     bool distinct; /* no other finding of its dataset and rule in this run
                       has its record_ref (tk_fresh.distinct) */
+    uint64_t digest; /* the digest its item keeps, as the run made it (0: not known) */
 };
 
 /* The run's findings without an open item, by dataset and rule and in the
@@ -770,7 +771,7 @@ static int add_finding(sqlite3 *db, const char *run_id, int64_t at, const struct
     g->added++;
     if (!f->distinct)
         strmap_put(g->added_refs, f->ref, ref_len, NULL);
-    tk_adds_push(&g->adds, f->id, f->ref, reopened);
+    tk_adds_push(&g->adds, f->id, f->ref, reopened, f->digest);
     return g->adds.n < TK_ADDS_CHUNK ? 0 : flush_adds(db, run_id, at, g, err);
 }
 
@@ -783,6 +784,7 @@ struct adding {
     struct ticket_sync_counts *counts;
     struct idset *updated, reopened_now;
     struct group g;
+    struct tk_digests digests; /* the run's, by finding id (a first night) */
     struct qloop_error *err;
 };
 
@@ -813,9 +815,11 @@ static int take_finding(struct adding *a, const struct new_finding *f)
  * so no latest one. */
 static int take_fresh(void *ctx, const struct tk_fresh *fresh)
 {
+    struct adding *a = ctx;
     struct new_finding f = {.id = fresh->id, .dataset = fresh->dataset, .rule = fresh->rule,
-                            .ref = fresh->ref, .distinct = fresh->distinct};
-    return take_finding(ctx, &f);
+                            .ref = fresh->ref, .distinct = fresh->distinct,
+                            .digest = tk_digests_of(&a->digests, fresh->id)};
+    return take_finding(a, &f);
 }
 
 /* Turns the run's findings without an open item into items of the open
@@ -825,10 +829,13 @@ static int take_fresh(void *ctx, const struct tk_fresh *fresh)
  * and rule at a time from tk_fresh_findings; nothing gathered in memory
  * but that and the records added to the current group. Many fresh
  * findings are inserted without the index of items by record, built again
- * at the end (tk_items_in_bulk). */
+ * at the end (tk_items_in_bulk). The fresh findings' items keep the
+ * digests the run made (seen's keys, taken here; dropped on the other
+ * path, which has no use for them). */
 static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
-                        const struct qloop_policy *p, struct ticket_sync_counts *counts,
-                        struct idset *updated, struct qloop_error *err)
+                        const struct qloop_policy *p, const struct ticket_seen *seen,
+                        struct ticket_sync_counts *counts, struct idset *updated,
+                        struct qloop_error *err)
 {
     int64_t have_items = 1;
     if (sql_int64_texts(db, items_of_run_rules, 1, &run_id, 1, &have_items, err) != 0)
@@ -840,8 +847,10 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
         return -2;
     struct adding a = {.db = db, .run_id = run_id, .at = at, .p = p, .counts = counts,
                        .updated = updated, .g = {.added_refs = strmap_new()}, .err = err};
-    int result = 0;
-    if (have_items) {
+    int result = have_items ? 0 : tk_digests_take(db, seen, &a.digests, err);
+    if (have_items && seen && seen->keys)
+        seen->keys(seen->ctx, NULL, NULL); /* not needed: let the run drop them */
+    if (result == 0 && have_items) {
         sqlite3_stmt *st = sql_prepare_texts(db, new_findings_by_record, 1, &run_id, err);
         int rc = st ? 0 : -1;
         struct new_finding f;
@@ -852,7 +861,7 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
         if (result == 0 && rc < 0)
             result = -2;
         sqlite3_finalize(st);
-    } else {
+    } else if (result == 0) {
         result = tk_fresh_findings(db, run_id, take_fresh, &a, err);
     }
     if (result == 0 && a.g.tid)
@@ -862,6 +871,7 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
     free(index_sql); /* a failed run rolls the drop back */
     tk_batch_drop(&a.g.batch);
     tk_adds_free(&a.g.adds);
+    tk_digests_free(&a.digests);
     sql_cache_free(&a.g.ins);
     strmap_free(a.g.added_refs);
     free(a.g.dataset);
@@ -949,7 +959,9 @@ static int sync_run(sqlite3 *db, const char *run_id, const struct qloop_policy *
      * open (it closes only the items of a ticket with none open), so the
      * query of add_findings would find no finding without an open item. */
     if (result == 0 && !no_new)
-        result = add_findings(db, run_id, at, p, counts, &updated, err);
+        result = add_findings(db, run_id, at, p, seen, counts, &updated, err);
+    if (seen && seen->keys)
+        seen->keys(seen->ctx, NULL, NULL); /* when nothing took them: dropped */
     if (result == 0)
         result = outbox_scan(db, p, at, err) == 0 ? 0 : -2;
     if (result == 0)

@@ -417,6 +417,42 @@ static void test_digest_key_of_store(void **state)
     remove_store(path);
 }
 
+/* A run's finding keys as the findings writer hands them (struct
+ * ticket_seen's keys), for run `run`, each digest XORed with `flip` where
+ * it is not 0 (to tell a digest taken from the run from one made again). */
+struct run_keys {
+    sqlite3 *db;
+    const char *run;
+    uint64_t flip;
+};
+
+static int handed_run_keys(void *ctx, ticket_key_fn each, void *each_ctx)
+{
+    const struct run_keys *k = ctx;
+    if (!each)
+        return 1;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(k->db,
+                                        "SELECT x.kind, x.record_ref, x.id, f.row_no, f.record_key,"
+                                        " f.value, f.message, f.sealed FROM finding_refs x"
+                                        " JOIN finding_rows f ON f.id = x.id WHERE x.run ="
+                                        " (SELECT id FROM finding_runs WHERE run_id = ?1)"
+                                        " ORDER BY x.kind, x.record_ref, x.id",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, k->run, -1, SQLITE_STATIC);
+    int rc = 0;
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        uint64_t ref[2];
+        assert_true(qloop_unhex128((const char *)sqlite3_column_text(st, 1), ref));
+        uint64_t d = ticket_evidence_digest_row(st, 3, true);
+        rc = each(each_ctx, sqlite3_column_int64(st, 0), ref, sqlite3_column_int64(st, 2),
+                  d ? d ^ k->flip : 0);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* A finding's digest is 0 (the store compares) wherever the view shows
  * something else than the finding holds or holds NULL: '' key or message,
  * an empty sealed copy, a NULL key or message; elsewhere it is the digest
@@ -451,6 +487,108 @@ static void test_finding_digest_zero(void **state)
         }
         c[col] = keep;
     }
+}
+
+/* A first night's items keep the digests the run made of their findings
+ * (handed with the keys) instead of digesting the findings again: equal
+ * to the view's evidence digest for each (check_kept_digests), and taken
+ * as handed (a digest flipped on the way is kept flipped); a finding whose
+ * digest the run could not give (0: '' or NULL key or message, empty
+ * sealed copy) is digested by the INSERT as before. */
+static void test_first_night_takes_run_digests(void **state)
+{
+    (void)state;
+    const struct fnd r1[] = {{"P2", "139", "手机号格式错误", "01ff"},
+                             {"P3", "", "", ""},
+                             {"P4", NULL, NULL, NULL},
+                             {"P5", "150", "m", NULL},
+                             {"P6", "151", "m", ""}};
+    for (int flip = 0; flip < 2; flip++) {
+        sqlite3 *db = db_open();
+        stage_findings(db, "r1", "2024-09-27T10:00:00+08:00", r1, 5, "P2 P3 P4 P5 P6");
+        ticket_evidence_digest_key(store_secret(db)); /* as a run does before digesting */
+        struct run_keys k = {db, "r1", flip ? UINT64_C(0x5a5a) : 0};
+        struct ticket_seen seen = {.seen = none_seen, .ctx = &k, .keys = handed_run_keys};
+        struct qloop_error err;
+        qloop_error_clear(&err);
+        struct ticket_sync_counts c;
+        assert_int_equal(store_begin(db, &err), 0);
+        assert_int_equal(ticket_sync_run_seen(db, "r1", NULL, &seen, &c, &err), 0);
+        assert_int_equal(store_commit(db, &err), 0);
+        assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_item_rows WHERE digest IS NOT NULL"),
+                         5);
+        if (!flip) {
+            check_kept_digests(db);
+        } else {
+            /* P2 and P5 took the run's (flipped) digests; P3, P4, P6 were made */
+            ticket_evidence_digest_key(store_secret(db));
+            sqlite3_stmt *st;
+            assert_int_equal(sqlite3_prepare_v2(db,
+                                                "SELECT v.row_no, v.record_key, v.value,"
+                                                " v.message, v.sealed, i.digest, v.record_key"
+                                                " FROM ticket_item_rows i JOIN ticket_items v"
+                                                " ON v.id = i.id ORDER BY i.id",
+                                                -1, &st, NULL),
+                             SQLITE_OK);
+            int flipped = 0;
+            while (sqlite3_step(st) == SQLITE_ROW) {
+                uint64_t kept = (uint64_t)sqlite3_column_int64(st, 5);
+                uint64_t made = ticket_evidence_digest_row(st, 0, false);
+                const char *key = (const char *)sqlite3_column_text(st, 6);
+                bool from_run = key && (strcmp(key, "P2") == 0 || strcmp(key, "P5") == 0);
+                assert_true(kept == (from_run ? made ^ UINT64_C(0x5a5a) : made));
+                flipped += from_run;
+            }
+            sqlite3_finalize(st);
+            assert_int_equal(flipped, 2);
+        }
+        store_close(db);
+    }
+}
+
+/* TK_IDS_SQL: the elements of a bound struct tk_ids, in order, reopened
+ * and digest NULL for 0; no rows without the array bound (NULL, or
+ * anything not bound by tk_ids_bind); registering it twice changes
+ * nothing; not usable from the schema (a view of the store's). */
+static void test_ids_table(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_int_equal(tk_ids_sql(db, &err), 0);
+    assert_int_equal(tk_ids_sql(db, &err), 0);
+    const int64_t finding[] = {30, 10, 20};
+    const int64_t reopened[] = {0, 7, 0};
+    const uint64_t digest[] = {5, 0, UINT64_MAX};
+    struct tk_ids list = {finding, reopened, digest, 3};
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT group_concat(finding || ':' || quote(reopened)"
+                                        " || ':' || quote(digest), ' ') FROM " TK_IDS_SQL "(?1)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(tk_ids_bind(st, 1, &list), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "30:NULL:5 10:7:NULL 20:NULL:-1");
+    sqlite3_reset(st);
+    list.digest = NULL;
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "30:NULL:NULL 10:7:NULL 20:NULL:NULL");
+    sqlite3_reset(st);
+    sqlite3_bind_null(st, 1);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_null(sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    sqlite3_bind_pointer(st, 1, &list, "another", NULL);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_null(sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_exec(db, "CREATE VIEW ids_v AS SELECT * FROM " TK_IDS_SQL "(NULL)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db, "SELECT * FROM ids_v", NULL, NULL, NULL), SQLITE_OK);
+    store_close(db);
 }
 
 /* Deleting a finding through the `findings` view gives the items naming it
@@ -710,6 +848,8 @@ int main(void)
         cmocka_unit_test(test_refresh_reads_kept_digest),
         cmocka_unit_test(test_digest_key_of_store),
         cmocka_unit_test(test_finding_digest_zero),
+        cmocka_unit_test(test_first_night_takes_run_digests),
+        cmocka_unit_test(test_ids_table),
         cmocka_unit_test(test_view_delete_materialises),
         cmocka_unit_test(test_named_digests),
         cmocka_unit_test(test_recheck_writes_own),

@@ -126,13 +126,13 @@ static void test_items_from_the_insert(void **state)
     char ref[16];
     for (size_t i = 0; i < sizeof chunk1 / sizeof *chunk1; i++) {
         snprintf(ref, sizeof ref, "ref%03d", chunk1[i]);
-        tk_adds_push(&adds, finding_of_row(db, chunk1[i]), ref, 0);
+        tk_adds_push(&adds, finding_of_row(db, chunk1[i]), ref, 0, 0);
     }
     assert_int_equal(tk_adds_flush(db, &adds, tid, qloop_now(), "r1", &ins, &batch, &err), 0);
     assert_int_equal(adds.n, 0);
     for (size_t i = 0; i < sizeof chunk2 / sizeof *chunk2; i++) {
         snprintf(ref, sizeof ref, "ref%03d", chunk2[i]);
-        tk_adds_push(&adds, finding_of_row(db, chunk2[i]), ref, chunk2[i] % 2 ? 7 : 0);
+        tk_adds_push(&adds, finding_of_row(db, chunk2[i]), ref, chunk2[i] % 2 ? 7 : 0, 0);
     }
     assert_int_equal(tk_adds_flush(db, &adds, tid, qloop_now(), "r1", &ins, &batch, &err), 0);
     assert_int_equal(tk_batch_flush(db, &batch, &err), 0);
@@ -203,9 +203,9 @@ static void test_missing_finding_refused(void **state)
     struct tk_adds adds = {0};
     struct sql_cached ins = {0};
     struct tk_batch batch = {0};
-    tk_adds_push(&adds, finding_of_row(db, 1), "ref001", 0);
-    tk_adds_push(&adds, 999999, "ref999", 0);
-    tk_adds_push(&adds, finding_of_row(db, 2), "ref002", 0);
+    tk_adds_push(&adds, finding_of_row(db, 1), "ref001", 0, 0);
+    tk_adds_push(&adds, 999999, "ref999", 0, 0);
+    tk_adds_push(&adds, finding_of_row(db, 2), "ref002", 0, 0);
     assert_int_equal(tk_adds_flush(db, &adds, tid, qloop_now(), "r1", &ins, &batch, &err), -2);
     assert_int_equal(err.kind, QLOOP_ERR_INTERNAL);
     assert_non_null(strstr(err.message, "应为 3 条"));
