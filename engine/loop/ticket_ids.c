@@ -26,7 +26,8 @@
  * a pointer bound under any other type reads as none (no rows). */
 static const char ids_type[] = "qloop_tk_ids";
 
-/* Columns: the finding, the reopened ticket, and the hidden argument. */
+/* Columns: the finding, the reopened ticket, the digest, and the hidden
+ * argument (the array). */
 enum { COL_FINDING, COL_REOPENED, COL_DIGEST, COL_LIST };
 
 /* A cursor: the array of its filter and the place in it. */
