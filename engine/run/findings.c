@@ -4,11 +4,13 @@
  * findings_encode is four named steps, in order: record_ref, the key and
  * value shown (with what masking hid sealed, so the owner department can see
  * its record), the masked message, the part; the result is appended to a
- * buffer as one encoded finding (struct enc_head and its bytes).
+ * buffer as one encoded finding (struct enc_head and its bytes), with the
+ * digest of its evidence for the ticket phase (made there, on the encoding
+ * thread, not in the run's serial flush).
  * findings_write encodes with the writer's own encoder and spools the bytes
  * (stage.h); findings_flush reads the spool back and inserts the findings
- * into finding_rows, 32 rows to a prepared INSERT, its kind and run mapped
- * to the store's numbers, and their keys into finding_refs, sorted
+ * into finding_rows, 32 rows to a prepared INSERT (the run bound once per
+ * statement), its kind mapped to the store's number, and their keys into finding_refs, sorted
  * (run/findings_refs.c). Buffers live in the encoder and are reused.
  */
 #include <stddef.h>
@@ -34,6 +36,10 @@ struct enc_head {
     uint32_t size; /* of the whole encoded finding */
     uint32_t kind;
     uint64_t row_no; /* 0: none */
+    /* the evidence digest (ticket_evidence_digest) of row_no, key, value,
+     * message and sealed as stored: made where the finding is encoded
+     * (often a worker, while the read runs) instead of in the serial flush */
+    uint64_t digest;
     uint32_t len[F_COUNT];
     char ref[32];
 };
@@ -117,6 +123,10 @@ struct findings_writer *findings_writer_new(sqlite3 *db, const char *run_id, con
     snprintf(w->run_id, sizeof w->run_id, "%s", run_id);
     w->p = p;
     w->secret = store_secret(db);
+    /* the digests made as findings are encoded are the store's (run.c keys
+     * them already; the same secret again changes nothing) */
+    if (w->secret)
+        ticket_evidence_digest_key(w->secret);
     w->spool = stage_spool_new();
     w->kind_of = strmap_new();
     w->own = findings_encoder_new(w);
@@ -439,6 +449,22 @@ void findings_show(struct findings_encoder *e, const struct qloop_finding *f,
                                                           : rule_message(e->p, f->rule));
 }
 
+/* The evidence digest (ticket_evidence_digest) of a finding encoded with
+ * row_no and pieces piece[0..F_COUNT) of plen bytes (NULL: SQL NULL): its
+ * row_no, key, value, message and sealed copy as bind_row binds them and so
+ * as they are stored (finding_rows' affinities keep each type). */
+static uint64_t evidence_digest(uint64_t row_no, const void *const piece[F_COUNT],
+                                const size_t plen[F_COUNT])
+{
+    struct ticket_cell c[TICKET_EVIDENCE] = {
+        {.type = row_no ? SQLITE_INTEGER : SQLITE_NULL, .i = (int64_t)row_no}};
+    for (int i = 0; i <= F_SEALED; i++)
+        c[1 + i] = piece[i] ? (struct ticket_cell){.type = i == F_SEALED ? SQLITE_BLOB : SQLITE_TEXT,
+                                                   .p = piece[i], .len = plen[i]}
+                            : (struct ticket_cell){.type = SQLITE_NULL};
+    return ticket_evidence_digest(c, true);
+}
+
 void findings_encode_shown(struct findings_encoder *e, uint32_t kind,
                            const struct qloop_finding *f, const struct finding_shown *s,
                            struct qloop_buf *out)
@@ -495,6 +521,7 @@ void findings_encode_shown(struct findings_encoder *e, uint32_t kind,
         size += piece[i] ? plen[i] : 0;
     }
     h.size = (uint32_t)size;
+    h.digest = evidence_digest(h.row_no, piece, plen);
     qloop_buf_reserve(out, size);
     memcpy(out->ptr + out->len, &h, sizeof h);
     size_t at = out->len + sizeof h;
@@ -547,6 +574,18 @@ bool findings_encoded_sealed(const void *enc, size_t n, const void **sealed, siz
     return true;
 }
 
+bool findings_encoded_digest(const void *enc, size_t n, uint64_t *digest)
+{
+    struct enc_head h;
+    if (n < sizeof h)
+        return false;
+    memcpy(&h, enc, sizeof h);
+    if (h.size != n)
+        return false;
+    *digest = h.digest;
+    return true;
+}
+
 int findings_write_shown(struct findings_writer *w, const struct qloop_finding *f,
                          const struct finding_shown *s, struct qloop_error *err)
 {
@@ -591,13 +630,12 @@ static int store_kind(struct findings_writer *w, uint32_t k, int64_t *id, struct
 }
 
 /* Binds encoded finding p (whole) of store kind `kind` to parameters
- * first .. first + 8 of st. */
-static void bind_row(const struct findings_writer *w, sqlite3_stmt *st, int first, const char *p,
-                     int64_t kind)
+ * first + 1 .. first + 8 of st; parameter first, the run, stays bound from
+ * prepare_inserts (bindings outlive sqlite3_reset). */
+static void bind_row(sqlite3_stmt *st, int first, const char *p, int64_t kind)
 {
     struct enc_head h;
     memcpy(&h, p, sizeof h);
-    sqlite3_bind_int64(st, first, w->run_num);
     sqlite3_bind_int64(st, first + 1, kind);
     if (h.row_no)
         sqlite3_bind_int64(st, first + 2, (sqlite3_int64)h.row_no);
@@ -635,13 +673,13 @@ static int insert_batch(struct findings_writer *w, struct qloop_error *err)
     const char *p = w->batch.ptr;
     if (w->nbatch == BATCH) {
         for (size_t i = 0; i < BATCH; i++) {
-            bind_row(w, w->ins_many, 1 + 9 * (int)i, p, w->batch_kind[i]);
+            bind_row(w->ins_many, 1 + 9 * (int)i, p, w->batch_kind[i]);
             p += enc_size(p);
         }
         rc = run_insert(w, w->ins_many, BATCH, err);
     } else {
         for (size_t i = 0; rc == 0 && i < w->nbatch; i++) {
-            bind_row(w, w->ins, 1, p, w->batch_kind[i]);
+            bind_row(w->ins, 1, p, w->batch_kind[i]);
             rc = run_insert(w, w->ins, 1, err);
             p += enc_size(p);
         }
@@ -649,29 +687,6 @@ static int insert_batch(struct findings_writer *w, struct qloop_error *err)
     qloop_buf_reset(&w->batch);
     w->nbatch = 0;
     return rc;
-}
-
-/* The evidence digest (ticket_evidence_digest) of encoded finding p
- * (whole): its row_no, key, value, message and sealed copy as bound by
- * bind_row and so stored (finding_rows' affinities keep each type). */
-static uint64_t evidence_digest(const char *p)
-{
-    struct enc_head h;
-    memcpy(&h, p, sizeof h);
-    struct ticket_cell c[TICKET_EVIDENCE] = {
-        {.type = h.row_no ? SQLITE_INTEGER : SQLITE_NULL, .i = (int64_t)h.row_no}};
-    const char *at = p + sizeof h;
-    for (int i = 0; i <= F_SEALED; i++) {
-        struct ticket_cell *cell = &c[1 + i];
-        if (h.len[i] == NO_TEXT) {
-            *cell = (struct ticket_cell){.type = SQLITE_NULL};
-            continue;
-        }
-        *cell = (struct ticket_cell){.type = i == F_SEALED ? SQLITE_BLOB : SQLITE_TEXT,
-                                     .p = at, .len = h.len[i]};
-        at += h.len[i];
-    }
-    return ticket_evidence_digest(c, true);
 }
 
 /* Adds one encoded finding p (whole) to the batch, inserting the batch
@@ -687,7 +702,7 @@ static int insert_one(struct findings_writer *w, const char *p, struct qloop_err
         return -1;
     qloop_buf_append(&w->batch, p, h.size);
     w->batch_kind[w->nbatch++] = kind;
-    findings_refs_add(w->refs, kind, p + offsetof(struct enc_head, ref), evidence_digest(p));
+    findings_refs_add(w->refs, kind, p + offsetof(struct enc_head, ref), h.digest);
     return w->nbatch == BATCH ? insert_batch(w, err) : 0;
 }
 
@@ -740,7 +755,8 @@ static int insert_piece(void *ctx, const void *piece, size_t n)
     return 0;
 }
 
-/* Prepares the writer's INSERTs of one row and of BATCH rows. 0 or -1.
+/* Prepares the writer's INSERTs of one row and of BATCH rows, each row's
+ * run bound once for all (w->run_num, known by then). 0 or -1.
  * OR FAIL: an INSERT of many rows that may abort halfway makes SQLite keep
  * a statement journal (a temporary file holding every page the statement
  * touches, to undo its earlier rows), which cost more than the rows it
@@ -755,8 +771,12 @@ static int prepare_inserts(struct findings_writer *w, struct qloop_error *err)
     static const char row[] = "(?,?,?,?,?,?,?,?,?)";
     w->ins = sql_prepare_rows(w->db, head, row, 1, err);
     w->ins_many = w->ins ? sql_prepare_rows(w->db, head, row, BATCH, err) : NULL;
-    if (w->ins_many)
+    if (w->ins_many) {
+        sqlite3_bind_int64(w->ins, 1, w->run_num);
+        for (int i = 0; i < BATCH; i++)
+            sqlite3_bind_int64(w->ins_many, 1 + 9 * i, w->run_num);
         return 0;
+    }
     sqlite3_finalize(w->ins);
     w->ins = NULL;
     return -1;

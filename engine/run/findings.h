@@ -195,6 +195,13 @@ void findings_encode_shown(struct findings_encoder *e, uint32_t kind,
  * has none or enc is not a whole finding. */
 bool findings_encoded_sealed(const void *enc, size_t n, const void **sealed, size_t *len);
 
+/* The evidence digest (ticket_evidence_digest, finding = true) of encoded
+ * finding enc[0..n) (one whole finding): of its row_no, key, value, message
+ * and sealed copy as findings_flush will store them, made when it was
+ * encoded, so that the flush only hands it on. False when enc is not a
+ * whole finding. */
+bool findings_encoded_digest(const void *enc, size_t n, uint64_t *digest);
+
 /* findings_write of a finding already shown. Returns 0, or -1 with err. */
 int findings_write_shown(struct findings_writer *w, const struct qloop_finding *f,
                          const struct finding_shown *s, struct qloop_error *err);

@@ -31,6 +31,7 @@ struct findings_refs {
     size_t stored; /* findings whose ids are known: first .. first + stored - 1 */
     sqlite3 *db;   /* the statements' */
     sqlite3_stmt *one, *many;
+    int64_t bound_run; /* the run bound in every row of one and many (0: none yet) */
     uint64_t *digest;    /* digest[at]: the evidence digest of the flush's finding at (cap) */
     bool keep;           /* findings_refs_keep: the run's keys kept after they are written */
     int kept_state;      /* KEPT_NONE, KEPT_ONE or KEPT_LOST */
@@ -289,25 +290,37 @@ static int prepare(struct findings_refs *r, sqlite3 *db, struct qloop_error *err
         return -1;
     }
     r->db = db;
+    r->bound_run = 0;
     return 0;
 }
 
-/* Inserts entries v[0..n) (n is 1 or ROWS) by st. 0 or -1. */
+/* Binds run into every row of the statements, unless it is bound already
+ * (bindings outlive sqlite3_reset: a write of the same run binds nothing). */
+static void bind_run(struct findings_refs *r, int64_t run)
+{
+    if (r->bound_run == run)
+        return;
+    sqlite3_bind_int64(r->one, 1, run);
+    for (int i = 0; i < ROWS; i++)
+        sqlite3_bind_int64(r->many, 1 + 4 * i, run);
+    r->bound_run = run;
+}
+
+/* Inserts entries v[0..n) (n is 1 or ROWS) by st, whose rows' run is
+ * bound (bind_run). The texts bound are left bound, dangling, after the
+ * statement ran: every row's are bound anew before it runs again. 0 or -1. */
 static int insert_rows(const struct findings_refs *r, sqlite3 *db, sqlite3_stmt *st,
-                       const struct ref_entry *v, size_t n, int64_t run, struct qloop_error *err)
+                       const struct ref_entry *v, size_t n, struct qloop_error *err)
 {
     char hex[ROWS][32];
     for (size_t i = 0; i < n; i++) {
         int p = 1 + 4 * (int)i;
         qloop_hex128(v[i].ref, hex[i]);
-        sqlite3_bind_int64(st, p, run);
         sqlite3_bind_int64(st, p + 1, v[i].kind);
         sqlite3_bind_text(st, p + 2, hex[i], 32, SQLITE_STATIC);
         sqlite3_bind_int64(st, p + 3, r->first + v[i].at);
     }
-    int rc = sql_done(db, st, "写入问题记录", err);
-    sqlite3_clear_bindings(st);
-    return rc == 0 ? 0 : -1;
+    return sql_done(db, st, "写入问题记录", err) == 0 ? 0 : -1;
 }
 
 /* The flush's keys copied by SQL, sorted by SQLite. 0 or -1. */
@@ -334,11 +347,12 @@ int findings_refs_write(struct findings_refs *r, sqlite3 *db, int64_t run,
         rc = write_by_sql(r, db, err);
     else if ((rc = prepare(r, db, err)) == 0) {
         findings_refs_sort(r->v, r->n);
+        bind_run(r, run);
         size_t i = 0;
         for (; rc == 0 && i + ROWS <= r->n; i += ROWS)
-            rc = insert_rows(r, db, r->many, r->v + i, ROWS, run, err);
+            rc = insert_rows(r, db, r->many, r->v + i, ROWS, err);
         for (; rc == 0 && i < r->n; i++)
-            rc = insert_rows(r, db, r->one, r->v + i, 1, run, err);
+            rc = insert_rows(r, db, r->one, r->v + i, 1, err);
     }
     if (r->keep && r->added > 0) {
         /* the run's keys for its ticket phase: the entries of its one

@@ -18,6 +18,9 @@
  * finding_refs by its primary key and never scan a findings table.
  * Kept for the ticket phase (findings_keep_refs), the keys of one sorted
  * write are handed once, in key order, with digests of the rows stored.
+ * An encoded finding carries its evidence digest, made as it is encoded:
+ * the digest of its row as the flush stores it (a masked and sealed key or
+ * value, no value, a dataset-level finding, a partitioned run's part).
  * findings_refs_sort orders the entries as qsort by (kind, ref, place)
  * would: random refs, refs crowded into one top-bits bucket, equal refs
  * (kept in their order of arrival), kinds spread wide (qsort itself).
@@ -510,6 +513,79 @@ static void test_kept_keys(void **state)
     }
 }
 
+/* Each finding encoded carries the digest of its evidence as stored:
+ * findings_encoded_digest of its bytes equals the digest of its row read
+ * back after the flush, for findings whose key and value are masked and
+ * sealed, shown as they are, absent, of the dataset, and of a part. */
+static void test_digest_encoded(void **state)
+{
+    (void)state;
+    static const char rules[] =
+        "dataset \"people\" { key = \"pid\", sensitive = { \"pid\", \"phone\" } }\n"
+        "dataset \"shops\" { key = \"code\" }\n"
+        "rule \"people.phone\" { field = \"phone\", pattern = \"^1\", message = \"号码错误\" }\n"
+        "rule \"shops.name\" { field = \"name\", not_null = true, message = \"店名为空\" }\n";
+    char path[300];
+    snprintf(path, sizeof path, "%s", test_dir_path("digest.lua"));
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(rules, fp);
+    fclose(fp);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct pack *p = pack_new();
+    assert_int_equal(pack_load_path(p, path, &err), 0);
+    assert_int_equal(pack_finish(p, &err), 0);
+    sqlite3 *db = db_open_at(F.db);
+    assert_int_equal(stage_create(db, &err), 0);
+    struct findings_writer *w = findings_writer_new(db, "r1", p, &err);
+    assert_non_null(w);
+    const uint64_t offsets[2] = {0, 3};
+    struct qloop_finding f[] = {
+        {.dataset = "people", .rule = "people.phone", .row_no = 1, .key = "110101199001011234",
+         .keylen = 18, .field = "phone", .value = "23800138000", .vlen = 11},
+        {.dataset = "shops", .rule = "shops.name", .row_no = 2, .key = "S1", .keylen = 2,
+         .field = "name", .value = "", .vlen = 0},
+        {.dataset = "shops", .rule = "shops.name", .row_no = 3, .key = "S2", .keylen = 2,
+         .field = "name"},
+        {.dataset = "shops", .rule = "shops.name", .message = "数据集过期"},
+        {.dataset = "people", .rule = "people.phone", .row_no = 5, .key = "P5", .keylen = 2,
+         .field = "phone", .value = "0", .vlen = 1},
+    };
+    enum { N = sizeof f / sizeof f[0] };
+    struct findings_encoder *e = findings_encoder_new(w);
+    struct qloop_buf one = {0};
+    uint64_t digest[N], none;
+    for (int i = 0; i < N; i++) {
+        if (i == N - 1) /* the last as a partitioned run's: "2/2" */
+            findings_writer_parts(w, "people", 2, offsets);
+        uint32_t kind = findings_kind(w, f[i].dataset, f[i].rule, f[i].field);
+        qloop_buf_reset(&one);
+        findings_encode(e, kind, &f[i], NULL, &one);
+        assert_true(findings_encoded_digest(one.ptr, one.len, &digest[i]));
+        assert_false(findings_encoded_digest(one.ptr, one.len - 1, &none));
+        assert_int_equal(findings_append(w, one.ptr, one.len, &err), 0);
+    }
+    assert_int_equal(store_begin(db, &err), 0);
+    assert_int_equal(findings_flush(w, &err), 0);
+    assert_int_equal(store_commit(db, &err), 0);
+    /* sealed, shown as it is, no value, of the dataset, of a part: as stored */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM finding_rows WHERE sealed IS NOT NULL"), 2);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM finding_rows WHERE value IS NULL"), 2);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM finding_rows WHERE part = '2/2'"), 1);
+    /* the dataset-level finding's record_key is '' (the ticket_items view
+     * shows NULL): digest 0, as the row's; every other one not 0 */
+    for (int i = 0; i < N; i++) {
+        assert_true((digest[i] != 0) == (i != 3));
+        assert_true(digest[i] == stored_digest(db, i + 1));
+    }
+    qloop_buf_free(&one);
+    findings_encoder_free(e);
+    findings_writer_free(w);
+    store_close(db);
+    pack_free(p);
+}
+
 /* Pruning deletes the old runs' keys with their rows, and counts the rows. */
 static void test_prune(void **state)
 {
@@ -722,6 +798,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_held_refs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kept_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_digest_encoded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_from_step13, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop_plans, setup, teardown),
