@@ -100,25 +100,6 @@ static unsigned char *put_u32(unsigned char *p, uint32_t v)
     return p + 4;
 }
 
-/* The little-endian 64-bit word at p (any alignment). */
-static inline uint64_t word_at(const unsigned char *p)
-{
-    uint64_t m;
-    memcpy(&m, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    m = __builtin_bswap64(m);
-#endif
-    return m;
-}
-
-/* One word into a SipHash-1-3 state (one compression round). */
-static inline void sip_word(uint64_t v[4], uint64_t m)
-{
-    v[3] ^= m;
-    qloop_sipround(v);
-    v[0] ^= m;
-}
-
 #ifdef __SIZEOF_INT128__
 __extension__ typedef unsigned __int128 nh_sum;
 #define NH_ADD(s, a, b) ((s) += (nh_sum)(a) * (b))
@@ -171,23 +152,20 @@ uint64_t memo_row_fp(const unsigned char key[MEMO_FP_KEY_BYTES], const struct ql
      * each block's 128-bit sum, then the unpadded length, through
      * SipHash-1-3 under the key's first 16 bytes (memo.h) */
     const unsigned char *s = (const unsigned char *)scratch->ptr, *nk = key + 16;
-    uint64_t k0 = word_at(key), k1 = word_at(key + 8);
-    uint64_t v[4] = {k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull,
-                     k0 ^ 0x6c7967656e657261ull, k1 ^ 0x7465646279746573ull};
+    uint64_t v[4];
+    qloop_sip_init(v, key);
     for (size_t at = 0; at < padded; at += MEMO_NH_KEY_BYTES) {
         size_t n = padded - at < MEMO_NH_KEY_BYTES ? padded - at : MEMO_NH_KEY_BYTES;
         const unsigned char *m = s + at;
         nh_sum sum = {0};
         for (size_t i = 0; i < n; i += 16)
-            NH_ADD(sum, word_at(m + i) + word_at(nk + i), word_at(m + i + 8) + word_at(nk + i + 8));
-        sip_word(v, NH_LO(sum));
-        sip_word(v, NH_HI(sum));
+            NH_ADD(sum, qloop_sip_load(m + i) + qloop_sip_load(nk + i),
+                   qloop_sip_load(m + i + 8) + qloop_sip_load(nk + i + 8));
+        qloop_sip_word(v, NH_LO(sum), 1);
+        qloop_sip_word(v, NH_HI(sum), 1);
     }
-    sip_word(v, (uint64_t)need);
-    v[2] ^= 0xff;
-    for (int r = 0; r < 3; r++)
-        qloop_sipround(v);
-    return v[0] ^ v[1] ^ v[2] ^ v[3];
+    qloop_sip_word(v, (uint64_t)need, 1);
+    return qloop_sip_final(v, 3);
 }
 
 /* ---- the environment ---- */
