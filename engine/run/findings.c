@@ -123,8 +123,8 @@ struct findings_writer *findings_writer_new(sqlite3 *db, const char *run_id, con
     snprintf(w->run_id, sizeof w->run_id, "%s", run_id);
     w->p = p;
     w->secret = store_secret(db);
-    /* the digests made as findings are encoded are the store's (run.c keys
-     * them already; the same secret again changes nothing) */
+    /* the digests made as findings are encoded (on the workers too) are
+     * the store's: keyed here, before any encoder exists */
     if (w->secret)
         ticket_evidence_digest_key(w->secret);
     w->spool = stage_spool_new();

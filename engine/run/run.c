@@ -118,7 +118,6 @@ int run_open_results(struct run_ctx *run)
     if (stage_create(run->db, run->err) != 0)
         return -1;
     run->secret = store_secret(run->db);
-    ticket_evidence_digest_key(run->secret); /* before the findings writer digests */
     run->findings = findings_writer_new(run->db, run->run_id, run->p, run->err);
     if (!run->findings)
         return -1;
