@@ -18,6 +18,7 @@
 
 #include "base/buf.h"
 #include "base/escape.h"
+#include "base/hugepages.h"
 #include "catalog/catalog.h"
 #include "checks/calendar.h"
 #include "checks/division.h"
@@ -443,6 +444,8 @@ void cli_print_run_outcome(const struct cli_args *a, const struct run_outcome *r
             merge ? "读取与合并分片" : "读取、清洗与校验", res->seconds_read, cpu,
             res->seconds_store, res->seconds_compare, res->seconds_catalog,
             res->seconds_tickets, res->seconds_commit);
+    fprintf(stderr, "qloop: 堆内存：%s\n",
+            qloop_hugepages_on() ? "透明大页（glibc.malloc.hugetlb；QLOOP_HUGEPAGES=0 关闭）" : "普通页");
     if (!merge)
         fprintf(stderr, "qloop: Lua 记录规则：沿用上次结果 %lld 次，调用 %lld 次（QLOOP_MEMO=0 关闭沿用）\n",
                 (long long)res->memo_reused, (long long)res->memo_called);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/hugepages.h"
 #include "cli.h"
 
 static const struct command {
@@ -38,13 +39,21 @@ static void usage(FILE *out)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
     fputs("\n环境变量：QLOOP_DB（数据库路径，默认 ./qloop.db）、QLOOP_NOW（替代当前时间，ISO 8601）、\n"
-          "QLOOP_DIVISIONS（GB/T 2260 区划代码 CSV）\n"
+          "QLOOP_DIVISIONS（GB/T 2260 区划代码 CSV）、QLOOP_HUGEPAGES=0（run、judge、merge 不使用透明大页）\n"
           "退出码：0 完成；1 完成但超过 --fail-on 阈值；2 用法、配置、规则或输入有误；3 内部错误\n",
           out);
 }
 
+/* The commands that read and write a night's data: their heap is worth
+ * huge pages (base/hugepages.h); the portal and staff commands are not. */
+static bool batch_command(const char *name)
+{
+    return strcmp(name, "run") == 0 || strcmp(name, "judge") == 0 || strcmp(name, "merge") == 0;
+}
+
 int main(int argc, char **argv)
 {
+    qloop_hugepages_start(argv, argc >= 2 && batch_command(argv[1]));
     setlocale(LC_CTYPE, "C.UTF-8");
     if (argc < 2) {
         usage(stderr);
