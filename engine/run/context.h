@@ -106,6 +106,8 @@ struct ds_batch {
     size_t verdict_cap;
     char (*refs)[33];
     size_t refs_cap;
+    uint8_t *key_empty;       /* per row: judge_batch.key_empty (2: not known yet) */
+    size_t key_empty_cap;
     struct judge_batch jb;    /* what the workers read and fill */
     /* the dataset as this batch's record refs and findings made on the
      * workers see it (judge_batch.ctx): a copy made when the batch is
@@ -157,6 +159,9 @@ struct ds_ctx {
     uint8_t *verdict;
     const char **reason;
     char (*refs)[33]; /* record refs of the batch's rows, when open tickets need them */
+    /* per row of the current batch: 1 keyless, 0 keyed, 2 (or no array: a
+     * batch not read through ds_read) not known yet — identity_keyless */
+    const uint8_t *key_empty;
     bool judging;
     bool *pass_rules;             /* per rule: a unique set the workers offer to */
     struct qloop_buf *whole_keys; /* per worker: the key of the row it offers */
@@ -300,7 +305,8 @@ void refsets_free(struct run_ctx *run);
 /* The columns in name order (after the columns change). */
 void identity_bind(struct ds_ctx *ds);
 /* Whether row has no key: the dataset declares none, or a key field of the
- * row (cleansed) is empty. Safe on worker threads. */
+ * row (cleansed) is empty. Safe on worker threads. Read from key_empty once
+ * the row's block is cleansed (judge.c), else from the key cells. */
 bool identity_keyless(const struct ds_ctx *ds, size_t row);
 /* Gives every keyless row of the batch its identity (fingerprint and
  * occurrence), in row order, on the run's thread, after the workers. */

@@ -541,6 +541,7 @@ static void ds_select(struct ds_ctx *ds, struct ds_batch *slot)
     ds->verdict = slot->verdict;
     ds->reason = slot->reason;
     ds->refs = slot->refs;
+    ds->key_empty = slot->key_empty;
     ds->jb = &slot->jb;
 }
 
@@ -567,11 +568,17 @@ static int prepare_batch(struct ds_ctx *ds, struct ds_batch *slot)
         slot->refs = qloop_xrealloc(slot->refs, batch->nrows * sizeof *slot->refs);
         slot->refs_cap = batch->nrows;
     }
+    if (batch->nrows > slot->key_empty_cap) {
+        slot->key_empty = qloop_xrealloc(slot->key_empty, batch->nrows);
+        slot->key_empty_cap = batch->nrows;
+    }
+    memset(slot->key_empty, 2, batch->nrows); /* not known until cleansed (judge.c) */
     ds_select(ds, slot);
     ds_null_values(ds, ncells);
     slot->jb = (struct judge_batch){.batch = batch, .view = slot->view, .verdict = slot->verdict,
                                     .reason = slot->reason,
-                                    .refs = ds->jd.row_refs ? slot->refs : NULL};
+                                    .refs = ds->jd.row_refs ? slot->refs : NULL,
+                                    .key_empty = slot->key_empty};
     ds_encode_batch(ds, &slot->jb);
     if (!slot->cb)
         slot->cb = qloop_xmalloc(sizeof *slot->cb);
@@ -659,6 +666,8 @@ int ds_read(struct ds_ctx *ds)
         .row_ref_ctx = ds,
         .nsensitive = ds->d->nsensitive,
         .sensitive_cols = ds->sens_cols,
+        .nkeys = ds->d->nkeys,
+        .key_cols = ds->key_cols,
     };
     ds_encode_begin(ds);
     whole_begin(ds);
@@ -823,6 +832,7 @@ void ds_free(struct ds_ctx *ds)
         free(ds->slots[i].verdict);
         free(ds->slots[i].reason);
         free(ds->slots[i].refs);
+        free(ds->slots[i].key_empty);
         free(ds->slots[i].cb);
     }
     strmap_free(ds->colmap);

@@ -58,6 +58,9 @@ void identity_bind(struct ds_ctx *ds)
 
 bool identity_keyless(const struct ds_ctx *ds, size_t row)
 {
+    /* the workers' answer, from the cleansed cells (judge.c: key_empty) */
+    if (ds->key_empty && ds->key_empty[row] < 2)
+        return ds->key_empty[row];
     if (ds->d->nkeys == 0)
         return true;
     for (size_t i = 0; i < ds->d->nkeys; i++)

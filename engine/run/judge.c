@@ -238,6 +238,21 @@ static void cleanse_rows(struct worker *w, size_t begin, size_t end)
     }
 }
 
+/* judge_batch.key_empty of rows begin .. end, cleansed: whether a key cell
+ * is empty (qloop_value_empty, as identity_keyless asks it). */
+static void mark_key_empty(const struct judge_dataset *ds, const struct judge_batch *b,
+                           size_t begin, size_t end)
+{
+    if (!b->key_empty)
+        return;
+    for (size_t row = begin; row < end; row++) {
+        bool empty = ds->nkeys == 0;
+        for (size_t i = 0; i < ds->nkeys && !empty; i++)
+            empty = qloop_value_empty(view_cell(b, row, ds->key_cols[i]));
+        b->key_empty[row] = empty;
+    }
+}
+
 /* ---- judging ---- */
 
 /* Keeps the text of a Lua answer beyond the call: copied into the arena. */
@@ -538,6 +553,7 @@ static bool judge_block(struct judge_pool *pool, size_t s)
     size_t begin, end;
     block_rows(w, k, &begin, &end);
     cleanse_rows(w, begin, end);
+    mark_key_empty(pool->ds, pool->b, begin, end);
     judge_rows(w, begin, end);
     w->in_row = false;
     if (k + 1 == w->nblocks)

@@ -72,6 +72,9 @@ struct judge_dataset {
      * values of them (and by shape) before it reaches stderr. */
     size_t nsensitive;
     const long *sensitive_cols;
+    /* The dataset's key columns (-1: absent), for judge_batch.key_empty. */
+    size_t nkeys;
+    const long *key_cols;
     /* When set, every failing verdict of the batch is handed to
      * fail(fail_ctx, worker, rule, row, reason, out) once its row is judged,
      * by whichever worker took the row's chunk: the finding made on a worker,
@@ -133,6 +136,12 @@ struct judge_batch {
     uint32_t *enc_at, *enc_len;
     uint8_t *enc_by;
     struct judge_memo *memo;   /* or NULL: every rule called */
+    /* nrows bytes, or NULL: once a row's block is cleansed, the worker that
+     * cleansed it sets its byte to 1 when the row has no key (the dataset
+     * declares none, or a key cell is empty: identity_keyless), else 0, so
+     * the stateless C and the merge read one byte a row instead of the key
+     * cells; a byte not set yet is left as the caller put it */
+    uint8_t *key_empty;
     /* When set, row_refs and fail get it instead of the dataset's
      * row_ref_ctx and fail_ctx, and run as soon as their rows are judged,
      * before judge_finish (judge_start): what they read through it must be

@@ -16,7 +16,8 @@
  * a rule that names the row its Lua state judged before gives the same
  * answers as judging each batch in turn — every row judged by the same
  * state, in the same order — for 1 to 4 workers and batches of 1 to 1499
- * rows.
+ * rows. Once judged, each row's judge_batch.key_empty byte says whether a
+ * key cell of its cleansed view is empty.
  */
 #include <setjmp.h>
 #include <stdatomic.h>
@@ -102,10 +103,18 @@ static void cols_init(struct cols *c, const struct pack *p)
     }
 }
 
-/* Judges the batch with `workers` workers, with memo (NULL: none); the
- * field rule verdicts taken from the memo in *forms_reused (when given). */
-static void judge_memo(struct pack *p, size_t workers, struct result *res,
-                       struct judge_memo *memo, int64_t *forms_reused)
+/* The key columns and judge_batch.key_empty of a judging (judge_keyed). */
+struct keys {
+    size_t nkeys;
+    const long *cols;
+    uint8_t *empty; /* NROWS bytes, or NULL */
+};
+
+/* Judges the batch with `workers` workers, with memo (NULL: none) and keys
+ * (NULL: none); the field rule verdicts taken from the memo in
+ * *forms_reused (when given). */
+static void judge_keyed(struct pack *p, size_t workers, struct result *res,
+                        struct judge_memo *memo, int64_t *forms_reused, const struct keys *keys)
 {
     struct qloop_error err;
     qloop_error_clear(&err);
@@ -121,7 +130,9 @@ static void judge_memo(struct pack *p, size_t workers, struct result *res,
                                .rules = cols.rules, .rule_cols = cols.rule_cols,
                                .refsets = cols.refsets,
                                .checked = res->checked, .errors = res->errors,
-                               .changed = res->changed};
+                               .changed = res->changed,
+                               .nkeys = keys ? keys->nkeys : 0,
+                               .key_cols = keys ? keys->cols : NULL};
     static struct qloop_field cells[NROWS * NCOLS], view[NROWS * NCOLS];
     static uint64_t row_no[NROWS];
     static const char *reason[NRULES * NROWS];
@@ -137,7 +148,8 @@ static void judge_memo(struct pack *p, size_t workers, struct result *res,
     memcpy(view, cells, sizeof view);
     struct qloop_batch batch = {.nrows = NROWS, .ncols = NCOLS, .cells = cells, .row_no = row_no};
     struct judge_batch jb = {.batch = &batch, .view = view, .verdict = res->verdict,
-                             .reason = reason, .memo = memo};
+                             .reason = reason, .memo = memo,
+                             .key_empty = keys ? keys->empty : NULL};
     judge_begin_dataset(pool, &ds);
     judge_run(pool, &jb);
     for (size_t k = 0; k < NRULES * NROWS; k++)
@@ -150,6 +162,14 @@ static void judge_memo(struct pack *p, size_t workers, struct result *res,
         *forms_reused = ds.forms_reused;
     judge_pool_free(pool);
     strmap_free(cols.colmap);
+}
+
+/* Judges the batch with `workers` workers, with memo (NULL: none), without
+ * keys. */
+static void judge_memo(struct pack *p, size_t workers, struct result *res,
+                       struct judge_memo *memo, int64_t *forms_reused)
+{
+    judge_keyed(p, workers, res, memo, forms_reused, NULL);
 }
 
 /* The pack in file, loaded and finished. */
@@ -639,6 +659,59 @@ static void test_pipelined(void **state)
     unlink(ppath);
 }
 
+/* ---- which rows have no key ---- */
+
+/* judge_batch.key_empty: every row's byte is set once judged, 1 exactly when
+ * a key cell of the cleansed view is empty (qloop_value_empty) — w's "up",
+ * cleansed to nothing, counts as empty though its raw cell is not; v's
+ * blanks and absent cells too — for 1 to 4 workers; every row 1 with no
+ * key declared or a key column the data lacks; nothing written without the
+ * array. */
+static void test_key_empty(void **state)
+{
+    (void)state;
+    char kpath[] = "/tmp/qloop-test-judge-keys-XXXXXX";
+    struct pack *p = load_pack(kpath);
+    static struct result res;
+    static uint8_t empty[NROWS + 1];
+    static const long vw[2] = {1, 2}, absent[2] = {0, -1};
+    for (size_t workers = 1; workers <= 4; workers++) {
+        memset(empty, 2, sizeof empty);
+        struct keys k = {2, vw, empty};
+        judge_keyed(p, workers, &res, NULL, NULL, &k);
+        size_t keyless = 0, raw_w_set = 0;
+        for (size_t r = 0; r < NROWS; r++) {
+            bool want = false;
+            for (size_t i = 0; i < 2; i++) {
+                const char *v = res.view[r * NCOLS + (size_t)vw[i]];
+                bool null = strncmp(v, "NULL", 4) == 0;
+                want |= null || strspn(v, " ") == strlen(v);
+            }
+            assert_int_equal(empty[r], want);
+            keyless += want;
+            raw_w_set += want && r % 6 == 0 && r % 5 != 2 && r % 11 != 4;
+        }
+        assert_int_equal(empty[NROWS], 2); /* past the batch: untouched */
+        assert_true(keyless > 0 && keyless < NROWS);
+        assert_true(raw_w_set > 0); /* empty only once cleansed */
+
+        memset(empty, 2, sizeof empty);
+        k = (struct keys){0, NULL, empty};
+        judge_keyed(p, workers, &res, NULL, NULL, &k);
+        for (size_t r = 0; r < NROWS; r++)
+            assert_int_equal(empty[r], 1);
+        memset(empty, 2, sizeof empty);
+        k = (struct keys){2, absent, empty};
+        judge_keyed(p, workers, &res, NULL, NULL, &k);
+        for (size_t r = 0; r < NROWS; r++)
+            assert_int_equal(empty[r], 1);
+        k = (struct keys){2, vw, NULL};
+        judge_keyed(p, workers, &res, NULL, NULL, &k);
+    }
+    unlink(kpath);
+    pack_free(p);
+}
+
 /* ---- the verdict memo: a field rule's verdicts kept and reused ---- */
 
 /* A field rule with a built-in form (d.v_digits, slot 0) and a Lua record
@@ -723,6 +796,7 @@ int main(void)
         cmocka_unit_test(test_after_judging),
         cmocka_unit_test(test_memo_field_rule),
         cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_key_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
