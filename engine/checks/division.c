@@ -474,30 +474,45 @@ static const struct division_table *current(void)
     return table;
 }
 
-/* The name of the six-digit code[0..len), or NULL (also for anything that
- * is not six ASCII digits). The string lives as long as the table. */
-const char *division_name(const char *code, size_t len)
+/* The slot of the six-digit code[0..len) in the table, or NULL (also for
+ * anything that is not six ASCII digits, and when no table loaded). */
+static const struct slot *find_slot(const char *code, size_t len,
+                                    const struct division_table **tp)
 {
     uint32_t c;
     if (!code || !parse_code(code, len, &c))
         return NULL;
     const struct division_table *t = current();
-    if (!t)
+    if (!t || !t->slots)
         return NULL;
-    if (!t->slots)
-        return NULL;
+    *tp = t;
     /* the probe ends at c or at an empty slot: at most half are used */
     for (uint32_t h = hash_slot(c, t->mask);; h = (h + 1) & t->mask) {
         const struct slot *s = &t->slots[h];
         if (s->code == c)
-            return t->names.ptr + t->entries[s->at].name_off;
+            return s;
         if (s->code == EMPTY_CODE)
             return NULL;
     }
 }
 
-/* true when code[0..len) is a code of the table. */
-bool division_exists(const char *code, size_t len) { return division_name(code, len) != NULL; }
+/* The name of the six-digit code[0..len), or NULL (also for anything that
+ * is not six ASCII digits). The string lives as long as the table. */
+const char *division_name(const char *code, size_t len)
+{
+    const struct division_table *t = NULL;
+    const struct slot *s = find_slot(code, len, &t);
+    return s ? t->names.ptr + t->entries[s->at].name_off : NULL;
+}
+
+/* true when code[0..len) is a code of the table: the slot alone, not the
+ * entry and name behind it (two more cache misses per lookup once the
+ * rules' data has pushed the table out). */
+bool division_exists(const char *code, size_t len)
+{
+    const struct division_table *t = NULL;
+    return find_slot(code, len, &t) != NULL;
+}
 
 /* Number of codes in the table (0 when loading it failed). */
 size_t division_count(void)

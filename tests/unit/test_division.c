@@ -263,7 +263,7 @@ static void test_reference_file(void **state)
 }
 
 /* Every 6-digit text (000000 included) is found exactly when it is a code
- * of the table, with its own name, for tables of 1, 2, 3, 5, 64, 1,000,
+ * of the table, with its own name (division_name) and by division_exists, for tables of 1, 2, 3, 5, 64, 1,000,
  * 3,200 and 6,000 codes (the hash's probes: the sizes, half-full tables,
  * runs of neighbouring codes, the probe wrapping at the last slot). */
 static void test_search_every_code(void **state)
@@ -297,6 +297,8 @@ static void test_search_every_code(void **state)
             char text[8], want[8];
             snprintf(text, sizeof text, "%06u", code);
             const char *got = division_name(text, 6);
+            if (division_exists(text, 6) != in[code])
+                fail_msg("%s: exists %d in a table of %zu", text, !in[code], sizes[k]);
             if (!in[code]) {
                 if (got)
                     fail_msg("%s found in a table of %zu", text, sizes[k]);
