@@ -27,12 +27,96 @@
  * smallest (11 bits a pass: two passes for a run of up to 4M findings)
  * instead of qsort (~0.4 s at 10M): ids are unique, so any correct sort
  * gives the same order.
+ *
+ * The keys from memory. The findings writer sorted the run's keys by
+ * (kind, record_ref, id) moments before, to write finding_refs in its key
+ * order, and keeps them for the ticket phase when one write held them all
+ * (run/findings_refs.h, findings_refs_keep), with each finding's evidence
+ * digest. A first night takes them (tk_kept_take: each record's first
+ * finding of a kind, by kind) and its groups are filled from them instead
+ * of read back from finding_refs (W1 10M: 2M rows, 292 ms), the ref's hex
+ * text made from its two numbers as the writer made finding_refs'. The
+ * kinds and their order still come from the store; only when every kind
+ * of the run has its share of the keys, and no key is of another kind, are
+ * the keys used, else the whole run is read back as before.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/sha256.h"
+#include "loop/ticket.h"
 #include "loop/ticket_private.h"
+
+/* ---- the run's keys, as the findings writer kept them --------------------- */
+
+/* ticket_key_fn: appends the key to the tk_kept at ctx, unless it is a
+ * later finding of the record just kept (same kind and ref). 1 (stop: the
+ * keys are not taken) when a key comes out of (kind, ref, id) order. */
+static int kept_add(void *ctx, int64_t kind, const uint64_t ref[2], int64_t id, uint64_t digest)
+{
+    struct tk_kept *k = ctx;
+    if (k->nkinds && kind == k->kind[k->nkinds - 1]) {
+        const struct tk_kept_key *last = &k->v[k->n - 1];
+        if (ref[0] == last->ref[0] && ref[1] == last->ref[1])
+            return id > last->id ? 0 : 1;
+        if (ref[0] < last->ref[0] || (ref[0] == last->ref[0] && ref[1] < last->ref[1]))
+            return 1;
+    } else {
+        if (kind <= 0 || (k->nkinds && kind < k->kind[k->nkinds - 1]))
+            return 1;
+        if (k->nkinds == k->kinds_cap) {
+            k->kinds_cap = k->kinds_cap ? k->kinds_cap * 2 : 16;
+            k->kind = qloop_xrealloc(k->kind, k->kinds_cap * sizeof *k->kind);
+            k->from = qloop_xrealloc(k->from, (k->kinds_cap + 1) * sizeof *k->from);
+        }
+        k->kind[k->nkinds] = kind;
+        k->from[k->nkinds++] = k->n;
+    }
+    if (k->n == k->cap) {
+        k->cap = k->cap ? k->cap * 2 : 4096;
+        k->v = qloop_xrealloc(k->v, k->cap * sizeof *k->v);
+    }
+    k->v[k->n++] = (struct tk_kept_key){{ref[0], ref[1]}, id, digest};
+    return 0;
+}
+
+void tk_kept_take(const struct ticket_seen *seen, struct tk_kept *k)
+{
+    memset(k, 0, sizeof *k);
+    if (!seen || !seen->keys)
+        return;
+    if (seen->keys(seen->ctx, kept_add, k) != 0 || !k->nkinds) {
+        tk_kept_free(k);
+        return;
+    }
+    k->from[k->nkinds] = k->n;
+    k->whole = true;
+}
+
+void tk_kept_free(struct tk_kept *k)
+{
+    free(k->v);
+    free(k->kind);
+    free(k->from);
+    memset(k, 0, sizeof *k);
+}
+
+/* The place of kind among k's kinds; -1 when k has no key of it. */
+static ptrdiff_t kept_kind(const struct tk_kept *k, int64_t kind)
+{
+    size_t lo = 0, hi = k->nkinds;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (k->kind[mid] < kind)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < k->nkinds && k->kind[lo] == kind ? (ptrdiff_t)lo : -1;
+}
+
+/* ---- the groups ------------------------------------------------------------ */
 
 /* The group being read. */
 struct fresh_group {
@@ -40,19 +124,56 @@ struct fresh_group {
     struct fresh_row *rows, *scratch;
     size_t n, cap, scratch_cap;
     size_t kinds;          /* kinds read into the group */
+    char **fields;         /* each kind's field ("" for none), kinds of them */
+    size_t fields_cap;
     struct qloop_buf refs; /* NUL-terminated record_refs */
+    const struct tk_kept *kept; /* the rows' keys (row.ref: a key's place); NULL: refs */
 };
 
-/* Reads the findings of kind `kind` in run `run` into g. 0 or -2. */
+/* Makes room in g for its next kind, of field `field` (NULL as ""), and
+ * returns its place among g's kinds. */
+static size_t add_kind(struct fresh_group *g, const char *field)
+{
+    if (g->kinds == g->fields_cap) {
+        g->fields_cap = g->fields_cap ? g->fields_cap * 2 : 4;
+        g->fields = qloop_xrealloc(g->fields, g->fields_cap * sizeof *g->fields);
+    }
+    g->fields[g->kinds] = qloop_xstrdup(field ? field : "");
+    return g->kinds++;
+}
+
+/* Room for m more rows in g. */
+static void reserve_rows(struct fresh_group *g, size_t m)
+{
+    if (g->n + m <= g->cap)
+        return;
+    while (g->cap < g->n + m)
+        g->cap = g->cap ? g->cap * 2 : 1024;
+    g->rows = qloop_xrealloc(g->rows, g->cap * sizeof *g->rows);
+}
+
+/* Takes the keys g->kept holds of its kind at place `at` (each record's
+ * first finding already) into g as rows of a kind of field `field`. */
+static void take_kind(struct fresh_group *g, size_t at, const char *field)
+{
+    size_t k = add_kind(g, field);
+    size_t from = g->kept->from[at], to = g->kept->from[at + 1];
+    reserve_rows(g, to - from);
+    for (size_t i = from; i < to; i++)
+        g->rows[g->n++] = (struct fresh_row){g->kept->v[i].id, i, k};
+}
+
+/* Reads the findings of kind `kind` (whose field is `field`, NULL as "")
+ * in run `run` into g. 0 or -2. */
 static int read_kind(sqlite3 *db, sqlite3_stmt *rows, int64_t run, int64_t kind,
-                     struct fresh_group *g, struct qloop_error *err)
+                     const char *field, struct fresh_group *g, struct qloop_error *err)
 {
     sqlite3_reset(rows);
     sqlite3_bind_int64(rows, 1, run);
     sqlite3_bind_int64(rows, 2, kind);
     int rc;
     size_t first = g->n; /* this kind's first row */
-    g->kinds++;
+    size_t k = add_kind(g, field);
     while ((rc = sql_row(db, rows, "读取本次运行的问题记录", err)) == 1) {
         const char *ref = sql_text(rows, 1);
         if (!ref) {
@@ -68,11 +189,8 @@ static int read_kind(sqlite3 *db, sqlite3_stmt *rows, int64_t run, int64_t kind,
             if (memcmp(last, ref, len) == 0 && last[len] == '\0')
                 continue;
         }
-        if (g->n == g->cap) {
-            g->cap = g->cap ? g->cap * 2 : 1024;
-            g->rows = qloop_xrealloc(g->rows, g->cap * sizeof *g->rows);
-        }
-        g->rows[g->n++] = (struct fresh_row){sqlite3_column_int64(rows, 0), g->refs.len};
+        reserve_rows(g, 1);
+        g->rows[g->n++] = (struct fresh_row){sqlite3_column_int64(rows, 0), g->refs.len, k};
         qloop_buf_append(&g->refs, ref, len + 1);
     }
     sqlite3_reset(rows);
@@ -122,9 +240,18 @@ static int hand_over(struct fresh_group *g, int (*each)(void *ctx, const struct 
         g->scratch_cap = g->n;
     }
     tk_fresh_sort_by_id(g->rows, g->scratch, g->n);
+    char hex[33];
+    hex[32] = '\0';
     for (size_t i = 0; i < g->n; i++) {
-        struct tk_fresh f = {g->rows[i].id, g->dataset, g->rule, g->refs.ptr + g->rows[i].ref,
-                             g->kinds == 1};
+        const struct fresh_row *r = &g->rows[i];
+        struct tk_fresh f = {r->id, g->dataset, g->rule, g->refs.ptr + r->ref,
+                             g->fields[r->kind], 0, g->kinds == 1};
+        if (g->kept) {
+            const struct tk_kept_key *key = &g->kept->v[r->ref];
+            qloop_hex128(key->ref, hex);
+            f.ref = hex;
+            f.digest = key->digest;
+        }
         int rc = each(ctx, &f);
         if (rc != 0)
             return rc;
@@ -137,11 +264,89 @@ static void group_reset(struct fresh_group *g)
     free(g->dataset);
     free(g->rule);
     g->dataset = g->rule = NULL;
+    for (size_t k = 0; k < g->kinds; k++)
+        free(g->fields[k]);
     g->n = g->kinds = 0;
     qloop_buf_reset(&g->refs);
 }
 
-int tk_fresh_findings(sqlite3 *db, const char *run_id,
+/* A kind of the run: its store id, dataset, rule and field (malloc'd; the
+ * field NULL for none), and its place among the kept keys' kinds (-1:
+ * none). */
+struct fresh_kind {
+    int64_t id;
+    char *dataset, *rule, *field;
+    ptrdiff_t kept;
+};
+
+static void kinds_free(struct fresh_kind *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].dataset);
+        free(v[i].rule);
+        free(v[i].field);
+    }
+    free(v);
+}
+
+/* The kinds of run `run` in (dataset, rule) order (BINARY, as ORDER BY
+ * compares), then id, into *out (*n of them). 0 or -2. */
+static int read_kinds(sqlite3 *db, int64_t run, const char *run_id, struct fresh_kind **out,
+                      size_t *n, struct qloop_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = sql_prepare(db,
+                                   "SELECT k.id, k.dataset, k.rule, k.field FROM finding_kinds k"
+                                   " WHERE EXISTS (SELECT 1 FROM finding_refs f"
+                                   "  WHERE f.run = ?1 AND f.kind = k.id)"
+                                   " ORDER BY k.dataset, k.rule, k.id",
+                                   err);
+    if (!st)
+        return -2;
+    sqlite3_bind_int64(st, 1, run);
+    size_t cap = 0;
+    int rc, result = 0;
+    while ((rc = sql_row(db, st, "读取本次运行的问题类型", err)) == 1) {
+        const char *dataset = sql_text(st, 1), *rule = sql_text(st, 2);
+        if (!dataset || !rule) {
+            result = qloop_error_internal(err, sqlite3_db_filename(db, "main"),
+                                          "运行 %s 的问题记录缺少数据集、规则或记录标识", run_id);
+            break;
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = qloop_xrealloc(*out, cap * sizeof **out);
+        }
+        const char *field = sql_text(st, 3);
+        (*out)[(*n)++] = (struct fresh_kind){sqlite3_column_int64(st, 0), qloop_xstrdup(dataset),
+                                             qloop_xstrdup(rule),
+                                             field ? qloop_xstrdup(field) : NULL, -1};
+    }
+    sqlite3_finalize(st);
+    if (result == 0 && rc < 0)
+        result = -2;
+    if (result != 0) {
+        kinds_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return result;
+}
+
+/* Whether kept holds the keys of exactly the kinds v[0..n), each kind's
+ * place among them noted in v (kept may be NULL: no). */
+static bool kept_fits(const struct tk_kept *kept, struct fresh_kind *v, size_t n)
+{
+    if (!kept || !kept->whole || kept->nkinds != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((v[i].kept = kept_kind(kept, v[i].id)) < 0)
+            return false;
+    return true; /* n distinct kinds, each found among the n kept */
+}
+
+int tk_fresh_findings(sqlite3 *db, const char *run_id, const struct tk_kept *kept,
                       int (*each)(void *ctx, const struct tk_fresh *f), void *ctx,
                       struct qloop_error *err)
 {
@@ -151,54 +356,43 @@ int tk_fresh_findings(sqlite3 *db, const char *run_id,
         return -2;
     if (!run)
         return 0;
-    /* the run's kinds in (dataset, rule) order, BINARY as ORDER BY compares */
-    sqlite3_stmt *kinds = sql_prepare(db,
-                                      "SELECT k.id, k.dataset, k.rule FROM finding_kinds k"
-                                      " WHERE EXISTS (SELECT 1 FROM finding_refs f"
-                                      "  WHERE f.run = ?1 AND f.kind = k.id)"
-                                      " ORDER BY k.dataset, k.rule, k.id",
-                                      err);
-    sqlite3_stmt *rows = kinds ? sql_prepare(db,
-                                             "SELECT id, record_ref FROM finding_refs"
-                                             " WHERE run = ?1 AND kind = ?2"
-                                             " ORDER BY record_ref, id",
-                                             err)
-                               : NULL;
-    if (!rows) {
-        sqlite3_finalize(kinds);
+    struct fresh_kind *kinds;
+    size_t nkinds;
+    if (read_kinds(db, run, run_id, &kinds, &nkinds, err) != 0)
         return -2;
-    }
-    sqlite3_bind_int64(kinds, 1, run);
-    struct fresh_group g = {0};
-    int result = 0, rc = 0;
-    while (result == 0 && (rc = sql_row(db, kinds, "读取本次运行的问题类型", err)) == 1) {
-        const char *dataset = sql_text(kinds, 1), *rule = sql_text(kinds, 2);
-        if (!dataset || !rule) {
-            result = qloop_error_internal(err, sqlite3_db_filename(db, "main"),
-                                          "运行 %s 的问题记录缺少数据集、规则或记录标识", run_id);
-            break;
-        }
-        if (g.dataset && (strcmp(g.dataset, dataset) != 0 || strcmp(g.rule, rule) != 0)) {
+    struct fresh_group g = {.kept = kept_fits(kept, kinds, nkinds) ? kept : NULL};
+    sqlite3_stmt *rows = g.kept ? NULL
+                                : sql_prepare(db,
+                                              "SELECT id, record_ref FROM finding_refs"
+                                              " WHERE run = ?1 AND kind = ?2"
+                                              " ORDER BY record_ref, id",
+                                              err);
+    int result = g.kept || rows ? 0 : -2;
+    for (size_t i = 0; result == 0 && i < nkinds; i++) {
+        const struct fresh_kind *k = &kinds[i];
+        if (g.dataset && (strcmp(g.dataset, k->dataset) != 0 || strcmp(g.rule, k->rule) != 0)) {
             result = hand_over(&g, each, ctx);
             group_reset(&g);
         }
         if (result != 0)
             break;
         if (!g.dataset) {
-            g.dataset = qloop_xstrdup(dataset);
-            g.rule = qloop_xstrdup(rule);
+            g.dataset = qloop_xstrdup(k->dataset);
+            g.rule = qloop_xstrdup(k->rule);
         }
-        result = read_kind(db, rows, run, sqlite3_column_int64(kinds, 0), &g, err);
+        if (g.kept)
+            take_kind(&g, (size_t)k->kept, k->field);
+        else
+            result = read_kind(db, rows, run, k->id, k->field, &g, err);
     }
-    if (result == 0 && rc < 0)
-        result = -2;
-    sqlite3_finalize(kinds);
     sqlite3_finalize(rows);
+    kinds_free(kinds, nkinds);
     if (result == 0 && g.dataset)
         result = hand_over(&g, each, ctx);
     group_reset(&g);
     free(g.rows);
     free(g.scratch);
+    free(g.fields);
     qloop_buf_free(&g.refs);
     return result == 0 ? 0 : -2;
 }

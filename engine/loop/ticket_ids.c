@@ -12,9 +12,11 @@
  * made it already: the findings writer digests every finding it stores
  * (ticket_evidence_digest as a finding's) and hands the digests to the
  * ticket phase with the findings' keys (struct ticket_seen); on a first
- * night nothing else needs them, and tk_digests keeps them by finding id
- * for the items' INSERT, which then neither reads the finding's evidence
- * columns nor digests them again.
+ * night nothing else needs them, and tk_kept_take (ticket_fresh.c) keeps
+ * them with the keys for the items' INSERT, which then neither reads the
+ * finding's evidence columns nor digests them again. With them go each
+ * finding's record_ref and its kind's field, as texts: given all of an
+ * item's columns, the INSERT reads no finding at all (ticket_items.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +28,17 @@
  * a pointer bound under any other type reads as none (no rows). */
 static const char ids_type[] = "qloop_tk_ids";
 
-/* Columns: the finding, the reopened ticket, the digest, and the hidden
- * argument (the array). */
-enum { COL_FINDING, COL_REOPENED, COL_DIGEST, COL_LIST };
+/* Columns: the finding, the reopened ticket, the digest, the record_ref,
+ * the field, and the hidden argument (the array). */
+enum { COL_FINDING, COL_REOPENED, COL_DIGEST, COL_REF, COL_FIELD, COL_LIST };
 
-/* A cursor: the array of its filter and the place in it. */
+/* A cursor: the array of its filter, the place in it, and there the
+ * element's record_ref and field in the list's texts (NULL: none given). */
 struct ids_cursor {
     sqlite3_vtab_cursor base;
     const struct tk_ids *list;
     size_t at;
+    const char *ref, *field;
 };
 
 static int ids_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
@@ -42,7 +46,8 @@ static int ids_connect(sqlite3 *db, void *aux, int argc, const char *const *argv
 {
     (void)aux, (void)argc, (void)argv, (void)errmsg;
     int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(finding INTEGER, reopened INTEGER,"
-                                      " digest INTEGER, list HIDDEN)");
+                                      " digest INTEGER, record_ref TEXT, field TEXT,"
+                                      " list HIDDEN)");
     if (rc != SQLITE_OK)
         return rc;
     sqlite3_vtab *t = sqlite3_malloc(sizeof *t);
@@ -104,12 +109,19 @@ static int ids_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str
     struct ids_cursor *c = (struct ids_cursor *)cur;
     c->list = idx_num == 1 && argc == 1 ? sqlite3_value_pointer(argv[0], ids_type) : NULL;
     c->at = 0;
+    c->ref = c->list ? c->list->refs : NULL;
+    c->field = c->list ? c->list->fields : NULL;
     return SQLITE_OK;
 }
 
 static int ids_next(sqlite3_vtab_cursor *cur)
 {
-    ((struct ids_cursor *)cur)->at++;
+    struct ids_cursor *c = (struct ids_cursor *)cur;
+    c->at++;
+    if (c->ref)
+        c->ref += strlen(c->ref) + 1;
+    if (c->field)
+        c->field += strlen(c->field) + 1;
     return SQLITE_OK;
 }
 
@@ -135,6 +147,11 @@ static int ids_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
         int64_t v;
         memcpy(&v, &d, sizeof v);
         sqlite3_result_int64(ctx, v);
+    } else if (col == COL_REF && c->ref) {
+        /* the list outlives the statement's step: no copy made here */
+        sqlite3_result_text(ctx, c->ref, -1, SQLITE_STATIC);
+    } else if (col == COL_FIELD && c->field && *c->field) {
+        sqlite3_result_text(ctx, c->field, -1, SQLITE_STATIC);
     } else {
         sqlite3_result_null(ctx);
     }
@@ -184,64 +201,4 @@ int tk_ids_sql(sqlite3 *db, struct qloop_error *err)
 int tk_ids_bind(sqlite3_stmt *st, int param, const struct tk_ids *list)
 {
     return sqlite3_bind_pointer(st, param, (void *)list, ids_type, NULL);
-}
-
-/* The slots of one page of a tk_digests table. */
-#define DIGESTS_PAGE_BITS 12
-#define DIGESTS_PAGE ((size_t)1 << DIGESTS_PAGE_BITS)
-
-/* ticket_key_fn: keeps key id's digest in the tk_digests at ctx. */
-static int digests_keep(void *ctx, int64_t kind, const uint64_t ref[2], int64_t id,
-                        uint64_t digest)
-{
-    (void)kind, (void)ref;
-    struct tk_digests *d = ctx;
-    if (id < 1 || id > d->top || !digest)
-        return 0; /* not the run's, or not one an item may keep: looked up as 0 */
-    uint64_t at = (uint64_t)(d->top - id);
-    size_t page = (size_t)(at >> DIGESTS_PAGE_BITS);
-    if (!d->pages[page])
-        d->pages[page] = qloop_xcalloc(DIGESTS_PAGE, sizeof *d->pages[page]);
-    d->pages[page][at & (DIGESTS_PAGE - 1)] = digest;
-    return 0;
-}
-
-int tk_digests_take(sqlite3 *db, const struct ticket_seen *seen, struct tk_digests *d,
-                    struct qloop_error *err)
-{
-    memset(d, 0, sizeof *d);
-    if (!seen || !seen->keys)
-        return 0;
-    int64_t top = 0;
-    if (sql_int64(db, "SELECT max(id) FROM finding_rows", NULL, 0, &top, err) != 0) {
-        seen->keys(seen->ctx, NULL, NULL); /* dropped */
-        return -2;
-    }
-    if (top < 1) {
-        seen->keys(seen->ctx, NULL, NULL);
-        return 0;
-    }
-    d->top = top;
-    d->npages = (size_t)((uint64_t)(top - 1) >> DIGESTS_PAGE_BITS) + 1;
-    d->pages = qloop_xcalloc(d->npages, sizeof *d->pages);
-    if (seen->keys(seen->ctx, digests_keep, d) != 0)
-        tk_digests_free(d); /* not kept whole: none known */
-    return 0;
-}
-
-uint64_t tk_digests_of(const struct tk_digests *d, int64_t id)
-{
-    if (!d->pages || id < 1 || id > d->top)
-        return 0;
-    uint64_t at = (uint64_t)(d->top - id);
-    const uint64_t *page = d->pages[at >> DIGESTS_PAGE_BITS];
-    return page ? page[at & (DIGESTS_PAGE - 1)] : 0;
-}
-
-void tk_digests_free(struct tk_digests *d)
-{
-    for (size_t i = 0; d->pages && i < d->npages; i++)
-        free(d->pages[i]);
-    free(d->pages);
-    memset(d, 0, sizeof *d);
 }

@@ -339,24 +339,31 @@ struct tk_adds {
     struct qloop_buf ids;      /* each finding's id, an int64_t each, in order */
     struct qloop_buf digests;  /* each item's evidence digest, a uint64_t each (0: unknown) */
     struct qloop_buf refs;     /* each finding's record_ref, NUL-terminated, in order */
+    struct qloop_buf fields;   /* each finding's field, NUL-terminated ("": none), in order */
     struct qloop_buf reopened; /* each finding's reopened_from (0: none), an int64_t each */
     size_t n;
+    bool unknown; /* some finding pushed without its field or digest: the
+                     INSERT reads the findings' rows and kinds */
 };
 
 /* The name of the table-valued function (ticket_ids.c) whose rows are the
  * elements of a struct tk_ids bound to its one argument by tk_ids_bind, in
  * array order: finding (the id), reopened (reopened_from, NULL for 0),
  * digest (the item's evidence digest as a signed integer, NULL for 0:
- * not known). */
+ * not known), record_ref (a text; NULL when the list has no refs) and
+ * field (a text, NULL for "" or when the list has no fields). */
 #define TK_IDS_SQL "qloop_item_ids"
 
 /* n findings with their reopened_from (0: none) and the evidence digest
  * their items keep (0: not known; digest may be NULL: none known), as
  * tk_ids_bind gives them to TK_IDS_SQL; the arrays stay valid while the
- * statement runs. */
+ * statement runs. refs and fields (each may be NULL: not given) are n
+ * NUL-terminated texts one after another, in array order; the rows are
+ * read once each, in order (a cursor steps through the texts). */
 struct tk_ids {
     const int64_t *finding, *reopened;
     const uint64_t *digest;
+    const char *refs, *fields;
     size_t n;
 };
 
@@ -369,46 +376,57 @@ int tk_ids_sql(sqlite3 *db, struct qloop_error *err);
  * parameter param of st, the argument of TK_IDS_SQL. An SQLite code. */
 int tk_ids_bind(sqlite3_stmt *st, int param, const struct tk_ids *list);
 
-/* The evidence digests the run made of its findings (ticket_seen's keys:
- * ticket_evidence_digest as a finding's, which is 0 where it cannot stand
- * for what the `ticket_items` view shows, else exactly TK_DIGEST_SQL of
- * the finding), by finding id, for the items a first night adds: pages of
- * 4,096 slots by top - id, made as keys arrive (8 bytes a finding of the
- * run, whose ids are consecutive). */
-struct tk_digests {
-    uint64_t **pages;
-    size_t npages;
-    int64_t top; /* the highest finding id when taken */
+/* The run's keys as its findings writer kept them (ticket_seen's keys),
+ * for a first night's items (tk_fresh_findings): by store kind, and in
+ * each kind by record_ref (as two big-endian numbers, which order as the
+ * hex texts do) and id, each record's first finding of the kind only, with
+ * the evidence digest the run made of it (ticket_evidence_digest as a
+ * finding's: 0 where it cannot stand for what the `ticket_items` view
+ * shows, else exactly TK_DIGEST_SQL of the finding). 32 bytes a key. */
+struct tk_kept_key {
+    uint64_t ref[2];
+    int64_t id;
+    uint64_t digest;
+};
+struct tk_kept {
+    struct tk_kept_key *v;
+    size_t n, cap;
+    int64_t *kind; /* the kinds, ascending, nkinds of them */
+    size_t *from;  /* kind[k]'s keys: v[from[k] .. from[k + 1]) (from[nkinds] = n) */
+    size_t nkinds, kinds_cap;
+    bool whole; /* every key of the run, in order (else none is held) */
 };
 
-/* Takes the run's keys from seen (nothing when seen or its keys are
- * NULL) into *d, which the run then drops: every digest when it kept them
- * all, else none. 0, or -2 with err (*d empty; the keys dropped). */
-int tk_digests_take(sqlite3 *db, const struct ticket_seen *seen, struct tk_digests *d,
-                    struct qloop_error *err);
+/* Takes the run's keys from seen (nothing when seen or its keys are NULL)
+ * into *k, which the run then drops: every one when it kept them all and
+ * they came in order, else none (k->whole false). */
+void tk_kept_take(const struct ticket_seen *seen, struct tk_kept *k);
 
-/* The digest d holds for finding id; 0 when none. */
-uint64_t tk_digests_of(const struct tk_digests *d, int64_t id);
+/* Frees k's keys and empties it. */
+void tk_kept_free(struct tk_kept *k);
 
-/* Frees d's pages and empties it. */
-void tk_digests_free(struct tk_digests *d);
-
-/* Appends finding finding_id, with the closed ticket its record was in
- * before (0: none) and the digest of its evidence as its item keeps it
- * (TK_DIGEST_SQL of the finding; 0: not known, the INSERT makes it), to a. */
+/* Appends finding finding_id, with its record_ref (its row's), its kind's
+ * field ("" for none, as for NULL; NULL: not known), the closed ticket its
+ * record was in before (0: none) and the digest of its evidence as its
+ * item keeps it (TK_DIGEST_SQL of the finding; 0: not known, the INSERT
+ * makes it), to a. */
 void tk_adds_push(struct tk_adds *a, int64_t finding_id, const char *record_ref,
-                  int64_t reopened_from, uint64_t digest);
+                  const char *field, int64_t reopened_from, uint64_t digest);
 
-/* Inserts a's findings as open items of ticket tid, in the order pushed,
- * added at `at` by run_id (added_run = last_run), and audits each into
- * batch ("added", or "reopened" with its reopened_from), as tk_add_item
- * does one by one; a is emptied. The items' ids and records come from the
- * insert itself (the ids consecutive after the highest stored), not read
- * back. ins: the statement, kept across calls. 0 or -2 (a finding pushed
- * that did not become exactly one item, or ids not consecutive, is an
- * internal error). */
-int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, int64_t at, const char *run_id,
-                  struct sql_cached *ins, struct tk_batch *batch, struct qloop_error *err);
+/* Inserts a's findings as open items of ticket tid (of dataset and rule,
+ * the findings' kinds'), in the order pushed, added at `at` by run_id
+ * (added_run = last_run), and audits each into batch ("added", or
+ * "reopened" with its reopened_from), as tk_add_item does one by one; a is
+ * emptied. When every finding was pushed with its field and digest the
+ * items are made from what was pushed alone, else from the findings' rows
+ * and kinds (the same bytes either way). The items' ids and records come
+ * from the insert itself (the ids consecutive after the highest stored),
+ * not read back. ins: the statements, kept across calls (two). 0 or -2 (a
+ * finding pushed that did not become exactly one item, or ids not
+ * consecutive, is an internal error). */
+int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, const char *dataset,
+                  const char *rule, int64_t at, const char *run_id, struct sql_cached ins[2],
+                  struct tk_batch *batch, struct qloop_error *err);
 
 /* Frees a's buffers. */
 void tk_adds_free(struct tk_adds *a);
@@ -419,15 +437,20 @@ void tk_adds_free(struct tk_adds *a);
 struct tk_fresh {
     int64_t id;
     const char *dataset, *rule, *ref;
+    const char *field; /* its kind's ("" for none) */
+    uint64_t digest;   /* the digest its item keeps, as the run made it (0: not known) */
     bool distinct; /* no other finding handed over for this dataset and rule
                       has this record_ref (else the caller must tell) */
 };
 
-/* One finding of the group tk_fresh_findings is reading: its id and where
- * its record_ref starts in the group's text buffer. */
+/* One finding of the group tk_fresh_findings is reading: its id, where
+ * its record_ref starts in the group's text buffer (or, read from kept
+ * keys, its key's place among them), and which of the group's kinds it is
+ * of (0 for the first read). */
 struct fresh_row {
     int64_t id;
     size_t ref;
+    size_t kind;
 };
 
 /* Sorts v[0..n) by id (ascending; the ids distinct), through scratch (room
@@ -436,9 +459,12 @@ void tk_fresh_sort_by_id(struct fresh_row *v, struct fresh_row *scratch, size_t 
 
 /* Hands each finding of run run_id to each(ctx, f), by dataset and rule
  * (BINARY order) and in id order within each: the order in which a run
- * adds items. Stops at the first nonzero return of each(). 0 or -2 (err
- * set, by each() when it failed). */
-int tk_fresh_findings(sqlite3 *db, const char *run_id,
+ * adds items. The findings' ids, refs and digests come from kept when it
+ * holds the run's keys whole and a share for each of the run's kinds,
+ * else from finding_refs (no digest known; kept may be NULL). Stops at
+ * the first nonzero return of each(). 0 or -2 (err set, by each() when it
+ * failed). */
+int tk_fresh_findings(sqlite3 *db, const char *run_id, const struct tk_kept *kept,
                       int (*each)(void *ctx, const struct tk_fresh *f), void *ctx,
                       struct qloop_error *err);
 

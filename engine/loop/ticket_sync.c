@@ -193,8 +193,7 @@ static int judged_items_read(sqlite3 *db, const char *run_id, const struct ticke
      * record (ticket_refresh.c), which counts the judged items as it reads
      * them. */
     struct tk_judged_set judged = {0};
-    /* else the keys are left to add_findings: a first night's items keep
-     * their digests (tk_digests_take) */
+    /* else the keys are left to a first night's add_findings (tk_kept_take) */
     if (any ? tk_refresh_failing(db, run_id, seen, all_found, &judged, err) != 0
             : tk_refreshed_clear(db, err) != 0)
         return -2;
@@ -612,6 +611,7 @@ struct new_finding {
     bool distinct; /* no other finding of its dataset and rule in this run
                       has its record_ref (tk_fresh.distinct) */
     uint64_t digest; /* the digest its item keeps, as the run made it (0: not known) */
+    const char *field; /* its kind's ("" for none; NULL: not known) */
 };
 
 /* The run's findings without an open item, by dataset and rule and in the
@@ -655,6 +655,8 @@ static void read_finding(sqlite3_stmt *st, struct new_finding *f)
     f->prior_item_state = sql_text(st, 7);
     f->prior_value = sql_text(st, 8);
     f->distinct = false; /* a record may have findings of two kinds */
+    f->digest = 0;       /* not known: the items' INSERT reads the finding */
+    f->field = NULL;
 }
 
 /* Where the findings of one dataset and rule go. */
@@ -665,7 +667,7 @@ struct group {
     long added;
     struct strmap *added_refs; /* the records added to it by this run */
     struct tk_adds adds;       /* added, not yet inserted (at most TK_ADDS_CHUNK) */
-    struct sql_cached ins;     /* tk_adds_flush's statement */
+    struct sql_cached ins[2];  /* tk_adds_flush's statements */
     struct tk_batch batch;     /* the audit of the items inserted */
 };
 
@@ -676,7 +678,8 @@ struct group {
 static int flush_adds(sqlite3 *db, const char *run_id, int64_t at, struct group *g,
                       struct qloop_error *err)
 {
-    return tk_adds_flush(db, &g->adds, g->tid, at, run_id, &g->ins, &g->batch, err);
+    return tk_adds_flush(db, &g->adds, g->tid, g->dataset, g->rule, at, run_id, g->ins, &g->batch,
+                         err);
 }
 
 /* Chooses the ticket of finding f's group: the open one of its dataset and
@@ -771,7 +774,7 @@ static int add_finding(sqlite3 *db, const char *run_id, int64_t at, const struct
     g->added++;
     if (!f->distinct)
         strmap_put(g->added_refs, f->ref, ref_len, NULL);
-    tk_adds_push(&g->adds, f->id, f->ref, reopened, f->digest);
+    tk_adds_push(&g->adds, f->id, f->ref, f->field, reopened, f->digest);
     return g->adds.n < TK_ADDS_CHUNK ? 0 : flush_adds(db, run_id, at, g, err);
 }
 
@@ -784,7 +787,7 @@ struct adding {
     struct ticket_sync_counts *counts;
     struct idset *updated, reopened_now;
     struct group g;
-    struct tk_digests digests; /* the run's, by finding id (a first night) */
+    struct tk_kept kept; /* the run's keys, as its findings writer kept them (a first night) */
     struct qloop_error *err;
 };
 
@@ -817,8 +820,8 @@ static int take_fresh(void *ctx, const struct tk_fresh *fresh)
 {
     struct adding *a = ctx;
     struct new_finding f = {.id = fresh->id, .dataset = fresh->dataset, .rule = fresh->rule,
-                            .ref = fresh->ref, .distinct = fresh->distinct,
-                            .digest = tk_digests_of(&a->digests, fresh->id)};
+                            .ref = fresh->ref, .distinct = fresh->distinct, .field = fresh->field,
+                            .digest = fresh->digest};
     return take_finding(a, &f);
 }
 
@@ -829,9 +832,8 @@ static int take_fresh(void *ctx, const struct tk_fresh *fresh)
  * and rule at a time from tk_fresh_findings; nothing gathered in memory
  * but that and the records added to the current group. Many fresh
  * findings are inserted without the index of items by record, built again
- * at the end (tk_items_in_bulk). The fresh findings' items keep the
- * digests the run made (seen's keys, taken here; dropped on the other
- * path, which has no use for them). */
+ * at the end (tk_items_in_bulk). The fresh findings come from the run's
+ * keys as kept, with their digests (seen's, taken here; else dropped). */
 static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
                         const struct qloop_policy *p, const struct ticket_seen *seen,
                         struct ticket_sync_counts *counts, struct idset *updated,
@@ -847,8 +849,10 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
         return -2;
     struct adding a = {.db = db, .run_id = run_id, .at = at, .p = p, .counts = counts,
                        .updated = updated, .g = {.added_refs = strmap_new()}, .err = err};
-    int result = have_items ? 0 : tk_digests_take(db, seen, &a.digests, err);
-    if (have_items && seen && seen->keys)
+    int result = 0;
+    if (!have_items)
+        tk_kept_take(seen, &a.kept);
+    else if (seen && seen->keys)
         seen->keys(seen->ctx, NULL, NULL); /* not needed: let the run drop them */
     if (result == 0 && have_items) {
         sqlite3_stmt *st = sql_prepare_texts(db, new_findings_by_record, 1, &run_id, err);
@@ -862,7 +866,7 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
             result = -2;
         sqlite3_finalize(st);
     } else if (result == 0) {
-        result = tk_fresh_findings(db, run_id, take_fresh, &a, err);
+        result = tk_fresh_findings(db, run_id, &a.kept, take_fresh, &a, err);
     }
     if (result == 0 && a.g.tid)
         result = end_group(db, run_id, at, p, &a.g, updated, err);
@@ -871,8 +875,9 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
     free(index_sql); /* a failed run rolls the drop back */
     tk_batch_drop(&a.g.batch);
     tk_adds_free(&a.g.adds);
-    tk_digests_free(&a.digests);
-    sql_cache_free(&a.g.ins);
+    tk_kept_free(&a.kept);
+    sql_cache_free(&a.g.ins[0]);
+    sql_cache_free(&a.g.ins[1]);
     strmap_free(a.g.added_refs);
     free(a.g.dataset);
     free(a.g.rule);

@@ -6,7 +6,10 @@
  * handed over once (its first finding), a group of one kind marked as
  * holding each record once and a group of several kinds not, and the items
  * a sync makes from them: each record once, at its first finding, in id
- * order, whatever kind its later findings are of.
+ * order, whatever kind its later findings are of; and the same findings
+ * handed over from the keys the findings writer kept (tk_kept_take), each
+ * with its digest, or read back when the keys lack a kind or came out of
+ * order.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +25,8 @@
 #include "ticket_helpers.h"
 
 #include "base/buf.h"
+#include "base/sha256.h"
+#include "loop/ticket.h"
 #include "loop/ticket_private.h"
 
 static int by_id(const void *a, const void *b)
@@ -58,7 +63,7 @@ static void check_sort(size_t n, int64_t base, uint64_t span, uint64_t seed)
             for (size_t j = 0; fresh && j < i && n <= 5000; j++)
                 fresh = v[j].id != id;
         } while (!fresh);
-        v[i] = (struct fresh_row){id, i};
+        v[i] = (struct fresh_row){id, i, 0};
     }
     memcpy(w, v, n * sizeof *v);
     tk_fresh_sort_by_id(v, scratch, n);
@@ -88,7 +93,7 @@ static void test_sort_by_id_as_qsort(void **state)
     enum { N = 3000 };
     struct fresh_row v[N], scratch[N];
     for (size_t i = 0; i < N; i++)
-        v[i] = (struct fresh_row){(int64_t)(N - i) * 3, i};
+        v[i] = (struct fresh_row){(int64_t)(N - i) * 3, i, 0};
     tk_fresh_sort_by_id(v, scratch, N);
     for (size_t i = 0; i < N; i++) {
         assert_int_equal(v[i].id, (int64_t)(i + 1) * 3);
@@ -119,7 +124,14 @@ static const struct {
 };
 enum { NFOUND = sizeof found / sizeof found[0] };
 
-static sqlite3 *store_with_findings(void)
+/* A record_ref of found[]'s as a store run's are: 32 lower-case hex
+ * digits (here of the letter's code, so that they order as the letters). */
+static void hex_ref(const char *ref, char out[33])
+{
+    snprintf(out, 33, "%032x", (unsigned)(unsigned char)ref[3]);
+}
+
+static sqlite3 *store_with_refs(bool hex)
 {
     sqlite3 *db = db_open();
     set_now("2024-09-27T10:00:00+08:00");
@@ -132,12 +144,20 @@ static sqlite3 *store_with_findings(void)
                  " message, checked, failed, errors, resolve_missing) VALUES('r1', %Q, 'people',"
                  " 'f', 'normative', 'medium', '格式错误', 12, 6, 0, 0)",
              r ? "people.two" : "people.one");
-    for (int i = 0; i < NFOUND; i++)
+    for (int i = 0; i < NFOUND; i++) {
+        char ref[33];
+        hex_ref(found[i].ref, ref);
         exec(db, "INSERT INTO findings(id, run_id, dataset, rule, row_no, record_ref, record_key,"
                  " field, value, message) VALUES(%d, 'r1', 'people', %Q, %d, %Q, 'K%d', %Q,"
                  " 'v%d', '格式错误')",
-             i + 1, found[i].rule, i + 1, found[i].ref, i + 1, found[i].field, i + 1);
+             i + 1, found[i].rule, i + 1, hex ? ref : found[i].ref, i + 1, found[i].field, i + 1);
+    }
     return db;
+}
+
+static sqlite3 *store_with_findings(void)
+{
+    return store_with_refs(false);
 }
 
 /* What tk_fresh_findings handed over, as "rule id ref distinct;" */
@@ -154,7 +174,7 @@ static void test_records_found_twice(void **state)
     struct qloop_buf got = {0};
     struct qloop_error err;
     qloop_error_clear(&err);
-    assert_int_equal(tk_fresh_findings(db, "r1", collect, &got, &err), 0);
+    assert_int_equal(tk_fresh_findings(db, "r1", NULL, collect, &got, &err), 0);
     /* people.one: Q's later findings (7, 12) dropped, each record once:
      * distinct. people.two: X's and Y's findings in the other kind kept
      * (the caller skips them), X's second of kind a (8) and Z's second of
@@ -176,11 +196,133 @@ static void test_records_found_twice(void **state)
     store_close(db);
 }
 
+/* The keys a findings writer would keep: run r1's finding_refs in their
+ * key order (kind, record_ref, id), each digest 1000 + id; with `skip` a
+ * kind left out (0: none), with `reversed` handed last to first. */
+struct fake_keys {
+    sqlite3 *db;
+    int64_t skip;
+    bool reversed;
+};
+
+static int hand_keys(void *ctx, ticket_key_fn each, void *each_ctx)
+{
+    const struct fake_keys *fk = ctx;
+    if (!each)
+        return 1;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(fk->db,
+                                        fk->reversed
+                                            ? "SELECT kind, record_ref, id FROM finding_refs"
+                                              " ORDER BY kind DESC, record_ref DESC, id DESC"
+                                            : "SELECT kind, record_ref, id FROM finding_refs"
+                                              " ORDER BY kind, record_ref, id",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    int rc = 0;
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        uint64_t ref[2];
+        assert_true(qloop_unhex128((const char *)sqlite3_column_text(st, 1), ref));
+        int64_t kind = sqlite3_column_int64(st, 0), id = sqlite3_column_int64(st, 2);
+        if (kind != fk->skip)
+            rc = each(each_ctx, kind, ref, id, (uint64_t)(1000 + id));
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* What tk_fresh_findings handed over, as "rule id ref field distinct" and
+ * then " digest;" into two texts: struct handed. */
+struct handed {
+    struct qloop_buf rows, digests;
+};
+
+static int collect_all(void *ctx, const struct tk_fresh *f)
+{
+    struct handed *h = ctx;
+    qloop_buf_printf(&h->rows, "%s %lld %.4s…%s %s %d;", f->rule, (long long)f->id, f->ref,
+                     f->ref + 28, f->field, f->distinct);
+    qloop_buf_printf(&h->digests, "%llu;", (unsigned long long)f->digest);
+    return 0;
+}
+
+static void handed_free(struct handed *h)
+{
+    qloop_buf_free(&h->rows);
+    qloop_buf_free(&h->digests);
+}
+
+/* A first night's findings from the keys its findings writer kept: the
+ * same findings in the same order, with the same refs and fields, as read
+ * back from finding_refs, each with the digest kept for it (none known
+ * when read back); each record's later findings of a kind left out as
+ * the keys are taken. Keys out of order are not taken; keys that lack a
+ * kind of the run are not used (the run's findings are read back). */
+static void test_kept_keys(void **state)
+{
+    (void)state;
+    sqlite3 *db = store_with_refs(true);
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    struct handed back = {0}, kept_h = {0};
+    assert_int_equal(tk_fresh_findings(db, "r1", NULL, collect_all, &back, &err), 0);
+    assert_string_equal(qloop_buf_str(&back.rows),
+                        "people.one 2 0000…0051 f 1;people.one 5 0000…0050 f 1;"
+                        "people.one 10 0000…0052 f 1;"
+                        "people.two 1 0000…0058 a 0;people.two 3 0000…005a b 0;"
+                        "people.two 4 0000…0059 a 0;people.two 6 0000…0058 b 0;"
+                        "people.two 9 0000…0059 b 0;");
+    assert_string_equal(qloop_buf_str(&back.digests), "0;0;0;0;0;0;0;0;");
+
+    struct fake_keys fk = {db, 0, false};
+    struct ticket_seen seen = {NULL, &fk, hand_keys};
+    struct tk_kept kept;
+    tk_kept_take(&seen, &kept);
+    assert_true(kept.whole);
+    assert_int_equal(kept.nkinds, 3);
+    assert_int_equal(kept.n, 8); /* 12 findings, 4 of them a record's later ones */
+    assert_int_equal(tk_fresh_findings(db, "r1", &kept, collect_all, &kept_h, &err), 0);
+    assert_string_equal(qloop_buf_str(&kept_h.rows), qloop_buf_str(&back.rows));
+    assert_string_equal(qloop_buf_str(&kept_h.digests),
+                        "1002;1005;1010;1001;1003;1004;1006;1009;");
+    handed_free(&kept_h);
+    tk_kept_free(&kept);
+    assert_null(kept.v);
+
+    /* a kind missing: read back, no digest known */
+    fk.skip = q_int(db, "SELECT min(kind) FROM finding_refs");
+    tk_kept_take(&seen, &kept);
+    assert_true(kept.whole);
+    assert_int_equal(kept.nkinds, 2);
+    assert_int_equal(tk_fresh_findings(db, "r1", &kept, collect_all, &kept_h, &err), 0);
+    assert_string_equal(qloop_buf_str(&kept_h.rows), qloop_buf_str(&back.rows));
+    assert_string_equal(qloop_buf_str(&kept_h.digests), "0;0;0;0;0;0;0;0;");
+    handed_free(&kept_h);
+    tk_kept_free(&kept);
+
+    /* out of order: none taken */
+    fk.skip = 0;
+    fk.reversed = true;
+    tk_kept_take(&seen, &kept);
+    assert_false(kept.whole);
+    assert_int_equal(kept.n, 0);
+    assert_null(kept.v);
+    /* no keys to take */
+    seen.keys = NULL;
+    tk_kept_take(&seen, &kept);
+    assert_false(kept.whole);
+    tk_kept_take(NULL, &kept);
+    assert_false(kept.whole);
+    handed_free(&back);
+    store_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort_by_id_as_qsort),
         cmocka_unit_test(test_records_found_twice),
+        cmocka_unit_test(test_kept_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

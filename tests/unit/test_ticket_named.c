@@ -547,7 +547,9 @@ static void test_first_night_takes_run_digests(void **state)
 }
 
 /* TK_IDS_SQL: the elements of a bound struct tk_ids, in order, reopened
- * and digest NULL for 0; no rows without the array bound (NULL, or
+ * and digest NULL for 0, record_ref and field the texts given in order
+ * (field "" as NULL; both NULL when not given); no rows without the array
+ * bound (NULL, or
  * anything not bound by tk_ids_bind); registering it twice changes
  * nothing; not usable from the schema (a view of the store's). */
 static void test_ids_table(void **state)
@@ -561,20 +563,25 @@ static void test_ids_table(void **state)
     const int64_t finding[] = {30, 10, 20};
     const int64_t reopened[] = {0, 7, 0};
     const uint64_t digest[] = {5, 0, UINT64_MAX};
-    struct tk_ids list = {finding, reopened, digest, 3};
+    static const char refs[] = "r30\0r10\0r20", fields[] = "phone\0\0x";
+    struct tk_ids list = {finding, reopened, digest, refs, fields, 3};
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(db,
                                         "SELECT group_concat(finding || ':' || quote(reopened)"
-                                        " || ':' || quote(digest), ' ') FROM " TK_IDS_SQL "(?1)",
+                                        " || ':' || quote(digest) || ':' || quote(record_ref)"
+                                        " || ':' || quote(field), ' ') FROM " TK_IDS_SQL "(?1)",
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(tk_ids_bind(st, 1, &list), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "30:NULL:5 10:7:NULL 20:NULL:-1");
+    assert_string_equal((const char *)sqlite3_column_text(st, 0),
+                        "30:NULL:5:'r30':'phone' 10:7:NULL:'r10':NULL 20:NULL:-1:'r20':'x'");
     sqlite3_reset(st);
     list.digest = NULL;
+    list.refs = list.fields = NULL;
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "30:NULL:NULL 10:7:NULL 20:NULL:NULL");
+    assert_string_equal((const char *)sqlite3_column_text(st, 0),
+                        "30:NULL:NULL:NULL:NULL 10:7:NULL:NULL:NULL 20:NULL:NULL:NULL:NULL");
     sqlite3_reset(st);
     sqlite3_bind_null(st, 1);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);

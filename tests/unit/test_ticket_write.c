@@ -4,7 +4,9 @@
  * and records from the insert, not from reading the chunk back — the ids
  * in the order pushed after the items already stored, every column as one
  * INSERT per record would store it, the audit naming each item with its
- * record, no column of ticket_items but its id read while inserting, and a
+ * record, no column of ticket_items but its id read while inserting, the
+ * items of findings pushed with their fields and digests made without
+ * reading a finding (the same rows, type by type), and a
  * finding that did not become an item an internal error; and the journal of
  * a run (store/store.c, store_begin_bulk / store_wal): a rollback journal
  * while a run alone with the store writes, the first and every later one,
@@ -120,27 +122,30 @@ static void test_items_from_the_insert(void **state)
 
     watch_reads(db);
     struct tk_adds adds = {0};
-    struct sql_cached ins = {0};
+    struct sql_cached ins[2] = {{0}};
     static const int chunk1[] = {5, 1, 12, 3, 8};
     static const int chunk2[] = {2, 11, 4, 9, 6, 10, 7};
     char ref[16];
     for (size_t i = 0; i < sizeof chunk1 / sizeof *chunk1; i++) {
         snprintf(ref, sizeof ref, "ref%03d", chunk1[i]);
-        tk_adds_push(&adds, finding_of_row(db, chunk1[i]), ref, 0, 0);
+        tk_adds_push(&adds, finding_of_row(db, chunk1[i]), ref, NULL, 0, 0);
     }
-    assert_int_equal(tk_adds_flush(db, &adds, tid, qloop_now(), "r1", &ins, &batch, &err), 0);
+    assert_int_equal(tk_adds_flush(db, &adds, tid, "people", "people.phone", qloop_now(), "r1", ins,
+                                   &batch, &err), 0);
     assert_int_equal(adds.n, 0);
     for (size_t i = 0; i < sizeof chunk2 / sizeof *chunk2; i++) {
         snprintf(ref, sizeof ref, "ref%03d", chunk2[i]);
-        tk_adds_push(&adds, finding_of_row(db, chunk2[i]), ref, chunk2[i] % 2 ? 7 : 0, 0);
+        tk_adds_push(&adds, finding_of_row(db, chunk2[i]), ref, NULL, chunk2[i] % 2 ? 7 : 0, 0);
     }
-    assert_int_equal(tk_adds_flush(db, &adds, tid, qloop_now(), "r1", &ins, &batch, &err), 0);
+    assert_int_equal(tk_adds_flush(db, &adds, tid, "people", "people.phone", qloop_now(), "r1", ins,
+                                   &batch, &err), 0);
     assert_int_equal(tk_batch_flush(db, &batch, &err), 0);
     assert_string_equal(reads, "");
     assert_int_equal(sqlite3_set_authorizer(db, NULL, NULL), SQLITE_OK);
     tk_batch_drop(&batch);
     tk_adds_free(&adds);
-    sql_cache_free(&ins);
+    sql_cache_free(&ins[0]);
+    sql_cache_free(&ins[1]);
     assert_int_equal(store_commit(db, &err), 0);
 
     /* ids in push order after the stored item */
@@ -183,6 +188,131 @@ static void test_items_from_the_insert(void **state)
     store_close(db);
 }
 
+/* Reads of finding_rows and finding_kinds by the statements prepared since
+ * watch_findings (an authorizer sees each column a statement reads). */
+static int finding_reads;
+
+static int note_finding_reads(void *ctx, int action, const char *table, const char *column,
+                              const char *schema, const char *trigger)
+{
+    (void)ctx, (void)column, (void)schema, (void)trigger;
+    if (action == SQLITE_READ && table &&
+        (strcmp(table, "finding_rows") == 0 || strcmp(table, "finding_kinds") == 0))
+        finding_reads++;
+    return SQLITE_OK;
+}
+
+/* Every column of every stored item, typed (quote), in id order. */
+static const char item_rows[] =
+    "SELECT quote(id), quote(ticket_id), quote(dataset), quote(rule), quote(record_ref),"
+    " quote(record_key), quote(field), quote(value), quote(message), quote(row_no), quote(state),"
+    " quote(reporter), quote(added_at), quote(added_run), quote(last_run), quote(closed_at),"
+    " quote(closed_run), quote(reopened_from), quote(sealed), quote(finding), quote(digest)"
+    " FROM ticket_item_rows ORDER BY id";
+
+/* Pushes run r1's findings of rows [from, to] to adds: each with record
+ * ref%03d, reopened from ticket 7 for an odd row, and, when `known`, the
+ * field given and the digest its item keeps (TK_DIGEST_SQL of its row),
+ * else neither. */
+static void push_rows(sqlite3 *db, struct tk_adds *adds, int from, int to, bool known,
+                      const char *field)
+{
+    for (int row = from; row <= to; row++) {
+        char ref[16];
+        snprintf(ref, sizeof ref, "ref%03d", row);
+        int64_t id = finding_of_row(db, row);
+        uint64_t digest = (uint64_t)q_int(db,
+                                          "SELECT " TK_DIGEST_SQL "(row_no, record_key, value,"
+                                          " message, sealed) FROM finding_rows WHERE id = %lld",
+                                          (long long)id);
+        assert_int_not_equal(digest, 0);
+        tk_adds_push(adds, id, ref, known ? field : NULL, row % 2 ? 7 : 0, known ? digest : 0);
+    }
+}
+
+/* tk_adds_flush with the reads of finding_rows and finding_kinds counted
+ * in finding_reads. */
+static void flush_watched(sqlite3 *db, struct tk_adds *adds, int64_t tid, const char *rule,
+                          struct sql_cached ins[2], struct tk_batch *batch)
+{
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    assert_int_equal(sqlite3_set_authorizer(db, note_finding_reads, NULL), SQLITE_OK);
+    assert_int_equal(tk_adds_flush(db, adds, tid, "people", rule, qloop_now(), "r1", ins, batch,
+                                   &err),
+                     0);
+    assert_int_equal(sqlite3_set_authorizer(db, NULL, NULL), SQLITE_OK);
+}
+
+/* Inserts rows 1-6 (rule people.phone, field phone) into ticket tp and
+ * rows 7-8 (rule people.none, fields NULL and '') into tn, through ins,
+ * pushed `known` or not; returns the items stored (malloc'd). */
+static char *insert_items(sqlite3 *db, int64_t tp, int64_t tn, bool known,
+                          struct sql_cached ins[2])
+{
+    struct tk_adds adds = {0};
+    struct tk_batch batch = {0};
+    push_rows(db, &adds, 1, 6, known, "phone");
+    flush_watched(db, &adds, tp, "people.phone", ins, &batch);
+    push_rows(db, &adds, 7, 8, known, "");
+    flush_watched(db, &adds, tn, "people.none", ins, &batch);
+    tk_batch_drop(&batch);
+    tk_adds_free(&adds);
+    return q_rows(db, item_rows);
+}
+
+/* Findings pushed with their fields and digests become items made from
+ * what was pushed alone, reading neither finding_rows nor finding_kinds:
+ * the same rows, column by column and type by type (a field NULL or ''
+ * stored as NULL, reopened_from NULL for none), as the items made from the
+ * findings' rows and kinds. */
+static void test_items_from_memory(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_policy p = ningbo();
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    set_now("2024-09-27T10:00:00+08:00");
+    findings_of_run(db, 6);
+    exec(db, "INSERT INTO findings(run_id, dataset, rule, row_no, record_ref, record_key, field,"
+             " value, message, sealed) VALUES('r1', 'people', 'people.none', 7, 'ref007', 'K7',"
+             " NULL, 'v7', '缺失', NULL), ('r1', 'people', 'people.none', 8, 'ref008', '', '',"
+             " '', '', x'')");
+    assert_int_equal(store_begin(db, &err), 0);
+    assert_int_equal(tk_digest_sql(db, &err), 0);
+    int64_t tp = 0, tn = 0;
+    assert_int_equal(tk_open(db, "people", "people.phone", "run", "市公安局", NULL, "system", "r1",
+                             qloop_now(), &p, &tp, &err),
+                     0);
+    assert_int_equal(tk_open(db, "people", "people.none", "run", "市公安局", NULL, "system", "r1",
+                             qloop_now(), &p, &tn, &err),
+                     0);
+    struct sql_cached by_sql[2] = {{0}}, by_mem[2] = {{0}};
+    exec(db, "SAVEPOINT items");
+    finding_reads = 0;
+    char *from_rows = insert_items(db, tp, tn, false, by_sql);
+    assert_int_not_equal(finding_reads, 0);
+    exec(db, "ROLLBACK TO items");
+    finding_reads = 0;
+    char *from_memory = insert_items(db, tp, tn, true, by_mem);
+    assert_int_equal(finding_reads, 0);
+    assert_null(by_mem[0].st); /* the statement reading the findings never prepared */
+    assert_non_null(by_mem[1].st);
+    assert_string_equal(from_memory, from_rows);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_item_rows WHERE field IS NULL"), 2);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_item_rows WHERE field = 'phone'"), 6);
+    free(from_rows);
+    free(from_memory);
+    for (int i = 0; i < 2; i++) {
+        sql_cache_free(&by_sql[i]);
+        sql_cache_free(&by_mem[i]);
+    }
+    exec(db, "RELEASE items");
+    store_rollback(db);
+    store_close(db);
+}
+
 /* A finding pushed that is not in the store becomes no item: the insert
  * writes fewer rows than pushed, which is an internal error (exit 3), and
  * the caller's rollback leaves no item and no audit of one. */
@@ -201,17 +331,19 @@ static void test_missing_finding_refused(void **state)
                              qloop_now(), &p, &tid, &err),
                      0);
     struct tk_adds adds = {0};
-    struct sql_cached ins = {0};
+    struct sql_cached ins[2] = {{0}};
     struct tk_batch batch = {0};
-    tk_adds_push(&adds, finding_of_row(db, 1), "ref001", 0, 0);
-    tk_adds_push(&adds, 999999, "ref999", 0, 0);
-    tk_adds_push(&adds, finding_of_row(db, 2), "ref002", 0, 0);
-    assert_int_equal(tk_adds_flush(db, &adds, tid, qloop_now(), "r1", &ins, &batch, &err), -2);
+    tk_adds_push(&adds, finding_of_row(db, 1), "ref001", NULL, 0, 0);
+    tk_adds_push(&adds, 999999, "ref999", NULL, 0, 0);
+    tk_adds_push(&adds, finding_of_row(db, 2), "ref002", NULL, 0, 0);
+    assert_int_equal(tk_adds_flush(db, &adds, tid, "people", "people.phone", qloop_now(), "r1", ins,
+                                   &batch, &err), -2);
     assert_int_equal(err.kind, QLOOP_ERR_INTERNAL);
     assert_non_null(strstr(err.message, "应为 3 条"));
     tk_batch_drop(&batch);
     tk_adds_free(&adds);
-    sql_cache_free(&ins);
+    sql_cache_free(&ins[0]);
+    sql_cache_free(&ins[1]);
     store_rollback(db);
     assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items"), 0);
     assert_int_equal(q_int(db, "SELECT count(*) FROM audit WHERE kind = 'ticket.item'"), 0);
@@ -724,6 +856,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_items_from_the_insert),
+        cmocka_unit_test(test_items_from_memory),
         cmocka_unit_test(test_missing_finding_refused),
         cmocka_unit_test(test_run_rollback_journal),
         cmocka_unit_test(test_first_run_rolled_back),
