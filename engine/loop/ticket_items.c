@@ -237,10 +237,12 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, const char *datas
      * of an item is in the findings' rows that is not pushed already: the
      * kinds' dataset and rule are the group's (bound), record_ref and field
      * are TK_IDS_SQL's texts, the digest its integer. Then no finding_rows
-     * page is sought by id nor finding_kinds row read for each item
-     * (~9,500 -> see bench/README.md, "A first night's items from memory"),
-     * the CASE is done in C (a field "" is NULL), and the stored row is the
-     * same: the same types (TEXT, INTEGER or NULL) and the same bytes. */
+     * page is sought by id nor finding_kinds row read for each item (W1 1M
+     * night 1: the statement ~8,640 -> ~7,500 instructions an item; the
+     * rest is the row, the ticket index and the foreign key: bench/README.md,
+     * "A first night's items from memory"), the CASE is done in C (a field
+     * "" is NULL), and the stored row is the same: the same types (TEXT,
+     * INTEGER or NULL) and the same bytes. */
     static const char mem_sql[] =
         "INSERT INTO ticket_item_rows(ticket_id, dataset, rule, record_ref, field, state,"
         " reporter, added_at, added_run, last_run, reopened_from, finding, digest)"
