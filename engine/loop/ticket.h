@@ -88,6 +88,27 @@ int ticket_sync_run_policy(sqlite3 *db, const char *run_id, const struct qloop_p
 typedef int (*ticket_key_fn)(void *ctx, int64_t kind, const uint64_t ref[2], int64_t id,
                              uint64_t digest);
 
+/* One of the run's finding keys as its findings writer sorted them
+ * (run/findings_refs.h's entries are of this type): record_ref as two
+ * big-endian numbers, the store kind, and the finding's place among the
+ * findings of the write that kept them. */
+struct ticket_key {
+    uint64_t ref[2];
+    uint32_t kind;
+    uint32_t at;
+};
+
+/* The run's finding keys given to the tickets: n keys sorted by (kind,
+ * ref, at); the finding of v[i] has id first + v[i].at and evidence digest
+ * digest[v[i].at] (ticket_evidence_digest). v and digest are malloc'd and
+ * the taker's to free. */
+struct ticket_keys {
+    struct ticket_key *v;
+    uint64_t *digest;
+    size_t n;
+    int64_t first;
+};
+
 /* Whether the run saw the record record_ref of dataset in its data: the
  * run's own answer, instead of the run_seen table. keys (may be NULL): hands
  * every key of the run's findings to each, in finding_refs' order (kind,
@@ -100,6 +121,11 @@ struct ticket_seen {
     bool (*seen)(void *ctx, const char *dataset, const char *record_ref);
     void *ctx;
     int (*keys)(void *ctx, ticket_key_fn each, void *each_ctx);
+    /* give (may be NULL): the same keys, once, given away instead of
+     * handed one by one (*out: 0 with them, or with none when the run had
+     * no finding), so a first night holds them without a copy; 1 (*out
+     * empty) when the run has not kept them all. */
+    int (*give)(void *ctx, struct ticket_keys *out);
 };
 
 /* One column of a finding's or an item's evidence as stored: type is

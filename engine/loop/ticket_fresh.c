@@ -32,10 +32,12 @@
  * (kind, record_ref, id) moments before, to write finding_refs in its key
  * order, and keeps them for the ticket phase when one write held them all
  * (run/findings_refs.h, findings_refs_keep), with each finding's evidence
- * digest. A first night takes them (tk_kept_take: each record's first
- * finding of a kind, by kind) and its groups are filled from them instead
- * of read back from finding_refs (W1 10M: 2M rows, 292 ms), the ref's hex
- * text made from its two numbers as the writer made finding_refs'. The
+ * digest. A first night takes them (tk_kept_take: the writer's own sorted
+ * array, given away, or a copy of the keys as handed one by one) and its
+ * groups are filled from them instead of read back from finding_refs (W1
+ * 10M: 2M rows, 292 ms), a record's later findings of a kind skipped, the
+ * ref's hex text made from its two numbers as the writer made
+ * finding_refs'. The
  * kinds and their order still come from the store; only when every kind
  * of the run has its share of the keys, and no key is of another kind, are
  * the keys used, else the whole run is read back as before.
@@ -50,43 +52,100 @@
 
 /* ---- the run's keys, as the findings writer kept them --------------------- */
 
+/* Starts a share of k's keys for kind (after those of smaller kinds). */
+static void kept_new_kind(struct tk_kept *k, int64_t kind)
+{
+    if (k->nkinds == k->kinds_cap) {
+        k->kinds_cap = k->kinds_cap ? k->kinds_cap * 2 : 16;
+        k->kind = qloop_xrealloc(k->kind, k->kinds_cap * sizeof *k->kind);
+        k->from = qloop_xrealloc(k->from, (k->kinds_cap + 1) * sizeof *k->from);
+    }
+    k->kind[k->nkinds] = kind;
+    k->from[k->nkinds++] = k->n;
+}
+
+/* Whether key (kind, ref, id) comes after the last of k in (kind, ref, id)
+ * order; *same: it is of the last one's kind and record. */
+static bool kept_after(const struct tk_kept *k, int64_t kind, const uint64_t ref[2], int64_t id,
+                       bool *same)
+{
+    *same = false;
+    if (!k->n)
+        return kind > 0;
+    const struct ticket_key *last = &k->v[k->n - 1];
+    if (kind != last->kind)
+        return kind > last->kind;
+    int64_t last_id = k->id ? k->id[last->at] : k->first + last->at;
+    if (ref[0] == last->ref[0] && ref[1] == last->ref[1]) {
+        *same = true;
+        return id > last_id;
+    }
+    return ref[0] > last->ref[0] || (ref[0] == last->ref[0] && ref[1] > last->ref[1]);
+}
+
 /* ticket_key_fn: appends the key to the tk_kept at ctx, unless it is a
  * later finding of the record just kept (same kind and ref). 1 (stop: the
- * keys are not taken) when a key comes out of (kind, ref, id) order. */
+ * keys are not taken) when a key comes out of (kind, ref, id) order, or
+ * its kind does not fit a ticket_key. */
 static int kept_add(void *ctx, int64_t kind, const uint64_t ref[2], int64_t id, uint64_t digest)
 {
     struct tk_kept *k = ctx;
-    if (k->nkinds && kind == k->kind[k->nkinds - 1]) {
-        const struct tk_kept_key *last = &k->v[k->n - 1];
-        if (ref[0] == last->ref[0] && ref[1] == last->ref[1])
-            return id > last->id ? 0 : 1;
-        if (ref[0] < last->ref[0] || (ref[0] == last->ref[0] && ref[1] < last->ref[1]))
-            return 1;
-    } else {
-        if (kind <= 0 || (k->nkinds && kind < k->kind[k->nkinds - 1]))
-            return 1;
-        if (k->nkinds == k->kinds_cap) {
-            k->kinds_cap = k->kinds_cap ? k->kinds_cap * 2 : 16;
-            k->kind = qloop_xrealloc(k->kind, k->kinds_cap * sizeof *k->kind);
-            k->from = qloop_xrealloc(k->from, (k->kinds_cap + 1) * sizeof *k->from);
-        }
-        k->kind[k->nkinds] = kind;
-        k->from[k->nkinds++] = k->n;
-    }
+    bool same;
+    if (kind > UINT32_MAX || k->n >= UINT32_MAX || !kept_after(k, kind, ref, id, &same))
+        return 1;
+    if (same)
+        return 0;
+    if (!k->n || kind != k->v[k->n - 1].kind)
+        kept_new_kind(k, kind);
     if (k->n == k->cap) {
         k->cap = k->cap ? k->cap * 2 : 4096;
         k->v = qloop_xrealloc(k->v, k->cap * sizeof *k->v);
+        k->id = qloop_xrealloc(k->id, k->cap * sizeof *k->id);
+        k->digest = qloop_xrealloc(k->digest, k->cap * sizeof *k->digest);
     }
-    k->v[k->n++] = (struct tk_kept_key){{ref[0], ref[1]}, id, digest};
+    k->v[k->n] = (struct ticket_key){{ref[0], ref[1]}, (uint32_t)kind, (uint32_t)k->n};
+    k->id[k->n] = id;
+    k->digest[k->n++] = digest;
     return 0;
+}
+
+/* Takes the keys given (sorted by the run) into k, its kinds' shares found
+ * in one pass that also checks the order. false when out of order. */
+static bool kept_given(struct tk_kept *k, struct ticket_keys *keys)
+{
+    k->v = keys->v;
+    k->digest = keys->digest;
+    k->first = keys->first;
+    k->cap = keys->n;
+    for (size_t i = 0; i < keys->n; i++) {
+        const struct ticket_key *e = &keys->v[i];
+        bool same;
+        if (e->at >= keys->n || !kept_after(k, e->kind, e->ref, keys->first + e->at, &same))
+            return false;
+        if (!k->n || e->kind != k->v[k->n - 1].kind)
+            kept_new_kind(k, e->kind);
+        k->n++; /* a record's later findings stay: take_kind skips them */
+    }
+    return true;
 }
 
 void tk_kept_take(const struct ticket_seen *seen, struct tk_kept *k)
 {
     memset(k, 0, sizeof *k);
-    if (!seen || !seen->keys)
+    if (!seen)
         return;
-    if (seen->keys(seen->ctx, kept_add, k) != 0 || !k->nkinds) {
+    bool taken;
+    if (seen->give) {
+        struct ticket_keys keys;
+        taken = seen->give(seen->ctx, &keys) == 0 && kept_given(k, &keys);
+        if (!k->v) { /* not taken into k: freed here */
+            free(keys.v);
+            free(keys.digest);
+        }
+    } else {
+        taken = seen->keys && seen->keys(seen->ctx, kept_add, k) == 0;
+    }
+    if (!taken || !k->nkinds) {
         tk_kept_free(k);
         return;
     }
@@ -97,6 +156,8 @@ void tk_kept_take(const struct ticket_seen *seen, struct tk_kept *k)
 void tk_kept_free(struct tk_kept *k)
 {
     free(k->v);
+    free(k->digest);
+    free(k->id);
     free(k->kind);
     free(k->from);
     memset(k, 0, sizeof *k);
@@ -152,15 +213,23 @@ static void reserve_rows(struct fresh_group *g, size_t m)
     g->rows = qloop_xrealloc(g->rows, g->cap * sizeof *g->rows);
 }
 
-/* Takes the keys g->kept holds of its kind at place `at` (each record's
- * first finding already) into g as rows of a kind of field `field`. */
+/* Takes the keys g->kept holds of its kind at place `at` into g as rows of
+ * a kind of field `field`: each record's first finding (a kind's keys are
+ * in (ref, id) order, so its later ones follow it and are skipped here
+ * with one compare). */
 static void take_kind(struct fresh_group *g, size_t at, const char *field)
 {
+    const struct tk_kept *kept = g->kept;
     size_t k = add_kind(g, field);
-    size_t from = g->kept->from[at], to = g->kept->from[at + 1];
+    size_t from = kept->from[at], to = kept->from[at + 1];
     reserve_rows(g, to - from);
-    for (size_t i = from; i < to; i++)
-        g->rows[g->n++] = (struct fresh_row){g->kept->v[i].id, i, k};
+    for (size_t i = from; i < to; i++) {
+        const struct ticket_key *e = &kept->v[i];
+        if (i > from && e->ref[0] == e[-1].ref[0] && e->ref[1] == e[-1].ref[1])
+            continue;
+        int64_t id = kept->id ? kept->id[e->at] : kept->first + e->at;
+        g->rows[g->n++] = (struct fresh_row){id, i, k};
+    }
 }
 
 /* Reads the findings of kind `kind` (whose field is `field`, NULL as "")
@@ -247,10 +316,10 @@ static int hand_over(struct fresh_group *g, int (*each)(void *ctx, const struct 
         struct tk_fresh f = {r->id, g->dataset, g->rule, g->refs.ptr + r->ref,
                              g->fields[r->kind], 0, g->kinds == 1};
         if (g->kept) {
-            const struct tk_kept_key *key = &g->kept->v[r->ref];
+            const struct ticket_key *key = &g->kept->v[r->ref];
             qloop_hex128(key->ref, hex);
             f.ref = hex;
-            f.digest = key->digest;
+            f.digest = g->kept->digest[key->at];
         }
         int rc = each(ctx, &f);
         if (rc != 0)

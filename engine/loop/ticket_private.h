@@ -376,20 +376,22 @@ int tk_ids_sql(sqlite3 *db, struct qloop_error *err);
  * parameter param of st, the argument of TK_IDS_SQL. An SQLite code. */
 int tk_ids_bind(sqlite3_stmt *st, int param, const struct tk_ids *list);
 
-/* The run's keys as its findings writer kept them (ticket_seen's keys),
- * for a first night's items (tk_fresh_findings): by store kind, and in
- * each kind by record_ref (as two big-endian numbers, which order as the
- * hex texts do) and id, each record's first finding of the kind only, with
- * the evidence digest the run made of it (ticket_evidence_digest as a
- * finding's: 0 where it cannot stand for what the `ticket_items` view
- * shows, else exactly TK_DIGEST_SQL of the finding). 32 bytes a key. */
-struct tk_kept_key {
-    uint64_t ref[2];
-    int64_t id;
-    uint64_t digest;
-};
+/* The run's keys as its findings writer kept them, for a first night's
+ * items (tk_fresh_findings): sorted by store kind, and in each kind by
+ * record_ref (two big-endian numbers, which order as the hex texts do) and
+ * id, with the evidence digest the run made of each finding
+ * (ticket_evidence_digest as a finding's: 0 where it cannot stand for what
+ * the `ticket_items` view shows, else exactly TK_DIGEST_SQL of the
+ * finding). Given away by the run (ticket_seen.give: its own sorted
+ * arrays, 32 bytes a finding, no copy) or copied as handed
+ * (ticket_seen.keys: each record's first finding of a kind only, 40 bytes
+ * a key). v[i]'s finding has id id[v[i].at] (first + v[i].at when id is
+ * NULL) and digest digest[v[i].at]. */
 struct tk_kept {
-    struct tk_kept_key *v;
+    struct ticket_key *v;
+    uint64_t *digest;
+    int64_t *id;
+    int64_t first;
     size_t n, cap;
     int64_t *kind; /* the kinds, ascending, nkinds of them */
     size_t *from;  /* kind[k]'s keys: v[from[k] .. from[k + 1]) (from[nkinds] = n) */
@@ -397,9 +399,10 @@ struct tk_kept {
     bool whole; /* every key of the run, in order (else none is held) */
 };
 
-/* Takes the run's keys from seen (nothing when seen or its keys are NULL)
- * into *k, which the run then drops: every one when it kept them all and
- * they came in order, else none (k->whole false). */
+/* Takes the run's keys from seen (nothing when seen or both its keys and
+ * give are NULL; give when there is one) into *k, which the run then
+ * drops: every one when it kept them all and they are in order, else none
+ * (k->whole false). */
 void tk_kept_take(const struct ticket_seen *seen, struct tk_kept *k);
 
 /* Frees k's keys and empties it. */

@@ -854,7 +854,7 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
         tk_kept_take(seen, &a.kept);
     else if (seen && seen->keys)
         seen->keys(seen->ctx, NULL, NULL); /* not needed: let the run drop them */
-    if (result == 0 && have_items) {
+    if (have_items) {
         sqlite3_stmt *st = sql_prepare_texts(db, new_findings_by_record, 1, &run_id, err);
         int rc = st ? 0 : -1;
         struct new_finding f;
@@ -865,8 +865,9 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
         if (result == 0 && rc < 0)
             result = -2;
         sqlite3_finalize(st);
-    } else if (result == 0) {
+    } else {
         result = tk_fresh_findings(db, run_id, &a.kept, take_fresh, &a, err);
+        tk_kept_free(&a.kept); /* not held while the index is built and the run commits */
     }
     if (result == 0 && a.g.tid)
         result = end_group(db, run_id, at, p, &a.g, updated, err);
@@ -875,7 +876,6 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
     free(index_sql); /* a failed run rolls the drop back */
     tk_batch_drop(&a.g.batch);
     tk_adds_free(&a.g.adds);
-    tk_kept_free(&a.kept);
     sql_cache_free(&a.g.ins[0]);
     sql_cache_free(&a.g.ins[1]);
     strmap_free(a.g.added_refs);

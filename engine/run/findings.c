@@ -853,6 +853,11 @@ int findings_take_refs(struct findings_writer *w, ticket_key_fn each, void *ctx)
     return findings_refs_take_kept(w->refs, each, ctx);
 }
 
+int findings_give_refs(struct findings_writer *w, struct ticket_keys *out)
+{
+    return findings_refs_give_kept(w->refs, out);
+}
+
 void findings_quote(struct qloop_buf *out, const char *s, size_t len, bool sensitive)
 {
     if (len == 0)

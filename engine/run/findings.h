@@ -130,6 +130,9 @@ void findings_keep_refs(struct findings_writer *w);
  * whole or each is NULL (none handed), else 0 or what each returned. */
 int findings_take_refs(struct findings_writer *w, ticket_key_fn each, void *ctx);
 
+/* As findings_take_refs, the keys given away (findings_refs_give_kept). */
+int findings_give_refs(struct findings_writer *w, struct ticket_keys *out);
+
 /* The number of the kind (dataset, rule, field — field may be NULL) of a
  * finding, for findings_encode; made on first use. On the run's thread
  * only: workers are handed the numbers of their rules. */

@@ -399,3 +399,19 @@ int findings_refs_take_kept(struct findings_refs *r,
     r->kept_state = KEPT_NONE;
     return rc;
 }
+
+int findings_refs_give_kept(struct findings_refs *r, struct ticket_keys *out)
+{
+    memset(out, 0, sizeof *out);
+    int rc = r->keep && r->kept_state != KEPT_LOST ? 0 : 1;
+    if (rc == 0 && r->kept_state == KEPT_ONE) {
+        *out = (struct ticket_keys){r->kv, r->kdigest, r->kn, r->kfirst};
+        r->kv = NULL;
+        r->kdigest = NULL;
+        r->kn = 0;
+    }
+    drop_kept(r);
+    r->keep = false;
+    r->kept_state = KEPT_NONE;
+    return rc;
+}

@@ -23,7 +23,8 @@
  * In a run the keys of its one sorted write are also kept, with a digest of
  * each finding's evidence, for the ticket phase (findings_refs_keep,
  * findings_refs_take_kept): it merges the open items with them instead of
- * reading finding_refs back.
+ * reading finding_refs back, or, on a first night, takes them as they are
+ * (findings_refs_give_kept) to make the items from.
  */
 #ifndef QLOOP_RUN_FINDINGS_REFS_H
 #define QLOOP_RUN_FINDINGS_REFS_H
@@ -33,17 +34,17 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "loop/ticket.h"
 
 struct findings_refs;
 
 /* One finding's key: its record_ref as two big-endian numbers (they order
  * as the hex texts do: qloop_unhex128), its store kind, and its place
- * among the flush's findings (its id is the flush's first id plus it). */
-struct findings_ref_entry {
-    uint64_t ref[2];
-    uint32_t kind;
-    uint32_t at;
-};
+ * among the flush's findings (its id is the flush's first id plus it):
+ * the tickets' struct ticket_key (loop/ticket.h), so that the run's kept
+ * keys can be given to its ticket phase as they are
+ * (findings_refs_give_kept). */
+#define findings_ref_entry ticket_key
 
 /* Sorts v[0..n) by (kind, ref, at), the order of finding_refs' key: by
  * kind (a counting sort), then each kind by the top bits of ref[0] (a
@@ -110,5 +111,12 @@ int findings_refs_take_kept(struct findings_refs *r,
                             int (*each)(void *ctx, int64_t kind, const uint64_t ref[2], int64_t id,
                                         uint64_t digest),
                             void *ctx);
+
+/* As findings_refs_take_kept, the kept keys given away instead (*out:
+ * the sorted entries, their digests by at, their count and the first id;
+ * freed by the taker) and keeping stopped: 0 (*out empty when nothing was
+ * written with keys), or 1 (*out empty) when the keys were not kept
+ * whole. */
+int findings_refs_give_kept(struct findings_refs *r, struct ticket_keys *out);
 
 #endif

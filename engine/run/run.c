@@ -222,6 +222,13 @@ static int run_keys(void *ctx, ticket_key_fn each, void *each_ctx)
     return findings_take_refs(run->findings, each, each_ctx);
 }
 
+/* The ticket_seen keys of the run given away (a first night's). */
+static int run_give_keys(void *ctx, struct ticket_keys *out)
+{
+    struct run_ctx *run = ctx;
+    return findings_give_refs(run->findings, out);
+}
+
 int run_write(struct run_ctx *run, struct run_outcome *out)
 {
     double t0 = mono_seconds();
@@ -232,7 +239,8 @@ int run_write(struct run_ctx *run, struct run_outcome *out)
         return -1;
     json_t *summary = NULL;
     struct ticket_sync_counts tc = {0};
-    struct ticket_seen seen = {.seen = recheck_seen, .ctx = run, .keys = run_keys};
+    struct ticket_seen seen = {.seen = recheck_seen, .ctx = run, .keys = run_keys,
+                               .give = run_give_keys};
     /* the keys written from here on kept for the ticket phase's merge */
     findings_keep_refs(run->findings);
     if (insert_run(run, "running", NULL) != 0 ||

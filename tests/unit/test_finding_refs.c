@@ -451,7 +451,9 @@ static char *store_keys_text(sqlite3 *db)
  * equal to the digest of its row as stored; taken once (a second take, or
  * a take with no callback, hands nothing). A second write of keys, keys
  * sorted by SQL (budget 0), or a writer not asked to keep: nothing handed
- * (1), the tickets read finding_refs. */
+ * (1), the tickets read finding_refs. Given away instead (findings_give_refs):
+ * the same keys as the writer's own sorted entries, ids as first + at and
+ * digests by at, once; after a second write of keys, none (1). */
 static void test_kept_keys(void **state)
 {
     (void)state;
@@ -460,8 +462,9 @@ static void test_kept_keys(void **state)
     snprintf(empty, sizeof empty, "%s", test_dir_path("empty.db"));
     store_close(db_open_at(empty));
     /* 0: one flush; 1: held flushes; 2: two flushes; 3: budget 0; 4: not kept;
-     * 5: one flush, taken without a callback first */
-    for (int c = 0; c < 6; c++) {
+     * 5: one flush, taken without a callback first; 6: one flush, given away;
+     * 7: two flushes, given away */
+    for (int c = 0; c < 8; c++) {
         copy_store(empty, F.db2);
         sqlite3 *db = db_open_at(F.db2);
         struct qloop_error err;
@@ -476,7 +479,7 @@ static void test_kept_keys(void **state)
         assert_int_equal(store_begin(db, &err), 0);
         if (c == 1)
             findings_hold_refs(w);
-        int flushes = c == 1 ? PIECES : c == 2 ? 2 : 1;
+        int flushes = c == 1 ? PIECES : c == 2 || c == 7 ? 2 : 1;
         for (int k = 0; k < flushes; k++) {
             char piece[32];
             snprintf(piece, sizeof piece, "a%d", k);
@@ -489,6 +492,29 @@ static void test_kept_keys(void **state)
         int n = (int)q_int(db, "SELECT count(*) FROM finding_refs");
         assert_int_equal(n, MANY / flushes * flushes);
         struct kept k = {.db = db};
+        if (c >= 6) {
+            struct ticket_keys keys;
+            assert_int_equal(findings_give_refs(w, &keys), c == 6 ? 0 : 1);
+            for (size_t i = 0; i < keys.n; i++)
+                kept_key(&k, keys.v[i].kind, keys.v[i].ref, keys.first + keys.v[i].at,
+                         keys.digest[keys.v[i].at]);
+            assert_int_equal(k.n, c == 6 ? n : 0);
+            assert_int_equal(k.digests_equal, k.n);
+            if (c == 6) {
+                char *want = store_keys_text(db);
+                assert_string_equal(qloop_buf_str(&k.text), want);
+                free(want);
+            }
+            free(keys.v);
+            free(keys.digest);
+            assert_int_equal(findings_give_refs(w, &keys), 1); /* given once */
+            assert_int_equal(keys.n, 0);
+            assert_null(keys.v);
+            qloop_buf_free(&k.text);
+            findings_writer_free(w);
+            store_close(db);
+            continue;
+        }
         if (c == 5)
             assert_int_equal(findings_take_refs(w, NULL, NULL), 1);
         int rc = findings_take_refs(w, kept_key, &k);

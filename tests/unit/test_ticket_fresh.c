@@ -231,6 +231,38 @@ static int hand_keys(void *ctx, ticket_key_fn each, void *each_ctx)
     return rc;
 }
 
+/* The same keys given away as the run gives them (ticket_seen.give): its
+ * sorted entries, every finding's (a record's later ones too), at = id -
+ * 1, digests by at; 1 (none) for fk->skip < 0. */
+static int give_keys(void *ctx, struct ticket_keys *out)
+{
+    const struct fake_keys *fk = ctx;
+    memset(out, 0, sizeof *out);
+    if (fk->skip < 0)
+        return 1;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(fk->db,
+                                        fk->reversed
+                                            ? "SELECT kind, record_ref, id FROM finding_refs"
+                                              " ORDER BY kind DESC, record_ref DESC, id DESC"
+                                            : "SELECT kind, record_ref, id FROM finding_refs"
+                                              " ORDER BY kind, record_ref, id",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    out->v = calloc(NFOUND, sizeof *out->v);
+    out->digest = calloc(NFOUND, sizeof *out->digest);
+    out->first = 1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct ticket_key *e = &out->v[out->n++];
+        assert_true(qloop_unhex128((const char *)sqlite3_column_text(st, 1), e->ref));
+        e->kind = (uint32_t)sqlite3_column_int64(st, 0);
+        e->at = (uint32_t)(sqlite3_column_int64(st, 2) - 1);
+        out->digest[e->at] = (uint64_t)(1000 + e->at + 1);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
 /* What tk_fresh_findings handed over, as "rule id ref field distinct" and
  * then " digest;" into two texts: struct handed. */
 struct handed {
@@ -252,7 +284,8 @@ static void handed_free(struct handed *h)
     qloop_buf_free(&h->digests);
 }
 
-/* A first night's findings from the keys its findings writer kept: the
+/* A first night's findings from the keys its findings writer kept (copied
+ * as handed, or given away as they are): the
  * same findings in the same order, with the same refs and fields, as read
  * back from finding_refs, each with the digest kept for it (none known
  * when read back); each record's later findings of a kind left out as
@@ -275,7 +308,7 @@ static void test_kept_keys(void **state)
     assert_string_equal(qloop_buf_str(&back.digests), "0;0;0;0;0;0;0;0;");
 
     struct fake_keys fk = {db, 0, false};
-    struct ticket_seen seen = {NULL, &fk, hand_keys};
+    struct ticket_seen seen = {.ctx = &fk, .keys = hand_keys};
     struct tk_kept kept;
     tk_kept_take(&seen, &kept);
     assert_true(kept.whole);
@@ -307,6 +340,30 @@ static void test_kept_keys(void **state)
     assert_false(kept.whole);
     assert_int_equal(kept.n, 0);
     assert_null(kept.v);
+    /* given away: the same, every finding's key held (no copy) */
+    fk.reversed = false;
+    seen.give = give_keys;
+    tk_kept_take(&seen, &kept);
+    assert_true(kept.whole);
+    assert_int_equal(kept.nkinds, 3);
+    assert_int_equal(kept.n, 12);
+    assert_int_equal(tk_fresh_findings(db, "r1", &kept, collect_all, &kept_h, &err), 0);
+    assert_string_equal(qloop_buf_str(&kept_h.rows), qloop_buf_str(&back.rows));
+    assert_string_equal(qloop_buf_str(&kept_h.digests),
+                        "1002;1005;1010;1001;1003;1004;1006;1009;");
+    handed_free(&kept_h);
+    tk_kept_free(&kept);
+    /* given out of order, or not kept whole: none taken */
+    fk.reversed = true;
+    tk_kept_take(&seen, &kept);
+    assert_false(kept.whole);
+    assert_null(kept.v);
+    fk.reversed = false;
+    fk.skip = -1;
+    tk_kept_take(&seen, &kept);
+    assert_false(kept.whole);
+    seen.give = NULL;
+    fk.skip = 0;
     /* no keys to take */
     seen.keys = NULL;
     tk_kept_take(&seen, &kept);
