@@ -166,15 +166,7 @@ void tk_kept_free(struct tk_kept *k)
 /* The place of kind among k's kinds; -1 when k has no key of it. */
 static ptrdiff_t kept_kind(const struct tk_kept *k, int64_t kind)
 {
-    size_t lo = 0, hi = k->nkinds;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (k->kind[mid] < kind)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < k->nkinds && k->kind[lo] == kind ? (ptrdiff_t)lo : -1;
+    return tk_kind_index(k->kind, k->nkinds, kind);
 }
 
 /* ---- the groups ------------------------------------------------------------ */

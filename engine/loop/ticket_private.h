@@ -27,6 +27,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/buf.h"
@@ -644,5 +645,21 @@ int tk_policy_id(sqlite3 *db, const struct qloop_policy *p, int64_t *id, struct 
  * policy of old cannot be found (err says what to do), -2. */
 int tk_policy_of(sqlite3 *db, const struct tk *t, const struct qloop_policy *caller,
                  struct qloop_policy *out, struct qloop_error *err);
+
+/* The place of kind in kinds[0..n) (ascending, no repeats), or -1: the
+ * binary search both the first night's kept keys (ticket_fresh.c) and the
+ * refresh's groups (ticket_refresh.c) look a finding kind up with. */
+static inline ptrdiff_t tk_kind_index(const int64_t *kinds, size_t n, int64_t kind)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (kinds[mid] < kind)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && kinds[lo] == kind ? (ptrdiff_t)lo : -1;
+}
 
 #endif

@@ -364,18 +364,11 @@ static int groups_load(sqlite3 *db, struct groups *g, struct qloop_error *err)
     return rc < 0 ? -2 : 0;
 }
 
-/* The group of kind, or -1 (a binary search: kinds are ascending). */
+/* The group of kind, or -1 (kinds are ascending). */
 static long group_of_kind(const struct groups *g, int64_t kind)
 {
-    size_t lo = 0, hi = g->nkinds;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (g->kind[mid] < kind)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < g->nkinds && g->kind[lo] == kind ? (long)g->of[lo] : -1;
+    ptrdiff_t at = tk_kind_index(g->kind, g->nkinds, kind);
+    return at < 0 ? -1 : (long)g->of[at];
 }
 
 static int by_group_ref(const struct tk_open_item *x, const struct tk_open_item *y)
