@@ -53,7 +53,7 @@ bool qloop_hugepages_plan(const char *thp_mode, const char *tunables, const char
     if (!thp_in_use(thp_mode, word, sizeof word) ||
         (strcmp(word, "madvise") != 0 && strcmp(word, "always") != 0))
         return false;
-    if (tunables && strstr(tunables, TUNABLE))
+    if (tunable_value(tunables))
         return false; /* the user's choice, either way */
     int n = tunables && *tunables ? snprintf(out, outlen, "%s:%s", tunables, TUNABLE_ON)
                                   : snprintf(out, outlen, "%s", TUNABLE_ON);

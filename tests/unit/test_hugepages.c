@@ -57,6 +57,9 @@ static void test_plan_choices(void **state)
     assert_false(qloop_hugepages_plan(MADVISE, "glibc.malloc.hugetlb=0", NULL, out, sizeof out));
     assert_false(qloop_hugepages_plan(MADVISE, "a=1:glibc.malloc.hugetlb=2", NULL, out, sizeof out));
     assert_string_equal(out, "untouched");
+    /* named as qloop_hugepages_on reads it: a longer name is not ours */
+    assert_true(qloop_hugepages_plan(MADVISE, "xglibc.malloc.hugetlb=1", NULL, out, sizeof out));
+    assert_string_equal(out, "xglibc.malloc.hugetlb=1:glibc.malloc.hugetlb=1");
     /* too long for out: nothing, not a cut text */
     char small[22]; /* one short of "glibc.malloc.hugetlb=1" and its NUL */
     strcpy(small, "untouched");
