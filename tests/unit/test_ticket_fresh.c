@@ -205,11 +205,10 @@ struct fake_keys {
     bool reversed;
 };
 
-static int hand_keys(void *ctx, ticket_key_fn each, void *each_ctx)
+/* The stored keys (kind, record_ref, id) in key order, or last to first
+ * with fk->reversed. */
+static sqlite3_stmt *keys_in_order(const struct fake_keys *fk)
 {
-    const struct fake_keys *fk = ctx;
-    if (!each)
-        return 1;
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(fk->db,
                                         fk->reversed
@@ -219,6 +218,15 @@ static int hand_keys(void *ctx, ticket_key_fn each, void *each_ctx)
                                               " ORDER BY kind, record_ref, id",
                                         -1, &st, NULL),
                      SQLITE_OK);
+    return st;
+}
+
+static int hand_keys(void *ctx, ticket_key_fn each, void *each_ctx)
+{
+    const struct fake_keys *fk = ctx;
+    if (!each)
+        return 1;
+    sqlite3_stmt *st = keys_in_order(fk);
     int rc = 0;
     while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
         uint64_t ref[2];
@@ -240,15 +248,7 @@ static int give_keys(void *ctx, struct ticket_keys *out)
     memset(out, 0, sizeof *out);
     if (fk->skip < 0)
         return 1;
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(fk->db,
-                                        fk->reversed
-                                            ? "SELECT kind, record_ref, id FROM finding_refs"
-                                              " ORDER BY kind DESC, record_ref DESC, id DESC"
-                                            : "SELECT kind, record_ref, id FROM finding_refs"
-                                              " ORDER BY kind, record_ref, id",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
+    sqlite3_stmt *st = keys_in_order(fk);
     out->v = calloc(NFOUND, sizeof *out->v);
     out->digest = calloc(NFOUND, sizeof *out->digest);
     out->first = 1;
