@@ -9,7 +9,8 @@
  * order, whatever kind its later findings are of; and the same findings
  * handed over from the keys the findings writer kept (tk_kept_take), each
  * with its digest, or read back when the keys lack a kind or came out of
- * order.
+ * order; and groups of every size up to hundreds of findings handed over
+ * from given keys as read back, each with its own digest.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -248,9 +249,10 @@ static int give_keys(void *ctx, struct ticket_keys *out)
     memset(out, 0, sizeof *out);
     if (fk->skip < 0)
         return 1;
+    size_t n = (size_t)q_int(fk->db, "SELECT count(*) FROM finding_refs");
     sqlite3_stmt *st = keys_in_order(fk);
-    out->v = calloc(NFOUND, sizeof *out->v);
-    out->digest = calloc(NFOUND, sizeof *out->digest);
+    out->v = calloc(n, sizeof *out->v);
+    out->digest = calloc(n, sizeof *out->digest);
     out->first = 1;
     while (sqlite3_step(st) == SQLITE_ROW) {
         struct ticket_key *e = &out->v[out->n++];
@@ -374,12 +376,83 @@ static void test_kept_keys(void **state)
     store_close(db);
 }
 
+/* Run r1 with n findings (ids 1..n) of rules people.one (one kind) and
+ * people.two (kinds a and b), in a repeatable random order, on records of
+ * random 32-hex-digit refs, one in five a record found before. */
+static sqlite3 *store_with_many(int n)
+{
+    sqlite3 *db = store_with_refs(true);
+    exec(db, "DELETE FROM findings");
+    static const char *const rules[] = {"people.one", "people.two", "people.two"};
+    static const char *const fields[] = {"f", "a", "b"};
+    uint64_t s = 0x9e3779b97f4a7c15ull;
+    char (*refs)[33] = calloc((size_t)n, sizeof *refs);
+    exec(db, "BEGIN");
+    for (int i = 0; i < n; i++) {
+        uint64_t r = next_random(&s);
+        if (i > 0 && r % 5 == 0) {
+            memcpy(refs[i], refs[next_random(&s) % (uint64_t)i], 33);
+        } else {
+            uint64_t ref[2] = {next_random(&s), next_random(&s)};
+            qloop_hex128(ref, refs[i]);
+            refs[i][32] = '\0';
+        }
+        int k = (int)(next_random(&s) % 3);
+        exec(db, "INSERT INTO findings(id, run_id, dataset, rule, row_no, record_ref, record_key,"
+                 " field, value, message) VALUES(%d, 'r1', 'people', %Q, %d, %Q, 'K%d', %Q,"
+                 " 'v%d', '格式错误')",
+             i + 1, rules[k], i + 1, refs[i], i + 1, fields[k], i + 1);
+    }
+    exec(db, "COMMIT");
+    free(refs);
+    return db;
+}
+
+/* collect_all, checking on the way that each finding's digest is the one
+ * give_keys kept for it (1000 + id) */
+static int collect_checked(void *ctx, const struct tk_fresh *f)
+{
+    assert_int_equal(f->digest, (uint64_t)(1000 + f->id));
+    return collect_all(ctx, f);
+}
+
+/* Groups of hundreds of findings from given keys (hand_over asks for
+ * each row's key and digest rows ahead of the one it hands over, up to the
+ * group's last): the same findings, refs, fields and order as read back,
+ * each with its own digest; groups whose sizes are below, at and past how
+ * far ahead it asks. */
+static void test_kept_keys_many(void **state)
+{
+    (void)state;
+    static const int sizes[] = {1, 7, 8, 9, 16, 17, 40, 1500};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+        sqlite3 *db = store_with_many(sizes[t]);
+        struct qloop_error err;
+        qloop_error_clear(&err);
+        struct handed back = {0}, kept_h = {0};
+        assert_int_equal(tk_fresh_findings(db, "r1", NULL, collect_all, &back, &err), 0);
+        struct fake_keys fk = {db, 0, false};
+        struct ticket_seen seen = {.ctx = &fk, .give = give_keys};
+        struct tk_kept kept;
+        tk_kept_take(&seen, &kept);
+        assert_true(kept.whole);
+        assert_int_equal(kept.n, sizes[t]);
+        assert_int_equal(tk_fresh_findings(db, "r1", &kept, collect_checked, &kept_h, &err), 0);
+        assert_string_equal(qloop_buf_str(&kept_h.rows), qloop_buf_str(&back.rows));
+        handed_free(&kept_h);
+        handed_free(&back);
+        tk_kept_free(&kept);
+        store_close(db);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort_by_id_as_qsort),
         cmocka_unit_test(test_records_found_twice),
         cmocka_unit_test(test_kept_keys),
+        cmocka_unit_test(test_kept_keys_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
