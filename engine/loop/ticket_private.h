@@ -263,7 +263,8 @@ int tk_notify(sqlite3 *db, const struct tk *t, const char *kind, const char *key
 struct tk_batch {
     int64_t ticket, reopened_from;
     char change[24], run[96], actor[256];
-    struct qloop_buf items; /* the pending entry's "[id,ref]" pairs, comma-separated */
+    struct qloop_buf items; /* room for the entry's head (tk_batch_flush), then the
+                               pending entry's "[id,ref]" pairs, comma-separated */
     int64_t count;          /* how many; 0: no entry pending */
 };
 

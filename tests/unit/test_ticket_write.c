@@ -15,7 +15,9 @@
  * pages handed to the disk while such a run writes. The audit entry
  * of a batch of items has the bytes jansson gave it: refs of letters and
  * digits written as they are, any other (empty, punctuation, quotes,
- * control bytes, Chinese, invalid UTF-8, none) through jansson. A ticket
+ * control bytes, Chinese, invalid UTF-8, none) through jansson, its head
+ * written into the room kept before its items or, longer than that,
+ * copied. A ticket
  * a run opens and hands over at once names its items' count in the
  * hand-over message without counting them in the store, and so does a
  * report filed into a new ticket handed over at once.
@@ -35,6 +37,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "store_helpers.h"
 #include "ticket_helpers.h"
@@ -802,6 +805,62 @@ static void test_item_audit_bytes(void **state)
     store_close(db);
 }
 
+/* The entry's text as jansson writes {"ticket","change","run","count",
+ * "items": [[id, ref], ...]} (JSON_COMPACT), n items from first on. */
+static char *jansson_entry(int64_t ticket, const char *change, const char *run, int64_t first,
+                           const char *const *refs, size_t n)
+{
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, json_pack("[I,s]", (json_int_t)(first + (int64_t)i), refs[i]));
+    json_t *o = json_pack("{s:I,s:s,s:s,s:I,s:o}", "ticket", (json_int_t)ticket, "change", change,
+                          "run", run, "count", (json_int_t)n, "items", items);
+    assert_non_null(o);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+/* The head of a batch's entry is written into the room kept before its
+ * items (tk_batch_flush hands the entry over where it lies): a head that
+ * fits, one longer than the room (a run id JSON escapes at length: 60
+ * control bytes, 360 bytes escaped), and a batch begun again after each,
+ * in one tk_batch; every entry has jansson's bytes. */
+static void test_item_audit_head_room(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    char long_run[61];
+    memset(long_run, '\x01', 60);
+    long_run[60] = '\0';
+    static const char *const refs[] = {"0123456789abcdef0123456789abcdef", "r\"2", "",
+                                       "fedcba9876543210fedcba9876543210"};
+    const char *const runs[] = {"r1", long_run, "r1", long_run};
+    struct tk_batch b = {0};
+    struct qloop_buf want = {0};
+    for (size_t e = 0; e < 4; e++) {
+        for (size_t i = 0; i < 4; i++)
+            assert_int_equal(tk_audit_item(db, &b, 20 + (int64_t)e, 100 * (int64_t)e + (int64_t)i,
+                                           refs[i], "added", "system", runs[e], 0, &err),
+                             0);
+        char *text = jansson_entry(20 + (int64_t)e, "added", runs[e], 100 * (int64_t)e, refs, 4);
+        qloop_buf_printf(&want, "%s%s", e ? "\n" : "", text);
+        free(text);
+    }
+    assert_int_equal(tk_batch_flush(db, &b, &err), 0);
+    assert_int_equal(tk_batch_flush(db, &b, &err), 0); /* nothing pending: no entry */
+    tk_batch_drop(&b);
+    assert_string_equal(
+        q_text(db, "SELECT group_concat(detail, '\n') FROM (SELECT detail FROM audit"
+                   " WHERE kind = 'ticket.item' ORDER BY seq)"),
+        qloop_buf_str(&want));
+    assert_true(strlen(qloop_buf_str(&want)) > 360);
+    qloop_buf_free(&want);
+    store_close(db);
+}
+
 /* ---- the hand-over of a new ticket ---------------------------------------- */
 
 /* SQLITE_TRACE_STMT: counts the counts of a ticket's open items. */
@@ -866,6 +925,7 @@ int main(void)
         cmocka_unit_test(test_bulk_writebehind),
         cmocka_unit_test(test_bulk_writebehind_killed),
         cmocka_unit_test(test_item_audit_bytes),
+        cmocka_unit_test(test_item_audit_head_room),
         cmocka_unit_test(test_new_ticket_handover_not_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
