@@ -124,7 +124,9 @@ struct ticket_seen {
     /* give (may be NULL): the same keys, once, given away instead of
      * handed one by one (*out: 0 with them, or with none when the run had
      * no finding), so a first night holds them without a copy; 1 (*out
-     * empty) when the run has not kept them all. */
+     * empty) when the run has not kept them all. A first night takes its
+     * keys only so (without give it reads finding_refs); keys serve the
+     * nightly refresh. */
     int (*give)(void *ctx, struct ticket_keys *out);
 };
 

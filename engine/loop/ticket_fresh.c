@@ -33,14 +33,13 @@
  * order, and keeps them for the ticket phase when one write held them all
  * (run/findings_refs.h, findings_refs_keep), with each finding's evidence
  * digest. A first night takes them (tk_kept_take: the writer's own sorted
- * array, given away, or a copy of the keys as handed one by one) and its
- * groups are filled from them instead of read back from finding_refs (W1
- * 10M: 2M rows, 292 ms), a record's later findings of a kind skipped, the
- * ref's hex text made from its two numbers as the writer made
- * finding_refs'. The
- * kinds and their order still come from the store; only when every kind
- * of the run has its share of the keys, and no key is of another kind, are
- * the keys used, else the whole run is read back as before.
+ * array, given away, no copy) and its groups are filled from them instead
+ * of read back from finding_refs (W1 10M: 2M rows, 292 ms), a record's
+ * later findings of a kind skipped, the ref's hex text made from its two
+ * numbers as the writer made finding_refs'. The kinds and their order
+ * still come from the store; only when every kind of the run has its share
+ * of the keys, and no key is of another kind, are the keys used, else the
+ * whole run is read back as before.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -65,48 +64,17 @@ static void kept_new_kind(struct tk_kept *k, int64_t kind)
 }
 
 /* Whether key (kind, ref, id) comes after the last of k in (kind, ref, id)
- * order; *same: it is of the last one's kind and record. */
-static bool kept_after(const struct tk_kept *k, int64_t kind, const uint64_t ref[2], int64_t id,
-                       bool *same)
+ * order. */
+static bool kept_after(const struct tk_kept *k, int64_t kind, const uint64_t ref[2], int64_t id)
 {
-    *same = false;
     if (!k->n)
         return kind > 0;
     const struct ticket_key *last = &k->v[k->n - 1];
     if (kind != last->kind)
         return kind > last->kind;
-    int64_t last_id = k->id ? k->id[last->at] : k->first + last->at;
-    if (ref[0] == last->ref[0] && ref[1] == last->ref[1]) {
-        *same = true;
-        return id > last_id;
-    }
+    if (ref[0] == last->ref[0] && ref[1] == last->ref[1])
+        return id > k->first + last->at;
     return ref[0] > last->ref[0] || (ref[0] == last->ref[0] && ref[1] > last->ref[1]);
-}
-
-/* ticket_key_fn: appends the key to the tk_kept at ctx, unless it is a
- * later finding of the record just kept (same kind and ref). 1 (stop: the
- * keys are not taken) when a key comes out of (kind, ref, id) order, or
- * its kind does not fit a ticket_key. */
-static int kept_add(void *ctx, int64_t kind, const uint64_t ref[2], int64_t id, uint64_t digest)
-{
-    struct tk_kept *k = ctx;
-    bool same;
-    if (kind > UINT32_MAX || k->n >= UINT32_MAX || !kept_after(k, kind, ref, id, &same))
-        return 1;
-    if (same)
-        return 0;
-    if (!k->n || kind != k->v[k->n - 1].kind)
-        kept_new_kind(k, kind);
-    if (k->n == k->cap) {
-        k->cap = k->cap ? k->cap * 2 : 4096;
-        k->v = qloop_xrealloc(k->v, k->cap * sizeof *k->v);
-        k->id = qloop_xrealloc(k->id, k->cap * sizeof *k->id);
-        k->digest = qloop_xrealloc(k->digest, k->cap * sizeof *k->digest);
-    }
-    k->v[k->n] = (struct ticket_key){{ref[0], ref[1]}, (uint32_t)kind, (uint32_t)k->n};
-    k->id[k->n] = id;
-    k->digest[k->n++] = digest;
-    return 0;
 }
 
 /* Takes the keys given (sorted by the run) into k, its kinds' shares found
@@ -116,11 +84,9 @@ static bool kept_given(struct tk_kept *k, struct ticket_keys *keys)
     k->v = keys->v;
     k->digest = keys->digest;
     k->first = keys->first;
-    k->cap = keys->n;
     for (size_t i = 0; i < keys->n; i++) {
         const struct ticket_key *e = &keys->v[i];
-        bool same;
-        if (e->at >= keys->n || !kept_after(k, e->kind, e->ref, keys->first + e->at, &same))
+        if (e->at >= keys->n || !kept_after(k, e->kind, e->ref, keys->first + e->at))
             return false;
         if (!k->n || e->kind != k->v[k->n - 1].kind)
             kept_new_kind(k, e->kind);
@@ -132,18 +98,13 @@ static bool kept_given(struct tk_kept *k, struct ticket_keys *keys)
 void tk_kept_take(const struct ticket_seen *seen, struct tk_kept *k)
 {
     memset(k, 0, sizeof *k);
-    if (!seen)
+    if (!seen || !seen->give)
         return;
-    bool taken;
-    if (seen->give) {
-        struct ticket_keys keys;
-        taken = seen->give(seen->ctx, &keys) == 0 && kept_given(k, &keys);
-        if (!k->v) { /* not taken into k: freed here */
-            free(keys.v);
-            free(keys.digest);
-        }
-    } else {
-        taken = seen->keys && seen->keys(seen->ctx, kept_add, k) == 0;
+    struct ticket_keys keys;
+    bool taken = seen->give(seen->ctx, &keys) == 0 && kept_given(k, &keys);
+    if (!k->v) { /* not taken into k: freed here */
+        free(keys.v);
+        free(keys.digest);
     }
     if (!taken || !k->nkinds) {
         tk_kept_free(k);
@@ -157,7 +118,6 @@ void tk_kept_free(struct tk_kept *k)
 {
     free(k->v);
     free(k->digest);
-    free(k->id);
     free(k->kind);
     free(k->from);
     memset(k, 0, sizeof *k);
@@ -219,8 +179,7 @@ static void take_kind(struct fresh_group *g, size_t at, const char *field)
         const struct ticket_key *e = &kept->v[i];
         if (i > from && e->ref[0] == e[-1].ref[0] && e->ref[1] == e[-1].ref[1])
             continue;
-        int64_t id = kept->id ? kept->id[e->at] : kept->first + e->at;
-        g->rows[g->n++] = (struct fresh_row){id, i, k};
+        g->rows[g->n++] = (struct fresh_row){kept->first + e->at, i, k};
     }
 }
 
@@ -291,16 +250,16 @@ void tk_fresh_sort_by_id(struct fresh_row *v, struct fresh_row *scratch, size_t 
 }
 
 /* How far ahead of the row being handed over hand_over asks for a row's
- * key and for its digest. The rows go in id order while their keys lie in
- * (kind, ref) order: each row's key is a random read of the kept keys (32
- * bytes a finding, ~64 MB at W1 10M, far past the caches), and its digest
- * is found through the key (key->at). Unasked, the key's miss showed as
- * qloop_hex128, the key's first reader: W1 10M night 1, 121 of the run's
- * thread's 1,287 samples in the ticket phase (bench/README.md, "A first
- * night's ticket phase outside SQLite"). Each row costs ~1 us of the
- * items' work, so a few rows ahead cover a miss; the digest is asked
- * later than the key so that the key is there to read its place from. */
-enum { KEY_AHEAD = 16, DIGEST_AHEAD = 8 };
+ * kept key. The rows go in id order while their keys lie in (kind, ref)
+ * order: each row's key is a random read of the kept keys (32 bytes a
+ * finding, ~64 MB at W1 10M, far past the caches). Unasked, the key's miss
+ * showed as qloop_hex128, the key's first reader: W1 10M night 1, 121 of
+ * the run's thread's 1,287 samples in the ticket phase (bench/README.md,
+ * "A first night's ticket phase outside SQLite"). Each row costs ~1 us of
+ * the items' work, so a few rows ahead cover a miss. Its digest needs no
+ * asking: found by the finding's id (digest[id - first], the key's at),
+ * read in id order it is read in address order. */
+enum { KEY_AHEAD = 16 };
 
 /* Sorts g's findings by id and hands each to each(). 0, or what each()
  * returned when not 0 (the rest not handed over). */
@@ -322,16 +281,13 @@ static int hand_over(struct fresh_group *g, int (*each)(void *ctx, const struct 
          * nothing but prefetches for pure and drops its calls */
         if (g->kept && i + KEY_AHEAD < g->n)
             __builtin_prefetch(&g->kept->v[g->rows[i + KEY_AHEAD].ref]);
-        if (g->kept && i + DIGEST_AHEAD < g->n)
-            __builtin_prefetch(&g->kept->digest[g->kept->v[g->rows[i + DIGEST_AHEAD].ref].at]);
 #endif
         struct tk_fresh f = {r->id, g->dataset, g->rule, g->refs.ptr + r->ref,
                              g->fields[r->kind], 0, g->kinds == 1};
         if (g->kept) {
-            const struct ticket_key *key = &g->kept->v[r->ref];
-            qloop_hex128(key->ref, hex);
+            qloop_hex128(g->kept->v[r->ref].ref, hex);
             f.ref = hex;
-            f.digest = g->kept->digest[key->at];
+            f.digest = g->kept->digest[r->id - g->kept->first];
         }
         int rc = each(ctx, &f);
         if (rc != 0)

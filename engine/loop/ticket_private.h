@@ -385,26 +385,23 @@ int tk_ids_bind(sqlite3_stmt *st, int param, const struct tk_ids *list);
  * (ticket_evidence_digest as a finding's: 0 where it cannot stand for what
  * the `ticket_items` view shows, else exactly TK_DIGEST_SQL of the
  * finding). Given away by the run (ticket_seen.give: its own sorted
- * arrays, 32 bytes a finding, no copy) or copied as handed
- * (ticket_seen.keys: each record's first finding of a kind only, 40 bytes
- * a key). v[i]'s finding has id id[v[i].at] (first + v[i].at when id is
- * NULL) and digest digest[v[i].at]. */
+ * arrays, 32 bytes a finding, no copy). v[i]'s finding has id first +
+ * v[i].at and digest digest[v[i].at]. */
 struct tk_kept {
     struct ticket_key *v;
     uint64_t *digest;
-    int64_t *id;
     int64_t first;
-    size_t n, cap;
+    size_t n;
     int64_t *kind; /* the kinds, ascending, nkinds of them */
     size_t *from;  /* kind[k]'s keys: v[from[k] .. from[k + 1]) (from[nkinds] = n) */
     size_t nkinds, kinds_cap;
     bool whole; /* every key of the run, in order (else none is held) */
 };
 
-/* Takes the run's keys from seen (nothing when seen or both its keys and
- * give are NULL; give when there is one) into *k, which the run then
- * drops: every one when it kept them all and they are in order, else none
- * (k->whole false). */
+/* Takes the run's keys given away by seen (nothing when seen or its give
+ * is NULL: a ticket_seen that only hands its keys, ticket_seen.keys, is
+ * for the nightly refresh) into *k: every one when the run kept them all
+ * and they are in order, else none (k->whole false; the keys given freed). */
 void tk_kept_take(const struct ticket_seen *seen, struct tk_kept *k);
 
 /* Frees k's keys and empties it. */

@@ -198,56 +198,43 @@ static void test_records_found_twice(void **state)
 }
 
 /* The keys a findings writer would keep: run r1's finding_refs in their
- * key order (kind, record_ref, id), each digest 1000 + id; with `skip` a
- * kind left out (0: none), with `reversed` handed last to first. */
+ * key order (kind, record_ref, id), each digest 1000 + id; with `other` a
+ * kind whose keys are given as of kind OTHER_KIND, which the run has not
+ * (0: none), with `reversed` given last to first, with `none` not given. */
 struct fake_keys {
     sqlite3 *db;
-    int64_t skip;
-    bool reversed;
+    int64_t other;
+    bool reversed, none;
 };
 
-/* The stored keys (kind, record_ref, id) in key order, or last to first
- * with fk->reversed. */
+enum { OTHER_KIND = 1000 };
+
+/* The stored keys (kind, record_ref, id) in key order (fk->other's last,
+ * as of OTHER_KIND), or last to first with fk->reversed. */
 static sqlite3_stmt *keys_in_order(const struct fake_keys *fk)
 {
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(fk->db,
                                         fk->reversed
                                             ? "SELECT kind, record_ref, id FROM finding_refs"
-                                              " ORDER BY kind DESC, record_ref DESC, id DESC"
+                                              " ORDER BY kind = ?1 DESC, kind DESC,"
+                                              " record_ref DESC, id DESC"
                                             : "SELECT kind, record_ref, id FROM finding_refs"
-                                              " ORDER BY kind, record_ref, id",
+                                              " ORDER BY kind = ?1, kind, record_ref, id",
                                         -1, &st, NULL),
                      SQLITE_OK);
+    sqlite3_bind_int64(st, 1, fk->other);
     return st;
 }
 
-static int hand_keys(void *ctx, ticket_key_fn each, void *each_ctx)
-{
-    const struct fake_keys *fk = ctx;
-    if (!each)
-        return 1;
-    sqlite3_stmt *st = keys_in_order(fk);
-    int rc = 0;
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
-        uint64_t ref[2];
-        assert_true(qloop_unhex128((const char *)sqlite3_column_text(st, 1), ref));
-        int64_t kind = sqlite3_column_int64(st, 0), id = sqlite3_column_int64(st, 2);
-        if (kind != fk->skip)
-            rc = each(each_ctx, kind, ref, id, (uint64_t)(1000 + id));
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* The same keys given away as the run gives them (ticket_seen.give): its
+/* The keys given away as the run gives them (ticket_seen.give): its
  * sorted entries, every finding's (a record's later ones too), at = id -
- * 1, digests by at; 1 (none) for fk->skip < 0. */
+ * 1, digests by at; 1 (none) with fk->none. */
 static int give_keys(void *ctx, struct ticket_keys *out)
 {
     const struct fake_keys *fk = ctx;
     memset(out, 0, sizeof *out);
-    if (fk->skip < 0)
+    if (fk->none)
         return 1;
     size_t n = (size_t)q_int(fk->db, "SELECT count(*) FROM finding_refs");
     sqlite3_stmt *st = keys_in_order(fk);
@@ -257,12 +244,24 @@ static int give_keys(void *ctx, struct ticket_keys *out)
     while (sqlite3_step(st) == SQLITE_ROW) {
         struct ticket_key *e = &out->v[out->n++];
         assert_true(qloop_unhex128((const char *)sqlite3_column_text(st, 1), e->ref));
-        e->kind = (uint32_t)sqlite3_column_int64(st, 0);
+        int64_t kind = sqlite3_column_int64(st, 0);
+        e->kind = (uint32_t)(kind == fk->other ? OTHER_KIND : kind);
         e->at = (uint32_t)(sqlite3_column_int64(st, 2) - 1);
         out->digest[e->at] = (uint64_t)(1000 + e->at + 1);
     }
     sqlite3_finalize(st);
     return 0;
+}
+
+/* The keys only handed one by one (ticket_seen.keys, the nightly
+ * refresh's): never called by a first night, which takes given keys only. */
+static int hand_keys(void *ctx, ticket_key_fn each, void *each_ctx)
+{
+    (void)ctx;
+    (void)each_ctx;
+    if (each)
+        fail_msg("a first night took handed keys");
+    return 1;
 }
 
 /* What tk_fresh_findings handed over, as "rule id ref field distinct" and
@@ -286,13 +285,14 @@ static void handed_free(struct handed *h)
     qloop_buf_free(&h->digests);
 }
 
-/* A first night's findings from the keys its findings writer kept (copied
- * as handed, or given away as they are): the
- * same findings in the same order, with the same refs and fields, as read
- * back from finding_refs, each with the digest kept for it (none known
- * when read back); each record's later findings of a kind left out as
- * the keys are taken. Keys out of order are not taken; keys that lack a
- * kind of the run are not used (the run's findings are read back). */
+/* A first night's findings from the keys its findings writer kept (given
+ * away as they are): the same findings in the same order, with the same
+ * refs and fields, as read back from finding_refs, each with the digest
+ * kept for it (none known when read back); each record's later findings
+ * of a kind left out as the groups are filled. Keys out of order, or not
+ * given (not kept whole; only handed one by one, as to the refresh), are
+ * not taken; keys that lack a kind of the run are not used (the run's
+ * findings are read back). */
 static void test_kept_keys(void **state)
 {
     (void)state;
@@ -309,42 +309,11 @@ static void test_kept_keys(void **state)
                         "people.two 9 0000…0059 b 0;");
     assert_string_equal(qloop_buf_str(&back.digests), "0;0;0;0;0;0;0;0;");
 
-    struct fake_keys fk = {db, 0, false};
-    struct ticket_seen seen = {.ctx = &fk, .keys = hand_keys};
+    /* given away: every finding's key held (no copy), a record's later
+     * findings of a kind skipped as the groups are filled */
+    struct fake_keys fk = {db, 0, false, false};
+    struct ticket_seen seen = {.ctx = &fk, .keys = hand_keys, .give = give_keys};
     struct tk_kept kept;
-    tk_kept_take(&seen, &kept);
-    assert_true(kept.whole);
-    assert_int_equal(kept.nkinds, 3);
-    assert_int_equal(kept.n, 8); /* 12 findings, 4 of them a record's later ones */
-    assert_int_equal(tk_fresh_findings(db, "r1", &kept, collect_all, &kept_h, &err), 0);
-    assert_string_equal(qloop_buf_str(&kept_h.rows), qloop_buf_str(&back.rows));
-    assert_string_equal(qloop_buf_str(&kept_h.digests),
-                        "1002;1005;1010;1001;1003;1004;1006;1009;");
-    handed_free(&kept_h);
-    tk_kept_free(&kept);
-    assert_null(kept.v);
-
-    /* a kind missing: read back, no digest known */
-    fk.skip = q_int(db, "SELECT min(kind) FROM finding_refs");
-    tk_kept_take(&seen, &kept);
-    assert_true(kept.whole);
-    assert_int_equal(kept.nkinds, 2);
-    assert_int_equal(tk_fresh_findings(db, "r1", &kept, collect_all, &kept_h, &err), 0);
-    assert_string_equal(qloop_buf_str(&kept_h.rows), qloop_buf_str(&back.rows));
-    assert_string_equal(qloop_buf_str(&kept_h.digests), "0;0;0;0;0;0;0;0;");
-    handed_free(&kept_h);
-    tk_kept_free(&kept);
-
-    /* out of order: none taken */
-    fk.skip = 0;
-    fk.reversed = true;
-    tk_kept_take(&seen, &kept);
-    assert_false(kept.whole);
-    assert_int_equal(kept.n, 0);
-    assert_null(kept.v);
-    /* given away: the same, every finding's key held (no copy) */
-    fk.reversed = false;
-    seen.give = give_keys;
     tk_kept_take(&seen, &kept);
     assert_true(kept.whole);
     assert_int_equal(kept.nkinds, 3);
@@ -355,21 +324,38 @@ static void test_kept_keys(void **state)
                         "1002;1005;1010;1001;1003;1004;1006;1009;");
     handed_free(&kept_h);
     tk_kept_free(&kept);
+    assert_null(kept.v);
+
+    /* a kind of the run missing (its keys given as of another kind): read
+     * back, no digest known */
+    fk.other = q_int(db, "SELECT min(kind) FROM finding_refs");
+    tk_kept_take(&seen, &kept);
+    assert_true(kept.whole);
+    assert_int_equal(kept.nkinds, 3);
+    assert_int_equal(tk_fresh_findings(db, "r1", &kept, collect_all, &kept_h, &err), 0);
+    assert_string_equal(qloop_buf_str(&kept_h.rows), qloop_buf_str(&back.rows));
+    assert_string_equal(qloop_buf_str(&kept_h.digests), "0;0;0;0;0;0;0;0;");
+    handed_free(&kept_h);
+    tk_kept_free(&kept);
+    fk.other = 0;
+
     /* given out of order, or not kept whole: none taken */
     fk.reversed = true;
     tk_kept_take(&seen, &kept);
     assert_false(kept.whole);
+    assert_int_equal(kept.n, 0);
     assert_null(kept.v);
     fk.reversed = false;
-    fk.skip = -1;
+    fk.none = true;
     tk_kept_take(&seen, &kept);
     assert_false(kept.whole);
+    assert_null(kept.v);
+    fk.none = false;
+    /* keys only handed (no give), or no seen: none taken */
     seen.give = NULL;
-    fk.skip = 0;
-    /* no keys to take */
-    seen.keys = NULL;
     tk_kept_take(&seen, &kept);
     assert_false(kept.whole);
+    assert_null(kept.v);
     tk_kept_take(NULL, &kept);
     assert_false(kept.whole);
     handed_free(&back);
@@ -431,7 +417,7 @@ static void test_kept_keys_many(void **state)
         qloop_error_clear(&err);
         struct handed back = {0}, kept_h = {0};
         assert_int_equal(tk_fresh_findings(db, "r1", NULL, collect_all, &back, &err), 0);
-        struct fake_keys fk = {db, 0, false};
+        struct fake_keys fk = {db, 0, false, false};
         struct ticket_seen seen = {.ctx = &fk, .give = give_keys};
         struct tk_kept kept;
         tk_kept_take(&seen, &kept);

@@ -417,8 +417,8 @@ static void test_digest_key_of_store(void **state)
     remove_store(path);
 }
 
-/* A run's finding keys as the findings writer hands them (struct
- * ticket_seen's keys), for run `run`, each digest XORed with `flip` where
+/* A run's finding keys as the findings writer gives them away (struct
+ * ticket_seen's give), for run `run`, each digest XORed with `flip` where
  * it is not 0 (to tell a digest taken from the run from one made again). */
 struct run_keys {
     sqlite3 *db;
@@ -426,31 +426,37 @@ struct run_keys {
     uint64_t flip;
 };
 
-static int handed_run_keys(void *ctx, ticket_key_fn each, void *each_ctx)
+static int given_run_keys(void *ctx, struct ticket_keys *out)
 {
     const struct run_keys *k = ctx;
-    if (!each)
-        return 1;
+    memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(k->db,
                                         "SELECT x.kind, x.record_ref, x.id, f.row_no, f.record_key,"
-                                        " f.value, f.message, f.sealed FROM finding_refs x"
+                                        " f.value, f.message, f.sealed,"
+                                        " min(x.id) OVER (), count(*) OVER () FROM finding_refs x"
                                         " JOIN finding_rows f ON f.id = x.id WHERE x.run ="
                                         " (SELECT id FROM finding_runs WHERE run_id = ?1)"
                                         " ORDER BY x.kind, x.record_ref, x.id",
                                         -1, &st, NULL),
                      SQLITE_OK);
     sqlite3_bind_text(st, 1, k->run, -1, SQLITE_STATIC);
-    int rc = 0;
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
-        uint64_t ref[2];
-        assert_true(qloop_unhex128((const char *)sqlite3_column_text(st, 1), ref));
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (!out->v) { /* the run's ids are first .. first + n - 1 */
+            out->first = sqlite3_column_int64(st, 8);
+            size_t n = (size_t)sqlite3_column_int64(st, 9);
+            out->v = calloc(n, sizeof *out->v);
+            out->digest = calloc(n, sizeof *out->digest);
+        }
+        struct ticket_key *e = &out->v[out->n++];
+        assert_true(qloop_unhex128((const char *)sqlite3_column_text(st, 1), e->ref));
+        e->kind = (uint32_t)sqlite3_column_int64(st, 0);
+        e->at = (uint32_t)(sqlite3_column_int64(st, 2) - out->first);
         uint64_t d = ticket_evidence_digest_row(st, 3, true);
-        rc = each(each_ctx, sqlite3_column_int64(st, 0), ref, sqlite3_column_int64(st, 2),
-                  d ? d ^ k->flip : 0);
+        out->digest[e->at] = d ? d ^ k->flip : 0;
     }
     sqlite3_finalize(st);
-    return rc;
+    return 0;
 }
 
 /* A finding's digest is 0 (the store compares) wherever the view shows
@@ -492,7 +498,7 @@ static void test_finding_digest_zero(void **state)
 /* A first night's items keep the digests the run made of their findings
  * (handed with the keys) instead of digesting the findings again: equal
  * to the view's evidence digest for each (check_kept_digests), and taken
- * as handed (a digest flipped on the way is kept flipped); a finding whose
+ * as given (a digest flipped on the way is kept flipped); a finding whose
  * digest the run could not give (0: '' or NULL key or message, empty
  * sealed copy) is digested by the INSERT as before. */
 static void test_first_night_takes_run_digests(void **state)
@@ -508,7 +514,7 @@ static void test_first_night_takes_run_digests(void **state)
         stage_findings(db, "r1", "2024-09-27T10:00:00+08:00", r1, 5, "P2 P3 P4 P5 P6");
         ticket_evidence_digest_key(store_secret(db)); /* as a run does before digesting */
         struct run_keys k = {db, "r1", flip ? UINT64_C(0x5a5a) : 0};
-        struct ticket_seen seen = {.seen = none_seen, .ctx = &k, .keys = handed_run_keys};
+        struct ticket_seen seen = {.seen = none_seen, .ctx = &k, .give = given_run_keys};
         struct qloop_error err;
         qloop_error_clear(&err);
         struct ticket_sync_counts c;
