@@ -89,7 +89,7 @@ int tk_find_prior(sqlite3 *db, const char *dataset, const char *rule, const char
     static const char sql[] = "SELECT i.ticket_id, t.state, i.state, " TK_EV_VALUE("i", "f")
                               " FROM ticket_item_rows i JOIN tickets t ON t.id = i.ticket_id"
                               " LEFT JOIN finding_rows f ON f.id = i.finding"
-                              " WHERE i.dataset = ?1 AND i.rule = ?2 AND i.record_ref = ?3"
+                              " WHERE i.record_ref = ?3 AND i.kind = " TK_KIND_OF("?1", "?2")
                               " ORDER BY i.id DESC LIMIT 1";
     memset(pr, 0, sizeof *pr);
     struct sql_cached once = {0};
@@ -117,11 +117,12 @@ int tk_add_item(sqlite3 *db, int64_t tid, const char *dataset, const char *rule,
                 const char *actor, int64_t *item_id, struct sql_cached *cache,
                 struct tk_batch *batch, struct qloop_error *err)
 {
-    static const char sql[] = "INSERT INTO ticket_item_rows(ticket_id, dataset, rule, record_ref,"
+    static const char sql[] = "INSERT INTO ticket_item_rows(ticket_id, kind, record_ref,"
                               " record_key, field, value, message, row_no, state, reporter,"
                               " added_at, added_run, last_run, reopened_from, sealed)"
-                              " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open', ?10, ?11, ?12,"
-                              " ?12, ?13, ?14)";
+                              " VALUES(?1, " TK_KIND_OF("?2", "?3") ", ?4, ?5, ?6, ?7, ?8, ?9,"
+                              " 'open', ?10, " TK_ADDED_AT("?11", "?12") ", " TK_RUN_OF("?12")
+                              ", " TK_RUN_OF("?12") ", ?13, ?14)";
     char at_s[32];
     qloop_format_datetime(at, at_s);
     struct sql_cached once = {0};
@@ -244,15 +245,17 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, const char *datas
      * "" is NULL), and the stored row is the same: the same types (TEXT,
      * INTEGER or NULL) and the same bytes. */
     static const char mem_sql[] =
-        "INSERT INTO ticket_item_rows(ticket_id, dataset, rule, record_ref, field, state,"
+        "INSERT INTO ticket_item_rows(ticket_id, kind, record_ref, field, state,"
         " reporter, added_at, added_run, last_run, reopened_from, finding, digest)"
-        " SELECT ?1, ?5, ?6, j.record_ref, j.field, 'open', NULL, ?2, ?3, ?3, j.reopened,"
+        " SELECT ?1, " TK_KIND_OF("?5", "?6") ", j.record_ref, j.field, 'open', NULL, "
+        TK_ADDED_AT("?2", "?3") ", " TK_RUN_OF("?3") ", " TK_RUN_OF("?3") ", j.reopened,"
         " j.finding, j.digest FROM " TK_IDS_SQL "(?4) j";
     static const char ins_sql[] =
-        "INSERT INTO ticket_item_rows(ticket_id, dataset, rule, record_ref, field, state,"
+        "INSERT INTO ticket_item_rows(ticket_id, kind, record_ref, field, state,"
         " reporter, added_at, added_run, last_run, reopened_from, finding, digest)"
-        " SELECT ?1, k.dataset, k.rule, f.record_ref,"
-        " CASE WHEN k.field <> '' THEN k.field END, 'open', NULL, ?2, ?3, ?3, j.reopened,"
+        " SELECT ?1, " TK_KIND_OF("?5", "?6") ", f.record_ref,"
+        " CASE WHEN k.field <> '' THEN k.field END, 'open', NULL, " TK_ADDED_AT("?2", "?3") ","
+        " " TK_RUN_OF("?3") ", " TK_RUN_OF("?3") ", j.reopened,"
         " f.id, coalesce(j.digest, " TK_DIGEST_SQL "(f.row_no, f.record_key, f.value,"
         " f.message, f.sealed))"
         " FROM " TK_IDS_SQL "(?4) j CROSS JOIN finding_rows f ON f.id = j.finding"
@@ -279,10 +282,8 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, const char *datas
     sql_bind_text(st, 2, at_s);
     sql_bind_text(st, 3, run_id);
     tk_ids_bind(st, 4, &list);
-    if (mem) {
-        sql_bind_text(st, 5, dataset);
-        sql_bind_text(st, 6, rule);
-    }
+    sql_bind_text(st, 5, dataset);
+    sql_bind_text(st, 6, rule);
     int rc = sql_done(db, st, "写入工单记录", err);
     sqlite3_clear_bindings(st);
     if (rc != 0)

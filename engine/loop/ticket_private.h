@@ -46,6 +46,22 @@
  * index answers it without reading the item. */
 #define TK_ITEM_OPEN_KEY "(CASE WHEN i.state IN ('open','missing') THEN 0 ELSE i.id END)"
 
+/* An item's integer columns (store step 18), as SQL expressions of text
+ * parameters or columns d, r, at (string literals): TK_KIND_OF the
+ * item_kinds id of (dataset d, rule r), TK_RUN_OF the finding_runs id of
+ * run id r (NULL for NULL), TK_ADDED_AT what an item added at at by run r
+ * keeps (NULL when at is that run's as_of, which the `ticket_items` view
+ * shows then). Each is a subquery of its parameters only, evaluated once
+ * per statement. */
+#define TK_KIND_OF(d, r) "(SELECT id FROM item_kinds WHERE dataset = " d " AND rule = " r ")"
+#define TK_RUN_OF(r) "(SELECT id FROM finding_runs WHERE run_id = " r ")"
+/* The item kinds of dataset d (TK_KINDS_OF), and column col of item kind
+ * k (TK_KIND_COL: dataset or rule), as subqueries. */
+#define TK_KINDS_OF(d) "(SELECT id FROM item_kinds WHERE dataset = " d ")"
+#define TK_KIND_COL(col, k) "(SELECT " col " FROM item_kinds WHERE id = " k ")"
+#define TK_ADDED_AT(at, r)                                                                      \
+    "(CASE WHEN " at " IS (SELECT as_of FROM runs WHERE id = " r ") THEN NULL ELSE " at " END)"
+
 /* Items (alias i) found by their tickets (alias t): a FROM clause for the
  * items of a dataset, or of a dataset and rule, "WHERE t.dataset = ... AND
  * i.dataset = ..." (and the same for rule). The index of items by record
@@ -146,7 +162,8 @@ int tk_named_digests(sqlite3 *db, struct tk_open_item *items, size_t n, struct q
  * only written with the evidence, never set by a refresh that changes
  * nothing). */
 #define TK_FAILING_AGAIN                                                                        \
-    "(i.state = 'open' AND (i.last_run IS ?1 OR i.id IN (SELECT item FROM " TK_REFRESHED ")))"
+    "(i.state = 'open' AND (i.last_run = " TK_RUN_OF("?1") " OR i.id IN (SELECT item FROM "   \
+    TK_REFRESHED ")))"
 
 /* Makes TK_REFRESHED when the connection has none, and empties it. 0 or
  * -2. */

@@ -217,7 +217,7 @@ uint64_t ticket_evidence_digest(const struct ticket_cell c[TICKET_EVIDENCE], boo
     "(SELECT " cols " FROM finding_refs x CROSS JOIN finding_rows f ON f.id = x.id"             \
     " WHERE x.run = (SELECT id FROM finding_runs"                                              \
     " WHERE run_id = ?1) AND x.kind IN (SELECT k.id FROM finding_kinds k"                      \
-    " WHERE k.dataset = ticket_item_rows.dataset AND k.rule = ticket_item_rows.rule)"          \
+    " WHERE (k.dataset, k.rule) = " TK_KIND_COL("dataset, rule", "ticket_item_rows.kind") ")"   \
     " AND x.record_ref = ticket_item_rows.record_ref ORDER BY x.id LIMIT 1)"
 
 /* Item i's evidence (g: the finding it names, if any; loop/ticket_private.h). */
@@ -264,7 +264,7 @@ static const char collect_sql[] =
  * (UPDATE ... FROM scanned every item). */
 static const char update_sql[] =
     "UPDATE ticket_item_rows SET (last_run, finding, digest, row_no, record_key, value, message,"
-    " sealed) = (SELECT ?1, CASE WHEN " NAMES " THEN f.id END,"
+    " sealed) = (SELECT " TK_RUN_OF("?1") ", CASE WHEN " NAMES " THEN f.id END,"
     "  CASE WHEN " NAMES " THEN " TK_DIGEST_SQL "(f.row_no, f.record_key, f.value, f.message,"
     "  f.sealed) END,"
     "  CASE WHEN " NAMES " THEN NULL ELSE f.row_no END,"
@@ -688,9 +688,10 @@ static int load_items(sqlite3 *db, const char *run_id, const struct groups *g, s
 {
     sqlite3_stmt *st = sql_prepare_texts(
         db,
-        "SELECT id, dataset, rule, record_ref, ticket_id, state = 'open', last_run IS ?1,"
-        " finding, row_no, record_key, value, message, sealed, digest"
-        " FROM ticket_item_rows WHERE state IN ('open','missing') ORDER BY id",
+        "SELECT i.id, k.dataset, k.rule, i.record_ref, i.ticket_id, i.state = 'open',"
+        " i.last_run = " TK_RUN_OF("?1") ", i.finding, i.row_no, i.record_key, i.value, i.message,"
+        " i.sealed, i.digest FROM ticket_item_rows i CROSS JOIN item_kinds k ON k.id = i.kind"
+        " WHERE i.state IN ('open','missing') ORDER BY i.id",
         1, &run_id, err);
     if (!st)
         return -2;

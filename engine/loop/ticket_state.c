@@ -563,7 +563,8 @@ static int close_items(sqlite3 *db, const struct tk *t, const struct tk_change *
     const char *item_state = strcmp(c->to, "confirmed") == 0 ? "closed" : "fixed";
     sqlite3_stmt *u = result == 0 ? sql_prepare(db,
                                                 "UPDATE ticket_item_rows SET state = ?2,"
-                                                " closed_at = ?3, closed_run = ?4 WHERE id = ?1",
+                                                " closed_at = ?3, closed_run = " TK_RUN_OF("?4")
+                                                " WHERE id = ?1",
                                                 err)
                                   : NULL;
     if (result == 0 && !u)

@@ -45,7 +45,7 @@ int ticket_open_keys(sqlite3 *db, const char *dataset,
                                          "SELECT DISTINCT i.record_ref, " TK_EV_KEY("i", "f")
                                          " FROM " TK_ITEMS_OF_TICKETS
                                          " LEFT JOIN finding_rows f ON f.id = i.finding"
-                                         " WHERE t.dataset = ?1 AND i.dataset = ?1"
+                                         " WHERE t.dataset = ?1 AND i.kind IN " TK_KINDS_OF("?1")
                                          " AND i.state IN ('open','missing')",
                                          1, &dataset, err);
     if (!st)
@@ -57,15 +57,12 @@ int ticket_open_keys(sqlite3 *db, const char *dataset,
     return rc < 0 ? -1 : 0;
 }
 
-/* The refs from the index by record alone (its keys: record_ref, dataset,
- * rule and 0 for an open or missing item, store steps 12 and 16), the whole
- * index scanned: it no longer begins with the dataset, and finding the
- * dataset's items by ticket instead reads each item's row (W1 1M night 2:
- * 104 ms against 48, and the rows' pages in the cache, +43 MB of peak).
- * Nothing is sorted, which a DISTINCT over the items would be (W1 10M
- * night 2: 1.8M items). INDEXED BY: the planner would scan the table; the
- * index is only ever missing inside a run's ticket phase
- * (tk_items_unindex), never while a dataset is read. */
+/* The refs from the index by record alone (keys: record_ref, kind, 0 for an
+ * open or missing item; store steps 12, 16, 18), the whole index scanned:
+ * finding the dataset's items by ticket reads each item's row (W1 1M night
+ * 2: 104 ms against 48, +43 MB of peak). Nothing is sorted (a DISTINCT
+ * would be). INDEXED BY: the planner would scan the table; the index is
+ * only missing inside a run's ticket phase (tk_items_unindex). */
 int ticket_open_refs(sqlite3 *db, const char *dataset,
                      void (*cb)(void *ctx, const char *record_ref), void *ctx,
                      struct qloop_error *err)
@@ -73,7 +70,8 @@ int ticket_open_refs(sqlite3 *db, const char *dataset,
     sqlite3_stmt *st = sql_prepare_texts(db,
                                          "SELECT i.record_ref FROM ticket_item_rows i"
                                          " INDEXED BY ticket_items_record"
-                                         " WHERE i.dataset = ?1 AND " TK_ITEM_OPEN_KEY " = 0",
+                                         " WHERE i.kind IN " TK_KINDS_OF("?1") " AND "
+                                         TK_ITEM_OPEN_KEY " = 0",
                                          1, &dataset, err);
     if (!st)
         return -1;
@@ -149,8 +147,8 @@ static void read_judged_item(sqlite3_stmt *st, void *row)
  * 0.24 s CPU against 0.08, and a page read each once the items outgrow the
  * cache). */
 #define JUDGED                                                                                  \
-    " FROM ticket_item_rows i CROSS JOIN rule_results r"                                         \
-    " ON r.run_id = ?1 AND r.rule = i.rule AND r.dataset = i.dataset"                           \
+    " FROM ticket_item_rows i CROSS JOIN item_kinds k ON k.id = i.kind"                          \
+    " CROSS JOIN rule_results r ON r.run_id = ?1 AND r.rule = k.rule AND r.dataset = k.dataset"  \
     " WHERE i.state IN ('open','missing')"
 
 /* The re-check by sets. Phase 1: open items that fail again, the common case
@@ -185,8 +183,8 @@ static int judged_items_read(sqlite3 *db, const char *run_id, const struct ticke
                         " WHERE EXISTS (SELECT 1 FROM finding_refs f"
                         "  WHERE f.run = r.id AND f.kind = k.id)"
                         " AND EXISTS (SELECT 1 FROM " TK_ITEMS_OF_TICKETS
-                        "  WHERE t.dataset = k.dataset AND t.rule = k.rule"
-                        "  AND i.dataset = k.dataset AND i.rule = k.rule AND i.state = 'open'))",
+                        "  WHERE t.dataset = k.dataset AND t.rule = k.rule AND i.state = 'open'"
+                        "  AND i.kind = " TK_KIND_OF("k.dataset", "k.rule") "))",
                         1, &run_id, 0, &any, err) != 0)
         return -2;
     /* Each open item failing again, from the run's first finding of its
@@ -237,7 +235,7 @@ static int judged_items_read(sqlite3 *db, const char *run_id, const struct ticke
         return 0;
     sqlite3_stmt *st = sql_prepare_texts(db,
                            "SELECT i.id, i.ticket_id, i.record_ref, i.state, r.resolve_missing,"
-                           " i.dataset, (CASE WHEN i.finding IS NULL THEN i.row_no"
+                           " k.dataset, (CASE WHEN i.finding IS NULL THEN i.row_no"
                            " ELSE (SELECT f.row_no FROM finding_rows f WHERE f.id = i.finding)"
                            " END) IS NOT NULL" JUDGED
                            " AND NOT " TK_FAILING_AGAIN
@@ -285,16 +283,17 @@ static int recheck_sql_prepare(sqlite3 *db, struct recheck_sql *q, struct qloop_
                           " FROM ticket_item_rows i CROSS JOIN finding_runs r"
                           " CROSS JOIN finding_kinds k CROSS JOIN finding_refs x"
                           " CROSS JOIN finding_rows f ON f.id = x.id"
-                          " WHERE i.id = ?2 AND r.run_id = ?1 AND k.dataset = i.dataset"
-                          " AND k.rule = i.rule AND x.run = r.id AND x.kind = k.id"
+                          " WHERE i.id = ?2 AND r.run_id = ?1 AND k.id = x.kind AND (k.dataset,"
+                          " k.rule) = " TK_KIND_COL("dataset, rule", "i.kind") " AND x.run = r.id"
                           " AND x.record_ref = i.record_ref ORDER BY x.id LIMIT 1",
                           err);
     q->seen = q->find ? sql_prepare(db,
-                                    q->seen_by ? "SELECT dataset, record_ref FROM ticket_item_rows"
+                                    q->seen_by ? "SELECT " TK_KIND_COL("dataset", "kind") ","
+                                                 " record_ref FROM ticket_item_rows"
                                                  " WHERE id = ?2 AND ?1 IS NOT NULL"
                                                : "SELECT 1 FROM run_seen s JOIN ticket_item_rows i"
                                                  " ON i.id = ?2 WHERE s.run_id = ?1"
-                                                 " AND s.dataset = i.dataset"
+                                                 " AND s.dataset = " TK_KIND_COL("dataset", "i.kind")
                                                  " AND s.record_ref = i.record_ref",
                                     err)
                       : NULL;
@@ -304,7 +303,7 @@ static int recheck_sql_prepare(sqlite3 *db, struct recheck_sql *q, struct qloop_
      * items a night (those failing again after being missing); the many
      * failing again are tk_refresh_failing's. */
     q->still = q->seen ? sql_prepare(db,
-                                     "UPDATE ticket_item_rows SET state = 'open', last_run = ?2,"
+                                     "UPDATE ticket_item_rows SET state = 'open', last_run = " TK_RUN_OF("?2") ","
                                      " row_no = ?3, record_key = coalesce(?4, (SELECT v.record_key"
                                      " FROM ticket_items v WHERE v.id = ticket_item_rows.id)),"
                                      " value = ?5, message = coalesce(?6, (SELECT v.message"
@@ -315,7 +314,7 @@ static int recheck_sql_prepare(sqlite3 *db, struct recheck_sql *q, struct qloop_
     q->set = q->still ? sql_prepare(db,
                                     "UPDATE ticket_item_rows SET state = ?2,"
                                     " closed_at = CASE WHEN ?2 = 'fixed' THEN ?3 END,"
-                                    " closed_run = CASE WHEN ?2 = 'fixed' THEN ?4 END"
+                                    " closed_run = CASE WHEN ?2 = 'fixed' THEN " TK_RUN_OF("?4") " END"
                                     " WHERE id = ?1",
                                     err)
                       : NULL;
@@ -630,18 +629,19 @@ static const char new_findings_by_record[] =
     "SELECT f.id, k.dataset, k.rule, f.record_ref, f.value, p.ticket_id, t.state, p.state,"
     " " TK_EV_VALUE("p", "pf") " FROM finding_runs r JOIN finding_refs x ON x.run = r.id"
     " JOIN finding_rows f ON f.id = x.id JOIN finding_kinds k ON k.id = x.kind"
+    " LEFT JOIN item_kinds ik ON ik.dataset = k.dataset AND ik.rule = k.rule"
     " LEFT JOIN ticket_item_rows p ON p.id = (SELECT max(i.id) FROM ticket_item_rows i"
-    "  WHERE i.dataset = k.dataset AND i.rule = k.rule AND i.record_ref = f.record_ref)"
+    "  WHERE i.record_ref = f.record_ref AND i.kind = ik.id)"
     " LEFT JOIN finding_rows pf ON pf.id = p.finding LEFT JOIN tickets t ON t.id = p.ticket_id"
     " WHERE r.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM ticket_item_rows i"
-    "  WHERE i.dataset = k.dataset AND i.rule = k.rule AND i.record_ref = f.record_ref"
+    "  WHERE i.record_ref = f.record_ref AND i.kind = ik.id"
     "  AND " TK_ITEM_OPEN_KEY " = 0) ORDER BY k.dataset, k.rule, f.id";
 /* Whether some dataset and rule with findings in run ?1 has items. */
 static const char items_of_run_rules[] =
     "SELECT EXISTS (SELECT 1 FROM finding_kinds k JOIN finding_runs r ON r.run_id = ?1"
     " WHERE EXISTS (SELECT 1 FROM finding_refs f WHERE f.run = r.id AND f.kind = k.id)"
     " AND EXISTS (SELECT 1 FROM " TK_ITEMS_OF_TICKETS " WHERE t.dataset = k.dataset"
-    "  AND t.rule = k.rule AND i.dataset = k.dataset AND i.rule = k.rule))";
+    "  AND t.rule = k.rule AND i.kind = " TK_KIND_OF("k.dataset", "k.rule") "))";
 
 static void read_finding(sqlite3_stmt *st, struct new_finding *f)
 {

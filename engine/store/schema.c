@@ -529,6 +529,158 @@ static const char step17_items_name_findings[] =
     "  DELETE FROM finding_rows WHERE id = OLD.id;"
     " END;";
 
+/* 18: a narrower ticket item. An item's dataset and rule become one
+ * integer kind (item_kinds: one row per (dataset, rule), the field kept
+ * apart as text in the item, so the UNIQUE rule stays one open item per
+ * dataset, rule and record whatever the field), and its run ids
+ * (added_run, last_run, closed_run) integers naming finding_runs rows, as
+ * the findings' do (step 11); added_at is NULL when it is its added run's
+ * own time (runs.as_of). A separate small table rather than finding_kinds
+ * rows with field NULL: finding_kinds has no UNIQUE key (a rule with no
+ * field already has such a row, and the same (dataset, rule) may appear
+ * under several fields), so a kind of (dataset, rule) would not be one row.
+ * Neither runs nor finding_runs rows are ever deleted (pruning deletes
+ * finding_rows and finding_refs only), so every id an item names stays
+ * resolvable. Every kind and run an item can name is there before the item
+ * is written: a ticket's (dataset, rule) is an item kind from the ticket's
+ * INSERT (tickets_item_kind), a run's id a finding_runs row from the run's
+ * INSERT (runs_finding_run; the findings writer's INSERT OR IGNORE keeps
+ * working), and the view's triggers add what a write through the view
+ * names. `ticket_items` stays a view with exactly step 17's columns and
+ * values (texts, NULLs, types); its INSTEAD OF triggers map texts to ids;
+ * an INSERT or UPDATE with added_at NULL is refused as the NOT NULL column
+ * refused it. The items are copied in id order, the table rebuilt, both
+ * indexes made again (the record index keyed (record_ref, kind, open key):
+ * the same UNIQUE rule, loop/ticket_private.h's TK_ITEM_OPEN_KEY last). The
+ * `findings_delete` trigger names only columns kept; it is dropped while
+ * the table is (a rename checks every trigger) and made again as step 17
+ * made it. */
+static const char step18_items_narrow[] =
+    "CREATE TABLE item_kinds(id INTEGER PRIMARY KEY, dataset TEXT NOT NULL, rule TEXT NOT NULL,"
+    "  UNIQUE(dataset, rule));"
+    "INSERT INTO item_kinds(dataset, rule) SELECT dataset, rule FROM"
+    "  (SELECT dataset, rule, id FROM ticket_item_rows UNION ALL"
+    "  SELECT dataset, rule, (SELECT max(id) FROM ticket_item_rows) + id FROM tickets)"
+    "  GROUP BY dataset, rule ORDER BY min(id);"
+    "INSERT OR IGNORE INTO finding_runs(run_id) SELECT r FROM"
+    "  (SELECT added_run AS r, id, 1 AS c FROM ticket_item_rows UNION ALL"
+    "  SELECT last_run, id, 2 FROM ticket_item_rows UNION ALL"
+    "  SELECT closed_run, id, 3 FROM ticket_item_rows)"
+    "  WHERE r IS NOT NULL ORDER BY id, c;"
+    "INSERT OR IGNORE INTO finding_runs(run_id) SELECT id FROM runs ORDER BY started_at, id;"
+    "CREATE TABLE ticket_item_rows_18(id INTEGER PRIMARY KEY,"
+    "  ticket_id INTEGER NOT NULL REFERENCES tickets(id), kind INTEGER NOT NULL,"
+    "  record_ref TEXT NOT NULL, record_key TEXT, field TEXT, value TEXT, message TEXT,"
+    "  row_no INTEGER, state TEXT NOT NULL"
+    "   CHECK(state = 'open' OR state = 'missing' OR state = 'fixed' OR state = 'closed'),"
+    "  reporter TEXT, added_at TEXT, added_run INTEGER, last_run INTEGER, closed_at TEXT,"
+    "  closed_run INTEGER, reopened_from INTEGER, sealed BLOB, finding INTEGER, digest INTEGER);"
+    "INSERT INTO ticket_item_rows_18(id, ticket_id, kind, record_ref, record_key, field, value,"
+    "  message, row_no, state, reporter, added_at, added_run, last_run, closed_at, closed_run,"
+    "  reopened_from, sealed, finding, digest)"
+    "  SELECT i.id, i.ticket_id, k.id, i.record_ref, i.record_key, i.field, i.value, i.message,"
+    "  i.row_no, i.state, i.reporter,"
+    "  CASE WHEN i.added_at IS (SELECT u.as_of FROM runs u WHERE u.id = i.added_run)"
+    "  THEN NULL ELSE i.added_at END,"
+    "  ra.id, rl.id, i.closed_at, rc.id, i.reopened_from, i.sealed, i.finding, i.digest"
+    "  FROM ticket_item_rows i CROSS JOIN item_kinds k ON k.dataset = i.dataset AND k.rule = i.rule"
+    "  LEFT JOIN finding_runs ra ON ra.run_id = i.added_run"
+    "  LEFT JOIN finding_runs rl ON rl.run_id = i.last_run"
+    "  LEFT JOIN finding_runs rc ON rc.run_id = i.closed_run ORDER BY i.id;"
+    "DROP VIEW ticket_items;"
+    "DROP TRIGGER findings_delete;"
+    "DROP TABLE ticket_item_rows;"
+    "ALTER TABLE ticket_item_rows_18 RENAME TO ticket_item_rows;"
+    "CREATE INDEX ticket_items_ticket ON ticket_item_rows(ticket_id, state);"
+    "CREATE UNIQUE INDEX ticket_items_record ON ticket_item_rows(record_ref, kind,"
+    "  (CASE WHEN state IN ('open','missing') THEN 0 ELSE id END));"
+    "CREATE TRIGGER tickets_item_kind AFTER INSERT ON tickets BEGIN"
+    "  INSERT OR IGNORE INTO item_kinds(dataset, rule) VALUES(NEW.dataset, NEW.rule);"
+    " END;"
+    "CREATE TRIGGER runs_finding_run AFTER INSERT ON runs BEGIN"
+    "  INSERT OR IGNORE INTO finding_runs(run_id) VALUES(NEW.id);"
+    " END;"
+    "CREATE VIEW ticket_items(id, ticket_id, dataset, rule, record_ref, record_key, field, value,"
+    "  message, row_no, state, reporter, added_at, added_run, last_run, closed_at, closed_run,"
+    "  reopened_from, sealed) AS"
+    "  SELECT i.id, i.ticket_id, k.dataset, k.rule, i.record_ref,"
+    "  CASE WHEN i.finding IS NULL THEN i.record_key WHEN f.record_key <> '' THEN f.record_key END,"
+    "  i.field, CASE WHEN i.finding IS NULL THEN i.value ELSE f.value END,"
+    "  CASE WHEN i.finding IS NULL THEN i.message WHEN f.message <> '' THEN f.message END,"
+    "  CASE WHEN i.finding IS NULL THEN i.row_no ELSE f.row_no END,"
+    "  i.state, i.reporter,"
+    "  CASE WHEN i.added_at IS NULL THEN (SELECT u.as_of FROM runs u WHERE u.id = ra.run_id)"
+    "  ELSE i.added_at END, ra.run_id, rl.run_id, i.closed_at, rc.run_id,"
+    "  i.reopened_from,"
+    "  CASE WHEN i.finding IS NULL THEN i.sealed WHEN length(f.sealed) > 0 THEN f.sealed END"
+    "  FROM ticket_item_rows i CROSS JOIN item_kinds k ON k.id = i.kind"
+    "  LEFT JOIN finding_runs ra ON ra.id = i.added_run"
+    "  LEFT JOIN finding_runs rl ON rl.id = i.last_run"
+    "  LEFT JOIN finding_runs rc ON rc.id = i.closed_run"
+    "  LEFT JOIN finding_rows f ON f.id = i.finding;"
+    "CREATE TRIGGER ticket_items_insert INSTEAD OF INSERT ON ticket_items BEGIN"
+    "  SELECT RAISE(ABORT, 'NOT NULL constraint failed: ticket_items.added_at')"
+    "   WHERE NEW.added_at IS NULL;"
+    "  INSERT OR IGNORE INTO item_kinds(dataset, rule) VALUES(NEW.dataset, NEW.rule);"
+    "  INSERT OR IGNORE INTO finding_runs(run_id) SELECT r FROM (SELECT NEW.added_run AS r, 1 AS c"
+    "   UNION ALL SELECT NEW.last_run, 2 UNION ALL SELECT NEW.closed_run, 3)"
+    "   WHERE r IS NOT NULL ORDER BY c;"
+    "  INSERT INTO ticket_item_rows(id, ticket_id, kind, record_ref, record_key, field, value,"
+    "   message, row_no, state, reporter, added_at, added_run, last_run, closed_at, closed_run,"
+    "   reopened_from, sealed)"
+    "   VALUES(NEW.id, NEW.ticket_id,"
+    "   (SELECT id FROM item_kinds WHERE dataset = NEW.dataset AND rule = NEW.rule),"
+    "   NEW.record_ref, NEW.record_key, NEW.field, NEW.value, NEW.message, NEW.row_no, NEW.state,"
+    "   NEW.reporter, CASE WHEN NEW.added_at IS (SELECT u.as_of FROM runs u"
+    "   WHERE u.id = NEW.added_run) THEN NULL ELSE NEW.added_at END,"
+    "   (SELECT id FROM finding_runs WHERE run_id = NEW.added_run),"
+    "   (SELECT id FROM finding_runs WHERE run_id = NEW.last_run), NEW.closed_at,"
+    "   (SELECT id FROM finding_runs WHERE run_id = NEW.closed_run), NEW.reopened_from,"
+    "   NEW.sealed);"
+    " END;"
+    "CREATE TRIGGER ticket_items_update INSTEAD OF UPDATE ON ticket_items BEGIN"
+    "  SELECT RAISE(ABORT, 'NOT NULL constraint failed: ticket_items.added_at')"
+    "   WHERE NEW.added_at IS NULL;"
+    "  INSERT OR IGNORE INTO item_kinds(dataset, rule) VALUES(NEW.dataset, NEW.rule);"
+    "  INSERT OR IGNORE INTO finding_runs(run_id) SELECT r FROM (SELECT NEW.added_run AS r, 1 AS c"
+    "   UNION ALL SELECT NEW.last_run, 2 UNION ALL SELECT NEW.closed_run, 3)"
+    "   WHERE r IS NOT NULL ORDER BY c;"
+    "  UPDATE ticket_item_rows SET id = NEW.id, ticket_id = NEW.ticket_id,"
+    "   kind = (SELECT id FROM item_kinds WHERE dataset = NEW.dataset AND rule = NEW.rule),"
+    "   record_ref = NEW.record_ref, field = NEW.field,"
+    "   state = NEW.state, reporter = NEW.reporter,"
+    "   added_at = CASE WHEN NEW.added_at IS (SELECT u.as_of FROM runs u"
+    "   WHERE u.id = NEW.added_run) THEN NULL ELSE NEW.added_at END,"
+    "   added_run = (SELECT id FROM finding_runs WHERE run_id = NEW.added_run),"
+    "   last_run = (SELECT id FROM finding_runs WHERE run_id = NEW.last_run),"
+    "   closed_at = NEW.closed_at,"
+    "   closed_run = (SELECT id FROM finding_runs WHERE run_id = NEW.closed_run),"
+    "   reopened_from = NEW.reopened_from"
+    "   WHERE id = OLD.id;"
+    "  UPDATE ticket_item_rows SET record_key = NEW.record_key, value = NEW.value,"
+    "   message = NEW.message, row_no = NEW.row_no, sealed = NEW.sealed, finding = NULL,"
+    "   digest = NULL"
+    "   WHERE id = NEW.id AND (NEW.record_key IS NOT OLD.record_key"
+    "   OR NEW.value IS NOT OLD.value OR NEW.message IS NOT OLD.message"
+    "   OR NEW.row_no IS NOT OLD.row_no OR NEW.sealed IS NOT OLD.sealed);"
+    " END;"
+    "CREATE TRIGGER ticket_items_delete INSTEAD OF DELETE ON ticket_items BEGIN"
+    "  DELETE FROM ticket_item_rows WHERE id = OLD.id;"
+    " END;"
+    "CREATE TRIGGER findings_delete INSTEAD OF DELETE ON findings BEGIN"
+    "  UPDATE ticket_item_rows SET (record_key, value, message, row_no, sealed, finding, digest)"
+    "   = (SELECT CASE WHEN f.record_key <> '' THEN f.record_key END, f.value,"
+    "   CASE WHEN f.message <> '' THEN f.message END, f.row_no,"
+    "   CASE WHEN length(f.sealed) > 0 THEN f.sealed END, NULL, NULL"
+    "   FROM finding_rows f WHERE f.id = OLD.id)"
+    "   WHERE finding = OLD.id;"
+    "  DELETE FROM finding_refs WHERE id = OLD.id"
+    "   AND run = (SELECT run FROM finding_rows WHERE id = OLD.id)"
+    "   AND kind = (SELECT kind FROM finding_rows WHERE id = OLD.id)"
+    "   AND record_ref = (SELECT record_ref FROM finding_rows WHERE id = OLD.id);"
+    "  DELETE FROM finding_rows WHERE id = OLD.id;"
+    " END;";
+
 const struct store_step store_steps[] = {
     {1, "core", step1_core},
     {2, "audit", step2_audit},
@@ -547,5 +699,6 @@ const struct store_step store_steps[] = {
     {15, "verdict_memo", step15_verdict_memo},
     {16, "items_by_ref", step16_items_by_ref},
     {17, "items_name_findings", step17_items_name_findings},
+    {18, "items_narrow", step18_items_narrow},
 };
 const int store_nsteps = (int)(sizeof store_steps / sizeof store_steps[0]);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "store/schema.h"
 #include "store/store.h"
 
 static inline void set_now(const char *iso) { setenv("QLOOP_NOW", iso, 1); }
@@ -152,14 +153,18 @@ static inline char *q_rows(sqlite3 *db, const char *sql)
 /* Takes a store at the current schema step back to step 16 (store/schema.c),
  * for the tests of upgrades: ticket_items a table again, as steps 13 and 16
  * left it, each item with its evidence (the view's columns) and its id;
- * ticket_item_rows, the view and its triggers dropped, the `findings` view's
- * DELETE trigger as step 14 made it; user_version 16. */
+ * ticket_item_rows, the view and its triggers dropped, step 18's item_kinds
+ * and triggers too, the `findings` view's DELETE trigger as step 14 made
+ * it; user_version 16. (finding_runs keeps the rows step 18 added.) */
 static inline void store_rewind_to_step16(sqlite3 *db)
 {
     exec(db,
          "CREATE TABLE ticket_items_16 AS SELECT * FROM ticket_items;"
          "DROP VIEW ticket_items;"
          "DROP TABLE ticket_item_rows;"
+         "DROP TABLE item_kinds;"
+         "DROP TRIGGER tickets_item_kind;"
+         "DROP TRIGGER runs_finding_run;"
          "CREATE TABLE ticket_items(id INTEGER PRIMARY KEY,"
          "  ticket_id INTEGER NOT NULL REFERENCES tickets(id),"
          "  dataset TEXT NOT NULL, rule TEXT NOT NULL, record_ref TEXT NOT NULL, record_key TEXT,"
@@ -182,6 +187,24 @@ static inline void store_rewind_to_step16(sqlite3 *db)
          "  DELETE FROM finding_rows WHERE id = OLD.id;"
          " END;"
          "PRAGMA user_version = 16;");
+}
+
+/* Takes a store at the current schema step back to step 17 (store/schema.c),
+ * for the tests of the upgrade to step 18: ticket_item_rows with its text
+ * columns (dataset, rule, run ids, added_at always), each item naming the
+ * finding it named and keeping its own columns and digest as they were,
+ * step 17's view and triggers; user_version 17. */
+static inline void store_rewind_to_step17(sqlite3 *db)
+{
+    exec(db, "CREATE TABLE temp.rows_17 AS SELECT id, record_key, value, message, row_no, sealed,"
+             " finding, digest FROM ticket_item_rows");
+    store_rewind_to_step16(db);
+    exec(db, "%s", store_steps[16].sql);
+    exec(db, "UPDATE ticket_item_rows SET (record_key, value, message, row_no, sealed, finding,"
+             " digest) = (SELECT record_key, value, message, row_no, sealed, finding, digest"
+             " FROM temp.rows_17 r WHERE r.id = ticket_item_rows.id);"
+             "DROP TABLE temp.rows_17;"
+             "PRAGMA user_version = 17;");
 }
 
 /* Takes a store at the current schema step back to step 13 (store/schema.c),

@@ -82,8 +82,8 @@ static void check_states(sqlite3 *db)
     /* the CHECK is ticket_item_rows' (store step 17), which the loop
      * writes; the view's triggers write it too */
     static const char ins_row[] =
-        "INSERT INTO ticket_item_rows(ticket_id, dataset, rule, record_ref, state, added_at)"
-        " VALUES(1, 'd13', 'r13', 'ref13', %Q, '2024-09-27T10:00:00+08:00')";
+        "INSERT INTO ticket_item_rows(ticket_id, kind, record_ref, state, added_at)"
+        " VALUES(1, 1, 'ref13', %Q, '2024-09-27T10:00:00+08:00')";
     char *one = sqlite3_mprintf(ins_row, "open");
     assert_int_equal(ephemeral_tables(db, one), 0);
     sqlite3_free(one);

@@ -207,7 +207,7 @@ static int note_finding_reads(void *ctx, int action, const char *table, const ch
 
 /* Every column of every stored item, typed (quote), in id order. */
 static const char item_rows[] =
-    "SELECT quote(id), quote(ticket_id), quote(dataset), quote(rule), quote(record_ref),"
+    "SELECT quote(id), quote(ticket_id), quote(kind), quote(record_ref),"
     " quote(record_key), quote(field), quote(value), quote(message), quote(row_no), quote(state),"
     " quote(reporter), quote(added_at), quote(added_run), quote(last_run), quote(closed_at),"
     " quote(closed_run), quote(reopened_from), quote(sealed), quote(finding), quote(digest)"
