@@ -247,15 +247,13 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, const char *datas
     static const char mem_sql[] =
         "INSERT INTO ticket_item_rows(ticket_id, kind, record_ref, field, state,"
         " reporter, added_at, added_run, last_run, reopened_from, finding, digest)"
-        " SELECT ?1, " TK_KIND_OF("?5", "?6") ", j.record_ref, j.field, 'open', NULL, "
-        TK_ADDED_AT("?2", "?3") ", " TK_RUN_OF("?3") ", " TK_RUN_OF("?3") ", j.reopened,"
+        " SELECT ?1, ?5, j.record_ref, j.field, 'open', NULL, ?2, ?3, ?3, j.reopened,"
         " j.finding, j.digest FROM " TK_IDS_SQL "(?4) j";
     static const char ins_sql[] =
         "INSERT INTO ticket_item_rows(ticket_id, kind, record_ref, field, state,"
         " reporter, added_at, added_run, last_run, reopened_from, finding, digest)"
-        " SELECT ?1, " TK_KIND_OF("?5", "?6") ", f.record_ref,"
-        " CASE WHEN k.field <> '' THEN k.field END, 'open', NULL, " TK_ADDED_AT("?2", "?3") ","
-        " " TK_RUN_OF("?3") ", " TK_RUN_OF("?3") ", j.reopened,"
+        " SELECT ?1, ?5, f.record_ref,"
+        " CASE WHEN k.field <> '' THEN k.field END, 'open', NULL, ?2, ?3, ?3, j.reopened,"
         " f.id, coalesce(j.digest, " TK_DIGEST_SQL "(f.row_no, f.record_key, f.value,"
         " f.message, f.sealed))"
         " FROM " TK_IDS_SQL "(?4) j CROSS JOIN finding_rows f ON f.id = j.finding"
@@ -269,6 +267,9 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, const char *datas
         return -2;
     char at_s[32];
     qloop_format_datetime(at, at_s);
+    struct tk_item_keys keys;
+    if (tk_item_keys(db, dataset, rule, run_id, at_s, &keys, err) != 0)
+        return -2;
     bool mem = !a->unknown;
     sqlite3_stmt *st = mem ? sql_cached(db, &ins[1], mem_sql, err)
                            : sql_cached(db, &ins[0], ins_sql, err);
@@ -279,11 +280,12 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, const char *datas
                                 (const uint64_t *)(const void *)a->digests.ptr,
                                 mem ? a->refs.ptr : NULL, mem ? a->fields.ptr : NULL, a->n};
     sqlite3_bind_int64(st, 1, tid);
-    sql_bind_text(st, 2, at_s);
-    sql_bind_text(st, 3, run_id);
+    sql_bind_text(st, 2, keys.at_is_run ? NULL : at_s);
+    if (keys.run)
+        sqlite3_bind_int64(st, 3, keys.run);
     tk_ids_bind(st, 4, &list);
-    sql_bind_text(st, 5, dataset);
-    sql_bind_text(st, 6, rule);
+    if (keys.kind)
+        sqlite3_bind_int64(st, 5, keys.kind);
     int rc = sql_done(db, st, "写入工单记录", err);
     sqlite3_clear_bindings(st);
     if (rc != 0)

@@ -55,6 +55,18 @@
  * per statement. */
 #define TK_KIND_OF(d, r) "(SELECT id FROM item_kinds WHERE dataset = " d " AND rule = " r ")"
 #define TK_RUN_OF(r) "(SELECT id FROM finding_runs WHERE run_id = " r ")"
+/* The integer keys of a batch of new items (ticket_kinds.c): the item
+ * kind of (dataset, rule), the finding_runs id of run_id (0: none, then
+ * NULL), whether at is that run's as_of (the item stores added_at NULL).
+ * 0, or -2 with err (a kind missing is 0 and refused by the INSERT's NOT
+ * NULL). */
+struct tk_item_keys {
+    int64_t kind, run;
+    bool at_is_run;
+};
+int tk_item_keys(sqlite3 *db, const char *dataset, const char *rule, const char *run_id,
+                 const char *at, struct tk_item_keys *k, struct qloop_error *err);
+
 /* The item kinds of dataset d (TK_KINDS_OF), and column col of item kind
  * k (TK_KIND_COL: dataset or rule), as subqueries. */
 #define TK_KINDS_OF(d) "(SELECT id FROM item_kinds WHERE dataset = " d ")"
