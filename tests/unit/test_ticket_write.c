@@ -747,6 +747,11 @@ static void test_bulk_writebehind_killed(void **state)
             long before = store_writebehind_pages();
             if (sqlite3_exec(child, sql, NULL, NULL, NULL) != SQLITE_OK)
                 _exit(4);
+            /* the thread writes when it is scheduled: on a loaded machine it
+             * may not have run yet when the statement returns, so wait for
+             * its first page (at most 10 s) before the kill */
+            for (int i = 0; i < 1000 && store_writebehind_pages() == before; i++)
+                usleep(10000);
             if (store_writebehind_pages() == before)
                 _exit(5); /* the thread wrote none: nothing tested */
             raise(SIGKILL);
