@@ -8,10 +8,13 @@
  * digest of its evidence for the ticket phase (made there, on the encoding
  * thread, not in the run's serial flush).
  * findings_write encodes with the writer's own encoder and spools the bytes
- * (stage.h); findings_flush reads the spool back and inserts the findings
- * into finding_rows, 32 rows to a prepared INSERT (the run bound once per
- * statement), its kind mapped to the store's number, and their keys into finding_refs, sorted
- * (run/findings_refs.c). Buffers live in the encoder and are reused.
+ * (stage.h); findings_flush gives the flush's kinds their store numbers (in
+ * the order they first came to the spool), reads the spool back and inserts
+ * the findings into finding_rows, 32 rows to a prepared INSERT (the run
+ * bound once per statement), and their keys into finding_refs, sorted
+ * (run/findings_refs.c) — collected and sorted by a thread of their own
+ * while the rows go in, when the flush is large (run/findings_keys.h).
+ * Buffers live in the encoder and are reused.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -24,33 +27,17 @@
 #include "identity/seal.h"
 #include "loop/ticket.h"
 #include "run/findings.h"
+#include "run/findings_enc.h"
+#include "run/findings_keys.h"
 #include "run/findings_refs.h"
 #include "run/stage.h"
 #include "store/sql.h"
 #include "store/store.h"
 
-/* One encoded finding: this head, then the bytes of key, value, message,
- * sealed and part, in that order (a length of NO_TEXT: SQL NULL, no bytes). */
-enum { NO_TEXT = UINT32_MAX, F_KEY = 0, F_VALUE, F_MESSAGE, F_SEALED, F_PART, F_COUNT };
-struct enc_head {
-    uint32_t size; /* of the whole encoded finding */
-    uint32_t kind;
-    uint64_t row_no; /* 0: none */
-    /* the evidence digest (ticket_evidence_digest) of row_no, key, value,
-     * message and sealed as stored: made where the finding is encoded
-     * (often a worker, while the read runs) instead of in the serial flush */
-    uint64_t digest;
-    uint32_t len[F_COUNT];
-    char ref[32];
-};
-
-/* The size of encoded finding p (its head's first member). */
-static uint32_t enc_size(const char *p)
-{
-    uint32_t size;
-    memcpy(&size, p, sizeof size);
-    return size;
-}
+/* One encoded finding: run/findings_enc.h. */
+#define enc_head findings_enc_head
+#define NO_TEXT FINDINGS_ENC_NULL
+#define enc_size findings_enc_size
 
 /* Findings stored by one INSERT: a statement's start and end (its
  * cursors opened, the table's last row sought, the statement closed) are
@@ -103,12 +90,21 @@ struct findings_writer {
     struct qloop_buf batch; /* up to BATCH encoded findings, whole, waiting for ins_many */
     size_t nbatch;
     int64_t batch_kind[BATCH]; /* their store kinds */
-    struct qloop_buf carry; /* an encoded finding split between two pieces of the spool */
+    struct findings_enc_walk walk; /* the spool's pieces into whole findings */
     struct findings_refs *refs; /* the flush's keys for finding_refs */
+    struct findings_keys *keys; /* the thread collecting them, during a large flush */
+    bool no_keys_aside;         /* findings_writer_keys_aside(w, false) */
     bool hold_refs;  /* findings_hold_refs: a flush leaves its keys collected */
     bool refs_held;  /* keys of held flushes collected, not yet written */
     struct qloop_error *flush_err;
     uint64_t pending; /* findings spooled since the last flush */
+    /* the kinds of those findings, in the order they first come (so the
+     * flush can give them their store numbers before it stores any: the
+     * numbers it would give them one by one), and which are listed */
+    uint32_t *flush_kinds;
+    size_t nflush_kinds, flush_kinds_cap;
+    unsigned char *listed; /* listed[k]: kind k is in flush_kinds (listed_cap) */
+    size_t listed_cap;
 };
 
 struct findings_writer *findings_writer_new(sqlite3 *db, const char *run_id, const struct pack *p,
@@ -152,7 +148,9 @@ void findings_writer_free(struct findings_writer *w)
     sqlite3_finalize(w->ins);
     sqlite3_finalize(w->ins_many);
     qloop_buf_free(&w->batch);
-    qloop_buf_free(&w->carry);
+    qloop_buf_free(&w->walk.carry);
+    free(w->flush_kinds);
+    free(w->listed);
     findings_refs_free(w->refs);
     ident_sealer_close(&w->sealer);
     for (size_t i = 0; i < w->nparts; i++) {
@@ -542,6 +540,26 @@ void findings_encode(struct findings_encoder *e, uint32_t kind, const struct qlo
     findings_encode_shown(e, kind, f, &s, out);
 }
 
+/* Lists kind k (not listed yet) among the flush's kinds; a kind the writer
+ * never made is not listed (the flush finds the finding corrupt). */
+static void list_kind(struct findings_writer *w, uint32_t k)
+{
+    if (k == 0 || k > w->nkinds)
+        return;
+    if (k >= w->listed_cap) {
+        size_t cap = w->nkinds + 1 > 2 * w->listed_cap ? w->nkinds + 1 : 2 * w->listed_cap;
+        w->listed = qloop_xrealloc(w->listed, cap);
+        memset(w->listed + w->listed_cap, 0, cap - w->listed_cap);
+        w->listed_cap = cap;
+    }
+    if (w->nflush_kinds == w->flush_kinds_cap) {
+        w->flush_kinds_cap = w->flush_kinds_cap ? 2 * w->flush_kinds_cap : 16;
+        w->flush_kinds = qloop_xrealloc(w->flush_kinds, w->flush_kinds_cap * sizeof *w->flush_kinds);
+    }
+    w->flush_kinds[w->nflush_kinds++] = k;
+    w->listed[k] = 1;
+}
+
 int findings_append(struct findings_writer *w, const void *encoded, size_t len,
                     struct qloop_error *err)
 {
@@ -550,6 +568,10 @@ int findings_append(struct findings_writer *w, const void *encoded, size_t len,
         uint32_t size = enc_size(p);
         if (size < sizeof(struct enc_head))
             break; /* corrupt: findings_flush says so */
+        uint32_t kind;
+        memcpy(&kind, p + offsetof(struct enc_head, kind), sizeof kind);
+        if (kind >= w->listed_cap || !w->listed[kind])
+            list_kind(w, kind);
         w->pending++;
         p += size;
     }
@@ -689,10 +711,13 @@ static int insert_batch(struct findings_writer *w, struct qloop_error *err)
     return rc;
 }
 
-/* Adds one encoded finding p (whole) to the batch, inserting the batch
- * when it is full. 0 or -1. */
-static int insert_one(struct findings_writer *w, const char *p, struct qloop_error *err)
+/* findings_enc_walk's one: adds encoded finding p (whole) to the batch,
+ * inserting the batch when it is full, and its key to the flush's unless
+ * a thread collects them (w->keys). 0 or -1 with w->flush_err. */
+static int insert_one(void *ctx, const char *p)
 {
+    struct findings_writer *w = ctx;
+    struct qloop_error *err = w->flush_err;
     struct enc_head h;
     memcpy(&h, p, sizeof h);
     if (h.kind == 0 || h.kind > w->nkinds)
@@ -702,57 +727,48 @@ static int insert_one(struct findings_writer *w, const char *p, struct qloop_err
         return -1;
     qloop_buf_append(&w->batch, p, h.size);
     w->batch_kind[w->nbatch++] = kind;
-    findings_refs_add(w->refs, kind, p + offsetof(struct enc_head, ref), h.digest);
+    if (!w->keys)
+        findings_refs_add(w->refs, kind, p + offsetof(struct enc_head, ref), h.digest);
     return w->nbatch == BATCH ? insert_batch(w, err) : 0;
 }
 
 /* stage_spool_drain's reader: inserts every whole encoded finding of the
- * piece p[0..n), keeping one split between two pieces in w->carry. */
+ * piece, keeping one split between two pieces in w->walk. */
 static int insert_piece(void *ctx, const void *piece, size_t n)
 {
     struct findings_writer *w = ctx;
-    struct qloop_error *err = w->flush_err;
-    const char *p = piece, *end = p + n;
-    struct enc_head h;
-    if (w->carry.len) {
-        for (;;) {
-            size_t need = sizeof h;
-            if (w->carry.len >= need) {
-                memcpy(&h, w->carry.ptr, sizeof h);
-                if (h.size < sizeof h)
-                    return qloop_error_internal(err, NULL, "暂存的问题记录已损坏（长度 %u）", h.size);
-                need = h.size;
-            }
-            if (w->carry.len == need)
-                break;
-            size_t take = need - w->carry.len;
-            if (take > (size_t)(end - p))
-                take = (size_t)(end - p);
-            if (take == 0)
-                return 0;
-            qloop_buf_append(&w->carry, p, take);
-            p += take;
-        }
-        if (insert_one(w, w->carry.ptr, err) != 0)
-            return -1;
-        qloop_buf_reset(&w->carry);
-    }
-    while (p < end) {
-        size_t have = (size_t)(end - p);
-        if (have >= sizeof h) {
-            memcpy(&h, p, sizeof h);
-            if (h.size < sizeof h)
-                return qloop_error_internal(err, NULL, "暂存的问题记录已损坏（长度 %u）", h.size);
-        }
-        if (have < sizeof h || have < h.size) {
-            qloop_buf_append(&w->carry, p, have);
-            break;
-        }
-        if (insert_one(w, p, err) != 0)
-            return -1;
-        p += h.size;
-    }
-    return 0;
+    return findings_enc_walk(&w->walk, piece, n, insert_one, w, w->flush_err);
+}
+
+/* Gives the flush's kinds their store numbers, in the order they first
+ * come in the spool, and empties the list. 0 or -1. */
+static int store_kinds(struct findings_writer *w, struct qloop_error *err)
+{
+    int rc = 0;
+    int64_t id;
+    for (size_t i = 0; rc == 0 && i < w->nflush_kinds; i++)
+        rc = store_kind(w, w->flush_kinds[i], &id, err);
+    for (size_t i = 0; i < w->nflush_kinds; i++)
+        w->listed[w->flush_kinds[i]] = 0;
+    w->nflush_kinds = 0;
+    return rc;
+}
+
+/* Starts a thread collecting this flush's keys (findings_keys.h) when the
+ * flush is large and its keys are written at its end (not held); w->keys
+ * stays NULL when not. */
+static void keys_aside(struct findings_writer *w)
+{
+    if (w->no_keys_aside || w->pending < FINDINGS_KEYS_ASIDE_MIN || w->hold_refs || w->refs_held)
+        return;
+    struct stage_spool_view *view = stage_spool_view(w->spool);
+    if (!view)
+        return;
+    int64_t *kind_of = qloop_xcalloc(w->nkinds + 1, sizeof *kind_of);
+    for (size_t k = 1; k <= w->nkinds; k++)
+        kind_of[k] = w->kinds[k - 1].store_id;
+    w->keys = findings_keys_start(w->refs, view, kind_of, w->nkinds);
+    free(kind_of);
 }
 
 /* Prepares the writer's INSERTs of one row and of BATCH rows, each row's
@@ -794,22 +810,27 @@ int findings_flush(struct findings_writer *w, struct qloop_error *err)
                             &w->run_num, err) != 0)
             return -1;
     }
-    if (!w->ins && prepare_inserts(w, err) != 0)
+    if ((!w->ins && prepare_inserts(w, err) != 0) || store_kinds(w, err) != 0)
         return -1;
     if (!w->refs_held) /* else the keys go on after the held flushes' */
         findings_refs_begin(w->refs, (size_t)w->pending);
-    qloop_buf_reset(&w->carry);
+    keys_aside(w);
+    qloop_buf_reset(&w->walk.carry);
     qloop_buf_reset(&w->batch);
     w->nbatch = 0;
     w->flush_err = err;
     int rc = stage_spool_drain(w->spool, insert_piece, w, err);
-    if (rc == 0 && w->carry.len)
+    if (rc == 0 && w->walk.carry.len)
         rc = qloop_error_internal(err, NULL, "暂存的问题记录不完整");
     if (rc == 0 && w->nbatch)
         rc = insert_batch(w, err);
+    if (w->keys) {
+        findings_keys_join(w->keys);
+        w->keys = NULL;
+    }
     qloop_buf_reset(&w->batch);
     w->nbatch = 0;
-    qloop_buf_reset(&w->carry);
+    qloop_buf_reset(&w->walk.carry);
     w->flush_err = NULL;
     w->pending = 0;
     /* the keys once every row is in, unless held (a failed flush: the
@@ -836,6 +857,11 @@ int findings_release_refs(struct findings_writer *w, bool write, struct qloop_er
         return findings_refs_write(w->refs, w->db, w->run_num, err);
     findings_refs_begin(w->refs, 0);
     return 0;
+}
+
+void findings_writer_keys_aside(struct findings_writer *w, bool on)
+{
+    w->no_keys_aside = !on;
 }
 
 void findings_writer_sort_budget(struct findings_writer *w, size_t bytes)

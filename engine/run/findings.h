@@ -114,6 +114,12 @@ void findings_hold_refs(struct findings_writer *w);
  * transaction back), they are dropped. Returns 0, or -1 with err. */
 int findings_release_refs(struct findings_writer *w, bool write, struct qloop_error *err);
 
+/* Whether a flush of many findings whose keys it writes itself (not held)
+ * collects and sorts the keys on a thread of its own while it stores the
+ * rows (run/findings_keys.h): on until told. The store is the same either
+ * way. */
+void findings_writer_keys_aside(struct findings_writer *w, bool on);
+
 /* At most `bytes` of memory for sorting a flush's keys from now on
  * (FINDINGS_REFS_BUDGET until told; past it SQLite sorts them). */
 void findings_writer_sort_budget(struct findings_writer *w, size_t bytes);

@@ -27,6 +27,8 @@ struct findings_refs {
     size_t budget; /* bytes of entries at most */
     bool by_sql;   /* this flush's keys are copied by SQL */
     size_t added;  /* findings added this flush */
+    bool sorted;   /* the entries are in key order (findings_refs_sort_entries) */
+    bool aside;    /* entries added by another thread (findings_refs_aside) */
     int64_t first; /* the id of the flush's first finding, once stored */
     size_t stored; /* findings whose ids are known: first .. first + stored - 1 */
     sqlite3 *db;   /* the statements' */
@@ -98,6 +100,8 @@ void findings_refs_begin(struct findings_refs *r, size_t expected)
 {
     drop_entries(r);
     r->by_sql = false;
+    r->sorted = false;
+    r->aside = false;
     r->added = 0;
     r->first = 0;
     r->stored = 0;
@@ -143,6 +147,7 @@ void findings_refs_add(struct findings_refs *r, int64_t kind, const char ref[32]
                        uint64_t digest)
 {
     size_t at = r->added++;
+    r->sorted = false;
     if (r->by_sql)
         return;
     struct ref_entry e;
@@ -162,7 +167,10 @@ int findings_refs_stored(struct findings_refs *r, sqlite3 *db, size_t n, struct 
     int64_t last = sqlite3_last_insert_rowid(db);
     if (r->stored == 0)
         r->first = last - (int64_t)n + 1;
-    if (r->stored + n > r->added || last != r->first + (int64_t)(r->stored + n) - 1)
+    /* (entries added aside are counted against the stored ones when the
+     * collector is done: findings_refs_aside_done, findings_refs_write) */
+    if ((!r->aside && r->stored + n > r->added) ||
+        last != r->first + (int64_t)(r->stored + n) - 1)
         return qloop_error_internal(err, sqlite3_db_filename(db, "main"),
                                     "问题记录的编号不连续（第 %zu 条起，编号 %lld）", r->stored,
                                     (long long)last);
@@ -271,6 +279,28 @@ void findings_refs_sort(struct ref_entry *v, size_t n)
     free(count);
 }
 
+void findings_refs_sort_entries(struct findings_refs *r)
+{
+    if (!r->by_sql && !r->sorted) {
+        findings_refs_sort(r->v, r->n);
+        r->sorted = true;
+    }
+}
+
+void findings_refs_aside(struct findings_refs *r)
+{
+    r->aside = true;
+}
+
+void findings_refs_aside_done(struct findings_refs *r, bool whole)
+{
+    r->aside = false;
+    if (!whole) {
+        to_sql(r);
+        r->added = r->stored; /* the keys copied by SQL are those of the rows stored */
+    }
+}
+
 /* The statements of one and of ROWS rows, prepared on db once. 0 or -1. */
 static int prepare(struct findings_refs *r, sqlite3 *db, struct qloop_error *err)
 {
@@ -346,7 +376,7 @@ int findings_refs_write(struct findings_refs *r, sqlite3 *db, int64_t run,
     else if (r->by_sql)
         rc = write_by_sql(r, db, err);
     else if ((rc = prepare(r, db, err)) == 0) {
-        findings_refs_sort(r->v, r->n);
+        findings_refs_sort_entries(r);
         bind_run(r, run);
         size_t i = 0;
         for (; rc == 0 && i + ROWS <= r->n; i += ROWS)
@@ -373,6 +403,7 @@ int findings_refs_write(struct findings_refs *r, sqlite3 *db, int64_t run,
     drop_entries(r); /* not held past the flush (a run's ticket phase follows) */
     r->added = r->stored = 0;
     r->by_sql = false;
+    r->sorted = false;
     return rc;
 }
 

@@ -30,6 +30,7 @@
 #define QLOOP_RUN_FINDINGS_REFS_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,6 +87,23 @@ void findings_refs_add(struct findings_refs *r, int64_t kind, const char ref[32]
  * INTEGER PRIMARY KEY it is not given (max + 1). 0, or -1 (internal error)
  * when they do not. */
 int findings_refs_stored(struct findings_refs *r, sqlite3 *db, size_t n, struct qloop_error *err);
+
+/* Sorts the entries added so far (findings_refs_sort), so that
+ * findings_refs_write need not: on the thread that adds them. */
+void findings_refs_sort_entries(struct findings_refs *r);
+
+/* From now on until findings_refs_aside_done, the entries are added (and
+ * sorted) by another thread than the one storing the rows (findings_keys.h):
+ * findings_refs_stored checks the ids only, not against the findings
+ * added. The two threads touch no member in common: the adder the entries
+ * and their count, the storer the ids. */
+void findings_refs_aside(struct findings_refs *r);
+
+/* The other thread is done (joined). `whole`: it added every finding of
+ * the flush, in order (findings_refs_write checks the count against the
+ * rows stored); else its entries go and the flush's keys are copied by SQL
+ * from the rows stored. */
+void findings_refs_aside_done(struct findings_refs *r, bool whole);
 
 /* Inserts the flush's entries into finding_refs under run `run`, sorted, or
  * by SQL (see above); the collector is emptied either way. 0 or -1. */

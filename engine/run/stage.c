@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "run/stage.h"
@@ -97,6 +98,69 @@ int stage_spool_drain(struct stage_spool *s, int (*each)(void *ctx, const void *
         rc = each(ctx, s->mem.ptr, s->mem.len);
     qloop_buf_reset(&s->mem);
     s->size = 0;
+    return rc;
+}
+
+struct stage_spool_view {
+    int fd;        /* a duplicate of the file's descriptor; -1: no file */
+    uint64_t size; /* bytes of the file that belong to the view */
+    char *tail;    /* the spool's memory part, copied */
+    size_t tail_len;
+};
+
+struct stage_spool_view *stage_spool_view(struct stage_spool *s)
+{
+    struct stage_spool_view *v = qloop_xcalloc(1, sizeof *v);
+    v->fd = -1;
+    if (s->file) {
+        if (fflush(s->file) != 0 || (v->fd = dup(fileno(s->file))) < 0) {
+            free(v);
+            return NULL;
+        }
+        v->size = s->size - s->mem.len;
+    }
+    if (s->mem.len) {
+        v->tail = qloop_xmalloc(s->mem.len);
+        memcpy(v->tail, s->mem.ptr, s->mem.len);
+        v->tail_len = s->mem.len;
+    }
+    return v;
+}
+
+void stage_spool_view_free(struct stage_spool_view *v)
+{
+    if (!v)
+        return;
+    if (v->fd >= 0)
+        close(v->fd);
+    free(v->tail);
+    free(v);
+}
+
+int stage_spool_view_read(struct stage_spool_view *v,
+                          int (*each)(void *ctx, const void *p, size_t n), void *ctx)
+{
+    int rc = 0;
+    if (v->fd >= 0 && v->size) {
+        char *chunk = qloop_xmalloc(SPOOL_READ);
+        for (uint64_t at = 0; rc == 0 && at < v->size;) {
+            size_t want = v->size - at < SPOOL_READ ? (size_t)(v->size - at) : SPOOL_READ;
+            ssize_t n = pread(v->fd, chunk, want, (off_t)at);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                if (n == 0)
+                    errno = EIO; /* the file is shorter than the spool said */
+                rc = -1;
+                break;
+            }
+            rc = each(ctx, chunk, (size_t)n);
+            at += (uint64_t)n;
+        }
+        free(chunk);
+    }
+    if (rc == 0 && v->tail_len)
+        rc = each(ctx, v->tail, v->tail_len);
     return rc;
 }
 

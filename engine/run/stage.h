@@ -42,6 +42,25 @@ uint64_t stage_spool_size(const struct stage_spool *s);
 int stage_spool_drain(struct stage_spool *s, int (*each)(void *ctx, const void *p, size_t n),
                       void *ctx, struct qloop_error *err);
 
+/* What a spool holds at one moment, to be read once more on another thread
+ * while the spool itself is drained (findings_flush collects the findings'
+ * keys so, findings_keys.h): its own descriptor of the spool's file (read
+ * with pread, so the drain's reads are not disturbed and the drain may
+ * close the file) up to the size the spool had, and a copy of the part
+ * still in memory. Made and freed on the spool's thread; read on any one
+ * thread. NULL (nothing made) when the file cannot be flushed or its
+ * descriptor duplicated: the caller reads the spool by the drain alone. */
+struct stage_spool_view;
+struct stage_spool_view *stage_spool_view(struct stage_spool *s);
+void stage_spool_view_free(struct stage_spool_view *v);
+/* Calls each(ctx, p, n) with successive pieces of the bytes the spool held
+ * when the view was made, in order (a piece may end inside something
+ * appended in one call, as stage_spool_drain's). Returns 0, -1 when the
+ * file cannot be read (errno says why; no message: the drain reports its
+ * own), or the first non-zero result of each. Once per view. */
+int stage_spool_view_read(struct stage_spool_view *v,
+                          int (*each)(void *ctx, const void *p, size_t n), void *ctx);
+
 /* (Re)creates the empty staging tables on db. Returns 0 or -1 with err. */
 int stage_create(sqlite3 *db, struct qloop_error *err);
 
