@@ -1,14 +1,10 @@
 /*
  * test_findings_keys.c — a flush's keys collected and sorted on a thread of
  * their own (engine/run/findings_keys.c) while the flush stores the rows,
- * and what that rests on: a view of the spool read once more beside its
- * drain (stage_spool_view), the flush's kinds numbered in the order they
- * first come before any row is stored, and the keys copied by SQL when the
- * thread could not collect them whole (findings_refs_aside_done).
+ * and the flush's kinds numbered in the order they first come before any
+ * row is stored (the view of the spool the thread reads: test_stage.c).
  *
- * The view gives exactly the bytes the spool held when it was made —
- * spilled to the file and still in memory — though the spool is drained,
- * its file closed, and more appended meanwhile. A large flush gives the
+ * A large flush gives the
  * same store (finding_kinds, finding_rows, finding_refs, every column and
  * id) and the same kept keys with the keys collected aside as without, for
  * kinds numbered by the writer in another order than they come, in one
@@ -92,68 +88,6 @@ static void copy_store(const char *from, const char *to)
         snprintf(cmd, sizeof cmd, "if [ -e '%s%s' ]; then cp '%s%s' '%s%s'; fi", from, sides[i],
                  from, sides[i], to, sides[i]);
         assert_int_equal(system(cmd), 0);
-    }
-}
-
-/* ---- the view ---- */
-
-/* stage_spool_view_read's each: appends the piece to a buffer. */
-static int collect_bytes(void *ctx, const void *p, size_t n)
-{
-    qloop_buf_append(ctx, p, n);
-    return 0;
-}
-
-/* Appends n bytes of a pattern starting at `from` to the spool and to want. */
-static void append_pattern(struct stage_spool *s, struct qloop_buf *want, size_t from, size_t n)
-{
-    struct qloop_error err;
-    qloop_error_clear(&err);
-    char block[4099];
-    for (size_t done = 0; done < n;) {
-        size_t m = n - done < sizeof block ? n - done : sizeof block;
-        for (size_t i = 0; i < m; i++)
-            block[i] = (char)((from + done + i) * 131 % 251);
-        assert_int_equal(stage_spool_append(s, block, m, &err), 0);
-        if (want)
-            qloop_buf_append(want, block, m);
-        done += m;
-    }
-}
-
-static int count_bytes(void *ctx, const void *p, size_t n)
-{
-    (void)p;
-    *(size_t *)ctx += n;
-    return 0;
-}
-
-static void test_spool_view(void **state)
-{
-    (void)state;
-    /* sizes: in memory only; spilled to the file with a tail; none */
-    const size_t sizes[] = {1000, (size_t)9 << 20, 0};
-    for (size_t c = 0; c < sizeof sizes / sizeof *sizes; c++) {
-        struct stage_spool *s = stage_spool_new();
-        struct qloop_buf want = {0}, got = {0};
-        append_pattern(s, &want, 0, sizes[c]);
-        struct stage_spool_view *v = stage_spool_view(s);
-        assert_non_null(v);
-        /* the spool drained (its file closed), then more appended */
-        struct qloop_error err;
-        qloop_error_clear(&err);
-        size_t drained = 0;
-        assert_int_equal(stage_spool_drain(s, count_bytes, &drained, &err), 0);
-        assert_int_equal(drained, sizes[c]);
-        append_pattern(s, NULL, 7, (size_t)5 << 20);
-        assert_int_equal(stage_spool_view_read(v, collect_bytes, &got), 0);
-        assert_int_equal(got.len, want.len);
-        if (want.len)
-            assert_memory_equal(got.ptr, want.ptr, want.len);
-        stage_spool_view_free(v);
-        stage_spool_free(s);
-        qloop_buf_free(&want);
-        qloop_buf_free(&got);
     }
 }
 
@@ -268,7 +202,6 @@ static void test_aside_same_store(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spool_view),
         cmocka_unit_test_setup_teardown(test_aside_same_store, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
