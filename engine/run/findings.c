@@ -540,11 +540,11 @@ void findings_encode(struct findings_encoder *e, uint32_t kind, const struct qlo
     findings_encode_shown(e, kind, f, &s, out);
 }
 
-/* Lists kind k (not listed yet) among the flush's kinds; a kind the writer
+/* Lists kind k among the flush's kinds unless it is; a kind the writer
  * never made is not listed (the flush finds the finding corrupt). */
 static void list_kind(struct findings_writer *w, uint32_t k)
 {
-    if (k == 0 || k > w->nkinds)
+    if (k == 0 || k > w->nkinds || (k < w->listed_cap && w->listed[k]))
         return;
     if (k >= w->listed_cap) {
         size_t cap = w->nkinds + 1 > 2 * w->listed_cap ? w->nkinds + 1 : 2 * w->listed_cap;
@@ -560,21 +560,34 @@ static void list_kind(struct findings_writer *w, uint32_t k)
     w->listed[k] = 1;
 }
 
+/* The kind of encoded finding p (whole head). */
+static uint32_t enc_kind(const char *p)
+{
+    uint32_t kind;
+    memcpy(&kind, p + offsetof(struct enc_head, kind), sizeof kind);
+    return kind;
+}
+
 int findings_append(struct findings_writer *w, const void *encoded, size_t len,
                     struct qloop_error *err)
 {
+    /* counted, and any kind not listed yet noted (no call in the loop: a
+     * kind comes new a few times a run, the loop runs for every finding) */
     const char *p = encoded, *end = p + len;
+    uint64_t n = 0;
+    bool unlisted = false;
     while (end - p >= (ptrdiff_t)sizeof(struct enc_head)) {
         uint32_t size = enc_size(p);
         if (size < sizeof(struct enc_head))
             break; /* corrupt: findings_flush says so */
-        uint32_t kind;
-        memcpy(&kind, p + offsetof(struct enc_head, kind), sizeof kind);
-        if (kind >= w->listed_cap || !w->listed[kind])
-            list_kind(w, kind);
-        w->pending++;
+        uint32_t kind = enc_kind(p);
+        unlisted |= kind >= w->listed_cap || !w->listed[kind];
+        n++;
         p += size;
     }
+    w->pending += n;
+    for (const char *q = encoded; unlisted && q < p; q += enc_size(q))
+        list_kind(w, enc_kind(q)); /* in the order they come */
     return stage_spool_append(w->spool, encoded, len, err);
 }
 
