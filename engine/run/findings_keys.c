@@ -61,10 +61,14 @@ struct findings_keys *findings_keys_start(struct findings_refs *r, struct stage_
     k->nkinds = nkinds;
     k->kind_of = qloop_xmalloc((nkinds + 1) * sizeof *k->kind_of);
     memcpy(k->kind_of, kind_of, (nkinds + 1) * sizeof *k->kind_of);
+    /* the walk's carry made here too: the thread allocates nothing but for
+     * a finding larger than this */
+    qloop_buf_reserve(&k->walk.carry, 1 << 16);
     findings_refs_aside(r);
     if (pthread_create(&k->thread, NULL, collect, k) != 0) {
         findings_refs_aside_done(r, true); /* nothing added: the flush adds them */
         stage_spool_view_free(view);
+        qloop_buf_free(&k->walk.carry);
         free(k->kind_of);
         free(k);
         return NULL;

@@ -21,6 +21,21 @@
 /* Rows of finding_refs inserted by one statement. */
 enum { ROWS = 64 };
 
+enum { KIND_SPAN = 1 << 16, MAX_BITS = 16, FEW = 24 };
+
+/* What findings_refs_sort works in: n entries of scratch, at and fill for
+ * KIND_SPAN + 2 kinds, 2^MAX_BITS counts. Made by the thread that sorts,
+ * or beforehand by the one that hands the sort to another thread
+ * (findings_refs_aside: so that thread allocates nothing — a new thread's
+ * malloc arena would keep what it took past the sort). */
+struct sort_space {
+    struct ref_entry *scratch;
+    size_t cap; /* entries of scratch */
+    size_t *at, *fill, *count;
+};
+
+static void space_free(struct sort_space *ws);
+
 struct findings_refs {
     struct ref_entry *v;
     size_t n, cap;
@@ -29,6 +44,7 @@ struct findings_refs {
     size_t added;  /* findings added this flush */
     bool sorted;   /* the entries are in key order (findings_refs_sort_entries) */
     bool aside;    /* entries added by another thread (findings_refs_aside) */
+    struct sort_space space; /* made for that thread's sort, while aside */
     int64_t first; /* the id of the flush's first finding, once stored */
     size_t stored; /* findings whose ids are known: first .. first + stored - 1 */
     sqlite3 *db;   /* the statements' */
@@ -79,6 +95,7 @@ void findings_refs_free(struct findings_refs *r)
         return;
     drop_entries(r);
     drop_kept(r);
+    space_free(&r->space);
     sqlite3_finalize(r->one);
     sqlite3_finalize(r->many);
     free(r);
@@ -202,44 +219,55 @@ static void order_few(struct ref_entry *v, size_t n)
     }
 }
 
-void findings_refs_sort(struct ref_entry *v, size_t n)
+static void space_free(struct sort_space *ws)
 {
-    enum { KIND_SPAN = 1 << 16, MAX_BITS = 16, FEW = 24 };
-    if (n < 2)
-        return;
+    free(ws->scratch);
+    free(ws->at);
+    free(ws->fill);
+    free(ws->count);
+    memset(ws, 0, sizeof *ws);
+}
+
+/* Room for sorting n entries. false (ws freed): none. */
+static bool space_make(struct sort_space *ws, size_t n)
+{
+    ws->scratch = malloc(n * sizeof *ws->scratch);
+    ws->cap = n;
+    ws->at = malloc(((size_t)KIND_SPAN + 2) * sizeof *ws->at);
+    ws->fill = malloc(((size_t)KIND_SPAN + 2) * sizeof *ws->fill);
+    ws->count = malloc(((size_t)1 << MAX_BITS) * sizeof *ws->count);
+    if (ws->scratch && ws->at && ws->fill && ws->count)
+        return true;
+    space_free(ws);
+    return false;
+}
+
+/* findings_refs_sort in ws (room for n entries); qsort when the kinds span
+ * KIND_SPAN numbers or more. */
+static void sort_in(struct ref_entry *v, size_t n, struct sort_space *ws)
+{
     uint32_t lo = v[0].kind, hi = v[0].kind;
     for (size_t i = 1; i < n; i++) {
         lo = v[i].kind < lo ? v[i].kind : lo;
         hi = v[i].kind > hi ? v[i].kind : hi;
     }
-    struct ref_entry *scratch = hi - lo < KIND_SPAN ? malloc(n * sizeof *scratch) : NULL;
-    size_t *at = scratch ? calloc((size_t)(hi - lo) + 2, sizeof *at) : NULL;
-    size_t *count = at ? malloc(((size_t)1 << MAX_BITS) * sizeof *count) : NULL;
-    if (!count) {
+    if (hi - lo >= KIND_SPAN) {
         qsort(v, n, sizeof *v, by_key);
-        free(scratch);
-        free(at);
         return;
     }
+    struct ref_entry *scratch = ws->scratch;
+    size_t *at = ws->at, *fill = ws->fill, *count = ws->count;
     /* by kind into scratch (stable: at order kept within a kind) */
     size_t nk = (size_t)(hi - lo) + 1;
+    memset(at, 0, (nk + 1) * sizeof *at);
     for (size_t i = 0; i < n; i++)
         at[v[i].kind - lo + 1]++;
     for (size_t k = 1; k <= nk; k++)
         at[k] += at[k - 1];
     /* at[k]: where kind lo + k starts; at[nk] = n */
-    size_t *fill = malloc(nk * sizeof *fill);
-    if (!fill) {
-        qsort(v, n, sizeof *v, by_key);
-        free(scratch);
-        free(at);
-        free(count);
-        return;
-    }
     memcpy(fill, at, nk * sizeof *fill);
     for (size_t i = 0; i < n; i++)
         scratch[fill[v[i].kind - lo]++] = v[i];
-    free(fill);
     /* each kind back into v by the top bits of its refs (about one entry a
      * value: the refs are hashes), then each run alike in them ordered */
     for (size_t k = 0; k < nk; k++) {
@@ -274,15 +302,29 @@ void findings_refs_sort(struct ref_entry *v, size_t n)
             i = j;
         }
     }
-    free(scratch);
-    free(at);
-    free(count);
+}
+
+void findings_refs_sort(struct ref_entry *v, size_t n)
+{
+    if (n < 2)
+        return;
+    struct sort_space ws;
+    if (!space_make(&ws, n)) {
+        qsort(v, n, sizeof *v, by_key);
+        return;
+    }
+    sort_in(v, n, &ws);
+    space_free(&ws);
 }
 
 void findings_refs_sort_entries(struct findings_refs *r)
 {
     if (!r->by_sql && !r->sorted) {
-        findings_refs_sort(r->v, r->n);
+        if (r->n >= 2 && r->space.scratch && r->space.cap >= r->n)
+            sort_in(r->v, r->n, &r->space);
+        else
+            findings_refs_sort(r->v, r->n);
+        space_free(&r->space); /* as soon as sorted (free()s of any thread go to its arena) */
         r->sorted = true;
     }
 }
@@ -290,11 +332,14 @@ void findings_refs_sort_entries(struct findings_refs *r)
 void findings_refs_aside(struct findings_refs *r)
 {
     r->aside = true;
+    if (!r->by_sql && r->cap)
+        space_make(&r->space, r->cap); /* none: the sort makes its own */
 }
 
 void findings_refs_aside_done(struct findings_refs *r, bool whole)
 {
     r->aside = false;
+    space_free(&r->space);
     if (!whole) {
         to_sql(r);
         r->added = r->stored; /* the keys copied by SQL are those of the rows stored */

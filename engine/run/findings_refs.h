@@ -96,7 +96,9 @@ void findings_refs_sort_entries(struct findings_refs *r);
  * sorted) by another thread than the one storing the rows (findings_keys.h):
  * findings_refs_stored checks the ids only, not against the findings
  * added. The two threads touch no member in common: the adder the entries
- * and their count, the storer the ids. */
+ * and their count, the storer the ids. The sort's room is made here, by the
+ * caller, so that the other thread allocates nothing (a new thread's malloc
+ * arena keeps what it took). */
 void findings_refs_aside(struct findings_refs *r);
 
 /* The other thread is done (joined). `whole`: it added every finding of

@@ -106,6 +106,7 @@ struct stage_spool_view {
     uint64_t size; /* bytes of the file that belong to the view */
     char *tail;    /* the spool's memory part, copied */
     size_t tail_len;
+    char *chunk;   /* the read's buffer, made with the view (on the spool's thread) */
 };
 
 struct stage_spool_view *stage_spool_view(struct stage_spool *s)
@@ -118,6 +119,7 @@ struct stage_spool_view *stage_spool_view(struct stage_spool *s)
             return NULL;
         }
         v->size = s->size - s->mem.len;
+        v->chunk = qloop_xmalloc(SPOOL_READ);
     }
     if (s->mem.len) {
         v->tail = qloop_xmalloc(s->mem.len);
@@ -134,6 +136,7 @@ void stage_spool_view_free(struct stage_spool_view *v)
     if (v->fd >= 0)
         close(v->fd);
     free(v->tail);
+    free(v->chunk);
     free(v);
 }
 
@@ -142,7 +145,7 @@ int stage_spool_view_read(struct stage_spool_view *v,
 {
     int rc = 0;
     if (v->fd >= 0 && v->size) {
-        char *chunk = qloop_xmalloc(SPOOL_READ);
+        char *chunk = v->chunk;
         for (uint64_t at = 0; rc == 0 && at < v->size;) {
             size_t want = v->size - at < SPOOL_READ ? (size_t)(v->size - at) : SPOOL_READ;
             ssize_t n = pread(v->fd, chunk, want, (off_t)at);
@@ -157,7 +160,6 @@ int stage_spool_view_read(struct stage_spool_view *v,
             rc = each(ctx, chunk, (size_t)n);
             at += (uint64_t)n;
         }
-        free(chunk);
     }
     if (rc == 0 && v->tail_len)
         rc = each(ctx, v->tail, v->tail_len);

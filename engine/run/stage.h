@@ -47,8 +47,9 @@ int stage_spool_drain(struct stage_spool *s, int (*each)(void *ctx, const void *
  * keys so, findings_keys.h): its own descriptor of the spool's file (read
  * with pread, so the drain's reads are not disturbed and the drain may
  * close the file) up to the size the spool had, and a copy of the part
- * still in memory. Made and freed on the spool's thread; read on any one
- * thread. NULL (nothing made) when the file cannot be flushed or its
+ * still in memory, and the buffer its read uses (so that the thread that
+ * reads it allocates nothing). Made and freed on the spool's thread; read
+ * on any one thread. NULL (nothing made) when the file cannot be flushed or its
  * descriptor duplicated: the caller reads the spool by the drain alone. */
 struct stage_spool_view;
 struct stage_spool_view *stage_spool_view(struct stage_spool *s);
