@@ -43,6 +43,21 @@ static inline void remove_store(const char *path)
     }
 }
 
+/* A copy of the store at `from` (its WAL, shared memory and key file
+ * beside it too, when there) at `to`, so that both have the same secret
+ * (the same record_refs). Fails the test when a copy fails. */
+static inline void copy_store(const char *from, const char *to)
+{
+    static const char *const sides[] = {"", "-wal", "-shm", ".key"};
+    remove_store(to);
+    for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
+        char cmd[1000];
+        snprintf(cmd, sizeof cmd, "if [ -e '%s%s' ]; then cp '%s%s' '%s%s'; fi", from, sides[i],
+                 from, sides[i], to, sides[i]);
+        assert_int_equal(system(cmd), 0);
+    }
+}
+
 /* The store at path (made when missing), opened and migrated; fails the
  * test when it cannot open. */
 static inline sqlite3 *db_open_at(const char *path)

@@ -258,20 +258,6 @@ static void test_sorted_equals_view(void **state)
     free(got);
 }
 
-/* A copy of the store at `from` (its files beside it too) at `to`, so
- * that both have the same secret (the same record_refs). */
-static void copy_store(const char *from, const char *to)
-{
-    static const char *const sides[] = {"", "-wal", "-shm", ".key"};
-    remove_store(to);
-    for (size_t i = 0; i < 4; i++) {
-        char cmd[1000];
-        snprintf(cmd, sizeof cmd, "if [ -e '%s%s' ]; then cp '%s%s' '%s%s'; fi", from, sides[i],
-                 from, sides[i], to, sides[i]);
-        assert_int_equal(system(cmd), 0);
-    }
-}
-
 /* No sort buffer (a budget of 0, or one too small for the flush): SQLite
  * sorts the flush's keys, the same keys. */
 static void test_fallback_same_keys(void **state)

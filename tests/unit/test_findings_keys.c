@@ -78,19 +78,6 @@ static int teardown(void **state)
     return test_dir_remove();
 }
 
-/* Copies store from (its key file and any WAL) to `to`. */
-static void copy_store(const char *from, const char *to)
-{
-    static const char *const sides[] = {"", "-wal", "-shm", ".key"};
-    remove_store(to);
-    for (size_t i = 0; i < 4; i++) {
-        char cmd[1000];
-        snprintf(cmd, sizeof cmd, "if [ -e '%s%s' ]; then cp '%s%s' '%s%s'; fi", from, sides[i],
-                 from, sides[i], to, sides[i]);
-        assert_int_equal(system(cmd), 0);
-    }
-}
-
 /* ---- the flush ---- */
 
 /* Spools n findings: city first, then code, then name (the writer numbered
