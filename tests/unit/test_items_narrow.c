@@ -27,18 +27,6 @@
 #include "store/schema.h"
 #include "store/store.h"
 
-/* Every column of every item through the view, quoted (types kept), in
- * id order (malloc'd). */
-static char *all_items(sqlite3 *db)
-{
-    return q_rows(db, "SELECT quote(id), quote(ticket_id), quote(dataset), quote(rule),"
-                      " quote(record_ref), quote(record_key), quote(field), quote(value),"
-                      " quote(message), quote(row_no), quote(state), quote(reporter),"
-                      " quote(added_at), quote(added_run), quote(last_run), quote(closed_at),"
-                      " quote(closed_run), quote(reopened_from), quote(sealed)"
-                      " FROM ticket_items ORDER BY id");
-}
-
 /* An item written through the view: ticket 1's dataset and rule, record
  * ref, field, state, added_at and the three run texts (NULL for NULL). */
 static int view_insert(sqlite3 *db, const char *ref, const char *field, const char *state,

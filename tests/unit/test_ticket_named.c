@@ -118,15 +118,6 @@ static const char *named(sqlite3 *db, const char *key)
                   ref);
 }
 
-/* Every item through the view, every column (sealed as hex), id order. */
-static char *all_items(sqlite3 *db)
-{
-    return q_rows(db, "SELECT id, ticket_id, dataset, rule, record_ref, record_key, field, value,"
-                      " message, row_no, state, reporter, added_at, added_run, last_run,"
-                      " closed_at, closed_run, reopened_from, typeof(sealed), hex(sealed)"
-                      " FROM ticket_items ORDER BY id");
-}
-
 /* Every item keeps the digest it should (store step 17's digest): an item
  * naming a finding the digest of its evidence as the view shows it, under
  * the store's key; an item holding its own evidence none. */

@@ -18,6 +18,19 @@
 #include "store/audit.h"
 #include "store/store.h"
 
+/* Every column of every item through the `ticket_items` view, quoted
+ * (types kept, blobs as X'..'), in id order (malloc'd): what an upgrade
+ * or a change of how items are stored must leave as it was. */
+static inline char *all_items(sqlite3 *db)
+{
+    return q_rows(db, "SELECT quote(id), quote(ticket_id), quote(dataset), quote(rule),"
+                      " quote(record_ref), quote(record_key), quote(field), quote(value),"
+                      " quote(message), quote(row_no), quote(state), quote(reporter),"
+                      " quote(added_at), quote(added_run), quote(last_run), quote(closed_at),"
+                      " quote(closed_run), quote(reopened_from), quote(sealed)"
+                      " FROM ticket_items ORDER BY id");
+}
+
 static inline struct qloop_policy ningbo(void)
 {
     struct qloop_policy p;
