@@ -4,7 +4,7 @@
  * findings_encode is four named steps, in order: record_ref, the key and
  * value shown (with what masking hid sealed, so the owner department can see
  * its record), the masked message, the part; the result is appended to a
- * buffer as one encoded finding (struct enc_head and its bytes), with the
+ * buffer as one encoded finding (struct findings_enc_head and its bytes), with the
  * digest of its evidence for the ticket phase (made there, on the encoding
  * thread, not in the run's serial flush).
  * findings_write encodes with the writer's own encoder and spools the bytes
@@ -33,11 +33,6 @@
 #include "run/stage.h"
 #include "store/sql.h"
 #include "store/store.h"
-
-/* One encoded finding: run/findings_enc.h. */
-#define enc_head findings_enc_head
-#define NO_TEXT FINDINGS_ENC_NULL
-#define enc_size findings_enc_size
 
 /* Findings stored by one INSERT: a statement's start and end (its
  * cursors opened, the table's last row sought, the statement closed) are
@@ -468,7 +463,7 @@ void findings_encode_shown(struct findings_encoder *e, uint32_t kind,
                            struct qloop_buf *out)
 {
     const struct findings_writer *w = e->w;
-    struct enc_head h = {.kind = kind};
+    struct findings_enc_head h = {.kind = kind};
     size_t plain_len;
     const char *plain_key = plain_key_of(f, &plain_len);
     char ref[33];
@@ -515,7 +510,7 @@ void findings_encode_shown(struct findings_encoder *e, uint32_t kind,
                             part >= 0 ? e->part.len : 0};
     size_t size = sizeof h;
     for (int i = 0; i < F_COUNT; i++) {
-        h.len[i] = piece[i] ? (uint32_t)plen[i] : NO_TEXT;
+        h.len[i] = piece[i] ? (uint32_t)plen[i] : FINDINGS_ENC_NULL;
         size += piece[i] ? plen[i] : 0;
     }
     h.size = (uint32_t)size;
@@ -564,7 +559,7 @@ static void list_kind(struct findings_writer *w, uint32_t k)
 static uint32_t enc_kind(const char *p)
 {
     uint32_t kind;
-    memcpy(&kind, p + offsetof(struct enc_head, kind), sizeof kind);
+    memcpy(&kind, p + offsetof(struct findings_enc_head, kind), sizeof kind);
     return kind;
 }
 
@@ -576,9 +571,9 @@ int findings_append(struct findings_writer *w, const void *encoded, size_t len,
     const char *p = encoded, *end = p + len;
     uint64_t n = 0;
     bool unlisted = false;
-    while (end - p >= (ptrdiff_t)sizeof(struct enc_head)) {
-        uint32_t size = enc_size(p);
-        if (size < sizeof(struct enc_head))
+    while (end - p >= (ptrdiff_t)sizeof(struct findings_enc_head)) {
+        uint32_t size = findings_enc_size(p);
+        if (size < sizeof(struct findings_enc_head))
             break; /* corrupt: findings_flush says so */
         uint32_t kind = enc_kind(p);
         unlisted |= kind >= w->listed_cap || !w->listed[kind];
@@ -586,22 +581,22 @@ int findings_append(struct findings_writer *w, const void *encoded, size_t len,
         p += size;
     }
     w->pending += n;
-    for (const char *q = encoded; unlisted && q < p; q += enc_size(q))
+    for (const char *q = encoded; unlisted && q < p; q += findings_enc_size(q))
         list_kind(w, enc_kind(q)); /* in the order they come */
     return stage_spool_append(w->spool, encoded, len, err);
 }
 
 bool findings_encoded_sealed(const void *enc, size_t n, const void **sealed, size_t *len)
 {
-    struct enc_head h;
+    struct findings_enc_head h;
     if (n < sizeof h)
         return false;
     memcpy(&h, enc, sizeof h);
-    if (h.size != n || h.len[F_SEALED] == NO_TEXT)
+    if (h.size != n || h.len[F_SEALED] == FINDINGS_ENC_NULL)
         return false;
     size_t at = sizeof h;
     for (int i = 0; i < F_SEALED; i++)
-        at += h.len[i] == NO_TEXT ? 0 : h.len[i];
+        at += h.len[i] == FINDINGS_ENC_NULL ? 0 : h.len[i];
     if (at > n || n - at < h.len[F_SEALED])
         return false;
     *sealed = (const char *)enc + at;
@@ -611,7 +606,7 @@ bool findings_encoded_sealed(const void *enc, size_t n, const void **sealed, siz
 
 bool findings_encoded_digest(const void *enc, size_t n, uint64_t *digest)
 {
-    struct enc_head h;
+    struct findings_enc_head h;
     if (n < sizeof h)
         return false;
     memcpy(&h, enc, sizeof h);
@@ -669,24 +664,24 @@ static int store_kind(struct findings_writer *w, uint32_t k, int64_t *id, struct
  * prepare_inserts (bindings outlive sqlite3_reset). */
 static void bind_row(sqlite3_stmt *st, int first, const char *p, int64_t kind)
 {
-    struct enc_head h;
+    struct findings_enc_head h;
     memcpy(&h, p, sizeof h);
     sqlite3_bind_int64(st, first + 1, kind);
     if (h.row_no)
         sqlite3_bind_int64(st, first + 2, (sqlite3_int64)h.row_no);
     else
         sqlite3_bind_null(st, first + 2);
-    sqlite3_bind_text(st, first + 3, p + offsetof(struct enc_head, ref), sizeof h.ref,
+    sqlite3_bind_text(st, first + 3, p + offsetof(struct findings_enc_head, ref), sizeof h.ref,
                       SQLITE_STATIC);
     const char *at = p + sizeof h;
     for (int i = 0; i < F_COUNT; i++) {
-        if (h.len[i] == NO_TEXT)
+        if (h.len[i] == FINDINGS_ENC_NULL)
             sqlite3_bind_null(st, first + 4 + i);
         else if (i == F_SEALED)
             sqlite3_bind_blob(st, first + 4 + i, at, (int)h.len[i], SQLITE_STATIC);
         else
             sqlite3_bind_text(st, first + 4 + i, at, (int)h.len[i], SQLITE_STATIC);
-        at += h.len[i] == NO_TEXT ? 0 : h.len[i];
+        at += h.len[i] == FINDINGS_ENC_NULL ? 0 : h.len[i];
     }
 }
 
@@ -709,14 +704,14 @@ static int insert_batch(struct findings_writer *w, struct qloop_error *err)
     if (w->nbatch == BATCH) {
         for (size_t i = 0; i < BATCH; i++) {
             bind_row(w->ins_many, 1 + 9 * (int)i, p, w->batch_kind[i]);
-            p += enc_size(p);
+            p += findings_enc_size(p);
         }
         rc = run_insert(w, w->ins_many, BATCH, err);
     } else {
         for (size_t i = 0; rc == 0 && i < w->nbatch; i++) {
             bind_row(w->ins, 1, p, w->batch_kind[i]);
             rc = run_insert(w, w->ins, 1, err);
-            p += enc_size(p);
+            p += findings_enc_size(p);
         }
     }
     qloop_buf_reset(&w->batch);
@@ -731,7 +726,7 @@ static int insert_one(void *ctx, const char *p)
 {
     struct findings_writer *w = ctx;
     struct qloop_error *err = w->flush_err;
-    struct enc_head h;
+    struct findings_enc_head h;
     memcpy(&h, p, sizeof h);
     if (h.kind == 0 || h.kind > w->nkinds)
         return qloop_error_internal(err, NULL, "暂存的问题记录已损坏（类别 %u）", h.kind);
@@ -741,7 +736,7 @@ static int insert_one(void *ctx, const char *p)
     qloop_buf_append(&w->batch, p, h.size);
     w->batch_kind[w->nbatch++] = kind;
     if (!w->keys)
-        findings_refs_add(w->refs, kind, p + offsetof(struct enc_head, ref), h.digest);
+        findings_refs_add(w->refs, kind, p + offsetof(struct findings_enc_head, ref), h.digest);
     return w->nbatch == BATCH ? insert_batch(w, err) : 0;
 }
 
