@@ -452,6 +452,15 @@ int findings_refs_write(struct findings_refs *r, sqlite3 *db, int64_t run,
     return rc;
 }
 
+/* The kept keys handed or given to the ticket phase (or not): dropped, and
+ * keeping stopped until findings_refs_keep again. */
+static void kept_stop(struct findings_refs *r)
+{
+    drop_kept(r);
+    r->keep = false;
+    r->kept_state = KEPT_NONE;
+}
+
 void findings_refs_keep(struct findings_refs *r)
 {
     r->keep = true;
@@ -470,9 +479,7 @@ int findings_refs_take_kept(struct findings_refs *r,
             rc = each(ctx, e->kind, e->ref, r->kfirst + e->at, r->kdigest[e->at]);
         }
     }
-    drop_kept(r);
-    r->keep = false;
-    r->kept_state = KEPT_NONE;
+    kept_stop(r);
     return rc;
 }
 
@@ -486,8 +493,6 @@ int findings_refs_give_kept(struct findings_refs *r, struct ticket_keys *out)
         r->kdigest = NULL;
         r->kn = 0;
     }
-    drop_kept(r);
-    r->keep = false;
-    r->kept_state = KEPT_NONE;
+    kept_stop(r);
     return rc;
 }
