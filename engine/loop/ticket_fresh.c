@@ -123,12 +123,6 @@ void tk_kept_free(struct tk_kept *k)
     memset(k, 0, sizeof *k);
 }
 
-/* The place of kind among k's kinds; -1 when k has no key of it. */
-static ptrdiff_t kept_kind(const struct tk_kept *k, int64_t kind)
-{
-    return tk_kind_index(k->kind, k->nkinds, kind);
-}
-
 /* ---- the groups ------------------------------------------------------------ */
 
 /* The group being read. */
@@ -378,7 +372,7 @@ static bool kept_fits(const struct tk_kept *kept, struct fresh_kind *v, size_t n
     if (!kept || !kept->whole || kept->nkinds != n)
         return false;
     for (size_t i = 0; i < n; i++)
-        if ((v[i].kept = kept_kind(kept, v[i].id)) < 0)
+        if ((v[i].kept = tk_kind_index(kept->kind, kept->nkinds, v[i].id)) < 0)
             return false;
     return true; /* n distinct kinds, each found among the n kept */
 }
