@@ -353,20 +353,16 @@ int tk_items_reindex(sqlite3 *db, char **index_sql, struct qloop_error *err)
     if (!*index_sql)
         return 0;
     int64_t items = 0, cache = 0;
-    if (sql_int64(db, "SELECT max(id) FROM ticket_item_rows", NULL, 0, &items, err) != 0 ||
-        sql_int64(db, "PRAGMA main.cache_size", NULL, 0, &cache, err) != 0)
+    if (sql_int64(db, "SELECT max(id) FROM ticket_item_rows", NULL, 0, &items, err) != 0)
         return -2;
     if (items <= tk_items_sort_in_cache)
         return sql_index_restore(db, index_sql, "写入工单记录", err) == 0 ? 0 : -2;
-    char pragma[64];
-    snprintf(pragma, sizeof pragma, "PRAGMA main.cache_size=-%d", TK_ITEMS_SORT_KIB);
-    if (sql_exec(db, pragma, "写入工单记录", err) != 0)
+    if (sql_cache_shrink(db, TK_ITEMS_SORT_KIB, &cache, "写入工单记录", err) != 0)
         return -2;
     int rc = sql_index_restore(db, index_sql, "写入工单记录", err);
-    snprintf(pragma, sizeof pragma, "PRAGMA main.cache_size=%lld", (long long)cache);
     struct qloop_error ignored;
     qloop_error_clear(&ignored);
-    if (sql_exec(db, pragma, "写入工单记录", rc == 0 ? err : &ignored) != 0)
+    if (sql_cache_restore(db, cache, "写入工单记录", rc == 0 ? err : &ignored) != 0)
         rc = -1;
     return rc == 0 ? 0 : -2;
 }

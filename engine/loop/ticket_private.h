@@ -201,6 +201,16 @@ struct ticket_seen;
 int tk_refresh_failing(sqlite3 *db, const char *run_id, const struct ticket_seen *seen,
                        bool *all_found, struct tk_judged_set *judged, struct qloop_error *err);
 
+/* The page cache (KiB) while tk_refresh_failing reads the open items and
+ * merges them with the run's keys, set back after: the items' array (~56
+ * bytes an item) and the run's kept keys live at once there, beside a full
+ * cache that a scan of the items does not need (W1 10M night 2: 1.8M
+ * items; that step was the run's peak, 300-330 MiB with the run's 64 MiB
+ * cache; bench/README.md, "The steady night's peak at 10M"). A variable
+ * for the tests. */
+#define TK_REFRESH_CACHE_KIB 8192
+extern int tk_refresh_cache_kib;
+
 /* ---- states and transitions (ticket_state.c) ---- */
 
 /* One legal move. how: the command a person uses for it, NULL when only a

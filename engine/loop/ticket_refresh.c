@@ -926,6 +926,8 @@ static int by_ticket(const void *a, const void *b)
     return (x->ticket > y->ticket) - (x->ticket < y->ticket);
 }
 
+int tk_refresh_cache_kib = TK_REFRESH_CACHE_KIB;
+
 int tk_refresh_failing(sqlite3 *db, const char *run_id, const struct ticket_seen *seen,
                        bool *all_found, struct tk_judged_set *judged, struct qloop_error *err)
 {
@@ -943,8 +945,11 @@ int tk_refresh_failing(sqlite3 *db, const char *run_id, const struct ticket_seen
         rc = groups_load(db, &g, err);
     if (rc == 0)
         rc = pairs_load(db, run_id, &ps, err);
+    int64_t cache = 0; /* small while the items and the keys live: TK_REFRESH_CACHE_KIB */
+    const char *what = "读取未关闭的工单记录";
+    bool small = rc == 0 && sql_cache_shrink(db, tk_refresh_cache_kib, &cache, what, err) == 0;
     if (rc == 0)
-        rc = load_items(db, run_id, &g, &ps, &j, &items, err);
+        rc = small ? load_items(db, run_id, &g, &ps, &j, &items, err) : -2;
     size_t *start = NULL;
     if (rc == 1) {
         sort_items(items.v, items.n, g.n);
@@ -955,6 +960,8 @@ int tk_refresh_failing(sqlite3 *db, const char *run_id, const struct ticket_seen
             start[i + 1] += start[i];
         rc = match_findings(db, run_id, seen, &g, items.v, start, all_found, err);
     }
+    if (small && sql_cache_restore(db, cache, what, err) != 0)
+        rc = -2;
     if (rc != 1)
         *all_found = false;
     if (rc == 1) {

@@ -264,3 +264,20 @@ int sql_index_restore(sqlite3 *db, char **create_sql, const char *what, struct q
     *create_sql = NULL;
     return rc;
 }
+
+int sql_cache_shrink(sqlite3 *db, int kib, int64_t *was, const char *what,
+                     struct qloop_error *err)
+{
+    if (sql_int64(db, "PRAGMA main.cache_size", NULL, 0, was, err) != 0)
+        return -1;
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA main.cache_size=-%d", kib);
+    return sql_exec(db, pragma, what, err);
+}
+
+int sql_cache_restore(sqlite3 *db, int64_t was, const char *what, struct qloop_error *err)
+{
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA main.cache_size=%lld", (long long)was);
+    return sql_exec(db, pragma, what, err);
+}

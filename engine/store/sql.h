@@ -117,4 +117,16 @@ int sql_index_drop(sqlite3 *db, const char *table, const char *index, char **cre
 int sql_index_restore(sqlite3 *db, char **create_sql, const char *what,
                       struct qloop_error *err);
 
+/* Sets the main database's page cache to kib KiB (PRAGMA main.cache_size
+ * = -kib) for a step that should not hold the whole of it, *was getting
+ * the size it had, for sql_cache_restore. Clean pages past the new size are
+ * freed at once; dirty ones are written out (as the COMMIT would) as the
+ * step needs their room. 0 or -1 with err naming what. */
+int sql_cache_shrink(sqlite3 *db, int kib, int64_t *was, const char *what,
+                     struct qloop_error *err);
+
+/* Gives the main database's page cache back the size sql_cache_shrink kept
+ * in was. 0 or -1 with err naming what. */
+int sql_cache_restore(sqlite3 *db, int64_t was, const char *what, struct qloop_error *err);
+
 #endif

@@ -729,6 +729,56 @@ static void test_evidence_digest_row(void **state)
     sqlite3_close(db);
 }
 
+/* The page cache's memory now, in bytes. */
+static int cache_used(sqlite3 *db)
+{
+    int cur = 0, high = 0;
+    assert_int_equal(sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_USED, &cur, &high, 0), SQLITE_OK);
+    return cur;
+}
+
+/* While the refresh reads the open items (and merges them with the run's
+ * keys) the page cache is held to tk_refresh_cache_kib, and set back after:
+ * a cache full of the items' pages before is not full after (the run has no
+ * findings: nothing reads the items again), and its size is the one it
+ * had. Without the small cache the scan leaves the items' pages in it. */
+static void test_cache_small_while_loading(void **state)
+{
+    (void)state;
+    char path[256];
+    temp_store_path(path, sizeof path, "refcache");
+    sqlite3 *db = db_open_at(path);
+    exec(db, "PRAGMA main.cache_size=-65536");
+    exec(db, "INSERT INTO tickets(id, dataset, rule, source, dept, state, policy, opened_at,"
+             " opened_by) VALUES(1, 'pop', 'pop.a', 'run', 'd', 'feedback', 'p', 't', 's')");
+    exec(db, "INSERT INTO rule_results(run_id, rule, dataset, dimension, severity, checked, failed,"
+             " errors) VALUES('r2', 'pop.a', 'pop', 'd', 's', 1, 1, 0)");
+    exec(db, "BEGIN");
+    char ref[33];
+    for (unsigned i = 0; i < 3000; i++) { /* ~6 MiB of items */
+        ref_of(i, ref);
+        exec(db, "INSERT INTO ticket_items(ticket_id, dataset, rule, record_ref, value, state,"
+                 " added_at) VALUES(1, 'pop', 'pop.a', %Q, printf('%%.2000c', 'v'), 'open', 't')",
+             ref);
+    }
+    exec(db, "COMMIT");
+    assert_int_equal(q_int(db, "SELECT sum(length(value)) > 0 FROM ticket_items"), 1);
+    assert_true(cache_used(db) > 4 << 20); /* the items' pages are in the cache */
+    int was = tk_refresh_cache_kib;
+    tk_refresh_cache_kib = 512;
+    struct qloop_error err;
+    qloop_error_clear(&err);
+    bool all_found = false;
+    assert_int_equal(tk_refresh_failing(db, "r2", NULL, &all_found, NULL, &err), 0);
+    tk_refresh_cache_kib = was;
+    assert_true(all_found);
+    assert_int_equal(q_int(db, "PRAGMA main.cache_size"), -65536);
+    assert_true(cache_used(db) < 2 << 20);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_items WHERE last_run IS NULL"), 3000);
+    store_close(db);
+    remove_store(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -743,6 +793,7 @@ int main(void)
         cmocka_unit_test(test_evidence_digest_lengths),
         cmocka_unit_test(test_evidence_digest_row),
         cmocka_unit_test(test_many_items_sorted),
+        cmocka_unit_test(test_cache_small_while_loading),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
