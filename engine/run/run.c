@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/heaptrim.h"
 #include "base/strmap.h"
 #include "catalog/catalog.h"
 #include "checks/division.h"
@@ -321,6 +322,9 @@ int run_execute(sqlite3 *db, struct pack *p, const struct run_options *o, struct
     int rc = before_reading(&run, order);
     if (rc == 0)
         rc = read_all(&run, order, out);
+    /* what the read freed given back before the tail's arrays (heaptrim.h) */
+    if (rc == 0)
+        (void)qloop_heap_trim();
     if (rc == 0)
         rc = run_write(&run, out);
     if (rc == 0) {
