@@ -723,10 +723,12 @@ static int gather_tickets(struct ctx *c)
         return -1;
 
     /* Records fixed in the period, and those of them that failed again after
-     * their ticket was closed as 共享 (an item naming it in reopened_from). */
+     * their ticket was closed as 共享 (an item naming it in reopened_from,
+     * found by the items' keys by record, ticket_item_refs). */
     st = prep(c, "SELECT t.dept, count(*), sum(t.state = 'shared' AND EXISTS(SELECT 1 FROM"
-                 " ticket_items j WHERE j.dataset = i.dataset AND j.rule = i.rule"
-                 " AND j.record_ref = i.record_ref AND j.reopened_from = i.ticket_id"
+                 " ticket_item_refs r CROSS JOIN ticket_items j ON j.id = r.id"
+                 " WHERE r.record_ref = i.record_ref AND r.kind = (SELECT id FROM item_kinds"
+                 " WHERE dataset = i.dataset AND rule = i.rule) AND j.reopened_from = i.ticket_id"
                  " AND j.added_at < ?2)) FROM ticket_items i JOIN tickets t ON t.id = i.ticket_id"
                  " WHERE i.state = 'fixed' AND i.closed_at >= ?1 AND i.closed_at < ?2"
                  " GROUP BY t.dept ORDER BY t.dept");

@@ -55,9 +55,9 @@ static int open_item_ticket(sqlite3 *db, const char *dataset, const char *rule, 
 {
     const char *const key[] = {dataset, rule, ref};
     return sql_int64_texts(db,
-                           "SELECT ticket_id FROM ticket_item_rows WHERE record_ref = ?3"
-                           " AND kind = " TK_KIND_OF("?1", "?2")
-                           " AND state IN ('open','missing')",
+                           "SELECT i.ticket_id FROM ticket_item_refs r CROSS JOIN ticket_item_rows i"
+                           " ON i.id = r.id WHERE r.record_ref = ?3 AND r.kind = "
+                           TK_KIND_OF("?1", "?2") " AND r.open_key = 0",
                            3, key, 0, ticket, err) == 0
                ? 0
                : -2;

@@ -10,10 +10,10 @@
  * that is the unit a provider department works through. While a ticket is
  * open, new records of the same dataset and rule join it (one list, one
  * deadline the department is held to), and a record already open there is
- * never added twice. Two partial UNIQUE indexes make both rules hold
- * whatever the code does (tickets_one_open, ticket_items_record; the
- * second dropped while a first night inserts its many items and created
- * again before the run commits, which checks them all).
+ * never added twice. A partial UNIQUE index and a primary key make both
+ * rules hold whatever the code does (tickets_one_open; ticket_item_refs,
+ * store step 19, whose entries a first night's many items get only at the
+ * end of its ticket phase, ticket_item_refs.c, which checks them all).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,10 +87,11 @@ int tk_find_prior(sqlite3 *db, const char *dataset, const char *rule, const char
                   struct tk_prior *pr, struct sql_cached *cache, struct qloop_error *err)
 {
     static const char sql[] = "SELECT i.ticket_id, t.state, i.state, " TK_EV_VALUE("i", "f")
-                              " FROM ticket_item_rows i JOIN tickets t ON t.id = i.ticket_id"
+                              " FROM ticket_item_refs r CROSS JOIN ticket_item_rows i ON i.id = r.id"
+                              " JOIN tickets t ON t.id = i.ticket_id"
                               " LEFT JOIN finding_rows f ON f.id = i.finding"
-                              " WHERE i.record_ref = ?3 AND i.kind = " TK_KIND_OF("?1", "?2")
-                              " ORDER BY i.id DESC LIMIT 1";
+                              " WHERE r.record_ref = ?3 AND r.kind = " TK_KIND_OF("?1", "?2")
+                              " ORDER BY r.id DESC LIMIT 1";
     memset(pr, 0, sizeof *pr);
     struct sql_cached once = {0};
     sqlite3_stmt *st = sql_cached(db, cache ? cache : &once, sql, err);
@@ -299,10 +300,13 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, const char *datas
     }
     const char *ref = a->refs.ptr;
     const char *from = a->reopened.ptr;
+    const int64_t *finding = (const int64_t *)(const void *)a->ids.ptr;
     int result = 0;
     for (size_t i = 0; result == 0 && i < a->n; i++) {
         int64_t reopened;
         memcpy(&reopened, from + i * sizeof reopened, sizeof reopened);
+        if (a->held)
+            tk_items_note(a->held, finding[i], before + 1 + (int64_t)i);
         result = tk_audit_item(db, batch, tid, before + 1 + (int64_t)i, ref,
                                reopened > 0 ? "reopened" : "added", "system", run_id, reopened,
                                err);
@@ -310,61 +314,6 @@ int tk_adds_flush(sqlite3 *db, struct tk_adds *a, int64_t tid, const char *datas
     }
     adds_reset(a);
     return result == 0 ? 0 : -2;
-}
-
-/* The index of items by record, built in bulk. Each item inserted with the
- * index in place lands on a random page of it (its keys are record_refs,
- * hashes): once the index outgrows the page cache, each insert reads and
- * later writes a page (W1 10M night 1: 1.8M items, 24 s of ticket phase).
- * Dropped and created again inside the run's transaction, SQLite sorts
- * the keys and builds the index bottom-up; a duplicate open item then
- * fails the CREATE of the UNIQUE index instead of its INSERT (the same
- * constraint, the same kind of error, and the transaction rolls back with
- * the index as it was). */
-static const char items_index[] = "ticket_items_record";
-
-int tk_items_unindex(sqlite3 *db, char **index_sql, struct qloop_error *err)
-{
-    return sql_index_drop(db, "ticket_item_rows", items_index, index_sql, err) == 0 ? 0 : -2;
-}
-
-/* The page cache while the index is built: SQLite's sorter keeps keys in
- * memory up to the cache's size before it sorts them into a run on disk
- * (a PMA) and merges the runs at the end. Under the run's 64 MiB the
- * 926,000 keys of the 10M compare's items (~80 bytes each) sorted in two
- * large runs, far out of the processor's caches; in runs of 8 MiB the
- * same index took 1.4-1.7 s -> 1.3-1.4 s in the run and 1.8-2.5 -> 1.4-1.7
- * s in the sqlite3 shell (bench/README.md, "The compare at 10M"). With the
- * index keyed by record_ref first (store step 16) a compare is cheap and
- * the sort is bound by memory: runs of 2 MiB (a small share of the
- * shared 32 MiB L3 here) sorted W1 10M night 1's 1.8M keys in
- * ~13 % less CPU than runs of 8 MiB, the extra merge level included
- * (bench/README.md, "A first night's ticket phase, again"). A table of up
- * to tk_items_sort_in_cache items (whose keys fit the run's cache, sorted
- * there in one piece) keeps the cache: at 8 MiB the 1M compare's 92,536
- * keys took two runs and a merge, 86-114 -> 108-145 ms. The cache is set
- * back when the index is made or has failed; pages it held past the small
- * cache are written out (as the COMMIT would) instead of kept. */
-#define TK_ITEMS_SORT_KIB 2048
-int64_t tk_items_sort_in_cache = TK_ITEMS_SORT_IN_CACHE;
-
-int tk_items_reindex(sqlite3 *db, char **index_sql, struct qloop_error *err)
-{
-    if (!*index_sql)
-        return 0;
-    int64_t items = 0, cache = 0;
-    if (sql_int64(db, "SELECT max(id) FROM ticket_item_rows", NULL, 0, &items, err) != 0)
-        return -2;
-    if (items <= tk_items_sort_in_cache)
-        return sql_index_restore(db, index_sql, "写入工单记录", err) == 0 ? 0 : -2;
-    if (sql_cache_shrink(db, TK_ITEMS_SORT_KIB, &cache, "写入工单记录", err) != 0)
-        return -2;
-    int rc = sql_index_restore(db, index_sql, "写入工单记录", err);
-    struct qloop_error ignored;
-    qloop_error_clear(&ignored);
-    if (sql_cache_restore(db, cache, "写入工单记录", rc == 0 ? err : &ignored) != 0)
-        rc = -1;
-    return rc == 0 ? 0 : -2;
 }
 
 int64_t tk_items_group_in_place = TK_ITEMS_GROUP_IN_PLACE;

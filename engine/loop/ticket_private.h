@@ -40,10 +40,10 @@
 #define TK_NO_DEPT "未指定部门"
 #define TK_STAFF "数据治理人员"
 
-/* The last key of the index of items by record (schema steps 12, 16): 0 for an
- * open or missing item of alias i, its id otherwise. "TK_ITEM_OPEN_KEY = 0"
- * is "i.state IN ('open','missing')" (ids start at 1), written so that the
- * index answers it without reading the item. */
+/* The last key of the items' keys by record (the index of schema steps 12,
+ * 16, 18; since step 19 ticket_item_refs.open_key, which its triggers
+ * compute so): 0 for an open or missing item of alias i, its id otherwise.
+ * "open_key = 0" is "i.state IN ('open','missing')" (ids start at 1). */
 #define TK_ITEM_OPEN_KEY "(CASE WHEN i.state IN ('open','missing') THEN 0 ELSE i.id END)"
 
 /* An item's integer columns (store step 18), as SQL expressions of text
@@ -385,6 +385,7 @@ struct tk_adds {
     size_t n;
     bool unknown; /* some finding pushed without its field or digest: the
                      INSERT reads the findings' rows and kinds */
+    struct tk_items_held *held; /* the items' entries held (tk_items_note), or NULL */
 };
 
 /* The name of the table-valued function (ticket_ids.c) whose rows are the
@@ -509,24 +510,47 @@ int tk_fresh_findings(sqlite3 *db, const char *run_id, const struct tk_kept *kep
                       int (*each)(void *ctx, const struct tk_fresh *f), void *ctx,
                       struct qloop_error *err);
 
-/* Drops the UNIQUE index of items by record (ticket_items_record) so that
- * many items can be inserted without it, keeping its CREATE statement in
- * *index_sql (malloc'd) for tk_items_reindex. Only inside a transaction
- * (else an internal error): until tk_items_reindex the items are not
- * checked for duplicates nor found by record, and a failure in between
- * must roll the drop back. 0 or -2. */
-int tk_items_unindex(sqlite3 *db, char **index_sql, struct qloop_error *err);
+/* A first night's items held out of ticket_item_refs while they are
+ * inserted (ticket_item_refs.c; store step 19): the insert trigger is
+ * dropped, so items with ids past after get no entry until
+ * tk_items_release writes them and makes it again (trigger_sql). kept (set
+ * by the caller after tk_items_hold; may be NULL): the run's keys, held
+ * until the release; item_at[at]: the item (its id less after; 0: none)
+ * of the finding with id kept->first + at, noted by tk_items_note. */
+struct tk_items_held {
+    int64_t after; /* -1: not holding */
+    char *trigger_sql;
+    const struct tk_kept *kept;
+    uint32_t *item_at;
+    size_t noted;
+    bool lost; /* an item noted that the kept keys cannot place */
+};
 
-/* Creates the index tk_items_unindex dropped again from *index_sql (the
- * same definition; SQLite builds it from the sorted keys) and frees it;
- * nothing when *index_sql is NULL. Two open items of one record fail it
- * as their INSERT would have (SQLITE_CONSTRAINT through store_error). 0 or
- * -2. */
-int tk_items_reindex(sqlite3 *db, char **index_sql, struct qloop_error *err);
+/* Holds the entries of the items inserted from now on (ids past today's
+ * max(id)) out of ticket_item_refs, into *h: drops the insert trigger.
+ * Only inside a transaction (else an internal error): until
+ * tk_items_release those items are not checked for duplicates nor found by
+ * record, none may be updated or deleted, and a failure in between must
+ * roll the run back (which makes the trigger again). 0 or -2. */
+int tk_items_hold(sqlite3 *db, struct tk_items_held *h, struct qloop_error *err);
 
-/* The most items (max(id) of ticket_items) whose index tk_items_reindex
- * sorts under the run's page cache; past it the keys are sorted in runs of
- * 2 MiB (ticket_items.c). A variable for the tests. */
+/* Notes that the finding finding_id became item item_id (while h holds). */
+void tk_items_note(struct tk_items_held *h, int64_t finding_id, int64_t item_id);
+
+/* Writes the held items' entries in ticket_item_refs' key order — from the
+ * kept keys when every held item was noted, else sorted by SQLite — and
+ * ends the hold; nothing when h does not hold. Two open items of one
+ * record fail it as their INSERT would have (SQLITE_CONSTRAINT through
+ * store_error). Frees what h allocated. 0 or -2. */
+int tk_items_release(sqlite3 *db, struct tk_items_held *h, struct qloop_error *err);
+
+/* Frees what h allocated (a hold not released ends with the transaction,
+ * which must roll back). */
+void tk_items_held_free(struct tk_items_held *h);
+
+/* The most held items whose keys tk_items_release, when it lets SQLite
+ * sort them, sorts under the run's page cache; past it the keys are sorted
+ * in runs of 2 MiB (ticket_item_refs.c). A variable for the tests. */
 #define TK_ITEMS_SORT_IN_CACHE 500000
 extern int64_t tk_items_sort_in_cache;
 

@@ -466,7 +466,7 @@ static void flag_sort(struct tk_open_item *v, size_t n, size_t nb, int shift, si
  * refs are keyed hashes, evenly spread), both by flag_sort, then each
  * bucket by quick_sort_items (insertion sorts but for a crowded one). The
  * order of quick_sort_items alone (no two open items share a group and
- * ref: ticket_items_record), in a few passes over the items instead of
+ * ref: ticket_item_refs), in a few passes over the items instead of
  * about 20 compares each (W1 1M night 2: 64M instructions, 350 an item,
  * then about 26M); extra memory 16 bytes a bucket, 2^16 buckets at most. */
 static void sort_items(struct tk_open_item *v, size_t n, size_t ngroups)

@@ -57,21 +57,20 @@ int ticket_open_keys(sqlite3 *db, const char *dataset,
     return rc < 0 ? -1 : 0;
 }
 
-/* The refs from the index by record alone (keys: record_ref, kind, 0 for an
- * open or missing item; store steps 12, 16, 18), the whole index scanned:
- * finding the dataset's items by ticket reads each item's row (W1 1M night
- * 2: 104 ms against 48, +43 MB of peak). Nothing is sorted (a DISTINCT
- * would be). INDEXED BY: the planner would scan the table; the index is
- * only missing inside a run's ticket phase (tk_items_unindex). */
+/* The refs from the items' keys by record alone (ticket_item_refs: record_ref,
+ * kind, 0 for an open or missing item; store step 19), the whole table
+ * scanned: finding the dataset's items by ticket reads each item's row (W1
+ * 1M night 2: 104 ms against 48, +43 MB of peak). Nothing is sorted (a
+ * DISTINCT would be). A first night's new items have no entry until
+ * tk_items_release, inside its ticket phase; none is read then. */
 int ticket_open_refs(sqlite3 *db, const char *dataset,
                      void (*cb)(void *ctx, const char *record_ref), void *ctx,
                      struct qloop_error *err)
 {
     sqlite3_stmt *st = sql_prepare_texts(db,
-                                         "SELECT i.record_ref FROM ticket_item_rows i"
-                                         " INDEXED BY ticket_items_record"
-                                         " WHERE i.kind IN " TK_KINDS_OF("?1") " AND "
-                                         TK_ITEM_OPEN_KEY " = 0",
+                                         "SELECT i.record_ref FROM ticket_item_refs i"
+                                         " WHERE i.kind IN " TK_KINDS_OF("?1")
+                                         " AND i.open_key = 0",
                                          1, &dataset, err);
     if (!st)
         return -1;
@@ -622,20 +621,20 @@ struct new_finding {
  * same order without looking any item up: none of its datasets and rules had
  * one when it began, so each finding has neither a latest item nor an open
  * one (one added by this run for the same record is found in the group's
- * added_refs, as by_record's would be), and the index of items by record may
- * be dropped while it runs (tk_items_unindex); nor are the values read, only
+ * added_refs, as by_record's would be), and the items' entries by record may
+ * be held back while it runs (tk_items_hold); nor are the values read, only
  * compared with a latest item's. */
 static const char new_findings_by_record[] =
     "SELECT f.id, k.dataset, k.rule, f.record_ref, f.value, p.ticket_id, t.state, p.state,"
     " " TK_EV_VALUE("p", "pf") " FROM finding_runs r JOIN finding_refs x ON x.run = r.id"
     " JOIN finding_rows f ON f.id = x.id JOIN finding_kinds k ON k.id = x.kind"
     " LEFT JOIN item_kinds ik ON ik.dataset = k.dataset AND ik.rule = k.rule"
-    " LEFT JOIN ticket_item_rows p ON p.id = (SELECT max(i.id) FROM ticket_item_rows i"
+    " LEFT JOIN ticket_item_rows p ON p.id = (SELECT max(i.id) FROM ticket_item_refs i"
     "  WHERE i.record_ref = f.record_ref AND i.kind = ik.id)"
     " LEFT JOIN finding_rows pf ON pf.id = p.finding LEFT JOIN tickets t ON t.id = p.ticket_id"
-    " WHERE r.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM ticket_item_rows i"
+    " WHERE r.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM ticket_item_refs i"
     "  WHERE i.record_ref = f.record_ref AND i.kind = ik.id"
-    "  AND " TK_ITEM_OPEN_KEY " = 0) ORDER BY k.dataset, k.rule, f.id";
+    "  AND i.open_key = 0) ORDER BY k.dataset, k.rule, f.id";
 /* Whether some dataset and rule with findings in run ?1 has items. */
 static const char items_of_run_rules[] =
     "SELECT EXISTS (SELECT 1 FROM finding_kinds k JOIN finding_runs r ON r.run_id = ?1"
@@ -830,10 +829,9 @@ static int take_fresh(void *ctx, const struct tk_fresh *fresh)
  * dataset, rule and finding order: streamed from new_findings_by_record,
  * or when none of their datasets and rules has an item yet, one dataset
  * and rule at a time from tk_fresh_findings; nothing gathered in memory
- * but that and the records added to the current group. Many fresh
- * findings are inserted without the index of items by record, built again
- * at the end (tk_items_in_bulk). The fresh findings come from the run's
- * keys as kept, with their digests (seen's, taken here; else dropped). */
+ * but that and the records added to the current group; many fresh ones'
+ * entries by record held to the end (tk_items_in_bulk, tk_items_hold). They
+ * come from the run's keys as kept, with digests (seen's; else dropped). */
 static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
                         const struct qloop_policy *p, const struct ticket_seen *seen,
                         struct ticket_sync_counts *counts, struct idset *updated,
@@ -843,17 +841,19 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
     if (sql_int64_texts(db, items_of_run_rules, 1, &run_id, 1, &have_items, err) != 0)
         return -2;
     bool bulk = false;
-    char *index_sql = NULL;
+    struct tk_items_held held = {.after = -1};
     if (!have_items && (tk_items_in_bulk(db, run_id, &bulk, err) != 0 ||
-                        (bulk && tk_items_unindex(db, &index_sql, err) != 0)))
+                        (bulk && tk_items_hold(db, &held, err) != 0)))
         return -2;
     struct adding a = {.db = db, .run_id = run_id, .at = at, .p = p, .counts = counts,
-                       .updated = updated, .g = {.added_refs = strmap_new()}, .err = err};
+                       .updated = updated, .err = err,
+                       .g = {.added_refs = strmap_new(), .adds.held = bulk ? &held : NULL}};
     int result = 0;
     if (!have_items)
         tk_kept_take(seen, &a.kept);
     else if (seen && seen->keys)
         seen->keys(seen->ctx, NULL, NULL); /* not needed: let the run drop them */
+    held.kept = &a.kept;
     if (have_items) {
         sqlite3_stmt *st = sql_prepare_texts(db, new_findings_by_record, 1, &run_id, err);
         int rc = st ? 0 : -1;
@@ -867,13 +867,13 @@ static int add_findings(sqlite3 *db, const char *run_id, int64_t at,
         sqlite3_finalize(st);
     } else {
         result = tk_fresh_findings(db, run_id, &a.kept, take_fresh, &a, err);
-        tk_kept_free(&a.kept); /* not held while the index is built and the run commits */
     }
     if (result == 0 && a.g.tid)
         result = end_group(db, run_id, at, p, &a.g, updated, err);
     if (result == 0)
-        result = tk_items_reindex(db, &index_sql, err);
-    free(index_sql); /* a failed run rolls the drop back */
+        result = tk_items_release(db, &held, err); /* a failed run rolls the hold back */
+    tk_items_held_free(&held);
+    tk_kept_free(&a.kept); /* not held while the run commits */
     tk_batch_drop(&a.g.batch);
     tk_adds_free(&a.g.adds);
     sql_cache_free(&a.g.ins[0]);

@@ -681,6 +681,63 @@ static const char step18_items_narrow[] =
     "  DELETE FROM finding_rows WHERE id = OLD.id;"
     " END;";
 
+/* 19: the items' keys by record in a table of their own. A first night of
+ * many items dropped step 18's UNIQUE index ticket_items_record and made it
+ * again before the run committed (loop/ticket_items.c): SQLite read every
+ * item back, sorted the keys and wrote the index (W1 10M night 1, 1.8M
+ * keys: ~1.6 s on one core). As step 14 did for the findings, the index
+ * becomes a WITHOUT ROWID table, ticket_item_refs, with the same keys —
+ * (record_ref, kind, open_key), open_key 0 for an open or missing item and
+ * the item's id otherwise (loop/ticket_private.h's TK_ITEM_OPEN_KEY) — as
+ * its primary key, so it keeps the same UNIQUE rule (at most one open or
+ * missing item per dataset, rule and record), and the item's id beside
+ * them. The readers that used the index read it instead (the lookups of
+ * one record's items, the re-check's scan of open refs).
+ *
+ * Triggers on ticket_item_rows keep it in step with every write, whoever
+ * makes it (the loop, the `ticket_items` view's triggers, pruning, a
+ * shell): an inserted item adds its entry; an update of an item's id,
+ * kind, record_ref or state that changes its key moves the entry (deleted
+ * by its old key and id, added by its new key: a second open item of a
+ * record fails there, as the index refused it); a deleted item takes its
+ * entry with it. The one exception is a first night's bulk of items
+ * (loop/ticket_item_refs.c): inside the run's transaction it drops the
+ * insert trigger, inserts its items, writes their entries itself in key
+ * order, sorted in memory, so that the table's B-tree is only appended to,
+ * and makes the trigger again from its stored SQL, as it dropped and made
+ * again the index before (a failure or a crash rolls the trigger back with
+ * the items). The `ticket_items` view and its triggers are unchanged. An
+ * existing store's entries are copied in key order (read from the old
+ * index, which then goes). */
+static const char step19_item_refs[] =
+    "CREATE TABLE ticket_item_refs(record_ref TEXT NOT NULL, kind INTEGER NOT NULL,"
+    "  open_key INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(record_ref, kind, open_key))"
+    "  WITHOUT ROWID;"
+    "INSERT INTO ticket_item_refs(record_ref, kind, open_key, id)"
+    "  SELECT record_ref, kind, CASE WHEN state IN ('open','missing') THEN 0 ELSE id END, id"
+    "  FROM ticket_item_rows INDEXED BY ticket_items_record"
+    "  ORDER BY record_ref, kind, (CASE WHEN state IN ('open','missing') THEN 0 ELSE id END);"
+    "DROP INDEX ticket_items_record;"
+    "CREATE TRIGGER ticket_item_refs_insert AFTER INSERT ON ticket_item_rows BEGIN"
+    "  INSERT INTO ticket_item_refs(record_ref, kind, open_key, id) VALUES(NEW.record_ref,"
+    "   NEW.kind, CASE WHEN NEW.state IN ('open','missing') THEN 0 ELSE NEW.id END, NEW.id);"
+    " END;"
+    "CREATE TRIGGER ticket_item_refs_update AFTER UPDATE OF id, kind, record_ref, state"
+    "  ON ticket_item_rows WHEN NEW.id IS NOT OLD.id OR NEW.kind IS NOT OLD.kind"
+    "  OR NEW.record_ref IS NOT OLD.record_ref"
+    "  OR (NEW.state IN ('open','missing')) IS NOT (OLD.state IN ('open','missing')) BEGIN"
+    "  DELETE FROM ticket_item_refs WHERE record_ref = OLD.record_ref AND kind = OLD.kind"
+    "   AND open_key = CASE WHEN OLD.state IN ('open','missing') THEN 0 ELSE OLD.id END"
+    "   AND id = OLD.id;"
+    "  INSERT INTO ticket_item_refs(record_ref, kind, open_key, id) VALUES(NEW.record_ref,"
+    "   NEW.kind, CASE WHEN NEW.state IN ('open','missing') THEN 0 ELSE NEW.id END, NEW.id);"
+    " END;"
+    "CREATE TRIGGER ticket_item_refs_delete AFTER DELETE ON ticket_item_rows BEGIN"
+    "  DELETE FROM ticket_item_refs WHERE record_ref = OLD.record_ref AND kind = OLD.kind"
+    "   AND open_key = CASE WHEN OLD.state IN ('open','missing') THEN 0 ELSE OLD.id END"
+    "   AND id = OLD.id;"
+    " END;";
+
 const struct store_step store_steps[] = {
     {1, "core", step1_core},
     {2, "audit", step2_audit},
@@ -700,5 +757,6 @@ const struct store_step store_steps[] = {
     {16, "items_by_ref", step16_items_by_ref},
     {17, "items_name_findings", step17_items_name_findings},
     {18, "items_narrow", step18_items_narrow},
+    {19, "item_refs", step19_item_refs},
 };
 const int store_nsteps = (int)(sizeof store_steps / sizeof store_steps[0]);

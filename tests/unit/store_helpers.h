@@ -165,6 +165,22 @@ static inline char *q_rows(sqlite3 *db, const char *sql)
     return text;
 }
 
+/* Takes a store at the current schema step back to step 18 (store/schema.c),
+ * for the tests of the upgrade to step 19: ticket_item_refs and its three
+ * triggers dropped, the UNIQUE index ticket_items_record made again as step
+ * 18 made it (from the items' rows, whatever the table held);
+ * user_version 18. */
+static inline void store_rewind_to_step18(sqlite3 *db)
+{
+    exec(db, "DROP TRIGGER ticket_item_refs_insert;"
+             "DROP TRIGGER ticket_item_refs_update;"
+             "DROP TRIGGER ticket_item_refs_delete;"
+             "DROP TABLE ticket_item_refs;"
+             "CREATE UNIQUE INDEX ticket_items_record ON ticket_item_rows(record_ref, kind,"
+             "  (CASE WHEN state IN ('open','missing') THEN 0 ELSE id END));"
+             "PRAGMA user_version = 18;");
+}
+
 /* Takes a store at the current schema step back to step 16 (store/schema.c),
  * for the tests of upgrades: ticket_items a table again, as steps 13 and 16
  * left it, each item with its evidence (the view's columns) and its id;
@@ -173,6 +189,7 @@ static inline char *q_rows(sqlite3 *db, const char *sql)
  * it; user_version 16. (finding_runs keeps the rows step 18 added.) */
 static inline void store_rewind_to_step16(sqlite3 *db)
 {
+    store_rewind_to_step18(db);
     exec(db,
          "CREATE TABLE ticket_items_16 AS SELECT * FROM ticket_items;"
          "DROP VIEW ticket_items;"

@@ -132,7 +132,9 @@ static void test_upgrade_from_step17(void **state)
 
 /* At most one open (or missing) item of a record's dataset and rule,
  * whatever its field: the record index refuses a second one with another
- * field, not a closed one. */
+ * field, not a closed one (since store step 19 the index is the primary
+ * key of ticket_item_refs: "UNIQUE constraint failed", its extended code
+ * SQLITE_CONSTRAINT_PRIMARYKEY). */
 static void test_unique_whatever_field(void **state)
 {
     (void)state;
@@ -144,10 +146,10 @@ static void test_unique_whatever_field(void **state)
     snprintf(r, sizeof r, "%s", ref);
     assert_int_equal(view_insert(db, r, "address", "open", "2024-09-28T00:00:00+08:00", "r1",
                                  NULL),
-                     SQLITE_CONSTRAINT_UNIQUE);
+                     SQLITE_CONSTRAINT_PRIMARYKEY);
     assert_int_equal(view_insert(db, r, NULL, "missing", "2024-09-28T00:00:00+08:00", NULL,
                                  NULL),
-                     SQLITE_CONSTRAINT_UNIQUE);
+                     SQLITE_CONSTRAINT_PRIMARYKEY);
     assert_int_equal(view_insert(db, r, "address", "closed", "2024-09-28T00:00:00+08:00", "r1",
                                  "r1"),
                      SQLITE_OK);

@@ -910,7 +910,13 @@ static void test_items_index_upgrade(void **state)
     assert_string_equal(q_text(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM"
                                    " sqlite_master WHERE type = 'index' AND tbl_name = 'ticket_item_rows'"
                                    " ORDER BY name)"),
-                        "ticket_items_record ticket_items_ticket");
+                        "ticket_items_ticket");
+    /* the index by record a table since store step 19: every item's keys */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM (SELECT record_ref, kind, CASE WHEN state"
+                               " IN ('open','missing') THEN 0 ELSE id END, id FROM ticket_item_rows"
+                               " EXCEPT SELECT * FROM ticket_item_refs)"),
+                     0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM ticket_item_refs"), 3);
     assert_string_equal(q_text(db, "%s", rows), before);
     free(before);
     struct ticket_sync_counts c =
@@ -932,21 +938,20 @@ static void test_items_index_upgrade(void **state)
     snprintf(sql, sizeof sql, dup, "fixed");
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     exec(db, "ROLLBACK TO s; RELEASE s");
-    /* a record's open item is found by the whole key of the one index
-     * (its kind an id since store step 18, as the loop asks for it) */
+    /* a record's open item is found by the whole key by record (its kind an
+     * id since store step 18, a table's primary key since 19, as the loop asks) */
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT 1 FROM ticket_item_rows i"
+    assert_int_equal(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT 1 FROM ticket_item_refs i"
                                             " WHERE i.kind = (SELECT id FROM item_kinds"
                                             " WHERE dataset = 'a' AND rule = 'b')"
-                                            " AND i.record_ref = 'c' AND (CASE WHEN i.state"
-                                            " IN ('open','missing') THEN 0 ELSE i.id END) = 0",
+                                            " AND i.record_ref = 'c' AND i.open_key = 0",
                                         -1, &st, NULL),
                      SQLITE_OK);
     bool whole_key = false;
     while (sqlite3_step(st) == SQLITE_ROW)
         whole_key = whole_key || strstr((const char *)sqlite3_column_text(st, 3),
-                                        "ticket_items_record (record_ref=? AND kind=? AND"
-                                        " <expr>=?)");
+                                        "PRIMARY KEY (record_ref=? AND kind=? AND"
+                                        " open_key=?)");
     assert_true(whole_key);
     sqlite3_finalize(st);
     audit_whole(db);
