@@ -8,8 +8,9 @@
  * (record_refs are hashes): once it outgrows the page cache, each insert
  * reads and later writes a page. Before step 19 the index was dropped and
  * made again (SQLite read every item back and sorted the keys: W1 10M night
- * 1, 1.8M keys, ~1.6 s). Now the run drops the insert trigger inside its
- * transaction (tk_items_hold), notes which item each of its findings
+ * 1, 1.8M keys, 3.0-3.4 s under load; bench/README.md, branch itemref).
+ * Now the run drops the insert trigger inside its transaction
+ * (tk_items_hold), notes which item each of its findings
  * became (tk_items_note, from tk_adds_flush), and at the end writes their
  * entries itself and makes the trigger again (tk_items_release): its
  * findings' keys are in memory already sorted by (finding kind,

@@ -685,8 +685,9 @@ static const char step18_items_narrow[] =
  * many items dropped step 18's UNIQUE index ticket_items_record and made it
  * again before the run committed (loop/ticket_items.c): SQLite read every
  * item back, sorted the keys and wrote the index (W1 10M night 1, 1.8M
- * keys: ~1.6 s on one core). As step 14 did for the findings, the index
- * becomes a WITHOUT ROWID table, ticket_item_refs, with the same keys —
+ * keys: 3.0-3.4 s on one core under load). As step 14 did for the
+ * findings, the index becomes a WITHOUT ROWID table, ticket_item_refs,
+ * with the same keys —
  * (record_ref, kind, open_key), open_key 0 for an open or missing item and
  * the item's id otherwise (loop/ticket_private.h's TK_ITEM_OPEN_KEY) — as
  * its primary key, so it keeps the same UNIQUE rule (at most one open or
