@@ -17,50 +17,12 @@ enum {
 _Static_assert(STORE_SUBKEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
                "the records subkey is an XChaCha20-Poly1305 key");
 _Static_assert(STORE_SUBKEY_BYTES == crypto_kdf_KEYBYTES, "the nonce key is derived from it");
-_Static_assert(NONCE >= crypto_generichash_BYTES_MIN && NONCE <= crypto_generichash_BYTES_MAX,
-               "a BLAKE2b output can be the nonce");
+_Static_assert((int)NONCE == (int)SEAL_NONCE_BYTES, "the derived nonce is XChaCha20's");
 
 /* The nonce key's place among the keys derived from the records subkey,
  * and their context (crypto_kdf: 8 bytes). */
 #define NONCE_KEY_ID 1
 static const char nonce_context[crypto_kdf_CONTEXTBYTES + 1] = "qlsealnc";
-_Static_assert(sizeof(crypto_generichash_state) == sizeof(((struct ident_sealer *)0)->nonce_base),
-               "the nonce's base state fits its bytes");
-
-/* The head of one part of the nonce's input into head: a byte saying
- * whether the part is there, then (if so) its 8-byte big-endian length; the
- * part's bytes follow it. Returns the head's length (1 or 9). */
-static size_t part_head(unsigned char head[9], size_t n, bool present)
-{
-    head[0] = present;
-    if (!present)
-        return 1;
-    for (int i = 0; i < 8; i++)
-        head[1 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
-    return 9;
-}
-
-/* Hashes one part of the nonce's input into h: its head, its bytes. */
-static void nonce_part(crypto_generichash_state *h, const void *p, size_t n, bool present)
-{
-    unsigned char head[9];
-    crypto_generichash_update(h, head, part_head(head, n, present));
-    if (present && n)
-        crypto_generichash_update(h, p, n);
-}
-
-/* The nonce's hash as every seal begins it: BLAKE2b keyed with nonce_key,
- * 24 bytes out, the domain part hashed; written into base as bytes. The key
- * block is compressed here once instead of in each seal. */
-static void nonce_start(const unsigned char nonce_key[32], unsigned char *base)
-{
-    static const char domain[] = "qloop seal nonce 1";
-    crypto_generichash_state h;
-    crypto_generichash_init(&h, nonce_key, 32, NONCE);
-    nonce_part(&h, domain, sizeof domain - 1, true);
-    memcpy(base, &h, sizeof h);
-    sodium_memzero(&h, sizeof h);
-}
 
 int ident_sealer_open(sqlite3 *db, struct ident_sealer *s, struct qloop_error *err)
 {
@@ -75,7 +37,7 @@ int ident_sealer_open(sqlite3 *db, struct ident_sealer *s, struct qloop_error *e
         sodium_memzero(s, sizeof *s);
         return qloop_error_internal(err, NULL, "无法派生加密副本的密钥");
     }
-    nonce_start(nonce_key, s->nonce_base);
+    seal_nonce_key_set(&s->nonce, nonce_key);
     sodium_memzero(nonce_key, sizeof nonce_key);
     return 0;
 }
@@ -96,43 +58,21 @@ static void put_ad(struct qloop_buf *ad, const char *dataset, const char *record
     }
 }
 
-/* The nonce of a seal (seal.h): BLAKE2b under the nonce key over the
- * record's identity and raw key and value, each part framed by nonce_part;
- * a NULL dataset or record_ref is "", as in the associated data. */
-static void seal_nonce(const struct ident_sealer *s, const char *dataset, const char *record_ref,
-                       const char *field, const struct ident_record *r, unsigned char *nonce)
+/* The nonce of a seal (seal.h) into nonce: the record's identity and raw
+ * key and value under the nonce key (seal_nonce.h); a NULL dataset or
+ * record_ref is "", as in the associated data. */
+static void record_nonce(const struct ident_sealer *s, const char *dataset,
+                         const char *record_ref, const char *field,
+                         const struct ident_record *r, unsigned char *nonce)
 {
-    crypto_generichash_state h;
-    memcpy(&h, s->nonce_base, sizeof h); /* the key block and domain part: nonce_start */
     dataset = dataset ? dataset : "";
     record_ref = record_ref ? record_ref : "";
-    const void *part[5] = {dataset, record_ref, field, r->key, r->value};
-    size_t len[5] = {strlen(dataset), strlen(record_ref), field ? strlen(field) : 0, r->keylen,
-                     r->value ? r->vlen : 0};
-    bool present[5] = {true, true, field != NULL, true, r->value != NULL};
-    /* The usual record's parts framed into one buffer and hashed by one
-     * update (the same bytes as a nonce_part each: nine updates cost more
-     * than the hashing); a long record part by part. */
-    unsigned char framed[512];
-    size_t n = 0;
-    for (int i = 0; i < 5; i++)
-        n += present[i] ? 9 + len[i] : 1;
-    if (n <= sizeof framed) {
-        n = 0;
-        for (int i = 0; i < 5; i++) {
-            n += part_head(framed + n, len[i], present[i]);
-            if (present[i] && len[i])
-                memcpy(framed + n, part[i], len[i]);
-            n += present[i] ? len[i] : 0;
-        }
-        crypto_generichash_update(&h, framed, n);
-        sodium_memzero(framed, n);
-    } else {
-        for (int i = 0; i < 5; i++)
-            nonce_part(&h, part[i], len[i], present[i]);
-    }
-    crypto_generichash_final(&h, nonce, NONCE);
-    sodium_memzero(&h, sizeof h);
+    struct seal_nonce_input in = {
+        .part = {dataset, record_ref, field, r->key ? r->key : "", r->value},
+        .len = {strlen(dataset), strlen(record_ref), field ? strlen(field) : 0, r->keylen,
+                r->value ? r->vlen : 0},
+    };
+    seal_nonce(&s->nonce, &in, nonce);
 }
 
 void ident_seal(const struct ident_sealer *s, const char *dataset, const char *record_ref,
@@ -162,7 +102,7 @@ void ident_seal(const struct ident_sealer *s, const char *dataset, const char *r
     unsigned char *o = (unsigned char *)out->ptr;
     o[0] = VERSION;
     unsigned char *nonce = o + 1, *c = o + 1 + NONCE;
-    seal_nonce(s, dataset, record_ref, field, r, nonce);
+    record_nonce(s, dataset, record_ref, field, r, nonce);
     /* The plaintext is built in place, then encrypted over itself. */
     c[0] = (unsigned char)(r->keylen >> 24);
     c[1] = (unsigned char)(r->keylen >> 16);

@@ -52,13 +52,13 @@
 
 #include "base/buf.h"
 #include "base/error.h"
+#include "identity/seal_nonce.h"
 
 struct ident_sealer {
     unsigned char key[32];       /* the STORE_KEY_RECORDS subkey: encrypts */
-    /* the nonce's keyed BLAKE2b (under a key derived from key) after its key
-     * block and domain part: each seal starts from a copy (a
-     * crypto_generichash_state, kept as bytes: seal.c checks the size) */
-    unsigned char nonce_base[384];
+    /* the nonce's keyed BLAKE2b under a key derived from key, its key block
+     * compressed (seal_nonce.h) */
+    struct seal_nonce_key nonce;
 };
 
 /* The raw key (and value, NULL when the record has none) of one record. */
