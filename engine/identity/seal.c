@@ -58,19 +58,15 @@ static void put_ad(struct qloop_buf *ad, const char *dataset, const char *record
     }
 }
 
-/* The nonce of a seal (seal.h) into nonce: the record's identity and raw
- * key and value under the nonce key (seal_nonce.h); a NULL dataset or
- * record_ref is "", as in the associated data. */
-static void record_nonce(const struct ident_sealer *s, const char *dataset,
-                         const char *record_ref, const char *field,
-                         const struct ident_record *r, unsigned char *nonce)
+/* The nonce of a seal (seal.h) into nonce: the record's identity id
+ * (dataset, record_ref, field — NULL: absent) of lengths idlen and its raw
+ * key and value under the nonce key (seal_nonce.h). */
+static void record_nonce(const struct ident_sealer *s, const char *const id[3],
+                         const size_t idlen[3], const struct ident_record *r, unsigned char *nonce)
 {
-    dataset = dataset ? dataset : "";
-    record_ref = record_ref ? record_ref : "";
     struct seal_nonce_input in = {
-        .part = {dataset, record_ref, field, r->key ? r->key : "", r->value},
-        .len = {strlen(dataset), strlen(record_ref), field ? strlen(field) : 0, r->keylen,
-                r->value ? r->vlen : 0},
+        .part = {id[0], id[1], id[2], r->key ? r->key : "", r->value},
+        .len = {idlen[0], idlen[1], idlen[2], r->keylen, r->value ? r->vlen : 0},
     };
     seal_nonce(&s->nonce, &in, nonce);
 }
@@ -78,17 +74,22 @@ static void record_nonce(const struct ident_sealer *s, const char *dataset,
 void ident_seal(const struct ident_sealer *s, const char *dataset, const char *record_ref,
                 const char *field, const struct ident_record *r, struct qloop_buf *out)
 {
+    /* The record's identity, measured once for the associated data and the
+     * nonce: a NULL dataset or record_ref is "" in both, a NULL field ""
+     * in the associated data and absent from the nonce's input. */
+    const char *id[3] = {dataset ? dataset : "", record_ref ? record_ref : "", field};
+    size_t idlen[3] = {strlen(id[0]), strlen(id[1]), field ? strlen(field) : 0};
     char adbuf[512];
     struct qloop_buf ad = {0};
-    size_t adlen = 0;
-    const char *parts[3] = {dataset ? dataset : "", record_ref ? record_ref : "", field ? field : ""};
-    size_t need = strlen(parts[0]) + strlen(parts[1]) + strlen(parts[2]) + 3;
+    size_t adlen = idlen[0] + idlen[1] + idlen[2] + 3;
     const unsigned char *adp;
-    if (need <= sizeof adbuf) { /* the usual case: no allocation */
+    if (adlen <= sizeof adbuf) { /* the usual case: no allocation */
+        size_t at = 0;
         for (int i = 0; i < 3; i++) {
-            size_t n = strlen(parts[i]) + 1;
-            memcpy(adbuf + adlen, parts[i], n);
-            adlen += n;
+            if (idlen[i])
+                memcpy(adbuf + at, id[i], idlen[i]);
+            at += idlen[i];
+            adbuf[at++] = '\0';
         }
         adp = (const unsigned char *)adbuf;
     } else {
@@ -102,7 +103,7 @@ void ident_seal(const struct ident_sealer *s, const char *dataset, const char *r
     unsigned char *o = (unsigned char *)out->ptr;
     o[0] = VERSION;
     unsigned char *nonce = o + 1, *c = o + 1 + NONCE;
-    record_nonce(s, dataset, record_ref, field, r, nonce);
+    record_nonce(s, id, idlen, r, nonce);
     /* The plaintext is built in place, then encrypted over itself. */
     c[0] = (unsigned char)(r->keylen >> 24);
     c[1] = (unsigned char)(r->keylen >> 16);
@@ -117,7 +118,8 @@ void ident_seal(const struct ident_sealer *s, const char *dataset, const char *r
     crypto_aead_xchacha20poly1305_ietf_encrypt(c, &clen, c, plen, adp, adlen, NULL, nonce, s->key);
     out->len = 1 + NONCE + (size_t)clen;
     out->ptr[out->len] = '\0';
-    sodium_memzero(adbuf, sizeof adbuf);
+    if (adp == (const unsigned char *)adbuf)
+        sodium_memzero(adbuf, adlen);
     qloop_buf_free(&ad);
 }
 
