@@ -76,13 +76,19 @@ static const unsigned char sigma[12][16] = {
     {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
 };
 
-/* The little-endian 64-bit word at p. */
-static inline uint64_t load64(const unsigned char *p)
+/* The block's sixteen little-endian 64-bit words into m. */
+static inline void load_block(uint64_t m[16], const unsigned char *block)
 {
-    uint64_t x = 0;
-    for (int i = 7; i >= 0; i--)
-        x = x << 8 | p[i];
-    return x;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(m, block, 16 * sizeof m[0]);
+#else
+    for (int w = 0; w < 16; w++) {
+        uint64_t x = 0;
+        for (int i = 7; i >= 0; i--)
+            x = x << 8 | block[8 * w + i];
+        m[w] = x;
+    }
+#endif
 }
 
 #define ROTR64(x, n) (((x) >> (n)) | ((x) << (64 - (n))))
@@ -115,8 +121,7 @@ static inline uint64_t load64(const unsigned char *p)
 static void compress(uint64_t h[8], const unsigned char block[BLOCK], uint64_t t, bool last)
 {
     uint64_t m[16], v[16];
-    for (int i = 0; i < 16; i++)
-        m[i] = load64(block + 8 * i);
+    load_block(m, block);
     for (int i = 0; i < 8; i++) {
         v[i] = h[i];
         v[8 + i] = iv[i];
