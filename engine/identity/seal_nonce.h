@@ -7,15 +7,15 @@
  * the record's five parts, each framed as seal.h says. Keyed BLAKE2b hashes
  * the key, zero-padded, as its first 128-byte block. libsodium buffers that
  * block until more than 256 bytes have arrived, so a state started with the
- * key and copied for each seal still compresses the key block in every seal:
- * three compressions for W1's usual 230–290 bytes where two do, two where
- * one does. Here the key block is compressed once, when the key is set, and
- * each seal compresses only its own blocks with BLAKE2b's compression
- * function (RFC 7693) written out in seal_nonce.c. The nonces are the same
- * bytes as crypto_generichash's — checked against it when the key is set
- * (on any difference libsodium's path is taken from then on) and by
- * tests/unit/test_seal_nonce.c over every length up to past four blocks.
- * libsodium's state layout is not relied on.
+ * key and copied for each seal still compresses the key block in every seal
+ * (W1's nonces hash 109–156 bytes after it: two or three compressions
+ * where one or two do). Here the key block is compressed once, when the key
+ * is set, and each seal compresses only its own blocks with BLAKE2b's
+ * compression function (RFC 7693) written out in seal_nonce.c. The nonces
+ * are the same bytes as crypto_generichash's — checked against it when the
+ * key is set (on any difference libsodium's path is taken from then on) and
+ * by tests/unit/test_seal_nonce.c over every framed length from 72 bytes to
+ * past the own path's 512. libsodium's state layout is not relied on.
  */
 #ifndef QLOOP_IDENTITY_SEAL_NONCE_H
 #define QLOOP_IDENTITY_SEAL_NONCE_H
