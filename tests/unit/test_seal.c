@@ -5,7 +5,8 @@
  * only with the same store's key; a store without its key file cannot seal.
  * The nonce is derived (seal.h): the same record, key and value seal to the
  * same bytes, anything different to another nonce, and blobs sealed under a
- * random nonce, as before, still open.
+ * random nonce, as before, still open. A sealer whose nonce self-check
+ * failed (libsodium's path) seals to the same bytes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -307,6 +308,46 @@ static void random_nonce_blob_opens(void **state)
     store_close(db);
 }
 
+/* A sealer whose nonce self-check failed (seal_nonce.h's test hook) takes
+ * libsodium's path for every nonce and seals to the same bytes as one on
+ * the own path: short and long records, field and value absent. */
+static void fallback_seals_the_same(void **state)
+{
+    (void)state;
+    sqlite3 *db = db_open();
+    struct ident_sealer s, slow;
+    assert_int_equal(ident_sealer_open(db, &s, &err), 0);
+    assert_true(s.nonce.own);
+    seal_nonce_test_fault = 1;
+    assert_int_equal(ident_sealer_open(db, &slow, &err), 0);
+    seal_nonce_test_fault = 0;
+    assert_false(slow.nonce.own);
+    static char longvalue[900];
+    memset(longvalue, 'v', sizeof longvalue);
+    struct {
+        const char *field;
+        struct ident_record r;
+    } v[] = {
+        {"phone", {"330110199001011233", 18, "13800138000", 11}},
+        {NULL, {"330110199001011233", 18, NULL, 0}},
+        {"name", {"", 0, "", 0}},
+        {"address", {"330110199001011233", 18, longvalue, sizeof longvalue}},
+        {"address", {"330110199001011233", 18, longvalue, 300}},
+    };
+    struct qloop_buf a = {0}, b = {0};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        ident_seal(&s, "people", "0123456789abcdef0123456789abcdef", v[i].field, &v[i].r, &a);
+        ident_seal(&slow, "people", "0123456789abcdef0123456789abcdef", v[i].field, &v[i].r, &b);
+        assert_int_equal(a.len, b.len);
+        assert_memory_equal(a.ptr, b.ptr, a.len);
+    }
+    qloop_buf_free(&a);
+    qloop_buf_free(&b);
+    ident_sealer_close(&slow);
+    ident_sealer_close(&s);
+    store_close(db);
+}
+
 /* A store whose key file is gone cannot seal or open (exit 2, naming it). */
 static void key_file_missing(void **state)
 {
@@ -338,6 +379,7 @@ int main(void)
         cmocka_unit_test(opens_only_for_its_record),
         cmocka_unit_test(nonce_per_input),
         cmocka_unit_test(random_nonce_blob_opens),
+        cmocka_unit_test(fallback_seals_the_same),
         cmocka_unit_test(key_file_missing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
