@@ -146,15 +146,19 @@ static void compress(uint64_t h[8], const unsigned char block[BLOCK], uint64_t t
 }
 
 /* The nonce of in by the chain value (the key block compressed), or false
- * when the framed input is longer than OWN_MAX bytes. The whole input is
- * framed into one zero-padded buffer, whose blocks are compressed in turn:
- * the counter after the key block's 128 bytes, the last block flagged. */
+ * when the framed input is longer than OWN_MAX bytes (or one part is). The
+ * whole input is framed into one zero-padded buffer, whose blocks are
+ * compressed in turn: the counter after the key block's 128 bytes, the last
+ * block flagged. */
 static bool own_nonce(const struct seal_nonce_key *k, const struct seal_nonce_input *in,
                       unsigned char nonce[SEAL_NONCE_BYTES])
 {
     size_t n = 9 + sizeof domain - 1;
-    for (int i = 0; i < SEAL_NONCE_PARTS; i++)
+    for (int i = 0; i < SEAL_NONCE_PARTS; i++) {
+        if (in->part[i] && in->len[i] > OWN_MAX) /* and so the sum never wraps */
+            return false;
         n += in->part[i] ? 9 + in->len[i] : 1;
+    }
     if (n > OWN_MAX)
         return false;
     unsigned char buf[OWN_MAX];
