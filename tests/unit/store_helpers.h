@@ -31,6 +31,49 @@ static inline sqlite3 *db_open(void)
     return db;
 }
 
+/* The distinct statements a connection ran while traced (sql_trace_start
+ * to sql_trace_stop) whose SQL names `name` or `also` (when not NULL), in
+ * first-run order, each
+ * once, at most 256; a trigger's statements (traced as "-- ...") are not
+ * kept. The texts are malloc'd: sql_trace_free frees them. */
+struct sql_traced {
+    const char *name, *also;
+    char *sql[256];
+    int n;
+};
+
+static inline int sql_trace_keep(unsigned type, void *ctx, void *p, void *x)
+{
+    (void)p;
+    struct sql_traced *t = ctx;
+    const char *sql = x;
+    if (type != SQLITE_TRACE_STMT || strncmp(sql, "--", 2) == 0 ||
+        (!strstr(sql, t->name) && !(t->also && strstr(sql, t->also))))
+        return 0;
+    for (int i = 0; i < t->n; i++)
+        if (strcmp(t->sql[i], sql) == 0)
+            return 0;
+    if (t->n < 256)
+        t->sql[t->n++] = strdup(sql);
+    return 0;
+}
+
+static inline void sql_trace_start(sqlite3 *db, struct sql_traced *t, const char *name,
+                                   const char *also)
+{
+    *t = (struct sql_traced){.name = name, .also = also};
+    sqlite3_trace_v2(db, SQLITE_TRACE_STMT, sql_trace_keep, t);
+}
+
+static inline void sql_trace_stop(sqlite3 *db) { sqlite3_trace_v2(db, 0, NULL, NULL); }
+
+static inline void sql_trace_free(struct sql_traced *t)
+{
+    for (int i = 0; i < t->n; i++)
+        free(t->sql[i]);
+    t->n = 0;
+}
+
 /* Removes the store at path and what lives beside it (WAL, shared memory,
  * key file). */
 static inline void remove_store(const char *path)

@@ -666,29 +666,6 @@ static void test_upgrade_from_step13(void **state)
     free(got);
 }
 
-/* The ticket loop's statements over the findings, as traced. */
-struct traced {
-    char *sql[256];
-    int n;
-};
-
-static int trace_findings(unsigned type, void *ctx, void *p, void *x)
-{
-    struct traced *t = ctx;
-    const char *text = x;
-    if (type != SQLITE_TRACE_STMT || strncmp(text, "--", 2) == 0) /* a trigger's */
-        return 0;
-    const char *sql = sqlite3_sql(p);
-    if (!sql || (!strstr(sql, "finding_refs") && !strstr(sql, "finding_rows")))
-        return 0;
-    for (int i = 0; i < t->n; i++)
-        if (strcmp(t->sql[i], sql) == 0)
-            return 0;
-    if (t->n < 256)
-        t->sql[t->n++] = qloop_xstrdup(sql);
-    return 0;
-}
-
 /* The query plan of sql: never a scan of a findings table (by its name or
  * the aliases the loop gives it, f and x); when it reads finding_refs, by
  * its primary key; the walk by run in key order without a sort. */
@@ -723,20 +700,20 @@ static void test_loop_plans(void **state)
 {
     (void)state;
     sqlite3 *db = db_open();
-    struct traced t = {0};
-    sqlite3_trace_v2(db, SQLITE_TRACE_STMT, trace_findings, &t);
+    struct sql_traced t; /* the ticket loop's statements over the findings */
+    sql_trace_start(db, &t, "finding_refs", "finding_rows");
     struct qloop_policy p = ningbo();
     /* new items; one failing again and one fixed; one back after it was fixed */
     phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2 P3", "P2 P3", &p);
     phone_run(db, "r2", "2024-09-28T02:00:00+08:00", "P3", "P2 P3", &p);
     phone_run(db, "r3", "2024-09-29T02:00:00+08:00", "P2 P3 P4", "P2 P3 P4", &p);
-    sqlite3_trace_v2(db, 0, NULL, NULL);
+    sql_trace_stop(db);
     int refs = 0;
     for (int i = 0; i < t.n; i++) {
         refs += strstr(t.sql[i], "finding_refs") != NULL;
         assert_plan(db, t.sql[i]);
-        free(t.sql[i]);
     }
+    sql_trace_free(&t);
     assert_true(refs >= 4); /* the loop did read the keys */
     assert_refs_whole(db);
     store_close(db);

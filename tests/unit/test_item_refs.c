@@ -187,28 +187,6 @@ static void test_triggers_keep_step(void **state)
     store_close(db);
 }
 
-/* The statements run while traced, each once. */
-struct traced {
-    char *sql[256];
-    int n;
-};
-
-static int trace_refs(unsigned type, void *ctx, void *p, void *x)
-{
-    (void)type;
-    (void)p;
-    struct traced *t = ctx;
-    const char *sql = x;
-    if (strncmp(sql, "--", 2) == 0 || !strstr(sql, "ticket_item_refs"))
-        return 0;
-    for (int i = 0; i < t->n; i++)
-        if (strcmp(t->sql[i], sql) == 0)
-            return 0;
-    if (t->n < 256)
-        t->sql[t->n++] = strdup(sql);
-    return 0;
-}
-
 /* The plan of sql, which reads ticket_item_refs: the table searched by its
  * primary key, or (the scan of every open ref, ticket_open_refs) scanned
  * alone; never a scan of the items' rows. */
@@ -239,8 +217,8 @@ static void test_lookup_plans(void **state)
 {
     (void)state;
     sqlite3 *db = db_open();
-    struct traced t = {0};
-    sqlite3_trace_v2(db, SQLITE_TRACE_STMT, trace_refs, &t);
+    struct sql_traced t;
+    sql_trace_start(db, &t, "ticket_item_refs", NULL);
     struct qloop_policy p = ningbo();
     phone_run(db, "r1", "2024-09-27T10:00:00+08:00", "P2 P3", "P2 P3", &p);
     phone_run(db, "r2", "2024-09-28T02:00:00+08:00", "P3", "P2 P3", &p);
@@ -254,14 +232,14 @@ static void test_lookup_plans(void **state)
     qloop_error_clear(&err);
     assert_int_equal(ticket_file(db, &r, "file", &p, &tid, &dup, &err), 0);
     assert_true(dup);
-    sqlite3_trace_v2(db, 0, NULL, NULL);
+    sql_trace_stop(db);
     int lookups = 0, filed = 0;
     for (int i = 0; i < t.n; i++) {
         lookups += strstr(t.sql[i], "record_ref = ") != NULL;
         filed += strstr(t.sql[i], "SELECT i.ticket_id FROM ticket_item_refs") != NULL;
         assert_plan(db, t.sql[i]);
-        free(t.sql[i]);
     }
+    sql_trace_free(&t);
     assert_true(lookups >= 2); /* the loop did look records up */
     assert_int_equal(filed, 1);
     refs_whole(db);
