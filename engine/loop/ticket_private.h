@@ -14,6 +14,7 @@
  *   ticket_sync.c     what a run does to the tickets
  *   ticket_refresh.c  its refresh of the open items failing again
  *   ticket_named.c    the evidence of the items naming their findings, for it
+ *   ticket_digest.c   the digest of an item's or a finding's evidence, for it
  *   ticket_query.c    tickets as JSON (list, show)
  *   ticket_access.c   the facts of a ticket for the authorisation function
  *
@@ -132,7 +133,7 @@ struct tk_open_item {
     uint32_t group, slot, pos;
 };
 
-/* Column col of st's current row as a ticket_cell (ticket_refresh.c). */
+/* Column col of st's current row as a ticket_cell (ticket_digest.c). */
 struct ticket_cell tk_cell_at(sqlite3_stmt *st, int col);
 
 /* The SQL function (ticket_named.c) giving the digest an item naming a
