@@ -2,7 +2,7 @@
  * ticket_fresh.c — a run's findings in the order their items are added
  * when none of the run's datasets and rules has an item yet (a first
  * night, a compare on a new store): by (dataset, rule), and in id order
- * within each (ticket_sync.c, add_findings).
+ * within each (ticket_new_findings.c, tk_add_findings).
  *
  * SQL sorted every finding of the run for that order (ORDER BY the rank of
  * its kind, then id, after a scan of the run's index range for min and max

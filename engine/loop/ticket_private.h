@@ -12,6 +12,7 @@
  *   ticket_file.c     reports filed by hand or imported
  *   ticket_policy.c   the policy each ticket keeps for life
  *   ticket_sync.c     what a run does to the tickets
+ *   ticket_new_findings.c  its new findings made items, reopening tickets
  *   ticket_refresh.c  its refresh of the open items failing again
  *   ticket_named.c    the evidence of the items naming their findings, for it
  *   ticket_digest.c   the digest of an item's or a finding's evidence, for it
@@ -211,6 +212,25 @@ int tk_refresh_failing(sqlite3 *db, const char *run_id, const struct ticket_seen
  * for the tests. */
 #define TK_REFRESH_CACHE_KIB 8192
 extern int tk_refresh_cache_kib;
+
+/* A growing set of ticket ids (small: one entry per ticket touched), as
+ * the sync gathers the tickets a run updated (ticket_sync.c). */
+struct tk_idset {
+    int64_t *v;
+    size_t n, cap;
+};
+bool tk_idset_has(const struct tk_idset *s, int64_t id);
+void tk_idset_add(struct tk_idset *s, int64_t id);
+
+/* Turns run run_id's findings without an open item into items of the open
+ * ticket of their dataset and rule, or of a reopened or new one
+ * (ticket_new_findings.c), at time at under policy p; the tickets that
+ * gained items go into *updated, the opened ones into counts. seen: the
+ * run's keys as its findings writer kept them, or NULL. 0 or -2. */
+struct ticket_sync_counts;
+int tk_add_findings(sqlite3 *db, const char *run_id, int64_t at, const struct qloop_policy *p,
+                    const struct ticket_seen *seen, struct ticket_sync_counts *counts,
+                    struct tk_idset *updated, struct qloop_error *err);
 
 /* ---- states and transitions (ticket_state.c) ---- */
 
