@@ -43,34 +43,12 @@ int tk_items_hold(sqlite3 *db, struct tk_items_held *h, struct qloop_error *err)
 {
     memset(h, 0, sizeof *h);
     h->after = -1;
-    const char *file = sqlite3_db_filename(db, "main");
-    if (sqlite3_get_autocommit(db)) {
-        qloop_error_internal(err, file, "批量写入工单记录须在事务之内");
-        return -2;
-    }
-    const char *name = trigger;
-    sqlite3_stmt *st = sql_prepare_texts(db,
-                                         "SELECT sql FROM sqlite_schema WHERE type = 'trigger'"
-                                         " AND name = ?1 AND tbl_name = 'ticket_item_rows'",
-                                         1, &name, err);
-    int rc = st ? sql_row(db, st, "读取触发器定义", err) : -1;
-    char *sql = rc == 1 ? sql_dup(st, 0) : NULL;
-    sqlite3_finalize(st);
-    if (rc < 0)
-        return -2;
-    if (!sql) {
-        qloop_error_internal(err, file, "数据库缺少触发器 %s（数据库结构不完整，请从备份恢复）",
-                             trigger);
-        return -2;
-    }
     int64_t after = 0;
     if (sql_int64(db, "SELECT coalesce(max(id), 0) FROM ticket_item_rows", NULL, 0, &after, err) !=
             0 ||
-        sql_exec(db, "DROP TRIGGER ticket_item_refs_insert", "写入工单记录", err) != 0) {
-        free(sql);
+        sql_schema_drop(db, SQL_SCHEMA_TRIGGER, "ticket_item_rows", trigger, &h->trigger_sql,
+                        err) != 0)
         return -2;
-    }
-    h->trigger_sql = sql;
     h->after = after;
     return 0;
 }
@@ -239,16 +217,15 @@ static int write_from_keys(sqlite3 *db, const struct tk_items_held *h, size_t *w
 #define TK_ITEMS_SORT_KIB 2048
 int64_t tk_items_sort_in_cache = TK_ITEMS_SORT_IN_CACHE;
 
-/* The held items' entries copied by SQL, sorted by SQLite. 0 or -2. */
-static int write_by_sql(sqlite3 *db, int64_t after, struct qloop_error *err)
+/* The held items' entries (ids after .. items) copied by SQL, sorted by
+ * SQLite. 0 or -2. */
+static int write_by_sql(sqlite3 *db, int64_t after, int64_t items, struct qloop_error *err)
 {
     static const char copy[] =
         "INSERT OR FAIL INTO ticket_item_refs(record_ref, kind, open_key, id)"
         " SELECT i.record_ref, i.kind, " TK_ITEM_OPEN_KEY ", i.id"
         " FROM ticket_item_rows i WHERE i.id > ?1 ORDER BY 1, 2, 3";
-    int64_t items = 0, cache = 0;
-    if (sql_int64(db, "SELECT max(id) FROM ticket_item_rows", NULL, 0, &items, err) != 0)
-        return -2;
+    int64_t cache = 0;
     if (items - after <= tk_items_sort_in_cache)
         return sql_exec_ids(db, copy, "写入工单记录", err, 1, &after) == 0 ? 0 : -2;
     if (sql_cache_shrink(db, TK_ITEMS_SORT_KIB, &cache, "写入工单记录", err) != 0)
@@ -282,10 +259,10 @@ int tk_items_release(sqlite3 *db, struct tk_items_held *h, struct qloop_error *e
             rc = -2;
         }
     } else {
-        rc = write_by_sql(db, h->after, err);
+        rc = write_by_sql(db, h->after, items, err);
     }
     if (rc == 0)
-        rc = sql_exec(db, h->trigger_sql, "写入工单记录", err) == 0 ? 0 : -2;
+        rc = sql_schema_restore(db, &h->trigger_sql, "写入工单记录", err) == 0 ? 0 : -2;
     tk_items_held_free(h);
     h->after = -1;
     return rc;

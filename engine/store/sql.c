@@ -218,34 +218,44 @@ sqlite3_stmt *sql_prepare_rows(sqlite3 *db, const char *head, const char *row, s
     return st;
 }
 
-int sql_index_drop(sqlite3 *db, const char *table, const char *index, char **create_sql,
-                   struct qloop_error *err)
+/* Per sql_schema_kind: its type in sqlite_schema, its DROP statement's
+ * head, and its name for people. */
+static const struct {
+    const char *type, *drop, *noun;
+} schema_kinds[] = {
+    [SQL_SCHEMA_INDEX] = {"index", "DROP INDEX \"", "索引"},
+    [SQL_SCHEMA_TRIGGER] = {"trigger", "DROP TRIGGER \"", "触发器"},
+};
+
+int sql_schema_drop(sqlite3 *db, enum sql_schema_kind kind, const char *table, const char *name,
+                    char **create_sql, struct qloop_error *err)
 {
     *create_sql = NULL;
     const char *file = sqlite3_db_filename(db, "main");
+    const char *noun = schema_kinds[kind].noun;
     if (sqlite3_get_autocommit(db))
-        return qloop_error_internal(err, file, "索引 %s 只能在事务中重建（请在运行的事务中调用）",
-                                    index);
-    const char *const name[] = {index, table};
+        return qloop_error_internal(err, file, "%s %s 只能在事务中重建（请在运行的事务中调用）",
+                                    noun, name);
+    const char *const texts[] = {schema_kinds[kind].type, name, table};
     sqlite3_stmt *st = sql_prepare_texts(db,
-                                         "SELECT sql FROM sqlite_schema WHERE type = 'index'"
-                                         " AND name = ?1 AND tbl_name = ?2",
-                                         2, name, err);
+                                         "SELECT sql FROM sqlite_schema WHERE type = ?1"
+                                         " AND name = ?2 AND tbl_name = ?3",
+                                         3, texts, err);
     if (!st)
         return -1;
-    int rc = sql_row(db, st, "读取索引定义", err);
+    int rc = sql_row(db, st, "读取数据库结构定义", err);
     char *sql = rc == 1 ? sql_dup(st, 0) : NULL;
     sqlite3_finalize(st);
     if (rc < 0)
         return -1;
     if (!sql)
         return qloop_error_internal(err, file,
-                                    "数据库缺少索引 %s（数据库结构不完整，请从备份恢复）", index);
+                                    "数据库缺少%s %s（数据库结构不完整，请从备份恢复）", noun, name);
     struct qloop_buf drop = {0};
-    qloop_buf_append(&drop, "DROP INDEX \"", strlen("DROP INDEX \""));
-    qloop_buf_append(&drop, index, strlen(index));
+    qloop_buf_append(&drop, schema_kinds[kind].drop, strlen(schema_kinds[kind].drop));
+    qloop_buf_append(&drop, name, strlen(name));
     qloop_buf_putc(&drop, '"');
-    rc = sql_exec(db, qloop_buf_str(&drop), "重建索引", err);
+    rc = sql_exec(db, qloop_buf_str(&drop), "重建数据库结构", err);
     qloop_buf_free(&drop);
     if (rc != 0) {
         free(sql);
@@ -255,7 +265,7 @@ int sql_index_drop(sqlite3 *db, const char *table, const char *index, char **cre
     return 0;
 }
 
-int sql_index_restore(sqlite3 *db, char **create_sql, const char *what, struct qloop_error *err)
+int sql_schema_restore(sqlite3 *db, char **create_sql, const char *what, struct qloop_error *err)
 {
     if (!*create_sql)
         return 0;

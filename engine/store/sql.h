@@ -101,21 +101,26 @@ int sql_collect(sqlite3 *db, sqlite3_stmt *st, size_t size,
                 void (*read)(sqlite3_stmt *st, void *row), void **rows, size_t *n, const char *what,
                 struct qloop_error *err);
 
-/* Drops index `index` of table `table` inside the caller's open write
- * transaction, for a bulk insert that would otherwise scatter its entries
- * over the index one random page at a time; *create_sql gets the statement
- * that made it (malloc'd), for sql_index_restore before the transaction
- * ends — killed or rolled back in between, the index is there as before.
- * Outside a transaction, or when the store lacks the index, it fails
- * (internal error: a store without it is incomplete). 0 or -1 with err. */
-int sql_index_drop(sqlite3 *db, const char *table, const char *index, char **create_sql,
-                   struct qloop_error *err);
+/* What sql_schema_drop takes out of the schema for a while. */
+enum sql_schema_kind { SQL_SCHEMA_INDEX, SQL_SCHEMA_TRIGGER };
 
-/* Makes again the index sql_index_drop dropped (CREATE INDEX: one sort of
- * every row's key, the pages written in order); frees *create_sql and sets
- * it to NULL. Nothing to do when it is NULL. 0 or -1 with err naming what. */
-int sql_index_restore(sqlite3 *db, char **create_sql, const char *what,
-                      struct qloop_error *err);
+/* Drops the index or trigger `name` of table `table` inside the caller's
+ * open write transaction, for a bulk insert that would otherwise scatter
+ * its entries over an index one random page at a time (or have a trigger
+ * do so); *create_sql gets the statement that made it (malloc'd), for
+ * sql_schema_restore before the transaction ends — killed or rolled back
+ * in between, it is there as before. Outside a transaction, or when the
+ * store lacks it, it fails (internal error: a store without it is
+ * incomplete). 0 or -1 with err. */
+int sql_schema_drop(sqlite3 *db, enum sql_schema_kind kind, const char *table, const char *name,
+                    char **create_sql, struct qloop_error *err);
+
+/* Makes again what sql_schema_drop dropped (for an index, CREATE INDEX: one
+ * sort of every row's key, the pages written in order); frees *create_sql
+ * and sets it to NULL. Nothing to do when it is NULL. 0 or -1 with err
+ * naming what. */
+int sql_schema_restore(sqlite3 *db, char **create_sql, const char *what,
+                       struct qloop_error *err);
 
 /* Sets the main database's page cache to kib KiB (PRAGMA main.cache_size
  * = -kib) for a step that should not hold the whole of it, *was getting
